@@ -1,0 +1,36 @@
+/**
+ * The database port. Both runtimes implement it: local SQLite files through the synchronous
+ * `libsql` driver on Node, and libSQL over HTTP (`@libsql/client/web`) on Workers.
+ * Everything is async so domain code never knows which one it talks to.
+ */
+export type SqlValue = string | number | bigint | boolean | null | Uint8Array;
+export type SqlArgs = SqlValue[];
+export type Row = Record<string, unknown>;
+
+export interface Statement {
+  sql: string;
+  args?: SqlArgs;
+}
+
+export interface ResultSet {
+  rows: Row[];
+  /** Rows changed by an INSERT/UPDATE/DELETE. */
+  rowsAffected: number;
+  /** rowid of the last inserted row, when the statement inserted one. */
+  lastInsertRowid: number | null;
+}
+
+/** What a driver must provide. Kept minimal so a new adapter is small. */
+export interface DbDriver {
+  execute(stmt: Statement): Promise<ResultSet>;
+  /** All statements succeed together or none does (one atomic round trip). */
+  batch(stmts: Statement[]): Promise<ResultSet[]>;
+  /** Interactive write transaction; used only where a read must decide a later write. */
+  transaction<T>(fn: (tx: DbExecutor) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** The part of the port available inside and outside transactions. */
+export interface DbExecutor {
+  execute(stmt: Statement): Promise<ResultSet>;
+}
