@@ -1,0 +1,141 @@
+import { mkdir, readFile, writeFile, unlink, readdir, stat, chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+import Database from 'libsql';
+import type { Config } from '../worker/src/config.js';
+import { Db } from '../worker/src/db/db.js';
+import { consoleLogger, systemClock, type BlobStore, type Clock, type Logger, type Runtime } from '../worker/src/runtime.js';
+import { SqliteFileDriver } from './sqlite-driver.js';
+import { ensurePrivateDir, FILE_MODE } from './data-dir.js';
+
+export const CORE_DB_FILE = 'mycelium.db';
+
+export interface NodeRuntimeOptions {
+  config: Config;
+  log?: Logger;
+  clock?: Clock;
+}
+
+/** Node runtime: SQLite files in DATA_DIR, blobs in a folder, timers, online backups. */
+export function createNodeRuntime({ config, log = consoleLogger(config.logLevel), clock = systemClock }: NodeRuntimeOptions) {
+  const dataDir = config.dataDir;
+  const driver = new SqliteFileDriver(join(dataDir, CORE_DB_FILE));
+  const db = new Db(driver);
+  const pluginDbs = new Map<string, Db>();
+  const pending = new Set<Promise<unknown>>();
+
+  const runtime: Runtime & { close(): Promise<void>; settle(): Promise<void> } = {
+    kind: 'node',
+    config,
+    db,
+    async pluginDb(name: string) {
+      if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(name)) throw new Error(`invalid plugin name: ${name}`);
+      let pdb = pluginDbs.get(name);
+      if (!pdb) {
+        const dir = ensurePrivateDir(join(dataDir, 'plugins'));
+        pdb = new Db(new SqliteFileDriver(join(dir, `${name}.db`)));
+        pluginDbs.set(name, pdb);
+      }
+      return pdb;
+    },
+    blobs: folderBlobs(join(dataDir, 'blobs')),
+    clock,
+    log,
+    waitUntil(p) {
+      const tracked = p.catch((err) => log.error('background task failed', { error: (err as Error).message })).finally(() => pending.delete(tracked));
+      pending.add(tracked);
+    },
+    peerAddress(_req, env) {
+      const incoming = (env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+      return incoming?.socket?.remoteAddress;
+    },
+    backup: () => backupDatabase(driver, dataDir, config.backupRetention, clock),
+    startedAt: clock.now().getTime(),
+    memoryUsageMb: () => Math.round(process.memoryUsage().rss / 1048576),
+    /** Waits for background work (hooks, webhooks) — used by graceful shutdown and tests. */
+    async settle() {
+      while (pending.size) await Promise.allSettled([...pending]);
+    },
+    async close() {
+      await runtime.settle();
+      for (const p of pluginDbs.values()) await p.close();
+      await db.close();
+    },
+  };
+  return runtime;
+}
+
+function folderBlobs(dir: string): BlobStore {
+  const path = (key: string) => {
+    if (!/^[A-Za-z0-9._/-]+$/.test(key) || key.split('/').some((s) => s === '..' || s === '' || s === '.')) {
+      throw new Error(`invalid blob key: ${key}`);
+    }
+    return join(dir, key);
+  };
+  return {
+    async put(key, data) {
+      const p = path(key);
+      await mkdir(join(p, '..'), { recursive: true, mode: 0o700 });
+      await writeFile(p, data, { mode: FILE_MODE });
+    },
+    async get(key) {
+      try {
+        return new Uint8Array(await readFile(path(key)));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+    },
+    async delete(key) {
+      await unlink(path(key)).catch((err) => {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      });
+    },
+  };
+}
+
+/**
+ * Online backup with VACUUM INTO (a consistent copy of a live WAL database, unlike a file copy),
+ * verified by opening the copy and running an integrity check; a copy that fails is deleted
+ * and reported (spec 07 REL-23). Names are UTC; the newest `retention` are kept.
+ */
+export async function backupDatabase(driver: SqliteFileDriver, dataDir: string, retention: number, clock: Clock) {
+  const dir = ensurePrivateDir(join(dataDir, 'backups'));
+  const stamp = clock.now().toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
+  let file = join(dir, `mycelium_${stamp}.db`);
+  for (let n = 1; await exists(file); n++) file = join(dir, `mycelium_${stamp}_${n}.db`);
+  await driver.execute({ sql: 'VACUUM INTO ?', args: [file] });
+  await chmod(file, FILE_MODE);
+  const problem = verifyBackup(file);
+  if (problem) {
+    await unlink(file).catch(() => undefined);
+    throw new Error(`backup failed verification: ${problem}`);
+  }
+  const all = (await readdir(dir)).filter((f) => /^mycelium_\d{8}_\d{6}(_\d+)?\.db$/.test(f)).sort();
+  for (const old of all.slice(0, Math.max(0, all.length - retention))) await unlink(join(dir, old)).catch(() => undefined);
+  return { file, bytes: (await stat(file)).size };
+}
+
+/** null when the file is a sound SQLite database, else what is wrong with it. */
+export function verifyBackup(file: string): string | null {
+  try {
+    const copy = new Database(file, { readonly: true });
+    try {
+      const rows = copy.prepare('PRAGMA integrity_check').all() as { integrity_check: string }[];
+      const verdict = rows.map((r) => r.integrity_check).join('; ');
+      return verdict === 'ok' ? null : verdict;
+    } finally {
+      copy.close();
+    }
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+async function exists(p: string) {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,93 @@
+import { serve, type ServerType } from '@hono/node-server';
+import { join, resolve } from 'node:path';
+import { loadConfig, type Env } from '../worker/src/config.js';
+import { createApp, prepareDatabase } from '../worker/src/app.js';
+import { maintenance } from '../worker/src/maintenance.js';
+import { consoleLogger, type Logger } from '../worker/src/runtime.js';
+import { createNodeRuntime, CORE_DB_FILE } from './runtime.js';
+import { secureDataDir } from './data-dir.js';
+import { resolveSecrets, SECRETS_FILE } from './secrets.js';
+
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Where start-up messages go (tests capture them). */
+  out?: (line: string) => void;
+  log?: Logger;
+  maintenanceIntervalMs?: number;
+}
+
+export interface RunningServer {
+  port: number;
+  url: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Mycelium on Node: secure data folder, secrets, migrations, HTTP server, maintenance
+ * timer. Everything created under DATA_DIR is private to the user (umask 077, then explicit
+ * modes for files that existed before).
+ */
+export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
+  const env = opts.env ?? process.env;
+  const out = opts.out ?? ((l: string) => console.log(l));
+  process.umask(0o077);
+  const dataDir = resolve(env.DATA_DIR || './data');
+  const log = opts.log ?? consoleLogger((env.LOG_LEVEL as 'info') || 'info');
+  const tightened = secureDataDir(dataDir, (m) => log.warn(m));
+  for (const p of tightened) log.warn('tightened permissions', { path: p });
+
+  const secrets = resolveSecrets(env, dataDir);
+  const config = loadConfig({ ...(env as Env), DATA_DIR: dataDir, ADMIN_KEY: secrets.adminKey, JWT_SECRET: secrets.jwtSecret });
+  const runtime = createNodeRuntime({ config, log });
+  const applied = await prepareDatabase(runtime);
+  if (applied.length) log.info('migrations applied', { migrations: applied.join(',') });
+  secureDataDir(dataDir);
+
+  const { app, ctx } = createApp(runtime);
+  const server: ServerType = await new Promise((ready) => {
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: env.HOST || '0.0.0.0' }, () => ready(s));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://localhost:${port}`;
+
+  out(`Mycelium ${url} — data in ${dataDir} (${CORE_DB_FILE})`);
+  if (secrets.generatedAdminKey) {
+    out('');
+    out(`First run: generated an admin key and a JWT secret and saved them in ${join(dataDir, SECRETS_FILE)} (mode 0600).`);
+    out(`Admin key (shown once): ${secrets.adminKey}`);
+    out(`Try it: curl -H "X-Admin-Key: <admin key>" ${url}/api/mycelium/agents`);
+    out('');
+  }
+
+  // Maintenance: once shortly after start, then every minute; the jobs decide what is due.
+  const runMaintenance = () => maintenance(ctx).catch((err) => log.error('maintenance failed', { error: (err as Error).message }));
+  const first = setTimeout(runMaintenance, 2_000);
+  const timer = setInterval(runMaintenance, opts.maintenanceIntervalMs ?? 60_000);
+  first.unref();
+  timer.unref();
+
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      clearTimeout(first);
+      clearInterval(timer);
+      // Stop accepting, let in-flight requests finish; long-lived streams are cut after 10 s.
+      await new Promise<void>((done) => {
+        const force = setTimeout(() => {
+          (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+          done();
+        }, 10_000);
+        force.unref();
+        server.close(() => {
+          clearTimeout(force);
+          done();
+        });
+        (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      });
+      await runtime.close();
+    })());
+
+  return { port, url, dataDir, stop };
+}

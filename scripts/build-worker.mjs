@@ -1,0 +1,27 @@
+// Bundles the Workers entry with esbuild (what `wrangler deploy` would upload) into dist/worker.js.
+import { build } from 'esbuild';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export async function buildWorker(outfile = join(root, 'dist/worker.js')) {
+  await build({
+    entryPoints: [join(root, 'worker/src/index.ts')],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    conditions: ['workerd', 'worker', 'browser', 'import'],
+    mainFields: ['browser', 'module', 'main'],
+    logLevel: 'warning',
+    legalComments: 'none',
+  });
+  return outfile;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const out = await buildWorker();
+  console.log(`built ${out}`);
+}

@@ -1,0 +1,160 @@
+/**
+ * One test harness, two runtimes. API tests call `startTarget()` and talk HTTP to whatever it
+ * returns; the vitest project decides which runtime that is (MYCELIUM_TEST_RUNTIME):
+ *  - node:   the real Hono app on the Node runtime, a fresh SQLite file per target;
+ *  - worker: the bundled Worker (dist/worker.js) inside workerd via Miniflare, its database
+ *            reached over the libSQL HTTP protocol (test/support/hrana-server.ts) on a fresh file.
+ * `t.db` opens the same database file directly, for assertions about what was stored.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '../../worker/src/config.js';
+import { createApp, prepareDatabase } from '../../worker/src/app.js';
+import { Db } from '../../worker/src/db/db.js';
+import { consoleLogger, type Clock } from '../../worker/src/runtime.js';
+import { createNodeRuntime, CORE_DB_FILE } from '../../node-adapter/runtime.js';
+import { SqliteFileDriver } from '../../node-adapter/sqlite-driver.js';
+import { startHranaServer } from './hrana-server.js';
+
+export type RuntimeName = 'node' | 'worker';
+export const RUNTIME: RuntimeName = process.env.MYCELIUM_TEST_RUNTIME === 'worker' ? 'worker' : 'node';
+
+export interface CallOptions {
+  body?: unknown;
+  /** Raw body (sent as is). */
+  raw?: BodyInit;
+  headers?: Record<string, string>;
+  admin?: boolean;
+  agentKey?: string;
+  token?: string;
+  ip?: string;
+}
+
+export interface CallResult<T = any> {
+  status: number;
+  body: T;
+  text: string;
+  headers: Headers;
+}
+
+export interface Target {
+  runtime: RuntimeName;
+  adminKey: string;
+  jwtSecret: string;
+  dataDir: string;
+  /** Direct handle on the same database, for assertions. */
+  db: Db;
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  call<T = any>(method: string, path: string, opts?: CallOptions): Promise<CallResult<T>>;
+  /** Waits for background work (event subscribers) to finish. */
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TargetOptions {
+  env?: Record<string, string>;
+  /** Node only: a controllable clock. */
+  clock?: Clock;
+}
+
+const API = '/api/mycelium';
+
+export async function startTarget(opts: TargetOptions = {}): Promise<Target> {
+  return RUNTIME === 'worker' ? startWorkerTarget(opts) : startNodeTarget(opts);
+}
+
+function secrets() {
+  return { adminKey: `test_admin_${randomBytes(20).toString('hex')}`, jwtSecret: randomBytes(32).toString('hex') };
+}
+
+function makeCall(fetchFn: Target['fetch'], adminKey: string): Target['call'] {
+  return async (method, path, o = {}) => {
+    const headers: Record<string, string> = { ...(o.headers ?? {}) };
+    if (o.admin) headers['X-Admin-Key'] = adminKey;
+    if (o.agentKey) headers['X-Agent-Key'] = o.agentKey;
+    if (o.token) headers.Authorization = `Bearer ${o.token}`;
+    headers['X-Forwarded-For'] ??= o.ip ?? '203.0.113.7';
+    let body: BodyInit | undefined = o.raw;
+    if (o.body !== undefined) {
+      body = JSON.stringify(o.body);
+      headers['Content-Type'] ??= 'application/json';
+    }
+    const url = path.startsWith('/api/') || path.startsWith('/health') || !path.startsWith('/') ? path : `${API}${path}`;
+    const res = await fetchFn(url, { method, headers, body });
+    const text = await res.text();
+    let parsed: unknown = undefined;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    return { status: res.status, body: parsed as any, text, headers: res.headers };
+  };
+}
+
+async function startNodeTarget(opts: TargetOptions): Promise<Target> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mycelium-test-'));
+  const { adminKey, jwtSecret } = secrets();
+  const config = loadConfig({ ADMIN_KEY: adminKey, JWT_SECRET: jwtSecret, DATA_DIR: dataDir, ...opts.env });
+  const quiet = consoleLogger('error', { log: () => undefined, error: () => undefined });
+  const runtime = createNodeRuntime({ config, log: process.env.MYCELIUM_TEST_LOG ? consoleLogger('debug') : quiet, clock: opts.clock });
+  await prepareDatabase(runtime);
+  const { app } = createApp(runtime);
+  const fetchFn = async (path: string, init?: RequestInit) => {
+    const req = new Request(`http://localhost${path}`, init);
+    return app.fetch(req, { incoming: { socket: { remoteAddress: '127.0.0.1' } } });
+  };
+  return {
+    runtime: 'node',
+    adminKey,
+    jwtSecret,
+    dataDir,
+    db: runtime.db,
+    fetch: fetchFn,
+    call: makeCall(fetchFn, adminKey),
+    settle: () => runtime.settle(),
+    async close() {
+      await runtime.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startWorkerTarget(opts: TargetOptions): Promise<Target> {
+  const { Miniflare } = await import('miniflare');
+  const dataDir = mkdtempSync(join(tmpdir(), 'mycelium-wtest-'));
+  const dbPath = join(dataDir, CORE_DB_FILE);
+  const { adminKey, jwtSecret } = secrets();
+  const hrana = await startHranaServer({ dbPath });
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: process.env.MYCELIUM_WORKER_BUNDLE ?? join(process.cwd(), 'dist/worker.js'),
+    compatibilityDate: '2025-07-01',
+    bindings: { ADMIN_KEY: adminKey, JWT_SECRET: jwtSecret, LIBSQL_URL: hrana.url, LOG_LEVEL: 'error', ...opts.env },
+  });
+  await mf.ready;
+  const direct = new Db(new SqliteFileDriver(dbPath));
+  const fetchFn = async (path: string, init?: RequestInit) => {
+    const res = await mf.dispatchFetch(`http://localhost${path}`, init as never);
+    return res as unknown as Response;
+  };
+  return {
+    runtime: 'worker',
+    adminKey,
+    jwtSecret,
+    dataDir,
+    db: direct,
+    fetch: fetchFn,
+    call: makeCall(fetchFn, adminKey),
+    // Background work runs under the request's waitUntil; a short pause lets it finish.
+    settle: () => new Promise((r) => setTimeout(r, 50)),
+    async close() {
+      await mf.dispose();
+      await direct.close();
+      await hrana.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

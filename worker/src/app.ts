@@ -1,0 +1,62 @@
+import { Hono } from 'hono';
+import type { Runtime } from './runtime.js';
+import { createContext, type AppContext } from './context.js';
+import { AppError } from './http/errors.js';
+import type { AppEnv } from './http/env.js';
+import { frame, identify, jsonBody } from './http/pipeline.js';
+import { migrate } from './db/migrator.js';
+import { coreMigrations } from './db/migrations.generated.js';
+import { healthRoutes } from './domain/health/routes.js';
+import { agentRoutes } from './domain/agents/routes.js';
+import { studioRoutes } from './domain/studio/routes.js';
+
+export const API_PREFIX = '/api/mycelium';
+
+export interface MyceliumApp {
+  app: Hono<AppEnv>;
+  ctx: AppContext;
+}
+
+/** Applies the core schema. Both adapters call it before serving. */
+export async function prepareDatabase(runtime: Runtime): Promise<string[]> {
+  return migrate(runtime.db, coreMigrations);
+}
+
+/**
+ * The only composition root: mounts the pipeline and every area's router, in the order of
+ * spec 01 §1.4. Runs unchanged on Node and on Workers.
+ */
+export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {}): MyceliumApp {
+  const ctx = createContext(runtime, overrides);
+  const app = new Hono<AppEnv>();
+
+  app.use('*', frame(ctx));
+  app.use('*', identify(ctx));
+  app.use('*', jsonBody());
+
+  app.route('/', healthRoutes(ctx));
+
+  const api = new Hono<AppEnv>();
+  api.route('/', agentRoutes(ctx));
+  api.route('/', studioRoutes(ctx));
+  app.route(API_PREFIX, api);
+
+  app.notFound((c) => c.json({ error: 'Not found' }, 404));
+
+  app.onError((err, c) => {
+    if (err instanceof AppError) {
+      for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
+      return c.json({ error: err.message, ...err.extra }, err.status);
+    }
+    // Stacks stay in the log; the client gets a fixed sentence (spec 07 SEC-54).
+    ctx.log.error('unhandled error', {
+      request_id: c.get('requestId'),
+      method: c.req.method,
+      path: new URL(c.req.url).pathname,
+      error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    });
+    return c.json({ error: 'Internal server error' }, 500);
+  });
+
+  return { app, ctx };
+}

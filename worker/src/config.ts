@@ -1,0 +1,151 @@
+import { z } from 'zod';
+
+/**
+ * The single list of environment variables Mycelium reads. `.env.example` documents each of
+ * them; a test fails when the two lists diverge. Both runtimes build their config here.
+ */
+export const ENV_VARS = [
+  'ADMIN_KEY',
+  'JWT_SECRET',
+  'NODE_ENV',
+  'PORT',
+  'DATA_DIR',
+  'LIBSQL_URL',
+  'LIBSQL_AUTH_TOKEN',
+  'TRUST_PROXY',
+  'PUBLIC_BASE_URL',
+  'ALLOWED_HOSTS',
+  'CORS_ORIGINS',
+  'LOG_LEVEL',
+  'RESEND_KEY',
+  'RESEND_API_URL',
+  'EMAIL_FROM',
+  'EMAIL_REPLY_TO',
+  'PASSWORD_RESET_PATH',
+  'BACKUP_RETENTION',
+  'MYCELIUM_WEBHOOK_ALLOW_LOOPBACK',
+  'RAILWAY_TOKEN',
+  'RAILWAY_API_URL',
+  'CLOUDFLARE_TOKEN',
+  'CLOUDFLARE_ZONE_ID',
+  'CLOUDFLARE_API_URL',
+  'PROVISIONING_BASE_DOMAIN',
+] as const;
+
+export type EnvName = (typeof ENV_VARS)[number];
+export type Env = Partial<Record<EnvName, string | undefined>> & Record<string, unknown>;
+
+/** Values that appear in tutorials and compose files; never accepted as real secrets. */
+export const PLACEHOLDER_SECRETS = new Set([
+  'change-this-secret-in-production',
+  'local-admin-key',
+  'changeme',
+  'change-me',
+  'secret',
+  'your-secret-here',
+  'your-admin-key',
+]);
+
+export const MIN_SECRET_LENGTH = 32;
+
+export type TrustProxy = boolean | number | string[];
+
+export interface Config {
+  adminKey: string;
+  jwtSecret: string;
+  production: boolean;
+  port: number;
+  dataDir: string;
+  libsqlUrl?: string;
+  libsqlAuthToken?: string;
+  trustProxy: TrustProxy;
+  publicBaseUrl?: string;
+  allowedHosts?: string[];
+  corsOrigins: string[];
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  resendKey?: string;
+  resendApiUrl: string;
+  emailFrom: string;
+  emailReplyTo?: string;
+  passwordResetPath: string;
+  backupRetention: number;
+  webhookAllowLoopback: string[];
+  env: Env;
+}
+
+export const DEFAULT_CORS_ORIGINS = ['http://localhost:3002', 'http://localhost:5173'];
+
+/** Why a secret is unusable, or null when it is fine. */
+export function secretProblem(name: string, value: string | undefined): string | null {
+  if (!value) return `${name} is not set`;
+  if (PLACEHOLDER_SECRETS.has(value.trim().toLowerCase())) return `${name} is a known placeholder value`;
+  if (value.length < MIN_SECRET_LENGTH) return `${name} must be at least ${MIN_SECRET_LENGTH} characters`;
+  return null;
+}
+
+/** TRUST_PROXY: unset/''/'true' → true; 'false' → false; digits → hop count; else a list. */
+export function parseTrustProxy(raw: string | undefined): TrustProxy {
+  const v = (raw ?? '').trim();
+  if (v === '' || v.toLowerCase() === 'true') return true;
+  if (v.toLowerCase() === 'false') return false;
+  if (/^\d+$/.test(v)) return Number(v);
+  return v.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+const csv = (v: string | undefined) =>
+  v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3002),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  BACKUP_RETENTION: z.coerce.number().int().min(1).max(1000).default(28),
+});
+
+export class ConfigError extends Error {}
+
+/** Builds the typed config. Throws ConfigError with one sentence naming the problem. */
+export function loadConfig(env: Env): Config {
+  const str = (k: EnvName) => {
+    const v = env[k];
+    return typeof v === 'string' && v !== '' ? v : undefined;
+  };
+  for (const name of ['ADMIN_KEY', 'JWT_SECRET'] as const) {
+    const problem = secretProblem(name, str(name));
+    if (problem) throw new ConfigError(problem);
+  }
+  const parsed = schema.safeParse({
+    PORT: str('PORT'),
+    LOG_LEVEL: str('LOG_LEVEL'),
+    BACKUP_RETENTION: str('BACKUP_RETENTION'),
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`${String(issue.path[0])} is invalid: ${issue.message}`);
+  }
+  const publicBaseUrl = str('PUBLIC_BASE_URL')?.replace(/\/+$/, '');
+  if (publicBaseUrl && !/^https?:\/\//.test(publicBaseUrl)) {
+    throw new ConfigError('PUBLIC_BASE_URL must start with http:// or https://');
+  }
+  return {
+    adminKey: str('ADMIN_KEY')!,
+    jwtSecret: str('JWT_SECRET')!,
+    production: str('NODE_ENV') === 'production',
+    port: parsed.data.PORT,
+    dataDir: str('DATA_DIR') ?? './data',
+    libsqlUrl: str('LIBSQL_URL'),
+    libsqlAuthToken: str('LIBSQL_AUTH_TOKEN'),
+    trustProxy: parseTrustProxy(str('TRUST_PROXY')),
+    publicBaseUrl,
+    allowedHosts: csv(str('ALLOWED_HOSTS'))?.map((h) => h.toLowerCase()),
+    corsOrigins: csv(str('CORS_ORIGINS')) ?? DEFAULT_CORS_ORIGINS,
+    logLevel: parsed.data.LOG_LEVEL,
+    resendKey: str('RESEND_KEY'),
+    resendApiUrl: str('RESEND_API_URL') ?? 'https://api.resend.com',
+    emailFrom: str('EMAIL_FROM') ?? 'Mycelium <noreply@localhost>',
+    emailReplyTo: str('EMAIL_REPLY_TO'),
+    passwordResetPath: str('PASSWORD_RESET_PATH') ?? '/studio/#/reset-password',
+    backupRetention: parsed.data.BACKUP_RETENTION,
+    webhookAllowLoopback: csv(str('MYCELIUM_WEBHOOK_ALLOW_LOOPBACK')) ?? [],
+    env,
+  };
+}

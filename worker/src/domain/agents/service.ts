@@ -1,0 +1,132 @@
+import type { AppContext } from '../../context.js';
+import type { Principal } from '../../auth/principal.js';
+import { generateAgentKey, hashAgentKey } from '../../auth/agent-keys.js';
+import { conflict, notFound } from '../../http/errors.js';
+import { agentsRepo, toPublicAgent, type AgentRow, type PublicAgent } from './repo.js';
+
+export const DEFAULT_CAPABILITIES = ['code', 'assets'];
+
+/** Ids that literal routes shadow (`/agents/heartbeat` …) can never be reached, so they are refused. */
+export const RESERVED_AGENT_IDS = new Set(['heartbeat', 'rekey', 'profiles', 'leaderboard', '__system__', '__admin__', '__global__']);
+
+/** MCP server config that works with the Mycelium MCP server as an agent (spec 02 W27). */
+export function mcpConfig(baseUrl: string, agentId: string, apiKey: string) {
+  const apiUrl = `${baseUrl}/api/mycelium`;
+  return {
+    mcpServers: {
+      mycelium: {
+        command: 'npx',
+        args: ['-y', '@softbacon/mycelium-mcp@latest'],
+        env: {
+          MYCELIUM_API_KEY: apiKey,
+          MYCELIUM_AGENT_ID: agentId,
+          MYCELIUM_URL: apiUrl,
+          MYCELIUM_API_URL: apiUrl,
+          MYCELIUM_ROLE: 'agent',
+        },
+      },
+    },
+  };
+}
+
+export interface RegisterInput {
+  id: string;
+  name: string;
+  project_id: string;
+  capabilities?: string[];
+  agent_type?: string;
+  llm_backend?: string;
+  llm_model?: string;
+  runtime?: string;
+}
+
+export class AgentService {
+  constructor(private readonly app: AppContext) {}
+
+  async register(input: RegisterInput, actor: Principal, baseUrl: string) {
+    const { db, events } = this.app;
+    if (await agentsRepo.get(db, input.id)) throw conflict(`Agent ${input.id} already exists`);
+    const apiKey = generateAgentKey();
+    const insert = agentsRepo.insert({
+      id: input.id,
+      name: input.name,
+      project_id: input.project_id,
+      api_key_hash: await hashAgentKey(apiKey),
+      capabilities: input.capabilities ?? DEFAULT_CAPABILITIES,
+      agent_type: input.agent_type ?? 'agent',
+      llm_backend: input.llm_backend ?? '',
+      llm_model: input.llm_model ?? '',
+      runtime: input.runtime ?? '',
+    });
+    const ev = { type: 'agent_registered', agent: '__admin__', summary: `Admin registered agent: ${input.id}`, data: { agent_id: input.id, by: actor.who } };
+    try {
+      const [, evRes] = await db.batch([insert, events.statement(ev), ...this.afterRegister(input.id)]);
+      events.publishWritten(ev, Number(evRes.rows[0]?.id ?? null));
+    } catch (err) {
+      if (/UNIQUE|constraint/i.test((err as Error).message)) throw conflict(`Agent ${input.id} already exists`);
+      throw err;
+    }
+    return {
+      id: input.id,
+      api_key: apiKey,
+      mcp_config: mcpConfig(baseUrl, input.id, apiKey),
+      message: 'Store this key — it will not be shown again. MCP config included for agent setup.',
+    };
+  }
+
+  /**
+   * Extra statements committed with a registration. Later areas (channels' #general
+   * membership, template teams) add theirs here so registration stays one atomic write.
+   */
+  protected afterRegister(_agentId: string) {
+    return [] as { sql: string; args: [] }[];
+  }
+
+  /** Replaces the key; the old one stops working immediately (cache dropped too). */
+  async rotateKey(agentId: string, by: 'admin' | 'self') {
+    const { db, events, keyCache } = this.app;
+    const agent = await agentsRepo.get(db, agentId);
+    if (!agent) throw notFound('Agent not found');
+    const apiKey = generateAgentKey();
+    const ev =
+      by === 'admin'
+        ? { type: 'agent_key_regenerated', agent: '__admin__', summary: `Admin regenerated key for: ${agentId}` }
+        : { type: 'agent_key_rotated', agent: agentId, summary: `${agentId} rotated their API key` };
+    const [, evRes] = await db.batch([agentsRepo.setKeyHash(agentId, await hashAgentKey(apiKey)), events.statement(ev)]);
+    keyCache.forgetAgent(agentId);
+    events.publishWritten(ev, Number(evRes.rows[0]?.id ?? null));
+    return {
+      id: agentId,
+      api_key: apiKey,
+      message: by === 'admin' ? 'Store this key — it will not be shown again' : 'Key rotated — update your config with this new key',
+    };
+  }
+
+  async list(): Promise<PublicAgent[]> {
+    return (await agentsRepo.list(this.app.db)).map((a) => this.present(a));
+  }
+
+  async get(id: string): Promise<PublicAgent> {
+    const row = await agentsRepo.get(this.app.db, id);
+    if (!row) throw notFound('Agent not found');
+    return this.present(row);
+  }
+
+  /** Presence derives from heartbeat age: a stale online/idle/busy agent reads offline (spec 02 §2.3). */
+  present(row: AgentRow): PublicAgent {
+    const out = toPublicAgent(row);
+    out.status = derivePresence(row.status, row.last_heartbeat, this.app.clock.now());
+    return out;
+  }
+}
+
+export const PRESENCE_STALE_MS = 900_000;
+const LIVE = new Set(['online', 'idle', 'busy']);
+
+export function derivePresence(status: string, lastHeartbeat: string | null, now: Date): string {
+  if (!LIVE.has(status)) return status;
+  if (!lastHeartbeat) return 'offline';
+  const t = Date.parse(lastHeartbeat.replace(' ', 'T') + 'Z');
+  if (Number.isNaN(t) || now.getTime() - t >= PRESENCE_STALE_MS) return 'offline';
+  return status;
+}

@@ -1,0 +1,103 @@
+import type { Db } from '../../db/db.js';
+import type { Statement } from '../../db/types.js';
+import type { Runtime } from '../../runtime.js';
+
+/** An event as the server hands it to subscribers (SSE, webhooks, plugin hooks). */
+export interface MyceliumEvent {
+  id: number | null;
+  type: string;
+  agent: string;
+  project_id: string | null;
+  summary: string;
+  data: unknown;
+  /** ISO-8601 with Z (spec 04 §7.1). */
+  created_at: string;
+}
+
+export interface EventInput {
+  type: string;
+  agent?: string;
+  projectId?: string | null;
+  summary?: string;
+  data?: unknown;
+}
+
+export type EventSubscriber = (event: MyceliumEvent) => void | Promise<void>;
+
+/** Liveness pings are not history (spec 07 REL-09). */
+const NOT_PERSISTED = new Set(['agent_heartbeat']);
+
+/**
+ * The one emit path (spec 04 §7.1): persist, then notify subscribers after the write commits.
+ * Subscribers run in the background through `waitUntil` and their failures are logged, never
+ * thrown back into the request that emitted (spec 07 REL-12, REL-20).
+ */
+export class EventBus {
+  private readonly subscribers: EventSubscriber[] = [];
+
+  constructor(
+    private readonly db: Db,
+    private readonly runtime: Pick<Runtime, 'waitUntil' | 'log' | 'clock'>,
+  ) {}
+
+  subscribe(fn: EventSubscriber): () => void {
+    this.subscribers.push(fn);
+    return () => {
+      const i = this.subscribers.indexOf(fn);
+      if (i >= 0) this.subscribers.splice(i, 1);
+    };
+  }
+
+  /** The INSERT for an event, to put in the same batch as the state change it records. */
+  statement(e: EventInput): Statement {
+    return {
+      sql: 'INSERT INTO events (type, agent, project_id, summary, data) VALUES (?, ?, ?, ?, ?) RETURNING id',
+      args: [e.type, e.agent ?? '', e.projectId ?? null, e.summary ?? '', JSON.stringify(e.data ?? {})],
+    };
+  }
+
+  /** Persists (unless a liveness ping) and publishes one event. Returns it with its id. */
+  async emit(e: EventInput): Promise<MyceliumEvent> {
+    let id: number | null = null;
+    if (!NOT_PERSISTED.has(e.type)) {
+      const s = this.statement(e);
+      const r = await this.db.execute(s.sql, s.args);
+      id = Number(r.rows[0]?.id ?? r.lastInsertRowid);
+    }
+    const event = this.toEvent(e, id);
+    this.publish(event);
+    return event;
+  }
+
+  /** Publishes an event whose row was already written inside a batch (id from that batch). */
+  publishWritten(e: EventInput, id: number | null): MyceliumEvent {
+    const event = this.toEvent(e, id);
+    this.publish(event);
+    return event;
+  }
+
+  private toEvent(e: EventInput, id: number | null): MyceliumEvent {
+    return {
+      id,
+      type: e.type,
+      agent: e.agent ?? '',
+      project_id: e.projectId ?? null,
+      summary: e.summary ?? '',
+      data: e.data ?? {},
+      created_at: this.runtime.clock.now().toISOString(),
+    };
+  }
+
+  private publish(event: MyceliumEvent): void {
+    for (const fn of [...this.subscribers]) {
+      const run = async () => {
+        try {
+          await fn(event);
+        } catch (err) {
+          this.runtime.log.error('event subscriber failed', { type: event.type, error: (err as Error).message });
+        }
+      };
+      this.runtime.waitUntil(run());
+    }
+  }
+}

@@ -1,0 +1,92 @@
+import type { Queryable } from '../../db/db.js';
+import type { Statement } from '../../db/types.js';
+
+/** SQL for studio_users (operator login accounts) and password_resets. */
+
+export interface StudioUserRow {
+  id: number;
+  username: string;
+  display_name: string;
+  password_hash: string;
+  role: string;
+  created_at: string;
+  last_seen: string | null;
+  token_version: number;
+}
+
+export type PublicStudioUser = Pick<StudioUserRow, 'id' | 'username' | 'display_name' | 'role' | 'created_at' | 'last_seen'>;
+
+/** Hash and token version never leave the server. */
+export function toPublicUser(u: StudioUserRow): PublicStudioUser {
+  return { id: u.id, username: u.username, display_name: u.display_name, role: u.role, created_at: u.created_at, last_seen: u.last_seen };
+}
+
+export const studioUsersRepo = {
+  byId(db: Queryable, id: number) {
+    return db.get<StudioUserRow>('SELECT * FROM studio_users WHERE id = ?', [id]);
+  },
+  byUsername(db: Queryable, username: string) {
+    return db.get<StudioUserRow>('SELECT * FROM studio_users WHERE username = ?', [username]);
+  },
+  list(db: Queryable) {
+    return db.all<StudioUserRow>('SELECT * FROM studio_users ORDER BY created_at ASC, id ASC');
+  },
+  insert(db: Queryable, u: { username: string; display_name: string; password_hash: string; role: string }) {
+    return db.get<StudioUserRow>(
+      'INSERT INTO studio_users (username, display_name, password_hash, role) VALUES (?, ?, ?, ?) ON CONFLICT(username) DO NOTHING RETURNING *',
+      [u.username, u.display_name, u.password_hash, u.role],
+    );
+  },
+  touchLastSeen(db: Queryable, id: number) {
+    return db.run("UPDATE studio_users SET last_seen = datetime('now') WHERE id = ?", [id]);
+  },
+  /** Role changes bump the token version: tokens carrying the old role stop working. */
+  update(id: number, fields: { role?: string; display_name?: string }): Statement {
+    const sets: string[] = [];
+    const args: (string | number)[] = [];
+    if (fields.display_name !== undefined) {
+      sets.push('display_name = ?');
+      args.push(fields.display_name);
+    }
+    if (fields.role !== undefined) {
+      sets.push('role = ?', 'token_version = token_version + 1');
+      args.push(fields.role);
+    }
+    return { sql: `UPDATE studio_users SET ${sets.join(', ')} WHERE id = ? RETURNING *`, args: [...args, id] };
+  },
+  /** New password: every session issued before it is revoked. */
+  setPassword(id: number, hash: string): Statement {
+    return {
+      sql: 'UPDATE studio_users SET password_hash = ?, token_version = token_version + 1 WHERE id = ?',
+      args: [hash, id],
+    };
+  },
+  unlinkOperators(id: number): Statement {
+    return { sql: 'UPDATE operators SET studio_user_id = NULL WHERE studio_user_id = ?', args: [id] };
+  },
+  delete(id: number): Statement {
+    return { sql: 'DELETE FROM studio_users WHERE id = ?', args: [id] };
+  },
+  countAdmins(db: Queryable) {
+    return db.get<{ n: number }>("SELECT COUNT(*) AS n FROM studio_users WHERE role = 'admin'");
+  },
+};
+
+export const passwordResetsRepo = {
+  insert(email: string, tokenHash: string, expiresAtMs: number): Statement {
+    return { sql: 'INSERT INTO password_resets (email, token_hash, expires_at) VALUES (?, ?, ?)', args: [email, tokenHash, expiresAtMs] };
+  },
+  /** Consumes a token in one conditional statement: two concurrent resets cannot both win (SEC-09). */
+  consume(db: Queryable, tokenHash: string, nowMs: number) {
+    return db.get<{ id: number; email: string }>(
+      'UPDATE password_resets SET used = 1 WHERE token_hash = ? AND used = 0 AND expires_at > ? RETURNING id, email',
+      [tokenHash, nowMs],
+    );
+  },
+  invalidateForEmail(email: string): Statement {
+    return { sql: 'UPDATE password_resets SET used = 1 WHERE lower(email) = lower(?) AND used = 0', args: [email] };
+  },
+  purgeExpired(db: Queryable, beforeMs: number) {
+    return db.run('DELETE FROM password_resets WHERE expires_at < ?', [beforeMs]);
+  },
+};

@@ -1,0 +1,13 @@
+import type { Credentials, Principal } from '../auth/principal.js';
+
+/** Hono environment of the app: per-request variables set by the pipeline and the guards. */
+export type AppEnv = {
+  Variables: {
+    requestId: string;
+    clientIp: string;
+    /** Parsed JSON body ({} when there is none or it is not JSON). */
+    body: unknown;
+    credentials: Credentials;
+    principal: Principal;
+  };
+};
