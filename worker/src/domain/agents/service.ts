@@ -1,4 +1,5 @@
 import type { AppContext } from '../../context.js';
+import type { Statement } from '../../db/types.js';
 import type { Principal } from '../../auth/principal.js';
 import { generateAgentKey, hashAgentKey } from '../../auth/agent-keys.js';
 import { conflict, notFound } from '../../http/errors.js';
@@ -74,12 +75,16 @@ export class AgentService {
     };
   }
 
-  /**
-   * Extra statements committed with a registration. Later areas (channels' #general
-   * membership, template teams) add theirs here so registration stays one atomic write.
-   */
-  protected afterRegister(_agentId: string) {
-    return [] as { sql: string; args: [] }[];
+  /** Statements committed with a registration, so it stays one atomic write. */
+  protected afterRegister(agentId: string): Statement[] {
+    return [
+      {
+        // Every agent joins #general (spec 03 §9.2).
+        sql: `INSERT OR IGNORE INTO channel_members (channel_id, user_id, user_type, role)
+              SELECT id, ?, 'agent', 'member' FROM channels WHERE slug = 'general'`,
+        args: [agentId],
+      },
+    ];
   }
 
   /** Replaces the key; the old one stops working immediately (cache dropped too). */
