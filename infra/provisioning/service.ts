@@ -233,7 +233,8 @@ export class ProvisioningService {
           await this.safeNotify({ type: 'instance_provisioned', title: `Instance ${row.domain} is ready`, data: { instance_id: id, domain: row.domain } });
           return { instance: toPublicInstance(row), completed, outcome: 'active' };
         }
-        if (this.clock().getTime() >= deadline) {
+        // At least one step per call, so even a tiny budget makes progress.
+        if (completed.length > 0 && this.clock().getTime() >= deadline) {
           return { instance: toPublicInstance(row), completed, outcome: 'in_progress' };
         }
         await this.repo.update(id, { current_step: next }, this.nowIso());
@@ -418,13 +419,14 @@ export class ProvisioningService {
         const startedAt = Date.parse(rec.started_at ?? now());
         const overallLeft = this.timing.healthTimeoutMs - (this.clock().getTime() - startedAt);
         const callLeft = ctx.deadline - this.clock().getTime();
-        const budgetMs = Math.max(1, Math.min(overallLeft, callLeft));
+        // At least one full attempt per call, however little of the call's budget is left.
+        const budgetMs = Math.max(this.timing.healthAttemptTimeoutMs, Math.min(overallLeft, callLeft));
         const result = await this.pollTenant(must(row.domain, 'domain'), budgetMs, this.timing.healthIntervalMs);
         if (result.ok) {
           await this.recordHealth(row, result);
           return { kind: 'done', detail: { attempts: result.attempts, elapsed: result.elapsed } };
         }
-        if (overallLeft <= callLeft) {
+        if (this.clock().getTime() - startedAt >= this.timing.healthTimeoutMs) {
           await this.recordHealth(row, result);
           await this.repo.resetStep(row.id, 'health', now()); // a resume gets a fresh health budget
           throw new UpstreamError('tenant', result.status ?? 0, `not healthy after ${Math.round(this.timing.healthTimeoutMs / 1000)} s: ${result.error ?? 'unknown'}`, 'GET /health');
