@@ -24,7 +24,9 @@ export interface HealthPollResult {
 
 /**
  * Polls a tenant's `/health` until it answers 2xx with `{"status":"ok"}` or the budget is
- * spent. Another attempt is made only if it can start before the budget runs out.
+ * spent. Another attempt starts only if, after the interval, the budget still has time left;
+ * each attempt then gets its full `attemptTimeoutMs` (so the total may exceed the budget by
+ * at most one attempt) rather than an absurdly short deadline that could never succeed.
  */
 export async function pollHealth(o: HealthPollOptions): Promise<HealthPollResult> {
   const start = o.clock().getTime();
@@ -33,12 +35,11 @@ export async function pollHealth(o: HealthPollOptions): Promise<HealthPollResult
   let lastError = 'no attempt made';
   for (;;) {
     attempts++;
-    const remaining = o.budgetMs - (o.clock().getTime() - start);
     try {
       const res = await o.fetch(o.url, {
         method: 'GET',
         headers: { Accept: 'application/json' },
-        signal: AbortSignal.timeout(Math.max(1, Math.min(o.attemptTimeoutMs, remaining))),
+        signal: AbortSignal.timeout(o.attemptTimeoutMs),
       });
       lastStatus = res.status;
       let body: unknown = null;
