@@ -1,0 +1,22 @@
+import type { Queryable } from '../../db/db.js';
+import { unavailable } from '../../http/errors.js';
+
+/**
+ * The kill switch (spec README "The kill switch", 02 §kill switch): while
+ * `instance_config.admin_status = 'frozen'` all agent work routing stops — claims and
+ * auto-dispatch answer 503 and `/work` serves an empty queue. Read from the database on every
+ * call (not cached) so a freeze takes effect at once on every instance sharing the DB.
+ */
+export const FROZEN_MESSAGE = 'Claude Admin is frozen. Work routing paused. Contact a human operator.';
+
+export async function isFrozen(db: Queryable): Promise<boolean> {
+  const row = await db.get<{ value: string }>(
+    "SELECT value FROM instance_config WHERE key = 'admin_status'",
+  );
+  return row?.value === 'frozen';
+}
+
+/** Throws 503 `{error: FROZEN_MESSAGE}` while frozen. Call before any assigning write. */
+export async function assertNotFrozen(db: Queryable): Promise<void> {
+  if (await isFrozen(db)) throw unavailable(FROZEN_MESSAGE);
+}
