@@ -40,7 +40,10 @@ export class LibsqlHttpDriver implements DbDriver {
 }
 
 function toIn(s: Statement): InStatement {
-  const args = (s.args ?? []).map((a) => (typeof a === 'boolean' ? (a ? 1 : 0) : a));
+  // Integers go as bigint so Hrana encodes them as integers, not floats (LIMIT ?, integer columns).
+  const args = (s.args ?? []).map((a) =>
+    typeof a === 'boolean' ? BigInt(a ? 1 : 0) : typeof a === 'number' && Number.isSafeInteger(a) ? BigInt(a) : a,
+  );
   return { sql: s.sql, args: args as InStatement extends { args?: infer A } ? A : never };
 }
 
