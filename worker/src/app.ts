@@ -9,6 +9,7 @@ import { coreMigrations } from './db/migrations.generated.js';
 import { healthRoutes } from './domain/health/routes.js';
 import { agentRoutes } from './domain/agents/routes.js';
 import { studioRoutes } from './domain/studio/routes.js';
+import { eventRoutes } from './domain/events/routes.js';
 import { instanceRoutes } from './domain/instances/routes.js';
 
 export const API_PREFIX = '/api/mycelium';
@@ -40,6 +41,7 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   const api = new Hono<AppEnv>();
   api.route('/', agentRoutes(ctx));
   api.route('/', studioRoutes(ctx));
+  api.route('/', eventRoutes(ctx));
   api.route('/', instanceRoutes(ctx));
   app.route(API_PREFIX, api);
 

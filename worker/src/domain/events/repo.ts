@@ -1,0 +1,113 @@
+import type { Queryable } from '../../db/db.js';
+import type { SqlArgs } from '../../db/types.js';
+
+/** The events table's SQL (spec 04 §1.10). Writes go through the bus (bus.ts). */
+
+export interface EventRow {
+  id: number;
+  type: string;
+  agent: string;
+  project_id: string | null;
+  summary: string;
+  /** The stored JSON text: the wire carries it as a string (spec 04 §7.2, 07 REL-21). */
+  data: string;
+  created_at: string;
+}
+
+export interface EventFilters {
+  projectId?: string;
+  type?: string;
+  agent?: string;
+}
+
+/**
+ * What an agent may see (weak spot E2, spec 07 SEC-44): shared events (no project), events of
+ * its own or its teams' projects, and events tagged with its own id. Null = everything.
+ */
+export interface EventScope {
+  agentId: string;
+  projectIds: string[];
+}
+
+export interface EventQuery extends EventFilters {
+  /** SQLite-format UTC text; rows strictly after it. */
+  since?: string;
+  search?: string;
+  limit: number;
+  offset: number;
+}
+
+/** `%`, `_` and `\` in a user's search text match only themselves. */
+export function likeEscape(s: string): string {
+  return s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+}
+
+function where(f: EventFilters, scope: EventScope | null, extra: string[] = [], extraArgs: SqlArgs = []) {
+  const conds = [...extra];
+  const args: SqlArgs = [...extraArgs];
+  if (f.projectId) {
+    conds.push('project_id = ?');
+    args.push(f.projectId);
+  }
+  if (f.type) {
+    conds.push('type = ?');
+    args.push(f.type);
+  }
+  if (f.agent) {
+    conds.push('agent = ?');
+    args.push(f.agent);
+  }
+  if (scope) {
+    const marks = scope.projectIds.map(() => '?').join(', ');
+    conds.push(`(project_id IS NULL OR project_id = ''${marks ? ` OR project_id IN (${marks})` : ''} OR agent = ?)`);
+    args.push(...scope.projectIds, scope.agentId);
+  }
+  return { sql: conds.length ? `WHERE ${conds.join(' AND ')}` : '', args };
+}
+
+export const eventsRepo = {
+  /** GET /events: newest first, by id (weak spot E5: ties at one-second resolution stay stable). */
+  list(db: Queryable, q: EventQuery, scope: EventScope | null) {
+    const extra: string[] = [];
+    const extraArgs: SqlArgs = [];
+    if (q.since) {
+      extra.push('created_at > ?');
+      extraArgs.push(q.since);
+    }
+    if (q.search) {
+      extra.push("(summary LIKE ? ESCAPE '\\' OR type LIKE ? ESCAPE '\\' OR agent LIKE ? ESCAPE '\\')");
+      const pat = `%${likeEscape(q.search)}%`;
+      extraArgs.push(pat, pat, pat);
+    }
+    const w = where(q, scope, extra, extraArgs);
+    return db.all<EventRow>(`SELECT * FROM events ${w.sql} ORDER BY id DESC LIMIT ? OFFSET ?`, [...w.args, q.limit, q.offset]);
+  },
+
+  maxId(db: Queryable) {
+    return db.get<{ id: number | null }>('SELECT MAX(id) AS id FROM events').then((r) => Number(r?.id ?? 0));
+  },
+
+  /** The `n` newest matching events up to `upTo`, returned oldest first (SSE replay). */
+  async recent(db: Queryable, f: EventFilters, scope: EventScope | null, upTo: number, n: number) {
+    const w = where(f, scope, ['id <= ?'], [upTo]);
+    const rows = await db.all<EventRow>(`SELECT * FROM events ${w.sql} ORDER BY id DESC LIMIT ?`, [...w.args, n]);
+    return rows.reverse();
+  },
+
+  /** Matching events with id in (after, upTo], oldest first (resume and live polling). */
+  range(db: Queryable, f: EventFilters, scope: EventScope | null, after: number, upTo: number | null, n: number) {
+    const extra = ['id > ?'];
+    const args: SqlArgs = [after];
+    if (upTo !== null) {
+      extra.push('id <= ?');
+      args.push(upTo);
+    }
+    const w = where(f, scope, extra, args);
+    return db.all<EventRow>(`SELECT * FROM events ${w.sql} ORDER BY id ASC LIMIT ?`, [...w.args, n]);
+  },
+
+  /** Daily retention (spec 04 §10: the original had none). */
+  purgeOlderThan(db: Queryable, days: number) {
+    return db.run("DELETE FROM events WHERE created_at < datetime('now', ?)", [`-${days} days`]);
+  },
+};

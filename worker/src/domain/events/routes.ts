@@ -1,0 +1,110 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppContext } from '../../context.js';
+import type { AppEnv } from '../../http/env.js';
+import { bodyOf, queryOf } from '../../http/body.js';
+import { parseWith, queryInt } from '../../http/validate.js';
+import { badRequest, tooManyRequests, AppError } from '../../http/errors.js';
+import { principalOf, requireAny, resolveAny, type Principal } from '../../auth/principal.js';
+import { assertProjectScope } from '../../auth/scope.js';
+import { EventService, eventScopeOf, issueStreamTicket, parseSince, principalFromTicket } from './service.js';
+import { eventStream, SSE_HEADERS, SSE_MAX_PER_IP } from './stream.js';
+import { eventsRepo, type EventFilters } from './repo.js';
+
+const postSchema = z.object({
+  type: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'may contain only letters, digits, "_", ".", ":" and "-"')
+    .default('custom'),
+  project_id: z.string().trim().max(200).nullable().optional(),
+  summary: z.string().max(2000).nullable().optional(),
+  data: z.unknown().optional(),
+});
+
+const filterValue = (v: string | undefined, field: string) => {
+  if (v === undefined || v === '') return undefined;
+  if (v.length > 200) throw badRequest(`${field} exceeds max length (200 chars)`);
+  return v;
+};
+
+function filtersOf(q: Record<string, string>): EventFilters {
+  return { projectId: filterValue(q.project_id, 'project_id'), type: filterValue(q.type, 'type'), agent: filterValue(q.agent, 'agent') };
+}
+
+const EVENT_RETENTION_DAYS = 60;
+
+/** Event log, client events and the SSE stream (spec 04 §7.2–7.3). */
+export function eventRoutes(app: AppContext) {
+  const r = new Hono<AppEnv>();
+  const events = new EventService(app);
+  /** Open streams per client IP, this process/isolate (spec 07 SEC-44). */
+  const openByIp = new Map<string, number>();
+
+  app.jobs.push({ name: 'events_retention', everyMs: 24 * 3_600_000, run: (a) => eventsRepo.purgeOlderThan(a.db, EVENT_RETENTION_DAYS) });
+
+  r.get('/events', requireAny, async (c) => {
+    const q = queryOf(c);
+    const search = q.search ? q.search.slice(0, 200) : undefined;
+    return c.json(
+      await events.list(principalOf(c), {
+        ...filtersOf(q),
+        since: parseSince(q.since),
+        search,
+        limit: queryInt(q.limit, 'limit', 50, 1, 500),
+        offset: queryInt(q.offset, 'offset', 0, 0, 1_000_000),
+      }),
+    );
+  });
+
+  r.post('/events', requireAny, async (c) => {
+    const p = principalOf(c);
+    const input = parseWith(postSchema, bodyOf(c));
+    const projectId = input.project_id || null;
+    // An agent posts activity only into projects it may write (weak spot E2).
+    await assertProjectScope(app.db, p, projectId, { write: true });
+    return c.json(await events.post(p, { type: input.type, projectId, summary: input.summary ?? '', data: input.data }));
+  });
+
+  /** A 5-minute ticket for `GET /events/stream?ticket=` so browsers keep JWTs out of URLs. */
+  r.post('/events/stream-ticket', requireAny, async (c) => c.json(await issueStreamTicket(app, principalOf(c))));
+
+  r.get('/events/stream', async (c) => {
+    const ip = c.get('clientIp');
+    if ((openByIp.get(ip) ?? 0) >= SSE_MAX_PER_IP) throw new AppError(429, 'Too many SSE connections from this IP');
+
+    // Authentication completes before any SSE header, so failures are plain JSON (SEC-44).
+    let p: Principal | null = null;
+    const ticket = c.req.query('ticket');
+    if (ticket) {
+      p = await principalFromTicket(app, ticket);
+      if (!p) throw new AppError(401, 'Invalid or expired stream ticket');
+    }
+    const token = c.req.query('token');
+    if (!p && token) {
+      const j = await c.get('credentials').fromToken(token);
+      if (j.state === 'valid') p = j.principal; // an invalid token falls through to the headers
+    }
+    p ??= await resolveAny(c.get('credentials'));
+
+    const q = queryOf(c);
+    const filters = filtersOf(q);
+    const lastId = c.req.header('last-event-id') ?? q.last_event_id;
+    const resumeAfter = lastId && /^\d{1,15}$/.test(lastId) ? Number(lastId) : null;
+    const scope = await eventScopeOf(app, p);
+
+    openByIp.set(ip, (openByIp.get(ip) ?? 0) + 1);
+    const onClose = () => {
+      const n = (openByIp.get(ip) ?? 1) - 1;
+      if (n <= 0) openByIp.delete(ip);
+      else openByIp.set(ip, n);
+    };
+    const { body, close } = eventStream(app, { filters, scope, resumeAfter, onClose });
+    c.req.raw.signal?.addEventListener('abort', close);
+    return new Response(body, { status: 200, headers: SSE_HEADERS });
+  });
+
+  return r;
+}
