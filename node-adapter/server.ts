@@ -52,7 +52,6 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://localhost:${port}`;
 
-  out(`Mycelium ${url} — data in ${dataDir} (${CORE_DB_FILE})`);
   if (secrets.generatedAdminKey) {
     out('');
     out(`First run: generated an admin key and a JWT secret and saved them in ${join(dataDir, SECRETS_FILE)} (mode 0600).`);
@@ -60,6 +59,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     out(`Try it: curl -H "X-Admin-Key: <admin key>" ${url}/api/mycelium/agents`);
     out('');
   }
+  out(`Mycelium ${url} — data in ${dataDir} (${CORE_DB_FILE})`);
 
   // Maintenance: once shortly after start, then every minute; the jobs decide what is due.
   const runMaintenance = () => maintenance(ctx).catch((err) => log.error('maintenance failed', { error: (err as Error).message }));

@@ -1,0 +1,159 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, chmodSync, statSync, writeFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'libsql';
+
+/**
+ * The real `npm start` entry as a child process: first-run secrets, data-folder modes,
+ * restart persistence, production refusal, graceful shutdown.
+ */
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir() {
+  const d = mkdtempSync(join(tmpdir(), 'mycelium-srv-'));
+  dirs.push(d);
+  return d;
+}
+
+interface Started {
+  child: ChildProcess;
+  url: string;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function start(env: Record<string, string>): Promise<Started> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'node-adapter/index.ts'], {
+    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  let err = '';
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no start within 20 s\nstdout:${out}\nstderr:${err}`)), 20_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = out.match(/Mycelium (http:\/\/localhost:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1], stdout: () => out, stderr: () => err, exited });
+      }
+    });
+    child.stderr!.on('data', (d) => (err += d));
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(Object.assign(new Error(`exited ${code}`), { code, out, err }));
+    });
+  });
+}
+
+async function stop(s: Started) {
+  s.child.kill('SIGTERM');
+  return s.exited;
+}
+
+const mode = (p: string) => statSync(p).mode & 0o777;
+
+describe('Node server (npm start)', () => {
+  it('first run with no env: generates and persists secrets, prints the admin key once; data 0700, files 0600; state survives a restart', async () => {
+    const dataDir = join(tempDir(), 'data');
+    const first = await start({ DATA_DIR: dataDir });
+    const key = first.stdout().match(/Admin key \(shown once\): (\S+)/)?.[1];
+    expect(key).toMatch(/^myc_admin_[0-9a-f]{48}$/);
+    const reg = await fetch(`${first.url}/api/mycelium/admin/agents`, {
+      method: 'POST',
+      headers: { 'X-Admin-Key': key!, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ id: 'survivor', name: 'S', project_id: 'p' }),
+    });
+    expect(reg.status).toBe(200);
+    const agentKey = (await reg.json()).api_key;
+    expect((await fetch(`${first.url}/api/mycelium/agents/survivor`, { headers: { 'X-Agent-Key': agentKey } })).status).toBe(200);
+    expect((await fetch(`${first.url}/api/mycelium/agents`, { headers: { 'X-Agent-Key': 'dvk_' + '0'.repeat(48) } })).status).toBe(403);
+
+    // P-08 / P-09: WAL on, directory 0700, every file 0600
+    expect(mode(dataDir)).toBe(0o700);
+    for (const f of readdirSync(dataDir)) {
+      const p = join(dataDir, f);
+      if (statSync(p).isFile()) expect(mode(p), f).toBe(0o600);
+    }
+    expect(existsSync(join(dataDir, 'mycelium.db-wal'))).toBe(true);
+    expect(await stop(first)).toBe(0);
+    const db = new Database(join(dataDir, 'mycelium.db'));
+    expect((db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode).toBe('wal');
+    db.close();
+
+    const second = await start({ DATA_DIR: dataDir });
+    expect(second.stdout()).not.toContain('Admin key (shown once)');
+    const again = await fetch(`${second.url}/api/mycelium/agents/survivor`, { headers: { 'X-Admin-Key': key! } });
+    expect(again.status).toBe(200);
+    expect((await again.json()).id).toBe('survivor');
+    expect(await stop(second)).toBe(0);
+  }, 60_000);
+
+  it('P-09: an existing folder with loose modes is tightened at start', async () => {
+    const dataDir = join(tempDir(), 'loose');
+    mkdirSync(dataDir, { mode: 0o755 });
+    chmodSync(dataDir, 0o755);
+    writeFileSync(join(dataDir, 'mycelium.db'), '');
+    chmodSync(join(dataDir, 'mycelium.db'), 0o644);
+    const s = await start({ DATA_DIR: dataDir });
+    expect(mode(dataDir)).toBe(0o700);
+    expect(mode(join(dataDir, 'mycelium.db'))).toBe(0o600);
+    expect(mode(join(dataDir, 'secrets.json'))).toBe(0o600);
+    expect(await stop(s)).toBe(0);
+  }, 30_000);
+
+  it('SEC-02: in production a missing or weak secret is fatal (exit 1, FATAL on stderr)', async () => {
+    for (const env of [
+      { NODE_ENV: 'production', DATA_DIR: join(tempDir(), 'd') },
+      { NODE_ENV: 'production', DATA_DIR: join(tempDir(), 'd'), ADMIN_KEY: 'x'.repeat(40) },
+      { NODE_ENV: 'production', DATA_DIR: join(tempDir(), 'd'), ADMIN_KEY: 'short', JWT_SECRET: 'y'.repeat(40) },
+      { DATA_DIR: join(tempDir(), 'd'), JWT_SECRET: 'change-this-secret-in-production' },
+    ]) {
+      const err = await start(env).then(
+        () => null,
+        (e) => e as { code: number; err: string },
+      );
+      expect(err, JSON.stringify(env)).not.toBeNull();
+      expect(err!.code).toBe(1);
+      expect(err!.err).toContain('FATAL');
+    }
+  }, 60_000);
+
+  it('production with strong secrets starts and prints no key', async () => {
+    const s = await start({ NODE_ENV: 'production', DATA_DIR: join(tempDir(), 'prod'), ADMIN_KEY: 'a'.repeat(40), JWT_SECRET: 'b'.repeat(40) });
+    expect(s.stdout()).not.toContain('Admin key');
+    const h = await fetch(`${s.url}/health`);
+    expect(h.status).toBe(200);
+    expect(await stop(s)).toBe(0);
+  }, 30_000);
+
+  it('REL-14: SIGTERM finishes in-flight requests and exits 0, the database closed cleanly', async () => {
+    const dataDir = join(tempDir(), 'term');
+    const s = await start({ DATA_DIR: dataDir, ADMIN_KEY: 'k'.repeat(40), JWT_SECRET: 'j'.repeat(40) });
+    const inflight = fetch(`${s.url}/api/mycelium/studio/users`, {
+      method: 'POST',
+      headers: { 'X-Admin-Key': 'k'.repeat(40), 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'late', password: 'a long password', display_name: 'Late' }),
+    });
+    await new Promise((r) => setTimeout(r, 30));
+    s.child.kill('SIGTERM');
+    const res = await inflight;
+    expect(res.status).toBe(200);
+    expect(await s.exited).toBe(0);
+    expect(s.stdout()).toContain('SIGTERM received');
+    const db = new Database(join(dataDir, 'mycelium.db'));
+    expect((db.prepare("SELECT COUNT(*) AS n FROM studio_users WHERE username = 'late'").get() as { n: number }).n).toBe(1);
+    db.close();
+  }, 30_000);
+});
