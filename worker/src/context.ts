@@ -6,6 +6,7 @@ import { createLimiters, type Limiters } from './http/rate-limit.js';
 import type { Clock, Logger, Runtime } from './runtime.js';
 import { createEmailSender, type EmailSender } from './email/sender.js';
 import { coreJobs, type MaintenanceJob } from './maintenance.js';
+import { Guards } from './guards.js';
 
 /**
  * Everything a router or service needs, built once per app by createApp. Areas receive this
@@ -23,6 +24,8 @@ export interface AppContext {
   email: EmailSender;
   /** Periodic jobs run by `maintenance()`; areas append theirs when the app is created. */
   jobs: MaintenanceJob[];
+  /** Pre-mutation checks (guardrails): services call `guards.check(action, subject, principal)` before writing. */
+  guards: Guards;
 }
 
 export function createContext(runtime: Runtime, overrides: Partial<AppContext> = {}): AppContext {
@@ -38,6 +41,7 @@ export function createContext(runtime: Runtime, overrides: Partial<AppContext> =
     keyCache: new AgentKeyCache(1000, 5 * 60_000, now),
     email: createEmailSender(runtime.config, runtime.log),
     jobs: [...coreJobs],
+    guards: new Guards(),
     ...overrides,
   };
 }
