@@ -114,12 +114,13 @@ describe('Node server (npm start)', () => {
   }, 30_000);
 
   it('SEC-02: in production a missing or weak secret is fatal (exit 1, FATAL on stderr)', async () => {
-    for (const env of [
+    const cases: Record<string, string>[] = [
       { NODE_ENV: 'production', DATA_DIR: join(tempDir(), 'd') },
       { NODE_ENV: 'production', DATA_DIR: join(tempDir(), 'd'), ADMIN_KEY: 'x'.repeat(40) },
       { NODE_ENV: 'production', DATA_DIR: join(tempDir(), 'd'), ADMIN_KEY: 'short', JWT_SECRET: 'y'.repeat(40) },
       { DATA_DIR: join(tempDir(), 'd'), JWT_SECRET: 'change-this-secret-in-production' },
-    ]) {
+    ];
+    for (const env of cases) {
       const err = await start(env).then(
         () => null,
         (e) => e as { code: number; err: string },

@@ -47,12 +47,12 @@ describe('Worker bundle', () => {
     });
     const db = new Db(new SqliteFileDriver(dbPath));
     try {
-      const worker = await mf.getWorker();
+      const worker = (await mf.getWorker()) as unknown as { scheduled(o: { cron: string; scheduledTime: Date }): Promise<unknown> };
       await worker.scheduled({ cron: '*/5 * * * *', scheduledTime: new Date() });
       const runs = await db.all<{ job: string }>('SELECT job FROM maintenance_runs ORDER BY job');
       expect(runs.map((r) => r.job)).toContain('password_reset_cleanup');
       const health = await mf.dispatchFetch('http://localhost/health');
-      expect((await health.json()).db_ok).toBe(true);
+      expect(((await health.json()) as { db_ok: boolean }).db_ok).toBe(true);
     } finally {
       await mf.dispose();
       await db.close();
