@@ -1,5 +1,6 @@
 import { mkdir, readFile, writeFile, unlink, readdir, stat, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
+import { lookup } from 'node:dns/promises';
 import Database from 'libsql';
 import type { Config } from '../worker/src/config.js';
 import { Db } from '../worker/src/db/db.js';
@@ -49,6 +50,10 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
       return incoming?.socket?.remoteAddress;
     },
     backup: () => backupDatabase(driver, dataDir, config.backupRetention, clock),
+    // The SSRF guard refuses names that resolve to internal addresses (spec 07 SEC-32).
+    async resolveHost(hostname: string) {
+      return (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
+    },
     startedAt: clock.now().getTime(),
     memoryUsageMb: () => Math.round(process.memoryUsage().rss / 1048576),
     /** Waits for background work (hooks, webhooks) — used by graceful shutdown and tests. */
