@@ -11,6 +11,8 @@ import { agentRoutes } from './domain/agents/routes.js';
 import { studioRoutes } from './domain/studio/routes.js';
 import { eventRoutes } from './domain/events/routes.js';
 import { instanceRoutes } from './domain/instances/routes.js';
+import { approvalRoutes } from './domain/approvals/routes.js';
+import { configRoutes } from './domain/config/routes.js';
 
 export const API_PREFIX = '/api/mycelium';
 
@@ -43,6 +45,8 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   api.route('/', studioRoutes(ctx));
   api.route('/', eventRoutes(ctx));
   api.route('/', instanceRoutes(ctx));
+  api.route('/', approvalRoutes(ctx));
+  api.route('/', configRoutes(ctx));
   app.route(API_PREFIX, api);
 
   app.notFound((c) => c.json({ error: 'Not found' }, 404));

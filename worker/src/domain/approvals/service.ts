@@ -1,0 +1,314 @@
+import type { AppContext } from '../../context.js';
+import type { Principal } from '../../auth/principal.js';
+import { agentProjectIds, assertProjectScope } from '../../auth/scope.js';
+import { AppError, badRequest, forbidden, invalidEnum, notFound } from '../../http/errors.js';
+import { RISK_TIERS, type RiskTier } from '../config/keys.js';
+import { readJsonConfig, readRiskTiers } from '../config/service.js';
+import { appendSleepLog } from '../config/repo.js';
+import { approvalsRepo, toPublicApproval, type ApprovalRow } from './repo.js';
+import { identityKey, voterName } from './identity.js';
+
+/** Core gated actions (spec 04 §2.2) plus the tier-map names ours accepts (recommendation 4). */
+const CORE_ACTIONS = ['deploy', 'git_push', 'plan_create', 'money_action', 'delete', 'external_comm'];
+const EXTRA_ACTIONS = ['delete_agent', 'instance_config', 'context_change', 'outreach_send'];
+const pluginActions: string[] = [];
+
+/** Plugins declare `gatedActions` in their manifest; the host registers them here at load. */
+export function registerGatedAction(name: string): void {
+  if (!pluginActions.includes(name)) pluginActions.push(name);
+}
+
+export const tierRank = (t: RiskTier) => RISK_TIERS.indexOf(t);
+const maxTier = (a: RiskTier, b: RiskTier): RiskTier => (tierRank(a) >= tierRank(b) ? a : b);
+
+export interface CreateApprovalInput {
+  action_type: string;
+  title: string;
+  payload: unknown;
+  project_id?: string;
+  risk_tier?: RiskTier;
+  required_approvals?: number;
+  subject?: string;
+}
+
+const QUEUED_MESSAGE = 'Queued for operator review — all operators are away. Continue with other work.';
+
+function randomToken(): string {
+  const b = new Uint8Array(12);
+  crypto.getRandomValues(b);
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+/** The subject an approval is about: explicit, else a resource id in the payload, else the title. */
+function subjectOf(input: CreateApprovalInput): string {
+  if (input.subject) return input.subject;
+  const p = input.payload;
+  if (p && typeof p === 'object' && !Array.isArray(p)) {
+    for (const k of ['subject', 'target', 'resource_id', 'id']) {
+      const v = (p as Record<string, unknown>)[k];
+      if (typeof v === 'string' || typeof v === 'number') return `${k}:${String(v)}`.slice(0, 500);
+    }
+  }
+  return `title:${input.title}`.slice(0, 500);
+}
+
+export class ApprovalService {
+  constructor(private readonly app: AppContext) {}
+
+  async allowedActions(): Promise<string[]> {
+    const tiers = await readRiskTiers(this.app.db);
+    return [...new Set([...CORE_ACTIONS, ...pluginActions, ...EXTRA_ACTIONS, ...Object.keys(tiers)])];
+  }
+
+  /** Effective tier: the configured one for the action (unmapped → medium), raised by the request. */
+  async tierFor(actionType: string, requested?: RiskTier): Promise<RiskTier> {
+    const tiers = await readRiskTiers(this.app.db);
+    const configured = tiers[actionType] ?? 'medium';
+    return requested ? maxTier(configured, requested) : configured;
+  }
+
+  /** Quorum from the tier (spec README): low 0, medium 1, high 2, critical every admin; reachable. */
+  private async quorumFor(tier: RiskTier, requested?: number): Promise<number> {
+    if (tier === 'low') return 0;
+    const { humans, admins } = await approvalsRepo.voterCounts(this.app.db);
+    if (tier === 'critical') return Math.max(1, admins);
+    const min = tier === 'high' ? 2 : 1;
+    const wanted = Math.max(min, requested ?? 0);
+    return Math.max(1, Math.min(wanted, humans));
+  }
+
+  async create(p: Principal, input: CreateApprovalInput) {
+    const allowed = await this.allowedActions();
+    if (!allowed.includes(input.action_type)) throw badRequest(`action_type must be one of: ${allowed.join(', ')}`);
+    const projectId = input.project_id || 'mycelium';
+    await assertProjectScope(this.app.db, p, projectId, { write: true });
+    const tier = await this.tierFor(input.action_type, input.risk_tier);
+    const required = await this.quorumFor(tier, input.required_approvals);
+    const who = p.who;
+    const payload = typeof input.payload === 'string' ? input.payload : JSON.stringify(input.payload);
+    const subject = subjectOf(input);
+    const queued = tier === 'high' || tier === 'critical' ? await this.shouldQueueForMorning() : false;
+    const token = randomToken();
+    const auto = tier === 'low';
+
+    const requested = {
+      type: 'approval_requested',
+      agent: who,
+      projectId,
+      summary: `${who} requested approval: [${input.action_type}] ${input.title}`,
+      data: { approval_id: null as number | null, action_type: input.action_type, risk_tier: tier, required_approvals: required },
+    };
+    const approved = auto
+      ? {
+          type: 'approval_approved',
+          agent: '__system__',
+          projectId,
+          summary: `__system__ approved [${input.action_type}] ${input.title} (low risk)`,
+          data: { approval_id: null as number | null, action_type: input.action_type },
+        }
+      : undefined;
+    const stmts = approvalsRepo.createBatch(
+      {
+        action_type: input.action_type,
+        requested_by: who,
+        requester_key: identityKey(p),
+        title: input.title,
+        payload,
+        subject,
+        project_id: projectId,
+        risk_tier: tier,
+        required_approvals: required,
+        status: auto ? 'approved' : 'pending',
+        decided_by: auto ? '__system__' : null,
+        reason: auto ? 'Auto-approved (low risk)' : '',
+        queued_for_morning: queued,
+        token,
+      },
+      { requested, approved },
+    );
+    const res = await this.app.db.batch(stmts);
+    const id = Number(res[0].rows[0]?.id ?? 0);
+    if (!id) {
+      // One pending approval per (action, project, subject): a duplicate gets the existing one.
+      const existing = await approvalsRepo.pendingFor(this.app.db, input.action_type, projectId, subject);
+      if (!existing) throw new AppError(409, 'Approval was decided concurrently; retry');
+      return { id: existing.id, status: existing.status, approval_required: true, duplicate: true };
+    }
+    requested.data.approval_id = id;
+    this.app.events.publishWritten(requested, Number(res[1].rows[0]?.id ?? null));
+    if (approved) {
+      approved.data.approval_id = id;
+      this.app.events.publishWritten(approved, Number(res[res.length - 1].rows[0]?.id ?? null));
+      return { id, status: 'approved', approval_required: false, risk_tier: tier };
+    }
+    if (queued) {
+      const s = appendSleepLog('approvals_queued', {
+        id,
+        action_type: input.action_type,
+        title: input.title,
+        requested_by: who,
+        time: this.app.clock.now().toISOString(),
+      });
+      await this.app.db.execute(s.sql, s.args);
+      return { id, status: 'queued_for_morning', queued: true, message: QUEUED_MESSAGE };
+    }
+    return { id, status: 'pending', approval_required: true, risk_tier: tier, required_approvals: required };
+  }
+
+  /** Sleep mode with `queue_high` while no operator is around (spec 01 §5.3). */
+  private async shouldQueueForMorning(): Promise<boolean> {
+    const sleep = await readJsonConfig<{ active?: boolean; approval_policy?: string }>(this.app.db, 'sleep_mode', { active: false });
+    if (!sleep?.active || (sleep.approval_policy ?? 'queue_high') !== 'queue_high') return false;
+    const row = await this.app.db.get<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM operators o JOIN studio_users u ON u.id = o.studio_user_id
+       WHERE o.status = 'active' AND o.availability = 'available' AND u.last_seen >= datetime('now', '-30 minutes')`,
+    );
+    return Number(row?.n ?? 0) === 0;
+  }
+
+  private async load(id: number | null): Promise<ApprovalRow> {
+    const row = id === null ? undefined : await approvalsRepo.get(this.app.db, id);
+    if (!row) throw notFound('Approval not found');
+    return row;
+  }
+
+  /** Agents read approvals of their projects and their own requests (A6); humans read all. */
+  private async assertReadable(p: Principal, row: ApprovalRow): Promise<void> {
+    if (p.kind !== 'agent') return;
+    if (row.requester_key === identityKey(p)) return;
+    const projects = await agentProjectIds(this.app.db, p.id, p.projectId);
+    if (!projects.includes(row.project_id)) throw notFound('Approval not found');
+  }
+
+  async list(p: Principal, f: { status?: string; action_type?: string; requested_by?: string; project_id?: string; limit: number }) {
+    const scope = p.kind === 'agent' ? { projects: await agentProjectIds(this.app.db, p.id, p.projectId), requesterKey: identityKey(p) } : undefined;
+    return (await approvalsRepo.list(this.app.db, { ...f, scope })).map(toPublicApproval);
+  }
+
+  async get(p: Principal, id: number | null) {
+    const row = await this.load(id);
+    await this.assertReadable(p, row);
+    return toPublicApproval(row);
+  }
+
+  async votes(p: Principal, id: number | null) {
+    if (id === null) return [];
+    const row = await approvalsRepo.get(this.app.db, id);
+    if (!row) return [];
+    await this.assertReadable(p, row);
+    return approvalsRepo.votes(this.app.db, id);
+  }
+
+  /**
+   * One vote. Eligibility first (requester never, agents never at medium+, critical needs an
+   * admin), then one batch: upsert this voter's vote, decide from the stored votes, and the
+   * decision's side effects keyed on the decision token.
+   */
+  async vote(p: Principal, id: number | null, vote: 'approve' | 'deny', notes: string) {
+    const row = await this.load(id);
+    if (row.status !== 'pending') throw badRequest(`Approval is already ${row.status}`);
+    const tier = (RISK_TIERS as readonly string[]).includes(row.risk_tier) ? (row.risk_tier as RiskTier) : 'medium';
+    const key = identityKey(p);
+    if (key === row.requester_key) throw forbidden('The requester cannot vote on its own approval');
+    if (p.kind === 'agent' && tierRank(tier) >= tierRank('medium')) throw forbidden(`Agents cannot vote on ${tier} risk approvals`);
+    if (tier === 'critical' && !p.isAdmin) throw forbidden('Critical approvals are decided by admin operators');
+    const voter = voterName(p);
+    const token = randomToken();
+    const reasonDeny = notes || `Denied by ${voter}`;
+    const ev = {
+      approved: {
+        type: 'approval_approved',
+        agent: voter,
+        projectId: row.project_id,
+        summary: `${voter} approved #${row.id}: ${row.title} (quorum reached)`,
+        data: { approval_id: row.id, action_type: row.action_type },
+      },
+      denied: {
+        type: 'approval_denied',
+        agent: voter,
+        projectId: row.project_id,
+        summary: `${voter} denied approval #${row.id}: ${row.title}`,
+        data: { approval_id: row.id, action_type: row.action_type },
+      },
+    };
+    const base = `[${row.action_type}] ${row.title}`;
+    const res = await this.app.db.batch([
+      approvalsRepo.upsertVote(row.id, voter, key, vote, notes),
+      approvalsRepo.syncApprovalCount(row.id),
+      approvalsRepo.decide(row.id, voter, reasonDeny, token),
+      ...approvalsRepo.decisionEffects(row.id, token, ev, {
+        approved: `APPROVED: ${base} — Quorum reached`,
+        denied: `DENIED: ${base}${reasonDeny ? ` — ${reasonDeny}` : ''}`,
+      }),
+    ]);
+    if (res[0].rows.length === 0) {
+      const now = await this.load(row.id);
+      throw badRequest(`Approval is already ${now.status}`);
+    }
+    const tally = (await approvalsRepo.tally(this.app.db, row.id)) ?? { approves: 0, denies: 0 };
+    const votes = { approves: Number(tally.approves), denies: Number(tally.denies) };
+    const decided = res[2].rows[0] as unknown as ApprovalRow | undefined;
+    if (decided) {
+      const status = decided.status as 'approved' | 'denied';
+      const evRes = status === 'approved' ? res[5] : res[6];
+      this.app.events.publishWritten(ev[status], Number(evRes.rows[0]?.id ?? null));
+      if (status === 'denied') return { ok: true, status: 'denied', votes, message: 'Approval denied.' };
+      return { ok: true, status: 'approved', votes, message: 'Quorum reached. Approval granted.' };
+    }
+    const fresh = await this.load(row.id);
+    if (fresh.status !== 'pending') {
+      // Another voter's concurrent vote decided it; report the outcome.
+      return { ok: true, status: fresh.status, votes };
+    }
+    await this.app.events.emit({
+      type: 'approval_vote',
+      agent: voter,
+      projectId: row.project_id,
+      summary: `${voter} voted ${vote} on #${row.id} (${votes.approves}/${row.required_approvals})`,
+      data: { approval_id: row.id, vote },
+    });
+    return { ok: true, status: 'pending', votes, remaining: Math.max(0, row.required_approvals - votes.approves) };
+  }
+
+  /**
+   * Admin decision (PUT /approvals/:id). Recorded as that admin's vote (weak spot A4), so it
+   * never bypasses quorum: a deny denies at once; an approve counts as one approver.
+   */
+  async decide(p: Principal, id: number | null, status: 'approved' | 'denied', reason: string) {
+    const row = await this.load(id);
+    if (row.status !== 'pending') throw badRequest(`Approval already ${row.status}`);
+    const r = await this.vote(p, row.id, status === 'approved' ? 'approve' : 'deny', reason || 'override');
+    return { ...r, ok: true, id: row.id, status: r.status };
+  }
+
+  /** approved → executed; only the requester or an admin (weak spot A6). */
+  async markExecuted(p: Principal, id: number | null) {
+    const row = await this.load(id);
+    if (!p.isAdmin && row.requester_key !== identityKey(p)) throw forbidden('Only the requester or an admin may mark an approval executed');
+    if (row.status !== 'approved') throw badRequest(`Approval is ${row.status}, not approved`);
+    const done = await approvalsRepo.markExecuted(this.app.db, row.id);
+    if (!done) {
+      const now = await this.load(row.id);
+      throw badRequest(`Approval is ${now.status}, not approved`);
+    }
+    await this.app.events.emit({
+      type: 'approval_executed',
+      agent: p.who,
+      projectId: row.project_id,
+      summary: `${p.who} executed [${row.action_type}] ${row.title}`,
+      data: { approval_id: row.id },
+    });
+    return { ok: true, id: row.id, status: 'executed' };
+  }
+
+  /** Pending and approved requests of this caller (heartbeat/boot `approvals`). */
+  async openFor(p: Principal) {
+    return (await approvalsRepo.openByRequester(this.app.db, identityKey(p))).map(toPublicApproval);
+  }
+}
+
+export function parseRiskTier(v: unknown): RiskTier | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string' || !(RISK_TIERS as readonly string[]).includes(v)) throw invalidEnum('risk_tier', v, RISK_TIERS);
+  return v as RiskTier;
+}
