@@ -10,6 +10,7 @@ import { healthRoutes } from './domain/health/routes.js';
 import { agentRoutes } from './domain/agents/routes.js';
 import { studioRoutes } from './domain/studio/routes.js';
 import { eventRoutes } from './domain/events/routes.js';
+import { webhookRoutes } from './domain/webhooks/routes.js';
 import { instanceRoutes } from './domain/instances/routes.js';
 import { approvalRoutes } from './domain/approvals/routes.js';
 import { configRoutes } from './domain/config/routes.js';
@@ -44,6 +45,7 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   api.route('/', agentRoutes(ctx));
   api.route('/', studioRoutes(ctx));
   api.route('/', eventRoutes(ctx));
+  api.route('/', webhookRoutes(ctx));
   api.route('/', instanceRoutes(ctx));
   api.route('/', approvalRoutes(ctx));
   api.route('/', configRoutes(ctx));

@@ -39,6 +39,11 @@ export interface Runtime {
   backup?(): Promise<{ file: string; bytes: number }>;
   /** Process start time, for uptime. */
   startedAt: number;
+  /**
+   * Optional DNS lookup (all A/AAAA addresses) for the SSRF guard; where present, names that
+   * resolve to internal addresses are refused (http/ssrf.ts). Absent on Workers.
+   */
+  resolveHost?(hostname: string): Promise<string[]>;
   /** Resident memory in MB where the runtime can tell. */
   memoryUsageMb(): number;
 }
