@@ -9,7 +9,11 @@ export class LibsqlHttpDriver implements DbDriver {
   private readonly client: Client;
 
   constructor(url: string, authToken?: string) {
-    this.client = createClient({ url, authToken, intMode: 'number' });
+    // No client-side request queue: the client's default limit (20 in flight) parks extra
+    // requests on promises that a *different* request later resolves, which workerd refuses
+    // across request contexts (the parked request is cancelled → 500 under load). The database
+    // server does its own queueing.
+    this.client = createClient({ url, authToken, intMode: 'number', concurrency: Number.MAX_SAFE_INTEGER });
   }
 
   async execute(s: Statement): Promise<ResultSet> {
