@@ -12,6 +12,8 @@ import { studioRoutes } from './domain/studio/routes.js';
 import { eventRoutes } from './domain/events/routes.js';
 import { webhookRoutes } from './domain/webhooks/routes.js';
 import { instanceRoutes } from './domain/instances/routes.js';
+import { taskRoutes } from './domain/tasks/routes.js';
+import { planRoutes } from './domain/plans/routes.js';
 import { approvalRoutes } from './domain/approvals/routes.js';
 import { configRoutes } from './domain/config/routes.js';
 
@@ -47,6 +49,8 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   api.route('/', eventRoutes(ctx));
   api.route('/', webhookRoutes(ctx));
   api.route('/', instanceRoutes(ctx));
+  api.route('/', taskRoutes(ctx));
+  api.route('/', planRoutes(ctx));
   api.route('/', approvalRoutes(ctx));
   api.route('/', configRoutes(ctx));
   app.route(API_PREFIX, api);

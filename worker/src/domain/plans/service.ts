@@ -1,0 +1,344 @@
+import type { AppContext } from '../../context.js';
+import type { Principal } from '../../auth/principal.js';
+import type { SqlValue, Statement } from '../../db/types.js';
+import { assertProjectScope, actingIdentity } from '../../auth/scope.js';
+import { badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
+import type { EventInput } from '../events/bus.js';
+import { checkApprovalGate } from '../approvals/gate.js';
+import { resolveAssignee } from '../tasks/service.js';
+import { tasksRepo } from '../tasks/repo.js';
+import { abortUnlessChanged, callerId, displayName, isGuardAbort } from '../tasks/sql.js';
+import {
+  OPERATOR_INPUT, RETRY_MAX, plansRepo, type PlanFilters, type PlanRow, type StepRow, type WritablePlanColumn, type WritableStepColumn,
+} from './repo.js';
+
+/**
+ * Plans and steps (spec 03 §5): CRUD, reorder, step comments, sequential readiness, and the
+ * bounded self-heal loop — a failed step reopens the phase it verifies up to RETRY_MAX times,
+ * then the plan is `blocked` and every active operator gets an inbox item. Steps are always
+ * reached through their own plan (spec 07 SEC-18).
+ */
+
+export interface StepInput {
+  title: string;
+  description?: string;
+  phase?: string;
+  assignee?: string | null;
+}
+
+export interface CreatePlanInput {
+  title: string;
+  description?: string;
+  project_id?: string;
+  owner?: string;
+  priority?: string;
+  tags?: unknown;
+  steps?: StepInput[];
+  approval_id?: unknown;
+}
+
+function progressOf(steps: { status: string }[]) {
+  const total = steps.length;
+  const completed = steps.filter((s) => s.status === 'completed').length;
+  return { total, completed, percent: total ? Math.round((completed / total) * 100) : 0 };
+}
+
+function currentStep(steps: { status: string; title: string }[]): string | null {
+  return steps.find((s) => s.status === 'in_progress')?.title ?? steps.find((s) => s.status === 'pending')?.title ?? null;
+}
+
+export async function requirePlan(ctx: AppContext, id: number | null): Promise<PlanRow> {
+  const plan = id === null ? undefined : await plansRepo.get(ctx.db, id);
+  if (!plan) throw notFound('Plan not found');
+  return plan;
+}
+
+/** 404 for a missing plan, then for a step that is not in it (before any body validation). */
+export async function requirePlanStep(ctx: AppContext, planId: number | null, stepId: number | null) {
+  return requireStep(ctx, await requirePlan(ctx, planId), stepId);
+}
+
+async function requireStep(ctx: AppContext, plan: PlanRow, stepId: number | null, message = 'Plan step not found'): Promise<StepRow> {
+  const step = stepId === null ? undefined : await plansRepo.step(ctx.db, plan.id, stepId);
+  if (!step) throw notFound(message);
+  return step;
+}
+
+export async function listPlans(ctx: AppContext, f: PlanFilters, limit: number, offset: number) {
+  const plans = await plansRepo.list(ctx.db, f, limit, offset);
+  const steps = await plansRepo.stepSummaries(ctx.db, plans.map((p) => p.id));
+  return plans.map((plan) => {
+    const own = steps.filter((s) => s.plan_id === plan.id);
+    return { ...plan, steps: own, step_count: own.length, progress: progressOf(own), current_step: currentStep(own) };
+  });
+}
+
+export async function getPlan(ctx: AppContext, id: number | null) {
+  const plan = await requirePlan(ctx, id);
+  const [steps, comments] = await Promise.all([plansRepo.steps(ctx.db, plan.id), plansRepo.commentsOfPlan(ctx.db, plan.id)]);
+  return {
+    ...plan,
+    steps: steps.map((s) => ({ ...s, comments: comments.filter((c) => c.step_id === s.id) })),
+    progress: progressOf(steps),
+  };
+}
+
+export async function createPlan(ctx: AppContext, p: Principal, input: CreatePlanInput) {
+  const projectId = input.project_id ?? '';
+  await assertProjectScope(ctx.db, p, projectId); // creates only in own/team projects (W20)
+  const steps = input.steps ?? [];
+  const resolved = await Promise.all(steps.map((s) => resolveAssignee(ctx, s.assignee)));
+  const gate = await checkApprovalGate(ctx, p, 'plan_create', input.approval_id);
+  const who = callerId(p);
+  const stmts: Statement[] = [
+    plansRepo.insertPlan({
+      title: input.title,
+      description: input.description ?? '',
+      project_id: projectId,
+      owner: input.owner ?? '',
+      priority: input.priority ?? 'normal',
+      tags: input.tags === undefined || input.tags === null ? '[]' : JSON.stringify(input.tags),
+      created_by: who,
+    }),
+    ...steps.map((s, i) => plansRepo.insertStepOfNewPlan({ title: s.title, description: s.description ?? '', phase: s.phase ?? '', assignee: resolved[i] }, i)),
+  ];
+  const [ins] = await ctx.db.batch(stmts);
+  const plan = ins.rows[0] as unknown as PlanRow;
+  await ctx.events.emit({ type: 'plan_created', agent: who, projectId: plan.project_id, summary: `${displayName(who)} created plan: ${plan.title}`, data: { plan_id: plan.id } });
+  const out: Record<string, unknown> = { id: plan.id, title: plan.title };
+  if (steps.length) out.steps_created = steps.length;
+  if (gate.approval_warning) out.approval_warning = gate.approval_warning;
+  return out;
+}
+
+export interface UpdatePlanInput {
+  title?: string;
+  description?: string;
+  status?: string;
+  owner?: string;
+  priority?: string;
+  tags?: unknown;
+  project_id?: string;
+}
+
+export async function updatePlan(ctx: AppContext, p: Principal, id: number | null, input: UpdatePlanInput) {
+  const plan = await requirePlan(ctx, id);
+  await assertProjectScope(ctx.db, p, plan.project_id);
+  const fields: Partial<Record<WritablePlanColumn, SqlValue>> = {};
+  for (const k of ['title', 'description', 'status', 'owner', 'priority'] as const) if (input[k] !== undefined) fields[k] = input[k]!;
+  if (input.tags !== undefined) fields.tags = typeof input.tags === 'string' ? input.tags : JSON.stringify(input.tags ?? []);
+  if (input.project_id !== undefined && input.project_id !== plan.project_id) {
+    // Moving a plan out of a project is not an agent's call (W20).
+    if (!p.isAdmin) throw forbidden('Only an admin can move a plan to another project');
+    fields.project_id = input.project_id;
+  }
+  if (plan.status === 'completed' && (input.status === 'draft' || input.status === 'active')) {
+    ctx.log.warn('suspect plan transition', { plan_id: plan.id, from: plan.status, to: input.status });
+  }
+  const who = callerId(p);
+  const ev: EventInput | null = input.status
+    ? { type: `plan_${input.status}`, agent: who, projectId: fields.project_id !== undefined ? String(fields.project_id) : plan.project_id, summary: `${displayName(who)} set plan #${plan.id} to ${input.status}`, data: { plan_id: plan.id } }
+    : null;
+  const stmts: Statement[] = [plansRepo.updatePlan(plan.id, fields)];
+  if (ev) stmts.push(ctx.events.statement(ev));
+  const res = await ctx.db.batch(stmts);
+  if (!res[0].rows[0]) throw notFound('Plan not found');
+  if (ev) ctx.events.publishWritten(ev, Number(res[1].rows[0]?.id ?? null));
+  return { ok: true, id: plan.id };
+}
+
+export async function deletePlan(ctx: AppContext, p: Principal, id: number | null, approvalId: unknown) {
+  // The gate comes first, as in the original (spec 03 §5.6).
+  const gate = await checkApprovalGate(ctx, p, 'delete', approvalId);
+  const plan = await requirePlan(ctx, id);
+  await assertProjectScope(ctx.db, p, plan.project_id);
+  const who = callerId(p);
+  const ev: EventInput = { type: 'plan_deleted', agent: who, projectId: plan.project_id, summary: `${displayName(who)} deleted plan #${plan.id}: ${plan.title}`, data: { plan_id: plan.id } };
+  const stmts = [...plansRepo.deletePlan(plan.id), ctx.events.statement(ev)];
+  const res = await ctx.db.batch(stmts);
+  if (!res[stmts.length - 2].rows[0]) throw notFound('Plan not found');
+  ctx.events.publishWritten(ev, Number(res[stmts.length - 1].rows[0]?.id ?? null));
+  const out: Record<string, unknown> = { ok: true, deleted: plan.id };
+  if (gate.approval_warning) out.approval_warning = gate.approval_warning;
+  return out;
+}
+
+function operatorInputInbox(plan: PlanRow, step: { id: number; title: string }): Statement {
+  return plansRepo.inboxForActiveOperators({
+    type: 'approval',
+    entityType: 'plan_step',
+    entityId: String(step.id),
+    title: `Operator input needed: ${step.title}`,
+    summary: `Plan #${plan.id} — ${plan.title}. Step requires your review/approval.`,
+    data: { plan_id: plan.id, step_id: step.id, step_title: step.title },
+    priority: 'high',
+  });
+}
+
+export interface AddStepInput {
+  title: string;
+  description?: string;
+  assignee?: string | null;
+  phase?: string;
+  linked_task_id?: number | null;
+  linked_branch?: string | null;
+  linked_pr_url?: string | null;
+}
+
+async function checkLinkedTask(ctx: AppContext, id: number | null | undefined) {
+  if (id === null || id === undefined) return;
+  if (!(await tasksRepo.get(ctx.db, id))) throw badRequest(`linked_task_id: task ${id} not found`);
+}
+
+export async function addStep(ctx: AppContext, p: Principal, planId: number | null, input: AddStepInput) {
+  const plan = await requirePlan(ctx, planId);
+  await assertProjectScope(ctx.db, p, plan.project_id);
+  await checkLinkedTask(ctx, input.linked_task_id);
+  const assignee = await resolveAssignee(ctx, input.assignee);
+  const who = callerId(p);
+  const ins = plansRepo.insertStep(plan.id, {
+    title: input.title,
+    description: input.description ?? '',
+    phase: input.phase ?? '',
+    assignee,
+    linked_task_id: input.linked_task_id ?? null,
+    linked_branch: input.linked_branch ?? null,
+    linked_pr_url: input.linked_pr_url ?? null,
+  });
+  // The inbox items need the step id, so they follow as a second statement keyed on the newest step.
+  const stmts: Statement[] = [ins, plansRepo.touchPlan(plan.id)];
+  const res = await ctx.db.batch(stmts);
+  const step = res[0].rows[0] as unknown as StepRow;
+  if (assignee === OPERATOR_INPUT) {
+    const s = operatorInputInbox(plan, step);
+    await ctx.db.execute(s.sql, s.args);
+  }
+  await ctx.events.emit({ type: 'plan_step_added', agent: who, projectId: plan.project_id, summary: `${displayName(who)} added step to plan #${plan.id}: ${step.title}`, data: { plan_id: plan.id, step_id: step.id } });
+  return { id: step.id, plan_id: plan.id };
+}
+
+export interface UpdateStepInput {
+  title?: string;
+  description?: string;
+  status?: string;
+  assignee?: string | null;
+  linked_task_id?: number | null;
+  linked_branch?: string | null;
+  linked_pr_url?: string | null;
+  phase?: string;
+  critique?: string;
+}
+
+/**
+ * PUT /plans/:id/steps/:stepId (spec 03 §5.8, §5.11). The step's write, its event, the
+ * retry/exhaustion consequences, operator inbox items and the plan's completion are one batch.
+ */
+export async function updateStep(ctx: AppContext, p: Principal, planId: number | null, stepId: number | null, input: UpdateStepInput) {
+  const plan = await requirePlan(ctx, planId);
+  const step = await requireStep(ctx, plan, stepId);
+  await assertProjectScope(ctx.db, p, plan.project_id, { assignee: step.assignee });
+  await checkLinkedTask(ctx, input.linked_task_id);
+  const who = callerId(p);
+
+  const fields: Partial<Record<WritableStepColumn, SqlValue>> = {};
+  for (const k of ['title', 'description', 'status', 'linked_branch', 'linked_pr_url', 'phase'] as const) {
+    if (input[k] !== undefined) fields[k] = input[k] ?? null;
+  }
+  if (input.linked_task_id !== undefined) fields.linked_task_id = input.linked_task_id;
+  if (input.assignee !== undefined) fields.assignee = await resolveAssignee(ctx, input.assignee);
+  const stmts: Statement[] = [];
+  const at: Record<string, number> = {};
+  const push = (name: string, s: Statement) => {
+    at[name] = stmts.length;
+    stmts.push(s);
+  };
+  push('step', plansRepo.updateStep(plan.id, step.id, fields, step.attempt_count, input.status === 'completed'));
+  push('guard', abortUnlessChanged());
+  push('touch', plansRepo.touchPlan(plan.id));
+  const written = { ...fields };
+  const updatedEv: EventInput = { type: 'plan_step_updated', agent: who, projectId: plan.project_id, summary: `${displayName(who)} updated step #${step.id} of plan #${plan.id}`, data: { plan_id: plan.id, step_id: step.id, fields: written } };
+  push('updatedEv', ctx.events.statement(updatedEv));
+
+  const after: EventInput[] = [];
+  let retry: { attempt: number } | null = null;
+  if (input.status === 'failed') {
+    if (step.attempt_count < RETRY_MAX) {
+      const attempt = step.attempt_count + 1;
+      retry = { attempt };
+      if (input.critique) {
+        push('critique', plansRepo.retry.critiqueComments(plan.id, step.step_order, `[auto-retry ${attempt}/${RETRY_MAX}] Prior verification FAILED — fix before re-submitting:\n${input.critique}`));
+      }
+      push('reopenPrior', plansRepo.retry.reopenPriorPhase(plan.id, step.step_order));
+      push('reopen', plansRepo.retry.reopenFailed(step.id));
+      after.push({ type: 'plan_step_retry', agent: who, projectId: plan.project_id, summary: `Step #${step.id} of plan #${plan.id} failed; auto-retry ${attempt}/${RETRY_MAX}`, data: { plan_id: plan.id, step_id: step.id, attempt } });
+    } else {
+      push('block', plansRepo.retry.blockPlan(plan.id));
+      push('inbox', plansRepo.inboxForActiveOperators({
+        type: 'approval',
+        entityType: 'plan_step',
+        entityId: String(step.id),
+        title: `Plan step failed after retries: ${input.title ?? step.title}`,
+        summary: `Plan #${plan.id} — ${plan.title}. Step failed ${RETRY_MAX + 1} times; the plan is blocked.`,
+        data: { plan_id: plan.id, step_id: step.id },
+        priority: 'high',
+      }));
+      after.push({ type: 'plan_step_failed', agent: who, projectId: plan.project_id, summary: `Step #${step.id} of plan #${plan.id} failed after retries`, data: { plan_id: plan.id, step_id: step.id } });
+      after.push({ type: 'plan_blocked', agent: who, projectId: plan.project_id, summary: `Plan #${plan.id} blocked: step failed after retries`, data: { plan_id: plan.id } });
+    }
+  }
+  if (fields.assignee === OPERATOR_INPUT && step.assignee !== OPERATOR_INPUT) {
+    push('operatorInbox', operatorInputInbox(plan, { id: step.id, title: input.title ?? step.title }));
+  }
+  if (input.status === 'completed') push('complete', plansRepo.completeIfFinished(plan.id));
+
+  let res;
+  try {
+    res = await ctx.db.batch(stmts);
+  } catch (err) {
+    if (isGuardAbort(err)) throw conflict('Plan step was changed by someone else; read it again and retry');
+    throw err;
+  }
+  ctx.events.publishWritten(updatedEv, Number(res[at.updatedEv].rows[0]?.id ?? null));
+  if (at.complete !== undefined && res[at.complete].rows[0]) {
+    after.push({ type: 'plan_completed', agent: who, projectId: plan.project_id, summary: `Plan #${plan.id} completed (all steps done)`, data: { plan_id: plan.id } });
+  }
+  for (const e of after) await ctx.events.emit(e);
+  const out: Record<string, unknown> = { ok: true, step_id: step.id };
+  if (retry) out.retry = { attempt: retry.attempt, max: RETRY_MAX };
+  return out;
+}
+
+export async function deleteStep(ctx: AppContext, p: Principal, planId: number | null, stepId: number | null) {
+  const plan = await requirePlan(ctx, planId);
+  const step = await requireStep(ctx, plan, stepId);
+  await assertProjectScope(ctx.db, p, plan.project_id);
+  const res = await ctx.db.batch([plansRepo.deleteStep(plan.id, step.id), plansRepo.touchPlan(plan.id)]);
+  if (!res[0].rows[0]) throw notFound('Plan step not found');
+  return { ok: true, deleted: step.id };
+}
+
+export async function addStepComment(ctx: AppContext, p: Principal, planId: number | null, stepId: number | null, content: string, author: unknown) {
+  const plan = await requirePlan(ctx, planId);
+  await assertProjectScope(ctx.db, p, plan.project_id);
+  const step = await requireStep(ctx, plan, stepId, 'Step not found');
+  const s = plansRepo.insertStepComment(plan.id, step.id, actingIdentity(p, author), content);
+  const row = (await ctx.db.execute(s.sql, s.args)).rows[0] as Record<string, unknown>;
+  const who = callerId(p);
+  await ctx.events.emit({ type: 'plan_step_comment', agent: who, projectId: plan.project_id, summary: `${displayName(who)} commented on step #${step.id} of plan #${plan.id}`, data: { plan_id: plan.id, step_id: step.id, comment_id: row.id } });
+  return row;
+}
+
+export async function listStepComments(ctx: AppContext, planId: number | null, stepId: number | null) {
+  const plan = await requirePlan(ctx, planId);
+  const step = await requireStep(ctx, plan, stepId, 'Step not found');
+  return plansRepo.commentsOfStep(ctx.db, plan.id, step.id);
+}
+
+export async function reorderSteps(ctx: AppContext, p: Principal, planId: number | null, order: number[]) {
+  const plan = await requirePlan(ctx, planId);
+  await assertProjectScope(ctx.db, p, plan.project_id);
+  const seen = new Set<number>();
+  const unique = order.filter((id) => (seen.has(id) ? false : (seen.add(id), true)));
+  await ctx.db.batch([...plansRepo.reorder(plan.id, unique), plansRepo.touchPlan(plan.id)]);
+  return { ok: true, plan_id: plan.id };
+}

@@ -1,0 +1,477 @@
+import type { AppContext } from '../../context.js';
+import type { Principal } from '../../auth/principal.js';
+import type { SqlValue, Statement } from '../../db/types.js';
+import { assertProjectScope, actingIdentity } from '../../auth/scope.js';
+import { AppError, badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
+import { FROZEN_MESSAGE, assertNotFrozen, isFrozen } from '../admin/freeze.js';
+import type { EventInput } from '../events/bus.js';
+import { plansRepo } from '../plans/repo.js';
+import { tasksRepo, type TaskRow, type TaskStatus, type WritableTaskColumn } from './repo.js';
+import { abortUnlessChanged, callerId, displayName, isGuardAbort } from './sql.js';
+
+/**
+ * Tasks: create, update with the done-cascade, claim, approval, dependencies, comments,
+ * deliverables (spec 03 §3–§4 with the fixes of §15 and spec 07).
+ *
+ * Entry points for other areas (the work queue / auto-dispatch / requests engineer):
+ *  - `createTask(ctx, principal, input)` — creates a task exactly as POST /tasks does (scope
+ *    check, assignee resolution, dependencies, `task_created` event). Pass `request_id` to link a
+ *    request message: completing the task then resolves it in the done-cascade (W12).
+ *  - `claimTaskFor(ctx, taskId, agentId, mode)` — one atomic compare-and-set, never throws for a
+ *    lost race: returns `{ok:true, task}` or `{ok:false, reason, task?}`.
+ *      mode 'claim'  (default): open+unassigned (or already the agent's) → in_progress for the agent;
+ *      mode 'assign': auto-dispatch — open, unassigned → assignee = agent, status stays open.
+ *    Both refuse while the kill switch is on (reason 'frozen', checked inside the same UPDATE),
+ *    tasks with open blockers ('blocked') and unapproved tasks ('needs_approval').
+ *    No project-scope check: the caller decides which tasks an agent may be offered.
+ *  - `setAutoDispatcher(ctx, fn)` — registers the auto-dispatch pass run after a task is done
+ *    (trigger `task_completed:#<id>`); its records appear as `auto_dispatched` in the PUT response.
+ *  - Readiness SQL for queues: `taskReadySql`, `taskPriorityRankSql` in ./repo.ts,
+ *    `stepReadySql` in ../plans/repo.ts.
+ */
+
+export interface DispatchRecord {
+  agent: string;
+  type: 'task' | 'plan_step';
+  id: number;
+  title: string;
+}
+export type AutoDispatcher = (trigger: string) => Promise<DispatchRecord[]>;
+const dispatchers = new WeakMap<AppContext, AutoDispatcher>();
+
+export function setAutoDispatcher(ctx: AppContext, fn: AutoDispatcher): void {
+  dispatchers.set(ctx, fn);
+}
+
+export interface CreateTaskInput {
+  title: string;
+  description?: string;
+  project_id?: string;
+  priority?: string;
+  tags?: unknown;
+  assignee?: string | null;
+  needs_approval?: boolean;
+  blocked_by?: number[];
+  request_id?: number | null;
+  linked_asset_id?: number | null;
+}
+
+export type ClaimMode = 'claim' | 'assign';
+export type ClaimFailure = 'not_found' | 'frozen' | 'held' | 'terminal' | 'needs_approval' | 'blocked' | 'not_claimable';
+export type ClaimResult = { ok: true; task: TaskRow } | { ok: false; reason: ClaimFailure; task?: TaskRow };
+
+const TERMINAL: readonly string[] = ['done', 'cancelled'];
+const WORKING: readonly string[] = ['in_progress', 'review', 'done'];
+
+/** §3.0: trimmed, matched case-insensitively against agent id or name; unknown values kept as given. */
+export async function resolveAssignee(ctx: AppContext, value: string | null | undefined): Promise<string | null> {
+  if (value === null || value === undefined) return null;
+  const v = value.trim();
+  if (!v) return '';
+  return (await tasksRepo.resolveAgentId(ctx.db, v)) ?? v;
+}
+
+export function parseIdList(json: string): number[] {
+  try {
+    const v = JSON.parse(json);
+    return Array.isArray(v) ? v.map(Number).filter((n) => Number.isInteger(n) && n > 0) : [];
+  } catch {
+    return [];
+  }
+}
+
+async function emitAll(ctx: AppContext, evs: EventInput[]) {
+  for (const e of evs) await ctx.events.emit(e);
+}
+
+/** Blockers must exist and must not close a loop; checked before anything is written. */
+async function checkNewBlockers(ctx: AppContext, taskId: number | null, blockers: number[]): Promise<number[]> {
+  const ids = [...new Set(blockers)].filter((b) => b !== taskId);
+  const found = await tasksRepo.existingIds(ctx.db, ids);
+  const missing = ids.filter((b) => !found.includes(b));
+  if (missing.length) throw badRequest(`blocked_by: task ${missing[0]} not found`);
+  if (taskId !== null) {
+    for (const b of ids) {
+      if (await tasksRepo.wouldCycle(ctx.db, taskId, b)) throw badRequest('Dependency would create a cycle');
+    }
+  }
+  return ids;
+}
+
+export async function getTask(ctx: AppContext, id: number | null): Promise<TaskRow> {
+  const t = id === null ? undefined : await tasksRepo.get(ctx.db, id);
+  if (!t) throw notFound('Task not found');
+  return t;
+}
+
+export async function createTask(ctx: AppContext, p: Principal, input: CreateTaskInput): Promise<TaskRow> {
+  const projectId = input.project_id ?? '';
+  // Agents create only in their own or their team's projects (spec README, SEC-19).
+  await assertProjectScope(ctx.db, p, projectId);
+  const blockers = await checkNewBlockers(ctx, null, input.blocked_by ?? []);
+  const assignee = await resolveAssignee(ctx, input.assignee);
+  const stmts: Statement[] = [
+    tasksRepo.insert({
+      title: input.title,
+      description: input.description ?? '',
+      project_id: projectId,
+      requester: callerId(p),
+      assignee,
+      priority: input.priority ?? 'normal',
+      tags: input.tags === undefined || input.tags === null ? '[]' : JSON.stringify(input.tags),
+      needs_approval: input.needs_approval ? 1 : 0,
+      blocked_by: blockers,
+      request_id: input.request_id ?? null,
+      linked_asset_id: input.linked_asset_id ?? null,
+    }),
+  ];
+  if (blockers.length) stmts.push(tasksRepo.addNewTaskToBlockers(blockers));
+  const [ins] = await ctx.db.batch(stmts);
+  const task = ins.rows[0] as unknown as TaskRow;
+  const who = callerId(p);
+  await ctx.events.emit({
+    type: 'task_created',
+    agent: who,
+    projectId: task.project_id,
+    summary: `${displayName(who)} created task: ${task.title}`,
+    data: input.request_id ? { task_id: task.id, message_id: input.request_id } : { task_id: task.id },
+  });
+  return task;
+}
+
+export async function claimTaskFor(ctx: AppContext, taskId: number, agentId: string, mode: ClaimMode = 'claim'): Promise<ClaimResult> {
+  const s = tasksRepo.claim(taskId, agentId, mode);
+  const r = await ctx.db.execute(s.sql, s.args);
+  if (r.rows[0]) return { ok: true, task: r.rows[0] as unknown as TaskRow };
+  return { ok: false, ...(await explainLostClaim(ctx, taskId, agentId, mode)) };
+}
+
+/** Why a claim's compare-and-set matched nothing (read after the fact, for the error only). */
+async function explainLostClaim(ctx: AppContext, taskId: number, agentId: string, mode: ClaimMode | 'force'): Promise<{ reason: ClaimFailure; task?: TaskRow }> {
+  const task = await tasksRepo.get(ctx.db, taskId);
+  if (!task) return { reason: 'not_found' };
+  if (await isFrozen(ctx.db)) return { reason: 'frozen', task };
+  if (TERMINAL.includes(task.status)) return { reason: 'terminal', task };
+  if (task.assignee && task.assignee !== agentId) return { reason: 'held', task };
+  if (mode === 'force') return { reason: 'not_claimable', task };
+  if (task.needs_approval && !task.approved_by) return { reason: 'needs_approval', task };
+  if ((await tasksRepo.openBlockers(ctx.db, taskId)).length) return { reason: 'blocked', task };
+  return { reason: 'not_claimable', task };
+}
+
+async function claimError(ctx: AppContext, taskId: number, reason: ClaimFailure, task?: TaskRow): Promise<AppError> {
+  switch (reason) {
+    case 'not_found':
+      return notFound('Task not found');
+    case 'frozen':
+      return new AppError(503, FROZEN_MESSAGE);
+    case 'held':
+      return conflict('Task already claimed', { assignee: task?.assignee ?? null });
+    case 'terminal':
+      return conflict(`Task is ${task?.status}`, { assignee: task?.assignee ?? null, status: task?.status });
+    case 'needs_approval':
+      return conflict('Task requires approval before work can start', { assignee: task?.assignee ?? null });
+    case 'blocked':
+      return conflict('Task is blocked by unfinished tasks', { assignee: task?.assignee ?? null, blocked_by: await tasksRepo.openBlockers(ctx.db, taskId) });
+    default:
+      return conflict(`Task is ${task?.status ?? 'not claimable'}`, { assignee: task?.assignee ?? null, status: task?.status });
+  }
+}
+
+/**
+ * POST /tasks/:id/claim (spec 03 §3.6 HEAD + W1, spec 07 SEC-13, REL-03). The assignee is the
+ * caller; only an admin may name `agent_id`, and only an admin with `force:true` takes a task
+ * over from someone else.
+ */
+export async function claimTask(ctx: AppContext, p: Principal, taskId: number | null, body: { agent_id?: string; force?: boolean }) {
+  const task = await getTask(ctx, taskId);
+  await assertProjectScope(ctx.db, p, task.project_id, { assignee: task.assignee });
+  await assertNotFrozen(ctx.db);
+  const agentId = p.isAdmin && body.agent_id ? ((await resolveAssignee(ctx, body.agent_id)) ?? body.agent_id) : callerId(p);
+  let result: ClaimResult;
+  if (p.isAdmin && body.force) {
+    const s = tasksRepo.claim(task.id, agentId, 'force');
+    const r = await ctx.db.execute(s.sql, s.args);
+    result = r.rows[0] ? { ok: true, task: r.rows[0] as unknown as TaskRow } : { ok: false, ...(await explainLostClaim(ctx, task.id, agentId, 'force')) };
+  } else {
+    result = await claimTaskFor(ctx, task.id, agentId, 'claim');
+  }
+  if (!result.ok) throw await claimError(ctx, task.id, result.reason, result.task);
+  // A repeated claim by the holder is an idempotent 200 and not a new event.
+  if (!(task.status === 'in_progress' && task.assignee === agentId)) {
+    const who = callerId(p);
+    await ctx.events.emit({
+      type: 'task_claimed',
+      agent: who,
+      projectId: task.project_id,
+      summary: `${displayName(who)} claimed task #${task.id}`,
+      data: { task_id: task.id, agent: agentId },
+    });
+  }
+  return { ok: true, id: task.id, assignee: agentId, status: 'in_progress' as const };
+}
+
+export interface UpdateTaskInput {
+  title?: string;
+  description?: string;
+  status?: TaskStatus;
+  assignee?: string | null;
+  priority?: string;
+  tags?: unknown;
+  needs_approval?: boolean;
+  branch?: string | null;
+  pr_url?: string | null;
+  repo?: string | null;
+  review_metadata?: unknown;
+  blocked_by?: number[];
+}
+
+interface CascadeOutcome {
+  unblocked: number[];
+  steps: number;
+  plans: number[];
+  assetId: number | null;
+  requestId: number | null;
+}
+
+/**
+ * PUT /tasks/:id (spec 03 §3.5) with the done-cascade (§4.3, spec 07 REL-01): the field update,
+ * new dependency edges and, for `done`, unblocking, linked asset, linked steps and plans and the
+ * linked request all commit in ONE batch; events and dispatch follow the commit.
+ */
+export async function updateTask(ctx: AppContext, p: Principal, taskId: number | null, input: UpdateTaskInput) {
+  const task = await getTask(ctx, taskId);
+  await assertProjectScope(ctx.db, p, task.project_id, { assignee: task.assignee });
+  const who = callerId(p);
+
+  const fields: Partial<Record<WritableTaskColumn, SqlValue>> = {};
+  if (input.title !== undefined) fields.title = input.title;
+  if (input.description !== undefined) fields.description = input.description;
+  if (input.status !== undefined) fields.status = input.status;
+  if (input.priority !== undefined) fields.priority = input.priority;
+  if (input.tags !== undefined) fields.tags = input.tags === null ? '[]' : JSON.stringify(input.tags);
+  if (input.branch !== undefined) fields.branch = input.branch;
+  if (input.pr_url !== undefined) fields.pr_url = input.pr_url;
+  if (input.repo !== undefined) fields.repo = input.repo;
+  if (input.review_metadata !== undefined) {
+    fields.review_metadata = typeof input.review_metadata === 'string' ? input.review_metadata : JSON.stringify(input.review_metadata ?? {});
+  }
+  if (input.needs_approval !== undefined) {
+    const wanted = input.needs_approval ? 1 : 0;
+    // Approval is a human gate: only admins move it (spec 03 W3).
+    if (wanted !== Number(task.needs_approval) && !p.isAdmin) throw forbidden('Only an admin can change needs_approval');
+    fields.needs_approval = wanted;
+  }
+  if (input.assignee !== undefined) fields.assignee = await resolveAssignee(ctx, input.assignee);
+
+  // Claims never steal: an agent cannot take over work another agent is doing through PUT either.
+  const holder = task.assignee || '';
+  if (p.kind === 'agent' && fields.assignee !== undefined && fields.assignee !== holder && holder && holder !== p.id && ['in_progress', 'review'].includes(task.status)) {
+    throw conflict('Task already claimed', { assignee: holder });
+  }
+  // needs_approval is enforced, not advisory: agents start or finish an unapproved task only after approval.
+  const approvalPending = (fields.needs_approval ?? Number(task.needs_approval)) === 1 && !task.approved_by;
+  if (p.kind === 'agent' && approvalPending && input.status && WORKING.includes(input.status) && input.status !== task.status) {
+    throw conflict('Task requires approval before work can start', { assignee: task.assignee });
+  }
+  const newBlockers = input.blocked_by ? await checkNewBlockers(ctx, task.id, input.blocked_by) : [];
+  if (input.status && isSuspect(task.status, input.status)) {
+    ctx.log.warn('suspect task transition', { task_id: task.id, from: task.status, to: input.status, by: who });
+  }
+
+  const stmts: Statement[] = [];
+  const idx: Record<string, number> = {};
+  const push = (name: string, s: Statement) => {
+    idx[name] = stmts.length;
+    stmts.push(s);
+  };
+  push('update', tasksRepo.update(task.id, fields, { status: task.status, assignee: task.assignee }));
+  push('guard', abortUnlessChanged());
+  for (const b of newBlockers) for (const s of tasksRepo.addDependency(task.id, b)) stmts.push(s);
+
+  const done = input.status === 'done';
+  const hasAssets = done && task.linked_asset_id !== null && (await tasksRepo.hasTable(ctx.db, 'assets'));
+  if (done) {
+    push('unblock', tasksRepo.cascade.unblockDependents(task.id));
+    if (hasAssets) push('asset', tasksRepo.cascade.deliverAsset(task.id));
+    push('steps', plansRepo.cascade.completeLinkedSteps(task.id));
+    push('touchPlans', plansRepo.cascade.touchLinkedPlans(task.id));
+    push('plans', plansRepo.cascade.completeLinkedPlans(task.id));
+    if (task.request_id !== null) push('request', tasksRepo.cascade.resolveRequest(task.id, who));
+  }
+  const statusEvent: EventInput | null = input.status
+    ? { type: `task_${input.status}`, agent: who, projectId: task.project_id, summary: `${displayName(who)} set task #${task.id} to ${input.status}`, data: { task_id: task.id } }
+    : null;
+  if (statusEvent) push('statusEvent', ctx.events.statement(statusEvent));
+
+  let results;
+  try {
+    results = await ctx.db.batch(stmts);
+  } catch (err) {
+    if (isGuardAbort(err)) {
+      const now = await tasksRepo.get(ctx.db, task.id);
+      if (!now) throw notFound('Task not found');
+      if (newBlockers.length && (now.status === task.status && (now.assignee ?? '') === (task.assignee ?? ''))) {
+        throw badRequest('Dependency would create a cycle');
+      }
+      throw conflict('Task was changed by someone else; read it again and retry', { assignee: now.assignee, status: now.status });
+    }
+    // Nothing of the update or the cascade was committed (spec 07 REL-01); details stay in the log (SEC-54).
+    ctx.log.error('task update failed', { task_id: task.id, error: (err as Error).message });
+    throw new AppError(500, done ? 'Failed to complete task cascade' : 'Internal server error');
+  }
+
+  const response: Record<string, unknown> = { ok: true, id: task.id };
+  if (newBlockers.length) response.blocked_by = newBlockers;
+  const evs: EventInput[] = [];
+  if (done) {
+    const outcome: CascadeOutcome = {
+      unblocked: results[idx.unblock].rows.filter((r) => Number(r.ready) === 1).map((r) => Number(r.id)),
+      steps: results[idx.steps].rows.length,
+      plans: results[idx.plans].rows.map((r) => Number(r.id)),
+      assetId: hasAssets && results[idx.asset].rows[0] ? Number(results[idx.asset].rows[0].id) : null,
+      requestId: idx.request !== undefined && results[idx.request].rows[0] ? Number(results[idx.request].rows[0].id) : null,
+    };
+    response.unblocked = outcome.unblocked;
+    if (outcome.steps > 0) response.plan_steps_completed = outcome.steps;
+    if (outcome.plans.length) response.plans_completed = outcome.plans;
+    const pj = task.project_id;
+    for (const u of outcome.unblocked) {
+      evs.push({ type: 'task_unblocked', agent: who, projectId: pj, summary: `Task #${u} unblocked by completion of #${task.id}`, data: { task_id: u, completed_task_id: task.id } });
+    }
+    if (outcome.assetId !== null) evs.push({ type: 'asset_delivered', agent: who, projectId: pj, summary: `Asset #${outcome.assetId} delivered by task #${task.id}`, data: { asset_id: outcome.assetId, task_id: task.id } });
+    if (outcome.steps > 0) evs.push({ type: 'plan_step_completed', agent: who, projectId: pj, summary: `${outcome.steps} plan step(s) completed by task #${task.id}`, data: { task_id: task.id, steps: outcome.steps } });
+    for (const planId of outcome.plans) evs.push({ type: 'plan_completed', agent: who, projectId: pj, summary: `Plan #${planId} auto-completed (all steps done)`, data: { plan_id: planId, task_id: task.id } });
+    if (outcome.requestId !== null) evs.push({ type: 'request_resolved', agent: who, projectId: pj, summary: `Request #${outcome.requestId} resolved by completion of task #${task.id}`, data: { message_id: outcome.requestId, task_id: task.id } });
+  }
+  await emitAll(ctx, evs);
+  if (done) {
+    const dispatch = dispatchers.get(ctx);
+    if (dispatch && !(await isFrozen(ctx.db))) {
+      try {
+        const records = await dispatch(`task_completed:#${task.id}`);
+        if (records.length) response.auto_dispatched = records;
+      } catch (err) {
+        ctx.log.warn('auto-dispatch after task completion failed', { task_id: task.id, error: (err as Error).message });
+      }
+    }
+  }
+  if (statusEvent) ctx.events.publishWritten(statusEvent, Number(results[idx.statusEvent].rows[0]?.id ?? null));
+  return response;
+}
+
+/** Re-opening a terminal state is allowed but logged (spec 07 REL-22). */
+function isSuspect(from: string, to: string): boolean {
+  return from === 'done' && (to === 'open' || to === 'in_progress');
+}
+
+/** POST /tasks/:id/dependency — "task :id waits for blocked_by", cycles refused (W2). */
+export async function addDependency(ctx: AppContext, p: Principal, taskId: number | null, blockerId: number) {
+  if (taskId !== null && taskId === blockerId) throw badRequest('A task cannot block itself');
+  const task = taskId === null ? undefined : await tasksRepo.get(ctx.db, taskId);
+  const blocker = await tasksRepo.get(ctx.db, blockerId);
+  if (!task || !blocker) throw notFound('One or both tasks not found');
+  // Linking is a write on both tasks: the caller must be in scope of each (W20, SEC-19).
+  await assertProjectScope(ctx.db, p, task.project_id, { assignee: task.assignee });
+  await assertProjectScope(ctx.db, p, blocker.project_id, { assignee: blocker.assignee });
+  if (await tasksRepo.wouldCycle(ctx.db, task.id, blocker.id)) throw badRequest('Dependency would create a cycle');
+  const who = callerId(p);
+  const ev: EventInput = { type: 'task_dependency', agent: who, projectId: null, summary: `Task #${task.id} now blocked by #${blocker.id}`, data: { task_id: task.id, blocked_by: blocker.id } };
+  let results;
+  try {
+    results = await ctx.db.batch([...tasksRepo.addDependency(task.id, blocker.id), ctx.events.statement(ev)]);
+  } catch (err) {
+    if (isGuardAbort(err)) throw badRequest('Dependency would create a cycle');
+    throw err;
+  }
+  ctx.events.publishWritten(ev, Number(results[results.length - 1].rows[0]?.id ?? null));
+  return { ok: true, task: task.id, blocked_by: blocker.id };
+}
+
+/** The approver is the real identity (W3): the operator, or the admin key's X-Acting-As, else `__admin__`. */
+function approverOf(p: Principal): string {
+  if (p.kind === 'admin') return p.actingAs ?? '__admin__';
+  return callerId(p);
+}
+
+export async function approveTask(ctx: AppContext, p: Principal, taskId: number | null) {
+  const task = await getTask(ctx, taskId);
+  if (!task.needs_approval) throw badRequest('Task does not require approval');
+  if (task.approved_by) throw badRequest(`Task already approved by ${task.approved_by}`);
+  const approver = approverOf(p);
+  const ev: EventInput = { type: 'task_approved', agent: approver, projectId: task.project_id, summary: `${displayName(approver)} approved task #${task.id}: ${task.title}`, data: { task_id: task.id } };
+  let results;
+  try {
+    results = await ctx.db.batch([tasksRepo.approve(task.id, approver), abortUnlessChanged(), ctx.events.statement(ev)]);
+  } catch (err) {
+    if (!isGuardAbort(err)) throw err;
+    const now = await getTask(ctx, task.id);
+    throw badRequest(now.approved_by ? `Task already approved by ${now.approved_by}` : 'Task does not require approval');
+  }
+  ctx.events.publishWritten(ev, Number(results[2].rows[0]?.id ?? null));
+  return { ok: true, id: task.id, approved: true };
+}
+
+export async function deleteTask(ctx: AppContext, p: Principal, taskId: number | null) {
+  const task = await getTask(ctx, taskId);
+  const ev: EventInput = { type: 'task_deleted', agent: '__system__', projectId: task.project_id, summary: `Task #${task.id} deleted by ${displayName(callerId(p))}`, data: {} };
+  const stmts = [...tasksRepo.deleteStatements(task.id), ctx.events.statement(ev)];
+  const results = await ctx.db.batch(stmts);
+  if (!results[stmts.length - 2].rows[0]) throw notFound('Task not found');
+  ctx.events.publishWritten(ev, Number(results[stmts.length - 1].rows[0]?.id ?? null));
+  return { ok: true, id: task.id };
+}
+
+// --- comments and deliverables ---
+
+export async function addComment(ctx: AppContext, p: Principal, taskId: number | null, content: string, author: unknown) {
+  const task = await getTask(ctx, taskId);
+  await assertProjectScope(ctx.db, p, task.project_id, { assignee: task.assignee });
+  const by = actingIdentity(p, author); // body author only for admins (SEC-12)
+  const s = tasksRepo.insertComment(task.id, by, content);
+  const r = await ctx.db.execute(s.sql, s.args);
+  const row = r.rows[0] as Record<string, unknown>;
+  const who = callerId(p);
+  await ctx.events.emit({ type: 'task_comment', agent: who, projectId: task.project_id, summary: `${displayName(who)} commented on task #${task.id}`, data: { task_id: task.id, comment_id: row.id } });
+  return row;
+}
+
+export async function deleteComment(ctx: AppContext, p: Principal, taskId: number | null, commentId: number | null) {
+  const task = await getTask(ctx, taskId);
+  await assertProjectScope(ctx.db, p, task.project_id);
+  const comment = commentId === null ? undefined : await tasksRepo.comment(ctx.db, commentId);
+  // The comment must belong to this task (spec 07 SEC-18).
+  if (!comment || comment.task_id !== task.id) throw notFound('Comment not found');
+  if (!p.isAdmin && comment.author !== callerId(p)) throw forbidden('Can only delete your own comments');
+  const s = tasksRepo.deleteComment(task.id, comment.id);
+  await ctx.db.execute(s.sql, s.args);
+  return { ok: true, deleted: comment.id };
+}
+
+export async function addDeliverable(
+  ctx: AppContext,
+  p: Principal,
+  taskId: number | null,
+  d: { content: string; kind?: string; format?: string; flags?: string; author?: unknown },
+) {
+  const task = await getTask(ctx, taskId);
+  await assertProjectScope(ctx.db, p, task.project_id, { assignee: task.assignee });
+  const s = tasksRepo.insertDeliverable({
+    task_id: task.id,
+    author: actingIdentity(p, d.author),
+    kind: d.kind ?? 'report',
+    format: d.format ?? 'markdown',
+    content: d.content,
+    flags: d.flags ?? '',
+  });
+  const row = (await ctx.db.execute(s.sql, s.args)).rows[0] as Record<string, unknown>;
+  const who = callerId(p);
+  await ctx.events.emit({
+    type: 'task_deliverable',
+    agent: who,
+    projectId: task.project_id,
+    summary: `${displayName(who)} delivered ${row.kind} for task #${task.id}`,
+    data: { task_id: task.id, deliverable_id: row.id, kind: row.kind },
+  });
+  return row;
+}
