@@ -16,6 +16,7 @@ import { taskRoutes } from './domain/tasks/routes.js';
 import { planRoutes } from './domain/plans/routes.js';
 import { approvalRoutes } from './domain/approvals/routes.js';
 import { configRoutes } from './domain/config/routes.js';
+import { contextRoutes } from './domain/context/routes.js';
 
 export const API_PREFIX = '/api/mycelium';
 
@@ -53,6 +54,7 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   api.route('/', planRoutes(ctx));
   api.route('/', approvalRoutes(ctx));
   api.route('/', configRoutes(ctx));
+  api.route('/', contextRoutes(ctx));
   app.route(API_PREFIX, api);
 
   app.notFound((c) => c.json({ error: 'Not found' }, 404));

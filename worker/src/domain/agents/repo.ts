@@ -78,3 +78,103 @@ export const agentsRepo = {
     return db.get<{ n: number }>("SELECT COUNT(*) AS n FROM agents WHERE status = 'online'");
   },
 };
+
+/** Whitelisted agent columns a PUT / heartbeat / template may write (never the key hash). */
+export const WRITABLE_AGENT_COLUMNS = [
+  'name', 'avatar_url', 'llm_backend', 'llm_model', 'runtime', 'role', 'operator_id', 'project', 'project_id',
+  'capabilities', 'status', 'agent_type', 'system_diagnostics',
+] as const;
+export type WritableAgentColumn = (typeof WRITABLE_AGENT_COLUMNS)[number];
+
+export const agentWrites = {
+  /** Column names come only from WRITABLE_AGENT_COLUMNS, so the SET list is never client text. */
+  update(id: string, fields: Partial<Record<WritableAgentColumn, string>>): Statement {
+    const cols = Object.keys(fields).filter((k): k is WritableAgentColumn => (WRITABLE_AGENT_COLUMNS as readonly string[]).includes(k));
+    return {
+      sql: `UPDATE agents SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`,
+      args: [...cols.map((c) => fields[c] as string), id],
+    };
+  },
+
+  /** Another agent already using this name (case-insensitive) or this name as its id (spec 02 W18). */
+  nameTaken(db: Queryable, name: string, exceptId: string) {
+    return db.get<{ id: string }>(
+      'SELECT id FROM agents WHERE id != ? AND (lower(name) = lower(?) OR lower(id) = lower(?)) LIMIT 1',
+      [exceptId, name, name],
+    );
+  },
+
+  /**
+   * Removal per spec README: the key goes with the row; open work goes back to the pool;
+   * history (messages, comments, events, finished work) stays. All in one batch.
+   */
+  removalStatements(id: string): Statement[] {
+    return [
+      { sql: "UPDATE tasks SET assignee = NULL, status = 'open', updated_at = datetime('now') WHERE assignee = ? AND status IN ('open','in_progress','review')", args: [id] },
+      { sql: "UPDATE bugs SET assignee = NULL, status = 'open', updated_at = datetime('now') WHERE assignee = ? AND status IN ('open','in_progress')", args: [id] },
+      { sql: "UPDATE plan_steps SET assignee = NULL, status = 'pending', updated_at = datetime('now') WHERE assignee = ? AND status IN ('pending','in_progress')", args: [id] },
+      { sql: 'DELETE FROM message_reads WHERE agent_id = ?', args: [id] },
+      { sql: 'DELETE FROM webhooks WHERE agent_id = ?', args: [id] },
+      { sql: "DELETE FROM channel_members WHERE user_id = ? AND user_type = 'agent'", args: [id] },
+      { sql: "DELETE FROM team_members WHERE user_id = ? AND user_type = 'agent'", args: [id] },
+      { sql: 'DELETE FROM agent_profiles WHERE agent_id = ?', args: [id] },
+      { sql: 'DELETE FROM agents WHERE id = ?', args: [id] },
+    ];
+  },
+
+  heartbeat(id: string, status: string, workingOn: string, at: string): Statement {
+    return { sql: 'UPDATE agents SET status = ?, working_on = ?, last_heartbeat = ? WHERE id = ?', args: [status, workingOn, at, id] };
+  },
+};
+
+export interface ProfileRow {
+  agent_id: string;
+  display_name: string;
+  specializations: string;
+  preferred_projects: string;
+  max_concurrent: number;
+  total_tasks_completed: number;
+  total_bugs_fixed: number;
+  total_prs_created: number;
+  session_count: number;
+  capability_history: string;
+  profile_data: string;
+  first_seen_at: string;
+  last_active_at: string;
+}
+
+export const profilesRepo = {
+  get(db: Queryable, agentId: string) {
+    return db.get<ProfileRow>('SELECT * FROM agent_profiles WHERE agent_id = ?', [agentId]);
+  },
+  list(db: Queryable) {
+    return db.all<ProfileRow>('SELECT * FROM agent_profiles ORDER BY total_tasks_completed DESC, agent_id ASC');
+  },
+  leaderboard(db: Queryable, limit: number) {
+    return db.all<ProfileRow>('SELECT * FROM agent_profiles ORDER BY total_tasks_completed DESC, agent_id ASC LIMIT ?', [limit]);
+  },
+  /** Creates the row if missing, without counting a session (only boots count — spec 02 W34). */
+  ensure(agentId: string): Statement {
+    return {
+      sql: `INSERT OR IGNORE INTO agent_profiles (agent_id, display_name)
+            SELECT id, name FROM agents WHERE id = ?`,
+      args: [agentId],
+    };
+  },
+  /** A boot: one more session. */
+  countSession(agentId: string): Statement {
+    return {
+      sql: `INSERT INTO agent_profiles (agent_id, display_name, session_count)
+            SELECT id, name, 1 FROM agents WHERE id = ?
+            ON CONFLICT(agent_id) DO UPDATE SET session_count = session_count + 1, last_active_at = datetime('now')`,
+      args: [agentId],
+    };
+  },
+  update(agentId: string, fields: Partial<Record<'display_name' | 'specializations' | 'preferred_projects' | 'profile_data', string>> & { max_concurrent?: number }): Statement {
+    const cols = Object.keys(fields).filter((k) => ['display_name', 'specializations', 'preferred_projects', 'profile_data', 'max_concurrent'].includes(k));
+    return {
+      sql: `UPDATE agent_profiles SET ${[...cols.map((c) => `${c} = ?`), "last_active_at = datetime('now')"].join(', ')} WHERE agent_id = ?`,
+      args: [...cols.map((c) => (fields as Record<string, string | number>)[c]), agentId],
+    };
+  },
+};

@@ -4,11 +4,15 @@ import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
 import { bodyOf } from '../../http/body.js';
-import { parseWith, idString } from '../../http/validate.js';
+import { parseWith, idString, queryInt } from '../../http/validate.js';
 import { badRequest, forbidden } from '../../http/errors.js';
 import { instanceUrl } from '../../http/instance-url.js';
 import { principalOf, requireAdmin, requireAgent, requireAny } from '../../auth/principal.js';
 import { AgentService, mcpConfig, RESERVED_AGENT_IDS } from './service.js';
+import { getIdentity, getProfile, presentProfile, removeAgent, updateAgent, updateIdentity, updateProfile } from './manage.js';
+import { profilesRepo } from './repo.js';
+import { parseArray } from './json.js';
+import { installedSkills } from './skills.js';
 
 const shortText = z.string().max(200);
 const registerSchema = z.object({
@@ -36,7 +40,6 @@ export function agentRoutes(app: AppContext) {
     }
     const input = parseWith(registerSchema, body);
     if (RESERVED_AGENT_IDS.has(input.id)) throw badRequest(`Agent id ${input.id} is reserved`);
-    if (input.template_id) throw badRequest(`Template ${input.template_id} not found`);
     // The URL is resolved before anything is written (a bad Host creates nothing).
     const baseUrl = instanceUrl(app.config, c.req.raw);
     return c.json(await agents.register(input, principalOf(c), baseUrl));
@@ -57,6 +60,42 @@ export function agentRoutes(app: AppContext) {
   });
 
   r.get('/agents', requireAny, async (c) => c.json(await agents.list()));
+
+  // Literal routes first: they shadow /agents/:id (spec 02 §3 route-order facts).
+  r.get('/agents/profiles', requireAny, async (c) => c.json((await profilesRepo.list(app.db)).map(presentProfile)));
+
+  r.get('/agents/leaderboard', requireAny, async (c) => {
+    const limit = queryInt(c.req.query('limit') || undefined, 'limit', 20, 1, 100);
+    const rows = await profilesRepo.leaderboard(app.db, limit);
+    return c.json(
+      rows.map((p) => ({
+        agent_id: p.agent_id,
+        display_name: p.display_name,
+        specializations: parseArray(p.specializations),
+        total_tasks_completed: p.total_tasks_completed,
+        total_bugs_fixed: p.total_bugs_fixed,
+        total_prs_created: p.total_prs_created,
+        session_count: p.session_count,
+        first_seen_at: p.first_seen_at,
+        last_active_at: p.last_active_at,
+      })),
+    );
+  });
+
+  r.delete('/admin/agents/:id', requireAdmin, async (c) => {
+    app.limiters.adminWrite.hit(c.get('clientIp'));
+    return c.json(await removeAgent(app, c.req.param('id')));
+  });
+
+  r.put('/agents/:id', requireAny, async (c) => c.json(await updateAgent(app, principalOf(c), c.req.param('id'), bodyOf(c))));
+
+  // Skills live in the skills area (spec 05); until its tables exist the installed list is empty.
+  r.get('/agents/:agentId/skills', requireAny, async (c) => c.json(await installedSkills(app, c.req.param('agentId'))));
+
+  r.get('/agents/:id/profile', requireAny, async (c) => c.json(await getProfile(app, c.req.param('id'))));
+  r.put('/agents/:id/profile', requireAny, async (c) => c.json(await updateProfile(app, principalOf(c), c.req.param('id'), bodyOf(c))));
+  r.get('/agents/:id/identity', requireAny, async (c) => c.json(await getIdentity(app, c.req.param('id'))));
+  r.put('/agents/:id/identity', requireAdmin, async (c) => c.json(await updateIdentity(app, c.req.param('id'), bodyOf(c))));
 
   r.get('/agents/:id/mcp-config', requireAdmin, async (c) => {
     const baseUrl = instanceUrl(app.config, c.req.raw);

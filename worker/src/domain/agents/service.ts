@@ -2,7 +2,8 @@ import type { AppContext } from '../../context.js';
 import type { Statement } from '../../db/types.js';
 import type { Principal } from '../../auth/principal.js';
 import { generateAgentKey, hashAgentKey } from '../../auth/agent-keys.js';
-import { conflict, notFound } from '../../http/errors.js';
+import { badRequest, conflict, notFound } from '../../http/errors.js';
+import { templatesRepo, toWireTemplate } from '../templates/repo.js';
 import { agentsRepo, toPublicAgent, type AgentRow, type PublicAgent } from './repo.js';
 
 export const DEFAULT_CAPABILITIES = ['code', 'assets'];
@@ -39,6 +40,7 @@ export interface RegisterInput {
   llm_backend?: string;
   llm_model?: string;
   runtime?: string;
+  template_id?: string;
 }
 
 export class AgentService {
@@ -47,21 +49,27 @@ export class AgentService {
   async register(input: RegisterInput, actor: Principal, baseUrl: string) {
     const { db, events } = this.app;
     if (await agentsRepo.get(db, input.id)) throw conflict(`Agent ${input.id} already exists`);
+    // The template is resolved before anything is written (spec 02 §3.1 step 3, REL-18).
+    const template = input.template_id ? await templatesRepo.get(db, input.template_id) : undefined;
+    if (input.template_id && !template) throw badRequest(`Template ${input.template_id} not found`);
+    const tpl = template ? toWireTemplate(template) : undefined;
+    const tplCaps = tpl?.capabilities.filter((x): x is string => typeof x === 'string');
     const apiKey = generateAgentKey();
     const insert = agentsRepo.insert({
       id: input.id,
       name: input.name,
       project_id: input.project_id,
       api_key_hash: await hashAgentKey(apiKey),
-      capabilities: input.capabilities ?? DEFAULT_CAPABILITIES,
-      agent_type: input.agent_type ?? 'agent',
-      llm_backend: input.llm_backend ?? '',
-      llm_model: input.llm_model ?? '',
-      runtime: input.runtime ?? '',
+      capabilities: input.capabilities ?? (tplCaps && tplCaps.length ? tplCaps : DEFAULT_CAPABILITIES),
+      agent_type: input.agent_type || template?.agent_type || 'agent',
+      llm_backend: input.llm_backend || template?.llm_backend || '',
+      llm_model: input.llm_model || template?.llm_model || '',
+      runtime: input.runtime || template?.runtime || '',
     });
+    const teamIds = (tpl?.team_ids ?? []).filter((x): x is string => typeof x === 'string');
     const ev = { type: 'agent_registered', agent: '__admin__', summary: `Admin registered agent: ${input.id}`, data: { agent_id: input.id, by: actor.who } };
     try {
-      const [, evRes] = await db.batch([insert, events.statement(ev), ...this.afterRegister(input.id)]);
+      const [, evRes] = await db.batch([insert, events.statement(ev), ...this.afterRegister(input.id), ...templatesRepo.joinTeams(input.id, teamIds)]);
       events.publishWritten(ev, Number(evRes.rows[0]?.id ?? null));
     } catch (err) {
       if (/UNIQUE|constraint/i.test((err as Error).message)) throw conflict(`Agent ${input.id} already exists`);

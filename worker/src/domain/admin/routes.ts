@@ -1,0 +1,44 @@
+import { Hono } from 'hono';
+import type { AppContext } from '../../context.js';
+import type { AppEnv } from '../../http/env.js';
+import { bodyOf } from '../../http/body.js';
+import { badRequest, forbidden } from '../../http/errors.js';
+import { principalOf, requireAdmin, requireAny, requireHuman } from '../../auth/principal.js';
+import { configRepo } from '../config/repo.js';
+import { setSleep, sleepOverview } from './sleep.js';
+
+/** Kill switch and sleep mode (spec 01 §5.2–5.3, 02 §3.8, README "The kill switch"). */
+export function adminControlRoutes(app: AppContext) {
+  const r = new Hono<AppEnv>();
+
+  // Any human operator may freeze; only admins may unfreeze (spec README, SEC-49).
+  r.put('/admin/override', requireHuman, async (c) => {
+    app.limiters.adminWrite.hit(c.get('clientIp'));
+    const p = principalOf(c);
+    const action = bodyOf(c).action ?? 'freeze';
+    if (action !== 'freeze' && action !== 'unfreeze') throw badRequest('action must be freeze or unfreeze');
+    if (action === 'unfreeze' && !p.isAdmin) throw forbidden('Admin role required');
+    const who = p.who;
+    const frozen = action === 'freeze';
+    const ev = frozen
+      ? { type: 'admin_frozen', agent: who, summary: `${who} froze Claude Admin` }
+      : { type: 'admin_unfrozen', agent: who, summary: `${who} unfroze Claude Admin` };
+    const res = await app.db.batch([configRepo.upsert('admin_status', frozen ? 'frozen' : 'coordinator', who), app.events.statement(ev)]);
+    app.events.publishWritten(ev, Number(res[1].rows[0]?.id ?? null));
+    return c.json(
+      frozen
+        ? { ok: true, admin_status: 'frozen', message: 'Claude Admin frozen. All work assignments paused.' }
+        : { ok: true, admin_status: 'coordinator', message: 'Claude Admin unfrozen. Resuming operations.' },
+    );
+  });
+
+  r.put('/admin/sleep', requireAdmin, async (c) => {
+    // Rate-limited like the other admin writes (spec 02 W42).
+    app.limiters.adminWrite.hit(c.get('clientIp'));
+    return c.json(await setSleep(app, principalOf(c), bodyOf(c)));
+  });
+
+  r.get('/admin/sleep', requireAny, async (c) => c.json(await sleepOverview(app)));
+
+  return r;
+}

@@ -1,0 +1,69 @@
+import { badRequest } from '../../http/errors.js';
+
+/** JSON-in-TEXT helpers shared by the agent-area services. Invalid stored JSON never throws. */
+export function parseArray(text: string | null | undefined): unknown[] {
+  if (!text) return [];
+  try {
+    const v = JSON.parse(text);
+    return Array.isArray(v) ? v : [];
+  } catch {
+    return [];
+  }
+}
+
+export function parseObject(text: string | null | undefined): Record<string, unknown> {
+  if (!text) return {};
+  try {
+    const v = JSON.parse(text);
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : {};
+  } catch {
+    return {};
+  }
+}
+
+export function parseStringArray(text: string | null | undefined): string[] {
+  return parseArray(text).filter((x): x is string => typeof x === 'string');
+}
+
+/**
+ * A client value that must be an array: an array, or a JSON string of one (the MCP client sends
+ * JSON strings — spec 02 W36). Anything else is a 400 naming the field.
+ */
+export function arrayInput(field: string, v: unknown): unknown[] {
+  if (Array.isArray(v)) return v;
+  if (typeof v === 'string') {
+    try {
+      const p = JSON.parse(v);
+      if (Array.isArray(p)) return p;
+    } catch {
+      /* fall through */
+    }
+  }
+  throw badRequest(`${field} must be an array`);
+}
+
+/** Same for objects. */
+export function objectInput(field: string, v: unknown): Record<string, unknown> {
+  if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  if (typeof v === 'string') {
+    try {
+      const p = JSON.parse(v);
+      if (p && typeof p === 'object' && !Array.isArray(p)) return p;
+    } catch {
+      /* fall through */
+    }
+  }
+  throw badRequest(`${field} must be an object`);
+}
+
+/** `YYYY-MM-DD HH:MM:SS` (naive UTC) → epoch ms; a trailing Z is tolerated, never doubled. */
+export function parseDbTime(s: string | null | undefined): number {
+  if (!s) return NaN;
+  const iso = s.includes('T') ? s : s.replace(' ', 'T');
+  return Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : iso + 'Z');
+}
+
+/** Epoch ms → the DB's naive-UTC text format. */
+export function toDbTime(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+}

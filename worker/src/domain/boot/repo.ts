@@ -1,0 +1,103 @@
+import type { Queryable } from '../../db/db.js';
+import type { SqlArgs, Statement } from '../../db/types.js';
+
+/** Boot's reads across areas (spec 02 §3.4). Every list is scoped to what the agent may see (W26). */
+
+function scoped(col: string, scope: string[] | null): { sql: string; args: SqlArgs } {
+  if (scope === null) return { sql: '1', args: [] };
+  return { sql: `(${col} = '' OR ${col} IN (${scope.map(() => '?').join(',')}))`, args: scope };
+}
+
+export const bootRepo = {
+  contextKey(db: Queryable, namespace: string, key: string) {
+    return db.get<{ data: string }>('SELECT data FROM context_keys WHERE namespace = ? AND key = ?', [namespace, key]);
+  },
+  contextKeys(db: Queryable, namespaces: string[], nowIso: string) {
+    return db.all<{ namespace: string; key: string; data: string; access_count: number; updated_at: string; last_accessed_at: string | null }>(
+      `SELECT namespace, key, data, access_count, updated_at, last_accessed_at FROM context_keys
+       WHERE namespace IN (${namespaces.map(() => '?').join(',')}) AND (expires_at IS NULL OR expires_at > ?)
+       ORDER BY namespace, key LIMIT 500`,
+      [...namespaces, nowIso],
+    );
+  },
+  deleteExpiredEphemeral(agentId: string, nowIso: string): Statement {
+    return { sql: "DELETE FROM context_keys WHERE namespace = ? AND category = 'ephemeral' AND expires_at IS NOT NULL AND expires_at <= ?", args: [agentId, nowIso] };
+  },
+  counts(db: Queryable, agentId: string, projectId: string, scope: string[] | null) {
+    const b = scoped('project_id', scope);
+    return db.get<{ tasks_mine: number; bugs_open: number; plans_active: number }>(
+      `SELECT (SELECT COUNT(*) FROM tasks WHERE assignee = ? AND status IN ('open','in_progress')) AS tasks_mine,
+              (SELECT COUNT(*) FROM bugs WHERE status = 'open' AND ${b.sql}) AS bugs_open,
+              (SELECT COUNT(*) FROM plans WHERE status = 'active' AND (project_id = ? OR project_id = '')) AS plans_active`,
+      [agentId, ...b.args, projectId],
+    );
+  },
+  otherAgents(db: Queryable, agentId: string, projectId: string, since: string) {
+    return db.all<{ id: string; name: string; status: string; working_on: string | null; last_heartbeat: string | null; project_id: string; llm_backend: string; runtime: string }>(
+      `SELECT id, name, status, working_on, last_heartbeat, project_id, llm_backend, runtime FROM agents
+       WHERE id != ? AND (project_id = ? OR last_heartbeat >= ?) ORDER BY created_at ASC, rowid ASC LIMIT 200`,
+      [agentId, projectId, since],
+    );
+  },
+  teams(db: Queryable, agentId: string) {
+    return db.all<Record<string, unknown> & { id: string; is_primary: number }>(
+      `SELECT t.*, tm.role, tm.is_primary FROM team_members tm JOIN teams t ON t.id = tm.team_id
+       WHERE tm.user_id = ? AND tm.user_type = 'agent' ORDER BY tm.is_primary DESC, t.name`,
+      [agentId],
+    );
+  },
+  teamMembers(db: Queryable, teamId: string) {
+    return db.all('SELECT user_id, user_type, role FROM team_members WHERE team_id = ? ORDER BY joined_at, id', [teamId]);
+  },
+  operatorsAvailable(db: Queryable) {
+    return db.get<{ n: number }>("SELECT COUNT(*) AS n FROM operators WHERE status = 'active' AND availability = 'available'").then((r) => Number(r?.n ?? 0));
+  },
+  project(db: Queryable, id: string) {
+    return db.get('SELECT * FROM projects WHERE id = ?', [id]);
+  },
+  assignedTaskRows(db: Queryable, agentId: string) {
+    return db.all("SELECT * FROM tasks WHERE assignee = ? AND status IN ('open','in_progress') ORDER BY updated_at DESC LIMIT 100", [agentId]);
+  },
+  approvalQueue(db: Queryable, scope: string[] | null) {
+    const s = scoped('project_id', scope);
+    return db.all(`SELECT * FROM tasks WHERE needs_approval = 1 AND approved_by IS NULL AND status != 'done' AND ${s.sql} ORDER BY updated_at DESC LIMIT 50`, s.args);
+  },
+  myApprovals(db: Queryable, agentId: string) {
+    return db.all("SELECT * FROM approvals WHERE requester_key = ? AND status IN ('pending','approved') ORDER BY id DESC LIMIT 20", [`agent:${agentId}`]);
+  },
+  recentEvents(db: Queryable, agentId: string, scope: string[] | null) {
+    const s = scope === null ? { sql: '1', args: [] as SqlArgs } : { sql: `(agent = ? OR project_id IN (${scope.map(() => '?').join(',')}))`, args: [agentId, ...scope] };
+    return db.all(`SELECT * FROM events WHERE ${s.sql} ORDER BY id DESC LIMIT 20`, s.args);
+  },
+  openBugs(db: Queryable, scope: string[] | null) {
+    const s = scoped('project_id', scope);
+    return db.all(`SELECT * FROM bugs WHERE status = 'open' AND ${s.sql} ORDER BY id DESC LIMIT 20`, s.args);
+  },
+  plans(db: Queryable, projectId: string) {
+    return db.all("SELECT * FROM plans WHERE (project_id = ? OR ? = '') ORDER BY updated_at DESC, id DESC LIMIT 20", [projectId, projectId]);
+  },
+  channels(db: Queryable, agentId: string) {
+    return db.all<{ id: number; unread: number }>(
+      `SELECT c.*, (SELECT COUNT(*) FROM messages m WHERE m.channel_id = c.id
+                     AND m.id > COALESCE((SELECT last_read_message_id FROM channel_reads r WHERE r.channel_id = c.id AND r.user_id = ?), 0)) AS unread
+       FROM channels c JOIN channel_members cm ON cm.channel_id = c.id
+       WHERE cm.user_id = ? AND c.status = 'active' ORDER BY c.id`,
+      [agentId, agentId],
+    );
+  },
+  concepts(db: Queryable, projectId: string) {
+    return db.all<{ data: string }>(
+      'SELECT c.* FROM concepts c JOIN project_concepts pc ON pc.concept_id = c.id WHERE pc.project_id = ? ORDER BY c.name',
+      [projectId],
+    );
+  },
+  sinceLastSession(db: Queryable, agentId: string, since: string) {
+    return db.get<{ new_messages: number; task_changes: number; plan_step_changes: number; new_bugs: number }>(
+      `SELECT (SELECT COUNT(*) FROM messages WHERE created_at > ? AND (to_agent = ? OR to_agent IS NULL) AND msg_type IN ('message','info','request','directive')) AS new_messages,
+              (SELECT COUNT(*) FROM tasks WHERE updated_at > ? AND (assignee = ? OR requester = ?)) AS task_changes,
+              (SELECT COUNT(*) FROM plan_steps WHERE updated_at > ? AND assignee = ?) AS plan_step_changes,
+              (SELECT COUNT(*) FROM bugs WHERE created_at > ?) AS new_bugs`,
+      [since, agentId, since, agentId, agentId, since, agentId, since],
+    );
+  },
+};

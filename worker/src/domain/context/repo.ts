@@ -1,0 +1,207 @@
+import type { Queryable } from '../../db/db.js';
+import type { Statement } from '../../db/types.js';
+
+/** context, context_keys and context_history: their SQL lives here (spec 04 §1.4–1.6). */
+export interface ContextKeyRow {
+  id: number;
+  namespace: string;
+  key: string;
+  data: string;
+  category: string;
+  expires_at: string | null;
+  updated_at: string;
+  updated_by: string;
+  access_count: number;
+  last_accessed_at: string | null;
+  project_id: string | null;
+  version: number;
+}
+
+export interface HistoryRow {
+  id: number;
+  namespace: string;
+  key: string;
+  data: string;
+  changed_by: string;
+  changed_at: string;
+  project_id: string | null;
+  version: number;
+}
+
+export const NAMESPACE_CAP = 200;
+export const HISTORY_KEEP = 50;
+
+/** Live = not expired; `expires_at` is ISO UTC everywhere so text comparison is instant order. */
+const LIVE = '(expires_at IS NULL OR expires_at > ?)';
+
+/** Agents see shared keys and keys of their projects (SEC-16). `null` scope = everything. */
+function scopeClause(projects: string[] | null): { sql: string; args: string[] } {
+  if (!projects) return { sql: '', args: [] };
+  return { sql: ` AND (project_id IS NULL OR project_id IN (${projects.map(() => '?').join(', ')}))`, args: projects };
+}
+
+export function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+export const contextRepo = {
+  // ── legacy project documents ────────────────────────────────────────────
+  listDocs(db: Queryable) {
+    return db.all('SELECT project_id, data, updated_at, updated_by FROM context ORDER BY updated_at DESC, project_id');
+  },
+  getDoc(db: Queryable, projectId: string) {
+    return db.get<{ project_id: string; data: string; updated_at: string | null; updated_by: string }>(
+      'SELECT project_id, data, updated_at, updated_by FROM context WHERE project_id = ?',
+      [projectId],
+    );
+  },
+  putDoc(projectId: string, data: string, by: string): Statement {
+    return {
+      sql: `INSERT INTO context (project_id, data, updated_at, updated_by) VALUES (?, ?, datetime('now'), ?)
+            ON CONFLICT(project_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+      args: [projectId, data, by],
+    };
+  },
+
+  // ── namespaced keys ─────────────────────────────────────────────────────
+  get(db: Queryable, namespace: string, key: string) {
+    return db.get<ContextKeyRow>('SELECT * FROM context_keys WHERE namespace = ? AND key = ?', [namespace, key]);
+  },
+
+  list(
+    db: Queryable,
+    f: { namespace?: string; category?: string; updated_by?: string; search?: string; projects: string[] | null; now: string; limit: number; offset: number },
+  ) {
+    const where = [LIVE];
+    const args: (string | number)[] = [f.now];
+    for (const k of ['namespace', 'category', 'updated_by'] as const) {
+      if (f[k] !== undefined) {
+        where.push(`${k} = ?`);
+        args.push(f[k]!);
+      }
+    }
+    if (f.search) {
+      where.push("(key LIKE ? ESCAPE '\\' OR data LIKE ? ESCAPE '\\')");
+      const pat = `%${escapeLike(f.search)}%`;
+      args.push(pat, pat);
+    }
+    const scope = scopeClause(f.projects);
+    args.push(...scope.args, f.limit, f.offset);
+    const order = f.namespace !== undefined && !f.search && !f.category && !f.updated_by ? 'key' : 'namespace, key';
+    return db.all<ContextKeyRow>(
+      `SELECT * FROM context_keys WHERE ${where.join(' AND ')}${scope.sql} ORDER BY ${order} LIMIT ? OFFSET ?`,
+      args,
+    );
+  },
+
+  namespaces(db: Queryable, projects: string[] | null, now: string) {
+    const scope = scopeClause(projects);
+    return db.all<{ namespace: string; keys: number }>(
+      `SELECT namespace, COUNT(*) AS keys FROM context_keys WHERE ${LIVE}${scope.sql} GROUP BY namespace ORDER BY namespace`,
+      [now, ...scope.args],
+    );
+  },
+
+  stats(db: Queryable, now: string) {
+    return db.all<{ namespace: string; category: string; count: number; total_bytes: number }>(
+      `SELECT namespace, category, COUNT(*) AS count, COALESCE(SUM(LENGTH(CAST(data AS BLOB))), 0) AS total_bytes
+       FROM context_keys WHERE ${LIVE} GROUP BY namespace, category ORDER BY namespace, category`,
+      [now],
+    );
+  },
+
+  /** Access counters are best-effort bookkeeping, never part of the answer (weak spot C11). */
+  touch(db: Queryable, id: number) {
+    return db.run("UPDATE context_keys SET access_count = access_count + 1, last_accessed_at = datetime('now') WHERE id = ?", [id]);
+  },
+
+  deleteIfExpired(db: Queryable, id: number, now: string) {
+    return db.run('DELETE FROM context_keys WHERE id = ? AND expires_at IS NOT NULL AND expires_at <= ?', [id, now]);
+  },
+
+  /**
+   * Creates a key unless it exists or its owner's share of the namespace is full — one
+   * statement, so concurrent creators never exceed the cap. The cap counts keys of the same
+   * owner in that namespace (weak spot C3): nobody can fill it for another project.
+   */
+  insertNew(
+    db: Queryable,
+    k: { namespace: string; key: string; data: string; category: string; expires_at: string | null; by: string; project_id: string | null; now: string },
+  ) {
+    return db.get<ContextKeyRow>(
+      `INSERT INTO context_keys (namespace, key, data, category, expires_at, updated_by, project_id, version)
+       SELECT ?, ?, ?, ?, ?, ?, ?, 1
+       WHERE (SELECT COUNT(*) FROM context_keys WHERE namespace = ? AND project_id IS ? AND ${LIVE}) < ${NAMESPACE_CAP}
+       ON CONFLICT(namespace, key) DO NOTHING
+       RETURNING *`,
+      [k.namespace, k.key, k.data, k.category, k.expires_at, k.by, k.project_id, k.namespace, k.project_id, k.now],
+    );
+  },
+
+  /**
+   * Overwrite as compare-and-set on `version`: the old value goes to history and the row moves
+   * to version + 1 only if it is still at `version` (both statements carry the same condition
+   * inside one batch, so they happen together or not at all). History is trimmed to 50.
+   */
+  overwrite(
+    k: { namespace: string; key: string; version: number; data: string; category: string; expires_at: string | null; by: string },
+  ): Statement[] {
+    return [
+      {
+        sql: `INSERT INTO context_history (namespace, key, data, changed_by, project_id, version)
+              SELECT namespace, key, data, ?, project_id, version FROM context_keys WHERE namespace = ? AND key = ? AND version = ?`,
+        args: [k.by, k.namespace, k.key, k.version],
+      },
+      {
+        sql: `UPDATE context_keys SET data = ?, category = ?, expires_at = ?, updated_by = ?, updated_at = datetime('now'), version = version + 1
+              WHERE namespace = ? AND key = ? AND version = ? RETURNING *`,
+        args: [k.data, k.category, k.expires_at, k.by, k.namespace, k.key, k.version],
+      },
+      contextRepo.trimHistory(k.namespace, k.key),
+    ];
+  },
+
+  trimHistory(namespace: string, key: string): Statement {
+    return {
+      sql: `DELETE FROM context_history WHERE namespace = ? AND key = ? AND id NOT IN
+              (SELECT id FROM context_history WHERE namespace = ? AND key = ? ORDER BY id DESC LIMIT ${HISTORY_KEEP})`,
+      args: [namespace, key, namespace, key],
+    };
+  },
+
+  deleteKey(db: Queryable, namespace: string, key: string) {
+    return db.run('DELETE FROM context_keys WHERE namespace = ? AND key = ?', [namespace, key]);
+  },
+
+  deleteIds(db: Queryable, ids: number[]) {
+    return db.run(`DELETE FROM context_keys WHERE id IN (${ids.map(() => '?').join(', ')})`, ids);
+  },
+
+  history(db: Queryable, namespace: string, key: string, limit: number) {
+    return db.all<HistoryRow>('SELECT * FROM context_history WHERE namespace = ? AND key = ? ORDER BY id DESC LIMIT ?', [namespace, key, limit]);
+  },
+
+  historyEntry(db: Queryable, id: number) {
+    return db.get<HistoryRow>('SELECT * FROM context_history WHERE id = ?', [id]);
+  },
+
+  newestHistoryProject(db: Queryable, namespace: string, key: string) {
+    return db.get<{ project_id: string | null }>('SELECT project_id FROM context_history WHERE namespace = ? AND key = ? ORDER BY id DESC LIMIT 1', [namespace, key]);
+  },
+
+  purgeExpired(db: Queryable, now: string) {
+    return db.run('DELETE FROM context_keys WHERE expires_at IS NOT NULL AND expires_at <= ?', [now]);
+  },
+
+  purgeOldHistory(db: Queryable, cutoff: string) {
+    return db.run('DELETE FROM context_history WHERE changed_at < ?', [cutoff]);
+  },
+
+  async existsProject(db: Queryable, id: string): Promise<boolean> {
+    return !!(await db.get('SELECT 1 AS ok FROM projects WHERE id = ?', [id]));
+  },
+
+  async existsAgent(db: Queryable, id: string): Promise<boolean> {
+    return !!(await db.get('SELECT 1 AS ok FROM agents WHERE id = ?', [id]));
+  },
+};

@@ -1,0 +1,370 @@
+import type { AppContext } from '../../context.js';
+import type { Principal } from '../../auth/principal.js';
+import { agentProjectIds, inProjectScope } from '../../auth/scope.js';
+import { AppError, badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
+import { contextRepo, NAMESPACE_CAP, type ContextKeyRow } from './repo.js';
+
+/** Namespaces the server itself reads (policy, roles, admin caches): admin-write-only (SEC-17, C4). */
+export const RESERVED_NAMESPACES = new Set(['mycelium', 'admin', 'roles']);
+export const MAX_VALUE_BYTES = 256 * 1024;
+/** Optimistic retries for writers without a version: K concurrent writers need at most K rounds. */
+const MAX_ATTEMPTS = 32;
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export interface KeyWrite {
+  namespace: string;
+  key: string;
+  data: unknown;
+  category?: string;
+  ttl?: number;
+  expires_at?: string | null;
+  expected_version?: number;
+  shared?: boolean;
+  project_id?: string;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/** Drops prototype-polluting keys at every depth (SEC-53); the result has no inherited setters. */
+export function sanitize(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sanitize);
+  if (!isPlainObject(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, val] of Object.entries(v)) {
+    if (FORBIDDEN_KEYS.has(k)) continue;
+    Object.defineProperty(out, k, { value: sanitize(val), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/**
+ * The stored text of a write. Object onto object merges shallowly (clients rely on partial
+ * updates); anything else replaces (weak spot C5: arrays and strings are never turned into
+ * `{"0":…}`). Strings are stored verbatim, other values JSON-encoded.
+ */
+export function mergedValue(oldText: string | null, data: unknown): string {
+  const incoming = typeof data === 'string' ? parseJson(data) : { ok: true as const, value: data };
+  const clean = incoming.ok ? sanitize(incoming.value) : data;
+  if (oldText !== null && incoming.ok && isPlainObject(clean)) {
+    const old = parseJson(oldText);
+    if (old.ok && isPlainObject(old.value)) return JSON.stringify({ ...(sanitize(old.value) as object), ...clean });
+  }
+  if (typeof data === 'string') return data;
+  return JSON.stringify(clean);
+}
+
+function byteLength(s: string): number {
+  return new TextEncoder().encode(s).length;
+}
+
+export class ContextService {
+  constructor(private readonly app: AppContext) {}
+
+  private nowIso(): string {
+    return this.app.clock.now().toISOString();
+  }
+
+  /** Projects whose keys an agent may see; null = everything (humans). */
+  private async readScope(p: Principal): Promise<string[] | null> {
+    if (p.kind !== 'agent') return null;
+    return agentProjectIds(this.app.db, p.id, p.projectId);
+  }
+
+  private async assertCanRead(p: Principal, owner: string | null): Promise<void> {
+    if (!(await inProjectScope(this.app.db, p, owner, { write: false, strictRead: true }))) {
+      throw forbidden(`Agent ${p.who} cannot access resources in project ${owner}`);
+    }
+  }
+
+  /**
+   * Write rules: reserved namespaces are admin-only; a namespace named after a project is
+   * writable only inside that project's scope and one named after an agent only by that agent
+   * (no squatting other agents' boot namespaces); an existing key keeps its owner's scope.
+   */
+  private async assertCanWrite(p: Principal, namespace: string, existing: ContextKeyRow | undefined): Promise<void> {
+    if (RESERVED_NAMESPACES.has(namespace) && !p.isAdmin) throw forbidden(`Namespace ${namespace} is reserved for admins`);
+    if (p.kind !== 'agent') return;
+    if (existing?.project_id && !(await inProjectScope(this.app.db, p, existing.project_id, { write: true }))) {
+      throw forbidden(`Agent ${p.id} cannot access resources in project ${existing.project_id}`);
+    }
+    if (namespace !== p.id && (await contextRepo.existsAgent(this.app.db, namespace))) {
+      throw forbidden(`Namespace ${namespace} belongs to agent ${namespace}`);
+    }
+    if (await contextRepo.existsProject(this.app.db, namespace)) {
+      if (!(await inProjectScope(this.app.db, p, namespace, { write: true }))) {
+        throw forbidden(`Agent ${p.id} cannot access resources in project ${namespace}`);
+      }
+    }
+  }
+
+  /** Owner of a new key: the agent's project unless it opts into shared; humans choose (default shared). */
+  private ownerFor(p: Principal, w: KeyWrite): string | null {
+    if (p.kind === 'agent') return w.shared ? null : p.projectId || null;
+    return w.project_id || null;
+  }
+
+  private expiryOf(w: KeyWrite, existing: ContextKeyRow | undefined): string | null {
+    if (w.ttl !== undefined) return new Date(this.app.clock.now().getTime() + w.ttl * 1000).toISOString();
+    if (w.expires_at === null) return null;
+    if (w.expires_at !== undefined) {
+      const ms = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(w.expires_at) ? w.expires_at : `${w.expires_at.replace(' ', 'T')}Z`);
+      if (Number.isNaN(ms)) throw badRequest('expires_at must be an ISO-8601 date-time');
+      return new Date(ms).toISOString();
+    }
+    // A rewrite without ttl/expires_at keeps the current expiry (weak spot C6).
+    return existing?.expires_at ?? null;
+  }
+
+  private async live(namespace: string, key: string): Promise<ContextKeyRow | undefined> {
+    const row = await contextRepo.get(this.app.db, namespace, key);
+    if (row?.expires_at && row.expires_at <= this.nowIso()) {
+      await contextRepo.deleteIfExpired(this.app.db, row.id, this.nowIso());
+      return undefined;
+    }
+    return row;
+  }
+
+  /**
+   * One key write: create (capped per owner), or overwrite as compare-and-set on the version
+   * it read. With `expected_version` a stale writer gets 409; without it the write retries on
+   * the fresh value so a merge never loses a concurrent writer's fields.
+   */
+  async write(p: Principal, w: KeyWrite): Promise<ContextKeyRow> {
+    if (w.data === undefined) throw badRequest('data field is required');
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const existing = await this.live(w.namespace, w.key);
+      await this.assertCanWrite(p, w.namespace, existing);
+      const current = existing?.version ?? 0;
+      if (w.expected_version !== undefined && w.expected_version !== current) {
+        throw conflict('Version conflict', { current_version: current, expected_version: w.expected_version });
+      }
+      const data = mergedValue(existing?.data ?? null, w.data);
+      if (byteLength(data) > MAX_VALUE_BYTES) throw new AppError(413, `data exceeds ${MAX_VALUE_BYTES} bytes`);
+      const category = w.category ?? existing?.category ?? 'durable';
+      const expires = this.expiryOf(w, existing);
+      if (!existing) {
+        const owner = this.ownerFor(p, w);
+        const row = await contextRepo.insertNew(this.app.db, {
+          namespace: w.namespace,
+          key: w.key,
+          data,
+          category,
+          expires_at: expires,
+          by: p.who,
+          project_id: owner,
+          now: this.nowIso(),
+        });
+        if (row) return row;
+        if (!(await contextRepo.get(this.app.db, w.namespace, w.key))) {
+          throw conflict(`Namespace ${w.namespace} is full (${NAMESPACE_CAP} keys)`);
+        }
+        continue; // someone created it first: go round as an overwrite (or a CAS conflict)
+      }
+      const res = await this.app.db.batch(
+        contextRepo.overwrite({ namespace: w.namespace, key: w.key, version: existing.version, data, category, expires_at: expires, by: p.who }),
+      );
+      const row = res[1].rows[0] as unknown as ContextKeyRow | undefined;
+      if (row) return row;
+    }
+    if (w.expected_version !== undefined) throw conflict('Version conflict', { expected_version: w.expected_version });
+    throw conflict('Too many concurrent writers on this key; retry');
+  }
+
+  async put(p: Principal, w: KeyWrite) {
+    const row = await this.write(p, w);
+    await this.app.events.emit({
+      type: 'context_key_updated',
+      agent: p.who,
+      projectId: w.namespace,
+      summary: `${p.who} updated context ${w.namespace}:${w.key}`,
+      data: { namespace: w.namespace, key: w.key, version: row.version },
+    });
+    return { ok: true, namespace: w.namespace, key: w.key, version: row.version };
+  }
+
+  async bulk(p: Principal, entries: unknown[]) {
+    const results: Record<string, unknown>[] = [];
+    let ok = 0;
+    for (const e of entries) {
+      const entry = (isPlainObject(e) ? e : {}) as Record<string, unknown>;
+      const ns = entry.namespace;
+      const key = entry.key;
+      if (typeof ns !== 'string' || !ns || typeof key !== 'string' || !key || entry.data === undefined) {
+        results.push({ namespace: ns ?? null, key: key ?? null, error: 'namespace, key, and data are required' });
+        continue;
+      }
+      try {
+        const w = parseKeyWrite(ns, key, entry);
+        const row = await this.write(p, w);
+        results.push({ namespace: ns, key, ok: true, version: row.version });
+        ok++;
+      } catch (err) {
+        if (!(err instanceof AppError)) {
+          this.app.log.error('context bulk entry failed', { namespace: ns, key, error: (err as Error).message });
+          results.push({ namespace: ns, key, error: 'write failed' });
+        } else if (err.status === 403) {
+          results.push({ namespace: ns, key, error: /project/.test(err.message) ? 'forbidden: cross-project' : `forbidden: ${err.message}` });
+        } else {
+          results.push({ namespace: ns, key, error: err.message });
+        }
+      }
+    }
+    await this.app.events.emit({ type: 'context_keys_bulk', agent: p.who, summary: `${p.who} bulk-updated ${ok} context keys`, data: { count: ok } });
+    return { ok: true, results };
+  }
+
+  async get(p: Principal, namespace: string, key: string) {
+    const row = await this.live(namespace, key);
+    if (!row) throw notFound('Context key not found');
+    await this.assertCanRead(p, row.project_id);
+    this.app.runtime.waitUntil(contextRepo.touch(this.app.db, row.id).catch(() => undefined));
+    return row;
+  }
+
+  async list(p: Principal, f: { namespace?: string; category?: string; updated_by?: string; search?: string; limit: number; offset: number }) {
+    return contextRepo.list(this.app.db, { ...f, projects: await this.readScope(p), now: this.nowIso() });
+  }
+
+  async namespaces(p: Principal) {
+    return contextRepo.namespaces(this.app.db, await this.readScope(p), this.nowIso());
+  }
+
+  stats() {
+    return contextRepo.stats(this.app.db, this.nowIso());
+  }
+
+  /** History is scoped by the key's current owner (or, once deleted, its last recorded owner; C2). */
+  async history(p: Principal, namespace: string, key: string, limit: number) {
+    const row = await contextRepo.get(this.app.db, namespace, key);
+    const owner = row ? row.project_id : ((await contextRepo.newestHistoryProject(this.app.db, namespace, key))?.project_id ?? null);
+    await this.assertCanRead(p, owner);
+    return contextRepo.history(this.app.db, namespace, key, limit);
+  }
+
+  /** Restores a history entry as a new version (history is never rewritten; C8: 404 if the key is gone). */
+  async rollback(p: Principal, historyId: number) {
+    const h = await contextRepo.historyEntry(this.app.db, historyId);
+    if (!h) throw notFound('History entry not found');
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const row = await this.live(h.namespace, h.key);
+      if (!row) {
+        await this.assertCanRead(p, h.project_id);
+        throw notFound('Context key not found');
+      }
+      await this.assertCanWrite(p, h.namespace, row);
+      if (!(await inProjectScope(this.app.db, p, h.project_id, { write: true }))) {
+        throw forbidden(`Agent ${p.who} cannot access resources in project ${h.project_id}`);
+      }
+      const res = await this.app.db.batch(
+        contextRepo.overwrite({
+          namespace: h.namespace,
+          key: h.key,
+          version: row.version,
+          data: h.data,
+          category: row.category,
+          expires_at: row.expires_at,
+          by: p.who,
+        }),
+      );
+      const updated = res[1].rows[0] as unknown as ContextKeyRow | undefined;
+      if (!updated) continue;
+      await this.app.events.emit({
+        type: 'context_key_rollback',
+        agent: p.who,
+        projectId: h.namespace,
+        summary: `${p.who} rolled back ${h.namespace}:${h.key} to version #${historyId}`,
+        data: { namespace: h.namespace, key: h.key, history_id: historyId, version: updated.version },
+      });
+      return { ok: true, namespace: h.namespace, key: h.key, restored_from: historyId, version: updated.version };
+    }
+    throw conflict('Too many concurrent writers on this key; retry');
+  }
+
+  async remove(p: Principal, namespace: string, key: string) {
+    const r = await contextRepo.deleteKey(this.app.db, namespace, key);
+    if (r.changes > 0) {
+      await this.app.events.emit({ type: 'context_key_deleted', agent: p.who, projectId: namespace, summary: `${p.who} deleted context ${namespace}:${key}`, data: { namespace, key } });
+    }
+    return { ok: true, deleted: `${namespace}:${key}` };
+  }
+
+  async bulkDelete(ids: number[]) {
+    const r = await contextRepo.deleteIds(this.app.db, ids);
+    await this.app.events.emit({ type: 'context_keys_bulk_delete', agent: 'admin', summary: `Admin bulk-deleted ${r.changes} context keys`, data: { count: r.changes } });
+    return { ok: true, deleted: r.changes };
+  }
+
+  // ── legacy project documents (spec 04 §3.1) ──────────────────────────────
+  listDocs() {
+    return contextRepo.listDocs(this.app.db);
+  }
+
+  async getDoc(projectId: string) {
+    return (await contextRepo.getDoc(this.app.db, projectId)) ?? { project_id: projectId, data: '{}', updated_at: null, updated_by: '' };
+  }
+
+  async putDoc(p: Principal, projectId: string, data: unknown) {
+    if (data === undefined) throw badRequest('data field is required');
+    if (!(await inProjectScope(this.app.db, p, projectId, { write: true }))) {
+      throw forbidden(`Agent ${p.who} cannot access resources in project ${projectId}`);
+    }
+    const text = typeof data === 'string' ? data : JSON.stringify(sanitize(data));
+    if (byteLength(text) > MAX_VALUE_BYTES) throw new AppError(413, `data exceeds ${MAX_VALUE_BYTES} bytes`);
+    const ev = { type: 'context_updated', agent: p.who, projectId, summary: `${p.who} updated context for ${projectId}`, data: {} };
+    const res = await this.app.db.batch([contextRepo.putDoc(projectId, text, p.who), this.app.events.statement(ev)]);
+    this.app.events.publishWritten(ev, Number(res[1].rows[0]?.id ?? null));
+    return { ok: true, project_id: projectId };
+  }
+
+  /** Maintenance: expired keys, and history older than 90 days (spec 04 §10). */
+  async purge() {
+    const now = this.app.clock.now();
+    const expired = await contextRepo.purgeExpired(this.app.db, now.toISOString());
+    const cutoff = new Date(now.getTime() - 90 * 86_400_000).toISOString().replace('T', ' ').slice(0, 19);
+    const history = await contextRepo.purgeOldHistory(this.app.db, cutoff);
+    return { expired: expired.changes, history: history.changes };
+  }
+}
+
+/** Validates one write's optional fields (shared by PUT and bulk entries). */
+export function parseKeyWrite(namespace: string, key: string, b: Record<string, unknown>): KeyWrite {
+  if (namespace.length > 200) throw badRequest('namespace exceeds max length (200 chars)');
+  if (key.length > 500) throw badRequest('key exceeds max length (500 chars)');
+  const w: KeyWrite = { namespace, key, data: b.data };
+  if (b.category !== undefined && b.category !== null) {
+    if (typeof b.category !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(b.category)) throw badRequest('category must be a short word (letters, digits, _ or -)');
+    w.category = b.category;
+  }
+  if (b.ttl !== undefined && b.ttl !== null && b.ttl !== '') {
+    const ttl = typeof b.ttl === 'string' && /^\d+$/.test(b.ttl) ? Number(b.ttl) : b.ttl;
+    if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > 10 * 365 * 86400) throw badRequest('ttl must be a positive integer number of seconds');
+    w.ttl = ttl;
+  }
+  if (b.expires_at !== undefined) {
+    if (b.expires_at !== null && typeof b.expires_at !== 'string') throw badRequest('expires_at must be a string');
+    w.expires_at = b.expires_at as string | null;
+  }
+  if (b.expected_version !== undefined && b.expected_version !== null) {
+    if (typeof b.expected_version !== 'number' || !Number.isInteger(b.expected_version) || b.expected_version < 0) {
+      throw badRequest('expected_version must be a non-negative integer');
+    }
+    w.expected_version = b.expected_version;
+  }
+  if (b.shared !== undefined) {
+    if (typeof b.shared !== 'boolean') throw badRequest('shared must be a boolean');
+    w.shared = b.shared;
+  }
+  if (b.project_id !== undefined && b.project_id !== null) {
+    if (typeof b.project_id !== 'string') throw badRequest('project_id must be a string');
+    w.project_id = b.project_id;
+  }
+  return w;
+}

@@ -1,0 +1,74 @@
+import type { AppContext } from '../../context.js';
+import { isFrozen } from '../admin/freeze.js';
+import { parseStringArray, toDbTime } from '../agents/json.js';
+import { claimTaskFor } from '../tasks/service.js';
+import { workRepo } from '../work/repo.js';
+import { workScope } from '../work/service.js';
+import { appendSleepLog } from '../admin/sleep.js';
+import { dispatchRepo } from './repo.js';
+
+export interface DispatchRecord {
+  agent: string;
+  type: 'plan_step' | 'task';
+  id: number;
+  title: string;
+}
+
+/** Same bar as derived presence: an agent that reads offline gets no work (spec 02 W39). */
+export const DISPATCH_FRESH_MS = 15 * 60_000;
+const WORKER_CAPS = ['code', 'game-dev', 'platform'];
+/** How many items to consider per agent, so one unsuitable item never stalls a pass (W6). */
+const LOOKAHEAD = 25;
+
+/** can-handle (spec 02 §3.6): `requires:<cap>` tags are the real mechanism. */
+export function canHandle(caps: string[], tags: string[]): boolean {
+  if (!caps.length) return true;
+  for (const t of tags) if (t.startsWith('requires:') && !caps.includes(t.slice(9))) return false;
+  return true;
+}
+
+/**
+ * One auto-dispatch pass (spec 02 §3.6 with its weak spots fixed): nothing while frozen (W11);
+ * agents that already hold any work — tasks, steps or bugs — are skipped, up to their
+ * max_concurrent (W5); every candidate is considered and every item looked past (W6); blocked and
+ * unapproved tasks are never dispatched (W7); each assignment is a compare-and-set.
+ */
+export async function autoDispatch(app: AppContext, trigger: string): Promise<DispatchRecord[]> {
+  const { db } = app;
+  if (await isFrozen(db)) return [];
+  const since = toDbTime(app.clock.now().getTime() - DISPATCH_FRESH_MS);
+  const candidates = await dispatchRepo.idleCandidates(db, since);
+  const out: DispatchRecord[] = [];
+  for (const a of candidates) {
+    const caps = parseStringArray(a.capabilities);
+    if (caps.length && !caps.some((c) => WORKER_CAPS.includes(c))) continue;
+    const limit = Math.max(1, Number(a.max_concurrent) || 1);
+    if (Number(a.held) >= limit) continue;
+    const scope = await workScope(app, a);
+    const rec = (await assignStep(app, a.id, caps, scope, trigger)) ?? (await assignTask(app, a.id, caps, scope, trigger));
+    if (rec) out.push(rec);
+  }
+  if (out.length) await appendSleepLog(app, 'dispatches', out.map((r) => ({ ...r, time: app.clock.now().toISOString() })));
+  return out;
+}
+
+async function assignStep(app: AppContext, agentId: string, caps: string[], scope: string[] | null, trigger: string): Promise<DispatchRecord | null> {
+  for (const s of await workRepo.dispatchableSteps(app.db, scope, LOOKAHEAD)) {
+    if (!canHandle(caps, [])) continue;
+    const st = workRepo.assignStep(s.id, agentId);
+    if (!(await app.db.get(st.sql, st.args))) continue;
+    await app.events.emit({ type: 'auto_dispatch', agent: '__system__', projectId: null, summary: `Auto-dispatched plan step "${s.title}" to ${agentId}`, data: { agent_id: agentId, plan_step_id: s.id, trigger } });
+    return { agent: agentId, type: 'plan_step', id: s.id, title: s.title };
+  }
+  return null;
+}
+
+async function assignTask(app: AppContext, agentId: string, caps: string[], scope: string[] | null, trigger: string): Promise<DispatchRecord | null> {
+  for (const t of await workRepo.dispatchableTasks(app.db, scope, LOOKAHEAD)) {
+    if (!canHandle(caps, parseStringArray(t.tags))) continue;
+    if (!(await claimTaskFor(app, t.id, agentId, 'assign')).ok) continue;
+    await app.events.emit({ type: 'auto_dispatch', agent: '__system__', projectId: t.project_id || null, summary: `Auto-dispatched task #${t.id} to ${agentId}`, data: { agent_id: agentId, task_id: t.id, trigger } });
+    return { agent: agentId, type: 'task', id: t.id, title: t.title };
+  }
+  return null;
+}

@@ -1,0 +1,23 @@
+import type { Queryable } from '../../db/db.js';
+import type { Statement } from '../../db/types.js';
+
+/** Heartbeat side reads/writes on tables owned elsewhere (approvals, context keys). */
+export const heartbeatRepo = {
+  /** The agent's own approvals still open or approved, newest first (spec 02 §3.3 step 13). */
+  openApprovals(db: Queryable, agentId: string) {
+    return db.all(
+      `SELECT id, action_type, title, status, risk_tier, project_id, created_at, decided_at FROM approvals
+       WHERE requester_key = ? AND status IN ('pending','approved') ORDER BY id DESC LIMIT 20`,
+      [`agent:${agentId}`],
+    );
+  },
+
+  /** state_snapshot.md_report → context key <agent>/md_report, written by `system` (spec 02 §3.3 step 8). */
+  storeMdReport(agentId: string, data: string): Statement {
+    return {
+      sql: `INSERT INTO context_keys (namespace, key, data, updated_by) VALUES (?, 'md_report', ?, 'system')
+            ON CONFLICT(namespace, key) DO UPDATE SET data = excluded.data, updated_at = datetime('now'), updated_by = 'system', version = version + 1`,
+      args: [agentId, data],
+    };
+  },
+};

@@ -1,0 +1,184 @@
+import type { AppContext } from '../../context.js';
+import type { Statement } from '../../db/types.js';
+import { badRequest, invalidEnum, notFound } from '../../http/errors.js';
+import { isFrozen } from '../admin/freeze.js';
+import { agentsRepo, agentWrites, type AgentRow, type WritableAgentColumn } from '../agents/repo.js';
+import { toDbTime } from '../agents/json.js';
+import { messagesRepo, type InboxItem } from '../messages/repo.js';
+import { savepointsRepo } from '../savepoints/repo.js';
+import { autoDispatch, type DispatchRecord } from '../dispatch/service.js';
+import { heartbeatRepo } from './repo.js';
+
+export const HEARTBEAT_STATUSES = ['online', 'offline', 'idle', 'busy'] as const;
+const META_FIELDS = ['avatar_url', 'llm_backend', 'llm_model', 'runtime'] as const;
+
+export interface HeartbeatInput {
+  status: (typeof HEARTBEAT_STATUSES)[number];
+  working_on: string;
+  session_id: string | null;
+  state_snapshot: Record<string, unknown>;
+  messages_acked: number[];
+  meta: Partial<Record<WritableAgentColumn, string>>;
+}
+
+/** State snapshots arrive as objects or JSON strings; anything unreadable becomes {} (spec 02 §3.3). */
+function snapshotOf(v: unknown): Record<string, unknown> {
+  if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  if (typeof v === 'string') {
+    try {
+      const p = JSON.parse(v);
+      if (p && typeof p === 'object' && !Array.isArray(p)) return p;
+    } catch {
+      /* invalid → {} */
+    }
+  }
+  return {};
+}
+
+function ackedOf(v: unknown): number[] {
+  let arr: unknown = v;
+  if (typeof v === 'string') {
+    try {
+      arr = JSON.parse(v);
+    } catch {
+      return [];
+    }
+  }
+  if (!Array.isArray(arr)) return [];
+  return arr.map((x) => Number(x)).filter((n) => Number.isInteger(n) && n > 0).slice(0, 500);
+}
+
+/** Validates the whole body before anything is written. `asAdmin` allows agent_type (spec 02 W19). */
+export function parseHeartbeat(body: Record<string, unknown>, asAdmin: boolean): HeartbeatInput {
+  const status = body.status ?? 'online';
+  if (typeof status !== 'string' || !(HEARTBEAT_STATUSES as readonly string[]).includes(status)) throw invalidEnum('status', status, HEARTBEAT_STATUSES);
+  const wo = body.working_on ?? '';
+  if (typeof wo !== 'string') throw badRequest('working_on must be a string');
+  if (wo.length > 2000) throw badRequest('working_on exceeds max length (2000 chars)');
+  const sid = body.session_id ?? null;
+  if (sid !== null && typeof sid !== 'string') throw badRequest('session_id must be a string');
+  const meta: HeartbeatInput['meta'] = {};
+  for (const f of META_FIELDS) {
+    const v = body[f];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'string' || v.length > 2000) throw badRequest(`${f} must be a string`);
+    meta[f] = v;
+  }
+  if (asAdmin && body.agent_type !== undefined) {
+    if (typeof body.agent_type !== 'string' || body.agent_type.length > 50) throw badRequest('agent_type must be a string');
+    meta.agent_type = body.agent_type;
+  }
+  if (body.system_diagnostics !== undefined && body.system_diagnostics !== null) {
+    const d = body.system_diagnostics;
+    if (typeof d !== 'string' && (typeof d !== 'object' || Array.isArray(d))) throw badRequest('system_diagnostics must be an object');
+    meta.system_diagnostics = typeof d === 'string' ? JSON.stringify(snapshotOf(d)) : JSON.stringify(d);
+  }
+  const snapshot = snapshotOf(body.state_snapshot);
+  const stateText = JSON.stringify(snapshot);
+  if (stateText.length > 200_000) throw badRequest('state_snapshot exceeds max length (200000 chars)');
+  const sysInfo = snapshot.system_info;
+  if (sysInfo && typeof sysInfo === 'object' && !Array.isArray(sysInfo)) meta.system_diagnostics = JSON.stringify(sysInfo);
+  return { status: status as HeartbeatInput['status'], working_on: wo, session_id: sid as string | null, state_snapshot: snapshot, messages_acked: ackedOf(body.messages_acked), meta };
+}
+
+export function heartbeatSummary(id: string, prevStatus: string, prevWorking: string, status: string, workingOn: string): string {
+  if (status !== prevStatus && status === 'online') return `${id} came online${workingOn ? `: ${workingOn}` : ''}`;
+  if (status !== prevStatus && status === 'offline') return `${id} went offline`;
+  if (workingOn && workingOn !== prevWorking) return `${id}: ${workingOn}`;
+  return `${id} is ${status}${workingOn ? `: ${workingOn}` : ''}`;
+}
+
+export interface Inbox {
+  directives: InboxItem[];
+  requests: InboxItem[];
+  messages: InboxItem[];
+}
+
+/** Pending directives and requests (re-delivered until handled) and up to 20 unread messages. */
+export async function inboxFor(app: AppContext, agentId: string): Promise<Inbox> {
+  const [directives, requests, messages] = await Promise.all([
+    messagesRepo.pendingDirectives(app.db, agentId),
+    messagesRepo.pendingRequests(app.db, agentId),
+    messagesRepo.unreadRegular(app.db, agentId, 20),
+  ]);
+  return { directives, requests: requests.map(({ status: _s, ...r }: InboxItem & { status?: string }) => r), messages };
+}
+
+export class HeartbeatService {
+  constructor(private readonly app: AppContext) {}
+
+  /** POST /agents/heartbeat (spec 02 §3.3). */
+  async beat(agentId: string, body: Record<string, unknown>, asAdmin: boolean) {
+    const { app } = this;
+    const input = parseHeartbeat(body, asAdmin);
+    const prev = await agentsRepo.get(app.db, agentId);
+    // No orphan savepoints for unknown agents (spec 02 W20).
+    if (!prev) throw notFound('Agent not found');
+    const at = toDbTime(app.clock.now().getTime());
+    const stmts: Statement[] = [];
+    if (Object.keys(input.meta).length) stmts.push(agentWrites.update(agentId, input.meta));
+    stmts.push(
+      agentWrites.heartbeat(agentId, input.status, input.working_on, at),
+      savepointsRepo.insert({ agentId, sessionId: input.session_id, workingOn: input.working_on, stateSnapshot: JSON.stringify(input.state_snapshot), messagesAcked: JSON.stringify(input.messages_acked) }),
+      savepointsRepo.prune(agentId),
+      ...messagesRepo.markRead(agentId, input.messages_acked),
+    );
+    const mdReport = input.state_snapshot.md_report;
+    if (mdReport && typeof mdReport === 'object' && !Array.isArray(mdReport)) stmts.push(heartbeatRepo.storeMdReport(agentId, JSON.stringify(mdReport)));
+    await app.db.batch(stmts);
+    this.announce(prev, input.status, input.working_on);
+
+    const inbox = await inboxFor(app, agentId);
+    const pending = inbox.directives.length + inbox.requests.length + inbox.messages.length;
+    const out: Record<string, unknown> = { ok: true, pending, wake: inbox.directives.length + inbox.requests.length > 0 };
+    if (pending > 0) {
+      out.inbox = inbox;
+      // Regular messages are delivered once; directives and requests stay until handled.
+      if (inbox.messages.length) await app.db.batch(messagesRepo.markRead(agentId, inbox.messages.map((m) => m.id)));
+    }
+    if (await isFrozen(app.db)) {
+      out.admin_status = 'frozen';
+    } else if (!input.working_on && (input.status === 'online' || input.status === 'idle')) {
+      let dispatched: DispatchRecord[] = [];
+      try {
+        dispatched = await autoDispatch(app, `heartbeat:${agentId}`);
+      } catch (err) {
+        // Dispatch problems never fail the heartbeat (spec 02 §3.3 step 12).
+        app.log.warn('auto-dispatch failed', { agent: agentId, error: (err as Error).message });
+      }
+      if (dispatched.length) out.auto_dispatched = dispatched;
+    }
+    const approvals = await heartbeatRepo.openApprovals(app.db, agentId);
+    if (approvals.length) out.approvals = approvals;
+    return out;
+  }
+
+  /** PUT /admin/agents/:id/heartbeat: liveness on the agent's behalf; no inbox, no dispatch. */
+  async adminBeat(agentId: string, body: Record<string, unknown>) {
+    const { app } = this;
+    const status = body.status ?? 'online';
+    if (typeof status !== 'string' || !(HEARTBEAT_STATUSES as readonly string[]).includes(status)) throw invalidEnum('status', status, HEARTBEAT_STATUSES);
+    const wo = body.working_on ?? '';
+    if (typeof wo !== 'string' || wo.length > 2000) throw badRequest('working_on must be a string');
+    const prev = await agentsRepo.get(app.db, agentId);
+    if (!prev) throw notFound('Agent not found');
+    await app.db.batch([
+      agentWrites.heartbeat(agentId, status, wo, toDbTime(app.clock.now().getTime())),
+      savepointsRepo.insert({ agentId, workingOn: wo }),
+      savepointsRepo.prune(agentId),
+    ]);
+    this.announce(prev, status, wo);
+    return { ok: true, agent: agentId, status };
+  }
+
+  /** Liveness pings are broadcast, not persisted (spec 02 §4); the status change rides in data. */
+  private announce(prev: AgentRow, status: string, workingOn: string) {
+    void this.app.events.emit({
+      type: 'agent_heartbeat',
+      agent: prev.id,
+      projectId: null,
+      summary: heartbeatSummary(prev.id, prev.status, prev.working_on ?? '', status, workingOn),
+      data: prev.status !== status ? { agent_id: prev.id, previous_status: prev.status, new_status: status, working_on: workingOn, status_changed: true } : {},
+    });
+  }
+}

@@ -1,0 +1,217 @@
+import type { Db, Queryable } from '../../db/db.js';
+import type { SqlArgs, Statement } from '../../db/types.js';
+
+/** The messages and message_reads tables' SQL (spec 03 §2.8–2.9, §7, §8). */
+
+export interface MessageRow {
+  id: number;
+  from_agent: string;
+  to_agent: string | null;
+  thread_id: string | null;
+  project_id: string | null;
+  content: string;
+  metadata: string;
+  msg_type: string;
+  status: string;
+  channel_id: number | null;
+  priority: string;
+  created_at: string;
+  resolved_at: string | null;
+  resolved_by: string | null;
+}
+
+export interface InboxItem {
+  id: number;
+  from_agent: string;
+  to_agent?: string | null;
+  content: string;
+  msg_type: string;
+  priority: string;
+  project_id: string | null;
+  created_at: string;
+}
+
+const INBOX_COLS = 'id, from_agent, content, msg_type, priority, project_id, created_at';
+
+/**
+ * What an agent may read (spec README "Privacy of messages", SEC-20): what it sent, what was
+ * sent to it, broadcasts, and posts in channels it is a member of. `m` is the messages alias;
+ * the one argument is the agent id, three times.
+ */
+export const VISIBLE_TO_AGENT = `(m.from_agent = ? OR m.to_agent = ? OR (m.to_agent IS NULL AND (m.channel_id IS NULL OR m.channel_id IN (SELECT channel_id FROM channel_members WHERE user_id = ?))))`;
+
+/** A broadcast directive counts as handled for one agent once that agent acked it (per-agent read). */
+const PENDING_DIRECTIVE = `m.msg_type = 'directive' AND m.status IN ('sent','pending')
+  AND (m.to_agent = ? OR (m.to_agent IS NULL AND (m.channel_id IS NULL OR m.channel_id IN (SELECT channel_id FROM channel_members WHERE user_id = ?))
+       AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.agent_id = ?)))`;
+
+const PENDING_REQUEST = `m.msg_type = 'request' AND m.status IN ('pending','sent') AND m.to_agent = ?`;
+
+/** Regular unread (spec 03 §7.7), with channel posts only for members (spec 02 W25). */
+const UNREAD_REGULAR = `m.msg_type IN ('message','info') AND m.status = 'sent' AND m.from_agent != ?
+  AND (m.to_agent = ? OR (m.to_agent IS NULL AND (m.channel_id IS NULL OR m.channel_id IN (SELECT channel_id FROM channel_members WHERE user_id = ?))))
+  AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.agent_id = ?)`;
+
+export interface MessageFilters {
+  from?: string;
+  to?: string;
+  thread?: string;
+  project_id?: string;
+  since?: string;
+  msg_type?: string;
+  status?: string;
+  channel_id?: number;
+  limit: number;
+  offset: number;
+}
+
+export interface NewMessage {
+  from_agent: string;
+  to_agent: string | null;
+  thread_id: string | null;
+  project_id: string | null;
+  content: string;
+  metadata: string;
+  msg_type: string;
+  status: string;
+  channel_id: number | null;
+  priority: string;
+}
+
+export const messagesRepo = {
+  get(db: Queryable, id: number) {
+    return db.get<MessageRow>('SELECT * FROM messages WHERE id = ?', [id]);
+  },
+
+  insert(m: NewMessage): Statement {
+    return {
+      sql: `INSERT INTO messages (from_agent, to_agent, thread_id, project_id, content, metadata, msg_type, status, channel_id, priority)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      args: [m.from_agent, m.to_agent, m.thread_id, m.project_id, m.content, m.metadata, m.msg_type, m.status, m.channel_id, m.priority],
+    };
+  },
+
+  /** GET /messages. `viewer` null = sees everything (admins and operators). */
+  list(db: Queryable, f: MessageFilters, viewer: string | null) {
+    const where = ["m.msg_type != 'chat'", "NOT (m.from_agent = '__system__' AND m.to_agent = '__system__')"];
+    const args: SqlArgs = [];
+    if (f.from !== undefined) (where.push('m.from_agent = ?'), args.push(f.from));
+    if (f.to !== undefined) (where.push('(m.to_agent = ? OR m.to_agent IS NULL)'), args.push(f.to));
+    if (f.thread !== undefined) (where.push('m.thread_id = ?'), args.push(f.thread));
+    if (f.project_id !== undefined) (where.push('m.project_id = ?'), args.push(f.project_id));
+    if (f.since !== undefined) (where.push('m.created_at > ?'), args.push(f.since));
+    if (f.msg_type !== undefined) (where.push('m.msg_type = ?'), args.push(f.msg_type));
+    if (f.status !== undefined) (where.push('m.status = ?'), args.push(f.status));
+    if (f.channel_id !== undefined) (where.push('m.channel_id = ?'), args.push(f.channel_id));
+    if (viewer !== null) (where.push(VISIBLE_TO_AGENT), args.push(viewer, viewer, viewer));
+    return db.all<MessageRow>(
+      `SELECT m.* FROM messages m WHERE ${where.join(' AND ')} ORDER BY m.created_at DESC, m.id DESC LIMIT ? OFFSET ?`,
+      [...args, f.limit, f.offset],
+    );
+  },
+
+  threads(db: Queryable, limit: number, viewer: string | null) {
+    const vis = viewer !== null ? `AND ${VISIBLE_TO_AGENT}` : '';
+    return db.all(
+      `SELECT m.thread_id, COUNT(*) AS message_count, MAX(m.created_at) AS last_message_at,
+              (SELECT m2.from_agent FROM messages m2 WHERE m2.thread_id = m.thread_id ORDER BY m2.created_at DESC, m2.id DESC LIMIT 1) AS last_sender
+       FROM messages m WHERE m.thread_id IS NOT NULL AND m.msg_type != 'chat' ${vis}
+       GROUP BY m.thread_id ORDER BY last_message_at DESC LIMIT ?`,
+      viewer !== null ? [viewer, viewer, viewer, limit] : [limit],
+    );
+  },
+
+  pendingDirectives(db: Queryable, agentId: string) {
+    return db.all<InboxItem>(`SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_DIRECTIVE} ORDER BY m.id ASC LIMIT 100`, [agentId, agentId, agentId]);
+  },
+
+  pendingRequests(db: Queryable, agentId: string) {
+    return db.all<InboxItem>(`SELECT ${INBOX_COLS}, status FROM messages m WHERE ${PENDING_REQUEST} ORDER BY m.id DESC LIMIT 200`, [agentId]);
+  },
+
+  pendingRequestRows(db: Queryable, agentId: string) {
+    return db.all<MessageRow>(`SELECT m.* FROM messages m WHERE ${PENDING_REQUEST} ORDER BY m.id DESC LIMIT 500`, [agentId]);
+  },
+
+  pendingDirectiveRows(db: Queryable, agentId: string) {
+    return db.all<MessageRow>(`SELECT m.* FROM messages m WHERE ${PENDING_DIRECTIVE} ORDER BY m.id ASC LIMIT 100`, [agentId, agentId, agentId]);
+  },
+
+  unreadRegular(db: Queryable, agentId: string, limit = 20) {
+    return db.all<InboxItem>(
+      `SELECT ${INBOX_COLS}, to_agent FROM messages m WHERE ${UNREAD_REGULAR} ORDER BY m.id DESC LIMIT ?`,
+      [agentId, agentId, agentId, agentId, limit],
+    );
+  },
+
+  /** Messages for an agent created after an instant (verbose boot `new_messages`). */
+  newSince(db: Queryable, agentId: string, since: string, limit = 50) {
+    return db.all(
+      `SELECT id, from_agent, to_agent, content, msg_type, priority, project_id, created_at FROM messages m
+       WHERE m.msg_type IN ('message','info') AND m.created_at > ?
+         AND (m.to_agent = ? OR (m.to_agent IS NULL AND (m.channel_id IS NULL OR m.channel_id IN (SELECT channel_id FROM channel_members WHERE user_id = ?))))
+       ORDER BY m.id DESC LIMIT ?`,
+      [since, agentId, agentId, limit],
+    );
+  },
+
+  markRead(agentId: string, ids: number[]): Statement[] {
+    if (!ids.length) return [];
+    return [
+      {
+        sql: `INSERT OR IGNORE INTO message_reads (message_id, agent_id)
+              SELECT id, ? FROM messages WHERE id IN (${ids.map(() => '?').join(',')})`,
+        args: [agentId, ...ids],
+      },
+    ];
+  },
+
+  /** Recipient-wide ack: only while the message is still open. */
+  ack(db: Queryable, id: number) {
+    return db.get<MessageRow>("UPDATE messages SET status = 'acknowledged' WHERE id = ? RETURNING *", [id]);
+  },
+
+  resolve(id: number, by: string): Statement {
+    return {
+      sql: "UPDATE messages SET status = 'resolved', resolved_at = datetime('now'), resolved_by = ? WHERE id = ? RETURNING id",
+      args: [by, id],
+    };
+  },
+
+  /** Hard delete with read marks (spec 03 W26: no orphans; LIKE wildcards escaped). */
+  bulkDelete(db: Db, f: { from?: string; to?: string; content_like?: string }) {
+    const where: string[] = [];
+    const args: SqlArgs = [];
+    if (f.from !== undefined) (where.push('from_agent = ?'), args.push(f.from));
+    if (f.to !== undefined) (where.push('to_agent = ?'), args.push(f.to));
+    if (f.content_like !== undefined) (where.push("content LIKE ? ESCAPE '\\'"), args.push(`%${f.content_like.replace(/[\\%_]/g, (ch) => '\\' + ch)}%`));
+    const cond = where.join(' AND ');
+    return db.batch([
+      { sql: `DELETE FROM message_reads WHERE message_id IN (SELECT id FROM messages WHERE ${cond})`, args },
+      { sql: `DELETE FROM messages WHERE ${cond}`, args },
+    ]);
+  },
+
+  /** Requests open for more than 72 h (spec 03 §8.5); returns the rows it closed. */
+  resolveStale(db: Queryable, olderThan: string) {
+    return db.all<{ id: number; from_agent: string; to_agent: string | null; project_id: string | null }>(
+      `UPDATE messages SET status = 'resolved', resolved_at = datetime('now'), resolved_by = 'system',
+              content = content || char(10) || char(10) || '[Auto-resolved: request was pending for over 72 hours]'
+       WHERE msg_type = 'request' AND status IN ('pending','sent') AND created_at < ?
+       RETURNING id, from_agent, to_agent, project_id`,
+      [olderThan],
+    );
+  },
+
+  isChannelMember(db: Queryable, channelId: number, userId: string) {
+    return db.get('SELECT 1 AS ok FROM channel_members WHERE channel_id = ? AND user_id = ?', [channelId, userId]);
+  },
+
+  channel(db: Queryable, id: number) {
+    return db.get<{ id: number; type: string; slug: string; status: string }>('SELECT id, type, slug, status FROM channels WHERE id = ?', [id]);
+  },
+
+  generalChannelId(db: Queryable) {
+    return db.get<{ id: number }>("SELECT id FROM channels WHERE slug = 'general'");
+  },
+};

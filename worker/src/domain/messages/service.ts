@@ -1,0 +1,225 @@
+import type { AppContext } from '../../context.js';
+import type { Principal } from '../../auth/principal.js';
+import type { Statement } from '../../db/types.js';
+import type { EventInput } from '../events/bus.js';
+import { badRequest, forbidden, invalidEnum, notFound } from '../../http/errors.js';
+import { agentsRepo } from '../agents/repo.js';
+import { messagesRepo, type MessageRow, type NewMessage } from './repo.js';
+
+export const MSG_TYPES = ['message', 'request', 'directive', 'info'] as const;
+export const MSG_PRIORITIES = ['urgent', 'normal', 'fyi'] as const;
+export const MAX_CONTENT = 100_000;
+
+/** Summary names (spec 03 §0.4). */
+export function displayName(id: string | null | undefined): string {
+  if (!id) return '';
+  if (id === '__system__') return 'System';
+  if (id === '__admin__') return 'Admin';
+  if (id.startsWith('__user:')) return id.slice(7);
+  return id;
+}
+
+/** The wire identity of the caller: agent id, operator display name, or X-Acting-As / __system__. */
+export function callerId(p: Principal): string {
+  return p.kind === 'agent' ? p.id : p.who;
+}
+
+/** Directives only from admins and operators (spec 07 SEC-11); never from `body.from`. */
+export function maySendDirective(p: Principal): boolean {
+  if (p.isAdmin) return true;
+  if (p.kind === 'operator') return p.role === 'operator';
+  return p.role === 'operator';
+}
+
+/** Emits events whose rows go in one batch with any other statements given. */
+export async function commitWithEvents(app: AppContext, stmts: Statement[], events: EventInput[]) {
+  const res = await app.db.batch([...stmts, ...events.map((e) => app.events.statement(e))]);
+  events.forEach((e, i) => app.events.publishWritten(e, Number(res[stmts.length + i].rows[0]?.id ?? null)));
+  return res;
+}
+
+export function contentOf(body: Record<string, unknown>): string {
+  const c = body.content;
+  // `content` is the only text field; a payload in `body`/`message`/`text` is refused (spec 03 §7.2).
+  if (c === undefined || c === null || c === '') throw badRequest('content is required');
+  if (typeof c !== 'string') throw badRequest('content must be a string');
+  if (!c.trim()) throw badRequest('content is required');
+  if (c.length > MAX_CONTENT) throw badRequest(`content exceeds max length (${MAX_CONTENT} chars)`);
+  return c;
+}
+
+export function optString(body: Record<string, unknown>, field: string, max = 200): string | null {
+  const v = body[field];
+  if (v === undefined || v === null || v === '') return null;
+  if (typeof v !== 'string') throw badRequest(`${field} must be a string`);
+  if (v.length > max) throw badRequest(`${field} exceeds max length (${max} chars)`);
+  return v;
+}
+
+export function metadataOf(body: Record<string, unknown>): string {
+  const m = body.metadata;
+  if (m === undefined || m === null) return '{}';
+  if (typeof m !== 'object' || Array.isArray(m)) throw badRequest('metadata must be an object');
+  return JSON.stringify(m);
+}
+
+/** Operator-inbox rows (spec 03 §11.1), written next to the message that caused them. */
+export const inboxRows = {
+  forOperator(operatorId: string, item: { type: string; entity_id: number; title: string; summary: string; priority: string; data: unknown }): Statement {
+    return {
+      sql: `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary, data, priority)
+            VALUES (?, ?, 'message', ?, ?, ?, ?, ?)`,
+      args: [operatorId, item.type, String(item.entity_id), item.title, item.summary, JSON.stringify(item.data), item.priority],
+    };
+  },
+  forActiveOperators(item: { type: string; entity_id: number; title: string; summary: string; priority: string; data: unknown }): Statement {
+    return {
+      sql: `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary, data, priority)
+            SELECT id, ?, 'message', ?, ?, ?, ?, ? FROM operators WHERE status = 'active'`,
+      args: [item.type, String(item.entity_id), item.title, item.summary, JSON.stringify(item.data), item.priority],
+    };
+  },
+};
+
+const clip = (s: string, n: number) => (s.length > n ? s.slice(0, n) + '...' : s);
+
+export class MessageService {
+  constructor(private readonly app: AppContext) {}
+
+  async send(p: Principal, body: Record<string, unknown>) {
+    const { db } = this.app;
+    const content = contentOf(body);
+    const sender = callerId(p);
+    const to = optString(body, 'to_agent', 128) ?? optString(body, 'to', 128);
+    const msgType = body.msg_type === undefined || body.msg_type === null ? 'message' : body.msg_type;
+    if (typeof msgType !== 'string' || !(MSG_TYPES as readonly string[]).includes(msgType)) throw invalidEnum('msg_type', msgType, MSG_TYPES);
+    const priority = body.priority === undefined || body.priority === null ? 'normal' : body.priority;
+    if (typeof priority !== 'string' || !(MSG_PRIORITIES as readonly string[]).includes(priority)) throw invalidEnum('priority', priority, MSG_PRIORITIES);
+    if (msgType === 'directive' && !maySendDirective(p)) throw forbidden('Only admin or operators can send directives');
+    const thread = optString(body, 'thread_id', 200);
+    const project = optString(body, 'project_id', 200);
+    const metadata = metadataOf(body);
+
+    let channelId: number | null = null;
+    if (body.channel_id !== undefined && body.channel_id !== null) {
+      const cid = typeof body.channel_id === 'string' && /^\d+$/.test(body.channel_id) ? Number(body.channel_id) : body.channel_id;
+      if (typeof cid !== 'number' || !Number.isInteger(cid) || cid < 1) throw badRequest('channel_id must be an integer');
+      const ch = await messagesRepo.channel(db, cid);
+      if (!ch) throw notFound('Channel not found');
+      // Posting into a channel needs membership, like reading it (spec README privacy).
+      if (p.kind === 'agent' && !(await messagesRepo.isChannelMember(db, cid, p.id))) throw forbidden('Not a member of this channel');
+      channelId = cid;
+    } else if (!to) {
+      channelId = (await messagesRepo.generalChannelId(db))?.id ?? null;
+    }
+
+    const msg: NewMessage = { from_agent: sender, to_agent: to, thread_id: thread, project_id: project, content, metadata, msg_type: msgType, status: 'sent', channel_id: channelId, priority };
+    const [ins] = await db.batch([messagesRepo.insert(msg)]);
+    const id = Number(ins.rows[0].id);
+
+    const stmts: Statement[] = [];
+    const events: EventInput[] = [];
+    if (!(sender === '__system__' && to === '__system__')) {
+      events.push({
+        type: 'message_sent',
+        agent: sender,
+        projectId: project,
+        summary: to ? `${displayName(sender)} sent message to ${displayName(to)}` : `${displayName(sender)} sent message (broadcast)`,
+        data: { message_id: id },
+      });
+      if (to) {
+        events.push({ type: 'message_received', agent: to, projectId: project, summary: `${displayName(sender)} → ${displayName(to)}`, data: { message_id: id, from: sender, msg_type: msgType, priority } });
+        if (msgType === 'request') {
+          const recipient = await agentsRepo.get(db, to);
+          // Both request flavours reach the recipient's operator (spec 03 W14).
+          if (recipient?.operator_id) stmts.push(requestInboxItem(recipient.operator_id, id, sender, to, content, project));
+        }
+      }
+      if (msgType === 'directive') {
+        stmts.push(inboxRows.forActiveOperators({ type: 'message', entity_id: id, title: `Directive from ${displayName(sender)}`, summary: clip(content, 80), priority: 'urgent', data: { message_id: id, from: sender, msg_type: 'directive' } }));
+      }
+      stmts.push(...(await this.mentionItems(content, id, sender, project)));
+    }
+    await commitWithEvents(this.app, stmts, events);
+    return { id };
+  }
+
+  /** @mentions reach only existing active operators, and not e-mail domains (spec 03 W13). */
+  private async mentionItems(content: string, id: number, sender: string, project: string | null): Promise<Statement[]> {
+    const tokens = new Set<string>();
+    for (const m of content.matchAll(/(?<![\w.])@([a-z0-9_-]+)/gi)) tokens.add(m[1].toLowerCase());
+    if (!tokens.size) return [];
+    const ops = await this.app.db.all<{ id: string }>(
+      `SELECT id FROM operators WHERE status = 'active' AND lower(id) IN (${[...tokens].map(() => '?').join(',')})`,
+      [...tokens],
+    );
+    return ops.map((o) =>
+      inboxRows.forOperator(o.id, { type: 'mention', entity_id: id, title: `${displayName(sender)} mentioned you`, summary: clip(content, 120), priority: 'normal', data: { message_id: id, from: sender, project_id: project } }),
+    );
+  }
+
+  /** Who may change a message's state: its recipient, its sender, admins and operators (SEC-20). */
+  private async ownedMessage(p: Principal, id: number): Promise<{ msg: MessageRow; role: 'staff' | 'recipient' | 'sender' | 'audience' }> {
+    const msg = await messagesRepo.get(this.app.db, id);
+    if (!msg) throw notFound('Message not found');
+    if (p.kind !== 'agent') return { msg, role: 'staff' };
+    if (msg.to_agent === p.id) return { msg, role: 'recipient' };
+    if (msg.from_agent === p.id) return { msg, role: 'sender' };
+    if (msg.to_agent === null && (msg.channel_id === null || (await messagesRepo.isChannelMember(this.app.db, msg.channel_id, p.id)))) return { msg, role: 'audience' };
+    throw forbidden('Only the recipient or the sender can change this message');
+  }
+
+  async ack(p: Principal, id: number) {
+    const { msg, role } = await this.ownedMessage(p, id);
+    const who = callerId(p);
+    const ev: EventInput = { type: 'request_acknowledged', agent: who, projectId: msg.project_id, summary: `${displayName(who)} acknowledged request #${id}`, data: { message_id: id } };
+    // A broadcast acked by one agent is acked for that agent only (spec 03 W9).
+    const write: Statement =
+      role === 'audience' && p.kind === 'agent'
+        ? messagesRepo.markRead(p.id, [id])[0]
+        : { sql: "UPDATE messages SET status = 'acknowledged' WHERE id = ?", args: [id] };
+    await commitWithEvents(this.app, [write], [ev]);
+    return { ok: true, id, status: 'acknowledged' };
+  }
+
+  /** Resolve (spec 03 §7.4); `withEvents` false is the PUT /requests path (no reply events). */
+  async resolve(p: Principal, id: number, response: unknown, withEvents = true) {
+    const { msg, role } = await this.ownedMessage(p, id);
+    if (role === 'audience') throw forbidden('Only the recipient or the sender can change this message');
+    if (response !== undefined && response !== null && typeof response !== 'string') throw badRequest('response must be a string');
+    if (typeof response === 'string' && response.length > MAX_CONTENT) throw badRequest(`response exceeds max length (${MAX_CONTENT} chars)`);
+    let responder = callerId(p);
+    if (p.kind === 'admin' && !p.actingAs && msg.to_agent) responder = msg.to_agent;
+    const stmts: Statement[] = [messagesRepo.resolve(id, responder)];
+    const reply = typeof response === 'string' && response.trim() !== '';
+    if (reply) {
+      stmts.push(
+        messagesRepo.insert({ from_agent: responder, to_agent: msg.from_agent, thread_id: msg.thread_id, project_id: msg.project_id, content: response as string, metadata: '{}', msg_type: 'message', status: 'sent', channel_id: null, priority: 'normal' }),
+      );
+    }
+    const events: EventInput[] = [{ type: 'request_resolved', agent: responder, projectId: msg.project_id, summary: `${displayName(responder)} resolved request #${id}`, data: { message_id: id } }];
+    if (withEvents && msg.from_agent !== responder) {
+      events.push({ type: 'message_resolved_for_sender', agent: msg.from_agent, projectId: msg.project_id, summary: `${displayName(responder)} resolved your message #${id}`, data: { message_id: id, resolved_by: responder } });
+    }
+    const res = await commitWithEvents(this.app, stmts, events);
+    const out: { ok: true; id: number; status: 'resolved'; response_id?: number } = { ok: true, id, status: 'resolved' };
+    if (reply) {
+      out.response_id = Number(res[1].rows[0].id);
+      if (withEvents) {
+        await this.app.events.emit({ type: 'message_received', agent: msg.from_agent, projectId: msg.project_id, summary: `${displayName(responder)} → ${displayName(msg.from_agent)}`, data: { message_id: out.response_id, from: responder, msg_type: 'message', in_reply_to: id } });
+      }
+    }
+    return out;
+  }
+}
+
+export function requestInboxItem(operatorId: string, id: number, sender: string, to: string, content: string, project: string | null): Statement {
+  return inboxRows.forOperator(operatorId, {
+    type: 'message',
+    entity_id: id,
+    title: `Request from ${displayName(sender)}`,
+    summary: clip(content, 120),
+    priority: 'urgent',
+    data: { message_id: id, from: sender, to, msg_type: 'request', project_id: project },
+  });
+}

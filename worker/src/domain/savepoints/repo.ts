@@ -1,0 +1,91 @@
+import type { Queryable } from '../../db/db.js';
+import type { Statement } from '../../db/types.js';
+
+/** The agent_savepoints table's SQL. "Latest" is always the greatest id (spec 02 W22). */
+
+export interface SavepointRow {
+  id: number;
+  agent_id: string;
+  session_id: string | null;
+  heartbeat_at: string;
+  working_on: string;
+  state_snapshot: string;
+  messages_acked: string;
+  context_versions: string;
+  notes: string | null;
+  notes_delivered: number;
+  created_at: string;
+}
+
+/** Wire shape: JSON columns stay strings (the MCP parses `state_snapshot` itself). */
+export function toWireSavepoint(r: SavepointRow) {
+  const { notes_delivered: _internal, ...rest } = r;
+  return rest;
+}
+
+export const KEEP_PER_AGENT_ON_WRITE = 100;
+export const KEEP_PER_AGENT_DAILY = 50;
+
+export const savepointsRepo = {
+  latest(db: Queryable, agentId: string) {
+    return db.get<SavepointRow>('SELECT * FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC LIMIT 1', [agentId]);
+  },
+
+  list(db: Queryable, agentId: string, limit: number) {
+    return db.all(
+      `SELECT id, agent_id, session_id, heartbeat_at, working_on, notes, created_at
+       FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC LIMIT ?`,
+      [agentId, limit],
+    );
+  },
+
+  /**
+   * Inserts a savepoint. Undelivered hand-off notes of the previous latest savepoint are carried
+   * forward, so a heartbeat never buries them before a boot shows them (spec 02 W21).
+   */
+  insert(s: { agentId: string; sessionId?: string | null; workingOn: string; stateSnapshot?: string; messagesAcked?: string; notes?: string | null }): Statement {
+    return {
+      sql: `INSERT INTO agent_savepoints (agent_id, session_id, working_on, state_snapshot, messages_acked, notes, notes_delivered)
+            SELECT ?, ?, ?, ?, ?,
+                   COALESCE(?, (SELECT notes FROM agent_savepoints WHERE agent_id = ? AND notes IS NOT NULL AND notes_delivered = 0 ORDER BY id DESC LIMIT 1)),
+                   0
+            RETURNING id`,
+      args: [s.agentId, s.sessionId ?? null, s.workingOn, s.stateSnapshot ?? '{}', s.messagesAcked ?? '[]', s.notes ?? null, s.agentId],
+    };
+  },
+
+  /** Keeps the newest `keep` rows of one agent. */
+  prune(agentId: string, keep = KEEP_PER_AGENT_ON_WRITE): Statement {
+    return {
+      sql: `DELETE FROM agent_savepoints WHERE agent_id = ? AND id NOT IN
+            (SELECT id FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC LIMIT ?)`,
+      args: [agentId, agentId, keep],
+    };
+  },
+
+  /** Daily retention across all agents. */
+  pruneAll(db: Queryable, keep = KEEP_PER_AGENT_DAILY) {
+    return db.run(
+      `DELETE FROM agent_savepoints WHERE id IN (
+         SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY agent_id ORDER BY id DESC) AS rn FROM agent_savepoints) WHERE rn > ?)`,
+      [keep],
+    );
+  },
+
+  setNotesOnLatest(db: Queryable, agentId: string, notes: string) {
+    return db.get<{ id: number }>(
+      `UPDATE agent_savepoints SET notes = ?, notes_delivered = 0
+       WHERE id = (SELECT id FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC LIMIT 1) RETURNING id`,
+      [notes, agentId],
+    );
+  },
+
+  /** A boot has shown the notes: stop carrying them forward. */
+  markNotesDelivered(agentId: string): Statement {
+    return { sql: 'UPDATE agent_savepoints SET notes_delivered = 1 WHERE agent_id = ? AND notes IS NOT NULL AND notes_delivered = 0', args: [agentId] };
+  },
+
+  deleteForAgent(agentId: string): Statement {
+    return { sql: 'DELETE FROM agent_savepoints WHERE agent_id = ?', args: [agentId] };
+  },
+};

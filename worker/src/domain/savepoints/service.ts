@@ -1,0 +1,100 @@
+import type { AppContext } from '../../context.js';
+import type { Principal } from '../../auth/principal.js';
+import { isSelfOrAdmin } from '../../auth/principal.js';
+import { badRequest, forbidden, notFound } from '../../http/errors.js';
+import { agentsRepo, type AgentRow } from '../agents/repo.js';
+import { parseArray, parseObject } from '../agents/json.js';
+import { workScope } from '../work/service.js';
+import { savepointsRepo, toWireSavepoint, type SavepointRow } from './repo.js';
+import { diffRepo } from './diff-repo.js';
+
+export function assertSavepointAccess(p: Principal, agentId: string) {
+  if (!isSelfOrAdmin(p, agentId)) throw forbidden('Can only access your own savepoints');
+}
+
+/**
+ * What changed since the latest savepoint (spec 02 §3.7), limited to what the agent may read
+ * (W23): its messages, its and its projects' unassigned tasks, its projects' plans and bugs, its
+ * context namespaces, and events of its projects.
+ */
+export async function savepointDiff(app: AppContext, agent: AgentRow, sp?: SavepointRow) {
+  const latest = sp ?? (await savepointsRepo.latest(app.db, agent.id));
+  if (!latest) return { has_savepoint: false as const };
+  const since = latest.heartbeat_at;
+  const acked = parseArray(latest.messages_acked).map(Number).filter(Number.isInteger);
+  const scope = await workScope(app, agent);
+  const projects = scope ?? [];
+  const [new_messages, tasks_changed, context_changed, plans_changed, bugs_changed, events] = await Promise.all([
+    diffRepo.messages(app.db, agent.id, since, acked),
+    diffRepo.tasks(app.db, agent.id, since, scope),
+    diffRepo.context(app.db, [agent.id, ...projects, 'mycelium'], since),
+    diffRepo.plans(app.db, since, scope),
+    diffRepo.bugs(app.db, since, scope),
+    diffRepo.eventCount(app.db, agent.id, since, scope),
+  ]);
+  const drone_jobs_changed: unknown[] = [];
+  return {
+    has_savepoint: true as const,
+    savepoint_id: latest.id,
+    savepoint_at: latest.heartbeat_at,
+    session_id: latest.session_id,
+    was_working_on: latest.working_on,
+    notes: latest.notes,
+    previous_state: parseObject(latest.state_snapshot),
+    changes: { new_messages, tasks_changed, context_changed, plans_changed, bugs_changed, drone_jobs_changed, events_since: events },
+    summary: {
+      messages: new_messages.length,
+      tasks: tasks_changed.length,
+      context: context_changed.length,
+      plans: plans_changed.length,
+      bugs: bugs_changed.length,
+      drone_jobs: 0,
+      events,
+      time_since: latest.heartbeat_at,
+    },
+  };
+}
+
+export class SavepointService {
+  constructor(private readonly app: AppContext) {}
+
+  async latest(p: Principal, agentId: string) {
+    assertSavepointAccess(p, agentId);
+    const sp = await savepointsRepo.latest(this.app.db, agentId);
+    return sp ? toWireSavepoint(sp) : { has_savepoint: false };
+  }
+
+  async list(p: Principal, agentId: string, rawLimit: string | undefined) {
+    assertSavepointAccess(p, agentId);
+    const n = rawLimit !== undefined && /^\d+$/.test(rawLimit) ? Number(rawLimit) : NaN;
+    const limit = !Number.isFinite(n) || n < 1 ? 10 : Math.min(n, 500);
+    return savepointsRepo.list(this.app.db, agentId, limit);
+  }
+
+  async diff(p: Principal, agentId: string) {
+    assertSavepointAccess(p, agentId);
+    const agent = await agentsRepo.get(this.app.db, agentId);
+    if (!agent) return { has_savepoint: false };
+    return savepointDiff(this.app, agent);
+  }
+
+  async setNotes(agentId: string, notes: unknown) {
+    if (typeof notes !== 'string' || !notes.trim()) throw badRequest('notes required');
+    if (notes.length > 20_000) throw badRequest('notes exceeds max length (20000 chars)');
+    const row = await savepointsRepo.setNotesOnLatest(this.app.db, agentId, notes);
+    if (!row) throw notFound('No savepoint found for agent');
+    await this.app.events.emit({ type: 'savepoint_notes', agent: '__admin__', summary: `Admin left notes for ${agentId}: ${notes.slice(0, 100)}`, data: { agent_id: agentId, savepoint_id: row.id } });
+    return { ok: true, savepoint_id: Number(row.id) };
+  }
+
+  async create(agentId: string, notes: unknown) {
+    const agent = await agentsRepo.get(this.app.db, agentId);
+    if (!agent) throw notFound('Agent not found');
+    if (notes !== undefined && notes !== null && typeof notes !== 'string') throw badRequest('notes must be a string');
+    const [ins] = await this.app.db.batch([
+      savepointsRepo.insert({ agentId, workingOn: agent.working_on ?? '', notes: (notes as string | undefined) || null }),
+      savepointsRepo.prune(agentId),
+    ]);
+    return { ok: true, savepoint_id: Number(ins.rows[0].id) };
+  }
+}

@@ -1,0 +1,161 @@
+import type { Queryable } from '../../db/db.js';
+import type { SqlArgs, Statement } from '../../db/types.js';
+import { taskPriorityRankSql, taskReadySql } from '../tasks/repo.js';
+import { stepReadySql } from '../plans/repo.js';
+import { NOT_FROZEN_SQL } from '../tasks/sql.js';
+
+/**
+ * The work queue's read model over tasks, plan steps and bugs (spec 02 §3.5), and the claim
+ * statements for steps and bugs (tasks claim through tasksRepo.claim). Every claim is a
+ * compare-and-set that also re-checks the kill switch inside the same statement.
+ */
+
+/** Bug severity by meaning (spec 02 W3): critical > high > normal/medium > low. */
+export const BUG_SEVERITY_RANK = `CASE b.severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'normal' THEN 2 WHEN 'low' THEN 1 ELSE 0 END`;
+
+export interface StepItemRow {
+  id: number;
+  plan_id: number;
+  plan_title: string;
+  title: string;
+  status: string;
+  project_id: string;
+  step_order: number;
+  ready: number;
+}
+
+export interface TaskItemRow {
+  id: number;
+  title: string;
+  status: string;
+  project_id: string;
+  description: string;
+  priority: string;
+  ready: number;
+}
+
+export interface BugItemRow {
+  id: number;
+  title: string;
+  severity: string;
+  status: string;
+  project_id: string;
+}
+
+/** `(col IN (…) OR col = '')`, or TRUE when the scope is unrestricted (null). */
+function inScope(col: string, scope: string[] | null): { sql: string; args: SqlArgs } {
+  if (scope === null) return { sql: '1', args: [] };
+  return { sql: `(${col} = '' OR ${col} IN (${scope.map(() => '?').join(',') || "''"}))`, args: scope };
+}
+
+export const workRepo = {
+  assignedSteps(db: Queryable, agentId: string) {
+    return db.all<StepItemRow>(
+      `SELECT s.id, s.plan_id, p.title AS plan_title, s.title, s.status, p.project_id, s.step_order, ${stepReadySql('s')} AS ready
+       FROM plan_steps s JOIN plans p ON p.id = s.plan_id
+       WHERE s.assignee = ? AND s.status IN ('pending','in_progress') AND p.status = 'active'
+       ORDER BY p.updated_at DESC, p.id DESC, s.step_order ASC, s.id ASC LIMIT 100`,
+      [agentId],
+    );
+  },
+
+  assignedTasks(db: Queryable, agentId: string) {
+    return db.all<TaskItemRow>(
+      `SELECT t.id, t.title, t.status, t.project_id, t.description, t.priority, ${taskReadySql('t')} AS ready
+       FROM tasks t WHERE t.assignee = ? AND t.status IN ('open','in_progress')
+       ORDER BY ${taskPriorityRankSql('t')} DESC, t.updated_at DESC, t.id DESC LIMIT 100`,
+      [agentId],
+    );
+  },
+
+  /** Queried directly, open and in progress (spec 02 W9). */
+  assignedBugs(db: Queryable, agentId: string) {
+    return db.all<BugItemRow>(
+      `SELECT b.id, b.title, b.severity, b.status, b.project_id FROM bugs b
+       WHERE b.assignee = ? AND b.status IN ('open','in_progress')
+       ORDER BY ${BUG_SEVERITY_RANK} DESC, b.id DESC LIMIT 100`,
+      [agentId],
+    );
+  },
+
+  /** Ready, unassigned, pending steps of active plans in scope (spec 02 §3.5 bucket 7, W8). */
+  unassignedSteps(db: Queryable, scope: string[] | null, limit = 20) {
+    const s = inScope('p.project_id', scope);
+    return db.all<StepItemRow>(
+      `SELECT s.id, s.plan_id, p.title AS plan_title, s.title, s.status, p.project_id, s.step_order, 1 AS ready
+       FROM plan_steps s JOIN plans p ON p.id = s.plan_id
+       WHERE s.status = 'pending' AND COALESCE(s.assignee, '') = '' AND p.status = 'active' AND ${s.sql} AND ${stepReadySql('s')}
+       ORDER BY p.updated_at DESC, p.id DESC, s.step_order ASC, s.id ASC LIMIT ?`,
+      [...s.args, limit],
+    );
+  },
+
+  unassignedBugs(db: Queryable, scope: string[] | null, limit = 20) {
+    const s = inScope('b.project_id', scope);
+    return db.all<BugItemRow>(
+      `SELECT b.id, b.title, b.severity, b.status, b.project_id FROM bugs b
+       WHERE b.status = 'open' AND COALESCE(b.assignee, '') = '' AND ${s.sql}
+       ORDER BY ${BUG_SEVERITY_RANK} DESC, b.id DESC LIMIT ?`,
+      [...s.args, limit],
+    );
+  },
+
+  /** Another planner (capability reasoning_planning) alive in the last 30 min, for triage deferral. */
+  otherPlanners(db: Queryable, agentId: string, since: string) {
+    return db.all<{ id: string; project_id: string }>(
+      `SELECT a.id, a.project_id FROM agents a, json_each(a.capabilities) cap
+       WHERE a.id != ? AND cap.value = 'reasoning_planning' AND a.last_heartbeat >= ?`,
+      [agentId, since],
+    );
+  },
+
+  claimStep(stepId: number, agentId: string): Statement {
+    return {
+      sql: `UPDATE plan_steps SET assignee = ?, status = 'in_progress', updated_at = datetime('now')
+            WHERE id = ? AND (COALESCE(assignee, '') = '' OR assignee = ?)
+              AND (status = 'in_progress' OR (status = 'pending' AND ${stepReadySql('plan_steps')}))
+              AND ${NOT_FROZEN_SQL} RETURNING id`,
+      args: [agentId, stepId, agentId],
+    };
+  },
+
+  claimBug(bugId: number, agentId: string): Statement {
+    return {
+      sql: `UPDATE bugs SET assignee = ?, status = 'in_progress', updated_at = datetime('now')
+            WHERE id = ? AND (COALESCE(assignee, '') = '' OR assignee = ?) AND status IN ('open','in_progress')
+              AND ${NOT_FROZEN_SQL} RETURNING id`,
+      args: [agentId, bugId, agentId],
+    };
+  },
+
+  /** Dispatch of a step: assigned, left pending for the agent to pull-claim (spec 02 §3.6 step 4). */
+  assignStep(stepId: number, agentId: string): Statement {
+    return {
+      sql: `UPDATE plan_steps SET assignee = ?, updated_at = datetime('now')
+            WHERE id = ? AND COALESCE(assignee, '') = '' AND status = 'pending' AND ${stepReadySql('plan_steps')}
+              AND ${NOT_FROZEN_SQL} RETURNING id`,
+      args: [agentId, stepId],
+    };
+  },
+
+  /** Ready open unassigned tasks in scope, by priority meaning then age (dispatch). */
+  dispatchableTasks(db: Queryable, scope: string[] | null, limit: number) {
+    const s = inScope('t.project_id', scope);
+    return db.all<{ id: number; title: string; project_id: string; tags: string }>(
+      `SELECT t.id, t.title, t.project_id, t.tags FROM tasks t
+       WHERE t.status = 'open' AND COALESCE(t.assignee, '') = '' AND ${s.sql} AND ${taskReadySql('t')}
+       ORDER BY ${taskPriorityRankSql('t')} DESC, t.created_at ASC, t.id ASC LIMIT ?`,
+      [...s.args, limit],
+    );
+  },
+
+  dispatchableSteps(db: Queryable, scope: string[] | null, limit: number) {
+    const s = inScope('p.project_id', scope);
+    return db.all<{ id: number; title: string; plan_title: string; project_id: string }>(
+      `SELECT s.id, s.title, p.title AS plan_title, p.project_id FROM plan_steps s JOIN plans p ON p.id = s.plan_id
+       WHERE s.status = 'pending' AND COALESCE(s.assignee, '') = '' AND p.status = 'active' AND ${s.sql} AND ${stepReadySql('s')}
+       ORDER BY s.step_order ASC, p.id ASC, s.id ASC LIMIT ?`,
+      [...s.args, limit],
+    );
+  },
+};

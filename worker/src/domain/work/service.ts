@@ -1,0 +1,154 @@
+import type { AppContext } from '../../context.js';
+import type { Principal } from '../../auth/principal.js';
+import { isSelfOrAdmin } from '../../auth/principal.js';
+import { agentProjectIds } from '../../auth/scope.js';
+import { badRequest, forbidden, notFound, unavailable } from '../../http/errors.js';
+import { isFrozen, assertNotFrozen, FROZEN_MESSAGE } from '../admin/freeze.js';
+import { agentsRepo, type AgentRow } from '../agents/repo.js';
+import { parseStringArray, toDbTime } from '../agents/json.js';
+import { messagesRepo } from '../messages/repo.js';
+import { claimTaskFor } from '../tasks/service.js';
+import { workRepo } from './repo.js';
+
+export interface QueueItem {
+  priority: number;
+  type: 'request' | 'plan_step' | 'task' | 'bug' | 'plan_step_unassigned' | 'bug_unassigned';
+  id: number;
+  title: string;
+  [k: string]: unknown;
+}
+
+const PLANNER_CAP = 'reasoning_planning';
+const PLANNER_FRESH_MS = 30 * 60_000;
+
+/**
+ * Where an agent works: its own project (unless a drone's) plus its teams' projects. An empty set
+ * means unscoped (spec 02 §3.6 step 3); the queue uses the same rule so both agree.
+ */
+export async function workScope(app: AppContext, agent: Pick<AgentRow, 'id' | 'project_id'>): Promise<string[] | null> {
+  const home = agent.project_id && agent.project_id !== 'drone' ? agent.project_id : '';
+  const ids = (await agentProjectIds(app.db, agent.id, home)).filter((x) => x !== '');
+  return ids.length ? ids : null;
+}
+
+/** The prioritised queue (spec 02 §3.5), buckets in the spec's order; directives are never queued. */
+export async function buildQueue(app: AppContext, agent: AgentRow): Promise<QueueItem[]> {
+  const { db } = app;
+  const scope = await workScope(app, agent);
+  const [requests, steps, tasks, bugs, freeSteps] = await Promise.all([
+    messagesRepo.pendingRequests(db, agent.id),
+    workRepo.assignedSteps(db, agent.id),
+    workRepo.assignedTasks(db, agent.id),
+    workRepo.assignedBugs(db, agent.id),
+    workRepo.unassignedSteps(db, scope),
+  ]);
+  const q: QueueItem[] = [];
+  for (const r of requests) {
+    q.push({ priority: 1, type: 'request', id: r.id, title: `Request from ${r.from_agent}`, summary: r.content.slice(0, 200), status: (r as { status?: string }).status ?? 'pending', from_agent: r.from_agent, content: r.content });
+  }
+  const step = (prio: number, type: 'plan_step' | 'plan_step_unassigned', s: (typeof steps)[number]): QueueItem => ({
+    priority: prio, type, id: s.id, plan_id: s.plan_id, plan_title: s.plan_title, title: s.title, status: s.status, project_id: s.project_id,
+  });
+  for (const s of steps) if (s.status === 'in_progress') q.push(step(2, 'plan_step', s));
+  for (const s of steps) if (s.status === 'pending' && Number(s.ready) === 1) q.push(step(3, 'plan_step', s));
+  for (const t of tasks) if (t.status === 'in_progress') q.push({ priority: 4, type: 'task', id: t.id, title: t.title, status: t.status, project_id: t.project_id, priority_label: t.priority });
+  // Blocked or unapproved tasks are not served as ready (spec 03 W2/W3).
+  for (const t of tasks) if (t.status === 'open' && Number(t.ready) === 1) q.push({ priority: 5, type: 'task', id: t.id, title: t.title, status: t.status, project_id: t.project_id, priority_label: t.priority });
+  for (const b of bugs) q.push({ priority: 6, type: 'bug', id: b.id, title: b.title, severity: b.severity, status: b.status, project_id: b.project_id });
+  for (const s of freeSteps) q.push(step(7, 'plan_step_unassigned', s));
+  if (!(await deferToPlanner(app, agent, scope))) {
+    for (const b of await workRepo.unassignedBugs(db, scope)) {
+      q.push({ priority: 8, type: 'bug_unassigned', id: b.id, title: b.title, severity: b.severity, status: b.status, project_id: b.project_id });
+    }
+  }
+  return q;
+}
+
+/** Unassigned-bug triage waits for a live planner in scope, unless the caller is one (spec 02 §3.5). */
+async function deferToPlanner(app: AppContext, agent: AgentRow, scope: string[] | null): Promise<boolean> {
+  if (parseStringArray(agent.capabilities).includes(PLANNER_CAP)) return false;
+  const since = toDbTime(app.clock.now().getTime() - PLANNER_FRESH_MS);
+  const planners = await workRepo.otherPlanners(app.db, agent.id, since);
+  return planners.some((p) => !p.project_id || scope === null || scope.includes(p.project_id));
+}
+
+export class WorkService {
+  constructor(private readonly app: AppContext) {}
+
+  async getWork(p: Principal, agentId: string, autoClaim: boolean) {
+    if (!isSelfOrAdmin(p, agentId)) throw forbidden('Can only access your own work queue');
+    const agent = await agentsRepo.get(this.app.db, agentId);
+    if (!agent) throw notFound('Agent not found');
+    // Kill switch: nothing is routed while frozen (spec README, SEC-49).
+    if (await isFrozen(this.app.db)) return { ok: true, queue: [], frozen: true };
+    const queue = await buildQueue(this.app, agent);
+    if (!autoClaim || queue.length === 0) return { ok: true, queue };
+    return { ok: true, queue, claimed: await this.claimFirst(agent, queue) };
+  }
+
+  /**
+   * Auto-claim (spec 02 W4): each candidate is a compare-and-set; a lost race falls through to the
+   * next item, so concurrent pollers never both get the same item.
+   */
+  private async claimFirst(agent: AgentRow, queue: QueueItem[]): Promise<QueueItem | null> {
+    const { db, events } = this.app;
+    for (const item of queue.slice(0, 25)) {
+      if (item.type === 'request') return item;
+      let won = false;
+      let description: string | undefined;
+      if (item.type === 'task') {
+        const r = await claimTaskFor(this.app, item.id, agent.id, 'claim');
+        won = r.ok;
+        if (r.ok) description = r.task.description;
+      } else if (item.type === 'plan_step' || item.type === 'plan_step_unassigned') {
+        const s = workRepo.claimStep(item.id, agent.id);
+        won = !!(await db.get(s.sql, s.args));
+      } else {
+        const s = workRepo.claimBug(item.id, agent.id);
+        won = !!(await db.get(s.sql, s.args));
+      }
+      if (!won) {
+        if (await isFrozen(db)) return null;
+        continue;
+      }
+      if (description !== undefined) item.description = description;
+      item.claimed = true;
+      await events.emit({
+        type: 'work_claimed',
+        agent: agent.id,
+        projectId: (item.project_id as string) || null,
+        summary: `${agent.id} auto-claimed ${item.type} #${item.id}: ${item.title}`,
+        data: { item_type: item.type, item_id: item.id },
+      });
+      return item;
+    }
+    return null;
+  }
+
+  /** POST /work/request: a request to the configured coordinator (spec 02 §3.5, W12). */
+  async requestWork(p: Principal, body: Record<string, unknown>) {
+    if (p.kind !== 'agent') throw forbidden('Agent key required');
+    await assertNotFrozen(this.app.db);
+    const type = body.type;
+    if (typeof type !== 'string' || !type.trim()) throw badRequest('type required (task_request, asset_request, work_request)');
+    for (const f of ['target', 'description', 'priority'] as const) {
+      if (body[f] !== undefined && body[f] !== null && typeof body[f] !== 'string') throw badRequest(`${f} must be a string`);
+    }
+    const target = (body.target as string | undefined) || null;
+    const description = (body.description as string | undefined) ?? '';
+    if (description.length > 50_000) throw badRequest('description exceeds max length (50000 chars)');
+    const priority = (body.priority as string | undefined) || 'normal';
+    const cfg = await this.app.db.get<{ value: string }>("SELECT value FROM instance_config WHERE key = 'admin_agent_id'");
+    const coordinator = cfg?.value?.trim();
+    // No vendor default: without a configured coordinator the request is refused (spec 02 W12).
+    if (!coordinator) throw unavailable('No coordinator agent configured');
+    const content = JSON.stringify({ type, target, description, priority });
+    const ins = messagesRepo.insert({ from_agent: p.id, to_agent: coordinator, thread_id: null, project_id: null, content, metadata: JSON.stringify({ work_request: true, type }), msg_type: 'request', status: 'pending', channel_id: null, priority: 'urgent' });
+    const ev = { type: 'work_request', agent: p.id, summary: `${p.id} requested work: ${type}${target ? ` → ${target}` : ''}`, data: { type, target } };
+    const res = await this.app.db.batch([ins, this.app.events.statement(ev)]);
+    this.app.events.publishWritten(ev, Number(res[1].rows[0]?.id ?? null));
+    return { ok: true, message_id: Number(res[0].rows[0].id), routed_to: coordinator };
+  }
+}
+
+export { FROZEN_MESSAGE };
