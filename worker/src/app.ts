@@ -25,6 +25,7 @@ import { planRoutes } from './domain/plans/routes.js';
 import { approvalRoutes } from './domain/approvals/routes.js';
 import { configRoutes } from './domain/config/routes.js';
 import { contextRoutes } from './domain/context/routes.js';
+import { spendRoutes } from './domain/spend/routes.js';
 
 export const API_PREFIX = '/api/mycelium';
 
@@ -71,6 +72,7 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   api.route('/', approvalRoutes(ctx));
   api.route('/', configRoutes(ctx));
   api.route('/', contextRoutes(ctx));
+  api.route('/', spendRoutes(ctx));
   app.route(API_PREFIX, api);
 
   app.notFound((c) => c.json({ error: 'Not found' }, 404));

@@ -1,0 +1,136 @@
+import type { Queryable } from '../../db/db.js';
+
+/** agent_spend and spend_budgets: their SQL lives here (spec 04 §1.7 and our budgets). */
+export interface SpendRow {
+  id: number;
+  agent_id: string;
+  project_id: string;
+  cost_usd: number;
+  source: string;
+  description: string;
+  model: string;
+  tokens_in: number;
+  tokens_out: number;
+  created_at: string;
+}
+
+export interface BudgetRow {
+  id: number;
+  scope: 'agent' | 'project';
+  scope_id: string;
+  period: 'day' | 'month' | 'total';
+  limit_usd: number;
+  warn_pct: number;
+  hard_stop: number;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface NewSpend {
+  agent_id: string;
+  project_id: string;
+  cost_usd: number;
+  source: string;
+  description: string;
+  model: string;
+  tokens_in: number;
+  tokens_out: number;
+}
+
+/** Start of a budget's current period, as a datetime('now')-format string computed by SQLite. */
+const PERIOD_START = `CASE b.period WHEN 'day' THEN strftime('%Y-%m-%d 00:00:00', 'now')
+  WHEN 'month' THEN strftime('%Y-%m-01 00:00:00', 'now') ELSE '' END`;
+/** Spend already counted against budget `b` in its current period. */
+const SPENT = `(SELECT COALESCE(SUM(s.cost_usd), 0) FROM agent_spend s
+  WHERE ((b.scope = 'agent' AND s.agent_id = b.scope_id) OR (b.scope = 'project' AND s.project_id = b.scope_id))
+    AND s.created_at >= ${PERIOD_START})`;
+const APPLIES = `((b.scope = 'agent' AND b.scope_id = ?) OR (b.scope = 'project' AND b.scope_id = ?))`;
+
+export const spendRepo = {
+  /**
+   * Records a spend only if no hard-stop budget that applies would go over its limit — the check
+   * and the insert are one statement, so N parallel spends against room for M record exactly M.
+   */
+  insertWithinBudget(db: Queryable, s: NewSpend) {
+    return db.get<SpendRow>(
+      `INSERT INTO agent_spend (agent_id, project_id, cost_usd, source, description, model, tokens_in, tokens_out)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?
+       WHERE NOT EXISTS (
+         SELECT 1 FROM spend_budgets b WHERE b.hard_stop = 1 AND ${APPLIES} AND ${SPENT} + ? > b.limit_usd + 1e-9
+       )
+       RETURNING *`,
+      [s.agent_id, s.project_id, s.cost_usd, s.source, s.description, s.model, s.tokens_in, s.tokens_out, s.agent_id, s.project_id, s.cost_usd],
+    );
+  },
+
+  /** Budgets that apply to an (agent, project) pair, with what is spent in their current period. */
+  applicable(db: Queryable, agentId: string, projectId: string) {
+    return db.all<BudgetRow & { spent_usd: number }>(
+      `SELECT b.*, ${SPENT} AS spent_usd FROM spend_budgets b WHERE ${APPLIES} ORDER BY b.id`,
+      [agentId, projectId],
+    );
+  },
+
+  listBudgets(db: Queryable, filter?: { agentId: string; projects: string[] }) {
+    const where = filter
+      ? `WHERE (b.scope = 'agent' AND b.scope_id = ?) OR (b.scope = 'project' AND b.scope_id IN (${filter.projects.map(() => '?').join(', ')}))`
+      : '';
+    const args = filter ? [filter.agentId, ...filter.projects] : [];
+    return db.all<BudgetRow & { spent_usd: number }>(`SELECT b.*, ${SPENT} AS spent_usd FROM spend_budgets b ${where} ORDER BY b.scope, b.scope_id`, args);
+  },
+
+  upsertBudget(db: Queryable, b: { scope: string; scope_id: string; period: string; limit_usd: number; warn_pct: number; hard_stop: boolean; by: string }) {
+    return db.get<BudgetRow>(
+      `INSERT INTO spend_budgets (scope, scope_id, period, limit_usd, warn_pct, hard_stop, created_by)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(scope, scope_id) DO UPDATE SET period = excluded.period, limit_usd = excluded.limit_usd,
+         warn_pct = excluded.warn_pct, hard_stop = excluded.hard_stop, updated_at = datetime('now')
+       RETURNING *`,
+      [b.scope, b.scope_id, b.period, b.limit_usd, b.warn_pct, b.hard_stop ? 1 : 0, b.by],
+    );
+  },
+
+  deleteBudget(db: Queryable, id: number) {
+    return db.run('DELETE FROM spend_budgets WHERE id = ?', [id]);
+  },
+
+  listForAgent(db: Queryable, agentId: string, f: { since?: string; project_id?: string; limit: number }) {
+    const where = ['agent_id = ?'];
+    const args: (string | number)[] = [agentId];
+    if (f.since) {
+      where.push('created_at >= ?');
+      args.push(f.since);
+    }
+    if (f.project_id !== undefined) {
+      where.push('project_id = ?');
+      args.push(f.project_id);
+    }
+    args.push(f.limit);
+    return db.all<SpendRow>(`SELECT * FROM agent_spend WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`, args);
+  },
+
+  summary(db: Queryable, f: { since?: string; project_id?: string; agent_id?: string }) {
+    const where: string[] = [];
+    const args: string[] = [];
+    if (f.since) {
+      where.push('created_at >= ?');
+      args.push(f.since);
+    }
+    if (f.project_id !== undefined) {
+      where.push('project_id = ?');
+      args.push(f.project_id);
+    }
+    if (f.agent_id !== undefined) {
+      where.push('agent_id = ?');
+      args.push(f.agent_id);
+    }
+    return db.all<{ agent_id: string; project_id: string; total_cost: number; entry_count: number; total_tokens_in: number; total_tokens_out: number }>(
+      `SELECT agent_id, project_id, ROUND(SUM(cost_usd), 6) AS total_cost, COUNT(*) AS entry_count,
+              SUM(tokens_in) AS total_tokens_in, SUM(tokens_out) AS total_tokens_out
+       FROM agent_spend ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+       GROUP BY agent_id, project_id ORDER BY total_cost DESC, agent_id, project_id`,
+      args,
+    );
+  },
+};
