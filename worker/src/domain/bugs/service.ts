@@ -1,0 +1,143 @@
+import type { AppContext } from '../../context.js';
+import type { Principal } from '../../auth/principal.js';
+import type { SqlValue } from '../../db/types.js';
+import { assertProjectScope } from '../../auth/scope.js';
+import { AppError, conflict, invalidEnum, notFound } from '../../http/errors.js';
+import { FROZEN_MESSAGE, assertNotFrozen, isFrozen } from '../admin/freeze.js';
+import type { EventInput } from '../events/bus.js';
+import { callerId, displayName, isGuardAbort, abortUnlessChanged } from '../tasks/sql.js';
+import { DEFAULT_BUG_CATEGORIES, bugsRepo, type BugRow, type WritableBugColumn } from './repo.js';
+
+/**
+ * Bugs (spec 03 §6): filed by anyone in scope, claimed by compare-and-set like tasks, categories
+ * per project. Assignees are stored as given (bugs do not resolve names, §3.0).
+ */
+
+export async function requireBug(ctx: AppContext, id: number | null): Promise<BugRow> {
+  const bug = id === null ? undefined : await bugsRepo.get(ctx.db, id);
+  if (!bug) throw notFound('Bug not found');
+  return bug;
+}
+
+/** The project's categories when it has a non-empty list of strings, else the defaults (never 404). */
+export async function bugCategories(ctx: AppContext, projectId: string): Promise<string[]> {
+  const raw = projectId ? await bugsRepo.projectCategories(ctx.db, projectId) : undefined;
+  if (raw) {
+    try {
+      const v = JSON.parse(raw);
+      if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string')) return v;
+    } catch {
+      // invalid JSON falls back to the defaults
+    }
+  }
+  return [...DEFAULT_BUG_CATEGORIES];
+}
+
+export interface CreateBugInput {
+  title: string;
+  description: string;
+  project_id?: string;
+  category?: string;
+  severity?: string;
+  assignee?: string | null;
+  diagnostic_data?: unknown;
+}
+
+export async function createBug(ctx: AppContext, p: Principal, input: CreateBugInput) {
+  const projectId = input.project_id ?? '';
+  await assertProjectScope(ctx.db, p, projectId); // creates only in own/team projects (W20)
+  if (input.category !== undefined) {
+    const allowed = await bugCategories(ctx, projectId);
+    if (!allowed.includes(input.category)) throw invalidEnum('category', input.category, allowed);
+  }
+  const who = callerId(p);
+  const s = bugsRepo.insert({
+    project_id: projectId,
+    title: input.title,
+    description: input.description,
+    category: input.category ?? 'other',
+    severity: input.severity ?? 'normal',
+    reporter: who,
+    assignee: input.assignee ?? null,
+    diagnostic_data:
+      input.diagnostic_data === undefined || input.diagnostic_data === null
+        ? null
+        : typeof input.diagnostic_data === 'string' ? input.diagnostic_data : JSON.stringify(input.diagnostic_data),
+  });
+  const bug = (await ctx.db.execute(s.sql, s.args)).rows[0] as unknown as BugRow;
+  await ctx.events.emit({ type: 'bug_created', agent: who, projectId: bug.project_id, summary: `${displayName(who)} filed bug #${bug.id}: ${bug.title}`, data: { bug_id: bug.id } });
+  return { ok: true, id: bug.id };
+}
+
+/** POST /bugs/:id/claim — same rules as task claims (SEC-13, REL-03, kill switch). */
+export async function claimBug(ctx: AppContext, p: Principal, id: number | null, body: { agent_id?: string; force?: boolean }) {
+  const bug = await requireBug(ctx, id);
+  await assertProjectScope(ctx.db, p, bug.project_id, { assignee: bug.assignee });
+  await assertNotFrozen(ctx.db);
+  const agentId = p.isAdmin && body.agent_id ? body.agent_id.trim() : callerId(p);
+  const s = bugsRepo.claim(bug.id, agentId, !!(p.isAdmin && body.force));
+  const won = (await ctx.db.execute(s.sql, s.args)).rows[0];
+  if (!won) {
+    const now = await bugsRepo.get(ctx.db, bug.id);
+    if (!now) throw notFound('Bug not found');
+    if (await isFrozen(ctx.db)) throw new AppError(503, FROZEN_MESSAGE);
+    if (now.status === 'fixed' || now.status === 'closed') throw conflict(`Bug is ${now.status}`, { assignee: now.assignee, status: now.status });
+    throw conflict('Bug already claimed', { assignee: now.assignee });
+  }
+  if (!(bug.status === 'in_progress' && bug.assignee === agentId)) {
+    const who = callerId(p);
+    await ctx.events.emit({ type: 'bug_claimed', agent: who, projectId: bug.project_id, summary: `${displayName(who)} claimed bug #${bug.id}`, data: { bug_id: bug.id, agent: agentId } });
+  }
+  return { ok: true, id: bug.id, assignee: agentId, status: 'in_progress' as const };
+}
+
+export interface UpdateBugInput {
+  status?: string;
+  assignee?: string | null;
+  admin_notes?: string;
+  severity?: string;
+}
+
+export async function updateBug(ctx: AppContext, p: Principal, id: number | null, input: UpdateBugInput) {
+  const bug = await requireBug(ctx, id);
+  await assertProjectScope(ctx.db, p, bug.project_id, { assignee: bug.assignee });
+  const fields: Partial<Record<WritableBugColumn, SqlValue>> = {};
+  if (input.status !== undefined) fields.status = input.status;
+  if (input.severity !== undefined) fields.severity = input.severity;
+  if (input.admin_notes !== undefined) fields.admin_notes = input.admin_notes;
+  if (input.assignee !== undefined) fields.assignee = input.assignee === null ? null : input.assignee.trim();
+  const holder = bug.assignee || '';
+  // Claims never steal: reassigning a bug another agent is working on is not an agent's call.
+  if (p.kind === 'agent' && fields.assignee !== undefined && (fields.assignee ?? '') !== holder && holder && holder !== p.id && bug.status === 'in_progress') {
+    throw conflict('Bug already claimed', { assignee: holder });
+  }
+  if (input.status && (bug.status === 'fixed' || bug.status === 'closed') && (input.status === 'open' || input.status === 'in_progress')) {
+    ctx.log.warn('suspect bug transition', { bug_id: bug.id, from: bug.status, to: input.status });
+  }
+  const who = callerId(p);
+  const ev: EventInput | null = input.status
+    ? { type: 'bug_updated', agent: who, projectId: bug.project_id, summary: `${displayName(who)} set bug #${bug.id} to ${input.status}`, data: { bug_id: bug.id } }
+    : null;
+  const stmts = [bugsRepo.update(bug.id, fields, { status: bug.status, assignee: bug.assignee }), abortUnlessChanged()];
+  if (ev) stmts.push(ctx.events.statement(ev));
+  let res;
+  try {
+    res = await ctx.db.batch(stmts);
+  } catch (err) {
+    if (!isGuardAbort(err)) throw err;
+    const now = await requireBug(ctx, bug.id);
+    throw conflict('Bug was changed by someone else; read it again and retry', { assignee: now.assignee, status: now.status });
+  }
+  if (ev) ctx.events.publishWritten(ev, Number(res[2].rows[0]?.id ?? null));
+  return { ok: true, id: bug.id };
+}
+
+export async function deleteBug(ctx: AppContext, p: Principal, id: number | null) {
+  const bug = await requireBug(ctx, id);
+  const who = displayName(callerId(p));
+  const ev: EventInput = { type: 'bug_deleted', agent: who, projectId: bug.project_id, summary: `${who} deleted bug #${bug.id}`, data: { bug_id: bug.id } };
+  const res = await ctx.db.batch([bugsRepo.delete(bug.id), ctx.events.statement(ev)]);
+  if (!res[0].rows[0]) throw notFound('Bug not found');
+  ctx.events.publishWritten(ev, Number(res[1].rows[0]?.id ?? null));
+  return { ok: true, id: bug.id };
+}

@@ -1,0 +1,53 @@
+import type { AppContext } from '../../context.js';
+import type { Principal } from '../../auth/principal.js';
+import type { SqlValue } from '../../db/types.js';
+import { conflict, notFound } from '../../http/errors.js';
+import { callerId } from '../tasks/sql.js';
+import { orgsRepo, type OrgRow, type WritableOrgColumn } from './repo.js';
+
+/**
+ * Organisations (spec 01 §2.9): a free grouping of projects and teams. Ours answers 409 on a
+ * duplicate id and refuses to delete an org that projects or teams still reference (spec 01 #27).
+ */
+
+export async function requireOrg(ctx: AppContext, id: string): Promise<OrgRow> {
+  const org = await orgsRepo.get(ctx.db, id);
+  if (!org) throw notFound('Organization not found');
+  return org;
+}
+
+export async function createOrg(ctx: AppContext, p: Principal, input: { id: string; name: string; description?: string }) {
+  const who = callerId(p);
+  const s = orgsRepo.insert({ id: input.id, name: input.name, description: input.description ?? '', owner_id: who });
+  const row = (await ctx.db.execute(s.sql, s.args)).rows[0] as unknown as OrgRow | undefined;
+  if (!row) throw conflict('Organization already exists');
+  await ctx.events.emit({ type: 'org_created', agent: who, projectId: null, summary: `Organization created: ${row.name}`, data: { org_id: row.id } });
+  return row;
+}
+
+export async function updateOrg(ctx: AppContext, p: Principal, id: string, input: Partial<Record<WritableOrgColumn, string>>) {
+  await requireOrg(ctx, id);
+  const fields: Partial<Record<WritableOrgColumn, SqlValue>> = {};
+  for (const [k, v] of Object.entries(input)) if (v !== undefined) fields[k as WritableOrgColumn] = v;
+  const s = orgsRepo.update(id, fields);
+  const row = (await ctx.db.execute(s.sql, s.args)).rows[0] as unknown as OrgRow | undefined;
+  if (!row) throw notFound('Organization not found');
+  if (Object.keys(fields).length) {
+    const who = callerId(p);
+    await ctx.events.emit({ type: 'org_updated', agent: who, projectId: null, summary: `Organization updated: ${row.name}`, data: { org_id: id, fields: Object.keys(fields) } });
+  }
+  return row;
+}
+
+export async function deleteOrg(ctx: AppContext, p: Principal, id: string) {
+  const org = await requireOrg(ctx, id);
+  const s = orgsRepo.deleteIfUnused(id);
+  if (!(await ctx.db.execute(s.sql, s.args)).rows[0]) {
+    if (!(await orgsRepo.get(ctx.db, id))) throw notFound('Organization not found');
+    const references = await orgsRepo.references(ctx.db, id);
+    throw conflict('Organization still has projects or teams; move or delete them first', references);
+  }
+  const who = callerId(p);
+  await ctx.events.emit({ type: 'org_deleted', agent: who, projectId: null, summary: `Organization deleted: ${org.name}`, data: { org_id: id } });
+  return { ok: true };
+}
