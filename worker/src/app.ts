@@ -29,6 +29,7 @@ import { approvalRoutes } from './domain/approvals/routes.js';
 import { configRoutes } from './domain/config/routes.js';
 import { contextRoutes } from './domain/context/routes.js';
 import { spendRoutes } from './domain/spend/routes.js';
+import { conceptRoutes } from './domain/concepts/routes.js';
 
 export const API_PREFIX = '/api/mycelium';
 
@@ -79,6 +80,7 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   api.route('/', configRoutes(ctx));
   api.route('/', contextRoutes(ctx));
   api.route('/', spendRoutes(ctx));
+  api.route('/', conceptRoutes(ctx));
   app.route(API_PREFIX, api);
 
   app.notFound((c) => c.json({ error: 'Not found' }, 404));
