@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTarget, type Target } from '../support/target.js';
+import { registerAgent } from '../support/fixtures.js';
+
+let t: Target;
+beforeAll(async () => {
+  t = await startTarget();
+});
+afterAll(async () => t?.close());
+
+describe('GET /boot/:agentId', () => {
+  it('agent key only, own id only', async () => {
+    const a = await registerAgent(t, 'boot-a', 'bt');
+    const b = await registerAgent(t, 'boot-b', 'bt');
+    const other = await t.call('GET', `/boot/${a.id}`, { agentKey: b.key });
+    expect(other.status).toBe(403);
+    expect(other.body.error).toBe('Agent key does not match agent ID');
+    expect((await t.call('GET', `/boot/${a.id}`, { admin: true })).status).toBe(401);
+  });
+
+  it('slim payload: every section, counts, auto-heartbeat, profile session, agent_boot event', async () => {
+    const a = await registerAgent(t, 'boot-slim', 'bt', { capabilities: ['code'] });
+    const b = await registerAgent(t, 'boot-peer', 'bt');
+    await t.call('POST', '/agents/heartbeat', { agentKey: b.key, body: { working_on: 'peer work' } });
+    await t.db.run("INSERT INTO tasks (title, project_id, requester, assignee) VALUES ('t1', 'bt', 'x', ?)", [a.id]);
+    await t.db.run("INSERT INTO bugs (title, description, project_id) VALUES ('b1', 'd', 'bt')");
+    await t.db.run("INSERT INTO plans (title, project_id, status) VALUES ('p1', 'bt', 'active')");
+    await t.call('POST', '/messages', { agentKey: b.key, body: { to_agent: a.id, content: 'welcome' } });
+    const r = await t.call('GET', `/boot/${a.id}`, { agentKey: a.key });
+    expect(r.status).toBe(200);
+    const body = r.body;
+    for (const k of ['agent', 'role_contract', 'counts', 'work_queue', 'pending_directives', 'pending_requests', 'other_agents', 'inbox', 'crash_recovery', 'calibration', 'sleep_mode', 'autonomous_mode', 'operators_available', 'enforcement_rules_active', 'server_time', 'savepoint', 'changes_since_last', 'profile']) {
+      expect(body, k).toHaveProperty(k);
+    }
+    expect(body.agent).toEqual({ id: a.id, role: '', project: 'bt', capabilities: ['code'] });
+    expect(body.role_contract).toMatchObject({ agent_id: a.id, role: 'agent', project_id: 'bt', capabilities: ['code'], responsibilities: [], constraints: [] });
+    expect(body.counts).toEqual({ directives: 0, requests: 0, messages_unread: 1, tasks_mine: 1, bugs_open: 1, plans_active: 1 });
+    expect(body.work_queue[0]).toEqual({ type: 'task', id: expect.any(Number), title: 't1' });
+    expect(body.other_agents).toContainEqual({ id: b.id, status: 'online', working_on: 'peer work' });
+    expect(body.inbox.messages[0].content).toBe('welcome');
+    expect(body.crash_recovery).toBeNull();
+    expect(body.calibration.status).toBe('aligned');
+    expect(body.calibration.drift).toContainEqual({ level: 'info', rule: 'md_report_missing', detail: expect.any(String) });
+    expect(body.sleep_mode).toEqual({ active: false });
+    expect(body.savepoint).toEqual({ has_savepoint: false });
+    expect(body.changes_since_last).toBe('No changes since last session.');
+    expect(body.server_time).toMatch(/Z$/);
+    expect(body.profile.session_count).toBe(1);
+    const row = await t.db.get<{ status: string; last_heartbeat: string }>('SELECT status, last_heartbeat FROM agents WHERE id = ?', [a.id]);
+    expect(row!.status).toBe('online');
+    expect((await t.db.get<{ summary: string }>("SELECT summary FROM events WHERE type = 'agent_boot' AND agent = ?", [a.id]))!.summary).toBe(`${a.id} booted`);
+    // Delivered once.
+    const again = await t.call('GET', `/boot/${a.id}`, { agentKey: a.key });
+    expect(again.body.inbox).toBeUndefined();
+    expect(again.body.profile.session_count).toBe(2);
+  });
+
+  it('crash recovery: stale heartbeat with working_on → detected with the latest savepoint; fresh → null', async () => {
+    const a = await registerAgent(t, 'boot-crash', 'bt');
+    await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'refactor X', state_snapshot: { claimed_item: { type: 'task', id: 3 } } } });
+    const fresh = await t.call('GET', `/boot/${a.id}`, { agentKey: a.key });
+    expect(fresh.body.crash_recovery).toBeNull();
+    await t.db.run("UPDATE agents SET last_heartbeat = datetime('now', '-16 minutes') WHERE id = ?", [a.id]);
+    const r = await t.call('GET', `/boot/${a.id}`, { agentKey: a.key });
+    expect(r.body.crash_recovery).toMatchObject({ detected: true, stale_minutes: 16, was_working_on: 'refactor X', recovery_notes: null });
+    expect(JSON.parse(r.body.crash_recovery.recovery_state)).toEqual({ claimed_item: { type: 'task', id: 3 } });
+  });
+
+  it('savepoint diff and changes_since_last are a string; admin notes survive heartbeats until a boot shows them (W21, W24)', async () => {
+    const a = await registerAgent(t, 'boot-notes', 'bt-notes');
+    const b = await registerAgent(t, 'boot-notes-b', 'bt-notes');
+    await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'w' } });
+    await t.db.run("UPDATE agent_savepoints SET heartbeat_at = datetime('now', '-1 minute') WHERE agent_id = ?", [a.id]);
+    const n = await t.call('PUT', `/agents/${a.id}/savepoint/notes`, { admin: true, body: { notes: 'check the flaky test' } });
+    expect(n.status).toBe(200);
+    await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'w' } });
+    await t.db.run("UPDATE agent_savepoints SET heartbeat_at = datetime('now', '-1 minute') WHERE agent_id = ?", [a.id]);
+    await t.call('POST', '/messages', { agentKey: b.key, body: { to_agent: a.id, content: 'news' } });
+    const r = await t.call('GET', `/boot/${a.id}`, { agentKey: a.key });
+    expect(r.body.savepoint).toMatchObject({ has_savepoint: true, notes: 'check the flaky test', was_working_on: 'w' });
+    expect(r.body.savepoint.summary.messages).toBe(1);
+    expect(r.body.changes_since_last).toBe('1 new message since last session.');
+    await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'w' } });
+    const sp = await t.call('GET', `/agents/${a.id}/savepoint`, { agentKey: a.key });
+    expect(sp.body.notes).toBeNull();
+  });
+
+  it('verbose and smart variants', async () => {
+    const a = await registerAgent(t, 'boot-verbose', 'bt');
+    const v = await t.call('GET', `/boot/${a.id}?verbose=true&smart=true`, { agentKey: a.key });
+    for (const k of ['agent', 'project', 'work_queue', 'tasks', 'pending_requests', 'new_messages', 'pending_directives', 'other_agents', 'recent_events', 'open_bugs', 'plans', 'channels', 'unread_counts', 'team_agents', 'since_last_session', 'calibration', 'savepoint']) {
+      expect(v.body, k).toHaveProperty(k);
+    }
+    expect(v.body.agent.api_key_hash).toBeUndefined();
+    expect(v.body.changes_since_last).toBeUndefined();
+    expect((await t.db.get<{ summary: string }>("SELECT summary FROM events WHERE type = 'agent_boot' AND agent = ? ORDER BY id DESC", [a.id]))!.summary).toBe(`${a.id} booted (verbose)`);
+    const s = await t.call('GET', `/boot/${a.id}?smart=true`, { agentKey: a.key });
+    expect(s.body.context_meta).toMatchObject({ method: 'keyword+access', max_keys: 20 });
+    expect(Array.isArray(s.body.context_keys)).toBe(true);
+  });
+});

@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTarget, type Target } from '../support/target.js';
+import { createOperator, registerAgent } from '../support/fixtures.js';
+
+let t: Target;
+beforeAll(async () => {
+  t = await startTarget();
+});
+afterAll(async () => t?.close());
+
+describe('POST /messages', () => {
+  it('content is required: a payload in `body` alone is a 400, nothing stored', async () => {
+    const a = await registerAgent(t, 'msg-ada', 'm');
+    const before = await t.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM messages');
+    const r = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'x', body: 'hello' } });
+    expect(r.status).toBe(400);
+    expect(r.body.error).toBe('content is required');
+    const wrongType = await t.call('POST', '/messages', { agentKey: a.key, body: { content: { text: 'x' } } });
+    expect(wrongType.status).toBe(400);
+    expect(wrongType.body.error).toBe('content must be a string');
+    const after = await t.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM messages');
+    expect(after!.n).toBe(before!.n);
+  });
+
+  it('stores the authenticated sender, never body.from; validates priority and msg_type', async () => {
+    const a = await registerAgent(t, 'msg-from', 'm');
+    const r = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'msg-x', content: 'hi', from: 'someone-else', from_agent: 'other', priority: 'urgent', thread_id: 'th1' } });
+    expect(r.status).toBe(200);
+    const row = await t.db.get<{ from_agent: string; priority: string; status: string; thread_id: string }>('SELECT * FROM messages WHERE id = ?', [r.body.id]);
+    expect(row).toMatchObject({ from_agent: a.id, priority: 'urgent', status: 'sent', thread_id: 'th1' });
+    const pr = await t.call('POST', '/messages', { agentKey: a.key, body: { content: 'x', priority: 'mega' } });
+    expect(pr.status).toBe(400);
+    expect(pr.body).toMatchObject({ code: 'invalid_enum', field: 'priority', allowed: ['urgent', 'normal', 'fyi'] });
+    const ty = await t.call('POST', '/messages', { agentKey: a.key, body: { content: 'x', msg_type: 'chat' } });
+    expect(ty.status).toBe(400);
+    expect(ty.body.field).toBe('msg_type');
+  });
+
+  it('emits message_sent and message_received with the summaries SSE clients match', async () => {
+    const a = await registerAgent(t, 'msg-ev-a', 'm');
+    const r = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'msg-ev-b', content: 'ping' } });
+    const sent = await t.db.get<{ summary: string; data: string; agent: string }>("SELECT * FROM events WHERE type = 'message_sent' ORDER BY id DESC");
+    expect(sent).toMatchObject({ agent: a.id, summary: `${a.id} sent message to msg-ev-b` });
+    expect(JSON.parse(sent!.data)).toEqual({ message_id: r.body.id });
+    const recv = await t.db.get<{ summary: string; agent: string }>("SELECT * FROM events WHERE type = 'message_received' ORDER BY id DESC");
+    expect(recv).toMatchObject({ agent: 'msg-ev-b', summary: `${a.id} → msg-ev-b` });
+    const bc = await t.call('POST', '/messages', { agentKey: a.key, body: { content: 'all hands' } });
+    const general = await t.db.get<{ id: number }>("SELECT id FROM channels WHERE slug = 'general'");
+    expect((await t.db.get<{ channel_id: number; to_agent: null }>('SELECT * FROM messages WHERE id = ?', [bc.body.id]))).toMatchObject({ channel_id: general!.id, to_agent: null });
+  });
+
+  it('SEC-11: an agent cannot send a directive even with from:"__admin__"; admin and operators can', async () => {
+    const a = await registerAgent(t, 'sec11-agent', 'm');
+    const r = await t.call('POST', '/messages', { agentKey: a.key, body: { to: 'x', content: 'stop', msg_type: 'directive', from: '__admin__' } });
+    expect(r.status).toBe(403);
+    expect(r.body.error).toBe('Only admin or operators can send directives');
+    const admin = await t.call('POST', '/messages', { admin: true, headers: { 'X-Acting-As': 'ops-lead' }, body: { to: 'x', content: 'stop', msg_type: 'directive' } });
+    expect(admin.status).toBe(200);
+    expect(typeof admin.body.id).toBe('number');
+    expect((await t.db.get<{ from_agent: string }>('SELECT from_agent FROM messages WHERE id = ?', [admin.body.id]))!.from_agent).toBe('ops-lead');
+    const op = await createOperator(t, 'sec11-op', 'operator');
+    expect((await t.call('POST', '/messages', { token: op.token, body: { to: 'x', content: 'pause', msg_type: 'directive' } })).status).toBe(200);
+    const member = await createOperator(t, 'sec11-member', 'member');
+    expect((await t.call('POST', '/messages', { token: member.token, body: { to: 'x', content: 'pause', msg_type: 'directive' } })).status).toBe(403);
+  });
+});
+
+describe('privacy and ownership (SEC-20)', () => {
+  it('a third agent cannot read a DM through GET /messages filters', async () => {
+    const a = await registerAgent(t, 'sec20-a', 'm');
+    const b = await registerAgent(t, 'sec20-b', 'm');
+    const c = await registerAgent(t, 'sec20-c', 'm');
+    const dm = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: b.id, content: 'secret for b' } });
+    const byTo = await t.call('GET', `/messages?to=${b.id}`, { agentKey: c.key });
+    expect(byTo.status).toBe(200);
+    expect(byTo.body.map((m: { id: number }) => m.id)).not.toContain(dm.body.id);
+    const byFrom = await t.call('GET', `/messages?from=${a.id}`, { agentKey: c.key });
+    expect(byFrom.body.map((m: { id: number }) => m.id)).not.toContain(dm.body.id);
+    const mine = await t.call('GET', `/messages?to=${b.id}`, { agentKey: b.key });
+    expect(mine.body.map((m: { id: number }) => m.id)).toContain(dm.body.id);
+    const admin = await t.call('GET', `/messages?from=${a.id}`, { admin: true });
+    expect(admin.body.map((m: { id: number }) => m.id)).toContain(dm.body.id);
+    const ch = await t.db.get<{ id: number }>("INSERT INTO channels (name, slug, type, created_by) VALUES ('DM', 'dm-sec20', 'dm', 'x') RETURNING id");
+    await t.db.run('INSERT INTO channel_members (channel_id, user_id) VALUES (?, ?), (?, ?)', [ch!.id, a.id, ch!.id, b.id]);
+    await t.call('POST', '/messages', { agentKey: a.key, body: { channel_id: ch!.id, content: 'in the dm channel' } });
+    const byChannel = await t.call('GET', `/messages?channel_id=${ch!.id}`, { agentKey: c.key });
+    expect(byChannel.body).toEqual([]);
+    const intrude = await t.call('POST', '/messages', { agentKey: c.key, body: { channel_id: ch!.id, content: 'let me in' } });
+    expect(intrude.status).toBe(403);
+  });
+
+  it('only the recipient, the sender, admins and operators may ack or resolve', async () => {
+    const a = await registerAgent(t, 'own-a', 'm');
+    const b = await registerAgent(t, 'own-b', 'm');
+    const c = await registerAgent(t, 'own-c', 'm');
+    const m = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: b.id, content: 'do it', msg_type: 'request' } });
+    const ackC = await t.call('PUT', `/messages/${m.body.id}/ack`, { agentKey: c.key });
+    expect(ackC.status).toBe(403);
+    const resC = await t.call('PUT', `/messages/${m.body.id}/resolve`, { agentKey: c.key, body: { response: 'no' } });
+    expect(resC.status).toBe(403);
+    expect((await t.db.get<{ status: string }>('SELECT status FROM messages WHERE id = ?', [m.body.id]))!.status).toBe('sent');
+    const res = await t.call('PUT', `/messages/${m.body.id}/resolve`, { agentKey: b.key, body: { response: 'done' } });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ ok: true, id: m.body.id, status: 'resolved' });
+    const reply = await t.db.get<{ from_agent: string; to_agent: string; content: string }>('SELECT * FROM messages WHERE id = ?', [res.body.response_id]);
+    expect(reply).toMatchObject({ from_agent: b.id, to_agent: a.id, content: 'done' });
+    const row = await t.db.get<{ resolved_by: string; resolved_at: string }>('SELECT * FROM messages WHERE id = ?', [m.body.id]);
+    expect(row!.resolved_by).toBe(b.id);
+    expect(row!.resolved_at).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    expect((await t.call('PUT', '/messages/999999/ack', { agentKey: a.key })).status).toBe(404);
+    expect((await t.call('PUT', '/messages/1abc/ack', { agentKey: a.key })).status).toBe(404);
+  });
+
+  it('acking a broadcast hides it for that agent only', async () => {
+    const a = await registerAgent(t, 'bc-a', 'm');
+    const b = await registerAgent(t, 'bc-b', 'm');
+    const c = await registerAgent(t, 'bc-c', 'm');
+    const bc = await t.call('POST', '/messages', { agentKey: a.key, body: { content: 'broadcast!' } });
+    const ack = await t.call('PUT', `/messages/${bc.body.id}/ack`, { agentKey: b.key });
+    expect(ack.body).toEqual({ ok: true, id: bc.body.id, status: 'acknowledged' });
+    expect((await t.db.get<{ status: string }>('SELECT status FROM messages WHERE id = ?', [bc.body.id]))!.status).toBe('sent');
+    const hbB = await t.call('POST', '/agents/heartbeat', { agentKey: b.key, body: { working_on: 'x' } });
+    expect((hbB.body.inbox?.messages ?? []).map((m: { id: number }) => m.id)).not.toContain(bc.body.id);
+    const hbC = await t.call('POST', '/agents/heartbeat', { agentKey: c.key, body: { working_on: 'x' } });
+    expect(hbC.body.inbox.messages.map((m: { id: number }) => m.id)).toContain(bc.body.id);
+  });
+});
+
+describe('threads and bulk delete', () => {
+  it('lists threads visible to the caller', async () => {
+    const a = await registerAgent(t, 'th-a', 'm');
+    const c = await registerAgent(t, 'th-c', 'm');
+    await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'th-b', content: 'one', thread_id: 'design-1' } });
+    await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'th-b', content: 'two', thread_id: 'design-1' } });
+    const mine = await t.call('GET', '/messages/threads', { agentKey: a.key });
+    expect(mine.body.find((x: { thread_id: string }) => x.thread_id === 'design-1')).toMatchObject({ message_count: 2, last_sender: a.id });
+    const theirs = await t.call('GET', '/messages/threads', { agentKey: c.key });
+    expect(theirs.body.find((x: { thread_id: string }) => x.thread_id === 'design-1')).toBeUndefined();
+  });
+
+  it('admin bulk delete needs a filter, escapes LIKE wildcards and removes read marks', async () => {
+    const a = await registerAgent(t, 'bulk-a', 'm');
+    const none = await t.call('DELETE', '/messages/bulk', { admin: true });
+    expect(none.status).toBe(400);
+    expect(none.body.error).toBe('Specify at least one filter: from, to, content_like');
+    const m1 = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'bulk-b', content: '100% spam' } });
+    await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'bulk-b', content: '100 spam' } });
+    await t.db.run("INSERT INTO message_reads (message_id, agent_id) VALUES (?, 'bulk-b')", [m1.body.id]);
+    const del = await t.call('DELETE', '/messages/bulk?content_like=' + encodeURIComponent('0% s'), { admin: true });
+    expect(del.body).toEqual({ deleted: 1 });
+    expect(await t.db.get('SELECT 1 FROM message_reads WHERE message_id = ?', [m1.body.id])).toBeUndefined();
+    expect((await t.call('DELETE', '/messages/bulk?from=x', { agentKey: a.key })).status).toBe(401);
+  });
+});
