@@ -64,18 +64,18 @@ describe('webhook CRUD', () => {
   });
 
   it('requires agent_id and url, validates events', async () => {
-    const r = await open.call('POST', '/webhooks', { admin: true, body: { url: 'https://example.com/h' } });
+    const r = await open.call('POST', '/webhooks', { admin: true, body: { url: 'https://93.184.216.34/h' } });
     expect(r.status).toBe(400);
     expect(r.body.error).toBe('agent_id and url are required');
-    const bad = await open.call('POST', '/webhooks', { admin: true, body: { agent_id: 'x', url: 'https://example.com/h', events: [1] } });
+    const bad = await open.call('POST', '/webhooks', { admin: true, body: { agent_id: 'x', url: 'https://93.184.216.34/h', events: [1] } });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatch(/^events/);
-    const badName = await open.call('POST', '/webhooks', { admin: true, body: { agent_id: 'x', url: 'https://example.com/h', events: ['no spaces'] } });
+    const badName = await open.call('POST', '/webhooks', { admin: true, body: { agent_id: 'x', url: 'https://93.184.216.34/h', events: ['no spaces'] } });
     expect(badName.status).toBe(400);
   });
 
   it('SEC-39: the secret is never returned after creation; defaults apply', async () => {
-    const c = await open.call('POST', '/webhooks', { admin: true, body: { agent_id: '__global__', url: 'https://example.com/hook', secret: 'shh-very-secret' } });
+    const c = await open.call('POST', '/webhooks', { admin: true, body: { agent_id: '__global__', url: 'https://93.184.216.34/hook', secret: 'shh-very-secret' } });
     expect(c.status).toBe(200);
     expect(c.body).toEqual({ ok: true, id: expect.any(Number) });
     const list = await open.call('GET', '/webhooks', { admin: true });
@@ -96,7 +96,7 @@ describe('webhook CRUD', () => {
     expect((await open.call('PUT', '/webhooks/99999', { admin: true, body: { active: false } })).status).toBe(404);
     expect((await open.call('DELETE', '/webhooks/99999', { admin: true })).status).toBe(404);
     expect((await open.call('DELETE', '/webhooks/1abc', { admin: true })).status).toBe(404);
-    const c = await open.call('POST', '/webhooks', { admin: true, body: { agent_id: 'a1', url: 'https://example.com/x' } });
+    const c = await open.call('POST', '/webhooks', { admin: true, body: { agent_id: 'a1', url: 'https://93.184.216.34/x' } });
     const d = await open.call('DELETE', `/webhooks/${c.body.id}`, { admin: true });
     expect(d.body).toEqual({ ok: true });
     const list = await open.call('GET', '/webhooks?agent_id=a1', { admin: true });
@@ -121,7 +121,7 @@ describe('webhook CRUD', () => {
       expect(r.status, url).toBe(400);
       expect(r.body.error, url).toBe(error);
     }
-    const ok = await open.call('POST', '/webhooks', { admin: true, body: { agent_id: 'upd', url: 'https://example.com/ok' } });
+    const ok = await open.call('POST', '/webhooks', { admin: true, body: { agent_id: 'upd', url: 'https://93.184.216.34/ok' } });
     const upd = await open.call('PUT', `/webhooks/${ok.body.id}`, { admin: true, body: { url: 'http://10.1.2.3/' } });
     expect(upd.status).toBe(400);
     expect(upd.body.error).toBe('URL points to private IP address: 10.1.2.3');

@@ -84,6 +84,10 @@ export const CORE_EVENT_TYPES = [
   'channel_created',
   'channel_deleted',
   'channel_message',
+  'channel_updated',
+  'channel_member_added',
+  'channel_member_removed',
+  'team_chat_message',
   'inbox_item_created',
   // bugs, assets, files, drones
   'bug_created',

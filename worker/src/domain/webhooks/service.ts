@@ -4,6 +4,7 @@ import { assertPublicUrl, guardedFetch, SsrfBlockedError, type GuardOptions } fr
 import { hmacSha256Hex } from '../../auth/crypto.js';
 import type { MyceliumEvent } from '../events/bus.js';
 import { toPublicWebhook, webhooksRepo, type WebhookRow } from './repo.js';
+import { channelsRepo } from '../channels/repo.js';
 
 export const DEFAULT_WEBHOOK_EVENTS = ['task_created', 'request_created', 'message_sent'];
 /** The value shown in place of a stored secret; a PUT carrying it leaves the secret unchanged. */
@@ -177,7 +178,7 @@ export class WebhookService {
     if (ev.type === 'message_received' || ev.type === 'request_received') {
       const name = ev.type === 'message_received' ? 'message_sent' : 'request_created';
       const messageId = Number(data.message_id);
-      const content = Number.isFinite(messageId) ? await messageContent(this.app, messageId) : '';
+      const content = Number.isFinite(messageId) ? await channelsRepo.messageContent(this.app.db, messageId).catch(() => '') : '';
       await this.dispatchNow(name, ev.agent, { message_id: data.message_id, from: data.from, content: content.slice(0, 200) });
       return;
     }
@@ -194,9 +195,4 @@ function subscribes(h: WebhookRow, event: string, app: AppContext): boolean {
     app.log.warn('webhook has unparseable events', { webhook_id: h.id });
     return false;
   }
-}
-
-async function messageContent(app: AppContext, id: number): Promise<string> {
-  const row = await app.db.get<{ content: string }>('SELECT content FROM messages WHERE id = ?', [id]).catch(() => undefined);
-  return row?.content ?? '';
 }

@@ -1,0 +1,191 @@
+import type { AppContext } from '../../context.js';
+import type { Principal } from '../../auth/principal.js';
+import { badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
+import { canonicalWho } from '../operators/service.js';
+import { channelsRepo, PROTECTED_SLUGS, type ChannelRow, type NewMember } from './repo.js';
+
+export const CHANNEL_TYPES = ['general', 'announcement', 'team', 'project', 'task', 'plan', 'bug'] as const;
+export const CHANNEL_STATUSES = ['active', 'archived'] as const;
+export const MEMBER_TYPES = ['agent', 'operator'] as const;
+export const MEMBER_ROLES = ['member', 'admin'] as const;
+
+/** The caller as the channel subsystem knows it. `sees all` = admins (incl. `__system__`). */
+interface Caller {
+  p: Principal;
+  who: string;
+  type: 'agent' | 'operator';
+}
+
+/**
+ * Channels (spec 03 §9) with the privacy fixes of weak spot W8 and spec 07 SEC-20: DMs are
+ * visible only to their two members and admins, and their membership is fixed except by admins;
+ * agents read and post only in channels they belong to; member changes, renames and archiving
+ * are for the channel's creator, its admin members and instance admins.
+ */
+export class ChannelService {
+  constructor(private readonly app: AppContext) {}
+
+  async caller(p: Principal): Promise<Caller> {
+    return { p, who: await canonicalWho(this.app, p), type: p.kind === 'agent' ? 'agent' : 'operator' };
+  }
+
+  private async channel(id: number | null): Promise<ChannelRow> {
+    const ch = id === null ? undefined : await channelsRepo.get(this.app.db, id);
+    if (!ch) throw notFound('Channel not found');
+    return ch;
+  }
+
+  private async isMember(ch: ChannelRow, who: string) {
+    return !!(await channelsRepo.member(this.app.db, ch.id, who));
+  }
+
+  private async canManage(ch: ChannelRow, c: Caller) {
+    if (c.p.isAdmin) return true;
+    if (ch.type === 'dm' || PROTECTED_SLUGS.has(ch.slug)) return false;
+    if (ch.created_by === c.who) return true;
+    return (await channelsRepo.member(this.app.db, ch.id, c.who))?.role === 'admin';
+  }
+
+  /** Reading a channel: DMs for members (and admins); other channels for humans and member agents. */
+  private async assertCanRead(ch: ChannelRow, c: Caller) {
+    if (c.p.isAdmin) return;
+    if (ch.type !== 'dm' && c.p.kind !== 'agent') return;
+    if (!(await this.isMember(ch, c.who))) throw forbidden('Access denied');
+  }
+
+  async list(p: Principal, q: { type?: string; status: string; member?: string; limit: number; offset: number }) {
+    const c = await this.caller(p);
+    return channelsRepo.list(this.app.db, { ...q, viewer: c.who, allDms: p.isAdmin });
+  }
+
+  async unread(p: Principal) {
+    const c = await this.caller(p);
+    const out: Record<string, { name: string; slug: string; unread: number }> = {};
+    for (const r of await channelsRepo.unread(this.app.db, c.who)) out[String(r.id)] = { name: r.name, slug: r.slug, unread: Number(r.unread) };
+    return out;
+  }
+
+  async create(p: Principal, input: { name: string; slug: string; type: string; description: string; linked_type: string | null; linked_id: string | null; members: NewMember[] }) {
+    const c = await this.caller(p);
+    const [ins] = await this.app.db.batch(channelsRepo.createStatements({ ...input, created_by: c.who }, input.members));
+    const row = ins.rows[0] as unknown as ChannelRow | undefined;
+    if (!row) {
+      const existing = await channelsRepo.bySlug(this.app.db, input.slug);
+      throw conflict('Channel slug already exists', { channel_id: existing?.id });
+    }
+    await this.app.events.emit({ type: 'channel_created', agent: c.who, summary: `${c.who} created channel ${row.name}`, data: { channel_id: row.id } });
+    return { ok: true as const, id: row.id, name: row.name, slug: row.slug };
+  }
+
+  /** getOrCreateDmChannel (spec 03 §9.4); the slug's uniqueness makes concurrent creation converge. */
+  async dm(p: Principal, target: string, targetType: string) {
+    const c = await this.caller(p);
+    if (target.toLowerCase() === c.who.toLowerCase()) throw badRequest('Cannot open a DM with yourself');
+    const found = await channelsRepo.findDm(this.app.db, c.who, target);
+    if (found) return { ok: true as const, channel_id: found.id, channel: found };
+    const [first, second] = [c.who, target].sort((x, y) => x.toLowerCase().localeCompare(y.toLowerCase()));
+    const slug = `dm-${first.toLowerCase()}-${second.toLowerCase()}`.slice(0, 200);
+    const members: NewMember[] = [
+      { user_id: c.who, user_type: c.type, role: 'member' },
+      { user_id: target, user_type: targetType, role: 'member' },
+    ];
+    await this.app.db.batch(
+      channelsRepo.createStatements({ name: `DM: ${first} & ${second}`, slug, type: 'dm', description: '', linked_type: null, linked_id: null, created_by: c.who }, members),
+    );
+    const ch = (await channelsRepo.bySlug(this.app.db, slug))!;
+    return { ok: true as const, channel_id: ch.id, channel: ch };
+  }
+
+  async get(p: Principal, id: number | null) {
+    const ch = await this.channel(id);
+    const c = await this.caller(p);
+    if (ch.type === 'dm') await this.assertCanRead(ch, c);
+    const members = await channelsRepo.members(this.app.db, ch.id);
+    return { ...ch, members, member_count: members.length };
+  }
+
+  async update(p: Principal, id: number | null, f: { name?: string; description?: string; status?: string }) {
+    const ch = await this.channel(id);
+    if (!(await this.canManage(ch, await this.caller(p)))) throw forbidden('Only channel admins can change this channel');
+    await channelsRepo.update(this.app.db, ch.id, f);
+    await this.app.events.emit({ type: 'channel_updated', agent: p.who, summary: `${p.who} updated channel ${f.name ?? ch.name}`, data: { channel_id: ch.id } });
+    return { ok: true as const, id: ch.id };
+  }
+
+  async remove(p: Principal, id: number | null) {
+    const ch = await this.channel(id);
+    if (PROTECTED_SLUGS.has(ch.slug)) throw forbidden('Cannot delete protected channel');
+    await this.app.db.batch(channelsRepo.deleteStatements(ch.id));
+    await this.app.events.emit({ type: 'channel_deleted', agent: p.who, summary: `${p.who} deleted channel ${ch.name}`, data: { channel_id: ch.id } });
+    return { ok: true as const, deleted: ch.id };
+  }
+
+  async members(p: Principal, id: number | null) {
+    const ch = await this.channel(id);
+    if (ch.type === 'dm') await this.assertCanRead(ch, await this.caller(p));
+    return channelsRepo.members(this.app.db, ch.id);
+  }
+
+  /** Anyone may join an open channel themselves; adding others needs channel admin rights; DMs are fixed. */
+  async addMember(p: Principal, id: number | null, m: NewMember) {
+    const ch = await this.channel(id);
+    const c = await this.caller(p);
+    const selfJoin = m.user_id === c.who && m.role === 'member' && ch.type !== 'dm' && ch.type !== 'announcement';
+    if (!selfJoin && !(await this.canManage(ch, c))) throw forbidden('Only channel admins can add members');
+    const r = await channelsRepo.addMember(this.app.db, ch.id, m);
+    if (r.changes) {
+      await this.app.events.emit({ type: 'channel_member_added', agent: c.who, summary: `${m.user_id} joined ${ch.name}`, data: { channel_id: ch.id, user_id: m.user_id } });
+    }
+    return { ok: true as const, added: r.changes > 0, channel_id: ch.id, user_id: m.user_id };
+  }
+
+  async removeMember(p: Principal, id: number | null, userId: string) {
+    const ch = await this.channel(id);
+    const c = await this.caller(p);
+    const selfLeave = userId === c.who && ch.type !== 'dm';
+    if (!selfLeave && !(await this.canManage(ch, c))) throw forbidden('Only channel admins can remove members');
+    const r = await channelsRepo.removeMember(this.app.db, ch.id, userId);
+    if (r.changes) {
+      await this.app.events.emit({ type: 'channel_member_removed', agent: c.who, summary: `${userId} left ${ch.name}`, data: { channel_id: ch.id, user_id: userId } });
+    }
+    return { ok: true as const, removed: r.changes > 0 };
+  }
+
+  async messages(p: Principal, id: number | null, q: { before?: number; after?: number; limit: number }) {
+    const ch = await this.channel(id);
+    await this.assertCanRead(ch, await this.caller(p));
+    return channelsRepo.messages(this.app.db, ch.id, q);
+  }
+
+  /**
+   * A post: members only for agents and for DMs; announcement channels only for their admins.
+   * Archived channels still accept posts (spec 03 §9).
+   */
+  async post(p: Principal, id: number | null, content: string, metadata: unknown) {
+    const ch = await this.channel(id);
+    const c = await this.caller(p);
+    if (!p.isAdmin) {
+      const member = await channelsRepo.member(this.app.db, ch.id, c.who);
+      if ((ch.type === 'dm' || p.kind === 'agent') && !member) throw forbidden('Access denied');
+      if (ch.type === 'announcement' && member?.role !== 'admin') throw forbidden('Only channel admins can post in announcement channels');
+    }
+    const [ins] = await this.app.db.batch([channelsRepo.insertPost(ch.id, c.who, content, JSON.stringify(metadata ?? {}))]);
+    const messageId = Number(ins.rows[0]?.id ?? ins.lastInsertRowid);
+    await this.app.events.emit({
+      type: 'channel_message',
+      agent: c.who,
+      summary: `${c.who} posted in ${ch.name}`,
+      data: { channel_id: ch.id, message_id: messageId },
+    });
+    return { ok: true as const, id: messageId, channel_id: ch.id };
+  }
+
+  async markRead(p: Principal, id: number | null, messageId: number | undefined) {
+    const ch = await this.channel(id);
+    const c = await this.caller(p);
+    if (ch.type === 'dm') await this.assertCanRead(ch, c);
+    const last = messageId ?? (await channelsRepo.maxMessageId(this.app.db, ch.id));
+    await channelsRepo.markRead(this.app.db, ch.id, c.who, last);
+    return { ok: true as const, channel_id: ch.id, last_read_message_id: last };
+  }
+}

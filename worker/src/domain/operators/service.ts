@@ -1,0 +1,100 @@
+import type { AppContext } from '../../context.js';
+import type { Principal } from '../../auth/principal.js';
+import { conflict, forbidden, notFound, badRequest } from '../../http/errors.js';
+import { operatorsRepo, toAgentView, type OperatorRow, type OperatorUpdate } from './repo.js';
+
+export const AVAILABILITY = ['available', 'away', 'sleeping'] as const;
+
+/**
+ * The canonical identity of a caller in people-facing features (channels, inbox, teams):
+ * an operator JWT linked to an operators row acts as that operator's id, so membership and
+ * authorship use one id across subsystems (spec 03 weak spot W27); otherwise the wire `who`.
+ */
+export async function canonicalWho(app: AppContext, p: Principal): Promise<string> {
+  if (p.kind === 'agent') return p.id;
+  if (p.kind === 'operator') return (await operatorsRepo.byStudioUser(app.db, p.userId))?.id ?? p.who;
+  return p.who;
+}
+
+export class OperatorService {
+  constructor(private readonly app: AppContext) {}
+
+  private view(p: Principal, row: OperatorRow) {
+    return p.kind === 'agent' ? toAgentView(row) : row;
+  }
+
+  async list(p: Principal) {
+    return (await operatorsRepo.list(this.app.db)).map((r) => this.view(p, r));
+  }
+
+  async get(p: Principal, id: string) {
+    const row = await operatorsRepo.get(this.app.db, id);
+    if (!row) throw notFound('Operator not found');
+    return this.view(p, row);
+  }
+
+  async create(p: Principal, input: { id: string; display_name: string; role?: string; responsibilities?: string; email?: string; studio_user_id?: number | null }) {
+    if (input.studio_user_id != null && !(await operatorsRepo.studioUserExists(this.app.db, input.studio_user_id))) {
+      throw badRequest(`studio_user_id ${input.studio_user_id} does not exist`);
+    }
+    const [ins] = await this.app.db.batch([
+      operatorsRepo.insert({
+        id: input.id,
+        display_name: input.display_name,
+        role: input.role ?? 'member',
+        responsibilities: input.responsibilities ?? '',
+        email: input.email ?? '',
+        studio_user_id: input.studio_user_id ?? null,
+      }),
+      operatorsRepo.joinDefaultChannels(input.id),
+    ]);
+    const row = ins.rows[0] as unknown as OperatorRow | undefined;
+    if (!row) throw conflict('Operator already exists');
+    await this.app.events.emit({ type: 'operator_created', agent: p.who, summary: `Operator ${row.id} created` });
+    return row;
+  }
+
+  async update(p: Principal, id: string, input: OperatorUpdate) {
+    if (!(await operatorsRepo.get(this.app.db, id))) throw notFound('Operator not found');
+    if (input.studio_user_id != null && !(await operatorsRepo.studioUserExists(this.app.db, input.studio_user_id))) {
+      throw badRequest(`studio_user_id ${input.studio_user_id} does not exist`);
+    }
+    const row = await operatorsRepo.update(this.app.db, id, input);
+    if (!row) throw notFound('Operator not found');
+    await this.app.events.emit({ type: 'operator_updated', agent: p.who, summary: `Operator ${id} updated` });
+    return row;
+  }
+
+  async remove(p: Principal, id: string) {
+    if (!(await operatorsRepo.get(this.app.db, id))) throw notFound('Operator not found');
+    await this.app.db.batch(operatorsRepo.deleteStatements(id));
+    await this.app.events.emit({ type: 'operator_deleted', agent: p.who, summary: `Operator ${id} deleted` });
+    return { ok: true as const };
+  }
+
+  /**
+   * Admins set anyone's availability; an operator may set their own (spec 01 §2.7 "Ours",
+   * weak spot 28). Flipping the network into or out of autonomy emits the semantic events and,
+   * on return, tells every active agent that humans are available again.
+   */
+  async setAvailability(p: Principal, id: string, availability: string, message: string) {
+    const existing = await operatorsRepo.get(this.app.db, id);
+    if (!existing) throw notFound('Operator not found');
+    if (!p.isAdmin) {
+      const self = p.kind === 'operator' ? await operatorsRepo.byStudioUser(this.app.db, p.userId) : undefined;
+      if (!self || self.id !== id) throw forbidden('You can only change your own availability');
+    }
+    const before = await operatorsRepo.isAutonomous(this.app.db);
+    const row = (await operatorsRepo.setAvailability(this.app.db, id, availability, message))!;
+    const after = await operatorsRepo.isAutonomous(this.app.db);
+    const name = row.display_name || row.id;
+    if (!before && after) {
+      await this.app.events.emit({ type: 'autonomous_mode_on', agent: p.who, summary: 'All operators away — network is autonomous' });
+    } else if (before && !after) {
+      await this.app.db.batch([operatorsRepo.notifyActiveAgents(`Operator ${name} is back. Human operators available.`)]);
+      await this.app.events.emit({ type: 'autonomous_mode_off', agent: p.who, summary: `${name} is back — autonomous mode ended` });
+    }
+    await this.app.events.emit({ type: 'operator_availability', agent: p.who, summary: `${name} is now ${availability}`, data: { operator_id: id, availability } });
+    return row;
+  }
+}
