@@ -18,6 +18,8 @@ const received: Received[] = [];
 let open: Target; // no allow-list: the default
 let dev: Target; // allow-list names the local receiver
 let agentKey = '';
+let closedPort = 0;
+let flakyHits = 0;
 
 async function waitFor<T>(fn: () => Promise<T | undefined | null | false>, ms = 8000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -35,6 +37,11 @@ beforeAll(async () => {
     req.on('data', (c) => (body += c));
     req.on('end', () => {
       received.push({ method: req.method!, path: req.url!, headers: req.headers, body });
+      if (req.url === '/flaky' && ++flakyHits === 1) {
+        res.writeHead(503);
+        res.end('busy');
+        return;
+      }
       if (req.url === '/redirect-inward') {
         res.writeHead(307, { Location: 'http://169.254.169.254/latest/meta-data' });
         res.end();
@@ -46,8 +53,13 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   port = (receiver.address() as AddressInfo).port;
+  // A port with nothing listening, for network failures.
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  closedPort = (probe.address() as AddressInfo).port;
+  await new Promise((r) => probe.close(r));
   open = await startTarget();
-  dev = await startTarget({ env: { MYCELIUM_WEBHOOK_ALLOW_LOOPBACK: `127.0.0.1:${port}` } });
+  dev = await startTarget({ env: { MYCELIUM_WEBHOOK_ALLOW_LOOPBACK: `127.0.0.1:${port},127.0.0.1:${closedPort}` } });
   agentKey = (await registerAgent(open, 'wh-agent', 'pw')).key;
 });
 afterAll(async () => {
@@ -213,4 +225,32 @@ describe('webhook delivery', () => {
     const bad = await dev.call('GET', '/webhooks/deliveries?webhook_id=abc', { admin: true });
     expect(bad.status).toBe(400);
   });
+
+  it('H4: a 5xx answer is retried with backoff and the final outcome logged once', async () => {
+    const c = await dev.call('POST', '/webhooks', { admin: true, body: { agent_id: '__global__', url: `http://127.0.0.1:${port}/flaky`, events: ['custom.flaky'] } });
+    await dev.call('POST', '/events', { admin: true, body: { type: 'custom.flaky' } });
+    const log = await waitFor(async () => {
+      const r = await dev.call('GET', `/webhooks/deliveries?webhook_id=${c.body.id}`, { admin: true });
+      return r.body.length ? r.body : null;
+    });
+    expect(log).toHaveLength(1);
+    expect(log[0]).toMatchObject({ status_code: 200, error: null, attempts: 2 });
+    expect(received.filter((r) => r.path === '/flaky')).toHaveLength(2);
+  });
+
+  it('REL-20: a failing receiver never delays the request; network errors are retried 3 times, then logged', async () => {
+    const c = await dev.call('POST', '/webhooks', { admin: true, body: { agent_id: '__global__', url: `http://127.0.0.1:${closedPort}/down`, events: ['custom.down'] } });
+    const ev = await dev.call('POST', '/events', { admin: true, body: { type: 'custom.down' } });
+    expect(ev.status).toBe(200);
+    // The request has answered while the delivery is still being attempted in the background.
+    const early = await dev.call('GET', `/webhooks/deliveries?webhook_id=${c.body.id}`, { admin: true });
+    expect(early.body).toEqual([]);
+    const log = await waitFor(async () => {
+      const r = await dev.call('GET', `/webhooks/deliveries?webhook_id=${c.body.id}`, { admin: true });
+      return r.body.length ? r.body : null;
+    }, 15000);
+    expect(log[0].status_code).toBeNull();
+    expect(log[0].attempts).toBe(3);
+    expect(log[0].error).toMatch(/\(after 3 attempts\)$/);
+  }, 20000);
 });
