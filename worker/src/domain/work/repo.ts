@@ -3,15 +3,16 @@ import type { SqlArgs, Statement } from '../../db/types.js';
 import { taskPriorityRankSql, taskReadySql } from '../tasks/repo.js';
 import { stepReadySql } from '../plans/repo.js';
 import { NOT_FROZEN_SQL } from '../tasks/sql.js';
+import { bugSeverityRankSql } from '../bugs/repo.js';
 
 /**
  * The work queue's read model over tasks, plan steps and bugs (spec 02 §3.5), and the claim
- * statements for steps and bugs (tasks claim through tasksRepo.claim). Every claim is a
+ * statements for steps (tasks and bugs claim through their own repos). Every claim is a
  * compare-and-set that also re-checks the kill switch inside the same statement.
  */
 
-/** Bug severity by meaning (spec 02 W3): critical > high > normal/medium > low. */
-export const BUG_SEVERITY_RANK = `CASE b.severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'normal' THEN 2 WHEN 'low' THEN 1 ELSE 0 END`;
+/** Bug severity by meaning (spec 02 W3): critical > high > normal > low. */
+const BUG_SEVERITY_RANK = bugSeverityRankSql('b');
 
 export interface StepItemRow {
   id: number;
@@ -116,15 +117,6 @@ export const workRepo = {
               AND (status = 'in_progress' OR (status = 'pending' AND ${stepReadySql('plan_steps')}))
               AND ${NOT_FROZEN_SQL} RETURNING id`,
       args: [agentId, stepId, agentId],
-    };
-  },
-
-  claimBug(bugId: number, agentId: string): Statement {
-    return {
-      sql: `UPDATE bugs SET assignee = ?, status = 'in_progress', updated_at = datetime('now')
-            WHERE id = ? AND (COALESCE(assignee, '') = '' OR assignee = ?) AND status IN ('open','in_progress')
-              AND ${NOT_FROZEN_SQL} RETURNING id`,
-      args: [agentId, bugId, agentId],
     };
   },
 

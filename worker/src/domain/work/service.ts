@@ -9,6 +9,7 @@ import { parseStringArray, toDbTime } from '../agents/json.js';
 import { messagesRepo } from '../messages/repo.js';
 import { claimTaskFor } from '../tasks/service.js';
 import { workRepo } from './repo.js';
+import { bugsRepo } from '../bugs/repo.js';
 
 export interface QueueItem {
   priority: number;
@@ -104,7 +105,7 @@ export class WorkService {
         const s = workRepo.claimStep(item.id, agent.id);
         won = !!(await db.get(s.sql, s.args));
       } else {
-        const s = workRepo.claimBug(item.id, agent.id);
+        const s = bugsRepo.claim(item.id, agent.id, false);
         won = !!(await db.get(s.sql, s.args));
       }
       if (!won) {
