@@ -141,6 +141,14 @@ describe('bugs', () => {
     expect((await t.call('PUT', '/bugs/abc', { agentKey: alice.key, body: { status: 'open' } })).body).toEqual({ error: 'Bug not found' });
   });
 
+  it('fixing a bug credits its assignee once', async () => {
+    const id = await newBug({ assignee: 'bob' });
+    const before = (await t.db.get<{ n: number }>("SELECT total_bugs_fixed AS n FROM agent_profiles WHERE agent_id = 'bob'"))?.n ?? 0;
+    await t.call('PUT', `/bugs/${id}`, { agentKey: alice.key, body: { status: 'fixed' } });
+    await t.call('PUT', `/bugs/${id}`, { agentKey: alice.key, body: { status: 'closed' } });
+    expect((await t.db.get<{ n: number }>("SELECT total_bugs_fixed AS n FROM agent_profiles WHERE agent_id = 'bob'"))?.n).toBe(before + 1);
+  });
+
   it('SEC-19: PUT from another project is 403; an agent cannot take a bug in progress under someone else', async () => {
     const id = await newBug();
     expect((await t.call('PUT', `/bugs/${id}`, { agentKey: outsider.key, body: { status: 'closed' } })).status).toBe(403);

@@ -432,6 +432,14 @@ describe('tasks: dependencies and the done-cascade', () => {
     expect(ok.body.unblocked).toEqual([b]);
   });
 
+  it('W25: completing credits the assignee once (not the admin who clicked, not on a repeated done)', async () => {
+    const id = await newTask({ assignee: 'carol' });
+    const before = (await t.db.get<{ n: number }>("SELECT total_tasks_completed AS n FROM agent_profiles WHERE agent_id = 'carol'"))?.n ?? 0;
+    await t.call('PUT', `/tasks/${id}`, { admin: true, body: { status: 'done' } });
+    await t.call('PUT', `/tasks/${id}`, { admin: true, body: { status: 'done' } });
+    expect((await t.db.get<{ n: number }>("SELECT total_tasks_completed AS n FROM agent_profiles WHERE agent_id = 'carol'"))?.n).toBe(before + 1);
+  });
+
   it('W15: a linked step completes but a draft plan is not completed nor reported', async () => {
     const a = await newTask();
     const plan = await t.call('POST', '/plans', { admin: true, body: { title: 'Draft', project_id: 'proj-a', steps: [{ title: 'only' }] } });

@@ -5,7 +5,8 @@ import { assertProjectScope } from '../../auth/scope.js';
 import { AppError, conflict, invalidEnum, notFound } from '../../http/errors.js';
 import { FROZEN_MESSAGE, assertNotFrozen, isFrozen } from '../admin/freeze.js';
 import type { EventInput } from '../events/bus.js';
-import { callerId, displayName, isGuardAbort, abortUnlessChanged } from '../tasks/sql.js';
+import { WebhookService } from '../webhooks/service.js';
+import { callerId, creditCompletion, displayName, isGuardAbort, abortUnlessChanged } from '../tasks/sql.js';
 import { DEFAULT_BUG_CATEGORIES, bugsRepo, type BugRow, type WritableBugColumn } from './repo.js';
 
 /**
@@ -120,6 +121,10 @@ export async function updateBug(ctx: AppContext, p: Principal, id: number | null
     : null;
   const stmts = [bugsRepo.update(bug.id, fields, { status: bug.status, assignee: bug.assignee }), abortUnlessChanged()];
   if (ev) stmts.push(ctx.events.statement(ev));
+  const finished = (s: string) => s === 'fixed' || s === 'closed';
+  if (input.status && finished(input.status) && !finished(bug.status)) {
+    stmts.push(creditCompletion(String(fields.assignee || bug.assignee || who), 'total_bugs_fixed'));
+  }
   let res;
   try {
     res = await ctx.db.batch(stmts);
@@ -129,6 +134,11 @@ export async function updateBug(ctx: AppContext, p: Principal, id: number | null
     throw conflict('Bug was changed by someone else; read it again and retry', { assignee: now.assignee, status: now.status });
   }
   if (ev) ctx.events.publishWritten(ev, Number(res[2].rows[0]?.id ?? null));
+  // Webhook `bug_assigned` to the new (else existing) assignee on an assignee or status change (spec 03 §14).
+  const target = (fields.assignee as string | null | undefined) || bug.assignee;
+  if ((input.assignee !== undefined || input.status) && target) {
+    new WebhookService(ctx).dispatch('bug_assigned', target, { bug_id: bug.id, title: bug.title, status: input.status ?? bug.status });
+  }
   return { ok: true, id: bug.id };
 }
 

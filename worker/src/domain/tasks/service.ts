@@ -6,8 +6,9 @@ import { AppError, badRequest, conflict, forbidden, notFound } from '../../http/
 import { FROZEN_MESSAGE, assertNotFrozen, isFrozen } from '../admin/freeze.js';
 import type { EventInput } from '../events/bus.js';
 import { plansRepo } from '../plans/repo.js';
+import { WebhookService } from '../webhooks/service.js';
 import { tasksRepo, type TaskRow, type TaskStatus, type WritableTaskColumn } from './repo.js';
-import { abortUnlessChanged, callerId, displayName, isGuardAbort } from './sql.js';
+import { abortUnlessChanged, callerId, creditCompletion, displayName, isGuardAbort } from './sql.js';
 
 /**
  * Tasks: create, update with the done-cascade, claim, approval, dependencies, comments,
@@ -298,6 +299,8 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
     push('touchPlans', plansRepo.cascade.touchLinkedPlans(task.id));
     push('plans', plansRepo.cascade.completeLinkedPlans(task.id));
     if (task.request_id !== null) push('request', tasksRepo.cascade.resolveRequest(task.id, who));
+    // Counted once per transition into done, for the agent who did the work (W25).
+    if (task.status !== 'done') push('credit', creditCompletion(String(fields.assignee || task.assignee || who), 'total_tasks_completed'));
   }
   const statusEvent: EventInput | null = input.status
     ? { type: `task_${input.status}`, agent: who, projectId: task.project_id, summary: `${displayName(who)} set task #${task.id} to ${input.status}`, data: { task_id: task.id } }
@@ -357,6 +360,11 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
     }
   }
   if (statusEvent) ctx.events.publishWritten(statusEvent, Number(results[idx.statusEvent].rows[0]?.id ?? null));
+  // Webhook `task_assigned` to the new assignee (else the current one) on an assignee or status change (§3.5 step 3).
+  const target = (input.assignee ? (fields.assignee as string | null) : null) || task.assignee;
+  if ((input.assignee || input.status) && target) {
+    new WebhookService(ctx).dispatch('task_assigned', target, { task_id: task.id, title: input.title ?? task.title, status: input.status ?? task.status });
+  }
   return response;
 }
 

@@ -47,3 +47,17 @@ export function callerId(p: Principal): string {
 
 /** A WHERE fragment: the kill switch is off (kept inside claim statements so a freeze is atomic with them). */
 export const NOT_FROZEN_SQL = "NOT EXISTS (SELECT 1 FROM instance_config WHERE key = 'admin_status' AND value = 'frozen')";
+
+/**
+ * Leaderboard credit for finished work (spec 03 §3.5, §6; W25: the assignee, not whoever clicked).
+ * Only agents have profiles; any other identity matches no agent row and nothing is written.
+ * Put in the same batch as the transition it rewards, so a rolled-back completion credits nothing.
+ */
+export function creditCompletion(agentId: string, counter: 'total_tasks_completed' | 'total_bugs_fixed'): Statement {
+  return {
+    sql: `INSERT INTO agent_profiles (agent_id, display_name, ${counter})
+          SELECT id, name, 1 FROM agents WHERE id = ?
+          ON CONFLICT(agent_id) DO UPDATE SET ${counter} = ${counter} + 1, last_active_at = datetime('now')`,
+    args: [agentId],
+  };
+}

@@ -1,0 +1,62 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTarget, type Target } from '../support/target.js';
+import { registerAgent } from '../support/fixtures.js';
+
+/** Assignee webhooks of the work items (spec 03 §3.5 step 3, §14): task_assigned, bug_assigned. */
+let t: Target;
+let receiver: Server;
+const received: { event: string; agent_id: string; data: any }[] = [];
+
+async function waitFor<T>(fn: () => T | undefined, ms = 8000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+beforeAll(async () => {
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      try {
+        received.push(JSON.parse(body));
+      } catch {
+        // not ours
+      }
+      res.writeHead(200);
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const port = (receiver.address() as AddressInfo).port;
+  t = await startTarget({ env: { MYCELIUM_WEBHOOK_ALLOW_LOOPBACK: `127.0.0.1:${port}` } });
+  await registerAgent(t, 'alice', 'proj-a');
+  const hook = await t.call('POST', '/webhooks', { admin: true, body: { agent_id: 'alice', url: `http://127.0.0.1:${port}/hook`, events: ['task_assigned', 'bug_assigned'] } });
+  if (hook.status !== 200) throw new Error(`webhook create failed: ${hook.text}`);
+});
+afterAll(async () => {
+  await t?.close();
+  await new Promise((r) => receiver.close(r));
+});
+
+describe('assignee webhooks', () => {
+  it('PUT /tasks/:id with an assignee sends task_assigned to that assignee', async () => {
+    const c = await t.call('POST', '/tasks', { admin: true, body: { title: 'Hooked', project_id: 'proj-a' } });
+    await t.call('PUT', `/tasks/${c.body.id}`, { admin: true, body: { assignee: 'alice', status: 'in_progress' } });
+    const got = await waitFor(() => received.find((r) => r.event === 'task_assigned' && r.data?.task_id === c.body.id));
+    expect(got).toMatchObject({ event: 'task_assigned', agent_id: 'alice', data: { task_id: c.body.id, title: 'Hooked', status: 'in_progress' } });
+  });
+
+  it('PUT /bugs/:id with a status sends bug_assigned to the existing assignee', async () => {
+    const b = await t.call('POST', '/bugs', { admin: true, body: { title: 'Bug hook', description: 'd', project_id: 'proj-a', assignee: 'alice' } });
+    await t.call('PUT', `/bugs/${b.body.id}`, { admin: true, body: { status: 'fixed' } });
+    const got = await waitFor(() => received.find((r) => r.event === 'bug_assigned' && r.data?.bug_id === b.body.id));
+    expect(got.data).toEqual({ bug_id: b.body.id, title: 'Bug hook', status: 'fixed' });
+  });
+});
