@@ -1,4 +1,5 @@
 import { mkdir, readFile, writeFile, unlink, readdir, stat, chmod } from 'node:fs/promises';
+import { chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { lookup } from 'node:dns/promises';
 import Database from 'libsql';
@@ -33,7 +34,10 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
       let pdb = pluginDbs.get(name);
       if (!pdb) {
         const dir = ensurePrivateDir(join(dataDir, 'plugins'));
-        pdb = new Db(new SqliteFileDriver(join(dir, `${name}.db`)));
+        const file = join(dir, `${name}.db`);
+        pdb = new Db(new SqliteFileDriver(file));
+        // Created now, at run time: give it (and its WAL files) the data-folder mode straight away.
+        for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, FILE_MODE);
         pluginDbs.set(name, pdb);
       }
       return pdb;

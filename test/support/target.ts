@@ -6,7 +6,7 @@
  *            reached over the libSQL HTTP protocol (test/support/hrana-server.ts) on a fresh file.
  * `t.db` opens the same database file directly, for assertions about what was stored.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -17,6 +17,8 @@ import { consoleLogger, type Clock } from '../../worker/src/runtime.js';
 import { createNodeRuntime, CORE_DB_FILE } from '../../node-adapter/runtime.js';
 import { SqliteFileDriver } from '../../node-adapter/sqlite-driver.js';
 import { startHranaServer } from './hrana-server.js';
+import { PLUGIN_NAMES } from '../../worker/src/plugins/registry.generated.js';
+import { pluginDbVar } from '../../worker/src/worker-runtime.js';
 
 export type RuntimeName = 'node' | 'worker';
 export const RUNTIME: RuntimeName = process.env.MYCELIUM_TEST_RUNTIME === 'worker' ? 'worker' : 'node';
@@ -128,11 +130,16 @@ async function startWorkerTarget(opts: TargetOptions): Promise<Target> {
   const dbPath = join(dataDir, CORE_DB_FILE);
   const { adminKey, jwtSecret } = secrets();
   const hrana = await startHranaServer({ dbPath });
+  // Each plugin has its own database: one more libSQL server per bundled plugin, at the same
+  // path the Node runtime uses (DATA_DIR/plugins/<name>.db), bound as PLUGIN_DB_URL_<NAME>.
+  mkdirSync(join(dataDir, 'plugins'), { recursive: true });
+  const pluginServers = await Promise.all(PLUGIN_NAMES.map((n) => startHranaServer({ dbPath: join(dataDir, 'plugins', `${n}.db`) })));
+  const pluginBindings = Object.fromEntries(PLUGIN_NAMES.map((n, i) => [pluginDbVar(n), pluginServers[i].url]));
   const mf = new Miniflare({
     modules: true,
     scriptPath: process.env.MYCELIUM_WORKER_BUNDLE ?? join(process.cwd(), 'dist/worker.js'),
     compatibilityDate: '2025-07-01',
-    bindings: { ADMIN_KEY: adminKey, JWT_SECRET: jwtSecret, LIBSQL_URL: hrana.url, LOG_LEVEL: 'error', ...opts.env },
+    bindings: { ADMIN_KEY: adminKey, JWT_SECRET: jwtSecret, LIBSQL_URL: hrana.url, LOG_LEVEL: 'error', ...pluginBindings, ...opts.env },
   });
   await mf.ready;
   const direct = new Db(new SqliteFileDriver(dbPath));
@@ -154,6 +161,7 @@ async function startWorkerTarget(opts: TargetOptions): Promise<Target> {
       await mf.dispose();
       await direct.close();
       await hrana.close();
+      for (const ps of pluginServers) await ps.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -37,6 +37,7 @@ import { configRoutes } from './domain/config/routes.js';
 import { contextRoutes } from './domain/context/routes.js';
 import { spendRoutes } from './domain/spend/routes.js';
 import { conceptRoutes } from './domain/concepts/routes.js';
+import { pluginRoutes, startPlugins } from './plugins/routes.js';
 
 export const API_PREFIX = '/api/mycelium';
 
@@ -56,6 +57,8 @@ export async function prepareDatabase(runtime: Runtime): Promise<string[]> {
  */
 export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {}): MyceliumApp {
   const ctx = createContext(runtime, overrides);
+  // Plugins first: their hooks and pre-mutation guards exist before any route serves (REL-13).
+  startPlugins(ctx);
   const app = new Hono<AppEnv>();
 
   app.use('*', frame(ctx));
@@ -95,6 +98,7 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   api.route('/', contextRoutes(ctx));
   api.route('/', spendRoutes(ctx));
   api.route('/', conceptRoutes(ctx));
+  api.route('/', pluginRoutes(ctx)); // last: core routes win on a prefix overlap
   app.route(API_PREFIX, api);
 
   app.notFound((c) => c.json({ error: 'Not found' }, 404));

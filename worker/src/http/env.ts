@@ -7,6 +7,8 @@ export type AppEnv = {
     clientIp: string;
     /** Parsed JSON body ({} when there is none or it is not JSON). */
     body: unknown;
+    /** The request body bytes as received (unset for GET/HEAD/OPTIONS). */
+    rawBody?: Uint8Array;
     credentials: Credentials;
     principal: Principal;
   };

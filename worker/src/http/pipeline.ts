@@ -82,6 +82,8 @@ export function jsonBody(): MiddlewareHandler<AppEnv> {
     const declared = Number(c.req.header('content-length') ?? '0');
     if (declared > BODY_LIMIT_BYTES) throw new AppError(413, 'Request body too large');
     const bytes = await readBounded(c.req.raw.body);
+    // Kept for signature checks of inbound webhooks (HMAC over the exact bytes).
+    c.set('rawBody', bytes);
     const type = c.req.header('content-type') ?? '';
     if (/^application\/([a-z.+-]*\+)?json/i.test(type) && bytes.length > 0) {
       let parsed: unknown;

@@ -1,0 +1,1 @@
+export function renderPluginsModule(pluginsDir?: string): string;

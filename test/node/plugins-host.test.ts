@@ -1,0 +1,141 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '../../worker/src/config.js';
+import { createApp, prepareDatabase } from '../../worker/src/app.js';
+import { createContext } from '../../worker/src/context.js';
+import type { Logger } from '../../worker/src/runtime.js';
+import { createNodeRuntime } from '../../node-adapter/runtime.js';
+import { startPluginHost } from '../../worker/src/plugins/host.js';
+import type { PluginApi, PluginSource } from '../../worker/src/plugins/types.js';
+import { renderPluginsModule } from '../../scripts/gen-plugins.mjs';
+
+const dirs: string[] = [];
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of closers.splice(0)) await c();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function capture(): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const push = (lvl: string) => (m: string) => void lines.push(`${lvl} ${m}`);
+  return { lines, log: { debug: push('debug'), info: push('info'), warn: push('warn'), error: push('error') } };
+}
+
+async function runtime(dataDir?: string) {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'mycelium-plugins-'));
+  if (!dataDir) dirs.push(dir);
+  const { log, lines } = capture();
+  const config = loadConfig({ ADMIN_KEY: `k_${randomBytes(16).toString('hex')}`, JWT_SECRET: randomBytes(32).toString('hex'), DATA_DIR: dir });
+  const rt = createNodeRuntime({ config, log });
+  closers.push(() => rt.close());
+  await prepareDatabase(rt);
+  return { rt, dir, lines, config };
+}
+
+const manifest = (name: string, extra: Record<string, unknown> = {}) => JSON.stringify({ name, version: '1.0.0', enabled: true, ...extra });
+const good = (name: string, over: Partial<PluginSource> = {}): PluginSource => ({
+  dir: name,
+  manifest: manifest(name),
+  mcpTools: null,
+  migrations: [{ name: '001_init', sql: `CREATE TABLE ${name.replace(/-/g, '_')}_items (id INTEGER PRIMARY KEY);` }],
+  load: async () => ({ setup: (api: PluginApi) => api.get('/ping', () => ({ pong: true })) }),
+  ...over,
+});
+
+describe('plugin host (Node)', () => {
+  it('the generated registry is up to date with plugins/', () => {
+    const file = readFileSync(join(process.cwd(), 'worker/src/plugins/registry.generated.ts'), 'utf8');
+    expect(file).toBe(renderPluginsModule());
+  });
+
+  it('load-time failures are contained: bad manifests, import/setup throws and failing migrations refuse only that plugin, with one log line each', async () => {
+    const { rt, lines } = await runtime();
+    const ctx = createContext(rt);
+    const host = startPluginHost(ctx, [
+      good('alpha'),
+      { ...good('bad-json'), manifest: '{ not json' },
+      { ...good('bad-field'), manifest: manifest('bad-field', { routePrefix: 'no-slash' }) },
+      { ...good('mismatch'), manifest: manifest('other-name') },
+      good('import-throws', { load: () => Promise.reject(new Error('boom at import')) }),
+      good('setup-throws', { load: async () => ({ setup: (api: PluginApi) => { api.get('/x', () => 1); throw new Error('boom in setup'); } }) }),
+      good('bad-migration', { migrations: [{ name: '001_init', sql: 'CREATE TABLE ok_one (id INTEGER);\nTHIS IS NOT SQL;' }] }),
+      good('public-undeclared', { load: async () => ({ setup: (api: PluginApi) => api.post('/hook', () => 1, { auth: 'public' }) }) }),
+      good('omega'),
+    ]);
+    await host.ready;
+    expect([...host.loaded.keys()].sort()).toEqual(['alpha', 'omega']);
+    expect(host.failed.get('bad-json')).toMatch(/^plugin\.json is not valid JSON/);
+    expect(host.failed.get('bad-field')).toMatch(/^invalid plugin\.json: routePrefix: /);
+    expect(host.failed.get('mismatch')).toBe('plugin.json name "other-name" does not match its folder "mismatch"');
+    expect(host.failed.get('import-throws')).toBe('boom at import');
+    expect(host.failed.get('setup-throws')).toBe('boom in setup');
+    expect(host.failed.get('bad-migration')).toMatch(/^Migration 001_init failed/);
+    expect(host.failed.get('public-undeclared')).toBe('route POST /hook is public but not listed in plugin.json publicRoutes');
+    for (const n of ['bad-json', 'bad-field', 'mismatch', 'import-throws', 'setup-throws', 'bad-migration', 'public-undeclared']) {
+      expect(lines.filter((l) => l.startsWith(`error [plugins] Failed to load ${n}: `))).toHaveLength(1);
+    }
+    // W12/W13: the failed migration left nothing behind, and the failed setup registered nothing.
+    const bad = await rt.pluginDb('bad-migration');
+    expect(await bad.get("SELECT name FROM sqlite_master WHERE name = 'ok_one'")).toBeUndefined();
+    expect(lines).toContain('info [plugins] 2 plugin(s) loaded (7 failed: bad-json, bad-field, mismatch, import-throws, setup-throws, bad-migration, public-undeclared)');
+  });
+
+  it('P-14: the start-up log has one line per plugin naming its routes, migrations, MCP tools and hooks, a skip line per disabled plugin, and a summary', async () => {
+    const { rt, lines } = await runtime();
+    const { app } = createApp(rt);
+    await app.fetch(new Request('http://localhost/api/mycelium/plugins/mcp-tools', { headers: { 'X-Admin-Key': rt.config.adminKey } }));
+    expect(lines).toContain('info [plugins] Skipping disabled plugin: guardrails');
+    expect(lines.some((l) => /^info \[plugins\] \d+ plugin\(s\) loaded/.test(l))).toBe(true);
+    // Enabling loads it and logs its line.
+    const en = await app.fetch(new Request('http://localhost/api/mycelium/plugins/guardrails/enable', { method: 'PUT', headers: { 'X-Admin-Key': rt.config.adminKey } }));
+    expect(en.status).toBe(200);
+    const line = lines.find((l) => l.startsWith('info [plugins] Loaded guardrails v'));
+    expect(line).toContain('routes /api/mycelium/plugins/guardrails/ (alias /api/mycelium/guardrails/)');
+    expect(line).toContain('migrations applied 001_init');
+    expect(line).toContain('MCP tools 4 (mycelium_guardrails_rules, mycelium_guardrails_check, mycelium_guardrails_violations, mycelium_guardrails_stats)');
+    expect(line).toContain('event hooks: *');
+  });
+
+  it('a plugin that throws at load (after a restart) is marked failed and the server keeps serving; its database file is 0600 in DATA_DIR/plugins', async () => {
+    const first = await runtime();
+    const a = createApp(first.rt).app;
+    const admin = { 'X-Admin-Key': first.rt.config.adminKey, 'Content-Type': 'application/json' };
+    expect((await a.fetch(new Request('http://localhost/api/mycelium/plugins/fault-injection/enable', { method: 'PUT', headers: admin }))).status).toBe(200);
+    const cfg = await a.fetch(new Request('http://localhost/api/mycelium/plugins/fault-injection/config', { method: 'PUT', headers: admin, body: JSON.stringify({ fail_at_load: true }) }));
+    expect(cfg.status).toBe(200);
+    const file = join(first.dir, 'plugins', 'fault-injection.db');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(join(first.dir, 'plugins')).mode & 0o777).toBe(0o700);
+
+    // "Restart": a new app over the same data folder.
+    const { lines } = capture();
+    const rt2 = createNodeRuntime({ config: first.config, log: { debug: () => undefined, info: (m) => void lines.push(m), warn: (m) => void lines.push(m), error: (m) => void lines.push(m) } });
+    closers.push(() => rt2.close());
+    const b = createApp(rt2).app;
+    const ping = await b.fetch(new Request('http://localhost/api/mycelium/plugins/fault-injection/ping', { headers: admin }));
+    expect(ping.status).toBe(503);
+    expect(await ping.json()).toEqual({ error: 'Plugin fault-injection failed to load' });
+    expect(lines).toContain('[plugins] Failed to load fault-injection: fault-injection: configured to fail at load');
+    expect((await b.fetch(new Request('http://localhost/health'))).status).toBe(200);
+    const list = await (await b.fetch(new Request('http://localhost/api/mycelium/plugins', { headers: admin }))).json();
+    expect(list.find((p: { name: string }) => p.name === 'fault-injection')).toMatchObject({ enabled: 1, loaded: false, load_error: 'fault-injection: configured to fail at load' });
+    const task = await b.fetch(new Request('http://localhost/api/mycelium/tasks', { method: 'POST', headers: admin, body: JSON.stringify({ title: 'still works' }) }));
+    expect(task.status).toBe(200);
+  });
+
+  it('SEC-36 / REL-13: an enabled guard plugin that failed to load refuses guarded writes (503) instead of letting them through', async () => {
+    const { rt } = await runtime();
+    const ctx = createContext(rt);
+    const host = startPluginHost(ctx, [good('strict', { manifest: manifest('strict', { preMutationGuard: true }), load: async () => ({ setup: () => { throw new Error('cannot install'); } }) })]);
+    await host.ready;
+    const p = { kind: 'admin', isAdmin: true, who: '__system__', actingAs: null } as const;
+    await expect(ctx.guards.check('task.create', { title: 'x' }, p)).rejects.toMatchObject({ status: 503 });
+    // Disabled → allowed (fail open when the operator turned it off), with one loud warning.
+    await rt.db.run("UPDATE plugins SET enabled = 0 WHERE name = 'strict'");
+    await expect(ctx.guards.check('task.create', { title: 'x' }, p)).resolves.toBeUndefined();
+  });
+});

@@ -1,0 +1,260 @@
+import type { AppContext } from '../context.js';
+import type { Principal } from '../auth/principal.js';
+import { badRequest } from '../http/errors.js';
+import { createTask, type CreateTaskInput } from '../domain/tasks/service.js';
+import { MessageService } from '../domain/messages/service.js';
+import type { TaskRow } from '../domain/tasks/repo.js';
+
+/**
+ * The narrow, read-mostly view of the core that plugins receive instead of the database handle
+ * (spec 06 W1, spec README). Reads return plain rows with secrets never selected; writes go
+ * through the same service code as the REST routes (createTask, MessageService.send) so
+ * validation, guardrails pre-checks, events, webhooks and hooks all apply. Where no core
+ * service exists yet (bugs, inbox fan-out, the spend ledger) the host writes the row exactly
+ * as the REST route would and emits the catalogue event, in one place (this file).
+ */
+
+export interface AgentInfo {
+  id: string;
+  name: string;
+  project_id: string;
+  status: string;
+  role: string;
+  agent_type: string;
+  last_heartbeat: string | null;
+}
+export interface ProjectInfo {
+  id: string;
+  name: string;
+  status: string;
+}
+export interface BugRow {
+  id: number;
+  project_id: string;
+  title: string;
+  description: string;
+  severity: string;
+  status: string;
+  reporter: string;
+  assignee: string | null;
+  created_at: string;
+  updated_at: string;
+}
+export interface InboxNotice {
+  type: string;
+  entity_type: string;
+  entity_id: string | number;
+  title: string;
+  summary?: string;
+  data?: Record<string, unknown>;
+  priority?: 'urgent' | 'normal' | 'low';
+}
+export interface SpendRecord {
+  agent_id: string;
+  project_id?: string;
+  cost_usd: number;
+  model?: string;
+  tokens_in?: number;
+  tokens_out?: number;
+  source?: string;
+  description?: string;
+}
+export interface SpendGroupRow {
+  key: string;
+  total_cost: number;
+  tokens_in: number;
+  tokens_out: number;
+  entry_count: number;
+}
+
+export interface CoreApi {
+  agents: { list(): Promise<AgentInfo[]>; get(id: string): Promise<AgentInfo | null> };
+  projects: { list(): Promise<ProjectInfo[]> };
+  tasks: {
+    get(id: number): Promise<TaskRow | null>;
+    /** Tasks whose status is `status` and that changed in [since, until) (SQLite datetime text). */
+    changedBetween(opts: { status?: string; since: string; until: string; projectId?: string }): Promise<TaskRow[]>;
+    /** Creates a task exactly as POST /tasks (guardrails, events); `actor` is the requester. */
+    create(input: CreateTaskInput, actor?: string): Promise<TaskRow>;
+  };
+  bugs: {
+    get(id: number): Promise<BugRow | null>;
+    changedBetween(opts: { status?: string; since: string; until: string; projectId?: string }): Promise<BugRow[]>;
+    file(input: { title: string; description: string; project_id?: string; severity?: string; category?: string }, actor?: string): Promise<BugRow>;
+  };
+  planSteps: { completedBetween(since: string, until: string, projectId?: string): Promise<{ id: number; title: string; plan_title: string; assignee: string | null; project_id: string }[]> };
+  messages: {
+    send(input: { to_agent?: string | null; content: string; project_id?: string | null; msg_type?: string; channel_id?: number }, actor?: string): Promise<{ id: number }>;
+    countBetween(since: string, until: string, projectId?: string): Promise<number>;
+  };
+  inbox: { notifyOperators(n: InboxNotice): Promise<number> };
+  spend: {
+    /** Appends to the core spend ledger (the same table as POST /spend) and emits `spend_logged`. */
+    record(r: SpendRecord): Promise<{ id: number }>;
+    /** Ledger totals grouped by agent, project, model or UTC day, over [since, until). */
+    totals(opts: { by: 'agent' | 'project' | 'model' | 'day'; since: string; until: string; agentId?: string; projectId?: string }): Promise<SpendGroupRow[]>;
+  };
+}
+
+/** Host principal for writes a plugin makes on its own behalf; `who` is the attribution. */
+export function systemPrincipal(actor = '__system__'): Principal {
+  return { kind: 'admin', isAdmin: true, who: actor, actingAs: actor };
+}
+
+const AGENT_COLS = 'id, name, project_id, status, role, agent_type, last_heartbeat';
+const BUG_COLS = 'id, project_id, title, description, severity, status, reporter, assignee, created_at, updated_at';
+
+function between(col: string, opts: { status?: string; since: string; until: string; projectId?: string }) {
+  const where = [`${col} >= ?`, `${col} < ?`];
+  const args: (string | number)[] = [opts.since, opts.until];
+  if (opts.status) {
+    where.push('status = ?');
+    args.push(opts.status);
+  }
+  if (opts.projectId) {
+    where.push('project_id = ?');
+    args.push(opts.projectId);
+  }
+  return { where: where.join(' AND '), args };
+}
+
+export function createCoreApi(ctx: AppContext): CoreApi {
+  const db = ctx.db;
+  return {
+    agents: {
+      list: () => db.all<AgentInfo>(`SELECT ${AGENT_COLS} FROM agents ORDER BY id`),
+      get: async (id) => (await db.get<AgentInfo>(`SELECT ${AGENT_COLS} FROM agents WHERE id = ?`, [id])) ?? null,
+    },
+    projects: {
+      list: () => db.all<ProjectInfo>('SELECT id, name, status FROM projects ORDER BY id'),
+    },
+    tasks: {
+      get: async (id) => (await db.get<TaskRow>('SELECT * FROM tasks WHERE id = ?', [id])) ?? null,
+      changedBetween: (o) => {
+        const w = between('updated_at', o);
+        return db.all<TaskRow>(`SELECT * FROM tasks WHERE ${w.where} ORDER BY id LIMIT 1000`, w.args);
+      },
+      async create(input, actor) {
+        const p = systemPrincipal(actor);
+        // POST /tasks runs this pre-check in its route; plugin-made tasks get the same one.
+        await ctx.guards.check('task.create', { ...input }, p);
+        return createTask(ctx, p, input);
+      },
+    },
+    bugs: {
+      get: async (id) => (await db.get<BugRow>(`SELECT ${BUG_COLS} FROM bugs WHERE id = ?`, [id])) ?? null,
+      changedBetween: (o) => {
+        const w = between('updated_at', o);
+        return db.all<BugRow>(`SELECT ${BUG_COLS} FROM bugs WHERE ${w.where} ORDER BY id LIMIT 1000`, w.args);
+      },
+      async file(input, actor = '__system__') {
+        const title = input.title.trim();
+        if (!title) throw badRequest('title is required');
+        const p = systemPrincipal(actor);
+        // The same pre-check POST /bugs runs (SEC-37 `bug_created`).
+        await ctx.guards.check('bug.create', { ...input, title }, p);
+        const [ins, ev] = await db.batch([
+          {
+            sql: `INSERT INTO bugs (project_id, title, description, category, severity, reporter) VALUES (?, ?, ?, ?, ?, ?) RETURNING ${BUG_COLS}`,
+            args: [input.project_id ?? '', title.slice(0, 500), input.description, input.category ?? 'other', input.severity ?? 'normal', actor],
+          },
+          // Event row in the same batch as the bug (atomic); its id comes back for publishing.
+          {
+            sql: `INSERT INTO events (type, agent, project_id, summary, data) SELECT 'bug_created', ?, NULLIF(?, ''), ?, json_object('bug_id', last_insert_rowid()) RETURNING id`,
+            args: [actor, input.project_id ?? '', `${actor} filed bug: ${title.slice(0, 200)}`],
+          },
+        ]);
+        const bug = ins.rows[0] as unknown as BugRow;
+        ctx.events.publishWritten(
+          { type: 'bug_created', agent: actor, projectId: bug.project_id || null, summary: `${actor} filed bug: ${bug.title}`, data: { bug_id: bug.id } },
+          Number(ev.rows[0].id),
+        );
+        return bug;
+      },
+    },
+    planSteps: {
+      completedBetween: (since, until, projectId) =>
+        db.all(
+          `SELECT s.id, s.title, p.title AS plan_title, s.assignee, p.project_id
+             FROM plan_steps s JOIN plans p ON p.id = s.plan_id
+            WHERE s.status = 'completed' AND COALESCE(s.completed_at, s.updated_at) >= ? AND COALESCE(s.completed_at, s.updated_at) < ?
+              ${projectId ? 'AND p.project_id = ?' : ''}
+            ORDER BY s.id LIMIT 1000`,
+          projectId ? [since, until, projectId] : [since, until],
+        ),
+    },
+    messages: {
+      send: (input, actor) => new MessageService(ctx).send(systemPrincipal(actor), { ...input }),
+      countBetween: async (since, until, projectId) => {
+        const r = await db.get<{ n: number }>(
+          `SELECT COUNT(*) AS n FROM messages WHERE created_at >= ? AND created_at < ? ${projectId ? 'AND project_id = ?' : ''}`,
+          projectId ? [since, until, projectId] : [since, until],
+        );
+        return Number(r?.n ?? 0);
+      },
+    },
+    inbox: {
+      async notifyOperators(n) {
+        const ops = await db.all<{ id: string }>("SELECT id FROM operators WHERE status = 'active'");
+        if (!ops.length) return 0;
+        const stmts = ops.map((o) => ({
+          sql: `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary, data, priority) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+          args: [o.id, n.type, n.entity_type, String(n.entity_id), n.title.slice(0, 500), (n.summary ?? '').slice(0, 2000), JSON.stringify(n.data ?? {}), n.priority ?? 'normal'],
+        }));
+        const res = await db.batch(stmts);
+        for (let i = 0; i < ops.length; i++) {
+          await ctx.events.emit({
+            type: 'inbox_item_created',
+            agent: '__system__',
+            projectId: null,
+            summary: n.title.slice(0, 200),
+            data: { inbox_id: Number(res[i].rows[0].id), operator_id: ops[i].id, type: n.type },
+          });
+        }
+        return ops.length;
+      },
+    },
+    spend: {
+      async record(r) {
+        if (!Number.isFinite(r.cost_usd) || r.cost_usd < 0) throw badRequest('cost_usd must be a non-negative number');
+        const p = systemPrincipal(r.agent_id);
+        await ctx.guards.check('spend.log', { ...r }, p);
+        const [ins, ev] = await db.batch([
+          {
+            sql: `INSERT INTO agent_spend (agent_id, project_id, cost_usd, source, description, model, tokens_in, tokens_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+            args: [r.agent_id, r.project_id ?? '', r.cost_usd, r.source ?? '', r.description ?? '', r.model ?? '', r.tokens_in ?? 0, r.tokens_out ?? 0],
+          },
+          {
+            sql: `INSERT INTO events (type, agent, project_id, summary, data) SELECT 'spend_logged', ?, NULLIF(?, ''), ?, json_object('spend_id', last_insert_rowid(), 'cost_usd', ?) RETURNING id`,
+            args: [r.agent_id, r.project_id ?? '', `${r.agent_id} logged $${r.cost_usd.toFixed(4)}`, r.cost_usd],
+          },
+        ]);
+        const id = Number(ins.rows[0].id);
+        ctx.events.publishWritten(
+          { type: 'spend_logged', agent: r.agent_id, projectId: r.project_id || null, summary: `${r.agent_id} logged $${r.cost_usd.toFixed(4)}`, data: { spend_id: id, cost_usd: r.cost_usd } },
+          Number(ev.rows[0].id),
+        );
+        return { id };
+      },
+      async totals(o) {
+        const key = { agent: 'agent_id', project: 'project_id', model: 'model', day: 'substr(created_at, 1, 10)' }[o.by];
+        const where = ['created_at >= ?', 'created_at < ?'];
+        const args: (string | number)[] = [o.since, o.until];
+        if (o.agentId) {
+          where.push('agent_id = ?');
+          args.push(o.agentId);
+        }
+        if (o.projectId) {
+          where.push('project_id = ?');
+          args.push(o.projectId);
+        }
+        const rows = await db.all<SpendGroupRow>(
+          `SELECT ${key} AS key, ROUND(SUM(cost_usd), 6) AS total_cost, SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out, COUNT(*) AS entry_count
+             FROM agent_spend WHERE ${where.join(' AND ')} GROUP BY ${key} ORDER BY ${o.by === 'day' ? 'key ASC' : 'total_cost DESC'} LIMIT 500`,
+          args,
+        );
+        return rows.map((r) => ({ key: String(r.key), total_cost: Number(r.total_cost ?? 0), tokens_in: Number(r.tokens_in ?? 0), tokens_out: Number(r.tokens_out ?? 0), entry_count: Number(r.entry_count) }));
+      },
+    },
+  };
+}

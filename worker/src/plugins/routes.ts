@@ -1,0 +1,145 @@
+import { Hono, type Context } from 'hono';
+import type { AppContext } from '../context.js';
+import type { AppEnv } from '../http/env.js';
+import { AppError } from '../http/errors.js';
+import { bodyOf, queryOf } from '../http/body.js';
+import { principalOf, requireAdmin, requireAny, resolveAdmin, resolveAgent, resolveAny, resolveHuman, type Principal } from '../auth/principal.js';
+import { PLUGIN_SOURCES } from './registry.generated.js';
+import { manifestSchema } from './manifest.js';
+import { matchPath, pluginHostOf, startPluginHost, type PluginHost } from './host.js';
+import * as manage from './manage.js';
+import { PluginReply, type HttpMethod, type PluginRequest, type PluginSource } from './types.js';
+
+/** createApp calls this first thing, so hooks and guards exist before any route serves (REL-13). */
+export function startPlugins(ctx: AppContext, sources: PluginSource[] = PLUGIN_SOURCES): PluginHost {
+  return startPluginHost(ctx, sources);
+}
+
+/** Route prefixes of the bundled plugins, read statically so aliases can be mounted up front. */
+function aliasPrefixes(sources: PluginSource[]): { name: string; prefix: string }[] {
+  const out: { name: string; prefix: string }[] = [];
+  for (const s of sources) {
+    try {
+      const m = manifestSchema.safeParse(JSON.parse(s.manifest));
+      if (m.success && m.data.routePrefix && m.data.name === s.dir && m.data.routePrefix !== '/plugins') out.push({ name: m.data.name, prefix: m.data.routePrefix });
+    } catch {
+      // refused at load with its own log line
+    }
+  }
+  return out;
+}
+
+/**
+ * Management endpoints (spec 06 §3) and the dispatcher for plugin routes: every plugin is
+ * reached under `/plugins/<name>/…` and, for wire compatibility, under its original prefix.
+ * Mounted after every core router, so core routes win on overlap (spec 06 §2.3 step 9).
+ */
+export function pluginRoutes(ctx: AppContext): Hono<AppEnv> {
+  const host = pluginHostOf(ctx);
+  const r = new Hono<AppEnv>();
+
+  r.get('/plugins', requireAdmin, async (c) => c.json(await manage.listPlugins(ctx, host)));
+  r.get('/plugins/mcp-tools', requireAny, async (c) => c.json(await manage.mcpTools(host)));
+  r.get('/plugins/workers', requireAdmin, (c) => c.json({}));
+  r.get('/plugins/registry', requireAdmin, async (c) => c.json(await manage.registry(host)));
+  r.get('/plugins/all-widgets', requireAdmin, async (c) => c.json(await manage.allWidgets(host)));
+  r.get('/plugins/nav', requireAdmin, async (c) => c.json(await manage.nav(host)));
+  r.post('/plugins/install', requireAdmin, async (c) => c.json(await manage.installPlugin(ctx, host, principalOf(c), bodyOf(c))));
+  r.get('/plugins/:name', requireAdmin, async (c) => c.json(await manage.pluginDetail(ctx, host, c.req.param('name'))));
+  r.get('/plugins/:name/config', requireAdmin, async (c) => c.json(await manage.readConfig(ctx, host, c.req.param('name'))));
+  r.put('/plugins/:name/config', requireAdmin, async (c) => c.json(await manage.writeConfig(ctx, host, principalOf(c), c.req.param('name'), bodyOf(c))));
+  r.put('/plugins/:name/enable', requireAdmin, async (c) => c.json(await manage.enablePlugin(ctx, host, principalOf(c), c.req.param('name'))));
+  r.put('/plugins/:name/disable', requireAdmin, async (c) => c.json(await manage.disablePlugin(ctx, host, principalOf(c), c.req.param('name'))));
+  r.delete('/plugins/:name/uninstall', requireAdmin, async (c) => {
+    const purge = ['1', 'true'].includes(c.req.query('purge') ?? '') || bodyOf(c).purge === true;
+    return c.json(await manage.uninstallPlugin(ctx, host, principalOf(c), c.req.param('name'), purge));
+  });
+  r.get('/plugins/:name/widgets', requireAdmin, async (c) => c.json(await manage.pluginWidgets(ctx, host, c.req.param('name'))));
+
+  r.all('/plugins/:name/*', (c) => dispatch(ctx, host, c, c.req.param('name'), `/plugins/${c.req.param('name')}`));
+  for (const { name, prefix } of aliasPrefixes(PLUGIN_SOURCES)) {
+    r.all(prefix, (c) => dispatch(ctx, host, c, name, prefix));
+    r.all(`${prefix}/*`, (c) => dispatch(ctx, host, c, name, prefix));
+  }
+  return r;
+}
+
+const METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'PATCH']);
+
+async function authenticate(c: Context<AppEnv>, auth: string): Promise<Principal | null> {
+  const creds = c.get('credentials');
+  switch (auth) {
+    case 'public':
+      return null;
+    case 'admin':
+      return resolveAdmin(creds);
+    case 'agent':
+      return resolveAgent(creds);
+    case 'human':
+      return resolveHuman(creds);
+    default:
+      return resolveAny(creds);
+  }
+}
+
+/**
+ * One plugin request: enabled flag read live (W9), route matched, the core's authentication
+ * applied before the plugin runs (default-deny, SEC-38), and the handler wrapped so a throw or
+ * rejection becomes a logged, counted 500 and never reaches the process (W8, REL-12).
+ */
+async function dispatch(ctx: AppContext, host: PluginHost, c: Context<AppEnv>, name: string, mount: string): Promise<Response> {
+  await host.ready;
+  const known = host.known.get(name);
+  if (!known) return c.json({ error: 'Not found' }, 404);
+  const flags = await host.enabledFlags();
+  if (!flags.get(name)) return c.json({ error: `Plugin ${name} is disabled` }, 404);
+  if (!(await host.ensureLoaded(name))) return c.json({ error: `Plugin ${name} failed to load` }, 503);
+  const plugin = host.loaded.get(name)!;
+
+  const url = new URL(c.req.url);
+  const full = url.pathname.replace(/\/+$/, '');
+  const base = `/api/mycelium${mount}`;
+  const sub = full.length > base.length ? full.slice(base.length) : '/';
+  const method = (c.req.method === 'HEAD' ? 'GET' : c.req.method) as HttpMethod;
+  if (!METHODS.has(method)) return c.json({ error: 'Not found' }, 404);
+  const segs = sub.split('/').filter(Boolean);
+  let route = null;
+  let params: Record<string, string> = {};
+  for (const r of plugin.routes) {
+    if (r.method !== method) continue;
+    const m = matchPath(r.segments, segs);
+    if (m) {
+      route = r;
+      params = m;
+      break;
+    }
+  }
+  if (!route) return c.json({ error: 'Not found' }, 404);
+
+  const principal = await authenticate(c, route.auth);
+  const req: PluginRequest = {
+    method,
+    path: sub,
+    params,
+    query: queryOf(c),
+    body: bodyOf(c),
+    rawBody: c.get('rawBody') ?? new Uint8Array(0),
+    headers: c.req.raw.headers,
+    principal,
+    who: principal ? (principal.kind === 'agent' ? principal.id : principal.who) : '',
+  };
+  let result: unknown;
+  try {
+    result = await route.handler(req);
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    host.statsOf(name).route_errors++;
+    ctx.log.error(`[plugins] ${name}: route error ${method} ${route.path}: ${(err as Error)?.stack ?? String(err)}`, { request_id: c.get('requestId') });
+    return c.json({ error: 'Internal server error' }, 500);
+  }
+  if (result instanceof PluginReply) {
+    for (const [k, v] of Object.entries(result.headers)) c.header(k, v);
+    return c.json(result.body as object, result.status as 200);
+  }
+  return c.json((result ?? { ok: true }) as object);
+}

@@ -1,0 +1,32 @@
+/**
+ * What plugin modules import: the host contract types and the core's error and parsing helpers,
+ * so plugin routes answer with the same error shapes and strictness as core routes.
+ */
+export type { PluginApi, PluginModule, PluginRequest, RouteHandler, HookHandler, GuardInput, PluginJob, RouteAuth } from './types.js';
+export type { CoreApi } from './core-api.js';
+export type { MyceliumEvent } from '../domain/events/bus.js';
+export { reply, PluginReply } from './types.js';
+export { AppError, badRequest, forbidden, notFound, conflict, invalidEnum, unauthorized } from '../http/errors.js';
+export { parseIntId, queryInt, parseWith } from '../http/validate.js';
+export { SsrfBlockedError } from '../http/ssrf.js';
+
+/** SQLite `datetime('now')` text for an instant (UTC, `YYYY-MM-DD HH:MM:SS`). */
+export function sqlTime(d: Date): string {
+  return d.toISOString().slice(0, 19).replace('T', ' ');
+}
+
+/** JSON text → value, or the fallback when it does not parse. */
+export function parseJson<T>(text: unknown, fallback: T): T {
+  if (typeof text !== 'string') return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+/** Event data as an object whatever the emitter passed (W7: sometimes a JSON string). */
+export function dataObject(data: unknown): Record<string, unknown> {
+  const v = typeof data === 'string' ? parseJson<unknown>(data, {}) : data;
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}

@@ -1,0 +1,121 @@
+import type { Principal } from '../auth/principal.js';
+import type { Db } from '../db/db.js';
+import type { Clock, Logger } from '../runtime.js';
+import type { MyceliumEvent } from '../domain/events/bus.js';
+import type { CoreApi } from './core-api.js';
+
+/**
+ * The contract between the host and a plugin. A plugin module exports `setup(api)`; everything
+ * it may touch comes through `api`: its own database, its own config, a narrow core API, and
+ * registration functions for routes, hooks, pre-mutation guards and periodic jobs. It never
+ * receives the core database handle (spec README "Plugins keep the promises", spec 06 W1).
+ */
+
+/** Who may call a route. `public` must also be listed in the manifest's `publicRoutes` (SEC-38). */
+export type RouteAuth = 'any' | 'agent' | 'admin' | 'human' | 'public';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+
+export interface PluginRequest {
+  method: HttpMethod;
+  /** Path inside the plugin, e.g. `/rules/3`. */
+  path: string;
+  params: Record<string, string>;
+  /** Query with `project`/`game` → `project_id` normalisation. */
+  query: Record<string, string>;
+  /** JSON body object with the same normalisation ({} when absent). */
+  body: Record<string, unknown>;
+  /** The exact request bytes (signature checks of inbound webhooks). */
+  rawBody: Uint8Array;
+  headers: Headers;
+  /** Null only on public routes. */
+  principal: Principal | null;
+  /** Attribution string of the caller ('' on public routes). */
+  who: string;
+}
+
+/** A handler may return a plain value (200 JSON) or an explicit reply. */
+export class PluginReply {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    readonly headers: Record<string, string> = {},
+  ) {}
+}
+export const reply = (status: number, body: unknown, headers?: Record<string, string>) => new PluginReply(status, body, headers);
+
+export type RouteHandler = (req: PluginRequest) => unknown | Promise<unknown>;
+export type HookHandler = (event: MyceliumEvent) => unknown | Promise<unknown>;
+
+/** Normalised input of a pre-mutation check: the same shape guardrails evaluates for events (W5). */
+export interface GuardInput {
+  /** Event kind the mutation will produce, e.g. `task_created`. */
+  type: string;
+  /** Core action name as the service called it, e.g. `task.create`. */
+  action: string;
+  agent: string;
+  project_id: string | null;
+  data: Record<string, unknown>;
+  principal: Principal;
+}
+export type PluginGuard = (input: GuardInput) => void | Promise<void>;
+
+export interface PluginJob {
+  name: string;
+  everyMs: number;
+  run(): Promise<unknown>;
+}
+
+export interface PluginConfigReader {
+  /** Effective value: stored value, else the manifest default, else undefined. */
+  get(key: string): Promise<string | undefined>;
+  all(): Promise<Record<string, string>>;
+}
+
+export interface PluginEventInput {
+  type: string;
+  agent?: string;
+  projectId?: string | null;
+  summary?: string;
+  data?: Record<string, unknown>;
+}
+
+export interface PluginApi {
+  readonly name: string;
+  /** The plugin's own database (its own file on Node, its own libSQL database on Workers). */
+  readonly db: Db;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly config: PluginConfigReader;
+  readonly core: CoreApi;
+  /** Emits a plugin event through the core bus (persisted, SSE, webhooks, other plugins' hooks). */
+  emit(e: PluginEventInput): Promise<void>;
+  route(method: HttpMethod, path: string, handler: RouteHandler, opts?: { auth?: RouteAuth }): void;
+  get(path: string, handler: RouteHandler, opts?: { auth?: RouteAuth }): void;
+  post(path: string, handler: RouteHandler, opts?: { auth?: RouteAuth }): void;
+  put(path: string, handler: RouteHandler, opts?: { auth?: RouteAuth }): void;
+  delete(path: string, handler: RouteHandler, opts?: { auth?: RouteAuth }): void;
+  /** Subscribes to an event type (`*` = all). Runs after the emitting write committed, time-boxed. */
+  on(type: string, fn: HookHandler): void;
+  /** Registers a pre-mutation check; throw an AppError (403) to block the mutation. */
+  guard(fn: PluginGuard): void;
+  /** Periodic work run by maintenance (Node timer / Workers cron) while the plugin is enabled. */
+  job(job: PluginJob): void;
+  /** Outbound HTTP through the SSRF guard (spec 07 SEC-31); throws SsrfBlockedError on a block. */
+  fetch(url: string, init?: RequestInit): Promise<Response>;
+}
+
+export interface PluginModule {
+  setup(api: PluginApi): void | Promise<void>;
+}
+
+/** One plugin as bundled at build time by scripts/gen-plugins.mjs (the Worker cannot read folders). */
+export interface PluginSource {
+  dir: string;
+  /** plugin.json as text: parsed and validated at load, so a broken file is contained. */
+  manifest: string;
+  /** The MCP tool file named by the manifest (default mcp-tools.json) as text, or null. */
+  mcpTools: string | null;
+  migrations: { name: string; sql: string }[];
+  /** Lazy import of the entry module: a throw while evaluating it is a load error of that plugin only. */
+  load: (() => Promise<unknown>) | null;
+}
