@@ -64,9 +64,12 @@ export class EventService {
    */
   async post(p: Principal, input: PostEventInput) {
     if (!p.isAdmin && isCoreEventType(input.type)) throw badRequest(`Event type ${input.type} is reserved`);
+    const agent = p.kind === 'agent' ? p.id : p.who;
+    // Guardrails pre-check (kind `event_emitted`, spec 04 §0.1) before anything is written.
+    await this.app.guards.check('event.emit', { agent, project_id: input.projectId, type: input.type, summary: input.summary }, p);
     const ev = await this.app.events.emit({
       type: input.type,
-      agent: p.kind === 'agent' ? p.id : p.who,
+      agent,
       projectId: input.projectId,
       summary: escapeHtml(input.summary),
       data: input.data ?? {},
