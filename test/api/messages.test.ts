@@ -78,6 +78,10 @@ describe('privacy and ownership (SEC-20)', () => {
     expect(byFrom.body.map((m: { id: number }) => m.id)).not.toContain(dm.body.id);
     const mine = await t.call('GET', `/messages?to=${b.id}`, { agentKey: b.key });
     expect(mine.body.map((m: { id: number }) => m.id)).toContain(dm.body.id);
+    const dmRow = await t.db.get<{ channel_id: number }>('SELECT channel_id FROM messages WHERE id = ?', [dm.body.id]);
+    const dmChannel = await t.db.get<{ type: string }>('SELECT type FROM channels WHERE id = ?', [dmRow!.channel_id]);
+    expect(dmChannel!.type).toBe('dm');
+    expect((await t.call('GET', `/messages?channel_id=${dmRow!.channel_id}`, { agentKey: c.key })).body).toEqual([]);
     const admin = await t.call('GET', `/messages?from=${a.id}`, { admin: true });
     expect(admin.body.map((m: { id: number }) => m.id)).toContain(dm.body.id);
     const ch = await t.db.get<{ id: number }>("INSERT INTO channels (name, slug, type, created_by) VALUES ('DM', 'dm-sec20', 'dm', 'x') RETURNING id");

@@ -5,6 +5,7 @@ import type { EventInput } from '../events/bus.js';
 import { badRequest, forbidden, invalidEnum, notFound } from '../../http/errors.js';
 import { agentsRepo } from '../agents/repo.js';
 import { messagesRepo, type MessageRow, type NewMessage } from './repo.js';
+import { ChannelService } from '../channels/service.js';
 
 export const MSG_TYPES = ['message', 'request', 'directive', 'info'] as const;
 export const MSG_PRIORITIES = ['urgent', 'normal', 'fyi'] as const;
@@ -111,6 +112,14 @@ export class MessageService {
       channelId = cid;
     } else if (!to) {
       channelId = (await messagesRepo.generalChannelId(db))?.id ?? null;
+    } else if (to !== sender) {
+      // Directed messages are stamped with the pair's DM channel (spec 03 §9.3, §9.4); a DM that
+      // cannot be opened never blocks the message itself.
+      try {
+        channelId = (await new ChannelService(this.app).dm(p, to, 'agent')).channel_id;
+      } catch (err) {
+        this.app.log.warn('dm channel unavailable', { to, error: (err as Error).message });
+      }
     }
 
     const msg: NewMessage = { from_agent: sender, to_agent: to, thread_id: thread, project_id: project, content, metadata, msg_type: msgType, status: 'sent', channel_id: channelId, priority };
