@@ -102,6 +102,12 @@ describe('webhook CRUD', () => {
     expect(put.body.events).toBe('["never.fires"]');
     const stored = await open.db.get<any>('SELECT secret FROM webhooks WHERE id = ?', [c.body.id]);
     expect(stored.secret).toBe('shh-very-secret');
+    const off = await open.call('PUT', `/webhooks/${c.body.id}`, { admin: true, body: { active: false } });
+    expect(off.body.active).toBe(0);
+    expect((await open.call('GET', '/webhooks', { admin: true })).body.map((w: any) => w.id)).not.toContain(c.body.id);
+    const withInactive = await open.call('GET', '/webhooks?include_inactive=true', { admin: true });
+    expect(withInactive.body.map((w: any) => w.id)).toContain(c.body.id);
+    expect(withInactive.text).not.toContain('shh-very-secret');
   });
 
   it('PUT and DELETE answer 404 for unknown ids; DELETE removes', async () => {

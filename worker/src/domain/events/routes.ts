@@ -8,7 +8,7 @@ import { badRequest, tooManyRequests, AppError } from '../../http/errors.js';
 import { principalOf, requireAny, resolveAny, type Principal } from '../../auth/principal.js';
 import { assertProjectScope } from '../../auth/scope.js';
 import { EventService, eventScopeOf, issueStreamTicket, parseSince, principalFromTicket } from './service.js';
-import { eventStream, SSE_HEADERS, SSE_MAX_PER_IP } from './stream.js';
+import { eventStream, SSE_HEADERS, SSE_MAX_PER_IP, SSE_MAX_TOTAL } from './stream.js';
 import { eventsRepo, type EventFilters } from './repo.js';
 
 const postSchema = z.object({
@@ -42,6 +42,7 @@ export function eventRoutes(app: AppContext) {
   const events = new EventService(app);
   /** Open streams per client IP, this process/isolate (spec 07 SEC-44). */
   const openByIp = new Map<string, number>();
+  let openTotal = 0;
 
   app.jobs.push({ name: 'events_retention', everyMs: 24 * 3_600_000, run: (a) => eventsRepo.purgeOlderThan(a.db, EVENT_RETENTION_DAYS) });
 
@@ -74,6 +75,7 @@ export function eventRoutes(app: AppContext) {
   r.get('/events/stream', async (c) => {
     const ip = c.get('clientIp');
     if ((openByIp.get(ip) ?? 0) >= SSE_MAX_PER_IP) throw new AppError(429, 'Too many SSE connections from this IP');
+    if (openTotal >= SSE_MAX_TOTAL) throw new AppError(429, 'Too many SSE connections', {}, { 'Retry-After': '30' });
 
     // Authentication completes before any SSE header, so failures are plain JSON (SEC-44).
     let p: Principal | null = null;
@@ -96,7 +98,9 @@ export function eventRoutes(app: AppContext) {
     const scope = await eventScopeOf(app, p);
 
     openByIp.set(ip, (openByIp.get(ip) ?? 0) + 1);
+    openTotal++;
     const onClose = () => {
+      openTotal--;
       const n = (openByIp.get(ip) ?? 1) - 1;
       if (n <= 0) openByIp.delete(ip);
       else openByIp.set(ip, n);

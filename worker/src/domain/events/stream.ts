@@ -6,6 +6,8 @@ import { isoFromSqlite } from './service.js';
 /** Spec 04 §7.3 numbers. */
 export const SSE_REPLAY_COUNT = 20;
 export const SSE_MAX_PER_IP = 5;
+/** Per process/isolate, whatever the addresses: each stream holds a poll loop (weak spot E9). */
+export const SSE_MAX_TOTAL = 1000;
 export const SSE_KEEPALIVE_MS = 30_000;
 /** How often an open stream reads the events table for rows written by other processes/isolates. */
 export const SSE_POLL_MS = 400;

@@ -56,10 +56,15 @@ export const webhooksRepo = {
   get(db: Queryable, id: number) {
     return db.get<WebhookRow>('SELECT * FROM webhooks WHERE id = ?', [id]);
   },
-  listActive(db: Queryable, agentId?: string) {
-    return agentId
-      ? db.all<WebhookRow>('SELECT * FROM webhooks WHERE active = 1 AND agent_id = ? ORDER BY id ASC', [agentId])
-      : db.all<WebhookRow>('SELECT * FROM webhooks WHERE active = 1 ORDER BY id ASC');
+  /** Active webhooks (spec 04 §8.1); `includeInactive` also shows those disabled through PUT. */
+  list(db: Queryable, agentId: string | undefined, includeInactive: boolean) {
+    const conds = includeInactive ? [] : ['active = 1'];
+    const args: SqlArgs = [];
+    if (agentId) {
+      conds.push('agent_id = ?');
+      args.push(agentId);
+    }
+    return db.all<WebhookRow>(`SELECT * FROM webhooks ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY id ASC`, args);
   },
   /** Targets of one dispatch: the routing agent's webhooks plus `__global__` (spec 04 §8.2). */
   targets(db: Queryable, routingAgentId: string | null) {

@@ -64,7 +64,7 @@ export function webhookRoutes(app: AppContext) {
 
   r.get('/webhooks', requireAdmin, async (c) => {
     const agentId = c.req.query('agent_id');
-    return c.json(await hooks.list(agentId || undefined));
+    return c.json(await hooks.list(agentId || undefined, c.req.query('include_inactive') === 'true'));
   });
 
   r.get('/webhooks/deliveries', requireAdmin, async (c) => {

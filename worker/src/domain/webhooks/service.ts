@@ -57,8 +57,8 @@ export class WebhookService {
     return { ok: true as const, id: row!.id };
   }
 
-  async list(agentId?: string) {
-    return (await webhooksRepo.listActive(this.app.db, agentId)).map(toPublicWebhook);
+  async list(agentId: string | undefined, includeInactive: boolean) {
+    return (await webhooksRepo.list(this.app.db, agentId, includeInactive)).map(toPublicWebhook);
   }
 
   async update(id: number, input: WebhookInput) {
