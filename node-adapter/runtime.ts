@@ -54,6 +54,7 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
       return incoming?.socket?.remoteAddress;
     },
     backup: () => backupDatabase(driver, dataDir, config.backupRetention, clock),
+    listBackups: () => listBackups(dataDir),
     // The SSRF guard refuses names that resolve to internal addresses (spec 07 SEC-32).
     async resolveHost(hostname: string) {
       return (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
@@ -122,6 +123,23 @@ export async function backupDatabase(driver: SqliteFileDriver, dataDir: string, 
   const all = (await readdir(dir)).filter((f) => /^mycelium_\d{8}_\d{6}(_\d+)?\.db$/.test(f)).sort();
   for (const old of all.slice(0, Math.max(0, all.length - retention))) await unlink(join(dir, old)).catch(() => undefined);
   return { file, bytes: (await stat(file)).size };
+}
+
+/** `mycelium_*.db` files in DATA_DIR/backups, newest first; a missing folder is an empty list. */
+export async function listBackups(dataDir: string) {
+  const dir = join(dataDir, 'backups');
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((f) => /^mycelium_.*\.db$/.test(f));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const out = await Promise.all(names.map(async (name) => {
+    const st = await stat(join(dir, name));
+    return { name, bytes: st.size, created: st.mtime };
+  }));
+  return out.sort((a, b) => b.created.getTime() - a.created.getTime() || b.name.localeCompare(a.name));
 }
 
 /** null when the file is a sound SQLite database, else what is wrong with it. */

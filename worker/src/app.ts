@@ -38,6 +38,7 @@ import { contextRoutes } from './domain/context/routes.js';
 import { spendRoutes } from './domain/spend/routes.js';
 import { conceptRoutes } from './domain/concepts/routes.js';
 import { pluginRoutes, startPlugins } from './plugins/routes.js';
+import { adminOpsRoutes } from './domain/admin-ops/routes.js';
 
 export const API_PREFIX = '/api/mycelium';
 
@@ -99,6 +100,7 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   api.route('/', spendRoutes(ctx));
   api.route('/', conceptRoutes(ctx));
   api.route('/', pluginRoutes(ctx)); // last: core routes win on a prefix overlap
+  api.route('/', adminOpsRoutes(ctx));
   app.route(API_PREFIX, api);
 
   app.notFound((c) => c.json({ error: 'Not found' }, 404));

@@ -37,6 +37,8 @@ export interface Runtime {
   peerAddress(req: Request, env: unknown): string | undefined;
   /** Online, verified copy of the database (Node only). */
   backup?(): Promise<{ file: string; bytes: number }>;
+  /** Backups on disk, newest first (Node only; `GET /admin/backups`). */
+  listBackups?(): Promise<{ name: string; bytes: number; created: Date }[]>;
   /** Process start time, for uptime. */
   startedAt: number;
   /**

@@ -1,0 +1,270 @@
+import type { AppContext } from '../../context.js';
+import type { Principal } from '../../auth/principal.js';
+import { AppError, unavailable } from '../../http/errors.js';
+import { configRepo } from '../config/repo.js';
+import { toPublicAgent, type AgentRow } from '../agents/repo.js';
+import { opsRepo } from './repo.js';
+
+const PATROL_DEFAULTS = { agent: 15, task: 30, request: 60, drone: 30, plan_step: 120 } as const;
+type PatrolKey = keyof typeof PATROL_DEFAULTS;
+
+export interface PatrolResult {
+  stale_agents: number;
+  stale_tasks: number;
+  stale_requests: number;
+  stale_drones: number;
+  stale_plan_steps: number;
+  actions: Record<string, unknown>[];
+  run_at: string;
+  dry_run?: true;
+}
+
+/** `<n>s ago` … `<n>d ago` from a UTC SQLite timestamp; negative clamps to 0 (spec 01 §5.7). */
+export function relativeAge(ts: string | null | undefined, now: Date): string {
+  if (!ts) return 'never';
+  const iso = /[zZ]|[+-]\d\d:?\d\d$/.test(ts) ? ts : `${ts.replace(' ', 'T')}Z`;
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return 'never';
+  const s = Math.max(0, Math.floor((now.getTime() - ms) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86400)}d ago`;
+}
+
+export class AdminOpsService {
+  constructor(private readonly app: AppContext) {}
+
+  private async threshold(k: PatrolKey): Promise<number> {
+    const raw = await configRepo.value(this.app.db, `patrol_stale_${k}_minutes`);
+    const n = raw !== undefined && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+    return Number.isInteger(n) && n >= 1 ? n : PATROL_DEFAULTS[k];
+  }
+
+  async patrolEnabled(): Promise<boolean> {
+    return (await configRepo.value(this.app.db, 'patrol_enabled'))?.trim() !== 'false';
+  }
+
+  /**
+   * The health patrol (spec 01 §5.5). With `dryRun` it only reports (GET /admin/health, SEC-55);
+   * otherwise it marks stale agents and drones offline — each a conditional UPDATE, so an agent
+   * that heartbeats meanwhile stays online — and emits every finding through the one emit path
+   * so SSE and hooks see it (REL-15).
+   */
+  async patrol(dryRun: boolean): Promise<PatrolResult> {
+    const db = this.app.db;
+    const t = await opsRepo.tables(db);
+    const th = {
+      agent: await this.threshold('agent'),
+      task: await this.threshold('task'),
+      request: await this.threshold('request'),
+      drone: await this.threshold('drone'),
+      plan_step: await this.threshold('plan_step'),
+    };
+    const actions: Record<string, unknown>[] = [];
+    const findings: { summary: string; data: Record<string, unknown> }[] = [];
+    let staleAgents = 0;
+    let staleDrones = 0;
+
+    for (const drones of [false, true]) {
+      const mins = drones ? th.drone : th.agent;
+      for (const a of await opsRepo.staleAgents(db, mins, drones)) {
+        if (!dryRun && !(await opsRepo.markOffline(db, a.id, mins))) continue;
+        if (drones) {
+          staleDrones++;
+          actions.push({ type: 'drone_offline', drone_id: a.id });
+          findings.push({ summary: `Drone ${a.id} marked offline + jobs released`, data: { drone_id: a.id } });
+        } else {
+          staleAgents++;
+          actions.push({ type: 'agent_offline', agent_id: a.id });
+          findings.push({ summary: `Agent ${a.id} marked offline (no heartbeat in ${mins} min)`, data: { agent_id: a.id, last_heartbeat: a.last_heartbeat } });
+        }
+      }
+    }
+    const tasks = t.has('tasks') ? await opsRepo.staleTasks(db, th.task) : [];
+    for (const x of tasks) {
+      actions.push({ type: 'stale_task_warning', task_id: x.id, assignee: x.assignee });
+      findings.push({ summary: `Task #${x.id} in_progress with no active assignee (>${th.task} min)`, data: { task_id: x.id, assignee: x.assignee } });
+    }
+    const requests = t.has('messages') ? await opsRepo.staleRequests(db, th.request) : [];
+    for (const x of requests) {
+      actions.push({ type: 'stale_request', request_id: x.id });
+      findings.push({ summary: `Request #${x.id} pending for >${th.request} min`, data: { request_id: x.id, from: x.from_agent, to: x.to_agent } });
+    }
+    const steps = t.has('plan_steps') && t.has('plans') ? await opsRepo.staleSteps(db, th.plan_step) : [];
+    for (const x of steps) {
+      actions.push({ type: 'stale_plan_step', step_id: x.id, plan_id: x.plan_id });
+      findings.push({ summary: `Plan step #${x.id} in_progress for >${th.plan_step} min`, data: { step_id: x.id, plan_id: x.plan_id, assignee: x.assignee } });
+    }
+    if (!dryRun) {
+      for (const f of findings) await this.app.events.emit({ type: 'health_patrol', agent: '__system__', projectId: null, summary: f.summary, data: f.data });
+    }
+    const result: PatrolResult = {
+      stale_agents: staleAgents,
+      stale_tasks: tasks.length,
+      stale_requests: requests.length,
+      stale_drones: staleDrones,
+      stale_plan_steps: steps.length,
+      actions,
+      run_at: this.app.clock.now().toISOString(),
+    };
+    return dryRun ? { ...result, dry_run: true } : result;
+  }
+
+  patrolHistory(limit: number) {
+    return opsRepo.patrolHistory(this.app.db, limit);
+  }
+
+  /** POST /admin/cleanup (spec 01 §5.4): one batch; savepoints keep the newest 50 per agent. */
+  async cleanup(p: Principal, messageDays: number, eventDays: number) {
+    const t = await opsRepo.tables(this.app.db);
+    const parts = opsRepo.cleanupStatements(t, messageDays, eventDays, 50);
+    const res = await this.app.db.batch(parts.map((x) => x.stmt));
+    const counts: Record<string, number> = { messages_archived: 0, events_archived: 0, webhooks_archived: 0, savepoints_pruned: 0 };
+    parts.forEach((x, i) => (counts[x.key] = res[i].rowsAffected));
+    await this.app.events.emit({
+      type: 'admin_cleanup',
+      agent: p.who,
+      summary: `Cleanup: ${counts.messages_archived} messages, ${counts.events_archived} events, ${counts.webhooks_archived} webhook deliveries, ${counts.savepoints_pruned} savepoints pruned`,
+      data: counts,
+    });
+    return { ok: true, ...counts };
+  }
+
+  /** GET /admin/ops (spec 01 §5.6). Drone jobs are not stored on this instance yet: always []. */
+  async ops() {
+    const db = this.app.db;
+    const t = await opsRepo.tables(db);
+    const q = (table: string, sql: string) => (t.has(table) ? opsRepo.all(db, sql) : Promise.resolve([]));
+    return {
+      pending_requests: await q('messages', "SELECT * FROM messages WHERE msg_type = 'request' AND status IN ('pending', 'sent') ORDER BY id DESC LIMIT 50"),
+      unassigned_tasks: await q('tasks', "SELECT * FROM tasks WHERE assignee IS NULL AND status IN ('open', 'in_progress') ORDER BY updated_at DESC, id DESC LIMIT 50"),
+      unassigned_bugs: await q('bugs', "SELECT * FROM bugs WHERE assignee IS NULL AND status = 'open' ORDER BY id DESC LIMIT 50"),
+      failed_drone_jobs: t.has('drone_jobs') ? await opsRepo.all(db, "SELECT * FROM drone_jobs WHERE status = 'failed' ORDER BY completed_at DESC LIMIT 50") : [],
+      pending_approvals: await q('approvals', "SELECT * FROM approvals WHERE status = 'pending' ORDER BY id DESC LIMIT 50"),
+      stale_requests: await q(
+        'messages',
+        "SELECT * FROM messages WHERE msg_type = 'request' AND status IN ('pending', 'sent') AND datetime(created_at) < datetime('now', '-1 day') ORDER BY id LIMIT 50",
+      ),
+      open_prs: [],
+    };
+  }
+
+  /** GET /admin/overview (spec 01 §5.7): slim by default, `verbose` for the dashboard dump. */
+  async overview(verbose: boolean) {
+    const db = this.app.db;
+    const t = await opsRepo.tables(db);
+    const now = this.app.clock.now();
+    const count = (table: string, sql: string) => (t.has(table) ? opsRepo.count(db, sql) : Promise.resolve(0));
+    const counts = {
+      tasks_open: await count('tasks', "SELECT COUNT(*) AS n FROM tasks WHERE status = 'open'"),
+      tasks_in_progress: await count('tasks', "SELECT COUNT(*) AS n FROM tasks WHERE status = 'in_progress'"),
+      bugs_open: await count('bugs', "SELECT COUNT(*) AS n FROM bugs WHERE status = 'open'"),
+      plans_active: await count('plans', "SELECT COUNT(*) AS n FROM plans WHERE status = 'active'"),
+      requests_pending: await count('messages', "SELECT COUNT(*) AS n FROM messages WHERE msg_type = 'request' AND status IN ('pending', 'sent')"),
+      approvals_pending: await count('approvals', "SELECT COUNT(*) AS n FROM approvals WHERE status = 'pending'"),
+      drones_online: await opsRepo.count(db, "SELECT COUNT(*) AS n FROM agents WHERE (role = 'drone' OR project_id = 'drone') AND status IN ('online', 'idle', 'busy')"),
+      // No drone job table on this instance yet.
+      drone_jobs_pending: await count('drone_jobs', "SELECT COUNT(*) AS n FROM drone_jobs WHERE status = 'pending'"),
+    };
+    const attention: Record<string, unknown>[] = [];
+    if (t.has('messages')) {
+      for (const m of await opsRepo.all(db, "SELECT id, from_agent, content, created_at FROM messages WHERE msg_type = 'request' AND status IN ('pending', 'sent') AND datetime(created_at) < datetime('now', '-1 hour') ORDER BY id LIMIT 5")) {
+        attention.push({ type: 'stale_request', id: m.id, from: m.from_agent, title: String(m.content).slice(0, 80), action: 'respond', age: relativeAge(m.created_at as string, now) });
+      }
+    }
+    for (const a of await opsRepo.all(db, "SELECT id, title, created_at FROM approvals WHERE status = 'pending' ORDER BY id LIMIT 5")) {
+      attention.push({ type: 'pending_approval', id: a.id, title: a.title, action: 'approve_or_deny', age: relativeAge(a.created_at as string, now) });
+    }
+    if (t.has('tasks')) {
+      for (const x of await opsRepo.all(db, "SELECT id, assignee, title, updated_at FROM tasks WHERE status = 'in_progress' AND datetime(updated_at) < datetime('now', '-6 hours') ORDER BY datetime(updated_at) LIMIT 5")) {
+        attention.push({ type: 'stale_task', id: x.id, assignee: x.assignee, title: x.title, action: 'reassign_or_unblock', age: relativeAge(x.updated_at as string, now) });
+      }
+    }
+    if (t.has('bugs')) {
+      const bySeverity = "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END";
+      for (const x of await opsRepo.all(db, `SELECT id, title, severity, created_at FROM bugs WHERE status = 'open' AND assignee IS NULL ORDER BY ${bySeverity}, id LIMIT 5`)) {
+        attention.push({ type: 'unassigned_bug', id: x.id, title: x.title, severity: x.severity, action: 'assign', age: relativeAge(x.created_at as string, now) });
+      }
+    }
+    const recent = await opsRepo.recentEvents(db, 5);
+    const slim = {
+      agents: (await opsRepo.agentsBrief(db)).map((a) => ({ id: a.id, status: a.status, working_on: a.working_on, heartbeat: relativeAge(a.last_heartbeat, now) })),
+      counts,
+      attention,
+      recent_activity: recent.map((e) => `${e.summary} (${relativeAge(e.created_at, now)})`),
+    };
+    if (!verbose) return slim;
+    const rows = (table: string, sql: string) => (t.has(table) ? opsRepo.all(db, sql) : Promise.resolve([]));
+    const tasksBy = async (status: string) => rows('tasks', `SELECT * FROM tasks WHERE status = '${status}' ORDER BY updated_at DESC, id DESC LIMIT 100`);
+    return {
+      ...slim,
+      agents: (await opsRepo.all(db, 'SELECT * FROM agents ORDER BY created_at, id')).map((a) => toPublicAgent(a as unknown as AgentRow)),
+      events: await opsRepo.recentEvents(db, 50),
+      tasks: { open: await tasksBy('open'), in_progress: await tasksBy('in_progress'), review: await tasksBy('review'), done: await tasksBy('done') },
+      messages: await rows('messages', 'SELECT * FROM messages WHERE channel_id IS NULL ORDER BY id DESC LIMIT 50'),
+      context: await rows('context', 'SELECT * FROM context ORDER BY updated_at DESC LIMIT 100'),
+      context_keys: await rows('context_keys', "SELECT namespace, COUNT(*) AS keys FROM context_keys GROUP BY namespace ORDER BY namespace"),
+      projects: await rows('projects', 'SELECT * FROM projects ORDER BY created_at, id'),
+      pending_approvals: await rows('approvals', "SELECT * FROM approvals WHERE status = 'pending' ORDER BY id DESC LIMIT 100"),
+      pending_requests: await rows('messages', "SELECT * FROM messages WHERE msg_type = 'request' AND status IN ('pending', 'sent') ORDER BY id DESC LIMIT 100"),
+      bugs: await rows('bugs', 'SELECT * FROM bugs ORDER BY id DESC LIMIT 100'),
+      plans: await rows('plans', 'SELECT * FROM plans ORDER BY id DESC LIMIT 100'),
+      concepts: await rows('concepts', 'SELECT * FROM concepts ORDER BY updated_at DESC LIMIT 100'),
+      organizations: await rows('organizations', 'SELECT * FROM organizations ORDER BY created_at, id'),
+      operators: await rows('operators', 'SELECT * FROM operators ORDER BY created_at, id'),
+      instance_config: await rows('instance_config', 'SELECT key, value, updated_at, updated_by FROM instance_config ORDER BY key'),
+      drones: await opsRepo.all(db, "SELECT id, name, status, last_heartbeat FROM agents WHERE role = 'drone' OR project_id = 'drone' ORDER BY id"),
+      drone_jobs: await rows('drone_jobs', 'SELECT * FROM drone_jobs ORDER BY id DESC LIMIT 100'),
+      active_operators: await opsRepo.all(db, "SELECT id, username, display_name, role, last_seen FROM studio_users WHERE datetime(last_seen) >= datetime('now', '-5 minutes') ORDER BY id"),
+    };
+  }
+
+  /** GET /admin/backups (spec 01 §5.8): Node lists DATA_DIR/backups; Workers have no local files. */
+  async listBackups() {
+    const list = this.app.runtime.listBackups;
+    if (!list) throw unavailable('Backups are not available on this runtime: the database is remote (use your libSQL provider’s backups)');
+    try {
+      const files = await list.call(this.app.runtime);
+      return {
+        backups: files.map((f) => ({ name: f.name, size_mb: Math.round((f.bytes / 1048576) * 10) / 10, created: f.created.toISOString() })),
+        count: files.length,
+      };
+    } catch (err) {
+      this.app.log.error('listing backups failed', { error: (err as Error).message });
+      throw new AppError(500, 'Failed to list backups');
+    }
+  }
+
+  /** POST /admin/backups: an online, verified copy (REL-23); the detail of a failure stays in the log. */
+  async backupNow(p: Principal) {
+    const backup = this.app.runtime.backup;
+    if (!backup) throw unavailable('Backups are not available on this runtime: the database is remote (use your libSQL provider’s backups)');
+    try {
+      const r = await backup.call(this.app.runtime);
+      const name = r.file.split(/[\\/]/).pop() ?? r.file;
+      this.app.log.info('backup written', { file: name, bytes: r.bytes, by: p.who });
+      return { ok: true, name, bytes: r.bytes, size_mb: Math.round((r.bytes / 1048576) * 10) / 10, verified: true };
+    } catch (err) {
+      this.app.log.error('backup failed', { error: (err as Error).message });
+      throw new AppError(500, 'Backup failed verification or could not be written');
+    }
+  }
+
+  /** GET /reconciliation (spec 01 §5.13): read-only list of work stuck in_progress. */
+  async reconciliation(thresholdMinutes: number) {
+    const db = this.app.db;
+    const t = await opsRepo.tables(db);
+    const bugs = t.has('bugs') ? await opsRepo.stuck(db, 'bugs', thresholdMinutes) : [];
+    const tasks = t.has('tasks') ? await opsRepo.stuck(db, 'tasks', thresholdMinutes) : [];
+    const steps = t.has('plan_steps') ? await opsRepo.stuckSteps(db, thresholdMinutes) : [];
+    return {
+      threshold_minutes: thresholdMinutes,
+      generated_at: await opsRepo.sqliteNow(db),
+      counts: { bugs: bugs.length, tasks: tasks.length, plan_steps: steps.length, total: bugs.length + tasks.length + steps.length },
+      bugs,
+      tasks,
+      plan_steps: steps,
+    };
+  }
+}
