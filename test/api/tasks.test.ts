@@ -175,6 +175,18 @@ describe('tasks: update', () => {
     expect((await row(id))?.assignee).toBe('alice');
   });
 
+  it('claiming through PUT (as the MCP claim_task does) is compare-and-set too: one of two racers wins', async () => {
+    const id = await newTask();
+    const [a, b] = await Promise.all([
+      t.call('PUT', `/tasks/${id}`, { agentKey: alice.key, body: { status: 'in_progress', assignee: 'alice' } }),
+      t.call('PUT', `/tasks/${id}`, { agentKey: bob.key, body: { status: 'in_progress', assignee: 'bob' } }),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([200, 409]);
+    const winner = a.status === 200 ? 'alice' : 'bob';
+    expect((a.status === 409 ? a : b).body).toEqual({ error: 'Task already claimed', assignee: winner });
+    expect((await row(id))?.assignee).toBe(winner);
+  });
+
   it('W3: only an admin may change needs_approval', async () => {
     const id = await newTask({ needs_approval: true });
     const r = await t.call('PUT', `/tasks/${id}`, { agentKey: alice.key, body: { needs_approval: false } });
@@ -438,6 +450,18 @@ describe('tasks: dependencies and the done-cascade', () => {
     await t.call('PUT', `/tasks/${id}`, { admin: true, body: { status: 'done' } });
     await t.call('PUT', `/tasks/${id}`, { admin: true, body: { status: 'done' } });
     expect((await t.db.get<{ n: number }>("SELECT total_tasks_completed AS n FROM agent_profiles WHERE agent_id = 'carol'"))?.n).toBe(before + 1);
+  });
+
+  it('while sleep mode is on, a completed task is recorded in the sleep log', async () => {
+    const id = await newTask({ title: 'overnight' });
+    expect((await t.call('PUT', '/admin/sleep', { admin: true, body: { action: 'on' } })).status).toBe(200);
+    try {
+      await t.call('PUT', `/tasks/${id}`, { agentKey: alice.key, body: { status: 'done' } });
+      const log = (await t.call('GET', '/admin/sleep', { admin: true })).body.log;
+      expect(log.tasks_completed).toEqual(expect.arrayContaining([expect.objectContaining({ id, title: 'overnight', agent: 'alice' })]));
+    } finally {
+      await t.call('PUT', '/admin/sleep', { admin: true, body: { action: 'off' } });
+    }
   });
 
   it('W15: a linked step completes but a draft plan is not completed nor reported', async () => {

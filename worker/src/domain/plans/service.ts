@@ -5,6 +5,7 @@ import { assertProjectScope, actingIdentity } from '../../auth/scope.js';
 import { badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
 import type { EventInput } from '../events/bus.js';
 import { checkApprovalGate } from '../approvals/gate.js';
+import { appendSleepLog } from '../admin/sleep.js';
 import { resolveAssignee } from '../tasks/service.js';
 import { tasksRepo } from '../tasks/repo.js';
 import { abortUnlessChanged, callerId, displayName, isGuardAbort } from '../tasks/sql.js';
@@ -303,6 +304,11 @@ export async function updateStep(ctx: AppContext, p: Principal, planId: number |
     after.push({ type: 'plan_completed', agent: who, projectId: plan.project_id, summary: `Plan #${plan.id} completed (all steps done)`, data: { plan_id: plan.id } });
   }
   for (const e of after) await ctx.events.emit(e);
+  if (input.status === 'completed') {
+    await appendSleepLog(ctx, 'steps_completed', [{ id: step.id, title: input.title ?? step.title, agent: who, time: ctx.clock.now().toISOString() }]).catch((err) =>
+      ctx.log.warn('sleep log append failed', { step_id: step.id, error: (err as Error).message }),
+    );
+  }
   const out: Record<string, unknown> = { ok: true, step_id: step.id };
   if (retry) out.retry = { attempt: retry.attempt, max: RETRY_MAX };
   return out;

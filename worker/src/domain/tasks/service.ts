@@ -7,6 +7,7 @@ import { FROZEN_MESSAGE, assertNotFrozen, isFrozen } from '../admin/freeze.js';
 import type { EventInput } from '../events/bus.js';
 import { plansRepo } from '../plans/repo.js';
 import { WebhookService } from '../webhooks/service.js';
+import { appendSleepLog } from '../admin/sleep.js';
 import { tasksRepo, type TaskRow, type TaskStatus, type WritableTaskColumn } from './repo.js';
 import { abortUnlessChanged, callerId, creditCompletion, displayName, isGuardAbort } from './sql.js';
 
@@ -317,6 +318,10 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
       if (newBlockers.length && (now.status === task.status && (now.assignee ?? '') === (task.assignee ?? ''))) {
         throw badRequest('Dependency would create a cycle');
       }
+      // Lost a race: most often another agent claimed it first — answer as a claim would.
+      if (now.assignee && now.assignee !== ((fields.assignee as string | null | undefined) ?? task.assignee) && ['in_progress', 'review'].includes(now.status)) {
+        throw conflict('Task already claimed', { assignee: now.assignee });
+      }
       throw conflict('Task was changed by someone else; read it again and retry', { assignee: now.assignee, status: now.status });
     }
     // Nothing of the update or the cascade was committed (spec 07 REL-01); details stay in the log (SEC-54).
@@ -349,6 +354,10 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
   }
   await emitAll(ctx, evs);
   if (done) {
+    // Sleep-mode record of finished work (spec 01 §5.3); a no-op unless sleep mode is on.
+    await appendSleepLog(ctx, 'tasks_completed', [{ id: task.id, title: input.title ?? task.title, agent: who, time: ctx.clock.now().toISOString() }]).catch((err) =>
+      ctx.log.warn('sleep log append failed', { task_id: task.id, error: (err as Error).message }),
+    );
     const dispatch = dispatchers.get(ctx);
     if (dispatch && !(await isFrozen(ctx.db))) {
       try {
