@@ -41,7 +41,7 @@ describe('plugin management', () => {
     const r = await t.call('GET', '/plugins', { admin: true });
     expect(r.status).toBe(200);
     const names = r.body.map((p: { name: string }) => p.name);
-    expect(names).toEqual(expect.arrayContaining(['guardrails', 'fault-injection']));
+    expect(names).toEqual(expect.arrayContaining(['guardrails', 'workflows', 'fault-injection']));
     const g = r.body.find((p: { name: string }) => p.name === 'guardrails');
     expect(g).toMatchObject({ enabled: 0, loaded: false, route_prefix: '/guardrails' });
     expect((await t.call('GET', '/plugins')).status).toBe(401);
