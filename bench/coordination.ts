@@ -1,0 +1,230 @@
+/**
+ * Load benchmark of the coordination hot paths against a live Node server on loopback:
+ * heartbeat, work poll, boot and task claim, with a realistic database (50 agents, 1,000 tasks).
+ *
+ *   npx tsx bench/coordination.ts            # defaults: 16 connections, 8 s per scenario
+ *   BENCH_CONNECTIONS=32 BENCH_SECONDS=5 npx tsx bench/coordination.ts
+ *
+ * The server runs in its own process (`node-adapter/index.ts` through tsx) so the load generator
+ * does not share its event loop. The generator is N concurrent loops over one keep-alive
+ * http.Agent; each loop sends the next request when the previous answer arrived (closed loop).
+ * Everything is bounded: each scenario stops after its duration (claims: when the pool of
+ * unclaimed tasks is empty), and a watchdog kills everything after 5 minutes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import Database from 'libsql';
+import { CORE_DB_FILE } from '../node-adapter/runtime.js';
+
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const WARMUP_MS = 1_000;
+const AGENTS = 50;
+const PROJECTS = 5;
+const TASKS = 1_000;
+const ADMIN_KEY = `bench_admin_${randomBytes(24).toString('hex')}`;
+
+const watchdog = setTimeout(() => {
+  console.error('bench: watchdog fired after 5 minutes, aborting');
+  server?.kill('SIGKILL');
+  process.exit(2);
+}, 5 * 60_000);
+
+let server: ChildProcess | undefined;
+const dataDir = mkdtempSync(join(tmpdir(), 'mycelium-bench-'));
+
+function startServerProcess(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'node-adapter/index.ts'], {
+      env: { ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ADMIN_KEY, JWT_SECRET: randomBytes(32).toString('hex'), LOG_LEVEL: 'error', NODE_ENV: 'development' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    server = child;
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      const m = out.match(/Mycelium http:\/\/[^:]+:(\d+)/);
+      if (m) resolve(Number(m[1]));
+    });
+    child.stderr!.on('data', (b: Buffer) => process.stderr.write(`[server] ${b}`));
+    child.on('exit', (code) => reject(new Error(`server exited early (${code}): ${out}`)));
+  });
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+let port = 0;
+
+function request(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request(
+      { host: '127.0.0.1', port, method, path: `/api/mycelium${path}`, agent, headers: { ...headers, ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    if (data) req.write(data);
+    req.end();
+  });
+}
+
+interface Agent {
+  id: string;
+  key: string;
+  project: string;
+}
+
+/** Seeds the database the server already migrated (WAL: both processes may use it). */
+function seed(): { agents: Agent[]; claimable: { id: number; project: string }[] } {
+  const db = new Database(join(dataDir, CORE_DB_FILE));
+  db.exec('PRAGMA busy_timeout = 5000');
+  const agents: Agent[] = [];
+  const insAgent = db.prepare(
+    "INSERT INTO agents (id, name, project_id, api_key_hash, status, capabilities, last_heartbeat) VALUES (?, ?, ?, ?, 'online', '[\"code\"]', datetime('now'))",
+  );
+  const insTask = db.prepare('INSERT INTO tasks (title, description, project_id, requester, assignee, priority, blocked_by) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id');
+  const insMsg = db.prepare("INSERT INTO messages (from_agent, to_agent, content, msg_type, status) VALUES (?, ?, ?, ?, ?)");
+  const claimable: { id: number; project: string }[] = [];
+  db.exec('BEGIN');
+  for (let i = 0; i < AGENTS; i++) {
+    const key = `dvk_${randomBytes(24).toString('hex')}`;
+    const a = { id: `bench-${i}`, key, project: `proj-${i % PROJECTS}` };
+    insAgent.run(a.id, `Bench ${i}`, a.project, createHash('sha256').update(key).digest('hex'));
+    db.prepare("INSERT OR IGNORE INTO channel_members (channel_id, user_id, user_type) SELECT id, ?, 'agent' FROM channels WHERE slug = 'general'").run(a.id);
+    agents.push(a);
+  }
+  const priorities = ['low', 'normal', 'normal', 'normal', 'high'];
+  let prev = 0;
+  for (let i = 0; i < TASKS; i++) {
+    const project = `proj-${i % PROJECTS}`;
+    // 20% assigned (4 per agent), the rest open for claims; every 10th depends on the previous.
+    const assignee = i < 200 ? agents[i % AGENTS].id : null;
+    const blockedBy = i % 10 === 9 && prev ? JSON.stringify([prev]) : '[]';
+    const row = insTask.get(`Task ${i}`, `Description of task ${i} `.repeat(5), assignee ? agents[i % AGENTS].project : project, 'bench-admin', assignee, priorities[i % 5], blockedBy) as { id: number };
+    prev = Number(row.id);
+    if (!assignee && blockedBy === '[]') claimable.push({ id: prev, project });
+  }
+  for (let p = 0; p < PROJECTS; p++) {
+    const plan = db.prepare("INSERT INTO plans (title, project_id, status) VALUES (?, ?, 'active') RETURNING id").get(`Plan ${p}`, `proj-${p}`) as { id: number };
+    for (let s = 1; s <= 10; s++) db.prepare('INSERT INTO plan_steps (plan_id, step_order, title) VALUES (?, ?, ?)').run(plan.id, s, `Step ${s}`);
+    for (let b = 0; b < 10; b++) db.prepare("INSERT INTO bugs (title, description, project_id, severity) VALUES (?, 'd', ?, ?)").run(`Bug ${p}-${b}`, `proj-${p}`, b % 3 ? 'normal' : 'high');
+  }
+  for (const a of agents) {
+    insMsg.run('bench-admin', a.id, 'hello there', 'message', 'sent');
+    insMsg.run(agents[(agents.indexOf(a) + 1) % AGENTS].id, a.id, 'a question', 'request', 'pending');
+  }
+  db.exec('COMMIT');
+  db.close();
+  return { agents, claimable };
+}
+
+interface Result {
+  name: string;
+  requests: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+function pct(sorted: number[], p: number): number {
+  if (!sorted.length) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Closed-loop load: CONNECTIONS loops; `next()` returns the next request or null when exhausted. */
+async function scenario(name: string, next: (i: number) => (() => Promise<number>) | null, seconds = SECONDS, warmup = true): Promise<Result> {
+  if (warmup) {
+    const until = Date.now() + WARMUP_MS;
+    await Promise.all(Array.from({ length: CONNECTIONS }, async (_, c) => {
+      let i = c;
+      while (Date.now() < until) {
+        const f = next(i);
+        if (!f) return;
+        await f();
+        i += CONNECTIONS;
+      }
+    }));
+  }
+  const lat: number[] = [];
+  let errors = 0;
+  let seq = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (performance.now() < end) {
+        const f = next(seq++);
+        if (!f) return;
+        const t0 = performance.now();
+        const status = await f();
+        lat.push(performance.now() - t0);
+        if (status !== 200) errors++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - start) / 1000;
+  lat.sort((a, b) => a - b);
+  return { name, requests: lat.length, seconds: elapsed, rps: lat.length / elapsed, p50: pct(lat, 50), p99: pct(lat, 99), errors };
+}
+
+async function main() {
+  port = await startServerProcess();
+  // The server runs its first maintenance pass (incl. a backup) 2 s after start: let it pass.
+  await new Promise((r) => setTimeout(r, 3_500));
+  const { agents, claimable } = seed();
+  const pick = (i: number) => agents[i % agents.length];
+  const results: Result[] = [];
+
+  results.push(await scenario('heartbeat (busy)', (i) => {
+    const a = pick(i);
+    return () => request('POST', '/agents/heartbeat', { 'x-agent-key': a.key }, { status: 'busy', working_on: `task ${i % 7}`, session_id: 'bench', state_snapshot: '{"progress":["x"]}' });
+  }));
+  results.push(await scenario('heartbeat (idle → dispatch pass)', (i) => {
+    const a = pick(i);
+    return () => request('POST', '/agents/heartbeat', { 'x-agent-key': a.key }, { status: 'online', working_on: '' });
+  }));
+  results.push(await scenario('work poll GET /work/:id', (i) => {
+    const a = pick(i);
+    return () => request('GET', `/work/${a.id}`, { 'x-agent-key': a.key });
+  }));
+  results.push(await scenario('boot GET /boot/:id (slim)', (i) => {
+    const a = pick(i);
+    return () => request('GET', `/boot/${a.id}`, { 'x-agent-key': a.key });
+  }));
+  // Claims consume the pool of open unassigned tasks: every request is a first claim that wins.
+  const byProject = new Map<string, Agent[]>();
+  for (const a of agents) byProject.set(a.project, [...(byProject.get(a.project) ?? []), a]);
+  let taken = 0;
+  results.push(await scenario('task claim POST /tasks/:id/claim', (i) => {
+    const t = claimable[taken++];
+    if (!t) return null;
+    const owners = byProject.get(t.project)!;
+    const a = owners[i % owners.length];
+    return () => request('POST', `/tasks/${t.id}/claim`, { 'x-agent-key': a.key }, {});
+  }, SECONDS, false));
+
+  console.log(`\n${AGENTS} agents, ${TASKS} tasks, ${CONNECTIONS} connections, ${SECONDS} s per scenario (claims: until the ${claimable.length} claimable tasks are gone)\n`);
+  console.log('| scenario | requests | req/s | p50 ms | p99 ms | non-200 |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const r of results) console.log(`| ${r.name} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} |`);
+}
+
+main()
+  .catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    agent.destroy();
+    server?.kill('SIGTERM');
+    clearTimeout(watchdog);
+    setTimeout(() => rmSync(dataDir, { recursive: true, force: true }), 500);
+  });
