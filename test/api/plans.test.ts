@@ -234,6 +234,7 @@ describe('plan steps', () => {
     const items = await t.db.all<Record<string, any>>("SELECT * FROM operator_inbox WHERE entity_type = 'plan_step' AND entity_id = ?", [String(r.body.id)]);
     expect(items.map((i) => i.operator_id).sort()).toEqual(['op-1', 'op-2']);
     expect(items[0]).toMatchObject({ type: 'approval', priority: 'high', title: 'Operator input needed: sign off', summary: `Plan #${id} — Needs a human. Step requires your review/approval.` });
+    expect(JSON.parse(items[0].data)).toEqual({ plan_id: id, step_id: r.body.id, step_title: 'sign off' });
     const s2 = await t.call('POST', `/plans/${id}/steps`, { admin: true, body: { title: 'later' } });
     await t.call('PUT', `/plans/${id}/steps/${s2.body.id}`, { admin: true, body: { assignee: 'operator_input' } });
     expect((await t.db.all("SELECT id FROM operator_inbox WHERE entity_id = ?", [String(s2.body.id)]))).toHaveLength(2);

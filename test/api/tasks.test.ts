@@ -354,6 +354,22 @@ describe('tasks: dependencies and the done-cascade', () => {
     expect(JSON.parse((await row(a))!.blocked_by)).toEqual([]);
   });
 
+  it('blocked_by on create and PUT: unknown ids are 400 before anything is written; PUT adds edges and reports them', async () => {
+    const count = async () => (await t.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM tasks'))?.n;
+    const before = await count();
+    const bad = await t.call('POST', '/tasks', { admin: true, body: { title: 'x', blocked_by: [987654] } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toBe('blocked_by: task 987654 not found');
+    expect(await count()).toBe(before);
+    expect((await t.call('POST', '/tasks', { admin: true, body: { title: 'x', blocked_by: 'nope' } })).status).toBe(400);
+    const a = await newTask();
+    const b = await newTask();
+    const r = await t.call('PUT', `/tasks/${b}`, { agentKey: alice.key, body: { blocked_by: [a, b] } });
+    expect(r.body).toEqual({ ok: true, id: b, blocked_by: [a] });
+    expect(JSON.parse((await row(b))!.blocked_by)).toEqual([a]);
+    expect(JSON.parse((await row(a))!.blocks)).toEqual([b]);
+  });
+
   it('concurrent opposite edges never form a cycle', async () => {
     const a = await newTask();
     const b = await newTask();

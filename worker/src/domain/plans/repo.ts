@@ -275,6 +275,21 @@ export const plansRepo = {
     };
   },
 
+  /**
+   * Operator-input inbox items for the step just appended to this plan in the same batch (the
+   * newest step of the plan inside that write transaction), so the step and its notices commit together.
+   */
+  inboxForNewestStep(planId: number, planTitle: string): Statement {
+    return {
+      sql: `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary, data, priority)
+            SELECT o.id, 'approval', 'plan_step', CAST(s.id AS TEXT), 'Operator input needed: ' || s.title, ?,
+                   json_object('plan_id', s.plan_id, 'step_id', s.id, 'step_title', s.title), 'high'
+            FROM operators o, (SELECT id, plan_id, title FROM plan_steps WHERE plan_id = ? ORDER BY id DESC LIMIT 1) s
+            WHERE o.status = 'active'`,
+      args: [`Plan #${planId} — ${planTitle}. Step requires your review/approval.`, planId],
+    };
+  },
+
   // --- the task done-cascade's plan part (spec 03 §4.3 step 3) ---
   cascade: {
     completeLinkedSteps(taskId: number): Statement {

@@ -206,14 +206,10 @@ export async function addStep(ctx: AppContext, p: Principal, planId: number | nu
     linked_branch: input.linked_branch ?? null,
     linked_pr_url: input.linked_pr_url ?? null,
   });
-  // The inbox items need the step id, so they follow as a second statement keyed on the newest step.
   const stmts: Statement[] = [ins, plansRepo.touchPlan(plan.id)];
+  if (assignee === OPERATOR_INPUT) stmts.push(plansRepo.inboxForNewestStep(plan.id, plan.title));
   const res = await ctx.db.batch(stmts);
   const step = res[0].rows[0] as unknown as StepRow;
-  if (assignee === OPERATOR_INPUT) {
-    const s = operatorInputInbox(plan, step);
-    await ctx.db.execute(s.sql, s.args);
-  }
   await ctx.events.emit({ type: 'plan_step_added', agent: who, projectId: plan.project_id, summary: `${displayName(who)} added step to plan #${plan.id}: ${step.title}`, data: { plan_id: plan.id, step_id: step.id } });
   return { id: step.id, plan_id: plan.id };
 }
