@@ -259,4 +259,24 @@ describe('webhook delivery', () => {
     expect(log[0].attempts).toBe(3);
     expect(log[0].error).toMatch(/\(after 3 attempts\)$/);
   }, 20000);
+
+  it('spec 04 §8.3: message and task notices go to the recipient\'s / assignee\'s webhooks with the spec payload', async () => {
+    const sender = await registerAgent(dev, 'wh-sender', 'pm');
+    await registerAgent(dev, 'wh-recipient', 'pm');
+    await dev.call('POST', '/webhooks', { admin: true, body: { agent_id: 'wh-recipient', url: `http://127.0.0.1:${port}/recipient`, events: ['message_sent', 'task_created'] } });
+    await dev.call('POST', '/webhooks', { admin: true, body: { agent_id: 'wh-sender', url: `http://127.0.0.1:${port}/sender`, events: ['message_sent', 'task_created'] } });
+    const msg = await dev.call('POST', '/messages', { agentKey: sender.key, body: { to: 'wh-recipient', content: 'x'.repeat(250) } });
+    expect(msg.status).toBe(200);
+    const got = await waitFor(async () => received.find((r) => r.path === '/recipient' && JSON.parse(r.body).event === 'message_sent'));
+    const payload = JSON.parse(got.body);
+    expect(payload.agent_id).toBe('wh-recipient');
+    expect(payload.data).toEqual({ message_id: expect.any(Number), from: 'wh-sender', content: 'x'.repeat(200) });
+
+    const task = await dev.call('POST', '/tasks', { agentKey: sender.key, body: { title: 'Review PR', project_id: 'pm', assignee: 'wh-recipient' } });
+    expect(task.status).toBe(200);
+    const tgot = await waitFor(async () => received.find((r) => r.path === '/recipient' && JSON.parse(r.body).event === 'task_created'));
+    expect(JSON.parse(tgot.body).data).toEqual({ task_id: task.body.id, title: 'Review PR' });
+    await dev.settle();
+    expect(received.filter((r) => r.path === '/sender')).toEqual([]);
+  });
 });

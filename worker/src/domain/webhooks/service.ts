@@ -5,6 +5,7 @@ import { hmacSha256Hex } from '../../auth/crypto.js';
 import type { MyceliumEvent } from '../events/bus.js';
 import { toPublicWebhook, webhooksRepo, type WebhookRow } from './repo.js';
 import { channelsRepo } from '../channels/repo.js';
+import { tasksRepo } from '../tasks/repo.js';
 
 export const DEFAULT_WEBHOOK_EVENTS = ['task_created', 'request_created', 'message_sent'];
 /** The value shown in place of a stored secret; a PUT carrying it leaves the secret unchanged. */
@@ -180,6 +181,13 @@ export class WebhookService {
       const messageId = Number(data.message_id);
       const content = Number.isFinite(messageId) ? await channelsRepo.messageContent(this.app.db, messageId).catch(() => '') : '';
       await this.dispatchNow(name, ev.agent, { message_id: data.message_id, from: data.from, content: content.slice(0, 200) });
+      return;
+    }
+    if (ev.type === 'task_created') {
+      // Routed to the task's assignee with its title (spec 03 §14); unassigned → __global__ only.
+      const taskId = Number(data.task_id);
+      const task = Number.isInteger(taskId) ? await tasksRepo.get(this.app.db, taskId).catch(() => undefined) : undefined;
+      await this.dispatchNow('task_created', task?.assignee || null, { task_id: data.task_id, title: task?.title ?? '' });
       return;
     }
     await this.dispatchNow(ev.type, ev.agent || null, data);
