@@ -117,6 +117,17 @@ describe('tasks: create, get, list', () => {
     expect((await t.call('PUT', '/tasks/abc', { admin: true, body: { status: 'done' } })).body).toEqual({ error: 'Task not found' });
   });
 
+  it('SEC-54: a database failure on create is a fixed 500 body with nothing leaked', async () => {
+    await t.db.run("CREATE TRIGGER fail_task_insert BEFORE INSERT ON tasks WHEN NEW.title = 'explode' BEGIN SELECT RAISE(ABORT, 'secret internals'); END");
+    try {
+      const r = await t.call('POST', '/tasks', { admin: true, body: { title: 'explode' } });
+      expect(r.status).toBe(500);
+      expect(r.body).toEqual({ error: 'Internal server error' });
+    } finally {
+      await t.db.run('DROP TRIGGER fail_task_insert');
+    }
+  });
+
   it('agent write rate limit on POST /tasks: 30/min per agent, then 429 with Retry-After', async () => {
     const spammer = await registerAgent(t, 'spammer', 'spam');
     let last;
@@ -269,6 +280,16 @@ describe('tasks: claim (SEC-13, REL-03)', () => {
     const adm = await t.call('POST', `/tasks/${id2}/claim`, { admin: true, body: { agent_id: 'carol' } });
     expect(adm.body).toEqual({ ok: true, id: id2, assignee: 'carol', status: 'in_progress' });
     expect((await t.call('POST', '/tasks/99999/claim', { agentKey: alice.key })).body).toEqual({ error: 'Task not found' });
+  });
+
+  it('a task in review is not claimable, even by its holder', async () => {
+    const id = await newTask();
+    await t.call('POST', `/tasks/${id}/claim`, { agentKey: alice.key });
+    await t.call('PUT', `/tasks/${id}`, { agentKey: alice.key, body: { status: 'review' } });
+    const r = await t.call('POST', `/tasks/${id}/claim`, { agentKey: alice.key });
+    expect(r.status).toBe(409);
+    expect(r.body).toMatchObject({ error: 'Task is in review', assignee: 'alice' });
+    expect((await row(id))?.status).toBe('review');
   });
 
   it('admin takeover needs force:true', async () => {

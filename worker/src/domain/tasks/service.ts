@@ -176,7 +176,7 @@ async function claimError(ctx: AppContext, taskId: number, reason: ClaimFailure,
     case 'blocked':
       return conflict('Task is blocked by unfinished tasks', { assignee: task?.assignee ?? null, blocked_by: await tasksRepo.openBlockers(ctx.db, taskId) });
     default:
-      return conflict(`Task is ${task?.status ?? 'not claimable'}`, { assignee: task?.assignee ?? null, status: task?.status });
+      return conflict(task?.status === 'review' ? 'Task is in review' : `Task is ${task?.status ?? 'not claimable'}`, { assignee: task?.assignee ?? null, status: task?.status });
   }
 }
 
