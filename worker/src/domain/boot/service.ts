@@ -15,6 +15,7 @@ import { buildQueue, workScope } from '../work/service.js';
 import { inboxFor } from '../heartbeat/service.js';
 import { isAutonomous, sleepState } from '../admin/sleep.js';
 import { bootRepo } from './repo.js';
+import { WebhookService } from '../webhooks/service.js';
 
 const CRASH_STALE_MS = 15 * 60_000;
 const OTHERS_WINDOW_MS = 7 * 86_400_000;
@@ -124,6 +125,10 @@ export class BootService {
     };
     const res = await db.batch([...sideEffects, app.events.statement(ev)]);
     app.events.publishWritten(ev, Number(res[res.length - 1].rows[0]?.id ?? null));
+    // Boot flips the agent online: the status webhook fires here too (spec 02 W30).
+    if (before.status !== 'online') {
+      new WebhookService(app).dispatch('agent_status_changed', agentId, { agent_id: agentId, previous_status: before.status, new_status: 'online', working_on: before.working_on ?? '' });
+    }
     const agent: AgentRow = { ...before, status: 'online', last_heartbeat: toDbTime(nowMs) };
 
     const scope = await workScope(app, agent);

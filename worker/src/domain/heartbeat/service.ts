@@ -8,6 +8,7 @@ import { messagesRepo, type InboxItem } from '../messages/repo.js';
 import { savepointsRepo } from '../savepoints/repo.js';
 import { autoDispatch, type DispatchRecord } from '../dispatch/service.js';
 import { heartbeatRepo } from './repo.js';
+import { WebhookService } from '../webhooks/service.js';
 
 export const HEARTBEAT_STATUSES = ['online', 'offline', 'idle', 'busy'] as const;
 const META_FIELDS = ['avatar_url', 'llm_backend', 'llm_model', 'runtime'] as const;
@@ -126,7 +127,7 @@ export class HeartbeatService {
     const mdReport = input.state_snapshot.md_report;
     if (mdReport && typeof mdReport === 'object' && !Array.isArray(mdReport)) stmts.push(heartbeatRepo.storeMdReport(agentId, JSON.stringify(mdReport)));
     await app.db.batch(stmts);
-    this.announce(prev, input.status, input.working_on);
+    this.announce(prev, input.status, input.working_on, true);
 
     const inbox = await inboxFor(app, agentId);
     const pending = inbox.directives.length + inbox.requests.length + inbox.messages.length;
@@ -172,7 +173,11 @@ export class HeartbeatService {
   }
 
   /** Liveness pings are broadcast, not persisted (spec 02 §4); the status change rides in data. */
-  private announce(prev: AgentRow, status: string, workingOn: string) {
+  private announce(prev: AgentRow, status: string, workingOn: string, webhook = false) {
+    // Webhook only from the agent's own heartbeat, on a real change (spec 02 §3.3 step 5).
+    if (webhook && prev.status !== status) {
+      new WebhookService(this.app).dispatch('agent_status_changed', prev.id, { agent_id: prev.id, previous_status: prev.status, new_status: status, working_on: workingOn });
+    }
     void this.app.events.emit({
       type: 'agent_heartbeat',
       agent: prev.id,

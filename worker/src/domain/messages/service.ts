@@ -6,6 +6,7 @@ import { badRequest, forbidden, invalidEnum, notFound } from '../../http/errors.
 import { agentsRepo } from '../agents/repo.js';
 import { messagesRepo, type MessageRow, type NewMessage } from './repo.js';
 import { ChannelService } from '../channels/service.js';
+import { WebhookService } from '../webhooks/service.js';
 
 export const MSG_TYPES = ['message', 'request', 'directive', 'info'] as const;
 export const MSG_PRIORITIES = ['urgent', 'normal', 'fyi'] as const;
@@ -150,6 +151,9 @@ export class MessageService {
       stmts.push(...(await this.mentionItems(content, id, sender, project)));
     }
     await commitWithEvents(this.app, stmts, events);
+    if (to && !(sender === '__system__' && to === '__system__')) {
+      new WebhookService(this.app).dispatch('message_sent', to, { message_id: id, from: sender, content: content.slice(0, 200) });
+    }
     return { id };
   }
 

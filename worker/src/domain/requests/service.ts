@@ -9,6 +9,7 @@ import { toDbTime } from '../agents/json.js';
 import { messagesRepo } from '../messages/repo.js';
 import { callerId, commitWithEvents, contentOf, displayName, metadataOf, optString, requestInboxItem } from '../messages/service.js';
 import { requestTasks } from './repo.js';
+import { WebhookService } from '../webhooks/service.js';
 
 export const TASK_PRIORITIES = ['low', 'normal', 'high'] as const;
 const STALE_MS = 72 * 3_600_000;
@@ -60,6 +61,7 @@ export class RequestService {
       events.push({ type: 'task_created', agent: sender, projectId: project, summary: `Auto-task from request: ${taskTitle} → ${displayName(to)}`, data: { task_id: taskId, message_id: id } });
     }
     await commitWithEvents(this.app, follow, events);
+    new WebhookService(this.app).dispatch('request_created', to, { message_id: id, from: sender, content: content.slice(0, 200) });
     return taskId !== undefined ? { id, task_id: taskId } : { id };
   }
 }
