@@ -1,7 +1,7 @@
 import type { AppContext } from '../context.js';
 import type { Principal } from '../auth/principal.js';
 import { badRequest } from '../http/errors.js';
-import { createTask, type CreateTaskInput } from '../domain/tasks/service.js';
+import { claimTaskFor, createTask, type CreateTaskInput } from '../domain/tasks/service.js';
 import { MessageService } from '../domain/messages/service.js';
 import type { TaskRow } from '../domain/tasks/repo.js';
 
@@ -76,6 +76,8 @@ export interface CoreApi {
     changedBetween(opts: { status?: string; since: string; until: string; projectId?: string }): Promise<TaskRow[]>;
     /** Creates a task exactly as POST /tasks (guardrails, events); `actor` is the requester. */
     create(input: CreateTaskInput, actor?: string): Promise<TaskRow>;
+    /** Auto-dispatch style assignment: an open, unassigned task gets `agentId` (one compare-and-set). */
+    assign(taskId: number, agentId: string): Promise<{ ok: boolean; reason?: string }>;
   };
   bugs: {
     get(id: number): Promise<BugRow | null>;
@@ -87,7 +89,8 @@ export interface CoreApi {
     send(input: { to_agent?: string | null; content: string; project_id?: string | null; msg_type?: string; channel_id?: number }, actor?: string): Promise<{ id: number }>;
     countBetween(since: string, until: string, projectId?: string): Promise<number>;
   };
-  inbox: { notifyOperators(n: InboxNotice): Promise<number> };
+  /** One inbox item per active operator, each with an `inbox_item_created` event (agent = actor). */
+  inbox: { notifyOperators(n: InboxNotice, actor?: string): Promise<number> };
   spend: {
     /** Appends to the core spend ledger (the same table as POST /spend) and emits `spend_logged`. */
     record(r: SpendRecord): Promise<{ id: number }>;
@@ -139,6 +142,12 @@ export function createCoreApi(ctx: AppContext): CoreApi {
         // POST /tasks runs this pre-check in its route; plugin-made tasks get the same one.
         await ctx.guards.check('task.create', { ...input }, p);
         return createTask(ctx, p, input);
+      },
+      async assign(taskId, agentId) {
+        const r = await claimTaskFor(ctx, taskId, agentId, 'assign');
+        if (!r.ok) return { ok: false, reason: r.reason };
+        await ctx.events.emit({ type: 'task_assigned', agent: '__automation__', projectId: r.task.project_id, summary: `Task #${taskId} assigned to ${agentId}`, data: { task_id: taskId, assignee: agentId } });
+        return { ok: true };
       },
     },
     bugs: {
@@ -194,7 +203,7 @@ export function createCoreApi(ctx: AppContext): CoreApi {
       },
     },
     inbox: {
-      async notifyOperators(n) {
+      async notifyOperators(n, actor = '__system__') {
         const ops = await db.all<{ id: string }>("SELECT id FROM operators WHERE status = 'active'");
         if (!ops.length) return 0;
         const stmts = ops.map((o) => ({
@@ -205,7 +214,7 @@ export function createCoreApi(ctx: AppContext): CoreApi {
         for (let i = 0; i < ops.length; i++) {
           await ctx.events.emit({
             type: 'inbox_item_created',
-            agent: '__system__',
+            agent: actor,
             projectId: null,
             summary: n.title.slice(0, 200),
             data: { inbox_id: Number(res[i].rows[0].id), operator_id: ops[i].id, type: n.type },
