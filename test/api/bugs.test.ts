@@ -43,7 +43,7 @@ describe('bugs', () => {
     });
     const ev = await t.db.get<Record<string, any>>("SELECT * FROM events WHERE type = 'bug_created' ORDER BY id DESC LIMIT 1");
     expect(ev).toMatchObject({ agent: 'alice', summary: `alice filed bug #${r.body.id}: Login <fails>` });
-    expect(JSON.parse(ev!.data)).toEqual({ bug_id: r.body.id });
+    expect(JSON.parse(ev!.data)).toEqual({ bug_id: r.body.id, title: 'Login <fails>', project_id: 'proj-a', severity: 'normal', reporter: 'alice', assignee: null });
   });
 
   it('requires title and description; validates severity and the project categories', async () => {

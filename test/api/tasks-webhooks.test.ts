@@ -37,7 +37,7 @@ beforeAll(async () => {
   const port = (receiver.address() as AddressInfo).port;
   t = await startTarget({ env: { MYCELIUM_WEBHOOK_ALLOW_LOOPBACK: `127.0.0.1:${port}` } });
   await registerAgent(t, 'alice', 'proj-a');
-  const hook = await t.call('POST', '/webhooks', { admin: true, body: { agent_id: 'alice', url: `http://127.0.0.1:${port}/hook`, events: ['task_assigned', 'bug_assigned'] } });
+  const hook = await t.call('POST', '/webhooks', { admin: true, body: { agent_id: 'alice', url: `http://127.0.0.1:${port}/hook`, events: ['task_assigned', 'bug_assigned', 'bug_updated', 'bug_created'] } });
   if (hook.status !== 200) throw new Error(`webhook create failed: ${hook.text}`);
 });
 afterAll(async () => {
@@ -58,5 +58,14 @@ describe('assignee webhooks', () => {
     await t.call('PUT', `/bugs/${b.body.id}`, { admin: true, body: { status: 'fixed' } });
     const got = await waitFor(() => received.find((r) => r.event === 'bug_assigned' && r.data?.bug_id === b.body.id));
     expect(got.data).toEqual({ bug_id: b.body.id, title: 'Bug hook', status: 'fixed' });
+  });
+
+  it('bug_created and bug_updated reach the acting agent\'s webhooks with the spec fields (also without a status)', async () => {
+    const b = await t.call('POST', '/bugs', { admin: true, headers: { 'X-Acting-As': 'alice' }, body: { title: 'Filed', description: 'd', project_id: 'proj-a', severity: 'high' } });
+    const created = await waitFor(() => received.find((r) => r.event === 'bug_created' && r.data?.bug_id === b.body.id));
+    expect(created.data).toEqual({ bug_id: b.body.id, title: 'Filed', project_id: 'proj-a', severity: 'high', reporter: 'alice', assignee: null });
+    await t.call('PUT', `/bugs/${b.body.id}`, { admin: true, headers: { 'X-Acting-As': 'alice' }, body: { admin_notes: 'looked at it' } });
+    const updated = await waitFor(() => received.find((r) => r.event === 'bug_updated' && r.data?.bug_id === b.body.id));
+    expect(updated.data).toEqual({ bug_id: b.body.id, title: 'Filed', updates: { admin_notes: 'looked at it' } });
   });
 });

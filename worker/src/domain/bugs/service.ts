@@ -66,7 +66,9 @@ export async function createBug(ctx: AppContext, p: Principal, input: CreateBugI
         : typeof input.diagnostic_data === 'string' ? input.diagnostic_data : JSON.stringify(input.diagnostic_data),
   });
   const bug = (await ctx.db.execute(s.sql, s.args)).rows[0] as unknown as BugRow;
-  await ctx.events.emit({ type: 'bug_created', agent: who, projectId: bug.project_id, summary: `${displayName(who)} filed bug #${bug.id}: ${bug.title}`, data: { bug_id: bug.id } });
+  await ctx.events.emit({ type: 'bug_created', agent: who, projectId: bug.project_id, summary: `${displayName(who)} filed bug #${bug.id}: ${bug.title}`,
+    // The webhook of the same name carries these fields (spec 03 §14); the bus forwards event data.
+    data: { bug_id: bug.id, title: bug.title, project_id: bug.project_id, severity: bug.severity, reporter: bug.reporter, assignee: bug.assignee } });
   return { ok: true, id: bug.id };
 }
 
@@ -117,7 +119,7 @@ export async function updateBug(ctx: AppContext, p: Principal, id: number | null
   }
   const who = callerId(p);
   const ev: EventInput | null = input.status
-    ? { type: 'bug_updated', agent: who, projectId: bug.project_id, summary: `${displayName(who)} set bug #${bug.id} to ${input.status}`, data: { bug_id: bug.id } }
+    ? { type: 'bug_updated', agent: who, projectId: bug.project_id, summary: `${displayName(who)} set bug #${bug.id} to ${input.status}`, data: { bug_id: bug.id, title: bug.title, updates: input } }
     : null;
   const stmts = [bugsRepo.update(bug.id, fields, { status: bug.status, assignee: bug.assignee }), abortUnlessChanged()];
   if (ev) stmts.push(ctx.events.statement(ev));
@@ -134,6 +136,9 @@ export async function updateBug(ctx: AppContext, p: Principal, id: number | null
     throw conflict('Bug was changed by someone else; read it again and retry', { assignee: now.assignee, status: now.status });
   }
   if (ev) ctx.events.publishWritten(ev, Number(res[2].rows[0]?.id ?? null));
+  // Webhook `bug_updated` goes to the caller's webhooks on every PUT (spec 03 §6); with a status the
+  // event above carries it, otherwise it is sent directly.
+  if (!ev) new WebhookService(ctx).dispatch('bug_updated', who, { bug_id: bug.id, title: bug.title, updates: input });
   // Webhook `bug_assigned` to the new (else existing) assignee on an assignee or status change (spec 03 §14).
   const target = (fields.assignee as string | null | undefined) || bug.assignee;
   if ((input.assignee !== undefined || input.status) && target) {

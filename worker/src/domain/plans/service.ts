@@ -105,7 +105,9 @@ export async function createPlan(ctx: AppContext, p: Principal, input: CreatePla
   ];
   const [ins] = await ctx.db.batch(stmts);
   const plan = ins.rows[0] as unknown as PlanRow;
-  await ctx.events.emit({ type: 'plan_created', agent: who, projectId: plan.project_id, summary: `${displayName(who)} created plan: ${plan.title}`, data: { plan_id: plan.id } });
+  await ctx.events.emit({ type: 'plan_created', agent: who, projectId: plan.project_id, summary: `${displayName(who)} created plan: ${plan.title}`,
+    // The webhook of the same name carries these fields (spec 03 §14); the bus forwards event data.
+    data: { plan_id: plan.id, title: plan.title, project_id: plan.project_id, owner: plan.owner } });
   const out: Record<string, unknown> = { id: plan.id, title: plan.title };
   if (steps.length) out.steps_created = steps.length;
   if (gate.approval_warning) out.approval_warning = gate.approval_warning;
