@@ -13,6 +13,7 @@ import { getIdentity, getProfile, presentProfile, removeAgent, updateAgent, upda
 import { profilesRepo } from './repo.js';
 import { parseArray } from './json.js';
 import { installedSkills } from './skills.js';
+import { calibrationRoutes } from './calibration-routes.js';
 
 const shortText = z.string().max(200);
 const registerSchema = z.object({
@@ -108,6 +109,8 @@ export function agentRoutes(app: AppContext) {
   });
 
   r.get('/agents/:id', requireAny, async (c) => c.json(await agents.get(c.req.param('id'))));
+
+  r.route('/', calibrationRoutes(app));
 
   return r;
 }

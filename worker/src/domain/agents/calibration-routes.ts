@@ -1,0 +1,147 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppContext } from '../../context.js';
+import type { AppEnv } from '../../http/env.js';
+import type { SqlArgs } from '../../db/types.js';
+import { bodyOf } from '../../http/body.js';
+import { badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
+import { idString, parseWith } from '../../http/validate.js';
+import { principalOf, requireAdmin } from '../../auth/principal.js';
+import { resolveCalibrationChain, type NodeProfileRow } from './calibration.js';
+import { agentsRepo } from './repo.js';
+
+/** Calibration ("node") profiles, admin only (spec 02 §3.10). Platform layers are immutable (W35). */
+
+const JSON_OBJECTS = ['rules', 'mcp_config'] as const;
+const JSON_ARRAYS = ['required_concepts', 'tool_whitelist', 'repo_list', 'md_checkpoints', 'md_blocklist'] as const;
+const TEXT = ['node_type', 'layer', 'parent_id'] as const;
+
+function present(r: NodeProfileRow) {
+  const out: Record<string, unknown> = { ...r };
+  for (const f of [...JSON_OBJECTS, ...JSON_ARRAYS]) {
+    try {
+      out[f] = JSON.parse(r[f]);
+    } catch {
+      out[f] = r[f]; // left as the stored string when unparsable (spec 02 §1.5)
+    }
+  }
+  return out;
+}
+
+/** Validated column values from a body; objects/arrays JSON-encoded, JSON strings accepted. */
+function columns(body: Record<string, unknown>): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const f of TEXT) {
+    const v = body[f];
+    if (v === undefined) continue;
+    if (f === 'parent_id' && v === null) {
+      out[f] = null;
+      continue;
+    }
+    if (typeof v !== 'string' || v.length > 128) throw badRequest(`${f} must be a string`);
+    out[f] = v;
+  }
+  if (out.layer === 'platform') throw forbidden('Cannot create or modify platform-layer profiles');
+  for (const f of JSON_OBJECTS) {
+    const v = body[f];
+    if (v === undefined) continue;
+    const parsed = typeof v === 'string' ? safeParse(v) : v;
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw badRequest(`${f} must be an object`);
+    out[f] = JSON.stringify(parsed);
+  }
+  for (const f of JSON_ARRAYS) {
+    const v = body[f];
+    if (v === undefined) continue;
+    const parsed = typeof v === 'string' ? safeParse(v) : v;
+    if (!Array.isArray(parsed)) throw badRequest(`${f} must be an array`);
+    out[f] = JSON.stringify(parsed);
+  }
+  return out;
+}
+
+function safeParse(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return undefined;
+  }
+}
+
+export function calibrationRoutes(app: AppContext) {
+  const r = new Hono<AppEnv>();
+  const get = (id: string) => app.db.get<NodeProfileRow>('SELECT * FROM node_profiles WHERE id = ?', [id]);
+
+  r.get('/profiles', requireAdmin, async (c) => {
+    const where: string[] = [];
+    const args: SqlArgs = [];
+    const q = c.req.query();
+    if (q.node_type) (where.push('node_type = ?'), args.push(q.node_type));
+    if (q.layer) (where.push('layer = ?'), args.push(q.layer));
+    const rows = await app.db.all<NodeProfileRow>(`SELECT * FROM node_profiles ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY layer, node_type, id`, args);
+    return c.json({ count: rows.length, profiles: rows.map(present) });
+  });
+
+  r.get('/profiles/resolve/:agentId', requireAdmin, async (c) => {
+    const id = c.req.param('agentId');
+    const agent = await agentsRepo.get(app.db, id);
+    const chain = await resolveCalibrationChain(app.db, id, agent?.agent_type || 'agent');
+    const rules = Object.fromEntries(Object.entries(chain.rules).map(([k, { source: _s, ...rule }]) => [k, rule]));
+    return c.json({ ...chain, rules });
+  });
+
+  r.get('/profiles/:id', requireAdmin, async (c) => {
+    const row = await get(c.req.param('id'));
+    if (!row) throw notFound('Profile not found');
+    return c.json(present(row));
+  });
+
+  r.post('/profiles', requireAdmin, async (c) => {
+    const body = bodyOf(c);
+    if (body.id === undefined || body.id === null || body.id === '') throw badRequest('id is required');
+    const { id } = parseWith(z.object({ id: idString(128) }), { id: body.id });
+    const cols = columns(body);
+    const names = Object.keys(cols);
+    const who = principalOf(c).who;
+    const ev = { type: 'profile_created', agent: who, summary: `Profile created: ${id}`, data: { profile_id: id } };
+    const res = await app.db.batch([
+      {
+        sql: `INSERT INTO node_profiles (id${names.map((n) => `, ${n}`).join('')}) VALUES (?${names.map(() => ', ?').join('')}) ON CONFLICT(id) DO NOTHING RETURNING *`,
+        args: [id, ...names.map((n) => cols[n])],
+      },
+    ]);
+    const row = res[0].rows[0] as unknown as NodeProfileRow | undefined;
+    if (!row) throw conflict(`Profile already exists: ${id}`);
+    await app.events.emit(ev);
+    return c.json(present(row), 201);
+  });
+
+  r.put('/profiles/:id', requireAdmin, async (c) => {
+    const id = c.req.param('id');
+    const existing = await get(id);
+    if (!existing) throw notFound('Profile not found');
+    if (existing.layer === 'platform') throw forbidden('Cannot modify platform-layer profiles');
+    const cols = columns(bodyOf(c));
+    const names = Object.keys(cols);
+    // The layer guard is repeated in the statement so a concurrent change cannot slip through.
+    const row = await app.db.get<NodeProfileRow>(
+      `UPDATE node_profiles SET ${[...names.map((n) => `${n} = ?`), "updated_at = datetime('now')"].join(', ')} WHERE id = ? AND layer != 'platform' RETURNING *`,
+      [...names.map((n) => cols[n]), id],
+    );
+    if (!row) throw notFound('Profile not found');
+    await app.events.emit({ type: 'profile_updated', agent: principalOf(c).who, summary: `Profile updated: ${id}`, data: { profile_id: id, fields: names } });
+    return c.json(present(row));
+  });
+
+  r.delete('/profiles/:id', requireAdmin, async (c) => {
+    const id = c.req.param('id');
+    const existing = await get(id);
+    if (!existing) throw notFound('Profile not found');
+    if (existing.layer === 'platform') throw forbidden('Cannot delete platform-layer profiles');
+    const row = await app.db.get<NodeProfileRow>("DELETE FROM node_profiles WHERE id = ? AND layer != 'platform' RETURNING *", [id]);
+    if (!row) throw notFound('Profile not found');
+    await app.events.emit({ type: 'profile_deleted', agent: principalOf(c).who, summary: `Profile deleted: ${id}`, data: { profile_id: id } });
+    return c.json({ ok: true, deleted: present(row) });
+  });
+
+  return r;
+}
