@@ -97,13 +97,19 @@ describe('cleanup, dashboards, reconciliation', () => {
        ('a', 'b', 'old open question', 'message', 'sent', '2001-01-01 00:00:00'),
        ('a', 'b', 'new info', 'info', 'sent', datetime('now'))`,
     );
+    for (let i = 0; i < 55; i++) await t.db.run("INSERT INTO agent_savepoints (agent_id) VALUES ('sp-agent')");
+    await t.db.run("INSERT INTO agent_savepoints (agent_id) VALUES ('other-agent')");
     expect((await t.call('POST', '/admin/cleanup', { admin: true, body: { event_days: 'soon' } })).status).toBe(400);
     const r = await t.call('POST', '/admin/cleanup', { admin: true, body: {} });
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ ok: true, messages_archived: 1, events_archived: 1, webhooks_archived: 0, savepoints_pruned: 0 });
+    expect(r.body).toMatchObject({ ok: true, messages_archived: 1, events_archived: 1, webhooks_archived: 0, savepoints_pruned: 5 });
+    const kept = await t.db.get<{ n: number; min: number }>("SELECT COUNT(*) AS n, MIN(id) AS min FROM agent_savepoints WHERE agent_id = 'sp-agent'");
+    const newest = await t.db.get<{ id: number }>("SELECT id FROM agent_savepoints WHERE agent_id = 'sp-agent' ORDER BY id DESC LIMIT 1 OFFSET 49");
+    expect(kept).toEqual({ n: 50, min: newest!.id });
+    expect((await t.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM agent_savepoints WHERE agent_id = 'other-agent'"))?.n).toBe(1);
     expect((await t.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE content = 'old open question'"))?.n).toBe(1);
     const ev = await t.db.get<{ summary: string }>("SELECT summary FROM events WHERE type = 'admin_cleanup' ORDER BY id DESC");
-    expect(ev?.summary).toBe('Cleanup: 1 messages, 1 events, 0 webhook deliveries, 0 savepoints pruned');
+    expect(ev?.summary).toBe('Cleanup: 1 messages, 1 events, 0 webhook deliveries, 5 savepoints pruned');
   });
 
   it('GET /admin/ops and /admin/overview answer with the documented keys', async () => {

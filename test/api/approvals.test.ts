@@ -79,7 +79,17 @@ describe('POST /approvals', () => {
     expect(cfg.status).toBe(200);
     const d = await request(alpha.key, { risk_tier: 'medium', project: 'alpha' });
     expect((await t.call('GET', `/approvals/${d.body.id}`, { admin: true })).body.risk_tier).toBe('high');
-    await t.call('PUT', '/admin/config/risk_tiers', { admin: true, body: { value: { deploy: 'medium', git_push: 'medium', plan_create: 'low', money_action: 'critical', delete: 'medium', external_comm: 'high' } } });
+    // Back to the seeded table.
+    await t.call('PUT', '/admin/config/risk_tiers', {
+      admin: true,
+      body: { value: { plan_create: 'low', context_change: 'low', deploy: 'medium', git_push: 'medium', delete: 'medium', external_comm: 'high', money_action: 'critical', delete_agent: 'critical', instance_config: 'critical' } },
+    });
+  });
+
+  it('A11: platform actions from the tier map are accepted with their configured tier', async () => {
+    const r = await request(null, { action_type: 'delete_agent', payload: { id: 'some-agent' } });
+    expect(r.status).toBe(200);
+    expect((await t.call('GET', `/approvals/${r.body.id}`, { admin: true })).body.risk_tier).toBe('critical');
   });
 
   it('a low-tier request is auto-approved with both events', async () => {

@@ -129,6 +129,17 @@ describe('project ownership', () => {
     expect((await get('shared/notice', { agentKey: bravo.key })).status).toBe(200);
   });
 
+  it('C12: an agent shares a key only by opting in; history of a deleted key stays private (C9)', async () => {
+    await put('alpha_pub/readme', { data: { hello: 'all' }, shared: true }, { agentKey: alpha.key });
+    expect((await get('alpha_pub/readme', { agentKey: bravo.key })).body.project_id).toBeNull();
+    await put('alpha_priv/token', { data: { v: 1 } }, { agentKey: alpha.key });
+    await put('alpha_priv/token', { data: { v: 2 } }, { agentKey: alpha.key });
+    expect((await t.call('DELETE', '/context/keys/alpha_priv/token', { admin: true })).status).toBe(200);
+    expect((await get('alpha_priv/token/history', { agentKey: bravo.key })).status).toBe(403);
+    expect((await get('alpha_priv/token/history', { agentKey: alpha.key })).body).toHaveLength(1);
+    expect((await put('alpha_pub/readme', { data: 1, shared: 'yes' }, { agentKey: alpha.key })).body.error).toBe('shared must be a boolean');
+  });
+
   it('C2: a rollback stamps history with the key’s project, so history stays private', async () => {
     const hist = await get('alpha_secrets/prod/history', { agentKey: alpha.key });
     expect(hist.body.every((h: { project_id: string }) => h.project_id === 'alpha')).toBe(true);

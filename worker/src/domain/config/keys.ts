@@ -78,7 +78,7 @@ for (const def of [
         active: z.boolean(),
         directive: z.string().max(5000).optional(),
         priorities: z.array(z.unknown()).max(100).optional(),
-        approval_policy: z.enum(['queue_high', 'normal']).optional(),
+        approval_policy: z.string().max(32).optional(),
         auto_wake_at: z.string().max(64).nullable().optional(),
         started_at: z.string().max(64).nullable().optional(),
         started_by: z.string().max(200).nullable().optional(),
@@ -103,7 +103,6 @@ for (const def of [
     description: 'public URL of this instance',
     agentVisible: true,
   },
-  { key: 'event_retention_days', schema: z.number().int().min(1).max(3650), description: 'daily events retention', agentVisible: false },
 ] satisfies ConfigKeyDef[]) {
   registerConfigKey(def);
 }
