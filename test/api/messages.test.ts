@@ -156,3 +156,22 @@ describe('threads and bulk delete', () => {
     expect((await t.call('DELETE', '/messages/bulk?from=x', { agentKey: a.key })).status).toBe(401);
   });
 });
+
+describe('guardrails on messages and requests (spec 03 §0.3, W21)', () => {
+  it('a block rule on message_sent sees the resolved recipient from to_agent; request_created rules block requests', async () => {
+    const a = await registerAgent(t, 'gr-a', 'm');
+    const en = await t.call('PUT', '/plugins/guardrails/enable', { admin: true });
+    expect(en.status).toBe(200);
+    const rule = await t.call('POST', '/guardrails/rules', { admin: true, body: { name: 'no-dm-to-boss', trigger_event: 'message_sent', enforcement: 'block', conditions: { type: 'custom', checks: [{ field: 'to_agent', op: 'eq', value: 'boss' }] } } });
+    expect(rule.status).toBe(200);
+    const blocked = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'boss', content: 'hey boss' } });
+    expect(blocked.status).toBe(403);
+    expect(blocked.body.error).toBe('Blocked by guardrail: no-dm-to-boss');
+    expect(await t.db.get("SELECT 1 FROM messages WHERE content = 'hey boss'")).toBeUndefined();
+    expect((await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'someone', content: 'fine' } })).status).toBe(200);
+    await t.call('POST', '/guardrails/rules', { admin: true, body: { name: 'no-requests', trigger_event: 'request_created', enforcement: 'block', conditions: { type: 'custom', checks: [{ field: 'agent', op: 'eq', value: a.id }] } } });
+    const req = await t.call('POST', '/requests', { agentKey: a.key, body: { to_agent: 'someone', content: 'please' } });
+    expect(req.status).toBe(403);
+    expect(req.body.error).toBe('Blocked by guardrail: no-requests');
+  });
+});

@@ -6,7 +6,7 @@ import { badRequest, notFound } from '../../http/errors.js';
 import { parseIntId, queryInt } from '../../http/validate.js';
 import { principalOf, requireAdmin, requireAny } from '../../auth/principal.js';
 import { messagesRepo } from './repo.js';
-import { MessageService } from './service.js';
+import { MessageService, callerId } from './service.js';
 
 /** Messages (spec 03 §7). Agents see only their own traffic, broadcasts and their channels (SEC-20). */
 export function messageRoutes(app: AppContext) {
@@ -50,7 +50,12 @@ export function messageRoutes(app: AppContext) {
 
   r.post('/messages', requireAny, async (c) => {
     app.limiters.agentWrite.hit(c.req.header('x-agent-key') || c.get('clientIp'));
-    return c.json(await messages.send(principalOf(c), bodyOf(c)));
+    const p = principalOf(c);
+    const body = bodyOf(c);
+    // Guardrails see the resolved recipient, whichever field carried it (spec 03 W21).
+    const to = typeof body.to_agent === 'string' && body.to_agent ? body.to_agent : typeof body.to === 'string' ? body.to : null;
+    await app.guards.check('message.send', { agent: callerId(p), to_agent: to, msg_type: body.msg_type ?? 'message', content: typeof body.content === 'string' ? body.content.slice(0, 200) : '' }, p);
+    return c.json(await messages.send(p, body));
   });
 
   r.delete('/messages/bulk', requireAdmin, async (c) => {

@@ -6,7 +6,7 @@ import { badRequest, forbidden, notFound } from '../../http/errors.js';
 import { parseIntId } from '../../http/validate.js';
 import { principalOf, requireAny } from '../../auth/principal.js';
 import { messagesRepo } from '../messages/repo.js';
-import { MessageService } from '../messages/service.js';
+import { MessageService, callerId } from '../messages/service.js';
 import { RequestService, resolveStaleRequests } from './service.js';
 
 const DAY = 86_400_000;
@@ -19,7 +19,12 @@ export function requestRoutes(app: AppContext) {
 
   app.jobs.push({ name: 'stale_requests', everyMs: DAY, run: (a) => resolveStaleRequests(a) });
 
-  r.post('/requests', requireAny, async (c) => c.json(await requests.create(principalOf(c), bodyOf(c))));
+  r.post('/requests', requireAny, async (c) => {
+    const p = principalOf(c);
+    const body = bodyOf(c);
+    await app.guards.check('request.create', { agent: callerId(p), project_id: body.project_id ?? null, to_agent: body.to_agent ?? null, content: typeof body.content === 'string' ? body.content.slice(0, 200) : '' }, p);
+    return c.json(await requests.create(p, body));
+  });
 
   r.get('/requests/pending', requireAny, async (c) => {
     const p = principalOf(c);
