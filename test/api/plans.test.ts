@@ -167,6 +167,18 @@ describe('plan steps', () => {
     expect(denied.status).toBe(403);
   });
 
+  it('claims never steal: an agent cannot take a step in progress under another agent', async () => {
+    const bob = await registerAgent(t, 'bob', 'proj-a');
+    const id = await newPlan({ steps: [{ title: 's' }] });
+    const [s] = await stepsOf(id);
+    expect((await t.call('PUT', `/plans/${id}/steps/${s.id}`, { agentKey: alice.key, body: { status: 'in_progress', assignee: 'alice' } })).status).toBe(200);
+    const steal = await t.call('PUT', `/plans/${id}/steps/${s.id}`, { agentKey: bob.key, body: { status: 'in_progress', assignee: 'bob' } });
+    expect(steal.status).toBe(409);
+    expect(steal.body).toEqual({ error: 'Plan step already claimed', assignee: 'alice' });
+    expect((await stepsOf(id))[0].assignee).toBe('alice');
+    expect((await t.call('PUT', `/plans/${id}/steps/${s.id}`, { admin: true, body: { assignee: 'bob' } })).status).toBe(200);
+  });
+
   it('completing the last step completes an active plan once (W15); a draft plan is left alone', async () => {
     const active = await newPlan({ steps: [{ title: 'a' }, { title: 'b' }] });
     await t.call('PUT', `/plans/${active}`, { admin: true, body: { status: 'active' } });

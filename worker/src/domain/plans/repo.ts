@@ -194,13 +194,19 @@ export const plansRepo = {
    * Conditional on the step still being in this plan with the attempt count the service read.
    * `stampCompleted` sets completed_at from the database clock, like every other timestamp.
    */
-  updateStep(planId: number, stepId: number, fields: Partial<Record<WritableStepColumn, SqlValue>>, expectAttempts: number, stampCompleted: boolean): Statement {
+  updateStep(
+    planId: number,
+    stepId: number,
+    fields: Partial<Record<WritableStepColumn, SqlValue>>,
+    expect: { attempts: number; status: string; assignee: string | null },
+    stampCompleted: boolean,
+  ): Statement {
     const { sets, args } = setList(WRITABLE_STEP_COLUMNS, fields);
     if (stampCompleted) sets.push("completed_at = datetime('now')");
     return {
       sql: `UPDATE plan_steps SET ${[...sets, "updated_at = datetime('now')"].join(', ')}
-            WHERE id = ? AND plan_id = ? AND attempt_count = ? RETURNING *`,
-      args: [...args, stepId, planId, expectAttempts],
+            WHERE id = ? AND plan_id = ? AND attempt_count = ? AND status = ? AND COALESCE(assignee, '') = ? RETURNING *`,
+      args: [...args, stepId, planId, expect.attempts, expect.status, expect.assignee ?? ''],
     };
   },
 

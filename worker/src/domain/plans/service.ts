@@ -245,13 +245,18 @@ export async function updateStep(ctx: AppContext, p: Principal, planId: number |
   }
   if (input.linked_task_id !== undefined) fields.linked_task_id = input.linked_task_id;
   if (input.assignee !== undefined) fields.assignee = await resolveAssignee(ctx, input.assignee);
+  // Claims never steal (spec README): an agent cannot take a step another agent is working on.
+  const holder = step.assignee || '';
+  if (p.kind === 'agent' && fields.assignee !== undefined && fields.assignee !== holder && holder && holder !== p.id && holder !== OPERATOR_INPUT && step.status === 'in_progress') {
+    throw conflict('Plan step already claimed', { assignee: holder });
+  }
   const stmts: Statement[] = [];
   const at: Record<string, number> = {};
   const push = (name: string, s: Statement) => {
     at[name] = stmts.length;
     stmts.push(s);
   };
-  push('step', plansRepo.updateStep(plan.id, step.id, fields, step.attempt_count, input.status === 'completed'));
+  push('step', plansRepo.updateStep(plan.id, step.id, fields, { attempts: step.attempt_count, status: step.status, assignee: step.assignee }, input.status === 'completed'));
   push('guard', abortUnlessChanged());
   push('touch', plansRepo.touchPlan(plan.id));
   const written = { ...fields };
@@ -294,7 +299,14 @@ export async function updateStep(ctx: AppContext, p: Principal, planId: number |
   try {
     res = await ctx.db.batch(stmts);
   } catch (err) {
-    if (isGuardAbort(err)) throw conflict('Plan step was changed by someone else; read it again and retry');
+    if (isGuardAbort(err)) {
+      const now = await plansRepo.step(ctx.db, plan.id, step.id);
+      if (!now) throw notFound('Plan step not found');
+      if (now.assignee && now.assignee !== (fields.assignee ?? step.assignee) && now.status === 'in_progress') {
+        throw conflict('Plan step already claimed', { assignee: now.assignee });
+      }
+      throw conflict('Plan step was changed by someone else; read it again and retry', { assignee: now.assignee, status: now.status });
+    }
     throw err;
   }
   ctx.events.publishWritten(updatedEv, Number(res[at.updatedEv].rows[0]?.id ?? null));
