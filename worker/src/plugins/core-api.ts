@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal.js';
 import { badRequest } from '../http/errors.js';
 import { claimTaskFor, createTask, type CreateTaskInput } from '../domain/tasks/service.js';
 import { MessageService } from '../domain/messages/service.js';
+import { SpendService } from '../domain/spend/service.js';
 import type { TaskRow } from '../domain/tasks/repo.js';
 
 /**
@@ -92,8 +93,12 @@ export interface CoreApi {
   /** One inbox item per active operator, each with an `inbox_item_created` event (agent = actor). */
   inbox: { notifyOperators(n: InboxNotice, actor?: string): Promise<number> };
   spend: {
-    /** Appends to the core spend ledger (the same table as POST /spend) and emits `spend_logged`. */
-    record(r: SpendRecord): Promise<{ id: number }>;
+    /**
+     * Appends to the core spend ledger through the same service as POST /spend (budgets, events).
+     * `principal` is the authenticated caller the plugin is acting for (default: the agent itself).
+     */
+    record(r: SpendRecord, principal?: Principal): Promise<{ ok: boolean; id: number; budget_warnings?: unknown[] }>;
+    entries(o: { since: string; until: string; agentId?: string; projectId?: string; limit: number; offset: number }): Promise<Record<string, unknown>[]>;
     /** Ledger totals grouped by agent, project, model or UTC day, over [since, until). */
     totals(opts: { by: 'agent' | 'project' | 'model' | 'day'; since: string; until: string; agentId?: string; projectId?: string }): Promise<SpendGroupRow[]>;
   };
@@ -224,26 +229,34 @@ export function createCoreApi(ctx: AppContext): CoreApi {
       },
     },
     spend: {
-      async record(r) {
+      async record(r, principal) {
         if (!Number.isFinite(r.cost_usd) || r.cost_usd < 0) throw badRequest('cost_usd must be a non-negative number');
-        const p = systemPrincipal(r.agent_id);
+        const p = principal ?? systemPrincipal(r.agent_id);
         await ctx.guards.check('spend.log', { ...r }, p);
-        const [ins, ev] = await db.batch([
-          {
-            sql: `INSERT INTO agent_spend (agent_id, project_id, cost_usd, source, description, model, tokens_in, tokens_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-            args: [r.agent_id, r.project_id ?? '', r.cost_usd, r.source ?? '', r.description ?? '', r.model ?? '', r.tokens_in ?? 0, r.tokens_out ?? 0],
-          },
-          {
-            sql: `INSERT INTO events (type, agent, project_id, summary, data) SELECT 'spend_logged', ?, NULLIF(?, ''), ?, json_object('spend_id', last_insert_rowid(), 'cost_usd', ?) RETURNING id`,
-            args: [r.agent_id, r.project_id ?? '', `${r.agent_id} logged $${r.cost_usd.toFixed(4)}`, r.cost_usd],
-          },
-        ]);
-        const id = Number(ins.rows[0].id);
-        ctx.events.publishWritten(
-          { type: 'spend_logged', agent: r.agent_id, projectId: r.project_id || null, summary: `${r.agent_id} logged $${r.cost_usd.toFixed(4)}`, data: { spend_id: id, cost_usd: r.cost_usd } },
-          Number(ev.rows[0].id),
-        );
-        return { id };
+        // The core ledger's own path: project scope, hard-stop budgets, budget events.
+        return new SpendService(ctx).log(p, {
+          agent_id: r.agent_id,
+          project_id: r.project_id,
+          cost_usd: r.cost_usd,
+          model: r.model ?? '',
+          tokens_in: r.tokens_in ?? 0,
+          tokens_out: r.tokens_out ?? 0,
+          source: r.source ?? '',
+          description: r.description ?? '',
+        });
+      },
+      entries: (o) => {
+        const where = ['created_at >= ?', 'created_at < ?'];
+        const args: (string | number)[] = [o.since, o.until];
+        if (o.agentId) {
+          where.push('agent_id = ?');
+          args.push(o.agentId);
+        }
+        if (o.projectId) {
+          where.push('project_id = ?');
+          args.push(o.projectId);
+        }
+        return db.all(`SELECT id, agent_id, project_id, cost_usd, source, description, model, tokens_in, tokens_out, created_at FROM agent_spend WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ? OFFSET ?`, [...args, o.limit, o.offset]);
       },
       async totals(o) {
         const key = { agent: 'agent_id', project: 'project_id', model: 'model', day: 'substr(created_at, 1, 10)' }[o.by];
