@@ -247,16 +247,22 @@ describe('reads and execution', () => {
   });
 
   it('sleep mode queues high-risk requests for the morning while nobody is around', async () => {
-    await t.call('PUT', '/admin/config/sleep_mode', { admin: true, body: { value: { active: true, approval_policy: 'queue_high' } } });
-    const r = await request(alpha.key, { action_type: 'external_comm', project: 'alpha' });
-    expect(r.body).toMatchObject({ status: 'queued_for_morning', queued: true, message: 'Queued for operator review — all operators are away. Continue with other work.' });
-    const row = await t.call('GET', `/approvals/${r.body.id}`, { admin: true });
-    expect(row.body).toMatchObject({ status: 'pending', queued_for_morning: true });
-    const log = await t.db.get<{ value: string }>("SELECT value FROM instance_config WHERE key = 'sleep_mode_log'");
-    expect(JSON.parse(log!.value).approvals_queued).toEqual([expect.objectContaining({ id: r.body.id, action_type: 'external_comm' })]);
-    const med = await request(alpha.key, { project: 'alpha' });
-    expect(med.body.status).toBe('pending');
-    await t.call('PUT', '/admin/config/sleep_mode', { admin: true, body: { value: { active: false } } });
+    const on = await t.call('PUT', '/admin/sleep', { admin: true, body: { action: 'on', approval_policy: 'queue_high' } });
+    expect(on.status).toBe(200);
+    try {
+      const r = await request(alpha.key, { action_type: 'external_comm', project: 'alpha' });
+      expect(r.body).toMatchObject({ status: 'queued_for_morning', queued: true, message: 'Queued for operator review — all operators are away. Continue with other work.' });
+      const row = await t.call('GET', `/approvals/${r.body.id}`, { admin: true });
+      expect(row.body).toMatchObject({ status: 'pending', queued_for_morning: true });
+      const log = await t.db.get<{ value: string }>("SELECT value FROM instance_config WHERE key = 'sleep_mode_log'");
+      expect(JSON.parse(log!.value).approvals_queued).toEqual([expect.objectContaining({ id: r.body.id, action_type: 'external_comm' })]);
+      const med = await request(alpha.key, { project: 'alpha' });
+      expect(med.body.status).toBe('pending');
+    } finally {
+      await t.call('PUT', '/admin/sleep', { admin: true, body: { action: 'off' } });
+    }
+    const after = await request(alpha.key, { action_type: 'external_comm', project: 'alpha' });
+    expect(after.body.status).toBe('pending');
   });
 });
 

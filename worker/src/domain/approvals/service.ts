@@ -3,8 +3,8 @@ import type { Principal } from '../../auth/principal.js';
 import { agentProjectIds, assertProjectScope } from '../../auth/scope.js';
 import { AppError, badRequest, forbidden, invalidEnum, notFound } from '../../http/errors.js';
 import { RISK_TIERS, type RiskTier } from '../config/keys.js';
-import { readJsonConfig, readRiskTiers } from '../config/service.js';
-import { appendSleepLog } from '../config/repo.js';
+import { readRiskTiers } from '../config/service.js';
+import { appendSleepLog, isAutonomous, sleepState } from '../admin/sleep.js';
 import { approvalsRepo, toPublicApproval, type ApprovalRow } from './repo.js';
 import { identityKey, voterName } from './identity.js';
 
@@ -142,14 +142,9 @@ export class ApprovalService {
       return { id, status: 'approved', approval_required: false, risk_tier: tier };
     }
     if (queued) {
-      const s = appendSleepLog('approvals_queued', {
-        id,
-        action_type: input.action_type,
-        title: input.title,
-        requested_by: who,
-        time: this.app.clock.now().toISOString(),
-      });
-      await this.app.db.execute(s.sql, s.args);
+      await appendSleepLog(this.app, 'approvals_queued', [
+        { id, action_type: input.action_type, title: input.title, requested_by: who, time: this.app.clock.now().toISOString() },
+      ]);
       return { id, status: 'queued_for_morning', queued: true, message: QUEUED_MESSAGE };
     }
     return { id, status: 'pending', approval_required: true, risk_tier: tier, required_approvals: required };
@@ -157,13 +152,9 @@ export class ApprovalService {
 
   /** Sleep mode with `queue_high` while no operator is around (spec 01 §5.3). */
   private async shouldQueueForMorning(): Promise<boolean> {
-    const sleep = await readJsonConfig<{ active?: boolean; approval_policy?: string }>(this.app.db, 'sleep_mode', { active: false });
-    if (!sleep?.active || (sleep.approval_policy ?? 'queue_high') !== 'queue_high') return false;
-    const row = await this.app.db.get<{ n: number }>(
-      `SELECT COUNT(*) AS n FROM operators o JOIN studio_users u ON u.id = o.studio_user_id
-       WHERE o.status = 'active' AND o.availability = 'available' AND u.last_seen >= datetime('now', '-30 minutes')`,
-    );
-    return Number(row?.n ?? 0) === 0;
+    const sleep = await sleepState(this.app);
+    if (sleep.active !== true || (sleep.approval_policy ?? 'queue_high') !== 'queue_high') return false;
+    return isAutonomous(this.app);
   }
 
   private async load(id: number | null): Promise<ApprovalRow> {

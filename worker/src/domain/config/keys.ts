@@ -78,7 +78,7 @@ for (const def of [
         active: z.boolean(),
         directive: z.string().max(5000).optional(),
         priorities: z.array(z.unknown()).max(100).optional(),
-        approval_policy: z.string().max(32).optional(),
+        approval_policy: z.enum(['queue_high', 'normal']).optional(),
         auto_wake_at: z.string().max(64).nullable().optional(),
         started_at: z.string().max(64).nullable().optional(),
         started_by: z.string().max(200).nullable().optional(),

@@ -31,13 +31,3 @@ export const configRepo = {
   },
 };
 
-/** Appends one entry to `sleep_mode_log.<list>` in place (one statement, no lost appends). */
-export function appendSleepLog(list: 'approvals_queued', entry: Record<string, unknown>): { sql: string; args: string[] } {
-  const valid = "CASE WHEN json_valid(value) THEN value ELSE '{}' END";
-  return {
-    sql: `INSERT INTO instance_config (key, value, updated_by) VALUES ('sleep_mode_log', json_object(?, json_array(json(?))), 'system')
-          ON CONFLICT(key) DO UPDATE SET value = json_set(${valid}, '$.' || ?,
-            json_insert(COALESCE(json_extract(${valid}, '$.' || ?), '[]'), '$[#]', json(?)))`,
-    args: [list, JSON.stringify(entry), list, list, JSON.stringify(entry)],
-  };
-}
