@@ -60,3 +60,19 @@ describe('calibration profiles (spec 02 §3.10)', () => {
     expect(JSON.parse(stored!.data)).toEqual({ anchors_present: ['mycelium_boot'], blocklist_found: [] });
   });
 });
+
+describe('stored calibration block', () => {
+  it('boot stores <agent>/standup; a heartbeat rebuilds it only when missing or 6 h old', async () => {
+    const a = await registerAgent(t, 'cal-standup', 'cal');
+    await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'x' } });
+    const first = await t.db.get<{ data: string; version: number }>("SELECT data, version FROM context_keys WHERE namespace = ? AND key = 'standup'", [a.id]);
+    expect(JSON.parse(first!.data)).toMatchObject({ status: 'aligned', profile_chain: [{ id: 'default-agent' }] });
+    await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'x' } });
+    expect((await t.db.get<{ version: number }>("SELECT version FROM context_keys WHERE namespace = ? AND key = 'standup'", [a.id]))!.version).toBe(first!.version);
+    await t.db.run("UPDATE context_keys SET updated_at = datetime('now', '-7 hours') WHERE namespace = ? AND key = 'standup'", [a.id]);
+    await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'x' } });
+    expect((await t.db.get<{ version: number }>("SELECT version FROM context_keys WHERE namespace = ? AND key = 'standup'", [a.id]))!.version).toBe(first!.version + 1);
+    await t.call('GET', `/boot/${a.id}`, { agentKey: a.key });
+    expect((await t.db.get<{ version: number }>("SELECT version FROM context_keys WHERE namespace = ? AND key = 'standup'", [a.id]))!.version).toBe(first!.version + 2);
+  });
+});

@@ -16,6 +16,7 @@ import { inboxFor } from '../heartbeat/service.js';
 import { isAutonomous, sleepState } from '../admin/sleep.js';
 import { bootRepo } from './repo.js';
 import { WebhookService } from '../webhooks/service.js';
+import { heartbeatRepo } from '../heartbeat/repo.js';
 
 const CRASH_STALE_MS = 15 * 60_000;
 const OTHERS_WINDOW_MS = 7 * 86_400_000;
@@ -110,7 +111,12 @@ export class BootService {
     // The diff compares with the latest savepoint before this boot touched anything.
     const diff = await savepointDiff(app, before, latest);
 
+    const mdReport = parseObject(latest?.state_snapshot).md_report;
+    const chain = await resolveCalibrationChain(db, agentId, before.agent_type || 'agent');
+    const calibration = calibrationBlock(chain, mdReport && typeof mdReport === 'object' && !Array.isArray(mdReport) ? (mdReport as Record<string, unknown>) : null, nowIso);
     const sideEffects: Statement[] = [
+      // The calibration block is stored where agents and dashboards read it (spec 02 §3.10).
+      heartbeatRepo.storeAgentKey(agentId, 'standup', JSON.stringify(calibration)),
       bootRepo.deleteExpiredEphemeral(agentId, nowIso),
       agentWrites.heartbeat(agentId, 'online', before.working_on ?? '', toDbTime(nowMs)),
       profilesRepo.countSession(agentId),
@@ -132,21 +138,18 @@ export class BootService {
     const agent: AgentRow = { ...before, status: 'online', last_heartbeat: toDbTime(nowMs) };
 
     const scope = await workScope(app, agent);
-    const mdReport = parseObject(latest?.state_snapshot).md_report;
-    const [queue, inbox, counts, others, teams, chain, profile, sleep, autonomous, operatorsAvailable, frozen] = await Promise.all([
+    const [queue, inbox, counts, others, teams, profile, sleep, autonomous, operatorsAvailable, frozen] = await Promise.all([
       buildQueue(app, agent),
       inboxFor(app, agentId),
       bootRepo.counts(db, agentId, agent.project_id, scope),
       bootRepo.otherAgents(db, agentId, agent.project_id, toDbTime(nowMs - OTHERS_WINDOW_MS)),
       bootRepo.teams(db, agentId),
-      resolveCalibrationChain(db, agentId, agent.agent_type || 'agent'),
       profilesRepo.get(db, agentId),
       sleepState(app),
       isAutonomous(app),
       bootRepo.operatorsAvailable(db),
       isFrozen(db),
     ]);
-    const calibration = calibrationBlock(chain, mdReport && typeof mdReport === 'object' && !Array.isArray(mdReport) ? (mdReport as Record<string, unknown>) : null, nowIso);
     const presence = (o: { status: string; last_heartbeat: string | null }) => derivePresence(o.status, o.last_heartbeat, now);
     const common: Record<string, unknown> = {
       role_contract: await this.roleContract(agent),

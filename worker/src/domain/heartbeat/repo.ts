@@ -14,10 +14,20 @@ export const heartbeatRepo = {
 
   /** state_snapshot.md_report → context key <agent>/md_report, written by `system` (spec 02 §3.3 step 8). */
   storeMdReport(agentId: string, data: string): Statement {
+    return heartbeatRepo.storeAgentKey(agentId, 'md_report', data);
+  },
+
+  /** A system-written key in the agent's own namespace (md_report, standup). */
+  storeAgentKey(agentId: string, key: 'md_report' | 'standup', data: string): Statement {
     return {
-      sql: `INSERT INTO context_keys (namespace, key, data, updated_by) VALUES (?, 'md_report', ?, 'system')
+      sql: `INSERT INTO context_keys (namespace, key, data, updated_by) VALUES (?, ?, ?, 'system')
             ON CONFLICT(namespace, key) DO UPDATE SET data = excluded.data, updated_at = datetime('now'), updated_by = 'system', version = version + 1`,
-      args: [agentId, data],
+      args: [agentId, key, data],
     };
+  },
+
+  /** When the calibration block was last stored (null: never). */
+  standupAt(db: Queryable, agentId: string) {
+    return db.get<{ updated_at: string }>("SELECT updated_at FROM context_keys WHERE namespace = ? AND key = 'standup'", [agentId]);
   },
 };

@@ -3,7 +3,8 @@ import type { Statement } from '../../db/types.js';
 import { badRequest, invalidEnum, notFound } from '../../http/errors.js';
 import { isFrozen } from '../admin/freeze.js';
 import { agentsRepo, agentWrites, type AgentRow, type WritableAgentColumn } from '../agents/repo.js';
-import { toDbTime } from '../agents/json.js';
+import { parseDbTime, toDbTime } from '../agents/json.js';
+import { calibrationBlock, resolveCalibrationChain } from '../agents/calibration.js';
 import { messagesRepo, type InboxItem } from '../messages/repo.js';
 import { savepointsRepo } from '../savepoints/repo.js';
 import { autoDispatch, type DispatchRecord } from '../dispatch/service.js';
@@ -11,6 +12,7 @@ import { heartbeatRepo } from './repo.js';
 import { WebhookService } from '../webhooks/service.js';
 
 export const HEARTBEAT_STATUSES = ['online', 'offline', 'idle', 'busy'] as const;
+const CALIBRATION_REFRESH_MS = 6 * 3_600_000;
 const META_FIELDS = ['avatar_url', 'llm_backend', 'llm_model', 'runtime'] as const;
 
 export interface HeartbeatInput {
@@ -129,6 +131,7 @@ export class HeartbeatService {
     await app.db.batch(stmts);
     this.announce(prev, input.status, input.working_on, true);
 
+    await this.refreshCalibration(prev, input.state_snapshot);
     const inbox = await inboxFor(app, agentId);
     const pending = inbox.directives.length + inbox.requests.length + inbox.messages.length;
     const out: Record<string, unknown> = { ok: true, pending, wake: inbox.directives.length + inbox.requests.length > 0 };
@@ -152,6 +155,20 @@ export class HeartbeatService {
     const approvals = await heartbeatRepo.openApprovals(app.db, agentId);
     if (approvals.length) out.approvals = approvals;
     return out;
+  }
+
+  /** Rebuilds the stored calibration block when missing or 6 h old (spec 02 §3.3 step 9); never fails the heartbeat. */
+  private async refreshCalibration(agent: AgentRow, snapshot: Record<string, unknown>) {
+    try {
+      const last = await heartbeatRepo.standupAt(this.app.db, agent.id);
+      const now = this.app.clock.now();
+      if (last && now.getTime() - parseDbTime(last.updated_at) < CALIBRATION_REFRESH_MS) return;
+      const chain = await resolveCalibrationChain(this.app.db, agent.id, agent.agent_type || 'agent');
+      const md = snapshot.md_report && typeof snapshot.md_report === 'object' && !Array.isArray(snapshot.md_report) ? (snapshot.md_report as Record<string, unknown>) : null;
+      await this.app.db.batch([heartbeatRepo.storeAgentKey(agent.id, 'standup', JSON.stringify(calibrationBlock(chain, md, now.toISOString())))]);
+    } catch (err) {
+      this.app.log.warn('calibration refresh failed', { agent: agent.id, error: (err as Error).message });
+    }
   }
 
   /** PUT /admin/agents/:id/heartbeat: liveness on the agent's behalf; no inbox, no dispatch. */

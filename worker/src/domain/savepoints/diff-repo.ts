@@ -26,11 +26,14 @@ export const diffRepo = {
       [since, agentId, ...s.args],
     );
   },
-  context(db: Queryable, namespaces: string[], since: string) {
+  /** The agent's own system bookkeeping keys (standup, md_report) are not news to it. */
+  context(db: Queryable, agentId: string, namespaces: string[], since: string) {
     return db.all(
       `SELECT namespace, key, data, category, updated_at, updated_by, version FROM context_keys
-       WHERE updated_at > ? AND namespace IN (${namespaces.map(() => '?').join(',')}) ORDER BY updated_at DESC LIMIT 50`,
-      [since, ...namespaces],
+       WHERE updated_at > ? AND namespace IN (${namespaces.map(() => '?').join(',')})
+         AND NOT (namespace = ? AND key IN ('standup','md_report'))
+       ORDER BY updated_at DESC LIMIT 50`,
+      [since, ...namespaces, agentId],
     );
   },
   plans(db: Queryable, since: string, scope: string[] | null) {

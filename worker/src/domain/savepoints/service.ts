@@ -27,7 +27,7 @@ export async function savepointDiff(app: AppContext, agent: AgentRow, sp?: Savep
   const [new_messages, tasks_changed, context_changed, plans_changed, bugs_changed, events] = await Promise.all([
     diffRepo.messages(app.db, agent.id, since, acked),
     diffRepo.tasks(app.db, agent.id, since, scope),
-    diffRepo.context(app.db, [agent.id, ...projects, 'mycelium'], since),
+    diffRepo.context(app.db, agent.id, [agent.id, ...projects, 'mycelium'], since),
     diffRepo.plans(app.db, since, scope),
     diffRepo.bugs(app.db, since, scope),
     diffRepo.eventCount(app.db, agent.id, since, scope),
