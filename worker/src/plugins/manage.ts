@@ -40,6 +40,7 @@ export async function pluginDetail(ctx: AppContext, host: PluginHost, name: stri
     gated_actions: loaded ? loaded.manifest.gatedActions : [],
     pages: loaded ? loaded.manifest.pages : [],
     public_routes: known?.manifest.publicRoutes ?? [],
+    routes: (loaded?.routes ?? []).map((r) => ({ method: r.method, path: r.path, auth: r.auth })),
     errors: host.statsOf(name),
   };
 }

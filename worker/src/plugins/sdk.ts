@@ -30,3 +30,4 @@ export function dataObject(data: unknown): Record<string, unknown> {
   const v = typeof data === 'string' ? parseJson<unknown>(data, {}) : data;
   return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
+export { secretsEqual, hmacSha256Hex } from '../auth/crypto.js';
