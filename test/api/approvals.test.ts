@@ -339,3 +339,24 @@ describe('quorum property', () => {
     expect([...seen].sort()).toEqual(['approved', 'denied', 'pending']);
   }, 120_000);
 });
+
+describe('quorum on a small instance', () => {
+  it('high quorum is capped at the humans who can vote, never counting the requester', async () => {
+    const small = await startTarget();
+    try {
+      const solo = await createOperator(small, 'solo', 'operator');
+      const bot = await registerAgent(small, 'small-bot', 'sp');
+      // Agent request: two humans exist (the operator and the admin key), both needed.
+      const a = await small.call('POST', '/approvals', { agentKey: bot.key, body: { action_type: 'external_comm', title: 'a', payload: {}, project: 'sp' } });
+      expect((await small.call('GET', `/approvals/${a.body.id}`, { admin: true })).body.required_approvals).toBe(2);
+      // The operator's own request: only the admin key can vote, so one vote reaches quorum.
+      const o = await small.call('POST', '/approvals', { token: solo.token, body: { action_type: 'external_comm', title: 'o', payload: {} } });
+      expect((await small.call('GET', `/approvals/${o.body.id}`, { admin: true })).body.required_approvals).toBe(1);
+      expect((await small.call('PUT', `/approvals/${o.body.id}/vote`, { token: solo.token, body: { vote: 'approve' } })).status).toBe(403);
+      const v = await small.call('PUT', `/approvals/${o.body.id}/vote`, { admin: true, body: { vote: 'approve' } });
+      expect(v.body.status).toBe('approved');
+    } finally {
+      await small.close();
+    }
+  });
+});

@@ -67,14 +67,19 @@ export class ApprovalService {
     return requested ? maxTier(configured, requested) : configured;
   }
 
-  /** Quorum from the tier (spec README): low 0, medium 1, high 2, critical every admin; reachable. */
-  private async quorumFor(tier: RiskTier, requested?: number): Promise<number> {
+  /**
+   * Quorum from the tier (spec README): low 0, medium 1, high 2, critical every admin operator.
+   * Capped at the humans who can actually vote — the requester never votes on its own request —
+   * so a high request on a small instance is still reachable.
+   */
+  private async quorumFor(tier: RiskTier, requester: Principal, requested?: number): Promise<number> {
     if (tier === 'low') return 0;
     const { humans, admins } = await approvalsRepo.voterCounts(this.app.db);
-    if (tier === 'critical') return Math.max(1, admins);
+    const requesterIsHuman = requester.kind !== 'agent';
+    if (tier === 'critical') return Math.max(1, admins - (requester.kind === 'operator' && requester.isAdmin ? 1 : 0));
+    const eligible = humans - (requesterIsHuman ? 1 : 0);
     const min = tier === 'high' ? 2 : 1;
-    const wanted = Math.max(min, requested ?? 0);
-    return Math.max(1, Math.min(wanted, humans));
+    return Math.max(1, Math.min(Math.max(min, requested ?? 0), eligible));
   }
 
   async create(p: Principal, input: CreateApprovalInput) {
@@ -83,7 +88,7 @@ export class ApprovalService {
     const projectId = input.project_id || 'mycelium';
     await assertProjectScope(this.app.db, p, projectId, { write: true });
     const tier = await this.tierFor(input.action_type, input.risk_tier);
-    const required = await this.quorumFor(tier, input.required_approvals);
+    const required = await this.quorumFor(tier, p, input.required_approvals);
     const who = p.who;
     const payload = typeof input.payload === 'string' ? input.payload : JSON.stringify(input.payload);
     const subject = subjectOf(input);
