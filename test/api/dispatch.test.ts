@@ -77,3 +77,22 @@ describe('auto-dispatch on an idle heartbeat (spec 02 §3.6)', () => {
     expect(done.body.auto_dispatched).toContainEqual({ agent: b.id, type: 'task', id: next, title: 'next' });
   });
 });
+
+describe('concurrent dispatch passes', () => {
+  it('20 agents heartbeating idle at once over 30 tasks: each task to at most one agent, no agent gets two', async () => {
+    const agents = [];
+    for (let i = 0; i < 20; i++) agents.push(await registerAgent(t, `dpc-${i}`, 'dpc'));
+    const ids: number[] = [];
+    for (let i = 0; i < 30; i++) ids.push(await task(`parallel ${i}`, 'dpc'));
+    const res = await Promise.all(agents.map((a) => t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: {} })));
+    expect(res.every((r) => r.status === 200)).toBe(true);
+    const rows = await t.db.all<{ id: number; assignee: string | null }>(`SELECT id, assignee FROM tasks WHERE id IN (${ids.join(',')})`);
+    const owners = rows.map((r) => r.assignee).filter((x): x is string => !!x);
+    expect(owners.length).toBe(20);
+    expect(new Set(owners).size).toBe(20);
+    const reported = res.flatMap((r) => r.body.auto_dispatched ?? []) as { agent: string; id: number }[];
+    // Every assignment is reported exactly once, by the pass that made it.
+    expect(new Set(reported.map((d) => d.id)).size).toBe(reported.length);
+    expect(reported.length).toBe(20);
+  });
+});

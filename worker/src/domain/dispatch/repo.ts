@@ -1,7 +1,14 @@
 import type { Queryable } from '../../db/db.js';
 
+/** Work an agent holds: open/in-progress tasks and bugs, pending/in-progress steps (W5). Args: agent id ×3. */
+const HELD_SQL = `((SELECT COUNT(*) FROM tasks WHERE assignee = ? AND status IN ('open','in_progress'))
+  + (SELECT COUNT(*) FROM plan_steps WHERE assignee = ? AND status IN ('pending','in_progress'))
+  + (SELECT COUNT(*) FROM bugs WHERE assignee = ? AND status IN ('open','in_progress')))`;
+
 /** Dispatch candidates (spec 02 §2.5): idle, fresh, not drones, no undelivered directive; with the work they hold. */
 export const dispatchRepo = {
+  heldSql: () => HELD_SQL,
+
   idleCandidates(db: Queryable, since: string) {
     return db.all<{ id: string; project_id: string; capabilities: string; max_concurrent: number; held: number }>(
       `SELECT a.id, a.project_id, a.capabilities, COALESCE(pr.max_concurrent, 0) AS max_concurrent,

@@ -1,7 +1,9 @@
 import type { AppContext } from '../../context.js';
 import { isFrozen } from '../admin/freeze.js';
 import { parseStringArray, toDbTime } from '../agents/json.js';
-import { claimTaskFor } from '../tasks/service.js';
+import type { Statement } from '../../db/types.js';
+import { tasksRepo } from '../tasks/repo.js';
+import { abortIf, abortUnlessChanged, isGuardAbort } from '../tasks/sql.js';
 import { workRepo } from '../work/repo.js';
 import { workScope } from '../work/service.js';
 import { appendSleepLog } from '../admin/sleep.js';
@@ -45,28 +47,42 @@ export async function autoDispatch(app: AppContext, trigger: string): Promise<Di
     const limit = Math.max(1, Number(a.max_concurrent) || 1);
     if (Number(a.held) >= limit) continue;
     const scope = await workScope(app, a);
-    const rec = (await assignStep(app, a.id, caps, scope, trigger)) ?? (await assignTask(app, a.id, caps, scope, trigger));
+    const rec = (await assignStep(app, a.id, caps, scope, trigger, limit)) ?? (await assignTask(app, a.id, caps, scope, trigger, limit));
     if (rec) out.push(rec);
   }
   if (out.length) await appendSleepLog(app, 'dispatches', out.map((r) => ({ ...r, time: app.clock.now().toISOString() })));
   return out;
 }
 
-async function assignStep(app: AppContext, agentId: string, caps: string[], scope: string[] | null, trigger: string): Promise<DispatchRecord | null> {
+/**
+ * One assignment as one atomic batch: the compare-and-set on the item, then guards that roll it
+ * back if it changed nothing or if the agent would now hold more than its limit. Concurrent
+ * passes (two heartbeats at once) therefore never pile work onto one agent.
+ */
+async function assignAtomically(app: AppContext, cas: Statement, agentId: string, limit: number): Promise<boolean> {
+  try {
+    await app.db.batch([cas, abortUnlessChanged(), abortIf(`${dispatchRepo.heldSql()} > ?`, [agentId, agentId, agentId, limit])]);
+    return true;
+  } catch (err) {
+    if (isGuardAbort(err)) return false;
+    throw err;
+  }
+}
+
+async function assignStep(app: AppContext, agentId: string, caps: string[], scope: string[] | null, trigger: string, limit: number): Promise<DispatchRecord | null> {
   for (const s of await workRepo.dispatchableSteps(app.db, scope, LOOKAHEAD)) {
     if (!canHandle(caps, [])) continue;
-    const st = workRepo.assignStep(s.id, agentId);
-    if (!(await app.db.get(st.sql, st.args))) continue;
+    if (!(await assignAtomically(app, workRepo.assignStep(s.id, agentId), agentId, limit))) continue;
     await app.events.emit({ type: 'auto_dispatch', agent: '__system__', projectId: null, summary: `Auto-dispatched plan step "${s.title}" to ${agentId}`, data: { agent_id: agentId, plan_step_id: s.id, trigger } });
     return { agent: agentId, type: 'plan_step', id: s.id, title: s.title };
   }
   return null;
 }
 
-async function assignTask(app: AppContext, agentId: string, caps: string[], scope: string[] | null, trigger: string): Promise<DispatchRecord | null> {
+async function assignTask(app: AppContext, agentId: string, caps: string[], scope: string[] | null, trigger: string, limit: number): Promise<DispatchRecord | null> {
   for (const t of await workRepo.dispatchableTasks(app.db, scope, LOOKAHEAD)) {
     if (!canHandle(caps, parseStringArray(t.tags))) continue;
-    if (!(await claimTaskFor(app, t.id, agentId, 'assign')).ok) continue;
+    if (!(await assignAtomically(app, tasksRepo.claim(t.id, agentId, 'assign'), agentId, limit))) continue;
     await app.events.emit({ type: 'auto_dispatch', agent: '__system__', projectId: t.project_id || null, summary: `Auto-dispatched task #${t.id} to ${agentId}`, data: { agent_id: agentId, task_id: t.id, trigger } });
     return { agent: agentId, type: 'task', id: t.id, title: t.title };
   }
