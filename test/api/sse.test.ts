@@ -180,4 +180,19 @@ describe('GET /events/stream', () => {
     await other.close();
     for (const s of open) await s.close();
   });
+
+  it('heartbeats are not persisted but are streamed live with id null (same process)', async () => {
+    const s = await openStream('?type=agent_heartbeat&agent=sse-a', { 'X-Admin-Key': t.adminKey }, '203.0.113.70');
+    // The stream subscribed to the bus when it was created, before its response was returned.
+    const hb = await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { status: 'online' } });
+    expect(hb.status).toBe(200);
+    const frames = await s.until((f) => f.data?.type === 'agent_heartbeat');
+    await s.close();
+    const f = frames[frames.length - 1];
+    expect(f.data.id).toBeNull();
+    expect(f.id).toBeUndefined();
+    expect(f.data.agent).toBe('sse-a');
+    expect(typeof f.data.data).toBe('string');
+    expect(await t.db.get("SELECT 1 FROM events WHERE type = 'agent_heartbeat'")).toBeUndefined();
+  });
 });

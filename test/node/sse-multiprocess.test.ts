@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { loadConfig } from '../../worker/src/config.js';
 import { createApp, prepareDatabase } from '../../worker/src/app.js';
 import { consoleLogger } from '../../worker/src/runtime.js';
 import { createNodeRuntime } from '../../node-adapter/runtime.js';
+import { eventStream, SSE_KEEPALIVE_MS } from '../../worker/src/domain/events/stream.js';
 
 /**
  * Two app instances (as two processes would be) over one SQLite file: a stream on one sees an
@@ -18,7 +19,7 @@ const config = loadConfig({ ADMIN_KEY: adminKey, JWT_SECRET: randomBytes(32).toS
 const quiet = consoleLogger('error', { log: () => undefined, error: () => undefined });
 const rt1 = createNodeRuntime({ config, log: quiet });
 const rt2 = createNodeRuntime({ config, log: quiet });
-const app1 = createApp(rt1).app;
+const { app: app1, ctx: ctx1 } = createApp(rt1);
 const app2 = createApp(rt2).app;
 
 beforeAll(async () => {
@@ -55,5 +56,23 @@ describe('SSE across processes', () => {
     const data = JSON.parse(frame!.split('\n').find((l) => l.startsWith('data: '))!.slice(6));
     expect(data.id).toBe(id);
     expect(data.data).toBe('{"n":7}');
+  });
+
+  it('sends the `: keepalive` comment every 30 s', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      let closed = false;
+      const { body, close } = eventStream(ctx1, { filters: { type: 'never.happens' }, scope: null, resumeAfter: null, onClose: () => (closed = true) });
+      const reader = body.getReader();
+      vi.advanceTimersByTime(SSE_KEEPALIVE_MS);
+      const chunk = await reader.read();
+      expect(new TextDecoder().decode(chunk.value)).toBe(': keepalive\n\n');
+      expect(SSE_KEEPALIVE_MS).toBe(30_000);
+      close();
+      expect(closed).toBe(true);
+      expect((await reader.read()).done).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
