@@ -111,6 +111,8 @@ describe('GET /events', () => {
     expect(iso.body.map((e: any) => e.summary)).toEqual(['late']);
     const offset = await t.call('GET', `/events?type=since.test&since=${encodeURIComponent('2026-01-10T09:00:00+02:00')}`, { admin: true });
     expect(offset.body.map((e: any) => e.summary)).toEqual(['late', 'early']);
+    const rawPlus = await t.call('GET', '/events?type=since.test&since=2026-01-10T21:00:00+02:00', { admin: true });
+    expect(rawPlus.body.map((e: any) => e.summary)).toEqual(['late']);
     const sqlite = await t.call('GET', '/events?type=since.test&since=2026-01-10%2012:00:00', { admin: true });
     expect(sqlite.body.map((e: any) => e.summary)).toEqual(['late']);
     const bad = await t.call('GET', '/events?since=yesterday', { admin: true });

@@ -20,7 +20,8 @@ export function escapeHtml(s: string): string {
  */
 export function parseSince(raw: string | undefined): string | undefined {
   if (raw === undefined || raw === '') return undefined;
-  const v = raw.trim();
+  // An unencoded `+02:00` offset arrives as a space after query decoding.
+  const v = raw.trim().replace(/(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$/, '$1+$2');
   let ms = NaN;
   if (/^\d{4}-\d{2}-\d{2}$/.test(v)) ms = Date.parse(`${v}T00:00:00Z`);
   else if (/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?$/.test(v)) ms = Date.parse(`${v.replace(' ', 'T')}Z`);
