@@ -21,9 +21,14 @@ describe('channels CRUD', () => {
     const r = await t.call('POST', '/channels', { agentKey: a.key, body: { name: '#design', slug: 'design', description: 'UI <talk>', members: [{ user_id: 'ch-a' }, { user_id: 'ch-b' }] } });
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ ok: true, id: expect.any(Number), name: '#design', slug: 'design' });
-    const dup = await t.call('POST', '/channels', { agentKey: b.key, body: { name: 'x', slug: 'design' } });
+    const dup = await t.call('POST', '/channels', { agentKey: c.key, body: { name: 'x', slug: 'design', members: [{ user_id: 'ch-c' }] } });
     expect(dup.status).toBe(409);
     expect(dup.body).toEqual({ error: 'Channel slug already exists', channel_id: r.body.id });
+    // A refused create never seats its members in the existing channel.
+    expect(await t.db.get("SELECT 1 FROM channel_members WHERE channel_id = ? AND user_id = 'ch-c'", [r.body.id])).toBeUndefined();
+    const squat = await t.call('POST', '/channels', { agentKey: c.key, body: { name: 'x', slug: 'dm-ch-a-ch-b', members: [{ user_id: 'ch-c' }] } });
+    expect(squat.status).toBe(400);
+    expect((await t.call('POST', '/channels', { agentKey: c.key, body: { name: 'x', slug: 'team-core' } })).status).toBe(400);
     const got = await t.call('GET', `/channels/${r.body.id}`, { agentKey: c.key });
     expect(got.status).toBe(200);
     expect(got.body.description).toBe('UI <talk>');
@@ -95,7 +100,7 @@ describe('channels CRUD', () => {
 
 describe('channel messages, read markers, unread', () => {
   it('members post and read; agents that are not members cannot (membership enforced)', async () => {
-    const ch = await t.call('POST', '/channels', { agentKey: a.key, body: { name: '#team-x', slug: 'team-x-chat', members: [{ user_id: 'ch-a' }, { user_id: 'ch-b' }] } });
+    const ch = await t.call('POST', '/channels', { agentKey: a.key, body: { name: '#team-x', slug: 'x-chat', members: [{ user_id: 'ch-a' }, { user_id: 'ch-b' }] } });
     const post = await t.call('POST', `/channels/${ch.body.id}/messages`, { agentKey: a.key, body: { content: 'hello <world>', metadata: { k: 1 } } });
     expect(post.status).toBe(200);
     expect(post.body).toEqual({ ok: true, id: expect.any(Number), channel_id: ch.body.id });

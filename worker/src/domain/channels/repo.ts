@@ -67,7 +67,15 @@ export const channelsRepo = {
     return db.all<ChannelRow>(`SELECT c.* FROM channels c ${where} ORDER BY c.created_at ASC, c.id ASC LIMIT ? OFFSET ?`, [...args, q.limit, q.offset]);
   },
 
-  /** Channel insert and its initial members, in one batch (members find the row by slug). */
+  /** A new channel, or undefined when the slug is taken. */
+  insert(db: Queryable, c: { name: string; slug: string; type: string; description: string; linked_type: string | null; linked_id: string | null; created_by: string }) {
+    return db.get<ChannelRow>(
+      `INSERT INTO channels (name, slug, type, description, linked_type, linked_id, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(slug) DO NOTHING RETURNING *`,
+      [c.name, c.slug, c.type, c.description, c.linked_type, c.linked_id, c.created_by],
+    );
+  },
+  /** Channel insert and its members, in one batch (members find the row by slug): for DMs, whose slug names exactly their two members. */
   createStatements(c: { name: string; slug: string; type: string; description: string; linked_type: string | null; linked_id: string | null; created_by: string }, members: NewMember[]): Statement[] {
     return [
       {

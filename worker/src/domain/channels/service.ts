@@ -67,8 +67,17 @@ export class ChannelService {
 
   async create(p: Principal, input: { name: string; slug: string; type: string; description: string; linked_type: string | null; linked_id: string | null; members: NewMember[] }) {
     const c = await this.caller(p);
-    const [ins] = await this.app.db.batch(channelsRepo.createStatements({ ...input, created_by: c.who }, input.members));
-    const row = ins.rows[0] as unknown as ChannelRow | undefined;
+    // DM and team channels are named by the server (§9.2, §9.4); a pre-created `dm-a-b` or
+    // `team-x` would let its creator sit inside someone else's conversation.
+    if (!p.isAdmin && /^(dm|team)-/.test(input.slug)) throw badRequest('slug: the prefixes dm- and team- are reserved');
+    // Members are added only to a channel this request created — never to an existing one
+    // whose slug was reused (the read decides the writes, hence a transaction).
+    const row = await this.app.db.transaction(async (tx) => {
+      const ch = await channelsRepo.insert(tx, { ...input, created_by: c.who });
+      if (!ch) return undefined;
+      for (const m of input.members) await channelsRepo.addMember(tx, ch.id, m);
+      return ch;
+    });
     if (!row) {
       const existing = await channelsRepo.bySlug(this.app.db, input.slug);
       throw conflict('Channel slug already exists', { channel_id: existing?.id });
