@@ -57,6 +57,9 @@ describe('teams', () => {
     await t.call('POST', '/teams/alpha/members', { admin: true, body: { user_id: 'tm-agent', user_type: 'agent', is_primary: true } });
     const flags = await t.db.all<any>("SELECT team_id, is_primary FROM team_members WHERE user_id = 'tm-agent' ORDER BY team_id");
     expect(flags).toEqual([{ team_id: 'alpha', is_primary: 1 }, { team_id: 'core', is_primary: 0 }]);
+    // A refused duplicate add changes nothing (the primary flag stays on alpha).
+    expect((await t.call('POST', '/teams/core/members', { admin: true, body: { user_id: 'tm-agent', user_type: 'agent', is_primary: true } })).status).toBe(409);
+    expect((await t.db.get<any>("SELECT primary_team_id FROM agents WHERE id = 'tm-agent'")).primary_team_id).toBe('alpha');
     expect((await t.db.get<any>("SELECT primary_team_id FROM agents WHERE id = 'tm-agent'")).primary_team_id).toBe('alpha');
 
     const got = await t.call('GET', '/teams/core', { agentKey: agent.key });

@@ -59,8 +59,15 @@ export class TeamService {
     if (!(await teamsRepo.userExists(this.app.db, m.user_id, m.user_type))) {
       throw notFound(`${m.user_type === 'agent' ? 'Agent' : 'Operator'} ${m.user_id} not found`);
     }
-    const [ins] = await this.app.db.batch(teamsRepo.addMemberStatements(teamId, m));
-    const row = ins.rows[0] as unknown as TeamMemberRow | undefined;
+    // The channel seat and primary flag follow only a membership this request created, so a
+    // duplicate add (409) changes nothing.
+    const [first, ...rest] = teamsRepo.addMemberStatements(teamId, m);
+    const row = await this.app.db.transaction(async (tx) => {
+      const ins = await tx.get<TeamMemberRow>(first.sql, first.args);
+      if (!ins) return undefined;
+      for (const s of rest) await tx.execute(s.sql, s.args);
+      return ins;
+    });
     if (!row) throw conflict(`${m.user_id} is already a member of team ${teamId}`);
     await this.app.events.emit({ type: 'team_member_added', agent: p.who, summary: `${m.user_id} joined team ${teamId}`, data: { team_id: teamId, user_id: m.user_id, user_type: m.user_type } });
     return (await teamsRepo.member(this.app.db, teamId, m.user_id)) ?? row;
