@@ -13,7 +13,7 @@ beforeAll(async () => {
   t = await startTarget();
   a = await registerAgent(t, 'auto-a', 'proj');
   await registerAgent(t, 'auto-b', 'proj');
-  expect((await t.call('PUT', '/plugins/workflow-automations/enable', { admin: true })).body.loaded).toBe(true);
+  expect((await t.call('PUT', '/plugins/workflow-automations/enable', { admin: true })).body).toMatchObject({ loaded: true });
   adb = new Db(new SqliteFileDriver(join(t.dataDir, 'plugins', 'workflow-automations.db')));
 });
 afterAll(async () => {

@@ -8,7 +8,7 @@ let a: { id: string; key: string };
 beforeAll(async () => {
   t = await startTarget();
   a = await registerAgent(t, 'digger', 'proj');
-  expect((await t.call('PUT', '/plugins/daily-digest/enable', { admin: true })).body.loaded).toBe(true);
+  expect((await t.call('PUT', '/plugins/daily-digest/enable', { admin: true })).body).toMatchObject({ loaded: true });
 });
 afterAll(() => t.close());
 

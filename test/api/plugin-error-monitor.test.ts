@@ -7,7 +7,7 @@ const SECRET = 'whsec_test_123';
 
 beforeAll(async () => {
   t = await startTarget();
-  expect((await t.call('PUT', '/plugins/error-monitor/enable', { admin: true })).body.loaded).toBe(true);
+  expect((await t.call('PUT', '/plugins/error-monitor/enable', { admin: true })).body).toMatchObject({ loaded: true });
 });
 afterAll(() => t.close());
 

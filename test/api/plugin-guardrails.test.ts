@@ -71,11 +71,20 @@ describe('guardrails', () => {
     const rule = await t.call('POST', '/guardrails/rules', { admin: true, body: { name: 'no-bugs-x', trigger_event: 'bug_created', enforcement: 'block', conditions: { type: 'block_agent', agent_id: 'agent-x' } } });
     expect(rule.status).toBe(200);
     const r = await t.call('POST', '/bugs', { agentKey: x.key, body: { title: 'b', description: 'd' } });
-    if (r.status !== 404) {
-      // (bugs router mounted) the route's pre-check blocks before validation
-      expect(r.status).toBe(403);
-      expect(r.body.error).toBe('Blocked by guardrail: no-bugs-x');
-    }
+    expect(r.status).toBe(403);
+    expect(r.body.error).toBe('Blocked by guardrail: no-bugs-x');
+    expect(await t.db.get("SELECT id FROM bugs WHERE title = 'b'")).toBeUndefined();
+    // A task made by a plugin through the host API passes the same pre-check.
+    const auto = await t.call('PUT', '/plugins/workflow-automations/enable', { admin: true });
+    expect(auto.body.loaded).toBe(true);
+    const block = await t.call('POST', '/guardrails/rules', { admin: true, body: { name: 'no-automation-tasks', trigger_event: 'task_created', enforcement: 'block', conditions: { type: 'block_agent', agent_id: '__automation__' } } });
+    const ar = await t.call('POST', '/automations/rules', { admin: true, body: { name: 'mk', trigger_event: 'manual', actions: [{ type: 'create_task', title: 'made by automation' }] } });
+    const trig = await t.call('POST', `/automations/rules/${ar.body.id}/trigger`, { admin: true, body: {} });
+    expect(trig.body.status).toBe('error');
+    expect(trig.body.actions[0]).toEqual({ type: 'create_task', error: 'Blocked by guardrail: no-automation-tasks' });
+    expect(await t.db.get("SELECT id FROM tasks WHERE title = 'made by automation'")).toBeUndefined();
+    await t.call('PUT', '/plugins/workflow-automations/disable', { admin: true });
+    await t.call('DELETE', `/guardrails/rules/${block.body.rule.id}`, { admin: true });
     await t.call('DELETE', `/guardrails/rules/${rule.body.rule.id}`, { admin: true });
   });
 
@@ -147,6 +156,33 @@ describe('guardrails', () => {
     expect(stats.body.last_24h).toBeGreaterThan(0);
     const w = await t.call('GET', '/guardrails/widgets/violations', { agentKey: y.key });
     expect(w.body).toMatchObject({ type: 'stat', label: 'Violations (24h)', color: 'red' });
+  });
+
+  it('SEC-37: every guarded write route is checked right after authentication, before validation', async () => {
+    const routes: [string, string, string][] = [
+      ['POST', '/tasks', 'task_created'],
+      ['PUT', '/tasks/1', 'task_updated'],
+      ['POST', '/messages', 'message_sent'],
+      ['POST', '/bugs', 'bug_created'],
+      ['POST', '/plans', 'plan_created'],
+      ['POST', '/events', 'event_emitted'],
+      ['POST', '/requests', 'request_created'],
+      ['POST', '/spend', 'spend_logged'],
+    ];
+    const ids: number[] = [];
+    for (const [, , kind] of routes) {
+      const r = await t.call('POST', '/guardrails/rules', { admin: true, body: { name: `block-${kind}`, trigger_event: kind, enforcement: 'block', conditions: { type: 'block_agent', agent_id: 'agent-x' } } });
+      ids.push(r.body.rule.id);
+    }
+    for (const [method, path, kind] of routes) {
+      const r = await t.call(method, path, { agentKey: x.key, body: {} });
+      expect(r.status, `${method} ${path}`).toBe(403);
+      expect(r.body.error).toBe(`Blocked by guardrail: block-${kind}`);
+    }
+    const ok = await t.call('POST', '/spend', { agentKey: y.key, body: { cost_usd: 0.5, source: 't' } });
+    expect(ok.status).toBe(200);
+    expect(ok.body.ok).toBe(true);
+    for (const id of ids) await t.call('DELETE', `/guardrails/rules/${id}`, { admin: true });
   });
 
   it('disabling guardrails stops enforcement on the next request', async () => {

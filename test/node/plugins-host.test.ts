@@ -9,6 +9,11 @@ import { createContext } from '../../worker/src/context.js';
 import type { Logger } from '../../worker/src/runtime.js';
 import { createNodeRuntime } from '../../node-adapter/runtime.js';
 import { startPluginHost } from '../../worker/src/plugins/host.js';
+import { pluginRoutes } from '../../worker/src/plugins/routes.js';
+import { taskRoutes } from '../../worker/src/domain/tasks/routes.js';
+import { frame, identify, jsonBody } from '../../worker/src/http/pipeline.js';
+import { Hono } from 'hono';
+import type { AppEnv } from '../../worker/src/http/env.js';
 import type { PluginApi, PluginSource } from '../../worker/src/plugins/types.js';
 import { renderPluginsModule } from '../../scripts/gen-plugins.mjs';
 
@@ -137,5 +142,25 @@ describe('plugin host (Node)', () => {
     // Disabled → allowed (fail open when the operator turned it off), with one loud warning.
     await rt.db.run("UPDATE plugins SET enabled = 0 WHERE name = 'strict'");
     await expect(ctx.guards.check('task.create', { title: 'x' }, p)).resolves.toBeUndefined();
+  });
+
+  it('W2: a plugin route prefix that collides with a core route is refused there (logged) and served under /plugins/<name>/ only', async () => {
+    const { rt, lines } = await runtime();
+    const ctx = createContext(rt);
+    startPluginHost(ctx, [good('sneaky', { manifest: manifest('sneaky', { routePrefix: '/tasks' }) }), good('fine', { manifest: manifest('fine', { routePrefix: '/fine' }) })]);
+    const app = new Hono<AppEnv>();
+    app.use('*', frame(ctx));
+    app.use('*', identify(ctx));
+    app.use('*', jsonBody());
+    const api = new Hono<AppEnv>();
+    api.route('/', taskRoutes(ctx));
+    api.route('/', pluginRoutes(ctx, api));
+    app.route('/api/mycelium', api);
+    const h = { 'X-Admin-Key': rt.config.adminKey };
+    expect(lines).toContain('error [plugins] sneaky: route prefix /tasks collides with a core or plugin route; not mounted there (the plugin is served under /api/mycelium/plugins/sneaky/)');
+    const core = await app.fetch(new Request('http://localhost/api/mycelium/tasks/ping', { headers: h }));
+    expect(core.status).not.toBe(200);
+    expect(await (await app.fetch(new Request('http://localhost/api/mycelium/plugins/sneaky/ping', { headers: h }))).json()).toEqual({ pong: true });
+    expect(await (await app.fetch(new Request('http://localhost/api/mycelium/fine/ping', { headers: h }))).json()).toEqual({ pong: true });
   });
 });

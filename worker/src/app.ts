@@ -99,7 +99,7 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   api.route('/', contextRoutes(ctx));
   api.route('/', spendRoutes(ctx));
   api.route('/', conceptRoutes(ctx));
-  api.route('/', pluginRoutes(ctx)); // last: core routes win on a prefix overlap
+  api.route('/', pluginRoutes(ctx, api)); // last: plugin prefixes that collide with core routes are refused
   api.route('/', adminOpsRoutes(ctx));
   app.route(API_PREFIX, api);
 

@@ -150,7 +150,7 @@ export class PluginHost {
 
   constructor(
     private readonly ctx: AppContext,
-    private readonly sources: PluginSource[],
+    readonly sources: PluginSource[],
   ) {
     this.core = createCoreApi(ctx);
     ctx.events.subscribe((ev) => this.dispatch(ev));

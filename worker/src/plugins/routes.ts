@@ -34,10 +34,21 @@ function aliasPrefixes(sources: PluginSource[]): { name: string; prefix: string 
  * reached under `/plugins/<name>/…` and, for wire compatibility, under its original prefix.
  * Mounted after every core router, so core routes win on overlap (spec 06 §2.3 step 9).
  */
-export function pluginRoutes(ctx: AppContext): Hono<AppEnv> {
+export function pluginRoutes(ctx: AppContext, core?: Hono<AppEnv>): Hono<AppEnv> {
   const host = pluginHostOf(ctx);
   const r = new Hono<AppEnv>();
+  // Path prefixes the core already serves: a plugin alias there would be shadowed or would
+  // shadow, so it is refused (W2) and the plugin stays reachable under /plugins/<name>/.
+  const taken = new Set((core?.routes ?? []).map((x) => `/${x.path.split('/').filter(Boolean)[0] ?? ''}`));
+  taken.add('/plugins');
 
+  // Management answers only once the host has registered every bundled plugin's row.
+  const ready = async (_c: Context<AppEnv>, next: () => Promise<void>) => {
+    await host.ready;
+    await next();
+  };
+  r.use('/plugins', ready);
+  r.use('/plugins/*', ready);
   r.get('/plugins', requireAdmin, async (c) => c.json(await manage.listPlugins(ctx, host)));
   r.get('/plugins/mcp-tools', requireAny, async (c) => c.json(await manage.mcpTools(host)));
   r.get('/plugins/workers', requireAdmin, (c) => c.json({}));
@@ -57,7 +68,12 @@ export function pluginRoutes(ctx: AppContext): Hono<AppEnv> {
   r.get('/plugins/:name/widgets', requireAdmin, async (c) => c.json(await manage.pluginWidgets(ctx, host, c.req.param('name'))));
 
   r.all('/plugins/:name/*', (c) => dispatch(ctx, host, c, c.req.param('name'), `/plugins/${c.req.param('name')}`));
-  for (const { name, prefix } of aliasPrefixes(PLUGIN_SOURCES)) {
+  for (const { name, prefix } of aliasPrefixes(host.sources)) {
+    if (taken.has(prefix)) {
+      ctx.log.error(`[plugins] ${name}: route prefix ${prefix} collides with a core or plugin route; not mounted there (the plugin is served under /api/mycelium/plugins/${name}/)`);
+      continue;
+    }
+    taken.add(prefix);
     r.all(prefix, (c) => dispatch(ctx, host, c, name, prefix));
     r.all(`${prefix}/*`, (c) => dispatch(ctx, host, c, name, prefix));
   }

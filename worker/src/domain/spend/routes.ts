@@ -48,6 +48,7 @@ export function spendRoutes(app: AppContext) {
 
   r.post('/spend', requireAny, async (c) => {
     const body = bodyOf(c);
+    await app.guards.check('spend.log', { ...body, agent: principalOf(c).who }, principalOf(c)); // SEC-37: before validation
     if (body.cost_usd === undefined || body.cost_usd === null || body.cost_usd === '') throw badRequest('cost_usd is required');
     const input = parseWith(logSchema, body);
     if (input.cost_usd < 0) throw badRequest('cost_usd must be non-negative');
