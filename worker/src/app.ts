@@ -37,8 +37,8 @@ import { configRoutes } from './domain/config/routes.js';
 import { contextRoutes } from './domain/context/routes.js';
 import { spendRoutes } from './domain/spend/routes.js';
 import { conceptRoutes } from './domain/concepts/routes.js';
-import { pluginRoutes, startPlugins } from './plugins/routes.js';
 import { adminOpsRoutes } from './domain/admin-ops/routes.js';
+import { pluginRoutes, startPlugins } from './plugins/routes.js';
 
 export const API_PREFIX = '/api/mycelium';
 
@@ -99,8 +99,8 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   api.route('/', contextRoutes(ctx));
   api.route('/', spendRoutes(ctx));
   api.route('/', conceptRoutes(ctx));
-  api.route('/', pluginRoutes(ctx, api)); // last: plugin prefixes that collide with core routes are refused
   api.route('/', adminOpsRoutes(ctx));
+  api.route('/', pluginRoutes(ctx, api)); // last: plugin prefixes that collide with core routes are refused
   app.route(API_PREFIX, api);
 
   app.notFound((c) => c.json({ error: 'Not found' }, 404));
