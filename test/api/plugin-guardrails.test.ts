@@ -185,6 +185,14 @@ describe('guardrails', () => {
     for (const id of ids) await t.call('DELETE', `/guardrails/rules/${id}`, { admin: true });
   });
 
+  it('manifest gatedActions join the approvals allow-list once the plugin loaded', async () => {
+    const ok = await t.call('POST', '/approvals', { agentKey: x.key, body: { action_type: 'guardrails_override', title: 'override please', project_id: 'proj', payload: { violation_id: 1 } } });
+    expect(ok.status, ok.text).toBe(200);
+    const bad = await t.call('POST', '/approvals', { agentKey: x.key, body: { action_type: 'not_declared_anywhere', title: 'x', project_id: 'proj', payload: {} } });
+    expect(bad.body.error).toMatch(/^action_type must be one of: .*guardrails_override/);
+    expect(bad.status).toBe(400);
+  });
+
   it('disabling guardrails stops enforcement on the next request', async () => {
     await t.call('POST', '/guardrails/rules', { admin: true, body: { ...blockX, name: 'again' } });
     expect((await t.call('POST', '/tasks', { agentKey: x.key, body: { title: 't1' } })).status).toBe(403);

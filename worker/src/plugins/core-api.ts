@@ -4,6 +4,7 @@ import { badRequest } from '../http/errors.js';
 import { claimTaskFor, createTask, type CreateTaskInput } from '../domain/tasks/service.js';
 import { MessageService } from '../domain/messages/service.js';
 import { SpendService } from '../domain/spend/service.js';
+import { checkApprovalGate } from '../domain/approvals/gate.js';
 import type { TaskRow } from '../domain/tasks/repo.js';
 
 /**
@@ -69,6 +70,11 @@ export interface SpendGroupRow {
 }
 
 export interface CoreApi {
+  /**
+   * The approval gate for a gated action (declared in the manifest's `gatedActions`): admins pass;
+   * others must present an approved approval of that type they requested, consumed on use.
+   */
+  approvals: { gate(principal: Principal, actionType: string, approvalId: unknown): Promise<{ approval_id?: number; approval_warning?: string }> };
   agents: { list(): Promise<AgentInfo[]>; get(id: string): Promise<AgentInfo | null> };
   projects: { list(): Promise<ProjectInfo[]> };
   tasks: {
@@ -129,6 +135,7 @@ function between(col: string, opts: { status?: string; since: string; until: str
 export function createCoreApi(ctx: AppContext): CoreApi {
   const db = ctx.db;
   return {
+    approvals: { gate: (p, actionType, approvalId) => checkApprovalGate(ctx, p, actionType, approvalId) },
     agents: {
       list: () => db.all<AgentInfo>(`SELECT ${AGENT_COLS} FROM agents ORDER BY id`),
       get: async (id) => (await db.get<AgentInfo>(`SELECT ${AGENT_COLS} FROM agents WHERE id = ?`, [id])) ?? null,

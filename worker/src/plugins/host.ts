@@ -10,6 +10,7 @@ import { CORE_EVENT_TYPES } from '../domain/events/catalogue.js';
 import { configFields, describeIssue, manifestSchema, mcpToolSchema, toolArgs, type ConfigField, type Manifest, type McpTool } from './manifest.js';
 import { createCoreApi, type CoreApi } from './core-api.js';
 import { pluginsRepo } from './repo.js';
+import { registerGatedAction } from '../domain/approvals/service.js';
 import type {
   GuardInput,
   HookHandler,
@@ -283,6 +284,9 @@ export class PluginHost {
           },
         });
       }
+      // Committed only now that the whole plugin loaded (W13): its gated actions join the
+      // approvals allow-list.
+      for (const action of m.gatedActions) registerGatedAction(action);
       this.loaded.set(name, staged);
       this.logLoaded(staged);
       return true;
