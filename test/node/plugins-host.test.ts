@@ -156,11 +156,33 @@ describe('plugin host (Node)', () => {
     api.route('/', taskRoutes(ctx));
     api.route('/', pluginRoutes(ctx, api));
     app.route('/api/mycelium', api);
+    app.onError((err, c) => c.json({ error: err.message }, 404));
     const h = { 'X-Admin-Key': rt.config.adminKey };
     expect(lines).toContain('error [plugins] sneaky: route prefix /tasks collides with a core or plugin route; not mounted there (the plugin is served under /api/mycelium/plugins/sneaky/)');
     const core = await app.fetch(new Request('http://localhost/api/mycelium/tasks/ping', { headers: h }));
     expect(core.status).not.toBe(200);
     expect(await (await app.fetch(new Request('http://localhost/api/mycelium/plugins/sneaky/ping', { headers: h }))).json()).toEqual({ pong: true });
     expect(await (await app.fetch(new Request('http://localhost/api/mycelium/fine/ping', { headers: h }))).json()).toEqual({ pong: true });
+  });
+
+  it('SEC-36 / REL-13: after a restart the very first write is already checked by guardrails (wired before routes serve)', async () => {
+    const first = await runtime();
+    const a = createApp(first.rt).app;
+    const admin = { 'X-Admin-Key': first.rt.config.adminKey, 'Content-Type': 'application/json' };
+    const post = (app: typeof a, path: string, body: unknown, headers: Record<string, string> = admin, method = 'POST') =>
+      app.fetch(new Request(`http://localhost/api/mycelium${path}`, { method, headers, body: JSON.stringify(body) }));
+    expect((await post(a, '/plugins/guardrails/enable', {}, admin, 'PUT')).status).toBe(200);
+    const reg = await (await post(a, '/admin/agents', { id: 'agent-z', name: 'agent-z', project_id: 'proj' })).json();
+    const rule = await post(a, '/guardrails/rules', { name: 'no-z', trigger_event: 'task_created', enforcement: 'block', conditions: { type: 'block_agent', agent_id: 'agent-z' } });
+    expect(rule.status).toBe(200);
+
+    const rt2 = createNodeRuntime({ config: first.config, log: capture().log });
+    closers.push(() => rt2.close());
+    const b = createApp(rt2).app;
+    // No warm-up request, no waiting: the first thing the new process serves is the write.
+    const r = await post(b, '/tasks', { title: 'sneak in at boot' }, { 'X-Agent-Key': reg.api_key, 'Content-Type': 'application/json' });
+    expect(r.status).toBe(403);
+    expect((await r.json()).error).toBe('Blocked by guardrail: no-z');
+    expect(await rt2.db.get("SELECT id FROM tasks WHERE title = 'sneak in at boot'")).toBeUndefined();
   });
 });
