@@ -55,6 +55,9 @@ describe('operators roster', () => {
   it('availability: validated; an operator may set their own but not another\'s; autonomy flips emit events and notify agents', async () => {
     const carol = await createOperator(t, 'carol', 'operator');
     await t.call('POST', '/operators', { admin: true, body: { id: 'carol-op', display_name: 'Carol', studio_user_id: carol.id } });
+    const twice = await t.call('POST', '/operators', { admin: true, body: { id: 'carol-2', display_name: 'Carol 2', studio_user_id: carol.id } });
+    expect(twice.status).toBe(409);
+    expect(twice.body.error).toBe(`Studio user ${carol.id} is already linked to operator carol-op`);
     // carol's login was just seen (the login touches last_seen), so she makes the network non-autonomous.
     await t.db.run("UPDATE studio_users SET last_seen = datetime('now') WHERE id = ?", [carol.id]);
     await t.db.run("UPDATE agents SET status = 'online' WHERE id = 'op-agent'");

@@ -23,6 +23,13 @@ export class OperatorService {
     return p.kind === 'agent' ? toAgentView(row) : row;
   }
 
+  /** One login ↔ one operator: "the caller's operator" must be unambiguous (inbox ownership, W27). */
+  private async checkLink(studioUserId: number, operatorId: string) {
+    if (!(await operatorsRepo.studioUserExists(this.app.db, studioUserId))) throw badRequest(`studio_user_id ${studioUserId} does not exist`);
+    const linked = await operatorsRepo.byStudioUser(this.app.db, studioUserId);
+    if (linked && linked.id !== operatorId) throw conflict(`Studio user ${studioUserId} is already linked to operator ${linked.id}`);
+  }
+
   async list(p: Principal) {
     return (await operatorsRepo.list(this.app.db)).map((r) => this.view(p, r));
   }
@@ -34,9 +41,7 @@ export class OperatorService {
   }
 
   async create(p: Principal, input: { id: string; display_name: string; role?: string; responsibilities?: string; email?: string; studio_user_id?: number | null }) {
-    if (input.studio_user_id != null && !(await operatorsRepo.studioUserExists(this.app.db, input.studio_user_id))) {
-      throw badRequest(`studio_user_id ${input.studio_user_id} does not exist`);
-    }
+    if (input.studio_user_id != null) await this.checkLink(input.studio_user_id, input.id);
     const [ins] = await this.app.db.batch([
       operatorsRepo.insert({
         id: input.id,
@@ -56,9 +61,7 @@ export class OperatorService {
 
   async update(p: Principal, id: string, input: OperatorUpdate) {
     if (!(await operatorsRepo.get(this.app.db, id))) throw notFound('Operator not found');
-    if (input.studio_user_id != null && !(await operatorsRepo.studioUserExists(this.app.db, input.studio_user_id))) {
-      throw badRequest(`studio_user_id ${input.studio_user_id} does not exist`);
-    }
+    if (input.studio_user_id != null) await this.checkLink(input.studio_user_id, id);
     const row = await operatorsRepo.update(this.app.db, id, input);
     if (!row) throw notFound('Operator not found');
     await this.app.events.emit({ type: 'operator_updated', agent: p.who, summary: `Operator ${id} updated` });
