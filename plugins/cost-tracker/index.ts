@@ -43,6 +43,9 @@ export function setup(api: PluginApi) {
     };
   }
 
+  /** Core spend rule S1: an agent sees only its own entries; budgets stay instance-wide. */
+  const ownOnly = (req: PluginRequest) => (req.principal?.kind === 'agent' ? req.principal.id : undefined);
+
   const spendBetween = async (from: Date, to: Date) =>
     (await api.core.spend.totals({ by: 'day', since: sqlTime(from), until: sqlTime(to) })).reduce((s, r) => s + r.total_cost, 0);
 
@@ -106,13 +109,13 @@ export function setup(api: PluginApi) {
     return { ok: true, id: res.id, cost_usd: cost, ...(res.budget_warnings ? { budget_warnings: res.budget_warnings } : {}) };
   });
 
-  api.get('/summary', async () => {
+  api.get('/summary', async (req) => {
     const now = api.clock.now();
     const end = new Date(now.getTime() + 1000);
     const [today, week] = await Promise.all([spendBetween(dayStart(now), end), spendBetween(weekStart(now), end)]);
     const bd = await num('budget_daily', 0);
     const bw = await num('budget_weekly', 0);
-    const top = await api.core.spend.totals({ by: 'agent', since: sqlTime(dayStart(now)), until: sqlTime(end) });
+    const top = await api.core.spend.totals({ by: 'agent', since: sqlTime(dayStart(now)), until: sqlTime(end), agentId: ownOnly(req) });
     return {
       today: { spend: round(today), budget: bd, pct: bd > 0 ? Math.round((today / bd) * 1000) / 10 : null },
       week: { spend: round(week), budget: bw, pct: bw > 0 ? Math.round((week / bw) * 1000) / 10 : null },
@@ -125,7 +128,7 @@ export function setup(api: PluginApi) {
     const from = dateParam(req.query, 'date_from', new Date(dayStart(now).getTime() - 6 * DAY));
     const to = dateParam(req.query, 'date_to', dayStart(now));
     if (to < from) throw badRequest('date_to must not be before date_from');
-    const rows = await api.core.spend.totals({ by, since: sqlTime(from), until: sqlTime(new Date(to.getTime() + DAY)) });
+    const rows = await api.core.spend.totals({ by, since: sqlTime(from), until: sqlTime(new Date(to.getTime() + DAY)), agentId: ownOnly(req) });
     return {
       date_from: from.toISOString().slice(0, 10),
       date_to: to.toISOString().slice(0, 10),
@@ -140,7 +143,7 @@ export function setup(api: PluginApi) {
     const days = queryInt(req.query.days, 'days', 14, 1, 366);
     const now = api.clock.now();
     const from = new Date(dayStart(now).getTime() - (days - 1) * DAY);
-    const rows = await api.core.spend.totals({ by: 'day', since: sqlTime(from), until: sqlTime(new Date(dayStart(now).getTime() + DAY)) });
+    const rows = await api.core.spend.totals({ by: 'day', since: sqlTime(from), until: sqlTime(new Date(dayStart(now).getTime() + DAY)), agentId: ownOnly(req) });
     return { days, data: rows.map((r) => ({ date: r.key, total_input: r.tokens_in, total_output: r.tokens_out, total_cost: r.total_cost, entry_count: r.entry_count })) };
   });
 

@@ -55,12 +55,24 @@ describe('cost-tracker', () => {
     expect(w.body).toMatchObject({ type: 'stat', label: 'Daily Budget Used', color: 'red' });
   });
 
+  it('agents see only their own spend in the reports (core rule S1); admins see everyone', async () => {
+    const other = await registerAgent(t, 'other-spender', 'proj');
+    await t.call('POST', '/costs/record', { agentKey: other.key, body: { output_tokens: 1000 } });
+    const mine = await t.call('GET', '/costs/by-agent', { agentKey: a.key });
+    expect(mine.body.agents.map((r: { agent_id: string }) => r.agent_id)).toEqual(['spender']);
+    const theirs = await t.call('GET', '/costs/by-agent', { agentKey: other.key });
+    expect(theirs.body.agents.map((r: { agent_id: string }) => r.agent_id)).toEqual(['other-spender']);
+    const all = await t.call('GET', '/costs/by-agent', { admin: true });
+    expect(all.body.agents.map((r: { agent_id: string }) => r.agent_id).sort()).toEqual(['other-spender', 'spender']);
+    expect((await t.call('GET', '/costs/summary', { agentKey: other.key })).body.top_agents.map((r: { agent_id: string }) => r.agent_id)).toEqual(['other-spender']);
+  });
+
   it('bad input → 400 naming the field; entries are admin-only', async () => {
     expect((await t.call('POST', '/costs/record', { agentKey: a.key, body: { input_tokens: 0 } })).body.error).toBe('At least input_tokens or output_tokens must be > 0');
     expect((await t.call('POST', '/costs/record', { agentKey: a.key, body: { input_tokens: '5' } })).body.error).toBe('input_tokens must be a non-negative integer');
     expect((await t.call('GET', '/costs/by-agent?date_from=yesterday', { agentKey: a.key })).body.error).toBe('date_from must be a date (YYYY-MM-DD)');
     expect((await t.call('GET', '/costs/entries', { agentKey: a.key })).status).toBe(401);
     const e = await t.call('GET', '/costs/entries', { admin: true });
-    expect(e.body.length).toBe(4);
+    expect(e.body.length).toBe(5);
   });
 });
