@@ -213,14 +213,22 @@ describe('auth on plugin routes', () => {
     for (const p of list.body) if (p.name !== 'workflows') await t.call('PUT', `/plugins/${p.name}/disable`, { admin: true });
   });
 
-  it('GET /plugins/mcp-tools: every tool of an enabled plugin has an endpoint that is a mounted route', async () => {
-    await t.call('PUT', '/plugins/guardrails/enable', { admin: true });
-    const r = await t.call('GET', '/plugins/mcp-tools', { admin: true });
+  it('GET /plugins/mcp-tools: every tool of every enabled plugin has an endpoint that is a mounted, callable route (W11)', async () => {
+    const list = await t.call('GET', '/plugins', { admin: true });
+    for (const p of list.body) await t.call('PUT', `/plugins/${p.name}/enable`, { admin: true });
+    const r = await t.call('GET', '/plugins/mcp-tools', { agentKey: (await registerAgent(t, 'mcp-agent')).key });
+    expect(r.status).toBe(200);
     const g = r.body.filter((x: { plugin: string }) => x.plugin === 'guardrails');
     expect(g.map((x: { name: string }) => x.name).sort()).toEqual(['mycelium_guardrails_check', 'mycelium_guardrails_rules', 'mycelium_guardrails_stats', 'mycelium_guardrails_violations']);
-    for (const tool of g) {
-      const res = await t.call(tool.endpoint.method, tool.endpoint.path, { admin: true, body: tool.endpoint.method === 'GET' ? undefined : { event_type: 'task_created' } });
-      expect(res.status, tool.name).toBe(200);
+    expect(new Set(r.body.map((x: { plugin: string }) => x.plugin))).toEqual(new Set(['guardrails', 'workflows', 'workflow-automations', 'cost-tracker', 'error-monitor', 'daily-digest']));
+    for (const tool of r.body) {
+      expect(tool.endpoint.path, tool.name).toMatch(/^\//);
+      const path = tool.endpoint.path.replace(/\{\w+\}|:\w+/g, '1');
+      const res = await t.call(tool.endpoint.method, path, { admin: true, body: tool.endpoint.method === 'GET' ? undefined : { event_type: 'task_created' } });
+      // A missing route answers the generic {error:'Not found'}; a missing record has its own message.
+      expect(res.status === 404 && res.body?.error === 'Not found', `${tool.name} ${tool.endpoint.method} ${path}`).toBe(false);
+      expect(res.status, tool.name).not.toBe(500);
     }
+    for (const p of list.body) if (p.name !== 'workflows') await t.call('PUT', `/plugins/${p.name}/disable`, { admin: true });
   });
 });
