@@ -85,4 +85,19 @@ describe('error-monitor', () => {
     expect((await t.call('GET', '/errors/widgets/error-count', { admin: true })).body).toMatchObject({ type: 'stat', label: 'Errors (24h)', value: 4 });
     expect((await t.call('GET', '/errors/events/abc', { admin: true })).body.error).toBe('Error event not found');
   });
+
+  it('a linked bug marked fixed resolves its open error (bug_updated hook)', async () => {
+    const r = await t.call('POST', '/errors/webhook/sentry', { headers: { 'X-Webhook-Secret': SECRET }, body: sentry('fixme', 'Fix me') });
+    const f = await t.call('POST', `/errors/events/${r.body.error_id}/file-bug`, { admin: true });
+    expect(f.status).toBe(200);
+    const u = await t.call('PUT', `/bugs/${f.body.bug_id}`, { admin: true, body: { status: 'fixed' } });
+    expect(u.status).toBe(200);
+    let status = '';
+    for (let i = 0; i < 100 && status !== 'resolved'; i++) {
+      await t.settle();
+      status = (await t.call('GET', `/errors/events/${r.body.error_id}`, { admin: true })).body.status;
+      if (status !== 'resolved') await new Promise((res) => setTimeout(res, 20));
+    }
+    expect(status).toBe('resolved');
+  });
 });

@@ -1,19 +1,21 @@
 import type { AppContext } from '../context.js';
 import type { Principal } from '../auth/principal.js';
-import { badRequest } from '../http/errors.js';
+import { badRequest, invalidEnum } from '../http/errors.js';
 import { claimTaskFor, createTask, type CreateTaskInput } from '../domain/tasks/service.js';
 import { MessageService } from '../domain/messages/service.js';
 import { SpendService } from '../domain/spend/service.js';
 import { checkApprovalGate } from '../domain/approvals/gate.js';
+import { createBug } from '../domain/bugs/service.js';
+import { BUG_SEVERITIES } from '../domain/bugs/repo.js';
 import type { TaskRow } from '../domain/tasks/repo.js';
 
 /**
  * The narrow, read-mostly view of the core that plugins receive instead of the database handle
  * (spec 06 W1, spec README). Reads return plain rows with secrets never selected; writes go
- * through the same service code as the REST routes (createTask, MessageService.send) so
- * validation, guardrails pre-checks, events, webhooks and hooks all apply. Where no core
- * service exists yet (bugs, inbox fan-out, the spend ledger) the host writes the row exactly
- * as the REST route would and emits the catalogue event, in one place (this file).
+ * through the same service code as the REST routes (createTask, createBug, MessageService.send,
+ * SpendService.log, the approval gate) so validation, guardrails pre-checks, events, webhooks and
+ * hooks all apply. Only the operator-inbox fan-out has no core service: the host writes those
+ * rows the way the inbox routes do and emits `inbox_item_created`, here and nowhere else.
  */
 
 export interface AgentInfo {
@@ -171,26 +173,18 @@ export function createCoreApi(ctx: AppContext): CoreApi {
       async file(input, actor = '__system__') {
         const title = input.title.trim();
         if (!title) throw badRequest('title is required');
+        if (input.severity !== undefined && !(BUG_SEVERITIES as readonly string[]).includes(input.severity)) throw invalidEnum('severity', input.severity, BUG_SEVERITIES);
         const p = systemPrincipal(actor);
-        // The same pre-check POST /bugs runs (SEC-37 `bug_created`).
+        // POST /bugs runs this pre-check in its route; plugin-filed bugs get the same one (SEC-37).
         await ctx.guards.check('bug.create', { ...input, title }, p);
-        const [ins, ev] = await db.batch([
-          {
-            sql: `INSERT INTO bugs (project_id, title, description, category, severity, reporter) VALUES (?, ?, ?, ?, ?, ?) RETURNING ${BUG_COLS}`,
-            args: [input.project_id ?? '', title.slice(0, 500), input.description, input.category ?? 'other', input.severity ?? 'normal', actor],
-          },
-          // Event row in the same batch as the bug (atomic); its id comes back for publishing.
-          {
-            sql: `INSERT INTO events (type, agent, project_id, summary, data) SELECT 'bug_created', ?, NULLIF(?, ''), ?, json_object('bug_id', last_insert_rowid()) RETURNING id`,
-            args: [actor, input.project_id ?? '', `${actor} filed bug: ${title.slice(0, 200)}`],
-          },
-        ]);
-        const bug = ins.rows[0] as unknown as BugRow;
-        ctx.events.publishWritten(
-          { type: 'bug_created', agent: actor, projectId: bug.project_id || null, summary: `${actor} filed bug: ${bug.title}`, data: { bug_id: bug.id } },
-          Number(ev.rows[0].id),
-        );
-        return bug;
+        const { id } = await createBug(ctx, p, {
+          title: title.slice(0, 500),
+          description: input.description || title,
+          project_id: input.project_id ?? '',
+          category: input.category,
+          severity: input.severity,
+        });
+        return (await db.get<BugRow>(`SELECT ${BUG_COLS} FROM bugs WHERE id = ?`, [id]))!;
       },
     },
     planSteps: {
