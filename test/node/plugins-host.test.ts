@@ -133,7 +133,7 @@ describe('plugin host (Node)', () => {
   });
 
   it('SEC-36 / REL-13: an enabled guard plugin that failed to load refuses guarded writes (503) instead of letting them through', async () => {
-    const { rt } = await runtime();
+    const { rt, lines } = await runtime();
     const ctx = createContext(rt);
     const host = startPluginHost(ctx, [good('strict', { manifest: manifest('strict', { preMutationGuard: true }), load: async () => ({ setup: () => { throw new Error('cannot install'); } }) })]);
     await host.ready;
@@ -142,6 +142,8 @@ describe('plugin host (Node)', () => {
     // Disabled → allowed (fail open when the operator turned it off), with one loud warning.
     await rt.db.run("UPDATE plugins SET enabled = 0 WHERE name = 'strict'");
     await expect(ctx.guards.check('task.create', { title: 'x' }, p)).resolves.toBeUndefined();
+    await expect(ctx.guards.check('task.create', { title: 'y' }, p)).resolves.toBeUndefined();
+    expect(lines.filter((l) => l.includes('NO PRE-MUTATION GUARD INSTALLED'))).toHaveLength(1);
   });
 
   it('W2: a plugin route prefix that collides with a core route is refused there (logged) and served under /plugins/<name>/ only', async () => {
