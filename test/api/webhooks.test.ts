@@ -277,6 +277,9 @@ describe('webhook delivery', () => {
     expect(payload.agent_id).toBe('wh-recipient');
     expect(payload.data).toEqual({ message_id: expect.any(Number), from: 'wh-sender', content: 'x'.repeat(200) });
 
+    await dev.settle();
+    expect(received.filter((r) => r.path === '/recipient' && JSON.parse(r.body).event === 'message_sent')).toHaveLength(1);
+
     const task = await dev.call('POST', '/tasks', { agentKey: sender.key, body: { title: 'Review PR', project_id: 'pm', assignee: 'wh-recipient' } });
     expect(task.status).toBe(200);
     const tgot = await waitFor(async () => received.find((r) => r.path === '/recipient' && JSON.parse(r.body).event === 'task_created'));

@@ -186,8 +186,4 @@ export const channelsRepo = {
       args: [from, content, metadata, channelId],
     };
   },
-  /** A message's text, for webhook payloads that quote it (spec 04 §8.3). */
-  messageContent(db: Queryable, id: number) {
-    return db.get<{ content: string }>('SELECT content FROM messages WHERE id = ?', [id]).then((r) => r?.content ?? '');
-  },
 };

@@ -4,7 +4,6 @@ import { assertPublicUrl, guardedFetch, SsrfBlockedError, type GuardOptions } fr
 import { hmacSha256Hex } from '../../auth/crypto.js';
 import type { MyceliumEvent } from '../events/bus.js';
 import { toPublicWebhook, webhooksRepo, type WebhookRow } from './repo.js';
-import { channelsRepo } from '../channels/repo.js';
 import { tasksRepo } from '../tasks/repo.js';
 
 export const DEFAULT_WEBHOOK_EVENTS = ['task_created', 'request_created', 'message_sent'];
@@ -168,21 +167,15 @@ export class WebhookService {
   }
 
   /**
-   * Bus → webhooks. The routing id follows spec 04 §8.3 where the event tells it: message and
-   * request notices go to the recipient's webhooks (the bus tags them with the recipient),
-   * everything else to the acting agent's; `__global__` webhooks see all.
+   * Bus → webhooks. Every persisted event reaches the webhooks of its `agent` (for recipient-
+   * tagged events such as message_received that is the recipient) and `__global__`. Where spec
+   * 04 §8.3 routes differently the owning service dispatches itself (message_sent and
+   * request_created to the recipient, task_assigned, bug_assigned, agent_status_changed), so
+   * those bus events are skipped here; task_created goes to the task's assignee.
    */
   async onEvent(ev: MyceliumEvent): Promise<void> {
-    if (ev.type === 'agent_heartbeat') return;
+    if (ev.type === 'agent_heartbeat' || DISPATCHED_BY_SERVICES.has(ev.type)) return;
     const data = (typeof ev.data === 'object' && ev.data !== null ? ev.data : {}) as Record<string, unknown>;
-    if (ev.type === 'message_sent' || ev.type === 'request_created') return; // sent as the recipient-tagged notice below
-    if (ev.type === 'message_received' || ev.type === 'request_received') {
-      const name = ev.type === 'message_received' ? 'message_sent' : 'request_created';
-      const messageId = Number(data.message_id);
-      const content = Number.isFinite(messageId) ? await channelsRepo.messageContent(this.app.db, messageId).catch(() => '') : '';
-      await this.dispatchNow(name, ev.agent, { message_id: data.message_id, from: data.from, content: content.slice(0, 200) });
-      return;
-    }
     if (ev.type === 'task_created') {
       // Routed to the task's assignee with its title (spec 03 §14); unassigned → __global__ only.
       const taskId = Number(data.task_id);
@@ -193,6 +186,9 @@ export class WebhookService {
     await this.dispatchNow(ev.type, ev.agent || null, data);
   }
 }
+
+/** Webhook events their services send directly with the spec's routing and payload (no double delivery). */
+const DISPATCHED_BY_SERVICES = new Set(['message_sent', 'request_created', 'task_assigned', 'bug_assigned', 'agent_status_changed']);
 
 function subscribes(h: WebhookRow, event: string, app: AppContext): boolean {
   try {
