@@ -21,7 +21,7 @@ afterAll(async () => {
   await t.close();
 });
 
-async function until<T>(fn: () => Promise<T>): Promise<T> {
+async function until<T>(fn: () => Promise<T | undefined | null>): Promise<T> {
   for (let i = 0; i < 150; i++) {
     const v = await fn();
     if (v) return v;

@@ -17,7 +17,7 @@ const config = loadConfig({ ADMIN_KEY: `k_${randomBytes(16).toString('hex')}`, J
 const rt = createNodeRuntime({ config, clock, log: consoleLogger('error', { log: () => undefined, error: () => undefined }) });
 let app: ReturnType<typeof createApp>;
 
-const call = (method: string, path: string, body?: unknown) =>
+const call = async (method: string, path: string, body?: unknown): Promise<Response> =>
   app.app.fetch(new Request(`http://localhost/api/mycelium${path}`, { method, headers: { 'X-Admin-Key': config.adminKey, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }));
 const sql = (d: Date) => d.toISOString().slice(0, 19).replace('T', ' ');
 
@@ -32,7 +32,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const reports = () => call('GET', '/digest/reports').then((r) => r.json() as Promise<{ project_id: string; digest_type: string; content: { tasks_completed: number } }[]>);
+type Report = { project_id: string; digest_type: string; content: { tasks_completed: number } };
+const reports = async (): Promise<Report[]> => (await call('GET', '/digest/reports')).json();
 
 describe('daily-digest scheduler (W21)', () => {
   it('localParts honours the time zone', () => {
