@@ -135,6 +135,19 @@ describe('POST /agents/heartbeat', () => {
   });
 });
 
+describe('operator-set states survive heartbeats (REL-17)', () => {
+  it('REL-17: a paused agent stays paused when it heartbeats online; the heartbeat still stamps liveness', async () => {
+    const d = await registerAgent(t, 'rel17-drone', 'drone', { agent_type: 'drone' });
+    await t.db.run("UPDATE agents SET status = 'paused', working_on = 'Paused (GPU released)' WHERE id = ?", [d.id]);
+    const r = await t.call('POST', '/agents/heartbeat', { agentKey: d.key, body: { status: 'online' } });
+    expect(r.status).toBe(200);
+    const row = await t.db.get<{ status: string; last_heartbeat: string | null }>('SELECT status, last_heartbeat FROM agents WHERE id = ?', [d.id]);
+    expect(row!.status).toBe('paused');
+    expect(row!.last_heartbeat).not.toBeNull();
+    expect((await t.call('GET', `/agents/${d.id}`, { admin: true })).body.status).toBe('paused');
+  });
+});
+
 describe('PUT /admin/agents/:id/heartbeat and presence (REL-07)', () => {
   it('sets status on behalf, validates, 404s unknown agents', async () => {
     const a = await registerAgent(t, 'ahb-ada', 'hb');

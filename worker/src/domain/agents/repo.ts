@@ -122,8 +122,15 @@ export const agentWrites = {
     ];
   },
 
+  /**
+   * Liveness from the agent itself. An operator-set `paused` survives it (spec 07 REL-17): only the
+   * unpause action clears it. `retired` is brought back by design (REL-07).
+   */
   heartbeat(id: string, status: string, workingOn: string, at: string): Statement {
-    return { sql: 'UPDATE agents SET status = ?, working_on = ?, last_heartbeat = ? WHERE id = ?', args: [status, workingOn, at, id] };
+    return {
+      sql: "UPDATE agents SET status = CASE WHEN status = 'paused' THEN 'paused' ELSE ? END, working_on = ?, last_heartbeat = ? WHERE id = ?",
+      args: [status, workingOn, at, id],
+    };
   },
 };
 

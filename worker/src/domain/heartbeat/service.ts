@@ -129,7 +129,7 @@ export class HeartbeatService {
     const mdReport = input.state_snapshot.md_report;
     if (mdReport && typeof mdReport === 'object' && !Array.isArray(mdReport)) stmts.push(heartbeatRepo.storeMdReport(agentId, JSON.stringify(mdReport)));
     await app.db.batch(stmts);
-    this.announce(prev, input.status, input.working_on, true);
+    this.announce(prev, prev.status === 'paused' ? 'paused' : input.status, input.working_on, true);
 
     await this.refreshCalibration(prev, input.state_snapshot);
     const inbox = await inboxFor(app, agentId);
@@ -185,7 +185,7 @@ export class HeartbeatService {
       savepointsRepo.insert({ agentId, workingOn: wo }),
       savepointsRepo.prune(agentId),
     ]);
-    this.announce(prev, status, wo);
+    this.announce(prev, prev.status === 'paused' ? 'paused' : status, wo);
     return { ok: true, agent: agentId, status };
   }
 
