@@ -124,6 +124,8 @@ describe('webhook CRUD', () => {
     expect(d.body).toEqual({ ok: true });
     const list = await open.call('GET', '/webhooks?agent_id=a1', { admin: true });
     expect(list.body).toEqual([]);
+    const audit = await open.db.all<any>("SELECT type, data FROM events WHERE type LIKE 'webhook_%' AND data LIKE ?", [`%"webhook_id":${c.body.id},%`]);
+    expect(audit.map((e) => e.type)).toEqual(['webhook_created', 'webhook_deleted']);
   });
 
   it('SEC-32: internal URLs are refused at registration and on update', async () => {

@@ -5,7 +5,7 @@ import type { AppEnv } from '../../http/env.js';
 import { bodyOf } from '../../http/body.js';
 import { parseIntId, parseWith, queryInt } from '../../http/validate.js';
 import { badRequest, notFound } from '../../http/errors.js';
-import { requireAdmin } from '../../auth/principal.js';
+import { principalOf, requireAdmin } from '../../auth/principal.js';
 import { WebhookService } from './service.js';
 import { webhooksRepo } from './repo.js';
 
@@ -59,7 +59,7 @@ export function webhookRoutes(app: AppContext) {
   r.post('/webhooks', requireAdmin, async (c) => {
     const body = bodyOf(c);
     if (!body.agent_id || !body.url) throw badRequest('agent_id and url are required');
-    return c.json(await hooks.create(parseWith(createSchema, body)));
+    return c.json(await hooks.create(principalOf(c).who, parseWith(createSchema, body)));
   });
 
   r.get('/webhooks', requireAdmin, async (c) => {
@@ -89,13 +89,13 @@ export function webhookRoutes(app: AppContext) {
   r.put('/webhooks/:id', requireAdmin, async (c) => {
     const id = parseIntId(c.req.param('id'));
     if (id === null) throw notFound('Webhook not found');
-    return c.json(await hooks.update(id, parseWith(updateSchema, bodyOf(c))));
+    return c.json(await hooks.update(principalOf(c).who, id, parseWith(updateSchema, bodyOf(c))));
   });
 
   r.delete('/webhooks/:id', requireAdmin, async (c) => {
     const id = parseIntId(c.req.param('id'));
     if (id === null) throw notFound('Webhook not found');
-    return c.json(await hooks.remove(id));
+    return c.json(await hooks.remove(principalOf(c).who, id));
   });
 
   return r;

@@ -46,22 +46,29 @@ export class WebhookService {
     }
   }
 
-  async create(input: Required<Pick<WebhookInput, 'agent_id' | 'url'>> & WebhookInput) {
+  async create(by: string, input: Required<Pick<WebhookInput, 'agent_id' | 'url'>> & WebhookInput) {
     await this.checkUrl(input.url);
-    const row = await webhooksRepo.insert(this.app.db, {
+    const row = (await webhooksRepo.insert(this.app.db, {
       agent_id: input.agent_id,
       url: input.url,
       events: JSON.stringify(input.events ?? DEFAULT_WEBHOOK_EVENTS),
       secret: input.secret ?? '',
-    });
-    return { ok: true as const, id: row!.id };
+    }))!;
+    await this.announce('webhook_created', by, row.id, row.agent_id);
+    return { ok: true as const, id: row.id };
+  }
+
+  /** Audit trail without the URL or secret (either may embed credentials). */
+  private announce(type: string, by: string, id: number, agentId: string) {
+    const verb = type.slice('webhook_'.length);
+    return this.app.events.emit({ type, agent: by, summary: `Webhook #${id} ${verb} (routing ${agentId})`, data: { webhook_id: id, agent_id: agentId } });
   }
 
   async list(agentId: string | undefined, includeInactive: boolean) {
     return (await webhooksRepo.list(this.app.db, agentId, includeInactive)).map(toPublicWebhook);
   }
 
-  async update(id: number, input: WebhookInput) {
+  async update(by: string, id: number, input: WebhookInput) {
     const existing = await webhooksRepo.get(this.app.db, id);
     if (!existing) throw notFound('Webhook not found');
     if (input.url !== undefined) await this.checkUrl(input.url);
@@ -73,12 +80,15 @@ export class WebhookService {
       active: input.active === undefined ? undefined : input.active ? 1 : 0,
     });
     if (!row) throw notFound('Webhook not found');
+    await this.announce('webhook_updated', by, row.id, row.agent_id);
     return toPublicWebhook(row);
   }
 
-  async remove(id: number) {
+  async remove(by: string, id: number) {
+    const existing = await webhooksRepo.get(this.app.db, id);
     const r = await webhooksRepo.delete(this.app.db, id);
-    if (!r.changes) throw notFound('Webhook not found');
+    if (!r.changes || !existing) throw notFound('Webhook not found');
+    await this.announce('webhook_deleted', by, id, existing.agent_id);
     return { ok: true as const };
   }
 
