@@ -35,8 +35,8 @@ export function requestRoutes(app: AppContext) {
       if (asked && asked !== p.id) throw forbidden('Can only read your own pending requests');
       target = p.id;
     } else {
-      if (!asked) throw badRequest('agent_id is required');
-      target = asked;
+      // Humans read any agent's list; without agent_id, the requests addressed to themselves.
+      target = asked || p.who;
     }
     return c.json(await messagesRepo.pendingRequestRows(app.db, target));
   });
