@@ -8,7 +8,7 @@ import { createApp, prepareDatabase } from '../../worker/src/app.js';
 import { createContext } from '../../worker/src/context.js';
 import type { Logger } from '../../worker/src/runtime.js';
 import { createNodeRuntime } from '../../node-adapter/runtime.js';
-import { startPluginHost } from '../../worker/src/plugins/host.js';
+import { HOOK_WRITES_PER_MINUTE, startPluginHost } from '../../worker/src/plugins/host.js';
 import { pluginRoutes } from '../../worker/src/plugins/routes.js';
 import { taskRoutes } from '../../worker/src/domain/tasks/routes.js';
 import { frame, identify, jsonBody } from '../../worker/src/http/pipeline.js';
@@ -30,12 +30,12 @@ function capture(): { log: Logger; lines: string[] } {
   return { lines, log: { debug: push('debug'), info: push('info'), warn: push('warn'), error: push('error') } };
 }
 
-async function runtime(dataDir?: string) {
+async function runtime(dataDir?: string, clock?: { now(): Date }) {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'mycelium-plugins-'));
   if (!dataDir) dirs.push(dir);
   const { log, lines } = capture();
   const config = loadConfig({ ADMIN_KEY: `k_${randomBytes(16).toString('hex')}`, JWT_SECRET: randomBytes(32).toString('hex'), DATA_DIR: dir });
-  const rt = createNodeRuntime({ config, log });
+  const rt = createNodeRuntime({ config, log, clock });
   closers.push(() => rt.close());
   await prepareDatabase(rt);
   return { rt, dir, lines, config };
@@ -186,5 +186,19 @@ describe('plugin host (Node)', () => {
     expect(r.status).toBe(403);
     expect((await r.json()).error).toBe('Blocked by guardrail: no-z');
     expect(await rt2.db.get("SELECT id FROM tasks WHERE title = 'sneak in at boot'")).toBeUndefined();
+  });
+
+  it('W7: a hook cycle (a hook whose write triggers itself) is bounded per minute and logged, never unbounded', async () => {
+    const fixed = new Date('2026-05-01T10:00:00Z');
+    const { rt, lines } = await runtime(undefined, { now: () => fixed });
+    const ctx = createContext(rt);
+    const host = startPluginHost(ctx, [good('looper', { load: async () => ({ setup: (api: PluginApi) => api.on('ping_loop', () => api.emit({ type: 'ping_loop', summary: 'again' })) }) })]);
+    await host.ready;
+    await ctx.events.emit({ type: 'ping_loop', summary: 'first' });
+    await rt.settle();
+    const n = (await rt.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM events WHERE type = 'ping_loop'"))!.n;
+    expect(n).toBe(1 + HOOK_WRITES_PER_MINUTE);
+    expect(lines.filter((l) => l.includes(`looper: more than ${HOOK_WRITES_PER_MINUTE} writes from hooks this minute`))).toHaveLength(1);
+    expect(host.statsOf('looper').hook_errors).toBeGreaterThanOrEqual(1);
   });
 });

@@ -30,6 +30,12 @@ const SETUP_TIMEOUT_MS = 10_000;
 /** Each plugin database records its own applied migrations here (and the host mirrors them in core `plugin_migrations`). */
 export const PLUGIN_MIGRATIONS_TABLE = 'plugin_schema_migrations';
 export const SECRET_MASK = '••••••••';
+/**
+ * Writes and emits a plugin may make from inside its hooks per minute. Hooks run after commit
+ * and asynchronously, so a cycle (A's hook causes an event that runs A's hook again, directly or
+ * through other plugins) never recurses the stack; this bound is what stops it (W7).
+ */
+export const HOOK_WRITES_PER_MINUTE = 1000;
 
 const CORE_TYPES = new Set<string>(CORE_EVENT_TYPES);
 
@@ -147,6 +153,9 @@ export class PluginHost {
   readonly ready: Promise<void>;
   readonly core: CoreApi;
   private readonly loading = new Map<string, Promise<boolean>>();
+  /** Hooks of each plugin running right now, and its hook-caused writes in the current minute. */
+  private readonly inHook = new Map<string, number>();
+  private readonly hookWrites = new Map<string, { minute: number; n: number }>();
   private warnedNoGuard = false;
 
   constructor(
@@ -349,10 +358,11 @@ export class PluginHost {
       log: prefixed(ctx.log, `[${name}]`),
       clock: ctx.clock,
       config,
-      core: this.core,
-      async emit(e) {
+      core: this.coreFor(name),
+      emit: async (e) => {
         // Plugins emit their own event names; a core type from a plugin would be a forgery (W7).
         if (CORE_TYPES.has(e.type)) throw new Error(`plugin ${name} may not emit core event type ${e.type}`);
+        this.checkHookWrite(name);
         await ctx.events.emit({ type: e.type, agent: e.agent ?? '__system__', projectId: e.projectId ?? null, summary: e.summary ?? '', data: e.data ?? {} });
       },
       route,
@@ -411,6 +421,7 @@ export class PluginHost {
   }
 
   private async runHook(p: LoadedPlugin, fn: HookHandler, ev: MyceliumEvent): Promise<void> {
+    this.inHook.set(p.name, (this.inHook.get(p.name) ?? 0) + 1);
     try {
       // Each plugin gets its own copy: one cannot alter what the next one sees.
       await timeout(Promise.resolve().then(() => fn(structuredClone(ev))), HOOK_TIMEOUT_MS, `hook ${ev.type}`);
@@ -419,7 +430,41 @@ export class PluginHost {
       if (err instanceof HostTimeout) s.hook_timeouts++;
       else s.hook_errors++;
       this.ctx.log.error(`[plugins] ${p.name}: event hook error for ${ev.type}: ${(err as Error)?.message ?? String(err)}`);
+    } finally {
+      this.inHook.set(p.name, (this.inHook.get(p.name) ?? 1) - 1);
     }
+  }
+
+  /** Counts a write made while the plugin's hooks run; past the bound it is refused (W7). */
+  private checkHookWrite(name: string): void {
+    if (!this.inHook.get(name)) return;
+    const minute = Math.floor(this.ctx.clock.now().getTime() / 60_000);
+    const w = this.hookWrites.get(name);
+    const cur = w && w.minute === minute ? w : { minute, n: 0 };
+    cur.n++;
+    this.hookWrites.set(name, cur);
+    if (cur.n > HOOK_WRITES_PER_MINUTE) {
+      this.statsOf(name).hook_errors++;
+      if (cur.n === HOOK_WRITES_PER_MINUTE + 1) this.ctx.log.error(`[plugins] ${name}: more than ${HOOK_WRITES_PER_MINUTE} writes from hooks this minute; refusing more (event loop?)`);
+      throw new Error(`plugin ${name} exceeded ${HOOK_WRITES_PER_MINUTE} hook-caused writes per minute`);
+    }
+  }
+
+  /** The core API as one plugin sees it: every write counted against that plugin's hook bound. */
+  private coreFor(name: string): CoreApi {
+    const c = this.core;
+    const guard = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => (...a: A) => {
+      this.checkHookWrite(name);
+      return fn(...a);
+    };
+    return {
+      ...c,
+      tasks: { ...c.tasks, create: guard(c.tasks.create), assign: guard(c.tasks.assign) },
+      bugs: { ...c.bugs, file: guard(c.bugs.file) },
+      messages: { ...c.messages, send: guard(c.messages.send) },
+      inbox: { notifyOperators: guard(c.inbox.notifyOperators) },
+      spend: { ...c.spend, record: guard(c.spend.record) },
+    };
   }
 
   /**
