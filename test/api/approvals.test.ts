@@ -51,6 +51,15 @@ describe('POST /approvals', () => {
     expect((await t.call('GET', `/approvals/${b.body.id}`, { admin: true })).body.project_id).toBe('bravo');
   });
 
+  it("an agent that omits the project asks within its own project (not 'mycelium', which would be out of its scope)", async () => {
+    const r = await request(bravo.key, {});
+    expect(r.status).toBe(200);
+    const row = await t.db.get<{ project_id: string; requested_by: string }>('SELECT project_id, requested_by FROM approvals WHERE id = ?', [r.body.id]);
+    expect(row).toEqual({ project_id: 'bravo', requested_by: bravo.id });
+    // Another project named explicitly stays out of scope.
+    expect((await request(bravo.key, { project_id: 'alpha' })).status).toBe(403);
+  });
+
   it('validates input before writing anything', async () => {
     const before = await t.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM approvals');
     expect((await request(alpha.key, { action_type: 'launch_missiles' })).body.error).toMatch(/^action_type must be one of: deploy, git_push, plan_create, money_action, delete, external_comm/);

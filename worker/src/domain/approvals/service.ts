@@ -85,7 +85,9 @@ export class ApprovalService {
   async create(p: Principal, input: CreateApprovalInput) {
     const allowed = await this.allowedActions();
     if (!allowed.includes(input.action_type)) throw badRequest(`action_type must be one of: ${allowed.join(', ')}`);
-    const projectId = input.project_id || 'mycelium';
+    // Without project_id (as the original clients send it) an agent asks within its own project;
+    // defaulting it to 'mycelium' would put most agents out of their own scope (403).
+    const projectId = input.project_id || (p.kind === 'agent' && p.projectId) || 'mycelium';
     await assertProjectScope(this.app.db, p, projectId, { write: true });
     const tier = await this.tierFor(input.action_type, input.risk_tier);
     const required = await this.quorumFor(tier, p, input.required_approvals);
