@@ -26,10 +26,13 @@ export class RateLimiter {
     if (w.count > this.max) throw this.error(w);
   }
 
-  /** Throws 429 if the key is already over the limit, without counting. */
+  /**
+   * Failures-only mode: throws 429 once `max` failures were counted in the window, without
+   * counting this attempt (pair with `fail` when the attempt turns out bad).
+   */
   check(key: string): void {
     const w = this.windows.get(key);
-    if (w && w.resetAt > this.now() && w.count > this.max) throw this.error(w);
+    if (w && w.resetAt > this.now() && w.count >= this.max) throw this.error(w);
   }
 
   /** Counts a failure (credential limiters count only failures). */
@@ -72,7 +75,8 @@ export function createLimiters(now?: () => number) {
     resetPassword: new RateLimiter('reset-password', 5, 15 * MIN, now),
     adminWrite: new RateLimiter('admin-write', 30, MIN, now),
     agentWrite: new RateLimiter('agent-write', 30, MIN, now),
-    agentKeyFailures: new RateLimiter('agent-key-failures', 30, MIN, now),
+    // "more than 30 failed lookups": the 31st forged key still gets its 403, the 32nd a 429 (SEC-06)
+    agentKeyFailures: new RateLimiter('agent-key-failures', 31, MIN, now),
   };
 }
 export type Limiters = ReturnType<typeof createLimiters>;

@@ -4,7 +4,8 @@ import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
 import { bodyOf } from '../../http/body.js';
 import { parseWith, parseIntId } from '../../http/validate.js';
-import { badRequest, notFound, unauthorized } from '../../http/errors.js';
+import { AppError, badRequest, notFound, unauthorized } from '../../http/errors.js';
+import type { RateLimiter } from '../../http/rate-limit.js';
 import { principalOf, requireAdmin, resolveAny, requireHuman } from '../../auth/principal.js';
 import { instanceUrl } from '../../http/instance-url.js';
 import { StudioService, STUDIO_ROLES } from './service.js';
@@ -18,6 +19,16 @@ const createSchema = z.object({
 });
 const updateSchema = z.object({ role: role.optional(), display_name: z.string().trim().min(1).max(200).optional() });
 
+/** Runs a credential check; a rejection counts against the caller's limiter window. */
+async function countFailure<T>(limiter: RateLimiter, key: string, attempt: Promise<T>): Promise<T> {
+  try {
+    return await attempt;
+  } catch (err) {
+    if (err instanceof AppError && (err.status === 401 || err.status === 400)) limiter.fail(key);
+    throw err;
+  }
+}
+
 /** Operator accounts (spec 01 §2.6). */
 export function studioRoutes(app: AppContext) {
   const r = new Hono<AppEnv>();
@@ -29,12 +40,15 @@ export function studioRoutes(app: AppContext) {
   };
 
   r.post('/studio/login', async (c) => {
-    app.limiters.login.hit(c.get('clientIp'));
+    // Credential limiters count failures only (weak spot 16): a team behind one NAT logging in
+    // successfully never locks itself out; more than 10 failures in 15 minutes does.
+    const ip = c.get('clientIp');
+    app.limiters.login.check(ip);
     const { username, password } = bodyOf(c);
     if (typeof username !== 'string' || typeof password !== 'string' || !username || !password) {
       throw badRequest('username and password are required');
     }
-    return c.json(await studio.login(username, password));
+    return c.json(await countFailure(app.limiters.login, ip, studio.login(username, password)));
   });
 
   r.get('/studio/me', async (c) => {
@@ -87,10 +101,11 @@ export function studioRoutes(app: AppContext) {
   });
 
   r.post('/studio/reset-password', async (c) => {
-    app.limiters.resetPassword.hit(c.get('clientIp'));
+    const ip = c.get('clientIp');
+    app.limiters.resetPassword.check(ip);
     const { token, password } = bodyOf(c);
     if (typeof token !== 'string' || !token) throw badRequest('token is required');
-    return c.json(await studio.resetPassword(token, typeof password === 'string' ? password : ''));
+    return c.json(await countFailure(app.limiters.resetPassword, ip, studio.resetPassword(token, typeof password === 'string' ? password : '')));
   });
 
   return r;
