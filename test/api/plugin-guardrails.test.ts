@@ -201,4 +201,19 @@ describe('guardrails', () => {
     await t.call('PUT', '/plugins/guardrails/enable', { admin: true });
     expect((await t.call('POST', '/tasks', { agentKey: x.key, body: { title: 't3' } })).status).toBe(403);
   });
+
+  it('violations notify active operators (urgent for block) and repeated violations escalate', async () => {
+    await t.db.run("INSERT INTO operators (id, display_name, status) VALUES ('op-1', 'Op One', 'active'), ('op-2', 'Op Two', 'inactive')");
+    const w = await registerAgent(t, 'agent-w', 'proj');
+    for (const r of (await t.call('GET', '/guardrails/rules', { admin: true })).body) await t.call('PUT', `/guardrails/rules/${r.id}`, { admin: true, body: { enabled: false } });
+    await t.call('PUT', '/plugins/guardrails/config', { admin: true, body: { escalation_threshold: 3 } });
+    const rule = await t.call('POST', '/guardrails/rules', { admin: true, body: { name: 'no-w', trigger_event: 'task_created', enforcement: 'block', conditions: { type: 'block_agent', agent_id: 'agent-w' } } });
+    for (let i = 0; i < 3; i++) expect((await t.call('POST', '/tasks', { agentKey: w.key, body: { title: `w${i}` } })).status).toBe(403);
+    const items = await t.db.all("SELECT operator_id, type, title, priority FROM operator_inbox WHERE type IN ('guardrail_violation', 'guardrail_escalation') AND (title = 'BLOCKED: no-w' OR title LIKE 'ESCALATION: agent-w%') ORDER BY id");
+    expect(items.filter((i) => i.type === 'guardrail_violation')).toHaveLength(3);
+    expect(items.every((i) => i.operator_id === 'op-1')).toBe(true);
+    expect(items.find((i) => i.type === 'guardrail_violation')).toMatchObject({ priority: 'urgent' });
+    expect(items.filter((i) => i.type === 'guardrail_escalation')).toEqual([{ operator_id: 'op-1', type: 'guardrail_escalation', title: 'ESCALATION: agent-w has 3 violations in the last hour', priority: 'urgent' }]);
+    await t.call('DELETE', `/guardrails/rules/${rule.body.rule.id}`, { admin: true });
+  });
 });
