@@ -36,6 +36,7 @@ export const SECRET_MASK = '••••••••';
  * through other plugins) never recurses the stack; this bound is what stops it (W7).
  */
 export const HOOK_WRITES_PER_MINUTE = 1000;
+const FLAG_CACHE_MS = 2_000;
 
 const CORE_TYPES = new Set<string>(CORE_EVENT_TYPES);
 
@@ -392,6 +393,25 @@ export class PluginHost {
     return pluginsRepo.enabledFlags(this.ctx.db);
   }
 
+  private flagCache: { at: number; flags: Map<string, boolean> } | null = null;
+  /**
+   * Flags for event dispatch, which runs for every event (heartbeats included): cached for
+   * FLAG_CACHE_MS and dropped at once by a toggle in this process, so only other processes
+   * (Workers isolates) may see a toggle up to that much later.
+   */
+  private async hookFlags(): Promise<Map<string, boolean>> {
+    const now = Date.now();
+    if (this.flagCache && now - this.flagCache.at < FLAG_CACHE_MS) return this.flagCache.flags;
+    const flags = await this.enabledFlags();
+    this.flagCache = { at: now, flags };
+    return flags;
+  }
+
+  /** Called by the management endpoints after any enable/disable/install/uninstall. */
+  flagsChanged(): void {
+    this.flagCache = null;
+  }
+
   /**
    * Event hooks: after the emitting write committed (the bus calls us in the background),
    * each enabled plugin's matching hooks run concurrently, each with a deadline; a throw, a
@@ -402,7 +422,7 @@ export class PluginHost {
     if (!this.known.size) return;
     let flags: Map<string, boolean>;
     try {
-      flags = await this.enabledFlags();
+      flags = await this.hookFlags();
     } catch (err) {
       this.ctx.log.error(`[plugins] hook dispatch skipped for ${ev.type}: ${(err as Error).message}`);
       return;

@@ -132,6 +132,7 @@ async function setEnabled(ctx: AppContext, p: Principal, name: string, enabled: 
 export async function enablePlugin(ctx: AppContext, host: PluginHost, p: Principal, name: string) {
   await rowOr404(ctx, name);
   await setEnabled(ctx, p, name, true, 'plugin_enabled', `Enabled plugin: ${name}`);
+  host.flagsChanged();
   const loaded = await host.ensureLoaded(name);
   return { ok: true, name, enabled: 1, loaded, load_error: host.failed.get(name) ?? null };
 }
@@ -139,6 +140,7 @@ export async function enablePlugin(ctx: AppContext, host: PluginHost, p: Princip
 export async function disablePlugin(ctx: AppContext, host: PluginHost, p: Principal, name: string) {
   await rowOr404(ctx, name);
   await setEnabled(ctx, p, name, false, 'plugin_disabled', `Disabled plugin: ${name}`);
+  host.flagsChanged();
   return { ok: true, name, enabled: 0 };
 }
 
@@ -151,6 +153,7 @@ export async function installPlugin(ctx: AppContext, host: PluginHost, p: Princi
   if (!row) throw notFound('Plugin not found in server/plugins/');
   if (Number(row.enabled) === 1) return { ok: true, message: 'Plugin already enabled', name };
   await setEnabled(ctx, p, name, true, 'plugin_installed', `Installed plugin: ${name}`, { plugin: name });
+  host.flagsChanged();
   const loaded = await host.ensureLoaded(name);
   return { ok: true, name, loaded, message: loaded ? 'Plugin enabled. No restart required.' : `Plugin enabled but failed to load: ${host.failed.get(name)}` };
 }
@@ -169,6 +172,7 @@ export async function uninstallPlugin(ctx: AppContext, host: PluginHost, p: Prin
     ...(purge ? [pluginsRepo.clearMigrations(name)] : []),
     ctx.events.statement({ type: 'plugin_uninstalled', agent: who(p), projectId: null, summary: `Uninstalled plugin: ${name}`, data }),
   ]);
+  host.flagsChanged();
   ctx.events.publishWritten({ type: 'plugin_uninstalled', agent: who(p), projectId: null, summary: `Uninstalled plugin: ${name}`, data }, Number(res[res.length - 1].rows[0].id));
   if (purge && host.known.has(name)) {
     const pdb = await ctx.runtime.pluginDb(name);
