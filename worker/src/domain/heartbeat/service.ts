@@ -131,8 +131,13 @@ export class HeartbeatService {
     await app.db.batch(stmts);
     this.announce(prev, prev.status === 'paused' ? 'paused' : input.status, input.working_on, true);
 
-    await this.refreshCalibration(prev, input.state_snapshot);
-    const inbox = await inboxFor(app, agentId);
+    // Independent reads run together: one round-trip's worth of latency over libSQL HTTP.
+    const [inbox, frozen, approvals] = await Promise.all([
+      inboxFor(app, agentId),
+      isFrozen(app.db),
+      heartbeatRepo.openApprovals(app.db, agentId),
+      this.refreshCalibration(prev, input.state_snapshot),
+    ]);
     const pending = inbox.directives.length + inbox.requests.length + inbox.messages.length;
     const out: Record<string, unknown> = { ok: true, pending, wake: inbox.directives.length + inbox.requests.length > 0 };
     if (pending > 0) {
@@ -140,7 +145,7 @@ export class HeartbeatService {
       // Regular messages are delivered once; directives and requests stay until handled.
       if (inbox.messages.length) await app.db.batch(messagesRepo.markRead(agentId, inbox.messages.map((m) => m.id)));
     }
-    if (await isFrozen(app.db)) {
+    if (frozen) {
       out.admin_status = 'frozen';
     } else if (!input.working_on && (input.status === 'online' || input.status === 'idle')) {
       let dispatched: DispatchRecord[] = [];
@@ -152,7 +157,6 @@ export class HeartbeatService {
       }
       if (dispatched.length) out.auto_dispatched = dispatched;
     }
-    const approvals = await heartbeatRepo.openApprovals(app.db, agentId);
     if (approvals.length) out.approvals = approvals;
     return out;
   }
