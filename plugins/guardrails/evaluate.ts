@@ -27,7 +27,9 @@ export const OPS = ['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'contains', 'not_cont
 export const ENFORCEMENTS = ['warn', 'block', 'log'] as const;
 
 const MAX_PATTERN = 200;
-const MAX_SUBJECT = 10_000;
+const MAX_SUBJECT = 2_000;
+/** Unbounded quantifiers allowed in one pattern: with MAX_SUBJECT, two keep the worst case quadratic. */
+const MAX_UNBOUNDED = 2;
 
 /**
  * A pattern is accepted only if it cannot backtrack catastrophically in a backtracking engine:
@@ -41,8 +43,11 @@ export function unsafePatternReason(pattern: string): string | null {
   if (/\(\?<?[=!]/.test(pattern)) return 'lookarounds are not allowed';
   // Walk the groups: a group followed by a quantifier must not contain a quantifier or `|`.
   const stack: { start: number; risky: boolean }[] = [];
+  let unbounded = 0;
   for (let i = 0; i < pattern.length; i++) {
     const ch = pattern[i];
+    if ((ch === '*' || ch === '+') && pattern[i - 1] !== '\\') unbounded++;
+    if (ch === '{' && /^\{\d+,\}/.test(pattern.slice(i))) unbounded++;
     if (ch === '\\') {
       i++;
       continue;
@@ -65,6 +70,8 @@ export function unsafePatternReason(pattern: string): string | null {
     }
   }
   if (stack.length) return 'unbalanced parentheses';
+  // Adjacent unbounded quantifiers (`.*.*.*x`) backtrack polynomially even without nesting.
+  if (unbounded > MAX_UNBOUNDED) return `more than ${MAX_UNBOUNDED} unbounded quantifiers`;
   try {
     new RegExp(pattern);
   } catch (err) {
