@@ -141,3 +141,18 @@ describe('DELETE /admin/agents/:id (REL-19)', () => {
     expect((await t.call('DELETE', `/admin/agents/${x.id}`, { admin: true })).status).toBe(404);
   });
 });
+
+describe('GET /agents filters', () => {
+  it('filters by derived status, project and type; unknown params are ignored; never the key hash', async () => {
+    const a = await registerAgent(t, 'flt-live', 'flt');
+    await registerAgent(t, 'flt-silent', 'flt');
+    await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: {} });
+    await t.db.run("UPDATE agents SET status = 'online', last_heartbeat = datetime('now', '-1 hour') WHERE id = 'flt-silent'");
+    const online = await t.call('GET', '/agents?status=online&project=flt', { agentKey: a.key });
+    expect(online.body.map((x: { id: string }) => x.id)).toEqual([a.id]);
+    const all = await t.call('GET', '/agents?project_id=flt&whatever=1', { agentKey: a.key });
+    expect(all.body.map((x: { id: string }) => x.id)).toEqual([a.id, 'flt-silent']);
+    expect(all.body.every((x: Record<string, unknown>) => !('api_key_hash' in x))).toBe(true);
+    expect(typeof all.body[0].capabilities).toBe('string');
+  });
+});

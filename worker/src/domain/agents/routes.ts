@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
-import { bodyOf } from '../../http/body.js';
+import { bodyOf, queryOf } from '../../http/body.js';
 import { parseWith, idString, queryInt } from '../../http/validate.js';
 import { badRequest, forbidden } from '../../http/errors.js';
 import { instanceUrl } from '../../http/instance-url.js';
@@ -60,7 +60,11 @@ export function agentRoutes(app: AppContext) {
     return c.json(await agents.rotateKey(p.id, 'self'));
   });
 
-  r.get('/agents', requireAny, async (c) => c.json(await agents.list()));
+  r.get('/agents', requireAny, async (c) => {
+    const q = queryOf(c);
+    const pick = (k: string) => (q[k] ? q[k] : undefined);
+    return c.json(await agents.list({ status: pick('status'), project_id: pick('project_id'), agent_type: pick('agent_type'), role: pick('role') }));
+  });
 
   // Literal routes first: they shadow /agents/:id (spec 02 §3 route-order facts).
   r.get('/agents/profiles', requireAny, async (c) => c.json((await profilesRepo.list(app.db)).map(presentProfile)));

@@ -115,8 +115,20 @@ export class AgentService {
     };
   }
 
-  async list(): Promise<PublicAgent[]> {
-    return (await agentsRepo.list(this.app.db)).map((a) => this.present(a));
+  /**
+   * Roster. Optional exact filters (additive to the original, which honoured none): `status`
+   * matches the derived presence, so `?status=online` never lists a silent agent.
+   */
+  async list(f: { status?: string; project_id?: string; agent_type?: string; role?: string } = {}): Promise<PublicAgent[]> {
+    return (await agentsRepo.list(this.app.db))
+      .map((a) => this.present(a))
+      .filter(
+        (a) =>
+          (f.status === undefined || a.status === f.status) &&
+          (f.project_id === undefined || a.project_id === f.project_id) &&
+          (f.agent_type === undefined || a.agent_type === f.agent_type) &&
+          (f.role === undefined || (a.role || 'agent') === f.role),
+      );
   }
 
   async get(id: string): Promise<PublicAgent> {
