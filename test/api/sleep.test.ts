@@ -38,7 +38,9 @@ describe('sleep mode (spec 01 §5.3, 02 §3.8)', () => {
     const tid = Number((await t.db.get<{ id: number }>("INSERT INTO tasks (title, project_id, requester) VALUES ('night job', 'sl', 'x') RETURNING id"))!.id);
     const hb = await t.call('POST', '/agents/heartbeat', { agentKey: b.key, body: {} });
     expect(hb.body.auto_dispatched).toEqual([{ agent: b.id, type: 'task', id: tid, title: 'night job' }]);
+    await t.call('POST', '/messages', { agentKey: b.key, body: { to_agent: a.id, content: 'night note' } });
     const log = (await t.call('GET', '/admin/sleep', { admin: true })).body.log;
+    expect(log.messages_sent).toBe(1);
     expect(log.dispatches).toHaveLength(1);
     expect(log.dispatches[0]).toMatchObject({ agent: b.id, id: tid, time: expect.stringMatching(/Z$/) });
 
@@ -46,7 +48,10 @@ describe('sleep mode (spec 01 §5.3, 02 §3.8)', () => {
     expect(off.status).toBe(200);
     expect(off.body).toMatchObject({ ok: true, sleep_mode: { active: false }, was_override: false });
     expect(off.body.slept_since).toMatch(/Z$/);
-    expect(off.body.morning_summary).toMatchObject({ dispatches: 1, steps_completed: [], approvals_queued: [] });
+    expect(off.body.morning_summary).toMatchObject({ dispatches: 1, messages_sent: 1, steps_completed: [], approvals_queued: [] });
+    // Awake again: messages are no longer counted.
+    await t.call('POST', '/messages', { agentKey: b.key, body: { to_agent: a.id, content: 'day note' } });
+    expect((await t.call('GET', '/admin/sleep', { admin: true })).body.log.messages_sent).toBe(1);
     const ops = await t.db.all<{ id: string; availability: string }>("SELECT id, availability FROM operators WHERE id IN ('op-sleepy','op-idle') ORDER BY id");
     expect(ops).toEqual([{ id: 'op-idle', availability: 'available' }, { id: 'op-sleepy', availability: 'available' }]);
     const notices = await t.db.all<{ content: string }>("SELECT content FROM messages WHERE from_agent = '__system__' AND to_agent = ? ORDER BY id", [a.id]);

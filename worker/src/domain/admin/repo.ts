@@ -61,6 +61,15 @@ export const sleepRepo = {
       [since],
     );
   },
+  /** One more message in the sleep log, only while sleep mode is on (a no-op otherwise). */
+  countMessage(): Statement {
+    return {
+      sql: `UPDATE instance_config SET value = json_set(value, '$.messages_sent', COALESCE(json_extract(value, '$.messages_sent'), 0) + 1)
+            WHERE key = 'sleep_mode_log' AND json_valid(value)
+              AND EXISTS (SELECT 1 FROM instance_config s WHERE s.key = 'sleep_mode' AND json_valid(s.value) AND json_extract(s.value, '$.active') = 1)`,
+      args: [],
+    };
+  },
   /** One json_insert per entry: concurrent appends never overwrite each other. */
   appendLog(list: string, entry: Record<string, unknown>): Statement {
     const valid = "CASE WHEN json_valid(value) THEN value ELSE '{}' END";

@@ -7,6 +7,7 @@ import { agentsRepo } from '../agents/repo.js';
 import { messagesRepo, type MessageRow, type NewMessage } from './repo.js';
 import { ChannelService } from '../channels/service.js';
 import { WebhookService } from '../webhooks/service.js';
+import { sleepRepo } from '../admin/repo.js';
 
 export const MSG_TYPES = ['message', 'request', 'directive', 'info'] as const;
 export const MSG_PRIORITIES = ['urgent', 'normal', 'fyi'] as const;
@@ -149,6 +150,7 @@ export class MessageService {
         stmts.push(inboxRows.forActiveOperators({ type: 'message', entity_id: id, title: `Directive from ${displayName(sender)}`, summary: clip(content, 80), priority: 'urgent', data: { message_id: id, from: sender, msg_type: 'directive' } }));
       }
       stmts.push(...(await this.mentionItems(content, id, sender, project)));
+      stmts.push(sleepRepo.countMessage());
     }
     await commitWithEvents(this.app, stmts, events);
     if (to && !(sender === '__system__' && to === '__system__')) {
