@@ -169,6 +169,9 @@ export class PluginHost {
     this.ready = this.boot().catch((err) => {
       ctx.log.error(`[plugins] plugin host failed to start: ${(err as Error).message}`);
     });
+    // On Workers the boot starts inside the first request; keep that request alive until the
+    // boot finishes, or its I/O would be cancelled with the request and `ready` never settle.
+    ctx.runtime.waitUntil(this.ready);
   }
 
   statsOf(name: string): PluginStats {
@@ -249,6 +252,8 @@ export class PluginHost {
     if (!p) {
       p = this.load(name).finally(() => this.loading.delete(name));
       this.loading.set(name, p);
+      // Other requests may wait on this load: it must outlive the request that started it.
+      this.ctx.runtime.waitUntil(p);
     }
     return p;
   }
