@@ -147,4 +147,22 @@ describe('workflows', () => {
     expect(b.status).toBe(200);
     expect(b.body).toEqual(a.body);
   });
+
+  it('HEAD: awaiting_approval gate round trip records its events and stamps the approval id', async () => {
+    const w = (await t.call('POST', '/workflows', { agentKey: requester.key, body: { name: 'gated', invocations: [{ id: 'x', agent: 'a' }] } })).body.workflow;
+    await t.call('POST', `/workflows/${w.id}/claim`, { agentKey: runner.key });
+    await t.call('PUT', `/workflows/${w.id}`, { agentKey: runner.key, body: { status: 'running' } });
+    const wait = await t.call('PUT', `/workflows/${w.id}`, { agentKey: runner.key, body: { status: 'awaiting_approval', approval_id: 7 } });
+    expect(wait.body.workflow).toMatchObject({ status: 'awaiting_approval', approval_id: 7 });
+    expect((await t.call('PUT', `/workflows/${w.id}`, { agentKey: runner.key, body: { status: 'completed' } })).body.error).toBe('illegal transition awaiting_approval -> completed (allowed: running, failed, cancelled)');
+    const resumed = await t.call('PUT', `/workflows/${w.id}`, { agentKey: runner.key, body: { status: 'running' } });
+    expect(resumed.body.workflow.events.map((e: { kind: string; payload: unknown }) => [e.kind, e.payload])).toEqual([
+      ['created', { name: 'gated', shape: 'custom', invocations: 1 }],
+      ['claimed', { claimed_by: 'runner-1' }],
+      ['awaiting_approval', { approval_id: 7 }],
+      ['resumed', {}],
+    ]);
+    expect(await t.db.get("SELECT type FROM events WHERE type = 'workflow_awaiting_approval'")).toBeTruthy();
+    expect((await t.call('PUT', `/workflows/${w.id}`, { agentKey: runner.key, body: { approval_id: 'seven' } })).body.error).toBe('approval_id must be a positive integer');
+  });
 });
