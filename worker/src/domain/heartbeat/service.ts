@@ -59,7 +59,7 @@ export function parseHeartbeat(body: Record<string, unknown>, asAdmin: boolean):
   if (typeof wo !== 'string') throw badRequest('working_on must be a string');
   if (wo.length > 2000) throw badRequest('working_on exceeds max length (2000 chars)');
   const sid = body.session_id ?? null;
-  if (sid !== null && typeof sid !== 'string') throw badRequest('session_id must be a string');
+  if (sid !== null && (typeof sid !== 'string' || sid.length > 200)) throw badRequest('session_id must be a string of at most 200 characters');
   const meta: HeartbeatInput['meta'] = {};
   for (const f of META_FIELDS) {
     const v = body[f];
