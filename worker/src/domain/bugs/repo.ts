@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import type { SqlValue, Statement } from '../../db/types.js';
-import { NOT_FROZEN_SQL } from '../tasks/sql.js';
+import { NOT_FROZEN_SQL, acquireGuardSql, freeOrHeldBySql, type AcquireGuard } from '../tasks/sql.js';
 
 /** The SQL of bugs lives here and only here. */
 
@@ -85,13 +85,17 @@ export const bugsRepo = {
     };
   },
 
-  /** Conditional on the status and assignee the service decided on (compare-and-set). */
-  update(id: number, fields: Partial<Record<WritableBugColumn, SqlValue>>, expect: { status: string; assignee: string | null }): Statement {
+  /**
+   * Conditional on the status and assignee the service decided on (compare-and-set) and, for an
+   * acquisition, on the claim rule and the kill switch (`guard`).
+   */
+  update(id: number, fields: Partial<Record<WritableBugColumn, SqlValue>>, expect: { status: string; assignee: string | null }, guard?: AcquireGuard): Statement {
     const cols = Object.keys(fields).filter((k): k is WritableBugColumn => (WRITABLE_BUG_COLUMNS as readonly string[]).includes(k));
+    const g = acquireGuardSql(guard);
     return {
       sql: `UPDATE bugs SET ${[...cols.map((c) => `${c} = ?`), "updated_at = datetime('now')"].join(', ')}
-            WHERE id = ? AND status = ? AND COALESCE(assignee, '') = ? RETURNING *`,
-      args: [...cols.map((c) => fields[c] ?? null), id, expect.status, expect.assignee ?? ''],
+            WHERE id = ? AND status = ? AND COALESCE(assignee, '') = ?${g.sql} RETURNING *`,
+      args: [...cols.map((c) => fields[c] ?? null), id, expect.status, expect.assignee ?? '', ...g.args],
     };
   },
 
@@ -101,13 +105,12 @@ export const bugsRepo = {
    * Never while the kill switch is on.
    */
   claim(id: number, agentId: string, force: boolean): Statement {
-    const cond = force
-      ? "status NOT IN ('fixed','closed')"
-      : "((status = 'open' AND (COALESCE(assignee, '') = '' OR assignee = ?)) OR (status = 'in_progress' AND assignee = ?))";
+    const mine = freeOrHeldBySql(agentId);
+    const cond = force ? "status NOT IN ('fixed','closed')" : `${mine.sql} AND (status = 'open' OR (status = 'in_progress' AND assignee = ?))`;
     return {
       sql: `UPDATE bugs SET assignee = ?, status = 'in_progress', updated_at = datetime('now')
             WHERE id = ? AND ${cond} AND ${NOT_FROZEN_SQL} RETURNING *`,
-      args: force ? [agentId, id] : [agentId, id, agentId, agentId],
+      args: force ? [agentId, id] : [agentId, id, ...mine.args, agentId],
     };
   },
 

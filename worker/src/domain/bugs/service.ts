@@ -6,7 +6,7 @@ import { AppError, conflict, invalidEnum, notFound } from '../../http/errors.js'
 import { FROZEN_MESSAGE, assertNotFrozen, isFrozen } from '../admin/freeze.js';
 import type { EventInput } from '../events/bus.js';
 import { WebhookService } from '../webhooks/service.js';
-import { callerId, creditCompletion, displayName, isGuardAbort, abortUnlessChanged } from '../tasks/sql.js';
+import { acquireGuard, callerId, creditCompletion, displayName, isGuardAbort, abortUnlessChanged, lostAcquisition } from '../tasks/sql.js';
 import { DEFAULT_BUG_CATEGORIES, bugsRepo, type BugRow, type WritableBugColumn } from './repo.js';
 
 /**
@@ -72,6 +72,11 @@ export async function createBug(ctx: AppContext, p: Principal, input: CreateBugI
   return { ok: true, id: bug.id };
 }
 
+/** The claim's answers, shared by POST /bugs/:id/claim and a PUT that tries what a claim may not. */
+function claimRefusal(reason: 'frozen' | 'held', now: BugRow): AppError {
+  return reason === 'frozen' ? new AppError(503, FROZEN_MESSAGE) : conflict('Bug already claimed', { assignee: now.assignee });
+}
+
 /** POST /bugs/:id/claim — same rules as task claims (SEC-13, REL-03, kill switch). */
 export async function claimBug(ctx: AppContext, p: Principal, id: number | null, body: { agent_id?: string; force?: boolean }) {
   const bug = await requireBug(ctx, id);
@@ -83,9 +88,9 @@ export async function claimBug(ctx: AppContext, p: Principal, id: number | null,
   if (!won) {
     const now = await bugsRepo.get(ctx.db, bug.id);
     if (!now) throw notFound('Bug not found');
-    if (await isFrozen(ctx.db)) throw new AppError(503, FROZEN_MESSAGE);
+    if (await isFrozen(ctx.db)) throw claimRefusal('frozen', now);
     if (now.status === 'fixed' || now.status === 'closed') throw conflict(`Bug is ${now.status}`, { assignee: now.assignee, status: now.status });
-    throw conflict('Bug already claimed', { assignee: now.assignee });
+    throw claimRefusal('held', now);
   }
   if (!(bug.status === 'in_progress' && bug.assignee === agentId)) {
     const who = callerId(p);
@@ -109,11 +114,8 @@ export async function updateBug(ctx: AppContext, p: Principal, id: number | null
   if (input.severity !== undefined) fields.severity = input.severity;
   if (input.admin_notes !== undefined) fields.admin_notes = input.admin_notes;
   if (input.assignee !== undefined) fields.assignee = input.assignee === null ? null : input.assignee.trim();
-  const holder = bug.assignee || '';
-  // Claims never steal: reassigning a bug another agent is working on is not an agent's call.
-  if (p.kind === 'agent' && fields.assignee !== undefined && (fields.assignee ?? '') !== holder && holder && holder !== p.id && bug.status === 'in_progress') {
-    throw conflict('Bug already claimed', { assignee: holder });
-  }
+  // A PUT that assigns or starts work obeys the claim rule and the kill switch, inside its compare-and-set.
+  const guard = acquireGuard(p, bug, { assignee: fields.assignee, startsWork: input.status === 'in_progress' && bug.status !== 'in_progress' });
   if (input.status && (bug.status === 'fixed' || bug.status === 'closed') && (input.status === 'open' || input.status === 'in_progress')) {
     ctx.log.warn('suspect bug transition', { bug_id: bug.id, from: bug.status, to: input.status });
   }
@@ -121,7 +123,7 @@ export async function updateBug(ctx: AppContext, p: Principal, id: number | null
   const ev: EventInput | null = input.status
     ? { type: 'bug_updated', agent: who, projectId: bug.project_id, summary: `${displayName(who)} set bug #${bug.id} to ${input.status}`, data: { bug_id: bug.id, title: bug.title, updates: input } }
     : null;
-  const stmts = [bugsRepo.update(bug.id, fields, { status: bug.status, assignee: bug.assignee }), abortUnlessChanged()];
+  const stmts = [bugsRepo.update(bug.id, fields, { status: bug.status, assignee: bug.assignee }, guard), abortUnlessChanged()];
   if (ev) stmts.push(ctx.events.statement(ev));
   const finished = (s: string) => s === 'fixed' || s === 'closed';
   if (input.status && finished(input.status) && !finished(bug.status)) {
@@ -133,6 +135,8 @@ export async function updateBug(ctx: AppContext, p: Principal, id: number | null
   } catch (err) {
     if (!isGuardAbort(err)) throw err;
     const now = await requireBug(ctx, bug.id);
+    const lost = await lostAcquisition(ctx.db, guard, now);
+    if (lost) throw claimRefusal(lost, now);
     throw conflict('Bug was changed by someone else; read it again and retry', { assignee: now.assignee, status: now.status });
   }
   if (ev) ctx.events.publishWritten(ev, Number(res[2].rows[0]?.id ?? null));

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import type { SqlValue, Statement } from '../../db/types.js';
+import { acquireGuardSql, type AcquireGuard } from '../tasks/sql.js';
 
 /** The SQL of plans, plan_steps and plan_step_comments lives here and only here. */
 
@@ -200,13 +201,16 @@ export const plansRepo = {
     fields: Partial<Record<WritableStepColumn, SqlValue>>,
     expect: { attempts: number; status: string; assignee: string | null },
     stampCompleted: boolean,
+    guard?: AcquireGuard,
   ): Statement {
     const { sets, args } = setList(WRITABLE_STEP_COLUMNS, fields);
     if (stampCompleted) sets.push("completed_at = datetime('now')");
+    // An acquisition also obeys the claim rule and the kill switch in the same statement.
+    const g = acquireGuardSql(guard);
     return {
       sql: `UPDATE plan_steps SET ${[...sets, "updated_at = datetime('now')"].join(', ')}
-            WHERE id = ? AND plan_id = ? AND attempt_count = ? AND status = ? AND COALESCE(assignee, '') = ? RETURNING *`,
-      args: [...args, stepId, planId, expect.attempts, expect.status, expect.assignee ?? ''],
+            WHERE id = ? AND plan_id = ? AND attempt_count = ? AND status = ? AND COALESCE(assignee, '') = ?${g.sql} RETURNING *`,
+      args: [...args, stepId, planId, expect.attempts, expect.status, expect.assignee ?? '', ...g.args],
     };
   },
 

@@ -2,13 +2,14 @@ import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import type { SqlValue, Statement } from '../../db/types.js';
 import { assertProjectScope, actingIdentity } from '../../auth/scope.js';
-import { badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
+import { badRequest, conflict, forbidden, notFound, unavailable } from '../../http/errors.js';
 import type { EventInput } from '../events/bus.js';
 import { checkApprovalGate } from '../approvals/gate.js';
 import { appendSleepLog } from '../admin/sleep.js';
 import { resolveAssignee } from '../tasks/service.js';
 import { tasksRepo } from '../tasks/repo.js';
-import { abortUnlessChanged, callerId, displayName, isGuardAbort } from '../tasks/sql.js';
+import { FROZEN_MESSAGE } from '../admin/freeze.js';
+import { abortUnlessChanged, acquireGuard, callerId, displayName, isGuardAbort, lostAcquisition } from '../tasks/sql.js';
 import {
   OPERATOR_INPUT, RETRY_MAX, plansRepo, type PlanFilters, type PlanRow, type StepRow, type WritablePlanColumn, type WritableStepColumn,
 } from './repo.js';
@@ -245,18 +246,16 @@ export async function updateStep(ctx: AppContext, p: Principal, planId: number |
   }
   if (input.linked_task_id !== undefined) fields.linked_task_id = input.linked_task_id;
   if (input.assignee !== undefined) fields.assignee = await resolveAssignee(ctx, input.assignee);
-  // Claims never steal (spec README): an agent cannot take a step another agent is working on.
-  const holder = step.assignee || '';
-  if (p.kind === 'agent' && fields.assignee !== undefined && fields.assignee !== holder && holder && holder !== p.id && holder !== OPERATOR_INPUT && step.status === 'in_progress') {
-    throw conflict('Plan step already claimed', { assignee: holder });
-  }
+  // A PUT that assigns or starts work obeys the claim rule and the kill switch, inside its
+  // compare-and-set. A step parked on operator_input waits for a human, it is not held by one.
+  const guard = acquireGuard(p, step, { assignee: fields.assignee, startsWork: input.status === 'in_progress' && step.status !== 'in_progress' }, [OPERATOR_INPUT]);
   const stmts: Statement[] = [];
   const at: Record<string, number> = {};
   const push = (name: string, s: Statement) => {
     at[name] = stmts.length;
     stmts.push(s);
   };
-  push('step', plansRepo.updateStep(plan.id, step.id, fields, { attempts: step.attempt_count, status: step.status, assignee: step.assignee }, input.status === 'completed'));
+  push('step', plansRepo.updateStep(plan.id, step.id, fields, { attempts: step.attempt_count, status: step.status, assignee: step.assignee }, input.status === 'completed', guard));
   push('guard', abortUnlessChanged());
   push('touch', plansRepo.touchPlan(plan.id));
   const written = { ...fields };
@@ -302,7 +301,11 @@ export async function updateStep(ctx: AppContext, p: Principal, planId: number |
     if (isGuardAbort(err)) {
       const now = await plansRepo.step(ctx.db, plan.id, step.id);
       if (!now) throw notFound('Plan step not found');
-      if (now.assignee && now.assignee !== (fields.assignee ?? step.assignee) && now.status === 'in_progress') {
+      // Refused as a claim would be: frozen (503) or held by someone else (409 {error, assignee}).
+      const lost = await lostAcquisition(ctx.db, guard, now);
+      if (lost === 'frozen') throw unavailable(FROZEN_MESSAGE);
+      // Otherwise a lost race, most often to a claim: answered the same way.
+      if (lost === 'held' || (now.assignee && now.assignee !== (fields.assignee ?? step.assignee) && now.status === 'in_progress')) {
         throw conflict('Plan step already claimed', { assignee: now.assignee });
       }
       throw conflict('Plan step was changed by someone else; read it again and retry', { assignee: now.assignee, status: now.status });

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import type { Statement, SqlValue } from '../../db/types.js';
-import { NOT_FROZEN_SQL, abortIf } from './sql.js';
+import { NOT_FROZEN_SQL, abortIf, acquireGuardSql, freeOrHeldBySql, type AcquireGuard } from './sql.js';
 
 /** The SQL of tasks, task_comments and task_deliverables lives here and only here. */
 
@@ -188,14 +188,16 @@ export const tasksRepo = {
 
   /**
    * Conditional field update: applies only while the row still has the status and assignee the
-   * service decided on (compare-and-set), so a concurrent claim is never silently overwritten.
+   * service decided on (compare-and-set), so a concurrent claim is never silently overwritten,
+   * and, for an acquisition, only while the claim rule and the kill switch allow it (`guard`).
    */
-  update(id: number, fields: Partial<Record<WritableTaskColumn, SqlValue>>, expect: { status: string; assignee: string | null }): Statement {
+  update(id: number, fields: Partial<Record<WritableTaskColumn, SqlValue>>, expect: { status: string; assignee: string | null }, guard?: AcquireGuard): Statement {
     const cols = Object.keys(fields).filter((k): k is WritableTaskColumn => (WRITABLE_TASK_COLUMNS as readonly string[]).includes(k));
     const sets = [...cols.map((c) => `${c} = ?`), "updated_at = datetime('now')"];
+    const g = acquireGuardSql(guard);
     return {
-      sql: `UPDATE tasks SET ${sets.join(', ')} WHERE id = ? AND status = ? AND COALESCE(assignee, '') = ? RETURNING *`,
-      args: [...cols.map((c) => fields[c] ?? null), id, expect.status, expect.assignee ?? ''],
+      sql: `UPDATE tasks SET ${sets.join(', ')} WHERE id = ? AND status = ? AND COALESCE(assignee, '') = ?${g.sql} RETURNING *`,
+      args: [...cols.map((c) => fields[c] ?? null), id, expect.status, expect.assignee ?? '', ...g.args],
     };
   },
 
@@ -230,12 +232,13 @@ export const tasksRepo = {
         args: [agentId, taskId],
       };
     }
+    const mine = freeOrHeldBySql(agentId);
     return {
       sql: `UPDATE tasks SET assignee = ?, status = 'in_progress', updated_at = datetime('now')
-            WHERE id = ?
-              AND ((status = 'open' AND (COALESCE(assignee, '') = '' OR assignee = ?)) OR (status = 'in_progress' AND assignee = ?))
+            WHERE id = ? AND ${mine.sql}
+              AND (status = 'open' OR (status = 'in_progress' AND assignee = ?))
               AND ${taskReadySql('tasks')} AND ${NOT_FROZEN_SQL} RETURNING *`,
-      args: [agentId, taskId, agentId, agentId],
+      args: [agentId, taskId, ...mine.args, agentId],
     };
   },
 

@@ -9,7 +9,7 @@ import { plansRepo } from '../plans/repo.js';
 import { WebhookService } from '../webhooks/service.js';
 import { appendSleepLog } from '../admin/sleep.js';
 import { tasksRepo, type TaskRow, type TaskStatus, type WritableTaskColumn } from './repo.js';
-import { abortUnlessChanged, callerId, creditCompletion, displayName, isGuardAbort } from './sql.js';
+import { abortUnlessChanged, acquireGuard, callerId, creditCompletion, displayName, isGuardAbort, lostAcquisition } from './sql.js';
 
 /**
  * Tasks: create, update with the done-cascade, claim, approval, dependencies, comments,
@@ -266,11 +266,8 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
   }
   if (input.assignee !== undefined) fields.assignee = await resolveAssignee(ctx, input.assignee);
 
-  // Claims never steal: an agent cannot take over work another agent is doing through PUT either.
-  const holder = task.assignee || '';
-  if (p.kind === 'agent' && fields.assignee !== undefined && fields.assignee !== holder && holder && holder !== p.id && ['in_progress', 'review'].includes(task.status)) {
-    throw conflict('Task already claimed', { assignee: holder });
-  }
+  // A PUT that assigns or starts work obeys the claim rule and the kill switch, inside its compare-and-set.
+  const guard = acquireGuard(p, task, { assignee: fields.assignee, startsWork: input.status === 'in_progress' && task.status !== 'in_progress' });
   // needs_approval is enforced, not advisory: agents start or finish an unapproved task only after approval.
   const approvalPending = (fields.needs_approval ?? Number(task.needs_approval)) === 1 && !task.approved_by;
   if (p.kind === 'agent' && approvalPending && input.status && WORKING.includes(input.status) && input.status !== task.status) {
@@ -287,7 +284,7 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
     idx[name] = stmts.length;
     stmts.push(s);
   };
-  push('update', tasksRepo.update(task.id, fields, { status: task.status, assignee: task.assignee }));
+  push('update', tasksRepo.update(task.id, fields, { status: task.status, assignee: task.assignee }, guard));
   push('guard', abortUnlessChanged());
   for (const b of newBlockers) for (const s of tasksRepo.addDependency(task.id, b)) stmts.push(s);
 
@@ -315,12 +312,15 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
     if (isGuardAbort(err)) {
       const now = await tasksRepo.get(ctx.db, task.id);
       if (!now) throw notFound('Task not found');
+      // Refused as a claim would be: frozen (503) or held by someone else (409 {error, assignee}).
+      const lost = await lostAcquisition(ctx.db, guard, now);
+      if (lost) throw await claimError(ctx, task.id, lost, now);
       if (newBlockers.length && (now.status === task.status && (now.assignee ?? '') === (task.assignee ?? ''))) {
         throw badRequest('Dependency would create a cycle');
       }
       // Lost a race: most often another agent claimed it first — answer as a claim would.
       if (now.assignee && now.assignee !== ((fields.assignee as string | null | undefined) ?? task.assignee) && ['in_progress', 'review'].includes(now.status)) {
-        throw conflict('Task already claimed', { assignee: now.assignee });
+        throw await claimError(ctx, task.id, 'held', now);
       }
       throw conflict('Task was changed by someone else; read it again and retry', { assignee: now.assignee, status: now.status });
     }

@@ -1,5 +1,7 @@
-import type { Statement } from '../../db/types.js';
+import type { Queryable } from '../../db/db.js';
+import type { SqlValue, Statement } from '../../db/types.js';
 import type { Principal } from '../../auth/principal.js';
+import { isFrozen } from '../admin/freeze.js';
 
 /**
  * Small SQL building blocks shared by the work-item areas (tasks, plans, bugs).
@@ -47,6 +49,70 @@ export function callerId(p: Principal): string {
 
 /** A WHERE fragment: the kill switch is off (kept inside claim statements so a freeze is atomic with them). */
 export const NOT_FROZEN_SQL = "NOT EXISTS (SELECT 1 FROM instance_config WHERE key = 'admin_status' AND value = 'frozen')";
+
+/**
+ * "Claims never steal" (spec README) as a WHERE fragment over an item's `assignee`: the item is
+ * unassigned (or parked on one of `unheld`, a placeholder such as a step's operator_input) or
+ * already held by `by`. Claims and every PUT that changes an assignee put it in their
+ * compare-and-set, so the rule and its race safety live here once.
+ */
+export function freeOrHeldBySql(by: string, unheld: readonly string[] = []): { sql: string; args: SqlValue[] } {
+  const free = ["''", ...unheld.map(() => '?')].join(', ');
+  return { sql: `(COALESCE(assignee, '') IN (${free}) OR assignee = ?)`, args: [...unheld, by] };
+}
+
+/**
+ * What a PUT on a task, bug or step must re-check in its compare-and-set so it cannot do what a
+ * claim may not (spec README "Claims never steal" and "The kill switch"):
+ *  - `by`: a non-admin changing the assignee must find the item free or its own (else 409 as a claim);
+ *  - `notFrozen`: an agent assigning or starting work is work routing, refused while frozen (503).
+ * Finishing or reporting work, unassigning oneself and every human/admin edit stay possible while
+ * frozen, so agents can wind down.
+ */
+export interface AcquireGuard {
+  by?: string;
+  notFrozen?: boolean;
+  unheld?: readonly string[];
+}
+
+export function acquireGuard(
+  p: Principal,
+  current: { assignee: string | null },
+  change: { assignee?: SqlValue; startsWork: boolean },
+  unheld: readonly string[] = [],
+): AcquireGuard {
+  const reassigns = change.assignee !== undefined && String(change.assignee ?? '') !== (current.assignee ?? '');
+  return {
+    by: reassigns && !p.isAdmin ? callerId(p) : undefined,
+    notFrozen: p.kind === 'agent' && ((reassigns && !!change.assignee) || change.startsWork),
+    unheld,
+  };
+}
+
+/** The guard as extra WHERE conditions (`AND …`, or nothing) for an item's conditional update. */
+export function acquireGuardSql(g: AcquireGuard | undefined): { sql: string; args: SqlValue[] } {
+  const parts: string[] = [];
+  const args: SqlValue[] = [];
+  if (g?.by !== undefined) {
+    const f = freeOrHeldBySql(g.by, g.unheld);
+    parts.push(f.sql);
+    args.push(...f.args);
+  }
+  if (g?.notFrozen) parts.push(NOT_FROZEN_SQL);
+  return { sql: parts.map((x) => ` AND ${x}`).join(''), args };
+}
+
+/**
+ * Why a guarded PUT's compare-and-set matched nothing, when the guard is the reason: 'frozen'
+ * (answer 503 as a claim does) or 'held' (answer 409 `{error, assignee}` as a claim does);
+ * null when the item simply changed under the caller. Read after the fact, for the error only.
+ */
+export async function lostAcquisition(db: Queryable, g: AcquireGuard, now: { assignee: string | null }): Promise<'frozen' | 'held' | null> {
+  if (g.notFrozen && (await isFrozen(db))) return 'frozen';
+  const holder = now.assignee ?? '';
+  if (g.by !== undefined && holder !== '' && holder !== g.by && !(g.unheld ?? []).includes(holder)) return 'held';
+  return null;
+}
 
 /**
  * Leaderboard credit for finished work (spec 03 §3.5, §6; W25: the assignee, not whoever clicked).

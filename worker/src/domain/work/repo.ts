@@ -2,7 +2,7 @@ import type { Queryable } from '../../db/db.js';
 import type { SqlArgs, Statement } from '../../db/types.js';
 import { taskPriorityRankSql, taskReadySql } from '../tasks/repo.js';
 import { stepReadySql } from '../plans/repo.js';
-import { NOT_FROZEN_SQL } from '../tasks/sql.js';
+import { NOT_FROZEN_SQL, freeOrHeldBySql } from '../tasks/sql.js';
 import { bugSeverityRankSql } from '../bugs/repo.js';
 
 /**
@@ -111,12 +111,13 @@ export const workRepo = {
   },
 
   claimStep(stepId: number, agentId: string): Statement {
+    const mine = freeOrHeldBySql(agentId);
     return {
       sql: `UPDATE plan_steps SET assignee = ?, status = 'in_progress', updated_at = datetime('now')
-            WHERE id = ? AND (COALESCE(assignee, '') = '' OR assignee = ?)
+            WHERE id = ? AND ${mine.sql}
               AND (status = 'in_progress' OR (status = 'pending' AND ${stepReadySql('plan_steps')}))
               AND ${NOT_FROZEN_SQL} RETURNING id`,
-      args: [agentId, stepId, agentId],
+      args: [agentId, stepId, ...mine.args],
     };
   },
 
