@@ -201,4 +201,33 @@ describe('plugin host (Node)', () => {
     expect(lines.filter((l) => l.includes(`looper: more than ${HOOK_WRITES_PER_MINUTE} writes from hooks this minute`))).toHaveLength(1);
     expect(host.statsOf('looper').hook_errors).toBeGreaterThanOrEqual(1);
   });
+
+  it('REL-12: throwing, rejecting and hanging hooks are logged and counted per plugin; the other plugins\' hooks still run', async () => {
+    const { rt, lines } = await runtime();
+    const ctx = createContext(rt);
+    const seen: string[] = [];
+    const host = startPluginHost(ctx, [
+      good('bad-hooks', {
+        load: async () => ({
+          setup: (api: PluginApi) => {
+            api.on('ping', () => {
+              throw new Error('sync boom');
+            });
+            api.on('ping', async () => {
+              throw new Error('async boom');
+            });
+            api.on('ping', () => new Promise(() => undefined));
+          },
+        }),
+      }),
+      good('good-hooks', { load: async () => ({ setup: (api: PluginApi) => api.on('*', (ev) => void seen.push(ev.type)) }) }),
+    ]);
+    await host.ready;
+    const ev = await ctx.events.emit({ type: 'ping', summary: 'x' });
+    expect(ev.id).toBeGreaterThan(0);
+    await rt.settle();
+    expect(seen).toEqual(['ping']);
+    expect(host.statsOf('bad-hooks')).toMatchObject({ hook_errors: 2, hook_timeouts: 1 });
+    expect(lines.filter((l) => l.startsWith('error [plugins] bad-hooks: event hook error for ping'))).toHaveLength(3);
+  });
 });
