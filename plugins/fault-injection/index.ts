@@ -8,18 +8,32 @@ import type { PluginApi } from '../../worker/src/plugins/sdk.js';
 export async function setup(api: PluginApi) {
   if ((await api.config.get('fail_at_load')) === 'true') throw new Error('fault-injection: configured to fail at load');
 
-  api.get('/ping', () => ({ ok: true, plugin: api.name }));
-  api.get('/throw', () => {
-    throw new Error('fault-injection: synchronous throw');
-  });
-  api.get('/reject', async () => {
-    await Promise.resolve();
-    throw new TypeError('fault-injection: async rejection');
-  });
-  api.get('/hook-runs', async () => {
-    const rows = await api.db.all<{ event_id: number; event_type: string }>('SELECT event_id, event_type FROM fault_hook_runs ORDER BY id');
-    return { runs: rows };
-  });
+  // Admin-only: a diagnostic, not something agents should be able to poke.
+  const admin = { auth: 'admin' as const };
+  api.get('/ping', () => ({ ok: true, plugin: api.name }), admin);
+  api.get(
+    '/throw',
+    () => {
+      throw new Error('fault-injection: synchronous throw');
+    },
+    admin,
+  );
+  api.get(
+    '/reject',
+    async () => {
+      await Promise.resolve();
+      throw new TypeError('fault-injection: async rejection');
+    },
+    admin,
+  );
+  api.get(
+    '/hook-runs',
+    async () => {
+      const rows = await api.db.all<{ event_id: number; event_type: string }>('SELECT event_id, event_type FROM fault_hook_runs ORDER BY id');
+      return { runs: rows };
+    },
+    admin,
+  );
 
   api.on('task_created', async (ev) => {
     await api.db.run('INSERT INTO fault_hook_runs (event_id, event_type) VALUES (?, ?)', [ev.id, ev.type]);
