@@ -177,3 +177,19 @@ describe('PUT /admin/agents/:id/heartbeat and presence (REL-07)', () => {
     expect((await t.call('GET', `/agents/${a.id}`, { admin: true })).body.status).toBe('online');
   });
 });
+
+// Last in the file: its broadcasts would otherwise reach agents registered by later tests.
+describe('broadcast history', () => {
+  it('broadcasts from before an agent existed are history, not inbox items', async () => {
+    const old = await t.call('POST', '/messages', { admin: true, body: { content: 'ancient news' } });
+    await t.db.run("UPDATE messages SET created_at = datetime('now', '-1 hour') WHERE id = ?", [old.body.id]);
+    const fresh = await t.call('POST', '/messages', { admin: true, body: { content: 'fresh news' } });
+    const a = await registerAgent(t, 'hb-newcomer', 'hb');
+    await t.db.run("UPDATE agents SET created_at = datetime('now', '-1 minute') WHERE id = ?", [a.id]);
+    const r = await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'x' } });
+    const ids = (r.body.inbox?.messages ?? []).map((m: { id: number }) => m.id);
+    expect(ids).toContain(fresh.body.id);
+    expect(ids).not.toContain(old.body.id);
+  });
+
+});

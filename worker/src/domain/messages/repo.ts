@@ -40,16 +40,27 @@ const INBOX_COLS = 'id, from_agent, content, msg_type, priority, project_id, cre
  */
 export const VISIBLE_TO_AGENT = `(m.from_agent = ? OR m.to_agent = ? OR (m.to_agent IS NULL AND (m.channel_id IS NULL OR m.channel_id IN (SELECT channel_id FROM channel_members WHERE user_id = ?))))`;
 
-/** A broadcast directive counts as handled for one agent once that agent acked it (per-agent read). */
-const PENDING_DIRECTIVE = `m.msg_type = 'directive' AND m.status IN ('sent','pending')
-  AND (m.to_agent = ? OR (m.to_agent IS NULL AND (m.channel_id IS NULL OR m.channel_id IN (SELECT channel_id FROM channel_members WHERE user_id = ?))
-       AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.agent_id = ?)))`;
+/*
+ * Inbox queries are written for the index on to_agent: the `+` before other columns stops SQLite
+ * from choosing the status/msg_type indexes, whose buckets ('sent', 'message') grow with the
+ * whole history. Directed and broadcast halves are separate queries for the same reason.
+ */
 
-const PENDING_REQUEST = `m.msg_type = 'request' AND m.status IN ('pending','sent') AND m.to_agent = ?`;
+/** A broadcast directive counts as handled for one agent once that agent acked it (per-agent read). */
+const PENDING_DIRECTIVE_DIRECT = `m.to_agent = ? AND +m.msg_type = 'directive' AND +m.status IN ('sent','pending')`;
+const PENDING_DIRECTIVE_BROADCAST = `m.to_agent IS NULL AND m.msg_type = 'directive' AND m.status IN ('sent','pending')
+  AND (m.channel_id IS NULL OR m.channel_id IN (SELECT channel_id FROM channel_members WHERE user_id = ?))
+  AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.agent_id = ?)`;
+
+const PENDING_REQUEST = `m.to_agent = ? AND +m.msg_type = 'request' AND +m.status IN ('pending','sent')`;
 
 /** Regular unread (spec 03 §7.7), with channel posts only for members (spec 02 W25). */
-const UNREAD_REGULAR = `m.msg_type IN ('message','info') AND m.status = 'sent' AND m.from_agent != ?
-  AND (m.to_agent = ? OR (m.to_agent IS NULL AND (m.channel_id IS NULL OR m.channel_id IN (SELECT channel_id FROM channel_members WHERE user_id = ?))))
+const UNREAD_DIRECT = `m.to_agent = ? AND +m.msg_type IN ('message','info') AND +m.status = 'sent' AND m.from_agent != ?
+  AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.agent_id = ?)`;
+/** Broadcasts older than the agent itself are history, not news (bounds the scan for long-lived instances). */
+const UNREAD_BROADCAST = `m.to_agent IS NULL AND +m.msg_type IN ('message','info') AND +m.status = 'sent' AND m.from_agent != ?
+  AND m.created_at >= COALESCE((SELECT created_at FROM agents WHERE id = ?), '')
+  AND (m.channel_id IS NULL OR m.channel_id IN (SELECT channel_id FROM channel_members WHERE user_id = ?))
   AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.agent_id = ?)`;
 
 export interface MessageFilters {
@@ -122,7 +133,12 @@ export const messagesRepo = {
   },
 
   pendingDirectives(db: Queryable, agentId: string) {
-    return db.all<InboxItem>(`SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_DIRECTIVE} ORDER BY m.id ASC LIMIT 100`, [agentId, agentId, agentId]);
+    return db.all<InboxItem>(
+      `SELECT * FROM (SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_DIRECTIVE_DIRECT}
+                      UNION ALL SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_DIRECTIVE_BROADCAST})
+       ORDER BY id ASC LIMIT 100`,
+      [agentId, agentId, agentId],
+    );
   },
 
   pendingRequests(db: Queryable, agentId: string) {
@@ -134,13 +150,20 @@ export const messagesRepo = {
   },
 
   pendingDirectiveRows(db: Queryable, agentId: string) {
-    return db.all<MessageRow>(`SELECT m.* FROM messages m WHERE ${PENDING_DIRECTIVE} ORDER BY m.id ASC LIMIT 100`, [agentId, agentId, agentId]);
+    return db.all<MessageRow>(
+      `SELECT * FROM (SELECT m.* FROM messages m WHERE ${PENDING_DIRECTIVE_DIRECT}
+                      UNION ALL SELECT m.* FROM messages m WHERE ${PENDING_DIRECTIVE_BROADCAST})
+       ORDER BY id ASC LIMIT 100`,
+      [agentId, agentId, agentId],
+    );
   },
 
   unreadRegular(db: Queryable, agentId: string, limit = 20) {
     return db.all<InboxItem>(
-      `SELECT ${INBOX_COLS}, to_agent FROM messages m WHERE ${UNREAD_REGULAR} ORDER BY m.id DESC LIMIT ?`,
-      [agentId, agentId, agentId, agentId, limit],
+      `SELECT * FROM (SELECT ${INBOX_COLS}, to_agent FROM messages m WHERE ${UNREAD_DIRECT}
+                      UNION ALL SELECT ${INBOX_COLS}, to_agent FROM messages m WHERE ${UNREAD_BROADCAST})
+       ORDER BY id DESC LIMIT ?`,
+      [agentId, agentId, agentId, agentId, agentId, agentId, agentId, limit],
     );
   },
 
