@@ -193,3 +193,16 @@ describe('broadcast history', () => {
   });
 
 });
+
+describe('approvals in the heartbeat (spec 02 §3.3 step 13)', () => {
+  it('lists the agent’s own pending approvals', async () => {
+    const a = await registerAgent(t, 'hb-appr', 'hb');
+    const ap = await t.call('POST', '/approvals', { agentKey: a.key, body: { action_type: 'deploy', title: 'ship v2', payload: { v: 2 }, project_id: 'hb' } });
+    expect(ap.status).toBe(200);
+    const r = await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'x' } });
+    expect(r.body.approvals.map((x: { title: string; status: string }) => `${x.title}:${x.status}`)).toEqual(['ship v2:pending']);
+    const other = await registerAgent(t, 'hb-appr-2', 'hb');
+    const r2 = await t.call('POST', '/agents/heartbeat', { agentKey: other.key, body: { working_on: 'x' } });
+    expect(r2.body.approvals).toBeUndefined();
+  });
+});

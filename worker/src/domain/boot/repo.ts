@@ -63,7 +63,7 @@ export const bootRepo = {
     return db.all(`SELECT * FROM tasks WHERE needs_approval = 1 AND approved_by IS NULL AND status != 'done' AND ${s.sql} ORDER BY updated_at DESC LIMIT 50`, s.args);
   },
   myApprovals(db: Queryable, agentId: string) {
-    return db.all("SELECT * FROM approvals WHERE requester_key = ? AND status IN ('pending','approved') ORDER BY id DESC LIMIT 20", [`agent:${agentId}`]);
+    return db.all("SELECT * FROM approvals WHERE requested_by = ? AND requester_key = ? AND status IN ('pending','approved') ORDER BY id DESC LIMIT 20", [agentId, `agent:${agentId}`]);
   },
   recentEvents(db: Queryable, agentId: string, scope: string[] | null) {
     const s = scope === null ? { sql: '1', args: [] as SqlArgs } : { sql: `(agent = ? OR project_id IN (${scope.map(() => '?').join(',')}))`, args: [agentId, ...scope] };

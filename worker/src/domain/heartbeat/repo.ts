@@ -7,8 +7,8 @@ export const heartbeatRepo = {
   openApprovals(db: Queryable, agentId: string) {
     return db.all(
       `SELECT id, action_type, title, status, risk_tier, project_id, created_at, decided_at FROM approvals
-       WHERE requester_key = ? AND status IN ('pending','approved') ORDER BY id DESC LIMIT 20`,
-      [`agent:${agentId}`],
+       WHERE requested_by = ? AND requester_key = ? AND status IN ('pending','approved') ORDER BY id DESC LIMIT 20`,
+      [agentId, `agent:${agentId}`],
     );
   },
 
