@@ -133,10 +133,10 @@ describe('auto_claim', () => {
     expect(ev!.summary).toBe(`${a.id} auto-claimed task #${tid}: claim me`);
 
     const p = await plan('ac');
-    const sid = await step(p, 1);
+    const sid = await step(p, 1, { description: 'step details' });
     await t.db.run("UPDATE tasks SET status = 'done' WHERE id = ?", [tid]);
     const r2 = await t.call('GET', `/work/${a.id}?auto_claim=true`, { agentKey: a.key });
-    expect(r2.body.claimed).toMatchObject({ type: 'plan_step_unassigned', id: sid, claimed: true });
+    expect(r2.body.claimed).toMatchObject({ type: 'plan_step_unassigned', id: sid, claimed: true, description: 'step details', plan_title: 'Plan' });
     expect(await t.db.get('SELECT status, assignee FROM plan_steps WHERE id = ?', [sid])).toMatchObject({ status: 'in_progress', assignee: a.id });
 
     const b = await registerAgent(t, 'ac-bob', 'ac');

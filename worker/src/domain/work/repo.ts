@@ -116,7 +116,7 @@ export const workRepo = {
       sql: `UPDATE plan_steps SET assignee = ?, status = 'in_progress', updated_at = datetime('now')
             WHERE id = ? AND ${mine.sql}
               AND (status = 'in_progress' OR (status = 'pending' AND ${stepReadySql('plan_steps')}))
-              AND ${NOT_FROZEN_SQL} RETURNING id`,
+              AND ${NOT_FROZEN_SQL} RETURNING id, description`,
       args: [agentId, stepId, ...mine.args],
     };
   },

@@ -103,10 +103,14 @@ export class WorkService {
         if (r.ok) description = r.task.description;
       } else if (item.type === 'plan_step' || item.type === 'plan_step_unassigned') {
         const s = workRepo.claimStep(item.id, agent.id);
-        won = !!(await db.get(s.sql, s.args));
+        const row = await db.get<{ description: string }>(s.sql, s.args);
+        won = !!row;
+        description = row?.description;
       } else {
         const s = bugsRepo.claim(item.id, agent.id, false);
-        won = !!(await db.get(s.sql, s.args));
+        const row = await db.get<{ description: string }>(s.sql, s.args);
+        won = !!row;
+        description = row?.description;
       }
       if (!won) {
         if (await isFrozen(db)) return null;
