@@ -92,6 +92,7 @@ describe('GET /boot/:agentId', () => {
       expect(v.body, k).toHaveProperty(k);
     }
     expect(v.body.agent.api_key_hash).toBeUndefined();
+    expect(Array.isArray(v.body.plugins)).toBe(true);
     expect(v.body.changes_since_last).toBeUndefined();
     expect((await t.db.get<{ summary: string }>("SELECT summary FROM events WHERE type = 'agent_boot' AND agent = ? ORDER BY id DESC", [a.id]))!.summary).toBe(`${a.id} booted (verbose)`);
     const s = await t.call('GET', `/boot/${a.id}?smart=true`, { agentKey: a.key });

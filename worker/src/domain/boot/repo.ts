@@ -91,6 +91,9 @@ export const bootRepo = {
       [projectId],
     );
   },
+  enabledPlugins(db: Queryable) {
+    return db.all('SELECT name, display_name, description, version, route_prefix, mcp_tool_count FROM plugins WHERE enabled = 1 ORDER BY name');
+  },
   sinceLastSession(db: Queryable, agentId: string, since: string) {
     return db.get<{ new_messages: number; task_changes: number; plan_step_changes: number; new_bugs: number }>(
       `SELECT (SELECT COUNT(*) FROM messages WHERE created_at > ? AND (to_agent = ? OR to_agent IS NULL) AND msg_type IN ('message','info','request','directive')) AS new_messages,

@@ -240,7 +240,7 @@ export class BootService {
     const nowIso = common.server_time as string;
     const ns = async (n: string) => (n ? bootRepo.contextKeys(db, [n], nowIso) : []);
     const since = before.last_heartbeat;
-    const [project, tasks, requests, directives, newMessages, projectKeys, platformKeys, agentKeys, approvalQueue, myApprovals, recentEvents, openBugs, plans, channels, concepts, sinceCounts] = await Promise.all([
+    const [project, tasks, requests, directives, newMessages, projectKeys, platformKeys, agentKeys, approvalQueue, myApprovals, recentEvents, openBugs, plans, channels, concepts, sinceCounts, plugins] = await Promise.all([
       agent.project_id ? bootRepo.project(db, agent.project_id) : undefined,
       bootRepo.assignedTaskRows(db, agent.id),
       messagesRepo.pendingRequestRows(db, agent.id),
@@ -257,6 +257,7 @@ export class BootService {
       bootRepo.channels(db, agent.id),
       agent.project_id ? bootRepo.concepts(db, agent.project_id) : Promise.resolve([]),
       since ? bootRepo.sinceLastSession(db, agent.id, since) : Promise.resolve(undefined),
+      bootRepo.enabledPlugins(db),
     ]);
     const unread_counts: Record<string, number> = {};
     for (const ch of channels) unread_counts[String(ch.id)] = Number(ch.unread);
@@ -282,7 +283,7 @@ export class BootService {
       channels,
       unread_counts,
       concepts: concepts.map((c) => ({ ...c, data: parseObject(c.data) })),
-      plugins: [],
+      plugins,
       team_agents: others.filter((o) => o.project_id === agent.project_id),
       since_last_session: sinceCounts ? { ...sinceCounts, since } : null,
       ...common,
