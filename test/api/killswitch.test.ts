@@ -11,6 +11,14 @@ afterAll(async () => t?.close());
 const FROZEN = 'Claude Admin is frozen. Work routing paused. Contact a human operator.';
 
 describe('PUT /admin/override (SEC-49)', () => {
+  it('bad action is a 400; agents cannot touch it', async () => {
+    const r = await t.call('PUT', '/admin/override', { admin: true, body: { action: 'melt' } });
+    expect(r.status).toBe(400);
+    expect(r.body.error).toBe('action must be freeze or unfreeze');
+    const a = await registerAgent(t, 'ks-agent', 'ks');
+    expect((await t.call('PUT', '/admin/override', { agentKey: a.key, body: {} })).status).toBe(403);
+  });
+
   it('SEC-49: any operator may freeze, only admins unfreeze; frozen routing refuses, reads keep working', async () => {
     const op = await createOperator(t, 'ks-op', 'operator');
     const a = await registerAgent(t, 'ks-ada', 'ks');
@@ -56,12 +64,4 @@ describe('PUT /admin/override (SEC-49)', () => {
     const work2 = await t.call('GET', `/work/${a.id}`, { agentKey: a.key });
     expect(work2.body.queue.map((i: { id: number }) => i.id)).toContain(tid);
   });
-  it('bad action is a 400; agents cannot touch it', async () => {
-    const r = await t.call('PUT', '/admin/override', { admin: true, body: { action: 'melt' } });
-    expect(r.status).toBe(400);
-    expect(r.body.error).toBe('action must be freeze or unfreeze');
-    const a = await registerAgent(t, 'ks-agent', 'ks');
-    expect((await t.call('PUT', '/admin/override', { agentKey: a.key, body: {} })).status).toBe(403);
-  });
-
 });
