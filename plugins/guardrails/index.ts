@@ -6,6 +6,8 @@ import {
   queryInt,
   parseJson,
   dataObject,
+  whereAll,
+  ruleListFilters,
   type GuardInput,
   type PluginApi,
   type PluginRequest,
@@ -177,21 +179,8 @@ export async function setup(api: PluginApi) {
   });
 
   api.get('/rules', async (req) => {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (req.query.enabled !== undefined) {
-      where.push('enabled = ?');
-      args.push(req.query.enabled === '1' || req.query.enabled === 'true' ? 1 : 0);
-    }
-    if (req.query.trigger_event) {
-      where.push('trigger_event = ?');
-      args.push(req.query.trigger_event);
-    }
-    if (req.query.project_id) {
-      where.push('project_id = ?');
-      args.push(req.query.project_id);
-    }
-    const rows = await db.all<RuleRow>(`SELECT * FROM guardrail_rules ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT 500`, args);
+    const where = whereAll(ruleListFilters(req.query));
+    const rows = await db.all<RuleRow>(`SELECT * FROM guardrail_rules ${where.sql} ORDER BY id DESC LIMIT 500`, where.args);
     return rows.map(toRule);
   });
 

@@ -1,4 +1,4 @@
-import { badRequest, notFound, parseIntId, parseJson, queryInt, dataObject, SsrfBlockedError, type MyceliumEvent, type PluginApi } from '../../worker/src/plugins/sdk.js';
+import { badRequest, notFound, parseIntId, parseJson, queryInt, dataObject, SsrfBlockedError, whereAll, ruleListFilters, type MyceliumEvent, type PluginApi } from '../../worker/src/plugins/sdk.js';
 
 /**
  * workflow-automations (spec 06 §5.3, W4, W7, W14): "when event X (with conditions) then
@@ -216,21 +216,8 @@ export function setup(api: PluginApi) {
   });
 
   api.get('/rules', async (req) => {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (req.query.enabled !== undefined) {
-      where.push('enabled = ?');
-      args.push(req.query.enabled === 'true' || req.query.enabled === '1' ? 1 : 0);
-    }
-    if (req.query.trigger_event) {
-      where.push('trigger_event = ?');
-      args.push(req.query.trigger_event);
-    }
-    if (req.query.project_id) {
-      where.push('project_id = ?');
-      args.push(req.query.project_id);
-    }
-    return (await db.all<RuleRow>(`SELECT * FROM automation_rules ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT 100`, args)).map(toRule);
+    const where = whereAll(ruleListFilters(req.query));
+    return (await db.all<RuleRow>(`SELECT * FROM automation_rules ${where.sql} ORDER BY id DESC LIMIT 100`, where.args)).map(toRule);
   });
 
   async function insertRule(b: Record<string, unknown>, who: string, base?: { name: string; description: string; trigger_event: string; conditions: string; actions: string }) {

@@ -9,6 +9,16 @@ export { reply, PluginReply } from './types.js';
 export { AppError, badRequest, forbidden, notFound, conflict, invalidEnum, unauthorized } from '../http/errors.js';
 export { parseIntId, queryInt, parseWith } from '../http/validate.js';
 export { SsrfBlockedError } from '../http/ssrf.js';
+export { whereAll } from '../db/sql.js';
+
+/** Filters shared by the rule lists of rule-based plugins (`?enabled=`, `?trigger_event=`, `?project_id=`). */
+export function ruleListFilters(query: Record<string, string | undefined>): [string, ...(string | number)[]][] {
+  const conditions: [string, ...(string | number)[]][] = [];
+  if (query.enabled !== undefined) conditions.push(['enabled = ?', query.enabled === '1' || query.enabled === 'true' ? 1 : 0]);
+  if (query.trigger_event) conditions.push(['trigger_event = ?', query.trigger_event]);
+  if (query.project_id) conditions.push(['project_id = ?', query.project_id]);
+  return conditions;
+}
 
 /** SQLite `datetime('now')` text for an instant (UTC, `YYYY-MM-DD HH:MM:SS`). */
 export function sqlTime(d: Date): string {

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import type { SqlArgs, Statement } from '../../db/types.js';
+import { assignments } from '../../db/sql.js';
 
 /** SQL for channels, channel_members, channel_reads and channel posts in `messages` (spec 03 §2.8–2.12, §9). */
 
@@ -33,7 +34,22 @@ export interface NewMember {
 
 export const PROTECTED_SLUGS = new Set(['general', 'admin']);
 
+/**
+ * Which channels a non-admin caller may read (spec README "Privacy of messages"): those
+ * `memberId` belongs to, plus, for humans (`openChannels`), every channel that is not a DM.
+ * Decided by ChannelService.readScope; admins have no scope (they read everything).
+ */
+export interface ChannelReadScope {
+  memberId: string;
+  openChannels: boolean;
+}
+
 export const channelsRepo = {
+  /** The channel ids a scope may read, as a parenthesised subquery for `channel_id IN …`. */
+  readableIds(s: ChannelReadScope): { sql: string; args: SqlArgs } {
+    const member = 'SELECT channel_id FROM channel_members WHERE user_id = ?';
+    return { sql: s.openChannels ? `(${member} UNION SELECT id FROM channels WHERE type != 'dm')` : `(${member})`, args: [s.memberId] };
+  },
   get(db: Queryable, id: number) {
     return db.get<ChannelRow>('SELECT * FROM channels WHERE id = ?', [id]);
   },
@@ -93,13 +109,7 @@ export const channelsRepo = {
     };
   },
   update(db: Queryable, id: number, f: { name?: string; description?: string; status?: string }) {
-    const sets: string[] = [];
-    const args: SqlArgs = [];
-    for (const [k, v] of Object.entries(f)) {
-      if (v === undefined) continue;
-      sets.push(`${k} = ?`);
-      args.push(v);
-    }
+    const { sets, args } = assignments(f);
     if (!sets.length) return channelsRepo.get(db, id);
     return db.get<ChannelRow>(`UPDATE channels SET ${sets.join(', ')} WHERE id = ? RETURNING *`, [...args, id]);
   },

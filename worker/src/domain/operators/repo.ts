@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/db.js';
-import type { SqlArgs, Statement } from '../../db/types.js';
+import type { Statement } from '../../db/types.js';
+import { assignments } from '../../db/sql.js';
 
 /** SQL for the operators roster (spec 01 §2.7, §2.10). */
 
@@ -60,15 +61,8 @@ export const operatorsRepo = {
   },
   /** updated_at moves only when a value really changed (spec 01 §2.7). */
   update(db: Queryable, id: string, f: OperatorUpdate) {
-    const sets: string[] = [];
-    const changed: string[] = [];
-    const args: SqlArgs = [];
-    for (const [k, v] of Object.entries(f)) {
-      if (v === undefined) continue;
-      sets.push(`${k} = ?`);
-      changed.push(`${k} IS NOT ?`);
-      args.push(v);
-    }
+    const { columns, sets, args } = assignments(f);
+    const changed = columns.map((c) => `${c} IS NOT ?`);
     if (!sets.length) return operatorsRepo.get(db, id);
     return db.get<OperatorRow>(
       `UPDATE operators SET ${sets.join(', ')}, updated_at = CASE WHEN ${changed.join(' OR ')} THEN datetime('now') ELSE updated_at END

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import type { SqlArgs, Statement } from '../../db/types.js';
+import { assignments } from '../../db/sql.js';
 
 /** SQL for teams and team_members (spec 01 §2.9, §2.10). */
 
@@ -69,13 +70,7 @@ export const teamsRepo = {
     ];
   },
   update(db: Queryable, id: string, f: { name?: string; description?: string; org_id?: string }) {
-    const sets: string[] = [];
-    const args: SqlArgs = [];
-    for (const [k, v] of Object.entries(f)) {
-      if (v === undefined) continue;
-      sets.push(`${k} = ?`);
-      args.push(v);
-    }
+    const { sets, args } = assignments(f);
     return db.get<TeamRow>(`UPDATE teams SET ${[...sets, "updated_at = datetime('now')"].join(', ')} WHERE id = ? RETURNING *`, [...args, id]);
   },
   /** Deletes only an empty team with no projects; the team channel is archived, not lost. */

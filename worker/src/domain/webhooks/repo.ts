@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import type { SqlArgs } from '../../db/types.js';
+import { assignments } from '../../db/sql.js';
 
 /** SQL for webhooks and webhook_deliveries (spec 04 §1.11). */
 
@@ -71,13 +72,7 @@ export const webhooksRepo = {
     return db.all<WebhookRow>("SELECT * FROM webhooks WHERE active = 1 AND (agent_id = '__global__' OR agent_id = ?) ORDER BY id ASC", [routingAgentId ?? '__global__']);
   },
   update(db: Queryable, id: number, f: Partial<Pick<WebhookRow, 'agent_id' | 'url' | 'events' | 'secret' | 'active'>>) {
-    const sets: string[] = [];
-    const args: SqlArgs = [];
-    for (const [k, v] of Object.entries(f)) {
-      if (v === undefined) continue;
-      sets.push(`${k} = ?`);
-      args.push(v);
-    }
+    const { sets, args } = assignments(f);
     if (!sets.length) return webhooksRepo.get(db, id);
     return db.get<WebhookRow>(`UPDATE webhooks SET ${sets.join(', ')} WHERE id = ? RETURNING *`, [...args, id]);
   },
