@@ -175,3 +175,78 @@ describe('guardrails on messages and requests (spec 03 §0.3, W21)', () => {
     expect(req.body.error).toBe('Blocked by guardrail: no-requests');
   });
 });
+
+describe('review fixes: operator privacy, since, atomic send', () => {
+  const ids = (r: { body: { id: number }[] }) => r.body.map((m) => m.id);
+
+  it('SEC-20: a non-admin operator reads no agent↔agent DM through GET /messages or /messages/threads; its own traffic and broadcasts it does, admins everything', async () => {
+    const a = await registerAgent(t, 'opv-a', 'm');
+    const b = await registerAgent(t, 'opv-b', 'm');
+    const op = await createOperator(t, 'opv-op', 'operator');
+    const boss = await createOperator(t, 'opv-boss', 'admin');
+    const dm = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: b.id, content: 'between us', thread_id: 'opv-secret' } });
+    const dmChannel = (await t.db.get<{ channel_id: number }>('SELECT channel_id FROM messages WHERE id = ?', [dm.body.id]))!.channel_id;
+    // A broadcast-shaped post inside the DM channel is still the DM's.
+    const inDm = await t.call('POST', '/messages', { agentKey: a.key, body: { channel_id: dmChannel, content: 'also between us' } });
+    const bc = await t.call('POST', '/messages', { agentKey: a.key, body: { content: 'hello everyone', thread_id: 'opv-public' } });
+    const mine = await t.call('POST', '/messages', { token: op.token, body: { to_agent: a.id, content: 'from the operator', thread_id: 'opv-mine' } });
+    expect([dm.status, inDm.status, bc.status, mine.status]).toEqual([200, 200, 200, 200]);
+
+    const seen = ids(await t.call('GET', `/messages?from=${a.id}`, { token: op.token }));
+    expect(seen).not.toContain(dm.body.id);
+    expect(seen).not.toContain(inDm.body.id);
+    expect(seen).toContain(bc.body.id);
+    expect(ids(await t.call('GET', `/messages?to=${a.id}`, { token: op.token }))).toContain(mine.body.id);
+    expect((await t.call('GET', `/messages?channel_id=${dmChannel}`, { token: op.token })).body).toEqual([]);
+    const intrude = await t.call('POST', '/messages', { token: op.token, body: { channel_id: dmChannel, content: 'let me in' } });
+    expect(intrude.status).toBe(403);
+    expect(intrude.body.error).toBe('Not a member of this channel');
+    const threads = (await t.call('GET', '/messages/threads?limit=500', { token: op.token })).body.map((x: { thread_id: string }) => x.thread_id);
+    expect(threads).not.toContain('opv-secret');
+    expect(threads).toEqual(expect.arrayContaining(['opv-public', 'opv-mine']));
+    // A hidden DM in a thread the operator sees does not leak its sender as last_sender.
+    await t.call('POST', '/messages', { agentKey: b.key, body: { to_agent: a.id, content: 'hidden reply', thread_id: 'opv-mine' } });
+    const mixed = (await t.call('GET', '/messages/threads?limit=500', { token: op.token })).body.find((x: { thread_id: string }) => x.thread_id === 'opv-mine');
+    expect(mixed).toMatchObject({ message_count: 1, last_sender: 'opv-op' });
+
+    const all = ids(await t.call('GET', `/messages?channel_id=${dmChannel}`, { token: boss.token }));
+    expect(all).toEqual(expect.arrayContaining([dm.body.id, inDm.body.id]));
+    expect((await t.call('GET', '/messages/threads?limit=500', { token: boss.token })).body.map((x: { thread_id: string }) => x.thread_id)).toContain('opv-secret');
+  });
+
+  it('since is an instant parsed like GET /events (ISO with zone or not, DB form); garbage is a 400', async () => {
+    const a = await registerAgent(t, 'since-a', 'm');
+    const m = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'since-b', content: 'timed' } });
+    const created = (await t.db.get<{ created_at: string }>('SELECT created_at FROM messages WHERE id = ?', [m.body.id]))!.created_at;
+    const at = Date.parse(`${created.replace(' ', 'T')}Z`);
+    const before = new Date(at - 1000).toISOString();
+    const got = await t.call('GET', `/messages?from=${a.id}&since=${encodeURIComponent(before)}`, { admin: true });
+    expect(got.status).toBe(200);
+    expect(ids(got)).toContain(m.body.id);
+    // One second after, written in +02:00: excluded although "later" as text.
+    const after = new Date(at + 1000 + 2 * 3_600_000).toISOString().slice(0, 19) + '+02:00';
+    const later = await t.call('GET', `/messages?from=${a.id}&since=${encodeURIComponent(after)}`, { admin: true });
+    expect(ids(later)).not.toContain(m.body.id);
+    expect(ids(await t.call('GET', `/messages?from=${a.id}&since=${encodeURIComponent(created)}`, { admin: true }))).not.toContain(m.body.id);
+    const bad = await t.call('GET', '/messages?since=yesterday', { admin: true });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatch(/since/);
+  });
+
+  it('a message whose events cannot be written is not stored either (one atomic write)', async () => {
+    const a = await registerAgent(t, 'atom-a', 'm');
+    await t.db.run(
+      "CREATE TRIGGER atom_probe BEFORE INSERT ON events WHEN NEW.type = 'message_sent' AND NEW.agent = 'atom-a' BEGIN SELECT RAISE(ABORT, 'probe'); END",
+    );
+    try {
+      const r = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'atom-b', content: 'atomic probe' } });
+      expect(r.status).toBeGreaterThanOrEqual(500);
+      expect(await t.db.get("SELECT id FROM messages WHERE from_agent = 'atom-a'")).toBeUndefined();
+    } finally {
+      await t.db.run('DROP TRIGGER atom_probe');
+    }
+    const ok = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'atom-b', content: 'now it works' } });
+    expect(ok.status).toBe(200);
+    expect(await t.db.get("SELECT id FROM events WHERE type = 'message_sent' AND data LIKE ?", [`%"message_id":${ok.body.id}%`])).toBeDefined();
+  });
+});

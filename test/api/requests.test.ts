@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTarget, type Target } from '../support/target.js';
-import { registerAgent } from '../support/fixtures.js';
+import { createOperator, registerAgent } from '../support/fixtures.js';
 import type { AppContext } from '../../worker/src/context.js';
 import { EventBus } from '../../worker/src/domain/events/bus.js';
 import { requestRoutes } from '../../worker/src/domain/requests/routes.js';
@@ -112,5 +112,37 @@ describe('stale request resolution (spec 03 §8.5)', () => {
     expect(rows[2].status).toBe('pending');
     const ev = await t.db.get<{ data: string }>("SELECT data FROM events WHERE type = 'request_resolved' ORDER BY id DESC");
     expect(JSON.parse(ev!.data)).toMatchObject({ message_id: old.body.id });
+  });
+});
+
+describe('review fixes: pending for operators, atomic create', () => {
+  it('GET /requests/pending: agent_id is honoured only for admins — a non-admin operator gets 403 for an agent (spec 03 W9, spec 01 §2.5)', async () => {
+    const a = await registerAgent(t, 'rq-op-a', 'rq');
+    const b = await registerAgent(t, 'rq-op-b', 'rq');
+    const r = await t.call('POST', '/requests', { agentKey: a.key, body: { to_agent: b.id, content: 'for b only' } });
+    const op = await createOperator(t, 'rq-op', 'operator');
+    const spy = await t.call('GET', `/requests/pending?agent_id=${b.id}`, { token: op.token });
+    expect(spy.status).toBe(403);
+    expect(spy.body.error).toBe('Can only read your own pending requests');
+    const own = await t.call('GET', '/requests/pending', { token: op.token });
+    expect(own.status).toBe(200);
+    expect(own.body.map((m: { id: number }) => m.id)).not.toContain(r.body.id);
+    const boss = await createOperator(t, 'rq-boss', 'admin');
+    expect((await t.call('GET', `/requests/pending?agent_id=${b.id}`, { token: boss.token })).body.map((m: { id: number }) => m.id)).toEqual([r.body.id]);
+  });
+
+  it('a request whose events cannot be written leaves neither the request nor its auto-task', async () => {
+    const a = await registerAgent(t, 'rq-atom-a', 'rq');
+    await t.db.run(
+      "CREATE TRIGGER rq_atom_probe BEFORE INSERT ON events WHEN NEW.type = 'request_created' AND NEW.agent = 'rq-atom-a' BEGIN SELECT RAISE(ABORT, 'probe'); END",
+    );
+    try {
+      const r = await t.call('POST', '/requests', { agentKey: a.key, body: { to_agent: 'rq-atom-b', content: 'atomic', project_id: 'rq', auto_task: true } });
+      expect(r.status).toBeGreaterThanOrEqual(500);
+      expect(await t.db.get("SELECT id FROM messages WHERE from_agent = 'rq-atom-a'")).toBeUndefined();
+      expect(await t.db.get("SELECT id FROM tasks WHERE requester = 'rq-atom-a'")).toBeUndefined();
+    } finally {
+      await t.db.run('DROP TRIGGER rq_atom_probe');
+    }
   });
 });

@@ -2,7 +2,7 @@ import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
 import { canonicalWho } from '../operators/service.js';
-import { channelsRepo, PROTECTED_SLUGS, type ChannelRow, type NewMember } from './repo.js';
+import { channelsRepo, PROTECTED_SLUGS, type ChannelReadScope, type ChannelRow, type NewMember } from './repo.js';
 
 export const CHANNEL_TYPES = ['general', 'announcement', 'team', 'project', 'task', 'plan', 'bug'] as const;
 export const CHANNEL_STATUSES = ['active', 'archived'] as const;
@@ -14,6 +14,10 @@ interface Caller {
   p: Principal;
   who: string;
   type: 'agent' | 'operator';
+}
+
+function readScopeOf(c: Caller): ChannelReadScope | null {
+  return c.p.isAdmin ? null : { memberId: c.who, openChannels: c.p.kind !== 'agent' };
 }
 
 /**
@@ -35,7 +39,7 @@ export class ChannelService {
     return ch;
   }
 
-  private async isMember(ch: ChannelRow, who: string) {
+  private async isMember(ch: { id: number }, who: string) {
     return !!(await channelsRepo.member(this.app.db, ch.id, who));
   }
 
@@ -46,11 +50,28 @@ export class ChannelService {
     return (await channelsRepo.member(this.app.db, ch.id, c.who))?.role === 'admin';
   }
 
-  /** Reading a channel: DMs for members (and admins); other channels for humans and member agents. */
+  /**
+   * The one read rule for channel content, used here and by GET /messages: admins read
+   * everything (null); others read the channels they are members of, and humans also every
+   * channel that is not a DM. DMs are thus readable only by their two members and admins.
+   */
+  async readScope(p: Principal): Promise<ChannelReadScope | null> {
+    return readScopeOf(await this.caller(p));
+  }
+
+  /** The same rule for one channel; POST /messages uses it for posts into an explicit channel. */
+  async mayRead(p: Principal, ch: { id: number; type: string }): Promise<boolean> {
+    return this.canRead(ch, await this.caller(p));
+  }
+
+  private async canRead(ch: { id: number; type: string }, c: Caller): Promise<boolean> {
+    const scope = readScopeOf(c);
+    if (scope === null || (ch.type !== 'dm' && scope.openChannels)) return true;
+    return this.isMember(ch, scope.memberId);
+  }
+
   private async assertCanRead(ch: ChannelRow, c: Caller) {
-    if (c.p.isAdmin) return;
-    if (ch.type !== 'dm' && c.p.kind !== 'agent') return;
-    if (!(await this.isMember(ch, c.who))) throw forbidden('Access denied');
+    if (!(await this.canRead(ch, c))) throw forbidden('Access denied');
   }
 
   async list(p: Principal, q: { type?: string; status: string; member?: string; limit: number; offset: number }) {

@@ -1,5 +1,6 @@
 import type { Db, Queryable } from '../../db/db.js';
 import type { SqlArgs, Statement } from '../../db/types.js';
+import { channelsRepo, type ChannelReadScope } from '../channels/repo.js';
 
 /** The messages and message_reads tables' SQL (spec 03 §2.8–2.9, §7, §8). */
 
@@ -34,11 +35,27 @@ export interface InboxItem {
 const INBOX_COLS = 'id, from_agent, content, msg_type, priority, project_id, created_at';
 
 /**
- * What an agent may read (spec README "Privacy of messages", SEC-20): what it sent, what was
- * sent to it, broadcasts, and posts in channels it is a member of. `m` is the messages alias;
- * the one argument is the agent id, three times.
+ * Who is reading (spec README "Privacy of messages", SEC-20): `selves` are the identities the
+ * caller sends and receives as (an agent id; an operator's display name and operator row id),
+ * `channels` the channel rule of ChannelService.readScope. Null viewer = admins, who see all.
  */
-export const VISIBLE_TO_AGENT = `(m.from_agent = ? OR m.to_agent = ? OR (m.to_agent IS NULL AND (m.channel_id IS NULL OR m.channel_id IN (SELECT channel_id FROM channel_members WHERE user_id = ?))))`;
+export interface MessageViewer {
+  selves: string[];
+  channels: ChannelReadScope;
+}
+
+/** What a viewer may read: what it sent, what was sent to it, and broadcasts outside channels or in channels it may read. `m` is the messages alias. */
+export function visibleTo(v: MessageViewer): { sql: string; args: SqlArgs } {
+  const ids = v.selves.map(() => '?').join(', ');
+  const ch = channelsRepo.readableIds(v.channels);
+  return {
+    sql: `(m.from_agent IN (${ids}) OR m.to_agent IN (${ids}) OR (m.to_agent IS NULL AND (m.channel_id IS NULL OR m.channel_id IN ${ch.sql})))`,
+    args: [...v.selves, ...v.selves, ...ch.args],
+  };
+}
+
+/** `visibleTo` for one agent as a fragment with three `?`, all the agent id. */
+export const VISIBLE_TO_AGENT = visibleTo({ selves: ['?'], channels: { memberId: '?', openChannels: false } }).sql;
 
 /*
  * Inbox queries are written for the index on to_agent: the `+` before other columns stops SQLite
@@ -102,8 +119,8 @@ export const messagesRepo = {
     };
   },
 
-  /** GET /messages. `viewer` null = sees everything (admins and operators). */
-  list(db: Queryable, f: MessageFilters, viewer: string | null) {
+  /** GET /messages. `viewer` null = sees everything (admins). */
+  list(db: Queryable, f: MessageFilters, viewer: MessageViewer | null) {
     const where = ["m.msg_type != 'chat'", "NOT (m.from_agent = '__system__' AND m.to_agent = '__system__')"];
     const args: SqlArgs = [];
     if (f.from !== undefined) (where.push('m.from_agent = ?'), args.push(f.from));
@@ -114,21 +131,27 @@ export const messagesRepo = {
     if (f.msg_type !== undefined) (where.push('m.msg_type = ?'), args.push(f.msg_type));
     if (f.status !== undefined) (where.push('m.status = ?'), args.push(f.status));
     if (f.channel_id !== undefined) (where.push('m.channel_id = ?'), args.push(f.channel_id));
-    if (viewer !== null) (where.push(VISIBLE_TO_AGENT), args.push(viewer, viewer, viewer));
+    if (viewer !== null) {
+      const vis = visibleTo(viewer);
+      where.push(vis.sql);
+      args.push(...vis.args);
+    }
     return db.all<MessageRow>(
       `SELECT m.* FROM messages m WHERE ${where.join(' AND ')} ORDER BY m.created_at DESC, m.id DESC LIMIT ? OFFSET ?`,
       [...args, f.limit, f.offset],
     );
   },
 
-  threads(db: Queryable, limit: number, viewer: string | null) {
-    const vis = viewer !== null ? `AND ${VISIBLE_TO_AGENT}` : '';
+  threads(db: Queryable, limit: number, viewer: MessageViewer | null) {
+    const vis = viewer !== null ? visibleTo(viewer) : { sql: '1', args: [] };
+    // last_sender is taken among the visible messages too, so it never names a hidden one's sender.
     return db.all(
-      `SELECT m.thread_id, COUNT(*) AS message_count, MAX(m.created_at) AS last_message_at,
-              (SELECT m2.from_agent FROM messages m2 WHERE m2.thread_id = m.thread_id ORDER BY m2.created_at DESC, m2.id DESC LIMIT 1) AS last_sender
-       FROM messages m WHERE m.thread_id IS NOT NULL AND m.msg_type != 'chat' ${vis}
-       GROUP BY m.thread_id ORDER BY last_message_at DESC LIMIT ?`,
-      viewer !== null ? [viewer, viewer, viewer, limit] : [limit],
+      `WITH v AS (SELECT m.id, m.thread_id, m.from_agent, m.created_at FROM messages m
+                  WHERE m.thread_id IS NOT NULL AND m.msg_type != 'chat' AND ${vis.sql})
+       SELECT v.thread_id, COUNT(*) AS message_count, MAX(v.created_at) AS last_message_at,
+              (SELECT v2.from_agent FROM v v2 WHERE v2.thread_id = v.thread_id ORDER BY v2.created_at DESC, v2.id DESC LIMIT 1) AS last_sender
+       FROM v GROUP BY v.thread_id ORDER BY last_message_at DESC LIMIT ?`,
+      [...vis.args, limit],
     );
   },
 

@@ -7,6 +7,7 @@ import { parseIntId, queryInt } from '../../http/validate.js';
 import { principalOf, requireAdmin, requireAny } from '../../auth/principal.js';
 import { messagesRepo } from './repo.js';
 import { MessageService, callerId } from './service.js';
+import { parseSince } from '../events/service.js';
 
 /** Messages (spec 03 §7). Agents see only their own traffic, broadcasts and their channels (SEC-20). */
 export function messageRoutes(app: AppContext) {
@@ -14,13 +15,11 @@ export function messageRoutes(app: AppContext) {
   const messages = new MessageService(app);
 
   r.get('/messages/threads', requireAny, async (c) => {
-    const p = principalOf(c);
     const limit = queryInt(c.req.query('limit') || undefined, 'limit', 20, 1, 500);
-    return c.json(await messagesRepo.threads(app.db, limit, p.kind === 'agent' ? p.id : null));
+    return c.json(await messages.threads(principalOf(c), limit));
   });
 
   r.get('/messages', requireAny, async (c) => {
-    const p = principalOf(c);
     const q = queryOf(c);
     let channel_id: number | undefined;
     if (q.channel_id !== undefined && q.channel_id !== '') {
@@ -29,22 +28,19 @@ export function messageRoutes(app: AppContext) {
       channel_id = n;
     }
     const pick = (k: string) => (q[k] === undefined || q[k] === '' ? undefined : q[k]);
-    const rows = await messagesRepo.list(
-      app.db,
-      {
-        from: pick('from'),
-        to: pick('to'),
-        thread: pick('thread'),
-        project_id: pick('project_id'),
-        since: pick('since'),
-        msg_type: pick('msg_type'),
-        status: pick('status'),
-        channel_id,
-        limit: queryInt(q.limit || undefined, 'limit', 50, 1, 500),
-        offset: queryInt(q.offset || undefined, 'offset', 0, 0, 1_000_000),
-      },
-      p.kind === 'agent' ? p.id : null,
-    );
+    const rows = await messages.list(principalOf(c), {
+      from: pick('from'),
+      to: pick('to'),
+      thread: pick('thread'),
+      project_id: pick('project_id'),
+      // An instant in any ISO-8601 form, compared as one (the GET /events parser, weak spot S2).
+      since: parseSince(q.since),
+      msg_type: pick('msg_type'),
+      status: pick('status'),
+      channel_id,
+      limit: queryInt(q.limit || undefined, 'limit', 50, 1, 500),
+      offset: queryInt(q.offset || undefined, 'offset', 0, 0, 1_000_000),
+    });
     return c.json(rows);
   });
 

@@ -1,10 +1,10 @@
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
-import type { Statement } from '../../db/types.js';
+import type { ResultSet, Statement } from '../../db/types.js';
 import type { EventInput } from '../events/bus.js';
 import { badRequest, forbidden, invalidEnum, notFound } from '../../http/errors.js';
 import { agentsRepo } from '../agents/repo.js';
-import { messagesRepo, type MessageRow, type NewMessage } from './repo.js';
+import { messagesRepo, type MessageFilters, type MessageRow, type MessageViewer, type NewMessage } from './repo.js';
 import { ChannelService } from '../channels/service.js';
 import { WebhookService } from '../webhooks/service.js';
 import { sleepRepo } from '../admin/repo.js';
@@ -39,6 +39,35 @@ export async function commitWithEvents(app: AppContext, stmts: Statement[], even
   const res = await app.db.batch([...stmts, ...events.map((e) => app.events.statement(e))]);
   events.forEach((e, i) => app.events.publishWritten(e, Number(res[stmts.length + i].rows[0]?.id ?? null)));
   return res;
+}
+
+/**
+ * Inserts new rows and everything that names their id (inbox items, event rows) as one atomic
+ * unit, then publishes the events after commit. This cannot be one db.batch: the follow-up rows
+ * carry the new id inside JSON `data` built here (and the event rows come from the bus), so the
+ * id read decides the later writes — the case an interactive transaction is for. `follow` must
+ * not read the database; do reads before.
+ */
+export async function insertWithFollowUps<T>(
+  app: AppContext,
+  first: Statement[],
+  follow: (inserted: ResultSet[]) => { stmts: Statement[]; events: EventInput[]; result: T },
+): Promise<T> {
+  const done = await app.db.transaction(async (tx) => {
+    const inserted: ResultSet[] = [];
+    for (const s of first) inserted.push(await tx.execute(s.sql, s.args));
+    const f = follow(inserted);
+    for (const s of f.stmts) await tx.execute(s.sql, s.args);
+    const eventIds: (number | null)[] = [];
+    for (const e of f.events) {
+      const s = app.events.statement(e);
+      const r = await tx.execute(s.sql, s.args);
+      eventIds.push(Number(r.rows[0]?.id ?? r.lastInsertRowid));
+    }
+    return { ...f, eventIds };
+  });
+  done.events.forEach((e, i) => app.events.publishWritten(e, done.eventIds[i]));
+  return done.result;
 }
 
 export function contentOf(body: Record<string, unknown>): string {
@@ -89,6 +118,26 @@ const clip = (s: string, n: number) => (s.length > n ? s.slice(0, n) + '...' : s
 export class MessageService {
   constructor(private readonly app: AppContext) {}
 
+  /**
+   * The caller as a reader of messages (spec README "Privacy of messages"): admins see all
+   * (null); everyone else, agent or operator, what they sent or received under any of their
+   * identities, plus broadcasts in the channels the channel rule lets them read — so a DM is
+   * readable only by its two parties and admins.
+   */
+  private async viewer(p: Principal): Promise<MessageViewer | null> {
+    const channels = await new ChannelService(this.app).readScope(p);
+    if (channels === null) return null;
+    return { selves: [...new Set([callerId(p), channels.memberId])], channels };
+  }
+
+  async list(p: Principal, f: MessageFilters) {
+    return messagesRepo.list(this.app.db, f, await this.viewer(p));
+  }
+
+  async threads(p: Principal, limit: number) {
+    return messagesRepo.threads(this.app.db, limit, await this.viewer(p));
+  }
+
   async send(p: Principal, body: Record<string, unknown>) {
     const { db } = this.app;
     const content = contentOf(body);
@@ -109,8 +158,9 @@ export class MessageService {
       if (typeof cid !== 'number' || !Number.isInteger(cid) || cid < 1) throw badRequest('channel_id must be an integer');
       const ch = await messagesRepo.channel(db, cid);
       if (!ch) throw notFound('Channel not found');
-      // Posting into a channel needs membership, like reading it (spec README privacy).
-      if (p.kind === 'agent' && !(await messagesRepo.isChannelMember(db, cid, p.id))) throw forbidden('Not a member of this channel');
+      // Posting into a channel needs the right to read it (spec README privacy): members for
+      // agents, and for everyone but admins in a DM.
+      if (!(await new ChannelService(this.app).mayRead(p, ch))) throw forbidden('Not a member of this channel');
       channelId = cid;
     } else if (!to) {
       channelId = (await messagesRepo.generalChannelId(db))?.id ?? null;
@@ -125,42 +175,43 @@ export class MessageService {
     }
 
     const msg: NewMessage = { from_agent: sender, to_agent: to, thread_id: thread, project_id: project, content, metadata, msg_type: msgType, status: 'sent', channel_id: channelId, priority };
-    const [ins] = await db.batch([messagesRepo.insert(msg)]);
-    const id = Number(ins.rows[0].id);
-
-    const stmts: Statement[] = [];
-    const events: EventInput[] = [];
-    if (!(sender === '__system__' && to === '__system__')) {
-      events.push({
-        type: 'message_sent',
-        agent: sender,
-        projectId: project,
-        summary: to ? `${displayName(sender)} sent message to ${displayName(to)}` : `${displayName(sender)} sent message (broadcast)`,
-        data: { message_id: id },
-      });
-      if (to) {
-        events.push({ type: 'message_received', agent: to, projectId: project, summary: `${displayName(sender)} → ${displayName(to)}`, data: { message_id: id, from: sender, msg_type: msgType, priority } });
-        if (msgType === 'request') {
-          const recipient = await agentsRepo.get(db, to);
+    const notify = !(sender === '__system__' && to === '__system__');
+    // Reads first: inside the write below only the new id is still unknown.
+    const recipient = notify && to && msgType === 'request' ? await agentsRepo.get(db, to) : undefined;
+    const mentioned = notify ? await this.mentionedOperators(content) : [];
+    const id = await insertWithFollowUps(this.app, [messagesRepo.insert(msg)], ([ins]) => {
+      const id = Number(ins.rows[0].id);
+      const stmts: Statement[] = [];
+      const events: EventInput[] = [];
+      if (notify) {
+        events.push({
+          type: 'message_sent',
+          agent: sender,
+          projectId: project,
+          summary: to ? `${displayName(sender)} sent message to ${displayName(to)}` : `${displayName(sender)} sent message (broadcast)`,
+          data: { message_id: id },
+        });
+        if (to) {
+          events.push({ type: 'message_received', agent: to, projectId: project, summary: `${displayName(sender)} → ${displayName(to)}`, data: { message_id: id, from: sender, msg_type: msgType, priority } });
           // Both request flavours reach the recipient's operator (spec 03 W14).
           if (recipient?.operator_id) stmts.push(requestInboxItem(recipient.operator_id, id, sender, to, content, project));
         }
+        if (msgType === 'directive') {
+          stmts.push(inboxRows.forActiveOperators({ type: 'message', entity_id: id, title: `Directive from ${displayName(sender)}`, summary: clip(content, 80), priority: 'urgent', data: { message_id: id, from: sender, msg_type: 'directive' } }));
+        }
+        stmts.push(...mentioned.map((op) => mentionItem(op, content, id, sender, project)));
+        stmts.push(sleepRepo.countMessage());
       }
-      if (msgType === 'directive') {
-        stmts.push(inboxRows.forActiveOperators({ type: 'message', entity_id: id, title: `Directive from ${displayName(sender)}`, summary: clip(content, 80), priority: 'urgent', data: { message_id: id, from: sender, msg_type: 'directive' } }));
-      }
-      stmts.push(...(await this.mentionItems(content, id, sender, project)));
-      stmts.push(sleepRepo.countMessage());
-    }
-    await commitWithEvents(this.app, stmts, events);
-    if (to && !(sender === '__system__' && to === '__system__')) {
+      return { stmts, events, result: id };
+    });
+    if (to && notify) {
       new WebhookService(this.app).dispatch('message_sent', to, { message_id: id, from: sender, content: content.slice(0, 200) });
     }
     return { id };
   }
 
   /** @mentions reach only existing active operators, and not e-mail domains (spec 03 W13). */
-  private async mentionItems(content: string, id: number, sender: string, project: string | null): Promise<Statement[]> {
+  private async mentionedOperators(content: string): Promise<string[]> {
     const tokens = new Set<string>();
     for (const m of content.matchAll(/(?<![\w.])@([a-z0-9_-]+)/gi)) tokens.add(m[1].toLowerCase());
     if (!tokens.size) return [];
@@ -168,9 +219,7 @@ export class MessageService {
       `SELECT id FROM operators WHERE status = 'active' AND lower(id) IN (${[...tokens].map(() => '?').join(',')})`,
       [...tokens],
     );
-    return ops.map((o) =>
-      inboxRows.forOperator(o.id, { type: 'mention', entity_id: id, title: `${displayName(sender)} mentioned you`, summary: clip(content, 120), priority: 'normal', data: { message_id: id, from: sender, project_id: project } }),
-    );
+    return ops.map((o) => o.id);
   }
 
   /** Who may change a message's state: its recipient, its sender, admins and operators (SEC-20). */
@@ -226,6 +275,10 @@ export class MessageService {
     }
     return out;
   }
+}
+
+function mentionItem(operatorId: string, content: string, id: number, sender: string, project: string | null): Statement {
+  return inboxRows.forOperator(operatorId, { type: 'mention', entity_id: id, title: `${displayName(sender)} mentioned you`, summary: clip(content, 120), priority: 'normal', data: { message_id: id, from: sender, project_id: project } });
 }
 
 export function requestInboxItem(operatorId: string, id: number, sender: string, to: string, content: string, project: string | null): Statement {

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
 import { bodyOf } from '../../http/body.js';
-import { badRequest, forbidden, notFound } from '../../http/errors.js';
+import { badRequest, notFound } from '../../http/errors.js';
 import { parseIntId } from '../../http/validate.js';
 import { principalOf, requireAny } from '../../auth/principal.js';
 import { messagesRepo } from '../messages/repo.js';
@@ -26,20 +26,7 @@ export function requestRoutes(app: AppContext) {
     return c.json(await requests.create(p, body));
   });
 
-  r.get('/requests/pending', requireAny, async (c) => {
-    const p = principalOf(c);
-    const asked = c.req.query('agent_id');
-    // Non-admin callers read only their own pending requests (spec 03 W9).
-    let target: string;
-    if (p.kind === 'agent') {
-      if (asked && asked !== p.id) throw forbidden('Can only read your own pending requests');
-      target = p.id;
-    } else {
-      // Humans read any agent's list; without agent_id, the requests addressed to themselves.
-      target = asked || p.who;
-    }
-    return c.json(await messagesRepo.pendingRequestRows(app.db, target));
-  });
+  r.get('/requests/pending', requireAny, async (c) => c.json(await requests.pending(principalOf(c), c.req.query('agent_id') || undefined)));
 
   r.put('/requests/:id', requireAny, async (c) => {
     const id = parseIntId(c.req.param('id'));

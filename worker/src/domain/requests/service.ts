@@ -2,12 +2,13 @@ import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import type { Statement } from '../../db/types.js';
 import type { EventInput } from '../events/bus.js';
-import { badRequest, invalidEnum } from '../../http/errors.js';
+import { badRequest, forbidden, invalidEnum } from '../../http/errors.js';
+import { canonicalWho } from '../operators/service.js';
 import { assertProjectScope } from '../../auth/scope.js';
 import { agentsRepo } from '../agents/repo.js';
 import { toDbTime } from '../agents/json.js';
 import { messagesRepo } from '../messages/repo.js';
-import { callerId, commitWithEvents, contentOf, displayName, metadataOf, optString, requestInboxItem } from '../messages/service.js';
+import { callerId, contentOf, insertWithFollowUps, displayName, metadataOf, optString, requestInboxItem } from '../messages/service.js';
 import { requestTasks } from './repo.js';
 import { WebhookService } from '../webhooks/service.js';
 
@@ -16,6 +17,17 @@ const STALE_MS = 72 * 3_600_000;
 
 export class RequestService {
   constructor(private readonly app: AppContext) {}
+
+  /**
+   * GET /requests/pending: `agent_id` is honoured only for admins (spec 03 W9, spec 01 §2.5);
+   * anyone else reads the requests addressed to themselves — an operator under either of its
+   * identities (display name or operator id) — and asking for someone else is a 403.
+   */
+  async pending(p: Principal, asked: string | undefined) {
+    const own = [callerId(p), await canonicalWho(this.app, p)];
+    if (asked !== undefined && !p.isAdmin && !own.includes(asked)) throw forbidden('Can only read your own pending requests');
+    return messagesRepo.pendingRequestRows(this.app.db, asked ?? own[0]);
+  }
 
   /** POST /requests: a pending, urgent request; with `auto_task` a linked task (spec 03 §8.1, W12). */
   async create(p: Principal, body: Record<string, unknown>) {
@@ -47,20 +59,21 @@ export class RequestService {
     // Must directly follow the message insert: it links the task through last_insert_rowid().
     if (autoTask) stmts.push(requestTasks.insertLinkedToPreviousMessage({ title: taskTitle, description: content, project_id: project ?? '', requester: sender, assignee: to, priority }));
     const recipient = await agentsRepo.get(db, to);
-    const res = await db.batch(stmts);
-    const id = Number(res[0].rows[0].id);
-    const taskId = autoTask ? Number(res[1].rows[0].id) : undefined;
-
-    const follow: Statement[] = [];
-    if (recipient?.operator_id) follow.push(requestInboxItem(recipient.operator_id, id, sender, to, content, project));
-    const events: EventInput[] = [
-      { type: 'request_created', agent: sender, projectId: project, summary: `${displayName(sender)} sent request to ${displayName(to)}`, data: { message_id: id } },
-      { type: 'request_received', agent: to, projectId: project, summary: `${displayName(sender)} → ${displayName(to)}`, data: { message_id: id, from: sender, blocking: true } },
-    ];
-    if (taskId !== undefined) {
-      events.push({ type: 'task_created', agent: sender, projectId: project, summary: `Auto-task from request: ${taskTitle} → ${displayName(to)}`, data: { task_id: taskId, message_id: id } });
-    }
-    await commitWithEvents(this.app, follow, events);
+    // The request, its task, inbox item and events commit together (see insertWithFollowUps).
+    const { id, taskId } = await insertWithFollowUps(this.app, stmts, (res) => {
+      const id = Number(res[0].rows[0].id);
+      const taskId = autoTask ? Number(res[1].rows[0].id) : undefined;
+      const follow: Statement[] = [];
+      if (recipient?.operator_id) follow.push(requestInboxItem(recipient.operator_id, id, sender, to, content, project));
+      const events: EventInput[] = [
+        { type: 'request_created', agent: sender, projectId: project, summary: `${displayName(sender)} sent request to ${displayName(to)}`, data: { message_id: id } },
+        { type: 'request_received', agent: to, projectId: project, summary: `${displayName(sender)} → ${displayName(to)}`, data: { message_id: id, from: sender, blocking: true } },
+      ];
+      if (taskId !== undefined) {
+        events.push({ type: 'task_created', agent: sender, projectId: project, summary: `Auto-task from request: ${taskTitle} → ${displayName(to)}`, data: { task_id: taskId, message_id: id } });
+      }
+      return { stmts: follow, events, result: { id, taskId } };
+    });
     new WebhookService(this.app).dispatch('request_created', to, { message_id: id, from: sender, content: content.slice(0, 200) });
     return taskId !== undefined ? { id, task_id: taskId } : { id };
   }
