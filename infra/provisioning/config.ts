@@ -20,6 +20,8 @@ export interface ProvisioningConfig {
   sourceBranch: string | null;
   /** ... or a container image (wins when both are set). */
   sourceImage: string | null;
+  /** Wall time one advance (the create's waitUntil, one cron pass per job) may spend; null = runtime default. */
+  advanceBudgetMs: number | null;
 }
 
 export type EnvLike = Record<string, string | undefined>;
@@ -36,6 +38,8 @@ export function provisioningConfigFromEnv(env: EnvLike): ProvisioningConfig | nu
   const baseDomain = trimmed(env.PROVISIONING_BASE_DOMAIN)?.toLowerCase().replace(/^\.+|\.+$/g, '') ?? null;
   if (!railwayToken || !cloudflareToken || !cloudflareZoneId || !baseDomain) return null;
   const repo = trimmed(env.PROVISIONING_SOURCE_REPO);
+  const budget = trimmed(env.PROVISIONING_ADVANCE_BUDGET_MS);
+  if (budget !== null && !/^[1-9][0-9]{0,6}$/.test(budget)) throw new Error('PROVISIONING_ADVANCE_BUDGET_MS must be a whole number of milliseconds (1-9999999)');
   return {
     railwayToken,
     railwayApiUrl: trimmed(env.RAILWAY_API_URL) ?? RAILWAY_DEFAULT_URL,
@@ -47,6 +51,7 @@ export function provisioningConfigFromEnv(env: EnvLike): ProvisioningConfig | nu
     sourceRepo: repo ? normalizeRepo(repo) : null,
     sourceBranch: trimmed(env.PROVISIONING_SOURCE_BRANCH),
     sourceImage: trimmed(env.PROVISIONING_SOURCE_IMAGE),
+    advanceBudgetMs: budget === null ? null : Number(budget),
   };
 }
 
@@ -71,4 +76,5 @@ export const PROVISIONING_ENV_VARS = [
   'PROVISIONING_SOURCE_REPO',
   'PROVISIONING_SOURCE_BRANCH',
   'PROVISIONING_SOURCE_IMAGE',
+  'PROVISIONING_ADVANCE_BUDGET_MS',
 ] as const;

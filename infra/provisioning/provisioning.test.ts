@@ -329,11 +329,12 @@ describe('provisioning job against fake Railway and Cloudflare', () => {
   }, 10_000);
 
   it('Workers mode: small budgets advance step by step; cron continues; a secret-less job waits for resume', async () => {
-    const { instance, secrets } = await h.svc.createInstance({ orgId: 'org_1', slug: 'acme' });
-    const first = await h.svc.advance(instance.id, { secrets, budgetMs: 1 });
+    const { instance } = await h.svc.createInstance({ orgId: 'org_1', slug: 'acme' });
+    // The creating isolate died before its advance: a later runner (without the secrets) starts the job.
+    const first = await h.svc.advance(instance.id, { budgetMs: 1 });
     expect(first.outcome).toBe('in_progress');
     expect(first.completed).toEqual(['project']);
-    // The job now lacks its secrets (a new isolate): the variables step blocks instead of inventing them.
+    // The job lacks its secrets: the variables step blocks instead of inventing them.
     const m1 = await h.svc.maintenance();
     expect(m1.advanced).toEqual([instance.id]);
     let cur = await h.svc.get(instance.id);
@@ -351,6 +352,12 @@ describe('provisioning job against fake Railway and Cloudflare', () => {
     expect(cur.status).toBe('active');
     expect(h.tenant.users[0].adminKey).toBe(resumed.secrets!.adminKey);
     expect(h.railway.ops().filter((o) => o === 'ProjectCreate')).toHaveLength(1);
+
+    // The creating call holds the only clear copy of the secrets: however small its budget, it
+    // does not stop before the variables step has installed them (so nothing blocks).
+    const beta = await h.svc.createInstance({ orgId: 'org_1', slug: 'beta' });
+    const b1 = await h.svc.advance(beta.instance.id, { secrets: beta.secrets, budgetMs: 1 });
+    expect([b1.outcome, b1.completed]).toEqual(['in_progress', ['project', 'service', 'variables']]);
   });
 
   it('churn check: suspended → archived (deployment stopped) → deleted (real teardown), no 100-row cap', async () => {

@@ -233,8 +233,11 @@ export class ProvisioningService {
           await this.safeNotify({ type: 'instance_provisioned', title: `Instance ${row.domain} is ready`, data: { instance_id: id, domain: row.domain } });
           return { instance: toPublicInstance(row), completed, outcome: 'active' };
         }
-        // At least one step per call, so even a tiny budget makes progress.
-        if (completed.length > 0 && this.clock().getTime() >= deadline) {
+        // At least one step per call, so even a tiny budget makes progress. The clear secrets
+        // exist only in the creating call's memory: that call never stops before they are
+        // installed, or the job would block and need new secrets (short Workers budgets).
+        const holdsSecrets = opts.secrets !== undefined && !done.has('variables');
+        if (completed.length > 0 && !holdsSecrets && this.clock().getTime() >= deadline) {
           return { instance: toPublicInstance(row), completed, outcome: 'in_progress' };
         }
         await this.repo.update(id, { current_step: next }, this.nowIso());
@@ -419,8 +422,10 @@ export class ProvisioningService {
         const startedAt = Date.parse(rec.started_at ?? now());
         const overallLeft = this.timing.healthTimeoutMs - (this.clock().getTime() - startedAt);
         const callLeft = ctx.deadline - this.clock().getTime();
-        // At least one full attempt per call, however little of the call's budget is left.
-        const budgetMs = Math.max(this.timing.healthAttemptTimeoutMs, Math.min(overallLeft, callLeft));
+        // pollHealth always makes one full attempt (own deadline), however little of the call's
+        // budget is left; further attempts only within the budget, so a call never sleeps past
+        // it (on Workers a waitUntil has ~30 s; the next cron pass polls again).
+        const budgetMs = Math.max(0, Math.min(overallLeft, callLeft));
         const result = await this.pollTenant(must(row.domain, 'domain'), budgetMs, this.timing.healthIntervalMs);
         if (result.ok) {
           await this.recordHealth(row, result);

@@ -34,6 +34,7 @@ export const ENV_VARS = [
   'PROVISIONING_SOURCE_REPO',
   'PROVISIONING_SOURCE_BRANCH',
   'PROVISIONING_SOURCE_IMAGE',
+  'PROVISIONING_ADVANCE_BUDGET_MS',
 ] as const;
 
 export type EnvName = (typeof ENV_VARS)[number];

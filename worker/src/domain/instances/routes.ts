@@ -7,6 +7,7 @@ import { AppError, badRequest, conflict, notFound, unavailable } from '../../htt
 import { parseIntId, parseWith, queryInt } from '../../http/validate.js';
 import { requireAdmin } from '../../auth/principal.js';
 import {
+  DEFAULT_TIMING,
   ProvisioningError,
   ProvisioningService,
   UpstreamError,
@@ -22,6 +23,7 @@ import {
  * 503 {"error":"Provisioning not configured"} and calls nothing upstream.
  */
 const NOT_CONFIGURED = 'Provisioning not configured';
+const WORKERS_ADVANCE_BUDGET_MS = 10_000;
 
 const createSchema = z.object({
   org_id: z.string().trim().min(1).max(200),
@@ -63,6 +65,10 @@ export function instanceRoutes(app: AppContext, opts: InstanceRoutesOptions = {}
         clock: () => app.clock.now(),
         events: { emit: async (type, summary, data) => void (await app.events.emit({ type, summary, data })) },
         inbox: operatorInbox(app),
+        // On Workers the create's waitUntil ends ~30 s after the response, and a step may run
+        // one upstream deadline past the budget: keep each advance well inside it; the cron
+        // (every minute) carries the job on.
+        timing: { advanceBudgetMs: config.advanceBudgetMs ?? (app.runtime.kind === 'workers' ? WORKERS_ADVANCE_BUDGET_MS : DEFAULT_TIMING.advanceBudgetMs) },
       })
     : null;
 
