@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../worker/src/config.js';
 import { createApp, prepareDatabase } from '../../worker/src/app.js';
+import { maintenance } from '../../worker/src/maintenance.js';
 import { Db } from '../../worker/src/db/db.js';
 import { consoleLogger, type Clock } from '../../worker/src/runtime.js';
 import { createNodeRuntime, CORE_DB_FILE } from '../../node-adapter/runtime.js';
@@ -52,6 +53,8 @@ export interface Target {
   call<T = any>(method: string, path: string, opts?: CallOptions): Promise<CallResult<T>>;
   /** Waits for background work (event subscribers) to finish. */
   settle(): Promise<void>;
+  /** One periodic maintenance pass: Node's timer body, or the Worker's cron trigger (`scheduled`). Resolves when it is done. */
+  scheduled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -103,7 +106,7 @@ async function startNodeTarget(opts: TargetOptions): Promise<Target> {
   const quiet = consoleLogger('error', { log: () => undefined, error: () => undefined });
   const runtime = createNodeRuntime({ config, log: process.env.MYCELIUM_TEST_LOG ? consoleLogger('debug') : quiet, clock: opts.clock });
   await prepareDatabase(runtime);
-  const { app } = createApp(runtime);
+  const { app, ctx } = createApp(runtime);
   const fetchFn = async (path: string, init?: RequestInit) => {
     const req = new Request(`http://localhost${path}`, init);
     return app.fetch(req, { incoming: { socket: { remoteAddress: '127.0.0.1' } } });
@@ -117,6 +120,10 @@ async function startNodeTarget(opts: TargetOptions): Promise<Target> {
     fetch: fetchFn,
     call: makeCall(fetchFn, adminKey),
     settle: () => runtime.settle(),
+    async scheduled() {
+      await maintenance(ctx);
+      await runtime.settle();
+    },
     async close() {
       await runtime.close();
       rmSync(dataDir, { recursive: true, force: true });
@@ -157,6 +164,11 @@ async function startWorkerTarget(opts: TargetOptions): Promise<Target> {
     call: makeCall(fetchFn, adminKey),
     // Background work runs under the request's waitUntil; a short pause lets it finish.
     settle: () => new Promise((r) => setTimeout(r, 50)),
+    async scheduled() {
+      // Miniflare resolves once the handler and its waitUntil work have finished.
+      const worker = (await mf.getWorker()) as unknown as { scheduled(o: { cron: string; scheduledTime: Date }): Promise<unknown> };
+      await worker.scheduled({ cron: '* * * * *', scheduledTime: new Date() });
+    },
     async close() {
       await mf.dispose();
       await direct.close();
