@@ -4,6 +4,7 @@ import { badRequest, invalidEnum } from '../http/errors.js';
 import { claimTaskFor, createTask, type CreateTaskInput } from '../domain/tasks/service.js';
 import { MessageService } from '../domain/messages/service.js';
 import { SpendService } from '../domain/spend/service.js';
+import { spendRepo } from '../domain/spend/repo.js';
 import { checkApprovalGate } from '../domain/approvals/gate.js';
 import { createBug } from '../domain/bugs/service.js';
 import { BUG_SEVERITIES } from '../domain/bugs/repo.js';
@@ -246,36 +247,9 @@ export function createCoreApi(ctx: AppContext): CoreApi {
           description: r.description ?? '',
         });
       },
-      entries: (o) => {
-        const where = ['created_at >= ?', 'created_at < ?'];
-        const args: (string | number)[] = [o.since, o.until];
-        if (o.agentId) {
-          where.push('agent_id = ?');
-          args.push(o.agentId);
-        }
-        if (o.projectId) {
-          where.push('project_id = ?');
-          args.push(o.projectId);
-        }
-        return db.all(`SELECT id, agent_id, project_id, cost_usd, source, description, model, tokens_in, tokens_out, created_at FROM agent_spend WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ? OFFSET ?`, [...args, o.limit, o.offset]);
-      },
+      entries: (o) => spendRepo.window(db, o) as unknown as Promise<Record<string, unknown>[]>,
       async totals(o) {
-        const key = { agent: 'agent_id', project: 'project_id', model: 'model', day: 'substr(created_at, 1, 10)' }[o.by];
-        const where = ['created_at >= ?', 'created_at < ?'];
-        const args: (string | number)[] = [o.since, o.until];
-        if (o.agentId) {
-          where.push('agent_id = ?');
-          args.push(o.agentId);
-        }
-        if (o.projectId) {
-          where.push('project_id = ?');
-          args.push(o.projectId);
-        }
-        const rows = await db.all<SpendGroupRow>(
-          `SELECT ${key} AS key, ROUND(SUM(cost_usd), 6) AS total_cost, SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out, COUNT(*) AS entry_count
-             FROM agent_spend WHERE ${where.join(' AND ')} GROUP BY ${key} ORDER BY ${o.by === 'day' ? 'key ASC' : 'total_cost DESC'} LIMIT 500`,
-          args,
-        );
+        const rows = await spendRepo.totalsBy(db, o);
         return rows.map((r) => ({ key: String(r.key), total_cost: Number(r.total_cost ?? 0), tokens_in: Number(r.tokens_in ?? 0), tokens_out: Number(r.tokens_out ?? 0), entry_count: Number(r.entry_count) }));
       },
     },

@@ -1,4 +1,6 @@
 import type { Queryable } from '../../db/db.js';
+import type { SqlValue } from '../../db/types.js';
+import { whereAll } from '../../db/sql.js';
 
 /** agent_spend and spend_budgets: their SQL lives here (spec 04 §1.7 and our budgets). */
 export interface SpendRow {
@@ -96,41 +98,56 @@ export const spendRepo = {
   },
 
   listForAgent(db: Queryable, agentId: string, f: { since?: string; project_id?: string; limit: number }) {
-    const where = ['agent_id = ?'];
-    const args: (string | number)[] = [agentId];
-    if (f.since) {
-      where.push('created_at >= ?');
-      args.push(f.since);
-    }
-    if (f.project_id !== undefined) {
-      where.push('project_id = ?');
-      args.push(f.project_id);
-    }
-    args.push(f.limit);
-    return db.all<SpendRow>(`SELECT * FROM agent_spend WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`, args);
+    const where = whereAll(ledgerFilters({ agentId, since: f.since, projectId: f.project_id }));
+    return db.all<SpendRow>(`SELECT * FROM agent_spend ${where.sql} ORDER BY created_at DESC, id DESC LIMIT ?`, [...where.args, f.limit]);
   },
 
   summary(db: Queryable, f: { since?: string; project_id?: string; agent_id?: string }) {
-    const where: string[] = [];
-    const args: string[] = [];
-    if (f.since) {
-      where.push('created_at >= ?');
-      args.push(f.since);
-    }
-    if (f.project_id !== undefined) {
-      where.push('project_id = ?');
-      args.push(f.project_id);
-    }
-    if (f.agent_id !== undefined) {
-      where.push('agent_id = ?');
-      args.push(f.agent_id);
-    }
+    const where = whereAll(ledgerFilters({ since: f.since, projectId: f.project_id, agentId: f.agent_id }));
     return db.all<{ agent_id: string; project_id: string; total_cost: number; entry_count: number; total_tokens_in: number; total_tokens_out: number }>(
       `SELECT agent_id, project_id, ROUND(SUM(cost_usd), 6) AS total_cost, COUNT(*) AS entry_count,
               SUM(tokens_in) AS total_tokens_in, SUM(tokens_out) AS total_tokens_out
-       FROM agent_spend ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+       FROM agent_spend ${where.sql}
        GROUP BY agent_id, project_id ORDER BY total_cost DESC, agent_id, project_id`,
-      args,
+      where.args,
+    );
+  },
+
+  /** Ledger rows in [since, until), newest first (plugins' reports read the ledger through this). */
+  window(db: Queryable, o: LedgerWindow & { limit: number; offset: number }) {
+    const where = whereAll(ledgerFilters(o));
+    return db.all<SpendRow>(
+      `SELECT id, agent_id, project_id, cost_usd, source, description, model, tokens_in, tokens_out, created_at
+         FROM agent_spend ${where.sql} ORDER BY id DESC LIMIT ? OFFSET ?`,
+      [...where.args, o.limit, o.offset],
+    );
+  },
+
+  /** Ledger totals grouped by agent, project, model or UTC day over [since, until). */
+  totalsBy(db: Queryable, o: LedgerWindow & { by: 'agent' | 'project' | 'model' | 'day' }) {
+    const key = { agent: 'agent_id', project: 'project_id', model: 'model', day: 'substr(created_at, 1, 10)' }[o.by];
+    const where = whereAll(ledgerFilters(o));
+    return db.all<{ key: unknown; total_cost: number | null; tokens_in: number | null; tokens_out: number | null; entry_count: number }>(
+      `SELECT ${key} AS key, ROUND(SUM(cost_usd), 6) AS total_cost, SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out, COUNT(*) AS entry_count
+         FROM agent_spend ${where.sql} GROUP BY ${key} ORDER BY ${o.by === 'day' ? 'key ASC' : 'total_cost DESC'} LIMIT 500`,
+      where.args,
     );
   },
 };
+
+export interface LedgerWindow {
+  since?: string;
+  until?: string;
+  agentId?: string;
+  projectId?: string;
+}
+
+/** The optional filters every ledger read shares. */
+function ledgerFilters(o: LedgerWindow): [string, ...SqlValue[]][] {
+  const c: [string, ...SqlValue[]][] = [];
+  if (o.agentId !== undefined) c.push(['agent_id = ?', o.agentId]);
+  if (o.since) c.push(['created_at >= ?', o.since]);
+  if (o.until) c.push(['created_at < ?', o.until]);
+  if (o.projectId !== undefined) c.push(['project_id = ?', o.projectId]);
+  return c;
+}
