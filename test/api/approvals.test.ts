@@ -350,7 +350,7 @@ describe('quorum property', () => {
 });
 
 describe('quorum on a small instance', () => {
-  it('high quorum is capped at the humans who can vote, never counting the requester', async () => {
+  it('SEC-46: high needs two distinct humans even on a small instance; the requester never counts', async () => {
     const small = await startTarget();
     try {
       const solo = await createOperator(small, 'solo', 'operator');
@@ -358,12 +358,16 @@ describe('quorum on a small instance', () => {
       // Agent request: two humans exist (the operator and the admin key), both needed.
       const a = await small.call('POST', '/approvals', { agentKey: bot.key, body: { action_type: 'external_comm', title: 'a', payload: {}, project: 'sp' } });
       expect((await small.call('GET', `/approvals/${a.body.id}`, { admin: true })).body.required_approvals).toBe(2);
-      // The operator's own request: only the admin key can vote, so one vote reaches quorum.
+      // The operator's own request: the floor stays 2; the admin key alone is not enough.
       const o = await small.call('POST', '/approvals', { token: solo.token, body: { action_type: 'external_comm', title: 'o', payload: {} } });
-      expect((await small.call('GET', `/approvals/${o.body.id}`, { admin: true })).body.required_approvals).toBe(1);
+      expect((await small.call('GET', `/approvals/${o.body.id}`, { admin: true })).body.required_approvals).toBe(2);
       expect((await small.call('PUT', `/approvals/${o.body.id}/vote`, { token: solo.token, body: { vote: 'approve' } })).status).toBe(403);
       const v = await small.call('PUT', `/approvals/${o.body.id}/vote`, { admin: true, body: { vote: 'approve' } });
-      expect(v.body.status).toBe('approved');
+      expect(v.body.status).toBe('pending');
+      // A second human arrives and approves: two distinct humans, neither the requester.
+      const second = await createOperator(small, 'second', 'operator');
+      const v2 = await small.call('PUT', `/approvals/${o.body.id}/vote`, { token: second.token, body: { vote: 'approve' } });
+      expect(v2.body.status).toBe('approved');
     } finally {
       await small.close();
     }

@@ -68,18 +68,19 @@ export class ApprovalService {
   }
 
   /**
-   * Quorum from the tier (spec README): low 0, medium 1, high 2, critical every admin operator.
-   * Capped at the humans who can actually vote — the requester never votes on its own request —
-   * so a high request on a small instance is still reachable.
+   * Quorum from the tier (spec README): low 0, medium 1, high 2 distinct humans, critical every
+   * admin operator (but the requester, who never votes on its own request; at least one). The
+   * floor is never lowered to fit a small instance: a high request there waits for a second
+   * human rather than passing on one voice. A requester may ask for more, up to the humans who
+   * could ever vote.
    */
   private async quorumFor(tier: RiskTier, requester: Principal, requested?: number): Promise<number> {
     if (tier === 'low') return 0;
     const { humans, admins } = await approvalsRepo.voterCounts(this.app.db);
-    const requesterIsHuman = requester.kind !== 'agent';
     if (tier === 'critical') return Math.max(1, admins - (requester.kind === 'operator' && requester.isAdmin ? 1 : 0));
-    const eligible = humans - (requesterIsHuman ? 1 : 0);
-    const min = tier === 'high' ? 2 : 1;
-    return Math.max(1, Math.min(Math.max(min, requested ?? 0), eligible));
+    const floor = tier === 'high' ? 2 : 1;
+    const eligible = humans - (requester.kind !== 'agent' ? 1 : 0);
+    return Math.max(floor, Math.min(requested ?? 0, eligible));
   }
 
   async create(p: Principal, input: CreateApprovalInput) {
