@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTarget, type Target } from '../support/target.js';
-import { registerAgent } from '../support/fixtures.js';
+import { createOperator, registerAgent } from '../support/fixtures.js';
 import { loadConfig } from '../../worker/src/config.js';
-import { createApp } from '../../worker/src/app.js';
+import { createApp, prepareDatabase } from '../../worker/src/app.js';
 import { createNodeRuntime } from '../../node-adapter/runtime.js';
 
 /**
@@ -20,6 +20,7 @@ let routes: { method: string; path: string }[];
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mycelium-routes-'));
   const runtime = createNodeRuntime({ config: loadConfig({ ADMIN_KEY: 'r'.repeat(40), JWT_SECRET: 's'.repeat(40), DATA_DIR: dir }) });
+  await prepareDatabase(runtime);
   const { app } = createApp(runtime);
   const seen = new Set<string>();
   routes = app.routes
@@ -61,6 +62,30 @@ describe('route manifest (REL-25)', () => {
       }
     }
     expect(failures).toEqual([]);
+  }, 120_000);
+
+  it('route × role matrix: every admin-only route denies agent keys and non-admin operators', async () => {
+    const member = await createOperator(t, 'matrix-member', 'member');
+    const adminOnly: string[] = [];
+    const leaks: string[] = [];
+    for (const r of routes) {
+      if (/stream/.test(r.path)) continue;
+      const path = fill(r.path);
+      const body = r.method === 'GET' ? undefined : {};
+      const asMember = await t.call(r.method, path, { token: member.token, body });
+      if (asMember.body?.error !== 'Admin role required') continue;
+      adminOnly.push(`${r.method} ${r.path}`);
+      const asAgent = await t.call(r.method, path, { agentKey, body });
+      if (asAgent.status !== 401 && asAgent.status !== 403) leaks.push(`${r.method} ${path} → agent ${asAgent.status}`);
+      const anonymous = await t.call(r.method, path, { body });
+      if (anonymous.status !== 401 && anonymous.status !== 403) leaks.push(`${r.method} ${path} → anonymous ${anonymous.status}`);
+    }
+    // the matrix must actually cover the admin surface (registration, config, plugins, webhooks …)
+    expect(adminOnly.length).toBeGreaterThan(40);
+    for (const must of ['POST /api/mycelium/admin/agents', 'PUT /api/mycelium/admin/config/:key', 'POST /api/mycelium/webhooks', 'PUT /api/mycelium/plugins/:name/enable', 'GET /api/mycelium/studio/users']) {
+      expect(adminOnly).toContain(must);
+    }
+    expect(leaks).toEqual([]);
   }, 120_000);
 
   it('no route answers 500 to an agent key', async () => {
