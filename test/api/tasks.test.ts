@@ -17,8 +17,11 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 
+// Setup data, not a limiter test: humans are limited per client IP (REL-24), so admin creates rotate addresses.
+let setupIp = 0;
 async function newTask(body: Record<string, unknown> = {}, opts: { agentKey?: string } = {}) {
-  const r = await t.call('POST', '/tasks', { ...(opts.agentKey ? { agentKey: opts.agentKey } : { admin: true }), body: { title: 'a task', project_id: 'proj-a', ...body } });
+  const who = opts.agentKey ? { agentKey: opts.agentKey } : { admin: true, ip: `192.0.2.${(setupIp++ % 250) + 1}` };
+  const r = await t.call('POST', '/tasks', { ...who, body: { title: 'a task', project_id: 'proj-a', ...body } });
   if (r.status !== 200) throw new Error(`create failed ${r.status} ${r.text}`);
   return r.body.id as number;
 }

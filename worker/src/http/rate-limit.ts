@@ -1,3 +1,4 @@
+import type { Principal } from '../auth/principal.js';
 import { tooManyRequests } from './errors.js';
 
 interface Window {
@@ -80,3 +81,17 @@ export function createLimiters(now?: () => number) {
   };
 }
 export type Limiters = ReturnType<typeof createLimiters>;
+
+/**
+ * The one keying rule of the agent-write limiter (spec 01 §1.5, REL-24): everyone is limited; an
+ * authenticated agent by its id (so rotating the key does not reset the window, and the raw key is
+ * never held in memory), everyone else by client IP.
+ */
+export function agentWriteKey(p: Principal, clientIp: string): string {
+  return p.kind === 'agent' ? `agent:${p.id}` : `ip:${clientIp}`;
+}
+
+/** Counts one agent-write create (`POST /tasks`, `/bugs`, `/messages`); throws 429 past 30/min. */
+export function hitAgentWrite(limiters: Limiters, p: Principal, clientIp: string): void {
+  limiters.agentWrite.hit(agentWriteKey(p, clientIp));
+}

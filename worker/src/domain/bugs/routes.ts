@@ -6,7 +6,8 @@ import { bodyOf, queryOf } from '../../http/body.js';
 import { badRequest } from '../../http/errors.js';
 import { parseIntId, parseWith } from '../../http/validate.js';
 import { principalOf, requireAdmin, requireAny } from '../../auth/principal.js';
-import { fields, limitAgentWrites, page } from '../tasks/routes.js';
+import { fields, page } from '../tasks/routes.js';
+import { hitAgentWrite } from '../../http/rate-limit.js';
 import { BUG_SEVERITIES, BUG_STATUSES, bugsRepo } from './repo.js';
 import { claimBug, createBug, deleteBug, requireBug, updateBug } from './service.js';
 
@@ -34,7 +35,7 @@ export function bugRoutes(app: AppContext) {
 
   r.post('/bugs', requireAny, async (c) => {
     const p = principalOf(c);
-    limitAgentWrites(app, p);
+    hitAgentWrite(app.limiters, p, c.get('clientIp'));
     const body = bodyOf(c);
     await app.guards.check('bug.create', body, p);
     const blank = (v: unknown) => v === undefined || v === null || (typeof v === 'string' && v.trim() === '');

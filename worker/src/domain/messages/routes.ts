@@ -3,6 +3,7 @@ import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
 import { bodyOf, queryOf } from '../../http/body.js';
 import { badRequest, notFound } from '../../http/errors.js';
+import { hitAgentWrite } from '../../http/rate-limit.js';
 import { parseIntId, queryInt } from '../../http/validate.js';
 import { principalOf, requireAdmin, requireAny } from '../../auth/principal.js';
 import { messagesRepo } from './repo.js';
@@ -45,8 +46,8 @@ export function messageRoutes(app: AppContext) {
   });
 
   r.post('/messages', requireAny, async (c) => {
-    app.limiters.agentWrite.hit(c.req.header('x-agent-key') || c.get('clientIp'));
     const p = principalOf(c);
+    hitAgentWrite(app.limiters, p, c.get('clientIp'));
     const body = bodyOf(c);
     // Guardrails see the resolved recipient, whichever field carried it (spec 03 W21).
     const to = typeof body.to_agent === 'string' && body.to_agent ? body.to_agent : typeof body.to === 'string' ? body.to : null;

@@ -2,9 +2,9 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
-import type { Principal } from '../../auth/principal.js';
 import { bodyOf, queryOf } from '../../http/body.js';
 import { badRequest } from '../../http/errors.js';
+import { hitAgentWrite } from '../../http/rate-limit.js';
 import { parseIntId, parseWith } from '../../http/validate.js';
 import { principalOf, requireAdmin, requireAny } from '../../auth/principal.js';
 import { TASK_PRIORITIES, TASK_STATUSES, tasksRepo } from './repo.js';
@@ -35,11 +35,6 @@ export function page(q: Record<string, string>, dflt = 50, max = 500) {
   const l = int(q.limit, 'limit');
   const o = int(q.offset, 'offset');
   return { limit: l === undefined || l < 1 ? dflt : Math.min(l, max), offset: o === undefined || o < 0 ? 0 : o };
-}
-
-/** Agents' creates count against the per-agent write limit (spec 03 §0.3). */
-export function limitAgentWrites(app: AppContext, p: Principal) {
-  if (p.kind === 'agent') app.limiters.agentWrite.hit(p.id);
 }
 
 const createSchema = z.object({
@@ -96,7 +91,7 @@ export function taskRoutes(app: AppContext) {
 
   r.post('/tasks', requireAny, async (c) => {
     const p = principalOf(c);
-    limitAgentWrites(app, p);
+    hitAgentWrite(app.limiters, p, c.get('clientIp'));
     // Guardrails see the request before validation, as in the original (spec 03 §0.3).
     await app.guards.check('task.create', bodyOf(c), p);
     const input = parseWith(createSchema, bodyOf(c));
