@@ -222,11 +222,21 @@ export class MessageService {
     return ops.map((o) => o.id);
   }
 
-  /** Who may change a message's state: its recipient, its sender, admins and operators (SEC-20). */
+  /**
+   * Who may change a message's state: its recipient, its sender, or an admin (spec 03 W9, SEC-20);
+   * an agent in a broadcast's audience acks for itself only. A non-admin operator counts as a party
+   * under any of the identities the read rule gives it, and is otherwise refused like an agent.
+   */
   private async ownedMessage(p: Principal, id: number): Promise<{ msg: MessageRow; role: 'staff' | 'recipient' | 'sender' | 'audience' }> {
     const msg = await messagesRepo.get(this.app.db, id);
     if (!msg) throw notFound('Message not found');
-    if (p.kind !== 'agent') return { msg, role: 'staff' };
+    if (p.isAdmin) return { msg, role: 'staff' };
+    if (p.kind !== 'agent') {
+      const selves = (await this.viewer(p))?.selves ?? [];
+      if (msg.to_agent !== null && selves.includes(msg.to_agent)) return { msg, role: 'recipient' };
+      if (selves.includes(msg.from_agent)) return { msg, role: 'sender' };
+      throw forbidden('Only the recipient or the sender can change this message');
+    }
     if (msg.to_agent === p.id) return { msg, role: 'recipient' };
     if (msg.from_agent === p.id) return { msg, role: 'sender' };
     if (msg.to_agent === null && (msg.channel_id === null || (await messagesRepo.isChannelMember(this.app.db, msg.channel_id, p.id)))) return { msg, role: 'audience' };
