@@ -160,11 +160,18 @@ export function setup(api: PluginApi) {
 
   api.get('/events/:id', async (req) => out(await get(req.params.id) as unknown as Record<string, unknown>));
 
+  /** An error belongs to its linked bug's project, else to the project its bug would be filed in. */
+  const projectOf = async (bugId: number | null) =>
+    (bugId === null ? null : (await api.core.bugs.get(bugId))?.project_id) ?? ((await api.config.get('default_project')) || 'mycelium');
+
   api.put('/events/:id', async (req) => {
     const e = await get(req.params.id);
     const b = req.body;
     if (b.status !== undefined && !['open', 'muted', 'resolved'].includes(b.status as string)) throw badRequest('status must be one of: open, muted, resolved');
     if (b.bug_id !== undefined && b.bug_id !== null && !(typeof b.bug_id === 'number' && Number.isInteger(b.bug_id) && b.bug_id > 0)) throw badRequest('bug_id must be a positive integer');
+    // W3: humans may triage any error; an agent only errors of its projects, and may re-link only to a bug it could touch.
+    await api.core.projects.assertWrite(req.principal!, await projectOf(e.bug_id));
+    if (typeof b.bug_id === 'number' && b.bug_id !== e.bug_id) await api.core.projects.assertWrite(req.principal!, await projectOf(b.bug_id));
     const row = await db.get(
       "UPDATE error_events SET status = ?, bug_id = ?, updated_at = datetime('now') WHERE id = ? RETURNING *",
       [(b.status as string | undefined) ?? e.status, b.bug_id === undefined ? e.bug_id : (b.bug_id as number | null), e.id],

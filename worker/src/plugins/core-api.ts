@@ -1,5 +1,6 @@
 import type { AppContext } from '../context.js';
 import type { Principal } from '../auth/principal.js';
+import { assertProjectScope } from '../auth/scope.js';
 import { badRequest, invalidEnum } from '../http/errors.js';
 import { claimTaskFor, createTask, type CreateTaskInput } from '../domain/tasks/service.js';
 import { MessageService } from '../domain/messages/service.js';
@@ -79,7 +80,11 @@ export interface CoreApi {
    */
   approvals: { gate(principal: Principal, actionType: string, approvalId: unknown): Promise<{ approval_id?: number; approval_warning?: string }> };
   agents: { list(): Promise<AgentInfo[]>; get(id: string): Promise<AgentInfo | null> };
-  projects: { list(): Promise<ProjectInfo[]> };
+  projects: {
+    list(): Promise<ProjectInfo[]>;
+    /** The core project-scope rule for writes (spec 07, 06 W3): humans pass; an agent only in its own or its teams' projects, else 403. */
+    assertWrite(principal: Principal, projectId: string | null): Promise<void>;
+  };
   tasks: {
     get(id: number): Promise<TaskRow | null>;
     /** Tasks whose status is `status` and that changed in [since, until) (SQLite datetime text). */
@@ -145,6 +150,7 @@ export function createCoreApi(ctx: AppContext): CoreApi {
     },
     projects: {
       list: () => db.all<ProjectInfo>('SELECT id, name, status FROM projects ORDER BY id'),
+      assertWrite: (p, projectId) => assertProjectScope(db, p, projectId),
     },
     tasks: {
       get: async (id) => (await db.get<TaskRow>('SELECT * FROM tasks WHERE id = ?', [id])) ?? null,
