@@ -170,7 +170,6 @@ describe('route × role matrix for admin-only routes', () => {
     ['PUT', '/admin/config/instance_mode', { value: 'developer' }],
     ['PUT', '/approvals/1', { status: 'denied' }],
     ['GET', '/context/stats'],
-    ['DELETE', '/context/keys/ns/key'],
     ['POST', '/context/keys/bulk-delete', { ids: [1] }],
     ['PUT', '/spend/budgets', { scope: 'agent', scope_id: 'x', limit_usd: 1 }],
     ['DELETE', '/spend/budgets/1'],

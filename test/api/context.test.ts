@@ -255,7 +255,8 @@ describe('concurrency and history', () => {
     expect((await t.call('POST', '/context/keys/bulk', { agentKey: alpha.key, body: { keys: many } })).body).toEqual({ error: 'Maximum 50 keys per batch' });
     const partial = await t.call('POST', '/context/keys/bulk', { agentKey: alpha.key, body: { keys: [{ namespace: 'alpha', key: 'x' }] } });
     expect(partial.body.results[0]).toEqual({ namespace: 'alpha', key: 'x', error: 'namespace, key, and data are required' });
-    expect((await t.call('DELETE', '/context/keys/alpha/plain', { agentKey: alpha.key })).status).toBe(401);
+    // Single-key delete is open to owners (C9, test/api/review-gaps); a stranger is still refused.
+    expect((await t.call('DELETE', '/context/keys/alpha/plain', { agentKey: bravo.key })).status).toBe(403);
     const ids = (await t.db.all<{ id: number }>("SELECT id FROM context_keys WHERE namespace = 'crowded' LIMIT 5")).map((r) => r.id);
     expect((await t.call('POST', '/context/keys/bulk-delete', { agentKey: alpha.key, body: { ids } })).status).toBe(401);
     expect((await t.call('POST', '/context/keys/bulk-delete', { admin: true, body: { ids: ['1; DROP'] } })).status).toBe(400);

@@ -79,7 +79,8 @@ export function contextRoutes(app: AppContext) {
     return c.json(await context.put(principalOf(c), parseKeyWrite(c.req.param('namespace'), c.req.param('key'), body)));
   });
 
-  r.delete('/context/keys/:namespace/:key', requireAdmin, async (c) =>
+  // Owners may delete their keys too (C9); the service applies the write rule.
+  r.delete('/context/keys/:namespace/:key', requireAny, async (c) =>
     c.json(await context.remove(principalOf(c), c.req.param('namespace'), c.req.param('key'))),
   );
 

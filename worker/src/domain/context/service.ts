@@ -288,11 +288,20 @@ export class ContextService {
     throw conflict('Too many concurrent writers on this key; retry');
   }
 
+  /**
+   * Delete one key (spec 04 C9): admins, or an agent that could write it under the write rule
+   * (its project's or its own keys; reserved namespaces stay admin-only). Non-admin operators
+   * own no keys and stay refused. A missing (or expired) key is a 404, not a silent ok.
+   */
   async remove(p: Principal, namespace: string, key: string) {
-    const r = await contextRepo.deleteKey(this.app.db, namespace, key);
-    if (r.changes > 0) {
-      await this.app.events.emit({ type: 'context_key_deleted', agent: p.who, projectId: namespace, summary: `${p.who} deleted context ${namespace}:${key}`, data: { namespace, key } });
-    }
+    if (p.kind === 'operator' && !p.isAdmin) throw forbidden('Only admins or the owning agent can delete a context key');
+    const row = await this.live(namespace, key);
+    if (p.kind === 'agent') await this.assertCanWrite(p, namespace, row);
+    if (!row) throw notFound('Context key not found');
+    // By id: exactly the row whose owner was checked; 0 changes means a concurrent delete won.
+    const r = await contextRepo.deleteIds(this.app.db, [row.id]);
+    if (r.changes === 0) throw notFound('Context key not found');
+    await this.app.events.emit({ type: 'context_key_deleted', agent: p.who, projectId: namespace, summary: `${p.who} deleted context ${namespace}:${key}`, data: { namespace, key } });
     return { ok: true, deleted: `${namespace}:${key}` };
   }
 
