@@ -169,10 +169,6 @@ export const contextRepo = {
     };
   },
 
-  deleteKey(db: Queryable, namespace: string, key: string) {
-    return db.run('DELETE FROM context_keys WHERE namespace = ? AND key = ?', [namespace, key]);
-  },
-
   deleteIds(db: Queryable, ids: number[]) {
     return db.run(`DELETE FROM context_keys WHERE id IN (${ids.map(() => '?').join(', ')})`, ids);
   },
