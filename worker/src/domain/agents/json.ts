@@ -42,18 +42,25 @@ export function arrayInput(field: string, v: unknown): unknown[] {
   throw badRequest(`${field} must be an array`);
 }
 
-/** Same for objects. */
-export function objectInput(field: string, v: unknown): Record<string, unknown> {
+/** An object given as itself or as JSON text, else null. */
+export function asObject(v: unknown): Record<string, unknown> | null {
   if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
   if (typeof v === 'string') {
     try {
       const p = JSON.parse(v);
       if (p && typeof p === 'object' && !Array.isArray(p)) return p;
     } catch {
-      /* fall through */
+      /* not JSON */
     }
   }
-  throw badRequest(`${field} must be an object`);
+  return null;
+}
+
+/** Same for objects. */
+export function objectInput(field: string, v: unknown): Record<string, unknown> {
+  const o = asObject(v);
+  if (!o) throw badRequest(`${field} must be an object`);
+  return o;
 }
 
 /** `YYYY-MM-DD HH:MM:SS` (naive UTC) → epoch ms; a trailing Z is tolerated, never doubled. */

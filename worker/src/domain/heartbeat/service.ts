@@ -3,7 +3,7 @@ import type { Statement } from '../../db/types.js';
 import { badRequest, invalidEnum, notFound } from '../../http/errors.js';
 import { isFrozen } from '../admin/freeze.js';
 import { agentsRepo, agentWrites, type AgentRow, type WritableAgentColumn } from '../agents/repo.js';
-import { parseDbTime, toDbTime } from '../agents/json.js';
+import { asObject, parseDbTime, toDbTime } from '../agents/json.js';
 import { calibrationBlock, resolveCalibrationChain } from '../agents/calibration.js';
 import { messagesRepo, type InboxItem } from '../messages/repo.js';
 import { savepointsRepo } from '../savepoints/repo.js';
@@ -26,16 +26,7 @@ export interface HeartbeatInput {
 
 /** State snapshots arrive as objects or JSON strings; anything unreadable becomes {} (spec 02 §3.3). */
 function snapshotOf(v: unknown): Record<string, unknown> {
-  if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
-  if (typeof v === 'string') {
-    try {
-      const p = JSON.parse(v);
-      if (p && typeof p === 'object' && !Array.isArray(p)) return p;
-    } catch {
-      /* invalid → {} */
-    }
-  }
-  return {};
+  return asObject(v) ?? {};
 }
 
 function ackedOf(v: unknown): number[] {
