@@ -1,42 +1,17 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTarget, type Target } from '../support/target.js';
 import { registerAgent } from '../support/fixtures.js';
+import { startWebhookReceiver, waitFor } from '../support/fake-servers.js';
 
 /** Webhooks of the coordination area: agent_status_changed, message_sent, request_created (spec 02 §4, 03 §14). */
 let t: Target;
-let receiver: Server;
-const received: { event: string; agent_id: string; data: any }[] = [];
+let receiver: Awaited<ReturnType<typeof startWebhookReceiver<{ event: string; agent_id: string; data: any }>>>;
 let ada: { id: string; key: string };
 let bob: { id: string; key: string };
 
-async function until<T>(fn: () => T | undefined): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const v = fn();
-    if (v) return v;
-    await t.settle();
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('webhook never arrived');
-}
-
 beforeAll(async () => {
-  receiver = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      try {
-        received.push(JSON.parse(body));
-      } catch {
-        /* not ours */
-      }
-      res.writeHead(200);
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  const port = (receiver.address() as AddressInfo).port;
+  receiver = await startWebhookReceiver();
+  const port = receiver.port;
   t = await startTarget({ env: { MYCELIUM_WEBHOOK_ALLOW_LOOPBACK: `127.0.0.1:${port}` } });
   ada = await registerAgent(t, 'wh-ada', 'wh');
   bob = await registerAgent(t, 'wh-bob', 'wh');
@@ -45,27 +20,27 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await t?.close();
-  await new Promise((r) => receiver.close(r));
+  await receiver.close();
 });
 
 describe('coordination webhooks', () => {
   it('agent_status_changed fires on a status change only', async () => {
     await t.call('POST', '/agents/heartbeat', { agentKey: ada.key, body: { status: 'busy', working_on: 'x' } });
-    const first = await until(() => received.find((r) => r.event === 'agent_status_changed'));
+    const first = await waitFor(() => receiver.payloads().find((r) => r.event === 'agent_status_changed'));
     expect(first).toMatchObject({ agent_id: ada.id, data: { agent_id: ada.id, previous_status: 'offline', new_status: 'busy', working_on: 'x' } });
     await t.call('POST', '/agents/heartbeat', { agentKey: ada.key, body: { status: 'busy', working_on: 'y' } });
     await t.call('POST', '/agents/heartbeat', { agentKey: ada.key, body: { status: 'idle', working_on: 'y' } });
-    const second = await until(() => received.filter((r) => r.event === 'agent_status_changed')[1]);
+    const second = await waitFor(() => receiver.payloads().filter((r) => r.event === 'agent_status_changed')[1]);
     expect(second.data).toMatchObject({ previous_status: 'busy', new_status: 'idle' });
-    expect(received.filter((r) => r.event === 'agent_status_changed')).toHaveLength(2);
+    expect(receiver.payloads().filter((r) => r.event === 'agent_status_changed')).toHaveLength(2);
   });
 
   it('message_sent and request_created reach the recipient', async () => {
     const m = await t.call('POST', '/messages', { agentKey: bob.key, body: { to_agent: ada.id, content: 'hello ada' } });
-    const msg = await until(() => received.find((r) => r.event === 'message_sent'));
+    const msg = await waitFor(() => receiver.payloads().find((r) => r.event === 'message_sent'));
     expect(msg.data).toEqual({ message_id: m.body.id, from: bob.id, content: 'hello ada' });
     const r = await t.call('POST', '/requests', { agentKey: bob.key, body: { to_agent: ada.id, content: 'please' } });
-    const req = await until(() => received.find((x) => x.event === 'request_created'));
+    const req = await waitFor(() => receiver.payloads().find((x) => x.event === 'request_created'));
     expect(req.data).toEqual({ message_id: r.body.id, from: bob.id, content: 'please' });
   });
 });

@@ -1,40 +1,16 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTarget, type Target } from '../support/target.js';
 import { registerAgent } from '../support/fixtures.js';
+import { startWebhookReceiver, waitFor } from '../support/fake-servers.js';
 
 /** Assignee webhooks of the work items (spec 03 §3.5 step 3, §14): task_assigned, bug_assigned. */
 let t: Target;
-let receiver: Server;
-const received: { event: string; agent_id: string; data: any }[] = [];
+let receiver: Awaited<ReturnType<typeof startWebhookReceiver<{ event: string; agent_id: string; data: any }>>>;
 
-async function waitFor<T>(fn: () => T | undefined, ms = 8000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 beforeAll(async () => {
-  receiver = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      try {
-        received.push(JSON.parse(body));
-      } catch {
-        // not ours
-      }
-      res.writeHead(200);
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  const port = (receiver.address() as AddressInfo).port;
+  receiver = await startWebhookReceiver();
+  const port = receiver.port;
   t = await startTarget({ env: { MYCELIUM_WEBHOOK_ALLOW_LOOPBACK: `127.0.0.1:${port}` } });
   await registerAgent(t, 'alice', 'proj-a');
   const hook = await t.call('POST', '/webhooks', { admin: true, body: { agent_id: 'alice', url: `http://127.0.0.1:${port}/hook`, events: ['task_assigned', 'bug_assigned', 'bug_updated', 'bug_created'] } });
@@ -42,30 +18,30 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await t?.close();
-  await new Promise((r) => receiver.close(r));
+  await receiver.close();
 });
 
 describe('assignee webhooks', () => {
   it('PUT /tasks/:id with an assignee sends task_assigned to that assignee', async () => {
     const c = await t.call('POST', '/tasks', { admin: true, body: { title: 'Hooked', project_id: 'proj-a' } });
     await t.call('PUT', `/tasks/${c.body.id}`, { admin: true, body: { assignee: 'alice', status: 'in_progress' } });
-    const got = await waitFor(() => received.find((r) => r.event === 'task_assigned' && r.data?.task_id === c.body.id));
+    const got = await waitFor(() => receiver.payloads().find((r) => r.event === 'task_assigned' && r.data?.task_id === c.body.id));
     expect(got).toMatchObject({ event: 'task_assigned', agent_id: 'alice', data: { task_id: c.body.id, title: 'Hooked', status: 'in_progress' } });
   });
 
   it('PUT /bugs/:id with a status sends bug_assigned to the existing assignee', async () => {
     const b = await t.call('POST', '/bugs', { admin: true, body: { title: 'Bug hook', description: 'd', project_id: 'proj-a', assignee: 'alice' } });
     await t.call('PUT', `/bugs/${b.body.id}`, { admin: true, body: { status: 'fixed' } });
-    const got = await waitFor(() => received.find((r) => r.event === 'bug_assigned' && r.data?.bug_id === b.body.id));
+    const got = await waitFor(() => receiver.payloads().find((r) => r.event === 'bug_assigned' && r.data?.bug_id === b.body.id));
     expect(got.data).toEqual({ bug_id: b.body.id, title: 'Bug hook', status: 'fixed' });
   });
 
   it('bug_created and bug_updated reach the acting agent\'s webhooks with the spec fields (also without a status)', async () => {
     const b = await t.call('POST', '/bugs', { admin: true, headers: { 'X-Acting-As': 'alice' }, body: { title: 'Filed', description: 'd', project_id: 'proj-a', severity: 'high' } });
-    const created = await waitFor(() => received.find((r) => r.event === 'bug_created' && r.data?.bug_id === b.body.id));
+    const created = await waitFor(() => receiver.payloads().find((r) => r.event === 'bug_created' && r.data?.bug_id === b.body.id));
     expect(created.data).toEqual({ bug_id: b.body.id, title: 'Filed', project_id: 'proj-a', severity: 'high', reporter: 'alice', assignee: null });
     await t.call('PUT', `/bugs/${b.body.id}`, { admin: true, headers: { 'X-Acting-As': 'alice' }, body: { admin_notes: 'looked at it' } });
-    const updated = await waitFor(() => received.find((r) => r.event === 'bug_updated' && r.data?.bug_id === b.body.id));
+    const updated = await waitFor(() => receiver.payloads().find((r) => r.event === 'bug_updated' && r.data?.bug_id === b.body.id));
     expect(updated.data).toEqual({ bug_id: b.body.id, title: 'Filed', updates: { admin_notes: 'looked at it' } });
   });
 });

@@ -48,3 +48,29 @@ export async function startFakeResend() {
     return { status: 404, body: { message: 'not found' } };
   });
 }
+
+/** A webhook receiver on 127.0.0.1 that answers 200 and keeps every JSON payload it gets. */
+export async function startWebhookReceiver<T = any>() {
+  const server = await startFakeServer(() => ({ status: 200, body: 'ok' }));
+  const payloads = (): T[] =>
+    server.requests.flatMap((r) => {
+      try {
+        return [JSON.parse(r.body) as T];
+      } catch {
+        return []; // not a webhook payload
+      }
+    });
+  return { ...server, payloads };
+}
+
+/** Polls `fn` until it returns something truthy (background deliveries), failing after `ms`. */
+export async function waitFor<T>(fn: () => T | undefined | null | false, ms = 8000, settle?: () => Promise<void>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    if (settle) await settle();
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
