@@ -93,18 +93,7 @@ export interface MessageFilters {
   offset: number;
 }
 
-export interface NewMessage {
-  from_agent: string;
-  to_agent: string | null;
-  thread_id: string | null;
-  project_id: string | null;
-  content: string;
-  metadata: string;
-  msg_type: string;
-  status: string;
-  channel_id: number | null;
-  priority: string;
-}
+export type NewMessage = Omit<MessageRow, 'id' | 'created_at' | 'resolved_at' | 'resolved_by'>;
 
 export const messagesRepo = {
   get(db: Queryable, id: number) {
