@@ -29,16 +29,7 @@ export interface BudgetRow {
   updated_at: string;
 }
 
-export interface NewSpend {
-  agent_id: string;
-  project_id: string;
-  cost_usd: number;
-  source: string;
-  description: string;
-  model: string;
-  tokens_in: number;
-  tokens_out: number;
-}
+export type NewSpend = Omit<SpendRow, 'id' | 'created_at'>;
 
 /** Start of a budget's current period, as a datetime('now')-format string computed by SQLite. */
 const PERIOD_START = `CASE b.period WHEN 'day' THEN strftime('%Y-%m-%d 00:00:00', 'now')
