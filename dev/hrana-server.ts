@@ -1,5 +1,6 @@
 /**
- * A small Hrana-over-HTTP (protocol v2, JSON encoding) server for tests.
+ * A small Hrana-over-HTTP (protocol v2, JSON encoding) server for tests and for the local Worker
+ * dev loop (`npm run dev:worker`, `npm run dev:libsql`).
  *
  * Why: the Worker build talks to its database through `@libsql/client/web`, i.e. over HTTP.
  * There is no `sqld` binary on developer machines or CI, so this file speaks the part of the
@@ -662,6 +663,10 @@ export interface HranaServerOptions {
   streamIdleTimeoutMs?: number;
   /** How long a statement waits for a lock held by another stream (default 5 s). */
   busyTimeoutMs?: number;
+  /** TCP port to listen on (default 0: any free port). */
+  port?: number;
+  /** Address to listen on (default 127.0.0.1: never reachable from other machines). */
+  host?: string;
 }
 
 export async function startHranaServer(opts: HranaServerOptions): Promise<HranaServer> {
@@ -776,12 +781,12 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
   const port = (server.address() as { port: number }).port;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
     port,
     async close() {
       clearInterval(sweeper);
