@@ -1,7 +1,7 @@
 import type { AppContext } from '../../context.js';
 import type { MyceliumEvent } from './bus.js';
 import { eventsRepo, type EventFilters, type EventRow, type EventScope } from './repo.js';
-import { isoFromSqlite } from './service.js';
+import { sqliteTime } from './service.js';
 
 /** Spec 04 §7.3 numbers. */
 export const SSE_REPLAY_COUNT = 20;
@@ -109,14 +109,14 @@ export function eventStream(app: AppContext, opts: StreamOptions): { body: Reada
         for (const row of replay) send(frame(row));
         while (!closed) {
           for (const e of pendingLive.splice(0)) {
-            send(frame({ ...e, data: JSON.stringify(e.data ?? {}) }));
+            send(frame({ ...e, data: JSON.stringify(e.data ?? {}), created_at: sqliteTime(Date.parse(e.created_at)) }));
           }
           // Cursor = highest id seen, matching or not, so each poll reads only new rows.
           const top = await eventsRepo.maxId(app.db);
           let from = cursor;
           while (top > from && !closed) {
             const rows: EventRow[] = await eventsRepo.range(app.db, filters, scope, from, top, POLL_BATCH);
-            for (const row of rows) send(frame({ ...row, created_at: isoFromSqlite(row.created_at) }));
+            for (const row of rows) send(frame(row));
             from = rows.length === POLL_BATCH ? rows[rows.length - 1].id : top;
           }
           cursor = Math.max(cursor, top);
