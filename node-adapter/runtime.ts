@@ -60,6 +60,7 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
       return (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
     },
     startedAt: clock.now().getTime(),
+    lifetime: 'process',
     memoryUsageMb: () => Math.round(process.memoryUsage().rss / 1048576),
     /** Waits for background work (hooks, webhooks) — used by graceful shutdown and tests. */
     async settle() {

@@ -39,15 +39,20 @@ export interface Runtime {
   backup?(): Promise<{ file: string; bytes: number }>;
   /** Backups on disk, newest first (Node only; `GET /admin/backups`). */
   listBackups?(): Promise<{ name: string; bytes: number; created: Date }[]>;
-  /** Process start time, for uptime. */
+  /** Process start time (Node) or isolate start time (Workers), for uptime. */
   startedAt: number;
+  /**
+   * What `startedAt` measures: a process that lives until it is stopped (Node), or an isolate the
+   * platform starts and evicts at will (Workers), whose age says nothing about the service's uptime.
+   */
+  lifetime: 'process' | 'isolate';
   /**
    * Optional DNS lookup (all A/AAAA addresses) for the SSRF guard; where present, names that
    * resolve to internal addresses are refused (http/ssrf.ts). Absent on Workers.
    */
   resolveHost?(hostname: string): Promise<string[]>;
-  /** Resident memory in MB where the runtime can tell. */
-  memoryUsageMb(): number;
+  /** Resident memory in MB, or null where the runtime cannot measure it (Workers). */
+  memoryUsageMb(): number | null;
 }
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };

@@ -55,7 +55,8 @@ export function createWorkerRuntime(env: WorkerEnv) {
       return req.headers.get('cf-connecting-ip') ?? undefined;
     },
     startedAt: Date.now(),
-    memoryUsageMb: () => 0,
+    lifetime: 'isolate',
+    memoryUsageMb: () => null,
     async drain() {
       while (pending.size) await Promise.allSettled([...pending]);
     },
