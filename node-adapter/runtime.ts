@@ -61,6 +61,7 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
     },
     startedAt: clock.now().getTime(),
     lifetime: 'process',
+    pluginDbProblem: () => null,
     memoryUsageMb: () => Math.round(process.memoryUsage().rss / 1048576),
     /** Waits for background work (hooks, webhooks) — used by graceful shutdown and tests. */
     async settle() {

@@ -28,6 +28,12 @@ export interface Runtime {
   db: Db;
   /** Each plugin's own database (a separate SQLite file on Node, its own libSQL database on Workers). */
   pluginDb(name: string): Promise<Db>;
+  /**
+   * Why plugin `name` cannot have its database here, or null when it can. Node always can (a file in
+   * DATA_DIR); Workers needs a `PLUGIN_DB_URL_<NAME>` binding, and enabling a plugin without one is
+   * refused rather than left to fail every request it guards.
+   */
+  pluginDbProblem(name: string): string | null;
   blobs: BlobStore;
   clock: Clock;
   log: Logger;

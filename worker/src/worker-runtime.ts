@@ -42,6 +42,10 @@ export function createWorkerRuntime(env: WorkerEnv) {
       }
       return db;
     },
+    pluginDbProblem(name) {
+      const url = env[pluginDbVar(name)];
+      return typeof url === 'string' && url ? null : `the ${pluginDbVar(name)} binding is not set (plugin ${name} needs its own libSQL database)`;
+    },
     blobs: r2Blobs(env.BLOBS),
     clock: systemClock,
     log,
