@@ -649,9 +649,23 @@ async function handleRequest(stream: Stream, req: StreamRequest): Promise<Stream
 // HTTP server.
 // ---------------------------------------------------------------------------------------------
 
+/** What the server has been asked, for tests of request budgets (a count, never a timing). */
+export interface HranaStats {
+  /** `POST /v2/pipeline` requests received (one libSQL subrequest each on Workers). */
+  pipelines: number;
+  /** Statements executed (each `execute` and each step of a `batch`). */
+  statements: number;
+  /** Pipeline requests being processed right now, and the most seen at once since the last reset. */
+  inFlight: number;
+  maxInFlight: number;
+}
+
 export interface HranaServer {
   url: string;
   port: number;
+  stats: HranaStats;
+  /** Zeroes the counters (the in-flight gauge keeps its live value). */
+  resetStats(): void;
   close(): Promise<void>;
 }
 
@@ -667,6 +681,11 @@ export interface HranaServerOptions {
   port?: number;
   /** Address to listen on (default 127.0.0.1: never reachable from other machines). */
   host?: string;
+  /**
+   * Holds every pipeline answer this long (default 0). Tests of concurrency set it so that requests a
+   * client sends at once are seen at once (a local SQLite answers faster than they arrive otherwise).
+   */
+  responseDelayMs?: number;
 }
 
 export async function startHranaServer(opts: HranaServerOptions): Promise<HranaServer> {
@@ -678,6 +697,8 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
   bootstrap.exec('PRAGMA busy_timeout = 5000');
   bootstrap.exec('PRAGMA journal_mode = WAL');
   bootstrap.close();
+
+  const stats: HranaStats = { pipelines: 0, statements: 0, inFlight: 0, maxInFlight: 0 };
 
   /** Streams waiting for their next request, by the baton that continues them. */
   const idle = new Map<string, Stream>();
@@ -716,6 +737,8 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
     }
     const results: StreamResult[] = [];
     for (const req of b.requests as StreamRequest[]) {
+      if (req?.type === 'execute') stats.statements++;
+      else if (req?.type === 'batch' && Array.isArray(req.batch?.steps)) stats.statements += req.batch.steps.length;
       if (stream.closed) {
         results.push({ type: 'error', error: { message: 'The stream is closed', code: 'STREAM_CLOSED' } });
         continue;
@@ -751,6 +774,20 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse) {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/';
+    // In flight from arrival (before the body is read) to the answer; see `pipeline` requests below.
+    const counted = req.method === 'POST' && path === '/v2/pipeline';
+    if (counted) {
+      stats.inFlight++;
+      stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+    }
+    try {
+      return await handlePath(req, res, path);
+    } finally {
+      if (counted) stats.inFlight--;
+    }
+  }
+
+  async function handlePath(req: http.IncomingMessage, res: http.ServerResponse, path: string) {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
 
@@ -758,7 +795,12 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
     if (path !== '/v2/pipeline') return send(res, 404, { message: `Not found: ${path}`, code: 'NOT_FOUND' });
     if (req.method !== 'POST') return send(res, 405, { message: 'Use POST', code: 'METHOD_NOT_ALLOWED' });
     if (!authorized(req)) return send(res, 401, { message: 'Unauthorized: bad or missing bearer token', code: 'UNAUTHORIZED' });
+    stats.pipelines++;
+    if (opts.responseDelayMs) await new Promise((r) => setTimeout(r, opts.responseDelayMs));
+    return pipelineRequest(res, chunks);
+  }
 
+  async function pipelineRequest(res: http.ServerResponse, chunks: Buffer[]) {
     let body: unknown;
     try {
       body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -788,6 +830,12 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
   return {
     url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
     port,
+    stats,
+    resetStats() {
+      stats.pipelines = 0;
+      stats.statements = 0;
+      stats.maxInFlight = stats.inFlight;
+    },
     async close() {
       clearInterval(sweeper);
       for (const s of live) s.close();
