@@ -1,5 +1,7 @@
 import type { Config } from './config.js';
 import type { Db } from './db/db.js';
+import type { MyceliumEvent } from './domain/events/bus.js';
+import type { HubStreamRequest } from './domain/events/hub.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -19,6 +21,17 @@ export interface BlobStore {
 
 export interface Clock {
   now(): Date;
+}
+
+/**
+ * One live place that pushes committed events to open streams (a Durable Object on Workers). Where a
+ * runtime has none, each stream reads the events table by cursor itself (Node: cheap local reads,
+ * and it works across processes).
+ */
+export interface EventHubPort {
+  open(req: HubStreamRequest): Promise<Response>;
+  /** A write committed; `live` are the events that have no row (liveness). */
+  wake(live: MyceliumEvent[]): Promise<void>;
 }
 
 /** What the portable app needs from wherever it runs. Built by an adapter, passed to createApp. */
@@ -57,6 +70,8 @@ export interface Runtime {
    * resolve to internal addresses are refused (http/ssrf.ts). Absent on Workers.
    */
   resolveHost?(hostname: string): Promise<string[]>;
+  /** Present where streams are fed by push instead of per-stream polling (Workers with EVENT_HUB). */
+  eventHub?: EventHubPort;
   /** Resident memory in MB, or null where the runtime cannot measure it (Workers). */
   memoryUsageMb(): number | null;
 }

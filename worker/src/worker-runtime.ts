@@ -2,6 +2,7 @@ import { loadConfig, type Env } from './config.js';
 import { Db } from './db/db.js';
 import { LibsqlHttpDriver } from './db/libsql-http-driver.js';
 import { consoleLogger, systemClock, type BlobStore, type Runtime } from './runtime.js';
+import { eventHubClient, type DurableObjectNamespaceLike } from './event-hub.js';
 
 /** Minimal shape of an R2 bucket binding (only what the blob store uses). */
 interface R2BucketLike {
@@ -10,7 +11,7 @@ interface R2BucketLike {
   delete(key: string): Promise<void>;
 }
 
-export type WorkerEnv = Env & { BLOBS?: R2BucketLike };
+export type WorkerEnv = Env & { BLOBS?: R2BucketLike; EVENT_HUB?: DurableObjectNamespaceLike };
 
 /** Name of the binding holding a plugin's own libSQL URL, e.g. PLUGIN_DB_URL_COST_TRACKER. */
 export const pluginDbVar = (name: string) => `PLUGIN_DB_URL_${name.toUpperCase().replace(/-/g, '_')}`;
@@ -60,6 +61,7 @@ export function createWorkerRuntime(env: WorkerEnv) {
     },
     startedAt: Date.now(),
     lifetime: 'isolate',
+    eventHub: env.EVENT_HUB ? eventHubClient(env.EVENT_HUB) : undefined,
     memoryUsageMb: () => null,
     async drain() {
       while (pending.size) await Promise.allSettled([...pending]);

@@ -11,8 +11,8 @@ export const SSE_MAX_TOTAL = 1000;
 export const SSE_KEEPALIVE_MS = 30_000;
 /** How often an open stream reads the events table for rows written by other processes/isolates. */
 export const SSE_POLL_MS = 400;
-const RESUME_MAX = 500;
-const POLL_BATCH = 200;
+export const RESUME_MAX = 500;
+export const POLL_BATCH = 200;
 
 export const SSE_HEADERS: Record<string, string> = {
   'Content-Type': 'text/event-stream',
@@ -28,12 +28,12 @@ const enc = new TextEncoder();
  * for replay and live (spec 07 REL-21); key order as in the spec. Persisted events carry an
  * `id:` line so EventSource resumes with Last-Event-ID (weak spot E4).
  */
-function frame(e: { id: number | null; type: string; agent: string; project_id: string | null; summary: string; data: string; created_at: string }) {
+export function frame(e: { id: number | null; type: string; agent: string; project_id: string | null; summary: string; data: string; created_at: string }) {
   const json = JSON.stringify({ id: e.id, type: e.type, agent: e.agent, project_id: e.project_id, summary: e.summary, data: e.data, created_at: e.created_at });
   return enc.encode(`${e.id !== null ? `id: ${e.id}\n` : ''}data: ${json}\n\n`);
 }
 
-function matches(f: EventFilters, scope: EventScope | null, e: { type: string; agent: string; project_id: string | null }) {
+export function matches(f: EventFilters, scope: EventScope | null, e: { type: string; agent: string; project_id: string | null }) {
   if (f.type && e.type !== f.type) return false;
   if (f.agent && e.agent !== f.agent) return false;
   if (f.projectId && e.project_id !== f.projectId) return false;
