@@ -1,9 +1,11 @@
 /**
  * Load benchmark of the coordination hot paths against a live Node server on loopback:
- * heartbeat, work poll, boot and task claim, with a realistic database (50 agents, 1,000 tasks).
+ * heartbeat, work poll, boot, context put and task claim, with a realistic database (50 agents,
+ * 1,000 tasks by default), side by side with the floor (bench/floor-server.ts) in the same run.
  *
  *   npx tsx bench/coordination.ts            # defaults: 16 connections, 8 s per scenario
  *   BENCH_CONNECTIONS=32 BENCH_SECONDS=5 npx tsx bench/coordination.ts
+ *   BENCH_TASKS=100000 BENCH_AGENTS=10000 npx tsx bench/coordination.ts   # growth
  *
  * The server runs in its own process (`node-adapter/index.ts` through tsx) so the load generator
  * does not share its event loop. The generator is N concurrent loops over one keep-alive
@@ -23,18 +25,20 @@ import { CORE_DB_FILE } from '../node-adapter/runtime.js';
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const WARMUP_MS = 1_000;
-const AGENTS = 50;
+const AGENTS = Number(process.env.BENCH_AGENTS ?? 50);
 const PROJECTS = 5;
-const TASKS = 1_000;
+const TASKS = Number(process.env.BENCH_TASKS ?? 1_000);
 const ADMIN_KEY = `bench_admin_${randomBytes(24).toString('hex')}`;
 
 const watchdog = setTimeout(() => {
   console.error('bench: watchdog fired after 5 minutes, aborting');
   server?.kill('SIGKILL');
+  floor?.kill('SIGKILL');
   process.exit(2);
 }, 5 * 60_000);
 
 let server: ChildProcess | undefined;
+let floor: ChildProcess | undefined;
 const dataDir = mkdtempSync(join(tmpdir(), 'mycelium-bench-'));
 
 function startServerProcess(): Promise<number> {
@@ -55,14 +59,31 @@ function startServerProcess(): Promise<number> {
   });
 }
 
+/** The floor server in its own process, as ours is (bench/floor-server.ts). */
+function startFloorProcess(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/floor-server.ts', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    floor = child;
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      const m = out.match(/floor http:\/\/[^:]+:(\d+)/);
+      if (m) resolve(Number(m[1]));
+    });
+    child.stderr!.on('data', (b: Buffer) => process.stderr.write(`[floor] ${b}`));
+    child.on('exit', (code) => reject(new Error(`floor server exited early (${code}): ${out}`)));
+  });
+}
+
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
 let port = 0;
+let floorPort = 0;
 
-function request(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<number> {
+function request(method: string, path: string, headers: Record<string, string>, body?: unknown, to = port): Promise<number> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const req = http.request(
-      { host: '127.0.0.1', port, method, path: `/api/mycelium${path}`, agent, headers: { ...headers, ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) } },
+      { host: '127.0.0.1', port: to, method, path: `/api/mycelium${path}`, agent, headers: { ...headers, ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) } },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -104,7 +125,7 @@ function seed(): { agents: Agent[]; claimable: { id: number; project: string }[]
   for (let i = 0; i < TASKS; i++) {
     const project = `proj-${i % PROJECTS}`;
     // 20% assigned (4 per agent), the rest open for claims; every 10th depends on the previous.
-    const assignee = i < 200 ? agents[i % AGENTS].id : null;
+    const assignee = i < 4 * Math.min(AGENTS, 50) ? agents[i % AGENTS].id : null;
     const blockedBy = i % 10 === 9 && prev ? JSON.stringify([prev]) : '[]';
     const row = insTask.get(`Task ${i}`, `Description of task ${i} `.repeat(5), assignee ? agents[i % AGENTS].project : project, 'bench-admin', assignee, priorities[i % 5], blockedBy) as { id: number };
     prev = Number(row.id);
@@ -115,7 +136,7 @@ function seed(): { agents: Agent[]; claimable: { id: number; project: string }[]
     for (let s = 1; s <= 10; s++) db.prepare('INSERT INTO plan_steps (plan_id, step_order, title) VALUES (?, ?, ?)').run(plan.id, s, `Step ${s}`);
     for (let b = 0; b < 10; b++) db.prepare("INSERT INTO bugs (title, description, project_id, severity) VALUES (?, 'd', ?, ?)").run(`Bug ${p}-${b}`, `proj-${p}`, b % 3 ? 'normal' : 'high');
   }
-  for (const a of agents) {
+  for (const a of agents.slice(0, 50)) {
     insMsg.run('bench-admin', a.id, 'hello there', 'message', 'sent');
     insMsg.run(agents[(agents.indexOf(a) + 1) % AGENTS].id, a.id, 'a question', 'request', 'pending');
   }
@@ -175,46 +196,66 @@ async function scenario(name: string, next: (i: number) => (() => Promise<number
   return { name, requests: lat.length, seconds: elapsed, rps: lat.length / elapsed, p50: pct(lat, 50), p99: pct(lat, 99), errors };
 }
 
+interface Row extends Result {
+  floor?: number;
+}
+
 async function main() {
+  floorPort = await startFloorProcess();
   port = await startServerProcess();
   // The server runs its first maintenance pass (incl. a backup) 2 s after start: let it pass.
   await new Promise((r) => setTimeout(r, 3_500));
   const { agents, claimable } = seed();
-  const pick = (i: number) => agents[i % agents.length];
-  const results: Result[] = [];
+  // The agents the load cycles through: the first 50 (the busy ones), however many are registered.
+  const pick = (i: number) => agents[i % Math.min(agents.length, 50)];
+  const results: Row[] = [];
 
-  results.push(await scenario('heartbeat (busy)', (i) => {
+  const floorResult = await scenario('floor: bare Hono + one SQLite upsert', (i) => {
+    const a = pick(i);
+    return () => request('POST', '/agents/heartbeat', { 'x-agent-key': a.id }, { status: 'busy', working_on: `task ${i % 7}` }, floorPort);
+  });
+  results.push(floorResult);
+  const vsFloor = (r: Result): Row => ({ ...r, floor: r.rps / floorResult.rps });
+
+  results.push(vsFloor(await scenario('heartbeat (busy)', (i) => {
     const a = pick(i);
     return () => request('POST', '/agents/heartbeat', { 'x-agent-key': a.key }, { status: 'busy', working_on: `task ${i % 7}`, session_id: 'bench', state_snapshot: '{"progress":["x"]}' });
-  }));
-  results.push(await scenario('heartbeat (idle → dispatch pass)', (i) => {
+  })));
+  results.push(vsFloor(await scenario('heartbeat (idle → dispatch pass)', (i) => {
     const a = pick(i);
     return () => request('POST', '/agents/heartbeat', { 'x-agent-key': a.key }, { status: 'online', working_on: '' });
-  }));
-  results.push(await scenario('work poll GET /work/:id', (i) => {
+  })));
+  results.push(vsFloor(await scenario('work poll GET /work/:id', (i) => {
     const a = pick(i);
     return () => request('GET', `/work/${a.id}`, { 'x-agent-key': a.key });
-  }));
-  results.push(await scenario('boot GET /boot/:id (slim)', (i) => {
+  })));
+  results.push(vsFloor(await scenario('boot GET /boot/:id (slim)', (i) => {
     const a = pick(i);
     return () => request('GET', `/boot/${a.id}`, { 'x-agent-key': a.key });
-  }));
+  })));
+  results.push(vsFloor(await scenario('context put PUT /context/keys/:ns/:key', (i) => {
+    const a = pick(i);
+    return () => request('PUT', `/context/keys/${a.id}/note-${i % 10}`, { 'x-agent-key': a.key }, { data: `value ${i}` });
+  })));
   // Claims consume the pool of open unassigned tasks: every request is a first claim that wins.
   const byProject = new Map<string, Agent[]>();
   for (const a of agents) byProject.set(a.project, [...(byProject.get(a.project) ?? []), a]);
   let taken = 0;
-  results.push(await scenario('task claim POST /tasks/:id/claim', (i) => {
+  results.push(vsFloor(await scenario('task claim POST /tasks/:id/claim', (i) => {
     const t = claimable[taken++];
     if (!t) return null;
     const owners = byProject.get(t.project)!;
     const a = owners[i % owners.length];
     return () => request('POST', `/tasks/${t.id}/claim`, { 'x-agent-key': a.key }, {});
-  }, SECONDS, false));
+  }, SECONDS, false)));
 
-  console.log(`\n${AGENTS} agents, ${TASKS} tasks, ${CONNECTIONS} connections, ${SECONDS} s per scenario (claims: until the ${claimable.length} claimable tasks are gone)\n`);
-  console.log('| scenario | requests | req/s | p50 ms | p99 ms | non-200 |');
-  console.log('|---|---:|---:|---:|---:|---:|');
-  for (const r of results) console.log(`| ${r.name} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} |`);
+  console.log(`\n${AGENTS} agents (load from the first ${Math.min(AGENTS, 50)}), ${TASKS} tasks, ${CONNECTIONS} connections, ${SECONDS} s per scenario (claims: until the ${claimable.length} claimable tasks are gone)\n`);
+  console.log('| scenario | requests | req/s | p50 ms | p99 ms | non-200 | ours / floor |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    const ratio = r.floor === undefined ? '1' : r.floor.toFixed(2);
+    console.log(`| ${r.name} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} | ${ratio} |`);
+  }
 }
 
 main()
@@ -225,6 +266,7 @@ main()
   .finally(() => {
     agent.destroy();
     server?.kill('SIGTERM');
+    floor?.kill('SIGTERM');
     clearTimeout(watchdog);
     setTimeout(() => rmSync(dataDir, { recursive: true, force: true }), 500);
   });

@@ -5,6 +5,7 @@ import { lookup } from 'node:dns/promises';
 import Database from 'libsql';
 import type { Config } from '../worker/src/config.js';
 import { Db } from '../worker/src/db/db.js';
+import { inProcessEventHub } from '../worker/src/domain/events/hub.js';
 import { consoleLogger, systemClock, type BlobStore, type Clock, type Logger, type Runtime } from '../worker/src/runtime.js';
 import { SqliteFileDriver } from './sqlite-driver.js';
 import { ensurePrivateDir, FILE_MODE } from './data-dir.js';
@@ -60,6 +61,9 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
       return (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
     },
     startedAt: clock.now().getTime(),
+    lifetime: 'process',
+    eventHub: inProcessEventHub(db),
+    pluginDbProblem: () => null,
     memoryUsageMb: () => Math.round(process.memoryUsage().rss / 1048576),
     /** Waits for background work (hooks, webhooks) — used by graceful shutdown and tests. */
     async settle() {

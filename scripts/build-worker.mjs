@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export async function buildWorker(outfile = join(root, 'dist/worker.js')) {
-  await build({
+/** The esbuild options of the Worker bundle (shared by the build and the dev loop's watcher). */
+export function workerBuildOptions(outfile = join(root, 'dist/worker.js')) {
+  return {
     entryPoints: [join(root, 'worker/src/index.ts')],
     outfile,
     bundle: true,
@@ -17,7 +18,11 @@ export async function buildWorker(outfile = join(root, 'dist/worker.js')) {
     mainFields: ['browser', 'module', 'main'],
     logLevel: 'warning',
     legalComments: 'none',
-  });
+  };
+}
+
+export async function buildWorker(outfile = join(root, 'dist/worker.js')) {
+  await build(workerBuildOptions(outfile));
   return outfile;
 }
 

@@ -109,7 +109,23 @@ describe('GET /events/stream', () => {
     expect(f.data.agent).toBe('sse-b');
     expect(typeof f.data.data).toBe('string');
     expect(JSON.parse(f.data.data)).toEqual({ a: 1 });
-    expect(f.data.created_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(f.data.created_at).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+  });
+
+  it('issue 16: replayed and live frames carry created_at in one format, the events table\'s (as GET /events)', async () => {
+    await t.call('POST', '/events', { admin: true, body: { type: 'fmt.test', summary: 'before' } });
+    const s = await openStream('?type=fmt.test', { 'X-Agent-Key': a.key }, '203.0.113.66');
+    await s.until((f) => f.data?.summary === 'before', 2000);
+    await t.call('POST', '/events', { admin: true, body: { type: 'fmt.test', summary: 'after' } });
+    const frames = await s.until((f) => f.data?.summary === 'after', 2000);
+    await s.close();
+    const replayed = frames.find((f) => f.data?.summary === 'before')!;
+    const live = frames.find((f) => f.data?.summary === 'after')!;
+    const sqliteFormat = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
+    expect(replayed.data.created_at).toMatch(sqliteFormat);
+    expect(live.data.created_at).toMatch(sqliteFormat);
+    const listed = await t.call('GET', '/events?type=fmt.test', { admin: true });
+    expect(listed.body.map((e: { created_at: string }) => e.created_at)).toContain(live.data.created_at);
   });
 
   it('an event written straight into the table (another process) reaches the stream by cursor', async () => {

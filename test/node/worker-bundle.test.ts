@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Miniflare } from 'miniflare';
 import { buildWorker } from '../../scripts/build-worker.mjs';
-import { startHranaServer } from '../support/hrana-server.js';
+import { startHranaServer } from '../../dev/hrana-server.js';
 import { Db } from '../../worker/src/db/db.js';
 import { SqliteFileDriver } from '../../node-adapter/sqlite-driver.js';
 

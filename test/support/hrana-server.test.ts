@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createClient, type Client, type Config } from '@libsql/client/web';
-import { startHranaServer, parseSql, type HranaServer, type HranaServerOptions } from './hrana-server.js';
+import { startHranaServer, parseSql, type HranaServer, type HranaServerOptions } from '../../dev/hrana-server.js';
 import { LibsqlHttpDriver } from '../../worker/src/db/libsql-http-driver.js';
 
 let dir: string;

@@ -3,7 +3,7 @@
  * returns; the vitest project decides which runtime that is (MYCELIUM_TEST_RUNTIME):
  *  - node:   the real Hono app on the Node runtime, a fresh SQLite file per target;
  *  - worker: the bundled Worker (dist/worker.js) inside workerd via Miniflare, its database
- *            reached over the libSQL HTTP protocol (test/support/hrana-server.ts) on a fresh file.
+ *            reached over the libSQL HTTP protocol (dev/hrana-server.ts) on a fresh file.
  * `t.db` opens the same database file directly, for assertions about what was stored.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { Db } from '../../worker/src/db/db.js';
 import { consoleLogger, type Clock } from '../../worker/src/runtime.js';
 import { createNodeRuntime, CORE_DB_FILE } from '../../node-adapter/runtime.js';
 import { SqliteFileDriver } from '../../node-adapter/sqlite-driver.js';
-import { startHranaServer } from './hrana-server.js';
+import { startHranaServer } from '../../dev/hrana-server.js';
 import { PLUGIN_NAMES } from '../../worker/src/plugins/registry.generated.js';
 import { pluginDbVar } from '../../worker/src/worker-runtime.js';
 
@@ -89,7 +89,7 @@ function makeCall(fetchFn: Target['fetch'], adminKey: string): Target['call'] {
     const url = path.startsWith('/api/') || path.startsWith('/health') || !path.startsWith('/') ? path : `${API}${path}`;
     const res = await fetchFn(url, { method, headers, body });
     const text = await res.text();
-    let parsed: unknown = undefined;
+    let parsed: unknown ;
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
@@ -147,6 +147,8 @@ async function startWorkerTarget(opts: TargetOptions): Promise<Target> {
     scriptPath: process.env.MYCELIUM_WORKER_BUNDLE ?? join(process.cwd(), 'dist/worker.js'),
     compatibilityDate: '2025-07-01',
     bindings: { ADMIN_KEY: adminKey, JWT_SECRET: jwtSecret, LIBSQL_URL: hrana.url, LOG_LEVEL: 'error', ...pluginBindings, ...opts.env },
+    // Event streams are fed by the EventHub Durable Object, as in production (wrangler.toml).
+    durableObjects: { EVENT_HUB: 'EventHub' },
   });
   await mf.ready;
   const direct = new Db(new SqliteFileDriver(dbPath));

@@ -2,6 +2,9 @@ import { createApp, prepareDatabase, type MyceliumApp } from './app.js';
 import { maintenance } from './maintenance.js';
 import { createWorkerRuntime, type WorkerEnv } from './worker-runtime.js';
 
+/** The Durable Object class bound as EVENT_HUB (wrangler.toml) must be exported by the entry module. */
+export { EventHub } from './event-hub.js';
+
 interface ExecutionContextLike {
   waitUntil(p: Promise<unknown>): void;
 }

@@ -38,16 +38,20 @@ export async function maintenance(app: AppContext, jobs: MaintenanceJob[] = app.
   for (const limiter of Object.values(app.limiters)) limiter.prune();
   const now = app.clock.now().getTime();
   const report: MaintenanceReport = { ran: [], failed: [] };
-  for (const job of jobs) {
-    // Claim the slot with one conditional upsert: two processes (or isolates) never both run it.
-    const claimed = await app.db.get(
-      `INSERT INTO maintenance_runs (job, last_run_at) VALUES (?, ?)
+  // Claim every due slot in one batch (one round trip on Workers, where the cron has the same
+  // subrequest budget as a request): each claim is a conditional upsert, so two processes (or
+  // isolates) never both run a job, and a job that is not due costs nothing more.
+  const claims = await app.db.batch(
+    jobs.map((job) => ({
+      sql: `INSERT INTO maintenance_runs (job, last_run_at) VALUES (?, ?)
        ON CONFLICT(job) DO UPDATE SET last_run_at = excluded.last_run_at
        WHERE maintenance_runs.last_run_at <= ?
        RETURNING job`,
-      [job.name, now, now - job.everyMs],
-    );
-    if (!claimed) continue;
+      args: [job.name, now, now - job.everyMs],
+    })),
+  );
+  for (const [i, job] of jobs.entries()) {
+    if (!claims[i].rows.length) continue;
     try {
       await job.run(app);
       report.ran.push(job.name);

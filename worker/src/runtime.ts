@@ -1,5 +1,7 @@
 import type { Config } from './config.js';
 import type { Db } from './db/db.js';
+import type { MyceliumEvent } from './domain/events/bus.js';
+import type { HubStreamRequest } from './domain/events/hub.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -21,6 +23,17 @@ export interface Clock {
   now(): Date;
 }
 
+/**
+ * One live place that pushes committed events to open streams (a Durable Object on Workers). Where a
+ * runtime has none, each stream reads the events table by cursor itself (Node: cheap local reads,
+ * and it works across processes).
+ */
+export interface EventHubPort {
+  open(req: HubStreamRequest): Promise<Response>;
+  /** A write committed; `live` are the events that have no row (liveness). */
+  wake(live: MyceliumEvent[]): Promise<void>;
+}
+
 /** What the portable app needs from wherever it runs. Built by an adapter, passed to createApp. */
 export interface Runtime {
   kind: 'node' | 'workers';
@@ -28,6 +41,12 @@ export interface Runtime {
   db: Db;
   /** Each plugin's own database (a separate SQLite file on Node, its own libSQL database on Workers). */
   pluginDb(name: string): Promise<Db>;
+  /**
+   * Why plugin `name` cannot have its database here, or null when it can. Node always can (a file in
+   * DATA_DIR); Workers needs a `PLUGIN_DB_URL_<NAME>` binding, and enabling a plugin without one is
+   * refused rather than left to fail every request it guards.
+   */
+  pluginDbProblem(name: string): string | null;
   blobs: BlobStore;
   clock: Clock;
   log: Logger;
@@ -39,15 +58,22 @@ export interface Runtime {
   backup?(): Promise<{ file: string; bytes: number }>;
   /** Backups on disk, newest first (Node only; `GET /admin/backups`). */
   listBackups?(): Promise<{ name: string; bytes: number; created: Date }[]>;
-  /** Process start time, for uptime. */
+  /** Process start time (Node) or isolate start time (Workers), for uptime. */
   startedAt: number;
+  /**
+   * What `startedAt` measures: a process that lives until it is stopped (Node), or an isolate the
+   * platform starts and evicts at will (Workers), whose age says nothing about the service's uptime.
+   */
+  lifetime: 'process' | 'isolate';
   /**
    * Optional DNS lookup (all A/AAAA addresses) for the SSRF guard; where present, names that
    * resolve to internal addresses are refused (http/ssrf.ts). Absent on Workers.
    */
   resolveHost?(hostname: string): Promise<string[]>;
-  /** Resident memory in MB where the runtime can tell. */
-  memoryUsageMb(): number;
+  /** Present where streams are fed by push instead of per-stream polling (Workers with EVENT_HUB). */
+  eventHub?: EventHubPort;
+  /** Resident memory in MB, or null where the runtime cannot measure it (Workers). */
+  memoryUsageMb(): number | null;
 }
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };

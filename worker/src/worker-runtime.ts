@@ -2,6 +2,7 @@ import { loadConfig, type Env } from './config.js';
 import { Db } from './db/db.js';
 import { LibsqlHttpDriver } from './db/libsql-http-driver.js';
 import { consoleLogger, systemClock, type BlobStore, type Runtime } from './runtime.js';
+import { eventHubClient, type DurableObjectNamespaceLike } from './event-hub.js';
 
 /** Minimal shape of an R2 bucket binding (only what the blob store uses). */
 interface R2BucketLike {
@@ -10,7 +11,7 @@ interface R2BucketLike {
   delete(key: string): Promise<void>;
 }
 
-export type WorkerEnv = Env & { BLOBS?: R2BucketLike };
+export type WorkerEnv = Env & { BLOBS?: R2BucketLike; EVENT_HUB?: DurableObjectNamespaceLike };
 
 /** Name of the binding holding a plugin's own libSQL URL, e.g. PLUGIN_DB_URL_COST_TRACKER. */
 export const pluginDbVar = (name: string) => `PLUGIN_DB_URL_${name.toUpperCase().replace(/-/g, '_')}`;
@@ -42,6 +43,10 @@ export function createWorkerRuntime(env: WorkerEnv) {
       }
       return db;
     },
+    pluginDbProblem(name) {
+      const url = env[pluginDbVar(name)];
+      return typeof url === 'string' && url ? null : `the ${pluginDbVar(name)} binding is not set (plugin ${name} needs its own libSQL database)`;
+    },
     blobs: r2Blobs(env.BLOBS),
     clock: systemClock,
     log,
@@ -55,7 +60,9 @@ export function createWorkerRuntime(env: WorkerEnv) {
       return req.headers.get('cf-connecting-ip') ?? undefined;
     },
     startedAt: Date.now(),
-    memoryUsageMb: () => 0,
+    lifetime: 'isolate',
+    eventHub: env.EVENT_HUB ? eventHubClient(env.EVENT_HUB) : undefined,
+    memoryUsageMb: () => null,
     async drain() {
       while (pending.size) await Promise.allSettled([...pending]);
     },

@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppContext } from '../context.js';
-import { AppError, forbidden, unauthorized } from '../http/errors.js';
+import { type AppError, forbidden, unauthorized } from '../http/errors.js';
 import { agentsRepo } from '../domain/agents/repo.js';
 import { studioUsersRepo } from '../domain/studio/repo.js';
 import { hashAgentKey } from './agent-keys.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, badRequest, invalidEnum } from './errors.js';
+import { type AppError, badRequest, invalidEnum } from './errors.js';
 
 /**
  * One validation style: zod schemas next to the route, parsed here. The first problem becomes a

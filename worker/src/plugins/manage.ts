@@ -16,6 +16,12 @@ async function rowOr404(ctx: AppContext, name: string): Promise<PluginRow> {
   return row;
 }
 
+/** A plugin is enabled only where it can have its own database (on Workers: its binding is set). */
+function assertPluginDbAvailable(ctx: AppContext, name: string) {
+  const problem = ctx.runtime.pluginDbProblem(name);
+  if (problem) throw badRequest(`Plugin ${name} cannot be enabled: ${problem}`);
+}
+
 /** Enabled (operator flag) and loaded (running in this process) are reported separately (W9). */
 function withState(host: PluginHost, row: PluginRow) {
   return { ...row, loaded: host.loaded.has(row.name), load_error: host.failed.get(row.name) ?? null };
@@ -131,6 +137,7 @@ async function setEnabled(ctx: AppContext, p: Principal, name: string, enabled: 
 /** Takes effect on the next request and the next event: routes and hooks read the flag live (W9). */
 export async function enablePlugin(ctx: AppContext, host: PluginHost, p: Principal, name: string) {
   await rowOr404(ctx, name);
+  assertPluginDbAvailable(ctx, name);
   await setEnabled(ctx, p, name, true, 'plugin_enabled', `Enabled plugin: ${name}`);
   host.flagsChanged();
   const loaded = await host.ensureLoaded(name);
@@ -152,6 +159,7 @@ export async function installPlugin(ctx: AppContext, host: PluginHost, p: Princi
   const row = await pluginsRepo.get(ctx.db, name);
   if (!row) throw notFound('Plugin not found in server/plugins/');
   if (Number(row.enabled) === 1) return { ok: true, message: 'Plugin already enabled', name };
+  assertPluginDbAvailable(ctx, name);
   await setEnabled(ctx, p, name, true, 'plugin_installed', `Installed plugin: ${name}`, { plugin: name });
   host.flagsChanged();
   const loaded = await host.ensureLoaded(name);

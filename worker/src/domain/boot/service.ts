@@ -1,3 +1,4 @@
+import { parallelQueries } from '../../db/parallel.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import type { Statement } from '../../db/types.js';
@@ -138,18 +139,20 @@ export class BootService {
     const agent: AgentRow = { ...before, status: 'online', last_heartbeat: toDbTime(nowMs) };
 
     const scope = await workScope(app, agent);
-    const [queue, inbox, counts, others, teams, profile, sleep, autonomous, operatorsAvailable, frozen] = await Promise.all([
-      buildQueue(app, agent),
-      inboxFor(app, agentId),
-      bootRepo.counts(db, agentId, agent.project_id, scope),
-      bootRepo.otherAgents(db, agentId, agent.project_id, toDbTime(nowMs - OTHERS_WINDOW_MS)),
-      bootRepo.teams(db, agentId),
-      profilesRepo.get(db, agentId),
-      sleepState(app),
-      isAutonomous(app),
-      bootRepo.operatorsAvailable(db),
-      isFrozen(db),
-    ]);
+    // At most 6 reads in flight (Workers' per-request connection limit): the queue runs its own five
+    // at once, so it goes first; then the inbox (three at once) beside the single reads, four lanes.
+    const queue = await buildQueue(app, agent);
+    const [inbox, counts, others, teams, profile, sleep, autonomous, operatorsAvailable, frozen] = await parallelQueries([
+      () => inboxFor(app, agentId),
+      () => bootRepo.counts(db, agentId, agent.project_id, scope),
+      () => bootRepo.otherAgents(db, agentId, agent.project_id, toDbTime(nowMs - OTHERS_WINDOW_MS)),
+      () => bootRepo.teams(db, agentId),
+      () => profilesRepo.get(db, agentId),
+      () => sleepState(app),
+      () => isAutonomous(app),
+      () => bootRepo.operatorsAvailable(db),
+      () => isFrozen(db),
+    ], 4);
     const presence = (o: { status: string; last_heartbeat: string | null }) => derivePresence(o.status, o.last_heartbeat, now);
     const common: Record<string, unknown> = {
       role_contract: await this.roleContract(agent),
@@ -240,24 +243,24 @@ export class BootService {
     const nowIso = common.server_time as string;
     const ns = async (n: string) => (n ? bootRepo.contextKeys(db, [n], nowIso) : []);
     const since = before.last_heartbeat;
-    const [project, tasks, requests, directives, newMessages, projectKeys, platformKeys, agentKeys, approvalQueue, myApprovals, recentEvents, openBugs, plans, channels, concepts, sinceCounts, plugins] = await Promise.all([
-      agent.project_id ? bootRepo.project(db, agent.project_id) : undefined,
-      bootRepo.assignedTaskRows(db, agent.id),
-      messagesRepo.pendingRequestRows(db, agent.id),
-      messagesRepo.pendingDirectiveRows(db, agent.id),
-      since ? messagesRepo.newSince(db, agent.id, since) : Promise.resolve([]),
-      ns(agent.project_id),
-      agent.project_id === 'mycelium' ? Promise.resolve([]) : ns('mycelium'),
-      ns(agent.id),
-      bootRepo.approvalQueue(db, scope),
-      bootRepo.myApprovals(db, agent.id),
-      bootRepo.recentEvents(db, agent.id, scope),
-      bootRepo.openBugs(db, scope),
-      bootRepo.plans(db, agent.project_id),
-      bootRepo.channels(db, agent.id),
-      agent.project_id ? bootRepo.concepts(db, agent.project_id) : Promise.resolve([]),
-      since ? bootRepo.sinceLastSession(db, agent.id, since) : Promise.resolve(undefined),
-      bootRepo.enabledPlugins(db),
+    const [project, tasks, requests, directives, newMessages, projectKeys, platformKeys, agentKeys, approvalQueue, myApprovals, recentEvents, openBugs, plans, channels, concepts, sinceCounts, plugins] = await parallelQueries([
+      () => agent.project_id ? bootRepo.project(db, agent.project_id) : undefined,
+      () => bootRepo.assignedTaskRows(db, agent.id),
+      () => messagesRepo.pendingRequestRows(db, agent.id),
+      () => messagesRepo.pendingDirectiveRows(db, agent.id),
+      () => since ? messagesRepo.newSince(db, agent.id, since) : Promise.resolve([]),
+      () => ns(agent.project_id),
+      () => agent.project_id === 'mycelium' ? Promise.resolve([]) : ns('mycelium'),
+      () => ns(agent.id),
+      () => bootRepo.approvalQueue(db, scope),
+      () => bootRepo.myApprovals(db, agent.id),
+      () => bootRepo.recentEvents(db, agent.id, scope),
+      () => bootRepo.openBugs(db, scope),
+      () => bootRepo.plans(db, agent.project_id),
+      () => bootRepo.channels(db, agent.id),
+      () => agent.project_id ? bootRepo.concepts(db, agent.project_id) : Promise.resolve([]),
+      () => since ? bootRepo.sinceLastSession(db, agent.id, since) : Promise.resolve(undefined),
+      () => bootRepo.enabledPlugins(db),
     ]);
     const unread_counts: Record<string, number> = {};
     for (const ch of channels) unread_counts[String(ch.id)] = Number(ch.unread);

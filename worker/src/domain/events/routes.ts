@@ -44,6 +44,11 @@ export function eventRoutes(app: AppContext) {
   const openByIp = new Map<string, number>();
   let openTotal = 0;
 
+  // Where a hub feeds the streams (Workers), every committed event wakes it; liveness events that
+  // have no row travel with the wake. Subscribers run after commit, under the request's waitUntil.
+  const hub = app.runtime.eventHub;
+  if (hub) app.events.subscribe((e) => hub.wake(e.id === null ? [e] : []));
+
   app.jobs.push({ name: 'events_retention', everyMs: 24 * 3_600_000, run: (a) => eventsRepo.purgeOlderThan(a.db, EVENT_RETENTION_DAYS) });
 
   r.get('/events', requireAny, async (c) => {
@@ -105,6 +110,24 @@ export function eventRoutes(app: AppContext) {
       if (n <= 0) openByIp.delete(ip);
       else openByIp.set(ip, n);
     };
+    if (hub) {
+      const res = await hub.open({ filters, scope, resumeAfter }).catch((err) => {
+        onClose();
+        app.log.error('event hub unavailable', { error: (err as Error).message });
+        throw new AppError(503, 'Event stream unavailable, try again');
+      });
+      if (!res.body) {
+        onClose();
+        throw new AppError(503, 'Event stream unavailable, try again');
+      }
+      // The hub's stream passes through this request, which holds the per-IP count until the
+      // stream ends either way (the client leaving cancels the pipe, and so the hub's stream).
+      const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+      const left = new AbortController();
+      c.req.raw.signal?.addEventListener('abort', () => left.abort());
+      res.body.pipeTo(writable, { signal: left.signal }).catch(() => undefined).finally(onClose);
+      return new Response(readable, { status: 200, headers: SSE_HEADERS });
+    }
     const { body, close } = eventStream(app, { filters, scope, resumeAfter, onClose });
     c.req.raw.signal?.addEventListener('abort', close);
     return new Response(body, { status: 200, headers: SSE_HEADERS });

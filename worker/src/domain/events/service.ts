@@ -32,12 +32,6 @@ export function parseSince(raw: string | undefined): string | undefined {
 
 export const sqliteTime = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 
-/** `YYYY-MM-DD HH:MM:SS` (stored) → ISO with Z, the live-frame format (spec 04 §7.3). */
-export function isoFromSqlite(text: string): string {
-  const ms = Date.parse(`${text.replace(' ', 'T')}Z`);
-  return Number.isFinite(ms) ? new Date(ms).toISOString() : text;
-}
-
 /** The event visibility of a caller (weak spot E2): humans see all, agents shared + their projects + their own. */
 export async function eventScopeOf(app: AppContext, p: Principal): Promise<EventScope | null> {
   if (p.kind !== 'agent') return null;

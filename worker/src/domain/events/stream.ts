@@ -1,7 +1,7 @@
 import type { AppContext } from '../../context.js';
 import type { MyceliumEvent } from './bus.js';
 import { eventsRepo, type EventFilters, type EventRow, type EventScope } from './repo.js';
-import { isoFromSqlite } from './service.js';
+import { sqliteTime } from './service.js';
 
 /** Spec 04 §7.3 numbers. */
 export const SSE_REPLAY_COUNT = 20;
@@ -11,8 +11,8 @@ export const SSE_MAX_TOTAL = 1000;
 export const SSE_KEEPALIVE_MS = 30_000;
 /** How often an open stream reads the events table for rows written by other processes/isolates. */
 export const SSE_POLL_MS = 400;
-const RESUME_MAX = 500;
-const POLL_BATCH = 200;
+export const RESUME_MAX = 500;
+export const POLL_BATCH = 200;
 
 export const SSE_HEADERS: Record<string, string> = {
   'Content-Type': 'text/event-stream',
@@ -28,12 +28,12 @@ const enc = new TextEncoder();
  * for replay and live (spec 07 REL-21); key order as in the spec. Persisted events carry an
  * `id:` line so EventSource resumes with Last-Event-ID (weak spot E4).
  */
-function frame(e: { id: number | null; type: string; agent: string; project_id: string | null; summary: string; data: string; created_at: string }) {
+export function frame(e: { id: number | null; type: string; agent: string; project_id: string | null; summary: string; data: string; created_at: string }) {
   const json = JSON.stringify({ id: e.id, type: e.type, agent: e.agent, project_id: e.project_id, summary: e.summary, data: e.data, created_at: e.created_at });
   return enc.encode(`${e.id !== null ? `id: ${e.id}\n` : ''}data: ${json}\n\n`);
 }
 
-function matches(f: EventFilters, scope: EventScope | null, e: { type: string; agent: string; project_id: string | null }) {
+export function matches(f: EventFilters, scope: EventScope | null, e: { type: string; agent: string; project_id: string | null }) {
   if (f.type && e.type !== f.type) return false;
   if (f.agent && e.agent !== f.agent) return false;
   if (f.projectId && e.project_id !== f.projectId) return false;
@@ -109,14 +109,14 @@ export function eventStream(app: AppContext, opts: StreamOptions): { body: Reada
         for (const row of replay) send(frame(row));
         while (!closed) {
           for (const e of pendingLive.splice(0)) {
-            send(frame({ ...e, data: JSON.stringify(e.data ?? {}) }));
+            send(frame({ ...e, data: JSON.stringify(e.data ?? {}), created_at: sqliteTime(Date.parse(e.created_at)) }));
           }
           // Cursor = highest id seen, matching or not, so each poll reads only new rows.
           const top = await eventsRepo.maxId(app.db);
           let from = cursor;
           while (top > from && !closed) {
             const rows: EventRow[] = await eventsRepo.range(app.db, filters, scope, from, top, POLL_BATCH);
-            for (const row of rows) send(frame({ ...row, created_at: isoFromSqlite(row.created_at) }));
+            for (const row of rows) send(frame(row));
             from = rows.length === POLL_BATCH ? rows[rows.length - 1].id : top;
           }
           cursor = Math.max(cursor, top);

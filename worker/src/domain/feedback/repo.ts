@@ -1,3 +1,4 @@
+import { parallelQueries } from '../../db/parallel.js';
 import type { Queryable } from '../../db/db.js';
 import type { SqlArgs } from '../../db/types.js';
 
@@ -42,16 +43,16 @@ export const feedbackRepo = {
     return db.run('DELETE FROM feedback WHERE id = ?', [id]);
   },
   async summary(db: Queryable) {
-    const [totals, byAgent, byType, dist, recent] = await Promise.all([
-      db.get<{ total: number; avg: number | null }>('SELECT COUNT(*) AS total, AVG(rating) AS avg FROM feedback'),
-      db.all<{ agent_id: string; count: number; avg_rating: number }>(
+    const [totals, byAgent, byType, dist, recent] = await parallelQueries([
+      () => db.get<{ total: number; avg: number | null }>('SELECT COUNT(*) AS total, AVG(rating) AS avg FROM feedback'),
+      () => db.all<{ agent_id: string; count: number; avg_rating: number }>(
         "SELECT agent_id, COUNT(*) AS count, ROUND(AVG(rating), 2) AS avg_rating FROM feedback WHERE agent_id != '' GROUP BY agent_id ORDER BY count DESC, agent_id ASC LIMIT 20",
       ),
-      db.all<{ entity_type: string; count: number; avg_rating: number }>(
+      () => db.all<{ entity_type: string; count: number; avg_rating: number }>(
         'SELECT entity_type, COUNT(*) AS count, ROUND(AVG(rating), 2) AS avg_rating FROM feedback GROUP BY entity_type ORDER BY count DESC, entity_type ASC',
       ),
-      db.all<{ rating: number; count: number }>('SELECT rating, COUNT(*) AS count FROM feedback GROUP BY rating ORDER BY rating ASC'),
-      db.all<FeedbackRow>('SELECT * FROM feedback ORDER BY created_at DESC, id DESC LIMIT 5'),
+      () => db.all<{ rating: number; count: number }>('SELECT rating, COUNT(*) AS count FROM feedback GROUP BY rating ORDER BY rating ASC'),
+      () => db.all<FeedbackRow>('SELECT * FROM feedback ORDER BY created_at DESC, id DESC LIMIT 5'),
     ]);
     return {
       total: Number(totals?.total ?? 0),

@@ -1,3 +1,4 @@
+import { parallelQueries } from '../../db/parallel.js';
 import type { AppContext } from '../../context.js';
 import type { Statement } from '../../db/types.js';
 import { badRequest, invalidEnum, notFound } from '../../http/errors.js';
@@ -90,10 +91,10 @@ export interface Inbox {
 
 /** Pending directives and requests (re-delivered until handled) and up to 20 unread messages. */
 export async function inboxFor(app: AppContext, agentId: string): Promise<Inbox> {
-  const [directives, requests, messages] = await Promise.all([
-    messagesRepo.pendingDirectives(app.db, agentId),
-    messagesRepo.pendingRequests(app.db, agentId),
-    messagesRepo.unreadRegular(app.db, agentId, 20),
+  const [directives, requests, messages] = await parallelQueries([
+    () => messagesRepo.pendingDirectives(app.db, agentId),
+    () => messagesRepo.pendingRequests(app.db, agentId),
+    () => messagesRepo.unreadRegular(app.db, agentId, 20),
   ]);
   return { directives, requests: requests.map(({ status: _s, ...r }: InboxItem & { status?: string }) => r), messages };
 }
@@ -123,11 +124,11 @@ export class HeartbeatService {
     this.announce(prev, prev.status === 'paused' ? 'paused' : input.status, input.working_on, true);
 
     // Independent reads run together: one round-trip's worth of latency over libSQL HTTP.
-    const [inbox, frozen, approvals] = await Promise.all([
-      inboxFor(app, agentId),
-      isFrozen(app.db),
-      heartbeatRepo.openApprovals(app.db, agentId),
-      this.refreshCalibration(prev, input.state_snapshot),
+    const [inbox, frozen, approvals] = await parallelQueries([
+      () => inboxFor(app, agentId),
+      () => isFrozen(app.db),
+      () => heartbeatRepo.openApprovals(app.db, agentId),
+      () => this.refreshCalibration(prev, input.state_snapshot),
     ]);
     const pending = inbox.directives.length + inbox.requests.length + inbox.messages.length;
     const out: Record<string, unknown> = { ok: true, pending, wake: inbox.directives.length + inbox.requests.length > 0 };

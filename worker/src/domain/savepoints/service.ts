@@ -1,3 +1,4 @@
+import { parallelQueries } from '../../db/parallel.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { isSelfOrAdmin } from '../../auth/principal.js';
@@ -24,13 +25,13 @@ export async function savepointDiff(app: AppContext, agent: AgentRow, sp?: Savep
   const acked = parseArray(latest.messages_acked).map(Number).filter(Number.isInteger);
   const scope = await workScope(app, agent);
   const projects = scope ?? [];
-  const [new_messages, tasks_changed, context_changed, plans_changed, bugs_changed, events] = await Promise.all([
-    diffRepo.messages(app.db, agent.id, since, acked),
-    diffRepo.tasks(app.db, agent.id, since, scope),
-    diffRepo.context(app.db, agent.id, [agent.id, ...projects, 'mycelium'], since),
-    diffRepo.plans(app.db, since, scope),
-    diffRepo.bugs(app.db, since, scope),
-    diffRepo.eventCount(app.db, agent.id, since, scope),
+  const [new_messages, tasks_changed, context_changed, plans_changed, bugs_changed, events] = await parallelQueries([
+    () => diffRepo.messages(app.db, agent.id, since, acked),
+    () => diffRepo.tasks(app.db, agent.id, since, scope),
+    () => diffRepo.context(app.db, agent.id, [agent.id, ...projects, 'mycelium'], since),
+    () => diffRepo.plans(app.db, since, scope),
+    () => diffRepo.bugs(app.db, since, scope),
+    () => diffRepo.eventCount(app.db, agent.id, since, scope),
   ]);
   const drone_jobs_changed: unknown[] = [];
   return {

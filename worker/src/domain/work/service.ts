@@ -1,3 +1,4 @@
+import { parallelQueries } from '../../db/parallel.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { isSelfOrAdmin } from '../../auth/principal.js';
@@ -36,12 +37,12 @@ export async function workScope(app: AppContext, agent: Pick<AgentRow, 'id' | 'p
 export async function buildQueue(app: AppContext, agent: AgentRow): Promise<QueueItem[]> {
   const { db } = app;
   const scope = await workScope(app, agent);
-  const [requests, steps, tasks, bugs, freeSteps] = await Promise.all([
-    messagesRepo.pendingRequests(db, agent.id),
-    workRepo.assignedSteps(db, agent.id),
-    workRepo.assignedTasks(db, agent.id),
-    workRepo.assignedBugs(db, agent.id),
-    workRepo.unassignedSteps(db, scope),
+  const [requests, steps, tasks, bugs, freeSteps] = await parallelQueries([
+    () => messagesRepo.pendingRequests(db, agent.id),
+    () => workRepo.assignedSteps(db, agent.id),
+    () => workRepo.assignedTasks(db, agent.id),
+    () => workRepo.assignedBugs(db, agent.id),
+    () => workRepo.unassignedSteps(db, scope),
   ]);
   const q: QueueItem[] = [];
   for (const r of requests) {

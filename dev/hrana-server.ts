@@ -1,5 +1,6 @@
 /**
- * A small Hrana-over-HTTP (protocol v2, JSON encoding) server for tests.
+ * A small Hrana-over-HTTP (protocol v2, JSON encoding) server for tests and for the local Worker
+ * dev loop (`npm run dev:worker`, `npm run dev:libsql`).
  *
  * Why: the Worker build talks to its database through `@libsql/client/web`, i.e. over HTTP.
  * There is no `sqld` binary on developer machines or CI, so this file speaks the part of the
@@ -648,9 +649,23 @@ async function handleRequest(stream: Stream, req: StreamRequest): Promise<Stream
 // HTTP server.
 // ---------------------------------------------------------------------------------------------
 
+/** What the server has been asked, for tests of request budgets (a count, never a timing). */
+export interface HranaStats {
+  /** `POST /v2/pipeline` requests received (one libSQL subrequest each on Workers). */
+  pipelines: number;
+  /** Statements executed (each `execute` and each step of a `batch`). */
+  statements: number;
+  /** Pipeline requests being processed right now, and the most seen at once since the last reset. */
+  inFlight: number;
+  maxInFlight: number;
+}
+
 export interface HranaServer {
   url: string;
   port: number;
+  stats: HranaStats;
+  /** Zeroes the counters (the in-flight gauge keeps its live value). */
+  resetStats(): void;
   close(): Promise<void>;
 }
 
@@ -662,6 +677,15 @@ export interface HranaServerOptions {
   streamIdleTimeoutMs?: number;
   /** How long a statement waits for a lock held by another stream (default 5 s). */
   busyTimeoutMs?: number;
+  /** TCP port to listen on (default 0: any free port). */
+  port?: number;
+  /** Address to listen on (default 127.0.0.1: never reachable from other machines). */
+  host?: string;
+  /**
+   * Holds every pipeline answer this long (default 0). Tests of concurrency set it so that requests a
+   * client sends at once are seen at once (a local SQLite answers faster than they arrive otherwise).
+   */
+  responseDelayMs?: number;
 }
 
 export async function startHranaServer(opts: HranaServerOptions): Promise<HranaServer> {
@@ -673,6 +697,8 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
   bootstrap.exec('PRAGMA busy_timeout = 5000');
   bootstrap.exec('PRAGMA journal_mode = WAL');
   bootstrap.close();
+
+  const stats: HranaStats = { pipelines: 0, statements: 0, inFlight: 0, maxInFlight: 0 };
 
   /** Streams waiting for their next request, by the baton that continues them. */
   const idle = new Map<string, Stream>();
@@ -711,6 +737,8 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
     }
     const results: StreamResult[] = [];
     for (const req of b.requests as StreamRequest[]) {
+      if (req?.type === 'execute') stats.statements++;
+      else if (req?.type === 'batch' && Array.isArray(req.batch?.steps)) stats.statements += req.batch.steps.length;
       if (stream.closed) {
         results.push({ type: 'error', error: { message: 'The stream is closed', code: 'STREAM_CLOSED' } });
         continue;
@@ -746,6 +774,20 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse) {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/';
+    // In flight from arrival (before the body is read) to the answer; see `pipeline` requests below.
+    const counted = req.method === 'POST' && path === '/v2/pipeline';
+    if (counted) {
+      stats.inFlight++;
+      stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+    }
+    try {
+      return await handlePath(req, res, path);
+    } finally {
+      if (counted) stats.inFlight--;
+    }
+  }
+
+  async function handlePath(req: http.IncomingMessage, res: http.ServerResponse, path: string) {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
 
@@ -753,7 +795,12 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
     if (path !== '/v2/pipeline') return send(res, 404, { message: `Not found: ${path}`, code: 'NOT_FOUND' });
     if (req.method !== 'POST') return send(res, 405, { message: 'Use POST', code: 'METHOD_NOT_ALLOWED' });
     if (!authorized(req)) return send(res, 401, { message: 'Unauthorized: bad or missing bearer token', code: 'UNAUTHORIZED' });
+    stats.pipelines++;
+    if (opts.responseDelayMs) await new Promise((r) => setTimeout(r, opts.responseDelayMs));
+    return pipelineRequest(res, chunks);
+  }
 
+  async function pipelineRequest(res: http.ServerResponse, chunks: Buffer[]) {
     let body: unknown;
     try {
       body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -776,13 +823,19 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
   const port = (server.address() as { port: number }).port;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
     port,
+    stats,
+    resetStats() {
+      stats.pipelines = 0;
+      stats.statements = 0;
+      stats.maxInFlight = stats.inFlight;
+    },
     async close() {
       clearInterval(sweeper);
       for (const s of live) s.close();

@@ -1,0 +1,139 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Miniflare } from 'miniflare';
+import { buildWorker } from '../../scripts/build-worker.mjs';
+import { startHranaServer, type HranaServer } from '../../dev/hrana-server.js';
+import { PLUGIN_NAMES } from '../../worker/src/plugins/registry.generated.js';
+import { pluginDbVar } from '../../worker/src/worker-runtime.js';
+
+/**
+ * Workers request budgets (issue 16, ARCHITECTURE "Workers budgets are design limits"): every request,
+ * on a cold isolate or a warm one, makes at most 50 libSQL subrequests and never has more than 6 in
+ * flight. Counted on the libSQL servers the Worker talks to (core and every plugin database): a count
+ * of requests is a structural property of the code, not a timing.
+ */
+const SUBREQUEST_LIMIT = 50;
+const IN_FLIGHT_LIMIT = 6;
+const ADMIN = 'a'.repeat(40);
+
+let dir: string;
+let bundle: string;
+let servers: HranaServer[] = [];
+let bindings: Record<string, string>;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'mycelium-budget-'));
+  bundle = await buildWorker(join(dir, 'worker.js'));
+  mkdirSync(join(dir, 'plugins'));
+  const core = await startHranaServer({ dbPath: join(dir, 'core.db'), responseDelayMs: 5 });
+  const plugins = await Promise.all(PLUGIN_NAMES.map((n) => startHranaServer({ dbPath: join(dir, 'plugins', `${n}.db`), responseDelayMs: 5 })));
+  servers = [core, ...plugins];
+  bindings = {
+    ADMIN_KEY: ADMIN,
+    JWT_SECRET: 'j'.repeat(40),
+    LIBSQL_URL: core.url,
+    LOG_LEVEL: 'error',
+    TRUST_PROXY: 'true',
+    ...Object.fromEntries(PLUGIN_NAMES.map((n, i) => [pluginDbVar(n), plugins[i].url])),
+  };
+});
+afterAll(async () => {
+  for (const s of servers) await s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const isolate = () => new Miniflare({ modules: true, modulesRoot: dir, scriptPath: bundle, compatibilityDate: '2025-07-01', bindings });
+
+function resetAll() {
+  for (const s of servers) s.resetStats();
+}
+const usage = () => ({
+  subrequests: servers.reduce((n, s) => n + s.stats.pipelines, 0),
+  inFlight: Math.max(...servers.map((s) => s.stats.maxInFlight)),
+});
+
+/** Sends one request, waits for its background work, and returns what it cost. */
+async function measure(mf: Miniflare, method: string, path: string, headers: Record<string, string>, body?: unknown) {
+  resetAll();
+  const res = await mf.dispatchFetch(`http://localhost/api/mycelium${path}`, {
+    method,
+    headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': '203.0.113.9', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  // Background work (events to hooks, webhooks) runs under the request's waitUntil; let it finish.
+  await new Promise((r) => setTimeout(r, 150));
+  return { status: res.status, text, ...usage() };
+}
+
+describe('Workers request budgets (issue 16)', () => {
+  it('cold isolate: the first request (a boot) and the warm hot calls each stay within 50 subrequests and 6 in flight', async () => {
+    // Set-up isolate: schema, an agent with work, then gone.
+    const setup = isolate();
+    const reg = await setup.dispatchFetch('http://localhost/api/mycelium/admin/agents', {
+      method: 'POST',
+      headers: { 'X-Admin-Key': ADMIN, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ id: 'ada', name: 'Ada', project_id: 'apollo', capabilities: ['code'] }),
+    });
+    const key = ((await reg.json()) as { api_key: string }).api_key;
+    for (let i = 0; i < 5; i++) {
+      await setup.dispatchFetch('http://localhost/api/mycelium/tasks', {
+        method: 'POST',
+        headers: { 'X-Admin-Key': ADMIN, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ title: `t${i}`, project_id: 'apollo' }),
+      });
+    }
+    await setup.dispose();
+
+    const mf = isolate();
+    try {
+      const agent = { 'X-Agent-Key': key };
+      const report: Record<string, { subrequests: number; inFlight: number }> = {};
+      const cold = await measure(mf, 'GET', '/boot/ada', agent);
+      expect(cold.status, cold.text).toBe(200);
+      report['cold: GET /boot'] = cold;
+
+      const calls: [string, string, string, Record<string, string>, unknown?][] = [
+        ['boot', 'GET', '/boot/ada', agent],
+        ['heartbeat', 'POST', '/agents/heartbeat', agent, { agent_id: 'ada', status: 'online' }],
+        ['work poll', 'GET', '/work/ada', agent],
+        ['context put', 'PUT', '/context/keys/ada/note', agent, { data: 'hello' }],
+        ['task create', 'POST', '/tasks', agent, { title: 'budgeted', project_id: 'apollo' }],
+        ['message', 'POST', '/messages', agent, { to_agent: 'ada', content: 'hi' }],
+        ['events', 'GET', '/events?limit=50', agent],
+      ];
+      for (const [name, method, path, headers, body] of calls) {
+        const r = await measure(mf, method, path, headers, body);
+        expect(r.status, `${name}: ${r.text}`).toBeLessThan(300);
+        report[name] = r;
+      }
+      const tasks = await mf.dispatchFetch('http://localhost/api/mycelium/tasks?status=open', { headers: agent });
+      const open = ((await tasks.json()) as { tasks?: { id: number }[] } | { id: number }[]);
+      const list = Array.isArray(open) ? open : (open.tasks ?? []);
+      const claim = await measure(mf, 'POST', `/tasks/${list[0].id}/claim`, agent, {});
+      expect(claim.status, claim.text).toBe(200);
+      report['task claim'] = claim;
+
+      // The cron trigger is an invocation with the same budget.
+      resetAll();
+      const worker = (await mf.getWorker()) as unknown as { scheduled(o: { cron: string; scheduledTime: Date }): Promise<unknown> };
+      await worker.scheduled({ cron: '* * * * *', scheduledTime: new Date() });
+      report['cron (maintenance)'] = usage();
+
+      console.log(
+        'Workers libSQL subrequests per request (max in flight):\n' +
+          Object.entries(report)
+            .map(([k, v]) => `  ${k.padEnd(18)} ${String(v.subrequests).padStart(3)} (${v.inFlight})`)
+            .join('\n'),
+      );
+      for (const [name, r] of Object.entries(report)) {
+        expect(r.subrequests, `${name} subrequests`).toBeLessThanOrEqual(SUBREQUEST_LIMIT);
+        expect(r.inFlight, `${name} in flight`).toBeLessThanOrEqual(IN_FLIGHT_LIMIT);
+      }
+    } finally {
+      await mf.dispose();
+    }
+  }, 60_000);
+});
