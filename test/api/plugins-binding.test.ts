@@ -36,6 +36,20 @@ describe('plugins and their database bindings (issue 16)', () => {
     expect(task.status).toBe(200);
   });
 
+  it('GET /admin/health names an enabled plugin that cannot serve, with the reason (issue 16)', async () => {
+    const before = await t.call('GET', '/admin/health', { admin: true });
+    expect(before.status).toBe(200);
+    expect(before.body.plugins_unavailable).toEqual([]);
+    // A plugin enabled while its load fails (on Workers this is also what a lost binding looks like).
+    await t.call('PUT', '/plugins/fault-injection/config', { admin: true, body: { fail_at_load: true } });
+    const en = await t.call('PUT', '/plugins/fault-injection/enable', { admin: true });
+    expect(en.body.loaded).toBe(false);
+    const after = await t.call('GET', '/admin/health', { admin: true });
+    expect(after.body.plugins_unavailable).toEqual([{ name: 'fault-injection', error: 'fault-injection: configured to fail at load' }]);
+    // The patrol preview keeps its own keys beside it.
+    expect(after.body).toHaveProperty('stale_agents');
+  });
+
   it('a plugin with its binding enables as before', async () => {
     const en = await t.call('PUT', '/plugins/cost-tracker/enable', { admin: true });
     expect(en.status).toBe(200);

@@ -248,3 +248,42 @@ export async function registry(host: PluginHost) {
     })),
   };
 }
+
+/** How long `GET /admin/health` waits for one plugin database before calling it unreachable. */
+const PLUGIN_DB_PROBE_MS = 2_000;
+
+/**
+ * Enabled plugins that cannot serve right now (issue 16): one that failed to load (its reason), and
+ * one whose own database stopped answering since it loaded (probed with `SELECT 1`). Reported by
+ * `GET /admin/health` so an operator sees it before users do; core writes are not affected, except
+ * that guardrails fails closed while it cannot check (spec 07 REL-13).
+ */
+export async function unavailablePlugins(ctx: AppContext, host: PluginHost): Promise<{ name: string; error: string }[]> {
+  await host.ready;
+  const flags = await host.enabledFlags();
+  const out: { name: string; error: string }[] = [];
+  for (const [name, enabled] of flags) {
+    if (!enabled) continue;
+    const failed = host.failed.get(name);
+    if (failed) {
+      out.push({ name, error: failed });
+      continue;
+    }
+    const loaded = host.loaded.get(name);
+    if (!loaded) continue; // enabled, not yet loaded in this process: it loads on first use
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        loaded.db.get('SELECT 1 AS ok'),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${PLUGIN_DB_PROBE_MS} ms`)), PLUGIN_DB_PROBE_MS);
+        }),
+      ]);
+    } catch (err) {
+      out.push({ name, error: `database unreachable: ${(err as Error).message}` });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return out;
+}

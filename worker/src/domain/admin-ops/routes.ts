@@ -6,6 +6,8 @@ import { bodyOf } from '../../http/body.js';
 import { parseWith, queryInt } from '../../http/validate.js';
 import { principalOf, requireAdmin, requireAny } from '../../auth/principal.js';
 import { AdminOpsService } from './service.js';
+import { pluginHostOf } from '../../plugins/host.js';
+import { unavailablePlugins } from '../../plugins/manage.js';
 
 const cleanupSchema = z.object({
   message_days: z.number().int().min(1).max(36_500).optional(),
@@ -39,7 +41,10 @@ export function adminOpsRoutes(app: AppContext) {
   });
 
   // Read-only preview for anyone; running the patrol is an admin action (SEC-55).
-  r.get('/admin/health', requireAny, async (c) => c.json(await ops.patrol(true)));
+  r.get('/admin/health', requireAny, async (c) => {
+    const patrol = await ops.patrol(true);
+    return c.json({ ...patrol, plugins_unavailable: await unavailablePlugins(app, pluginHostOf(app)) });
+  });
   r.post('/admin/health/run', requireAdmin, async (c) => c.json(await ops.patrol(false)));
   r.get('/admin/health/history', requireAny, async (c) => c.json(await ops.patrolHistory(queryInt(c.req.query('limit'), 'limit', 50, 1, 500))));
 
