@@ -233,6 +233,15 @@ export const approvalsRepo = {
       },
       eventIfToken(ev.approved, approvalId, token, 'approved'),
       eventIfToken(ev.denied, approvalId, token, 'denied'),
+      {
+        // The operator the requesting agent works for hears it too (spec 04 §2.3).
+        sql: `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary)
+              SELECT o.id, 'approval_' || a.status, 'approval', CAST(a.id AS TEXT),
+                     CASE a.status WHEN 'approved' THEN ? ELSE ? END, a.project_id
+              FROM approvals a JOIN agents ag ON a.requester_key = 'agent:' || ag.id JOIN operators o ON o.id = ag.operator_id
+              WHERE a.id = ? AND a.decision_id = ? AND ag.operator_id != ''`,
+        args: [notice.approved, notice.denied, approvalId, token],
+      },
     ];
   },
 

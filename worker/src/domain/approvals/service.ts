@@ -203,7 +203,7 @@ export class ApprovalService {
    * admin), then one batch: upsert this voter's vote, decide from the stored votes, and the
    * decision's side effects keyed on the decision token.
    */
-  async vote(p: Principal, id: number | null, vote: 'approve' | 'deny', notes: string) {
+  async vote(p: Principal, id: number | null, vote: 'approve' | 'deny', notes: string, notice?: { approved: string; denied: string }) {
     const row = await this.load(id);
     if (row.status !== 'pending') throw badRequest(`Approval is already ${row.status}`);
     const tier = (RISK_TIERS as readonly string[]).includes(row.risk_tier) ? (row.risk_tier as RiskTier) : 'medium';
@@ -235,10 +235,12 @@ export class ApprovalService {
       approvalsRepo.upsertVote(row.id, voter, key, vote, notes),
       approvalsRepo.syncApprovalCount(row.id),
       approvalsRepo.decide(row.id, voter, reasonDeny, token),
-      ...approvalsRepo.decisionEffects(row.id, token, ev, {
-        approved: `APPROVED: ${base} — Quorum reached`,
-        denied: `DENIED: ${base}${reasonDeny ? ` — ${reasonDeny}` : ''}`,
-      }),
+      ...approvalsRepo.decisionEffects(
+        row.id,
+        token,
+        ev,
+        notice ?? { approved: `APPROVED: ${base} — Quorum reached`, denied: `DENIED: ${base}${reasonDeny ? ` — ${reasonDeny}` : ''}` },
+      ),
     ]);
     if (res[0].rows.length === 0) {
       const now = await this.load(row.id);
@@ -276,7 +278,10 @@ export class ApprovalService {
   async decide(p: Principal, id: number | null, status: 'approved' | 'denied', reason: string) {
     const row = await this.load(id);
     if (row.status !== 'pending') throw badRequest(`Approval already ${row.status}`);
-    const r = await this.vote(p, row.id, status === 'approved' ? 'approve' : 'deny', reason || 'override');
+    // The requester hears the decider's own words, as spec 04 §2.3 words the direct decision's notice.
+    const base = `[${row.action_type}] ${row.title}${reason ? ` — ${reason}` : ''}`;
+    const notice = { approved: `APPROVED: ${base}`, denied: `DENIED: ${base}` };
+    const r = await this.vote(p, row.id, status === 'approved' ? 'approve' : 'deny', reason || 'override', notice);
     return { ...r, ok: true, id: row.id, status: r.status };
   }
 

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTarget, type Target } from '../support/target.js';
+import { createOperator, registerAgent } from '../support/fixtures.js';
+
+/**
+ * Contract differences found by driving the server as a new user would (issue 9), each pinned to
+ * the spec rule it breaks.
+ */
+let t: Target;
+let alpha: { id: string; key: string };
+let alpha2: { id: string; key: string };
+let admin: { id: number; token: string };
+let op: { id: number; token: string };
+
+beforeAll(async () => {
+  t = await startTarget();
+  alpha = await registerAgent(t, 'cf-alpha', 'alpha');
+  alpha2 = await registerAgent(t, 'cf-alpha2', 'alpha');
+  admin = await createOperator(t, 'cf-admin', 'admin');
+  op = await createOperator(t, 'cf-op', 'operator');
+});
+afterAll(async () => t?.close());
+
+type Note = { from_agent: string; to_agent: string; msg_type: string; project_id: string; content: string };
+const notesTo = (agent: string, approvalTitle: string) =>
+  t.db.all<Note>('SELECT from_agent, to_agent, msg_type, project_id, content FROM messages WHERE to_agent = ? AND content LIKE ? ORDER BY id', [
+    agent,
+    `%] ${approvalTitle}%`,
+  ]);
+
+describe('spec 04 §2.3: a direct decision notifies the requester like a vote does', () => {
+  it('PUT /approvals/:id by an admin operator (approve, with reason) and by the admin key (deny) each send one info message from __system__', async () => {
+    const a = await t.call('POST', '/approvals', { agentKey: alpha.key, body: { action_type: 'deploy', title: 'direct-approve', payload: { n: 1 } } });
+    expect(a.status).toBe(200);
+    const d = await t.call('PUT', `/approvals/${a.body.id}`, { token: admin.token, body: { status: 'approved', reason: 'ship it' } });
+    expect(d.body).toMatchObject({ ok: true, status: 'approved' });
+    expect(await notesTo(alpha.id, 'direct-approve')).toEqual([
+      { from_agent: '__system__', to_agent: alpha.id, msg_type: 'info', project_id: 'alpha', content: 'APPROVED: [deploy] direct-approve — ship it' },
+    ]);
+
+    const b = await t.call('POST', '/approvals', { agentKey: alpha.key, body: { action_type: 'deploy', title: 'direct-deny', payload: { n: 2 } } });
+    const n = await t.call('PUT', `/approvals/${b.body.id}`, { admin: true, body: { status: 'denied', reason: 'not today' } });
+    expect(n.body).toMatchObject({ ok: true, status: 'denied' });
+    expect(await notesTo(alpha.id, 'direct-deny')).toEqual([
+      { from_agent: '__system__', to_agent: alpha.id, msg_type: 'info', project_id: 'alpha', content: 'DENIED: [deploy] direct-deny — not today' },
+    ]);
+
+    // The vote path's notification, for comparison: same sender, type and shape.
+    const c = await t.call('POST', '/approvals', { agentKey: alpha.key, body: { action_type: 'deploy', title: 'by-vote', payload: { n: 3 } } });
+    await t.call('PUT', `/approvals/${c.body.id}/vote`, { token: op.token, body: { vote: 'deny', notes: 'no' } });
+    expect(await notesTo(alpha.id, 'by-vote')).toEqual([
+      { from_agent: '__system__', to_agent: alpha.id, msg_type: 'info', project_id: 'alpha', content: 'DENIED: [deploy] by-vote — no' },
+    ]);
+  });
+
+  it("the operator the requesting agent works for gets an inbox item with the same words (both decision paths)", async () => {
+    await t.db.run("INSERT INTO operators (id, display_name, status) VALUES ('cf-owner', 'Owner', 'active')");
+    const owned = await registerAgent(t, 'cf-owned', 'alpha');
+    await t.call('PUT', `/agents/${owned.id}`, { admin: true, body: { operator_id: 'cf-owner' } });
+    expect((await t.db.get<{ operator_id: string }>('SELECT operator_id FROM agents WHERE id = ?', [owned.id]))?.operator_id).toBe('cf-owner');
+    const a = await t.call('POST', '/approvals', { agentKey: owned.key, body: { action_type: 'deploy', title: 'owned-direct', payload: { n: 5 } } });
+    await t.call('PUT', `/approvals/${a.body.id}`, { token: admin.token, body: { status: 'denied', reason: 'wait' } });
+    const b = await t.call('POST', '/approvals', { agentKey: owned.key, body: { action_type: 'deploy', title: 'owned-vote', payload: { n: 6 } } });
+    await t.call('PUT', `/approvals/${b.body.id}/vote`, { token: op.token, body: { vote: 'approve' } });
+    const items = await t.db.all<{ type: string; entity_type: string; entity_id: string; title: string; summary: string }>(
+      "SELECT type, entity_type, entity_id, title, summary FROM operator_inbox WHERE operator_id = 'cf-owner' AND type LIKE 'approval_%' ORDER BY id",
+    );
+    expect(items).toEqual([
+      { type: 'approval_denied', entity_type: 'approval', entity_id: String(a.body.id), title: 'DENIED: [deploy] owned-direct — wait', summary: 'alpha' },
+      { type: 'approval_approved', entity_type: 'approval', entity_id: String(b.body.id), title: 'APPROVED: [deploy] owned-vote — Quorum reached', summary: 'alpha' },
+    ]);
+  });
+
+  it('a direct approve without a reason sends the bare APPROVED line', async () => {
+    const a = await t.call('POST', '/approvals', { agentKey: alpha.key, body: { action_type: 'deploy', title: 'no-reason', payload: { n: 4 } } });
+    await t.call('PUT', `/approvals/${a.body.id}`, { admin: true, body: { status: 'approved' } });
+    const notes = await notesTo(alpha.id, 'no-reason');
+    expect(notes.map((x) => x.content)).toEqual(['APPROVED: [deploy] no-reason']);
+  });
+});
