@@ -78,3 +78,32 @@ describe('spec 04 §2.3: a direct decision notifies the requester like a vote do
     expect(notes.map((x) => x.content)).toEqual(['APPROVED: [deploy] no-reason']);
   });
 });
+
+describe('spec 03 §3.5: admins and operators assign work; claims never steal applies to agents only', () => {
+  it('the admin key and an operator reassign a task another agent holds; assignee null clears it; an agent still cannot take it', async () => {
+    const created = await t.call('POST', '/tasks', { admin: true, body: { title: 'reassign me', project_id: 'alpha' } });
+    expect(created.status).toBe(200);
+    const id = created.body.id;
+    expect((await t.call('POST', `/tasks/${id}/claim`, { agentKey: alpha.key })).status).toBe(200);
+
+    // An agent's own PUT cannot take the task from its holder (409 {error, assignee}, as a claim).
+    const steal = await t.call('PUT', `/tasks/${id}`, { agentKey: alpha2.key, body: { assignee: alpha2.id } });
+    expect(steal.status).toBe(409);
+    expect(steal.body).toMatchObject({ error: 'Task already claimed', assignee: alpha.id });
+
+    const byAdmin = await t.call('PUT', `/tasks/${id}`, { admin: true, body: { assignee: alpha2.id } });
+    expect(byAdmin.status).toBe(200);
+    expect((await t.db.get<{ assignee: string }>('SELECT assignee FROM tasks WHERE id = ?', [id]))?.assignee).toBe(alpha2.id);
+
+    const byOperator = await t.call('PUT', `/tasks/${id}`, { token: op.token, body: { assignee: alpha.id } });
+    expect(byOperator.status).toBe(200);
+    expect((await t.db.get<{ assignee: string }>('SELECT assignee FROM tasks WHERE id = ?', [id]))?.assignee).toBe(alpha.id);
+
+    const cleared = await t.call('PUT', `/tasks/${id}`, { token: op.token, body: { assignee: null } });
+    expect(cleared.status).toBe(200);
+    expect((await t.db.get<{ assignee: string | null }>('SELECT assignee FROM tasks WHERE id = ?', [id]))?.assignee ?? '').toBe('');
+
+    // Free again: the agent may now take it with its own PUT.
+    expect((await t.call('PUT', `/tasks/${id}`, { agentKey: alpha2.key, body: { assignee: alpha2.id } })).status).toBe(200);
+  });
+});
