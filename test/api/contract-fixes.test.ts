@@ -107,3 +107,47 @@ describe('spec 03 §3.5: admins and operators assign work; claims never steal ap
     expect((await t.call('PUT', `/tasks/${id}`, { agentKey: alpha2.key, body: { assignee: alpha2.id } })).status).toBe(200);
   });
 });
+
+describe('spec 04 §3.2 / SEC-16: system-written context keys follow the agent project', () => {
+  it('md_report and standup written by the heartbeat belong to the agent project; a foreign agent is refused like any foreign read', async () => {
+    const bravo = await registerAgent(t, 'cf-bravo', 'bravo');
+    const writer = await registerAgent(t, 'cf-writer', 'alpha');
+    // A row left shared by an older build is brought into the project on the next system write.
+    await t.db.run("INSERT INTO context_keys (namespace, key, data, updated_by) VALUES (?, 'md_report', '{}', 'system')", [writer.id]);
+    const hb = await t.call('POST', '/agents/heartbeat', {
+      agentKey: writer.key,
+      body: { status: 'online', working_on: 'x', state_snapshot: { md_report: { summary: 'private notes' } } },
+    });
+    expect(hb.status).toBe(200);
+    await t.settle();
+    const rows = await t.db.all<{ key: string; project_id: string | null }>('SELECT key, project_id FROM context_keys WHERE namespace = ? ORDER BY key', [writer.id]);
+    expect(rows).toEqual([
+      { key: 'md_report', project_id: 'alpha' },
+      { key: 'standup', project_id: 'alpha' },
+    ]);
+
+    // The same answer a foreign agent gets for any key of another project.
+    await t.call('PUT', '/context/keys/cf-alpha-ns/secret', { agentKey: alpha.key, body: { data: { k: 1 } } });
+    const otherForeign = await t.call('GET', '/context/keys/cf-alpha-ns/secret', { agentKey: bravo.key });
+    expect(otherForeign.status).toBe(403);
+    for (const key of ['md_report', 'standup']) {
+      const foreign = await t.call('GET', `/context/keys/${writer.id}/${key}`, { agentKey: bravo.key });
+      expect(foreign.status, key).toBe(403);
+      expect(foreign.body.error, key).toBe(otherForeign.body.error.replace('cf-alpha-ns', writer.id));
+      expect((await t.call('GET', `/context/keys/${writer.id}/${key}`, { agentKey: writer.key })).status, key).toBe(200);
+      expect((await t.call('GET', `/context/keys/${writer.id}/${key}`, { agentKey: alpha2.key })).status, key).toBe(200);
+    }
+    const listed = await t.call('GET', `/context/keys/${writer.id}`, { agentKey: bravo.key });
+    expect(listed.status).toBe(200);
+    expect(listed.body).toEqual([]);
+    expect((await t.call('GET', `/context/keys?search=private`, { agentKey: bravo.key })).text).not.toContain('private notes');
+  });
+
+  it('boot stores standup in the agent project too', async () => {
+    const booter = await registerAgent(t, 'cf-booter', 'alpha');
+    const b = await t.call('GET', `/boot/${booter.id}`, { agentKey: booter.key });
+    expect(b.status).toBe(200);
+    const row = await t.db.get<{ project_id: string | null }>("SELECT project_id FROM context_keys WHERE namespace = ? AND key = 'standup'", [booter.id]);
+    expect(row?.project_id).toBe('alpha');
+  });
+});
