@@ -71,6 +71,20 @@ describe('spec 04 §2.3: a direct decision notifies the requester like a vote do
     ]);
   });
 
+  it('a direct decision stores the decider reason and its event names the decision (spec 04 §2.3)', async () => {
+    const a = await t.call('POST', '/approvals', { agentKey: alpha.key, body: { action_type: 'deploy', title: 'stored-reason', payload: { n: 7 } } });
+    await t.call('PUT', `/approvals/${a.body.id}`, { token: admin.token, body: { status: 'approved', reason: 'looks right' } });
+    const g = await t.call('GET', `/approvals/${a.body.id}`, { admin: true });
+    expect(g.body).toMatchObject({ status: 'approved', reason: 'looks right', decided_by: 'cf-admin' });
+    const ev = await t.db.get<{ summary: string; project_id: string }>("SELECT summary, project_id FROM events WHERE type = 'approval_approved' AND summary LIKE '%stored-reason%'");
+    expect(ev).toEqual({ summary: 'cf-admin approved [deploy] stored-reason', project_id: 'alpha' });
+
+    const b = await t.call('POST', '/approvals', { agentKey: alpha.key, body: { action_type: 'deploy', title: 'deny-no-reason', payload: { n: 8 } } });
+    await t.call('PUT', `/approvals/${b.body.id}`, { admin: true, body: { status: 'denied' } });
+    expect((await t.call('GET', `/approvals/${b.body.id}`, { admin: true })).body).toMatchObject({ status: 'denied', reason: '' });
+    expect((await notesTo(alpha.id, 'deny-no-reason')).map((x) => x.content)).toEqual(['DENIED: [deploy] deny-no-reason']);
+  });
+
   it('a direct approve without a reason sends the bare APPROVED line', async () => {
     const a = await t.call('POST', '/approvals', { agentKey: alpha.key, body: { action_type: 'deploy', title: 'no-reason', payload: { n: 4 } } });
     await t.call('PUT', `/approvals/${a.body.id}`, { admin: true, body: { status: 'approved' } });
@@ -105,6 +119,20 @@ describe('spec 03 §3.5: admins and operators assign work; claims never steal ap
 
     // Free again: the agent may now take it with its own PUT.
     expect((await t.call('PUT', `/tasks/${id}`, { agentKey: alpha2.key, body: { assignee: alpha2.id } })).status).toBe(200);
+  });
+
+  it('the same holds for bugs (one shared rule for work items)', async () => {
+    const bug = await t.call('POST', '/bugs', { agentKey: alpha.key, body: { title: 'reassign bug', description: 'd', project_id: 'alpha' } });
+    expect(bug.status).toBe(200);
+    const id = bug.body.id;
+    expect((await t.call('POST', `/bugs/${id}/claim`, { agentKey: alpha.key })).status).toBe(200);
+    const steal = await t.call('PUT', `/bugs/${id}`, { agentKey: alpha2.key, body: { assignee: alpha2.id } });
+    expect(steal.status).toBe(409);
+    expect(steal.body.assignee).toBe(alpha.id);
+    expect((await t.call('PUT', `/bugs/${id}`, { token: op.token, body: { assignee: alpha2.id } })).status).toBe(200);
+    expect((await t.db.get<{ assignee: string }>('SELECT assignee FROM bugs WHERE id = ?', [id]))?.assignee).toBe(alpha2.id);
+    expect((await t.call('PUT', `/bugs/${id}`, { admin: true, body: { assignee: null } })).status).toBe(200);
+    expect((await t.db.get<{ assignee: string | null }>('SELECT assignee FROM bugs WHERE id = ?', [id]))?.assignee ?? '').toBe('');
   });
 });
 

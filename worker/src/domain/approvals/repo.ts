@@ -191,18 +191,18 @@ export const approvalsRepo = {
    * denies, otherwise enough distinct approvers approve. Being a function of the stored vote set
    * (not of the vote being cast), it gives the same outcome whatever the order votes arrive in.
    */
-  decide(approvalId: number, decider: string, denyReason: string, token: string): Statement {
+  decide(approvalId: number, decider: string, denyReason: string, token: string, approveReason: string | null = null): Statement {
     const approves = `(SELECT COUNT(*) FROM approval_votes WHERE approval_id = approvals.id AND vote = 'approve')`;
     const anyDeny = `EXISTS (SELECT 1 FROM approval_votes WHERE approval_id = approvals.id AND vote = 'deny')`;
     return {
       sql: `UPDATE approvals SET
               current_approvals = ${approves},
               status = CASE WHEN ${anyDeny} THEN 'denied' ELSE 'approved' END,
-              reason = CASE WHEN ${anyDeny} THEN ? ELSE 'Quorum reached (' || ${approves} || '/' || required_approvals || ')' END,
+              reason = CASE WHEN ${anyDeny} THEN ? ELSE COALESCE(?, 'Quorum reached (' || ${approves} || '/' || required_approvals || ')') END,
               decided_by = ?, decided_at = datetime('now'), updated_at = datetime('now'), decision_id = ?
             WHERE id = ? AND status = 'pending' AND (${anyDeny} OR ${approves} >= required_approvals)
             RETURNING *`,
-      args: [denyReason, decider, token, approvalId],
+      args: [denyReason, approveReason, decider, token, approvalId],
     };
   },
 
