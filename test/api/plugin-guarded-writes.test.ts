@@ -49,6 +49,26 @@ describe('spec 06 §5.1: plugin messages pass the message.send guardrail', () =>
     expect(await messagesWith('automated hello')).toHaveLength(1);
   });
 
+  it('SEC-36: a daily-digest channel post is checked too; the block is reported as a delivery error and no message is stored', async () => {
+    expect((await t.call('PUT', '/plugins/daily-digest/enable', { admin: true })).body.loaded).toBe(true);
+    expect((await t.call('PUT', '/plugins/daily-digest/config', { admin: true, body: { post_to_channel: 'true' } })).status).toBe(200);
+    const rule = await t.call('POST', '/guardrails/rules', {
+      admin: true,
+      body: { name: 'no-digest-posts', trigger_event: 'message_sent', enforcement: 'block', conditions: { type: 'block_agent', agent_id: '__digest__' } },
+    });
+    const before = await t.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE from_agent = '__digest__'");
+    const g = await t.call('POST', '/plugins/daily-digest/generate', { admin: true, body: { type: 'daily' } });
+    expect(g.status).toBe(200);
+    expect(g.body.delivered_to).not.toContain('channel');
+    expect(g.body.delivery_errors).toEqual(['channel: Blocked by guardrail: no-digest-posts']);
+    expect(await t.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE from_agent = '__digest__'")).toEqual(before);
+
+    await t.call('DELETE', `/guardrails/rules/${rule.body.rule.id}`, { admin: true });
+    const ok = await t.call('POST', '/plugins/daily-digest/generate', { admin: true, body: { type: 'daily' } });
+    expect(ok.body.delivered_to).toContain('channel');
+    expect((await t.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE from_agent = '__digest__'"))!.n).toBe(Number(before!.n) + 1);
+  });
+
   it('SEC-37: POST /messages is still checked before validation (one check, in the service)', async () => {
     const rule = await t.call('POST', '/guardrails/rules', {
       admin: true,
