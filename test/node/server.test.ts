@@ -113,6 +113,17 @@ describe('Node server (npm start)', () => {
     expect(await stop(s)).toBe(0);
   }, 30_000);
 
+  it('P-09 / REL-14: a SIGTERM sent the moment the ready line appears still shuts down cleanly (exit 0), every time', async () => {
+    // The ready line used to be printed before the signal handlers existed, so a SIGTERM in that
+    // window killed the process outright (exit code null). Several rounds make the race visible.
+    for (let round = 0; round < 5; round++) {
+      const s = await start({ DATA_DIR: join(tempDir(), `early-${round}`), ADMIN_KEY: 'k'.repeat(40), JWT_SECRET: 'j'.repeat(40) });
+      s.child.kill('SIGTERM');
+      expect(await s.exited, `round ${round}`).toBe(0);
+      expect(s.stdout()).toContain('SIGTERM received');
+    }
+  }, 90_000);
+
   it('SEC-02: in production a missing or weak secret is fatal (exit 1, FATAL on stderr)', async () => {
     const cases: Record<string, string>[] = [
       { NODE_ENV: 'production', DATA_DIR: join(tempDir(), 'd') },

@@ -191,18 +191,18 @@ export const approvalsRepo = {
    * denies, otherwise enough distinct approvers approve. Being a function of the stored vote set
    * (not of the vote being cast), it gives the same outcome whatever the order votes arrive in.
    */
-  decide(approvalId: number, decider: string, denyReason: string, token: string): Statement {
+  decide(approvalId: number, decider: string, denyReason: string, token: string, approveReason: string | null = null): Statement {
     const approves = `(SELECT COUNT(*) FROM approval_votes WHERE approval_id = approvals.id AND vote = 'approve')`;
     const anyDeny = `EXISTS (SELECT 1 FROM approval_votes WHERE approval_id = approvals.id AND vote = 'deny')`;
     return {
       sql: `UPDATE approvals SET
               current_approvals = ${approves},
               status = CASE WHEN ${anyDeny} THEN 'denied' ELSE 'approved' END,
-              reason = CASE WHEN ${anyDeny} THEN ? ELSE 'Quorum reached (' || ${approves} || '/' || required_approvals || ')' END,
+              reason = CASE WHEN ${anyDeny} THEN ? ELSE COALESCE(?, 'Quorum reached (' || ${approves} || '/' || required_approvals || ')') END,
               decided_by = ?, decided_at = datetime('now'), updated_at = datetime('now'), decision_id = ?
             WHERE id = ? AND status = 'pending' AND (${anyDeny} OR ${approves} >= required_approvals)
             RETURNING *`,
-      args: [denyReason, decider, token, approvalId],
+      args: [denyReason, approveReason, decider, token, approvalId],
     };
   },
 
@@ -233,6 +233,15 @@ export const approvalsRepo = {
       },
       eventIfToken(ev.approved, approvalId, token, 'approved'),
       eventIfToken(ev.denied, approvalId, token, 'denied'),
+      {
+        // The operator the requesting agent works for hears it too (spec 04 §2.3).
+        sql: `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary)
+              SELECT o.id, 'approval_' || a.status, 'approval', CAST(a.id AS TEXT),
+                     CASE a.status WHEN 'approved' THEN ? ELSE ? END, a.project_id
+              FROM approvals a JOIN agents ag ON a.requester_key = 'agent:' || ag.id JOIN operators o ON o.id = ag.operator_id
+              WHERE a.id = ? AND a.decision_id = ? AND ag.operator_id != ''`,
+        args: [notice.approved, notice.denied, approvalId, token],
+      },
     ];
   },
 

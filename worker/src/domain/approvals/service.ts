@@ -203,7 +203,7 @@ export class ApprovalService {
    * admin), then one batch: upsert this voter's vote, decide from the stored votes, and the
    * decision's side effects keyed on the decision token.
    */
-  async vote(p: Principal, id: number | null, vote: 'approve' | 'deny', notes: string) {
+  async vote(p: Principal, id: number | null, vote: 'approve' | 'deny', notes: string, direct?: { reason: string }) {
     const row = await this.load(id);
     if (row.status !== 'pending') throw badRequest(`Approval is already ${row.status}`);
     const tier = (RISK_TIERS as readonly string[]).includes(row.risk_tier) ? (row.risk_tier as RiskTier) : 'medium';
@@ -213,32 +213,35 @@ export class ApprovalService {
     if (tier === 'critical' && !p.isAdmin) throw forbidden('Critical approvals are decided by admin operators');
     const voter = voterName(p);
     const token = randomToken();
-    const reasonDeny = notes || `Denied by ${voter}`;
+    // A direct decision (PUT /approvals/:id) that decides is worded as spec 04 §2.3 words it: the
+    // decider's reason is stored and told to the requester, and the event names the decision.
+    const reasonDeny = direct ? direct.reason : notes || `Denied by ${voter}`;
+    const base = `[${row.action_type}] ${row.title}`;
     const ev = {
       approved: {
         type: 'approval_approved',
         agent: voter,
         projectId: row.project_id,
-        summary: `${voter} approved #${row.id}: ${row.title} (quorum reached)`,
+        summary: direct ? `${voter} approved ${base}` : `${voter} approved #${row.id}: ${row.title} (quorum reached)`,
         data: { approval_id: row.id, action_type: row.action_type },
       },
       denied: {
         type: 'approval_denied',
         agent: voter,
         projectId: row.project_id,
-        summary: `${voter} denied approval #${row.id}: ${row.title}`,
+        summary: direct ? `${voter} denied ${base}` : `${voter} denied approval #${row.id}: ${row.title}`,
         data: { approval_id: row.id, action_type: row.action_type },
       },
     };
-    const base = `[${row.action_type}] ${row.title}`;
+    const said = direct?.reason ? ` — ${direct.reason}` : '';
+    const notice = direct
+      ? { approved: `APPROVED: ${base}${said}`, denied: `DENIED: ${base}${said}` }
+      : { approved: `APPROVED: ${base} — Quorum reached`, denied: `DENIED: ${base}${reasonDeny ? ` — ${reasonDeny}` : ''}` };
     const res = await this.app.db.batch([
       approvalsRepo.upsertVote(row.id, voter, key, vote, notes),
       approvalsRepo.syncApprovalCount(row.id),
-      approvalsRepo.decide(row.id, voter, reasonDeny, token),
-      ...approvalsRepo.decisionEffects(row.id, token, ev, {
-        approved: `APPROVED: ${base} — Quorum reached`,
-        denied: `DENIED: ${base}${reasonDeny ? ` — ${reasonDeny}` : ''}`,
-      }),
+      approvalsRepo.decide(row.id, voter, reasonDeny, token, direct ? direct.reason : null),
+      ...approvalsRepo.decisionEffects(row.id, token, ev, notice),
     ]);
     if (res[0].rows.length === 0) {
       const now = await this.load(row.id);
@@ -276,7 +279,7 @@ export class ApprovalService {
   async decide(p: Principal, id: number | null, status: 'approved' | 'denied', reason: string) {
     const row = await this.load(id);
     if (row.status !== 'pending') throw badRequest(`Approval already ${row.status}`);
-    const r = await this.vote(p, row.id, status === 'approved' ? 'approve' : 'deny', reason || 'override');
+    const r = await this.vote(p, row.id, status === 'approved' ? 'approve' : 'deny', reason || 'override', { reason });
     return { ...r, ok: true, id: row.id, status: r.status };
   }
 

@@ -117,7 +117,7 @@ export class BootService {
     const calibration = calibrationBlock(chain, mdReport && typeof mdReport === 'object' && !Array.isArray(mdReport) ? (mdReport as Record<string, unknown>) : null, nowIso);
     const sideEffects: Statement[] = [
       // The calibration block is stored where agents and dashboards read it (spec 02 §3.10).
-      heartbeatRepo.storeAgentKey(agentId, 'standup', JSON.stringify(calibration)),
+      heartbeatRepo.storeAgentKey(agentId, before.project_id, 'standup', JSON.stringify(calibration)),
       bootRepo.deleteExpiredEphemeral(agentId, nowIso),
       agentWrites.heartbeat(agentId, 'online', before.working_on ?? '', toDbTime(nowMs)),
       profilesRepo.countSession(agentId),

@@ -13,16 +13,22 @@ export const heartbeatRepo = {
   },
 
   /** state_snapshot.md_report → context key <agent>/md_report, written by `system` (spec 02 §3.3 step 8). */
-  storeMdReport(agentId: string, data: string): Statement {
-    return heartbeatRepo.storeAgentKey(agentId, 'md_report', data);
+  storeMdReport(agentId: string, projectId: string, data: string): Statement {
+    return heartbeatRepo.storeAgentKey(agentId, projectId, 'md_report', data);
   },
 
-  /** A system-written key in the agent's own namespace (md_report, standup). */
-  storeAgentKey(agentId: string, key: 'md_report' | 'standup', data: string): Statement {
+  /**
+   * A system-written key in the agent's own namespace (md_report, standup). It belongs to the
+   * agent's project like any key the agent writes itself (spec 04 §3.2, SEC-16): agents of other
+   * projects get the cross-project 403. The system is the authority on these keys, so every write
+   * (re)stamps the owner — rows written before this rule, or squatted, are brought into scope.
+   */
+  storeAgentKey(agentId: string, projectId: string, key: 'md_report' | 'standup', data: string): Statement {
     return {
-      sql: `INSERT INTO context_keys (namespace, key, data, updated_by) VALUES (?, ?, ?, 'system')
-            ON CONFLICT(namespace, key) DO UPDATE SET data = excluded.data, updated_at = datetime('now'), updated_by = 'system', version = version + 1`,
-      args: [agentId, key, data],
+      sql: `INSERT INTO context_keys (namespace, key, data, updated_by, project_id) VALUES (?, ?, ?, 'system', ?)
+            ON CONFLICT(namespace, key) DO UPDATE SET data = excluded.data, updated_at = datetime('now'), updated_by = 'system',
+              version = version + 1, project_id = excluded.project_id`,
+      args: [agentId, key, data, projectId || null],
     };
   },
 

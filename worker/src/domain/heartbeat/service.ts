@@ -119,7 +119,7 @@ export class HeartbeatService {
       ...messagesRepo.markRead(agentId, input.messages_acked),
     );
     const mdReport = input.state_snapshot.md_report;
-    if (mdReport && typeof mdReport === 'object' && !Array.isArray(mdReport)) stmts.push(heartbeatRepo.storeMdReport(agentId, JSON.stringify(mdReport)));
+    if (mdReport && typeof mdReport === 'object' && !Array.isArray(mdReport)) stmts.push(heartbeatRepo.storeMdReport(agentId, prev.project_id, JSON.stringify(mdReport)));
     await app.db.batch(stmts);
     this.announce(prev, prev.status === 'paused' ? 'paused' : input.status, input.working_on, true);
 
@@ -161,7 +161,7 @@ export class HeartbeatService {
       if (last && now.getTime() - parseDbTime(last.updated_at) < CALIBRATION_REFRESH_MS) return;
       const chain = await resolveCalibrationChain(this.app.db, agent.id, agent.agent_type || 'agent');
       const md = snapshot.md_report && typeof snapshot.md_report === 'object' && !Array.isArray(snapshot.md_report) ? (snapshot.md_report as Record<string, unknown>) : null;
-      await this.app.db.batch([heartbeatRepo.storeAgentKey(agent.id, 'standup', JSON.stringify(calibrationBlock(chain, md, now.toISOString())))]);
+      await this.app.db.batch([heartbeatRepo.storeAgentKey(agent.id, agent.project_id, 'standup', JSON.stringify(calibrationBlock(chain, md, now.toISOString())))]);
     } catch (err) {
       this.app.log.warn('calibration refresh failed', { agent: agent.id, error: (err as Error).message });
     }

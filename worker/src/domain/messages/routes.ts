@@ -7,7 +7,7 @@ import { hitAgentWrite } from '../../http/rate-limit.js';
 import { parseIntId, queryInt } from '../../http/validate.js';
 import { principalOf, requireAdmin, requireAny } from '../../auth/principal.js';
 import { messagesRepo } from './repo.js';
-import { MessageService, callerId } from './service.js';
+import { MessageService } from './service.js';
 import { parseSince } from '../events/service.js';
 
 /** Messages (spec 03 §7). Agents see only their own traffic, broadcasts and their channels (SEC-20). */
@@ -48,11 +48,8 @@ export function messageRoutes(app: AppContext) {
   r.post('/messages', requireAny, async (c) => {
     const p = principalOf(c);
     hitAgentWrite(app.limiters, p, c.get('clientIp'));
-    const body = bodyOf(c);
-    // Guardrails see the resolved recipient, whichever field carried it (spec 03 W21).
-    const to = typeof body.to_agent === 'string' && body.to_agent ? body.to_agent : typeof body.to === 'string' ? body.to : null;
-    await app.guards.check('message.send', { agent: callerId(p), to_agent: to, msg_type: body.msg_type ?? 'message', content: typeof body.content === 'string' ? body.content.slice(0, 200) : '' }, p);
-    return c.json(await messages.send(p, body));
+    // MessageService.send runs the guardrails pre-check for every writer.
+    return c.json(await messages.send(p, bodyOf(c)));
   });
 
   r.delete('/messages/bulk', requireAdmin, async (c) => {

@@ -140,6 +140,20 @@ export class MessageService {
 
   async send(p: Principal, body: Record<string, unknown>) {
     const { db } = this.app;
+    // The guardrails pre-check lives here, where every writer passes (POST /messages and plugins'
+    // core.messages.send alike), and runs first, before validation (spec 06 §5.1, SEC-37).
+    // Guardrails see the resolved recipient, whichever field carried it (spec 03 W21).
+    const addressee = typeof body.to_agent === 'string' && body.to_agent ? body.to_agent : typeof body.to === 'string' ? body.to : null;
+    await this.app.guards.check(
+      'message.send',
+      {
+        agent: callerId(p),
+        to_agent: addressee,
+        msg_type: body.msg_type ?? 'message',
+        content: typeof body.content === 'string' ? body.content.slice(0, 200) : '',
+      },
+      p,
+    );
     const content = contentOf(body);
     const sender = callerId(p);
     const to = optString(body, 'to_agent', 128) ?? optString(body, 'to', 128);

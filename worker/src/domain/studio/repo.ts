@@ -40,7 +40,11 @@ export const studioUsersRepo = {
   touchLastSeen(db: Queryable, id: number) {
     return db.run("UPDATE studio_users SET last_seen = datetime('now') WHERE id = ?", [id]);
   },
-  /** Role changes bump the token version: tokens carrying the old role stop working. */
+  /**
+   * A role change keeps the user's sessions: the role is read from this row on every request
+   * (SEC-05), so a demoted admin's token already carries only the new role and is answered
+   * `Admin role required` on admin routes rather than being treated as a bad credential.
+   */
   update(id: number, fields: { role?: string; display_name?: string }): Statement {
     const sets: string[] = [];
     const args: (string | number)[] = [];
@@ -49,7 +53,7 @@ export const studioUsersRepo = {
       args.push(fields.display_name);
     }
     if (fields.role !== undefined) {
-      sets.push('role = ?', 'token_version = token_version + 1');
+      sets.push('role = ?');
       args.push(fields.role);
     }
     return { sql: `UPDATE studio_users SET ${sets.join(', ')} WHERE id = ? RETURNING *`, args: [...args, id] };

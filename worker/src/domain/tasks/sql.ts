@@ -64,7 +64,9 @@ export function freeOrHeldBySql(by: string, unheld: readonly string[] = []): { s
 /**
  * What a PUT on a task, bug or step must re-check in its compare-and-set so it cannot do what a
  * claim may not (spec README "Claims never steal" and "The kill switch"):
- *  - `by`: a non-admin changing the assignee must find the item free or its own (else 409 as a claim);
+ *  - `by`: an agent changing the assignee must find the item free or its own (else 409 as a claim).
+ *    Humans (the admin key and every operator) assign and reassign work: "claims never steal" is a
+ *    rule for agents' claims, not for a person handing work to someone else (spec 03 §3.5);
  *  - `notFrozen`: an agent assigning or starting work is work routing, refused while frozen (503).
  * Finishing or reporting work, unassigning oneself and every human/admin edit stay possible while
  * frozen, so agents can wind down.
@@ -83,7 +85,7 @@ export function acquireGuard(
 ): AcquireGuard {
   const reassigns = change.assignee !== undefined && String(change.assignee ?? '') !== (current.assignee ?? '');
   return {
-    by: reassigns && !p.isAdmin ? callerId(p) : undefined,
+    by: reassigns && p.kind === 'agent' ? callerId(p) : undefined,
     notFrozen: p.kind === 'agent' && ((reassigns && !!change.assignee) || change.startsWork),
     unheld,
   };
