@@ -2,10 +2,12 @@
 import { build } from 'esbuild';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { genDashboard } from './gen-dashboard.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export async function buildWorker(outfile = join(root, 'dist/worker.js')) {
+  genDashboard(); // the dashboard's files, embedded (the Worker cannot read folders)
   await build({
     entryPoints: [join(root, 'worker/src/index.ts')],
     outfile,
