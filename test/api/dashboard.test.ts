@@ -242,6 +242,43 @@ describe('dashboard in Chromium', () => {
     expect(navigations).toEqual([]);
   });
 
+  it('tasks: filter, open one with its comments, reassign it', async () => {
+    const task = await t.call('POST', '/tasks', { admin: true, body: { title: 'Proofread the glossary', project_id: 'dash', priority: 'high' } });
+    await t.call('POST', `/tasks/${task.body.id}/comments`, { agentKey: agent.key, body: { content: 'Half done, the rest tomorrow.' } });
+    await navLink(admin, 'Tasks').click();
+    await admin.getByLabel('Priority').selectOption('high');
+    await admin.getByRole('button', { name: 'Filter' }).click();
+    await admin.getByRole('link', { name: `#${task.body.id} Proofread the glossary` }).click();
+    await expectText(admin.getByRole('list', { name: 'Comments' }), 'Half done, the rest tomorrow.');
+    await admin.getByLabel('Assignee').fill('dash-agent');
+    await admin.getByRole('button', { name: 'Reassign' }).click();
+    await expectText(admin.getByRole('status').first(), 'Task reassigned to dash-agent.');
+    expect((await t.db.get<{ assignee: string }>('SELECT assignee FROM tasks WHERE id = ?', [task.body.id]))?.assignee).toBe('dash-agent');
+  });
+
+  it('channels: read the posts of a channel and post to it', async () => {
+    const general = (await t.call('GET', '/channels', { admin: true })).body.find((c: { slug: string }) => c.slug === 'general');
+    await t.call('POST', `/channels/${general.id}/messages`, { agentKey: agent.key, body: { content: 'Glossary is in review.' } });
+    await navLink(admin, 'Channels').click();
+    await admin.getByRole('link', { name: '#general' }).click();
+    await expectText(admin.getByRole('list', { name: 'Posts in #general' }), 'Glossary is in review.');
+    await admin.getByLabel('Message').fill('Thanks, I will read it tonight.');
+    await admin.getByRole('button', { name: 'Post' }).click();
+    await expectText(admin.getByRole('list', { name: 'Posts in #general' }), 'Thanks, I will read it tonight.');
+    const row = await t.db.get<{ from_agent: string }>("SELECT from_agent FROM messages WHERE content = 'Thanks, I will read it tonight.'");
+    expect(row?.from_agent).toBe('dash-admin');
+  });
+
+  it('plugins: an admin enables and disables a plugin', async () => {
+    await navLink(admin, 'Plugins').click();
+    await admin.getByRole('button', { name: 'Enable Daily digest' }).click();
+    await admin.getByRole('button', { name: 'Disable Daily digest' }).waitFor();
+    expect((await t.db.get<{ enabled: number }>("SELECT enabled FROM plugins WHERE name = 'daily-digest'"))?.enabled).toBe(1);
+    await admin.getByRole('button', { name: 'Disable Daily digest' }).click();
+    await admin.getByRole('button', { name: 'Enable Daily digest' }).waitFor();
+    expect((await t.db.get<{ enabled: number }>("SELECT enabled FROM plugins WHERE name = 'daily-digest'"))?.enabled).toBe(0);
+  });
+
   it('an API error shows as a message (a missing task), and a non-admin sees that plugins are for admins', async () => {
     await admin.goto('/dashboard/tasks/987654');
     await expectText(admin.getByRole('alert'), 'Task not found');

@@ -58,12 +58,13 @@ function renderNav() {
 
 function renderBanners() {
   const s = state.status;
-  $('banners').replaceChildren(
+  const banners = [
     s.frozen
       ? h('div', { class: 'banner banner-frozen', id: 'frozen-banner', role: 'alert' }, 'Agent work is frozen: no work is routed to agents and claims are refused until an admin unfreezes.')
       : null,
     s.sleep ? h('div', { class: 'banner banner-sleep', id: 'sleep-banner', role: 'status' }, 'Sleep mode is on: agents work from the sleep directive and queue high-risk approvals.') : null,
-  );
+  ];
+  $('banners').replaceChildren(...banners.filter(Boolean));
 }
 
 /** Re-reads the kill switch and sleep mode; every page shows them as banners. */

@@ -23,7 +23,9 @@ export async function render({ view, args }) {
   const content = h('textarea', { name: 'content', rows: 3, required: true });
   const send = h('button', { type: 'submit', class: 'primary' }, 'Post');
   const form = h('form', {}, field('Message', content), send);
-  pane.append(h('h2', {}, '#' + (selected.slug || selected.name)), selected.description ? h('p', { class: 'muted' }, selected.description) : null, list, form);
+  pane.append(h('h2', {}, '#' + (selected.slug || selected.name)));
+  if (selected.description) pane.append(h('p', { class: 'muted' }, selected.description));
+  pane.append(list, form);
 
   const load = async () => {
     const posts = (await get('/channels/' + selected.id + '/messages?limit=100')).slice().reverse();

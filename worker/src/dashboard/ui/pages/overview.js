@@ -3,6 +3,8 @@
 import { get } from '../api.js';
 import { h, presenceOf, presenceBadge, table, timeEl, errorBox } from '../dom.js';
 
+const RANK = { high: 0, normal: 1, low: 2 };
+
 /** One section's data; a failing source shows its own message instead of blanking the page. */
 async function settle(promise) {
   try {
@@ -69,7 +71,11 @@ export async function render({ view, every }) {
       parts.push(
         table(
           ['Task', 'Priority', 'Project', 'Assignee', 'Created'],
-          queue.value.map((t) =>
+          // Ranked as agents receive work: high before normal before low, oldest first.
+          queue.value
+            .slice()
+            .sort((a, b) => (RANK[a.priority] ?? 1) - (RANK[b.priority] ?? 1) || String(a.created_at).localeCompare(String(b.created_at)) || a.id - b.id)
+            .map((t) =>
             h(
               'tr',
               {},

@@ -22,7 +22,7 @@ function dayChart(days, dailyLimit) {
   if (dailyLimit) {
     parts.push(
       svg('line', { x1: left, x2: W - 8, y1: y(dailyLimit), y2: y(dailyLimit), stroke: '#b42318', 'stroke-dasharray': '6 4' }),
-      svg('text', { x: W - 10, y: y(dailyLimit) - 4, 'text-anchor': 'end' }, 'daily budget ' + money(dailyLimit)),
+      svg('text', { x: left + 4, y: y(dailyLimit) - 4 }, 'daily budget ' + money(dailyLimit)),
     );
   }
   return svg('svg', { class: 'chart', viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'Spend per day over the last ' + days.length + ' days' }, ...parts);
@@ -30,7 +30,7 @@ function dayChart(days, dailyLimit) {
 
 /** Horizontal bars: value against an optional limit (the limit is the full track when set). */
 function barChart(rows, label) {
-  const rowH = 26, left = 170, right = 90;
+  const rowH = 26, left = 170, right = 130;
   const H = rows.length * rowH + 8;
   const max = Math.max(0.01, ...rows.map((r) => Math.max(r.value, r.limit || 0)));
   const scale = (v) => (v / max) * (W - left - right);

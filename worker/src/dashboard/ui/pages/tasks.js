@@ -93,6 +93,9 @@ async function renderTask(view, id) {
     });
   });
   view.append(
+    h(
+      'article',
+      {},
     h('p', {}, h('a', { href: '/dashboard/tasks', 'data-nav': '' }, '← All tasks')),
     h('h1', {}, '#' + task.id + ' ' + task.title),
     h(
@@ -109,6 +112,7 @@ async function renderTask(view, id) {
     status.el,
     h('section', { class: 'panel' }, h('h2', {}, 'Reassign'), reassignForm),
     h('section', { class: 'panel' }, h('h2', {}, 'Comments'), list, commentForm),
+    ),
   );
 }
 
