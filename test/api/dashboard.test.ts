@@ -89,6 +89,35 @@ describe('dashboard: served by the app', () => {
   });
 });
 
+describe('dashboard: the spend chart data', () => {
+  it('GET /dashboard/api/spend: every UTC day of the window, per agent, and the budgets; humans only', async () => {
+    const spender = await registerAgent(t, 'dash-spender', 'dash');
+    for (const cost of [1.25, 2.5]) expect((await t.call('POST', '/spend', { agentKey: spender.key, body: { cost_usd: cost } })).status).toBe(200);
+    await t.db.run("UPDATE agent_spend SET created_at = datetime('now', '-2 days') WHERE agent_id = 'dash-spender' AND cost_usd = 1.25");
+    expect((await t.call('PUT', '/spend/budgets', { admin: true, body: { scope: 'agent', scope_id: 'dash-spender', period: 'month', limit_usd: 10 } })).status).toBe(200);
+    // t.call prefixes /api/mycelium; these routes sit at the server root.
+    const get = async (path: string, headers: Record<string, string>) => {
+      const res = await t.fetch(path, { headers: { 'X-Forwarded-For': '198.51.100.79', ...headers } });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const admin = { 'X-Admin-Key': t.adminKey };
+    const r = await get('/dashboard/api/spend?days=7', admin);
+    expect(r.status).toBe(200);
+    expect(r.body.days).toHaveLength(7);
+    const day = (offset: number) => new Date(Date.now() - offset * 86_400_000).toISOString().slice(0, 10);
+    expect(r.body.days[6]).toEqual({ day: day(0), total_cost: 2.5 });
+    expect(r.body.days[4]).toEqual({ day: day(2), total_cost: 1.25 });
+    expect(r.body.days[5].total_cost).toBe(0);
+    expect(r.body.agents).toContainEqual({ agent_id: 'dash-spender', total_cost: 3.75, entry_count: 2 });
+    expect(r.body.budgets).toContainEqual(expect.objectContaining({ scope: 'agent', scope_id: 'dash-spender', limit_usd: 10 }));
+    expect((await get('/dashboard/api/spend?days=abc', admin)).status).toBe(400);
+    expect((await get('/dashboard/api/spend', { 'X-Agent-Key': spender.key })).status).toBe(403);
+    const unknown = await get('/dashboard/api/nope', admin);
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toEqual({ error: 'Not found' });
+  });
+});
+
 describe('dashboard: the session cookie (CSRF-safe)', () => {
   it('login sets an HttpOnly SameSite=Strict cookie and never hands the token to the page', async () => {
     const { setCookie, body } = await sessionCookie('dash-op');

@@ -79,6 +79,8 @@ export function dashboardRoutes(app: AppContext) {
     return c.json(await spendChart(app, principalOf(c), days));
   });
 
+  // Unknown data routes stay JSON 404s; only page paths fall through to the page.
+  r.all('/dashboard/api/*', (c) => c.json({ error: 'Not found' }, 404));
   // Deep links (/dashboard/approvals, …) load the same page; its router picks the view.
   r.get('/dashboard/*', shell);
 
