@@ -42,8 +42,8 @@ function approvalCard(a, votes, onVote) {
     h(
       'div',
       { class: 'actions' },
-      h('button', { type: 'button', class: 'primary', onclick: vote('approve') }, 'Approve'),
-      h('button', { type: 'button', class: 'danger', onclick: vote('deny') }, 'Deny'),
+      h('button', { type: 'button', class: 'primary', 'aria-label': 'Approve: ' + (a.title || a.action_type), onclick: vote('approve') }, 'Approve'),
+      h('button', { type: 'button', class: 'danger', 'aria-label': 'Deny: ' + (a.title || a.action_type), onclick: vote('deny') }, 'Deny'),
     ),
     status.el,
   );

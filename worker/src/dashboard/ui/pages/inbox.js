@@ -22,6 +22,8 @@ export async function render({ view }) {
         const button = (label, method, path, done) =>
           h('button', {
             type: 'button',
+            // Every item has these buttons: the name says which item each one acts on.
+            'aria-label': label + ': ' + (it.title || it.type),
             onclick: (e) =>
               act(e.currentTarget, status, async () => {
                 await api(method, path);
