@@ -15,6 +15,7 @@ export default defineConfig({
           name: 'node',
           include: ['test/**/*.test.ts', 'infra/**/*.test.ts', 'plugins/**/*.test.ts'],
           env: { MYCELIUM_TEST_RUNTIME: 'node' },
+          globalSetup: ['test/support/gen-dashboard.setup.ts'],
         },
       },
       {

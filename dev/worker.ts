@@ -23,6 +23,7 @@ import { startHranaServer, type HranaServer } from './hrana-server.js';
 import { PLUGIN_NAMES } from '../worker/src/plugins/registry.generated.js';
 import { pluginDbVar } from '../worker/src/worker-runtime.js';
 import { workerBuildOptions } from '../scripts/build-worker.mjs';
+import { genDashboard } from '../scripts/gen-dashboard.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const port = Number(process.env.DEV_WORKER_PORT ?? 8787);
@@ -69,6 +70,7 @@ function loadDevVars(): { vars: Record<string, string>; generatedAdminKey: boole
 async function main() {
   mkdirSync(join(dataDir, 'plugins'), { recursive: true, mode: 0o700 });
   const { vars, generatedAdminKey } = loadDevVars();
+  genDashboard(); // the dashboard's files, embedded into the bundle (the Worker cannot read folders)
 
   const servers: HranaServer[] = [];
   const core = await startHranaServer({ dbPath: join(dataDir, 'mycelium.db') });

@@ -2,6 +2,7 @@
 import { build } from 'esbuild';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { genDashboard } from './gen-dashboard.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -22,6 +23,7 @@ export function workerBuildOptions(outfile = join(root, 'dist/worker.js')) {
 }
 
 export async function buildWorker(outfile = join(root, 'dist/worker.js')) {
+  genDashboard(); // the dashboard's files, embedded (the Worker cannot read folders)
   await build(workerBuildOptions(outfile));
   return outfile;
 }
