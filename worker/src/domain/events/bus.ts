@@ -56,6 +56,20 @@ export class EventBus {
     };
   }
 
+  /**
+   * The INSERT for an event whose `data[key]` is the id of the row the same batch inserted last
+   * (`last_insert_rowid()`; UPDATEs in between do not change it), e.g. a new task's id, so a
+   * create and its event commit together. Put a placeholder under `key` to keep the key order.
+   * With `summaryAround`, the summary is `before + id + after` (for summaries that name the new id).
+   */
+  statementWithNewId(e: EventInput, key: string, summaryAround?: [string, string]): Statement {
+    const summary = summaryAround ? "? || last_insert_rowid() || ?" : '?';
+    return {
+      sql: `INSERT INTO events (type, agent, project_id, summary, data) VALUES (?, ?, ?, ${summary}, json_set(?, '$.' || ?, last_insert_rowid())) RETURNING id`,
+      args: [e.type, e.agent ?? '', e.projectId ?? null, ...(summaryAround ?? [e.summary ?? '']), JSON.stringify(e.data ?? {}), key],
+    };
+  }
+
   /** Persists (unless a liveness ping) and publishes one event. Returns it with its id. */
   async emit(e: EventInput): Promise<MyceliumEvent> {
     let id: number | null = null;

@@ -34,6 +34,10 @@ export interface StepRow {
   attempt_count: number;
   created_at: string;
   updated_at: string;
+  /** The current claim's fencing token (../work-items/lease.ts). */
+  lease_token: string | null;
+  /** Times a lapsed lease sent the step back to the queue (not attempt_count: failed verifications). */
+  attempt: number;
 }
 
 export interface StepCommentRow {

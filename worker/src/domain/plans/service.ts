@@ -10,6 +10,7 @@ import { resolveAssignee } from '../tasks/service.js';
 import { tasksRepo } from '../tasks/repo.js';
 import { FROZEN_MESSAGE } from '../admin/freeze.js';
 import { abortUnlessChanged, acquireGuard, callerId, displayName, isGuardAbort, lostAcquisition } from '../tasks/sql.js';
+import { assertLeaseHeld, leaseLost } from '../work-items/lease.js';
 import {
   OPERATOR_INPUT, RETRY_MAX, plansRepo, type PlanFilters, type PlanRow, type StepRow, type WritablePlanColumn, type WritableStepColumn,
 } from './repo.js';
@@ -227,6 +228,8 @@ export interface UpdateStepInput {
   linked_pr_url?: string | null;
   phase?: string;
   critique?: string;
+  /** The claim's fencing token; when given, the write happens only while the step still carries it. */
+  lease_token?: string;
 }
 
 /**
@@ -237,6 +240,7 @@ export async function updateStep(ctx: AppContext, p: Principal, planId: number |
   const plan = await requirePlan(ctx, planId);
   const step = await requireStep(ctx, plan, stepId);
   await assertProjectScope(ctx.db, p, plan.project_id, { assignee: step.assignee });
+  assertLeaseHeld('plan_step', step, input.lease_token);
   await checkLinkedTask(ctx, input.linked_task_id);
   const who = callerId(p);
 
@@ -248,7 +252,7 @@ export async function updateStep(ctx: AppContext, p: Principal, planId: number |
   if (input.assignee !== undefined) fields.assignee = await resolveAssignee(ctx, input.assignee);
   // A PUT that assigns or starts work obeys the claim rule and the kill switch, inside its
   // compare-and-set. A step parked on operator_input waits for a human, it is not held by one.
-  const guard = acquireGuard(p, step, { assignee: fields.assignee, startsWork: input.status === 'in_progress' && step.status !== 'in_progress' }, [OPERATOR_INPUT]);
+  const guard = acquireGuard(p, step, { assignee: fields.assignee, startsWork: input.status === 'in_progress' && step.status !== 'in_progress', leaseToken: input.lease_token }, [OPERATOR_INPUT]);
   const stmts: Statement[] = [];
   const at: Record<string, number> = {};
   const push = (name: string, s: Statement) => {
@@ -303,6 +307,7 @@ export async function updateStep(ctx: AppContext, p: Principal, planId: number |
       if (!now) throw notFound('Plan step not found');
       // Refused as a claim would be: frozen (503) or held by someone else (409 {error, assignee}).
       const lost = await lostAcquisition(ctx.db, guard, now);
+      if (lost === 'lease') throw leaseLost('plan_step', now);
       if (lost === 'frozen') throw unavailable(FROZEN_MESSAGE);
       // Otherwise a lost race, most often to a claim: answered the same way.
       if (lost === 'held' || (now.assignee && now.assignee !== (fields.assignee ?? step.assignee) && now.status === 'in_progress')) {

@@ -1,6 +1,7 @@
 import type { Queryable } from '../../db/db.js';
 import type { Statement, SqlValue } from '../../db/types.js';
 import { NOT_FROZEN_SQL, abortIf, acquireGuardSql, freeOrHeldBySql, type AcquireGuard } from './sql.js';
+import { leaseTokenSet } from '../work-items/lease.js';
 
 /** The SQL of tasks, task_comments and task_deliverables lives here and only here. */
 
@@ -27,6 +28,10 @@ export interface TaskRow {
   pr_url: string | null;
   repo: string | null;
   review_metadata: string;
+  /** The current claim's fencing token (../work-items/lease.ts); null when never claimed or released. */
+  lease_token: string | null;
+  /** Times a lapsed lease sent the task back to the queue. */
+  attempt: number;
 }
 
 export interface TaskCommentRow {
@@ -214,13 +219,18 @@ export const tasksRepo = {
     ];
   },
 
-  /** Claim/assign as one compare-and-set (spec 07 REL-03). Returns the row when it won. */
+  /**
+   * Claim/assign as one compare-and-set (spec 07 REL-03). Returns the row when it won. A claim
+   * (not an assignment, which starts no work) also takes the lease: its fencing token is set in
+   * this same statement, so a claim stays one round trip.
+   */
   claim(taskId: number, agentId: string, mode: 'claim' | 'assign' | 'force'): Statement {
+    const lease = leaseTokenSet(agentId);
     if (mode === 'force') {
       return {
-        sql: `UPDATE tasks SET assignee = ?, status = 'in_progress', updated_at = datetime('now')
+        sql: `UPDATE tasks SET assignee = ?, status = 'in_progress', ${lease.sql}, updated_at = datetime('now')
               WHERE id = ? AND status NOT IN ('done','cancelled') AND ${NOT_FROZEN_SQL} RETURNING *`,
-        args: [agentId, taskId],
+        args: [agentId, ...lease.args, taskId],
       };
     }
     if (mode === 'assign') {
@@ -234,11 +244,11 @@ export const tasksRepo = {
     }
     const mine = freeOrHeldBySql(agentId);
     return {
-      sql: `UPDATE tasks SET assignee = ?, status = 'in_progress', updated_at = datetime('now')
+      sql: `UPDATE tasks SET assignee = ?, status = 'in_progress', ${lease.sql}, updated_at = datetime('now')
             WHERE id = ? AND ${mine.sql}
               AND (status = 'open' OR (status = 'in_progress' AND assignee = ?))
               AND ${taskReadySql('tasks')} AND ${NOT_FROZEN_SQL} RETURNING *`,
-      args: [agentId, taskId, ...mine.args, agentId],
+      args: [agentId, ...lease.args, taskId, ...mine.args, agentId],
     };
   },
 

@@ -10,6 +10,7 @@ import { WebhookService } from '../webhooks/service.js';
 import { appendSleepLog } from '../admin/sleep.js';
 import { tasksRepo, type TaskRow, type TaskStatus, type WritableTaskColumn } from './repo.js';
 import { abortUnlessChanged, acquireGuard, callerId, creditCompletion, displayName, isGuardAbort, lostAcquisition } from './sql.js';
+import { assertLeaseHeld, leaseAnswer, leaseLost } from '../work-items/lease.js';
 
 /**
  * Tasks: create, update with the done-cascade, claim, approval, dependencies, comments,
@@ -128,24 +129,45 @@ export async function createTask(ctx: AppContext, p: Principal, input: CreateTas
     }),
   ];
   if (blockers.length) stmts.push(tasksRepo.addNewTaskToBlockers(blockers));
-  const [ins] = await ctx.db.batch(stmts);
-  const task = ins.rows[0] as unknown as TaskRow;
+  // The event row commits with the task (issue 17: a crash between the two left tasks without
+  // task_created). Its data names the id the insert just got, read inside the same batch.
   const who = callerId(p);
-  await ctx.events.emit({
+  const ev: EventInput = {
     type: 'task_created',
     agent: who,
-    projectId: task.project_id,
-    summary: `${displayName(who)} created task: ${task.title}`,
-    data: input.request_id ? { task_id: task.id, message_id: input.request_id } : { task_id: task.id },
-  });
+    projectId,
+    summary: `${displayName(who)} created task: ${input.title}`,
+    data: input.request_id ? { task_id: 0, message_id: input.request_id } : { task_id: 0 },
+  };
+  stmts.push(ctx.events.statementWithNewId(ev, 'task_id'));
+  const res = await ctx.db.batch(stmts);
+  const task = res[0].rows[0] as unknown as TaskRow;
+  ctx.events.publishWritten({ ...ev, data: { ...(ev.data as object), task_id: task.id } }, Number(res[stmts.length - 1].rows[0]?.id ?? null));
   return task;
 }
 
-export async function claimTaskFor(ctx: AppContext, taskId: number, agentId: string, mode: ClaimMode = 'claim'): Promise<ClaimResult> {
-  const s = tasksRepo.claim(taskId, agentId, mode);
-  const r = await ctx.db.execute(s.sql, s.args);
-  if (r.rows[0]) return { ok: true, task: r.rows[0] as unknown as TaskRow };
+export async function claimTaskFor(ctx: AppContext, taskId: number, agentId: string, mode: ClaimMode = 'claim', event?: EventInput): Promise<ClaimResult> {
+  const won = await runClaim(ctx, tasksRepo.claim(taskId, agentId, mode), event);
+  if (won) return { ok: true, task: won };
   return { ok: false, ...(await explainLostClaim(ctx, taskId, agentId, mode)) };
+}
+
+/**
+ * The claim's compare-and-set; with an event, the event row is written in the same batch, after a
+ * guard that aborts it when the claim matched nothing (so a lost claim records nothing and a won
+ * claim never lacks its event, issue 17). Still one round trip. Null when the claim was lost.
+ */
+async function runClaim(ctx: AppContext, claim: Statement, event: EventInput | undefined): Promise<TaskRow | null> {
+  if (!event) return ((await ctx.db.execute(claim.sql, claim.args)).rows[0] as unknown as TaskRow | undefined) ?? null;
+  let res;
+  try {
+    res = await ctx.db.batch([claim, abortUnlessChanged(), ctx.events.statement(event)]);
+  } catch (err) {
+    if (isGuardAbort(err)) return null;
+    throw err;
+  }
+  ctx.events.publishWritten(event, Number(res[2].rows[0]?.id ?? null));
+  return res[0].rows[0] as unknown as TaskRow;
 }
 
 /** Why a claim's compare-and-set matched nothing (read after the fact, for the error only). */
@@ -190,27 +212,20 @@ export async function claimTask(ctx: AppContext, p: Principal, taskId: number | 
   await assertProjectScope(ctx.db, p, task.project_id, { assignee: task.assignee });
   await assertNotFrozen(ctx.db);
   const agentId = p.isAdmin && body.agent_id ? ((await resolveAssignee(ctx, body.agent_id)) ?? body.agent_id) : callerId(p);
+  // A repeated claim by the holder is an idempotent 200 (it renews the lease) and not a new event.
+  const who = callerId(p);
+  const event: EventInput | undefined = task.status === 'in_progress' && task.assignee === agentId
+    ? undefined
+    : { type: 'task_claimed', agent: who, projectId: task.project_id, summary: `${displayName(who)} claimed task #${task.id}`, data: { task_id: task.id, agent: agentId } };
   let result: ClaimResult;
   if (p.isAdmin && body.force) {
-    const s = tasksRepo.claim(task.id, agentId, 'force');
-    const r = await ctx.db.execute(s.sql, s.args);
-    result = r.rows[0] ? { ok: true, task: r.rows[0] as unknown as TaskRow } : { ok: false, ...(await explainLostClaim(ctx, task.id, agentId, 'force')) };
+    const won = await runClaim(ctx, tasksRepo.claim(task.id, agentId, 'force'), event);
+    result = won ? { ok: true, task: won } : { ok: false, ...(await explainLostClaim(ctx, task.id, agentId, 'force')) };
   } else {
-    result = await claimTaskFor(ctx, task.id, agentId, 'claim');
+    result = await claimTaskFor(ctx, task.id, agentId, 'claim', event);
   }
   if (!result.ok) throw await claimError(ctx, task.id, result.reason, result.task);
-  // A repeated claim by the holder is an idempotent 200 and not a new event.
-  if (!(task.status === 'in_progress' && task.assignee === agentId)) {
-    const who = callerId(p);
-    await ctx.events.emit({
-      type: 'task_claimed',
-      agent: who,
-      projectId: task.project_id,
-      summary: `${displayName(who)} claimed task #${task.id}`,
-      data: { task_id: task.id, agent: agentId },
-    });
-  }
-  return { ok: true, id: task.id, assignee: agentId, status: 'in_progress' as const };
+  return { ok: true, id: task.id, assignee: agentId, status: 'in_progress' as const, ...leaseAnswer(ctx, result.task.lease_token) };
 }
 
 export interface UpdateTaskInput {
@@ -226,6 +241,8 @@ export interface UpdateTaskInput {
   repo?: string | null;
   review_metadata?: unknown;
   blocked_by?: number[];
+  /** The claim's fencing token; when given, the write happens only while the task still carries it. */
+  lease_token?: string;
 }
 
 interface CascadeOutcome {
@@ -244,6 +261,7 @@ interface CascadeOutcome {
 export async function updateTask(ctx: AppContext, p: Principal, taskId: number | null, input: UpdateTaskInput) {
   const task = await getTask(ctx, taskId);
   await assertProjectScope(ctx.db, p, task.project_id, { assignee: task.assignee });
+  assertLeaseHeld('task', task, input.lease_token);
   const who = callerId(p);
 
   const fields: Partial<Record<WritableTaskColumn, SqlValue>> = {};
@@ -267,7 +285,7 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
   if (input.assignee !== undefined) fields.assignee = await resolveAssignee(ctx, input.assignee);
 
   // A PUT that assigns or starts work obeys the claim rule and the kill switch, inside its compare-and-set.
-  const guard = acquireGuard(p, task, { assignee: fields.assignee, startsWork: input.status === 'in_progress' && task.status !== 'in_progress' });
+  const guard = acquireGuard(p, task, { assignee: fields.assignee, startsWork: input.status === 'in_progress' && task.status !== 'in_progress', leaseToken: input.lease_token });
   // needs_approval is enforced, not advisory: agents start or finish an unapproved task only after approval.
   const approvalPending = (fields.needs_approval ?? Number(task.needs_approval)) === 1 && !task.approved_by;
   if (p.kind === 'agent' && approvalPending && input.status && WORKING.includes(input.status) && input.status !== task.status) {
@@ -314,6 +332,7 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
       if (!now) throw notFound('Task not found');
       // Refused as a claim would be: frozen (503) or held by someone else (409 {error, assignee}).
       const lost = await lostAcquisition(ctx.db, guard, now);
+      if (lost === 'lease') throw leaseLost('task', now);
       if (lost) throw await claimError(ctx, task.id, lost, now);
       if (newBlockers.length && (now.status === task.status && (now.assignee ?? '') === (task.assignee ?? ''))) {
         throw badRequest('Dependency would create a cycle');
