@@ -70,6 +70,18 @@ export class EventBus {
     };
   }
 
+  /**
+   * The INSERT for an event that is written only if the statement just before it in the batch
+   * changed a row (`changes()`), e.g. `plan_completed` after a conditional completion. Its result
+   * has a row (the id) exactly when the event was written.
+   */
+  statementIfChanged(e: EventInput): Statement {
+    return {
+      sql: 'INSERT INTO events (type, agent, project_id, summary, data) SELECT ?, ?, ?, ?, ? WHERE changes() > 0 RETURNING id',
+      args: [e.type, e.agent ?? '', e.projectId ?? null, e.summary ?? '', JSON.stringify(e.data ?? {})],
+    };
+  }
+
   /** Persists (unless a liveness ping) and publishes one event. Returns it with its id. */
   async emit(e: EventInput): Promise<MyceliumEvent> {
     let id: number | null = null;

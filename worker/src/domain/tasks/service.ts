@@ -464,11 +464,12 @@ export async function addComment(ctx: AppContext, p: Principal, taskId: number |
   const task = await getTask(ctx, taskId);
   await assertProjectScope(ctx.db, p, task.project_id, { assignee: task.assignee });
   const by = actingIdentity(p, author); // body author only for admins (SEC-12)
-  const s = tasksRepo.insertComment(task.id, by, content);
-  const r = await ctx.db.execute(s.sql, s.args);
-  const row = r.rows[0] as Record<string, unknown>;
   const who = callerId(p);
-  await ctx.events.emit({ type: 'task_comment', agent: who, projectId: task.project_id, summary: `${displayName(who)} commented on task #${task.id}`, data: { task_id: task.id, comment_id: row.id } });
+  // The comment and its event commit together; comment_id is the id the insert just got.
+  const ev: EventInput = { type: 'task_comment', agent: who, projectId: task.project_id, summary: `${displayName(who)} commented on task #${task.id}`, data: { task_id: task.id, comment_id: 0 } };
+  const res = await ctx.db.batch([tasksRepo.insertComment(task.id, by, content), ctx.events.statementWithNewId(ev, 'comment_id')]);
+  const row = res[0].rows[0] as Record<string, unknown>;
+  ctx.events.publishWritten({ ...ev, data: { task_id: task.id, comment_id: row.id } }, Number(res[1].rows[0]?.id ?? null));
   return row;
 }
 
@@ -492,22 +493,26 @@ export async function addDeliverable(
 ) {
   const task = await getTask(ctx, taskId);
   await assertProjectScope(ctx.db, p, task.project_id, { assignee: task.assignee });
+  const kind = d.kind ?? 'report';
   const s = tasksRepo.insertDeliverable({
     task_id: task.id,
     author: actingIdentity(p, d.author),
-    kind: d.kind ?? 'report',
+    kind,
     format: d.format ?? 'markdown',
     content: d.content,
     flags: d.flags ?? '',
   });
-  const row = (await ctx.db.execute(s.sql, s.args)).rows[0] as Record<string, unknown>;
   const who = callerId(p);
-  await ctx.events.emit({
+  // The deliverable and its event commit together; deliverable_id is the id the insert just got.
+  const ev: EventInput = {
     type: 'task_deliverable',
     agent: who,
     projectId: task.project_id,
-    summary: `${displayName(who)} delivered ${row.kind} for task #${task.id}`,
-    data: { task_id: task.id, deliverable_id: row.id, kind: row.kind },
-  });
+    summary: `${displayName(who)} delivered ${kind} for task #${task.id}`,
+    data: { task_id: task.id, deliverable_id: 0, kind },
+  };
+  const res = await ctx.db.batch([s, ctx.events.statementWithNewId(ev, 'deliverable_id')]);
+  const row = res[0].rows[0] as Record<string, unknown>;
+  ctx.events.publishWritten({ ...ev, data: { task_id: task.id, deliverable_id: row.id, kind } }, Number(res[1].rows[0]?.id ?? null));
   return row;
 }
