@@ -292,6 +292,36 @@ describe('events commit with their writes (issue 17)', () => {
     expect(await taskRow(id)).toMatchObject({ status: 'open', assignee: a.id });
   });
 
+  it('task done-cascade (REL-01): when a derived event cannot be written, the task is not done and its dependent stays blocked', async () => {
+    const blocker = await newTask('blocker');
+    const dep = (await t.call('POST', '/tasks', { admin: true, body: { title: 'dependent', project_id: 'proj-l', blocked_by: [blocker] } })).body.id as number;
+    await failing('task_unblocked', async () => {
+      const r = await t.call('PUT', `/tasks/${blocker}`, { admin: true, body: { status: 'done' } });
+      expect(r.status).toBe(500);
+      expect(r.body).toEqual({ error: 'Failed to complete task cascade' });
+    });
+    expect((await taskRow(blocker))!.status).toBe('open');
+    expect(JSON.parse((await taskRow(dep))!.blocked_by)).toEqual([blocker]);
+    const ok = await t.call('PUT', `/tasks/${blocker}`, { admin: true, body: { status: 'done' } });
+    expect(ok.body.unblocked).toEqual([dep]);
+    const ev = await t.db.all<Record<string, any>>("SELECT summary, data FROM events WHERE type = 'task_unblocked' AND json_extract(data, '$.task_id') = ?", [dep]);
+    expect(ev).toEqual([{ summary: `Task #${dep} unblocked by completion of #${blocker}`, data: JSON.stringify({ task_id: dep, completed_task_id: blocker }) }]);
+  });
+
+  it('plan create and task comments write nothing without their events', async () => {
+    await failing('plan_created', async () => {
+      expect((await t.call('POST', '/plans', { admin: true, body: { title: 'orphan-plan', project_id: 'proj-l', steps: [{ title: 's' }] } })).status).toBe(500);
+    });
+    expect(await t.db.all("SELECT id FROM plans WHERE title = 'orphan-plan'")).toEqual([]);
+    const id = await newTask();
+    await failing('task_comment', async () => {
+      expect((await t.call('POST', `/tasks/${id}/comments`, { admin: true, body: { content: 'orphan-comment' } })).status).toBe(500);
+    });
+    expect(await t.db.all('SELECT id FROM task_comments WHERE task_id = ?', [id])).toEqual([]);
+    const c = await t.call('POST', `/tasks/${id}/comments`, { admin: true, body: { content: 'kept' } });
+    expect(await t.db.get("SELECT json_extract(data, '$.comment_id') AS cid FROM events WHERE type = 'task_comment' AND json_extract(data, '$.task_id') = ?", [id])).toEqual({ cid: c.body.id });
+  });
+
   it('lease expiry: when its event cannot be written, the item stays with its holder (and is released on the next pass)', async () => {
     const a = await agent();
     const id = await newTask();

@@ -69,6 +69,12 @@ export function stepReadySql(alias = 'plan_steps'): string {
            AND EXISTS (SELECT 1 FROM plans pl WHERE pl.id = ${alias}.plan_id AND pl.status = 'active'))`;
 }
 
+/** An active plan linked to the task (arg: task id) whose steps are all finished. */
+function linkedPlanFinishedSql(alias: string): string {
+  return `${alias}.status = 'active' AND ${alias}.id IN (SELECT plan_id FROM plan_steps WHERE linked_task_id = ?)
+    AND NOT EXISTS (SELECT 1 FROM plan_steps s WHERE s.plan_id = ${alias}.id AND s.status NOT IN ${DONE_STEP})`;
+}
+
 export const WRITABLE_PLAN_COLUMNS = ['title', 'description', 'status', 'owner', 'priority', 'tags', 'project_id'] as const;
 export type WritablePlanColumn = (typeof WRITABLE_PLAN_COLUMNS)[number];
 export const WRITABLE_STEP_COLUMNS = [
@@ -321,11 +327,20 @@ export const plansRepo = {
     },
     completeLinkedPlans(taskId: number): Statement {
       return {
-        sql: `UPDATE plans SET status = 'completed', updated_at = datetime('now')
-              WHERE status = 'active' AND id IN (SELECT plan_id FROM plan_steps WHERE linked_task_id = ?)
-                AND NOT EXISTS (SELECT 1 FROM plan_steps s WHERE s.plan_id = plans.id AND s.status NOT IN ${DONE_STEP})
-              RETURNING id, project_id`,
+        sql: `UPDATE plans SET status = 'completed', updated_at = datetime('now') WHERE ${linkedPlanFinishedSql('plans')} RETURNING id, project_id`,
         args: [taskId],
+      };
+    },
+    /**
+     * One `plan_completed` row per plan `completeLinkedPlans` is about to complete: the same WHERE,
+     * so put it right before that statement in the batch (a SELECT for `EventBus.statementPerRow`).
+     */
+    completedPlanEvents(taskId: number) {
+      return {
+        summarySql: "'Plan #' || pl.id || ' auto-completed (all steps done)'",
+        dataSql: "json_object('plan_id', pl.id, 'task_id', CAST(? AS INTEGER))",
+        rest: `FROM plans pl WHERE ${linkedPlanFinishedSql('pl')} ORDER BY pl.id`,
+        args: [taskId, taskId],
       };
     },
   },

@@ -294,6 +294,21 @@ export const tasksRepo = {
         args: [id, id, id],
       };
     },
+    /**
+     * One `task_unblocked` row per dependent `unblockDependents` will free: it still lists the task
+     * and has no other open blocker (the task itself is already done earlier in the batch). Put it
+     * right before that statement (a SELECT for `EventBus.statementPerRow`).
+     */
+    unblockedEvents(id: number) {
+      return {
+        // Bound numbers may arrive as REAL (Node driver): cast before text or JSON sees them.
+        summarySql: "'Task #' || d.id || ' unblocked by completion of #' || CAST(? AS INTEGER)",
+        dataSql: "json_object('task_id', d.id, 'completed_task_id', CAST(? AS INTEGER))",
+        rest: `FROM tasks d WHERE d.id IN (SELECT value FROM json_each((SELECT blocks FROM tasks WHERE id = ?)))
+               AND EXISTS (SELECT 1 FROM json_each(d.blocked_by) WHERE value = CAST(? AS INTEGER)) AND ${taskUnblockedSql('d')} ORDER BY d.id`,
+        args: [id, id, id, id],
+      };
+    },
     deliverAsset(id: number): Statement {
       return {
         sql: `UPDATE assets SET status = 'delivered' WHERE id = (SELECT linked_asset_id FROM tasks WHERE id = ?) AND status != 'delivered' RETURNING id`,

@@ -83,10 +83,6 @@ export function parseIdList(json: string): number[] {
   }
 }
 
-async function emitAll(ctx: AppContext, evs: EventInput[]) {
-  for (const e of evs) await ctx.events.emit(e);
-}
-
 /** Blockers must exist and must not close a loop; checked before anything is written. */
 async function checkNewBlockers(ctx: AppContext, taskId: number | null, blockers: number[]): Promise<number[]> {
   const ids = [...new Set(blockers)].filter((b) => b !== taskId);
@@ -308,13 +304,31 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
 
   const done = input.status === 'done';
   const hasAssets = done && task.linked_asset_id !== null && (await tasksRepo.hasTable(ctx.db, 'assets'));
+  // The cascade's events are rows of the same batch (issue 17): each derived from the state at its
+  // place in the batch, so a dependent, step, plan or request is reported exactly when it changed.
+  const pj = task.project_id;
+  const cascadeEv = (type: string) => ({ type, agent: who, projectId: pj });
   if (done) {
+    push('unblockedEv', ctx.events.statementPerRow(cascadeEv('task_unblocked'), tasksRepo.cascade.unblockedEvents(task.id)));
     push('unblock', tasksRepo.cascade.unblockDependents(task.id));
-    if (hasAssets) push('asset', tasksRepo.cascade.deliverAsset(task.id));
+    if (hasAssets) {
+      push('asset', tasksRepo.cascade.deliverAsset(task.id));
+      push('assetEv', ctx.events.statementIfChanged({ ...cascadeEv('asset_delivered'), summary: `Asset #${task.linked_asset_id} delivered by task #${task.id}`, data: { asset_id: task.linked_asset_id, task_id: task.id } }));
+    }
     push('steps', plansRepo.cascade.completeLinkedSteps(task.id));
+    push('stepsEv', ctx.events.statementPerRow(cascadeEv('plan_step_completed'), {
+      summarySql: "changes() || ' plan step(s) completed by task #' || CAST(? AS INTEGER)",
+      dataSql: "json_object('task_id', CAST(? AS INTEGER), 'steps', changes())",
+      rest: 'WHERE changes() > 0',
+      args: [task.id, task.id],
+    }));
     push('touchPlans', plansRepo.cascade.touchLinkedPlans(task.id));
+    push('plansEv', ctx.events.statementPerRow(cascadeEv('plan_completed'), plansRepo.cascade.completedPlanEvents(task.id)));
     push('plans', plansRepo.cascade.completeLinkedPlans(task.id));
-    if (task.request_id !== null) push('request', tasksRepo.cascade.resolveRequest(task.id, who));
+    if (task.request_id !== null) {
+      push('request', tasksRepo.cascade.resolveRequest(task.id, who));
+      push('requestEv', ctx.events.statementIfChanged({ ...cascadeEv('request_resolved'), summary: `Request #${task.request_id} resolved by completion of task #${task.id}`, data: { message_id: task.request_id, task_id: task.id } }));
+    }
     // Counted once per transition into done, for the agent who did the work (W25).
     if (task.status !== 'done') push('credit', creditCompletion(String(fields.assignee || task.assignee || who), 'total_tasks_completed'));
   }
@@ -350,7 +364,6 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
 
   const response: Record<string, unknown> = { ok: true, id: task.id };
   if (newBlockers.length) response.blocked_by = newBlockers;
-  const evs: EventInput[] = [];
   if (done) {
     const outcome: CascadeOutcome = {
       unblocked: results[idx.unblock].rows.filter((r) => Number(r.ready) === 1).map((r) => Number(r.id)),
@@ -362,16 +375,11 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
     response.unblocked = outcome.unblocked;
     if (outcome.steps > 0) response.plan_steps_completed = outcome.steps;
     if (outcome.plans.length) response.plans_completed = outcome.plans;
-    const pj = task.project_id;
-    for (const u of outcome.unblocked) {
-      evs.push({ type: 'task_unblocked', agent: who, projectId: pj, summary: `Task #${u} unblocked by completion of #${task.id}`, data: { task_id: u, completed_task_id: task.id } });
+    // Written in the batch above; published now, in the order the cascade happened.
+    for (const [name, type] of [['unblockedEv', 'task_unblocked'], ['assetEv', 'asset_delivered'], ['stepsEv', 'plan_step_completed'], ['plansEv', 'plan_completed'], ['requestEv', 'request_resolved']]) {
+      if (idx[name] !== undefined) ctx.events.publishReturned(cascadeEv(type), results[idx[name]].rows);
     }
-    if (outcome.assetId !== null) evs.push({ type: 'asset_delivered', agent: who, projectId: pj, summary: `Asset #${outcome.assetId} delivered by task #${task.id}`, data: { asset_id: outcome.assetId, task_id: task.id } });
-    if (outcome.steps > 0) evs.push({ type: 'plan_step_completed', agent: who, projectId: pj, summary: `${outcome.steps} plan step(s) completed by task #${task.id}`, data: { task_id: task.id, steps: outcome.steps } });
-    for (const planId of outcome.plans) evs.push({ type: 'plan_completed', agent: who, projectId: pj, summary: `Plan #${planId} auto-completed (all steps done)`, data: { plan_id: planId, task_id: task.id } });
-    if (outcome.requestId !== null) evs.push({ type: 'request_resolved', agent: who, projectId: pj, summary: `Request #${outcome.requestId} resolved by completion of task #${task.id}`, data: { message_id: outcome.requestId, task_id: task.id } });
   }
-  await emitAll(ctx, evs);
   if (done) {
     // Sleep-mode record of finished work (spec 01 §5.3); a no-op unless sleep mode is on.
     await appendSleepLog(ctx, 'tasks_completed', [{ id: task.id, title: input.title ?? task.title, agent: who, time: ctx.clock.now().toISOString() }]).catch((err) =>
