@@ -135,6 +135,24 @@ describe('claim leases: expiry by maintenance (REL-04)', () => {
     expect(await leaseEvents('task', id)).toHaveLength(1);
   });
 
+  it('one maintenance pass releases at most 20 items (a bounded pass); the rest go on the next pass', async () => {
+    const a = await agent();
+    const ids: number[] = [];
+    for (let i = 0; i < 23; i++) {
+      const id = await newTask(`bulk ${i}`);
+      expect((await t.call('POST', `/tasks/${id}/claim`, { agentKey: a.key, body: {} })).status).toBe(200);
+      ids.push(id);
+    }
+    await t.db.run("UPDATE agents SET last_heartbeat = datetime('now', '-1 day') WHERE id = ?", [a.id]);
+    await t.db.run("UPDATE tasks SET updated_at = datetime('now', '-1 day') WHERE assignee = ?", [a.id]);
+    const held = async () => Number((await t.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM tasks WHERE assignee = ? AND status = 'in_progress'", [a.id]))!.n);
+    await t.scheduled();
+    expect(await held()).toBe(3);
+    await t.scheduled();
+    expect(await held()).toBe(0);
+    expect((await t.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks WHERE id IN (${ids.join(',')}) AND status = 'open' AND attempt = 1`))!.n).toBe(23);
+  });
+
   it('the heartbeat renews every lease its agent holds without writing to the items', async () => {
     const a = await agent();
     const id = await newTask();

@@ -51,8 +51,11 @@ const LEASED: readonly LeasedTable[] = [
   },
 ];
 
-/** Items looked at per table and maintenance pass; the rest wait for the next pass. */
-const SWEEP_LIMIT = 100;
+/**
+ * Releases per maintenance pass (each is one batch); the rest wait for the next pass. Keeps a pass
+ * within the Workers budget of subrequests per invocation (ARCHITECTURE: 50) next to other jobs.
+ */
+const RELEASES_PER_PASS = 20;
 
 /**
  * The claim's SET fragment for the token (args: the claiming agent). SQLite evaluates every SET
@@ -82,12 +85,12 @@ interface LapsedRow {
 
 export const leaseRepo = {
   /** In-progress items held by an agent that has been silent since `cutoff`, oldest first. */
-  lapsed(db: Queryable, t: LeasedTable, cutoff: string) {
+  lapsed(db: Queryable, t: LeasedTable, cutoff: string, limit: number) {
     return db.all<LapsedRow>(
       `SELECT x.id, x.title, x.assignee, x.attempt, ${t.select} FROM ${t.from}
        WHERE x.status = 'in_progress' AND EXISTS (SELECT 1 FROM agents a WHERE a.id = x.assignee) AND ${silentSinceSql('x')}
        ORDER BY x.updated_at ASC, x.id ASC LIMIT ?`,
-      [cutoff, SWEEP_LIMIT],
+      [cutoff, limit],
     );
   },
 
@@ -136,7 +139,9 @@ export async function expireLeases(ctx: AppContext): Promise<LeaseExpiryReport> 
   const cutoff = toDbTime(ctx.clock.now().getTime() - ttl * 1000);
   const report: LeaseExpiryReport = { released: [] };
   for (const t of LEASED) {
-    for (const row of await leaseRepo.lapsed(ctx.db, t, cutoff)) {
+    const budget = RELEASES_PER_PASS - report.released.length;
+    if (budget <= 0) break;
+    for (const row of await leaseRepo.lapsed(ctx.db, t, cutoff, budget)) {
       const attempt = Number(row.attempt) + 1;
       const idKey = t.kind === 'plan_step' ? 'step_id' : `${t.kind}_id`;
       const data: Record<string, unknown> = { item_type: t.kind, item_id: row.id, [idKey]: row.id, agent: row.assignee, attempt, lease_ttl_seconds: ttl };
