@@ -109,7 +109,7 @@ describe('bugs', () => {
     const spoof = await t.call('POST', `/bugs/${id}/claim`, { agentKey: alice.key, body: { agent_id: 'bob' } });
     expect(spoof.body.assignee).toBe('alice');
     const id2 = await newBug();
-    expect((await t.call('POST', `/bugs/${id2}/claim`, { admin: true, body: { agent_id: 'bob' } })).body).toEqual({ ok: true, id: id2, assignee: 'bob', status: 'in_progress' });
+    expect((await t.call('POST', `/bugs/${id2}/claim`, { admin: true, body: { agent_id: 'bob' } })).body).toEqual({ ok: true, id: id2, assignee: 'bob', status: 'in_progress', lease_token: expect.stringMatching(/^[0-9a-f]{32}$/), lease_ttl_seconds: 900 });
     expect((await t.call('POST', '/bugs/424242/claim', { agentKey: alice.key })).body).toEqual({ error: 'Bug not found' });
   });
 

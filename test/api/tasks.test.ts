@@ -227,7 +227,7 @@ describe('tasks: claim (SEC-13, REL-03)', () => {
     expect((await row(id))?.assignee).toBe(winner.body.assignee);
     const again = await t.call('POST', `/tasks/${id}/claim`, { agentKey: winner.body.assignee === 'alice' ? alice.key : bob.key });
     expect(again.status).toBe(200);
-    expect(again.body).toEqual({ ok: true, id, assignee: winner.body.assignee, status: 'in_progress' });
+    expect(again.body).toEqual({ ok: true, id, assignee: winner.body.assignee, status: 'in_progress', lease_token: winner.body.lease_token, lease_ttl_seconds: 900 });
     expect((await events('task_claimed')).filter((e) => JSON.parse(e.data).task_id === id)).toHaveLength(1);
 
     const doneId = await newTask();
@@ -281,7 +281,7 @@ describe('tasks: claim (SEC-13, REL-03)', () => {
     expect(spoof.body.assignee).toBe('alice');
     const id2 = await newTask();
     const adm = await t.call('POST', `/tasks/${id2}/claim`, { admin: true, body: { agent_id: 'carol' } });
-    expect(adm.body).toEqual({ ok: true, id: id2, assignee: 'carol', status: 'in_progress' });
+    expect(adm.body).toEqual({ ok: true, id: id2, assignee: 'carol', status: 'in_progress', lease_token: expect.stringMatching(/^[0-9a-f]{32}$/), lease_ttl_seconds: 900 });
     expect((await t.call('POST', '/tasks/99999/claim', { agentKey: alice.key })).body).toEqual({ error: 'Task not found' });
   });
 

@@ -23,6 +23,8 @@ export const ENV_VARS = [
   'EMAIL_REPLY_TO',
   'PASSWORD_RESET_PATH',
   'BACKUP_RETENTION',
+  'HEARTBEAT_INTERVAL_SECONDS',
+  'LEASE_TTL_SECONDS',
   'MYCELIUM_WEBHOOK_ALLOW_LOOPBACK',
   'RAILWAY_TOKEN',
   'RAILWAY_API_URL',
@@ -74,6 +76,10 @@ export interface Config {
   emailReplyTo?: string;
   passwordResetPath: string;
   backupRetention: number;
+  /** The slowest heartbeat interval a well-behaved agent uses (the reference MCP client idles at 5 min). */
+  heartbeatIntervalSeconds: number;
+  /** A claim's lease lapses when its holder has been silent this long (default 3 heartbeat intervals). */
+  leaseTtlSeconds: number;
   webhookAllowLoopback: string[];
   env: Env;
 }
@@ -104,6 +110,8 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3002),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   BACKUP_RETENTION: z.coerce.number().int().min(1).max(1000).default(28),
+  HEARTBEAT_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
+  LEASE_TTL_SECONDS: z.coerce.number().int().min(10).max(7 * 86_400).optional(),
 });
 
 export class ConfigError extends Error {}
@@ -122,6 +130,8 @@ export function loadConfig(env: Env): Config {
     PORT: str('PORT'),
     LOG_LEVEL: str('LOG_LEVEL'),
     BACKUP_RETENTION: str('BACKUP_RETENTION'),
+    HEARTBEAT_INTERVAL_SECONDS: str('HEARTBEAT_INTERVAL_SECONDS'),
+    LEASE_TTL_SECONDS: str('LEASE_TTL_SECONDS'),
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -150,6 +160,9 @@ export function loadConfig(env: Env): Config {
     emailReplyTo: str('EMAIL_REPLY_TO'),
     passwordResetPath: str('PASSWORD_RESET_PATH') ?? '/studio/#/reset-password',
     backupRetention: parsed.data.BACKUP_RETENTION,
+    heartbeatIntervalSeconds: parsed.data.HEARTBEAT_INTERVAL_SECONDS,
+    // Three missed heartbeats: one late beat or a slow restart never costs an agent its work.
+    leaseTtlSeconds: parsed.data.LEASE_TTL_SECONDS ?? 3 * parsed.data.HEARTBEAT_INTERVAL_SECONDS,
     webhookAllowLoopback: csv(str('MYCELIUM_WEBHOOK_ALLOW_LOOPBACK')) ?? [],
     env,
   };

@@ -1,6 +1,7 @@
 import type { Queryable } from '../../db/db.js';
 import type { SqlValue, Statement } from '../../db/types.js';
 import { NOT_FROZEN_SQL, acquireGuardSql, freeOrHeldBySql, type AcquireGuard } from '../tasks/sql.js';
+import { leaseTokenSet } from '../work-items/lease.js';
 
 /** The SQL of bugs lives here and only here. */
 
@@ -19,6 +20,10 @@ export interface BugRow {
   linked_ticket_id: number | null;
   created_at: string;
   updated_at: string;
+  /** The current claim's fencing token (../work-items/lease.ts). */
+  lease_token: string | null;
+  /** Times a lapsed lease sent the bug back to the queue. */
+  attempt: number;
 }
 
 export const BUG_STATUSES = ['open', 'in_progress', 'fixed', 'closed'] as const;
@@ -77,7 +82,7 @@ export const bugsRepo = {
     return r?.bug_categories;
   },
 
-  insert(b: Omit<BugRow, 'id' | 'created_at' | 'updated_at' | 'status' | 'admin_notes' | 'linked_ticket_id'>): Statement {
+  insert(b: Omit<BugRow, 'id' | 'created_at' | 'updated_at' | 'status' | 'admin_notes' | 'linked_ticket_id' | 'lease_token' | 'attempt'>): Statement {
     return {
       sql: `INSERT INTO bugs (project_id, title, description, category, severity, reporter, assignee, diagnostic_data)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
@@ -102,15 +107,16 @@ export const bugsRepo = {
   /**
    * Claim as one compare-and-set (spec 07 REL-03): open and unassigned (or already the agent's),
    * or in progress by the agent (idempotent). `force` (admin) takes over any non-terminal bug.
-   * Never while the kill switch is on.
+   * Never while the kill switch is on. The lease's fencing token is set in the same statement.
    */
   claim(id: number, agentId: string, force: boolean): Statement {
     const mine = freeOrHeldBySql(agentId);
+    const lease = leaseTokenSet(agentId);
     const cond = force ? "status NOT IN ('fixed','closed')" : `${mine.sql} AND (status = 'open' OR (status = 'in_progress' AND assignee = ?))`;
     return {
-      sql: `UPDATE bugs SET assignee = ?, status = 'in_progress', updated_at = datetime('now')
+      sql: `UPDATE bugs SET assignee = ?, status = 'in_progress', ${lease.sql}, updated_at = datetime('now')
             WHERE id = ? AND ${cond} AND ${NOT_FROZEN_SQL} RETURNING *`,
-      args: force ? [agentId, id] : [agentId, id, ...mine.args, agentId],
+      args: force ? [agentId, ...lease.args, id] : [agentId, ...lease.args, id, ...mine.args, agentId],
     };
   },
 

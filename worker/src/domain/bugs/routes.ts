@@ -25,6 +25,7 @@ const updateSchema = z.object({
   severity: z.enum(BUG_SEVERITIES).optional(),
   assignee: fields.who.nullable().optional(),
   admin_notes: z.string().max(50_000).optional(),
+  lease_token: fields.leaseToken.optional(),
 });
 const claimSchema = z.object({ agent_id: fields.who.optional(), force: z.boolean().optional() });
 

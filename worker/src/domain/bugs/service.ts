@@ -8,6 +8,7 @@ import type { EventInput } from '../events/bus.js';
 import { WebhookService } from '../webhooks/service.js';
 import { acquireGuard, callerId, creditCompletion, displayName, isGuardAbort, abortUnlessChanged, lostAcquisition } from '../tasks/sql.js';
 import { DEFAULT_BUG_CATEGORIES, bugsRepo, type BugRow, type WritableBugColumn } from './repo.js';
+import { assertLeaseHeld, leaseAnswer, leaseLost } from '../work-items/lease.js';
 
 /**
  * Bugs (spec 03 §6): filed by anyone in scope, claimed by compare-and-set like tasks, categories
@@ -65,10 +66,15 @@ export async function createBug(ctx: AppContext, p: Principal, input: CreateBugI
         ? null
         : typeof input.diagnostic_data === 'string' ? input.diagnostic_data : JSON.stringify(input.diagnostic_data),
   });
-  const bug = (await ctx.db.execute(s.sql, s.args)).rows[0] as unknown as BugRow;
-  await ctx.events.emit({ type: 'bug_created', agent: who, projectId: bug.project_id, summary: `${displayName(who)} filed bug #${bug.id}: ${bug.title}`,
+  // The event commits with the bug (issue 17); its bug_id is the id the insert just got.
+  const ev: EventInput = {
+    type: 'bug_created', agent: who, projectId, summary: '',
     // The webhook of the same name carries these fields (spec 03 §14); the bus forwards event data.
-    data: { bug_id: bug.id, title: bug.title, project_id: bug.project_id, severity: bug.severity, reporter: bug.reporter, assignee: bug.assignee } });
+    data: { bug_id: 0, title: input.title, project_id: projectId, severity: input.severity ?? 'normal', reporter: who, assignee: input.assignee ?? null },
+  };
+  const res = await ctx.db.batch([s, ctx.events.statementWithNewId(ev, 'bug_id', [`${displayName(who)} filed bug #`, `: ${input.title}`])]);
+  const bug = res[0].rows[0] as unknown as BugRow;
+  ctx.events.publishWritten({ ...ev, summary: `${displayName(who)} filed bug #${bug.id}: ${bug.title}`, data: { ...(ev.data as object), bug_id: bug.id } }, Number(res[1].rows[0]?.id ?? null));
   return { ok: true, id: bug.id };
 }
 
@@ -83,8 +89,21 @@ export async function claimBug(ctx: AppContext, p: Principal, id: number | null,
   await assertProjectScope(ctx.db, p, bug.project_id, { assignee: bug.assignee });
   await assertNotFrozen(ctx.db);
   const agentId = p.isAdmin && body.agent_id ? body.agent_id.trim() : callerId(p);
-  const s = bugsRepo.claim(bug.id, agentId, !!(p.isAdmin && body.force));
-  const won = (await ctx.db.execute(s.sql, s.args)).rows[0];
+  const who = callerId(p);
+  // A repeated claim by the holder is idempotent (it renews the lease) and writes no event; a new
+  // claim writes its event in the same batch, behind a guard that aborts it if the claim was lost.
+  const ev: EventInput | null = bug.status === 'in_progress' && bug.assignee === agentId
+    ? null
+    : { type: 'bug_claimed', agent: who, projectId: bug.project_id, summary: `${displayName(who)} claimed bug #${bug.id}`, data: { bug_id: bug.id, agent: agentId } };
+  const claim = bugsRepo.claim(bug.id, agentId, !!(p.isAdmin && body.force));
+  let won: BugRow | undefined;
+  try {
+    const res = await ctx.db.batch(ev ? [claim, abortUnlessChanged(), ctx.events.statement(ev)] : [claim]);
+    won = res[0].rows[0] as unknown as BugRow | undefined;
+    if (won && ev) ctx.events.publishWritten(ev, Number(res[2].rows[0]?.id ?? null));
+  } catch (err) {
+    if (!isGuardAbort(err)) throw err;
+  }
   if (!won) {
     const now = await bugsRepo.get(ctx.db, bug.id);
     if (!now) throw notFound('Bug not found');
@@ -92,11 +111,7 @@ export async function claimBug(ctx: AppContext, p: Principal, id: number | null,
     if (now.status === 'fixed' || now.status === 'closed') throw conflict(`Bug is ${now.status}`, { assignee: now.assignee, status: now.status });
     throw claimRefusal('held', now);
   }
-  if (!(bug.status === 'in_progress' && bug.assignee === agentId)) {
-    const who = callerId(p);
-    await ctx.events.emit({ type: 'bug_claimed', agent: who, projectId: bug.project_id, summary: `${displayName(who)} claimed bug #${bug.id}`, data: { bug_id: bug.id, agent: agentId } });
-  }
-  return { ok: true, id: bug.id, assignee: agentId, status: 'in_progress' as const };
+  return { ok: true, id: bug.id, assignee: agentId, status: 'in_progress' as const, ...leaseAnswer(ctx, won.lease_token) };
 }
 
 export interface UpdateBugInput {
@@ -104,24 +119,29 @@ export interface UpdateBugInput {
   assignee?: string | null;
   admin_notes?: string;
   severity?: string;
+  /** The claim's fencing token; when given, the write happens only while the bug still carries it. */
+  lease_token?: string;
 }
 
 export async function updateBug(ctx: AppContext, p: Principal, id: number | null, input: UpdateBugInput) {
   const bug = await requireBug(ctx, id);
   await assertProjectScope(ctx.db, p, bug.project_id, { assignee: bug.assignee });
+  assertLeaseHeld('bug', bug, input.lease_token);
   const fields: Partial<Record<WritableBugColumn, SqlValue>> = {};
   if (input.status !== undefined) fields.status = input.status;
   if (input.severity !== undefined) fields.severity = input.severity;
   if (input.admin_notes !== undefined) fields.admin_notes = input.admin_notes;
   if (input.assignee !== undefined) fields.assignee = input.assignee === null ? null : input.assignee.trim();
   // A PUT that assigns or starts work obeys the claim rule and the kill switch, inside its compare-and-set.
-  const guard = acquireGuard(p, bug, { assignee: fields.assignee, startsWork: input.status === 'in_progress' && bug.status !== 'in_progress' });
+  const guard = acquireGuard(p, bug, { assignee: fields.assignee, startsWork: input.status === 'in_progress' && bug.status !== 'in_progress', leaseToken: input.lease_token });
   if (input.status && (bug.status === 'fixed' || bug.status === 'closed') && (input.status === 'open' || input.status === 'in_progress')) {
     ctx.log.warn('suspect bug transition', { bug_id: bug.id, from: bug.status, to: input.status });
   }
   const who = callerId(p);
+  // The fencing token is a write condition, not a change: it stays out of events and webhooks.
+  const { lease_token: _token, ...updates } = input;
   const ev: EventInput | null = input.status
-    ? { type: 'bug_updated', agent: who, projectId: bug.project_id, summary: `${displayName(who)} set bug #${bug.id} to ${input.status}`, data: { bug_id: bug.id, title: bug.title, updates: input } }
+    ? { type: 'bug_updated', agent: who, projectId: bug.project_id, summary: `${displayName(who)} set bug #${bug.id} to ${input.status}`, data: { bug_id: bug.id, title: bug.title, updates } }
     : null;
   const stmts = [bugsRepo.update(bug.id, fields, { status: bug.status, assignee: bug.assignee }, guard), abortUnlessChanged()];
   if (ev) stmts.push(ctx.events.statement(ev));
@@ -136,13 +156,14 @@ export async function updateBug(ctx: AppContext, p: Principal, id: number | null
     if (!isGuardAbort(err)) throw err;
     const now = await requireBug(ctx, bug.id);
     const lost = await lostAcquisition(ctx.db, guard, now);
+    if (lost === 'lease') throw leaseLost('bug', now);
     if (lost) throw claimRefusal(lost, now);
     throw conflict('Bug was changed by someone else; read it again and retry', { assignee: now.assignee, status: now.status });
   }
   if (ev) ctx.events.publishWritten(ev, Number(res[2].rows[0]?.id ?? null));
   // Webhook `bug_updated` goes to the caller's webhooks on every PUT (spec 03 §6); with a status the
   // event above carries it, otherwise it is sent directly.
-  if (!ev) new WebhookService(ctx).dispatch('bug_updated', who, { bug_id: bug.id, title: bug.title, updates: input });
+  if (!ev) new WebhookService(ctx).dispatch('bug_updated', who, { bug_id: bug.id, title: bug.title, updates });
   // Webhook `bug_assigned` to the new (else existing) assignee on an assignee or status change (spec 03 §14).
   const target = (fields.assignee as string | null | undefined) || bug.assignee;
   if ((input.assignee !== undefined || input.status) && target) {

@@ -1,3 +1,4 @@
+import type { EventInput } from '../events/bus.js';
 import type { AppContext } from '../../context.js';
 import { isFrozen } from '../admin/freeze.js';
 import { parseStringArray, toDbTime } from '../agents/json.js';
@@ -59,21 +60,24 @@ export async function autoDispatch(app: AppContext, trigger: string): Promise<Di
  * back if it changed nothing or if the agent would now hold more than its limit. Concurrent
  * passes (two heartbeats at once) therefore never pile work onto one agent.
  */
-async function assignAtomically(app: AppContext, cas: Statement, agentId: string, limit: number): Promise<boolean> {
+async function assignAtomically(app: AppContext, cas: Statement, agentId: string, limit: number, event: EventInput): Promise<boolean> {
+  let res;
   try {
-    await app.db.batch([cas, abortUnlessChanged(), abortIf(`${dispatchRepo.heldSql()} > ?`, [agentId, agentId, agentId, limit])]);
-    return true;
+    // The event row is part of the same batch, so an assignment never commits without it (issue 17).
+    res = await app.db.batch([cas, abortUnlessChanged(), abortIf(`${dispatchRepo.heldSql()} > ?`, [agentId, agentId, agentId, limit]), app.events.statement(event)]);
   } catch (err) {
     if (isGuardAbort(err)) return false;
     throw err;
   }
+  app.events.publishWritten(event, Number(res[3].rows[0]?.id ?? null));
+  return true;
 }
 
 async function assignStep(app: AppContext, agentId: string, caps: string[], scope: string[] | null, trigger: string, limit: number): Promise<DispatchRecord | null> {
   for (const s of await workRepo.dispatchableSteps(app.db, scope, LOOKAHEAD)) {
     if (!canHandle(caps, [])) continue;
-    if (!(await assignAtomically(app, workRepo.assignStep(s.id, agentId), agentId, limit))) continue;
-    await app.events.emit({ type: 'auto_dispatch', agent: '__system__', projectId: null, summary: `Auto-dispatched plan step "${s.title}" to ${agentId}`, data: { agent_id: agentId, plan_step_id: s.id, trigger } });
+    const ev: EventInput = { type: 'auto_dispatch', agent: '__system__', projectId: null, summary: `Auto-dispatched plan step "${s.title}" to ${agentId}`, data: { agent_id: agentId, plan_step_id: s.id, trigger } };
+    if (!(await assignAtomically(app, workRepo.assignStep(s.id, agentId), agentId, limit, ev))) continue;
     return { agent: agentId, type: 'plan_step', id: s.id, title: s.title };
   }
   return null;
@@ -82,8 +86,8 @@ async function assignStep(app: AppContext, agentId: string, caps: string[], scop
 async function assignTask(app: AppContext, agentId: string, caps: string[], scope: string[] | null, trigger: string, limit: number): Promise<DispatchRecord | null> {
   for (const t of await workRepo.dispatchableTasks(app.db, scope, LOOKAHEAD)) {
     if (!canHandle(caps, parseStringArray(t.tags))) continue;
-    if (!(await assignAtomically(app, tasksRepo.claim(t.id, agentId, 'assign'), agentId, limit))) continue;
-    await app.events.emit({ type: 'auto_dispatch', agent: '__system__', projectId: t.project_id || null, summary: `Auto-dispatched task #${t.id} to ${agentId}`, data: { agent_id: agentId, task_id: t.id, trigger } });
+    const ev: EventInput = { type: 'auto_dispatch', agent: '__system__', projectId: t.project_id || null, summary: `Auto-dispatched task #${t.id} to ${agentId}`, data: { agent_id: agentId, task_id: t.id, trigger } };
+    if (!(await assignAtomically(app, tasksRepo.claim(t.id, agentId, 'assign'), agentId, limit, ev))) continue;
     return { agent: agentId, type: 'task', id: t.id, title: t.title };
   }
   return null;

@@ -1,5 +1,5 @@
 import type { Db } from '../../db/db.js';
-import type { Statement } from '../../db/types.js';
+import type { SqlArgs, Statement } from '../../db/types.js';
 import type { Runtime } from '../../runtime.js';
 
 /** An event as the server hands it to subscribers (SSE, webhooks, plugin hooks). */
@@ -54,6 +54,58 @@ export class EventBus {
       sql: 'INSERT INTO events (type, agent, project_id, summary, data) VALUES (?, ?, ?, ?, ?) RETURNING id',
       args: [e.type, e.agent ?? '', e.projectId ?? null, e.summary ?? '', JSON.stringify(e.data ?? {})],
     };
+  }
+
+  /**
+   * The INSERT for an event whose `data[key]` is the id of the row the same batch inserted last
+   * (`last_insert_rowid()`; UPDATEs in between do not change it), e.g. a new task's id, so a
+   * create and its event commit together. Put a placeholder under `key` to keep the key order.
+   * With `summaryAround`, the summary is `before + id + after` (for summaries that name the new id).
+   */
+  statementWithNewId(e: EventInput, key: string, summaryAround?: [string, string]): Statement {
+    const summary = summaryAround ? "? || last_insert_rowid() || ?" : '?';
+    return {
+      sql: `INSERT INTO events (type, agent, project_id, summary, data) VALUES (?, ?, ?, ${summary}, json_set(?, '$.' || ?, last_insert_rowid())) RETURNING id`,
+      args: [e.type, e.agent ?? '', e.projectId ?? null, ...(summaryAround ?? [e.summary ?? '']), JSON.stringify(e.data ?? {}), key],
+    };
+  }
+
+  /**
+   * The INSERT for an event that is written only if the statement just before it in the batch
+   * changed a row (`changes()`), e.g. `plan_completed` after a conditional completion. Its result
+   * has a row (the id) exactly when the event was written.
+   */
+  statementIfChanged(e: EventInput): Statement {
+    return {
+      sql: 'INSERT INTO events (type, agent, project_id, summary, data) SELECT ?, ?, ?, ?, ? WHERE changes() > 0 RETURNING id, summary, data',
+      args: [e.type, e.agent ?? '', e.projectId ?? null, e.summary ?? '', JSON.stringify(e.data ?? {})],
+    };
+  }
+
+  /**
+   * An INSERT writing one event per row a SELECT finds at that point of the batch (e.g. each
+   * dependent a completion unblocks), so derived events commit with the change that causes them.
+   * `summarySql` and `dataSql` are SQL expressions over `rest` (the SELECT's FROM/WHERE, may be
+   * empty); `args` fill their placeholders in text order. Publish the result with `publishReturned`.
+   */
+  statementPerRow(e: Pick<EventInput, 'type' | 'agent' | 'projectId'>, q: { summarySql: string; dataSql: string; rest: string; args: SqlArgs }): Statement {
+    return {
+      sql: `INSERT INTO events (type, agent, project_id, summary, data) SELECT ?, ?, ?, ${q.summarySql}, ${q.dataSql} ${q.rest} RETURNING id, summary, data`,
+      args: [e.type, e.agent ?? '', e.projectId ?? null, ...q.args],
+    };
+  }
+
+  /** Publishes the events a `statementPerRow` (or `statementIfChanged`) wrote, from its RETURNING rows. */
+  publishReturned(e: Pick<EventInput, 'type' | 'agent' | 'projectId'>, rows: Record<string, unknown>[]): void {
+    for (const r of rows) {
+      let data: unknown = {};
+      try {
+        data = typeof r.data === 'string' ? JSON.parse(r.data) : {};
+      } catch {
+        data = {};
+      }
+      this.publishWritten({ ...e, summary: String(r.summary ?? ''), data }, Number(r.id));
+    }
   }
 
   /** Persists (unless a liveness ping) and publishes one event. Returns it with its id. */

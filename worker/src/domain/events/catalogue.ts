@@ -43,6 +43,7 @@ export const CORE_EVENT_TYPES = [
   'auto_dispatch',
   'enforcement_violation',
   'health_patrol',
+  'lease_expired',
   // tasks
   'task_created',
   'task_open',

@@ -34,6 +34,10 @@ export interface StepRow {
   attempt_count: number;
   created_at: string;
   updated_at: string;
+  /** The current claim's fencing token (../work-items/lease.ts). */
+  lease_token: string | null;
+  /** Times a lapsed lease sent the step back to the queue (not attempt_count: failed verifications). */
+  attempt: number;
 }
 
 export interface StepCommentRow {
@@ -63,6 +67,12 @@ export function stepReadySql(alias = 'plan_steps'): string {
   return `(NOT EXISTS (SELECT 1 FROM plan_steps prev WHERE prev.plan_id = ${alias}.plan_id
              AND prev.step_order < ${alias}.step_order AND prev.status NOT IN ${DONE_STEP})
            AND EXISTS (SELECT 1 FROM plans pl WHERE pl.id = ${alias}.plan_id AND pl.status = 'active'))`;
+}
+
+/** An active plan linked to the task (arg: task id) whose steps are all finished. */
+function linkedPlanFinishedSql(alias: string): string {
+  return `${alias}.status = 'active' AND ${alias}.id IN (SELECT plan_id FROM plan_steps WHERE linked_task_id = ?)
+    AND NOT EXISTS (SELECT 1 FROM plan_steps s WHERE s.plan_id = ${alias}.id AND s.status NOT IN ${DONE_STEP})`;
 }
 
 export const WRITABLE_PLAN_COLUMNS = ['title', 'description', 'status', 'owner', 'priority', 'tags', 'project_id'] as const;
@@ -317,11 +327,20 @@ export const plansRepo = {
     },
     completeLinkedPlans(taskId: number): Statement {
       return {
-        sql: `UPDATE plans SET status = 'completed', updated_at = datetime('now')
-              WHERE status = 'active' AND id IN (SELECT plan_id FROM plan_steps WHERE linked_task_id = ?)
-                AND NOT EXISTS (SELECT 1 FROM plan_steps s WHERE s.plan_id = plans.id AND s.status NOT IN ${DONE_STEP})
-              RETURNING id, project_id`,
+        sql: `UPDATE plans SET status = 'completed', updated_at = datetime('now') WHERE ${linkedPlanFinishedSql('plans')} RETURNING id, project_id`,
         args: [taskId],
+      };
+    },
+    /**
+     * One `plan_completed` row per plan `completeLinkedPlans` is about to complete: the same WHERE,
+     * so put it right before that statement in the batch (a SELECT for `EventBus.statementPerRow`).
+     */
+    completedPlanEvents(taskId: number) {
+      return {
+        summarySql: "'Plan #' || pl.id || ' auto-completed (all steps done)'",
+        dataSql: "json_object('plan_id', pl.id, 'task_id', CAST(? AS INTEGER))",
+        rest: `FROM plans pl WHERE ${linkedPlanFinishedSql('pl')} ORDER BY pl.id`,
+        args: [taskId, taskId],
       };
     },
   },

@@ -58,6 +58,7 @@ const updateStepSchema = z.object({
   linked_branch: fields.url.nullable().optional(),
   linked_pr_url: fields.url.nullable().optional(),
   critique: z.string().max(50_000).optional(),
+  lease_token: fields.leaseToken.optional(),
 });
 const commentSchema = z.object({ content: fields.content, author: z.unknown().optional() });
 

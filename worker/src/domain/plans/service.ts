@@ -10,6 +10,7 @@ import { resolveAssignee } from '../tasks/service.js';
 import { tasksRepo } from '../tasks/repo.js';
 import { FROZEN_MESSAGE } from '../admin/freeze.js';
 import { abortUnlessChanged, acquireGuard, callerId, displayName, isGuardAbort, lostAcquisition } from '../tasks/sql.js';
+import { assertLeaseHeld, leaseLost } from '../work-items/lease.js';
 import {
   OPERATOR_INPUT, RETRY_MAX, plansRepo, type PlanFilters, type PlanRow, type StepRow, type WritablePlanColumn, type WritableStepColumn,
 } from './repo.js';
@@ -92,6 +93,11 @@ export async function createPlan(ctx: AppContext, p: Principal, input: CreatePla
   const resolved = await Promise.all(steps.map((s) => resolveAssignee(ctx, s.assignee)));
   const gate = await checkApprovalGate(ctx, p, 'plan_create', input.approval_id);
   const who = callerId(p);
+  const ev: EventInput = {
+    type: 'plan_created', agent: who, projectId, summary: `${displayName(who)} created plan: ${input.title}`,
+    // The webhook of the same name carries these fields (spec 03 §14); the bus forwards event data.
+    data: { plan_id: 0, title: input.title, project_id: projectId, owner: input.owner ?? '' },
+  };
   const stmts: Statement[] = [
     plansRepo.insertPlan({
       title: input.title,
@@ -102,13 +108,13 @@ export async function createPlan(ctx: AppContext, p: Principal, input: CreatePla
       tags: input.tags === undefined || input.tags === null ? '[]' : JSON.stringify(input.tags),
       created_by: who,
     }),
+    // Right after the plan's insert, so its plan_id is that row's id; the plan, its steps and the event commit together.
+    ctx.events.statementWithNewId(ev, 'plan_id'),
     ...steps.map((s, i) => plansRepo.insertStepOfNewPlan({ title: s.title, description: s.description ?? '', phase: s.phase ?? '', assignee: resolved[i] }, i)),
   ];
-  const [ins] = await ctx.db.batch(stmts);
-  const plan = ins.rows[0] as unknown as PlanRow;
-  await ctx.events.emit({ type: 'plan_created', agent: who, projectId: plan.project_id, summary: `${displayName(who)} created plan: ${plan.title}`,
-    // The webhook of the same name carries these fields (spec 03 §14); the bus forwards event data.
-    data: { plan_id: plan.id, title: plan.title, project_id: plan.project_id, owner: plan.owner } });
+  const res = await ctx.db.batch(stmts);
+  const plan = res[0].rows[0] as unknown as PlanRow;
+  ctx.events.publishWritten({ ...ev, data: { ...(ev.data as object), plan_id: plan.id } }, Number(res[1].rows[0]?.id ?? null));
   const out: Record<string, unknown> = { id: plan.id, title: plan.title };
   if (steps.length) out.steps_created = steps.length;
   if (gate.approval_warning) out.approval_warning = gate.approval_warning;
@@ -209,11 +215,13 @@ export async function addStep(ctx: AppContext, p: Principal, planId: number | nu
     linked_branch: input.linked_branch ?? null,
     linked_pr_url: input.linked_pr_url ?? null,
   });
-  const stmts: Statement[] = [ins, plansRepo.touchPlan(plan.id)];
+  // The event directly follows the step's insert (its step_id is that row's id) and commits with it.
+  const ev: EventInput = { type: 'plan_step_added', agent: who, projectId: plan.project_id, summary: `${displayName(who)} added step to plan #${plan.id}: ${input.title}`, data: { plan_id: plan.id, step_id: 0 } };
+  const stmts: Statement[] = [ins, ctx.events.statementWithNewId(ev, 'step_id'), plansRepo.touchPlan(plan.id)];
   if (assignee === OPERATOR_INPUT) stmts.push(plansRepo.inboxForNewestStep(plan.id, plan.title));
   const res = await ctx.db.batch(stmts);
   const step = res[0].rows[0] as unknown as StepRow;
-  await ctx.events.emit({ type: 'plan_step_added', agent: who, projectId: plan.project_id, summary: `${displayName(who)} added step to plan #${plan.id}: ${step.title}`, data: { plan_id: plan.id, step_id: step.id } });
+  ctx.events.publishWritten({ ...ev, data: { plan_id: plan.id, step_id: step.id } }, Number(res[1].rows[0]?.id ?? null));
   return { id: step.id, plan_id: plan.id };
 }
 
@@ -227,6 +235,8 @@ export interface UpdateStepInput {
   linked_pr_url?: string | null;
   phase?: string;
   critique?: string;
+  /** The claim's fencing token; when given, the write happens only while the step still carries it. */
+  lease_token?: string;
 }
 
 /**
@@ -237,6 +247,7 @@ export async function updateStep(ctx: AppContext, p: Principal, planId: number |
   const plan = await requirePlan(ctx, planId);
   const step = await requireStep(ctx, plan, stepId);
   await assertProjectScope(ctx.db, p, plan.project_id, { assignee: step.assignee });
+  assertLeaseHeld('plan_step', step, input.lease_token);
   await checkLinkedTask(ctx, input.linked_task_id);
   const who = callerId(p);
 
@@ -248,7 +259,7 @@ export async function updateStep(ctx: AppContext, p: Principal, planId: number |
   if (input.assignee !== undefined) fields.assignee = await resolveAssignee(ctx, input.assignee);
   // A PUT that assigns or starts work obeys the claim rule and the kill switch, inside its
   // compare-and-set. A step parked on operator_input waits for a human, it is not held by one.
-  const guard = acquireGuard(p, step, { assignee: fields.assignee, startsWork: input.status === 'in_progress' && step.status !== 'in_progress' }, [OPERATOR_INPUT]);
+  const guard = acquireGuard(p, step, { assignee: fields.assignee, startsWork: input.status === 'in_progress' && step.status !== 'in_progress', leaseToken: input.lease_token }, [OPERATOR_INPUT]);
   const stmts: Statement[] = [];
   const at: Record<string, number> = {};
   const push = (name: string, s: Statement) => {
@@ -292,7 +303,14 @@ export async function updateStep(ctx: AppContext, p: Principal, planId: number |
   if (fields.assignee === OPERATOR_INPUT && step.assignee !== OPERATOR_INPUT) {
     push('operatorInbox', operatorInputInbox(plan, { id: step.id, title: input.title ?? step.title }));
   }
-  if (input.status === 'completed') push('complete', plansRepo.completeIfFinished(plan.id));
+  // Consequences known before the write are recorded in the same batch (issue 17)...
+  after.forEach((e, i) => push(`after${i}`, ctx.events.statement(e)));
+  // ...and plan_completed only if the completion right before it changed the plan.
+  const completedEv: EventInput = { type: 'plan_completed', agent: who, projectId: plan.project_id, summary: `Plan #${plan.id} completed (all steps done)`, data: { plan_id: plan.id } };
+  if (input.status === 'completed') {
+    push('complete', plansRepo.completeIfFinished(plan.id));
+    push('completedEv', ctx.events.statementIfChanged(completedEv));
+  }
 
   let res;
   try {
@@ -303,6 +321,7 @@ export async function updateStep(ctx: AppContext, p: Principal, planId: number |
       if (!now) throw notFound('Plan step not found');
       // Refused as a claim would be: frozen (503) or held by someone else (409 {error, assignee}).
       const lost = await lostAcquisition(ctx.db, guard, now);
+      if (lost === 'lease') throw leaseLost('plan_step', now);
       if (lost === 'frozen') throw unavailable(FROZEN_MESSAGE);
       // Otherwise a lost race, most often to a claim: answered the same way.
       if (lost === 'held' || (now.assignee && now.assignee !== (fields.assignee ?? step.assignee) && now.status === 'in_progress')) {
@@ -313,10 +332,8 @@ export async function updateStep(ctx: AppContext, p: Principal, planId: number |
     throw err;
   }
   ctx.events.publishWritten(updatedEv, Number(res[at.updatedEv].rows[0]?.id ?? null));
-  if (at.complete !== undefined && res[at.complete].rows[0]) {
-    after.push({ type: 'plan_completed', agent: who, projectId: plan.project_id, summary: `Plan #${plan.id} completed (all steps done)`, data: { plan_id: plan.id } });
-  }
-  for (const e of after) await ctx.events.emit(e);
+  after.forEach((e, i) => ctx.events.publishWritten(e, Number(res[at[`after${i}`]].rows[0]?.id ?? null)));
+  if (at.completedEv !== undefined && res[at.completedEv].rows[0]) ctx.events.publishWritten(completedEv, Number(res[at.completedEv].rows[0].id));
   if (input.status === 'completed') {
     await appendSleepLog(ctx, 'steps_completed', [{ id: step.id, title: input.title ?? step.title, agent: who, time: ctx.clock.now().toISOString() }]).catch((err) =>
       ctx.log.warn('sleep log append failed', { step_id: step.id, error: (err as Error).message }),
@@ -340,10 +357,11 @@ export async function addStepComment(ctx: AppContext, p: Principal, planId: numb
   const plan = await requirePlan(ctx, planId);
   await assertProjectScope(ctx.db, p, plan.project_id);
   const step = await requireStep(ctx, plan, stepId, 'Step not found');
-  const s = plansRepo.insertStepComment(plan.id, step.id, actingIdentity(p, author), content);
-  const row = (await ctx.db.execute(s.sql, s.args)).rows[0] as Record<string, unknown>;
   const who = callerId(p);
-  await ctx.events.emit({ type: 'plan_step_comment', agent: who, projectId: plan.project_id, summary: `${displayName(who)} commented on step #${step.id} of plan #${plan.id}`, data: { plan_id: plan.id, step_id: step.id, comment_id: row.id } });
+  const ev: EventInput = { type: 'plan_step_comment', agent: who, projectId: plan.project_id, summary: `${displayName(who)} commented on step #${step.id} of plan #${plan.id}`, data: { plan_id: plan.id, step_id: step.id, comment_id: 0 } };
+  const res = await ctx.db.batch([plansRepo.insertStepComment(plan.id, step.id, actingIdentity(p, author), content), ctx.events.statementWithNewId(ev, 'comment_id')]);
+  const row = res[0].rows[0] as Record<string, unknown>;
+  ctx.events.publishWritten({ ...ev, data: { plan_id: plan.id, step_id: step.id, comment_id: row.id } }, Number(res[1].rows[0]?.id ?? null));
   return row;
 }
 

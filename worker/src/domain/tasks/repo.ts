@@ -1,6 +1,7 @@
 import type { Queryable } from '../../db/db.js';
 import type { Statement, SqlValue } from '../../db/types.js';
 import { NOT_FROZEN_SQL, abortIf, acquireGuardSql, freeOrHeldBySql, type AcquireGuard } from './sql.js';
+import { leaseTokenSet } from '../work-items/lease.js';
 
 /** The SQL of tasks, task_comments and task_deliverables lives here and only here. */
 
@@ -27,6 +28,10 @@ export interface TaskRow {
   pr_url: string | null;
   repo: string | null;
   review_metadata: string;
+  /** The current claim's fencing token (../work-items/lease.ts); null when never claimed or released. */
+  lease_token: string | null;
+  /** Times a lapsed lease sent the task back to the queue. */
+  attempt: number;
 }
 
 export interface TaskCommentRow {
@@ -214,13 +219,18 @@ export const tasksRepo = {
     ];
   },
 
-  /** Claim/assign as one compare-and-set (spec 07 REL-03). Returns the row when it won. */
+  /**
+   * Claim/assign as one compare-and-set (spec 07 REL-03). Returns the row when it won. A claim
+   * (not an assignment, which starts no work) also takes the lease: its fencing token is set in
+   * this same statement, so a claim stays one round trip.
+   */
   claim(taskId: number, agentId: string, mode: 'claim' | 'assign' | 'force'): Statement {
+    const lease = leaseTokenSet(agentId);
     if (mode === 'force') {
       return {
-        sql: `UPDATE tasks SET assignee = ?, status = 'in_progress', updated_at = datetime('now')
+        sql: `UPDATE tasks SET assignee = ?, status = 'in_progress', ${lease.sql}, updated_at = datetime('now')
               WHERE id = ? AND status NOT IN ('done','cancelled') AND ${NOT_FROZEN_SQL} RETURNING *`,
-        args: [agentId, taskId],
+        args: [agentId, ...lease.args, taskId],
       };
     }
     if (mode === 'assign') {
@@ -234,11 +244,11 @@ export const tasksRepo = {
     }
     const mine = freeOrHeldBySql(agentId);
     return {
-      sql: `UPDATE tasks SET assignee = ?, status = 'in_progress', updated_at = datetime('now')
+      sql: `UPDATE tasks SET assignee = ?, status = 'in_progress', ${lease.sql}, updated_at = datetime('now')
             WHERE id = ? AND ${mine.sql}
               AND (status = 'open' OR (status = 'in_progress' AND assignee = ?))
               AND ${taskReadySql('tasks')} AND ${NOT_FROZEN_SQL} RETURNING *`,
-      args: [agentId, taskId, ...mine.args, agentId],
+      args: [agentId, ...lease.args, taskId, ...mine.args, agentId],
     };
   },
 
@@ -282,6 +292,21 @@ export const tasksRepo = {
                 AND EXISTS (SELECT 1 FROM json_each(tasks.blocked_by) WHERE value = CAST(? AS INTEGER))
               RETURNING id, project_id, ${taskUnblockedSql('tasks')} AS ready`,
         args: [id, id, id],
+      };
+    },
+    /**
+     * One `task_unblocked` row per dependent `unblockDependents` will free: it still lists the task
+     * and has no other open blocker (the task itself is already done earlier in the batch). Put it
+     * right before that statement (a SELECT for `EventBus.statementPerRow`).
+     */
+    unblockedEvents(id: number) {
+      return {
+        // Bound numbers may arrive as REAL (Node driver): cast before text or JSON sees them.
+        summarySql: "'Task #' || d.id || ' unblocked by completion of #' || CAST(? AS INTEGER)",
+        dataSql: "json_object('task_id', d.id, 'completed_task_id', CAST(? AS INTEGER))",
+        rest: `FROM tasks d WHERE d.id IN (SELECT value FROM json_each((SELECT blocks FROM tasks WHERE id = ?)))
+               AND EXISTS (SELECT 1 FROM json_each(d.blocked_by) WHERE value = CAST(? AS INTEGER)) AND ${taskUnblockedSql('d')} ORDER BY d.id`,
+        args: [id, id, id, id],
       };
     },
     deliverAsset(id: number): Statement {

@@ -8,6 +8,7 @@ import { hitAgentWrite } from '../../http/rate-limit.js';
 import { parseIntId, parseWith } from '../../http/validate.js';
 import { principalOf, requireAdmin, requireAny } from '../../auth/principal.js';
 import { TASK_PRIORITIES, TASK_STATUSES, tasksRepo } from './repo.js';
+import { leaseExpiryJob } from '../work-items/lease.js';
 import {
   addComment, addDeliverable, addDependency, approveTask, claimTask, createTask, deleteComment, deleteTask, getTask, updateTask,
 } from './service.js';
@@ -23,6 +24,8 @@ export const fields = {
   flag: z.custom<boolean | 0 | 1>((v) => typeof v === 'boolean' || v === 0 || v === 1, { message: 'must be true or false' }),
   url: z.string().max(2000),
   content: z.string().trim().min(1).max(100_000),
+  /** A claim's fencing token, quoted back on writes (../work-items/lease.ts). */
+  leaseToken: z.string().min(1).max(100),
 };
 
 /** `limit` (default 50, 1..500) and `offset` (≥ 0) as the spec's parseLimit, but never NaN into SQL. */
@@ -61,6 +64,7 @@ const updateSchema = z.object({
   repo: fields.url.nullable().optional(),
   review_metadata: z.union([z.string().max(50_000), z.record(z.string(), z.unknown())]).optional(),
   blocked_by: z.union([z.number().int().positive(), z.array(z.number().int().positive()).max(100)]).optional(),
+  lease_token: fields.leaseToken.optional(),
 });
 
 const claimSchema = z.object({ agent_id: fields.who.optional(), force: z.boolean().optional() });
@@ -76,6 +80,8 @@ const deliverableSchema = z.object({
 /** Tasks (spec 03 §3). Thin: parse → guard → service → respond. */
 export function taskRoutes(app: AppContext) {
   const r = new Hono<AppEnv>();
+  // Lapsed claims of tasks, bugs and plan steps go back to the queue (issue 17).
+  app.jobs.push(leaseExpiryJob);
   const id = (raw: string | undefined) => parseIntId(raw);
 
   // Literal path before /tasks/:id.

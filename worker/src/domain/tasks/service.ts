@@ -10,6 +10,7 @@ import { WebhookService } from '../webhooks/service.js';
 import { appendSleepLog } from '../admin/sleep.js';
 import { tasksRepo, type TaskRow, type TaskStatus, type WritableTaskColumn } from './repo.js';
 import { abortUnlessChanged, acquireGuard, callerId, creditCompletion, displayName, isGuardAbort, lostAcquisition } from './sql.js';
+import { assertLeaseHeld, leaseAnswer, leaseLost } from '../work-items/lease.js';
 
 /**
  * Tasks: create, update with the done-cascade, claim, approval, dependencies, comments,
@@ -82,10 +83,6 @@ export function parseIdList(json: string): number[] {
   }
 }
 
-async function emitAll(ctx: AppContext, evs: EventInput[]) {
-  for (const e of evs) await ctx.events.emit(e);
-}
-
 /** Blockers must exist and must not close a loop; checked before anything is written. */
 async function checkNewBlockers(ctx: AppContext, taskId: number | null, blockers: number[]): Promise<number[]> {
   const ids = [...new Set(blockers)].filter((b) => b !== taskId);
@@ -128,24 +125,45 @@ export async function createTask(ctx: AppContext, p: Principal, input: CreateTas
     }),
   ];
   if (blockers.length) stmts.push(tasksRepo.addNewTaskToBlockers(blockers));
-  const [ins] = await ctx.db.batch(stmts);
-  const task = ins.rows[0] as unknown as TaskRow;
+  // The event row commits with the task (issue 17: a crash between the two left tasks without
+  // task_created). Its data names the id the insert just got, read inside the same batch.
   const who = callerId(p);
-  await ctx.events.emit({
+  const ev: EventInput = {
     type: 'task_created',
     agent: who,
-    projectId: task.project_id,
-    summary: `${displayName(who)} created task: ${task.title}`,
-    data: input.request_id ? { task_id: task.id, message_id: input.request_id } : { task_id: task.id },
-  });
+    projectId,
+    summary: `${displayName(who)} created task: ${input.title}`,
+    data: input.request_id ? { task_id: 0, message_id: input.request_id } : { task_id: 0 },
+  };
+  stmts.push(ctx.events.statementWithNewId(ev, 'task_id'));
+  const res = await ctx.db.batch(stmts);
+  const task = res[0].rows[0] as unknown as TaskRow;
+  ctx.events.publishWritten({ ...ev, data: { ...(ev.data as object), task_id: task.id } }, Number(res[stmts.length - 1].rows[0]?.id ?? null));
   return task;
 }
 
-export async function claimTaskFor(ctx: AppContext, taskId: number, agentId: string, mode: ClaimMode = 'claim'): Promise<ClaimResult> {
-  const s = tasksRepo.claim(taskId, agentId, mode);
-  const r = await ctx.db.execute(s.sql, s.args);
-  if (r.rows[0]) return { ok: true, task: r.rows[0] as unknown as TaskRow };
+export async function claimTaskFor(ctx: AppContext, taskId: number, agentId: string, mode: ClaimMode = 'claim', event?: EventInput): Promise<ClaimResult> {
+  const won = await runClaim(ctx, tasksRepo.claim(taskId, agentId, mode), event);
+  if (won) return { ok: true, task: won };
   return { ok: false, ...(await explainLostClaim(ctx, taskId, agentId, mode)) };
+}
+
+/**
+ * The claim's compare-and-set; with an event, the event row is written in the same batch, after a
+ * guard that aborts it when the claim matched nothing (so a lost claim records nothing and a won
+ * claim never lacks its event, issue 17). Still one round trip. Null when the claim was lost.
+ */
+async function runClaim(ctx: AppContext, claim: Statement, event: EventInput | undefined): Promise<TaskRow | null> {
+  if (!event) return ((await ctx.db.execute(claim.sql, claim.args)).rows[0] as unknown as TaskRow | undefined) ?? null;
+  let res;
+  try {
+    res = await ctx.db.batch([claim, abortUnlessChanged(), ctx.events.statement(event)]);
+  } catch (err) {
+    if (isGuardAbort(err)) return null;
+    throw err;
+  }
+  ctx.events.publishWritten(event, Number(res[2].rows[0]?.id ?? null));
+  return res[0].rows[0] as unknown as TaskRow;
 }
 
 /** Why a claim's compare-and-set matched nothing (read after the fact, for the error only). */
@@ -190,27 +208,20 @@ export async function claimTask(ctx: AppContext, p: Principal, taskId: number | 
   await assertProjectScope(ctx.db, p, task.project_id, { assignee: task.assignee });
   await assertNotFrozen(ctx.db);
   const agentId = p.isAdmin && body.agent_id ? ((await resolveAssignee(ctx, body.agent_id)) ?? body.agent_id) : callerId(p);
+  // A repeated claim by the holder is an idempotent 200 (it renews the lease) and not a new event.
+  const who = callerId(p);
+  const event: EventInput | undefined = task.status === 'in_progress' && task.assignee === agentId
+    ? undefined
+    : { type: 'task_claimed', agent: who, projectId: task.project_id, summary: `${displayName(who)} claimed task #${task.id}`, data: { task_id: task.id, agent: agentId } };
   let result: ClaimResult;
   if (p.isAdmin && body.force) {
-    const s = tasksRepo.claim(task.id, agentId, 'force');
-    const r = await ctx.db.execute(s.sql, s.args);
-    result = r.rows[0] ? { ok: true, task: r.rows[0] as unknown as TaskRow } : { ok: false, ...(await explainLostClaim(ctx, task.id, agentId, 'force')) };
+    const won = await runClaim(ctx, tasksRepo.claim(task.id, agentId, 'force'), event);
+    result = won ? { ok: true, task: won } : { ok: false, ...(await explainLostClaim(ctx, task.id, agentId, 'force')) };
   } else {
-    result = await claimTaskFor(ctx, task.id, agentId, 'claim');
+    result = await claimTaskFor(ctx, task.id, agentId, 'claim', event);
   }
   if (!result.ok) throw await claimError(ctx, task.id, result.reason, result.task);
-  // A repeated claim by the holder is an idempotent 200 and not a new event.
-  if (!(task.status === 'in_progress' && task.assignee === agentId)) {
-    const who = callerId(p);
-    await ctx.events.emit({
-      type: 'task_claimed',
-      agent: who,
-      projectId: task.project_id,
-      summary: `${displayName(who)} claimed task #${task.id}`,
-      data: { task_id: task.id, agent: agentId },
-    });
-  }
-  return { ok: true, id: task.id, assignee: agentId, status: 'in_progress' as const };
+  return { ok: true, id: task.id, assignee: agentId, status: 'in_progress' as const, ...leaseAnswer(ctx, result.task.lease_token) };
 }
 
 export interface UpdateTaskInput {
@@ -226,6 +237,8 @@ export interface UpdateTaskInput {
   repo?: string | null;
   review_metadata?: unknown;
   blocked_by?: number[];
+  /** The claim's fencing token; when given, the write happens only while the task still carries it. */
+  lease_token?: string;
 }
 
 interface CascadeOutcome {
@@ -244,6 +257,7 @@ interface CascadeOutcome {
 export async function updateTask(ctx: AppContext, p: Principal, taskId: number | null, input: UpdateTaskInput) {
   const task = await getTask(ctx, taskId);
   await assertProjectScope(ctx.db, p, task.project_id, { assignee: task.assignee });
+  assertLeaseHeld('task', task, input.lease_token);
   const who = callerId(p);
 
   const fields: Partial<Record<WritableTaskColumn, SqlValue>> = {};
@@ -267,7 +281,7 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
   if (input.assignee !== undefined) fields.assignee = await resolveAssignee(ctx, input.assignee);
 
   // A PUT that assigns or starts work obeys the claim rule and the kill switch, inside its compare-and-set.
-  const guard = acquireGuard(p, task, { assignee: fields.assignee, startsWork: input.status === 'in_progress' && task.status !== 'in_progress' });
+  const guard = acquireGuard(p, task, { assignee: fields.assignee, startsWork: input.status === 'in_progress' && task.status !== 'in_progress', leaseToken: input.lease_token });
   // needs_approval is enforced, not advisory: agents start or finish an unapproved task only after approval.
   const approvalPending = (fields.needs_approval ?? Number(task.needs_approval)) === 1 && !task.approved_by;
   if (p.kind === 'agent' && approvalPending && input.status && WORKING.includes(input.status) && input.status !== task.status) {
@@ -290,13 +304,31 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
 
   const done = input.status === 'done';
   const hasAssets = done && task.linked_asset_id !== null && (await tasksRepo.hasTable(ctx.db, 'assets'));
+  // The cascade's events are rows of the same batch (issue 17): each derived from the state at its
+  // place in the batch, so a dependent, step, plan or request is reported exactly when it changed.
+  const pj = task.project_id;
+  const cascadeEv = (type: string) => ({ type, agent: who, projectId: pj });
   if (done) {
+    push('unblockedEv', ctx.events.statementPerRow(cascadeEv('task_unblocked'), tasksRepo.cascade.unblockedEvents(task.id)));
     push('unblock', tasksRepo.cascade.unblockDependents(task.id));
-    if (hasAssets) push('asset', tasksRepo.cascade.deliverAsset(task.id));
+    if (hasAssets) {
+      push('asset', tasksRepo.cascade.deliverAsset(task.id));
+      push('assetEv', ctx.events.statementIfChanged({ ...cascadeEv('asset_delivered'), summary: `Asset #${task.linked_asset_id} delivered by task #${task.id}`, data: { asset_id: task.linked_asset_id, task_id: task.id } }));
+    }
     push('steps', plansRepo.cascade.completeLinkedSteps(task.id));
+    push('stepsEv', ctx.events.statementPerRow(cascadeEv('plan_step_completed'), {
+      summarySql: "changes() || ' plan step(s) completed by task #' || CAST(? AS INTEGER)",
+      dataSql: "json_object('task_id', CAST(? AS INTEGER), 'steps', changes())",
+      rest: 'WHERE changes() > 0',
+      args: [task.id, task.id],
+    }));
     push('touchPlans', plansRepo.cascade.touchLinkedPlans(task.id));
+    push('plansEv', ctx.events.statementPerRow(cascadeEv('plan_completed'), plansRepo.cascade.completedPlanEvents(task.id)));
     push('plans', plansRepo.cascade.completeLinkedPlans(task.id));
-    if (task.request_id !== null) push('request', tasksRepo.cascade.resolveRequest(task.id, who));
+    if (task.request_id !== null) {
+      push('request', tasksRepo.cascade.resolveRequest(task.id, who));
+      push('requestEv', ctx.events.statementIfChanged({ ...cascadeEv('request_resolved'), summary: `Request #${task.request_id} resolved by completion of task #${task.id}`, data: { message_id: task.request_id, task_id: task.id } }));
+    }
     // Counted once per transition into done, for the agent who did the work (W25).
     if (task.status !== 'done') push('credit', creditCompletion(String(fields.assignee || task.assignee || who), 'total_tasks_completed'));
   }
@@ -314,6 +346,7 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
       if (!now) throw notFound('Task not found');
       // Refused as a claim would be: frozen (503) or held by someone else (409 {error, assignee}).
       const lost = await lostAcquisition(ctx.db, guard, now);
+      if (lost === 'lease') throw leaseLost('task', now);
       if (lost) throw await claimError(ctx, task.id, lost, now);
       if (newBlockers.length && (now.status === task.status && (now.assignee ?? '') === (task.assignee ?? ''))) {
         throw badRequest('Dependency would create a cycle');
@@ -331,7 +364,6 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
 
   const response: Record<string, unknown> = { ok: true, id: task.id };
   if (newBlockers.length) response.blocked_by = newBlockers;
-  const evs: EventInput[] = [];
   if (done) {
     const outcome: CascadeOutcome = {
       unblocked: results[idx.unblock].rows.filter((r) => Number(r.ready) === 1).map((r) => Number(r.id)),
@@ -343,16 +375,11 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
     response.unblocked = outcome.unblocked;
     if (outcome.steps > 0) response.plan_steps_completed = outcome.steps;
     if (outcome.plans.length) response.plans_completed = outcome.plans;
-    const pj = task.project_id;
-    for (const u of outcome.unblocked) {
-      evs.push({ type: 'task_unblocked', agent: who, projectId: pj, summary: `Task #${u} unblocked by completion of #${task.id}`, data: { task_id: u, completed_task_id: task.id } });
+    // Written in the batch above; published now, in the order the cascade happened.
+    for (const [name, type] of [['unblockedEv', 'task_unblocked'], ['assetEv', 'asset_delivered'], ['stepsEv', 'plan_step_completed'], ['plansEv', 'plan_completed'], ['requestEv', 'request_resolved']]) {
+      if (idx[name] !== undefined) ctx.events.publishReturned(cascadeEv(type), results[idx[name]].rows);
     }
-    if (outcome.assetId !== null) evs.push({ type: 'asset_delivered', agent: who, projectId: pj, summary: `Asset #${outcome.assetId} delivered by task #${task.id}`, data: { asset_id: outcome.assetId, task_id: task.id } });
-    if (outcome.steps > 0) evs.push({ type: 'plan_step_completed', agent: who, projectId: pj, summary: `${outcome.steps} plan step(s) completed by task #${task.id}`, data: { task_id: task.id, steps: outcome.steps } });
-    for (const planId of outcome.plans) evs.push({ type: 'plan_completed', agent: who, projectId: pj, summary: `Plan #${planId} auto-completed (all steps done)`, data: { plan_id: planId, task_id: task.id } });
-    if (outcome.requestId !== null) evs.push({ type: 'request_resolved', agent: who, projectId: pj, summary: `Request #${outcome.requestId} resolved by completion of task #${task.id}`, data: { message_id: outcome.requestId, task_id: task.id } });
   }
-  await emitAll(ctx, evs);
   if (done) {
     // Sleep-mode record of finished work (spec 01 §5.3); a no-op unless sleep mode is on.
     await appendSleepLog(ctx, 'tasks_completed', [{ id: task.id, title: input.title ?? task.title, agent: who, time: ctx.clock.now().toISOString() }]).catch((err) =>
@@ -445,11 +472,12 @@ export async function addComment(ctx: AppContext, p: Principal, taskId: number |
   const task = await getTask(ctx, taskId);
   await assertProjectScope(ctx.db, p, task.project_id, { assignee: task.assignee });
   const by = actingIdentity(p, author); // body author only for admins (SEC-12)
-  const s = tasksRepo.insertComment(task.id, by, content);
-  const r = await ctx.db.execute(s.sql, s.args);
-  const row = r.rows[0] as Record<string, unknown>;
   const who = callerId(p);
-  await ctx.events.emit({ type: 'task_comment', agent: who, projectId: task.project_id, summary: `${displayName(who)} commented on task #${task.id}`, data: { task_id: task.id, comment_id: row.id } });
+  // The comment and its event commit together; comment_id is the id the insert just got.
+  const ev: EventInput = { type: 'task_comment', agent: who, projectId: task.project_id, summary: `${displayName(who)} commented on task #${task.id}`, data: { task_id: task.id, comment_id: 0 } };
+  const res = await ctx.db.batch([tasksRepo.insertComment(task.id, by, content), ctx.events.statementWithNewId(ev, 'comment_id')]);
+  const row = res[0].rows[0] as Record<string, unknown>;
+  ctx.events.publishWritten({ ...ev, data: { task_id: task.id, comment_id: row.id } }, Number(res[1].rows[0]?.id ?? null));
   return row;
 }
 
@@ -473,22 +501,26 @@ export async function addDeliverable(
 ) {
   const task = await getTask(ctx, taskId);
   await assertProjectScope(ctx.db, p, task.project_id, { assignee: task.assignee });
+  const kind = d.kind ?? 'report';
   const s = tasksRepo.insertDeliverable({
     task_id: task.id,
     author: actingIdentity(p, d.author),
-    kind: d.kind ?? 'report',
+    kind,
     format: d.format ?? 'markdown',
     content: d.content,
     flags: d.flags ?? '',
   });
-  const row = (await ctx.db.execute(s.sql, s.args)).rows[0] as Record<string, unknown>;
   const who = callerId(p);
-  await ctx.events.emit({
+  // The deliverable and its event commit together; deliverable_id is the id the insert just got.
+  const ev: EventInput = {
     type: 'task_deliverable',
     agent: who,
     projectId: task.project_id,
-    summary: `${displayName(who)} delivered ${row.kind} for task #${task.id}`,
-    data: { task_id: task.id, deliverable_id: row.id, kind: row.kind },
-  });
+    summary: `${displayName(who)} delivered ${kind} for task #${task.id}`,
+    data: { task_id: task.id, deliverable_id: 0, kind },
+  };
+  const res = await ctx.db.batch([s, ctx.events.statementWithNewId(ev, 'deliverable_id')]);
+  const row = res[0].rows[0] as Record<string, unknown>;
+  ctx.events.publishWritten({ ...ev, data: { task_id: task.id, deliverable_id: row.id, kind } }, Number(res[1].rows[0]?.id ?? null));
   return row;
 }

@@ -67,7 +67,9 @@ export function freeOrHeldBySql(by: string, unheld: readonly string[] = []): { s
  *  - `by`: an agent changing the assignee must find the item free or its own (else 409 as a claim).
  *    Humans (the admin key and every operator) assign and reassign work: "claims never steal" is a
  *    rule for agents' claims, not for a person handing work to someone else (spec 03 §3.5);
- *  - `notFrozen`: an agent assigning or starting work is work routing, refused while frozen (503).
+ *  - `notFrozen`: an agent assigning or starting work is work routing, refused while frozen (503);
+ *  - `leaseToken`: the writer quoted a claim's fencing token; the item must still carry it (else
+ *    409: its lease was released or someone claimed it again, see ../work-items/lease.ts).
  * Finishing or reporting work, unassigning oneself and every human/admin edit stay possible while
  * frozen, so agents can wind down.
  */
@@ -75,12 +77,13 @@ export interface AcquireGuard {
   by?: string;
   notFrozen?: boolean;
   unheld?: readonly string[];
+  leaseToken?: string;
 }
 
 export function acquireGuard(
   p: Principal,
   current: { assignee: string | null },
-  change: { assignee?: SqlValue; startsWork: boolean },
+  change: { assignee?: SqlValue; startsWork: boolean; leaseToken?: string },
   unheld: readonly string[] = [],
 ): AcquireGuard {
   const reassigns = change.assignee !== undefined && String(change.assignee ?? '') !== (current.assignee ?? '');
@@ -88,6 +91,7 @@ export function acquireGuard(
     by: reassigns && p.kind === 'agent' ? callerId(p) : undefined,
     notFrozen: p.kind === 'agent' && ((reassigns && !!change.assignee) || change.startsWork),
     unheld,
+    leaseToken: change.leaseToken,
   };
 }
 
@@ -101,15 +105,25 @@ export function acquireGuardSql(g: AcquireGuard | undefined): { sql: string; arg
     args.push(...f.args);
   }
   if (g?.notFrozen) parts.push(NOT_FROZEN_SQL);
+  if (g?.leaseToken !== undefined) {
+    parts.push('lease_token = ?');
+    args.push(g.leaseToken);
+  }
   return { sql: parts.map((x) => ` AND ${x}`).join(''), args };
 }
 
 /**
- * Why a guarded PUT's compare-and-set matched nothing, when the guard is the reason: 'frozen'
- * (answer 503 as a claim does) or 'held' (answer 409 `{error, assignee}` as a claim does);
- * null when the item simply changed under the caller. Read after the fact, for the error only.
+ * Why a guarded PUT's compare-and-set matched nothing, when the guard is the reason: 'lease'
+ * (the quoted fencing token is stale: 409), 'frozen' (answer 503 as a claim does) or 'held'
+ * (answer 409 `{error, assignee}` as a claim does); null when the item simply changed under the
+ * caller. Read after the fact, for the error only.
  */
-export async function lostAcquisition(db: Queryable, g: AcquireGuard, now: { assignee: string | null }): Promise<'frozen' | 'held' | null> {
+export async function lostAcquisition(
+  db: Queryable,
+  g: AcquireGuard,
+  now: { assignee: string | null; lease_token?: string | null },
+): Promise<'lease' | 'frozen' | 'held' | null> {
+  if (g.leaseToken !== undefined && now.lease_token !== g.leaseToken) return 'lease';
   if (g.notFrozen && (await isFrozen(db))) return 'frozen';
   const holder = now.assignee ?? '';
   if (g.by !== undefined && holder !== '' && holder !== g.by && !(g.unheld ?? []).includes(holder)) return 'held';

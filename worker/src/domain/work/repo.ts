@@ -4,6 +4,7 @@ import { taskPriorityRankSql, taskReadySql } from '../tasks/repo.js';
 import { stepReadySql } from '../plans/repo.js';
 import { NOT_FROZEN_SQL, freeOrHeldBySql } from '../tasks/sql.js';
 import { bugSeverityRankSql } from '../bugs/repo.js';
+import { leaseTokenSet } from '../work-items/lease.js';
 
 /**
  * The work queue's read model over tasks, plan steps and bugs (spec 02 §3.5), and the claim
@@ -110,14 +111,16 @@ export const workRepo = {
     );
   },
 
+  /** A step claim takes the lease: its fencing token is set in the same compare-and-set. */
   claimStep(stepId: number, agentId: string): Statement {
     const mine = freeOrHeldBySql(agentId);
+    const lease = leaseTokenSet(agentId);
     return {
-      sql: `UPDATE plan_steps SET assignee = ?, status = 'in_progress', updated_at = datetime('now')
+      sql: `UPDATE plan_steps SET assignee = ?, status = 'in_progress', ${lease.sql}, updated_at = datetime('now')
             WHERE id = ? AND ${mine.sql}
               AND (status = 'in_progress' OR (status = 'pending' AND ${stepReadySql('plan_steps')}))
-              AND ${NOT_FROZEN_SQL} RETURNING id, description`,
-      args: [agentId, stepId, ...mine.args],
+              AND ${NOT_FROZEN_SQL} RETURNING id, description, lease_token`,
+      args: [agentId, ...lease.args, stepId, ...mine.args],
     };
   },
 

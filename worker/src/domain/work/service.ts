@@ -11,6 +11,10 @@ import { messagesRepo } from '../messages/repo.js';
 import { claimTaskFor } from '../tasks/service.js';
 import { workRepo } from './repo.js';
 import { bugsRepo } from '../bugs/repo.js';
+import type { Statement } from '../../db/types.js';
+import type { EventInput } from '../events/bus.js';
+import { abortUnlessChanged, isGuardAbort } from '../tasks/sql.js';
+import { leaseAnswer } from '../work-items/lease.js';
 
 export interface QueueItem {
   priority: number;
@@ -93,42 +97,49 @@ export class WorkService {
    * next item, so concurrent pollers never both get the same item.
    */
   private async claimFirst(agent: AgentRow, queue: QueueItem[]): Promise<QueueItem | null> {
-    const { db, events } = this.app;
+    const { db } = this.app;
     for (const item of queue.slice(0, 25)) {
       if (item.type === 'request') return item;
-      let won = false;
-      let description: string | undefined;
-      if (item.type === 'task') {
-        const r = await claimTaskFor(this.app, item.id, agent.id, 'claim');
-        won = r.ok;
-        if (r.ok) description = r.task.description;
-      } else if (item.type === 'plan_step' || item.type === 'plan_step_unassigned') {
-        const s = workRepo.claimStep(item.id, agent.id);
-        const row = await db.get<{ description: string }>(s.sql, s.args);
-        won = !!row;
-        description = row?.description;
-      } else {
-        const s = bugsRepo.claim(item.id, agent.id, false);
-        const row = await db.get<{ description: string }>(s.sql, s.args);
-        won = !!row;
-        description = row?.description;
-      }
-      if (!won) {
-        if (await isFrozen(db)) return null;
-        continue;
-      }
-      if (description !== undefined) item.description = description;
-      item.claimed = true;
-      await events.emit({
+      // The claim and its event commit together (issue 17); a lost claim writes neither.
+      const event: EventInput = {
         type: 'work_claimed',
         agent: agent.id,
         projectId: (item.project_id as string) || null,
         summary: `${agent.id} auto-claimed ${item.type} #${item.id}: ${item.title}`,
         data: { item_type: item.type, item_id: item.id },
-      });
+      };
+      let row: { description?: string; lease_token?: string | null } | null;
+      if (item.type === 'task') {
+        const r = await claimTaskFor(this.app, item.id, agent.id, 'claim', event);
+        row = r.ok ? r.task : null;
+      } else if (item.type === 'plan_step' || item.type === 'plan_step_unassigned') {
+        row = await this.claimWithEvent(workRepo.claimStep(item.id, agent.id), event);
+      } else {
+        row = await this.claimWithEvent(bugsRepo.claim(item.id, agent.id, false), event);
+      }
+      if (!row) {
+        if (await isFrozen(db)) return null;
+        continue;
+      }
+      if (row.description !== undefined) item.description = row.description;
+      item.claimed = true;
+      Object.assign(item, leaseAnswer(this.app, row.lease_token));
       return item;
     }
     return null;
+  }
+
+  /** A claim statement with its event in one batch, the event behind a guard (null: claim lost). */
+  private async claimWithEvent(claim: Statement, event: EventInput): Promise<{ description?: string; lease_token?: string | null } | null> {
+    let res;
+    try {
+      res = await this.app.db.batch([claim, abortUnlessChanged(), this.app.events.statement(event)]);
+    } catch (err) {
+      if (isGuardAbort(err)) return null;
+      throw err;
+    }
+    this.app.events.publishWritten(event, Number(res[2].rows[0]?.id ?? null));
+    return res[0].rows[0] as { description?: string; lease_token?: string | null };
   }
 
   /** POST /work/request: a request to the configured coordinator (spec 02 §3.5, W12). */
