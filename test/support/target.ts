@@ -147,6 +147,8 @@ async function startWorkerTarget(opts: TargetOptions): Promise<Target> {
     scriptPath: process.env.MYCELIUM_WORKER_BUNDLE ?? join(process.cwd(), 'dist/worker.js'),
     compatibilityDate: '2025-07-01',
     bindings: { ADMIN_KEY: adminKey, JWT_SECRET: jwtSecret, LIBSQL_URL: hrana.url, LOG_LEVEL: 'error', ...pluginBindings, ...opts.env },
+    // Uploads and artifacts: Miniflare's in-memory R2, bound as in wrangler.toml.
+    r2Buckets: ['BLOBS'],
   });
   await mf.ready;
   const direct = new Db(new SqliteFileDriver(dbPath));

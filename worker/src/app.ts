@@ -38,6 +38,8 @@ import { contextRoutes } from './domain/context/routes.js';
 import { spendRoutes } from './domain/spend/routes.js';
 import { conceptRoutes } from './domain/concepts/routes.js';
 import { adminOpsRoutes } from './domain/admin-ops/routes.js';
+import { assetRoutes } from './domain/assets/routes.js';
+import { fileRoutes } from './domain/files/routes.js';
 import { pluginRoutes, startPlugins } from './plugins/routes.js';
 
 export const API_PREFIX = '/api/mycelium';
@@ -100,6 +102,8 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   api.route('/', spendRoutes(ctx));
   api.route('/', conceptRoutes(ctx));
   api.route('/', adminOpsRoutes(ctx));
+  api.route('/', assetRoutes(ctx));
+  api.route('/', fileRoutes(ctx));
   api.route('/', pluginRoutes(ctx, api)); // last: plugin prefixes that collide with core routes are refused
   app.route(API_PREFIX, api);
 

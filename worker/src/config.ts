@@ -35,6 +35,9 @@ export const ENV_VARS = [
   'PROVISIONING_SOURCE_BRANCH',
   'PROVISIONING_SOURCE_IMAGE',
   'PROVISIONING_ADVANCE_BUDGET_MS',
+  'UPLOAD_MAX_BYTES',
+  'GITHUB_TOKEN',
+  'GITHUB_API_URL',
 ] as const;
 
 export type EnvName = (typeof ENV_VARS)[number];
@@ -75,6 +78,10 @@ export interface Config {
   passwordResetPath: string;
   backupRetention: number;
   webhookAllowLoopback: string[];
+  /** Largest accepted upload (temp files, assets), in bytes (spec 05 §0.4: 200 MiB). */
+  uploadMaxBytes: number;
+  githubToken?: string;
+  githubApiUrl: string;
   env: Env;
 }
 
@@ -104,6 +111,7 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3002),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   BACKUP_RETENTION: z.coerce.number().int().min(1).max(1000).default(28),
+  UPLOAD_MAX_BYTES: z.coerce.number().int().min(1).max(5 * 1024 ** 3).default(200 * 1024 * 1024),
 });
 
 export class ConfigError extends Error {}
@@ -122,6 +130,7 @@ export function loadConfig(env: Env): Config {
     PORT: str('PORT'),
     LOG_LEVEL: str('LOG_LEVEL'),
     BACKUP_RETENTION: str('BACKUP_RETENTION'),
+    UPLOAD_MAX_BYTES: str('UPLOAD_MAX_BYTES'),
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -151,6 +160,9 @@ export function loadConfig(env: Env): Config {
     passwordResetPath: str('PASSWORD_RESET_PATH') ?? '/studio/#/reset-password',
     backupRetention: parsed.data.BACKUP_RETENTION,
     webhookAllowLoopback: csv(str('MYCELIUM_WEBHOOK_ALLOW_LOOPBACK')) ?? [],
+    uploadMaxBytes: parsed.data.UPLOAD_MAX_BYTES,
+    githubToken: str('GITHUB_TOKEN'),
+    githubApiUrl: (str('GITHUB_API_URL') ?? 'https://api.github.com').replace(/\/+$/, ''),
     env,
   };
 }
