@@ -40,6 +40,8 @@ import { conceptRoutes } from './domain/concepts/routes.js';
 import { adminOpsRoutes } from './domain/admin-ops/routes.js';
 import { assetRoutes } from './domain/assets/routes.js';
 import { fileRoutes } from './domain/files/routes.js';
+import { skillRoutes } from './domain/skills/routes.js';
+import { widgetRoutes } from './domain/widgets/routes.js';
 import { pluginRoutes, startPlugins } from './plugins/routes.js';
 
 export const API_PREFIX = '/api/mycelium';
@@ -104,6 +106,8 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   api.route('/', adminOpsRoutes(ctx));
   api.route('/', assetRoutes(ctx));
   api.route('/', fileRoutes(ctx));
+  api.route('/', skillRoutes(ctx));
+  api.route('/', widgetRoutes(ctx));
   api.route('/', pluginRoutes(ctx, api)); // last: plugin prefixes that collide with core routes are refused
   app.route(API_PREFIX, api);
 
