@@ -42,6 +42,7 @@ import { assetRoutes } from './domain/assets/routes.js';
 import { fileRoutes } from './domain/files/routes.js';
 import { skillRoutes } from './domain/skills/routes.js';
 import { widgetRoutes } from './domain/widgets/routes.js';
+import { reasoningRoutes } from './domain/reasoning/routes.js';
 import { pluginRoutes, startPlugins } from './plugins/routes.js';
 
 export const API_PREFIX = '/api/mycelium';
@@ -108,6 +109,7 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   api.route('/', fileRoutes(ctx));
   api.route('/', skillRoutes(ctx));
   api.route('/', widgetRoutes(ctx));
+  api.route('/', reasoningRoutes(ctx));
   api.route('/', pluginRoutes(ctx, api)); // last: plugin prefixes that collide with core routes are refused
   app.route(API_PREFIX, api);
 
