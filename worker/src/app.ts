@@ -43,6 +43,7 @@ import { fileRoutes } from './domain/files/routes.js';
 import { skillRoutes } from './domain/skills/routes.js';
 import { widgetRoutes } from './domain/widgets/routes.js';
 import { reasoningRoutes } from './domain/reasoning/routes.js';
+import { githubRoutes } from './domain/github/routes.js';
 import { pluginRoutes, startPlugins } from './plugins/routes.js';
 
 export const API_PREFIX = '/api/mycelium';
@@ -110,6 +111,7 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   api.route('/', skillRoutes(ctx));
   api.route('/', widgetRoutes(ctx));
   api.route('/', reasoningRoutes(ctx));
+  api.route('/', githubRoutes(ctx));
   api.route('/', pluginRoutes(ctx, api)); // last: plugin prefixes that collide with core routes are refused
   app.route(API_PREFIX, api);
 
