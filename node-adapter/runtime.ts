@@ -10,6 +10,7 @@ import { Db } from '../worker/src/db/db.js';
 import { BlobTooLargeError, consoleLogger, systemClock, type BlobInfo, type BlobStore, type Clock, type Logger, type Runtime } from '../worker/src/runtime.js';
 import { SqliteFileDriver } from './sqlite-driver.js';
 import { DIR_MODE, ensurePrivateDir, FILE_MODE } from './data-dir.js';
+import { FileDroneHub } from '../worker/src/domain/file-server/hub.js';
 
 export const CORE_DB_FILE = 'mycelium.db';
 
@@ -27,7 +28,10 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
   const pluginDbs = new Map<string, Db>();
   const pending = new Set<Promise<unknown>>();
 
-  const runtime: Runtime & { close(): Promise<void>; settle(): Promise<void> } = {
+  // The file drones' sockets live in this process (spec 05 §11); server.ts attaches them.
+  const fileDroneHub = new FileDroneHub();
+
+  const runtime: Runtime & { close(): Promise<void>; settle(): Promise<void>; fileDroneHub: FileDroneHub } = {
     kind: 'node',
     config,
     db,
@@ -45,6 +49,8 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
       return pdb;
     },
     blobs: folderBlobs(join(dataDir, 'blobs')),
+    fileDrones: fileDroneHub,
+    fileDroneHub,
     clock,
     log,
     waitUntil(p) {

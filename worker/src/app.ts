@@ -44,6 +44,7 @@ import { skillRoutes } from './domain/skills/routes.js';
 import { widgetRoutes } from './domain/widgets/routes.js';
 import { reasoningRoutes } from './domain/reasoning/routes.js';
 import { githubRoutes } from './domain/github/routes.js';
+import { fileServerRoutes } from './domain/file-server/routes.js';
 import { pluginRoutes, startPlugins } from './plugins/routes.js';
 
 export const API_PREFIX = '/api/mycelium';
@@ -112,6 +113,7 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   api.route('/', widgetRoutes(ctx));
   api.route('/', reasoningRoutes(ctx));
   api.route('/', githubRoutes(ctx));
+  api.route('/', fileServerRoutes(ctx));
   api.route('/', pluginRoutes(ctx, api)); // last: plugin prefixes that collide with core routes are refused
   app.route(API_PREFIX, api);
 

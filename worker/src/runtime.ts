@@ -45,6 +45,16 @@ export interface BlobStore {
   list(prefix: string): Promise<BlobInfo[]>;
 }
 
+/**
+ * The file-drone tunnel (spec 05 §11): where the drones' sockets live. In-process on Node; on
+ * Workers a Durable Object. Errors are `TunnelError`s (no drone → 503, failure → 504).
+ */
+export interface FileDroneTunnel {
+  status(droneId?: string): Promise<Record<string, unknown>>;
+  request(droneId: string | undefined, type: string, params: Record<string, unknown>): Promise<unknown>;
+  download(droneId: string | undefined, type: 'file_download' | 'folder_download', params: Record<string, unknown>): Promise<Response>;
+}
+
 export interface Clock {
   now(): Date;
 }
@@ -57,6 +67,8 @@ export interface Runtime {
   /** Each plugin's own database (a separate SQLite file on Node, its own libSQL database on Workers). */
   pluginDb(name: string): Promise<Db>;
   blobs: BlobStore;
+  /** Absent where the runtime has no place for the drones' sockets (the routes answer 501). */
+  fileDrones?: FileDroneTunnel;
   clock: Clock;
   log: Logger;
   /** Keeps background work (webhooks, hooks) alive after the response on Workers; fire-and-forget on Node. */
