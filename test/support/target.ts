@@ -149,6 +149,8 @@ async function startWorkerTarget(opts: TargetOptions): Promise<Target> {
     bindings: { ADMIN_KEY: adminKey, JWT_SECRET: jwtSecret, LIBSQL_URL: hrana.url, LOG_LEVEL: 'error', ...pluginBindings, ...opts.env },
     // Uploads and artifacts: Miniflare's in-memory R2, bound as in wrangler.toml.
     r2Buckets: ['BLOBS'],
+    // The file-drone tunnel's sockets live in a Durable Object, as in wrangler.toml.
+    durableObjects: { FILE_DRONES: 'FileDroneHubObject' },
   });
   await mf.ready;
   const direct = new Db(new SqliteFileDriver(dbPath));

@@ -3,6 +3,7 @@ import { Db } from './db/db.js';
 import { LibsqlHttpDriver } from './db/libsql-http-driver.js';
 import { BlobTooLargeError, consoleLogger, systemClock, type BlobInfo, type BlobStore, type Runtime } from './runtime.js';
 import { unavailable } from './http/errors.js';
+import { durableObjectTunnel } from './file-drone-object.js';
 
 /** Minimal shape of an R2 bucket binding (only what the blob store uses). */
 interface R2ObjectLike {
@@ -23,7 +24,7 @@ interface R2BucketLike {
   createMultipartUpload(key: string): Promise<R2MultipartUploadLike>;
 }
 
-export type WorkerEnv = Env & { BLOBS?: R2BucketLike };
+export type WorkerEnv = Env & { BLOBS?: R2BucketLike; FILE_DRONES?: Parameters<typeof durableObjectTunnel>[0] };
 
 /** Name of the binding holding a plugin's own libSQL URL, e.g. PLUGIN_DB_URL_COST_TRACKER. */
 export const pluginDbVar = (name: string) => `PLUGIN_DB_URL_${name.toUpperCase().replace(/-/g, '_')}`;
@@ -40,7 +41,9 @@ export function createWorkerRuntime(env: WorkerEnv) {
   const pending = new Set<Promise<unknown>>();
   const pluginDbs = new Map<string, Db>();
 
-  const runtime: Runtime & { drain(): Promise<void> } = {
+  const fileDrones = env.FILE_DRONES ? durableObjectTunnel(env.FILE_DRONES) : undefined;
+
+  const runtime: Runtime & { drain(): Promise<void>; fileDroneTunnel?: typeof fileDrones } = {
     kind: 'workers',
     config,
     db: new Db(new LibsqlHttpDriver(config.libsqlUrl, config.libsqlAuthToken)),
@@ -56,6 +59,8 @@ export function createWorkerRuntime(env: WorkerEnv) {
       return db;
     },
     blobs: r2Blobs(env.BLOBS),
+    fileDrones,
+    fileDroneTunnel: fileDrones,
     clock: systemClock,
     log,
     waitUntil(p) {
