@@ -62,6 +62,10 @@ describe('assets (spec 05 §9)', () => {
     expect((await t.db.get<any>('SELECT status FROM assets WHERE id = ?', [id])).status).toBe('requested');
     expect((await t.call('POST', `/assets/${id}/upload`, { agentKey: bravo, raw: form('x') })).status).toBe(403);
     expect((await t.db.get<any>('SELECT file_path FROM assets WHERE id = ?', [id])).file_path).toBe('');
+    // `shared` is the cross-project registry: any agent may register and edit there.
+    const shared = await t.call('POST', '/assets', { agentKey: bravo, body: { name: 'common', project_id: 'shared' } });
+    expect(shared.status).toBe(200);
+    expect((await t.call('PUT', `/assets/${shared.body.id}`, { agentKey: alpha, body: { status: 'in_progress' } })).status).toBe(200);
     // Admins and operators pass.
     expect((await t.call('PUT', `/assets/${id}`, { admin: true, body: { status: 'ready' } })).status).toBe(200);
   });

@@ -70,6 +70,9 @@ function serverField(p: Principal, field: 'file_path' | 'download_url', v: unkno
   return v;
 }
 
+/** `shared` is the cross-project registry (the default project of assets): like no project for scope. */
+const scopeOf = (projectId: string) => (projectId === 'shared' ? '' : projectId);
+
 export class AssetService {
   constructor(private readonly app: AppContext) {}
 
@@ -97,7 +100,7 @@ export class AssetService {
       drone_job_id: optJobId(body.drone_job_id) ?? null,
     };
     for (const f of ['file_path', 'download_url'] as const) if (body[f] !== undefined && body[f] !== '') serverField(p, f, body[f]);
-    await assertProjectScope(this.app.db, p, projectId, { write: true });
+    await assertProjectScope(this.app.db, p, scopeOf(projectId), { write: true });
     await this.app.guards.check('asset.register', { agent: row.requester, project_id: projectId, name: row.name }, p);
     const asset = (await assetsRepo.insert(this.app.db, row))!;
     await this.app.events.emit({
@@ -123,7 +126,7 @@ export class AssetService {
       file_path: serverField(p, 'file_path', body.file_path),
       download_url: serverField(p, 'download_url', body.download_url),
     };
-    await assertProjectScope(this.app.db, p, asset.project_id, { write: true });
+    await assertProjectScope(this.app.db, p, scopeOf(asset.project_id), { write: true });
     if (Object.values(changes).every((v) => v === undefined)) return { ok: true, id: asset.id };
     const who = p.kind === 'agent' ? p.id : p.who;
     const updated = await assetsRepo.update(this.app.db, asset.id, changes);
@@ -154,7 +157,7 @@ export class AssetService {
     const found = await assetsRepo.existingIds(this.app.db, unique);
     const missing = unique.filter((i) => !found.some((f) => Number(f.id) === i));
     if (missing.length) throw notFound(`Assets not found: ${missing.join(', ')}`);
-    for (const f of found) await assertProjectScope(this.app.db, p, f.project_id, { write: true });
+    for (const f of found) await assertProjectScope(this.app.db, p, scopeOf(f.project_id), { write: true });
     const r = await assetsRepo.linkJob(this.app.db, unique, jobId, st);
     const who = p.kind === 'agent' ? p.id : p.who;
     await this.app.events.emit({
@@ -174,7 +177,7 @@ export class AssetService {
    */
   async upload(c: Context<AppEnv>, p: Principal, id: number | null) {
     const asset = await this.load(id);
-    await assertProjectScope(this.app.db, p, asset.project_id, { write: true });
+    await assertProjectScope(this.app.db, p, scopeOf(asset.project_id), { write: true });
     const key = `assets/${asset.id}/${crypto.randomUUID()}`;
     const blobs = this.app.runtime.blobs;
     const file = await receiveUpload(c, blobs, key, { maxBytes: this.app.config.uploadMaxBytes });
