@@ -116,7 +116,7 @@ async function main() {
     host: '127.0.0.1',
     port,
     r2Buckets: ['BLOBS'],
-    durableObjects: { EVENT_HUB: 'EventHub' },
+    durableObjects: { EVENT_HUB: 'EventHub', FILE_DRONES: 'FileDroneHubObject' },
     r2Persist: join(dataDir, 'r2'),
     bindings: { TRUST_PROXY: 'false', ...pluginBindings, ...vars, LIBSQL_URL: vars.LIBSQL_URL || core.url },
   };

@@ -1,14 +1,17 @@
-import { mkdir, readFile, writeFile, unlink, readdir, stat, chmod } from 'node:fs/promises';
-import { chmodSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdir, readFile, writeFile, unlink, readdir, stat, chmod, open, rename } from 'node:fs/promises';
+import { chmodSync, createReadStream, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { lookup } from 'node:dns/promises';
 import Database from 'libsql';
 import type { Config } from '../worker/src/config.js';
 import { Db } from '../worker/src/db/db.js';
 import { inProcessEventHub } from '../worker/src/domain/events/hub.js';
-import { consoleLogger, systemClock, type BlobStore, type Clock, type Logger, type Runtime } from '../worker/src/runtime.js';
+import { BlobTooLargeError, consoleLogger, systemClock, type BlobInfo, type BlobStore, type Clock, type Logger, type Runtime } from '../worker/src/runtime.js';
 import { SqliteFileDriver } from './sqlite-driver.js';
-import { ensurePrivateDir, FILE_MODE } from './data-dir.js';
+import { DIR_MODE, ensurePrivateDir, FILE_MODE } from './data-dir.js';
+import { FileDroneHub } from '../worker/src/domain/file-server/hub.js';
 
 export const CORE_DB_FILE = 'mycelium.db';
 
@@ -26,7 +29,10 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
   const pluginDbs = new Map<string, Db>();
   const pending = new Set<Promise<unknown>>();
 
-  const runtime: Runtime & { close(): Promise<void>; settle(): Promise<void> } = {
+  // The file drones' sockets live in this process (spec 05 §11); server.ts attaches them.
+  const fileDroneHub = new FileDroneHub();
+
+  const runtime: Runtime & { close(): Promise<void>; settle(): Promise<void>; fileDroneHub: FileDroneHub } = {
     kind: 'node',
     config,
     db,
@@ -44,6 +50,8 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
       return pdb;
     },
     blobs: folderBlobs(join(dataDir, 'blobs')),
+    fileDrones: fileDroneHub,
+    fileDroneHub,
     clock,
     log,
     waitUntil(p) {
@@ -78,31 +86,98 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
   return runtime;
 }
 
-function folderBlobs(dir: string): BlobStore {
+/**
+ * Blobs as files under DATA_DIR/blobs: directories 0700, files 0600. Keys are server-chosen
+ * (`<area>/<uuid>`); the pattern check is a second fence, not the first. Streaming writes go to
+ * a `.part-` file beside the target and are renamed into place, so a blob is whole or absent; a
+ * crash mid-write leaves only a `.part-` file, which the blob sweep removes (it has no row).
+ */
+export function folderBlobs(dir: string): BlobStore {
   const path = (key: string) => {
     if (!/^[A-Za-z0-9._/-]+$/.test(key) || key.split('/').some((s) => s === '..' || s === '' || s === '.')) {
       throw new Error(`invalid blob key: ${key}`);
     }
     return join(dir, key);
   };
+  const ensureParent = (p: string) => mkdir(dirname(p), { recursive: true, mode: DIR_MODE });
+  const ignoreMissing = (err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  };
   return {
     async put(key, data) {
       const p = path(key);
-      await mkdir(join(p, '..'), { recursive: true, mode: 0o700 });
+      await ensureParent(p);
       await writeFile(p, data, { mode: FILE_MODE });
     },
     async get(key) {
       try {
         return new Uint8Array(await readFile(path(key)));
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw err;
+        ignoreMissing(err);
+        return null;
       }
     },
     async delete(key) {
-      await unlink(path(key)).catch((err) => {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      });
+      await unlink(path(key)).catch(ignoreMissing);
+    },
+    async putStream(key, data, maxBytes) {
+      const p = path(key);
+      await ensureParent(p);
+      const tmp = `${p}.part-${randomUUID()}`;
+      const fh = await open(tmp, 'wx', FILE_MODE);
+      const reader = data.getReader();
+      let size = 0;
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          size += value.length;
+          if (size > maxBytes) throw new BlobTooLargeError(maxBytes);
+          await fh.write(value);
+        }
+        await fh.close();
+        await rename(tmp, p);
+        return { size };
+      } catch (err) {
+        await reader.cancel().catch(() => undefined);
+        await fh.close().catch(() => undefined);
+        await unlink(tmp).catch(() => undefined);
+        throw err;
+      }
+    },
+    async getStream(key) {
+      const p = path(key);
+      try {
+        const st = await stat(p);
+        if (!st.isFile()) return null;
+        return { body: Readable.toWeb(createReadStream(p)) as ReadableStream<Uint8Array>, size: st.size };
+      } catch (err) {
+        ignoreMissing(err);
+        return null;
+      }
+    },
+    async list(prefix) {
+      const base = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+      const out: BlobInfo[] = [];
+      const walk = async (rel: string) => {
+        let entries;
+        try {
+          entries = await readdir(join(dir, rel), { withFileTypes: true });
+        } catch (err) {
+          ignoreMissing(err);
+          return;
+        }
+        for (const e of entries) {
+          const key = `${rel}${e.name}`;
+          if (e.isDirectory()) await walk(`${key}/`);
+          else if (e.isFile() && key.startsWith(prefix)) {
+            const st = await stat(join(dir, key)).catch(() => null);
+            if (st) out.push({ key, size: st.size, uploaded: st.mtime });
+          }
+        }
+      };
+      await walk(base);
+      return out;
     },
   };
 }

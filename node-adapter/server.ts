@@ -7,6 +7,7 @@ import { consoleLogger, type Logger } from '../worker/src/runtime.js';
 import { createNodeRuntime, CORE_DB_FILE } from './runtime.js';
 import { secureDataDir } from './data-dir.js';
 import { resolveSecrets, SECRETS_FILE } from './secrets.js';
+import { attachFileDroneTunnel } from './file-drone-ws.js';
 
 export interface StartOptions {
   env?: NodeJS.ProcessEnv;
@@ -48,6 +49,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const server: ServerType = await new Promise((ready) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: env.HOST || '0.0.0.0' }, () => ready(s));
   });
+  const closeTunnel = attachFileDroneTunnel(server as import('node:http').Server, ctx, runtime.fileDroneHub);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://localhost:${port}`;
@@ -73,6 +75,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     (stopping ??= (async () => {
       clearTimeout(first);
       clearInterval(timer);
+      closeTunnel();
       // Stop accepting, let in-flight requests finish; long-lived streams are cut after 10 s.
       await new Promise<void>((done) => {
         const force = setTimeout(() => {

@@ -74,3 +74,34 @@ export async function waitFor<T>(fn: () => T | undefined | null | false, ms = 80
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/**
+ * A fake of GitHub's REST pulls API (list, create, merge) in its documented shapes. Answers 401
+ * without the expected Bearer token, 404 for unknown repos, 405 for a PR that cannot be merged.
+ */
+export async function startFakeGithub(token: string) {
+  const pulls = [
+    { number: 12, title: 'Add sprites', user: { login: 'octo' }, head: { ref: 'feat/sprites' }, base: { ref: 'main' }, state: 'open', draft: false, html_url: 'https://github.example/acme/game/pull/12', created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-02T00:00:00Z' },
+    { number: 13, title: 'Ghost PR', user: null, head: { ref: 'x' }, base: { ref: 'main' }, state: 'open', draft: true, html_url: 'https://github.example/acme/game/pull/13', created_at: '2026-01-03T00:00:00Z', updated_at: '2026-01-03T00:00:00Z' },
+  ];
+  return startFakeServer((req) => {
+    if (req.headers.authorization !== `Bearer ${token}`) return { status: 401, body: { message: 'Bad credentials' } };
+    const url = new URL(req.url, 'http://x');
+    const m = url.pathname.match(/^\/repos\/([^/]+)\/([^/]+)\/pulls(?:\/(\d+)\/merge)?$/);
+    if (!m || m[1] !== 'acme' || m[2] !== 'game') return { status: 404, body: { message: 'Not Found' } };
+    if (req.method === 'GET' && !m[3]) {
+      const state = url.searchParams.get('state');
+      return { status: 200, body: state === 'closed' ? [] : pulls };
+    }
+    if (req.method === 'POST' && !m[3]) {
+      const b = JSON.parse(req.body || '{}');
+      if (b.head === 'missing') return { status: 422, body: { message: 'Validation Failed' } };
+      return { status: 201, body: { ...pulls[0], number: 99, title: b.title, html_url: 'https://github.example/acme/game/pull/99' } };
+    }
+    if (req.method === 'PUT' && m[3]) {
+      if (m[3] === '13') return { status: 405, body: { message: 'Pull Request is not mergeable' } };
+      return { status: 200, body: { sha: 'abc123', merged: true, message: 'Pull Request successfully merged' } };
+    }
+    return { status: 404, body: { message: 'Not Found' } };
+  });
+}

@@ -147,8 +147,11 @@ async function startWorkerTarget(opts: TargetOptions): Promise<Target> {
     scriptPath: process.env.MYCELIUM_WORKER_BUNDLE ?? join(process.cwd(), 'dist/worker.js'),
     compatibilityDate: '2025-07-01',
     bindings: { ADMIN_KEY: adminKey, JWT_SECRET: jwtSecret, LIBSQL_URL: hrana.url, LOG_LEVEL: 'error', ...pluginBindings, ...opts.env },
-    // Event streams are fed by the EventHub Durable Object, as in production (wrangler.toml).
-    durableObjects: { EVENT_HUB: 'EventHub' },
+    // Uploads and artifacts: Miniflare's in-memory R2, bound as in wrangler.toml.
+    r2Buckets: ['BLOBS'],
+    // Durable Objects as in wrangler.toml: event streams are fed by EventHub; the file-drone
+    // tunnel's sockets live in FileDroneHubObject.
+    durableObjects: { EVENT_HUB: 'EventHub', FILE_DRONES: 'FileDroneHubObject' },
   });
   await mf.ready;
   const direct = new Db(new SqliteFileDriver(dbPath));

@@ -38,6 +38,13 @@ import { contextRoutes } from './domain/context/routes.js';
 import { spendRoutes } from './domain/spend/routes.js';
 import { conceptRoutes } from './domain/concepts/routes.js';
 import { adminOpsRoutes } from './domain/admin-ops/routes.js';
+import { assetRoutes } from './domain/assets/routes.js';
+import { fileRoutes } from './domain/files/routes.js';
+import { skillRoutes } from './domain/skills/routes.js';
+import { widgetRoutes } from './domain/widgets/routes.js';
+import { reasoningRoutes } from './domain/reasoning/routes.js';
+import { githubRoutes } from './domain/github/routes.js';
+import { fileServerRoutes } from './domain/file-server/routes.js';
 import { pluginRoutes, startPlugins } from './plugins/routes.js';
 import { dashboardRoutes } from './dashboard/routes.js';
 
@@ -102,6 +109,13 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   api.route('/', spendRoutes(ctx));
   api.route('/', conceptRoutes(ctx));
   api.route('/', adminOpsRoutes(ctx));
+  api.route('/', assetRoutes(ctx));
+  api.route('/', fileRoutes(ctx));
+  api.route('/', skillRoutes(ctx));
+  api.route('/', widgetRoutes(ctx));
+  api.route('/', reasoningRoutes(ctx));
+  api.route('/', githubRoutes(ctx));
+  api.route('/', fileServerRoutes(ctx));
   api.route('/', pluginRoutes(ctx, api)); // last: plugin prefixes that collide with core routes are refused
   app.route(API_PREFIX, api);
 

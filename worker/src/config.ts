@@ -37,6 +37,9 @@ export const ENV_VARS = [
   'PROVISIONING_SOURCE_BRANCH',
   'PROVISIONING_SOURCE_IMAGE',
   'PROVISIONING_ADVANCE_BUDGET_MS',
+  'UPLOAD_MAX_BYTES',
+  'GITHUB_TOKEN',
+  'GITHUB_API_URL',
 ] as const;
 
 export type EnvName = (typeof ENV_VARS)[number];
@@ -81,6 +84,10 @@ export interface Config {
   /** A claim's lease lapses when its holder has been silent this long (default 3 heartbeat intervals). */
   leaseTtlSeconds: number;
   webhookAllowLoopback: string[];
+  /** Largest accepted upload (temp files, assets), in bytes (spec 05 §0.4: 200 MiB). */
+  uploadMaxBytes: number;
+  githubToken?: string;
+  githubApiUrl: string;
   env: Env;
 }
 
@@ -112,6 +119,7 @@ const schema = z.object({
   BACKUP_RETENTION: z.coerce.number().int().min(1).max(1000).default(28),
   HEARTBEAT_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
   LEASE_TTL_SECONDS: z.coerce.number().int().min(10).max(7 * 86_400).optional(),
+  UPLOAD_MAX_BYTES: z.coerce.number().int().min(1).max(5 * 1024 ** 3).default(200 * 1024 * 1024),
 });
 
 export class ConfigError extends Error {}
@@ -132,6 +140,7 @@ export function loadConfig(env: Env): Config {
     BACKUP_RETENTION: str('BACKUP_RETENTION'),
     HEARTBEAT_INTERVAL_SECONDS: str('HEARTBEAT_INTERVAL_SECONDS'),
     LEASE_TTL_SECONDS: str('LEASE_TTL_SECONDS'),
+    UPLOAD_MAX_BYTES: str('UPLOAD_MAX_BYTES'),
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -164,6 +173,9 @@ export function loadConfig(env: Env): Config {
     // Three missed heartbeats: one late beat or a slow restart never costs an agent its work.
     leaseTtlSeconds: parsed.data.LEASE_TTL_SECONDS ?? 3 * parsed.data.HEARTBEAT_INTERVAL_SECONDS,
     webhookAllowLoopback: csv(str('MYCELIUM_WEBHOOK_ALLOW_LOOPBACK')) ?? [],
+    uploadMaxBytes: parsed.data.UPLOAD_MAX_BYTES,
+    githubToken: str('GITHUB_TOKEN'),
+    githubApiUrl: (str('GITHUB_API_URL') ?? 'https://api.github.com').replace(/\/+$/, ''),
     env,
   };
 }

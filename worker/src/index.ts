@@ -1,6 +1,11 @@
 import { createApp, prepareDatabase, type MyceliumApp } from './app.js';
 import { maintenance } from './maintenance.js';
 import { createWorkerRuntime, type WorkerEnv } from './worker-runtime.js';
+import { refuseUpgrade } from './file-drone-object.js';
+import { authenticateFileDrone, FILE_DRONE_PATH } from './domain/file-server/service.js';
+import { AppError } from './http/errors.js';
+
+export { FileDroneHubObject } from './file-drone-object.js';
 
 /** The Durable Object class bound as EVENT_HUB (wrangler.toml) must be exported by the entry module. */
 export { EventHub } from './event-hub.js';
@@ -42,6 +47,9 @@ export default {
     } catch (err) {
       return misconfigured(err);
     }
+    if (req.headers.get('upgrade')?.toLowerCase() === 'websocket' && new URL(req.url).pathname === FILE_DRONE_PATH) {
+      return fileDroneUpgrade(inst, req);
+    }
     const res = await inst.app.fetch(req, env, ctx as never);
     ctx.waitUntil(inst.runtime.drain());
     return res;
@@ -53,3 +61,18 @@ export default {
     ctx.waitUntil(maintenance(inst.ctx).then(() => inst.runtime.drain()));
   },
 };
+
+/** `/ws/file-drone` on Workers: authenticated here, then the socket is handed to the Durable Object. */
+async function fileDroneUpgrade(inst: Instance, req: Request): Promise<Response> {
+  const tunnel = inst.runtime.fileDroneTunnel;
+  if (!tunnel) return refuseUpgrade(1011, 'File-drone tunnel not configured (FILE_DRONES binding)');
+  const url = new URL(req.url);
+  let auth;
+  try {
+    auth = await authenticateFileDrone(inst.ctx, url, req.headers, req.headers.get('cf-connecting-ip') ?? '');
+  } catch (err) {
+    return refuseUpgrade(err instanceof AppError && err.status === 429 ? 4429 : 1011, err instanceof AppError ? err.message : 'Server error');
+  }
+  if (!auth.ok) return refuseUpgrade(auth.code, auth.reason);
+  return tunnel.connect(auth.droneId, req);
+}

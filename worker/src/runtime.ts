@@ -12,11 +12,49 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-/** Opaque byte storage (uploads, artifacts): a folder on Node, R2 on Workers. */
+/** A stored blob as listed by `BlobStore.list` (for sweeps of blobs without a row). */
+export interface BlobInfo {
+  key: string;
+  size: number;
+  /** When the blob was last written (file mtime on Node, R2 `uploaded`). */
+  uploaded: Date;
+}
+
+/** Thrown by `putStream` past its size limit; nothing of the blob is left behind. */
+export class BlobTooLargeError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`blob exceeds ${maxBytes} bytes`);
+  }
+}
+
+/**
+ * Opaque byte storage (uploads, artifacts): a folder on Node, R2 on Workers. Keys are always
+ * chosen by the server (`<area>/<id or uuid>`), never taken from a client, so a key cannot
+ * name anything outside the store.
+ */
 export interface BlobStore {
   put(key: string, data: Uint8Array): Promise<void>;
   get(key: string): Promise<Uint8Array | null>;
   delete(key: string): Promise<void>;
+  /**
+   * Streams `data` into `key`, at most `maxBytes` (else BlobTooLargeError). The blob appears
+   * whole or not at all: a failed or refused upload leaves nothing under `key`.
+   */
+  putStream(key: string, data: ReadableStream<Uint8Array>, maxBytes: number): Promise<{ size: number }>;
+  /** The blob as a stream with its size, or null when absent. */
+  getStream(key: string): Promise<{ body: ReadableStream<Uint8Array>; size: number } | null>;
+  /** Every blob whose key starts with `prefix` (sweeps compare these with the rows that own them). */
+  list(prefix: string): Promise<BlobInfo[]>;
+}
+
+/**
+ * The file-drone tunnel (spec 05 §11): where the drones' sockets live. In-process on Node; on
+ * Workers a Durable Object. Errors are `TunnelError`s (no drone → 503, failure → 504).
+ */
+export interface FileDroneTunnel {
+  status(droneId?: string): Promise<Record<string, unknown>>;
+  request(droneId: string | undefined, type: string, params: Record<string, unknown>): Promise<unknown>;
+  download(droneId: string | undefined, type: 'file_download' | 'folder_download', params: Record<string, unknown>): Promise<Response>;
 }
 
 export interface Clock {
@@ -48,6 +86,8 @@ export interface Runtime {
    */
   pluginDbProblem(name: string): string | null;
   blobs: BlobStore;
+  /** Absent where the runtime has no place for the drones' sockets (the routes answer 501). */
+  fileDrones?: FileDroneTunnel;
   clock: Clock;
   log: Logger;
   /** Keeps background work (webhooks, hooks) alive after the response on Workers; fire-and-forget on Node. */

@@ -79,6 +79,9 @@ export function jsonBody(): MiddlewareHandler<AppEnv> {
     c.set('body', {});
     const method = c.req.method;
     if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return next();
+    // Multipart bodies (uploads) are left unread: the upload route streams them to storage
+    // after its auth guard, so nothing is read or written for an unauthenticated caller (SEC-22).
+    if (/^multipart\/form-data/i.test(c.req.header('content-type') ?? '')) return next();
     const declared = Number(c.req.header('content-length') ?? '0');
     if (declared > BODY_LIMIT_BYTES) throw new AppError(413, 'Request body too large');
     const bytes = await readBounded(c.req.raw.body);

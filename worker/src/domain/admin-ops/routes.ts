@@ -49,7 +49,7 @@ export function adminOpsRoutes(app: AppContext) {
   r.get('/admin/health/history', requireAny, async (c) => c.json(await ops.patrolHistory(queryInt(c.req.query('limit'), 'limit', 50, 1, 500))));
 
   r.get('/admin/ops', requireAdmin, async (c) => c.json(await ops.ops()));
-  r.get('/admin/overview', requireAdmin, async (c) => c.json(await ops.overview(c.req.query('verbose') === 'true')));
+  r.get('/admin/overview', requireAdmin, async (c) => c.json(await ops.overview(c.req.query('verbose') === 'true', principalOf(c))));
 
   r.get('/admin/backups', requireAdmin, async (c) => c.json(await ops.listBackups()));
   r.post('/admin/backups', requireAdmin, async (c) => {

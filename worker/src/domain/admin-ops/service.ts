@@ -151,7 +151,7 @@ export class AdminOpsService {
   }
 
   /** GET /admin/overview (spec 01 §5.7): slim by default, `verbose` for the dashboard dump. */
-  async overview(verbose: boolean) {
+  async overview(verbose: boolean, caller?: Principal) {
     const db = this.app.db;
     const t = await opsRepo.tables(db);
     const now = this.app.clock.now();
@@ -217,6 +217,21 @@ export class AdminOpsService {
       drones: await opsRepo.all(db, "SELECT id, name, status, last_heartbeat FROM agents WHERE role = 'drone' OR project_id = 'drone' ORDER BY id"),
       drone_jobs: await rows('drone_jobs', 'SELECT * FROM drone_jobs ORDER BY id DESC LIMIT 100'),
       active_operators: await opsRepo.all(db, "SELECT id, username, display_name, role, last_seen FROM studio_users WHERE datetime(last_seen) >= datetime('now', '-5 minutes') ORDER BY id"),
+      assets: await rows('assets', 'SELECT * FROM assets ORDER BY updated_at DESC, id DESC LIMIT 100'),
+      approval_queue: await rows('approvals', "SELECT * FROM approvals WHERE status = 'pending' ORDER BY id DESC LIMIT 100"),
+      bug_counts: t.has('bugs') ? Object.fromEntries((await opsRepo.all(db, 'SELECT status, COUNT(*) AS n FROM bugs GROUP BY status')).map((b) => [b.status, Number(b.n)])) : {},
+      // DMs only where the caller is a member (spec 01 §5.7); other channels all.
+      channels: t.has('channels')
+        ? await opsRepo.all(db, "SELECT * FROM channels WHERE type != 'dm' OR id IN (SELECT channel_id FROM channel_members WHERE user_id = ?) ORDER BY id", [caller?.who ?? ''])
+        : [],
+      // One query, not three: the verbose dump stays under the Workers subrequest budget.
+      channel_counts: await (async () => {
+        const [r] = t.has('channels')
+          ? await opsRepo.all(db, "SELECT COUNT(*) AS total, COALESCE(SUM(status = 'active'), 0) AS active, COALESCE(SUM(status = 'archived'), 0) AS archived FROM channels")
+          : [{}];
+        return { total: Number(r.total ?? 0), active: Number(r.active ?? 0), archived: Number(r.archived ?? 0) };
+      })(),
+      plugins: await rows('plugins', 'SELECT * FROM plugins ORDER BY name'),
     };
   }
 

@@ -1,0 +1,243 @@
+import type { Context } from 'hono';
+import type { AppContext } from '../../context.js';
+import type { Principal } from '../../auth/principal.js';
+import { assertProjectScope } from '../../auth/scope.js';
+import type { AppEnv } from '../../http/env.js';
+import { AppError, badRequest, forbidden, invalidEnum, notFound } from '../../http/errors.js';
+import { receiveUpload } from '../../http/upload.js';
+import { attachment, storedFileName } from '../files/names.js';
+import { sqliteTime, tempFilesRepo } from '../files/repo.js';
+import { assetsRepo, type AssetChanges, type AssetRow } from './repo.js';
+
+/** Canonical asset statuses (spec 07 REL-22). */
+export const ASSET_STATUSES = ['requested', 'in_progress', 'ready', 'delivered', 'cancelled'] as const;
+
+/** Blob keys of asset uploads: `assets/<asset id>/<uuid>`, written only by the upload route. */
+const ASSET_KEY = /^assets\/[1-9]\d*\/[0-9a-f-]{36}$/;
+
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
+
+function status(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !(ASSET_STATUSES as readonly string[]).includes(v)) throw invalidEnum('status', v, ASSET_STATUSES);
+  return v;
+}
+
+/**
+ * `path` is a label, never a way to reach the disk (SEC-21): `..` segments, absolute paths
+ * (POSIX, Windows drive or UNC) and control characters are refused at store time.
+ */
+function assetPath(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw badRequest('path must be a string');
+  if (v.length > 500 || v.includes('..') || /^[\\/]/.test(v) || /^[A-Za-z]:/.test(v) || /[\x00-\x1f]/.test(v)) throw badRequest('invalid asset path');
+  return v;
+}
+
+/** Objects and arrays are stored as JSON; a string is stored as given (no double encoding). */
+function metadata(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'object') return JSON.stringify(v);
+  throw badRequest('metadata must be an object or a JSON string');
+}
+
+function optString(field: string, v: unknown, max = 10_000): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw badRequest(`${field} must be a string`);
+  if (v.length > max) throw badRequest(`${field} exceeds max length (${max} chars)`);
+  return v;
+}
+
+function optJobId(v: unknown): number | null | undefined {
+  if (v === undefined) return undefined;
+  if (v === null) return null;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw badRequest('drone_job_id must be a positive integer');
+  return v;
+}
+
+/**
+ * `file_path` and `download_url` are written by the upload, not by clients: agents may not set
+ * them at all; humans only detach (`''`) or name an asset blob key.
+ */
+function serverField(p: Principal, field: 'file_path' | 'download_url', v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (!p.isAdmin && p.kind === 'agent') throw forbidden(`${field} is set by the server on upload`);
+  if (typeof v !== 'string') throw badRequest(`${field} must be a string`);
+  if (field === 'file_path' && v !== '' && !ASSET_KEY.test(v)) throw badRequest('file_path must be empty or the key of an uploaded asset file');
+  if (field === 'download_url' && v !== '' && !/^\/api\/mycelium\/assets\/[1-9]\d*\/download$/.test(v)) throw badRequest('download_url must be empty or an asset download path');
+  return v;
+}
+
+/** `shared` is the cross-project registry (the default project of assets): like no project for scope. */
+const scopeOf = (projectId: string) => (projectId === 'shared' ? '' : projectId);
+
+export class AssetService {
+  constructor(private readonly app: AppContext) {}
+
+  private async load(id: number | null): Promise<AssetRow> {
+    const a = id === null ? undefined : await assetsRepo.byId(this.app.db, id);
+    if (!a) throw notFound('Asset not found');
+    return a;
+  }
+
+  /** POST /assets: agents register only in their own (or their teams') projects (SEC-19). */
+  async create(p: Principal, body: Record<string, unknown>) {
+    if (typeof body.name !== 'string' || !body.name.trim()) throw badRequest('name is required');
+    if (body.name.length > 500) throw badRequest('name exceeds max length (500 chars)');
+    const projectId = optString('project_id', body.project_id, 128) ?? (p.kind === 'agent' && p.projectId ? p.projectId : 'shared');
+    const row = {
+      name: escapeHtml(body.name.trim()),
+      type: optString('type', body.type, 100) || 'sprite',
+      project_id: projectId,
+      status: status(body.status) ?? 'requested',
+      path: assetPath(body.path) ?? '',
+      metadata: metadata(body.metadata) ?? '{}',
+      requester: p.kind === 'agent' ? p.id : p.who,
+      prompt: optString('prompt', body.prompt) ?? '',
+      assigned_to: optString('assigned_to', body.assigned_to, 128) ?? '',
+      drone_job_id: optJobId(body.drone_job_id) ?? null,
+    };
+    for (const f of ['file_path', 'download_url'] as const) if (body[f] !== undefined && body[f] !== '') serverField(p, f, body[f]);
+    await assertProjectScope(this.app.db, p, scopeOf(projectId), { write: true });
+    await this.app.guards.check('asset.register', { agent: row.requester, project_id: projectId, name: row.name }, p);
+    const asset = (await assetsRepo.insert(this.app.db, row))!;
+    await this.app.events.emit({
+      type: 'asset_registered',
+      agent: row.requester,
+      projectId,
+      summary: `${row.requester} registered asset: ${asset.name}`,
+      data: { asset_id: asset.id },
+    });
+    return { id: asset.id, name: asset.name };
+  }
+
+  /** PUT /assets/:id: scope on the stored row's project, every field validated before the write. */
+  async update(p: Principal, id: number | null, body: Record<string, unknown>) {
+    const asset = await this.load(id);
+    const changes: AssetChanges = {
+      status: status(body.status),
+      path: assetPath(body.path),
+      metadata: body.metadata === undefined ? undefined : (metadata(body.metadata) ?? '{}'),
+      drone_job_id: optJobId(body.drone_job_id),
+      assigned_to: optString('assigned_to', body.assigned_to, 128),
+      prompt: optString('prompt', body.prompt),
+      file_path: serverField(p, 'file_path', body.file_path),
+      download_url: serverField(p, 'download_url', body.download_url),
+    };
+    await assertProjectScope(this.app.db, p, scopeOf(asset.project_id), { write: true });
+    if (Object.values(changes).every((v) => v === undefined)) return { ok: true, id: asset.id };
+    const who = p.kind === 'agent' ? p.id : p.who;
+    const updated = await assetsRepo.update(this.app.db, asset.id, changes);
+    if (!updated) throw notFound('Asset not found');
+    if (changes.status) {
+      await this.app.events.emit({
+        type: `asset_${changes.status}`,
+        agent: who,
+        projectId: asset.project_id,
+        summary: `${who} set asset ${asset.name} to ${changes.status}`,
+        data: { asset_id: asset.id },
+      });
+    }
+    return { ok: true, id: asset.id };
+  }
+
+  /** PUT /assets/link-job: everything checked (job, every asset, every scope) before one UPDATE. */
+  async linkJob(p: Principal, body: Record<string, unknown>) {
+    const ids = body.asset_ids;
+    if (!Array.isArray(ids) || ids.length === 0) throw badRequest('asset_ids array required');
+    if (ids.length > 500) throw badRequest('asset_ids has more than 500 items');
+    if (!ids.every((x) => typeof x === 'number' && Number.isInteger(x) && x > 0)) throw badRequest('asset_ids must be positive integers');
+    if (body.drone_job_id === undefined || body.drone_job_id === null || body.drone_job_id === '') throw badRequest('drone_job_id required');
+    const jobId = optJobId(body.drone_job_id)!;
+    const st = status(body.status);
+    const unique = [...new Set(ids as number[])];
+    if (!(await assetsRepo.droneJobExists(this.app.db, jobId))) throw notFound(`Drone job #${jobId} not found`);
+    const found = await assetsRepo.existingIds(this.app.db, unique);
+    const missing = unique.filter((i) => !found.some((f) => Number(f.id) === i));
+    if (missing.length) throw notFound(`Assets not found: ${missing.join(', ')}`);
+    for (const f of found) await assertProjectScope(this.app.db, p, scopeOf(f.project_id), { write: true });
+    const r = await assetsRepo.linkJob(this.app.db, unique, jobId, st);
+    const who = p.kind === 'agent' ? p.id : p.who;
+    await this.app.events.emit({
+      type: 'assets_linked_to_job',
+      agent: who,
+      summary: `${who} linked ${r.changes} asset(s) to drone job #${jobId}`,
+      data: { asset_ids: unique, drone_job_id: jobId },
+    });
+    return { ok: true, updated: r.changes };
+  }
+
+  /**
+   * POST /assets/:id/upload. The guard ran before this; the asset and its scope are checked
+   * before a byte is read, so a refused upload writes nothing. The blob lands under a fresh key;
+   * the row is pointed at it only if nobody changed the asset meanwhile, else the blob is removed.
+   * The previous file of the asset is deleted once the row no longer names it.
+   */
+  async upload(c: Context<AppEnv>, p: Principal, id: number | null) {
+    const asset = await this.load(id);
+    await assertProjectScope(this.app.db, p, scopeOf(asset.project_id), { write: true });
+    const key = `assets/${asset.id}/${crypto.randomUUID()}`;
+    const blobs = this.app.runtime.blobs;
+    const file = await receiveUpload(c, blobs, key, { maxBytes: this.app.config.uploadMaxBytes });
+    if (!file) throw badRequest('No file uploaded');
+    const downloadUrl = `/api/mycelium/assets/${asset.id}/download`;
+    const name = storedFileName(file.filename, this.app.clock.now().getTime());
+    let updated: AssetRow | undefined;
+    try {
+      updated = await assetsRepo.attachUpload(this.app.db, asset.id, asset.file_path, { key, path: name, size: file.size, downloadUrl });
+    } catch (err) {
+      await blobs.delete(key).catch(() => undefined);
+      throw err;
+    }
+    if (!updated) {
+      await blobs.delete(key).catch(() => undefined);
+      const still = await assetsRepo.byId(this.app.db, asset.id);
+      if (!still) throw notFound('Asset not found');
+      throw new AppError(409, 'Asset changed during upload; try again');
+    }
+    if (asset.file_path && ASSET_KEY.test(asset.file_path)) await blobs.delete(asset.file_path).catch(() => undefined);
+    await this.app.events.emit({
+      type: 'asset_uploaded',
+      agent: p.kind === 'agent' ? p.id : p.who,
+      projectId: asset.project_id,
+      summary: `Asset #${asset.id} (${asset.name}) uploaded`,
+    });
+    return { ok: true, asset_id: asset.id, download_url: downloadUrl, path: name, size: file.size };
+  }
+
+  /**
+   * GET /assets/:id/download. Only blobs this server stored can come out: the asset's own upload
+   * (file_path is a server-written key) or a live temp file named by `path`. Anything else a row
+   * might hold (a seeded `../mycelium.db`, an absolute path) is refused with 403 (SEC-21).
+   */
+  async download(id: number | null): Promise<Response> {
+    const asset = await this.load(id);
+    if (!asset.file_path && !asset.path) throw notFound('No file attached to this asset');
+    const outside = () => forbidden('File path outside allowed directory');
+    let key: string;
+    if (asset.file_path) {
+      if (!ASSET_KEY.test(asset.file_path)) throw outside();
+      key = asset.file_path;
+    } else {
+      if (!/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,254}$/.test(asset.path) || asset.path.includes('..')) throw outside();
+      const temp = await tempFilesRepo.live(this.app.db, asset.path, sqliteTime(this.app.clock.now()));
+      if (!temp) throw notFound('File not found on disk');
+      key = temp.blob_key;
+    }
+    const blob = await this.app.runtime.blobs.getStream(key);
+    if (!blob) throw notFound('File not found on disk');
+    return attachment(blob.body, blob.size, asset.path || `asset-${asset.id}`);
+  }
+
+  /** DELETE /assets/:id (admin): the row, then its uploaded blob. */
+  async remove(p: Principal, id: number | null) {
+    if (id === null) throw notFound('Asset not found');
+    const gone = await assetsRepo.delete(this.app.db, id);
+    if (!gone) throw notFound('Asset not found');
+    if (ASSET_KEY.test(gone.file_path)) await this.app.runtime.blobs.delete(gone.file_path).catch((err) => this.app.log.warn('asset blob delete failed', { key: gone.file_path, error: (err as Error).message }));
+    await this.app.events.emit({ type: 'asset_deleted', agent: p.who, projectId: gone.project_id, summary: `${p.who} deleted asset ${gone.name}`, data: { asset_id: gone.id } });
+    return { ok: true, id: gone.id };
+  }
+}
