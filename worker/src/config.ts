@@ -24,6 +24,8 @@ export const ENV_VARS = [
   'PASSWORD_RESET_PATH',
   'BACKUP_RETENTION',
   'MYCELIUM_WEBHOOK_ALLOW_LOOPBACK',
+  'WEBHOOK_MAX_ATTEMPTS',
+  'WEBHOOK_RETRY_BASE_MS',
   'RAILWAY_TOKEN',
   'RAILWAY_API_URL',
   'CLOUDFLARE_TOKEN',
@@ -75,6 +77,10 @@ export interface Config {
   passwordResetPath: string;
   backupRetention: number;
   webhookAllowLoopback: string[];
+  /** Attempts per webhook delivery before it is dead-lettered (issue 17 outbox). */
+  webhookMaxAttempts: number;
+  /** Wait before the 2nd attempt; doubles per attempt (with jitter), capped at one hour. */
+  webhookRetryBaseMs: number;
   env: Env;
 }
 
@@ -104,6 +110,8 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3002),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   BACKUP_RETENTION: z.coerce.number().int().min(1).max(1000).default(28),
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(12),
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(100).max(3_600_000).default(2000),
 });
 
 export class ConfigError extends Error {}
@@ -122,6 +130,8 @@ export function loadConfig(env: Env): Config {
     PORT: str('PORT'),
     LOG_LEVEL: str('LOG_LEVEL'),
     BACKUP_RETENTION: str('BACKUP_RETENTION'),
+    WEBHOOK_MAX_ATTEMPTS: str('WEBHOOK_MAX_ATTEMPTS'),
+    WEBHOOK_RETRY_BASE_MS: str('WEBHOOK_RETRY_BASE_MS'),
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -151,6 +161,8 @@ export function loadConfig(env: Env): Config {
     passwordResetPath: str('PASSWORD_RESET_PATH') ?? '/studio/#/reset-password',
     backupRetention: parsed.data.BACKUP_RETENTION,
     webhookAllowLoopback: csv(str('MYCELIUM_WEBHOOK_ALLOW_LOOPBACK')) ?? [],
+    webhookMaxAttempts: parsed.data.WEBHOOK_MAX_ATTEMPTS,
+    webhookRetryBaseMs: parsed.data.WEBHOOK_RETRY_BASE_MS,
     env,
   };
 }
