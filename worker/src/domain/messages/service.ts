@@ -179,6 +179,7 @@ export class MessageService {
     // Reads first: inside the write below only the new id is still unknown.
     const recipient = notify && to && msgType === 'request' ? await agentsRepo.get(db, to) : undefined;
     const mentioned = notify ? await this.mentionedOperators(content) : [];
+    const hooks = new WebhookService(this.app);
     const id = await insertWithFollowUps(this.app, [messagesRepo.insert(msg)], ([ins]) => {
       const id = Number(ins.rows[0].id);
       const stmts: Statement[] = [];
@@ -202,11 +203,11 @@ export class MessageService {
         stmts.push(...mentioned.map((op) => mentionItem(op, content, id, sender, project)));
         stmts.push(sleepRepo.countMessage());
       }
+      // The recipient's webhook (spec 04 §8.3) commits with the message.
+      if (to && notify) stmts.push(hooks.enqueueStatement('message_sent', to, { message_id: id, from: sender, content: content.slice(0, 200) }));
       return { stmts, events, result: id };
     });
-    if (to && notify) {
-      new WebhookService(this.app).dispatch('message_sent', to, { message_id: id, from: sender, content: content.slice(0, 200) });
-    }
+    if (to && notify) hooks.kick();
     return { id };
   }
 

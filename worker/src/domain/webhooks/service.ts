@@ -108,22 +108,6 @@ export class WebhookService {
     return JSON.stringify({ event, agent_id: routingAgentId, data, timestamp: this.app.clock.now().toISOString() });
   }
 
-  /**
-   * Durable dispatch after a commit (spec 04 §8.2, spec 07 REL-20): writes the outbox rows, then
-   * sends in the background. Never throws into the request.
-   */
-  dispatch(event: string, routingAgentId: string | null, data: unknown): void {
-    this.app.runtime.waitUntil(
-      (async () => {
-        const s = this.enqueueStatement(event, routingAgentId, data);
-        await this.app.db.execute(s.sql, s.args);
-        await this.deliverDue();
-      })().catch((err) => {
-        this.app.log.error('webhook dispatch failed', { event, error: (err as Error).message });
-      }),
-    );
-  }
-
   /** Sends due deliveries in the background right after a write, so latency stays low. */
   kick(): void {
     this.app.runtime.waitUntil(
