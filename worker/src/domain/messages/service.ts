@@ -7,6 +7,7 @@ import { agentsRepo } from '../agents/repo.js';
 import { messagesRepo, type MessageFilters, type MessageRow, type MessageViewer, type NewMessage } from './repo.js';
 import { ChannelService } from '../channels/service.js';
 import { WebhookService } from '../webhooks/service.js';
+import { enforceOnMessage } from '../context/enforcement.js';
 import { sleepRepo } from '../admin/repo.js';
 
 export const MSG_TYPES = ['message', 'request', 'directive', 'info'] as const;
@@ -151,6 +152,9 @@ export class MessageService {
     const thread = optString(body, 'thread_id', 200);
     const project = optString(body, 'project_id', 200);
     const metadata = metadataOf(body);
+    // Enforcement rules after the input checks (a hit writes an event) and before anything is
+    // written (spec 03 §7.2).
+    await enforceOnMessage(this.app, p, content);
 
     let channelId: number | null = null;
     if (body.channel_id !== undefined && body.channel_id !== null) {
