@@ -7,6 +7,7 @@ import type { Config } from '../worker/src/config.js';
 import { Db } from '../worker/src/db/db.js';
 import { consoleLogger, systemClock, type BlobStore, type Clock, type Logger, type Runtime } from '../worker/src/runtime.js';
 import { SqliteFileDriver } from './sqlite-driver.js';
+import { createPinnedFetch, type Resolver } from './pinned-fetch.js';
 import { ensurePrivateDir, FILE_MODE } from './data-dir.js';
 
 export const CORE_DB_FILE = 'mycelium.db';
@@ -15,10 +16,14 @@ export interface NodeRuntimeOptions {
   config: Config;
   log?: Logger;
   clock?: Clock;
+  /** DNS for the SSRF guard and pinned outbound connections (tests inject a rebinding resolver). */
+  resolver?: Resolver;
 }
 
+const systemResolver: Resolver = async (hostname) => (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
+
 /** Node runtime: SQLite files in DATA_DIR, blobs in a folder, timers, online backups. */
-export function createNodeRuntime({ config, log = consoleLogger(config.logLevel), clock = systemClock }: NodeRuntimeOptions) {
+export function createNodeRuntime({ config, log = consoleLogger(config.logLevel), clock = systemClock, resolver = systemResolver }: NodeRuntimeOptions) {
   const dataDir = config.dataDir;
   const driver = new SqliteFileDriver(join(dataDir, CORE_DB_FILE));
   const db = new Db(driver);
@@ -56,9 +61,9 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
     backup: () => backupDatabase(driver, dataDir, config.backupRetention, clock),
     listBackups: () => listBackups(dataDir),
     // The SSRF guard refuses names that resolve to internal addresses (spec 07 SEC-32).
-    async resolveHost(hostname: string) {
-      return (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
-    },
+    resolveHost: resolver,
+    // Connections go to the addresses the guard checked, resolved once per connect (issue 17).
+    pinnedFetch: createPinnedFetch(resolver, config.webhookAllowLoopback),
     startedAt: clock.now().getTime(),
     memoryUsageMb: () => Math.round(process.memoryUsage().rss / 1048576),
     /** Waits for background work (hooks, webhooks) — used by graceful shutdown and tests. */

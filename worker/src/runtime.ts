@@ -46,6 +46,12 @@ export interface Runtime {
    * resolve to internal addresses are refused (http/ssrf.ts). Absent on Workers.
    */
   resolveHost?(hostname: string): Promise<string[]>;
+  /**
+   * Optional fetch whose connections are pinned: the DNS answer the socket connects to is the
+   * one checked against the SSRF guard (Node: a custom lookup on the HTTP agent). Absent on
+   * Workers, where the platform's fetch resolves and connects (see SECURITY.md).
+   */
+  pinnedFetch?: typeof fetch;
   /** Resident memory in MB where the runtime can tell. */
   memoryUsageMb(): number;
 }

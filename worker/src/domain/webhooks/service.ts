@@ -192,7 +192,7 @@ export class WebhookService {
       const res = await guardedFetch(
         hook.url,
         { method: 'POST', headers, body, signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS) },
-        { ...guard, maxRedirects: 3, methodPreservingOnly: true },
+        { ...guard, maxRedirects: 3, methodPreservingOnly: true, fetchFn: this.app.runtime.pinnedFetch },
       );
       const text = (await res.text().catch(() => '')).slice(0, RESPONSE_BODY_MAX);
       const duration = Date.now() - started;
