@@ -26,6 +26,7 @@ export const ENV_VARS = [
   'MYCELIUM_WEBHOOK_ALLOW_LOOPBACK',
   'WEBHOOK_MAX_ATTEMPTS',
   'WEBHOOK_RETRY_BASE_MS',
+  'APPROVAL_EXPIRY_HOURS',
   'RAILWAY_TOKEN',
   'RAILWAY_API_URL',
   'CLOUDFLARE_TOKEN',
@@ -81,6 +82,8 @@ export interface Config {
   webhookMaxAttempts: number;
   /** Wait before the 2nd attempt; doubles per attempt (with jitter), capped at one hour. */
   webhookRetryBaseMs: number;
+  /** Pending approvals expire after this many hours without a decision; 0 = never (spec 04 A9). */
+  approvalExpiryHours: number;
   env: Env;
 }
 
@@ -112,6 +115,7 @@ const schema = z.object({
   BACKUP_RETENTION: z.coerce.number().int().min(1).max(1000).default(28),
   WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(12),
   WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(100).max(3_600_000).default(2000),
+  APPROVAL_EXPIRY_HOURS: z.coerce.number().int().min(0).max(8760).default(72),
 });
 
 export class ConfigError extends Error {}
@@ -132,6 +136,7 @@ export function loadConfig(env: Env): Config {
     BACKUP_RETENTION: str('BACKUP_RETENTION'),
     WEBHOOK_MAX_ATTEMPTS: str('WEBHOOK_MAX_ATTEMPTS'),
     WEBHOOK_RETRY_BASE_MS: str('WEBHOOK_RETRY_BASE_MS'),
+    APPROVAL_EXPIRY_HOURS: str('APPROVAL_EXPIRY_HOURS'),
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -163,6 +168,7 @@ export function loadConfig(env: Env): Config {
     webhookAllowLoopback: csv(str('MYCELIUM_WEBHOOK_ALLOW_LOOPBACK')) ?? [],
     webhookMaxAttempts: parsed.data.WEBHOOK_MAX_ATTEMPTS,
     webhookRetryBaseMs: parsed.data.WEBHOOK_RETRY_BASE_MS,
+    approvalExpiryHours: parsed.data.APPROVAL_EXPIRY_HOURS,
     env,
   };
 }
