@@ -28,7 +28,7 @@ async function freePort(): Promise<number> {
 }
 
 async function finalRows(webhookId: number, ms = 8000) {
-  return waitFor(async () => {
+  return poll(async () => {
     const r = await t.call('GET', `/webhooks/deliveries?webhook_id=${webhookId}`, { admin: true });
     return r.body.length && r.body.every((d: any) => d.state !== 'pending') ? r.body : null;
   }, ms);
