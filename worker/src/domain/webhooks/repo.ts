@@ -95,13 +95,19 @@ export const webhooksRepo = {
    * isolates, the timer and a post-write kick) never attempt the same row at once, and a sender
    * that dies mid-attempt leaves the row due again when the lease ends (at-least-once).
    */
-  claimDue(db: Queryable, now: number, leaseUntil: number, limit: number) {
+  async claimDue(db: Queryable, now: number, leaseUntil: number, limit: number): Promise<DeliveryRow[]> {
+    // A read first: most kicks find nothing due, and a read takes no write lock (concurrent
+    // writers on libSQL would otherwise queue behind every event's kick).
+    const due = await db.all<{ id: number }>(
+      "SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+      [now, limit],
+    );
+    if (!due.length) return [];
     return db.all<DeliveryRow>(
       `UPDATE webhook_deliveries SET next_attempt_at = ?, attempts = attempts + 1
-       WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)
-         AND state = 'pending' AND next_attempt_at <= ?
+       WHERE id IN (${due.map(() => '?').join(', ')}) AND state = 'pending' AND next_attempt_at <= ?
        RETURNING *`,
-      [leaseUntil, now, limit, now],
+      [leaseUntil, ...due.map((d) => d.id), now],
     );
   },
   /** The outcome of one attempt on a claimed row. */
