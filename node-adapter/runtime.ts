@@ -10,6 +10,7 @@ import { Db } from '../worker/src/db/db.js';
 import { inProcessEventHub } from '../worker/src/domain/events/hub.js';
 import { BlobTooLargeError, consoleLogger, systemClock, type BlobInfo, type BlobStore, type Clock, type Logger, type Runtime } from '../worker/src/runtime.js';
 import { SqliteFileDriver } from './sqlite-driver.js';
+import { createPinnedFetch, type Resolver } from './pinned-fetch.js';
 import { DIR_MODE, ensurePrivateDir, FILE_MODE } from './data-dir.js';
 import { FileDroneHub } from '../worker/src/domain/file-server/hub.js';
 
@@ -19,10 +20,14 @@ export interface NodeRuntimeOptions {
   config: Config;
   log?: Logger;
   clock?: Clock;
+  /** DNS for the SSRF guard and pinned outbound connections (tests inject a rebinding resolver). */
+  resolver?: Resolver;
 }
 
+const systemResolver: Resolver = async (hostname) => (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
+
 /** Node runtime: SQLite files in DATA_DIR, blobs in a folder, timers, online backups. */
-export function createNodeRuntime({ config, log = consoleLogger(config.logLevel), clock = systemClock }: NodeRuntimeOptions) {
+export function createNodeRuntime({ config, log = consoleLogger(config.logLevel), clock = systemClock, resolver = systemResolver }: NodeRuntimeOptions) {
   const dataDir = config.dataDir;
   const driver = new SqliteFileDriver(join(dataDir, CORE_DB_FILE));
   const db = new Db(driver);
@@ -65,9 +70,9 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
     backup: () => backupDatabase(driver, dataDir, config.backupRetention, clock),
     listBackups: () => listBackups(dataDir),
     // The SSRF guard refuses names that resolve to internal addresses (spec 07 SEC-32).
-    async resolveHost(hostname: string) {
-      return (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
-    },
+    resolveHost: resolver,
+    // Connections go to the addresses the guard checked, resolved once per connect (issue 17).
+    pinnedFetch: createPinnedFetch(resolver, config.webhookAllowLoopback),
     startedAt: clock.now().getTime(),
     lifetime: 'process',
     eventHub: inProcessEventHub(db),

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { loadConfig, type Env } from '../worker/src/config.js';
 import { createApp, prepareDatabase } from '../worker/src/app.js';
 import { maintenance } from '../worker/src/maintenance.js';
+import { WebhookService } from '../worker/src/domain/webhooks/service.js';
 import { consoleLogger, type Logger } from '../worker/src/runtime.js';
 import { createNodeRuntime, CORE_DB_FILE } from './runtime.js';
 import { secureDataDir } from './data-dir.js';
@@ -69,6 +70,19 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const timer = setInterval(runMaintenance, opts.maintenanceIntervalMs ?? 60_000);
   first.unref();
   timer.unref();
+  // The webhook outbox is polled every second (due retries, and rows left pending by a restart);
+  // one pass at a time.
+  const outbox = new WebhookService(ctx);
+  let polling = false;
+  const pollOutbox = setInterval(() => {
+    if (polling) return;
+    polling = true;
+    outbox
+      .deliverDue()
+      .catch((err) => log.error('webhook outbox failed', { error: (err as Error).message }))
+      .finally(() => (polling = false));
+  }, 1_000);
+  pollOutbox.unref();
 
   let stopping: Promise<void> | null = null;
   const stop = () =>
@@ -76,6 +90,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       clearTimeout(first);
       clearInterval(timer);
       closeTunnel();
+      clearInterval(pollOutbox);
       // Stop accepting, let in-flight requests finish; long-lived streams are cut after 10 s.
       await new Promise<void>((done) => {
         const force = setTimeout(() => {

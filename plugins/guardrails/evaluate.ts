@@ -1,8 +1,9 @@
 /**
  * The one evaluation model (spec 06 W5): pre-mutation checks and post-hoc event hooks both
  * evaluate rules against `{type, agent, project_id, data}`. No code evaluation (SEC-42); regexes
- * are bounded against catastrophic backtracking.
+ * are bounded against catastrophic backtracking (worker/src/rules/safe-regex.ts).
  */
+import { boundedMatch, quotePattern, unsafePatternReason } from '../../worker/src/plugins/sdk.js';
 
 export interface EvalInput {
   type: string;
@@ -26,64 +27,10 @@ export const CONDITION_TYPES = ['require_field', 'max_value', 'require_approval'
 export const OPS = ['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'contains', 'not_contains', 'exists', 'not_exists', 'in', 'not_in', 'matches'] as const;
 export const ENFORCEMENTS = ['warn', 'block', 'log'] as const;
 
-const MAX_PATTERN = 200;
-const MAX_SUBJECT = 2_000;
-/** Unbounded quantifiers allowed in one pattern: with MAX_SUBJECT, two keep the worst case quadratic. */
-const MAX_UNBOUNDED = 2;
+export { unsafePatternReason };
 
-/**
- * A pattern is accepted only if it cannot backtrack catastrophically in a backtracking engine:
- * bounded length, no backreferences or lookarounds, and no quantified group that itself
- * contains a quantifier or an alternation (the `(a+)+`, `(a|aa)*` shapes). Returns the reason
- * it is refused, or null.
- */
-export function unsafePatternReason(pattern: string): string | null {
-  if (pattern.length > MAX_PATTERN) return `pattern longer than ${MAX_PATTERN} characters`;
-  if (/\\[1-9]|\\k</.test(pattern)) return 'backreferences are not allowed';
-  if (/\(\?<?[=!]/.test(pattern)) return 'lookarounds are not allowed';
-  // Walk the groups: a group followed by a quantifier must not contain a quantifier or `|`.
-  const stack: { start: number; risky: boolean }[] = [];
-  let unbounded = 0;
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i];
-    if ((ch === '*' || ch === '+') && pattern[i - 1] !== '\\') unbounded++;
-    if (ch === '{' && /^\{\d+,\}/.test(pattern.slice(i))) unbounded++;
-    if (ch === '\\') {
-      i++;
-      continue;
-    }
-    if (ch === '[') {
-      // skip a character class
-      for (i++; i < pattern.length && pattern[i] !== ']'; i++) if (pattern[i] === '\\') i++;
-      continue;
-    }
-    if (ch === '(') stack.push({ start: i, risky: false });
-    else if (ch === ')') {
-      const g = stack.pop();
-      if (!g) return 'unbalanced parentheses';
-      const next = pattern[i + 1];
-      const quantified = next === '*' || next === '+' || next === '{' || next === '?';
-      if (quantified && g.risky && next !== '?') return 'nested quantifiers are not allowed';
-      if (stack.length && (g.risky || quantified)) stack[stack.length - 1].risky = true;
-    } else if ((ch === '*' || ch === '+' || ch === '{' || ch === '|') && stack.length) {
-      stack[stack.length - 1].risky = true;
-    }
-  }
-  if (stack.length) return 'unbalanced parentheses';
-  // Adjacent unbounded quantifiers (`.*.*.*x`) backtrack polynomially even without nesting.
-  if (unbounded > MAX_UNBOUNDED) return `more than ${MAX_UNBOUNDED} unbounded quantifiers`;
-  try {
-    new RegExp(pattern);
-  } catch (err) {
-    return `invalid regular expression (${(err as Error).message})`;
-  }
-  return null;
-}
-
-function safeMatch(pattern: unknown, subject: unknown): boolean {
-  if (typeof pattern !== 'string' || unsafePatternReason(pattern)) return false;
-  return new RegExp(pattern).test(String(subject ?? '').slice(0, MAX_SUBJECT));
-}
+/** Called when a stored pattern is refused at evaluation (logged by the plugin). */
+export type OnRefused = (pattern: string, reason: string) => void;
 
 function resolve(ctx: Record<string, unknown>, path: string): unknown {
   let v: unknown = ctx;
@@ -100,7 +47,7 @@ function looseEq(a: unknown, b: unknown): boolean {
   return String(a) === String(b);
 }
 
-function compare(op: string, actual: unknown, expected: unknown): boolean {
+function compare(op: string, actual: unknown, expected: unknown, onRefused?: OnRefused): boolean {
   switch (op) {
     case 'eq':
       return looseEq(actual, expected);
@@ -127,7 +74,7 @@ function compare(op: string, actual: unknown, expected: unknown): boolean {
     case 'not_in':
       return Array.isArray(expected) && !expected.some((e) => looseEq(actual, e));
     case 'matches':
-      return safeMatch(expected, actual);
+      return boundedMatch(expected, actual, { onRefused });
     default:
       return false;
   }
@@ -141,7 +88,7 @@ export function ruleMatches(rule: RuleLike, input: EvalInput): boolean {
 }
 
 /** `{violated, detail}` for one rule against one input. Unknown condition types never violate. */
-export function evaluate(rule: RuleLike, input: EvalInput): { violated: boolean; detail: string | null } {
+export function evaluate(rule: RuleLike, input: EvalInput, onRefused?: OnRefused): { violated: boolean; detail: string | null } {
   const c = rule.conditions ?? {};
   const msg = typeof c.message === 'string' && c.message ? c.message : null;
   const data = input.data ?? {};
@@ -167,7 +114,7 @@ export function evaluate(rule: RuleLike, input: EvalInput): { violated: boolean;
       if (!checks.length) return no;
       const ctx: Record<string, unknown> = { ...data, agent: input.agent, type: input.type, project_id: input.project_id, data, event: { ...input } };
       const results = checks.map((k: { field?: unknown; op?: unknown; value?: unknown }) =>
-        compare(typeof k.op === 'string' ? k.op : 'eq', resolve(ctx, String(k.field ?? '')), k.value),
+        compare(typeof k.op === 'string' ? k.op : 'eq', resolve(ctx, String(k.field ?? '')), k.value, onRefused),
       );
       const hit = c.logic === 'or' ? results.some(Boolean) : results.every(Boolean);
       return hit ? { violated: true, detail: msg ?? 'Custom rule violated' } : no;
@@ -200,7 +147,7 @@ export function conditionsProblem(c: unknown): string | null {
       if (k.op === 'matches') {
         if (typeof k.value !== 'string') return `conditions.checks.${i}.value must be a string`;
         const why = unsafePatternReason(k.value);
-        if (why) return `conditions.checks.${i}.value: ${why}`;
+        if (why) return `conditions.checks.${i}.value: pattern ${quotePattern(k.value)} refused: ${why}`;
       }
     }
   }

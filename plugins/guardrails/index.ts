@@ -147,6 +147,11 @@ export async function setup(api: PluginApi) {
     }
   }
 
+  // A stored pattern that fails the safety check (written before it existed, or straight into the
+  // database) is evaluated as not matching and logged, so a failed evaluation is never silent.
+  const refusedLogger = (rule: RuleLike) => (pattern: string, reason: string) =>
+    api.log.warn('guardrail pattern refused at evaluation; treated as not matching', { rule_id: rule.id, rule_name: rule.name, pattern: pattern.slice(0, 80), reason });
+
   // (a) Before the write: block rules refuse it with 403 and nothing is written; warn/log rules
   // are recorded and the write goes on.
   api.guard(async (g: GuardInput) => {
@@ -155,7 +160,7 @@ export async function setup(api: PluginApi) {
     const hits: { rule: Rule; detail: string }[] = [];
     for (const rule of await rules()) {
       if (!ruleMatches(rule, input)) continue;
-      const r = evaluate(rule, input);
+      const r = evaluate(rule, input, refusedLogger(rule));
       if (r.violated) hits.push({ rule, detail: r.detail! });
     }
     const blocking = hits.filter((h) => h.rule.enforcement === 'block');
@@ -173,7 +178,7 @@ export async function setup(api: PluginApi) {
     const input: EvalInput = { type: ev.type, agent: ev.agent, project_id: ev.project_id, data: dataObject(ev.data), summary: ev.summary };
     for (const rule of await rules()) {
       if (!ruleMatches(rule, input)) continue;
-      const r = evaluate(rule, input);
+      const r = evaluate(rule, input, refusedLogger(rule));
       if (r.violated) await record(rule, input, r.detail!, false);
     }
   });
@@ -313,7 +318,7 @@ export async function setup(api: PluginApi) {
     const results = (await rules())
       .filter((r: RuleLike) => ruleMatches(r, { ...input, project_id: input.project_id || null }) || ruleMatches(r, input))
       .map((r) => {
-        const e = evaluate(r, input);
+        const e = evaluate(r, input, refusedLogger(r));
         return { rule_id: r.id, rule_name: r.name, enforcement: r.enforcement, violated: e.violated, detail: e.detail };
       });
     return { event_type: input.type, results };

@@ -62,6 +62,8 @@ export interface TargetOptions {
   env?: Record<string, string>;
   /** Node only: a controllable clock. */
   clock?: Clock;
+  /** Node only: the DNS resolver behind the SSRF guard and pinned connections. */
+  resolver?: (hostname: string) => Promise<string[]>;
 }
 
 const API = '/api/mycelium';
@@ -104,7 +106,7 @@ async function startNodeTarget(opts: TargetOptions): Promise<Target> {
   const { adminKey, jwtSecret } = secrets();
   const config = loadConfig({ ADMIN_KEY: adminKey, JWT_SECRET: jwtSecret, DATA_DIR: dataDir, ...opts.env });
   const quiet = consoleLogger('error', { log: () => undefined, error: () => undefined });
-  const runtime = createNodeRuntime({ config, log: process.env.MYCELIUM_TEST_LOG ? consoleLogger('debug') : quiet, clock: opts.clock });
+  const runtime = createNodeRuntime({ config, log: process.env.MYCELIUM_TEST_LOG ? consoleLogger('debug') : quiet, clock: opts.clock, resolver: opts.resolver });
   await prepareDatabase(runtime);
   const { app, ctx } = createApp(runtime);
   const fetchFn = async (path: string, init?: RequestInit) => {

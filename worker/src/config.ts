@@ -26,6 +26,9 @@ export const ENV_VARS = [
   'HEARTBEAT_INTERVAL_SECONDS',
   'LEASE_TTL_SECONDS',
   'MYCELIUM_WEBHOOK_ALLOW_LOOPBACK',
+  'WEBHOOK_MAX_ATTEMPTS',
+  'WEBHOOK_RETRY_BASE_MS',
+  'APPROVAL_EXPIRY_HOURS',
   'RAILWAY_TOKEN',
   'RAILWAY_API_URL',
   'CLOUDFLARE_TOKEN',
@@ -88,6 +91,12 @@ export interface Config {
   uploadMaxBytes: number;
   githubToken?: string;
   githubApiUrl: string;
+  /** Attempts per webhook delivery before it is dead-lettered (issue 17 outbox). */
+  webhookMaxAttempts: number;
+  /** Wait before the 2nd attempt; doubles per attempt (with jitter), capped at one hour. */
+  webhookRetryBaseMs: number;
+  /** Pending approvals expire after this many hours without a decision; 0 = never (spec 04 A9). */
+  approvalExpiryHours: number;
   env: Env;
 }
 
@@ -120,6 +129,9 @@ const schema = z.object({
   HEARTBEAT_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
   LEASE_TTL_SECONDS: z.coerce.number().int().min(10).max(7 * 86_400).optional(),
   UPLOAD_MAX_BYTES: z.coerce.number().int().min(1).max(5 * 1024 ** 3).default(200 * 1024 * 1024),
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(12),
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(100).max(3_600_000).default(2000),
+  APPROVAL_EXPIRY_HOURS: z.coerce.number().int().min(0).max(8760).default(72),
 });
 
 export class ConfigError extends Error {}
@@ -141,6 +153,9 @@ export function loadConfig(env: Env): Config {
     HEARTBEAT_INTERVAL_SECONDS: str('HEARTBEAT_INTERVAL_SECONDS'),
     LEASE_TTL_SECONDS: str('LEASE_TTL_SECONDS'),
     UPLOAD_MAX_BYTES: str('UPLOAD_MAX_BYTES'),
+    WEBHOOK_MAX_ATTEMPTS: str('WEBHOOK_MAX_ATTEMPTS'),
+    WEBHOOK_RETRY_BASE_MS: str('WEBHOOK_RETRY_BASE_MS'),
+    APPROVAL_EXPIRY_HOURS: str('APPROVAL_EXPIRY_HOURS'),
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -176,6 +191,9 @@ export function loadConfig(env: Env): Config {
     uploadMaxBytes: parsed.data.UPLOAD_MAX_BYTES,
     githubToken: str('GITHUB_TOKEN'),
     githubApiUrl: (str('GITHUB_API_URL') ?? 'https://api.github.com').replace(/\/+$/, ''),
+    webhookMaxAttempts: parsed.data.WEBHOOK_MAX_ATTEMPTS,
+    webhookRetryBaseMs: parsed.data.WEBHOOK_RETRY_BASE_MS,
+    approvalExpiryHours: parsed.data.APPROVAL_EXPIRY_HOURS,
     env,
   };
 }

@@ -112,6 +112,12 @@ export interface Runtime {
   resolveHost?(hostname: string): Promise<string[]>;
   /** Present where streams are fed by push instead of per-stream polling (Workers with EVENT_HUB). */
   eventHub?: EventHubPort;
+  /**
+   * Optional fetch whose connections are pinned: the DNS answer the socket connects to is the
+   * one checked against the SSRF guard (Node: a custom lookup on the HTTP agent). Absent on
+   * Workers, where the platform's fetch resolves and connects (see SECURITY.md).
+   */
+  pinnedFetch?: typeof fetch;
   /** Resident memory in MB, or null where the runtime cannot measure it (Workers). */
   memoryUsageMb(): number | null;
 }

@@ -26,6 +26,15 @@ export async function hmacSha256Hex(secret: string, message: string | Uint8Array
   return toHex(new Uint8Array(await crypto.subtle.sign('HMAC', key, data)));
 }
 
+/** Base64 HMAC-SHA256 with raw key bytes (Standard Webhooks `webhook-signature`). */
+export async function hmacSha256Base64(key: Uint8Array, message: string): Promise<string> {
+  const k = await crypto.subtle.importKey('raw', key as Uint8Array<ArrayBuffer>, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const sig = new Uint8Array(await crypto.subtle.sign('HMAC', k, enc.encode(message)));
+  let bin = '';
+  for (const b of sig) bin += String.fromCharCode(b);
+  return btoa(bin);
+}
+
 /** Constant-time equality of two equal-length byte strings. */
 export function timingSafeEqualBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

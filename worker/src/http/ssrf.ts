@@ -10,8 +10,9 @@
  *    a failed or empty lookup is refused — fail closed).
  * An explicit allow-list (MYCELIUM_WEBHOOK_ALLOW_LOOPBACK: `host[:port]` entries, or `1` for
  * 127.0.0.1 and ::1) exempts exact hosts for local development; it is empty by default.
- * Known limit: without connection pinning a name could re-resolve between check and connect
- * (DNS rebinding); IP literals and internal names are closed regardless.
+ * DNS rebinding (a name re-resolving between check and connect) is closed on Node by a pinned
+ * fetch (Runtime.pinnedFetch, node-adapter/pinned-fetch.ts) passed as `fetchFn`; on Workers the
+ * platform resolves and connects, and IP literals and internal names are closed regardless.
  */
 
 export class SsrfBlockedError extends Error {

@@ -78,7 +78,8 @@ export interface CoreApi {
    * The approval gate for a gated action (declared in the manifest's `gatedActions`): admins pass;
    * others must present an approved approval of that type they requested, consumed on use.
    */
-  approvals: { gate(principal: Principal, actionType: string, approvalId: unknown): Promise<{ approval_id?: number; approval_warning?: string }> };
+  /** `target`: the resource acted on; an approval bound to another resource is refused (spec 04 A5). */
+  approvals: { gate(principal: Principal, actionType: string, approvalId: unknown, target?: { kind: string; id: string | number }): Promise<{ approval_id?: number; approval_warning?: string }> };
   agents: { list(): Promise<AgentInfo[]>; get(id: string): Promise<AgentInfo | null> };
   projects: {
     list(): Promise<ProjectInfo[]>;
@@ -143,7 +144,7 @@ function between(col: string, opts: { status?: string; since: string; until: str
 export function createCoreApi(ctx: AppContext): CoreApi {
   const db = ctx.db;
   return {
-    approvals: { gate: (p, actionType, approvalId) => checkApprovalGate(ctx, p, actionType, approvalId) },
+    approvals: { gate: (p, actionType, approvalId, target) => checkApprovalGate(ctx, p, actionType, approvalId, target) },
     agents: {
       list: () => db.all<AgentInfo>(`SELECT ${AGENT_COLS} FROM agents ORDER BY id`),
       get: async (id) => (await db.get<AgentInfo>(`SELECT ${AGENT_COLS} FROM agents WHERE id = ?`, [id])) ?? null,

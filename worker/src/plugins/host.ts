@@ -380,7 +380,7 @@ export class PluginHost {
       guard: (fn) => void staged.guards.push(fn),
       job: (job) => void staged.jobs.push(job),
       fetch: (url, init = {}) =>
-        guardedFetch(url, { signal: AbortSignal.timeout(HOOK_TIMEOUT_MS), ...init }, { resolveHost: ctx.runtime.resolveHost?.bind(ctx.runtime), methodPreservingOnly: true }),
+        guardedFetch(url, { signal: AbortSignal.timeout(HOOK_TIMEOUT_MS), ...init }, { resolveHost: ctx.runtime.resolveHost?.bind(ctx.runtime), fetchFn: ctx.runtime.pinnedFetch, methodPreservingOnly: true }),
     };
   }
 

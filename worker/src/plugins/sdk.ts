@@ -9,6 +9,7 @@ export { reply, PluginReply } from './types.js';
 export { AppError, badRequest, forbidden, notFound, conflict, invalidEnum, unauthorized } from '../http/errors.js';
 export { parseIntId, queryInt, parseWith } from '../http/validate.js';
 export { SsrfBlockedError } from '../http/ssrf.js';
+export { boundedMatch, quotePattern, unsafePatternReason } from '../rules/safe-regex.js';
 export { whereAll } from '../db/sql.js';
 
 /** Filters shared by the rule lists of rule-based plugins (`?enabled=`, `?trigger_event=`, `?project_id=`). */

@@ -5,7 +5,7 @@ import { RISK_TIERS, type RiskTier } from '../config/keys.js';
 import { configRepo } from '../config/repo.js';
 import { approvalsRepo } from './repo.js';
 import { identityKey } from './identity.js';
-import { ApprovalService, tierRank } from './service.js';
+import { ApprovalService, boundSubject, subjectMatches, tierRank } from './service.js';
 
 export interface GateResult {
   /** Set when the action proceeds without an approval below the threshold (compatibility). */
@@ -20,10 +20,17 @@ const refuse = (msg: string) => new AppError(403, msg, { approval_required: true
  * The approval gate for gated actions (spec 04 §2.4, SEC-48). Admins pass. For an action whose
  * tier is at or above `approval_gate_threshold` (default medium) an agent or operator must
  * present an approved approval of that action type that it requested; the approval is consumed
- * (marked executed) atomically, so a second use is refused. Below the threshold the original's
- * soft warning is kept.
+ * (marked executed) atomically, so a second use is refused. An approval bound to a resource (its
+ * payload named one) passes only for that `target`. Below the threshold the original's soft
+ * warning is kept.
  */
-export async function checkApprovalGate(app: AppContext, p: Principal, actionType: string, rawApprovalId: unknown): Promise<GateResult> {
+export async function checkApprovalGate(
+  app: AppContext,
+  p: Principal,
+  actionType: string,
+  rawApprovalId: unknown,
+  target?: { kind: string; id: string | number },
+): Promise<GateResult> {
   if (p.isAdmin) return {};
   const service = new ApprovalService(app);
   const threshold = await gateThreshold(app);
@@ -41,6 +48,11 @@ export async function checkApprovalGate(app: AppContext, p: Principal, actionTyp
   if (row.status !== 'approved') throw refuse(`Approval #${id} is ${row.status}, not approved`);
   if (row.action_type !== actionType) throw refuse(`Approval #${id} is for ${row.action_type}, not ${actionType}`);
   if (row.requester_key !== identityKey(p)) throw refuse(`Approval #${id} belongs to ${row.requested_by}, not ${p.who}`);
+  // Target binding: an approval whose payload named a resource approves that one only.
+  const bound = boundSubject(row.subject);
+  if (bound !== null && target && !subjectMatches(bound, target)) {
+    throw refuse(`Approval #${id} is for ${bound}, not ${target.kind} ${String(target.id)}`);
+  }
   const used = await approvalsRepo.markExecuted(app.db, id);
   if (!used) throw refuse(`Approval #${id} is executed, not approved`);
   await app.events.emit({

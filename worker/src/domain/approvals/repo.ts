@@ -245,6 +245,44 @@ export const approvalsRepo = {
     ];
   },
 
+  /**
+   * Expiry (spec 04 A9): every approval still pending since before `cutoff` becomes `expired`,
+   * stamped with one token; its inbox items are actioned, the requesting agent gets a message
+   * and an `approval_expired` event is written per row — one batch, so all or nothing.
+   * The last statement returns the event rows (id, approval_id) for publishing.
+   */
+  expireBatch(cutoff: string, token: string, hours: number): Statement[] {
+    const reason = `Expired after ${hours} h without a decision`;
+    return [
+      {
+        sql: `UPDATE approvals SET status = 'expired', reason = ?, decided_by = '__system__', decided_at = datetime('now'),
+                updated_at = datetime('now'), decision_id = ?
+              WHERE status = 'pending' AND created_at < ?`,
+        args: [reason, token, cutoff],
+      },
+      {
+        sql: `UPDATE operator_inbox SET status = 'actioned', read_at = COALESCE(read_at, datetime('now'))
+              WHERE entity_type = 'approval' AND status != 'dismissed'
+                AND entity_id IN (SELECT CAST(id AS TEXT) FROM approvals WHERE decision_id = ?)`,
+        args: [token],
+      },
+      {
+        sql: `INSERT INTO messages (from_agent, to_agent, project_id, content, msg_type)
+              SELECT '__system__', substr(requester_key, 7), project_id, 'EXPIRED: [' || action_type || '] ' || title || ' — ' || ?, 'info'
+              FROM approvals WHERE decision_id = ? AND requester_key LIKE 'agent:%'`,
+        args: [reason, token],
+      },
+      {
+        sql: `INSERT INTO events (type, agent, project_id, summary, data)
+              SELECT 'approval_expired', '__system__', project_id, 'Approval #' || id || ' expired: [' || action_type || '] ' || title,
+                     json_object('approval_id', id, 'action_type', action_type, 'requested_by', requested_by)
+              FROM approvals WHERE decision_id = ? ORDER BY id
+              RETURNING id, project_id, summary, data`,
+        args: [token],
+      },
+    ];
+  },
+
   /** approved → executed, once (the gate's single use, and PUT …/executed). */
   markExecuted(db: Queryable, id: number) {
     return db.get<ApprovalRow>(

@@ -25,6 +25,8 @@ const decideSchema = z.object({ status: z.enum(['approved', 'denied']), reason: 
 export function approvalRoutes(app: AppContext) {
   const r = new Hono<AppEnv>();
   const approvals = new ApprovalService(app);
+  // Pending approvals past APPROVAL_EXPIRY_HOURS expire (spec 04 A9); checked every maintenance minute.
+  app.jobs.push({ name: 'approvals_expire', everyMs: 60_000, run: () => approvals.expireStale() });
 
   r.post('/approvals', requireAny, async (c) => {
     const body = bodyOf(c);

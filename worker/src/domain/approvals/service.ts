@@ -7,6 +7,7 @@ import { readRiskTiers } from '../config/service.js';
 import { appendSleepLog, isAutonomous, sleepState } from '../admin/sleep.js';
 import { approvalsRepo, toPublicApproval, type ApprovalRow } from './repo.js';
 import { identityKey, voterName } from './identity.js';
+import { toDbTime } from '../agents/json.js';
 
 /** Core gated actions (spec 04 §2.2) plus the tier-map names ours accepts (recommendation 4). */
 const CORE_ACTIONS = ['deploy', 'git_push', 'plan_create', 'money_action', 'delete', 'external_comm'];
@@ -50,6 +51,22 @@ function subjectOf(input: CreateApprovalInput): string {
     }
   }
   return `title:${input.title}`.slice(0, 500);
+}
+
+/**
+ * The resource an approval is bound to (target binding, spec 04 §2.4 recommendation / A5): the
+ * value of the `subject`/`target`/`resource_id`/`id` its payload named, or null when it named
+ * none (then only the action type and single use bind it, as for the original's clients).
+ */
+export function boundSubject(subject: string): string | null {
+  const m = subject.match(/^(subject|target|resource_id|id):(.*)$/s);
+  return m ? m[2] : null;
+}
+
+/** Whether a bound value names this resource: its id, or `<kind>:<id>`. */
+export function subjectMatches(bound: string, target: { kind: string; id: string | number }): boolean {
+  const id = String(target.id);
+  return bound === id || bound.toLowerCase() === `${target.kind}:${id}`.toLowerCase();
 }
 
 export class ApprovalService {
@@ -301,6 +318,22 @@ export class ApprovalService {
       data: { approval_id: row.id },
     });
     return { ok: true, id: row.id, status: 'executed' };
+  }
+
+  /**
+   * Maintenance: pending approvals older than APPROVAL_EXPIRY_HOURS expire (spec 04 A9), with an
+   * event each and the requesting agent told. Returns how many expired.
+   */
+  async expireStale(): Promise<number> {
+    const hours = this.app.config.approvalExpiryHours;
+    if (!hours) return 0;
+    const cutoff = toDbTime(this.app.clock.now().getTime() - hours * 3_600_000);
+    const res = await this.app.db.batch(approvalsRepo.expireBatch(cutoff, randomToken(), hours));
+    const events = res[res.length - 1].rows as unknown as { id: number; project_id: string | null; summary: string; data: string }[];
+    for (const e of events) {
+      this.app.events.publishWritten({ type: 'approval_expired', agent: '__system__', projectId: e.project_id, summary: e.summary, data: JSON.parse(e.data) }, Number(e.id));
+    }
+    return events.length;
   }
 
   /** Pending and approved requests of this caller (heartbeat/boot `approvals`). */

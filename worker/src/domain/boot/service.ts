@@ -130,12 +130,14 @@ export class BootService {
       summary: variant === 'slim' ? `${agentId} booted` : `${agentId} booted (${variant})`,
       data: before.status !== 'online' ? { previous_status: before.status, new_status: 'online' } : {},
     };
-    const res = await db.batch([...sideEffects, app.events.statement(ev)]);
-    app.events.publishWritten(ev, Number(res[res.length - 1].rows[0]?.id ?? null));
-    // Boot flips the agent online: the status webhook fires here too (spec 02 W30).
-    if (before.status !== 'online') {
-      new WebhookService(app).dispatch('agent_status_changed', agentId, { agent_id: agentId, previous_status: before.status, new_status: 'online', working_on: before.working_on ?? '' });
-    }
+    // Boot flips the agent online: the status webhook fires here too (spec 02 W30), its outbox row
+    // in the boot's batch.
+    const hooks = new WebhookService(app);
+    const flipped = before.status !== 'online';
+    const webhook = flipped ? [hooks.enqueueStatement('agent_status_changed', agentId, { agent_id: agentId, previous_status: before.status, new_status: 'online', working_on: before.working_on ?? '' })] : [];
+    const res = await db.batch([...sideEffects, app.events.statement(ev), ...webhook]);
+    app.events.publishWritten(ev, Number(res[sideEffects.length].rows[0]?.id ?? null));
+    if (flipped) hooks.kick();
     const agent: AgentRow = { ...before, status: 'online', last_heartbeat: toDbTime(nowMs) };
 
     const scope = await workScope(app, agent);

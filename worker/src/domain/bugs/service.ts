@@ -149,6 +149,15 @@ export async function updateBug(ctx: AppContext, p: Principal, id: number | null
   if (input.status && finished(input.status) && !finished(bug.status)) {
     stmts.push(creditCompletion(String(fields.assignee || bug.assignee || who), 'total_bugs_fixed'));
   }
+  // Webhooks commit with the update: `bug_updated` to the caller's webhooks on every PUT (spec 03
+  // §6; with a status the event above carries it, otherwise it is enqueued here) and `bug_assigned`
+  // to the new (else existing) assignee on an assignee or status change (spec 03 §14).
+  const hooks = new WebhookService(ctx);
+  if (!ev) stmts.push(hooks.enqueueStatement('bug_updated', who, { bug_id: bug.id, title: bug.title, updates }));
+  const target = (fields.assignee as string | null | undefined) || bug.assignee;
+  if ((input.assignee !== undefined || input.status) && target) {
+    stmts.push(hooks.enqueueStatement('bug_assigned', target, { bug_id: bug.id, title: bug.title, status: input.status ?? bug.status }));
+  }
   let res;
   try {
     res = await ctx.db.batch(stmts);
@@ -161,14 +170,7 @@ export async function updateBug(ctx: AppContext, p: Principal, id: number | null
     throw conflict('Bug was changed by someone else; read it again and retry', { assignee: now.assignee, status: now.status });
   }
   if (ev) ctx.events.publishWritten(ev, Number(res[2].rows[0]?.id ?? null));
-  // Webhook `bug_updated` goes to the caller's webhooks on every PUT (spec 03 §6); with a status the
-  // event above carries it, otherwise it is sent directly.
-  if (!ev) new WebhookService(ctx).dispatch('bug_updated', who, { bug_id: bug.id, title: bug.title, updates });
-  // Webhook `bug_assigned` to the new (else existing) assignee on an assignee or status change (spec 03 §14).
-  const target = (fields.assignee as string | null | undefined) || bug.assignee;
-  if ((input.assignee !== undefined || input.status) && target) {
-    new WebhookService(ctx).dispatch('bug_assigned', target, { bug_id: bug.id, title: bug.title, status: input.status ?? bug.status });
-  }
+  hooks.kick();
   return { ok: true, id: bug.id };
 }
 

@@ -78,7 +78,7 @@ export class ConceptService {
   async remove(p: Principal, id: number | null, approvalId: unknown) {
     const row = await this.load(id);
     await this.assertCanEdit(p, row);
-    const gate = await checkApprovalGate(this.app, p, 'delete', approvalId);
+    const gate = await checkApprovalGate(this.app, p, 'delete', approvalId, { kind: 'concept', id: row.id });
     const ev = { type: 'concept_deleted', agent: p.who, summary: `${p.who} deleted concept: ${row.name}`, data: { concept_id: row.id } };
     const res = await this.app.db.batch([...conceptsRepo.deleteWithLinks(row.id), this.app.events.statement(ev)]);
     this.app.events.publishWritten(ev, Number(res[2].rows[0]?.id ?? null));

@@ -2,6 +2,7 @@ import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { agentProjectIds, inProjectScope } from '../../auth/scope.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
+import { assertEnforcementRules } from './enforcement.js';
 import { contextRepo, NAMESPACE_CAP, type ContextKeyRow } from './repo.js';
 
 /** Namespaces the server itself reads (policy, roles, admin caches): admin-write-only (SEC-17, C4). */
@@ -148,6 +149,7 @@ export class ContextService {
       }
       const data = mergedValue(existing?.data ?? null, w.data);
       if (byteLength(data) > MAX_VALUE_BYTES) throw new AppError(413, `data exceeds ${MAX_VALUE_BYTES} bytes`);
+      assertEnforcementRules(w.namespace, w.key, data);
       const category = w.category ?? existing?.category ?? 'durable';
       const expires = this.expiryOf(w, existing);
       if (!existing) {

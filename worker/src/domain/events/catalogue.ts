@@ -11,6 +11,7 @@ export const CORE_EVENT_TYPES = [
   'approval_denied',
   'approval_vote',
   'approval_executed',
+  'approval_expired',
   'context_updated',
   'context_key_updated',
   'context_key_deleted',

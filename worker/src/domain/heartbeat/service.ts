@@ -120,8 +120,15 @@ export class HeartbeatService {
     );
     const mdReport = input.state_snapshot.md_report;
     if (mdReport && typeof mdReport === 'object' && !Array.isArray(mdReport)) stmts.push(heartbeatRepo.storeMdReport(agentId, prev.project_id, JSON.stringify(mdReport)));
+    const status = prev.status === 'paused' ? 'paused' : input.status;
+    // Webhook only from the agent's own heartbeat, on a real change (spec 02 §3.3 step 5); its
+    // outbox row commits with the heartbeat.
+    const hooks = new WebhookService(app);
+    const changed = prev.status !== status;
+    if (changed) stmts.push(hooks.enqueueStatement('agent_status_changed', prev.id, { agent_id: prev.id, previous_status: prev.status, new_status: status, working_on: input.working_on }));
     await app.db.batch(stmts);
-    this.announce(prev, prev.status === 'paused' ? 'paused' : input.status, input.working_on, true);
+    if (changed) hooks.kick();
+    this.announce(prev, status, input.working_on);
 
     // Independent reads run together: one round-trip's worth of latency over libSQL HTTP.
     const [inbox, frozen, approvals] = await parallelQueries([
@@ -186,11 +193,7 @@ export class HeartbeatService {
   }
 
   /** Liveness pings are broadcast, not persisted (spec 02 §4); the status change rides in data. */
-  private announce(prev: AgentRow, status: string, workingOn: string, webhook = false) {
-    // Webhook only from the agent's own heartbeat, on a real change (spec 02 §3.3 step 5).
-    if (webhook && prev.status !== status) {
-      new WebhookService(this.app).dispatch('agent_status_changed', prev.id, { agent_id: prev.id, previous_status: prev.status, new_status: status, working_on: workingOn });
-    }
+  private announce(prev: AgentRow, status: string, workingOn: string) {
     void this.app.events.emit({
       type: 'agent_heartbeat',
       agent: prev.id,

@@ -7,6 +7,7 @@ import { agentsRepo } from '../agents/repo.js';
 import { messagesRepo, type MessageFilters, type MessageRow, type MessageViewer, type NewMessage } from './repo.js';
 import { ChannelService } from '../channels/service.js';
 import { WebhookService } from '../webhooks/service.js';
+import { enforceOnMessage } from '../context/enforcement.js';
 import { sleepRepo } from '../admin/repo.js';
 
 export const MSG_TYPES = ['message', 'request', 'directive', 'info'] as const;
@@ -165,6 +166,9 @@ export class MessageService {
     const thread = optString(body, 'thread_id', 200);
     const project = optString(body, 'project_id', 200);
     const metadata = metadataOf(body);
+    // Enforcement rules after the input checks (a hit writes an event) and before anything is
+    // written (spec 03 §7.2).
+    await enforceOnMessage(this.app, p, content);
 
     let channelId: number | null = null;
     if (body.channel_id !== undefined && body.channel_id !== null) {
@@ -193,6 +197,7 @@ export class MessageService {
     // Reads first: inside the write below only the new id is still unknown.
     const recipient = notify && to && msgType === 'request' ? await agentsRepo.get(db, to) : undefined;
     const mentioned = notify ? await this.mentionedOperators(content) : [];
+    const hooks = new WebhookService(this.app);
     const id = await insertWithFollowUps(this.app, [messagesRepo.insert(msg)], ([ins]) => {
       const id = Number(ins.rows[0].id);
       const stmts: Statement[] = [];
@@ -216,11 +221,11 @@ export class MessageService {
         stmts.push(...mentioned.map((op) => mentionItem(op, content, id, sender, project)));
         stmts.push(sleepRepo.countMessage());
       }
+      // The recipient's webhook (spec 04 §8.3) commits with the message.
+      if (to && notify) stmts.push(hooks.enqueueStatement('message_sent', to, { message_id: id, from: sender, content: content.slice(0, 200) }));
       return { stmts, events, result: id };
     });
-    if (to && notify) {
-      new WebhookService(this.app).dispatch('message_sent', to, { message_id: id, from: sender, content: content.slice(0, 200) });
-    }
+    if (to && notify) hooks.kick();
     return { id };
   }
 

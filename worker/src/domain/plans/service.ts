@@ -91,7 +91,7 @@ export async function createPlan(ctx: AppContext, p: Principal, input: CreatePla
   await assertProjectScope(ctx.db, p, projectId); // creates only in own/team projects (W20)
   const steps = input.steps ?? [];
   const resolved = await Promise.all(steps.map((s) => resolveAssignee(ctx, s.assignee)));
-  const gate = await checkApprovalGate(ctx, p, 'plan_create', input.approval_id);
+  const gate = await checkApprovalGate(ctx, p, 'plan_create', input.approval_id, { kind: 'plan', id: input.title });
   const who = callerId(p);
   const ev: EventInput = {
     type: 'plan_created', agent: who, projectId, summary: `${displayName(who)} created plan: ${input.title}`,
@@ -159,7 +159,7 @@ export async function updatePlan(ctx: AppContext, p: Principal, id: number | nul
 
 export async function deletePlan(ctx: AppContext, p: Principal, id: number | null, approvalId: unknown) {
   // The gate comes first, as in the original (spec 03 §5.6).
-  const gate = await checkApprovalGate(ctx, p, 'delete', approvalId);
+  const gate = await checkApprovalGate(ctx, p, 'delete', approvalId, id === null ? undefined : { kind: 'plan', id });
   const plan = await requirePlan(ctx, id);
   await assertProjectScope(ctx.db, p, plan.project_id);
   const who = callerId(p);

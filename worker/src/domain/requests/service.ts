@@ -60,11 +60,14 @@ export class RequestService {
     if (autoTask) stmts.push(requestTasks.insertLinkedToPreviousMessage({ title: taskTitle, description: content, project_id: project ?? '', requester: sender, assignee: to, priority }));
     const recipient = await agentsRepo.get(db, to);
     // The request, its task, inbox item and events commit together (see insertWithFollowUps).
+    const hooks = new WebhookService(this.app);
     const { id, taskId } = await insertWithFollowUps(this.app, stmts, (res) => {
       const id = Number(res[0].rows[0].id);
       const taskId = autoTask ? Number(res[1].rows[0].id) : undefined;
       const follow: Statement[] = [];
       if (recipient?.operator_id) follow.push(requestInboxItem(recipient.operator_id, id, sender, to, content, project));
+      // The recipient's webhook (spec 04 §8.3) commits with the request.
+      follow.push(hooks.enqueueStatement('request_created', to, { message_id: id, from: sender, content: content.slice(0, 200) }));
       const events: EventInput[] = [
         { type: 'request_created', agent: sender, projectId: project, summary: `${displayName(sender)} sent request to ${displayName(to)}`, data: { message_id: id } },
         { type: 'request_received', agent: to, projectId: project, summary: `${displayName(sender)} → ${displayName(to)}`, data: { message_id: id, from: sender, blocking: true } },
@@ -74,7 +77,7 @@ export class RequestService {
       }
       return { stmts: follow, events, result: { id, taskId } };
     });
-    new WebhookService(this.app).dispatch('request_created', to, { message_id: id, from: sender, content: content.slice(0, 200) });
+    hooks.kick();
     return taskId !== undefined ? { id, task_id: taskId } : { id };
   }
 }

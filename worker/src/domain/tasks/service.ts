@@ -336,6 +336,13 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
     ? { type: `task_${input.status}`, agent: who, projectId: task.project_id, summary: `${displayName(who)} set task #${task.id} to ${input.status}`, data: { task_id: task.id } }
     : null;
   if (statusEvent) push('statusEvent', ctx.events.statement(statusEvent));
+  // Webhook `task_assigned` to the new assignee (else the current one) on an assignee or status
+  // change (§3.5 step 3); its outbox row commits with the update.
+  const hooks = new WebhookService(ctx);
+  const target = (input.assignee ? (fields.assignee as string | null) : null) || task.assignee;
+  if ((input.assignee || input.status) && target) {
+    push('webhook', hooks.enqueueStatement('task_assigned', target, { task_id: task.id, title: input.title ?? task.title, status: input.status ?? task.status }));
+  }
 
   let results;
   try {
@@ -396,11 +403,7 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
     }
   }
   if (statusEvent) ctx.events.publishWritten(statusEvent, Number(results[idx.statusEvent].rows[0]?.id ?? null));
-  // Webhook `task_assigned` to the new assignee (else the current one) on an assignee or status change (§3.5 step 3).
-  const target = (input.assignee ? (fields.assignee as string | null) : null) || task.assignee;
-  if ((input.assignee || input.status) && target) {
-    new WebhookService(ctx).dispatch('task_assigned', target, { task_id: task.id, title: input.title ?? task.title, status: input.status ?? task.status });
-  }
+  hooks.kick();
   return response;
 }
 

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/db.js';
-import type { SqlArgs } from '../../db/types.js';
+import type { SqlArgs, Statement } from '../../db/types.js';
 import { assignments } from '../../db/sql.js';
 
 /** SQL for webhooks and webhook_deliveries (spec 04 §1.11). */
@@ -35,20 +35,18 @@ export interface DeliveryRow {
   attempts: number;
   delivery_id: string;
   created_at: string;
+  state: DeliveryState;
+  /** Epoch ms of the next attempt while pending (0 = due now). */
+  next_attempt_at: number;
 }
 
-export interface NewDelivery {
-  webhook_id: number;
-  event: string;
-  agent_id: string;
-  payload: string;
-  status_code: number | null;
-  response_body: string | null;
-  error: string | null;
-  duration_ms: number;
-  attempts: number;
-  delivery_id: string;
-}
+/** Outbox states (migration 0022). */
+export type DeliveryState = 'pending' | 'delivered' | 'failed' | 'dead';
+
+/** Same filter as the outbox trigger in migration 0022: active, routed here or global, subscribed. */
+const SUBSCRIBED = `w.active = 1 AND (w.agent_id = '__global__' OR w.agent_id = ?)
+  AND json_valid(w.events) AND json_type(w.events) = 'array'
+  AND EXISTS (SELECT 1 FROM json_each(w.events) AS e WHERE e.value = ? OR e.value = '*')`;
 
 export const webhooksRepo = {
   insert(db: Queryable, w: { agent_id: string; url: string; events: string; secret: string }) {
@@ -80,13 +78,62 @@ export const webhooksRepo = {
     return db.run('DELETE FROM webhooks WHERE id = ?', [id]);
   },
 
-  logDelivery(db: Queryable, d: NewDelivery) {
-    return db.run(
-      `INSERT INTO webhook_deliveries (webhook_id, event, agent_id, payload, status_code, response_body, error, duration_ms, attempts, delivery_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [d.webhook_id, d.event, d.agent_id, d.payload, d.status_code, d.response_body, d.error, d.duration_ms, d.attempts, d.delivery_id],
+  /**
+   * The outbox rows for one webhook event, one per subscribed webhook, as a statement to put in
+   * the batch of the write that causes it. The id (`webhook-id`) is fixed here and never changes
+   * across retries or a redelivery, so receivers can deduplicate.
+   */
+  enqueue(event: string, routingAgentId: string | null, payload: string): Statement {
+    return {
+      sql: `INSERT INTO webhook_deliveries (webhook_id, event, agent_id, payload, status_code, attempts, delivery_id, state, next_attempt_at)
+            SELECT w.id, ?, ?, ?, NULL, 0, 'msg_' || lower(hex(randomblob(12))), 'pending', 0 FROM webhooks w WHERE ${SUBSCRIBED}`,
+      args: [event, routingAgentId ?? '', payload, routingAgentId ?? '__global__', event],
+    };
+  },
+  /**
+   * Claims due deliveries with a lease in one conditional statement: two senders (processes,
+   * isolates, the timer and a post-write kick) never attempt the same row at once, and a sender
+   * that dies mid-attempt leaves the row due again when the lease ends (at-least-once).
+   */
+  async claimDue(db: Queryable, now: number, leaseUntil: number, limit: number): Promise<DeliveryRow[]> {
+    // A read first: most kicks find nothing due, and a read takes no write lock (concurrent
+    // writers on libSQL would otherwise queue behind every event's kick).
+    const due = await db.all<{ id: number }>(
+      "SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+      [now, limit],
+    );
+    if (!due.length) return [];
+    return db.all<DeliveryRow>(
+      `UPDATE webhook_deliveries SET next_attempt_at = ?, attempts = attempts + 1
+       WHERE id IN (${due.map(() => '?').join(', ')}) AND state = 'pending' AND next_attempt_at <= ?
+       RETURNING *`,
+      [leaseUntil, ...due.map((d) => d.id), now],
     );
   },
+  /** The outcome of one attempt on a claimed row. */
+  recordAttempt(
+    db: Queryable,
+    id: number,
+    f: { state: DeliveryState; next_attempt_at: number; status_code: number | null; response_body: string | null; error: string | null; duration_ms: number; attempts?: number },
+  ) {
+    return db.run(
+      `UPDATE webhook_deliveries SET state = ?, next_attempt_at = ?, status_code = ?, response_body = ?, error = ?, duration_ms = ?, attempts = coalesce(?, attempts)
+       WHERE id = ?`,
+      [f.state, f.next_attempt_at, f.status_code, f.response_body, f.error, f.duration_ms, f.attempts ?? null, id],
+    );
+  },
+  getDelivery(db: Queryable, id: number) {
+    return db.get<DeliveryRow>('SELECT * FROM webhook_deliveries WHERE id = ?', [id]);
+  },
+  /** Admin redelivery: a finished row (any final state) goes back to the queue, same id and body. */
+  requeue(db: Queryable, id: number) {
+    return db.get<DeliveryRow>(
+      `UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = 0, attempts = 0, status_code = NULL, response_body = NULL, error = NULL, duration_ms = NULL
+       WHERE id = ? AND state != 'pending' RETURNING *`,
+      [id],
+    );
+  },
+
   deliveries(db: Queryable, q: { event?: string; webhookId?: number; errorOnly: boolean; limit: number; offset: number }) {
     const conds: string[] = [];
     const args: SqlArgs = [];
@@ -102,8 +149,8 @@ export const webhooksRepo = {
     const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
     return db.all<DeliveryRow>(`SELECT * FROM webhook_deliveries ${where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, [...args, q.limit, q.offset]);
   },
-  /** Delivery log retention: 7 days (spec 04 §8.2). */
+  /** Delivery log retention: 7 days (spec 04 §8.2); rows still waiting for an attempt stay. */
   pruneDeliveries(db: Queryable, days = 7) {
-    return db.run("DELETE FROM webhook_deliveries WHERE created_at < datetime('now', ?)", [`-${days} days`]);
+    return db.run("DELETE FROM webhook_deliveries WHERE created_at < datetime('now', ?) AND state != 'pending'", [`-${days} days`]);
   },
 };

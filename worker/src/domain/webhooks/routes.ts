@@ -55,6 +55,8 @@ export function webhookRoutes(app: AppContext) {
 
   app.events.subscribe((ev) => hooks.onEvent(ev));
   app.jobs.push({ name: 'webhook_deliveries_prune', everyMs: 24 * 3_600_000, run: (a) => webhooksRepo.pruneDeliveries(a.db, 7) });
+  // The outbox on every maintenance tick (the Workers cron; Node also polls it every second).
+  app.jobs.push({ name: 'webhook_outbox', everyMs: 0, run: () => hooks.deliverDue() });
 
   r.post('/webhooks', requireAdmin, async (c) => {
     const body = bodyOf(c);
@@ -84,6 +86,12 @@ export function webhookRoutes(app: AppContext) {
         offset: queryInt(q.offset, 'offset', 0, 0, 1_000_000),
       }),
     );
+  });
+
+  r.post('/webhooks/deliveries/:id/redeliver', requireAdmin, async (c) => {
+    const id = parseIntId(c.req.param('id'));
+    if (id === null) throw notFound('Delivery not found');
+    return c.json(await hooks.redeliver(id));
   });
 
   r.put('/webhooks/:id', requireAdmin, async (c) => {

@@ -1,18 +1,22 @@
 import type { AppContext } from '../../context.js';
-import { badRequest, notFound } from '../../http/errors.js';
+import { badRequest, conflict, notFound } from '../../http/errors.js';
 import { assertPublicUrl, guardedFetch, SsrfBlockedError, type GuardOptions } from '../../http/ssrf.js';
-import { hmacSha256Hex } from '../../auth/crypto.js';
+import { hmacSha256Base64, hmacSha256Hex } from '../../auth/crypto.js';
+import type { Statement } from '../../db/types.js';
 import type { MyceliumEvent } from '../events/bus.js';
-import { toPublicWebhook, webhooksRepo, type WebhookRow } from './repo.js';
-import { tasksRepo } from '../tasks/repo.js';
+import { toPublicWebhook, webhooksRepo, type DeliveryRow, type WebhookRow } from './repo.js';
 
 export const DEFAULT_WEBHOOK_EVENTS = ['task_created', 'request_created', 'message_sent'];
 /** The value shown in place of a stored secret; a PUT carrying it leaves the secret unchanged. */
 export const SECRET_MASK = '••••••••';
 
 export const DELIVERY_TIMEOUT_MS = 5_000;
-/** Waits before the 2nd and 3rd attempt (spec 04 §8.2); bounded: 3 attempts at most. */
-export const RETRY_DELAYS_MS = [2_000, 4_000];
+/** A claimed row is due again after this if its sender died mid-attempt (covers timeout and redirects). */
+const LEASE_MS = 60_000;
+/** Retries due this soon after a kick are awaited in the same background task. */
+const INLINE_RETRY_WINDOW_MS = 15_000;
+const MAX_BACKOFF_MS = 3_600_000;
+const CLAIM_BATCH = 20;
 const RESPONSE_BODY_MAX = 1000;
 
 export interface WebhookInput {
@@ -93,120 +97,173 @@ export class WebhookService {
   }
 
   /**
-   * Fire-and-forget dispatch (spec 04 §8.2, spec 07 REL-20): every active webhook of the routing
-   * agent and of `__global__` that subscribes to `event` (or `*`). Never throws; runs under
-   * waitUntil so the triggering request neither waits nor fails.
+   * Outbox rows for a webhook that a service routes itself (spec 04 §8.3), to put in the batch of
+   * the write that causes it; call `kick()` after that batch commits.
    */
-  dispatch(event: string, routingAgentId: string | null, data: unknown): void {
+  enqueueStatement(event: string, routingAgentId: string | null, data: unknown): Statement {
+    return webhooksRepo.enqueue(event, routingAgentId, this.payload(event, routingAgentId, data));
+  }
+
+  private payload(event: string, routingAgentId: string | null, data: unknown): string {
+    return JSON.stringify({ event, agent_id: routingAgentId, data, timestamp: this.app.clock.now().toISOString() });
+  }
+
+  /** Sends due deliveries in the background right after a write, so latency stays low. */
+  kick(): void {
     this.app.runtime.waitUntil(
-      this.dispatchNow(event, routingAgentId, data).catch((err) => {
-        this.app.log.error('webhook dispatch failed', { event, error: (err as Error).message });
-      }),
+      this.deliverDue().catch((err) => this.app.log.error('webhook delivery failed', { error: (err as Error).message })),
     );
   }
 
-  async dispatchNow(event: string, routingAgentId: string | null, data: unknown): Promise<void> {
-    const hooks = await webhooksRepo.targets(this.app.db, routingAgentId);
-    await Promise.all(hooks.filter((h) => subscribes(h, event, this.app)).map((h) => this.deliver(h, event, routingAgentId, data)));
-  }
-
-  /** One delivery: guard, sign, POST with timeout, bounded retries, one log row with the outcome. */
-  async deliver(hook: WebhookRow, event: string, routingAgentId: string | null, data: unknown): Promise<void> {
-    const body = JSON.stringify({ event, agent_id: routingAgentId, data, timestamp: this.app.clock.now().toISOString() });
-    const deliveryId = crypto.randomUUID();
-    const log = (f: { status_code: number | null; response_body: string | null; error: string | null; duration_ms: number; attempts: number }) =>
-      webhooksRepo.logDelivery(this.app.db, { webhook_id: hook.id, event, agent_id: routingAgentId ?? '', payload: body, delivery_id: deliveryId, ...f });
-
-    const guard = this.guard();
-    try {
-      await assertPublicUrl(hook.url, guard);
-    } catch (err) {
-      if (err instanceof SsrfBlockedError) {
-        await log({ status_code: null, response_body: null, error: `SSRF blocked: ${err.message}`, duration_ms: 0, attempts: 0 });
-        return;
+  /**
+   * Sends every due delivery (the Node timer, the Workers cron and post-write kicks all land here).
+   * Retries due within INLINE_RETRY_WINDOW_MS are awaited in place, so short outages heal at once
+   * on Workers too; later ones wait in the table for the next tick. Returns how many attempts ran.
+   */
+  async deliverDue(): Promise<number> {
+    const deadline = Date.now() + INLINE_RETRY_WINDOW_MS;
+    let attempts = 0;
+    for (;;) {
+      const now = this.app.clock.now().getTime();
+      const rows = await webhooksRepo.claimDue(this.app.db, now, now + LEASE_MS, CLAIM_BATCH);
+      if (rows.length) {
+        attempts += rows.length;
+        const hooks = new Map<number, Promise<WebhookRow | undefined>>();
+        const hookOf = (id: number) => {
+          if (!hooks.has(id)) hooks.set(id, webhooksRepo.get(this.app.db, id));
+          return hooks.get(id)!;
+        };
+        const retryAt = await Promise.all(rows.map(async (row) => this.attempt(row, await hookOf(row.webhook_id))));
+        const soonest = Math.min(...retryAt.filter((t): t is number => t !== null));
+        if (rows.length === CLAIM_BATCH) continue;
+        if (!Number.isFinite(soonest)) return attempts;
+        const wait = soonest - this.app.clock.now().getTime();
+        if (Date.now() + wait > deadline) return attempts;
+        await sleep(Math.max(wait, 0));
+        continue;
       }
-      throw err;
-    }
-
-    const ts = String(Math.floor(this.app.clock.now().getTime() / 1000));
-    const headers: Record<string, string> = {
-      'Content-Type': 'application/json',
-      'User-Agent': 'Mycelium-Webhooks/1',
-      'X-Webhook-Event': event,
-      'X-Webhook-Delivery': deliveryId,
-      'X-Webhook-Timestamp': ts,
-    };
-    if (hook.secret) {
-      // Kept as in the original for existing receivers; the second header binds the timestamp
-      // so a captured delivery cannot be replayed later (weak spot H3).
-      headers['X-Webhook-Signature'] = await hmacSha256Hex(hook.secret, body);
-      headers['X-Webhook-Signature-V2'] = `t=${ts},v1=${await hmacSha256Hex(hook.secret, `${ts}.${body}`)}`;
-    }
-
-    let lastError = '';
-    for (let attempt = 1; attempt <= RETRY_DELAYS_MS.length + 1; attempt++) {
-      const started = Date.now();
-      try {
-        const res = await guardedFetch(
-          hook.url,
-          { method: 'POST', headers, body, signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS) },
-          { ...guard, maxRedirects: 3, methodPreservingOnly: true },
-        );
-        const text = (await res.text().catch(() => '')).slice(0, RESPONSE_BODY_MAX);
-        const duration = Date.now() - started;
-        if (!retryable(res.status) || attempt > RETRY_DELAYS_MS.length) {
-          await log({ status_code: res.status, response_body: text, error: null, duration_ms: duration, attempts: attempt });
-          return;
-        }
-        lastError = `HTTP ${res.status}`;
-      } catch (err) {
-        if (err instanceof SsrfBlockedError) {
-          // A block (e.g. a redirect inward) is never retried (spec 07 SEC-30).
-          await log({ status_code: null, response_body: null, error: `SSRF blocked: ${err.message}`, duration_ms: Date.now() - started, attempts: attempt });
-          return;
-        }
-        const e = err as Error;
-        lastError = e.name === 'TimeoutError' || e.name === 'AbortError' ? `Timeout after ${DELIVERY_TIMEOUT_MS} ms` : e.message;
-        if (attempt > RETRY_DELAYS_MS.length) {
-          await log({ status_code: null, response_body: null, error: `${lastError} (after ${attempt} attempts)`, duration_ms: Date.now() - started, attempts: attempt });
-          return;
-        }
-      }
-      await sleep(RETRY_DELAYS_MS[attempt - 1]);
+      return attempts;
     }
   }
 
   /**
-   * Bus → webhooks. Every persisted event reaches the webhooks of its `agent` (for recipient-
-   * tagged events such as message_received that is the recipient) and `__global__`. Where spec
-   * 04 §8.3 routes differently the owning service dispatches itself (message_sent and
-   * request_created to the recipient, task_assigned, bug_assigned, agent_status_changed), so
-   * those bus events are skipped here; task_created goes to the task's assignee.
+   * One attempt on a claimed row: guard, sign, POST with timeout, then record the outcome on the
+   * row. Returns when the row is due again (epoch ms), or null when it is final.
+   */
+  private async attempt(row: DeliveryRow, hook: WebhookRow | undefined): Promise<number | null> {
+    const record = (f: Parameters<typeof webhooksRepo.recordAttempt>[2]) => webhooksRepo.recordAttempt(this.app.db, row.id, f);
+    if (!hook || !hook.active) {
+      await record({ state: 'failed', next_attempt_at: 0, status_code: null, response_body: null, error: 'Webhook was deleted or disabled', duration_ms: 0, attempts: row.attempts - 1 });
+      return null;
+    }
+    const guard = this.guard();
+    try {
+      await assertPublicUrl(hook.url, guard);
+    } catch (err) {
+      if (!(err instanceof SsrfBlockedError)) throw err;
+      // Nothing was sent, so no attempt is counted.
+      await record({ state: 'failed', next_attempt_at: 0, status_code: null, response_body: null, error: `SSRF blocked: ${err.message}`, duration_ms: 0, attempts: 0 });
+      return null;
+    }
+
+    const body = row.payload;
+    const ts = String(Math.floor(this.app.clock.now().getTime() / 1000));
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/json',
+      'User-Agent': 'Mycelium-Webhooks/1',
+      'X-Webhook-Event': row.event,
+      'X-Webhook-Delivery': row.delivery_id,
+      'X-Webhook-Timestamp': ts,
+      // Standard Webhooks (standardwebhooks.com): a stable id for deduplication and the attempt's time.
+      'webhook-id': row.delivery_id,
+      'webhook-timestamp': ts,
+    };
+    if (hook.secret) {
+      // Kept as in the original for existing receivers; the V2 header binds the timestamp so a
+      // captured delivery cannot be replayed later (weak spot H3).
+      headers['X-Webhook-Signature'] = await hmacSha256Hex(hook.secret, body);
+      headers['X-Webhook-Signature-V2'] = `t=${ts},v1=${await hmacSha256Hex(hook.secret, `${ts}.${body}`)}`;
+      headers['webhook-signature'] = `v1,${await hmacSha256Base64(standardWebhookKey(hook.secret), `${row.delivery_id}.${ts}.${body}`)}`;
+    }
+
+    const started = Date.now();
+    let failure: string;
+    try {
+      const res = await guardedFetch(
+        hook.url,
+        { method: 'POST', headers, body, signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS) },
+        { ...guard, maxRedirects: 3, methodPreservingOnly: true, fetchFn: this.app.runtime.pinnedFetch },
+      );
+      const text = (await res.text().catch(() => '')).slice(0, RESPONSE_BODY_MAX);
+      const duration = Date.now() - started;
+      const outcome = { status_code: res.status, response_body: text, duration_ms: duration };
+      if (!retryable(res.status)) {
+        await record({ ...outcome, state: res.status < 300 ? 'delivered' : 'failed', next_attempt_at: 0, error: null });
+        return null;
+      }
+      if (row.attempts >= this.app.config.webhookMaxAttempts) {
+        await record({ ...outcome, state: 'dead', next_attempt_at: 0, error: `HTTP ${res.status} (after ${row.attempts} attempts)` });
+        return null;
+      }
+      return this.reschedule(row, { ...outcome, error: `HTTP ${res.status}` });
+    } catch (err) {
+      if (err instanceof SsrfBlockedError) {
+        // A block (e.g. a redirect inward) is never retried (spec 07 SEC-30).
+        await record({ state: 'failed', next_attempt_at: 0, status_code: null, response_body: null, error: `SSRF blocked: ${err.message}`, duration_ms: Date.now() - started });
+        return null;
+      }
+      const e = err as Error;
+      failure = e.name === 'TimeoutError' || e.name === 'AbortError' ? `Timeout after ${DELIVERY_TIMEOUT_MS} ms` : e.message;
+    }
+    const outcome = { status_code: null, response_body: null, duration_ms: Date.now() - started };
+    if (row.attempts >= this.app.config.webhookMaxAttempts) {
+      await record({ ...outcome, state: 'dead', next_attempt_at: 0, error: `${failure} (after ${row.attempts} attempts)` });
+      return null;
+    }
+    return this.reschedule(row, { ...outcome, error: failure });
+  }
+
+  /** Exponential backoff with ±25 % jitter (so receivers coming back are not hit in lockstep). */
+  private async reschedule(row: DeliveryRow, outcome: { status_code: number | null; response_body: string | null; duration_ms: number; error: string }) {
+    const base = Math.min(this.app.config.webhookRetryBaseMs * 2 ** (row.attempts - 1), MAX_BACKOFF_MS);
+    const at = this.app.clock.now().getTime() + Math.round(base * (0.75 + Math.random() * 0.5));
+    await webhooksRepo.recordAttempt(this.app.db, row.id, { ...outcome, state: 'pending', next_attempt_at: at });
+    return at;
+  }
+
+  /** Admin redelivery of one logged delivery: same webhook-id and body, attempts start over. */
+  async redeliver(id: number) {
+    const existing = await webhooksRepo.getDelivery(this.app.db, id);
+    if (!existing) throw notFound('Delivery not found');
+    const row = await webhooksRepo.requeue(this.app.db, id);
+    if (!row) throw conflict('Delivery is still pending; it will be attempted at next_attempt_at');
+    this.kick();
+    return { ok: true as const, id: row.id, delivery_id: row.delivery_id, state: row.state };
+  }
+
+  /**
+   * Bus → webhooks. The outbox rows of a persisted event were written with it by the trigger of
+   * migration 0022 (routing: the event's `agent` and `__global__`; task_created to the task's
+   * assignee; types services route themselves are skipped there). Here we only send them.
    */
   async onEvent(ev: MyceliumEvent): Promise<void> {
-    if (ev.type === 'agent_heartbeat' || DISPATCHED_BY_SERVICES.has(ev.type)) return;
-    const data = (typeof ev.data === 'object' && ev.data !== null ? ev.data : {}) as Record<string, unknown>;
-    if (ev.type === 'task_created') {
-      // Routed to the task's assignee with its title (spec 03 §14); unassigned → __global__ only.
-      const taskId = Number(data.task_id);
-      const task = Number.isInteger(taskId) ? await tasksRepo.get(this.app.db, taskId).catch(() => undefined) : undefined;
-      await this.dispatchNow('task_created', task?.assignee || null, { task_id: data.task_id, title: task?.title ?? '' });
-      return;
-    }
-    await this.dispatchNow(ev.type, ev.agent || null, data);
+    if (ev.type === 'agent_heartbeat' || ev.id === null) return;
+    await this.deliverDue();
   }
 }
 
-/** Webhook events their services send directly with the spec's routing and payload (no double delivery). */
-const DISPATCHED_BY_SERVICES = new Set(['message_sent', 'request_created', 'task_assigned', 'bug_assigned', 'agent_status_changed']);
-
-function subscribes(h: WebhookRow, event: string, app: AppContext): boolean {
-  try {
-    const list = JSON.parse(h.events) as unknown;
-    if (!Array.isArray(list)) return false;
-    return list.includes(event) || list.includes('*');
-  } catch {
-    app.log.warn('webhook has unparseable events', { webhook_id: h.id });
-    return false;
+/**
+ * The Standard Webhooks key: a `whsec_<base64>` secret is used as its decoded bytes (what the
+ * standard's libraries expect by default); any other secret as its UTF-8 bytes (libraries'
+ * "raw" format). Both are documented in docs/API.md.
+ */
+export function standardWebhookKey(secret: string): Uint8Array {
+  if (secret.startsWith('whsec_')) {
+    try {
+      return Uint8Array.from(atob(secret.slice(6)), (c) => c.charCodeAt(0));
+    } catch {
+      // not base64 after all: fall through to the raw bytes
+    }
   }
+  return new TextEncoder().encode(secret);
 }
