@@ -39,6 +39,7 @@ import { spendRoutes } from './domain/spend/routes.js';
 import { conceptRoutes } from './domain/concepts/routes.js';
 import { adminOpsRoutes } from './domain/admin-ops/routes.js';
 import { pluginRoutes, startPlugins } from './plugins/routes.js';
+import { mcpRoutes } from './mcp/routes.js';
 
 export const API_PREFIX = '/api/mycelium';
 
@@ -67,6 +68,7 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   app.use('*', jsonBody());
 
   app.route('/', healthRoutes(ctx));
+  app.route('/', mcpRoutes(ctx, app)); // remote MCP at /api/mycelium/mcp and /mcp; its tools call `app` in process
 
   const api = new Hono<AppEnv>();
   api.route('/', agentRoutes(ctx));
