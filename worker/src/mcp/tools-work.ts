@@ -371,7 +371,7 @@ export const workTools: ToolDef[] = [
   tool({
     name: 'mycelium_file_bug',
     description: 'Report a bug.',
-    args: { title: text(500), description: text(50_000).optional(), project_id: text(200).optional(), severity: z.enum(['low', 'normal', 'high', 'critical']).optional(), category: text(100).optional() },
+    args: { title: text(500), description: text(50_000), project_id: text(200).optional(), severity: z.enum(['low', 'normal', 'high', 'critical']).optional(), category: text(100).optional() },
     async run(env, a) {
       const r = await env.rest('POST', '/bugs', { body: present({ ...a, severity: a.severity ?? 'normal', category: a.category ?? 'other' }) });
       return `Filed bug #${r.id} [${r.severity ?? a.severity ?? 'normal'}]: ${a.title}`;
