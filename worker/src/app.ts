@@ -40,6 +40,7 @@ import { conceptRoutes } from './domain/concepts/routes.js';
 import { adminOpsRoutes } from './domain/admin-ops/routes.js';
 import { pluginRoutes, startPlugins } from './plugins/routes.js';
 import { mcpRoutes } from './mcp/routes.js';
+import { a2aRoutes } from './domain/a2a/routes.js';
 
 export const API_PREFIX = '/api/mycelium';
 
@@ -69,6 +70,7 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
 
   app.route('/', healthRoutes(ctx));
   app.route('/', mcpRoutes(ctx, app)); // remote MCP at /api/mycelium/mcp and /mcp; its tools call `app` in process
+  app.route('/', a2aRoutes(ctx)); // A2A: agent card, JSON-RPC (also at /a2a) and /api/mycelium/a2a/* management
 
   const api = new Hono<AppEnv>();
   api.route('/', agentRoutes(ctx));
