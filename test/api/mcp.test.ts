@@ -46,6 +46,7 @@ const CORE_TOOLS = [
   'list_projects', 'create_project', 'update_project', 'list_concepts', 'get_concept', 'create_concept', 'update_concept', 'link_concept',
   'list_channels', 'create_channel', 'read_channel', 'send_to_channel', 'request_approval', 'check_approval', 'mark_executed',
   'list_approvals', 'request_work', 'file_directive', 'api', 'leave_notes', 'view_savepoint', 'savepoint_diff',
+  'a2a_discover', 'a2a_send', 'a2a_list',
 ].map((n) => `mycelium_${n}`);
 
 /** Tools over REST areas built elsewhere: listed exactly when their route is mounted (probe → not the app's 404). */
@@ -319,6 +320,11 @@ describe('MCP endpoint: one representative tool per area, against the database',
     expect(wf.isError, wf.text).toBe(false);
     const list = await call(asAlice, 'mycelium_list_workflows', { project_id: 'proj' });
     expect(list.text).toContain('mcp-flow');
+    // A2A tools go through the same SSRF guard as REST (SEC-31).
+    const a2a = await call(asAlice, 'mycelium_a2a_discover', { url: 'http://127.0.0.1:9/' });
+    expect(a2a.isError).toBe(true);
+    expect(a2a.text).toContain('Invalid or blocked URL');
+    expect((await call(asAlice, 'mycelium_a2a_list')).text).toBe('No A2A agents discovered.');
   });
 });
 

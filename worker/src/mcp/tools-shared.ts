@@ -373,6 +373,40 @@ export const sharedTools: ToolDef[] = [
     },
   }),
 
+  // ---------- A2A (spec 06 §5.6: the a2a-gateway plugin's tools, served by the core here) ----------
+  tool({
+    name: 'mycelium_a2a_discover',
+    description: 'Discover a remote A2A agent by its base URL (reads its Agent Card; public http(s) only).',
+    requires: 'POST /a2a/discover',
+    args: { url: text(2000) },
+    async run(env, a) {
+      const r = await env.rest('POST', '/a2a/discover', { body: { url: a.url } });
+      return `Discovered A2A agent #${r.id}: ${r.agent?.name ?? a.url} (protocol ${r.agent?.protocol_version ?? '?'})\nSend to it with mycelium_a2a_send {agent_id: ${r.id}}.`;
+    },
+  }),
+  tool({
+    name: 'mycelium_a2a_send',
+    description: 'Send a message to a discovered A2A agent; answers the remote task state and reply.',
+    requires: 'POST /a2a/send',
+    args: { agent_id: intId, message: text(100_000), context_id: text(200).optional() },
+    async run(env, a) {
+      const r = await env.rest('POST', '/a2a/send', { body: present({ agent_id: a.agent_id, message: a.message, context_id: a.context_id }) });
+      return `A2A task ${r.task_id} [${r.status}]\n${json(r.result)}`;
+    },
+  }),
+  tool({
+    name: 'mycelium_a2a_list',
+    description: 'Discovered A2A agents (what=agents, default) or your outbound A2A tasks (what=tasks).',
+    requires: 'GET /a2a/agents',
+    args: { what: z.enum(['agents', 'tasks']).optional(), status: text(50).optional() },
+    async run(env, a) {
+      if (a.what === 'tasks') {
+        return listing('A2A Tasks', arr(await env.rest('GET', '/a2a/tasks', { query: { status: a.status } })), (x) => `${x.id} [${x.status}] → agent #${x.external_agent_id}: ${String(x.input_text).slice(0, 100)}`, 'No A2A tasks.');
+      }
+      return listing('A2A Agents', arr(await env.rest('GET', '/a2a/agents', { query: { status: a.status } })), (x) => `#${x.id} ${x.name} [${x.status}] ${x.agent_url} (protocol ${x.protocol_version})`, 'No A2A agents discovered.');
+    },
+  }),
+
   // ---------- pass-through ----------
   tool({
     name: 'mycelium_api',
