@@ -11,12 +11,28 @@ import { workTools } from './tools-work.js';
 /** Every built-in tool of spec 08, in its registration order where it matters little (areas together). */
 export const BUILTIN_TOOLS: ToolDef[] = [...workTools, ...sharedTools, ...gatedTools];
 
+/**
+ * zod writes "anything" as `{}`, which clients' schema checkers flag as constraining nothing: a free-form
+ * object is spelled `additionalProperties: true`, and an array of anything simply has no `items`.
+ */
+function spellOutAny(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(spellOutAny);
+  if (!node || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) {
+    const empty = !!v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0;
+    if (empty && k === 'items') continue;
+    out[k] = empty && k === 'additionalProperties' ? true : spellOutAny(v);
+  }
+  return out;
+}
+
 const jsonSchemas = new Map<string, Record<string, unknown>>();
 function inputSchemaOf(t: ToolDef): Record<string, unknown> {
   let s = jsonSchemas.get(t.name);
   if (!s) {
     const { $schema: _drop, ...rest } = z.toJSONSchema(t.args, { target: 'draft-7', io: 'input' }) as Record<string, unknown>;
-    s = rest;
+    s = spellOutAny(rest) as Record<string, unknown>;
     jsonSchemas.set(t.name, s);
   }
   return s;
