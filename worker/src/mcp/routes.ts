@@ -19,10 +19,12 @@ export const MCP_PATHS = [`${API_PREFIX}/mcp`, '/mcp'];
 export function mcpRoutes(app: AppContext, root: Hono<AppEnv>) {
   const r = new Hono<AppEnv>();
 
+  // Parameter names differ between areas (`:id`, `:jobId`): routes are compared by shape.
+  const shape = (route: string) => route.replace(/\/:[^/]+/g, '/:');
   let mounted: Set<string> | undefined;
   const isMounted = (route: string) => {
-    mounted ??= new Set(root.routes.filter((x) => x.path.startsWith(`${API_PREFIX}/`)).map((x) => `${x.method} ${x.path.slice(API_PREFIX.length)}`));
-    return mounted.has(route);
+    mounted ??= new Set(root.routes.filter((x) => x.path.startsWith(`${API_PREFIX}/`)).map((x) => shape(`${x.method} ${x.path.slice(API_PREFIX.length)}`)));
+    return mounted.has(shape(route));
   };
 
   const metadata = (c: Context<AppEnv>) => c.json(resourceMetadata(instanceUrl(app.config, c.req.raw)));
