@@ -47,6 +47,8 @@ import { githubRoutes } from './domain/github/routes.js';
 import { fileServerRoutes } from './domain/file-server/routes.js';
 import { pluginRoutes, startPlugins } from './plugins/routes.js';
 import { dashboardRoutes } from './dashboard/routes.js';
+import { mcpRoutes } from './mcp/routes.js';
+import { a2aRoutes } from './domain/a2a/routes.js';
 
 export const API_PREFIX = '/api/mycelium';
 
@@ -76,6 +78,8 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
 
   app.route('/', healthRoutes(ctx));
   app.route('/', dashboardRoutes(ctx)); // before the API: its cookie middleware serves the API too
+  app.route('/', mcpRoutes(ctx, app)); // remote MCP at /api/mycelium/mcp and /mcp; its tools call `app` in process
+  app.route('/', a2aRoutes(ctx)); // A2A: agent card, JSON-RPC (also at /a2a) and /api/mycelium/a2a/* management
 
   const api = new Hono<AppEnv>();
   api.route('/', agentRoutes(ctx));

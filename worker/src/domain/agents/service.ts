@@ -11,11 +11,15 @@ export const DEFAULT_CAPABILITIES = ['code', 'assets'];
 /** Ids that literal routes shadow (`/agents/heartbeat` …) can never be reached, so they are refused. */
 export const RESERVED_AGENT_IDS = new Set(['heartbeat', 'rekey', 'profiles', 'leaderboard', '__system__', '__admin__', '__global__']);
 
-/** MCP server config that works with the Mycelium MCP server as an agent (spec 02 W27). */
+/**
+ * MCP client config for an agent: the stdio package (spec 02 W27) and, next to it, the server's own
+ * remote endpoint (streamable HTTP, nothing to install; the key travels as a header).
+ */
 export function mcpConfig(baseUrl: string, agentId: string, apiKey: string) {
   const apiUrl = `${baseUrl}/api/mycelium`;
   return {
     mcpServers: {
+      mycelium_remote: { type: 'http', url: `${apiUrl}/mcp`, headers: { 'X-Agent-Key': apiKey } },
       mycelium: {
         command: 'npx',
         args: ['-y', '@softbacon/mycelium-mcp@latest'],

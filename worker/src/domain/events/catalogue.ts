@@ -171,6 +171,10 @@ export const CORE_EVENT_TYPES = [
   'widget_created',
   'voice_command',
   'feedback_submitted',
+  // A2A (issue 12): emitted by the server, so an agent may not forge them
+  'a2a_task_received',
+  'a2a_agent_discovered',
+  'a2a_task_sent',
   // hook-only aliases (spec 04 §7.4): reserved so a client cannot trigger plugin automations with them
   'task_completed',
   'bug_fixed',

@@ -1,0 +1,116 @@
+import { Hono, type Context } from 'hono';
+import type { AppContext } from '../../context.js';
+import type { AppEnv } from '../../http/env.js';
+import { bodyOf, queryOf } from '../../http/body.js';
+import { AppError, badRequest, forbidden } from '../../http/errors.js';
+import { hitAgentWrite } from '../../http/rate-limit.js';
+import { instanceUrl } from '../../http/instance-url.js';
+import { parseIntId } from '../../http/validate.js';
+import { Credentials, principalOf, requireAdmin, resolveAny, type Principal } from '../../auth/principal.js';
+import { credentialHeaders } from '../../mcp/auth.js';
+import { VERSION } from '../../version.js';
+import { A2A_VERSION, agentCard, RPC, RpcError } from './protocol.js';
+import { A2AService } from './service.js';
+
+const API = '/api/mycelium';
+
+/** v1.0 method names, then the legacy names of v0.3 and of the original's early draft (answered in their shapes). */
+const V1 = new Set(['SendMessage', 'GetTask', 'ListTasks', 'CancelTask']);
+const LEGACY: Record<string, string> = { 'message/send': 'SendMessage', 'tasks/send': 'SendMessage', 'tasks/get': 'GetTask', 'tasks/list': 'ListTasks', 'tasks/cancel': 'CancelTask' };
+const STREAMING = new Set(['SendStreamingMessage', 'SubscribeToTask', 'message/stream', 'tasks/resubscribe', 'tasks/sendSubscribe']);
+
+/** Agent or admin (key or admin operator), resolved from the same credentials as REST; an agent key may come as a bearer. */
+async function agentOrAdmin(app: AppContext, c: Context<AppEnv>): Promise<Principal> {
+  const headers = credentialHeaders(c.req.raw.headers);
+  if (!headers.has('x-agent-key') && !headers.has('x-admin-key') && !headers.has('authorization')) throw new AppError(401, 'Authentication required');
+  const p = await resolveAny(new Credentials(app, headers, c.get('clientIp')));
+  if (p.kind === 'operator' && !p.isAdmin) throw forbidden('Agent or admin credential required');
+  return p;
+}
+
+/**
+ * A2A (spec 06 §5.6 done right, issue 12): the Agent Card, the JSON-RPC endpoint (v1.0 methods and
+ * the original's legacy ones), and the management routes for remote agents. Mounted on the root app
+ * because the card and `POST /a2a` live outside /api/mycelium.
+ */
+export function a2aRoutes(app: AppContext) {
+  const r = new Hono<AppEnv>();
+  const a2a = new A2AService(app);
+
+  // Completing the Mycelium task completes the A2A task (the original's hook never fired).
+  app.events.subscribe(async (ev) => {
+    if (ev.type === 'task_done' || ev.type === 'task_cancelled') await a2a.onTaskEvent(ev.type, ev.data, ev.summary);
+  });
+
+  // ---- Agent Card (public) ----
+  const card = (legacy: boolean) => (c: Context<AppEnv>) => c.json(agentCard(instanceUrl(app.config, c.req.raw), VERSION, legacy));
+  r.get('/.well-known/agent-card.json', card(false));
+  r.get('/.well-known/agent.json', card(true));
+  r.get(`${API}/a2a/agent-card`, card(true));
+
+  // ---- JSON-RPC ----
+  const rpc = async (c: Context<AppEnv>) => {
+    // SEC-35: credentials are checked before any JSON-RPC processing.
+    const p = await agentOrAdmin(app, c);
+    c.header('A2A-Version', A2A_VERSION);
+    const body = c.get('body') as Record<string, unknown>;
+    const id = body && (typeof body.id === 'string' || typeof body.id === 'number') ? body.id : null;
+    const fail = (code: number, message: string) => c.json({ jsonrpc: '2.0', id, error: { code, message } });
+    if (!body || Array.isArray(body) || body.jsonrpc !== '2.0' || typeof body.method !== 'string') return fail(RPC.invalidRequest, 'Invalid Request');
+    const asked = c.req.header('a2a-version') ?? c.req.query('A2A-Version');
+    if (asked && !/^(1(\.\d+)*|0\.3(\.\d+)*)$/.test(asked.trim())) return fail(RPC.versionNotSupported, `A2A version ${asked} is not supported (this server speaks ${A2A_VERSION})`);
+    const method = body.method;
+    if (STREAMING.has(method)) return fail(RPC.unsupportedOperation, 'Streaming is not supported by this agent (capabilities.streaming is false)');
+    const op = V1.has(method) ? method : LEGACY[method];
+    if (!op) return fail(RPC.methodNotFound, `Method not found: ${method}`);
+    const legacy = !V1.has(method);
+    const params = body.params && typeof body.params === 'object' && !Array.isArray(body.params) ? (body.params as Record<string, unknown>) : {};
+    try {
+      let result: unknown;
+      if (op === 'SendMessage') {
+        hitAgentWrite(app.limiters, p, c.get('clientIp'));
+        const callerUrl = (c.req.header('x-a2a-caller-url') ?? '').slice(0, 500);
+        const task = await a2a.sendMessage(p, params, legacy, callerUrl);
+        result = legacy ? task : { task };
+      } else if (op === 'GetTask') result = await a2a.getTask(p, params, legacy);
+      else if (op === 'ListTasks') result = await a2a.listTasks(p, params);
+      else result = await a2a.cancelTask(p, params, legacy);
+      return c.json({ jsonrpc: '2.0', id, result });
+    } catch (err) {
+      if (err instanceof RpcError) return fail(err.code, err.message);
+      // Rate limits keep their HTTP status; other refusals from the services become invalid params.
+      if (err instanceof AppError && err.status === 429) throw err;
+      if (err instanceof AppError && err.status < 500) return fail(RPC.invalidParams, err.message);
+      throw err;
+    }
+  };
+  r.post('/a2a', rpc);
+  r.post(`${API}/a2a`, rpc);
+  r.post(`${API}/a2a/rpc`, rpc);
+
+  // ---- management (spec 06 §5.6) ----
+  r.post(`${API}/a2a/discover`, async (c) => {
+    const p = await agentOrAdmin(app, c);
+    hitAgentWrite(app.limiters, p, c.get('clientIp'));
+    return c.json(await a2a.discover(p, bodyOf(c).url));
+  });
+  r.get(`${API}/a2a/agents`, async (c) => {
+    await agentOrAdmin(app, c);
+    return c.json(await a2a.listExternal(queryOf(c).status || undefined));
+  });
+  r.delete(`${API}/a2a/agents/:id`, requireAdmin, async (c) => {
+    const id = parseIntId(c.req.param('id'));
+    if (id === null) throw badRequest('id must be an integer');
+    principalOf(c);
+    return c.json(await a2a.deleteExternal(id));
+  });
+  r.post(`${API}/a2a/send`, async (c) => {
+    const p = await agentOrAdmin(app, c);
+    hitAgentWrite(app.limiters, p, c.get('clientIp'));
+    return c.json(await a2a.send(p, bodyOf(c)));
+  });
+  r.get(`${API}/a2a/tasks`, async (c) => c.json(await a2a.listOutbound(await agentOrAdmin(app, c), queryOf(c))));
+  r.get(`${API}/a2a/tasks/:id`, async (c) => c.json(await a2a.getOutbound(await agentOrAdmin(app, c), c.req.param('id'))));
+
+  return r;
+}
