@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile, unlink, readdir, stat, chmod } from 'node:fs/promises';
+import { mkdir, readFile, writeFile, unlink, readdir, stat, chmod, open } from 'node:fs/promises';
 import { chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { lookup } from 'node:dns/promises';
@@ -111,9 +111,16 @@ function folderBlobs(dir: string): BlobStore {
 export async function backupDatabase(driver: SqliteFileDriver, dataDir: string, retention: number, clock: Clock) {
   const dir = ensurePrivateDir(join(dataDir, 'backups'));
   const stamp = clock.now().toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
+  // The name is reserved by creating the file exclusively (VACUUM INTO accepts an empty file), so
+  // concurrent backups in the same second get distinct names instead of colliding on one.
   let file = join(dir, `mycelium_${stamp}.db`);
-  for (let n = 1; await exists(file); n++) file = join(dir, `mycelium_${stamp}_${n}.db`);
-  await driver.execute({ sql: 'VACUUM INTO ?', args: [file] });
+  for (let n = 1; !(await reserve(file)); n++) file = join(dir, `mycelium_${stamp}_${n}.db`);
+  try {
+    await driver.execute({ sql: 'VACUUM INTO ?', args: [file] });
+  } catch (err) {
+    await unlink(file).catch(() => undefined);
+    throw err;
+  }
   await chmod(file, FILE_MODE);
   const problem = verifyBackup(file);
   if (problem) {
@@ -158,11 +165,13 @@ export function verifyBackup(file: string): string | null {
   }
 }
 
-async function exists(p: string) {
+/** Creates `p` empty and private; false when it already exists. */
+async function reserve(p: string) {
   try {
-    await stat(p);
+    await (await open(p, 'wx', FILE_MODE)).close();
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
   }
 }
