@@ -53,7 +53,12 @@ export const PLACEHOLDER_SECRETS = new Set([
 
 export const MIN_SECRET_LENGTH = 32;
 
-export type TrustProxy = boolean | number | string[];
+/**
+ * `'local-peer'` is the default (TRUST_PROXY unset): forwarded headers count only when the TCP
+ * peer itself is on a loopback, private, link-local or unique-local address (a proxy on the same
+ * host or network), so a directly exposed server cannot be handed a new client address per request.
+ */
+export type TrustProxy = boolean | number | string[] | 'local-peer';
 
 export interface Config {
   adminKey: string;
@@ -88,10 +93,11 @@ export function secretProblem(name: string, value: string | undefined): string |
   return null;
 }
 
-/** TRUST_PROXY: unset/''/'true' → true; 'false' → false; digits → hop count; else a list. */
+/** TRUST_PROXY: unset/'' → 'local-peer'; 'true' → true; 'false' → false; digits → hop count; else a list. */
 export function parseTrustProxy(raw: string | undefined): TrustProxy {
   const v = (raw ?? '').trim();
-  if (v === '' || v.toLowerCase() === 'true') return true;
+  if (v === '') return 'local-peer';
+  if (v.toLowerCase() === 'true') return true;
   if (v.toLowerCase() === 'false') return false;
   if (/^\d+$/.test(v)) return Number(v);
   return v.split(',').map((s) => s.trim()).filter(Boolean);
