@@ -31,7 +31,7 @@ async function appWith(env: Record<string, string>) {
 }
 
 /** Status of the 32nd forged-key request, each from a new X-Forwarded-For. */
-async function afterLimit(send: (peer: string, xff: string) => Promise<Response>, peer: string) {
+async function afterLimit(send: (peer: string, xff: string) => Response | Promise<Response>, peer: string) {
   let last = 0;
   for (let i = 0; i < 32; i++) last = (await send(peer, `203.0.113.${i + 1}`)).status;
   return last;
