@@ -20,7 +20,7 @@ export interface NodeRuntimeOptions {
 /** Node runtime: SQLite files in DATA_DIR, blobs in a folder, timers, online backups. */
 export function createNodeRuntime({ config, log = consoleLogger(config.logLevel), clock = systemClock }: NodeRuntimeOptions) {
   const dataDir = config.dataDir;
-  const driver = new SqliteFileDriver(join(dataDir, CORE_DB_FILE));
+  const driver = new SqliteFileDriver(join(dataDir, CORE_DB_FILE), config.sqliteSynchronous);
   const db = new Db(driver);
   const pluginDbs = new Map<string, Db>();
   const pending = new Set<Promise<unknown>>();
@@ -35,7 +35,7 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
       if (!pdb) {
         const dir = ensurePrivateDir(join(dataDir, 'plugins'));
         const file = join(dir, `${name}.db`);
-        pdb = new Db(new SqliteFileDriver(file));
+        pdb = new Db(new SqliteFileDriver(file, config.sqliteSynchronous));
         // Created now, at run time: give it (and its WAL files) the data-folder mode straight away.
         for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, FILE_MODE);
         pluginDbs.set(name, pdb);

@@ -23,6 +23,7 @@ export const ENV_VARS = [
   'EMAIL_REPLY_TO',
   'PASSWORD_RESET_PATH',
   'BACKUP_RETENTION',
+  'SQLITE_SYNCHRONOUS',
   'MYCELIUM_WEBHOOK_ALLOW_LOOPBACK',
   'RAILWAY_TOKEN',
   'RAILWAY_API_URL',
@@ -79,6 +80,8 @@ export interface Config {
   emailReplyTo?: string;
   passwordResetPath: string;
   backupRetention: number;
+  /** Node: SQLite durability level (PRAGMA synchronous) of every database file. */
+  sqliteSynchronous: 'NORMAL' | 'FULL';
   webhookAllowLoopback: string[];
   env: Env;
 }
@@ -110,6 +113,7 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3002),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   BACKUP_RETENTION: z.coerce.number().int().min(1).max(1000).default(28),
+  SQLITE_SYNCHRONOUS: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
 });
 
 export class ConfigError extends Error {}
@@ -128,6 +132,7 @@ export function loadConfig(env: Env): Config {
     PORT: str('PORT'),
     LOG_LEVEL: str('LOG_LEVEL'),
     BACKUP_RETENTION: str('BACKUP_RETENTION'),
+    SQLITE_SYNCHRONOUS: str('SQLITE_SYNCHRONOUS')?.toUpperCase(),
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -156,6 +161,7 @@ export function loadConfig(env: Env): Config {
     emailReplyTo: str('EMAIL_REPLY_TO'),
     passwordResetPath: str('PASSWORD_RESET_PATH') ?? '/studio/#/reset-password',
     backupRetention: parsed.data.BACKUP_RETENTION,
+    sqliteSynchronous: parsed.data.SQLITE_SYNCHRONOUS,
     webhookAllowLoopback: csv(str('MYCELIUM_WEBHOOK_ALLOW_LOOPBACK')) ?? [],
     env,
   };
