@@ -8,6 +8,7 @@ import { Db } from '../worker/src/db/db.js';
 import { consoleLogger, systemClock, type BlobStore, type Clock, type Logger, type Runtime } from '../worker/src/runtime.js';
 import { SqliteFileDriver } from './sqlite-driver.js';
 import { ensurePrivateDir, FILE_MODE } from './data-dir.js';
+import { createPasswordPool } from './password-pool.js';
 
 export const CORE_DB_FILE = 'mycelium.db';
 
@@ -24,6 +25,7 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
   const db = new Db(driver);
   const pluginDbs = new Map<string, Db>();
   const pending = new Set<Promise<unknown>>();
+  const passwords = createPasswordPool();
 
   const runtime: Runtime & { close(): Promise<void>; settle(): Promise<void> } = {
     kind: 'node',
@@ -59,6 +61,8 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
     async resolveHost(hostname: string) {
       return (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
     },
+    // Password hashing on worker threads with a bounded queue: logins cannot starve requests.
+    argon2id: passwords.derive,
     startedAt: clock.now().getTime(),
     memoryUsageMb: () => Math.round(process.memoryUsage().rss / 1048576),
     /** Waits for background work (hooks, webhooks) — used by graceful shutdown and tests. */
@@ -67,6 +71,7 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
     },
     async close() {
       await runtime.settle();
+      await passwords.close();
       for (const p of pluginDbs.values()) await p.close();
       await db.close();
     },

@@ -64,7 +64,7 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
 
   app.use('*', frame(ctx));
   app.use('*', identify(ctx));
-  app.use('*', jsonBody());
+  app.use('*', jsonBody(ctx));
 
   app.route('/', healthRoutes(ctx));
 

@@ -24,6 +24,10 @@ export const ENV_VARS = [
   'PASSWORD_RESET_PATH',
   'BACKUP_RETENTION',
   'SQLITE_SYNCHRONOUS',
+  'HTTP_HEADERS_TIMEOUT_MS',
+  'HTTP_REQUEST_TIMEOUT_MS',
+  'HTTP_KEEPALIVE_TIMEOUT_MS',
+  'HTTP_IDLE_TIMEOUT_MS',
   'MYCELIUM_WEBHOOK_ALLOW_LOOPBACK',
   'RAILWAY_TOKEN',
   'RAILWAY_API_URL',
@@ -82,6 +86,8 @@ export interface Config {
   backupRetention: number;
   /** Node: SQLite durability level (PRAGMA synchronous) of every database file. */
   sqliteSynchronous: 'NORMAL' | 'FULL';
+  /** Node HTTP server timeouts (ms), set deliberately so slow or silent clients cannot hold sockets. */
+  httpTimeouts: { headers: number; request: number; keepAlive: number; idle: number };
   webhookAllowLoopback: string[];
   env: Env;
 }
@@ -114,6 +120,10 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   BACKUP_RETENTION: z.coerce.number().int().min(1).max(1000).default(28),
   SQLITE_SYNCHRONOUS: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(20_000),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
+  HTTP_KEEPALIVE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(5_000),
+  HTTP_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(120_000),
 });
 
 export class ConfigError extends Error {}
@@ -133,6 +143,10 @@ export function loadConfig(env: Env): Config {
     LOG_LEVEL: str('LOG_LEVEL'),
     BACKUP_RETENTION: str('BACKUP_RETENTION'),
     SQLITE_SYNCHRONOUS: str('SQLITE_SYNCHRONOUS')?.toUpperCase(),
+    HTTP_HEADERS_TIMEOUT_MS: str('HTTP_HEADERS_TIMEOUT_MS'),
+    HTTP_REQUEST_TIMEOUT_MS: str('HTTP_REQUEST_TIMEOUT_MS'),
+    HTTP_KEEPALIVE_TIMEOUT_MS: str('HTTP_KEEPALIVE_TIMEOUT_MS'),
+    HTTP_IDLE_TIMEOUT_MS: str('HTTP_IDLE_TIMEOUT_MS'),
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -162,6 +176,13 @@ export function loadConfig(env: Env): Config {
     passwordResetPath: str('PASSWORD_RESET_PATH') ?? '/studio/#/reset-password',
     backupRetention: parsed.data.BACKUP_RETENTION,
     sqliteSynchronous: parsed.data.SQLITE_SYNCHRONOUS,
+    httpTimeouts: {
+      headers: parsed.data.HTTP_HEADERS_TIMEOUT_MS,
+      // Node requires the whole-request deadline to be at least the headers deadline.
+      request: Math.max(parsed.data.HTTP_REQUEST_TIMEOUT_MS, parsed.data.HTTP_HEADERS_TIMEOUT_MS),
+      keepAlive: parsed.data.HTTP_KEEPALIVE_TIMEOUT_MS,
+      idle: parsed.data.HTTP_IDLE_TIMEOUT_MS,
+    },
     webhookAllowLoopback: csv(str('MYCELIUM_WEBHOOK_ALLOW_LOOPBACK')) ?? [],
     env,
   };

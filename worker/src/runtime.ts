@@ -1,5 +1,6 @@
 import type { Config } from './config.js';
 import type { Db } from './db/db.js';
+import type { Argon2idDerive } from './auth/passwords.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -46,6 +47,11 @@ export interface Runtime {
    * resolve to internal addresses are refused (http/ssrf.ts). Absent on Workers.
    */
   resolveHost?(hostname: string): Promise<string[]>;
+  /**
+   * argon2id off the request thread (Node: a worker_threads pool with a bounded queue, so password
+   * checks cannot starve other requests). Absent on Workers: hashing stays in the isolate.
+   */
+  argon2id?: Argon2idDerive;
   /** Resident memory in MB where the runtime can tell. */
   memoryUsageMb(): number;
 }
