@@ -237,7 +237,8 @@ describe('a flood of unauthenticated clients (issue 17: starvation)', () => {
     const lines = server.stderr().split('\n').filter(Boolean);
     expect(lines.filter((l) => / ERROR /.test(l)), server.stderr().slice(0, 2000)).toEqual([]);
     expect(lines.filter((l) => /^\s+at /.test(l))).toEqual([]);
-    expect(lines.filter((l) => /not received completely/.test(l)).length).toBeLessThanOrEqual(1);
+    // the 30 login uploads were being read when they went away: exactly one line for all of them
+    expect(lines.filter((l) => /not received completely/.test(l))).toHaveLength(1);
     server.child.kill('SIGTERM');
     await server.exited;
   }, 90_000);
