@@ -13,6 +13,7 @@ import { SqliteFileDriver } from './sqlite-driver.js';
 import { createPinnedFetch, type Resolver } from './pinned-fetch.js';
 import { DIR_MODE, ensurePrivateDir, FILE_MODE } from './data-dir.js';
 import { FileDroneHub } from '../worker/src/domain/file-server/hub.js';
+import { createPasswordPool } from './password-pool.js';
 
 export const CORE_DB_FILE = 'mycelium.db';
 
@@ -29,10 +30,11 @@ const systemResolver: Resolver = async (hostname) => (await lookup(hostname, { a
 /** Node runtime: SQLite files in DATA_DIR, blobs in a folder, timers, online backups. */
 export function createNodeRuntime({ config, log = consoleLogger(config.logLevel), clock = systemClock, resolver = systemResolver }: NodeRuntimeOptions) {
   const dataDir = config.dataDir;
-  const driver = new SqliteFileDriver(join(dataDir, CORE_DB_FILE));
+  const driver = new SqliteFileDriver(join(dataDir, CORE_DB_FILE), config.sqliteSynchronous);
   const db = new Db(driver);
   const pluginDbs = new Map<string, Db>();
   const pending = new Set<Promise<unknown>>();
+  const passwords = createPasswordPool();
 
   // The file drones' sockets live in this process (spec 05 §11); server.ts attaches them.
   const fileDroneHub = new FileDroneHub();
@@ -47,7 +49,7 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
       if (!pdb) {
         const dir = ensurePrivateDir(join(dataDir, 'plugins'));
         const file = join(dir, `${name}.db`);
-        pdb = new Db(new SqliteFileDriver(file));
+        pdb = new Db(new SqliteFileDriver(file, config.sqliteSynchronous));
         // Created now, at run time: give it (and its WAL files) the data-folder mode straight away.
         for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, FILE_MODE);
         pluginDbs.set(name, pdb);
@@ -73,6 +75,8 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
     resolveHost: resolver,
     // Connections go to the addresses the guard checked, resolved once per connect (issue 17).
     pinnedFetch: createPinnedFetch(resolver, config.webhookAllowLoopback),
+    // Password hashing on worker threads with a bounded queue: logins cannot starve requests.
+    argon2id: passwords.derive,
     startedAt: clock.now().getTime(),
     lifetime: 'process',
     eventHub: inProcessEventHub(db),
@@ -84,6 +88,7 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
     },
     async close() {
       await runtime.settle();
+      await passwords.close();
       for (const p of pluginDbs.values()) await p.close();
       await db.close();
     },
@@ -195,9 +200,16 @@ export function folderBlobs(dir: string): BlobStore {
 export async function backupDatabase(driver: SqliteFileDriver, dataDir: string, retention: number, clock: Clock) {
   const dir = ensurePrivateDir(join(dataDir, 'backups'));
   const stamp = clock.now().toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
+  // The name is reserved by creating the file exclusively (VACUUM INTO accepts an empty file), so
+  // concurrent backups in the same second get distinct names instead of colliding on one.
   let file = join(dir, `mycelium_${stamp}.db`);
-  for (let n = 1; await exists(file); n++) file = join(dir, `mycelium_${stamp}_${n}.db`);
-  await driver.execute({ sql: 'VACUUM INTO ?', args: [file] });
+  for (let n = 1; !(await reserve(file)); n++) file = join(dir, `mycelium_${stamp}_${n}.db`);
+  try {
+    await driver.execute({ sql: 'VACUUM INTO ?', args: [file] });
+  } catch (err) {
+    await unlink(file).catch(() => undefined);
+    throw err;
+  }
   await chmod(file, FILE_MODE);
   const problem = verifyBackup(file);
   if (problem) {
@@ -242,11 +254,13 @@ export function verifyBackup(file: string): string | null {
   }
 }
 
-async function exists(p: string) {
+/** Creates `p` empty and private; false when it already exists. */
+async function reserve(p: string) {
   try {
-    await stat(p);
+    await (await open(p, 'wx', FILE_MODE)).close();
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
   }
 }

@@ -1,5 +1,6 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { join, resolve } from 'node:path';
+import type { Server as HttpServer } from 'node:http';
 import { loadConfig, type Env } from '../worker/src/config.js';
 import { createApp, prepareDatabase } from '../worker/src/app.js';
 import { maintenance } from '../worker/src/maintenance.js';
@@ -48,7 +49,20 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
 
   const { app, ctx } = createApp(runtime);
   const server: ServerType = await new Promise((ready) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: env.HOST || '0.0.0.0' }, () => ready(s));
+    const t = config.httpTimeouts;
+    const s = serve(
+      {
+        fetch: app.fetch,
+        port: config.port,
+        hostname: env.HOST || '0.0.0.0',
+        // Deliberate deadlines (README "Configuration"): headers must arrive within `headers`, the
+        // whole request (body included) within `request`; checked every second, not every 30 s.
+        serverOptions: { headersTimeout: t.headers, requestTimeout: t.request, keepAliveTimeout: t.keepAlive, connectionsCheckingInterval: 1_000 },
+      },
+      () => ready(s),
+    );
+    // A socket silent for `idle` is closed (SSE streams send a keep-alive comment well within it).
+    (s as HttpServer).timeout = t.idle;
   });
   const closeTunnel = attachFileDroneTunnel(server as import('node:http').Server, ctx, runtime.fileDroneHub);
   const address = server.address();

@@ -19,11 +19,16 @@ export class SqliteFileDriver implements DbDriver {
   private lock: Promise<void> = Promise.resolve();
   private inTransaction = false;
 
-  constructor(path: string) {
+  /**
+   * `synchronous` is the durability level (SQLITE_SYNCHRONOUS): NORMAL (default) never corrupts
+   * and loses nothing on a process crash, but a power cut or OS crash can lose the last commits;
+   * FULL syncs the WAL on every commit, so those survive too, at a cost per write (bench/README.md).
+   */
+  constructor(path: string, synchronous: 'NORMAL' | 'FULL' = 'NORMAL') {
     this.db = new Database(path);
     this.db.exec('PRAGMA journal_mode = WAL');
     this.db.exec('PRAGMA busy_timeout = 5000');
-    this.db.exec('PRAGMA synchronous = NORMAL');
+    this.db.exec(`PRAGMA synchronous = ${synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
     this.db.exec('PRAGMA foreign_keys = ON');
   }
 

@@ -27,8 +27,8 @@ describe('configuration', () => {
   });
 
   it('TRUST_PROXY parsing table (spec 01 §8)', () => {
-    expect(parseTrustProxy(undefined)).toBe(true);
-    expect(parseTrustProxy('')).toBe(true);
+    expect(parseTrustProxy(undefined)).toBe('local-peer');
+    expect(parseTrustProxy('')).toBe('local-peer');
     expect(parseTrustProxy('true')).toBe(true);
     expect(parseTrustProxy('false')).toBe(false);
     expect(parseTrustProxy('3')).toBe(3);
@@ -41,6 +41,27 @@ describe('configuration', () => {
     expect(clientIp(1, '6.6.6.6, 1.2.3.4', '10.0.0.9')).toBe('1.2.3.4');
     expect(clientIp(['10.0.0.0/8', 'loopback'], '6.6.6.6, 1.2.3.4, 10.1.1.1', '127.0.0.1')).toBe('1.2.3.4');
     expect(clientIp(['10.0.0.0/8'], '1.2.3.4', '203.0.113.9')).toBe('203.0.113.9');
+  });
+
+  it('SEC-07: with TRUST_PROXY unset, forwarded headers count only from a local-network peer', () => {
+    // directly exposed: a public peer is the client, whatever it forwards
+    expect(clientIp('local-peer', '1.2.3.4', '203.0.113.9')).toBe('203.0.113.9');
+    expect(clientIp('local-peer', '1.2.3.4', '::ffff:203.0.113.9')).toBe('203.0.113.9');
+    expect(clientIp('local-peer', '1.2.3.4', '2001:db8::1')).toBe('2001:db8::1');
+    expect(clientIp('local-peer', '1.2.3.4', undefined)).toBe('unknown');
+    // a proxy on the same host or network: loopback, private, link-local, unique-local peers
+    for (const peer of ['127.0.0.1', '::1', '::ffff:127.0.0.1', '10.1.2.3', '172.20.0.4', '192.168.1.1', '169.254.0.2', 'fe80::1', 'fd12::3']) {
+      expect(clientIp('local-peer', '1.2.3.4', peer), peer).toBe('1.2.3.4');
+    }
+    // a forged entry in front of the one the proxy appended changes nothing
+    expect(clientIp('local-peer', '6.6.6.6, 1.2.3.4', '10.0.0.2')).toBe('1.2.3.4');
+    // chained local proxies are skipped from the right
+    expect(clientIp('local-peer', '1.2.3.4, 10.0.0.7', '127.0.0.1')).toBe('1.2.3.4');
+    // no header: the peer
+    expect(clientIp('local-peer', undefined, '10.0.0.2')).toBe('10.0.0.2');
+    // 172.32/12 and 11/8 are public: not proxies
+    expect(clientIp('local-peer', '1.2.3.4', '172.32.0.1')).toBe('172.32.0.1');
+    expect(clientIp('local-peer', '1.2.3.4', '11.0.0.1')).toBe('11.0.0.1');
   });
 });
 

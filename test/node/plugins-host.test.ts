@@ -153,7 +153,7 @@ describe('plugin host (Node)', () => {
     const app = new Hono<AppEnv>();
     app.use('*', frame(ctx));
     app.use('*', identify(ctx));
-    app.use('*', jsonBody());
+    app.use('*', jsonBody(ctx));
     const api = new Hono<AppEnv>();
     api.route('/', taskRoutes(ctx));
     api.route('/', pluginRoutes(ctx, api));

@@ -158,7 +158,12 @@ async function startWorkerTarget(opts: TargetOptions): Promise<Target> {
   await mf.ready;
   const direct = new Db(new SqliteFileDriver(dbPath));
   const fetchFn = async (path: string, init?: RequestInit) => {
-    const res = await mf.dispatchFetch(`http://localhost${path}`, init as never);
+    // Cloudflare's edge sets CF-Connecting-IP to the client's address; tests name their client
+    // with X-Forwarded-For, so play the edge's part unless the test sets the header itself.
+    const headers = new Headers(init?.headers);
+    const forwarded = headers.get('x-forwarded-for');
+    if (!headers.has('cf-connecting-ip') && forwarded) headers.set('cf-connecting-ip', forwarded.split(',')[0].trim());
+    const res = await mf.dispatchFetch(`http://localhost${path}`, { ...init, headers } as never);
     return res as unknown as Response;
   };
   return {

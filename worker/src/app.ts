@@ -74,7 +74,7 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
 
   app.use('*', frame(ctx));
   app.use('*', identify(ctx));
-  app.use('*', jsonBody());
+  app.use('*', jsonBody(ctx));
 
   app.route('/', healthRoutes(ctx));
   app.route('/', dashboardRoutes(ctx)); // before the API: its cookie middleware serves the API too

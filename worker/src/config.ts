@@ -25,6 +25,11 @@ export const ENV_VARS = [
   'BACKUP_RETENTION',
   'HEARTBEAT_INTERVAL_SECONDS',
   'LEASE_TTL_SECONDS',
+  'SQLITE_SYNCHRONOUS',
+  'HTTP_HEADERS_TIMEOUT_MS',
+  'HTTP_REQUEST_TIMEOUT_MS',
+  'HTTP_KEEPALIVE_TIMEOUT_MS',
+  'HTTP_IDLE_TIMEOUT_MS',
   'MYCELIUM_WEBHOOK_ALLOW_LOOPBACK',
   'WEBHOOK_MAX_ATTEMPTS',
   'WEBHOOK_RETRY_BASE_MS',
@@ -61,7 +66,12 @@ export const PLACEHOLDER_SECRETS = new Set([
 
 export const MIN_SECRET_LENGTH = 32;
 
-export type TrustProxy = boolean | number | string[];
+/**
+ * `'local-peer'` is the default (TRUST_PROXY unset): forwarded headers count only when the TCP
+ * peer itself is on a loopback, private, link-local or unique-local address (a proxy on the same
+ * host or network), so a directly exposed server cannot be handed a new client address per request.
+ */
+export type TrustProxy = boolean | number | string[] | 'local-peer';
 
 export interface Config {
   adminKey: string;
@@ -86,6 +96,10 @@ export interface Config {
   heartbeatIntervalSeconds: number;
   /** A claim's lease lapses when its holder has been silent this long (default 3 heartbeat intervals). */
   leaseTtlSeconds: number;
+  /** Node: SQLite durability level (PRAGMA synchronous) of every database file. */
+  sqliteSynchronous: 'NORMAL' | 'FULL';
+  /** Node HTTP server timeouts (ms), set deliberately so slow or silent clients cannot hold sockets. */
+  httpTimeouts: { headers: number; request: number; keepAlive: number; idle: number };
   webhookAllowLoopback: string[];
   /** Largest accepted upload (temp files, assets), in bytes (spec 05 §0.4: 200 MiB). */
   uploadMaxBytes: number;
@@ -110,10 +124,11 @@ export function secretProblem(name: string, value: string | undefined): string |
   return null;
 }
 
-/** TRUST_PROXY: unset/''/'true' → true; 'false' → false; digits → hop count; else a list. */
+/** TRUST_PROXY: unset/'' → 'local-peer'; 'true' → true; 'false' → false; digits → hop count; else a list. */
 export function parseTrustProxy(raw: string | undefined): TrustProxy {
   const v = (raw ?? '').trim();
-  if (v === '' || v.toLowerCase() === 'true') return true;
+  if (v === '') return 'local-peer';
+  if (v.toLowerCase() === 'true') return true;
   if (v.toLowerCase() === 'false') return false;
   if (/^\d+$/.test(v)) return Number(v);
   return v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -132,6 +147,11 @@ const schema = z.object({
   WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(12),
   WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(100).max(3_600_000).default(2000),
   APPROVAL_EXPIRY_HOURS: z.coerce.number().int().min(0).max(8760).default(72),
+  SQLITE_SYNCHRONOUS: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(20_000),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
+  HTTP_KEEPALIVE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(5_000),
+  HTTP_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(120_000),
 });
 
 export class ConfigError extends Error {}
@@ -156,6 +176,11 @@ export function loadConfig(env: Env): Config {
     WEBHOOK_MAX_ATTEMPTS: str('WEBHOOK_MAX_ATTEMPTS'),
     WEBHOOK_RETRY_BASE_MS: str('WEBHOOK_RETRY_BASE_MS'),
     APPROVAL_EXPIRY_HOURS: str('APPROVAL_EXPIRY_HOURS'),
+    SQLITE_SYNCHRONOUS: str('SQLITE_SYNCHRONOUS')?.toUpperCase(),
+    HTTP_HEADERS_TIMEOUT_MS: str('HTTP_HEADERS_TIMEOUT_MS'),
+    HTTP_REQUEST_TIMEOUT_MS: str('HTTP_REQUEST_TIMEOUT_MS'),
+    HTTP_KEEPALIVE_TIMEOUT_MS: str('HTTP_KEEPALIVE_TIMEOUT_MS'),
+    HTTP_IDLE_TIMEOUT_MS: str('HTTP_IDLE_TIMEOUT_MS'),
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -187,6 +212,14 @@ export function loadConfig(env: Env): Config {
     heartbeatIntervalSeconds: parsed.data.HEARTBEAT_INTERVAL_SECONDS,
     // Three missed heartbeats: one late beat or a slow restart never costs an agent its work.
     leaseTtlSeconds: parsed.data.LEASE_TTL_SECONDS ?? 3 * parsed.data.HEARTBEAT_INTERVAL_SECONDS,
+    sqliteSynchronous: parsed.data.SQLITE_SYNCHRONOUS,
+    httpTimeouts: {
+      headers: parsed.data.HTTP_HEADERS_TIMEOUT_MS,
+      // Node requires the whole-request deadline to be at least the headers deadline.
+      request: Math.max(parsed.data.HTTP_REQUEST_TIMEOUT_MS, parsed.data.HTTP_HEADERS_TIMEOUT_MS),
+      keepAlive: parsed.data.HTTP_KEEPALIVE_TIMEOUT_MS,
+      idle: parsed.data.HTTP_IDLE_TIMEOUT_MS,
+    },
     webhookAllowLoopback: csv(str('MYCELIUM_WEBHOOK_ALLOW_LOOPBACK')) ?? [],
     uploadMaxBytes: parsed.data.UPLOAD_MAX_BYTES,
     githubToken: str('GITHUB_TOKEN'),

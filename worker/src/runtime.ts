@@ -2,6 +2,7 @@ import type { Config } from './config.js';
 import type { Db } from './db/db.js';
 import type { MyceliumEvent } from './domain/events/bus.js';
 import type { HubStreamRequest } from './domain/events/hub.js';
+import type { Argon2idDerive } from './auth/passwords.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -118,6 +119,11 @@ export interface Runtime {
    * Workers, where the platform's fetch resolves and connects (see SECURITY.md).
    */
   pinnedFetch?: typeof fetch;
+  /**
+   * argon2id off the request thread (Node: a worker_threads pool with a bounded queue, so password
+   * checks cannot starve other requests). Absent on Workers: hashing stays in the isolate.
+   */
+  argon2id?: Argon2idDerive;
   /** Resident memory in MB, or null where the runtime cannot measure it (Workers). */
   memoryUsageMb(): number | null;
 }

@@ -14,21 +14,33 @@ export const PASSWORD_MIN_LENGTH = 8;
 /** Long inputs only burn CPU; 72 bytes matches the original's bcrypt ceiling. */
 export const PASSWORD_MAX_BYTES = 72;
 
+export interface Argon2Params {
+  m: number;
+  t: number;
+  p: number;
+  dkLen: number;
+}
+/** The argon2id key derivation; a runtime may supply one that runs off the request thread. */
+export type Argon2idDerive = (password: Uint8Array, salt: Uint8Array, params: Argon2Params) => Promise<Uint8Array>;
+
+/** In-isolate derivation (Workers, tests): pure JS, yields to the event loop as it goes. */
+export const deriveInIsolate: Argon2idDerive = (password, salt, params) => argon2idAsync(password, salt, params);
+
 const b64 = (u: Uint8Array) => base64Encode(u).replace(/=+$/, '');
 const unb64 = (s: string) => base64Decode(s + '='.repeat((4 - (s.length % 4)) % 4));
 
-export async function hashPassword(password: string): Promise<string> {
+export async function hashPassword(password: string, derive: Argon2idDerive = deriveInIsolate): Promise<string> {
   const salt = randomBytes(16);
-  const hash = await argon2idAsync(enc.encode(password), salt, { ...PARAMS, dkLen: 32 });
+  const hash = await derive(enc.encode(password), salt, { ...PARAMS, dkLen: 32 });
   return `$argon2id$v=19$m=${PARAMS.m},t=${PARAMS.t},p=${PARAMS.p}$${b64(salt)}$${b64(hash)}`;
 }
 
-export async function verifyPassword(password: string, phc: string): Promise<boolean> {
+export async function verifyPassword(password: string, phc: string, derive: Argon2idDerive = deriveInIsolate): Promise<boolean> {
   const m = phc.match(/^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/);
   if (!m) return false;
   const [, mem, t, p, saltB64, hashB64] = m;
   const expected = unb64(hashB64);
-  const actual = await argon2idAsync(enc.encode(password), unb64(saltB64), {
+  const actual = await derive(enc.encode(password), unb64(saltB64), {
     m: Number(mem),
     t: Number(t),
     p: Number(p),

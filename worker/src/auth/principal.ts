@@ -7,6 +7,7 @@ import { hashAgentKey } from './agent-keys.js';
 import { secretsEqual } from './crypto.js';
 import { verifyOperatorToken } from './jwt.js';
 import type { AppEnv } from '../http/env.js';
+import { loadBody, readsBodyAfterAuth } from '../http/body.js';
 
 /**
  * Who is calling. Derived from credentials only (spec README: identity comes from
@@ -182,11 +183,13 @@ export async function resolveAny(creds: Credentials): Promise<Principal> {
 
 type Resolver = (creds: Credentials) => Promise<Principal>;
 
+/** Authenticates, and only then reads the request body (SEC-22: nothing read for strangers). */
 function guard(resolve: Resolver): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+  return readsBodyAfterAuth(async (c, next) => {
     c.set('principal', await resolve(c.get('credentials')));
+    await loadBody(c);
     await next();
-  };
+  });
 }
 
 /** Route guards (spec 01 §2.3). Each sets `c.get('principal')`. */

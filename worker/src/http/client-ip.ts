@@ -1,13 +1,24 @@
 import type { TrustProxy } from '../config.js';
 
+/** Addresses a proxy on the same host or network has: loopback, private, link-local, unique-local. */
+const LOCAL_NETWORKS = ['loopback', 'linklocal', 'uniquelocal'];
+
 /**
  * The client address used by per-IP limits, following TRUST_PROXY (spec 07 SEC-07):
+ * unset ('local-peer') → X-Forwarded-For counts only when the TCP peer is a local-network
+ *   address, and then proxies on local networks are skipped from the right (a client cannot
+ *   prepend a forged entry); from any other peer the peer is the client. On Workers the "peer" is
+ *   CF-Connecting-IP, which Cloudflare sets, so forwarded headers never count there by default;
  * true → the left-most X-Forwarded-For entry (right behind a proxy that sets it);
  * false → the TCP peer only (a directly exposed instance: forged headers change nothing);
  * n → skip n proxy hops from the right; a list → skip entries that are trusted proxies.
  */
 export function clientIp(trust: TrustProxy, forwardedFor: string | undefined, peer: string | undefined): string {
   const fallback = peer ?? 'unknown';
+  if (trust === 'local-peer') {
+    if (!peer || !isTrusted(peer, LOCAL_NETWORKS)) return normalise(fallback);
+    return clientIp(LOCAL_NETWORKS, forwardedFor, peer);
+  }
   if (trust === false || !forwardedFor) return normalise(fallback);
   const hops = forwardedFor.split(',').map((s) => s.trim()).filter(Boolean);
   if (hops.length === 0) return normalise(fallback);

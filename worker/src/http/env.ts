@@ -9,6 +9,8 @@ export type AppEnv = {
     body: unknown;
     /** The request body bytes as received (unset for GET/HEAD/OPTIONS). */
     rawBody?: Uint8Array;
+    /** Reads the body once (deferred until authentication on guarded routes); see http/body.ts. */
+    loadBody?: () => Promise<void>;
     credentials: Credentials;
     principal: Principal;
   };

@@ -9,8 +9,28 @@ export class AppError extends Error {
     readonly extra: Record<string, unknown> = {},
     readonly headers: Record<string, string> = {},
   ) {
-    super(message);
+    // Messages often quote what the client sent; a rejected value is never echoed in full (SEC-54).
+    super(message.length > MAX_MESSAGE_CHARS ? `${message.slice(0, MAX_MESSAGE_CHARS)}…` : message);
   }
+}
+
+const MAX_MESSAGE_CHARS = 500;
+const MAX_EXCERPT_CHARS = 100;
+
+/**
+ * A short quotation of a client-sent value for an error answer: strings and JSON longer than
+ * 100 characters are cut (with "…"), so a 1 MB rejected value is never sent back.
+ */
+export function excerpt(value: unknown): unknown {
+  if (typeof value === 'string') return value.length > MAX_EXCERPT_CHARS ? `${value.slice(0, MAX_EXCERPT_CHARS)}…` : value;
+  if (value === null || typeof value !== 'object') return value;
+  let text: string;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    return '[unprintable]';
+  }
+  return text.length > MAX_EXCERPT_CHARS ? `${text.slice(0, MAX_EXCERPT_CHARS)}…` : value;
 }
 
 export const badRequest = (msg: string, extra?: Record<string, unknown>) => new AppError(400, msg, extra);
@@ -34,7 +54,7 @@ export function invalidEnum(field: string, value: unknown, allowed: readonly str
   return new AppError(400, `${field} must be one of: ${allowed.join(', ')}`, {
     code: 'invalid_enum',
     field,
-    value,
+    value: excerpt(value),
     allowed,
   });
 }

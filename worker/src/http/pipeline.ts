@@ -4,6 +4,8 @@ import { AppError, badRequest } from './errors.js';
 import type { AppEnv } from './env.js';
 import { clientIp } from './client-ip.js';
 import { Credentials } from '../auth/principal.js';
+import { matchedRoutes } from 'hono/route';
+import { isAuthFirst } from './body.js';
 
 /** Exact values from spec 01 §1.4 / spec 07 SEC-50, on every response. */
 export const SECURITY_HEADERS: Record<string, string> = {
@@ -18,6 +20,12 @@ export const SECURITY_HEADERS: Record<string, string> = {
 };
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+/**
+ * Deepest JSON nesting a body may have. Deeper values overflow the stack later, wherever a
+ * value is cloned, stringified or compared recursively (a 500 found by fuzzing), so the bound is
+ * enforced once, here, before the body is parsed (spec 07 SEC-51).
+ */
+export const MAX_JSON_DEPTH = 64;
 
 const CORS_METHODS = 'GET, POST, PUT, PATCH, DELETE, OPTIONS';
 const CORS_HEADERS = 'Content-Type, Authorization, X-Admin-Key, X-Agent-Key, X-Acting-As, X-Request-Id';
@@ -70,11 +78,54 @@ export function identify(app: AppContext): MiddlewareHandler<AppEnv> {
   };
 }
 
+/** Memory all in-flight request bodies may hold together, and any one client (spec 07 REL-24). */
+export const BODY_MEMORY_TOTAL_BYTES = 64 * 1024 * 1024;
+export const BODY_MEMORY_PER_CLIENT_BYTES = 8 * 1024 * 1024;
+
 /**
- * Reads the body once, bounded to 1 MB whatever Content-Length claims, and parses JSON:
- * too large → 413, malformed → 400 `Invalid JSON in request body`. Other content types give `{}`.
+ * Bytes held by request bodies being read, overall and per client. A reservation that would pass
+ * either cap is refused, so slow or abandoned uploads cannot pile up memory: per client → 429,
+ * overall → 503 (both with Retry-After).
  */
-export function jsonBody(): MiddlewareHandler<AppEnv> {
+export class BodyBudget {
+  private total = 0;
+  private readonly perClient = new Map<string, number>();
+  constructor(
+    readonly totalCap = BODY_MEMORY_TOTAL_BYTES,
+    readonly clientCap = BODY_MEMORY_PER_CLIENT_BYTES,
+  ) {}
+
+  take(client: string, n: number): void {
+    const mine = this.perClient.get(client) ?? 0;
+    if (mine + n > this.clientCap) throw new AppError(429, 'Too many request bodies in flight from this client', {}, { 'Retry-After': '1' });
+    if (this.total + n > this.totalCap) throw new AppError(503, 'Server busy: too many request bodies in flight', {}, { 'Retry-After': '1' });
+    this.total += n;
+    this.perClient.set(client, mine + n);
+  }
+
+  give(client: string, n: number): void {
+    if (n <= 0) return;
+    this.total -= n;
+    const left = (this.perClient.get(client) ?? 0) - n;
+    if (left > 0) this.perClient.set(client, left);
+    else this.perClient.delete(client);
+  }
+
+  get held(): number {
+    return this.total;
+  }
+}
+
+/**
+ * The request body: bounded to 1 MB whatever Content-Length claims, and to the memory budget;
+ * too large → 413, malformed → 400 `Invalid JSON in request body`, nested deeper than
+ * MAX_JSON_DEPTH → 400. Other content types give `{}`. On a route whose guard authenticates
+ * first (http/body.ts) the body is read only after the credentials pass, so unauthenticated
+ * clients never make the server read or hold their bodies (SEC-22). A client that goes away
+ * mid-upload gets no answer and leaves at most one rate-limited log line.
+ */
+export function jsonBody(app: AppContext, budget = new BodyBudget()): MiddlewareHandler<AppEnv> {
+  const aborted = abortedUploadLog(app);
   return async (c, next) => {
     c.set('body', {});
     const method = c.req.method;
@@ -84,25 +135,76 @@ export function jsonBody(): MiddlewareHandler<AppEnv> {
     if (/^multipart\/form-data/i.test(c.req.header('content-type') ?? '')) return next();
     const declared = Number(c.req.header('content-length') ?? '0');
     if (declared > BODY_LIMIT_BYTES) throw new AppError(413, 'Request body too large');
-    const bytes = await readBounded(c.req.raw.body);
-    // Kept for signature checks of inbound webhooks (HMAC over the exact bytes).
-    c.set('rawBody', bytes);
-    const type = c.req.header('content-type') ?? '';
-    if (/^application\/([a-z.+-]*\+)?json/i.test(type) && bytes.length > 0) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-      } catch {
-        throw badRequest('Invalid JSON in request body');
+    const client = c.get('clientIp');
+    let held = 0;
+    const load = async () => {
+      const bytes = await readBounded(c.req.raw.body, (n) => {
+        budget.take(client, n);
+        held += n;
+      }).catch((err) => {
+        if (err instanceof AppError) throw err;
+        aborted();
+        throw new AppError(400, 'Request body was not received completely');
+      });
+      // Kept for signature checks of inbound webhooks (HMAC over the exact bytes).
+      c.set('rawBody', bytes);
+      const type = c.req.header('content-type') ?? '';
+      if (/^application\/([a-z.+-]*\+)?json/i.test(type) && bytes.length > 0) {
+        let parsed: unknown;
+        let text: string;
+        try {
+          text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+        } catch {
+          throw badRequest('Invalid JSON in request body');
+        }
+        if (jsonDepth(text) > MAX_JSON_DEPTH) throw badRequest(`JSON in request body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          throw badRequest('Invalid JSON in request body');
+        }
+        if (parsed === null || typeof parsed !== 'object') throw badRequest('Invalid JSON in request body');
+        c.set('body', parsed);
       }
-      if (parsed === null || typeof parsed !== 'object') throw badRequest('Invalid JSON in request body');
-      c.set('body', parsed);
+    };
+    let loading: Promise<void> | null = null;
+    c.set('loadBody', () => (loading ??= load()));
+    try {
+      if (!matchedRoutes(c).some((r) => isAuthFirst(r.handler))) await c.get('loadBody')!();
+      await next();
+    } finally {
+      budget.give(client, held);
     }
-    await next();
+    // Refused before its body was read (failed authentication): close the connection rather than
+    // let the server drain an upload nobody asked for. (Headers only: touching `c.req.raw.body`
+    // would make the Node adapter start buffering the upload.)
+    if (!loading && (declared > 0 || c.req.header('transfer-encoding'))) closeConnection(c.res);
   };
 }
 
-async function readBounded(stream: ReadableStream<Uint8Array> | null): Promise<Uint8Array> {
+function closeConnection(res: Response) {
+  try {
+    res.headers.set('Connection', 'close');
+  } catch {
+    // immutable headers (a passed-through Response): leave the connection as it is
+  }
+}
+
+/** One warning line per minute at most, with how many uploads were cut off since the last one. */
+function abortedUploadLog(app: AppContext) {
+  let last = 0;
+  let count = 0;
+  return () => {
+    count++;
+    const now = Date.now();
+    if (now - last < 60_000) return;
+    app.log.warn('request body not received completely (client went away)', { since_last_line: count });
+    last = now;
+    count = 0;
+  };
+}
+
+async function readBounded(stream: ReadableStream<Uint8Array> | null, reserve: (n: number) => void): Promise<Uint8Array> {
   if (!stream) return new Uint8Array(0);
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
@@ -111,9 +213,12 @@ async function readBounded(stream: ReadableStream<Uint8Array> | null): Promise<U
     const { done, value } = await reader.read();
     if (done) break;
     total += value.length;
-    if (total > BODY_LIMIT_BYTES) {
+    try {
+      if (total > BODY_LIMIT_BYTES) throw new AppError(413, 'Request body too large');
+      reserve(value.length);
+    } catch (err) {
       await reader.cancel().catch(() => undefined);
-      throw new AppError(413, 'Request body too large');
+      throw err;
     }
     chunks.push(value);
   }
@@ -124,4 +229,25 @@ async function readBounded(stream: ReadableStream<Uint8Array> | null): Promise<U
     off += ch.length;
   }
   return out;
+}
+
+/**
+ * Deepest bracket nesting of a JSON text, skipping string contents; a linear scan without
+ * recursion, so it is safe on any input (malformed text is left for JSON.parse to reject).
+ */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 92 /* \\ */) i++;
+      else if (ch === 34 /* " */) inString = false;
+    } else if (ch === 34) inString = true;
+    else if (ch === 91 /* [ */ || ch === 123 /* { */) {
+      if (++depth > max) max = depth;
+    } else if (ch === 93 /* ] */ || ch === 125 /* } */) depth--;
+  }
+  return max;
 }

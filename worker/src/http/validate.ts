@@ -65,11 +65,18 @@ export function parseIntId(raw: string | undefined): number | null {
   return Number(raw);
 }
 
-/** Query-string integer with default and bounds (limit/offset style). */
+/** Largest offset any list accepts: far past any real table, well inside SQLite's integer range. */
+export const MAX_OFFSET = 1_000_000_000;
+
+/**
+ * Query-string integer with default and bounds (limit/offset style). Out-of-range values are
+ * clamped before they reach SQL: a 19-digit number becomes an inexact float that SQLite refuses.
+ */
 export function queryInt(raw: string | undefined, field: string, dflt: number, min: number, max: number): number {
   if (raw === undefined || raw === '') return dflt;
   if (!/^-?\d+$/.test(raw)) throw badRequest(`${field} must be an integer`);
-  return Math.min(max, Math.max(min, Number(raw)));
+  const n = Number(raw);
+  return Math.min(max, Math.max(min, Number.isFinite(n) ? n : n > 0 ? max : min));
 }
 
 /** Common field shapes. */

@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import type { AppContext } from '../context.js';
 import type { AppEnv } from '../http/env.js';
 import { AppError } from '../http/errors.js';
-import { bodyOf, queryOf } from '../http/body.js';
+import { bodyOf, loadBody, queryOf, readsBodyAfterAuth } from '../http/body.js';
 import { principalOf, requireAdmin, requireAny, resolveAdmin, resolveAgent, resolveAny, resolveHuman, type Principal } from '../auth/principal.js';
 import { PLUGIN_SOURCES } from './registry.generated.js';
 import { manifestSchema } from './manifest.js';
@@ -67,15 +67,15 @@ export function pluginRoutes(ctx: AppContext, core?: Hono<AppEnv>): Hono<AppEnv>
   });
   r.get('/plugins/:name/widgets', requireAdmin, async (c) => c.json(await manage.pluginWidgets(ctx, host, c.req.param('name'))));
 
-  r.all('/plugins/:name/*', (c) => dispatch(ctx, host, c, c.req.param('name'), `/plugins/${c.req.param('name')}`));
+  r.all('/plugins/:name/*', readsBodyAfterAuth((c) => dispatch(ctx, host, c, c.req.param('name') as string, `/plugins/${c.req.param('name')}`)));
   for (const { name, prefix } of aliasPrefixes(host.sources)) {
     if (taken.has(prefix)) {
       ctx.log.error(`[plugins] ${name}: route prefix ${prefix} collides with a core or plugin route; not mounted there (the plugin is served under /api/mycelium/plugins/${name}/)`);
       continue;
     }
     taken.add(prefix);
-    r.all(prefix, (c) => dispatch(ctx, host, c, name, prefix));
-    r.all(`${prefix}/*`, (c) => dispatch(ctx, host, c, name, prefix));
+    r.all(prefix, readsBodyAfterAuth((c) => dispatch(ctx, host, c, name, prefix)));
+    r.all(`${prefix}/*`, readsBodyAfterAuth((c) => dispatch(ctx, host, c, name, prefix)));
   }
   return r;
 }
@@ -133,6 +133,7 @@ async function dispatch(ctx: AppContext, host: PluginHost, c: Context<AppEnv>, n
   if (!route) return c.json({ error: 'Not found' }, 404);
 
   const principal = await authenticate(c, route.auth);
+  await loadBody(c); // only now: the core authenticated first (SEC-22)
   const req: PluginRequest = {
     method,
     path: sub,

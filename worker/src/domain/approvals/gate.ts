@@ -1,6 +1,6 @@
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
-import { AppError } from '../../http/errors.js';
+import { AppError, badRequest } from '../../http/errors.js';
 import { RISK_TIERS, type RiskTier } from '../config/keys.js';
 import { configRepo } from '../config/repo.js';
 import { approvalsRepo } from './repo.js';
@@ -36,6 +36,10 @@ export async function checkApprovalGate(
   const threshold = await gateThreshold(app);
   const tier = await service.tierFor(actionType);
   const hasId = rawApprovalId !== undefined && rawApprovalId !== null && rawApprovalId !== '';
+  // A number or a digit string only: Number([[7]]) is 7, and a nested value must not stand in for an id.
+  if (hasId && typeof rawApprovalId !== 'number' && !(typeof rawApprovalId === 'string' && /^\d{1,16}$/.test(rawApprovalId))) {
+    throw badRequest('approval_id must be an integer');
+  }
   if (!hasId) {
     if (tierRank(tier) >= tierRank(threshold)) throw refuse(`Approval required for ${actionType}`);
     return {

@@ -15,10 +15,15 @@ const GENERIC_FORGOT = 'If that email is associated with an account, a reset lin
 export class StudioService {
   constructor(private readonly app: AppContext) {}
 
+  /** argon2id off the request thread where the runtime offers it (Node: a worker pool). */
+  private get derive() {
+    return this.app.runtime.argon2id;
+  }
+
   async login(username: string, password: string) {
     const user = await studioUsersRepo.byUsername(this.app.db, username.trim().toLowerCase());
     // Unknown users cost the same argon2 work as known ones (no enumeration by timing, SEC-08).
-    const ok = await verifyPassword(password, user?.password_hash ?? (await getDummyHash()));
+    const ok = await verifyPassword(password, user?.password_hash ?? (await getDummyHash()), this.derive);
     if (!user || !ok) throw unauthorized('Invalid username or password');
     const token = await this.issueToken(user);
     return { token, user: { id: user.id, username: user.username, display_name: user.display_name, role: user.role } };
@@ -47,7 +52,7 @@ export class StudioService {
     const row = await studioUsersRepo.insert(this.app.db, {
       username,
       display_name: input.display_name,
-      password_hash: await hashPassword(input.password),
+      password_hash: await hashPassword(input.password, this.derive),
       role: input.role,
     });
     if (!row) throw conflict('Username already taken');
@@ -77,7 +82,7 @@ export class StudioService {
     if (problem) throw badRequest(problem);
     const user = await studioUsersRepo.byId(this.app.db, id);
     if (!user) throw notFound('User not found');
-    await this.app.db.batch([studioUsersRepo.setPassword(id, await hashPassword(password))]);
+    await this.app.db.batch([studioUsersRepo.setPassword(id, await hashPassword(password, this.derive))]);
     return { ok: true, username: user.username };
   }
 
@@ -86,10 +91,10 @@ export class StudioService {
     if (p.kind !== 'operator') throw badRequest('Only operator accounts have a password to change');
     const user = await studioUsersRepo.byId(this.app.db, p.userId);
     if (!user) throw unauthorized('User not found');
-    if (!(await verifyPassword(current, user.password_hash))) throw new AppError(403, 'Current password is incorrect');
+    if (!(await verifyPassword(current, user.password_hash, this.derive))) throw new AppError(403, 'Current password is incorrect');
     const problem = passwordProblem(next);
     if (problem) throw badRequest(problem);
-    await this.app.db.batch([studioUsersRepo.setPassword(user.id, await hashPassword(next))]);
+    await this.app.db.batch([studioUsersRepo.setPassword(user.id, await hashPassword(next, this.derive))]);
     const fresh = await studioUsersRepo.byId(this.app.db, user.id);
     return { ok: true, token: await this.issueToken(fresh!) };
   }
@@ -139,7 +144,7 @@ export class StudioService {
     );
     if (!user) throw badRequest('Account not found');
     await db.batch([
-      studioUsersRepo.setPassword(user.id, await hashPassword(password)),
+      studioUsersRepo.setPassword(user.id, await hashPassword(password, this.derive)),
       passwordResetsRepo.invalidateForEmail(consumed.email),
     ]);
     await this.app.events.emit({

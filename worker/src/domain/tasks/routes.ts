@@ -5,7 +5,7 @@ import type { AppEnv } from '../../http/env.js';
 import { bodyOf, queryOf } from '../../http/body.js';
 import { badRequest } from '../../http/errors.js';
 import { hitAgentWrite } from '../../http/rate-limit.js';
-import { parseIntId, parseWith } from '../../http/validate.js';
+import { MAX_OFFSET, parseIntId, parseWith, queryInt } from '../../http/validate.js';
 import { principalOf, requireAdmin, requireAny } from '../../auth/principal.js';
 import { TASK_PRIORITIES, TASK_STATUSES, tasksRepo } from './repo.js';
 import { leaseExpiryJob } from '../work-items/lease.js';
@@ -28,16 +28,13 @@ export const fields = {
   leaseToken: z.string().min(1).max(100),
 };
 
-/** `limit` (default 50, 1..500) and `offset` (≥ 0) as the spec's parseLimit, but never NaN into SQL. */
+/**
+ * `limit` (default 50, 1..500) and `offset` (≥ 0) as the spec's parseLimit, but never NaN into SQL
+ * and never past what SQLite binds as an integer (a 19-digit offset was a 500).
+ */
 export function page(q: Record<string, string>, dflt = 50, max = 500) {
-  const int = (raw: string | undefined, field: string) => {
-    if (raw === undefined || raw === '') return undefined;
-    if (!/^-?\d+$/.test(raw)) throw badRequest(`${field} must be an integer`);
-    return Number(raw);
-  };
-  const l = int(q.limit, 'limit');
-  const o = int(q.offset, 'offset');
-  return { limit: l === undefined || l < 1 ? dflt : Math.min(l, max), offset: o === undefined || o < 0 ? 0 : o };
+  const l = queryInt(q.limit, 'limit', dflt, Number.MIN_SAFE_INTEGER, max);
+  return { limit: l < 1 ? dflt : l, offset: queryInt(q.offset, 'offset', 0, 0, MAX_OFFSET) };
 }
 
 const createSchema = z.object({

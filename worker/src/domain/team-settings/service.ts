@@ -31,7 +31,9 @@ export class TeamSettingsService {
   }
 
   async section(section: string) {
-    return this.shape(await teamSettingsRepo.section(this.app.db, section))[section] ?? {};
+    const all = this.shape(await teamSettingsRepo.section(this.app.db, section));
+    // Own keys only: `constructor` or `toString` must not find Object.prototype's (SEC-53).
+    return Object.hasOwn(all, section) ? all[section] : {};
   }
 
   async put(p: Principal, section: string, key: string, value: unknown) {
