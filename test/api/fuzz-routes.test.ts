@@ -145,6 +145,16 @@ function fill(path: string, params: string[]) {
   return path.replace(/:[A-Za-z_]+(\{[^}]*\})?/g, () => params[i++ % params.length]).replace(/\*$/, 'x');
 }
 
+/**
+ * A 4xx answer names its problem in JSON: `{error: "…"}` on REST routes; the JSON-RPC endpoints (MCP,
+ * A2A) answer in their protocol's own shape, `{jsonrpc: "2.0", error: {code, message}}`.
+ */
+function isErrorShape(body: any): boolean {
+  if (body === undefined || body === null || typeof body !== 'object') return false;
+  if (typeof body.error === 'string') return true;
+  return body.jsonrpc === '2.0' && typeof body.error?.message === 'string' && typeof body.error?.code === 'number';
+}
+
 describe('route fuzzer (SEC-51, SEC-53, SEC-54, REL-12, REL-25)', () => {
   it('covers core and plugin routes', () => {
     expect(routes.length).toBeGreaterThan(200);
@@ -172,7 +182,7 @@ describe('route fuzzer (SEC-51, SEC-53, SEC-54, REL-12, REL-25)', () => {
           hist[res.status] = (hist[res.status] ?? 0) + 1;
           const where = `${role} ${r.method} ${path.slice(0, 200)} body=${withBody ? s.body.json.slice(0, 200) : '-'}`;
           if (res.status >= 500 && res.status !== 503 && res.status !== 502) failures.push(`${where} → ${res.status} ${res.text.slice(0, 200)}`);
-          else if (res.status >= 400 && (res.body === undefined || typeof res.body.error !== 'string')) failures.push(`${where} → ${res.status} non-JSON error ${res.text.slice(0, 100)}`);
+          else if (res.status >= 400 && !isErrorShape(res.body)) failures.push(`${where} → ${res.status} non-JSON error ${res.text.slice(0, 100)}`);
           else if (res.status >= 400 && res.text.length > 4_000) failures.push(`${where} → ${res.status} error of ${res.text.length} chars`);
           else if (res.status === 200 && res.text === '') failures.push(`${where} → 200 with an empty body`);
           // The agent may have rotated its own key: keep using the new one.
