@@ -38,6 +38,7 @@ import { contextRoutes } from './domain/context/routes.js';
 import { spendRoutes } from './domain/spend/routes.js';
 import { conceptRoutes } from './domain/concepts/routes.js';
 import { adminOpsRoutes } from './domain/admin-ops/routes.js';
+import { droneRoutes } from './domain/drones/routes.js';
 import { pluginRoutes, startPlugins } from './plugins/routes.js';
 
 export const API_PREFIX = '/api/mycelium';
@@ -100,6 +101,7 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   api.route('/', spendRoutes(ctx));
   api.route('/', conceptRoutes(ctx));
   api.route('/', adminOpsRoutes(ctx));
+  api.route('/', droneRoutes(ctx));
   api.route('/', pluginRoutes(ctx, api)); // last: plugin prefixes that collide with core routes are refused
   app.route(API_PREFIX, api);
 

@@ -57,9 +57,11 @@ export const agentsRepo = {
     );
   },
 
-  /** Roster: drones (project 'drone') excluded, oldest first (spec 02 §3.2). */
+  /** Roster: drones excluded (the one drone rule of manage.ts isDrone; they are listed by GET /drones), oldest first (spec 02 §3.2). */
   list(db: Queryable) {
-    return db.all<AgentRow>("SELECT * FROM agents WHERE project_id != 'drone' ORDER BY created_at ASC, rowid ASC");
+    return db.all<AgentRow>(
+      "SELECT * FROM agents WHERE project_id != 'drone' AND agent_type != 'drone' AND role != 'drone' ORDER BY created_at ASC, rowid ASC",
+    );
   },
 
   insert(a: NewAgent): Statement {
