@@ -146,6 +146,7 @@ async function startWorkerTarget(opts: TargetOptions): Promise<Target> {
     modules: true,
     scriptPath: process.env.MYCELIUM_WORKER_BUNDLE ?? join(process.cwd(), 'dist/worker.js'),
     compatibilityDate: '2025-07-01',
+    r2Buckets: ['BLOBS'], // Runtime.blobs on Workers (drone artifacts)
     bindings: { ADMIN_KEY: adminKey, JWT_SECRET: jwtSecret, LIBSQL_URL: hrana.url, LOG_LEVEL: 'error', ...pluginBindings, ...opts.env },
   });
   await mf.ready;
