@@ -6,10 +6,10 @@
 // value queued by an agent can become shell syntax. Jobs without an argument vector (raw admin
 // commands) and jobs that need setup steps are reported as failed instead of being run.
 //
-//   MYCELIUM_URL=http://localhost:3000 MYCELIUM_DRONE_KEY=dvk_… DRONE_CAPABILITIES=cpu node examples/drone-worker.mjs
+//   MYCELIUM_URL=http://localhost:3002 MYCELIUM_DRONE_KEY=dvk_… DRONE_CAPABILITIES=cpu node examples/drone-worker.mjs
 //
 // Environment:
-//   MYCELIUM_URL         server base URL (default http://localhost:3000)
+//   MYCELIUM_URL         server base URL (default http://localhost:3002)
 //   MYCELIUM_DRONE_KEY   the drone's agent key (from POST /api/mycelium/admin/agents, project_id "drone")
 //   DRONE_CAPABILITIES   comma-separated, e.g. "cpu,gpu" (the server also checks the registered list)
 //   DRONE_HOME           reported as the drone's home; job workspaces live under it (default: your home)
@@ -23,7 +23,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { homedir, hostname, platform, userInfo } from 'node:os';
 import { join } from 'node:path';
 
-const BASE = (process.env.MYCELIUM_URL ?? 'http://localhost:3000').replace(/\/$/, '') + '/api/mycelium';
+const BASE = (process.env.MYCELIUM_URL ?? 'http://localhost:3002').replace(/\/$/, '') + '/api/mycelium';
 const KEY = process.env.MYCELIUM_DRONE_KEY;
 const CAPS = (process.env.DRONE_CAPABILITIES ?? 'cpu').split(',').map((s) => s.trim()).filter(Boolean);
 const HOME = process.env.DRONE_HOME ?? homedir();
