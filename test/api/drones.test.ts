@@ -140,3 +140,20 @@ describe('pause and resume (spec 05 §3, §17.1, REL-17)', () => {
     expect(again.body.job.id).toBe(job.body.id);
   });
 });
+
+describe('removing a drone (spec README: deleting an agent)', () => {
+  it('its running claims go back to the queue; finished history stays', async () => {
+    const d = await registerAgent(t, 'doomed-drone', 'drone', { capabilities: ['doomedcap'] });
+    const running = await t.call('POST', '/drones/jobs', { admin: true, ip: '10.9.0.4', body: { title: 'running', requires: ['doomedcap'] } });
+    const finished = await t.call('POST', '/drones/jobs', { admin: true, ip: '10.9.0.4', body: { title: 'finished', requires: ['doomedcap'], priority: 9 } });
+    expect((await t.call('POST', '/drones/claim', { agentKey: d.key, body: { capabilities: ['doomedcap'] } })).body.job.id).toBe(finished.body.id);
+    await t.call('PUT', `/drones/jobs/${finished.body.id}`, { agentKey: d.key, body: { status: 'done' } });
+    expect((await t.call('POST', '/drones/claim', { agentKey: d.key, body: { capabilities: ['doomedcap'] } })).body.job.id).toBe(running.body.id);
+    expect((await t.call('DELETE', `/admin/agents/${d.id}`, { admin: true })).status).toBe(200);
+    const rows = await t.db.all<{ id: number; status: string; drone_id: string | null }>('SELECT id, status, drone_id FROM drone_jobs WHERE id IN (?, ?) ORDER BY id', [running.body.id, finished.body.id]);
+    expect(rows).toEqual([
+      { id: running.body.id, status: 'pending', drone_id: null },
+      { id: finished.body.id, status: 'done', drone_id: d.id },
+    ]);
+  });
+});

@@ -198,7 +198,11 @@ export class WebhookService {
 }
 
 /** Webhook events their services send directly with the spec's routing and payload (no double delivery). */
-const DISPATCHED_BY_SERVICES = new Set(['message_sent', 'request_created', 'task_assigned', 'bug_assigned', 'agent_status_changed']);
+const DISPATCHED_BY_SERVICES = new Set([
+  'message_sent', 'request_created', 'task_assigned', 'bug_assigned', 'agent_status_changed',
+  // Drone jobs: to the submitter / requester with the spec 05 §4 payloads (drones/jobs-service.ts).
+  'drone_job_created', 'drone_job_failed', 'drone_job_exhausted',
+]);
 
 function subscribes(h: WebhookRow, event: string, app: AppContext): boolean {
   try {
