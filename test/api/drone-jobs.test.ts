@@ -327,18 +327,23 @@ describe('retries (spec 05 §5.4, REL-05)', () => {
 });
 
 describe('timeouts, sweeps and cleanup (spec 05 §5.5, REL-04, SEC-42)', () => {
-  it('claim-time release: a claim 2 h old is failed with stale_timeout and counted; 59 min is kept', async () => {
+  it('REL-04: claim-time release is drone-scoped: a claim 2 h old is failed with stale_timeout and counted; 59 min is kept; another drone\'s stale claim is left to the sweep', async () => {
     const d = await registerAgent(t, 'stale-drone', 'drone');
+    const other = await registerAgent(t, 'stale-other', 'drone');
     const old = await queue({ title: 'old', requires: ['stalecap'], input_data: { _no_retry: true } });
     const fresh = await queue({ title: 'fresh', requires: ['stalecap'] });
+    const others = await queue({ title: 'others', requires: ['stalecap2'] });
     await claim(d.key, ['stalecap']);
     await claim(d.key, ['stalecap']);
-    await t.db.run("UPDATE drone_jobs SET started_at = datetime('now', '-2 hours') WHERE id = ?", [old]);
+    await claim(other.key, ['stalecap2']);
+    await t.db.run("UPDATE drone_jobs SET started_at = datetime('now', '-2 hours') WHERE id IN (?, ?)", [old, others]);
     await t.db.run("UPDATE drone_jobs SET started_at = datetime('now', '-59 minutes') WHERE id = ?", [fresh]);
     const r = await claim(d.key, ['stalecap']);
     expect(r.body).toMatchObject({ job: null, stale_released: 1 });
     expect(await jobRow(old)).toMatchObject({ status: 'failed', error: expect.stringContaining('stale_timeout') });
     expect((await jobRow(fresh))!.status).toBe('claimed');
+    expect(await jobRow(others)).toMatchObject({ status: 'claimed', drone_id: other.id });
+    await t.db.run("UPDATE drone_jobs SET status = 'cancelled' WHERE id = ?", [others]); // keep the global sweep test's count exact
   });
 
   it('a progress report renews the lease', async () => {

@@ -157,3 +157,20 @@ describe('removing a drone (spec README: deleting an agent)', () => {
     ]);
   });
 });
+
+describe('savepoint diff (spec 02 §3.7)', () => {
+  it('counts the drone jobs a drone ran since its savepoint, and not other drones\' jobs', async () => {
+    const d = await registerAgent(t, 'diff-drone', 'drone', { capabilities: ['diffcap'] });
+    const other = await registerAgent(t, 'diff-other', 'drone', { capabilities: ['diffcap2'] });
+    await t.call('POST', '/agents/heartbeat', { agentKey: d.key, body: { working_on: 'waiting' } });
+    await t.db.run("UPDATE agent_savepoints SET heartbeat_at = datetime('now', '-1 minute') WHERE agent_id = ?", [d.id]);
+    const mine = await t.call('POST', '/drones/jobs', { admin: true, ip: '10.9.0.5', body: { title: 'mine', requires: ['diffcap'] } });
+    await t.call('POST', '/drones/jobs', { admin: true, ip: '10.9.0.5', body: { title: 'theirs', requires: ['diffcap2'] } });
+    await t.call('POST', '/drones/claim', { agentKey: d.key, body: { capabilities: ['diffcap'] } });
+    await t.call('POST', '/drones/claim', { agentKey: other.key, body: { capabilities: ['diffcap2'] } });
+    const diff = await t.call('GET', `/agents/${d.id}/savepoint/diff`, { agentKey: d.key });
+    expect(diff.status).toBe(200);
+    expect(diff.body.summary.drone_jobs).toBe(1);
+    expect(diff.body.changes.drone_jobs_changed.map((j: { id: number }) => j.id)).toEqual([mine.body.id]);
+  });
+});

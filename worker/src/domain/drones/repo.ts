@@ -287,6 +287,16 @@ export const dronesRepo = {
     };
   },
 
+  /** An agent's own jobs (requested or run) created, started or finished since `since` (savepoint diff, spec 02 §3.7 W23). */
+  changedSince(db: Queryable, agentId: string, since: string, limit = 20) {
+    return db.all<DroneJobRow>(
+      `SELECT * FROM drone_jobs WHERE (requester_key = ? OR drone_id = ?)
+         AND (julianday(created_at) > julianday(?) OR julianday(started_at) > julianday(?) OR julianday(completed_at) > julianday(?))
+       ORDER BY id DESC LIMIT ?`,
+      [`agent:${agentId}`, agentId, since, since, since, limit],
+    );
+  },
+
   failedJobs(db: Queryable, limit = 50) {
     return db.all<DroneJobRow>("SELECT * FROM drone_jobs WHERE status = 'failed' ORDER BY completed_at DESC, id DESC LIMIT ?", [limit]);
   },
