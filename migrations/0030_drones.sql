@@ -38,6 +38,8 @@ CREATE INDEX IF NOT EXISTS idx_drone_jobs_status ON drone_jobs(status);
 CREATE INDEX IF NOT EXISTS idx_drone_jobs_drone ON drone_jobs(drone_id);
 CREATE INDEX IF NOT EXISTS idx_drone_jobs_requester ON drone_jobs(requester);
 CREATE INDEX IF NOT EXISTS idx_drone_jobs_priority ON drone_jobs(priority DESC, created_at ASC);
+-- The claim's scan: pending jobs in claim order without a sort.
+CREATE INDEX IF NOT EXISTS idx_drone_jobs_claim ON drone_jobs(status, priority DESC, created_at ASC, id ASC);
 
 CREATE TABLE IF NOT EXISTS job_templates (
   id TEXT PRIMARY KEY,

@@ -196,6 +196,18 @@ describe('claim (spec 05 §5.2, REL-02)', () => {
     expect((await claim(big.key, ['mgpu', 'mcpu'])).body.job.id).toBe(both);
   });
 
+  it('a job whose stored requires is unreadable counts as ["cpu"] and never breaks the claim', async () => {
+    const gpuOnly = await register('unread-gpu', 'drone', { capabilities: ['unreadgpu'] });
+    const bad = await t.db.get<{ id: number }>("INSERT INTO drone_jobs (title, requires, requester) VALUES ('legacy', 'not json', 'old') RETURNING id");
+    const r1 = await claim(gpuOnly.key, ['unreadgpu']);
+    expect(r1.status).toBe(200);
+    expect(r1.body.job).toBeNull();
+    const cpu = await register('unread-cpu', 'drone', { capabilities: ['cpu'] });
+    let got: number | undefined;
+    for (let i = 0; i < 10 && got !== bad!.id; i++) got = (await claim(cpu.key, ['cpu'])).body.job?.id;
+    expect(got).toBe(bad!.id);
+  });
+
   it('only drones claim, and only with capabilities they are registered with (spec 05 §17.1)', async () => {
     await queue({ title: 'reg cap', requires: ['regcap-gpu'] });
     const plain = await register('claim-plain', 'lab');

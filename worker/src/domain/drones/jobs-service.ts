@@ -20,8 +20,11 @@ const STALE_AT_CLAIM = '[stale_timeout] Job was claimed for >1 hour with no comp
 const STALE_BY_SERVER = '[stale_timeout] Job was claimed for >1 hour with no progress. Auto-failed by server.';
 const MAX_RETRIES = 2;
 const MAX_REQUEUES = 3;
-/** How many pending jobs one claim looks at (keeps a claim within the Workers subrequest budget). */
-const CLAIM_SCAN = 200;
+/**
+ * How many matching pending jobs one claim looks at: enough to get past lost races and
+ * render-incompatible jobs, small enough to keep a claim within the Workers subrequest budget.
+ */
+const CLAIM_SCAN = 25;
 const ARTIFACT_NAME = /^[A-Za-z0-9_.-]{1,200}$/;
 
 /** Typed requester identity: ownership is never decided by comparing display names (SEC-28). */
@@ -124,7 +127,7 @@ export class DroneJobService {
       priority: input.priority ?? 0,
       workspace_repo: input.workspace_repo ?? null,
       workspace_branch: input.workspace_branch || 'main',
-      profile_id: input.profile_id ?? null,
+      profile_id: input.profile_id || null,
       job_type: input.job_type ?? null,
     }, `${p.who} submitted drone job: `);
   }
@@ -328,31 +331,25 @@ export class DroneJobService {
   async claim(p: Principal, posted: string[]) {
     if (p.kind !== 'agent') throw forbidden('Only drone agents may claim drone jobs');
     // A hot call: the independent reads go out together (one round trip's latency over libSQL HTTP).
-    const [drone, frozen, readyRows, pending] = await Promise.all([
-      dronesRepo.drone(this.db, p.id),
-      isFrozen(this.db),
-      dronesRepo.readyProfileIds(this.db, p.id),
-      dronesRepo.pendingJobs(this.db, CLAIM_SCAN),
-    ]);
+    const [drone, frozen] = await Promise.all([dronesRepo.drone(this.db, p.id), isFrozen(this.db)]);
     if (!drone) throw forbidden('Only drone agents may claim drone jobs');
     if (frozen) throw new AppError(503, FROZEN_MESSAGE);
-    const stale = await dronesRepo.failStale(this.db, STALE_AT_CLAIM, drone.id);
+    const registered = parseArray(drone.capabilities).filter((x): x is string => typeof x === 'string');
+    const caps = [...new Set(registered.length ? posted.filter((c) => registered.includes(c)) : posted)];
+    // Releasing this drone's stale claims and reading its candidates are independent: together.
+    const [stale, pending] = await Promise.all([
+      dronesRepo.failStale(this.db, STALE_AT_CLAIM, drone.id),
+      drone.status === 'paused' ? Promise.resolve([]) : dronesRepo.claimCandidates(this.db, drone.id, caps, CLAIM_SCAN),
+    ]);
     for (const job of stale) await this.retryOrRequeue(drone.id, job, drone.id);
     const stale_released = stale.length;
     if (drone.status === 'paused') return { job: null, paused: true, stale_released };
-
-    const registered = parseArray(drone.capabilities).filter((x): x is string => typeof x === 'string');
-    const caps = new Set(registered.length ? posted.filter((c) => registered.includes(c)) : posted);
-    const ready = new Set(readyRows.map((r) => r.profile_id));
     const templates = new Map<string, TemplateRow | undefined>();
     let diagnostics: Diagnostics | null | undefined;
     let skipped: { job_id: number; reason: string } | undefined;
     let notes = 0;
 
     for (const job of pending) {
-      const requires = requiresOf(job.requires);
-      if (!requires.every((r) => caps.has(r))) continue;
-      if (job.profile_id && !ready.has(job.profile_id)) continue;
       let rendered: { command: string; argv: string; input_data: string } | null = null;
       if (job.job_type) {
         if (!templates.has(job.job_type)) templates.set(job.job_type, await dronesRepo.template(this.db, job.job_type));

@@ -202,9 +202,23 @@ export const dronesRepo = {
     return db.all<{ requires: string }>("SELECT requires FROM drone_jobs WHERE status = 'pending'");
   },
 
-  /** Claim candidates in claim order: priority (higher first), then age, then id (spec 05 §5.2). */
-  pendingJobs(db: Queryable, limit: number) {
-    return db.all<DroneJobRow>("SELECT * FROM drone_jobs WHERE status = 'pending' ORDER BY priority DESC, created_at ASC, id ASC LIMIT ?", [limit]);
+  /**
+   * Claim candidates for one drone in claim order: priority (higher first), then age, then id
+   * (spec 05 §5.2). Only jobs whose every required capability is in `caps` (unreadable `requires`
+   * counts as ["cpu"]) and whose profile, if any, this drone has set up — filtered here so a
+   * deep queue of jobs for other drones costs nothing.
+   */
+  claimCandidates(db: Queryable, droneId: string, caps: string[], limit: number) {
+    return db.all<DroneJobRow>(
+      `SELECT * FROM drone_jobs j
+       WHERE j.status = 'pending'
+         AND CASE WHEN json_valid(j.requires) AND json_type(j.requires) = 'array'
+               THEN NOT EXISTS (SELECT 1 FROM json_each(j.requires) r WHERE r.value NOT IN (SELECT value FROM json_each(?)))
+               ELSE ? END
+         AND (j.profile_id IS NULL OR j.profile_id IN (SELECT profile_id FROM drone_profile_assignments WHERE drone_id = ? AND setup_done = 1))
+       ORDER BY j.priority DESC, j.created_at ASC, j.id ASC LIMIT ?`,
+      [JSON.stringify(caps), caps.includes('cpu') ? 1 : 0, droneId, limit],
+    );
   },
 
   /**
@@ -395,10 +409,6 @@ export const dronesRepo = {
        WHERE a.drone_id = ? ORDER BY p.created_at ASC, p.rowid ASC`,
       [droneId],
     );
-  },
-
-  readyProfileIds(db: Queryable, droneId: string) {
-    return db.all<{ profile_id: string }>('SELECT profile_id FROM drone_profile_assignments WHERE drone_id = ? AND setup_done = 1', [droneId]);
   },
 
   markSetupDone(db: Queryable, droneId: string, profileId: string, checksum: string) {
