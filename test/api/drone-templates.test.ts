@@ -76,6 +76,10 @@ describe('rendering never lets shell syntax through (spec 05 §5.3, §17.1 C-2, 
     const inj = await t.call('POST', '/drones/jobs', { agentKey, body: { title: 'r', job_type: 'flux', input_data: { prompt: 'ok', steps: '30 --out /etc/x' } } });
     expect(inj.status).toBe(400);
     expect(inj.body.error).toMatch(/^Input value for "steps" contains whitespace/);
+    await t.call('POST', '/drones/templates', { admin: true, body: { id: 'single-q', requires: ['rcap'], command_template: "run --a '{{a}}' --b '{{b}}'" } });
+    const apos = await t.call('POST', '/drones/jobs', { agentKey, body: { title: 'r', job_type: 'single-q', input_data: { a: "x' --out /etc/x '", b: 'y' } } });
+    expect(apos.status).toBe(400);
+    expect(apos.body.error).toMatch(/^Input value for "a" contains an apostrophe/);
     const obj = await t.call('POST', '/drones/jobs', { agentKey, body: { title: 'r', job_type: 'flux', input_data: { prompt: { a: 1 }, steps: 3 } } });
     expect(obj.status).toBe(400);
     expect(Number((await t.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM drone_jobs'))!.n)).toBe(before);

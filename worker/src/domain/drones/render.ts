@@ -21,7 +21,7 @@ export const PLATFORM_VARS = ['python', 'home', 'workspace', 'null_dev', 'path_s
 const FORBIDDEN = /[$`;|&<>\r\n\0"\\]/;
 const PLACEHOLDER = /\{\{([A-Za-z0-9_]+)\}\}/g;
 
-export type Segment = { text: string } | { name: string; quoted: boolean };
+export type Segment = { text: string } | { name: string; quoted: boolean; single: boolean };
 export type Token = Segment[];
 
 /**
@@ -37,7 +37,7 @@ export function tokenize(template: string): Token[] {
   const flushText = () => {
     if (!buf) return;
     current ??= [];
-    pushText(current, buf, quote !== null);
+    pushText(current, buf, quote);
     buf = '';
   };
   for (const ch of template) {
@@ -66,24 +66,24 @@ export function tokenize(template: string): Token[] {
 }
 
 /** Splits a run of literal text into text and placeholder segments (literal scan, no user regex). */
-function pushText(token: Token, text: string, quoted: boolean) {
+function pushText(token: Token, text: string, quote: '"' | "'" | null) {
   let last = 0;
   for (const m of text.matchAll(PLACEHOLDER)) {
     if (m.index! > last) token.push({ text: text.slice(last, m.index) });
-    token.push({ name: m[1], quoted });
+    token.push({ name: m[1], quoted: quote !== null, single: quote === "'" });
     last = m.index! + m[0].length;
   }
   if (last < text.length) token.push({ text: text.slice(last) });
 }
 
-/** Placeholder names of a template with whether every use of each is quoted. */
-export function placeholders(template: string): Map<string, { quoted: boolean }> {
-  const out = new Map<string, { quoted: boolean }>();
+/** Placeholder names of a template: whether every use is quoted, and whether any use is inside single quotes. */
+export function placeholders(template: string): Map<string, { quoted: boolean; single: boolean }> {
+  const out = new Map<string, { quoted: boolean; single: boolean }>();
   for (const token of tokenize(template)) {
     for (const s of token) {
       if (!('name' in s)) continue;
       const prev = out.get(s.name);
-      out.set(s.name, { quoted: (prev?.quoted ?? true) && s.quoted });
+      out.set(s.name, { quoted: (prev?.quoted ?? true) && s.quoted, single: (prev?.single ?? false) || s.single });
     }
   }
   return out;
@@ -97,7 +97,7 @@ export const shellCharsError = (key: string) =>
  * null. Keys starting with `_` are internal lineage and never substituted.
  */
 export function checkInputValues(template: string, input: Record<string, unknown>): string | null {
-  let used: Map<string, { quoted: boolean }>;
+  let used: Map<string, { quoted: boolean; single: boolean }>;
   try {
     used = placeholders(template);
   } catch (err) {
@@ -112,6 +112,8 @@ export function checkInputValues(template: string, input: Record<string, unknown
       return `Input value for "${key}" must be a string, number or boolean`;
     }
     if (typeof value === 'number' && !Number.isFinite(value)) return `Input value for "${key}" must be a finite number`;
+    // Inside '…' a shell ends the quote at the next apostrophe, so one in the value would let the rest become arguments.
+    if (use.single && String(value).includes("'")) return `Input value for "${key}" contains an apostrophe but its placeholder is in single quotes`;
     if (!use.quoted && /\s/.test(String(value))) {
       return `Input value for "${key}" contains whitespace but its placeholder is not quoted in the template`;
     }
