@@ -45,6 +45,7 @@ import { widgetRoutes } from './domain/widgets/routes.js';
 import { reasoningRoutes } from './domain/reasoning/routes.js';
 import { githubRoutes } from './domain/github/routes.js';
 import { fileServerRoutes } from './domain/file-server/routes.js';
+import { droneRoutes } from './domain/drones/routes.js';
 import { pluginRoutes, startPlugins } from './plugins/routes.js';
 import { dashboardRoutes } from './dashboard/routes.js';
 import { mcpRoutes } from './mcp/routes.js';
@@ -120,6 +121,7 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   api.route('/', reasoningRoutes(ctx));
   api.route('/', githubRoutes(ctx));
   api.route('/', fileServerRoutes(ctx));
+  api.route('/', droneRoutes(ctx));
   api.route('/', pluginRoutes(ctx, api)); // last: plugin prefixes that collide with core routes are refused
   app.route(API_PREFIX, api);
 

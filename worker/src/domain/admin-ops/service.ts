@@ -131,7 +131,7 @@ export class AdminOpsService {
     return { ok: true, ...counts };
   }
 
-  /** GET /admin/ops (spec 01 §5.6). Drone jobs are not stored on this instance yet: always []. */
+  /** GET /admin/ops (spec 01 §5.6); failed drone jobs come from the drones area's table (migration 0030). */
   async ops() {
     const db = this.app.db;
     const t = await opsRepo.tables(db);
@@ -164,7 +164,6 @@ export class AdminOpsService {
       requests_pending: await count('messages', "SELECT COUNT(*) AS n FROM messages WHERE msg_type = 'request' AND status IN ('pending', 'sent')"),
       approvals_pending: await count('approvals', "SELECT COUNT(*) AS n FROM approvals WHERE status = 'pending'"),
       drones_online: await opsRepo.count(db, "SELECT COUNT(*) AS n FROM agents WHERE (role = 'drone' OR project_id = 'drone') AND status IN ('online', 'idle', 'busy')"),
-      // No drone job table on this instance yet.
       drone_jobs_pending: await count('drone_jobs', "SELECT COUNT(*) AS n FROM drone_jobs WHERE status = 'pending'"),
     };
     const attention: Record<string, unknown>[] = [];

@@ -57,9 +57,11 @@ export const agentsRepo = {
     );
   },
 
-  /** Roster: drones (project 'drone') excluded, oldest first (spec 02 §3.2). */
+  /** Roster: drones excluded (the one drone rule of manage.ts isDrone; they are listed by GET /drones), oldest first (spec 02 §3.2). */
   list(db: Queryable) {
-    return db.all<AgentRow>("SELECT * FROM agents WHERE project_id != 'drone' ORDER BY created_at ASC, rowid ASC");
+    return db.all<AgentRow>(
+      "SELECT * FROM agents WHERE project_id != 'drone' AND agent_type != 'drone' AND role != 'drone' ORDER BY created_at ASC, rowid ASC",
+    );
   },
 
   insert(a: NewAgent): Statement {
@@ -113,6 +115,8 @@ export const agentWrites = {
       { sql: "UPDATE tasks SET assignee = NULL, status = 'open', updated_at = datetime('now') WHERE assignee = ? AND status IN ('open','in_progress','review')", args: [id] },
       { sql: "UPDATE bugs SET assignee = NULL, status = 'open', updated_at = datetime('now') WHERE assignee = ? AND status IN ('open','in_progress')", args: [id] },
       { sql: "UPDATE plan_steps SET assignee = NULL, status = 'pending', updated_at = datetime('now') WHERE assignee = ? AND status IN ('pending','in_progress')", args: [id] },
+      // A removed drone's running claims go back to the queue for another drone (spec 05 §2.1).
+      { sql: "UPDATE drone_jobs SET status = 'pending', drone_id = NULL, started_at = NULL, progress_at = NULL WHERE drone_id = ? AND status = 'claimed'", args: [id] },
       { sql: 'DELETE FROM message_reads WHERE agent_id = ?', args: [id] },
       { sql: 'DELETE FROM webhooks WHERE agent_id = ?', args: [id] },
       { sql: "DELETE FROM channel_members WHERE user_id = ? AND user_type = 'agent'", args: [id] },

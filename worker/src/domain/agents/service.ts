@@ -59,13 +59,16 @@ export class AgentService {
     const tpl = template ? toWireTemplate(template) : undefined;
     const tplCaps = tpl?.capabilities.filter((x): x is string => typeof x === 'string');
     const apiKey = generateAgentKey();
+    const isDroneRegistration = input.project_id === 'drone' || input.agent_type === 'drone';
     const insert = agentsRepo.insert({
       id: input.id,
       name: input.name,
       project_id: input.project_id,
       api_key_hash: await hashAgentKey(apiKey),
-      capabilities: input.capabilities ?? (tplCaps && tplCaps.length ? tplCaps : DEFAULT_CAPABILITIES),
-      agent_type: input.agent_type || template?.agent_type || 'agent',
+      // A drone registers with project 'drone' (spec 05 §1.1); the agent defaults `code`/`assets`
+      // are capabilities a drone may not hold, so a drone starts with none.
+      capabilities: input.capabilities ?? (tplCaps && tplCaps.length ? tplCaps : isDroneRegistration ? [] : DEFAULT_CAPABILITIES),
+      agent_type: input.agent_type || template?.agent_type || (input.project_id === 'drone' ? 'drone' : 'agent'),
       llm_backend: input.llm_backend || template?.llm_backend || '',
       llm_model: input.llm_model || template?.llm_model || '',
       runtime: input.runtime || template?.runtime || '',

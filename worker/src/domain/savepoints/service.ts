@@ -8,6 +8,7 @@ import { parseArray, parseObject } from '../agents/json.js';
 import { workScope } from '../work/service.js';
 import { savepointsRepo, toWireSavepoint, type SavepointRow } from './repo.js';
 import { diffRepo } from './diff-repo.js';
+import { dronesRepo } from '../drones/repo.js';
 
 export function assertSavepointAccess(p: Principal, agentId: string) {
   if (!isSelfOrAdmin(p, agentId)) throw forbidden('Can only access your own savepoints');
@@ -25,15 +26,15 @@ export async function savepointDiff(app: AppContext, agent: AgentRow, sp?: Savep
   const acked = parseArray(latest.messages_acked).map(Number).filter(Number.isInteger);
   const scope = await workScope(app, agent);
   const projects = scope ?? [];
-  const [new_messages, tasks_changed, context_changed, plans_changed, bugs_changed, events] = await parallelQueries([
+  const [new_messages, tasks_changed, context_changed, plans_changed, bugs_changed, events, drone_jobs_changed] = await parallelQueries([
     () => diffRepo.messages(app.db, agent.id, since, acked),
     () => diffRepo.tasks(app.db, agent.id, since, scope),
     () => diffRepo.context(app.db, agent.id, [agent.id, ...projects, 'mycelium'], since),
     () => diffRepo.plans(app.db, since, scope),
     () => diffRepo.bugs(app.db, since, scope),
     () => diffRepo.eventCount(app.db, agent.id, since, scope),
+    () => dronesRepo.changedSince(app.db, agent.id, since),
   ]);
-  const drone_jobs_changed: unknown[] = [];
   return {
     has_savepoint: true as const,
     savepoint_id: latest.id,
@@ -49,7 +50,7 @@ export async function savepointDiff(app: AppContext, agent: AgentRow, sp?: Savep
       context: context_changed.length,
       plans: plans_changed.length,
       bugs: bugs_changed.length,
-      drone_jobs: 0,
+      drone_jobs: drone_jobs_changed.length,
       events,
       time_since: latest.heartbeat_at,
     },
