@@ -234,4 +234,15 @@ describe('GitHub tools (spec 08 §2.16, 05 §14) against the local fake GitHub',
     expect(refused.isError).toBe(true);
     expect(refused.text).toContain('Pull Request is not mergeable');
   });
+
+  it('SEC-17: an enforcement rule that blocks merge_pr blocks the tool too, before GitHub is called', async () => {
+    await t.call('PUT', '/context/keys/mycelium/enforcement_rules', { admin: true, body: { data: [{ id: 'mcp-freeze', tool: 'merge_pr', severity: 'block', message: 'Release freeze', match: { repo: 'game' } }] } });
+    const before = gh.requests.length;
+    const m = await call(asAdmin, 'mycelium_merge_pr', { owner: 'acme', repo: 'game', number: 12 });
+    expect(m.isError).toBe(true);
+    expect(m.text).toContain('Release freeze');
+    expect(m.text).toContain('mcp-freeze');
+    expect(gh.requests.length).toBe(before);
+    await t.call('DELETE', '/context/keys/mycelium/enforcement_rules', { admin: true });
+  });
 });
