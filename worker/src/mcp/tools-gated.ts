@@ -22,7 +22,9 @@ export const gatedTools: ToolDef[] = [
       const r = await env.rest('GET', '/skills', { query: a });
       const list = arr(r?.skills ?? r);
       if (!list.length) return 'No skills found.';
-      return list.map((s) => `${s.id} — ${s.name} [${s.category}] v${s.version ?? '?'}${s.requires ? ` (requires: ${JSON.stringify(s.requires)})` : ''}\n  ${s.description || '(no description)'}`).join('\n\n');
+      // required_capabilities is the row's JSON text ('[]' when the skill needs nothing).
+      const requires = (caps: unknown) => (typeof caps === 'string' && caps !== '' && caps !== '[]' ? ` (requires: ${caps})` : '');
+      return list.map((s) => `${s.id} — ${s.name} [${s.category}] v${s.version ?? '?'}${requires(s.required_capabilities)}\n  ${s.description || '(no description)'}`).join('\n\n');
     },
   }),
   tool({
@@ -31,7 +33,9 @@ export const gatedTools: ToolDef[] = [
     requires: 'POST /skills/:id/install',
     args: { skill_id: text(200), config: jsonish.optional() },
     async run(env, a) {
-      await env.rest('POST', `/skills/${enc(a.skill_id)}/install`, { body: present({ config: a.config === undefined ? undefined : jsonArg('config', a.config, { lenient: true }) }) });
+      // Non-agents must name the target (05 §12.2): an admin acting as an agent installs for it.
+      const agentId = env.isAgent ? undefined : (env.self ?? undefined);
+      await env.rest('POST', `/skills/${enc(a.skill_id)}/install`, { body: present({ config: a.config === undefined ? undefined : jsonArg('config', a.config, { lenient: true }), agent_id: agentId }) });
       return `Skill "${a.skill_id}" installed.`;
     },
   }),
@@ -166,7 +170,7 @@ export const gatedTools: ToolDef[] = [
     async run(env, a) {
       const x = await env.rest('GET', `/assets/${a.asset_id}`);
       if (x.status !== 'ready') return `Asset #${a.asset_id} is not ready. Status: ${x.status}`;
-      return [`Asset #${a.asset_id} (${x.name}) is ready.`, `Download: ${x.download_url ?? x.path ?? '(no file attached)'}`, `Type: ${x.asset_type ?? x.type ?? ''}`, `Project: ${x.project_id ?? ''}`].join('\n');
+      return [`Asset #${a.asset_id} (${x.name}) is ready.`, `Download: ${x.download_url || x.path || '(no file attached)'}`, `Type: ${x.asset_type ?? x.type ?? ''}`, `Project: ${x.project_id ?? ''}`].join('\n');
     },
   }),
 
