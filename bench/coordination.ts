@@ -44,7 +44,16 @@ const dataDir = mkdtempSync(join(tmpdir(), 'mycelium-bench-'));
 function startServerProcess(): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'node-adapter/index.ts'], {
-      env: { ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ADMIN_KEY, JWT_SECRET: randomBytes(32).toString('hex'), LOG_LEVEL: 'error', NODE_ENV: 'development' },
+      env: {
+        ...process.env,
+        DATA_DIR: dataDir,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        ADMIN_KEY,
+        JWT_SECRET: randomBytes(32).toString('hex'),
+        LOG_LEVEL: 'error',
+        NODE_ENV: 'development',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     server = child;
@@ -62,7 +71,9 @@ function startServerProcess(): Promise<number> {
 /** The floor server in its own process, as ours is (bench/floor-server.ts). */
 function startFloorProcess(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/floor-server.ts', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/floor-server.ts', dataDir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     floor = child;
     let out = '';
     child.stdout!.on('data', (b: Buffer) => {
@@ -79,11 +90,27 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
 let port = 0;
 let floorPort = 0;
 
-function request(method: string, path: string, headers: Record<string, string>, body?: unknown, to = port): Promise<number> {
+function request(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: unknown,
+  to = port,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const req = http.request(
-      { host: '127.0.0.1', port: to, method, path: `/api/mycelium${path}`, agent, headers: { ...headers, ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) } },
+      {
+        host: '127.0.0.1',
+        port: to,
+        method,
+        path: `/api/mycelium${path}`,
+        agent,
+        headers: {
+          ...headers,
+          ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}),
+        },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -109,15 +136,21 @@ function seed(): { agents: Agent[]; claimable: { id: number; project: string }[]
   const insAgent = db.prepare(
     "INSERT INTO agents (id, name, project_id, api_key_hash, status, capabilities, last_heartbeat) VALUES (?, ?, ?, ?, 'online', '[\"code\"]', datetime('now'))",
   );
-  const insTask = db.prepare('INSERT INTO tasks (title, description, project_id, requester, assignee, priority, blocked_by) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id');
-  const insMsg = db.prepare("INSERT INTO messages (from_agent, to_agent, content, msg_type, status) VALUES (?, ?, ?, ?, ?)");
+  const insTask = db.prepare(
+    'INSERT INTO tasks (title, description, project_id, requester, assignee, priority, blocked_by) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
+  );
+  const insMsg = db.prepare(
+    'INSERT INTO messages (from_agent, to_agent, content, msg_type, status) VALUES (?, ?, ?, ?, ?)',
+  );
   const claimable: { id: number; project: string }[] = [];
   db.exec('BEGIN');
   for (let i = 0; i < AGENTS; i++) {
     const key = `dvk_${randomBytes(24).toString('hex')}`;
     const a = { id: `bench-${i}`, key, project: `proj-${i % PROJECTS}` };
     insAgent.run(a.id, `Bench ${i}`, a.project, createHash('sha256').update(key).digest('hex'));
-    db.prepare("INSERT OR IGNORE INTO channel_members (channel_id, user_id, user_type) SELECT id, ?, 'agent' FROM channels WHERE slug = 'general'").run(a.id);
+    db.prepare(
+      "INSERT OR IGNORE INTO channel_members (channel_id, user_id, user_type) SELECT id, ?, 'agent' FROM channels WHERE slug = 'general'",
+    ).run(a.id);
     agents.push(a);
   }
   const priorities = ['low', 'normal', 'normal', 'normal', 'high'];
@@ -127,14 +160,30 @@ function seed(): { agents: Agent[]; claimable: { id: number; project: string }[]
     // 20% assigned (4 per agent), the rest open for claims; every 10th depends on the previous.
     const assignee = i < 4 * Math.min(AGENTS, 50) ? agents[i % AGENTS].id : null;
     const blockedBy = i % 10 === 9 && prev ? JSON.stringify([prev]) : '[]';
-    const row = insTask.get(`Task ${i}`, `Description of task ${i} `.repeat(5), assignee ? agents[i % AGENTS].project : project, 'bench-admin', assignee, priorities[i % 5], blockedBy) as { id: number };
+    const row = insTask.get(
+      `Task ${i}`,
+      `Description of task ${i} `.repeat(5),
+      assignee ? agents[i % AGENTS].project : project,
+      'bench-admin',
+      assignee,
+      priorities[i % 5],
+      blockedBy,
+    ) as { id: number };
     prev = Number(row.id);
     if (!assignee && blockedBy === '[]') claimable.push({ id: prev, project });
   }
   for (let p = 0; p < PROJECTS; p++) {
-    const plan = db.prepare("INSERT INTO plans (title, project_id, status) VALUES (?, ?, 'active') RETURNING id").get(`Plan ${p}`, `proj-${p}`) as { id: number };
-    for (let s = 1; s <= 10; s++) db.prepare('INSERT INTO plan_steps (plan_id, step_order, title) VALUES (?, ?, ?)').run(plan.id, s, `Step ${s}`);
-    for (let b = 0; b < 10; b++) db.prepare("INSERT INTO bugs (title, description, project_id, severity) VALUES (?, 'd', ?, ?)").run(`Bug ${p}-${b}`, `proj-${p}`, b % 3 ? 'normal' : 'high');
+    const plan = db
+      .prepare("INSERT INTO plans (title, project_id, status) VALUES (?, ?, 'active') RETURNING id")
+      .get(`Plan ${p}`, `proj-${p}`) as { id: number };
+    for (let s = 1; s <= 10; s++)
+      db.prepare('INSERT INTO plan_steps (plan_id, step_order, title) VALUES (?, ?, ?)').run(plan.id, s, `Step ${s}`);
+    for (let b = 0; b < 10; b++)
+      db.prepare("INSERT INTO bugs (title, description, project_id, severity) VALUES (?, 'd', ?, ?)").run(
+        `Bug ${p}-${b}`,
+        `proj-${p}`,
+        b % 3 ? 'normal' : 'high',
+      );
   }
   for (const a of agents.slice(0, 50)) {
     insMsg.run('bench-admin', a.id, 'hello there', 'message', 'sent');
@@ -161,18 +210,25 @@ function pct(sorted: number[], p: number): number {
 }
 
 /** Closed-loop load: CONNECTIONS loops; `next()` returns the next request or null when exhausted. */
-async function scenario(name: string, next: (i: number) => (() => Promise<number>) | null, seconds = SECONDS, warmup = true): Promise<Result> {
+async function scenario(
+  name: string,
+  next: (i: number) => (() => Promise<number>) | null,
+  seconds = SECONDS,
+  warmup = true,
+): Promise<Result> {
   if (warmup) {
     const until = Date.now() + WARMUP_MS;
-    await Promise.all(Array.from({ length: CONNECTIONS }, async (_, c) => {
-      let i = c;
-      while (Date.now() < until) {
-        const f = next(i);
-        if (!f) return;
-        await f();
-        i += CONNECTIONS;
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async (_, c) => {
+        let i = c;
+        while (Date.now() < until) {
+          const f = next(i);
+          if (!f) return;
+          await f();
+          i += CONNECTIONS;
+        }
+      }),
+    );
   }
   const lat: number[] = [];
   let errors = 0;
@@ -193,7 +249,15 @@ async function scenario(name: string, next: (i: number) => (() => Promise<number
   );
   const elapsed = (performance.now() - start) / 1000;
   lat.sort((a, b) => a - b);
-  return { name, requests: lat.length, seconds: elapsed, rps: lat.length / elapsed, p50: pct(lat, 50), p99: pct(lat, 99), errors };
+  return {
+    name,
+    requests: lat.length,
+    seconds: elapsed,
+    rps: lat.length / elapsed,
+    p50: pct(lat, 50),
+    p99: pct(lat, 99),
+    errors,
+  };
 }
 
 interface Row extends Result {
@@ -212,49 +276,97 @@ async function main() {
 
   const floorResult = await scenario('floor: bare Hono + one SQLite upsert', (i) => {
     const a = pick(i);
-    return () => request('POST', '/agents/heartbeat', { 'x-agent-key': a.id }, { status: 'busy', working_on: `task ${i % 7}` }, floorPort);
+    return () =>
+      request(
+        'POST',
+        '/agents/heartbeat',
+        { 'x-agent-key': a.id },
+        { status: 'busy', working_on: `task ${i % 7}` },
+        floorPort,
+      );
   });
   results.push(floorResult);
   const vsFloor = (r: Result): Row => ({ ...r, floor: r.rps / floorResult.rps });
 
-  results.push(vsFloor(await scenario('heartbeat (busy)', (i) => {
-    const a = pick(i);
-    return () => request('POST', '/agents/heartbeat', { 'x-agent-key': a.key }, { status: 'busy', working_on: `task ${i % 7}`, session_id: 'bench', state_snapshot: '{"progress":["x"]}' });
-  })));
-  results.push(vsFloor(await scenario('heartbeat (idle → dispatch pass)', (i) => {
-    const a = pick(i);
-    return () => request('POST', '/agents/heartbeat', { 'x-agent-key': a.key }, { status: 'online', working_on: '' });
-  })));
-  results.push(vsFloor(await scenario('work poll GET /work/:id', (i) => {
-    const a = pick(i);
-    return () => request('GET', `/work/${a.id}`, { 'x-agent-key': a.key });
-  })));
-  results.push(vsFloor(await scenario('boot GET /boot/:id (slim)', (i) => {
-    const a = pick(i);
-    return () => request('GET', `/boot/${a.id}`, { 'x-agent-key': a.key });
-  })));
-  results.push(vsFloor(await scenario('context put PUT /context/keys/:ns/:key', (i) => {
-    const a = pick(i);
-    return () => request('PUT', `/context/keys/${a.id}/note-${i % 10}`, { 'x-agent-key': a.key }, { data: `value ${i}` });
-  })));
+  results.push(
+    vsFloor(
+      await scenario('heartbeat (busy)', (i) => {
+        const a = pick(i);
+        return () =>
+          request(
+            'POST',
+            '/agents/heartbeat',
+            { 'x-agent-key': a.key },
+            { status: 'busy', working_on: `task ${i % 7}`, session_id: 'bench', state_snapshot: '{"progress":["x"]}' },
+          );
+      }),
+    ),
+  );
+  results.push(
+    vsFloor(
+      await scenario('heartbeat (idle → dispatch pass)', (i) => {
+        const a = pick(i);
+        return () =>
+          request('POST', '/agents/heartbeat', { 'x-agent-key': a.key }, { status: 'online', working_on: '' });
+      }),
+    ),
+  );
+  results.push(
+    vsFloor(
+      await scenario('work poll GET /work/:id', (i) => {
+        const a = pick(i);
+        return () => request('GET', `/work/${a.id}`, { 'x-agent-key': a.key });
+      }),
+    ),
+  );
+  results.push(
+    vsFloor(
+      await scenario('boot GET /boot/:id (slim)', (i) => {
+        const a = pick(i);
+        return () => request('GET', `/boot/${a.id}`, { 'x-agent-key': a.key });
+      }),
+    ),
+  );
+  results.push(
+    vsFloor(
+      await scenario('context put PUT /context/keys/:ns/:key', (i) => {
+        const a = pick(i);
+        return () =>
+          request('PUT', `/context/keys/${a.id}/note-${i % 10}`, { 'x-agent-key': a.key }, { data: `value ${i}` });
+      }),
+    ),
+  );
   // Claims consume the pool of open unassigned tasks: every request is a first claim that wins.
   const byProject = new Map<string, Agent[]>();
   for (const a of agents) byProject.set(a.project, [...(byProject.get(a.project) ?? []), a]);
   let taken = 0;
-  results.push(vsFloor(await scenario('task claim POST /tasks/:id/claim', (i) => {
-    const t = claimable[taken++];
-    if (!t) return null;
-    const owners = byProject.get(t.project)!;
-    const a = owners[i % owners.length];
-    return () => request('POST', `/tasks/${t.id}/claim`, { 'x-agent-key': a.key }, {});
-  }, SECONDS, false)));
+  results.push(
+    vsFloor(
+      await scenario(
+        'task claim POST /tasks/:id/claim',
+        (i) => {
+          const t = claimable[taken++];
+          if (!t) return null;
+          const owners = byProject.get(t.project)!;
+          const a = owners[i % owners.length];
+          return () => request('POST', `/tasks/${t.id}/claim`, { 'x-agent-key': a.key }, {});
+        },
+        SECONDS,
+        false,
+      ),
+    ),
+  );
 
-  console.log(`\n${AGENTS} agents (load from the first ${Math.min(AGENTS, 50)}), ${TASKS} tasks, ${CONNECTIONS} connections, ${SECONDS} s per scenario (claims: until the ${claimable.length} claimable tasks are gone)\n`);
+  console.log(
+    `\n${AGENTS} agents (load from the first ${Math.min(AGENTS, 50)}), ${TASKS} tasks, ${CONNECTIONS} connections, ${SECONDS} s per scenario (claims: until the ${claimable.length} claimable tasks are gone)\n`,
+  );
   console.log('| scenario | requests | req/s | p50 ms | p99 ms | non-200 | ours / floor |');
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     const ratio = r.floor === undefined ? '1' : r.floor.toFixed(2);
-    console.log(`| ${r.name} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} | ${ratio} |`);
+    console.log(
+      `| ${r.name} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} | ${ratio} |`,
+    );
   }
 }
 

@@ -30,7 +30,9 @@ app.post('/api/mycelium/agents/heartbeat', async (c) => {
   return c.json({ ok: true, pending: 0 });
 });
 
-const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => console.log(`floor http://127.0.0.1:${info.port}`));
+const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) =>
+  console.log(`floor http://127.0.0.1:${info.port}`),
+);
 process.on('SIGTERM', () => {
   server.close();
   db.close();

@@ -35,7 +35,8 @@ async function round(level: 'NORMAL' | 'FULL') {
 }
 
 const results: Record<string, { perSec: number; p50: number; p99: number }[]> = { NORMAL: [], FULL: [] };
-for (let r = 0; r < ROUNDS; r++) for (const level of ['NORMAL', 'FULL'] as const) results[level].push(await round(level));
+for (let r = 0; r < ROUNDS; r++)
+  for (const level of ['NORMAL', 'FULL'] as const) results[level].push(await round(level));
 console.log(`| level | commits/s (median of ${ROUNDS}) | p50 ms | p99 ms |`);
 console.log('|---|---|---|---|');
 for (const [level, rs] of Object.entries(results)) {

@@ -66,7 +66,13 @@ async function openClients(origin: string, n: number) {
 
 async function measureNode(): Promise<number> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mycelium-sse-bench-'));
-  const config = loadConfig({ ADMIN_KEY: ADMIN, JWT_SECRET: JWT, DATA_DIR: dataDir, TRUST_PROXY: 'true', LOG_LEVEL: 'error' });
+  const config = loadConfig({
+    ADMIN_KEY: ADMIN,
+    JWT_SECRET: JWT,
+    DATA_DIR: dataDir,
+    TRUST_PROXY: 'true',
+    LOG_LEVEL: 'error',
+  });
   const runtime = createNodeRuntime({ config, log: consoleLogger('error') });
   let statements = 0;
   const inner = new SqliteFileDriver(join(dataDir, CORE_DB_FILE));
@@ -103,7 +109,13 @@ async function measureWorker(withHub: boolean): Promise<number> {
   mkdirSync(join(dir, 'plugins'));
   const core = await startHranaServer({ dbPath: join(dir, 'core.db') });
   const plugins: HranaServer[] = [];
-  const bindings: Record<string, string> = { ADMIN_KEY: ADMIN, JWT_SECRET: JWT, LIBSQL_URL: core.url, LOG_LEVEL: 'error', TRUST_PROXY: 'true' };
+  const bindings: Record<string, string> = {
+    ADMIN_KEY: ADMIN,
+    JWT_SECRET: JWT,
+    LIBSQL_URL: core.url,
+    LOG_LEVEL: 'error',
+    TRUST_PROXY: 'true',
+  };
   for (const n of PLUGIN_NAMES) {
     const s = await startHranaServer({ dbPath: join(dir, 'plugins', `${n}.db`) });
     plugins.push(s);
@@ -137,10 +149,18 @@ const hub = await measureWorker(true);
 const polling = await measureWorker(false);
 clearTimeout(watchdog);
 
-console.log(`\n${CLIENTS} idle SSE clients, database requests per minute (measured over ${SECONDS} s after a ${SETTLE_MS / 1000} s settle)\n`);
+console.log(
+  `\n${CLIENTS} idle SSE clients, database requests per minute (measured over ${SECONDS} s after a ${SETTLE_MS / 1000} s settle)\n`,
+);
 console.log('| runtime | how streams are fed | database requests / min |');
 console.log('|---|---|---:|');
-console.log(`| Node | the in-process hub, woken by the bus; one safety read every 400 ms per process | ${Math.round(node)} statements |`);
-console.log(`| Workers, EVENT_HUB bound | Durable Object pushes; one safety read a second per instance | ${Math.round(hub)} libSQL requests |`);
-console.log(`| Workers, no EVENT_HUB | each stream polls libSQL by cursor (fallback) | ${Math.round(polling)} libSQL requests |`);
+console.log(
+  `| Node | the in-process hub, woken by the bus; one safety read every 400 ms per process | ${Math.round(node)} statements |`,
+);
+console.log(
+  `| Workers, EVENT_HUB bound | Durable Object pushes; one safety read a second per instance | ${Math.round(hub)} libSQL requests |`,
+);
+console.log(
+  `| Workers, no EVENT_HUB | each stream polls libSQL by cursor (fallback) | ${Math.round(polling)} libSQL requests |`,
+);
 process.exit(0);

@@ -531,7 +531,10 @@ function checkCond(cond: unknown, step: number): void {
     case 'ok':
     case 'error':
       if (!Number.isInteger(c.step) || c.step < 0 || c.step >= step)
-        throw new HranaError(`Batch condition refers to step ${c.step}, which does not precede step ${step}`, 'PROTO_ERROR');
+        throw new HranaError(
+          `Batch condition refers to step ${c.step}, which does not precede step ${step}`,
+          'PROTO_ERROR',
+        );
       return;
     case 'not':
       return checkCond(c.cond, step);
@@ -794,7 +797,8 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
     if (req.method === 'GET' && (path === '/v2' || path === '/health')) return send(res, 200);
     if (path !== '/v2/pipeline') return send(res, 404, { message: `Not found: ${path}`, code: 'NOT_FOUND' });
     if (req.method !== 'POST') return send(res, 405, { message: 'Use POST', code: 'METHOD_NOT_ALLOWED' });
-    if (!authorized(req)) return send(res, 401, { message: 'Unauthorized: bad or missing bearer token', code: 'UNAUTHORIZED' });
+    if (!authorized(req))
+      return send(res, 401, { message: 'Unauthorized: bad or missing bearer token', code: 'UNAUTHORIZED' });
     stats.pipelines++;
     if (opts.responseDelayMs) await new Promise((r) => setTimeout(r, opts.responseDelayMs));
     return pipelineRequest(res, chunks);

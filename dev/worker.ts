@@ -59,7 +59,9 @@ function loadDevVars(): { vars: Record<string, string>; generatedAdminKey: boole
     added.push(`JWT_SECRET=${vars.JWT_SECRET}`);
   }
   if (added.length) {
-    const header = text ? '' : '# Local secrets for `npm run dev:worker` and `wrangler dev`. Git-ignored; never commit.\n';
+    const header = text
+      ? ''
+      : '# Local secrets for `npm run dev:worker` and `wrangler dev`. Git-ignored; never commit.\n';
     const sep = text && !text.endsWith('\n') ? '\n' : '';
     writeFileSync(varsFile, `${text}${sep}${header}${added.join('\n')}\n`, { mode: 0o600 });
     chmodSync(varsFile, 0o600);

@@ -25,7 +25,10 @@ import { join } from 'node:path';
 
 const BASE = (process.env.MYCELIUM_URL ?? 'http://localhost:3002').replace(/\/$/, '') + '/api/mycelium';
 const KEY = process.env.MYCELIUM_DRONE_KEY;
-const CAPS = (process.env.DRONE_CAPABILITIES ?? 'cpu').split(',').map((s) => s.trim()).filter(Boolean);
+const CAPS = (process.env.DRONE_CAPABILITIES ?? 'cpu')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const HOME = process.env.DRONE_HOME ?? homedir();
 const POLL_MS = Number(process.env.POLL_SECONDS ?? 15) * 1000;
 const JOB_TIMEOUT_MS = Number(process.env.JOB_TIMEOUT_SECONDS ?? 7200) * 1000;
@@ -51,11 +54,21 @@ async function api(method, path, body) {
 
 /** What the server needs to render templates for this machine (spec: state_snapshot.system_info). */
 function systemInfo() {
-  return { os: platform() === 'win32' ? 'windows' : platform(), home: HOME, username: userInfo().username, hostname: hostname(), worker_version: VERSION };
+  return {
+    os: platform() === 'win32' ? 'windows' : platform(),
+    home: HOME,
+    username: userInfo().username,
+    hostname: hostname(),
+    worker_version: VERSION,
+  };
 }
 
 const heartbeat = (status, workingOn = '') =>
-  api('POST', '/agents/heartbeat', { status, working_on: workingOn, state_snapshot: { system_info: systemInfo(), worker_version: VERSION, capabilities: CAPS } });
+  api('POST', '/agents/heartbeat', {
+    status,
+    working_on: workingOn,
+    state_snapshot: { system_info: systemInfo(), worker_version: VERSION, capabilities: CAPS },
+  });
 
 /** Downloads one artifact into the workspace and checks it against the server's SHA-256. */
 async function fetchArtifact(name, dir) {
@@ -92,9 +105,16 @@ function run(argv, cwd) {
 async function runJob(job) {
   const input = JSON.parse(job.input_data || '{}');
   const argv = JSON.parse(job.command_argv || '[]');
-  const fail = (error_type, message, extra = {}) => api('PUT', `/drones/jobs/${job.id}`, { status: 'failed', error: message, result_data: { error_type, message, ...extra } });
-  if (!Array.isArray(argv) || argv.length === 0) return fail('unsupported', 'This worker runs template jobs only (no command_argv).');
-  if (Array.isArray(input.setup_steps) && input.setup_steps.length) return fail('unsupported', 'This worker does not run setup steps (they need a shell).');
+  const fail = (error_type, message, extra = {}) =>
+    api('PUT', `/drones/jobs/${job.id}`, {
+      status: 'failed',
+      error: message,
+      result_data: { error_type, message, ...extra },
+    });
+  if (!Array.isArray(argv) || argv.length === 0)
+    return fail('unsupported', 'This worker runs template jobs only (no command_argv).');
+  if (Array.isArray(input.setup_steps) && input.setup_steps.length)
+    return fail('unsupported', 'This worker does not run setup steps (they need a shell).');
   const dir = input.workspace_dir || join(HOME, '.mycelium', 'workspaces', `job-${job.id}`);
   try {
     await mkdir(dir, { recursive: true });
@@ -104,7 +124,8 @@ async function runJob(job) {
   }
   await heartbeat('busy', `job #${job.id}: ${job.title}`);
   const r = await run(argv, dir);
-  if (r.code === 0) return api('PUT', `/drones/jobs/${job.id}`, { status: 'done', result_data: { stdout: r.stdout, exit_code: 0 } });
+  if (r.code === 0)
+    return api('PUT', `/drones/jobs/${job.id}`, { status: 'done', result_data: { stdout: r.stdout, exit_code: 0 } });
   return fail('exit_code', `exited with ${r.code}`, { stdout: r.stdout, stderr: r.stderr });
 }
 

@@ -25,7 +25,11 @@ export function attachFileDroneTunnel(server: Server, app: AppContext, hub: File
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
     const ip = req.socket.remoteAddress ?? '';
     authenticateFileDrone(app, url, headers, ip)
-      .catch((err) => (err instanceof AppError && err.status === 429 ? { ok: false as const, code: 4429, reason: err.message } : { ok: false as const, code: 1011, reason: 'Server error' }))
+      .catch((err) =>
+        err instanceof AppError && err.status === 429
+          ? { ok: false as const, code: 4429, reason: err.message }
+          : { ok: false as const, code: 1011, reason: 'Server error' },
+      )
       .then((auth) => {
         wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
           if (!auth.ok) {

@@ -73,7 +73,14 @@ export function createPasswordPool(opts: PasswordPoolOptions = {}) {
   const derive: Argon2idDerive = (password, salt, params) => {
     if (closed) return Promise.reject(new Error('password pool closed'));
     if (queue.length >= maxQueue) {
-      return Promise.reject(new AppError(503, 'Server busy: too many password checks in progress. Try again shortly.', {}, { 'Retry-After': '2' }));
+      return Promise.reject(
+        new AppError(
+          503,
+          'Server busy: too many password checks in progress. Try again shortly.',
+          {},
+          { 'Retry-After': '2' },
+        ),
+      );
     }
     return new Promise<Uint8Array>((resolve, reject) => {
       queue.push({ id: nextId++, password, salt, params, resolve, reject });

@@ -13,7 +13,7 @@ function allowedHosts(allow: readonly string[]): Set<string> {
     allow
       .map((e) => e.trim().toLowerCase())
       .filter(Boolean)
-      .map((e) => (e.match(/^\[([^\]]+)\]/)?.[1] ?? e.replace(/:\d+$/, ''))),
+      .map((e) => e.match(/^\[([^\]]+)\]/)?.[1] ?? e.replace(/:\d+$/, '')),
   );
 }
 
@@ -29,7 +29,11 @@ export function createPinnedFetch(resolve: Resolver, allow: readonly string[]): 
   const exempt = allowedHosts(allow);
   const agent = new Agent({
     connect: {
-      lookup(hostname: string, options: LookupOptions, cb: (err: Error | null, address: string | LookupAddress[], family?: number) => void) {
+      lookup(
+        hostname: string,
+        options: LookupOptions,
+        cb: (err: Error | null, address: string | LookupAddress[], family?: number) => void,
+      ) {
         resolve(hostname)
           .then((addrs) => {
             if (!exempt.has(hostname.toLowerCase())) {

@@ -8,7 +8,16 @@ import Database from 'libsql';
 import type { Config } from '../worker/src/config.js';
 import { Db } from '../worker/src/db/db.js';
 import { inProcessEventHub } from '../worker/src/domain/events/hub.js';
-import { BlobTooLargeError, consoleLogger, systemClock, type BlobInfo, type BlobStore, type Clock, type Logger, type Runtime } from '../worker/src/runtime.js';
+import {
+  BlobTooLargeError,
+  consoleLogger,
+  systemClock,
+  type BlobInfo,
+  type BlobStore,
+  type Clock,
+  type Logger,
+  type Runtime,
+} from '../worker/src/runtime.js';
 import { SqliteFileDriver } from './sqlite-driver.js';
 import { createPinnedFetch, type Resolver } from './pinned-fetch.js';
 import { DIR_MODE, ensurePrivateDir, FILE_MODE } from './data-dir.js';
@@ -25,10 +34,16 @@ export interface NodeRuntimeOptions {
   resolver?: Resolver;
 }
 
-const systemResolver: Resolver = async (hostname) => (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
+const systemResolver: Resolver = async (hostname) =>
+  (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
 
 /** Node runtime: SQLite files in DATA_DIR, blobs in a folder, timers, online backups. */
-export function createNodeRuntime({ config, log = consoleLogger(config.logLevel), clock = systemClock, resolver = systemResolver }: NodeRuntimeOptions) {
+export function createNodeRuntime({
+  config,
+  log = consoleLogger(config.logLevel),
+  clock = systemClock,
+  resolver = systemResolver,
+}: NodeRuntimeOptions) {
   const dataDir = config.dataDir;
   const driver = new SqliteFileDriver(join(dataDir, CORE_DB_FILE), config.sqliteSynchronous);
   const db = new Db(driver);
@@ -62,7 +77,9 @@ export function createNodeRuntime({ config, log = consoleLogger(config.logLevel)
     clock,
     log,
     waitUntil(p) {
-      const tracked = p.catch((err) => log.error('background task failed', { error: (err as Error).message })).finally(() => pending.delete(tracked));
+      const tracked = p
+        .catch((err) => log.error('background task failed', { error: (err as Error).message }))
+        .finally(() => pending.delete(tracked));
       pending.add(tracked);
     },
     peerAddress(_req, env) {
@@ -217,7 +234,8 @@ export async function backupDatabase(driver: SqliteFileDriver, dataDir: string, 
     throw new Error(`backup failed verification: ${problem}`);
   }
   const all = (await readdir(dir)).filter((f) => /^mycelium_\d{8}_\d{6}(_\d+)?\.db$/.test(f)).sort();
-  for (const old of all.slice(0, Math.max(0, all.length - retention))) await unlink(join(dir, old)).catch(() => undefined);
+  for (const old of all.slice(0, Math.max(0, all.length - retention)))
+    await unlink(join(dir, old)).catch(() => undefined);
   return { file, bytes: (await stat(file)).size };
 }
 
@@ -231,10 +249,12 @@ export async function listBackups(dataDir: string) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  const out = await Promise.all(names.map(async (name) => {
-    const st = await stat(join(dir, name));
-    return { name, bytes: st.size, created: st.mtime };
-  }));
+  const out = await Promise.all(
+    names.map(async (name) => {
+      const st = await stat(join(dir, name));
+      return { name, bytes: st.size, created: st.mtime };
+    }),
+  );
   return out.sort((a, b) => b.created.getTime() - a.created.getTime() || b.name.localeCompare(a.name));
 }
 

@@ -27,14 +27,26 @@ export function resolveSecrets(env: NodeJS.ProcessEnv, dataDir: string): Resolve
   const fromEnv = { adminKey: env.ADMIN_KEY || undefined, jwtSecret: env.JWT_SECRET || undefined };
 
   if (production) {
-    const problems = [secretProblem('ADMIN_KEY', fromEnv.adminKey), secretProblem('JWT_SECRET', fromEnv.jwtSecret)].filter(Boolean);
+    const problems = [
+      secretProblem('ADMIN_KEY', fromEnv.adminKey),
+      secretProblem('JWT_SECRET', fromEnv.jwtSecret),
+    ].filter(Boolean);
     if (problems.length) {
       throw new FatalStartupError(`ADMIN_KEY and JWT_SECRET must be set in production (${problems.join('; ')})`);
     }
-    return { adminKey: fromEnv.adminKey!, jwtSecret: fromEnv.jwtSecret!, generatedAdminKey: false, generatedJwtSecret: false, file };
+    return {
+      adminKey: fromEnv.adminKey!,
+      jwtSecret: fromEnv.jwtSecret!,
+      generatedAdminKey: false,
+      generatedJwtSecret: false,
+      file,
+    };
   }
 
-  for (const [name, value] of [['ADMIN_KEY', fromEnv.adminKey], ['JWT_SECRET', fromEnv.jwtSecret]] as const) {
+  for (const [name, value] of [
+    ['ADMIN_KEY', fromEnv.adminKey],
+    ['JWT_SECRET', fromEnv.jwtSecret],
+  ] as const) {
     if (value !== undefined) {
       const problem = secretProblem(name, value);
       if (problem) throw new FatalStartupError(problem);

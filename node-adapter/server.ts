@@ -41,7 +41,12 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   for (const p of tightened) log.warn('tightened permissions', { path: p });
 
   const secrets = resolveSecrets(env, dataDir);
-  const config = loadConfig({ ...(env as Env), DATA_DIR: dataDir, ADMIN_KEY: secrets.adminKey, JWT_SECRET: secrets.jwtSecret });
+  const config = loadConfig({
+    ...(env as Env),
+    DATA_DIR: dataDir,
+    ADMIN_KEY: secrets.adminKey,
+    JWT_SECRET: secrets.jwtSecret,
+  });
   const runtime = createNodeRuntime({ config, log });
   const applied = await prepareDatabase(runtime);
   if (applied.length) log.info('migrations applied', { migrations: applied.join(',') });
@@ -57,7 +62,12 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         hostname: env.HOST || '0.0.0.0',
         // Deliberate deadlines (README "Configuration"): headers must arrive within `headers`, the
         // whole request (body included) within `request`; checked every second, not every 30 s.
-        serverOptions: { headersTimeout: t.headers, requestTimeout: t.request, keepAliveTimeout: t.keepAlive, connectionsCheckingInterval: 1_000 },
+        serverOptions: {
+          headersTimeout: t.headers,
+          requestTimeout: t.request,
+          keepAliveTimeout: t.keepAlive,
+          connectionsCheckingInterval: 1_000,
+        },
       },
       () => ready(s),
     );
@@ -71,7 +81,9 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
 
   if (secrets.generatedAdminKey) {
     out('');
-    out(`First run: generated an admin key and a JWT secret and saved them in ${join(dataDir, SECRETS_FILE)} (mode 0600).`);
+    out(
+      `First run: generated an admin key and a JWT secret and saved them in ${join(dataDir, SECRETS_FILE)} (mode 0600).`,
+    );
     out(`Admin key (shown once): ${secrets.adminKey}`);
     out(`Try it: curl -H "X-Admin-Key: <admin key>" ${url}/api/mycelium/agents`);
     out('');
@@ -79,7 +91,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   out(`Mycelium ${url} — data in ${dataDir} (${CORE_DB_FILE})`);
 
   // Maintenance: once shortly after start, then every minute; the jobs decide what is due.
-  const runMaintenance = () => maintenance(ctx).catch((err) => log.error('maintenance failed', { error: (err as Error).message }));
+  const runMaintenance = () =>
+    maintenance(ctx).catch((err) => log.error('maintenance failed', { error: (err as Error).message }));
   const first = setTimeout(runMaintenance, 2_000);
   const timer = setInterval(runMaintenance, opts.maintenanceIntervalMs ?? 60_000);
   first.unref();

@@ -20,7 +20,9 @@ const TYPES = {
 };
 
 function walk(dir) {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)],
+  );
 }
 
 export function renderDashboardAssets() {
@@ -39,7 +41,8 @@ export function renderDashboardAssets() {
 /** Writes the module when its content changed (an unchanged file keeps its mtime for watchers). */
 export function genDashboard() {
   const text = renderDashboardAssets();
-  if (!existsSync(DASHBOARD_ASSETS_FILE) || readFileSync(DASHBOARD_ASSETS_FILE, 'utf8') !== text) writeFileSync(DASHBOARD_ASSETS_FILE, text);
+  if (!existsSync(DASHBOARD_ASSETS_FILE) || readFileSync(DASHBOARD_ASSETS_FILE, 'utf8') !== text)
+    writeFileSync(DASHBOARD_ASSETS_FILE, text);
   return DASHBOARD_ASSETS_FILE;
 }
 

@@ -15,7 +15,12 @@ function read(p) {
 export function renderPluginsModule(pluginsDir = join(root, 'plugins')) {
   const dirs = existsSync(pluginsDir)
     ? readdirSync(pluginsDir)
-        .filter((d) => !d.startsWith('.') && statSync(join(pluginsDir, d)).isDirectory() && existsSync(join(pluginsDir, d, 'plugin.json')))
+        .filter(
+          (d) =>
+            !d.startsWith('.') &&
+            statSync(join(pluginsDir, d)).isDirectory() &&
+            existsSync(join(pluginsDir, d, 'plugin.json')),
+        )
         .sort()
     : [];
   const entries = dirs.map((d) => {
@@ -34,7 +39,10 @@ export function renderPluginsModule(pluginsDir = join(root, 'plugins')) {
       ? readdirSync(migDir)
           .filter((f) => /^\d{3,4}_[a-z0-9_]+\.sql$/.test(f))
           .sort()
-          .map((f) => `{ name: ${JSON.stringify(f.replace(/\.sql$/, ''))}, sql: ${JSON.stringify(read(join(migDir, f)))} }`)
+          .map(
+            (f) =>
+              `{ name: ${JSON.stringify(f.replace(/\.sql$/, ''))}, sql: ${JSON.stringify(read(join(migDir, f)))} }`,
+          )
       : [];
     const load = existsSync(join(base, 'index.ts')) ? `() => import('../../../plugins/${d}/index.js')` : 'null';
     return `  {\n    dir: ${JSON.stringify(d)},\n    manifest: ${JSON.stringify(manifest)},\n    mcpTools: ${JSON.stringify(tools)},\n    migrations: [${migrations.join(', ')}],\n    load: ${load},\n  },`;

@@ -17,7 +17,14 @@ const ADMIN_KEY = `session_admin_${randomBytes(24).toString('hex')}`;
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'mycelium-session-'));
   server = await startServer({
-    env: { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ADMIN_KEY, JWT_SECRET: randomBytes(32).toString('hex'), LOG_LEVEL: 'error' },
+    env: {
+      DATA_DIR: dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      ADMIN_KEY,
+      JWT_SECRET: randomBytes(32).toString('hex'),
+      LOG_LEVEL: 'error',
+    },
     out: () => undefined,
   });
 });
@@ -27,7 +34,12 @@ afterAll(async () => {
 });
 
 type Json = Record<string, any>;
-async function http(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; body: Json }> {
+async function http(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: unknown,
+): Promise<{ status: number; body: Json }> {
   const res = await fetch(`http://127.0.0.1:${server.port}/api/mycelium${path}`, {
     method,
     headers: { ...headers, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
@@ -38,7 +50,10 @@ async function http(method: string, path: string, headers: Record<string, string
 
 /** What an agent process holds: its id and key, and a tiny client. */
 class ScriptedAgent {
-  constructor(readonly id: string, private readonly key: string) {}
+  constructor(
+    readonly id: string,
+    private readonly key: string,
+  ) {}
   call(method: string, path: string, body?: unknown) {
     return http(method, path, { 'X-Agent-Key': this.key }, body);
   }
@@ -48,15 +63,29 @@ const admin = (method: string, path: string, body?: unknown) => http(method, pat
 describe('scripted agent session over HTTP', () => {
   it('register → boot → heartbeat → work → claim → comment → complete → dependent ready → request resolved', async () => {
     // Register two agents the way the SDK's init does.
-    const regA = await admin('POST', '/agents', { id: 'ada', name: 'Ada', project_id: 'shop', capabilities: ['code'], runtime: 'sdk' });
+    const regA = await admin('POST', '/agents', {
+      id: 'ada',
+      name: 'Ada',
+      project_id: 'shop',
+      capabilities: ['code'],
+      runtime: 'sdk',
+    });
     expect(regA.status).toBe(200);
-    expect(regA.body.mcp_config.mcpServers.mycelium.env).toMatchObject({ MYCELIUM_ROLE: 'agent', MYCELIUM_AGENT_ID: 'ada' });
+    expect(regA.body.mcp_config.mcpServers.mycelium.env).toMatchObject({
+      MYCELIUM_ROLE: 'agent',
+      MYCELIUM_AGENT_ID: 'ada',
+    });
     const ada = new ScriptedAgent('ada', regA.body.api_key);
     const regB = await admin('POST', '/admin/agents', { id: 'bob', name: 'Bob', project_id: 'shop' });
     const bob = new ScriptedAgent('bob', regB.body.api_key);
 
     // Two tasks: "ship" waits for "build".
-    const build = await admin('POST', '/tasks', { title: 'Build the cart', project_id: 'shop', assignee: 'ada', priority: 'high' });
+    const build = await admin('POST', '/tasks', {
+      title: 'Build the cart',
+      project_id: 'shop',
+      assignee: 'ada',
+      priority: 'high',
+    });
     const ship = await admin('POST', '/tasks', { title: 'Ship the cart', project_id: 'shop', assignee: 'ada' });
     expect(build.status).toBe(200);
     const dep = await admin('POST', `/tasks/${ship.body.id}/dependency`, { blocked_by: build.body.id });
@@ -71,7 +100,12 @@ describe('scripted agent session over HTTP', () => {
     expect(typeof boot.body.changes_since_last).toBe('string');
 
     // Heartbeat with the MCP's JSON-string snapshot.
-    const hb = await ada.call('POST', '/agents/heartbeat', { status: 'online', working_on: '', session_id: 'sess-1', state_snapshot: JSON.stringify({ progress: ['booted'] }) });
+    const hb = await ada.call('POST', '/agents/heartbeat', {
+      status: 'online',
+      working_on: '',
+      session_id: 'sess-1',
+      state_snapshot: JSON.stringify({ progress: ['booted'] }),
+    });
     expect(hb.status).toBe(200);
     expect(hb.body).toMatchObject({ ok: true, pending: 0, wake: false });
 
@@ -87,7 +121,9 @@ describe('scripted agent session over HTTP', () => {
 
     // Working: heartbeat says so, then a comment.
     await ada.call('POST', '/agents/heartbeat', { status: 'busy', working_on: `task #${build.body.id}` });
-    const comment = await ada.call('POST', `/tasks/${build.body.id}/comments`, { content: 'Cart model done, wiring the API' });
+    const comment = await ada.call('POST', `/tasks/${build.body.id}/comments`, {
+      content: 'Cart model done, wiring the API',
+    });
     expect(comment.status).toBe(200);
     const comments = await ada.call('GET', `/tasks/${build.body.id}/comments`);
     expect(comments.body.map((c: Json) => c.author)).toEqual(['ada']);
@@ -104,7 +140,11 @@ describe('scripted agent session over HTTP', () => {
     expect(req.status).toBe(200);
     const wake = await ada.call('POST', '/agents/heartbeat', { status: 'online', working_on: `task #${ship.body.id}` });
     expect(wake.body.wake).toBe(true);
-    expect(wake.body.inbox.requests[0]).toMatchObject({ id: req.body.id, from_agent: 'bob', content: 'Which payment provider?' });
+    expect(wake.body.inbox.requests[0]).toMatchObject({
+      id: req.body.id,
+      from_agent: 'bob',
+      content: 'Which payment provider?',
+    });
     const top = await ada.call('GET', '/work/ada');
     expect(top.body.queue[0]).toMatchObject({ type: 'request', id: req.body.id, priority: 1 });
     const resolved = await ada.call('PUT', `/messages/${req.body.id}/resolve`, { response: 'Stripe' });
@@ -117,7 +157,11 @@ describe('scripted agent session over HTTP', () => {
 
     // Finish and say goodbye; the next boot sees the session's savepoint.
     expect((await ada.call('PUT', `/tasks/${ship.body.id}`, { status: 'done' })).status).toBe(200);
-    await ada.call('POST', '/agents/heartbeat', { status: 'offline', working_on: '', state_snapshot: JSON.stringify({ session_end: true }) });
+    await ada.call('POST', '/agents/heartbeat', {
+      status: 'offline',
+      working_on: '',
+      state_snapshot: JSON.stringify({ session_end: true }),
+    });
     const reboot = await ada.call('GET', '/boot/ada');
     expect(reboot.body.savepoint).toMatchObject({ has_savepoint: true, previous_state: { session_end: true } });
     expect(reboot.body.crash_recovery).toBeNull();

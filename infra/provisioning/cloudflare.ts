@@ -43,7 +43,12 @@ export class CloudflareClient {
     this.timeoutMs = opts.timeoutMs ?? 15_000;
   }
 
-  private async request<T extends z.ZodTypeAny>(method: string, path: string, schema: T, body?: unknown): Promise<z.infer<T>> {
+  private async request<T extends z.ZodTypeAny>(
+    method: string,
+    path: string,
+    schema: T,
+    body?: unknown,
+  ): Promise<z.infer<T>> {
     const operation = `${method} dns_records`;
     const url = `${this.base}/zones/${encodeURIComponent(this.opts.zoneId)}/dns_records${path}`;
     const res = await timedFetch(
@@ -63,12 +68,19 @@ export class CloudflareClient {
     try {
       json = JSON.parse(text);
     } catch {
-      throw new UpstreamError('cloudflare', res.status, text.slice(0, 500) || res.statusText || 'empty response', operation);
+      throw new UpstreamError(
+        'cloudflare',
+        res.status,
+        text.slice(0, 500) || res.statusText || 'empty response',
+        operation,
+      );
     }
     const env = envelope.safeParse(json);
-    if (!env.success) throw new UpstreamError('cloudflare', res.status, 'response is not a Cloudflare envelope', operation);
+    if (!env.success)
+      throw new UpstreamError('cloudflare', res.status, 'response is not a Cloudflare envelope', operation);
     if (!res.ok || !env.data.success) {
-      const msg = env.data.errors.map((e) => (e.code ? `${e.code}: ${e.message}` : e.message)).join(', ') || 'unknown error';
+      const msg =
+        env.data.errors.map((e) => (e.code ? `${e.code}: ${e.message}` : e.message)).join(', ') || 'unknown error';
       throw new UpstreamError('cloudflare', res.status, msg, operation);
     }
     const out = schema.safeParse(env.data.result);
@@ -96,7 +108,10 @@ export class CloudflareClient {
 }
 
 /** Proxied CNAME, automatic TTL. Throws if the target is empty or is the name itself. */
-export function cnameBody(name: string, target: string): { type: 'CNAME'; name: string; content: string; proxied: true; ttl: 1 } {
+export function cnameBody(
+  name: string,
+  target: string,
+): { type: 'CNAME'; name: string; content: string; proxied: true; ttl: 1 } {
   const n = name.toLowerCase().replace(/\.$/, '');
   const t = target.toLowerCase().replace(/\.$/, '');
   if (!t) throw new Error('CNAME target is empty');

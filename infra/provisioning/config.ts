@@ -35,11 +35,15 @@ export function provisioningConfigFromEnv(env: EnvLike): ProvisioningConfig | nu
   const railwayToken = trimmed(env.RAILWAY_TOKEN);
   const cloudflareToken = trimmed(env.CLOUDFLARE_TOKEN);
   const cloudflareZoneId = trimmed(env.CLOUDFLARE_ZONE_ID);
-  const baseDomain = trimmed(env.PROVISIONING_BASE_DOMAIN)?.toLowerCase().replace(/^\.+|\.+$/g, '') ?? null;
+  const baseDomain =
+    trimmed(env.PROVISIONING_BASE_DOMAIN)
+      ?.toLowerCase()
+      .replace(/^\.+|\.+$/g, '') ?? null;
   if (!railwayToken || !cloudflareToken || !cloudflareZoneId || !baseDomain) return null;
   const repo = trimmed(env.PROVISIONING_SOURCE_REPO);
   const budget = trimmed(env.PROVISIONING_ADVANCE_BUDGET_MS);
-  if (budget !== null && !/^[1-9][0-9]{0,6}$/.test(budget)) throw new Error('PROVISIONING_ADVANCE_BUDGET_MS must be a whole number of milliseconds (1-9999999)');
+  if (budget !== null && !/^[1-9][0-9]{0,6}$/.test(budget))
+    throw new Error('PROVISIONING_ADVANCE_BUDGET_MS must be a whole number of milliseconds (1-9999999)');
   return {
     railwayToken,
     railwayApiUrl: trimmed(env.RAILWAY_API_URL) ?? RAILWAY_DEFAULT_URL,
@@ -60,7 +64,12 @@ export function provisioningConfigFromEnv(env: EnvLike): ProvisioningConfig | nu
  * which Railway rejects). Returns null for anything that is not recognisably owner/repo.
  */
 export function normalizeRepo(input: string): string | null {
-  const s = input.trim().replace(/^https?:\/\/(www\.)?github\.com\//i, '').replace(/^git@github\.com:/i, '').replace(/\.git$/i, '').replace(/\/+$/, '');
+  const s = input
+    .trim()
+    .replace(/^https?:\/\/(www\.)?github\.com\//i, '')
+    .replace(/^git@github\.com:/i, '')
+    .replace(/\.git$/i, '')
+    .replace(/\/+$/, '');
   return /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(s) ? s : null;
 }
 

@@ -49,7 +49,10 @@ export async function timedFetch(
     return await fetchFn(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     const e = err as Error;
-    const msg = e?.name === 'TimeoutError' || e?.name === 'AbortError' ? `no answer within ${timeoutMs} ms` : String(e?.message ?? e);
+    const msg =
+      e?.name === 'TimeoutError' || e?.name === 'AbortError'
+        ? `no answer within ${timeoutMs} ms`
+        : String(e?.message ?? e);
     throw new UpstreamError(upstream, 0, msg, operation);
   }
 }

@@ -52,11 +52,14 @@ export async function pollHealth(o: HealthPollOptions): Promise<HealthPollResult
       if (res.ok && status === 'ok') {
         return { ok: true, attempts, elapsed: o.clock().getTime() - start, status: res.status };
       }
-      lastError = res.ok ? `health answered status ${JSON.stringify(status ?? null)}` : `health answered HTTP ${res.status}`;
+      lastError = res.ok
+        ? `health answered status ${JSON.stringify(status ?? null)}`
+        : `health answered HTTP ${res.status}`;
     } catch (err) {
       const e = err as Error;
       lastStatus = undefined;
-      lastError = e?.name === 'TimeoutError' || e?.name === 'AbortError' ? 'health check timed out' : String(e?.message ?? e);
+      lastError =
+        e?.name === 'TimeoutError' || e?.name === 'AbortError' ? 'health check timed out' : String(e?.message ?? e);
     }
     const elapsed = o.clock().getTime() - start;
     if (elapsed + o.intervalMs >= o.budgetMs) {

@@ -20,7 +20,12 @@ async function storedText(h: Harness): Promise<string> {
 }
 
 describe('provisioningConfigFromEnv (the token-gated switch)', () => {
-  const full = { RAILWAY_TOKEN: 'r', CLOUDFLARE_TOKEN: 'c', CLOUDFLARE_ZONE_ID: 'z', PROVISIONING_BASE_DOMAIN: 'example.com' };
+  const full = {
+    RAILWAY_TOKEN: 'r',
+    CLOUDFLARE_TOKEN: 'c',
+    CLOUDFLARE_ZONE_ID: 'z',
+    PROVISIONING_BASE_DOMAIN: 'example.com',
+  };
 
   it('is null unless all four required variables are set', () => {
     expect(provisioningConfigFromEnv({})).toBeNull();
@@ -35,7 +40,12 @@ describe('provisioningConfigFromEnv (the token-gated switch)', () => {
   });
 
   it('accepts API URL overrides and normalises a GitHub URL to owner/repo', () => {
-    const c = provisioningConfigFromEnv({ ...full, RAILWAY_API_URL: 'http://127.0.0.1:1/g', CLOUDFLARE_API_URL: 'http://127.0.0.1:2/c', PROVISIONING_SOURCE_REPO: 'https://github.com/o/r.git' })!;
+    const c = provisioningConfigFromEnv({
+      ...full,
+      RAILWAY_API_URL: 'http://127.0.0.1:1/g',
+      CLOUDFLARE_API_URL: 'http://127.0.0.1:2/c',
+      PROVISIONING_SOURCE_REPO: 'https://github.com/o/r.git',
+    })!;
     expect(c.railwayApiUrl).toBe('http://127.0.0.1:1/g');
     expect(c.cloudflareApiUrl).toBe('http://127.0.0.1:2/c');
     expect(c.sourceRepo).toBe('o/r');
@@ -46,8 +56,12 @@ describe('provisioningConfigFromEnv (the token-gated switch)', () => {
 
 describe('provisioning job against fake Railway and Cloudflare', () => {
   let h: Harness;
-  beforeEach(async () => { h = await startHarness(); });
-  afterEach(async () => { await h.close(); });
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
 
   it('happy path: every step, the exact upstream calls, secrets once and only hashed', async () => {
     const created = await h.svc.createInstance({ orgId: 'org_1', slug: 'acme', customerEmail: 'a@acme.test' });
@@ -69,7 +83,16 @@ describe('provisioning job against fake Railway and Cloudflare', () => {
 
     // Railway: operation sequence, bearer token on every call, variables as documented.
     const ops = h.railway.ops().filter((o) => o !== 'Deployment');
-    expect(ops).toEqual(['ProjectCreate', 'ServiceCreate', 'VariableCollectionUpsert', 'VolumeCreate', 'CustomDomainCreate', 'ServiceInstanceDeploy', 'Variables', 'VariableDelete']);
+    expect(ops).toEqual([
+      'ProjectCreate',
+      'ServiceCreate',
+      'VariableCollectionUpsert',
+      'VolumeCreate',
+      'CustomDomainCreate',
+      'ServiceInstanceDeploy',
+      'Variables',
+      'VariableDelete',
+    ]);
     expect(h.railway.calls.every((c) => c.auth === `Bearer ${RAILWAY_TOKEN}`)).toBe(true);
     const call = (op: string) => h.railway.calls.find((c) => c.operation === op)!;
     expect(call('ProjectCreate').variables).toEqual({ input: { name: 'mycelium-acme' } });
@@ -77,12 +100,25 @@ describe('provisioning job against fake Railway and Cloudflare', () => {
     const project = h.railway.liveProjects()[0];
     const envId = project.environments[0].id;
     const svcId = project.services[0].id;
-    expect(call('ServiceCreate').variables).toEqual({ input: { projectId: project.id, name: 'mycelium', source: { repo: 'example-org/mycelium' } } });
+    expect(call('ServiceCreate').variables).toEqual({
+      input: { projectId: project.id, name: 'mycelium', source: { repo: 'example-org/mycelium' } },
+    });
     const upsert = call('VariableCollectionUpsert').variables.input;
     expect(upsert).toMatchObject({ projectId: project.id, environmentId: envId, serviceId: svcId, skipDeploys: true });
-    expect(upsert.variables).toMatchObject({ ADMIN_KEY: secrets.adminKey, JWT_SECRET: secrets.jwtSecret, NODE_ENV: 'production', DATA_DIR: '/data', PUBLIC_BASE_URL: `https://${DOMAIN}`, [BOOTSTRAP_PASSWORD_VAR]: secrets.adminPassword });
-    expect(call('VolumeCreate').variables).toEqual({ input: { projectId: project.id, serviceId: svcId, environmentId: envId, mountPath: '/data' } });
-    expect(call('CustomDomainCreate').variables).toEqual({ input: { projectId: project.id, environmentId: envId, serviceId: svcId, domain: DOMAIN } });
+    expect(upsert.variables).toMatchObject({
+      ADMIN_KEY: secrets.adminKey,
+      JWT_SECRET: secrets.jwtSecret,
+      NODE_ENV: 'production',
+      DATA_DIR: '/data',
+      PUBLIC_BASE_URL: `https://${DOMAIN}`,
+      [BOOTSTRAP_PASSWORD_VAR]: secrets.adminPassword,
+    });
+    expect(call('VolumeCreate').variables).toEqual({
+      input: { projectId: project.id, serviceId: svcId, environmentId: envId, mountPath: '/data' },
+    });
+    expect(call('CustomDomainCreate').variables).toEqual({
+      input: { projectId: project.id, environmentId: envId, serviceId: svcId, domain: DOMAIN },
+    });
     expect(call('ServiceInstanceDeploy').variables).toEqual({ serviceId: svcId, environmentId: envId });
 
     // Cloudflare: proxied CNAME to the Railway-provided target, never to itself.
@@ -96,14 +132,21 @@ describe('provisioning job against fake Railway and Cloudflare', () => {
     expect(r.instance.cloudflare_record_id).toBe([...h.cloudflare.records.keys()][0]);
 
     // First admin operator created on the tenant with the issued admin key and password.
-    expect(h.tenant.users).toEqual([{ adminKey: secrets.adminKey, body: { username: 'admin', password: secrets.adminPassword, display_name: 'admin', role: 'admin' } }]);
+    expect(h.tenant.users).toEqual([
+      {
+        adminKey: secrets.adminKey,
+        body: { username: 'admin', password: secrets.adminPassword, display_name: 'admin', role: 'admin' },
+      },
+    ]);
     // ...and the staging variable is gone afterwards.
     expect(h.railway.variables.get(`${envId}/${svcId}`)).not.toHaveProperty(BOOTSTRAP_PASSWORD_VAR);
 
     // Only SHA-256 hashes are stored.
     const stored = await storedText(h);
     for (const s of Object.values(secrets)) expect(stored).not.toContain(s);
-    const row = await h.db.get<Record<string, string>>('SELECT * FROM customer_instances WHERE id = ?', [r.instance.id]);
+    const row = await h.db.get<Record<string, string>>('SELECT * FROM customer_instances WHERE id = ?', [
+      r.instance.id,
+    ]);
     expect(row!.admin_key_hash).toBe(await sha256Hex(secrets.adminKey));
     expect(row!.jwt_secret_hash).toBe(await sha256Hex(secrets.jwtSecret));
     expect(row!.admin_password_hash).toBe(await sha256Hex(secrets.adminPassword));
@@ -111,11 +154,20 @@ describe('provisioning job against fake Railway and Cloudflare', () => {
     // Steps recorded with their upstream ids.
     const full = await h.svc.get(r.instance.id);
     expect(full.steps.map((s) => [s.step, s.status])).toEqual([
-      ['project', 'done'], ['service', 'done'], ['variables', 'done'], ['volume', 'done'], ['domain', 'done'],
-      ['dns', 'done'], ['deploy', 'done'], ['health', 'done'], ['admin', 'done'],
+      ['project', 'done'],
+      ['service', 'done'],
+      ['variables', 'done'],
+      ['volume', 'done'],
+      ['domain', 'done'],
+      ['dns', 'done'],
+      ['deploy', 'done'],
+      ['health', 'done'],
+      ['admin', 'done'],
     ]);
     expect(full.steps.find((s) => s.step === 'project')!.upstream_id).toBe(project.id);
-    expect(h.events.map((e) => e.type)).toEqual(expect.arrayContaining(['instance_provisioning_started', 'instance_provisioned']));
+    expect(h.events.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['instance_provisioning_started', 'instance_provisioned']),
+    );
     expect(h.inbox.some((i) => i.type === 'instance_provisioned')).toBe(true);
 
     // A replay with the same key returns the job without secrets and starts nothing.
@@ -153,7 +205,12 @@ describe('provisioning job against fake Railway and Cloudflare', () => {
   });
 
   it('a lost projectCreate answer is adopted on resume, never duplicated; secrets are reissued once', async () => {
-    h.railway.failures.push({ operation: 'ProjectCreate', status: 200, message: 'Problem processing request', afterEffect: true });
+    h.railway.failures.push({
+      operation: 'ProjectCreate',
+      status: 200,
+      message: 'Problem processing request',
+      afterEffect: true,
+    });
     const { instance, secrets } = await h.svc.createInstance({ orgId: 'org_1', slug: 'acme' });
     const first = await runToEnd(h.svc, instance.id, secrets);
     expect(first.outcome).toBe('failed');
@@ -183,11 +240,14 @@ describe('provisioning job against fake Railway and Cloudflare', () => {
     expect([a.created, b.created].sort()).toEqual([false, true]);
     expect(a.instance.id).toBe(b.instance.id);
     const winner = a.created ? a : b;
-    expect((await h.db.all('SELECT id FROM customer_instances'))).toHaveLength(1);
+    expect(await h.db.all('SELECT id FROM customer_instances')).toHaveLength(1);
 
     // Two runners at once (e.g. waitUntil and cron): one gets the lease, the other is told it is busy.
     const svc2 = h.makeService();
-    const [r1, r2] = await Promise.all([h.svc.advance(winner.instance.id, { secrets: winner.secrets }), svc2.advance(winner.instance.id)]);
+    const [r1, r2] = await Promise.all([
+      h.svc.advance(winner.instance.id, { secrets: winner.secrets }),
+      svc2.advance(winner.instance.id),
+    ]);
     expect([r1.outcome, r2.outcome]).toContain('busy');
     let r = r1.outcome === 'busy' ? r2 : r1;
     for (let i = 0; i < 20 && r.outcome === 'in_progress'; i++) r = await h.svc.advance(winner.instance.id);
@@ -195,9 +255,13 @@ describe('provisioning job against fake Railway and Cloudflare', () => {
     expect(h.railway.ops().filter((o) => o === 'ProjectCreate')).toHaveLength(1);
 
     // Same slug under another key is a conflict, not a second tenant.
-    await expect(h.svc.createInstance({ orgId: 'org_2', slug: 'acme', idempotencyKey: 'other' })).rejects.toMatchObject({ code: 'conflict' });
+    await expect(h.svc.createInstance({ orgId: 'org_2', slug: 'acme', idempotencyKey: 'other' })).rejects.toMatchObject(
+      { code: 'conflict' },
+    );
     // Same key for another slug is a conflict too.
-    await expect(h.svc.createInstance({ orgId: 'org_1', slug: 'other', idempotencyKey: 'checkout-42' })).rejects.toMatchObject({ code: 'conflict' });
+    await expect(
+      h.svc.createInstance({ orgId: 'org_1', slug: 'other', idempotencyKey: 'checkout-42' }),
+    ).rejects.toMatchObject({ code: 'conflict' });
     expect(h.railway.liveProjects()).toHaveLength(1);
   });
 
@@ -221,7 +285,9 @@ describe('provisioning job against fake Railway and Cloudflare', () => {
     const projectDelete = h.order.indexOf('railway ProjectDelete');
     expect(dnsDelete).toBeGreaterThanOrEqual(0);
     expect(projectDelete).toBeGreaterThan(dnsDelete);
-    expect(h.cloudflare.requests.filter((q) => q.method === 'DELETE').at(-1)!.path).toBe(`/client/v4/zones/${ZONE_ID}/dns_records/${recordId}`);
+    expect(h.cloudflare.requests.filter((q) => q.method === 'DELETE').at(-1)!.path).toBe(
+      `/client/v4/zones/${ZONE_ID}/dns_records/${recordId}`,
+    );
     expect(h.cloudflare.records.size).toBe(0);
     expect(h.railway.liveProjects()).toHaveLength(0);
     expect(h.events.some((e) => e.type === 'instance_deleted')).toBe(true);
@@ -279,10 +345,23 @@ describe('provisioning job against fake Railway and Cloudflare', () => {
 
   it('never points the CNAME at itself: no Railway target → no DNS call; a self-referencing record is corrected', async () => {
     expect(() => cnameBody('a.example.com', 'a.example.com.')).toThrow(/own name/);
-    expect(cnameBody('A.example.com', 'x.up.railway.app')).toEqual({ type: 'CNAME', name: 'a.example.com', content: 'x.up.railway.app', proxied: true, ttl: 1 });
+    expect(cnameBody('A.example.com', 'x.up.railway.app')).toEqual({
+      type: 'CNAME',
+      name: 'a.example.com',
+      content: 'x.up.railway.app',
+      proxied: true,
+      ttl: 1,
+    });
 
     // A leftover self-referencing record (the original's bug) is rewritten to the Railway target.
-    h.cloudflare.records.set('old1', { id: 'old1', type: 'CNAME', name: DOMAIN, content: DOMAIN, proxied: true, ttl: 1 });
+    h.cloudflare.records.set('old1', {
+      id: 'old1',
+      type: 'CNAME',
+      name: DOMAIN,
+      content: DOMAIN,
+      proxied: true,
+      ttl: 1,
+    });
     const { instance, secrets } = await h.svc.createInstance({ orgId: 'org_1', slug: 'acme' });
     const r = await runToEnd(h.svc, instance.id, secrets);
     expect(r.outcome).toBe('active');
@@ -297,11 +376,21 @@ describe('provisioning job against fake Railway and Cloudflare', () => {
     const client = new RailwayClient({ token: RAILWAY_TOKEN, apiUrl: h.railway.url });
     const proj = await client.createProject('x');
     const svc = await client.createService({ projectId: proj.id, name: 's', source: { image: 'nginx' } });
-    const d = await client.createCustomDomain({ projectId: proj.id, environmentId: proj.environments[0].id, serviceId: svc.id, domain: 'x.example.com' });
+    const d = await client.createCustomDomain({
+      projectId: proj.id,
+      environmentId: proj.environments[0].id,
+      serviceId: svc.id,
+      domain: 'x.example.com',
+    });
     expect(d.cnameTarget).toBe(`${svc.id}.up.railway.app`);
     // Now make Railway answer a self-referencing record.
     h.railway.projects.get(proj.id)!.customDomains[0].status.dnsRecords[0].requiredValue = 'x.example.com';
-    const again = await client.findCustomDomain({ projectId: proj.id, environmentId: proj.environments[0].id, serviceId: svc.id, domain: 'x.example.com' });
+    const again = await client.findCustomDomain({
+      projectId: proj.id,
+      environmentId: proj.environments[0].id,
+      serviceId: svc.id,
+      domain: 'x.example.com',
+    });
     expect(again!.cnameTarget).toBeNull();
   });
 
@@ -367,7 +456,10 @@ describe('provisioning job against fake Railway and Cloudflare', () => {
     // 150 more suspended rows (no infrastructure) to prove every row is examined.
     const old = new Date(Date.now() - 40 * 86_400_000).toISOString();
     for (let i = 0; i < 150; i++) {
-      await h.db.run(`INSERT INTO customer_instances (org_id, slug, idempotency_key, status, suspended_at) VALUES ('o', ?, ?, 'suspended', ?)`, [`t${i}`, `k${i}`, old]);
+      await h.db.run(
+        `INSERT INTO customer_instances (org_id, slug, idempotency_key, status, suspended_at) VALUES ('o', ?, ?, 'suspended', ?)`,
+        [`t${i}`, `k${i}`, old],
+      );
     }
     const r0 = await h.svc.churnCheck();
     expect(r0.results.archived).toHaveLength(150); // acme was suspended just now
@@ -392,7 +484,9 @@ describe('provisioning job against fake Railway and Cloudflare', () => {
   it('update, deploy status and deploy record', async () => {
     const { instance, secrets } = await h.svc.createInstance({ orgId: 'org_1', slug: 'acme' });
     await runToEnd(h.svc, instance.id, secrets);
-    expect((await h.svc.deployStatus()).instances).toEqual([expect.objectContaining({ id: instance.id, domain: DOMAIN, health_status: 'healthy' })]);
+    expect((await h.svc.deployStatus()).instances).toEqual([
+      expect.objectContaining({ id: instance.id, domain: DOMAIN, health_status: 'healthy' }),
+    ]);
     const rec = await h.svc.recordDeploy('1.2.3', [instance.id, 777]);
     expect(rec).toEqual({ ok: true, version: '1.2.3', updated: [instance.id], skipped: [777] });
     await expect(h.svc.recordDeploy(' ')).rejects.toBeInstanceOf(ProvisioningError);

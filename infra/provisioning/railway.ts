@@ -140,8 +140,15 @@ const envelope = z.object({
   errors: z.array(z.object({ message: z.string() }).passthrough()).nullish(),
 });
 
-export interface RailwayEnvironment { id: string; name: string }
-export interface RailwayProject { id: string; name: string; environments: RailwayEnvironment[] }
+export interface RailwayEnvironment {
+  id: string;
+  name: string;
+}
+export interface RailwayProject {
+  id: string;
+  name: string;
+  environments: RailwayEnvironment[];
+}
 export interface RailwayCustomDomain {
   id: string;
   domain: string;
@@ -171,7 +178,10 @@ export class RailwayClient {
   }
 
   /** Runs one named operation and returns its validated `data`. */
-  async call<N extends RailwayOperationName>(name: N, variables: Record<string, unknown>): Promise<z.infer<Ops[N]['data']>> {
+  async call<N extends RailwayOperationName>(
+    name: N,
+    variables: Record<string, unknown>,
+  ): Promise<z.infer<Ops[N]['data']>> {
     const op = RAILWAY_OPERATIONS[name];
     const res = await timedFetch(
       this.fetchFn,
@@ -199,7 +209,12 @@ export class RailwayClient {
     }
     const data = op.data.safeParse(env.data.data);
     if (!data.success) {
-      throw new UpstreamError('railway', res.status, `unexpected response shape: ${data.error.issues[0]?.message ?? 'invalid'}`, name);
+      throw new UpstreamError(
+        'railway',
+        res.status,
+        `unexpected response shape: ${data.error.issues[0]?.message ?? 'invalid'}`,
+        name,
+      );
     }
     return data.data as z.infer<Ops[N]['data']>;
   }
@@ -221,7 +236,9 @@ export class RailwayClient {
       .map((p) => ({ id: p.id, name: p.name, environments: p.environments.edges.map((e) => e.node) }));
   }
 
-  async getProject(id: string): Promise<RailwayProject & { services: { id: string; name: string }[]; volumes: { id: string; name: string }[] }> {
+  async getProject(
+    id: string,
+  ): Promise<RailwayProject & { services: { id: string; name: string }[]; volumes: { id: string; name: string }[] }> {
     const p = (await this.call('Project', { id })).project;
     return {
       id: p.id,
@@ -250,28 +267,57 @@ export class RailwayClient {
     return (await this.call('ServiceCreate', { input: body })).serviceCreate;
   }
 
-  async createVolume(input: { projectId: string; serviceId: string; environmentId: string; mountPath: string }): Promise<{ id: string; name: string }> {
+  async createVolume(input: {
+    projectId: string;
+    serviceId: string;
+    environmentId: string;
+    mountPath: string;
+  }): Promise<{ id: string; name: string }> {
     return (await this.call('VolumeCreate', { input })).volumeCreate;
   }
 
   /** Upserts service variables without triggering a deploy per change (the job deploys once, later). */
-  async upsertVariables(input: { projectId: string; environmentId: string; serviceId: string; variables: Record<string, string> }): Promise<void> {
+  async upsertVariables(input: {
+    projectId: string;
+    environmentId: string;
+    serviceId: string;
+    variables: Record<string, string>;
+  }): Promise<void> {
     await this.call('VariableCollectionUpsert', { input: { ...input, skipDeploys: true } });
   }
 
-  async getVariables(input: { projectId: string; environmentId: string; serviceId: string }): Promise<Record<string, string>> {
+  async getVariables(input: {
+    projectId: string;
+    environmentId: string;
+    serviceId: string;
+  }): Promise<Record<string, string>> {
     return (await this.call('Variables', input)).variables;
   }
 
-  async deleteVariable(input: { projectId: string; environmentId: string; serviceId: string; name: string }): Promise<void> {
+  async deleteVariable(input: {
+    projectId: string;
+    environmentId: string;
+    serviceId: string;
+    name: string;
+  }): Promise<void> {
     await this.call('VariableDelete', { input });
   }
 
-  async createCustomDomain(input: { projectId: string; environmentId: string; serviceId: string; domain: string }): Promise<RailwayCustomDomain> {
+  async createCustomDomain(input: {
+    projectId: string;
+    environmentId: string;
+    serviceId: string;
+    domain: string;
+  }): Promise<RailwayCustomDomain> {
     return toCustomDomain((await this.call('CustomDomainCreate', { input })).customDomainCreate);
   }
 
-  async findCustomDomain(input: { projectId: string; environmentId: string; serviceId: string; domain: string }): Promise<RailwayCustomDomain | null> {
+  async findCustomDomain(input: {
+    projectId: string;
+    environmentId: string;
+    serviceId: string;
+    domain: string;
+  }): Promise<RailwayCustomDomain | null> {
     const { domain, ...ids } = input;
     const list = (await this.call('Domains', ids)).domains.customDomains;
     const hit = list.find((d) => d.domain.toLowerCase() === domain.toLowerCase());
@@ -288,8 +334,14 @@ export class RailwayClient {
     return { id: d.id, status: d.status };
   }
 
-  async listDeployments(input: { projectId: string; environmentId: string; serviceId: string }, first = 5): Promise<{ id: string; status: string }[]> {
-    return (await this.call('Deployments', { input, first })).deployments.edges.map((e) => ({ id: e.node.id, status: e.node.status }));
+  async listDeployments(
+    input: { projectId: string; environmentId: string; serviceId: string },
+    first = 5,
+  ): Promise<{ id: string; status: string }[]> {
+    return (await this.call('Deployments', { input, first })).deployments.edges.map((e) => ({
+      id: e.node.id,
+      status: e.node.status,
+    }));
   }
 
   async removeDeployment(id: string): Promise<void> {

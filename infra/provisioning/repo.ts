@@ -56,9 +56,19 @@ export interface StepRow {
 }
 
 /** Columns a caller may never see: hashes and the runner's lease. */
-const HIDDEN = new Set(['admin_key_hash', 'jwt_secret_hash', 'admin_password_hash', 'lease_owner', 'lease_until', 'idempotency_key']);
+const HIDDEN = new Set([
+  'admin_key_hash',
+  'jwt_secret_hash',
+  'admin_password_hash',
+  'lease_owner',
+  'lease_until',
+  'idempotency_key',
+]);
 
-export type PublicInstance = Omit<InstanceRow, 'admin_key_hash' | 'jwt_secret_hash' | 'admin_password_hash' | 'lease_owner' | 'lease_until' | 'idempotency_key'>;
+export type PublicInstance = Omit<
+  InstanceRow,
+  'admin_key_hash' | 'jwt_secret_hash' | 'admin_password_hash' | 'lease_owner' | 'lease_until' | 'idempotency_key'
+>;
 
 export function toPublicInstance(row: InstanceRow): PublicInstance {
   const out: Record<string, unknown> = {};
@@ -94,8 +104,22 @@ export class InstanceRepo {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'provisioning', 'project', ?, ?)
        ON CONFLICT DO NOTHING
        RETURNING *`,
-      [v.orgId, v.slug, v.idempotencyKey, v.domain, v.sourceRepo, v.sourceImage, v.adminUsername, v.customerEmail,
-        v.adminKeyHash, v.jwtSecretHash, v.adminPasswordHash, v.now, v.now, v.now],
+      [
+        v.orgId,
+        v.slug,
+        v.idempotencyKey,
+        v.domain,
+        v.sourceRepo,
+        v.sourceImage,
+        v.adminUsername,
+        v.customerEmail,
+        v.adminKeyHash,
+        v.jwtSecretHash,
+        v.adminPasswordHash,
+        v.now,
+        v.now,
+        v.now,
+      ],
     );
   }
 
@@ -114,8 +138,14 @@ export class InstanceRepo {
   list(f: { status?: string; orgId?: string; limit: number; offset?: number }): Promise<InstanceRow[]> {
     const where: string[] = [];
     const args: SqlValue[] = [];
-    if (f.status) { where.push('status = ?'); args.push(f.status); }
-    if (f.orgId) { where.push('org_id = ?'); args.push(f.orgId); }
+    if (f.status) {
+      where.push('status = ?');
+      args.push(f.status);
+    }
+    if (f.orgId) {
+      where.push('org_id = ?');
+      args.push(f.orgId);
+    }
     args.push(f.limit, f.offset ?? 0);
     return this.db.all<InstanceRow>(
       `SELECT * FROM customer_instances ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
@@ -125,7 +155,12 @@ export class InstanceRepo {
   }
 
   /** One page of rows in a status, by id, for sweeps that must see every row (no cap). */
-  pageByStatus(status: string, afterId: number, pageSize: number, olderThan?: { column: 'suspended_at' | 'archived_at'; iso: string }): Promise<InstanceRow[]> {
+  pageByStatus(
+    status: string,
+    afterId: number,
+    pageSize: number,
+    olderThan?: { column: 'suspended_at' | 'archived_at'; iso: string },
+  ): Promise<InstanceRow[]> {
     const cond = olderThan ? ` AND ${olderThan.column} IS NOT NULL AND ${olderThan.column} <= ?` : '';
     const args: SqlValue[] = [status, afterId];
     if (olderThan) args.push(olderThan.iso);
@@ -147,7 +182,13 @@ export class InstanceRepo {
   }
 
   /** Takes the runner lease if it is free and the row is in one of `statuses`. */
-  acquireLease(id: number, owner: string, nowIso: string, untilIso: string, statuses: string[]): Promise<InstanceRow | undefined> {
+  acquireLease(
+    id: number,
+    owner: string,
+    nowIso: string,
+    untilIso: string,
+    statuses: string[],
+  ): Promise<InstanceRow | undefined> {
     return this.db.get<InstanceRow>(
       `UPDATE customer_instances SET lease_owner = ?, lease_until = ?
        WHERE id = ? AND status IN (${statuses.map(() => '?').join(', ')}) AND (lease_until IS NULL OR lease_until < ?)
@@ -157,11 +198,19 @@ export class InstanceRepo {
   }
 
   async releaseLease(id: number, owner: string): Promise<void> {
-    await this.db.run('UPDATE customer_instances SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?', [id, owner]);
+    await this.db.run(
+      'UPDATE customer_instances SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?',
+      [id, owner],
+    );
   }
 
   /** Updates the given columns; `updated_at` always moves. Returns the new row. */
-  update(id: number, cols: Partial<Record<keyof InstanceRow, SqlValue>>, nowIso: string, where?: { status?: string[] }): Promise<InstanceRow | undefined> {
+  update(
+    id: number,
+    cols: Partial<Record<keyof InstanceRow, SqlValue>>,
+    nowIso: string,
+    where?: { status?: string[] },
+  ): Promise<InstanceRow | undefined> {
     const keys = Object.keys(cols) as (keyof InstanceRow)[];
     const sets = keys.map((k) => `${String(k)} = ?`);
     sets.push('updated_at = ?');
@@ -172,15 +221,23 @@ export class InstanceRepo {
       cond = ` AND status IN (${where.status.map(() => '?').join(', ')})`;
       args.push(...where.status);
     }
-    return this.db.get<InstanceRow>(`UPDATE customer_instances SET ${sets.join(', ')} WHERE id = ?${cond} RETURNING *`, args);
+    return this.db.get<InstanceRow>(
+      `UPDATE customer_instances SET ${sets.join(', ')} WHERE id = ?${cond} RETURNING *`,
+      args,
+    );
   }
 
   steps(instanceId: number): Promise<StepRow[]> {
-    return this.db.all<StepRow>('SELECT * FROM customer_instance_steps WHERE instance_id = ? ORDER BY rowid', [instanceId]);
+    return this.db.all<StepRow>('SELECT * FROM customer_instance_steps WHERE instance_id = ? ORDER BY rowid', [
+      instanceId,
+    ]);
   }
 
   getStep(instanceId: number, step: string): Promise<StepRow | undefined> {
-    return this.db.get<StepRow>('SELECT * FROM customer_instance_steps WHERE instance_id = ? AND step = ?', [instanceId, step]);
+    return this.db.get<StepRow>('SELECT * FROM customer_instance_steps WHERE instance_id = ? AND step = ?', [
+      instanceId,
+      step,
+    ]);
   }
 
   /** Marks a step running and counts the attempt; the first start time is kept across attempts. */
@@ -196,13 +253,29 @@ export class InstanceRepo {
     );
   }
 
-  async finishStep(instanceId: number, step: string, status: 'done' | 'failed' | 'waiting' | 'blocked', nowIso: string, extra: { upstreamId?: string | null; detail?: object; error?: string } = {}): Promise<void> {
+  async finishStep(
+    instanceId: number,
+    step: string,
+    status: 'done' | 'failed' | 'waiting' | 'blocked',
+    nowIso: string,
+    extra: { upstreamId?: string | null; detail?: object; error?: string } = {},
+  ): Promise<void> {
     await this.db.run(
       `UPDATE customer_instance_steps SET status = ?,
          upstream_id = COALESCE(?, upstream_id), detail = COALESCE(?, detail), error = ?,
          finished_at = CASE WHEN ? IN ('done', 'failed') THEN ? ELSE finished_at END, updated_at = ?
        WHERE instance_id = ? AND step = ?`,
-      [status, extra.upstreamId ?? null, extra.detail ? JSON.stringify(extra.detail) : null, extra.error ?? null, status, nowIso, nowIso, instanceId, step],
+      [
+        status,
+        extra.upstreamId ?? null,
+        extra.detail ? JSON.stringify(extra.detail) : null,
+        extra.error ?? null,
+        status,
+        nowIso,
+        nowIso,
+        instanceId,
+        step,
+      ],
     );
   }
 

@@ -4,16 +4,44 @@ import type { ProvisioningConfig } from './config.js';
 import { normalizeRepo } from './config.js';
 import { ProvisioningError, UpstreamError } from './errors.js';
 import { pollHealth, type HealthPollResult } from './health.js';
-import { noopEvents, noopInbox, realSleep, systemClock, type Clock, type EventEmitterPort, type InboxNotifier, type Sleep } from './ports.js';
+import {
+  noopEvents,
+  noopInbox,
+  realSleep,
+  systemClock,
+  type Clock,
+  type EventEmitterPort,
+  type InboxNotifier,
+  type Sleep,
+} from './ports.js';
 import { DEPLOY_FAILED, DEPLOY_SUCCESS, RailwayClient } from './railway.js';
 import { InstanceRepo, toPublicInstance, type InstanceRow, type PublicInstance, type StepRow } from './repo.js';
 import { generateTenantSecrets, hashTenantSecrets, matchesHash, type TenantSecrets } from './secrets.js';
 
 /** The provisioning steps, in order. Each records its upstream id, so a rerun resumes at the first unfinished one. */
-export const STEPS = ['project', 'service', 'variables', 'volume', 'domain', 'dns', 'deploy', 'health', 'admin'] as const;
+export const STEPS = [
+  'project',
+  'service',
+  'variables',
+  'volume',
+  'domain',
+  'dns',
+  'deploy',
+  'health',
+  'admin',
+] as const;
 export type StepName = (typeof STEPS)[number];
 
-export const INSTANCE_STATUSES = ['provisioning', 'deployed', 'active', 'failed', 'suspended', 'archived', 'tearing_down', 'deleted'] as const;
+export const INSTANCE_STATUSES = [
+  'provisioning',
+  'deployed',
+  'active',
+  'failed',
+  'suspended',
+  'archived',
+  'tearing_down',
+  'deleted',
+] as const;
 export const HEALTH_STATUSES = ['unknown', 'healthy', 'unhealthy', 'error'] as const;
 
 /** Railway variable that carries the first operator's password until the operator exists. */
@@ -94,7 +122,10 @@ export interface AdvanceResult {
   error?: string;
 }
 
-type StepOutcome = { kind: 'done'; upstreamId?: string | null; detail?: object } | { kind: 'wait'; detail?: object } | { kind: 'blocked'; reason: string };
+type StepOutcome =
+  | { kind: 'done'; upstreamId?: string | null; detail?: object }
+  | { kind: 'wait'; detail?: object }
+  | { kind: 'blocked'; reason: string };
 
 const SLUG_RE = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 
@@ -120,8 +151,19 @@ export class ProvisioningService {
     this.timing = { ...DEFAULT_TIMING, ...deps.timing };
     this.tenantUrl = deps.tenantUrl ?? ((d) => `https://${d}`);
     const c = deps.config;
-    this.railway = new RailwayClient({ token: c.railwayToken, apiUrl: c.railwayApiUrl, fetch: this.fetchFn, timeoutMs: this.timing.upstreamTimeoutMs });
-    this.cloudflare = new CloudflareClient({ token: c.cloudflareToken, zoneId: c.cloudflareZoneId, apiUrl: c.cloudflareApiUrl, fetch: this.fetchFn, timeoutMs: this.timing.upstreamTimeoutMs });
+    this.railway = new RailwayClient({
+      token: c.railwayToken,
+      apiUrl: c.railwayApiUrl,
+      fetch: this.fetchFn,
+      timeoutMs: this.timing.upstreamTimeoutMs,
+    });
+    this.cloudflare = new CloudflareClient({
+      token: c.cloudflareToken,
+      zoneId: c.cloudflareZoneId,
+      apiUrl: c.cloudflareApiUrl,
+      fetch: this.fetchFn,
+      timeoutMs: this.timing.upstreamTimeoutMs,
+    });
   }
 
   private nowIso(): string {
@@ -129,11 +171,19 @@ export class ProvisioningService {
   }
 
   private async safeEmit(type: string, summary: string, data?: object): Promise<void> {
-    try { await this.events.emit(type, summary, data); } catch { /* events must never break a job */ }
+    try {
+      await this.events.emit(type, summary, data);
+    } catch {
+      /* events must never break a job */
+    }
   }
 
   private async safeNotify(item: Parameters<InboxNotifier['notify']>[0]): Promise<void> {
-    try { await this.inbox.notify(item); } catch { /* same */ }
+    try {
+      await this.inbox.notify(item);
+    } catch {
+      /* same */
+    }
   }
 
   // ───────────────────────────── reads ─────────────────────────────
@@ -158,11 +208,13 @@ export class ProvisioningService {
    */
   async createInstance(input: CreateInstanceInput): Promise<CreateInstanceResult> {
     const slug = (input.slug ?? '').trim().toLowerCase();
-    if (!SLUG_RE.test(slug)) throw new ProvisioningError('invalid', 'slug must be 1-32 characters of a-z, 0-9 and inner hyphens');
+    if (!SLUG_RE.test(slug))
+      throw new ProvisioningError('invalid', 'slug must be 1-32 characters of a-z, 0-9 and inner hyphens');
     const orgId = (input.orgId ?? '').trim();
     if (!orgId) throw new ProvisioningError('invalid', 'org_id is required');
     const idempotencyKey = (input.idempotencyKey ?? '').trim() || `slug:${slug}`;
-    if (idempotencyKey.length > 200) throw new ProvisioningError('invalid', 'idempotency_key must be at most 200 characters');
+    if (idempotencyKey.length > 200)
+      throw new ProvisioningError('invalid', 'idempotency_key must be at most 200 characters');
     const adminUsername = (input.adminUsername ?? 'admin').trim() || 'admin';
 
     let sourceRepo: string | null = null;
@@ -173,7 +225,11 @@ export class ProvisioningService {
       if (!sourceRepo) throw new ProvisioningError('invalid', 'source.repo must be a GitHub owner/repo');
     } else if (this.deps.config.sourceImage) sourceImage = this.deps.config.sourceImage;
     else sourceRepo = this.deps.config.sourceRepo;
-    if (!sourceRepo && !sourceImage) throw new ProvisioningError('invalid', 'No service source: pass source.repo or source.image, or set PROVISIONING_SOURCE_REPO / PROVISIONING_SOURCE_IMAGE');
+    if (!sourceRepo && !sourceImage)
+      throw new ProvisioningError(
+        'invalid',
+        'No service source: pass source.repo or source.image, or set PROVISIONING_SOURCE_REPO / PROVISIONING_SOURCE_IMAGE',
+      );
 
     const secrets = generateTenantSecrets();
     const hashes = await hashTenantSecrets(secrets);
@@ -191,12 +247,17 @@ export class ProvisioningService {
       now,
     });
     if (row) {
-      await this.safeEmit('instance_provisioning_started', `Provisioning ${row.domain}`, { instance_id: row.id, org_id: orgId, slug });
+      await this.safeEmit('instance_provisioning_started', `Provisioning ${row.domain}`, {
+        instance_id: row.id,
+        org_id: orgId,
+        slug,
+      });
       return { created: true, instance: toPublicInstance(row), secrets };
     }
     const byKey = await this.repo.findByIdempotencyKey(idempotencyKey);
     if (byKey) {
-      if (byKey.slug !== slug) throw new ProvisioningError('conflict', 'idempotency_key was already used for a different slug');
+      if (byKey.slug !== slug)
+        throw new ProvisioningError('conflict', 'idempotency_key was already used for a different slug');
       return { created: false, instance: toPublicInstance(byKey) };
     }
     throw new ProvisioningError('conflict', `slug "${slug}" is already taken`);
@@ -218,7 +279,11 @@ export class ProvisioningService {
     if (!row) {
       const cur = await this.repo.get(id);
       if (!cur) throw new ProvisioningError('not_found', 'Instance not found');
-      return { instance: toPublicInstance(cur), completed: [], outcome: cur.status === 'provisioning' ? 'busy' : 'not_provisioning' };
+      return {
+        instance: toPublicInstance(cur),
+        completed: [],
+        outcome: cur.status === 'provisioning' ? 'busy' : 'not_provisioning',
+      };
     }
     const completed: StepName[] = [];
     try {
@@ -228,9 +293,19 @@ export class ProvisioningService {
         const done = new Set(steps.filter((s) => s.status === 'done').map((s) => s.step));
         const next = STEPS.find((s) => !done.has(s));
         if (!next) {
-          row = (await this.repo.update(id, { status: 'active', current_step: null, last_error: null }, this.nowIso(), { status: ['provisioning'] })) ?? row;
-          await this.safeEmit('instance_provisioned', `Instance ${row.domain} is live`, { instance_id: id, domain: row.domain });
-          await this.safeNotify({ type: 'instance_provisioned', title: `Instance ${row.domain} is ready`, data: { instance_id: id, domain: row.domain } });
+          row =
+            (await this.repo.update(id, { status: 'active', current_step: null, last_error: null }, this.nowIso(), {
+              status: ['provisioning'],
+            })) ?? row;
+          await this.safeEmit('instance_provisioned', `Instance ${row.domain} is live`, {
+            instance_id: id,
+            domain: row.domain,
+          });
+          await this.safeNotify({
+            type: 'instance_provisioned',
+            title: `Instance ${row.domain} is ready`,
+            data: { instance_id: id, domain: row.domain },
+          });
           return { instance: toPublicInstance(row), completed, outcome: 'active' };
         }
         // At least one step per call, so even a tiny budget makes progress. The clear secrets
@@ -248,14 +323,28 @@ export class ProvisioningService {
         } catch (err) {
           const message = errorMessage(err);
           await this.repo.finishStep(id, next, 'failed', this.nowIso(), { error: message });
-          row = (await this.repo.update(id, { status: 'failed', last_error: `${next}: ${message}` }, this.nowIso())) ?? row;
-          await this.safeEmit('instance_provision_failed', `Provisioning ${row.domain} failed at ${next}: ${message}`, { instance_id: id, step: next, error: message });
-          await this.safeNotify({ type: 'instance_provision_failed', title: `Provisioning ${row.domain} failed at step ${next}`, body: message, urgent: true, data: { instance_id: id, step: next } });
+          row =
+            (await this.repo.update(id, { status: 'failed', last_error: `${next}: ${message}` }, this.nowIso())) ?? row;
+          await this.safeEmit('instance_provision_failed', `Provisioning ${row.domain} failed at ${next}: ${message}`, {
+            instance_id: id,
+            step: next,
+            error: message,
+          });
+          await this.safeNotify({
+            type: 'instance_provision_failed',
+            title: `Provisioning ${row.domain} failed at step ${next}`,
+            body: message,
+            urgent: true,
+            data: { instance_id: id, step: next },
+          });
           return { instance: toPublicInstance(row), completed, outcome: 'failed', error: message };
         }
         row = (await this.repo.get(id))!;
         if (outcome.kind === 'done') {
-          await this.repo.finishStep(id, next, 'done', this.nowIso(), { upstreamId: outcome.upstreamId ?? null, detail: outcome.detail });
+          await this.repo.finishStep(id, next, 'done', this.nowIso(), {
+            upstreamId: outcome.upstreamId ?? null,
+            detail: outcome.detail,
+          });
           completed.push(next);
           continue;
         }
@@ -281,44 +370,69 @@ export class ProvisioningService {
     const row = await this.repo.get(id);
     if (!row) throw new ProvisioningError('not_found', 'Instance not found');
     if (row.status === 'failed') {
-      const moved = await this.repo.update(id, { status: 'provisioning', last_error: null }, this.nowIso(), { status: ['failed'] });
+      const moved = await this.repo.update(id, { status: 'provisioning', last_error: null }, this.nowIso(), {
+        status: ['failed'],
+      });
       if (!moved) throw new ProvisioningError('conflict', 'Instance changed state; retry');
     } else if (row.status !== 'provisioning') {
-      throw new ProvisioningError('conflict', `Instance is ${row.status}; only failed or provisioning jobs can be resumed`);
+      throw new ProvisioningError(
+        'conflict',
+        `Instance is ${row.status}; only failed or provisioning jobs can be resumed`,
+      );
     }
     const variables = await this.repo.getStep(id, 'variables');
     let secrets: TenantSecrets | undefined;
     if (variables?.status !== 'done') {
       secrets = generateTenantSecrets();
       const h = await hashTenantSecrets(secrets);
-      await this.repo.update(id, { admin_key_hash: h.adminKeyHash, jwt_secret_hash: h.jwtSecretHash, admin_password_hash: h.adminPasswordHash, secrets_issued_at: this.nowIso() }, this.nowIso());
+      await this.repo.update(
+        id,
+        {
+          admin_key_hash: h.adminKeyHash,
+          jwt_secret_hash: h.jwtSecretHash,
+          admin_password_hash: h.adminPasswordHash,
+          secrets_issued_at: this.nowIso(),
+        },
+        this.nowIso(),
+      );
     }
     const result = await this.advance(id, { secrets, budgetMs: opts.budgetMs });
     return secrets ? { ...result, secrets } : result;
   }
 
   private async assertSecretsMatch(row: InstanceRow, s: TenantSecrets): Promise<void> {
-    const ok = (await matchesHash(s.adminKey, row.admin_key_hash)) && (await matchesHash(s.jwtSecret, row.jwt_secret_hash)) && (await matchesHash(s.adminPassword, row.admin_password_hash));
+    const ok =
+      (await matchesHash(s.adminKey, row.admin_key_hash)) &&
+      (await matchesHash(s.jwtSecret, row.jwt_secret_hash)) &&
+      (await matchesHash(s.adminPassword, row.admin_password_hash));
     if (!ok) throw new ProvisioningError('invalid', 'secrets do not belong to this instance');
   }
 
-  private async runStep(step: StepName, row: InstanceRow, rec: StepRow, ctx: { secrets?: TenantSecrets; deadline: number }): Promise<StepOutcome> {
+  private async runStep(
+    step: StepName,
+    row: InstanceRow,
+    rec: StepRow,
+    ctx: { secrets?: TenantSecrets; deadline: number },
+  ): Promise<StepOutcome> {
     const now = () => this.nowIso();
     const cfg = this.deps.config;
     const retry = rec.attempts > 1;
     switch (step) {
       case 'project': {
-        if (row.railway_project_id && row.railway_environment_id) return { kind: 'done', upstreamId: row.railway_project_id };
+        if (row.railway_project_id && row.railway_environment_id)
+          return { kind: 'done', upstreamId: row.railway_project_id };
         const name = projectName(row.slug);
         let project = null as null | { id: string; environments: { id: string; name: string }[] };
         if (row.railway_project_id) project = await this.railway.getProject(row.railway_project_id);
         // A previous attempt may have created the project and lost the answer: adopt it, never create a second.
-        if (!project && retry) project = (await this.railway.findProjectsByName(name, cfg.railwayTeamId ?? undefined))[0] ?? null;
+        if (!project && retry)
+          project = (await this.railway.findProjectsByName(name, cfg.railwayTeamId ?? undefined))[0] ?? null;
         if (!project) {
           project = await this.railway.createProject(name, cfg.railwayTeamId ?? undefined);
           await this.repo.update(row.id, { railway_project_id: project.id }, now());
         }
-        let env: { id: string; name: string } | null = project.environments.find((e) => e.name === 'production') ?? project.environments[0] ?? null;
+        let env: { id: string; name: string } | null =
+          project.environments.find((e) => e.name === 'production') ?? project.environments[0] ?? null;
         if (!env) env = await this.railway.findEnvironment(project.id);
         if (!env) throw new UpstreamError('railway', 200, 'project has no environment', 'Project');
         await this.repo.update(row.id, { railway_project_id: project.id, railway_environment_id: env.id }, now());
@@ -331,14 +445,17 @@ export class ProvisioningService {
         let service: { id: string; name: string } | null = null;
         if (retry) service = (await this.railway.getProject(projectId)).services.find((s) => s.name === name) ?? null;
         if (!service) {
-          const source = row.source_image ? { image: row.source_image } : { repo: must(row.source_repo, 'source repo'), branch: cfg.sourceBranch ?? undefined };
+          const source = row.source_image
+            ? { image: row.source_image }
+            : { repo: must(row.source_repo, 'source repo'), branch: cfg.sourceBranch ?? undefined };
           service = await this.railway.createService({ projectId, name, source });
         }
         await this.repo.update(row.id, { railway_service_id: service.id }, now());
         return { kind: 'done', upstreamId: service.id };
       }
       case 'variables': {
-        if (!ctx.secrets) return { kind: 'blocked', reason: 'tenant secrets are not in memory; call resume to issue new ones' };
+        if (!ctx.secrets)
+          return { kind: 'blocked', reason: 'tenant secrets are not in memory; call resume to issue new ones' };
         const s = ctx.secrets;
         await this.railway.upsertVariables({
           projectId: must(row.railway_project_id, 'project id'),
@@ -353,7 +470,12 @@ export class ProvisioningService {
             [BOOTSTRAP_PASSWORD_VAR]: s.adminPassword,
           },
         });
-        return { kind: 'done', detail: { names: ['ADMIN_KEY', 'JWT_SECRET', 'NODE_ENV', 'DATA_DIR', 'PUBLIC_BASE_URL', BOOTSTRAP_PASSWORD_VAR] } };
+        return {
+          kind: 'done',
+          detail: {
+            names: ['ADMIN_KEY', 'JWT_SECRET', 'NODE_ENV', 'DATA_DIR', 'PUBLIC_BASE_URL', BOOTSTRAP_PASSWORD_VAR],
+          },
+        };
       }
       case 'volume': {
         if (row.railway_volume_id) return { kind: 'done', upstreamId: row.railway_volume_id };
@@ -361,18 +483,34 @@ export class ProvisioningService {
         let volume: { id: string } | null = null;
         if (retry) volume = (await this.railway.getProject(projectId)).volumes[0] ?? null;
         if (!volume) {
-          volume = await this.railway.createVolume({ projectId, serviceId: must(row.railway_service_id, 'service id'), environmentId: must(row.railway_environment_id, 'environment id'), mountPath: DATA_MOUNT_PATH });
+          volume = await this.railway.createVolume({
+            projectId,
+            serviceId: must(row.railway_service_id, 'service id'),
+            environmentId: must(row.railway_environment_id, 'environment id'),
+            mountPath: DATA_MOUNT_PATH,
+          });
         }
         await this.repo.update(row.id, { railway_volume_id: volume.id }, now());
         return { kind: 'done', upstreamId: volume.id, detail: { mount_path: DATA_MOUNT_PATH } };
       }
       case 'domain': {
         if (row.railway_domain_id && row.dns_target) return { kind: 'done', upstreamId: row.railway_domain_id };
-        const ids = { projectId: must(row.railway_project_id, 'project id'), environmentId: must(row.railway_environment_id, 'environment id'), serviceId: must(row.railway_service_id, 'service id'), domain: must(row.domain, 'domain') };
+        const ids = {
+          projectId: must(row.railway_project_id, 'project id'),
+          environmentId: must(row.railway_environment_id, 'environment id'),
+          serviceId: must(row.railway_service_id, 'service id'),
+          domain: must(row.domain, 'domain'),
+        };
         let domain = retry || row.railway_domain_id ? await this.railway.findCustomDomain(ids) : null;
         if (!domain) domain = await this.railway.createCustomDomain(ids);
         await this.repo.update(row.id, { railway_domain_id: domain.id }, now());
-        if (!domain.cnameTarget) throw new UpstreamError('railway', 200, 'Railway returned no CNAME target for the custom domain yet', 'CustomDomainCreate');
+        if (!domain.cnameTarget)
+          throw new UpstreamError(
+            'railway',
+            200,
+            'Railway returned no CNAME target for the custom domain yet',
+            'CustomDomainCreate',
+          );
         await this.repo.update(row.id, { dns_target: domain.cnameTarget }, now());
         return { kind: 'done', upstreamId: domain.id, detail: { target: domain.cnameTarget } };
       }
@@ -382,7 +520,8 @@ export class ProvisioningService {
         const target = must(row.dns_target, 'dns target');
         const existing = (await this.cloudflare.findCname(name))[0];
         let record;
-        if (existing && existing.content.toLowerCase() === target.toLowerCase() && existing.proxied !== false) record = existing;
+        if (existing && existing.content.toLowerCase() === target.toLowerCase() && existing.proxied !== false)
+          record = existing;
         else if (existing) record = await this.cloudflare.updateCname(existing.id, name, target);
         else record = await this.cloudflare.createCname(name, target);
         await this.repo.update(row.id, { cloudflare_record_id: record.id }, now());
@@ -412,9 +551,15 @@ export class ProvisioningService {
           if (t - startedAt >= this.timing.deployTimeoutMs) {
             await this.repo.update(row.id, { railway_deployment_id: null }, now());
             await this.repo.resetStep(row.id, 'deploy', now());
-            throw new UpstreamError('railway', 0, `deployment ${deploymentId} still ${d.status} after ${Math.round(this.timing.deployTimeoutMs / 1000)} s`, 'Deployment');
+            throw new UpstreamError(
+              'railway',
+              0,
+              `deployment ${deploymentId} still ${d.status} after ${Math.round(this.timing.deployTimeoutMs / 1000)} s`,
+              'Deployment',
+            );
           }
-          if (t + this.timing.deployPollIntervalMs >= ctx.deadline) return { kind: 'wait', detail: { deployment_id: deploymentId, status: d.status } };
+          if (t + this.timing.deployPollIntervalMs >= ctx.deadline)
+            return { kind: 'wait', detail: { deployment_id: deploymentId, status: d.status } };
           await this.sleep(this.timing.deployPollIntervalMs);
         }
       }
@@ -434,18 +579,30 @@ export class ProvisioningService {
         if (this.clock().getTime() - startedAt >= this.timing.healthTimeoutMs) {
           await this.recordHealth(row, result);
           await this.repo.resetStep(row.id, 'health', now()); // a resume gets a fresh health budget
-          throw new UpstreamError('tenant', result.status ?? 0, `not healthy after ${Math.round(this.timing.healthTimeoutMs / 1000)} s: ${result.error ?? 'unknown'}`, 'GET /health');
+          throw new UpstreamError(
+            'tenant',
+            result.status ?? 0,
+            `not healthy after ${Math.round(this.timing.healthTimeoutMs / 1000)} s: ${result.error ?? 'unknown'}`,
+            'GET /health',
+          );
         }
         return { kind: 'wait', detail: { attempts: result.attempts, error: result.error } };
       }
       case 'admin': {
-        const ids = { projectId: must(row.railway_project_id, 'project id'), environmentId: must(row.railway_environment_id, 'environment id'), serviceId: must(row.railway_service_id, 'service id') };
+        const ids = {
+          projectId: must(row.railway_project_id, 'project id'),
+          environmentId: must(row.railway_environment_id, 'environment id'),
+          serviceId: must(row.railway_service_id, 'service id'),
+        };
         const vars = await this.railway.getVariables(ids);
         const password = vars[BOOTSTRAP_PASSWORD_VAR];
         // The staging variable is removed only after the operator exists, so its absence means done.
         if (!password) return { kind: 'done', detail: { note: 'operator already created' } };
         const adminKey = vars.ADMIN_KEY ?? '';
-        if (!(await matchesHash(adminKey, row.admin_key_hash)) || !(await matchesHash(password, row.admin_password_hash))) {
+        if (
+          !(await matchesHash(adminKey, row.admin_key_hash)) ||
+          !(await matchesHash(password, row.admin_password_hash))
+        ) {
           throw new UpstreamError('railway', 200, 'tenant variables do not match the issued secrets', 'Variables');
         }
         const username = row.admin_username ?? 'admin';
@@ -487,9 +644,18 @@ export class ProvisioningService {
 
   private async recordHealth(row: InstanceRow, r: HealthPollResult): Promise<InstanceRow> {
     const health = r.ok ? 'healthy' : 'unhealthy';
-    const updated = (await this.repo.update(row.id, { health_status: health, last_health_check: this.nowIso(), health_detail: JSON.stringify(r) }, this.nowIso())) ?? row;
+    const updated =
+      (await this.repo.update(
+        row.id,
+        { health_status: health, last_health_check: this.nowIso(), health_detail: JSON.stringify(r) },
+        this.nowIso(),
+      )) ?? row;
     if (row.health_status !== health) {
-      await this.safeEmit('instance_health_changed', `Instance ${row.domain} is ${health}`, { instance_id: row.id, from: row.health_status, to: health });
+      await this.safeEmit('instance_health_changed', `Instance ${row.domain} is ${health}`, {
+        instance_id: row.id,
+        from: row.health_status,
+        to: health,
+      });
     }
     return updated;
   }
@@ -499,21 +665,32 @@ export class ProvisioningService {
     const row = await this.repo.get(id);
     if (!row) throw new ProvisioningError('not_found', 'Instance not found');
     if (!row.domain) throw new ProvisioningError('invalid', 'Instance has no domain');
-    const result = await this.pollTenant(row.domain, this.timing.manualHealthBudgetMs, this.timing.manualHealthIntervalMs);
+    const result = await this.pollTenant(
+      row.domain,
+      this.timing.manualHealthBudgetMs,
+      this.timing.manualHealthIntervalMs,
+    );
     const updated = await this.recordHealth(row, result);
     return { ...result, instance: toPublicInstance(updated) };
   }
 
-  async healthCheckAll(): Promise<{ ok: true; results: { id: number; domain: string; ok: boolean; error?: string }[] }> {
+  async healthCheckAll(): Promise<{
+    ok: true;
+    results: { id: number; domain: string; ok: boolean; error?: string }[];
+  }> {
     const results: { id: number; domain: string; ok: boolean; error?: string }[] = [];
-    for (let after = 0; ;) {
+    for (let after = 0; ; ) {
       const page = await this.repo.pageByStatus('active', after, 100);
       if (page.length === 0) break;
       for (const row of page) {
         after = row.id;
         if (!row.domain) continue;
         const r = await this.checkHealth(row.id);
-        results.push(r.ok ? { id: row.id, domain: row.domain, ok: true } : { id: row.id, domain: row.domain, ok: false, error: r.error });
+        results.push(
+          r.ok
+            ? { id: row.id, domain: row.domain, ok: true }
+            : { id: row.id, domain: row.domain, ok: false, error: r.error },
+        );
       }
     }
     return { ok: true, results };
@@ -521,21 +698,34 @@ export class ProvisioningService {
 
   // ───────────────────────────── deploy bookkeeping ─────────────────────────────
 
-  async deployStatus(): Promise<{ instances: Pick<PublicInstance, 'id' | 'org_id' | 'domain' | 'version' | 'health_status' | 'last_health_check'>[] }> {
-    const out: Pick<PublicInstance, 'id' | 'org_id' | 'domain' | 'version' | 'health_status' | 'last_health_check'>[] = [];
-    for (let after = 0; ;) {
+  async deployStatus(): Promise<{
+    instances: Pick<PublicInstance, 'id' | 'org_id' | 'domain' | 'version' | 'health_status' | 'last_health_check'>[];
+  }> {
+    const out: Pick<PublicInstance, 'id' | 'org_id' | 'domain' | 'version' | 'health_status' | 'last_health_check'>[] =
+      [];
+    for (let after = 0; ; ) {
       const page = await this.repo.pageByStatus('active', after, 100);
       if (page.length === 0) break;
       for (const r of page) {
         after = r.id;
-        out.push({ id: r.id, org_id: r.org_id, domain: r.domain, version: r.version, health_status: r.health_status, last_health_check: r.last_health_check });
+        out.push({
+          id: r.id,
+          org_id: r.org_id,
+          domain: r.domain,
+          version: r.version,
+          health_status: r.health_status,
+          last_health_check: r.last_health_check,
+        });
       }
     }
     return { instances: out };
   }
 
   /** Records a rolled-out version on active instances (all of them, or the given ids). */
-  async recordDeploy(version: string, instanceIds?: number[]): Promise<{ ok: true; version: string; updated: number[]; skipped: number[] }> {
+  async recordDeploy(
+    version: string,
+    instanceIds?: number[],
+  ): Promise<{ ok: true; version: string; updated: number[]; skipped: number[] }> {
     const v = (version ?? '').trim();
     if (!v) throw new ProvisioningError('invalid', 'version required');
     const ids = instanceIds ?? (await this.deployStatus()).instances.map((i) => i.id);
@@ -554,7 +744,15 @@ export class ProvisioningService {
    * Operator edits. Infrastructure ids, hashes and job state belong to the runner and are not
    * editable; status may only move between active and suspended here.
    */
-  async update(id: number, patch: { version?: string | null; customer_email?: string | null; admin_username?: string | null; status?: 'active' | 'suspended' }): Promise<PublicInstance> {
+  async update(
+    id: number,
+    patch: {
+      version?: string | null;
+      customer_email?: string | null;
+      admin_username?: string | null;
+      status?: 'active' | 'suspended';
+    },
+  ): Promise<PublicInstance> {
     const row = await this.repo.get(id);
     if (!row) throw new ProvisioningError('not_found', 'Instance not found');
     const cols: Record<string, string | null> = {};
@@ -570,13 +768,24 @@ export class ProvisioningService {
         requireStatus = ['suspended'];
         cols.suspended_at = null;
       }
-      if (!requireStatus || !requireStatus.includes(row.status)) throw new ProvisioningError('conflict', `Cannot move an instance from ${row.status} to ${patch.status}`);
+      if (!requireStatus || !requireStatus.includes(row.status))
+        throw new ProvisioningError('conflict', `Cannot move an instance from ${row.status} to ${patch.status}`);
       cols.status = patch.status;
     }
     if (Object.keys(cols).length === 0) return toPublicInstance(row);
-    const updated = await this.repo.update(id, cols as never, this.nowIso(), requireStatus ? { status: requireStatus } : undefined);
+    const updated = await this.repo.update(
+      id,
+      cols as never,
+      this.nowIso(),
+      requireStatus ? { status: requireStatus } : undefined,
+    );
     if (!updated) throw new ProvisioningError('conflict', 'Instance changed state; retry');
-    if (cols.status) await this.safeEmit(`instance_${cols.status === 'suspended' ? 'suspended' : 'reactivated'}`, `Instance ${row.domain} ${cols.status}`, { instance_id: id });
+    if (cols.status)
+      await this.safeEmit(
+        `instance_${cols.status === 'suspended' ? 'suspended' : 'reactivated'}`,
+        `Instance ${row.domain} ${cols.status}`,
+        { instance_id: id },
+      );
     return toPublicInstance(updated);
   }
 
@@ -591,7 +800,15 @@ export class ProvisioningService {
   async teardown(id: number, reason = 'teardown requested'): Promise<PublicInstance> {
     const owner = crypto.randomUUID();
     const leaseUntil = new Date(this.clock().getTime() + 4 * this.timing.upstreamTimeoutMs + 5_000).toISOString();
-    let row = await this.repo.acquireLease(id, owner, this.nowIso(), leaseUntil, ['provisioning', 'deployed', 'active', 'failed', 'suspended', 'archived', 'tearing_down']);
+    let row = await this.repo.acquireLease(id, owner, this.nowIso(), leaseUntil, [
+      'provisioning',
+      'deployed',
+      'active',
+      'failed',
+      'suspended',
+      'archived',
+      'tearing_down',
+    ]);
     if (!row) {
       const cur = await this.repo.get(id);
       if (!cur) throw new ProvisioningError('not_found', 'Instance not found');
@@ -599,7 +816,8 @@ export class ProvisioningService {
       throw new ProvisioningError('conflict', 'A provisioning step is running for this instance; retry in a minute');
     }
     try {
-      row = (await this.repo.update(id, { status: 'tearing_down', current_step: 'teardown_dns' }, this.nowIso())) ?? row;
+      row =
+        (await this.repo.update(id, { status: 'tearing_down', current_step: 'teardown_dns' }, this.nowIso())) ?? row;
       await this.repo.startStep(id, 'teardown_dns', this.nowIso());
       try {
         if (row.cloudflare_record_id) {
@@ -607,7 +825,8 @@ export class ProvisioningService {
         } else if (row.domain && row.dns_target) {
           // The record id may have been lost between create and write: remove records we own by content.
           for (const r of await this.cloudflare.findCname(row.domain)) {
-            if (r.content.toLowerCase() === row.dns_target.toLowerCase()) await ignoreNotFound(() => this.cloudflare.deleteRecord(r.id));
+            if (r.content.toLowerCase() === row.dns_target.toLowerCase())
+              await ignoreNotFound(() => this.cloudflare.deleteRecord(r.id));
           }
         }
         row = (await this.repo.update(id, { cloudflare_record_id: null }, this.nowIso())) ?? row;
@@ -619,19 +838,40 @@ export class ProvisioningService {
       await this.repo.startStep(id, 'teardown_project', this.nowIso());
       try {
         if (row.railway_project_id) await ignoreNotFound(() => this.railway.deleteProject(row!.railway_project_id!));
-        await this.repo.finishStep(id, 'teardown_project', 'done', this.nowIso(), { upstreamId: row.railway_project_id });
+        await this.repo.finishStep(id, 'teardown_project', 'done', this.nowIso(), {
+          upstreamId: row.railway_project_id,
+        });
       } catch (err) {
         return await this.teardownFailed(row, 'teardown_project', err);
       }
       const now = this.nowIso();
       // The slug and key are freed (suffixed) so the name can be provisioned again later.
-      row = (await this.repo.update(id, {
-        status: 'deleted', deleted_at: now, current_step: null, last_error: null, snapshot_url: null,
-        railway_project_id: null, railway_service_id: null, railway_environment_id: null, railway_volume_id: null,
-        railway_domain_id: null, railway_deployment_id: null, health_status: 'unknown',
-        slug: `${row.slug}~deleted~${id}`, idempotency_key: `${row.idempotency_key}~deleted~${id}`,
-      }, now)) ?? row;
-      await this.safeEmit('instance_deleted', `Instance ${row.domain} torn down (${reason})`, { instance_id: id, domain: row.domain, reason });
+      row =
+        (await this.repo.update(
+          id,
+          {
+            status: 'deleted',
+            deleted_at: now,
+            current_step: null,
+            last_error: null,
+            snapshot_url: null,
+            railway_project_id: null,
+            railway_service_id: null,
+            railway_environment_id: null,
+            railway_volume_id: null,
+            railway_domain_id: null,
+            railway_deployment_id: null,
+            health_status: 'unknown',
+            slug: `${row.slug}~deleted~${id}`,
+            idempotency_key: `${row.idempotency_key}~deleted~${id}`,
+          },
+          now,
+        )) ?? row;
+      await this.safeEmit('instance_deleted', `Instance ${row.domain} torn down (${reason})`, {
+        instance_id: id,
+        domain: row.domain,
+        reason,
+      });
       return toPublicInstance(row);
     } finally {
       await this.repo.releaseLease(id, owner);
@@ -642,8 +882,18 @@ export class ProvisioningService {
     const message = errorMessage(err);
     await this.repo.finishStep(row.id, step, 'failed', this.nowIso(), { error: message });
     await this.repo.update(row.id, { last_error: `${step}: ${message}` }, this.nowIso());
-    await this.safeEmit('instance_teardown_failed', `Teardown of ${row.domain} failed at ${step}: ${message}`, { instance_id: row.id, step, error: message });
-    await this.safeNotify({ type: 'instance_teardown_failed', title: `Teardown of ${row.domain} failed`, body: message, urgent: true, data: { instance_id: row.id, step } });
+    await this.safeEmit('instance_teardown_failed', `Teardown of ${row.domain} failed at ${step}: ${message}`, {
+      instance_id: row.id,
+      step,
+      error: message,
+    });
+    await this.safeNotify({
+      type: 'instance_teardown_failed',
+      title: `Teardown of ${row.domain} failed`,
+      body: message,
+      urgent: true,
+      data: { instance_id: row.id, step },
+    });
     throw err;
   }
 
@@ -655,41 +905,69 @@ export class ProvisioningService {
     const row = await this.repo.get(id);
     if (!row) throw new ProvisioningError('not_found', 'Instance not found');
     if (row.railway_project_id && row.railway_environment_id && row.railway_service_id) {
-      const deployments = await this.railway.listDeployments({ projectId: row.railway_project_id, environmentId: row.railway_environment_id, serviceId: row.railway_service_id }, 5);
+      const deployments = await this.railway.listDeployments(
+        {
+          projectId: row.railway_project_id,
+          environmentId: row.railway_environment_id,
+          serviceId: row.railway_service_id,
+        },
+        5,
+      );
       for (const d of deployments) {
         if (!DEPLOY_FAILED.has(d.status)) await ignoreNotFound(() => this.railway.removeDeployment(d.id));
       }
     }
     const now = this.nowIso();
-    const updated = await this.repo.update(id, { status: 'archived', archived_at: now, health_status: 'unknown' }, now, { status: ['suspended'] });
+    const updated = await this.repo.update(
+      id,
+      { status: 'archived', archived_at: now, health_status: 'unknown' },
+      now,
+      { status: ['suspended'] },
+    );
     if (!updated) throw new ProvisioningError('conflict', 'Instance is no longer suspended');
     await this.safeEmit('instance_archived', `Instance ${row.domain} archived`, { instance_id: id });
     return toPublicInstance(updated);
   }
 
   /** suspended ≥ N days → archived (deployment stopped); archived ≥ M days → deleted (full teardown). Every row, no cap. */
-  async churnCheck(): Promise<{ ok: true; results: { archived: number[]; deleted: number[]; errors: { id: number; error: string }[] } }> {
+  async churnCheck(): Promise<{
+    ok: true;
+    results: { archived: number[]; deleted: number[]; errors: { id: number; error: string }[] };
+  }> {
     const day = 86_400_000;
     const now = this.clock().getTime();
     const archived: number[] = [];
     const deleted: number[] = [];
     const errors: { id: number; error: string }[] = [];
     const archiveBefore = new Date(now - this.timing.suspendedDaysBeforeArchive * day).toISOString();
-    for (let after = 0; ;) {
-      const page = await this.repo.pageByStatus('suspended', after, 100, { column: 'suspended_at', iso: archiveBefore });
+    for (let after = 0; ; ) {
+      const page = await this.repo.pageByStatus('suspended', after, 100, {
+        column: 'suspended_at',
+        iso: archiveBefore,
+      });
       if (page.length === 0) break;
       for (const r of page) {
         after = r.id;
-        try { await this.archive(r.id); archived.push(r.id); } catch (err) { errors.push({ id: r.id, error: errorMessage(err) }); }
+        try {
+          await this.archive(r.id);
+          archived.push(r.id);
+        } catch (err) {
+          errors.push({ id: r.id, error: errorMessage(err) });
+        }
       }
     }
     const deleteBefore = new Date(now - this.timing.archivedDaysBeforeDelete * day).toISOString();
-    for (let after = 0; ;) {
+    for (let after = 0; ; ) {
       const page = await this.repo.pageByStatus('archived', after, 100, { column: 'archived_at', iso: deleteBefore });
       if (page.length === 0) break;
       for (const r of page) {
         after = r.id;
-        try { await this.teardown(r.id, 'churn: archived too long'); deleted.push(r.id); } catch (err) { errors.push({ id: r.id, error: errorMessage(err) }); }
+        try {
+          await this.teardown(r.id, 'churn: archived too long');
+          deleted.push(r.id);
+        } catch (err) {
+          errors.push({ id: r.id, error: errorMessage(err) });
+        }
       }
     }
     if (archived.length || deleted.length || errors.length) {
@@ -707,14 +985,20 @@ export class ProvisioningService {
    * The cron / maintenance entry: pushes every unleased provisioning job one advance() further
    * and retries unfinished teardowns. Jobs blocked on secrets stay blocked until resume().
    */
-  async maintenance(opts: { limit?: number; budgetMs?: number } = {}): Promise<{ advanced: number[]; tornDown: number[]; errors: { id: number; error: string }[] }> {
+  async maintenance(
+    opts: { limit?: number; budgetMs?: number } = {},
+  ): Promise<{ advanced: number[]; tornDown: number[]; errors: { id: number; error: string }[] }> {
     const rows = await this.repo.runnable(this.nowIso(), opts.limit ?? 20);
     const advanced: number[] = [];
     const tornDown: number[] = [];
     const errors: { id: number; error: string }[] = [];
     for (const r of rows) {
       try {
-        if (r.status === 'tearing_down') { await this.teardown(r.id); tornDown.push(r.id); continue; }
+        if (r.status === 'tearing_down') {
+          await this.teardown(r.id);
+          tornDown.push(r.id);
+          continue;
+        }
         const step = r.current_step ? await this.repo.getStep(r.id, r.current_step) : undefined;
         if (step?.status === 'blocked') continue;
         await this.advance(r.id, { budgetMs: opts.budgetMs });

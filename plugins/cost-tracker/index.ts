@@ -1,4 +1,11 @@
-import { badRequest, queryInt, parseJson, sqlTime, type PluginApi, type PluginRequest } from '../../worker/src/plugins/sdk.js';
+import {
+  badRequest,
+  queryInt,
+  parseJson,
+  sqlTime,
+  type PluginApi,
+  type PluginRequest,
+} from '../../worker/src/plugins/sdk.js';
 
 /**
  * cost-tracker (spec 06 §5.7, W20): token usage is priced on the server (configurable per-model
@@ -16,14 +23,16 @@ const round = (n: number) => Math.round(n * 1e6) / 1e6;
 function tokens(b: Record<string, unknown>, f: string): number {
   const v = b[f];
   if (v === undefined || v === null) return 0;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 1e10) throw badRequest(`${f} must be a non-negative integer`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 1e10)
+    throw badRequest(`${f} must be a non-negative integer`);
   return v;
 }
 
 function dateParam(q: Record<string, string>, f: string, dflt: Date): Date {
   const v = q[f];
   if (v === undefined || v === '') return dflt;
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(Date.parse(`${v}T00:00:00Z`))) throw badRequest(`${f} must be a date (YYYY-MM-DD)`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(Date.parse(`${v}T00:00:00Z`)))
+    throw badRequest(`${f} must be a date (YYYY-MM-DD)`);
   return new Date(`${v}T00:00:00Z`);
 }
 
@@ -34,7 +43,10 @@ export function setup(api: PluginApi) {
   };
 
   async function price(model: string) {
-    const per = parseJson<Record<string, { input?: number; output?: number; cache_read?: number }>>(await api.config.get('model_prices'), {});
+    const per = parseJson<Record<string, { input?: number; output?: number; cache_read?: number }>>(
+      await api.config.get('model_prices'),
+      {},
+    );
     const m = model && per && typeof per === 'object' ? per[model] : undefined;
     return {
       input: (m?.input ?? (await num('price_input_mtok', 15))) / 1e6,
@@ -47,7 +59,10 @@ export function setup(api: PluginApi) {
   const ownOnly = (req: PluginRequest) => (req.principal?.kind === 'agent' ? req.principal.id : undefined);
 
   const spendBetween = async (from: Date, to: Date) =>
-    (await api.core.spend.totals({ by: 'day', since: sqlTime(from), until: sqlTime(to) })).reduce((s, r) => s + r.total_cost, 0);
+    (await api.core.spend.totals({ by: 'day', since: sqlTime(from), until: sqlTime(to) })).reduce(
+      (s, r) => s + r.total_cost,
+      0,
+    );
 
   /** Raises at most one alert per budget type and period (UNIQUE), with an inbox item. */
   async function checkBudgets() {
@@ -76,7 +91,11 @@ export function setup(api: PluginApi) {
         summary: `${Math.round(used)}% of the ${label.toLowerCase()} budget used`,
         priority: used >= 100 ? 'urgent' : 'normal',
       });
-      await api.emit({ type: 'cost_budget_alert', summary: `${label} budget ${Math.round(used)}% used`, data: { alert_type: type, spend: round(spend), budget } });
+      await api.emit({
+        type: 'cost_budget_alert',
+        summary: `${label} budget ${Math.round(used)}% used`,
+        data: { alert_type: type, spend: round(spend), budget },
+      });
     }
   }
 
@@ -86,8 +105,14 @@ export function setup(api: PluginApi) {
     const output = tokens(b, 'output_tokens');
     const cache = tokens(b, 'cache_read_tokens');
     if (input <= 0 && output <= 0) throw badRequest('At least input_tokens or output_tokens must be > 0');
-    for (const f of ['session_id', 'project_id', 'model'] as const) if (b[f] !== undefined && b[f] !== null && typeof b[f] !== 'string') throw badRequest(`${f} must be a string`);
-    if (b.task_id !== undefined && b.task_id !== null && !(typeof b.task_id === 'number' && Number.isInteger(b.task_id))) throw badRequest('task_id must be an integer');
+    for (const f of ['session_id', 'project_id', 'model'] as const)
+      if (b[f] !== undefined && b[f] !== null && typeof b[f] !== 'string') throw badRequest(`${f} must be a string`);
+    if (
+      b.task_id !== undefined &&
+      b.task_id !== null &&
+      !(typeof b.task_id === 'number' && Number.isInteger(b.task_id))
+    )
+      throw badRequest('task_id must be an integer');
     const model = (b.model as string | undefined) ?? '';
     const p = await price(model);
     const cost = round(input * p.input + output * p.output + cache * p.cache);
@@ -101,12 +126,23 @@ export function setup(api: PluginApi) {
         tokens_in: input + cache,
         tokens_out: output,
         source: 'cost-tracker',
-        description: [b.session_id ? `session ${b.session_id}` : '', b.task_id ? `task #${b.task_id}` : '', cache ? `${cache} cache-read tokens` : ''].filter(Boolean).join(', '),
+        description: [
+          b.session_id ? `session ${b.session_id}` : '',
+          b.task_id ? `task #${b.task_id}` : '',
+          cache ? `${cache} cache-read tokens` : '',
+        ]
+          .filter(Boolean)
+          .join(', '),
       },
       req.principal ?? undefined,
     );
     await checkBudgets();
-    return { ok: true, id: res.id, cost_usd: cost, ...(res.budget_warnings ? { budget_warnings: res.budget_warnings } : {}) };
+    return {
+      ok: true,
+      id: res.id,
+      cost_usd: cost,
+      ...(res.budget_warnings ? { budget_warnings: res.budget_warnings } : {}),
+    };
   });
 
   api.get('/summary', async (req) => {
@@ -115,11 +151,18 @@ export function setup(api: PluginApi) {
     const [today, week] = await Promise.all([spendBetween(dayStart(now), end), spendBetween(weekStart(now), end)]);
     const bd = await num('budget_daily', 0);
     const bw = await num('budget_weekly', 0);
-    const top = await api.core.spend.totals({ by: 'agent', since: sqlTime(dayStart(now)), until: sqlTime(end), agentId: ownOnly(req) });
+    const top = await api.core.spend.totals({
+      by: 'agent',
+      since: sqlTime(dayStart(now)),
+      until: sqlTime(end),
+      agentId: ownOnly(req),
+    });
     return {
       today: { spend: round(today), budget: bd, pct: bd > 0 ? Math.round((today / bd) * 1000) / 10 : null },
       week: { spend: round(week), budget: bw, pct: bw > 0 ? Math.round((week / bw) * 1000) / 10 : null },
-      top_agents: top.slice(0, 5).map((r) => ({ agent_id: r.key, total_cost: r.total_cost, entry_count: r.entry_count })),
+      top_agents: top
+        .slice(0, 5)
+        .map((r) => ({ agent_id: r.key, total_cost: r.total_cost, entry_count: r.entry_count })),
     };
   });
 
@@ -128,11 +171,22 @@ export function setup(api: PluginApi) {
     const from = dateParam(req.query, 'date_from', new Date(dayStart(now).getTime() - 6 * DAY));
     const to = dateParam(req.query, 'date_to', dayStart(now));
     if (to < from) throw badRequest('date_to must not be before date_from');
-    const rows = await api.core.spend.totals({ by, since: sqlTime(from), until: sqlTime(new Date(to.getTime() + DAY)), agentId: ownOnly(req) });
+    const rows = await api.core.spend.totals({
+      by,
+      since: sqlTime(from),
+      until: sqlTime(new Date(to.getTime() + DAY)),
+      agentId: ownOnly(req),
+    });
     return {
       date_from: from.toISOString().slice(0, 10),
       date_to: to.toISOString().slice(0, 10),
-      [listKey]: rows.slice(0, 100).map((r) => ({ [key]: r.key, total_input: r.tokens_in, total_output: r.tokens_out, total_cost: r.total_cost, entry_count: r.entry_count })),
+      [listKey]: rows.slice(0, 100).map((r) => ({
+        [key]: r.key,
+        total_input: r.tokens_in,
+        total_output: r.tokens_out,
+        total_cost: r.total_cost,
+        entry_count: r.entry_count,
+      })),
     };
   };
   api.get('/by-agent', grouped('agent', 'agent_id', 'agents'));
@@ -143,23 +197,41 @@ export function setup(api: PluginApi) {
     const days = queryInt(req.query.days, 'days', 14, 1, 366);
     const now = api.clock.now();
     const from = new Date(dayStart(now).getTime() - (days - 1) * DAY);
-    const rows = await api.core.spend.totals({ by: 'day', since: sqlTime(from), until: sqlTime(new Date(dayStart(now).getTime() + DAY)), agentId: ownOnly(req) });
-    return { days, data: rows.map((r) => ({ date: r.key, total_input: r.tokens_in, total_output: r.tokens_out, total_cost: r.total_cost, entry_count: r.entry_count })) };
+    const rows = await api.core.spend.totals({
+      by: 'day',
+      since: sqlTime(from),
+      until: sqlTime(new Date(dayStart(now).getTime() + DAY)),
+      agentId: ownOnly(req),
+    });
+    return {
+      days,
+      data: rows.map((r) => ({
+        date: r.key,
+        total_input: r.tokens_in,
+        total_output: r.tokens_out,
+        total_cost: r.total_cost,
+        entry_count: r.entry_count,
+      })),
+    };
   });
 
-  api.get('/entries', async (req) => {
-    const now = api.clock.now();
-    const from = dateParam(req.query, 'date_from', new Date(0));
-    const to = dateParam(req.query, 'date_to', dayStart(now));
-    return api.core.spend.entries({
-      since: sqlTime(from),
-      until: sqlTime(new Date(to.getTime() + DAY)),
-      agentId: req.query.agent_id || undefined,
-      projectId: req.query.project_id || undefined,
-      limit: queryInt(req.query.limit, 'limit', 50, 1, 200),
-      offset: queryInt(req.query.offset, 'offset', 0, 0, 1_000_000),
-    });
-  }, { auth: 'admin' });
+  api.get(
+    '/entries',
+    async (req) => {
+      const now = api.clock.now();
+      const from = dateParam(req.query, 'date_from', new Date(0));
+      const to = dateParam(req.query, 'date_to', dayStart(now));
+      return api.core.spend.entries({
+        since: sqlTime(from),
+        until: sqlTime(new Date(to.getTime() + DAY)),
+        agentId: req.query.agent_id || undefined,
+        projectId: req.query.project_id || undefined,
+        limit: queryInt(req.query.limit, 'limit', 50, 1, 200),
+        offset: queryInt(req.query.offset, 'offset', 0, 0, 1_000_000),
+      });
+    },
+    { auth: 'admin' },
+  );
 
   api.get('/alerts', async (req) => {
     const limit = queryInt(req.query.limit, 'limit', 20, 1, 200);
@@ -172,7 +244,13 @@ export function setup(api: PluginApi) {
     const yesterday = await spendBetween(new Date(dayStart(now).getTime() - DAY), dayStart(now));
     const bd = await num('budget_daily', 0);
     const diff = today - yesterday;
-    return { type: 'stat', value: `$${today.toFixed(2)}`, label: 'Spend Today', trend: `${diff >= 0 ? '+' : '-'}$${Math.abs(diff).toFixed(2)} vs yesterday`, color: bd > 0 && today >= bd ? 'red' : 'green' };
+    return {
+      type: 'stat',
+      value: `$${today.toFixed(2)}`,
+      label: 'Spend Today',
+      trend: `${diff >= 0 ? '+' : '-'}$${Math.abs(diff).toFixed(2)} vs yesterday`,
+      color: bd > 0 && today >= bd ? 'red' : 'green',
+    };
   });
 
   api.get('/widgets/budget-status', async () => {
@@ -180,7 +258,11 @@ export function setup(api: PluginApi) {
     if (bd <= 0) return { type: 'stat', value: 'No limit', label: 'Daily Budget Used', color: 'green' };
     const now = api.clock.now();
     const pct = Math.round(((await spendBetween(dayStart(now), new Date(now.getTime() + 1000))) / bd) * 100);
-    return { type: 'stat', value: `${pct}%`, label: 'Daily Budget Used', color: pct > 80 ? 'red' : pct > 50 ? 'yellow' : 'green' };
+    return {
+      type: 'stat',
+      value: `${pct}%`,
+      label: 'Daily Budget Used',
+      color: pct > 80 ? 'red' : pct > 50 ? 'yellow' : 'green',
+    };
   });
-
 }

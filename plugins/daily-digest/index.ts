@@ -1,4 +1,14 @@
-import { badRequest, notFound, parseIntId, parseJson, queryInt, sqlTime, dataObject, SsrfBlockedError, type PluginApi } from '../../worker/src/plugins/sdk.js';
+import {
+  badRequest,
+  notFound,
+  parseIntId,
+  parseJson,
+  queryInt,
+  sqlTime,
+  dataObject,
+  SsrfBlockedError,
+  type PluginApi,
+} from '../../worker/src/plugins/sdk.js';
 
 /**
  * daily-digest (spec 06 §5.9, W17, W21): per-project activity summaries. A maintenance job
@@ -13,7 +23,15 @@ const METRICS = ['tasks_completed', 'bugs_fixed', 'plan_steps_completed', 'messa
 
 /** Local date, weekday and hour of an instant in an IANA zone (throws on an unknown zone). */
 export function localParts(d: Date, timeZone: string) {
-  const f = new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', hourCycle: 'h23', weekday: 'short' });
+  const f = new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    hourCycle: 'h23',
+    weekday: 'short',
+  });
   const parts = Object.fromEntries(f.formatToParts(d).map((p) => [p.type, p.value]));
   return { date: `${parts.year}-${parts.month}-${parts.day}`, hour: Number(parts.hour), weekday: parts.weekday };
 }
@@ -79,7 +97,13 @@ export function setup(api: PluginApi) {
   async function deliver(reportId: number, type: string, projectId: string, summary: string) {
     const delivered: string[] = [];
     const errors: string[] = [];
-    await core.inbox.notifyOperators({ type: 'digest_report', entity_type: 'digest_report', entity_id: reportId, title: `${type === 'weekly' ? 'Weekly' : 'Daily'} digest${projectId ? `: ${projectId}` : ''}`, summary: summary.slice(0, 2000) });
+    await core.inbox.notifyOperators({
+      type: 'digest_report',
+      entity_type: 'digest_report',
+      entity_id: reportId,
+      title: `${type === 'weekly' ? 'Weekly' : 'Daily'} digest${projectId ? `: ${projectId}` : ''}`,
+      summary: summary.slice(0, 2000),
+    });
     delivered.push('inbox');
     if ((await api.config.get('post_to_channel')) === 'true') {
       try {
@@ -92,7 +116,11 @@ export function setup(api: PluginApi) {
     const slack = await api.config.get('slack_webhook');
     if (slack) {
       try {
-        const res = await api.fetch(slack, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ text: `*${type} Digest*\n${summary}` }) });
+        const res = await api.fetch(slack, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ text: `*${type} Digest*\n${summary}` }),
+        });
         await res.body?.cancel().catch(() => undefined);
         if (res.ok) delivered.push('slack');
         else errors.push(`slack: HTTP ${res.status}`);
@@ -116,8 +144,20 @@ export function setup(api: PluginApi) {
     );
     if (!row) return null;
     const { delivered, errors } = await deliver(row.id, type, projectId, d.summary);
-    await api.emit({ type: 'digest_generated', projectId: projectId || null, summary: `${type} digest generated${projectId ? ` for ${projectId}` : ''}`, data: { report_id: row.id, digest_type: type, delivered_to: delivered } });
-    return { report_id: row.id, digest_type: type, project_id: projectId, summary: d.summary, delivered_to: delivered, ...(errors.length ? { delivery_errors: errors } : {}) };
+    await api.emit({
+      type: 'digest_generated',
+      projectId: projectId || null,
+      summary: `${type} digest generated${projectId ? ` for ${projectId}` : ''}`,
+      data: { report_id: row.id, digest_type: type, delivered_to: delivered },
+    });
+    return {
+      report_id: row.id,
+      digest_type: type,
+      project_id: projectId,
+      summary: d.summary,
+      delivered_to: delivered,
+      ...(errors.length ? { delivery_errors: errors } : {}),
+    };
   }
 
   /** The scheduler (W21): after the local hour, once per project and local day (weekly: Mondays). */
@@ -146,7 +186,10 @@ export function setup(api: PluginApi) {
   const count = async (metric: string, ev: { id: number | null; agent: string; created_at: string }) => {
     const period = ev.created_at.slice(0, 10);
     for (const key of [ev.agent || 'unknown', 'total']) {
-      await db.run('INSERT INTO digest_metrics (metric_type, metric_key, value, period, event_id) VALUES (?, ?, 1, ?, ?) ON CONFLICT DO NOTHING', [metric, key, period, ev.id]);
+      await db.run(
+        'INSERT INTO digest_metrics (metric_type, metric_key, value, period, event_id) VALUES (?, ?, 1, ?, ?) ON CONFLICT DO NOTHING',
+        [metric, key, period, ev.id],
+      );
     }
   };
   api.on('task_done', (ev) => count('tasks_completed', ev));
@@ -168,7 +211,11 @@ export function setup(api: PluginApi) {
     if (typeof v !== 'string') throw badRequest('project_id must be a string');
     return v;
   };
-  const reportOut = (r: Record<string, unknown>) => ({ ...r, content: parseJson(r.content, {}), delivered_to: parseJson(r.delivered_to, []) });
+  const reportOut = (r: Record<string, unknown>) => ({
+    ...r,
+    content: parseJson(r.content, {}),
+    delivered_to: parseJson(r.delivered_to, []),
+  });
 
   api.get('/reports', async (req) => {
     const where: string[] = [];
@@ -183,7 +230,12 @@ export function setup(api: PluginApi) {
     }
     const limit = queryInt(req.query.limit, 'limit', 50, 1, 200);
     const offset = queryInt(req.query.offset, 'offset', 0, 0, 1_000_000);
-    return (await db.all(`SELECT * FROM digest_reports ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ? OFFSET ?`, [...args, limit, offset])).map(reportOut);
+    return (
+      await db.all(
+        `SELECT * FROM digest_reports ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ? OFFSET ?`,
+        [...args, limit, offset],
+      )
+    ).map(reportOut);
   });
 
   api.get('/reports/:id', async (req) => {
@@ -193,35 +245,62 @@ export function setup(api: PluginApi) {
     return reportOut(r);
   });
 
-  api.post('/generate', async (req) => {
-    const out = await generate(typeOf(req.body.type), projectOf(req.body.project_id), null, false);
-    return { ok: true, ...out! };
-  }, { auth: 'admin' });
+  api.post(
+    '/generate',
+    async (req) => {
+      const out = await generate(typeOf(req.body.type), projectOf(req.body.project_id), null, false);
+      return { ok: true, ...out! };
+    },
+    { auth: 'admin' },
+  );
 
-  api.get('/preview', async (req) => {
-    const type = typeOf(req.query.type);
-    const d = await collect(type, req.query.project_id || undefined, api.clock.now());
-    return { digest_type: type, data: d.content, summary: d.summary };
-  }, { auth: 'admin' });
+  api.get(
+    '/preview',
+    async (req) => {
+      const type = typeOf(req.query.type);
+      const d = await collect(type, req.query.project_id || undefined, api.clock.now());
+      return { digest_type: type, data: d.content, summary: d.summary };
+    },
+    { auth: 'admin' },
+  );
 
-  api.post('/deliver/:id', async (req) => {
-    const id = parseIntId(req.params.id);
-    const r = id === null ? undefined : await db.get<{ id: number; digest_type: string; project_id: string; summary: string }>('SELECT * FROM digest_reports WHERE id = ?', [id]);
-    if (!r) throw notFound('Report not found');
-    const { delivered, errors } = await deliver(r.id, r.digest_type, r.project_id, r.summary);
-    return { ok: true, report_id: r.id, delivered_to: delivered, ...(errors.length ? { delivery_errors: errors } : {}) };
-  }, { auth: 'admin' });
+  api.post(
+    '/deliver/:id',
+    async (req) => {
+      const id = parseIntId(req.params.id);
+      const r =
+        id === null
+          ? undefined
+          : await db.get<{ id: number; digest_type: string; project_id: string; summary: string }>(
+              'SELECT * FROM digest_reports WHERE id = ?',
+              [id],
+            );
+      if (!r) throw notFound('Report not found');
+      const { delivered, errors } = await deliver(r.id, r.digest_type, r.project_id, r.summary);
+      return {
+        ok: true,
+        report_id: r.id,
+        delivered_to: delivered,
+        ...(errors.length ? { delivery_errors: errors } : {}),
+      };
+    },
+    { auth: 'admin' },
+  );
 
   api.get('/trends', async (req) => {
     const metric = req.query.metric || 'tasks_completed';
-    if (!(METRICS as readonly string[]).includes(metric)) throw badRequest(`metric must be one of: ${METRICS.join(', ')}`);
+    if (!(METRICS as readonly string[]).includes(metric))
+      throw badRequest(`metric must be one of: ${METRICS.join(', ')}`);
     const periods = queryInt(req.query.periods, 'periods', 14, 1, 366);
     if (metric === 'messages_sent') {
       const now = api.clock.now();
       const data = [];
       for (let i = 0; i < periods; i++) {
         const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - i * DAY);
-        data.push({ period: day.toISOString().slice(0, 10), total: await core.messages.countBetween(sqlTime(day), sqlTime(new Date(day.getTime() + DAY))) });
+        data.push({
+          period: day.toISOString().slice(0, 10),
+          total: await core.messages.countBetween(sqlTime(day), sqlTime(new Date(day.getTime() + DAY))),
+        });
       }
       return { metric, periods, data };
     }
@@ -234,7 +313,15 @@ export function setup(api: PluginApi) {
 
   api.get('/widgets/velocity', async () => {
     const date = api.clock.now().toISOString().slice(0, 10);
-    const sum = async (m: string) => Number((await db.get<{ n: number }>("SELECT COALESCE(SUM(value), 0) AS n FROM digest_metrics WHERE metric_type = ? AND metric_key = 'total' AND period = ?", [m, date]))?.n ?? 0);
+    const sum = async (m: string) =>
+      Number(
+        (
+          await db.get<{ n: number }>(
+            "SELECT COALESCE(SUM(value), 0) AS n FROM digest_metrics WHERE metric_type = ? AND metric_key = 'total' AND period = ?",
+            [m, date],
+          )
+        )?.n ?? 0,
+      );
     return { date, tasks_completed: await sum('tasks_completed'), bugs_fixed: await sum('bugs_fixed') };
   });
 }

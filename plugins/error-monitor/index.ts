@@ -1,4 +1,18 @@
-import { AppError, badRequest, forbidden, notFound, parseIntId, parseJson, queryInt, dataObject, hmacSha256Hex, secretsEqual, reply, type PluginApi, type PluginRequest } from '../../worker/src/plugins/sdk.js';
+import {
+  AppError,
+  badRequest,
+  forbidden,
+  notFound,
+  parseIntId,
+  parseJson,
+  queryInt,
+  dataObject,
+  hmacSha256Hex,
+  secretsEqual,
+  reply,
+  type PluginApi,
+  type PluginRequest,
+} from '../../worker/src/plugins/sdk.js';
 
 /**
  * error-monitor (spec 06 §5.8, W15, SEC-42): inbound error-tracker webhooks are accepted only
@@ -10,22 +24,41 @@ import { AppError, badRequest, forbidden, notFound, parseIntId, parseJson, query
 
 type Parsed = { key: string; title: string; message: string; url: string; stack: string };
 
-const s = (v: unknown, max = 2000) => (typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v)).slice(0, max);
+const s = (v: unknown, max = 2000) =>
+  (typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v)).slice(0, max);
 
 const PARSERS: Record<string, (b: Record<string, unknown>) => Parsed | null> = {
   sentry(b) {
     const issue = dataObject(dataObject(b.data).issue);
     if (issue.id === undefined || issue.id === null || issue.id === '') return null;
-    return { key: `sentry:${s(issue.id, 200)}`, title: s(issue.title, 500), message: s(dataObject(issue.metadata).value), url: s(issue.permalink, 1000), stack: '' };
+    return {
+      key: `sentry:${s(issue.id, 200)}`,
+      title: s(issue.title, 500),
+      message: s(dataObject(issue.metadata).value),
+      url: s(issue.permalink, 1000),
+      stack: '',
+    };
   },
   bugsnag(b) {
     const e = dataObject(b.error);
     if (!e.exceptionClass && !e.message) return null;
-    return { key: `bugsnag:${s(e.exceptionClass, 200)}:${s(e.message).slice(0, 100)}`, title: s(e.exceptionClass, 500), message: s(e.message), url: s(e.url, 1000), stack: s(e.stackTrace, 20_000) };
+    return {
+      key: `bugsnag:${s(e.exceptionClass, 200)}:${s(e.message).slice(0, 100)}`,
+      title: s(e.exceptionClass, 500),
+      message: s(e.message),
+      url: s(e.url, 1000),
+      stack: s(e.stackTrace, 20_000),
+    };
   },
   datadog(b) {
     if (b.id === undefined || b.id === null || b.id === '') return null;
-    return { key: `datadog:${s(b.id, 200)}`, title: s(b.title, 500), message: s(b.text), url: s(b.url, 1000), stack: '' };
+    return {
+      key: `datadog:${s(b.id, 200)}`,
+      title: s(b.title, 500),
+      message: s(b.text),
+      url: s(b.url, 1000),
+      stack: '',
+    };
   },
 };
 
@@ -69,7 +102,10 @@ export function setup(api: PluginApi) {
 
   async function fileBug(e: ErrorRow): Promise<number | null> {
     // Claim: only one delivery (or admin call) gets to file the bug for this error.
-    const claimed = await db.get('UPDATE error_events SET filing = 1 WHERE id = ? AND bug_id IS NULL AND filing = 0 RETURNING id', [e.id]);
+    const claimed = await db.get(
+      'UPDATE error_events SET filing = 1 WHERE id = ? AND bug_id IS NULL AND filing = 0 RETURNING id',
+      [e.id],
+    );
     if (!claimed) return null;
     try {
       const project = (await api.config.get('default_project')) || 'mycelium';
@@ -77,16 +113,36 @@ export function setup(api: PluginApi) {
       const bug = await api.core.bugs.file(
         {
           title: `[${e.provider}] ${e.title || 'Error'}`.slice(0, 300),
-          description: [e.message, e.stack_trace ? `\nStack:\n${e.stack_trace.slice(0, 5000)}` : '', e.url ? `\nLink: ${e.url}` : '', `\nOccurrences: ${e.occurrences}`].join(''),
+          description: [
+            e.message,
+            e.stack_trace ? `\nStack:\n${e.stack_trace.slice(0, 5000)}` : '',
+            e.url ? `\nLink: ${e.url}` : '',
+            `\nOccurrences: ${e.occurrences}`,
+          ].join(''),
           project_id: project,
           severity,
           category: 'other',
         },
         '__system__',
       );
-      await db.run("UPDATE error_events SET bug_id = ?, filing = 0, updated_at = datetime('now') WHERE id = ?", [bug.id, e.id]);
-      await api.emit({ type: 'error_bug_filed', projectId: project, summary: `Bug #${bug.id} filed for ${e.provider} error: ${e.title}`, data: { bug_id: bug.id, error_id: e.id, provider: e.provider } });
-      await api.core.inbox.notifyOperators({ type: 'error_bug', entity_type: 'bug', entity_id: bug.id, title: `Bug filed from ${e.provider}: ${e.title}`.slice(0, 300), summary: e.message.slice(0, 300), priority: severity === 'critical' ? 'urgent' : 'normal' });
+      await db.run("UPDATE error_events SET bug_id = ?, filing = 0, updated_at = datetime('now') WHERE id = ?", [
+        bug.id,
+        e.id,
+      ]);
+      await api.emit({
+        type: 'error_bug_filed',
+        projectId: project,
+        summary: `Bug #${bug.id} filed for ${e.provider} error: ${e.title}`,
+        data: { bug_id: bug.id, error_id: e.id, provider: e.provider },
+      });
+      await api.core.inbox.notifyOperators({
+        type: 'error_bug',
+        entity_type: 'bug',
+        entity_id: bug.id,
+        title: `Bug filed from ${e.provider}: ${e.title}`.slice(0, 300),
+        summary: e.message.slice(0, 300),
+        priority: severity === 'critical' ? 'urgent' : 'normal',
+      });
       return bug.id;
     } catch (err) {
       await db.run('UPDATE error_events SET filing = 0 WHERE id = ?', [e.id]);
@@ -99,9 +155,13 @@ export function setup(api: PluginApi) {
       `/webhook/${provider}`,
       async (req) => {
         await verify(req);
-        const delivery = req.headers.get('x-delivery-id') ?? req.headers.get('request-id') ?? req.headers.get('x-request-id');
+        const delivery =
+          req.headers.get('x-delivery-id') ?? req.headers.get('request-id') ?? req.headers.get('x-request-id');
         if (delivery) {
-          const fresh = await db.get('INSERT INTO error_deliveries (delivery_id) VALUES (?) ON CONFLICT DO NOTHING RETURNING delivery_id', [`${provider}:${delivery.slice(0, 200)}`]);
+          const fresh = await db.get(
+            'INSERT INTO error_deliveries (delivery_id) VALUES (?) ON CONFLICT DO NOTHING RETURNING delivery_id',
+            [`${provider}:${delivery.slice(0, 200)}`],
+          );
           if (!fresh) return { ok: true, duplicate: true };
         }
         const p = PARSERS[provider](req.body);
@@ -117,9 +177,21 @@ export function setup(api: PluginApi) {
         const isNew = Number(e.occurrences) === 1;
         const threshold = Math.max(1, Number((await api.config.get('auto_file_threshold')) ?? 1) || 1);
         if (e.occurrences >= threshold && e.bug_id === null && e.status !== 'muted') await fileBug(e);
-        if (isNew) await api.core.inbox.notifyOperators({ type: 'error_received', entity_type: 'error_event', entity_id: e.id, title: `New ${provider} error: ${e.title}`.slice(0, 300), summary: e.message.slice(0, 300) });
+        if (isNew)
+          await api.core.inbox.notifyOperators({
+            type: 'error_received',
+            entity_type: 'error_event',
+            entity_id: e.id,
+            title: `New ${provider} error: ${e.title}`.slice(0, 300),
+            summary: e.message.slice(0, 300),
+          });
         const project = (await api.config.get('default_project')) || null;
-        await api.emit({ type: 'error_received', projectId: project, summary: `${provider} error: ${e.title}`.slice(0, 300), data: { error_id: e.id, provider, is_new: isNew, occurrences: e.occurrences } });
+        await api.emit({
+          type: 'error_received',
+          projectId: project,
+          summary: `${provider} error: ${e.title}`.slice(0, 300),
+          data: { error_id: e.id, provider, is_new: isNew, occurrences: e.occurrences },
+        });
         return { ok: true, error_id: e.id, is_new: isNew, occurrences: e.occurrences };
       },
       { auth: 'public' },
@@ -132,7 +204,10 @@ export function setup(api: PluginApi) {
     if (!Number.isInteger(bugId) || bugId < 1) return;
     const bug = await api.core.bugs.get(bugId);
     if (!bug || (bug.status !== 'fixed' && bug.status !== 'closed')) return;
-    await db.run("UPDATE error_events SET status = 'resolved', updated_at = datetime('now') WHERE bug_id = ? AND status = 'open'", [bugId]);
+    await db.run(
+      "UPDATE error_events SET status = 'resolved', updated_at = datetime('now') WHERE bug_id = ? AND status = 'open'",
+      [bugId],
+    );
   });
 
   const get = async (raw: string) => {
@@ -155,26 +230,43 @@ export function setup(api: PluginApi) {
     }
     const limit = queryInt(req.query.limit, 'limit', 50, 1, 200);
     const offset = queryInt(req.query.offset, 'offset', 0, 0, 1_000_000);
-    return (await db.all(`SELECT * FROM error_events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?`, [...args, limit, offset])).map(out);
+    return (
+      await db.all(
+        `SELECT * FROM error_events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?`,
+        [...args, limit, offset],
+      )
+    ).map(out);
   });
 
-  api.get('/events/:id', async (req) => out(await get(req.params.id) as unknown as Record<string, unknown>));
+  api.get('/events/:id', async (req) => out((await get(req.params.id)) as unknown as Record<string, unknown>));
 
   /** An error belongs to its linked bug's project, else to the project its bug would be filed in. */
   const projectOf = async (bugId: number | null) =>
-    (bugId === null ? null : (await api.core.bugs.get(bugId))?.project_id) ?? ((await api.config.get('default_project')) || 'mycelium');
+    (bugId === null ? null : (await api.core.bugs.get(bugId))?.project_id) ??
+    ((await api.config.get('default_project')) || 'mycelium');
 
   api.put('/events/:id', async (req) => {
     const e = await get(req.params.id);
     const b = req.body;
-    if (b.status !== undefined && !['open', 'muted', 'resolved'].includes(b.status as string)) throw badRequest('status must be one of: open, muted, resolved');
-    if (b.bug_id !== undefined && b.bug_id !== null && !(typeof b.bug_id === 'number' && Number.isInteger(b.bug_id) && b.bug_id > 0)) throw badRequest('bug_id must be a positive integer');
+    if (b.status !== undefined && !['open', 'muted', 'resolved'].includes(b.status as string))
+      throw badRequest('status must be one of: open, muted, resolved');
+    if (
+      b.bug_id !== undefined &&
+      b.bug_id !== null &&
+      !(typeof b.bug_id === 'number' && Number.isInteger(b.bug_id) && b.bug_id > 0)
+    )
+      throw badRequest('bug_id must be a positive integer');
     // W3: humans may triage any error; an agent only errors of its projects, and may re-link only to a bug it could touch.
     await api.core.projects.assertWrite(req.principal!, await projectOf(e.bug_id));
-    if (typeof b.bug_id === 'number' && b.bug_id !== e.bug_id) await api.core.projects.assertWrite(req.principal!, await projectOf(b.bug_id));
+    if (typeof b.bug_id === 'number' && b.bug_id !== e.bug_id)
+      await api.core.projects.assertWrite(req.principal!, await projectOf(b.bug_id));
     const row = await db.get(
       "UPDATE error_events SET status = ?, bug_id = ?, updated_at = datetime('now') WHERE id = ? RETURNING *",
-      [(b.status as string | undefined) ?? e.status, b.bug_id === undefined ? e.bug_id : (b.bug_id as number | null), e.id],
+      [
+        (b.status as string | undefined) ?? e.status,
+        b.bug_id === undefined ? e.bug_id : (b.bug_id as number | null),
+        e.id,
+      ],
     );
     return { ok: true, error: out(row!) };
   });
@@ -202,7 +294,13 @@ export function setup(api: PluginApi) {
   });
 
   api.get('/widgets/error-count', async () => {
-    const n = Number((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM error_events WHERE last_seen > datetime('now', '-1 day')"))?.n ?? 0);
+    const n = Number(
+      (
+        await db.get<{ n: number }>(
+          "SELECT COUNT(*) AS n FROM error_events WHERE last_seen > datetime('now', '-1 day')",
+        )
+      )?.n ?? 0,
+    );
     return { type: 'stat', value: n, label: 'Errors (24h)', color: n > 10 ? 'red' : 'green' };
   });
 }

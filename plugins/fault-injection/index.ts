@@ -29,7 +29,9 @@ export async function setup(api: PluginApi) {
   api.get(
     '/hook-runs',
     async () => {
-      const rows = await api.db.all<{ event_id: number; event_type: string }>('SELECT event_id, event_type FROM fault_hook_runs ORDER BY id');
+      const rows = await api.db.all<{ event_id: number; event_type: string }>(
+        'SELECT event_id, event_type FROM fault_hook_runs ORDER BY id',
+      );
       return { runs: rows };
     },
     admin,

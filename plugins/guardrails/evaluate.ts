@@ -24,7 +24,21 @@ export interface RuleLike {
 }
 
 export const CONDITION_TYPES = ['require_field', 'max_value', 'require_approval', 'block_agent', 'custom'] as const;
-export const OPS = ['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'contains', 'not_contains', 'exists', 'not_exists', 'in', 'not_in', 'matches'] as const;
+export const OPS = [
+  'eq',
+  'neq',
+  'gt',
+  'gte',
+  'lt',
+  'lte',
+  'contains',
+  'not_contains',
+  'exists',
+  'not_exists',
+  'in',
+  'not_in',
+  'matches',
+] as const;
 export const ENFORCEMENTS = ['warn', 'block', 'log'] as const;
 
 export { unsafePatternReason };
@@ -88,7 +102,11 @@ export function ruleMatches(rule: RuleLike, input: EvalInput): boolean {
 }
 
 /** `{violated, detail}` for one rule against one input. Unknown condition types never violate. */
-export function evaluate(rule: RuleLike, input: EvalInput, onRefused?: OnRefused): { violated: boolean; detail: string | null } {
+export function evaluate(
+  rule: RuleLike,
+  input: EvalInput,
+  onRefused?: OnRefused,
+): { violated: boolean; detail: string | null } {
   const c = rule.conditions ?? {};
   const msg = typeof c.message === 'string' && c.message ? c.message : null;
   const data = input.data ?? {};
@@ -106,13 +124,24 @@ export function evaluate(rule: RuleLike, input: EvalInput, onRefused?: OnRefused
       return n > max ? { violated: true, detail: msg ?? `${f} exceeds max (${n} > ${max})` } : no;
     }
     case 'require_approval':
-      return !data.approval_id ? { violated: true, detail: msg ?? `Approval required for ${String(c.action_type ?? '')}` } : no;
+      return !data.approval_id
+        ? { violated: true, detail: msg ?? `Approval required for ${String(c.action_type ?? '')}` }
+        : no;
     case 'block_agent':
-      return input.agent === c.agent_id ? { violated: true, detail: msg ?? `Agent ${String(c.agent_id)} is restricted` } : no;
+      return input.agent === c.agent_id
+        ? { violated: true, detail: msg ?? `Agent ${String(c.agent_id)} is restricted` }
+        : no;
     case 'custom': {
       const checks = Array.isArray(c.checks) ? c.checks : Array.isArray(c.comparisons) ? c.comparisons : [];
       if (!checks.length) return no;
-      const ctx: Record<string, unknown> = { ...data, agent: input.agent, type: input.type, project_id: input.project_id, data, event: { ...input } };
+      const ctx: Record<string, unknown> = {
+        ...data,
+        agent: input.agent,
+        type: input.type,
+        project_id: input.project_id,
+        data,
+        event: { ...input },
+      };
       const results = checks.map((k: { field?: unknown; op?: unknown; value?: unknown }) =>
         compare(typeof k.op === 'string' ? k.op : 'eq', resolve(ctx, String(k.field ?? '')), k.value, onRefused),
       );
@@ -129,21 +158,28 @@ export function conditionsProblem(c: unknown): string | null {
   if (c === null || typeof c !== 'object' || Array.isArray(c)) return 'conditions must be an object';
   const o = c as Record<string, unknown>;
   if (Object.keys(o).length === 0) return null;
-  if ('expression' in o || 'code' in o || 'script' in o) return 'conditions: code expressions are not supported (use custom checks)';
-  if (!(CONDITION_TYPES as readonly string[]).includes(String(o.type))) return `conditions.type must be one of: ${CONDITION_TYPES.join(', ')}`;
-  if ((o.type === 'require_field' || o.type === 'max_value') && (typeof o.field !== 'string' || !o.field)) return 'conditions.field is required';
+  if ('expression' in o || 'code' in o || 'script' in o)
+    return 'conditions: code expressions are not supported (use custom checks)';
+  if (!(CONDITION_TYPES as readonly string[]).includes(String(o.type)))
+    return `conditions.type must be one of: ${CONDITION_TYPES.join(', ')}`;
+  if ((o.type === 'require_field' || o.type === 'max_value') && (typeof o.field !== 'string' || !o.field))
+    return 'conditions.field is required';
   if (o.type === 'max_value' && !Number.isFinite(Number(o.max))) return 'conditions.max must be a number';
-  if (o.type === 'block_agent' && (typeof o.agent_id !== 'string' || !o.agent_id)) return 'conditions.agent_id is required';
+  if (o.type === 'block_agent' && (typeof o.agent_id !== 'string' || !o.agent_id))
+    return 'conditions.agent_id is required';
   if (o.type === 'custom') {
     const checks = o.checks ?? o.comparisons;
     if (!Array.isArray(checks) || !checks.length) return 'conditions.checks must be a non-empty array';
     if (checks.length > 20) return 'conditions.checks has more than 20 items';
-    if (o.logic !== undefined && o.logic !== 'and' && o.logic !== 'or') return 'conditions.logic must be one of: and, or';
+    if (o.logic !== undefined && o.logic !== 'and' && o.logic !== 'or')
+      return 'conditions.logic must be one of: and, or';
     for (const [i, k] of checks.entries()) {
       if (!k || typeof k !== 'object') return `conditions.checks.${i} must be an object`;
       if (typeof k.field !== 'string' || !k.field) return `conditions.checks.${i}.field is required`;
-      if (k.op !== undefined && !(OPS as readonly string[]).includes(k.op)) return `conditions.checks.${i}.op must be one of: ${OPS.join(', ')}`;
-      if ((k.op === 'in' || k.op === 'not_in') && !Array.isArray(k.value)) return `conditions.checks.${i}.value must be an array`;
+      if (k.op !== undefined && !(OPS as readonly string[]).includes(k.op))
+        return `conditions.checks.${i}.op must be one of: ${OPS.join(', ')}`;
+      if ((k.op === 'in' || k.op === 'not_in') && !Array.isArray(k.value))
+        return `conditions.checks.${i}.value must be an array`;
       if (k.op === 'matches') {
         if (typeof k.value !== 'string') return `conditions.checks.${i}.value must be a string`;
         const why = unsafePatternReason(k.value);

@@ -54,13 +54,15 @@ function str(body: Record<string, unknown>, field: string, max: number, required
 
 function enforcementOf(v: unknown): string | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || !(ENFORCEMENTS as readonly string[]).includes(v)) throw badRequest('enforcement must be "warn", "block" or "log"');
+  if (typeof v !== 'string' || !(ENFORCEMENTS as readonly string[]).includes(v))
+    throw badRequest('enforcement must be "warn", "block" or "log"');
   return v;
 }
 
 function triggerOf(v: unknown): string | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || !/^(\*|[a-z0-9_.:-]{1,64})$/.test(v)) throw badRequest('trigger_event must be an event type or "*"');
+  if (typeof v !== 'string' || !/^(\*|[a-z0-9_.:-]{1,64})$/.test(v))
+    throw badRequest('trigger_event must be an event type or "*"');
   return v;
 }
 
@@ -73,7 +75,8 @@ function conditionsOf(v: unknown): Record<string, unknown> | undefined {
 
 function cooldownOf(v: unknown): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 86_400) throw badRequest('cooldown_seconds must be an integer between 0 and 86400');
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 86_400)
+    throw badRequest('cooldown_seconds must be an integer between 0 and 86400');
   return v;
 }
 
@@ -82,7 +85,8 @@ export async function setup(api: PluginApi) {
   /** Kinds this process has pre-checked: their events are not evaluated again post-hoc. */
   const prechecked = new Set<string>();
 
-  const rules = async () => (await db.all<RuleRow>('SELECT * FROM guardrail_rules WHERE enabled = 1 ORDER BY id')).map(toRule);
+  const rules = async () =>
+    (await db.all<RuleRow>('SELECT * FROM guardrail_rules WHERE enabled = 1 ORDER BY id')).map(toRule);
   const getRule = async (id: number | null) => {
     const r = id === null ? undefined : await db.get<RuleRow>('SELECT * FROM guardrail_rules WHERE id = ?', [id]);
     if (!r) throw notFound('Rule not found');
@@ -100,7 +104,16 @@ export async function setup(api: PluginApi) {
     }
     await db.run(
       `INSERT INTO guardrail_violations (rule_id, rule_name, trigger_event, agent_id, project_id, enforcement, event_data, violation_detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      [rule.id, rule.name, input.type, input.agent, input.project_id ?? '', rule.enforcement, JSON.stringify({ ...input, blocked: blockedBefore }), detail],
+      [
+        rule.id,
+        rule.name,
+        input.type,
+        input.agent,
+        input.project_id ?? '',
+        rule.enforcement,
+        JSON.stringify({ ...input, blocked: blockedBefore }),
+        detail,
+      ],
     );
     const label = rule.enforcement.toUpperCase();
     await api.emit({
@@ -108,21 +121,37 @@ export async function setup(api: PluginApi) {
       agent: '__system__',
       projectId: input.project_id,
       summary: `${label}: ${rule.name} — ${detail}`,
-      data: { rule_id: rule.id, rule_name: rule.name, enforcement: rule.enforcement, agent: input.agent, detail, blocked: blockedBefore },
+      data: {
+        rule_id: rule.id,
+        rule_name: rule.name,
+        enforcement: rule.enforcement,
+        agent: input.agent,
+        detail,
+        blocked: blockedBefore,
+      },
     });
     if (rule.enforcement === 'block') {
       await api.emit({
         type: 'guardrail_blocked',
         agent: '__system__',
         projectId: input.project_id,
-        summary: blockedBefore ? `BLOCKED by rule "${rule.name}": ${detail}` : `Rule "${rule.name}" (block) violated after the fact: ${detail}`,
+        summary: blockedBefore
+          ? `BLOCKED by rule "${rule.name}": ${detail}`
+          : `Rule "${rule.name}" (block) violated after the fact: ${detail}`,
         data: { rule_id: rule.id, agent: input.agent, blocked: blockedBefore },
       });
     }
     if (rule.enforcement === 'log') return;
     const threshold = Math.max(1, Number((await api.config.get('escalation_threshold')) ?? 5) || 5);
     if (input.agent) {
-      const n = Number((await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM guardrail_violations WHERE agent_id = ? AND created_at > datetime('now', '-1 hour')`, [input.agent]))?.n ?? 0);
+      const n = Number(
+        (
+          await db.get<{ n: number }>(
+            `SELECT COUNT(*) AS n FROM guardrail_violations WHERE agent_id = ? AND created_at > datetime('now', '-1 hour')`,
+            [input.agent],
+          )
+        )?.n ?? 0,
+      );
       if (n >= threshold && n % threshold === 0) {
         await api.core.inbox.notifyOperators({
           type: 'guardrail_escalation',
@@ -150,7 +179,12 @@ export async function setup(api: PluginApi) {
   // A stored pattern that fails the safety check (written before it existed, or straight into the
   // database) is evaluated as not matching and logged, so a failed evaluation is never silent.
   const refusedLogger = (rule: RuleLike) => (pattern: string, reason: string) =>
-    api.log.warn('guardrail pattern refused at evaluation; treated as not matching', { rule_id: rule.id, rule_name: rule.name, pattern: pattern.slice(0, 80), reason });
+    api.log.warn('guardrail pattern refused at evaluation; treated as not matching', {
+      rule_id: rule.id,
+      rule_name: rule.name,
+      pattern: pattern.slice(0, 80),
+      reason,
+    });
 
   // (a) Before the write: block rules refuse it with 403 and nothing is written; warn/log rules
   // are recorded and the write goes on.
@@ -175,7 +209,13 @@ export async function setup(api: PluginApi) {
   // (b) After the fact, for events no pre-check covered.
   api.on('*', async (ev) => {
     if (ev.type.startsWith('guardrail_') || prechecked.has(ev.type)) return;
-    const input: EvalInput = { type: ev.type, agent: ev.agent, project_id: ev.project_id, data: dataObject(ev.data), summary: ev.summary };
+    const input: EvalInput = {
+      type: ev.type,
+      agent: ev.agent,
+      project_id: ev.project_id,
+      data: dataObject(ev.data),
+      summary: ev.summary,
+    };
     for (const rule of await rules()) {
       if (!ruleMatches(rule, input)) continue;
       const r = evaluate(rule, input, refusedLogger(rule));
@@ -185,7 +225,10 @@ export async function setup(api: PluginApi) {
 
   api.get('/rules', async (req) => {
     const where = whereAll(ruleListFilters(req.query));
-    const rows = await db.all<RuleRow>(`SELECT * FROM guardrail_rules ${where.sql} ORDER BY id DESC LIMIT 500`, where.args);
+    const rows = await db.all<RuleRow>(
+      `SELECT * FROM guardrail_rules ${where.sql} ORDER BY id DESC LIMIT 500`,
+      where.args,
+    );
     return rows.map(toRule);
   });
 
@@ -193,7 +236,8 @@ export async function setup(api: PluginApi) {
     '/rules',
     async (req) => {
       const b = req.body;
-      if (typeof b.name !== 'string' || !b.name.trim() || typeof b.trigger_event !== 'string' || !b.trigger_event) throw badRequest('name and trigger_event are required');
+      if (typeof b.name !== 'string' || !b.name.trim() || typeof b.trigger_event !== 'string' || !b.trigger_event)
+        throw badRequest('name and trigger_event are required');
       const name = str(b, 'name', 200, true)!.trim();
       const trigger = triggerOf(b.trigger_event)!;
       const conditions = conditionsOf(b.conditions) ?? {};
@@ -224,16 +268,34 @@ export async function setup(api: PluginApi) {
         enforcement: enforcementOf(b.enforcement) ?? rule.enforcement,
         enabled: b.enabled === undefined ? rule.enabled : b.enabled ? 1 : 0,
         trigger_event: triggerOf(b.trigger_event) ?? rule.trigger_event,
-        project_id: b.project_id === undefined ? rule.project_id : b.project_id === null ? null : str(b, 'project_id', 200) || null,
+        project_id:
+          b.project_id === undefined
+            ? rule.project_id
+            : b.project_id === null
+              ? null
+              : str(b, 'project_id', 200) || null,
         cooldown_seconds: cooldownOf(b.cooldown_seconds) ?? rule.cooldown_seconds,
       };
       // History snapshot of the prior version and the update, atomically; the version guard
       // makes a concurrent edit lose instead of overwriting silently.
       const [, upd] = await db.batch([
-        { sql: 'INSERT INTO guardrail_rule_history (rule_id, version, conditions, enforcement, changed_by) VALUES (?, ?, ?, ?, ?)', args: [rule.id, rule.version, JSON.stringify(rule.conditions), rule.enforcement, req.who] },
+        {
+          sql: 'INSERT INTO guardrail_rule_history (rule_id, version, conditions, enforcement, changed_by) VALUES (?, ?, ?, ?, ?)',
+          args: [rule.id, rule.version, JSON.stringify(rule.conditions), rule.enforcement, req.who],
+        },
         {
           sql: `UPDATE guardrail_rules SET name = ?, description = ?, conditions = ?, enforcement = ?, enabled = ?, trigger_event = ?, project_id = ?, cooldown_seconds = ?, version = version + 1, updated_at = datetime('now') WHERE id = ? RETURNING *`,
-          args: [next.name, next.description, JSON.stringify(next.conditions), next.enforcement, next.enabled, next.trigger_event, next.project_id, next.cooldown_seconds, rule.id],
+          args: [
+            next.name,
+            next.description,
+            JSON.stringify(next.conditions),
+            next.enforcement,
+            next.enabled,
+            next.trigger_event,
+            next.project_id,
+            next.cooldown_seconds,
+            rule.id,
+          ],
         },
       ]);
       return { ok: true, rule: toRule(upd.rows[0] as unknown as RuleRow) };
@@ -274,7 +336,10 @@ export async function setup(api: PluginApi) {
     }
     const limit = queryInt(q.limit, 'limit', 50, 1, 200);
     const offset = queryInt(q.offset, 'offset', 0, 0, 1_000_000);
-    const rows = await db.all(`SELECT * FROM guardrail_violations ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ? OFFSET ?`, [...args, limit, offset]);
+    const rows = await db.all(
+      `SELECT * FROM guardrail_violations ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ? OFFSET ?`,
+      [...args, limit, offset],
+    );
     return rows.map(violationRow);
   });
 
@@ -291,7 +356,10 @@ export async function setup(api: PluginApi) {
       const id = parseIntId(req.params.id);
       const exists = id === null ? undefined : await db.get('SELECT id FROM guardrail_violations WHERE id = ?', [id]);
       if (!exists) throw notFound('Violation not found');
-      const v = await db.get('UPDATE guardrail_violations SET overridden = 1, overridden_by = ? WHERE id = ? AND overridden = 0 RETURNING *', [req.who, id]);
+      const v = await db.get(
+        'UPDATE guardrail_violations SET overridden = 1, overridden_by = ? WHERE id = ? AND overridden = 0 RETURNING *',
+        [req.who, id],
+      );
       if (!v) throw badRequest('Violation already overridden');
       return { ok: true, violation: violationRow(v) };
     },
@@ -301,9 +369,15 @@ export async function setup(api: PluginApi) {
   api.get('/stats', async () => {
     const [byEnf, byRule, last, top] = await Promise.all([
       db.all('SELECT enforcement, COUNT(*) AS count FROM guardrail_violations GROUP BY enforcement'),
-      db.all('SELECT rule_id, rule_name, enforcement, COUNT(*) AS count FROM guardrail_violations GROUP BY rule_id ORDER BY count DESC'),
-      db.get<{ n: number }>("SELECT COUNT(*) AS n FROM guardrail_violations WHERE created_at > datetime('now', '-1 day')"),
-      db.all("SELECT agent_id, COUNT(*) AS violation_count FROM guardrail_violations WHERE agent_id <> '' GROUP BY agent_id ORDER BY violation_count DESC LIMIT 10"),
+      db.all(
+        'SELECT rule_id, rule_name, enforcement, COUNT(*) AS count FROM guardrail_violations GROUP BY rule_id ORDER BY count DESC',
+      ),
+      db.get<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM guardrail_violations WHERE created_at > datetime('now', '-1 day')",
+      ),
+      db.all(
+        "SELECT agent_id, COUNT(*) AS violation_count FROM guardrail_violations WHERE agent_id <> '' GROUP BY agent_id ORDER BY violation_count DESC LIMIT 10",
+      ),
     ]);
     return { by_enforcement: byEnf, by_rule: byRule, last_24h: Number(last?.n ?? 0), top_violators: top };
   });
@@ -311,12 +385,20 @@ export async function setup(api: PluginApi) {
   api.post('/check', async (req: PluginRequest) => {
     const b = req.body;
     if (typeof b.event_type !== 'string' || !b.event_type) throw badRequest('event_type is required');
-    if (b.data !== undefined && (b.data === null || typeof b.data !== 'object' || Array.isArray(b.data))) throw badRequest('data must be an object');
+    if (b.data !== undefined && (b.data === null || typeof b.data !== 'object' || Array.isArray(b.data)))
+      throw badRequest('data must be an object');
     // Only admins may evaluate as someone else (identity comes from authentication).
     const agent = req.principal?.isAdmin && typeof b.agent === 'string' ? b.agent : req.who;
-    const input: EvalInput = { type: b.event_type, agent, project_id: typeof b.project_id === 'string' ? b.project_id : '', data: (b.data as Record<string, unknown>) ?? {} };
+    const input: EvalInput = {
+      type: b.event_type,
+      agent,
+      project_id: typeof b.project_id === 'string' ? b.project_id : '',
+      data: (b.data as Record<string, unknown>) ?? {},
+    };
     const results = (await rules())
-      .filter((r: RuleLike) => ruleMatches(r, { ...input, project_id: input.project_id || null }) || ruleMatches(r, input))
+      .filter(
+        (r: RuleLike) => ruleMatches(r, { ...input, project_id: input.project_id || null }) || ruleMatches(r, input),
+      )
       .map((r) => {
         const e = evaluate(r, input, refusedLogger(r));
         return { rule_id: r.id, rule_name: r.name, enforcement: r.enforcement, violated: e.violated, detail: e.detail };
@@ -325,11 +407,25 @@ export async function setup(api: PluginApi) {
   });
 
   api.get('/widgets/violations', async () => {
-    const last = Number((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM guardrail_violations WHERE created_at > datetime('now', '-1 day')"))?.n ?? 0);
-    const rows = await db.all<{ enforcement: string; n: number }>('SELECT enforcement, COUNT(*) AS n FROM guardrail_violations GROUP BY enforcement');
+    const last = Number(
+      (
+        await db.get<{ n: number }>(
+          "SELECT COUNT(*) AS n FROM guardrail_violations WHERE created_at > datetime('now', '-1 day')",
+        )
+      )?.n ?? 0,
+    );
+    const rows = await db.all<{ enforcement: string; n: number }>(
+      'SELECT enforcement, COUNT(*) AS n FROM guardrail_violations GROUP BY enforcement',
+    );
     const count = (e: string) => Number(rows.find((r) => r.enforcement === e)?.n ?? 0);
     const blocked = count('block');
     const warned = count('warn');
-    return { type: 'stat', value: String(last), label: 'Violations (24h)', trend: `${blocked} blocked, ${warned} warnings (all time)`, color: blocked > 0 ? 'red' : last > 0 ? 'yellow' : 'green' };
+    return {
+      type: 'stat',
+      value: String(last),
+      label: 'Violations (24h)',
+      trend: `${blocked} blocked, ${warned} warnings (all time)`,
+      color: blocked > 0 ? 'red' : last > 0 ? 'yellow' : 'green',
+    };
   });
 }

@@ -1,4 +1,16 @@
-import { badRequest, notFound, parseIntId, parseJson, queryInt, dataObject, SsrfBlockedError, whereAll, ruleListFilters, type MyceliumEvent, type PluginApi } from '../../worker/src/plugins/sdk.js';
+import {
+  badRequest,
+  notFound,
+  parseIntId,
+  parseJson,
+  queryInt,
+  dataObject,
+  SsrfBlockedError,
+  whereAll,
+  ruleListFilters,
+  type MyceliumEvent,
+  type PluginApi,
+} from '../../worker/src/plugins/sdk.js';
 
 /**
  * workflow-automations (spec 06 §5.3, W4, W7, W14): "when event X (with conditions) then
@@ -9,7 +21,14 @@ import { badRequest, notFound, parseIntId, parseJson, queryInt, dataObject, Ssrf
  */
 
 export const ACTOR = '__automation__';
-const ACTION_TYPES = ['create_task', 'send_message', 'file_bug', 'assign_agent', 'send_webhook', 'inbox_notify'] as const;
+const ACTION_TYPES = [
+  'create_task',
+  'send_message',
+  'file_bug',
+  'assign_agent',
+  'send_webhook',
+  'inbox_notify',
+] as const;
 const CONDITION_KEYS = ['project_id', 'agent_id', 'field_equals', 'field_contains', 'field_exists'];
 
 interface RuleRow {
@@ -28,7 +47,11 @@ interface RuleRow {
   updated_at: string;
 }
 type Action = Record<string, unknown> & { type: string };
-const toRule = (r: RuleRow) => ({ ...r, conditions: parseJson<Record<string, unknown>>(r.conditions, {}), actions: parseJson<Action[]>(r.actions, []) });
+const toRule = (r: RuleRow) => ({
+  ...r,
+  conditions: parseJson<Record<string, unknown>>(r.conditions, {}),
+  actions: parseJson<Action[]>(r.actions, []),
+});
 type Rule = ReturnType<typeof toRule>;
 
 interface Ctx {
@@ -43,15 +66,24 @@ function conditionsOf(v: unknown): Record<string, unknown> | undefined {
   if (v === undefined) return undefined;
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw badRequest('conditions must be an object');
   const c = v as Record<string, unknown>;
-  for (const k of Object.keys(c)) if (!CONDITION_KEYS.includes(k)) throw badRequest(`conditions.${k} is not supported (use ${CONDITION_KEYS.join(', ')})`);
-  for (const k of ['project_id', 'agent_id']) if (c[k] !== undefined && typeof c[k] !== 'string') throw badRequest(`conditions.${k} must be a string`);
+  for (const k of Object.keys(c))
+    if (!CONDITION_KEYS.includes(k))
+      throw badRequest(`conditions.${k} is not supported (use ${CONDITION_KEYS.join(', ')})`);
+  for (const k of ['project_id', 'agent_id'])
+    if (c[k] !== undefined && typeof c[k] !== 'string') throw badRequest(`conditions.${k} must be a string`);
   for (const k of ['field_equals', 'field_contains']) {
     if (c[k] === undefined) continue;
     const m = c[k];
     if (m === null || typeof m !== 'object' || Array.isArray(m)) throw badRequest(`conditions.${k} must be an object`);
-    for (const [f, val] of Object.entries(m as object)) if (typeof val !== 'string' && typeof val !== 'number' && typeof val !== 'boolean') throw badRequest(`conditions.${k}.${f} must be a string`);
+    for (const [f, val] of Object.entries(m as object))
+      if (typeof val !== 'string' && typeof val !== 'number' && typeof val !== 'boolean')
+        throw badRequest(`conditions.${k}.${f} must be a string`);
   }
-  if (c.field_exists !== undefined && (!Array.isArray(c.field_exists) || c.field_exists.some((f) => typeof f !== 'string'))) throw badRequest('conditions.field_exists must be an array of strings');
+  if (
+    c.field_exists !== undefined &&
+    (!Array.isArray(c.field_exists) || c.field_exists.some((f) => typeof f !== 'string'))
+  )
+    throw badRequest('conditions.field_exists must be an array of strings');
   return c;
 }
 
@@ -62,12 +94,16 @@ function actionsOf(v: unknown): Action[] | undefined {
   return v.map((a, i) => {
     if (!a || typeof a !== 'object' || Array.isArray(a)) throw badRequest(`actions.${i} must be an object`);
     const t = (a as Record<string, unknown>).type;
-    if (typeof t !== 'string' || !(ACTION_TYPES as readonly string[]).includes(t)) throw badRequest(`actions.${i}.type must be one of: ${ACTION_TYPES.join(', ')}`);
-    for (const [k, val] of Object.entries(a)) if (k !== 'type' && val !== null && typeof val !== 'string') throw badRequest(`actions.${i}.${k} must be a string`);
+    if (typeof t !== 'string' || !(ACTION_TYPES as readonly string[]).includes(t))
+      throw badRequest(`actions.${i}.type must be one of: ${ACTION_TYPES.join(', ')}`);
+    for (const [k, val] of Object.entries(a))
+      if (k !== 'type' && val !== null && typeof val !== 'string')
+        throw badRequest(`actions.${i}.${k} must be a string`);
     if (t === 'send_webhook') {
       const url = (a as Record<string, unknown>).url;
       if (typeof url !== 'string') throw badRequest(`actions.${i}.url is required`);
-      if (url !== '__configure_me__' && !/^https?:\/\//i.test(url)) throw badRequest(`actions.${i}.url must be an http(s) URL`);
+      if (url !== '__configure_me__' && !/^https?:\/\//i.test(url))
+        throw badRequest(`actions.${i}.url must be an http(s) URL`);
     }
     return a as Action;
   });
@@ -85,8 +121,10 @@ export function conditionsHold(c: Record<string, unknown>, ev: Ctx): boolean {
   const d = ev.data;
   if (typeof c.project_id === 'string' && c.project_id !== ev.project_id) return false;
   if (typeof c.agent_id === 'string' && c.agent_id !== ev.agent) return false;
-  for (const [f, v] of Object.entries((c.field_equals as Record<string, unknown>) ?? {})) if (String(d[f] ?? '') !== String(v)) return false;
-  for (const [f, v] of Object.entries((c.field_contains as Record<string, unknown>) ?? {})) if (!String(d[f] ?? '').includes(String(v))) return false;
+  for (const [f, v] of Object.entries((c.field_equals as Record<string, unknown>) ?? {}))
+    if (String(d[f] ?? '') !== String(v)) return false;
+  for (const [f, v] of Object.entries((c.field_contains as Record<string, unknown>) ?? {}))
+    if (!String(d[f] ?? '').includes(String(v))) return false;
   for (const f of (c.field_exists as string[]) ?? []) if (d[f] === undefined || d[f] === null) return false;
   return true;
 }
@@ -117,31 +155,58 @@ export function setup(api: PluginApi) {
     switch (a.type) {
       case 'create_task': {
         const task = await api.core.tasks.create(
-          { title: interpolate(a.title, ev) || `Automation: ${ev.type}`, description: interpolate(a.description, ev), project_id: project, assignee: a.assignee ? interpolate(a.assignee, ev) : undefined },
+          {
+            title: interpolate(a.title, ev) || `Automation: ${ev.type}`,
+            description: interpolate(a.description, ev),
+            project_id: project,
+            assignee: a.assignee ? interpolate(a.assignee, ev) : undefined,
+          },
           ACTOR,
         );
         return { type: 'create_task', task_id: task.id };
       }
       case 'send_message': {
         const to = interpolate(a.to, ev);
-        await api.core.messages.send({ to_agent: to || null, content: interpolate(a.content, ev) || ev.summary || ev.type, project_id: project || null }, ACTOR);
+        await api.core.messages.send(
+          {
+            to_agent: to || null,
+            content: interpolate(a.content, ev) || ev.summary || ev.type,
+            project_id: project || null,
+          },
+          ACTOR,
+        );
         return { type: 'send_message', to };
       }
       case 'file_bug': {
-        const bug = await api.core.bugs.file({ title: interpolate(a.title, ev) || `Automation: ${ev.type}`, description: interpolate(a.description, ev) || ev.summary, project_id: project, severity: typeof a.severity === 'string' ? a.severity : undefined }, ACTOR);
+        const bug = await api.core.bugs.file(
+          {
+            title: interpolate(a.title, ev) || `Automation: ${ev.type}`,
+            description: interpolate(a.description, ev) || ev.summary,
+            project_id: project,
+            severity: typeof a.severity === 'string' ? a.severity : undefined,
+          },
+          ACTOR,
+        );
         return { type: 'file_bug', bug_id: bug.id };
       }
       case 'assign_agent': {
         const agent = interpolate(a.agent_id, ev);
         const taskId = Number(ev.data.task_id ?? ev.data.id);
-        if (!agent || agent === '__configure_me__' || !Number.isInteger(taskId) || taskId < 1) return { type: 'assign_agent', agent, skipped: true };
+        if (!agent || agent === '__configure_me__' || !Number.isInteger(taskId) || taskId < 1)
+          return { type: 'assign_agent', agent, skipped: true };
         const r = await api.core.tasks.assign(taskId, agent);
-        return r.ok ? { type: 'assign_agent', agent, task_id: taskId } : { type: 'assign_agent', agent, task_id: taskId, skipped: true, reason: r.reason };
+        return r.ok
+          ? { type: 'assign_agent', agent, task_id: taskId }
+          : { type: 'assign_agent', agent, task_id: taskId, skipped: true, reason: r.reason };
       }
       case 'send_webhook': {
         const url = interpolate(a.url, ev);
         try {
-          const res = await api.fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ event: ev.type, agent: ev.agent, data: ev.data, summary: ev.summary }) });
+          const res = await api.fetch(url, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ event: ev.type, agent: ev.agent, data: ev.data, summary: ev.summary }),
+          });
           await res.body?.cancel().catch(() => undefined);
           return { type: 'send_webhook', url, status: res.status };
         } catch (err) {
@@ -151,14 +216,17 @@ export function setup(api: PluginApi) {
         }
       }
       case 'inbox_notify': {
-        await api.core.inbox.notifyOperators({
-          type: 'automation',
-          entity_type: 'automation',
-          entity_id: ev.type,
-          title: interpolate(a.title, ev) || `Automation: ${ev.type}`,
-          summary: interpolate(a.summary, ev) || ev.summary,
-          priority: a.priority === 'urgent' || a.priority === 'low' ? a.priority : 'normal',
-        }, ACTOR);
+        await api.core.inbox.notifyOperators(
+          {
+            type: 'automation',
+            entity_type: 'automation',
+            entity_id: ev.type,
+            title: interpolate(a.title, ev) || `Automation: ${ev.type}`,
+            summary: interpolate(a.summary, ev) || ev.summary,
+            priority: a.priority === 'urgent' || a.priority === 'low' ? a.priority : 'normal',
+          },
+          ACTOR,
+        );
         return { type: 'inbox_notify' };
       }
       default:
@@ -185,15 +253,28 @@ export function setup(api: PluginApi) {
   async function overLimit(): Promise<boolean> {
     const max = Number((await api.config.get('max_actions_per_minute')) ?? 30);
     if (!Number.isFinite(max) || max <= 0) return false;
-    const n = await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM automation_log WHERE status <> 'rate_limited' AND dry_run = 0 AND created_at > datetime('now', '-60 seconds')");
+    const n = await db.get<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM automation_log WHERE status <> 'rate_limited' AND dry_run = 0 AND created_at > datetime('now', '-60 seconds')",
+    );
     return Number(n?.n ?? 0) >= max;
   }
 
   api.on('*', async (e: MyceliumEvent) => {
     // Loop protection: never react to our own events or to what an automation caused.
     if (e.type.startsWith('automation_') || e.agent === ACTOR) return;
-    const ev: Ctx = { type: e.type, agent: e.agent, project_id: e.project_id, summary: e.summary, data: dataObject(e.data) };
-    const rules = (await db.all<RuleRow>("SELECT * FROM automation_rules WHERE enabled = 1 AND (trigger_event = ? OR trigger_event = '*') ORDER BY id", [e.type])).map(toRule);
+    const ev: Ctx = {
+      type: e.type,
+      agent: e.agent,
+      project_id: e.project_id,
+      summary: e.summary,
+      data: dataObject(e.data),
+    };
+    const rules = (
+      await db.all<RuleRow>(
+        "SELECT * FROM automation_rules WHERE enabled = 1 AND (trigger_event = ? OR trigger_event = '*') ORDER BY id",
+        [e.type],
+      )
+    ).map(toRule);
     const dry = (await api.config.get('dry_run')) === 'true';
     for (const rule of rules) {
       if (rule.project_id && rule.project_id !== e.project_id) continue;
@@ -203,73 +284,132 @@ export function setup(api: PluginApi) {
       const claim = await db.get<{ id: number }>(
         `INSERT INTO automation_log (rule_id, rule_name, trigger_event, event_id, event_data, status, error, dry_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT DO NOTHING RETURNING id`,
-        [rule.id, rule.name, e.type, e.id, JSON.stringify(ev.data), limited ? 'rate_limited' : 'running', limited ? 'Exceeded max actions per minute' : '', dry ? 1 : 0],
+        [
+          rule.id,
+          rule.name,
+          e.type,
+          e.id,
+          JSON.stringify(ev.data),
+          limited ? 'rate_limited' : 'running',
+          limited ? 'Exceeded max actions per minute' : '',
+          dry ? 1 : 0,
+        ],
       );
       if (!claim || limited) continue;
       const out = dry ? { taken: [], status: 'success', error: '' } : await execute(rule, ev);
       await db.batch([
-        { sql: 'UPDATE automation_log SET actions_taken = ?, status = ?, error = ? WHERE id = ?', args: [JSON.stringify(out.taken), out.status, out.error, claim.id] },
-        { sql: "UPDATE automation_rules SET run_count = run_count + 1, last_run = datetime('now') WHERE id = ?", args: [rule.id] },
+        {
+          sql: 'UPDATE automation_log SET actions_taken = ?, status = ?, error = ? WHERE id = ?',
+          args: [JSON.stringify(out.taken), out.status, out.error, claim.id],
+        },
+        {
+          sql: "UPDATE automation_rules SET run_count = run_count + 1, last_run = datetime('now') WHERE id = ?",
+          args: [rule.id],
+        },
       ]);
-      await api.emit({ type: 'automation_triggered', agent: '__system__', projectId: e.project_id, summary: `Automation "${rule.name}" ran on ${e.type}`, data: { rule_id: rule.id, rule_name: rule.name, actions: rule.actions.length, dry_run: dry, event_id: e.id } });
+      await api.emit({
+        type: 'automation_triggered',
+        agent: '__system__',
+        projectId: e.project_id,
+        summary: `Automation "${rule.name}" ran on ${e.type}`,
+        data: { rule_id: rule.id, rule_name: rule.name, actions: rule.actions.length, dry_run: dry, event_id: e.id },
+      });
     }
   });
 
   api.get('/rules', async (req) => {
     const where = whereAll(ruleListFilters(req.query));
-    return (await db.all<RuleRow>(`SELECT * FROM automation_rules ${where.sql} ORDER BY id DESC LIMIT 100`, where.args)).map(toRule);
+    return (
+      await db.all<RuleRow>(`SELECT * FROM automation_rules ${where.sql} ORDER BY id DESC LIMIT 100`, where.args)
+    ).map(toRule);
   });
 
-  async function insertRule(b: Record<string, unknown>, who: string, base?: { name: string; description: string; trigger_event: string; conditions: string; actions: string }) {
+  async function insertRule(
+    b: Record<string, unknown>,
+    who: string,
+    base?: { name: string; description: string; trigger_event: string; conditions: string; actions: string },
+  ) {
     const name = str(b, 'name', 200) ?? base?.name;
     const trigger = b.trigger_event === undefined ? base?.trigger_event : b.trigger_event;
-    if (!name || !name.trim() || typeof trigger !== 'string' || !trigger) throw badRequest('name and trigger_event are required');
+    if (!name || !name.trim() || typeof trigger !== 'string' || !trigger)
+      throw badRequest('name and trigger_event are required');
     if (!/^(\*|[a-z0-9_.:-]{1,64})$/.test(trigger)) throw badRequest('trigger_event must be an event type or "*"');
     const conditions = conditionsOf(b.conditions) ?? parseJson(base?.conditions, {});
     const actions = actionsOf(b.actions) ?? parseJson(base?.actions, []);
     const row = await db.get<RuleRow>(
       'INSERT INTO automation_rules (name, description, trigger_event, conditions, actions, project_id, created_by) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *',
-      [name.trim(), str(b, 'description', 2000) ?? base?.description ?? '', trigger, JSON.stringify(conditions), JSON.stringify(actions), str(b, 'project_id', 200) || null, who],
+      [
+        name.trim(),
+        str(b, 'description', 2000) ?? base?.description ?? '',
+        trigger,
+        JSON.stringify(conditions),
+        JSON.stringify(actions),
+        str(b, 'project_id', 200) || null,
+        who,
+      ],
     );
     const rule = toRule(row!);
-    await api.emit({ type: 'automation_rule_created', agent: who, summary: `Automation rule created: ${rule.name}`, data: { rule_id: rule.id } });
+    await api.emit({
+      type: 'automation_rule_created',
+      agent: who,
+      summary: `Automation rule created: ${rule.name}`,
+      data: { rule_id: rule.id },
+    });
     return rule;
   }
 
-  api.post('/rules', async (req) => {
-    const rule = await insertRule(req.body, req.who);
-    return { ok: true, id: rule.id, rule };
-  }, { auth: 'admin' });
+  api.post(
+    '/rules',
+    async (req) => {
+      const rule = await insertRule(req.body, req.who);
+      return { ok: true, id: rule.id, rule };
+    },
+    { auth: 'admin' },
+  );
 
   api.get('/rules/:id', async (req) => getRule(req.params.id));
 
-  api.put('/rules/:id', async (req) => {
-    const rule = await getRule(req.params.id);
-    const b = req.body;
-    const trigger = b.trigger_event === undefined ? rule.trigger_event : b.trigger_event;
-    if (typeof trigger !== 'string' || !/^(\*|[a-z0-9_.:-]{1,64})$/.test(trigger)) throw badRequest('trigger_event must be an event type or "*"');
-    const row = await db.get<RuleRow>(
-      `UPDATE automation_rules SET name = ?, description = ?, trigger_event = ?, conditions = ?, actions = ?, enabled = ?, project_id = ?, updated_at = datetime('now') WHERE id = ? RETURNING *`,
-      [
-        (str(b, 'name', 200) ?? rule.name).trim() || rule.name,
-        str(b, 'description', 2000) ?? rule.description,
-        trigger,
-        JSON.stringify(conditionsOf(b.conditions) ?? rule.conditions),
-        JSON.stringify(actionsOf(b.actions) ?? rule.actions),
-        b.enabled === undefined ? rule.enabled : b.enabled ? 1 : 0,
-        b.project_id === undefined ? rule.project_id : str(b, 'project_id', 200) || null,
-        rule.id,
-      ],
-    );
-    return { ok: true, rule: toRule(row!) };
-  }, { auth: 'admin' });
+  api.put(
+    '/rules/:id',
+    async (req) => {
+      const rule = await getRule(req.params.id);
+      const b = req.body;
+      const trigger = b.trigger_event === undefined ? rule.trigger_event : b.trigger_event;
+      if (typeof trigger !== 'string' || !/^(\*|[a-z0-9_.:-]{1,64})$/.test(trigger))
+        throw badRequest('trigger_event must be an event type or "*"');
+      const row = await db.get<RuleRow>(
+        `UPDATE automation_rules SET name = ?, description = ?, trigger_event = ?, conditions = ?, actions = ?, enabled = ?, project_id = ?, updated_at = datetime('now') WHERE id = ? RETURNING *`,
+        [
+          (str(b, 'name', 200) ?? rule.name).trim() || rule.name,
+          str(b, 'description', 2000) ?? rule.description,
+          trigger,
+          JSON.stringify(conditionsOf(b.conditions) ?? rule.conditions),
+          JSON.stringify(actionsOf(b.actions) ?? rule.actions),
+          b.enabled === undefined ? rule.enabled : b.enabled ? 1 : 0,
+          b.project_id === undefined ? rule.project_id : str(b, 'project_id', 200) || null,
+          rule.id,
+        ],
+      );
+      return { ok: true, rule: toRule(row!) };
+    },
+    { auth: 'admin' },
+  );
 
-  api.delete('/rules/:id', async (req) => {
-    const rule = await getRule(req.params.id);
-    await db.run('DELETE FROM automation_rules WHERE id = ?', [rule.id]);
-    await api.emit({ type: 'automation_rule_deleted', agent: req.who, summary: `Automation rule deleted: ${rule.name}`, data: { rule_id: rule.id } });
-    return { ok: true };
-  }, { auth: 'admin' });
+  api.delete(
+    '/rules/:id',
+    async (req) => {
+      const rule = await getRule(req.params.id);
+      await db.run('DELETE FROM automation_rules WHERE id = ?', [rule.id]);
+      await api.emit({
+        type: 'automation_rule_deleted',
+        agent: req.who,
+        summary: `Automation rule deleted: ${rule.name}`,
+        data: { rule_id: rule.id },
+      });
+      return { ok: true };
+    },
+    { auth: 'admin' },
+  );
 
   const eventData = (b: Record<string, unknown>) => {
     const d = b.event_data ?? {};
@@ -277,37 +417,88 @@ export function setup(api: PluginApi) {
     return d as Record<string, unknown>;
   };
 
-  api.post('/rules/:id/test', async (req) => {
-    const rule = await getRule(req.params.id);
-    const d = eventData(req.body);
-    const type = typeof d.type === 'string' ? d.type : rule.trigger_event;
-    const matched = conditionsHold(rule.conditions, { type, agent: typeof d.agent === 'string' ? d.agent : '', project_id: typeof d.project_id === 'string' ? d.project_id : null, summary: '', data: d });
-    return {
-      ok: true,
-      rule_id: rule.id,
-      rule_name: rule.name,
-      matched,
-      conditions: rule.conditions,
-      event_data: d,
-      actions_count: rule.actions.length,
-      note: matched ? 'Conditions matched — actions would execute' : 'Conditions did not match — no actions would execute',
-    };
-  }, { auth: 'admin' });
+  api.post(
+    '/rules/:id/test',
+    async (req) => {
+      const rule = await getRule(req.params.id);
+      const d = eventData(req.body);
+      const type = typeof d.type === 'string' ? d.type : rule.trigger_event;
+      const matched = conditionsHold(rule.conditions, {
+        type,
+        agent: typeof d.agent === 'string' ? d.agent : '',
+        project_id: typeof d.project_id === 'string' ? d.project_id : null,
+        summary: '',
+        data: d,
+      });
+      return {
+        ok: true,
+        rule_id: rule.id,
+        rule_name: rule.name,
+        matched,
+        conditions: rule.conditions,
+        event_data: d,
+        actions_count: rule.actions.length,
+        note: matched
+          ? 'Conditions matched — actions would execute'
+          : 'Conditions did not match — no actions would execute',
+      };
+    },
+    { auth: 'admin' },
+  );
 
-  api.post('/rules/:id/trigger', async (req) => {
-    const rule = await getRule(req.params.id);
-    const d = eventData(req.body);
-    const ev: Ctx = { type: rule.trigger_event, agent: req.who, project_id: typeof d.project_id === 'string' ? d.project_id : rule.project_id, summary: `Manual trigger of ${rule.name}`, data: d };
-    const out = await execute(rule, ev);
-    await db.batch([
-      { sql: 'INSERT INTO automation_log (rule_id, rule_name, trigger_event, actions_taken, event_data, status, error) VALUES (?, ?, ?, ?, ?, ?, ?)', args: [rule.id, rule.name, rule.trigger_event, JSON.stringify(out.taken), JSON.stringify(d), out.status, out.error] },
-      { sql: "UPDATE automation_rules SET run_count = run_count + 1, last_run = datetime('now') WHERE id = ?", args: [rule.id] },
-    ]);
-    await api.emit({ type: 'automation_triggered', agent: req.who, summary: `Automation "${rule.name}" triggered manually`, data: { rule_id: rule.id, rule_name: rule.name, actions: rule.actions.length, dry_run: false, manual: true } });
-    return { ok: true, rule_id: rule.id, status: out.status, actions: out.taken, ...(out.error ? { error: out.error } : {}) };
-  }, { auth: 'admin' });
+  api.post(
+    '/rules/:id/trigger',
+    async (req) => {
+      const rule = await getRule(req.params.id);
+      const d = eventData(req.body);
+      const ev: Ctx = {
+        type: rule.trigger_event,
+        agent: req.who,
+        project_id: typeof d.project_id === 'string' ? d.project_id : rule.project_id,
+        summary: `Manual trigger of ${rule.name}`,
+        data: d,
+      };
+      const out = await execute(rule, ev);
+      await db.batch([
+        {
+          sql: 'INSERT INTO automation_log (rule_id, rule_name, trigger_event, actions_taken, event_data, status, error) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          args: [
+            rule.id,
+            rule.name,
+            rule.trigger_event,
+            JSON.stringify(out.taken),
+            JSON.stringify(d),
+            out.status,
+            out.error,
+          ],
+        },
+        {
+          sql: "UPDATE automation_rules SET run_count = run_count + 1, last_run = datetime('now') WHERE id = ?",
+          args: [rule.id],
+        },
+      ]);
+      await api.emit({
+        type: 'automation_triggered',
+        agent: req.who,
+        summary: `Automation "${rule.name}" triggered manually`,
+        data: { rule_id: rule.id, rule_name: rule.name, actions: rule.actions.length, dry_run: false, manual: true },
+      });
+      return {
+        ok: true,
+        rule_id: rule.id,
+        status: out.status,
+        actions: out.taken,
+        ...(out.error ? { error: out.error } : {}),
+      };
+    },
+    { auth: 'admin' },
+  );
 
-  const logOut = (r: Record<string, unknown>) => ({ ...r, actions_taken: parseJson(r.actions_taken, []), event_data: parseJson(r.event_data, {}) });
+  const logOut = (r: Record<string, unknown>) => ({
+    ...r,
+    actions_taken: parseJson(r.actions_taken, []),
+    event_data: parseJson(r.event_data, {}),
+  });
 
   api.get('/log', async (req) => {
     const where: string[] = [];
@@ -323,13 +514,20 @@ export function setup(api: PluginApi) {
       args.push(req.query.status);
     }
     const limit = queryInt(req.query.limit, 'limit', 50, 1, 500);
-    return (await db.all(`SELECT * FROM automation_log ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`, [...args, limit])).map(logOut);
+    return (
+      await db.all(
+        `SELECT * FROM automation_log ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`,
+        [...args, limit],
+      )
+    ).map(logOut);
   });
 
   api.get('/stats', async () => {
     const [byStatus, byRule, last] = await Promise.all([
       db.all('SELECT status, COUNT(*) AS count FROM automation_log GROUP BY status'),
-      db.all('SELECT rule_id, rule_name, COUNT(*) AS count FROM automation_log GROUP BY rule_id ORDER BY count DESC LIMIT 20'),
+      db.all(
+        'SELECT rule_id, rule_name, COUNT(*) AS count FROM automation_log GROUP BY rule_id ORDER BY count DESC LIMIT 20',
+      ),
       db.get<{ n: number }>("SELECT COUNT(*) AS n FROM automation_log WHERE created_at > datetime('now', '-1 day')"),
     ]);
     return { by_status: byStatus, by_rule: byRule, last_24h: Number(last?.n ?? 0) };
@@ -342,21 +540,41 @@ export function setup(api: PluginApi) {
     return rows.map((r) => ({ ...r, conditions: parseJson(r.conditions, {}), actions: parseJson(r.actions, []) }));
   });
 
-  api.post('/rules/from-template/:templateId', async (req) => {
-    const id = parseIntId(req.params.templateId);
-    const tpl = id === null ? undefined : await db.get<{ name: string; description: string; trigger_event: string; conditions: string; actions: string }>('SELECT * FROM automation_templates WHERE id = ?', [id]);
-    if (!tpl) throw notFound('Template not found');
-    const rule = await insertRule(req.body, req.who, tpl);
-    return { ok: true, id: rule.id, rule, template_id: id };
-  }, { auth: 'admin' });
+  api.post(
+    '/rules/from-template/:templateId',
+    async (req) => {
+      const id = parseIntId(req.params.templateId);
+      const tpl =
+        id === null
+          ? undefined
+          : await db.get<{
+              name: string;
+              description: string;
+              trigger_event: string;
+              conditions: string;
+              actions: string;
+            }>('SELECT * FROM automation_templates WHERE id = ?', [id]);
+      if (!tpl) throw notFound('Template not found');
+      const rule = await insertRule(req.body, req.who, tpl);
+      return { ok: true, id: rule.id, rule, template_id: id };
+    },
+    { auth: 'admin' },
+  );
 
   api.get('/widgets/activity', async () => {
     const [last, byStatus, top, recent] = await Promise.all([
       db.get<{ n: number }>("SELECT COUNT(*) AS n FROM automation_log WHERE created_at > datetime('now', '-1 day')"),
       db.all('SELECT status, COUNT(*) AS count FROM automation_log GROUP BY status'),
-      db.all('SELECT rule_id, rule_name, COUNT(*) AS count FROM automation_log GROUP BY rule_id ORDER BY count DESC LIMIT 5'),
+      db.all(
+        'SELECT rule_id, rule_name, COUNT(*) AS count FROM automation_log GROUP BY rule_id ORDER BY count DESC LIMIT 5',
+      ),
       db.all('SELECT * FROM automation_log ORDER BY id DESC LIMIT 10'),
     ]);
-    return { triggered_last_24h: Number(last?.n ?? 0), by_status: byStatus, top_rules: top, recent: recent.map(logOut) };
+    return {
+      triggered_last_24h: Number(last?.n ?? 0),
+      by_status: byStatus,
+      top_rules: top,
+      recent: recent.map(logOut),
+    };
   });
 }

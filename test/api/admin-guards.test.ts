@@ -17,7 +17,7 @@ import { createNodeRuntime } from '../../node-adapter/runtime.js';
  * tomorrow is walked too.
  */
 let t: Target;
-let routes: { method: string; path: string }[] = [];
+const routes: { method: string; path: string }[] = [];
 let agentKey: string;
 let operator: { id: number; token: string };
 let demoted: { id: number; token: string };
@@ -25,13 +25,18 @@ let demoted: { id: number; token: string };
 const fill = (path: string) =>
   path
     .replace(/:([A-Za-z_]+)\{[^}]*\}/g, '1')
-    .replace(/:(id|taskId|stepId|planId|bugId|messageId|approvalId|webhookId|userId|channelId|itemId|runId|jobId|nodeId|ruleId|version|historyId)\b/g, '1')
+    .replace(
+      /:(id|taskId|stepId|planId|bugId|messageId|approvalId|webhookId|userId|channelId|itemId|runId|jobId|nodeId|ruleId|version|historyId)\b/g,
+      '1',
+    )
     .replace(/:[A-Za-z_]+/g, 'guard-walker')
     .replace(/\*$/, 'x');
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mycelium-guards-'));
-  const runtime = createNodeRuntime({ config: loadConfig({ ADMIN_KEY: 'g'.repeat(40), JWT_SECRET: 'h'.repeat(40), DATA_DIR: dir }) });
+  const runtime = createNodeRuntime({
+    config: loadConfig({ ADMIN_KEY: 'g'.repeat(40), JWT_SECRET: 'h'.repeat(40), DATA_DIR: dir }),
+  });
   await prepareDatabase(runtime);
   const { app, ctx } = createApp(runtime);
   const seen = new Set<string>();
@@ -47,7 +52,8 @@ beforeAll(async () => {
   for (const name of host.known.keys()) {
     if (!(await host.ensureLoaded(name))) continue;
     for (const r of host.loaded.get(name)!.routes) {
-      if (r.auth === 'admin') routes.push({ method: r.method, path: `/api/mycelium/plugins/${name}${r.path === '/' ? '' : r.path}` });
+      if (r.auth === 'admin')
+        routes.push({ method: r.method, path: `/api/mycelium/plugins/${name}${r.path === '/' ? '' : r.path}` });
     }
   }
   await runtime.close();
@@ -76,7 +82,11 @@ describe('admin guards: the sentence matches the credential presented', () => {
   it('SEC-05 / spec 07 auth errors: every admin route (core and plugin) answers operator, demoted operator, agent key, wrong admin key and nothing alike', async () => {
     expect(routes.length).toBeGreaterThan(60);
     expect(routes.map((r) => `${r.method} ${r.path}`)).toEqual(
-      expect.arrayContaining(['GET /api/mycelium/studio/users', 'POST /api/mycelium/admin/agents', 'PUT /api/mycelium/approvals/:id']),
+      expect.arrayContaining([
+        'GET /api/mycelium/studio/users',
+        'POST /api/mycelium/admin/agents',
+        'PUT /api/mycelium/approvals/:id',
+      ]),
     );
     expect(routes.some((r) => r.path.startsWith('/api/mycelium/plugins/guardrails/'))).toBe(true);
     const wrongKey = 'g'.repeat(39) + 'x';
@@ -93,7 +103,8 @@ describe('admin guards: the sentence matches the credential presented', () => {
       const path = fill(r.path).replace(/^\/api\/mycelium/, '');
       for (const [name, opts, status, error] of cases) {
         const res = await t.call(r.method, path, { ...opts, body: r.method === 'GET' ? undefined : {} });
-        if (res.status !== status || res.body?.error !== error) wrong.push(`${r.method} ${r.path} as ${name} → ${res.status} ${res.text.slice(0, 80)}`);
+        if (res.status !== status || res.body?.error !== error)
+          wrong.push(`${r.method} ${r.path} as ${name} → ${res.status} ${res.text.slice(0, 80)}`);
       }
     }
     expect(wrong).toEqual([]);

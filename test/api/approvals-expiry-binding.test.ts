@@ -19,9 +19,13 @@ beforeAll(async () => {
 afterAll(async () => t?.close());
 
 const requestApproval = (body: Record<string, unknown>) =>
-  t.call('POST', '/approvals', { agentKey: a.key, body: { action_type: 'delete', title: 'cleanup', payload: {}, project: 'apx', ...body } });
+  t.call('POST', '/approvals', {
+    agentKey: a.key,
+    body: { action_type: 'delete', title: 'cleanup', payload: {}, project: 'apx', ...body },
+  });
 const approve = (id: number) => t.call('PUT', `/approvals/${id}/vote`, { token: op.token, body: { vote: 'approve' } });
-const createPlan = async (title: string) => (await t.call('POST', '/plans', { admin: true, body: { title, project_id: 'apx' } })).body.id as number;
+const createPlan = async (title: string) =>
+  (await t.call('POST', '/plans', { admin: true, body: { title, project_id: 'apx' } })).body.id as number;
 
 describe('approval expiry (spec 04 A9)', () => {
   it('A9: a pending approval older than APPROVAL_EXPIRY_HOURS expires at the maintenance tick, with an event and the requester told; fresh ones stay', async () => {
@@ -33,18 +37,35 @@ describe('approval expiry (spec 04 A9)', () => {
     await t.scheduled();
 
     const gotOld = await t.call('GET', `/approvals/${old.body.id}`, { agentKey: a.key });
-    expect(gotOld.body).toMatchObject({ status: 'expired', decided_by: '__system__', reason: 'Expired after 24 h without a decision' });
+    expect(gotOld.body).toMatchObject({
+      status: 'expired',
+      decided_by: '__system__',
+      reason: 'Expired after 24 h without a decision',
+    });
     expect((await t.call('GET', `/approvals/${fresh.body.id}`, { agentKey: a.key })).body.status).toBe('pending');
 
-    const ev = await t.db.get<any>("SELECT * FROM events WHERE type = 'approval_expired' AND json_extract(data, '$.approval_id') = ?", [old.body.id]);
+    const ev = await t.db.get<any>(
+      "SELECT * FROM events WHERE type = 'approval_expired' AND json_extract(data, '$.approval_id') = ?",
+      [old.body.id],
+    );
     expect(ev).toMatchObject({ agent: '__system__', project_id: 'apx' });
     expect(JSON.parse(ev.data)).toEqual({ approval_id: old.body.id, action_type: 'delete', requested_by: a.id });
-    const note = await t.db.get<any>("SELECT * FROM messages WHERE to_agent = ? AND from_agent = '__system__' AND content LIKE 'EXPIRED:%'", [a.id]);
+    const note = await t.db.get<any>(
+      "SELECT * FROM messages WHERE to_agent = ? AND from_agent = '__system__' AND content LIKE 'EXPIRED:%'",
+      [a.id],
+    );
     expect(note.content).toBe('EXPIRED: [delete] old request — Expired after 24 h without a decision');
     // Only one event per expiry, even if maintenance runs again.
     await t.db.run("DELETE FROM maintenance_runs WHERE job = 'approvals_expire'");
     await t.scheduled();
-    expect((await t.db.get<any>("SELECT COUNT(*) AS n FROM events WHERE type = 'approval_expired' AND json_extract(data, '$.approval_id') = ?", [old.body.id])).n).toBe(1);
+    expect(
+      (
+        await t.db.get<any>(
+          "SELECT COUNT(*) AS n FROM events WHERE type = 'approval_expired' AND json_extract(data, '$.approval_id') = ?",
+          [old.body.id],
+        )
+      ).n,
+    ).toBe(1);
   });
 
   it('A9: an expired approval can no longer be voted on or used; the same request can be made again', async () => {
@@ -73,7 +94,10 @@ describe('approval target binding (spec 04 §2.4, A5)', () => {
     expect((await approve(r.body.id)).body.status).toBe('approved');
     const wrong = await t.call('DELETE', `/plans/${p2}`, { agentKey: a.key, body: { approval_id: r.body.id } });
     expect(wrong.status).toBe(403);
-    expect(wrong.body).toEqual({ error: `Approval #${r.body.id} is for ${p1}, not plan ${p2}`, approval_required: true });
+    expect(wrong.body).toEqual({
+      error: `Approval #${r.body.id} is for ${p1}, not plan ${p2}`,
+      approval_required: true,
+    });
     expect((await t.call('GET', `/plans/${p2}`, { admin: true })).status).toBe(200);
     expect((await t.call('GET', `/approvals/${r.body.id}`, { admin: true })).body.status).toBe('approved');
     const right = await t.call('DELETE', `/plans/${p1}`, { agentKey: a.key, body: { approval_id: r.body.id } });
@@ -86,11 +110,17 @@ describe('approval target binding (spec 04 §2.4, A5)', () => {
     const p4 = await createPlan('bound-4');
     const kinded = await requestApproval({ title: 'delete via target', payload: { target: `plan:${p3}` } });
     await approve(kinded.body.id);
-    expect((await t.call('DELETE', `/plans/${p4}`, { agentKey: a.key, body: { approval_id: kinded.body.id } })).status).toBe(403);
-    expect((await t.call('DELETE', `/plans/${p3}`, { agentKey: a.key, body: { approval_id: kinded.body.id } })).status).toBe(200);
+    expect(
+      (await t.call('DELETE', `/plans/${p4}`, { agentKey: a.key, body: { approval_id: kinded.body.id } })).status,
+    ).toBe(403);
+    expect(
+      (await t.call('DELETE', `/plans/${p3}`, { agentKey: a.key, body: { approval_id: kinded.body.id } })).status,
+    ).toBe(200);
 
     const unbound = await requestApproval({ title: 'delete something', payload: { reason: 'tidy up' } });
     await approve(unbound.body.id);
-    expect((await t.call('DELETE', `/plans/${p4}`, { agentKey: a.key, body: { approval_id: unbound.body.id } })).status).toBe(200);
+    expect(
+      (await t.call('DELETE', `/plans/${p4}`, { agentKey: a.key, body: { approval_id: unbound.body.id } })).status,
+    ).toBe(200);
   });
 });

@@ -24,29 +24,57 @@ describe('assets (spec 05 §9)', () => {
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ id: expect.any(Number), name: '&lt;b&gt;hero&lt;/b&gt;' });
     const row = (await t.call('GET', `/assets/${r.body.id}`, { agentKey: bravo })).body;
-    expect(row).toMatchObject({ type: 'sprite', project_id: 'alpha', status: 'requested', requester: 'asset-alpha', metadata: '{"w":32}', path: '' });
+    expect(row).toMatchObject({
+      type: 'sprite',
+      project_id: 'alpha',
+      status: 'requested',
+      requester: 'asset-alpha',
+      metadata: '{"w":32}',
+      path: '',
+    });
     const ev = await t.db.get<any>("SELECT * FROM events WHERE type = 'asset_registered' ORDER BY id DESC LIMIT 1");
-    expect(ev).toMatchObject({ agent: 'asset-alpha', project_id: 'alpha', summary: 'asset-alpha registered asset: &lt;b&gt;hero&lt;/b&gt;' });
+    expect(ev).toMatchObject({
+      agent: 'asset-alpha',
+      project_id: 'alpha',
+      summary: 'asset-alpha registered asset: &lt;b&gt;hero&lt;/b&gt;',
+    });
     expect(JSON.parse(ev.data)).toEqual({ asset_id: r.body.id });
     const list = await t.call('GET', '/assets?project_id=alpha&status=requested', { agentKey: bravo });
     expect(list.body.map((a: any) => a.id)).toContain(r.body.id);
     expect((await t.call('GET', '/assets/999999', { agentKey: alpha })).body).toEqual({ error: 'Asset not found' });
     expect((await t.call('GET', '/assets/1abc', { agentKey: alpha })).status).toBe(404);
-    expect((await t.call('POST', '/assets', { agentKey: alpha, body: {} })).body).toEqual({ error: 'name is required' });
+    expect((await t.call('POST', '/assets', { agentKey: alpha, body: {} })).body).toEqual({
+      error: 'name is required',
+    });
   });
 
   it('REL-22: status is the canonical enum; the 400 lists the allowed values', async () => {
     const bad = await t.call('POST', '/assets', { agentKey: alpha, body: { name: 'x', status: 'done' } });
     expect(bad.status).toBe(400);
-    expect(bad.body).toMatchObject({ code: 'invalid_enum', field: 'status', value: 'done', allowed: ['requested', 'in_progress', 'ready', 'delivered', 'cancelled'] });
+    expect(bad.body).toMatchObject({
+      code: 'invalid_enum',
+      field: 'status',
+      value: 'done',
+      allowed: ['requested', 'in_progress', 'ready', 'delivered', 'cancelled'],
+    });
     expect(bad.body.error).toBe('status must be one of: requested, in_progress, ready, delivered, cancelled');
     const id = (await t.call('POST', '/assets', { agentKey: alpha, body: { name: 'y' } })).body.id;
-    expect((await t.call('PUT', `/assets/${id}`, { agentKey: alpha, body: { status: 'finished' } })).body.code).toBe('invalid_enum');
+    expect((await t.call('PUT', `/assets/${id}`, { agentKey: alpha, body: { status: 'finished' } })).body.code).toBe(
+      'invalid_enum',
+    );
     expect((await t.call('GET', '/assets?status=nope', { agentKey: alpha })).status).toBe(400);
-    const ok = await t.call('PUT', `/assets/${id}`, { agentKey: alpha, body: { status: 'in_progress', prompt: 'a knight' } });
+    const ok = await t.call('PUT', `/assets/${id}`, {
+      agentKey: alpha,
+      body: { status: 'in_progress', prompt: 'a knight' },
+    });
     expect(ok.body).toEqual({ ok: true, id });
-    expect(await t.db.get<any>('SELECT status, prompt FROM assets WHERE id = ?', [id])).toEqual({ status: 'in_progress', prompt: 'a knight' });
-    expect(await t.db.get<any>("SELECT summary FROM events WHERE type = 'asset_in_progress' ORDER BY id DESC LIMIT 1")).toEqual({ summary: 'asset-alpha set asset y to in_progress' });
+    expect(await t.db.get<any>('SELECT status, prompt FROM assets WHERE id = ?', [id])).toEqual({
+      status: 'in_progress',
+      prompt: 'a knight',
+    });
+    expect(
+      await t.db.get<any>("SELECT summary FROM events WHERE type = 'asset_in_progress' ORDER BY id DESC LIMIT 1"),
+    ).toEqual({ summary: 'asset-alpha set asset y to in_progress' });
     // An empty body is a no-op success.
     expect((await t.call('PUT', `/assets/${id}`, { agentKey: alpha, body: {} })).body).toEqual({ ok: true, id });
   });
@@ -65,7 +93,9 @@ describe('assets (spec 05 §9)', () => {
     // `shared` is the cross-project registry: any agent may register and edit there.
     const shared = await t.call('POST', '/assets', { agentKey: bravo, body: { name: 'common', project_id: 'shared' } });
     expect(shared.status).toBe(200);
-    expect((await t.call('PUT', `/assets/${shared.body.id}`, { agentKey: alpha, body: { status: 'in_progress' } })).status).toBe(200);
+    expect(
+      (await t.call('PUT', `/assets/${shared.body.id}`, { agentKey: alpha, body: { status: 'in_progress' } })).status,
+    ).toBe(200);
     // Admins and operators pass.
     expect((await t.call('PUT', `/assets/${id}`, { admin: true, body: { status: 'ready' } })).status).toBe(200);
   });
@@ -76,17 +106,27 @@ describe('assets (spec 05 §9)', () => {
       expect(c.status).toBe(400);
       expect(c.body).toEqual({ error: 'invalid asset path' });
     }
-    const id = (await t.call('POST', '/assets', { agentKey: alpha, body: { name: 'q', path: 'sprites/q.png' } })).body.id;
-    expect((await t.call('PUT', `/assets/${id}`, { agentKey: alpha, body: { path: '../x' } })).body).toEqual({ error: 'invalid asset path' });
+    const id = (await t.call('POST', '/assets', { agentKey: alpha, body: { name: 'q', path: 'sprites/q.png' } })).body
+      .id;
+    expect((await t.call('PUT', `/assets/${id}`, { agentKey: alpha, body: { path: '../x' } })).body).toEqual({
+      error: 'invalid asset path',
+    });
     expect((await t.db.get<any>('SELECT path FROM assets WHERE id = ?', [id])).path).toBe('sprites/q.png');
   });
 
   it('SEC-21: agents cannot set file_path or download_url; a seeded traversal row downloads nothing (403)', async () => {
     const id = (await t.call('POST', '/assets', { agentKey: alpha, body: { name: 'fp', status: 'ready' } })).body.id;
-    const r = await t.call('PUT', `/assets/${id}`, { agentKey: alpha, body: { file_path: `${t.dataDir}/mycelium.db` } });
+    const r = await t.call('PUT', `/assets/${id}`, {
+      agentKey: alpha,
+      body: { file_path: `${t.dataDir}/mycelium.db` },
+    });
     expect(r.status).toBe(403);
-    expect((await t.call('POST', '/assets', { agentKey: alpha, body: { name: 'fp2', file_path: '/etc/passwd' } })).status).toBe(403);
-    expect((await t.call('PUT', `/assets/${id}`, { admin: true, body: { file_path: '/etc/passwd' } })).status).toBe(400);
+    expect(
+      (await t.call('POST', '/assets', { agentKey: alpha, body: { name: 'fp2', file_path: '/etc/passwd' } })).status,
+    ).toBe(403);
+    expect((await t.call('PUT', `/assets/${id}`, { admin: true, body: { file_path: '/etc/passwd' } })).status).toBe(
+      400,
+    );
     // Rows written behind the API's back (old data, a bug elsewhere) still cannot reach the disk.
     await t.db.run("UPDATE assets SET path = '../mycelium.db' WHERE id = ?", [id]);
     const d1 = await t.call('GET', `/assets/${id}/download`, { agentKey: alpha });
@@ -98,20 +138,34 @@ describe('assets (spec 05 §9)', () => {
     expect(d2.status).toBe(403);
     expect(d2.text).not.toContain('SQLite format');
     const none = (await t.call('POST', '/assets', { agentKey: alpha, body: { name: 'nofile' } })).body.id;
-    expect((await t.call('GET', `/assets/${none}/download`, { agentKey: alpha })).body).toEqual({ error: 'No file attached to this asset' });
+    expect((await t.call('GET', `/assets/${none}/download`, { agentKey: alpha })).body).toEqual({
+      error: 'No file attached to this asset',
+    });
   });
 
   it('upload → ready with download_url; download is an attachment with the same bytes; re-upload replaces the blob', async () => {
     const id = (await t.call('POST', '/assets', { agentKey: alpha, body: { name: 'hero' } })).body.id;
-    expect((await t.call('POST', `/assets/${id}/upload`, { agentKey: alpha })).body).toEqual({ error: 'No file uploaded' });
-    const up = await t.call('POST', `/assets/${id}/upload`, { agentKey: alpha, raw: form('PNGDATA-1', 'hero sprite.png') });
+    expect((await t.call('POST', `/assets/${id}/upload`, { agentKey: alpha })).body).toEqual({
+      error: 'No file uploaded',
+    });
+    const up = await t.call('POST', `/assets/${id}/upload`, {
+      agentKey: alpha,
+      raw: form('PNGDATA-1', 'hero sprite.png'),
+    });
     expect(up.status).toBe(200);
-    expect(up.body).toMatchObject({ ok: true, asset_id: id, download_url: `/api/mycelium/assets/${id}/download`, size: 9 });
+    expect(up.body).toMatchObject({
+      ok: true,
+      asset_id: id,
+      download_url: `/api/mycelium/assets/${id}/download`,
+      size: 9,
+    });
     const row = await t.db.get<any>('SELECT * FROM assets WHERE id = ?', [id]);
     expect(row.status).toBe('ready');
     expect(row.path).toMatch(/^hero_sprite_\d+_[0-9a-f]{8}\.png$/);
     expect(row.file_path).toMatch(new RegExp(`^assets/${id}/[0-9a-f-]{36}$`));
-    expect(await t.db.get("SELECT summary FROM events WHERE type = 'asset_uploaded' ORDER BY id DESC LIMIT 1")).toEqual({ summary: `Asset #${id} (hero) uploaded` });
+    expect(await t.db.get("SELECT summary FROM events WHERE type = 'asset_uploaded' ORDER BY id DESC LIMIT 1")).toEqual(
+      { summary: `Asset #${id} (hero) uploaded` },
+    );
     const d = await t.call('GET', `/assets/${id}/download`, { agentKey: bravo });
     expect(d.status).toBe(200);
     expect(d.text).toBe('PNGDATA-1');
@@ -126,7 +180,9 @@ describe('assets (spec 05 §9)', () => {
   it('uploads: 401 before the body is read (SEC-22), 404 for an unknown asset, 413 past the limit with nothing kept, 400 for a wrong field', async () => {
     const id = (await t.call('POST', '/assets', { agentKey: alpha, body: { name: 'lim' } })).body.id;
     expect((await t.call('POST', `/assets/${id}/upload`, { raw: form('x') })).status).toBe(401);
-    expect((await t.call('POST', '/assets/999999/upload', { agentKey: alpha, raw: form('x') })).body).toEqual({ error: 'Asset not found' });
+    expect((await t.call('POST', '/assets/999999/upload', { agentKey: alpha, raw: form('x') })).body).toEqual({
+      error: 'Asset not found',
+    });
     const big = await t.call('POST', `/assets/${id}/upload`, { agentKey: alpha, raw: form(new Uint8Array(5000)) });
     expect(big.status).toBe(413);
     expect(big.body).toEqual({ error: 'File too large' });
@@ -139,19 +195,30 @@ describe('assets (spec 05 §9)', () => {
 
   it('an asset whose path names a temp file downloads that file', async () => {
     const f = await t.call('POST', '/files', { agentKey: alpha, raw: form('TEMPBYTES', 'render.txt') });
-    const id = (await t.call('POST', '/assets', { agentKey: alpha, body: { name: 'r', path: f.body.filename, status: 'ready' } })).body.id;
+    const id = (
+      await t.call('POST', '/assets', { agentKey: alpha, body: { name: 'r', path: f.body.filename, status: 'ready' } })
+    ).body.id;
     const d = await t.call('GET', `/assets/${id}/download`, { agentKey: alpha });
     expect(d.status).toBe(200);
     expect(d.text).toBe('TEMPBYTES');
     await t.db.run("UPDATE assets SET path = 'gone_1.txt' WHERE id = ?", [id]);
-    expect((await t.call('GET', `/assets/${id}/download`, { agentKey: alpha })).body).toEqual({ error: 'File not found on disk' });
+    expect((await t.call('GET', `/assets/${id}/download`, { agentKey: alpha })).body).toEqual({
+      error: 'File not found on disk',
+    });
   });
 
   it('link-job validates before writing: missing fields 400, unknown job 404', async () => {
     const id = (await t.call('POST', '/assets', { agentKey: alpha, body: { name: 'lj' } })).body.id;
-    expect((await t.call('PUT', '/assets/link-job', { agentKey: alpha, body: { drone_job_id: 1 } })).body).toEqual({ error: 'asset_ids array required' });
-    expect((await t.call('PUT', '/assets/link-job', { agentKey: alpha, body: { asset_ids: [id] } })).body).toEqual({ error: 'drone_job_id required' });
-    expect((await t.call('PUT', '/assets/link-job', { agentKey: alpha, body: { asset_ids: [id], drone_job_id: 424242 } })).body).toEqual({ error: 'Drone job #424242 not found' });
+    expect((await t.call('PUT', '/assets/link-job', { agentKey: alpha, body: { drone_job_id: 1 } })).body).toEqual({
+      error: 'asset_ids array required',
+    });
+    expect((await t.call('PUT', '/assets/link-job', { agentKey: alpha, body: { asset_ids: [id] } })).body).toEqual({
+      error: 'drone_job_id required',
+    });
+    expect(
+      (await t.call('PUT', '/assets/link-job', { agentKey: alpha, body: { asset_ids: [id], drone_job_id: 424242 } }))
+        .body,
+    ).toEqual({ error: 'Drone job #424242 not found' });
     expect((await t.db.get<any>('SELECT drone_job_id FROM assets WHERE id = ?', [id])).drone_job_id).toBeNull();
   });
 

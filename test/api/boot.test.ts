@@ -29,26 +29,70 @@ describe('GET /boot/:agentId', () => {
     const r = await t.call('GET', `/boot/${a.id}`, { agentKey: a.key });
     expect(r.status).toBe(200);
     const body = r.body;
-    for (const k of ['agent', 'role_contract', 'counts', 'work_queue', 'pending_directives', 'pending_requests', 'other_agents', 'inbox', 'crash_recovery', 'calibration', 'sleep_mode', 'autonomous_mode', 'operators_available', 'enforcement_rules_active', 'server_time', 'savepoint', 'changes_since_last', 'profile']) {
+    for (const k of [
+      'agent',
+      'role_contract',
+      'counts',
+      'work_queue',
+      'pending_directives',
+      'pending_requests',
+      'other_agents',
+      'inbox',
+      'crash_recovery',
+      'calibration',
+      'sleep_mode',
+      'autonomous_mode',
+      'operators_available',
+      'enforcement_rules_active',
+      'server_time',
+      'savepoint',
+      'changes_since_last',
+      'profile',
+    ]) {
       expect(body, k).toHaveProperty(k);
     }
     expect(body.agent).toEqual({ id: a.id, role: '', project: 'bt', capabilities: ['code'] });
-    expect(body.role_contract).toMatchObject({ agent_id: a.id, role: 'agent', project_id: 'bt', capabilities: ['code'], responsibilities: [], constraints: [] });
-    expect(body.counts).toEqual({ directives: 0, requests: 0, messages_unread: 1, tasks_mine: 1, bugs_open: 1, plans_active: 1 });
+    expect(body.role_contract).toMatchObject({
+      agent_id: a.id,
+      role: 'agent',
+      project_id: 'bt',
+      capabilities: ['code'],
+      responsibilities: [],
+      constraints: [],
+    });
+    expect(body.counts).toEqual({
+      directives: 0,
+      requests: 0,
+      messages_unread: 1,
+      tasks_mine: 1,
+      bugs_open: 1,
+      plans_active: 1,
+    });
     expect(body.work_queue[0]).toEqual({ type: 'task', id: expect.any(Number), title: 't1' });
     expect(body.other_agents).toContainEqual({ id: b.id, status: 'online', working_on: 'peer work' });
     expect(body.inbox.messages[0].content).toBe('welcome');
     expect(body.crash_recovery).toBeNull();
     expect(body.calibration.status).toBe('aligned');
-    expect(body.calibration.drift).toContainEqual({ level: 'info', rule: 'md_report_missing', detail: expect.any(String) });
+    expect(body.calibration.drift).toContainEqual({
+      level: 'info',
+      rule: 'md_report_missing',
+      detail: expect.any(String),
+    });
     expect(body.sleep_mode).toEqual({ active: false });
     expect(body.savepoint).toEqual({ has_savepoint: false });
     expect(body.changes_since_last).toBe('No changes since last session.');
     expect(body.server_time).toMatch(/Z$/);
     expect(body.profile.session_count).toBe(1);
-    const row = await t.db.get<{ status: string; last_heartbeat: string }>('SELECT status, last_heartbeat FROM agents WHERE id = ?', [a.id]);
+    const row = await t.db.get<{ status: string; last_heartbeat: string }>(
+      'SELECT status, last_heartbeat FROM agents WHERE id = ?',
+      [a.id],
+    );
     expect(row!.status).toBe('online');
-    expect((await t.db.get<{ summary: string }>("SELECT summary FROM events WHERE type = 'agent_boot' AND agent = ?", [a.id]))!.summary).toBe(`${a.id} booted`);
+    expect(
+      (await t.db.get<{ summary: string }>("SELECT summary FROM events WHERE type = 'agent_boot' AND agent = ?", [
+        a.id,
+      ]))!.summary,
+    ).toBe(`${a.id} booted`);
     // Delivered once.
     const again = await t.call('GET', `/boot/${a.id}`, { agentKey: a.key });
     expect(again.body.inbox).toBeUndefined();
@@ -57,12 +101,20 @@ describe('GET /boot/:agentId', () => {
 
   it('crash recovery: stale heartbeat with working_on → detected with the latest savepoint; fresh → null', async () => {
     const a = await registerAgent(t, 'boot-crash', 'bt');
-    await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'refactor X', state_snapshot: { claimed_item: { type: 'task', id: 3 } } } });
+    await t.call('POST', '/agents/heartbeat', {
+      agentKey: a.key,
+      body: { working_on: 'refactor X', state_snapshot: { claimed_item: { type: 'task', id: 3 } } },
+    });
     const fresh = await t.call('GET', `/boot/${a.id}`, { agentKey: a.key });
     expect(fresh.body.crash_recovery).toBeNull();
     await t.db.run("UPDATE agents SET last_heartbeat = datetime('now', '-16 minutes') WHERE id = ?", [a.id]);
     const r = await t.call('GET', `/boot/${a.id}`, { agentKey: a.key });
-    expect(r.body.crash_recovery).toMatchObject({ detected: true, stale_minutes: 16, was_working_on: 'refactor X', recovery_notes: null });
+    expect(r.body.crash_recovery).toMatchObject({
+      detected: true,
+      stale_minutes: 16,
+      was_working_on: 'refactor X',
+      recovery_notes: null,
+    });
     expect(JSON.parse(r.body.crash_recovery.recovery_state)).toEqual({ claimed_item: { type: 'task', id: 3 } });
   });
 
@@ -70,11 +122,18 @@ describe('GET /boot/:agentId', () => {
     const a = await registerAgent(t, 'boot-notes', 'bt-notes');
     const b = await registerAgent(t, 'boot-notes-b', 'bt-notes');
     await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'w' } });
-    await t.db.run("UPDATE agent_savepoints SET heartbeat_at = datetime('now', '-1 minute') WHERE agent_id = ?", [a.id]);
-    const n = await t.call('PUT', `/agents/${a.id}/savepoint/notes`, { admin: true, body: { notes: 'check the flaky test' } });
+    await t.db.run("UPDATE agent_savepoints SET heartbeat_at = datetime('now', '-1 minute') WHERE agent_id = ?", [
+      a.id,
+    ]);
+    const n = await t.call('PUT', `/agents/${a.id}/savepoint/notes`, {
+      admin: true,
+      body: { notes: 'check the flaky test' },
+    });
     expect(n.status).toBe(200);
     await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'w' } });
-    await t.db.run("UPDATE agent_savepoints SET heartbeat_at = datetime('now', '-1 minute') WHERE agent_id = ?", [a.id]);
+    await t.db.run("UPDATE agent_savepoints SET heartbeat_at = datetime('now', '-1 minute') WHERE agent_id = ?", [
+      a.id,
+    ]);
     await t.call('POST', '/messages', { agentKey: b.key, body: { to_agent: a.id, content: 'news' } });
     const r = await t.call('GET', `/boot/${a.id}`, { agentKey: a.key });
     expect(r.body.savepoint).toMatchObject({ has_savepoint: true, notes: 'check the flaky test', was_working_on: 'w' });
@@ -88,13 +147,36 @@ describe('GET /boot/:agentId', () => {
   it('verbose and smart variants', async () => {
     const a = await registerAgent(t, 'boot-verbose', 'bt');
     const v = await t.call('GET', `/boot/${a.id}?verbose=true&smart=true`, { agentKey: a.key });
-    for (const k of ['agent', 'project', 'work_queue', 'tasks', 'pending_requests', 'new_messages', 'pending_directives', 'other_agents', 'recent_events', 'open_bugs', 'plans', 'channels', 'unread_counts', 'team_agents', 'since_last_session', 'calibration', 'savepoint']) {
+    for (const k of [
+      'agent',
+      'project',
+      'work_queue',
+      'tasks',
+      'pending_requests',
+      'new_messages',
+      'pending_directives',
+      'other_agents',
+      'recent_events',
+      'open_bugs',
+      'plans',
+      'channels',
+      'unread_counts',
+      'team_agents',
+      'since_last_session',
+      'calibration',
+      'savepoint',
+    ]) {
       expect(v.body, k).toHaveProperty(k);
     }
     expect(v.body.agent.api_key_hash).toBeUndefined();
     expect(Array.isArray(v.body.plugins)).toBe(true);
     expect(v.body.changes_since_last).toBeUndefined();
-    expect((await t.db.get<{ summary: string }>("SELECT summary FROM events WHERE type = 'agent_boot' AND agent = ? ORDER BY id DESC", [a.id]))!.summary).toBe(`${a.id} booted (verbose)`);
+    expect(
+      (await t.db.get<{ summary: string }>(
+        "SELECT summary FROM events WHERE type = 'agent_boot' AND agent = ? ORDER BY id DESC",
+        [a.id],
+      ))!.summary,
+    ).toBe(`${a.id} booted (verbose)`);
     const s = await t.call('GET', `/boot/${a.id}?smart=true`, { agentKey: a.key });
     expect(s.body.context_meta).toMatchObject({ method: 'keyword+access', max_keys: 20 });
     expect(Array.isArray(s.body.context_keys)).toBe(true);

@@ -22,10 +22,17 @@ describe('instance config', () => {
     const keys = r.body.map((x: { key: string }) => x.key);
     expect(keys).toEqual([...keys].sort());
     expect(keys).toEqual(expect.arrayContaining(['admin_agent_id', 'admin_status', 'instance_mode', 'risk_tiers']));
-    expect(r.body[0]).toEqual({ key: expect.any(String), value: expect.any(String), updated_at: expect.any(String), updated_by: expect.any(String) });
+    expect(r.body[0]).toEqual({
+      key: expect.any(String),
+      value: expect.any(String),
+      updated_at: expect.any(String),
+      updated_by: expect.any(String),
+    });
     const one = await t.call('GET', '/admin/config/admin_status', { agentKey: agent.key });
     expect(one.body).toEqual({ key: 'admin_status', value: 'coordinator' });
-    expect((await t.call('GET', '/admin/config/nope', { admin: true })).body).toEqual({ error: 'Config key not found' });
+    expect((await t.call('GET', '/admin/config/nope', { admin: true })).body).toEqual({
+      error: 'Config key not found',
+    });
   });
 
   it('SEC-56: sensitive and unknown keys are hidden from agents and non-admin operators', async () => {
@@ -63,20 +70,36 @@ describe('instance config', () => {
       expect(r.status, `${key}=${JSON.stringify(value)}`).toBe(400);
       expect(r.body.error).toMatch(msg);
     }
-    expect((await t.db.get<{ value: string }>("SELECT value FROM instance_config WHERE key = 'admin_status'"))?.value).toBe('coordinator');
-    expect((await t.call('PUT', '/admin/config/instance_mode', { admin: true, body: {} })).body).toEqual({ error: 'value required' });
+    expect(
+      (await t.db.get<{ value: string }>("SELECT value FROM instance_config WHERE key = 'admin_status'"))?.value,
+    ).toBe('coordinator');
+    expect((await t.call('PUT', '/admin/config/instance_mode', { admin: true, body: {} })).body).toEqual({
+      error: 'value required',
+    });
     expect((await t.call('PUT', '/admin/config/bad%20key', { admin: true, body: { value: 'x' } })).status).toBe(400);
   });
 
   it('stores strings verbatim and other values JSON-encoded; accepts JSON text for typed keys', async () => {
-    expect((await put('patrol_stale_task_minutes', '45')).body).toEqual({ key: 'patrol_stale_task_minutes', value: '45' });
+    expect((await put('patrol_stale_task_minutes', '45')).body).toEqual({
+      key: 'patrol_stale_task_minutes',
+      value: '45',
+    });
     expect((await put('patrol_stale_request_minutes', 90)).body.value).toBe('90');
     const tiers = await put('risk_tiers', JSON.stringify({ deploy: 'high' }));
     expect(tiers.body.value).toBe('{"deploy":"high"}');
     expect((await put('patrol_enabled', false)).body.value).toBe('false');
-    const row = await t.db.get<{ updated_by: string }>("SELECT updated_by FROM instance_config WHERE key = 'patrol_enabled'");
+    const row = await t.db.get<{ updated_by: string }>(
+      "SELECT updated_by FROM instance_config WHERE key = 'patrol_enabled'",
+    );
     expect(row?.updated_by).toBe('__system__');
-    await put('risk_tiers', { plan_create: 'low', deploy: 'medium', git_push: 'medium', delete: 'medium', external_comm: 'high', money_action: 'critical' });
+    await put('risk_tiers', {
+      plan_create: 'low',
+      deploy: 'medium',
+      git_push: 'medium',
+      delete: 'medium',
+      external_comm: 'high',
+      money_action: 'critical',
+    });
   });
 
   it('setting admin_status to frozen is the kill switch: admin_frozen / admin_unfrozen events', async () => {
@@ -85,7 +108,13 @@ describe('instance config', () => {
     expect((await put('admin_status', 'frozen')).status).toBe(200);
     expect((await put('admin_status', 'coordinator')).status).toBe(200);
     const evs = await t.db.all<{ type: string }>('SELECT type FROM events WHERE id > ? ORDER BY id', [before!.id]);
-    expect(evs.map((e) => e.type)).toEqual(['config_changed', 'admin_frozen', 'config_changed', 'config_changed', 'admin_unfrozen']);
+    expect(evs.map((e) => e.type)).toEqual([
+      'config_changed',
+      'admin_frozen',
+      'config_changed',
+      'config_changed',
+      'admin_unfrozen',
+    ]);
   });
 
   it('only admins write config', async () => {
@@ -93,6 +122,8 @@ describe('instance config', () => {
     expect(a.status).toBe(401);
     const o = await t.call('PUT', '/admin/config/admin_status', { token: op.token, body: { value: 'frozen' } });
     expect(o.status).toBe(403);
-    expect((await t.db.get<{ value: string }>("SELECT value FROM instance_config WHERE key = 'admin_status'"))?.value).toBe('coordinator');
+    expect(
+      (await t.db.get<{ value: string }>("SELECT value FROM instance_config WHERE key = 'admin_status'"))?.value,
+    ).toBe('coordinator');
   });
 });

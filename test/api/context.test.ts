@@ -17,7 +17,8 @@ afterAll(async () => t?.close());
 
 const put = (path: string, body: unknown, who: { agentKey?: string; admin?: boolean; token?: string }) =>
   t.call('PUT', `/context/keys/${path}`, { ...who, body });
-const get = (path: string, who: { agentKey?: string; admin?: boolean; token?: string }) => t.call('GET', `/context/keys/${path}`, who);
+const get = (path: string, who: { agentKey?: string; admin?: boolean; token?: string }) =>
+  t.call('GET', `/context/keys/${path}`, who);
 
 describe('namespaced keys', () => {
   it('merges objects shallowly, keeps history newest first, and counts versions', async () => {
@@ -26,11 +27,21 @@ describe('namespaced keys', () => {
     const b = await put('alpha/config', { data: { b: 3 } }, { agentKey: alpha.key });
     expect(b.body.version).toBe(2);
     const g = await get('alpha/config', { agentKey: alpha.key });
-    expect(g.body).toMatchObject({ namespace: 'alpha', key: 'config', data: '{"a":1,"b":3}', category: 'durable', project_id: 'alpha', version: 2, updated_by: alpha.id });
+    expect(g.body).toMatchObject({
+      namespace: 'alpha',
+      key: 'config',
+      data: '{"a":1,"b":3}',
+      category: 'durable',
+      project_id: 'alpha',
+      version: 2,
+      updated_by: alpha.id,
+    });
     const h = await get('alpha/config/history', { agentKey: alpha.key });
     expect(h.body).toHaveLength(1);
     expect(h.body[0]).toMatchObject({ data: '{"a":1,"b":2}', changed_by: alpha.id, project_id: 'alpha', version: 1 });
-    const ev = await t.db.get<{ agent: string; project_id: string; summary: string }>("SELECT agent, project_id, summary FROM events WHERE type = 'context_key_updated' ORDER BY id DESC");
+    const ev = await t.db.get<{ agent: string; project_id: string; summary: string }>(
+      "SELECT agent, project_id, summary FROM events WHERE type = 'context_key_updated' ORDER BY id DESC",
+    );
     expect(ev).toEqual({ agent: alpha.id, project_id: 'alpha', summary: `${alpha.id} updated context alpha:config` });
   });
 
@@ -45,7 +56,11 @@ describe('namespaced keys', () => {
   });
 
   it('C6/C7: category and expiry are kept unless given; expires_at is validated and normalised', async () => {
-    await put('alpha/tmp', { data: { v: 1 }, category: 'ephemeral', expires_at: '2999-01-01 00:00:00' }, { agentKey: alpha.key });
+    await put(
+      'alpha/tmp',
+      { data: { v: 1 }, category: 'ephemeral', expires_at: '2999-01-01 00:00:00' },
+      { agentKey: alpha.key },
+    );
     await put('alpha/tmp', { data: { v: 2 } }, { agentKey: alpha.key });
     const g = await get('alpha/tmp', { agentKey: alpha.key });
     expect(g.body).toMatchObject({ category: 'ephemeral', expires_at: '2999-01-01T00:00:00.000Z' });
@@ -53,7 +68,9 @@ describe('namespaced keys', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatch(/expires_at/);
     expect((await put('alpha/tmp', { data: 1, ttl: -5 }, { agentKey: alpha.key })).body.error).toMatch(/ttl/);
-    expect((await put('alpha/tmp', { data: 1, category: { x: 1 } }, { agentKey: alpha.key })).body.error).toMatch(/category/);
+    expect((await put('alpha/tmp', { data: 1, category: { x: 1 } }, { agentKey: alpha.key })).body.error).toMatch(
+      /category/,
+    );
     expect((await get('alpha/tmp', { agentKey: alpha.key })).body.data).toBe('{"v":2}');
     expect((await put('alpha/tmp', {}, { agentKey: alpha.key })).body).toEqual({ error: 'data field is required' });
   });
@@ -69,9 +86,17 @@ describe('namespaced keys', () => {
   });
 
   it('SEC-53: prototype-polluting keys are dropped from merged objects', async () => {
-    const r = await t.call('PUT', '/context/keys/n/k', { agentKey: alpha.key, raw: '{"data":{"__proto__":{"polluted":1},"constructor":{"x":1},"ok":1}}', headers: { 'Content-Type': 'application/json' } });
+    const r = await t.call('PUT', '/context/keys/n/k', {
+      agentKey: alpha.key,
+      raw: '{"data":{"__proto__":{"polluted":1},"constructor":{"x":1},"ok":1}}',
+      headers: { 'Content-Type': 'application/json' },
+    });
     expect(r.status).toBe(200);
-    await t.call('PUT', '/context/keys/n/k', { agentKey: alpha.key, raw: '{"data":{"__proto__":{"polluted":2},"more":2}}', headers: { 'Content-Type': 'application/json' } });
+    await t.call('PUT', '/context/keys/n/k', {
+      agentKey: alpha.key,
+      raw: '{"data":{"__proto__":{"polluted":2},"more":2}}',
+      headers: { 'Content-Type': 'application/json' },
+    });
     const g = await get('n/k', { agentKey: alpha.key });
     expect(JSON.parse(g.body.data)).toEqual({ ok: 1, more: 2 });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
@@ -89,7 +114,9 @@ describe('namespaced keys', () => {
     const page = await t.call('GET', '/context/keys?namespace=alpha&limit=2&offset=1', { agentKey: alpha.key });
     expect(page.body).toHaveLength(2);
     const all = await t.call('GET', '/context/keys?namespace=alpha', { agentKey: alpha.key });
-    expect(page.body.map((k: { key: string }) => k.key)).toEqual(all.body.slice(1, 3).map((k: { key: string }) => k.key));
+    expect(page.body.map((k: { key: string }) => k.key)).toEqual(
+      all.body.slice(1, 3).map((k: { key: string }) => k.key),
+    );
     expect((await t.call('GET', '/context/keys?limit=abc', { agentKey: alpha.key })).status).toBe(400);
   });
 });
@@ -114,7 +141,12 @@ describe('project ownership', () => {
     expect((await t.call('POST', `/context/keys/rollback/${hid}`, { agentKey: alpha.key })).status).toBe(200);
     const bulk = await t.call('POST', '/context/keys/bulk', {
       agentKey: bravo.key,
-      body: { keys: [{ namespace: 'alpha_secrets', key: 'prod', data: { k: 'x' } }, { namespace: 'bravo_stuff', key: 'mine', data: { ok: 1 } }] },
+      body: {
+        keys: [
+          { namespace: 'alpha_secrets', key: 'prod', data: { k: 'x' } },
+          { namespace: 'bravo_stuff', key: 'mine', data: { ok: 1 } },
+        ],
+      },
     });
     expect(bulk.status).toBe(200);
     expect(bulk.body.results[0].error).toMatch(/forbidden|cross-project/);
@@ -137,7 +169,9 @@ describe('project ownership', () => {
     expect((await t.call('DELETE', '/context/keys/alpha_priv/token', { admin: true })).status).toBe(200);
     expect((await get('alpha_priv/token/history', { agentKey: bravo.key })).status).toBe(403);
     expect((await get('alpha_priv/token/history', { agentKey: alpha.key })).body).toHaveLength(1);
-    expect((await put('alpha_pub/readme', { data: 1, shared: 'yes' }, { agentKey: alpha.key })).body.error).toBe('shared must be a boolean');
+    expect((await put('alpha_pub/readme', { data: 1, shared: 'yes' }, { agentKey: alpha.key })).body.error).toBe(
+      'shared must be a boolean',
+    );
   });
 
   it('C2: a rollback stamps history with the key’s project, so history stays private', async () => {
@@ -151,10 +185,15 @@ describe('project ownership', () => {
     expect(r.status).toBe(403);
     expect((await put('roles/rt-bravo', { data: { role: 'evil' } }, { agentKey: alpha.key })).status).toBe(403);
     expect((await put('admin/api_limits', { data: {} }, { token: op.token })).status).toBe(403);
-    expect((await put(`${bravo.id}/standup`, { data: { status: 'spoofed' } }, { agentKey: alpha.key })).status).toBe(403);
+    expect((await put(`${bravo.id}/standup`, { data: { status: 'spoofed' } }, { agentKey: alpha.key })).status).toBe(
+      403,
+    );
     expect((await put(`${alpha.id}/standup`, { data: { status: 'ok' } }, { agentKey: alpha.key })).status).toBe(200);
     expect((await put('mycelium/enforcement_rules', { data: [] }, { admin: true })).status).toBe(200);
-    const bulk = await t.call('POST', '/context/keys/bulk', { agentKey: alpha.key, body: { keys: [{ namespace: 'roles', key: 'rt-alpha', data: {} }] } });
+    const bulk = await t.call('POST', '/context/keys/bulk', {
+      agentKey: alpha.key,
+      body: { keys: [{ namespace: 'roles', key: 'rt-alpha', data: {} }] },
+    });
     expect(bulk.body.results[0].error).toMatch(/^forbidden/);
     // A namespace named after a project is that project's.
     await t.db.run("INSERT INTO projects (id, name) VALUES ('bravo', 'Bravo')");
@@ -166,9 +205,17 @@ describe('project ownership', () => {
     const w = await t.call('PUT', '/context/alpha', { agentKey: alpha.key, body: { data: { goal: 'ship' } } });
     expect(w.body).toEqual({ ok: true, project_id: 'alpha' });
     await t.call('PUT', '/context/alpha', { agentKey: alpha.key, body: { data: { other: 1 } } });
-    expect((await t.call('GET', '/context/alpha', { agentKey: bravo.key })).body).toMatchObject({ project_id: 'alpha', data: '{"other":1}', updated_by: alpha.id });
-    expect((await t.call('PUT', '/context/alpha', { agentKey: bravo.key, body: { data: { goal: 'sabotage' } } })).status).toBe(403);
-    expect((await t.call('PUT', '/context/alpha', { agentKey: alpha.key, body: {} })).body).toEqual({ error: 'data field is required' });
+    expect((await t.call('GET', '/context/alpha', { agentKey: bravo.key })).body).toMatchObject({
+      project_id: 'alpha',
+      data: '{"other":1}',
+      updated_by: alpha.id,
+    });
+    expect(
+      (await t.call('PUT', '/context/alpha', { agentKey: bravo.key, body: { data: { goal: 'sabotage' } } })).status,
+    ).toBe(403);
+    expect((await t.call('PUT', '/context/alpha', { agentKey: alpha.key, body: {} })).body).toEqual({
+      error: 'data field is required',
+    });
     const list = await t.call('GET', '/context', { admin: true });
     expect(list.body.map((d: { project_id: string }) => d.project_id)).toContain('alpha');
   });
@@ -178,7 +225,11 @@ describe('concurrency and history', () => {
   it('compare-and-set: exactly one of K writers with the same expected_version wins', async () => {
     await put('alpha/cas', { data: { n: 0 } }, { agentKey: alpha.key });
     const K = 12;
-    const rs = await Promise.all(Array.from({ length: K }, (_, i) => put('alpha/cas', { data: { n: i + 1 }, expected_version: 1 }, { agentKey: alpha.key })));
+    const rs = await Promise.all(
+      Array.from({ length: K }, (_, i) =>
+        put('alpha/cas', { data: { n: i + 1 }, expected_version: 1 }, { agentKey: alpha.key }),
+      ),
+    );
     const ok = rs.filter((r) => r.status === 200);
     const conflicts = rs.filter((r) => r.status === 409);
     expect(ok).toHaveLength(1);
@@ -191,16 +242,34 @@ describe('concurrency and history', () => {
     expect(n).toBeLessThanOrEqual(K);
     expect((await get('alpha/cas/history', { agentKey: alpha.key })).body).toHaveLength(1);
     // expected_version 0 = create only if absent.
-    const creates = await Promise.all(Array.from({ length: 6 }, (_, i) => put('alpha/fresh', { data: { by: i }, expected_version: 0 }, { agentKey: alpha.key })));
+    const creates = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        put('alpha/fresh', { data: { by: i }, expected_version: 0 }, { agentKey: alpha.key }),
+      ),
+    );
     expect(creates.filter((r) => r.status === 200)).toHaveLength(1);
     expect(creates.filter((r) => r.status === 409)).toHaveLength(5);
   });
 
   it('concurrent merges without a version never lose a writer’s field', async () => {
     await put('alpha/merge', { data: { start: true } }, { agentKey: alpha.key });
-    await Promise.all(Array.from({ length: 10 }, (_, i) => put('alpha/merge', { data: { [`f${i}`]: i } }, { agentKey: alpha.key })));
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => put('alpha/merge', { data: { [`f${i}`]: i } }, { agentKey: alpha.key })),
+    );
     const g = await get('alpha/merge', { agentKey: alpha.key });
-    expect(Object.keys(JSON.parse(g.body.data)).sort()).toEqual(['f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7', 'f8', 'f9', 'start']);
+    expect(Object.keys(JSON.parse(g.body.data)).sort()).toEqual([
+      'f0',
+      'f1',
+      'f2',
+      'f3',
+      'f4',
+      'f5',
+      'f6',
+      'f7',
+      'f8',
+      'f9',
+      'start',
+    ]);
     expect(g.body.version).toBe(11);
   });
 
@@ -218,10 +287,19 @@ describe('concurrency and history', () => {
     expect(after).toHaveLength(before.length + 1);
     expect(after.slice(1)).toEqual(before);
     expect(after[0]).toMatchObject({ data: 'three', version: 3 });
-    expect((await t.call('POST', '/context/keys/rollback/abc', { agentKey: alpha.key })).body).toEqual({ error: 'Invalid history ID' });
-    expect((await t.call('POST', '/context/keys/rollback/0', { agentKey: alpha.key })).body).toEqual({ error: 'Invalid history ID' });
-    expect((await t.call('POST', '/context/keys/rollback/99999999', { agentKey: alpha.key })).body).toEqual({ error: 'History entry not found' });
-    expect((await t.call('DELETE', '/context/keys/alpha/rb', { admin: true })).body).toEqual({ ok: true, deleted: 'alpha:rb' });
+    expect((await t.call('POST', '/context/keys/rollback/abc', { agentKey: alpha.key })).body).toEqual({
+      error: 'Invalid history ID',
+    });
+    expect((await t.call('POST', '/context/keys/rollback/0', { agentKey: alpha.key })).body).toEqual({
+      error: 'Invalid history ID',
+    });
+    expect((await t.call('POST', '/context/keys/rollback/99999999', { agentKey: alpha.key })).body).toEqual({
+      error: 'History entry not found',
+    });
+    expect((await t.call('DELETE', '/context/keys/alpha/rb', { admin: true })).body).toEqual({
+      ok: true,
+      deleted: 'alpha:rb',
+    });
     expect((await t.call('POST', `/context/keys/rollback/${one.id}`, { agentKey: alpha.key })).status).toBe(404);
   });
 
@@ -229,7 +307,9 @@ describe('concurrency and history', () => {
     const keys = Array.from({ length: 30 }, (_, i) => ({ namespace: 'alpha', key: 'busy', data: { i } }));
     await t.call('POST', '/context/keys/bulk', { agentKey: alpha.key, body: { keys } });
     await t.call('POST', '/context/keys/bulk', { agentKey: alpha.key, body: { keys } });
-    const n = await t.db.get<{ n: number; maxv: number }>("SELECT COUNT(*) AS n, MAX(version) AS maxv FROM context_history WHERE namespace = 'alpha' AND key = 'busy'");
+    const n = await t.db.get<{ n: number; maxv: number }>(
+      "SELECT COUNT(*) AS n, MAX(version) AS maxv FROM context_history WHERE namespace = 'alpha' AND key = 'busy'",
+    );
     expect(n).toEqual({ n: 50, maxv: 59 });
   });
 
@@ -250,19 +330,41 @@ describe('concurrency and history', () => {
   });
 
   it('bulk validation, admin delete, bulk-delete and stats', async () => {
-    expect((await t.call('POST', '/context/keys/bulk', { agentKey: alpha.key, body: {} })).body).toEqual({ error: 'keys array is required' });
+    expect((await t.call('POST', '/context/keys/bulk', { agentKey: alpha.key, body: {} })).body).toEqual({
+      error: 'keys array is required',
+    });
     const many = Array.from({ length: 51 }, (_, i) => ({ namespace: 'alpha', key: `k${i}`, data: 1 }));
-    expect((await t.call('POST', '/context/keys/bulk', { agentKey: alpha.key, body: { keys: many } })).body).toEqual({ error: 'Maximum 50 keys per batch' });
-    const partial = await t.call('POST', '/context/keys/bulk', { agentKey: alpha.key, body: { keys: [{ namespace: 'alpha', key: 'x' }] } });
-    expect(partial.body.results[0]).toEqual({ namespace: 'alpha', key: 'x', error: 'namespace, key, and data are required' });
+    expect((await t.call('POST', '/context/keys/bulk', { agentKey: alpha.key, body: { keys: many } })).body).toEqual({
+      error: 'Maximum 50 keys per batch',
+    });
+    const partial = await t.call('POST', '/context/keys/bulk', {
+      agentKey: alpha.key,
+      body: { keys: [{ namespace: 'alpha', key: 'x' }] },
+    });
+    expect(partial.body.results[0]).toEqual({
+      namespace: 'alpha',
+      key: 'x',
+      error: 'namespace, key, and data are required',
+    });
     // Single-key delete is open to owners (C9, test/api/review-gaps); a stranger is still refused.
     expect((await t.call('DELETE', '/context/keys/alpha/plain', { agentKey: bravo.key })).status).toBe(403);
-    const ids = (await t.db.all<{ id: number }>("SELECT id FROM context_keys WHERE namespace = 'crowded' LIMIT 5")).map((r) => r.id);
-    expect((await t.call('POST', '/context/keys/bulk-delete', { agentKey: alpha.key, body: { ids } })).status).toBe(401);
-    expect((await t.call('POST', '/context/keys/bulk-delete', { admin: true, body: { ids: ['1; DROP'] } })).status).toBe(400);
-    expect((await t.call('POST', '/context/keys/bulk-delete', { admin: true, body: { ids } })).body).toEqual({ ok: true, deleted: 5 });
+    const ids = (await t.db.all<{ id: number }>("SELECT id FROM context_keys WHERE namespace = 'crowded' LIMIT 5")).map(
+      (r) => r.id,
+    );
+    expect((await t.call('POST', '/context/keys/bulk-delete', { agentKey: alpha.key, body: { ids } })).status).toBe(
+      401,
+    );
+    expect(
+      (await t.call('POST', '/context/keys/bulk-delete', { admin: true, body: { ids: ['1; DROP'] } })).status,
+    ).toBe(400);
+    expect((await t.call('POST', '/context/keys/bulk-delete', { admin: true, body: { ids } })).body).toEqual({
+      ok: true,
+      deleted: 5,
+    });
     const stats = await t.call('GET', '/context/stats', { admin: true });
-    expect(stats.body).toEqual(expect.arrayContaining([expect.objectContaining({ namespace: 'crowded', category: 'durable', count: 197 })]));
+    expect(stats.body).toEqual(
+      expect.arrayContaining([expect.objectContaining({ namespace: 'crowded', category: 'durable', count: 197 })]),
+    );
     expect((await t.call('GET', '/context/stats', { agentKey: alpha.key })).status).toBe(401);
     const ns = await t.call('GET', '/context/namespaces', { agentKey: bravo.key });
     expect(ns.body.find((n: { namespace: string }) => n.namespace === 'alpha_secrets')).toBeUndefined();

@@ -22,12 +22,21 @@ beforeAll(async () => {
   [t, browser] = await Promise.all([startTarget(), launchChromium()]);
   bridge = await serveOverHttp(t.fetch);
   // Accounts only: each sign-in below is part of what is tested (and costs an argon2 verify).
-  for (const [username, role] of [['dash-admin', 'admin'], ['dash-op', 'operator']]) {
-    const u = await t.call('POST', '/studio/users', { admin: true, body: { username, password: PASSWORD, display_name: username, role } });
+  for (const [username, role] of [
+    ['dash-admin', 'admin'],
+    ['dash-op', 'operator'],
+  ]) {
+    const u = await t.call('POST', '/studio/users', {
+      admin: true,
+      body: { username, password: PASSWORD, display_name: username, role },
+    });
     expect(u.status).toBe(200);
   }
   agent = await registerAgent(t, 'dash-agent', 'dash');
-  const hb = await t.call('POST', '/agents/heartbeat', { agentKey: agent.key, body: { status: 'online', working_on: 'indexing the handbook' } });
+  const hb = await t.call('POST', '/agents/heartbeat', {
+    agentKey: agent.key,
+    body: { status: 'online', working_on: 'indexing the handbook' },
+  });
   expect(hb.status).toBe(200);
 });
 
@@ -62,7 +71,9 @@ async function sessionCookie(username: string) {
   return { setCookie: r.headers.get('set-cookie') ?? '', body: (await r.json()) as any };
 }
 
-const frozenNow = async () => (await t.db.get<{ value: string }>("SELECT value FROM instance_config WHERE key = 'admin_status'"))?.value ?? 'coordinator';
+const frozenNow = async () =>
+  (await t.db.get<{ value: string }>("SELECT value FROM instance_config WHERE key = 'admin_status'"))?.value ??
+  'coordinator';
 
 describe('dashboard: served by the app', () => {
   it('serves the page at / and /dashboard/* from the app, with the security headers and nothing external', async () => {
@@ -92,9 +103,19 @@ describe('dashboard: served by the app', () => {
 describe('dashboard: the spend chart data', () => {
   it('GET /dashboard/api/spend: every UTC day of the window, per agent, and the budgets; humans only', async () => {
     const spender = await registerAgent(t, 'dash-spender', 'dash');
-    for (const cost of [1.25, 2.5]) expect((await t.call('POST', '/spend', { agentKey: spender.key, body: { cost_usd: cost } })).status).toBe(200);
-    await t.db.run("UPDATE agent_spend SET created_at = datetime('now', '-2 days') WHERE agent_id = 'dash-spender' AND cost_usd = 1.25");
-    expect((await t.call('PUT', '/spend/budgets', { admin: true, body: { scope: 'agent', scope_id: 'dash-spender', period: 'month', limit_usd: 10 } })).status).toBe(200);
+    for (const cost of [1.25, 2.5])
+      expect((await t.call('POST', '/spend', { agentKey: spender.key, body: { cost_usd: cost } })).status).toBe(200);
+    await t.db.run(
+      "UPDATE agent_spend SET created_at = datetime('now', '-2 days') WHERE agent_id = 'dash-spender' AND cost_usd = 1.25",
+    );
+    expect(
+      (
+        await t.call('PUT', '/spend/budgets', {
+          admin: true,
+          body: { scope: 'agent', scope_id: 'dash-spender', period: 'month', limit_usd: 10 },
+        })
+      ).status,
+    ).toBe(200);
     // t.call prefixes /api/mycelium; these routes sit at the server root.
     const get = async (path: string, headers: Record<string, string>) => {
       const res = await t.fetch(path, { headers: { 'X-Forwarded-For': '198.51.100.79', ...headers } });
@@ -109,7 +130,9 @@ describe('dashboard: the spend chart data', () => {
     expect(r.body.days[4]).toEqual({ day: day(2), total_cost: 1.25 });
     expect(r.body.days[5].total_cost).toBe(0);
     expect(r.body.agents).toContainEqual({ agent_id: 'dash-spender', total_cost: 3.75, entry_count: 2 });
-    expect(r.body.budgets).toContainEqual(expect.objectContaining({ scope: 'agent', scope_id: 'dash-spender', limit_usd: 10 }));
+    expect(r.body.budgets).toContainEqual(
+      expect.objectContaining({ scope: 'agent', scope_id: 'dash-spender', limit_usd: 10 }),
+    );
     expect((await get('/dashboard/api/spend?days=abc', admin)).status).toBe(400);
     expect((await get('/dashboard/api/spend', { 'X-Agent-Key': spender.key })).status).toBe(403);
     const unknown = await get('/dashboard/api/nope', admin);
@@ -137,7 +160,10 @@ describe('dashboard: the session cookie (CSRF-safe)', () => {
     });
     expect(noHeader.status).toBe(403);
     expect(noHeader.headers.get('set-cookie')).toBeNull();
-    const crossSite = await t.fetch('/dashboard/session', { method: 'DELETE', headers: { ...DASH, 'Sec-Fetch-Site': 'cross-site' } });
+    const crossSite = await t.fetch('/dashboard/session', {
+      method: 'DELETE',
+      headers: { ...DASH, 'Sec-Fetch-Site': 'cross-site' },
+    });
     expect(crossSite.status).toBe(403);
     const out = await t.fetch('/dashboard/session', { method: 'DELETE', headers: DASH });
     expect(out.status).toBe(200);
@@ -151,8 +177,20 @@ describe('dashboard: the session cookie (CSRF-safe)', () => {
     expect(((await me.json()) as any).username).toBe('dash-op');
     // A cookie alone (what a cross-site form or image would carry) is no credential.
     expect((await t.fetch('/api/mycelium/studio/me', { headers: { Cookie: cookie } })).status).toBe(401);
-    expect((await t.fetch('/api/mycelium/studio/me', { headers: { Cookie: cookie, ...DASH, 'Sec-Fetch-Site': 'cross-site' } })).status).toBe(401);
-    expect((await t.fetch('/api/mycelium/studio/me', { headers: { Cookie: cookie, ...DASH, 'Sec-Fetch-Site': 'same-site' } })).status).toBe(401);
+    expect(
+      (
+        await t.fetch('/api/mycelium/studio/me', {
+          headers: { Cookie: cookie, ...DASH, 'Sec-Fetch-Site': 'cross-site' },
+        })
+      ).status,
+    ).toBe(401);
+    expect(
+      (
+        await t.fetch('/api/mycelium/studio/me', {
+          headers: { Cookie: cookie, ...DASH, 'Sec-Fetch-Site': 'same-site' },
+        })
+      ).status,
+    ).toBe(401);
     const forged = await t.fetch('/api/mycelium/admin/override', {
       method: 'PUT',
       headers: { Cookie: cookie, 'Content-Type': 'application/json', 'X-Forwarded-For': '198.51.100.78' },
@@ -163,7 +201,11 @@ describe('dashboard: the session cookie (CSRF-safe)', () => {
     // The custom header is not one a cross-origin page may send: preflights never allow it.
     const pre = await t.fetch('/api/mycelium/admin/override', {
       method: 'OPTIONS',
-      headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'x-mycelium-dashboard' },
+      headers: {
+        Origin: 'https://evil.example',
+        'Access-Control-Request-Method': 'PUT',
+        'Access-Control-Request-Headers': 'x-mycelium-dashboard',
+      },
     });
     expect(pre.headers.get('access-control-allow-headers') ?? '').not.toMatch(/x-mycelium-dashboard/i);
     expect(pre.headers.get('access-control-allow-origin')).toBeNull();
@@ -196,7 +238,10 @@ describe('dashboard in Chromium', () => {
   });
 
   it('approves a pending approval with a comment and it leaves the list', async () => {
-    const created = await t.call('POST', '/approvals', { agentKey: agent.key, body: { action_type: 'deploy', title: 'Ship the handbook index', payload: { env: 'prod' }, project_id: 'dash' } });
+    const created = await t.call('POST', '/approvals', {
+      agentKey: agent.key,
+      body: { action_type: 'deploy', title: 'Ship the handbook index', payload: { env: 'prod' }, project_id: 'dash' },
+    });
     expect(created.status).toBe(200);
     const id = created.body.id as number;
     await navLink(admin, 'Approvals').click();
@@ -209,12 +254,18 @@ describe('dashboard in Chromium', () => {
     await expectText(admin.getByRole('status').first(), 'is approved');
     const row = await t.db.get<{ status: string }>('SELECT status FROM approvals WHERE id = ?', [id]);
     expect(row?.status).toBe('approved');
-    const vote = await t.db.get<{ notes: string; voter: string }>('SELECT notes, voter FROM approval_votes WHERE approval_id = ?', [id]);
+    const vote = await t.db.get<{ notes: string; voter: string }>(
+      'SELECT notes, voter FROM approval_votes WHERE approval_id = ?',
+      [id],
+    );
     expect(vote).toEqual({ notes: 'looks right', voter: 'dash-admin' });
   });
 
   it('SEC-49: freezing takes a confirmation, shows a banner on every page, and an agent claim answers 503', async () => {
-    const task = await t.call('POST', '/tasks', { admin: true, body: { title: 'Index chapter 2', project_id: 'dash' } });
+    const task = await t.call('POST', '/tasks', {
+      admin: true,
+      body: { title: 'Index chapter 2', project_id: 'dash' },
+    });
     expect(task.status).toBe(200);
     await navLink(admin, 'Kill switch').click();
     await admin.getByRole('button', { name: 'Freeze all agent work' }).click();
@@ -255,7 +306,10 @@ describe('dashboard in Chromium', () => {
     await admin.getByRole('button', { name: 'Yes, unfreeze' }).click();
     await admin.locator('#frozen-banner').waitFor({ state: 'detached' });
     expect(await frozenNow()).toBe('coordinator');
-    const task = await t.call('POST', '/tasks', { admin: true, body: { title: 'Index chapter 3', project_id: 'dash' } });
+    const task = await t.call('POST', '/tasks', {
+      admin: true,
+      body: { title: 'Index chapter 3', project_id: 'dash' },
+    });
     expect((await t.call('POST', `/tasks/${task.body.id}/claim`, { agentKey: agent.key })).status).toBe(200);
   });
 
@@ -263,7 +317,10 @@ describe('dashboard in Chromium', () => {
     await navLink(admin, 'Events').click();
     await expectText(admin.locator('#feed-state'), 'Live');
     const marker = `handbook rebuilt ${Date.now()}`;
-    const posted = await t.call('POST', '/events', { agentKey: agent.key, body: { type: 'handbook.rebuilt', summary: marker, project_id: 'dash' } });
+    const posted = await t.call('POST', '/events', {
+      agentKey: agent.key,
+      body: { type: 'handbook.rebuilt', summary: marker, project_id: 'dash' },
+    });
     expect(posted.status).toBe(200);
     const navigations: string[] = [];
     admin.on('framenavigated', (f) => navigations.push(f.url()));
@@ -273,18 +330,36 @@ describe('dashboard in Chromium', () => {
 
   it("inbox: the operator's own items; mark one read", async () => {
     const me = await t.db.get<{ id: number }>("SELECT id FROM studio_users WHERE username = 'dash-admin'");
-    expect((await t.call('POST', '/operators', { admin: true, body: { id: 'dash-admin-op', display_name: 'Dash Admin', studio_user_id: me!.id } })).status).toBe(200);
-    const item = await t.call('POST', '/inbox', { admin: true, body: { operator_id: 'dash-admin-op', title: 'Glossary needs a decision', summary: 'Two spellings of "colour".' } });
+    expect(
+      (
+        await t.call('POST', '/operators', {
+          admin: true,
+          body: { id: 'dash-admin-op', display_name: 'Dash Admin', studio_user_id: me!.id },
+        })
+      ).status,
+    ).toBe(200);
+    const item = await t.call('POST', '/inbox', {
+      admin: true,
+      body: { operator_id: 'dash-admin-op', title: 'Glossary needs a decision', summary: 'Two spellings of "colour".' },
+    });
     expect(item.status).toBe(200);
     await navLink(admin, 'Inbox').click();
     await admin.getByRole('button', { name: 'Mark read: Glossary needs a decision' }).click();
     await admin.getByRole('button', { name: 'Mark read: Glossary needs a decision' }).waitFor({ state: 'detached' });
-    expect((await t.db.get<{ status: string }>('SELECT status FROM operator_inbox WHERE id = ?', [item.body.id]))?.status).toBe('read');
+    expect(
+      (await t.db.get<{ status: string }>('SELECT status FROM operator_inbox WHERE id = ?', [item.body.id]))?.status,
+    ).toBe('read');
   });
 
   it('tasks: filter, open one with its comments, reassign it', async () => {
-    const task = await t.call('POST', '/tasks', { admin: true, body: { title: 'Proofread the glossary', project_id: 'dash', priority: 'high' } });
-    await t.call('POST', `/tasks/${task.body.id}/comments`, { agentKey: agent.key, body: { content: 'Half done, the rest tomorrow.' } });
+    const task = await t.call('POST', '/tasks', {
+      admin: true,
+      body: { title: 'Proofread the glossary', project_id: 'dash', priority: 'high' },
+    });
+    await t.call('POST', `/tasks/${task.body.id}/comments`, {
+      agentKey: agent.key,
+      body: { content: 'Half done, the rest tomorrow.' },
+    });
     await navLink(admin, 'Tasks').click();
     await admin.getByLabel('Priority').selectOption('high');
     await admin.getByRole('button', { name: 'Filter' }).click();
@@ -293,19 +368,28 @@ describe('dashboard in Chromium', () => {
     await admin.getByLabel('Assignee').fill('dash-agent');
     await admin.getByRole('button', { name: 'Reassign' }).click();
     await expectText(admin.getByRole('status').first(), 'Task reassigned to dash-agent.');
-    expect((await t.db.get<{ assignee: string }>('SELECT assignee FROM tasks WHERE id = ?', [task.body.id]))?.assignee).toBe('dash-agent');
+    expect(
+      (await t.db.get<{ assignee: string }>('SELECT assignee FROM tasks WHERE id = ?', [task.body.id]))?.assignee,
+    ).toBe('dash-agent');
   });
 
   it('channels: read the posts of a channel and post to it', async () => {
-    const general = (await t.call('GET', '/channels', { admin: true })).body.find((c: { slug: string }) => c.slug === 'general');
-    await t.call('POST', `/channels/${general.id}/messages`, { agentKey: agent.key, body: { content: 'Glossary is in review.' } });
+    const general = (await t.call('GET', '/channels', { admin: true })).body.find(
+      (c: { slug: string }) => c.slug === 'general',
+    );
+    await t.call('POST', `/channels/${general.id}/messages`, {
+      agentKey: agent.key,
+      body: { content: 'Glossary is in review.' },
+    });
     await navLink(admin, 'Channels').click();
     await admin.getByRole('link', { name: '#general' }).click();
     await expectText(admin.getByRole('list', { name: 'Posts in #general' }), 'Glossary is in review.');
     await admin.getByLabel('Message').fill('Thanks, I will read it tonight.');
     await admin.getByRole('button', { name: 'Post' }).click();
     await expectText(admin.getByRole('list', { name: 'Posts in #general' }), 'Thanks, I will read it tonight.');
-    const row = await t.db.get<{ from_agent: string }>("SELECT from_agent FROM messages WHERE content = 'Thanks, I will read it tonight.'");
+    const row = await t.db.get<{ from_agent: string }>(
+      "SELECT from_agent FROM messages WHERE content = 'Thanks, I will read it tonight.'",
+    );
     // The inbox test linked this login to its roster row: posts carry that canonical operator id.
     expect(row?.from_agent).toBe('dash-admin-op');
   });
@@ -314,10 +398,14 @@ describe('dashboard in Chromium', () => {
     await navLink(admin, 'Plugins').click();
     await admin.getByRole('button', { name: 'Enable Daily digest' }).click();
     await admin.getByRole('button', { name: 'Disable Daily digest' }).waitFor();
-    expect((await t.db.get<{ enabled: number }>("SELECT enabled FROM plugins WHERE name = 'daily-digest'"))?.enabled).toBe(1);
+    expect(
+      (await t.db.get<{ enabled: number }>("SELECT enabled FROM plugins WHERE name = 'daily-digest'"))?.enabled,
+    ).toBe(1);
     await admin.getByRole('button', { name: 'Disable Daily digest' }).click();
     await admin.getByRole('button', { name: 'Enable Daily digest' }).waitFor();
-    expect((await t.db.get<{ enabled: number }>("SELECT enabled FROM plugins WHERE name = 'daily-digest'"))?.enabled).toBe(0);
+    expect(
+      (await t.db.get<{ enabled: number }>("SELECT enabled FROM plugins WHERE name = 'daily-digest'"))?.enabled,
+    ).toBe(0);
   });
 
   it('an API error shows as a message (a missing task), and a non-admin sees that plugins are for admins', async () => {

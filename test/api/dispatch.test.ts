@@ -11,10 +11,14 @@ afterAll(async () => t?.close());
 async function task(title: string, project: string, extra: Record<string, unknown> = {}) {
   const cols = { title, project_id: project, requester: 'admin', ...extra };
   const keys = Object.keys(cols);
-  const r = await t.db.get<{ id: number }>(`INSERT INTO tasks (${keys.join(',')}) VALUES (${keys.map(() => '?').join(',')}) RETURNING id`, Object.values(cols) as never[]);
+  const r = await t.db.get<{ id: number }>(
+    `INSERT INTO tasks (${keys.join(',')}) VALUES (${keys.map(() => '?').join(',')}) RETURNING id`,
+    Object.values(cols) as never[],
+  );
   return Number(r!.id);
 }
-const assignee = async (id: number) => (await t.db.get<{ assignee: string | null }>('SELECT assignee FROM tasks WHERE id = ?', [id]))!.assignee;
+const assignee = async (id: number) =>
+  (await t.db.get<{ assignee: string | null }>('SELECT assignee FROM tasks WHERE id = ?', [id]))!.assignee;
 
 describe('auto-dispatch on an idle heartbeat (spec 02 §3.6)', () => {
   it('assigns the highest-priority ready task in scope, status stays open, event emitted; never piles on', async () => {
@@ -24,9 +28,14 @@ describe('auto-dispatch on an idle heartbeat (spec 02 §3.6)', () => {
     const foreign = await task('elsewhere', 'dp-other', { priority: 'high' });
     const r = await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: {} });
     expect(r.body.auto_dispatched).toEqual([{ agent: a.id, type: 'task', id: high, title: 'high' }]);
-    expect(await t.db.get('SELECT assignee, status FROM tasks WHERE id = ?', [high])).toEqual({ assignee: a.id, status: 'open' });
+    expect(await t.db.get('SELECT assignee, status FROM tasks WHERE id = ?', [high])).toEqual({
+      assignee: a.id,
+      status: 'open',
+    });
     expect(await assignee(foreign)).toBeNull();
-    const ev = await t.db.get<{ agent: string; data: string; summary: string }>("SELECT * FROM events WHERE type = 'auto_dispatch' ORDER BY id DESC");
+    const ev = await t.db.get<{ agent: string; data: string; summary: string }>(
+      "SELECT * FROM events WHERE type = 'auto_dispatch' ORDER BY id DESC",
+    );
     expect(ev!.agent).toBe('__system__');
     expect(JSON.parse(ev!.data)).toEqual({ agent_id: a.id, task_id: high, trigger: `heartbeat:${a.id}` });
     const again = await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: {} });
@@ -45,11 +54,23 @@ describe('auto-dispatch on an idle heartbeat (spec 02 §3.6)', () => {
 
   it('plan steps before tasks; blocked and unapproved tasks skipped; busy and drone agents skipped', async () => {
     const a = await registerAgent(t, 'dp-step', 'dp3');
-    const pid = Number((await t.db.get<{ id: number }>("INSERT INTO plans (title, project_id, status) VALUES ('P', 'dp3', 'active') RETURNING id"))!.id);
-    const sid = Number((await t.db.get<{ id: number }>("INSERT INTO plan_steps (plan_id, step_order, title) VALUES (?, 1, 'first step') RETURNING id", [pid]))!.id);
+    const pid = Number(
+      (await t.db.get<{ id: number }>(
+        "INSERT INTO plans (title, project_id, status) VALUES ('P', 'dp3', 'active') RETURNING id",
+      ))!.id,
+    );
+    const sid = Number(
+      (await t.db.get<{ id: number }>(
+        "INSERT INTO plan_steps (plan_id, step_order, title) VALUES (?, 1, 'first step') RETURNING id",
+        [pid],
+      ))!.id,
+    );
     const r = await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: {} });
     expect(r.body.auto_dispatched).toEqual([{ agent: a.id, type: 'plan_step', id: sid, title: 'first step' }]);
-    expect(await t.db.get('SELECT assignee, status FROM plan_steps WHERE id = ?', [sid])).toEqual({ assignee: a.id, status: 'pending' });
+    expect(await t.db.get('SELECT assignee, status FROM plan_steps WHERE id = ?', [sid])).toEqual({
+      assignee: a.id,
+      status: 'pending',
+    });
 
     const b = await registerAgent(t, 'dp-b', 'dp4');
     const blocker = await task('blocker', 'dp4', { assignee: 'someone', status: 'in_progress' });
@@ -84,9 +105,13 @@ describe('concurrent dispatch passes', () => {
     for (let i = 0; i < 20; i++) agents.push(await registerAgent(t, `dpc-${i}`, 'dpc'));
     const ids: number[] = [];
     for (let i = 0; i < 30; i++) ids.push(await task(`parallel ${i}`, 'dpc'));
-    const res = await Promise.all(agents.map((a) => t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: {} })));
+    const res = await Promise.all(
+      agents.map((a) => t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: {} })),
+    );
     expect(res.every((r) => r.status === 200)).toBe(true);
-    const rows = await t.db.all<{ id: number; assignee: string | null }>(`SELECT id, assignee FROM tasks WHERE id IN (${ids.join(',')})`);
+    const rows = await t.db.all<{ id: number; assignee: string | null }>(
+      `SELECT id, assignee FROM tasks WHERE id IN (${ids.join(',')})`,
+    );
     const owners = rows.map((r) => r.assignee).filter((x): x is string => !!x);
     expect(owners.length).toBe(20);
     expect(new Set(owners).size).toBe(20);

@@ -18,7 +18,8 @@ function form(fileName: string, content: string, name?: string) {
   f.append('file', new Blob([content]), fileName);
   return f;
 }
-const upload = (opts: { admin?: boolean; agentKey?: string; token?: string }, body: FormData) => t.call('POST', '/drones/artifacts', { ...opts, raw: body });
+const upload = (opts: { admin?: boolean; agentKey?: string; token?: string }, body: FormData) =>
+  t.call('POST', '/drones/artifacts', { ...opts, raw: body });
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
 describe('artifact upload is admin-only (SEC-27)', () => {
@@ -44,9 +45,21 @@ describe('artifact upload is admin-only (SEC-27)', () => {
     const content = 'print("hello from the drone")\n';
     const up = await upload({ admin: true }, form('generate_flux.py', content));
     expect(up.status).toBe(200);
-    expect(up.body).toEqual({ ok: true, name: 'generate_flux.py', url: expect.stringMatching(/\/api\/mycelium\/drones\/artifacts\/generate_flux\.py$/), size: content.length, sha256: sha(content) });
+    expect(up.body).toEqual({
+      ok: true,
+      name: 'generate_flux.py',
+      url: expect.stringMatching(/\/api\/mycelium\/drones\/artifacts\/generate_flux\.py$/),
+      size: content.length,
+      sha256: sha(content),
+    });
     const list = await t.call('GET', '/drones/artifacts', { agentKey: a.key });
-    expect(list.body).toContainEqual({ name: 'generate_flux.py', size: content.length, sha256: sha(content), uploaded: expect.stringMatching(/Z$/), url: up.body.url });
+    expect(list.body).toContainEqual({
+      name: 'generate_flux.py',
+      size: content.length,
+      sha256: sha(content),
+      uploaded: expect.stringMatching(/Z$/),
+      url: up.body.url,
+    });
     const dl = await t.fetch('/api/mycelium/drones/artifacts/generate_flux.py', { headers: { 'X-Agent-Key': a.key } });
     expect(dl.status).toBe(200);
     expect(dl.headers.get('content-disposition')).toBe('attachment; filename="generate_flux.py"');
@@ -65,7 +78,12 @@ describe('artifact upload is admin-only (SEC-27)', () => {
     expect(v2.body.size).toBe('version two'.length);
     const dl = await t.fetch('/api/mycelium/drones/artifacts/model.safetensors', { headers: { 'X-Agent-Key': a.key } });
     expect(await dl.text()).toBe('version two');
-    expect(Number((await t.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM drone_artifacts WHERE name = 'model.safetensors'"))!.n)).toBe(1);
+    expect(
+      Number(
+        (await t.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM drone_artifacts WHERE name = 'model.safetensors'"))!
+          .n,
+      ),
+    ).toBe(1);
 
     for (const bad of ['..%2F..%2Fmycelium.db', '..', 'nope.py']) {
       const r = await t.call('GET', `/drones/artifacts/${bad}`, { agentKey: a.key });
@@ -78,7 +96,10 @@ describe('artifact upload is admin-only (SEC-27)', () => {
     expect(noFile.body.error).toBe('No file uploaded. Use multipart form with field name "file"');
 
     expect([401, 403]).toContain((await t.call('DELETE', '/drones/artifacts/my_file_.py', { agentKey: a.key })).status);
-    expect((await t.call('DELETE', '/drones/artifacts/my_file_.py', { admin: true })).body).toEqual({ ok: true, deleted: 'my_file_.py' });
+    expect((await t.call('DELETE', '/drones/artifacts/my_file_.py', { admin: true })).body).toEqual({
+      ok: true,
+      deleted: 'my_file_.py',
+    });
     expect((await t.call('GET', '/drones/artifacts/my_file_.py', { agentKey: a.key })).status).toBe(404);
     expect((await t.call('DELETE', '/drones/artifacts/my_file_.py', { admin: true })).status).toBe(404);
   });

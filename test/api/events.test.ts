@@ -15,7 +15,10 @@ afterAll(async () => t?.close());
 
 describe('POST /events', () => {
   it('stores a custom event as the caller with an escaped summary and returns {id}', async () => {
-    const r = await t.call('POST', '/events', { agentKey: a.key, body: { type: 'custom', project: 'pa', summary: `<b>"hi"</b> & 'x'`, data: { n: 1 } } });
+    const r = await t.call('POST', '/events', {
+      agentKey: a.key,
+      body: { type: 'custom', project: 'pa', summary: `<b>"hi"</b> & 'x'`, data: { n: 1 } },
+    });
     expect(r.status).toBe(200);
     expect(typeof r.body.id).toBe('number');
     const row = await t.db.get<any>('SELECT * FROM events WHERE id = ?', [r.body.id]);
@@ -76,7 +79,10 @@ describe('POST /events', () => {
 
 describe('GET /events', () => {
   it('returns rows newest first with data as a JSON string, filtered by type/agent/project/search', async () => {
-    await t.call('POST', '/events', { admin: true, body: { type: 'filter.test', project_id: 'pa', summary: 'needle 100%', data: { k: 'v' } } });
+    await t.call('POST', '/events', {
+      admin: true,
+      body: { type: 'filter.test', project_id: 'pa', summary: 'needle 100%', data: { k: 'v' } },
+    });
     await t.call('POST', '/events', { admin: true, body: { type: 'filter.test', project_id: 'pb', summary: 'other' } });
     const r = await t.call('GET', '/events?type=filter.test', { admin: true });
     expect(r.status).toBe(200);
@@ -89,7 +95,9 @@ describe('GET /events', () => {
     const search = await t.call('GET', '/events?search=100%25', { admin: true });
     expect(search.body.map((e: any) => e.summary)).toEqual(['needle 100%']);
     const wildcard = await t.call('GET', '/events?search=%25', { admin: true });
-    expect(wildcard.body.every((e: any) => e.summary.includes('%') || e.type.includes('%') || e.agent.includes('%'))).toBe(true);
+    expect(
+      wildcard.body.every((e: any) => e.summary.includes('%') || e.type.includes('%') || e.agent.includes('%')),
+    ).toBe(true);
     const byAgent = await t.call('GET', '/events?agent=ev-a', { admin: true });
     expect(byAgent.body.length).toBeGreaterThan(0);
     expect(byAgent.body.every((e: any) => e.agent === 'ev-a')).toBe(true);
@@ -104,12 +112,20 @@ describe('GET /events', () => {
   });
 
   it('S2: since is parsed as an instant (ISO with T and Z, or the stored format)', async () => {
-    await t.db.run("INSERT INTO events (type, agent, summary, created_at) VALUES ('since.test', 'x', 'early', '2026-01-10 08:00:00')");
-    await t.db.run("INSERT INTO events (type, agent, summary, created_at) VALUES ('since.test', 'x', 'late', '2026-01-10 20:00:00')");
+    await t.db.run(
+      "INSERT INTO events (type, agent, summary, created_at) VALUES ('since.test', 'x', 'early', '2026-01-10 08:00:00')",
+    );
+    await t.db.run(
+      "INSERT INTO events (type, agent, summary, created_at) VALUES ('since.test', 'x', 'late', '2026-01-10 20:00:00')",
+    );
     const iso = await t.call('GET', '/events?type=since.test&since=2026-01-10T12:00:00Z', { admin: true });
     expect(iso.status).toBe(200);
     expect(iso.body.map((e: any) => e.summary)).toEqual(['late']);
-    const offset = await t.call('GET', `/events?type=since.test&since=${encodeURIComponent('2026-01-10T09:00:00+02:00')}`, { admin: true });
+    const offset = await t.call(
+      'GET',
+      `/events?type=since.test&since=${encodeURIComponent('2026-01-10T09:00:00+02:00')}`,
+      { admin: true },
+    );
     expect(offset.body.map((e: any) => e.summary)).toEqual(['late', 'early']);
     const rawPlus = await t.call('GET', '/events?type=since.test&since=2026-01-10T21:00:00+02:00', { admin: true });
     expect(rawPlus.body.map((e: any) => e.summary)).toEqual(['late']);

@@ -12,9 +12,27 @@ afterAll(async () => t?.close());
 
 describe('feedback', () => {
   it('POST answers 201 with the row, submitted_by = caller, event summary is a JSON string', async () => {
-    const r = await t.call('POST', '/feedback', { agentKey, body: { rating: 4, entity_type: 'task', entity_id: 12, comment: 'good', agent_id: 'worker-1', submitted_by: 'spoof' } });
+    const r = await t.call('POST', '/feedback', {
+      agentKey,
+      body: {
+        rating: 4,
+        entity_type: 'task',
+        entity_id: 12,
+        comment: 'good',
+        agent_id: 'worker-1',
+        submitted_by: 'spoof',
+      },
+    });
     expect(r.status).toBe(201);
-    expect(r.body).toMatchObject({ id: expect.any(Number), rating: 4, entity_type: 'task', entity_id: '12', comment: 'good', agent_id: 'worker-1', submitted_by: 'fb-agent' });
+    expect(r.body).toMatchObject({
+      id: expect.any(Number),
+      rating: 4,
+      entity_type: 'task',
+      entity_id: '12',
+      comment: 'good',
+      agent_id: 'worker-1',
+      submitted_by: 'fb-agent',
+    });
     const ev = await t.db.get<any>("SELECT * FROM events WHERE type = 'feedback_submitted'");
     expect(JSON.parse(ev.summary)).toEqual({ id: r.body.id, rating: 4, entity_type: 'task', agent_id: 'worker-1' });
     expect(ev.agent).toBe('fb-agent');
@@ -36,13 +54,19 @@ describe('feedback', () => {
     const all = await t.call('GET', '/feedback', { admin: true });
     expect(all.body).toHaveLength(3);
     expect(all.body[0].rating).toBe(5);
-    expect((await t.call('GET', '/feedback?agent_id=worker-1&min_rating=3', { admin: true })).body.map((f: any) => f.rating)).toEqual([4]);
+    expect(
+      (await t.call('GET', '/feedback?agent_id=worker-1&min_rating=3', { admin: true })).body.map((f: any) => f.rating),
+    ).toEqual([4]);
     expect((await t.call('GET', '/feedback?rating=9', { admin: true })).status).toBe(400);
     const s = await t.call('GET', '/feedback/summary', { admin: true });
     expect(s.body.total).toBe(3);
     expect(s.body.avg_rating).toBe(3.67);
     expect(s.body.by_agent[0]).toEqual({ agent_id: 'worker-1', count: 2, avg_rating: 3 });
-    expect(s.body.rating_dist).toEqual([{ rating: 2, count: 1 }, { rating: 4, count: 1 }, { rating: 5, count: 1 }]);
+    expect(s.body.rating_dist).toEqual([
+      { rating: 2, count: 1 },
+      { rating: 4, count: 1 },
+      { rating: 5, count: 1 },
+    ]);
     expect(s.body.recent).toHaveLength(3);
     expect(s.body.by_type.map((x: any) => x.entity_type).sort()).toEqual(['bug', 'general', 'task']);
   });

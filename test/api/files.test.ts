@@ -19,10 +19,18 @@ const count = async () => Number((await t.db.get<any>('SELECT COUNT(*) AS n FROM
 
 describe('temp files (spec 05 §10)', () => {
   it('upload answers name, absolute URL from PUBLIC_BASE_URL, size and expiry; the list shows it; download is an attachment', async () => {
-    const r = await t.call('POST', '/files', { agentKey: key, raw: form('hello notes', 'my notes (v2).txt'), headers: { Host: 'evil.example' } });
+    const r = await t.call('POST', '/files', {
+      agentKey: key,
+      raw: form('hello notes', 'my notes (v2).txt'),
+      headers: { Host: 'evil.example' },
+    });
     expect(r.status).toBe(200);
     expect(r.body.filename).toMatch(/^my_notes__v2__\d+_[0-9a-f]{8}\.txt$/);
-    expect(r.body).toMatchObject({ ok: true, size: 11, url: `https://myc.example.test/api/mycelium/files/${r.body.filename}` });
+    expect(r.body).toMatchObject({
+      ok: true,
+      size: 11,
+      url: `https://myc.example.test/api/mycelium/files/${r.body.filename}`,
+    });
     const exp = Date.parse(r.body.expires_at) - Date.now();
     expect(exp).toBeGreaterThan(23.9 * 3600_000);
     expect(exp).toBeLessThanOrEqual(24 * 3600_000);
@@ -55,7 +63,8 @@ describe('temp files (spec 05 §10)', () => {
     expect((await t.call('GET', `/files/${up.body.filename}`)).status).toBe(401);
     expect((await t.call('GET', '/files', {})).status).toBe(401);
     // A literal `..` or `.` segment is resolved by URL parsing before routing: some 4xx, never 500.
-    for (const name of ['..', '.', '%2E%2E', '%2E']) expect([400, 404]).toContain((await t.call('GET', `/files/${name}`, { agentKey: key })).status);
+    for (const name of ['..', '.', '%2E%2E', '%2E'])
+      expect([400, 404]).toContain((await t.call('GET', `/files/${name}`, { agentKey: key })).status);
     for (const name of ['...', '%2F..%2F', '..%2F']) {
       const r = await t.call('GET', `/files/${name}`, { agentKey: key });
       expect(r.status).toBe(400);
@@ -96,9 +105,13 @@ describe('temp files (spec 05 §10)', () => {
 
   it('expired files are gone from list and download, and the maintenance sweep removes row and blob', async () => {
     const r = await t.call('POST', '/files', { agentKey: key, raw: form('old', 'old.txt') });
-    await t.db.run("UPDATE temp_files SET expires_at = datetime('now', '-1 minute') WHERE filename = ?", [r.body.filename]);
+    await t.db.run("UPDATE temp_files SET expires_at = datetime('now', '-1 minute') WHERE filename = ?", [
+      r.body.filename,
+    ]);
     expect((await t.call('GET', `/files/${r.body.filename}`, { agentKey: key })).status).toBe(404);
-    expect((await t.call('GET', '/files', { agentKey: key })).body.some((f: any) => f.filename === r.body.filename)).toBe(false);
+    expect(
+      (await t.call('GET', '/files', { agentKey: key })).body.some((f: any) => f.filename === r.body.filename),
+    ).toBe(false);
     await t.scheduled();
     expect(await t.db.get('SELECT filename FROM temp_files WHERE filename = ?', [r.body.filename])).toBeUndefined();
   });

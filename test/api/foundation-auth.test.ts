@@ -46,7 +46,11 @@ describe('admin key (SEC-01, P-03)', () => {
 
 describe('guard matrix (spec 01 §8)', () => {
   const expired = async () =>
-    signOperatorToken(t.jwtSecret, { studioUser: true, userId: adminOp.id, username: 'root-op', displayName: 'root-op', role: 'admin', tv: 1 }, new Date(Date.now() - 8 * 86400_000));
+    signOperatorToken(
+      t.jwtSecret,
+      { studioUser: true, userId: adminOp.id, username: 'root-op', displayName: 'root-op', role: 'admin', tv: 1 },
+      new Date(Date.now() - 8 * 86400_000),
+    );
 
   it('admin-only route: each credential gets the exact status and message', async () => {
     const cases: [string, Parameters<Target['call']>[2], number, string | null][] = [
@@ -100,7 +104,10 @@ describe('guard matrix (spec 01 §8)', () => {
 
 describe('agent keys (P-02, SEC-06)', () => {
   it('only the SHA-256 of the key is stored and no read returns key or hash', async () => {
-    const reg = await t.call('POST', '/admin/agents', { admin: true, body: { id: 'bob', name: 'Bob', project_id: 'apollo' } });
+    const reg = await t.call('POST', '/admin/agents', {
+      admin: true,
+      body: { id: 'bob', name: 'Bob', project_id: 'apollo' },
+    });
     expect(reg.body.api_key).toMatch(/^dvk_[0-9a-f]{48}$/);
     expect(reg.body.message).toBe('Store this key — it will not be shown again. MCP config included for agent setup.');
     const row = await t.db.get<{ api_key_hash: string }>("SELECT api_key_hash FROM agents WHERE id = 'bob'");
@@ -133,9 +140,13 @@ describe('agent keys (P-02, SEC-06)', () => {
     expect((await t.call('GET', '/agents/carol', { agentKey: rot.body.api_key })).status).toBe(403);
     expect((await t.call('GET', '/agents/carol', { agentKey: self.body.api_key })).status).toBe(200);
     await t.settle();
-    const evs = await t.db.all<{ type: string }>("SELECT type FROM events WHERE type IN ('agent_key_regenerated','agent_key_rotated') ORDER BY id");
+    const evs = await t.db.all<{ type: string }>(
+      "SELECT type FROM events WHERE type IN ('agent_key_regenerated','agent_key_rotated') ORDER BY id",
+    );
     expect(evs.map((e) => e.type)).toEqual(['agent_key_regenerated', 'agent_key_rotated']);
-    expect((await t.call('PUT', '/admin/agents/nobody/key', { admin: true })).body).toEqual({ error: 'Agent not found' });
+    expect((await t.call('PUT', '/admin/agents/nobody/key', { admin: true })).body).toEqual({
+      error: 'Agent not found',
+    });
   });
 
   it('SEC-06: 31 forged keys from one IP get 403, the 32nd gets 429 with Retry-After; a valid key from that IP still works', async () => {
@@ -160,18 +171,32 @@ describe('registration', () => {
     const missing = await t.call('POST', '/admin/agents', { admin: true, body: { id: 'x1', name: 'X' } });
     expect(missing.status).toBe(400);
     expect(missing.body).toEqual({ error: 'id, name, and project_id are required' });
-    const wrongType = await t.call('POST', '/admin/agents', { admin: true, body: { id: 'x2', name: 'X', project_id: 'p', capabilities: 'code' } });
+    const wrongType = await t.call('POST', '/admin/agents', {
+      admin: true,
+      body: { id: 'x2', name: 'X', project_id: 'p', capabilities: 'code' },
+    });
     expect(wrongType.status).toBe(400);
     expect(wrongType.body.error).toBe('capabilities must be an array');
-    const objectName = await t.call('POST', '/admin/agents', { admin: true, body: { id: 'x3', name: { a: 1 }, project_id: 'p' } });
+    const objectName = await t.call('POST', '/admin/agents', {
+      admin: true,
+      body: { id: 'x3', name: { a: 1 }, project_id: 'p' },
+    });
     expect(objectName.status).toBe(400);
     expect(objectName.body.error).toBe('name must be a string');
-    const reserved = await t.call('POST', '/admin/agents', { admin: true, body: { id: 'heartbeat', name: 'X', project_id: 'p' } });
+    const reserved = await t.call('POST', '/admin/agents', {
+      admin: true,
+      body: { id: 'heartbeat', name: 'X', project_id: 'p' },
+    });
     expect(reserved.status).toBe(400);
-    const dup = await t.call('POST', '/admin/agents', { admin: true, body: { id: 'alice', name: 'X', project_id: 'p' } });
+    const dup = await t.call('POST', '/admin/agents', {
+      admin: true,
+      body: { id: 'alice', name: 'X', project_id: 'p' },
+    });
     expect(dup.status).toBe(409);
     expect(dup.body).toEqual({ error: 'Agent alice already exists' });
-    const n = await t.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM agents WHERE id IN ('x1','x2','x3','heartbeat')");
+    const n = await t.db.get<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM agents WHERE id IN ('x1','x2','x3','heartbeat')",
+    );
     expect(n!.n).toBe(0);
   });
 
@@ -182,23 +207,37 @@ describe('registration', () => {
     expect(row.body.project_id).toBe('legacy-game');
     expect(row.body.capabilities).toBe('["code","assets"]');
     expect(row.body.status).toBe('offline');
-    const member = await t.db.get("SELECT 1 AS ok FROM channel_members m JOIN channels c ON c.id = m.channel_id WHERE c.slug = 'general' AND m.user_id = 'dave'");
+    const member = await t.db.get(
+      "SELECT 1 AS ok FROM channel_members m JOIN channels c ON c.id = m.channel_id WHERE c.slug = 'general' AND m.user_id = 'dave'",
+    );
     expect(member).toEqual({ ok: 1 });
-    const agentTry = await t.call('POST', '/agents', { agentKey: agent.key, body: { id: 'eve', name: 'Eve', project_id: 'p' } });
+    const agentTry = await t.call('POST', '/agents', {
+      agentKey: agent.key,
+      body: { id: 'eve', name: 'Eve', project_id: 'p' },
+    });
     expect(agentTry.status).toBe(401);
   });
 });
 
 describe('operator sessions (SEC-03, SEC-04, SEC-05, SEC-08, SEC-10, P-01)', () => {
   it('login returns a 7-day HS256 token; wrong password and unknown user get the same 401', async () => {
-    const ok = await t.call('POST', '/studio/login', { body: { username: ' Root-Op ', password: 'correct horse battery' }, ip: '198.51.100.201' });
+    const ok = await t.call('POST', '/studio/login', {
+      body: { username: ' Root-Op ', password: 'correct horse battery' },
+      ip: '198.51.100.201',
+    });
     expect(ok.status).toBe(200);
     expect(ok.body.user).toEqual({ id: adminOp.id, username: 'root-op', display_name: 'root-op', role: 'admin' });
     const claims = decodeJwt(ok.body.token);
     expect(claims.exp! - claims.iat!).toBe(604800);
     expect(claims.studioUser).toBe(true);
-    const bad = await t.call('POST', '/studio/login', { body: { username: 'root-op', password: 'wrong password!' }, ip: '198.51.100.202' });
-    const unknown = await t.call('POST', '/studio/login', { body: { username: 'nobody-here', password: 'wrong password!' }, ip: '198.51.100.202' });
+    const bad = await t.call('POST', '/studio/login', {
+      body: { username: 'root-op', password: 'wrong password!' },
+      ip: '198.51.100.202',
+    });
+    const unknown = await t.call('POST', '/studio/login', {
+      body: { username: 'nobody-here', password: 'wrong password!' },
+      ip: '198.51.100.202',
+    });
     expect(bad.status).toBe(401);
     expect(unknown.status).toBe(401);
     expect(bad.body).toEqual({ error: 'Invalid username or password' });
@@ -210,7 +249,10 @@ describe('operator sessions (SEC-03, SEC-04, SEC-05, SEC-08, SEC-10, P-01)', () 
   it('SEC-08: after 10 failed logins from one IP within 15 minutes the next attempt → 429; successes do not count', async () => {
     const friendly = '198.51.100.249';
     for (let i = 0; i < 12; i++) {
-      const ok = await t.call('POST', '/studio/login', { body: { username: 'member-op', password: 'correct horse battery' }, ip: friendly });
+      const ok = await t.call('POST', '/studio/login', {
+        body: { username: 'member-op', password: 'correct horse battery' },
+        ip: friendly,
+      });
       expect(ok.status, `successful login ${i + 1}`).toBe(200);
     }
     const ip = '198.51.100.250';
@@ -218,7 +260,10 @@ describe('operator sessions (SEC-03, SEC-04, SEC-05, SEC-08, SEC-10, P-01)', () 
       const r = await t.call('POST', '/studio/login', { body: { username: 'root-op', password: 'nope-nope' }, ip });
       expect(r.status).toBe(401);
     }
-    const r = await t.call('POST', '/studio/login', { body: { username: 'root-op', password: 'correct horse battery' }, ip });
+    const r = await t.call('POST', '/studio/login', {
+      body: { username: 'root-op', password: 'correct horse battery' },
+      ip,
+    });
     expect(r.status).toBe(429);
     expect(r.headers.get('retry-after')).toMatch(/^\d+$/);
   });
@@ -228,24 +273,40 @@ describe('operator sessions (SEC-03, SEC-04, SEC-05, SEC-08, SEC-10, P-01)', () 
     const none = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ studioUser: true, userId: adminOp.id, role: 'admin', tv: 1, exp: 9999999999 })}.`;
     const r1 = await t.call('GET', '/studio/users', { token: none });
     expect([401, 403]).toContain(r1.status);
-    const foreign = await signOperatorToken('another-secret-that-is-long-enough-1234', { studioUser: true, userId: adminOp.id, username: 'root-op', displayName: 'root-op', role: 'admin', tv: 1 }, new Date());
+    const foreign = await signOperatorToken(
+      'another-secret-that-is-long-enough-1234',
+      { studioUser: true, userId: adminOp.id, username: 'root-op', displayName: 'root-op', role: 'admin', tv: 1 },
+      new Date(),
+    );
     const r2 = await t.call('GET', '/studio/users', { token: foreign });
     expect(r2.status).toBe(403);
     expect(r2.body).toEqual({ error: 'Invalid admin key' });
   });
 
   it('SEC-10: roles are validated and default to operator, not admin', async () => {
-    const bad = await t.call('POST', '/studio/users', { admin: true, body: { username: 'su', password: 'longenough', display_name: 'SU', role: 'superuser' } });
+    const bad = await t.call('POST', '/studio/users', {
+      admin: true,
+      body: { username: 'su', password: 'longenough', display_name: 'SU', role: 'superuser' },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body).toMatchObject({ code: 'invalid_enum', field: 'role', allowed: ['admin', 'operator', 'member'] });
-    const dflt = await t.call('POST', '/studio/users', { admin: true, body: { username: 'plain', password: 'longenough', display_name: 'Plain' } });
+    const dflt = await t.call('POST', '/studio/users', {
+      admin: true,
+      body: { username: 'plain', password: 'longenough', display_name: 'Plain' },
+    });
     expect(dflt.status).toBe(200);
     expect(dflt.body.role).toBe('operator');
     const badPut = await t.call('PUT', `/studio/users/${dflt.body.id}`, { admin: true, body: { role: 'x' } });
     expect(badPut.status).toBe(400);
-    const short = await t.call('POST', '/studio/users', { admin: true, body: { username: 'shorty', password: 'short', display_name: 'S' } });
+    const short = await t.call('POST', '/studio/users', {
+      admin: true,
+      body: { username: 'shorty', password: 'short', display_name: 'S' },
+    });
     expect(short.body).toEqual({ error: 'Password must be at least 8 characters' });
-    const dup = await t.call('POST', '/studio/users', { admin: true, body: { username: 'PLAIN', password: 'longenough', display_name: 'P2' } });
+    const dup = await t.call('POST', '/studio/users', {
+      admin: true,
+      body: { username: 'PLAIN', password: 'longenough', display_name: 'P2' },
+    });
     expect(dup.status).toBe(409);
     expect(dup.body).toEqual({ error: 'Username already taken' });
     const list = await t.call('GET', '/studio/users', { admin: true });
@@ -261,7 +322,10 @@ describe('operator sessions (SEC-03, SEC-04, SEC-05, SEC-08, SEC-10, P-01)', () 
     expect(demote.body).toMatchObject({ ok: true, id: u.id, role: 'member' });
     const after = await t.call('GET', '/studio/users', { token: u.token });
     expect(after.status).toBe(403);
-    const relog = await t.call('POST', '/studio/login', { body: { username: 'temp-admin', password: u.password }, ip: '198.51.100.77' });
+    const relog = await t.call('POST', '/studio/login', {
+      body: { username: 'temp-admin', password: u.password },
+      ip: '198.51.100.77',
+    });
     const member = await t.call('GET', '/studio/users', { token: relog.body.token });
     expect(member.body).toEqual({ error: 'Admin role required' });
     const del = await t.call('DELETE', `/studio/users/${u.id}`, { admin: true });
@@ -274,15 +338,24 @@ describe('operator sessions (SEC-03, SEC-04, SEC-05, SEC-08, SEC-10, P-01)', () 
 
   it('a password change revokes older sessions; the new token works', async () => {
     const u = await createOperator(t, 'changer', 'operator');
-    const wrong = await t.call('POST', '/studio/me/password', { token: u.token, body: { current_password: 'not it at all', new_password: 'brand new secret' } });
+    const wrong = await t.call('POST', '/studio/me/password', {
+      token: u.token,
+      body: { current_password: 'not it at all', new_password: 'brand new secret' },
+    });
     expect(wrong.status).toBe(403);
-    const ok = await t.call('POST', '/studio/me/password', { token: u.token, body: { current_password: u.password, new_password: 'brand new secret' } });
+    const ok = await t.call('POST', '/studio/me/password', {
+      token: u.token,
+      body: { current_password: u.password, new_password: 'brand new secret' },
+    });
     expect(ok.status).toBe(200);
     expect((await t.call('GET', '/studio/me', { token: u.token })).status).toBe(401);
     const me = await t.call('GET', '/studio/me', { token: ok.body.token });
     expect(me.status).toBe(200);
     expect(me.body.username).toBe('changer');
-    const adminSet = await t.call('PUT', `/studio/users/${u.id}/password`, { admin: true, body: { password: 'set by admin 1' } });
+    const adminSet = await t.call('PUT', `/studio/users/${u.id}/password`, {
+      admin: true,
+      body: { password: 'set by admin 1' },
+    });
     expect(adminSet.body).toEqual({ ok: true, username: 'changer' });
     expect((await t.call('GET', '/studio/me', { token: ok.body.token })).status).toBe(401);
   });

@@ -10,7 +10,11 @@ describe('instance URL in generated configs (SEC-34, weak spot 13)', () => {
   it('PUBLIC_BASE_URL wins over the Host header', async () => {
     const t = await startTarget({ env: { PUBLIC_BASE_URL: 'https://mycelium.example.org/' } });
     targets.push(t);
-    const r = await t.call('POST', '/admin/agents', { admin: true, headers: { Host: 'attacker.example' }, body: { id: 'a1', name: 'A', project_id: 'p' } });
+    const r = await t.call('POST', '/admin/agents', {
+      admin: true,
+      headers: { Host: 'attacker.example' },
+      body: { id: 'a1', name: 'A', project_id: 'p' },
+    });
     expect(r.status).toBe(200);
     expect(r.body.mcp_config.mcpServers.mycelium.env.MYCELIUM_URL).toBe('https://mycelium.example.org/api/mycelium');
   });
@@ -18,7 +22,11 @@ describe('instance URL in generated configs (SEC-34, weak spot 13)', () => {
   it('ALLOWED_HOSTS refuses an unlisted Host with 400 and creates nothing', async () => {
     const t = await startTarget({ env: { ALLOWED_HOSTS: 'mycelium.example.org' } });
     targets.push(t);
-    const r = await t.call('POST', '/admin/agents', { admin: true, headers: { Host: 'attacker.example' }, body: { id: 'a2', name: 'A', project_id: 'p' } });
+    const r = await t.call('POST', '/admin/agents', {
+      admin: true,
+      headers: { Host: 'attacker.example' },
+      body: { id: 'a2', name: 'A', project_id: 'p' },
+    });
     expect(r.status).toBe(400);
     expect(r.body.error).toMatch(/^Invalid Host header: Host not allowed: /);
     expect(await t.db.get("SELECT COUNT(*) AS n FROM agents WHERE id = 'a2'")).toEqual({ n: 0 });

@@ -42,22 +42,44 @@ describe('HTTP pipeline', () => {
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ status: 'ok', db_ok: true, agents_online: 0, version: '0.1.0' });
     if (t.runtime === 'node') {
-      expect(Object.keys(r.body).sort()).toEqual(['agents_online', 'db_ok', 'memory_usage_mb', 'status', 'uptime_seconds', 'version']);
+      expect(Object.keys(r.body).sort()).toEqual([
+        'agents_online',
+        'db_ok',
+        'memory_usage_mb',
+        'status',
+        'uptime_seconds',
+        'version',
+      ]);
       expect(Number.isInteger(r.body.uptime_seconds)).toBe(true);
       expect(r.body.memory_usage_mb).toBeGreaterThan(0);
     } else {
       // No process and no readable memory in an isolate: no fake uptime, no fake 0 MB.
-      expect(Object.keys(r.body).sort()).toEqual(['agents_online', 'db_latency_ms', 'db_ok', 'isolate_age_seconds', 'status', 'version']);
+      expect(Object.keys(r.body).sort()).toEqual([
+        'agents_online',
+        'db_latency_ms',
+        'db_ok',
+        'isolate_age_seconds',
+        'status',
+        'version',
+      ]);
       expect(Number.isInteger(r.body.isolate_age_seconds)).toBe(true);
       expect(Number.isInteger(r.body.db_latency_ms)).toBe(true);
     }
   });
 
   it('malformed JSON → 400 with the exact sentence, before any auth or write', async () => {
-    const r = await t.call('POST', '/admin/agents', { admin: true, raw: '{"id": "x",', headers: { 'Content-Type': 'application/json' } });
+    const r = await t.call('POST', '/admin/agents', {
+      admin: true,
+      raw: '{"id": "x",',
+      headers: { 'Content-Type': 'application/json' },
+    });
     expect(r.status).toBe(400);
     expect(r.body).toEqual({ error: 'Invalid JSON in request body' });
-    const scalar = await t.call('POST', '/admin/agents', { admin: true, raw: '"just a string"', headers: { 'Content-Type': 'application/json' } });
+    const scalar = await t.call('POST', '/admin/agents', {
+      admin: true,
+      raw: '"just a string"',
+      headers: { 'Content-Type': 'application/json' },
+    });
     expect(scalar.status).toBe(400);
     expect(scalar.body).toEqual({ error: 'Invalid JSON in request body' });
     expect(await t.db.get('SELECT COUNT(*) AS n FROM agents')).toEqual({ n: 0 });
@@ -66,7 +88,13 @@ describe('HTTP pipeline', () => {
   it('a body just under 1 MB is accepted', async () => {
     const r = await t.call('POST', '/admin/agents', {
       admin: true,
-      body: { id: 'near-limit', name: 'n', project_id: 'p', capabilities: ['x'.repeat(90)], pad: 'y'.repeat(1000 * 1000) },
+      body: {
+        id: 'near-limit',
+        name: 'n',
+        project_id: 'p',
+        capabilities: ['x'.repeat(90)],
+        pad: 'y'.repeat(1000 * 1000),
+      },
     });
     expect(r.status).toBe(200);
   });
@@ -89,16 +117,22 @@ describe('HTTP pipeline', () => {
     });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-headers')).toContain('X-Acting-As');
-    const preEvil = await t.fetch('/api/mycelium/agents', { method: 'OPTIONS', headers: { Origin: 'https://evil.example.net' } });
+    const preEvil = await t.fetch('/api/mycelium/agents', {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://evil.example.net' },
+    });
     expect(preEvil.headers.get('access-control-allow-methods')).toBeNull();
   });
   // Last: the server answers 413 before reading the whole upload, which resets that connection.
   it('SEC-51: a 2 MB body → 413 JSON, never 500, and nothing is written', async () => {
     const big = JSON.stringify({ id: 'big', name: 'x'.repeat(2 * 1024 * 1024), project_id: 'p' });
-    const r = await t.call('POST', '/admin/agents', { admin: true, raw: big, headers: { 'Content-Type': 'application/json' } });
+    const r = await t.call('POST', '/admin/agents', {
+      admin: true,
+      raw: big,
+      headers: { 'Content-Type': 'application/json' },
+    });
     expect(r.status).toBe(413);
     expect(r.body).toEqual({ error: 'Request body too large' });
     expect(await t.db.get("SELECT COUNT(*) AS n FROM agents WHERE id = 'big'")).toEqual({ n: 0 });
   });
-
 });

@@ -31,17 +31,25 @@ beforeAll(async () => {
   // The route list comes from the app itself (as in route-manifest.test.ts), plugin routes included.
   const dir = mkdtempSync(join(tmpdir(), 'mycelium-fuzz-'));
   const quiet = consoleLogger('error', { log: () => undefined, error: () => undefined });
-  const runtime = createNodeRuntime({ config: loadConfig({ ADMIN_KEY: 'r'.repeat(40), JWT_SECRET: 's'.repeat(40), DATA_DIR: dir }), log: quiet });
+  const runtime = createNodeRuntime({
+    config: loadConfig({ ADMIN_KEY: 'r'.repeat(40), JWT_SECRET: 's'.repeat(40), DATA_DIR: dir }),
+    log: quiet,
+  });
   await prepareDatabase(runtime);
   const { app, ctx } = createApp(runtime);
   for (const name of PLUGINS) {
-    const r = await app.request(`/api/mycelium/plugins/${name}/enable`, { method: 'PUT', headers: { 'X-Admin-Key': 'r'.repeat(40) } });
+    const r = await app.request(`/api/mycelium/plugins/${name}/enable`, {
+      method: 'PUT',
+      headers: { 'X-Admin-Key': 'r'.repeat(40) },
+    });
     if (r.status !== 200) throw new Error(`enable ${name}: ${r.status}`);
   }
   const seen = new Set<string>();
   const all = [
     ...app.routes.filter((r) => r.method !== 'ALL' && (r.path.startsWith('/api/mycelium/') || r.path === '/health')),
-    ...[...pluginHostOf(ctx).loaded.values()].flatMap((p) => p.routes.map((r) => ({ method: r.method, path: `/api/mycelium/plugins/${p.name}${r.path}` }))),
+    ...[...pluginHostOf(ctx).loaded.values()].flatMap((p) =>
+      p.routes.map((r) => ({ method: r.method, path: `/api/mycelium/plugins/${p.name}${r.path}` })),
+    ),
   ];
   routes = all
     .filter((r) => !/stream$/.test(r.path)) // long-lived SSE answers have their own tests
@@ -54,7 +62,8 @@ beforeAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 
   t = await startTarget();
-  for (const name of PLUGINS) expect((await t.call('PUT', `/plugins/${name}/enable`, { admin: true })).status).toBe(200);
+  for (const name of PLUGINS)
+    expect((await t.call('PUT', `/plugins/${name}/enable`, { admin: true })).status).toBe(200);
   agentKey = (await registerAgent(t, 'fuzz-agent', 'fuzz')).key;
   await registerAgent(t, 'fuzz-target', 'fuzz');
   await t.call('POST', '/tasks', { admin: true, body: { title: 'fuzz task', project_id: 'fuzz' } });
@@ -64,7 +73,17 @@ beforeAll(async () => {
 afterAll(async () => t?.close());
 
 const PROTO = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', 'prototype', '__defineGetter__'];
-const HUGE = ['9223372036854775807', '9223372036854775808', '-9223372036854775809', '1e309', '9'.repeat(400), '0x10', '1.5', '-1', '0'];
+const HUGE = [
+  '9223372036854775807',
+  '9223372036854775808',
+  '-9223372036854775809',
+  '1e309',
+  '9'.repeat(400),
+  '0x10',
+  '1.5',
+  '-1',
+  '0',
+];
 
 const deepValue = (depth: number, leaf: unknown): unknown => {
   let v = leaf;
@@ -76,41 +95,158 @@ const deepValue = (depth: number, leaf: unknown): unknown => {
 const deepText = (depth: number) => '[{"a":'.repeat(depth >> 1) + '1' + '}]'.repeat(depth >> 1);
 
 const oddString = fc.oneof(
-  fc.constantFrom(...PROTO, ...HUGE, '1abc', '', ' ', 'null', 'true', '[]', '{}', '..', '%00', '\u0000', '\u202e', '\ud800', '𝕏'.repeat(50), 'é', 'a'.repeat(600)),
+  fc.constantFrom(
+    ...PROTO,
+    ...HUGE,
+    '1abc',
+    '',
+    ' ',
+    'null',
+    'true',
+    '[]',
+    '{}',
+    '..',
+    '%00',
+    '\u0000',
+    '\u202e',
+    '\ud800',
+    '𝕏'.repeat(50),
+    'é',
+    'a'.repeat(600),
+  ),
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.string({ unit: 'grapheme', maxLength: 40 }),
 );
 
 const oddValue: fc.Arbitrary<unknown> = fc.oneof(
   oddString,
-  fc.constantFrom(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 2, -Number.MAX_SAFE_INTEGER, 1e308, -1, 0, 1, 0.5, 2 ** 63, true, false, null),
+  fc.constantFrom(
+    Number.MAX_SAFE_INTEGER,
+    Number.MAX_SAFE_INTEGER + 2,
+    -Number.MAX_SAFE_INTEGER,
+    1e308,
+    -1,
+    0,
+    1,
+    0.5,
+    2 ** 63,
+    true,
+    false,
+    null,
+  ),
   fc.integer(),
   fc.double({ noNaN: true }),
   fc.array(fc.oneof(fc.integer(), oddString), { maxLength: 5 }),
   fc.integer({ min: 2, max: 120 }).map((d) => deepValue(d, 1)),
-  fc.constantFrom(JSON.parse('{"__proto__":{"polluted":1}}'), { constructor: { prototype: { polluted: 1 } } }, { toString: 1, valueOf: 'x' }),
+  fc.constantFrom(
+    JSON.parse('{"__proto__":{"polluted":1}}'),
+    { constructor: { prototype: { polluted: 1 } } },
+    { toString: 1, valueOf: 'x' },
+  ),
   fc.constant('z'.repeat(20_000)),
-  fc.dictionary(fc.constantFrom('a', 'id', 'type', 'value', ...PROTO), fc.oneof(fc.integer(), oddString), { maxKeys: 3 }),
+  fc.dictionary(fc.constantFrom('a', 'id', 'type', 'value', ...PROTO), fc.oneof(fc.integer(), oddString), {
+    maxKeys: 3,
+  }),
 );
 
 const FIELDS = [
-  'id', 'name', 'title', 'description', 'status', 'project_id', 'project', 'agent_id', 'assignee', 'priority', 'data', 'value',
-  'content', 'to', 'to_agent', 'from', 'type', 'tags', 'blocked_by', 'approval_id', 'url', 'events', 'role', 'username', 'password',
-  'steps', 'order', 'amount', 'conditions', 'enabled', 'config', 'risk_tier', 'vote', 'key', 'namespace', 'ttl', 'max_concurrent',
-  'limit', 'offset', 'channel_id', 'members', 'action', 'token', 'summary', 'message', 'ids', 'keys', 'trigger_event', 'enforcement',
-  'cost', 'tokens', 'model', 'period', 'budget', 'team_id', 'org_id', 'email', 'display_name', 'step_id', 'task_id', 'secret',
+  'id',
+  'name',
+  'title',
+  'description',
+  'status',
+  'project_id',
+  'project',
+  'agent_id',
+  'assignee',
+  'priority',
+  'data',
+  'value',
+  'content',
+  'to',
+  'to_agent',
+  'from',
+  'type',
+  'tags',
+  'blocked_by',
+  'approval_id',
+  'url',
+  'events',
+  'role',
+  'username',
+  'password',
+  'steps',
+  'order',
+  'amount',
+  'conditions',
+  'enabled',
+  'config',
+  'risk_tier',
+  'vote',
+  'key',
+  'namespace',
+  'ttl',
+  'max_concurrent',
+  'limit',
+  'offset',
+  'channel_id',
+  'members',
+  'action',
+  'token',
+  'summary',
+  'message',
+  'ids',
+  'keys',
+  'trigger_event',
+  'enforcement',
+  'cost',
+  'tokens',
+  'model',
+  'period',
+  'budget',
+  'team_id',
+  'org_id',
+  'email',
+  'display_name',
+  'step_id',
+  'task_id',
+  'secret',
 ];
 
 /** A plausible body for most routes; near misses change one to three of its fields. */
 const BASE: Record<string, unknown> = {
-  type: 'custom', title: 'fuzz', name: 'fuzz', description: 'd', content: 'hello', project_id: 'fuzz', to: 'fuzz-target',
-  status: 'open', priority: 'medium', data: { a: 1 }, value: 'v', summary: 's', action_type: 'delete', risk_tier: 'low',
-  url: 'https://example.com/hook', events: ['*'], trigger_event: 'task_created', conditions: { type: 'require_field', field: 'description' },
-  username: 'fuzzer', password: 'correct horse battery', role: 'member', amount: 1, cost: 0.01, model: 'm', vote: 'approve',
+  type: 'custom',
+  title: 'fuzz',
+  name: 'fuzz',
+  description: 'd',
+  content: 'hello',
+  project_id: 'fuzz',
+  to: 'fuzz-target',
+  status: 'open',
+  priority: 'medium',
+  data: { a: 1 },
+  value: 'v',
+  summary: 's',
+  action_type: 'delete',
+  risk_tier: 'low',
+  url: 'https://example.com/hook',
+  events: ['*'],
+  trigger_event: 'task_created',
+  conditions: { type: 'require_field', field: 'description' },
+  username: 'fuzzer',
+  password: 'correct horse battery',
+  role: 'member',
+  amount: 1,
+  cost: 0.01,
+  model: 'm',
+  vote: 'approve',
 };
 
 const nearMiss = fc
-  .tuple(fc.subarray(Object.keys(BASE)), fc.dictionary(fc.constantFrom(...FIELDS, ...PROTO), oddValue, { minKeys: 1, maxKeys: 3 }))
+  .tuple(
+    fc.subarray(Object.keys(BASE)),
+    fc.dictionary(fc.constantFrom(...FIELDS, ...PROTO), oddValue, { minKeys: 1, maxKeys: 3 }),
+  )
   .map(([keep, odd]) => {
     const o: Record<string, unknown> = {};
     for (const k of keep) o[k] = BASE[k];
@@ -119,19 +255,70 @@ const nearMiss = fc
 
 const body = fc.oneof(
   { weight: 6, arbitrary: nearMiss },
-  { weight: 1, arbitrary: fc.constantFrom('[]', '"str"', '42', 'null', '{"a":', '['.repeat(100), '{"a":1,"a":2}', '\ufeff{}').map((json) => ({ json })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom('[]', '"str"', '42', 'null', '{"a":', '['.repeat(100), '{"a":1,"a":2}', '\ufeff{}')
+      .map((json) => ({ json })),
+  },
   {
     weight: 2,
     arbitrary: fc
-      .tuple(fc.integer({ min: 65, max: 8000 }), fc.constantFrom('data', 'value', 'approval_id', 'conditions', 'content', 'title'))
+      .tuple(
+        fc.integer({ min: 65, max: 8000 }),
+        fc.constantFrom('data', 'value', 'approval_id', 'conditions', 'content', 'title'),
+      )
       .map(([d, k]) => ({ json: `${JSON.stringify({ ...BASE, [k]: 0 }).slice(0, -1)},"${k}":${deepText(d)}}` })),
   },
 );
 
-const pathParam = fc.oneof(fc.constantFrom('fuzz-agent', 'fuzz-target', '1', '2', 'fuzz', '1abc', ...PROTO, ...HUGE, '..', '%00', '%ff', '%E2%80%AE', 'a'.repeat(300)), oddString.map(percentEncode));
+const pathParam = fc.oneof(
+  fc.constantFrom(
+    'fuzz-agent',
+    'fuzz-target',
+    '1',
+    '2',
+    'fuzz',
+    '1abc',
+    ...PROTO,
+    ...HUGE,
+    '..',
+    '%00',
+    '%ff',
+    '%E2%80%AE',
+    'a'.repeat(300),
+  ),
+  oddString.map(percentEncode),
+);
 
-const QUERY_KEYS = ['limit', 'offset', 'status', 'project_id', 'agent_id', 'since', 'type', 'threshold_hours', 'threshold_minutes', 'q', 'assignee', 'namespace', 'days', 'period', 'approval_id', 'include_expired', 'before', 'after', 'channel', 'unread', 'search'];
-const query = fc.dictionary(fc.constantFrom(...QUERY_KEYS), fc.oneof(fc.constantFrom(...HUGE, ...PROTO, '1abc', ''), oddString), { maxKeys: 3 });
+const QUERY_KEYS = [
+  'limit',
+  'offset',
+  'status',
+  'project_id',
+  'agent_id',
+  'since',
+  'type',
+  'threshold_hours',
+  'threshold_minutes',
+  'q',
+  'assignee',
+  'namespace',
+  'days',
+  'period',
+  'approval_id',
+  'include_expired',
+  'before',
+  'after',
+  'channel',
+  'unread',
+  'search',
+];
+const query = fc.dictionary(
+  fc.constantFrom(...QUERY_KEYS),
+  fc.oneof(fc.constantFrom(...HUGE, ...PROTO, '1abc', ''), oddString),
+  { maxKeys: 3 },
+);
 
 const request = fc.record({ params: fc.array(pathParam, { minLength: 4, maxLength: 4 }), query, body });
 
@@ -181,12 +368,16 @@ describe('route fuzzer (SEC-51, SEC-53, SEC-54, REL-12, REL-25)', () => {
           });
           hist[res.status] = (hist[res.status] ?? 0) + 1;
           const where = `${role} ${r.method} ${path.slice(0, 200)} body=${withBody ? s.body.json.slice(0, 200) : '-'}`;
-          if (res.status >= 500 && res.status !== 503 && res.status !== 502) failures.push(`${where} → ${res.status} ${res.text.slice(0, 200)}`);
-          else if (res.status >= 400 && !isErrorShape(res.body)) failures.push(`${where} → ${res.status} non-JSON error ${res.text.slice(0, 100)}`);
-          else if (res.status >= 400 && res.text.length > 4_000) failures.push(`${where} → ${res.status} error of ${res.text.length} chars`);
+          if (res.status >= 500 && res.status !== 503 && res.status !== 502)
+            failures.push(`${where} → ${res.status} ${res.text.slice(0, 200)}`);
+          else if (res.status >= 400 && !isErrorShape(res.body))
+            failures.push(`${where} → ${res.status} non-JSON error ${res.text.slice(0, 100)}`);
+          else if (res.status >= 400 && res.text.length > 4_000)
+            failures.push(`${where} → ${res.status} error of ${res.text.length} chars`);
           else if (res.status === 200 && res.text === '') failures.push(`${where} → 200 with an empty body`);
           // The agent may have rotated its own key: keep using the new one.
-          if (role === 'agent' && r.path.endsWith('/agents/rekey') && res.status === 200 && res.body?.api_key) agentKey = res.body.api_key;
+          if (role === 'agent' && r.path.endsWith('/agents/rekey') && res.status === 200 && res.body?.api_key)
+            agentKey = res.body.api_key;
         }
       }
     }

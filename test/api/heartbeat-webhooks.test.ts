@@ -15,7 +15,14 @@ beforeAll(async () => {
   t = await startTarget({ env: { MYCELIUM_WEBHOOK_ALLOW_LOOPBACK: `127.0.0.1:${port}` } });
   ada = await registerAgent(t, 'wh-ada', 'wh');
   bob = await registerAgent(t, 'wh-bob', 'wh');
-  const hook = await t.call('POST', '/webhooks', { admin: true, body: { agent_id: ada.id, url: `http://127.0.0.1:${port}/hook`, events: ['agent_status_changed', 'message_sent', 'request_created'] } });
+  const hook = await t.call('POST', '/webhooks', {
+    admin: true,
+    body: {
+      agent_id: ada.id,
+      url: `http://127.0.0.1:${port}/hook`,
+      events: ['agent_status_changed', 'message_sent', 'request_created'],
+    },
+  });
   if (hook.status !== 200) throw new Error(`webhook create failed: ${hook.text}`);
 });
 afterAll(async () => {
@@ -27,7 +34,10 @@ describe('coordination webhooks', () => {
   it('agent_status_changed fires on a status change only', async () => {
     await t.call('POST', '/agents/heartbeat', { agentKey: ada.key, body: { status: 'busy', working_on: 'x' } });
     const first = await waitFor(() => receiver.payloads().find((r) => r.event === 'agent_status_changed'));
-    expect(first).toMatchObject({ agent_id: ada.id, data: { agent_id: ada.id, previous_status: 'offline', new_status: 'busy', working_on: 'x' } });
+    expect(first).toMatchObject({
+      agent_id: ada.id,
+      data: { agent_id: ada.id, previous_status: 'offline', new_status: 'busy', working_on: 'x' },
+    });
     await t.call('POST', '/agents/heartbeat', { agentKey: ada.key, body: { status: 'busy', working_on: 'y' } });
     await t.call('POST', '/agents/heartbeat', { agentKey: ada.key, body: { status: 'idle', working_on: 'y' } });
     const second = await waitFor(() => receiver.payloads().filter((r) => r.event === 'agent_status_changed')[1]);
@@ -36,7 +46,10 @@ describe('coordination webhooks', () => {
   });
 
   it('message_sent and request_created reach the recipient', async () => {
-    const m = await t.call('POST', '/messages', { agentKey: bob.key, body: { to_agent: ada.id, content: 'hello ada' } });
+    const m = await t.call('POST', '/messages', {
+      agentKey: bob.key,
+      body: { to_agent: ada.id, content: 'hello ada' },
+    });
     const msg = await waitFor(() => receiver.payloads().find((r) => r.event === 'message_sent'));
     expect(msg.data).toEqual({ message_id: m.body.id, from: bob.id, content: 'hello ada' });
     const r = await t.call('POST', '/requests', { agentKey: bob.key, body: { to_agent: ada.id, content: 'please' } });

@@ -14,7 +14,10 @@ describe('POST /agents/heartbeat', () => {
     const r = await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: {} });
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ ok: true, pending: 0, wake: false });
-    const row = await t.db.get<{ status: string; working_on: string; last_heartbeat: string }>('SELECT status, working_on, last_heartbeat FROM agents WHERE id = ?', [a.id]);
+    const row = await t.db.get<{ status: string; working_on: string; last_heartbeat: string }>(
+      'SELECT status, working_on, last_heartbeat FROM agents WHERE id = ?',
+      [a.id],
+    );
     expect(row).toMatchObject({ status: 'online', working_on: '' });
     expect(row!.last_heartbeat).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
     const sp = await t.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM agent_savepoints WHERE agent_id = ?', [a.id]);
@@ -26,10 +29,21 @@ describe('POST /agents/heartbeat', () => {
 
   it('rejects an unknown status with invalid_enum and writes nothing', async () => {
     const a = await registerAgent(t, 'hb-enum', 'hb');
-    const r = await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { status: 'sleeping', working_on: 'x' } });
+    const r = await t.call('POST', '/agents/heartbeat', {
+      agentKey: a.key,
+      body: { status: 'sleeping', working_on: 'x' },
+    });
     expect(r.status).toBe(400);
-    expect(r.body).toMatchObject({ code: 'invalid_enum', field: 'status', value: 'sleeping', allowed: ['online', 'offline', 'idle', 'busy'] });
-    const row = await t.db.get<{ status: string; last_heartbeat: string | null }>('SELECT status, last_heartbeat FROM agents WHERE id = ?', [a.id]);
+    expect(r.body).toMatchObject({
+      code: 'invalid_enum',
+      field: 'status',
+      value: 'sleeping',
+      allowed: ['online', 'offline', 'idle', 'busy'],
+    });
+    const row = await t.db.get<{ status: string; last_heartbeat: string | null }>(
+      'SELECT status, last_heartbeat FROM agents WHERE id = ?',
+      [a.id],
+    );
     expect(row).toMatchObject({ status: 'offline', last_heartbeat: null });
     const bad = await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: { x: 1 } } });
     expect(bad.status).toBe(400);
@@ -40,22 +54,39 @@ describe('POST /agents/heartbeat', () => {
     const a = await registerAgent(t, 'hb-json', 'hb');
     const r = await t.call('POST', '/agents/heartbeat', {
       agentKey: a.key,
-      body: { session_id: 's1', working_on: 'task 4', state_snapshot: JSON.stringify({ progress: ['a'] }), messages_acked: '[1,2]', runtime: 'claude-code' },
+      body: {
+        session_id: 's1',
+        working_on: 'task 4',
+        state_snapshot: JSON.stringify({ progress: ['a'] }),
+        messages_acked: '[1,2]',
+        runtime: 'claude-code',
+      },
     });
     expect(r.status).toBe(200);
-    const sp = await t.db.get<{ session_id: string; state_snapshot: string; messages_acked: string; working_on: string }>(
-      'SELECT * FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC', [a.id]);
+    const sp = await t.db.get<{
+      session_id: string;
+      state_snapshot: string;
+      messages_acked: string;
+      working_on: string;
+    }>('SELECT * FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC', [a.id]);
     expect(sp).toMatchObject({ session_id: 's1', working_on: 'task 4', messages_acked: '[1,2]' });
     expect(JSON.parse(sp!.state_snapshot)).toEqual({ progress: ['a'] });
-    expect((await t.db.get<{ runtime: string }>('SELECT runtime FROM agents WHERE id = ?', [a.id]))!.runtime).toBe('claude-code');
-    const garbage = await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { state_snapshot: '{not json', messages_acked: 'nope' } });
+    expect((await t.db.get<{ runtime: string }>('SELECT runtime FROM agents WHERE id = ?', [a.id]))!.runtime).toBe(
+      'claude-code',
+    );
+    const garbage = await t.call('POST', '/agents/heartbeat', {
+      agentKey: a.key,
+      body: { state_snapshot: '{not json', messages_acked: 'nope' },
+    });
     expect(garbage.status).toBe(200);
   });
 
   it('an agent cannot change its own agent_type through the heartbeat (spec 02 W19)', async () => {
     const d = await registerAgent(t, 'hb-drone', 'drone', { agent_type: 'drone' });
     await t.call('POST', '/agents/heartbeat', { agentKey: d.key, body: { agent_type: 'agent' } });
-    expect((await t.db.get<{ agent_type: string }>('SELECT agent_type FROM agents WHERE id = ?', [d.id]))!.agent_type).toBe('drone');
+    expect(
+      (await t.db.get<{ agent_type: string }>('SELECT agent_type FROM agents WHERE id = ?', [d.id]))!.agent_type,
+    ).toBe('drone');
   });
 
   it('inbox: regular messages delivered once, requests and directives repeat with wake', async () => {
@@ -67,12 +98,26 @@ describe('POST /agents/heartbeat', () => {
     expect(r1.body.pending).toBe(1);
     expect(r1.body.wake).toBe(false);
     expect(r1.body.inbox.messages).toHaveLength(1);
-    expect(r1.body.inbox.messages[0]).toMatchObject({ id: m.body.id, from_agent: b.id, to_agent: a.id, content: 'hello', msg_type: 'message', priority: 'normal' });
+    expect(r1.body.inbox.messages[0]).toMatchObject({
+      id: m.body.id,
+      from_agent: b.id,
+      to_agent: a.id,
+      content: 'hello',
+      msg_type: 'message',
+      priority: 'normal',
+    });
     const r2 = await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'busy with x' } });
     expect(r2.body).toEqual({ ok: true, pending: 0, wake: false });
 
-    const req = await t.call('POST', '/requests', { agentKey: b.key, body: { to_agent: a.id, content: 'need a hand' } });
-    const dir = await t.call('POST', '/messages', { admin: true, headers: { 'X-Acting-As': 'boss' }, body: { to_agent: a.id, content: 'stop now', msg_type: 'directive' } });
+    const req = await t.call('POST', '/requests', {
+      agentKey: b.key,
+      body: { to_agent: a.id, content: 'need a hand' },
+    });
+    const dir = await t.call('POST', '/messages', {
+      admin: true,
+      headers: { 'X-Acting-As': 'boss' },
+      body: { to_agent: a.id, content: 'stop now', msg_type: 'directive' },
+    });
     expect(dir.status).toBe(200);
     for (let i = 0; i < 2; i++) {
       const r = await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'busy with x' } });
@@ -88,8 +133,14 @@ describe('POST /agents/heartbeat', () => {
     const a = await registerAgent(t, 'hb-ack', 'hb');
     const b = await registerAgent(t, 'hb-ack-s', 'hb');
     const m = await t.call('POST', '/messages', { agentKey: b.key, body: { to_agent: a.id, content: 'fyi' } });
-    await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'w', messages_acked: JSON.stringify([m.body.id]) } });
-    const read = await t.db.get('SELECT 1 AS ok FROM message_reads WHERE message_id = ? AND agent_id = ?', [m.body.id, a.id]);
+    await t.call('POST', '/agents/heartbeat', {
+      agentKey: a.key,
+      body: { working_on: 'w', messages_acked: JSON.stringify([m.body.id]) },
+    });
+    const read = await t.db.get('SELECT 1 AS ok FROM message_reads WHERE message_id = ? AND agent_id = ?', [
+      m.body.id,
+      a.id,
+    ]);
     expect(read).toBeTruthy();
   });
 
@@ -97,9 +148,19 @@ describe('POST /agents/heartbeat', () => {
     const a = await registerAgent(t, 'hb-priv-a', 'hb');
     const b = await registerAgent(t, 'hb-priv-b', 'hb');
     const c = await registerAgent(t, 'hb-priv-c', 'hb');
-    const ch = await t.db.get<{ id: number }>("INSERT INTO channels (name, slug, type, created_by) VALUES ('#secret', 'secret-hb', 'team', 'x') RETURNING id");
-    await t.db.run("INSERT INTO channel_members (channel_id, user_id) VALUES (?, ?), (?, ?)", [ch!.id, a.id, ch!.id, b.id]);
-    const post = await t.call('POST', '/messages', { agentKey: a.key, body: { channel_id: ch!.id, content: 'members only' } });
+    const ch = await t.db.get<{ id: number }>(
+      "INSERT INTO channels (name, slug, type, created_by) VALUES ('#secret', 'secret-hb', 'team', 'x') RETURNING id",
+    );
+    await t.db.run('INSERT INTO channel_members (channel_id, user_id) VALUES (?, ?), (?, ?)', [
+      ch!.id,
+      a.id,
+      ch!.id,
+      b.id,
+    ]);
+    const post = await t.call('POST', '/messages', {
+      agentKey: a.key,
+      body: { channel_id: ch!.id, content: 'members only' },
+    });
     expect(post.status).toBe(200);
     await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: b.id, content: 'just for b' } });
     const rc = await t.call('POST', '/agents/heartbeat', { agentKey: c.key, body: { working_on: 'w' } });
@@ -107,12 +168,18 @@ describe('POST /agents/heartbeat', () => {
     expect(seen).not.toContain('members only');
     expect(seen).not.toContain('just for b');
     const rb = await t.call('POST', '/agents/heartbeat', { agentKey: b.key, body: { working_on: 'w' } });
-    expect(rb.body.inbox.messages.map((m: { content: string }) => m.content).sort()).toEqual(['just for b', 'members only']);
+    expect(rb.body.inbox.messages.map((m: { content: string }) => m.content).sort()).toEqual([
+      'just for b',
+      'members only',
+    ]);
   });
 
   it('admin key + agent_id acts on behalf; unknown agent is 404 (spec 02 W20)', async () => {
     const a = await registerAgent(t, 'hb-behalf', 'hb');
-    const ok = await t.call('POST', '/agents/heartbeat', { admin: true, body: { agent_id: a.id, status: 'busy', working_on: 'x' } });
+    const ok = await t.call('POST', '/agents/heartbeat', {
+      admin: true,
+      body: { agent_id: a.id, status: 'busy', working_on: 'x' },
+    });
     expect(ok.status).toBe(200);
     expect((await t.db.get<{ status: string }>('SELECT status FROM agents WHERE id = ?', [a.id]))!.status).toBe('busy');
     const ghost = await t.call('POST', '/agents/heartbeat', { admin: true, body: { agent_id: 'ghost-agent' } });
@@ -127,9 +194,14 @@ describe('POST /agents/heartbeat', () => {
     const a = await registerAgent(t, 'hb-prune', 'hb');
     await t.db.run(
       `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 120)
-       INSERT INTO agent_savepoints (agent_id, working_on) SELECT ?, 'old' FROM n`, [a.id]);
+       INSERT INTO agent_savepoints (agent_id, working_on) SELECT ?, 'old' FROM n`,
+      [a.id],
+    );
     await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'newest' } });
-    const rows = await t.db.all<{ working_on: string }>('SELECT working_on FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC', [a.id]);
+    const rows = await t.db.all<{ working_on: string }>(
+      'SELECT working_on FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC',
+      [a.id],
+    );
     expect(rows).toHaveLength(100);
     expect(rows[0].working_on).toBe('newest');
   });
@@ -141,7 +213,10 @@ describe('operator-set states survive heartbeats (REL-17)', () => {
     await t.db.run("UPDATE agents SET status = 'paused', working_on = 'Paused (GPU released)' WHERE id = ?", [d.id]);
     const r = await t.call('POST', '/agents/heartbeat', { agentKey: d.key, body: { status: 'online' } });
     expect(r.status).toBe(200);
-    const row = await t.db.get<{ status: string; last_heartbeat: string | null }>('SELECT status, last_heartbeat FROM agents WHERE id = ?', [d.id]);
+    const row = await t.db.get<{ status: string; last_heartbeat: string | null }>(
+      'SELECT status, last_heartbeat FROM agents WHERE id = ?',
+      [d.id],
+    );
     expect(row!.status).toBe('paused');
     expect(row!.last_heartbeat).not.toBeNull();
     expect((await t.call('GET', `/agents/${d.id}`, { admin: true })).body.status).toBe('paused');
@@ -151,7 +226,10 @@ describe('operator-set states survive heartbeats (REL-17)', () => {
 describe('PUT /admin/agents/:id/heartbeat and presence (REL-07)', () => {
   it('sets status on behalf, validates, 404s unknown agents', async () => {
     const a = await registerAgent(t, 'ahb-ada', 'hb');
-    const r = await t.call('PUT', `/admin/agents/${a.id}/heartbeat`, { admin: true, body: { status: 'idle', working_on: '' } });
+    const r = await t.call('PUT', `/admin/agents/${a.id}/heartbeat`, {
+      admin: true,
+      body: { status: 'idle', working_on: '' },
+    });
     expect(r.body).toEqual({ ok: true, agent: a.id, status: 'idle' });
     const bad = await t.call('PUT', `/admin/agents/${a.id}/heartbeat`, { admin: true, body: { status: 'nap' } });
     expect(bad.status).toBe(400);
@@ -169,7 +247,9 @@ describe('PUT /admin/agents/:id/heartbeat and presence (REL-07)', () => {
     await t.db.run("UPDATE agents SET last_heartbeat = datetime('now', '-2 hours') WHERE id = ?", [a.id]);
     const stale = await t.call('GET', `/agents/${a.id}`, { admin: true });
     expect(stale.body.status).toBe('offline');
-    expect((await t.db.get<{ status: string }>('SELECT status FROM agents WHERE id = ?', [a.id]))!.status).toBe('online');
+    expect((await t.db.get<{ status: string }>('SELECT status FROM agents WHERE id = ?', [a.id]))!.status).toBe(
+      'online',
+    );
     const ret = await t.call('PUT', `/agents/${a.id}`, { admin: true, body: { status: 'retired' } });
     expect(ret.status).toBe(200);
     expect((await t.call('GET', `/agents/${a.id}`, { admin: true })).body.status).toBe('retired');
@@ -191,16 +271,20 @@ describe('broadcast history', () => {
     expect(ids).toContain(fresh.body.id);
     expect(ids).not.toContain(old.body.id);
   });
-
 });
 
 describe('approvals in the heartbeat (spec 02 §3.3 step 13)', () => {
   it('lists the agent’s own pending approvals', async () => {
     const a = await registerAgent(t, 'hb-appr', 'hb');
-    const ap = await t.call('POST', '/approvals', { agentKey: a.key, body: { action_type: 'deploy', title: 'ship v2', payload: { v: 2 }, project_id: 'hb' } });
+    const ap = await t.call('POST', '/approvals', {
+      agentKey: a.key,
+      body: { action_type: 'deploy', title: 'ship v2', payload: { v: 2 }, project_id: 'hb' },
+    });
     expect(ap.status).toBe(200);
     const r = await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'x' } });
-    expect(r.body.approvals.map((x: { title: string; status: string }) => `${x.title}:${x.status}`)).toEqual(['ship v2:pending']);
+    expect(r.body.approvals.map((x: { title: string; status: string }) => `${x.title}:${x.status}`)).toEqual([
+      'ship v2:pending',
+    ]);
     const other = await registerAgent(t, 'hb-appr-2', 'hb');
     const r2 = await t.call('POST', '/agents/heartbeat', { agentKey: other.key, body: { working_on: 'x' } });
     expect(r2.body.approvals).toBeUndefined();

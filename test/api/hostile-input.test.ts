@@ -36,7 +36,9 @@ describe('JSON nesting depth is bounded where the body is parsed (SEC-51)', () =
     const r = await raw('POST', '/events', `{"type":"custom","data":${deepObj(3000)}}`, { admin: true });
     expect(r.status).toBe(400);
     expect(r.body.error).toMatch(/64/);
-    const ok = await raw('POST', '/events', JSON.stringify({ type: 'custom', data: { s: '['.repeat(5000) + '"\\' } }), { admin: true });
+    const ok = await raw('POST', '/events', JSON.stringify({ type: 'custom', data: { s: '['.repeat(5000) + '"\\' } }), {
+      admin: true,
+    });
     expect(ok.status).toBe(200);
   });
 
@@ -64,7 +66,12 @@ describe('JSON nesting depth is bounded where the body is parsed (SEC-51)', () =
 describe('query integers are bounded before SQL (SEC-51)', () => {
   for (const path of ['/tasks', '/bugs', '/plans']) {
     it(`GET ${path}?offset=9223372036854775807 and huge limits → not 500`, async () => {
-      for (const q of ['offset=9223372036854775807', 'limit=9223372036854775807', 'offset=' + '9'.repeat(400), 'offset=-9223372036854775809']) {
+      for (const q of [
+        'offset=9223372036854775807',
+        'limit=9223372036854775807',
+        'offset=' + '9'.repeat(400),
+        'offset=-9223372036854775809',
+      ]) {
         const r = await t.call('GET', `${path}?${q}`, { admin: true });
         expect(r.status, `${path}?${q}`).toBe(200);
       }
@@ -87,7 +94,10 @@ describe('error answers quote at most a short excerpt of a rejected value (SEC-5
   it('an invalid enum value of 200 kB is not echoed back', async () => {
     const task = await t.call('POST', '/tasks', { admin: true, body: { title: 'enum echo', project_id: 'hostile' } });
     const huge = 'x'.repeat(200_000);
-    const r = await t.call('PUT', `/tasks/${task.body.id ?? task.body.task?.id}`, { admin: true, body: { status: huge } });
+    const r = await t.call('PUT', `/tasks/${task.body.id ?? task.body.task?.id}`, {
+      admin: true,
+      body: { status: huge },
+    });
     expect(r.status).toBe(400);
     expect(r.body.code).toBe('invalid_enum');
     expect(r.text.length).toBeLessThan(2_000);
@@ -96,7 +106,10 @@ describe('error answers quote at most a short excerpt of a rejected value (SEC-5
 
   it('a rejected object value is quoted as a short excerpt too', async () => {
     const task = await t.call('POST', '/tasks', { admin: true, body: { title: 'enum echo 2', project_id: 'hostile' } });
-    const r = await t.call('PUT', `/tasks/${task.body.id ?? task.body.task?.id}`, { admin: true, body: { status: { a: 'y'.repeat(100_000) } } });
+    const r = await t.call('PUT', `/tasks/${task.body.id ?? task.body.task?.id}`, {
+      admin: true,
+      body: { status: { a: 'y'.repeat(100_000) } },
+    });
     expect(r.status).toBe(400);
     expect(r.text.length).toBeLessThan(2_000);
   });

@@ -13,8 +13,14 @@ beforeAll(async () => {
   erin = await createOperator(t, 'erin', 'operator');
   fred = await createOperator(t, 'fred', 'operator');
   boss = await createOperator(t, 'boss', 'admin');
-  await t.call('POST', '/operators', { admin: true, body: { id: 'erin-op', display_name: 'Erin', studio_user_id: erin.id } });
-  await t.call('POST', '/operators', { admin: true, body: { id: 'fred-op', display_name: 'Fred', studio_user_id: fred.id } });
+  await t.call('POST', '/operators', {
+    admin: true,
+    body: { id: 'erin-op', display_name: 'Erin', studio_user_id: erin.id },
+  });
+  await t.call('POST', '/operators', {
+    admin: true,
+    body: { id: 'fred-op', display_name: 'Fred', studio_user_id: fred.id },
+  });
 });
 afterAll(async () => t?.close());
 
@@ -50,20 +56,27 @@ describe('operator inbox', () => {
     expect(list.body.every((i: any) => i.operator_id === 'erin-op')).toBe(true);
   });
 
-  it('W10: an operator cannot list, read, action or dismiss another operator\'s items', async () => {
+  it("W10: an operator cannot list, read, action or dismiss another operator's items", async () => {
     const fredItem = (await item({ operator_id: 'fred-op', title: 'for fred' })).body.id;
     expect((await t.call('GET', '/inbox?operator_id=fred-op', { token: erin.token })).status).toBe(403);
-    expect((await t.call('GET', `/inbox/${fredItem}`, { token: erin.token })).body).toEqual({ error: 'Inbox item not found' });
+    expect((await t.call('GET', `/inbox/${fredItem}`, { token: erin.token })).body).toEqual({
+      error: 'Inbox item not found',
+    });
     expect((await t.call('PUT', `/inbox/${fredItem}/read`, { token: erin.token })).status).toBe(404);
     expect((await t.call('PUT', `/inbox/${fredItem}/action`, { token: erin.token })).status).toBe(404);
     expect((await t.call('DELETE', `/inbox/${fredItem}`, { token: erin.token })).status).toBe(404);
     const bulk = await t.call('POST', '/inbox/bulk-dismiss', { token: erin.token, body: { ids: [fredItem] } });
     expect(bulk.body).toEqual({ ok: true, dismissed: 0 });
-    expect((await t.call('POST', '/inbox/bulk-dismiss', { token: erin.token, body: { all: true, operator_id: 'fred-op' } })).status).toBe(403);
+    expect(
+      (await t.call('POST', '/inbox/bulk-dismiss', { token: erin.token, body: { all: true, operator_id: 'fred-op' } }))
+        .status,
+    ).toBe(403);
     const row = await t.db.get<any>('SELECT status FROM operator_inbox WHERE id = ?', [fredItem]);
     expect(row.status).toBe('unread');
     // Admins may look into any inbox.
-    expect((await t.call('GET', '/inbox?operator_id=fred-op', { token: boss.token })).body.map((i: any) => i.title)).toContain('for fred');
+    expect(
+      (await t.call('GET', '/inbox?operator_id=fred-op', { token: boss.token })).body.map((i: any) => i.title),
+    ).toContain('for fred');
     expect((await t.call('GET', `/inbox/${fredItem}`, { admin: true })).status).toBe(200);
   });
 
@@ -95,13 +108,23 @@ describe('operator inbox', () => {
     expect(counts.body.map((c: any) => c.operator_id).sort()).toEqual(['erin-op', 'fred-op']);
     expect((await t.call('GET', '/inbox', { admin: true })).body).toEqual({ error: 'operator_id is required' });
     const unlinked = await createOperator(t, 'nolink', 'operator');
-    expect((await t.call('GET', '/inbox', { token: unlinked.token })).body).toEqual({ error: 'No operator linked to this account' });
+    expect((await t.call('GET', '/inbox', { token: unlinked.token })).body).toEqual({
+      error: 'No operator linked to this account',
+    });
   });
 
   it('bulk-dismiss: ids (own only) or all', async () => {
-    expect((await t.call('POST', '/inbox/bulk-dismiss', { token: erin.token, body: {} })).body.error).toBe('ids array or all=true required');
-    const ids = [(await item({ operator_id: 'erin-op', title: 'b1' })).body.id, (await item({ operator_id: 'erin-op', title: 'b2' })).body.id];
-    expect((await t.call('POST', '/inbox/bulk-dismiss', { token: erin.token, body: { ids } })).body).toEqual({ ok: true, dismissed: 2 });
+    expect((await t.call('POST', '/inbox/bulk-dismiss', { token: erin.token, body: {} })).body.error).toBe(
+      'ids array or all=true required',
+    );
+    const ids = [
+      (await item({ operator_id: 'erin-op', title: 'b1' })).body.id,
+      (await item({ operator_id: 'erin-op', title: 'b2' })).body.id,
+    ];
+    expect((await t.call('POST', '/inbox/bulk-dismiss', { token: erin.token, body: { ids } })).body).toEqual({
+      ok: true,
+      dismissed: 2,
+    });
     const all = await t.call('POST', '/inbox/bulk-dismiss', { token: erin.token, body: { all: true } });
     expect(all.body.dismissed).toBeGreaterThan(0);
     expect((await t.call('GET', '/inbox', { token: erin.token })).body).toEqual([]);

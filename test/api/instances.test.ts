@@ -30,7 +30,13 @@ describe('provisioning switch (no tokens)', () => {
     cloudflare = await new FakeCloudflare().start();
     // Everything but the two tokens: the switch stays off.
     t = await startTarget({
-      env: { RAILWAY_API_URL: railway.url, CLOUDFLARE_API_URL: cloudflare.url, CLOUDFLARE_ZONE_ID: ZONE_ID, PROVISIONING_BASE_DOMAIN: BASE_DOMAIN, PROVISIONING_SOURCE_REPO: 'example-org/mycelium' },
+      env: {
+        RAILWAY_API_URL: railway.url,
+        CLOUDFLARE_API_URL: cloudflare.url,
+        CLOUDFLARE_ZONE_ID: ZONE_ID,
+        PROVISIONING_BASE_DOMAIN: BASE_DOMAIN,
+        PROVISIONING_SOURCE_REPO: 'example-org/mycelium',
+      },
     });
   });
   afterAll(async () => {
@@ -41,11 +47,20 @@ describe('provisioning switch (no tokens)', () => {
 
   it('every provisioning route answers 503 "Provisioning not configured", and neither the routes nor the cron call Railway or Cloudflare', async () => {
     const calls: [string, string][] = [
-      ['GET', '/instances'], ['POST', '/instances'], ['GET', '/instances/1'], ['DELETE', '/instances/1'],
-      ['POST', '/instances/1/resume'], ['POST', '/instances/1/health-check'], ['GET', '/admin/deploy/status'], ['POST', '/admin/churn-check'],
+      ['GET', '/instances'],
+      ['POST', '/instances'],
+      ['GET', '/instances/1'],
+      ['DELETE', '/instances/1'],
+      ['POST', '/instances/1/resume'],
+      ['POST', '/instances/1/health-check'],
+      ['GET', '/admin/deploy/status'],
+      ['POST', '/admin/churn-check'],
     ];
     for (const [method, path] of calls) {
-      const r = await t.call(method, path, { admin: true, body: method === 'GET' ? undefined : { org_id: 'org_1', slug: 'acme' } });
+      const r = await t.call(method, path, {
+        admin: true,
+        body: method === 'GET' ? undefined : { org_id: 'org_1', slug: 'acme' },
+      });
       expect([method, path, r.status, r.body]).toEqual([method, path, 503, { error: 'Provisioning not configured' }]);
     }
     await t.scheduled();
@@ -90,7 +105,8 @@ describe('provisioning job through the routes, waitUntil and the cron', () => {
   });
 
   const job = () => t.call('GET', `/instances/${id}`, { admin: true });
-  const stepsOf = async () => (await job()).body.steps as { step: string; status: string; detail: string | null; error: string | null }[];
+  const stepsOf = async () =>
+    (await job()).body.steps as { step: string; status: string; detail: string | null; error: string | null }[];
   /** One cron pass; the maintenance slot is reopened first, as if a minute had passed. */
   const cronPass = async () => {
     await t.db.run("DELETE FROM maintenance_runs WHERE job = 'provisioning_jobs'");
@@ -105,7 +121,13 @@ describe('provisioning job through the routes, waitUntil and the cron', () => {
     });
     expect(r.status).toBe(202);
     expect(r.body.created).toBe(true);
-    expect(r.body.instance).toMatchObject({ org_id: 'org_acme', slug: 'acme', domain: `acme.${BASE_DOMAIN}`, status: 'provisioning', source_repo: 'example-org/mycelium' });
+    expect(r.body.instance).toMatchObject({
+      org_id: 'org_acme',
+      slug: 'acme',
+      domain: `acme.${BASE_DOMAIN}`,
+      status: 'provisioning',
+      source_repo: 'example-org/mycelium',
+    });
     expect(r.body.instance.admin_key_hash).toBeUndefined();
     secrets = r.body.secrets;
     expect(secrets.admin_key).toMatch(/^mya_[0-9a-f]{48}$/);
@@ -121,7 +143,9 @@ describe('provisioning job through the routes, waitUntil and the cron', () => {
       admin_password_hash: sha256(secrets.admin_password),
       idempotency_key: 'order-7781',
     });
-    const stored = JSON.stringify(await t.db.all('SELECT * FROM customer_instances')) + JSON.stringify(await t.db.all('SELECT * FROM customer_instance_steps'));
+    const stored =
+      JSON.stringify(await t.db.all('SELECT * FROM customer_instances')) +
+      JSON.stringify(await t.db.all('SELECT * FROM customer_instance_steps'));
     for (const s of [secrets.admin_key, secrets.jwt_secret, secrets.admin_password]) expect(stored).not.toContain(s);
   });
 
@@ -134,23 +158,39 @@ describe('provisioning job through the routes, waitUntil and the cron', () => {
       return r?.lease_owner === null && r.n > 0;
     });
     // The budget is spent after the first step, but the call holding the clear secrets goes on until they are installed.
-    expect((await stepsOf()).map((s) => [s.step, s.status])).toEqual([['project', 'done'], ['service', 'done'], ['variables', 'done']]);
+    expect((await stepsOf()).map((s) => [s.step, s.status])).toEqual([
+      ['project', 'done'],
+      ['service', 'done'],
+      ['variables', 'done'],
+    ]);
     expect(railway.ops()).toEqual(['ProjectCreate', 'ServiceCreate', 'VariableCollectionUpsert']);
     const p = railway.liveProjects();
     expect(p.map((x) => x.name)).toEqual(['mycelium-acme']);
     expect(p[0].services.map((s) => s.source)).toEqual([{ repo: 'example-org/mycelium' }]);
     const vars = railway.variables.get(`${p[0].environments[0].id}/${p[0].services[0].id}`);
-    expect(vars).toMatchObject({ ADMIN_KEY: secrets.admin_key, JWT_SECRET: secrets.jwt_secret, MYCELIUM_BOOTSTRAP_ADMIN_PASSWORD: secrets.admin_password, PUBLIC_BASE_URL: `https://acme.${BASE_DOMAIN}` });
+    expect(vars).toMatchObject({
+      ADMIN_KEY: secrets.admin_key,
+      JWT_SECRET: secrets.jwt_secret,
+      MYCELIUM_BOOTSTRAP_ADMIN_PASSWORD: secrets.admin_password,
+      PUBLIC_BASE_URL: `https://acme.${BASE_DOMAIN}`,
+    });
     expect(cloudflare.requests).toHaveLength(0);
   });
 
   it('a replay with the same idempotency key answers 200 with the same job, no secrets, and still one Railway project', async () => {
-    const again = await t.call('POST', '/instances', { admin: true, headers: { 'Idempotency-Key': 'order-7781' }, body: { org_id: 'org_acme', slug: 'acme' } });
+    const again = await t.call('POST', '/instances', {
+      admin: true,
+      headers: { 'Idempotency-Key': 'order-7781' },
+      body: { org_id: 'org_acme', slug: 'acme' },
+    });
     expect(again.status).toBe(200);
     expect(again.body).toEqual({ created: false, instance: expect.objectContaining({ id, slug: 'acme' }) });
     expect(again.body.secrets).toBeUndefined();
     // Same key in the body instead of the header: the same job again.
-    const viaBody = await t.call('POST', '/instances', { admin: true, body: { org_id: 'org_acme', slug: 'acme', idempotency_key: 'order-7781' } });
+    const viaBody = await t.call('POST', '/instances', {
+      admin: true,
+      body: { org_id: 'org_acme', slug: 'acme', idempotency_key: 'order-7781' },
+    });
     expect([viaBody.status, viaBody.body.instance.id, viaBody.body.secrets]).toEqual([200, id, undefined]);
     await t.settle();
     expect(await t.db.get('SELECT COUNT(*) AS n FROM customer_instances')).toEqual({ n: 1 });
@@ -174,16 +214,29 @@ describe('provisioning job through the routes, waitUntil and the cron', () => {
       { ops: ['VolumeCreate'], cf: [], steps: ['volume:done'] },
       { ops: ['CustomDomainCreate'], cf: [], steps: ['volume:done', 'domain:done'] },
       { ops: [], cf: ['GET', 'POST'], steps: ['volume:done', 'domain:done', 'dns:done'] },
-      { ops: ['ServiceInstanceDeploy', 'Deployment'], cf: [], steps: ['volume:done', 'domain:done', 'dns:done', 'deploy:waiting'] },
+      {
+        ops: ['ServiceInstanceDeploy', 'Deployment'],
+        cf: [],
+        steps: ['volume:done', 'domain:done', 'dns:done', 'deploy:waiting'],
+      },
       { ops: ['Deployment'], cf: [], steps: ['volume:done', 'domain:done', 'dns:done', 'deploy:waiting'] },
       { ops: ['Deployment'], cf: [], steps: ['volume:done', 'domain:done', 'dns:done', 'deploy:done'] },
     ]);
     // The DNS record is a proxied CNAME to the Railway-provided target, never to itself.
     const post = cloudflare.requests.find((q) => q.method === 'POST')!;
     expect(post.path).toBe(`/client/v4/zones/${ZONE_ID}/dns_records`);
-    expect(post.body).toEqual({ type: 'CNAME', name: `acme.${BASE_DOMAIN}`, content: `${railway.liveProjects()[0].services[0].id}.up.railway.app`, proxied: true, ttl: 1 });
+    expect(post.body).toEqual({
+      type: 'CNAME',
+      name: `acme.${BASE_DOMAIN}`,
+      content: `${railway.liveProjects()[0].services[0].id}.up.railway.app`,
+      proxied: true,
+      ttl: 1,
+    });
     expect(railway.liveProjects()[0].volumes.map((v) => v.mountPath)).toEqual(['/data']);
-    const row = await t.db.get<{ status: string; current_step: string; lease_owner: string | null }>('SELECT status, current_step, lease_owner FROM customer_instances WHERE id = ?', [id]);
+    const row = await t.db.get<{ status: string; current_step: string; lease_owner: string | null }>(
+      'SELECT status, current_step, lease_owner FROM customer_instances WHERE id = ?',
+      [id],
+    );
     expect(row).toEqual({ status: 'provisioning', current_step: 'deploy', lease_owner: null });
   });
 
@@ -205,9 +258,14 @@ describe('provisioning job through the routes, waitUntil and the cron', () => {
     const j = (await job()).body;
     expect(j).toMatchObject({ status: 'provisioning', current_step: 'health', health_status: 'unknown' });
     expect(j.steps.map((s: { step: string }) => s.step)).not.toContain('admin');
-    const attempts = await t.db.get<{ attempts: number }>("SELECT attempts FROM customer_instance_steps WHERE instance_id = ? AND step = 'health'", [id]);
+    const attempts = await t.db.get<{ attempts: number }>(
+      "SELECT attempts FROM customer_instance_steps WHERE instance_id = ? AND step = 'health'",
+      [id],
+    );
     expect(attempts?.attempts).toBe(2);
-    const events = (await t.db.all<{ type: string }>("SELECT type FROM events WHERE type LIKE 'instance_%' ORDER BY id")).map((e) => e.type);
+    const events = (
+      await t.db.all<{ type: string }>("SELECT type FROM events WHERE type LIKE 'instance_%' ORDER BY id")
+    ).map((e) => e.type);
     expect(events).toContain('instance_provisioning_started');
     expect(events).not.toContain('instance_provisioned');
     expect((await t.call('GET', '/instances?status=active', { admin: true })).body.instances).toEqual([]);
@@ -219,12 +277,21 @@ describe('provisioning job through the routes, waitUntil and the cron', () => {
     expect(del.status).toBe(200);
     expect(del.body).toMatchObject({ ok: true, instance: { id, status: 'deleted' } });
     expect(order.slice(mark)).toEqual(['cloudflare DELETE', 'railway ProjectDelete']);
-    const recId = (await t.db.get<{ upstream_id: string }>("SELECT upstream_id FROM customer_instance_steps WHERE instance_id = ? AND step = 'dns'", [id]))!.upstream_id;
-    expect(cloudflare.requests.at(-1)).toMatchObject({ method: 'DELETE', path: `/client/v4/zones/${ZONE_ID}/dns_records/${recId}` });
+    const recId = (await t.db.get<{ upstream_id: string }>(
+      "SELECT upstream_id FROM customer_instance_steps WHERE instance_id = ? AND step = 'dns'",
+      [id],
+    ))!.upstream_id;
+    expect(cloudflare.requests.at(-1)).toMatchObject({
+      method: 'DELETE',
+      path: `/client/v4/zones/${ZONE_ID}/dns_records/${recId}`,
+    });
     expect(cloudflare.records.size).toBe(0);
     expect(railway.liveProjects()).toHaveLength(0);
     const steps = await stepsOf();
-    expect(steps.filter((s) => s.step.startsWith('teardown_')).map((s) => [s.step, s.status])).toEqual([['teardown_dns', 'done'], ['teardown_project', 'done']]);
+    expect(steps.filter((s) => s.step.startsWith('teardown_')).map((s) => [s.step, s.status])).toEqual([
+      ['teardown_dns', 'done'],
+      ['teardown_project', 'done'],
+    ]);
 
     // A deleted job is not runnable: the next cron pass calls nothing upstream.
     const calls0 = order.length;

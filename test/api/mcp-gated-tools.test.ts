@@ -41,9 +41,18 @@ async function call(c: Client, name: string, args: Record<string, unknown> = {})
   return { text: textOf(r), isError: r.isError === true };
 }
 
-const GATED = ['upload_asset', 'download_asset', 'list_skills', 'install_skill', 'create_widget', 'update_widget', 'list_widgets', 'list_prs', 'merge_pr', 'create_pr'].map(
-  (n) => `mycelium_${n}`,
-);
+const GATED = [
+  'upload_asset',
+  'download_asset',
+  'list_skills',
+  'install_skill',
+  'create_widget',
+  'update_widget',
+  'list_widgets',
+  'list_prs',
+  'merge_pr',
+  'create_pr',
+].map((n) => `mycelium_${n}`);
 
 describe('gated MCP tools: listing now that their routes are mounted (spec 08 §1.9)', () => {
   it('lists the asset, skills, widget and GitHub tools with spec 08 arguments, for agents and admins', async () => {
@@ -51,8 +60,13 @@ describe('gated MCP tools: listing now that their routes are mounted (spec 08 §
       const { tools } = await c.listTools();
       const names = tools.map((x) => x.name);
       for (const n of GATED) expect(names, n).toContain(n);
-      const schema = (n: string) => tools.find((x) => x.name === n)!.inputSchema as { properties?: Record<string, unknown>; required?: string[] };
-      expect(Object.keys(schema('mycelium_upload_asset').properties ?? {}).sort()).toEqual(['asset_id', 'path', 'status']);
+      const schema = (n: string) =>
+        tools.find((x) => x.name === n)!.inputSchema as { properties?: Record<string, unknown>; required?: string[] };
+      expect(Object.keys(schema('mycelium_upload_asset').properties ?? {}).sort()).toEqual([
+        'asset_id',
+        'path',
+        'status',
+      ]);
       expect(schema('mycelium_download_asset').required).toEqual(['asset_id']);
       expect(schema('mycelium_install_skill').required).toEqual(['skill_id']);
       expect(schema('mycelium_create_widget').required?.sort()).toEqual(['data', 'title']);
@@ -68,15 +82,22 @@ describe('assets tools (spec 08 §2.13, 05 §9.2)', () => {
   it('upload_asset sets status and path on the row; download_asset reports not-ready, then the location', async () => {
     const created = await t.call('POST', '/assets', { agentKey: alice.key, body: { name: 'hero', type: 'sprite' } });
     const id = created.body.id as number;
-    expect((await call(asAlice, 'mycelium_download_asset', { asset_id: id })).text).toBe(`Asset #${id} is not ready. Status: requested`);
+    expect((await call(asAlice, 'mycelium_download_asset', { asset_id: id })).text).toBe(
+      `Asset #${id} is not ready. Status: requested`,
+    );
 
     const up = await call(asAlice, 'mycelium_upload_asset', { asset_id: id, path: 'sprites/hero.png' });
     expect(up).toEqual({ text: `Asset #${id} updated. Status: ready. Path: sprites/hero.png`, isError: false });
-    expect(await t.db.get('SELECT status, path FROM assets WHERE id = ?', [id])).toEqual({ status: 'ready', path: 'sprites/hero.png' });
+    expect(await t.db.get('SELECT status, path FROM assets WHERE id = ?', [id])).toEqual({
+      status: 'ready',
+      path: 'sprites/hero.png',
+    });
 
     // Ready without an uploaded file: the path is where it is (download_url is empty, not absent).
     const ready = await call(asAlice, 'mycelium_download_asset', { asset_id: id });
-    expect(ready.text).toBe([`Asset #${id} (hero) is ready.`, 'Download: sprites/hero.png', 'Type: sprite', 'Project: proj'].join('\n'));
+    expect(ready.text).toBe(
+      [`Asset #${id} (hero) is ready.`, 'Download: sprites/hero.png', 'Type: sprite', 'Project: proj'].join('\n'),
+    );
 
     // After a real upload through REST the tool hands out the download URL the server wrote.
     const f = new FormData();
@@ -84,11 +105,17 @@ describe('assets tools (spec 08 §2.13, 05 §9.2)', () => {
     expect((await t.call('POST', `/assets/${id}/upload`, { agentKey: alice.key, raw: f })).status).toBe(200);
     const row = await t.db.get<{ download_url: string }>('SELECT download_url FROM assets WHERE id = ?', [id]);
     expect(row?.download_url).toBe(`/api/mycelium/assets/${id}/download`);
-    expect((await call(asAlice, 'mycelium_download_asset', { asset_id: id })).text).toContain(`Download: ${row!.download_url}`);
+    expect((await call(asAlice, 'mycelium_download_asset', { asset_id: id })).text).toContain(
+      `Download: ${row!.download_url}`,
+    );
 
     // An explicit status is sent as given.
-    expect((await call(asAlice, 'mycelium_upload_asset', { asset_id: id, status: 'delivered' })).text).toContain('Status: delivered');
-    expect((await t.db.get<{ status: string }>('SELECT status FROM assets WHERE id = ?', [id]))?.status).toBe('delivered');
+    expect((await call(asAlice, 'mycelium_upload_asset', { asset_id: id, status: 'delivered' })).text).toContain(
+      'Status: delivered',
+    );
+    expect((await t.db.get<{ status: string }>('SELECT status FROM assets WHERE id = ?', [id]))?.status).toBe(
+      'delivered',
+    );
   });
 
   it('SEC-19/SEC-21: the tool refuses what REST refuses — another project, a bad status, a path that walks, an unknown asset', async () => {
@@ -102,7 +129,10 @@ describe('assets tools (spec 08 §2.13, 05 §9.2)', () => {
     const walk = await call(asAlice, 'mycelium_upload_asset', { asset_id: id, path: '../../etc/passwd' });
     expect(walk.isError).toBe(true);
     expect(walk.text).toContain('invalid asset path');
-    expect(await t.db.get('SELECT status, path FROM assets WHERE id = ?', [id])).toEqual({ status: 'requested', path: '' });
+    expect(await t.db.get('SELECT status, path FROM assets WHERE id = ?', [id])).toEqual({
+      status: 'requested',
+      path: '',
+    });
     const missing = await call(asAlice, 'mycelium_download_asset', { asset_id: 999_999 });
     expect(missing.isError).toBe(true);
     expect(missing.text).toContain('Asset not found');
@@ -111,7 +141,17 @@ describe('assets tools (spec 08 §2.13, 05 §9.2)', () => {
 
 describe('skills tools (spec 08 §2.14, 05 §12.2)', () => {
   it('list_skills shows published skills with their required capabilities, filtered like REST', async () => {
-    await t.call('POST', '/skills', { admin: true, body: { id: 'pixel-art', name: 'Pixel art', category: 'art', description: 'draws sprites', version: '2.1.0', required_capabilities: ['gpu'] } });
+    await t.call('POST', '/skills', {
+      admin: true,
+      body: {
+        id: 'pixel-art',
+        name: 'Pixel art',
+        category: 'art',
+        description: 'draws sprites',
+        version: '2.1.0',
+        required_capabilities: ['gpu'],
+      },
+    });
     await t.call('POST', '/skills', { admin: true, body: { id: 'pr-review', name: 'PR review', category: 'github' } });
     const all = await call(asAlice, 'mycelium_list_skills');
     const rest = (await t.call('GET', '/skills', { agentKey: alice.key })).body as { id: string }[];
@@ -120,18 +160,29 @@ describe('skills tools (spec 08 §2.14, 05 §12.2)', () => {
     expect(all.text).toContain('pr-review — PR review [github] v1.0.0\n  (no description)');
     expect((await call(asAlice, 'mycelium_list_skills', { category: 'art' })).text).not.toContain('pr-review');
     expect((await call(asAlice, 'mycelium_list_skills', { search: 'SPRITES' })).text).toMatch(/^pixel-art — /);
-    expect((await call(asAlice, 'mycelium_list_skills', { search: 'nothing-like-this' })).text).toBe('No skills found.');
+    expect((await call(asAlice, 'mycelium_list_skills', { search: 'nothing-like-this' })).text).toBe(
+      'No skills found.',
+    );
   });
 
   it('install_skill installs for the calling agent with its config; an admin acting as an agent installs for that agent', async () => {
     const r = await call(asAlice, 'mycelium_install_skill', { skill_id: 'pixel-art', config: '{"palette":"nes"}' });
     expect(r).toEqual({ text: 'Skill "pixel-art" installed.', isError: false });
-    expect(await t.db.get('SELECT agent_id, config FROM agent_skills WHERE skill_id = ?', ['pixel-art'])).toEqual({ agent_id: 'g-alice', config: '{"palette":"nes"}' });
-    expect((await t.db.get<{ install_count: number }>("SELECT install_count FROM skills WHERE id = 'pixel-art'"))?.install_count).toBe(1);
+    expect(await t.db.get('SELECT agent_id, config FROM agent_skills WHERE skill_id = ?', ['pixel-art'])).toEqual({
+      agent_id: 'g-alice',
+      config: '{"palette":"nes"}',
+    });
+    expect(
+      (await t.db.get<{ install_count: number }>("SELECT install_count FROM skills WHERE id = 'pixel-art'"))
+        ?.install_count,
+    ).toBe(1);
 
     const acting = await mcpClient(t, { 'X-Admin-Key': t.adminKey, 'X-Acting-As': 'g-carol' });
     expect((await call(acting, 'mycelium_install_skill', { skill_id: 'pr-review' })).isError).toBe(false);
-    expect(await t.db.get("SELECT agent_id, config FROM agent_skills WHERE skill_id = 'pr-review'")).toEqual({ agent_id: 'g-carol', config: '{}' });
+    expect(await t.db.get("SELECT agent_id, config FROM agent_skills WHERE skill_id = 'pr-review'")).toEqual({
+      agent_id: 'g-carol',
+      config: '{}',
+    });
     await acting.close();
 
     const unknown = await call(asAlice, 'mycelium_install_skill', { skill_id: 'no-such-skill' });
@@ -141,16 +192,24 @@ describe('skills tools (spec 08 §2.14, 05 §12.2)', () => {
     const bare = await call(asAdmin, 'mycelium_install_skill', { skill_id: 'pixel-art' });
     expect(bare.isError).toBe(true);
     expect(bare.text).toContain('agent_id is required');
-    expect((await t.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM agent_skills WHERE skill_id = 'pixel-art'"))?.n).toBe(1);
+    expect(
+      (await t.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM agent_skills WHERE skill_id = 'pixel-art'"))?.n,
+    ).toBe(1);
   });
 });
 
 describe('widget tools (spec 08 §2.15, 05 §13)', () => {
   it('create_widget, update_widget and list_widgets act on the rows REST serves', async () => {
-    const c = await call(asAlice, 'mycelium_create_widget', { title: 'Build status', data: '{"passing":12}', project_id: 'proj' });
+    const c = await call(asAlice, 'mycelium_create_widget', {
+      title: 'Build status',
+      data: '{"passing":12}',
+      project_id: 'proj',
+    });
     const id = Number(c.text.match(/^Widget created: #(\d+)$/)?.[1]);
     expect(id).toBeGreaterThan(0);
-    expect(await t.db.get('SELECT agent_id, project_id, widget_type, data, status FROM widgets WHERE id = ?', [id])).toEqual({
+    expect(
+      await t.db.get('SELECT agent_id, project_id, widget_type, data, status FROM widgets WHERE id = ?', [id]),
+    ).toEqual({
       agent_id: 'g-alice',
       project_id: 'proj',
       widget_type: 'status',
@@ -158,25 +217,43 @@ describe('widget tools (spec 08 §2.15, 05 §13)', () => {
       status: 'active',
     });
 
-    const u = await call(asAlice, 'mycelium_update_widget', { widget_id: id, title: 'Build health', data: { passing: 13, failing: 0 } });
+    const u = await call(asAlice, 'mycelium_update_widget', {
+      widget_id: id,
+      title: 'Build health',
+      data: { passing: 13, failing: 0 },
+    });
     expect(u).toEqual({ text: `Widget #${id} updated`, isError: false });
-    expect(await t.db.get('SELECT title, data FROM widgets WHERE id = ?', [id])).toEqual({ title: 'Build health', data: '{"passing":13,"failing":0}' });
+    expect(await t.db.get('SELECT title, data FROM widgets WHERE id = ?', [id])).toEqual({
+      title: 'Build health',
+      data: '{"passing":13,"failing":0}',
+    });
 
     const list = await call(asAlice, 'mycelium_list_widgets', { agent_id: 'g-alice' });
-    const rest = (await t.call('GET', '/widgets?agent_id=g-alice', { agentKey: alice.key })).body as { id: number; updated_at: string }[];
+    const rest = (await t.call('GET', '/widgets?agent_id=g-alice', { agentKey: alice.key })).body as {
+      id: number;
+      updated_at: string;
+    }[];
     expect(list.text.split('\n').length).toBe(rest.length);
-    expect(list.text).toContain(`#${id} [status] Build health — by g-alice (${rest.find((w) => w.id === id)!.updated_at})`);
+    expect(list.text).toContain(
+      `#${id} [status] Build health — by g-alice (${rest.find((w) => w.id === id)!.updated_at})`,
+    );
 
     await call(asAlice, 'mycelium_update_widget', { widget_id: id, status: 'archived' });
     expect((await call(asAlice, 'mycelium_list_widgets', { agent_id: 'g-alice' })).text).toBe('No active widgets.');
   });
 
   it('SEC-15: a widget in another project cannot be updated or created through the tool', async () => {
-    const theirs = Number((await call(asCarol, 'mycelium_create_widget', { title: 'Carol board', data: '{}', project_id: 'other' })).text.match(/#(\d+)/)![1]);
+    const theirs = Number(
+      (
+        await call(asCarol, 'mycelium_create_widget', { title: 'Carol board', data: '{}', project_id: 'other' })
+      ).text.match(/#(\d+)/)![1],
+    );
     const u = await call(asAlice, 'mycelium_update_widget', { widget_id: theirs, title: 'hijacked' });
     expect(u.isError).toBe(true);
     expect(u.text).toMatch(/HTTP 403|cannot access/);
-    expect((await t.db.get<{ title: string }>('SELECT title FROM widgets WHERE id = ?', [theirs]))?.title).toBe('Carol board');
+    expect((await t.db.get<{ title: string }>('SELECT title FROM widgets WHERE id = ?', [theirs]))?.title).toBe(
+      'Carol board',
+    );
     const c = await call(asAlice, 'mycelium_create_widget', { title: 'planted', data: '{}', project_id: 'other' });
     expect(c.isError).toBe(true);
     expect(await t.db.get("SELECT id FROM widgets WHERE title = 'planted'")).toBeUndefined();
@@ -197,7 +274,9 @@ describe('GitHub tools (spec 08 §2.16, 05 §14) against the local fake GitHub',
       ].join('\n'),
     );
     expect(gh.requests.at(-1)!.url).toBe('/repos/acme/game/pulls?state=open&per_page=30');
-    expect((await call(asAlice, 'mycelium_list_prs', { owner: 'acme', repo: 'game', state: 'closed' })).text).toBe('No closed PRs in acme/game');
+    expect((await call(asAlice, 'mycelium_list_prs', { owner: 'acme', repo: 'game', state: 'closed' })).text).toBe(
+      'No closed PRs in acme/game',
+    );
     // Names GitHub does not allow never reach GitHub with the server token (D22).
     const before = gh.requests.length;
     const bad = await call(asAlice, 'mycelium_list_prs', { owner: '../user', repo: 'game' });
@@ -207,7 +286,13 @@ describe('GitHub tools (spec 08 §2.16, 05 §14) against the local fake GitHub',
 
   it('create_pr and merge_pr are admin-only, as over REST: an agent gets 401 and GitHub is never called', async () => {
     const before = gh.requests.length;
-    const c = await call(asAlice, 'mycelium_create_pr', { owner: 'acme', repo: 'game', title: 'sneaky', head: 'feat', base: 'main' });
+    const c = await call(asAlice, 'mycelium_create_pr', {
+      owner: 'acme',
+      repo: 'game',
+      title: 'sneaky',
+      head: 'feat',
+      base: 'main',
+    });
     expect(c.isError).toBe(true);
     expect(c.text).toMatch(/HTTP 401|Admin/i);
     const m = await call(asAlice, 'mycelium_merge_pr', { owner: 'acme', repo: 'game', number: 12 });
@@ -217,26 +302,57 @@ describe('GitHub tools (spec 08 §2.16, 05 §14) against the local fake GitHub',
   });
 
   it('admin create_pr sends {title, head, base, body, draft}; merge_pr sends the method and reports the sha', async () => {
-    const c = await call(asAdmin, 'mycelium_create_pr', { owner: 'acme', repo: 'game', title: 'New levels', head: 'feat/levels', base: 'main', body: 'Adds 3 levels', draft: true });
+    const c = await call(asAdmin, 'mycelium_create_pr', {
+      owner: 'acme',
+      repo: 'game',
+      title: 'New levels',
+      head: 'feat/levels',
+      base: 'main',
+      body: 'Adds 3 levels',
+      draft: true,
+    });
     expect(c).toEqual({ text: 'Created PR #99: New levels\nhttps://github.example/acme/game/pull/99', isError: false });
     const sent = gh.requests.at(-1)!;
     expect([sent.method, sent.url]).toEqual(['POST', '/repos/acme/game/pulls']);
-    expect(JSON.parse(sent.body)).toEqual({ title: 'New levels', head: 'feat/levels', base: 'main', body: 'Adds 3 levels', draft: true });
+    expect(JSON.parse(sent.body)).toEqual({
+      title: 'New levels',
+      head: 'feat/levels',
+      base: 'main',
+      body: 'Adds 3 levels',
+      draft: true,
+    });
 
-    const m = await call(asAdmin, 'mycelium_merge_pr', { owner: 'acme', repo: 'game', number: 12, commit_title: 'Sprites (#12)' });
+    const m = await call(asAdmin, 'mycelium_merge_pr', {
+      owner: 'acme',
+      repo: 'game',
+      number: 12,
+      commit_title: 'Sprites (#12)',
+    });
     expect(m).toEqual({ text: 'Merged PR #12 in acme/game (sha: abc123)', isError: false });
     const merged = gh.requests.at(-1)!;
     expect([merged.method, merged.url]).toEqual(['PUT', '/repos/acme/game/pulls/12/merge']);
     expect(JSON.parse(merged.body)).toEqual({ merge_method: 'squash', commit_title: 'Sprites (#12)' });
 
     // GitHub's refusal comes back as an error answer with its message.
-    const refused = await call(asAdmin, 'mycelium_merge_pr', { owner: 'acme', repo: 'game', number: 13, merge_method: 'merge' });
+    const refused = await call(asAdmin, 'mycelium_merge_pr', {
+      owner: 'acme',
+      repo: 'game',
+      number: 13,
+      merge_method: 'merge',
+    });
     expect(refused.isError).toBe(true);
     expect(refused.text).toContain('Pull Request is not mergeable');
   });
 
   it('SEC-17: an enforcement rule that blocks merge_pr blocks the tool too, before GitHub is called', async () => {
-    await t.call('PUT', '/context/keys/mycelium/enforcement_rules', { admin: true, body: { data: [{ id: 'mcp-freeze', tool: 'merge_pr', severity: 'block', message: 'Release freeze', match: { repo: 'game' } }] } });
+    await t.call('PUT', '/context/keys/mycelium/enforcement_rules', {
+      admin: true,
+      body: {
+        data: [
+          { id: 'mcp-freeze', tool: 'merge_pr', severity: 'block', message: 'Release freeze', match: { repo: 'game' } },
+        ],
+      },
+    });
     const before = gh.requests.length;
     const m = await call(asAdmin, 'mycelium_merge_pr', { owner: 'acme', repo: 'game', number: 12 });
     expect(m.isError).toBe(true);

@@ -39,19 +39,85 @@ async function call(c: Client, name: string, args: Record<string, unknown> = {})
 
 /** Spec 08 §4 tool names whose REST areas are served by this tree's core (drones, assets, the skills catalogue, widgets and GitHub are checked separately). */
 const CORE_TOOLS = [
-  'boot', 'overview', 'list_agents', 'get_work', 'claim_task', 'complete_task', 'create_task', 'list_tasks', 'get_task', 'update_task',
-  'send_message', 'send_request', 'respond_to_request', 'read_messages', 'check_plans', 'update_step', 'create_plan', 'file_bug',
-  'get_context', 'set_context', 'delete_context', 'list_namespaces', 'context_history', 'rollback_context', 'log_spend', 'spend_summary',
-  'my_skills', 'list_bugs', 'claim_bug', 'fix_bug', 'heartbeat', 'sleep', 'rekey', 'set_avatar', 'agent_profile', 'list_orgs', 'create_org',
-  'list_projects', 'create_project', 'update_project', 'list_concepts', 'get_concept', 'create_concept', 'update_concept', 'link_concept',
-  'list_channels', 'create_channel', 'read_channel', 'send_to_channel', 'request_approval', 'check_approval', 'mark_executed',
-  'list_approvals', 'request_work', 'file_directive', 'api', 'leave_notes', 'view_savepoint', 'savepoint_diff',
-  'a2a_discover', 'a2a_send', 'a2a_list',
+  'boot',
+  'overview',
+  'list_agents',
+  'get_work',
+  'claim_task',
+  'complete_task',
+  'create_task',
+  'list_tasks',
+  'get_task',
+  'update_task',
+  'send_message',
+  'send_request',
+  'respond_to_request',
+  'read_messages',
+  'check_plans',
+  'update_step',
+  'create_plan',
+  'file_bug',
+  'get_context',
+  'set_context',
+  'delete_context',
+  'list_namespaces',
+  'context_history',
+  'rollback_context',
+  'log_spend',
+  'spend_summary',
+  'my_skills',
+  'list_bugs',
+  'claim_bug',
+  'fix_bug',
+  'heartbeat',
+  'sleep',
+  'rekey',
+  'set_avatar',
+  'agent_profile',
+  'list_orgs',
+  'create_org',
+  'list_projects',
+  'create_project',
+  'update_project',
+  'list_concepts',
+  'get_concept',
+  'create_concept',
+  'update_concept',
+  'link_concept',
+  'list_channels',
+  'create_channel',
+  'read_channel',
+  'send_to_channel',
+  'request_approval',
+  'check_approval',
+  'mark_executed',
+  'list_approvals',
+  'request_work',
+  'file_directive',
+  'api',
+  'leave_notes',
+  'view_savepoint',
+  'savepoint_diff',
+  'a2a_discover',
+  'a2a_send',
+  'a2a_list',
 ].map((n) => `mycelium_${n}`);
 
 /** Tools over REST areas built elsewhere: listed exactly when their route is mounted (probe → not the app's 404). */
 const AREA_TOOLS: [string, string[]][] = [
-  ['/drones', ['list_drone_jobs', 'get_drone_job', 'queue_drone_job', 'cancel_drone_job', 'list_drones', 'list_artifacts', 'list_job_templates', 'check_drone_compatibility']],
+  [
+    '/drones',
+    [
+      'list_drone_jobs',
+      'get_drone_job',
+      'queue_drone_job',
+      'cancel_drone_job',
+      'list_drones',
+      'list_artifacts',
+      'list_job_templates',
+      'check_drone_compatibility',
+    ],
+  ],
   ['/widgets', ['create_widget', 'update_widget', 'list_widgets']],
   ['/skills', ['list_skills', 'install_skill']],
 ];
@@ -67,8 +133,16 @@ describe('MCP endpoint: listing (spec 08 §1.9, issue 12)', () => {
       for (const n of list) expect(names.includes(`mycelium_${n}`), `${n} listed iff ${probe} is served`).toBe(served);
     }
     // workflows is enabled by default; cost-tracker is not, so its tools are absent.
-    for (const n of ['mycelium_fire_workflow', 'mycelium_list_workflows', 'mycelium_workflow_status', 'mycelium_cancel_workflow']) expect(names).toContain(n);
-    const disabled = JSON.parse((await t.call('GET', '/plugins/mcp-tools', { admin: true })).text).filter((x: { plugin: string }) => x.plugin !== 'workflows');
+    for (const n of [
+      'mycelium_fire_workflow',
+      'mycelium_list_workflows',
+      'mycelium_workflow_status',
+      'mycelium_cancel_workflow',
+    ])
+      expect(names).toContain(n);
+    const disabled = JSON.parse((await t.call('GET', '/plugins/mcp-tools', { admin: true })).text).filter(
+      (x: { plugin: string }) => x.plugin !== 'workflows',
+    );
     expect(disabled).toEqual([]);
     for (const x of tools) {
       expect(x.name).toMatch(/^mycelium_/);
@@ -80,7 +154,9 @@ describe('MCP endpoint: listing (spec 08 §1.9, issue 12)', () => {
     expect(schema('mycelium_request_work').required).toEqual(['type']);
     expect(schema('mycelium_file_directive').required).toEqual(['to', 'content']);
     // D3: organisation ids are text; D9: no identity arguments.
-    expect((schema('mycelium_list_projects').properties as Record<string, { type: string }>).org_id.type).toBe('string');
+    expect((schema('mycelium_list_projects').properties as Record<string, { type: string }>).org_id.type).toBe(
+      'string',
+    );
     expect(Object.keys(schema('mycelium_create_org').properties ?? {})).toContain('id');
     expect(Object.keys(schema('mycelium_send_message').properties ?? {})).not.toContain('from_agent');
   });
@@ -89,16 +165,27 @@ describe('MCP endpoint: listing (spec 08 §1.9, issue 12)', () => {
     const c = await mcpClient(t, { 'X-Agent-Key': alice.key }, '/mcp');
     expect((await call(c, 'mycelium_list_agents')).text).toContain('alice');
     await c.close();
-    const g = await t.fetch('/api/mycelium/mcp', { headers: { 'X-Agent-Key': alice.key, Accept: 'text/event-stream' } });
+    const g = await t.fetch('/api/mycelium/mcp', {
+      headers: { 'X-Agent-Key': alice.key, Accept: 'text/event-stream' },
+    });
     expect(g.status).toBe(405);
     expect(g.headers.get('allow')).toBe('POST');
   });
 });
 
 describe('MCP endpoint: authentication (issue 12)', () => {
-  const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+  const init = {
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+  };
   const post = (headers: Record<string, string>, path = '/api/mycelium/mcp') =>
-    t.fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify(init) });
+    t.fetch(path, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', ...headers },
+      body: JSON.stringify(init),
+    });
 
   it('anonymous → 401 with a WWW-Authenticate challenge naming the protected-resource metadata', async () => {
     for (const path of ['/api/mycelium/mcp', '/mcp']) {
@@ -113,7 +200,11 @@ describe('MCP endpoint: authentication (issue 12)', () => {
   });
 
   it('a credential that does not verify → 401 invalid_token (agent key, admin key, bearer)', async () => {
-    const bad: Record<string, string>[] = [{ 'X-Agent-Key': 'dvk_' + '0'.repeat(48) }, { 'X-Admin-Key': 'wrong' }, { Authorization: 'Bearer not-a-token' }];
+    const bad: Record<string, string>[] = [
+      { 'X-Agent-Key': 'dvk_' + '0'.repeat(48) },
+      { 'X-Admin-Key': 'wrong' },
+      { Authorization: 'Bearer not-a-token' },
+    ];
     for (const h of bad) {
       const r = await post(h);
       expect(r.status).toBe(401);
@@ -122,7 +213,10 @@ describe('MCP endpoint: authentication (issue 12)', () => {
   });
 
   it('publishes RFC 9728 metadata that names the static credentials', async () => {
-    for (const path of ['/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/api/mycelium/mcp']) {
+    for (const path of [
+      '/.well-known/oauth-protected-resource',
+      '/.well-known/oauth-protected-resource/api/mycelium/mcp',
+    ]) {
       const res = await t.fetch(path);
       expect(res.status).toBe(200);
       const m = await res.json();
@@ -144,7 +238,9 @@ describe('MCP endpoint: authentication (issue 12)', () => {
     const asOp = await mcpClient(t, { Authorization: `Bearer ${op.token}` });
     const d = await call(asOp, 'mycelium_file_directive', { to: 'carol', content: 'operator says hi' });
     expect(d.isError, d.text).toBe(false);
-    const dir = await t.db.get<{ from_agent: string; msg_type: string; to_agent: string }>("SELECT from_agent, msg_type, to_agent FROM messages WHERE content = 'operator says hi'");
+    const dir = await t.db.get<{ from_agent: string; msg_type: string; to_agent: string }>(
+      "SELECT from_agent, msg_type, to_agent FROM messages WHERE content = 'operator says hi'",
+    );
     expect(dir).toMatchObject({ msg_type: 'directive', to_agent: 'carol' });
     // The operator is not an admin: admin-only tools refuse it exactly as REST does.
     const o = await call(asOp, 'mycelium_create_org', { id: 'op-org', name: 'nope' });
@@ -159,7 +255,9 @@ describe('MCP endpoint: one representative tool per area, against the database',
   it('agents and session: boot, heartbeat, profile, savepoints, avatar', async () => {
     const hb = await call(asAlice, 'mycelium_heartbeat', { working_on: 'mcp tests', state_snapshot: { step: 1 } });
     expect(hb.text).toContain('Heartbeat sent. working_on: "mcp tests"');
-    expect((await t.db.get<{ working_on: string }>("SELECT working_on FROM agents WHERE id = 'alice'"))?.working_on).toBe('mcp tests');
+    expect(
+      (await t.db.get<{ working_on: string }>("SELECT working_on FROM agents WHERE id = 'alice'"))?.working_on,
+    ).toBe('mcp tests');
     const boot = await call(asAlice, 'mycelium_boot');
     expect(boot.text).toMatch(/^Booted as alice/);
     const sp = await call(asAlice, 'mycelium_view_savepoint', { agent_id: 'alice' });
@@ -168,13 +266,19 @@ describe('MCP endpoint: one representative tool per area, against the database',
     const prof = await call(asAlice, 'mycelium_agent_profile', { action: 'update', specializations: ['testing'] });
     expect(JSON.parse(prof.text).specializations).toEqual(['testing']);
     await call(asAlice, 'mycelium_set_avatar', { avatar_url: 'https://example.org/a.png' });
-    expect((await t.db.get<{ avatar_url: string }>("SELECT avatar_url FROM agents WHERE id = 'alice'"))?.avatar_url).toBe('https://example.org/a.png');
+    expect(
+      (await t.db.get<{ avatar_url: string }>("SELECT avatar_url FROM agents WHERE id = 'alice'"))?.avatar_url,
+    ).toBe('https://example.org/a.png');
     const notes = await call(asAdmin, 'mycelium_leave_notes', { agent_id: 'alice', notes: 'read me' });
     expect(notes.isError, notes.text).toBe(false);
   });
 
   it('tasks: create, atomic claim, complete keeps the description and stores notes as a comment (D7, D8)', async () => {
-    const created = await call(asAlice, 'mycelium_create_task', { title: 'MCP task', description: 'original description', project_id: 'proj' });
+    const created = await call(asAlice, 'mycelium_create_task', {
+      title: 'MCP task',
+      description: 'original description',
+      project_id: 'proj',
+    });
     const id = Number(created.text.match(/#(\d+)/)![1]);
     expect(created.text).toBe(`Created task #${id}: MCP task`);
     expect((await call(asAlice, 'mycelium_claim_task', { task_id: id })).text).toContain(`Claimed task #${id}`);
@@ -184,30 +288,54 @@ describe('MCP endpoint: one representative tool per area, against the database',
     expect(stolen.isError).toBe(true);
     expect(stolen.text).toMatch(/HTTP 409/);
     expect(stolen.text).toContain('"assignee":"alice"');
-    expect((await t.db.get<{ assignee: string }>('SELECT assignee FROM tasks WHERE id = ?', [id]))?.assignee).toBe('alice');
+    expect((await t.db.get<{ assignee: string }>('SELECT assignee FROM tasks WHERE id = ?', [id]))?.assignee).toBe(
+      'alice',
+    );
     const done = await call(asAlice, 'mycelium_complete_task', { task_id: id, notes: 'finished via MCP' });
     expect(done.text).toContain(`Completed task #${id}.`);
-    const row = await t.db.get<{ status: string; description: string }>('SELECT status, description FROM tasks WHERE id = ?', [id]);
+    const row = await t.db.get<{ status: string; description: string }>(
+      'SELECT status, description FROM tasks WHERE id = ?',
+      [id],
+    );
     expect(row).toEqual({ status: 'done', description: 'original description' });
-    const comment = await t.db.get<{ content: string; author: string }>('SELECT content, author FROM task_comments WHERE task_id = ?', [id]);
+    const comment = await t.db.get<{ content: string; author: string }>(
+      'SELECT content, author FROM task_comments WHERE task_id = ?',
+      [id],
+    );
     expect(comment).toMatchObject({ content: 'finished via MCP', author: 'alice' });
     // D21: an empty string is sent (clears), not dropped.
     await call(asAlice, 'mycelium_update_task', { task_id: id, description: '' });
-    expect((await t.db.get<{ description: string }>('SELECT description FROM tasks WHERE id = ?', [id]))?.description).toBe('');
+    expect(
+      (await t.db.get<{ description: string }>('SELECT description FROM tasks WHERE id = ?', [id]))?.description,
+    ).toBe('');
     const got = await call(asAlice, 'mycelium_get_task', { task_id: id });
     expect(got.text).toContain('Status: done');
   });
 
   it('work queue: get_work honours auto_claim (D4)', async () => {
-    const r = await t.call('POST', '/tasks', { agentKey: bob.key, body: { title: 'for bob', project_id: 'proj', assignee: 'bob' } });
+    const r = await t.call('POST', '/tasks', {
+      agentKey: bob.key,
+      body: { title: 'for bob', project_id: 'proj', assignee: 'bob' },
+    });
     const w = await call(asBob, 'mycelium_get_work', { auto_claim: true });
     expect(w.text).toContain('=== AUTO-CLAIMED ===');
-    expect((await t.db.get<{ status: string; assignee: string }>('SELECT status, assignee FROM tasks WHERE id = ?', [r.body.id]))).toMatchObject({ assignee: 'bob' });
-    expect((await t.db.get<{ status: string }>('SELECT status FROM tasks WHERE id = ?', [r.body.id]))?.status).not.toBe('open');
+    expect(
+      await t.db.get<{ status: string; assignee: string }>('SELECT status, assignee FROM tasks WHERE id = ?', [
+        r.body.id,
+      ]),
+    ).toMatchObject({ assignee: 'bob' });
+    expect((await t.db.get<{ status: string }>('SELECT status FROM tasks WHERE id = ?', [r.body.id]))?.status).not.toBe(
+      'open',
+    );
   });
 
   it('plans: created plans (draft) show by default, with real step status (D10)', async () => {
-    const p = await call(asAlice, 'mycelium_create_plan', { title: 'MCP plan', description: 'd', project_id: 'proj', steps: [{ title: 'first' }, { title: 'second' }] });
+    const p = await call(asAlice, 'mycelium_create_plan', {
+      title: 'MCP plan',
+      description: 'd',
+      project_id: 'proj',
+      steps: [{ title: 'first' }, { title: 'second' }],
+    });
     const planId = Number(p.text.match(/#(\d+)/)![1]);
     expect(p.text).toContain('(2 steps)');
     const steps = await t.db.all<{ id: number }>('SELECT id FROM plan_steps WHERE plan_id = ? ORDER BY id', [planId]);
@@ -219,7 +347,12 @@ describe('MCP endpoint: one representative tool per area, against the database',
   });
 
   it('bugs: file, list reads {bugs, counts} (D1), claim never steals, fix', async () => {
-    const f = await call(asAlice, 'mycelium_file_bug', { title: 'MCP bug', description: 'broken', project_id: 'proj', severity: 'high' });
+    const f = await call(asAlice, 'mycelium_file_bug', {
+      title: 'MCP bug',
+      description: 'broken',
+      project_id: 'proj',
+      severity: 'high',
+    });
     const id = Number(f.text.match(/#(\d+)/)![1]);
     expect(f.text).toBe(`Filed bug #${id} [high]: MCP bug`);
     const l = await call(asBob, 'mycelium_list_bugs', { project_id: 'proj' });
@@ -229,7 +362,9 @@ describe('MCP endpoint: one representative tool per area, against the database',
     const steal = await call(asBob, 'mycelium_claim_bug', { bug_id: id });
     expect(steal.isError).toBe(true);
     expect(steal.text).toContain('"assignee":"alice"');
-    expect((await call(asAlice, 'mycelium_fix_bug', { bug_id: id, notes: 'patched' })).text).toBe(`Bug #${id} marked fixed.`);
+    expect((await call(asAlice, 'mycelium_fix_bug', { bug_id: id, notes: 'patched' })).text).toBe(
+      `Bug #${id} marked fixed.`,
+    );
     expect((await t.db.get<{ status: string }>('SELECT status FROM bugs WHERE id = ?', [id]))?.status).toBe('fixed');
   });
 
@@ -242,8 +377,12 @@ describe('MCP endpoint: one representative tool per area, against the database',
     expect(inbox.text).toContain('[REQ] ');
     expect(inbox.text).toContain('alice→bob: please review');
     expect(inbox.text).toContain('alice→bob: hi bob');
-    expect((await call(asBob, 'mycelium_respond_to_request', { request_id: reqId, response: 'done' })).text).toBe(`Request #${reqId} resolved.`);
-    expect((await t.db.get<{ status: string }>('SELECT status FROM messages WHERE id = ?', [reqId]))?.status).not.toBe('pending');
+    expect((await call(asBob, 'mycelium_respond_to_request', { request_id: reqId, response: 'done' })).text).toBe(
+      `Request #${reqId} resolved.`,
+    );
+    expect((await t.db.get<{ status: string }>('SELECT status FROM messages WHERE id = ?', [reqId]))?.status).not.toBe(
+      'pending',
+    );
     const dir = await call(asAdmin, 'mycelium_file_directive', { to: 'bob', content: 'stand up' });
     expect(dir.text).toMatch(/^Directive sent to bob\. Message #\d+\./);
   });
@@ -251,13 +390,19 @@ describe('MCP endpoint: one representative tool per area, against the database',
   it('channels: create derives the slug (D2), send and read', async () => {
     const c = await call(asAlice, 'mycelium_create_channel', { name: '#Release Talk!', description: 'ship it' });
     const id = Number(c.text.match(/#(\d+)/)![1]);
-    expect((await t.db.get<{ slug: string }>('SELECT slug FROM channels WHERE id = ?', [id]))?.slug).toBe('release-talk-');
+    expect((await t.db.get<{ slug: string }>('SELECT slug FROM channels WHERE id = ?', [id]))?.slug).toBe(
+      'release-talk-',
+    );
     const dup = await call(asAlice, 'mycelium_create_channel', { name: 'Release talk!' });
     expect(dup.isError).toBe(true);
     expect(dup.text).toMatch(/HTTP 409/);
     // Creating a channel does not make an agent a member (REST rule); the tool answers as REST does.
-    expect((await call(asAlice, 'mycelium_send_to_channel', { channel_id: id, content: 'too early' })).text).toMatch(/HTTP 403/);
-    expect((await t.call('POST', `/channels/${id}/members`, { admin: true, body: { user_id: 'alice' } })).status).toBe(200);
+    expect((await call(asAlice, 'mycelium_send_to_channel', { channel_id: id, content: 'too early' })).text).toMatch(
+      /HTTP 403/,
+    );
+    expect((await t.call('POST', `/channels/${id}/members`, { admin: true, body: { user_id: 'alice' } })).status).toBe(
+      200,
+    );
     const sent = await call(asAlice, 'mycelium_send_to_channel', { channel_id: id, content: 'first post' });
     expect(sent.text).toMatch(new RegExp(`^Message sent to channel #${id} \\(msg id: \\d+\\)$`));
     expect((await call(asAlice, 'mycelium_read_channel', { channel_id: id })).text).toContain('alice→all: first post');
@@ -272,31 +417,61 @@ describe('MCP endpoint: one representative tool per area, against the database',
     const h = await call(asAlice, 'mycelium_context_history', { namespace: 'proj', key: 'cfg' });
     const hid = Number(h.text.match(/\n#(\d+) \|/)![1]);
     expect(h.text).toContain('{"level":1}');
-    expect((await call(asAlice, 'mycelium_rollback_context', { history_id: hid })).text).toContain('Rolled back proj:cfg');
-    expect(JSON.parse((await t.db.get<{ data: string }>("SELECT data FROM context_keys WHERE namespace = 'proj' AND key = 'cfg'"))!.data)).toEqual({ level: 1 });
+    expect((await call(asAlice, 'mycelium_rollback_context', { history_id: hid })).text).toContain(
+      'Rolled back proj:cfg',
+    );
+    expect(
+      JSON.parse(
+        (await t.db.get<{ data: string }>("SELECT data FROM context_keys WHERE namespace = 'proj' AND key = 'cfg'"))!
+          .data,
+      ),
+    ).toEqual({ level: 1 });
     expect((await call(asAlice, 'mycelium_list_namespaces')).text).toMatch(/ {2}proj \(\d+ keys\)/);
   });
 
   it('approvals: no "mycelium" default project, the server’s status is reported (D6); invalid JSON text is an isError naming the argument', async () => {
-    const bad = await call(asAlice, 'mycelium_request_approval', { action_type: 'deploy', title: 'x', payload: '{nope' });
+    const bad = await call(asAlice, 'mycelium_request_approval', {
+      action_type: 'deploy',
+      title: 'x',
+      payload: '{nope',
+    });
     expect(bad.isError).toBe(true);
     expect(bad.text).toContain('payload is not valid JSON');
-    const r = await call(asAlice, 'mycelium_request_approval', { action_type: 'deploy', title: 'ship v2', payload: { version: 2 } });
+    const r = await call(asAlice, 'mycelium_request_approval', {
+      action_type: 'deploy',
+      title: 'ship v2',
+      payload: { version: 2 },
+    });
     expect(r.isError, r.text).toBe(false);
     const id = Number(r.text.match(/id: (\d+)/)![1]);
-    const row = await t.db.get<{ project_id: string; requested_by: string; status: string }>('SELECT project_id, requested_by, status FROM approvals WHERE id = ?', [id]);
+    const row = await t.db.get<{ project_id: string; requested_by: string; status: string }>(
+      'SELECT project_id, requested_by, status FROM approvals WHERE id = ?',
+      [id],
+    );
     expect(row).toMatchObject({ project_id: 'proj', requested_by: 'alice' });
     expect(r.text).toContain(`Status: ${row!.status}`);
-    expect((await call(asAlice, 'mycelium_check_approval', { approval_id: id })).text).toContain('Payload: {"version":2}');
-    expect((await call(asAlice, 'mycelium_list_approvals')).text).toContain(`#${id} [pending] deploy: ship v2 (by alice) — proj`);
+    expect((await call(asAlice, 'mycelium_check_approval', { approval_id: id })).text).toContain(
+      'Payload: {"version":2}',
+    );
+    expect((await call(asAlice, 'mycelium_list_approvals')).text).toContain(
+      `#${id} [pending] deploy: ship v2 (by alice) — proj`,
+    );
   });
 
   it('spend, organisations (D3), projects and concepts', async () => {
     await call(asAlice, 'mycelium_log_spend', { cost_usd: 1.25, source: 'llm', tokens_in: 10, tokens_out: 5 });
-    expect((await t.db.get<{ cost_usd: number; tokens_in: number }>("SELECT cost_usd, tokens_in FROM agent_spend WHERE agent_id = 'alice'"))).toMatchObject({ cost_usd: 1.25, tokens_in: 10 });
+    expect(
+      await t.db.get<{ cost_usd: number; tokens_in: number }>(
+        "SELECT cost_usd, tokens_in FROM agent_spend WHERE agent_id = 'alice'",
+      ),
+    ).toMatchObject({ cost_usd: 1.25, tokens_in: 10 });
     expect((await call(asAlice, 'mycelium_spend_summary')).text).toContain('alice | proj | $1.2500');
-    expect((await call(asAdmin, 'mycelium_create_org', { id: 'acme', name: 'Acme' })).text).toBe('Created org #acme: Acme');
-    expect((await call(asAdmin, 'mycelium_create_project', { id: 'rocket', name: 'Rocket', org_id: 'acme' })).isError).toBe(false);
+    expect((await call(asAdmin, 'mycelium_create_org', { id: 'acme', name: 'Acme' })).text).toBe(
+      'Created org #acme: Acme',
+    );
+    expect(
+      (await call(asAdmin, 'mycelium_create_project', { id: 'rocket', name: 'Rocket', org_id: 'acme' })).isError,
+    ).toBe(false);
     expect((await call(asAlice, 'mycelium_list_projects', { org_id: 'acme' })).text).toContain('rocket — Rocket');
     const cc = await call(asAlice, 'mycelium_create_concept', { name: 'Hero', type: 'character', data: '{"hp":3}' });
     const cid = Number(cc.text.match(/#(\d+)/)![1]);
@@ -307,7 +482,9 @@ describe('MCP endpoint: one representative tool per area, against the database',
 
   it('admin: overview and sleep; pass-through api; a plugin tool', async () => {
     expect((await call(asAdmin, 'mycelium_overview')).text).toContain('=== Agents ===');
-    expect((await call(asAdmin, 'mycelium_sleep', { action: 'on', directive: 'quiet night' })).text).toContain('Directive: quiet night');
+    expect((await call(asAdmin, 'mycelium_sleep', { action: 'on', directive: 'quiet night' })).text).toContain(
+      'Directive: quiet night',
+    );
     expect((await t.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM events WHERE type = 'sleep_mode_on'"))?.n).toBe(1);
     expect((await call(asAdmin, 'mycelium_sleep', { action: 'off' })).text).toContain('Sleep mode OFF');
     const api = await call(asAlice, 'mycelium_api', { method: 'GET', path: '/tasks?project_id=proj&limit=1' });
@@ -316,7 +493,11 @@ describe('MCP endpoint: one representative tool per area, against the database',
     expect(body.isError).toBe(true);
     const escape = await call(asAlice, 'mycelium_api', { method: 'GET', path: '/../health' });
     expect(escape.isError).toBe(true);
-    const wf = await call(asAlice, 'mycelium_fire_workflow', { name: 'mcp-flow', invocations: [{ id: 'step-1', agent: 'bob', prompt: 'go' }], project_id: 'proj' });
+    const wf = await call(asAlice, 'mycelium_fire_workflow', {
+      name: 'mcp-flow',
+      invocations: [{ id: 'step-1', agent: 'bob', prompt: 'go' }],
+      project_id: 'proj',
+    });
     expect(wf.isError, wf.text).toBe(false);
     const list = await call(asAlice, 'mycelium_list_workflows', { project_id: 'proj' });
     expect(list.text).toContain('mcp-flow');
@@ -339,7 +520,11 @@ describe('MCP endpoint: a tool may do exactly what the principal may do over RES
     const sp = await call(asBob, 'mycelium_view_savepoint', { agent_id: 'alice' });
     expect(sp.isError).toBe(true);
     expect(sp.text).toMatch(/HTTP 403/);
-    const prof = await call(asBob, 'mycelium_agent_profile', { action: 'update', agent_id: 'alice', max_concurrent: 9 });
+    const prof = await call(asBob, 'mycelium_agent_profile', {
+      action: 'update',
+      agent_id: 'alice',
+      max_concurrent: 9,
+    });
     expect(prof.isError).toBe(true);
     const rest = await t.call('PUT', '/agents/alice/profile', { agentKey: bob.key, body: { max_concurrent: 9 } });
     expect(prof.text).toContain(`HTTP ${rest.status}`);
@@ -347,7 +532,9 @@ describe('MCP endpoint: a tool may do exactly what the principal may do over RES
     expect(notes.isError).toBe(true);
     // set_avatar and heartbeat change only the caller.
     await call(asBob, 'mycelium_set_avatar', { avatar_url: 'https://example.org/b.png' });
-    expect((await t.db.get<{ avatar_url: string }>("SELECT avatar_url FROM agents WHERE id = 'alice'"))?.avatar_url).toBe('https://example.org/a.png');
+    expect(
+      (await t.db.get<{ avatar_url: string }>("SELECT avatar_url FROM agents WHERE id = 'alice'"))?.avatar_url,
+    ).toBe('https://example.org/a.png');
     // Work routing of another agent is refused.
     const work = await call(asBob, 'mycelium_api', { method: 'GET', path: '/work/alice' });
     expect(work.isError).toBe(true);
@@ -358,7 +545,10 @@ describe('MCP endpoint: a tool may do exactly what the principal may do over RES
     const before = (await t.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM tasks'))!.n;
     const asCarol = await mcpClient(t, { 'X-Agent-Key': carol.key });
     const cross = await call(asCarol, 'mycelium_create_task', { title: 'intrusion', project_id: 'proj' });
-    const viaRest = await t.call('POST', '/tasks', { agentKey: carol.key, body: { title: 'intrusion', project_id: 'proj' } });
+    const viaRest = await t.call('POST', '/tasks', {
+      agentKey: carol.key,
+      body: { title: 'intrusion', project_id: 'proj' },
+    });
     expect(viaRest.status).toBeGreaterThanOrEqual(400);
     expect(cross.isError).toBe(true);
     expect(cross.text).toContain(`(HTTP ${viaRest.status})`);
@@ -394,15 +584,26 @@ describe('MCP endpoint: a tool may do exactly what the principal may do over RES
 
 describe('MCP endpoint: client configuration (issue 12)', () => {
   it('registration and GET /agents/:id/mcp-config carry a remote entry that connects as is', async () => {
-    const reg = await t.call('POST', '/admin/agents', { admin: true, body: { id: 'erin', name: 'erin', project_id: 'proj' } });
+    const reg = await t.call('POST', '/admin/agents', {
+      admin: true,
+      body: { id: 'erin', name: 'erin', project_id: 'proj' },
+    });
     const remote = reg.body.mcp_config.mcpServers.mycelium_remote;
-    expect(remote).toEqual({ type: 'http', url: `${reg.body.mcp_config.mcpServers.mycelium.env.MYCELIUM_API_URL}/mcp`, headers: { 'X-Agent-Key': reg.body.api_key } });
+    expect(remote).toEqual({
+      type: 'http',
+      url: `${reg.body.mcp_config.mcpServers.mycelium.env.MYCELIUM_API_URL}/mcp`,
+      headers: { 'X-Agent-Key': reg.body.api_key },
+    });
     expect(remote.url).toMatch(/^http:\/\/[^/]+\/api\/mycelium\/mcp$/);
     expect(reg.body.mcp_config.mcpServers.mycelium.command).toBe('npx'); // the stdio entry stays
     const c = await mcpClient(t, remote.headers, new URL(remote.url).pathname);
     expect((await call(c, 'mycelium_boot')).text).toMatch(/^Booted as erin/);
     await c.close();
     const cfg = await t.call('GET', '/agents/erin/mcp-config', { admin: true });
-    expect(cfg.body.mcp_config.mcpServers.mycelium_remote).toEqual({ type: 'http', url: remote.url, headers: { 'X-Agent-Key': '<YOUR_AGENT_API_KEY>' } });
+    expect(cfg.body.mcp_config.mcpServers.mycelium_remote).toEqual({
+      type: 'http',
+      url: remote.url,
+      headers: { 'X-Agent-Key': '<YOUR_AGENT_API_KEY>' },
+    });
   });
 });

@@ -24,9 +24,22 @@ describe('POST /messages', () => {
 
   it('stores the authenticated sender, never body.from; validates priority and msg_type', async () => {
     const a = await registerAgent(t, 'msg-from', 'm');
-    const r = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'msg-x', content: 'hi', from: 'someone-else', from_agent: 'other', priority: 'urgent', thread_id: 'th1' } });
+    const r = await t.call('POST', '/messages', {
+      agentKey: a.key,
+      body: {
+        to_agent: 'msg-x',
+        content: 'hi',
+        from: 'someone-else',
+        from_agent: 'other',
+        priority: 'urgent',
+        thread_id: 'th1',
+      },
+    });
     expect(r.status).toBe(200);
-    const row = await t.db.get<{ from_agent: string; priority: string; status: string; thread_id: string }>('SELECT * FROM messages WHERE id = ?', [r.body.id]);
+    const row = await t.db.get<{ from_agent: string; priority: string; status: string; thread_id: string }>(
+      'SELECT * FROM messages WHERE id = ?',
+      [r.body.id],
+    );
     expect(row).toMatchObject({ from_agent: a.id, priority: 'urgent', status: 'sent', thread_id: 'th1' });
     const pr = await t.call('POST', '/messages', { agentKey: a.key, body: { content: 'x', priority: 'mega' } });
     expect(pr.status).toBe(400);
@@ -39,29 +52,59 @@ describe('POST /messages', () => {
   it('emits message_sent and message_received with the summaries SSE clients match', async () => {
     const a = await registerAgent(t, 'msg-ev-a', 'm');
     const r = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'msg-ev-b', content: 'ping' } });
-    const sent = await t.db.get<{ summary: string; data: string; agent: string }>("SELECT * FROM events WHERE type = 'message_sent' ORDER BY id DESC");
+    const sent = await t.db.get<{ summary: string; data: string; agent: string }>(
+      "SELECT * FROM events WHERE type = 'message_sent' ORDER BY id DESC",
+    );
     expect(sent).toMatchObject({ agent: a.id, summary: `${a.id} sent message to msg-ev-b` });
     expect(JSON.parse(sent!.data)).toEqual({ message_id: r.body.id });
-    const recv = await t.db.get<{ summary: string; agent: string }>("SELECT * FROM events WHERE type = 'message_received' ORDER BY id DESC");
+    const recv = await t.db.get<{ summary: string; agent: string }>(
+      "SELECT * FROM events WHERE type = 'message_received' ORDER BY id DESC",
+    );
     expect(recv).toMatchObject({ agent: 'msg-ev-b', summary: `${a.id} → msg-ev-b` });
     const bc = await t.call('POST', '/messages', { agentKey: a.key, body: { content: 'all hands' } });
     const general = await t.db.get<{ id: number }>("SELECT id FROM channels WHERE slug = 'general'");
-    expect((await t.db.get<{ channel_id: number; to_agent: null }>('SELECT * FROM messages WHERE id = ?', [bc.body.id]))).toMatchObject({ channel_id: general!.id, to_agent: null });
+    expect(
+      await t.db.get<{ channel_id: number; to_agent: null }>('SELECT * FROM messages WHERE id = ?', [bc.body.id]),
+    ).toMatchObject({ channel_id: general!.id, to_agent: null });
   });
 
   it('SEC-11: an agent cannot send a directive even with from:"__admin__"; admin and operators can', async () => {
     const a = await registerAgent(t, 'sec11-agent', 'm');
-    const r = await t.call('POST', '/messages', { agentKey: a.key, body: { to: 'x', content: 'stop', msg_type: 'directive', from: '__admin__' } });
+    const r = await t.call('POST', '/messages', {
+      agentKey: a.key,
+      body: { to: 'x', content: 'stop', msg_type: 'directive', from: '__admin__' },
+    });
     expect(r.status).toBe(403);
     expect(r.body.error).toBe('Only admin or operators can send directives');
-    const admin = await t.call('POST', '/messages', { admin: true, headers: { 'X-Acting-As': 'ops-lead' }, body: { to: 'x', content: 'stop', msg_type: 'directive' } });
+    const admin = await t.call('POST', '/messages', {
+      admin: true,
+      headers: { 'X-Acting-As': 'ops-lead' },
+      body: { to: 'x', content: 'stop', msg_type: 'directive' },
+    });
     expect(admin.status).toBe(200);
     expect(typeof admin.body.id).toBe('number');
-    expect((await t.db.get<{ from_agent: string }>('SELECT from_agent FROM messages WHERE id = ?', [admin.body.id]))!.from_agent).toBe('ops-lead');
+    expect(
+      (await t.db.get<{ from_agent: string }>('SELECT from_agent FROM messages WHERE id = ?', [admin.body.id]))!
+        .from_agent,
+    ).toBe('ops-lead');
     const op = await createOperator(t, 'sec11-op', 'operator');
-    expect((await t.call('POST', '/messages', { token: op.token, body: { to: 'x', content: 'pause', msg_type: 'directive' } })).status).toBe(200);
+    expect(
+      (
+        await t.call('POST', '/messages', {
+          token: op.token,
+          body: { to: 'x', content: 'pause', msg_type: 'directive' },
+        })
+      ).status,
+    ).toBe(200);
     const member = await createOperator(t, 'sec11-member', 'member');
-    expect((await t.call('POST', '/messages', { token: member.token, body: { to: 'x', content: 'pause', msg_type: 'directive' } })).status).toBe(403);
+    expect(
+      (
+        await t.call('POST', '/messages', {
+          token: member.token,
+          body: { to: 'x', content: 'pause', msg_type: 'directive' },
+        })
+      ).status,
+    ).toBe(403);
   });
 });
 
@@ -70,7 +113,10 @@ describe('privacy and ownership (SEC-20)', () => {
     const a = await registerAgent(t, 'sec20-a', 'm');
     const b = await registerAgent(t, 'sec20-b', 'm');
     const c = await registerAgent(t, 'sec20-c', 'm');
-    const dm = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: b.id, content: 'secret for b' } });
+    const dm = await t.call('POST', '/messages', {
+      agentKey: a.key,
+      body: { to_agent: b.id, content: 'secret for b' },
+    });
     const byTo = await t.call('GET', `/messages?to=${b.id}`, { agentKey: c.key });
     expect(byTo.status).toBe(200);
     expect(byTo.body.map((m: { id: number }) => m.id)).not.toContain(dm.body.id);
@@ -84,12 +130,22 @@ describe('privacy and ownership (SEC-20)', () => {
     expect((await t.call('GET', `/messages?channel_id=${dmRow!.channel_id}`, { agentKey: c.key })).body).toEqual([]);
     const admin = await t.call('GET', `/messages?from=${a.id}`, { admin: true });
     expect(admin.body.map((m: { id: number }) => m.id)).toContain(dm.body.id);
-    const ch = await t.db.get<{ id: number }>("INSERT INTO channels (name, slug, type, created_by) VALUES ('DM', 'dm-sec20', 'dm', 'x') RETURNING id");
-    await t.db.run('INSERT INTO channel_members (channel_id, user_id) VALUES (?, ?), (?, ?)', [ch!.id, a.id, ch!.id, b.id]);
+    const ch = await t.db.get<{ id: number }>(
+      "INSERT INTO channels (name, slug, type, created_by) VALUES ('DM', 'dm-sec20', 'dm', 'x') RETURNING id",
+    );
+    await t.db.run('INSERT INTO channel_members (channel_id, user_id) VALUES (?, ?), (?, ?)', [
+      ch!.id,
+      a.id,
+      ch!.id,
+      b.id,
+    ]);
     await t.call('POST', '/messages', { agentKey: a.key, body: { channel_id: ch!.id, content: 'in the dm channel' } });
     const byChannel = await t.call('GET', `/messages?channel_id=${ch!.id}`, { agentKey: c.key });
     expect(byChannel.body).toEqual([]);
-    const intrude = await t.call('POST', '/messages', { agentKey: c.key, body: { channel_id: ch!.id, content: 'let me in' } });
+    const intrude = await t.call('POST', '/messages', {
+      agentKey: c.key,
+      body: { channel_id: ch!.id, content: 'let me in' },
+    });
     expect(intrude.status).toBe(403);
   });
 
@@ -97,18 +153,28 @@ describe('privacy and ownership (SEC-20)', () => {
     const a = await registerAgent(t, 'own-a', 'm');
     const b = await registerAgent(t, 'own-b', 'm');
     const c = await registerAgent(t, 'own-c', 'm');
-    const m = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: b.id, content: 'do it', msg_type: 'request' } });
+    const m = await t.call('POST', '/messages', {
+      agentKey: a.key,
+      body: { to_agent: b.id, content: 'do it', msg_type: 'request' },
+    });
     const ackC = await t.call('PUT', `/messages/${m.body.id}/ack`, { agentKey: c.key });
     expect(ackC.status).toBe(403);
     const resC = await t.call('PUT', `/messages/${m.body.id}/resolve`, { agentKey: c.key, body: { response: 'no' } });
     expect(resC.status).toBe(403);
-    expect((await t.db.get<{ status: string }>('SELECT status FROM messages WHERE id = ?', [m.body.id]))!.status).toBe('sent');
+    expect((await t.db.get<{ status: string }>('SELECT status FROM messages WHERE id = ?', [m.body.id]))!.status).toBe(
+      'sent',
+    );
     const res = await t.call('PUT', `/messages/${m.body.id}/resolve`, { agentKey: b.key, body: { response: 'done' } });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ ok: true, id: m.body.id, status: 'resolved' });
-    const reply = await t.db.get<{ from_agent: string; to_agent: string; content: string }>('SELECT * FROM messages WHERE id = ?', [res.body.response_id]);
+    const reply = await t.db.get<{ from_agent: string; to_agent: string; content: string }>(
+      'SELECT * FROM messages WHERE id = ?',
+      [res.body.response_id],
+    );
     expect(reply).toMatchObject({ from_agent: b.id, to_agent: a.id, content: 'done' });
-    const row = await t.db.get<{ resolved_by: string; resolved_at: string }>('SELECT * FROM messages WHERE id = ?', [m.body.id]);
+    const row = await t.db.get<{ resolved_by: string; resolved_at: string }>('SELECT * FROM messages WHERE id = ?', [
+      m.body.id,
+    ]);
     expect(row!.resolved_by).toBe(b.id);
     expect(row!.resolved_at).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
     expect((await t.call('PUT', '/messages/999999/ack', { agentKey: a.key })).status).toBe(404);
@@ -122,7 +188,9 @@ describe('privacy and ownership (SEC-20)', () => {
     const bc = await t.call('POST', '/messages', { agentKey: a.key, body: { content: 'broadcast!' } });
     const ack = await t.call('PUT', `/messages/${bc.body.id}/ack`, { agentKey: b.key });
     expect(ack.body).toEqual({ ok: true, id: bc.body.id, status: 'acknowledged' });
-    expect((await t.db.get<{ status: string }>('SELECT status FROM messages WHERE id = ?', [bc.body.id]))!.status).toBe('sent');
+    expect((await t.db.get<{ status: string }>('SELECT status FROM messages WHERE id = ?', [bc.body.id]))!.status).toBe(
+      'sent',
+    );
     const hbB = await t.call('POST', '/agents/heartbeat', { agentKey: b.key, body: { working_on: 'x' } });
     expect((hbB.body.inbox?.messages ?? []).map((m: { id: number }) => m.id)).not.toContain(bc.body.id);
     const hbC = await t.call('POST', '/agents/heartbeat', { agentKey: c.key, body: { working_on: 'x' } });
@@ -134,10 +202,19 @@ describe('threads and bulk delete', () => {
   it('lists threads visible to the caller', async () => {
     const a = await registerAgent(t, 'th-a', 'm');
     const c = await registerAgent(t, 'th-c', 'm');
-    await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'th-b', content: 'one', thread_id: 'design-1' } });
-    await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'th-b', content: 'two', thread_id: 'design-1' } });
+    await t.call('POST', '/messages', {
+      agentKey: a.key,
+      body: { to_agent: 'th-b', content: 'one', thread_id: 'design-1' },
+    });
+    await t.call('POST', '/messages', {
+      agentKey: a.key,
+      body: { to_agent: 'th-b', content: 'two', thread_id: 'design-1' },
+    });
     const mine = await t.call('GET', '/messages/threads', { agentKey: a.key });
-    expect(mine.body.find((x: { thread_id: string }) => x.thread_id === 'design-1')).toMatchObject({ message_count: 2, last_sender: a.id });
+    expect(mine.body.find((x: { thread_id: string }) => x.thread_id === 'design-1')).toMatchObject({
+      message_count: 2,
+      last_sender: a.id,
+    });
     const theirs = await t.call('GET', '/messages/threads', { agentKey: c.key });
     expect(theirs.body.find((x: { thread_id: string }) => x.thread_id === 'design-1')).toBeUndefined();
   });
@@ -147,7 +224,10 @@ describe('threads and bulk delete', () => {
     const none = await t.call('DELETE', '/messages/bulk', { admin: true });
     expect(none.status).toBe(400);
     expect(none.body.error).toBe('Specify at least one filter: from, to, content_like');
-    const m1 = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'bulk-b', content: '100% spam' } });
+    const m1 = await t.call('POST', '/messages', {
+      agentKey: a.key,
+      body: { to_agent: 'bulk-b', content: '100% spam' },
+    });
     await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'bulk-b', content: '100 spam' } });
     await t.db.run("INSERT INTO message_reads (message_id, agent_id) VALUES (?, 'bulk-b')", [m1.body.id]);
     const del = await t.call('DELETE', '/messages/bulk?content_like=' + encodeURIComponent('0% s'), { admin: true });
@@ -162,15 +242,39 @@ describe('guardrails on messages and requests (spec 03 §0.3, W21)', () => {
     const a = await registerAgent(t, 'gr-a', 'm');
     const en = await t.call('PUT', '/plugins/guardrails/enable', { admin: true });
     expect(en.status).toBe(200);
-    const rule = await t.call('POST', '/guardrails/rules', { admin: true, body: { name: 'no-dm-to-boss', trigger_event: 'message_sent', enforcement: 'block', conditions: { type: 'custom', checks: [{ field: 'to_agent', op: 'eq', value: 'boss' }] } } });
+    const rule = await t.call('POST', '/guardrails/rules', {
+      admin: true,
+      body: {
+        name: 'no-dm-to-boss',
+        trigger_event: 'message_sent',
+        enforcement: 'block',
+        conditions: { type: 'custom', checks: [{ field: 'to_agent', op: 'eq', value: 'boss' }] },
+      },
+    });
     expect(rule.status).toBe(200);
-    const blocked = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'boss', content: 'hey boss' } });
+    const blocked = await t.call('POST', '/messages', {
+      agentKey: a.key,
+      body: { to_agent: 'boss', content: 'hey boss' },
+    });
     expect(blocked.status).toBe(403);
     expect(blocked.body.error).toBe('Blocked by guardrail: no-dm-to-boss');
     expect(await t.db.get("SELECT 1 FROM messages WHERE content = 'hey boss'")).toBeUndefined();
-    expect((await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'someone', content: 'fine' } })).status).toBe(200);
-    await t.call('POST', '/guardrails/rules', { admin: true, body: { name: 'no-requests', trigger_event: 'request_created', enforcement: 'block', conditions: { type: 'custom', checks: [{ field: 'agent', op: 'eq', value: a.id }] } } });
-    const req = await t.call('POST', '/requests', { agentKey: a.key, body: { to_agent: 'someone', content: 'please' } });
+    expect(
+      (await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'someone', content: 'fine' } })).status,
+    ).toBe(200);
+    await t.call('POST', '/guardrails/rules', {
+      admin: true,
+      body: {
+        name: 'no-requests',
+        trigger_event: 'request_created',
+        enforcement: 'block',
+        conditions: { type: 'custom', checks: [{ field: 'agent', op: 'eq', value: a.id }] },
+      },
+    });
+    const req = await t.call('POST', '/requests', {
+      agentKey: a.key,
+      body: { to_agent: 'someone', content: 'please' },
+    });
     expect(req.status).toBe(403);
     expect(req.body.error).toBe('Blocked by guardrail: no-requests');
   });
@@ -184,12 +288,26 @@ describe('review fixes: operator privacy, since, atomic send', () => {
     const b = await registerAgent(t, 'opv-b', 'm');
     const op = await createOperator(t, 'opv-op', 'operator');
     const boss = await createOperator(t, 'opv-boss', 'admin');
-    const dm = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: b.id, content: 'between us', thread_id: 'opv-secret' } });
-    const dmChannel = (await t.db.get<{ channel_id: number }>('SELECT channel_id FROM messages WHERE id = ?', [dm.body.id]))!.channel_id;
+    const dm = await t.call('POST', '/messages', {
+      agentKey: a.key,
+      body: { to_agent: b.id, content: 'between us', thread_id: 'opv-secret' },
+    });
+    const dmChannel = (await t.db.get<{ channel_id: number }>('SELECT channel_id FROM messages WHERE id = ?', [
+      dm.body.id,
+    ]))!.channel_id;
     // A broadcast-shaped post inside the DM channel is still the DM's.
-    const inDm = await t.call('POST', '/messages', { agentKey: a.key, body: { channel_id: dmChannel, content: 'also between us' } });
-    const bc = await t.call('POST', '/messages', { agentKey: a.key, body: { content: 'hello everyone', thread_id: 'opv-public' } });
-    const mine = await t.call('POST', '/messages', { token: op.token, body: { to_agent: a.id, content: 'from the operator', thread_id: 'opv-mine' } });
+    const inDm = await t.call('POST', '/messages', {
+      agentKey: a.key,
+      body: { channel_id: dmChannel, content: 'also between us' },
+    });
+    const bc = await t.call('POST', '/messages', {
+      agentKey: a.key,
+      body: { content: 'hello everyone', thread_id: 'opv-public' },
+    });
+    const mine = await t.call('POST', '/messages', {
+      token: op.token,
+      body: { to_agent: a.id, content: 'from the operator', thread_id: 'opv-mine' },
+    });
     expect([dm.status, inDm.status, bc.status, mine.status]).toEqual([200, 200, 200, 200]);
 
     const seen = ids(await t.call('GET', `/messages?from=${a.id}`, { token: op.token }));
@@ -198,26 +316,42 @@ describe('review fixes: operator privacy, since, atomic send', () => {
     expect(seen).toContain(bc.body.id);
     expect(ids(await t.call('GET', `/messages?to=${a.id}`, { token: op.token }))).toContain(mine.body.id);
     expect((await t.call('GET', `/messages?channel_id=${dmChannel}`, { token: op.token })).body).toEqual([]);
-    const intrude = await t.call('POST', '/messages', { token: op.token, body: { channel_id: dmChannel, content: 'let me in' } });
+    const intrude = await t.call('POST', '/messages', {
+      token: op.token,
+      body: { channel_id: dmChannel, content: 'let me in' },
+    });
     expect(intrude.status).toBe(403);
     expect(intrude.body.error).toBe('Not a member of this channel');
-    const threads = (await t.call('GET', '/messages/threads?limit=500', { token: op.token })).body.map((x: { thread_id: string }) => x.thread_id);
+    const threads = (await t.call('GET', '/messages/threads?limit=500', { token: op.token })).body.map(
+      (x: { thread_id: string }) => x.thread_id,
+    );
     expect(threads).not.toContain('opv-secret');
     expect(threads).toEqual(expect.arrayContaining(['opv-public', 'opv-mine']));
     // A hidden DM in a thread the operator sees does not leak its sender as last_sender.
-    await t.call('POST', '/messages', { agentKey: b.key, body: { to_agent: a.id, content: 'hidden reply', thread_id: 'opv-mine' } });
-    const mixed = (await t.call('GET', '/messages/threads?limit=500', { token: op.token })).body.find((x: { thread_id: string }) => x.thread_id === 'opv-mine');
+    await t.call('POST', '/messages', {
+      agentKey: b.key,
+      body: { to_agent: a.id, content: 'hidden reply', thread_id: 'opv-mine' },
+    });
+    const mixed = (await t.call('GET', '/messages/threads?limit=500', { token: op.token })).body.find(
+      (x: { thread_id: string }) => x.thread_id === 'opv-mine',
+    );
     expect(mixed).toMatchObject({ message_count: 1, last_sender: 'opv-op' });
 
     const all = ids(await t.call('GET', `/messages?channel_id=${dmChannel}`, { token: boss.token }));
     expect(all).toEqual(expect.arrayContaining([dm.body.id, inDm.body.id]));
-    expect((await t.call('GET', '/messages/threads?limit=500', { token: boss.token })).body.map((x: { thread_id: string }) => x.thread_id)).toContain('opv-secret');
+    expect(
+      (await t.call('GET', '/messages/threads?limit=500', { token: boss.token })).body.map(
+        (x: { thread_id: string }) => x.thread_id,
+      ),
+    ).toContain('opv-secret');
   });
 
   it('since is an instant parsed like GET /events (ISO with zone or not, DB form); garbage is a 400', async () => {
     const a = await registerAgent(t, 'since-a', 'm');
     const m = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'since-b', content: 'timed' } });
-    const created = (await t.db.get<{ created_at: string }>('SELECT created_at FROM messages WHERE id = ?', [m.body.id]))!.created_at;
+    const created = (await t.db.get<{ created_at: string }>('SELECT created_at FROM messages WHERE id = ?', [
+      m.body.id,
+    ]))!.created_at;
     const at = Date.parse(`${created.replace(' ', 'T')}Z`);
     const before = new Date(at - 1000).toISOString();
     const got = await t.call('GET', `/messages?from=${a.id}&since=${encodeURIComponent(before)}`, { admin: true });
@@ -227,7 +361,9 @@ describe('review fixes: operator privacy, since, atomic send', () => {
     const after = new Date(at + 1000 + 2 * 3_600_000).toISOString().slice(0, 19) + '+02:00';
     const later = await t.call('GET', `/messages?from=${a.id}&since=${encodeURIComponent(after)}`, { admin: true });
     expect(ids(later)).not.toContain(m.body.id);
-    expect(ids(await t.call('GET', `/messages?from=${a.id}&since=${encodeURIComponent(created)}`, { admin: true }))).not.toContain(m.body.id);
+    expect(
+      ids(await t.call('GET', `/messages?from=${a.id}&since=${encodeURIComponent(created)}`, { admin: true })),
+    ).not.toContain(m.body.id);
     const bad = await t.call('GET', '/messages?since=yesterday', { admin: true });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatch(/since/);
@@ -239,14 +375,24 @@ describe('review fixes: operator privacy, since, atomic send', () => {
       "CREATE TRIGGER atom_probe BEFORE INSERT ON events WHEN NEW.type = 'message_sent' AND NEW.agent = 'atom-a' BEGIN SELECT RAISE(ABORT, 'probe'); END",
     );
     try {
-      const r = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'atom-b', content: 'atomic probe' } });
+      const r = await t.call('POST', '/messages', {
+        agentKey: a.key,
+        body: { to_agent: 'atom-b', content: 'atomic probe' },
+      });
       expect(r.status).toBeGreaterThanOrEqual(500);
       expect(await t.db.get("SELECT id FROM messages WHERE from_agent = 'atom-a'")).toBeUndefined();
     } finally {
       await t.db.run('DROP TRIGGER atom_probe');
     }
-    const ok = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'atom-b', content: 'now it works' } });
+    const ok = await t.call('POST', '/messages', {
+      agentKey: a.key,
+      body: { to_agent: 'atom-b', content: 'now it works' },
+    });
     expect(ok.status).toBe(200);
-    expect(await t.db.get("SELECT id FROM events WHERE type = 'message_sent' AND data LIKE ?", [`%"message_id":${ok.body.id}%`])).toBeDefined();
+    expect(
+      await t.db.get("SELECT id FROM events WHERE type = 'message_sent' AND data LIKE ?", [
+        `%"message_id":${ok.body.id}%`,
+      ]),
+    ).toBeDefined();
   });
 });

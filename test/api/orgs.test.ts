@@ -16,11 +16,22 @@ describe('orgs', () => {
     const op = await createOperator(t, 'boss', 'admin');
     const r = await t.call('POST', '/orgs', { token: op.token, body: { id: 'acme', name: 'Acme', description: 'd' } });
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ id: 'acme', name: 'Acme', description: 'd', owner_id: 'boss', plan: 'free', status: 'active' });
+    expect(r.body).toMatchObject({
+      id: 'acme',
+      name: 'Acme',
+      description: 'd',
+      owner_id: 'boss',
+      plan: 'free',
+      status: 'active',
+    });
     expect(r.body.created_at).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
-    const ev = await t.db.get<Record<string, any>>("SELECT * FROM events WHERE type = 'org_created' ORDER BY id DESC LIMIT 1");
+    const ev = await t.db.get<Record<string, any>>(
+      "SELECT * FROM events WHERE type = 'org_created' ORDER BY id DESC LIMIT 1",
+    );
     expect(ev?.summary).toBe('Organization created: Acme');
-    expect((await t.call('POST', '/orgs', { admin: true, body: { name: 'x' } })).body).toEqual({ error: 'id and name required' });
+    expect((await t.call('POST', '/orgs', { admin: true, body: { name: 'x' } })).body).toEqual({
+      error: 'id and name required',
+    });
     const dup = await t.call('POST', '/orgs', { admin: true, body: { id: 'acme', name: 'Other' } });
     expect(dup.status).toBe(409);
     expect(dup.body).toEqual({ error: 'Organization already exists' });
@@ -36,15 +47,22 @@ describe('orgs', () => {
     const g = await t.call('GET', '/orgs/globex', { agentKey: agent.key });
     expect(g.body).toMatchObject({ id: 'globex', name: 'Globex' });
     expect(g.body.projects.map((p: any) => p.id)).toEqual(['g-web']);
-    expect((await t.call('GET', '/orgs/nope', { agentKey: agent.key })).body).toEqual({ error: 'Organization not found' });
+    expect((await t.call('GET', '/orgs/nope', { agentKey: agent.key })).body).toEqual({
+      error: 'Organization not found',
+    });
   });
 
   it('update (admin) name/description/plan/status only; 404 for unknown', async () => {
-    const r = await t.call('PUT', '/orgs/acme', { admin: true, body: { name: 'Acme Inc', plan: 'pro', owner_id: 'hijack' } });
+    const r = await t.call('PUT', '/orgs/acme', {
+      admin: true,
+      body: { name: 'Acme Inc', plan: 'pro', owner_id: 'hijack' },
+    });
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ id: 'acme', name: 'Acme Inc', plan: 'pro' });
     expect(r.body.owner_id).not.toBe('hijack');
-    expect((await t.call('PUT', '/orgs/nope', { admin: true, body: { name: 'x' } })).body).toEqual({ error: 'Organization not found' });
+    expect((await t.call('PUT', '/orgs/nope', { admin: true, body: { name: 'x' } })).body).toEqual({
+      error: 'Organization not found',
+    });
     expect((await t.call('PUT', '/orgs/acme', { admin: true, body: { name: 7 } })).status).toBe(400);
   });
 

@@ -35,7 +35,12 @@ describe('daily-digest', () => {
     expect(g.body).toMatchObject({ ok: true, digest_type: 'daily', project_id: 'proj', delivered_to: ['inbox'] });
     expect(g.body.summary).toContain('Tasks completed: 1');
     const rep = await t.call('GET', `/digest/reports/${g.body.report_id}`, { agentKey: a.key });
-    expect(rep.body.content).toMatchObject({ project_id: 'proj', tasks_completed: 1, tasks: [{ id: task.body.id, title: 'ship it', assignee: 'digger' }], agent_stats: { digger: { tasks: 1, bugs: 0, steps: 0 } } });
+    expect(rep.body.content).toMatchObject({
+      project_id: 'proj',
+      tasks_completed: 1,
+      tasks: [{ id: task.body.id, title: 'ship it', assignee: 'digger' }],
+      agent_stats: { digger: { tasks: 1, bugs: 0, steps: 0 } },
+    });
     expect(await t.db.get("SELECT type FROM events WHERE type = 'digest_generated'")).toBeTruthy();
   });
 
@@ -49,13 +54,20 @@ describe('daily-digest', () => {
     await t.settle();
     const tr = await t.call('GET', '/digest/trends?metric=tasks_completed&periods=3', { agentKey: a.key });
     expect(tr.body.data).toEqual([{ period: v.date, total: 1 }]);
-    expect((await t.call('GET', '/digest/trends?metric=nope', { agentKey: a.key })).body.error).toBe('metric must be one of: tasks_completed, bugs_fixed, plan_steps_completed, messages_sent');
+    expect((await t.call('GET', '/digest/trends?metric=nope', { agentKey: a.key })).body.error).toBe(
+      'metric must be one of: tasks_completed, bugs_fixed, plan_steps_completed, messages_sent',
+    );
   });
 
   it('preview and generate are admin-only; bad type is a 400; SEC-31: a Slack URL pointing inward is blocked and recorded', async () => {
     expect((await t.call('GET', '/digest/preview', { agentKey: a.key })).status).toBe(401);
-    expect((await t.call('POST', '/digest/generate', { admin: true, body: { type: 'hourly' } })).body.error).toBe('type must be daily or weekly');
-    await t.call('PUT', '/plugins/daily-digest/config', { admin: true, body: { slack_webhook: 'http://169.254.169.254/latest' } });
+    expect((await t.call('POST', '/digest/generate', { admin: true, body: { type: 'hourly' } })).body.error).toBe(
+      'type must be daily or weekly',
+    );
+    await t.call('PUT', '/plugins/daily-digest/config', {
+      admin: true,
+      body: { slack_webhook: 'http://169.254.169.254/latest' },
+    });
     const g = await t.call('POST', '/digest/generate', { admin: true, body: { type: 'weekly' } });
     expect(g.status).toBe(200);
     expect(g.body.delivered_to).toEqual(['inbox']);

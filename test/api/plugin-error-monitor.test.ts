@@ -11,7 +11,12 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-const sentry = (id: string, title = 'TypeError: x is undefined') => ({ action: 'created', data: { issue: { id, title, metadata: { value: 'x is undefined' }, permalink: `https://sentry.example/issues/${id}` } } });
+const sentry = (id: string, title = 'TypeError: x is undefined') => ({
+  action: 'created',
+  data: {
+    issue: { id, title, metadata: { value: 'x is undefined' }, permalink: `https://sentry.example/issues/${id}` },
+  },
+});
 
 describe('error-monitor', () => {
   it('SEC-42: with no secret configured the intake refuses everything (no admin-key fallback)', async () => {
@@ -24,7 +29,10 @@ describe('error-monitor', () => {
   it('W15: the secret is checked in constant time from the header only; a query-string secret is not accepted', async () => {
     const put = await t.call('PUT', '/plugins/error-monitor/config', { admin: true, body: { webhook_secret: SECRET } });
     expect(put.text).not.toContain(SECRET);
-    const wrong = await t.call('POST', '/errors/webhook/sentry', { headers: { 'X-Webhook-Secret': 'nope' }, body: sentry('1') });
+    const wrong = await t.call('POST', '/errors/webhook/sentry', {
+      headers: { 'X-Webhook-Secret': 'nope' },
+      body: sentry('1'),
+    });
     expect(wrong.status).toBe(403);
     expect(wrong.body.error).toBe('Invalid webhook secret');
     const query = await t.call('POST', `/errors/webhook/sentry?secret=${SECRET}`, { body: sentry('1') });
@@ -33,13 +41,26 @@ describe('error-monitor', () => {
   });
 
   it('a verified delivery becomes an error and a bug; repeats are deduplicated into one error and one bug', async () => {
-    const r1 = await t.call('POST', '/errors/webhook/sentry', { headers: { 'X-Webhook-Secret': SECRET }, body: sentry('42') });
+    const r1 = await t.call('POST', '/errors/webhook/sentry', {
+      headers: { 'X-Webhook-Secret': SECRET },
+      body: sentry('42'),
+    });
     expect(r1.status).toBe(200);
     expect(r1.body).toMatchObject({ ok: true, is_new: true, occurrences: 1 });
-    const r2 = await t.call('POST', '/errors/webhook/sentry', { headers: { 'X-Webhook-Secret': SECRET }, body: sentry('42') });
+    const r2 = await t.call('POST', '/errors/webhook/sentry', {
+      headers: { 'X-Webhook-Secret': SECRET },
+      body: sentry('42'),
+    });
     expect(r2.body).toMatchObject({ ok: true, error_id: r1.body.error_id, is_new: false, occurrences: 2 });
     const bugs = await t.db.all("SELECT id, title, project_id, reporter FROM bugs WHERE title LIKE '[sentry]%'");
-    expect(bugs).toEqual([{ id: expect.any(Number), title: '[sentry] TypeError: x is undefined', project_id: 'mycelium', reporter: '__system__' }]);
+    expect(bugs).toEqual([
+      {
+        id: expect.any(Number),
+        title: '[sentry] TypeError: x is undefined',
+        project_id: 'mycelium',
+        reporter: '__system__',
+      },
+    ]);
     const e = await t.call('GET', `/errors/events/${r1.body.error_id}`, { admin: true });
     expect(e.body).toMatchObject({ bug_id: bugs[0].id, occurrences: 2, error_key: 'sentry:42', status: 'open' });
     expect(await t.db.get("SELECT type FROM events WHERE type = 'error_bug_filed'")).toBeTruthy();
@@ -48,10 +69,19 @@ describe('error-monitor', () => {
   it('Sentry HMAC signature over the exact body bytes is accepted; a bad signature is 403', async () => {
     const raw = JSON.stringify(sentry('77', 'RangeError'));
     const sig = createHmac('sha256', SECRET).update(raw).digest('hex');
-    const ok = await t.call('POST', '/errors/webhook/sentry', { raw, headers: { 'Content-Type': 'application/json', 'sentry-hook-signature': sig } });
+    const ok = await t.call('POST', '/errors/webhook/sentry', {
+      raw,
+      headers: { 'Content-Type': 'application/json', 'sentry-hook-signature': sig },
+    });
     expect(ok.status).toBe(200);
     expect(ok.body.is_new).toBe(true);
-    const bad = await t.call('POST', '/errors/webhook/sentry', { raw, headers: { 'Content-Type': 'application/json', 'sentry-hook-signature': sig.replace(/^./, (c) => (c === 'a' ? 'b' : 'a')) } });
+    const bad = await t.call('POST', '/errors/webhook/sentry', {
+      raw,
+      headers: {
+        'Content-Type': 'application/json',
+        'sentry-hook-signature': sig.replace(/^./, (c) => (c === 'a' ? 'b' : 'a')),
+      },
+    });
     expect(bad.status).toBe(403);
   });
 
@@ -72,22 +102,50 @@ describe('error-monitor', () => {
 
   it('manual file-bug, mute, stats and widget; bad input is a 400', async () => {
     await t.call('PUT', '/plugins/error-monitor/config', { admin: true, body: { auto_file_threshold: 100 } });
-    const r = await t.call('POST', '/errors/webhook/bugsnag', { headers: { 'X-Webhook-Secret': SECRET }, body: { error: { exceptionClass: 'NullPointer', message: 'npe', stackTrace: [{ file: 'a.java' }] } } });
+    const r = await t.call('POST', '/errors/webhook/bugsnag', {
+      headers: { 'X-Webhook-Secret': SECRET },
+      body: { error: { exceptionClass: 'NullPointer', message: 'npe', stackTrace: [{ file: 'a.java' }] } },
+    });
     expect(r.status).toBe(200);
     const f = await t.call('POST', `/errors/events/${r.body.error_id}/file-bug`, { admin: true });
     expect(f.body).toMatchObject({ ok: true, error_id: r.body.error_id });
-    expect((await t.call('POST', `/errors/events/${r.body.error_id}/file-bug`, { admin: true })).body.error).toBe(`Error already linked to bug #${f.body.bug_id}`);
-    expect((await t.call('PUT', `/errors/events/${r.body.error_id}`, { admin: true, body: { status: 'gone' } })).body.error).toBe('status must be one of: open, muted, resolved');
-    expect((await t.call('PUT', `/errors/events/${r.body.error_id}`, { admin: true, body: { status: 'muted' } })).body.error.status).toBe('muted');
-    expect((await t.call('POST', '/errors/webhook/bugsnag', { headers: { 'X-Webhook-Secret': SECRET }, body: { nothing: 1 } })).body.error).toBe('Unrecognised bugsnag payload');
+    expect((await t.call('POST', `/errors/events/${r.body.error_id}/file-bug`, { admin: true })).body.error).toBe(
+      `Error already linked to bug #${f.body.bug_id}`,
+    );
+    expect(
+      (await t.call('PUT', `/errors/events/${r.body.error_id}`, { admin: true, body: { status: 'gone' } })).body.error,
+    ).toBe('status must be one of: open, muted, resolved');
+    expect(
+      (await t.call('PUT', `/errors/events/${r.body.error_id}`, { admin: true, body: { status: 'muted' } })).body.error
+        .status,
+    ).toBe('muted');
+    expect(
+      (
+        await t.call('POST', '/errors/webhook/bugsnag', {
+          headers: { 'X-Webhook-Secret': SECRET },
+          body: { nothing: 1 },
+        })
+      ).body.error,
+    ).toBe('Unrecognised bugsnag payload');
     const stats = await t.call('GET', '/errors/stats', { admin: true });
-    expect(stats.body.by_provider.map((p: { provider: string }) => p.provider).sort()).toEqual(['bugsnag', 'datadog', 'sentry']);
-    expect((await t.call('GET', '/errors/widgets/error-count', { admin: true })).body).toMatchObject({ type: 'stat', label: 'Errors (24h)', value: 4 });
+    expect(stats.body.by_provider.map((p: { provider: string }) => p.provider).sort()).toEqual([
+      'bugsnag',
+      'datadog',
+      'sentry',
+    ]);
+    expect((await t.call('GET', '/errors/widgets/error-count', { admin: true })).body).toMatchObject({
+      type: 'stat',
+      label: 'Errors (24h)',
+      value: 4,
+    });
     expect((await t.call('GET', '/errors/events/abc', { admin: true })).body.error).toBe('Error event not found');
   });
 
   it('a linked bug marked fixed resolves its open error (bug_updated hook)', async () => {
-    const r = await t.call('POST', '/errors/webhook/sentry', { headers: { 'X-Webhook-Secret': SECRET }, body: sentry('fixme', 'Fix me') });
+    const r = await t.call('POST', '/errors/webhook/sentry', {
+      headers: { 'X-Webhook-Secret': SECRET },
+      body: sentry('fixme', 'Fix me'),
+    });
     const f = await t.call('POST', `/errors/events/${r.body.error_id}/file-bug`, { admin: true });
     expect(f.status).toBe(200);
     const u = await t.call('PUT', `/bugs/${f.body.bug_id}`, { admin: true, body: { status: 'fixed' } });

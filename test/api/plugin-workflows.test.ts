@@ -33,11 +33,22 @@ describe('workflows', () => {
     const fired = await t.call('POST', '/workflows', { agentKey: requester.key, body: fanout });
     expect(fired.status).toBe(200);
     const w = fired.body.workflow;
-    expect(w).toMatchObject({ name: 'review fanout', shape: 'fanout', status: 'pending', requested_by: 'lead', project_id: 'proj' });
+    expect(w).toMatchObject({
+      name: 'review fanout',
+      shape: 'fanout',
+      status: 'pending',
+      requested_by: 'lead',
+      project_id: 'proj',
+    });
     expect(w.invocations.map((i: { inv_id: string }) => i.inv_id)).toEqual(['a', 'b', 'merge']);
     expect(w.invocations[2].deps).toEqual(['a', 'b']);
-    expect(w.events).toEqual([expect.objectContaining({ kind: 'created', payload: { name: 'review fanout', shape: 'fanout', invocations: 3 } })]);
-    expect(await t.db.get("SELECT type, agent FROM events WHERE type = 'workflow_created'")).toEqual({ type: 'workflow_created', agent: 'lead' });
+    expect(w.events).toEqual([
+      expect.objectContaining({ kind: 'created', payload: { name: 'review fanout', shape: 'fanout', invocations: 3 } }),
+    ]);
+    expect(await t.db.get("SELECT type, agent FROM events WHERE type = 'workflow_created'")).toEqual({
+      type: 'workflow_created',
+      agent: 'lead',
+    });
 
     const pending = await t.call('GET', '/workflows?status=pending&order=asc', { agentKey: runner.key });
     expect(pending.body.map((x: { id: number }) => x.id)).toContain(w.id);
@@ -49,43 +60,92 @@ describe('workflows', () => {
     expect(again.status).toBe(409);
     expect(again.body.error).toBe('Workflow not claimable (status: claimed)');
 
-    const run = await t.call('PUT', `/workflows/${w.id}`, { agentKey: runner.key, body: { status: 'running', risk: 'green' } });
+    const run = await t.call('PUT', `/workflows/${w.id}`, {
+      agentKey: runner.key,
+      body: { status: 'running', risk: 'green' },
+    });
     expect(run.body.workflow.status).toBe('running');
     expect(run.body.workflow.started_at).toBeTruthy();
 
     for (const inv of ['a', 'b', 'merge']) {
-      expect((await t.call('PUT', `/workflows/${w.id}/invocations/${inv}`, { agentKey: runner.key, body: { status: 'running' } })).status).toBe(200);
-      const done = await t.call('PUT', `/workflows/${w.id}/invocations/${inv}`, { agentKey: runner.key, body: { status: 'completed', result: { out: inv } } });
+      expect(
+        (
+          await t.call('PUT', `/workflows/${w.id}/invocations/${inv}`, {
+            agentKey: runner.key,
+            body: { status: 'running' },
+          })
+        ).status,
+      ).toBe(200);
+      const done = await t.call('PUT', `/workflows/${w.id}/invocations/${inv}`, {
+        agentKey: runner.key,
+        body: { status: 'completed', result: { out: inv } },
+      });
       expect(done.body.invocation).toMatchObject({ status: 'completed', result: JSON.stringify({ out: inv }) });
     }
-    const waveEv = await t.call('POST', `/workflows/${w.id}/events`, { agentKey: runner.key, body: { kind: 'wave_started', payload: { wave: 1 } } });
+    const waveEv = await t.call('POST', `/workflows/${w.id}/events`, {
+      agentKey: runner.key,
+      body: { kind: 'wave_started', payload: { wave: 1 } },
+    });
     expect(waveEv.body.ok).toBe(true);
 
     const fin = await t.call('PUT', `/workflows/${w.id}`, { agentKey: runner.key, body: { status: 'completed' } });
     expect(fin.body.workflow.status).toBe('completed');
     expect(fin.body.workflow.finished_at).toBeTruthy();
-    expect(fin.body.workflow.events.map((e: { kind: string }) => e.kind)).toEqual(['created', 'claimed', 'wave_started', 'completed']);
-    const types = (await t.db.all("SELECT type FROM events WHERE type LIKE 'workflow_%' ORDER BY id")).map((r) => r.type);
-    expect(types).toEqual(['workflow_created', 'workflow_claimed', 'workflow_invocation_finished', 'workflow_invocation_finished', 'workflow_invocation_finished', 'workflow_wave_started', 'workflow_completed']);
+    expect(fin.body.workflow.events.map((e: { kind: string }) => e.kind)).toEqual([
+      'created',
+      'claimed',
+      'wave_started',
+      'completed',
+    ]);
+    const types = (await t.db.all("SELECT type FROM events WHERE type LIKE 'workflow_%' ORDER BY id")).map(
+      (r) => r.type,
+    );
+    expect(types).toEqual([
+      'workflow_created',
+      'workflow_claimed',
+      'workflow_invocation_finished',
+      'workflow_invocation_finished',
+      'workflow_invocation_finished',
+      'workflow_wave_started',
+      'workflow_completed',
+    ]);
 
     // Terminal: every write refused.
     const back = await t.call('PUT', `/workflows/${w.id}`, { agentKey: runner.key, body: { status: 'running' } });
     expect(back.status).toBe(400);
     expect(back.body.error).toBe('cannot modify terminal state: completed');
-    expect((await t.call('PUT', `/workflows/${w.id}`, { agentKey: runner.key, body: { risk: 'red' } })).body.error).toBe('cannot modify terminal state: completed');
-    expect((await t.call('PUT', `/workflows/${w.id}/invocations/a`, { agentKey: runner.key, body: { status: 'failed' } })).body.error).toBe('cannot modify terminal state: completed');
-    expect((await t.call('POST', `/workflows/${w.id}/cancel`, { agentKey: runner.key })).body.error).toBe('workflow already completed');
+    expect(
+      (await t.call('PUT', `/workflows/${w.id}`, { agentKey: runner.key, body: { risk: 'red' } })).body.error,
+    ).toBe('cannot modify terminal state: completed');
+    expect(
+      (await t.call('PUT', `/workflows/${w.id}/invocations/a`, { agentKey: runner.key, body: { status: 'failed' } }))
+        .body.error,
+    ).toBe('cannot modify terminal state: completed');
+    expect((await t.call('POST', `/workflows/${w.id}/cancel`, { agentKey: runner.key })).body.error).toBe(
+      'workflow already completed',
+    );
   });
 
   it('W19: only the claiming runner (or an admin) drives a claimed workflow', async () => {
-    const w = (await t.call('POST', '/workflows', { agentKey: requester.key, body: { name: 'p', invocations: [{ id: 'x', agent: 'a' }] } })).body.workflow;
+    const w = (
+      await t.call('POST', '/workflows', {
+        agentKey: requester.key,
+        body: { name: 'p', invocations: [{ id: 'x', agent: 'a' }] },
+      })
+    ).body.workflow;
     await t.call('POST', `/workflows/${w.id}/claim`, { agentKey: runner.key, body: { runner_id: 'someone-else' } });
     expect((await t.call('GET', `/workflows/${w.id}`, { agentKey: other.key })).body.claimed_by).toBe('runner-1');
     const steal = await t.call('PUT', `/workflows/${w.id}`, { agentKey: other.key, body: { status: 'running' } });
     expect(steal.status).toBe(403);
     expect(steal.body.error).toBe('Workflow is claimed by runner-1');
-    expect((await t.call('PUT', `/workflows/${w.id}/invocations/x`, { agentKey: other.key, body: { status: 'running' } })).status).toBe(403);
-    expect((await t.call('POST', `/workflows/${w.id}/events`, { agentKey: other.key, body: { kind: 'wave_started' } })).status).toBe(403);
+    expect(
+      (await t.call('PUT', `/workflows/${w.id}/invocations/x`, { agentKey: other.key, body: { status: 'running' } }))
+        .status,
+    ).toBe(403);
+    expect(
+      (await t.call('POST', `/workflows/${w.id}/events`, { agentKey: other.key, body: { kind: 'wave_started' } }))
+        .status,
+    ).toBe(403);
     expect((await t.call('POST', `/workflows/${w.id}/cancel`, { agentKey: other.key })).status).toBe(403);
     expect((await t.call('PUT', `/workflows/${w.id}`, { admin: true, body: { status: 'running' } })).status).toBe(200);
   });
@@ -94,9 +154,28 @@ describe('workflows', () => {
     const before = (await t.call('GET', '/workflows?limit=500', { admin: true })).body.length;
     const cases: [unknown, string][] = [
       [{ name: 'x', invocations: [] }, 'spec.invocations must be a non-empty array'],
-      [{ name: 'x', invocations: [{ id: 'a', agent: 'q' }, { id: 'a', agent: 'q' }] }, 'duplicate invocation id: a'],
+      [
+        {
+          name: 'x',
+          invocations: [
+            { id: 'a', agent: 'q' },
+            { id: 'a', agent: 'q' },
+          ],
+        },
+        'duplicate invocation id: a',
+      ],
       [{ name: 'x', invocations: [{ id: 'a', agent: 'q', deps: ['zz'] }] }, 'invocation a depends on unknown zz'],
-      [{ name: 'x', invocations: [{ id: 'a', agent: 'q', deps: ['b'] }, { id: 'b', agent: 'q', deps: ['a'] }, { id: 'c', agent: 'q' }] }, 'cyclic deps among: a, b'],
+      [
+        {
+          name: 'x',
+          invocations: [
+            { id: 'a', agent: 'q', deps: ['b'] },
+            { id: 'b', agent: 'q', deps: ['a'] },
+            { id: 'c', agent: 'q' },
+          ],
+        },
+        'cyclic deps among: a, b',
+      ],
       [{ name: 'x', invocations: [{ id: 'a' }] }, 'invocation a needs a string agent'],
       [{ name: 'x', invocations: [{ agent: 'q' }] }, 'every invocation needs a string id'],
       [{ name: 'x', invocations: [{ id: 'a', agent: 'q', deps: 'b' }] }, 'invocation a deps must be an array'],
@@ -114,26 +193,59 @@ describe('workflows', () => {
   });
 
   it('illegal transition answers 400 with from; result is capped; cancel running → cancelling → runner cancels', async () => {
-    const w = (await t.call('POST', '/workflows', { agentKey: requester.key, body: { name: 'c', invocations: [{ id: 'x', agent: 'a' }] } })).body.workflow;
+    const w = (
+      await t.call('POST', '/workflows', {
+        agentKey: requester.key,
+        body: { name: 'c', invocations: [{ id: 'x', agent: 'a' }] },
+      })
+    ).body.workflow;
     const bad = await t.call('PUT', `/workflows/${w.id}`, { agentKey: requester.key, body: { status: 'completed' } });
     expect(bad.status).toBe(400);
-    expect(bad.body).toEqual({ error: 'illegal transition pending -> completed (allowed: claimed, cancelled)', from: 'pending' });
+    expect(bad.body).toEqual({
+      error: 'illegal transition pending -> completed (allowed: claimed, cancelled)',
+      from: 'pending',
+    });
     await t.call('POST', `/workflows/${w.id}/claim`, { agentKey: runner.key });
     await t.call('PUT', `/workflows/${w.id}`, { agentKey: runner.key, body: { status: 'running' } });
-    const big = await t.call('PUT', `/workflows/${w.id}/invocations/x`, { agentKey: runner.key, body: { result: 'y'.repeat(40_000) } });
+    const big = await t.call('PUT', `/workflows/${w.id}/invocations/x`, {
+      agentKey: runner.key,
+      body: { result: 'y'.repeat(40_000) },
+    });
     expect(big.body.invocation.result.endsWith('\n...[truncated at 32000 chars]')).toBe(true);
     expect(big.body.invocation.result.length).toBe(32_000 + '\n...[truncated at 32000 chars]'.length);
-    expect((await t.call('PUT', `/workflows/${w.id}/invocations/zz`, { agentKey: runner.key, body: { status: 'running' } })).body.error).toBe('invocation not found');
-    expect((await t.call('PUT', `/workflows/${w.id}/invocations/x`, { agentKey: runner.key, body: { status: 'done' } })).body.error).toBe('invocation status must be one of: pending, running, completed, failed, skipped');
+    expect(
+      (await t.call('PUT', `/workflows/${w.id}/invocations/zz`, { agentKey: runner.key, body: { status: 'running' } }))
+        .body.error,
+    ).toBe('invocation not found');
+    expect(
+      (await t.call('PUT', `/workflows/${w.id}/invocations/x`, { agentKey: runner.key, body: { status: 'done' } })).body
+        .error,
+    ).toBe('invocation status must be one of: pending, running, completed, failed, skipped');
     const c = await t.call('POST', `/workflows/${w.id}/cancel`, { agentKey: requester.key });
     expect(c.body).toEqual({ ok: true, status: 'cancelling' });
     const fin = await t.call('PUT', `/workflows/${w.id}`, { agentKey: runner.key, body: { status: 'cancelled' } });
     expect(fin.body.workflow.status).toBe('cancelled');
-    const p = (await t.call('POST', '/workflows', { agentKey: requester.key, body: { name: 'd', invocations: [{ id: 'x', agent: 'a' }] } })).body.workflow;
-    expect((await t.call('POST', `/workflows/${p.id}/cancel`, { agentKey: requester.key })).body).toEqual({ ok: true, status: 'cancelled' });
+    const p = (
+      await t.call('POST', '/workflows', {
+        agentKey: requester.key,
+        body: { name: 'd', invocations: [{ id: 'x', agent: 'a' }] },
+      })
+    ).body.workflow;
+    expect((await t.call('POST', `/workflows/${p.id}/cancel`, { agentKey: requester.key })).body).toEqual({
+      ok: true,
+      status: 'cancelled',
+    });
     // Terminal kinds come only from transitions (W19).
-    const p2 = (await t.call('POST', '/workflows', { agentKey: requester.key, body: { name: 'e', invocations: [{ id: 'x', agent: 'a' }] } })).body.workflow;
-    expect((await t.call('POST', `/workflows/${p2.id}/events`, { agentKey: requester.key, body: { kind: 'completed' } })).status).toBe(400);
+    const p2 = (
+      await t.call('POST', '/workflows', {
+        agentKey: requester.key,
+        body: { name: 'e', invocations: [{ id: 'x', agent: 'a' }] },
+      })
+    ).body.workflow;
+    expect(
+      (await t.call('POST', `/workflows/${p2.id}/events`, { agentKey: requester.key, body: { kind: 'completed' } }))
+        .status,
+    ).toBe(400);
   });
 
   it('unauthenticated POST → 401 with nothing written; the alias and /plugins/workflows/ are the same routes', async () => {
@@ -149,12 +261,22 @@ describe('workflows', () => {
   });
 
   it('HEAD: awaiting_approval gate round trip records its events and stamps the approval id', async () => {
-    const w = (await t.call('POST', '/workflows', { agentKey: requester.key, body: { name: 'gated', invocations: [{ id: 'x', agent: 'a' }] } })).body.workflow;
+    const w = (
+      await t.call('POST', '/workflows', {
+        agentKey: requester.key,
+        body: { name: 'gated', invocations: [{ id: 'x', agent: 'a' }] },
+      })
+    ).body.workflow;
     await t.call('POST', `/workflows/${w.id}/claim`, { agentKey: runner.key });
     await t.call('PUT', `/workflows/${w.id}`, { agentKey: runner.key, body: { status: 'running' } });
-    const wait = await t.call('PUT', `/workflows/${w.id}`, { agentKey: runner.key, body: { status: 'awaiting_approval', approval_id: 7 } });
+    const wait = await t.call('PUT', `/workflows/${w.id}`, {
+      agentKey: runner.key,
+      body: { status: 'awaiting_approval', approval_id: 7 },
+    });
     expect(wait.body.workflow).toMatchObject({ status: 'awaiting_approval', approval_id: 7 });
-    expect((await t.call('PUT', `/workflows/${w.id}`, { agentKey: runner.key, body: { status: 'completed' } })).body.error).toBe('illegal transition awaiting_approval -> completed (allowed: running, failed, cancelled)');
+    expect(
+      (await t.call('PUT', `/workflows/${w.id}`, { agentKey: runner.key, body: { status: 'completed' } })).body.error,
+    ).toBe('illegal transition awaiting_approval -> completed (allowed: running, failed, cancelled)');
     const resumed = await t.call('PUT', `/workflows/${w.id}`, { agentKey: runner.key, body: { status: 'running' } });
     expect(resumed.body.workflow.events.map((e: { kind: string; payload: unknown }) => [e.kind, e.payload])).toEqual([
       ['created', { name: 'gated', shape: 'custom', invocations: 1 }],
@@ -163,6 +285,8 @@ describe('workflows', () => {
       ['resumed', {}],
     ]);
     expect(await t.db.get("SELECT type FROM events WHERE type = 'workflow_awaiting_approval'")).toBeTruthy();
-    expect((await t.call('PUT', `/workflows/${w.id}`, { agentKey: runner.key, body: { approval_id: 'seven' } })).body.error).toBe('approval_id must be a positive integer');
+    expect(
+      (await t.call('PUT', `/workflows/${w.id}`, { agentKey: runner.key, body: { approval_id: 'seven' } })).body.error,
+    ).toBe('approval_id must be a positive integer');
   });
 });

@@ -20,13 +20,16 @@ describe('plugins and their database bindings (issue 16)', () => {
     if (t.runtime === 'worker') {
       expect(en.status).toBe(400);
       expect(en.body).toEqual({
-        error: 'Plugin guardrails cannot be enabled: the PLUGIN_DB_URL_GUARDRAILS binding is not set (plugin guardrails needs its own libSQL database)',
+        error:
+          'Plugin guardrails cannot be enabled: the PLUGIN_DB_URL_GUARDRAILS binding is not set (plugin guardrails needs its own libSQL database)',
       });
       expect(installed.status).toBe(400);
       expect(installed.body.error).toContain('PLUGIN_DB_URL_GUARDRAILS');
       const row = await t.db.get<{ enabled: number }>("SELECT enabled FROM plugins WHERE name = 'guardrails'");
       expect(Number(row?.enabled)).toBe(0);
-      expect(await t.db.get("SELECT COUNT(*) AS n FROM events WHERE type IN ('plugin_enabled', 'plugin_installed')")).toEqual({ n: 0 });
+      expect(
+        await t.db.get("SELECT COUNT(*) AS n FROM events WHERE type IN ('plugin_enabled', 'plugin_installed')"),
+      ).toEqual({ n: 0 });
     } else {
       expect(en.status).toBe(200);
       expect(en.body).toMatchObject({ enabled: 1, loaded: true });
@@ -45,7 +48,9 @@ describe('plugins and their database bindings (issue 16)', () => {
     const en = await t.call('PUT', '/plugins/fault-injection/enable', { admin: true });
     expect(en.body.loaded).toBe(false);
     const after = await t.call('GET', '/admin/health', { admin: true });
-    expect(after.body.plugins_unavailable).toEqual([{ name: 'fault-injection', error: 'fault-injection: configured to fail at load' }]);
+    expect(after.body.plugins_unavailable).toEqual([
+      { name: 'fault-injection', error: 'fault-injection: configured to fail at load' },
+    ]);
     // The patrol preview keeps its own keys beside it.
     expect(after.body).toHaveProperty('stale_agents');
   });

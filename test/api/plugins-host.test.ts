@@ -34,7 +34,8 @@ afterAll(async () => {
   await t.close();
 });
 
-const tables = async (db: Db) => (await db.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")).map((r) => r.name);
+const tables = async (db: Db) =>
+  (await db.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")).map((r) => r.name);
 
 describe('plugin management', () => {
   it('GET /plugins lists bundled plugins with enabled and loaded reported separately (admin only)', async () => {
@@ -64,18 +65,26 @@ describe('plugin management', () => {
     const en = await t.call('PUT', '/plugins/fault-injection/enable', { admin: true });
     expect(en.status).toBe(200);
     expect(en.body).toMatchObject({ ok: true, name: 'fault-injection', enabled: 1, loaded: true });
-    expect((await t.call('GET', '/plugins/fault-injection/ping', { admin: true })).body).toEqual({ ok: true, plugin: 'fault-injection' });
+    expect((await t.call('GET', '/plugins/fault-injection/ping', { admin: true })).body).toEqual({
+      ok: true,
+      plugin: 'fault-injection',
+    });
     const dis = await t.call('PUT', '/plugins/fault-injection/disable', { admin: true });
     expect(dis.body).toEqual({ ok: true, name: 'fault-injection', enabled: 0 });
     const again = await t.call('GET', '/plugins/fault-injection/ping', { admin: true });
     expect(again.status).toBe(404);
     expect(again.body.error).toBe('Plugin fault-injection is disabled');
-    const ev = await t.db.all("SELECT type FROM events WHERE type IN ('plugin_enabled', 'plugin_disabled') ORDER BY id");
+    const ev = await t.db.all(
+      "SELECT type FROM events WHERE type IN ('plugin_enabled', 'plugin_disabled') ORDER BY id",
+    );
     expect(ev.map((e) => e.type)).toEqual(['plugin_enabled', 'plugin_disabled']);
   });
 
   it('SEC-39: secrets are masked on read and in the write response; the mask leaves them unchanged', async () => {
-    const put = await t.call('PUT', '/plugins/fault-injection/config', { admin: true, body: { api_token: 'sk-very-secret', hook_mode: 'ok' } });
+    const put = await t.call('PUT', '/plugins/fault-injection/config', {
+      admin: true,
+      body: { api_token: 'sk-very-secret', hook_mode: 'ok' },
+    });
     expect(put.status).toBe(200);
     expect(put.text).not.toContain('sk-very-secret');
     expect(put.body.config.api_token).toBe('••••••••');
@@ -83,23 +92,32 @@ describe('plugin management', () => {
     expect(get.text).not.toContain('sk-very-secret');
     expect(get.body).toMatchObject({ api_token: '••••••••', hook_mode: 'ok', fail_at_load: 'false' });
     await t.call('PUT', '/plugins/fault-injection/config', { admin: true, body: { api_token: '••••••••' } });
-    const row = await t.db.get("SELECT value, is_secret FROM plugin_config WHERE plugin_name = 'fault-injection' AND key = 'api_token'");
+    const row = await t.db.get(
+      "SELECT value, is_secret FROM plugin_config WHERE plugin_name = 'fault-injection' AND key = 'api_token'",
+    );
     expect(row).toMatchObject({ value: 'sk-very-secret', is_secret: 1 });
   });
 
   it('config is validated against the schema before anything is written (W10)', async () => {
-    const bad = await t.call('PUT', '/plugins/fault-injection/config', { admin: true, body: { hook_mode: 'explode', api_token: 'x' } });
+    const bad = await t.call('PUT', '/plugins/fault-injection/config', {
+      admin: true,
+      body: { hook_mode: 'explode', api_token: 'x' },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toBe('hook_mode must be one of: ok, throw, reject, hang');
     const unknown = await t.call('PUT', '/plugins/fault-injection/config', { admin: true, body: { nope: 1 } });
     expect(unknown.status).toBe(400);
     expect(unknown.body.error).toBe('Unknown config key: nope');
-    const row = await t.db.get("SELECT value FROM plugin_config WHERE plugin_name = 'fault-injection' AND key = 'api_token'");
+    const row = await t.db.get(
+      "SELECT value FROM plugin_config WHERE plugin_name = 'fault-injection' AND key = 'api_token'",
+    );
     expect(row?.value).toBe('sk-very-secret');
   });
 
   it('install / uninstall: data kept unless purge is asked', async () => {
-    expect((await t.call('POST', '/plugins/install', { admin: true, body: {} })).body.error).toBe('Plugin name required');
+    expect((await t.call('POST', '/plugins/install', { admin: true, body: {} })).body.error).toBe(
+      'Plugin name required',
+    );
     expect((await t.call('POST', '/plugins/install', { admin: true, body: { name: 'ghost' } })).status).toBe(404);
     const ins = await t.call('POST', '/plugins/install', { admin: true, body: { name: 'fault-injection' } });
     expect(ins.body).toMatchObject({ ok: true, name: 'fault-injection', loaded: true });
@@ -110,7 +128,9 @@ describe('plugin management', () => {
     const un = await t.call('DELETE', '/plugins/fault-injection/uninstall', { admin: true });
     expect(un.body).toMatchObject({ ok: true, name: 'fault-injection', purged: false });
     expect(await tables(fdb)).toContain('fault_hook_runs');
-    expect(await t.db.get("SELECT COUNT(*) AS n FROM plugin_config WHERE plugin_name = 'fault-injection'")).toMatchObject({ n: 0 });
+    expect(
+      await t.db.get("SELECT COUNT(*) AS n FROM plugin_config WHERE plugin_name = 'fault-injection'"),
+    ).toMatchObject({ n: 0 });
     const purge = await t.call('DELETE', '/plugins/fault-injection/uninstall?purge=true', { admin: true });
     expect(purge.body.purged).toBe(true);
     expect(await tables(fdb)).not.toContain('fault_hook_runs');
@@ -131,13 +151,15 @@ describe('plugin management', () => {
 });
 
 describe('isolation', () => {
-  it('P-10: a plugin\'s tables live in its own database and the core database has none of them', async () => {
+  it("P-10: a plugin's tables live in its own database and the core database has none of them", async () => {
     expect((await t.call('PUT', '/plugins/guardrails/enable', { admin: true })).body.loaded).toBe(true);
     expect(existsSync(join(t.dataDir, 'plugins', 'guardrails.db'))).toBe(true);
     const own = await tables(pluginDb('guardrails'));
     expect(own).toEqual(expect.arrayContaining(['guardrail_rules', 'guardrail_violations', 'guardrail_rule_history']));
     const core = await tables(t.db);
-    expect(core.filter((n) => /^(guardrail|workflow|automation|cost_|error_events|digest_|fault_)/.test(n))).toEqual([]);
+    expect(core.filter((n) => /^(guardrail|workflow|automation|cost_|error_events|digest_|fault_)/.test(n))).toEqual(
+      [],
+    );
     expect(core).toEqual(expect.arrayContaining(['plugins', 'plugin_config', 'plugin_migrations']));
     const mig = await t.db.all("SELECT version, description FROM plugin_migrations WHERE plugin_name = 'guardrails'");
     expect(mig).toEqual([{ version: 1, description: '001_init' }]);
@@ -163,9 +185,15 @@ describe('isolation', () => {
       const r = await t.call('POST', '/tasks', { admin: true, body: { title: `during ${mode}` } });
       expect(r.status).toBe(200);
       const id = r.body.id;
-      const ev = await t.db.get<{ id: number }>("SELECT id FROM events WHERE type = 'task_created' AND json_extract(data, '$.task_id') = ?", [id]);
+      const ev = await t.db.get<{ id: number }>(
+        "SELECT id FROM events WHERE type = 'task_created' AND json_extract(data, '$.task_id') = ?",
+        [id],
+      );
       // The hook ran for this very event (it records first, then misbehaves) ...
-      await until(t, async () => (await fdb.get('SELECT 1 AS ok FROM fault_hook_runs WHERE event_id = ?', [ev!.id]))?.ok);
+      await until(
+        t,
+        async () => (await fdb.get('SELECT 1 AS ok FROM fault_hook_runs WHERE event_id = ?', [ev!.id]))?.ok,
+      );
       // ... and the task is there and the server serves.
       expect((await t.call('GET', `/tasks/${id}`, { admin: true })).status).toBe(200);
       expect((await t.call('GET', '/health')).status).toBe(200);
@@ -174,7 +202,7 @@ describe('isolation', () => {
     await t.call('PUT', '/plugins/fault-injection/disable', { admin: true });
   });
 
-  it('a disabled plugin\'s hooks are skipped', async () => {
+  it("a disabled plugin's hooks are skipped", async () => {
     const fdb = pluginDb('fault-injection');
     const before = (await fdb.get<{ n: number }>('SELECT COUNT(*) AS n FROM fault_hook_runs'))!.n;
     const r = await t.call('POST', '/tasks', { admin: true, body: { title: 'while disabled' } });
@@ -210,7 +238,8 @@ describe('auth on plugin routes', () => {
     }
     expect(checked).toBeGreaterThan(40);
     expect(publicSeen).toBe(3);
-    for (const p of list.body) if (p.name !== 'workflows') await t.call('PUT', `/plugins/${p.name}/disable`, { admin: true });
+    for (const p of list.body)
+      if (p.name !== 'workflows') await t.call('PUT', `/plugins/${p.name}/disable`, { admin: true });
   });
 
   it('GET /plugins/mcp-tools: every tool of every enabled plugin has an endpoint that is a mounted, callable route (W11)', async () => {
@@ -219,16 +248,30 @@ describe('auth on plugin routes', () => {
     const r = await t.call('GET', '/plugins/mcp-tools', { agentKey: (await registerAgent(t, 'mcp-agent')).key });
     expect(r.status).toBe(200);
     const g = r.body.filter((x: { plugin: string }) => x.plugin === 'guardrails');
-    expect(g.map((x: { name: string }) => x.name).sort()).toEqual(['mycelium_guardrails_check', 'mycelium_guardrails_rules', 'mycelium_guardrails_stats', 'mycelium_guardrails_violations']);
-    expect(new Set(r.body.map((x: { plugin: string }) => x.plugin))).toEqual(new Set(['guardrails', 'workflows', 'workflow-automations', 'cost-tracker', 'error-monitor', 'daily-digest']));
+    expect(g.map((x: { name: string }) => x.name).sort()).toEqual([
+      'mycelium_guardrails_check',
+      'mycelium_guardrails_rules',
+      'mycelium_guardrails_stats',
+      'mycelium_guardrails_violations',
+    ]);
+    expect(new Set(r.body.map((x: { plugin: string }) => x.plugin))).toEqual(
+      new Set(['guardrails', 'workflows', 'workflow-automations', 'cost-tracker', 'error-monitor', 'daily-digest']),
+    );
     for (const tool of r.body) {
       expect(tool.endpoint.path, tool.name).toMatch(/^\//);
       const path = tool.endpoint.path.replace(/\{\w+\}|:\w+/g, '1');
-      const res = await t.call(tool.endpoint.method, path, { admin: true, body: tool.endpoint.method === 'GET' ? undefined : { event_type: 'task_created' } });
+      const res = await t.call(tool.endpoint.method, path, {
+        admin: true,
+        body: tool.endpoint.method === 'GET' ? undefined : { event_type: 'task_created' },
+      });
       // A missing route answers the generic {error:'Not found'}; a missing record has its own message.
-      expect(res.status === 404 && res.body?.error === 'Not found', `${tool.name} ${tool.endpoint.method} ${path}`).toBe(false);
+      expect(
+        res.status === 404 && res.body?.error === 'Not found',
+        `${tool.name} ${tool.endpoint.method} ${path}`,
+      ).toBe(false);
       expect(res.status, tool.name).not.toBe(500);
     }
-    for (const p of list.body) if (p.name !== 'workflows') await t.call('PUT', `/plugins/${p.name}/disable`, { admin: true });
+    for (const p of list.body)
+      if (p.name !== 'workflows') await t.call('PUT', `/plugins/${p.name}/disable`, { admin: true });
   });
 });

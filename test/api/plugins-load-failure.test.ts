@@ -16,7 +16,12 @@ describe('plugin load failure', () => {
     expect(cfg.status).toBe(200);
     const en = await t.call('PUT', '/plugins/fault-injection/enable', { admin: true });
     expect(en.status).toBe(200);
-    expect(en.body).toMatchObject({ ok: true, enabled: 1, loaded: false, load_error: 'fault-injection: configured to fail at load' });
+    expect(en.body).toMatchObject({
+      ok: true,
+      enabled: 1,
+      loaded: false,
+      load_error: 'fault-injection: configured to fail at load',
+    });
     const r = await t.call('GET', '/plugins/fault-injection/ping', { admin: true });
     expect(r.status).toBe(503);
     expect(r.body).toEqual({ error: 'Plugin fault-injection failed to load' });

@@ -13,17 +13,36 @@ afterAll(async () => t?.close());
 
 describe('projects', () => {
   it('admin creates; the row comes back with defaults; project_created event; agents cannot create', async () => {
-    const r = await t.call('POST', '/projects', { admin: true, headers: { 'X-Acting-As': 'ops' }, body: { id: 'web', name: 'Website', org_id: 'acme', repo_url: 'https://git/x' } });
+    const r = await t.call('POST', '/projects', {
+      admin: true,
+      headers: { 'X-Acting-As': 'ops' },
+      body: { id: 'web', name: 'Website', org_id: 'acme', repo_url: 'https://git/x' },
+    });
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ id: 'web', name: 'Website', description: '', org_id: 'acme', repo_url: 'https://git/x', repo_path: '', type: 'software', status: 'active', bug_categories: '[]', team_id: null });
-    const ev = await t.db.get<Record<string, any>>("SELECT * FROM events WHERE type = 'project_created' ORDER BY id DESC LIMIT 1");
+    expect(r.body).toMatchObject({
+      id: 'web',
+      name: 'Website',
+      description: '',
+      org_id: 'acme',
+      repo_url: 'https://git/x',
+      repo_path: '',
+      type: 'software',
+      status: 'active',
+      bug_categories: '[]',
+      team_id: null,
+    });
+    const ev = await t.db.get<Record<string, any>>(
+      "SELECT * FROM events WHERE type = 'project_created' ORDER BY id DESC LIMIT 1",
+    );
     expect(ev).toMatchObject({ agent: 'ops', project_id: 'web', summary: 'Project created: Website' });
     expect((await t.call('POST', '/projects', { agentKey: agent.key, body: { id: 'x', name: 'X' } })).status).toBe(401);
     expect(await t.db.get("SELECT id FROM projects WHERE id = 'x'")).toBeUndefined();
   });
 
   it('id and name required; duplicate id is 409 (P1) and keeps the original', async () => {
-    expect((await t.call('POST', '/projects', { admin: true, body: { id: 'only-id' } })).body).toEqual({ error: 'id and name required' });
+    expect((await t.call('POST', '/projects', { admin: true, body: { id: 'only-id' } })).body).toEqual({
+      error: 'id and name required',
+    });
     await t.call('POST', '/projects', { admin: true, body: { id: 'dup', name: 'First' } });
     const again = await t.call('POST', '/projects', { admin: true, body: { id: 'dup', name: 'Second' } });
     expect(again.status).toBe(409);
@@ -38,30 +57,46 @@ describe('projects', () => {
     expect(all.body.map((p: any) => p.id)).toEqual(expect.arrayContaining(['web', 'p-org1', 'p-org1b']));
     const f = await t.call('GET', '/projects?org_id=org1', { agentKey: agent.key });
     expect(f.body.map((p: any) => p.id)).toEqual(['p-org1', 'p-org1b']);
-    expect((await t.call('GET', '/projects/ghost', { agentKey: agent.key })).body).toEqual({ error: 'Project not found' });
+    expect((await t.call('GET', '/projects/ghost', { agentKey: agent.key })).body).toEqual({
+      error: 'Project not found',
+    });
   });
 
   it('update (admin) writes only known fields, bug_categories must be a list, emits project_updated', async () => {
-    const r = await t.call('PUT', '/projects/web', { admin: true, body: { name: 'Web 2', status: 'archived', bug_categories: ['ui', 'perf'], created_at: 'x', id: 'hijack' } });
+    const r = await t.call('PUT', '/projects/web', {
+      admin: true,
+      body: { name: 'Web 2', status: 'archived', bug_categories: ['ui', 'perf'], created_at: 'x', id: 'hijack' },
+    });
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ id: 'web', name: 'Web 2', status: 'archived', bug_categories: '["ui","perf"]' });
     expect(r.body.created_at).not.toBe('x');
     const bad = await t.call('PUT', '/projects/web', { admin: true, body: { bug_categories: { a: 1 } } });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatch(/^bug_categories/);
-    expect((await t.call('PUT', '/projects/web', { admin: true, body: { bug_categories: '["a","b"]' } })).body.bug_categories).toBe('["a","b"]');
+    expect(
+      (await t.call('PUT', '/projects/web', { admin: true, body: { bug_categories: '["a","b"]' } })).body
+        .bug_categories,
+    ).toBe('["a","b"]');
     expect((await t.call('PUT', '/projects/ghost', { admin: true, body: { name: 'n' } })).status).toBe(404);
     expect((await t.call('PUT', '/projects/web', { agentKey: agent.key, body: { name: 'n' } })).status).toBe(401);
     const op = await createOperator(t, 'plainop', 'operator');
-    expect((await t.call('PUT', '/projects/web', { token: op.token, body: { name: 'n' } })).body).toEqual({ error: 'Admin role required' });
+    expect((await t.call('PUT', '/projects/web', { token: op.token, body: { name: 'n' } })).body).toEqual({
+      error: 'Admin role required',
+    });
     expect((await t.db.all("SELECT id FROM events WHERE type = 'project_updated'")).length).toBeGreaterThan(0);
   });
 
   it('bug categories: project list when set, defaults otherwise (also unknown projects)', async () => {
     await t.call('PUT', '/projects/web', { admin: true, body: { bug_categories: ['ui', 'perf'] } });
-    expect((await t.call('GET', '/projects/web/bug-categories', { agentKey: agent.key })).body).toEqual({ project_id: 'web', categories: ['ui', 'perf'] });
+    expect((await t.call('GET', '/projects/web/bug-categories', { agentKey: agent.key })).body).toEqual({
+      project_id: 'web',
+      categories: ['ui', 'perf'],
+    });
     const def = ['bug', 'feature', 'ui', 'crash', 'api', 'infrastructure', 'other'];
-    expect((await t.call('GET', '/projects/nowhere/bug-categories', { agentKey: agent.key })).body).toEqual({ project_id: 'nowhere', categories: def });
+    expect((await t.call('GET', '/projects/nowhere/bug-categories', { agentKey: agent.key })).body).toEqual({
+      project_id: 'nowhere',
+      categories: def,
+    });
     await t.call('PUT', '/projects/web', { admin: true, body: { bug_categories: [] } });
     expect((await t.call('GET', '/projects/web/bug-categories', { agentKey: agent.key })).body.categories).toEqual(def);
   });
@@ -77,7 +112,9 @@ describe('projects', () => {
     expect((await t.call('DELETE', '/projects/busy', { admin: true })).body).toEqual({ ok: true, deleted: 'busy' });
     expect(await t.db.get("SELECT id FROM projects WHERE id = 'busy'")).toBeUndefined();
     expect((await t.call('DELETE', '/projects/busy', { admin: true })).body).toEqual({ error: 'Project not found' });
-    const ev = await t.db.get<Record<string, any>>("SELECT * FROM events WHERE type = 'project_deleted' ORDER BY id DESC LIMIT 1");
+    const ev = await t.db.get<Record<string, any>>(
+      "SELECT * FROM events WHERE type = 'project_deleted' ORDER BY id DESC LIMIT 1",
+    );
     expect(ev?.project_id).toBe('busy');
   });
 });

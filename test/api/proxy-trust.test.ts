@@ -14,13 +14,16 @@ beforeAll(async () => {
 afterAll(async () => t?.close());
 
 // A forged agent key: the agent-key failure limiter allows 30 per minute per client (SEC-06).
-const forged = (headers: Record<string, string>) => t.call('GET', '/tasks', { agentKey: `dvk_${'0'.repeat(48)}`, headers });
+const forged = (headers: Record<string, string>) =>
+  t.call('GET', '/tasks', { agentKey: `dvk_${'0'.repeat(48)}`, headers });
 
 describe('client address with TRUST_PROXY unset (SEC-07)', () => {
   it('32 forged agent keys with one CF-Connecting-IP and a new X-Forwarded-For each: limited on Workers, distinct clients on Node', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 32; i++) {
-      statuses.push((await forged({ 'CF-Connecting-IP': '198.51.100.77', 'X-Forwarded-For': `203.0.113.${100 + i}` })).status);
+      statuses.push(
+        (await forged({ 'CF-Connecting-IP': '198.51.100.77', 'X-Forwarded-For': `203.0.113.${100 + i}` })).status,
+      );
     }
     expect(statuses.slice(0, 30).every((s) => s === 403)).toBe(true);
     // Workers: one client, walking X-Forwarded-For gets nowhere. Node: CF-Connecting-IP means

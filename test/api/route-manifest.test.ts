@@ -19,7 +19,9 @@ let routes: { method: string; path: string }[];
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mycelium-routes-'));
-  const runtime = createNodeRuntime({ config: loadConfig({ ADMIN_KEY: 'r'.repeat(40), JWT_SECRET: 's'.repeat(40), DATA_DIR: dir }) });
+  const runtime = createNodeRuntime({
+    config: loadConfig({ ADMIN_KEY: 'r'.repeat(40), JWT_SECRET: 's'.repeat(40), DATA_DIR: dir }),
+  });
   await prepareDatabase(runtime);
   const { app } = createApp(runtime);
   const seen = new Set<string>();
@@ -42,7 +44,10 @@ afterAll(async () => t?.close());
 const fill = (path: string) =>
   path
     .replace(/:([A-Za-z_]+)\{[^}]*\}/g, '1')
-    .replace(/:(id|taskId|stepId|planId|bugId|messageId|approvalId|webhookId|userId|channelId|itemId|runId|jobId|nodeId|ruleId|version)\b/g, '1')
+    .replace(
+      /:(id|taskId|stepId|planId|bugId|messageId|approvalId|webhookId|userId|channelId|itemId|runId|jobId|nodeId|ruleId|version)\b/g,
+      '1',
+    )
     .replace(/:[A-Za-z_]+/g, 'route-walker')
     .replace(/\*$/, 'x');
 
@@ -58,7 +63,8 @@ describe('route manifest (REL-25)', () => {
       const path = fill(r.path);
       for (const body of [{}, { id: 7, name: ['x'], project_id: { a: 1 }, status: 42, value: null }]) {
         const res = await t.call(r.method, path, { admin: true, body: r.method === 'GET' ? undefined : body });
-        if (res.status >= 500 && res.status !== 501 && res.status !== 503) failures.push(`${r.method} ${path} → ${res.status} ${res.text.slice(0, 120)}`);
+        if (res.status >= 500 && res.status !== 501 && res.status !== 503)
+          failures.push(`${r.method} ${path} → ${res.status} ${res.text.slice(0, 120)}`);
       }
     }
     expect(failures).toEqual([]);
@@ -78,11 +84,18 @@ describe('route manifest (REL-25)', () => {
       const asAgent = await t.call(r.method, path, { agentKey, body });
       if (asAgent.status !== 401 && asAgent.status !== 403) leaks.push(`${r.method} ${path} → agent ${asAgent.status}`);
       const anonymous = await t.call(r.method, path, { body });
-      if (anonymous.status !== 401 && anonymous.status !== 403) leaks.push(`${r.method} ${path} → anonymous ${anonymous.status}`);
+      if (anonymous.status !== 401 && anonymous.status !== 403)
+        leaks.push(`${r.method} ${path} → anonymous ${anonymous.status}`);
     }
     // the matrix must actually cover the admin surface (registration, config, plugins, webhooks …)
     expect(adminOnly.length).toBeGreaterThan(40);
-    for (const must of ['POST /api/mycelium/admin/agents', 'PUT /api/mycelium/admin/config/:key', 'POST /api/mycelium/webhooks', 'PUT /api/mycelium/plugins/:name/enable', 'GET /api/mycelium/studio/users']) {
+    for (const must of [
+      'POST /api/mycelium/admin/agents',
+      'PUT /api/mycelium/admin/config/:key',
+      'POST /api/mycelium/webhooks',
+      'PUT /api/mycelium/plugins/:name/enable',
+      'GET /api/mycelium/studio/users',
+    ]) {
       expect(adminOnly).toContain(must);
     }
     expect(leaks).toEqual([]);
@@ -94,7 +107,8 @@ describe('route manifest (REL-25)', () => {
       if (/stream/.test(r.path)) continue;
       const path = fill(r.path);
       const res = await t.call(r.method, path, { agentKey, body: r.method === 'GET' ? undefined : {} });
-      if (res.status >= 500 && res.status !== 501 && res.status !== 503) failures.push(`${r.method} ${path} → ${res.status} ${res.text.slice(0, 120)}`);
+      if (res.status >= 500 && res.status !== 501 && res.status !== 503)
+        failures.push(`${r.method} ${path} → ${res.status} ${res.text.slice(0, 120)}`);
     }
     expect(failures).toEqual([]);
   }, 120_000);

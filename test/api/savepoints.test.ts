@@ -12,30 +12,72 @@ describe('savepoints (spec 02 §3.7)', () => {
   it('latest / list / diff, self-or-admin', async () => {
     const a = await registerAgent(t, 'sp-a', 'sp');
     const b = await registerAgent(t, 'sp-b', 'sp');
-    expect((await t.call('GET', `/agents/${a.id}/savepoint`, { agentKey: a.key })).body).toEqual({ has_savepoint: false });
-    expect((await t.call('GET', `/agents/${a.id}/savepoint/diff`, { agentKey: a.key })).body).toEqual({ has_savepoint: false });
-    await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { session_id: 'S', working_on: 'one', state_snapshot: { progress: ['x'] } } });
-    await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { session_id: 'S', working_on: 'two', state_snapshot: '{"progress":["y"]}' } });
+    expect((await t.call('GET', `/agents/${a.id}/savepoint`, { agentKey: a.key })).body).toEqual({
+      has_savepoint: false,
+    });
+    expect((await t.call('GET', `/agents/${a.id}/savepoint/diff`, { agentKey: a.key })).body).toEqual({
+      has_savepoint: false,
+    });
+    await t.call('POST', '/agents/heartbeat', {
+      agentKey: a.key,
+      body: { session_id: 'S', working_on: 'one', state_snapshot: { progress: ['x'] } },
+    });
+    await t.call('POST', '/agents/heartbeat', {
+      agentKey: a.key,
+      body: { session_id: 'S', working_on: 'two', state_snapshot: '{"progress":["y"]}' },
+    });
     const latest = await t.call('GET', `/agents/${a.id}/savepoint`, { agentKey: a.key });
-    expect(latest.body).toMatchObject({ agent_id: a.id, session_id: 'S', working_on: 'two', state_snapshot: '{"progress":["y"]}', messages_acked: '[]', context_versions: '{}' });
+    expect(latest.body).toMatchObject({
+      agent_id: a.id,
+      session_id: 'S',
+      working_on: 'two',
+      state_snapshot: '{"progress":["y"]}',
+      messages_acked: '[]',
+      context_versions: '{}',
+    });
     expect(latest.body.has_savepoint).toBeUndefined();
     const list = await t.call('GET', `/agents/${a.id}/savepoints?limit=1`, { agentKey: a.key });
     expect(list.body).toHaveLength(1);
-    expect(Object.keys(list.body[0]).sort()).toEqual(['agent_id', 'created_at', 'heartbeat_at', 'id', 'notes', 'session_id', 'working_on']);
+    expect(Object.keys(list.body[0]).sort()).toEqual([
+      'agent_id',
+      'created_at',
+      'heartbeat_at',
+      'id',
+      'notes',
+      'session_id',
+      'working_on',
+    ]);
     const forbidden = await t.call('GET', `/agents/${a.id}/savepoints`, { agentKey: b.key });
     expect(forbidden.status).toBe(403);
     expect(forbidden.body.error).toBe('Can only access your own savepoints');
     const diff = await t.call('GET', `/agents/${a.id}/savepoint/diff`, { admin: true });
-    expect(diff.body).toMatchObject({ has_savepoint: true, was_working_on: 'two', previous_state: { progress: ['y'] } });
-    expect(Object.keys(diff.body.summary).sort()).toEqual(['bugs', 'context', 'drone_jobs', 'events', 'messages', 'plans', 'tasks', 'time_since']);
+    expect(diff.body).toMatchObject({
+      has_savepoint: true,
+      was_working_on: 'two',
+      previous_state: { progress: ['y'] },
+    });
+    expect(Object.keys(diff.body.summary).sort()).toEqual([
+      'bugs',
+      'context',
+      'drone_jobs',
+      'events',
+      'messages',
+      'plans',
+      'tasks',
+      'time_since',
+    ]);
   });
 
-  it('diff never shows another project\'s context, tasks or plans (W23)', async () => {
+  it("diff never shows another project's context, tasks or plans (W23)", async () => {
     const a = await registerAgent(t, 'sp-scope', 'mine');
     await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: {} });
     await t.db.run("UPDATE agent_savepoints SET heartbeat_at = datetime('now', '-1 hour') WHERE agent_id = ?", [a.id]);
-    await t.db.run("INSERT INTO context_keys (namespace, key, data) VALUES ('theirs', 'secret', '{\"token\":\"x\"}'), ('mine', 'notes', '{}')");
-    await t.db.run("INSERT INTO tasks (title, project_id, requester) VALUES ('their task', 'theirs', 'x'), ('my task', 'mine', 'x')");
+    await t.db.run(
+      "INSERT INTO context_keys (namespace, key, data) VALUES ('theirs', 'secret', '{\"token\":\"x\"}'), ('mine', 'notes', '{}')",
+    );
+    await t.db.run(
+      "INSERT INTO tasks (title, project_id, requester) VALUES ('their task', 'theirs', 'x'), ('my task', 'mine', 'x')",
+    );
     await t.db.run("INSERT INTO plans (title, project_id) VALUES ('their plan', 'theirs')");
     const d = await t.call('GET', `/agents/${a.id}/savepoint/diff`, { agentKey: a.key });
     expect(d.body.changes.context_changed.map((c: { namespace: string }) => c.namespace)).toEqual(['mine']);
@@ -45,17 +87,30 @@ describe('savepoints (spec 02 §3.7)', () => {
 
   it('notes: admin only, 400 without text, 404 without savepoint; POST returns the inserted id (W22)', async () => {
     const a = await registerAgent(t, 'sp-notes', 'sp');
-    expect((await t.call('PUT', `/agents/${a.id}/savepoint/notes`, { admin: true, body: { notes: 'x' } })).body.error).toBe('No savepoint found for agent');
-    expect((await t.call('PUT', `/agents/${a.id}/savepoint/notes`, { admin: true, body: {} })).body.error).toBe('notes required');
-    expect((await t.call('PUT', `/agents/${a.id}/savepoint/notes`, { agentKey: a.key, body: { notes: 'x' } })).status).toBe(401);
+    expect(
+      (await t.call('PUT', `/agents/${a.id}/savepoint/notes`, { admin: true, body: { notes: 'x' } })).body.error,
+    ).toBe('No savepoint found for agent');
+    expect((await t.call('PUT', `/agents/${a.id}/savepoint/notes`, { admin: true, body: {} })).body.error).toBe(
+      'notes required',
+    );
+    expect(
+      (await t.call('PUT', `/agents/${a.id}/savepoint/notes`, { agentKey: a.key, body: { notes: 'x' } })).status,
+    ).toBe(401);
     const p = await t.call('POST', `/agents/${a.id}/savepoint`, { admin: true, body: { notes: 'handoff' } });
     expect(p.status).toBe(200);
-    const row = await t.db.get<{ id: number; notes: string }>('SELECT id, notes FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC', [a.id]);
+    const row = await t.db.get<{ id: number; notes: string }>(
+      'SELECT id, notes FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC',
+      [a.id],
+    );
     expect(p.body).toEqual({ ok: true, savepoint_id: row!.id });
     expect(row!.notes).toBe('handoff');
     const n = await t.call('PUT', `/agents/${a.id}/savepoint/notes`, { admin: true, body: { notes: 'updated' } });
     expect(n.body).toEqual({ ok: true, savepoint_id: row!.id });
-    expect((await t.db.get<{ summary: string }>("SELECT summary FROM events WHERE type = 'savepoint_notes' ORDER BY id DESC"))!.summary).toBe(`Admin left notes for ${a.id}: updated`);
+    expect(
+      (await t.db.get<{ summary: string }>(
+        "SELECT summary FROM events WHERE type = 'savepoint_notes' ORDER BY id DESC",
+      ))!.summary,
+    ).toBe(`Admin left notes for ${a.id}: updated`);
     expect((await t.call('POST', '/agents/nobody/savepoint', { admin: true, body: {} })).status).toBe(404);
   });
 });

@@ -14,7 +14,10 @@ describe('smoke', () => {
     expect(r.body.status).toBe('ok');
   });
   it('admin registers an agent whose key then authenticates', async () => {
-    const reg = await t.call('POST', '/admin/agents', { admin: true, body: { id: 'ada', name: 'Ada', project_id: 'p1' } });
+    const reg = await t.call('POST', '/admin/agents', {
+      admin: true,
+      body: { id: 'ada', name: 'Ada', project_id: 'p1' },
+    });
     expect(reg.status).toBe(200);
     expect(reg.body.api_key).toMatch(/^dvk_[0-9a-f]{48}$/);
     const me = await t.call('GET', '/agents/ada', { agentKey: reg.body.api_key });

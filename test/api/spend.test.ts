@@ -21,12 +21,27 @@ const spend = (key: string, body: Record<string, unknown>) => t.call('POST', '/s
 
 describe('spend ledger', () => {
   it('logs a spend attributed to the caller in its project', async () => {
-    const r = await spend(a.key, { cost_usd: '0.25', model: 'm1', tokens_in: 100, tokens_out: '20', source: 'llm_api', agent_id: 'someone-else' });
+    const r = await spend(a.key, {
+      cost_usd: '0.25',
+      model: 'm1',
+      tokens_in: 100,
+      tokens_out: '20',
+      source: 'llm_api',
+      agent_id: 'someone-else',
+    });
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ ok: true });
     const rows = await t.call('GET', `/spend/${a.id}`, { agentKey: a.key });
     expect(rows.body).toHaveLength(1);
-    expect(rows.body[0]).toMatchObject({ agent_id: a.id, project_id: 'spa', cost_usd: 0.25, model: 'm1', tokens_in: 100, tokens_out: 20, source: 'llm_api' });
+    expect(rows.body[0]).toMatchObject({
+      agent_id: a.id,
+      project_id: 'spa',
+      cost_usd: 0.25,
+      model: 'm1',
+      tokens_in: 100,
+      tokens_out: 20,
+      source: 'llm_api',
+    });
   });
 
   it('validates input (S3) and writes nothing on a bad request', async () => {
@@ -61,42 +76,84 @@ describe('spend ledger', () => {
 
 describe('budgets', () => {
   it('validates budgets and only admins set them', async () => {
-    expect((await t.call('PUT', '/spend/budgets', { agentKey: a.key, body: { scope: 'agent', scope_id: a.id, limit_usd: 1 } })).status).toBe(401);
-    expect((await t.call('PUT', '/spend/budgets', { admin: true, body: { scope: 'team', scope_id: 'x', limit_usd: 1 } })).body).toMatchObject({ code: 'invalid_enum', field: 'scope' });
-    expect((await t.call('PUT', '/spend/budgets', { admin: true, body: { scope: 'agent', scope_id: 'x', limit_usd: -1 } })).status).toBe(400);
-    expect((await t.call('DELETE', '/spend/budgets/99999', { admin: true })).body).toEqual({ error: 'Budget not found' });
+    expect(
+      (
+        await t.call('PUT', '/spend/budgets', {
+          agentKey: a.key,
+          body: { scope: 'agent', scope_id: a.id, limit_usd: 1 },
+        })
+      ).status,
+    ).toBe(401);
+    expect(
+      (await t.call('PUT', '/spend/budgets', { admin: true, body: { scope: 'team', scope_id: 'x', limit_usd: 1 } }))
+        .body,
+    ).toMatchObject({ code: 'invalid_enum', field: 'scope' });
+    expect(
+      (await t.call('PUT', '/spend/budgets', { admin: true, body: { scope: 'agent', scope_id: 'x', limit_usd: -1 } }))
+        .status,
+    ).toBe(400);
+    expect((await t.call('DELETE', '/spend/budgets/99999', { admin: true })).body).toEqual({
+      error: 'Budget not found',
+    });
   });
 
   it('the budget race: 100 parallel spends against a hard budget of N — exactly N succeed', async () => {
     const N = 37;
-    const set = await t.call('PUT', '/spend/budgets', { admin: true, body: { scope: 'agent', scope_id: racer.id, limit_usd: N, period: 'month' } });
+    const set = await t.call('PUT', '/spend/budgets', {
+      admin: true,
+      body: { scope: 'agent', scope_id: racer.id, limit_usd: N, period: 'month' },
+    });
     expect(set.status).toBe(200);
-    expect(set.body).toMatchObject({ scope: 'agent', scope_id: racer.id, limit_usd: N, hard_stop: true, warn_pct: 80, spent_usd: 0, state: 'ok' });
+    expect(set.body).toMatchObject({
+      scope: 'agent',
+      scope_id: racer.id,
+      limit_usd: N,
+      hard_stop: true,
+      warn_pct: 80,
+      spent_usd: 0,
+      state: 'ok',
+    });
     const rs = await Promise.all(Array.from({ length: 100 }, () => spend(racer.key, { cost_usd: 1 })));
     expect(rs.filter((r) => r.status === 200)).toHaveLength(N);
     const refused = rs.filter((r) => r.status === 409);
     expect(refused).toHaveLength(100 - N);
     expect(refused[0].body.error).toMatch(/^Budget exceeded: agent sp-racer/);
-    const sum = await t.db.get<{ total: number; n: number }>('SELECT SUM(cost_usd) AS total, COUNT(*) AS n FROM agent_spend WHERE agent_id = ?', [racer.id]);
+    const sum = await t.db.get<{ total: number; n: number }>(
+      'SELECT SUM(cost_usd) AS total, COUNT(*) AS n FROM agent_spend WHERE agent_id = ?',
+      [racer.id],
+    );
     expect(sum).toEqual({ total: N, n: N });
-    const ev = await t.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM events WHERE type = 'budget_exceeded' AND agent = ?", [racer.id]);
+    const ev = await t.db.get<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM events WHERE type = 'budget_exceeded' AND agent = ?",
+      [racer.id],
+    );
     expect(ev?.n).toBe(100 - N);
     const view = await t.call('GET', '/spend/budgets', { agentKey: racer.key });
-    expect(view.body).toEqual([expect.objectContaining({ scope_id: racer.id, spent_usd: N, remaining_usd: 0, state: 'exhausted' })]);
+    expect(view.body).toEqual([
+      expect.objectContaining({ scope_id: racer.id, spent_usd: N, remaining_usd: 0, state: 'exhausted' }),
+    ]);
   });
 
   it('crossing the warning threshold is reported once; a soft budget warns but lets the spend through', async () => {
-    await t.call('PUT', '/spend/budgets', { admin: true, body: { scope: 'project', scope_id: 'spb', limit_usd: 10, warn_pct: 50, hard_stop: false, period: 'total' } });
+    await t.call('PUT', '/spend/budgets', {
+      admin: true,
+      body: { scope: 'project', scope_id: 'spb', limit_usd: 10, warn_pct: 50, hard_stop: false, period: 'total' },
+    });
     const first = await spend(b.key, { cost_usd: 2 }); // 4 of 10 (2 already spent)
     expect(first.body.budget_warnings).toBeUndefined();
     const second = await spend(b.key, { cost_usd: 2 }); // 6 of 10: crosses 50 %
-    expect(second.body.budget_warnings).toEqual([expect.objectContaining({ scope: 'project', scope_id: 'spb', spent_usd: 6, limit_usd: 10, over_limit: false })]);
+    expect(second.body.budget_warnings).toEqual([
+      expect.objectContaining({ scope: 'project', scope_id: 'spb', spent_usd: 6, limit_usd: 10, over_limit: false }),
+    ]);
     const third = await spend(b.key, { cost_usd: 1 });
     expect(third.body.budget_warnings).toBeUndefined();
     const over = await spend(b.key, { cost_usd: 5 }); // 12 of 10, soft: allowed, warned
     expect(over.status).toBe(200);
     expect(over.body.budget_warnings).toEqual([expect.objectContaining({ over_limit: true })]);
-    const evs = await t.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM events WHERE type = 'budget_warning' AND agent = ?", [b.id]);
+    const evs = await t.db.get<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM events WHERE type = 'budget_warning' AND agent = ?",
+      [b.id],
+    );
     expect(evs?.n).toBe(2);
     const others = await t.call('GET', '/spend/budgets', { agentKey: a.key });
     expect(others.body).toEqual([]);

@@ -74,14 +74,19 @@ describe('GET /events/stream', () => {
     expect(none.status).toBe(401);
     expect(none.headers.get('content-type')).toMatch(/application\/json/);
     expect((await none.json()).error).toBe('Missing X-Agent-Key header');
-    const bad = await t.fetch('/api/mycelium/events/stream', { headers: { 'X-Agent-Key': 'dvk_nope', 'X-Forwarded-For': '203.0.113.60' } });
+    const bad = await t.fetch('/api/mycelium/events/stream', {
+      headers: { 'X-Agent-Key': 'dvk_nope', 'X-Forwarded-For': '203.0.113.60' },
+    });
     expect(bad.status).toBe(403);
-    const badTicket = await t.fetch('/api/mycelium/events/stream?ticket=abc.def', { headers: { 'X-Forwarded-For': '203.0.113.60' } });
+    const badTicket = await t.fetch('/api/mycelium/events/stream?ticket=abc.def', {
+      headers: { 'X-Forwarded-For': '203.0.113.60' },
+    });
     expect(badTicket.status).toBe(401);
   });
 
   it('REL-21: replays the latest 20 matching events oldest first, data as a JSON string, with spec headers', async () => {
-    for (let i = 0; i < 25; i++) await t.call('POST', '/events', { admin: true, body: { type: 'replay.test', summary: `r${i}`, data: { i } } });
+    for (let i = 0; i < 25; i++)
+      await t.call('POST', '/events', { admin: true, body: { type: 'replay.test', summary: `r${i}`, data: { i } } });
     const s = await openStream('?type=replay.test', { 'X-Agent-Key': a.key }, '203.0.113.61');
     expect(s.status).toBe(200);
     expect(s.headers.get('content-type')).toBe('text/event-stream');
@@ -100,7 +105,10 @@ describe('GET /events/stream', () => {
   it('SEC-43/REL-21: an event emitted by another request arrives on an open stream within one second, data a string', async () => {
     const s = await openStream('?type=custom', { 'X-Agent-Key': a.key }, '203.0.113.62');
     // Nothing is replayed yet for this filter; give the stream its first read, then emit.
-    const posted = await t.call('POST', '/events', { agentKey: b.key, body: { type: 'custom', summary: 'live-one', data: { a: 1 } } });
+    const posted = await t.call('POST', '/events', {
+      agentKey: b.key,
+      body: { type: 'custom', summary: 'live-one', data: { a: 1 } },
+    });
     expect(posted.status).toBe(200);
     const frames = await s.until((f) => f.data?.summary === 'live-one', 1000);
     await s.close();
@@ -112,7 +120,7 @@ describe('GET /events/stream', () => {
     expect(f.data.created_at).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
   });
 
-  it('issue 16: replayed and live frames carry created_at in one format, the events table\'s (as GET /events)', async () => {
+  it("issue 16: replayed and live frames carry created_at in one format, the events table's (as GET /events)", async () => {
     await t.call('POST', '/events', { admin: true, body: { type: 'fmt.test', summary: 'before' } });
     const s = await openStream('?type=fmt.test', { 'X-Agent-Key': a.key }, '203.0.113.66');
     await s.until((f) => f.data?.summary === 'before', 2000);
@@ -130,7 +138,9 @@ describe('GET /events/stream', () => {
 
   it('an event written straight into the table (another process) reaches the stream by cursor', async () => {
     const s = await openStream('?type=foreign.test', { 'X-Agent-Key': a.key }, '203.0.113.63');
-    await t.db.run("INSERT INTO events (type, agent, summary, data) VALUES ('foreign.test', 'elsewhere', 'from-db', '{\"x\":2}')");
+    await t.db.run(
+      "INSERT INTO events (type, agent, summary, data) VALUES ('foreign.test', 'elsewhere', 'from-db', '{\"x\":2}')",
+    );
     const frames = await s.until((f) => f.data?.summary === 'from-db', 2000);
     await s.close();
     expect(frames[frames.length - 1].data.data).toBe('{"x":2}');
@@ -138,8 +148,14 @@ describe('GET /events/stream', () => {
 
   it('filters by agent and project; E2: an agent stream never carries another project', async () => {
     const s = await openStream('?type=scoped.test', { 'X-Agent-Key': a.key }, '203.0.113.64');
-    await t.call('POST', '/events', { agentKey: b.key, body: { type: 'scoped.test', project_id: 'pb', summary: 'secret-b' } });
-    await t.call('POST', '/events', { agentKey: a.key, body: { type: 'scoped.test', project_id: 'pa', summary: 'mine' } });
+    await t.call('POST', '/events', {
+      agentKey: b.key,
+      body: { type: 'scoped.test', project_id: 'pb', summary: 'secret-b' },
+    });
+    await t.call('POST', '/events', {
+      agentKey: a.key,
+      body: { type: 'scoped.test', project_id: 'pa', summary: 'mine' },
+    });
     const frames = await s.until((f) => f.data?.summary === 'mine');
     await s.close();
     expect(frames.map((f) => f.data?.summary)).not.toContain('secret-b');
@@ -161,20 +177,34 @@ describe('GET /events/stream', () => {
     expect(ticket.status).toBe(200);
     expect(typeof ticket.body.ticket).toBe('string');
     expect(Date.parse(ticket.body.expires_at) - Date.now()).toBeLessThanOrEqual(5 * 60_000 + 1000);
-    const viaTicket = await openStream(`?ticket=${encodeURIComponent(ticket.body.ticket)}&type=replay.test`, {}, '203.0.113.67');
+    const viaTicket = await openStream(
+      `?ticket=${encodeURIComponent(ticket.body.ticket)}&type=replay.test`,
+      {},
+      '203.0.113.67',
+    );
     expect(viaTicket.status).toBe(200);
     await viaTicket.until((f) => f.data?.type === 'replay.test');
     await viaTicket.close();
-    const tampered = await t.fetch(`/api/mycelium/events/stream?ticket=${encodeURIComponent(ticket.body.ticket.replace(/.$/, (c: string) => (c === '0' ? '1' : '0')))}`, {
-      headers: { 'X-Forwarded-For': '203.0.113.67' },
-    });
+    const tampered = await t.fetch(
+      `/api/mycelium/events/stream?ticket=${encodeURIComponent(ticket.body.ticket.replace(/.$/, (c: string) => (c === '0' ? '1' : '0')))}`,
+      {
+        headers: { 'X-Forwarded-For': '203.0.113.67' },
+      },
+    );
     expect(tampered.status).toBe(401);
   });
 
   it('resumes after Last-Event-ID', async () => {
     const ids: number[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await t.call('POST', '/events', { admin: true, body: { type: 'resume.test', summary: `m${i}` } })).body.id);
-    const s = await openStream('?type=resume.test', { 'X-Admin-Key': t.adminKey, 'Last-Event-ID': String(ids[0]) }, '203.0.113.68');
+    for (let i = 0; i < 3; i++)
+      ids.push(
+        (await t.call('POST', '/events', { admin: true, body: { type: 'resume.test', summary: `m${i}` } })).body.id,
+      );
+    const s = await openStream(
+      '?type=resume.test',
+      { 'X-Admin-Key': t.adminKey, 'Last-Event-ID': String(ids[0]) },
+      '203.0.113.68',
+    );
     const frames = await s.until((f) => f.data?.summary === 'm2');
     await s.close();
     expect(frames.map((f) => f.data.summary)).toEqual(['m1', 'm2']);
@@ -188,7 +218,9 @@ describe('GET /events/stream', () => {
       expect(s.status).toBe(200);
       open.push(s);
     }
-    const sixth = await t.fetch('/api/mycelium/events/stream', { headers: { 'X-Agent-Key': a.key, 'X-Forwarded-For': ip } });
+    const sixth = await t.fetch('/api/mycelium/events/stream', {
+      headers: { 'X-Agent-Key': a.key, 'X-Forwarded-For': ip },
+    });
     expect(sixth.status).toBe(429);
     expect((await sixth.json()).error).toBe('Too many SSE connections from this IP');
     const other = await openStream('', { 'X-Agent-Key': a.key }, '203.0.113.98');

@@ -26,19 +26,36 @@ async function newTask(body: Record<string, unknown> = {}, opts: { agentKey?: st
   return r.body.id as number;
 }
 const row = (id: number) => t.db.get<Record<string, any>>('SELECT * FROM tasks WHERE id = ?', [id]);
-const events = (type: string) => t.db.all<Record<string, any>>('SELECT * FROM events WHERE type = ? ORDER BY id', [type]);
+const events = (type: string) =>
+  t.db.all<Record<string, any>>('SELECT * FROM events WHERE type = ? ORDER BY id', [type]);
 
 describe('tasks: create, get, list', () => {
   it('creates with 200 {id,title}, stores defaults and the caller as requester, emits task_created', async () => {
-    const r = await t.call('POST', '/tasks', { agentKey: alice.key, body: { title: 'Fix login', project_id: 'proj-a', requester: 'spoof', status: 'done', tags: ['auth'] } });
+    const r = await t.call('POST', '/tasks', {
+      agentKey: alice.key,
+      body: { title: 'Fix login', project_id: 'proj-a', requester: 'spoof', status: 'done', tags: ['auth'] },
+    });
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ id: expect.any(Number), title: 'Fix login' });
     const g = await t.call('GET', `/tasks/${r.body.id}`, { agentKey: bob.key });
     expect(g.status).toBe(200);
     expect(g.body).toMatchObject({
-      id: r.body.id, title: 'Fix login', description: '', project_id: 'proj-a', requester: 'alice', assignee: null,
-      status: 'open', priority: 'normal', tags: '["auth"]', blocked_by: '[]', blocks: '[]', needs_approval: 0,
-      approved_by: null, request_id: null, branch: null, review_metadata: '{}',
+      id: r.body.id,
+      title: 'Fix login',
+      description: '',
+      project_id: 'proj-a',
+      requester: 'alice',
+      assignee: null,
+      status: 'open',
+      priority: 'normal',
+      tags: '["auth"]',
+      blocked_by: '[]',
+      blocks: '[]',
+      needs_approval: 0,
+      approved_by: null,
+      request_id: null,
+      branch: null,
+      review_metadata: '{}',
     });
     expect(g.body.created_at).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
     const ev = (await events('task_created')).find((e) => JSON.parse(e.data).task_id === r.body.id);
@@ -46,8 +63,12 @@ describe('tasks: create, get, list', () => {
   });
 
   it('title is required; over-long title and description are 400 naming the field', async () => {
-    expect((await t.call('POST', '/tasks', { admin: true, body: { project_id: 'p' } })).body).toEqual({ error: 'title is required' });
-    expect((await t.call('POST', '/tasks', { admin: true, body: { title: '   ' } })).body.error).toBe('title is required');
+    expect((await t.call('POST', '/tasks', { admin: true, body: { project_id: 'p' } })).body).toEqual({
+      error: 'title is required',
+    });
+    expect((await t.call('POST', '/tasks', { admin: true, body: { title: '   ' } })).body.error).toBe(
+      'title is required',
+    );
     const long = await t.call('POST', '/tasks', { admin: true, body: { title: 'x'.repeat(501) } });
     expect(long.status).toBe(400);
     expect(long.body.error).toBe('title exceeds max length (500 chars)');
@@ -61,11 +82,19 @@ describe('tasks: create, get, list', () => {
   it('priority is validated on create too (W4/W22) with the invalid_enum body', async () => {
     const r = await t.call('POST', '/tasks', { admin: true, body: { title: 'p', priority: 'urgent!!' } });
     expect(r.status).toBe(400);
-    expect(r.body).toMatchObject({ code: 'invalid_enum', field: 'priority', value: 'urgent!!', allowed: ['low', 'normal', 'high'] });
+    expect(r.body).toMatchObject({
+      code: 'invalid_enum',
+      field: 'priority',
+      value: 'urgent!!',
+      allowed: ['low', 'normal', 'high'],
+    });
   });
 
   it('SEC-52: project_id and text are stored exactly as sent (no HTML escaping)', async () => {
-    const r = await t.call('POST', '/tasks', { admin: true, body: { title: 'a <b> & "c"', project_id: 'proj&a<b>"x"' } });
+    const r = await t.call('POST', '/tasks', {
+      admin: true,
+      body: { title: 'a <b> & "c"', project_id: 'proj&a<b>"x"' },
+    });
     expect(r.status).toBe(200);
     expect(r.body.title).toBe('a <b> & "c"');
     const g = await t.call('GET', `/tasks/${r.body.id}`, { admin: true });
@@ -90,7 +119,10 @@ describe('tasks: create, get, list', () => {
 
   it('SEC-19: an agent cannot create a task in another project', async () => {
     const before = await t.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM tasks');
-    const r = await t.call('POST', '/tasks', { agentKey: outsider.key, body: { title: 'intrude', project_id: 'proj-a' } });
+    const r = await t.call('POST', '/tasks', {
+      agentKey: outsider.key,
+      body: { title: 'intrude', project_id: 'proj-a' },
+    });
     expect(r.status).toBe(403);
     expect(r.body.error).toBe('Agent olga cannot access resources in project proj-a');
     expect((await t.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM tasks'))?.n).toBe(before?.n);
@@ -117,11 +149,15 @@ describe('tasks: create, get, list', () => {
       expect(r.status).toBe(404);
       expect(r.body).toEqual({ error: 'Task not found' });
     }
-    expect((await t.call('PUT', '/tasks/abc', { admin: true, body: { status: 'done' } })).body).toEqual({ error: 'Task not found' });
+    expect((await t.call('PUT', '/tasks/abc', { admin: true, body: { status: 'done' } })).body).toEqual({
+      error: 'Task not found',
+    });
   });
 
   it('SEC-54: a database failure on create is a fixed 500 body with nothing leaked', async () => {
-    await t.db.run("CREATE TRIGGER fail_task_insert BEFORE INSERT ON tasks WHEN NEW.title = 'explode' BEGIN SELECT RAISE(ABORT, 'secret internals'); END");
+    await t.db.run(
+      "CREATE TRIGGER fail_task_insert BEFORE INSERT ON tasks WHEN NEW.title = 'explode' BEGIN SELECT RAISE(ABORT, 'secret internals'); END",
+    );
     try {
       const r = await t.call('POST', '/tasks', { admin: true, body: { title: 'explode' } });
       expect(r.status).toBe(500);
@@ -134,23 +170,38 @@ describe('tasks: create, get, list', () => {
   it('agent write rate limit on POST /tasks: 30/min per agent, then 429 with Retry-After', async () => {
     const spammer = await registerAgent(t, 'spammer', 'spam');
     let last;
-    for (let i = 0; i < 31; i++) last = await t.call('POST', '/tasks', { agentKey: spammer.key, body: { title: `s${i}`, project_id: 'spam' } });
+    for (let i = 0; i < 31; i++)
+      last = await t.call('POST', '/tasks', { agentKey: spammer.key, body: { title: `s${i}`, project_id: 'spam' } });
     expect(last!.status).toBe(429);
     expect(last!.body.error).toMatch(/^Too many attempts\. Try again in \d+ seconds\.$/);
     expect(last!.headers.get('retry-after')).toMatch(/^\d+$/);
     // Another agent is unaffected.
-    expect((await t.call('POST', '/tasks', { agentKey: alice.key, body: { title: 'fine', project_id: 'proj-a' } })).status).toBe(200);
+    expect(
+      (await t.call('POST', '/tasks', { agentKey: alice.key, body: { title: 'fine', project_id: 'proj-a' } })).status,
+    ).toBe(200);
   });
 });
 
 describe('tasks: update', () => {
   it('writes only present fields, validates enums (REL-22) and leaves the row unchanged on 400', async () => {
     const id = await newTask({ title: 'orig' });
-    const bad = await t.call('PUT', `/tasks/${id}`, { agentKey: alice.key, body: { status: 'nope', title: 'changed' } });
+    const bad = await t.call('PUT', `/tasks/${id}`, {
+      agentKey: alice.key,
+      body: { status: 'nope', title: 'changed' },
+    });
     expect(bad.status).toBe(400);
-    expect(bad.body).toMatchObject({ error: 'status must be one of: open, in_progress, review, done, cancelled', code: 'invalid_enum', field: 'status', value: 'nope', allowed: ['open', 'in_progress', 'review', 'done', 'cancelled'] });
+    expect(bad.body).toMatchObject({
+      error: 'status must be one of: open, in_progress, review, done, cancelled',
+      code: 'invalid_enum',
+      field: 'status',
+      value: 'nope',
+      allowed: ['open', 'in_progress', 'review', 'done', 'cancelled'],
+    });
     expect((await row(id))?.title).toBe('orig');
-    const ok = await t.call('PUT', `/tasks/${id}`, { agentKey: alice.key, body: { status: 'review', branch: 'feat/x', notes: 'ignored' } });
+    const ok = await t.call('PUT', `/tasks/${id}`, {
+      agentKey: alice.key,
+      body: { status: 'review', branch: 'feat/x', notes: 'ignored' },
+    });
     expect(ok.status).toBe(200);
     expect(ok.body).toEqual({ ok: true, id });
     expect(await row(id)).toMatchObject({ status: 'review', branch: 'feat/x', title: 'orig' });
@@ -177,13 +228,18 @@ describe('tasks: update', () => {
 
   it('the assignee from another project may still update its own task (scope exception)', async () => {
     const id = await newTask({ assignee: 'olga' });
-    expect((await t.call('PUT', `/tasks/${id}`, { agentKey: outsider.key, body: { status: 'review' } })).status).toBe(200);
+    expect((await t.call('PUT', `/tasks/${id}`, { agentKey: outsider.key, body: { status: 'review' } })).status).toBe(
+      200,
+    );
   });
 
   it('claims never steal through PUT: an agent cannot reassign work in progress under another agent', async () => {
     const id = await newTask();
     expect((await t.call('POST', `/tasks/${id}/claim`, { agentKey: alice.key })).status).toBe(200);
-    const r = await t.call('PUT', `/tasks/${id}`, { agentKey: bob.key, body: { status: 'in_progress', assignee: 'bob' } });
+    const r = await t.call('PUT', `/tasks/${id}`, {
+      agentKey: bob.key,
+      body: { status: 'in_progress', assignee: 'bob' },
+    });
     expect(r.status).toBe(409);
     expect(r.body).toEqual({ error: 'Task already claimed', assignee: 'alice' });
     expect((await row(id))?.assignee).toBe('alice');
@@ -225,9 +281,18 @@ describe('tasks: claim (SEC-13, REL-03)', () => {
     expect(winner.body).toMatchObject({ ok: true, id, status: 'in_progress' });
     expect(loser.body).toEqual({ error: 'Task already claimed', assignee: winner.body.assignee });
     expect((await row(id))?.assignee).toBe(winner.body.assignee);
-    const again = await t.call('POST', `/tasks/${id}/claim`, { agentKey: winner.body.assignee === 'alice' ? alice.key : bob.key });
+    const again = await t.call('POST', `/tasks/${id}/claim`, {
+      agentKey: winner.body.assignee === 'alice' ? alice.key : bob.key,
+    });
     expect(again.status).toBe(200);
-    expect(again.body).toEqual({ ok: true, id, assignee: winner.body.assignee, status: 'in_progress', lease_token: winner.body.lease_token, lease_ttl_seconds: 900 });
+    expect(again.body).toEqual({
+      ok: true,
+      id,
+      assignee: winner.body.assignee,
+      status: 'in_progress',
+      lease_token: winner.body.lease_token,
+      lease_ttl_seconds: 900,
+    });
     expect((await events('task_claimed')).filter((e) => JSON.parse(e.data).task_id === id)).toHaveLength(1);
 
     const doneId = await newTask();
@@ -249,7 +314,11 @@ describe('tasks: claim (SEC-13, REL-03)', () => {
     agents.forEach((ag, n) => {
       const order = [...ids].sort((x, y) => ((x * 7919 + n * 104729) % 97) - ((y * 7919 + n * 104729) % 97));
       for (const id of order) {
-        calls.push(t.call('POST', `/tasks/${id}/claim`, { agentKey: ag.key }).then((r) => ({ agent: ag.id, id, status: r.status })));
+        calls.push(
+          t
+            .call('POST', `/tasks/${id}/claim`, { agentKey: ag.key })
+            .then((r) => ({ agent: ag.id, id, status: r.status })),
+        );
       }
     });
     const results = await Promise.all(calls);
@@ -276,13 +345,25 @@ describe('tasks: claim (SEC-13, REL-03)', () => {
     const x = await t.call('POST', `/tasks/${id}/claim`, { agentKey: outsider.key });
     expect(x.status).toBe(403);
     expect((await row(id))?.assignee).toBeNull();
-    const spoof = await t.call('POST', `/tasks/${id}/claim`, { agentKey: alice.key, body: { agent_id: 'someone-else' } });
+    const spoof = await t.call('POST', `/tasks/${id}/claim`, {
+      agentKey: alice.key,
+      body: { agent_id: 'someone-else' },
+    });
     expect(spoof.status).toBe(200);
     expect(spoof.body.assignee).toBe('alice');
     const id2 = await newTask();
     const adm = await t.call('POST', `/tasks/${id2}/claim`, { admin: true, body: { agent_id: 'carol' } });
-    expect(adm.body).toEqual({ ok: true, id: id2, assignee: 'carol', status: 'in_progress', lease_token: expect.stringMatching(/^[0-9a-f]{32}$/), lease_ttl_seconds: 900 });
-    expect((await t.call('POST', '/tasks/99999/claim', { agentKey: alice.key })).body).toEqual({ error: 'Task not found' });
+    expect(adm.body).toEqual({
+      ok: true,
+      id: id2,
+      assignee: 'carol',
+      status: 'in_progress',
+      lease_token: expect.stringMatching(/^[0-9a-f]{32}$/),
+      lease_ttl_seconds: 900,
+    });
+    expect((await t.call('POST', '/tasks/99999/claim', { agentKey: alice.key })).body).toEqual({
+      error: 'Task not found',
+    });
   });
 
   it('a task in review is not claimable, even by its holder', async () => {
@@ -324,7 +405,10 @@ describe('tasks: claim (SEC-13, REL-03)', () => {
     const c = await t.call('POST', `/tasks/${id}/claim`, { agentKey: bob.key });
     expect(c.status).toBe(409);
     expect(c.body.error).toBe('Task requires approval before work can start');
-    const put = await t.call('PUT', `/tasks/${id}`, { agentKey: bob.key, body: { status: 'in_progress', assignee: 'bob' } });
+    const put = await t.call('PUT', `/tasks/${id}`, {
+      agentKey: bob.key,
+      body: { status: 'in_progress', assignee: 'bob' },
+    });
     expect(put.status).toBe(409);
     expect((await row(id))?.status).toBe('open');
 
@@ -335,12 +419,16 @@ describe('tasks: claim (SEC-13, REL-03)', () => {
     const ap = await t.call('PUT', `/tasks/${id}/approve`, { admin: true, headers: { 'X-Acting-As': 'ops-lead' } });
     expect(ap.body).toEqual({ ok: true, id, approved: true });
     expect(await row(id)).toMatchObject({ approved_by: 'ops-lead' });
-    expect((await t.call('GET', '/tasks/approval-queue', { admin: true })).body.map((x: any) => x.id)).not.toContain(id);
+    expect((await t.call('GET', '/tasks/approval-queue', { admin: true })).body.map((x: any) => x.id)).not.toContain(
+      id,
+    );
     const again = await t.call('PUT', `/tasks/${id}/approve`, { admin: true });
     expect(again.status).toBe(400);
     expect(again.body.error).toBe('Task already approved by ops-lead');
     const plain = await newTask();
-    expect((await t.call('PUT', `/tasks/${plain}/approve`, { admin: true })).body).toEqual({ error: 'Task does not require approval' });
+    expect((await t.call('PUT', `/tasks/${plain}/approve`, { admin: true })).body).toEqual({
+      error: 'Task does not require approval',
+    });
     expect((await t.call('POST', `/tasks/${id}/claim`, { agentKey: bob.key })).status).toBe(200);
   });
 
@@ -364,10 +452,18 @@ describe('tasks: dependencies and the done-cascade', () => {
     expect(JSON.parse((await row(a))!.blocks)).toEqual([b]);
     expect((await t.call('POST', `/tasks/${c}/dependency`, { admin: true, body: { blocked_by: b } })).status).toBe(200);
 
-    expect((await t.call('POST', `/tasks/${a}/dependency`, { admin: true, body: { blocked_by: a } })).body).toEqual({ error: 'A task cannot block itself' });
-    expect((await t.call('POST', `/tasks/${a}/dependency`, { admin: true, body: {} })).body).toEqual({ error: 'blocked_by (task ID) is required' });
-    expect((await t.call('POST', `/tasks/${a}/dependency`, { admin: true, body: { blocked_by: 'x' } })).body.error).toBe('blocked_by (task ID) is required');
-    expect((await t.call('POST', `/tasks/${a}/dependency`, { admin: true, body: { blocked_by: 999999 } })).body).toEqual({ error: 'One or both tasks not found' });
+    expect((await t.call('POST', `/tasks/${a}/dependency`, { admin: true, body: { blocked_by: a } })).body).toEqual({
+      error: 'A task cannot block itself',
+    });
+    expect((await t.call('POST', `/tasks/${a}/dependency`, { admin: true, body: {} })).body).toEqual({
+      error: 'blocked_by (task ID) is required',
+    });
+    expect(
+      (await t.call('POST', `/tasks/${a}/dependency`, { admin: true, body: { blocked_by: 'x' } })).body.error,
+    ).toBe('blocked_by (task ID) is required');
+    expect(
+      (await t.call('POST', `/tasks/${a}/dependency`, { admin: true, body: { blocked_by: 999999 } })).body,
+    ).toEqual({ error: 'One or both tasks not found' });
     // A → waits for C would close A→C→B→A.
     const cyc = await t.call('POST', `/tasks/${a}/dependency`, { admin: true, body: { blocked_by: c } });
     expect(cyc.status).toBe(400);
@@ -385,7 +481,9 @@ describe('tasks: dependencies and the done-cascade', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error).toBe('blocked_by: task 987654 not found');
     expect(await count()).toBe(before);
-    expect((await t.call('POST', '/tasks', { admin: true, body: { title: 'x', blocked_by: 'nope' } })).status).toBe(400);
+    expect((await t.call('POST', '/tasks', { admin: true, body: { title: 'x', blocked_by: 'nope' } })).status).toBe(
+      400,
+    );
     const a = await newTask();
     const b = await newTask();
     const r = await t.call('PUT', `/tasks/${b}`, { agentKey: alice.key, body: { blocked_by: [a, b] } });
@@ -437,7 +535,10 @@ describe('tasks: dependencies and the done-cascade', () => {
   it('REL-01: done completes linked steps and the active plan and resolves the linked request, atomically, events after commit', async () => {
     const a = await newTask({ title: 'A' });
     const b = await newTask({ title: 'B', blocked_by: [a] });
-    const plan = await t.call('POST', '/plans', { admin: true, body: { title: 'P', project_id: 'proj-a', steps: [{ title: 's1' }] } });
+    const plan = await t.call('POST', '/plans', {
+      admin: true,
+      body: { title: 'P', project_id: 'proj-a', steps: [{ title: 's1' }] },
+    });
     const planId = plan.body.id;
     await t.call('PUT', `/plans/${planId}`, { admin: true, body: { status: 'active' } });
     const step = await t.db.get<{ id: number }>('SELECT id FROM plan_steps WHERE plan_id = ?', [planId]);
@@ -449,28 +550,61 @@ describe('tasks: dependencies and the done-cascade', () => {
 
     const r = await t.call('PUT', `/tasks/${a}`, { agentKey: alice.key, body: { status: 'done' } });
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ ok: true, id: a, unblocked: [b], plan_steps_completed: 1, plans_completed: [planId] });
+    expect(r.body).toMatchObject({
+      ok: true,
+      id: a,
+      unblocked: [b],
+      plan_steps_completed: 1,
+      plans_completed: [planId],
+    });
     expect(JSON.parse((await row(b))!.blocked_by)).toEqual([]);
-    expect(await t.db.get('SELECT status, completed_at IS NOT NULL AS has_at FROM plan_steps WHERE id = ?', [step!.id])).toMatchObject({ status: 'completed', has_at: 1 });
-    expect((await t.db.get<{ status: string }>('SELECT status FROM plans WHERE id = ?', [planId]))?.status).toBe('completed');
-    expect(await t.db.get('SELECT status, resolved_by FROM messages WHERE id = ?', [msg!.id])).toMatchObject({ status: 'resolved', resolved_by: 'alice' });
-    const types = (await t.db.all<{ type: string; data: string }>("SELECT type, data FROM events WHERE type IN ('task_unblocked','plan_step_completed','plan_completed','request_resolved','task_done') ORDER BY id"))
+    expect(
+      await t.db.get('SELECT status, completed_at IS NOT NULL AS has_at FROM plan_steps WHERE id = ?', [step!.id]),
+    ).toMatchObject({ status: 'completed', has_at: 1 });
+    expect((await t.db.get<{ status: string }>('SELECT status FROM plans WHERE id = ?', [planId]))?.status).toBe(
+      'completed',
+    );
+    expect(await t.db.get('SELECT status, resolved_by FROM messages WHERE id = ?', [msg!.id])).toMatchObject({
+      status: 'resolved',
+      resolved_by: 'alice',
+    });
+    const types = (
+      await t.db.all<{ type: string; data: string }>(
+        "SELECT type, data FROM events WHERE type IN ('task_unblocked','plan_step_completed','plan_completed','request_resolved','task_done') ORDER BY id",
+      )
+    )
       .filter((e) => [a, b].includes(JSON.parse(e.data).task_id) || JSON.parse(e.data).task_id === a)
       .map((e) => e.type);
-    expect(types).toEqual(expect.arrayContaining(['task_done', 'task_unblocked', 'plan_step_completed', 'plan_completed', 'request_resolved']));
+    expect(types).toEqual(
+      expect.arrayContaining([
+        'task_done',
+        'task_unblocked',
+        'plan_step_completed',
+        'plan_completed',
+        'request_resolved',
+      ]),
+    );
   });
 
   it('REL-01: a failure inside the cascade rolls everything back — task not done, dependent still blocked, no events', async () => {
     const a = await newTask({ title: 'A' });
     const b = await newTask({ title: 'B', blocked_by: [a] });
-    const plan = await t.call('POST', '/plans', { admin: true, body: { title: 'P2', project_id: 'proj-a', steps: [{ title: 's1' }] } });
+    const plan = await t.call('POST', '/plans', {
+      admin: true,
+      body: { title: 'P2', project_id: 'proj-a', steps: [{ title: 's1' }] },
+    });
     const step = await t.db.get<{ id: number }>('SELECT id FROM plan_steps WHERE plan_id = ?', [plan.body.id]);
     await t.call('PUT', `/plans/${plan.body.id}/steps/${step!.id}`, { admin: true, body: { linked_task_id: a } });
     const before = await t.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM events');
     // A broken plan-step write: the trigger makes step completion fail inside the cascade.
-    await t.db.run(`CREATE TRIGGER fail_step_completion BEFORE UPDATE OF status ON plan_steps WHEN NEW.linked_task_id = ${a} BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
+    await t.db.run(
+      `CREATE TRIGGER fail_step_completion BEFORE UPDATE OF status ON plan_steps WHEN NEW.linked_task_id = ${a} BEGIN SELECT RAISE(ABORT, 'injected failure'); END`,
+    );
     try {
-      const r = await t.call('PUT', `/tasks/${a}`, { agentKey: alice.key, body: { status: 'done', title: 'A renamed' } });
+      const r = await t.call('PUT', `/tasks/${a}`, {
+        agentKey: alice.key,
+        body: { status: 'done', title: 'A renamed' },
+      });
       expect(r.status).toBe(500);
       expect(r.body).toEqual({ error: 'Failed to complete task cascade' });
       expect(await row(a)).toMatchObject({ status: 'open', title: 'A' });
@@ -486,10 +620,15 @@ describe('tasks: dependencies and the done-cascade', () => {
 
   it('W25: completing credits the assignee once (not the admin who clicked, not on a repeated done)', async () => {
     const id = await newTask({ assignee: 'carol' });
-    const before = (await t.db.get<{ n: number }>("SELECT total_tasks_completed AS n FROM agent_profiles WHERE agent_id = 'carol'"))?.n ?? 0;
+    const before =
+      (await t.db.get<{ n: number }>("SELECT total_tasks_completed AS n FROM agent_profiles WHERE agent_id = 'carol'"))
+        ?.n ?? 0;
     await t.call('PUT', `/tasks/${id}`, { admin: true, body: { status: 'done' } });
     await t.call('PUT', `/tasks/${id}`, { admin: true, body: { status: 'done' } });
-    expect((await t.db.get<{ n: number }>("SELECT total_tasks_completed AS n FROM agent_profiles WHERE agent_id = 'carol'"))?.n).toBe(before + 1);
+    expect(
+      (await t.db.get<{ n: number }>("SELECT total_tasks_completed AS n FROM agent_profiles WHERE agent_id = 'carol'"))
+        ?.n,
+    ).toBe(before + 1);
   });
 
   it('while sleep mode is on, a completed task is recorded in the sleep log', async () => {
@@ -498,7 +637,9 @@ describe('tasks: dependencies and the done-cascade', () => {
     try {
       await t.call('PUT', `/tasks/${id}`, { agentKey: alice.key, body: { status: 'done' } });
       const log = (await t.call('GET', '/admin/sleep', { admin: true })).body.log;
-      expect(log.tasks_completed).toEqual(expect.arrayContaining([expect.objectContaining({ id, title: 'overnight', agent: 'alice' })]));
+      expect(log.tasks_completed).toEqual(
+        expect.arrayContaining([expect.objectContaining({ id, title: 'overnight', agent: 'alice' })]),
+      );
     } finally {
       await t.call('PUT', '/admin/sleep', { admin: true, body: { action: 'off' } });
     }
@@ -506,13 +647,18 @@ describe('tasks: dependencies and the done-cascade', () => {
 
   it('W15: a linked step completes but a draft plan is not completed nor reported', async () => {
     const a = await newTask();
-    const plan = await t.call('POST', '/plans', { admin: true, body: { title: 'Draft', project_id: 'proj-a', steps: [{ title: 'only' }] } });
+    const plan = await t.call('POST', '/plans', {
+      admin: true,
+      body: { title: 'Draft', project_id: 'proj-a', steps: [{ title: 'only' }] },
+    });
     const step = await t.db.get<{ id: number }>('SELECT id FROM plan_steps WHERE plan_id = ?', [plan.body.id]);
     await t.call('PUT', `/plans/${plan.body.id}/steps/${step!.id}`, { admin: true, body: { linked_task_id: a } });
     const r = await t.call('PUT', `/tasks/${a}`, { admin: true, body: { status: 'done' } });
     expect(r.body.plan_steps_completed).toBe(1);
     expect(r.body.plans_completed).toBeUndefined();
-    expect((await t.db.get<{ status: string }>('SELECT status FROM plans WHERE id = ?', [plan.body.id]))?.status).toBe('draft');
+    expect((await t.db.get<{ status: string }>('SELECT status FROM plans WHERE id = ?', [plan.body.id]))?.status).toBe(
+      'draft',
+    );
   });
 
   it('delete (admin) removes comments and cleans edges and step links (W2)', async () => {
@@ -524,7 +670,9 @@ describe('tasks: dependencies and the done-cascade', () => {
     expect(d.body).toEqual({ ok: true, id: a });
     expect(await row(a)).toBeUndefined();
     expect(JSON.parse((await row(b))!.blocked_by)).toEqual([]);
-    expect((await t.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM task_comments WHERE task_id = ?', [a]))?.n).toBe(0);
+    expect((await t.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM task_comments WHERE task_id = ?', [a]))?.n).toBe(
+      0,
+    );
     expect((await events('task_deleted')).length).toBeGreaterThan(0);
     expect((await t.call('DELETE', `/tasks/${a}`, { admin: true })).status).toBe(404);
   });
@@ -533,12 +681,21 @@ describe('tasks: dependencies and the done-cascade', () => {
 describe('tasks: comments and deliverables', () => {
   it('SEC-12: comment author is the caller; only admins may post as someone else', async () => {
     const id = await newTask();
-    const c = await t.call('POST', `/tasks/${id}/comments`, { agentKey: alice.key, body: { content: 'hi <b>', author: 'someone-else' } });
+    const c = await t.call('POST', `/tasks/${id}/comments`, {
+      agentKey: alice.key,
+      body: { content: 'hi <b>', author: 'someone-else' },
+    });
     expect(c.status).toBe(200);
     expect(c.body).toMatchObject({ task_id: id, author: 'alice', content: 'hi <b>' });
-    const a = await t.call('POST', `/tasks/${id}/comments`, { admin: true, headers: { 'X-Acting-As': 'x' }, body: { content: 'from ops', author: 'ops' } });
+    const a = await t.call('POST', `/tasks/${id}/comments`, {
+      admin: true,
+      headers: { 'X-Acting-As': 'x' },
+      body: { content: 'from ops', author: 'ops' },
+    });
     expect(a.body.author).toBe('ops');
-    expect((await t.call('POST', `/tasks/${id}/comments`, { agentKey: alice.key, body: { content: '' } })).body).toEqual({ error: 'content is required' });
+    expect(
+      (await t.call('POST', `/tasks/${id}/comments`, { agentKey: alice.key, body: { content: '' } })).body,
+    ).toEqual({ error: 'content is required' });
     const list = await t.call('GET', `/tasks/${id}/comments`, { agentKey: bob.key });
     expect(list.body.map((x: any) => x.content)).toEqual(['hi <b>', 'from ops']);
     expect((await events('task_comment')).some((e) => JSON.parse(e.data).comment_id === c.body.id)).toBe(true);
@@ -561,13 +718,30 @@ describe('tasks: comments and deliverables', () => {
 
   it('SEC-12: deliverables are append-only, raw content, author from auth', async () => {
     const id = await newTask();
-    const d = await t.call('POST', `/tasks/${id}/deliverable`, { agentKey: carol.key, body: { content: '# Report\n<script>', author: 'mallory' } });
+    const d = await t.call('POST', `/tasks/${id}/deliverable`, {
+      agentKey: carol.key,
+      body: { content: '# Report\n<script>', author: 'mallory' },
+    });
     expect(d.status).toBe(200);
-    expect(d.body).toMatchObject({ task_id: id, author: 'carol', kind: 'report', format: 'markdown', content: '# Report\n<script>', flags: '' });
-    await t.call('POST', `/tasks/${id}/deliverable`, { agentKey: carol.key, body: { content: 'v2', kind: 'patch', format: 'diff' } });
+    expect(d.body).toMatchObject({
+      task_id: id,
+      author: 'carol',
+      kind: 'report',
+      format: 'markdown',
+      content: '# Report\n<script>',
+      flags: '',
+    });
+    await t.call('POST', `/tasks/${id}/deliverable`, {
+      agentKey: carol.key,
+      body: { content: 'v2', kind: 'patch', format: 'diff' },
+    });
     const list = await t.call('GET', `/tasks/${id}/deliverables`, { admin: true });
     expect(list.body.map((x: any) => x.kind)).toEqual(['report', 'patch']);
-    expect((await t.call('POST', `/tasks/${id}/deliverable`, { agentKey: carol.key, body: {} })).body).toEqual({ error: 'content is required' });
-    expect((await t.call('POST', `/tasks/${id}/deliverable`, { agentKey: outsider.key, body: { content: 'x' } })).status).toBe(403);
+    expect((await t.call('POST', `/tasks/${id}/deliverable`, { agentKey: carol.key, body: {} })).body).toEqual({
+      error: 'content is required',
+    });
+    expect(
+      (await t.call('POST', `/tasks/${id}/deliverable`, { agentKey: outsider.key, body: { content: 'x' } })).status,
+    ).toBe(403);
   });
 });

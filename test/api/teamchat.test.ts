@@ -16,7 +16,9 @@ describe('team chat', () => {
   it('is human only: agents and the admin key cannot post; the admin key may read', async () => {
     expect((await t.call('GET', '/team-chat', { agentKey })).body).toEqual({ error: 'Studio login required' });
     expect((await t.call('POST', '/team-chat', { agentKey, body: { content: 'hi' } })).status).toBe(403);
-    expect((await t.call('POST', '/team-chat', { admin: true, body: { content: 'hi' } })).body).toEqual({ error: 'Studio login required' });
+    expect((await t.call('POST', '/team-chat', { admin: true, body: { content: 'hi' } })).body).toEqual({
+      error: 'Studio login required',
+    });
     expect((await t.call('GET', '/team-chat', { admin: true })).status).toBe(200);
   });
 
@@ -26,8 +28,15 @@ describe('team chat', () => {
     await t.call('POST', '/team-chat', { token: op.token, body: { content: 'second' } });
     const list = await t.call('GET', '/team-chat?limit=10', { token: op.token });
     expect(list.body.map((m: any) => m.content)).toEqual(['second', 'ship <it>']);
-    expect(list.body[0]).toMatchObject({ from_agent: '__user:gina', msg_type: 'chat', channel_id: null, to_agent: null });
-    expect((await t.call('POST', '/team-chat', { token: op.token, body: { content: '   ' } })).body).toEqual({ error: 'content is required' });
+    expect(list.body[0]).toMatchObject({
+      from_agent: '__user:gina',
+      msg_type: 'chat',
+      channel_id: null,
+      to_agent: null,
+    });
+    expect((await t.call('POST', '/team-chat', { token: op.token, body: { content: '   ' } })).body).toEqual({
+      error: 'content is required',
+    });
     expect((await t.call('POST', '/team-chat', { token: op.token, body: { content: ['x'] } })).status).toBe(400);
     const limited = await t.call('GET', '/team-chat?limit=1', { token: op.token });
     expect(limited.body).toHaveLength(1);

@@ -70,11 +70,20 @@ describe('webhook outbox', () => {
   it('Standard Webhooks: the official library verifies webhook-signature (raw and whsec_ secrets); the original header stays', async () => {
     const raw = 'a-plain-shared-secret';
     const whsec = `whsec_${Buffer.from('sixteen-byte-key-0123456789abcdef').toString('base64')}`;
-    const a = await t.call('POST', '/webhooks', { admin: true, body: { agent_id: '__global__', url: `${receiver.url}/raw`, events: ['custom.sw'], secret: raw } });
-    const b = await t.call('POST', '/webhooks', { admin: true, body: { agent_id: '__global__', url: `${receiver.url}/whsec`, events: ['custom.sw'], secret: whsec } });
+    const a = await t.call('POST', '/webhooks', {
+      admin: true,
+      body: { agent_id: '__global__', url: `${receiver.url}/raw`, events: ['custom.sw'], secret: raw },
+    });
+    const b = await t.call('POST', '/webhooks', {
+      admin: true,
+      body: { agent_id: '__global__', url: `${receiver.url}/whsec`, events: ['custom.sw'], secret: whsec },
+    });
     expect(a.status).toBe(200);
     expect(b.status).toBe(200);
-    const ev = await t.call('POST', '/events', { admin: true, body: { type: 'custom.sw', summary: 'x', data: { n: 1 } } });
+    const ev = await t.call('POST', '/events', {
+      admin: true,
+      body: { type: 'custom.sw', summary: 'x', data: { n: 1 } },
+    });
     expect(ev.status).toBe(200);
     const gotRaw = await waitFor(() => receiver.requests.find((r) => r.url === '/raw'));
     const gotWhsec = await waitFor(() => receiver.requests.find((r) => r.url === '/whsec'));
@@ -85,11 +94,18 @@ describe('webhook outbox', () => {
       'webhook-signature': String(h['webhook-signature']),
     });
     expect(String(gotRaw.headers['webhook-signature'])).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
-    expect(new Webhook(raw, { format: 'raw' }).verify(gotRaw.body, headersOf(gotRaw.headers))).toMatchObject({ event: 'custom.sw', data: { n: 1 } });
+    expect(new Webhook(raw, { format: 'raw' }).verify(gotRaw.body, headersOf(gotRaw.headers))).toMatchObject({
+      event: 'custom.sw',
+      data: { n: 1 },
+    });
     expect(new Webhook(whsec).verify(gotWhsec.body, headersOf(gotWhsec.headers))).toMatchObject({ event: 'custom.sw' });
     // A wrong secret or a changed body fails verification, as it must.
-    expect(() => new Webhook('another-secret', { format: 'raw' }).verify(gotRaw.body, headersOf(gotRaw.headers))).toThrow();
-    expect(() => new Webhook(raw, { format: 'raw' }).verify(gotRaw.body.replace('"n":1', '"n":2'), headersOf(gotRaw.headers))).toThrow();
+    expect(() =>
+      new Webhook('another-secret', { format: 'raw' }).verify(gotRaw.body, headersOf(gotRaw.headers)),
+    ).toThrow();
+    expect(() =>
+      new Webhook(raw, { format: 'raw' }).verify(gotRaw.body.replace('"n":1', '"n":2'), headersOf(gotRaw.headers)),
+    ).toThrow();
     // Old receivers keep working: the original's bare hex HMAC of the body.
     expect(gotRaw.headers['x-webhook-signature']).toBe(createHmac('sha256', raw).update(gotRaw.body).digest('hex'));
 
@@ -101,14 +117,23 @@ describe('webhook outbox', () => {
 
   it('the outbox row is written with its event: present the moment the request answers, with the webhook-id it will carry', async () => {
     // Nothing listens on latePort yet: the delivery stays in the outbox.
-    await t.db.run('INSERT INTO webhooks (agent_id, url, events) VALUES (?, ?, ?)', ['__global__', `http://127.0.0.1:${latePort}/never-yet`, '["custom.atomic"]']);
-    const ev = await t.call('POST', '/events', { admin: true, body: { type: 'custom.atomic', summary: 'x', data: { k: 'v' } } });
+    await t.db.run('INSERT INTO webhooks (agent_id, url, events) VALUES (?, ?, ?)', [
+      '__global__',
+      `http://127.0.0.1:${latePort}/never-yet`,
+      '["custom.atomic"]',
+    ]);
+    const ev = await t.call('POST', '/events', {
+      admin: true,
+      body: { type: 'custom.atomic', summary: 'x', data: { k: 'v' } },
+    });
     expect(ev.status).toBe(200);
     const rows = await t.db.all<any>("SELECT * FROM webhook_deliveries WHERE event = 'custom.atomic'");
     expect(rows).toHaveLength(1);
     expect(rows[0].delivery_id).toMatch(/^msg_[0-9a-f]{24}$/);
     expect(JSON.parse(rows[0].payload)).toMatchObject({ event: 'custom.atomic', data: { k: 'v' } });
-    expect(await t.db.get<any>("SELECT COUNT(*) AS n FROM events WHERE type = 'custom.atomic'")).toMatchObject({ n: 1 });
+    expect(await t.db.get<any>("SELECT COUNT(*) AS n FROM events WHERE type = 'custom.atomic'")).toMatchObject({
+      n: 1,
+    });
   });
 
   it('a receiver that comes up later gets the pending delivery at the next maintenance tick (Workers cron / Node timer)', async () => {
@@ -143,7 +168,10 @@ describe('webhook outbox', () => {
 
   it('gives up after WEBHOOK_MAX_ATTEMPTS into the dead-letter state; an admin redelivers it with the same webhook-id', async () => {
     failing = true;
-    const c = await t.call('POST', '/webhooks', { admin: true, body: { agent_id: '__global__', url: `${receiver.url}/sometimes`, events: ['custom.dead'] } });
+    const c = await t.call('POST', '/webhooks', {
+      admin: true,
+      body: { agent_id: '__global__', url: `${receiver.url}/sometimes`, events: ['custom.dead'] },
+    });
     await t.call('POST', '/events', { admin: true, body: { type: 'custom.dead' } });
     const first = await poll(async () => {
       const r = await t.db.get<any>('SELECT * FROM webhook_deliveries WHERE webhook_id = ?', [c.body.id]);
@@ -153,7 +181,12 @@ describe('webhook outbox', () => {
     await t.db.run('UPDATE webhook_deliveries SET next_attempt_at = 0 WHERE id = ?', [first.id]);
     await t.scheduled();
     const dead = await finalRows(c.body.id);
-    expect(dead[0]).toMatchObject({ state: 'dead', status_code: 503, attempts: 2, error: 'HTTP 503 (after 2 attempts)' });
+    expect(dead[0]).toMatchObject({
+      state: 'dead',
+      status_code: 503,
+      attempts: 2,
+      error: 'HTTP 503 (after 2 attempts)',
+    });
     // The dead letter is visible in the delivery log, also through the error filter.
     const errs = await t.call('GET', '/webhooks/deliveries?error_only=true&event=custom.dead', { admin: true });
     expect(errs.body.map((d: any) => d.state)).toEqual(['dead']);
@@ -179,7 +212,11 @@ describe('webhook outbox', () => {
   });
 
   it('redelivering a delivery that is still pending answers 409', async () => {
-    await t.db.run('INSERT INTO webhooks (agent_id, url, events) VALUES (?, ?, ?)', ['__global__', `http://127.0.0.1:${latePort}/p`, '["custom.pending"]']);
+    await t.db.run('INSERT INTO webhooks (agent_id, url, events) VALUES (?, ?, ?)', [
+      '__global__',
+      `http://127.0.0.1:${latePort}/p`,
+      '["custom.pending"]',
+    ]);
     await t.db.run('UPDATE webhooks SET active = 0 WHERE url = ?', [`http://127.0.0.1:${latePort}/p`]);
     await t.db.run(
       "INSERT INTO webhook_deliveries (webhook_id, event, payload, attempts, delivery_id, state, next_attempt_at) VALUES (1, 'custom.pending', '{}', 1, 'msg_x', 'pending', ?)",

@@ -59,7 +59,9 @@ beforeAll(async () => {
   closedPort = (probe.address() as AddressInfo).port;
   await new Promise((r) => probe.close(r));
   open = await startTarget();
-  dev = await startTarget({ env: { MYCELIUM_WEBHOOK_ALLOW_LOOPBACK: `127.0.0.1:${port},127.0.0.1:${closedPort}`, WEBHOOK_MAX_ATTEMPTS: '3' } });
+  dev = await startTarget({
+    env: { MYCELIUM_WEBHOOK_ALLOW_LOOPBACK: `127.0.0.1:${port},127.0.0.1:${closedPort}`, WEBHOOK_MAX_ATTEMPTS: '3' },
+  });
   agentKey = (await registerAgent(open, 'wh-agent', 'pw')).key;
 });
 afterAll(async () => {
@@ -79,15 +81,24 @@ describe('webhook CRUD', () => {
     const r = await open.call('POST', '/webhooks', { admin: true, body: { url: 'https://93.184.216.34/h' } });
     expect(r.status).toBe(400);
     expect(r.body.error).toBe('agent_id and url are required');
-    const bad = await open.call('POST', '/webhooks', { admin: true, body: { agent_id: 'x', url: 'https://93.184.216.34/h', events: [1] } });
+    const bad = await open.call('POST', '/webhooks', {
+      admin: true,
+      body: { agent_id: 'x', url: 'https://93.184.216.34/h', events: [1] },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatch(/^events/);
-    const badName = await open.call('POST', '/webhooks', { admin: true, body: { agent_id: 'x', url: 'https://93.184.216.34/h', events: ['no spaces'] } });
+    const badName = await open.call('POST', '/webhooks', {
+      admin: true,
+      body: { agent_id: 'x', url: 'https://93.184.216.34/h', events: ['no spaces'] },
+    });
     expect(badName.status).toBe(400);
   });
 
   it('SEC-39: the secret is never returned after creation; defaults apply', async () => {
-    const c = await open.call('POST', '/webhooks', { admin: true, body: { agent_id: '__global__', url: 'https://93.184.216.34/hook', secret: 'shh-very-secret' } });
+    const c = await open.call('POST', '/webhooks', {
+      admin: true,
+      body: { agent_id: '__global__', url: 'https://93.184.216.34/hook', secret: 'shh-very-secret' },
+    });
     expect(c.status).toBe(200);
     expect(c.body).toEqual({ ok: true, id: expect.any(Number) });
     const list = await open.call('GET', '/webhooks', { admin: true });
@@ -96,7 +107,10 @@ describe('webhook CRUD', () => {
     expect(row.secret).toBeUndefined();
     expect(row.secret_set).toBe(true);
     expect(JSON.parse(row.events)).toEqual(['task_created', 'request_created', 'message_sent']);
-    const put = await open.call('PUT', `/webhooks/${c.body.id}`, { admin: true, body: { events: ['never.fires'], secret: '••••••••' } });
+    const put = await open.call('PUT', `/webhooks/${c.body.id}`, {
+      admin: true,
+      body: { events: ['never.fires'], secret: '••••••••' },
+    });
     expect(put.status).toBe(200);
     expect(put.text).not.toContain('shh-very-secret');
     expect(put.body.events).toBe('["never.fires"]');
@@ -114,12 +128,17 @@ describe('webhook CRUD', () => {
     expect((await open.call('PUT', '/webhooks/99999', { admin: true, body: { active: false } })).status).toBe(404);
     expect((await open.call('DELETE', '/webhooks/99999', { admin: true })).status).toBe(404);
     expect((await open.call('DELETE', '/webhooks/1abc', { admin: true })).status).toBe(404);
-    const c = await open.call('POST', '/webhooks', { admin: true, body: { agent_id: 'a1', url: 'https://93.184.216.34/x' } });
+    const c = await open.call('POST', '/webhooks', {
+      admin: true,
+      body: { agent_id: 'a1', url: 'https://93.184.216.34/x' },
+    });
     const d = await open.call('DELETE', `/webhooks/${c.body.id}`, { admin: true });
     expect(d.body).toEqual({ ok: true });
     const list = await open.call('GET', '/webhooks?agent_id=a1', { admin: true });
     expect(list.body).toEqual([]);
-    const audit = await open.db.all<any>("SELECT type, data FROM events WHERE type LIKE 'webhook_%' AND data LIKE ?", [`%"webhook_id":${c.body.id},%`]);
+    const audit = await open.db.all<any>("SELECT type, data FROM events WHERE type LIKE 'webhook_%' AND data LIKE ?", [
+      `%"webhook_id":${c.body.id},%`,
+    ]);
     expect(audit.map((e) => e.type)).toEqual(['webhook_created', 'webhook_deleted']);
   });
 
@@ -131,17 +150,26 @@ describe('webhook CRUD', () => {
       ['http://[::ffff:10.0.0.1]/', 'URL points to private IP address: ::ffff:a00:1'],
       ['http://2130706433/', 'URL points to private IP address: 127.0.0.1'],
       ['http://0x7f.0.0.1/', 'URL points to private IP address: 127.0.0.1'],
-      ['http://metadata.google.internal/computeMetadata/v1/', 'URL points to internal host name: metadata.google.internal'],
+      [
+        'http://metadata.google.internal/computeMetadata/v1/',
+        'URL points to internal host name: metadata.google.internal',
+      ],
       ['http://localhost:3002/', 'URL points to internal host name: localhost'],
       ['ftp://example.com/x', 'Invalid URL scheme: ftp. Only http and https are allowed.'],
       ['not a url', 'Invalid URL: not a url'],
     ];
     for (const [url, error] of cases) {
-      const r = await open.call('POST', '/webhooks', { admin: true, body: { agent_id: '__global__', url, events: ['*'] } });
+      const r = await open.call('POST', '/webhooks', {
+        admin: true,
+        body: { agent_id: '__global__', url, events: ['*'] },
+      });
       expect(r.status, url).toBe(400);
       expect(r.body.error, url).toBe(error);
     }
-    const ok = await open.call('POST', '/webhooks', { admin: true, body: { agent_id: 'upd', url: 'https://93.184.216.34/ok' } });
+    const ok = await open.call('POST', '/webhooks', {
+      admin: true,
+      body: { agent_id: 'upd', url: 'https://93.184.216.34/ok' },
+    });
     const upd = await open.call('PUT', `/webhooks/${ok.body.id}`, { admin: true, body: { url: 'http://10.1.2.3/' } });
     expect(upd.status).toBe(400);
     expect(upd.body.error).toBe('URL points to private IP address: 10.1.2.3');
@@ -151,8 +179,14 @@ describe('webhook CRUD', () => {
 describe('webhook delivery', () => {
   it('SEC-30/SEC-32: a stored internal URL is refused at delivery, logged as SSRF blocked, never fetched or retried', async () => {
     // As if registered before the guard existed: written straight into the table.
-    for (const url of [`http://127.0.0.1:${port}/should-not-arrive`, 'http://169.254.169.254/latest', 'http://[::ffff:10.0.0.1]/']) {
-      await open.db.run("INSERT INTO webhooks (agent_id, url, events) VALUES ('__global__', ?, '[\"ssrf.probe\"]')", [url]);
+    for (const url of [
+      `http://127.0.0.1:${port}/should-not-arrive`,
+      'http://169.254.169.254/latest',
+      'http://[::ffff:10.0.0.1]/',
+    ]) {
+      await open.db.run("INSERT INTO webhooks (agent_id, url, events) VALUES ('__global__', ?, '[\"ssrf.probe\"]')", [
+        url,
+      ]);
     }
     const before = received.length;
     const ev = await open.call('POST', '/events', { agentKey, body: { type: 'ssrf.probe', summary: 'x' } });
@@ -173,10 +207,16 @@ describe('webhook delivery', () => {
 
   it('delivers to an allow-listed local receiver with a signature the receiver verifies', async () => {
     const secret = 'receiver-shared-secret';
-    const c = await dev.call('POST', '/webhooks', { admin: true, body: { agent_id: '__global__', url: `http://127.0.0.1:${port}/hook`, events: ['custom.ping'], secret } });
+    const c = await dev.call('POST', '/webhooks', {
+      admin: true,
+      body: { agent_id: '__global__', url: `http://127.0.0.1:${port}/hook`, events: ['custom.ping'], secret },
+    });
     expect(c.status).toBe(200);
     const agent = await registerAgent(dev, 'wh-dev', 'pd');
-    const ev = await dev.call('POST', '/events', { agentKey: agent.key, body: { type: 'custom.ping', summary: 'hi', data: { n: 3 } } });
+    const ev = await dev.call('POST', '/events', {
+      agentKey: agent.key,
+      body: { type: 'custom.ping', summary: 'hi', data: { n: 3 } },
+    });
     expect(ev.status).toBe(200);
     const got = await waitFor(async () => received.find((r) => r.path === '/hook'));
     expect(got.method).toBe('POST');
@@ -184,7 +224,9 @@ describe('webhook delivery', () => {
     const expected = createHmac('sha256', secret).update(got.body).digest('hex');
     expect(got.headers['x-webhook-signature']).toBe(expected);
     const ts = got.headers['x-webhook-timestamp'] as string;
-    expect(got.headers['x-webhook-signature-v2']).toBe(`t=${ts},v1=${createHmac('sha256', secret).update(`${ts}.${got.body}`).digest('hex')}`);
+    expect(got.headers['x-webhook-signature-v2']).toBe(
+      `t=${ts},v1=${createHmac('sha256', secret).update(`${ts}.${got.body}`).digest('hex')}`,
+    );
     const payload = JSON.parse(got.body);
     expect(Object.keys(payload)).toEqual(['event', 'agent_id', 'data', 'timestamp']);
     expect(payload).toMatchObject({ event: 'custom.ping', agent_id: 'wh-dev', data: { n: 3 } });
@@ -192,12 +234,21 @@ describe('webhook delivery', () => {
       const r = await dev.call('GET', `/webhooks/deliveries?webhook_id=${c.body.id}`, { admin: true });
       return r.body.length && r.body.every((d: any) => d.state !== 'pending') ? r.body : null;
     });
-    expect(log[0]).toMatchObject({ event: 'custom.ping', status_code: 200, response_body: 'thanks', error: null, attempts: 1 });
+    expect(log[0]).toMatchObject({
+      event: 'custom.ping',
+      status_code: 200,
+      response_body: 'thanks',
+      error: null,
+      attempts: 1,
+    });
     expect(log[0].delivery_id).toBe(got.headers['x-webhook-delivery']);
   });
 
   it('routes to the acting agent and __global__ only, filtered by events', async () => {
-    const mine = await dev.call('POST', '/webhooks', { admin: true, body: { agent_id: 'wh-route-a', url: `http://127.0.0.1:${port}/route-a`, events: ['custom.route'] } });
+    const mine = await dev.call('POST', '/webhooks', {
+      admin: true,
+      body: { agent_id: 'wh-route-a', url: `http://127.0.0.1:${port}/route-a`, events: ['custom.route'] },
+    });
     expect(mine.status).toBe(200);
     const a = await registerAgent(dev, 'wh-route-a', 'pr');
     const b = await registerAgent(dev, 'wh-route-b', 'pr');
@@ -212,7 +263,10 @@ describe('webhook delivery', () => {
   });
 
   it('SEC-30: a redirect to a private address is refused and logged, and not followed', async () => {
-    const c = await dev.call('POST', '/webhooks', { admin: true, body: { agent_id: '__global__', url: `http://127.0.0.1:${port}/redirect-inward`, events: ['custom.redirect'] } });
+    const c = await dev.call('POST', '/webhooks', {
+      admin: true,
+      body: { agent_id: '__global__', url: `http://127.0.0.1:${port}/redirect-inward`, events: ['custom.redirect'] },
+    });
     const before = received.length;
     await dev.call('POST', '/events', { admin: true, body: { type: 'custom.redirect' } });
     const log = await waitFor(async () => {
@@ -225,7 +279,9 @@ describe('webhook delivery', () => {
   });
 
   it('the delivery log filters and prunes after 7 days', async () => {
-    await dev.db.run("INSERT INTO webhook_deliveries (webhook_id, event, created_at) VALUES (1, 'old.one', datetime('now', '-8 days'))");
+    await dev.db.run(
+      "INSERT INTO webhook_deliveries (webhook_id, event, created_at) VALUES (1, 'old.one', datetime('now', '-8 days'))",
+    );
     const { webhooksRepo } = await import('../../worker/src/domain/webhooks/repo.js');
     await webhooksRepo.pruneDeliveries(dev.db, 7);
     const r = await dev.call('GET', '/webhooks/deliveries?event=old.one', { admin: true });
@@ -235,7 +291,10 @@ describe('webhook delivery', () => {
   });
 
   it('H4: a 5xx answer is retried with backoff and the final outcome logged once', async () => {
-    const c = await dev.call('POST', '/webhooks', { admin: true, body: { agent_id: '__global__', url: `http://127.0.0.1:${port}/flaky`, events: ['custom.flaky'] } });
+    const c = await dev.call('POST', '/webhooks', {
+      admin: true,
+      body: { agent_id: '__global__', url: `http://127.0.0.1:${port}/flaky`, events: ['custom.flaky'] },
+    });
     await dev.call('POST', '/events', { admin: true, body: { type: 'custom.flaky' } });
     const log = await waitFor(async () => {
       const r = await dev.call('GET', `/webhooks/deliveries?webhook_id=${c.body.id}`, { admin: true });
@@ -247,7 +306,10 @@ describe('webhook delivery', () => {
   });
 
   it('REL-20: a failing receiver never delays the request; network errors are retried 3 times, then logged', async () => {
-    const c = await dev.call('POST', '/webhooks', { admin: true, body: { agent_id: '__global__', url: `http://127.0.0.1:${closedPort}/down`, events: ['custom.down'] } });
+    const c = await dev.call('POST', '/webhooks', {
+      admin: true,
+      body: { agent_id: '__global__', url: `http://127.0.0.1:${closedPort}/down`, events: ['custom.down'] },
+    });
     const ev = await dev.call('POST', '/events', { admin: true, body: { type: 'custom.down' } });
     expect(ev.status).toBe(200);
     // The request has answered while the delivery is still being attempted in the background;
@@ -265,24 +327,46 @@ describe('webhook delivery', () => {
     expect(log[0].state).toBe('dead');
   }, 20000);
 
-  it('spec 04 §8.3: message and task notices go to the recipient\'s / assignee\'s webhooks with the spec payload', async () => {
+  it("spec 04 §8.3: message and task notices go to the recipient's / assignee's webhooks with the spec payload", async () => {
     const sender = await registerAgent(dev, 'wh-sender', 'pm');
     await registerAgent(dev, 'wh-recipient', 'pm');
-    await dev.call('POST', '/webhooks', { admin: true, body: { agent_id: 'wh-recipient', url: `http://127.0.0.1:${port}/recipient`, events: ['message_sent', 'task_created'] } });
-    await dev.call('POST', '/webhooks', { admin: true, body: { agent_id: 'wh-sender', url: `http://127.0.0.1:${port}/sender`, events: ['message_sent', 'task_created'] } });
-    const msg = await dev.call('POST', '/messages', { agentKey: sender.key, body: { to: 'wh-recipient', content: 'x'.repeat(250) } });
+    await dev.call('POST', '/webhooks', {
+      admin: true,
+      body: {
+        agent_id: 'wh-recipient',
+        url: `http://127.0.0.1:${port}/recipient`,
+        events: ['message_sent', 'task_created'],
+      },
+    });
+    await dev.call('POST', '/webhooks', {
+      admin: true,
+      body: { agent_id: 'wh-sender', url: `http://127.0.0.1:${port}/sender`, events: ['message_sent', 'task_created'] },
+    });
+    const msg = await dev.call('POST', '/messages', {
+      agentKey: sender.key,
+      body: { to: 'wh-recipient', content: 'x'.repeat(250) },
+    });
     expect(msg.status).toBe(200);
-    const got = await waitFor(async () => received.find((r) => r.path === '/recipient' && JSON.parse(r.body).event === 'message_sent'));
+    const got = await waitFor(async () =>
+      received.find((r) => r.path === '/recipient' && JSON.parse(r.body).event === 'message_sent'),
+    );
     const payload = JSON.parse(got.body);
     expect(payload.agent_id).toBe('wh-recipient');
     expect(payload.data).toEqual({ message_id: expect.any(Number), from: 'wh-sender', content: 'x'.repeat(200) });
 
     await dev.settle();
-    expect(received.filter((r) => r.path === '/recipient' && JSON.parse(r.body).event === 'message_sent')).toHaveLength(1);
+    expect(received.filter((r) => r.path === '/recipient' && JSON.parse(r.body).event === 'message_sent')).toHaveLength(
+      1,
+    );
 
-    const task = await dev.call('POST', '/tasks', { agentKey: sender.key, body: { title: 'Review PR', project_id: 'pm', assignee: 'wh-recipient' } });
+    const task = await dev.call('POST', '/tasks', {
+      agentKey: sender.key,
+      body: { title: 'Review PR', project_id: 'pm', assignee: 'wh-recipient' },
+    });
     expect(task.status).toBe(200);
-    const tgot = await waitFor(async () => received.find((r) => r.path === '/recipient' && JSON.parse(r.body).event === 'task_created'));
+    const tgot = await waitFor(async () =>
+      received.find((r) => r.path === '/recipient' && JSON.parse(r.body).event === 'task_created'),
+    );
     expect(JSON.parse(tgot.body).data).toEqual({ task_id: task.body.id, title: 'Review PR' });
     await dev.settle();
     expect(received.filter((r) => r.path === '/sender')).toEqual([]);

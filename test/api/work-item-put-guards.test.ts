@@ -25,7 +25,9 @@ beforeAll(async () => {
 afterAll(async () => t?.close());
 
 async function setFrozen(frozen: boolean) {
-  await t.db.run("UPDATE instance_config SET value = ? WHERE key = 'admin_status'", [frozen ? 'frozen' : 'coordinator']);
+  await t.db.run("UPDATE instance_config SET value = ? WHERE key = 'admin_status'", [
+    frozen ? 'frozen' : 'coordinator',
+  ]);
 }
 /** Runs `fn` while frozen, always unfreezing after (tests in this file share one instance). */
 async function whileFrozen(fn: () => Promise<void>) {
@@ -43,24 +45,45 @@ function expectFrozen(r: { status: number; body: unknown }) {
 }
 
 async function newTask(assignee: string | null = null) {
-  const r = await t.call('POST', '/tasks', { admin: true, body: { title: 'guarded task', project_id: 'pg', assignee } });
+  const r = await t.call('POST', '/tasks', {
+    admin: true,
+    body: { title: 'guarded task', project_id: 'pg', assignee },
+  });
   expect(r.status).toBe(200);
   return r.body.id as number;
 }
 async function newBug(assignee: string | null = null) {
-  const r = await t.call('POST', '/bugs', { admin: true, body: { title: 'guarded bug', description: 'd', project_id: 'pg', assignee } });
+  const r = await t.call('POST', '/bugs', {
+    admin: true,
+    body: { title: 'guarded bug', description: 'd', project_id: 'pg', assignee },
+  });
   expect(r.status).toBe(200);
   return r.body.id as number;
 }
 async function newStep(assignee: string | null = null) {
-  const r = await t.call('POST', '/plans', { admin: true, body: { title: 'guarded plan', project_id: 'pg', steps: [{ title: 'only step', assignee }] } });
+  const r = await t.call('POST', '/plans', {
+    admin: true,
+    body: { title: 'guarded plan', project_id: 'pg', steps: [{ title: 'only step', assignee }] },
+  });
   expect(r.status).toBe(200);
   const s = await t.db.get<{ id: number }>('SELECT id FROM plan_steps WHERE plan_id = ?', [r.body.id]);
   return { planId: r.body.id as number, stepId: Number(s!.id) };
 }
-const taskRow = (id: number) => t.db.get<{ status: string; assignee: string | null; title: string }>('SELECT status, assignee, title FROM tasks WHERE id = ?', [id]);
-const bugRow = (id: number) => t.db.get<{ status: string; assignee: string | null; admin_notes: string }>('SELECT status, assignee, admin_notes FROM bugs WHERE id = ?', [id]);
-const stepRow = (id: number) => t.db.get<{ status: string; assignee: string | null; title: string }>('SELECT status, assignee, title FROM plan_steps WHERE id = ?', [id]);
+const taskRow = (id: number) =>
+  t.db.get<{ status: string; assignee: string | null; title: string }>(
+    'SELECT status, assignee, title FROM tasks WHERE id = ?',
+    [id],
+  );
+const bugRow = (id: number) =>
+  t.db.get<{ status: string; assignee: string | null; admin_notes: string }>(
+    'SELECT status, assignee, admin_notes FROM bugs WHERE id = ?',
+    [id],
+  );
+const stepRow = (id: number) =>
+  t.db.get<{ status: string; assignee: string | null; title: string }>(
+    'SELECT status, assignee, title FROM plan_steps WHERE id = ?',
+    [id],
+  );
 
 describe('SEC-49: the kill switch also holds on PUT /tasks/:id', () => {
   it('an agent cannot self-assign or start a task while frozen (503, unchanged); it can still finish and report', async () => {
@@ -71,14 +94,31 @@ describe('SEC-49: the kill switch also holds on PUT /tasks/:id', () => {
     await whileFrozen(async () => {
       expectFrozen(await t.call('PUT', `/tasks/${free}`, { agentKey: ann.key, body: { assignee: ann.id } }));
       expectFrozen(await t.call('PUT', `/tasks/${mine}`, { agentKey: ann.key, body: { status: 'in_progress' } }));
-      expectFrozen(await t.call('PUT', `/tasks/${free}`, { agentKey: ben.key, body: { status: 'in_progress', assignee: ben.id, title: 'sneaky' } }));
+      expectFrozen(
+        await t.call('PUT', `/tasks/${free}`, {
+          agentKey: ben.key,
+          body: { status: 'in_progress', assignee: ben.id, title: 'sneaky' },
+        }),
+      );
       expect(await taskRow(free)).toEqual({ status: 'open', assignee: null, title: 'guarded task' });
       expect(await taskRow(mine)).toMatchObject({ status: 'open', assignee: ann.id });
 
       // Winding down: review, done, edits that assign nothing, and comments still work.
-      expect((await t.call('PUT', `/tasks/${working}`, { agentKey: ann.key, body: { status: 'review', title: 'ready for review' } })).status).toBe(200);
-      expect((await t.call('POST', `/tasks/${working}/comments`, { agentKey: ann.key, body: { content: 'pausing' } })).status).toBe(200);
-      expect((await t.call('PUT', `/tasks/${working}`, { agentKey: ann.key, body: { status: 'done' } })).status).toBe(200);
+      expect(
+        (
+          await t.call('PUT', `/tasks/${working}`, {
+            agentKey: ann.key,
+            body: { status: 'review', title: 'ready for review' },
+          })
+        ).status,
+      ).toBe(200);
+      expect(
+        (await t.call('POST', `/tasks/${working}/comments`, { agentKey: ann.key, body: { content: 'pausing' } }))
+          .status,
+      ).toBe(200);
+      expect((await t.call('PUT', `/tasks/${working}`, { agentKey: ann.key, body: { status: 'done' } })).status).toBe(
+        200,
+      );
       expect(await taskRow(working)).toEqual({ status: 'done', assignee: ann.id, title: 'ready for review' });
       // Handing one's own open task back is not routing either.
       expect((await t.call('PUT', `/tasks/${mine}`, { agentKey: ann.key, body: { assignee: null } })).status).toBe(200);
@@ -86,11 +126,16 @@ describe('SEC-49: the kill switch also holds on PUT /tasks/:id', () => {
 
       // Humans keep full control: admin key and a (non-admin) operator may assign and start.
       expect((await t.call('PUT', `/tasks/${free}`, { admin: true, body: { assignee: ben.id } })).status).toBe(200);
-      expect((await t.call('PUT', `/tasks/${free}`, { token: op.token, body: { status: 'in_progress' } })).status).toBe(200);
+      expect((await t.call('PUT', `/tasks/${free}`, { token: op.token, body: { status: 'in_progress' } })).status).toBe(
+        200,
+      );
       expect(await taskRow(free)).toMatchObject({ status: 'in_progress', assignee: ben.id });
     });
     // Unfrozen, the same self-assignment goes through.
-    expect((await t.call('PUT', `/tasks/${mine}`, { agentKey: ann.key, body: { assignee: ann.id, status: 'in_progress' } })).status).toBe(200);
+    expect(
+      (await t.call('PUT', `/tasks/${mine}`, { agentKey: ann.key, body: { assignee: ann.id, status: 'in_progress' } }))
+        .status,
+    ).toBe(200);
     expect(await taskRow(mine)).toMatchObject({ status: 'in_progress', assignee: ann.id });
   });
 });
@@ -105,9 +150,19 @@ describe('SEC-49: the kill switch also holds on PUT /bugs/:id', () => {
       expectFrozen(await t.call('PUT', `/bugs/${free}`, { agentKey: ben.key, body: { status: 'in_progress' } }));
       expect(await bugRow(free)).toMatchObject({ status: 'open', assignee: null });
 
-      expect((await t.call('PUT', `/bugs/${working}`, { agentKey: ann.key, body: { status: 'fixed', admin_notes: 'root cause found' } })).status).toBe(200);
+      expect(
+        (
+          await t.call('PUT', `/bugs/${working}`, {
+            agentKey: ann.key,
+            body: { status: 'fixed', admin_notes: 'root cause found' },
+          })
+        ).status,
+      ).toBe(200);
       expect(await bugRow(working)).toEqual({ status: 'fixed', assignee: ann.id, admin_notes: 'root cause found' });
-      expect((await t.call('PUT', `/bugs/${free}`, { token: op.token, body: { assignee: ben.id, status: 'in_progress' } })).status).toBe(200);
+      expect(
+        (await t.call('PUT', `/bugs/${free}`, { token: op.token, body: { assignee: ben.id, status: 'in_progress' } }))
+          .status,
+      ).toBe(200);
       expect(await bugRow(free)).toMatchObject({ status: 'in_progress', assignee: ben.id });
     });
   });
@@ -117,16 +172,54 @@ describe('SEC-49: the kill switch also holds on PUT /plans/:id/steps/:stepId', (
   it('an agent cannot self-assign or start a step while frozen (503, unchanged); it can still complete its step', async () => {
     const free = await newStep();
     const working = await newStep(ann.id);
-    expect((await t.call('PUT', `/plans/${working.planId}/steps/${working.stepId}`, { agentKey: ann.key, body: { status: 'in_progress' } })).status).toBe(200);
+    expect(
+      (
+        await t.call('PUT', `/plans/${working.planId}/steps/${working.stepId}`, {
+          agentKey: ann.key,
+          body: { status: 'in_progress' },
+        })
+      ).status,
+    ).toBe(200);
     await whileFrozen(async () => {
-      expectFrozen(await t.call('PUT', `/plans/${free.planId}/steps/${free.stepId}`, { agentKey: ben.key, body: { assignee: ben.id } }));
-      expectFrozen(await t.call('PUT', `/plans/${free.planId}/steps/${free.stepId}`, { agentKey: ben.key, body: { status: 'in_progress', assignee: ben.id } }));
+      expectFrozen(
+        await t.call('PUT', `/plans/${free.planId}/steps/${free.stepId}`, {
+          agentKey: ben.key,
+          body: { assignee: ben.id },
+        }),
+      );
+      expectFrozen(
+        await t.call('PUT', `/plans/${free.planId}/steps/${free.stepId}`, {
+          agentKey: ben.key,
+          body: { status: 'in_progress', assignee: ben.id },
+        }),
+      );
       expect(await stepRow(free.stepId)).toMatchObject({ status: 'pending', assignee: null });
 
-      expect((await t.call('POST', `/plans/${working.planId}/steps/${working.stepId}/comments`, { agentKey: ann.key, body: { content: 'wrapping up' } })).status).toBe(200);
-      expect((await t.call('PUT', `/plans/${working.planId}/steps/${working.stepId}`, { agentKey: ann.key, body: { status: 'completed' } })).status).toBe(200);
+      expect(
+        (
+          await t.call('POST', `/plans/${working.planId}/steps/${working.stepId}/comments`, {
+            agentKey: ann.key,
+            body: { content: 'wrapping up' },
+          })
+        ).status,
+      ).toBe(200);
+      expect(
+        (
+          await t.call('PUT', `/plans/${working.planId}/steps/${working.stepId}`, {
+            agentKey: ann.key,
+            body: { status: 'completed' },
+          })
+        ).status,
+      ).toBe(200);
       expect(await stepRow(working.stepId)).toMatchObject({ status: 'completed', assignee: ann.id });
-      expect((await t.call('PUT', `/plans/${free.planId}/steps/${free.stepId}`, { admin: true, body: { assignee: ben.id, status: 'in_progress' } })).status).toBe(200);
+      expect(
+        (
+          await t.call('PUT', `/plans/${free.planId}/steps/${free.stepId}`, {
+            admin: true,
+            body: { assignee: ben.id, status: 'in_progress' },
+          })
+        ).status,
+      ).toBe(200);
       expect(await stepRow(free.stepId)).toMatchObject({ status: 'in_progress', assignee: ben.id });
     });
   });
@@ -145,7 +238,9 @@ describe('REL-03: claims never steal through PUT, whatever the item status', () 
     expect(drop.body).toEqual({ error: 'Task already claimed', assignee: ann.id });
     expect(await taskRow(held)).toMatchObject({ status: 'open', assignee: ann.id });
     // Edits that leave the assignee alone are still fine for a project member.
-    expect((await t.call('PUT', `/tasks/${held}`, { agentKey: ben.key, body: { title: 'clearer title' } })).status).toBe(200);
+    expect(
+      (await t.call('PUT', `/tasks/${held}`, { agentKey: ben.key, body: { title: 'clearer title' } })).status,
+    ).toBe(200);
 
     const free = await newTask();
     expect((await t.call('PUT', `/tasks/${free}`, { agentKey: ben.key, body: { assignee: ben.id } })).status).toBe(200);
@@ -174,19 +269,39 @@ describe('REL-03: claims never steal through PUT, whatever the item status', () 
 
   it('steps: an agent cannot take a pending step assigned to another agent (409); self-assign, operator_input hand-back and admin reassignment work', async () => {
     const held = await newStep(ann.id);
-    const take = await t.call('PUT', `/plans/${held.planId}/steps/${held.stepId}`, { agentKey: ben.key, body: { assignee: ben.id } });
+    const take = await t.call('PUT', `/plans/${held.planId}/steps/${held.stepId}`, {
+      agentKey: ben.key,
+      body: { assignee: ben.id },
+    });
     expect(take.status).toBe(409);
     expect(take.body).toEqual({ error: 'Plan step already claimed', assignee: ann.id });
     expect(await stepRow(held.stepId)).toMatchObject({ status: 'pending', assignee: ann.id });
 
     const free = await newStep();
-    expect((await t.call('PUT', `/plans/${free.planId}/steps/${free.stepId}`, { agentKey: ben.key, body: { assignee: ben.id } })).status).toBe(200);
+    expect(
+      (
+        await t.call('PUT', `/plans/${free.planId}/steps/${free.stepId}`, {
+          agentKey: ben.key,
+          body: { assignee: ben.id },
+        })
+      ).status,
+    ).toBe(200);
     expect((await stepRow(free.stepId))?.assignee).toBe(ben.id);
     // A step parked on operator_input waits for a human; it is not held by anyone.
     const parked = await newStep('operator_input');
-    expect((await t.call('PUT', `/plans/${parked.planId}/steps/${parked.stepId}`, { agentKey: ben.key, body: { assignee: ben.id } })).status).toBe(200);
+    expect(
+      (
+        await t.call('PUT', `/plans/${parked.planId}/steps/${parked.stepId}`, {
+          agentKey: ben.key,
+          body: { assignee: ben.id },
+        })
+      ).status,
+    ).toBe(200);
     expect((await stepRow(parked.stepId))?.assignee).toBe(ben.id);
-    expect((await t.call('PUT', `/plans/${held.planId}/steps/${held.stepId}`, { admin: true, body: { assignee: ben.id } })).status).toBe(200);
+    expect(
+      (await t.call('PUT', `/plans/${held.planId}/steps/${held.stepId}`, { admin: true, body: { assignee: ben.id } }))
+        .status,
+    ).toBe(200);
     expect((await stepRow(held.stepId))?.assignee).toBe(ben.id);
   });
 });

@@ -11,23 +11,35 @@ afterAll(async () => t?.close());
 async function task(title: string, project: string, extra: Record<string, unknown> = {}) {
   const cols = { title, project_id: project, requester: 'admin', status: 'open', priority: 'normal', ...extra };
   const keys = Object.keys(cols);
-  const r = await t.db.get<{ id: number }>(`INSERT INTO tasks (${keys.join(',')}) VALUES (${keys.map(() => '?').join(',')}) RETURNING id`, Object.values(cols) as never[]);
+  const r = await t.db.get<{ id: number }>(
+    `INSERT INTO tasks (${keys.join(',')}) VALUES (${keys.map(() => '?').join(',')}) RETURNING id`,
+    Object.values(cols) as never[],
+  );
   return Number(r!.id);
 }
 async function plan(project: string, status = 'active', title = 'Plan') {
-  const r = await t.db.get<{ id: number }>("INSERT INTO plans (title, project_id, status) VALUES (?, ?, ?) RETURNING id", [title, project, status]);
+  const r = await t.db.get<{ id: number }>(
+    'INSERT INTO plans (title, project_id, status) VALUES (?, ?, ?) RETURNING id',
+    [title, project, status],
+  );
   return Number(r!.id);
 }
 async function step(planId: number, order: number, extra: Record<string, unknown> = {}) {
   const cols = { plan_id: planId, step_order: order, title: `Step ${order}`, status: 'pending', ...extra };
   const keys = Object.keys(cols);
-  const r = await t.db.get<{ id: number }>(`INSERT INTO plan_steps (${keys.join(',')}) VALUES (${keys.map(() => '?').join(',')}) RETURNING id`, Object.values(cols) as never[]);
+  const r = await t.db.get<{ id: number }>(
+    `INSERT INTO plan_steps (${keys.join(',')}) VALUES (${keys.map(() => '?').join(',')}) RETURNING id`,
+    Object.values(cols) as never[],
+  );
   return Number(r!.id);
 }
 async function bug(title: string, project: string, extra: Record<string, unknown> = {}) {
   const cols = { title, description: 'd', project_id: project, status: 'open', severity: 'normal', ...extra };
   const keys = Object.keys(cols);
-  const r = await t.db.get<{ id: number }>(`INSERT INTO bugs (${keys.join(',')}) VALUES (${keys.map(() => '?').join(',')}) RETURNING id`, Object.values(cols) as never[]);
+  const r = await t.db.get<{ id: number }>(
+    `INSERT INTO bugs (${keys.join(',')}) VALUES (${keys.map(() => '?').join(',')}) RETURNING id`,
+    Object.values(cols) as never[],
+  );
   return Number(r!.id);
 }
 
@@ -36,7 +48,10 @@ describe('GET /work/:agentId', () => {
     const a = await registerAgent(t, 'wq-ada', 'wq');
     const other = await registerAgent(t, 'wq-bob', 'wq');
     // bucket 1: a request
-    const req = await t.call('POST', '/requests', { agentKey: other.key, body: { to_agent: a.id, content: 'please review' } });
+    const req = await t.call('POST', '/requests', {
+      agentKey: other.key,
+      body: { to_agent: a.id, content: 'please review' },
+    });
     expect(req.status).toBe(200);
     const p = await plan('wq');
     const s1 = await step(p, 1, { assignee: a.id, status: 'in_progress' });
@@ -77,7 +92,13 @@ describe('GET /work/:agentId', () => {
     expect(seq).not.toContain(`plan_step_unassigned:${s4}`);
     expect(seq).not.toContain(`plan_step_unassigned:${sDraft}`);
     expect(seq).not.toContain(`bug_unassigned:${bOther}`);
-    expect(q[0]).toMatchObject({ priority: 1, title: `Request from ${other.id}`, from_agent: other.id, content: 'please review', summary: 'please review' });
+    expect(q[0]).toMatchObject({
+      priority: 1,
+      title: `Request from ${other.id}`,
+      from_agent: other.id,
+      content: 'please review',
+      summary: 'please review',
+    });
     expect(q.map((i) => i.priority)).toEqual([1, 2, 3, 4, 5, 5, 5, 6, 7, 8]);
   });
 
@@ -126,9 +147,15 @@ describe('auto_claim', () => {
     const tid = await task('claim me', 'ac', { assignee: a.id, description: 'the details' });
     const r = await t.call('GET', `/work/${a.id}?auto_claim=true`, { agentKey: a.key });
     expect(r.body.claimed).toMatchObject({ type: 'task', id: tid, claimed: true, description: 'the details' });
-    const row = await t.db.get<{ status: string; assignee: string }>('SELECT status, assignee FROM tasks WHERE id = ?', [tid]);
+    const row = await t.db.get<{ status: string; assignee: string }>(
+      'SELECT status, assignee FROM tasks WHERE id = ?',
+      [tid],
+    );
     expect(row).toMatchObject({ status: 'in_progress', assignee: a.id });
-    const ev = await t.db.get<{ data: string; summary: string }>("SELECT data, summary FROM events WHERE type = 'work_claimed' AND agent = ? ORDER BY id DESC", [a.id]);
+    const ev = await t.db.get<{ data: string; summary: string }>(
+      "SELECT data, summary FROM events WHERE type = 'work_claimed' AND agent = ? ORDER BY id DESC",
+      [a.id],
+    );
     expect(JSON.parse(ev!.data)).toEqual({ item_type: 'task', item_id: tid });
     expect(ev!.summary).toBe(`${a.id} auto-claimed task #${tid}: claim me`);
 
@@ -136,14 +163,25 @@ describe('auto_claim', () => {
     const sid = await step(p, 1, { description: 'step details' });
     await t.db.run("UPDATE tasks SET status = 'done' WHERE id = ?", [tid]);
     const r2 = await t.call('GET', `/work/${a.id}?auto_claim=true`, { agentKey: a.key });
-    expect(r2.body.claimed).toMatchObject({ type: 'plan_step_unassigned', id: sid, claimed: true, description: 'step details', plan_title: 'Plan' });
-    expect(await t.db.get('SELECT status, assignee FROM plan_steps WHERE id = ?', [sid])).toMatchObject({ status: 'in_progress', assignee: a.id });
+    expect(r2.body.claimed).toMatchObject({
+      type: 'plan_step_unassigned',
+      id: sid,
+      claimed: true,
+      description: 'step details',
+      plan_title: 'Plan',
+    });
+    expect(await t.db.get('SELECT status, assignee FROM plan_steps WHERE id = ?', [sid])).toMatchObject({
+      status: 'in_progress',
+      assignee: a.id,
+    });
 
     const b = await registerAgent(t, 'ac-bob', 'ac');
     const req = await t.call('POST', '/requests', { agentKey: b.key, body: { to_agent: a.id, content: 'help' } });
     const r3 = await t.call('GET', `/work/${a.id}?auto_claim=true`, { agentKey: a.key });
     expect(r3.body.claimed).toMatchObject({ type: 'request', id: req.body.id });
-    expect((await t.db.get<{ status: string }>('SELECT status FROM messages WHERE id = ?', [req.body.id]))!.status).toBe('pending');
+    expect(
+      (await t.db.get<{ status: string }>('SELECT status FROM messages WHERE id = ?', [req.body.id]))!.status,
+    ).toBe('pending');
   });
 
   it('empty queue: no claimed key', async () => {
@@ -161,7 +199,9 @@ describe('auto_claim', () => {
     for (let i = 0; i < 5; i++) stepIds.push(await step(p, 0)); // same order: all ready
     const bugIds: number[] = [];
     for (let i = 0; i < 4; i++) bugIds.push(await bug(`race bug ${i}`, 'race'));
-    const results = await Promise.all(agents.map((a) => t.call('GET', `/work/${a.id}?auto_claim=true`, { agentKey: a.key })));
+    const results = await Promise.all(
+      agents.map((a) => t.call('GET', `/work/${a.id}?auto_claim=true`, { agentKey: a.key })),
+    );
     const claimed = results.map((r) => r.body.claimed).filter(Boolean) as Array<{ type: string; id: number }>;
     const keys = claimed.map((c) => `${c.type.replace('_unassigned', '')}:${c.id}`);
     expect(new Set(keys).size).toBe(keys.length);
@@ -184,12 +224,23 @@ describe('POST /work/request', () => {
     expect(none.status).toBe(503);
     expect(none.body.error).toBe('No coordinator agent configured');
     await t.db.run("UPDATE instance_config SET value = 'wr-coord' WHERE key = 'admin_agent_id'");
-    const ok = await t.call('POST', '/work/request', { agentKey: a.key, body: { type: 'task_request', target: 'ui', description: 'more' } });
+    const ok = await t.call('POST', '/work/request', {
+      agentKey: a.key,
+      body: { type: 'task_request', target: 'ui', description: 'more' },
+    });
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ ok: true, routed_to: 'wr-coord' });
-    const m = await t.db.get<{ msg_type: string; status: string; priority: string; content: string; to_agent: string }>('SELECT * FROM messages WHERE id = ?', [ok.body.message_id]);
+    const m = await t.db.get<{ msg_type: string; status: string; priority: string; content: string; to_agent: string }>(
+      'SELECT * FROM messages WHERE id = ?',
+      [ok.body.message_id],
+    );
     expect(m).toMatchObject({ msg_type: 'request', status: 'pending', priority: 'urgent', to_agent: 'wr-coord' });
-    expect(JSON.parse(m!.content)).toEqual({ type: 'task_request', target: 'ui', description: 'more', priority: 'normal' });
+    expect(JSON.parse(m!.content)).toEqual({
+      type: 'task_request',
+      target: 'ui',
+      description: 'more',
+      priority: 'normal',
+    });
     await t.db.run("UPDATE instance_config SET value = '' WHERE key = 'admin_agent_id'");
   });
 });

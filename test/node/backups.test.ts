@@ -22,7 +22,10 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'mycelium-backups-'));
   adminKey = `test_admin_${randomBytes(20).toString('hex')}`;
   const config = loadConfig({ ADMIN_KEY: adminKey, JWT_SECRET: randomBytes(32).toString('hex'), DATA_DIR: dataDir });
-  runtime = createNodeRuntime({ config, log: consoleLogger('error', { log: () => undefined, error: () => undefined }) });
+  runtime = createNodeRuntime({
+    config,
+    log: consoleLogger('error', { log: () => undefined, error: () => undefined }),
+  });
   await prepareDatabase(runtime);
   app = createApp(runtime);
 });
@@ -64,17 +67,23 @@ describe('backups', () => {
 
 describe('governance maintenance jobs', () => {
   it('the 5-minute health patrol runs from maintenance unless patrol_enabled is false', async () => {
-    await runtime.db.run("INSERT INTO agents (id, name, project_id, api_key_hash, status, last_heartbeat) VALUES ('m-stale', 'm', 'p', 'h1', 'online', '2020-01-01 00:00:00')");
+    await runtime.db.run(
+      "INSERT INTO agents (id, name, project_id, api_key_hash, status, last_heartbeat) VALUES ('m-stale', 'm', 'p', 'h1', 'online', '2020-01-01 00:00:00')",
+    );
     await call('PUT', '/admin/config/patrol_enabled', { value: 'false' });
     const patrol = app.ctx.jobs.filter((j) => j.name === 'health_patrol');
     expect(patrol).toHaveLength(1);
     await maintenance(app.ctx, patrol);
-    expect((await runtime.db.get<{ status: string }>("SELECT status FROM agents WHERE id = 'm-stale'"))?.status).toBe('online');
+    expect((await runtime.db.get<{ status: string }>("SELECT status FROM agents WHERE id = 'm-stale'"))?.status).toBe(
+      'online',
+    );
     await call('PUT', '/admin/config/patrol_enabled', { value: 'true' });
     await runtime.db.run("DELETE FROM maintenance_runs WHERE job = 'health_patrol'");
     const report = await maintenance(app.ctx, patrol);
     expect(report.ran).toEqual(['health_patrol']);
-    expect((await runtime.db.get<{ status: string }>("SELECT status FROM agents WHERE id = 'm-stale'"))?.status).toBe('offline');
+    expect((await runtime.db.get<{ status: string }>("SELECT status FROM agents WHERE id = 'm-stale'"))?.status).toBe(
+      'offline',
+    );
   });
 
   it('context purge deletes expired keys and history older than 90 days', async () => {
@@ -87,7 +96,9 @@ describe('governance maintenance jobs', () => {
     const job = app.ctx.jobs.filter((j) => j.name === 'context_purge');
     const report = await maintenance(app.ctx, job);
     expect(report.ran).toEqual(['context_purge']);
-    const keys = await runtime.db.all<{ key: string }>("SELECT key FROM context_keys WHERE namespace = 'n' ORDER BY key");
+    const keys = await runtime.db.all<{ key: string }>(
+      "SELECT key FROM context_keys WHERE namespace = 'n' ORDER BY key",
+    );
     expect(keys.map((k) => k.key)).toEqual(['forever', 'kept']);
     const hist = await runtime.db.all<{ data: string }>("SELECT data FROM context_history WHERE namespace = 'n'");
     expect(hist.map((h) => h.data)).toEqual(['recent']);

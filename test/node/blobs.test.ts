@@ -21,7 +21,11 @@ const form = (content: string | Uint8Array, name: string) => {
   return f;
 };
 const walk = (dir: string): string[] =>
-  existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [join(dir, e.name), ...walk(join(dir, e.name))] : [join(dir, e.name)])) : [];
+  existsSync(dir)
+    ? readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? [join(dir, e.name), ...walk(join(dir, e.name))] : [join(dir, e.name)],
+      )
+    : [];
 const stream = (bytes: Uint8Array) => new Blob([bytes as BlobPart]).stream() as ReadableStream<Uint8Array>;
 
 describe('blob store on Node (files under DATA_DIR/blobs)', () => {
@@ -29,7 +33,9 @@ describe('blob store on Node (files under DATA_DIR/blobs)', () => {
     const r = await t.call('POST', '/files', { agentKey: key, raw: form('abc', '../../etc/passwd') });
     expect(r.status).toBe(200);
     const a = (await t.call('POST', '/assets', { agentKey: key, body: { name: 'm' } })).body.id;
-    expect((await t.call('POST', `/assets/${a}/upload`, { agentKey: key, raw: form('def', 'm.png') })).status).toBe(200);
+    expect((await t.call('POST', `/assets/${a}/upload`, { agentKey: key, raw: form('def', 'm.png') })).status).toBe(
+      200,
+    );
     const root = join(t.dataDir, 'blobs');
     expect(statSync(root).mode & 0o777).toBe(0o700);
     const entries = walk(root);
@@ -41,7 +47,9 @@ describe('blob store on Node (files under DATA_DIR/blobs)', () => {
 
   it('a refused upload (413) leaves no file and no .part behind', async () => {
     const before = walk(join(t.dataDir, 'blobs')).length;
-    expect((await t.call('POST', '/files', { agentKey: key, raw: form(new Uint8Array(4096), 'big.bin') })).status).toBe(413);
+    expect((await t.call('POST', '/files', { agentKey: key, raw: form(new Uint8Array(4096), 'big.bin') })).status).toBe(
+      413,
+    );
     expect(walk(join(t.dataDir, 'blobs')).length).toBe(before);
   });
 
@@ -71,13 +79,18 @@ describe('blob store on Node (files under DATA_DIR/blobs)', () => {
       utimesSync(join(t.dataDir, 'blobs', k), old, old);
     }
     // Owned blobs, aged too: they must survive.
-    for (const p of walk(join(t.dataDir, 'blobs')).filter((p) => statSync(p).isFile() && !p.includes('00000000-0000'))) utimesSync(p, old, old);
-    const owned = walk(join(t.dataDir, 'blobs')).filter((p) => statSync(p).isFile() && !p.includes('00000000-0000')).length;
+    for (const p of walk(join(t.dataDir, 'blobs')).filter((p) => statSync(p).isFile() && !p.includes('00000000-0000')))
+      utimesSync(p, old, old);
+    const owned = walk(join(t.dataDir, 'blobs')).filter(
+      (p) => statSync(p).isFile() && !p.includes('00000000-0000'),
+    ).length;
     await t.scheduled();
     expect(await b.get('files/00000000-0000-4000-8000-000000000001')).toBeNull();
     expect(await b.get('assets/7/00000000-0000-4000-8000-000000000002')).toBeNull();
     expect(await b.get('files/00000000-0000-4000-8000-000000000003')).not.toBeNull();
-    expect(walk(join(t.dataDir, 'blobs')).filter((p) => statSync(p).isFile() && !p.includes('00000000-0000')).length).toBe(owned);
+    expect(
+      walk(join(t.dataDir, 'blobs')).filter((p) => statSync(p).isFile() && !p.includes('00000000-0000')).length,
+    ).toBe(owned);
     expect(owned).toBeGreaterThan(0);
   });
 });

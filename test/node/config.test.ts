@@ -21,7 +21,9 @@ describe('configuration', () => {
   it('SEC-02 / P-04: missing, short and placeholder secrets are refused', () => {
     expect(() => loadConfig({ JWT_SECRET: long })).toThrow(ConfigError);
     expect(() => loadConfig({ ADMIN_KEY: 'short-key', JWT_SECRET: long })).toThrow(/at least 32 characters/);
-    expect(() => loadConfig({ ADMIN_KEY: long, JWT_SECRET: 'change-this-secret-in-production' })).toThrow(/placeholder/);
+    expect(() => loadConfig({ ADMIN_KEY: long, JWT_SECRET: 'change-this-secret-in-production' })).toThrow(
+      /placeholder/,
+    );
     expect(loadConfig({ ADMIN_KEY: long, JWT_SECRET: long }).port).toBe(3002);
     expect(() => loadConfig({ ADMIN_KEY: long, JWT_SECRET: long, PORT: 'eighty' })).toThrow(/PORT/);
   });
@@ -50,7 +52,17 @@ describe('configuration', () => {
     expect(clientIp('local-peer', '1.2.3.4', '2001:db8::1')).toBe('2001:db8::1');
     expect(clientIp('local-peer', '1.2.3.4', undefined)).toBe('unknown');
     // a proxy on the same host or network: loopback, private, link-local, unique-local peers
-    for (const peer of ['127.0.0.1', '::1', '::ffff:127.0.0.1', '10.1.2.3', '172.20.0.4', '192.168.1.1', '169.254.0.2', 'fe80::1', 'fd12::3']) {
+    for (const peer of [
+      '127.0.0.1',
+      '::1',
+      '::ffff:127.0.0.1',
+      '10.1.2.3',
+      '172.20.0.4',
+      '192.168.1.1',
+      '169.254.0.2',
+      'fe80::1',
+      'fd12::3',
+    ]) {
       expect(clientIp('local-peer', '1.2.3.4', peer), peer).toBe('1.2.3.4');
     }
     // a forged entry in front of the one the proxy appended changes nothing
@@ -71,12 +83,16 @@ describe('repository hygiene', () => {
   });
 
   it('SEC-58: no agent-key-shaped secret is committed', () => {
-    const hits = execSync("git grep -lE 'dvk_[0-9a-f]{48}' -- . ':!package-lock.json' || true", { encoding: 'utf8' }).trim();
+    const hits = execSync("git grep -lE 'dvk_[0-9a-f]{48}' -- . ':!package-lock.json' || true", {
+      encoding: 'utf8',
+    }).trim();
     expect(hits).toBe('');
   });
 
   it('the portable app imports no node: modules (it must run in workerd)', () => {
-    const hits = execSync("git grep -lE \"from ['\\\"]node:\" -- worker/src infra/provisioning ':!*.test.ts' || true", { encoding: 'utf8' }).trim();
+    const hits = execSync('git grep -lE "from [\'\\"]node:" -- worker/src infra/provisioning \':!*.test.ts\' || true', {
+      encoding: 'utf8',
+    }).trim();
     expect(hits).toBe('');
   });
 });

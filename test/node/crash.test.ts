@@ -70,7 +70,11 @@ async function call(url: string, method: string, path: string, body?: unknown, a
   else headers['X-Admin-Key'] = ADMIN_KEY;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   try {
-    const res = await fetch(`${url}/api/mycelium${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${url}/api/mycelium${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await res.text();
     return res.status === 200 ? JSON.parse(text) : null;
   } catch {
@@ -87,7 +91,13 @@ interface Acked {
 }
 
 /** Runs the writers until `stop` resolves; records only what the server acknowledged. */
-async function write(url: string, round: number, agents: { id: string; key: string }[], stop: Promise<void>, acked: Acked) {
+async function write(
+  url: string,
+  round: number,
+  agents: { id: string; key: string }[],
+  stop: Promise<void>,
+  acked: Acked,
+) {
   let stopped = false;
   stop.then(() => (stopped = true));
   let seq = 0;
@@ -126,32 +136,53 @@ async function write(url: string, round: number, agents: { id: string; key: stri
       const a = await call(url, 'POST', '/tasks', { title: `r${round}-blocker-${seq++}`, project_id: 'crash' });
       if (!a?.id) return;
       acked.tasks.push({ id: a.id, title: a.title });
-      const b = await call(url, 'POST', '/tasks', { title: `r${round}-blocked-${seq++}`, project_id: 'crash', blocked_by: [a.id] });
+      const b = await call(url, 'POST', '/tasks', {
+        title: `r${round}-blocked-${seq++}`,
+        project_id: 'crash',
+        blocked_by: [a.id],
+      });
       if (!b?.id) return;
       acked.tasks.push({ id: b.id, title: b.title });
       const d = await call(url, 'PUT', `/tasks/${a.id}`, { status: 'done' });
       if (d) acked.done.push(a.id);
     });
-  await Promise.all([taskWriter(), taskWriter(), messageWriter(), contextWriter(), cascadeWriter(), ...agents.map(claimWriter)]);
+  await Promise.all([
+    taskWriter(),
+    taskWriter(),
+    messageWriter(),
+    contextWriter(),
+    cascadeWriter(),
+    ...agents.map(claimWriter),
+  ]);
 }
 
 function check(dbFile: string, acked: Acked) {
   const db = new Database(dbFile);
   try {
-    const integrity = (db.prepare('PRAGMA integrity_check').all() as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
-    const one = (sql: string, ...args: unknown[]) => db.prepare(sql).get(...args) as Record<string, unknown> | undefined;
+    const integrity = (db.prepare('PRAGMA integrity_check').all() as { integrity_check: string }[])
+      .map((r) => r.integrity_check)
+      .join('; ');
+    const one = (sql: string, ...args: unknown[]) =>
+      db.prepare(sql).get(...args) as Record<string, unknown> | undefined;
     const missing: string[] = [];
-    for (const t of acked.tasks) if (!one('SELECT 1 FROM tasks WHERE id = ? AND title = ?', t.id, t.title)) missing.push(`task ${t.id}`);
-    for (const m of acked.messages) if (!one('SELECT 1 FROM messages WHERE content = ?', m)) missing.push(`message ${m}`);
+    for (const t of acked.tasks)
+      if (!one('SELECT 1 FROM tasks WHERE id = ? AND title = ?', t.id, t.title)) missing.push(`task ${t.id}`);
+    for (const m of acked.messages)
+      if (!one('SELECT 1 FROM messages WHERE content = ?', m)) missing.push(`message ${m}`);
     for (const k of acked.contextKeys) {
       const row = one('SELECT data FROM context_keys WHERE namespace = ? AND key = ?', 'crash', k.key);
       if (!row || !String(row.data).includes(k.value)) missing.push(`context key ${k.key}`);
     }
-    for (const c of acked.claims) if (!one("SELECT 1 FROM tasks WHERE id = ? AND assignee = ? AND status = 'in_progress'", c.id, c.agent)) missing.push(`claim ${c.id}`);
-    for (const id of acked.done) if (!one("SELECT 1 FROM tasks WHERE id = ? AND status = 'done'", id)) missing.push(`done ${id}`);
+    for (const c of acked.claims)
+      if (!one("SELECT 1 FROM tasks WHERE id = ? AND assignee = ? AND status = 'in_progress'", c.id, c.agent))
+        missing.push(`claim ${c.id}`);
+    for (const id of acked.done)
+      if (!one("SELECT 1 FROM tasks WHERE id = ? AND status = 'done'", id)) missing.push(`done ${id}`);
     // Half-applied done-cascade: a done task still blocking another (acknowledged or in flight).
     const halfCascade = db
-      .prepare("SELECT t.id AS task, j.value AS blocker FROM tasks t, json_each(t.blocked_by) j JOIN tasks b ON b.id = j.value WHERE b.status = 'done'")
+      .prepare(
+        "SELECT t.id AS task, j.value AS blocker FROM tasks t, json_each(t.blocked_by) j JOIN tasks b ON b.id = j.value WHERE b.status = 'done'",
+      )
       .all();
     // A claim without its event, and a task without its creation event — acknowledged or not.
     const claimWithoutEvent = db
@@ -186,15 +217,18 @@ describe('crash safety: SIGKILL during concurrent writes (REL-01, REL-03, REL-18
     const perRound: number[] = [];
 
     for (let round = 1; round <= 3; round++) {
-      const before = acked.tasks.length + acked.messages.length + acked.contextKeys.length + acked.claims.length + acked.done.length;
+      const before =
+        acked.tasks.length + acked.messages.length + acked.contextKeys.length + acked.claims.length + acked.done.length;
       let kill!: () => void;
       const stop = new Promise<void>((r) => (kill = r));
       const writing = write(server.url, round, agents, stop, acked);
       // Kill mid-run while every writer has requests in flight: once this round has some load
       // behind it (a slow, shared machine starts slowly), at a different moment each round.
-      const count = () => acked.tasks.length + acked.messages.length + acked.contextKeys.length + acked.claims.length + acked.done.length;
+      const count = () =>
+        acked.tasks.length + acked.messages.length + acked.contextKeys.length + acked.claims.length + acked.done.length;
       const startedAt = Date.now();
-      while (count() - before < 40 * round && Date.now() - startedAt < 8_000) await new Promise((r) => setTimeout(r, 50));
+      while (count() - before < 40 * round && Date.now() - startedAt < 8_000)
+        await new Promise((r) => setTimeout(r, 50));
       await new Promise((r) => setTimeout(r, 37 * round));
       server.child.kill('SIGKILL');
       await server.exited;
@@ -218,7 +252,7 @@ describe('crash safety: SIGKILL during concurrent writes (REL-01, REL-03, REL-18
       if (last) expect((await call(server.url, 'GET', `/tasks/${last.id}`))?.title).toBe(last.title);
     }
     // The run really wrote under load in every round (a test that wrote nothing proves nothing).
-    console.log(`crash test: acknowledged writes per round ${perRound.join(", ")}`);
+    console.log(`crash test: acknowledged writes per round ${perRound.join(', ')}`);
     for (const n of perRound) expect(n).toBeGreaterThan(20);
     server.child.kill('SIGTERM');
     await server.exited;

@@ -130,7 +130,9 @@ describe('npm run dev:worker (issue 16)', () => {
     const second = await startDevWorker();
     expect(second.stdout()).not.toContain(vars.ADMIN_KEY);
     expect(parseDevVars(readFileSync(join(dir, '.dev.vars'), 'utf8'))).toEqual(vars);
-    const agent = await fetch(`${second.origin}/api/mycelium/agents/ada`, { headers: { 'X-Admin-Key': vars.ADMIN_KEY } });
+    const agent = await fetch(`${second.origin}/api/mycelium/agents/ada`, {
+      headers: { 'X-Admin-Key': vars.ADMIN_KEY },
+    });
     expect(agent.status).toBe(200);
     expect((await agent.json()).id).toBe('ada');
     await stop(second);

@@ -8,7 +8,8 @@ import { registerAgent } from '../support/fixtures.js';
  * server so the two cannot drift apart again (issue 9 item 6).
  */
 const api = readFileSync('docs/API.md', 'utf8');
-const row = (method: string, path: string) => api.split('\n').find((l) => l.startsWith(`| ${method} | \`${path}\` |`)) ?? '';
+const row = (method: string, path: string) =>
+  api.split('\n').find((l) => l.startsWith(`| ${method} | \`${path}\` |`)) ?? '';
 
 let t: Target;
 beforeAll(async () => {
@@ -24,8 +25,14 @@ describe('docs/API.md agrees with the server', () => {
     expect(doc).toMatch(/caller's project/);
 
     const agent = await registerAgent(t, 'docs-agent', 'gamma');
-    const a = await t.call('POST', '/approvals', { agentKey: agent.key, body: { action_type: 'deploy', title: 'docs', payload: {} } });
-    const h = await t.call('POST', '/approvals', { admin: true, body: { action_type: 'deploy', title: 'docs-admin', payload: {} } });
+    const a = await t.call('POST', '/approvals', {
+      agentKey: agent.key,
+      body: { action_type: 'deploy', title: 'docs', payload: {} },
+    });
+    const h = await t.call('POST', '/approvals', {
+      admin: true,
+      body: { action_type: 'deploy', title: 'docs-admin', payload: {} },
+    });
     expect((await t.call('GET', `/approvals/${a.body.id}`, { admin: true })).body.project_id).toBe('gamma');
     expect((await t.call('GET', `/approvals/${h.body.id}`, { admin: true })).body.project_id).toBe('mycelium');
   });

@@ -20,7 +20,13 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mycelium-drone-worker-'));
   const quiet = consoleLogger('error', { log: () => undefined, error: () => undefined });
   server = await startServer({
-    env: { DATA_DIR: join(dir, 'data'), ADMIN_KEY: adminKey, JWT_SECRET: randomBytes(32).toString('hex'), PORT: '0', HOST: '127.0.0.1' },
+    env: {
+      DATA_DIR: join(dir, 'data'),
+      ADMIN_KEY: adminKey,
+      JWT_SECRET: randomBytes(32).toString('hex'),
+      PORT: '0',
+      HOST: '127.0.0.1',
+    },
     out: () => undefined,
     log: quiet,
   });
@@ -41,7 +47,10 @@ async function admin(method: string, path: string, body?: unknown, raw?: FormDat
 
 function runWorker(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['examples/drone-worker.mjs', '--once'], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['examples/drone-worker.mjs', '--once'], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -55,19 +64,39 @@ function runWorker(env: Record<string, string>): Promise<{ code: number | null; 
 
 describe('examples/drone-worker.mjs', () => {
   it('runs one template job end to end: the value stays one argument, nothing goes through a shell', async () => {
-    const reg = await admin('POST', '/admin/agents', { id: 'example-drone', name: 'Example drone', project_id: 'drone', capabilities: ['cpu'] });
+    const reg = await admin('POST', '/admin/agents', {
+      id: 'example-drone',
+      name: 'Example drone',
+      project_id: 'drone',
+      capabilities: ['cpu'],
+    });
     expect(reg.status).toBe(200);
     const script = 'console.log(JSON.stringify(process.argv.slice(2)));\n';
     const f = new FormData();
     f.append('file', new Blob([script]), 'echo-args.mjs');
     expect((await admin('POST', '/drones/artifacts', undefined, f)).status).toBe(200);
-    const tpl = await admin('POST', '/drones/templates', { id: 'echo', requires: ['cpu'], min_disk_gb: 0, artifacts: ['echo-args.mjs'], command_template: 'node echo-args.mjs --message "{{message}}" --n {{n}}' });
+    const tpl = await admin('POST', '/drones/templates', {
+      id: 'echo',
+      requires: ['cpu'],
+      min_disk_gb: 0,
+      artifacts: ['echo-args.mjs'],
+      command_template: 'node echo-args.mjs --message "{{message}}" --n {{n}}',
+    });
     expect(tpl.status).toBe(200);
     const message = "it's (fine), really";
-    const job = await admin('POST', '/drones/jobs/from-template', { template_id: 'echo', input_data: { message, n: 3 } });
+    const job = await admin('POST', '/drones/jobs/from-template', {
+      template_id: 'echo',
+      input_data: { message, n: 3 },
+    });
     expect(job.status).toBe(200);
 
-    const run = await runWorker({ MYCELIUM_URL: server.url, MYCELIUM_DRONE_KEY: reg.body.api_key, DRONE_CAPABILITIES: 'cpu', DRONE_HOME: join(dir, 'home'), POLL_SECONDS: '0.2' });
+    const run = await runWorker({
+      MYCELIUM_URL: server.url,
+      MYCELIUM_DRONE_KEY: reg.body.api_key,
+      DRONE_CAPABILITIES: 'cpu',
+      DRONE_HOME: join(dir, 'home'),
+      POLL_SECONDS: '0.2',
+    });
     expect(run.code, run.out).toBe(0);
     const done = await admin('GET', `/drones/jobs/${job.body.id}`);
     expect(done.body).toMatchObject({ status: 'done', drone_id: 'example-drone' });

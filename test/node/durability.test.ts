@@ -17,10 +17,15 @@ async function levels(value?: string) {
   const dir = mkdtempSync(join(tmpdir(), 'mycelium-sync-'));
   dirs.push(dir);
   const quiet = consoleLogger('error', { log: () => undefined, error: () => undefined });
-  const runtime = createNodeRuntime({ config: loadConfig({ ...base, DATA_DIR: dir, ...(value ? { SQLITE_SYNCHRONOUS: value } : {}) }), log: quiet });
+  const runtime = createNodeRuntime({
+    config: loadConfig({ ...base, DATA_DIR: dir, ...(value ? { SQLITE_SYNCHRONOUS: value } : {}) }),
+    log: quiet,
+  });
   try {
     const core = (await runtime.db.get<{ synchronous: number }>('PRAGMA synchronous'))!.synchronous;
-    const plugin = (await (await runtime.pluginDb('durability-probe')).get<{ synchronous: number }>('PRAGMA synchronous'))!.synchronous;
+    const plugin = (await (
+      await runtime.pluginDb('durability-probe')
+    ).get<{ synchronous: number }>('PRAGMA synchronous'))!.synchronous;
     return { core, plugin };
   } finally {
     await runtime.close();

@@ -34,10 +34,14 @@ interface MfSocket {
 }
 
 async function connect(query: string) {
-  const res = (await t.fetch(`/ws/file-drone${query}`, { headers: { Upgrade: 'websocket' } })) as Response & { webSocket?: MfSocket };
+  const res = (await t.fetch(`/ws/file-drone${query}`, { headers: { Upgrade: 'websocket' } })) as Response & {
+    webSocket?: MfSocket;
+  };
   expect(res.status).toBe(101);
   const ws = res.webSocket!;
-  const closed = new Promise<{ code: number; reason: string }>((r) => ws.addEventListener('close', (e) => r({ code: e.code, reason: e.reason })));
+  const closed = new Promise<{ code: number; reason: string }>((r) =>
+    ws.addEventListener('close', (e) => r({ code: e.code, reason: e.reason })),
+  );
   ws.accept();
   return { ws, closed };
 }
@@ -54,7 +58,8 @@ describe('file-drone tunnel on Workers (Durable Object)', () => {
     const { ws } = await connect(`?key=${drone.key}&drone_id=wk-drone`);
     ws.addEventListener('message', (e) => {
       const m = JSON.parse(String(e.data));
-      if (m.type === 'file_list') ws.send(JSON.stringify({ id: m.id, type: 'result', data: { entries: [], total: 0, path: m.params.path } }));
+      if (m.type === 'file_list')
+        ws.send(JSON.stringify({ id: m.id, type: 'result', data: { entries: [], total: 0, path: m.params.path } }));
       if (m.type === 'file_download') {
         ws.send(JSON.stringify({ id: m.id, type: 'file_start', data: { name: 'w.txt', size: 4 } }));
         ws.send(JSON.stringify({ id: m.id, type: 'file_chunk', data: Buffer.from('wkrs').toString('base64') }));
@@ -63,9 +68,17 @@ describe('file-drone tunnel on Workers (Durable Object)', () => {
     });
     ws.send(JSON.stringify({ type: 'status', data: { root_dir: '/w' } }));
     await new Promise((r) => setTimeout(r, 100));
-    expect((await t.call('GET', '/file-server/status', { admin: true })).body).toEqual({ online: true, drone_id: 'wk-drone', info: { root_dir: '/w' } });
+    expect((await t.call('GET', '/file-server/status', { admin: true })).body).toEqual({
+      online: true,
+      drone_id: 'wk-drone',
+      info: { root_dir: '/w' },
+    });
     expect((await t.db.get<any>("SELECT status FROM agents WHERE id = 'wk-drone'")).status).toBe('online');
-    expect((await t.call('POST', '/file-server/browse', { admin: true, body: { path: '/x' } })).body).toEqual({ entries: [], total: 0, path: '/x' });
+    expect((await t.call('POST', '/file-server/browse', { admin: true, body: { path: '/x' } })).body).toEqual({
+      entries: [],
+      total: 0,
+      path: '/x',
+    });
     const dl = await t.call('GET', '/file-server/download?path=/w.txt', { admin: true });
     expect(dl.status).toBe(200);
     expect(dl.text).toBe('wkrs');

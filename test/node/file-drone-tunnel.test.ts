@@ -17,7 +17,14 @@ const ADMIN_KEY = `tunnel_admin_${randomBytes(24).toString('hex')}`;
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'mycelium-tunnel-'));
   server = await startServer({
-    env: { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ADMIN_KEY, JWT_SECRET: randomBytes(32).toString('hex'), LOG_LEVEL: 'error' },
+    env: {
+      DATA_DIR: dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      ADMIN_KEY,
+      JWT_SECRET: randomBytes(32).toString('hex'),
+      LOG_LEVEL: 'error',
+    },
     out: () => undefined,
   });
 });
@@ -36,7 +43,11 @@ async function api(method: string, path: string, headers: Record<string, string>
 }
 const admin = { 'X-Admin-Key': ADMIN_KEY };
 const register = async (id: string, extra: Record<string, unknown> = {}) =>
-  ((await (await api('POST', '/admin/agents', admin, { id, name: id, project_id: 'p', ...extra })).json()) as { api_key: string }).api_key;
+  (
+    (await (await api('POST', '/admin/agents', admin, { id, name: id, project_id: 'p', ...extra })).json()) as {
+      api_key: string;
+    }
+  ).api_key;
 
 /** Connects and resolves with the socket once open, or with the close code and reason. */
 function connect(query: string, headers: Record<string, string> = {}) {
@@ -59,16 +70,27 @@ function serve(ws: WebSocket) {
   ws.on('message', (raw) => {
     const m = JSON.parse(raw.toString());
     if (m.type === 'ping') return ws.send(JSON.stringify({ type: 'pong' }));
-    if (m.type === 'file_list') return ws.send(JSON.stringify({ id: m.id, type: 'result', data: { entries: [{ name: 'a.txt', type: 'file', size: 5 }], total: 1, path: m.params.path } }));
-    if (m.type === 'file_info') return ws.send(JSON.stringify({ id: m.id, type: 'result', data: { error: 'File not found' } }));
-    if (m.type === 'file_search') return ws.send(JSON.stringify({ id: m.id, type: 'result', data: { results: [], query: m.params.query } }));
+    if (m.type === 'file_list')
+      return ws.send(
+        JSON.stringify({
+          id: m.id,
+          type: 'result',
+          data: { entries: [{ name: 'a.txt', type: 'file', size: 5 }], total: 1, path: m.params.path },
+        }),
+      );
+    if (m.type === 'file_info')
+      return ws.send(JSON.stringify({ id: m.id, type: 'result', data: { error: 'File not found' } }));
+    if (m.type === 'file_search')
+      return ws.send(JSON.stringify({ id: m.id, type: 'result', data: { results: [], query: m.params.query } }));
     if (m.type === 'file_download') {
       if (m.params.path === '/broken.bin') {
         ws.send(JSON.stringify({ id: m.id, type: 'file_start', data: { name: 'broken.bin', size: 10 } }));
         ws.send(JSON.stringify({ id: m.id, type: 'file_chunk', data: Buffer.from('12345').toString('base64') }));
         return ws.send(JSON.stringify({ id: m.id, type: 'error', data: { error: 'disk went away' } }));
       }
-      ws.send(JSON.stringify({ id: m.id, type: 'file_start', data: { name: 'a "b".txt', size: 11, mime: 'text/plain' } }));
+      ws.send(
+        JSON.stringify({ id: m.id, type: 'file_start', data: { name: 'a "b".txt', size: 11, mime: 'text/plain' } }),
+      );
       ws.send(JSON.stringify({ id: m.id, type: 'file_chunk', data: Buffer.from('hello ').toString('base64') }));
       ws.send(JSON.stringify({ id: m.id, type: 'file_chunk', data: Buffer.from('world').toString('base64') }));
       ws.send(JSON.stringify({ id: m.id, type: 'file_end', data: { bytes_sent: 11 } }));
@@ -80,7 +102,10 @@ describe('file-drone tunnel on Node (spec 05 §11)', () => {
   it('refuses missing credentials (4401), bad keys and non-drone agents (4403)', async () => {
     const agentKey = await register('plain-agent');
     expect((await connect('')).closed).toEqual({ code: 4401, reason: 'Missing key or drone_id' });
-    expect((await connect('?key=dvk_x&drone_id=plain-agent')).closed).toEqual({ code: 4403, reason: 'Invalid credentials' });
+    expect((await connect('?key=dvk_x&drone_id=plain-agent')).closed).toEqual({
+      code: 4403,
+      reason: 'Invalid credentials',
+    });
     // SEC-57: a valid ordinary agent key cannot become a file server.
     expect((await connect(`?key=${agentKey}&drone_id=plain-agent`)).closed?.code).toBe(4403);
     const st = await (await api('GET', '/file-server/status', admin)).json();
@@ -94,16 +119,27 @@ describe('file-drone tunnel on Node (spec 05 §11)', () => {
     serve(ws);
     await new Promise((r) => setTimeout(r, 50));
     const st = await (await api('GET', '/file-server/status', admin)).json();
-    expect(st).toEqual({ online: true, drone_id: 'fd-1', info: { drone_id: 'fd-1', root_dir: '/srv', os: 'linux', version: '1' } });
+    expect(st).toEqual({
+      online: true,
+      drone_id: 'fd-1',
+      info: { drone_id: 'fd-1', root_dir: '/srv', os: 'linux', version: '1' },
+    });
     const agent = await (await api('GET', '/agents/fd-1', admin)).json();
     expect(agent.status).toBe('online');
 
     const browse = await api('POST', '/file-server/browse', admin, { path: '/docs' });
-    expect(await browse.json()).toEqual({ entries: [{ name: 'a.txt', type: 'file', size: 5 }], total: 1, path: '/docs' });
+    expect(await browse.json()).toEqual({
+      entries: [{ name: 'a.txt', type: 'file', size: 5 }],
+      total: 1,
+      path: '/docs',
+    });
     const info = await api('POST', '/file-server/info', admin, { path: '/nope' });
     expect(info.status).toBe(404);
     expect(await info.json()).toEqual({ error: 'File not found' });
-    expect(await (await api('POST', '/file-server/search', admin, { drone_id: 'fd-1' })).json()).toEqual({ results: [], query: '*' });
+    expect(await (await api('POST', '/file-server/search', admin, { drone_id: 'fd-1' })).json()).toEqual({
+      results: [],
+      query: '*',
+    });
     expect((await api('POST', '/file-server/browse', admin, { path: '../../etc' })).status).toBe(400);
 
     const dl = await api('GET', '/file-server/download?path=/a.txt', admin);
@@ -131,7 +167,10 @@ describe('file-drone tunnel on Node (spec 05 §11)', () => {
     serve(second.ws);
     expect(await firstClosed).toBe(4000);
     await new Promise((r) => setTimeout(r, 50));
-    expect(await (await api('GET', '/file-server/status?drone_id=fd-2', admin)).json()).toMatchObject({ online: true, drone_id: 'fd-2' });
+    expect(await (await api('GET', '/file-server/status?drone_id=fd-2', admin)).json()).toMatchObject({
+      online: true,
+      drone_id: 'fd-2',
+    });
     expect((await api('POST', '/file-server/browse', admin, { drone_id: 'fd-2' })).status).toBe(200);
     second.ws.close();
   });

@@ -42,9 +42,15 @@ describe('password reset expiry (SEC-09)', () => {
     const t = await startTarget({ clock, env: { RESEND_KEY: 'k', RESEND_API_URL: resend.url } });
     cleanup.push(() => t.close());
     const u = await createOperator(t, 'sleepy');
-    await t.db.run("INSERT INTO operators (id, display_name, email, studio_user_id) VALUES ('sleepy', 'S', 's@example.org', ?)", [u.id]);
+    await t.db.run(
+      "INSERT INTO operators (id, display_name, email, studio_user_id) VALUES ('sleepy', 'S', 's@example.org', ?)",
+      [u.id],
+    );
     const issue = async () => {
-      await t.call('POST', '/studio/forgot-password', { body: { email: 's@example.org' }, ip: `10.0.0.${resend.requests.length + 1}` });
+      await t.call('POST', '/studio/forgot-password', {
+        body: { email: 's@example.org' },
+        ip: `10.0.0.${resend.requests.length + 1}`,
+      });
       await t.settle();
       return JSON.parse(resend.requests.at(-1)!.body).text.match(/token=([0-9a-f]{64})/)[1] as string;
     };
@@ -54,7 +60,9 @@ describe('password reset expiry (SEC-09)', () => {
     expect(r.body).toEqual({ error: 'Invalid or expired reset token' });
     const inTime = await issue();
     clock.advance(29 * 60_000);
-    expect((await t.call('POST', '/studio/reset-password', { body: { token: inTime, password: 'new password 2' } })).status).toBe(200);
+    expect(
+      (await t.call('POST', '/studio/reset-password', { body: { token: inTime, password: 'new password 2' } })).status,
+    ).toBe(200);
   });
 
   it('P-01: rotating JWT_SECRET invalidates every session', async () => {
@@ -65,9 +73,13 @@ describe('password reset expiry (SEC-09)', () => {
     // Same database, new secret: what a restart with a rotated JWT_SECRET does.
     const { createNodeRuntime } = await import('../../node-adapter/runtime.js');
     const { loadConfig } = await import('../../worker/src/config.js');
-    const runtime = createNodeRuntime({ config: loadConfig({ ADMIN_KEY: first.adminKey, JWT_SECRET: 'z'.repeat(48), DATA_DIR: first.dataDir }) });
+    const runtime = createNodeRuntime({
+      config: loadConfig({ ADMIN_KEY: first.adminKey, JWT_SECRET: 'z'.repeat(48), DATA_DIR: first.dataDir }),
+    });
     const { app } = createApp(runtime);
-    const res = await app.fetch(new Request('http://localhost/api/mycelium/studio/me', { headers: { Authorization: `Bearer ${u.token}` } }));
+    const res = await app.fetch(
+      new Request('http://localhost/api/mycelium/studio/me', { headers: { Authorization: `Bearer ${u.token}` } }),
+    );
     expect(res.status).toBe(401);
     await runtime.close();
     await first.close();
@@ -95,7 +107,8 @@ describe('database layer', () => {
     writeFileSync(b.file, bytes);
     expect(verifyBackup(b.file)).not.toBeNull();
     // retention: only the newest 3 are kept
-    for (let i = 0; i < 4; i++) await backupDatabase(driver, dir, 3, { now: () => new Date(Date.parse('2026-06-11T00:00:00Z') + i * 1000) });
+    for (let i = 0; i < 4; i++)
+      await backupDatabase(driver, dir, 3, { now: () => new Date(Date.parse('2026-06-11T00:00:00Z') + i * 1000) });
     const { readdirSync } = await import('node:fs');
     expect(readdirSync(join(dir, 'backups')).length).toBe(3);
   });
@@ -113,13 +126,17 @@ describe('database layer', () => {
   it('a failed migration leaves nothing behind', async () => {
     const db = new Db(new SqliteFileDriver(join(tmp(), 'f.db')));
     cleanup.push(() => db.close());
-    await expect(migrate(db, [{ name: '0001_bad', sql: 'CREATE TABLE ok_table (id INTEGER);\nCREATE TABLE broken (;\n' }])).rejects.toThrow(/0001_bad/);
+    await expect(
+      migrate(db, [{ name: '0001_bad', sql: 'CREATE TABLE ok_table (id INTEGER);\nCREATE TABLE broken (;\n' }]),
+    ).rejects.toThrow(/0001_bad/);
     expect(await db.get("SELECT name FROM sqlite_master WHERE name = 'ok_table'")).toBeUndefined();
     expect(await db.get("SELECT name FROM schema_migrations WHERE name = '0001_bad'")).toBeUndefined();
   });
 
   it('the statement splitter keeps trigger bodies whole and drops comments', () => {
-    const parts = splitStatements(`-- c\nCREATE TABLE a (x INTEGER); -- trailing\nCREATE TRIGGER tr AFTER INSERT ON a BEGIN\n  UPDATE a SET x = 1;\n  UPDATE a SET x = 2;\nEND;\nINSERT INTO a VALUES (1);\n`);
+    const parts = splitStatements(
+      `-- c\nCREATE TABLE a (x INTEGER); -- trailing\nCREATE TRIGGER tr AFTER INSERT ON a BEGIN\n  UPDATE a SET x = 1;\n  UPDATE a SET x = 2;\nEND;\nINSERT INTO a VALUES (1);\n`,
+    );
     expect(parts).toHaveLength(3);
     expect(parts[1]).toMatch(/^CREATE TRIGGER[\s\S]*END$/);
   });
@@ -149,7 +166,16 @@ describe('maintenance', () => {
     cleanup.push(() => t.close());
     let runs = 0;
     const job = { name: 'probe', everyMs: 86_400_000, run: async () => void runs++ };
-    const { ctx } = createApp({ ...(await import('../../node-adapter/runtime.js')).createNodeRuntime({ config: (await import('../../worker/src/config.js')).loadConfig({ ADMIN_KEY: t.adminKey, JWT_SECRET: t.jwtSecret, DATA_DIR: t.dataDir }), clock }) });
+    const { ctx } = createApp({
+      ...(await import('../../node-adapter/runtime.js')).createNodeRuntime({
+        config: (await import('../../worker/src/config.js')).loadConfig({
+          ADMIN_KEY: t.adminKey,
+          JWT_SECRET: t.jwtSecret,
+          DATA_DIR: t.dataDir,
+        }),
+        clock,
+      }),
+    });
     cleanup.push(() => ctx.db.close());
     expect((await maintenance(ctx, [job])).ran).toEqual(['probe']);
     clock.advance(3600_000);

@@ -33,14 +33,18 @@ describe('pinned connections (Node)', () => {
     const before = receiver.requests.length;
     await expect(assertPublicUrl(url, { resolveHost: dns.resolve })).resolves.toBeInstanceOf(URL); // the check saw a public address
     const pinned = createPinnedFetch(dns.resolve, []);
-    const err = await guardedFetch(url, { method: 'POST', body: '{}' }, { resolveHost: async () => ['93.184.216.34'], fetchFn: pinned }).catch((e) => e);
+    const err = await guardedFetch(
+      url,
+      { method: 'POST', body: '{}' },
+      { resolveHost: async () => ['93.184.216.34'], fetchFn: pinned },
+    ).catch((e) => e);
     expect(err).toBeInstanceOf(SsrfBlockedError);
     expect(err.message).toBe('URL points to private IP address: 127.0.0.1');
     expect(dns.calls.length).toBeGreaterThanOrEqual(2); // the connect resolved for itself
     expect(receiver.requests.length).toBe(before);
   });
 
-  it('the connection goes to the address the pinned lookup checked (an allow-listed name reaches the resolver\'s answer)', async () => {
+  it("the connection goes to the address the pinned lookup checked (an allow-listed name reaches the resolver's answer)", async () => {
     // The name does not exist in real DNS: the request can only arrive through our resolver's answer.
     const pinned = createPinnedFetch(async () => ['127.0.0.1'], [`dev-receiver.example.com:${receiver.port}`]);
     const before = receiver.requests.length;
@@ -51,12 +55,24 @@ describe('pinned connections (Node)', () => {
   });
 
   it('a redirect hop is re-checked and pinned too', async () => {
-    const hop = await startFakeServer(() => ({ status: 307, headers: { location: `http://rebind-hop.example.com:${receiver.port}/second` } }));
+    const hop = await startFakeServer(() => ({
+      status: 307,
+      headers: { location: `http://rebind-hop.example.com:${receiver.port}/second` },
+    }));
     try {
       // The first hop (an allow-listed literal) redirects to a name that resolves to loopback.
       const pinned = createPinnedFetch(async () => ['127.0.0.1'], []);
       const before = receiver.requests.length;
-      const err = await guardedFetch(`${hop.url}/first`, { method: 'POST', body: '{}' }, { allow: [`127.0.0.1:${hop.port}`], resolveHost: async () => ['8.8.8.8'], fetchFn: pinned, methodPreservingOnly: true }).catch((e) => e);
+      const err = await guardedFetch(
+        `${hop.url}/first`,
+        { method: 'POST', body: '{}' },
+        {
+          allow: [`127.0.0.1:${hop.port}`],
+          resolveHost: async () => ['8.8.8.8'],
+          fetchFn: pinned,
+          methodPreservingOnly: true,
+        },
+      ).catch((e) => e);
       expect(err).toBeInstanceOf(SsrfBlockedError);
       expect(hop.requests).toHaveLength(1);
       expect(receiver.requests.length).toBe(before);
@@ -71,13 +87,23 @@ describe('pinned connections (Node)', () => {
     let t: Target | null = null;
     try {
       t = await startTarget({ resolver: dns.resolve });
-      const c = await t.call('POST', '/webhooks', { admin: true, body: { agent_id: '__global__', url: `http://rebind.example.com:${receiver.port}/webhook`, events: ['custom.rebind'] } });
+      const c = await t.call('POST', '/webhooks', {
+        admin: true,
+        body: {
+          agent_id: '__global__',
+          url: `http://rebind.example.com:${receiver.port}/webhook`,
+          events: ['custom.rebind'],
+        },
+      });
       expect(c.status).toBe(200);
       const before = receiver.requests.length;
       await t.call('POST', '/events', { admin: true, body: { type: 'custom.rebind' } });
       await t.settle();
       const row = await t.db.get<any>('SELECT * FROM webhook_deliveries WHERE webhook_id = ?', [c.body.id]);
-      expect(row).toMatchObject({ state: 'failed', error: 'SSRF blocked: URL points to private IP address: 127.0.0.1' });
+      expect(row).toMatchObject({
+        state: 'failed',
+        error: 'SSRF blocked: URL points to private IP address: 127.0.0.1',
+      });
       expect(dns.calls.length).toBe(3);
       expect(receiver.requests.length).toBe(before);
     } finally {

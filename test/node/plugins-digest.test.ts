@@ -13,12 +13,26 @@ import { localParts } from '../../plugins/daily-digest/index.js';
 let now = new Date('2026-03-02T07:30:00Z'); // a Monday
 const clock = { now: () => now };
 const dir = mkdtempSync(join(tmpdir(), 'mycelium-digest-'));
-const config = loadConfig({ ADMIN_KEY: `k_${randomBytes(16).toString('hex')}`, JWT_SECRET: randomBytes(32).toString('hex'), DATA_DIR: dir });
-const rt = createNodeRuntime({ config, clock, log: consoleLogger('error', { log: () => undefined, error: () => undefined }) });
+const config = loadConfig({
+  ADMIN_KEY: `k_${randomBytes(16).toString('hex')}`,
+  JWT_SECRET: randomBytes(32).toString('hex'),
+  DATA_DIR: dir,
+});
+const rt = createNodeRuntime({
+  config,
+  clock,
+  log: consoleLogger('error', { log: () => undefined, error: () => undefined }),
+});
 let app: ReturnType<typeof createApp>;
 
 const call = async (method: string, path: string, body?: unknown): Promise<Response> =>
-  app.app.fetch(new Request(`http://localhost/api/mycelium${path}`, { method, headers: { 'X-Admin-Key': config.adminKey, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }));
+  app.app.fetch(
+    new Request(`http://localhost/api/mycelium${path}`, {
+      method,
+      headers: { 'X-Admin-Key': config.adminKey, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }),
+  );
 const sql = (d: Date) => d.toISOString().slice(0, 19).replace('T', ' ');
 
 beforeAll(async () => {
@@ -37,12 +51,19 @@ const reports = async (): Promise<Report[]> => (await call('GET', '/digest/repor
 
 describe('daily-digest scheduler (W21)', () => {
   it('localParts honours the time zone', () => {
-    expect(localParts(new Date('2026-03-02T13:30:00Z'), 'America/New_York')).toEqual({ date: '2026-03-02', hour: 8, weekday: 'Mon' });
+    expect(localParts(new Date('2026-03-02T13:30:00Z'), 'America/New_York')).toEqual({
+      date: '2026-03-02',
+      hour: 8,
+      weekday: 'Mon',
+    });
     expect(() => localParts(new Date(), 'Mars/Olympus')).toThrow();
   });
 
   it('generates in maintenance after the configured local hour, once per project and day, skipping projects without activity', async () => {
-    await rt.db.run("INSERT INTO tasks (title, requester, status, project_id, assignee, updated_at) VALUES ('done thing', 'a', 'done', 'proj', 'a', ?)", [sql(new Date('2026-03-02T07:00:00Z'))]);
+    await rt.db.run(
+      "INSERT INTO tasks (title, requester, status, project_id, assignee, updated_at) VALUES ('done thing', 'a', 'done', 'proj', 'a', ?)",
+      [sql(new Date('2026-03-02T07:00:00Z'))],
+    );
     await maintenance(app.ctx);
     expect(await reports()).toEqual([]); // 07:30 UTC is before 08:00
 
@@ -59,8 +80,13 @@ describe('daily-digest scheduler (W21)', () => {
   });
 
   it('uses the configured zone: 07:00 in New York is too early, 08:30 there generates', async () => {
-    expect((await call('PUT', '/plugins/daily-digest/config', { timezone: 'America/New_York', digest_hour: 8 })).status).toBe(200);
-    await rt.db.run("INSERT INTO tasks (title, requester, status, project_id, updated_at) VALUES ('next day', 'a', 'done', 'proj', ?)", [sql(new Date('2026-03-03T11:00:00Z'))]);
+    expect(
+      (await call('PUT', '/plugins/daily-digest/config', { timezone: 'America/New_York', digest_hour: 8 })).status,
+    ).toBe(200);
+    await rt.db.run(
+      "INSERT INTO tasks (title, requester, status, project_id, updated_at) VALUES ('next day', 'a', 'done', 'proj', ?)",
+      [sql(new Date('2026-03-03T11:00:00Z'))],
+    );
     now = new Date('2026-03-03T12:00:00Z');
     await maintenance(app.ctx);
     expect(await reports()).toHaveLength(1);

@@ -18,14 +18,19 @@ async function appWith(env: Record<string, string>) {
   const dir = mkdtempSync(join(tmpdir(), 'mycelium-proxy-'));
   dirs.push(dir);
   const quiet = consoleLogger('error', { log: () => undefined, error: () => undefined });
-  const runtime = createNodeRuntime({ config: loadConfig({ ADMIN_KEY: 'a'.repeat(40), JWT_SECRET: 'j'.repeat(40), DATA_DIR: dir, ...env }), log: quiet });
+  const runtime = createNodeRuntime({
+    config: loadConfig({ ADMIN_KEY: 'a'.repeat(40), JWT_SECRET: 'j'.repeat(40), DATA_DIR: dir, ...env }),
+    log: quiet,
+  });
   await prepareDatabase(runtime);
   closers.push(() => runtime.close());
   const { app } = createApp(runtime);
   return (peer: string, forwardedFor: string) =>
     app.fetch(
       // a forged agent key: the agent-key failure limiter allows 30 per minute per client (SEC-06)
-      new Request('http://localhost/api/mycelium/tasks', { headers: { 'X-Agent-Key': `dvk_${'0'.repeat(48)}`, 'X-Forwarded-For': forwardedFor } }),
+      new Request('http://localhost/api/mycelium/tasks', {
+        headers: { 'X-Agent-Key': `dvk_${'0'.repeat(48)}`, 'X-Forwarded-For': forwardedFor },
+      }),
       { incoming: { socket: { remoteAddress: peer } } },
     );
 }

@@ -77,8 +77,12 @@ describe('Node server (npm start)', () => {
     });
     expect(reg.status).toBe(200);
     const agentKey = (await reg.json()).api_key;
-    expect((await fetch(`${first.url}/api/mycelium/agents/survivor`, { headers: { 'X-Agent-Key': agentKey } })).status).toBe(200);
-    expect((await fetch(`${first.url}/api/mycelium/agents`, { headers: { 'X-Agent-Key': 'dvk_' + '0'.repeat(48) } })).status).toBe(403);
+    expect(
+      (await fetch(`${first.url}/api/mycelium/agents/survivor`, { headers: { 'X-Agent-Key': agentKey } })).status,
+    ).toBe(200);
+    expect(
+      (await fetch(`${first.url}/api/mycelium/agents`, { headers: { 'X-Agent-Key': 'dvk_' + '0'.repeat(48) } })).status,
+    ).toBe(403);
 
     // P-08 / P-09: WAL on, directory 0700, every file 0600
     expect(mode(dataDir)).toBe(0o700);
@@ -117,7 +121,11 @@ describe('Node server (npm start)', () => {
     // The ready line used to be printed before the signal handlers existed, so a SIGTERM in that
     // window killed the process outright (exit code null). Several rounds make the race visible.
     for (let round = 0; round < 5; round++) {
-      const s = await start({ DATA_DIR: join(tempDir(), `early-${round}`), ADMIN_KEY: 'k'.repeat(40), JWT_SECRET: 'j'.repeat(40) });
+      const s = await start({
+        DATA_DIR: join(tempDir(), `early-${round}`),
+        ADMIN_KEY: 'k'.repeat(40),
+        JWT_SECRET: 'j'.repeat(40),
+      });
       s.child.kill('SIGTERM');
       expect(await s.exited, `round ${round}`).toBe(0);
       expect(s.stdout()).toContain('SIGTERM received');
@@ -143,7 +151,12 @@ describe('Node server (npm start)', () => {
   }, 60_000);
 
   it('production with strong secrets starts and prints no key', async () => {
-    const s = await start({ NODE_ENV: 'production', DATA_DIR: join(tempDir(), 'prod'), ADMIN_KEY: 'a'.repeat(40), JWT_SECRET: 'b'.repeat(40) });
+    const s = await start({
+      NODE_ENV: 'production',
+      DATA_DIR: join(tempDir(), 'prod'),
+      ADMIN_KEY: 'a'.repeat(40),
+      JWT_SECRET: 'b'.repeat(40),
+    });
     expect(s.stdout()).not.toContain('Admin key');
     const h = await fetch(`${s.url}/health`);
     expect(h.status).toBe(200);
@@ -165,7 +178,9 @@ describe('Node server (npm start)', () => {
     expect(await s.exited).toBe(0);
     expect(s.stdout()).toContain('SIGTERM received');
     const db = new Database(join(dataDir, 'mycelium.db'));
-    expect((db.prepare("SELECT COUNT(*) AS n FROM studio_users WHERE username = 'late'").get() as { n: number }).n).toBe(1);
+    expect(
+      (db.prepare("SELECT COUNT(*) AS n FROM studio_users WHERE username = 'late'").get() as { n: number }).n,
+    ).toBe(1);
     db.close();
   }, 30_000);
 });

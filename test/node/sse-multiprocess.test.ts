@@ -33,14 +33,22 @@ afterAll(async () => {
 });
 
 const req = (path: string, init: RequestInit = {}) =>
-  new Request(`http://localhost/api/mycelium${path}`, { ...init, headers: { 'X-Admin-Key': adminKey, 'Content-Type': 'application/json', ...(init.headers ?? {}) } });
+  new Request(`http://localhost/api/mycelium${path}`, {
+    ...init,
+    headers: { 'X-Admin-Key': adminKey, 'Content-Type': 'application/json', ...(init.headers ?? {}) },
+  });
 
 describe('SSE across processes', () => {
   it('a stream on instance 2 receives an event posted to instance 1 within one second', async () => {
     const res = await app2.fetch(req('/events/stream?type=cross.process'));
     expect(res.status).toBe(200);
     const reader = res.body!.getReader();
-    const posted = await app1.fetch(req('/events', { method: 'POST', body: JSON.stringify({ type: 'cross.process', summary: 'hello from 1', data: { n: 7 } }) }));
+    const posted = await app1.fetch(
+      req('/events', {
+        method: 'POST',
+        body: JSON.stringify({ type: 'cross.process', summary: 'hello from 1', data: { n: 7 } }),
+      }),
+    );
     const { id } = (await posted.json()) as { id: number };
     const deadline = Date.now() + 1000;
     let text = '';
@@ -53,7 +61,12 @@ describe('SSE across processes', () => {
     await reader.cancel();
     const frame = text.split('\n\n').find((f) => f.includes('hello from 1'));
     expect(frame).toBeDefined();
-    const data = JSON.parse(frame!.split('\n').find((l) => l.startsWith('data: '))!.slice(6));
+    const data = JSON.parse(
+      frame!
+        .split('\n')
+        .find((l) => l.startsWith('data: '))!
+        .slice(6),
+    );
     expect(data.id).toBe(id);
     expect(data.data).toBe('{"n":7}');
   });
@@ -62,7 +75,12 @@ describe('SSE across processes', () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     try {
       let closed = false;
-      const { body, close } = eventStream(ctx1, { filters: { type: 'never.happens' }, scope: null, resumeAfter: null, onClose: () => (closed = true) });
+      const { body, close } = eventStream(ctx1, {
+        filters: { type: 'never.happens' },
+        scope: null,
+        resumeAfter: null,
+        onClose: () => (closed = true),
+      });
       const reader = body.getReader();
       vi.advanceTimersByTime(SSE_KEEPALIVE_MS);
       const chunk = await reader.read();

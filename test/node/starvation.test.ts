@@ -46,7 +46,10 @@ describe('request bodies are read only after authentication (SEC-22)', () => {
   let close: () => Promise<void>;
   beforeAll(async () => {
     const quiet = consoleLogger('error', { log: () => undefined, error: () => undefined });
-    const runtime = createNodeRuntime({ config: loadConfig({ ADMIN_KEY, JWT_SECRET: 'j'.repeat(40), DATA_DIR: tempDir() }), log: quiet });
+    const runtime = createNodeRuntime({
+      config: loadConfig({ ADMIN_KEY, JWT_SECRET: 'j'.repeat(40), DATA_DIR: tempDir() }),
+      log: quiet,
+    });
     await prepareDatabase(runtime);
     const { app } = createApp(runtime);
     fetchApp = (req) => app.fetch(req, { incoming: { socket: { remoteAddress: '127.0.0.1' } } });
@@ -72,7 +75,14 @@ describe('request bodies are read only after authentication (SEC-22)', () => {
   }
 
   const post = (path: string, headers: Record<string, string>, body: ReadableStream<Uint8Array>) =>
-    fetchApp(new Request(`http://localhost/api/mycelium${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body, duplex: 'half' } as RequestInit));
+    fetchApp(
+      new Request(`http://localhost/api/mycelium${path}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...headers },
+        body,
+        duplex: 'half',
+      } as RequestInit),
+    );
 
   it('no credentials, a wrong admin key or a forged agent key: refused without reading a byte', async () => {
     for (const [path, headers, status] of [
@@ -116,7 +126,9 @@ describe('password hashing off the main thread', () => {
       const pw = new TextEncoder().encode('correct horse battery');
       const salt = new Uint8Array(16).fill(7);
       const params = { m: 1024, t: 1, p: 1, dkLen: 32 };
-      expect(Buffer.from(await pool.derive(pw, salt, params)).toString('hex')).toBe(Buffer.from(await deriveInIsolate(pw, salt, params)).toString('hex'));
+      expect(Buffer.from(await pool.derive(pw, salt, params)).toString('hex')).toBe(
+        Buffer.from(await deriveInIsolate(pw, salt, params)).toString('hex'),
+      );
       // one running + two queued; the fourth is refused with a 503, not queued without bound
       const running = [pool.derive(pw, salt, params), pool.derive(pw, salt, params), pool.derive(pw, salt, params)];
       await expect(pool.derive(pw, salt, params)).rejects.toMatchObject({ status: 503 });
@@ -178,7 +190,12 @@ function partialUpload(port: number, path: string, ip: string) {
 
 describe('a flood of unauthenticated clients (issue 17: starvation)', () => {
   it('/health and an authenticated write are answered while logins and partial uploads are in flight; RSS stays capped; aborts log at most one line', async () => {
-    const server = await start({ DATA_DIR: join(tempDir(), 'data'), ADMIN_KEY, JWT_SECRET: 'j'.repeat(40), LOG_LEVEL: 'warn' });
+    const server = await start({
+      DATA_DIR: join(tempDir(), 'data'),
+      ADMIN_KEY,
+      JWT_SECRET: 'j'.repeat(40),
+      LOG_LEVEL: 'warn',
+    });
     const health = async () => {
       const r = await fetch(`${server.url}/health`, { signal: AbortSignal.timeout(DEADLINE_MS) });
       return { status: r.status, body: (await r.json()) as { memory_usage_mb: number } };
@@ -200,7 +217,10 @@ describe('a flood of unauthenticated clients (issue 17: starvation)', () => {
           method: 'POST',
           headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': `10.9.${(i >> 8) & 255}.${i & 255}` },
           body: JSON.stringify({ username: `nobody-${i}`, password: 'wrong password' }),
-        }).then((r) => r.text(), () => undefined);
+        }).then(
+          (r) => r.text(),
+          () => undefined,
+        );
       }
     });
     // 300 unauthenticated uploads of 900 KB (to a guarded route), 30 to the public login route.
@@ -208,7 +228,8 @@ describe('a flood of unauthenticated clients (issue 17: starvation)', () => {
     for (let i = 0; i < 30; i++) partialUpload(server.port, '/studio/login', `10.7.0.${i}`);
     // The flood is being served, not idle: wait until logins have started completing (each one is
     // a full argon2id derivation; slow on a loaded machine, hence the generous bound).
-    for (const until = Date.now() + 45_000; n <= 48 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 100));
+    for (const until = Date.now() + 45_000; n <= 48 && Date.now() < until; )
+      await new Promise((r) => setTimeout(r, 100));
     expect(n, 'no login was answered during the flood').toBeGreaterThan(48);
 
     let peak = 0;
@@ -236,7 +257,10 @@ describe('a flood of unauthenticated clients (issue 17: starvation)', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect((await health()).status).toBe(200);
     const lines = server.stderr().split('\n').filter(Boolean);
-    expect(lines.filter((l) => / ERROR /.test(l)), server.stderr().slice(0, 2000)).toEqual([]);
+    expect(
+      lines.filter((l) => / ERROR /.test(l)),
+      server.stderr().slice(0, 2000),
+    ).toEqual([]);
     expect(lines.filter((l) => /^\s+at /.test(l))).toEqual([]);
     // the 30 login uploads were being read when they went away: exactly one line for all of them
     expect(lines.filter((l) => /not received completely/.test(l))).toHaveLength(1);

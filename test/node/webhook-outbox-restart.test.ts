@@ -77,10 +77,19 @@ describe('webhook outbox across a crash (Node)', () => {
     const hook = await fetch(`${first.url}/api/mycelium/webhooks`, {
       method: 'POST',
       headers: admin,
-      body: JSON.stringify({ agent_id: '__global__', url: `http://127.0.0.1:${port}/late`, events: ['custom.survivor'], secret }),
+      body: JSON.stringify({
+        agent_id: '__global__',
+        url: `http://127.0.0.1:${port}/late`,
+        events: ['custom.survivor'],
+        secret,
+      }),
     });
     expect(hook.status).toBe(200);
-    const ev = await fetch(`${first.url}/api/mycelium/events`, { method: 'POST', headers: admin, body: JSON.stringify({ type: 'custom.survivor', data: { n: 7 } }) });
+    const ev = await fetch(`${first.url}/api/mycelium/events`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ type: 'custom.survivor', data: { n: 7 } }),
+    });
     expect(ev.status).toBe(200);
 
     // Wait until at least one attempt failed (receiver down), then crash the server.
@@ -120,7 +129,9 @@ describe('webhook outbox across a crash (Node)', () => {
     let rows: any[] = [];
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
-      const res = await fetch(`${second.url}/api/mycelium/webhooks/deliveries?event=custom.survivor`, { headers: admin });
+      const res = await fetch(`${second.url}/api/mycelium/webhooks/deliveries?event=custom.survivor`, {
+        headers: admin,
+      });
       rows = await res.json();
       if (rows[0]?.state !== 'pending') break;
       await new Promise((r) => setTimeout(r, 100));

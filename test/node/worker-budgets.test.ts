@@ -28,7 +28,9 @@ beforeAll(async () => {
   bundle = await buildWorker(join(dir, 'worker.js'));
   mkdirSync(join(dir, 'plugins'));
   const core = await startHranaServer({ dbPath: join(dir, 'core.db'), responseDelayMs: 5 });
-  const plugins = await Promise.all(PLUGIN_NAMES.map((n) => startHranaServer({ dbPath: join(dir, 'plugins', `${n}.db`), responseDelayMs: 5 })));
+  const plugins = await Promise.all(
+    PLUGIN_NAMES.map((n) => startHranaServer({ dbPath: join(dir, 'plugins', `${n}.db`), responseDelayMs: 5 })),
+  );
   servers = [core, ...plugins];
   bindings = {
     ADMIN_KEY: ADMIN,
@@ -44,7 +46,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const isolate = () => new Miniflare({ modules: true, modulesRoot: dir, scriptPath: bundle, compatibilityDate: '2025-07-01', bindings });
+const isolate = () =>
+  new Miniflare({ modules: true, modulesRoot: dir, scriptPath: bundle, compatibilityDate: '2025-07-01', bindings });
 
 function resetAll() {
   for (const s of servers) s.resetStats();
@@ -110,7 +113,7 @@ describe('Workers request budgets (issue 16)', () => {
         report[name] = r;
       }
       const tasks = await mf.dispatchFetch('http://localhost/api/mycelium/tasks?status=open', { headers: agent });
-      const open = ((await tasks.json()) as { tasks?: { id: number }[] } | { id: number }[]);
+      const open = (await tasks.json()) as { tasks?: { id: number }[] } | { id: number }[];
       const list = Array.isArray(open) ? open : (open.tasks ?? []);
       const claim = await measure(mf, 'POST', `/tasks/${list[0].id}/claim`, agent, {});
       expect(claim.status, claim.text).toBe(200);
@@ -118,7 +121,9 @@ describe('Workers request budgets (issue 16)', () => {
 
       // The cron trigger is an invocation with the same budget.
       resetAll();
-      const worker = (await mf.getWorker()) as unknown as { scheduled(o: { cron: string; scheduledTime: Date }): Promise<unknown> };
+      const worker = (await mf.getWorker()) as unknown as {
+        scheduled(o: { cron: string; scheduledTime: Date }): Promise<unknown>;
+      };
       await worker.scheduled({ cron: '* * * * *', scheduledTime: new Date() });
       report['cron (maintenance)'] = usage();
 

@@ -25,7 +25,13 @@ describe('Worker bundle', () => {
   });
 
   it('answers 503 with a JSON error (not a crash) when its secrets are missing', async () => {
-    const mf = new Miniflare({ modules: true, modulesRoot: dir, scriptPath: bundle, compatibilityDate: '2025-07-01', bindings: { LIBSQL_URL: 'http://127.0.0.1:9' } });
+    const mf = new Miniflare({
+      modules: true,
+      modulesRoot: dir,
+      scriptPath: bundle,
+      compatibilityDate: '2025-07-01',
+      bindings: { LIBSQL_URL: 'http://127.0.0.1:9' },
+    });
     try {
       const res = await mf.dispatchFetch('http://localhost/health');
       expect(res.status).toBe(503);
@@ -47,7 +53,9 @@ describe('Worker bundle', () => {
     });
     const db = new Db(new SqliteFileDriver(dbPath));
     try {
-      const worker = (await mf.getWorker()) as unknown as { scheduled(o: { cron: string; scheduledTime: Date }): Promise<unknown> };
+      const worker = (await mf.getWorker()) as unknown as {
+        scheduled(o: { cron: string; scheduledTime: Date }): Promise<unknown>;
+      };
       await worker.scheduled({ cron: '*/5 * * * *', scheduledTime: new Date() });
       const runs = await db.all<{ job: string }>('SELECT job FROM maintenance_runs ORDER BY job');
       expect(runs.map((r) => r.job)).toContain('password_reset_cleanup');

@@ -37,7 +37,14 @@ beforeAll(async () => {
     modulesRoot: dir,
     scriptPath: bundle,
     compatibilityDate: '2025-07-01',
-    bindings: { ADMIN_KEY: ADMIN, JWT_SECRET: 'j'.repeat(40), LIBSQL_URL: core.url, LOG_LEVEL: 'error', TRUST_PROXY: 'true', ...pluginBindings },
+    bindings: {
+      ADMIN_KEY: ADMIN,
+      JWT_SECRET: 'j'.repeat(40),
+      LIBSQL_URL: core.url,
+      LOG_LEVEL: 'error',
+      TRUST_PROXY: 'true',
+      ...pluginBindings,
+    },
     durableObjects: { EVENT_HUB: 'EventHub' },
   });
   await mf.ready;

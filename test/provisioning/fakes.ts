@@ -19,7 +19,9 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function listen(handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>): Promise<{ server: Server; url: string }> {
+async function listen(
+  handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     handler(req, res).catch((err) => {
       res.statusCode = 500;
@@ -54,7 +56,18 @@ export interface InjectedFailure {
 
 export class FakeRailway {
   calls: { operation: string; query: string; variables: any; auth: string | undefined }[] = [];
-  projects = new Map<string, { id: string; name: string; environments: { id: string; name: string }[]; services: { id: string; name: string; source: any }[]; volumes: { id: string; name: string; mountPath: string }[]; customDomains: any[]; deleted: boolean }>();
+  projects = new Map<
+    string,
+    {
+      id: string;
+      name: string;
+      environments: { id: string; name: string }[];
+      services: { id: string; name: string; source: any }[];
+      volumes: { id: string; name: string; mountPath: string }[];
+      customDomains: any[];
+      deleted: boolean;
+    }
+  >();
   variables = new Map<string, Record<string, string>>();
   deployments = new Map<string, { id: string; serviceId: string; polls: number; status: string }>();
   failures: InjectedFailure[] = [];
@@ -92,9 +105,11 @@ export class FakeRailway {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'POST' || req.url !== '/graphql/v2') return json(res, 404, { message: 'not found' });
     if (req.headers['content-type'] !== 'application/json') return json(res, 415, { message: 'json only' });
-    if (req.headers.authorization !== `Bearer ${RAILWAY_TOKEN}`) return json(res, 401, { errors: [{ message: 'Not Authorized' }] });
+    if (req.headers.authorization !== `Bearer ${RAILWAY_TOKEN}`)
+      return json(res, 401, { errors: [{ message: 'Not Authorized' }] });
     const body = JSON.parse(await readBody(req));
-    if (typeof body.query !== 'string' || typeof body.variables !== 'object') return json(res, 400, { errors: [{ message: 'bad request' }] });
+    if (typeof body.query !== 'string' || typeof body.variables !== 'object')
+      return json(res, 400, { errors: [{ message: 'bad request' }] });
     const m = /^\s*(query|mutation)\s+(\w+)/.exec(body.query);
     if (!m) return json(res, 400, { errors: [{ message: 'anonymous operation' }] });
     const operation = m[2];
@@ -115,7 +130,10 @@ export class FakeRailway {
   private answerFailure(res: ServerResponse, f: InjectedFailure): void {
     f.times = (f.times ?? 1) - 1;
     if (f.status === 200) json(res, 200, { data: null, errors: [{ message: f.message }] });
-    else { res.statusCode = f.status; res.end(f.message); }
+    else {
+      res.statusCode = f.status;
+      res.end(f.message);
+    }
   }
 
   private project(id: string) {
@@ -129,15 +147,35 @@ export class FakeRailway {
     switch (op) {
       case 'ProjectCreate': {
         if (!v.input?.name) throw new Error('name required');
-        const p = { id: this.id('proj'), name: v.input.name, environments: [{ id: this.id('env'), name: 'production' }], services: [], volumes: [], customDomains: [], deleted: false };
+        const p = {
+          id: this.id('proj'),
+          name: v.input.name,
+          environments: [{ id: this.id('env'), name: 'production' }],
+          services: [],
+          volumes: [],
+          customDomains: [],
+          deleted: false,
+        };
         this.projects.set(p.id, p);
         return { projectCreate: { id: p.id, name: p.name, environments: edges(p.environments) } };
       }
       case 'Projects':
-        return { projects: edges(this.liveProjects().map((p) => ({ id: p.id, name: p.name, environments: edges(p.environments) }))) };
+        return {
+          projects: edges(
+            this.liveProjects().map((p) => ({ id: p.id, name: p.name, environments: edges(p.environments) })),
+          ),
+        };
       case 'Project': {
         const p = this.project(v.id);
-        return { project: { id: p.id, name: p.name, environments: edges(p.environments), services: edges(p.services.map((s) => ({ id: s.id, name: s.name }))), volumes: edges(p.volumes.map((x) => ({ id: x.id, name: x.name }))) } };
+        return {
+          project: {
+            id: p.id,
+            name: p.name,
+            environments: edges(p.environments),
+            services: edges(p.services.map((s) => ({ id: s.id, name: s.name }))),
+            volumes: edges(p.volumes.map((x) => ({ id: x.id, name: x.name }))),
+          },
+        };
       }
       case 'ServiceCreate': {
         const p = this.project(v.input.projectId);
@@ -177,7 +215,17 @@ export class FakeRailway {
         const d = {
           id: this.id('dom'),
           domain: v.input.domain,
-          status: { dnsRecords: [{ hostlabel: v.input.domain.split('.')[0], fqdn: v.input.domain, recordType: 'DNS_RECORD_TYPE_CNAME', requiredValue: `${v.input.serviceId}.up.railway.app`, purpose: 'DNS_RECORD_PURPOSE_TRAFFIC_ROUTE' }] },
+          status: {
+            dnsRecords: [
+              {
+                hostlabel: v.input.domain.split('.')[0],
+                fqdn: v.input.domain,
+                recordType: 'DNS_RECORD_TYPE_CNAME',
+                requiredValue: `${v.input.serviceId}.up.railway.app`,
+                purpose: 'DNS_RECORD_PURPOSE_TRAFFIC_ROUTE',
+              },
+            ],
+          },
         };
         p.customDomains.push(d);
         return { customDomainCreate: d };
@@ -197,7 +245,13 @@ export class FakeRailway {
         return { deployment: { id: d.id, status: d.status, createdAt: '2026-01-01T00:00:00Z' } };
       }
       case 'Deployments':
-        return { deployments: edges([...this.deployments.values()].filter((d) => d.serviceId === v.input.serviceId).map((d) => ({ id: d.id, status: d.status, createdAt: '2026-01-01T00:00:00Z' }))) };
+        return {
+          deployments: edges(
+            [...this.deployments.values()]
+              .filter((d) => d.serviceId === v.input.serviceId)
+              .map((d) => ({ id: d.id, status: d.status, createdAt: '2026-01-01T00:00:00Z' })),
+          ),
+        };
       case 'DeploymentRemove': {
         const d = this.deployments.get(v.id);
         if (!d) throw new Error('Deployment not found');
@@ -216,7 +270,10 @@ export class FakeRailway {
 
 export class FakeCloudflare {
   requests: Recorded[] = [];
-  records = new Map<string, { id: string; type: string; name: string; content: string; proxied: boolean; ttl: number }>();
+  records = new Map<
+    string,
+    { id: string; type: string; name: string; content: string; proxied: boolean; ttl: number }
+  >();
   /** Global order log shared with other fakes to assert teardown order. */
   log: string[] | null = null;
   failNext: { method: string; status: number; message: string } | null = null;
@@ -241,9 +298,15 @@ export class FakeCloudflare {
     const u = new URL(req.url ?? '/', 'http://x');
     this.requests.push({ method: req.method ?? '', path: u.pathname + u.search, headers: req.headers, body });
     this.log?.push(`cloudflare ${req.method}`);
-    if (req.headers.authorization !== `Bearer ${CLOUDFLARE_TOKEN}`) return json(res, 403, { success: false, errors: [{ code: 10000, message: 'Authentication error' }], result: null });
+    if (req.headers.authorization !== `Bearer ${CLOUDFLARE_TOKEN}`)
+      return json(res, 403, {
+        success: false,
+        errors: [{ code: 10000, message: 'Authentication error' }],
+        result: null,
+      });
     const m = /^\/client\/v4\/zones\/([^/]+)\/dns_records(?:\/([^/]+))?$/.exec(u.pathname);
-    if (!m || m[1] !== ZONE_ID) return json(res, 404, { success: false, errors: [{ code: 7003, message: 'Could not route' }], result: null });
+    if (!m || m[1] !== ZONE_ID)
+      return json(res, 404, { success: false, errors: [{ code: 7003, message: 'Could not route' }], result: null });
     if (this.failNext && this.failNext.method === req.method) {
       const f = this.failNext;
       this.failNext = null;
@@ -251,33 +314,72 @@ export class FakeCloudflare {
     }
     const id = m[2];
     const validate = () => {
-      if (body?.type !== 'CNAME' || typeof body.name !== 'string' || typeof body.content !== 'string' || body.proxied !== true || body.ttl !== 1) return 'bad record body';
+      if (
+        body?.type !== 'CNAME' ||
+        typeof body.name !== 'string' ||
+        typeof body.content !== 'string' ||
+        body.proxied !== true ||
+        body.ttl !== 1
+      )
+        return 'bad record body';
       if (body.content === body.name) return 'CNAME content cannot reference itself';
       return null;
     };
     switch (req.method) {
       case 'GET': {
-        const list = [...this.records.values()].filter((r) => (!u.searchParams.get('type') || r.type === u.searchParams.get('type')) && (!u.searchParams.get('name') || r.name === u.searchParams.get('name')));
+        const list = [...this.records.values()].filter(
+          (r) =>
+            (!u.searchParams.get('type') || r.type === u.searchParams.get('type')) &&
+            (!u.searchParams.get('name') || r.name === u.searchParams.get('name')),
+        );
         return json(res, 200, { success: true, errors: [], messages: [], result: list });
       }
       case 'POST': {
         const bad = validate();
         if (bad) return json(res, 400, { success: false, errors: [{ code: 9000, message: bad }], result: null });
-        if ([...this.records.values()].some((r) => r.name === body.name)) return json(res, 400, { success: false, errors: [{ code: 81053, message: 'An A, AAAA, or CNAME record with that host already exists.' }], result: null });
-        const rec = { id: `rec${++this.seq}`, type: body.type, name: body.name, content: body.content, proxied: body.proxied, ttl: body.ttl };
+        if ([...this.records.values()].some((r) => r.name === body.name))
+          return json(res, 400, {
+            success: false,
+            errors: [{ code: 81053, message: 'An A, AAAA, or CNAME record with that host already exists.' }],
+            result: null,
+          });
+        const rec = {
+          id: `rec${++this.seq}`,
+          type: body.type,
+          name: body.name,
+          content: body.content,
+          proxied: body.proxied,
+          ttl: body.ttl,
+        };
         this.records.set(rec.id, rec);
         return json(res, 200, { success: true, errors: [], messages: [], result: rec });
       }
       case 'PUT': {
         const bad = validate();
         if (bad) return json(res, 400, { success: false, errors: [{ code: 9000, message: bad }], result: null });
-        if (!id || !this.records.has(id)) return json(res, 404, { success: false, errors: [{ code: 81044, message: 'Record does not exist.' }], result: null });
-        const rec = { ...this.records.get(id)!, name: body.name, content: body.content, proxied: body.proxied, ttl: body.ttl };
+        if (!id || !this.records.has(id))
+          return json(res, 404, {
+            success: false,
+            errors: [{ code: 81044, message: 'Record does not exist.' }],
+            result: null,
+          });
+        const rec = {
+          ...this.records.get(id)!,
+          name: body.name,
+          content: body.content,
+          proxied: body.proxied,
+          ttl: body.ttl,
+        };
         this.records.set(id, rec);
         return json(res, 200, { success: true, errors: [], messages: [], result: rec });
       }
       case 'DELETE': {
-        if (!id || !this.records.has(id)) return json(res, 404, { success: false, errors: [{ code: 81044, message: 'Record does not exist.' }], result: null });
+        if (!id || !this.records.has(id))
+          return json(res, 404, {
+            success: false,
+            errors: [{ code: 81044, message: 'Record does not exist.' }],
+            result: null,
+          });
         this.records.delete(id);
         return json(res, 200, { success: true, errors: [], messages: [], result: { id } });
       }

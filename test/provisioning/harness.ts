@@ -75,7 +75,14 @@ export async function startHarness(timing: Partial<ProvisioningTiming> = {}): Pr
       tenantUrl: () => tenant.url,
     });
   return {
-    db, driver, railway, cloudflare, tenant, events, inbox, order,
+    db,
+    driver,
+    railway,
+    cloudflare,
+    tenant,
+    events,
+    inbox,
+    order,
     svc: makeService(),
     makeService,
     advanceClock: (ms) => void (offset += ms),

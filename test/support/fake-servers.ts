@@ -16,14 +16,22 @@ export interface FakeServer {
 
 /** A small HTTP server on 127.0.0.1 that records requests and answers with `respond`. */
 export async function startFakeServer(
-  respond: (req: CapturedRequest) => { status?: number; body?: unknown; headers?: Record<string, string> } = () => ({ status: 200, body: {} }),
+  respond: (req: CapturedRequest) => { status?: number; body?: unknown; headers?: Record<string, string> } = () => ({
+    status: 200,
+    body: {},
+  }),
 ): Promise<FakeServer> {
   const requests: CapturedRequest[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
-      const captured = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      const captured = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
       requests.push(captured);
       const out = respond(captured);
       res.writeHead(out.status ?? 200, { 'content-type': 'application/json', ...(out.headers ?? {}) });
@@ -64,7 +72,11 @@ export async function startWebhookReceiver<T = any>() {
 }
 
 /** Polls `fn` until it returns something truthy (background deliveries), failing after `ms`. */
-export async function waitFor<T>(fn: () => T | undefined | null | false, ms = 8000, settle?: () => Promise<void>): Promise<T> {
+export async function waitFor<T>(
+  fn: () => T | undefined | null | false,
+  ms = 8000,
+  settle?: () => Promise<void>,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = fn();
@@ -81,8 +93,30 @@ export async function waitFor<T>(fn: () => T | undefined | null | false, ms = 80
  */
 export async function startFakeGithub(token: string) {
   const pulls = [
-    { number: 12, title: 'Add sprites', user: { login: 'octo' }, head: { ref: 'feat/sprites' }, base: { ref: 'main' }, state: 'open', draft: false, html_url: 'https://github.example/acme/game/pull/12', created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-02T00:00:00Z' },
-    { number: 13, title: 'Ghost PR', user: null, head: { ref: 'x' }, base: { ref: 'main' }, state: 'open', draft: true, html_url: 'https://github.example/acme/game/pull/13', created_at: '2026-01-03T00:00:00Z', updated_at: '2026-01-03T00:00:00Z' },
+    {
+      number: 12,
+      title: 'Add sprites',
+      user: { login: 'octo' },
+      head: { ref: 'feat/sprites' },
+      base: { ref: 'main' },
+      state: 'open',
+      draft: false,
+      html_url: 'https://github.example/acme/game/pull/12',
+      created_at: '2026-01-01T00:00:00Z',
+      updated_at: '2026-01-02T00:00:00Z',
+    },
+    {
+      number: 13,
+      title: 'Ghost PR',
+      user: null,
+      head: { ref: 'x' },
+      base: { ref: 'main' },
+      state: 'open',
+      draft: true,
+      html_url: 'https://github.example/acme/game/pull/13',
+      created_at: '2026-01-03T00:00:00Z',
+      updated_at: '2026-01-03T00:00:00Z',
+    },
   ];
   return startFakeServer((req) => {
     if (req.headers.authorization !== `Bearer ${token}`) return { status: 401, body: { message: 'Bad credentials' } };
@@ -96,7 +130,10 @@ export async function startFakeGithub(token: string) {
     if (req.method === 'POST' && !m[3]) {
       const b = JSON.parse(req.body || '{}');
       if (b.head === 'missing') return { status: 422, body: { message: 'Validation Failed' } };
-      return { status: 201, body: { ...pulls[0], number: 99, title: b.title, html_url: 'https://github.example/acme/game/pull/99' } };
+      return {
+        status: 201,
+        body: { ...pulls[0], number: 99, title: b.title, html_url: 'https://github.example/acme/game/pull/99' },
+      };
     }
     if (req.method === 'PUT' && m[3]) {
       if (m[3] === '13') return { status: 405, body: { message: 'Pull Request is not mergeable' } };

@@ -137,7 +137,10 @@ describe('execute', () => {
 
   it('binds named arguments with or without their prefix', async () => {
     const c = client();
-    const r = await c.execute({ sql: 'SELECT :a AS a, @b AS b, $c AS c, :a || @b AS ab', args: { a: 'x', '@b': 'y', c: null } });
+    const r = await c.execute({
+      sql: 'SELECT :a AS a, @b AS b, $c AS c, :a || @b AS ab',
+      args: { a: 'x', '@b': 'y', c: null },
+    });
     expect({ ...r.rows[0] }).toEqual({ a: 'x', b: 'y', c: null, ab: 'xy' });
   });
 
@@ -271,7 +274,12 @@ describe('interactive transactions', () => {
     // After ROLLBACK the same stream sees fresh data and can write again.
     r = await pipeline({
       baton: r.json.baton,
-      requests: [sqlStmt('ROLLBACK'), sqlStmt('INSERT INTO t VALUES (3)'), sqlStmt('SELECT count(*) FROM t'), { type: 'close' }],
+      requests: [
+        sqlStmt('ROLLBACK'),
+        sqlStmt('INSERT INTO t VALUES (3)'),
+        sqlStmt('SELECT count(*) FROM t'),
+        { type: 'close' },
+      ],
     });
     expect(r.json.results.map((x: any) => x.type)).toEqual(['ok', 'ok', 'ok', 'ok']);
     expect(r.json.results[2].response.result.rows).toEqual([[{ type: 'integer', value: '2' }]]);
@@ -315,7 +323,9 @@ describe('executeMultiple', () => {
 
   it('stops at the first error, keeping what ran before it', async () => {
     const c = client();
-    await expect(c.executeMultiple('CREATE TABLE a (x); INSERT INTO nope VALUES (1); CREATE TABLE b (x);')).rejects.toMatchObject({
+    await expect(
+      c.executeMultiple('CREATE TABLE a (x); INSERT INTO nope VALUES (1); CREATE TABLE b (x);'),
+    ).rejects.toMatchObject({
       code: 'SQLITE_ERROR',
     });
     const tables = await c.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
@@ -335,7 +345,9 @@ describe('concurrency', () => {
     const winners = results.filter((r) => r.rows.length === 1);
     expect(winners).toHaveLength(10);
     expect(winners.every((r) => r.rowsAffected === 1)).toBe(true);
-    expect(winners.map((r) => r.rows[0].n).sort((a, b) => Number(a) - Number(b))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(winners.map((r) => r.rows[0].n).sort((a, b) => Number(a) - Number(b))).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+    ]);
     expect(results.filter((r) => r.rowsAffected === 0)).toHaveLength(10);
     expect((await setup.execute('SELECT n FROM t')).rows[0].n).toBe(10);
   });
@@ -445,7 +457,10 @@ describe('protocol details (raw HTTP)', () => {
 
     const second = await pipeline({
       baton,
-      requests: [sqlStmt('INSERT INTO t VALUES (?)', { args: [{ type: 'integer', value: '5' }] }), { type: 'get_autocommit' }],
+      requests: [
+        sqlStmt('INSERT INTO t VALUES (?)', { args: [{ type: 'integer', value: '5' }] }),
+        { type: 'get_autocommit' },
+      ],
     });
     expect(second.json.results[0].response.result).toMatchObject({ affected_row_count: 1, last_insert_rowid: '1' });
     expect(second.json.results[1].response).toEqual({ type: 'get_autocommit', is_autocommit: false });
@@ -505,13 +520,27 @@ describe('protocol details (raw HTTP)', () => {
     const result = r.json.results[0].response.result;
     const ran = result.step_results.map((x: unknown) => x !== null);
     expect(ran).toEqual([true, false, false, true, true, true, false, true, false, true]);
-    expect(result.step_errors.map((x: unknown) => x !== null)).toEqual([false, true, false, false, false, false, false, false, false, false]);
+    expect(result.step_errors.map((x: unknown) => x !== null)).toEqual([
+      false,
+      true,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
     expect(result.step_errors[1]).toMatchObject({ code: 'SQLITE_ERROR', message: expect.stringContaining('missing') });
     expect(result.step_results[3].rows).toEqual([[{ type: 'integer', value: '3' }]]);
 
     const bad = await pipeline({
       baton: null,
-      requests: [{ type: 'batch', batch: { steps: [{ condition: ok(0), stmt: stmt('SELECT 1') }] } }, { type: 'close' }],
+      requests: [
+        { type: 'batch', batch: { steps: [{ condition: ok(0), stmt: stmt('SELECT 1') }] } },
+        { type: 'close' },
+      ],
     });
     expect(bad.json.results[0].type).toBe('error');
   });
@@ -520,9 +549,15 @@ describe('protocol details (raw HTTP)', () => {
     const r = await pipeline({
       baton: null,
       requests: [
-        { type: 'sequence', sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO t (name) VALUES (1.5);' },
+        {
+          type: 'sequence',
+          sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO t (name) VALUES (1.5);',
+        },
         { type: 'store_sql', sql_id: 7, sql: 'SELECT id, name FROM t WHERE id = :id' },
-        { type: 'execute', stmt: { sql_id: 7, named_args: [{ name: 'id', value: { type: 'integer', value: '1' } }], want_rows: true } },
+        {
+          type: 'execute',
+          stmt: { sql_id: 7, named_args: [{ name: 'id', value: { type: 'integer', value: '1' } }], want_rows: true },
+        },
         { type: 'describe', sql_id: 7 },
         { type: 'describe', sql: 'INSERT INTO t (name) VALUES (?)' },
         { type: 'execute', stmt: { sql: 'SELECT id FROM t', want_rows: false } },
@@ -533,7 +568,12 @@ describe('protocol details (raw HTTP)', () => {
     });
     const res = r.json.results;
     expect(res.slice(0, 2).map((x: any) => x.response.type)).toEqual(['sequence', 'store_sql']);
-    expect(res[2].response.result.rows).toEqual([[{ type: 'integer', value: '1' }, { type: 'text', value: '1.5' }]]);
+    expect(res[2].response.result.rows).toEqual([
+      [
+        { type: 'integer', value: '1' },
+        { type: 'text', value: '1.5' },
+      ],
+    ]);
     expect(res[3].response.result).toEqual({
       params: [{ name: ':id' }],
       cols: [
@@ -553,7 +593,10 @@ describe('protocol details (raw HTTP)', () => {
     server = await start({ streamIdleTimeoutMs: 100 });
     const setup = client();
     await setup.execute('CREATE TABLE t (x)');
-    const open = await pipeline({ baton: null, requests: [sqlStmt('BEGIN IMMEDIATE'), sqlStmt('INSERT INTO t VALUES (1)')] });
+    const open = await pipeline({
+      baton: null,
+      requests: [sqlStmt('BEGIN IMMEDIATE'), sqlStmt('INSERT INTO t VALUES (1)')],
+    });
     expect(open.json.results.map((x: any) => x.type)).toEqual(['ok', 'ok']);
     await new Promise((r) => setTimeout(r, 400));
     const late = await pipeline({ baton: open.json.baton, requests: [sqlStmt('COMMIT')] });
@@ -568,11 +611,10 @@ describe('parseSql', () => {
   it('splits statements and numbers parameters like SQLite', () => {
     const parsed = parseSql(`SELECT ?, :a, ?5, :a, @b, ?; ; -- trailing; comment
       SELECT 'it''s; ?' AS "q;?", [x;?], \`y?\`, $c::d(ef) /* ?; */`);
-    expect(parsed.map((p) => p.params)).toEqual([
-      [null, ':a', null, null, '?5', '@b', null],
-      ['$c::d(ef)'],
-    ]);
+    expect(parsed.map((p) => p.params)).toEqual([[null, ':a', null, null, '?5', '@b', null], ['$c::d(ef)']]);
     expect(parseSql('  -- nothing\n /* here */ ;')).toEqual([]);
-    expect(parseSql('CREATE TEMP TRIGGER tr AFTER DELETE ON t BEGIN SELECT 1; SELECT CASE WHEN 1 THEN 2 END; END; SELECT 2')).toHaveLength(2);
+    expect(
+      parseSql('CREATE TEMP TRIGGER tr AFTER DELETE ON t BEGIN SELECT 1; SELECT CASE WHEN 1 THEN 2 END; END; SELECT 2'),
+    ).toHaveLength(2);
   });
 });

@@ -7,7 +7,11 @@ import type { Target } from './target.js';
  * Its requests go through `t.fetch` (the Node app's fetch, or workerd via Miniflare): real HTTP
  * requests and responses, no shortcut around the endpoint.
  */
-export async function mcpClient(t: Target, headers: Record<string, string>, path = '/api/mycelium/mcp'): Promise<Client> {
+export async function mcpClient(
+  t: Target,
+  headers: Record<string, string>,
+  path = '/api/mycelium/mcp',
+): Promise<Client> {
   const client = new Client({ name: 'mycelium-test', version: '1.0.0' });
   const transport = new StreamableHTTPClientTransport(new URL(`http://localhost${path}`), {
     fetch: (url, init) => {

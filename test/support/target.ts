@@ -88,10 +88,11 @@ function makeCall(fetchFn: Target['fetch'], adminKey: string): Target['call'] {
       body = JSON.stringify(o.body);
       headers['Content-Type'] ??= 'application/json';
     }
-    const url = path.startsWith('/api/') || path.startsWith('/health') || !path.startsWith('/') ? path : `${API}${path}`;
+    const url =
+      path.startsWith('/api/') || path.startsWith('/health') || !path.startsWith('/') ? path : `${API}${path}`;
     const res = await fetchFn(url, { method, headers, body });
     const text = await res.text();
-    let parsed: unknown ;
+    let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
@@ -106,7 +107,12 @@ async function startNodeTarget(opts: TargetOptions): Promise<Target> {
   const { adminKey, jwtSecret } = secrets();
   const config = loadConfig({ ADMIN_KEY: adminKey, JWT_SECRET: jwtSecret, DATA_DIR: dataDir, ...opts.env });
   const quiet = consoleLogger('error', { log: () => undefined, error: () => undefined });
-  const runtime = createNodeRuntime({ config, log: process.env.MYCELIUM_TEST_LOG ? consoleLogger('debug') : quiet, clock: opts.clock, resolver: opts.resolver });
+  const runtime = createNodeRuntime({
+    config,
+    log: process.env.MYCELIUM_TEST_LOG ? consoleLogger('debug') : quiet,
+    clock: opts.clock,
+    resolver: opts.resolver,
+  });
   await prepareDatabase(runtime);
   const { app, ctx } = createApp(runtime);
   const fetchFn = async (path: string, init?: RequestInit) => {
@@ -142,13 +148,22 @@ async function startWorkerTarget(opts: TargetOptions): Promise<Target> {
   // Each plugin has its own database: one more libSQL server per bundled plugin, at the same
   // path the Node runtime uses (DATA_DIR/plugins/<name>.db), bound as PLUGIN_DB_URL_<NAME>.
   mkdirSync(join(dataDir, 'plugins'), { recursive: true });
-  const pluginServers = await Promise.all(PLUGIN_NAMES.map((n) => startHranaServer({ dbPath: join(dataDir, 'plugins', `${n}.db`) })));
+  const pluginServers = await Promise.all(
+    PLUGIN_NAMES.map((n) => startHranaServer({ dbPath: join(dataDir, 'plugins', `${n}.db`) })),
+  );
   const pluginBindings = Object.fromEntries(PLUGIN_NAMES.map((n, i) => [pluginDbVar(n), pluginServers[i].url]));
   const mf = new Miniflare({
     modules: true,
     scriptPath: process.env.MYCELIUM_WORKER_BUNDLE ?? join(process.cwd(), 'dist/worker.js'),
     compatibilityDate: '2025-07-01',
-    bindings: { ADMIN_KEY: adminKey, JWT_SECRET: jwtSecret, LIBSQL_URL: hrana.url, LOG_LEVEL: 'error', ...pluginBindings, ...opts.env },
+    bindings: {
+      ADMIN_KEY: adminKey,
+      JWT_SECRET: jwtSecret,
+      LIBSQL_URL: hrana.url,
+      LOG_LEVEL: 'error',
+      ...pluginBindings,
+      ...opts.env,
+    },
     // Uploads and artifacts: Miniflare's in-memory R2, bound as in wrangler.toml.
     r2Buckets: ['BLOBS'],
     // Durable Objects as in wrangler.toml: event streams are fed by EventHub; the file-drone
@@ -178,7 +193,9 @@ async function startWorkerTarget(opts: TargetOptions): Promise<Target> {
     settle: () => new Promise((r) => setTimeout(r, 50)),
     async scheduled() {
       // Miniflare resolves once the handler and its waitUntil work have finished.
-      const worker = (await mf.getWorker()) as unknown as { scheduled(o: { cron: string; scheduledTime: Date }): Promise<unknown> };
+      const worker = (await mf.getWorker()) as unknown as {
+        scheduled(o: { cron: string; scheduledTime: Date }): Promise<unknown>;
+      };
       await worker.scheduled({ cron: '* * * * *', scheduledTime: new Date() });
     },
     async close() {

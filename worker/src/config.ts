@@ -131,19 +131,37 @@ export function parseTrustProxy(raw: string | undefined): TrustProxy {
   if (v.toLowerCase() === 'true') return true;
   if (v.toLowerCase() === 'false') return false;
   if (/^\d+$/.test(v)) return Number(v);
-  return v.split(',').map((s) => s.trim()).filter(Boolean);
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 const csv = (v: string | undefined) =>
-  v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  v
+    ? v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : undefined;
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3002),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   BACKUP_RETENTION: z.coerce.number().int().min(1).max(1000).default(28),
   HEARTBEAT_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
-  LEASE_TTL_SECONDS: z.coerce.number().int().min(10).max(7 * 86_400).optional(),
-  UPLOAD_MAX_BYTES: z.coerce.number().int().min(1).max(5 * 1024 ** 3).default(200 * 1024 * 1024),
+  LEASE_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(7 * 86_400)
+    .optional(),
+  UPLOAD_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(5 * 1024 ** 3)
+    .default(200 * 1024 * 1024),
   WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(12),
   WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(100).max(3_600_000).default(2000),
   APPROVAL_EXPIRY_HOURS: z.coerce.number().int().min(0).max(8760).default(72),

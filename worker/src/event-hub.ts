@@ -15,7 +15,9 @@ export class EventHub {
   private readonly core: EventHubCore;
 
   constructor(_state: unknown, env: { LIBSQL_URL?: string; LIBSQL_AUTH_TOKEN?: string }) {
-    this.core = new EventHubCore(new Db(new LibsqlHttpDriver(env.LIBSQL_URL ?? '', env.LIBSQL_AUTH_TOKEN || undefined)));
+    this.core = new EventHubCore(
+      new Db(new LibsqlHttpDriver(env.LIBSQL_URL ?? '', env.LIBSQL_AUTH_TOKEN || undefined)),
+    );
   }
 
   async fetch(req: Request): Promise<Response> {
@@ -25,7 +27,8 @@ export class EventHub {
       await this.core.wake((await req.json()) as MyceliumEvent[]);
       return new Response(null, { status: 204 });
     }
-    if (req.method === 'GET' && path === '/stats') return Response.json({ streams: this.core.streams, reads: this.core.reads });
+    if (req.method === 'GET' && path === '/stats')
+      return Response.json({ streams: this.core.streams, reads: this.core.reads });
     return new Response('Not found', { status: 404 });
   }
 }
@@ -40,7 +43,8 @@ export interface DurableObjectNamespaceLike {
 export function eventHubClient(ns: DurableObjectNamespaceLike) {
   const stub = () => ns.get(ns.idFromName('events'));
   return {
-    open: (r: HubStreamRequest) => stub().fetch('https://event-hub/stream', { method: 'POST', body: JSON.stringify(r) }),
+    open: (r: HubStreamRequest) =>
+      stub().fetch('https://event-hub/stream', { method: 'POST', body: JSON.stringify(r) }),
     async wake(live: MyceliumEvent[]) {
       const res = await stub().fetch('https://event-hub/wake', { method: 'POST', body: JSON.stringify(live) });
       await res.body?.cancel();

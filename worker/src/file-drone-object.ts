@@ -20,7 +20,8 @@ const pair = () => {
   return { client: p[0], server: p[1] };
 };
 /** A 101 response handing the client end of a pair back to the caller (workerd extension). */
-export const upgraded = (client: WebSocketLike) => new Response(null, { status: 101, webSocket: client } as ResponseInit);
+export const upgraded = (client: WebSocketLike) =>
+  new Response(null, { status: 101, webSocket: client } as ResponseInit);
 
 /** Completes an upgrade only to close it at once with a code, so a refused drone sees why. */
 export function refuseUpgrade(code: number, reason: string): Response {
@@ -30,9 +31,12 @@ export function refuseUpgrade(code: number, reason: string): Response {
   return upgraded(client);
 }
 
-const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 const failure = (err: unknown) =>
-  err instanceof TunnelError ? json({ error: err.message, kind: err.kind }, err.kind === 'no_drone' ? 503 : 504) : json({ error: 'Tunnel error', kind: 'failed' }, 504);
+  err instanceof TunnelError
+    ? json({ error: err.message, kind: err.kind }, err.kind === 'no_drone' ? 503 : 504)
+    : json({ error: 'Tunnel error', kind: 'failed' }, 504);
 
 export class FileDroneHubObject {
   private readonly hub = new FileDroneHub();
@@ -79,7 +83,9 @@ interface DurableObjectNamespaceLike {
 }
 
 /** The Worker's view of the object: the FileDroneTunnel port over fetch. */
-export function durableObjectTunnel(ns: DurableObjectNamespaceLike): FileDroneTunnel & { connect(droneId: string, req: Request): Promise<Response> } {
+export function durableObjectTunnel(
+  ns: DurableObjectNamespaceLike,
+): FileDroneTunnel & { connect(droneId: string, req: Request): Promise<Response> } {
   const stub = () => ns.get(ns.idFromName('file-drones'));
   const q = (droneId?: string, extra: Record<string, string> = {}) => {
     const p = new URLSearchParams(extra);
@@ -96,16 +102,28 @@ export function durableObjectTunnel(ns: DurableObjectNamespaceLike): FileDroneTu
       return (await (await stub().fetch(`https://file-drones/status?${q(droneId)}`)).json()) as Record<string, unknown>;
     },
     async request(droneId, type, params) {
-      const res = await unwrap(await stub().fetch(`https://file-drones/request?${q(droneId)}`, { method: 'POST', body: JSON.stringify({ type, params }) }));
+      const res = await unwrap(
+        await stub().fetch(`https://file-drones/request?${q(droneId)}`, {
+          method: 'POST',
+          body: JSON.stringify({ type, params }),
+        }),
+      );
       return ((await res.json()) as { data: unknown }).data;
     },
     async download(droneId, type, params) {
-      const res = await unwrap(await stub().fetch(`https://file-drones/download?${q(droneId, { type, path: String(params.path ?? '/') })}`));
+      const res = await unwrap(
+        await stub().fetch(`https://file-drones/download?${q(droneId, { type, path: String(params.path ?? '/') })}`),
+      );
       // A fetched response has immutable headers; the pipeline still adds its own.
       return new Response(res.body, { status: res.status, headers: new Headers(res.headers) });
     },
     connect(droneId, req) {
-      return stub().fetch(new Request(`https://file-drones/connect?${q(droneId)}`, { headers: { Upgrade: 'websocket' }, signal: req.signal }));
+      return stub().fetch(
+        new Request(`https://file-drones/connect?${q(droneId)}`, {
+          headers: { Upgrade: 'websocket' },
+          signal: req.signal,
+        }),
+      );
     },
   };
 }

@@ -71,7 +71,10 @@ async function fileDroneUpgrade(inst: Instance, req: Request): Promise<Response>
   try {
     auth = await authenticateFileDrone(inst.ctx, url, req.headers, req.headers.get('cf-connecting-ip') ?? '');
   } catch (err) {
-    return refuseUpgrade(err instanceof AppError && err.status === 429 ? 4429 : 1011, err instanceof AppError ? err.message : 'Server error');
+    return refuseUpgrade(
+      err instanceof AppError && err.status === 429 ? 4429 : 1011,
+      err instanceof AppError ? err.message : 'Server error',
+    );
   }
   if (!auth.ok) return refuseUpgrade(auth.code, auth.reason);
   return tunnel.connect(auth.droneId, req);

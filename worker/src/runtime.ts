@@ -55,7 +55,11 @@ export interface BlobStore {
 export interface FileDroneTunnel {
   status(droneId?: string): Promise<Record<string, unknown>>;
   request(droneId: string | undefined, type: string, params: Record<string, unknown>): Promise<unknown>;
-  download(droneId: string | undefined, type: 'file_download' | 'folder_download', params: Record<string, unknown>): Promise<Response>;
+  download(
+    droneId: string | undefined,
+    type: 'file_download' | 'folder_download',
+    params: Record<string, unknown>,
+  ): Promise<Response>;
 }
 
 export interface Clock {
@@ -135,7 +139,10 @@ export function consoleLogger(level: LogLevel = 'info', sink: Pick<Console, 'log
   const write = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] < ORDER[level]) return;
     const extra = fields
-      ? ' ' + Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')
+      ? ' ' +
+        Object.entries(fields)
+          .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+          .join(' ')
       : '';
     const line = `${new Date().toISOString()} ${lvl.toUpperCase()} ${msg}${extra}`;
     if (lvl === 'error' || lvl === 'warn') sink.error(line);

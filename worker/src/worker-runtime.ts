@@ -1,7 +1,14 @@
 import { loadConfig, type Env } from './config.js';
 import { Db } from './db/db.js';
 import { LibsqlHttpDriver } from './db/libsql-http-driver.js';
-import { BlobTooLargeError, consoleLogger, systemClock, type BlobInfo, type BlobStore, type Runtime } from './runtime.js';
+import {
+  BlobTooLargeError,
+  consoleLogger,
+  systemClock,
+  type BlobInfo,
+  type BlobStore,
+  type Runtime,
+} from './runtime.js';
 import { unavailable } from './http/errors.js';
 import { durableObjectTunnel } from './file-drone-object.js';
 import { eventHubClient, type DurableObjectNamespaceLike } from './event-hub.js';
@@ -19,9 +26,15 @@ interface R2MultipartUploadLike {
 }
 interface R2BucketLike {
   put(key: string, value: Uint8Array): Promise<unknown>;
-  get(key: string): Promise<(R2ObjectLike & { body: ReadableStream<Uint8Array>; arrayBuffer(): Promise<ArrayBuffer> }) | null>;
+  get(
+    key: string,
+  ): Promise<(R2ObjectLike & { body: ReadableStream<Uint8Array>; arrayBuffer(): Promise<ArrayBuffer> }) | null>;
   delete(key: string): Promise<void>;
-  list(o: { prefix: string; cursor?: string; limit?: number }): Promise<{ objects: R2ObjectLike[]; truncated: boolean; cursor?: string }>;
+  list(o: {
+    prefix: string;
+    cursor?: string;
+    limit?: number;
+  }): Promise<{ objects: R2ObjectLike[]; truncated: boolean; cursor?: string }>;
   createMultipartUpload(key: string): Promise<R2MultipartUploadLike>;
 }
 
@@ -56,7 +69,8 @@ export function createWorkerRuntime(env: WorkerEnv) {
       let db = pluginDbs.get(name);
       if (!db) {
         const url = env[pluginDbVar(name)];
-        if (typeof url !== 'string' || !url) throw new Error(`${pluginDbVar(name)} is not set: plugin ${name} has no database`);
+        if (typeof url !== 'string' || !url)
+          throw new Error(`${pluginDbVar(name)} is not set: plugin ${name} has no database`);
         const token = env[pluginDbTokenVar(name)];
         db = new Db(new LibsqlHttpDriver(url, typeof token === 'string' ? token : config.libsqlAuthToken));
         pluginDbs.set(name, db);
@@ -65,7 +79,9 @@ export function createWorkerRuntime(env: WorkerEnv) {
     },
     pluginDbProblem(name) {
       const url = env[pluginDbVar(name)];
-      return typeof url === 'string' && url ? null : `the ${pluginDbVar(name)} binding is not set (plugin ${name} needs its own libSQL database)`;
+      return typeof url === 'string' && url
+        ? null
+        : `the ${pluginDbVar(name)} binding is not set (plugin ${name} needs its own libSQL database)`;
     },
     blobs: r2Blobs(env.BLOBS),
     fileDrones,

@@ -21,14 +21,22 @@ export async function sha256Hex(text: string): Promise<string> {
 }
 
 export async function hmacSha256Hex(secret: string, message: string | Uint8Array): Promise<string> {
-  const key = await crypto.subtle.importKey('raw', enc.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const key = await crypto.subtle.importKey('raw', enc.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+  ]);
   const data = (typeof message === 'string' ? enc.encode(message) : message) as Uint8Array<ArrayBuffer>;
   return toHex(new Uint8Array(await crypto.subtle.sign('HMAC', key, data)));
 }
 
 /** Base64 HMAC-SHA256 with raw key bytes (Standard Webhooks `webhook-signature`). */
 export async function hmacSha256Base64(key: Uint8Array, message: string): Promise<string> {
-  const k = await crypto.subtle.importKey('raw', key as Uint8Array<ArrayBuffer>, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const k = await crypto.subtle.importKey(
+    'raw',
+    key as Uint8Array<ArrayBuffer>,
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign'],
+  );
   const sig = new Uint8Array(await crypto.subtle.sign('HMAC', k, enc.encode(message)));
   let bin = '';
   for (const b of sig) bin += String.fromCharCode(b);
@@ -47,7 +55,10 @@ export function timingSafeEqualBytes(a: Uint8Array, b: Uint8Array): boolean {
  * Compares two secrets without leaking length or encoding (spec 07 SEC-01): both sides are
  * hashed to fixed-length digests first. An empty expected value never matches.
  */
-export async function secretsEqual(provided: string | undefined | null, expected: string | undefined | null): Promise<boolean> {
+export async function secretsEqual(
+  provided: string | undefined | null,
+  expected: string | undefined | null,
+): Promise<boolean> {
   if (!expected || !provided) return false;
   const [a, b] = await Promise.all([
     crypto.subtle.digest('SHA-256', enc.encode(provided)),

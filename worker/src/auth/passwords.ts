@@ -35,7 +35,11 @@ export async function hashPassword(password: string, derive: Argon2idDerive = de
   return `$argon2id$v=19$m=${PARAMS.m},t=${PARAMS.t},p=${PARAMS.p}$${b64(salt)}$${b64(hash)}`;
 }
 
-export async function verifyPassword(password: string, phc: string, derive: Argon2idDerive = deriveInIsolate): Promise<boolean> {
+export async function verifyPassword(
+  password: string,
+  phc: string,
+  derive: Argon2idDerive = deriveInIsolate,
+): Promise<boolean> {
   const m = phc.match(/^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/);
   if (!m) return false;
   const [, mem, t, p, saltB64, hashB64] = m;

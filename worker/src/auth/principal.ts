@@ -15,10 +15,21 @@ import { loadBody, readsBodyAfterAuth } from '../http/body.js';
  */
 export type Principal =
   | { kind: 'admin'; isAdmin: true; who: string; actingAs: string | null }
-  | { kind: 'operator'; isAdmin: boolean; who: string; userId: number; username: string; displayName: string; role: string }
+  | {
+      kind: 'operator';
+      isAdmin: boolean;
+      who: string;
+      userId: number;
+      username: string;
+      displayName: string;
+      role: string;
+    }
   | { kind: 'agent'; isAdmin: false; who: string; id: string; projectId: string; role: string };
 
-type JwtResult = { state: 'absent' } | { state: 'invalid' } | { state: 'valid'; principal: Extract<Principal, { kind: 'operator' }> };
+type JwtResult =
+  | { state: 'absent' }
+  | { state: 'invalid' }
+  | { state: 'valid'; principal: Extract<Principal, { kind: 'operator' }> };
 type AgentResult =
   | { state: 'absent' }
   | { state: 'invalid' }
@@ -114,7 +125,17 @@ export class Credentials {
     }
     if (agent) {
       // Keys that verify are never locked out by others' failures behind the same NAT (SEC-06).
-      return { state: 'valid', principal: { kind: 'agent', isAdmin: false, who: agent.id, id: agent.id, projectId: agent.projectId, role: agent.role } };
+      return {
+        state: 'valid',
+        principal: {
+          kind: 'agent',
+          isAdmin: false,
+          who: agent.id,
+          id: agent.id,
+          projectId: agent.projectId,
+          role: agent.role,
+        },
+      };
     }
     const limiter = this.app.limiters.agentKeyFailures;
     try {

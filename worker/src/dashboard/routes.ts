@@ -5,7 +5,12 @@ import { bodyOf, queryOf } from '../http/body.js';
 import { AppError, badRequest, forbidden } from '../http/errors.js';
 import { queryInt } from '../http/validate.js';
 import { Credentials, principalOf, requireHuman } from '../auth/principal.js';
-import { clearedSessionCookie, cookieCredentialHeaders, isDashboardRequest, sessionCookie } from '../auth/session-cookie.js';
+import {
+  clearedSessionCookie,
+  cookieCredentialHeaders,
+  isDashboardRequest,
+  sessionCookie,
+} from '../auth/session-cookie.js';
 import { StudioService } from '../domain/studio/service.js';
 import { DASHBOARD_ASSETS } from './assets.generated.js';
 import { spendChart } from './service.js';

@@ -27,7 +27,11 @@ export async function spendChart(app: AppContext, p: Principal, days: number) {
       const day = new Date(start + i * DAY_MS).toISOString().slice(0, 10);
       return { day, total_cost: round4(byDay.get(day) ?? 0) };
     }),
-    agents: perAgent.map((r) => ({ agent_id: String(r.key), total_cost: round4(Number(r.total_cost ?? 0)), entry_count: r.entry_count })),
+    agents: perAgent.map((r) => ({
+      agent_id: String(r.key),
+      total_cost: round4(Number(r.total_cost ?? 0)),
+      entry_count: r.entry_count,
+    })),
     budgets,
   };
 }

@@ -41,7 +41,10 @@ export async function migrate(db: Db, migrations: Migration[], table = 'schema_m
   // Bookkeeping table and what is applied, in one round trip: a warm start (nothing to apply) costs
   // a Worker's cold isolate one libSQL request per database.
   const [, appliedRows] = await db.batch([
-    { sql: `CREATE TABLE IF NOT EXISTS ${table} (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT (datetime('now')))`, args: [] },
+    {
+      sql: `CREATE TABLE IF NOT EXISTS ${table} (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT (datetime('now')))`,
+      args: [],
+    },
     { sql: `SELECT name FROM ${table}`, args: [] },
   ]);
   const done = new Set(appliedRows.rows.map((r) => String(r.name)));

@@ -5,7 +5,11 @@ import type { SqlArgs, SqlValue } from './types.js';
  * partial updates. Column names come from typed service input, and are still checked here so a
  * stray key can never become SQL.
  */
-export function assignments(fields: Record<string, SqlValue | undefined>): { columns: string[]; sets: string[]; args: SqlArgs } {
+export function assignments(fields: Record<string, SqlValue | undefined>): {
+  columns: string[];
+  sets: string[];
+  args: SqlArgs;
+} {
   const columns: string[] = [];
   const args: SqlArgs = [];
   for (const [column, value] of Object.entries(fields)) {

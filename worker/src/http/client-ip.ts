@@ -20,7 +20,10 @@ export function clientIp(trust: TrustProxy, forwardedFor: string | undefined, pe
     return clientIp(LOCAL_NETWORKS, forwardedFor, peer);
   }
   if (trust === false || !forwardedFor) return normalise(fallback);
-  const hops = forwardedFor.split(',').map((s) => s.trim()).filter(Boolean);
+  const hops = forwardedFor
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (hops.length === 0) return normalise(fallback);
   if (trust === true) return normalise(hops[0]);
   // chain = client, proxy1, …, proxyN, peer — walk from the right
@@ -44,7 +47,8 @@ function isTrusted(ip: string, list: string[]): boolean {
   return list.some((entry) => {
     if (entry === 'loopback') return addr === '::1' || addr.startsWith('127.');
     if (entry === 'linklocal') return addr.startsWith('169.254.') || addr.toLowerCase().startsWith('fe80:');
-    if (entry === 'uniquelocal') return /^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(addr) || /^f[cd]/i.test(addr);
+    if (entry === 'uniquelocal')
+      return /^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(addr) || /^f[cd]/i.test(addr);
     if (entry.includes('/')) return inCidr4(addr, entry);
     return entry === addr;
   });

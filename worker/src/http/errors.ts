@@ -22,7 +22,8 @@ const MAX_EXCERPT_CHARS = 100;
  * 100 characters are cut (with "…"), so a 1 MB rejected value is never sent back.
  */
 export function excerpt(value: unknown): unknown {
-  if (typeof value === 'string') return value.length > MAX_EXCERPT_CHARS ? `${value.slice(0, MAX_EXCERPT_CHARS)}…` : value;
+  if (typeof value === 'string')
+    return value.length > MAX_EXCERPT_CHARS ? `${value.slice(0, MAX_EXCERPT_CHARS)}…` : value;
   if (value === null || typeof value !== 'object') return value;
   let text: string;
   try {

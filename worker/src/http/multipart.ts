@@ -92,7 +92,9 @@ function parseHeaders(raw: string): { name: string; filename: string | null; con
   }
   if (!/^form-data\b/i.test(disposition)) throw malformed();
   const param = (key: string) => {
-    const m = disposition.match(new RegExp(`;\\s*${key}="((?:[^"\\\\]|\\\\.)*)"`, 'i')) ?? disposition.match(new RegExp(`;\\s*${key}=([^;\\s]+)`, 'i'));
+    const m =
+      disposition.match(new RegExp(`;\\s*${key}="((?:[^"\\\\]|\\\\.)*)"`, 'i')) ??
+      disposition.match(new RegExp(`;\\s*${key}=([^;\\s]+)`, 'i'));
     return m ? m[1].replace(/\\(.)/g, '$1') : null;
   };
   const name = param('name');
@@ -101,7 +103,10 @@ function parseHeaders(raw: string): { name: string; filename: string | null; con
 }
 
 /** Iterates the parts of a multipart body. Throws 400 `Malformed multipart body` on bad framing. */
-export async function* multipartParts(stream: ReadableStream<Uint8Array>, boundary: string): AsyncGenerator<MultipartPart> {
+export async function* multipartParts(
+  stream: ReadableStream<Uint8Array>,
+  boundary: string,
+): AsyncGenerator<MultipartPart> {
   const s = new Scanner(stream.getReader());
   const dashBoundary = enc.encode(`--${boundary}`);
   const delimiter = enc.encode(`\r\n--${boundary}`);

@@ -71,7 +71,11 @@ export function frame(app: AppContext): MiddlewareHandler<AppEnv> {
 /** Client address and lazily-read credentials for the guards. */
 export function identify(app: AppContext): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const ip = clientIp(app.config.trustProxy, c.req.header('x-forwarded-for'), app.runtime.peerAddress(c.req.raw, c.env));
+    const ip = clientIp(
+      app.config.trustProxy,
+      c.req.header('x-forwarded-for'),
+      app.runtime.peerAddress(c.req.raw, c.env),
+    );
     c.set('clientIp', ip);
     c.set('credentials', new Credentials(app, c.req.raw.headers, ip));
     await next();
@@ -97,8 +101,10 @@ export class BodyBudget {
 
   take(client: string, n: number): void {
     const mine = this.perClient.get(client) ?? 0;
-    if (mine + n > this.clientCap) throw new AppError(429, 'Too many request bodies in flight from this client', {}, { 'Retry-After': '1' });
-    if (this.total + n > this.totalCap) throw new AppError(503, 'Server busy: too many request bodies in flight', {}, { 'Retry-After': '1' });
+    if (mine + n > this.clientCap)
+      throw new AppError(429, 'Too many request bodies in flight from this client', {}, { 'Retry-After': '1' });
+    if (this.total + n > this.totalCap)
+      throw new AppError(503, 'Server busy: too many request bodies in flight', {}, { 'Retry-After': '1' });
     this.total += n;
     this.perClient.set(client, mine + n);
   }
@@ -157,7 +163,8 @@ export function jsonBody(app: AppContext, budget = new BodyBudget()): Middleware
         } catch {
           throw badRequest('Invalid JSON in request body');
         }
-        if (jsonDepth(text) > MAX_JSON_DEPTH) throw badRequest(`JSON in request body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+        if (jsonDepth(text) > MAX_JSON_DEPTH)
+          throw badRequest(`JSON in request body is nested deeper than ${MAX_JSON_DEPTH} levels`);
         try {
           parsed = JSON.parse(text);
         } catch {
@@ -204,7 +211,10 @@ function abortedUploadLog(app: AppContext) {
   };
 }
 
-async function readBounded(stream: ReadableStream<Uint8Array> | null, reserve: (n: number) => void): Promise<Uint8Array> {
+async function readBounded(
+  stream: ReadableStream<Uint8Array> | null,
+  reserve: (n: number) => void,
+): Promise<Uint8Array> {
   if (!stream) return new Uint8Array(0);
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];

@@ -162,7 +162,8 @@ function allowListed(u: URL, allow: readonly string[]): boolean {
       if (host === '127.0.0.1' || host === '::1') return true;
       continue;
     }
-    const m = entry.match(/^\[([^\]]+)\](?::(\d+))?$/) ?? entry.match(/^([^:]+)(?::(\d+))?$/) ?? [entry, entry, undefined];
+    const m = entry.match(/^\[([^\]]+)\](?::(\d+))?$/) ??
+      entry.match(/^([^:]+)(?::(\d+))?$/) ?? [entry, entry, undefined];
     const [, h, p] = m;
     if (h === host && (!p || p === port)) return true;
   }
@@ -184,12 +185,16 @@ export async function assertPublicUrl(raw: string, opts: GuardOptions = {}): Pro
     throw new SsrfBlockedError(`Invalid URL scheme: ${u.protocol.replace(/:$/, '')}. Only http and https are allowed.`);
   }
   if (allowListed(u, opts.allow ?? [])) return u;
-  const host = u.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  const host = u.hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
   if (!host) throw new SsrfBlockedError(`Invalid URL: ${raw}`);
   const v6 = host.includes(':') ? parseIPv6(host) : null;
   const v4 = v6 ? null : /^[0-9a-fx.]+$/i.test(host) ? parseIPv4(host) : null;
   if (v6 || v4 !== null) {
-    if (v6 ? isBlockedIPv6(v6) : isBlockedIPv4(v4!)) throw new SsrfBlockedError(`URL points to private IP address: ${v4 !== null ? v4Text(v4) : host}`);
+    if (v6 ? isBlockedIPv6(v6) : isBlockedIPv4(v4!))
+      throw new SsrfBlockedError(`URL points to private IP address: ${v4 !== null ? v4Text(v4) : host}`);
     return u;
   }
   if (host.includes(':')) throw new SsrfBlockedError(`Invalid URL: ${raw}`);
@@ -222,7 +227,11 @@ export interface GuardedFetchOptions extends GuardOptions {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /** fetch() with the guard applied before the first request and again before every redirect hop. */
-export async function guardedFetch(url: string, init: RequestInit = {}, opts: GuardedFetchOptions = {}): Promise<Response> {
+export async function guardedFetch(
+  url: string,
+  init: RequestInit = {},
+  opts: GuardedFetchOptions = {},
+): Promise<Response> {
   const max = opts.maxRedirects ?? 3;
   const doFetch = opts.fetchFn ?? fetch;
   let current = url;

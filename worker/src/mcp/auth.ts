@@ -41,7 +41,12 @@ export function challenge(baseUrl: string, error?: 'invalid_token'): string {
  */
 export async function mcpPrincipal(app: AppContext, headers: Headers, ip: string, baseUrl: string): Promise<Principal> {
   if (!headers.has('x-agent-key') && !headers.has('x-admin-key') && !headers.has('authorization')) {
-    throw new AppError(401, 'Authentication required: send X-Agent-Key, X-Admin-Key or Authorization: Bearer <operator token or agent key>', {}, { 'WWW-Authenticate': challenge(baseUrl) });
+    throw new AppError(
+      401,
+      'Authentication required: send X-Agent-Key, X-Admin-Key or Authorization: Bearer <operator token or agent key>',
+      {},
+      { 'WWW-Authenticate': challenge(baseUrl) },
+    );
   }
   try {
     return await resolveAny(new Credentials(app, headers, ip));
@@ -64,8 +69,16 @@ export function resourceMetadata(baseUrl: string) {
     // Not registered RFC 9728 fields: how this first release authenticates (static credentials, no OAuth flow yet).
     mycelium_credentials: [
       { header: 'X-Agent-Key', value: 'an agent key (dvk_…)', acts_as: 'that agent' },
-      { header: 'Authorization', value: 'Bearer <agent key> or Bearer <operator JWT from POST /api/mycelium/studio/login>', acts_as: 'that agent or operator' },
-      { header: 'X-Admin-Key', value: 'the instance admin key (optionally with X-Acting-As: <agent id>)', acts_as: 'admin' },
+      {
+        header: 'Authorization',
+        value: 'Bearer <agent key> or Bearer <operator JWT from POST /api/mycelium/studio/login>',
+        acts_as: 'that agent or operator',
+      },
+      {
+        header: 'X-Admin-Key',
+        value: 'the instance admin key (optionally with X-Acting-As: <agent id>)',
+        acts_as: 'admin',
+      },
     ],
   };
 }

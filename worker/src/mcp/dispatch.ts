@@ -17,7 +17,17 @@ export type Query = Record<string, string | number | boolean | null | undefined>
  * agent-key failure counter see the real caller, not one shared "MCP" bucket) and the host (links
  * in answers point at the instance the client used).
  */
-export const INHERITED = ['x-agent-key', 'x-admin-key', 'authorization', 'x-acting-as', 'x-forwarded-for', 'x-forwarded-proto', 'cf-connecting-ip', 'host', 'x-request-id'];
+export const INHERITED = [
+  'x-agent-key',
+  'x-admin-key',
+  'authorization',
+  'x-acting-as',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'cf-connecting-ip',
+  'host',
+  'x-request-id',
+];
 
 /**
  * Runs tool calls through the app's own router, in process: no socket, no Workers subrequest, and

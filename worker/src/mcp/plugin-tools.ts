@@ -6,8 +6,16 @@ interface PluginToolDecl {
   name: string;
   description: string;
   inputSchema?: { type: 'object'; properties?: Record<string, unknown>; required?: string[] };
-  schema?: Record<string, { type?: string; description?: string; required?: boolean; enum?: unknown[]; items?: unknown }>;
-  endpoint: { method: 'GET' | 'POST' | 'PUT' | 'DELETE'; path: string; queryMap?: Record<string, string>; bodyMap?: Record<string, string> };
+  schema?: Record<
+    string,
+    { type?: string; description?: string; required?: boolean; enum?: unknown[]; items?: unknown }
+  >;
+  endpoint: {
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+    path: string;
+    queryMap?: Record<string, string>;
+    bodyMap?: Record<string, string>;
+  };
   plugin?: string;
 }
 
@@ -20,7 +28,12 @@ export interface PluginTool {
 
 /** JSON Schema of a declaration: its inputSchema, or the legacy flat `schema` map converted. */
 function schemaOf(d: PluginToolDecl): { type: 'object'; properties: Record<string, unknown>; required: string[] } {
-  if (d.inputSchema) return { type: 'object', properties: d.inputSchema.properties ?? {}, required: arr(d.inputSchema.required).filter((x) => typeof x === 'string') };
+  if (d.inputSchema)
+    return {
+      type: 'object',
+      properties: d.inputSchema.properties ?? {},
+      required: arr(d.inputSchema.required).filter((x) => typeof x === 'string'),
+    };
   const properties: Record<string, unknown> = {};
   const required: string[] = [];
   for (const [k, f] of Object.entries(d.schema ?? {})) {
@@ -49,24 +62,38 @@ export function pluginTool(d: PluginToolDecl): PluginTool | null {
     description: d.plugin ? `${d.description} (plugin ${d.plugin})` : d.description,
     inputSchema: schema,
     async run(env, args) {
-      for (const r of schema.required) if (args[r] === undefined || args[r] === null) throw new ToolArgError(`${r} is required`);
+      for (const r of schema.required)
+        if (args[r] === undefined || args[r] === null) throw new ToolArgError(`${r} is required`);
       const path = ep.path.replace(/\{(\w+)\}|:(\w+)/g, (_m, a: string | undefined, b: string | undefined) => {
         const v = args[(a ?? b)!];
-        if (v === undefined || v === null || v === '') throw new ToolArgError(`${a ?? b} is required (it is part of the path)`);
+        if (v === undefined || v === null || v === '')
+          throw new ToolArgError(`${a ?? b} is required (it is part of the path)`);
         return encodeURIComponent(String(v));
       });
       const rest = Object.entries(args).filter(([k]) => !inPath.has(k));
-      const mapped = (map: Record<string, string> | undefined) => Object.fromEntries(map ? rest.filter(([k]) => k in map).map(([k, v]) => [map[k], v]) : rest);
+      const mapped = (map: Record<string, string> | undefined) =>
+        Object.fromEntries(map ? rest.filter(([k]) => k in map).map(([k, v]) => [map[k], v]) : rest);
       const answer =
         ep.method === 'GET'
-          ? await env.rest('GET', path, { query: Object.fromEntries(Object.entries(mapped(ep.queryMap)).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : (v as string)])) })
+          ? await env.rest('GET', path, {
+              query: Object.fromEntries(
+                Object.entries(mapped(ep.queryMap)).map(([k, v]) => [
+                  k,
+                  typeof v === 'object' ? JSON.stringify(v) : (v as string),
+                ]),
+              ),
+            })
           : await env.rest(ep.method, path, { body: mapped(ep.bodyMap) });
       return typeof answer === 'string' ? answer : json(answer);
     },
   };
 }
 
-const declSchema = z.looseObject({ name: z.string(), description: z.string(), endpoint: z.looseObject({ method: z.string(), path: z.string() }) });
+const declSchema = z.looseObject({
+  name: z.string(),
+  description: z.string(),
+  endpoint: z.looseObject({ method: z.string(), path: z.string() }),
+});
 
 /** The enabled plugins' tools as the caller sees `GET /plugins/mcp-tools`; a plugin-host failure lists none rather than failing the listing. */
 export async function loadPluginTools(env: ToolEnv, taken: Set<string>): Promise<PluginTool[]> {

@@ -23,7 +23,11 @@ export function mcpRoutes(app: AppContext, root: Hono<AppEnv>) {
   const shape = (route: string) => route.replace(/\/:[^/]+/g, '/:');
   let mounted: Set<string> | undefined;
   const isMounted = (route: string) => {
-    mounted ??= new Set(root.routes.filter((x) => x.path.startsWith(`${API_PREFIX}/`)).map((x) => shape(`${x.method} ${x.path.slice(API_PREFIX.length)}`)));
+    mounted ??= new Set(
+      root.routes
+        .filter((x) => x.path.startsWith(`${API_PREFIX}/`))
+        .map((x) => shape(`${x.method} ${x.path.slice(API_PREFIX.length)}`)),
+    );
     return mounted.has(shape(route));
   };
 
@@ -38,7 +42,15 @@ export function mcpRoutes(app: AppContext, root: Hono<AppEnv>) {
     const principal = await mcpPrincipal(app, headers, c.get('clientIp'), baseUrl);
     // Stateless: no session to resume and no standalone server-to-client stream to open.
     if (c.req.method !== 'POST') {
-      return c.json({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this endpoint is stateless; send JSON-RPC with POST' }, id: null }, 405, { Allow: 'POST' });
+      return c.json(
+        {
+          jsonrpc: '2.0',
+          error: { code: -32000, message: 'Method not allowed: this endpoint is stateless; send JSON-RPC with POST' },
+          id: null,
+        },
+        405,
+        { Allow: 'POST' },
+      );
     }
     let exec: ExecutionContextLike | undefined;
     try {
@@ -47,12 +59,21 @@ export function mcpRoutes(app: AppContext, root: Hono<AppEnv>) {
       exec = undefined; // Node: Hono has no execution context
     }
     const env = new ToolEnv(principal, new RestCaller(root, c.req.raw, headers, c.env, exec, API_PREFIX));
-    const server = buildServer(env, isMounted, (msg, err) => app.log.error(msg, { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
-    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    const server = buildServer(env, isMounted, (msg, err) =>
+      app.log.error(msg, { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+    );
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+    });
     await server.connect(transport);
     try {
       // The pipeline has already read the body (bounded to 1 MB); hand the transport the same bytes.
-      const req = new Request(c.req.raw.url, { method: 'POST', headers: c.req.raw.headers, body: (c.get('rawBody') ?? new Uint8Array(0)) as BodyInit });
+      const req = new Request(c.req.raw.url, {
+        method: 'POST',
+        headers: c.req.raw.headers,
+        body: (c.get('rawBody') ?? new Uint8Array(0)) as BodyInit,
+      });
       return await transport.handleRequest(req);
     } finally {
       await server.close().catch(() => undefined);

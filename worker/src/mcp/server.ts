@@ -31,7 +31,10 @@ const jsonSchemas = new Map<string, Record<string, unknown>>();
 function inputSchemaOf(t: ToolDef): Record<string, unknown> {
   let s = jsonSchemas.get(t.name);
   if (!s) {
-    const { $schema: _drop, ...rest } = z.toJSONSchema(t.args, { target: 'draft-7', io: 'input' }) as Record<string, unknown>;
+    const { $schema: _drop, ...rest } = z.toJSONSchema(t.args, { target: 'draft-7', io: 'input' }) as Record<
+      string,
+      unknown
+    >;
     s = spellOutAny(rest) as Record<string, unknown>;
     jsonSchemas.set(t.name, s);
   }
@@ -57,7 +60,11 @@ const errorResult = (text: string): CallToolResult => ({ content: [{ type: 'text
  * Workers need no sticky sessions). The tool list is the built-ins whose REST routes this build
  * mounts, then the enabled plugins' tools, read at request time.
  */
-export function buildServer(env: ToolEnv, mounted: (route: string) => boolean, log: (msg: string, err: unknown) => void): Server {
+export function buildServer(
+  env: ToolEnv,
+  mounted: (route: string) => boolean,
+  log: (msg: string, err: unknown) => void,
+): Server {
   const server = new Server(
     { name: 'mycelium', version: VERSION },
     {
@@ -69,15 +76,24 @@ export function buildServer(env: ToolEnv, mounted: (route: string) => boolean, l
   );
   const builtins = BUILTIN_TOOLS.filter((t) => !t.requires || mounted(t.requires));
   let plugins: Promise<PluginTool[]> | undefined;
-  const pluginTools = () => (plugins ??= loadPluginTools(env, new Set(builtins.map((t) => t.name))).catch((err) => {
-    log('mcp: plugin tools unavailable', err);
-    return [];
-  }));
+  const pluginTools = () =>
+    (plugins ??= loadPluginTools(env, new Set(builtins.map((t) => t.name))).catch((err) => {
+      log('mcp: plugin tools unavailable', err);
+      return [];
+    }));
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
     tools: [
-      ...builtins.map((t) => ({ name: t.name, description: t.description, inputSchema: inputSchemaOf(t) as { type: 'object' } })),
-      ...(await pluginTools()).map((t) => ({ name: t.name, description: t.description, inputSchema: t.inputSchema as { type: 'object' } })),
+      ...builtins.map((t) => ({
+        name: t.name,
+        description: t.description,
+        inputSchema: inputSchemaOf(t) as { type: 'object' },
+      })),
+      ...(await pluginTools()).map((t) => ({
+        name: t.name,
+        description: t.description,
+        inputSchema: t.inputSchema as { type: 'object' },
+      })),
     ],
   }));
 
@@ -92,7 +108,8 @@ export function buildServer(env: ToolEnv, mounted: (route: string) => boolean, l
       const parsed = builtin!.args.safeParse(args);
       if (!parsed.success) {
         const i = parsed.error.issues[0];
-        const field = i.path.map(String).join('.') || (i.code === 'unrecognized_keys' ? i.keys.join(', ') : 'arguments');
+        const field =
+          i.path.map(String).join('.') || (i.code === 'unrecognized_keys' ? i.keys.join(', ') : 'arguments');
         return errorResult(`Error in ${name}: invalid arguments: ${field}: ${i.message}`);
       }
       return { content: [{ type: 'text', text: await builtin!.run(env, parsed.data) }] };

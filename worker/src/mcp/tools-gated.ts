@@ -1,5 +1,19 @@
 import { z } from 'zod';
-import { age, arr, enc, intId, json, jsonish, jsonArg, listing, present, text, tool, ToolArgError, type ToolDef } from './tool.js';
+import {
+  age,
+  arr,
+  enc,
+  intId,
+  json,
+  jsonish,
+  jsonArg,
+  listing,
+  present,
+  text,
+  tool,
+  ToolArgError,
+  type ToolDef,
+} from './tool.js';
 
 /**
  * Tools over areas built on their own branches (drones, assets, skills catalogue, widgets, GitHub;
@@ -23,8 +37,14 @@ export const gatedTools: ToolDef[] = [
       const list = arr(r?.skills ?? r);
       if (!list.length) return 'No skills found.';
       // required_capabilities is the row's JSON text ('[]' when the skill needs nothing).
-      const requires = (caps: unknown) => (typeof caps === 'string' && caps !== '' && caps !== '[]' ? ` (requires: ${caps})` : '');
-      return list.map((s) => `${s.id} — ${s.name} [${s.category}] v${s.version ?? '?'}${requires(s.required_capabilities)}\n  ${s.description || '(no description)'}`).join('\n\n');
+      const requires = (caps: unknown) =>
+        typeof caps === 'string' && caps !== '' && caps !== '[]' ? ` (requires: ${caps})` : '';
+      return list
+        .map(
+          (s) =>
+            `${s.id} — ${s.name} [${s.category}] v${s.version ?? '?'}${requires(s.required_capabilities)}\n  ${s.description || '(no description)'}`,
+        )
+        .join('\n\n');
     },
   }),
   tool({
@@ -35,7 +55,12 @@ export const gatedTools: ToolDef[] = [
     async run(env, a) {
       // Non-agents must name the target (05 §12.2): an admin acting as an agent installs for it.
       const agentId = env.isAgent ? undefined : (env.self ?? undefined);
-      await env.rest('POST', `/skills/${enc(a.skill_id)}/install`, { body: present({ config: a.config === undefined ? undefined : jsonArg('config', a.config, { lenient: true }), agent_id: agentId }) });
+      await env.rest('POST', `/skills/${enc(a.skill_id)}/install`, {
+        body: present({
+          config: a.config === undefined ? undefined : jsonArg('config', a.config, { lenient: true }),
+          agent_id: agentId,
+        }),
+      });
       return `Skill "${a.skill_id}" installed.`;
     },
   }),
@@ -45,7 +70,14 @@ export const gatedTools: ToolDef[] = [
     requires: 'POST /widgets',
     args: { title: text(500), data: jsonish, widget_type: text(100).optional(), project_id: text(200).optional() },
     async run(env, a) {
-      const r = await env.rest('POST', '/widgets', { body: present({ title: a.title, widget_type: a.widget_type ?? 'status', data: jsonArg('data', a.data, { lenient: true }), project_id: a.project_id }) });
+      const r = await env.rest('POST', '/widgets', {
+        body: present({
+          title: a.title,
+          widget_type: a.widget_type ?? 'status',
+          data: jsonArg('data', a.data, { lenient: true }),
+          project_id: a.project_id,
+        }),
+      });
       return `Widget created: #${r.id}`;
     },
   }),
@@ -53,9 +85,20 @@ export const gatedTools: ToolDef[] = [
     name: 'mycelium_update_widget',
     description: 'Change a widget. Every given field is sent.',
     requires: 'PUT /widgets/:id',
-    args: { widget_id: intId, title: text(500).optional(), data: jsonish.optional(), status: z.enum(['active', 'archived']).optional() },
+    args: {
+      widget_id: intId,
+      title: text(500).optional(),
+      data: jsonish.optional(),
+      status: z.enum(['active', 'archived']).optional(),
+    },
     async run(env, a) {
-      await env.rest('PUT', `/widgets/${a.widget_id}`, { body: present({ title: a.title, status: a.status, data: a.data === undefined ? undefined : jsonArg('data', a.data, { lenient: true }) }) });
+      await env.rest('PUT', `/widgets/${a.widget_id}`, {
+        body: present({
+          title: a.title,
+          status: a.status,
+          data: a.data === undefined ? undefined : jsonArg('data', a.data, { lenient: true }),
+        }),
+      });
       return `Widget #${a.widget_id} updated`;
     },
   }),
@@ -67,7 +110,11 @@ export const gatedTools: ToolDef[] = [
     async run(env, a) {
       const r = await env.rest('GET', '/widgets', { query: a });
       const list = arr(r?.widgets ?? r);
-      return list.length ? list.map((w) => `#${w.id} [${w.widget_type}] ${w.title} — by ${w.agent_id} (${w.updated_at ?? w.created_at})`).join('\n') : 'No active widgets.';
+      return list.length
+        ? list
+            .map((w) => `#${w.id} [${w.widget_type}] ${w.title} — by ${w.agent_id} (${w.updated_at ?? w.created_at})`)
+            .join('\n')
+        : 'No active widgets.';
     },
   }),
 
@@ -79,7 +126,13 @@ export const gatedTools: ToolDef[] = [
     args: { status: text(50).optional(), limit: z.number().int().min(1).max(500).optional() },
     async run(env, a) {
       const r = await env.rest('GET', '/drones/jobs', { query: { status: a.status, limit: a.limit ?? 20 } });
-      return listing('Drone Jobs', arr(r?.jobs ?? r), (j) => `#${j.id} [${j.status}] ${j.title}${j.drone_id ? ` (worker: ${j.drone_id})` : ''} [p${j.priority}]${j.started_at ? ` started ${age(j.started_at)}` : ''}${j.completed_at ? ` completed ${age(j.completed_at)}` : ''}${j.error ? `\n  ERROR: ${String(j.error).slice(0, 200)}` : ''}`, 'No drone jobs found.');
+      return listing(
+        'Drone Jobs',
+        arr(r?.jobs ?? r),
+        (j) =>
+          `#${j.id} [${j.status}] ${j.title}${j.drone_id ? ` (worker: ${j.drone_id})` : ''} [p${j.priority}]${j.started_at ? ` started ${age(j.started_at)}` : ''}${j.completed_at ? ` completed ${age(j.completed_at)}` : ''}${j.error ? `\n  ERROR: ${String(j.error).slice(0, 200)}` : ''}`,
+        'No drone jobs found.',
+      );
     },
   }),
   tool({
@@ -93,11 +146,24 @@ export const gatedTools: ToolDef[] = [
   }),
   tool({
     name: 'mycelium_queue_drone_job',
-    description: 'Queue a drone job from a template (job_type) or, for admins, a raw command. Higher priority runs first; the server default is 0.',
+    description:
+      'Queue a drone job from a template (job_type) or, for admins, a raw command. Higher priority runs first; the server default is 0.',
     requires: 'POST /drones/jobs',
-    args: { title: text(500), command: text(10_000).optional(), requires: z.array(text(100)).max(50).optional(), priority: z.number().int().optional(), input_data: jsonish.optional(), job_type: text(200).optional() },
+    args: {
+      title: text(500),
+      command: text(10_000).optional(),
+      requires: z.array(text(100)).max(50).optional(),
+      priority: z.number().int().optional(),
+      input_data: jsonish.optional(),
+      job_type: text(200).optional(),
+    },
     async run(env, a) {
-      const r = await env.rest('POST', '/drones/jobs', { body: present({ ...a, input_data: a.input_data === undefined ? undefined : jsonArg('input_data', a.input_data) }) });
+      const r = await env.rest('POST', '/drones/jobs', {
+        body: present({
+          ...a,
+          input_data: a.input_data === undefined ? undefined : jsonArg('input_data', a.input_data),
+        }),
+      });
       const job = r.job ?? r;
       return `Queued drone job #${job.id}: ${a.title}${a.job_type ? `\nTemplate: ${a.job_type}` : ''}\nPriority: ${job.priority ?? a.priority ?? 0} (higher runs first)`;
     },
@@ -118,7 +184,13 @@ export const gatedTools: ToolDef[] = [
     requires: 'GET /drones',
     async run(env) {
       const r = await env.rest('GET', '/drones');
-      return listing('Drone Workers', arr(r?.drones ?? r), (d) => `[${d.status === 'online' ? 'ON' : 'OFF'}] ${d.name} (${d.id}) ${JSON.stringify(d.capabilities ?? [])}${d.working_on ? `\n  Working on: ${d.working_on}` : ''}\n  Last seen: ${age(d.last_seen ?? d.last_heartbeat)}`, 'No drone workers registered.');
+      return listing(
+        'Drone Workers',
+        arr(r?.drones ?? r),
+        (d) =>
+          `[${d.status === 'online' ? 'ON' : 'OFF'}] ${d.name} (${d.id}) ${JSON.stringify(d.capabilities ?? [])}${d.working_on ? `\n  Working on: ${d.working_on}` : ''}\n  Last seen: ${age(d.last_seen ?? d.last_heartbeat)}`,
+        'No drone workers registered.',
+      );
     },
   }),
   tool({
@@ -127,7 +199,13 @@ export const gatedTools: ToolDef[] = [
     requires: 'GET /drones/artifacts',
     async run(env) {
       const r = await env.rest('GET', '/drones/artifacts');
-      return listing('Drone Artifacts', arr(r?.artifacts ?? r), (f) => `${f.name} (${f.size > 1_048_576 ? `${(f.size / 1_048_576).toFixed(1)} MB` : `${Math.round((f.size ?? 0) / 1024)} KB`}) — uploaded ${age(f.uploaded_at ?? f.created_at)}`, 'No artifacts uploaded.');
+      return listing(
+        'Drone Artifacts',
+        arr(r?.artifacts ?? r),
+        (f) =>
+          `${f.name} (${f.size > 1_048_576 ? `${(f.size / 1_048_576).toFixed(1)} MB` : `${Math.round((f.size ?? 0) / 1024)} KB`}) — uploaded ${age(f.uploaded_at ?? f.created_at)}`,
+        'No artifacts uploaded.',
+      );
     },
   }),
   tool({
@@ -136,7 +214,13 @@ export const gatedTools: ToolDef[] = [
     requires: 'GET /drones/templates',
     async run(env) {
       const r = await env.rest('GET', '/drones/templates');
-      return listing('Job Templates', arr(r?.templates ?? r), (t) => `${t.id} — ${t.name} [${t.project_id ?? ''}] | requires: ${JSON.stringify(t.requires ?? [])}${Number(t.min_vram_gb) > 0 ? ` | VRAM: ${t.min_vram_gb}GB+` : ''}`, 'No job templates found.');
+      return listing(
+        'Job Templates',
+        arr(r?.templates ?? r),
+        (t) =>
+          `${t.id} — ${t.name} [${t.project_id ?? ''}] | requires: ${JSON.stringify(t.requires ?? [])}${Number(t.min_vram_gb) > 0 ? ` | VRAM: ${t.min_vram_gb}GB+` : ''}`,
+        'No job templates found.',
+      );
     },
   }),
   tool({
@@ -170,7 +254,12 @@ export const gatedTools: ToolDef[] = [
     async run(env, a) {
       const x = await env.rest('GET', `/assets/${a.asset_id}`);
       if (x.status !== 'ready') return `Asset #${a.asset_id} is not ready. Status: ${x.status}`;
-      return [`Asset #${a.asset_id} (${x.name}) is ready.`, `Download: ${x.download_url || x.path || '(no file attached)'}`, `Type: ${x.asset_type ?? x.type ?? ''}`, `Project: ${x.project_id ?? ''}`].join('\n');
+      return [
+        `Asset #${a.asset_id} (${x.name}) is ready.`,
+        `Download: ${x.download_url || x.path || '(no file attached)'}`,
+        `Type: ${x.asset_type ?? x.type ?? ''}`,
+        `Project: ${x.project_id ?? ''}`,
+      ].join('\n');
     },
   }),
 
@@ -184,16 +273,35 @@ export const gatedTools: ToolDef[] = [
       const r = await env.rest('GET', ghPath(a.owner, a.repo), { query: { state: a.state ?? 'open' } });
       const prs = arr(r?.prs ?? r);
       if (!prs.length) return `No ${a.state ?? 'open'} PRs in ${a.owner}/${a.repo}`;
-      return [`=== PRs: ${a.owner}/${a.repo} (${prs.length}) ===`, ...prs.map((p) => `#${p.number}${p.draft ? ' [DRAFT]' : ''} ${p.title} (${p.author ?? p.user ?? ''} | ${p.branch ?? p.head ?? ''})\n  ${p.url ?? p.html_url ?? ''}`)].join('\n');
+      return [
+        `=== PRs: ${a.owner}/${a.repo} (${prs.length}) ===`,
+        ...prs.map(
+          (p) =>
+            `#${p.number}${p.draft ? ' [DRAFT]' : ''} ${p.title} (${p.author ?? p.user ?? ''} | ${p.branch ?? p.head ?? ''})\n  ${p.url ?? p.html_url ?? ''}`,
+        ),
+      ].join('\n');
     },
   }),
   tool({
     name: 'mycelium_merge_pr',
     description: 'Merge a pull request (admin).',
     requires: 'POST /github/prs/:owner/:repo/:number/merge',
-    args: { owner: ghName, repo: ghName, number: z.number().int().positive(), merge_method: z.enum(['merge', 'squash', 'rebase']).optional(), commit_title: text(500).optional(), commit_message: text(10_000).optional() },
+    args: {
+      owner: ghName,
+      repo: ghName,
+      number: z.number().int().positive(),
+      merge_method: z.enum(['merge', 'squash', 'rebase']).optional(),
+      commit_title: text(500).optional(),
+      commit_message: text(10_000).optional(),
+    },
     async run(env, a) {
-      const r = await env.rest('POST', `${ghPath(a.owner, a.repo)}/${a.number}/merge`, { body: present({ merge_method: a.merge_method ?? 'squash', commit_title: a.commit_title, commit_message: a.commit_message }) });
+      const r = await env.rest('POST', `${ghPath(a.owner, a.repo)}/${a.number}/merge`, {
+        body: present({
+          merge_method: a.merge_method ?? 'squash',
+          commit_title: a.commit_title,
+          commit_message: a.commit_message,
+        }),
+      });
       return `Merged PR #${a.number} in ${a.owner}/${a.repo} (sha: ${String(r.sha ?? '').slice(0, 8)})`;
     },
   }),
@@ -201,9 +309,19 @@ export const gatedTools: ToolDef[] = [
     name: 'mycelium_create_pr',
     description: 'Open a pull request (admin).',
     requires: 'POST /github/prs/:owner/:repo',
-    args: { owner: ghName, repo: ghName, title: text(500), head: text(200), base: text(200), body: text(50_000).optional(), draft: z.boolean().optional() },
+    args: {
+      owner: ghName,
+      repo: ghName,
+      title: text(500),
+      head: text(200),
+      base: text(200),
+      body: text(50_000).optional(),
+      draft: z.boolean().optional(),
+    },
     async run(env, a) {
-      const r = await env.rest('POST', ghPath(a.owner, a.repo), { body: { title: a.title, head: a.head, base: a.base, body: a.body ?? '', draft: a.draft ?? false } });
+      const r = await env.rest('POST', ghPath(a.owner, a.repo), {
+        body: { title: a.title, head: a.head, base: a.base, body: a.body ?? '', draft: a.draft ?? false },
+      });
       return `Created PR #${r.number}: ${a.title}\n${r.url ?? r.html_url ?? ''}`;
     },
   }),

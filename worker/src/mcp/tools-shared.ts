@@ -1,5 +1,18 @@
 import { z } from 'zod';
-import { arr, enc, intId, json, jsonish, jsonArg, listing, present, text, tool, ToolArgError, type ToolDef } from './tool.js';
+import {
+  arr,
+  enc,
+  intId,
+  json,
+  jsonish,
+  jsonArg,
+  listing,
+  present,
+  text,
+  tool,
+  ToolArgError,
+  type ToolDef,
+} from './tool.js';
 
 /** Messages, channels, context, approvals, spend, concepts, projects, orgs, admin, skills, pass-through (spec 08 §2.5–2.18). */
 
@@ -21,7 +34,10 @@ function dbTime(name: string, v: string | undefined): string | undefined {
 
 /** The channel slug rule of spec 08 D2. */
 export function slugOf(name: string): string {
-  return name.toLowerCase().replace(/^#/, '').replace(/[^a-z0-9]+/g, '-');
+  return name
+    .toLowerCase()
+    .replace(/^#/, '')
+    .replace(/[^a-z0-9]+/g, '-');
 }
 
 export const sharedTools: ToolDef[] = [
@@ -31,16 +47,25 @@ export const sharedTools: ToolDef[] = [
     description: 'Send a direct message (to) or a broadcast (no to). The sender is the connected identity.',
     args: { content: text(100_000), to: text(128).optional(), project_id: text(200).optional() },
     async run(env, a) {
-      const r = await env.rest('POST', '/messages', { body: present({ content: a.content, to_agent: a.to, project_id: a.project_id }) });
+      const r = await env.rest('POST', '/messages', {
+        body: present({ content: a.content, to_agent: a.to, project_id: a.project_id }),
+      });
       return `Message sent (id: ${r.id}) to ${a.to ?? 'all'}`;
     },
   }),
   tool({
     name: 'mycelium_send_request',
     description: 'Ask one agent something it must answer; auto_task also creates a task for it.',
-    args: { content: text(100_000), to: text(128), auto_task: z.boolean().optional(), project_id: text(200).optional() },
+    args: {
+      content: text(100_000),
+      to: text(128),
+      auto_task: z.boolean().optional(),
+      project_id: text(200).optional(),
+    },
     async run(env, a) {
-      const r = await env.rest('POST', '/requests', { body: present({ content: a.content, to_agent: a.to, auto_task: a.auto_task, project_id: a.project_id }) });
+      const r = await env.rest('POST', '/requests', {
+        body: present({ content: a.content, to_agent: a.to, auto_task: a.auto_task, project_id: a.project_id }),
+      });
       return `Request sent (id: ${r.id}) to ${a.to}${r.task_id ? `\nAuto-created task #${r.task_id}` : ''}`;
     },
   }),
@@ -56,14 +81,22 @@ export const sharedTools: ToolDef[] = [
   tool({
     name: 'mycelium_read_messages',
     description: 'Your inbox: pending requests first, then messages (default limit 30). since accepts ISO-8601.',
-    args: { since: text(40).optional(), from: text(128).optional(), limit: z.number().int().min(1).max(500).optional() },
+    args: {
+      since: text(40).optional(),
+      from: text(128).optional(),
+      limit: z.number().int().min(1).max(500).optional(),
+    },
     async run(env, a) {
       const limit = a.limit ?? 30;
       const since = dbTime('since', a.since);
-      const main = await env.rest('GET', '/messages', { query: { since, from: a.from, limit, to: env.self && !a.from ? env.self : undefined } });
+      const main = await env.rest('GET', '/messages', {
+        query: { since, from: a.from, limit, to: env.self && !a.from ? env.self : undefined },
+      });
       let pending: any[] = [];
       if (env.self) {
-        const r = await env.raw('GET', '/messages', { query: { to: env.self, status: 'pending', msg_type: 'request', limit: 10 } });
+        const r = await env.raw('GET', '/messages', {
+          query: { to: env.self, status: 'pending', msg_type: 'request', limit: 10 },
+        });
         if (r.status === 200) pending = arr(r.body?.messages ?? r.body);
       }
       const seen = new Set(pending.map((m) => m.id));
@@ -76,7 +109,9 @@ export const sharedTools: ToolDef[] = [
     description: 'Give an agent an order it must answer before it gets new work (admin or operator).',
     args: { to: text(128), content: text(100_000), project_id: text(200).optional() },
     async run(env, a) {
-      const r = await env.rest('POST', '/messages', { body: present({ to_agent: a.to, content: a.content, msg_type: 'directive', project_id: a.project_id }) });
+      const r = await env.rest('POST', '/messages', {
+        body: present({ to_agent: a.to, content: a.content, msg_type: 'directive', project_id: a.project_id }),
+      });
       return `Directive sent to ${a.to}. Message #${r.id}.\nThe agent must answer it before it gets new work.`;
     },
   }),
@@ -87,15 +122,32 @@ export const sharedTools: ToolDef[] = [
     description: 'Channels you can see.',
     async run(env) {
       const r = await env.rest('GET', '/channels');
-      return listing('Channels', arr(r?.channels ?? r), (ch) => `#${ch.id} ${ch.name} [${ch.type}]${ch.description ? ` — ${ch.description}` : ''}`, 'No channels found.');
+      return listing(
+        'Channels',
+        arr(r?.channels ?? r),
+        (ch) => `#${ch.id} ${ch.name} [${ch.type}]${ch.description ? ` — ${ch.description}` : ''}`,
+        'No channels found.',
+      );
     },
   }),
   tool({
     name: 'mycelium_create_channel',
     description: 'Create a channel; slug defaults to the name lower-cased with runs of other characters as "-".',
-    args: { name: text(200), slug: text(200).optional(), type: z.enum(['general', 'announcement']).optional(), description: text(2000).optional() },
+    args: {
+      name: text(200),
+      slug: text(200).optional(),
+      type: z.enum(['general', 'announcement']).optional(),
+      description: text(2000).optional(),
+    },
     async run(env, a) {
-      const r = await env.rest('POST', '/channels', { body: present({ name: a.name, slug: a.slug ?? slugOf(a.name), type: a.type ?? 'general', description: a.description }) });
+      const r = await env.rest('POST', '/channels', {
+        body: present({
+          name: a.name,
+          slug: a.slug ?? slugOf(a.name),
+          type: a.type ?? 'general',
+          description: a.description,
+        }),
+      });
       return `Created channel #${r.id ?? r.channel?.id}: ${a.name}`;
     },
   }),
@@ -125,13 +177,22 @@ export const sharedTools: ToolDef[] = [
     description: 'Read one context key, or a whole namespace when key is absent.',
     args: { namespace: text(200), key: text(500).optional() },
     async run(env, a) {
-      return json(await env.rest('GET', a.key === undefined ? `/context/keys/${enc(a.namespace)}` : `/context/keys/${enc(a.namespace)}/${enc(a.key)}`));
+      return json(
+        await env.rest(
+          'GET',
+          a.key === undefined ? `/context/keys/${enc(a.namespace)}` : `/context/keys/${enc(a.namespace)}/${enc(a.key)}`,
+        ),
+      );
     },
   }),
   tool({
     name: 'mycelium_set_context',
     description: 'Write a context key; data may be JSON or text.',
-    args: { namespace: text(200), key: text(500), data: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown()), z.number(), z.boolean()]) },
+    args: {
+      namespace: text(200),
+      key: text(500),
+      data: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown()), z.number(), z.boolean()]),
+    },
     async run(env, a) {
       await env.rest('PUT', `/context/keys/${enc(a.namespace)}/${enc(a.key)}`, { body: { data: a.data } });
       return `Saved context: ${a.namespace}/${a.key}`;
@@ -153,7 +214,14 @@ export const sharedTools: ToolDef[] = [
       const r = await env.rest('GET', '/context/namespaces');
       const list = arr(r?.namespaces ?? r);
       if (!list.length) return 'No context namespaces found.';
-      return ['=== Context Namespaces ===', ...list.map((n) => (typeof n === 'string' ? `  ${n}` : `  ${n.namespace} (${n.count ?? n.key_count ?? n.keys ?? '?'} keys)`)).sort()].join('\n');
+      return [
+        '=== Context Namespaces ===',
+        ...list
+          .map((n) =>
+            typeof n === 'string' ? `  ${n}` : `  ${n.namespace} (${n.count ?? n.key_count ?? n.keys ?? '?'} keys)`,
+          )
+          .sort(),
+      ].join('\n');
     },
   }),
   tool({
@@ -161,13 +229,18 @@ export const sharedTools: ToolDef[] = [
     description: 'Earlier versions of a context key.',
     args: { namespace: text(200), key: text(500), limit: z.number().int().min(1).max(500).optional() },
     async run(env, a) {
-      const r = await env.rest('GET', `/context/keys/${enc(a.namespace)}/${enc(a.key)}/history`, { query: { limit: a.limit ?? 10 } });
+      const r = await env.rest('GET', `/context/keys/${enc(a.namespace)}/${enc(a.key)}/history`, {
+        query: { limit: a.limit ?? 10 },
+      });
       const list = arr(r?.history ?? r);
       if (!list.length) return `No history found for ${a.namespace}:${a.key}`;
-      return [`=== History: ${a.namespace}:${a.key} (${list.length} versions) ===`, ...list.map((h) => {
-        const d = typeof h.data === 'string' ? h.data : JSON.stringify(h.data);
-        return `#${h.id} | ${h.changed_at} | by ${h.changed_by ?? 'unknown'}\n  ${d.slice(0, 100)}${d.length > 100 ? '...' : ''}`;
-      })].join('\n');
+      return [
+        `=== History: ${a.namespace}:${a.key} (${list.length} versions) ===`,
+        ...list.map((h) => {
+          const d = typeof h.data === 'string' ? h.data : JSON.stringify(h.data);
+          return `#${h.id} | ${h.changed_at} | by ${h.changed_by ?? 'unknown'}\n  ${d.slice(0, 100)}${d.length > 100 ? '...' : ''}`;
+        }),
+      ].join('\n');
     },
   }),
   tool({
@@ -183,13 +256,36 @@ export const sharedTools: ToolDef[] = [
   // ---------- approvals ----------
   tool({
     name: 'mycelium_request_approval',
-    description: "Ask humans to approve a gated action. The server picks the tier and quorum; the project defaults to the caller's.",
-    args: { action_type: text(100), title: text(500), payload: jsonish.optional(), project: text(200).optional(), risk_tier: text(50).optional(), description: text(50_000).optional() },
+    description:
+      "Ask humans to approve a gated action. The server picks the tier and quorum; the project defaults to the caller's.",
+    args: {
+      action_type: text(100),
+      title: text(500),
+      payload: jsonish.optional(),
+      project: text(200).optional(),
+      risk_tier: text(50).optional(),
+      description: text(50_000).optional(),
+    },
     async run(env, a) {
       const payload = a.payload === undefined ? {} : jsonArg('payload', a.payload);
-      const r = await env.rest('POST', '/approvals', { body: present({ action_type: a.action_type, title: a.title, payload, project: a.project, risk_tier: a.risk_tier, description: a.description }) });
+      const r = await env.rest('POST', '/approvals', {
+        body: present({
+          action_type: a.action_type,
+          title: a.title,
+          payload,
+          project: a.project,
+          risk_tier: a.risk_tier,
+          description: a.description,
+        }),
+      });
       const status = r.status ?? 'pending';
-      return [`Approval requested (id: ${r.id})`, `Action: ${a.action_type}`, `Title: ${a.title}`, `Status: ${status}${r.risk_tier ? ` (tier ${r.risk_tier})` : ''}`, `Poll with mycelium_check_approval.`].join('\n');
+      return [
+        `Approval requested (id: ${r.id})`,
+        `Action: ${a.action_type}`,
+        `Title: ${a.title}`,
+        `Status: ${status}${r.risk_tier ? ` (tier ${r.risk_tier})` : ''}`,
+        `Poll with mycelium_check_approval.`,
+      ].join('\n');
     },
   }),
   tool({
@@ -200,8 +296,14 @@ export const sharedTools: ToolDef[] = [
       const r = await env.rest('GET', `/approvals/${a.approval_id}`);
       const x = r.approval ?? r;
       const out = [`Approval #${x.id} [${x.status}]`, `Action: ${x.action_type}`, `Title: ${x.title}`];
-      if (x.status === 'approved') out.push(`Approved by: ${x.decided_by} at ${x.decided_at}`, ...(x.reason ? [`Notes: ${x.reason}`] : []), 'Go ahead, then call mycelium_mark_executed.');
-      else if (x.status === 'denied') out.push(`Denied by: ${x.decided_by}`, ...(x.reason ? [`Reason: ${x.reason}`] : []), 'Do not go ahead.');
+      if (x.status === 'approved')
+        out.push(
+          `Approved by: ${x.decided_by} at ${x.decided_at}`,
+          ...(x.reason ? [`Notes: ${x.reason}`] : []),
+          'Go ahead, then call mycelium_mark_executed.',
+        );
+      else if (x.status === 'denied')
+        out.push(`Denied by: ${x.decided_by}`, ...(x.reason ? [`Reason: ${x.reason}`] : []), 'Do not go ahead.');
       else if (x.status === 'executed') out.push(`Already executed at: ${x.executed_at}`);
       else out.push('Still waiting for a decision.');
       const p = typeof x.payload === 'string' ? jsonArg('payload', x.payload, { lenient: true }) : x.payload;
@@ -221,10 +323,22 @@ export const sharedTools: ToolDef[] = [
   tool({
     name: 'mycelium_list_approvals',
     description: 'List approvals (default: pending).',
-    args: { status: z.enum(['pending', 'approved', 'denied', 'executed']).optional(), action_type: text(100).optional(), project: text(200).optional() },
+    args: {
+      status: z.enum(['pending', 'approved', 'denied', 'executed']).optional(),
+      action_type: text(100).optional(),
+      project: text(200).optional(),
+    },
     async run(env, a) {
-      const r = await env.rest('GET', '/approvals', { query: { status: a.status ?? 'pending', action_type: a.action_type, project: a.project } });
-      return listing('Approvals', arr(r?.approvals ?? r), (x) => `#${x.id} [${x.status}] ${x.action_type}: ${x.title} (by ${x.requested_by})${x.project_id ? ` — ${x.project_id}` : ''}`, 'No approvals found.');
+      const r = await env.rest('GET', '/approvals', {
+        query: { status: a.status ?? 'pending', action_type: a.action_type, project: a.project },
+      });
+      return listing(
+        'Approvals',
+        arr(r?.approvals ?? r),
+        (x) =>
+          `#${x.id} [${x.status}] ${x.action_type}: ${x.title} (by ${x.requested_by})${x.project_id ? ` — ${x.project_id}` : ''}`,
+        'No approvals found.',
+      );
     },
   }),
 
@@ -232,7 +346,15 @@ export const sharedTools: ToolDef[] = [
   tool({
     name: 'mycelium_log_spend',
     description: 'Record a cost you incurred.',
-    args: { cost_usd: z.number().min(0), source: text(200).optional(), description: text(2000).optional(), model: text(200).optional(), tokens_in: z.number().int().min(0).optional(), tokens_out: z.number().int().min(0).optional(), project_id: text(200).optional() },
+    args: {
+      cost_usd: z.number().min(0),
+      source: text(200).optional(),
+      description: text(2000).optional(),
+      model: text(200).optional(),
+      tokens_in: z.number().int().min(0).optional(),
+      tokens_out: z.number().int().min(0).optional(),
+      project_id: text(200).optional(),
+    },
     async run(env, a) {
       await env.rest('POST', '/spend', { body: present(a) });
       return `Logged spend: $${a.cost_usd.toFixed(4)} (${a.source ?? 'unknown'})`;
@@ -246,7 +368,14 @@ export const sharedTools: ToolDef[] = [
       const r = await env.rest('GET', '/spend', { query: a });
       const rows = arr(r?.breakdown ?? r?.rows);
       const out = ['=== Spend Summary ===', `Total: $${Number(r?.total_cost_usd ?? 0).toFixed(4)}`, ''];
-      out.push(...(rows.length ? rows.map((x) => `${x.agent_id} | ${x.project_id || 'unscoped'} | $${Number(x.total_cost ?? 0).toFixed(4)} | ${x.entry_count} entries | ${x.tokens_in ?? 0} in / ${x.tokens_out ?? 0} out`) : ['No spend recorded.']));
+      out.push(
+        ...(rows.length
+          ? rows.map(
+              (x) =>
+                `${x.agent_id} | ${x.project_id || 'unscoped'} | $${Number(x.total_cost ?? 0).toFixed(4)} | ${x.entry_count} entries | ${x.tokens_in ?? 0} in / ${x.tokens_out ?? 0} out`,
+            )
+          : ['No spend recorded.']),
+      );
       return out.join('\n');
     },
   }),
@@ -256,7 +385,12 @@ export const sharedTools: ToolDef[] = [
     name: 'mycelium_list_orgs',
     description: 'Organisations.',
     async run(env) {
-      return listing('Organizations', arr(await env.rest('GET', '/orgs')), (o) => `#${o.id} ${o.name}${o.description ? ` — ${o.description}` : ''}`, 'No organizations found.');
+      return listing(
+        'Organizations',
+        arr(await env.rest('GET', '/orgs')),
+        (o) => `#${o.id} ${o.name}${o.description ? ` — ${o.description}` : ''}`,
+        'No organizations found.',
+      );
     },
   }),
   tool({
@@ -274,13 +408,24 @@ export const sharedTools: ToolDef[] = [
     args: { org_id: text(128).optional() },
     async run(env, a) {
       const r = await env.rest('GET', '/projects', { query: a });
-      return listing('Projects', arr(r?.projects ?? r), (p) => `${p.id} — ${p.name}${p.type ? ` [${p.type}]` : ''}${p.description ? `: ${p.description}` : ''}`, 'No projects found.');
+      return listing(
+        'Projects',
+        arr(r?.projects ?? r),
+        (p) => `${p.id} — ${p.name}${p.type ? ` [${p.type}]` : ''}${p.description ? `: ${p.description}` : ''}`,
+        'No projects found.',
+      );
     },
   }),
   tool({
     name: 'mycelium_create_project',
     description: 'Create a project (admin).',
-    args: { id: text(200), name: text(200), description: text(2000).optional(), type: text(100).optional(), org_id: text(128).optional() },
+    args: {
+      id: text(200),
+      name: text(200),
+      description: text(2000).optional(),
+      type: text(100).optional(),
+      org_id: text(128).optional(),
+    },
     async run(env, a) {
       await env.rest('POST', '/projects', { body: present(a) });
       return `Created project: ${a.id} (${a.name})`;
@@ -301,7 +446,12 @@ export const sharedTools: ToolDef[] = [
     description: 'Shared concepts (characters, styles, rulesets …).',
     args: { type: CONCEPT_TYPE.optional() },
     async run(env, a) {
-      return listing('Concepts', arr(await env.rest('GET', '/concepts', { query: a })), (c) => `#${c.id} [${c.type}] ${c.name}${c.description ? ` — ${c.description}` : ''}`, 'No concepts found.');
+      return listing(
+        'Concepts',
+        arr(await env.rest('GET', '/concepts', { query: a })),
+        (c) => `#${c.id} [${c.type}] ${c.name}${c.description ? ` — ${c.description}` : ''}`,
+        'No concepts found.',
+      );
     },
   }),
   tool({
@@ -312,7 +462,14 @@ export const sharedTools: ToolDef[] = [
       const c = await env.rest('GET', `/concepts/${a.concept_id}`);
       const data = typeof c.data === 'string' ? jsonArg('data', c.data, { lenient: true }) : c.data;
       const links = arr(c.projects ?? c.linked_projects);
-      return [`Concept #${c.id} [${c.type}]`, `Name: ${c.name}`, `Description: ${c.description || '(none)'}`, `Data: ${typeof data === 'object' ? json(data) : String(data ?? '')}`, 'Linked projects:', ...links.map((p) => `  - ${p.name ?? p.project_id ?? p.id ?? p}`)].join('\n');
+      return [
+        `Concept #${c.id} [${c.type}]`,
+        `Name: ${c.name}`,
+        `Description: ${c.description || '(none)'}`,
+        `Data: ${typeof data === 'object' ? json(data) : String(data ?? '')}`,
+        'Linked projects:',
+        ...links.map((p) => `  - ${p.name ?? p.project_id ?? p.id ?? p}`),
+      ].join('\n');
     },
   }),
   tool({
@@ -320,17 +477,27 @@ export const sharedTools: ToolDef[] = [
     description: 'Create a concept; data may be JSON or JSON text.',
     args: { name: text(200), type: CONCEPT_TYPE, description: text(50_000).optional(), data: jsonish.optional() },
     async run(env, a) {
-      const r = await env.rest('POST', '/concepts', { body: present({ ...a, data: a.data === undefined ? undefined : jsonArg('data', a.data) }) });
+      const r = await env.rest('POST', '/concepts', {
+        body: present({ ...a, data: a.data === undefined ? undefined : jsonArg('data', a.data) }),
+      });
       return `Created concept #${r.id}: ${a.name} [${a.type}]`;
     },
   }),
   tool({
     name: 'mycelium_update_concept',
     description: 'Change a concept. Every given field is sent.',
-    args: { concept_id: intId, name: text(200).optional(), type: CONCEPT_TYPE.optional(), description: text(50_000).optional(), data: jsonish.optional() },
+    args: {
+      concept_id: intId,
+      name: text(200).optional(),
+      type: CONCEPT_TYPE.optional(),
+      description: text(50_000).optional(),
+      data: jsonish.optional(),
+    },
     async run(env, a) {
       const { concept_id, ...rest } = a;
-      await env.rest('PUT', `/concepts/${concept_id}`, { body: present({ ...rest, data: rest.data === undefined ? undefined : jsonArg('data', rest.data) }) });
+      await env.rest('PUT', `/concepts/${concept_id}`, {
+        body: present({ ...rest, data: rest.data === undefined ? undefined : jsonArg('data', rest.data) }),
+      });
       return `Updated concept #${concept_id}`;
     },
   }),
@@ -351,11 +518,17 @@ export const sharedTools: ToolDef[] = [
     args: { action: z.enum(['on', 'off']), directive: text(10_000).optional(), operator_id: text(128).optional() },
     async run(env, a) {
       const r = await env.rest('PUT', '/admin/sleep', { body: present(a) });
-      if (a.action === 'on') return `Sleep mode ON. Agents notified.${r.sleep_mode?.directive ? `\nDirective: ${r.sleep_mode.directive}` : ''}\nRun mycelium_sleep with action=off when waking.`;
+      if (a.action === 'on')
+        return `Sleep mode ON. Agents notified.${r.sleep_mode?.directive ? `\nDirective: ${r.sleep_mode.directive}` : ''}\nRun mycelium_sleep with action=off when waking.`;
       const ms = r.morning_summary ?? {};
       const done = arr(ms.tasks_completed).map((t) => `  ✓ ${t.title ?? t.id ?? t}`);
       const waiting = arr(ms.approvals_waiting ?? ms.pending_approvals).map((t) => `  ! ${t.title ?? t.id ?? t}`);
-      return ['Sleep mode OFF. Good morning!', ...(done.length ? done : ['Nothing was completed.']), ...waiting, ...(r.slept_since ? [`Slept since: ${r.slept_since}`] : [])].join('\n');
+      return [
+        'Sleep mode OFF. Good morning!',
+        ...(done.length ? done : ['Nothing was completed.']),
+        ...waiting,
+        ...(r.slept_since ? [`Slept since: ${r.slept_since}`] : []),
+      ].join('\n');
     },
   }),
 
@@ -369,7 +542,13 @@ export const sharedTools: ToolDef[] = [
       if (!id) return 'An agent id is needed: pass agent_id (or connect with an agent key).';
       const r = await env.rest('GET', `/agents/${enc(id)}/skills`);
       const list = arr(r?.skills ?? r);
-      return list.length ? list.map((s) => `${s.id ?? s.skill_id} — ${s.name ?? ''} [${s.category ?? ''}] installed ${s.installed_at ?? ''}`).join('\n') : 'No skills installed.';
+      return list.length
+        ? list
+            .map(
+              (s) => `${s.id ?? s.skill_id} — ${s.name ?? ''} [${s.category ?? ''}] installed ${s.installed_at ?? ''}`,
+            )
+            .join('\n')
+        : 'No skills installed.';
     },
   }),
 
@@ -390,7 +569,9 @@ export const sharedTools: ToolDef[] = [
     requires: 'POST /a2a/send',
     args: { agent_id: intId, message: text(100_000), context_id: text(200).optional() },
     async run(env, a) {
-      const r = await env.rest('POST', '/a2a/send', { body: present({ agent_id: a.agent_id, message: a.message, context_id: a.context_id }) });
+      const r = await env.rest('POST', '/a2a/send', {
+        body: present({ agent_id: a.agent_id, message: a.message, context_id: a.context_id }),
+      });
       return `A2A task ${r.task_id} [${r.status}]\n${json(r.result)}`;
     },
   }),
@@ -401,22 +582,41 @@ export const sharedTools: ToolDef[] = [
     args: { what: z.enum(['agents', 'tasks']).optional(), status: text(50).optional() },
     async run(env, a) {
       if (a.what === 'tasks') {
-        return listing('A2A Tasks', arr(await env.rest('GET', '/a2a/tasks', { query: { status: a.status } })), (x) => `${x.id} [${x.status}] → agent #${x.external_agent_id}: ${String(x.input_text).slice(0, 100)}`, 'No A2A tasks.');
+        return listing(
+          'A2A Tasks',
+          arr(await env.rest('GET', '/a2a/tasks', { query: { status: a.status } })),
+          (x) => `${x.id} [${x.status}] → agent #${x.external_agent_id}: ${String(x.input_text).slice(0, 100)}`,
+          'No A2A tasks.',
+        );
       }
-      return listing('A2A Agents', arr(await env.rest('GET', '/a2a/agents', { query: { status: a.status } })), (x) => `#${x.id} ${x.name} [${x.status}] ${x.agent_url} (protocol ${x.protocol_version})`, 'No A2A agents discovered.');
+      return listing(
+        'A2A Agents',
+        arr(await env.rest('GET', '/a2a/agents', { query: { status: a.status } })),
+        (x) => `#${x.id} ${x.name} [${x.status}] ${x.agent_url} (protocol ${x.protocol_version})`,
+        'No A2A agents discovered.',
+      );
     },
   }),
 
   // ---------- pass-through ----------
   tool({
     name: 'mycelium_api',
-    description: 'Call any Mycelium REST route under /api/mycelium as the connected identity (e.g. GET /events?limit=20).',
+    description:
+      'Call any Mycelium REST route under /api/mycelium as the connected identity (e.g. GET /events?limit=20).',
     args: { method: z.enum(['GET', 'POST', 'PUT', 'DELETE']), path: text(2000), body: jsonish.optional() },
     async run(env, a) {
-      if (!a.path.startsWith('/') || a.path.startsWith('//') || /(^|\/)\.\.?(\/|$|\?)/.test(a.path) || /^\/mcp(\/|\?|$)/.test(a.path)) {
-        throw new ToolArgError('path must be a route under /api/mycelium such as /tasks?status=open (no "..", no /mcp)');
+      if (
+        !a.path.startsWith('/') ||
+        a.path.startsWith('//') ||
+        /(^|\/)\.\.?(\/|$|\?)/.test(a.path) ||
+        /^\/mcp(\/|\?|$)/.test(a.path)
+      ) {
+        throw new ToolArgError(
+          'path must be a route under /api/mycelium such as /tasks?status=open (no "..", no /mcp)',
+        );
       }
-      if (a.body !== undefined && (a.method === 'GET' || a.method === 'DELETE')) throw new ToolArgError(`body is not sent with ${a.method}: drop it or use POST/PUT`);
+      if (a.body !== undefined && (a.method === 'GET' || a.method === 'DELETE'))
+        throw new ToolArgError(`body is not sent with ${a.method}: drop it or use POST/PUT`);
       const body = a.body === undefined ? undefined : jsonArg('body', a.body);
       const r = await env.rest(a.method, a.path, { body });
       return typeof r === 'string' ? r : json(r);

@@ -1,5 +1,20 @@
 import { z } from 'zod';
-import { age, arr, enc, intId, json, jsonish, jsonArg, listing, present, text, tool, ToolArgError, type ToolDef, type ToolEnv } from './tool.js';
+import {
+  age,
+  arr,
+  enc,
+  intId,
+  json,
+  jsonish,
+  jsonArg,
+  listing,
+  present,
+  text,
+  tool,
+  ToolArgError,
+  type ToolDef,
+  type ToolEnv,
+} from './tool.js';
 
 /** Agents, boot, session, work, tasks, plans and bugs (spec 08 §2.1–2.4). */
 
@@ -24,14 +39,26 @@ const bugLine = (b: any) => `#${b.id} [${b.severity}] ${b.title}${b.assignee ? `
 /** What is pending for the agent, so a remote client learns about directives without a background stream (D15). */
 function pendingLine(counts: any): string {
   if (!counts || typeof counts !== 'object') return '';
-  const names: [string, string][] = [['directives', 'directive'], ['requests', 'request'], ['messages_unread', 'unread message'], ['tasks_mine', 'task'], ['bugs_open', 'open bug'], ['plans_active', 'active plan']];
-  const parts = names.filter(([k]) => Number(counts[k]) > 0).map(([k, n]) => `${counts[k]} ${n}${Number(counts[k]) === 1 ? '' : 's'}`);
+  const names: [string, string][] = [
+    ['directives', 'directive'],
+    ['requests', 'request'],
+    ['messages_unread', 'unread message'],
+    ['tasks_mine', 'task'],
+    ['bugs_open', 'open bug'],
+    ['plans_active', 'active plan'],
+  ];
+  const parts = names
+    .filter(([k]) => Number(counts[k]) > 0)
+    .map(([k, n]) => `${counts[k]} ${n}${Number(counts[k]) === 1 ? '' : 's'}`);
   return parts.length ? `Pending: ${parts.join(', ')}` : '';
 }
 
 function bootText(b: any, self: string): string {
   const out: string[] = [`Booted as ${self}${b.agent?.project_id ? ` (${b.agent.project_id})` : ''}`];
-  if (b.context_meta) out.push(`Context (${b.context_meta.selected ?? '?'}/${b.context_meta.total_available ?? '?'} keys, ${b.context_meta.method ?? 'all'})`);
+  if (b.context_meta)
+    out.push(
+      `Context (${b.context_meta.selected ?? '?'}/${b.context_meta.total_available ?? '?'} keys, ${b.context_meta.method ?? 'all'})`,
+    );
   const rc = b.role_contract;
   if (rc) out.push('=== Role Contract ===', typeof rc === 'string' ? rc : json(rc));
   const directives = arr(b.directives);
@@ -41,18 +68,33 @@ function bootText(b: any, self: string): string {
     out.push('Resolve each directive with mycelium_respond_to_request.');
   }
   const reqs = arr(b.pending_requests);
-  if (reqs.length) out.push(`=== Pending Requests (${reqs.length}) ===`, ...reqs.map((r) => `[REQ #${r.id}] ${r.from_agent}: ${String(r.content ?? '').slice(0, 200)}`));
+  if (reqs.length)
+    out.push(
+      `=== Pending Requests (${reqs.length}) ===`,
+      ...reqs.map((r) => `[REQ #${r.id}] ${r.from_agent}: ${String(r.content ?? '').slice(0, 200)}`),
+    );
   const others = arr(b.other_agents);
-  if (others.length) out.push('=== Agents ===', ...others.map((a) => `[${a.status === 'online' ? 'ON' : 'OFF'}] ${a.id}: ${a.working_on ?? ''}`));
+  if (others.length)
+    out.push(
+      '=== Agents ===',
+      ...others.map((a) => `[${a.status === 'online' ? 'ON' : 'OFF'}] ${a.id}: ${a.working_on ?? ''}`),
+    );
   const sp = b.savepoint;
   if (sp?.has_savepoint) {
     out.push('=== Session Resume ===');
     if (sp.was_working_on) out.push(`Was working on: ${sp.was_working_on}`);
     if (sp.notes) out.push(`Notes: ${sp.notes}`);
-    if (b.changes_since_last) out.push(`Changes: ${typeof b.changes_since_last === 'string' ? b.changes_since_last : json(b.changes_since_last)}`);
+    if (b.changes_since_last)
+      out.push(
+        `Changes: ${typeof b.changes_since_last === 'string' ? b.changes_since_last : json(b.changes_since_last)}`,
+      );
   }
   const queue = arr(b.work_queue ?? b.queue);
-  if (queue.length) out.push(`=== Work Queue (${queue.length} items) ===`, ...queue.map((x) => `${String(x.type ?? '').toUpperCase()} #${x.id}: ${x.title}`));
+  if (queue.length)
+    out.push(
+      `=== Work Queue (${queue.length} items) ===`,
+      ...queue.map((x) => `${String(x.type ?? '').toUpperCase()} #${x.id}: ${x.title}`),
+    );
   const pending = pendingLine(b.counts);
   if (pending) out.push(pending);
   if (b.server_time) out.push(`Server time: ${b.server_time}`);
@@ -62,14 +104,26 @@ function bootText(b: any, self: string): string {
 function overviewText(o: any): string {
   const out: string[] = [];
   const agents = arr(o.agents);
-  out.push('=== Agents ===', ...agents.map((a) => `[${a.status === 'online' ? 'ON' : 'OFF'}] ${a.name ?? a.id} (${a.id}) — ${a.project_id ?? ''}${a.working_on ? `\n  Working on: ${a.working_on}` : ''}\n  Heartbeat: ${age(a.last_heartbeat)}`));
+  out.push(
+    '=== Agents ===',
+    ...agents.map(
+      (a) =>
+        `[${a.status === 'online' ? 'ON' : 'OFF'}] ${a.name ?? a.id} (${a.id}) — ${a.project_id ?? ''}${a.working_on ? `\n  Working on: ${a.working_on}` : ''}\n  Heartbeat: ${age(a.last_heartbeat)}`,
+    ),
+  );
   const t = o.tasks;
   if (t && typeof t === 'object' && !Array.isArray(t)) {
-    const open = arr(t.open), prog = arr(t.in_progress), review = arr(t.review);
-    out.push(`=== Tasks: ${open.length} open, ${prog.length} in-progress, ${review.length} review, ${arr(t.done).length} recently done ===`, ...[...open, ...prog, ...review].map(taskLine));
+    const open = arr(t.open),
+      prog = arr(t.in_progress),
+      review = arr(t.review);
+    out.push(
+      `=== Tasks: ${open.length} open, ${prog.length} in-progress, ${review.length} review, ${arr(t.done).length} recently done ===`,
+      ...[...open, ...prog, ...review].map(taskLine),
+    );
   }
   const plans = arr(o.plans);
-  if (plans.length) out.push(`=== Plans (${plans.length}) ===`, ...plans.map((p) => `Plan #${p.id} [${p.status}] ${p.title}`));
+  if (plans.length)
+    out.push(`=== Plans (${plans.length}) ===`, ...plans.map((p) => `Plan #${p.id} [${p.status}] ${p.title}`));
   const bugs = arr(o.bugs).filter((b) => b.status === 'open' || b.status === 'in_progress');
   if (bugs.length) out.push(`=== Open Bugs (${bugs.length}) ===`, ...bugs.map(bugLine));
   if (!t && !plans.length) out.push(json(o));
@@ -79,9 +133,11 @@ function overviewText(o: any): string {
 export const workTools: ToolDef[] = [
   tool({
     name: 'mycelium_boot',
-    description: 'Start a session: directives, pending requests, savepoint resume, work queue (agent); the network overview (admin/operator).',
+    description:
+      'Start a session: directives, pending requests, savepoint resume, work queue (agent); the network overview (admin/operator).',
     async run(env) {
-      if (env.self) return bootText(await env.rest('GET', `/boot/${enc(env.self)}`, { query: { smart: 'true' } }), env.self);
+      if (env.self)
+        return bootText(await env.rest('GET', `/boot/${enc(env.self)}`, { query: { smart: 'true' } }), env.self);
       return overviewText(await env.rest('GET', '/admin/overview', { query: { verbose: 'true' } }));
     },
   }),
@@ -97,12 +153,19 @@ export const workTools: ToolDef[] = [
     description: 'Agent roster with status, current work and last heartbeat.',
     async run(env) {
       const list = arr(await env.rest('GET', '/agents'));
-      return listing('Agents', list, (a) => `[${String(a.status ?? 'offline').toUpperCase()}] ${a.id}${a.name ? ` (${a.name})` : ''}${a.working_on ? `: ${a.working_on}` : ''} | heartbeat ${age(a.last_heartbeat)}`, 'No agents registered.');
+      return listing(
+        'Agents',
+        list,
+        (a) =>
+          `[${String(a.status ?? 'offline').toUpperCase()}] ${a.id}${a.name ? ` (${a.name})` : ''}${a.working_on ? `: ${a.working_on}` : ''} | heartbeat ${age(a.last_heartbeat)}`,
+        'No agents registered.',
+      );
     },
   }),
   tool({
     name: 'mycelium_get_work',
-    description: 'Your prioritised work queue; auto_claim=true claims the first claimable item atomically. Admin/operator: open tasks and pending approvals.',
+    description:
+      'Your prioritised work queue; auto_claim=true claims the first claimable item atomically. Admin/operator: open tasks and pending approvals.',
     args: { auto_claim: z.boolean().optional() },
     async run(env, a) {
       if (!env.self) {
@@ -118,13 +181,25 @@ export const workTools: ToolDef[] = [
         if (!tasks.length && !approvals.length) return 'No open work items.';
         return [
           listing('All Open Tasks', tasks, taskLine, '=== All Open Tasks (0) ==='),
-          listing('Pending Approvals', approvals, (x) => `#${x.id} [${x.action_type}] ${x.title} (by ${x.requested_by})`, '=== Pending Approvals (0) ==='),
+          listing(
+            'Pending Approvals',
+            approvals,
+            (x) => `#${x.id} [${x.action_type}] ${x.title} (by ${x.requested_by})`,
+            '=== Pending Approvals (0) ===',
+          ),
         ].join('\n');
       }
-      const w = await env.rest('GET', `/work/${enc(env.self)}`, { query: { auto_claim: a.auto_claim ? 'true' : undefined } });
+      const w = await env.rest('GET', `/work/${enc(env.self)}`, {
+        query: { auto_claim: a.auto_claim ? 'true' : undefined },
+      });
       const out: string[] = [];
       if (w.frozen) out.push('Work routing is frozen by the kill switch: nothing to claim right now.');
-      if (w.claimed) out.push('=== AUTO-CLAIMED ===', `${String(w.claimed.type).toUpperCase()} #${w.claimed.id}: ${w.claimed.title}`, ...(w.claimed.description ? [String(w.claimed.description)] : []));
+      if (w.claimed)
+        out.push(
+          '=== AUTO-CLAIMED ===',
+          `${String(w.claimed.type).toUpperCase()} #${w.claimed.id}: ${w.claimed.title}`,
+          ...(w.claimed.description ? [String(w.claimed.description)] : []),
+        );
       const queue = arr(w.queue ?? w.work_queue);
       if (queue.length) out.push(`=== Prioritized Work Queue (${queue.length} items) ===`, ...queue.map(workLine));
       if (!out.length) return 'No work items found. You are idle.';
@@ -133,13 +208,26 @@ export const workTools: ToolDef[] = [
   }),
   tool({
     name: 'mycelium_heartbeat',
-    description: 'Report presence and what you are working on (agent). Answers pending counts and auto-dispatched work.',
-    args: { working_on: text(2000), messages_acked: z.array(z.number().int()).max(1000).optional(), state_snapshot: jsonish.optional(), session_id: text(200).optional() },
+    description:
+      'Report presence and what you are working on (agent). Answers pending counts and auto-dispatched work.',
+    args: {
+      working_on: text(2000),
+      messages_acked: z.array(z.number().int()).max(1000).optional(),
+      state_snapshot: jsonish.optional(),
+      session_id: text(200).optional(),
+    },
     async run(env, a) {
       needAgentKey(env, 'mycelium_heartbeat');
       const snap = a.state_snapshot === undefined ? undefined : jsonArg('state_snapshot', a.state_snapshot);
       const r = await env.rest('POST', '/agents/heartbeat', {
-        body: present({ status: 'online', working_on: a.working_on, session_id: a.session_id, messages_acked: a.messages_acked, state_snapshot: snap, runtime: 'mcp-remote' }),
+        body: present({
+          status: 'online',
+          working_on: a.working_on,
+          session_id: a.session_id,
+          messages_acked: a.messages_acked,
+          state_snapshot: snap,
+          runtime: 'mcp-remote',
+        }),
       });
       let s = `Heartbeat sent. working_on: "${a.working_on}"`;
       if (Number(r.pending) > 0) s += ` | ${r.pending} pending`;
@@ -151,7 +239,8 @@ export const workTools: ToolDef[] = [
   }),
   tool({
     name: 'mycelium_rekey',
-    description: "Replace your own agent key. The old key stops working at once, including for this connection: put the new key in your client's X-Agent-Key header.",
+    description:
+      "Replace your own agent key. The old key stops working at once, including for this connection: put the new key in your client's X-Agent-Key header.",
     async run(env) {
       const id = needAgentKey(env, 'mycelium_rekey');
       const r = await env.rest('POST', '/agents/rekey', { body: {} });
@@ -184,7 +273,8 @@ export const workTools: ToolDef[] = [
       if ((a.action ?? 'get') === 'get') return json(await env.rest('GET', `/agents/${enc(id)}/profile`));
       const body = present({
         specializations: a.specializations === undefined ? undefined : jsonArg('specializations', a.specializations),
-        preferred_projects: a.preferred_projects === undefined ? undefined : jsonArg('preferred_projects', a.preferred_projects),
+        preferred_projects:
+          a.preferred_projects === undefined ? undefined : jsonArg('preferred_projects', a.preferred_projects),
         max_concurrent: a.max_concurrent,
         profile_data: a.profile_data === undefined ? undefined : jsonArg('profile_data', a.profile_data),
       });
@@ -202,9 +292,17 @@ export const workTools: ToolDef[] = [
       const s = r.body;
       if (!s || s.has_savepoint === false) return `No savepoint found for ${a.agent_id}`;
       const sp = s.savepoint ?? s;
-      const out = [`=== Savepoint for ${a.agent_id} ===`, `Last heartbeat: ${sp.last_heartbeat ?? sp.created_at ?? ''}`, `Session: ${sp.session_id ?? ''}`, `Working on: ${sp.working_on ?? ''}`];
+      const out = [
+        `=== Savepoint for ${a.agent_id} ===`,
+        `Last heartbeat: ${sp.last_heartbeat ?? sp.created_at ?? ''}`,
+        `Session: ${sp.session_id ?? ''}`,
+        `Working on: ${sp.working_on ?? ''}`,
+      ];
       if (sp.admin_notes ?? sp.notes) out.push(`Notes: ${sp.admin_notes ?? sp.notes}`);
-      const st = typeof sp.state_snapshot === 'string' ? jsonArg('state_snapshot', sp.state_snapshot, { lenient: true }) : sp.state_snapshot;
+      const st =
+        typeof sp.state_snapshot === 'string'
+          ? jsonArg('state_snapshot', sp.state_snapshot, { lenient: true })
+          : sp.state_snapshot;
       if (st && typeof st === 'object' && Object.keys(st).length) out.push(`State: ${json(st)}`);
       return out.join('\n');
     },
@@ -217,8 +315,16 @@ export const workTools: ToolDef[] = [
       const d = await env.rest('GET', `/agents/${enc(a.agent_id)}/savepoint/diff`);
       if (!d || d.has_savepoint === false) return `No savepoint for ${a.agent_id}: this is the first session.`;
       const ch = d.changes ?? d.summary ?? {};
-      const lines = Object.entries(ch).filter(([, v]) => Number(v) > 0).map(([k, v]) => `  ${k}: ${v}`);
-      return [`=== Changes since savepoint (${d.savepoint_at ?? ''}) ===`, `Was working on: ${d.was_working_on ?? ''}`, ...(d.admin_notes ? [`Admin notes: ${d.admin_notes}`] : []), 'Changes:', ...(lines.length ? lines : ['No changes detected.'])].join('\n');
+      const lines = Object.entries(ch)
+        .filter(([, v]) => Number(v) > 0)
+        .map(([k, v]) => `  ${k}: ${v}`);
+      return [
+        `=== Changes since savepoint (${d.savepoint_at ?? ''}) ===`,
+        `Was working on: ${d.was_working_on ?? ''}`,
+        ...(d.admin_notes ? [`Admin notes: ${d.admin_notes}`] : []),
+        'Changes:',
+        ...(lines.length ? lines : ['No changes detected.']),
+      ].join('\n');
     },
   }),
   tool({
@@ -278,7 +384,12 @@ export const workTools: ToolDef[] = [
   tool({
     name: 'mycelium_list_tasks',
     description: 'List tasks, filtered by project, status and assignee.',
-    args: { project_id: text(200).optional(), status: text(50).optional(), assignee: text(200).optional(), limit: z.number().int().min(1).max(500).optional() },
+    args: {
+      project_id: text(200).optional(),
+      status: text(50).optional(),
+      assignee: text(200).optional(),
+      limit: z.number().int().min(1).max(500).optional(),
+    },
     async run(env, a) {
       return listing('Tasks', arr(await env.rest('GET', '/tasks', { query: a })), taskLine, 'No tasks found.');
     },
@@ -289,7 +400,15 @@ export const workTools: ToolDef[] = [
     args: { task_id: intId },
     async run(env, a) {
       const t = await env.rest('GET', `/tasks/${a.task_id}`);
-      const out = [`=== Task #${t.id} ===`, `Title: ${t.title}`, `Status: ${t.status}`, `Priority: ${t.priority || 'normal'}`, `Project: ${t.project_id || '(none)'}`, `Assignee: ${t.assignee || '(unassigned)'}`, `Created: ${t.created_at}`];
+      const out = [
+        `=== Task #${t.id} ===`,
+        `Title: ${t.title}`,
+        `Status: ${t.status}`,
+        `Priority: ${t.priority || 'normal'}`,
+        `Project: ${t.project_id || '(none)'}`,
+        `Assignee: ${t.assignee || '(unassigned)'}`,
+        `Created: ${t.created_at}`,
+      ];
       if (t.description) out.push('Description:', t.description);
       if (t.needs_approval) out.push('Needs approval: yes');
       return out.join('\n');
@@ -315,7 +434,12 @@ export const workTools: ToolDef[] = [
   tool({
     name: 'mycelium_request_work',
     description: 'Ask the coordinator for work (agent).',
-    args: { type: z.enum(['task_request', 'asset_request', 'work_request']), description: text(50_000).optional(), target: text(200).optional(), priority: PRIORITY.optional() },
+    args: {
+      type: z.enum(['task_request', 'asset_request', 'work_request']),
+      description: text(50_000).optional(),
+      target: text(200).optional(),
+      priority: PRIORITY.optional(),
+    },
     async run(env, a) {
       const r = await env.rest('POST', '/work/request', { body: present({ ...a, priority: a.priority ?? 'normal' }) });
       return `Work request filed. Message #${r.message_id ?? r.id} routed to ${r.routed_to ?? 'the coordinator'}.\nThe coordinator will assign work.`;
@@ -325,7 +449,8 @@ export const workTools: ToolDef[] = [
   // ---------- plans ----------
   tool({
     name: 'mycelium_check_plans',
-    description: 'Plans with step progress. Without status: every plan that is not finished (draft and active included).',
+    description:
+      'Plans with step progress. Without status: every plan that is not finished (draft and active included).',
     args: { project_id: text(200).optional(), status: text(50).optional() },
     async run(env, a) {
       const body = await env.rest('GET', '/plans', { query: a });
@@ -335,7 +460,10 @@ export const workTools: ToolDef[] = [
       const blocks = plans.map((p) => {
         const steps = arr(p.steps);
         const done = steps.filter((s) => s.status === 'completed').length;
-        return [`#${p.id} [${p.status}] ${p.title} (${done}/${steps.length} steps done)`, ...steps.map((s) => `  [${s.status}] Step #${s.id}: ${s.title}${s.assignee ? ` → ${s.assignee}` : ''}`)].join('\n');
+        return [
+          `#${p.id} [${p.status}] ${p.title} (${done}/${steps.length} steps done)`,
+          ...steps.map((s) => `  [${s.status}] Step #${s.id}: ${s.title}${s.assignee ? ` → ${s.assignee}` : ''}`),
+        ].join('\n');
       });
       return `Filter: ${a.status ?? 'not finished'}\n\n${blocks.join('\n\n')}`;
     },
@@ -343,7 +471,14 @@ export const workTools: ToolDef[] = [
   tool({
     name: 'mycelium_update_step',
     description: 'Change a plan step (status, assignee, linked task or branch).',
-    args: { plan_id: intId, step_id: intId, status: text(50).optional(), assignee: text(200).nullable().optional(), linked_task_id: intId.nullable().optional(), linked_branch: text(500).nullable().optional() },
+    args: {
+      plan_id: intId,
+      step_id: intId,
+      status: text(50).optional(),
+      assignee: text(200).nullable().optional(),
+      linked_task_id: intId.nullable().optional(),
+      linked_branch: text(500).nullable().optional(),
+    },
     async run(env, a) {
       const { plan_id, step_id, ...rest } = a;
       await env.rest('PUT', `/plans/${plan_id}/steps/${step_id}`, { body: present(rest) });
@@ -358,7 +493,12 @@ export const workTools: ToolDef[] = [
       description: text(50_000).optional(),
       project_id: text(200).optional(),
       priority: PRIORITY.optional(),
-      steps: z.array(z.strictObject({ title: text(500), description: text(50_000).optional(), assignee: text(200).optional() })).max(200).optional(),
+      steps: z
+        .array(
+          z.strictObject({ title: text(500), description: text(50_000).optional(), assignee: text(200).optional() }),
+        )
+        .max(200)
+        .optional(),
     },
     async run(env, a) {
       const r = await env.rest('POST', '/plans', { body: present({ ...a, priority: a.priority ?? 'normal' }) });
@@ -371,9 +511,17 @@ export const workTools: ToolDef[] = [
   tool({
     name: 'mycelium_file_bug',
     description: 'Report a bug.',
-    args: { title: text(500), description: text(50_000), project_id: text(200).optional(), severity: z.enum(['low', 'normal', 'high', 'critical']).optional(), category: text(100).optional() },
+    args: {
+      title: text(500),
+      description: text(50_000),
+      project_id: text(200).optional(),
+      severity: z.enum(['low', 'normal', 'high', 'critical']).optional(),
+      category: text(100).optional(),
+    },
     async run(env, a) {
-      const r = await env.rest('POST', '/bugs', { body: present({ ...a, severity: a.severity ?? 'normal', category: a.category ?? 'other' }) });
+      const r = await env.rest('POST', '/bugs', {
+        body: present({ ...a, severity: a.severity ?? 'normal', category: a.category ?? 'other' }),
+      });
       return `Filed bug #${r.id} [${r.severity ?? a.severity ?? 'normal'}]: ${a.title}`;
     },
   }),
@@ -384,7 +532,12 @@ export const workTools: ToolDef[] = [
     async run(env, a) {
       const r = await env.rest('GET', '/bugs', { query: a });
       const bugs = arr(r?.bugs);
-      const counts = r?.counts && typeof r.counts === 'object' ? `Counts: ${Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
+      const counts =
+        r?.counts && typeof r.counts === 'object'
+          ? `Counts: ${Object.entries(r.counts)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')}`
+          : '';
       return [listing('Bugs', bugs, bugLine, 'No bugs found.'), counts].filter(Boolean).join('\n');
     },
   }),

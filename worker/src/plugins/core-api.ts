@@ -79,7 +79,14 @@ export interface CoreApi {
    * others must present an approved approval of that type they requested, consumed on use.
    */
   /** `target`: the resource acted on; an approval bound to another resource is refused (spec 04 A5). */
-  approvals: { gate(principal: Principal, actionType: string, approvalId: unknown, target?: { kind: string; id: string | number }): Promise<{ approval_id?: number; approval_warning?: string }> };
+  approvals: {
+    gate(
+      principal: Principal,
+      actionType: string,
+      approvalId: unknown,
+      target?: { kind: string; id: string | number },
+    ): Promise<{ approval_id?: number; approval_warning?: string }>;
+  };
   agents: { list(): Promise<AgentInfo[]>; get(id: string): Promise<AgentInfo | null> };
   projects: {
     list(): Promise<ProjectInfo[]>;
@@ -98,11 +105,29 @@ export interface CoreApi {
   bugs: {
     get(id: number): Promise<BugRow | null>;
     changedBetween(opts: { status?: string; since: string; until: string; projectId?: string }): Promise<BugRow[]>;
-    file(input: { title: string; description: string; project_id?: string; severity?: string; category?: string }, actor?: string): Promise<BugRow>;
+    file(
+      input: { title: string; description: string; project_id?: string; severity?: string; category?: string },
+      actor?: string,
+    ): Promise<BugRow>;
   };
-  planSteps: { completedBetween(since: string, until: string, projectId?: string): Promise<{ id: number; title: string; plan_title: string; assignee: string | null; project_id: string }[]> };
+  planSteps: {
+    completedBetween(
+      since: string,
+      until: string,
+      projectId?: string,
+    ): Promise<{ id: number; title: string; plan_title: string; assignee: string | null; project_id: string }[]>;
+  };
   messages: {
-    send(input: { to_agent?: string | null; content: string; project_id?: string | null; msg_type?: string; channel_id?: number }, actor?: string): Promise<{ id: number }>;
+    send(
+      input: {
+        to_agent?: string | null;
+        content: string;
+        project_id?: string | null;
+        msg_type?: string;
+        channel_id?: number;
+      },
+      actor?: string,
+    ): Promise<{ id: number }>;
     countBetween(since: string, until: string, projectId?: string): Promise<number>;
   };
   /** One inbox item per active operator, each with an `inbox_item_created` event (agent = actor). */
@@ -113,9 +138,22 @@ export interface CoreApi {
      * `principal` is the authenticated caller the plugin is acting for (default: the agent itself).
      */
     record(r: SpendRecord, principal?: Principal): Promise<{ ok: boolean; id: number; budget_warnings?: unknown[] }>;
-    entries(o: { since: string; until: string; agentId?: string; projectId?: string; limit: number; offset: number }): Promise<Record<string, unknown>[]>;
+    entries(o: {
+      since: string;
+      until: string;
+      agentId?: string;
+      projectId?: string;
+      limit: number;
+      offset: number;
+    }): Promise<Record<string, unknown>[]>;
     /** Ledger totals grouped by agent, project, model or UTC day, over [since, until). */
-    totals(opts: { by: 'agent' | 'project' | 'model' | 'day'; since: string; until: string; agentId?: string; projectId?: string }): Promise<SpendGroupRow[]>;
+    totals(opts: {
+      by: 'agent' | 'project' | 'model' | 'day';
+      since: string;
+      until: string;
+      agentId?: string;
+      projectId?: string;
+    }): Promise<SpendGroupRow[]>;
   };
 }
 
@@ -144,7 +182,9 @@ function between(col: string, opts: { status?: string; since: string; until: str
 export function createCoreApi(ctx: AppContext): CoreApi {
   const db = ctx.db;
   return {
-    approvals: { gate: (p, actionType, approvalId, target) => checkApprovalGate(ctx, p, actionType, approvalId, target) },
+    approvals: {
+      gate: (p, actionType, approvalId, target) => checkApprovalGate(ctx, p, actionType, approvalId, target),
+    },
     agents: {
       list: () => db.all<AgentInfo>(`SELECT ${AGENT_COLS} FROM agents ORDER BY id`),
       get: async (id) => (await db.get<AgentInfo>(`SELECT ${AGENT_COLS} FROM agents WHERE id = ?`, [id])) ?? null,
@@ -168,7 +208,13 @@ export function createCoreApi(ctx: AppContext): CoreApi {
       async assign(taskId, agentId) {
         const r = await claimTaskFor(ctx, taskId, agentId, 'assign');
         if (!r.ok) return { ok: false, reason: r.reason };
-        await ctx.events.emit({ type: 'task_assigned', agent: '__automation__', projectId: r.task.project_id, summary: `Task #${taskId} assigned to ${agentId}`, data: { task_id: taskId, assignee: agentId } });
+        await ctx.events.emit({
+          type: 'task_assigned',
+          agent: '__automation__',
+          projectId: r.task.project_id,
+          summary: `Task #${taskId} assigned to ${agentId}`,
+          data: { task_id: taskId, assignee: agentId },
+        });
         return { ok: true };
       },
     },
@@ -181,7 +227,8 @@ export function createCoreApi(ctx: AppContext): CoreApi {
       async file(input, actor = '__system__') {
         const title = input.title.trim();
         if (!title) throw badRequest('title is required');
-        if (input.severity !== undefined && !(BUG_SEVERITIES as readonly string[]).includes(input.severity)) throw invalidEnum('severity', input.severity, BUG_SEVERITIES);
+        if (input.severity !== undefined && !(BUG_SEVERITIES as readonly string[]).includes(input.severity))
+          throw invalidEnum('severity', input.severity, BUG_SEVERITIES);
         const p = systemPrincipal(actor);
         // POST /bugs runs this pre-check in its route; plugin-filed bugs get the same one (SEC-37).
         await ctx.guards.check('bug.create', { ...input, title }, p);
@@ -222,7 +269,16 @@ export function createCoreApi(ctx: AppContext): CoreApi {
         if (!ops.length) return 0;
         const stmts = ops.map((o) => ({
           sql: `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary, data, priority) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-          args: [o.id, n.type, n.entity_type, String(n.entity_id), n.title.slice(0, 500), (n.summary ?? '').slice(0, 2000), JSON.stringify(n.data ?? {}), n.priority ?? 'normal'],
+          args: [
+            o.id,
+            n.type,
+            n.entity_type,
+            String(n.entity_id),
+            n.title.slice(0, 500),
+            (n.summary ?? '').slice(0, 2000),
+            JSON.stringify(n.data ?? {}),
+            n.priority ?? 'normal',
+          ],
         }));
         const res = await db.batch(stmts);
         for (let i = 0; i < ops.length; i++) {
@@ -257,7 +313,13 @@ export function createCoreApi(ctx: AppContext): CoreApi {
       entries: (o) => spendRepo.window(db, o) as unknown as Promise<Record<string, unknown>[]>,
       async totals(o) {
         const rows = await spendRepo.totalsBy(db, o);
-        return rows.map((r) => ({ key: String(r.key), total_cost: Number(r.total_cost ?? 0), tokens_in: Number(r.tokens_in ?? 0), tokens_out: Number(r.tokens_out ?? 0), entry_count: Number(r.entry_count) }));
+        return rows.map((r) => ({
+          key: String(r.key),
+          total_cost: Number(r.total_cost ?? 0),
+          tokens_in: Number(r.tokens_in ?? 0),
+          tokens_out: Number(r.tokens_out ?? 0),
+          entry_count: Number(r.entry_count),
+        }));
       },
     },
   };

@@ -7,7 +7,16 @@ import { migrate } from '../db/migrator.js';
 import { AppError, unavailable } from '../http/errors.js';
 import { guardedFetch } from '../http/ssrf.js';
 import { CORE_EVENT_TYPES } from '../domain/events/catalogue.js';
-import { configFields, describeIssue, manifestSchema, mcpToolSchema, toolArgs, type ConfigField, type Manifest, type McpTool } from './manifest.js';
+import {
+  configFields,
+  describeIssue,
+  manifestSchema,
+  mcpToolSchema,
+  toolArgs,
+  type ConfigField,
+  type Manifest,
+  type McpTool,
+} from './manifest.js';
 import { createCoreApi, type CoreApi } from './core-api.js';
 import { pluginsRepo } from './repo.js';
 import { registerGatedAction } from '../domain/approvals/service.js';
@@ -276,7 +285,17 @@ export class PluginHost {
       if (!entry || typeof entry.setup !== 'function') throw new Error('entry module exports no setup(api)');
 
       // Registrations are staged and committed only when setup completes (W13).
-      const staged: LoadedPlugin = { name, manifest: m, db, routes: [], hooks: [], guards: [], jobs: [], tools: [], migrationsApplied: applied };
+      const staged: LoadedPlugin = {
+        name,
+        manifest: m,
+        db,
+        routes: [],
+        hooks: [],
+        guards: [],
+        jobs: [],
+        tools: [],
+        migrationsApplied: applied,
+      };
       await timeout(Promise.resolve(entry.setup(this.apiFor(known, staged))), SETUP_TIMEOUT_MS, 'setup');
 
       const publicDeclared = new Set(m.publicRoutes);
@@ -316,7 +335,8 @@ export class PluginHost {
   /** One start-up line per plugin, for operators to review what it registered (W24, P-14). */
   private logLoaded(p: LoadedPlugin) {
     const m = p.manifest;
-    const prefix = `/api/mycelium/plugins/${p.name}/` + (m.routePrefix ? ` (alias /api/mycelium${m.routePrefix}/)` : '');
+    const prefix =
+      `/api/mycelium/plugins/${p.name}/` + (m.routePrefix ? ` (alias /api/mycelium${m.routePrefix}/)` : '');
     const migrations = p.migrationsApplied.length ? `applied ${p.migrationsApplied.join(', ')}` : 'up to date';
     const hooks = p.hooks.length ? [...new Set(p.hooks.map((h) => h.type))].join(', ') : 'none';
     const tools = p.tools.length ? `${p.tools.length} (${p.tools.map((t) => t.name).join(', ')})` : '0';
@@ -338,10 +358,19 @@ export class PluginHost {
       const path = t.endpoint.path.replace(/\{(\w+)\}|:(\w+)/g, 'x');
       const own = `/plugins/${known.name}`;
       if (path === own || path.startsWith(own + '/')) inner = path.slice(own.length) || '/';
-      else if (m.routePrefix && (path === m.routePrefix || path.startsWith(m.routePrefix + '/'))) inner = path.slice(m.routePrefix.length) || '/';
-      const resolves = inner !== null && routes.some((r) => r.method === t.endpoint.method && matchPath(r.segments, splitPath(inner!)));
-      if (missing) this.ctx.log.warn(`[plugins] ${known.name}: MCP tool ${t.name} refused: placeholder {${missing}} is not an argument`);
-      else if (!resolves) this.ctx.log.warn(`[plugins] ${known.name}: MCP tool ${t.name} refused: ${t.endpoint.method} ${t.endpoint.path} is not a route of this plugin`);
+      else if (m.routePrefix && (path === m.routePrefix || path.startsWith(m.routePrefix + '/')))
+        inner = path.slice(m.routePrefix.length) || '/';
+      const resolves =
+        inner !== null &&
+        routes.some((r) => r.method === t.endpoint.method && matchPath(r.segments, splitPath(inner!)));
+      if (missing)
+        this.ctx.log.warn(
+          `[plugins] ${known.name}: MCP tool ${t.name} refused: placeholder {${missing}} is not an argument`,
+        );
+      else if (!resolves)
+        this.ctx.log.warn(
+          `[plugins] ${known.name}: MCP tool ${t.name} refused: ${t.endpoint.method} ${t.endpoint.path} is not a route of this plugin`,
+        );
       else ok.push(t);
     }
     return ok;
@@ -369,7 +398,13 @@ export class PluginHost {
         // Plugins emit their own event names; a core type from a plugin would be a forgery (W7).
         if (CORE_TYPES.has(e.type)) throw new Error(`plugin ${name} may not emit core event type ${e.type}`);
         this.checkHookWrite(name);
-        await ctx.events.emit({ type: e.type, agent: e.agent ?? '__system__', projectId: e.projectId ?? null, summary: e.summary ?? '', data: e.data ?? {} });
+        await ctx.events.emit({
+          type: e.type,
+          agent: e.agent ?? '__system__',
+          projectId: e.projectId ?? null,
+          summary: e.summary ?? '',
+          data: e.data ?? {},
+        });
       },
       route,
       get: (p, h, o) => route('GET', p, h, o),
@@ -380,7 +415,15 @@ export class PluginHost {
       guard: (fn) => void staged.guards.push(fn),
       job: (job) => void staged.jobs.push(job),
       fetch: (url, init = {}) =>
-        guardedFetch(url, { signal: AbortSignal.timeout(HOOK_TIMEOUT_MS), ...init }, { resolveHost: ctx.runtime.resolveHost?.bind(ctx.runtime), fetchFn: ctx.runtime.pinnedFetch, methodPreservingOnly: true }),
+        guardedFetch(
+          url,
+          { signal: AbortSignal.timeout(HOOK_TIMEOUT_MS), ...init },
+          {
+            resolveHost: ctx.runtime.resolveHost?.bind(ctx.runtime),
+            fetchFn: ctx.runtime.pinnedFetch,
+            methodPreservingOnly: true,
+          },
+        ),
     };
   }
 
@@ -449,12 +492,18 @@ export class PluginHost {
     this.inHook.set(p.name, (this.inHook.get(p.name) ?? 0) + 1);
     try {
       // Each plugin gets its own copy: one cannot alter what the next one sees.
-      await timeout(Promise.resolve().then(() => fn(structuredClone(ev))), HOOK_TIMEOUT_MS, `hook ${ev.type}`);
+      await timeout(
+        Promise.resolve().then(() => fn(structuredClone(ev))),
+        HOOK_TIMEOUT_MS,
+        `hook ${ev.type}`,
+      );
     } catch (err) {
       const s = this.statsOf(p.name);
       if (err instanceof HostTimeout) s.hook_timeouts++;
       else s.hook_errors++;
-      this.ctx.log.error(`[plugins] ${p.name}: event hook error for ${ev.type}: ${(err as Error)?.message ?? String(err)}`);
+      this.ctx.log.error(
+        `[plugins] ${p.name}: event hook error for ${ev.type}: ${(err as Error)?.message ?? String(err)}`,
+      );
     } finally {
       this.inHook.set(p.name, (this.inHook.get(p.name) ?? 1) - 1);
     }
@@ -470,7 +519,10 @@ export class PluginHost {
     this.hookWrites.set(name, cur);
     if (cur.n > HOOK_WRITES_PER_MINUTE) {
       this.statsOf(name).hook_errors++;
-      if (cur.n === HOOK_WRITES_PER_MINUTE + 1) this.ctx.log.error(`[plugins] ${name}: more than ${HOOK_WRITES_PER_MINUTE} writes from hooks this minute; refusing more (event loop?)`);
+      if (cur.n === HOOK_WRITES_PER_MINUTE + 1)
+        this.ctx.log.error(
+          `[plugins] ${name}: more than ${HOOK_WRITES_PER_MINUTE} writes from hooks this minute; refusing more (event loop?)`,
+        );
       throw new Error(`plugin ${name} exceeded ${HOOK_WRITES_PER_MINUTE} hook-caused writes per minute`);
     }
   }
@@ -478,10 +530,12 @@ export class PluginHost {
   /** The core API as one plugin sees it: every write counted against that plugin's hook bound. */
   private coreFor(name: string): CoreApi {
     const c = this.core;
-    const guard = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => (...a: A) => {
-      this.checkHookWrite(name);
-      return fn(...a);
-    };
+    const guard =
+      <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
+      (...a: A) => {
+        this.checkHookWrite(name);
+        return fn(...a);
+      };
     return {
       ...c,
       tasks: { ...c.tasks, create: guard(c.tasks.create), assign: guard(c.tasks.assign) },
@@ -523,18 +577,26 @@ export class PluginHost {
       };
       for (const g of p.guards) {
         try {
-          await timeout(Promise.resolve().then(() => g(input)), HOOK_TIMEOUT_MS, `guard ${check.action}`);
+          await timeout(
+            Promise.resolve().then(() => g(input)),
+            HOOK_TIMEOUT_MS,
+            `guard ${check.action}`,
+          );
         } catch (err) {
           if (err instanceof AppError) throw err;
           this.statsOf(name).guard_errors++;
-          this.ctx.log.error(`[plugins] ${name}: guard error for ${check.action}: ${(err as Error)?.message ?? String(err)}`);
+          this.ctx.log.error(
+            `[plugins] ${name}: guard error for ${check.action}: ${(err as Error)?.message ?? String(err)}`,
+          );
           throw unavailable(`Plugin ${name} could not evaluate this write; refusing it`);
         }
       }
     }
     if (!guarded && !this.warnedNoGuard) {
       this.warnedNoGuard = true;
-      this.ctx.log.warn('[plugins] NO PRE-MUTATION GUARD INSTALLED - guardrails block rules are not enforced (guardrails plugin not enabled)');
+      this.ctx.log.warn(
+        '[plugins] NO PRE-MUTATION GUARD INSTALLED - guardrails block rules are not enforced (guardrails plugin not enabled)',
+      );
     }
   }
 }
@@ -551,6 +613,7 @@ export function startPluginHost(ctx: AppContext, sources: PluginSource[]): Plugi
 export function pluginHostOf(ctx: AppContext): PluginHost {
   const h = hosts.get(ctx);
   // REL-13: plugin routes without a host means the wiring order is wrong; fail loudly.
-  if (!h) throw new Error('plugin host not started: createApp must call startPlugins(ctx) before mounting plugin routes');
+  if (!h)
+    throw new Error('plugin host not started: createApp must call startPlugins(ctx) before mounting plugin routes');
   return h;
 }

@@ -69,7 +69,13 @@ export async function readConfig(ctx: AppContext, host: PluginHost, name: string
  * unknown keys, wrong types and values outside a select's options are 400s naming the key.
  * The mask value leaves a stored secret unchanged; null resets a key to its default.
  */
-export async function writeConfig(ctx: AppContext, host: PluginHost, p: Principal, name: string, body: Record<string, unknown>) {
+export async function writeConfig(
+  ctx: AppContext,
+  host: PluginHost,
+  p: Principal,
+  name: string,
+  body: Record<string, unknown>,
+) {
   await rowOr404(ctx, name);
   await host.ready;
   const fields = host.known.get(name)?.fields ?? [];
@@ -87,7 +93,8 @@ export async function writeConfig(ctx: AppContext, host: PluginHost, p: Principa
     let v: string;
     switch (f.type) {
       case 'number': {
-        const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+        const n =
+          typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
         if (!Number.isFinite(n)) throw badRequest(`${key} must be a number`);
         v = String(n);
         break;
@@ -98,7 +105,8 @@ export async function writeConfig(ctx: AppContext, host: PluginHost, p: Principa
         else throw badRequest(`${key} must be a boolean`);
         break;
       case 'select':
-        if (typeof value !== 'string' || !(f.options ?? []).includes(value)) throw invalidEnum(key, value, f.options ?? []);
+        if (typeof value !== 'string' || !(f.options ?? []).includes(value))
+          throw invalidEnum(key, value, f.options ?? []);
         v = value;
         break;
       default:
@@ -110,10 +118,24 @@ export async function writeConfig(ctx: AppContext, host: PluginHost, p: Principa
     changed.push(key);
   }
   if (stmts.length) {
-    stmts.push(ctx.events.statement({ type: 'plugin_config_updated', agent: who(p), projectId: null, summary: `Updated config for plugin: ${name}`, data: { plugin: name, keys: changed } }));
+    stmts.push(
+      ctx.events.statement({
+        type: 'plugin_config_updated',
+        agent: who(p),
+        projectId: null,
+        summary: `Updated config for plugin: ${name}`,
+        data: { plugin: name, keys: changed },
+      }),
+    );
     const res = await ctx.db.batch(stmts);
     ctx.events.publishWritten(
-      { type: 'plugin_config_updated', agent: who(p), projectId: null, summary: `Updated config for plugin: ${name}`, data: { plugin: name, keys: changed } },
+      {
+        type: 'plugin_config_updated',
+        agent: who(p),
+        projectId: null,
+        summary: `Updated config for plugin: ${name}`,
+        data: { plugin: name, keys: changed },
+      },
       Number(res[res.length - 1].rows[0].id),
     );
   }
@@ -121,13 +143,24 @@ export async function writeConfig(ctx: AppContext, host: PluginHost, p: Principa
   return { ok: true, config: await readConfig(ctx, host, name) };
 }
 
-async function setEnabled(ctx: AppContext, p: Principal, name: string, enabled: boolean, type: string, summary: string, data: Record<string, unknown> = {}) {
+async function setEnabled(
+  ctx: AppContext,
+  p: Principal,
+  name: string,
+  enabled: boolean,
+  type: string,
+  summary: string,
+  data: Record<string, unknown> = {},
+) {
   const ev = { type, agent: who(p), projectId: null, summary, data };
   // Flag change and its event in one batch; the event is written only if the flag changed.
   const flip = pluginsRepo.setEnabled(name, enabled);
   const res = await ctx.db.batch([
     flip,
-    { sql: `INSERT INTO events (type, agent, project_id, summary, data) SELECT ?, ?, NULL, ?, ? WHERE changes() > 0 RETURNING id`, args: [type, ev.agent, summary, JSON.stringify(data)] },
+    {
+      sql: `INSERT INTO events (type, agent, project_id, summary, data) SELECT ?, ?, NULL, ?, ? WHERE changes() > 0 RETURNING id`,
+      args: [type, ev.agent, summary, JSON.stringify(data)],
+    },
   ]);
   const changed = res[0].rows.length > 0;
   if (changed) ctx.events.publishWritten(ev, Number(res[1].rows[0].id));
@@ -163,7 +196,14 @@ export async function installPlugin(ctx: AppContext, host: PluginHost, p: Princi
   await setEnabled(ctx, p, name, true, 'plugin_installed', `Installed plugin: ${name}`, { plugin: name });
   host.flagsChanged();
   const loaded = await host.ensureLoaded(name);
-  return { ok: true, name, loaded, message: loaded ? 'Plugin enabled. No restart required.' : `Plugin enabled but failed to load: ${host.failed.get(name)}` };
+  return {
+    ok: true,
+    name,
+    loaded,
+    message: loaded
+      ? 'Plugin enabled. No restart required.'
+      : `Plugin enabled but failed to load: ${host.failed.get(name)}`,
+  };
 }
 
 /**
@@ -178,13 +218,24 @@ export async function uninstallPlugin(ctx: AppContext, host: PluginHost, p: Prin
     { sql: "UPDATE plugins SET enabled = 0, updated_at = datetime('now') WHERE name = ?", args: [name] },
     pluginsRepo.clearConfig(name),
     ...(purge ? [pluginsRepo.clearMigrations(name)] : []),
-    ctx.events.statement({ type: 'plugin_uninstalled', agent: who(p), projectId: null, summary: `Uninstalled plugin: ${name}`, data }),
+    ctx.events.statement({
+      type: 'plugin_uninstalled',
+      agent: who(p),
+      projectId: null,
+      summary: `Uninstalled plugin: ${name}`,
+      data,
+    }),
   ]);
   host.flagsChanged();
-  ctx.events.publishWritten({ type: 'plugin_uninstalled', agent: who(p), projectId: null, summary: `Uninstalled plugin: ${name}`, data }, Number(res[res.length - 1].rows[0].id));
+  ctx.events.publishWritten(
+    { type: 'plugin_uninstalled', agent: who(p), projectId: null, summary: `Uninstalled plugin: ${name}`, data },
+    Number(res[res.length - 1].rows[0].id),
+  );
   if (purge && host.known.has(name)) {
     const pdb = await ctx.runtime.pluginDb(name);
-    const tables = await pdb.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'");
+    const tables = await pdb.all<{ name: string }>(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+    );
     await pdb.batch(tables.map((t) => ({ sql: `DROP TABLE IF EXISTS "${t.name.replace(/"/g, '""')}"`, args: [] })));
     host.loaded.delete(name);
   }
@@ -192,7 +243,9 @@ export async function uninstallPlugin(ctx: AppContext, host: PluginHost, p: Prin
     ok: true,
     name,
     purged: purge,
-    message: purge ? 'Plugin disabled, config cleared and its data deleted.' : 'Plugin disabled and config cleared. Its data is kept for a reinstall (add ?purge=true to delete it).',
+    message: purge
+      ? 'Plugin disabled, config cleared and its data deleted.'
+      : 'Plugin disabled and config cleared. Its data is kept for a reinstall (add ?purge=true to delete it).',
   };
 }
 
@@ -213,7 +266,13 @@ export async function allWidgets(host: PluginHost) {
   const out: unknown[] = [];
   for (const p of host.loaded.values()) {
     if (!flags.get(p.name)) continue;
-    for (const w of widgetsOf(p.manifest)) out.push({ plugin: p.name, plugin_display_name: p.manifest.displayName || p.name, route_prefix: p.manifest.routePrefix ?? '', widget: w });
+    for (const w of widgetsOf(p.manifest))
+      out.push({
+        plugin: p.name,
+        plugin_display_name: p.manifest.displayName || p.name,
+        route_prefix: p.manifest.routePrefix ?? '',
+        widget: w,
+      });
   }
   return out;
 }
@@ -223,7 +282,12 @@ export async function nav(host: PluginHost) {
   const flags = await host.enabledFlags();
   return [...host.loaded.values()]
     .filter((p) => flags.get(p.name) && p.manifest.pages.length)
-    .map((p) => ({ name: p.name, display_name: p.manifest.displayName || p.name, route_prefix: p.manifest.routePrefix ?? '', pages: p.manifest.pages }));
+    .map((p) => ({
+      name: p.name,
+      display_name: p.manifest.displayName || p.name,
+      route_prefix: p.manifest.routePrefix ?? '',
+      pages: p.manifest.pages,
+    }));
 }
 
 export async function pluginWidgets(ctx: AppContext, host: PluginHost, name: string) {
@@ -258,7 +322,10 @@ const PLUGIN_DB_PROBE_MS = 2_000;
  * `GET /admin/health` so an operator sees it before users do; core writes are not affected, except
  * that guardrails fails closed while it cannot check (spec 07 REL-13).
  */
-export async function unavailablePlugins(ctx: AppContext, host: PluginHost): Promise<{ name: string; error: string }[]> {
+export async function unavailablePlugins(
+  ctx: AppContext,
+  host: PluginHost,
+): Promise<{ name: string; error: string }[]> {
   await host.ready;
   const flags = await host.enabledFlags();
   const out: { name: string; error: string }[] = [];

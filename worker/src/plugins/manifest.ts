@@ -22,7 +22,12 @@ export type ConfigField = z.infer<typeof configField>;
 
 const legacyConfigMap = z.record(
   z.string(),
-  z.looseObject({ type: z.string().optional(), label: z.string().optional(), description: z.string().optional(), default: z.unknown().optional() }),
+  z.looseObject({
+    type: z.string().optional(),
+    label: z.string().optional(),
+    description: z.string().optional(),
+    default: z.unknown().optional(),
+  }),
 );
 
 export const manifestSchema = z.looseObject({
@@ -59,7 +64,9 @@ export type Manifest = z.infer<typeof manifestSchema>;
 export const mcpToolSchema = z.looseObject({
   name: z.string().regex(/^[a-z0-9_]{1,64}$/),
   description: z.string().min(1),
-  inputSchema: z.looseObject({ type: z.literal('object'), properties: z.record(z.string(), z.unknown()).default({}) }).optional(),
+  inputSchema: z
+    .looseObject({ type: z.literal('object'), properties: z.record(z.string(), z.unknown()).default({}) })
+    .optional(),
   schema: z.record(z.string(), z.unknown()).optional(),
   endpoint: z.object({
     method: z.enum(['GET', 'POST', 'PUT', 'DELETE']).default('GET'),

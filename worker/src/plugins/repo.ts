@@ -34,7 +34,19 @@ export const pluginsRepo = {
    * First sight inserts the row, enabled only when the manifest says exactly `true`; later boots
    * refresh the descriptive columns and never touch `enabled` (the operator's toggle wins, §2.3).
    */
-  upsert: (db: Queryable, m: { name: string; displayName: string; description: string; version: string; author: string; enabled: boolean; routePrefix: string; toolCount: number }) =>
+  upsert: (
+    db: Queryable,
+    m: {
+      name: string;
+      displayName: string;
+      description: string;
+      version: string;
+      author: string;
+      enabled: boolean;
+      routePrefix: string;
+      toolCount: number;
+    },
+  ) =>
     db.get<PluginRow>(
       `INSERT INTO plugins (name, display_name, description, version, author, enabled, route_prefix, mcp_tool_count)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -51,7 +63,8 @@ export const pluginsRepo = {
     args: [enabled ? 1 : 0, name, enabled ? 1 : 0],
   }),
 
-  config: (db: Queryable, name: string) => db.all<ConfigRow>('SELECT key, value, is_secret FROM plugin_config WHERE plugin_name = ? ORDER BY key', [name]),
+  config: (db: Queryable, name: string) =>
+    db.all<ConfigRow>('SELECT key, value, is_secret FROM plugin_config WHERE plugin_name = ? ORDER BY key', [name]),
   upsertConfig: (name: string, key: string, value: string, isSecret: boolean): Statement => ({
     sql: `INSERT INTO plugin_config (plugin_name, key, value, is_secret) VALUES (?, ?, ?, ?)
           ON CONFLICT(plugin_name, key) DO UPDATE SET value = excluded.value, is_secret = excluded.is_secret, updated_at = datetime('now')`,
@@ -63,5 +76,8 @@ export const pluginsRepo = {
     sql: 'INSERT OR IGNORE INTO plugin_migrations (plugin_name, version, description) VALUES (?, ?, ?)',
     args: [name, version, description],
   }),
-  clearMigrations: (name: string): Statement => ({ sql: 'DELETE FROM plugin_migrations WHERE plugin_name = ?', args: [name] }),
+  clearMigrations: (name: string): Statement => ({
+    sql: 'DELETE FROM plugin_migrations WHERE plugin_name = ?',
+    args: [name],
+  }),
 };

@@ -3,7 +3,16 @@ import type { AppContext } from '../context.js';
 import type { AppEnv } from '../http/env.js';
 import { AppError } from '../http/errors.js';
 import { bodyOf, loadBody, queryOf, readsBodyAfterAuth } from '../http/body.js';
-import { principalOf, requireAdmin, requireAny, resolveAdmin, resolveAgent, resolveAny, resolveHuman, type Principal } from '../auth/principal.js';
+import {
+  principalOf,
+  requireAdmin,
+  requireAny,
+  resolveAdmin,
+  resolveAgent,
+  resolveAny,
+  resolveHuman,
+  type Principal,
+} from '../auth/principal.js';
 import { PLUGIN_SOURCES } from './registry.generated.js';
 import { manifestSchema } from './manifest.js';
 import { matchPath, pluginHostOf, startPluginHost, type PluginHost } from './host.js';
@@ -21,7 +30,8 @@ function aliasPrefixes(sources: PluginSource[]): { name: string; prefix: string 
   for (const s of sources) {
     try {
       const m = manifestSchema.safeParse(JSON.parse(s.manifest));
-      if (m.success && m.data.routePrefix && m.data.name === s.dir && m.data.routePrefix !== '/plugins') out.push({ name: m.data.name, prefix: m.data.routePrefix });
+      if (m.success && m.data.routePrefix && m.data.name === s.dir && m.data.routePrefix !== '/plugins')
+        out.push({ name: m.data.name, prefix: m.data.routePrefix });
     } catch {
       // refused at load with its own log line
     }
@@ -55,27 +65,50 @@ export function pluginRoutes(ctx: AppContext, core?: Hono<AppEnv>): Hono<AppEnv>
   r.get('/plugins/registry', requireAdmin, async (c) => c.json(await manage.registry(host)));
   r.get('/plugins/all-widgets', requireAdmin, async (c) => c.json(await manage.allWidgets(host)));
   r.get('/plugins/nav', requireAdmin, async (c) => c.json(await manage.nav(host)));
-  r.post('/plugins/install', requireAdmin, async (c) => c.json(await manage.installPlugin(ctx, host, principalOf(c), bodyOf(c))));
+  r.post('/plugins/install', requireAdmin, async (c) =>
+    c.json(await manage.installPlugin(ctx, host, principalOf(c), bodyOf(c))),
+  );
   r.get('/plugins/:name', requireAdmin, async (c) => c.json(await manage.pluginDetail(ctx, host, c.req.param('name'))));
-  r.get('/plugins/:name/config', requireAdmin, async (c) => c.json(await manage.readConfig(ctx, host, c.req.param('name'))));
-  r.put('/plugins/:name/config', requireAdmin, async (c) => c.json(await manage.writeConfig(ctx, host, principalOf(c), c.req.param('name'), bodyOf(c))));
-  r.put('/plugins/:name/enable', requireAdmin, async (c) => c.json(await manage.enablePlugin(ctx, host, principalOf(c), c.req.param('name'))));
-  r.put('/plugins/:name/disable', requireAdmin, async (c) => c.json(await manage.disablePlugin(ctx, host, principalOf(c), c.req.param('name'))));
+  r.get('/plugins/:name/config', requireAdmin, async (c) =>
+    c.json(await manage.readConfig(ctx, host, c.req.param('name'))),
+  );
+  r.put('/plugins/:name/config', requireAdmin, async (c) =>
+    c.json(await manage.writeConfig(ctx, host, principalOf(c), c.req.param('name'), bodyOf(c))),
+  );
+  r.put('/plugins/:name/enable', requireAdmin, async (c) =>
+    c.json(await manage.enablePlugin(ctx, host, principalOf(c), c.req.param('name'))),
+  );
+  r.put('/plugins/:name/disable', requireAdmin, async (c) =>
+    c.json(await manage.disablePlugin(ctx, host, principalOf(c), c.req.param('name'))),
+  );
   r.delete('/plugins/:name/uninstall', requireAdmin, async (c) => {
     const purge = ['1', 'true'].includes(c.req.query('purge') ?? '') || bodyOf(c).purge === true;
     return c.json(await manage.uninstallPlugin(ctx, host, principalOf(c), c.req.param('name'), purge));
   });
-  r.get('/plugins/:name/widgets', requireAdmin, async (c) => c.json(await manage.pluginWidgets(ctx, host, c.req.param('name'))));
+  r.get('/plugins/:name/widgets', requireAdmin, async (c) =>
+    c.json(await manage.pluginWidgets(ctx, host, c.req.param('name'))),
+  );
 
-  r.all('/plugins/:name/*', readsBodyAfterAuth((c) => dispatch(ctx, host, c, c.req.param('name') as string, `/plugins/${c.req.param('name')}`)));
+  r.all(
+    '/plugins/:name/*',
+    readsBodyAfterAuth((c) => dispatch(ctx, host, c, c.req.param('name') as string, `/plugins/${c.req.param('name')}`)),
+  );
   for (const { name, prefix } of aliasPrefixes(host.sources)) {
     if (taken.has(prefix)) {
-      ctx.log.error(`[plugins] ${name}: route prefix ${prefix} collides with a core or plugin route; not mounted there (the plugin is served under /api/mycelium/plugins/${name}/)`);
+      ctx.log.error(
+        `[plugins] ${name}: route prefix ${prefix} collides with a core or plugin route; not mounted there (the plugin is served under /api/mycelium/plugins/${name}/)`,
+      );
       continue;
     }
     taken.add(prefix);
-    r.all(prefix, readsBodyAfterAuth((c) => dispatch(ctx, host, c, name, prefix)));
-    r.all(`${prefix}/*`, readsBodyAfterAuth((c) => dispatch(ctx, host, c, name, prefix)));
+    r.all(
+      prefix,
+      readsBodyAfterAuth((c) => dispatch(ctx, host, c, name, prefix)),
+    );
+    r.all(
+      `${prefix}/*`,
+      readsBodyAfterAuth((c) => dispatch(ctx, host, c, name, prefix)),
+    );
   }
   return r;
 }
@@ -103,7 +136,13 @@ async function authenticate(c: Context<AppEnv>, auth: string): Promise<Principal
  * applied before the plugin runs (default-deny, SEC-38), and the handler wrapped so a throw or
  * rejection becomes a logged, counted 500 and never reaches the process (W8, REL-12).
  */
-async function dispatch(ctx: AppContext, host: PluginHost, c: Context<AppEnv>, name: string, mount: string): Promise<Response> {
+async function dispatch(
+  ctx: AppContext,
+  host: PluginHost,
+  c: Context<AppEnv>,
+  name: string,
+  mount: string,
+): Promise<Response> {
   await host.ready;
   const known = host.known.get(name);
   if (!known) return c.json({ error: 'Not found' }, 404);
@@ -151,7 +190,9 @@ async function dispatch(ctx: AppContext, host: PluginHost, c: Context<AppEnv>, n
   } catch (err) {
     if (err instanceof AppError) throw err;
     host.statsOf(name).route_errors++;
-    ctx.log.error(`[plugins] ${name}: route error ${method} ${route.path}: ${(err as Error)?.stack ?? String(err)}`, { request_id: c.get('requestId') });
+    ctx.log.error(`[plugins] ${name}: route error ${method} ${route.path}: ${(err as Error)?.stack ?? String(err)}`, {
+      request_id: c.get('requestId'),
+    });
     return c.json({ error: 'Internal server error' }, 500);
   }
   if (result instanceof PluginReply) {

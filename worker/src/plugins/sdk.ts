@@ -2,7 +2,16 @@
  * What plugin modules import: the host contract types and the core's error and parsing helpers,
  * so plugin routes answer with the same error shapes and strictness as core routes.
  */
-export type { PluginApi, PluginModule, PluginRequest, RouteHandler, HookHandler, GuardInput, PluginJob, RouteAuth } from './types.js';
+export type {
+  PluginApi,
+  PluginModule,
+  PluginRequest,
+  RouteHandler,
+  HookHandler,
+  GuardInput,
+  PluginJob,
+  RouteAuth,
+} from './types.js';
 export type { CoreApi } from './core-api.js';
 export type { MyceliumEvent } from '../domain/events/bus.js';
 export { reply, PluginReply } from './types.js';
@@ -15,7 +24,8 @@ export { whereAll } from '../db/sql.js';
 /** Filters shared by the rule lists of rule-based plugins (`?enabled=`, `?trigger_event=`, `?project_id=`). */
 export function ruleListFilters(query: Record<string, string | undefined>): [string, ...(string | number)[]][] {
   const conditions: [string, ...(string | number)[]][] = [];
-  if (query.enabled !== undefined) conditions.push(['enabled = ?', query.enabled === '1' || query.enabled === 'true' ? 1 : 0]);
+  if (query.enabled !== undefined)
+    conditions.push(['enabled = ?', query.enabled === '1' || query.enabled === 'true' ? 1 : 0]);
   if (query.trigger_event) conditions.push(['trigger_event = ?', query.trigger_event]);
   if (query.project_id) conditions.push(['project_id = ?', query.project_id]);
   return conditions;

@@ -41,7 +41,8 @@ export class PluginReply {
     readonly headers: Record<string, string> = {},
   ) {}
 }
-export const reply = (status: number, body: unknown, headers?: Record<string, string>) => new PluginReply(status, body, headers);
+export const reply = (status: number, body: unknown, headers?: Record<string, string>) =>
+  new PluginReply(status, body, headers);
 
 export type RouteHandler = (req: PluginRequest) => unknown | Promise<unknown>;
 export type HookHandler = (event: MyceliumEvent) => unknown | Promise<unknown>;

@@ -51,7 +51,8 @@ export function unsafePatternReason(pattern: string): string | null {
       if (stack.length && (g.risky || quantified)) stack[stack.length - 1].risky = true;
       continue;
     }
-    if ((ch === '*' || ch === '+' || ch === '{' || ch === '?' || ch === '|') && stack.length) stack[stack.length - 1].risky = true;
+    if ((ch === '*' || ch === '+' || ch === '{' || ch === '?' || ch === '|') && stack.length)
+      stack[stack.length - 1].risky = true;
   }
   if (stack.length) return 'unbalanced parentheses';
   // Adjacent unbounded quantifiers (`.*.*.*x`) backtrack polynomially even without nesting.
@@ -70,7 +71,11 @@ export function unsafePatternReason(pattern: string): string | null {
  * `onRefused` is told so the caller can log it — a rule that could not be evaluated is not a
  * rule that passed silently.
  */
-export function boundedMatch(pattern: unknown, subject: unknown, opts: { flags?: string; onRefused?: (pattern: string, reason: string) => void } = {}): boolean {
+export function boundedMatch(
+  pattern: unknown,
+  subject: unknown,
+  opts: { flags?: string; onRefused?: (pattern: string, reason: string) => void } = {},
+): boolean {
   if (typeof pattern !== 'string') return false;
   const why = unsafePatternReason(pattern);
   if (why) {

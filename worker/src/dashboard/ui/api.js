@@ -13,7 +13,12 @@ export async function api(method, path, body) {
   const url = path.startsWith('/dashboard/') ? path : '/api/mycelium' + path;
   let res;
   try {
-    res = await fetch(url, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(url, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   } catch {
     throw new ApiError(0, 'The server could not be reached. Check the connection and try again.');
   }
@@ -24,7 +29,11 @@ export async function api(method, path, body) {
   } catch {
     data = null;
   }
-  if (!res.ok) throw new ApiError(res.status, (data && typeof data.error === 'string' && data.error) || 'Request failed (HTTP ' + res.status + ')');
+  if (!res.ok)
+    throw new ApiError(
+      res.status,
+      (data && typeof data.error === 'string' && data.error) || 'Request failed (HTTP ' + res.status + ')',
+    );
   return data;
 }
 

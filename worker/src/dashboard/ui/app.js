@@ -25,7 +25,13 @@ const PAGES = [
 ];
 
 const $ = (id) => document.getElementById(id);
-const state = { me: null, status: { frozen: false, sleep: false, known: false }, cleanups: [], statusTimer: null, firstRender: true };
+const state = {
+  me: null,
+  status: { frozen: false, sleep: false, known: false },
+  cleanups: [],
+  statusTimer: null,
+  firstRender: true,
+};
 
 const href = (path) => '/dashboard/' + path;
 
@@ -60,9 +66,19 @@ function renderBanners() {
   const s = state.status;
   const banners = [
     s.frozen
-      ? h('div', { class: 'banner banner-frozen', id: 'frozen-banner', role: 'alert' }, 'Agent work is frozen: no work is routed to agents and claims are refused until an admin unfreezes.')
+      ? h(
+          'div',
+          { class: 'banner banner-frozen', id: 'frozen-banner', role: 'alert' },
+          'Agent work is frozen: no work is routed to agents and claims are refused until an admin unfreezes.',
+        )
       : null,
-    s.sleep ? h('div', { class: 'banner banner-sleep', id: 'sleep-banner', role: 'status' }, 'Sleep mode is on: agents work from the sleep directive and queue high-risk approvals.') : null,
+    s.sleep
+      ? h(
+          'div',
+          { class: 'banner banner-sleep', id: 'sleep-banner', role: 'status' },
+          'Sleep mode is on: agents work from the sleep directive and queue high-risk approvals.',
+        )
+      : null,
   ];
   $('banners').replaceChildren(...banners.filter(Boolean));
 }
@@ -73,7 +89,11 @@ export async function refreshStatus() {
   const next = {
     // A missing key (404) means the switch was never used: not frozen.
     frozen: cfg.status === 'fulfilled' && cfg.value && cfg.value.value === 'frozen',
-    sleep: sleep.status === 'fulfilled' && !!sleep.value && !!sleep.value.sleep_mode && sleep.value.sleep_mode.active === true,
+    sleep:
+      sleep.status === 'fulfilled' &&
+      !!sleep.value &&
+      !!sleep.value.sleep_mode &&
+      sleep.value.sleep_mode.active === true,
     known: true,
   };
   const changed = next.frozen !== state.status.frozen || next.sleep !== state.status.sleep;
@@ -100,7 +120,10 @@ async function render() {
   state.firstRender = false;
   if (!entry) {
     document.title = 'Not found · Mycelium';
-    view.append(h('h1', {}, 'Page not found'), h('p', {}, h('a', { href: href(''), 'data-nav': '' }, 'Back to the overview')));
+    view.append(
+      h('h1', {}, 'Page not found'),
+      h('p', {}, h('a', { href: href(''), 'data-nav': '' }, 'Back to the overview')),
+    );
     return;
   }
   document.title = entry.title + ' · Mycelium';
@@ -139,7 +162,11 @@ function showLogin(message) {
   document.title = 'Sign in · Mycelium';
   const username = h('input', { name: 'username', autocomplete: 'username', required: true });
   const password = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
-  const out = h('div', { role: 'status', 'aria-live': 'polite' }, message ? h('p', { class: 'notice' }, message) : null);
+  const out = h(
+    'div',
+    { role: 'status', 'aria-live': 'polite' },
+    message ? h('p', { class: 'notice' }, message) : null,
+  );
   const button = h('button', { type: 'submit', class: 'primary' }, 'Sign in');
   const form = h(
     'form',

@@ -28,7 +28,15 @@ export class RpcError extends Error {
 }
 
 /** Our stored A2A states (lowercase, v0.3 spelling). */
-export type A2AState = 'submitted' | 'working' | 'input-required' | 'completed' | 'canceled' | 'failed' | 'rejected' | 'auth-required';
+export type A2AState =
+  | 'submitted'
+  | 'working'
+  | 'input-required'
+  | 'completed'
+  | 'canceled'
+  | 'failed'
+  | 'rejected'
+  | 'auth-required';
 export const TERMINAL = new Set<A2AState>(['completed', 'canceled', 'failed', 'rejected']);
 
 const V1_PREFIX = 'TASK_STATE_';
@@ -38,7 +46,16 @@ export const toV1State = (s: A2AState) => `${V1_PREFIX}${s.replace('-', '_').toU
 export function normaliseState(raw: unknown): A2AState | null {
   if (typeof raw !== 'string') return null;
   const s = raw.startsWith(V1_PREFIX) ? raw.slice(V1_PREFIX.length).toLowerCase().replace('_', '-') : raw.toLowerCase();
-  const known: A2AState[] = ['submitted', 'working', 'input-required', 'completed', 'canceled', 'failed', 'rejected', 'auth-required'];
+  const known: A2AState[] = [
+    'submitted',
+    'working',
+    'input-required',
+    'completed',
+    'canceled',
+    'failed',
+    'rejected',
+    'auth-required',
+  ];
   if ((known as string[]).includes(s)) return s as A2AState;
   if (s === 'cancelled') return 'canceled';
   return null;
@@ -78,7 +95,8 @@ export function messageText(message: unknown): string {
 }
 
 /** DB time (`YYYY-MM-DD HH:MM:SS`, UTC) → ISO 8601 with milliseconds, as v1 wants. */
-export const isoOf = (db: string) => (/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(db) ? `${db.replace(' ', 'T')}.000Z` : db);
+export const isoOf = (db: string) =>
+  /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(db) ? `${db.replace(' ', 'T')}.000Z` : db;
 
 export interface WireTaskInput {
   id: string;
@@ -94,12 +112,34 @@ export interface WireTaskInput {
 /** A task in the v1.0 shape, or in the legacy shape for `tasks/*` and `message/*` callers. */
 export function wireTask(t: WireTaskInput, legacy: boolean, historyLength?: number) {
   const text = (s: string) => (legacy ? { kind: 'text', type: 'text', text: s } : { text: s, mediaType: 'text/plain' });
-  const artifacts = t.result === null ? [] : [{ artifactId: `${t.id}-result`, name: 'result', parts: [text(t.result)] }];
-  const history = historyLength === 0 ? [] : [{ messageId: `${t.id}-input`, role: legacy ? 'user' : 'ROLE_USER', parts: [text(t.input)], contextId: t.contextId, taskId: t.id, ...(legacy ? { kind: 'message' } : {}) }];
+  const artifacts =
+    t.result === null ? [] : [{ artifactId: `${t.id}-result`, name: 'result', parts: [text(t.result)] }];
+  const history =
+    historyLength === 0
+      ? []
+      : [
+          {
+            messageId: `${t.id}-input`,
+            role: legacy ? 'user' : 'ROLE_USER',
+            parts: [text(t.input)],
+            contextId: t.contextId,
+            taskId: t.id,
+            ...(legacy ? { kind: 'message' } : {}),
+          },
+        ];
   const status = { state: legacy ? t.state : toV1State(t.state), timestamp: isoOf(t.updatedAt) };
   return legacy
     ? { kind: 'task', id: t.id, contextId: t.contextId, status, artifacts, history, metadata: t.metadata }
-    : { id: t.id, contextId: t.contextId, status, artifacts, history, metadata: t.metadata, createdAt: isoOf(t.createdAt), lastModified: isoOf(t.updatedAt) };
+    : {
+        id: t.id,
+        contextId: t.contextId,
+        status,
+        artifacts,
+        history,
+        metadata: t.metadata,
+        createdAt: isoOf(t.createdAt),
+        lastModified: isoOf(t.updatedAt),
+      };
 }
 
 /** The Agent Card (v1.0). The legacy card adds the v0.3 top-level `url` and `protocolVersion`. */
@@ -107,7 +147,8 @@ export function agentCard(baseUrl: string, version: string, legacy: boolean) {
   const rpcUrl = `${baseUrl}/api/mycelium/a2a/rpc`;
   const card = {
     name: 'Mycelium',
-    description: 'Coordination server for AI agents, drones and human operators. Messages become Mycelium tasks routed to a capable online agent.',
+    description:
+      'Coordination server for AI agents, drones and human operators. Messages become Mycelium tasks routed to a capable online agent.',
     version,
     supportedInterfaces: [{ url: rpcUrl, protocolBinding: 'JSONRPC', protocolVersion: A2A_VERSION }],
     provider: { organization: 'Mycelium', url: baseUrl },
@@ -115,16 +156,40 @@ export function agentCard(baseUrl: string, version: string, legacy: boolean) {
     capabilities: { streaming: false, pushNotifications: false, extendedAgentCard: false },
     // Only agent or admin credentials are accepted (spec 07 SEC-35); agent ids are not listed.
     securitySchemes: {
-      agentKey: { apiKeySecurityScheme: { location: 'header', name: 'X-Agent-Key', description: 'A Mycelium agent key (dvk_…)' } },
-      bearer: { httpAuthSecurityScheme: { scheme: 'Bearer', description: 'A Mycelium agent key or admin operator token' } },
+      agentKey: {
+        apiKeySecurityScheme: { location: 'header', name: 'X-Agent-Key', description: 'A Mycelium agent key (dvk_…)' },
+      },
+      bearer: {
+        httpAuthSecurityScheme: { scheme: 'Bearer', description: 'A Mycelium agent key or admin operator token' },
+      },
     },
     securityRequirements: [{ schemes: { agentKey: { list: [] } } }, { schemes: { bearer: { list: [] } } }],
     defaultInputModes: ['text/plain', 'application/json'],
     defaultOutputModes: ['text/plain'],
     skills: [
-      { id: 'task-management', name: 'Task Management', description: 'Turns a request into a Mycelium task assigned to a capable online agent; the A2A task completes when that task is done.', tags: ['tasks', 'delegation'] },
-      { id: 'agent-coordination', name: 'Agent Coordination', description: 'Routes work among the agents of a Mycelium network (metadata.agent_id or metadata.capability narrow the choice).', tags: ['coordination', 'routing'] },
+      {
+        id: 'task-management',
+        name: 'Task Management',
+        description:
+          'Turns a request into a Mycelium task assigned to a capable online agent; the A2A task completes when that task is done.',
+        tags: ['tasks', 'delegation'],
+      },
+      {
+        id: 'agent-coordination',
+        name: 'Agent Coordination',
+        description:
+          'Routes work among the agents of a Mycelium network (metadata.agent_id or metadata.capability narrow the choice).',
+        tags: ['coordination', 'routing'],
+      },
     ],
   };
-  return legacy ? { ...card, url: rpcUrl, protocolVersion: '0.3.0', preferredTransport: 'JSONRPC', authentication: { schemes: ['apiKey', 'bearer'] } } : card;
+  return legacy
+    ? {
+        ...card,
+        url: rpcUrl,
+        protocolVersion: '0.3.0',
+        preferredTransport: 'JSONRPC',
+        authentication: { schemes: ['apiKey', 'bearer'] },
+      }
+    : card;
 }

@@ -69,7 +69,16 @@ export const a2aRepo = {
          name = excluded.name, description = excluded.description, capabilities = excluded.capabilities,
          agent_card = excluded.agent_card, status = 'active', last_discovered_at = datetime('now')
        RETURNING *`,
-      [a.agent_url, a.rpc_url, a.protocol_version, a.name, a.description, a.capabilities, a.agent_card, a.discovered_by],
+      [
+        a.agent_url,
+        a.rpc_url,
+        a.protocol_version,
+        a.name,
+        a.description,
+        a.capabilities,
+        a.agent_card,
+        a.discovered_by,
+      ],
     );
   },
   external(db: Queryable, id: number) {
@@ -77,20 +86,30 @@ export const a2aRepo = {
   },
   listExternal(db: Queryable, status?: string) {
     return status
-      ? db.all<ExternalAgentRow>('SELECT * FROM a2a_external_agents WHERE status = ? ORDER BY last_discovered_at DESC, id DESC', [status])
+      ? db.all<ExternalAgentRow>(
+          'SELECT * FROM a2a_external_agents WHERE status = ? ORDER BY last_discovered_at DESC, id DESC',
+          [status],
+        )
       : db.all<ExternalAgentRow>('SELECT * FROM a2a_external_agents ORDER BY last_discovered_at DESC, id DESC');
   },
   deleteExternal(db: Queryable, id: number) {
     return db.run('DELETE FROM a2a_external_agents WHERE id = ?', [id]);
   },
 
-  insertOutbound(db: Queryable, t: Pick<OutboundTaskRow, 'id' | 'external_agent_id' | 'mycelium_agent_id' | 'method' | 'input_text' | 'context_id'>) {
+  insertOutbound(
+    db: Queryable,
+    t: Pick<OutboundTaskRow, 'id' | 'external_agent_id' | 'mycelium_agent_id' | 'method' | 'input_text' | 'context_id'>,
+  ) {
     return db.run(
       'INSERT INTO a2a_tasks (id, external_agent_id, mycelium_agent_id, method, input_text, context_id) VALUES (?, ?, ?, ?, ?, ?)',
       [t.id, t.external_agent_id, t.mycelium_agent_id, t.method, t.input_text, t.context_id],
     );
   },
-  finishOutbound(db: Queryable, id: string, f: { status: string; result: string | null; remote_task_id: string | null; context_id: string | null }) {
+  finishOutbound(
+    db: Queryable,
+    id: string,
+    f: { status: string; result: string | null; remote_task_id: string | null; context_id: string | null },
+  ) {
     return db.get<OutboundTaskRow>(
       `UPDATE a2a_tasks SET status = ?, result = ?, remote_task_id = COALESCE(?, remote_task_id), context_id = COALESCE(?, context_id),
          updated_at = datetime('now') WHERE id = ? RETURNING *`,
@@ -111,7 +130,13 @@ export const a2aRepo = {
     );
   },
 
-  insertInbound(db: Queryable, t: Pick<InboundTaskRow, 'id' | 'context_id' | 'caller' | 'caller_url' | 'target_agent_id' | 'mycelium_task_id' | 'input_text'>) {
+  insertInbound(
+    db: Queryable,
+    t: Pick<
+      InboundTaskRow,
+      'id' | 'context_id' | 'caller' | 'caller_url' | 'target_agent_id' | 'mycelium_task_id' | 'input_text'
+    >,
+  ) {
     return db.run(
       'INSERT INTO a2a_inbound_tasks (id, context_id, caller, caller_url, target_agent_id, mycelium_task_id, input_text) VALUES (?, ?, ?, ?, ?, ?, ?)',
       [t.id, t.context_id, t.caller, t.caller_url, t.target_agent_id, t.mycelium_task_id, t.input_text],
@@ -155,9 +180,15 @@ export const a2aRepo = {
   },
   /** The newest deliverable, else the newest comment: what the agent left as the task's answer. */
   async taskAnswer(db: Queryable, taskId: number): Promise<string | null> {
-    const d = await db.get<{ content: string }>('SELECT content FROM task_deliverables WHERE task_id = ? ORDER BY id DESC LIMIT 1', [taskId]);
+    const d = await db.get<{ content: string }>(
+      'SELECT content FROM task_deliverables WHERE task_id = ? ORDER BY id DESC LIMIT 1',
+      [taskId],
+    );
     if (d) return d.content;
-    const c = await db.get<{ content: string }>('SELECT content FROM task_comments WHERE task_id = ? ORDER BY id DESC LIMIT 1', [taskId]);
+    const c = await db.get<{ content: string }>(
+      'SELECT content FROM task_comments WHERE task_id = ? ORDER BY id DESC LIMIT 1',
+      [taskId],
+    );
     return c?.content ?? null;
   },
   /** Online, non-drone agents, most recent heartbeat first, optionally within projects. */

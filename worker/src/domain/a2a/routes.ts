@@ -16,13 +16,26 @@ const API = '/api/mycelium';
 
 /** v1.0 method names, then the legacy names of v0.3 and of the original's early draft (answered in their shapes). */
 const V1 = new Set(['SendMessage', 'GetTask', 'ListTasks', 'CancelTask']);
-const LEGACY: Record<string, string> = { 'message/send': 'SendMessage', 'tasks/send': 'SendMessage', 'tasks/get': 'GetTask', 'tasks/list': 'ListTasks', 'tasks/cancel': 'CancelTask' };
-const STREAMING = new Set(['SendStreamingMessage', 'SubscribeToTask', 'message/stream', 'tasks/resubscribe', 'tasks/sendSubscribe']);
+const LEGACY: Record<string, string> = {
+  'message/send': 'SendMessage',
+  'tasks/send': 'SendMessage',
+  'tasks/get': 'GetTask',
+  'tasks/list': 'ListTasks',
+  'tasks/cancel': 'CancelTask',
+};
+const STREAMING = new Set([
+  'SendStreamingMessage',
+  'SubscribeToTask',
+  'message/stream',
+  'tasks/resubscribe',
+  'tasks/sendSubscribe',
+]);
 
 /** Agent or admin (key or admin operator), resolved from the same credentials as REST; an agent key may come as a bearer. */
 async function agentOrAdmin(app: AppContext, c: Context<AppEnv>): Promise<Principal> {
   const headers = credentialHeaders(c.req.raw.headers);
-  if (!headers.has('x-agent-key') && !headers.has('x-admin-key') && !headers.has('authorization')) throw new AppError(401, 'Authentication required');
+  if (!headers.has('x-agent-key') && !headers.has('x-admin-key') && !headers.has('authorization'))
+    throw new AppError(401, 'Authentication required');
   const p = await resolveAny(new Credentials(app, headers, c.get('clientIp')));
   if (p.kind === 'operator' && !p.isAdmin) throw forbidden('Agent or admin credential required');
   return p;
@@ -43,7 +56,8 @@ export function a2aRoutes(app: AppContext) {
   });
 
   // ---- Agent Card (public) ----
-  const card = (legacy: boolean) => (c: Context<AppEnv>) => c.json(agentCard(instanceUrl(app.config, c.req.raw), VERSION, legacy));
+  const card = (legacy: boolean) => (c: Context<AppEnv>) =>
+    c.json(agentCard(instanceUrl(app.config, c.req.raw), VERSION, legacy));
   r.get('/.well-known/agent-card.json', card(false));
   r.get('/.well-known/agent.json', card(true));
   r.get(`${API}/a2a/agent-card`, card(true));
@@ -56,15 +70,24 @@ export function a2aRoutes(app: AppContext) {
     const body = c.get('body') as Record<string, unknown>;
     const id = body && (typeof body.id === 'string' || typeof body.id === 'number') ? body.id : null;
     const fail = (code: number, message: string) => c.json({ jsonrpc: '2.0', id, error: { code, message } });
-    if (!body || Array.isArray(body) || body.jsonrpc !== '2.0' || typeof body.method !== 'string') return fail(RPC.invalidRequest, 'Invalid Request');
+    if (!body || Array.isArray(body) || body.jsonrpc !== '2.0' || typeof body.method !== 'string')
+      return fail(RPC.invalidRequest, 'Invalid Request');
     const asked = c.req.header('a2a-version') ?? c.req.query('A2A-Version');
-    if (asked && !/^(1(\.\d+)*|0\.3(\.\d+)*)$/.test(asked.trim())) return fail(RPC.versionNotSupported, `A2A version ${asked} is not supported (this server speaks ${A2A_VERSION})`);
+    if (asked && !/^(1(\.\d+)*|0\.3(\.\d+)*)$/.test(asked.trim()))
+      return fail(RPC.versionNotSupported, `A2A version ${asked} is not supported (this server speaks ${A2A_VERSION})`);
     const method = body.method;
-    if (STREAMING.has(method)) return fail(RPC.unsupportedOperation, 'Streaming is not supported by this agent (capabilities.streaming is false)');
+    if (STREAMING.has(method))
+      return fail(
+        RPC.unsupportedOperation,
+        'Streaming is not supported by this agent (capabilities.streaming is false)',
+      );
     const op = V1.has(method) ? method : LEGACY[method];
     if (!op) return fail(RPC.methodNotFound, `Method not found: ${method}`);
     const legacy = !V1.has(method);
-    const params = body.params && typeof body.params === 'object' && !Array.isArray(body.params) ? (body.params as Record<string, unknown>) : {};
+    const params =
+      body.params && typeof body.params === 'object' && !Array.isArray(body.params)
+        ? (body.params as Record<string, unknown>)
+        : {};
     try {
       let result: unknown;
       if (op === 'SendMessage') {
@@ -110,7 +133,9 @@ export function a2aRoutes(app: AppContext) {
     return c.json(await a2a.send(p, bodyOf(c)));
   });
   r.get(`${API}/a2a/tasks`, async (c) => c.json(await a2a.listOutbound(await agentOrAdmin(app, c), queryOf(c))));
-  r.get(`${API}/a2a/tasks/:id`, async (c) => c.json(await a2a.getOutbound(await agentOrAdmin(app, c), c.req.param('id'))));
+  r.get(`${API}/a2a/tasks/:id`, async (c) =>
+    c.json(await a2a.getOutbound(await agentOrAdmin(app, c), c.req.param('id'))),
+  );
 
   return r;
 }

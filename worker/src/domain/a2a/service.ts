@@ -7,7 +7,17 @@ import { addComment, createTask, updateTask } from '../tasks/service.js';
 import { callerId } from '../tasks/sql.js';
 import { MessageService } from '../messages/service.js';
 import { a2aRepo, toWireExternalAgent, type InboundWithTask } from './repo.js';
-import { A2A_VERSION, inboundState, messageText, normaliseState, RPC, RpcError, TERMINAL, wireTask, type A2AState } from './protocol.js';
+import {
+  A2A_VERSION,
+  inboundState,
+  messageText,
+  normaliseState,
+  RPC,
+  RpcError,
+  TERMINAL,
+  wireTask,
+  type A2AState,
+} from './protocol.js';
 
 const DISCOVER_TIMEOUT_MS = 10_000;
 const SEND_TIMEOUT_MS = 30_000;
@@ -26,7 +36,10 @@ export class A2AService {
   private guard(): GuardOptions {
     const rt = this.app.runtime;
     // The one outbound allow-list (MYCELIUM_WEBHOOK_ALLOW_LOOPBACK), empty by default (SEC-31).
-    return { allow: this.app.config.webhookAllowLoopback, resolveHost: rt.resolveHost ? (h) => rt.resolveHost!(h) : undefined };
+    return {
+      allow: this.app.config.webhookAllowLoopback,
+      resolveHost: rt.resolveHost ? (h) => rt.resolveHost!(h) : undefined,
+    };
   }
 
   // ---------------------------------------------------------------- inbound (JSON-RPC) ----
@@ -85,7 +98,8 @@ export class A2AService {
     const message = params.message;
     const text = messageText(message);
     if (!text) throw new RpcError(RPC.invalidParams, 'No input text in message');
-    if (text.length > MAX_TEXT) throw new RpcError(RPC.invalidParams, `Message text is longer than ${MAX_TEXT} characters`);
+    if (text.length > MAX_TEXT)
+      throw new RpcError(RPC.invalidParams, `Message text is longer than ${MAX_TEXT} characters`);
     const m = obj(message);
     const meta = { ...obj(params.metadata), ...obj(m.metadata) };
 
@@ -93,7 +107,8 @@ export class A2AService {
     const continuing = str(m.taskId);
     if (continuing) {
       const row = await this.visible(p, continuing);
-      if (TERMINAL.has(inboundState(row.status, row.task_status))) throw new RpcError(RPC.invalidParams, 'Task is in a terminal state and takes no more messages');
+      if (TERMINAL.has(inboundState(row.status, row.task_status)))
+        throw new RpcError(RPC.invalidParams, 'Task is in a terminal state and takes no more messages');
       if (row.mycelium_task_id) {
         await addComment(this.app, p, row.mycelium_task_id, text, undefined);
       }
@@ -113,14 +128,38 @@ export class A2AService {
       project_id: projectId,
       assignee: target?.id ?? null,
     });
-    await a2aRepo.insertInbound(this.app.db, { id, context_id: contextId, caller, caller_url: callerUrl, target_agent_id: target?.id ?? null, mycelium_task_id: task.id, input_text: text });
+    await a2aRepo.insertInbound(this.app.db, {
+      id,
+      context_id: contextId,
+      caller,
+      caller_url: callerUrl,
+      target_agent_id: target?.id ?? null,
+      mycelium_task_id: task.id,
+      input_text: text,
+    });
     if (target) {
       // A directive blocks the agent's queue, so only admins may cause one (as over REST); an agent caller sends a message.
       await new MessageService(this.app)
-        .send(p, { to_agent: target.id, content: `A2A TASK #${task.id}: ${text}`, msg_type: p.isAdmin ? 'directive' : 'message', metadata: { a2a_task_id: id, mycelium_task_id: task.id } })
-        .catch((err) => this.app.log.warn('a2a: notifying the target agent failed', { a2a_task_id: id, error: (err as Error).message }));
+        .send(p, {
+          to_agent: target.id,
+          content: `A2A TASK #${task.id}: ${text}`,
+          msg_type: p.isAdmin ? 'directive' : 'message',
+          metadata: { a2a_task_id: id, mycelium_task_id: task.id },
+        })
+        .catch((err) =>
+          this.app.log.warn('a2a: notifying the target agent failed', {
+            a2a_task_id: id,
+            error: (err as Error).message,
+          }),
+        );
     }
-    await this.app.events.emit({ type: 'a2a_task_received', agent: caller, projectId: projectId || null, summary: `A2A task ${id} → task #${task.id}${target ? ` for ${target.id}` : ' (no agent online)'}`, data: { a2a_task_id: id, task_id: task.id, target_agent_id: target?.id ?? null } });
+    await this.app.events.emit({
+      type: 'a2a_task_received',
+      agent: caller,
+      projectId: projectId || null,
+      summary: `A2A task ${id} → task #${task.id}${target ? ` for ${target.id}` : ' (no agent online)'}`,
+      data: { a2a_task_id: id, task_id: task.id, target_agent_id: target?.id ?? null },
+    });
     return this.wire((await a2aRepo.inbound(this.app.db, id))!, legacy);
   }
 
@@ -130,15 +169,25 @@ export class A2AService {
   }
 
   async listTasks(p: Principal, params: Params) {
-    const size = typeof params.pageSize === 'number' ? params.pageSize : typeof params.limit === 'number' ? params.limit : 50;
-    if (!Number.isInteger(size) || size < 1 || size > 100) throw new RpcError(RPC.invalidParams, 'pageSize must be an integer from 1 to 100');
+    const size =
+      typeof params.pageSize === 'number' ? params.pageSize : typeof params.limit === 'number' ? params.limit : 50;
+    if (!Number.isInteger(size) || size < 1 || size > 100)
+      throw new RpcError(RPC.invalidParams, 'pageSize must be an integer from 1 to 100');
     const token = str(params.pageToken) ?? str(params.cursor);
     const offset = token ? Number(token) : 0;
-    if (!Number.isInteger(offset) || offset < 0) throw new RpcError(RPC.invalidParams, 'pageToken is not one this server issued');
+    if (!Number.isInteger(offset) || offset < 0)
+      throw new RpcError(RPC.invalidParams, 'pageToken is not one this server issued');
     const wantState = params.status === undefined ? null : normaliseState(params.status);
     if (params.status !== undefined && !wantState) throw new RpcError(RPC.invalidParams, 'status is not a task state');
-    const [rows, total] = await a2aRepo.listInbound(this.app.db, { caller: p.isAdmin ? undefined : callerId(p), contextId: str(params.contextId) }, size, offset);
-    const tasks = rows.map((r) => this.wire(r, false, 0)).filter((t) => !wantState || t.status.state === `TASK_STATE_${wantState.replace('-', '_').toUpperCase()}`);
+    const [rows, total] = await a2aRepo.listInbound(
+      this.app.db,
+      { caller: p.isAdmin ? undefined : callerId(p), contextId: str(params.contextId) },
+      size,
+      offset,
+    );
+    const tasks = rows
+      .map((r) => this.wire(r, false, 0))
+      .filter((t) => !wantState || t.status.state === `TASK_STATE_${wantState.replace('-', '_').toUpperCase()}`);
     const next = offset + rows.length < total ? String(offset + rows.length) : '';
     return { tasks, nextPageToken: next, pageSize: size, totalSize: total };
   }
@@ -150,7 +199,10 @@ export class A2AService {
     await a2aRepo.settleInbound(this.app.db, row.id, 'canceled', null);
     if (row.mycelium_task_id && row.task_status && !['done', 'cancelled'].includes(row.task_status)) {
       await updateTask(this.app, SYSTEM, row.mycelium_task_id, { status: 'cancelled' }).catch((err) =>
-        this.app.log.warn('a2a: cancelling the Mycelium task failed', { task_id: row.mycelium_task_id, error: (err as Error).message }),
+        this.app.log.warn('a2a: cancelling the Mycelium task failed', {
+          task_id: row.mycelium_task_id,
+          error: (err as Error).message,
+        }),
       );
     }
     return this.wire((await a2aRepo.inbound(this.app.db, row.id))!, legacy);
@@ -176,12 +228,18 @@ export class A2AService {
     try {
       await assertPublicUrl(base, this.guard());
     } catch (err) {
-      if (err instanceof SsrfBlockedError) throw badRequest(`Invalid or blocked URL — must be public http(s): ${err.message}`);
+      if (err instanceof SsrfBlockedError)
+        throw badRequest(`Invalid or blocked URL — must be public http(s): ${err.message}`);
       throw err;
     }
     let card: Params | null = null;
     for (const path of ['/.well-known/agent-card.json', '/.well-known/agent.json']) {
-      const res = await this.fetchGuarded(`${base}${path}`, { method: 'GET', headers: { Accept: 'application/json' } }, DISCOVER_TIMEOUT_MS, 'Failed to discover agent');
+      const res = await this.fetchGuarded(
+        `${base}${path}`,
+        { method: 'GET', headers: { Accept: 'application/json' } },
+        DISCOVER_TIMEOUT_MS,
+        'Failed to discover agent',
+      );
       if (res.status === 404 && path.endsWith('agent-card.json')) {
         await res.body?.cancel().catch(() => undefined);
         continue;
@@ -215,7 +273,12 @@ export class A2AService {
       agent_card: JSON.stringify(card),
       discovered_by: callerId(p),
     }))!;
-    await this.app.events.emit({ type: 'a2a_agent_discovered', agent: callerId(p), summary: `Discovered A2A agent ${row.name} (${base})`, data: { agent_url: base, agent_id: row.id } });
+    await this.app.events.emit({
+      type: 'a2a_agent_discovered',
+      agent: callerId(p),
+      summary: `Discovered A2A agent ${row.name} (${base})`,
+      data: { agent_url: base, agent_id: row.id },
+    });
     return { ok: true, id: row.id, agent: toWireExternalAgent(row) };
   }
 
@@ -223,7 +286,8 @@ export class A2AService {
     const agentId = body.agent_id;
     const text = typeof body.message === 'string' ? body.message.trim() : messageText(body.message);
     if (agentId === undefined || agentId === null || !text) throw badRequest('agent_id and message are required');
-    if (typeof agentId !== 'number' || !Number.isInteger(agentId) || agentId < 1) throw badRequest('agent_id must be an integer');
+    if (typeof agentId !== 'number' || !Number.isInteger(agentId) || agentId < 1)
+      throw badRequest('agent_id must be an integer');
     if (text.length > MAX_TEXT) throw badRequest(`message is longer than ${MAX_TEXT} characters`);
     const contextId = body.context_id === undefined ? null : str(body.context_id);
     if (body.context_id !== undefined && !contextId) throw badRequest('context_id must be a non-empty string');
@@ -232,7 +296,8 @@ export class A2AService {
     try {
       await assertPublicUrl(agent.rpc_url, this.guard());
     } catch (err) {
-      if (err instanceof SsrfBlockedError) throw badRequest('Agent URL is blocked — private/internal addresses not allowed');
+      if (err instanceof SsrfBlockedError)
+        throw badRequest('Agent URL is blocked — private/internal addresses not allowed');
       throw err;
     }
     const v1 = agent.protocol_version.startsWith('1');
@@ -240,14 +305,33 @@ export class A2AService {
     const method = v1 ? 'SendMessage' : 'message/send';
     const message = v1
       ? { messageId: crypto.randomUUID(), role: 'ROLE_USER', parts: [{ text }], ...(contextId ? { contextId } : {}) }
-      : { kind: 'message', messageId: crypto.randomUUID(), role: 'user', parts: [{ kind: 'text', text }], ...(contextId ? { contextId } : {}) };
-    await a2aRepo.insertOutbound(this.app.db, { id, external_agent_id: agent.id, mycelium_agent_id: callerId(p), method, input_text: text, context_id: contextId ?? null });
+      : {
+          kind: 'message',
+          messageId: crypto.randomUUID(),
+          role: 'user',
+          parts: [{ kind: 'text', text }],
+          ...(contextId ? { contextId } : {}),
+        };
+    await a2aRepo.insertOutbound(this.app.db, {
+      id,
+      external_agent_id: agent.id,
+      mycelium_agent_id: callerId(p),
+      method,
+      input_text: text,
+      context_id: contextId ?? null,
+    });
     const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'application/json' };
     if (v1) headers['A2A-Version'] = A2A_VERSION;
     const rpcBody = JSON.stringify({ jsonrpc: '2.0', id, method, params: { message } });
     let answer: Params;
     try {
-      const res = await this.fetchGuarded(agent.rpc_url, { method: 'POST', headers, body: rpcBody }, SEND_TIMEOUT_MS, 'Failed to send A2A task', true);
+      const res = await this.fetchGuarded(
+        agent.rpc_url,
+        { method: 'POST', headers, body: rpcBody },
+        SEND_TIMEOUT_MS,
+        'Failed to send A2A task',
+        true,
+      );
       const raw = await res.text();
       try {
         answer = obj(JSON.parse(raw.slice(0, 1_000_000)));
@@ -255,12 +339,22 @@ export class A2AService {
         throw new AppError(502, `Failed to send A2A task: HTTP ${res.status}, not a JSON-RPC answer`);
       }
     } catch (err) {
-      await a2aRepo.finishOutbound(this.app.db, id, { status: 'failed', result: JSON.stringify({ error: (err as Error).message }), remote_task_id: null, context_id: null });
+      await a2aRepo.finishOutbound(this.app.db, id, {
+        status: 'failed',
+        result: JSON.stringify({ error: (err as Error).message }),
+        remote_task_id: null,
+        context_id: null,
+      });
       throw err;
     }
     if (answer.error) {
       const e = obj(answer.error);
-      await a2aRepo.finishOutbound(this.app.db, id, { status: 'failed', result: JSON.stringify(e), remote_task_id: null, context_id: null });
+      await a2aRepo.finishOutbound(this.app.db, id, {
+        status: 'failed',
+        result: JSON.stringify(e),
+        remote_task_id: null,
+        context_id: null,
+      });
       throw new AppError(502, `A2A error: ${String(e.message ?? 'unknown error')}`);
     }
     const result = obj(answer.result);
@@ -273,15 +367,31 @@ export class A2AService {
       remote_task_id: task ? (str(task.id) ?? null) : null,
       context_id: str(task?.contextId) ?? str(obj(result.message ?? result).contextId) ?? null,
     });
-    await this.app.events.emit({ type: 'a2a_task_sent', agent: callerId(p), summary: `A2A task ${id} sent to ${agent.name}`, data: { task_id: id, agent_url: agent.agent_url } });
+    await this.app.events.emit({
+      type: 'a2a_task_sent',
+      agent: callerId(p),
+      summary: `A2A task ${id} sent to ${agent.name}`,
+      data: { task_id: id, agent_url: agent.agent_url },
+    });
     return { ok: true, task_id: id, status: row?.status ?? status, result };
   }
 
-  private async fetchGuarded(url: string, init: RequestInit, timeoutMs: number, failure: string, preserve = false): Promise<Response> {
+  private async fetchGuarded(
+    url: string,
+    init: RequestInit,
+    timeoutMs: number,
+    failure: string,
+    preserve = false,
+  ): Promise<Response> {
     try {
-      return await guardedFetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) }, { ...this.guard(), maxRedirects: 3, methodPreservingOnly: preserve });
+      return await guardedFetch(
+        url,
+        { ...init, signal: AbortSignal.timeout(timeoutMs) },
+        { ...this.guard(), maxRedirects: 3, methodPreservingOnly: preserve },
+      );
     } catch (err) {
-      if (err instanceof SsrfBlockedError) throw badRequest(`Invalid or blocked URL — must be public http(s): ${err.message}`);
+      if (err instanceof SsrfBlockedError)
+        throw badRequest(`Invalid or blocked URL — must be public http(s): ${err.message}`);
       if (err instanceof AppError) throw err;
       throw new AppError(502, `${failure}: ${(err as Error).message}`);
     }
@@ -290,7 +400,11 @@ export class A2AService {
   async listOutbound(p: Principal, q: Record<string, string>) {
     const n = Number(q.limit);
     const limit = /^\d+$/.test(q.limit ?? '') && n >= 1 ? Math.min(n, 200) : 50;
-    return a2aRepo.listOutbound(this.app.db, { status: q.status || undefined, agentId: p.isAdmin ? undefined : callerId(p) }, limit);
+    return a2aRepo.listOutbound(
+      this.app.db,
+      { status: q.status || undefined, agentId: p.isAdmin ? undefined : callerId(p) },
+      limit,
+    );
   }
 
   async getOutbound(p: Principal, id: string) {

@@ -57,11 +57,19 @@ export const opsRepo = {
   },
 
   patrolHistory(db: Queryable, limit: number) {
-    return db.all("SELECT id, type, agent, project_id, summary, data, created_at FROM events WHERE type = 'health_patrol' ORDER BY id DESC LIMIT ?", [limit]);
+    return db.all(
+      "SELECT id, type, agent, project_id, summary, data, created_at FROM events WHERE type = 'health_patrol' ORDER BY id DESC LIMIT ?",
+      [limit],
+    );
   },
 
   // ── cleanup ─────────────────────────────────────────────────────────────
-  cleanupStatements(t: Set<string>, messageDays: number, eventDays: number, keepSavepoints: number): { key: string; stmt: Statement }[] {
+  cleanupStatements(
+    t: Set<string>,
+    messageDays: number,
+    eventDays: number,
+    keepSavepoints: number,
+  ): { key: string; stmt: Statement }[] {
     const out: { key: string; stmt: Statement }[] = [];
     if (t.has('messages')) {
       out.push({
@@ -72,11 +80,17 @@ export const opsRepo = {
         },
       });
     }
-    out.push({ key: 'events_archived', stmt: { sql: "DELETE FROM events WHERE datetime(created_at) < datetime('now', ?)", args: [`-${eventDays} days`] } });
+    out.push({
+      key: 'events_archived',
+      stmt: { sql: "DELETE FROM events WHERE datetime(created_at) < datetime('now', ?)", args: [`-${eventDays} days`] },
+    });
     if (t.has('webhook_deliveries')) {
       out.push({
         key: 'webhooks_archived',
-        stmt: { sql: "DELETE FROM webhook_deliveries WHERE datetime(created_at) < datetime('now', ?)", args: [`-${eventDays} days`] },
+        stmt: {
+          sql: "DELETE FROM webhook_deliveries WHERE datetime(created_at) < datetime('now', ?)",
+          args: [`-${eventDays} days`],
+        },
       });
     }
     if (t.has('agent_savepoints')) {
@@ -108,10 +122,15 @@ export const opsRepo = {
   },
 
   recentEvents(db: Queryable, limit: number) {
-    return db.all<{ id: number; type: string; agent: string; project_id: string | null; summary: string; data: string; created_at: string }>(
-      'SELECT id, type, agent, project_id, summary, data, created_at FROM events ORDER BY id DESC LIMIT ?',
-      [limit],
-    );
+    return db.all<{
+      id: number;
+      type: string;
+      agent: string;
+      project_id: string | null;
+      summary: string;
+      data: string;
+      created_at: string;
+    }>('SELECT id, type, agent, project_id, summary, data, created_at FROM events ORDER BY id DESC LIMIT ?', [limit]);
   },
 
   stuck(db: Queryable, table: 'bugs' | 'tasks', mins: number) {

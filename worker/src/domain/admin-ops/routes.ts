@@ -46,10 +46,14 @@ export function adminOpsRoutes(app: AppContext) {
     return c.json({ ...patrol, plugins_unavailable: await unavailablePlugins(app, pluginHostOf(app)) });
   });
   r.post('/admin/health/run', requireAdmin, async (c) => c.json(await ops.patrol(false)));
-  r.get('/admin/health/history', requireAny, async (c) => c.json(await ops.patrolHistory(queryInt(c.req.query('limit'), 'limit', 50, 1, 500))));
+  r.get('/admin/health/history', requireAny, async (c) =>
+    c.json(await ops.patrolHistory(queryInt(c.req.query('limit'), 'limit', 50, 1, 500))),
+  );
 
   r.get('/admin/ops', requireAdmin, async (c) => c.json(await ops.ops()));
-  r.get('/admin/overview', requireAdmin, async (c) => c.json(await ops.overview(c.req.query('verbose') === 'true', principalOf(c))));
+  r.get('/admin/overview', requireAdmin, async (c) =>
+    c.json(await ops.overview(c.req.query('verbose') === 'true', principalOf(c))),
+  );
 
   r.get('/admin/backups', requireAdmin, async (c) => c.json(await ops.listBackups()));
   r.post('/admin/backups', requireAdmin, async (c) => {

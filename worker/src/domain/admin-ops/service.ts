@@ -77,27 +77,46 @@ export class AdminOpsService {
         } else {
           staleAgents++;
           actions.push({ type: 'agent_offline', agent_id: a.id });
-          findings.push({ summary: `Agent ${a.id} marked offline (no heartbeat in ${mins} min)`, data: { agent_id: a.id, last_heartbeat: a.last_heartbeat } });
+          findings.push({
+            summary: `Agent ${a.id} marked offline (no heartbeat in ${mins} min)`,
+            data: { agent_id: a.id, last_heartbeat: a.last_heartbeat },
+          });
         }
       }
     }
     const tasks = t.has('tasks') ? await opsRepo.staleTasks(db, th.task) : [];
     for (const x of tasks) {
       actions.push({ type: 'stale_task_warning', task_id: x.id, assignee: x.assignee });
-      findings.push({ summary: `Task #${x.id} in_progress with no active assignee (>${th.task} min)`, data: { task_id: x.id, assignee: x.assignee } });
+      findings.push({
+        summary: `Task #${x.id} in_progress with no active assignee (>${th.task} min)`,
+        data: { task_id: x.id, assignee: x.assignee },
+      });
     }
     const requests = t.has('messages') ? await opsRepo.staleRequests(db, th.request) : [];
     for (const x of requests) {
       actions.push({ type: 'stale_request', request_id: x.id });
-      findings.push({ summary: `Request #${x.id} pending for >${th.request} min`, data: { request_id: x.id, from: x.from_agent, to: x.to_agent } });
+      findings.push({
+        summary: `Request #${x.id} pending for >${th.request} min`,
+        data: { request_id: x.id, from: x.from_agent, to: x.to_agent },
+      });
     }
     const steps = t.has('plan_steps') && t.has('plans') ? await opsRepo.staleSteps(db, th.plan_step) : [];
     for (const x of steps) {
       actions.push({ type: 'stale_plan_step', step_id: x.id, plan_id: x.plan_id });
-      findings.push({ summary: `Plan step #${x.id} in_progress for >${th.plan_step} min`, data: { step_id: x.id, plan_id: x.plan_id, assignee: x.assignee } });
+      findings.push({
+        summary: `Plan step #${x.id} in_progress for >${th.plan_step} min`,
+        data: { step_id: x.id, plan_id: x.plan_id, assignee: x.assignee },
+      });
     }
     if (!dryRun) {
-      for (const f of findings) await this.app.events.emit({ type: 'health_patrol', agent: '__system__', projectId: null, summary: f.summary, data: f.data });
+      for (const f of findings)
+        await this.app.events.emit({
+          type: 'health_patrol',
+          agent: '__system__',
+          projectId: null,
+          summary: f.summary,
+          data: f.data,
+        });
     }
     const result: PatrolResult = {
       stale_agents: staleAgents,
@@ -120,7 +139,12 @@ export class AdminOpsService {
     const t = await opsRepo.tables(this.app.db);
     const parts = opsRepo.cleanupStatements(t, messageDays, eventDays, 50);
     const res = await this.app.db.batch(parts.map((x) => x.stmt));
-    const counts: Record<string, number> = { messages_archived: 0, events_archived: 0, webhooks_archived: 0, savepoints_pruned: 0 };
+    const counts: Record<string, number> = {
+      messages_archived: 0,
+      events_archived: 0,
+      webhooks_archived: 0,
+      savepoints_pruned: 0,
+    };
     parts.forEach((x, i) => (counts[x.key] = res[i].rowsAffected));
     await this.app.events.emit({
       type: 'admin_cleanup',
@@ -137,11 +161,25 @@ export class AdminOpsService {
     const t = await opsRepo.tables(db);
     const q = (table: string, sql: string) => (t.has(table) ? opsRepo.all(db, sql) : Promise.resolve([]));
     return {
-      pending_requests: await q('messages', "SELECT * FROM messages WHERE msg_type = 'request' AND status IN ('pending', 'sent') ORDER BY id DESC LIMIT 50"),
-      unassigned_tasks: await q('tasks', "SELECT * FROM tasks WHERE assignee IS NULL AND status IN ('open', 'in_progress') ORDER BY updated_at DESC, id DESC LIMIT 50"),
-      unassigned_bugs: await q('bugs', "SELECT * FROM bugs WHERE assignee IS NULL AND status = 'open' ORDER BY id DESC LIMIT 50"),
-      failed_drone_jobs: t.has('drone_jobs') ? await opsRepo.all(db, "SELECT * FROM drone_jobs WHERE status = 'failed' ORDER BY completed_at DESC LIMIT 50") : [],
-      pending_approvals: await q('approvals', "SELECT * FROM approvals WHERE status = 'pending' ORDER BY id DESC LIMIT 50"),
+      pending_requests: await q(
+        'messages',
+        "SELECT * FROM messages WHERE msg_type = 'request' AND status IN ('pending', 'sent') ORDER BY id DESC LIMIT 50",
+      ),
+      unassigned_tasks: await q(
+        'tasks',
+        "SELECT * FROM tasks WHERE assignee IS NULL AND status IN ('open', 'in_progress') ORDER BY updated_at DESC, id DESC LIMIT 50",
+      ),
+      unassigned_bugs: await q(
+        'bugs',
+        "SELECT * FROM bugs WHERE assignee IS NULL AND status = 'open' ORDER BY id DESC LIMIT 50",
+      ),
+      failed_drone_jobs: t.has('drone_jobs')
+        ? await opsRepo.all(db, "SELECT * FROM drone_jobs WHERE status = 'failed' ORDER BY completed_at DESC LIMIT 50")
+        : [],
+      pending_approvals: await q(
+        'approvals',
+        "SELECT * FROM approvals WHERE status = 'pending' ORDER BY id DESC LIMIT 50",
+      ),
       stale_requests: await q(
         'messages',
         "SELECT * FROM messages WHERE msg_type = 'request' AND status IN ('pending', 'sent') AND datetime(created_at) < datetime('now', '-1 day') ORDER BY id LIMIT 50",
@@ -161,72 +199,166 @@ export class AdminOpsService {
       tasks_in_progress: await count('tasks', "SELECT COUNT(*) AS n FROM tasks WHERE status = 'in_progress'"),
       bugs_open: await count('bugs', "SELECT COUNT(*) AS n FROM bugs WHERE status = 'open'"),
       plans_active: await count('plans', "SELECT COUNT(*) AS n FROM plans WHERE status = 'active'"),
-      requests_pending: await count('messages', "SELECT COUNT(*) AS n FROM messages WHERE msg_type = 'request' AND status IN ('pending', 'sent')"),
+      requests_pending: await count(
+        'messages',
+        "SELECT COUNT(*) AS n FROM messages WHERE msg_type = 'request' AND status IN ('pending', 'sent')",
+      ),
       approvals_pending: await count('approvals', "SELECT COUNT(*) AS n FROM approvals WHERE status = 'pending'"),
-      drones_online: await opsRepo.count(db, "SELECT COUNT(*) AS n FROM agents WHERE (role = 'drone' OR project_id = 'drone') AND status IN ('online', 'idle', 'busy')"),
+      drones_online: await opsRepo.count(
+        db,
+        "SELECT COUNT(*) AS n FROM agents WHERE (role = 'drone' OR project_id = 'drone') AND status IN ('online', 'idle', 'busy')",
+      ),
       drone_jobs_pending: await count('drone_jobs', "SELECT COUNT(*) AS n FROM drone_jobs WHERE status = 'pending'"),
     };
     const attention: Record<string, unknown>[] = [];
     if (t.has('messages')) {
-      for (const m of await opsRepo.all(db, "SELECT id, from_agent, content, created_at FROM messages WHERE msg_type = 'request' AND status IN ('pending', 'sent') AND datetime(created_at) < datetime('now', '-1 hour') ORDER BY id LIMIT 5")) {
-        attention.push({ type: 'stale_request', id: m.id, from: m.from_agent, title: String(m.content).slice(0, 80), action: 'respond', age: relativeAge(m.created_at as string, now) });
+      for (const m of await opsRepo.all(
+        db,
+        "SELECT id, from_agent, content, created_at FROM messages WHERE msg_type = 'request' AND status IN ('pending', 'sent') AND datetime(created_at) < datetime('now', '-1 hour') ORDER BY id LIMIT 5",
+      )) {
+        attention.push({
+          type: 'stale_request',
+          id: m.id,
+          from: m.from_agent,
+          title: String(m.content).slice(0, 80),
+          action: 'respond',
+          age: relativeAge(m.created_at as string, now),
+        });
       }
     }
-    for (const a of await opsRepo.all(db, "SELECT id, title, created_at FROM approvals WHERE status = 'pending' ORDER BY id LIMIT 5")) {
-      attention.push({ type: 'pending_approval', id: a.id, title: a.title, action: 'approve_or_deny', age: relativeAge(a.created_at as string, now) });
+    for (const a of await opsRepo.all(
+      db,
+      "SELECT id, title, created_at FROM approvals WHERE status = 'pending' ORDER BY id LIMIT 5",
+    )) {
+      attention.push({
+        type: 'pending_approval',
+        id: a.id,
+        title: a.title,
+        action: 'approve_or_deny',
+        age: relativeAge(a.created_at as string, now),
+      });
     }
     if (t.has('tasks')) {
-      for (const x of await opsRepo.all(db, "SELECT id, assignee, title, updated_at FROM tasks WHERE status = 'in_progress' AND datetime(updated_at) < datetime('now', '-6 hours') ORDER BY datetime(updated_at) LIMIT 5")) {
-        attention.push({ type: 'stale_task', id: x.id, assignee: x.assignee, title: x.title, action: 'reassign_or_unblock', age: relativeAge(x.updated_at as string, now) });
+      for (const x of await opsRepo.all(
+        db,
+        "SELECT id, assignee, title, updated_at FROM tasks WHERE status = 'in_progress' AND datetime(updated_at) < datetime('now', '-6 hours') ORDER BY datetime(updated_at) LIMIT 5",
+      )) {
+        attention.push({
+          type: 'stale_task',
+          id: x.id,
+          assignee: x.assignee,
+          title: x.title,
+          action: 'reassign_or_unblock',
+          age: relativeAge(x.updated_at as string, now),
+        });
       }
     }
     if (t.has('bugs')) {
-      const bySeverity = "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END";
-      for (const x of await opsRepo.all(db, `SELECT id, title, severity, created_at FROM bugs WHERE status = 'open' AND assignee IS NULL ORDER BY ${bySeverity}, id LIMIT 5`)) {
-        attention.push({ type: 'unassigned_bug', id: x.id, title: x.title, severity: x.severity, action: 'assign', age: relativeAge(x.created_at as string, now) });
+      const bySeverity =
+        "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END";
+      for (const x of await opsRepo.all(
+        db,
+        `SELECT id, title, severity, created_at FROM bugs WHERE status = 'open' AND assignee IS NULL ORDER BY ${bySeverity}, id LIMIT 5`,
+      )) {
+        attention.push({
+          type: 'unassigned_bug',
+          id: x.id,
+          title: x.title,
+          severity: x.severity,
+          action: 'assign',
+          age: relativeAge(x.created_at as string, now),
+        });
       }
     }
     const recent = await opsRepo.recentEvents(db, 5);
     const slim = {
-      agents: (await opsRepo.agentsBrief(db)).map((a) => ({ id: a.id, status: a.status, working_on: a.working_on, heartbeat: relativeAge(a.last_heartbeat, now) })),
+      agents: (await opsRepo.agentsBrief(db)).map((a) => ({
+        id: a.id,
+        status: a.status,
+        working_on: a.working_on,
+        heartbeat: relativeAge(a.last_heartbeat, now),
+      })),
       counts,
       attention,
       recent_activity: recent.map((e) => `${e.summary} (${relativeAge(e.created_at, now)})`),
     };
     if (!verbose) return slim;
     const rows = (table: string, sql: string) => (t.has(table) ? opsRepo.all(db, sql) : Promise.resolve([]));
-    const tasksBy = async (status: string) => rows('tasks', `SELECT * FROM tasks WHERE status = '${status}' ORDER BY updated_at DESC, id DESC LIMIT 100`);
+    const tasksBy = async (status: string) =>
+      rows('tasks', `SELECT * FROM tasks WHERE status = '${status}' ORDER BY updated_at DESC, id DESC LIMIT 100`);
     return {
       ...slim,
-      agents: (await opsRepo.all(db, 'SELECT * FROM agents ORDER BY created_at, id')).map((a) => toPublicAgent(a as unknown as AgentRow)),
+      agents: (await opsRepo.all(db, 'SELECT * FROM agents ORDER BY created_at, id')).map((a) =>
+        toPublicAgent(a as unknown as AgentRow),
+      ),
       events: await opsRepo.recentEvents(db, 50),
-      tasks: { open: await tasksBy('open'), in_progress: await tasksBy('in_progress'), review: await tasksBy('review'), done: await tasksBy('done') },
+      tasks: {
+        open: await tasksBy('open'),
+        in_progress: await tasksBy('in_progress'),
+        review: await tasksBy('review'),
+        done: await tasksBy('done'),
+      },
       messages: await rows('messages', 'SELECT * FROM messages WHERE channel_id IS NULL ORDER BY id DESC LIMIT 50'),
       context: await rows('context', 'SELECT * FROM context ORDER BY updated_at DESC LIMIT 100'),
-      context_keys: await rows('context_keys', "SELECT namespace, COUNT(*) AS keys FROM context_keys GROUP BY namespace ORDER BY namespace"),
+      context_keys: await rows(
+        'context_keys',
+        'SELECT namespace, COUNT(*) AS keys FROM context_keys GROUP BY namespace ORDER BY namespace',
+      ),
       projects: await rows('projects', 'SELECT * FROM projects ORDER BY created_at, id'),
-      pending_approvals: await rows('approvals', "SELECT * FROM approvals WHERE status = 'pending' ORDER BY id DESC LIMIT 100"),
-      pending_requests: await rows('messages', "SELECT * FROM messages WHERE msg_type = 'request' AND status IN ('pending', 'sent') ORDER BY id DESC LIMIT 100"),
+      pending_approvals: await rows(
+        'approvals',
+        "SELECT * FROM approvals WHERE status = 'pending' ORDER BY id DESC LIMIT 100",
+      ),
+      pending_requests: await rows(
+        'messages',
+        "SELECT * FROM messages WHERE msg_type = 'request' AND status IN ('pending', 'sent') ORDER BY id DESC LIMIT 100",
+      ),
       bugs: await rows('bugs', 'SELECT * FROM bugs ORDER BY id DESC LIMIT 100'),
       plans: await rows('plans', 'SELECT * FROM plans ORDER BY id DESC LIMIT 100'),
       concepts: await rows('concepts', 'SELECT * FROM concepts ORDER BY updated_at DESC LIMIT 100'),
       organizations: await rows('organizations', 'SELECT * FROM organizations ORDER BY created_at, id'),
       operators: await rows('operators', 'SELECT * FROM operators ORDER BY created_at, id'),
-      instance_config: await rows('instance_config', 'SELECT key, value, updated_at, updated_by FROM instance_config ORDER BY key'),
-      drones: await opsRepo.all(db, "SELECT id, name, status, last_heartbeat FROM agents WHERE role = 'drone' OR project_id = 'drone' ORDER BY id"),
+      instance_config: await rows(
+        'instance_config',
+        'SELECT key, value, updated_at, updated_by FROM instance_config ORDER BY key',
+      ),
+      drones: await opsRepo.all(
+        db,
+        "SELECT id, name, status, last_heartbeat FROM agents WHERE role = 'drone' OR project_id = 'drone' ORDER BY id",
+      ),
       drone_jobs: await rows('drone_jobs', 'SELECT * FROM drone_jobs ORDER BY id DESC LIMIT 100'),
-      active_operators: await opsRepo.all(db, "SELECT id, username, display_name, role, last_seen FROM studio_users WHERE datetime(last_seen) >= datetime('now', '-5 minutes') ORDER BY id"),
+      active_operators: await opsRepo.all(
+        db,
+        "SELECT id, username, display_name, role, last_seen FROM studio_users WHERE datetime(last_seen) >= datetime('now', '-5 minutes') ORDER BY id",
+      ),
       assets: await rows('assets', 'SELECT * FROM assets ORDER BY updated_at DESC, id DESC LIMIT 100'),
-      approval_queue: await rows('approvals', "SELECT * FROM approvals WHERE status = 'pending' ORDER BY id DESC LIMIT 100"),
-      bug_counts: t.has('bugs') ? Object.fromEntries((await opsRepo.all(db, 'SELECT status, COUNT(*) AS n FROM bugs GROUP BY status')).map((b) => [b.status, Number(b.n)])) : {},
+      approval_queue: await rows(
+        'approvals',
+        "SELECT * FROM approvals WHERE status = 'pending' ORDER BY id DESC LIMIT 100",
+      ),
+      bug_counts: t.has('bugs')
+        ? Object.fromEntries(
+            (await opsRepo.all(db, 'SELECT status, COUNT(*) AS n FROM bugs GROUP BY status')).map((b) => [
+              b.status,
+              Number(b.n),
+            ]),
+          )
+        : {},
       // DMs only where the caller is a member (spec 01 §5.7); other channels all.
       channels: t.has('channels')
-        ? await opsRepo.all(db, "SELECT * FROM channels WHERE type != 'dm' OR id IN (SELECT channel_id FROM channel_members WHERE user_id = ?) ORDER BY id", [caller?.who ?? ''])
+        ? await opsRepo.all(
+            db,
+            "SELECT * FROM channels WHERE type != 'dm' OR id IN (SELECT channel_id FROM channel_members WHERE user_id = ?) ORDER BY id",
+            [caller?.who ?? ''],
+          )
         : [],
       // One query, not three: the verbose dump stays under the Workers subrequest budget.
       channel_counts: await (async () => {
         const [r] = t.has('channels')
-          ? await opsRepo.all(db, "SELECT COUNT(*) AS total, COALESCE(SUM(status = 'active'), 0) AS active, COALESCE(SUM(status = 'archived'), 0) AS archived FROM channels")
+          ? await opsRepo.all(
+              db,
+              "SELECT COUNT(*) AS total, COALESCE(SUM(status = 'active'), 0) AS active, COALESCE(SUM(status = 'archived'), 0) AS archived FROM channels",
+            )
           : [{}];
         return { total: Number(r.total ?? 0), active: Number(r.active ?? 0), archived: Number(r.archived ?? 0) };
       })(),
@@ -237,11 +369,18 @@ export class AdminOpsService {
   /** GET /admin/backups (spec 01 §5.8): Node lists DATA_DIR/backups; Workers have no local files. */
   async listBackups() {
     const list = this.app.runtime.listBackups;
-    if (!list) throw unavailable('Backups are not available on this runtime: the database is remote (use your libSQL provider’s backups)');
+    if (!list)
+      throw unavailable(
+        'Backups are not available on this runtime: the database is remote (use your libSQL provider’s backups)',
+      );
     try {
       const files = await list.call(this.app.runtime);
       return {
-        backups: files.map((f) => ({ name: f.name, size_mb: Math.round((f.bytes / 1048576) * 10) / 10, created: f.created.toISOString() })),
+        backups: files.map((f) => ({
+          name: f.name,
+          size_mb: Math.round((f.bytes / 1048576) * 10) / 10,
+          created: f.created.toISOString(),
+        })),
         count: files.length,
       };
     } catch (err) {
@@ -253,7 +392,10 @@ export class AdminOpsService {
   /** POST /admin/backups: an online, verified copy (REL-23); the detail of a failure stays in the log. */
   async backupNow(p: Principal) {
     const backup = this.app.runtime.backup;
-    if (!backup) throw unavailable('Backups are not available on this runtime: the database is remote (use your libSQL provider’s backups)');
+    if (!backup)
+      throw unavailable(
+        'Backups are not available on this runtime: the database is remote (use your libSQL provider’s backups)',
+      );
     try {
       const r = await backup.call(this.app.runtime);
       const name = r.file.split(/[\\/]/).pop() ?? r.file;
@@ -275,7 +417,12 @@ export class AdminOpsService {
     return {
       threshold_minutes: thresholdMinutes,
       generated_at: await opsRepo.sqliteNow(db),
-      counts: { bugs: bugs.length, tasks: tasks.length, plan_steps: steps.length, total: bugs.length + tasks.length + steps.length },
+      counts: {
+        bugs: bugs.length,
+        tasks: tasks.length,
+        plan_steps: steps.length,
+        total: bugs.length + tasks.length + steps.length,
+      },
       bugs,
       tasks,
       plan_steps: steps,

@@ -10,9 +10,7 @@ import { unavailable } from '../../http/errors.js';
 export const FROZEN_MESSAGE = 'Claude Admin is frozen. Work routing paused. Contact a human operator.';
 
 export async function isFrozen(db: Queryable): Promise<boolean> {
-  const row = await db.get<{ value: string }>(
-    "SELECT value FROM instance_config WHERE key = 'admin_status'",
-  );
+  const row = await db.get<{ value: string }>("SELECT value FROM instance_config WHERE key = 'admin_status'");
   return row?.value === 'frozen';
 }
 

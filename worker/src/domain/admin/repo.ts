@@ -4,13 +4,18 @@ import type { Statement } from '../../db/types.js';
 /** Operator availability and the sleep-mode side tables (spec 01 §5.3). */
 export const sleepRepo = {
   operator(db: Queryable, id: string) {
-    return db.get<{ id: string; availability: string; display_name: string }>('SELECT id, availability, display_name FROM operators WHERE id = ?', [id]);
+    return db.get<{ id: string; availability: string; display_name: string }>(
+      'SELECT id, availability, display_name FROM operators WHERE id = ?',
+      [id],
+    );
   },
   operatorOfUser(db: Queryable, userId: number) {
     return db.get<{ id: string }>('SELECT id FROM operators WHERE studio_user_id = ? LIMIT 1', [userId]);
   },
   availableCount(db: Queryable) {
-    return db.get<{ n: number }>("SELECT COUNT(*) AS n FROM operators WHERE status = 'active' AND availability = 'available'").then((r) => Number(r?.n ?? 0));
+    return db
+      .get<{ n: number }>("SELECT COUNT(*) AS n FROM operators WHERE status = 'active' AND availability = 'available'")
+      .then((r) => Number(r?.n ?? 0));
   },
   presentOperator(db: Queryable, since: string) {
     return db.get(
@@ -35,10 +40,16 @@ export const sleepRepo = {
     );
   },
   setAvailability(id: string, availability: string, awayMessage: string): Statement {
-    return { sql: "UPDATE operators SET availability = ?, away_message = ?, updated_at = datetime('now') WHERE id = ?", args: [availability, awayMessage, id] };
+    return {
+      sql: "UPDATE operators SET availability = ?, away_message = ?, updated_at = datetime('now') WHERE id = ?",
+      args: [availability, awayMessage, id],
+    };
   },
   wakeSleepers(): Statement {
-    return { sql: "UPDATE operators SET availability = 'available', updated_at = datetime('now') WHERE availability = 'sleeping'", args: [] };
+    return {
+      sql: "UPDATE operators SET availability = 'available', updated_at = datetime('now') WHERE availability = 'sleeping'",
+      args: [],
+    };
   },
   notifyOnlineAgents(content: string): Statement {
     return {

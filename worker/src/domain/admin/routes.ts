@@ -23,7 +23,10 @@ export function adminControlRoutes(app: AppContext) {
     const ev = frozen
       ? { type: 'admin_frozen', agent: who, summary: `${who} froze Claude Admin` }
       : { type: 'admin_unfrozen', agent: who, summary: `${who} unfroze Claude Admin` };
-    const res = await app.db.batch([configRepo.upsert('admin_status', frozen ? 'frozen' : 'coordinator', who), app.events.statement(ev)]);
+    const res = await app.db.batch([
+      configRepo.upsert('admin_status', frozen ? 'frozen' : 'coordinator', who),
+      app.events.statement(ev),
+    ]);
     app.events.publishWritten(ev, Number(res[1].rows[0]?.id ?? null));
     return c.json(
       frozen

@@ -10,7 +10,14 @@ import { sleepRepo } from './repo.js';
 
 /** Sleep mode (spec 01 §5.3, 02 §3.8). It gates nothing; it records and informs. */
 
-export const EMPTY_LOG = { tasks_completed: [], steps_completed: [], approvals_queued: [], dispatches: [], errors: [], messages_sent: 0 };
+export const EMPTY_LOG = {
+  tasks_completed: [],
+  steps_completed: [],
+  approvals_queued: [],
+  dispatches: [],
+  errors: [],
+  messages_sent: 0,
+};
 const APPROVAL_POLICIES = ['queue_high', 'normal'] as const;
 const AWAY_MS = 30 * 60_000;
 
@@ -60,21 +67,34 @@ export async function setSleep(app: AppContext, p: Principal, body: Record<strin
   const nowIso = app.clock.now().toISOString();
   if (action === 'on') {
     const directive = body.directive ?? '';
-    if (typeof directive !== 'string' || directive.length > 5000) throw badRequest('directive must be a string of at most 5000 characters');
+    if (typeof directive !== 'string' || directive.length > 5000)
+      throw badRequest('directive must be a string of at most 5000 characters');
     const priorities = body.priorities ?? [];
     if (!Array.isArray(priorities) || priorities.length > 100) throw badRequest('priorities must be an array');
     const policy = body.approval_policy ?? 'queue_high';
-    if (typeof policy !== 'string' || !(APPROVAL_POLICIES as readonly string[]).includes(policy)) throw invalidEnum('approval_policy', policy, APPROVAL_POLICIES);
+    if (typeof policy !== 'string' || !(APPROVAL_POLICIES as readonly string[]).includes(policy))
+      throw invalidEnum('approval_policy', policy, APPROVAL_POLICIES);
     // Never silently ignored (spec 02 W42): nothing would wake the network at that time.
-    if (body.auto_wake_at !== undefined && body.auto_wake_at !== null) throw badRequest('auto_wake_at is not supported; end sleep mode with action off');
+    if (body.auto_wake_at !== undefined && body.auto_wake_at !== null)
+      throw badRequest('auto_wake_at is not supported; end sleep mode with action off');
     const since = toDbTime(app.clock.now().getTime() - AWAY_MS);
     const away = await sleepRepo.staleAvailableOperators(app.db, since, operatorId);
     const starts = parseObject(await configRepo.value(app.db, 'sleep_mode_operator_starts'));
     starts[operatorId ?? who] = nowIso;
-    const sleepMode = { active: true, directive, priorities, approval_policy: policy, auto_wake_at: null, started_at: nowIso, started_by: who };
+    const sleepMode = {
+      active: true,
+      directive,
+      priorities,
+      approval_policy: policy,
+      auto_wake_at: null,
+      started_at: nowIso,
+      started_by: who,
+    };
     const stmts: Statement[] = [
       ...(operatorId ? [sleepRepo.setAvailability(operatorId, 'sleeping', directive)] : []),
-      ...away.map((o) => sleepRepo.setAvailability(o.id, 'away', 'Auto-marked away — no dashboard activity at sleep mode activation')),
+      ...away.map((o) =>
+        sleepRepo.setAvailability(o.id, 'away', 'Auto-marked away — no dashboard activity at sleep mode activation'),
+      ),
       ...(away.length ? [configRepo.upsert('sleep_mode_auto_away', JSON.stringify(away.map((o) => o.id)), who)] : []),
       configRepo.upsert('sleep_mode_operator_starts', JSON.stringify(starts), who),
       configRepo.upsert('sleep_mode', JSON.stringify(sleepMode), who),
@@ -82,11 +102,26 @@ export async function setSleep(app: AppContext, p: Principal, body: Record<strin
     ];
     const autonomous = await isAutonomous(app);
     const events: EventInput[] = [
-      ...away.map((o) => ({ type: 'operator_availability', agent: '__system__', summary: `${o.display_name} auto-marked away (no recent dashboard activity)`, data: { operator_id: o.id, availability: 'away' } })),
-      { type: 'sleep_mode_on', agent: who, summary: `${who} activated sleep mode${autonomous || away.length ? ' (network autonomous)' : ''}`, data: { directive } },
+      ...away.map((o) => ({
+        type: 'operator_availability',
+        agent: '__system__',
+        summary: `${o.display_name} auto-marked away (no recent dashboard activity)`,
+        data: { operator_id: o.id, availability: 'away' },
+      })),
+      {
+        type: 'sleep_mode_on',
+        agent: who,
+        summary: `${who} activated sleep mode${autonomous || away.length ? ' (network autonomous)' : ''}`,
+        data: { directive },
+      },
     ];
     await commitWithEvents(app, stmts, events);
-    return { ok: true, sleep_mode: sleepMode, autonomous: await isAutonomous(app), auto_away_operators: away.map((o) => o.id) };
+    return {
+      ok: true,
+      sleep_mode: sleepMode,
+      autonomous: await isAutonomous(app),
+      auto_away_operators: away.map((o) => o.id),
+    };
   }
 
   // off: any admin ends it for everyone.
@@ -95,7 +130,9 @@ export async function setSleep(app: AppContext, p: Principal, body: Record<strin
   const starts = parseObject(await configRepo.value(app.db, 'sleep_mode_operator_starts'));
   const startKey = operatorId ?? who;
   const sleptSince = typeof starts[startKey] === 'string' ? (starts[startKey] as string) : null;
-  const autoAway = parseArray(await configRepo.value(app.db, 'sleep_mode_auto_away')).filter((x): x is string => typeof x === 'string');
+  const autoAway = parseArray(await configRepo.value(app.db, 'sleep_mode_auto_away')).filter(
+    (x): x is string => typeof x === 'string',
+  );
   const restored = await sleepRepo.stillAway(app.db, autoAway);
   const logText = await configRepo.value(app.db, 'sleep_mode_log');
   const log = logText ? parseObject(logText) : null;
@@ -111,7 +148,10 @@ export async function setSleep(app: AppContext, p: Principal, body: Record<strin
   ];
   if (operatorId && log) {
     const since = sleptSince ?? '';
-    const inWindow = (k: string) => parseArray(JSON.stringify(log[k] ?? [])).filter((e) => !since || String((e as { time?: string })?.time ?? '') >= since);
+    const inWindow = (k: string) =>
+      parseArray(JSON.stringify(log[k] ?? [])).filter(
+        (e) => !since || String((e as { time?: string })?.time ?? '') >= since,
+      );
     const tasksDb = sleptSince ? await sleepRepo.tasksDoneSince(app.db, toDbTime(Date.parse(sleptSince))) : [];
     summary = {
       tasks_completed: inWindow('tasks_completed'),
@@ -131,9 +171,25 @@ export async function setSleep(app: AppContext, p: Principal, body: Record<strin
     stmts.push(sleepRepo.morningSummary(operatorId, text));
   }
   const events: EventInput[] = [
-    ...restored.map((o) => ({ type: 'operator_availability', agent: '__system__', summary: `${o.display_name} restored to available (sleep mode ended)`, data: { operator_id: o.id, availability: 'available' } })),
-    { type: 'sleep_mode_off', agent: who, summary: wasOverride ? `${who} ended sleep mode (override)` : `${who} is back — sleep mode ended`, data: {} },
+    ...restored.map((o) => ({
+      type: 'operator_availability',
+      agent: '__system__',
+      summary: `${o.display_name} restored to available (sleep mode ended)`,
+      data: { operator_id: o.id, availability: 'available' },
+    })),
+    {
+      type: 'sleep_mode_off',
+      agent: who,
+      summary: wasOverride ? `${who} ended sleep mode (override)` : `${who} is back — sleep mode ended`,
+      data: {},
+    },
   ];
   await commitWithEvents(app, stmts, events);
-  return { ok: true, sleep_mode: { active: false }, was_override: wasOverride, slept_since: sleptSince, morning_summary: summary };
+  return {
+    ok: true,
+    sleep_mode: { active: false },
+    was_override: wasOverride,
+    slept_since: sleptSince,
+    morning_summary: summary,
+  };
 }

@@ -75,9 +75,12 @@ export function calibrationRoutes(app: AppContext) {
     const where: string[] = [];
     const args: SqlArgs = [];
     const q = c.req.query();
-    if (q.node_type) (where.push('node_type = ?'), args.push(q.node_type));
-    if (q.layer) (where.push('layer = ?'), args.push(q.layer));
-    const rows = await app.db.all<NodeProfileRow>(`SELECT * FROM node_profiles ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY layer, node_type, id`, args);
+    if (q.node_type) where.push('node_type = ?'), args.push(q.node_type);
+    if (q.layer) where.push('layer = ?'), args.push(q.layer);
+    const rows = await app.db.all<NodeProfileRow>(
+      `SELECT * FROM node_profiles ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY layer, node_type, id`,
+      args,
+    );
     return c.json({ count: rows.length, profiles: rows.map(present) });
   });
 
@@ -128,7 +131,12 @@ export function calibrationRoutes(app: AppContext) {
       [...names.map((n) => cols[n]), id],
     );
     if (!row) throw notFound('Profile not found');
-    await app.events.emit({ type: 'profile_updated', agent: principalOf(c).who, summary: `Profile updated: ${id}`, data: { profile_id: id, fields: names } });
+    await app.events.emit({
+      type: 'profile_updated',
+      agent: principalOf(c).who,
+      summary: `Profile updated: ${id}`,
+      data: { profile_id: id, fields: names },
+    });
     return c.json(present(row));
   });
 
@@ -137,9 +145,17 @@ export function calibrationRoutes(app: AppContext) {
     const existing = await get(id);
     if (!existing) throw notFound('Profile not found');
     if (existing.layer === 'platform') throw forbidden('Cannot delete platform-layer profiles');
-    const row = await app.db.get<NodeProfileRow>("DELETE FROM node_profiles WHERE id = ? AND layer != 'platform' RETURNING *", [id]);
+    const row = await app.db.get<NodeProfileRow>(
+      "DELETE FROM node_profiles WHERE id = ? AND layer != 'platform' RETURNING *",
+      [id],
+    );
     if (!row) throw notFound('Profile not found');
-    await app.events.emit({ type: 'profile_deleted', agent: principalOf(c).who, summary: `Profile deleted: ${id}`, data: { profile_id: id } });
+    await app.events.emit({
+      type: 'profile_deleted',
+      agent: principalOf(c).who,
+      summary: `Profile deleted: ${id}`,
+      data: { profile_id: id },
+    });
     return c.json({ ok: true, deleted: present(row) });
   });
 

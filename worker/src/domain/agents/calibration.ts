@@ -39,11 +39,24 @@ export interface ResolvedChain {
 
 const ARRAY_FIELDS = ['required_concepts', 'tool_whitelist', 'repo_list', 'md_checkpoints', 'md_blocklist'] as const;
 
-export async function resolveCalibrationChain(db: Queryable, agentId: string, agentType: string): Promise<ResolvedChain> {
+export async function resolveCalibrationChain(
+  db: Queryable,
+  agentId: string,
+  agentType: string,
+): Promise<ResolvedChain> {
   const ids = [`default-${agentType}`, `customer-${agentType}`, agentId];
   const rows = await db.all<NodeProfileRow>('SELECT * FROM node_profiles WHERE id IN (?, ?, ?)', ids);
   const byId = new Map(rows.map((r) => [r.id, r]));
-  const out: ResolvedChain = { rules: {}, required_concepts: [], mcp_config: {}, tool_whitelist: [], repo_list: [], md_checkpoints: [], md_blocklist: [], layers_applied: [] };
+  const out: ResolvedChain = {
+    rules: {},
+    required_concepts: [],
+    mcp_config: {},
+    tool_whitelist: [],
+    repo_list: [],
+    md_checkpoints: [],
+    md_blocklist: [],
+    layers_applied: [],
+  };
   for (const id of ids) {
     const p = byId.get(id);
     if (!p) continue;
@@ -52,7 +65,11 @@ export async function resolveCalibrationChain(db: Queryable, agentId: string, ag
     for (const [key, raw] of Object.entries(parseObject(p.rules))) {
       const rule = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
       const prev = out.rules[key];
-      const merged: ResolvedRule = { ...(prev ?? {}), ...rule, source: prev?.source === 'platform' && prev.severity === 'critical' ? 'platform' : source };
+      const merged: ResolvedRule = {
+        ...(prev ?? {}),
+        ...rule,
+        source: prev?.source === 'platform' && prev.severity === 'critical' ? 'platform' : source,
+      };
       // A platform-critical rule stays critical whatever a later layer says.
       if (prev && prev.source === 'platform' && prev.severity === 'critical') merged.severity = 'critical';
       out.rules[key] = merged;
@@ -71,10 +88,16 @@ export function calibrationBlock(chain: ResolvedChain, mdReport: Record<string, 
   } else {
     const present = new Set(parseArray(JSON.stringify(mdReport.anchors_present ?? [])));
     const found = new Set(parseArray(JSON.stringify(mdReport.blocklist_found ?? [])));
-    for (const c of chain.md_checkpoints) if (!present.has(c)) drift.push({ level: 'warning', rule: 'md_checkpoint_missing', detail: String(c) });
-    for (const b of chain.md_blocklist) if (found.has(b)) drift.push({ level: 'critical', rule: 'md_blocklist_found', detail: String(b) });
+    for (const c of chain.md_checkpoints)
+      if (!present.has(c)) drift.push({ level: 'warning', rule: 'md_checkpoint_missing', detail: String(c) });
+    for (const b of chain.md_blocklist)
+      if (found.has(b)) drift.push({ level: 'critical', rule: 'md_blocklist_found', detail: String(b) });
   }
-  const status = drift.some((d) => d.level === 'critical') ? 'critical' : drift.some((d) => d.level === 'warning') ? 'drifted' : 'aligned';
+  const status = drift.some((d) => d.level === 'critical')
+    ? 'critical'
+    : drift.some((d) => d.level === 'warning')
+      ? 'drifted'
+      : 'aligned';
   return {
     status,
     profile_chain: chain.layers_applied,

@@ -2,7 +2,14 @@ import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { isSelfOrAdmin } from '../../auth/principal.js';
 import { badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
-import { agentsRepo, agentWrites, profilesRepo, type AgentRow, type ProfileRow, type WritableAgentColumn } from './repo.js';
+import {
+  agentsRepo,
+  agentWrites,
+  profilesRepo,
+  type AgentRow,
+  type ProfileRow,
+  type WritableAgentColumn,
+} from './repo.js';
 import { arrayInput, objectInput, parseArray, parseObject, parseStringArray } from './json.js';
 import { resolveCalibrationChain } from './calibration.js';
 import { savepointsRepo } from '../savepoints/repo.js';
@@ -43,7 +50,8 @@ export async function updateAgent(app: AppContext, p: Principal, id: string, bod
         if (!caps.every((x) => typeof x === 'string')) throw badRequest('capabilities must be an array of strings');
         fields.capabilities = JSON.stringify(caps);
       } else if (f === 'status') {
-        if (v !== 'retired') throw badRequest("status can only be set to 'retired' here; presence derives from heartbeats");
+        if (v !== 'retired')
+          throw badRequest("status can only be set to 'retired' here; presence derives from heartbeats");
         fields.status = 'retired';
       } else {
         fields[f] = str(f, v, 200);
@@ -84,15 +92,22 @@ export async function updateProfile(app: AppContext, p: Principal, id: string, b
   if (!(await agentsRepo.get(app.db, id))) throw notFound('Agent not found');
   const fields: Parameters<typeof profilesRepo.update>[1] = {};
   if (body.display_name !== undefined) fields.display_name = str('display_name', body.display_name, 200);
-  if (body.specializations !== undefined) fields.specializations = JSON.stringify(arrayInput('specializations', body.specializations));
-  if (body.preferred_projects !== undefined) fields.preferred_projects = JSON.stringify(arrayInput('preferred_projects', body.preferred_projects));
-  if (body.profile_data !== undefined) fields.profile_data = JSON.stringify(objectInput('profile_data', body.profile_data));
+  if (body.specializations !== undefined)
+    fields.specializations = JSON.stringify(arrayInput('specializations', body.specializations));
+  if (body.preferred_projects !== undefined)
+    fields.preferred_projects = JSON.stringify(arrayInput('preferred_projects', body.preferred_projects));
+  if (body.profile_data !== undefined)
+    fields.profile_data = JSON.stringify(objectInput('profile_data', body.profile_data));
   if (body.max_concurrent !== undefined) {
     const n = typeof body.max_concurrent === 'string' ? Number.parseInt(body.max_concurrent, 10) : body.max_concurrent;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 1000) throw badRequest('max_concurrent must be an integer between 0 and 1000');
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 1000)
+      throw badRequest('max_concurrent must be an integer between 0 and 1000');
     fields.max_concurrent = n;
   }
-  await app.db.batch([profilesRepo.ensure(id), ...(Object.keys(fields).length ? [profilesRepo.update(id, fields)] : [])]);
+  await app.db.batch([
+    profilesRepo.ensure(id),
+    ...(Object.keys(fields).length ? [profilesRepo.update(id, fields)] : []),
+  ]);
   return getProfile(app, id);
 }
 
@@ -124,7 +139,11 @@ export async function getIdentity(app: AppContext, id: string) {
     })),
     ...parseArray(JSON.stringify(pd.guardrails ?? [])).map((v) => ({ value: v, source: 'custom', locked: false })),
   ];
-  const responsibilities = parseArray(JSON.stringify(pd.responsibilities ?? [])).map((v) => ({ value: v, source: 'custom', locked: false }));
+  const responsibilities = parseArray(JSON.stringify(pd.responsibilities ?? [])).map((v) => ({
+    value: v,
+    source: 'custom',
+    locked: false,
+  }));
   return {
     agent: {
       id: a.id,
@@ -155,7 +174,11 @@ export async function getIdentity(app: AppContext, id: string) {
           last_active_at: profile.last_active_at,
         }
       : null,
-    calibration: { layers_applied: chain.layers_applied, md_checkpoints: chain.md_checkpoints, md_blocklist: chain.md_blocklist },
+    calibration: {
+      layers_applied: chain.layers_applied,
+      md_checkpoints: chain.md_checkpoints,
+      md_blocklist: chain.md_blocklist,
+    },
   };
 }
 
@@ -166,9 +189,12 @@ export async function updateIdentity(app: AppContext, id: string, body: Record<s
   const updated: Record<string, unknown> = {};
   let caps: string[] | undefined;
   if (body.capabilities !== undefined) {
-    if (!Array.isArray(body.capabilities) || !body.capabilities.every((x) => typeof x === 'string')) throw badRequest('capabilities must be an array');
+    if (!Array.isArray(body.capabilities) || !body.capabilities.every((x) => typeof x === 'string'))
+      throw badRequest('capabilities must be an array');
     caps = body.capabilities as string[];
-    if (a.agent_type === 'drone') for (const c of caps) if (DRONE_FORBIDDEN.includes(c)) throw badRequest(`Capability "${c}" is forbidden for drones`);
+    if (a.agent_type === 'drone')
+      for (const c of caps)
+        if (DRONE_FORBIDDEN.includes(c)) throw badRequest(`Capability "${c}" is forbidden for drones`);
     updated.capabilities = caps;
   }
   for (const f of ['responsibilities', 'guardrails'] as const) {
@@ -193,8 +219,17 @@ export async function updateIdentity(app: AppContext, id: string, body: Record<s
 export async function removeAgent(app: AppContext, id: string) {
   const a = await agentsRepo.get(app.db, id);
   if (!a) throw notFound('Agent not found');
-  const ev = { type: 'agent_removed', agent: '__admin__', summary: `Admin removed agent: ${id}`, data: { agent_id: id } };
-  const results = await app.db.batch([...agentWrites.removalStatements(id), savepointsRepo.deleteForAgent(id), app.events.statement(ev)]);
+  const ev = {
+    type: 'agent_removed',
+    agent: '__admin__',
+    summary: `Admin removed agent: ${id}`,
+    data: { agent_id: id },
+  };
+  const results = await app.db.batch([
+    ...agentWrites.removalStatements(id),
+    savepointsRepo.deleteForAgent(id),
+    app.events.statement(ev),
+  ]);
   app.keyCache.forgetAgent(id);
   app.events.publishWritten(ev, Number(results[results.length - 1].rows[0]?.id ?? null));
   return { ok: true, deleted: id };

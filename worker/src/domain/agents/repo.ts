@@ -68,7 +68,17 @@ export const agentsRepo = {
     return {
       sql: `INSERT INTO agents (id, name, project_id, api_key_hash, capabilities, agent_type, llm_backend, llm_model, runtime)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      args: [a.id, a.name, a.project_id, a.api_key_hash, JSON.stringify(a.capabilities), a.agent_type, a.llm_backend, a.llm_model, a.runtime],
+      args: [
+        a.id,
+        a.name,
+        a.project_id,
+        a.api_key_hash,
+        JSON.stringify(a.capabilities),
+        a.agent_type,
+        a.llm_backend,
+        a.llm_model,
+        a.runtime,
+      ],
     };
   },
 
@@ -83,15 +93,28 @@ export const agentsRepo = {
 
 /** Whitelisted agent columns a PUT / heartbeat / template may write (never the key hash). */
 export const WRITABLE_AGENT_COLUMNS = [
-  'name', 'avatar_url', 'llm_backend', 'llm_model', 'runtime', 'role', 'operator_id', 'project', 'project_id',
-  'capabilities', 'status', 'agent_type', 'system_diagnostics',
+  'name',
+  'avatar_url',
+  'llm_backend',
+  'llm_model',
+  'runtime',
+  'role',
+  'operator_id',
+  'project',
+  'project_id',
+  'capabilities',
+  'status',
+  'agent_type',
+  'system_diagnostics',
 ] as const;
 export type WritableAgentColumn = (typeof WRITABLE_AGENT_COLUMNS)[number];
 
 export const agentWrites = {
   /** Column names come only from WRITABLE_AGENT_COLUMNS, so the SET list is never client text. */
   update(id: string, fields: Partial<Record<WritableAgentColumn, string>>): Statement {
-    const cols = Object.keys(fields).filter((k): k is WritableAgentColumn => (WRITABLE_AGENT_COLUMNS as readonly string[]).includes(k));
+    const cols = Object.keys(fields).filter((k): k is WritableAgentColumn =>
+      (WRITABLE_AGENT_COLUMNS as readonly string[]).includes(k),
+    );
     return {
       sql: `UPDATE agents SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`,
       args: [...cols.map((c) => fields[c] as string), id],
@@ -112,11 +135,23 @@ export const agentWrites = {
    */
   removalStatements(id: string): Statement[] {
     return [
-      { sql: "UPDATE tasks SET assignee = NULL, status = 'open', updated_at = datetime('now') WHERE assignee = ? AND status IN ('open','in_progress','review')", args: [id] },
-      { sql: "UPDATE bugs SET assignee = NULL, status = 'open', updated_at = datetime('now') WHERE assignee = ? AND status IN ('open','in_progress')", args: [id] },
-      { sql: "UPDATE plan_steps SET assignee = NULL, status = 'pending', updated_at = datetime('now') WHERE assignee = ? AND status IN ('pending','in_progress')", args: [id] },
+      {
+        sql: "UPDATE tasks SET assignee = NULL, status = 'open', updated_at = datetime('now') WHERE assignee = ? AND status IN ('open','in_progress','review')",
+        args: [id],
+      },
+      {
+        sql: "UPDATE bugs SET assignee = NULL, status = 'open', updated_at = datetime('now') WHERE assignee = ? AND status IN ('open','in_progress')",
+        args: [id],
+      },
+      {
+        sql: "UPDATE plan_steps SET assignee = NULL, status = 'pending', updated_at = datetime('now') WHERE assignee = ? AND status IN ('pending','in_progress')",
+        args: [id],
+      },
       // A removed drone's running claims go back to the queue for another drone (spec 05 §2.1).
-      { sql: "UPDATE drone_jobs SET status = 'pending', drone_id = NULL, started_at = NULL, progress_at = NULL WHERE drone_id = ? AND status = 'claimed'", args: [id] },
+      {
+        sql: "UPDATE drone_jobs SET status = 'pending', drone_id = NULL, started_at = NULL, progress_at = NULL WHERE drone_id = ? AND status = 'claimed'",
+        args: [id],
+      },
       { sql: 'DELETE FROM message_reads WHERE agent_id = ?', args: [id] },
       { sql: 'DELETE FROM webhooks WHERE agent_id = ?', args: [id] },
       { sql: "DELETE FROM channel_members WHERE user_id = ? AND user_type = 'agent'", args: [id] },
@@ -162,7 +197,10 @@ export const profilesRepo = {
     return db.all<ProfileRow>('SELECT * FROM agent_profiles ORDER BY total_tasks_completed DESC, agent_id ASC');
   },
   leaderboard(db: Queryable, limit: number) {
-    return db.all<ProfileRow>('SELECT * FROM agent_profiles ORDER BY total_tasks_completed DESC, agent_id ASC LIMIT ?', [limit]);
+    return db.all<ProfileRow>(
+      'SELECT * FROM agent_profiles ORDER BY total_tasks_completed DESC, agent_id ASC LIMIT ?',
+      [limit],
+    );
   },
   /** Creates the row if missing, without counting a session (only boots count — spec 02 W34). */
   ensure(agentId: string): Statement {
@@ -181,8 +219,15 @@ export const profilesRepo = {
       args: [agentId],
     };
   },
-  update(agentId: string, fields: Partial<Record<'display_name' | 'specializations' | 'preferred_projects' | 'profile_data', string>> & { max_concurrent?: number }): Statement {
-    const cols = Object.keys(fields).filter((k) => ['display_name', 'specializations', 'preferred_projects', 'profile_data', 'max_concurrent'].includes(k));
+  update(
+    agentId: string,
+    fields: Partial<Record<'display_name' | 'specializations' | 'preferred_projects' | 'profile_data', string>> & {
+      max_concurrent?: number;
+    },
+  ): Statement {
+    const cols = Object.keys(fields).filter((k) =>
+      ['display_name', 'specializations', 'preferred_projects', 'profile_data', 'max_concurrent'].includes(k),
+    );
     return {
       sql: `UPDATE agent_profiles SET ${[...cols.map((c) => `${c} = ?`), "last_active_at = datetime('now')"].join(', ')} WHERE agent_id = ?`,
       args: [...cols.map((c) => (fields as Record<string, string | number>)[c]), agentId],

@@ -9,7 +9,15 @@ import { badRequest, forbidden } from '../../http/errors.js';
 import { instanceUrl } from '../../http/instance-url.js';
 import { principalOf, requireAdmin, requireAgent, requireAny } from '../../auth/principal.js';
 import { AgentService, mcpConfig, RESERVED_AGENT_IDS } from './service.js';
-import { getIdentity, getProfile, presentProfile, removeAgent, updateAgent, updateIdentity, updateProfile } from './manage.js';
+import {
+  getIdentity,
+  getProfile,
+  presentProfile,
+  removeAgent,
+  updateAgent,
+  updateIdentity,
+  updateProfile,
+} from './manage.js';
 import { profilesRepo } from './repo.js';
 import { parseArray } from './json.js';
 import { installedSkills } from './skills.js';
@@ -37,7 +45,8 @@ export function agentRoutes(app: AppContext) {
     app.limiters.adminWrite.hit(c.get('clientIp'));
     const body = bodyOf(c);
     for (const f of ['id', 'name', 'project_id'] as const) {
-      if (body[f] === undefined || body[f] === null || body[f] === '') throw badRequest('id, name, and project_id are required');
+      if (body[f] === undefined || body[f] === null || body[f] === '')
+        throw badRequest('id, name, and project_id are required');
     }
     const input = parseWith(registerSchema, body);
     if (RESERVED_AGENT_IDS.has(input.id)) throw badRequest(`Agent id ${input.id} is reserved`);
@@ -63,7 +72,14 @@ export function agentRoutes(app: AppContext) {
   r.get('/agents', requireAny, async (c) => {
     const q = queryOf(c);
     const pick = (k: string) => (q[k] ? q[k] : undefined);
-    return c.json(await agents.list({ status: pick('status'), project_id: pick('project_id'), agent_type: pick('agent_type'), role: pick('role') }));
+    return c.json(
+      await agents.list({
+        status: pick('status'),
+        project_id: pick('project_id'),
+        agent_type: pick('agent_type'),
+        role: pick('role'),
+      }),
+    );
   });
 
   // Literal routes first: they shadow /agents/:id (spec 02 §3 route-order facts).
@@ -92,15 +108,21 @@ export function agentRoutes(app: AppContext) {
     return c.json(await removeAgent(app, c.req.param('id')));
   });
 
-  r.put('/agents/:id', requireAny, async (c) => c.json(await updateAgent(app, principalOf(c), c.req.param('id'), bodyOf(c))));
+  r.put('/agents/:id', requireAny, async (c) =>
+    c.json(await updateAgent(app, principalOf(c), c.req.param('id'), bodyOf(c))),
+  );
 
   // Skills live in the skills area (spec 05); until its tables exist the installed list is empty.
   r.get('/agents/:agentId/skills', requireAny, async (c) => c.json(await installedSkills(app, c.req.param('agentId'))));
 
   r.get('/agents/:id/profile', requireAny, async (c) => c.json(await getProfile(app, c.req.param('id'))));
-  r.put('/agents/:id/profile', requireAny, async (c) => c.json(await updateProfile(app, principalOf(c), c.req.param('id'), bodyOf(c))));
+  r.put('/agents/:id/profile', requireAny, async (c) =>
+    c.json(await updateProfile(app, principalOf(c), c.req.param('id'), bodyOf(c))),
+  );
   r.get('/agents/:id/identity', requireAny, async (c) => c.json(await getIdentity(app, c.req.param('id'))));
-  r.put('/agents/:id/identity', requireAdmin, async (c) => c.json(await updateIdentity(app, c.req.param('id'), bodyOf(c))));
+  r.put('/agents/:id/identity', requireAdmin, async (c) =>
+    c.json(await updateIdentity(app, c.req.param('id'), bodyOf(c))),
+  );
 
   r.get('/agents/:id/mcp-config', requireAdmin, async (c) => {
     const baseUrl = instanceUrl(app.config, c.req.raw);

@@ -9,7 +9,15 @@ import { agentsRepo, toPublicAgent, type AgentRow, type PublicAgent } from './re
 export const DEFAULT_CAPABILITIES = ['code', 'assets'];
 
 /** Ids that literal routes shadow (`/agents/heartbeat` …) can never be reached, so they are refused. */
-export const RESERVED_AGENT_IDS = new Set(['heartbeat', 'rekey', 'profiles', 'leaderboard', '__system__', '__admin__', '__global__']);
+export const RESERVED_AGENT_IDS = new Set([
+  'heartbeat',
+  'rekey',
+  'profiles',
+  'leaderboard',
+  '__system__',
+  '__admin__',
+  '__global__',
+]);
 
 /**
  * MCP client config for an agent: the stdio package (spec 02 W27) and, next to it, the server's own
@@ -67,16 +75,27 @@ export class AgentService {
       api_key_hash: await hashAgentKey(apiKey),
       // A drone registers with project 'drone' (spec 05 §1.1); the agent defaults `code`/`assets`
       // are capabilities a drone may not hold, so a drone starts with none.
-      capabilities: input.capabilities ?? (tplCaps && tplCaps.length ? tplCaps : isDroneRegistration ? [] : DEFAULT_CAPABILITIES),
+      capabilities:
+        input.capabilities ?? (tplCaps && tplCaps.length ? tplCaps : isDroneRegistration ? [] : DEFAULT_CAPABILITIES),
       agent_type: input.agent_type || template?.agent_type || (input.project_id === 'drone' ? 'drone' : 'agent'),
       llm_backend: input.llm_backend || template?.llm_backend || '',
       llm_model: input.llm_model || template?.llm_model || '',
       runtime: input.runtime || template?.runtime || '',
     });
     const teamIds = (tpl?.team_ids ?? []).filter((x): x is string => typeof x === 'string');
-    const ev = { type: 'agent_registered', agent: '__admin__', summary: `Admin registered agent: ${input.id}`, data: { agent_id: input.id, by: actor.who } };
+    const ev = {
+      type: 'agent_registered',
+      agent: '__admin__',
+      summary: `Admin registered agent: ${input.id}`,
+      data: { agent_id: input.id, by: actor.who },
+    };
     try {
-      const [, evRes] = await db.batch([insert, events.statement(ev), ...this.afterRegister(input.id), ...templatesRepo.joinTeams(input.id, teamIds)]);
+      const [, evRes] = await db.batch([
+        insert,
+        events.statement(ev),
+        ...this.afterRegister(input.id),
+        ...templatesRepo.joinTeams(input.id, teamIds),
+      ]);
       events.publishWritten(ev, Number(evRes.rows[0]?.id ?? null));
     } catch (err) {
       if (/UNIQUE|constraint/i.test((err as Error).message)) throw conflict(`Agent ${input.id} already exists`);
@@ -112,13 +131,19 @@ export class AgentService {
       by === 'admin'
         ? { type: 'agent_key_regenerated', agent: '__admin__', summary: `Admin regenerated key for: ${agentId}` }
         : { type: 'agent_key_rotated', agent: agentId, summary: `${agentId} rotated their API key` };
-    const [, evRes] = await db.batch([agentsRepo.setKeyHash(agentId, await hashAgentKey(apiKey)), events.statement(ev)]);
+    const [, evRes] = await db.batch([
+      agentsRepo.setKeyHash(agentId, await hashAgentKey(apiKey)),
+      events.statement(ev),
+    ]);
     keyCache.forgetAgent(agentId);
     events.publishWritten(ev, Number(evRes.rows[0]?.id ?? null));
     return {
       id: agentId,
       api_key: apiKey,
-      message: by === 'admin' ? 'Store this key — it will not be shown again' : 'Key rotated — update your config with this new key',
+      message:
+        by === 'admin'
+          ? 'Store this key — it will not be shown again'
+          : 'Key rotated — update your config with this new key',
     };
   }
 
@@ -126,7 +151,9 @@ export class AgentService {
    * Roster. Optional exact filters (additive to the original, which honoured none): `status`
    * matches the derived presence, so `?status=online` never lists a silent agent.
    */
-  async list(f: { status?: string; project_id?: string; agent_type?: string; role?: string } = {}): Promise<PublicAgent[]> {
+  async list(
+    f: { status?: string; project_id?: string; agent_type?: string; role?: string } = {},
+  ): Promise<PublicAgent[]> {
     return (await agentsRepo.list(this.app.db))
       .map((a) => this.present(a))
       .filter(

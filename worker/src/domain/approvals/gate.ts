@@ -37,7 +37,11 @@ export async function checkApprovalGate(
   const tier = await service.tierFor(actionType);
   const hasId = rawApprovalId !== undefined && rawApprovalId !== null && rawApprovalId !== '';
   // A number or a digit string only: Number([[7]]) is 7, and a nested value must not stand in for an id.
-  if (hasId && typeof rawApprovalId !== 'number' && !(typeof rawApprovalId === 'string' && /^\d{1,16}$/.test(rawApprovalId))) {
+  if (
+    hasId &&
+    typeof rawApprovalId !== 'number' &&
+    !(typeof rawApprovalId === 'string' && /^\d{1,16}$/.test(rawApprovalId))
+  ) {
     throw badRequest('approval_id must be an integer');
   }
   if (!hasId) {
@@ -51,7 +55,8 @@ export async function checkApprovalGate(
   if (!row) throw refuse(`Approval #${String(rawApprovalId)} not found`);
   if (row.status !== 'approved') throw refuse(`Approval #${id} is ${row.status}, not approved`);
   if (row.action_type !== actionType) throw refuse(`Approval #${id} is for ${row.action_type}, not ${actionType}`);
-  if (row.requester_key !== identityKey(p)) throw refuse(`Approval #${id} belongs to ${row.requested_by}, not ${p.who}`);
+  if (row.requester_key !== identityKey(p))
+    throw refuse(`Approval #${id} belongs to ${row.requested_by}, not ${p.who}`);
   // Target binding: an approval whose payload named a resource approves that one only.
   const bound = boundSubject(row.subject);
   if (bound !== null && target && !subjectMatches(bound, target)) {

@@ -76,7 +76,15 @@ function eventIfToken(e: EventInput, approvalId: number | null, token: string, s
     sql: `INSERT INTO events (type, agent, project_id, summary, data)
           SELECT ?, ?, ?, ?, json_set(?, '$.approval_id', a.id) FROM approvals a WHERE ${cond}${status ? ' AND a.status = ?' : ''}
           RETURNING id`,
-    args: [e.type, e.agent ?? '', e.projectId ?? null, e.summary ?? '', JSON.stringify(e.data ?? {}), ...args, ...(status ? [status] : [])],
+    args: [
+      e.type,
+      e.agent ?? '',
+      e.projectId ?? null,
+      e.summary ?? '',
+      JSON.stringify(e.data ?? {}),
+      ...args,
+      ...(status ? [status] : []),
+    ],
   };
 }
 
@@ -98,7 +106,14 @@ export const approvalsRepo = {
 
   list(
     db: Queryable,
-    f: { status?: string; action_type?: string; requested_by?: string; project_id?: string; limit: number; scope?: { projects: string[]; requesterKey: string } },
+    f: {
+      status?: string;
+      action_type?: string;
+      requested_by?: string;
+      project_id?: string;
+      limit: number;
+      scope?: { projects: string[]; requesterKey: string };
+    },
   ) {
     const where: string[] = [];
     const args: (string | number)[] = [];
@@ -155,8 +170,23 @@ export const approvalsRepo = {
                 required_approvals, status, decided_by, decided_at, reason, queued_for_morning, decision_id)
               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CASE WHEN ? = 'approved' THEN datetime('now') END, ?, ?, ?)
               ON CONFLICT DO NOTHING RETURNING id`,
-        args: [a.action_type, a.requested_by, a.requester_key, a.title, a.payload, a.subject, a.project_id, a.risk_tier,
-          a.required_approvals, a.status, a.decided_by, a.status, a.reason, a.queued_for_morning ? 1 : 0, a.token],
+        args: [
+          a.action_type,
+          a.requested_by,
+          a.requester_key,
+          a.title,
+          a.payload,
+          a.subject,
+          a.project_id,
+          a.risk_tier,
+          a.required_approvals,
+          a.status,
+          a.decided_by,
+          a.status,
+          a.reason,
+          a.queued_for_morning ? 1 : 0,
+          a.token,
+        ],
       },
       eventIfToken(events.requested, null, a.token),
     ];
@@ -167,7 +197,12 @@ export const approvalsRepo = {
                      'requested_by', ap.requested_by, 'risk_tier', ap.risk_tier), ?
               FROM operators o JOIN approvals ap ON ap.decision_id = ?
               WHERE o.status = 'active'`,
-        args: [`[${a.action_type}] ${a.title}`, `Requested by ${a.requested_by} · ${a.risk_tier} risk`, priority, a.token],
+        args: [
+          `[${a.action_type}] ${a.title}`,
+          `Requested by ${a.requested_by} · ${a.risk_tier} risk`,
+          priority,
+          a.token,
+        ],
       });
     }
     if (events.approved) stmts.push(eventIfToken(events.approved, null, a.token));
@@ -191,7 +226,13 @@ export const approvalsRepo = {
    * denies, otherwise enough distinct approvers approve. Being a function of the stored vote set
    * (not of the vote being cast), it gives the same outcome whatever the order votes arrive in.
    */
-  decide(approvalId: number, decider: string, denyReason: string, token: string, approveReason: string | null = null): Statement {
+  decide(
+    approvalId: number,
+    decider: string,
+    denyReason: string,
+    token: string,
+    approveReason: string | null = null,
+  ): Statement {
     const approves = `(SELECT COUNT(*) FROM approval_votes WHERE approval_id = approvals.id AND vote = 'approve')`;
     const anyDeny = `EXISTS (SELECT 1 FROM approval_votes WHERE approval_id = approvals.id AND vote = 'deny')`;
     return {
@@ -215,7 +256,12 @@ export const approvalsRepo = {
   },
 
   /** Side effects of a decision, each conditioned on the decision token (nothing if it did not happen). */
-  decisionEffects(approvalId: number, token: string, ev: { approved: EventInput; denied: EventInput }, notice: { approved: string; denied: string }): Statement[] {
+  decisionEffects(
+    approvalId: number,
+    token: string,
+    ev: { approved: EventInput; denied: EventInput },
+    notice: { approved: string; denied: string },
+  ): Statement[] {
     return [
       {
         sql: `UPDATE operator_inbox SET status = 'actioned', read_at = COALESCE(read_at, datetime('now'))

@@ -32,7 +32,13 @@ export function approvalRoutes(app: AppContext) {
     const body = bodyOf(c);
     if (typeof body.action_type !== 'string' || !body.action_type) throw badRequest('action_type is required');
     if (!body.title) throw badRequest('title is required');
-    if (body.payload === undefined || body.payload === null || body.payload === '' || body.payload === 0 || body.payload === false) {
+    if (
+      body.payload === undefined ||
+      body.payload === null ||
+      body.payload === '' ||
+      body.payload === 0 ||
+      body.payload === false
+    ) {
       throw badRequest('payload is required');
     }
     const input = parseWith(createSchema, body);
@@ -54,15 +60,21 @@ export function approvalRoutes(app: AppContext) {
     );
   });
 
-  r.get('/approvals/:id', requireAny, async (c) => c.json(await approvals.get(principalOf(c), parseIntId(c.req.param('id')))));
+  r.get('/approvals/:id', requireAny, async (c) =>
+    c.json(await approvals.get(principalOf(c), parseIntId(c.req.param('id')))),
+  );
 
-  r.get('/approvals/:id/votes', requireAny, async (c) => c.json(await approvals.votes(principalOf(c), parseIntId(c.req.param('id')))));
+  r.get('/approvals/:id/votes', requireAny, async (c) =>
+    c.json(await approvals.votes(principalOf(c), parseIntId(c.req.param('id')))),
+  );
 
   r.put('/approvals/:id', requireAdmin, async (c) => {
     const body = bodyOf(c);
     if (body.status !== 'approved' && body.status !== 'denied') throw badRequest('status must be approved or denied');
     const input = parseWith(decideSchema, body);
-    return c.json(await approvals.decide(principalOf(c), parseIntId(c.req.param('id')), input.status, input.reason ?? ''));
+    return c.json(
+      await approvals.decide(principalOf(c), parseIntId(c.req.param('id')), input.status, input.reason ?? ''),
+    );
   });
 
   // Any authenticated caller reaches the service, which decides who may vote (humans; agents never at medium+).

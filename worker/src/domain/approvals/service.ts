@@ -121,7 +121,12 @@ export class ApprovalService {
       agent: who,
       projectId,
       summary: `${who} requested approval: [${input.action_type}] ${input.title}`,
-      data: { approval_id: null as number | null, action_type: input.action_type, risk_tier: tier, required_approvals: required },
+      data: {
+        approval_id: null as number | null,
+        action_type: input.action_type,
+        risk_tier: tier,
+        required_approvals: required,
+      },
     };
     const approved = auto
       ? {
@@ -168,7 +173,13 @@ export class ApprovalService {
     }
     if (queued) {
       await appendSleepLog(this.app, 'approvals_queued', [
-        { id, action_type: input.action_type, title: input.title, requested_by: who, time: this.app.clock.now().toISOString() },
+        {
+          id,
+          action_type: input.action_type,
+          title: input.title,
+          requested_by: who,
+          time: this.app.clock.now().toISOString(),
+        },
       ]);
       return { id, status: 'queued_for_morning', queued: true, message: QUEUED_MESSAGE };
     }
@@ -196,8 +207,14 @@ export class ApprovalService {
     if (!projects.includes(row.project_id)) throw notFound('Approval not found');
   }
 
-  async list(p: Principal, f: { status?: string; action_type?: string; requested_by?: string; project_id?: string; limit: number }) {
-    const scope = p.kind === 'agent' ? { projects: await agentProjectIds(this.app.db, p.id, p.projectId), requesterKey: identityKey(p) } : undefined;
+  async list(
+    p: Principal,
+    f: { status?: string; action_type?: string; requested_by?: string; project_id?: string; limit: number },
+  ) {
+    const scope =
+      p.kind === 'agent'
+        ? { projects: await agentProjectIds(this.app.db, p.id, p.projectId), requesterKey: identityKey(p) }
+        : undefined;
     return (await approvalsRepo.list(this.app.db, { ...f, scope })).map(toPublicApproval);
   }
 
@@ -226,7 +243,8 @@ export class ApprovalService {
     const tier = (RISK_TIERS as readonly string[]).includes(row.risk_tier) ? (row.risk_tier as RiskTier) : 'medium';
     const key = identityKey(p);
     if (key === row.requester_key) throw forbidden('The requester cannot vote on its own approval');
-    if (p.kind === 'agent' && tierRank(tier) >= tierRank('medium')) throw forbidden(`Agents cannot vote on ${tier} risk approvals`);
+    if (p.kind === 'agent' && tierRank(tier) >= tierRank('medium'))
+      throw forbidden(`Agents cannot vote on ${tier} risk approvals`);
     if (tier === 'critical' && !p.isAdmin) throw forbidden('Critical approvals are decided by admin operators');
     const voter = voterName(p);
     const token = randomToken();
@@ -253,7 +271,10 @@ export class ApprovalService {
     const said = direct?.reason ? ` — ${direct.reason}` : '';
     const notice = direct
       ? { approved: `APPROVED: ${base}${said}`, denied: `DENIED: ${base}${said}` }
-      : { approved: `APPROVED: ${base} — Quorum reached`, denied: `DENIED: ${base}${reasonDeny ? ` — ${reasonDeny}` : ''}` };
+      : {
+          approved: `APPROVED: ${base} — Quorum reached`,
+          denied: `DENIED: ${base}${reasonDeny ? ` — ${reasonDeny}` : ''}`,
+        };
     const res = await this.app.db.batch([
       approvalsRepo.upsertVote(row.id, voter, key, vote, notes),
       approvalsRepo.syncApprovalCount(row.id),
@@ -303,7 +324,8 @@ export class ApprovalService {
   /** approved → executed; only the requester or an admin (weak spot A6). */
   async markExecuted(p: Principal, id: number | null) {
     const row = await this.load(id);
-    if (!p.isAdmin && row.requester_key !== identityKey(p)) throw forbidden('Only the requester or an admin may mark an approval executed');
+    if (!p.isAdmin && row.requester_key !== identityKey(p))
+      throw forbidden('Only the requester or an admin may mark an approval executed');
     if (row.status !== 'approved') throw badRequest(`Approval is ${row.status}, not approved`);
     const done = await approvalsRepo.markExecuted(this.app.db, row.id);
     if (!done) {
@@ -329,9 +351,23 @@ export class ApprovalService {
     if (!hours) return 0;
     const cutoff = toDbTime(this.app.clock.now().getTime() - hours * 3_600_000);
     const res = await this.app.db.batch(approvalsRepo.expireBatch(cutoff, randomToken(), hours));
-    const events = res[res.length - 1].rows as unknown as { id: number; project_id: string | null; summary: string; data: string }[];
+    const events = res[res.length - 1].rows as unknown as {
+      id: number;
+      project_id: string | null;
+      summary: string;
+      data: string;
+    }[];
     for (const e of events) {
-      this.app.events.publishWritten({ type: 'approval_expired', agent: '__system__', projectId: e.project_id, summary: e.summary, data: JSON.parse(e.data) }, Number(e.id));
+      this.app.events.publishWritten(
+        {
+          type: 'approval_expired',
+          agent: '__system__',
+          projectId: e.project_id,
+          summary: e.summary,
+          data: JSON.parse(e.data),
+        },
+        Number(e.id),
+      );
     }
     return events.length;
   }
@@ -344,6 +380,7 @@ export class ApprovalService {
 
 export function parseRiskTier(v: unknown): RiskTier | undefined {
   if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string' || !(RISK_TIERS as readonly string[]).includes(v)) throw invalidEnum('risk_tier', v, RISK_TIERS);
+  if (typeof v !== 'string' || !(RISK_TIERS as readonly string[]).includes(v))
+    throw invalidEnum('risk_tier', v, RISK_TIERS);
   return v as RiskTier;
 }

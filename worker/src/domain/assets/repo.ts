@@ -24,8 +24,25 @@ export interface AssetRow {
   file_size: number | null;
 }
 
-export type NewAsset = Pick<AssetRow, 'name' | 'type' | 'project_id' | 'status' | 'path' | 'metadata' | 'requester' | 'prompt' | 'assigned_to' | 'drone_job_id'>;
-export type AssetChanges = Partial<Pick<AssetRow, 'status' | 'path' | 'metadata' | 'drone_job_id' | 'assigned_to' | 'file_path' | 'download_url' | 'prompt'>>;
+export type NewAsset = Pick<
+  AssetRow,
+  | 'name'
+  | 'type'
+  | 'project_id'
+  | 'status'
+  | 'path'
+  | 'metadata'
+  | 'requester'
+  | 'prompt'
+  | 'assigned_to'
+  | 'drone_job_id'
+>;
+export type AssetChanges = Partial<
+  Pick<
+    AssetRow,
+    'status' | 'path' | 'metadata' | 'drone_job_id' | 'assigned_to' | 'file_path' | 'download_url' | 'prompt'
+  >
+>;
 
 export const assetsRepo = {
   byId(db: Queryable, id: number) {
@@ -33,27 +50,52 @@ export const assetsRepo = {
   },
   list(db: Queryable, q: { project_id?: string; type?: string; status?: string; limit: number; offset: number }) {
     const w = whereAll(
-      (['project_id', 'type', 'status'] as const).filter((k) => q[k] !== undefined).map((k) => [`${k} = ?`, q[k]!] as [string, SqlValue]),
+      (['project_id', 'type', 'status'] as const)
+        .filter((k) => q[k] !== undefined)
+        .map((k) => [`${k} = ?`, q[k]!] as [string, SqlValue]),
     );
-    return db.all<AssetRow>(`SELECT * FROM assets ${w.sql} ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?`, [...w.args, q.limit, q.offset]);
+    return db.all<AssetRow>(`SELECT * FROM assets ${w.sql} ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?`, [
+      ...w.args,
+      q.limit,
+      q.offset,
+    ]);
   },
   insert(db: Queryable, a: NewAsset) {
     return db.get<AssetRow>(
       `INSERT INTO assets (name, type, project_id, status, path, metadata, requester, prompt, assigned_to, drone_job_id)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-      [a.name, a.type, a.project_id, a.status, a.path, a.metadata, a.requester, a.prompt, a.assigned_to, a.drone_job_id],
+      [
+        a.name,
+        a.type,
+        a.project_id,
+        a.status,
+        a.path,
+        a.metadata,
+        a.requester,
+        a.prompt,
+        a.assigned_to,
+        a.drone_job_id,
+      ],
     );
   },
   update(db: Queryable, id: number, changes: AssetChanges) {
     const { sets, args } = assignments(changes);
-    return db.get<AssetRow>(`UPDATE assets SET ${[...sets, "updated_at = datetime('now')"].join(', ')} WHERE id = ? RETURNING *`, [...args, id]);
+    return db.get<AssetRow>(
+      `UPDATE assets SET ${[...sets, "updated_at = datetime('now')"].join(', ')} WHERE id = ? RETURNING *`,
+      [...args, id],
+    );
   },
   /**
    * Points the asset at a freshly uploaded blob, only if its blob is still the one the upload
    * saw (`previousKey`): a concurrent upload or a delete makes this a no-op (null), and the
    * caller then removes its own blob instead of leaving it unowned.
    */
-  attachUpload(db: Queryable, id: number, previousKey: string, u: { key: string; path: string; size: number; downloadUrl: string }) {
+  attachUpload(
+    db: Queryable,
+    id: number,
+    previousKey: string,
+    u: { key: string; path: string; size: number; downloadUrl: string },
+  ) {
     return db.get<AssetRow>(
       `UPDATE assets SET file_path = ?, path = ?, file_size = ?, download_url = ?, status = 'ready', updated_at = datetime('now')
        WHERE id = ? AND file_path = ? RETURNING *`,
@@ -67,7 +109,10 @@ export const assetsRepo = {
     );
   },
   existingIds(db: Queryable, ids: number[]) {
-    return db.all<{ id: number; project_id: string }>(`SELECT id, project_id FROM assets WHERE id IN (${ids.map(() => '?').join(', ')})`, ids);
+    return db.all<{ id: number; project_id: string }>(
+      `SELECT id, project_id FROM assets WHERE id IN (${ids.map(() => '?').join(', ')})`,
+      ids,
+    );
   },
   delete(db: Queryable, id: number) {
     return db.get<AssetRow>('DELETE FROM assets WHERE id = ? RETURNING *', [id]);
@@ -80,7 +125,10 @@ export const assetsRepo = {
   /** Which of these blob keys an asset still names (for the orphan sweep). */
   async referencedKeys(db: Queryable, keys: string[]): Promise<Set<string>> {
     if (!keys.length) return new Set();
-    const rows = await db.all<{ file_path: string }>(`SELECT file_path FROM assets WHERE file_path IN (${keys.map(() => '?').join(', ')})`, keys);
+    const rows = await db.all<{ file_path: string }>(
+      `SELECT file_path FROM assets WHERE file_path IN (${keys.map(() => '?').join(', ')})`,
+      keys,
+    );
     return new Set(rows.map((r) => r.file_path));
   },
 };

@@ -22,7 +22,8 @@ export function assetRoutes(app: AppContext) {
 
   r.get('/assets', requireAny, async (c) => {
     const q = queryOf(c);
-    if (q.status && !(ASSET_STATUSES as readonly string[]).includes(q.status)) throw invalidEnum('status', q.status, ASSET_STATUSES);
+    if (q.status && !(ASSET_STATUSES as readonly string[]).includes(q.status))
+      throw invalidEnum('status', q.status, ASSET_STATUSES);
     return c.json(
       await assetsRepo.list(app.db, {
         project_id: q.project_id || undefined,
@@ -41,10 +42,16 @@ export function assetRoutes(app: AppContext) {
     const a = id === null ? undefined : await assetsRepo.byId(app.db, id);
     return a ? c.json(a) : c.json({ error: 'Asset not found' }, 404);
   });
-  r.put('/assets/:id', requireAny, async (c) => c.json(await assets.update(principalOf(c), parseIntId(c.req.param('id')), bodyOf(c))));
-  r.post('/assets/:id/upload', requireAny, async (c) => c.json(await assets.upload(c, principalOf(c), parseIntId(c.req.param('id')))));
+  r.put('/assets/:id', requireAny, async (c) =>
+    c.json(await assets.update(principalOf(c), parseIntId(c.req.param('id')), bodyOf(c))),
+  );
+  r.post('/assets/:id/upload', requireAny, async (c) =>
+    c.json(await assets.upload(c, principalOf(c), parseIntId(c.req.param('id')))),
+  );
   r.get('/assets/:id/download', requireAny, async (c) => assets.download(parseIntId(c.req.param('id'))));
-  r.delete('/assets/:id', requireAdmin, async (c) => c.json(await assets.remove(principalOf(c), parseIntId(c.req.param('id')))));
+  r.delete('/assets/:id', requireAdmin, async (c) =>
+    c.json(await assets.remove(principalOf(c), parseIntId(c.req.param('id')))),
+  );
 
   return r;
 }

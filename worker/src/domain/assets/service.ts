@@ -20,7 +20,8 @@ const escapeHtml = (s: string) =>
 
 function status(v: unknown): string | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || !(ASSET_STATUSES as readonly string[]).includes(v)) throw invalidEnum('status', v, ASSET_STATUSES);
+  if (typeof v !== 'string' || !(ASSET_STATUSES as readonly string[]).includes(v))
+    throw invalidEnum('status', v, ASSET_STATUSES);
   return v;
 }
 
@@ -31,7 +32,8 @@ function status(v: unknown): string | undefined {
 function assetPath(v: unknown): string | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'string') throw badRequest('path must be a string');
-  if (v.length > 500 || v.includes('..') || /^[\\/]/.test(v) || /^[A-Za-z]:/.test(v) || /[\x00-\x1f]/.test(v)) throw badRequest('invalid asset path');
+  if (v.length > 500 || v.includes('..') || /^[\\/]/.test(v) || /^[A-Za-z]:/.test(v) || /[\x00-\x1f]/.test(v))
+    throw badRequest('invalid asset path');
   return v;
 }
 
@@ -53,7 +55,8 @@ function optString(field: string, v: unknown, max = 10_000): string | undefined 
 function optJobId(v: unknown): number | null | undefined {
   if (v === undefined) return undefined;
   if (v === null) return null;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw badRequest('drone_job_id must be a positive integer');
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+    throw badRequest('drone_job_id must be a positive integer');
   return v;
 }
 
@@ -65,8 +68,10 @@ function serverField(p: Principal, field: 'file_path' | 'download_url', v: unkno
   if (v === undefined) return undefined;
   if (!p.isAdmin && p.kind === 'agent') throw forbidden(`${field} is set by the server on upload`);
   if (typeof v !== 'string') throw badRequest(`${field} must be a string`);
-  if (field === 'file_path' && v !== '' && !ASSET_KEY.test(v)) throw badRequest('file_path must be empty or the key of an uploaded asset file');
-  if (field === 'download_url' && v !== '' && !/^\/api\/mycelium\/assets\/[1-9]\d*\/download$/.test(v)) throw badRequest('download_url must be empty or an asset download path');
+  if (field === 'file_path' && v !== '' && !ASSET_KEY.test(v))
+    throw badRequest('file_path must be empty or the key of an uploaded asset file');
+  if (field === 'download_url' && v !== '' && !/^\/api\/mycelium\/assets\/[1-9]\d*\/download$/.test(v))
+    throw badRequest('download_url must be empty or an asset download path');
   return v;
 }
 
@@ -86,7 +91,8 @@ export class AssetService {
   async create(p: Principal, body: Record<string, unknown>) {
     if (typeof body.name !== 'string' || !body.name.trim()) throw badRequest('name is required');
     if (body.name.length > 500) throw badRequest('name exceeds max length (500 chars)');
-    const projectId = optString('project_id', body.project_id, 128) ?? (p.kind === 'agent' && p.projectId ? p.projectId : 'shared');
+    const projectId =
+      optString('project_id', body.project_id, 128) ?? (p.kind === 'agent' && p.projectId ? p.projectId : 'shared');
     const row = {
       name: escapeHtml(body.name.trim()),
       type: optString('type', body.type, 100) || 'sprite',
@@ -99,7 +105,8 @@ export class AssetService {
       assigned_to: optString('assigned_to', body.assigned_to, 128) ?? '',
       drone_job_id: optJobId(body.drone_job_id) ?? null,
     };
-    for (const f of ['file_path', 'download_url'] as const) if (body[f] !== undefined && body[f] !== '') serverField(p, f, body[f]);
+    for (const f of ['file_path', 'download_url'] as const)
+      if (body[f] !== undefined && body[f] !== '') serverField(p, f, body[f]);
     await assertProjectScope(this.app.db, p, scopeOf(projectId), { write: true });
     await this.app.guards.check('asset.register', { agent: row.requester, project_id: projectId, name: row.name }, p);
     const asset = (await assetsRepo.insert(this.app.db, row))!;
@@ -148,8 +155,10 @@ export class AssetService {
     const ids = body.asset_ids;
     if (!Array.isArray(ids) || ids.length === 0) throw badRequest('asset_ids array required');
     if (ids.length > 500) throw badRequest('asset_ids has more than 500 items');
-    if (!ids.every((x) => typeof x === 'number' && Number.isInteger(x) && x > 0)) throw badRequest('asset_ids must be positive integers');
-    if (body.drone_job_id === undefined || body.drone_job_id === null || body.drone_job_id === '') throw badRequest('drone_job_id required');
+    if (!ids.every((x) => typeof x === 'number' && Number.isInteger(x) && x > 0))
+      throw badRequest('asset_ids must be positive integers');
+    if (body.drone_job_id === undefined || body.drone_job_id === null || body.drone_job_id === '')
+      throw badRequest('drone_job_id required');
     const jobId = optJobId(body.drone_job_id)!;
     const st = status(body.status);
     const unique = [...new Set(ids as number[])];
@@ -186,7 +195,12 @@ export class AssetService {
     const name = storedFileName(file.filename, this.app.clock.now().getTime());
     let updated: AssetRow | undefined;
     try {
-      updated = await assetsRepo.attachUpload(this.app.db, asset.id, asset.file_path, { key, path: name, size: file.size, downloadUrl });
+      updated = await assetsRepo.attachUpload(this.app.db, asset.id, asset.file_path, {
+        key,
+        path: name,
+        size: file.size,
+        downloadUrl,
+      });
     } catch (err) {
       await blobs.delete(key).catch(() => undefined);
       throw err;
@@ -236,8 +250,19 @@ export class AssetService {
     if (id === null) throw notFound('Asset not found');
     const gone = await assetsRepo.delete(this.app.db, id);
     if (!gone) throw notFound('Asset not found');
-    if (ASSET_KEY.test(gone.file_path)) await this.app.runtime.blobs.delete(gone.file_path).catch((err) => this.app.log.warn('asset blob delete failed', { key: gone.file_path, error: (err as Error).message }));
-    await this.app.events.emit({ type: 'asset_deleted', agent: p.who, projectId: gone.project_id, summary: `${p.who} deleted asset ${gone.name}`, data: { asset_id: gone.id } });
+    if (ASSET_KEY.test(gone.file_path))
+      await this.app.runtime.blobs
+        .delete(gone.file_path)
+        .catch((err) =>
+          this.app.log.warn('asset blob delete failed', { key: gone.file_path, error: (err as Error).message }),
+        );
+    await this.app.events.emit({
+      type: 'asset_deleted',
+      agent: p.who,
+      projectId: gone.project_id,
+      summary: `${p.who} deleted asset ${gone.name}`,
+      data: { asset_id: gone.id },
+    });
     return { ok: true, id: gone.id };
   }
 }

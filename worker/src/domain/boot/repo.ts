@@ -13,7 +13,14 @@ export const bootRepo = {
     return db.get<{ data: string }>('SELECT data FROM context_keys WHERE namespace = ? AND key = ?', [namespace, key]);
   },
   contextKeys(db: Queryable, namespaces: string[], nowIso: string) {
-    return db.all<{ namespace: string; key: string; data: string; access_count: number; updated_at: string; last_accessed_at: string | null }>(
+    return db.all<{
+      namespace: string;
+      key: string;
+      data: string;
+      access_count: number;
+      updated_at: string;
+      last_accessed_at: string | null;
+    }>(
       `SELECT namespace, key, data, access_count, updated_at, last_accessed_at FROM context_keys
        WHERE namespace IN (${namespaces.map(() => '?').join(',')}) AND (expires_at IS NULL OR expires_at > ?)
        ORDER BY namespace, key LIMIT 500`,
@@ -21,7 +28,10 @@ export const bootRepo = {
     );
   },
   deleteExpiredEphemeral(agentId: string, nowIso: string): Statement {
-    return { sql: "DELETE FROM context_keys WHERE namespace = ? AND category = 'ephemeral' AND expires_at IS NOT NULL AND expires_at <= ?", args: [agentId, nowIso] };
+    return {
+      sql: "DELETE FROM context_keys WHERE namespace = ? AND category = 'ephemeral' AND expires_at IS NOT NULL AND expires_at <= ?",
+      args: [agentId, nowIso],
+    };
   },
   counts(db: Queryable, agentId: string, projectId: string, scope: string[] | null) {
     const b = scoped('project_id', scope);
@@ -33,7 +43,16 @@ export const bootRepo = {
     );
   },
   otherAgents(db: Queryable, agentId: string, projectId: string, since: string) {
-    return db.all<{ id: string; name: string; status: string; working_on: string | null; last_heartbeat: string | null; project_id: string; llm_backend: string; runtime: string }>(
+    return db.all<{
+      id: string;
+      name: string;
+      status: string;
+      working_on: string | null;
+      last_heartbeat: string | null;
+      project_id: string;
+      llm_backend: string;
+      runtime: string;
+    }>(
       `SELECT id, name, status, working_on, last_heartbeat, project_id, llm_backend, runtime FROM agents
        WHERE id != ? AND (project_id = ? OR last_heartbeat >= ?) ORDER BY created_at ASC, rowid ASC LIMIT 200`,
       [agentId, projectId, since],
@@ -47,26 +66,42 @@ export const bootRepo = {
     );
   },
   teamMembers(db: Queryable, teamId: string) {
-    return db.all('SELECT user_id, user_type, role FROM team_members WHERE team_id = ? ORDER BY joined_at, id', [teamId]);
+    return db.all('SELECT user_id, user_type, role FROM team_members WHERE team_id = ? ORDER BY joined_at, id', [
+      teamId,
+    ]);
   },
   operatorsAvailable(db: Queryable) {
-    return db.get<{ n: number }>("SELECT COUNT(*) AS n FROM operators WHERE status = 'active' AND availability = 'available'").then((r) => Number(r?.n ?? 0));
+    return db
+      .get<{ n: number }>("SELECT COUNT(*) AS n FROM operators WHERE status = 'active' AND availability = 'available'")
+      .then((r) => Number(r?.n ?? 0));
   },
   project(db: Queryable, id: string) {
     return db.get('SELECT * FROM projects WHERE id = ?', [id]);
   },
   assignedTaskRows(db: Queryable, agentId: string) {
-    return db.all("SELECT * FROM tasks WHERE assignee = ? AND status IN ('open','in_progress') ORDER BY updated_at DESC LIMIT 100", [agentId]);
+    return db.all(
+      "SELECT * FROM tasks WHERE assignee = ? AND status IN ('open','in_progress') ORDER BY updated_at DESC LIMIT 100",
+      [agentId],
+    );
   },
   approvalQueue(db: Queryable, scope: string[] | null) {
     const s = scoped('project_id', scope);
-    return db.all(`SELECT * FROM tasks WHERE needs_approval = 1 AND approved_by IS NULL AND status != 'done' AND ${s.sql} ORDER BY updated_at DESC LIMIT 50`, s.args);
+    return db.all(
+      `SELECT * FROM tasks WHERE needs_approval = 1 AND approved_by IS NULL AND status != 'done' AND ${s.sql} ORDER BY updated_at DESC LIMIT 50`,
+      s.args,
+    );
   },
   myApprovals(db: Queryable, agentId: string) {
-    return db.all("SELECT * FROM approvals WHERE requested_by = ? AND requester_key = ? AND status IN ('pending','approved') ORDER BY id DESC LIMIT 20", [agentId, `agent:${agentId}`]);
+    return db.all(
+      "SELECT * FROM approvals WHERE requested_by = ? AND requester_key = ? AND status IN ('pending','approved') ORDER BY id DESC LIMIT 20",
+      [agentId, `agent:${agentId}`],
+    );
   },
   recentEvents(db: Queryable, agentId: string, scope: string[] | null) {
-    const s = scope === null ? { sql: '1', args: [] as SqlArgs } : { sql: `(agent = ? OR project_id IN (${scope.map(() => '?').join(',')}))`, args: [agentId, ...scope] };
+    const s =
+      scope === null
+        ? { sql: '1', args: [] as SqlArgs }
+        : { sql: `(agent = ? OR project_id IN (${scope.map(() => '?').join(',')}))`, args: [agentId, ...scope] };
     return db.all(`SELECT * FROM events WHERE ${s.sql} ORDER BY id DESC LIMIT 20`, s.args);
   },
   openBugs(db: Queryable, scope: string[] | null) {
@@ -74,7 +109,10 @@ export const bootRepo = {
     return db.all(`SELECT * FROM bugs WHERE status = 'open' AND ${s.sql} ORDER BY id DESC LIMIT 20`, s.args);
   },
   plans(db: Queryable, projectId: string) {
-    return db.all("SELECT * FROM plans WHERE (project_id = ? OR ? = '') ORDER BY updated_at DESC, id DESC LIMIT 20", [projectId, projectId]);
+    return db.all("SELECT * FROM plans WHERE (project_id = ? OR ? = '') ORDER BY updated_at DESC, id DESC LIMIT 20", [
+      projectId,
+      projectId,
+    ]);
   },
   channels(db: Queryable, agentId: string) {
     return db.all<{ id: number; unread: number }>(
@@ -92,7 +130,9 @@ export const bootRepo = {
     );
   },
   enabledPlugins(db: Queryable) {
-    return db.all('SELECT name, display_name, description, version, route_prefix, mcp_tool_count FROM plugins WHERE enabled = 1 ORDER BY name');
+    return db.all(
+      'SELECT name, display_name, description, version, route_prefix, mcp_tool_count FROM plugins WHERE enabled = 1 ORDER BY name',
+    );
   },
   sinceLastSession(db: Queryable, agentId: string, since: string) {
     return db.get<{ new_messages: number; task_changes: number; plan_step_changes: number; new_bugs: number }>(

@@ -25,7 +25,11 @@ const OTHERS_WINDOW_MS = 7 * 86_400_000;
 type Variant = 'slim' | 'smart' | 'verbose';
 
 /** Crash recovery is judged on the row as it was before boot's own heartbeat (spec 02 §3.4). */
-function crashRecovery(before: AgentRow, now: number, latest: { state_snapshot: string; notes: string | null } | undefined) {
+function crashRecovery(
+  before: AgentRow,
+  now: number,
+  latest: { state_snapshot: string; notes: string | null } | undefined,
+) {
   if (!before.working_on) return null;
   const t = parseDbTime(before.last_heartbeat);
   if (!Number.isFinite(t) || now - t <= CRASH_STALE_MS) return null;
@@ -74,7 +78,8 @@ export class BootService {
       if (typeof g === 'string') guidelines = g;
       else if (g && typeof g === 'object') {
         const o = g as Record<string, unknown>;
-        guidelines = typeof o.text === 'string' ? o.text : typeof o.guidelines === 'string' ? o.guidelines : JSON.stringify(o);
+        guidelines =
+          typeof o.text === 'string' ? o.text : typeof o.guidelines === 'string' ? o.guidelines : JSON.stringify(o);
       }
     }
     return {
@@ -93,10 +98,17 @@ export class BootService {
 
   private async enforcementRules(): Promise<string[]> {
     const v = parseMaybeJson((await bootRepo.contextKey(this.app.db, 'mycelium', 'enforcement_rules'))?.data);
-    const rules = Array.isArray(v) ? v : v && typeof v === 'object' && Array.isArray((v as { rules?: unknown }).rules) ? (v as { rules: unknown[] }).rules : [];
+    const rules = Array.isArray(v)
+      ? v
+      : v && typeof v === 'object' && Array.isArray((v as { rules?: unknown }).rules)
+        ? (v as { rules: unknown[] }).rules
+        : [];
     return rules
       .filter((r): r is Record<string, unknown> => !!r && typeof r === 'object')
-      .map((r) => `${String(r.id ?? 'rule')}: ${String(r.message ?? '').slice(0, 80)} (${String(r.severity ?? 'warn').toUpperCase()})`);
+      .map(
+        (r) =>
+          `${String(r.id ?? 'rule')}: ${String(r.message ?? '').slice(0, 80)} (${String(r.severity ?? 'warn').toUpperCase()})`,
+      );
   }
 
   async boot(p: Principal, agentId: string, variant: Variant) {
@@ -114,7 +126,13 @@ export class BootService {
 
     const mdReport = parseObject(latest?.state_snapshot).md_report;
     const chain = await resolveCalibrationChain(db, agentId, before.agent_type || 'agent');
-    const calibration = calibrationBlock(chain, mdReport && typeof mdReport === 'object' && !Array.isArray(mdReport) ? (mdReport as Record<string, unknown>) : null, nowIso);
+    const calibration = calibrationBlock(
+      chain,
+      mdReport && typeof mdReport === 'object' && !Array.isArray(mdReport)
+        ? (mdReport as Record<string, unknown>)
+        : null,
+      nowIso,
+    );
     const sideEffects: Statement[] = [
       // The calibration block is stored where agents and dashboards read it (spec 02 §3.10).
       heartbeatRepo.storeAgentKey(agentId, before.project_id, 'standup', JSON.stringify(calibration)),
@@ -134,7 +152,16 @@ export class BootService {
     // in the boot's batch.
     const hooks = new WebhookService(app);
     const flipped = before.status !== 'online';
-    const webhook = flipped ? [hooks.enqueueStatement('agent_status_changed', agentId, { agent_id: agentId, previous_status: before.status, new_status: 'online', working_on: before.working_on ?? '' })] : [];
+    const webhook = flipped
+      ? [
+          hooks.enqueueStatement('agent_status_changed', agentId, {
+            agent_id: agentId,
+            previous_status: before.status,
+            new_status: 'online',
+            working_on: before.working_on ?? '',
+          }),
+        ]
+      : [];
     const res = await db.batch([...sideEffects, app.events.statement(ev), ...webhook]);
     app.events.publishWritten(ev, Number(res[sideEffects.length].rows[0]?.id ?? null));
     if (flipped) hooks.kick();
@@ -144,18 +171,23 @@ export class BootService {
     // At most 6 reads in flight (Workers' per-request connection limit): the queue runs its own five
     // at once, so it goes first; then the inbox (three at once) beside the single reads, four lanes.
     const queue = await buildQueue(app, agent);
-    const [inbox, counts, others, teams, profile, sleep, autonomous, operatorsAvailable, frozen] = await parallelQueries([
-      () => inboxFor(app, agentId),
-      () => bootRepo.counts(db, agentId, agent.project_id, scope),
-      () => bootRepo.otherAgents(db, agentId, agent.project_id, toDbTime(nowMs - OTHERS_WINDOW_MS)),
-      () => bootRepo.teams(db, agentId),
-      () => profilesRepo.get(db, agentId),
-      () => sleepState(app),
-      () => isAutonomous(app),
-      () => bootRepo.operatorsAvailable(db),
-      () => isFrozen(db),
-    ], 4);
-    const presence = (o: { status: string; last_heartbeat: string | null }) => derivePresence(o.status, o.last_heartbeat, now);
+    const [inbox, counts, others, teams, profile, sleep, autonomous, operatorsAvailable, frozen] =
+      await parallelQueries(
+        [
+          () => inboxFor(app, agentId),
+          () => bootRepo.counts(db, agentId, agent.project_id, scope),
+          () => bootRepo.otherAgents(db, agentId, agent.project_id, toDbTime(nowMs - OTHERS_WINDOW_MS)),
+          () => bootRepo.teams(db, agentId),
+          () => profilesRepo.get(db, agentId),
+          () => sleepState(app),
+          () => isAutonomous(app),
+          () => bootRepo.operatorsAvailable(db),
+          () => isFrozen(db),
+        ],
+        4,
+      );
+    const presence = (o: { status: string; last_heartbeat: string | null }) =>
+      derivePresence(o.status, o.last_heartbeat, now);
     const common: Record<string, unknown> = {
       role_contract: await this.roleContract(agent),
       crash_recovery: crashRecovery(before, nowMs, latest),
@@ -169,11 +201,33 @@ export class BootService {
     if (profile) common.profile = presentProfile(profile);
     if (frozen) common.admin_status = 'frozen';
 
-    if (variant === 'verbose') return this.verbose(agent, before, scope, queue, common, others.map((o) => ({ id: o.id, display_name: o.name, status: presence(o), working_on: o.working_on ?? '', last_heartbeat: o.last_heartbeat, project_id: o.project_id, llm_backend: o.llm_backend, runtime: o.runtime })));
+    if (variant === 'verbose')
+      return this.verbose(
+        agent,
+        before,
+        scope,
+        queue,
+        common,
+        others.map((o) => ({
+          id: o.id,
+          display_name: o.name,
+          status: presence(o),
+          working_on: o.working_on ?? '',
+          last_heartbeat: o.last_heartbeat,
+          project_id: o.project_id,
+          llm_backend: o.llm_backend,
+          runtime: o.runtime,
+        })),
+      );
 
     const primary = teams.find((t) => Number(t.is_primary) === 1);
     const out: Record<string, unknown> = {
-      agent: { id: agent.id, role: agent.role, project: agent.project_id, capabilities: parseStringArray(agent.capabilities) },
+      agent: {
+        id: agent.id,
+        role: agent.role,
+        project: agent.project_id,
+        capabilities: parseStringArray(agent.capabilities),
+      },
       role_contract: common.role_contract,
       counts: {
         directives: inbox.directives.length,
@@ -194,7 +248,13 @@ export class BootService {
     if (inbox.directives.length || inbox.requests.length || inbox.messages.length) {
       out.inbox = inbox;
       // Slim boot delivers unread messages once, like the heartbeat.
-      if (inbox.messages.length) await db.batch(messagesRepo.markRead(agentId, inbox.messages.map((m) => m.id)));
+      if (inbox.messages.length)
+        await db.batch(
+          messagesRepo.markRead(
+            agentId,
+            inbox.messages.map((m) => m.id),
+          ),
+        );
     }
     if (primary) {
       out.team = primary;
@@ -202,7 +262,16 @@ export class BootService {
     }
     const guests = teams.filter((t) => Number(t.is_primary) !== 1);
     if (guests.length) out.guest_teams = guests;
-    if (variant === 'smart') Object.assign(out, await this.smartContext(agent, queue.map((q) => `${q.title} ${String(q.summary ?? '')}`).join(' '), nowIso, nowMs));
+    if (variant === 'smart')
+      Object.assign(
+        out,
+        await this.smartContext(
+          agent,
+          queue.map((q) => `${q.title} ${String(q.summary ?? '')}`).join(' '),
+          nowIso,
+          nowMs,
+        ),
+      );
     return out;
   }
 
@@ -210,10 +279,18 @@ export class BootService {
   private async smartContext(agent: AgentRow, work: string, nowIso: string, nowMs: number) {
     const namespaces = [...new Set([agent.id, agent.project_id, 'mycelium'].filter(Boolean))];
     const keys = await bootRepo.contextKeys(this.app.db, namespaces, nowIso);
-    const tokens = (s: string) => new Set(s.toLowerCase().split(/[^a-z0-9]+/).filter((w) => w.length > 2));
+    const tokens = (s: string) =>
+      new Set(
+        s
+          .toLowerCase()
+          .split(/[^a-z0-9]+/)
+          .filter((w) => w.length > 2),
+      );
     const query = tokens(`${work} ${agent.project_id}`);
     const maxAccess = Math.max(1, ...keys.map((k) => Number(k.access_count) || 0));
-    const cfg = await this.app.db.get<{ value: string }>("SELECT value FROM instance_config WHERE key = 'smart_boot_max_keys'");
+    const cfg = await this.app.db.get<{ value: string }>(
+      "SELECT value FROM instance_config WHERE key = 'smart_boot_max_keys'",
+    );
     const maxKeys = Math.min(200, Math.max(1, Number.parseInt(cfg?.value ?? '', 10) || 20));
     const scored = keys.map((k) => {
       const kt = tokens(`${k.namespace} ${k.key} ${k.data}`);
@@ -232,27 +309,70 @@ export class BootService {
         score = Math.max(1, score);
         reasons.push('critical');
       }
-      return { namespace: k.namespace, key: k.key, data: parseMaybeJson(k.data), score: Math.round(score * 1000) / 1000, reasons, critical };
+      return {
+        namespace: k.namespace,
+        key: k.key,
+        data: parseMaybeJson(k.data),
+        score: Math.round(score * 1000) / 1000,
+        reasons,
+        critical,
+      };
     });
     const critical = scored.filter((s) => s.critical);
-    const rest = scored.filter((s) => !s.critical).sort((a, b) => b.score - a.score).slice(0, maxKeys);
+    const rest = scored
+      .filter((s) => !s.critical)
+      .sort((a, b) => b.score - a.score)
+      .slice(0, maxKeys);
     const selected = [...critical, ...rest].map(({ critical: _c, ...s }) => s);
-    return { context_keys: selected, context_meta: { total_available: keys.length, selected: selected.length, method: 'keyword+access', max_keys: maxKeys } };
+    return {
+      context_keys: selected,
+      context_meta: {
+        total_available: keys.length,
+        selected: selected.length,
+        method: 'keyword+access',
+        max_keys: maxKeys,
+      },
+    };
   }
 
-  private async verbose(agent: AgentRow, before: AgentRow, scope: string[] | null, queue: unknown[], common: Record<string, unknown>, others: Array<Record<string, unknown> & { project_id: string }>) {
+  private async verbose(
+    agent: AgentRow,
+    before: AgentRow,
+    scope: string[] | null,
+    queue: unknown[],
+    common: Record<string, unknown>,
+    others: Array<Record<string, unknown> & { project_id: string }>,
+  ) {
     const { db } = this.app;
     const nowIso = common.server_time as string;
     const ns = async (n: string) => (n ? bootRepo.contextKeys(db, [n], nowIso) : []);
     const since = before.last_heartbeat;
-    const [project, tasks, requests, directives, newMessages, projectKeys, platformKeys, agentKeys, approvalQueue, myApprovals, recentEvents, openBugs, plans, channels, concepts, sinceCounts, plugins] = await parallelQueries([
-      () => agent.project_id ? bootRepo.project(db, agent.project_id) : undefined,
+    const [
+      project,
+      tasks,
+      requests,
+      directives,
+      newMessages,
+      projectKeys,
+      platformKeys,
+      agentKeys,
+      approvalQueue,
+      myApprovals,
+      recentEvents,
+      openBugs,
+      plans,
+      channels,
+      concepts,
+      sinceCounts,
+      plugins,
+    ] = await parallelQueries([
+      () => (agent.project_id ? bootRepo.project(db, agent.project_id) : undefined),
       () => bootRepo.assignedTaskRows(db, agent.id),
       () => messagesRepo.pendingRequestRows(db, agent.id),
       () => messagesRepo.pendingDirectiveRows(db, agent.id),
-      () => since ? messagesRepo.newSince(db, agent.id, since) : Promise.resolve([]),
+      () => (since ? messagesRepo.newSince(db, agent.id, since) : Promise.resolve([])),
       () => ns(agent.project_id),
-      () => agent.project_id === 'mycelium' ? Promise.resolve([]) : ns('mycelium'),
+      () => (agent.project_id === 'mycelium' ? Promise.resolve([]) : ns('mycelium')),
       () => ns(agent.id),
       () => bootRepo.approvalQueue(db, scope),
       () => bootRepo.myApprovals(db, agent.id),
@@ -260,8 +380,8 @@ export class BootService {
       () => bootRepo.openBugs(db, scope),
       () => bootRepo.plans(db, agent.project_id),
       () => bootRepo.channels(db, agent.id),
-      () => agent.project_id ? bootRepo.concepts(db, agent.project_id) : Promise.resolve([]),
-      () => since ? bootRepo.sinceLastSession(db, agent.id, since) : Promise.resolve(undefined),
+      () => (agent.project_id ? bootRepo.concepts(db, agent.project_id) : Promise.resolve([])),
+      () => (since ? bootRepo.sinceLastSession(db, agent.id, since) : Promise.resolve(undefined)),
       () => bootRepo.enabledPlugins(db),
     ]);
     const unread_counts: Record<string, number> = {};

@@ -73,7 +73,12 @@ export const bugsRepo = {
       `SELECT COALESCE(SUM(status = 'open'), 0) AS open, COALESCE(SUM(status = 'in_progress'), 0) AS in_progress,
               COALESCE(SUM(status = 'fixed'), 0) AS fixed, COUNT(*) AS total FROM bugs`,
     );
-    return { open: Number(r?.open ?? 0), in_progress: Number(r?.in_progress ?? 0), fixed: Number(r?.fixed ?? 0), total: Number(r?.total ?? 0) };
+    return {
+      open: Number(r?.open ?? 0),
+      in_progress: Number(r?.in_progress ?? 0),
+      fixed: Number(r?.fixed ?? 0),
+      total: Number(r?.total ?? 0),
+    };
   },
 
   /** The project's bug_categories JSON text, if the project exists. */
@@ -82,7 +87,12 @@ export const bugsRepo = {
     return r?.bug_categories;
   },
 
-  insert(b: Omit<BugRow, 'id' | 'created_at' | 'updated_at' | 'status' | 'admin_notes' | 'linked_ticket_id' | 'lease_token' | 'attempt'>): Statement {
+  insert(
+    b: Omit<
+      BugRow,
+      'id' | 'created_at' | 'updated_at' | 'status' | 'admin_notes' | 'linked_ticket_id' | 'lease_token' | 'attempt'
+    >,
+  ): Statement {
     return {
       sql: `INSERT INTO bugs (project_id, title, description, category, severity, reporter, assignee, diagnostic_data)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
@@ -94,8 +104,15 @@ export const bugsRepo = {
    * Conditional on the status and assignee the service decided on (compare-and-set) and, for an
    * acquisition, on the claim rule and the kill switch (`guard`).
    */
-  update(id: number, fields: Partial<Record<WritableBugColumn, SqlValue>>, expect: { status: string; assignee: string | null }, guard?: AcquireGuard): Statement {
-    const cols = Object.keys(fields).filter((k): k is WritableBugColumn => (WRITABLE_BUG_COLUMNS as readonly string[]).includes(k));
+  update(
+    id: number,
+    fields: Partial<Record<WritableBugColumn, SqlValue>>,
+    expect: { status: string; assignee: string | null },
+    guard?: AcquireGuard,
+  ): Statement {
+    const cols = Object.keys(fields).filter((k): k is WritableBugColumn =>
+      (WRITABLE_BUG_COLUMNS as readonly string[]).includes(k),
+    );
     const g = acquireGuardSql(guard);
     return {
       sql: `UPDATE bugs SET ${[...cols.map((c) => `${c} = ?`), "updated_at = datetime('now')"].join(', ')}
@@ -112,7 +129,9 @@ export const bugsRepo = {
   claim(id: number, agentId: string, force: boolean): Statement {
     const mine = freeOrHeldBySql(agentId);
     const lease = leaseTokenSet(agentId);
-    const cond = force ? "status NOT IN ('fixed','closed')" : `${mine.sql} AND (status = 'open' OR (status = 'in_progress' AND assignee = ?))`;
+    const cond = force
+      ? "status NOT IN ('fixed','closed')"
+      : `${mine.sql} AND (status = 'open' OR (status = 'in_progress' AND assignee = ?))`;
     return {
       sql: `UPDATE bugs SET assignee = ?, status = 'in_progress', ${lease.sql}, updated_at = datetime('now')
             WHERE id = ? AND ${cond} AND ${NOT_FROZEN_SQL} RETURNING *`,

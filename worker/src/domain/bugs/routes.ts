@@ -18,7 +18,10 @@ const createSchema = z.object({
   category: z.string().max(100).optional(),
   severity: z.enum(BUG_SEVERITIES).optional(),
   assignee: fields.who.nullable().optional(),
-  diagnostic_data: z.union([z.string().max(200_000), z.record(z.string(), z.unknown()), z.array(z.unknown())]).nullable().optional(),
+  diagnostic_data: z
+    .union([z.string().max(200_000), z.record(z.string(), z.unknown()), z.array(z.unknown())])
+    .nullable()
+    .optional(),
 });
 const updateSchema = z.object({
   status: z.enum(BUG_STATUSES).optional(),
@@ -49,7 +52,14 @@ export function bugRoutes(app: AppContext) {
   r.get('/bugs', requireAny, async (c) => {
     const q = queryOf(c);
     const { limit, offset } = page(q);
-    const filters = { project_id: q.project_id, status: q.status, assignee: q.assignee, reporter: q.reporter, severity: q.severity, category: q.category };
+    const filters = {
+      project_id: q.project_id,
+      status: q.status,
+      assignee: q.assignee,
+      reporter: q.reporter,
+      severity: q.severity,
+      category: q.category,
+    };
     const [bugs, counts] = await Promise.all([bugsRepo.list(app.db, filters, limit, offset), bugsRepo.counts(app.db)]);
     return c.json({ bugs, counts });
   });

@@ -6,7 +6,15 @@ import { AppError, conflict, invalidEnum, notFound } from '../../http/errors.js'
 import { FROZEN_MESSAGE, assertNotFrozen, isFrozen } from '../admin/freeze.js';
 import type { EventInput } from '../events/bus.js';
 import { WebhookService } from '../webhooks/service.js';
-import { acquireGuard, callerId, creditCompletion, displayName, isGuardAbort, abortUnlessChanged, lostAcquisition } from '../tasks/sql.js';
+import {
+  acquireGuard,
+  callerId,
+  creditCompletion,
+  displayName,
+  isGuardAbort,
+  abortUnlessChanged,
+  lostAcquisition,
+} from '../tasks/sql.js';
 import { DEFAULT_BUG_CATEGORIES, bugsRepo, type BugRow, type WritableBugColumn } from './repo.js';
 import { assertLeaseHeld, leaseAnswer, leaseLost } from '../work-items/lease.js';
 
@@ -64,27 +72,56 @@ export async function createBug(ctx: AppContext, p: Principal, input: CreateBugI
     diagnostic_data:
       input.diagnostic_data === undefined || input.diagnostic_data === null
         ? null
-        : typeof input.diagnostic_data === 'string' ? input.diagnostic_data : JSON.stringify(input.diagnostic_data),
+        : typeof input.diagnostic_data === 'string'
+          ? input.diagnostic_data
+          : JSON.stringify(input.diagnostic_data),
   });
   // The event commits with the bug (issue 17); its bug_id is the id the insert just got.
   const ev: EventInput = {
-    type: 'bug_created', agent: who, projectId, summary: '',
+    type: 'bug_created',
+    agent: who,
+    projectId,
+    summary: '',
     // The webhook of the same name carries these fields (spec 03 §14); the bus forwards event data.
-    data: { bug_id: 0, title: input.title, project_id: projectId, severity: input.severity ?? 'normal', reporter: who, assignee: input.assignee ?? null },
+    data: {
+      bug_id: 0,
+      title: input.title,
+      project_id: projectId,
+      severity: input.severity ?? 'normal',
+      reporter: who,
+      assignee: input.assignee ?? null,
+    },
   };
-  const res = await ctx.db.batch([s, ctx.events.statementWithNewId(ev, 'bug_id', [`${displayName(who)} filed bug #`, `: ${input.title}`])]);
+  const res = await ctx.db.batch([
+    s,
+    ctx.events.statementWithNewId(ev, 'bug_id', [`${displayName(who)} filed bug #`, `: ${input.title}`]),
+  ]);
   const bug = res[0].rows[0] as unknown as BugRow;
-  ctx.events.publishWritten({ ...ev, summary: `${displayName(who)} filed bug #${bug.id}: ${bug.title}`, data: { ...(ev.data as object), bug_id: bug.id } }, Number(res[1].rows[0]?.id ?? null));
+  ctx.events.publishWritten(
+    {
+      ...ev,
+      summary: `${displayName(who)} filed bug #${bug.id}: ${bug.title}`,
+      data: { ...(ev.data as object), bug_id: bug.id },
+    },
+    Number(res[1].rows[0]?.id ?? null),
+  );
   return { ok: true, id: bug.id };
 }
 
 /** The claim's answers, shared by POST /bugs/:id/claim and a PUT that tries what a claim may not. */
 function claimRefusal(reason: 'frozen' | 'held', now: BugRow): AppError {
-  return reason === 'frozen' ? new AppError(503, FROZEN_MESSAGE) : conflict('Bug already claimed', { assignee: now.assignee });
+  return reason === 'frozen'
+    ? new AppError(503, FROZEN_MESSAGE)
+    : conflict('Bug already claimed', { assignee: now.assignee });
 }
 
 /** POST /bugs/:id/claim — same rules as task claims (SEC-13, REL-03, kill switch). */
-export async function claimBug(ctx: AppContext, p: Principal, id: number | null, body: { agent_id?: string; force?: boolean }) {
+export async function claimBug(
+  ctx: AppContext,
+  p: Principal,
+  id: number | null,
+  body: { agent_id?: string; force?: boolean },
+) {
   const bug = await requireBug(ctx, id);
   await assertProjectScope(ctx.db, p, bug.project_id, { assignee: bug.assignee });
   await assertNotFrozen(ctx.db);
@@ -92,9 +129,16 @@ export async function claimBug(ctx: AppContext, p: Principal, id: number | null,
   const who = callerId(p);
   // A repeated claim by the holder is idempotent (it renews the lease) and writes no event; a new
   // claim writes its event in the same batch, behind a guard that aborts it if the claim was lost.
-  const ev: EventInput | null = bug.status === 'in_progress' && bug.assignee === agentId
-    ? null
-    : { type: 'bug_claimed', agent: who, projectId: bug.project_id, summary: `${displayName(who)} claimed bug #${bug.id}`, data: { bug_id: bug.id, agent: agentId } };
+  const ev: EventInput | null =
+    bug.status === 'in_progress' && bug.assignee === agentId
+      ? null
+      : {
+          type: 'bug_claimed',
+          agent: who,
+          projectId: bug.project_id,
+          summary: `${displayName(who)} claimed bug #${bug.id}`,
+          data: { bug_id: bug.id, agent: agentId },
+        };
   const claim = bugsRepo.claim(bug.id, agentId, !!(p.isAdmin && body.force));
   let won: BugRow | undefined;
   try {
@@ -108,10 +152,17 @@ export async function claimBug(ctx: AppContext, p: Principal, id: number | null,
     const now = await bugsRepo.get(ctx.db, bug.id);
     if (!now) throw notFound('Bug not found');
     if (await isFrozen(ctx.db)) throw claimRefusal('frozen', now);
-    if (now.status === 'fixed' || now.status === 'closed') throw conflict(`Bug is ${now.status}`, { assignee: now.assignee, status: now.status });
+    if (now.status === 'fixed' || now.status === 'closed')
+      throw conflict(`Bug is ${now.status}`, { assignee: now.assignee, status: now.status });
     throw claimRefusal('held', now);
   }
-  return { ok: true, id: bug.id, assignee: agentId, status: 'in_progress' as const, ...leaseAnswer(ctx, won.lease_token) };
+  return {
+    ok: true,
+    id: bug.id,
+    assignee: agentId,
+    status: 'in_progress' as const,
+    ...leaseAnswer(ctx, won.lease_token),
+  };
 }
 
 export interface UpdateBugInput {
@@ -133,17 +184,34 @@ export async function updateBug(ctx: AppContext, p: Principal, id: number | null
   if (input.admin_notes !== undefined) fields.admin_notes = input.admin_notes;
   if (input.assignee !== undefined) fields.assignee = input.assignee === null ? null : input.assignee.trim();
   // A PUT that assigns or starts work obeys the claim rule and the kill switch, inside its compare-and-set.
-  const guard = acquireGuard(p, bug, { assignee: fields.assignee, startsWork: input.status === 'in_progress' && bug.status !== 'in_progress', leaseToken: input.lease_token });
-  if (input.status && (bug.status === 'fixed' || bug.status === 'closed') && (input.status === 'open' || input.status === 'in_progress')) {
+  const guard = acquireGuard(p, bug, {
+    assignee: fields.assignee,
+    startsWork: input.status === 'in_progress' && bug.status !== 'in_progress',
+    leaseToken: input.lease_token,
+  });
+  if (
+    input.status &&
+    (bug.status === 'fixed' || bug.status === 'closed') &&
+    (input.status === 'open' || input.status === 'in_progress')
+  ) {
     ctx.log.warn('suspect bug transition', { bug_id: bug.id, from: bug.status, to: input.status });
   }
   const who = callerId(p);
   // The fencing token is a write condition, not a change: it stays out of events and webhooks.
   const { lease_token: _token, ...updates } = input;
   const ev: EventInput | null = input.status
-    ? { type: 'bug_updated', agent: who, projectId: bug.project_id, summary: `${displayName(who)} set bug #${bug.id} to ${input.status}`, data: { bug_id: bug.id, title: bug.title, updates } }
+    ? {
+        type: 'bug_updated',
+        agent: who,
+        projectId: bug.project_id,
+        summary: `${displayName(who)} set bug #${bug.id} to ${input.status}`,
+        data: { bug_id: bug.id, title: bug.title, updates },
+      }
     : null;
-  const stmts = [bugsRepo.update(bug.id, fields, { status: bug.status, assignee: bug.assignee }, guard), abortUnlessChanged()];
+  const stmts = [
+    bugsRepo.update(bug.id, fields, { status: bug.status, assignee: bug.assignee }, guard),
+    abortUnlessChanged(),
+  ];
   if (ev) stmts.push(ctx.events.statement(ev));
   const finished = (s: string) => s === 'fixed' || s === 'closed';
   if (input.status && finished(input.status) && !finished(bug.status)) {
@@ -156,7 +224,13 @@ export async function updateBug(ctx: AppContext, p: Principal, id: number | null
   if (!ev) stmts.push(hooks.enqueueStatement('bug_updated', who, { bug_id: bug.id, title: bug.title, updates }));
   const target = (fields.assignee as string | null | undefined) || bug.assignee;
   if ((input.assignee !== undefined || input.status) && target) {
-    stmts.push(hooks.enqueueStatement('bug_assigned', target, { bug_id: bug.id, title: bug.title, status: input.status ?? bug.status }));
+    stmts.push(
+      hooks.enqueueStatement('bug_assigned', target, {
+        bug_id: bug.id,
+        title: bug.title,
+        status: input.status ?? bug.status,
+      }),
+    );
   }
   let res;
   try {
@@ -167,7 +241,10 @@ export async function updateBug(ctx: AppContext, p: Principal, id: number | null
     const lost = await lostAcquisition(ctx.db, guard, now);
     if (lost === 'lease') throw leaseLost('bug', now);
     if (lost) throw claimRefusal(lost, now);
-    throw conflict('Bug was changed by someone else; read it again and retry', { assignee: now.assignee, status: now.status });
+    throw conflict('Bug was changed by someone else; read it again and retry', {
+      assignee: now.assignee,
+      status: now.status,
+    });
   }
   if (ev) ctx.events.publishWritten(ev, Number(res[2].rows[0]?.id ?? null));
   hooks.kick();
@@ -177,7 +254,13 @@ export async function updateBug(ctx: AppContext, p: Principal, id: number | null
 export async function deleteBug(ctx: AppContext, p: Principal, id: number | null) {
   const bug = await requireBug(ctx, id);
   const who = displayName(callerId(p));
-  const ev: EventInput = { type: 'bug_deleted', agent: who, projectId: bug.project_id, summary: `${who} deleted bug #${bug.id}`, data: { bug_id: bug.id } };
+  const ev: EventInput = {
+    type: 'bug_deleted',
+    agent: who,
+    projectId: bug.project_id,
+    summary: `${who} deleted bug #${bug.id}`,
+    data: { bug_id: bug.id },
+  };
   const res = await ctx.db.batch([bugsRepo.delete(bug.id), ctx.events.statement(ev)]);
   if (!res[0].rows[0]) throw notFound('Bug not found');
   ctx.events.publishWritten(ev, Number(res[1].rows[0]?.id ?? null));

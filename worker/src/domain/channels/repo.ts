@@ -48,7 +48,10 @@ export const channelsRepo = {
   /** The channel ids a scope may read, as a parenthesised subquery for `channel_id IN …`. */
   readableIds(s: ChannelReadScope): { sql: string; args: SqlArgs } {
     const member = 'SELECT channel_id FROM channel_members WHERE user_id = ?';
-    return { sql: s.openChannels ? `(${member} UNION SELECT id FROM channels WHERE type != 'dm')` : `(${member})`, args: [s.memberId] };
+    return {
+      sql: s.openChannels ? `(${member} UNION SELECT id FROM channels WHERE type != 'dm')` : `(${member})`,
+      args: [s.memberId],
+    };
   },
   get(db: Queryable, id: number) {
     return db.get<ChannelRow>('SELECT * FROM channels WHERE id = ?', [id]);
@@ -60,7 +63,18 @@ export const channelsRepo = {
    * GET /channels. DMs appear only to their members unless `allDms` (admins) — a `member`
    * filter never reveals another user's DMs (weak spot W8).
    */
-  list(db: Queryable, q: { type?: string; status: string; member?: string; viewer: string; allDms: boolean; limit: number; offset: number }) {
+  list(
+    db: Queryable,
+    q: {
+      type?: string;
+      status: string;
+      member?: string;
+      viewer: string;
+      allDms: boolean;
+      limit: number;
+      offset: number;
+    },
+  ) {
     const conds: string[] = [];
     const args: SqlArgs = [];
     if (q.status !== 'all') {
@@ -76,15 +90,31 @@ export const channelsRepo = {
       args.push(q.member);
     }
     if (!q.allDms) {
-      conds.push("(c.type != 'dm' OR EXISTS (SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = ?))");
+      conds.push(
+        "(c.type != 'dm' OR EXISTS (SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = ?))",
+      );
       args.push(q.viewer);
     }
     const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
-    return db.all<ChannelRow>(`SELECT c.* FROM channels c ${where} ORDER BY c.created_at ASC, c.id ASC LIMIT ? OFFSET ?`, [...args, q.limit, q.offset]);
+    return db.all<ChannelRow>(
+      `SELECT c.* FROM channels c ${where} ORDER BY c.created_at ASC, c.id ASC LIMIT ? OFFSET ?`,
+      [...args, q.limit, q.offset],
+    );
   },
 
   /** A new channel, or undefined when the slug is taken. */
-  insert(db: Queryable, c: { name: string; slug: string; type: string; description: string; linked_type: string | null; linked_id: string | null; created_by: string }) {
+  insert(
+    db: Queryable,
+    c: {
+      name: string;
+      slug: string;
+      type: string;
+      description: string;
+      linked_type: string | null;
+      linked_id: string | null;
+      created_by: string;
+    },
+  ) {
     return db.get<ChannelRow>(
       `INSERT INTO channels (name, slug, type, description, linked_type, linked_id, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(slug) DO NOTHING RETURNING *`,
@@ -92,7 +122,18 @@ export const channelsRepo = {
     );
   },
   /** Channel insert and its members, in one batch (members find the row by slug): for DMs, whose slug names exactly their two members. */
-  createStatements(c: { name: string; slug: string; type: string; description: string; linked_type: string | null; linked_id: string | null; created_by: string }, members: NewMember[]): Statement[] {
+  createStatements(
+    c: {
+      name: string;
+      slug: string;
+      type: string;
+      description: string;
+      linked_type: string | null;
+      linked_id: string | null;
+      created_by: string;
+    },
+    members: NewMember[],
+  ): Statement[] {
     return [
       {
         sql: `INSERT INTO channels (name, slug, type, description, linked_type, linked_id, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -126,19 +167,29 @@ export const channelsRepo = {
   },
 
   members(db: Queryable, channelId: number) {
-    return db.all<MemberRow>('SELECT * FROM channel_members WHERE channel_id = ? ORDER BY joined_at ASC, id ASC', [channelId]);
+    return db.all<MemberRow>('SELECT * FROM channel_members WHERE channel_id = ? ORDER BY joined_at ASC, id ASC', [
+      channelId,
+    ]);
   },
   member(db: Queryable, channelId: number, userId: string) {
     return db.get<MemberRow>('SELECT * FROM channel_members WHERE channel_id = ? AND user_id = ?', [channelId, userId]);
   },
   addMember(db: Queryable, channelId: number, m: NewMember) {
-    return db.run('INSERT OR IGNORE INTO channel_members (channel_id, user_id, user_type, role) VALUES (?, ?, ?, ?)', [channelId, m.user_id, m.user_type, m.role]);
+    return db.run('INSERT OR IGNORE INTO channel_members (channel_id, user_id, user_type, role) VALUES (?, ?, ?, ?)', [
+      channelId,
+      m.user_id,
+      m.user_type,
+      m.role,
+    ]);
   },
   removeMember(db: Queryable, channelId: number, userId: string) {
     return db.run('DELETE FROM channel_members WHERE channel_id = ? AND user_id = ?', [channelId, userId]);
   },
   removeMemberBySlug(slug: string, userId: string): Statement {
-    return { sql: 'DELETE FROM channel_members WHERE user_id = ? AND channel_id IN (SELECT id FROM channels WHERE slug = ?)', args: [userId, slug] };
+    return {
+      sql: 'DELETE FROM channel_members WHERE user_id = ? AND channel_id IN (SELECT id FROM channels WHERE slug = ?)',
+      args: [userId, slug],
+    };
   },
 
   /** The lowest-id active DM whose members are exactly these two users (spec 03 §9.4 step 1). */
@@ -166,7 +217,9 @@ export const channelsRepo = {
     );
   },
   maxMessageId(db: Queryable, channelId: number) {
-    return db.get<{ id: number | null }>('SELECT MAX(id) AS id FROM messages WHERE channel_id = ?', [channelId]).then((r) => Number(r?.id ?? 0));
+    return db
+      .get<{ id: number | null }>('SELECT MAX(id) AS id FROM messages WHERE channel_id = ?', [channelId])
+      .then((r) => Number(r?.id ?? 0));
   },
   markRead(db: Queryable, channelId: number, userId: string, messageId: number) {
     return db.run(

@@ -24,7 +24,10 @@ const createSchema = z.object({
   type: z.enum(CHANNEL_TYPES).default('general'),
   description: z.string().max(2000).default(''),
   linked_type: z.string().max(50).nullable().default(null),
-  linked_id: z.union([z.string().max(128), z.number().int()]).nullable().default(null),
+  linked_id: z
+    .union([z.string().max(128), z.number().int()])
+    .nullable()
+    .default(null),
   members: z.array(memberSchema).max(500).default([]),
 });
 const updateSchema = z.object({
@@ -56,7 +59,8 @@ export function channelRoutes(app: AppContext) {
   r.get('/channels', requireAny, async (c) => {
     const q = c.req.query();
     const status = q.status || 'active';
-    if (status !== 'all' && !(CHANNEL_STATUSES as readonly string[]).includes(status)) throw badRequest('status must be one of: active, archived, all');
+    if (status !== 'all' && !(CHANNEL_STATUSES as readonly string[]).includes(status))
+      throw badRequest('status must be one of: active, archived, all');
     return c.json(
       await channels.list(principalOf(c), {
         type: q.type || undefined,
@@ -72,25 +76,39 @@ export function channelRoutes(app: AppContext) {
     const body = bodyOf(c);
     if (!body.name || !body.slug) throw badRequest('name and slug are required');
     const input = parseWith(createSchema, body);
-    return c.json(await channels.create(principalOf(c), { ...input, linked_id: input.linked_id === null ? null : String(input.linked_id) }));
+    return c.json(
+      await channels.create(principalOf(c), {
+        ...input,
+        linked_id: input.linked_id === null ? null : String(input.linked_id),
+      }),
+    );
   });
 
   r.post('/channels/dm', requireAny, async (c) => {
     const body = bodyOf(c);
     const target = body.user_id ?? body.target;
     if (target === undefined || target === null || target === '') throw badRequest('user_id is required');
-    const input = parseWith(z.object({ user_id: z.string().trim().min(1).max(128), user_type: z.enum(MEMBER_TYPES).default('operator') }), {
-      user_id: target,
-      user_type: body.user_type,
-    });
+    const input = parseWith(
+      z.object({ user_id: z.string().trim().min(1).max(128), user_type: z.enum(MEMBER_TYPES).default('operator') }),
+      {
+        user_id: target,
+        user_type: body.user_type,
+      },
+    );
     return c.json(await channels.dm(principalOf(c), input.user_id, input.user_type));
   });
 
   r.get('/channels/:id', requireAny, async (c) => c.json(await channels.get(principalOf(c), idOf(c.req.param('id')))));
-  r.put('/channels/:id', requireAny, async (c) => c.json(await channels.update(principalOf(c), idOf(c.req.param('id')), parseWith(updateSchema, bodyOf(c)))));
-  r.delete('/channels/:id', requireAdmin, async (c) => c.json(await channels.remove(principalOf(c), idOf(c.req.param('id')))));
+  r.put('/channels/:id', requireAny, async (c) =>
+    c.json(await channels.update(principalOf(c), idOf(c.req.param('id')), parseWith(updateSchema, bodyOf(c)))),
+  );
+  r.delete('/channels/:id', requireAdmin, async (c) =>
+    c.json(await channels.remove(principalOf(c), idOf(c.req.param('id')))),
+  );
 
-  r.get('/channels/:id/members', requireAny, async (c) => c.json(await channels.members(principalOf(c), idOf(c.req.param('id')))));
+  r.get('/channels/:id/members', requireAny, async (c) =>
+    c.json(await channels.members(principalOf(c), idOf(c.req.param('id')))),
+  );
   r.post('/channels/:id/members', requireAny, async (c) => {
     const body = bodyOf(c);
     if (!body.user_id) throw badRequest('user_id is required');
@@ -112,7 +130,12 @@ export function channelRoutes(app: AppContext) {
   });
   r.post('/channels/:id/messages', requireAny, async (c) => {
     const body = bodyOf(c);
-    if (body.content === undefined || body.content === null || (typeof body.content === 'string' && !body.content.trim())) throw badRequest('content is required');
+    if (
+      body.content === undefined ||
+      body.content === null ||
+      (typeof body.content === 'string' && !body.content.trim())
+    )
+      throw badRequest('content is required');
     const input = parseWith(postSchema, body);
     return c.json(await channels.post(principalOf(c), idOf(c.req.param('id')), input.content, input.metadata ?? {}));
   });

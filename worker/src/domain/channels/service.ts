@@ -82,11 +82,23 @@ export class ChannelService {
   async unread(p: Principal) {
     const c = await this.caller(p);
     const out: Record<string, { name: string; slug: string; unread: number }> = {};
-    for (const r of await channelsRepo.unread(this.app.db, c.who)) out[String(r.id)] = { name: r.name, slug: r.slug, unread: Number(r.unread) };
+    for (const r of await channelsRepo.unread(this.app.db, c.who))
+      out[String(r.id)] = { name: r.name, slug: r.slug, unread: Number(r.unread) };
     return out;
   }
 
-  async create(p: Principal, input: { name: string; slug: string; type: string; description: string; linked_type: string | null; linked_id: string | null; members: NewMember[] }) {
+  async create(
+    p: Principal,
+    input: {
+      name: string;
+      slug: string;
+      type: string;
+      description: string;
+      linked_type: string | null;
+      linked_id: string | null;
+      members: NewMember[];
+    },
+  ) {
     const c = await this.caller(p);
     // DM and team channels are named by the server (§9.2, §9.4); a pre-created `dm-a-b` or
     // `team-x` would let its creator sit inside someone else's conversation.
@@ -103,7 +115,12 @@ export class ChannelService {
       const existing = await channelsRepo.bySlug(this.app.db, input.slug);
       throw conflict('Channel slug already exists', { channel_id: existing?.id });
     }
-    await this.app.events.emit({ type: 'channel_created', agent: c.who, summary: `${c.who} created channel ${row.name}`, data: { channel_id: row.id } });
+    await this.app.events.emit({
+      type: 'channel_created',
+      agent: c.who,
+      summary: `${c.who} created channel ${row.name}`,
+      data: { channel_id: row.id },
+    });
     return { ok: true as const, id: row.id, name: row.name, slug: row.slug };
   }
 
@@ -120,7 +137,18 @@ export class ChannelService {
       { user_id: target, user_type: targetType, role: 'member' },
     ];
     await this.app.db.batch(
-      channelsRepo.createStatements({ name: `DM: ${first} & ${second}`, slug, type: 'dm', description: '', linked_type: null, linked_id: null, created_by: c.who }, members),
+      channelsRepo.createStatements(
+        {
+          name: `DM: ${first} & ${second}`,
+          slug,
+          type: 'dm',
+          description: '',
+          linked_type: null,
+          linked_id: null,
+          created_by: c.who,
+        },
+        members,
+      ),
     );
     const ch = (await channelsRepo.bySlug(this.app.db, slug))!;
     return { ok: true as const, channel_id: ch.id, channel: ch };
@@ -136,9 +164,15 @@ export class ChannelService {
 
   async update(p: Principal, id: number | null, f: { name?: string; description?: string; status?: string }) {
     const ch = await this.channel(id);
-    if (!(await this.canManage(ch, await this.caller(p)))) throw forbidden('Only channel admins can change this channel');
+    if (!(await this.canManage(ch, await this.caller(p))))
+      throw forbidden('Only channel admins can change this channel');
     await channelsRepo.update(this.app.db, ch.id, f);
-    await this.app.events.emit({ type: 'channel_updated', agent: p.who, summary: `${p.who} updated channel ${f.name ?? ch.name}`, data: { channel_id: ch.id } });
+    await this.app.events.emit({
+      type: 'channel_updated',
+      agent: p.who,
+      summary: `${p.who} updated channel ${f.name ?? ch.name}`,
+      data: { channel_id: ch.id },
+    });
     return { ok: true as const, id: ch.id };
   }
 
@@ -146,7 +180,12 @@ export class ChannelService {
     const ch = await this.channel(id);
     if (PROTECTED_SLUGS.has(ch.slug)) throw forbidden('Cannot delete protected channel');
     await this.app.db.batch(channelsRepo.deleteStatements(ch.id));
-    await this.app.events.emit({ type: 'channel_deleted', agent: p.who, summary: `${p.who} deleted channel ${ch.name}`, data: { channel_id: ch.id } });
+    await this.app.events.emit({
+      type: 'channel_deleted',
+      agent: p.who,
+      summary: `${p.who} deleted channel ${ch.name}`,
+      data: { channel_id: ch.id },
+    });
     return { ok: true as const, deleted: ch.id };
   }
 
@@ -164,7 +203,12 @@ export class ChannelService {
     if (!selfJoin && !(await this.canManage(ch, c))) throw forbidden('Only channel admins can add members');
     const r = await channelsRepo.addMember(this.app.db, ch.id, m);
     if (r.changes) {
-      await this.app.events.emit({ type: 'channel_member_added', agent: c.who, summary: `${m.user_id} joined ${ch.name}`, data: { channel_id: ch.id, user_id: m.user_id } });
+      await this.app.events.emit({
+        type: 'channel_member_added',
+        agent: c.who,
+        summary: `${m.user_id} joined ${ch.name}`,
+        data: { channel_id: ch.id, user_id: m.user_id },
+      });
     }
     return { ok: true as const, added: r.changes > 0, channel_id: ch.id, user_id: m.user_id };
   }
@@ -176,7 +220,12 @@ export class ChannelService {
     if (!selfLeave && !(await this.canManage(ch, c))) throw forbidden('Only channel admins can remove members');
     const r = await channelsRepo.removeMember(this.app.db, ch.id, userId);
     if (r.changes) {
-      await this.app.events.emit({ type: 'channel_member_removed', agent: c.who, summary: `${userId} left ${ch.name}`, data: { channel_id: ch.id, user_id: userId } });
+      await this.app.events.emit({
+        type: 'channel_member_removed',
+        agent: c.who,
+        summary: `${userId} left ${ch.name}`,
+        data: { channel_id: ch.id, user_id: userId },
+      });
     }
     return { ok: true as const, removed: r.changes > 0 };
   }
@@ -197,9 +246,12 @@ export class ChannelService {
     if (!p.isAdmin) {
       const member = await channelsRepo.member(this.app.db, ch.id, c.who);
       if ((ch.type === 'dm' || p.kind === 'agent') && !member) throw forbidden('Access denied');
-      if (ch.type === 'announcement' && member?.role !== 'admin') throw forbidden('Only channel admins can post in announcement channels');
+      if (ch.type === 'announcement' && member?.role !== 'admin')
+        throw forbidden('Only channel admins can post in announcement channels');
     }
-    const [ins] = await this.app.db.batch([channelsRepo.insertPost(ch.id, c.who, content, JSON.stringify(metadata ?? {}))]);
+    const [ins] = await this.app.db.batch([
+      channelsRepo.insertPost(ch.id, c.who, content, JSON.stringify(metadata ?? {})),
+    ]);
     const messageId = Number(ins.rows[0]?.id ?? ins.lastInsertRowid);
     await this.app.events.emit({
       type: 'channel_message',

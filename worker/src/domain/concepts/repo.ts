@@ -80,7 +80,11 @@ export const conceptsRepo = {
   },
 
   link(db: Queryable, conceptId: number, projectId: string, by: string) {
-    return db.run('INSERT OR IGNORE INTO project_concepts (project_id, concept_id, linked_by) VALUES (?, ?, ?)', [projectId, conceptId, by]);
+    return db.run('INSERT OR IGNORE INTO project_concepts (project_id, concept_id, linked_by) VALUES (?, ?, ?)', [
+      projectId,
+      conceptId,
+      by,
+    ]);
   },
 
   unlink(db: Queryable, conceptId: number, projectId: string) {

@@ -27,7 +27,10 @@ export function conceptRoutes(app: AppContext) {
     const body = bodyOf(c);
     if (body.name === undefined || body.name === null || body.name === '') throw badRequest('name is required');
     if (body.type !== undefined && !(CONCEPT_TYPES as readonly unknown[]).includes(body.type)) throw typeError();
-    const input = parseWith(z.object({ name: fields.name, description: fields.description.optional(), data: fields.data }), body);
+    const input = parseWith(
+      z.object({ name: fields.name, description: fields.description.optional(), data: fields.data }),
+      body,
+    );
     return c.json(
       await concepts.create(principalOf(c), {
         name: input.name,
@@ -41,7 +44,10 @@ export function conceptRoutes(app: AppContext) {
   r.put('/concepts/:id', requireAny, async (c) => {
     const body = bodyOf(c);
     if (body.type !== undefined && !(CONCEPT_TYPES as readonly unknown[]).includes(body.type)) throw typeError();
-    const input = parseWith(z.object({ name: fields.name.optional(), description: fields.description.optional(), data: fields.data }), body);
+    const input = parseWith(
+      z.object({ name: fields.name.optional(), description: fields.description.optional(), data: fields.data }),
+      body,
+    );
     return c.json(
       await concepts.update(principalOf(c), parseIntId(c.req.param('id')), {
         name: input.name,
@@ -68,7 +74,9 @@ export function conceptRoutes(app: AppContext) {
     c.json(await concepts.unlink(principalOf(c), parseIntId(c.req.param('id')), c.req.param('projectId'))),
   );
 
-  r.get('/projects/:projectId/concepts', requireAny, async (c) => c.json(await concepts.forProject(c.req.param('projectId'))));
+  r.get('/projects/:projectId/concepts', requireAny, async (c) =>
+    c.json(await concepts.forProject(c.req.param('projectId'))),
+  );
 
   return r;
 }

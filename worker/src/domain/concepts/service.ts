@@ -55,11 +55,20 @@ export class ConceptService {
 
   async create(p: Principal, input: { name: string; type: string; description: string; data: unknown }) {
     const row = await conceptsRepo.insert(this.app.db, { ...input, data: encodeData(input.data), by: p.who });
-    await this.app.events.emit({ type: 'concept_created', agent: p.who, summary: `Created concept: ${input.name} (${input.type})`, data: { concept_id: row!.id } });
+    await this.app.events.emit({
+      type: 'concept_created',
+      agent: p.who,
+      summary: `Created concept: ${input.name} (${input.type})`,
+      data: { concept_id: row!.id },
+    });
     return { ...row!, data: parseData(row!.data), projects: [] };
   }
 
-  async update(p: Principal, id: number | null, fields: { name?: string; type?: string; description?: string; data?: unknown }) {
+  async update(
+    p: Principal,
+    id: number | null,
+    fields: { name?: string; type?: string; description?: string; data?: unknown },
+  ) {
     const row = await this.load(id);
     await this.assertCanEdit(p, row);
     const set: Partial<Pick<ConceptRow, 'name' | 'type' | 'description' | 'data'>> = {};
@@ -70,7 +79,12 @@ export class ConceptService {
     if (Object.keys(set).length === 0) return this.withProjects(row);
     const updated = await conceptsRepo.update(this.app.db, row.id, set);
     if (!updated) throw notFound('Concept not found');
-    await this.app.events.emit({ type: 'concept_updated', agent: p.who, summary: `Updated concept: ${updated.name}`, data: { concept_id: row.id } });
+    await this.app.events.emit({
+      type: 'concept_updated',
+      agent: p.who,
+      summary: `Updated concept: ${updated.name}`,
+      data: { concept_id: row.id },
+    });
     return this.withProjects(updated);
   }
 
@@ -79,7 +93,12 @@ export class ConceptService {
     const row = await this.load(id);
     await this.assertCanEdit(p, row);
     const gate = await checkApprovalGate(this.app, p, 'delete', approvalId, { kind: 'concept', id: row.id });
-    const ev = { type: 'concept_deleted', agent: p.who, summary: `${p.who} deleted concept: ${row.name}`, data: { concept_id: row.id } };
+    const ev = {
+      type: 'concept_deleted',
+      agent: p.who,
+      summary: `${p.who} deleted concept: ${row.name}`,
+      data: { concept_id: row.id },
+    };
     const res = await this.app.db.batch([...conceptsRepo.deleteWithLinks(row.id), this.app.events.statement(ev)]);
     this.app.events.publishWritten(ev, Number(res[2].rows[0]?.id ?? null));
     return gate.approval_warning ? { ok: true, approval_warning: gate.approval_warning } : { ok: true };
@@ -106,7 +125,13 @@ export class ConceptService {
     if (id === null) return { ok: true };
     const r = await conceptsRepo.unlink(this.app.db, id, projectId);
     if (r.changes > 0) {
-      await this.app.events.emit({ type: 'concept_unlinked', agent: p.who, projectId, summary: `Unlinked concept #${id} from project ${projectId}`, data: { concept_id: id } });
+      await this.app.events.emit({
+        type: 'concept_unlinked',
+        agent: p.who,
+        projectId,
+        summary: `Unlinked concept #${id} from project ${projectId}`,
+        data: { concept_id: id },
+      });
     }
     return { ok: true };
   }

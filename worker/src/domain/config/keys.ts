@@ -54,14 +54,25 @@ for (const def of [
   { key: 'instance_mode', schema: z.string().trim().min(1).max(64), description: 'informational', agentVisible: true },
   {
     key: 'admin_agent_id',
-    schema: z.string().trim().max(128).regex(/^([A-Za-z0-9][A-Za-z0-9._:-]*)?$/, 'must be an agent id'),
+    schema: z
+      .string()
+      .trim()
+      .max(128)
+      .regex(/^([A-Za-z0-9][A-Za-z0-9._:-]*)?$/, 'must be an agent id'),
     description: 'agent receiving POST /work/request',
     agentVisible: true,
   },
   { key: 'admin_status', schema: z.enum(['coordinator', 'frozen']), description: 'kill switch', agentVisible: true },
   {
     key: 'risk_tiers',
-    schema: z.record(z.string().min(1).max(64).regex(/^[a-z0-9_]+$/, 'action types are lower_snake_case'), z.enum(RISK_TIERS)),
+    schema: z.record(
+      z
+        .string()
+        .min(1)
+        .max(64)
+        .regex(/^[a-z0-9_]+$/, 'action types are lower_snake_case'),
+      z.enum(RISK_TIERS),
+    ),
     description: 'approval tier per action type',
     agentVisible: true,
   },
@@ -88,18 +99,37 @@ for (const def of [
     agentVisible: true,
   },
   { key: 'sleep_mode_log', schema: jsonObject, description: 'sleep mode log', agentVisible: false },
-  { key: 'sleep_mode_operator_starts', schema: z.record(z.string(), z.string().max(64)), description: 'operator sleep starts', agentVisible: false },
-  { key: 'sleep_mode_auto_away', schema: z.array(z.string().max(128)).max(1000), description: 'operators auto-marked away', agentVisible: false },
+  {
+    key: 'sleep_mode_operator_starts',
+    schema: z.record(z.string(), z.string().max(64)),
+    description: 'operator sleep starts',
+    agentVisible: false,
+  },
+  {
+    key: 'sleep_mode_auto_away',
+    schema: z.array(z.string().max(128)).max(1000),
+    description: 'operators auto-marked away',
+    agentVisible: false,
+  },
   { key: 'patrol_enabled', schema: boolText, description: "'false' disables the 5-minute patrol", agentVisible: true },
   { key: 'patrol_stale_agent_minutes', schema: minutes, description: 'patrol threshold', agentVisible: true },
   { key: 'patrol_stale_task_minutes', schema: minutes, description: 'patrol threshold', agentVisible: true },
   { key: 'patrol_stale_request_minutes', schema: minutes, description: 'patrol threshold', agentVisible: true },
   { key: 'patrol_stale_drone_minutes', schema: minutes, description: 'patrol threshold', agentVisible: true },
   { key: 'patrol_stale_plan_step_minutes', schema: minutes, description: 'patrol threshold', agentVisible: true },
-  { key: 'smart_boot_max_keys', schema: z.number().int().min(0).max(200), description: 'smart boot key budget', agentVisible: true },
+  {
+    key: 'smart_boot_max_keys',
+    schema: z.number().int().min(0).max(200),
+    description: 'smart boot key budget',
+    agentVisible: true,
+  },
   {
     key: 'instance_url',
-    schema: z.string().trim().max(2048).regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL'),
+    schema: z
+      .string()
+      .trim()
+      .max(2048)
+      .regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL'),
     description: 'public URL of this instance',
     agentVisible: true,
   },

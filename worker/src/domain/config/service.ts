@@ -92,7 +92,8 @@ export class ConfigService {
   }
 
   async put(p: Principal, key: string, value: unknown): Promise<{ key: string; value: string }> {
-    if (!KEY_PATTERN.test(key)) throw badRequest('key may contain only letters, digits, "_", ".", ":" and "-" (max 64)');
+    if (!KEY_PATTERN.test(key))
+      throw badRequest('key may contain only letters, digits, "_", ".", ":" and "-" (max 64)');
     if (value === undefined || value === null) throw badRequest('value required');
     const text = encodeConfigValue(key, value);
     const before = await configRepo.value(this.app.db, key);

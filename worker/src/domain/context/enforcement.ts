@@ -24,7 +24,8 @@ interface EnforcementRule {
 
 function rulesOf(value: unknown): unknown[] {
   if (Array.isArray(value)) return value;
-  if (value && typeof value === 'object' && Array.isArray((value as { rules?: unknown }).rules)) return (value as { rules: unknown[] }).rules;
+  if (value && typeof value === 'object' && Array.isArray((value as { rules?: unknown }).rules))
+    return (value as { rules: unknown[] }).rules;
   return [];
 }
 
@@ -88,10 +89,19 @@ export async function enforceOnMessage(app: AppContext, p: Principal, content: s
     const hit = boundedMatch(rule.pattern, content, {
       flags: 'i',
       onRefused: (pattern, reason) =>
-        app.log.warn('enforcement rule pattern refused at evaluation; treated as not matching', { rule_id: rule.id, pattern: pattern.slice(0, 80), reason }),
+        app.log.warn('enforcement rule pattern refused at evaluation; treated as not matching', {
+          rule_id: rule.id,
+          pattern: pattern.slice(0, 80),
+          reason,
+        }),
     });
     if (!hit) continue;
-    await app.events.emit({ type: 'enforcement_violation', agent: p.who, summary: `Enforcement rule ${rule.id} matched a message`, data: { rule_id: rule.id, tool: 'send_message', severity: rule.severity } });
+    await app.events.emit({
+      type: 'enforcement_violation',
+      agent: p.who,
+      summary: `Enforcement rule ${rule.id} matched a message`,
+      data: { rule_id: rule.id, tool: 'send_message', severity: rule.severity },
+    });
     if (rule.severity === 'block') throw new AppError(403, rule.message, { enforcement_rule: rule.id });
   }
 }

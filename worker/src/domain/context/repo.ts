@@ -70,7 +70,16 @@ export const contextRepo = {
 
   list(
     db: Queryable,
-    f: { namespace?: string; category?: string; updated_by?: string; search?: string; projects: string[] | null; now: string; limit: number; offset: number },
+    f: {
+      namespace?: string;
+      category?: string;
+      updated_by?: string;
+      search?: string;
+      projects: string[] | null;
+      now: string;
+      limit: number;
+      offset: number;
+    },
   ) {
     const where = [LIVE];
     const args: (string | number)[] = [f.now];
@@ -112,7 +121,10 @@ export const contextRepo = {
 
   /** Access counters are best-effort bookkeeping, never part of the answer (weak spot C11). */
   touch(db: Queryable, id: number) {
-    return db.run("UPDATE context_keys SET access_count = access_count + 1, last_accessed_at = datetime('now') WHERE id = ?", [id]);
+    return db.run(
+      "UPDATE context_keys SET access_count = access_count + 1, last_accessed_at = datetime('now') WHERE id = ?",
+      [id],
+    );
   },
 
   deleteIfExpired(db: Queryable, id: number, now: string) {
@@ -126,7 +138,16 @@ export const contextRepo = {
    */
   insertNew(
     db: Queryable,
-    k: { namespace: string; key: string; data: string; category: string; expires_at: string | null; by: string; project_id: string | null; now: string },
+    k: {
+      namespace: string;
+      key: string;
+      data: string;
+      category: string;
+      expires_at: string | null;
+      by: string;
+      project_id: string | null;
+      now: string;
+    },
   ) {
     return db.get<ContextKeyRow>(
       `INSERT INTO context_keys (namespace, key, data, category, expires_at, updated_by, project_id, version)
@@ -143,9 +164,15 @@ export const contextRepo = {
    * to version + 1 only if it is still at `version` (both statements carry the same condition
    * inside one batch, so they happen together or not at all). History is trimmed to 50.
    */
-  overwrite(
-    k: { namespace: string; key: string; version: number; data: string; category: string; expires_at: string | null; by: string },
-  ): Statement[] {
+  overwrite(k: {
+    namespace: string;
+    key: string;
+    version: number;
+    data: string;
+    category: string;
+    expires_at: string | null;
+    by: string;
+  }): Statement[] {
     return [
       {
         sql: `INSERT INTO context_history (namespace, key, data, changed_by, project_id, version)
@@ -174,7 +201,10 @@ export const contextRepo = {
   },
 
   history(db: Queryable, namespace: string, key: string, limit: number) {
-    return db.all<HistoryRow>('SELECT * FROM context_history WHERE namespace = ? AND key = ? ORDER BY id DESC LIMIT ?', [namespace, key, limit]);
+    return db.all<HistoryRow>(
+      'SELECT * FROM context_history WHERE namespace = ? AND key = ? ORDER BY id DESC LIMIT ?',
+      [namespace, key, limit],
+    );
   },
 
   historyEntry(db: Queryable, id: number) {
@@ -182,7 +212,10 @@ export const contextRepo = {
   },
 
   newestHistoryProject(db: Queryable, namespace: string, key: string) {
-    return db.get<{ project_id: string | null }>('SELECT project_id FROM context_history WHERE namespace = ? AND key = ? ORDER BY id DESC LIMIT 1', [namespace, key]);
+    return db.get<{ project_id: string | null }>(
+      'SELECT project_id FROM context_history WHERE namespace = ? AND key = ? ORDER BY id DESC LIMIT 1',
+      [namespace, key],
+    );
   },
 
   purgeExpired(db: Queryable, now: string) {

@@ -91,7 +91,8 @@ export class ContextService {
    * (no squatting other agents' boot namespaces); an existing key keeps its owner's scope.
    */
   private async assertCanWrite(p: Principal, namespace: string, existing: ContextKeyRow | undefined): Promise<void> {
-    if (RESERVED_NAMESPACES.has(namespace) && !p.isAdmin) throw forbidden(`Namespace ${namespace} is reserved for admins`);
+    if (RESERVED_NAMESPACES.has(namespace) && !p.isAdmin)
+      throw forbidden(`Namespace ${namespace} is reserved for admins`);
     if (p.kind !== 'agent') return;
     if (existing?.project_id && !(await inProjectScope(this.app.db, p, existing.project_id, { write: true }))) {
       throw forbidden(`Agent ${p.id} cannot access resources in project ${existing.project_id}`);
@@ -116,7 +117,9 @@ export class ContextService {
     if (w.ttl !== undefined) return new Date(this.app.clock.now().getTime() + w.ttl * 1000).toISOString();
     if (w.expires_at === null) return null;
     if (w.expires_at !== undefined) {
-      const ms = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(w.expires_at) ? w.expires_at : `${w.expires_at.replace(' ', 'T')}Z`);
+      const ms = Date.parse(
+        /[zZ]|[+-]\d\d:?\d\d$/.test(w.expires_at) ? w.expires_at : `${w.expires_at.replace(' ', 'T')}Z`,
+      );
       if (Number.isNaN(ms)) throw badRequest('expires_at must be an ISO-8601 date-time');
       return new Date(ms).toISOString();
     }
@@ -171,7 +174,15 @@ export class ContextService {
         continue; // someone created it first: go round as an overwrite (or a CAS conflict)
       }
       const res = await this.app.db.batch(
-        contextRepo.overwrite({ namespace: w.namespace, key: w.key, version: existing.version, data, category, expires_at: expires, by: p.who }),
+        contextRepo.overwrite({
+          namespace: w.namespace,
+          key: w.key,
+          version: existing.version,
+          data,
+          category,
+          expires_at: expires,
+          by: p.who,
+        }),
       );
       const row = res[1].rows[0] as unknown as ContextKeyRow | undefined;
       if (row) return row;
@@ -213,13 +224,22 @@ export class ContextService {
           this.app.log.error('context bulk entry failed', { namespace: ns, key, error: (err as Error).message });
           results.push({ namespace: ns, key, error: 'write failed' });
         } else if (err.status === 403) {
-          results.push({ namespace: ns, key, error: /project/.test(err.message) ? 'forbidden: cross-project' : `forbidden: ${err.message}` });
+          results.push({
+            namespace: ns,
+            key,
+            error: /project/.test(err.message) ? 'forbidden: cross-project' : `forbidden: ${err.message}`,
+          });
         } else {
           results.push({ namespace: ns, key, error: err.message });
         }
       }
     }
-    await this.app.events.emit({ type: 'context_keys_bulk', agent: p.who, summary: `${p.who} bulk-updated ${ok} context keys`, data: { count: ok } });
+    await this.app.events.emit({
+      type: 'context_keys_bulk',
+      agent: p.who,
+      summary: `${p.who} bulk-updated ${ok} context keys`,
+      data: { count: ok },
+    });
     return { ok: true, results };
   }
 
@@ -231,7 +251,10 @@ export class ContextService {
     return row;
   }
 
-  async list(p: Principal, f: { namespace?: string; category?: string; updated_by?: string; search?: string; limit: number; offset: number }) {
+  async list(
+    p: Principal,
+    f: { namespace?: string; category?: string; updated_by?: string; search?: string; limit: number; offset: number },
+  ) {
     return contextRepo.list(this.app.db, { ...f, projects: await this.readScope(p), now: this.nowIso() });
   }
 
@@ -246,7 +269,9 @@ export class ContextService {
   /** History is scoped by the key's current owner (or, once deleted, its last recorded owner; C2). */
   async history(p: Principal, namespace: string, key: string, limit: number) {
     const row = await contextRepo.get(this.app.db, namespace, key);
-    const owner = row ? row.project_id : ((await contextRepo.newestHistoryProject(this.app.db, namespace, key))?.project_id ?? null);
+    const owner = row
+      ? row.project_id
+      : ((await contextRepo.newestHistoryProject(this.app.db, namespace, key))?.project_id ?? null);
     await this.assertCanRead(p, owner);
     return contextRepo.history(this.app.db, namespace, key, limit);
   }
@@ -296,20 +321,32 @@ export class ContextService {
    * own no keys and stay refused. A missing (or expired) key is a 404, not a silent ok.
    */
   async remove(p: Principal, namespace: string, key: string) {
-    if (p.kind === 'operator' && !p.isAdmin) throw forbidden('Only admins or the owning agent can delete a context key');
+    if (p.kind === 'operator' && !p.isAdmin)
+      throw forbidden('Only admins or the owning agent can delete a context key');
     const row = await this.live(namespace, key);
     if (p.kind === 'agent') await this.assertCanWrite(p, namespace, row);
     if (!row) throw notFound('Context key not found');
     // By id: exactly the row whose owner was checked; 0 changes means a concurrent delete won.
     const r = await contextRepo.deleteIds(this.app.db, [row.id]);
     if (r.changes === 0) throw notFound('Context key not found');
-    await this.app.events.emit({ type: 'context_key_deleted', agent: p.who, projectId: namespace, summary: `${p.who} deleted context ${namespace}:${key}`, data: { namespace, key } });
+    await this.app.events.emit({
+      type: 'context_key_deleted',
+      agent: p.who,
+      projectId: namespace,
+      summary: `${p.who} deleted context ${namespace}:${key}`,
+      data: { namespace, key },
+    });
     return { ok: true, deleted: `${namespace}:${key}` };
   }
 
   async bulkDelete(ids: number[]) {
     const r = await contextRepo.deleteIds(this.app.db, ids);
-    await this.app.events.emit({ type: 'context_keys_bulk_delete', agent: 'admin', summary: `Admin bulk-deleted ${r.changes} context keys`, data: { count: r.changes } });
+    await this.app.events.emit({
+      type: 'context_keys_bulk_delete',
+      agent: 'admin',
+      summary: `Admin bulk-deleted ${r.changes} context keys`,
+      data: { count: r.changes },
+    });
     return { ok: true, deleted: r.changes };
   }
 
@@ -319,7 +356,14 @@ export class ContextService {
   }
 
   async getDoc(projectId: string) {
-    return (await contextRepo.getDoc(this.app.db, projectId)) ?? { project_id: projectId, data: '{}', updated_at: null, updated_by: '' };
+    return (
+      (await contextRepo.getDoc(this.app.db, projectId)) ?? {
+        project_id: projectId,
+        data: '{}',
+        updated_at: null,
+        updated_by: '',
+      }
+    );
   }
 
   async putDoc(p: Principal, projectId: string, data: unknown) {
@@ -329,7 +373,13 @@ export class ContextService {
     }
     const text = typeof data === 'string' ? data : JSON.stringify(sanitize(data));
     if (byteLength(text) > MAX_VALUE_BYTES) throw new AppError(413, `data exceeds ${MAX_VALUE_BYTES} bytes`);
-    const ev = { type: 'context_updated', agent: p.who, projectId, summary: `${p.who} updated context for ${projectId}`, data: {} };
+    const ev = {
+      type: 'context_updated',
+      agent: p.who,
+      projectId,
+      summary: `${p.who} updated context for ${projectId}`,
+      data: {},
+    };
     const res = await this.app.db.batch([contextRepo.putDoc(projectId, text, p.who), this.app.events.statement(ev)]);
     this.app.events.publishWritten(ev, Number(res[1].rows[0]?.id ?? null));
     return { ok: true, project_id: projectId };
@@ -351,12 +401,14 @@ export function parseKeyWrite(namespace: string, key: string, b: Record<string, 
   if (key.length > 500) throw badRequest('key exceeds max length (500 chars)');
   const w: KeyWrite = { namespace, key, data: b.data };
   if (b.category !== undefined && b.category !== null) {
-    if (typeof b.category !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(b.category)) throw badRequest('category must be a short word (letters, digits, _ or -)');
+    if (typeof b.category !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(b.category))
+      throw badRequest('category must be a short word (letters, digits, _ or -)');
     w.category = b.category;
   }
   if (b.ttl !== undefined && b.ttl !== null && b.ttl !== '') {
     const ttl = typeof b.ttl === 'string' && /^\d+$/.test(b.ttl) ? Number(b.ttl) : b.ttl;
-    if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > 10 * 365 * 86400) throw badRequest('ttl must be a positive integer number of seconds');
+    if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > 10 * 365 * 86400)
+      throw badRequest('ttl must be a positive integer number of seconds');
     w.ttl = ttl;
   }
   if (b.expires_at !== undefined) {

@@ -48,10 +48,17 @@ export async function autoDispatch(app: AppContext, trigger: string): Promise<Di
     const limit = Math.max(1, Number(a.max_concurrent) || 1);
     if (Number(a.held) >= limit) continue;
     const scope = await workScope(app, a);
-    const rec = (await assignStep(app, a.id, caps, scope, trigger, limit)) ?? (await assignTask(app, a.id, caps, scope, trigger, limit));
+    const rec =
+      (await assignStep(app, a.id, caps, scope, trigger, limit)) ??
+      (await assignTask(app, a.id, caps, scope, trigger, limit));
     if (rec) out.push(rec);
   }
-  if (out.length) await appendSleepLog(app, 'dispatches', out.map((r) => ({ ...r, time: app.clock.now().toISOString() })));
+  if (out.length)
+    await appendSleepLog(
+      app,
+      'dispatches',
+      out.map((r) => ({ ...r, time: app.clock.now().toISOString() })),
+    );
   return out;
 }
 
@@ -60,11 +67,22 @@ export async function autoDispatch(app: AppContext, trigger: string): Promise<Di
  * back if it changed nothing or if the agent would now hold more than its limit. Concurrent
  * passes (two heartbeats at once) therefore never pile work onto one agent.
  */
-async function assignAtomically(app: AppContext, cas: Statement, agentId: string, limit: number, event: EventInput): Promise<boolean> {
+async function assignAtomically(
+  app: AppContext,
+  cas: Statement,
+  agentId: string,
+  limit: number,
+  event: EventInput,
+): Promise<boolean> {
   let res;
   try {
     // The event row is part of the same batch, so an assignment never commits without it (issue 17).
-    res = await app.db.batch([cas, abortUnlessChanged(), abortIf(`${dispatchRepo.heldSql()} > ?`, [agentId, agentId, agentId, limit]), app.events.statement(event)]);
+    res = await app.db.batch([
+      cas,
+      abortUnlessChanged(),
+      abortIf(`${dispatchRepo.heldSql()} > ?`, [agentId, agentId, agentId, limit]),
+      app.events.statement(event),
+    ]);
   } catch (err) {
     if (isGuardAbort(err)) return false;
     throw err;
@@ -73,20 +91,46 @@ async function assignAtomically(app: AppContext, cas: Statement, agentId: string
   return true;
 }
 
-async function assignStep(app: AppContext, agentId: string, caps: string[], scope: string[] | null, trigger: string, limit: number): Promise<DispatchRecord | null> {
+async function assignStep(
+  app: AppContext,
+  agentId: string,
+  caps: string[],
+  scope: string[] | null,
+  trigger: string,
+  limit: number,
+): Promise<DispatchRecord | null> {
   for (const s of await workRepo.dispatchableSteps(app.db, scope, LOOKAHEAD)) {
     if (!canHandle(caps, [])) continue;
-    const ev: EventInput = { type: 'auto_dispatch', agent: '__system__', projectId: null, summary: `Auto-dispatched plan step "${s.title}" to ${agentId}`, data: { agent_id: agentId, plan_step_id: s.id, trigger } };
+    const ev: EventInput = {
+      type: 'auto_dispatch',
+      agent: '__system__',
+      projectId: null,
+      summary: `Auto-dispatched plan step "${s.title}" to ${agentId}`,
+      data: { agent_id: agentId, plan_step_id: s.id, trigger },
+    };
     if (!(await assignAtomically(app, workRepo.assignStep(s.id, agentId), agentId, limit, ev))) continue;
     return { agent: agentId, type: 'plan_step', id: s.id, title: s.title };
   }
   return null;
 }
 
-async function assignTask(app: AppContext, agentId: string, caps: string[], scope: string[] | null, trigger: string, limit: number): Promise<DispatchRecord | null> {
+async function assignTask(
+  app: AppContext,
+  agentId: string,
+  caps: string[],
+  scope: string[] | null,
+  trigger: string,
+  limit: number,
+): Promise<DispatchRecord | null> {
   for (const t of await workRepo.dispatchableTasks(app.db, scope, LOOKAHEAD)) {
     if (!canHandle(caps, parseStringArray(t.tags))) continue;
-    const ev: EventInput = { type: 'auto_dispatch', agent: '__system__', projectId: t.project_id || null, summary: `Auto-dispatched task #${t.id} to ${agentId}`, data: { agent_id: agentId, task_id: t.id, trigger } };
+    const ev: EventInput = {
+      type: 'auto_dispatch',
+      agent: '__system__',
+      projectId: t.project_id || null,
+      summary: `Auto-dispatched task #${t.id} to ${agentId}`,
+      data: { agent_id: agentId, task_id: t.id, trigger },
+    };
     if (!(await assignAtomically(app, tasksRepo.claim(t.id, agentId, 'assign'), agentId, limit, ev))) continue;
     return { agent: agentId, type: 'task', id: t.id, title: t.title };
   }

@@ -35,14 +35,25 @@ export class ArtifactService {
   constructor(private readonly app: AppContext) {}
 
   private present(a: ArtifactRow, base: string) {
-    return { name: a.name, size: a.size, sha256: a.sha256, uploaded: `${a.updated_at.replace(' ', 'T')}Z`, url: `${base}/api/mycelium/drones/artifacts/${a.name}` };
+    return {
+      name: a.name,
+      size: a.size,
+      sha256: a.sha256,
+      uploaded: `${a.updated_at.replace(' ', 'T')}Z`,
+      url: `${base}/api/mycelium/drones/artifacts/${a.name}`,
+    };
   }
 
   async list(base: string) {
     return (await dronesRepo.artifacts(this.app.db)).map((a) => this.present(a, base));
   }
 
-  async upload(p: Principal, file: { name: string; bytes: Uint8Array } | null, nameField: string | undefined, base: string) {
+  async upload(
+    p: Principal,
+    file: { name: string; bytes: Uint8Array } | null,
+    nameField: string | undefined,
+    base: string,
+  ) {
     // The route guard already refused non-admins; this is the service's own rule (SEC-27).
     if (!p.isAdmin) throw forbidden(ARTIFACT_ADMIN_ONLY);
     if (!file) throw badRequest(NO_FILE);
@@ -53,15 +64,32 @@ export class ArtifactService {
     await this.app.runtime.blobs.put(key, file.bytes);
     let replaced: string | null;
     try {
-      replaced = await dronesRepo.putArtifact(this.app.db, { name, blob_key: key, size: file.bytes.length, sha256, uploaded_by: p.who });
+      replaced = await dronesRepo.putArtifact(this.app.db, {
+        name,
+        blob_key: key,
+        size: file.bytes.length,
+        sha256,
+        uploaded_by: p.who,
+      });
     } catch (err) {
       await this.app.runtime.blobs.delete(key).catch(() => undefined);
       throw err;
     }
-    if (replaced) await this.app.runtime.blobs.delete(replaced).catch((e) => this.app.log.warn('old artifact blob not deleted', { key: replaced, error: (e as Error).message }));
+    if (replaced)
+      await this.app.runtime.blobs
+        .delete(replaced)
+        .catch((e) =>
+          this.app.log.warn('old artifact blob not deleted', { key: replaced, error: (e as Error).message }),
+        );
     const size = file.bytes.length;
     const human = size >= 1_048_576 ? `${(size / 1_048_576).toFixed(1)}MB` : `${(size / 1024).toFixed(1)}KB`;
-    await this.app.events.emit({ type: 'artifact_uploaded', agent: p.who, projectId: 'drone', summary: `Uploaded drone artifact: ${name} (${human})`, data: { name, size, sha256 } });
+    await this.app.events.emit({
+      type: 'artifact_uploaded',
+      agent: p.who,
+      projectId: 'drone',
+      summary: `Uploaded drone artifact: ${name} (${human})`,
+      data: { name, size, sha256 },
+    });
     return { ok: true, name, url: `${base}/api/mycelium/drones/artifacts/${name}`, size, sha256 };
   }
 
@@ -77,7 +105,9 @@ export class ArtifactService {
     const name = lookupName(rawName);
     const row = name ? await dronesRepo.deleteArtifact(this.app.db, name) : undefined;
     if (!row || !name) throw notFound('Artifact not found');
-    await this.app.runtime.blobs.delete(row.blob_key).catch((e) => this.app.log.warn('artifact blob not deleted', { key: row.blob_key, error: (e as Error).message }));
+    await this.app.runtime.blobs
+      .delete(row.blob_key)
+      .catch((e) => this.app.log.warn('artifact blob not deleted', { key: row.blob_key, error: (e as Error).message }));
     return { ok: true, deleted: name };
   }
 }

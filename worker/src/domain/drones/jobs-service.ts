@@ -13,8 +13,10 @@ import { dronesRepo, type DroneAgentRow, type DroneJobRow, type TemplateRow } fr
  * Every status move is one conditional UPDATE; the claim is a compare-and-set per candidate.
  */
 
-export const RAW_COMMAND_ADMIN_ONLY = 'Raw drone commands are admin-only. Submit a template job (job_type / from-template) instead.';
-export const SETUP_ADMIN_ONLY = 'input_data.setup is admin-only — it is shell-executed on the drone. Use a template setup_repo instead.';
+export const RAW_COMMAND_ADMIN_ONLY =
+  'Raw drone commands are admin-only. Submit a template job (job_type / from-template) instead.';
+export const SETUP_ADMIN_ONLY =
+  'input_data.setup is admin-only — it is shell-executed on the drone. Use a template setup_repo instead.';
 export const NOT_AUTHORIZED = 'Not authorized to update this job';
 const STALE_AT_CLAIM = '[stale_timeout] Job was claimed for >1 hour with no completion. Auto-failed on drone restart.';
 const STALE_BY_SERVER = '[stale_timeout] Job was claimed for >1 hour with no progress. Auto-failed by server.';
@@ -34,7 +36,8 @@ export function requesterKey(p: Principal): string {
   return 'admin';
 }
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 
 /** `input_data`: an object, or a JSON string of one (the MCP tool sends strings — §17.1 C-4 bypass). */
 export function inputDataOf(v: unknown): Record<string, unknown> {
@@ -60,7 +63,10 @@ function assertInputAllowed(p: Principal, input: Record<string, unknown>) {
   if (!p.isAdmin) {
     if ('setup' in input) throw forbidden(SETUP_ADMIN_ONLY);
     for (const k of ['setup_steps', 'workspace_dir']) {
-      if (k in input) throw forbidden(`input_data.${k} is admin-only — the drone executes it or writes there. Use a template instead.`);
+      if (k in input)
+        throw forbidden(
+          `input_data.${k} is admin-only — the drone executes it or writes there. Use a template instead.`,
+        );
     }
   }
   if (input.artifacts !== undefined) {
@@ -108,7 +114,8 @@ export class DroneJobService {
     const data = inputDataOf(input.input_data);
     assertInputAllowed(p, data);
     let requires = input.requires ?? ['cpu'];
-    if (input.profile_id && !(await dronesRepo.profile(this.db, input.profile_id))) throw badRequest(`Profile not found: ${input.profile_id}`);
+    if (input.profile_id && !(await dronesRepo.profile(this.db, input.profile_id)))
+      throw badRequest(`Profile not found: ${input.profile_id}`);
     if (input.job_type) {
       const tpl = await dronesRepo.template(this.db, input.job_type);
       if (!tpl) throw badRequest(`Job template not found: ${input.job_type}`);
@@ -117,19 +124,23 @@ export class DroneJobService {
       if (problem) throw badRequest(problem);
       requires = parseArray(tpl.requires).filter((x): x is string => typeof x === 'string');
     }
-    return this.insert(p, {
-      title: escapeHtml(title),
-      command: input.command ?? '',
-      input_data: JSON.stringify(data),
-      requires: JSON.stringify(requires),
-      requester: p.who,
-      requester_key: requesterKey(p),
-      priority: input.priority ?? 0,
-      workspace_repo: input.workspace_repo ?? null,
-      workspace_branch: input.workspace_branch || 'main',
-      profile_id: input.profile_id || null,
-      job_type: input.job_type ?? null,
-    }, `${p.who} submitted drone job: `);
+    return this.insert(
+      p,
+      {
+        title: escapeHtml(title),
+        command: input.command ?? '',
+        input_data: JSON.stringify(data),
+        requires: JSON.stringify(requires),
+        requester: p.who,
+        requester_key: requesterKey(p),
+        priority: input.priority ?? 0,
+        workspace_repo: input.workspace_repo ?? null,
+        workspace_branch: input.workspace_branch || 'main',
+        profile_id: input.profile_id || null,
+        job_type: input.job_type ?? null,
+      },
+      `${p.who} submitted drone job: `,
+    );
   }
 
   /** POST /drones/jobs/from-template (spec 05 §4): 404 for an unknown template, as the original. */
@@ -142,26 +153,42 @@ export class DroneJobService {
     if (problem) throw badRequest(problem);
     const batch = data.batch;
     const requires = parseArray(tpl.requires).filter((x): x is string => typeof x === 'string');
-    return this.insert(p, {
-      title: batch ? `${tpl.name} (batch ${String(batch)})` : tpl.name,
-      command: '',
-      input_data: JSON.stringify(data),
-      requires: JSON.stringify(requires.length ? requires : ['cpu']),
-      requester: p.who,
-      requester_key: requesterKey(p),
-      priority,
-      workspace_repo: null,
-      workspace_branch: 'main',
-      profile_id: null,
-      job_type: templateId,
-    }, `${p.who} submitted ${templateId} job: `);
+    return this.insert(
+      p,
+      {
+        title: batch ? `${tpl.name} (batch ${String(batch)})` : tpl.name,
+        command: '',
+        input_data: JSON.stringify(data),
+        requires: JSON.stringify(requires.length ? requires : ['cpu']),
+        requester: p.who,
+        requester_key: requesterKey(p),
+        priority,
+        workspace_repo: null,
+        workspace_branch: 'main',
+        profile_id: null,
+        job_type: templateId,
+      },
+      `${p.who} submitted ${templateId} job: `,
+    );
   }
 
   private async insert(p: Principal, job: Parameters<typeof dronesRepo.insertJob>[0], summary: string) {
     const [res] = await this.db.batch([dronesRepo.insertJob(job)]);
     const row = res.rows[0] as unknown as DroneJobRow;
-    await this.app.events.emit({ type: 'drone_job_created', agent: p.who, projectId: 'drone', summary: `${summary}${row.title}`, data: { job_id: row.id, job_type: row.job_type } });
-    new WebhookService(this.app).dispatch('drone_job_created', p.who, { job_id: row.id, title: row.title, requires: row.requires, requester: row.requester, job_type: row.job_type });
+    await this.app.events.emit({
+      type: 'drone_job_created',
+      agent: p.who,
+      projectId: 'drone',
+      summary: `${summary}${row.title}`,
+      data: { job_id: row.id, job_type: row.job_type },
+    });
+    new WebhookService(this.app).dispatch('drone_job_created', p.who, {
+      job_id: row.id,
+      title: row.title,
+      requires: row.requires,
+      requester: row.requester,
+      job_type: row.job_type,
+    });
     return { ok: true, id: row.id, title: row.title, job_type: row.job_type };
   }
 
@@ -173,7 +200,13 @@ export class DroneJobService {
   async update(
     p: Principal,
     id: number | null,
-    input: { status?: string; result_url?: string | null; result_data?: unknown; error?: string | null; drone_id?: string | null },
+    input: {
+      status?: string;
+      result_url?: string | null;
+      result_data?: unknown;
+      error?: string | null;
+      drone_id?: string | null;
+    },
   ) {
     const job = await this.get(id);
     const isHolder = p.kind === 'agent' && job.drone_id === p.id;
@@ -184,7 +217,12 @@ export class DroneJobService {
     if (status === 'claimed') throw badRequest('A drone job is claimed only through POST /drones/claim');
     const fields = {
       result_url: input.result_url,
-      result_data: input.result_data === undefined ? undefined : typeof input.result_data === 'string' ? input.result_data : JSON.stringify(input.result_data),
+      result_data:
+        input.result_data === undefined
+          ? undefined
+          : typeof input.result_data === 'string'
+            ? input.result_data
+            : JSON.stringify(input.result_data),
       error: input.error,
       drone_id: input.drone_id,
     };
@@ -195,7 +233,8 @@ export class DroneJobService {
     if (status === undefined) {
       if (!p.isAdmin && job.status !== 'claimed') throw conflict(`Drone job is ${job.status}`, { status: job.status });
       const row = await dronesRepo.progress(this.db, job.id, job.status, fields);
-      if (!row) throw conflict('Drone job changed meanwhile; read it again', { status: (await this.get(job.id)).status });
+      if (!row)
+        throw conflict('Drone job changed meanwhile; read it again', { status: (await this.get(job.id)).status });
       return { ok: true, id: job.id };
     }
     if (status === job.status) return { ok: true, id: job.id, unchanged: true };
@@ -211,7 +250,12 @@ export class DroneJobService {
     return { ok: true, id: job.id };
   }
 
-  private assertTransition(p: Principal, job: DroneJobRow, to: string, who: { isHolder: boolean; isRequester: boolean }) {
+  private assertTransition(
+    p: Principal,
+    job: DroneJobRow,
+    to: string,
+    who: { isHolder: boolean; isRequester: boolean },
+  ) {
     const from = job.status;
     const allowed: Record<string, string[]> = {
       pending: ['cancelled', 'failed', 'dismissed'],
@@ -221,7 +265,8 @@ export class DroneJobService {
       cancelled: ['dismissed'],
       dismissed: [],
     };
-    if (!(allowed[from] ?? []).includes(to)) throw conflict(`Cannot move drone job #${job.id} from ${from} to ${to}`, { status: from });
+    if (!(allowed[from] ?? []).includes(to))
+      throw conflict(`Cannot move drone job #${job.id} from ${from} to ${to}`, { status: from });
     if (p.isAdmin) return;
     if (who.isHolder && from === 'claimed' && (to === 'done' || to === 'failed')) return;
     if (who.isRequester && (to === 'cancelled' || to === 'dismissed')) return;
@@ -238,9 +283,20 @@ export class DroneJobService {
       data: { job_id: row.id, drone_id: before.drone_id },
     });
     const hooks = new WebhookService(this.app);
-    if (row.status === 'done') hooks.dispatch('drone_job_completed', row.requester, { job_id: row.id, title: row.title, drone_id: row.drone_id, result_url: row.result_url });
+    if (row.status === 'done')
+      hooks.dispatch('drone_job_completed', row.requester, {
+        job_id: row.id,
+        title: row.title,
+        drone_id: row.drone_id,
+        result_url: row.result_url,
+      });
     if (row.status === 'failed') {
-      hooks.dispatch('drone_job_failed', row.requester, { job_id: row.id, title: row.title, drone_id: row.drone_id, error: row.error });
+      hooks.dispatch('drone_job_failed', row.requester, {
+        job_id: row.id,
+        title: row.title,
+        drone_id: row.drone_id,
+        error: row.error,
+      });
       // Retries only for a run that failed (claimed → failed), never for a repeated report (REL-05).
       if (before.status === 'claimed') await this.retryOrRequeue(actor, row, before.drone_id ?? '');
     }
@@ -252,7 +308,13 @@ export class DroneJobService {
     const originalId = Number(input._original_job_id) || job.id;
     const originalTitle = typeof input._original_title === 'string' ? input._original_title : job.title;
     if (input._no_retry) {
-      await this.app.events.emit({ type: 'drone_job_exhausted', agent: actor, projectId: 'drone', summary: `Job #${job.id} failed (no-retry flag set)`, data: { original_job_id: originalId, reason: '_no_retry flag set' } });
+      await this.app.events.emit({
+        type: 'drone_job_exhausted',
+        agent: actor,
+        projectId: 'drone',
+        summary: `Job #${job.id} failed (no-retry flag set)`,
+        data: { original_job_id: originalId, reason: '_no_retry flag set' },
+      });
       return;
     }
     const retries = Number(input._retry_count) || 0;
@@ -277,18 +339,45 @@ export class DroneJobService {
     }
     if (retries < MAX_RETRIES) {
       const n = retries + 1;
-      const [res] = await this.db.batch([dronesRepo.insertJob({ ...base, title: `${originalTitle} [retry ${n}/${MAX_RETRIES}]`, input_data: JSON.stringify({ ...lineage, _retry_count: n }) })]);
+      const [res] = await this.db.batch([
+        dronesRepo.insertJob({
+          ...base,
+          title: `${originalTitle} [retry ${n}/${MAX_RETRIES}]`,
+          input_data: JSON.stringify({ ...lineage, _retry_count: n }),
+        }),
+      ]);
       const retryId = Number(res.rows[0]?.id);
-      await this.app.events.emit({ type: 'drone_job_retry', agent: actor, projectId: 'drone', summary: `Job #${job.id} failed; retry ${n}/${MAX_RETRIES} queued as #${retryId}`, data: { original_job_id: originalId, retry_job_id: retryId, retry_count: n } });
+      await this.app.events.emit({
+        type: 'drone_job_retry',
+        agent: actor,
+        projectId: 'drone',
+        summary: `Job #${job.id} failed; retry ${n}/${MAX_RETRIES} queued as #${retryId}`,
+        data: { original_job_id: originalId, retry_job_id: retryId, retry_count: n },
+      });
       return;
     }
-    const failed = [...new Set([...parseArrayValue(input._failed_drones), failingDrone].filter((x) => typeof x === 'string' && x))] as string[];
+    const failed = [
+      ...new Set([...parseArrayValue(input._failed_drones), failingDrone].filter((x) => typeof x === 'string' && x)),
+    ] as string[];
     const drones = (await dronesRepo.droneIds(this.db)).map((d) => d.id);
     const allFailed = drones.length === 0 || drones.every((d) => failed.includes(d));
     if (allFailed || requeues >= MAX_REQUEUES) {
       const reason = allFailed ? 'all drones exhausted' : `max requeue limit (${MAX_REQUEUES}) reached`;
-      await this.app.events.emit({ type: 'drone_job_exhausted', agent: actor, projectId: 'drone', summary: `Job #${job.id} exhausted: ${reason}`, data: { original_job_id: originalId, failed_drones: failed, requeue_count: requeues } });
-      new WebhookService(this.app).dispatch('drone_job_exhausted', job.requester, { job_id: job.id, original_job_id: originalId, title: originalTitle, failed_drones: failed, error: job.error, reason });
+      await this.app.events.emit({
+        type: 'drone_job_exhausted',
+        agent: actor,
+        projectId: 'drone',
+        summary: `Job #${job.id} exhausted: ${reason}`,
+        data: { original_job_id: originalId, failed_drones: failed, requeue_count: requeues },
+      });
+      new WebhookService(this.app).dispatch('drone_job_exhausted', job.requester, {
+        job_id: job.id,
+        original_job_id: originalId,
+        title: originalTitle,
+        failed_drones: failed,
+        error: job.error,
+        reason,
+      });
       return;
     }
     const n = requeues + 1;
@@ -300,17 +389,30 @@ export class DroneJobService {
       }),
     ]);
     const requeueId = Number(res.rows[0]?.id);
-    await this.app.events.emit({ type: 'drone_job_requeue', agent: actor, projectId: 'drone', summary: `Job #${job.id} requeued as #${requeueId} (${n}/${MAX_REQUEUES})`, data: { original_job_id: originalId, requeue_job_id: requeueId, failed_drone: failingDrone, requeue_count: n } });
+    await this.app.events.emit({
+      type: 'drone_job_requeue',
+      agent: actor,
+      projectId: 'drone',
+      summary: `Job #${job.id} requeued as #${requeueId} (${n}/${MAX_REQUEUES})`,
+      data: { original_job_id: originalId, requeue_job_id: requeueId, failed_drone: failingDrone, requeue_count: n },
+    });
   }
 
   /** DELETE /drones/jobs/:id (admin): withdraws an unfinished job; finished history is not rewritten. */
   async cancel(p: Principal, id: number | null) {
     const job = await this.get(id);
     if (job.status !== 'cancelled') {
-      if (job.status !== 'pending' && job.status !== 'claimed') throw conflict(`Drone job #${job.id} is already ${job.status}`, { status: job.status });
+      if (job.status !== 'pending' && job.status !== 'claimed')
+        throw conflict(`Drone job #${job.id} is already ${job.status}`, { status: job.status });
       const row = await dronesRepo.transition(this.db, job.id, job.status, 'cancelled', {});
       if (!row) throw conflict('Drone job changed meanwhile; read it again');
-      await this.app.events.emit({ type: 'drone_job_cancelled', agent: p.who, projectId: 'drone', summary: `Cancelled drone job #${job.id} (was: ${job.status})`, data: { job_id: job.id } });
+      await this.app.events.emit({
+        type: 'drone_job_cancelled',
+        agent: p.who,
+        projectId: 'drone',
+        summary: `Cancelled drone job #${job.id} (was: ${job.status})`,
+        data: { job_id: job.id },
+      });
     }
     return { ok: true, id: job.id, cancelled: true };
   }
@@ -319,7 +421,13 @@ export class DroneJobService {
   async cleanup(p: Principal, which: 'failed' | 'done' | 'both', olderThanDays: number) {
     const statuses = which === 'both' ? ['failed', 'done'] : [which];
     const jobs = await dronesRepo.dismissFinished(this.db, statuses, olderThanDays);
-    await this.app.events.emit({ type: 'drone_jobs_cleanup', agent: p.who, projectId: 'drone', summary: `Cleaned up ${jobs.length} drone jobs`, data: { count: jobs.length } });
+    await this.app.events.emit({
+      type: 'drone_jobs_cleanup',
+      agent: p.who,
+      projectId: 'drone',
+      summary: `Cleaned up ${jobs.length} drone jobs`,
+      data: { count: jobs.length },
+    });
     return { ok: true, cancelled: jobs.length, dismissed: jobs.length, jobs };
   }
 
@@ -357,7 +465,14 @@ export class DroneJobService {
         if (!tpl) {
           // Its template is gone: it can never run, so it must not block the queue (§17.2).
           const failed = await dronesRepo.failPending(this.db, job.id, `Template not found: ${job.job_type}`);
-          if (failed) await this.app.events.emit({ type: 'drone_job_failed', agent: '__system__', projectId: 'drone', summary: `Drone job #${job.id} failed: template ${job.job_type} no longer exists`, data: { job_id: job.id, drone_id: null } });
+          if (failed)
+            await this.app.events.emit({
+              type: 'drone_job_failed',
+              agent: '__system__',
+              projectId: 'drone',
+              summary: `Drone job #${job.id} failed: template ${job.job_type} no longer exists`,
+              data: { job_id: job.id, drone_id: null },
+            });
           continue;
         }
         if (diagnostics === undefined) diagnostics = await effectiveDiagnostics(this.app, drone);
@@ -382,7 +497,13 @@ export class DroneJobService {
         if (await isFrozen(this.db)) throw new AppError(503, FROZEN_MESSAGE);
         continue; // another drone won this one: try the next
       }
-      await this.app.events.emit({ type: 'drone_job_claimed', agent: drone.id, projectId: 'drone', summary: `${drone.id} claimed drone job #${row.id}: ${row.title}`, data: { job_id: row.id } });
+      await this.app.events.emit({
+        type: 'drone_job_claimed',
+        agent: drone.id,
+        projectId: 'drone',
+        summary: `${drone.id} claimed drone job #${row.id}: ${row.title}`,
+        data: { job_id: row.id },
+      });
       return { job: row, stale_released };
     }
     return skipped ? { job: null, skipped, stale_released } : { job: null, stale_released };
@@ -396,15 +517,29 @@ export class DroneJobService {
     const stale = await dronesRepo.failStale(this.db, STALE_BY_SERVER);
     for (const job of stale) await this.retryOrRequeue('__system__', job, job.drone_id ?? '');
     if (stale.length) {
-      await this.app.events.emit({ type: 'drone_stale_cleanup', agent: '__system__', projectId: 'drone', summary: `Auto-failed ${stale.length} stale drone jobs`, data: { job_ids: stale.map((j) => j.id) } });
+      await this.app.events.emit({
+        type: 'drone_stale_cleanup',
+        agent: '__system__',
+        projectId: 'drone',
+        summary: `Auto-failed ${stale.length} stale drone jobs`,
+        data: { job_ids: stale.map((j) => j.id) },
+      });
     }
     const raw = await configRepo.value(this.db, 'patrol_stale_drone_minutes');
     const minutes = raw && /^\d{1,6}$/.test(raw.trim()) && Number(raw) >= 1 ? Number(raw) : 30;
     const offline = await dronesRepo.markSilentDronesOffline(this.db, minutes);
     const now = this.app.clock.now().getTime();
     for (const d of offline) {
-      const since = d.last_heartbeat ? Math.floor((now - Date.parse(`${d.last_heartbeat.replace(' ', 'T')}Z`)) / 60_000) : null;
-      await this.app.events.emit({ type: 'drone_offline_detected', agent: '__system__', projectId: 'drone', summary: `Drone ${d.id} marked offline (no heartbeat)`, data: { drone_id: d.id, minutes_since_heartbeat: since } });
+      const since = d.last_heartbeat
+        ? Math.floor((now - Date.parse(`${d.last_heartbeat.replace(' ', 'T')}Z`)) / 60_000)
+        : null;
+      await this.app.events.emit({
+        type: 'drone_offline_detected',
+        agent: '__system__',
+        projectId: 'drone',
+        summary: `Drone ${d.id} marked offline (no heartbeat)`,
+        data: { drone_id: d.id, minutes_since_heartbeat: since },
+      });
     }
     return { stale_failed: stale.length, drones_offline: offline.length };
   }
@@ -426,10 +561,15 @@ export function requiresOf(text: string): string[] {
 }
 
 /** `agents.system_diagnostics` when it is a non-empty object, else the latest savepoint's system_info (§1.1). */
-export async function effectiveDiagnostics(app: AppContext, drone: Pick<DroneAgentRow, 'id' | 'system_diagnostics'>): Promise<Diagnostics | null> {
+export async function effectiveDiagnostics(
+  app: AppContext,
+  drone: Pick<DroneAgentRow, 'id' | 'system_diagnostics'>,
+): Promise<Diagnostics | null> {
   const own = parseObject(drone.system_diagnostics);
   if (Object.keys(own).length) return own as Diagnostics;
   const [snap] = await dronesRepo.latestSnapshots(app.db, [drone.id]);
   const info = snap ? parseObject(snap.state_snapshot).system_info : undefined;
-  return info && typeof info === 'object' && !Array.isArray(info) && Object.keys(info).length ? (info as Diagnostics) : null;
+  return info && typeof info === 'object' && !Array.isArray(info) && Object.keys(info).length
+    ? (info as Diagnostics)
+    : null;
 }

@@ -113,7 +113,8 @@ export function checkInputValues(template: string, input: Record<string, unknown
     }
     if (typeof value === 'number' && !Number.isFinite(value)) return `Input value for "${key}" must be a finite number`;
     // Inside '…' a shell ends the quote at the next apostrophe, so one in the value would let the rest become arguments.
-    if (use.single && String(value).includes("'")) return `Input value for "${key}" contains an apostrophe but its placeholder is in single quotes`;
+    if (use.single && String(value).includes("'"))
+      return `Input value for "${key}" contains an apostrophe but its placeholder is in single quotes`;
     if (!use.quoted && /\s/.test(String(value))) {
       return `Input value for "${key}" contains whitespace but its placeholder is not quoted in the template`;
     }
@@ -178,16 +179,21 @@ export function hasGpu(d: Diagnostics): boolean {
 }
 
 /** Hardware problems of a template on a drone, in the compatibility wording (spec 05 §3). */
-export function hardwareIssues(t: Pick<TemplateForRender, 'requires' | 'min_vram_gb' | 'min_disk_gb'>, d: Diagnostics): string[] {
+export function hardwareIssues(
+  t: Pick<TemplateForRender, 'requires' | 'min_vram_gb' | 'min_disk_gb'>,
+  d: Diagnostics,
+): string[] {
   const issues: string[] = [];
   const requires = parseJsonArray(t.requires);
   const vram = num(d.gpu_vram_gb);
   const disk = num(d.disk_free_gb);
   if (requires.includes('gpu')) {
     if (!hasGpu(d)) issues.push('Requires GPU, none detected');
-    else if (t.min_vram_gb > 0 && vram !== undefined && vram < t.min_vram_gb) issues.push(`Requires ${t.min_vram_gb} GB VRAM, has ${vram} GB`);
+    else if (t.min_vram_gb > 0 && vram !== undefined && vram < t.min_vram_gb)
+      issues.push(`Requires ${t.min_vram_gb} GB VRAM, has ${vram} GB`);
   }
-  if (t.min_disk_gb > 0 && disk !== undefined && disk < t.min_disk_gb) issues.push(`Requires ${t.min_disk_gb} GB disk, has ${disk} GB`);
+  if (t.min_disk_gb > 0 && disk !== undefined && disk < t.min_disk_gb)
+    issues.push(`Requires ${t.min_disk_gb} GB disk, has ${disk} GB`);
   return issues;
 }
 
@@ -208,9 +214,11 @@ export function renderJobForDrone(
   const disk = num(d.disk_free_gb);
   if (requires.includes('gpu')) {
     if (!hasGpu(d)) return { error: 'Template requires GPU but drone has none' };
-    if (t.min_vram_gb > 0 && vram !== undefined && vram < t.min_vram_gb) return { error: `Template requires ${t.min_vram_gb} GB VRAM but drone has ${vram} GB` };
+    if (t.min_vram_gb > 0 && vram !== undefined && vram < t.min_vram_gb)
+      return { error: `Template requires ${t.min_vram_gb} GB VRAM but drone has ${vram} GB` };
   }
-  if (t.min_disk_gb > 0 && disk !== undefined && disk < t.min_disk_gb) return { error: `Template requires ${t.min_disk_gb} GB free disk but drone has ${disk} GB` };
+  if (t.min_disk_gb > 0 && disk !== undefined && disk < t.min_disk_gb)
+    return { error: `Template requires ${t.min_disk_gb} GB free disk but drone has ${disk} GB` };
   const problem = checkInputValues(t.command_template, input);
   if (problem) return { error: problem };
 

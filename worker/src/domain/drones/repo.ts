@@ -7,7 +7,15 @@ import { whereAll } from '../../db/sql.js';
  * drone_artifacts, and the reads of agents/savepoints that describe drones. Nothing else here.
  */
 
-export const DRONE_JOB_STATUSES = ['pending', 'claimed', 'done', 'completed', 'failed', 'cancelled', 'dismissed'] as const;
+export const DRONE_JOB_STATUSES = [
+  'pending',
+  'claimed',
+  'done',
+  'completed',
+  'failed',
+  'cancelled',
+  'dismissed',
+] as const;
 export type DroneJobStatus = (typeof DRONE_JOB_STATUSES)[number];
 export const TERMINAL_JOB_STATUSES = ['done', 'failed', 'cancelled'] as const;
 
@@ -48,7 +56,17 @@ export interface DroneJobRow {
 
 export type NewDroneJob = Pick<
   DroneJobRow,
-  'title' | 'command' | 'input_data' | 'requires' | 'requester' | 'requester_key' | 'priority' | 'workspace_repo' | 'workspace_branch' | 'profile_id' | 'job_type'
+  | 'title'
+  | 'command'
+  | 'input_data'
+  | 'requires'
+  | 'requester'
+  | 'requester_key'
+  | 'priority'
+  | 'workspace_repo'
+  | 'workspace_branch'
+  | 'profile_id'
+  | 'job_type'
 >;
 
 export interface DroneAgentRow {
@@ -81,7 +99,17 @@ export interface TemplateRow {
   created_at: string;
 }
 export const TEMPLATE_COLUMNS = [
-  'name', 'project_id', 'requires', 'min_vram_gb', 'min_disk_gb', 'python_deps', 'python_deps_install', 'artifacts', 'setup_repo', 'command_template', 'workspace_name',
+  'name',
+  'project_id',
+  'requires',
+  'min_vram_gb',
+  'min_disk_gb',
+  'python_deps',
+  'python_deps_install',
+  'artifacts',
+  'setup_repo',
+  'command_template',
+  'workspace_name',
 ] as const;
 export type TemplateColumn = (typeof TEMPLATE_COLUMNS)[number];
 
@@ -97,7 +125,15 @@ export interface ProfileRow {
   created_at: string;
   updated_at: string;
 }
-export const PROFILE_COLUMNS = ['name', 'description', 'requires', 'artifacts', 'setup_script', 'workspace', 'env'] as const;
+export const PROFILE_COLUMNS = [
+  'name',
+  'description',
+  'requires',
+  'artifacts',
+  'setup_script',
+  'workspace',
+  'env',
+] as const;
 export type ProfileColumn = (typeof PROFILE_COLUMNS)[number];
 
 export interface AssignmentRow {
@@ -126,12 +162,26 @@ export interface ArtifactRow {
   updated_at: string;
 }
 
-const JOB_INSERT_COLUMNS = ['title', 'command', 'input_data', 'requires', 'requester', 'requester_key', 'priority', 'workspace_repo', 'workspace_branch', 'profile_id', 'job_type'] as const;
+const JOB_INSERT_COLUMNS = [
+  'title',
+  'command',
+  'input_data',
+  'requires',
+  'requester',
+  'requester_key',
+  'priority',
+  'workspace_repo',
+  'workspace_branch',
+  'profile_id',
+  'job_type',
+] as const;
 
 export const dronesRepo = {
   // ── drones (agents rows) ────────────────────────────────────────────────
   drone(db: Queryable, id: string) {
-    return db.get<DroneAgentRow & Record<string, unknown>>(`SELECT * FROM agents WHERE id = ? AND ${IS_DRONE_SQL}`, [id]);
+    return db.get<DroneAgentRow & Record<string, unknown>>(`SELECT * FROM agents WHERE id = ? AND ${IS_DRONE_SQL}`, [
+      id,
+    ]);
   },
 
   drones(db: Queryable) {
@@ -185,17 +235,29 @@ export const dronesRepo = {
     return db.get<DroneJobRow>('SELECT * FROM drone_jobs WHERE id = ?', [id]);
   },
 
-  listJobs(db: Queryable, f: { status?: string; drone_id?: string; requester?: string }, limit: number, offset: number) {
+  listJobs(
+    db: Queryable,
+    f: { status?: string; drone_id?: string; requester?: string },
+    limit: number,
+    offset: number,
+  ) {
     const w = whereAll([
       ...(f.status !== undefined ? [['status = ?', f.status] as [string, string]] : []),
       ...(f.drone_id !== undefined ? [['drone_id = ?', f.drone_id] as [string, string]] : []),
       ...(f.requester !== undefined ? [['requester = ?', f.requester] as [string, string]] : []),
     ]);
-    return db.all<DroneJobRow>(`SELECT * FROM drone_jobs ${w.sql} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, [...w.args, limit, offset]);
+    return db.all<DroneJobRow>(`SELECT * FROM drone_jobs ${w.sql} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, [
+      ...w.args,
+      limit,
+      offset,
+    ]);
   },
 
   recentJobsOf(db: Queryable, droneId: string, limit = 20) {
-    return db.all<DroneJobRow>('SELECT * FROM drone_jobs WHERE drone_id = ? ORDER BY created_at DESC, id DESC LIMIT ?', [droneId, limit]);
+    return db.all<DroneJobRow>(
+      'SELECT * FROM drone_jobs WHERE drone_id = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+      [droneId, limit],
+    );
   },
 
   pendingRequires(db: Queryable) {
@@ -225,31 +287,57 @@ export const dronesRepo = {
    * The compare-and-set claim (REL-02): takes the job only if it is still pending and the kill
    * switch is off, in one statement; stores the command rendered for this drone with it.
    */
-  claimJob(db: Queryable, id: number, droneId: string, rendered: { command: string; argv: string; input_data: string } | null) {
-    const sets = ["status = 'claimed'", 'drone_id = ?', "started_at = datetime('now')", 'progress_at = NULL', 'skip_reason = NULL'];
+  claimJob(
+    db: Queryable,
+    id: number,
+    droneId: string,
+    rendered: { command: string; argv: string; input_data: string } | null,
+  ) {
+    const sets = [
+      "status = 'claimed'",
+      'drone_id = ?',
+      "started_at = datetime('now')",
+      'progress_at = NULL',
+      'skip_reason = NULL',
+    ];
     const args: SqlArgs = [droneId];
     if (rendered) {
       sets.push("command = CASE WHEN command = '' THEN ? ELSE command END", 'command_argv = ?', 'input_data = ?');
       args.push(rendered.command, rendered.argv, rendered.input_data);
     }
-    return db.get<DroneJobRow>(`UPDATE drone_jobs SET ${sets.join(', ')} WHERE id = ? AND status = 'pending' AND ${NOT_FROZEN} RETURNING *`, [...args, id]);
+    return db.get<DroneJobRow>(
+      `UPDATE drone_jobs SET ${sets.join(', ')} WHERE id = ? AND status = 'pending' AND ${NOT_FROZEN} RETURNING *`,
+      [...args, id],
+    );
   },
 
   /** Why a drone passed over a pending job (§17.2 L9); written only when it changes. */
   noteSkip(db: Queryable, id: number, reason: string) {
-    return db.run("UPDATE drone_jobs SET skip_reason = ? WHERE id = ? AND status = 'pending' AND skip_reason IS NOT ?", [reason, id, reason]);
+    return db.run(
+      "UPDATE drone_jobs SET skip_reason = ? WHERE id = ? AND status = 'pending' AND skip_reason IS NOT ?",
+      [reason, id, reason],
+    );
   },
 
   /** A pending job that can never run (its template or profile is gone) is failed, not left to block. */
   failPending(db: Queryable, id: number, error: string) {
-    return db.get<DroneJobRow>("UPDATE drone_jobs SET status = 'failed', error = ?, completed_at = datetime('now') WHERE id = ? AND status = 'pending' RETURNING *", [error, id]);
+    return db.get<DroneJobRow>(
+      "UPDATE drone_jobs SET status = 'failed', error = ?, completed_at = datetime('now') WHERE id = ? AND status = 'pending' RETURNING *",
+      [error, id],
+    );
   },
 
   /**
    * A status move as one conditional statement: applies only while the job is still in `from`,
    * so two concurrent reports cannot both make the same transition (REL-05).
    */
-  transition(db: Queryable, id: number, from: string, to: string, fields: { result_url?: string | null; result_data?: string; error?: string | null; drone_id?: string | null }) {
+  transition(
+    db: Queryable,
+    id: number,
+    from: string,
+    to: string,
+    fields: { result_url?: string | null; result_data?: string; error?: string | null; drone_id?: string | null },
+  ) {
     const sets = ['status = ?'];
     const args: SqlArgs = [to];
     for (const [k, v] of Object.entries(fields)) {
@@ -257,13 +345,23 @@ export const dronesRepo = {
       sets.push(`${k} = ?`);
       args.push(v);
     }
-    if (to === 'done' || to === 'failed' || to === 'cancelled') sets.push("completed_at = COALESCE(completed_at, datetime('now'))");
+    if (to === 'done' || to === 'failed' || to === 'cancelled')
+      sets.push("completed_at = COALESCE(completed_at, datetime('now'))");
     if (to === 'pending') sets.push('drone_id = NULL', 'started_at = NULL', 'progress_at = NULL');
-    return db.get<DroneJobRow>(`UPDATE drone_jobs SET ${sets.join(', ')} WHERE id = ? AND status = ? RETURNING *`, [...args, id, from]);
+    return db.get<DroneJobRow>(`UPDATE drone_jobs SET ${sets.join(', ')} WHERE id = ? AND status = ? RETURNING *`, [
+      ...args,
+      id,
+      from,
+    ]);
   },
 
   /** Progress without a status change: results so far, and the lease is renewed (§17.2). */
-  progress(db: Queryable, id: number, status: string, fields: { result_url?: string | null; result_data?: string; error?: string | null; drone_id?: string | null }) {
+  progress(
+    db: Queryable,
+    id: number,
+    status: string,
+    fields: { result_url?: string | null; result_data?: string; error?: string | null; drone_id?: string | null },
+  ) {
     const sets: string[] = [];
     const args: SqlArgs = [];
     for (const [k, v] of Object.entries(fields)) {
@@ -273,7 +371,11 @@ export const dronesRepo = {
     }
     if (status === 'claimed') sets.push("progress_at = datetime('now')");
     if (!sets.length) return db.get<DroneJobRow>('SELECT * FROM drone_jobs WHERE id = ?', [id]);
-    return db.get<DroneJobRow>(`UPDATE drone_jobs SET ${sets.join(', ')} WHERE id = ? AND status = ? RETURNING *`, [...args, id, status]);
+    return db.get<DroneJobRow>(`UPDATE drone_jobs SET ${sets.join(', ')} WHERE id = ? AND status = ? RETURNING *`, [
+      ...args,
+      id,
+      status,
+    ]);
   },
 
   /** Claims past their lease → failed; `droneId` limits it to one drone (claim-time release). */
@@ -312,7 +414,10 @@ export const dronesRepo = {
   },
 
   failedJobs(db: Queryable, limit = 50) {
-    return db.all<DroneJobRow>("SELECT * FROM drone_jobs WHERE status = 'failed' ORDER BY completed_at DESC, id DESC LIMIT ?", [limit]);
+    return db.all<DroneJobRow>(
+      "SELECT * FROM drone_jobs WHERE status = 'failed' ORDER BY completed_at DESC, id DESC LIMIT ?",
+      [limit],
+    );
   },
 
   // ── templates ────────────────────────────────────────────────────────────
@@ -371,7 +476,10 @@ export const dronesRepo = {
 
   /** A changed profile must be set up again by every drone that has it. */
   invalidateAssignments(profileId: string): Statement {
-    return { sql: "UPDATE drone_profile_assignments SET setup_done = 0, checksum = '' WHERE profile_id = ?", args: [profileId] };
+    return {
+      sql: "UPDATE drone_profile_assignments SET setup_done = 0, checksum = '' WHERE profile_id = ?",
+      args: [profileId],
+    };
   },
 
   deleteProfile(id: string): Statement[] {
@@ -383,7 +491,15 @@ export const dronesRepo = {
 
   /** Assignments of each profile joined with their (still existing) drones. */
   profileDrones(db: Queryable) {
-    return db.all<{ profile_id: string; drone_id: string; setup_done: number; setup_at: string | null; checksum: string; status: string; last_heartbeat: string | null }>(
+    return db.all<{
+      profile_id: string;
+      drone_id: string;
+      setup_done: number;
+      setup_at: string | null;
+      checksum: string;
+      status: string;
+      last_heartbeat: string | null;
+    }>(
       `SELECT a.profile_id, a.drone_id, a.setup_done, a.setup_at, a.checksum, g.status, g.last_heartbeat
        FROM drone_profile_assignments a JOIN agents g ON g.id = a.drone_id ORDER BY a.drone_id`,
     );
@@ -412,11 +528,10 @@ export const dronesRepo = {
   },
 
   markSetupDone(db: Queryable, droneId: string, profileId: string, checksum: string) {
-    return db.run("UPDATE drone_profile_assignments SET setup_done = 1, setup_at = datetime('now'), checksum = ? WHERE drone_id = ? AND profile_id = ?", [
-      checksum,
-      droneId,
-      profileId,
-    ]);
+    return db.run(
+      "UPDATE drone_profile_assignments SET setup_done = 1, setup_at = datetime('now'), checksum = ? WHERE drone_id = ? AND profile_id = ?",
+      [checksum, droneId, profileId],
+    );
   },
 
   // ── artifacts (metadata; bytes are in the blob store) ─────────────────────

@@ -23,17 +23,23 @@ const text = (max: number) => z.string().max(max);
 
 /** A string array, or a JSON string of one (MCP clients send strings). */
 const stringList = (max = 50) =>
-  z.preprocess((v) => {
-    if (typeof v !== 'string') return v;
-    try {
-      return JSON.parse(v);
-    } catch {
-      return v;
-    }
-  }, z.array(z.string().max(200)).max(max));
+  z.preprocess(
+    (v) => {
+      if (typeof v !== 'string') return v;
+      try {
+        return JSON.parse(v);
+      } catch {
+        return v;
+      }
+    },
+    z.array(z.string().max(200)).max(max),
+  );
 
 /** The original parsed priority with parseInt; here an integer or an integer string, nothing else. */
-const intLike = z.preprocess((v) => (typeof v === 'string' && /^-?\d{1,9}$/.test(v.trim()) ? Number(v) : v), z.number().int().min(-1_000_000).max(1_000_000));
+const intLike = z.preprocess(
+  (v) => (typeof v === 'string' && /^-?\d{1,9}$/.test(v.trim()) ? Number(v) : v),
+  z.number().int().min(-1_000_000).max(1_000_000),
+);
 
 const queueSchema = z.object({
   title: z.string().trim().min(1).max(500),
@@ -67,12 +73,21 @@ const templateSchema = z.object({
   requires: stringList().optional(),
   min_vram_gb: z.number().min(0).max(100_000).optional(),
   min_disk_gb: z.number().min(0).max(1_000_000).optional(),
-  python_deps: z.preprocess((v) => (typeof v === 'string' ? safeJson(v) : v), z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/, 'must be module names')).max(100)).optional(),
+  python_deps: z
+    .preprocess(
+      (v) => (typeof v === 'string' ? safeJson(v) : v),
+      z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/, 'must be module names')).max(100),
+    )
+    .optional(),
   python_deps_install: text(2000).optional(),
   artifacts: stringList(100).optional(),
   setup_repo: text(2000).optional(),
   command_template: text(20_000).optional(),
-  workspace_name: z.string().max(200).regex(/^[A-Za-z0-9_.-]*$/, 'may contain only letters, digits, ".", "_" and "-"').optional(),
+  workspace_name: z
+    .string()
+    .max(200)
+    .regex(/^[A-Za-z0-9_.-]*$/, 'may contain only letters, digits, ".", "_" and "-"')
+    .optional(),
 });
 
 const jsonObject = z.preprocess((v) => (typeof v === 'string' ? safeJson(v) : v), z.record(z.string(), z.unknown()));
@@ -83,7 +98,9 @@ const profileSchema = z.object({
   artifacts: stringList(100).optional(),
   setup_script: text(100_000).optional(),
   workspace: text(2000).optional(),
-  env: z.preprocess((v) => (typeof v === 'string' ? safeJson(v) : v), z.record(z.string(), z.string().max(10_000))).optional(),
+  env: z
+    .preprocess((v) => (typeof v === 'string' ? safeJson(v) : v), z.record(z.string(), z.string().max(10_000)))
+    .optional(),
 });
 
 function safeJson(v: string): unknown {
@@ -140,7 +157,12 @@ async function formOf(c: Context<AppEnv>): Promise<FormData | null> {
   if (!/^multipart\/form-data/i.test(type)) return null;
   try {
     const raw = c.get('rawBody');
-    if (raw) return await new Request('http://upload.local/', { method: 'POST', headers: { 'content-type': type }, body: raw as Uint8Array<ArrayBuffer> }).formData();
+    if (raw)
+      return await new Request('http://upload.local/', {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body: raw as Uint8Array<ArrayBuffer>,
+      }).formData();
     return await c.req.raw.formData();
   } catch {
     throw badRequest('Malformed multipart body');
@@ -186,9 +208,11 @@ export function droneRoutes(app: AppContext) {
     r.delete(base, requireAdmin, async (c) => {
       const q = queryOf(c);
       const status = q.status ?? 'failed';
-      if (status !== 'failed' && status !== 'done' && status !== 'both') throw badRequest('status must be failed, done, or both');
+      if (status !== 'failed' && status !== 'done' && status !== 'both')
+        throw badRequest('status must be failed, done, or both');
       const raw = q.older_than_days;
-      if (raw !== undefined && raw !== '' && !/^\d{1,5}$/.test(raw)) throw badRequest('older_than_days must be a non-negative integer');
+      if (raw !== undefined && raw !== '' && !/^\d{1,5}$/.test(raw))
+        throw badRequest('older_than_days must be a non-negative integer');
       return c.json(await jobs.cleanup(principalOf(c), status, raw ? Number(raw) : 0));
     });
 
@@ -200,7 +224,9 @@ export function droneRoutes(app: AppContext) {
       return c.json(await jobs.update(principalOf(c), id, parseWith(updateSchema, bodyOf(c))));
     });
 
-    r.delete(`${base}/:id`, requireAdmin, async (c) => c.json(await jobs.cancel(principalOf(c), parseIntId(c.req.param('id')))));
+    r.delete(`${base}/:id`, requireAdmin, async (c) =>
+      c.json(await jobs.cancel(principalOf(c), parseIntId(c.req.param('id')))),
+    );
   }
 
   // ── templates ────────────────────────────────────────────────────────────
@@ -209,18 +235,34 @@ export function droneRoutes(app: AppContext) {
   r.post('/drones/templates', requireAdmin, async (c) => {
     const body = bodyOf(c);
     const id = slug(body.id, 'id is required');
-    return c.json(await drones.createTemplate(principalOf(c), id, templateColumns(parseWith(templateSchema, { ...body, id: undefined }))));
+    return c.json(
+      await drones.createTemplate(
+        principalOf(c),
+        id,
+        templateColumns(parseWith(templateSchema, { ...body, id: undefined })),
+      ),
+    );
   });
   r.put('/drones/templates/:id', requireAdmin, async (c) => {
     const id = c.req.param('id');
     await drones.template(id);
-    return c.json(await drones.updateTemplate(principalOf(c), id, templateColumns(parseWith(templateSchema, { ...bodyOf(c), id: undefined }))));
+    return c.json(
+      await drones.updateTemplate(
+        principalOf(c),
+        id,
+        templateColumns(parseWith(templateSchema, { ...bodyOf(c), id: undefined })),
+      ),
+    );
   });
-  r.delete('/drones/templates/:id', requireAdmin, async (c) => c.json(await drones.deleteTemplate(principalOf(c), c.req.param('id'))));
+  r.delete('/drones/templates/:id', requireAdmin, async (c) =>
+    c.json(await drones.deleteTemplate(principalOf(c), c.req.param('id'))),
+  );
 
   // ── profiles ─────────────────────────────────────────────────────────────
   r.get('/drones/profiles', requireAny, async (c) => c.json(await drones.listProfiles(principalOf(c))));
-  r.get('/drones/profiles/by-drone/:droneId', requireAny, async (c) => c.json(await drones.byDrone(principalOf(c), c.req.param('droneId'))));
+  r.get('/drones/profiles/by-drone/:droneId', requireAny, async (c) =>
+    c.json(await drones.byDrone(principalOf(c), c.req.param('droneId'))),
+  );
   r.post('/drones/profiles', requireAdmin, async (c) => {
     const body = bodyOf(c);
     const id = slug(body.id, 'id is required (slug, e.g. "kc-art-gen")');
@@ -228,18 +270,30 @@ export function droneRoutes(app: AppContext) {
     const input = profileColumns(parseWith(profileSchema, { ...body, id: undefined }));
     return c.json(await drones.createProfile(principalOf(c), id, { ...input, name: input.name! }));
   });
-  r.get('/drones/profiles/:profileId', requireAny, async (c) => c.json(await drones.profile(principalOf(c), c.req.param('profileId'))));
-  r.put('/drones/profiles/:profileId', requireAdmin, async (c) =>
-    c.json(await drones.updateProfile(principalOf(c), c.req.param('profileId'), profileColumns(parseWith(profileSchema, { ...bodyOf(c), id: undefined })))),
+  r.get('/drones/profiles/:profileId', requireAny, async (c) =>
+    c.json(await drones.profile(principalOf(c), c.req.param('profileId'))),
   );
-  r.delete('/drones/profiles/:profileId', requireAdmin, async (c) => c.json(await drones.deleteProfile(principalOf(c), c.req.param('profileId'))));
+  r.put('/drones/profiles/:profileId', requireAdmin, async (c) =>
+    c.json(
+      await drones.updateProfile(
+        principalOf(c),
+        c.req.param('profileId'),
+        profileColumns(parseWith(profileSchema, { ...bodyOf(c), id: undefined })),
+      ),
+    ),
+  );
+  r.delete('/drones/profiles/:profileId', requireAdmin, async (c) =>
+    c.json(await drones.deleteProfile(principalOf(c), c.req.param('profileId'))),
+  );
   r.post('/drones/profiles/:profileId/assign', requireAdmin, async (c) => {
     const droneId = bodyOf(c).drone_id;
     if (droneId === undefined || droneId === null || droneId === '') throw badRequest('drone_id is required');
     if (typeof droneId !== 'string' || droneId.length > 128) throw badRequest('drone_id must be a string');
     return c.json(await drones.assign(principalOf(c), c.req.param('profileId'), droneId));
   });
-  r.delete('/drones/profiles/:profileId/assign/:droneId', requireAdmin, async (c) => c.json(await drones.unassign(c.req.param('profileId'), c.req.param('droneId'))));
+  r.delete('/drones/profiles/:profileId/assign/:droneId', requireAdmin, async (c) =>
+    c.json(await drones.unassign(c.req.param('profileId'), c.req.param('droneId'))),
+  );
   r.post('/drones/profiles/:profileId/setup-complete', requireAgent, async (c) => {
     const { checksum } = parseWith(z.object({ checksum: text(200).optional() }), bodyOf(c));
     return c.json(await drones.setupComplete(principalOf(c), c.req.param('profileId'), checksum ?? ''));
@@ -249,19 +303,23 @@ export function droneRoutes(app: AppContext) {
   r.get('/drones/artifacts', requireAny, async (c) => c.json(await artifacts.list(instanceUrl(app.config, c.req.raw))));
   // Admin only, decided before the multipart body is parsed or anything is stored (SEC-27):
   // no credentials → 401, any non-admin identity → 403.
-  r.post('/drones/artifacts', async (c, next) => {
-    const p = await resolveAny(c.get('credentials'));
-    if (!p.isAdmin) throw forbidden(ARTIFACT_ADMIN_ONLY);
-    c.set('principal', p);
-    await next();
-  }, async (c) => {
-    const base = instanceUrl(app.config, c.req.raw);
-    const form = await formOf(c);
-    const f = form?.get('file');
-    const file = f && typeof f !== 'string' ? { name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) } : null;
-    const name = form?.get('name');
-    return c.json(await artifacts.upload(principalOf(c), file, typeof name === 'string' ? name : undefined, base));
-  });
+  r.post(
+    '/drones/artifacts',
+    async (c, next) => {
+      const p = await resolveAny(c.get('credentials'));
+      if (!p.isAdmin) throw forbidden(ARTIFACT_ADMIN_ONLY);
+      c.set('principal', p);
+      await next();
+    },
+    async (c) => {
+      const base = instanceUrl(app.config, c.req.raw);
+      const form = await formOf(c);
+      const f = form?.get('file');
+      const file = f && typeof f !== 'string' ? { name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) } : null;
+      const name = form?.get('name');
+      return c.json(await artifacts.upload(principalOf(c), file, typeof name === 'string' ? name : undefined, base));
+    },
+  );
   r.get('/drones/artifacts/:name', requireAny, async (c) => {
     const { row, bytes } = await artifacts.download(c.req.param('name'));
     return new Response(bytes as Uint8Array<ArrayBuffer>, {
@@ -280,8 +338,12 @@ export function droneRoutes(app: AppContext) {
   r.get('/drones/:id', requireAny, async (c) => c.json(await drones.detail(principalOf(c), c.req.param('id'))));
   r.get('/drones/:id/status', requireAny, async (c) => c.json(await drones.status(c.req.param('id'))));
   r.get('/drones/:id/compatibility', requireAny, async (c) => c.json(await drones.compatibility(c.req.param('id'))));
-  r.put('/drones/:id/pause', requireAny, async (c) => c.json(await drones.setPaused(principalOf(c), c.req.param('id'), true)));
-  r.put('/drones/:id/resume', requireAny, async (c) => c.json(await drones.setPaused(principalOf(c), c.req.param('id'), false)));
+  r.put('/drones/:id/pause', requireAny, async (c) =>
+    c.json(await drones.setPaused(principalOf(c), c.req.param('id'), true)),
+  );
+  r.put('/drones/:id/resume', requireAny, async (c) =>
+    c.json(await drones.setPaused(principalOf(c), c.req.param('id'), false)),
+  );
 
   return r;
 }

@@ -6,7 +6,13 @@ import { messagesRepo } from '../messages/repo.js';
 import { hardwareIssues, tokenize, type Diagnostics } from './render.js';
 import { effectiveDiagnostics, requiresOf } from './jobs-service.js';
 import {
-  dronesRepo, TEMPLATE_COLUMNS, type AssignmentRow, type DroneAgentRow, type ProfileColumn, type ProfileRow, type TemplateColumn,
+  dronesRepo,
+  TEMPLATE_COLUMNS,
+  type AssignmentRow,
+  type DroneAgentRow,
+  type ProfileColumn,
+  type ProfileRow,
+  type TemplateColumn,
 } from './repo.js';
 
 /**
@@ -49,7 +55,14 @@ export class DroneService {
   /** GET /drones. */
   async list() {
     const drones = await dronesRepo.drones(this.db);
-    const snaps = new Map((await dronesRepo.latestSnapshots(this.db, drones.map((d) => d.id))).map((s) => [s.agent_id, s.state_snapshot]));
+    const snaps = new Map(
+      (
+        await dronesRepo.latestSnapshots(
+          this.db,
+          drones.map((d) => d.id),
+        )
+      ).map((s) => [s.agent_id, s.state_snapshot]),
+    );
     return drones.map((d) => ({
       id: d.id,
       name: d.name,
@@ -99,7 +112,9 @@ export class DroneService {
     const d = await this.droneOr404(id);
     const caps = parseArray(d.capabilities).filter((x): x is string => typeof x === 'string');
     const pending = await dronesRepo.pendingRequires(this.db);
-    const queued = caps.length ? pending.filter((j) => requiresOf(j.requires).every((r) => caps.includes(r))).length : pending.length;
+    const queued = caps.length
+      ? pending.filter((j) => requiresOf(j.requires).every((r) => caps.includes(r))).length
+      : pending.length;
     return {
       id: d.id,
       name: d.name,
@@ -122,7 +137,9 @@ export class DroneService {
     const incompatible: unknown[] = [];
     for (const t of await dronesRepo.templates(this.db)) {
       const reasons = hardwareIssues(t, diag);
-      if (caps.length) for (const r of requiresOf(t.requires)) if (r !== 'gpu' && !caps.includes(r)) reasons.push(`Requires capability "${r}"`);
+      if (caps.length)
+        for (const r of requiresOf(t.requires))
+          if (r !== 'gpu' && !caps.includes(r)) reasons.push(`Requires capability "${r}"`);
       if (reasons.length) incompatible.push({ template: t.id, name: t.name, status: 'incompatible', reasons });
       else compatible.push({ template: t.id, name: t.name, status: 'ready', notes: notesOf(diag) });
     }
@@ -187,7 +204,13 @@ export class DroneService {
     const [res] = await this.db.batch([dronesRepo.insertTemplate(id, fields)]);
     const row = res.rows[0];
     if (!row) throw conflict(`Template already exists: ${id}`);
-    await this.app.events.emit({ type: 'job_template_created', agent: p.who, projectId: 'drone', summary: `Created job template: ${id}`, data: {} });
+    await this.app.events.emit({
+      type: 'job_template_created',
+      agent: p.who,
+      projectId: 'drone',
+      summary: `Created job template: ${id}`,
+      data: {},
+    });
     return row;
   }
 
@@ -197,14 +220,26 @@ export class DroneService {
     const present = TEMPLATE_COLUMNS.filter((c) => input[c] !== undefined);
     if (!present.length) return current;
     const [res] = await this.db.batch([dronesRepo.updateTemplate(id, input)]);
-    await this.app.events.emit({ type: 'job_template_updated', agent: p.who, projectId: 'drone', summary: `Updated job template: ${id}`, data: {} });
+    await this.app.events.emit({
+      type: 'job_template_updated',
+      agent: p.who,
+      projectId: 'drone',
+      summary: `Updated job template: ${id}`,
+      data: {},
+    });
     return res.rows[0] ?? current;
   }
 
   async deleteTemplate(p: Principal, id: string) {
     await this.template(id);
     await this.db.batch([dronesRepo.deleteTemplate(id)]);
-    await this.app.events.emit({ type: 'job_template_deleted', agent: p.who, projectId: 'drone', summary: `Deleted job template: ${id}`, data: {} });
+    await this.app.events.emit({
+      type: 'job_template_deleted',
+      agent: p.who,
+      projectId: 'drone',
+      summary: `Deleted job template: ${id}`,
+      data: {},
+    });
     return { ok: true, deleted: id };
   }
 
@@ -221,7 +256,17 @@ export class DroneService {
   }
 
   private async dronesByProfile() {
-    const m = new Map<string, { drone_id: string; setup_done: number; setup_at: string | null; checksum: string; status: string; last_heartbeat: string | null }[]>();
+    const m = new Map<
+      string,
+      {
+        drone_id: string;
+        setup_done: number;
+        setup_at: string | null;
+        checksum: string;
+        status: string;
+        last_heartbeat: string | null;
+      }[]
+    >();
     for (const { profile_id, ...a } of await dronesRepo.profileDrones(this.db)) {
       const list = m.get(profile_id) ?? [];
       list.push(a);
@@ -259,16 +304,30 @@ export class DroneService {
     const [res] = await this.db.batch([dronesRepo.insertProfile(id, fields)]);
     const row = res.rows[0] as unknown as ProfileRow | undefined;
     if (!row) throw conflict(`Profile already exists: ${id}`);
-    await this.app.events.emit({ type: 'drone_profile_created', agent: '__admin__', projectId: 'drone', summary: `Created drone profile: ${id}`, data: { by: p.who } });
+    await this.app.events.emit({
+      type: 'drone_profile_created',
+      agent: '__admin__',
+      projectId: 'drone',
+      summary: `Created drone profile: ${id}`,
+      data: { by: p.who },
+    });
     return row;
   }
 
   async updateProfile(p: Principal, id: string, input: Partial<Record<ProfileColumn, string>>) {
     const current = await this.profileOr404(id);
-    const changed = (Object.keys(input) as ProfileColumn[]).filter((k) => input[k] !== undefined && input[k] !== current[k]);
+    const changed = (Object.keys(input) as ProfileColumn[]).filter(
+      (k) => input[k] !== undefined && input[k] !== current[k],
+    );
     if (!changed.length) return this.presentProfile(p, current);
     const [res] = await this.db.batch([dronesRepo.updateProfile(id, input), dronesRepo.invalidateAssignments(id)]);
-    await this.app.events.emit({ type: 'drone_profile_updated', agent: '__admin__', projectId: 'drone', summary: `Updated drone profile ${id}; assigned drones must run setup again`, data: { by: p.who, changed } });
+    await this.app.events.emit({
+      type: 'drone_profile_updated',
+      agent: '__admin__',
+      projectId: 'drone',
+      summary: `Updated drone profile ${id}; assigned drones must run setup again`,
+      data: { by: p.who, changed },
+    });
     return this.presentProfile(p, res.rows[0] as unknown as ProfileRow);
   }
 
@@ -276,7 +335,13 @@ export class DroneService {
     await this.profileOr404(id);
     // Pending jobs gated on this profile could never be claimed again: fail them now (§17.2).
     await this.db.batch([dronesRepo.failPendingOfProfile(id), ...dronesRepo.deleteProfile(id)]);
-    await this.app.events.emit({ type: 'drone_profile_deleted', agent: '__admin__', projectId: 'drone', summary: `Deleted drone profile: ${id}`, data: { by: p.who } });
+    await this.app.events.emit({
+      type: 'drone_profile_deleted',
+      agent: '__admin__',
+      projectId: 'drone',
+      summary: `Deleted drone profile: ${id}`,
+      data: { by: p.who },
+    });
     return { ok: true, deleted: id };
   }
 
@@ -284,7 +349,13 @@ export class DroneService {
     await this.profileOr404(profileId, `Profile not found: ${profileId}`);
     if (!(await dronesRepo.drone(this.db, droneId))) throw notFound(`Drone not found: ${droneId}`);
     await this.db.batch([dronesRepo.assign(droneId, profileId)]);
-    await this.app.events.emit({ type: 'drone_profile_assigned', agent: '__admin__', projectId: 'drone', summary: `Assigned drone profile ${profileId} to ${droneId}`, data: { by: p.who, drone_id: droneId, profile_id: profileId } });
+    await this.app.events.emit({
+      type: 'drone_profile_assigned',
+      agent: '__admin__',
+      projectId: 'drone',
+      summary: `Assigned drone profile ${profileId} to ${droneId}`,
+      data: { by: p.who, drone_id: droneId, profile_id: profileId },
+    });
     return { ok: true, drone_id: droneId, profile_id: profileId };
   }
 
@@ -307,14 +378,21 @@ export class DroneService {
     if (p.kind !== 'agent') throw forbidden('Only the drone itself reports setup');
     await this.profileOr404(profileId);
     await dronesRepo.markSetupDone(this.db, p.id, profileId, checksum);
-    await this.app.events.emit({ type: 'drone_profile_setup_done', agent: p.id, projectId: 'drone', summary: `${p.id} finished setup of profile ${profileId}`, data: { profile_id: profileId } });
+    await this.app.events.emit({
+      type: 'drone_profile_setup_done',
+      agent: p.id,
+      projectId: 'drone',
+      summary: `${p.id} finished setup of profile ${profileId}`,
+      data: { profile_id: profileId },
+    });
     return { ok: true, profile_id: profileId, setup_done: true };
   }
 }
 
 function notesOf(d: Diagnostics): string {
   const parts: string[] = [];
-  if (typeof d.gpu_name === 'string' && d.gpu_name) parts.push(`${d.gpu_name} ${typeof d.gpu_vram_gb === 'number' ? d.gpu_vram_gb : '?'} GB VRAM`);
+  if (typeof d.gpu_name === 'string' && d.gpu_name)
+    parts.push(`${d.gpu_name} ${typeof d.gpu_vram_gb === 'number' ? d.gpu_vram_gb : '?'} GB VRAM`);
   if (typeof d.disk_free_gb === 'number') parts.push(`${d.disk_free_gb} GB free disk`);
   return parts.join(', ');
 }

@@ -63,10 +63,17 @@ export class EventBus {
    * With `summaryAround`, the summary is `before + id + after` (for summaries that name the new id).
    */
   statementWithNewId(e: EventInput, key: string, summaryAround?: [string, string]): Statement {
-    const summary = summaryAround ? "? || last_insert_rowid() || ?" : '?';
+    const summary = summaryAround ? '? || last_insert_rowid() || ?' : '?';
     return {
       sql: `INSERT INTO events (type, agent, project_id, summary, data) VALUES (?, ?, ?, ${summary}, json_set(?, '$.' || ?, last_insert_rowid())) RETURNING id`,
-      args: [e.type, e.agent ?? '', e.projectId ?? null, ...(summaryAround ?? [e.summary ?? '']), JSON.stringify(e.data ?? {}), key],
+      args: [
+        e.type,
+        e.agent ?? '',
+        e.projectId ?? null,
+        ...(summaryAround ?? [e.summary ?? '']),
+        JSON.stringify(e.data ?? {}),
+        key,
+      ],
     };
   }
 
@@ -88,7 +95,10 @@ export class EventBus {
    * `summarySql` and `dataSql` are SQL expressions over `rest` (the SELECT's FROM/WHERE, may be
    * empty); `args` fill their placeholders in text order. Publish the result with `publishReturned`.
    */
-  statementPerRow(e: Pick<EventInput, 'type' | 'agent' | 'projectId'>, q: { summarySql: string; dataSql: string; rest: string; args: SqlArgs }): Statement {
+  statementPerRow(
+    e: Pick<EventInput, 'type' | 'agent' | 'projectId'>,
+    q: { summarySql: string; dataSql: string; rest: string; args: SqlArgs },
+  ): Statement {
     return {
       sql: `INSERT INTO events (type, agent, project_id, summary, data) SELECT ?, ?, ?, ${q.summarySql}, ${q.dataSql} ${q.rest} RETURNING id, summary, data`,
       args: [e.type, e.agent ?? '', e.projectId ?? null, ...q.args],

@@ -89,7 +89,8 @@ export class EventHubCore {
 
   /** A write happened: read what is new and fan it out; `live` are events without a row. */
   async wake(live: MyceliumEvent[] = []): Promise<void> {
-    for (const e of live) this.fanOut({ ...e, data: JSON.stringify(e.data ?? {}), created_at: sqliteTime(Date.parse(e.created_at)) });
+    for (const e of live)
+      this.fanOut({ ...e, data: JSON.stringify(e.data ?? {}), created_at: sqliteTime(Date.parse(e.created_at)) });
     await this.readNew();
   }
 

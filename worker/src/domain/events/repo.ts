@@ -80,7 +80,11 @@ export const eventsRepo = {
       extraArgs.push(pat, pat, pat);
     }
     const w = where(q, scope, extra, extraArgs);
-    return db.all<EventRow>(`SELECT * FROM events ${w.sql} ORDER BY id DESC LIMIT ? OFFSET ?`, [...w.args, q.limit, q.offset]);
+    return db.all<EventRow>(`SELECT * FROM events ${w.sql} ORDER BY id DESC LIMIT ? OFFSET ?`, [
+      ...w.args,
+      q.limit,
+      q.offset,
+    ]);
   },
 
   maxId(db: Queryable) {

@@ -31,7 +31,11 @@ const filterValue = (v: string | undefined, field: string) => {
 };
 
 function filtersOf(q: Record<string, string>): EventFilters {
-  return { projectId: filterValue(q.project_id, 'project_id'), type: filterValue(q.type, 'type'), agent: filterValue(q.agent, 'agent') };
+  return {
+    projectId: filterValue(q.project_id, 'project_id'),
+    type: filterValue(q.type, 'type'),
+    agent: filterValue(q.agent, 'agent'),
+  };
 }
 
 const EVENT_RETENTION_DAYS = 60;
@@ -49,7 +53,11 @@ export function eventRoutes(app: AppContext) {
   const hub = app.runtime.eventHub;
   if (hub) app.events.subscribe((e) => hub.wake(e.id === null ? [e] : []));
 
-  app.jobs.push({ name: 'events_retention', everyMs: 24 * 3_600_000, run: (a) => eventsRepo.purgeOlderThan(a.db, EVENT_RETENTION_DAYS) });
+  app.jobs.push({
+    name: 'events_retention',
+    everyMs: 24 * 3_600_000,
+    run: (a) => eventsRepo.purgeOlderThan(a.db, EVENT_RETENTION_DAYS),
+  });
 
   r.get('/events', requireAny, async (c) => {
     const q = queryOf(c);
@@ -71,7 +79,9 @@ export function eventRoutes(app: AppContext) {
     const projectId = input.project_id || null;
     // An agent posts activity only into projects it may write (weak spot E2).
     await assertProjectScope(app.db, p, projectId, { write: true });
-    return c.json(await events.post(p, { type: input.type, projectId, summary: input.summary ?? '', data: input.data }));
+    return c.json(
+      await events.post(p, { type: input.type, projectId, summary: input.summary ?? '', data: input.data }),
+    );
   });
 
   /** A 5-minute ticket for `GET /events/stream?ticket=` so browsers keep JWTs out of URLs. */
@@ -125,7 +135,10 @@ export function eventRoutes(app: AppContext) {
       const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
       const left = new AbortController();
       c.req.raw.signal?.addEventListener('abort', () => left.abort());
-      res.body.pipeTo(writable, { signal: left.signal }).catch(() => undefined).finally(onClose);
+      res.body
+        .pipeTo(writable, { signal: left.signal })
+        .catch(() => undefined)
+        .finally(onClose);
       return new Response(readable, { status: 200, headers: SSE_HEADERS });
     }
     const { body, close } = eventStream(app, { filters, scope, resumeAfter, onClose });

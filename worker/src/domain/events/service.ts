@@ -24,7 +24,8 @@ export function parseSince(raw: string | undefined): string | undefined {
   const v = raw.trim().replace(/(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$/, '$1+$2');
   let ms = NaN;
   if (/^\d{4}-\d{2}-\d{2}$/.test(v)) ms = Date.parse(`${v}T00:00:00Z`);
-  else if (/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?$/.test(v)) ms = Date.parse(`${v.replace(' ', 'T')}Z`);
+  else if (/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?$/.test(v))
+    ms = Date.parse(`${v.replace(' ', 'T')}Z`);
   else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i.test(v)) ms = Date.parse(v);
   if (!Number.isFinite(ms)) throw badRequest('since must be an ISO-8601 date-time');
   return sqliteTime(ms);
@@ -61,7 +62,11 @@ export class EventService {
     if (!p.isAdmin && isCoreEventType(input.type)) throw badRequest(`Event type ${input.type} is reserved`);
     const agent = p.kind === 'agent' ? p.id : p.who;
     // Guardrails pre-check (kind `event_emitted`, spec 04 §0.1) before anything is written.
-    await this.app.guards.check('event.emit', { agent, project_id: input.projectId, type: input.type, summary: input.summary }, p);
+    await this.app.guards.check(
+      'event.emit',
+      { agent, project_id: input.projectId, type: input.type, summary: input.summary },
+      p,
+    );
     const ev = await this.app.events.emit({
       type: input.type,
       agent,
@@ -86,7 +91,8 @@ type TicketPayload =
   | { k: 'operator'; uid: number; tv: number; exp: number }
   | { k: 'admin'; as: string | null; exp: number };
 
-const b64url = (s: string) => base64Encode(new TextEncoder().encode(s)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+const b64url = (s: string) =>
+  base64Encode(new TextEncoder().encode(s)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 const fromB64url = (s: string) => {
   const b = s.replace(/-/g, '+').replace(/_/g, '/');
   const bin = atob(b + '='.repeat((4 - (b.length % 4)) % 4));
@@ -129,8 +135,17 @@ export async function principalFromTicket(app: AppContext, ticket: string): Prom
     const u = await studioUsersRepo.byId(app.db, payload.uid);
     if (!u || u.token_version !== payload.tv) return null;
     const displayName = u.display_name || u.username;
-    return { kind: 'operator', isAdmin: u.role === 'admin', who: displayName, userId: u.id, username: u.username, displayName, role: u.role };
+    return {
+      kind: 'operator',
+      isAdmin: u.role === 'admin',
+      who: displayName,
+      userId: u.id,
+      username: u.username,
+      displayName,
+      role: u.role,
+    };
   }
-  if (payload.k === 'admin') return { kind: 'admin', isAdmin: true, who: payload.as ?? '__system__', actingAs: payload.as ?? null };
+  if (payload.k === 'admin')
+    return { kind: 'admin', isAdmin: true, who: payload.as ?? '__system__', actingAs: payload.as ?? null };
   return null;
 }

@@ -28,12 +28,32 @@ const enc = new TextEncoder();
  * for replay and live (spec 07 REL-21); key order as in the spec. Persisted events carry an
  * `id:` line so EventSource resumes with Last-Event-ID (weak spot E4).
  */
-export function frame(e: { id: number | null; type: string; agent: string; project_id: string | null; summary: string; data: string; created_at: string }) {
-  const json = JSON.stringify({ id: e.id, type: e.type, agent: e.agent, project_id: e.project_id, summary: e.summary, data: e.data, created_at: e.created_at });
+export function frame(e: {
+  id: number | null;
+  type: string;
+  agent: string;
+  project_id: string | null;
+  summary: string;
+  data: string;
+  created_at: string;
+}) {
+  const json = JSON.stringify({
+    id: e.id,
+    type: e.type,
+    agent: e.agent,
+    project_id: e.project_id,
+    summary: e.summary,
+    data: e.data,
+    created_at: e.created_at,
+  });
   return enc.encode(`${e.id !== null ? `id: ${e.id}\n` : ''}data: ${json}\n\n`);
 }
 
-export function matches(f: EventFilters, scope: EventScope | null, e: { type: string; agent: string; project_id: string | null }) {
+export function matches(
+  f: EventFilters,
+  scope: EventScope | null,
+  e: { type: string; agent: string; project_id: string | null },
+) {
   if (f.type && e.type !== f.type) return false;
   if (f.agent && e.agent !== f.agent) return false;
   if (f.projectId && e.project_id !== f.projectId) return false;
@@ -55,7 +75,10 @@ export interface StreamOptions {
  * every stream (spec ARCHITECTURE: never only an in-memory bus). Unpersisted liveness events
  * (agent_heartbeat) have no row and arrive from the in-process bus only.
  */
-export function eventStream(app: AppContext, opts: StreamOptions): { body: ReadableStream<Uint8Array>; close: () => void } {
+export function eventStream(
+  app: AppContext,
+  opts: StreamOptions,
+): { body: ReadableStream<Uint8Array>; close: () => void } {
   const { filters, scope } = opts;
   let closed = false;
   let wake: (() => void) | null = null;

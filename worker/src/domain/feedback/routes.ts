@@ -47,11 +47,16 @@ export function feedbackRoutes(app: AppContext) {
   r.post('/feedback', requireAny, async (c) => {
     const p = principalOf(c);
     const body = bodyOf(c);
-    if (typeof body.rating !== 'number' || !Number.isInteger(body.rating) || body.rating < 1 || body.rating > 5) throw badRequest('rating must be 1-5');
+    if (typeof body.rating !== 'number' || !Number.isInteger(body.rating) || body.rating < 1 || body.rating > 5)
+      throw badRequest('rating must be 1-5');
     const input = parseWith(createSchema, body);
     const submittedBy = p.kind === 'agent' ? p.id : p.who;
     // Guardrails pre-check (kind `feedback_submitted`, spec 03 §12 [HEAD]) before the write.
-    await app.guards.check('feedback.submit', { agent: submittedBy, rating: body.rating, entity_type: input.entity_type, agent_id: input.agent_id }, p);
+    await app.guards.check(
+      'feedback.submit',
+      { agent: submittedBy, rating: body.rating, entity_type: input.entity_type, agent_id: input.agent_id },
+      p,
+    );
     const row = (await feedbackRepo.insert(app.db, {
       ...input,
       entity_id: String(input.entity_id),

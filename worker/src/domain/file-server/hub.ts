@@ -140,7 +140,8 @@ export class FileDroneHub implements FileDroneTunnel {
         p.stream = ctrl;
         const name = String(d.name ?? 'download').replace(/[^\x20-\x7e]|["\\]/g, '_');
         const headers: Record<string, string> = {
-          'Content-Type': typeof d.mime === 'string' && /^[\w.+-]+\/[\w.+-]+$/.test(d.mime) ? d.mime : 'application/octet-stream',
+          'Content-Type':
+            typeof d.mime === 'string' && /^[\w.+-]+\/[\w.+-]+$/.test(d.mime) ? d.mime : 'application/octet-stream',
           'Content-Disposition': `attachment; filename="${name}"`,
         };
         if (Number.isSafeInteger(d.size) && d.size >= 0) headers['Content-Length'] = String(d.size);
@@ -215,7 +216,11 @@ export class FileDroneHub implements FileDroneTunnel {
    * A streamed download: resolves with the Response at `file_start`. A failure after that point
    * errors the body stream, which aborts the HTTP response instead of leaving it open (§17.4).
    */
-  async download(droneId: string | undefined, type: 'file_download' | 'folder_download', params: Record<string, unknown>): Promise<Response> {
+  async download(
+    droneId: string | undefined,
+    type: 'file_download' | 'folder_download',
+    params: Record<string, unknown>,
+  ): Promise<Response> {
     const r = await this.send(droneId, type, params, this.opts.downloadTimeoutMs ?? 300_000, 'Download timed out');
     if (!(r instanceof Response)) throw new TunnelError('failed', 'Download error');
     return r;

@@ -19,17 +19,28 @@ export function fileServerRoutes(app: AppContext) {
     return t;
   };
 
-  r.get('/file-server/status', requireHuman, async (c) => c.json(await tunnel().status(droneIdOf(c.req.query('drone_id')))));
+  r.get('/file-server/status', requireHuman, async (c) =>
+    c.json(await tunnel().status(droneIdOf(c.req.query('drone_id')))),
+  );
 
-  const op = (type: string, extra: (b: Record<string, unknown>) => Record<string, unknown>) => async (c: Context<AppEnv>) => {
-    const b = bodyOf(c);
-    const params = { path: tunnelPath(b.path), ...extra(b) };
-    const t = tunnel();
-    const data = await t.request(droneIdOf(b.drone_id), type, params).catch(tunnelFailure);
-    return c.json(droneResult(data) as object);
-  };
-  r.post('/file-server/browse', requireHuman, op('file_list', () => ({})));
-  r.post('/file-server/info', requireHuman, op('file_info', () => ({})));
+  const op =
+    (type: string, extra: (b: Record<string, unknown>) => Record<string, unknown>) => async (c: Context<AppEnv>) => {
+      const b = bodyOf(c);
+      const params = { path: tunnelPath(b.path), ...extra(b) };
+      const t = tunnel();
+      const data = await t.request(droneIdOf(b.drone_id), type, params).catch(tunnelFailure);
+      return c.json(droneResult(data) as object);
+    };
+  r.post(
+    '/file-server/browse',
+    requireHuman,
+    op('file_list', () => ({})),
+  );
+  r.post(
+    '/file-server/info',
+    requireHuman,
+    op('file_info', () => ({})),
+  );
   r.post(
     '/file-server/search',
     requireHuman,

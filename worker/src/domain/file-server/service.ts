@@ -17,7 +17,12 @@ export type FileDroneAuth = { ok: true; droneId: string } | { ok: false; code: n
  * Checks a tunnel connection (`key` from the query string or the X-Agent-Key header, which
  * keeps it out of proxy logs) and marks the drone online. Close codes follow spec 05 §11.1.
  */
-export async function authenticateFileDrone(app: AppContext, url: URL, headers: Headers, ip: string): Promise<FileDroneAuth> {
+export async function authenticateFileDrone(
+  app: AppContext,
+  url: URL,
+  headers: Headers,
+  ip: string,
+): Promise<FileDroneAuth> {
   const key = headers.get('x-agent-key') || url.searchParams.get('key');
   const droneId = url.searchParams.get('drone_id');
   if (!key || !droneId) return { ok: false, code: 4401, reason: 'Missing key or drone_id' };
@@ -36,7 +41,9 @@ export async function authenticateFileDrone(app: AppContext, url: URL, headers: 
 
 export async function setDroneStatus(app: AppContext, droneId: string, status: 'online' | 'offline') {
   await app.db.run(
-    status === 'online' ? "UPDATE agents SET status = 'online', last_heartbeat = datetime('now') WHERE id = ?" : "UPDATE agents SET status = 'offline' WHERE id = ?",
+    status === 'online'
+      ? "UPDATE agents SET status = 'online', last_heartbeat = datetime('now') WHERE id = ?"
+      : "UPDATE agents SET status = 'offline' WHERE id = ?",
     [droneId],
   );
 }

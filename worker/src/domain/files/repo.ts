@@ -25,16 +25,24 @@ export const tempFilesRepo = {
     return db.get<TempFileRow>('SELECT * FROM temp_files WHERE filename = ? AND expires_at > ?', [filename, now]);
   },
   listLive(db: Queryable, now: string) {
-    return db.all<TempFileRow>('SELECT * FROM temp_files WHERE expires_at > ? ORDER BY created_at DESC, filename LIMIT 1000', [now]);
+    return db.all<TempFileRow>(
+      'SELECT * FROM temp_files WHERE expires_at > ? ORDER BY created_at DESC, filename LIMIT 1000',
+      [now],
+    );
   },
   /** Removes expired rows, returning their blob keys (deleted by the caller after the rows). */
   async purgeExpired(db: Queryable, now: string): Promise<string[]> {
-    const rows = await db.all<{ blob_key: string }>('DELETE FROM temp_files WHERE expires_at <= ? RETURNING blob_key', [now]);
+    const rows = await db.all<{ blob_key: string }>('DELETE FROM temp_files WHERE expires_at <= ? RETURNING blob_key', [
+      now,
+    ]);
     return rows.map((r) => r.blob_key);
   },
   async referencedKeys(db: Queryable, keys: string[]): Promise<Set<string>> {
     if (!keys.length) return new Set();
-    const rows = await db.all<{ blob_key: string }>(`SELECT blob_key FROM temp_files WHERE blob_key IN (${keys.map(() => '?').join(', ')})`, keys);
+    const rows = await db.all<{ blob_key: string }>(
+      `SELECT blob_key FROM temp_files WHERE blob_key IN (${keys.map(() => '?').join(', ')})`,
+      keys,
+    );
     return new Set(rows.map((r) => r.blob_key));
   },
 };

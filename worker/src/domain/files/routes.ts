@@ -12,7 +12,11 @@ export function fileRoutes(app: AppContext) {
   const files = new TempFileService(app);
   app.jobs.push(
     { name: 'temp_file_expiry', everyMs: 10 * 60_000, run: (a) => new TempFileService(a).purgeExpired() },
-    { name: 'temp_file_blob_sweep', everyMs: 10 * 60_000, run: (a) => sweepOrphanBlobs(a, 'files/', (keys) => tempFilesRepo.referencedKeys(a.db, keys)) },
+    {
+      name: 'temp_file_blob_sweep',
+      everyMs: 10 * 60_000,
+      run: (a) => sweepOrphanBlobs(a, 'files/', (keys) => tempFilesRepo.referencedKeys(a.db, keys)),
+    },
   );
 
   r.post('/files', requireAny, async (c) => c.json(await files.upload(c, principalOf(c))));

@@ -50,7 +50,13 @@ export class TempFileService {
       summary: `${who} uploaded ${row!.original_name} (${Math.round(file.size / 1024)}KB)`,
       data: { filename: row!.filename },
     });
-    return { ok: true, filename: row!.filename, url: this.url(base, row!.filename), size: file.size, expires_at: expires.toISOString() };
+    return {
+      ok: true,
+      filename: row!.filename,
+      url: this.url(base, row!.filename),
+      size: file.size,
+      expires_at: expires.toISOString(),
+    };
   }
 
   async list(c: Context<AppEnv>) {

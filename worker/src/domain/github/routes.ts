@@ -10,10 +10,16 @@ export function githubRoutes(app: AppContext) {
   const r = new Hono<AppEnv>();
   const gh = new GithubService(app);
 
-  r.get('/github/prs/:owner/:repo', requireAny, async (c) => c.json(await gh.listPulls(c.req.param('owner'), c.req.param('repo'), c.req.query('state') || 'open')));
-  r.post('/github/prs/:owner/:repo', requireAdmin, async (c) => c.json(await gh.createPull(c.req.param('owner'), c.req.param('repo'), bodyOf(c))));
+  r.get('/github/prs/:owner/:repo', requireAny, async (c) =>
+    c.json(await gh.listPulls(c.req.param('owner'), c.req.param('repo'), c.req.query('state') || 'open')),
+  );
+  r.post('/github/prs/:owner/:repo', requireAdmin, async (c) =>
+    c.json(await gh.createPull(c.req.param('owner'), c.req.param('repo'), bodyOf(c))),
+  );
   r.post('/github/prs/:owner/:repo/:number/merge', requireAdmin, async (c) =>
-    c.json(await gh.mergePull(principalOf(c), c.req.param('owner'), c.req.param('repo'), c.req.param('number'), bodyOf(c))),
+    c.json(
+      await gh.mergePull(principalOf(c), c.req.param('owner'), c.req.param('repo'), c.req.param('number'), bodyOf(c)),
+    ),
   );
 
   return r;

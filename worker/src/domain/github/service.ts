@@ -15,7 +15,10 @@ export function upstreamError(status: number, message: string): AppError {
 }
 
 function repoPath(owner: string, repo: string): string {
-  for (const [field, v] of [['owner', owner], ['repo', repo]] as const) {
+  for (const [field, v] of [
+    ['owner', owner],
+    ['repo', repo],
+  ] as const) {
     if (!NAME.test(v) || /^\.+$/.test(v)) throw badRequest(`invalid ${field}`);
   }
   return `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}`;
@@ -45,7 +48,12 @@ interface GithubPull {
 export class GithubService {
   constructor(private readonly app: AppContext) {}
 
-  private async call(method: string, path: string, body: unknown, failure: string): Promise<{ status: number; json: GithubPull & GithubPull[] }> {
+  private async call(
+    method: string,
+    path: string,
+    body: unknown,
+    failure: string,
+  ): Promise<{ status: number; json: GithubPull & GithubPull[] }> {
     const token = this.app.config.githubToken;
     if (!token) throw unavailable('GITHUB_TOKEN not configured on server');
     let res: Response;
@@ -99,7 +107,12 @@ export class GithubService {
     }
     if (b.body !== undefined && typeof b.body !== 'string') throw badRequest('body must be a string');
     if (b.draft !== undefined && typeof b.draft !== 'boolean') throw badRequest('draft must be a boolean');
-    const { status, json } = await this.call('POST', `${base}/pulls`, { title: b.title, head: b.head, base: b.base, body: b.body ?? '', draft: b.draft ?? false }, 'Create PR failed');
+    const { status, json } = await this.call(
+      'POST',
+      `${base}/pulls`,
+      { title: b.title, head: b.head, base: b.base, body: b.body ?? '', draft: b.draft ?? false },
+      'Create PR failed',
+    );
     if (status !== 201) throw upstreamError(status, 'Create PR failed');
     return { number: json.number, title: json.title, url: json.html_url };
   }
@@ -109,13 +122,19 @@ export class GithubService {
     if (!/^[1-9]\d{0,9}$/.test(rawNumber)) throw badRequest('invalid pull request number');
     const number = Number(rawNumber);
     const method = b.merge_method ?? 'squash';
-    if (typeof method !== 'string' || !(MERGE_METHODS as readonly string[]).includes(method)) throw invalidEnum('merge_method', method, MERGE_METHODS);
-    for (const f of ['commit_title', 'commit_message'] as const) if (b[f] !== undefined && typeof b[f] !== 'string') throw badRequest(`${f} must be a string`);
+    if (typeof method !== 'string' || !(MERGE_METHODS as readonly string[]).includes(method))
+      throw invalidEnum('merge_method', method, MERGE_METHODS);
+    for (const f of ['commit_title', 'commit_message'] as const)
+      if (b[f] !== undefined && typeof b[f] !== 'string') throw badRequest(`${f} must be a string`);
     await this.enforce(p, { owner, repo, number });
     const { json } = await this.call(
       'PUT',
       `${base}/pulls/${number}/merge`,
-      { merge_method: method, ...(b.commit_title ? { commit_title: b.commit_title } : {}), ...(b.commit_message ? { commit_message: b.commit_message } : {}) },
+      {
+        merge_method: method,
+        ...(b.commit_title ? { commit_title: b.commit_title } : {}),
+        ...(b.commit_message ? { commit_message: b.commit_message } : {}),
+      },
       'Merge failed',
     );
     return { number, sha: json.sha, merged: true };
@@ -136,7 +155,11 @@ export class GithubService {
     } catch {
       return;
     }
-    const rules = Array.isArray(parsed) ? parsed : Array.isArray((parsed as { rules?: unknown })?.rules) ? (parsed as { rules: unknown[] }).rules : [];
+    const rules = Array.isArray(parsed)
+      ? parsed
+      : Array.isArray((parsed as { rules?: unknown })?.rules)
+        ? (parsed as { rules: unknown[] }).rules
+        : [];
     for (const r of rules as Record<string, any>[]) {
       if (!r || typeof r !== 'object' || r.enabled === false || r.severity !== 'block') continue;
       const tools: unknown[] = Array.isArray(r.tools) ? r.tools : [r.tool];
@@ -144,8 +167,15 @@ export class GithubService {
       const m = (r.match ?? {}) as Record<string, unknown>;
       if (m.owner !== undefined && m.owner !== target.owner) continue;
       if (m.repo !== undefined && m.repo !== target.repo) continue;
-      await this.app.events.emit({ type: 'enforcement_violation', agent: p.who, summary: `merge_pr blocked by rule ${r.id ?? '?'}`, data: { rule: r.id ?? null, ...target } });
-      throw forbidden(typeof r.message === 'string' && r.message ? r.message : 'Blocked by an enforcement rule', { enforcement_rule: r.id ?? null });
+      await this.app.events.emit({
+        type: 'enforcement_violation',
+        agent: p.who,
+        summary: `merge_pr blocked by rule ${r.id ?? '?'}`,
+        data: { rule: r.id ?? null, ...target },
+      });
+      throw forbidden(typeof r.message === 'string' && r.message ? r.message : 'Blocked by an enforcement rule', {
+        enforcement_rule: r.id ?? null,
+      });
     }
   }
 }

@@ -30,8 +30,22 @@ export function healthRoutes(app: AppContext) {
     // the isolate's age under its own name, and the database round trip, which is what varies there.
     const body =
       app.runtime.lifetime === 'process'
-        ? { status: dbOk ? 'ok' : 'degraded', uptime_seconds: age, db_ok: dbOk, agents_online: online, memory_usage_mb: memory, version: VERSION }
-        : { status: dbOk ? 'ok' : 'degraded', isolate_age_seconds: age, db_ok: dbOk, db_latency_ms: dbLatencyMs, agents_online: online, version: VERSION };
+        ? {
+            status: dbOk ? 'ok' : 'degraded',
+            uptime_seconds: age,
+            db_ok: dbOk,
+            agents_online: online,
+            memory_usage_mb: memory,
+            version: VERSION,
+          }
+        : {
+            status: dbOk ? 'ok' : 'degraded',
+            isolate_age_seconds: age,
+            db_ok: dbOk,
+            db_latency_ms: dbLatencyMs,
+            agents_online: online,
+            version: VERSION,
+          };
     return c.json(body, dbOk ? 200 : 503);
   });
   return r;

@@ -34,6 +34,9 @@ export const heartbeatRepo = {
 
   /** When the calibration block was last stored (null: never). */
   standupAt(db: Queryable, agentId: string) {
-    return db.get<{ updated_at: string }>("SELECT updated_at FROM context_keys WHERE namespace = ? AND key = 'standup'", [agentId]);
+    return db.get<{ updated_at: string }>(
+      "SELECT updated_at FROM context_keys WHERE namespace = ? AND key = 'standup'",
+      [agentId],
+    );
   },
 };

@@ -26,7 +26,9 @@ export function heartbeatRoutes(app: AppContext) {
     return c.json(await hb.beat(p.id, body, false));
   });
 
-  r.put('/admin/agents/:id/heartbeat', requireAdmin, async (c) => c.json(await hb.adminBeat(c.req.param('id'), bodyOf(c))));
+  r.put('/admin/agents/:id/heartbeat', requireAdmin, async (c) =>
+    c.json(await hb.adminBeat(c.req.param('id'), bodyOf(c))),
+  );
 
   return r;
 }

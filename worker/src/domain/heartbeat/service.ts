@@ -40,18 +40,23 @@ function ackedOf(v: unknown): number[] {
     }
   }
   if (!Array.isArray(arr)) return [];
-  return arr.map((x) => Number(x)).filter((n) => Number.isInteger(n) && n > 0).slice(0, 500);
+  return arr
+    .map((x) => Number(x))
+    .filter((n) => Number.isInteger(n) && n > 0)
+    .slice(0, 500);
 }
 
 /** Validates the whole body before anything is written. `asAdmin` allows agent_type (spec 02 W19). */
 export function parseHeartbeat(body: Record<string, unknown>, asAdmin: boolean): HeartbeatInput {
   const status = body.status ?? 'online';
-  if (typeof status !== 'string' || !(HEARTBEAT_STATUSES as readonly string[]).includes(status)) throw invalidEnum('status', status, HEARTBEAT_STATUSES);
+  if (typeof status !== 'string' || !(HEARTBEAT_STATUSES as readonly string[]).includes(status))
+    throw invalidEnum('status', status, HEARTBEAT_STATUSES);
   const wo = body.working_on ?? '';
   if (typeof wo !== 'string') throw badRequest('working_on must be a string');
   if (wo.length > 2000) throw badRequest('working_on exceeds max length (2000 chars)');
   const sid = body.session_id ?? null;
-  if (sid !== null && (typeof sid !== 'string' || sid.length > 200)) throw badRequest('session_id must be a string of at most 200 characters');
+  if (sid !== null && (typeof sid !== 'string' || sid.length > 200))
+    throw badRequest('session_id must be a string of at most 200 characters');
   const meta: HeartbeatInput['meta'] = {};
   for (const f of META_FIELDS) {
     const v = body[f];
@@ -60,23 +65,39 @@ export function parseHeartbeat(body: Record<string, unknown>, asAdmin: boolean):
     meta[f] = v;
   }
   if (asAdmin && body.agent_type !== undefined) {
-    if (typeof body.agent_type !== 'string' || body.agent_type.length > 50) throw badRequest('agent_type must be a string');
+    if (typeof body.agent_type !== 'string' || body.agent_type.length > 50)
+      throw badRequest('agent_type must be a string');
     meta.agent_type = body.agent_type;
   }
   if (body.system_diagnostics !== undefined && body.system_diagnostics !== null) {
     const d = body.system_diagnostics;
-    if (typeof d !== 'string' && (typeof d !== 'object' || Array.isArray(d))) throw badRequest('system_diagnostics must be an object');
+    if (typeof d !== 'string' && (typeof d !== 'object' || Array.isArray(d)))
+      throw badRequest('system_diagnostics must be an object');
     meta.system_diagnostics = typeof d === 'string' ? JSON.stringify(snapshotOf(d)) : JSON.stringify(d);
   }
   const snapshot = snapshotOf(body.state_snapshot);
   const stateText = JSON.stringify(snapshot);
   if (stateText.length > 200_000) throw badRequest('state_snapshot exceeds max length (200000 chars)');
   const sysInfo = snapshot.system_info;
-  if (sysInfo && typeof sysInfo === 'object' && !Array.isArray(sysInfo)) meta.system_diagnostics = JSON.stringify(sysInfo);
-  return { status: status as HeartbeatInput['status'], working_on: wo, session_id: sid as string | null, state_snapshot: snapshot, messages_acked: ackedOf(body.messages_acked), meta };
+  if (sysInfo && typeof sysInfo === 'object' && !Array.isArray(sysInfo))
+    meta.system_diagnostics = JSON.stringify(sysInfo);
+  return {
+    status: status as HeartbeatInput['status'],
+    working_on: wo,
+    session_id: sid as string | null,
+    state_snapshot: snapshot,
+    messages_acked: ackedOf(body.messages_acked),
+    meta,
+  };
 }
 
-export function heartbeatSummary(id: string, prevStatus: string, prevWorking: string, status: string, workingOn: string): string {
+export function heartbeatSummary(
+  id: string,
+  prevStatus: string,
+  prevWorking: string,
+  status: string,
+  workingOn: string,
+): string {
   if (status !== prevStatus && status === 'online') return `${id} came online${workingOn ? `: ${workingOn}` : ''}`;
   if (status !== prevStatus && status === 'offline') return `${id} went offline`;
   if (workingOn && workingOn !== prevWorking) return `${id}: ${workingOn}`;
@@ -114,18 +135,33 @@ export class HeartbeatService {
     if (Object.keys(input.meta).length) stmts.push(agentWrites.update(agentId, input.meta));
     stmts.push(
       agentWrites.heartbeat(agentId, input.status, input.working_on, at),
-      savepointsRepo.insert({ agentId, sessionId: input.session_id, workingOn: input.working_on, stateSnapshot: JSON.stringify(input.state_snapshot), messagesAcked: JSON.stringify(input.messages_acked) }),
+      savepointsRepo.insert({
+        agentId,
+        sessionId: input.session_id,
+        workingOn: input.working_on,
+        stateSnapshot: JSON.stringify(input.state_snapshot),
+        messagesAcked: JSON.stringify(input.messages_acked),
+      }),
       savepointsRepo.prune(agentId),
       ...messagesRepo.markRead(agentId, input.messages_acked),
     );
     const mdReport = input.state_snapshot.md_report;
-    if (mdReport && typeof mdReport === 'object' && !Array.isArray(mdReport)) stmts.push(heartbeatRepo.storeMdReport(agentId, prev.project_id, JSON.stringify(mdReport)));
+    if (mdReport && typeof mdReport === 'object' && !Array.isArray(mdReport))
+      stmts.push(heartbeatRepo.storeMdReport(agentId, prev.project_id, JSON.stringify(mdReport)));
     const status = prev.status === 'paused' ? 'paused' : input.status;
     // Webhook only from the agent's own heartbeat, on a real change (spec 02 §3.3 step 5); its
     // outbox row commits with the heartbeat.
     const hooks = new WebhookService(app);
     const changed = prev.status !== status;
-    if (changed) stmts.push(hooks.enqueueStatement('agent_status_changed', prev.id, { agent_id: prev.id, previous_status: prev.status, new_status: status, working_on: input.working_on }));
+    if (changed)
+      stmts.push(
+        hooks.enqueueStatement('agent_status_changed', prev.id, {
+          agent_id: prev.id,
+          previous_status: prev.status,
+          new_status: status,
+          working_on: input.working_on,
+        }),
+      );
     await app.db.batch(stmts);
     if (changed) hooks.kick();
     this.announce(prev, status, input.working_on);
@@ -138,11 +174,21 @@ export class HeartbeatService {
       () => this.refreshCalibration(prev, input.state_snapshot),
     ]);
     const pending = inbox.directives.length + inbox.requests.length + inbox.messages.length;
-    const out: Record<string, unknown> = { ok: true, pending, wake: inbox.directives.length + inbox.requests.length > 0 };
+    const out: Record<string, unknown> = {
+      ok: true,
+      pending,
+      wake: inbox.directives.length + inbox.requests.length > 0,
+    };
     if (pending > 0) {
       out.inbox = inbox;
       // Regular messages are delivered once; directives and requests stay until handled.
-      if (inbox.messages.length) await app.db.batch(messagesRepo.markRead(agentId, inbox.messages.map((m) => m.id)));
+      if (inbox.messages.length)
+        await app.db.batch(
+          messagesRepo.markRead(
+            agentId,
+            inbox.messages.map((m) => m.id),
+          ),
+        );
     }
     if (frozen) {
       out.admin_status = 'frozen';
@@ -167,8 +213,18 @@ export class HeartbeatService {
       const now = this.app.clock.now();
       if (last && now.getTime() - parseDbTime(last.updated_at) < CALIBRATION_REFRESH_MS) return;
       const chain = await resolveCalibrationChain(this.app.db, agent.id, agent.agent_type || 'agent');
-      const md = snapshot.md_report && typeof snapshot.md_report === 'object' && !Array.isArray(snapshot.md_report) ? (snapshot.md_report as Record<string, unknown>) : null;
-      await this.app.db.batch([heartbeatRepo.storeAgentKey(agent.id, agent.project_id, 'standup', JSON.stringify(calibrationBlock(chain, md, now.toISOString())))]);
+      const md =
+        snapshot.md_report && typeof snapshot.md_report === 'object' && !Array.isArray(snapshot.md_report)
+          ? (snapshot.md_report as Record<string, unknown>)
+          : null;
+      await this.app.db.batch([
+        heartbeatRepo.storeAgentKey(
+          agent.id,
+          agent.project_id,
+          'standup',
+          JSON.stringify(calibrationBlock(chain, md, now.toISOString())),
+        ),
+      ]);
     } catch (err) {
       this.app.log.warn('calibration refresh failed', { agent: agent.id, error: (err as Error).message });
     }
@@ -178,7 +234,8 @@ export class HeartbeatService {
   async adminBeat(agentId: string, body: Record<string, unknown>) {
     const { app } = this;
     const status = body.status ?? 'online';
-    if (typeof status !== 'string' || !(HEARTBEAT_STATUSES as readonly string[]).includes(status)) throw invalidEnum('status', status, HEARTBEAT_STATUSES);
+    if (typeof status !== 'string' || !(HEARTBEAT_STATUSES as readonly string[]).includes(status))
+      throw invalidEnum('status', status, HEARTBEAT_STATUSES);
     const wo = body.working_on ?? '';
     if (typeof wo !== 'string' || wo.length > 2000) throw badRequest('working_on must be a string');
     const prev = await agentsRepo.get(app.db, agentId);
@@ -199,7 +256,16 @@ export class HeartbeatService {
       agent: prev.id,
       projectId: null,
       summary: heartbeatSummary(prev.id, prev.status, prev.working_on ?? '', status, workingOn),
-      data: prev.status !== status ? { agent_id: prev.id, previous_status: prev.status, new_status: status, working_on: workingOn, status_changed: true } : {},
+      data:
+        prev.status !== status
+          ? {
+              agent_id: prev.id,
+              previous_status: prev.status,
+              new_status: status,
+              working_on: workingOn,
+              status_changed: true,
+            }
+          : {},
     });
   }
 }

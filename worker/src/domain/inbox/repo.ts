@@ -40,14 +40,24 @@ export function toInboxView(row: InboxRow) {
 }
 
 /** urgent > high > normal > low (weak spot W11: `high` used to sort below `normal`). */
-const PRIORITY_RANK = "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 WHEN 'low' THEN 3 ELSE 4 END";
+const PRIORITY_RANK =
+  "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 WHEN 'low' THEN 3 ELSE 4 END";
 
 export const inboxRepo = {
   insertFor(operatorId: string, i: NewInboxItem): Statement {
     return {
       sql: `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary, data, priority)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-      args: [operatorId, i.type, i.entity_type, i.entity_id, i.title, i.summary, JSON.stringify(i.data ?? {}), i.priority],
+      args: [
+        operatorId,
+        i.type,
+        i.entity_type,
+        i.entity_id,
+        i.title,
+        i.summary,
+        JSON.stringify(i.data ?? {}),
+        i.priority,
+      ],
     };
   },
   insertForAllActive(i: NewInboxItem): Statement {
@@ -60,7 +70,10 @@ export const inboxRepo = {
   get(db: Queryable, id: number) {
     return db.get<InboxRow>('SELECT * FROM operator_inbox WHERE id = ?', [id]);
   },
-  list(db: Queryable, q: { operatorId: string; status?: string; type?: string; entityType?: string; limit: number; offset: number }) {
+  list(
+    db: Queryable,
+    q: { operatorId: string; status?: string; type?: string; entityType?: string; limit: number; offset: number },
+  ) {
     const conds = ['operator_id = ?'];
     const args: SqlArgs = [q.operatorId];
     if (q.status) {
@@ -81,7 +94,11 @@ export const inboxRepo = {
     );
   },
   unreadCount(db: Queryable, operatorId: string) {
-    return db.get<{ n: number }>("SELECT COUNT(*) AS n FROM operator_inbox WHERE operator_id = ? AND status = 'unread'", [operatorId]).then((r) => Number(r?.n ?? 0));
+    return db
+      .get<{ n: number }>("SELECT COUNT(*) AS n FROM operator_inbox WHERE operator_id = ? AND status = 'unread'", [
+        operatorId,
+      ])
+      .then((r) => Number(r?.n ?? 0));
   },
   unreadCounts(db: Queryable) {
     return db.all<{ operator_id: string; count: number }>(
@@ -89,16 +106,24 @@ export const inboxRepo = {
     );
   },
   markRead(db: Queryable, id: number) {
-    return db.run("UPDATE operator_inbox SET status = 'read', read_at = datetime('now') WHERE id = ? AND status = 'unread'", [id]);
+    return db.run(
+      "UPDATE operator_inbox SET status = 'read', read_at = datetime('now') WHERE id = ? AND status = 'unread'",
+      [id],
+    );
   },
   markActioned(db: Queryable, id: number) {
-    return db.run("UPDATE operator_inbox SET status = 'actioned', read_at = COALESCE(read_at, datetime('now')) WHERE id = ?", [id]);
+    return db.run(
+      "UPDATE operator_inbox SET status = 'actioned', read_at = COALESCE(read_at, datetime('now')) WHERE id = ?",
+      [id],
+    );
   },
   dismiss(db: Queryable, id: number) {
     return db.run("UPDATE operator_inbox SET status = 'dismissed' WHERE id = ?", [id]);
   },
   dismissAll(db: Queryable, operatorId: string) {
-    return db.run("UPDATE operator_inbox SET status = 'dismissed' WHERE operator_id = ? AND status != 'dismissed'", [operatorId]);
+    return db.run("UPDATE operator_inbox SET status = 'dismissed' WHERE operator_id = ? AND status != 'dismissed'", [
+      operatorId,
+    ]);
   },
   /** Only ids that belong to `operatorId` (null = any owner, for admins). */
   dismissIds(db: Queryable, ids: number[], operatorId: string | null) {
@@ -106,6 +131,9 @@ export const inboxRepo = {
     const marks = ids.map(() => '?').join(', ');
     return operatorId === null
       ? db.run(`UPDATE operator_inbox SET status = 'dismissed' WHERE id IN (${marks}) AND status != 'dismissed'`, ids)
-      : db.run(`UPDATE operator_inbox SET status = 'dismissed' WHERE id IN (${marks}) AND operator_id = ? AND status != 'dismissed'`, [...ids, operatorId]);
+      : db.run(
+          `UPDATE operator_inbox SET status = 'dismissed' WHERE id IN (${marks}) AND operator_id = ? AND status != 'dismissed'`,
+          [...ids, operatorId],
+        );
   },
 };

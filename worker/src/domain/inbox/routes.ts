@@ -15,9 +15,12 @@ import { createInboxItem, createInboxItemForAllOperators, InboxService } from '.
 const requireInboxUser: MiddlewareHandler<AppEnv> = async (c, next) => {
   const creds = c.get('credentials');
   if (!creds.hasAuthorizationHeader && !creds.hasAdminKeyHeader) throw unauthorized('Authentication required');
-  c.set('principal', await resolveHuman(creds).catch(() => {
-    throw forbidden('Invalid admin key');
-  }));
+  c.set(
+    'principal',
+    await resolveHuman(creds).catch(() => {
+      throw forbidden('Invalid admin key');
+    }),
+  );
   await next();
 };
 
@@ -58,7 +61,9 @@ export function inboxRoutes(app: AppContext) {
     );
   });
 
-  r.get('/inbox/count', requireInboxUser, async (c) => c.json(await inbox.count(principalOf(c), c.req.query('operator_id') || undefined)));
+  r.get('/inbox/count', requireInboxUser, async (c) =>
+    c.json(await inbox.count(principalOf(c), c.req.query('operator_id') || undefined)),
+  );
 
   r.post('/inbox/bulk-dismiss', requireInboxUser, async (c) => {
     const body = bodyOf(c);
@@ -83,9 +88,15 @@ export function inboxRoutes(app: AppContext) {
   });
 
   r.get('/inbox/:id', requireInboxUser, async (c) => c.json(await inbox.get(principalOf(c), idOf(c.req.param('id')))));
-  r.put('/inbox/:id/read', requireInboxUser, async (c) => c.json(await inbox.read(principalOf(c), idOf(c.req.param('id')))));
-  r.put('/inbox/:id/action', requireInboxUser, async (c) => c.json(await inbox.action(principalOf(c), idOf(c.req.param('id')))));
-  r.delete('/inbox/:id', requireInboxUser, async (c) => c.json(await inbox.dismiss(principalOf(c), idOf(c.req.param('id')))));
+  r.put('/inbox/:id/read', requireInboxUser, async (c) =>
+    c.json(await inbox.read(principalOf(c), idOf(c.req.param('id')))),
+  );
+  r.put('/inbox/:id/action', requireInboxUser, async (c) =>
+    c.json(await inbox.action(principalOf(c), idOf(c.req.param('id')))),
+  );
+  r.delete('/inbox/:id', requireInboxUser, async (c) =>
+    c.json(await inbox.dismiss(principalOf(c), idOf(c.req.param('id')))),
+  );
 
   return r;
 }

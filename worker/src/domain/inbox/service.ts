@@ -55,7 +55,10 @@ export class InboxService {
     return row;
   }
 
-  async list(p: Principal, q: { operatorId?: string; status?: string; type?: string; entityType?: string; limit: number; offset: number }) {
+  async list(
+    p: Principal,
+    q: { operatorId?: string; status?: string; type?: string; entityType?: string; limit: number; offset: number },
+  ) {
     const owner = await this.ownerFor(p, q.operatorId);
     return (await inboxRepo.list(this.app.db, { ...q, operatorId: owner })).map(toInboxView);
   }
@@ -68,7 +71,10 @@ export class InboxService {
       owner = operatorId ?? own?.id;
       if (!owner && !p.isAdmin) throw notFound('No operator linked to this account');
     }
-    if (!owner) return inboxRepo.unreadCounts(this.app.db).then((rows) => rows.map((r) => ({ operator_id: r.operator_id, count: Number(r.count) })));
+    if (!owner)
+      return inboxRepo
+        .unreadCounts(this.app.db)
+        .then((rows) => rows.map((r) => ({ operator_id: r.operator_id, count: Number(r.count) })));
     const n = await inboxRepo.unreadCount(this.app.db, owner);
     return { operator_id: owner, unread: n, count: n };
   }

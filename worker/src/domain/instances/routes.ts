@@ -68,7 +68,11 @@ export function instanceRoutes(app: AppContext, opts: InstanceRoutesOptions = {}
         // On Workers the create's waitUntil ends ~30 s after the response, and a step may run
         // one upstream deadline past the budget: keep each advance well inside it; the cron
         // (every minute) carries the job on.
-        timing: { advanceBudgetMs: config.advanceBudgetMs ?? (app.runtime.kind === 'workers' ? WORKERS_ADVANCE_BUDGET_MS : DEFAULT_TIMING.advanceBudgetMs) },
+        timing: {
+          advanceBudgetMs:
+            config.advanceBudgetMs ??
+            (app.runtime.kind === 'workers' ? WORKERS_ADVANCE_BUDGET_MS : DEFAULT_TIMING.advanceBudgetMs),
+        },
       })
     : null;
 
@@ -97,14 +101,20 @@ export function instanceRoutes(app: AppContext, opts: InstanceRoutesOptions = {}
     const q = c.req.query();
     const limit = queryInt(q.limit, 'limit', 100, 1, 1000);
     const offset = queryInt(q.offset, 'offset', 0, 0, 1_000_000);
-    return c.json({ instances: await s.list({ status: q.status || undefined, orgId: q.org_id || undefined, limit, offset }) });
+    return c.json({
+      instances: await s.list({ status: q.status || undefined, orgId: q.org_id || undefined, limit, offset }),
+    });
   });
 
   r.post('/instances', async (c) => {
     const s = svc();
     const b = parseWith(createSchema, bodyOf(c));
     if (b.source_repo && b.source_image) throw badRequest('Give source_repo or source_image, not both');
-    const source = b.source_image ? { image: b.source_image } : b.source_repo ? { repo: b.source_repo, branch: b.source_branch } : undefined;
+    const source = b.source_image
+      ? { image: b.source_image }
+      : b.source_repo
+        ? { repo: b.source_repo, branch: b.source_branch }
+        : undefined;
     const result = await mapErrors(() =>
       s.createInstance({
         orgId: b.org_id,
@@ -118,9 +128,11 @@ export function instanceRoutes(app: AppContext, opts: InstanceRoutesOptions = {}
     if (!result.created) return c.json({ created: false, instance: result.instance }, 200);
     // The secrets stay in this isolate's memory for the first advance, which installs them.
     app.runtime.waitUntil(
-      s.advance(result.instance.id, { secrets: result.secrets }).catch((err) =>
-        app.log.error('provisioning advance failed', { instance_id: result.instance.id, error: String(err) }),
-      ),
+      s
+        .advance(result.instance.id, { secrets: result.secrets })
+        .catch((err) =>
+          app.log.error('provisioning advance failed', { instance_id: result.instance.id, error: String(err) }),
+        ),
     );
     return c.json(
       {
@@ -160,7 +172,12 @@ export function instanceRoutes(app: AppContext, opts: InstanceRoutesOptions = {}
     const body: Record<string, unknown> = { outcome: out.outcome, completed: out.completed, instance: out.instance };
     if (out.error) body.error = out.error;
     if (out.secrets) {
-      body.secrets = { admin_key: out.secrets.adminKey, jwt_secret: out.secrets.jwtSecret, admin_username: out.instance.admin_username, admin_password: out.secrets.adminPassword };
+      body.secrets = {
+        admin_key: out.secrets.adminKey,
+        jwt_secret: out.secrets.jwtSecret,
+        admin_username: out.instance.admin_username,
+        admin_password: out.secrets.adminPassword,
+      };
       body.note = 'New secrets were issued because the earlier ones never reached the tenant. Shown once.';
     }
     return c.json(body, 202);
@@ -170,7 +187,12 @@ export function instanceRoutes(app: AppContext, opts: InstanceRoutesOptions = {}
     const s = svc();
     const id = idOf(c);
     const res = await mapErrors(() => s.checkHealth(id));
-    const body: Record<string, unknown> = { ok: res.ok, attempts: res.attempts, elapsed: res.elapsed, health_status: res.instance.health_status };
+    const body: Record<string, unknown> = {
+      ok: res.ok,
+      attempts: res.attempts,
+      elapsed: res.elapsed,
+      health_status: res.instance.health_status,
+    };
     if (res.error) body.error = res.error;
     return c.json(body);
   });
@@ -180,7 +202,8 @@ export function instanceRoutes(app: AppContext, opts: InstanceRoutesOptions = {}
   r.post('/admin/deploy/record', async (c) => {
     const s = svc();
     const body = bodyOf(c);
-    if (body.version === undefined || body.version === null || body.version === '') throw badRequest('version required');
+    if (body.version === undefined || body.version === null || body.version === '')
+      throw badRequest('version required');
     const b = parseWith(recordSchema, body);
     return c.json(await mapErrors(() => s.recordDeploy(b.version, b.instance_ids)));
   });
@@ -201,7 +224,8 @@ async function mapErrors<T>(fn: () => Promise<T>): Promise<T> {
       if (err.code === 'conflict') throw conflict(err.message);
       throw badRequest(err.message);
     }
-    if (err instanceof UpstreamError) throw new AppError(502, err.message, { upstream: err.upstream, upstream_status: err.status });
+    if (err instanceof UpstreamError)
+      throw new AppError(502, err.message, { upstream: err.upstream, upstream_status: err.status });
     throw err;
   }
 }
@@ -217,7 +241,14 @@ function operatorInbox(app: AppContext): InboxNotifier {
       await app.db.run(
         `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary, data, priority)
          SELECT id, ?, 'customer_instance', ?, ?, ?, ?, ? FROM operators WHERE status = 'active'`,
-        [item.type, data?.instance_id ? String(data.instance_id) : '', item.title, item.body ?? '', JSON.stringify(item.data ?? {}), item.urgent ? 'urgent' : 'normal'],
+        [
+          item.type,
+          data?.instance_id ? String(data.instance_id) : '',
+          item.title,
+          item.body ?? '',
+          JSON.stringify(item.data ?? {}),
+          item.urgent ? 'urgent' : 'normal',
+        ],
       );
     },
   };

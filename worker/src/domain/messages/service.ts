@@ -98,14 +98,32 @@ export function metadataOf(body: Record<string, unknown>): string {
 
 /** Operator-inbox rows (spec 03 §11.1), written next to the message that caused them. */
 export const inboxRows = {
-  forOperator(operatorId: string, item: { type: string; entity_id: number; title: string; summary: string; priority: string; data: unknown }): Statement {
+  forOperator(
+    operatorId: string,
+    item: { type: string; entity_id: number; title: string; summary: string; priority: string; data: unknown },
+  ): Statement {
     return {
       sql: `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary, data, priority)
             VALUES (?, ?, 'message', ?, ?, ?, ?, ?)`,
-      args: [operatorId, item.type, String(item.entity_id), item.title, item.summary, JSON.stringify(item.data), item.priority],
+      args: [
+        operatorId,
+        item.type,
+        String(item.entity_id),
+        item.title,
+        item.summary,
+        JSON.stringify(item.data),
+        item.priority,
+      ],
     };
   },
-  forActiveOperators(item: { type: string; entity_id: number; title: string; summary: string; priority: string; data: unknown }): Statement {
+  forActiveOperators(item: {
+    type: string;
+    entity_id: number;
+    title: string;
+    summary: string;
+    priority: string;
+    data: unknown;
+  }): Statement {
     return {
       sql: `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary, data, priority)
             SELECT id, ?, 'message', ?, ?, ?, ?, ? FROM operators WHERE status = 'active'`,
@@ -144,7 +162,8 @@ export class MessageService {
     // The guardrails pre-check lives here, where every writer passes (POST /messages and plugins'
     // core.messages.send alike), and runs first, before validation (spec 06 §5.1, SEC-37).
     // Guardrails see the resolved recipient, whichever field carried it (spec 03 W21).
-    const addressee = typeof body.to_agent === 'string' && body.to_agent ? body.to_agent : typeof body.to === 'string' ? body.to : null;
+    const addressee =
+      typeof body.to_agent === 'string' && body.to_agent ? body.to_agent : typeof body.to === 'string' ? body.to : null;
     await this.app.guards.check(
       'message.send',
       {
@@ -159,9 +178,11 @@ export class MessageService {
     const sender = callerId(p);
     const to = optString(body, 'to_agent', 128) ?? optString(body, 'to', 128);
     const msgType = body.msg_type === undefined || body.msg_type === null ? 'message' : body.msg_type;
-    if (typeof msgType !== 'string' || !(MSG_TYPES as readonly string[]).includes(msgType)) throw invalidEnum('msg_type', msgType, MSG_TYPES);
+    if (typeof msgType !== 'string' || !(MSG_TYPES as readonly string[]).includes(msgType))
+      throw invalidEnum('msg_type', msgType, MSG_TYPES);
     const priority = body.priority === undefined || body.priority === null ? 'normal' : body.priority;
-    if (typeof priority !== 'string' || !(MSG_PRIORITIES as readonly string[]).includes(priority)) throw invalidEnum('priority', priority, MSG_PRIORITIES);
+    if (typeof priority !== 'string' || !(MSG_PRIORITIES as readonly string[]).includes(priority))
+      throw invalidEnum('priority', priority, MSG_PRIORITIES);
     if (msgType === 'directive' && !maySendDirective(p)) throw forbidden('Only admin or operators can send directives');
     const thread = optString(body, 'thread_id', 200);
     const project = optString(body, 'project_id', 200);
@@ -172,8 +193,12 @@ export class MessageService {
 
     let channelId: number | null = null;
     if (body.channel_id !== undefined && body.channel_id !== null) {
-      const cid = typeof body.channel_id === 'string' && /^\d+$/.test(body.channel_id) ? Number(body.channel_id) : body.channel_id;
-      if (typeof cid !== 'number' || !Number.isInteger(cid) || cid < 1) throw badRequest('channel_id must be an integer');
+      const cid =
+        typeof body.channel_id === 'string' && /^\d+$/.test(body.channel_id)
+          ? Number(body.channel_id)
+          : body.channel_id;
+      if (typeof cid !== 'number' || !Number.isInteger(cid) || cid < 1)
+        throw badRequest('channel_id must be an integer');
       const ch = await messagesRepo.channel(db, cid);
       if (!ch) throw notFound('Channel not found');
       // Posting into a channel needs the right to read it (spec README privacy): members for
@@ -192,7 +217,18 @@ export class MessageService {
       }
     }
 
-    const msg: NewMessage = { from_agent: sender, to_agent: to, thread_id: thread, project_id: project, content, metadata, msg_type: msgType, status: 'sent', channel_id: channelId, priority };
+    const msg: NewMessage = {
+      from_agent: sender,
+      to_agent: to,
+      thread_id: thread,
+      project_id: project,
+      content,
+      metadata,
+      msg_type: msgType,
+      status: 'sent',
+      channel_id: channelId,
+      priority,
+    };
     const notify = !(sender === '__system__' && to === '__system__');
     // Reads first: inside the write below only the new id is still unknown.
     const recipient = notify && to && msgType === 'request' ? await agentsRepo.get(db, to) : undefined;
@@ -207,22 +243,43 @@ export class MessageService {
           type: 'message_sent',
           agent: sender,
           projectId: project,
-          summary: to ? `${displayName(sender)} sent message to ${displayName(to)}` : `${displayName(sender)} sent message (broadcast)`,
+          summary: to
+            ? `${displayName(sender)} sent message to ${displayName(to)}`
+            : `${displayName(sender)} sent message (broadcast)`,
           data: { message_id: id },
         });
         if (to) {
-          events.push({ type: 'message_received', agent: to, projectId: project, summary: `${displayName(sender)} → ${displayName(to)}`, data: { message_id: id, from: sender, msg_type: msgType, priority } });
+          events.push({
+            type: 'message_received',
+            agent: to,
+            projectId: project,
+            summary: `${displayName(sender)} → ${displayName(to)}`,
+            data: { message_id: id, from: sender, msg_type: msgType, priority },
+          });
           // Both request flavours reach the recipient's operator (spec 03 W14).
-          if (recipient?.operator_id) stmts.push(requestInboxItem(recipient.operator_id, id, sender, to, content, project));
+          if (recipient?.operator_id)
+            stmts.push(requestInboxItem(recipient.operator_id, id, sender, to, content, project));
         }
         if (msgType === 'directive') {
-          stmts.push(inboxRows.forActiveOperators({ type: 'message', entity_id: id, title: `Directive from ${displayName(sender)}`, summary: clip(content, 80), priority: 'urgent', data: { message_id: id, from: sender, msg_type: 'directive' } }));
+          stmts.push(
+            inboxRows.forActiveOperators({
+              type: 'message',
+              entity_id: id,
+              title: `Directive from ${displayName(sender)}`,
+              summary: clip(content, 80),
+              priority: 'urgent',
+              data: { message_id: id, from: sender, msg_type: 'directive' },
+            }),
+          );
         }
         stmts.push(...mentioned.map((op) => mentionItem(op, content, id, sender, project)));
         stmts.push(sleepRepo.countMessage());
       }
       // The recipient's webhook (spec 04 §8.3) commits with the message.
-      if (to && notify) stmts.push(hooks.enqueueStatement('message_sent', to, { message_id: id, from: sender, content: content.slice(0, 200) }));
+      if (to && notify)
+        stmts.push(
+          hooks.enqueueStatement('message_sent', to, { message_id: id, from: sender, content: content.slice(0, 200) }),
+        );
       return { stmts, events, result: id };
     });
     if (to && notify) hooks.kick();
@@ -246,7 +303,10 @@ export class MessageService {
    * an agent in a broadcast's audience acks for itself only. A non-admin operator counts as a party
    * under any of the identities the read rule gives it, and is otherwise refused like an agent.
    */
-  private async ownedMessage(p: Principal, id: number): Promise<{ msg: MessageRow; role: 'staff' | 'recipient' | 'sender' | 'audience' }> {
+  private async ownedMessage(
+    p: Principal,
+    id: number,
+  ): Promise<{ msg: MessageRow; role: 'staff' | 'recipient' | 'sender' | 'audience' }> {
     const msg = await messagesRepo.get(this.app.db, id);
     if (!msg) throw notFound('Message not found');
     if (p.isAdmin) return { msg, role: 'staff' };
@@ -258,14 +318,24 @@ export class MessageService {
     }
     if (msg.to_agent === p.id) return { msg, role: 'recipient' };
     if (msg.from_agent === p.id) return { msg, role: 'sender' };
-    if (msg.to_agent === null && (msg.channel_id === null || (await messagesRepo.isChannelMember(this.app.db, msg.channel_id, p.id)))) return { msg, role: 'audience' };
+    if (
+      msg.to_agent === null &&
+      (msg.channel_id === null || (await messagesRepo.isChannelMember(this.app.db, msg.channel_id, p.id)))
+    )
+      return { msg, role: 'audience' };
     throw forbidden('Only the recipient or the sender can change this message');
   }
 
   async ack(p: Principal, id: number) {
     const { msg, role } = await this.ownedMessage(p, id);
     const who = callerId(p);
-    const ev: EventInput = { type: 'request_acknowledged', agent: who, projectId: msg.project_id, summary: `${displayName(who)} acknowledged request #${id}`, data: { message_id: id } };
+    const ev: EventInput = {
+      type: 'request_acknowledged',
+      agent: who,
+      projectId: msg.project_id,
+      summary: `${displayName(who)} acknowledged request #${id}`,
+      data: { message_id: id },
+    };
     // A broadcast acked by one agent is acked for that agent only (spec 03 W9).
     const write: Statement =
       role === 'audience' && p.kind === 'agent'
@@ -279,38 +349,95 @@ export class MessageService {
   async resolve(p: Principal, id: number, response: unknown, withEvents = true) {
     const { msg, role } = await this.ownedMessage(p, id);
     if (role === 'audience') throw forbidden('Only the recipient or the sender can change this message');
-    if (response !== undefined && response !== null && typeof response !== 'string') throw badRequest('response must be a string');
-    if (typeof response === 'string' && response.length > MAX_CONTENT) throw badRequest(`response exceeds max length (${MAX_CONTENT} chars)`);
+    if (response !== undefined && response !== null && typeof response !== 'string')
+      throw badRequest('response must be a string');
+    if (typeof response === 'string' && response.length > MAX_CONTENT)
+      throw badRequest(`response exceeds max length (${MAX_CONTENT} chars)`);
     let responder = callerId(p);
     if (p.kind === 'admin' && !p.actingAs && msg.to_agent) responder = msg.to_agent;
     const stmts: Statement[] = [messagesRepo.resolve(id, responder)];
     const reply = typeof response === 'string' && response.trim() !== '';
     if (reply) {
       stmts.push(
-        messagesRepo.insert({ from_agent: responder, to_agent: msg.from_agent, thread_id: msg.thread_id, project_id: msg.project_id, content: response as string, metadata: '{}', msg_type: 'message', status: 'sent', channel_id: null, priority: 'normal' }),
+        messagesRepo.insert({
+          from_agent: responder,
+          to_agent: msg.from_agent,
+          thread_id: msg.thread_id,
+          project_id: msg.project_id,
+          content: response as string,
+          metadata: '{}',
+          msg_type: 'message',
+          status: 'sent',
+          channel_id: null,
+          priority: 'normal',
+        }),
       );
     }
-    const events: EventInput[] = [{ type: 'request_resolved', agent: responder, projectId: msg.project_id, summary: `${displayName(responder)} resolved request #${id}`, data: { message_id: id } }];
+    const events: EventInput[] = [
+      {
+        type: 'request_resolved',
+        agent: responder,
+        projectId: msg.project_id,
+        summary: `${displayName(responder)} resolved request #${id}`,
+        data: { message_id: id },
+      },
+    ];
     if (withEvents && msg.from_agent !== responder) {
-      events.push({ type: 'message_resolved_for_sender', agent: msg.from_agent, projectId: msg.project_id, summary: `${displayName(responder)} resolved your message #${id}`, data: { message_id: id, resolved_by: responder } });
+      events.push({
+        type: 'message_resolved_for_sender',
+        agent: msg.from_agent,
+        projectId: msg.project_id,
+        summary: `${displayName(responder)} resolved your message #${id}`,
+        data: { message_id: id, resolved_by: responder },
+      });
     }
     const res = await commitWithEvents(this.app, stmts, events);
-    const out: { ok: true; id: number; status: 'resolved'; response_id?: number } = { ok: true, id, status: 'resolved' };
+    const out: { ok: true; id: number; status: 'resolved'; response_id?: number } = {
+      ok: true,
+      id,
+      status: 'resolved',
+    };
     if (reply) {
       out.response_id = Number(res[1].rows[0].id);
       if (withEvents) {
-        await this.app.events.emit({ type: 'message_received', agent: msg.from_agent, projectId: msg.project_id, summary: `${displayName(responder)} → ${displayName(msg.from_agent)}`, data: { message_id: out.response_id, from: responder, msg_type: 'message', in_reply_to: id } });
+        await this.app.events.emit({
+          type: 'message_received',
+          agent: msg.from_agent,
+          projectId: msg.project_id,
+          summary: `${displayName(responder)} → ${displayName(msg.from_agent)}`,
+          data: { message_id: out.response_id, from: responder, msg_type: 'message', in_reply_to: id },
+        });
       }
     }
     return out;
   }
 }
 
-function mentionItem(operatorId: string, content: string, id: number, sender: string, project: string | null): Statement {
-  return inboxRows.forOperator(operatorId, { type: 'mention', entity_id: id, title: `${displayName(sender)} mentioned you`, summary: clip(content, 120), priority: 'normal', data: { message_id: id, from: sender, project_id: project } });
+function mentionItem(
+  operatorId: string,
+  content: string,
+  id: number,
+  sender: string,
+  project: string | null,
+): Statement {
+  return inboxRows.forOperator(operatorId, {
+    type: 'mention',
+    entity_id: id,
+    title: `${displayName(sender)} mentioned you`,
+    summary: clip(content, 120),
+    priority: 'normal',
+    data: { message_id: id, from: sender, project_id: project },
+  });
 }
 
-export function requestInboxItem(operatorId: string, id: number, sender: string, to: string, content: string, project: string | null): Statement {
+export function requestInboxItem(
+  operatorId: string,
+  id: number,
+  sender: string,
+  to: string,
+  content: string,
+  project: string | null,
+): Statement {
   return inboxRows.forOperator(operatorId, {
     type: 'message',
     entity_id: id,

@@ -27,7 +27,17 @@ export function toAgentView(row: OperatorRow) {
 }
 
 export type OperatorUpdate = Partial<
-  Pick<OperatorRow, 'display_name' | 'role' | 'responsibilities' | 'email' | 'studio_user_id' | 'status' | 'availability' | 'away_message'>
+  Pick<
+    OperatorRow,
+    | 'display_name'
+    | 'role'
+    | 'responsibilities'
+    | 'email'
+    | 'studio_user_id'
+    | 'status'
+    | 'availability'
+    | 'away_message'
+  >
 >;
 
 export const operatorsRepo = {
@@ -39,12 +49,21 @@ export const operatorsRepo = {
   },
   /** The operator a studio login is linked to ("the caller's operator", spec 03 §11). */
   byStudioUser(db: Queryable, userId: number) {
-    return db.get<OperatorRow>('SELECT * FROM operators WHERE studio_user_id = ? ORDER BY created_at ASC LIMIT 1', [userId]);
+    return db.get<OperatorRow>('SELECT * FROM operators WHERE studio_user_id = ? ORDER BY created_at ASC LIMIT 1', [
+      userId,
+    ]);
   },
   studioUserExists(db: Queryable, userId: number) {
     return db.get<{ ok: number }>('SELECT 1 AS ok FROM studio_users WHERE id = ?', [userId]).then((r) => !!r);
   },
-  insert(o: { id: string; display_name: string; role: string; responsibilities: string; email: string; studio_user_id: number | null }): Statement {
+  insert(o: {
+    id: string;
+    display_name: string;
+    role: string;
+    responsibilities: string;
+    email: string;
+    studio_user_id: number | null;
+  }): Statement {
     return {
       sql: `INSERT INTO operators (id, display_name, role, responsibilities, email, studio_user_id) VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT(id) DO NOTHING RETURNING *`,

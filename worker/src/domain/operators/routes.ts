@@ -47,11 +47,14 @@ export function operatorRoutes(app: AppContext) {
     if (typeof body.availability !== 'string' || !(AVAILABILITY as readonly string[]).includes(body.availability)) {
       throw badRequest('availability must be available, away, or sleeping');
     }
-    const message = parseWith(z.object({ message: text(1000).nullable().optional() }), { message: body.message }).message ?? '';
+    const message =
+      parseWith(z.object({ message: text(1000).nullable().optional() }), { message: body.message }).message ?? '';
     return c.json(await ops.setAvailability(principalOf(c), c.req.param('id'), body.availability, message));
   });
 
-  r.put('/operators/:id', requireAdmin, async (c) => c.json(await ops.update(principalOf(c), c.req.param('id'), parseWith(updateSchema, bodyOf(c)))));
+  r.put('/operators/:id', requireAdmin, async (c) =>
+    c.json(await ops.update(principalOf(c), c.req.param('id'), parseWith(updateSchema, bodyOf(c)))),
+  );
   r.delete('/operators/:id', requireAdmin, async (c) => c.json(await ops.remove(principalOf(c), c.req.param('id'))));
 
   return r;

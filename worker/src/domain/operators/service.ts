@@ -25,9 +25,11 @@ export class OperatorService {
 
   /** One login ↔ one operator: "the caller's operator" must be unambiguous (inbox ownership, W27). */
   private async checkLink(studioUserId: number, operatorId: string) {
-    if (!(await operatorsRepo.studioUserExists(this.app.db, studioUserId))) throw badRequest(`studio_user_id ${studioUserId} does not exist`);
+    if (!(await operatorsRepo.studioUserExists(this.app.db, studioUserId)))
+      throw badRequest(`studio_user_id ${studioUserId} does not exist`);
     const linked = await operatorsRepo.byStudioUser(this.app.db, studioUserId);
-    if (linked && linked.id !== operatorId) throw conflict(`Studio user ${studioUserId} is already linked to operator ${linked.id}`);
+    if (linked && linked.id !== operatorId)
+      throw conflict(`Studio user ${studioUserId} is already linked to operator ${linked.id}`);
   }
 
   async list(p: Principal) {
@@ -40,7 +42,17 @@ export class OperatorService {
     return this.view(p, row);
   }
 
-  async create(p: Principal, input: { id: string; display_name: string; role?: string; responsibilities?: string; email?: string; studio_user_id?: number | null }) {
+  async create(
+    p: Principal,
+    input: {
+      id: string;
+      display_name: string;
+      role?: string;
+      responsibilities?: string;
+      email?: string;
+      studio_user_id?: number | null;
+    },
+  ) {
     if (input.studio_user_id != null) await this.checkLink(input.studio_user_id, input.id);
     const [ins] = await this.app.db.batch([
       operatorsRepo.insert({
@@ -92,12 +104,27 @@ export class OperatorService {
     const after = await operatorsRepo.isAutonomous(this.app.db);
     const name = row.display_name || row.id;
     if (!before && after) {
-      await this.app.events.emit({ type: 'autonomous_mode_on', agent: p.who, summary: 'All operators away — network is autonomous' });
+      await this.app.events.emit({
+        type: 'autonomous_mode_on',
+        agent: p.who,
+        summary: 'All operators away — network is autonomous',
+      });
     } else if (before && !after) {
-      await this.app.db.batch([operatorsRepo.notifyActiveAgents(`Operator ${name} is back. Human operators available.`)]);
-      await this.app.events.emit({ type: 'autonomous_mode_off', agent: p.who, summary: `${name} is back — autonomous mode ended` });
+      await this.app.db.batch([
+        operatorsRepo.notifyActiveAgents(`Operator ${name} is back. Human operators available.`),
+      ]);
+      await this.app.events.emit({
+        type: 'autonomous_mode_off',
+        agent: p.who,
+        summary: `${name} is back — autonomous mode ended`,
+      });
     }
-    await this.app.events.emit({ type: 'operator_availability', agent: p.who, summary: `${name} is now ${availability}`, data: { operator_id: id, availability } });
+    await this.app.events.emit({
+      type: 'operator_availability',
+      agent: p.who,
+      summary: `${name} is now ${availability}`,
+      data: { operator_id: id, availability },
+    });
     return row;
   }
 }

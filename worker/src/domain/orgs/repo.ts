@@ -38,7 +38,9 @@ export const orgsRepo = {
   },
 
   update(id: string, fields: Partial<Record<WritableOrgColumn, SqlValue>>): Statement {
-    const cols = Object.keys(fields).filter((k): k is WritableOrgColumn => (WRITABLE_ORG_COLUMNS as readonly string[]).includes(k));
+    const cols = Object.keys(fields).filter((k): k is WritableOrgColumn =>
+      (WRITABLE_ORG_COLUMNS as readonly string[]).includes(k),
+    );
     if (cols.length === 0) return { sql: 'SELECT * FROM organizations WHERE id = ?', args: [id] };
     return {
       sql: `UPDATE organizations SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE id = ? RETURNING *`,

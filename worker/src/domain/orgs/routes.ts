@@ -9,8 +9,17 @@ import { principalOf, requireAdmin, requireAny } from '../../auth/principal.js';
 import { orgsRepo } from './repo.js';
 import { createOrg, deleteOrg, requireOrg, updateOrg } from './service.js';
 
-const orgId = z.string().trim().min(1).max(200).regex(/^[^/?#\s]+$/, 'must not contain "/", "?", "#" or spaces');
-const createSchema = z.object({ id: orgId, name: z.string().trim().min(1).max(200), description: z.string().max(5000).optional() });
+const orgId = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .regex(/^[^/?#\s]+$/, 'must not contain "/", "?", "#" or spaces');
+const createSchema = z.object({
+  id: orgId,
+  name: z.string().trim().min(1).max(200),
+  description: z.string().max(5000).optional(),
+});
 const updateSchema = z.object({
   name: z.string().trim().min(1).max(200).optional(),
   description: z.string().max(5000).optional(),

@@ -16,16 +16,31 @@ export async function requireOrg(ctx: AppContext, id: string): Promise<OrgRow> {
   return org;
 }
 
-export async function createOrg(ctx: AppContext, p: Principal, input: { id: string; name: string; description?: string }) {
+export async function createOrg(
+  ctx: AppContext,
+  p: Principal,
+  input: { id: string; name: string; description?: string },
+) {
   const who = callerId(p);
   const s = orgsRepo.insert({ id: input.id, name: input.name, description: input.description ?? '', owner_id: who });
   const row = (await ctx.db.execute(s.sql, s.args)).rows[0] as unknown as OrgRow | undefined;
   if (!row) throw conflict('Organization already exists');
-  await ctx.events.emit({ type: 'org_created', agent: who, projectId: null, summary: `Organization created: ${row.name}`, data: { org_id: row.id } });
+  await ctx.events.emit({
+    type: 'org_created',
+    agent: who,
+    projectId: null,
+    summary: `Organization created: ${row.name}`,
+    data: { org_id: row.id },
+  });
   return row;
 }
 
-export async function updateOrg(ctx: AppContext, p: Principal, id: string, input: Partial<Record<WritableOrgColumn, string>>) {
+export async function updateOrg(
+  ctx: AppContext,
+  p: Principal,
+  id: string,
+  input: Partial<Record<WritableOrgColumn, string>>,
+) {
   await requireOrg(ctx, id);
   const fields: Partial<Record<WritableOrgColumn, SqlValue>> = {};
   for (const [k, v] of Object.entries(input)) if (v !== undefined) fields[k as WritableOrgColumn] = v;
@@ -34,7 +49,13 @@ export async function updateOrg(ctx: AppContext, p: Principal, id: string, input
   if (!row) throw notFound('Organization not found');
   if (Object.keys(fields).length) {
     const who = callerId(p);
-    await ctx.events.emit({ type: 'org_updated', agent: who, projectId: null, summary: `Organization updated: ${row.name}`, data: { org_id: id, fields: Object.keys(fields) } });
+    await ctx.events.emit({
+      type: 'org_updated',
+      agent: who,
+      projectId: null,
+      summary: `Organization updated: ${row.name}`,
+      data: { org_id: id, fields: Object.keys(fields) },
+    });
   }
   return row;
 }
@@ -48,6 +69,12 @@ export async function deleteOrg(ctx: AppContext, p: Principal, id: string) {
     throw conflict('Organization still has projects or teams; move or delete them first', references);
   }
   const who = callerId(p);
-  await ctx.events.emit({ type: 'org_deleted', agent: who, projectId: null, summary: `Organization deleted: ${org.name}`, data: { org_id: id } });
+  await ctx.events.emit({
+    type: 'org_deleted',
+    agent: who,
+    projectId: null,
+    summary: `Organization deleted: ${org.name}`,
+    data: { org_id: id },
+  });
   return { ok: true };
 }

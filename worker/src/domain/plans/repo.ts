@@ -75,10 +75,25 @@ function linkedPlanFinishedSql(alias: string): string {
     AND NOT EXISTS (SELECT 1 FROM plan_steps s WHERE s.plan_id = ${alias}.id AND s.status NOT IN ${DONE_STEP})`;
 }
 
-export const WRITABLE_PLAN_COLUMNS = ['title', 'description', 'status', 'owner', 'priority', 'tags', 'project_id'] as const;
+export const WRITABLE_PLAN_COLUMNS = [
+  'title',
+  'description',
+  'status',
+  'owner',
+  'priority',
+  'tags',
+  'project_id',
+] as const;
 export type WritablePlanColumn = (typeof WRITABLE_PLAN_COLUMNS)[number];
 export const WRITABLE_STEP_COLUMNS = [
-  'title', 'description', 'status', 'assignee', 'linked_task_id', 'linked_branch', 'linked_pr_url', 'phase',
+  'title',
+  'description',
+  'status',
+  'assignee',
+  'linked_task_id',
+  'linked_branch',
+  'linked_pr_url',
+  'phase',
 ] as const;
 export type WritableStepColumn = (typeof WRITABLE_STEP_COLUMNS)[number];
 
@@ -125,7 +140,8 @@ export const plansRepo = {
 
   /** Step summaries of several plans at once (list view), ordered by step_order. */
   stepSummaries(db: Queryable, planIds: number[]) {
-    if (planIds.length === 0) return Promise.resolve([] as Pick<StepRow, 'plan_id' | 'id' | 'status' | 'title' | 'assignee' | 'step_order'>[]);
+    if (planIds.length === 0)
+      return Promise.resolve([] as Pick<StepRow, 'plan_id' | 'id' | 'status' | 'title' | 'assignee' | 'step_order'>[]);
     return db.all<Pick<StepRow, 'plan_id' | 'id' | 'status' | 'title' | 'assignee' | 'step_order'>>(
       `SELECT plan_id, id, status, title, assignee, step_order FROM plan_steps
        WHERE plan_id IN (${planIds.map(() => '?').join(',')}) ORDER BY step_order ASC, id ASC`,
@@ -143,7 +159,10 @@ export const plansRepo = {
   },
 
   commentsOfPlan(db: Queryable, planId: number) {
-    return db.all<StepCommentRow>('SELECT * FROM plan_step_comments WHERE plan_id = ? ORDER BY created_at ASC, id ASC', [planId]);
+    return db.all<StepCommentRow>(
+      'SELECT * FROM plan_step_comments WHERE plan_id = ? ORDER BY created_at ASC, id ASC',
+      [planId],
+    );
   },
   commentsOfStep(db: Queryable, planId: number, stepId: number) {
     return db.all<StepCommentRow>(
@@ -177,7 +196,17 @@ export const plansRepo = {
     return {
       sql: `INSERT INTO plan_steps (plan_id, step_order, title, description, phase, assignee, linked_task_id, linked_branch, linked_pr_url)
             VALUES (?, (SELECT COALESCE(MAX(step_order) + 1, 0) FROM plan_steps WHERE plan_id = ?), ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-      args: [planId, planId, s.title, s.description, s.phase, s.assignee, s.linked_task_id ?? null, s.linked_branch ?? null, s.linked_pr_url ?? null],
+      args: [
+        planId,
+        planId,
+        s.title,
+        s.description,
+        s.phase,
+        s.assignee,
+        s.linked_task_id ?? null,
+        s.linked_branch ?? null,
+        s.linked_pr_url ?? null,
+      ],
     };
   },
 
@@ -287,11 +316,27 @@ export const plansRepo = {
   },
 
   /** One inbox item per active operator (spec 03 §11.1 rows 4–6). */
-  inboxForActiveOperators(item: { type: string; entityType: string; entityId: string; title: string; summary: string; data: unknown; priority: string }): Statement {
+  inboxForActiveOperators(item: {
+    type: string;
+    entityType: string;
+    entityId: string;
+    title: string;
+    summary: string;
+    data: unknown;
+    priority: string;
+  }): Statement {
     return {
       sql: `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary, data, priority)
             SELECT id, ?, ?, ?, ?, ?, ?, ? FROM operators WHERE status = 'active'`,
-      args: [item.type, item.entityType, item.entityId, item.title, item.summary, JSON.stringify(item.data ?? {}), item.priority],
+      args: [
+        item.type,
+        item.entityType,
+        item.entityId,
+        item.title,
+        item.summary,
+        JSON.stringify(item.data ?? {}),
+        item.priority,
+      ],
     };
   },
 

@@ -9,7 +9,19 @@ import { principalOf, requireAny } from '../../auth/principal.js';
 import { fields, page } from '../tasks/routes.js';
 import { PLAN_STATUSES, STEP_STATUSES } from './repo.js';
 import {
-  addStep, addStepComment, createPlan, deletePlan, deleteStep, getPlan, listPlans, listStepComments, reorderSteps, requirePlan, requirePlanStep, updatePlan, updateStep,
+  addStep,
+  addStepComment,
+  createPlan,
+  deletePlan,
+  deleteStep,
+  getPlan,
+  listPlans,
+  listStepComments,
+  reorderSteps,
+  requirePlan,
+  requirePlanStep,
+  updatePlan,
+  updateStep,
 } from './service.js';
 
 const label = z.string().max(200);
@@ -35,7 +47,10 @@ const updateSchema = z.object({
   status: z.enum(PLAN_STATUSES).optional(),
   owner: fields.who.optional(),
   priority: label.optional(),
-  tags: z.union([z.string().max(5000), fields.tags]).nullable().optional(),
+  tags: z
+    .union([z.string().max(5000), fields.tags])
+    .nullable()
+    .optional(),
   project_id: fields.projectId.optional(),
 });
 const linkedId = z.number().int().positive().nullable();
@@ -77,7 +92,9 @@ export function planRoutes(app: AppContext) {
     await app.guards.check('plan.create', bodyOf(c), principalOf(c));
     const input = parseWith(createSchema, bodyOf(c));
     // Inline steps with an empty title are skipped, as in the original.
-    const steps = (input.steps ?? []).filter((s) => s.title.trim() !== '').map((s) => ({ ...s, title: s.title.trim() }));
+    const steps = (input.steps ?? [])
+      .filter((s) => s.title.trim() !== '')
+      .map((s) => ({ ...s, title: s.title.trim() }));
     return c.json(await createPlan(app, principalOf(c), { ...input, steps }));
   });
 
@@ -108,7 +125,8 @@ export function planRoutes(app: AppContext) {
     await requirePlan(app, planId);
     const order = bodyOf(c).order;
     if (!Array.isArray(order)) throw badRequest('order must be an array of step IDs');
-    if (!order.every((x) => Number.isInteger(x) && (x as number) > 0)) throw badRequest('order must be an array of step IDs');
+    if (!order.every((x) => Number.isInteger(x) && (x as number) > 0))
+      throw badRequest('order must be an array of step IDs');
     return c.json(await reorderSteps(app, principalOf(c), planId, order as number[]));
   });
 
@@ -130,7 +148,9 @@ export function planRoutes(app: AppContext) {
     const planId = id(c.req.param('id'));
     await requirePlan(app, planId);
     const input = parseWith(commentSchema, bodyOf(c));
-    return c.json(await addStepComment(app, principalOf(c), planId, id(c.req.param('stepId')), input.content, input.author));
+    return c.json(
+      await addStepComment(app, principalOf(c), planId, id(c.req.param('stepId')), input.content, input.author),
+    );
   });
 
   return r;

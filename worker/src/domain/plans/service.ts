@@ -9,10 +9,24 @@ import { appendSleepLog } from '../admin/sleep.js';
 import { resolveAssignee } from '../tasks/service.js';
 import { tasksRepo } from '../tasks/repo.js';
 import { FROZEN_MESSAGE } from '../admin/freeze.js';
-import { abortUnlessChanged, acquireGuard, callerId, displayName, isGuardAbort, lostAcquisition } from '../tasks/sql.js';
+import {
+  abortUnlessChanged,
+  acquireGuard,
+  callerId,
+  displayName,
+  isGuardAbort,
+  lostAcquisition,
+} from '../tasks/sql.js';
 import { assertLeaseHeld, leaseLost } from '../work-items/lease.js';
 import {
-  OPERATOR_INPUT, RETRY_MAX, plansRepo, type PlanFilters, type PlanRow, type StepRow, type WritablePlanColumn, type WritableStepColumn,
+  OPERATOR_INPUT,
+  RETRY_MAX,
+  plansRepo,
+  type PlanFilters,
+  type PlanRow,
+  type StepRow,
+  type WritablePlanColumn,
+  type WritableStepColumn,
 } from './repo.js';
 
 /**
@@ -47,7 +61,9 @@ function progressOf(steps: { status: string }[]) {
 }
 
 function currentStep(steps: { status: string; title: string }[]): string | null {
-  return steps.find((s) => s.status === 'in_progress')?.title ?? steps.find((s) => s.status === 'pending')?.title ?? null;
+  return (
+    steps.find((s) => s.status === 'in_progress')?.title ?? steps.find((s) => s.status === 'pending')?.title ?? null
+  );
 }
 
 export async function requirePlan(ctx: AppContext, id: number | null): Promise<PlanRow> {
@@ -61,7 +77,12 @@ export async function requirePlanStep(ctx: AppContext, planId: number | null, st
   return requireStep(ctx, await requirePlan(ctx, planId), stepId);
 }
 
-async function requireStep(ctx: AppContext, plan: PlanRow, stepId: number | null, message = 'Plan step not found'): Promise<StepRow> {
+async function requireStep(
+  ctx: AppContext,
+  plan: PlanRow,
+  stepId: number | null,
+  message = 'Plan step not found',
+): Promise<StepRow> {
   const step = stepId === null ? undefined : await plansRepo.step(ctx.db, plan.id, stepId);
   if (!step) throw notFound(message);
   return step;
@@ -69,7 +90,10 @@ async function requireStep(ctx: AppContext, plan: PlanRow, stepId: number | null
 
 export async function listPlans(ctx: AppContext, f: PlanFilters, limit: number, offset: number) {
   const plans = await plansRepo.list(ctx.db, f, limit, offset);
-  const steps = await plansRepo.stepSummaries(ctx.db, plans.map((p) => p.id));
+  const steps = await plansRepo.stepSummaries(
+    ctx.db,
+    plans.map((p) => p.id),
+  );
   return plans.map((plan) => {
     const own = steps.filter((s) => s.plan_id === plan.id);
     return { ...plan, steps: own, step_count: own.length, progress: progressOf(own), current_step: currentStep(own) };
@@ -78,7 +102,10 @@ export async function listPlans(ctx: AppContext, f: PlanFilters, limit: number, 
 
 export async function getPlan(ctx: AppContext, id: number | null) {
   const plan = await requirePlan(ctx, id);
-  const [steps, comments] = await Promise.all([plansRepo.steps(ctx.db, plan.id), plansRepo.commentsOfPlan(ctx.db, plan.id)]);
+  const [steps, comments] = await Promise.all([
+    plansRepo.steps(ctx.db, plan.id),
+    plansRepo.commentsOfPlan(ctx.db, plan.id),
+  ]);
   return {
     ...plan,
     steps: steps.map((s) => ({ ...s, comments: comments.filter((c) => c.step_id === s.id) })),
@@ -94,7 +121,10 @@ export async function createPlan(ctx: AppContext, p: Principal, input: CreatePla
   const gate = await checkApprovalGate(ctx, p, 'plan_create', input.approval_id, { kind: 'plan', id: input.title });
   const who = callerId(p);
   const ev: EventInput = {
-    type: 'plan_created', agent: who, projectId, summary: `${displayName(who)} created plan: ${input.title}`,
+    type: 'plan_created',
+    agent: who,
+    projectId,
+    summary: `${displayName(who)} created plan: ${input.title}`,
     // The webhook of the same name carries these fields (spec 03 §14); the bus forwards event data.
     data: { plan_id: 0, title: input.title, project_id: projectId, owner: input.owner ?? '' },
   };
@@ -110,11 +140,19 @@ export async function createPlan(ctx: AppContext, p: Principal, input: CreatePla
     }),
     // Right after the plan's insert, so its plan_id is that row's id; the plan, its steps and the event commit together.
     ctx.events.statementWithNewId(ev, 'plan_id'),
-    ...steps.map((s, i) => plansRepo.insertStepOfNewPlan({ title: s.title, description: s.description ?? '', phase: s.phase ?? '', assignee: resolved[i] }, i)),
+    ...steps.map((s, i) =>
+      plansRepo.insertStepOfNewPlan(
+        { title: s.title, description: s.description ?? '', phase: s.phase ?? '', assignee: resolved[i] },
+        i,
+      ),
+    ),
   ];
   const res = await ctx.db.batch(stmts);
   const plan = res[0].rows[0] as unknown as PlanRow;
-  ctx.events.publishWritten({ ...ev, data: { ...(ev.data as object), plan_id: plan.id } }, Number(res[1].rows[0]?.id ?? null));
+  ctx.events.publishWritten(
+    { ...ev, data: { ...(ev.data as object), plan_id: plan.id } },
+    Number(res[1].rows[0]?.id ?? null),
+  );
   const out: Record<string, unknown> = { id: plan.id, title: plan.title };
   if (steps.length) out.steps_created = steps.length;
   if (gate.approval_warning) out.approval_warning = gate.approval_warning;
@@ -135,8 +173,10 @@ export async function updatePlan(ctx: AppContext, p: Principal, id: number | nul
   const plan = await requirePlan(ctx, id);
   await assertProjectScope(ctx.db, p, plan.project_id);
   const fields: Partial<Record<WritablePlanColumn, SqlValue>> = {};
-  for (const k of ['title', 'description', 'status', 'owner', 'priority'] as const) if (input[k] !== undefined) fields[k] = input[k]!;
-  if (input.tags !== undefined) fields.tags = typeof input.tags === 'string' ? input.tags : JSON.stringify(input.tags ?? []);
+  for (const k of ['title', 'description', 'status', 'owner', 'priority'] as const)
+    if (input[k] !== undefined) fields[k] = input[k]!;
+  if (input.tags !== undefined)
+    fields.tags = typeof input.tags === 'string' ? input.tags : JSON.stringify(input.tags ?? []);
   if (input.project_id !== undefined && input.project_id !== plan.project_id) {
     // Moving a plan out of a project is not an agent's call (W20).
     if (!p.isAdmin) throw forbidden('Only an admin can move a plan to another project');
@@ -147,7 +187,13 @@ export async function updatePlan(ctx: AppContext, p: Principal, id: number | nul
   }
   const who = callerId(p);
   const ev: EventInput | null = input.status
-    ? { type: `plan_${input.status}`, agent: who, projectId: fields.project_id !== undefined ? String(fields.project_id) : plan.project_id, summary: `${displayName(who)} set plan #${plan.id} to ${input.status}`, data: { plan_id: plan.id } }
+    ? {
+        type: `plan_${input.status}`,
+        agent: who,
+        projectId: fields.project_id !== undefined ? String(fields.project_id) : plan.project_id,
+        summary: `${displayName(who)} set plan #${plan.id} to ${input.status}`,
+        data: { plan_id: plan.id },
+      }
     : null;
   const stmts: Statement[] = [plansRepo.updatePlan(plan.id, fields)];
   if (ev) stmts.push(ctx.events.statement(ev));
@@ -163,7 +209,13 @@ export async function deletePlan(ctx: AppContext, p: Principal, id: number | nul
   const plan = await requirePlan(ctx, id);
   await assertProjectScope(ctx.db, p, plan.project_id);
   const who = callerId(p);
-  const ev: EventInput = { type: 'plan_deleted', agent: who, projectId: plan.project_id, summary: `${displayName(who)} deleted plan #${plan.id}: ${plan.title}`, data: { plan_id: plan.id } };
+  const ev: EventInput = {
+    type: 'plan_deleted',
+    agent: who,
+    projectId: plan.project_id,
+    summary: `${displayName(who)} deleted plan #${plan.id}: ${plan.title}`,
+    data: { plan_id: plan.id },
+  };
   const stmts = [...plansRepo.deletePlan(plan.id), ctx.events.statement(ev)];
   const res = await ctx.db.batch(stmts);
   if (!res[stmts.length - 2].rows[0]) throw notFound('Plan not found');
@@ -216,12 +268,21 @@ export async function addStep(ctx: AppContext, p: Principal, planId: number | nu
     linked_pr_url: input.linked_pr_url ?? null,
   });
   // The event directly follows the step's insert (its step_id is that row's id) and commits with it.
-  const ev: EventInput = { type: 'plan_step_added', agent: who, projectId: plan.project_id, summary: `${displayName(who)} added step to plan #${plan.id}: ${input.title}`, data: { plan_id: plan.id, step_id: 0 } };
+  const ev: EventInput = {
+    type: 'plan_step_added',
+    agent: who,
+    projectId: plan.project_id,
+    summary: `${displayName(who)} added step to plan #${plan.id}: ${input.title}`,
+    data: { plan_id: plan.id, step_id: 0 },
+  };
   const stmts: Statement[] = [ins, ctx.events.statementWithNewId(ev, 'step_id'), plansRepo.touchPlan(plan.id)];
   if (assignee === OPERATOR_INPUT) stmts.push(plansRepo.inboxForNewestStep(plan.id, plan.title));
   const res = await ctx.db.batch(stmts);
   const step = res[0].rows[0] as unknown as StepRow;
-  ctx.events.publishWritten({ ...ev, data: { plan_id: plan.id, step_id: step.id } }, Number(res[1].rows[0]?.id ?? null));
+  ctx.events.publishWritten(
+    { ...ev, data: { plan_id: plan.id, step_id: step.id } },
+    Number(res[1].rows[0]?.id ?? null),
+  );
   return { id: step.id, plan_id: plan.id };
 }
 
@@ -243,7 +304,13 @@ export interface UpdateStepInput {
  * PUT /plans/:id/steps/:stepId (spec 03 §5.8, §5.11). The step's write, its event, the
  * retry/exhaustion consequences, operator inbox items and the plan's completion are one batch.
  */
-export async function updateStep(ctx: AppContext, p: Principal, planId: number | null, stepId: number | null, input: UpdateStepInput) {
+export async function updateStep(
+  ctx: AppContext,
+  p: Principal,
+  planId: number | null,
+  stepId: number | null,
+  input: UpdateStepInput,
+) {
   const plan = await requirePlan(ctx, planId);
   const step = await requireStep(ctx, plan, stepId);
   await assertProjectScope(ctx.db, p, plan.project_id, { assignee: step.assignee });
@@ -259,18 +326,43 @@ export async function updateStep(ctx: AppContext, p: Principal, planId: number |
   if (input.assignee !== undefined) fields.assignee = await resolveAssignee(ctx, input.assignee);
   // A PUT that assigns or starts work obeys the claim rule and the kill switch, inside its
   // compare-and-set. A step parked on operator_input waits for a human, it is not held by one.
-  const guard = acquireGuard(p, step, { assignee: fields.assignee, startsWork: input.status === 'in_progress' && step.status !== 'in_progress', leaseToken: input.lease_token }, [OPERATOR_INPUT]);
+  const guard = acquireGuard(
+    p,
+    step,
+    {
+      assignee: fields.assignee,
+      startsWork: input.status === 'in_progress' && step.status !== 'in_progress',
+      leaseToken: input.lease_token,
+    },
+    [OPERATOR_INPUT],
+  );
   const stmts: Statement[] = [];
   const at: Record<string, number> = {};
   const push = (name: string, s: Statement) => {
     at[name] = stmts.length;
     stmts.push(s);
   };
-  push('step', plansRepo.updateStep(plan.id, step.id, fields, { attempts: step.attempt_count, status: step.status, assignee: step.assignee }, input.status === 'completed', guard));
+  push(
+    'step',
+    plansRepo.updateStep(
+      plan.id,
+      step.id,
+      fields,
+      { attempts: step.attempt_count, status: step.status, assignee: step.assignee },
+      input.status === 'completed',
+      guard,
+    ),
+  );
   push('guard', abortUnlessChanged());
   push('touch', plansRepo.touchPlan(plan.id));
   const written = { ...fields };
-  const updatedEv: EventInput = { type: 'plan_step_updated', agent: who, projectId: plan.project_id, summary: `${displayName(who)} updated step #${step.id} of plan #${plan.id}`, data: { plan_id: plan.id, step_id: step.id, fields: written } };
+  const updatedEv: EventInput = {
+    type: 'plan_step_updated',
+    agent: who,
+    projectId: plan.project_id,
+    summary: `${displayName(who)} updated step #${step.id} of plan #${plan.id}`,
+    data: { plan_id: plan.id, step_id: step.id, fields: written },
+  };
   push('updatedEv', ctx.events.statement(updatedEv));
 
   const after: EventInput[] = [];
@@ -280,24 +372,52 @@ export async function updateStep(ctx: AppContext, p: Principal, planId: number |
       const attempt = step.attempt_count + 1;
       retry = { attempt };
       if (input.critique) {
-        push('critique', plansRepo.retry.critiqueComments(plan.id, step.step_order, `[auto-retry ${attempt}/${RETRY_MAX}] Prior verification FAILED — fix before re-submitting:\n${input.critique}`));
+        push(
+          'critique',
+          plansRepo.retry.critiqueComments(
+            plan.id,
+            step.step_order,
+            `[auto-retry ${attempt}/${RETRY_MAX}] Prior verification FAILED — fix before re-submitting:\n${input.critique}`,
+          ),
+        );
       }
       push('reopenPrior', plansRepo.retry.reopenPriorPhase(plan.id, step.step_order));
       push('reopen', plansRepo.retry.reopenFailed(step.id));
-      after.push({ type: 'plan_step_retry', agent: who, projectId: plan.project_id, summary: `Step #${step.id} of plan #${plan.id} failed; auto-retry ${attempt}/${RETRY_MAX}`, data: { plan_id: plan.id, step_id: step.id, attempt } });
+      after.push({
+        type: 'plan_step_retry',
+        agent: who,
+        projectId: plan.project_id,
+        summary: `Step #${step.id} of plan #${plan.id} failed; auto-retry ${attempt}/${RETRY_MAX}`,
+        data: { plan_id: plan.id, step_id: step.id, attempt },
+      });
     } else {
       push('block', plansRepo.retry.blockPlan(plan.id));
-      push('inbox', plansRepo.inboxForActiveOperators({
-        type: 'approval',
-        entityType: 'plan_step',
-        entityId: String(step.id),
-        title: `Plan step failed after retries: ${input.title ?? step.title}`,
-        summary: `Plan #${plan.id} — ${plan.title}. Step failed ${RETRY_MAX + 1} times; the plan is blocked.`,
+      push(
+        'inbox',
+        plansRepo.inboxForActiveOperators({
+          type: 'approval',
+          entityType: 'plan_step',
+          entityId: String(step.id),
+          title: `Plan step failed after retries: ${input.title ?? step.title}`,
+          summary: `Plan #${plan.id} — ${plan.title}. Step failed ${RETRY_MAX + 1} times; the plan is blocked.`,
+          data: { plan_id: plan.id, step_id: step.id },
+          priority: 'high',
+        }),
+      );
+      after.push({
+        type: 'plan_step_failed',
+        agent: who,
+        projectId: plan.project_id,
+        summary: `Step #${step.id} of plan #${plan.id} failed after retries`,
         data: { plan_id: plan.id, step_id: step.id },
-        priority: 'high',
-      }));
-      after.push({ type: 'plan_step_failed', agent: who, projectId: plan.project_id, summary: `Step #${step.id} of plan #${plan.id} failed after retries`, data: { plan_id: plan.id, step_id: step.id } });
-      after.push({ type: 'plan_blocked', agent: who, projectId: plan.project_id, summary: `Plan #${plan.id} blocked: step failed after retries`, data: { plan_id: plan.id } });
+      });
+      after.push({
+        type: 'plan_blocked',
+        agent: who,
+        projectId: plan.project_id,
+        summary: `Plan #${plan.id} blocked: step failed after retries`,
+        data: { plan_id: plan.id },
+      });
     }
   }
   if (fields.assignee === OPERATOR_INPUT && step.assignee !== OPERATOR_INPUT) {
@@ -306,7 +426,13 @@ export async function updateStep(ctx: AppContext, p: Principal, planId: number |
   // Consequences known before the write are recorded in the same batch (issue 17)...
   after.forEach((e, i) => push(`after${i}`, ctx.events.statement(e)));
   // ...and plan_completed only if the completion right before it changed the plan.
-  const completedEv: EventInput = { type: 'plan_completed', agent: who, projectId: plan.project_id, summary: `Plan #${plan.id} completed (all steps done)`, data: { plan_id: plan.id } };
+  const completedEv: EventInput = {
+    type: 'plan_completed',
+    agent: who,
+    projectId: plan.project_id,
+    summary: `Plan #${plan.id} completed (all steps done)`,
+    data: { plan_id: plan.id },
+  };
   if (input.status === 'completed') {
     push('complete', plansRepo.completeIfFinished(plan.id));
     push('completedEv', ctx.events.statementIfChanged(completedEv));
@@ -324,20 +450,27 @@ export async function updateStep(ctx: AppContext, p: Principal, planId: number |
       if (lost === 'lease') throw leaseLost('plan_step', now);
       if (lost === 'frozen') throw unavailable(FROZEN_MESSAGE);
       // Otherwise a lost race, most often to a claim: answered the same way.
-      if (lost === 'held' || (now.assignee && now.assignee !== (fields.assignee ?? step.assignee) && now.status === 'in_progress')) {
+      if (
+        lost === 'held' ||
+        (now.assignee && now.assignee !== (fields.assignee ?? step.assignee) && now.status === 'in_progress')
+      ) {
         throw conflict('Plan step already claimed', { assignee: now.assignee });
       }
-      throw conflict('Plan step was changed by someone else; read it again and retry', { assignee: now.assignee, status: now.status });
+      throw conflict('Plan step was changed by someone else; read it again and retry', {
+        assignee: now.assignee,
+        status: now.status,
+      });
     }
     throw err;
   }
   ctx.events.publishWritten(updatedEv, Number(res[at.updatedEv].rows[0]?.id ?? null));
   after.forEach((e, i) => ctx.events.publishWritten(e, Number(res[at[`after${i}`]].rows[0]?.id ?? null)));
-  if (at.completedEv !== undefined && res[at.completedEv].rows[0]) ctx.events.publishWritten(completedEv, Number(res[at.completedEv].rows[0].id));
+  if (at.completedEv !== undefined && res[at.completedEv].rows[0])
+    ctx.events.publishWritten(completedEv, Number(res[at.completedEv].rows[0].id));
   if (input.status === 'completed') {
-    await appendSleepLog(ctx, 'steps_completed', [{ id: step.id, title: input.title ?? step.title, agent: who, time: ctx.clock.now().toISOString() }]).catch((err) =>
-      ctx.log.warn('sleep log append failed', { step_id: step.id, error: (err as Error).message }),
-    );
+    await appendSleepLog(ctx, 'steps_completed', [
+      { id: step.id, title: input.title ?? step.title, agent: who, time: ctx.clock.now().toISOString() },
+    ]).catch((err) => ctx.log.warn('sleep log append failed', { step_id: step.id, error: (err as Error).message }));
   }
   const out: Record<string, unknown> = { ok: true, step_id: step.id };
   if (retry) out.retry = { attempt: retry.attempt, max: RETRY_MAX };
@@ -353,15 +486,34 @@ export async function deleteStep(ctx: AppContext, p: Principal, planId: number |
   return { ok: true, deleted: step.id };
 }
 
-export async function addStepComment(ctx: AppContext, p: Principal, planId: number | null, stepId: number | null, content: string, author: unknown) {
+export async function addStepComment(
+  ctx: AppContext,
+  p: Principal,
+  planId: number | null,
+  stepId: number | null,
+  content: string,
+  author: unknown,
+) {
   const plan = await requirePlan(ctx, planId);
   await assertProjectScope(ctx.db, p, plan.project_id);
   const step = await requireStep(ctx, plan, stepId, 'Step not found');
   const who = callerId(p);
-  const ev: EventInput = { type: 'plan_step_comment', agent: who, projectId: plan.project_id, summary: `${displayName(who)} commented on step #${step.id} of plan #${plan.id}`, data: { plan_id: plan.id, step_id: step.id, comment_id: 0 } };
-  const res = await ctx.db.batch([plansRepo.insertStepComment(plan.id, step.id, actingIdentity(p, author), content), ctx.events.statementWithNewId(ev, 'comment_id')]);
+  const ev: EventInput = {
+    type: 'plan_step_comment',
+    agent: who,
+    projectId: plan.project_id,
+    summary: `${displayName(who)} commented on step #${step.id} of plan #${plan.id}`,
+    data: { plan_id: plan.id, step_id: step.id, comment_id: 0 },
+  };
+  const res = await ctx.db.batch([
+    plansRepo.insertStepComment(plan.id, step.id, actingIdentity(p, author), content),
+    ctx.events.statementWithNewId(ev, 'comment_id'),
+  ]);
   const row = res[0].rows[0] as Record<string, unknown>;
-  ctx.events.publishWritten({ ...ev, data: { plan_id: plan.id, step_id: step.id, comment_id: row.id } }, Number(res[1].rows[0]?.id ?? null));
+  ctx.events.publishWritten(
+    { ...ev, data: { plan_id: plan.id, step_id: step.id, comment_id: row.id } },
+    Number(res[1].rows[0]?.id ?? null),
+  );
   return row;
 }
 

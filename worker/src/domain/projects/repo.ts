@@ -17,7 +17,17 @@ export interface ProjectRow {
   team_id: string | null;
 }
 
-export const WRITABLE_PROJECT_COLUMNS = ['name', 'description', 'repo_url', 'repo_path', 'org_id', 'type', 'status', 'bug_categories', 'team_id'] as const;
+export const WRITABLE_PROJECT_COLUMNS = [
+  'name',
+  'description',
+  'repo_url',
+  'repo_path',
+  'org_id',
+  'type',
+  'status',
+  'bug_categories',
+  'team_id',
+] as const;
 export type WritableProjectColumn = (typeof WRITABLE_PROJECT_COLUMNS)[number];
 
 export const projectsRepo = {
@@ -41,7 +51,9 @@ export const projectsRepo = {
   },
 
   update(id: string, fields: Partial<Record<WritableProjectColumn, SqlValue>>): Statement {
-    const cols = Object.keys(fields).filter((k): k is WritableProjectColumn => (WRITABLE_PROJECT_COLUMNS as readonly string[]).includes(k));
+    const cols = Object.keys(fields).filter((k): k is WritableProjectColumn =>
+      (WRITABLE_PROJECT_COLUMNS as readonly string[]).includes(k),
+    );
     if (cols.length === 0) return { sql: 'SELECT * FROM projects WHERE id = ?', args: [id] };
     return {
       sql: `UPDATE projects SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE id = ? RETURNING *`,
@@ -58,7 +70,12 @@ export const projectsRepo = {
               (SELECT COUNT(*) FROM bugs WHERE project_id = ?) AS bugs`,
       [id, id, id, id],
     );
-    return { agents: Number(r?.agents ?? 0), tasks: Number(r?.tasks ?? 0), plans: Number(r?.plans ?? 0), bugs: Number(r?.bugs ?? 0) };
+    return {
+      agents: Number(r?.agents ?? 0),
+      tasks: Number(r?.tasks ?? 0),
+      plans: Number(r?.plans ?? 0),
+      bugs: Number(r?.bugs ?? 0),
+    };
   },
 
   /**

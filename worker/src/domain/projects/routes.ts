@@ -11,7 +11,12 @@ import { projectsRepo } from './repo.js';
 import { createProject, deleteProject, requireProject, updateProject } from './service.js';
 
 // Project ids are stored verbatim (SEC-52); they only have to be a usable path segment.
-const projectId = z.string().trim().min(1).max(200).regex(/^[^/?#\s]+$/, 'must not contain "/", "?", "#" or spaces');
+const projectId = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .regex(/^[^/?#\s]+$/, 'must not contain "/", "?", "#" or spaces');
 const text = (max: number) => z.string().max(max);
 const createSchema = z.object({
   id: projectId,
@@ -69,7 +74,9 @@ export function projectRoutes(app: AppContext) {
     return c.json(await updateProject(app, principalOf(c), id, parseWith(updateSchema, body)));
   });
 
-  r.delete('/projects/:id', requireAdmin, async (c) => c.json(await deleteProject(app, principalOf(c), c.req.param('id'))));
+  r.delete('/projects/:id', requireAdmin, async (c) =>
+    c.json(await deleteProject(app, principalOf(c), c.req.param('id'))),
+  );
 
   return r;
 }

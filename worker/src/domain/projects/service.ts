@@ -38,7 +38,13 @@ export async function createProject(ctx: AppContext, p: Principal, input: Create
     repo_path: input.repo_path ?? '',
     type: input.type ?? 'software',
   };
-  const ev: EventInput = { type: 'project_created', agent: who, projectId: row.id, summary: `Project created: ${row.name}`, data: { project_id: row.id } };
+  const ev: EventInput = {
+    type: 'project_created',
+    agent: who,
+    projectId: row.id,
+    summary: `Project created: ${row.name}`,
+    data: { project_id: row.id },
+  };
   const s = projectsRepo.insert(row);
   const created = (await ctx.db.execute(s.sql, s.args)).rows[0] as unknown as ProjectRow | undefined;
   if (!created) throw conflict(`Project ${input.id} already exists`);
@@ -46,7 +52,9 @@ export async function createProject(ctx: AppContext, p: Principal, input: Create
   return created;
 }
 
-export type UpdateProjectInput = Partial<Record<Exclude<WritableProjectColumn, 'bug_categories' | 'team_id'>, string>> & {
+export type UpdateProjectInput = Partial<
+  Record<Exclude<WritableProjectColumn, 'bug_categories' | 'team_id'>, string>
+> & {
   bug_categories?: string[];
   team_id?: string | null;
 };
@@ -59,7 +67,13 @@ export async function updateProject(ctx: AppContext, p: Principal, id: string, i
     fields[k as WritableProjectColumn] = k === 'bug_categories' ? JSON.stringify(v) : (v as string | null);
   }
   const who = callerId(p);
-  const ev: EventInput = { type: 'project_updated', agent: who, projectId: id, summary: `Project updated: ${id}`, data: { project_id: id, fields: Object.keys(fields) } };
+  const ev: EventInput = {
+    type: 'project_updated',
+    agent: who,
+    projectId: id,
+    summary: `Project updated: ${id}`,
+    data: { project_id: id, fields: Object.keys(fields) },
+  };
   const stmts: Statement[] = [projectsRepo.update(id, fields)];
   const changes = Object.keys(fields).length > 0;
   if (changes) stmts.push(ctx.events.statement(ev));
@@ -78,8 +92,16 @@ export async function deleteProject(ctx: AppContext, p: Principal, id: string) {
   if (!gone) {
     if (!(await projectsRepo.get(ctx.db, id))) throw notFound('Project not found');
     const dependants = await projectsRepo.dependants(ctx.db, id);
-    throw conflict(`Project ${id} is still in use; move or delete its agents, tasks, plans and bugs first`, { dependants });
+    throw conflict(`Project ${id} is still in use; move or delete its agents, tasks, plans and bugs first`, {
+      dependants,
+    });
   }
-  await ctx.events.emit({ type: 'project_deleted', agent: who, projectId: id, summary: `Project deleted: ${id}`, data: { project_id: id } });
+  await ctx.events.emit({
+    type: 'project_deleted',
+    agent: who,
+    projectId: id,
+    summary: `Project deleted: ${id}`,
+    data: { project_id: id },
+  });
   return { ok: true, deleted: id };
 }

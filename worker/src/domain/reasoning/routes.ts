@@ -24,15 +24,21 @@ export function reasoningRoutes(app: AppContext) {
     const step = b.step === undefined ? 'thinking' : b.step;
     if (typeof step !== 'string' || !STEPS.includes(step)) throw badRequest('invalid step');
     const taskId = b.task_id === undefined || b.task_id === null ? null : b.task_id;
-    if (taskId !== null && !(typeof taskId === 'number' && Number.isInteger(taskId) && taskId > 0)) throw badRequest('task_id must be a positive integer');
+    if (taskId !== null && !(typeof taskId === 'number' && Number.isInteger(taskId) && taskId > 0))
+      throw badRequest('task_id must be a positive integer');
     const turn = b.turn === undefined || b.turn === null ? null : b.turn;
-    if (turn !== null && !(typeof turn === 'number' && Number.isInteger(turn) && turn >= 0)) throw badRequest('turn must be a non-negative integer');
-    if (b.text !== undefined && b.text !== null && typeof b.text !== 'string') throw badRequest('text must be a string');
+    if (turn !== null && !(typeof turn === 'number' && Number.isInteger(turn) && turn >= 0))
+      throw badRequest('turn must be a non-negative integer');
+    if (b.text !== undefined && b.text !== null && typeof b.text !== 'string')
+      throw badRequest('text must be a string');
     const text = typeof b.text === 'string' ? b.text : '';
     if (text.length > MAX_TEXT) throw badRequest(`text exceeds max length (${MAX_TEXT} chars)`);
     const tool = b.tool === undefined || b.tool === null ? null : b.tool;
     if (tool !== null && (typeof tool !== 'object' || Array.isArray(tool))) throw badRequest('tool must be an object');
-    const toolName = tool && typeof (tool as { name?: unknown }).name === 'string' ? (tool as { name: string }).name.slice(0, 100) : null;
+    const toolName =
+      tool && typeof (tool as { name?: unknown }).name === 'string'
+        ? (tool as { name: string }).name.slice(0, 100)
+        : null;
 
     const agent = actingIdentity(p, b.agent);
     const summary = `${agent} · ${step}${toolName ? ` · ${toolName}` : ''}${taskId !== null ? ` (task #${taskId})` : ''}`;

@@ -6,7 +6,14 @@ import type { Statement } from '../../db/types.js';
  * as the request insert and takes the request's id from last_insert_rowid().
  */
 export const requestTasks = {
-  insertLinkedToPreviousMessage(t: { title: string; description: string; project_id: string; requester: string; assignee: string; priority: string }): Statement {
+  insertLinkedToPreviousMessage(t: {
+    title: string;
+    description: string;
+    project_id: string;
+    requester: string;
+    assignee: string;
+    priority: string;
+  }): Statement {
     return {
       sql: `INSERT INTO tasks (title, description, project_id, requester, assignee, status, priority, request_id)
             VALUES (?, ?, ?, ?, ?, 'open', ?, last_insert_rowid()) RETURNING id`,

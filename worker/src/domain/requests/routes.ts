@@ -22,11 +22,22 @@ export function requestRoutes(app: AppContext) {
   r.post('/requests', requireAny, async (c) => {
     const p = principalOf(c);
     const body = bodyOf(c);
-    await app.guards.check('request.create', { agent: callerId(p), project_id: body.project_id ?? null, to_agent: body.to_agent ?? null, content: typeof body.content === 'string' ? body.content.slice(0, 200) : '' }, p);
+    await app.guards.check(
+      'request.create',
+      {
+        agent: callerId(p),
+        project_id: body.project_id ?? null,
+        to_agent: body.to_agent ?? null,
+        content: typeof body.content === 'string' ? body.content.slice(0, 200) : '',
+      },
+      p,
+    );
     return c.json(await requests.create(p, body));
   });
 
-  r.get('/requests/pending', requireAny, async (c) => c.json(await requests.pending(principalOf(c), c.req.query('agent_id') || undefined)));
+  r.get('/requests/pending', requireAny, async (c) =>
+    c.json(await requests.pending(principalOf(c), c.req.query('agent_id') || undefined)),
+  );
 
   r.put('/requests/:id', requireAny, async (c) => {
     const id = parseIntId(c.req.param('id'));
@@ -36,10 +47,12 @@ export function requestRoutes(app: AppContext) {
     if (msg.msg_type !== 'request') throw badRequest(`Message #${id} is not a request`);
     const body = bodyOf(c);
     const status = body.status;
-    if (status === undefined || status === null || status === '') throw badRequest('status is required (acknowledged, resolved, completed)');
+    if (status === undefined || status === null || status === '')
+      throw badRequest('status is required (acknowledged, resolved, completed)');
     const p = principalOf(c);
     if (status === 'acknowledged' || status === 'ack') return c.json(await messages.ack(p, id));
-    if (status === 'resolved' || status === 'completed' || status === 'done') return c.json(await messages.resolve(p, id, body.response, false));
+    if (status === 'resolved' || status === 'completed' || status === 'done')
+      return c.json(await messages.resolve(p, id, body.response, false));
     throw badRequest('Invalid status. Use: acknowledged, resolved, completed');
   });
 

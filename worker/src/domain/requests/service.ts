@@ -8,7 +8,15 @@ import { assertProjectScope } from '../../auth/scope.js';
 import { agentsRepo } from '../agents/repo.js';
 import { toDbTime } from '../agents/json.js';
 import { messagesRepo } from '../messages/repo.js';
-import { callerId, contentOf, insertWithFollowUps, displayName, metadataOf, optString, requestInboxItem } from '../messages/service.js';
+import {
+  callerId,
+  contentOf,
+  insertWithFollowUps,
+  displayName,
+  metadataOf,
+  optString,
+  requestInboxItem,
+} from '../messages/service.js';
 import { requestTasks } from './repo.js';
 import { WebhookService } from '../webhooks/service.js';
 
@@ -25,7 +33,8 @@ export class RequestService {
    */
   async pending(p: Principal, asked: string | undefined) {
     const own = [callerId(p), await canonicalWho(this.app, p)];
-    if (asked !== undefined && !p.isAdmin && !own.includes(asked)) throw forbidden('Can only read your own pending requests');
+    if (asked !== undefined && !p.isAdmin && !own.includes(asked))
+      throw forbidden('Can only read your own pending requests');
     return messagesRepo.pendingRequestRows(this.app.db, asked ?? own[0]);
   }
 
@@ -34,7 +43,8 @@ export class RequestService {
     const { db } = this.app;
     const content = contentOf(body);
     const to = body.to_agent;
-    if (to === undefined || to === null || to === '') throw badRequest('to_agent is required for requests — use POST /messages for broadcasts');
+    if (to === undefined || to === null || to === '')
+      throw badRequest('to_agent is required for requests — use POST /messages for broadcasts');
     if (typeof to !== 'string' || to.length > 128) throw badRequest('to_agent must be a string');
     const sender = callerId(p);
     const thread = optString(body, 'thread_id', 200);
@@ -47,17 +57,39 @@ export class RequestService {
       const t = optString(body, 'task_title', 500);
       taskTitle = t ?? content.slice(0, 80);
       if (body.priority !== undefined && body.priority !== null) {
-        if (typeof body.priority !== 'string' || !(TASK_PRIORITIES as readonly string[]).includes(body.priority)) throw invalidEnum('priority', body.priority, TASK_PRIORITIES);
+        if (typeof body.priority !== 'string' || !(TASK_PRIORITIES as readonly string[]).includes(body.priority))
+          throw invalidEnum('priority', body.priority, TASK_PRIORITIES);
         priority = body.priority;
       }
     }
     // The auto-task is a work item: the sender needs write scope on its project (spec README).
     if (autoTask) await assertProjectScope(db, p, project ?? '');
     const stmts: Statement[] = [
-      messagesRepo.insert({ from_agent: sender, to_agent: to, thread_id: thread, project_id: project, content, metadata, msg_type: 'request', status: 'pending', channel_id: null, priority: 'urgent' }),
+      messagesRepo.insert({
+        from_agent: sender,
+        to_agent: to,
+        thread_id: thread,
+        project_id: project,
+        content,
+        metadata,
+        msg_type: 'request',
+        status: 'pending',
+        channel_id: null,
+        priority: 'urgent',
+      }),
     ];
     // Must directly follow the message insert: it links the task through last_insert_rowid().
-    if (autoTask) stmts.push(requestTasks.insertLinkedToPreviousMessage({ title: taskTitle, description: content, project_id: project ?? '', requester: sender, assignee: to, priority }));
+    if (autoTask)
+      stmts.push(
+        requestTasks.insertLinkedToPreviousMessage({
+          title: taskTitle,
+          description: content,
+          project_id: project ?? '',
+          requester: sender,
+          assignee: to,
+          priority,
+        }),
+      );
     const recipient = await agentsRepo.get(db, to);
     // The request, its task, inbox item and events commit together (see insertWithFollowUps).
     const hooks = new WebhookService(this.app);
@@ -65,15 +97,36 @@ export class RequestService {
       const id = Number(res[0].rows[0].id);
       const taskId = autoTask ? Number(res[1].rows[0].id) : undefined;
       const follow: Statement[] = [];
-      if (recipient?.operator_id) follow.push(requestInboxItem(recipient.operator_id, id, sender, to, content, project));
+      if (recipient?.operator_id)
+        follow.push(requestInboxItem(recipient.operator_id, id, sender, to, content, project));
       // The recipient's webhook (spec 04 §8.3) commits with the request.
-      follow.push(hooks.enqueueStatement('request_created', to, { message_id: id, from: sender, content: content.slice(0, 200) }));
+      follow.push(
+        hooks.enqueueStatement('request_created', to, { message_id: id, from: sender, content: content.slice(0, 200) }),
+      );
       const events: EventInput[] = [
-        { type: 'request_created', agent: sender, projectId: project, summary: `${displayName(sender)} sent request to ${displayName(to)}`, data: { message_id: id } },
-        { type: 'request_received', agent: to, projectId: project, summary: `${displayName(sender)} → ${displayName(to)}`, data: { message_id: id, from: sender, blocking: true } },
+        {
+          type: 'request_created',
+          agent: sender,
+          projectId: project,
+          summary: `${displayName(sender)} sent request to ${displayName(to)}`,
+          data: { message_id: id },
+        },
+        {
+          type: 'request_received',
+          agent: to,
+          projectId: project,
+          summary: `${displayName(sender)} → ${displayName(to)}`,
+          data: { message_id: id, from: sender, blocking: true },
+        },
       ];
       if (taskId !== undefined) {
-        events.push({ type: 'task_created', agent: sender, projectId: project, summary: `Auto-task from request: ${taskTitle} → ${displayName(to)}`, data: { task_id: taskId, message_id: id } });
+        events.push({
+          type: 'task_created',
+          agent: sender,
+          projectId: project,
+          summary: `Auto-task from request: ${taskTitle} → ${displayName(to)}`,
+          data: { task_id: taskId, message_id: id },
+        });
       }
       return { stmts: follow, events, result: { id, taskId } };
     });
@@ -86,7 +139,13 @@ export class RequestService {
 export async function resolveStaleRequests(app: AppContext): Promise<number> {
   const closed = await messagesRepo.resolveStale(app.db, toDbTime(app.clock.now().getTime() - STALE_MS));
   for (const m of closed) {
-    await app.events.emit({ type: 'request_resolved', agent: 'system', projectId: m.project_id, summary: `System auto-resolved request #${m.id} (pending over 72 hours)`, data: { message_id: m.id, auto: true } });
+    await app.events.emit({
+      type: 'request_resolved',
+      agent: 'system',
+      projectId: m.project_id,
+      summary: `System auto-resolved request #${m.id} (pending over 72 hours)`,
+      data: { message_id: m.id, auto: true },
+    });
   }
   return closed.length;
 }

@@ -38,15 +38,27 @@ export const diffRepo = {
   },
   plans(db: Queryable, since: string, scope: string[] | null) {
     const s = scoped('project_id', scope);
-    return db.all(`SELECT * FROM plans WHERE updated_at > ? AND ${s.sql} ORDER BY updated_at DESC LIMIT 20`, [since, ...s.args]);
+    return db.all(`SELECT * FROM plans WHERE updated_at > ? AND ${s.sql} ORDER BY updated_at DESC LIMIT 20`, [
+      since,
+      ...s.args,
+    ]);
   },
   bugs(db: Queryable, since: string, scope: string[] | null) {
     const s = scoped('project_id', scope);
-    return db.all(`SELECT * FROM bugs WHERE updated_at > ? AND ${s.sql} ORDER BY updated_at DESC LIMIT 20`, [since, ...s.args]);
+    return db.all(`SELECT * FROM bugs WHERE updated_at > ? AND ${s.sql} ORDER BY updated_at DESC LIMIT 20`, [
+      since,
+      ...s.args,
+    ]);
   },
   async eventCount(db: Queryable, agentId: string, since: string, scope: string[] | null) {
-    const s = scope === null ? { sql: '1', args: [] as SqlArgs } : { sql: `(agent = ? OR project_id IN (${scope.map(() => '?').join(',')}))`, args: [agentId, ...scope] };
-    const r = await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE created_at > ? AND ${s.sql} LIMIT 50)`, [since, ...s.args]);
+    const s =
+      scope === null
+        ? { sql: '1', args: [] as SqlArgs }
+        : { sql: `(agent = ? OR project_id IN (${scope.map(() => '?').join(',')}))`, args: [agentId, ...scope] };
+    const r = await db.get<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE created_at > ? AND ${s.sql} LIMIT 50)`,
+      [since, ...s.args],
+    );
     return Number(r?.n ?? 0);
   },
 };

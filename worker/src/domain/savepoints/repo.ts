@@ -28,7 +28,9 @@ export const KEEP_PER_AGENT_DAILY = 50;
 
 export const savepointsRepo = {
   latest(db: Queryable, agentId: string) {
-    return db.get<SavepointRow>('SELECT * FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC LIMIT 1', [agentId]);
+    return db.get<SavepointRow>('SELECT * FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC LIMIT 1', [
+      agentId,
+    ]);
   },
 
   list(db: Queryable, agentId: string, limit: number) {
@@ -43,14 +45,29 @@ export const savepointsRepo = {
    * Inserts a savepoint. Undelivered hand-off notes of the previous latest savepoint are carried
    * forward, so a heartbeat never buries them before a boot shows them (spec 02 W21).
    */
-  insert(s: { agentId: string; sessionId?: string | null; workingOn: string; stateSnapshot?: string; messagesAcked?: string; notes?: string | null }): Statement {
+  insert(s: {
+    agentId: string;
+    sessionId?: string | null;
+    workingOn: string;
+    stateSnapshot?: string;
+    messagesAcked?: string;
+    notes?: string | null;
+  }): Statement {
     return {
       sql: `INSERT INTO agent_savepoints (agent_id, session_id, working_on, state_snapshot, messages_acked, notes, notes_delivered)
             SELECT ?, ?, ?, ?, ?,
                    COALESCE(?, (SELECT notes FROM agent_savepoints WHERE agent_id = ? AND notes IS NOT NULL AND notes_delivered = 0 ORDER BY id DESC LIMIT 1)),
                    0
             RETURNING id`,
-      args: [s.agentId, s.sessionId ?? null, s.workingOn, s.stateSnapshot ?? '{}', s.messagesAcked ?? '[]', s.notes ?? null, s.agentId],
+      args: [
+        s.agentId,
+        s.sessionId ?? null,
+        s.workingOn,
+        s.stateSnapshot ?? '{}',
+        s.messagesAcked ?? '[]',
+        s.notes ?? null,
+        s.agentId,
+      ],
     };
   },
 
@@ -82,7 +99,10 @@ export const savepointsRepo = {
 
   /** A boot has shown the notes: stop carrying them forward. */
   markNotesDelivered(agentId: string): Statement {
-    return { sql: 'UPDATE agent_savepoints SET notes_delivered = 1 WHERE agent_id = ? AND notes IS NOT NULL AND notes_delivered = 0', args: [agentId] };
+    return {
+      sql: 'UPDATE agent_savepoints SET notes_delivered = 1 WHERE agent_id = ? AND notes IS NOT NULL AND notes_delivered = 0',
+      args: [agentId],
+    };
   },
 
   deleteForAgent(agentId: string): Statement {

@@ -15,11 +15,19 @@ export function savepointRoutes(app: AppContext) {
 
   app.jobs.push({ name: 'savepoint_retention', everyMs: DAY, run: (a) => savepointsRepo.pruneAll(a.db) });
 
-  r.get('/agents/:id/savepoint/diff', requireAny, async (c) => c.json(await sp.diff(principalOf(c), c.req.param('id'))));
+  r.get('/agents/:id/savepoint/diff', requireAny, async (c) =>
+    c.json(await sp.diff(principalOf(c), c.req.param('id'))),
+  );
   r.get('/agents/:id/savepoint', requireAny, async (c) => c.json(await sp.latest(principalOf(c), c.req.param('id'))));
-  r.get('/agents/:id/savepoints', requireAny, async (c) => c.json(await sp.list(principalOf(c), c.req.param('id'), c.req.query('limit'))));
-  r.put('/agents/:id/savepoint/notes', requireAdmin, async (c) => c.json(await sp.setNotes(c.req.param('id'), bodyOf(c).notes)));
-  r.post('/agents/:id/savepoint', requireAdmin, async (c) => c.json(await sp.create(c.req.param('id'), bodyOf(c).notes)));
+  r.get('/agents/:id/savepoints', requireAny, async (c) =>
+    c.json(await sp.list(principalOf(c), c.req.param('id'), c.req.query('limit'))),
+  );
+  r.put('/agents/:id/savepoint/notes', requireAdmin, async (c) =>
+    c.json(await sp.setNotes(c.req.param('id'), bodyOf(c).notes)),
+  );
+  r.post('/agents/:id/savepoint', requireAdmin, async (c) =>
+    c.json(await sp.create(c.req.param('id'), bodyOf(c).notes)),
+  );
 
   return r;
 }

@@ -26,15 +26,16 @@ export async function savepointDiff(app: AppContext, agent: AgentRow, sp?: Savep
   const acked = parseArray(latest.messages_acked).map(Number).filter(Number.isInteger);
   const scope = await workScope(app, agent);
   const projects = scope ?? [];
-  const [new_messages, tasks_changed, context_changed, plans_changed, bugs_changed, events, drone_jobs_changed] = await parallelQueries([
-    () => diffRepo.messages(app.db, agent.id, since, acked),
-    () => diffRepo.tasks(app.db, agent.id, since, scope),
-    () => diffRepo.context(app.db, agent.id, [agent.id, ...projects, 'mycelium'], since),
-    () => diffRepo.plans(app.db, since, scope),
-    () => diffRepo.bugs(app.db, since, scope),
-    () => diffRepo.eventCount(app.db, agent.id, since, scope),
-    () => dronesRepo.changedSince(app.db, agent.id, since),
-  ]);
+  const [new_messages, tasks_changed, context_changed, plans_changed, bugs_changed, events, drone_jobs_changed] =
+    await parallelQueries([
+      () => diffRepo.messages(app.db, agent.id, since, acked),
+      () => diffRepo.tasks(app.db, agent.id, since, scope),
+      () => diffRepo.context(app.db, agent.id, [agent.id, ...projects, 'mycelium'], since),
+      () => diffRepo.plans(app.db, since, scope),
+      () => diffRepo.bugs(app.db, since, scope),
+      () => diffRepo.eventCount(app.db, agent.id, since, scope),
+      () => dronesRepo.changedSince(app.db, agent.id, since),
+    ]);
   return {
     has_savepoint: true as const,
     savepoint_id: latest.id,
@@ -43,7 +44,15 @@ export async function savepointDiff(app: AppContext, agent: AgentRow, sp?: Savep
     was_working_on: latest.working_on,
     notes: latest.notes,
     previous_state: parseObject(latest.state_snapshot),
-    changes: { new_messages, tasks_changed, context_changed, plans_changed, bugs_changed, drone_jobs_changed, events_since: events },
+    changes: {
+      new_messages,
+      tasks_changed,
+      context_changed,
+      plans_changed,
+      bugs_changed,
+      drone_jobs_changed,
+      events_since: events,
+    },
     summary: {
       messages: new_messages.length,
       tasks: tasks_changed.length,
@@ -85,7 +94,12 @@ export class SavepointService {
     if (notes.length > 20_000) throw badRequest('notes exceeds max length (20000 chars)');
     const row = await savepointsRepo.setNotesOnLatest(this.app.db, agentId, notes);
     if (!row) throw notFound('No savepoint found for agent');
-    await this.app.events.emit({ type: 'savepoint_notes', agent: '__admin__', summary: `Admin left notes for ${agentId}: ${notes.slice(0, 100)}`, data: { agent_id: agentId, savepoint_id: row.id } });
+    await this.app.events.emit({
+      type: 'savepoint_notes',
+      agent: '__admin__',
+      summary: `Admin left notes for ${agentId}: ${notes.slice(0, 100)}`,
+      data: { agent_id: agentId, savepoint_id: row.id },
+    });
     return { ok: true, savepoint_id: Number(row.id) };
   }
 
@@ -94,7 +108,11 @@ export class SavepointService {
     if (!agent) throw notFound('Agent not found');
     if (notes !== undefined && notes !== null && typeof notes !== 'string') throw badRequest('notes must be a string');
     const [ins] = await this.app.db.batch([
-      savepointsRepo.insert({ agentId, workingOn: agent.working_on ?? '', notes: (notes as string | undefined) || null }),
+      savepointsRepo.insert({
+        agentId,
+        workingOn: agent.working_on ?? '',
+        notes: (notes as string | undefined) || null,
+      }),
       savepointsRepo.prune(agentId),
     ]);
     return { ok: true, savepoint_id: Number(ins.rows[0].id) };

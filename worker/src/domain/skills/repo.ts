@@ -22,7 +22,12 @@ export interface SkillRow {
 }
 
 export type NewSkill = Omit<SkillRow, 'status' | 'install_count' | 'created_at' | 'updated_at'>;
-export type SkillChanges = Partial<Pick<SkillRow, 'name' | 'description' | 'category' | 'version' | 'install_data' | 'required_capabilities' | 'tags' | 'status'>>;
+export type SkillChanges = Partial<
+  Pick<
+    SkillRow,
+    'name' | 'description' | 'category' | 'version' | 'install_data' | 'required_capabilities' | 'tags' | 'status'
+  >
+>;
 
 /** install_count is the number of agents that have the skill, recounted on every (un)install. */
 const recount = (skillId: string): Statement => ({
@@ -43,22 +48,41 @@ export const skillsRepo = {
     }
     if (q.search) {
       // instr() is a plain substring test: `%` and `_` in a search are literal characters.
-      conds.push('(instr(lower(name), lower(?)) > 0 OR instr(lower(description), lower(?)) > 0 OR instr(lower(tags), lower(?)) > 0)');
+      conds.push(
+        '(instr(lower(name), lower(?)) > 0 OR instr(lower(description), lower(?)) > 0 OR instr(lower(tags), lower(?)) > 0)',
+      );
       args.push(q.search, q.search, q.search);
     }
-    return db.all<SkillRow>(`SELECT * FROM skills WHERE ${conds.join(' AND ')} ORDER BY install_count DESC, name ASC LIMIT 500`, args);
+    return db.all<SkillRow>(
+      `SELECT * FROM skills WHERE ${conds.join(' AND ')} ORDER BY install_count DESC, name ASC LIMIT 500`,
+      args,
+    );
   },
   /** Insert; null when the id is taken. */
   insert(db: Queryable, s: NewSkill) {
     return db.get<{ id: string }>(
       `INSERT INTO skills (id, name, description, category, version, author, install_type, install_data, required_capabilities, tags)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING RETURNING id`,
-      [s.id, s.name, s.description, s.category, s.version, s.author, s.install_type, s.install_data, s.required_capabilities, s.tags],
+      [
+        s.id,
+        s.name,
+        s.description,
+        s.category,
+        s.version,
+        s.author,
+        s.install_type,
+        s.install_data,
+        s.required_capabilities,
+        s.tags,
+      ],
     );
   },
   update(db: Queryable, id: string, changes: SkillChanges) {
     const { sets, args } = assignments(changes);
-    return db.get<SkillRow>(`UPDATE skills SET ${[...sets, "updated_at = datetime('now')"].join(', ')} WHERE id = ? RETURNING *`, [...args, id]);
+    return db.get<SkillRow>(
+      `UPDATE skills SET ${[...sets, "updated_at = datetime('now')"].join(', ')} WHERE id = ? RETURNING *`,
+      [...args, id],
+    );
   },
   install(db: { batch(s: Statement[]): Promise<unknown> }, agentId: string, skillId: string, config: string) {
     return db.batch([
@@ -71,6 +95,9 @@ export const skillsRepo = {
     ]);
   },
   uninstall(db: { batch(s: Statement[]): Promise<unknown> }, agentId: string, skillId: string) {
-    return db.batch([{ sql: 'DELETE FROM agent_skills WHERE agent_id = ? AND skill_id = ?', args: [agentId, skillId] }, recount(skillId)]);
+    return db.batch([
+      { sql: 'DELETE FROM agent_skills WHERE agent_id = ? AND skill_id = ?', args: [agentId, skillId] },
+      recount(skillId),
+    ]);
   },
 };

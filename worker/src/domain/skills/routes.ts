@@ -10,7 +10,9 @@ import { agentsRepo } from '../agents/repo.js';
 import { skillsRepo, type SkillChanges } from './repo.js';
 
 /** JSON-ish columns: objects and arrays are stored as JSON text, strings verbatim (spec 05 §0.2). */
-const jsonText = z.union([z.string().max(100_000), z.record(z.string(), z.unknown()), z.array(z.unknown())]).transform((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
+const jsonText = z
+  .union([z.string().max(100_000), z.record(z.string(), z.unknown()), z.array(z.unknown())])
+  .transform((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
 const text = (max: number) => z.string().max(max);
 
 const createSchema = z.object({
@@ -60,17 +62,26 @@ export function skillRoutes(app: AppContext) {
 
   r.get('/skills', requireAny, async (c) => {
     const q = c.req.query();
-    return c.json(await skillsRepo.listPublished(app.db, { category: q.category || undefined, search: q.search || undefined }));
+    return c.json(
+      await skillsRepo.listPublished(app.db, { category: q.category || undefined, search: q.search || undefined }),
+    );
   });
 
   r.get('/skills/:id', requireAny, async (c) => c.json(await load(c.req.param('id'))));
 
   r.post('/skills', requireAdmin, async (c) => {
     const body = bodyOf(c);
-    if (typeof body.id !== 'string' || !body.id || typeof body.name !== 'string' || !body.name) throw badRequest('id and name required');
+    if (typeof body.id !== 'string' || !body.id || typeof body.name !== 'string' || !body.name)
+      throw badRequest('id and name required');
     const input = parseWith(createSchema, body);
     if (!(await skillsRepo.insert(app.db, input))) throw conflict('skill already exists');
-    await app.events.emit({ type: 'skill_created', agent: 'admin', projectId: '', summary: input.name, data: { skill_id: input.id } });
+    await app.events.emit({
+      type: 'skill_created',
+      agent: 'admin',
+      projectId: '',
+      summary: input.name,
+      data: { skill_id: input.id },
+    });
     return c.json({ id: input.id }, 201);
   });
 
@@ -87,9 +98,18 @@ export function skillRoutes(app: AppContext) {
     const body = bodyOf(c);
     const skill = await load(c.req.param('id'));
     const agentId = await targetAgent(app, p, body);
-    const config = body.config === undefined || body.config === null ? '{}' : parseWith(z.object({ config: jsonText }), { config: body.config }).config;
+    const config =
+      body.config === undefined || body.config === null
+        ? '{}'
+        : parseWith(z.object({ config: jsonText }), { config: body.config }).config;
     await skillsRepo.install(app.db, agentId, skill.id, config);
-    await app.events.emit({ type: 'skill_installed', agent: agentId, projectId: '', summary: skill.name, data: { skill_id: skill.id } });
+    await app.events.emit({
+      type: 'skill_installed',
+      agent: agentId,
+      projectId: '',
+      summary: skill.name,
+      data: { skill_id: skill.id },
+    });
     return c.json({ ok: true, skill_id: skill.id, agent_id: agentId });
   });
 

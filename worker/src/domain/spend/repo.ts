@@ -53,7 +53,19 @@ export const spendRepo = {
          SELECT 1 FROM spend_budgets b WHERE b.hard_stop = 1 AND ${APPLIES} AND ${SPENT} + ? > b.limit_usd + 1e-9
        )
        RETURNING *`,
-      [s.agent_id, s.project_id, s.cost_usd, s.source, s.description, s.model, s.tokens_in, s.tokens_out, s.agent_id, s.project_id, s.cost_usd],
+      [
+        s.agent_id,
+        s.project_id,
+        s.cost_usd,
+        s.source,
+        s.description,
+        s.model,
+        s.tokens_in,
+        s.tokens_out,
+        s.agent_id,
+        s.project_id,
+        s.cost_usd,
+      ],
     );
   },
 
@@ -70,10 +82,24 @@ export const spendRepo = {
       ? `WHERE (b.scope = 'agent' AND b.scope_id = ?) OR (b.scope = 'project' AND b.scope_id IN (${filter.projects.map(() => '?').join(', ')}))`
       : '';
     const args = filter ? [filter.agentId, ...filter.projects] : [];
-    return db.all<BudgetRow & { spent_usd: number }>(`SELECT b.*, ${SPENT} AS spent_usd FROM spend_budgets b ${where} ORDER BY b.scope, b.scope_id`, args);
+    return db.all<BudgetRow & { spent_usd: number }>(
+      `SELECT b.*, ${SPENT} AS spent_usd FROM spend_budgets b ${where} ORDER BY b.scope, b.scope_id`,
+      args,
+    );
   },
 
-  upsertBudget(db: Queryable, b: { scope: string; scope_id: string; period: string; limit_usd: number; warn_pct: number; hard_stop: boolean; by: string }) {
+  upsertBudget(
+    db: Queryable,
+    b: {
+      scope: string;
+      scope_id: string;
+      period: string;
+      limit_usd: number;
+      warn_pct: number;
+      hard_stop: boolean;
+      by: string;
+    },
+  ) {
     return db.get<BudgetRow>(
       `INSERT INTO spend_budgets (scope, scope_id, period, limit_usd, warn_pct, hard_stop, created_by)
        VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -90,12 +116,22 @@ export const spendRepo = {
 
   listForAgent(db: Queryable, agentId: string, f: { since?: string; project_id?: string; limit: number }) {
     const where = whereAll(ledgerFilters({ agentId, since: f.since, projectId: f.project_id }));
-    return db.all<SpendRow>(`SELECT * FROM agent_spend ${where.sql} ORDER BY created_at DESC, id DESC LIMIT ?`, [...where.args, f.limit]);
+    return db.all<SpendRow>(`SELECT * FROM agent_spend ${where.sql} ORDER BY created_at DESC, id DESC LIMIT ?`, [
+      ...where.args,
+      f.limit,
+    ]);
   },
 
   summary(db: Queryable, f: { since?: string; project_id?: string; agent_id?: string }) {
     const where = whereAll(ledgerFilters({ since: f.since, projectId: f.project_id, agentId: f.agent_id }));
-    return db.all<{ agent_id: string; project_id: string; total_cost: number; entry_count: number; total_tokens_in: number; total_tokens_out: number }>(
+    return db.all<{
+      agent_id: string;
+      project_id: string;
+      total_cost: number;
+      entry_count: number;
+      total_tokens_in: number;
+      total_tokens_out: number;
+    }>(
       `SELECT agent_id, project_id, ROUND(SUM(cost_usd), 6) AS total_cost, COUNT(*) AS entry_count,
               SUM(tokens_in) AS total_tokens_in, SUM(tokens_out) AS total_tokens_out
        FROM agent_spend ${where.sql}
@@ -118,7 +154,13 @@ export const spendRepo = {
   totalsBy(db: Queryable, o: LedgerWindow & { by: 'agent' | 'project' | 'model' | 'day' }) {
     const key = { agent: 'agent_id', project: 'project_id', model: 'model', day: 'substr(created_at, 1, 10)' }[o.by];
     const where = whereAll(ledgerFilters(o));
-    return db.all<{ key: unknown; total_cost: number | null; tokens_in: number | null; tokens_out: number | null; entry_count: number }>(
+    return db.all<{
+      key: unknown;
+      total_cost: number | null;
+      tokens_in: number | null;
+      tokens_out: number | null;
+      entry_count: number;
+    }>(
       `SELECT ${key} AS key, ROUND(SUM(cost_usd), 6) AS total_cost, SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out, COUNT(*) AS entry_count
          FROM agent_spend ${where.sql} GROUP BY ${key} ORDER BY ${o.by === 'day' ? 'key ASC' : 'total_cost DESC'} LIMIT 500`,
       where.args,

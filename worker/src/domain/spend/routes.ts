@@ -10,7 +10,16 @@ import { SpendService } from './service.js';
 
 /** A number, or a numeric string (the original parseFloat'ed); never NaN or infinity (S3). */
 const numeric = (field: string) =>
-  z.union([z.number(), z.string().trim().regex(/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/, `${field} must be a number`).transform(Number)]).refine(Number.isFinite, `${field} must be finite`);
+  z
+    .union([
+      z.number(),
+      z
+        .string()
+        .trim()
+        .regex(/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/, `${field} must be a number`)
+        .transform(Number),
+    ])
+    .refine(Number.isFinite, `${field} must be finite`);
 
 const logSchema = z.object({
   cost_usd: numeric('cost_usd'),
@@ -49,10 +58,12 @@ export function spendRoutes(app: AppContext) {
   r.post('/spend', requireAny, async (c) => {
     const body = bodyOf(c);
     await app.guards.check('spend.log', { ...body, agent: principalOf(c).who }, principalOf(c)); // SEC-37: before validation
-    if (body.cost_usd === undefined || body.cost_usd === null || body.cost_usd === '') throw badRequest('cost_usd is required');
+    if (body.cost_usd === undefined || body.cost_usd === null || body.cost_usd === '')
+      throw badRequest('cost_usd is required');
     const input = parseWith(logSchema, body);
     if (input.cost_usd < 0) throw badRequest('cost_usd must be non-negative');
-    for (const f of ['tokens_in', 'tokens_out'] as const) if ((input[f] ?? 0) < 0) throw badRequest(`${f} must be non-negative`);
+    for (const f of ['tokens_in', 'tokens_out'] as const)
+      if ((input[f] ?? 0) < 0) throw badRequest(`${f} must be non-negative`);
     return c.json(
       await spend.log(principalOf(c), {
         cost_usd: input.cost_usd,
@@ -87,7 +98,9 @@ export function spendRoutes(app: AppContext) {
       }),
     );
   });
-  r.delete('/spend/budgets/:id', requireAdmin, async (c) => c.json(await spend.deleteBudget(parseIntId(c.req.param('id')))));
+  r.delete('/spend/budgets/:id', requireAdmin, async (c) =>
+    c.json(await spend.deleteBudget(parseIntId(c.req.param('id')))),
+  );
 
   r.get('/spend/:agentId', requireAny, async (c) => {
     const q = queryOf(c);

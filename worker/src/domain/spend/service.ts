@@ -26,7 +26,10 @@ export class SpendService {
    * a refused spend answers 409 and emits `budget_exceeded`; crossing a warning threshold emits
    * `budget_warning` and is reported in the response.
    */
-  async log(p: Principal, input: Omit<NewSpend, 'agent_id' | 'project_id'> & { project_id?: string; agent_id?: unknown }) {
+  async log(
+    p: Principal,
+    input: Omit<NewSpend, 'agent_id' | 'project_id'> & { project_id?: string; agent_id?: unknown },
+  ) {
     const agentId = actingIdentity(p, input.agent_id);
     const projectId = input.project_id ?? (p.kind === 'agent' ? p.projectId : '');
     if (projectId) await assertProjectScope(this.app.db, p, projectId, { write: true });
@@ -34,7 +37,9 @@ export class SpendService {
     const row = await spendRepo.insertWithinBudget(this.app.db, spend);
     const budgets = await spendRepo.applicable(this.app.db, agentId, projectId);
     if (!row) {
-      const over = budgets.filter((b) => b.hard_stop === 1 && Number(b.spent_usd) + spend.cost_usd > b.limit_usd + 1e-9);
+      const over = budgets.filter(
+        (b) => b.hard_stop === 1 && Number(b.spent_usd) + spend.cost_usd > b.limit_usd + 1e-9,
+      );
       const b = over[0];
       if (!b) throw conflict('Spend refused by a budget that changed concurrently; retry');
       const view = budgetView(b);
@@ -44,7 +49,14 @@ export class SpendService {
         agent: agentId,
         projectId: projectId || null,
         summary: `${agentId} refused: ${b.scope} ${b.scope_id} budget $${b.limit_usd} (${b.period}) exhausted`,
-        data: { budget_id: b.id, scope: b.scope, scope_id: b.scope_id, cost_usd: spend.cost_usd, spent_usd: view.spent_usd, limit_usd: b.limit_usd },
+        data: {
+          budget_id: b.id,
+          scope: b.scope,
+          scope_id: b.scope_id,
+          cost_usd: spend.cost_usd,
+          spent_usd: view.spent_usd,
+          limit_usd: b.limit_usd,
+        },
       });
       throw conflict(error, { budget: view });
     }
@@ -56,13 +68,28 @@ export class SpendService {
       const limitCrossed = b.hard_stop === 0 && before <= b.limit_usd && after > b.limit_usd;
       if ((before < warnAt && after >= warnAt) || limitCrossed) {
         const view = budgetView(b);
-        warnings.push({ budget_id: b.id, scope: b.scope, scope_id: b.scope_id, period: b.period, limit_usd: b.limit_usd, spent_usd: view.spent_usd, warn_pct: b.warn_pct, over_limit: after > b.limit_usd });
+        warnings.push({
+          budget_id: b.id,
+          scope: b.scope,
+          scope_id: b.scope_id,
+          period: b.period,
+          limit_usd: b.limit_usd,
+          spent_usd: view.spent_usd,
+          warn_pct: b.warn_pct,
+          over_limit: after > b.limit_usd,
+        });
         await this.app.events.emit({
           type: 'budget_warning',
           agent: agentId,
           projectId: projectId || null,
           summary: `${b.scope} ${b.scope_id} has spent $${view.spent_usd} of $${b.limit_usd} (${b.period})`,
-          data: { budget_id: b.id, scope: b.scope, scope_id: b.scope_id, spent_usd: view.spent_usd, limit_usd: b.limit_usd },
+          data: {
+            budget_id: b.id,
+            scope: b.scope,
+            scope_id: b.scope_id,
+            spent_usd: view.spent_usd,
+            limit_usd: b.limit_usd,
+          },
         });
       }
     }
@@ -78,15 +105,31 @@ export class SpendService {
   async summary(p: Principal, f: { since?: string; project_id?: string }) {
     const breakdown = await spendRepo.summary(this.app.db, { ...f, agent_id: p.kind === 'agent' ? p.id : undefined });
     const total = breakdown.reduce((s, r) => s + Number(r.total_cost), 0);
-    return { total_cost_usd: round4(total), breakdown: breakdown.map((r) => ({ ...r, total_cost: round4(Number(r.total_cost)) })) };
+    return {
+      total_cost_usd: round4(total),
+      breakdown: breakdown.map((r) => ({ ...r, total_cost: round4(Number(r.total_cost)) })),
+    };
   }
 
   async budgets(p: Principal) {
-    const filter = p.kind === 'agent' ? { agentId: p.id, projects: await agentProjectIds(this.app.db, p.id, p.projectId) } : undefined;
+    const filter =
+      p.kind === 'agent'
+        ? { agentId: p.id, projects: await agentProjectIds(this.app.db, p.id, p.projectId) }
+        : undefined;
     return (await spendRepo.listBudgets(this.app.db, filter)).map(budgetView);
   }
 
-  async setBudget(p: Principal, b: { scope: 'agent' | 'project'; scope_id: string; period: 'day' | 'month' | 'total'; limit_usd: number; warn_pct: number; hard_stop: boolean }) {
+  async setBudget(
+    p: Principal,
+    b: {
+      scope: 'agent' | 'project';
+      scope_id: string;
+      period: 'day' | 'month' | 'total';
+      limit_usd: number;
+      warn_pct: number;
+      hard_stop: boolean;
+    },
+  ) {
     const row = await spendRepo.upsertBudget(this.app.db, { ...b, by: p.who });
     const [view] = (await spendRepo.listBudgets(this.app.db)).filter((x) => x.id === row!.id).map(budgetView);
     return view;

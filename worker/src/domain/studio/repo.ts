@@ -14,11 +14,21 @@ export interface StudioUserRow {
   token_version: number;
 }
 
-export type PublicStudioUser = Pick<StudioUserRow, 'id' | 'username' | 'display_name' | 'role' | 'created_at' | 'last_seen'>;
+export type PublicStudioUser = Pick<
+  StudioUserRow,
+  'id' | 'username' | 'display_name' | 'role' | 'created_at' | 'last_seen'
+>;
 
 /** Hash and token version never leave the server. */
 export function toPublicUser(u: StudioUserRow): PublicStudioUser {
-  return { id: u.id, username: u.username, display_name: u.display_name, role: u.role, created_at: u.created_at, last_seen: u.last_seen };
+  return {
+    id: u.id,
+    username: u.username,
+    display_name: u.display_name,
+    role: u.role,
+    created_at: u.created_at,
+    last_seen: u.last_seen,
+  };
 }
 
 export const studioUsersRepo = {
@@ -78,7 +88,10 @@ export const studioUsersRepo = {
 
 export const passwordResetsRepo = {
   insert(email: string, tokenHash: string, expiresAtMs: number): Statement {
-    return { sql: 'INSERT INTO password_resets (email, token_hash, expires_at) VALUES (?, ?, ?)', args: [email, tokenHash, expiresAtMs] };
+    return {
+      sql: 'INSERT INTO password_resets (email, token_hash, expires_at) VALUES (?, ?, ?)',
+      args: [email, tokenHash, expiresAtMs],
+    };
   },
   /** Consumes a token in one conditional statement: two concurrent resets cannot both win (SEC-09). */
   consume(db: Queryable, tokenHash: string, nowMs: number) {

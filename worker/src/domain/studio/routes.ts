@@ -12,7 +12,12 @@ import { StudioService, STUDIO_ROLES } from './service.js';
 
 const role = z.enum(STUDIO_ROLES);
 const createSchema = z.object({
-  username: z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9._@-]+$/, 'may contain only letters, digits, ".", "_", "@" and "-"'),
+  username: z
+    .string()
+    .trim()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9._@-]+$/, 'may contain only letters, digits, ".", "_", "@" and "-"'),
   password: z.string(),
   display_name: z.string().trim().min(1).max(200),
   role: role.default('operator'),
@@ -70,7 +75,8 @@ export function studioRoutes(app: AppContext) {
 
   r.post('/studio/users', requireAdmin, async (c) => {
     const b = bodyOf(c);
-    if (!b.username || !b.password || !b.display_name) throw badRequest('username, password, and display_name are required');
+    if (!b.username || !b.password || !b.display_name)
+      throw badRequest('username, password, and display_name are required');
     const input = parseWith(createSchema, b);
     return c.json(await studio.create(input, principalOf(c)));
   });
@@ -105,7 +111,13 @@ export function studioRoutes(app: AppContext) {
     app.limiters.resetPassword.check(ip);
     const { token, password } = bodyOf(c);
     if (typeof token !== 'string' || !token) throw badRequest('token is required');
-    return c.json(await countFailure(app.limiters.resetPassword, ip, studio.resetPassword(token, typeof password === 'string' ? password : '')));
+    return c.json(
+      await countFailure(
+        app.limiters.resetPassword,
+        ip,
+        studio.resetPassword(token, typeof password === 'string' ? password : ''),
+      ),
+    );
   });
 
   return r;

@@ -32,7 +32,14 @@ export class StudioService {
   issueToken(user: StudioUserRow) {
     return signOperatorToken(
       this.app.config.jwtSecret,
-      { studioUser: true, userId: user.id, username: user.username, displayName: user.display_name, role: user.role, tv: user.token_version },
+      {
+        studioUser: true,
+        userId: user.id,
+        username: user.username,
+        displayName: user.display_name,
+        role: user.role,
+        tv: user.token_version,
+      },
       this.app.clock.now(),
     );
   }
@@ -91,7 +98,8 @@ export class StudioService {
     if (p.kind !== 'operator') throw badRequest('Only operator accounts have a password to change');
     const user = await studioUsersRepo.byId(this.app.db, p.userId);
     if (!user) throw unauthorized('User not found');
-    if (!(await verifyPassword(current, user.password_hash, this.derive))) throw new AppError(403, 'Current password is incorrect');
+    if (!(await verifyPassword(current, user.password_hash, this.derive)))
+      throw new AppError(403, 'Current password is incorrect');
     const problem = passwordProblem(next);
     if (problem) throw badRequest(problem);
     await this.app.db.batch([studioUsersRepo.setPassword(user.id, await hashPassword(next, this.derive))]);
@@ -119,7 +127,10 @@ export class StudioService {
       const token = randomHex(32);
       const expires = this.app.clock.now().getTime() + RESET_TOKEN_TTL_MS;
       // A new token replaces any outstanding one for the address.
-      await db.batch([passwordResetsRepo.invalidateForEmail(email), passwordResetsRepo.insert(email, await sha256Hex(token), expires)]);
+      await db.batch([
+        passwordResetsRepo.invalidateForEmail(email),
+        passwordResetsRepo.insert(email, await sha256Hex(token), expires),
+      ]);
       const link = `${baseUrl}${this.app.config.passwordResetPath}?token=${token}`;
       const send = this.app.email.send({
         to: email,

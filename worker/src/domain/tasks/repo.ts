@@ -88,7 +88,17 @@ export interface TaskFilters {
 
 /** Columns a PUT may write; SET lists are built only from these names, never from client keys. */
 export const WRITABLE_TASK_COLUMNS = [
-  'title', 'description', 'status', 'assignee', 'priority', 'tags', 'needs_approval', 'branch', 'pr_url', 'repo', 'review_metadata',
+  'title',
+  'description',
+  'status',
+  'assignee',
+  'priority',
+  'tags',
+  'needs_approval',
+  'branch',
+  'pr_url',
+  'repo',
+  'review_metadata',
 ] as const;
 export type WritableTaskColumn = (typeof WRITABLE_TASK_COLUMNS)[number];
 
@@ -177,8 +187,17 @@ export const tasksRepo = {
       sql: `INSERT INTO tasks (title, description, project_id, requester, assignee, priority, tags, needs_approval, blocked_by, request_id, linked_asset_id)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       args: [
-        t.title, t.description, t.project_id, t.requester, t.assignee, t.priority, t.tags, t.needs_approval,
-        JSON.stringify([...new Set(t.blocked_by)].sort((a, b) => a - b)), t.request_id ?? null, t.linked_asset_id ?? null,
+        t.title,
+        t.description,
+        t.project_id,
+        t.requester,
+        t.assignee,
+        t.priority,
+        t.tags,
+        t.needs_approval,
+        JSON.stringify([...new Set(t.blocked_by)].sort((a, b) => a - b)),
+        t.request_id ?? null,
+        t.linked_asset_id ?? null,
       ],
     };
   },
@@ -196,8 +215,15 @@ export const tasksRepo = {
    * service decided on (compare-and-set), so a concurrent claim is never silently overwritten,
    * and, for an acquisition, only while the claim rule and the kill switch allow it (`guard`).
    */
-  update(id: number, fields: Partial<Record<WritableTaskColumn, SqlValue>>, expect: { status: string; assignee: string | null }, guard?: AcquireGuard): Statement {
-    const cols = Object.keys(fields).filter((k): k is WritableTaskColumn => (WRITABLE_TASK_COLUMNS as readonly string[]).includes(k));
+  update(
+    id: number,
+    fields: Partial<Record<WritableTaskColumn, SqlValue>>,
+    expect: { status: string; assignee: string | null },
+    guard?: AcquireGuard,
+  ): Statement {
+    const cols = Object.keys(fields).filter((k): k is WritableTaskColumn =>
+      (WRITABLE_TASK_COLUMNS as readonly string[]).includes(k),
+    );
     const sets = [...cols.map((c) => `${c} = ?`), "updated_at = datetime('now')"];
     const g = acquireGuardSql(guard);
     return {
@@ -214,7 +240,10 @@ export const tasksRepo = {
   addDependency(taskId: number, blockerId: number): Statement[] {
     return [
       abortIf(CYCLE_SQL, [blockerId, taskId]),
-      { sql: `UPDATE tasks SET blocked_by = ${addToJsonSet('blocked_by', '?')}, updated_at = datetime('now') WHERE id = ?`, args: [blockerId, taskId] },
+      {
+        sql: `UPDATE tasks SET blocked_by = ${addToJsonSet('blocked_by', '?')}, updated_at = datetime('now') WHERE id = ?`,
+        args: [blockerId, taskId],
+      },
       { sql: `UPDATE tasks SET blocks = ${addToJsonSet('blocks', '?')} WHERE id = ?`, args: [taskId, blockerId] },
     ];
   },
@@ -273,8 +302,14 @@ export const tasksRepo = {
   /** Deleting a task also cleans the edges and step links that point at it (spec 03 W2). */
   deleteStatements(id: number): Statement[] {
     return [
-      { sql: `UPDATE tasks SET blocked_by = ${removeFromJsonSet('blocked_by', '?')} WHERE id IN (SELECT value FROM json_each((SELECT blocks FROM tasks WHERE id = ?)))`, args: [id, id] },
-      { sql: `UPDATE tasks SET blocks = ${removeFromJsonSet('blocks', '?')} WHERE id IN (SELECT value FROM json_each((SELECT blocked_by FROM tasks WHERE id = ?)))`, args: [id, id] },
+      {
+        sql: `UPDATE tasks SET blocked_by = ${removeFromJsonSet('blocked_by', '?')} WHERE id IN (SELECT value FROM json_each((SELECT blocks FROM tasks WHERE id = ?)))`,
+        args: [id, id],
+      },
+      {
+        sql: `UPDATE tasks SET blocks = ${removeFromJsonSet('blocks', '?')} WHERE id IN (SELECT value FROM json_each((SELECT blocked_by FROM tasks WHERE id = ?)))`,
+        args: [id, id],
+      },
       { sql: 'UPDATE plan_steps SET linked_task_id = NULL WHERE linked_task_id = ?', args: [id] },
       { sql: 'DELETE FROM task_comments WHERE task_id = ?', args: [id] },
       { sql: 'DELETE FROM task_deliverables WHERE task_id = ?', args: [id] },
@@ -326,13 +361,18 @@ export const tasksRepo = {
 
   // --- comments ---
   comments(db: Queryable, taskId: number) {
-    return db.all<TaskCommentRow>('SELECT * FROM task_comments WHERE task_id = ? ORDER BY created_at ASC, id ASC', [taskId]);
+    return db.all<TaskCommentRow>('SELECT * FROM task_comments WHERE task_id = ? ORDER BY created_at ASC, id ASC', [
+      taskId,
+    ]);
   },
   comment(db: Queryable, commentId: number) {
     return db.get<TaskCommentRow>('SELECT * FROM task_comments WHERE id = ?', [commentId]);
   },
   insertComment(taskId: number, author: string, content: string): Statement {
-    return { sql: 'INSERT INTO task_comments (task_id, author, content) VALUES (?, ?, ?) RETURNING *', args: [taskId, author, content] };
+    return {
+      sql: 'INSERT INTO task_comments (task_id, author, content) VALUES (?, ?, ?) RETURNING *',
+      args: [taskId, author, content],
+    };
   },
   deleteComment(taskId: number, commentId: number): Statement {
     return { sql: 'DELETE FROM task_comments WHERE id = ? AND task_id = ? RETURNING id', args: [commentId, taskId] };
@@ -340,7 +380,10 @@ export const tasksRepo = {
 
   // --- deliverables (append-only) ---
   deliverables(db: Queryable, taskId: number) {
-    return db.all<TaskDeliverableRow>('SELECT * FROM task_deliverables WHERE task_id = ? ORDER BY created_at ASC, id ASC', [taskId]);
+    return db.all<TaskDeliverableRow>(
+      'SELECT * FROM task_deliverables WHERE task_id = ? ORDER BY created_at ASC, id ASC',
+      [taskId],
+    );
   },
   insertDeliverable(d: Omit<TaskDeliverableRow, 'id' | 'created_at'>): Statement {
     return {

@@ -10,7 +10,16 @@ import { principalOf, requireAdmin, requireAny } from '../../auth/principal.js';
 import { TASK_PRIORITIES, TASK_STATUSES, tasksRepo } from './repo.js';
 import { leaseExpiryJob } from '../work-items/lease.js';
 import {
-  addComment, addDeliverable, addDependency, approveTask, claimTask, createTask, deleteComment, deleteTask, getTask, updateTask,
+  addComment,
+  addDeliverable,
+  addDependency,
+  approveTask,
+  claimTask,
+  createTask,
+  deleteComment,
+  deleteTask,
+  getTask,
+  updateTask,
 } from './service.js';
 
 /** Shapes shared by the work-item routers (tasks, plans, bugs). */
@@ -21,7 +30,9 @@ export const fields = {
   /** Free-text identity-like values (assignee, owner): bounded, never coerced. */
   who: z.string().max(200),
   tags: z.array(z.string().max(100)).max(100),
-  flag: z.custom<boolean | 0 | 1>((v) => typeof v === 'boolean' || v === 0 || v === 1, { message: 'must be true or false' }),
+  flag: z.custom<boolean | 0 | 1>((v) => typeof v === 'boolean' || v === 0 || v === 1, {
+    message: 'must be true or false',
+  }),
   url: z.string().max(2000),
   content: z.string().trim().min(1).max(100_000),
   /** A claim's fencing token, quoted back on writes (../work-items/lease.ts). */
@@ -88,7 +99,18 @@ export function taskRoutes(app: AppContext) {
     const q = queryOf(c);
     const { limit, offset } = page(q);
     return c.json(
-      await tasksRepo.list(app.db, { project_id: q.project_id, status: q.status, assignee: q.assignee, requester: q.requester, priority: q.priority }, limit, offset),
+      await tasksRepo.list(
+        app.db,
+        {
+          project_id: q.project_id,
+          status: q.status,
+          assignee: q.assignee,
+          requester: q.requester,
+          priority: q.priority,
+        },
+        limit,
+        offset,
+      ),
     );
   });
 
@@ -110,12 +132,19 @@ export function taskRoutes(app: AppContext) {
     await app.guards.check('task.update', { ...bodyOf(c), task_id: taskId }, p);
     await getTask(app, taskId); // 404 before body validation, as the spec orders it
     const input = parseWith(updateSchema, bodyOf(c));
-    const blocked = input.blocked_by === undefined ? undefined : Array.isArray(input.blocked_by) ? input.blocked_by : [input.blocked_by];
+    const blocked =
+      input.blocked_by === undefined
+        ? undefined
+        : Array.isArray(input.blocked_by)
+          ? input.blocked_by
+          : [input.blocked_by];
     const needs = input.needs_approval === undefined ? undefined : !!input.needs_approval;
     return c.json(await updateTask(app, p, taskId, { ...input, blocked_by: blocked, needs_approval: needs }));
   });
 
-  r.delete('/tasks/:id', requireAdmin, async (c) => c.json(await deleteTask(app, principalOf(c), id(c.req.param('id')))));
+  r.delete('/tasks/:id', requireAdmin, async (c) =>
+    c.json(await deleteTask(app, principalOf(c), id(c.req.param('id')))),
+  );
 
   r.post('/tasks/:id/claim', requireAny, async (c) => {
     const taskId = id(c.req.param('id'));
@@ -126,11 +155,14 @@ export function taskRoutes(app: AppContext) {
   r.post('/tasks/:id/dependency', requireAny, async (c) => {
     const raw = bodyOf(c).blocked_by;
     const blocker = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseIntId(raw.trim()) : null;
-    if (blocker === null || !Number.isInteger(blocker) || blocker <= 0) throw badRequest('blocked_by (task ID) is required');
+    if (blocker === null || !Number.isInteger(blocker) || blocker <= 0)
+      throw badRequest('blocked_by (task ID) is required');
     return c.json(await addDependency(app, principalOf(c), id(c.req.param('id')), blocker));
   });
 
-  r.put('/tasks/:id/approve', requireAdmin, async (c) => c.json(await approveTask(app, principalOf(c), id(c.req.param('id')))));
+  r.put('/tasks/:id/approve', requireAdmin, async (c) =>
+    c.json(await approveTask(app, principalOf(c), id(c.req.param('id')))),
+  );
 
   r.get('/tasks/:id/comments', requireAny, async (c) => {
     const task = await getTask(app, id(c.req.param('id')));

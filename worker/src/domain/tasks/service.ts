@@ -9,7 +9,15 @@ import { plansRepo } from '../plans/repo.js';
 import { WebhookService } from '../webhooks/service.js';
 import { appendSleepLog } from '../admin/sleep.js';
 import { tasksRepo, type TaskRow, type TaskStatus, type WritableTaskColumn } from './repo.js';
-import { abortUnlessChanged, acquireGuard, callerId, creditCompletion, displayName, isGuardAbort, lostAcquisition } from './sql.js';
+import {
+  abortUnlessChanged,
+  acquireGuard,
+  callerId,
+  creditCompletion,
+  displayName,
+  isGuardAbort,
+  lostAcquisition,
+} from './sql.js';
 import { assertLeaseHeld, leaseAnswer, leaseLost } from '../work-items/lease.js';
 
 /**
@@ -60,7 +68,14 @@ export interface CreateTaskInput {
 }
 
 export type ClaimMode = 'claim' | 'assign';
-export type ClaimFailure = 'not_found' | 'frozen' | 'held' | 'terminal' | 'needs_approval' | 'blocked' | 'not_claimable';
+export type ClaimFailure =
+  | 'not_found'
+  | 'frozen'
+  | 'held'
+  | 'terminal'
+  | 'needs_approval'
+  | 'blocked'
+  | 'not_claimable';
 export type ClaimResult = { ok: true; task: TaskRow } | { ok: false; reason: ClaimFailure; task?: TaskRow };
 
 const TERMINAL: readonly string[] = ['done', 'cancelled'];
@@ -138,11 +153,20 @@ export async function createTask(ctx: AppContext, p: Principal, input: CreateTas
   stmts.push(ctx.events.statementWithNewId(ev, 'task_id'));
   const res = await ctx.db.batch(stmts);
   const task = res[0].rows[0] as unknown as TaskRow;
-  ctx.events.publishWritten({ ...ev, data: { ...(ev.data as object), task_id: task.id } }, Number(res[stmts.length - 1].rows[0]?.id ?? null));
+  ctx.events.publishWritten(
+    { ...ev, data: { ...(ev.data as object), task_id: task.id } },
+    Number(res[stmts.length - 1].rows[0]?.id ?? null),
+  );
   return task;
 }
 
-export async function claimTaskFor(ctx: AppContext, taskId: number, agentId: string, mode: ClaimMode = 'claim', event?: EventInput): Promise<ClaimResult> {
+export async function claimTaskFor(
+  ctx: AppContext,
+  taskId: number,
+  agentId: string,
+  mode: ClaimMode = 'claim',
+  event?: EventInput,
+): Promise<ClaimResult> {
   const won = await runClaim(ctx, tasksRepo.claim(taskId, agentId, mode), event);
   if (won) return { ok: true, task: won };
   return { ok: false, ...(await explainLostClaim(ctx, taskId, agentId, mode)) };
@@ -167,7 +191,12 @@ async function runClaim(ctx: AppContext, claim: Statement, event: EventInput | u
 }
 
 /** Why a claim's compare-and-set matched nothing (read after the fact, for the error only). */
-async function explainLostClaim(ctx: AppContext, taskId: number, agentId: string, mode: ClaimMode | 'force'): Promise<{ reason: ClaimFailure; task?: TaskRow }> {
+async function explainLostClaim(
+  ctx: AppContext,
+  taskId: number,
+  agentId: string,
+  mode: ClaimMode | 'force',
+): Promise<{ reason: ClaimFailure; task?: TaskRow }> {
   const task = await tasksRepo.get(ctx.db, taskId);
   if (!task) return { reason: 'not_found' };
   if (await isFrozen(ctx.db)) return { reason: 'frozen', task };
@@ -192,9 +221,15 @@ async function claimError(ctx: AppContext, taskId: number, reason: ClaimFailure,
     case 'needs_approval':
       return conflict('Task requires approval before work can start', { assignee: task?.assignee ?? null });
     case 'blocked':
-      return conflict('Task is blocked by unfinished tasks', { assignee: task?.assignee ?? null, blocked_by: await tasksRepo.openBlockers(ctx.db, taskId) });
+      return conflict('Task is blocked by unfinished tasks', {
+        assignee: task?.assignee ?? null,
+        blocked_by: await tasksRepo.openBlockers(ctx.db, taskId),
+      });
     default:
-      return conflict(task?.status === 'review' ? 'Task is in review' : `Task is ${task?.status ?? 'not claimable'}`, { assignee: task?.assignee ?? null, status: task?.status });
+      return conflict(task?.status === 'review' ? 'Task is in review' : `Task is ${task?.status ?? 'not claimable'}`, {
+        assignee: task?.assignee ?? null,
+        status: task?.status,
+      });
   }
 }
 
@@ -203,16 +238,29 @@ async function claimError(ctx: AppContext, taskId: number, reason: ClaimFailure,
  * caller; only an admin may name `agent_id`, and only an admin with `force:true` takes a task
  * over from someone else.
  */
-export async function claimTask(ctx: AppContext, p: Principal, taskId: number | null, body: { agent_id?: string; force?: boolean }) {
+export async function claimTask(
+  ctx: AppContext,
+  p: Principal,
+  taskId: number | null,
+  body: { agent_id?: string; force?: boolean },
+) {
   const task = await getTask(ctx, taskId);
   await assertProjectScope(ctx.db, p, task.project_id, { assignee: task.assignee });
   await assertNotFrozen(ctx.db);
-  const agentId = p.isAdmin && body.agent_id ? ((await resolveAssignee(ctx, body.agent_id)) ?? body.agent_id) : callerId(p);
+  const agentId =
+    p.isAdmin && body.agent_id ? ((await resolveAssignee(ctx, body.agent_id)) ?? body.agent_id) : callerId(p);
   // A repeated claim by the holder is an idempotent 200 (it renews the lease) and not a new event.
   const who = callerId(p);
-  const event: EventInput | undefined = task.status === 'in_progress' && task.assignee === agentId
-    ? undefined
-    : { type: 'task_claimed', agent: who, projectId: task.project_id, summary: `${displayName(who)} claimed task #${task.id}`, data: { task_id: task.id, agent: agentId } };
+  const event: EventInput | undefined =
+    task.status === 'in_progress' && task.assignee === agentId
+      ? undefined
+      : {
+          type: 'task_claimed',
+          agent: who,
+          projectId: task.project_id,
+          summary: `${displayName(who)} claimed task #${task.id}`,
+          data: { task_id: task.id, agent: agentId },
+        };
   let result: ClaimResult;
   if (p.isAdmin && body.force) {
     const won = await runClaim(ctx, tasksRepo.claim(task.id, agentId, 'force'), event);
@@ -221,7 +269,13 @@ export async function claimTask(ctx: AppContext, p: Principal, taskId: number | 
     result = await claimTaskFor(ctx, task.id, agentId, 'claim', event);
   }
   if (!result.ok) throw await claimError(ctx, task.id, result.reason, result.task);
-  return { ok: true, id: task.id, assignee: agentId, status: 'in_progress' as const, ...leaseAnswer(ctx, result.task.lease_token) };
+  return {
+    ok: true,
+    id: task.id,
+    assignee: agentId,
+    status: 'in_progress' as const,
+    ...leaseAnswer(ctx, result.task.lease_token),
+  };
 }
 
 export interface UpdateTaskInput {
@@ -270,21 +324,33 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
   if (input.pr_url !== undefined) fields.pr_url = input.pr_url;
   if (input.repo !== undefined) fields.repo = input.repo;
   if (input.review_metadata !== undefined) {
-    fields.review_metadata = typeof input.review_metadata === 'string' ? input.review_metadata : JSON.stringify(input.review_metadata ?? {});
+    fields.review_metadata =
+      typeof input.review_metadata === 'string' ? input.review_metadata : JSON.stringify(input.review_metadata ?? {});
   }
   if (input.needs_approval !== undefined) {
     const wanted = input.needs_approval ? 1 : 0;
     // Approval is a human gate: only admins move it (spec 03 W3).
-    if (wanted !== Number(task.needs_approval) && !p.isAdmin) throw forbidden('Only an admin can change needs_approval');
+    if (wanted !== Number(task.needs_approval) && !p.isAdmin)
+      throw forbidden('Only an admin can change needs_approval');
     fields.needs_approval = wanted;
   }
   if (input.assignee !== undefined) fields.assignee = await resolveAssignee(ctx, input.assignee);
 
   // A PUT that assigns or starts work obeys the claim rule and the kill switch, inside its compare-and-set.
-  const guard = acquireGuard(p, task, { assignee: fields.assignee, startsWork: input.status === 'in_progress' && task.status !== 'in_progress', leaseToken: input.lease_token });
+  const guard = acquireGuard(p, task, {
+    assignee: fields.assignee,
+    startsWork: input.status === 'in_progress' && task.status !== 'in_progress',
+    leaseToken: input.lease_token,
+  });
   // needs_approval is enforced, not advisory: agents start or finish an unapproved task only after approval.
   const approvalPending = (fields.needs_approval ?? Number(task.needs_approval)) === 1 && !task.approved_by;
-  if (p.kind === 'agent' && approvalPending && input.status && WORKING.includes(input.status) && input.status !== task.status) {
+  if (
+    p.kind === 'agent' &&
+    approvalPending &&
+    input.status &&
+    WORKING.includes(input.status) &&
+    input.status !== task.status
+  ) {
     throw conflict('Task requires approval before work can start', { assignee: task.assignee });
   }
   const newBlockers = input.blocked_by ? await checkNewBlockers(ctx, task.id, input.blocked_by) : [];
@@ -309,31 +375,61 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
   const pj = task.project_id;
   const cascadeEv = (type: string) => ({ type, agent: who, projectId: pj });
   if (done) {
-    push('unblockedEv', ctx.events.statementPerRow(cascadeEv('task_unblocked'), tasksRepo.cascade.unblockedEvents(task.id)));
+    push(
+      'unblockedEv',
+      ctx.events.statementPerRow(cascadeEv('task_unblocked'), tasksRepo.cascade.unblockedEvents(task.id)),
+    );
     push('unblock', tasksRepo.cascade.unblockDependents(task.id));
     if (hasAssets) {
       push('asset', tasksRepo.cascade.deliverAsset(task.id));
-      push('assetEv', ctx.events.statementIfChanged({ ...cascadeEv('asset_delivered'), summary: `Asset #${task.linked_asset_id} delivered by task #${task.id}`, data: { asset_id: task.linked_asset_id, task_id: task.id } }));
+      push(
+        'assetEv',
+        ctx.events.statementIfChanged({
+          ...cascadeEv('asset_delivered'),
+          summary: `Asset #${task.linked_asset_id} delivered by task #${task.id}`,
+          data: { asset_id: task.linked_asset_id, task_id: task.id },
+        }),
+      );
     }
     push('steps', plansRepo.cascade.completeLinkedSteps(task.id));
-    push('stepsEv', ctx.events.statementPerRow(cascadeEv('plan_step_completed'), {
-      summarySql: "changes() || ' plan step(s) completed by task #' || CAST(? AS INTEGER)",
-      dataSql: "json_object('task_id', CAST(? AS INTEGER), 'steps', changes())",
-      rest: 'WHERE changes() > 0',
-      args: [task.id, task.id],
-    }));
+    push(
+      'stepsEv',
+      ctx.events.statementPerRow(cascadeEv('plan_step_completed'), {
+        summarySql: "changes() || ' plan step(s) completed by task #' || CAST(? AS INTEGER)",
+        dataSql: "json_object('task_id', CAST(? AS INTEGER), 'steps', changes())",
+        rest: 'WHERE changes() > 0',
+        args: [task.id, task.id],
+      }),
+    );
     push('touchPlans', plansRepo.cascade.touchLinkedPlans(task.id));
-    push('plansEv', ctx.events.statementPerRow(cascadeEv('plan_completed'), plansRepo.cascade.completedPlanEvents(task.id)));
+    push(
+      'plansEv',
+      ctx.events.statementPerRow(cascadeEv('plan_completed'), plansRepo.cascade.completedPlanEvents(task.id)),
+    );
     push('plans', plansRepo.cascade.completeLinkedPlans(task.id));
     if (task.request_id !== null) {
       push('request', tasksRepo.cascade.resolveRequest(task.id, who));
-      push('requestEv', ctx.events.statementIfChanged({ ...cascadeEv('request_resolved'), summary: `Request #${task.request_id} resolved by completion of task #${task.id}`, data: { message_id: task.request_id, task_id: task.id } }));
+      push(
+        'requestEv',
+        ctx.events.statementIfChanged({
+          ...cascadeEv('request_resolved'),
+          summary: `Request #${task.request_id} resolved by completion of task #${task.id}`,
+          data: { message_id: task.request_id, task_id: task.id },
+        }),
+      );
     }
     // Counted once per transition into done, for the agent who did the work (W25).
-    if (task.status !== 'done') push('credit', creditCompletion(String(fields.assignee || task.assignee || who), 'total_tasks_completed'));
+    if (task.status !== 'done')
+      push('credit', creditCompletion(String(fields.assignee || task.assignee || who), 'total_tasks_completed'));
   }
   const statusEvent: EventInput | null = input.status
-    ? { type: `task_${input.status}`, agent: who, projectId: task.project_id, summary: `${displayName(who)} set task #${task.id} to ${input.status}`, data: { task_id: task.id } }
+    ? {
+        type: `task_${input.status}`,
+        agent: who,
+        projectId: task.project_id,
+        summary: `${displayName(who)} set task #${task.id} to ${input.status}`,
+        data: { task_id: task.id },
+      }
     : null;
   if (statusEvent) push('statusEvent', ctx.events.statement(statusEvent));
   // Webhook `task_assigned` to the new assignee (else the current one) on an assignee or status
@@ -341,7 +437,14 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
   const hooks = new WebhookService(ctx);
   const target = (input.assignee ? (fields.assignee as string | null) : null) || task.assignee;
   if ((input.assignee || input.status) && target) {
-    push('webhook', hooks.enqueueStatement('task_assigned', target, { task_id: task.id, title: input.title ?? task.title, status: input.status ?? task.status }));
+    push(
+      'webhook',
+      hooks.enqueueStatement('task_assigned', target, {
+        task_id: task.id,
+        title: input.title ?? task.title,
+        status: input.status ?? task.status,
+      }),
+    );
   }
 
   let results;
@@ -355,14 +458,21 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
       const lost = await lostAcquisition(ctx.db, guard, now);
       if (lost === 'lease') throw leaseLost('task', now);
       if (lost) throw await claimError(ctx, task.id, lost, now);
-      if (newBlockers.length && (now.status === task.status && (now.assignee ?? '') === (task.assignee ?? ''))) {
+      if (newBlockers.length && now.status === task.status && (now.assignee ?? '') === (task.assignee ?? '')) {
         throw badRequest('Dependency would create a cycle');
       }
       // Lost a race: most often another agent claimed it first — answer as a claim would.
-      if (now.assignee && now.assignee !== ((fields.assignee as string | null | undefined) ?? task.assignee) && ['in_progress', 'review'].includes(now.status)) {
+      if (
+        now.assignee &&
+        now.assignee !== ((fields.assignee as string | null | undefined) ?? task.assignee) &&
+        ['in_progress', 'review'].includes(now.status)
+      ) {
         throw await claimError(ctx, task.id, 'held', now);
       }
-      throw conflict('Task was changed by someone else; read it again and retry', { assignee: now.assignee, status: now.status });
+      throw conflict('Task was changed by someone else; read it again and retry', {
+        assignee: now.assignee,
+        status: now.status,
+      });
     }
     // Nothing of the update or the cascade was committed (spec 07 REL-01); details stay in the log (SEC-54).
     ctx.log.error('task update failed', { task_id: task.id, error: (err as Error).message });
@@ -377,21 +487,28 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
       steps: results[idx.steps].rows.length,
       plans: results[idx.plans].rows.map((r) => Number(r.id)),
       assetId: hasAssets && results[idx.asset].rows[0] ? Number(results[idx.asset].rows[0].id) : null,
-      requestId: idx.request !== undefined && results[idx.request].rows[0] ? Number(results[idx.request].rows[0].id) : null,
+      requestId:
+        idx.request !== undefined && results[idx.request].rows[0] ? Number(results[idx.request].rows[0].id) : null,
     };
     response.unblocked = outcome.unblocked;
     if (outcome.steps > 0) response.plan_steps_completed = outcome.steps;
     if (outcome.plans.length) response.plans_completed = outcome.plans;
     // Written in the batch above; published now, in the order the cascade happened.
-    for (const [name, type] of [['unblockedEv', 'task_unblocked'], ['assetEv', 'asset_delivered'], ['stepsEv', 'plan_step_completed'], ['plansEv', 'plan_completed'], ['requestEv', 'request_resolved']]) {
+    for (const [name, type] of [
+      ['unblockedEv', 'task_unblocked'],
+      ['assetEv', 'asset_delivered'],
+      ['stepsEv', 'plan_step_completed'],
+      ['plansEv', 'plan_completed'],
+      ['requestEv', 'request_resolved'],
+    ]) {
       if (idx[name] !== undefined) ctx.events.publishReturned(cascadeEv(type), results[idx[name]].rows);
     }
   }
   if (done) {
     // Sleep-mode record of finished work (spec 01 §5.3); a no-op unless sleep mode is on.
-    await appendSleepLog(ctx, 'tasks_completed', [{ id: task.id, title: input.title ?? task.title, agent: who, time: ctx.clock.now().toISOString() }]).catch((err) =>
-      ctx.log.warn('sleep log append failed', { task_id: task.id, error: (err as Error).message }),
-    );
+    await appendSleepLog(ctx, 'tasks_completed', [
+      { id: task.id, title: input.title ?? task.title, agent: who, time: ctx.clock.now().toISOString() },
+    ]).catch((err) => ctx.log.warn('sleep log append failed', { task_id: task.id, error: (err as Error).message }));
     const dispatch = dispatchers.get(ctx);
     if (dispatch && !(await isFrozen(ctx.db))) {
       try {
@@ -423,7 +540,13 @@ export async function addDependency(ctx: AppContext, p: Principal, taskId: numbe
   await assertProjectScope(ctx.db, p, blocker.project_id, { assignee: blocker.assignee });
   if (await tasksRepo.wouldCycle(ctx.db, task.id, blocker.id)) throw badRequest('Dependency would create a cycle');
   const who = callerId(p);
-  const ev: EventInput = { type: 'task_dependency', agent: who, projectId: null, summary: `Task #${task.id} now blocked by #${blocker.id}`, data: { task_id: task.id, blocked_by: blocker.id } };
+  const ev: EventInput = {
+    type: 'task_dependency',
+    agent: who,
+    projectId: null,
+    summary: `Task #${task.id} now blocked by #${blocker.id}`,
+    data: { task_id: task.id, blocked_by: blocker.id },
+  };
   let results;
   try {
     results = await ctx.db.batch([...tasksRepo.addDependency(task.id, blocker.id), ctx.events.statement(ev)]);
@@ -446,14 +569,26 @@ export async function approveTask(ctx: AppContext, p: Principal, taskId: number 
   if (!task.needs_approval) throw badRequest('Task does not require approval');
   if (task.approved_by) throw badRequest(`Task already approved by ${task.approved_by}`);
   const approver = approverOf(p);
-  const ev: EventInput = { type: 'task_approved', agent: approver, projectId: task.project_id, summary: `${displayName(approver)} approved task #${task.id}: ${task.title}`, data: { task_id: task.id } };
+  const ev: EventInput = {
+    type: 'task_approved',
+    agent: approver,
+    projectId: task.project_id,
+    summary: `${displayName(approver)} approved task #${task.id}: ${task.title}`,
+    data: { task_id: task.id },
+  };
   let results;
   try {
-    results = await ctx.db.batch([tasksRepo.approve(task.id, approver), abortUnlessChanged(), ctx.events.statement(ev)]);
+    results = await ctx.db.batch([
+      tasksRepo.approve(task.id, approver),
+      abortUnlessChanged(),
+      ctx.events.statement(ev),
+    ]);
   } catch (err) {
     if (!isGuardAbort(err)) throw err;
     const now = await getTask(ctx, task.id);
-    throw badRequest(now.approved_by ? `Task already approved by ${now.approved_by}` : 'Task does not require approval');
+    throw badRequest(
+      now.approved_by ? `Task already approved by ${now.approved_by}` : 'Task does not require approval',
+    );
   }
   ctx.events.publishWritten(ev, Number(results[2].rows[0]?.id ?? null));
   return { ok: true, id: task.id, approved: true };
@@ -461,7 +596,13 @@ export async function approveTask(ctx: AppContext, p: Principal, taskId: number 
 
 export async function deleteTask(ctx: AppContext, p: Principal, taskId: number | null) {
   const task = await getTask(ctx, taskId);
-  const ev: EventInput = { type: 'task_deleted', agent: '__system__', projectId: task.project_id, summary: `Task #${task.id} deleted by ${displayName(callerId(p))}`, data: {} };
+  const ev: EventInput = {
+    type: 'task_deleted',
+    agent: '__system__',
+    projectId: task.project_id,
+    summary: `Task #${task.id} deleted by ${displayName(callerId(p))}`,
+    data: {},
+  };
   const stmts = [...tasksRepo.deleteStatements(task.id), ctx.events.statement(ev)];
   const results = await ctx.db.batch(stmts);
   if (!results[stmts.length - 2].rows[0]) throw notFound('Task not found');
@@ -471,16 +612,34 @@ export async function deleteTask(ctx: AppContext, p: Principal, taskId: number |
 
 // --- comments and deliverables ---
 
-export async function addComment(ctx: AppContext, p: Principal, taskId: number | null, content: string, author: unknown) {
+export async function addComment(
+  ctx: AppContext,
+  p: Principal,
+  taskId: number | null,
+  content: string,
+  author: unknown,
+) {
   const task = await getTask(ctx, taskId);
   await assertProjectScope(ctx.db, p, task.project_id, { assignee: task.assignee });
   const by = actingIdentity(p, author); // body author only for admins (SEC-12)
   const who = callerId(p);
   // The comment and its event commit together; comment_id is the id the insert just got.
-  const ev: EventInput = { type: 'task_comment', agent: who, projectId: task.project_id, summary: `${displayName(who)} commented on task #${task.id}`, data: { task_id: task.id, comment_id: 0 } };
-  const res = await ctx.db.batch([tasksRepo.insertComment(task.id, by, content), ctx.events.statementWithNewId(ev, 'comment_id')]);
+  const ev: EventInput = {
+    type: 'task_comment',
+    agent: who,
+    projectId: task.project_id,
+    summary: `${displayName(who)} commented on task #${task.id}`,
+    data: { task_id: task.id, comment_id: 0 },
+  };
+  const res = await ctx.db.batch([
+    tasksRepo.insertComment(task.id, by, content),
+    ctx.events.statementWithNewId(ev, 'comment_id'),
+  ]);
   const row = res[0].rows[0] as Record<string, unknown>;
-  ctx.events.publishWritten({ ...ev, data: { task_id: task.id, comment_id: row.id } }, Number(res[1].rows[0]?.id ?? null));
+  ctx.events.publishWritten(
+    { ...ev, data: { task_id: task.id, comment_id: row.id } },
+    Number(res[1].rows[0]?.id ?? null),
+  );
   return row;
 }
 
@@ -524,6 +683,9 @@ export async function addDeliverable(
   };
   const res = await ctx.db.batch([s, ctx.events.statementWithNewId(ev, 'deliverable_id')]);
   const row = res[0].rows[0] as Record<string, unknown>;
-  ctx.events.publishWritten({ ...ev, data: { task_id: task.id, deliverable_id: row.id, kind } }, Number(res[1].rows[0]?.id ?? null));
+  ctx.events.publishWritten(
+    { ...ev, data: { task_id: task.id, deliverable_id: row.id, kind } },
+    Number(res[1].rows[0]?.id ?? null),
+  );
   return row;
 }

@@ -48,7 +48,8 @@ export function callerId(p: Principal): string {
 }
 
 /** A WHERE fragment: the kill switch is off (kept inside claim statements so a freeze is atomic with them). */
-export const NOT_FROZEN_SQL = "NOT EXISTS (SELECT 1 FROM instance_config WHERE key = 'admin_status' AND value = 'frozen')";
+export const NOT_FROZEN_SQL =
+  "NOT EXISTS (SELECT 1 FROM instance_config WHERE key = 'admin_status' AND value = 'frozen')";
 
 /**
  * "Claims never steal" (spec README) as a WHERE fragment over an item's `assignee`: the item is

@@ -30,7 +30,10 @@ export const teamSettingsRepo = {
     return db.run('DELETE FROM team_settings WHERE section = ? AND key = ?', [section, key]);
   },
   /** Upsert of the profile guidance (node_profiles is the agents area's table; only this row is written). */
-  upsertCustomerProfile(db: Queryable, p: { rules: string; tool_whitelist: string; repo_list: string; md_checkpoints: string; md_blocklist: string }) {
+  upsertCustomerProfile(
+    db: Queryable,
+    p: { rules: string; tool_whitelist: string; repo_list: string; md_checkpoints: string; md_blocklist: string },
+  ) {
     return db.run(
       `INSERT INTO node_profiles (id, node_type, layer, rules, tool_whitelist, repo_list, md_checkpoints, md_blocklist)
        VALUES ('customer-agent', 'agent', 'customer', ?, ?, ?, ?, ?)

@@ -7,7 +7,8 @@ import { principalOf, requireAdmin } from '../../auth/principal.js';
 import { TeamSettingsService } from './service.js';
 
 const keyOk = (k: string) => {
-  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(k)) throw badRequest('key may contain only letters, digits, "_", "." and "-" (max 100)');
+  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(k))
+    throw badRequest('key may contain only letters, digits, "_", "." and "-" (max 100)');
   return k;
 };
 
@@ -26,7 +27,9 @@ export function teamSettingsRoutes(app: AppContext) {
     if (raw.length > 100_000) throw badRequest('value exceeds max length (100000 chars)');
     return c.json(await settings.put(principalOf(c), c.req.param('section'), keyOk(c.req.param('key')), body.value));
   });
-  r.delete('/team-settings/:section/:key', requireAdmin, async (c) => c.json(await settings.remove(principalOf(c), c.req.param('section'), c.req.param('key'))));
+  r.delete('/team-settings/:section/:key', requireAdmin, async (c) =>
+    c.json(await settings.remove(principalOf(c), c.req.param('section'), c.req.param('key'))),
+  );
 
   return r;
 }

@@ -37,18 +37,40 @@ export class TeamSettingsService {
   }
 
   async put(p: Principal, section: string, key: string, value: unknown) {
-    if (!(SECTIONS as readonly string[]).includes(section)) throw badRequest(`Invalid section. Must be one of: ${SECTIONS.join(', ')}`);
+    if (!(SECTIONS as readonly string[]).includes(section))
+      throw badRequest(`Invalid section. Must be one of: ${SECTIONS.join(', ')}`);
     const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
     const row = (await teamSettingsRepo.put(this.app.db, section, key, text, p.who))!;
     await this.sync();
-    await this.app.events.emit({ type: 'team_settings_updated', agent: p.who, summary: `Team setting ${section}.${key} updated`, data: { section, key } });
-    return { ok: true as const, setting: { id: row.id, section: row.section, key: row.key, value: row.value, updated_at: isoOf(row.updated_at), updated_by: row.updated_by } };
+    await this.app.events.emit({
+      type: 'team_settings_updated',
+      agent: p.who,
+      summary: `Team setting ${section}.${key} updated`,
+      data: { section, key },
+    });
+    return {
+      ok: true as const,
+      setting: {
+        id: row.id,
+        section: row.section,
+        key: row.key,
+        value: row.value,
+        updated_at: isoOf(row.updated_at),
+        updated_by: row.updated_by,
+      },
+    };
   }
 
   async remove(p: Principal, section: string, key: string) {
     const r = await teamSettingsRepo.delete(this.app.db, section, key);
     await this.sync();
-    if (r.changes) await this.app.events.emit({ type: 'team_settings_updated', agent: p.who, summary: `Team setting ${section}.${key} deleted`, data: { section, key } });
+    if (r.changes)
+      await this.app.events.emit({
+        type: 'team_settings_updated',
+        agent: p.who,
+        summary: `Team setting ${section}.${key} deleted`,
+        data: { section, key },
+      });
     return { ok: true as const };
   }
 
@@ -64,20 +86,31 @@ export class TeamSettingsService {
       checkpoints.push(...langs);
       rules.coding_standards = {
         severity: 'high',
-        description: `Languages: ${langs.join(', ')}. Linter: ${str(cs.linter)}. Formatter: ${str(cs.formatter)}. Tests: ${str(cs.tests)}. ${str(cs.style_notes)}`.trim(),
+        description:
+          `Languages: ${langs.join(', ')}. Linter: ${str(cs.linter)}. Formatter: ${str(cs.formatter)}. Tests: ${str(cs.tests)}. ${str(cs.style_notes)}`.trim(),
       };
     }
     const dw = s.deploy_workflow ?? {};
     if (Object.keys(dw).length) {
-      rules.deploy_workflow = { severity: 'high', description: `Stages: ${strList(dw.stages).join(' → ')}. Method: ${str(dw.method)}. PR: ${JSON.stringify(dw.pr ?? null)}` };
+      rules.deploy_workflow = {
+        severity: 'high',
+        description: `Stages: ${strList(dw.stages).join(' → ')}. Method: ${str(dw.method)}. PR: ${JSON.stringify(dw.pr ?? null)}`,
+      };
     }
     const tr = s.team_rules ?? {};
     if (Object.keys(tr).length) {
-      rules.team_rules = { severity: 'medium', description: `Style: ${str(tr.style)}. TZ: ${str(tr.timezone)}. Hours: ${str(tr.hours)}` };
+      rules.team_rules = {
+        severity: 'medium',
+        description: `Style: ${str(tr.style)}. TZ: ${str(tr.timezone)}. Hours: ${str(tr.hours)}`,
+      };
     }
     if (Array.isArray(g.custom_rules)) {
       for (const r of g.custom_rules as Array<Record<string, unknown>>) {
-        if (r && typeof r.key === 'string') rules[r.key] = { description: str(r.description), severity: typeof r.severity === 'string' ? r.severity : 'medium' };
+        if (r && typeof r.key === 'string')
+          rules[r.key] = {
+            description: str(r.description),
+            severity: typeof r.severity === 'string' ? r.severity : 'medium',
+          };
       }
     }
     await teamSettingsRepo.upsertCustomerProfile(this.app.db, {

@@ -3,7 +3,9 @@ import type { Queryable } from '../../db/db.js';
 /** Team chat lives in `messages` as msg_type 'chat' rows without a channel (spec 03 §10). */
 export const teamChatRepo = {
   list(db: Queryable, limit: number) {
-    return db.all("SELECT * FROM messages WHERE msg_type = 'chat' AND channel_id IS NULL ORDER BY id DESC LIMIT ?", [limit]);
+    return db.all("SELECT * FROM messages WHERE msg_type = 'chat' AND channel_id IS NULL ORDER BY id DESC LIMIT ?", [
+      limit,
+    ]);
   },
   insert(db: Queryable, from: string, content: string) {
     return db.get<{ id: number }>(

@@ -42,7 +42,10 @@ export const teamsRepo = {
     return db.get<TeamRow>('SELECT * FROM teams WHERE id = ?', [id]);
   },
   members(db: Queryable, teamId: string) {
-    return db.all<TeamMemberRow>('SELECT * FROM team_members WHERE team_id = ? ORDER BY role ASC, joined_at ASC, id ASC', [teamId]);
+    return db.all<TeamMemberRow>(
+      'SELECT * FROM team_members WHERE team_id = ? ORDER BY role ASC, joined_at ASC, id ASC',
+      [teamId],
+    );
   },
   member(db: Queryable, teamId: string, userId: string) {
     return db.get<TeamMemberRow>('SELECT * FROM team_members WHERE team_id = ? AND user_id = ?', [teamId, userId]);
@@ -55,7 +58,13 @@ export const teamsRepo = {
   },
 
   /** Team row plus its channel `#team-<id>` (spec 03 §9.2), atomically. */
-  createStatements(t: { id: string; org_id: string; name: string; description: string; created_by: string }): Statement[] {
+  createStatements(t: {
+    id: string;
+    org_id: string;
+    name: string;
+    description: string;
+    created_by: string;
+  }): Statement[] {
     return [
       {
         sql: 'INSERT INTO teams (id, org_id, name, description, created_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING RETURNING *',
@@ -71,7 +80,10 @@ export const teamsRepo = {
   },
   update(db: Queryable, id: string, f: { name?: string; description?: string; org_id?: string }) {
     const { sets, args } = assignments(f);
-    return db.get<TeamRow>(`UPDATE teams SET ${[...sets, "updated_at = datetime('now')"].join(', ')} WHERE id = ? RETURNING *`, [...args, id]);
+    return db.get<TeamRow>(
+      `UPDATE teams SET ${[...sets, "updated_at = datetime('now')"].join(', ')} WHERE id = ? RETURNING *`,
+      [...args, id],
+    );
   },
   /** Deletes only an empty team with no projects; the team channel is archived, not lost. */
   deleteStatements(id: string): Statement[] {
@@ -81,15 +93,23 @@ export const teamsRepo = {
               AND NOT EXISTS (SELECT 1 FROM projects WHERE team_id = ?)`,
         args: [id, id, id],
       },
-      { sql: "UPDATE channels SET status = 'archived' WHERE slug = ? AND NOT EXISTS (SELECT 1 FROM teams WHERE id = ?)", args: [teamChannelSlug(id), id] },
+      {
+        sql: "UPDATE channels SET status = 'archived' WHERE slug = ? AND NOT EXISTS (SELECT 1 FROM teams WHERE id = ?)",
+        args: [teamChannelSlug(id), id],
+      },
     ];
   },
   countProjects(db: Queryable, id: string) {
-    return db.get<{ n: number }>('SELECT COUNT(*) AS n FROM projects WHERE team_id = ?', [id]).then((r) => Number(r?.n ?? 0));
+    return db
+      .get<{ n: number }>('SELECT COUNT(*) AS n FROM projects WHERE team_id = ?', [id])
+      .then((r) => Number(r?.n ?? 0));
   },
 
   /** Membership, primary flag and team-channel seat in one batch (spec 01 §2.9). */
-  addMemberStatements(teamId: string, m: { user_id: string; user_type: string; role: string; is_primary: boolean }): Statement[] {
+  addMemberStatements(
+    teamId: string,
+    m: { user_id: string; user_type: string; role: string; is_primary: boolean },
+  ): Statement[] {
     const stmts: Statement[] = [
       {
         sql: `INSERT INTO team_members (team_id, user_id, user_type, role, is_primary) VALUES (?, ?, ?, ?, ?)
@@ -107,14 +127,20 @@ export const teamsRepo = {
   /** One primary team per user: clear the others, set this one, mirror it on the user's row. */
   primaryStatements(teamId: string, userId: string, userType: string): Statement[] {
     return [
-      { sql: 'UPDATE team_members SET is_primary = CASE WHEN team_id = ? THEN 1 ELSE 0 END WHERE user_id = ?', args: [teamId, userId] },
+      {
+        sql: 'UPDATE team_members SET is_primary = CASE WHEN team_id = ? THEN 1 ELSE 0 END WHERE user_id = ?',
+        args: [teamId, userId],
+      },
       { sql: `UPDATE ${userTable(userType)} SET primary_team_id = ? WHERE id = ?`, args: [teamId, userId] },
     ];
   },
   clearPrimaryStatements(teamId: string, userId: string, userType: string): Statement[] {
     return [
       { sql: 'UPDATE team_members SET is_primary = 0 WHERE team_id = ? AND user_id = ?', args: [teamId, userId] },
-      { sql: `UPDATE ${userTable(userType)} SET primary_team_id = NULL WHERE id = ? AND primary_team_id = ?`, args: [userId, teamId] },
+      {
+        sql: `UPDATE ${userTable(userType)} SET primary_team_id = NULL WHERE id = ? AND primary_team_id = ?`,
+        args: [userId, teamId],
+      },
     ];
   },
   setRole(teamId: string, userId: string, role: string): Statement {
@@ -124,7 +150,10 @@ export const teamsRepo = {
     return [
       ...teamsRepo.clearPrimaryStatements(teamId, m.user_id, m.user_type),
       { sql: 'DELETE FROM team_members WHERE team_id = ? AND user_id = ?', args: [teamId, m.user_id] },
-      { sql: 'DELETE FROM channel_members WHERE user_id = ? AND channel_id IN (SELECT id FROM channels WHERE slug = ?)', args: [m.user_id, teamChannelSlug(teamId)] },
+      {
+        sql: 'DELETE FROM channel_members WHERE user_id = ? AND channel_id IN (SELECT id FROM channels WHERE slug = ?)',
+        args: [m.user_id, teamChannelSlug(teamId)],
+      },
     ];
   },
 };

@@ -42,7 +42,9 @@ export function teamRoutes(app: AppContext) {
     if (!body.id || !body.org_id || !body.name) throw badRequest('id, org_id, and name required');
     return c.json(await teams.create(principalOf(c), parseWith(createSchema, body)));
   });
-  r.put('/teams/:id', requireAdmin, async (c) => c.json(await teams.update(principalOf(c), c.req.param('id'), parseWith(updateSchema, bodyOf(c)))));
+  r.put('/teams/:id', requireAdmin, async (c) =>
+    c.json(await teams.update(principalOf(c), c.req.param('id'), parseWith(updateSchema, bodyOf(c)))),
+  );
   r.delete('/teams/:id', requireAdmin, async (c) => c.json(await teams.remove(principalOf(c), c.req.param('id'))));
 
   r.post('/teams/:id/members', requireHuman, async (c) => {
@@ -51,9 +53,18 @@ export function teamRoutes(app: AppContext) {
     return c.json(await teams.addMember(principalOf(c), c.req.param('id'), parseWith(memberSchema, body)));
   });
   r.put('/teams/:id/members/:userId', requireHuman, async (c) =>
-    c.json(await teams.updateMember(principalOf(c), c.req.param('id'), c.req.param('userId'), parseWith(memberUpdateSchema, bodyOf(c)))),
+    c.json(
+      await teams.updateMember(
+        principalOf(c),
+        c.req.param('id'),
+        c.req.param('userId'),
+        parseWith(memberUpdateSchema, bodyOf(c)),
+      ),
+    ),
   );
-  r.delete('/teams/:id/members/:userId', requireHuman, async (c) => c.json(await teams.removeMember(principalOf(c), c.req.param('id'), c.req.param('userId'))));
+  r.delete('/teams/:id/members/:userId', requireHuman, async (c) =>
+    c.json(await teams.removeMember(principalOf(c), c.req.param('id'), c.req.param('userId'))),
+  );
 
   return r;
 }

@@ -31,7 +31,18 @@ export function toWireTemplate(r: TemplateRow) {
   };
 }
 
-export const TEMPLATE_COLUMNS = ['name', 'description', 'runtime', 'llm_backend', 'llm_model', 'agent_type', 'capabilities', 'project_id', 'team_ids', 'profile_rules'] as const;
+export const TEMPLATE_COLUMNS = [
+  'name',
+  'description',
+  'runtime',
+  'llm_backend',
+  'llm_model',
+  'agent_type',
+  'capabilities',
+  'project_id',
+  'team_ids',
+  'profile_rules',
+] as const;
 export type TemplateColumn = (typeof TEMPLATE_COLUMNS)[number];
 
 export const templatesRepo = {
@@ -45,11 +56,26 @@ export const templatesRepo = {
     return db.get<TemplateRow>(
       `INSERT INTO agent_templates (id, name, description, runtime, llm_backend, llm_model, agent_type, capabilities, project_id, team_ids, profile_rules, created_by)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING RETURNING *`,
-      [t.id, t.name, t.description, t.runtime, t.llm_backend, t.llm_model, t.agent_type, t.capabilities, t.project_id, t.team_ids, t.profile_rules, t.created_by],
+      [
+        t.id,
+        t.name,
+        t.description,
+        t.runtime,
+        t.llm_backend,
+        t.llm_model,
+        t.agent_type,
+        t.capabilities,
+        t.project_id,
+        t.team_ids,
+        t.profile_rules,
+        t.created_by,
+      ],
     );
   },
   update(db: Queryable, id: string, fields: Partial<Record<TemplateColumn, string>>) {
-    const cols = Object.keys(fields).filter((k): k is TemplateColumn => (TEMPLATE_COLUMNS as readonly string[]).includes(k));
+    const cols = Object.keys(fields).filter((k): k is TemplateColumn =>
+      (TEMPLATE_COLUMNS as readonly string[]).includes(k),
+    );
     return db.get<TemplateRow>(
       `UPDATE agent_templates SET ${[...cols.map((c) => `${c} = ?`), "updated_at = datetime('now')"].join(', ')} WHERE id = ? RETURNING *`,
       [...cols.map((c) => fields[c] as string), id],

@@ -74,7 +74,9 @@ export function templateRoutes(app: AppContext) {
     const id = c.req.param('id');
     const v = parseWith(updateSchema, bodyOf(c));
     const cols = toColumns(v);
-    const row = Object.keys(cols).length ? await templatesRepo.update(app.db, id, cols) : await templatesRepo.get(app.db, id);
+    const row = Object.keys(cols).length
+      ? await templatesRepo.update(app.db, id, cols)
+      : await templatesRepo.get(app.db, id);
     if (!row) throw notFound('Template not found');
     return c.json(toWireTemplate(row));
   });
@@ -96,7 +98,10 @@ export function templateRoutes(app: AppContext) {
     for (const k of ['runtime', 'llm_backend', 'llm_model', 'agent_type'] as const) if (t[k]) fields[k] = t[k];
     if (w.capabilities.length) fields.capabilities = JSON.stringify(w.capabilities);
     const teams = w.team_ids.filter((x): x is string => typeof x === 'string');
-    await app.db.batch([...(Object.keys(fields).length ? [agentWrites.update(agentId, fields)] : []), ...templatesRepo.joinTeams(agentId, teams)]);
+    await app.db.batch([
+      ...(Object.keys(fields).length ? [agentWrites.update(agentId, fields)] : []),
+      ...templatesRepo.joinTeams(agentId, teams),
+    ]);
     const agent = await agentsRepo.get(app.db, agentId);
     // The hash is stripped by the row mapper (spec 02 W16).
     return c.json({ ok: true, agent: agent ? toPublicAgent(agent) : null, template: t.id });

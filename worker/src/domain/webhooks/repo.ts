@@ -50,7 +50,12 @@ const SUBSCRIBED = `w.active = 1 AND (w.agent_id = '__global__' OR w.agent_id = 
 
 export const webhooksRepo = {
   insert(db: Queryable, w: { agent_id: string; url: string; events: string; secret: string }) {
-    return db.get<WebhookRow>('INSERT INTO webhooks (agent_id, url, events, secret) VALUES (?, ?, ?, ?) RETURNING *', [w.agent_id, w.url, w.events, w.secret]);
+    return db.get<WebhookRow>('INSERT INTO webhooks (agent_id, url, events, secret) VALUES (?, ?, ?, ?) RETURNING *', [
+      w.agent_id,
+      w.url,
+      w.events,
+      w.secret,
+    ]);
   },
   get(db: Queryable, id: number) {
     return db.get<WebhookRow>('SELECT * FROM webhooks WHERE id = ?', [id]);
@@ -63,11 +68,17 @@ export const webhooksRepo = {
       conds.push('agent_id = ?');
       args.push(agentId);
     }
-    return db.all<WebhookRow>(`SELECT * FROM webhooks ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY id ASC`, args);
+    return db.all<WebhookRow>(
+      `SELECT * FROM webhooks ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY id ASC`,
+      args,
+    );
   },
   /** Targets of one dispatch: the routing agent's webhooks plus `__global__` (spec 04 §8.2). */
   targets(db: Queryable, routingAgentId: string | null) {
-    return db.all<WebhookRow>("SELECT * FROM webhooks WHERE active = 1 AND (agent_id = '__global__' OR agent_id = ?) ORDER BY id ASC", [routingAgentId ?? '__global__']);
+    return db.all<WebhookRow>(
+      "SELECT * FROM webhooks WHERE active = 1 AND (agent_id = '__global__' OR agent_id = ?) ORDER BY id ASC",
+      [routingAgentId ?? '__global__'],
+    );
   },
   update(db: Queryable, id: number, f: Partial<Pick<WebhookRow, 'agent_id' | 'url' | 'events' | 'secret' | 'active'>>) {
     const { sets, args } = assignments(f);
@@ -114,7 +125,15 @@ export const webhooksRepo = {
   recordAttempt(
     db: Queryable,
     id: number,
-    f: { state: DeliveryState; next_attempt_at: number; status_code: number | null; response_body: string | null; error: string | null; duration_ms: number; attempts?: number },
+    f: {
+      state: DeliveryState;
+      next_attempt_at: number;
+      status_code: number | null;
+      response_body: string | null;
+      error: string | null;
+      duration_ms: number;
+      attempts?: number;
+    },
   ) {
     return db.run(
       `UPDATE webhook_deliveries SET state = ?, next_attempt_at = ?, status_code = ?, response_body = ?, error = ?, duration_ms = ?, attempts = coalesce(?, attempts)
@@ -134,7 +153,10 @@ export const webhooksRepo = {
     );
   },
 
-  deliveries(db: Queryable, q: { event?: string; webhookId?: number; errorOnly: boolean; limit: number; offset: number }) {
+  deliveries(
+    db: Queryable,
+    q: { event?: string; webhookId?: number; errorOnly: boolean; limit: number; offset: number },
+  ) {
     const conds: string[] = [];
     const args: SqlArgs = [];
     if (q.event) {
@@ -147,10 +169,15 @@ export const webhooksRepo = {
     }
     if (q.errorOnly) conds.push('error IS NOT NULL');
     const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
-    return db.all<DeliveryRow>(`SELECT * FROM webhook_deliveries ${where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, [...args, q.limit, q.offset]);
+    return db.all<DeliveryRow>(
+      `SELECT * FROM webhook_deliveries ${where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+      [...args, q.limit, q.offset],
+    );
   },
   /** Delivery log retention: 7 days (spec 04 §8.2); rows still waiting for an attempt stay. */
   pruneDeliveries(db: Queryable, days = 7) {
-    return db.run("DELETE FROM webhook_deliveries WHERE created_at < datetime('now', ?) AND state != 'pending'", [`-${days} days`]);
+    return db.run("DELETE FROM webhook_deliveries WHERE created_at < datetime('now', ?) AND state != 'pending'", [
+      `-${days} days`,
+    ]);
   },
 };

@@ -54,7 +54,11 @@ export function webhookRoutes(app: AppContext) {
   const hooks = new WebhookService(app);
 
   app.events.subscribe((ev) => hooks.onEvent(ev));
-  app.jobs.push({ name: 'webhook_deliveries_prune', everyMs: 24 * 3_600_000, run: (a) => webhooksRepo.pruneDeliveries(a.db, 7) });
+  app.jobs.push({
+    name: 'webhook_deliveries_prune',
+    everyMs: 24 * 3_600_000,
+    run: (a) => webhooksRepo.pruneDeliveries(a.db, 7),
+  });
   // The outbox on every maintenance tick (the Workers cron; Node also polls it every second).
   app.jobs.push({ name: 'webhook_outbox', everyMs: 0, run: () => hooks.deliverDue() });
 

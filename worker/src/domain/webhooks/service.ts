@@ -37,7 +37,10 @@ export class WebhookService {
 
   private guard(): GuardOptions {
     const rt = this.app.runtime;
-    return { allow: this.app.config.webhookAllowLoopback, resolveHost: rt.resolveHost ? (h) => rt.resolveHost!(h) : undefined };
+    return {
+      allow: this.app.config.webhookAllowLoopback,
+      resolveHost: rt.resolveHost ? (h) => rt.resolveHost!(h) : undefined,
+    };
   }
 
   /** The URL is checked at registration too, not only at delivery (weak spot H1). */
@@ -65,7 +68,12 @@ export class WebhookService {
   /** Audit trail without the URL or secret (either may embed credentials). */
   private announce(type: string, by: string, id: number, agentId: string) {
     const verb = type.slice('webhook_'.length);
-    return this.app.events.emit({ type, agent: by, summary: `Webhook #${id} ${verb} (routing ${agentId})`, data: { webhook_id: id, agent_id: agentId } });
+    return this.app.events.emit({
+      type,
+      agent: by,
+      summary: `Webhook #${id} ${verb} (routing ${agentId})`,
+      data: { webhook_id: id, agent_id: agentId },
+    });
   }
 
   async list(agentId: string | undefined, includeInactive: boolean) {
@@ -125,7 +133,9 @@ export class WebhookService {
   /** Sends due deliveries in the background right after a write, so latency stays low. */
   kick(): void {
     this.app.runtime.waitUntil(
-      this.deliverDue().catch((err) => this.app.log.error('webhook delivery failed', { error: (err as Error).message })),
+      this.deliverDue().catch((err) =>
+        this.app.log.error('webhook delivery failed', { error: (err as Error).message }),
+      ),
     );
   }
 
@@ -165,9 +175,18 @@ export class WebhookService {
    * row. Returns when the row is due again (epoch ms), or null when it is final.
    */
   private async attempt(row: DeliveryRow, hook: WebhookRow | undefined): Promise<number | null> {
-    const record = (f: Parameters<typeof webhooksRepo.recordAttempt>[2]) => webhooksRepo.recordAttempt(this.app.db, row.id, f);
+    const record = (f: Parameters<typeof webhooksRepo.recordAttempt>[2]) =>
+      webhooksRepo.recordAttempt(this.app.db, row.id, f);
     if (!hook || !hook.active) {
-      await record({ state: 'failed', next_attempt_at: 0, status_code: null, response_body: null, error: 'Webhook was deleted or disabled', duration_ms: 0, attempts: row.attempts - 1 });
+      await record({
+        state: 'failed',
+        next_attempt_at: 0,
+        status_code: null,
+        response_body: null,
+        error: 'Webhook was deleted or disabled',
+        duration_ms: 0,
+        attempts: row.attempts - 1,
+      });
       return null;
     }
     const guard = this.guard();
@@ -176,7 +195,15 @@ export class WebhookService {
     } catch (err) {
       if (!(err instanceof SsrfBlockedError)) throw err;
       // Nothing was sent, so no attempt is counted.
-      await record({ state: 'failed', next_attempt_at: 0, status_code: null, response_body: null, error: `SSRF blocked: ${err.message}`, duration_ms: 0, attempts: 0 });
+      await record({
+        state: 'failed',
+        next_attempt_at: 0,
+        status_code: null,
+        response_body: null,
+        error: `SSRF blocked: ${err.message}`,
+        duration_ms: 0,
+        attempts: 0,
+      });
       return null;
     }
 
@@ -197,7 +224,8 @@ export class WebhookService {
       // captured delivery cannot be replayed later (weak spot H3).
       headers['X-Webhook-Signature'] = await hmacSha256Hex(hook.secret, body);
       headers['X-Webhook-Signature-V2'] = `t=${ts},v1=${await hmacSha256Hex(hook.secret, `${ts}.${body}`)}`;
-      headers['webhook-signature'] = `v1,${await hmacSha256Base64(standardWebhookKey(hook.secret), `${row.delivery_id}.${ts}.${body}`)}`;
+      headers['webhook-signature'] =
+        `v1,${await hmacSha256Base64(standardWebhookKey(hook.secret), `${row.delivery_id}.${ts}.${body}`)}`;
     }
 
     const started = Date.now();
@@ -216,29 +244,50 @@ export class WebhookService {
         return null;
       }
       if (row.attempts >= this.app.config.webhookMaxAttempts) {
-        await record({ ...outcome, state: 'dead', next_attempt_at: 0, error: `HTTP ${res.status} (after ${row.attempts} attempts)` });
+        await record({
+          ...outcome,
+          state: 'dead',
+          next_attempt_at: 0,
+          error: `HTTP ${res.status} (after ${row.attempts} attempts)`,
+        });
         return null;
       }
       return this.reschedule(row, { ...outcome, error: `HTTP ${res.status}` });
     } catch (err) {
       if (err instanceof SsrfBlockedError) {
         // A block (e.g. a redirect inward) is never retried (spec 07 SEC-30).
-        await record({ state: 'failed', next_attempt_at: 0, status_code: null, response_body: null, error: `SSRF blocked: ${err.message}`, duration_ms: Date.now() - started });
+        await record({
+          state: 'failed',
+          next_attempt_at: 0,
+          status_code: null,
+          response_body: null,
+          error: `SSRF blocked: ${err.message}`,
+          duration_ms: Date.now() - started,
+        });
         return null;
       }
       const e = err as Error;
-      failure = e.name === 'TimeoutError' || e.name === 'AbortError' ? `Timeout after ${DELIVERY_TIMEOUT_MS} ms` : e.message;
+      failure =
+        e.name === 'TimeoutError' || e.name === 'AbortError' ? `Timeout after ${DELIVERY_TIMEOUT_MS} ms` : e.message;
     }
     const outcome = { status_code: null, response_body: null, duration_ms: Date.now() - started };
     if (row.attempts >= this.app.config.webhookMaxAttempts) {
-      await record({ ...outcome, state: 'dead', next_attempt_at: 0, error: `${failure} (after ${row.attempts} attempts)` });
+      await record({
+        ...outcome,
+        state: 'dead',
+        next_attempt_at: 0,
+        error: `${failure} (after ${row.attempts} attempts)`,
+      });
       return null;
     }
     return this.reschedule(row, { ...outcome, error: failure });
   }
 
   /** Exponential backoff with ±25 % jitter (so receivers coming back are not hit in lockstep). */
-  private async reschedule(row: DeliveryRow, outcome: { status_code: number | null; response_body: string | null; duration_ms: number; error: string }) {
+  private async reschedule(
+    row: DeliveryRow,
+    outcome: { status_code: number | null; response_body: string | null; duration_ms: number; error: string },
+  ) {
     const base = Math.min(this.app.config.webhookRetryBaseMs * 2 ** (row.attempts - 1), MAX_BACKOFF_MS);
     const at = this.app.clock.now().getTime() + Math.round(base * (0.75 + Math.random() * 0.5));
     await webhooksRepo.recordAttempt(this.app.db, row.id, { ...outcome, state: 'pending', next_attempt_at: at });

@@ -29,7 +29,10 @@ export const widgetsRepo = {
       ...(q.agent_id ? [['agent_id = ?', q.agent_id] as [string, string]] : []),
       ...(q.project_id ? [['project_id = ?', q.project_id] as [string, string]] : []),
     ]);
-    return db.all<WidgetRow>(`SELECT * FROM widgets ${w.sql} ORDER BY position ASC, updated_at DESC, id DESC LIMIT 500`, w.args);
+    return db.all<WidgetRow>(
+      `SELECT * FROM widgets ${w.sql} ORDER BY position ASC, updated_at DESC, id DESC LIMIT 500`,
+      w.args,
+    );
   },
   insert(db: Queryable, w: NewWidget) {
     return db.get<WidgetRow>(
@@ -39,6 +42,9 @@ export const widgetsRepo = {
   },
   update(db: Queryable, id: number, changes: WidgetChanges) {
     const { sets, args } = assignments(changes);
-    return db.get<WidgetRow>(`UPDATE widgets SET ${[...sets, "updated_at = datetime('now')"].join(', ')} WHERE id = ? RETURNING *`, [...args, id]);
+    return db.get<WidgetRow>(
+      `UPDATE widgets SET ${[...sets, "updated_at = datetime('now')"].join(', ')} WHERE id = ? RETURNING *`,
+      [...args, id],
+    );
   },
 };

@@ -9,7 +9,9 @@ import { principalOf, requireAny } from '../../auth/principal.js';
 import { actingIdentity, assertProjectScope } from '../../auth/scope.js';
 import { widgetsRepo, type WidgetChanges } from './repo.js';
 
-const data = z.union([z.string().max(100_000), z.record(z.string(), z.unknown()), z.array(z.unknown())]).transform((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
+const data = z
+  .union([z.string().max(100_000), z.record(z.string(), z.unknown()), z.array(z.unknown())])
+  .transform((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
 
 const createSchema = z.object({
   title: z.string().trim().min(1).max(500),
@@ -42,7 +44,12 @@ export function widgetRoutes(app: AppContext) {
 
   r.get('/widgets', requireAny, async (c) => {
     const q = queryOf(c);
-    return c.json(await widgetsRepo.listActive(app.db, { agent_id: q.agent_id || undefined, project_id: q.project_id || undefined }));
+    return c.json(
+      await widgetsRepo.listActive(app.db, {
+        agent_id: q.agent_id || undefined,
+        project_id: q.project_id || undefined,
+      }),
+    );
   });
 
   r.post('/widgets', requireAny, async (c) => {
@@ -54,7 +61,13 @@ export function widgetRoutes(app: AppContext) {
     const owner = actingIdentity(p, body.agent_id);
     await assertProjectScope(app.db, p, input.project_id, { write: true });
     const w = (await widgetsRepo.insert(app.db, { ...input, agent_id: owner }))!;
-    await app.events.emit({ type: 'widget_created', agent: owner, projectId: w.project_id, summary: w.title, data: { widget_id: w.id, widget_type: w.widget_type } });
+    await app.events.emit({
+      type: 'widget_created',
+      agent: owner,
+      projectId: w.project_id,
+      summary: w.title,
+      data: { widget_id: w.id, widget_type: w.widget_type },
+    });
     return c.json({ id: w.id }, 201);
   });
 

@@ -43,11 +43,29 @@ interface LeasedTable {
 }
 
 const LEASED: readonly LeasedTable[] = [
-  { kind: 'task', table: 'tasks', requeueStatus: 'open', label: 'task', select: 'x.project_id, NULL AS plan_id', from: 'tasks x' },
-  { kind: 'bug', table: 'bugs', requeueStatus: 'open', label: 'bug', select: 'x.project_id, NULL AS plan_id', from: 'bugs x' },
   {
-    kind: 'plan_step', table: 'plan_steps', requeueStatus: 'pending', label: 'plan step',
-    select: 'p.project_id, x.plan_id', from: 'plan_steps x JOIN plans p ON p.id = x.plan_id',
+    kind: 'task',
+    table: 'tasks',
+    requeueStatus: 'open',
+    label: 'task',
+    select: 'x.project_id, NULL AS plan_id',
+    from: 'tasks x',
+  },
+  {
+    kind: 'bug',
+    table: 'bugs',
+    requeueStatus: 'open',
+    label: 'bug',
+    select: 'x.project_id, NULL AS plan_id',
+    from: 'bugs x',
+  },
+  {
+    kind: 'plan_step',
+    table: 'plan_steps',
+    requeueStatus: 'pending',
+    label: 'plan step',
+    select: 'p.project_id, x.plan_id',
+    from: 'plan_steps x JOIN plans p ON p.id = x.plan_id',
   },
 ];
 
@@ -116,14 +134,21 @@ export function leaseAnswer(ctx: AppContext, token: unknown) {
 /** The 409 for a write quoting a token the item no longer carries. */
 export function leaseLost(kind: LeasedKind, now: { assignee: string | null; status: string }) {
   const label = LEASED.find((t) => t.kind === kind)!.label;
-  return conflict(`Lease on this ${label} is no longer held (it was released or claimed again); claim it again before writing`, {
-    assignee: now.assignee,
-    status: now.status,
-  });
+  return conflict(
+    `Lease on this ${label} is no longer held (it was released or claimed again); claim it again before writing`,
+    {
+      assignee: now.assignee,
+      status: now.status,
+    },
+  );
 }
 
 /** Refuses early (before any write) a write that quotes a stale token; the write's compare-and-set re-checks it. */
-export function assertLeaseHeld(kind: LeasedKind, item: { assignee: string | null; status: string; lease_token?: string | null }, token: string | undefined) {
+export function assertLeaseHeld(
+  kind: LeasedKind,
+  item: { assignee: string | null; status: string; lease_token?: string | null },
+  token: string | undefined,
+) {
   if (token !== undefined && item.lease_token !== token) throw leaseLost(kind, item);
 }
 
@@ -144,7 +169,14 @@ export async function expireLeases(ctx: AppContext): Promise<LeaseExpiryReport> 
     for (const row of await leaseRepo.lapsed(ctx.db, t, cutoff, budget)) {
       const attempt = Number(row.attempt) + 1;
       const idKey = t.kind === 'plan_step' ? 'step_id' : `${t.kind}_id`;
-      const data: Record<string, unknown> = { item_type: t.kind, item_id: row.id, [idKey]: row.id, agent: row.assignee, attempt, lease_ttl_seconds: ttl };
+      const data: Record<string, unknown> = {
+        item_type: t.kind,
+        item_id: row.id,
+        [idKey]: row.id,
+        agent: row.assignee,
+        attempt,
+        lease_ttl_seconds: ttl,
+      };
       if (row.plan_id !== null) data.plan_id = Number(row.plan_id);
       const where = row.plan_id !== null ? ` of plan #${row.plan_id}` : '';
       const ev: EventInput = {
@@ -165,7 +197,12 @@ export async function expireLeases(ctx: AppContext): Promise<LeaseExpiryReport> 
       });
       let res;
       try {
-        res = await ctx.db.batch([leaseRepo.release(t, row.id, row.assignee, cutoff), abortUnlessChanged(), ctx.events.statement(ev), inbox]);
+        res = await ctx.db.batch([
+          leaseRepo.release(t, row.id, row.assignee, cutoff),
+          abortUnlessChanged(),
+          ctx.events.statement(ev),
+          inbox,
+        ]);
       } catch (err) {
         // Renewed, completed, re-claimed or frozen since the read: nothing to release.
         if (isGuardAbort(err)) continue;

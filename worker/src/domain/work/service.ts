@@ -50,21 +50,74 @@ export async function buildQueue(app: AppContext, agent: AgentRow): Promise<Queu
   ]);
   const q: QueueItem[] = [];
   for (const r of requests) {
-    q.push({ priority: 1, type: 'request', id: r.id, title: `Request from ${r.from_agent}`, summary: r.content.slice(0, 200), status: (r as { status?: string }).status ?? 'pending', from_agent: r.from_agent, content: r.content });
+    q.push({
+      priority: 1,
+      type: 'request',
+      id: r.id,
+      title: `Request from ${r.from_agent}`,
+      summary: r.content.slice(0, 200),
+      status: (r as { status?: string }).status ?? 'pending',
+      from_agent: r.from_agent,
+      content: r.content,
+    });
   }
   const step = (prio: number, type: 'plan_step' | 'plan_step_unassigned', s: (typeof steps)[number]): QueueItem => ({
-    priority: prio, type, id: s.id, plan_id: s.plan_id, plan_title: s.plan_title, title: s.title, status: s.status, project_id: s.project_id,
+    priority: prio,
+    type,
+    id: s.id,
+    plan_id: s.plan_id,
+    plan_title: s.plan_title,
+    title: s.title,
+    status: s.status,
+    project_id: s.project_id,
   });
   for (const s of steps) if (s.status === 'in_progress') q.push(step(2, 'plan_step', s));
   for (const s of steps) if (s.status === 'pending' && Number(s.ready) === 1) q.push(step(3, 'plan_step', s));
-  for (const t of tasks) if (t.status === 'in_progress') q.push({ priority: 4, type: 'task', id: t.id, title: t.title, status: t.status, project_id: t.project_id, priority_label: t.priority });
+  for (const t of tasks)
+    if (t.status === 'in_progress')
+      q.push({
+        priority: 4,
+        type: 'task',
+        id: t.id,
+        title: t.title,
+        status: t.status,
+        project_id: t.project_id,
+        priority_label: t.priority,
+      });
   // Blocked or unapproved tasks are not served as ready (spec 03 W2/W3).
-  for (const t of tasks) if (t.status === 'open' && Number(t.ready) === 1) q.push({ priority: 5, type: 'task', id: t.id, title: t.title, status: t.status, project_id: t.project_id, priority_label: t.priority });
-  for (const b of bugs) q.push({ priority: 6, type: 'bug', id: b.id, title: b.title, severity: b.severity, status: b.status, project_id: b.project_id });
+  for (const t of tasks)
+    if (t.status === 'open' && Number(t.ready) === 1)
+      q.push({
+        priority: 5,
+        type: 'task',
+        id: t.id,
+        title: t.title,
+        status: t.status,
+        project_id: t.project_id,
+        priority_label: t.priority,
+      });
+  for (const b of bugs)
+    q.push({
+      priority: 6,
+      type: 'bug',
+      id: b.id,
+      title: b.title,
+      severity: b.severity,
+      status: b.status,
+      project_id: b.project_id,
+    });
   for (const s of freeSteps) q.push(step(7, 'plan_step_unassigned', s));
   if (!(await deferToPlanner(app, agent, scope))) {
     for (const b of await workRepo.unassignedBugs(db, scope)) {
-      q.push({ priority: 8, type: 'bug_unassigned', id: b.id, title: b.title, severity: b.severity, status: b.status, project_id: b.project_id });
+      q.push({
+        priority: 8,
+        type: 'bug_unassigned',
+        id: b.id,
+        title: b.title,
+        severity: b.severity,
+        status: b.status,
+        project_id: b.project_id,
+      });
     }
   }
   return q;
@@ -130,7 +183,10 @@ export class WorkService {
   }
 
   /** A claim statement with its event in one batch, the event behind a guard (null: claim lost). */
-  private async claimWithEvent(claim: Statement, event: EventInput): Promise<{ description?: string; lease_token?: string | null } | null> {
+  private async claimWithEvent(
+    claim: Statement,
+    event: EventInput,
+  ): Promise<{ description?: string; lease_token?: string | null } | null> {
     let res;
     try {
       res = await this.app.db.batch([claim, abortUnlessChanged(), this.app.events.statement(event)]);
@@ -147,21 +203,41 @@ export class WorkService {
     if (p.kind !== 'agent') throw forbidden('Agent key required');
     await assertNotFrozen(this.app.db);
     const type = body.type;
-    if (typeof type !== 'string' || !type.trim()) throw badRequest('type required (task_request, asset_request, work_request)');
+    if (typeof type !== 'string' || !type.trim())
+      throw badRequest('type required (task_request, asset_request, work_request)');
     for (const f of ['target', 'description', 'priority'] as const) {
-      if (body[f] !== undefined && body[f] !== null && typeof body[f] !== 'string') throw badRequest(`${f} must be a string`);
+      if (body[f] !== undefined && body[f] !== null && typeof body[f] !== 'string')
+        throw badRequest(`${f} must be a string`);
     }
     const target = (body.target as string | undefined) || null;
     const description = (body.description as string | undefined) ?? '';
     if (description.length > 50_000) throw badRequest('description exceeds max length (50000 chars)');
     const priority = (body.priority as string | undefined) || 'normal';
-    const cfg = await this.app.db.get<{ value: string }>("SELECT value FROM instance_config WHERE key = 'admin_agent_id'");
+    const cfg = await this.app.db.get<{ value: string }>(
+      "SELECT value FROM instance_config WHERE key = 'admin_agent_id'",
+    );
     const coordinator = cfg?.value?.trim();
     // No vendor default: without a configured coordinator the request is refused (spec 02 W12).
     if (!coordinator) throw unavailable('No coordinator agent configured');
     const content = JSON.stringify({ type, target, description, priority });
-    const ins = messagesRepo.insert({ from_agent: p.id, to_agent: coordinator, thread_id: null, project_id: null, content, metadata: JSON.stringify({ work_request: true, type }), msg_type: 'request', status: 'pending', channel_id: null, priority: 'urgent' });
-    const ev = { type: 'work_request', agent: p.id, summary: `${p.id} requested work: ${type}${target ? ` → ${target}` : ''}`, data: { type, target } };
+    const ins = messagesRepo.insert({
+      from_agent: p.id,
+      to_agent: coordinator,
+      thread_id: null,
+      project_id: null,
+      content,
+      metadata: JSON.stringify({ work_request: true, type }),
+      msg_type: 'request',
+      status: 'pending',
+      channel_id: null,
+      priority: 'urgent',
+    });
+    const ev = {
+      type: 'work_request',
+      agent: p.id,
+      summary: `${p.id} requested work: ${type}${target ? ` → ${target}` : ''}`,
+      data: { type, target },
+    };
     const res = await this.app.db.batch([ins, this.app.events.statement(ev)]);
     this.app.events.publishWritten(ev, Number(res[1].rows[0]?.id ?? null));
     return { ok: true, message_id: Number(res[0].rows[0].id), routed_to: coordinator };

@@ -34,7 +34,9 @@ function approvalCard(a, votes, onVote) {
     votes.length
       ? table(
           ['Voter', 'Vote', 'Comment'],
-          votes.map((v) => h('tr', {}, h('td', {}, v.voter_id || v.voter || ''), h('td', {}, v.vote), h('td', {}, v.notes || ''))),
+          votes.map((v) =>
+            h('tr', {}, h('td', {}, v.voter_id || v.voter || ''), h('td', {}, v.vote), h('td', {}, v.notes || '')),
+          ),
           'Votes so far',
         )
       : h('p', { class: 'muted' }, 'No votes yet.'),
@@ -42,8 +44,21 @@ function approvalCard(a, votes, onVote) {
     h(
       'div',
       { class: 'actions' },
-      h('button', { type: 'button', class: 'primary', 'aria-label': 'Approve: ' + (a.title || a.action_type), onclick: vote('approve') }, 'Approve'),
-      h('button', { type: 'button', class: 'danger', 'aria-label': 'Deny: ' + (a.title || a.action_type), onclick: vote('deny') }, 'Deny'),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'primary',
+          'aria-label': 'Approve: ' + (a.title || a.action_type),
+          onclick: vote('approve'),
+        },
+        'Approve',
+      ),
+      h(
+        'button',
+        { type: 'button', class: 'danger', 'aria-label': 'Deny: ' + (a.title || a.action_type), onclick: vote('deny') },
+        'Deny',
+      ),
     ),
     status.el,
   );
@@ -59,13 +74,23 @@ export async function render({ view, every }) {
     // Keep a card the operator is typing in; rebuild the rest.
     const focused = list.contains(document.activeElement) ? document.activeElement.closest('[data-approval]') : null;
     list.replaceChildren(
-      ...pending.map((a, i) => (focused && focused.dataset.approval === String(a.id) ? focused : approvalCard(a, votes[i], onVote))),
+      ...pending.map((a, i) =>
+        focused && focused.dataset.approval === String(a.id) ? focused : approvalCard(a, votes[i], onVote),
+      ),
     );
     if (!pending.length) list.append(h('li', { class: 'muted' }, 'No approvals are waiting.'));
   };
   const onVote = async (a, r) => {
     const decided = r.status && r.status !== 'pending';
-    outcome.ok(decided ? '“' + (a.title || a.action_type) + '” is ' + r.status + '.' : 'Vote recorded on “' + (a.title || a.action_type) + '”; ' + (r.remaining ?? 'more') + ' more approval(s) needed.');
+    outcome.ok(
+      decided
+        ? '“' + (a.title || a.action_type) + '” is ' + r.status + '.'
+        : 'Vote recorded on “' +
+            (a.title || a.action_type) +
+            '”; ' +
+            (r.remaining ?? 'more') +
+            ' more approval(s) needed.',
+    );
     await load();
   };
   await load();

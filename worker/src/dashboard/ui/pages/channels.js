@@ -11,7 +11,15 @@ export async function render({ view, args }) {
     { class: 'chan-list panel', 'aria-label': 'Channels' },
     channels.length
       ? channels.map((c) =>
-          h('a', { href: '/dashboard/channels/' + c.id, 'data-nav': '', 'aria-current': selected && c.id === selected.id ? 'true' : undefined }, '#' + (c.slug || c.name)),
+          h(
+            'a',
+            {
+              href: '/dashboard/channels/' + c.id,
+              'data-nav': '',
+              'aria-current': selected && c.id === selected.id ? 'true' : undefined,
+            },
+            '#' + (c.slug || c.name),
+          ),
         )
       : h('p', { class: 'muted' }, 'No channels yet.'),
   );
@@ -30,7 +38,16 @@ export async function render({ view, args }) {
   const load = async () => {
     const posts = (await get('/channels/' + selected.id + '/messages?limit=100')).slice().reverse();
     list.replaceChildren(
-      ...posts.map((m) => h('li', {}, h('strong', {}, m.from_agent), ' ', h('span', { class: 'muted' }, timeEl(m.created_at)), h('div', {}, m.content))),
+      ...posts.map((m) =>
+        h(
+          'li',
+          {},
+          h('strong', {}, m.from_agent),
+          ' ',
+          h('span', { class: 'muted' }, timeEl(m.created_at)),
+          h('div', {}, m.content),
+        ),
+      ),
     );
     if (!posts.length) list.append(h('li', { class: 'muted' }, 'No posts yet.'));
     list.scrollTop = list.scrollHeight;

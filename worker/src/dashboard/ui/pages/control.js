@@ -18,7 +18,10 @@ function confirmed(label, question, confirmLabel, cls, run, status, attrs = {}) 
       await run();
     }),
   );
-  panel.append(h('p', {}, question), h('div', { class: 'actions' }, yes, h('button', { type: 'button', onclick: close }, 'Cancel')));
+  panel.append(
+    h('p', {}, question),
+    h('div', { class: 'actions' }, yes, h('button', { type: 'button', onclick: close }, 'Cancel')),
+  );
   open.addEventListener('click', () => {
     panel.hidden = false;
     open.setAttribute('aria-expanded', 'true');
@@ -43,20 +46,38 @@ export async function render(ctx) {
     ];
     if (!s.frozen) {
       parts.push(
-        h('p', { class: 'muted' }, 'Freezing stops all work routing at once: the work queue is empty, claims and dispatch are refused. Reads, heartbeats, messages and approvals keep working.'),
-        ...confirmed('Freeze all agent work', 'Freeze all agent work now? Only an admin can unfreeze.', 'Yes, freeze all agent work', 'danger', async () => {
-          await api('PUT', '/admin/override', { action: 'freeze' });
-          status.ok('Agent work is frozen.');
-          await draw();
-        }, status),
+        h(
+          'p',
+          { class: 'muted' },
+          'Freezing stops all work routing at once: the work queue is empty, claims and dispatch are refused. Reads, heartbeats, messages and approvals keep working.',
+        ),
+        ...confirmed(
+          'Freeze all agent work',
+          'Freeze all agent work now? Only an admin can unfreeze.',
+          'Yes, freeze all agent work',
+          'danger',
+          async () => {
+            await api('PUT', '/admin/override', { action: 'freeze' });
+            status.ok('Agent work is frozen.');
+            await draw();
+          },
+          status,
+        ),
       );
     } else if (isAdmin) {
       parts.push(
-        ...confirmed('Unfreeze', 'Unfreeze and let agents take work again?', 'Yes, unfreeze', 'primary', async () => {
-          await api('PUT', '/admin/override', { action: 'unfreeze' });
-          status.ok('Agent work resumes.');
-          await draw();
-        }, status),
+        ...confirmed(
+          'Unfreeze',
+          'Unfreeze and let agents take work again?',
+          'Yes, unfreeze',
+          'primary',
+          async () => {
+            await api('PUT', '/admin/override', { action: 'unfreeze' });
+            status.ok('Agent work resumes.');
+            await draw();
+          },
+          status,
+        ),
       );
     } else {
       parts.push(
@@ -70,32 +91,57 @@ export async function render(ctx) {
     try {
       sleep = await get('/admin/sleep');
     } catch (err) {
-      sleepBox.replaceChildren(h('h2', { id: 'sleep-title' }, 'Sleep mode'), h('p', { class: 'error', role: 'alert' }, err.message));
+      sleepBox.replaceChildren(
+        h('h2', { id: 'sleep-title' }, 'Sleep mode'),
+        h('p', { class: 'error', role: 'alert' }, err.message),
+      );
       return;
     }
     const on = !!(sleep.sleep_mode && sleep.sleep_mode.active);
     const sparts = [
       h('h2', { id: 'sleep-title' }, 'Sleep mode'),
-      h('p', {}, 'Sleep mode is ', h('strong', { id: 'sleep-state' }, on ? 'on' : 'off'), '. Available operators: ', String(sleep.available_operators ?? 0), '.'),
+      h(
+        'p',
+        {},
+        'Sleep mode is ',
+        h('strong', { id: 'sleep-state' }, on ? 'on' : 'off'),
+        '. Available operators: ',
+        String(sleep.available_operators ?? 0),
+        '.',
+      ),
     ];
     if (!isAdmin) sparts.push(h('p', { class: 'muted' }, 'Only admins can switch sleep mode.'));
     else if (on) {
       sparts.push(
-        ...confirmed('Turn sleep mode off', 'Turn sleep mode off?', 'Yes, turn it off', 'primary', async () => {
-          await api('PUT', '/admin/sleep', { action: 'off' });
-          status.ok('Sleep mode is off.');
-          await draw();
-        }, status),
+        ...confirmed(
+          'Turn sleep mode off',
+          'Turn sleep mode off?',
+          'Yes, turn it off',
+          'primary',
+          async () => {
+            await api('PUT', '/admin/sleep', { action: 'off' });
+            status.ok('Sleep mode is off.');
+            await draw();
+          },
+          status,
+        ),
       );
     } else {
       const directive = h('textarea', { name: 'directive', rows: 2 });
       sparts.push(
         field('Directive for the night (optional)', directive),
-        ...confirmed('Turn sleep mode on', 'Turn sleep mode on? Agents work from the directive and high-risk approvals wait for the morning.', 'Yes, turn it on', 'primary', async () => {
-          await api('PUT', '/admin/sleep', { action: 'on', directive: directive.value || undefined });
-          status.ok('Sleep mode is on.');
-          await draw();
-        }, status),
+        ...confirmed(
+          'Turn sleep mode on',
+          'Turn sleep mode on? Agents work from the directive and high-risk approvals wait for the morning.',
+          'Yes, turn it on',
+          'primary',
+          async () => {
+            await api('PUT', '/admin/sleep', { action: 'on', directive: directive.value || undefined });
+            status.ok('Sleep mode is on.');
+            await draw();
+          },
+          status,
+        ),
       );
     }
     sleepBox.replaceChildren(...sparts);

@@ -19,7 +19,12 @@ function item(e, fresh) {
 
 export async function render({ view, onCleanup }) {
   const state = h('p', { role: 'status', id: 'feed-state', class: 'muted' }, 'Connecting…');
-  const feed = h('ol', { class: 'feed panel', 'aria-label': 'Events, newest first', 'aria-live': 'polite', reversed: true });
+  const feed = h('ol', {
+    class: 'feed panel',
+    'aria-label': 'Events, newest first',
+    'aria-live': 'polite',
+    reversed: true,
+  });
   view.append(h('h1', {}, 'Events'), state, feed);
 
   const recent = await get('/events?limit=50');

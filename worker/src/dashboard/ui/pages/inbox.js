@@ -20,17 +20,21 @@ export async function render({ view }) {
     list.replaceChildren(
       ...items.map((it) => {
         const button = (label, method, path, done) =>
-          h('button', {
-            type: 'button',
-            // Every item has these buttons: the name says which item each one acts on.
-            'aria-label': label + ': ' + (it.title || it.type),
-            onclick: (e) =>
-              act(e.currentTarget, status, async () => {
-                await api(method, path);
-                status.ok(done);
-                await load();
-              }),
-          }, label);
+          h(
+            'button',
+            {
+              type: 'button',
+              // Every item has these buttons: the name says which item each one acts on.
+              'aria-label': label + ': ' + (it.title || it.type),
+              onclick: (e) =>
+                act(e.currentTarget, status, async () => {
+                  await api(method, path);
+                  status.ok(done);
+                  await load();
+                }),
+            },
+            label,
+          );
         return h(
           'li',
           { 'data-inbox': it.id },
@@ -40,7 +44,14 @@ export async function render({ view }) {
           ' ',
           h('span', { class: 'muted' }, it.status),
           it.summary ? h('p', {}, it.summary) : null,
-          h('div', { class: 'muted' }, it.type, it.entity_type ? ' · ' + it.entity_type + ' ' + (it.entity_id || '') : '', ' · ', timeEl(it.created_at)),
+          h(
+            'div',
+            { class: 'muted' },
+            it.type,
+            it.entity_type ? ' · ' + it.entity_type + ' ' + (it.entity_id || '') : '',
+            ' · ',
+            timeEl(it.created_at),
+          ),
           h(
             'div',
             { class: 'actions' },

@@ -16,7 +16,12 @@ async function settle(promise) {
 
 function count(label, result, pick, link) {
   const n = result.ok ? pick(result.value) : '—';
-  return h('a', { class: 'card', href: link, 'data-nav': '' }, h('span', { class: 'n' }, String(n)), h('span', { class: 'l' }, label));
+  return h(
+    'a',
+    { class: 'card', href: link, 'data-nav': '' },
+    h('span', { class: 'n' }, String(n)),
+    h('span', { class: 'l' }, label),
+  );
 }
 
 function agentRows(list, now) {
@@ -25,7 +30,12 @@ function agentRows(list, now) {
     return h(
       'tr',
       { 'data-agent': a.id },
-      h('td', {}, h('strong', {}, a.name || a.id), a.name && a.name !== a.id ? h('div', { class: 'muted' }, a.id) : null),
+      h(
+        'td',
+        {},
+        h('strong', {}, a.name || a.id),
+        a.name && a.name !== a.id ? h('div', { class: 'muted' }, a.id) : null,
+      ),
       h('td', {}, presenceBadge(p)),
       h('td', {}, a.working_on || h('span', { class: 'muted' }, 'nothing')),
       h('td', {}, a.project_id || ''),
@@ -54,16 +64,47 @@ export async function render({ view, every }) {
         { class: 'cards' },
         count('Open bugs', bugs, (b) => b.counts.open, '/dashboard/tasks'),
         count('Pending approvals', approvals, (a) => a.length, '/dashboard/approvals'),
-        count('Unread inbox items', inbox, (i) => (Array.isArray(i) ? i.reduce((s, r) => s + r.count, 0) : i.unread), '/dashboard/inbox'),
-        count('Agents online', agents, (l) => l.filter((a) => a.agent_type !== 'drone' && presenceOf(a, now) === 'online').length, '/dashboard/'),
+        count(
+          'Unread inbox items',
+          inbox,
+          (i) => (Array.isArray(i) ? i.reduce((s, r) => s + r.count, 0) : i.unread),
+          '/dashboard/inbox',
+        ),
+        count(
+          'Agents online',
+          agents,
+          (l) => l.filter((a) => a.agent_type !== 'drone' && presenceOf(a, now) === 'online').length,
+          '/dashboard/',
+        ),
       ),
     ];
-    if (!inbox.ok && inbox.error.status === 404) parts.push(h('p', { class: 'muted' }, 'Inbox: ' + inbox.error.message + '.'));
+    if (!inbox.ok && inbox.error.status === 404)
+      parts.push(h('p', { class: 'muted' }, 'Inbox: ' + inbox.error.message + '.'));
     const heads = ['Name', 'Presence', 'Working on', 'Project', 'Last heartbeat'];
     if (agents.ok) {
       const all = agents.value.filter((a) => a.status !== 'retired');
-      parts.push(h('h2', {}, 'Agents'), table(heads, agentRows(all.filter((a) => a.agent_type !== 'drone'), now), 'Agents'));
-      parts.push(h('h2', {}, 'Drones'), table(heads, agentRows(all.filter((a) => a.agent_type === 'drone'), now), 'Drones'));
+      parts.push(
+        h('h2', {}, 'Agents'),
+        table(
+          heads,
+          agentRows(
+            all.filter((a) => a.agent_type !== 'drone'),
+            now,
+          ),
+          'Agents',
+        ),
+      );
+      parts.push(
+        h('h2', {}, 'Drones'),
+        table(
+          heads,
+          agentRows(
+            all.filter((a) => a.agent_type === 'drone'),
+            now,
+          ),
+          'Drones',
+        ),
+      );
     } else parts.push(h('h2', {}, 'Agents'), errorBox(agents.error));
 
     parts.push(h('h2', {}, 'Work queue'));
@@ -74,18 +115,23 @@ export async function render({ view, every }) {
           // Ranked as agents receive work: high before normal before low, oldest first.
           queue.value
             .slice()
-            .sort((a, b) => (RANK[a.priority] ?? 1) - (RANK[b.priority] ?? 1) || String(a.created_at).localeCompare(String(b.created_at)) || a.id - b.id)
+            .sort(
+              (a, b) =>
+                (RANK[a.priority] ?? 1) - (RANK[b.priority] ?? 1) ||
+                String(a.created_at).localeCompare(String(b.created_at)) ||
+                a.id - b.id,
+            )
             .map((t) =>
-            h(
-              'tr',
-              {},
-              h('td', {}, h('a', { href: '/dashboard/tasks/' + t.id, 'data-nav': '' }, '#' + t.id + ' ' + t.title)),
-              h('td', {}, t.priority),
-              h('td', {}, t.project_id || ''),
-              h('td', {}, t.assignee || h('span', { class: 'muted' }, 'unassigned')),
-              h('td', {}, timeEl(t.created_at)),
+              h(
+                'tr',
+                {},
+                h('td', {}, h('a', { href: '/dashboard/tasks/' + t.id, 'data-nav': '' }, '#' + t.id + ' ' + t.title)),
+                h('td', {}, t.priority),
+                h('td', {}, t.project_id || ''),
+                h('td', {}, t.assignee || h('span', { class: 'muted' }, 'unassigned')),
+                h('td', {}, timeEl(t.created_at)),
+              ),
             ),
-          ),
           'Open tasks',
         ),
       );
@@ -106,10 +152,22 @@ export async function render({ view, every }) {
                   h('div', { class: 'muted' }, p.project_id || '', p.owner ? ' · ' + p.owner : ''),
                   h(
                     'div',
-                    { class: 'progress', role: 'progressbar', 'aria-label': 'Progress of ' + p.title, 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': p.progress.percent },
+                    {
+                      class: 'progress',
+                      role: 'progressbar',
+                      'aria-label': 'Progress of ' + p.title,
+                      'aria-valuemin': 0,
+                      'aria-valuemax': 100,
+                      'aria-valuenow': p.progress.percent,
+                    },
                     h('span', { style: 'width:' + p.progress.percent + '%' }),
                   ),
-                  h('div', {}, p.progress.completed + ' of ' + p.progress.total + ' steps done', p.current_step ? ' · now: ' + p.current_step : ''),
+                  h(
+                    'div',
+                    {},
+                    p.progress.completed + ' of ' + p.progress.total + ' steps done',
+                    p.current_step ? ' · now: ' + p.current_step : '',
+                  ),
                 ),
               ),
             )

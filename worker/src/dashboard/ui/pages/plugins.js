@@ -22,8 +22,18 @@ export async function render({ view, me }) {
           return h(
             'tr',
             { 'data-plugin': p.name },
-            h('td', {}, h('strong', {}, p.display_name || p.name), h('div', { class: 'muted' }, p.name + ' ' + (p.version || ''))),
-            h('td', {}, enabled ? 'enabled' : 'disabled', p.load_error ? h('div', { class: 'error' }, p.load_error) : null),
+            h(
+              'td',
+              {},
+              h('strong', {}, p.display_name || p.name),
+              h('div', { class: 'muted' }, p.name + ' ' + (p.version || '')),
+            ),
+            h(
+              'td',
+              {},
+              enabled ? 'enabled' : 'disabled',
+              p.load_error ? h('div', { class: 'error' }, p.load_error) : null,
+            ),
             h('td', {}, p.description || ''),
             h(
               'td',

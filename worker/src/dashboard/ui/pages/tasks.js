@@ -6,7 +6,13 @@ const STATUSES = ['', 'open', 'in_progress', 'review', 'done', 'cancelled'];
 const PRIORITIES = ['', 'high', 'normal', 'low'];
 
 const select = (name, values, current) =>
-  h('select', { name }, values.map((v) => h('option', { value: v, selected: v === current ? true : undefined }, v ? v.replace('_', ' ') : 'any')));
+  h(
+    'select',
+    { name },
+    values.map((v) =>
+      h('option', { value: v, selected: v === current ? true : undefined }, v ? v.replace('_', ' ') : 'any'),
+    ),
+  );
 
 async function renderList(view) {
   const q = new URLSearchParams(location.search);
@@ -27,7 +33,13 @@ async function renderList(view) {
   view.append(h('h1', {}, 'Tasks'), form, results);
   const load = async () => {
     const params = new URLSearchParams({ limit: '200' });
-    for (const [k, el] of [['status', status], ['priority', priority], ['assignee', assignee], ['project_id', project]]) if (el.value.trim()) params.set(k, el.value.trim());
+    for (const [k, el] of [
+      ['status', status],
+      ['priority', priority],
+      ['assignee', assignee],
+      ['project_id', project],
+    ])
+      if (el.value.trim()) params.set(k, el.value.trim());
     const tasks = await get('/tasks?' + params);
     results.replaceChildren(
       table(
@@ -51,7 +63,13 @@ async function renderList(view) {
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const params = new URLSearchParams();
-    for (const [k, el] of [['status', status], ['priority', priority], ['assignee', assignee], ['project_id', project]]) if (el.value.trim()) params.set(k, el.value.trim());
+    for (const [k, el] of [
+      ['status', status],
+      ['priority', priority],
+      ['assignee', assignee],
+      ['project_id', project],
+    ])
+      if (el.value.trim()) params.set(k, el.value.trim());
     history.replaceState(null, '', '/dashboard/tasks' + (params.size ? '?' + params : ''));
     results.replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
     load().catch((err) => results.replaceChildren(h('p', { class: 'error', role: 'alert' }, err.message)));
@@ -61,7 +79,10 @@ async function renderList(view) {
 
 async function renderTask(view, id) {
   const status = statusLine();
-  const [task, comments] = await Promise.all([get('/tasks/' + encodeURIComponent(id)), get('/tasks/' + encodeURIComponent(id) + '/comments')]);
+  const [task, comments] = await Promise.all([
+    get('/tasks/' + encodeURIComponent(id)),
+    get('/tasks/' + encodeURIComponent(id) + '/comments'),
+  ]);
   const assignee = h('input', { name: 'assignee', value: task.assignee || '' });
   const reassign = h('button', { type: 'submit', class: 'primary' }, 'Reassign');
   const reassignForm = h('form', { class: 'row' }, field('Assignee', assignee), reassign);
@@ -77,7 +98,18 @@ async function renderTask(view, id) {
   const current = h('strong', {}, task.assignee || 'unassigned');
   const list = h('ol', { class: 'list', 'aria-label': 'Comments' });
   const drawComments = (rows) => {
-    list.replaceChildren(...rows.map((c) => h('li', {}, h('strong', {}, c.author), ' ', h('span', { class: 'muted' }, timeEl(c.created_at)), h('div', {}, c.content))));
+    list.replaceChildren(
+      ...rows.map((c) =>
+        h(
+          'li',
+          {},
+          h('strong', {}, c.author),
+          ' ',
+          h('span', { class: 'muted' }, timeEl(c.created_at)),
+          h('div', {}, c.content),
+        ),
+      ),
+    );
     if (!rows.length) list.append(h('li', { class: 'muted' }, 'No comments yet.'));
   };
   drawComments(comments);
@@ -96,22 +128,22 @@ async function renderTask(view, id) {
     h(
       'article',
       {},
-    h('p', {}, h('a', { href: '/dashboard/tasks', 'data-nav': '' }, '← All tasks')),
-    h('h1', {}, '#' + task.id + ' ' + task.title),
-    h(
-      'p',
-      {},
-      h('span', { class: 'badge' }, task.status.replace('_', ' ')),
-      ' ',
-      task.priority + ' priority · project ' + (task.project_id || '—') + ' · assignee ',
-      current,
-      ' · requested by ' + (task.requester || '—') + ' · ',
-      timeEl(task.created_at),
-    ),
-    task.description ? h('div', { class: 'panel' }, task.description) : null,
-    status.el,
-    h('section', { class: 'panel' }, h('h2', {}, 'Reassign'), reassignForm),
-    h('section', { class: 'panel' }, h('h2', {}, 'Comments'), list, commentForm),
+      h('p', {}, h('a', { href: '/dashboard/tasks', 'data-nav': '' }, '← All tasks')),
+      h('h1', {}, '#' + task.id + ' ' + task.title),
+      h(
+        'p',
+        {},
+        h('span', { class: 'badge' }, task.status.replace('_', ' ')),
+        ' ',
+        task.priority + ' priority · project ' + (task.project_id || '—') + ' · assignee ',
+        current,
+        ' · requested by ' + (task.requester || '—') + ' · ',
+        timeEl(task.created_at),
+      ),
+      task.description ? h('div', { class: 'panel' }, task.description) : null,
+      status.el,
+      h('section', { class: 'panel' }, h('h2', {}, 'Reassign'), reassignForm),
+      h('section', { class: 'panel' }, h('h2', {}, 'Comments'), list, commentForm),
     ),
   );
 }
