@@ -61,7 +61,9 @@ async function openClients(origin: string, n: number) {
       }
     })();
   }
-  return () => aborts.forEach((a) => a.abort());
+  return () => {
+    for (const a of aborts) a.abort();
+  };
 }
 
 async function measureNode(): Promise<number> {
@@ -77,9 +79,23 @@ async function measureNode(): Promise<number> {
   let statements = 0;
   const inner = new SqliteFileDriver(join(dataDir, CORE_DB_FILE));
   const counting: DbDriver = {
-    execute: (s) => (statements++, inner.execute(s)),
-    batch: (s) => ((statements += s.length), inner.batch(s)),
-    transaction: (fn) => inner.transaction((tx) => fn({ execute: (s) => (statements++, tx.execute(s)) })),
+    execute: (s) => {
+      statements++;
+      return inner.execute(s);
+    },
+    batch: (s) => {
+      statements += s.length;
+      return inner.batch(s);
+    },
+    transaction: (fn) =>
+      inner.transaction((tx) =>
+        fn({
+          execute: (s) => {
+            statements++;
+            return tx.execute(s);
+          },
+        }),
+      ),
     close: () => inner.close(),
   };
   const countedDb = new Db(counting);

@@ -537,11 +537,13 @@ function checkCond(cond: unknown, step: number): void {
         );
       return;
     case 'not':
-      return checkCond(c.cond, step);
+      checkCond(c.cond, step);
+      return;
     case 'and':
     case 'or':
       if (!Array.isArray(c.conds)) throw new HranaError('Invalid batch condition', 'PROTO_ERROR');
-      return c.conds.forEach((x) => checkCond(x, step));
+      for (const x of c.conds) checkCond(x, step);
+      return;
     case 'is_autocommit':
       return;
     default:
@@ -552,7 +554,9 @@ function checkCond(cond: unknown, step: number): void {
 async function executeBatch(stream: Stream, steps: BatchStep[]) {
   if (!Array.isArray(steps)) throw new HranaError('Missing `batch.steps`', 'PROTO_ERROR');
   // Validate every condition first, so a malformed batch does not run half-way.
-  steps.forEach((s, i) => s?.condition != null && checkCond(s.condition, i));
+  steps.forEach((s, i) => {
+    s?.condition != null && checkCond(s.condition, i);
+  });
   const results: (StmtResult | null)[] = [];
   const errors: (ProtoError | null)[] = [];
   const evaluate = (c: BatchCond): boolean => {

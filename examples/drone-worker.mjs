@@ -23,7 +23,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { homedir, hostname, platform, userInfo } from 'node:os';
 import { join } from 'node:path';
 
-const BASE = (process.env.MYCELIUM_URL ?? 'http://localhost:3002').replace(/\/$/, '') + '/api/mycelium';
+const BASE = `${(process.env.MYCELIUM_URL ?? 'http://localhost:3002').replace(/\/$/, '')}/api/mycelium`;
 const KEY = process.env.MYCELIUM_DRONE_KEY;
 const CAPS = (process.env.DRONE_CAPABILITIES ?? 'cpu')
   .split(',')

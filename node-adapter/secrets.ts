@@ -78,7 +78,7 @@ export function resolveSecrets(env: NodeJS.ProcessEnv, dataDir: string): Resolve
       ...(generatedAdminKey ? { admin_key: result.adminKey } : {}),
       ...(generatedJwtSecret ? { jwt_secret: result.jwtSecret } : {}),
     };
-    writeFileSync(file, JSON.stringify(next, null, 2) + '\n', { mode: 0o600 });
+    writeFileSync(file, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
     chmodSync(file, 0o600);
   }
   return result;

@@ -203,7 +203,7 @@ async function main() {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     for (const p of PAGES) {
-      await page.goto('/dashboard/' + p);
+      await page.goto(`/dashboard/${p}`);
       await page.locator('main .view > *').first().waitFor();
       await page.waitForLoadState('networkidle').catch(() => undefined);
       await page.waitForTimeout(300);

@@ -768,7 +768,7 @@ export class ProvisioningService {
         requireStatus = ['suspended'];
         cols.suspended_at = null;
       }
-      if (!requireStatus || !requireStatus.includes(row.status))
+      if (!requireStatus?.includes(row.status))
         throw new ProvisioningError('conflict', `Cannot move an instance from ${row.status} to ${patch.status}`);
       cols.status = patch.status;
     }

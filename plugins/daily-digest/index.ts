@@ -59,9 +59,15 @@ export function setup(api: PluginApi) {
       stats[key] ??= { tasks: 0, bugs: 0, steps: 0 };
       stats[key][k]++;
     };
-    tasks.forEach((t) => bump(t.assignee, 'tasks'));
-    bugs.forEach((b) => bump(b.assignee, 'bugs'));
-    steps.forEach((s) => bump(s.assignee, 'steps'));
+    tasks.forEach((t) => {
+      bump(t.assignee, 'tasks');
+    });
+    bugs.forEach((b) => {
+      bump(b.assignee, 'bugs');
+    });
+    steps.forEach((s) => {
+      bump(s.assignee, 'steps');
+    });
     const content = {
       project_id: projectId ?? null,
       period: { start: since, end: until },
@@ -232,7 +238,7 @@ export function setup(api: PluginApi) {
     const offset = queryInt(req.query.offset, 'offset', 0, 0, 1_000_000);
     return (
       await db.all(
-        `SELECT * FROM digest_reports ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ? OFFSET ?`,
+        `SELECT * FROM digest_reports ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ? OFFSET ?`,
         [...args, limit, offset],
       )
     ).map(reportOut);

@@ -232,7 +232,7 @@ export function setup(api: PluginApi) {
     const offset = queryInt(req.query.offset, 'offset', 0, 0, 1_000_000);
     return (
       await db.all(
-        `SELECT * FROM error_events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?`,
+        `SELECT * FROM error_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?`,
         [...args, limit, offset],
       )
     ).map(out);

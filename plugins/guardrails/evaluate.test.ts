@@ -91,7 +91,7 @@ describe('guardrails evaluation model', () => {
     expect(
       evaluate(
         rule({ type: 'custom', checks: [{ field: 'title', op: 'matches', value: '(a+)+$' }] }),
-        input({ title: 'a'.repeat(50) + '!' }),
+        input({ title: `${'a'.repeat(50)}!` }),
       ).violated,
     ).toBe(false);
     expect(evaluate(rule({ type: 'unknown_kind' }), input()).violated).toBe(false);

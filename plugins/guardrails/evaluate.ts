@@ -57,7 +57,8 @@ function resolve(ctx: Record<string, unknown>, path: string): unknown {
 
 function looseEq(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if (a === undefined || a === null || b === undefined || b === null) return a == b;
+  if (a === undefined || a === null || b === undefined || b === null)
+    return (a === undefined || a === null) && (b === undefined || b === null);
   return String(a) === String(b);
 }
 

@@ -337,7 +337,7 @@ export async function setup(api: PluginApi) {
     const limit = queryInt(q.limit, 'limit', 50, 1, 200);
     const offset = queryInt(q.offset, 'offset', 0, 0, 1_000_000);
     const rows = await db.all(
-      `SELECT * FROM guardrail_violations ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ? OFFSET ?`,
+      `SELECT * FROM guardrail_violations ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ? OFFSET ?`,
       [...args, limit, offset],
     );
     return rows.map(violationRow);

@@ -331,7 +331,7 @@ export function setup(api: PluginApi) {
   ) {
     const name = str(b, 'name', 200) ?? base?.name;
     const trigger = b.trigger_event === undefined ? base?.trigger_event : b.trigger_event;
-    if (!name || !name.trim() || typeof trigger !== 'string' || !trigger)
+    if (!name?.trim() || typeof trigger !== 'string' || !trigger)
       throw badRequest('name and trigger_event are required');
     if (!/^(\*|[a-z0-9_.:-]{1,64})$/.test(trigger)) throw badRequest('trigger_event must be an event type or "*"');
     const conditions = conditionsOf(b.conditions) ?? parseJson(base?.conditions, {});
@@ -516,7 +516,7 @@ export function setup(api: PluginApi) {
     const limit = queryInt(req.query.limit, 'limit', 50, 1, 500);
     return (
       await db.all(
-        `SELECT * FROM automation_log ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`,
+        `SELECT * FROM automation_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
         [...args, limit],
       )
     ).map(logOut);

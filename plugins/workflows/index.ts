@@ -179,7 +179,7 @@ export function setup(api: PluginApi) {
       throw badRequest('order must be one of: asc, desc');
     const limit = queryInt(q.limit, 'limit', 50, 1, 500);
     const rows = await db.all<WorkflowRow>(
-      `SELECT * FROM workflows ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id ${q.order === 'asc' ? 'ASC' : 'DESC'} LIMIT ?`,
+      `SELECT * FROM workflows ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${q.order === 'asc' ? 'ASC' : 'DESC'} LIMIT ?`,
       [...args, limit],
     );
     return rows.map(wfOut);
@@ -332,7 +332,7 @@ export function setup(api: PluginApi) {
       args.push((b.transcript_path as string | null) ?? null);
     }
     if (!sets.length) throw badRequest('no recognized fields (status, result, transcript_path)');
-    const row = await db.get('UPDATE workflow_invocations SET ' + sets.join(', ') + ' WHERE id = ? RETURNING *', [
+    const row = await db.get(`UPDATE workflow_invocations SET ${sets.join(', ')} WHERE id = ? RETURNING *`, [
       ...args,
       inv.id,
     ]);

@@ -150,7 +150,7 @@ describe('A2A JSON-RPC: authentication first (SEC-35)', () => {
   });
 
   it('a bad key → 403; a non-admin operator → 403; agent key (header or bearer) and admin key → 200 JSON-RPC', async () => {
-    expect((await rpc(t, send('x'), { 'X-Agent-Key': 'dvk_' + '1'.repeat(48) })).status).toBe(403);
+    expect((await rpc(t, send('x'), { 'X-Agent-Key': `dvk_${'1'.repeat(48)}` })).status).toBe(403);
     const op = await createOperator(t, 'opal', 'operator');
     expect((await rpc(t, send('x'), { Authorization: `Bearer ${op.token}` })).status).toBe(403);
     const malformed = await rpc(t, { id: 7, method: 'SendMessage' }, { 'X-Agent-Key': client.key });

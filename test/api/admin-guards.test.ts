@@ -89,7 +89,7 @@ describe('admin guards: the sentence matches the credential presented', () => {
       ]),
     );
     expect(routes.some((r) => r.path.startsWith('/api/mycelium/plugins/guardrails/'))).toBe(true);
-    const wrongKey = 'g'.repeat(39) + 'x';
+    const wrongKey = `${'g'.repeat(39)}x`;
     const cases: [string, Parameters<Target['call']>[2], number, string][] = [
       ['non-admin operator', { token: operator.token }, 403, 'Admin role required'],
       ['demoted operator', { token: demoted.token }, 403, 'Admin role required'],

@@ -53,7 +53,7 @@ describe('temp files (spec 05 §10)', () => {
     const r = await t.call('POST', '/files', { raw: form('x'.repeat(100), 'sneaky.txt') });
     expect(r.status).toBe(401);
     expect(await count()).toBe(before);
-    const bad = await t.call('POST', '/files', { agentKey: 'dvk_' + '0'.repeat(48), raw: form('x', 'sneaky.txt') });
+    const bad = await t.call('POST', '/files', { agentKey: `dvk_${'0'.repeat(48)}`, raw: form('x', 'sneaky.txt') });
     expect(bad.status).toBe(403);
     expect(await count()).toBe(before);
   });

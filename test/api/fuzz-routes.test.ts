@@ -55,7 +55,9 @@ beforeAll(async () => {
     .filter((r) => !/stream$/.test(r.path)) // long-lived SSE answers have their own tests
     .filter((r) => {
       const k = `${r.method} ${r.path}`;
-      return seen.has(k) ? false : (seen.add(k), true);
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
     })
     .map((r) => ({ method: r.method, path: r.path }));
   await runtime.close();
@@ -92,7 +94,7 @@ const deepValue = (depth: number, leaf: unknown): unknown => {
 };
 
 /** Deep nesting as text (building it as a value would overflow this test's own stack). */
-const deepText = (depth: number) => '[{"a":'.repeat(depth >> 1) + '1' + '}]'.repeat(depth >> 1);
+const deepText = (depth: number) => `${'[{"a":'.repeat(depth >> 1)}1${'}]'.repeat(depth >> 1)}`;
 
 const oddString = fc.oneof(
   fc.constantFrom(

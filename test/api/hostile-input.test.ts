@@ -10,7 +10,7 @@ let t: Target;
 let agentKey: string;
 
 const deep = (depth: number, leaf: unknown = 1): string => '['.repeat(depth) + JSON.stringify(leaf) + ']'.repeat(depth);
-const deepObj = (depth: number): string => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+const deepObj = (depth: number): string => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
 
 beforeAll(async () => {
   t = await startTarget();
@@ -36,7 +36,7 @@ describe('JSON nesting depth is bounded where the body is parsed (SEC-51)', () =
     const r = await raw('POST', '/events', `{"type":"custom","data":${deepObj(3000)}}`, { admin: true });
     expect(r.status).toBe(400);
     expect(r.body.error).toMatch(/64/);
-    const ok = await raw('POST', '/events', JSON.stringify({ type: 'custom', data: { s: '['.repeat(5000) + '"\\' } }), {
+    const ok = await raw('POST', '/events', JSON.stringify({ type: 'custom', data: { s: `${'['.repeat(5000)}"\\` } }), {
       admin: true,
     });
     expect(ok.status).toBe(200);
@@ -69,7 +69,7 @@ describe('query integers are bounded before SQL (SEC-51)', () => {
       for (const q of [
         'offset=9223372036854775807',
         'limit=9223372036854775807',
-        'offset=' + '9'.repeat(400),
+        `offset=${'9'.repeat(400)}`,
         'offset=-9223372036854775809',
       ]) {
         const r = await t.call('GET', `${path}?${q}`, { admin: true });

@@ -201,7 +201,7 @@ describe('MCP endpoint: authentication (issue 12)', () => {
 
   it('a credential that does not verify → 401 invalid_token (agent key, admin key, bearer)', async () => {
     const bad: Record<string, string>[] = [
-      { 'X-Agent-Key': 'dvk_' + '0'.repeat(48) },
+      { 'X-Agent-Key': `dvk_${'0'.repeat(48)}` },
       { 'X-Admin-Key': 'wrong' },
       { Authorization: 'Bearer not-a-token' },
     ];
@@ -491,8 +491,8 @@ describe('MCP endpoint: one representative tool per area, against the database',
     expect(JSON.parse(api.text)).toHaveLength(1);
     const body = await call(asAlice, 'mycelium_api', { method: 'GET', path: '/tasks', body: { x: 1 } });
     expect(body.isError).toBe(true);
-    const escape = await call(asAlice, 'mycelium_api', { method: 'GET', path: '/../health' });
-    expect(escape.isError).toBe(true);
+    const traversal = await call(asAlice, 'mycelium_api', { method: 'GET', path: '/../health' });
+    expect(traversal.isError).toBe(true);
     const wf = await call(asAlice, 'mycelium_fire_workflow', {
       name: 'mcp-flow',
       invocations: [{ id: 'step-1', agent: 'bob', prompt: 'go' }],

@@ -230,7 +230,7 @@ describe('threads and bulk delete', () => {
     });
     await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'bulk-b', content: '100 spam' } });
     await t.db.run("INSERT INTO message_reads (message_id, agent_id) VALUES (?, 'bulk-b')", [m1.body.id]);
-    const del = await t.call('DELETE', '/messages/bulk?content_like=' + encodeURIComponent('0% s'), { admin: true });
+    const del = await t.call('DELETE', `/messages/bulk?content_like=${encodeURIComponent('0% s')}`, { admin: true });
     expect(del.body).toEqual({ deleted: 1 });
     expect(await t.db.get('SELECT 1 FROM message_reads WHERE message_id = ?', [m1.body.id])).toBeUndefined();
     expect((await t.call('DELETE', '/messages/bulk?from=x', { agentKey: a.key })).status).toBe(401);
@@ -358,7 +358,7 @@ describe('review fixes: operator privacy, since, atomic send', () => {
     expect(got.status).toBe(200);
     expect(ids(got)).toContain(m.body.id);
     // One second after, written in +02:00: excluded although "later" as text.
-    const after = new Date(at + 1000 + 2 * 3_600_000).toISOString().slice(0, 19) + '+02:00';
+    const after = `${new Date(at + 1000 + 2 * 3_600_000).toISOString().slice(0, 19)}+02:00`;
     const later = await t.call('GET', `/messages?from=${a.id}&since=${encodeURIComponent(after)}`, { admin: true });
     expect(ids(later)).not.toContain(m.body.id);
     expect(

@@ -4,11 +4,10 @@ import { registerAgent } from '../support/fixtures.js';
 
 let t: Target;
 let a = { id: '', key: '' };
-let b = { id: '', key: '' };
 beforeAll(async () => {
   t = await startTarget();
   a = await registerAgent(t, 'rs-a', 'proj-r');
-  b = await registerAgent(t, 'rs-b', 'proj-r');
+  await registerAgent(t, 'rs-b', 'proj-r');
 });
 afterAll(async () => t?.close());
 

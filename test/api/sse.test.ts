@@ -33,8 +33,7 @@ async function openStream(query: string, headers: Record<string, string> = {}, i
   const frames: Frame[] = [];
   let seen = 0;
   const parse = () => {
-    let i: number;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
+    for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
       const block = buf.slice(0, i);
       buf = buf.slice(i + 2);
       const f: Frame = {};

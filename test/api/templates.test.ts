@@ -77,7 +77,7 @@ describe('agent templates (spec 02 §3.9)', () => {
     expect((await t.call('POST', '/agent-templates/artist/apply/nobody', { admin: true })).body.error).toBe(
       'Agent not found',
     );
-    expect((await t.call('POST', '/agent-templates/none/apply/' + a.id, { admin: true })).body.error).toBe(
+    expect((await t.call('POST', `/agent-templates/none/apply/${a.id}`, { admin: true })).body.error).toBe(
       'Template not found',
     );
 

@@ -46,7 +46,16 @@ describe('CI entry .ci/run (issue 9 item 8)', () => {
     expect(r.calls[0]).toMatch(/^ci\b/);
     expect(r.calls.indexOf('run typecheck')).toBeGreaterThan(0);
     expect(r.calls.indexOf('run typecheck')).toBeLessThan(r.calls.indexOf('test'));
+    expect(r.calls.indexOf('run lint')).toBeGreaterThan(r.calls.indexOf('run typecheck'));
+    expect(r.calls.indexOf('run lint')).toBeLessThan(r.calls.indexOf('test'));
     expect(r.stdout).toContain('tests: 3 passed, 0 failed');
+  });
+
+  it('fails CI when the lint (Biome) fails, without running the tests', () => {
+    const r = runCi('run lint');
+    expect(r.status).not.toBe(0);
+    expect(r.calls).toContain('run lint');
+    expect(r.calls).not.toContain('test');
   });
 
   it('fails CI when the typecheck fails, without running the tests', () => {

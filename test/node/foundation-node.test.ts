@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync, statSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'libsql';
-import { startTarget, type Target } from '../support/target.js';
+import { startTarget } from '../support/target.js';
 import { createOperator } from '../support/fixtures.js';
 import { startFakeResend } from '../support/fake-servers.js';
 import { SqliteFileDriver } from '../../node-adapter/sqlite-driver.js';

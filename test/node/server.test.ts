@@ -81,7 +81,7 @@ describe('Node server (npm start)', () => {
       (await fetch(`${first.url}/api/mycelium/agents/survivor`, { headers: { 'X-Agent-Key': agentKey } })).status,
     ).toBe(200);
     expect(
-      (await fetch(`${first.url}/api/mycelium/agents`, { headers: { 'X-Agent-Key': 'dvk_' + '0'.repeat(48) } })).status,
+      (await fetch(`${first.url}/api/mycelium/agents`, { headers: { 'X-Agent-Key': `dvk_${'0'.repeat(48)}` } })).status,
     ).toBe(403);
 
     // P-08 / P-09: WAL on, directory 0700, every file 0600

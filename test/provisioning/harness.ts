@@ -85,7 +85,9 @@ export async function startHarness(timing: Partial<ProvisioningTiming> = {}): Pr
     order,
     svc: makeService(),
     makeService,
-    advanceClock: (ms) => void (offset += ms),
+    advanceClock: (ms) => {
+      offset += ms;
+    },
     async close() {
       await Promise.all([railway.stop(), cloudflare.stop(), tenant.stop()]);
       await db.close();

@@ -122,7 +122,7 @@ export async function startFakeGithub(token: string) {
     if (req.headers.authorization !== `Bearer ${token}`) return { status: 401, body: { message: 'Bad credentials' } };
     const url = new URL(req.url, 'http://x');
     const m = url.pathname.match(/^\/repos\/([^/]+)\/([^/]+)\/pulls(?:\/(\d+)\/merge)?$/);
-    if (!m || m[1] !== 'acme' || m[2] !== 'game') return { status: 404, body: { message: 'Not Found' } };
+    if (m?.[1] !== 'acme' || m[2] !== 'game') return { status: 404, body: { message: 'Not Found' } };
     if (req.method === 'GET' && !m[3]) {
       const state = url.searchParams.get('state');
       return { status: 200, body: state === 'closed' ? [] : pulls };

@@ -232,7 +232,10 @@ describe('interactive transactions', () => {
     let done = false;
     const waiting = client()
       .execute('INSERT INTO t VALUES (2)')
-      .then((r) => ((done = true), r));
+      .then((r) => {
+        done = true;
+        return r;
+      });
     await new Promise((r) => setTimeout(r, 150));
     expect(done).toBe(false);
     // The server keeps serving the lock holder while the other writer waits.

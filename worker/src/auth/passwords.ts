@@ -56,7 +56,7 @@ export async function verifyPassword(
 /** Verified against when a username does not exist, so both paths cost the same (SEC-08). */
 let dummyHash: Promise<string> | null = null;
 export function getDummyHash(): Promise<string> {
-  dummyHash ??= hashPassword('not-a-real-password-' + Math.random());
+  dummyHash ??= hashPassword(`not-a-real-password-${Math.random()}`);
   return dummyHash;
 }
 

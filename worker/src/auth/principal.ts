@@ -62,15 +62,18 @@ export class Credentials {
   }
 
   jwt(): Promise<JwtResult> {
-    return (this.jwtP ??= this.readJwt());
+    this.jwtP ??= this.readJwt();
+    return this.jwtP;
   }
 
   adminKey(): Promise<boolean> {
-    return (this.adminP ??= secretsEqual(this.headers.get('x-admin-key'), this.app.config.adminKey));
+    this.adminP ??= secretsEqual(this.headers.get('x-admin-key'), this.app.config.adminKey);
+    return this.adminP;
   }
 
   agent(): Promise<AgentResult> {
-    return (this.agentP ??= this.readAgent());
+    this.agentP ??= this.readAgent();
+    return this.agentP;
   }
 
   get actingAs(): string | null {
@@ -152,7 +155,10 @@ export class Credentials {
 const lastSeenWrites = new WeakMap<AppContext, Map<number, number>>();
 function touchLastSeen(app: AppContext, userId: number) {
   let m = lastSeenWrites.get(app);
-  if (!m) lastSeenWrites.set(app, (m = new Map()));
+  if (!m) {
+    m = new Map();
+    lastSeenWrites.set(app, m);
+  }
   const now = app.clock.now().getTime();
   if ((m.get(userId) ?? 0) > now - 30_000) return;
   m.set(userId, now);

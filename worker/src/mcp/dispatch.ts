@@ -4,7 +4,7 @@ import type { AppEnv } from '../http/env.js';
 /** The answer of one in-process REST call. */
 export interface RestAnswer {
   status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: REST bodies are JSON of many shapes; tools read the fields they know.
+  /** JSON of many shapes: each tool reads the fields it knows. */
   body: any;
   text: string;
 }

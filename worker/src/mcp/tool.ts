@@ -40,7 +40,6 @@ export class ToolEnv {
   }
 
   /** The body of a 2xx answer; anything else becomes a ToolFailure. */
-  // biome-ignore lint/suspicious/noExplicitAny: see RestAnswer.body
   async rest(method: string, path: string, opts?: { query?: Query; body?: unknown }): Promise<any> {
     const r = await this.caller.call(method, path, opts);
     if (r.status < 200 || r.status >= 300) throw new ToolFailure(r.status, r.body);

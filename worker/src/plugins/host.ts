@@ -185,7 +185,10 @@ export class PluginHost {
 
   statsOf(name: string): PluginStats {
     let s = this.stats.get(name);
-    if (!s) this.stats.set(name, (s = { route_errors: 0, hook_errors: 0, hook_timeouts: 0, guard_errors: 0 }));
+    if (!s) {
+      s = { route_errors: 0, hook_errors: 0, hook_timeouts: 0, guard_errors: 0 };
+      this.stats.set(name, s);
+    }
     return s;
   }
 
@@ -335,8 +338,7 @@ export class PluginHost {
   /** One start-up line per plugin, for operators to review what it registered (W24, P-14). */
   private logLoaded(p: LoadedPlugin) {
     const m = p.manifest;
-    const prefix =
-      `/api/mycelium/plugins/${p.name}/` + (m.routePrefix ? ` (alias /api/mycelium${m.routePrefix}/)` : '');
+    const prefix = `/api/mycelium/plugins/${p.name}/${m.routePrefix ? ` (alias /api/mycelium${m.routePrefix}/)` : ''}`;
     const migrations = p.migrationsApplied.length ? `applied ${p.migrationsApplied.join(', ')}` : 'up to date';
     const hooks = p.hooks.length ? [...new Set(p.hooks.map((h) => h.type))].join(', ') : 'none';
     const tools = p.tools.length ? `${p.tools.length} (${p.tools.map((t) => t.name).join(', ')})` : '0';
@@ -357,8 +359,8 @@ export class PluginHost {
       let inner: string | null = null;
       const path = t.endpoint.path.replace(/\{(\w+)\}|:(\w+)/g, 'x');
       const own = `/plugins/${known.name}`;
-      if (path === own || path.startsWith(own + '/')) inner = path.slice(own.length) || '/';
-      else if (m.routePrefix && (path === m.routePrefix || path.startsWith(m.routePrefix + '/')))
+      if (path === own || path.startsWith(`${own}/`)) inner = path.slice(own.length) || '/';
+      else if (m.routePrefix && (path === m.routePrefix || path.startsWith(`${m.routePrefix}/`)))
         inner = path.slice(m.routePrefix.length) || '/';
       const resolves =
         inner !== null &&
@@ -562,10 +564,10 @@ export class PluginHost {
       const declaresGuard = known.manifest.preMutationGuard === true;
       const ok = await this.ensureLoaded(name);
       const p = this.loaded.get(name);
-      if (declaresGuard && (!ok || !p || !p.guards.length)) {
+      if (declaresGuard && (!ok || !p?.guards.length)) {
         throw unavailable(`Plugin ${name} is enabled but its pre-mutation check is not installed; refusing the write`);
       }
-      if (!p || !p.guards.length) continue;
+      if (!p?.guards.length) continue;
       guarded = true;
       const input: GuardInput = {
         type: kindOfAction(check.action),

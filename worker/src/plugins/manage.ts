@@ -322,10 +322,7 @@ const PLUGIN_DB_PROBE_MS = 2_000;
  * `GET /admin/health` so an operator sees it before users do; core writes are not affected, except
  * that guardrails fails closed while it cannot check (spec 07 REL-13).
  */
-export async function unavailablePlugins(
-  ctx: AppContext,
-  host: PluginHost,
-): Promise<{ name: string; error: string }[]> {
+export async function unavailablePlugins(host: PluginHost): Promise<{ name: string; error: string }[]> {
   await host.ready;
   const flags = await host.enabledFlags();
   const out: { name: string; error: string }[] = [];

@@ -10,7 +10,7 @@ export class ApiError extends Error {
 export async function api(method, path, body) {
   const headers = { 'X-Mycelium-Dashboard': '1' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const url = path.startsWith('/dashboard/') ? path : '/api/mycelium' + path;
+  const url = path.startsWith('/dashboard/') ? path : `/api/mycelium${path}`;
   let res;
   try {
     res = await fetch(url, {
@@ -32,7 +32,7 @@ export async function api(method, path, body) {
   if (!res.ok)
     throw new ApiError(
       res.status,
-      (data && typeof data.error === 'string' && data.error) || 'Request failed (HTTP ' + res.status + ')',
+      (data && typeof data.error === 'string' && data.error) || `Request failed (HTTP ${res.status})`,
     );
   return data;
 }

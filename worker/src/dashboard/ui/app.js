@@ -33,7 +33,7 @@ const state = {
   firstRender: true,
 };
 
-const href = (path) => '/dashboard/' + path;
+const href = (path) => `/dashboard/${path}`;
 
 function currentPage() {
   const rest = location.pathname.replace(/^\/(dashboard\/?)?/, '');
@@ -126,7 +126,7 @@ async function render() {
     );
     return;
   }
-  document.title = entry.title + ' · Mycelium';
+  document.title = `${entry.title} · Mycelium`;
   const ctx = {
     view,
     args,

@@ -33,13 +33,13 @@ export function svg(tag, attrs, ...children) {
 let fieldSeq = 0;
 /** A labelled form control: returns the wrapper and the control. */
 export function field(label, control) {
-  const id = control.id || 'f' + ++fieldSeq;
+  const id = control.id || `f${++fieldSeq}`;
   control.id = id;
   return h('div', { class: 'field' }, h('label', { for: id }, label), control);
 }
 
 export function errorBox(err) {
-  return h('p', { class: 'error', role: 'alert' }, err && err.message ? err.message : String(err));
+  return h('p', { class: 'error', role: 'alert' }, err?.message ? err.message : String(err));
 }
 
 /** A region that shows the outcome of an action (errors as messages, never a blank page). */
@@ -62,21 +62,21 @@ export function statusLine() {
 /** Runs an action with its button disabled; reports failures in `status`. */
 export async function act(button, status, fn) {
   if (button) button.disabled = true;
-  status && status.clear();
+  status?.clear();
   try {
     return await fn();
   } catch (err) {
     if (status) status.fail(err);
     else throw err;
   } finally {
-    if (button && button.isConnected) button.disabled = false;
+    if (button?.isConnected) button.disabled = false;
   }
 }
 
 /** Database times are UTC `YYYY-MM-DD HH:MM:SS`; live frames may be ISO. */
 export function parseTime(s) {
   if (!s) return NaN;
-  const iso = /[zZ]|[+-]\d\d:?\d\d$/.test(s) ? s : s.replace(' ', 'T') + 'Z';
+  const iso = /[zZ]|[+-]\d\d:?\d\d$/.test(s) ? s : `${s.replace(' ', 'T')}Z`;
   return Date.parse(iso);
 }
 
@@ -84,10 +84,10 @@ export function ago(s, now = Date.now()) {
   const t = parseTime(s);
   if (Number.isNaN(t)) return 'never';
   const sec = Math.max(0, Math.round((now - t) / 1000));
-  if (sec < 60) return sec + ' s ago';
-  if (sec < 3600) return Math.round(sec / 60) + ' min ago';
-  if (sec < 86400) return Math.round(sec / 3600) + ' h ago';
-  return Math.round(sec / 86400) + ' d ago';
+  if (sec < 60) return `${sec} s ago`;
+  if (sec < 3600) return `${Math.round(sec / 60)} min ago`;
+  if (sec < 86400) return `${Math.round(sec / 3600)} h ago`;
+  return `${Math.round(sec / 86400)} d ago`;
 }
 
 export function timeEl(s) {
@@ -95,7 +95,7 @@ export function timeEl(s) {
   return h('time', { datetime: Number.isNaN(t) ? undefined : new Date(t).toISOString(), title: s || '' }, ago(s));
 }
 
-export const money = (n) => '$' + Number(n || 0).toFixed(2);
+export const money = (n) => `$${Number(n || 0).toFixed(2)}`;
 
 /** Heartbeats older than this read "stale" (the server itself calls an agent offline at 15 min). */
 export const STALE_AFTER_MS = 5 * 60_000;
@@ -114,7 +114,7 @@ export function presenceOf(agent, now = Date.now()) {
 }
 
 export function presenceBadge(p) {
-  return h('span', { class: 'badge presence-' + p }, p);
+  return h('span', { class: `badge presence-${p}` }, p);
 }
 
 export function table(headers, rows, caption) {

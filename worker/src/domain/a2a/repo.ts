@@ -122,8 +122,14 @@ export const a2aRepo = {
   listOutbound(db: Queryable, f: { status?: string; agentId?: string }, limit: number) {
     const where: string[] = [];
     const args: (string | number)[] = [];
-    if (f.status) where.push('status = ?'), args.push(f.status);
-    if (f.agentId) where.push('mycelium_agent_id = ?'), args.push(f.agentId);
+    if (f.status) {
+      where.push('status = ?');
+      args.push(f.status);
+    }
+    if (f.agentId) {
+      where.push('mycelium_agent_id = ?');
+      args.push(f.agentId);
+    }
     return db.all<OutboundTaskRow>(
       `SELECT * FROM a2a_tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, rowid DESC LIMIT ?`,
       [...args, limit],
@@ -151,8 +157,14 @@ export const a2aRepo = {
   listInbound(db: Queryable, f: { caller?: string; contextId?: string }, limit: number, offset: number) {
     const where: string[] = [];
     const args: (string | number)[] = [];
-    if (f.caller) where.push('i.caller = ?'), args.push(f.caller);
-    if (f.contextId) where.push('i.context_id = ?'), args.push(f.contextId);
+    if (f.caller) {
+      where.push('i.caller = ?');
+      args.push(f.caller);
+    }
+    if (f.contextId) {
+      where.push('i.context_id = ?');
+      args.push(f.contextId);
+    }
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
     return Promise.all([
       db.all<InboundWithTask>(

@@ -43,7 +43,7 @@ export function adminOpsRoutes(app: AppContext) {
   // Read-only preview for anyone; running the patrol is an admin action (SEC-55).
   r.get('/admin/health', requireAny, async (c) => {
     const patrol = await ops.patrol(true);
-    return c.json({ ...patrol, plugins_unavailable: await unavailablePlugins(app, pluginHostOf(app)) });
+    return c.json({ ...patrol, plugins_unavailable: await unavailablePlugins(pluginHostOf(app)) });
   });
   r.post('/admin/health/run', requireAdmin, async (c) => c.json(await ops.patrol(false)));
   r.get('/admin/health/history', requireAny, async (c) =>

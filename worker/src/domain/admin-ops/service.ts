@@ -145,7 +145,9 @@ export class AdminOpsService {
       webhooks_archived: 0,
       savepoints_pruned: 0,
     };
-    parts.forEach((x, i) => (counts[x.key] = res[i].rowsAffected));
+    parts.forEach((x, i) => {
+      counts[x.key] = res[i].rowsAffected;
+    });
     await this.app.events.emit({
       type: 'admin_cleanup',
       agent: p.who,

@@ -75,8 +75,14 @@ export function calibrationRoutes(app: AppContext) {
     const where: string[] = [];
     const args: SqlArgs = [];
     const q = c.req.query();
-    if (q.node_type) where.push('node_type = ?'), args.push(q.node_type);
-    if (q.layer) where.push('layer = ?'), args.push(q.layer);
+    if (q.node_type) {
+      where.push('node_type = ?');
+      args.push(q.node_type);
+    }
+    if (q.layer) {
+      where.push('layer = ?');
+      args.push(q.layer);
+    }
     const rows = await app.db.all<NodeProfileRow>(
       `SELECT * FROM node_profiles ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY layer, node_type, id`,
       args,

@@ -67,7 +67,7 @@ export function objectInput(field: string, v: unknown): Record<string, unknown> 
 export function parseDbTime(s: string | null | undefined): number {
   if (!s) return NaN;
   const iso = s.includes('T') ? s : s.replace(' ', 'T');
-  return Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : iso + 'Z');
+  return Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : `${iso}Z`);
 }
 
 /** Epoch ms → the DB's naive-UTC text format. */

@@ -75,8 +75,7 @@ export class AgentService {
       api_key_hash: await hashAgentKey(apiKey),
       // A drone registers with project 'drone' (spec 05 §1.1); the agent defaults `code`/`assets`
       // are capabilities a drone may not hold, so a drone starts with none.
-      capabilities:
-        input.capabilities ?? (tplCaps && tplCaps.length ? tplCaps : isDroneRegistration ? [] : DEFAULT_CAPABILITIES),
+      capabilities: input.capabilities ?? (tplCaps?.length ? tplCaps : isDroneRegistration ? [] : DEFAULT_CAPABILITIES),
       agent_type: input.agent_type || template?.agent_type || (input.project_id === 'drone' ? 'drone' : 'agent'),
       llm_backend: input.llm_backend || template?.llm_backend || '',
       llm_model: input.llm_model || template?.llm_model || '',
@@ -185,7 +184,7 @@ const LIVE = new Set(['online', 'idle', 'busy']);
 export function derivePresence(status: string, lastHeartbeat: string | null, now: Date): string {
   if (!LIVE.has(status)) return status;
   if (!lastHeartbeat) return 'offline';
-  const t = Date.parse(lastHeartbeat.replace(' ', 'T') + 'Z');
+  const t = Date.parse(`${lastHeartbeat.replace(' ', 'T')}Z`);
   if (Number.isNaN(t) || now.getTime() - t >= PRESENCE_STALE_MS) return 'offline';
   return status;
 }

@@ -130,7 +130,7 @@ export const approvalsRepo = {
     }
     args.push(f.limit);
     return db.all<ApprovalRow>(
-      `SELECT * FROM approvals ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ?`,
+      `SELECT * FROM approvals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`,
       args,
     );
   },

@@ -32,7 +32,7 @@ function status(v: unknown): string | undefined {
 function assetPath(v: unknown): string | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'string') throw badRequest('path must be a string');
-  if (v.length > 500 || v.includes('..') || /^[\\/]/.test(v) || /^[A-Za-z]:/.test(v) || /[\x00-\x1f]/.test(v))
+  if (v.length > 500 || v.includes('..') || /^[\\/]/.test(v) || /^[A-Za-z]:/.test(v) || hasControlChar(v))
     throw badRequest('invalid asset path');
   return v;
 }
@@ -265,4 +265,10 @@ export class AssetService {
     });
     return { ok: true, id: gone.id };
   }
+}
+
+/** Any C0 control character (NUL, newline, escape…): never part of a stored path. */
+function hasControlChar(v: string): boolean {
+  for (let i = 0; i < v.length; i++) if (v.charCodeAt(i) < 0x20) return true;
+  return false;
 }

@@ -4,7 +4,7 @@ import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
 import { bodyOf, queryOf } from '../../http/body.js';
 import { parseWith, queryInt } from '../../http/validate.js';
-import { badRequest, tooManyRequests, AppError } from '../../http/errors.js';
+import { badRequest, AppError } from '../../http/errors.js';
 import { principalOf, requireAny, resolveAny, type Principal } from '../../auth/principal.js';
 import { assertProjectScope } from '../../auth/scope.js';
 import { EventService, eventScopeOf, issueStreamTicket, parseSince, principalFromTicket } from './service.js';

@@ -136,7 +136,11 @@ export class FileDroneHub implements FileDroneTunnel {
       case 'file_start': {
         const d = msg.data ?? {};
         let ctrl!: ReadableStreamDefaultController<Uint8Array>;
-        const body = new ReadableStream<Uint8Array>({ start: (c) => void (ctrl = c) });
+        const body = new ReadableStream<Uint8Array>({
+          start: (c) => {
+            ctrl = c;
+          },
+        });
         p.stream = ctrl;
         const name = String(d.name ?? 'download').replace(/[^\x20-\x7e]|["\\]/g, '_');
         const headers: Record<string, string> = {

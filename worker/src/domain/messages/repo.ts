@@ -123,14 +123,38 @@ export const messagesRepo = {
   list(db: Queryable, f: MessageFilters, viewer: MessageViewer | null) {
     const where = ["m.msg_type != 'chat'", "NOT (m.from_agent = '__system__' AND m.to_agent = '__system__')"];
     const args: SqlArgs = [];
-    if (f.from !== undefined) where.push('m.from_agent = ?'), args.push(f.from);
-    if (f.to !== undefined) where.push('(m.to_agent = ? OR m.to_agent IS NULL)'), args.push(f.to);
-    if (f.thread !== undefined) where.push('m.thread_id = ?'), args.push(f.thread);
-    if (f.project_id !== undefined) where.push('m.project_id = ?'), args.push(f.project_id);
-    if (f.since !== undefined) where.push('m.created_at > ?'), args.push(f.since);
-    if (f.msg_type !== undefined) where.push('m.msg_type = ?'), args.push(f.msg_type);
-    if (f.status !== undefined) where.push('m.status = ?'), args.push(f.status);
-    if (f.channel_id !== undefined) where.push('m.channel_id = ?'), args.push(f.channel_id);
+    if (f.from !== undefined) {
+      where.push('m.from_agent = ?');
+      args.push(f.from);
+    }
+    if (f.to !== undefined) {
+      where.push('(m.to_agent = ? OR m.to_agent IS NULL)');
+      args.push(f.to);
+    }
+    if (f.thread !== undefined) {
+      where.push('m.thread_id = ?');
+      args.push(f.thread);
+    }
+    if (f.project_id !== undefined) {
+      where.push('m.project_id = ?');
+      args.push(f.project_id);
+    }
+    if (f.since !== undefined) {
+      where.push('m.created_at > ?');
+      args.push(f.since);
+    }
+    if (f.msg_type !== undefined) {
+      where.push('m.msg_type = ?');
+      args.push(f.msg_type);
+    }
+    if (f.status !== undefined) {
+      where.push('m.status = ?');
+      args.push(f.status);
+    }
+    if (f.channel_id !== undefined) {
+      where.push('m.channel_id = ?');
+      args.push(f.channel_id);
+    }
     if (viewer !== null) {
       const vis = visibleTo(viewer);
       where.push(vis.sql);
@@ -233,10 +257,18 @@ export const messagesRepo = {
   bulkDelete(db: Db, f: { from?: string; to?: string; content_like?: string }) {
     const where: string[] = [];
     const args: SqlArgs = [];
-    if (f.from !== undefined) where.push('from_agent = ?'), args.push(f.from);
-    if (f.to !== undefined) where.push('to_agent = ?'), args.push(f.to);
-    if (f.content_like !== undefined)
-      where.push("content LIKE ? ESCAPE '\\'"), args.push(`%${f.content_like.replace(/[\\%_]/g, (ch) => '\\' + ch)}%`);
+    if (f.from !== undefined) {
+      where.push('from_agent = ?');
+      args.push(f.from);
+    }
+    if (f.to !== undefined) {
+      where.push('to_agent = ?');
+      args.push(f.to);
+    }
+    if (f.content_like !== undefined) {
+      where.push("content LIKE ? ESCAPE '\\'");
+      args.push(`%${f.content_like.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`);
+    }
     const cond = where.join(' AND ');
     return db.batch([
       { sql: `DELETE FROM message_reads WHERE message_id IN (SELECT id FROM messages WHERE ${cond})`, args },

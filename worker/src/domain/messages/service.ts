@@ -38,7 +38,9 @@ export function maySendDirective(p: Principal): boolean {
 /** Emits events whose rows go in one batch with any other statements given. */
 export async function commitWithEvents(app: AppContext, stmts: Statement[], events: EventInput[]) {
   const res = await app.db.batch([...stmts, ...events.map((e) => app.events.statement(e))]);
-  events.forEach((e, i) => app.events.publishWritten(e, Number(res[stmts.length + i].rows[0]?.id ?? null)));
+  events.forEach((e, i) => {
+    app.events.publishWritten(e, Number(res[stmts.length + i].rows[0]?.id ?? null));
+  });
   return res;
 }
 
@@ -67,7 +69,9 @@ export async function insertWithFollowUps<T>(
     }
     return { ...f, eventIds };
   });
-  done.events.forEach((e, i) => app.events.publishWritten(e, done.eventIds[i]));
+  done.events.forEach((e, i) => {
+    app.events.publishWritten(e, done.eventIds[i]);
+  });
   return done.result;
 }
 
@@ -132,7 +136,7 @@ export const inboxRows = {
   },
 };
 
-const clip = (s: string, n: number) => (s.length > n ? s.slice(0, n) + '...' : s);
+const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}...` : s);
 
 export class MessageService {
   constructor(private readonly app: AppContext) {}

@@ -424,7 +424,9 @@ export async function updateStep(
     push('operatorInbox', operatorInputInbox(plan, { id: step.id, title: input.title ?? step.title }));
   }
   // Consequences known before the write are recorded in the same batch (issue 17)...
-  after.forEach((e, i) => push(`after${i}`, ctx.events.statement(e)));
+  after.forEach((e, i) => {
+    push(`after${i}`, ctx.events.statement(e));
+  });
   // ...and plan_completed only if the completion right before it changed the plan.
   const completedEv: EventInput = {
     type: 'plan_completed',
@@ -464,7 +466,9 @@ export async function updateStep(
     throw err;
   }
   ctx.events.publishWritten(updatedEv, Number(res[at.updatedEv].rows[0]?.id ?? null));
-  after.forEach((e, i) => ctx.events.publishWritten(e, Number(res[at[`after${i}`]].rows[0]?.id ?? null)));
+  after.forEach((e, i) => {
+    ctx.events.publishWritten(e, Number(res[at[`after${i}`]].rows[0]?.id ?? null));
+  });
   if (at.completedEv !== undefined && res[at.completedEv].rows[0])
     ctx.events.publishWritten(completedEv, Number(res[at.completedEv].rows[0].id));
   if (input.status === 'completed') {
@@ -527,7 +531,11 @@ export async function reorderSteps(ctx: AppContext, p: Principal, planId: number
   const plan = await requirePlan(ctx, planId);
   await assertProjectScope(ctx.db, p, plan.project_id);
   const seen = new Set<number>();
-  const unique = order.filter((id) => (seen.has(id) ? false : (seen.add(id), true)));
+  const unique = order.filter((id) => {
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
   await ctx.db.batch([...plansRepo.reorder(plan.id, unique), plansRepo.touchPlan(plan.id)]);
   return { ok: true, plan_id: plan.id };
 }

@@ -120,7 +120,7 @@ export function taskRoutes(app: AppContext) {
     // Guardrails see the request before validation, as in the original (spec 03 §0.3).
     await app.guards.check('task.create', bodyOf(c), p);
     const input = parseWith(createSchema, bodyOf(c));
-    const task = await createTask(app, p, { ...input, needs_approval: input.needs_approval ? true : false });
+    const task = await createTask(app, p, { ...input, needs_approval: !!input.needs_approval });
     return c.json({ id: task.id, title: task.title });
   });
 

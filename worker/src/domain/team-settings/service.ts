@@ -22,7 +22,10 @@ export class TeamSettingsService {
 
   private shape(rows: TeamSettingRow[]) {
     const out: Record<string, Record<string, unknown>> = {};
-    for (const r of rows) (out[r.section] ??= {})[r.key] = parsed(r.value);
+    for (const r of rows) {
+      out[r.section] ??= {};
+      out[r.section][r.key] = parsed(r.value);
+    }
     return out;
   }
 

@@ -177,7 +177,7 @@ export class WebhookService {
   private async attempt(row: DeliveryRow, hook: WebhookRow | undefined): Promise<number | null> {
     const record = (f: Parameters<typeof webhooksRepo.recordAttempt>[2]) =>
       webhooksRepo.recordAttempt(this.app.db, row.id, f);
-    if (!hook || !hook.active) {
+    if (!hook?.active) {
       await record({
         state: 'failed',
         next_attempt_at: 0,

@@ -8,7 +8,7 @@ function approvalCard(a, votes, onVote) {
   const status = statusLine();
   const vote = (kind) => async (e) => {
     await act(e.currentTarget, status, async () => {
-      const r = await api('PUT', '/approvals/' + a.id + '/vote', { vote: kind, notes: notes.value || undefined });
+      const r = await api('PUT', `/approvals/${a.id}/vote`, { vote: kind, notes: notes.value || undefined });
       await onVote(a, r);
     });
   };
@@ -20,16 +20,16 @@ function approvalCard(a, votes, onVote) {
     h(
       'p',
       {},
-      h('span', { class: 'badge tier-' + a.risk_tier }, a.risk_tier + ' risk'),
+      h('span', { class: `badge tier-${a.risk_tier}` }, `${a.risk_tier} risk`),
       ' ',
       a.action_type,
       ' · requested by ',
       h('strong', {}, a.requested_by),
       ' · ',
       timeEl(a.created_at),
-      a.project_id ? ' · ' + a.project_id : '',
+      a.project_id ? ` · ${a.project_id}` : '',
     ),
-    h('p', {}, 'Quorum: ', h('strong', {}, a.current_approvals + ' of ' + a.required_approvals), ' approvals'),
+    h('p', {}, 'Quorum: ', h('strong', {}, `${a.current_approvals} of ${a.required_approvals}`), ' approvals'),
     payload && payload !== '{}' ? h('details', {}, h('summary', {}, 'Payload'), h('pre', {}, payload)) : null,
     votes.length
       ? table(
@@ -49,14 +49,14 @@ function approvalCard(a, votes, onVote) {
         {
           type: 'button',
           class: 'primary',
-          'aria-label': 'Approve: ' + (a.title || a.action_type),
+          'aria-label': `Approve: ${a.title || a.action_type}`,
           onclick: vote('approve'),
         },
         'Approve',
       ),
       h(
         'button',
-        { type: 'button', class: 'danger', 'aria-label': 'Deny: ' + (a.title || a.action_type), onclick: vote('deny') },
+        { type: 'button', class: 'danger', 'aria-label': `Deny: ${a.title || a.action_type}`, onclick: vote('deny') },
         'Deny',
       ),
     ),
@@ -70,7 +70,7 @@ export async function render({ view, every }) {
   view.append(h('h1', {}, 'Approvals'), outcome.el, list);
   const load = async () => {
     const pending = await get('/approvals?status=pending&limit=500');
-    const votes = await Promise.all(pending.map((a) => get('/approvals/' + a.id + '/votes').catch(() => [])));
+    const votes = await Promise.all(pending.map((a) => get(`/approvals/${a.id}/votes`).catch(() => [])));
     // Keep a card the operator is typing in; rebuild the rest.
     const focused = list.contains(document.activeElement) ? document.activeElement.closest('[data-approval]') : null;
     list.replaceChildren(
@@ -84,7 +84,7 @@ export async function render({ view, every }) {
     const decided = r.status && r.status !== 'pending';
     outcome.ok(
       decided
-        ? '“' + (a.title || a.action_type) + '” is ' + r.status + '.'
+        ? `“${a.title || a.action_type}” is ${r.status}.`
         : 'Vote recorded on “' +
             (a.title || a.action_type) +
             '”; ' +

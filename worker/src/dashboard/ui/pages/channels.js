@@ -14,11 +14,11 @@ export async function render({ view, args }) {
           h(
             'a',
             {
-              href: '/dashboard/channels/' + c.id,
+              href: `/dashboard/channels/${c.id}`,
               'data-nav': '',
               'aria-current': selected && c.id === selected.id ? 'true' : undefined,
             },
-            '#' + (c.slug || c.name),
+            `#${c.slug || c.name}`,
           ),
         )
       : h('p', { class: 'muted' }, 'No channels yet.'),
@@ -27,16 +27,16 @@ export async function render({ view, args }) {
   view.append(h('h1', {}, 'Channels'), status.el, h('div', { class: 'split' }, nav, pane));
   if (!selected) return;
 
-  const list = h('ol', { class: 'list messages', 'aria-label': 'Posts in #' + (selected.slug || selected.name) });
+  const list = h('ol', { class: 'list messages', 'aria-label': `Posts in #${selected.slug || selected.name}` });
   const content = h('textarea', { name: 'content', rows: 3, required: true });
   const send = h('button', { type: 'submit', class: 'primary' }, 'Post');
   const form = h('form', {}, field('Message', content), send);
-  pane.append(h('h2', {}, '#' + (selected.slug || selected.name)));
+  pane.append(h('h2', {}, `#${selected.slug || selected.name}`));
   if (selected.description) pane.append(h('p', { class: 'muted' }, selected.description));
   pane.append(list, form);
 
   const load = async () => {
-    const posts = (await get('/channels/' + selected.id + '/messages?limit=100')).slice().reverse();
+    const posts = (await get(`/channels/${selected.id}/messages?limit=100`)).slice().reverse();
     list.replaceChildren(
       ...posts.map((m) =>
         h(
@@ -52,16 +52,16 @@ export async function render({ view, args }) {
     if (!posts.length) list.append(h('li', { class: 'muted' }, 'No posts yet.'));
     list.scrollTop = list.scrollHeight;
     const last = posts[posts.length - 1];
-    if (last) api('PUT', '/channels/' + selected.id + '/read', { message_id: last.id }).catch(() => undefined);
+    if (last) api('PUT', `/channels/${selected.id}/read`, { message_id: last.id }).catch(() => undefined);
   };
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     act(send, status, async () => {
-      await api('POST', '/channels/' + selected.id + '/messages', { content: content.value });
+      await api('POST', `/channels/${selected.id}/messages`, { content: content.value });
       content.value = '';
       await load();
     });
   });
-  if (!args[0]) history.replaceState(null, '', '/dashboard/channels/' + selected.id);
+  if (!args[0]) history.replaceState(null, '', `/dashboard/channels/${selected.id}`);
   await load();
 }

@@ -5,7 +5,7 @@ import { h, field, statusLine, act } from '../dom.js';
 
 /** A button that opens an inline confirmation panel before running `run`. */
 function confirmed(label, question, confirmLabel, cls, run, status, attrs = {}) {
-  const panel = h('div', { class: 'confirm', hidden: true, role: 'group', 'aria-label': 'Confirm: ' + label });
+  const panel = h('div', { class: 'confirm', hidden: true, role: 'group', 'aria-label': `Confirm: ${label}` });
   const open = h('button', { type: 'button', class: cls, 'aria-expanded': 'false', ...attrs }, label);
   const close = () => {
     panel.hidden = true;
@@ -97,7 +97,7 @@ export async function render(ctx) {
       );
       return;
     }
-    const on = !!(sleep.sleep_mode && sleep.sleep_mode.active);
+    const on = !!sleep.sleep_mode?.active;
     const sparts = [
       h('h2', { id: 'sleep-title' }, 'Sleep mode'),
       h(

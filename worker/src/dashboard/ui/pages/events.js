@@ -13,7 +13,7 @@ function item(e, fresh) {
     ' ',
     e.summary || '',
     ' ',
-    h('span', { class: 'muted' }, e.project_id ? e.project_id + ' · ' : '', timeEl(e.created_at)),
+    h('span', { class: 'muted' }, e.project_id ? `${e.project_id} · ` : '', timeEl(e.created_at)),
   );
 }
 
@@ -45,8 +45,8 @@ export async function render({ view, onCleanup }) {
     try {
       const { ticket } = await api('POST', '/events/stream-ticket');
       if (closed) return;
-      const qs = 'ticket=' + encodeURIComponent(ticket) + (lastId ? '&last_event_id=' + lastId : '');
-      source = new EventSource('/api/mycelium/events/stream?' + qs);
+      const qs = `ticket=${encodeURIComponent(ticket)}${lastId ? `&last_event_id=${lastId}` : ''}`;
+      source = new EventSource(`/api/mycelium/events/stream?${qs}`);
       source.onopen = () => {
         state.textContent = 'Live: new events appear here as they happen.';
       };
@@ -72,7 +72,7 @@ export async function render({ view, onCleanup }) {
         retry = setTimeout(connect, 3000);
       };
     } catch (err) {
-      state.textContent = 'Live feed unavailable: ' + err.message + ' Retrying…';
+      state.textContent = `Live feed unavailable: ${err.message} Retrying…`;
       retry = setTimeout(connect, 5000);
     }
   };

@@ -16,7 +16,7 @@ export async function render({ view }) {
   view.append(h('h1', {}, 'Inbox'), h('div', { class: 'row' }, field('Show', filter)), status.el, list);
 
   const load = async () => {
-    const items = await get('/inbox?limit=200' + (filter.value ? '&status=' + encodeURIComponent(filter.value) : ''));
+    const items = await get(`/inbox?limit=200${filter.value ? `&status=${encodeURIComponent(filter.value)}` : ''}`);
     list.replaceChildren(
       ...items.map((it) => {
         const button = (label, method, path, done) =>
@@ -25,7 +25,7 @@ export async function render({ view }) {
             {
               type: 'button',
               // Every item has these buttons: the name says which item each one acts on.
-              'aria-label': label + ': ' + (it.title || it.type),
+              'aria-label': `${label}: ${it.title || it.type}`,
               onclick: (e) =>
                 act(e.currentTarget, status, async () => {
                   await api(method, path);
@@ -48,16 +48,16 @@ export async function render({ view }) {
             'div',
             { class: 'muted' },
             it.type,
-            it.entity_type ? ' · ' + it.entity_type + ' ' + (it.entity_id || '') : '',
+            it.entity_type ? ` · ${it.entity_type} ${it.entity_id || ''}` : '',
             ' · ',
             timeEl(it.created_at),
           ),
           h(
             'div',
             { class: 'actions' },
-            it.status === 'unread' ? button('Mark read', 'PUT', '/inbox/' + it.id + '/read', 'Marked read.') : null,
-            it.status !== 'actioned' ? button('Mark done', 'PUT', '/inbox/' + it.id + '/action', 'Marked done.') : null,
-            button('Dismiss', 'DELETE', '/inbox/' + it.id, 'Dismissed.'),
+            it.status === 'unread' ? button('Mark read', 'PUT', `/inbox/${it.id}/read`, 'Marked read.') : null,
+            it.status !== 'actioned' ? button('Mark done', 'PUT', `/inbox/${it.id}/action`, 'Marked done.') : null,
+            button('Dismiss', 'DELETE', `/inbox/${it.id}`, 'Dismissed.'),
           ),
         );
       }),

@@ -79,7 +79,7 @@ export async function render({ view, every }) {
       ),
     ];
     if (!inbox.ok && inbox.error.status === 404)
-      parts.push(h('p', { class: 'muted' }, 'Inbox: ' + inbox.error.message + '.'));
+      parts.push(h('p', { class: 'muted' }, `Inbox: ${inbox.error.message}.`));
     const heads = ['Name', 'Presence', 'Working on', 'Project', 'Last heartbeat'];
     if (agents.ok) {
       const all = agents.value.filter((a) => a.status !== 'retired');
@@ -125,7 +125,7 @@ export async function render({ view, every }) {
               h(
                 'tr',
                 {},
-                h('td', {}, h('a', { href: '/dashboard/tasks/' + t.id, 'data-nav': '' }, '#' + t.id + ' ' + t.title)),
+                h('td', {}, h('a', { href: `/dashboard/tasks/${t.id}`, 'data-nav': '' }, `#${t.id} ${t.title}`)),
                 h('td', {}, t.priority),
                 h('td', {}, t.project_id || ''),
                 h('td', {}, t.assignee || h('span', { class: 'muted' }, 'unassigned')),
@@ -149,24 +149,24 @@ export async function render({ view, every }) {
                   'div',
                   { class: 'panel' },
                   h('strong', {}, p.title),
-                  h('div', { class: 'muted' }, p.project_id || '', p.owner ? ' · ' + p.owner : ''),
+                  h('div', { class: 'muted' }, p.project_id || '', p.owner ? ` · ${p.owner}` : ''),
                   h(
                     'div',
                     {
                       class: 'progress',
                       role: 'progressbar',
-                      'aria-label': 'Progress of ' + p.title,
+                      'aria-label': `Progress of ${p.title}`,
                       'aria-valuemin': 0,
                       'aria-valuemax': 100,
                       'aria-valuenow': p.progress.percent,
                     },
-                    h('span', { style: 'width:' + p.progress.percent + '%' }),
+                    h('span', { style: `width:${p.progress.percent}%` }),
                   ),
                   h(
                     'div',
                     {},
-                    p.progress.completed + ' of ' + p.progress.total + ' steps done',
-                    p.current_step ? ' · now: ' + p.current_step : '',
+                    `${p.progress.completed} of ${p.progress.total} steps done`,
+                    p.current_step ? ` · now: ${p.current_step}` : '',
                   ),
                 ),
               ),

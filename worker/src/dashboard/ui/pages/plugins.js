@@ -26,7 +26,7 @@ export async function render({ view, me }) {
               'td',
               {},
               h('strong', {}, p.display_name || p.name),
-              h('div', { class: 'muted' }, p.name + ' ' + (p.version || '')),
+              h('div', { class: 'muted' }, `${p.name} ${p.version || ''}`),
             ),
             h(
               'td',
@@ -45,7 +45,7 @@ export async function render({ view, me }) {
                   'aria-label': label,
                   onclick: (e) =>
                     act(e.currentTarget, status, async () => {
-                      await api('PUT', '/plugins/' + encodeURIComponent(p.name) + (enabled ? '/disable' : '/enable'));
+                      await api('PUT', `/plugins/${encodeURIComponent(p.name)}${enabled ? '/disable' : '/enable'}`);
                       status.ok((p.display_name || p.name) + (enabled ? ' disabled.' : ' enabled.'));
                       await load();
                     }),

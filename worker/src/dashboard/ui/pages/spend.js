@@ -31,7 +31,7 @@ function dayChart(days, dailyLimit) {
           rx: 2,
           fill: '#1f6f4a',
         },
-        svg('title', {}, d.day + ': ' + money(d.total_cost)),
+        svg('title', {}, `${d.day}: ${money(d.total_cost)}`),
       ),
     );
     if (days.length <= 16 || i % 2 === 0)
@@ -47,16 +47,16 @@ function dayChart(days, dailyLimit) {
         stroke: '#b42318',
         'stroke-dasharray': '6 4',
       }),
-      svg('text', { x: left + 4, y: y(dailyLimit) - 4 }, 'daily budget ' + money(dailyLimit)),
+      svg('text', { x: left + 4, y: y(dailyLimit) - 4 }, `daily budget ${money(dailyLimit)}`),
     );
   }
   return svg(
     'svg',
     {
       class: 'chart',
-      viewBox: '0 0 ' + W + ' ' + H,
+      viewBox: `0 0 ${W} ${H}`,
       role: 'img',
-      'aria-label': 'Spend per day over the last ' + days.length + ' days',
+      'aria-label': `Spend per day over the last ${days.length} days`,
     },
     ...parts,
   );
@@ -77,7 +77,7 @@ function barChart(rows, label) {
       svg(
         'text',
         { x: left - 8, y: y + 16, 'text-anchor': 'end' },
-        r.name.length > 24 ? r.name.slice(0, 23) + '…' : r.name,
+        r.name.length > 24 ? `${r.name.slice(0, 23)}…` : r.name,
       ),
     );
     if (r.limit)
@@ -94,12 +94,12 @@ function barChart(rows, label) {
           rx: 3,
           fill: color,
         },
-        svg('title', {}, r.name + ': ' + money(r.value) + (r.limit ? ' of ' + money(r.limit) : '')),
+        svg('title', {}, `${r.name}: ${money(r.value)}${r.limit ? ` of ${money(r.limit)}` : ''}`),
       ),
     );
-    parts.push(svg('text', { x: W - right + 6, y: y + 16 }, money(r.value) + (r.limit ? ' / ' + money(r.limit) : '')));
+    parts.push(svg('text', { x: W - right + 6, y: y + 16 }, money(r.value) + (r.limit ? ` / ${money(r.limit)}` : '')));
   });
-  return svg('svg', { class: 'chart', viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': label }, ...parts);
+  return svg('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': label }, ...parts);
 }
 
 export async function render({ view }) {
@@ -123,7 +123,7 @@ export async function render({ view }) {
       data.agents.length
         ? barChart(
             data.agents.map((a) => ({ name: a.agent_id, value: a.total_cost })),
-            'Spend per agent over the last ' + data.days.length + ' days',
+            `Spend per agent over the last ${data.days.length} days`,
           )
         : h('p', { class: 'muted' }, 'No spend recorded in this window.'),
     ),
@@ -136,7 +136,7 @@ export async function render({ view }) {
       data.budgets.length
         ? barChart(
             data.budgets.map((b) => ({
-              name: b.scope + ' ' + b.scope_id + ' (' + b.period + ')',
+              name: `${b.scope} ${b.scope_id} (${b.period})`,
               value: b.spent_usd,
               limit: b.limit_usd,
               state: b.state,
@@ -151,7 +151,7 @@ export async function render({ view }) {
               h(
                 'tr',
                 {},
-                h('td', {}, b.scope + ' ' + b.scope_id),
+                h('td', {}, `${b.scope} ${b.scope_id}`),
                 h('td', {}, b.period),
                 h('td', {}, money(b.spent_usd)),
                 h('td', {}, money(b.limit_usd)),
@@ -175,7 +175,7 @@ export async function render({ view }) {
           h('td', {}, a.agent_id),
           h('td', {}, money(a.total_cost)),
           h('td', {}, String(a.entry_count)),
-          h('td', {}, b ? money(b.spent_usd) + ' of ' + money(b.limit_usd) + ' (' + b.period + ')' : '—'),
+          h('td', {}, b ? `${money(b.spent_usd)} of ${money(b.limit_usd)} (${b.period})` : '—'),
         );
       }),
       'Spend per agent',

@@ -40,7 +40,7 @@ async function renderList(view) {
       ['project_id', project],
     ])
       if (el.value.trim()) params.set(k, el.value.trim());
-    const tasks = await get('/tasks?' + params);
+    const tasks = await get(`/tasks?${params}`);
     results.replaceChildren(
       table(
         ['Task', 'Status', 'Priority', 'Assignee', 'Project', 'Updated'],
@@ -48,7 +48,7 @@ async function renderList(view) {
           h(
             'tr',
             {},
-            h('td', {}, h('a', { href: '/dashboard/tasks/' + t.id, 'data-nav': '' }, '#' + t.id + ' ' + t.title)),
+            h('td', {}, h('a', { href: `/dashboard/tasks/${t.id}`, 'data-nav': '' }, `#${t.id} ${t.title}`)),
             h('td', {}, t.status.replace('_', ' ')),
             h('td', {}, t.priority),
             h('td', {}, t.assignee || h('span', { class: 'muted' }, 'unassigned')),
@@ -70,7 +70,7 @@ async function renderList(view) {
       ['project_id', project],
     ])
       if (el.value.trim()) params.set(k, el.value.trim());
-    history.replaceState(null, '', '/dashboard/tasks' + (params.size ? '?' + params : ''));
+    history.replaceState(null, '', `/dashboard/tasks${params.size ? `?${params}` : ''}`);
     results.replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
     load().catch((err) => results.replaceChildren(h('p', { class: 'error', role: 'alert' }, err.message)));
   });
@@ -80,8 +80,8 @@ async function renderList(view) {
 async function renderTask(view, id) {
   const status = statusLine();
   const [task, comments] = await Promise.all([
-    get('/tasks/' + encodeURIComponent(id)),
-    get('/tasks/' + encodeURIComponent(id) + '/comments'),
+    get(`/tasks/${encodeURIComponent(id)}`),
+    get(`/tasks/${encodeURIComponent(id)}/comments`),
   ]);
   const assignee = h('input', { name: 'assignee', value: task.assignee || '' });
   const reassign = h('button', { type: 'submit', class: 'primary' }, 'Reassign');
@@ -90,8 +90,8 @@ async function renderTask(view, id) {
     e.preventDefault();
     act(reassign, status, async () => {
       const next = assignee.value.trim();
-      await api('PUT', '/tasks/' + task.id, { assignee: next || null });
-      status.ok(next ? 'Task reassigned to ' + next + '.' : 'Task unassigned.');
+      await api('PUT', `/tasks/${task.id}`, { assignee: next || null });
+      status.ok(next ? `Task reassigned to ${next}.` : 'Task unassigned.');
       current.textContent = next || 'unassigned';
     });
   });
@@ -119,9 +119,9 @@ async function renderTask(view, id) {
   commentForm.addEventListener('submit', (e) => {
     e.preventDefault();
     act(post, status, async () => {
-      await api('POST', '/tasks/' + task.id + '/comments', { content: content.value });
+      await api('POST', `/tasks/${task.id}/comments`, { content: content.value });
       content.value = '';
-      drawComments(await get('/tasks/' + task.id + '/comments'));
+      drawComments(await get(`/tasks/${task.id}/comments`));
     });
   });
   view.append(
@@ -129,15 +129,15 @@ async function renderTask(view, id) {
       'article',
       {},
       h('p', {}, h('a', { href: '/dashboard/tasks', 'data-nav': '' }, '← All tasks')),
-      h('h1', {}, '#' + task.id + ' ' + task.title),
+      h('h1', {}, `#${task.id} ${task.title}`),
       h(
         'p',
         {},
         h('span', { class: 'badge' }, task.status.replace('_', ' ')),
         ' ',
-        task.priority + ' priority · project ' + (task.project_id || '—') + ' · assignee ',
+        `${task.priority} priority · project ${task.project_id || '—'} · assignee `,
         current,
-        ' · requested by ' + (task.requester || '—') + ' · ',
+        ` · requested by ${task.requester || '—'} · `,
         timeEl(task.created_at),
       ),
       task.description ? h('div', { class: 'panel' }, task.description) : null,
