@@ -169,7 +169,7 @@ describe('pause and resume (spec 05 §3, §17.1, REL-17)', () => {
     }
   });
 
-  it('another agent may not pause a drone; an admin, any operator and the drone itself may', async () => {
+  it('SEC-29: another agent may not pause a drone; an admin, any operator and the drone itself may', async () => {
     const d = await registerAgent(t, 'pause-drone', 'drone', { capabilities: ['cpu'] });
     const other = await registerAgent(t, 'pause-stranger', 'lab');
     const denied = await t.call('PUT', `/drones/${d.id}/pause`, { agentKey: other.key });
