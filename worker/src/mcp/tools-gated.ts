@@ -24,6 +24,8 @@ import {
 const GH_NAME = /^[A-Za-z0-9._-]{1,100}$/;
 const ghName = z.string().regex(GH_NAME, 'must match ^[A-Za-z0-9._-]{1,100}$');
 const ghPath = (owner: string, repo: string) => `/github/prs/${enc(owner)}/${enc(repo)}`;
+/** Drone rows carry capability/requires lists as JSON text already; stringifying that again would quote it. */
+const jsonList = (v: unknown) => (typeof v === 'string' && v !== '' ? v : JSON.stringify(v ?? []));
 
 export const gatedTools: ToolDef[] = [
   // ---------- skills catalogue and widgets ----------
@@ -188,7 +190,7 @@ export const gatedTools: ToolDef[] = [
         'Drone Workers',
         arr(r?.drones ?? r),
         (d) =>
-          `[${d.status === 'online' ? 'ON' : 'OFF'}] ${d.name} (${d.id}) ${JSON.stringify(d.capabilities ?? [])}${d.working_on ? `\n  Working on: ${d.working_on}` : ''}\n  Last seen: ${age(d.last_seen ?? d.last_heartbeat)}`,
+          `[${d.status === 'online' ? 'ON' : 'OFF'}] ${d.name} (${d.id}) ${jsonList(d.capabilities)}${d.working_on ? `\n  Working on: ${d.working_on}` : ''}\n  Last seen: ${age(d.last_seen ?? d.last_heartbeat)}`,
         'No drone workers registered.',
       );
     },
@@ -203,7 +205,7 @@ export const gatedTools: ToolDef[] = [
         'Drone Artifacts',
         arr(r?.artifacts ?? r),
         (f) =>
-          `${f.name} (${f.size > 1_048_576 ? `${(f.size / 1_048_576).toFixed(1)} MB` : `${Math.round((f.size ?? 0) / 1024)} KB`}) — uploaded ${age(f.uploaded_at ?? f.created_at)}`,
+          `${f.name} (${f.size > 1_048_576 ? `${(f.size / 1_048_576).toFixed(1)} MB` : `${Math.round((f.size ?? 0) / 1024)} KB`}) — uploaded ${age(f.uploaded ?? f.uploaded_at ?? f.created_at)}`,
         'No artifacts uploaded.',
       );
     },
@@ -218,7 +220,7 @@ export const gatedTools: ToolDef[] = [
         'Job Templates',
         arr(r?.templates ?? r),
         (t) =>
-          `${t.id} — ${t.name} [${t.project_id ?? ''}] | requires: ${JSON.stringify(t.requires ?? [])}${Number(t.min_vram_gb) > 0 ? ` | VRAM: ${t.min_vram_gb}GB+` : ''}`,
+          `${t.id} — ${t.name} [${t.project_id ?? ''}] | requires: ${jsonList(t.requires)}${Number(t.min_vram_gb) > 0 ? ` | VRAM: ${t.min_vram_gb}GB+` : ''} | disk: ${Number(t.min_disk_gb) || 0}GB+`,
         'No job templates found.',
       );
     },
@@ -231,7 +233,17 @@ export const gatedTools: ToolDef[] = [
     async run(env, a) {
       const r = await env.rest('GET', `/drones/${enc(a.drone_id)}/compatibility`);
       if (r?.error) throw new ToolArgError(String(r.error));
-      return `=== Compatibility for ${a.drone_id} ===\n${json(r)}`;
+      const ok = arr(r?.compatible);
+      const bad = arr(r?.incompatible);
+      if (!ok.length && !bad.length)
+        return `=== Compatibility for ${a.drone_id} ===\nNo templates found to check against.`;
+      return [
+        `=== Compatibility for ${a.drone_id} ===`,
+        'Compatible:',
+        ...ok.map((x) => `  [OK] ${x.template} (${x.name}) — ${x.notes ?? ''}`),
+        'Incompatible:',
+        ...bad.map((x) => `  [X] ${x.template} (${x.name}) — ${arr(x.reasons).join(', ')}`),
+      ].join('\n');
     },
   }),
 
