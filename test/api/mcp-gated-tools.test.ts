@@ -500,10 +500,7 @@ describe('drone tools (spec 08 §2.12, 05 §3–§8)', () => {
     });
     const id = Number(/#(\d+)/.exec(q.text)?.[1]);
 
-    const rest = await t.call('GET', '/drones/jobs', {
-      agentKey: alice.key,
-      query: { status: 'pending', limit: '500' },
-    });
+    const rest = await t.call('GET', '/drones/jobs?status=pending&limit=500', { agentKey: alice.key });
     expect(rest.status).toBe(200);
     const list = await call(asAlice, 'mycelium_list_drone_jobs', { status: 'pending', limit: 500 });
     expect(list.isError).toBe(false);
@@ -521,9 +518,36 @@ describe('drone tools (spec 08 §2.12, 05 §3–§8)', () => {
     const one = await call(asAlice, 'mycelium_get_drone_job', { job_id: id });
     expect(one.isError).toBe(false);
     const restOne = await t.call('GET', `/drones/jobs/${id}`, { agentKey: alice.key });
-    expect(one.text).toContain('listed job');
-    expect(one.text).toContain('list me');
-    expect(restOne.body).toMatchObject({ id, title: 'listed job', priority: 3 });
+    expect(restOne.body).toMatchObject({ id, title: 'listed job', priority: 3, requester: alice.id });
+    const input = JSON.parse(restOne.body.input_data);
+    expect(input).toMatchObject({ prompt: 'list me' });
+    expect(one.text).toBe(
+      [
+        `=== Drone Job #${id} ===`,
+        'Title: listed job',
+        'Status: pending',
+        'Priority: 3',
+        `Requester: ${alice.id}`,
+        'Worker: unassigned',
+        `Command: ${restOne.body.command}`,
+        `Input: ${JSON.stringify(input, null, 2)}`,
+      ].join('\n'),
+    );
+
+    // Once a drone claims and finishes it, the worker, ages and the result's stdout/stderr are shown.
+    const claimed = await t.call('POST', '/drones/claim', { agentKey: drone.key, body: { capabilities: ['mcpcap'] } });
+    expect(claimed.status).toBe(200);
+    const cid = claimed.body.job.id as number;
+    const done = await t.call('PUT', `/drones/jobs/${cid}`, {
+      agentKey: drone.key,
+      body: { status: 'failed', error: 'exit 1', result_data: { stdout: 'out-text', stderr: 'err-text' } },
+    });
+    expect(done.status).toBe(200);
+    const finished = (await call(asAlice, 'mycelium_get_drone_job', { job_id: cid })).text.split('\n');
+    expect(finished).toContain(`Worker: ${drone.id}`);
+    expect(finished).toContainEqual(expect.stringMatching(/^Started: \d+s ago$/));
+    expect(finished).toContainEqual(expect.stringMatching(/^Completed: \d+s ago$/));
+    expect(finished.slice(-3)).toEqual(['Error: exit 1', 'Stdout: out-text', 'Stderr: err-text']);
     const missing = await call(asAlice, 'mycelium_get_drone_job', { job_id: 999_999 });
     expect(missing.isError).toBe(true);
     expect(missing.text).toContain('not found');

@@ -143,7 +143,33 @@ export const gatedTools: ToolDef[] = [
     requires: 'GET /drones/jobs/:id',
     args: { job_id: intId },
     async run(env, a) {
-      return json(await env.rest('GET', `/drones/jobs/${a.job_id}`));
+      const j = await env.rest('GET', `/drones/jobs/${a.job_id}`);
+      const parse = (v: unknown) => (typeof v === 'string' && v !== '' ? jsonArg('', v, { lenient: true }) : v);
+      const input = parse(j.input_data);
+      const lines = [
+        `=== Drone Job #${j.id} ===`,
+        `Title: ${j.title}`,
+        `Status: ${j.status}`,
+        `Priority: ${j.priority}`,
+        `Requester: ${j.requester}`,
+        `Worker: ${j.drone_id || 'unassigned'}`,
+        `Command: ${j.command ?? ''}`,
+      ];
+      if (input && !(typeof input === 'object' && !Array.isArray(input) && !Object.keys(input).length))
+        lines.push(`Input: ${json(input)}`);
+      if (j.started_at) lines.push(`Started: ${age(j.started_at)}`);
+      if (j.completed_at) lines.push(`Completed: ${age(j.completed_at)}`);
+      if (j.error) lines.push(`Error: ${j.error}`);
+      if (j.result_data) {
+        const r = parse(j.result_data);
+        if (typeof r === 'string') lines.push(`Result: ${r.slice(0, 500)}`);
+        else if (r && typeof r === 'object') {
+          const o = r as Record<string, unknown>;
+          if (o.stdout) lines.push(`Stdout: ${String(o.stdout).slice(0, 1000)}`);
+          if (o.stderr) lines.push(`Stderr: ${String(o.stderr).slice(0, 500)}`);
+        }
+      }
+      return lines.join('\n');
     },
   }),
   tool({
