@@ -24,6 +24,8 @@ import {
 const GH_NAME = /^[A-Za-z0-9._-]{1,100}$/;
 const ghName = z.string().regex(GH_NAME, 'must match ^[A-Za-z0-9._-]{1,100}$');
 const ghPath = (owner: string, repo: string) => `/github/prs/${enc(owner)}/${enc(repo)}`;
+/** Drone rows carry capability/requires lists as JSON text already; stringifying that again would quote it. */
+const jsonList = (v: unknown) => (typeof v === 'string' && v !== '' ? v : JSON.stringify(v ?? []));
 
 export const gatedTools: ToolDef[] = [
   // ---------- skills catalogue and widgets ----------
@@ -141,7 +143,33 @@ export const gatedTools: ToolDef[] = [
     requires: 'GET /drones/jobs/:id',
     args: { job_id: intId },
     async run(env, a) {
-      return json(await env.rest('GET', `/drones/jobs/${a.job_id}`));
+      const j = await env.rest('GET', `/drones/jobs/${a.job_id}`);
+      const parse = (v: unknown) => (typeof v === 'string' && v !== '' ? jsonArg('', v, { lenient: true }) : v);
+      const input = parse(j.input_data);
+      const lines = [
+        `=== Drone Job #${j.id} ===`,
+        `Title: ${j.title}`,
+        `Status: ${j.status}`,
+        `Priority: ${j.priority}`,
+        `Requester: ${j.requester}`,
+        `Worker: ${j.drone_id || 'unassigned'}`,
+        `Command: ${j.command ?? ''}`,
+      ];
+      if (input && !(typeof input === 'object' && !Array.isArray(input) && !Object.keys(input).length))
+        lines.push(`Input: ${json(input)}`);
+      if (j.started_at) lines.push(`Started: ${age(j.started_at)}`);
+      if (j.completed_at) lines.push(`Completed: ${age(j.completed_at)}`);
+      if (j.error) lines.push(`Error: ${j.error}`);
+      if (j.result_data) {
+        const r = parse(j.result_data);
+        if (typeof r === 'string') lines.push(`Result: ${r.slice(0, 500)}`);
+        else if (r && typeof r === 'object') {
+          const o = r as Record<string, unknown>;
+          if (o.stdout) lines.push(`Stdout: ${String(o.stdout).slice(0, 1000)}`);
+          if (o.stderr) lines.push(`Stderr: ${String(o.stderr).slice(0, 500)}`);
+        }
+      }
+      return lines.join('\n');
     },
   }),
   tool({
@@ -188,7 +216,7 @@ export const gatedTools: ToolDef[] = [
         'Drone Workers',
         arr(r?.drones ?? r),
         (d) =>
-          `[${d.status === 'online' ? 'ON' : 'OFF'}] ${d.name} (${d.id}) ${JSON.stringify(d.capabilities ?? [])}${d.working_on ? `\n  Working on: ${d.working_on}` : ''}\n  Last seen: ${age(d.last_seen ?? d.last_heartbeat)}`,
+          `[${d.status === 'online' ? 'ON' : 'OFF'}] ${d.name} (${d.id}) ${jsonList(d.capabilities)}${d.working_on ? `\n  Working on: ${d.working_on}` : ''}\n  Last seen: ${age(d.last_seen ?? d.last_heartbeat)}`,
         'No drone workers registered.',
       );
     },
@@ -203,7 +231,7 @@ export const gatedTools: ToolDef[] = [
         'Drone Artifacts',
         arr(r?.artifacts ?? r),
         (f) =>
-          `${f.name} (${f.size > 1_048_576 ? `${(f.size / 1_048_576).toFixed(1)} MB` : `${Math.round((f.size ?? 0) / 1024)} KB`}) — uploaded ${age(f.uploaded_at ?? f.created_at)}`,
+          `${f.name} (${f.size > 1_048_576 ? `${(f.size / 1_048_576).toFixed(1)} MB` : `${Math.round((f.size ?? 0) / 1024)} KB`}) — uploaded ${age(f.uploaded ?? f.uploaded_at ?? f.created_at)}`,
         'No artifacts uploaded.',
       );
     },
@@ -218,7 +246,7 @@ export const gatedTools: ToolDef[] = [
         'Job Templates',
         arr(r?.templates ?? r),
         (t) =>
-          `${t.id} — ${t.name} [${t.project_id ?? ''}] | requires: ${JSON.stringify(t.requires ?? [])}${Number(t.min_vram_gb) > 0 ? ` | VRAM: ${t.min_vram_gb}GB+` : ''}`,
+          `${t.id} — ${t.name} [${t.project_id ?? ''}] | requires: ${jsonList(t.requires)}${Number(t.min_vram_gb) > 0 ? ` | VRAM: ${t.min_vram_gb}GB+` : ''} | disk: ${Number(t.min_disk_gb) || 0}GB+`,
         'No job templates found.',
       );
     },
@@ -231,7 +259,17 @@ export const gatedTools: ToolDef[] = [
     async run(env, a) {
       const r = await env.rest('GET', `/drones/${enc(a.drone_id)}/compatibility`);
       if (r?.error) throw new ToolArgError(String(r.error));
-      return `=== Compatibility for ${a.drone_id} ===\n${json(r)}`;
+      const ok = arr(r?.compatible);
+      const bad = arr(r?.incompatible);
+      if (!ok.length && !bad.length)
+        return `=== Compatibility for ${a.drone_id} ===\nNo templates found to check against.`;
+      return [
+        `=== Compatibility for ${a.drone_id} ===`,
+        'Compatible:',
+        ...ok.map((x) => `  [OK] ${x.template} (${x.name}) — ${x.notes ?? ''}`),
+        'Incompatible:',
+        ...bad.map((x) => `  [X] ${x.template} (${x.name}) — ${arr(x.reasons).join(', ')}`),
+      ].join('\n');
     },
   }),
 
