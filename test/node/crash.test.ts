@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'libsql';
+import { killServerProcesses, startServerProcess } from '../support/server-process.js';
 
 /**
  * kill -9 during writes loses no acknowledged write and leaves no multi-row operation half-applied
@@ -20,44 +20,10 @@ import Database from 'libsql';
 const ADMIN_KEY = `crash_admin_${'k'.repeat(32)}`;
 const env = { ADMIN_KEY, JWT_SECRET: 'j'.repeat(40), LOG_LEVEL: 'error' };
 const dirs: string[] = [];
-const children: ChildProcess[] = [];
 afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killServerProcesses();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-interface Server {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<void>;
-}
-
-function start(dataDir: string): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'node-adapter/index.ts'], {
-    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start within 20 s\n${out}\n${err}`)), 20_000);
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = out.match(/Mycelium (http:\/\/localhost:\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1], exited });
-      }
-    });
-    child.stderr!.on('data', (d) => (err += d));
-    exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`exited before start\n${out}\n${err}`));
-    });
-  });
-}
 
 let ipCounter = 0;
 /** One call; null when the server did not answer 200 (killed mid-request, or refused). */
@@ -206,7 +172,7 @@ describe('crash safety: SIGKILL during concurrent writes (REL-01, REL-03, REL-18
     const dataDir = mkdtempSync(join(tmpdir(), 'mycelium-crash-'));
     dirs.push(dataDir);
     const dbFile = join(dataDir, 'mycelium.db');
-    let server = await start(dataDir);
+    let server = await startServerProcess({ DATA_DIR: dataDir, ...env });
     const agents: { id: string; key: string }[] = [];
     for (const id of ['crash-a', 'crash-b']) {
       const r = await call(server.url, 'POST', '/admin/agents', { id, name: id, project_id: 'crash' });
@@ -247,7 +213,7 @@ describe('crash safety: SIGKILL during concurrent writes (REL-01, REL-03, REL-18
       expect(r.taskWithoutEvent, `round ${round}: tasks without task_created`).toEqual([]);
 
       // The restarted server serves what was acknowledged.
-      server = await start(dataDir);
+      server = await startServerProcess({ DATA_DIR: dataDir, ...env });
       const last = acked.tasks[acked.tasks.length - 1];
       if (last) expect((await call(server.url, 'GET', `/tasks/${last.id}`))?.title).toBe(last.title);
     }

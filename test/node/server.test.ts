@@ -1,18 +1,17 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, chmodSync, statSync, writeFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'libsql';
+import { killServerProcesses, startServerProcess as start, type ServerProcess } from '../support/server-process.js';
 
 /**
  * The real `npm start` entry as a child process: first-run secrets, data-folder modes,
  * restart persistence, production refusal, graceful shutdown.
  */
 const dirs: string[] = [];
-const children: ChildProcess[] = [];
 afterAll(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  killServerProcesses();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -22,42 +21,7 @@ function tempDir() {
   return d;
 }
 
-interface Started {
-  child: ChildProcess;
-  url: string;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function start(env: Record<string, string>): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'node-adapter/index.ts'], {
-    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start within 20 s\nstdout:${out}\nstderr:${err}`)), 20_000);
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = out.match(/Mycelium (http:\/\/localhost:\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1], stdout: () => out, stderr: () => err, exited });
-      }
-    });
-    child.stderr!.on('data', (d) => (err += d));
-    exited.then((code) => {
-      clearTimeout(timer);
-      reject(Object.assign(new Error(`exited ${code}`), { code, out, err }));
-    });
-  });
-}
-
-async function stop(s: Started) {
+async function stop(s: ServerProcess) {
   s.child.kill('SIGTERM');
   return s.exited;
 }

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +10,7 @@ import { createNodeRuntime } from '../../node-adapter/runtime.js';
 import { createPasswordPool } from '../../node-adapter/password-pool.js';
 import { deriveInIsolate } from '../../worker/src/auth/passwords.js';
 import { BodyBudget } from '../../worker/src/http/pipeline.js';
+import { killServerProcesses, startServerProcess as start } from '../support/server-process.js';
 
 /**
  * Unauthenticated clients cannot starve authenticated ones (issue 17; spec 07 SEC-22, SEC-06,
@@ -27,11 +27,10 @@ import { BodyBudget } from '../../worker/src/http/pipeline.js';
 const DEADLINE_MS = 20_000;
 const ADMIN_KEY = `starve_admin_${'k'.repeat(32)}`;
 const dirs: string[] = [];
-const children: ChildProcess[] = [];
 const sockets: Socket[] = [];
 afterAll(() => {
   for (const s of sockets) s.destroy();
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killServerProcesses();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -138,41 +137,6 @@ describe('password hashing off the main thread', () => {
     }
   });
 });
-
-interface Started {
-  child: ChildProcess;
-  url: string;
-  port: number;
-  stderr: () => string;
-  exited: Promise<void>;
-}
-
-function start(env: Record<string, string>): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'node-adapter/index.ts'], {
-    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start within 20 s\n${out}\n${err}`)), 20_000);
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = out.match(/Mycelium (http:\/\/localhost:(\d+))/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1], port: Number(m[2]), stderr: () => err, exited });
-      }
-    });
-    child.stderr!.on('data', (d) => (err += d));
-    exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`exited before start\n${out}\n${err}`));
-    });
-  });
-}
 
 const filler = Buffer.alloc(900_000, 0x20); // one buffer shared by every upload: the test itself stays small
 

@@ -1,0 +1,59 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/**
+ * The real `npm start` entry (`node-adapter/index.ts` through tsx) as a child process on a free
+ * loopback port, for tests that need a real process: first-run secrets, signals, kill -9, floods.
+ * Resolves once the ready line is printed; rejects (with the exit code and both outputs) when the
+ * process exits first or says nothing within 20 s.
+ */
+export interface ServerProcess {
+  child: ChildProcess;
+  url: string;
+  port: number;
+  stdout: () => string;
+  stderr: () => string;
+  /** The exit code (null when a signal ended it). */
+  exited: Promise<number | null>;
+}
+
+export interface StartFailure extends Error {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+const started: ChildProcess[] = [];
+
+export function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'node-adapter/index.ts'], {
+    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  started.push(child);
+  let out = '';
+  let err = '';
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no start within 20 s\nstdout:${out}\nstderr:${err}`)), 20_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = out.match(/Mycelium (http:\/\/localhost:(\d+))/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1], port: Number(m[2]), stdout: () => out, stderr: () => err, exited });
+      }
+    });
+    child.stderr!.on('data', (d) => {
+      err += d;
+    });
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(Object.assign(new Error(`exited ${code} before start\nstdout:${out}\nstderr:${err}`), { code, out, err }));
+    });
+  });
+}
+
+/** For afterAll: ends every server process a test file started and left running. */
+export function killServerProcesses(): void {
+  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
