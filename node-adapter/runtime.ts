@@ -96,6 +96,7 @@ export function createNodeRuntime({
     argon2id: passwords.derive,
     startedAt: clock.now().getTime(),
     lifetime: 'process',
+    crossRequestWake: true,
     eventHub: inProcessEventHub(db),
     pluginDbProblem: () => null,
     memoryUsageMb: () => Math.round(process.memoryUsage().rss / 1048576),

@@ -111,6 +111,16 @@ export interface Runtime {
    */
   lifetime: 'process' | 'isolate';
   /**
+   * Whether one request may resume work another request awaits (resolve its promise). Node: yes.
+   * workerd refuses it, so there each request waits only on its own I/O and timers.
+   */
+  crossRequestWake: boolean;
+  /**
+   * How long background work may run after its response (Workers keep a request's waitUntil alive
+   * ~30 s); absent where it runs until done (Node).
+   */
+  backgroundBudgetMs?: number;
+  /**
    * Optional DNS lookup (all A/AAAA addresses) for the SSRF guard; where present, names that
    * resolve to internal addresses are refused (http/ssrf.ts). Absent on Workers.
    */

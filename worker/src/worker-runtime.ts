@@ -99,6 +99,8 @@ export function createWorkerRuntime(env: WorkerEnv) {
     },
     startedAt: Date.now(),
     lifetime: 'isolate',
+    crossRequestWake: false,
+    backgroundBudgetMs: 30_000,
     eventHub: env.EVENT_HUB ? eventHubClient(env.EVENT_HUB) : undefined,
     memoryUsageMb: () => null,
     async drain() {

@@ -10,6 +10,7 @@ import { checkApprovalGate } from '../domain/approvals/gate.js';
 import { createBug } from '../domain/bugs/service.js';
 import { BUG_SEVERITIES } from '../domain/bugs/repo.js';
 import type { TaskRow } from '../domain/tasks/repo.js';
+import { inboxRepo } from '../domain/inbox/repo.js';
 
 /**
  * The narrow, read-mostly view of the core that plugins receive instead of the database handle
@@ -267,19 +268,17 @@ export function createCoreApi(ctx: AppContext): CoreApi {
       async notifyOperators(n, actor = '__system__') {
         const ops = await db.all<{ id: string }>("SELECT id FROM operators WHERE status = 'active'");
         if (!ops.length) return 0;
-        const stmts = ops.map((o) => ({
-          sql: `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary, data, priority) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-          args: [
-            o.id,
-            n.type,
-            n.entity_type,
-            String(n.entity_id),
-            n.title.slice(0, 500),
-            (n.summary ?? '').slice(0, 2000),
-            JSON.stringify(n.data ?? {}),
-            n.priority ?? 'normal',
-          ],
-        }));
+        const stmts = ops.map((o) =>
+          inboxRepo.insertFor(o.id, {
+            type: n.type,
+            entity_type: n.entity_type,
+            entity_id: String(n.entity_id),
+            title: n.title.slice(0, 500),
+            summary: (n.summary ?? '').slice(0, 2000),
+            data: n.data ?? {},
+            priority: n.priority ?? 'normal',
+          }),
+        );
         const res = await db.batch(stmts);
         for (let i = 0; i < ops.length; i++) {
           await ctx.events.emit({

@@ -1,6 +1,7 @@
 import type { Queryable } from '../../db/db.js';
 import type { Statement } from '../../db/types.js';
 import type { EventInput } from '../events/bus.js';
+import { inboxRepo } from '../inbox/repo.js';
 
 /** approvals and approval_votes: their SQL lives here (spec 04 §1.1–1.2). */
 export interface ApprovalRow {
@@ -191,19 +192,15 @@ export const approvalsRepo = {
       eventIfToken(events.requested, null, a.token),
     ];
     if (a.status === 'pending') {
-      stmts.push({
-        sql: `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary, data, priority)
-              SELECT o.id, 'approval', 'approval', CAST(ap.id AS TEXT), ?, ?, json_object('approval_id', ap.id, 'action_type', ap.action_type,
-                     'requested_by', ap.requested_by, 'risk_tier', ap.risk_tier), ?
-              FROM operators o JOIN approvals ap ON ap.decision_id = ?
-              WHERE o.status = 'active'`,
-        args: [
-          `[${a.action_type}] ${a.title}`,
-          `Requested by ${a.requested_by} · ${a.risk_tier} risk`,
-          priority,
-          a.token,
-        ],
-      });
+      stmts.push(
+        inboxRepo.insertSelected(
+          `SELECT o.id, 'approval', 'approval', CAST(ap.id AS TEXT), ?, ?, json_object('approval_id', ap.id,
+                  'action_type', ap.action_type, 'requested_by', ap.requested_by, 'risk_tier', ap.risk_tier), ?
+           FROM operators o JOIN approvals ap ON ap.decision_id = ?
+           WHERE o.status = 'active'`,
+          [`[${a.action_type}] ${a.title}`, `Requested by ${a.requested_by} · ${a.risk_tier} risk`, priority, a.token],
+        ),
+      );
     }
     if (events.approved) stmts.push(eventIfToken(events.approved, null, a.token));
     return stmts;
@@ -263,12 +260,10 @@ export const approvalsRepo = {
     notice: { approved: string; denied: string },
   ): Statement[] {
     return [
-      {
-        sql: `UPDATE operator_inbox SET status = 'actioned', read_at = COALESCE(read_at, datetime('now'))
-              WHERE entity_type = 'approval' AND entity_id = ? AND status != 'dismissed'
-                AND EXISTS (SELECT 1 FROM approvals WHERE id = ? AND decision_id = ?)`,
-        args: [String(approvalId), approvalId, token],
-      },
+      inboxRepo.markActionedWhere(
+        `entity_type = 'approval' AND entity_id = ? AND EXISTS (SELECT 1 FROM approvals WHERE id = ? AND decision_id = ?)`,
+        [String(approvalId), approvalId, token],
+      ),
       {
         // The requesting agent hears about the decision (messages are the agent's inbox).
         sql: `INSERT INTO messages (from_agent, to_agent, project_id, content, msg_type)
@@ -279,15 +274,14 @@ export const approvalsRepo = {
       },
       eventIfToken(ev.approved, approvalId, token, 'approved'),
       eventIfToken(ev.denied, approvalId, token, 'denied'),
-      {
-        // The operator the requesting agent works for hears it too (spec 04 §2.3).
-        sql: `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary)
-              SELECT o.id, 'approval_' || a.status, 'approval', CAST(a.id AS TEXT),
-                     CASE a.status WHEN 'approved' THEN ? ELSE ? END, a.project_id
-              FROM approvals a JOIN agents ag ON a.requester_key = 'agent:' || ag.id JOIN operators o ON o.id = ag.operator_id
-              WHERE a.id = ? AND a.decision_id = ? AND ag.operator_id != ''`,
-        args: [notice.approved, notice.denied, approvalId, token],
-      },
+      // The operator the requesting agent works for hears it too (spec 04 §2.3).
+      inboxRepo.insertSelected(
+        `SELECT o.id, 'approval_' || a.status, 'approval', CAST(a.id AS TEXT),
+                CASE a.status WHEN 'approved' THEN ? ELSE ? END, a.project_id, '{}', 'normal'
+         FROM approvals a JOIN agents ag ON a.requester_key = 'agent:' || ag.id JOIN operators o ON o.id = ag.operator_id
+         WHERE a.id = ? AND a.decision_id = ? AND ag.operator_id != ''`,
+        [notice.approved, notice.denied, approvalId, token],
+      ),
     ];
   },
 
@@ -306,12 +300,10 @@ export const approvalsRepo = {
               WHERE status = 'pending' AND created_at < ?`,
         args: [reason, token, cutoff],
       },
-      {
-        sql: `UPDATE operator_inbox SET status = 'actioned', read_at = COALESCE(read_at, datetime('now'))
-              WHERE entity_type = 'approval' AND status != 'dismissed'
-                AND entity_id IN (SELECT CAST(id AS TEXT) FROM approvals WHERE decision_id = ?)`,
-        args: [token],
-      },
+      inboxRepo.markActionedWhere(
+        `entity_type = 'approval' AND entity_id IN (SELECT CAST(id AS TEXT) FROM approvals WHERE decision_id = ?)`,
+        [token],
+      ),
       {
         sql: `INSERT INTO messages (from_agent, to_agent, project_id, content, msg_type)
               SELECT '__system__', substr(requester_key, 7), project_id, 'EXPIRED: [' || action_type || '] ' || title || ' — ' || ?, 'info'

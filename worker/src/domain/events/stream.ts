@@ -86,7 +86,7 @@ export function eventStream(
   let keepalive: ReturnType<typeof setInterval> | undefined;
   const pendingLive: MyceliumEvent[] = [];
   let ctrl: ReadableStreamDefaultController<Uint8Array> | null = null;
-  const crossRequestWake = app.runtime.kind === 'node';
+  const crossRequestWake = app.runtime.crossRequestWake;
 
   const close = () => {
     if (closed) return;

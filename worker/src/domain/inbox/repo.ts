@@ -43,11 +43,28 @@ export function toInboxView(row: InboxRow) {
 const PRIORITY_RANK =
   "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 WHEN 'low' THEN 3 ELSE 4 END";
 
+/** The one column list every inbox write uses; a caller's SELECT yields exactly these. */
+const INBOX_COLUMNS = 'operator_id, type, entity_type, entity_id, title, summary, data, priority';
+
 export const inboxRepo = {
+  /**
+   * Inbox rows produced by a SELECT over rows of the same batch (the step just appended, the approval
+   * just written): the SELECT yields the columns of INBOX_COLUMNS in order.
+   */
+  insertSelected(select: string, args: SqlArgs): Statement {
+    return { sql: `INSERT INTO operator_inbox (${INBOX_COLUMNS}) ${select}`, args };
+  },
+  /** Marks the items a condition selects as actioned (their subject was decided or expired). */
+  markActionedWhere(condition: string, args: SqlArgs): Statement {
+    return {
+      sql: `UPDATE operator_inbox SET status = 'actioned', read_at = COALESCE(read_at, datetime('now'))
+            WHERE status != 'dismissed' AND (${condition})`,
+      args,
+    };
+  },
   insertFor(operatorId: string, i: NewInboxItem): Statement {
     return {
-      sql: `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary, data, priority)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      sql: `INSERT INTO operator_inbox (${INBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
       args: [
         operatorId,
         i.type,
@@ -62,7 +79,7 @@ export const inboxRepo = {
   },
   insertForAllActive(i: NewInboxItem): Statement {
     return {
-      sql: `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary, data, priority)
+      sql: `INSERT INTO operator_inbox (${INBOX_COLUMNS})
             SELECT id, ?, ?, ?, ?, ?, ?, ? FROM operators WHERE status = 'active' ORDER BY created_at ASC RETURNING id`,
       args: [i.type, i.entity_type, i.entity_id, i.title, i.summary, JSON.stringify(i.data ?? {}), i.priority],
     };

@@ -5,6 +5,7 @@ import type { AppEnv } from '../../http/env.js';
 import { bodyOf } from '../../http/body.js';
 import { AppError, badRequest, conflict, notFound, unavailable } from '../../http/errors.js';
 import { parseIntId, parseWith, queryInt } from '../../http/validate.js';
+import { inboxRepo } from '../inbox/repo.js';
 import { requireAdmin } from '../../auth/principal.js';
 import {
   DEFAULT_TIMING,
@@ -23,7 +24,6 @@ import {
  * 503 {"error":"Provisioning not configured"} and calls nothing upstream.
  */
 const NOT_CONFIGURED = 'Provisioning not configured';
-const WORKERS_ADVANCE_BUDGET_MS = 10_000;
 
 const createSchema = z.object({
   org_id: z.string().trim().min(1).max(200),
@@ -65,13 +65,15 @@ export function instanceRoutes(app: AppContext, opts: InstanceRoutesOptions = {}
         clock: () => app.clock.now(),
         events: { emit: async (type, summary, data) => void (await app.events.emit({ type, summary, data })) },
         inbox: operatorInbox(app),
-        // On Workers the create's waitUntil ends ~30 s after the response, and a step may run
-        // one upstream deadline past the budget: keep each advance well inside it; the cron
-        // (every minute) carries the job on.
+        // Where background work is cut off after the response (Workers: ~30 s), a step may run one
+        // upstream deadline past the budget: keep each advance to a third of it; the cron (every
+        // minute) carries the job on.
         timing: {
           advanceBudgetMs:
             config.advanceBudgetMs ??
-            (app.runtime.kind === 'workers' ? WORKERS_ADVANCE_BUDGET_MS : DEFAULT_TIMING.advanceBudgetMs),
+            (app.runtime.backgroundBudgetMs !== undefined
+              ? Math.floor(app.runtime.backgroundBudgetMs / 3)
+              : DEFAULT_TIMING.advanceBudgetMs),
         },
       })
     : null;
@@ -230,26 +232,22 @@ async function mapErrors<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/**
- * Delivers provisioning alerts to every active operator's inbox (spec 03 §2.13 table).
- * Kept here until the inbox area exposes a notifier; swap it for that service then.
- */
+/** Delivers provisioning alerts to every active operator's inbox (spec 03 §2.13 table). */
 function operatorInbox(app: AppContext): InboxNotifier {
   return {
     async notify(item) {
       const data = item.data as { instance_id?: number } | undefined;
-      await app.db.run(
-        `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary, data, priority)
-         SELECT id, ?, 'customer_instance', ?, ?, ?, ?, ? FROM operators WHERE status = 'active'`,
-        [
-          item.type,
-          data?.instance_id ? String(data.instance_id) : '',
-          item.title,
-          item.body ?? '',
-          JSON.stringify(item.data ?? {}),
-          item.urgent ? 'urgent' : 'normal',
-        ],
-      );
+      await app.db.batch([
+        inboxRepo.insertForAllActive({
+          type: item.type,
+          entity_type: 'customer_instance',
+          entity_id: data?.instance_id ? String(data.instance_id) : '',
+          title: item.title,
+          summary: item.body ?? '',
+          data: item.data ?? {},
+          priority: item.urgent ? 'urgent' : 'normal',
+        }),
+      ]);
     },
   };
 }

@@ -9,6 +9,7 @@ import { ChannelService } from '../channels/service.js';
 import { WebhookService } from '../webhooks/service.js';
 import { enforceOnMessage } from '../context/enforcement.js';
 import { sleepRepo } from '../admin/repo.js';
+import { inboxRepo } from '../inbox/repo.js';
 
 export const MSG_TYPES = ['message', 'request', 'directive', 'info'] as const;
 export const MSG_PRIORITIES = ['urgent', 'normal', 'fyi'] as const;
@@ -99,42 +100,6 @@ export function metadataOf(body: Record<string, unknown>): string {
   if (typeof m !== 'object' || Array.isArray(m)) throw badRequest('metadata must be an object');
   return JSON.stringify(m);
 }
-
-/** Operator-inbox rows (spec 03 §11.1), written next to the message that caused them. */
-export const inboxRows = {
-  forOperator(
-    operatorId: string,
-    item: { type: string; entity_id: number; title: string; summary: string; priority: string; data: unknown },
-  ): Statement {
-    return {
-      sql: `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary, data, priority)
-            VALUES (?, ?, 'message', ?, ?, ?, ?, ?)`,
-      args: [
-        operatorId,
-        item.type,
-        String(item.entity_id),
-        item.title,
-        item.summary,
-        JSON.stringify(item.data),
-        item.priority,
-      ],
-    };
-  },
-  forActiveOperators(item: {
-    type: string;
-    entity_id: number;
-    title: string;
-    summary: string;
-    priority: string;
-    data: unknown;
-  }): Statement {
-    return {
-      sql: `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary, data, priority)
-            SELECT id, ?, 'message', ?, ?, ?, ?, ? FROM operators WHERE status = 'active'`,
-      args: [item.type, String(item.entity_id), item.title, item.summary, JSON.stringify(item.data), item.priority],
-    };
-  },
-};
 
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}...` : s);
 
@@ -266,9 +231,10 @@ export class MessageService {
         }
         if (msgType === 'directive') {
           stmts.push(
-            inboxRows.forActiveOperators({
+            inboxRepo.insertForAllActive({
               type: 'message',
-              entity_id: id,
+              entity_type: 'message',
+              entity_id: String(id),
               title: `Directive from ${displayName(sender)}`,
               summary: clip(content, 80),
               priority: 'urgent',
@@ -424,9 +390,10 @@ function mentionItem(
   sender: string,
   project: string | null,
 ): Statement {
-  return inboxRows.forOperator(operatorId, {
+  return inboxRepo.insertFor(operatorId, {
     type: 'mention',
-    entity_id: id,
+    entity_type: 'message',
+    entity_id: String(id),
     title: `${displayName(sender)} mentioned you`,
     summary: clip(content, 120),
     priority: 'normal',
@@ -442,9 +409,10 @@ export function requestInboxItem(
   content: string,
   project: string | null,
 ): Statement {
-  return inboxRows.forOperator(operatorId, {
+  return inboxRepo.insertFor(operatorId, {
     type: 'message',
-    entity_id: id,
+    entity_type: 'message',
+    entity_id: String(id),
     title: `Request from ${displayName(sender)}`,
     summary: clip(content, 120),
     priority: 'urgent',

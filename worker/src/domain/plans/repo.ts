@@ -1,6 +1,7 @@
 import type { Queryable } from '../../db/db.js';
 import type { SqlValue, Statement } from '../../db/types.js';
 import { acquireGuardSql, type AcquireGuard } from '../tasks/sql.js';
+import { inboxRepo } from '../inbox/repo.js';
 
 /** The SQL of plans, plan_steps and plan_step_comments lives here and only here. */
 
@@ -315,44 +316,18 @@ export const plansRepo = {
     },
   },
 
-  /** One inbox item per active operator (spec 03 §11.1 rows 4–6). */
-  inboxForActiveOperators(item: {
-    type: string;
-    entityType: string;
-    entityId: string;
-    title: string;
-    summary: string;
-    data: unknown;
-    priority: string;
-  }): Statement {
-    return {
-      sql: `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary, data, priority)
-            SELECT id, ?, ?, ?, ?, ?, ?, ? FROM operators WHERE status = 'active'`,
-      args: [
-        item.type,
-        item.entityType,
-        item.entityId,
-        item.title,
-        item.summary,
-        JSON.stringify(item.data ?? {}),
-        item.priority,
-      ],
-    };
-  },
-
   /**
    * Operator-input inbox items for the step just appended to this plan in the same batch (the
    * newest step of the plan inside that write transaction), so the step and its notices commit together.
    */
   inboxForNewestStep(planId: number, planTitle: string): Statement {
-    return {
-      sql: `INSERT INTO operator_inbox (operator_id, type, entity_type, entity_id, title, summary, data, priority)
-            SELECT o.id, 'approval', 'plan_step', CAST(s.id AS TEXT), 'Operator input needed: ' || s.title, ?,
-                   json_object('plan_id', s.plan_id, 'step_id', s.id, 'step_title', s.title), 'high'
-            FROM operators o, (SELECT id, plan_id, title FROM plan_steps WHERE plan_id = ? ORDER BY id DESC LIMIT 1) s
-            WHERE o.status = 'active'`,
-      args: [`Plan #${planId} — ${planTitle}. Step requires your review/approval.`, planId],
-    };
+    return inboxRepo.insertSelected(
+      `SELECT o.id, 'approval', 'plan_step', CAST(s.id AS TEXT), 'Operator input needed: ' || s.title, ?,
+              json_object('plan_id', s.plan_id, 'step_id', s.id, 'step_title', s.title), 'high'
+       FROM operators o, (SELECT id, plan_id, title FROM plan_steps WHERE plan_id = ? ORDER BY id DESC LIMIT 1) s
+       WHERE o.status = 'active'`,
+      [`Plan #${planId} — ${planTitle}. Step requires your review/approval.`, planId],
+    );
   },
 
   // --- the task done-cascade's plan part (spec 03 §4.3 step 3) ---

@@ -8,6 +8,7 @@ import { checkApprovalGate } from '../approvals/gate.js';
 import { appendSleepLog } from '../admin/sleep.js';
 import { resolveAssignee } from '../tasks/service.js';
 import { tasksRepo } from '../tasks/repo.js';
+import { inboxRepo } from '../inbox/repo.js';
 import { FROZEN_MESSAGE } from '../admin/freeze.js';
 import {
   abortUnlessChanged,
@@ -226,10 +227,10 @@ export async function deletePlan(ctx: AppContext, p: Principal, id: number | nul
 }
 
 function operatorInputInbox(plan: PlanRow, step: { id: number; title: string }): Statement {
-  return plansRepo.inboxForActiveOperators({
+  return inboxRepo.insertForAllActive({
     type: 'approval',
-    entityType: 'plan_step',
-    entityId: String(step.id),
+    entity_type: 'plan_step',
+    entity_id: String(step.id),
     title: `Operator input needed: ${step.title}`,
     summary: `Plan #${plan.id} — ${plan.title}. Step requires your review/approval.`,
     data: { plan_id: plan.id, step_id: step.id, step_title: step.title },
@@ -394,10 +395,10 @@ export async function updateStep(
       push('block', plansRepo.retry.blockPlan(plan.id));
       push(
         'inbox',
-        plansRepo.inboxForActiveOperators({
+        inboxRepo.insertForAllActive({
           type: 'approval',
-          entityType: 'plan_step',
-          entityId: String(step.id),
+          entity_type: 'plan_step',
+          entity_id: String(step.id),
           title: `Plan step failed after retries: ${input.title ?? step.title}`,
           summary: `Plan #${plan.id} — ${plan.title}. Step failed ${RETRY_MAX + 1} times; the plan is blocked.`,
           data: { plan_id: plan.id, step_id: step.id },
