@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startTarget, type Target } from '../support/target.js';
 import { registerAgent } from '../support/fixtures.js';
-import { mcpClient, textOf } from '../support/mcp-client.js';
+import { callTool as call, mcpClient } from '../support/mcp-client.js';
 import { startFakeGithub, type FakeServer } from '../support/fake-servers.js';
 
 /**
@@ -35,11 +35,6 @@ afterAll(async () => {
   await t?.close();
   await gh?.close();
 });
-
-async function call(c: Client, name: string, args: Record<string, unknown> = {}) {
-  const r = (await c.callTool({ name, arguments: args })) as { isError?: boolean };
-  return { text: textOf(r), isError: r.isError === true };
-}
 
 const GATED = [
   'upload_asset',

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startTarget, type Target } from '../support/target.js';
 import { createOperator, registerAgent } from '../support/fixtures.js';
-import { mcpClient, textOf } from '../support/mcp-client.js';
+import { callTool as call, mcpClient } from '../support/mcp-client.js';
 
 /**
  * The remote MCP endpoint (issue 12), driven by the official MCP client SDK over the streamable HTTP
@@ -31,11 +31,6 @@ afterAll(async () => {
   await Promise.all([asAlice?.close(), asBob?.close(), asAdmin?.close()]);
   await t.close();
 });
-
-async function call(c: Client, name: string, args: Record<string, unknown> = {}) {
-  const r = (await c.callTool({ name, arguments: args })) as { isError?: boolean };
-  return { text: textOf(r), isError: r.isError === true };
-}
 
 /** Spec 08 §4 tool names whose REST areas are served by this tree's core (drones, assets, the skills catalogue, widgets and GitHub are checked separately). */
 const CORE_TOOLS = [

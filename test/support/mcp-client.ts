@@ -29,3 +29,9 @@ export function textOf(r: unknown): string {
   const c = (r as { content?: { type: string; text?: string }[] }).content ?? [];
   return c.map((x) => x.text ?? '').join('\n');
 }
+
+/** Calls one tool and returns its text and whether the tool answered an error. */
+export async function callTool(c: Client, name: string, args: Record<string, unknown> = {}) {
+  const r = (await c.callTool({ name, arguments: args })) as { isError?: boolean };
+  return { text: textOf(r), isError: r.isError === true };
+}
