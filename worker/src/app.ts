@@ -50,6 +50,8 @@ import { pluginRoutes, startPlugins } from './plugins/routes.js';
 import { dashboardRoutes } from './dashboard/routes.js';
 import { mcpRoutes } from './mcp/routes.js';
 import { a2aRoutes } from './domain/a2a/routes.js';
+import { defineRoute } from './http/contract.js';
+import { buildOpenApiDocument } from './http/openapi.js';
 
 export const API_PREFIX = '/api/mycelium';
 
@@ -123,6 +125,20 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   api.route('/', fileServerRoutes(ctx));
   api.route('/', droneRoutes(ctx));
   api.route('/', pluginRoutes(ctx, api)); // last: plugin prefixes that collide with core routes are refused
+  // The document of every route above, built on first request from the routes actually mounted.
+  let openApiDoc: object | undefined;
+  defineRoute(
+    api,
+    {
+      method: 'get',
+      path: '/openapi.json',
+      tags: ['Meta'],
+      summary: 'This API as an OpenAPI 3.1 document',
+      access: 'public',
+      response: { contentType: 'application/json', description: 'OpenAPI 3.1 document' },
+    },
+    (c) => c.json((openApiDoc ??= buildOpenApiDocument(app))),
+  );
   app.route(API_PREFIX, api);
 
   app.notFound((c) => c.json({ error: 'Not found' }, 404));

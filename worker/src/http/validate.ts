@@ -42,6 +42,11 @@ function issueToError(issue: z.core.$ZodIssue, input: unknown): AppError {
       return badRequest(`${field} must be at least ${issue.minimum}`);
     case 'unrecognized_keys':
       return badRequest(`Unknown field: ${issue.keys.join(', ')}`);
+    case 'custom':
+      // Schema pieces that word their own sentence after the field name (contract.ts queryInt).
+      if ((issue.params as { sentence?: boolean } | undefined)?.sentence)
+        return badRequest(`${field} ${issue.message}`);
+      return badRequest(issue.message ? `${field}: ${issue.message}` : `${field} is invalid`);
     default:
       return badRequest(issue.message ? `${field}: ${issue.message}` : `${field} is invalid`);
   }

@@ -6,7 +6,7 @@ import { bodyOf, queryOf } from '../../http/body.js';
 import { badRequest } from '../../http/errors.js';
 import { parseIntId, parseWith } from '../../http/validate.js';
 import { principalOf, requireAdmin, requireAny } from '../../auth/principal.js';
-import { fields, page } from '../tasks/routes.js';
+import { fields, page } from '../work-items/fields.js';
 import { hitAgentWrite } from '../../http/rate-limit.js';
 import { BUG_SEVERITIES, BUG_STATUSES, bugsRepo } from './repo.js';
 import { claimBug, createBug, deleteBug, requireBug, updateBug } from './service.js';

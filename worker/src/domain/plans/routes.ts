@@ -6,7 +6,7 @@ import { bodyOf, queryOf } from '../../http/body.js';
 import { badRequest } from '../../http/errors.js';
 import { parseIntId, parseWith } from '../../http/validate.js';
 import { principalOf, requireAny } from '../../auth/principal.js';
-import { fields, page } from '../tasks/routes.js';
+import { fields, page } from '../work-items/fields.js';
 import { PLAN_STATUSES, STEP_STATUSES } from './repo.js';
 import {
   addStep,

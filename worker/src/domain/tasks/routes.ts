@@ -2,12 +2,13 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
-import { bodyOf, queryOf } from '../../http/body.js';
+import { bodyOf } from '../../http/body.js';
+import { defineRoute, idParam } from '../../http/contract.js';
 import { badRequest } from '../../http/errors.js';
 import { hitAgentWrite } from '../../http/rate-limit.js';
-import { MAX_OFFSET, parseIntId, parseWith, queryInt } from '../../http/validate.js';
-import { principalOf, requireAdmin, requireAny } from '../../auth/principal.js';
-import { TASK_PRIORITIES, TASK_STATUSES, tasksRepo } from './repo.js';
+import { parseIntId } from '../../http/validate.js';
+import { principalOf } from '../../auth/principal.js';
+import { tasksRepo } from './repo.js';
 import { leaseExpiryJob } from '../work-items/lease.js';
 import {
   addComment,
@@ -21,176 +22,283 @@ import {
   getTask,
   updateTask,
 } from './service.js';
+import {
+  AddComment,
+  AddDeliverable,
+  AddDependency,
+  Approved,
+  ClaimTask,
+  Claimed,
+  CommentDeleted,
+  CreateTask,
+  Created,
+  Deleted,
+  DependencyAdded,
+  Task,
+  TaskComment,
+  TaskDeliverable,
+  TaskIdParams,
+  TaskListQuery,
+  UpdateTask,
+  Updated,
+} from './schema.js';
 
-/** Shapes shared by the work-item routers (tasks, plans, bugs). */
-export const fields = {
-  title: z.string().trim().min(1).max(500),
-  description: z.string().max(50_000),
-  projectId: z.string().trim().max(200),
-  /** Free-text identity-like values (assignee, owner): bounded, never coerced. */
-  who: z.string().max(200),
-  tags: z.array(z.string().max(100)).max(100),
-  flag: z.custom<boolean | 0 | 1>((v) => typeof v === 'boolean' || v === 0 || v === 1, {
-    message: 'must be true or false',
-  }),
-  url: z.string().max(2000),
-  content: z.string().trim().min(1).max(100_000),
-  /** A claim's fencing token, quoted back on writes (../work-items/lease.ts). */
-  leaseToken: z.string().min(1).max(100),
-};
+const tags = ['Tasks'];
 
-/**
- * `limit` (default 50, 1..500) and `offset` (≥ 0) as the spec's parseLimit, but never NaN into SQL
- * and never past what SQLite binds as an integer (a 19-digit offset was a 500).
- */
-export function page(q: Record<string, string>, dflt = 50, max = 500) {
-  const l = queryInt(q.limit, 'limit', dflt, Number.MIN_SAFE_INTEGER, max);
-  return { limit: l < 1 ? dflt : l, offset: queryInt(q.offset, 'offset', 0, 0, MAX_OFFSET) };
-}
-
-const createSchema = z.object({
-  title: fields.title,
-  description: fields.description.optional(),
-  project_id: fields.projectId.optional(),
-  priority: z.enum(TASK_PRIORITIES).optional(),
-  tags: fields.tags.nullable().optional(),
-  assignee: fields.who.nullable().optional(),
-  needs_approval: fields.flag.optional(),
-  blocked_by: z.array(z.number().int().positive()).max(100).optional(),
-});
-
-const updateSchema = z.object({
-  title: fields.title.optional(),
-  description: fields.description.optional(),
-  status: z.enum(TASK_STATUSES).optional(),
-  assignee: fields.who.nullable().optional(),
-  priority: z.enum(TASK_PRIORITIES).optional(),
-  tags: fields.tags.nullable().optional(),
-  needs_approval: fields.flag.optional(),
-  branch: fields.url.nullable().optional(),
-  pr_url: fields.url.nullable().optional(),
-  repo: fields.url.nullable().optional(),
-  review_metadata: z.union([z.string().max(50_000), z.record(z.string(), z.unknown())]).optional(),
-  blocked_by: z.union([z.number().int().positive(), z.array(z.number().int().positive()).max(100)]).optional(),
-  lease_token: fields.leaseToken.optional(),
-});
-
-const claimSchema = z.object({ agent_id: fields.who.optional(), force: z.boolean().optional() });
-const commentSchema = z.object({ content: fields.content, author: z.unknown().optional() });
-const deliverableSchema = z.object({
-  content: z.string().min(1).max(1_000_000),
-  kind: z.string().trim().min(1).max(100).optional(),
-  format: z.string().trim().min(1).max(100).optional(),
-  flags: z.string().max(1000).optional(),
-  author: z.unknown().optional(),
-});
-
-/** Tasks (spec 03 §3). Thin: parse → guard → service → respond. */
+/** Tasks (spec 03 §3). Thin: contract → guard → service → shaped answer. */
 export function taskRoutes(app: AppContext) {
   const r = new Hono<AppEnv>();
   // Lapsed claims of tasks, bugs and plan steps go back to the queue (issue 17).
   app.jobs.push(leaseExpiryJob);
-  const id = (raw: string | undefined) => parseIntId(raw);
+  const id = (raw: string) => parseIntId(raw);
 
   // Literal path before /tasks/:id.
-  r.get('/tasks/approval-queue', requireAdmin, async (c) => c.json(await tasksRepo.approvalQueue(app.db)));
-
-  r.get('/tasks', requireAny, async (c) => {
-    const q = queryOf(c);
-    const { limit, offset } = page(q);
-    return c.json(
-      await tasksRepo.list(
-        app.db,
-        {
-          project_id: q.project_id,
-          status: q.status,
-          assignee: q.assignee,
-          requester: q.requester,
-          priority: q.priority,
-        },
-        limit,
-        offset,
-      ),
-    );
-  });
-
-  r.post('/tasks', requireAny, async (c) => {
-    const p = principalOf(c);
-    hitAgentWrite(app.limiters, p, c.get('clientIp'));
-    // Guardrails see the request before validation, as in the original (spec 03 §0.3).
-    await app.guards.check('task.create', bodyOf(c), p);
-    const input = parseWith(createSchema, bodyOf(c));
-    const task = await createTask(app, p, { ...input, needs_approval: !!input.needs_approval });
-    return c.json({ id: task.id, title: task.title });
-  });
-
-  r.get('/tasks/:id', requireAny, async (c) => c.json(await getTask(app, id(c.req.param('id')))));
-
-  r.put('/tasks/:id', requireAny, async (c) => {
-    const p = principalOf(c);
-    const taskId = id(c.req.param('id'));
-    await app.guards.check('task.update', { ...bodyOf(c), task_id: taskId }, p);
-    await getTask(app, taskId); // 404 before body validation, as the spec orders it
-    const input = parseWith(updateSchema, bodyOf(c));
-    const blocked =
-      input.blocked_by === undefined
-        ? undefined
-        : Array.isArray(input.blocked_by)
-          ? input.blocked_by
-          : [input.blocked_by];
-    const needs = input.needs_approval === undefined ? undefined : !!input.needs_approval;
-    return c.json(await updateTask(app, p, taskId, { ...input, blocked_by: blocked, needs_approval: needs }));
-  });
-
-  r.delete('/tasks/:id', requireAdmin, async (c) =>
-    c.json(await deleteTask(app, principalOf(c), id(c.req.param('id')))),
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/tasks/approval-queue',
+      tags,
+      summary: 'Tasks waiting for a human approval',
+      access: 'admin',
+      response: z.array(Task),
+    },
+    () => tasksRepo.approvalQueue(app.db),
   );
 
-  r.post('/tasks/:id/claim', requireAny, async (c) => {
-    const taskId = id(c.req.param('id'));
-    const input = parseWith(claimSchema, bodyOf(c));
-    return c.json(await claimTask(app, principalOf(c), taskId, input));
-  });
-
-  r.post('/tasks/:id/dependency', requireAny, async (c) => {
-    const raw = bodyOf(c).blocked_by;
-    const blocker = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseIntId(raw.trim()) : null;
-    if (blocker === null || !Number.isInteger(blocker) || blocker <= 0)
-      throw badRequest('blocked_by (task ID) is required');
-    return c.json(await addDependency(app, principalOf(c), id(c.req.param('id')), blocker));
-  });
-
-  r.put('/tasks/:id/approve', requireAdmin, async (c) =>
-    c.json(await approveTask(app, principalOf(c), id(c.req.param('id')))),
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/tasks',
+      tags,
+      summary: 'List tasks, newest change first',
+      access: 'any',
+      query: TaskListQuery,
+      response: z.array(Task),
+    },
+    (_c, { query: { limit, offset, ...filters } }) => tasksRepo.list(app.db, filters, limit, offset),
   );
 
-  r.get('/tasks/:id/comments', requireAny, async (c) => {
-    const task = await getTask(app, id(c.req.param('id')));
-    return c.json(await tasksRepo.comments(app.db, task.id));
-  });
-
-  r.post('/tasks/:id/comments', requireAny, async (c) => {
-    const taskId = id(c.req.param('id'));
-    await getTask(app, taskId);
-    const input = parseWith(commentSchema, bodyOf(c));
-    return c.json(await addComment(app, principalOf(c), taskId, input.content, input.author));
-  });
-
-  r.delete('/tasks/:id/comments/:commentId', requireAny, async (c) =>
-    c.json(await deleteComment(app, principalOf(c), id(c.req.param('id')), id(c.req.param('commentId')))),
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/tasks',
+      tags,
+      summary: 'Create a task',
+      access: 'any',
+      body: CreateTask,
+      lazyBody: true,
+      response: Created,
+      errors: [429],
+    },
+    async (c, input) => {
+      const p = principalOf(c);
+      hitAgentWrite(app.limiters, p, c.get('clientIp'));
+      // Guardrails see the request before validation, as in the original (spec 03 §0.3).
+      await app.guards.check('task.create', bodyOf(c), p);
+      const body = input.body;
+      const task = await createTask(app, p, { ...body, needs_approval: !!body.needs_approval });
+      return { id: task.id, title: task.title };
+    },
   );
 
-  r.get('/tasks/:id/deliverables', requireAny, async (c) => {
-    const task = await getTask(app, id(c.req.param('id')));
-    return c.json(await tasksRepo.deliverables(app.db, task.id));
-  });
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/tasks/:id',
+      tags,
+      summary: 'One task',
+      access: 'any',
+      params: TaskIdParams,
+      response: Task,
+    },
+    (_c, { params }) => getTask(app, id(params.id)),
+  );
 
-  r.post('/tasks/:id/deliverable', requireAny, async (c) => {
-    const taskId = id(c.req.param('id'));
-    await getTask(app, taskId);
-    const input = parseWith(deliverableSchema, bodyOf(c));
-    return c.json(await addDeliverable(app, principalOf(c), taskId, input));
-  });
+  defineRoute(
+    r,
+    {
+      method: 'put',
+      path: '/tasks/:id',
+      tags,
+      summary: 'Update a task (status `done` runs the completion cascade)',
+      description:
+        'An agent holding the task may quote the claim `lease_token`; a write quoting a released lease is refused with 409.',
+      access: 'any',
+      params: TaskIdParams,
+      body: UpdateTask,
+      lazyBody: true,
+      response: Updated,
+      errors: [409],
+    },
+    async (c, input) => {
+      const p = principalOf(c);
+      const taskId = id(input.params.id);
+      await app.guards.check('task.update', { ...bodyOf(c), task_id: taskId }, p);
+      await getTask(app, taskId); // 404 before body validation, as the spec orders it
+      const body = input.body;
+      const blocked =
+        body.blocked_by === undefined
+          ? undefined
+          : Array.isArray(body.blocked_by)
+            ? body.blocked_by
+            : [body.blocked_by];
+      const needs = body.needs_approval === undefined ? undefined : !!body.needs_approval;
+      return updateTask(app, p, taskId, { ...body, blocked_by: blocked, needs_approval: needs });
+    },
+  );
+
+  defineRoute(
+    r,
+    {
+      method: 'delete',
+      path: '/tasks/:id',
+      tags,
+      summary: 'Delete a task',
+      access: 'admin',
+      params: TaskIdParams,
+      response: Deleted,
+    },
+    (c, { params }) => deleteTask(app, principalOf(c), id(params.id)),
+  );
+
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/tasks/:id/claim',
+      tags,
+      summary: 'Claim a task (atomic; answers a fencing token)',
+      access: 'any',
+      params: TaskIdParams,
+      body: ClaimTask,
+      response: Claimed,
+      errors: [409, 503],
+    },
+    (c, { params, body }) => claimTask(app, principalOf(c), id(params.id), body),
+  );
+
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/tasks/:id/dependency',
+      tags,
+      summary: 'Make this task wait for another',
+      access: 'any',
+      params: TaskIdParams,
+      body: AddDependency,
+      response: DependencyAdded,
+      errors: [409],
+    },
+    (c, { params, body }) => {
+      const raw = body.blocked_by;
+      const blocker = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseIntId(raw.trim()) : null;
+      if (blocker === null || !Number.isInteger(blocker) || blocker <= 0)
+        throw badRequest('blocked_by (task ID) is required');
+      return addDependency(app, principalOf(c), id(params.id), blocker);
+    },
+  );
+
+  defineRoute(
+    r,
+    {
+      method: 'put',
+      path: '/tasks/:id/approve',
+      tags,
+      summary: 'Approve a task that needs approval',
+      access: 'admin',
+      params: TaskIdParams,
+      response: Approved,
+    },
+    (c, { params }) => approveTask(app, principalOf(c), id(params.id)),
+  );
+
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/tasks/:id/comments',
+      tags,
+      summary: "A task's comments, oldest first",
+      access: 'any',
+      params: TaskIdParams,
+      response: z.array(TaskComment),
+    },
+    async (_c, { params }) => tasksRepo.comments(app.db, (await getTask(app, id(params.id))).id),
+  );
+
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/tasks/:id/comments',
+      tags,
+      summary: 'Comment on a task',
+      access: 'any',
+      params: TaskIdParams,
+      body: AddComment,
+      lazyBody: true,
+      response: TaskComment,
+    },
+    async (c, input) => {
+      const taskId = id(input.params.id);
+      await getTask(app, taskId);
+      const { content, author } = input.body;
+      return addComment(app, principalOf(c), taskId, content, author);
+    },
+  );
+
+  defineRoute(
+    r,
+    {
+      method: 'delete',
+      path: '/tasks/:id/comments/:commentId',
+      tags,
+      summary: 'Delete a comment (its author or an admin)',
+      access: 'any',
+      params: z.object({ id: idParam, commentId: idParam }),
+      response: CommentDeleted,
+    },
+    (c, { params }) => deleteComment(app, principalOf(c), id(params.id), id(params.commentId)),
+  );
+
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/tasks/:id/deliverables',
+      tags,
+      summary: "A task's deliverables (append-only)",
+      access: 'any',
+      params: TaskIdParams,
+      response: z.array(TaskDeliverable),
+    },
+    async (_c, { params }) => tasksRepo.deliverables(app.db, (await getTask(app, id(params.id))).id),
+  );
+
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/tasks/:id/deliverable',
+      tags,
+      summary: 'Attach a deliverable to a task',
+      access: 'any',
+      params: TaskIdParams,
+      body: AddDeliverable,
+      lazyBody: true,
+      response: TaskDeliverable,
+    },
+    async (c, input) => {
+      const taskId = id(input.params.id);
+      await getTask(app, taskId);
+      return addDeliverable(app, principalOf(c), taskId, input.body);
+    },
+  );
 
   return r;
 }
