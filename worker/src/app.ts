@@ -137,7 +137,10 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
       access: 'public',
       response: { contentType: 'application/json', description: 'OpenAPI 3.1 document' },
     },
-    (c) => c.json((openApiDoc ??= buildOpenApiDocument(app))),
+    (c) => {
+      openApiDoc ??= buildOpenApiDocument(app);
+      return c.json(openApiDoc);
+    },
   );
   app.route(API_PREFIX, api);
 

@@ -35,7 +35,6 @@ export interface RawResponse {
   description: string;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: schemas of any shape are accepted by design
 type AnyObject = z.ZodObject<any>;
 
 export interface RouteContract<
