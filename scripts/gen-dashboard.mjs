@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { genDocsAssets } from './gen-docs-assets.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const uiDir = join(root, 'worker/src/dashboard/ui');
@@ -43,6 +44,7 @@ export function genDashboard() {
   const text = renderDashboardAssets();
   if (!existsSync(DASHBOARD_ASSETS_FILE) || readFileSync(DASHBOARD_ASSETS_FILE, 'utf8') !== text)
     writeFileSync(DASHBOARD_ASSETS_FILE, text);
+  genDocsAssets(); // the /docs page is embedded the same way
   return DASHBOARD_ASSETS_FILE;
 }
 

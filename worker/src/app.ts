@@ -51,6 +51,7 @@ import { dashboardRoutes } from './dashboard/routes.js';
 import { mcpRoutes } from './mcp/routes.js';
 import { a2aRoutes } from './domain/a2a/routes.js';
 import { defineRoute } from './http/contract.js';
+import { docsRoutes } from './docs/routes.js';
 import { buildOpenApiDocument } from './http/openapi.js';
 
 export const API_PREFIX = '/api/mycelium';
@@ -82,7 +83,8 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   app.route('/', healthRoutes(ctx));
   app.route('/', dashboardRoutes(ctx)); // before the API: its cookie middleware serves the API too
   app.route('/', mcpRoutes(ctx, app)); // remote MCP at /api/mycelium/mcp and /mcp; its tools call `app` in process
-  app.route('/', a2aRoutes(ctx)); // A2A: agent card, JSON-RPC (also at /a2a) and /api/mycelium/a2a/* management
+  app.route('/', a2aRoutes(ctx));
+  app.route('/', docsRoutes(ctx)); // /docs: the API reference, from /api/mycelium/openapi.json // A2A: agent card, JSON-RPC (also at /a2a) and /api/mycelium/a2a/* management
 
   const api = new Hono<AppEnv>();
   api.route('/', agentRoutes(ctx));
