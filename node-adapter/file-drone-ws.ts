@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocketServer, WebSocket } from 'ws';
 import type { AppContext } from '../worker/src/context.js';
 import { AppError } from '../worker/src/http/errors.js';
 import type { FileDroneHub } from '../worker/src/domain/file-server/hub.js';
@@ -11,7 +11,13 @@ import { authenticateFileDrone, FILE_DRONE_PATH, setDroneStatus } from '../worke
  * so drone clients see a reason. Every 15 s the hub pings; a drone that missed a pong is dropped.
  */
 export function attachFileDroneTunnel(server: Server, app: AppContext, hub: FileDroneHub) {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
+  // `ws` is loaded with the first drone's upgrade, not at start (start-up memory, issue 11).
+  let wss: WebSocketServer | undefined;
+  let loading: Promise<WebSocketServer> | undefined;
+  const webSocketServer = () =>
+    (loading ??= import('ws').then(
+      (ws) => (wss = new ws.WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 })),
+    ));
   hub.setListeners({
     onDisconnect: (id) => void setDroneStatus(app, id, 'offline').catch(() => undefined),
   });
@@ -24,31 +30,33 @@ export function attachFileDroneTunnel(server: Server, app: AppContext, hub: File
     const headers = new Headers();
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
     const ip = req.socket.remoteAddress ?? '';
-    authenticateFileDrone(app, url, headers, ip)
-      .catch((err) =>
+    Promise.all([
+      authenticateFileDrone(app, url, headers, ip).catch((err) =>
         err instanceof AppError && err.status === 429
           ? { ok: false as const, code: 4429, reason: err.message }
           : { ok: false as const, code: 1011, reason: 'Server error' },
-      )
-      .then((auth) => {
-        wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-          if (!auth.ok) {
-            ws.close(auth.code, auth.reason);
-            return;
-          }
-          const h = hub.attach(auth.droneId, ws);
-          ws.on('message', (data, isBinary) => {
-            if (!isBinary) h.message(data.toString());
-          });
-          ws.on('close', () => h.close());
-          ws.on('error', () => ws.terminate());
+      ),
+      webSocketServer(),
+    ]).then(([auth, sockets]) => {
+      sockets.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        if (!auth.ok) {
+          ws.close(auth.code, auth.reason);
+          return;
+        }
+        const h = hub.attach(auth.droneId, ws);
+        ws.on('message', (data, isBinary) => {
+          if (!isBinary) h.message(data.toString());
         });
+        ws.on('close', () => h.close());
+        ws.on('error', () => ws.terminate());
       });
+    });
   });
   const ping = setInterval(() => hub.ping(), 15_000);
   ping.unref();
   return () => {
     clearInterval(ping);
+    if (!wss) return;
     for (const c of wss.clients) c.terminate();
     wss.close();
   };

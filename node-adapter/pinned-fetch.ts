@@ -1,4 +1,4 @@
-import { Agent, fetch as undiciFetch } from 'undici';
+import type { Agent } from 'undici';
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import { isBlockedAddress, SsrfBlockedError } from '../worker/src/http/ssrf.js';
 
@@ -27,30 +27,37 @@ function allowedHosts(allow: readonly string[]): Set<string> {
  */
 export function createPinnedFetch(resolve: Resolver, allow: readonly string[]): typeof fetch {
   const exempt = allowedHosts(allow);
-  const agent = new Agent({
-    connect: {
-      lookup(
-        hostname: string,
-        options: LookupOptions,
-        cb: (err: Error | null, address: string | LookupAddress[], family?: number) => void,
-      ) {
-        resolve(hostname)
-          .then((addrs) => {
-            if (!exempt.has(hostname.toLowerCase())) {
-              if (!addrs.length) throw new LookupRefused(`No DNS records for ${hostname}`);
-              const bad = addrs.find(isBlockedAddress);
-              if (bad) throw new LookupRefused(`URL points to private IP address: ${bad}`);
-            }
-            const list = addrs.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
-            if (options.all) cb(null, list);
-            else cb(null, list[0].address, list[0].family);
-          })
-          .catch((err: Error) => cb(err, ''));
-      },
-    } as never,
-  });
+  const makeAgent = (Undici: typeof import('undici')) =>
+    new Undici.Agent({
+      connect: {
+        lookup(
+          hostname: string,
+          options: LookupOptions,
+          cb: (err: Error | null, address: string | LookupAddress[], family?: number) => void,
+        ) {
+          resolve(hostname)
+            .then((addrs) => {
+              if (!exempt.has(hostname.toLowerCase())) {
+                if (!addrs.length) throw new LookupRefused(`No DNS records for ${hostname}`);
+                const bad = addrs.find(isBlockedAddress);
+                if (bad) throw new LookupRefused(`URL points to private IP address: ${bad}`);
+              }
+              const list = addrs.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+              if (options.all) cb(null, list);
+              else cb(null, list[0].address, list[0].family);
+            })
+            .catch((err: Error) => cb(err, ''));
+        },
+      } as never,
+    });
+  // undici (~1 MB of code, plus its HTTP parser) is loaded on the first outbound request, not at
+  // start: most servers send no webhook for a long time, and start-up memory counts (issue 11).
+  let loaded: Promise<{ agent: Agent; fetch: typeof import('undici').fetch }> | undefined;
+  const load = () =>
+    (loaded ??= import('undici').then((Undici) => ({ agent: makeAgent(Undici), fetch: Undici.fetch })));
   const pinned = async (input: RequestInfo | URL, init?: RequestInit) => {
     try {
+      const { agent, fetch: undiciFetch } = await load();
       return await undiciFetch(input as never, { ...(init as object), dispatcher: agent } as never);
     } catch (err) {
       // undici wraps connect errors as `TypeError: fetch failed` with the cause attached.

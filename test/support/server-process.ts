@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 
 /**
- * The real `npm start` entry (`node-adapter/index.ts` through tsx) as a child process on a free
+ * The server entry (`node-adapter/index.ts` through tsx, or the built bundle) as a child process on a free
  * loopback port, for tests that need a real process: first-run secrets, signals, kill -9, floods.
  * Resolves once the ready line is printed; rejects (with the exit code and both outputs) when the
  * process exits first or says nothing within 20 s.
@@ -24,8 +24,17 @@ export interface StartFailure extends Error {
 
 const started: ChildProcess[] = [];
 
-export function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'node-adapter/index.ts'], {
+export interface StartProcessOptions {
+  /** A built bundle to run with plain node (scripts/build-server.mjs) instead of the TypeScript entry. */
+  bundle?: string;
+}
+
+export function startServerProcess(
+  env: Record<string, string>,
+  opts: StartProcessOptions = {},
+): Promise<ServerProcess> {
+  const args = opts.bundle ? [opts.bundle] : ['--import', 'tsx', 'node-adapter/index.ts'];
+  const child = spawn(process.execPath, args, {
     env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,15 +1,22 @@
 import { Hono, type Context } from 'hono';
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { AppContext } from '../context.js';
 import type { AppEnv } from '../http/env.js';
 import { instanceUrl } from '../http/instance-url.js';
 import { credentialHeaders, mcpPrincipal, RESOURCE_METADATA_PATH, resourceMetadata } from './auth.js';
 import { RestCaller, type ExecutionContextLike } from './dispatch.js';
-import { buildServer } from './server.js';
 import { ToolEnv } from './tool.js';
 
 const API_PREFIX = '/api/mycelium';
 export const MCP_PATHS = [`${API_PREFIX}/mcp`, '/mcp'];
+
+/**
+ * The MCP SDK (with its JSON-schema validator) and the tool definitions load with the first MCP
+ * request, not at start: most agents speak REST, and on Node these modules were a large share of
+ * the memory held after start (issue 11). Not cached in a module-level promise: workerd refuses a
+ * promise created in one request and awaited in another; the module loader evaluates each once.
+ */
+const loadMcp = () =>
+  Promise.all([import('./server.js'), import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js')]);
 
 /**
  * The remote MCP endpoint (streamable HTTP transport, MCP 2025-06-18 and later) at
@@ -59,6 +66,7 @@ export function mcpRoutes(app: AppContext, root: Hono<AppEnv>) {
       exec = undefined; // Node: Hono has no execution context
     }
     const env = new ToolEnv(principal, new RestCaller(root, c.req.raw, headers, c.env, exec, API_PREFIX));
+    const [{ buildServer }, { WebStandardStreamableHTTPServerTransport }] = await loadMcp();
     const server = buildServer(env, isMounted, (msg, err) =>
       app.log.error(msg, { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
     );
