@@ -330,3 +330,35 @@ describe('semantic-memory with an OpenAI-compatible embeddings provider (hybrid)
     await t.call('PUT', '/plugins/semantic-memory/enable', { admin: true });
   });
 });
+
+describe('semantic-memory provider calls go through the SSRF guard', () => {
+  let t: Target;
+  let ai: FakeAi;
+  let a: { id: string; key: string };
+  beforeAll(async () => {
+    ai = await startFakeAi();
+    // A provider on loopback without MEMORY_PROVIDER_ALLOW_PRIVATE: the guard must refuse it.
+    t = await startTarget({ env: { MEMORY_EMBEDDINGS_URL: `${ai.url}/v1` } });
+    a = await registerAgent(t, 'ssrf-a', 'proj-s');
+    expect((await t.call('PUT', '/plugins/semantic-memory/enable', { admin: true })).body).toMatchObject({ loaded: true });
+  });
+  afterAll(async () => {
+    await t.close();
+    await ai.close();
+  });
+
+  it('SEC-31: a loopback provider not on the allow-list is never called; indexing and search still answer (keyword)', async () => {
+    const r = await t.call('POST', '/memory/index', {
+      agentKey: a.key,
+      body: { source_type: 'note', source_id: 'g1', content_text: 'guarded outbound call test' },
+    });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ ok: true, chunks: 1, embedded: 0 });
+    const s = await t.call('POST', '/memory/search', { agentKey: a.key, body: { query: 'guarded outbound' } });
+    expect(s.body).toMatchObject({ mode: 'keyword', count: 1 });
+    const re = await t.call('POST', '/memory/reindex', { admin: true, body: {} });
+    expect(re.status).toBe(200);
+    expect(re.body).toMatchObject({ embedded: 0, errors: 1, remaining: true });
+    expect(ai.requests).toHaveLength(0);
+  });
+});
