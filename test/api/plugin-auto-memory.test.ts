@@ -279,4 +279,21 @@ describe('auto-memory with the Anthropic messages API', () => {
     expect(typeof call.body.system).toBe('string');
     expect(call.body.messages).toEqual([{ role: 'user', content: 'keep reports short please' }]);
   });
+
+  it('max_facts_per_agent caps each agent: the weakest current facts go first', async () => {
+    const cfg = await t.call('PUT', '/plugins/auto-memory/config', { admin: true, body: { max_facts_per_agent: 2 } });
+    expect(cfg.status).toBe(200);
+    ai.chatReply = factsReply([
+      { category: 'decision', fact_text: 'Strong fact number one stays', confidence: 0.9 },
+      { category: 'decision', fact_text: 'Weak fact number two is dropped', confidence: 0.2 },
+      { category: 'decision', fact_text: 'Strong fact number three stays', confidence: 0.85 },
+    ]);
+    const r = await t.call('POST', '/auto-memory/extract', { agentKey: a.key, body: { text: 'three decisions' } });
+    expect(r.body.facts_extracted).toBe(3);
+    const facts = await t.call('GET', '/auto-memory/facts', { agentKey: a.key });
+    expect(facts.body.map((f: { fact_text: string }) => f.fact_text).sort()).toEqual([
+      'Strong fact number one stays',
+      'Strong fact number three stays',
+    ]);
+  });
 });
