@@ -255,7 +255,16 @@ describe('auth on plugin routes', () => {
       'mycelium_guardrails_violations',
     ]);
     expect(new Set(r.body.map((x: { plugin: string }) => x.plugin))).toEqual(
-      new Set(['guardrails', 'workflows', 'workflow-automations', 'cost-tracker', 'error-monitor', 'daily-digest']),
+      new Set([
+        'guardrails',
+        'workflows',
+        'workflow-automations',
+        'cost-tracker',
+        'error-monitor',
+        'daily-digest',
+        'semantic-memory',
+        'auto-memory',
+      ]),
     );
     for (const tool of r.body) {
       expect(tool.endpoint.path, tool.name).toMatch(/^\//);

@@ -48,7 +48,27 @@ export const ENV_VARS = [
   'UPLOAD_MAX_BYTES',
   'GITHUB_TOKEN',
   'GITHUB_API_URL',
+  'MEMORY_EMBEDDINGS_URL',
+  'MEMORY_EMBEDDINGS_MODEL',
+  'MEMORY_EMBEDDINGS_KEY',
+  'AUTO_MEMORY_LLM_PROVIDER',
+  'AUTO_MEMORY_LLM_URL',
+  'AUTO_MEMORY_LLM_MODEL',
+  'AUTO_MEMORY_LLM_KEY',
+  'MEMORY_PROVIDER_ALLOW_PRIVATE',
 ] as const;
+
+/** The variables plugins may read through `api.env` (provider settings of the memory plugins); core secrets never. */
+export const PLUGIN_ENV_VARS: ReadonlySet<string> = new Set<EnvName>([
+  'MEMORY_EMBEDDINGS_URL',
+  'MEMORY_EMBEDDINGS_MODEL',
+  'MEMORY_EMBEDDINGS_KEY',
+  'AUTO_MEMORY_LLM_PROVIDER',
+  'AUTO_MEMORY_LLM_URL',
+  'AUTO_MEMORY_LLM_MODEL',
+  'AUTO_MEMORY_LLM_KEY',
+  'MEMORY_PROVIDER_ALLOW_PRIVATE',
+]);
 
 export type EnvName = (typeof ENV_VARS)[number];
 export type Env = Partial<Record<EnvName, string | undefined>> & Record<string, unknown>;

@@ -11,6 +11,8 @@ import { createBug } from '../domain/bugs/service.js';
 import { BUG_SEVERITIES } from '../domain/bugs/repo.js';
 import type { TaskRow } from '../domain/tasks/repo.js';
 import { inboxRepo } from '../domain/inbox/repo.js';
+import { agentProjectIds } from '../auth/scope.js';
+import { contextRepo } from '../domain/context/repo.js';
 
 /**
  * The narrow, read-mostly view of the core that plugins receive instead of the database handle
@@ -66,6 +68,16 @@ export interface SpendRecord {
   source?: string;
   description?: string;
 }
+export interface ResolvedRequest {
+  id: number;
+  from_agent: string;
+  to_agent: string | null;
+  project_id: string | null;
+  content: string;
+  resolved_by: string | null;
+  /** The resolver's reply text, or null when it resolved without one. */
+  response: string | null;
+}
 export interface SpendGroupRow {
   key: string;
   total_cost: number;
@@ -93,6 +105,15 @@ export interface CoreApi {
     list(): Promise<ProjectInfo[]>;
     /** The core project-scope rule for writes (spec 07, 06 W3): humans pass; an agent only in its own or its teams' projects, else 403. */
     assertWrite(principal: Principal, projectId: string | null): Promise<void>;
+    /** Projects whose private plugin data the caller may read: null = all (humans, admin); an agent: its own and its teams'. */
+    readableBy(principal: Principal): Promise<string[] | null>;
+  };
+  /** One namespaced context key (spec 04 §3), for plugins that index or score context. */
+  context: {
+    get(
+      namespace: string,
+      key: string,
+    ): Promise<{ namespace: string; key: string; data: string; project_id: string | null; updated_at: string } | null>;
   };
   tasks: {
     get(id: number): Promise<TaskRow | null>;
@@ -130,6 +151,8 @@ export interface CoreApi {
       actor?: string,
     ): Promise<{ id: number }>;
     countBetween(since: string, until: string, projectId?: string): Promise<number>;
+    /** A resolved request and the reply its resolver sent (null when there is no such request). */
+    resolvedRequest(id: number): Promise<ResolvedRequest | null>;
   };
   /** One inbox item per active operator, each with an `inbox_item_created` event (agent = actor). */
   inbox: { notifyOperators(n: InboxNotice, actor?: string): Promise<number> };
@@ -193,6 +216,18 @@ export function createCoreApi(ctx: AppContext): CoreApi {
     projects: {
       list: () => db.all<ProjectInfo>('SELECT id, name, status FROM projects ORDER BY id'),
       assertWrite: (p, projectId) => assertProjectScope(db, p, projectId),
+      readableBy: async (p) => {
+        if (p.kind !== 'agent' || p.isAdmin) return null;
+        return agentProjectIds(db, p.id, p.projectId);
+      },
+    },
+    context: {
+      get: async (namespace, key) => {
+        const r = await contextRepo.get(db, namespace, key);
+        return r
+          ? { namespace: r.namespace, key: r.key, data: String(r.data ?? ''), project_id: r.project_id, updated_at: r.updated_at }
+          : null;
+      },
     },
     tasks: {
       get: async (id) => (await db.get<TaskRow>('SELECT * FROM tasks WHERE id = ?', [id])) ?? null,
@@ -262,6 +297,31 @@ export function createCoreApi(ctx: AppContext): CoreApi {
           projectId ? [since, until, projectId] : [since, until],
         );
         return Number(r?.n ?? 0);
+      },
+      async resolvedRequest(id) {
+        const m = await db.get<Omit<ResolvedRequest, 'response'> & { thread_id: string | null; msg_type: string }>(
+          `SELECT id, from_agent, to_agent, project_id, content, resolved_by, thread_id, msg_type FROM messages
+            WHERE id = ? AND msg_type IN ('request', 'directive') AND resolved_at IS NOT NULL`,
+          [id],
+        );
+        if (!m) return null;
+        // The reply is the message the resolver sent back to the requester right after (messages service resolve()).
+        const reply = m.resolved_by
+          ? await db.get<{ content: string }>(
+              `SELECT content FROM messages WHERE id > ? AND from_agent = ? AND to_agent = ? AND thread_id IS ?
+                ORDER BY id LIMIT 1`,
+              [id, m.resolved_by, m.from_agent, m.thread_id],
+            )
+          : undefined;
+        return {
+          id: m.id,
+          from_agent: m.from_agent,
+          to_agent: m.to_agent,
+          project_id: m.project_id,
+          content: m.content,
+          resolved_by: m.resolved_by,
+          response: reply?.content ?? null,
+        };
       },
     },
     inbox: {

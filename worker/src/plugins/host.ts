@@ -20,6 +20,7 @@ import {
 import { createCoreApi, type CoreApi } from './core-api.js';
 import { pluginsRepo } from './repo.js';
 import { registerGatedAction } from '../domain/approvals/service.js';
+import { PLUGIN_ENV_VARS } from '../config.js';
 import type {
   GuardInput,
   HookHandler,
@@ -87,6 +88,8 @@ export interface LoadedPlugin {
   jobs: PluginJob[];
   tools: McpTool[];
   migrationsApplied: string[];
+  /** Named in-process services this plugin offers (`api.provide`). */
+  services: Map<string, object>;
 }
 
 export interface KnownPlugin {
@@ -298,6 +301,7 @@ export class PluginHost {
         jobs: [],
         tools: [],
         migrationsApplied: applied,
+        services: new Map(),
       };
       await timeout(Promise.resolve(entry.setup(this.apiFor(known, staged))), SETUP_TIMEOUT_MS, 'setup');
 
@@ -416,17 +420,43 @@ export class PluginHost {
       on: (type, fn) => void staged.hooks.push({ type, fn }),
       guard: (fn) => void staged.guards.push(fn),
       job: (job) => void staged.jobs.push(job),
-      fetch: (url, init = {}) =>
+      fetch: (url, init = {}, opts = {}) =>
         guardedFetch(
           url,
-          { signal: AbortSignal.timeout(HOOK_TIMEOUT_MS), ...init },
+          { signal: AbortSignal.timeout(opts.timeoutMs ?? HOOK_TIMEOUT_MS), ...init },
           {
+            allow: opts.allow,
             resolveHost: ctx.runtime.resolveHost?.bind(ctx.runtime),
             fetchFn: ctx.runtime.pinnedFetch,
             methodPreservingOnly: true,
           },
         ),
+      env: (key) => {
+        if (!PLUGIN_ENV_VARS.has(key)) return undefined;
+        const v = ctx.config.env[key];
+        return typeof v === 'string' && v !== '' ? v : undefined;
+      },
+      provide: (serviceName, impl) => void staged.services.set(serviceName, impl),
+      service: (serviceName) => this.service(serviceName),
     };
+  }
+
+  /**
+   * A service offered by a loaded plugin that is still enabled, or null. Cheap when nobody offers
+   * it (no query at all), so core paths such as smart boot pay nothing while the plugin is off.
+   */
+  async service<T extends object>(serviceName: string): Promise<T | null> {
+    await this.ready;
+    for (const p of this.loaded.values()) {
+      const impl = p.services.get(serviceName);
+      if (!impl) continue;
+      try {
+        if ((await this.hookFlags()).get(p.name)) return impl as T;
+      } catch {
+        return null;
+      }
+    }
+    return null;
   }
 
   /** Stored values over manifest defaults, as strings (W10: effective values). */
@@ -610,6 +640,12 @@ export function startPluginHost(ctx: AppContext, sources: PluginSource[]): Plugi
   const host = new PluginHost(ctx, sources);
   hosts.set(ctx, host);
   return host;
+}
+
+/** A plugin-offered service for core code (null without a host, or while no enabled plugin offers it). */
+export function pluginServiceOf<T extends object>(ctx: AppContext, name: string): Promise<T | null> {
+  const h = hosts.get(ctx);
+  return h ? h.service<T>(name) : Promise.resolve(null);
 }
 
 export function pluginHostOf(ctx: AppContext): PluginHost {

@@ -11,7 +11,11 @@ export type {
   GuardInput,
   PluginJob,
   RouteAuth,
+  ContextScorer,
 } from './types.js';
+export type { Principal } from '../auth/principal.js';
+export type { Db } from '../db/db.js';
+export type { Statement } from '../db/types.js';
 export type { CoreApi } from './core-api.js';
 export type { MyceliumEvent } from '../domain/events/bus.js';
 export { reply, PluginReply } from './types.js';

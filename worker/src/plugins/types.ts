@@ -101,8 +101,31 @@ export interface PluginApi {
   guard(fn: PluginGuard): void;
   /** Periodic work run by maintenance (Node timer / Workers cron) while the plugin is enabled. */
   job(job: PluginJob): void;
-  /** Outbound HTTP through the SSRF guard (spec 07 SEC-31); throws SsrfBlockedError on a block. */
-  fetch(url: string, init?: RequestInit): Promise<Response>;
+  /**
+   * Outbound HTTP through the SSRF guard (spec 07 SEC-31); throws SsrfBlockedError on a block.
+   * `allow` exempts exact `host[:port]` entries an operator configured (e.g. a local Ollama);
+   * `timeoutMs` replaces the default 5 s deadline.
+   */
+  fetch(url: string, init?: RequestInit, opts?: { allow?: readonly string[]; timeoutMs?: number }): Promise<Response>;
+  /** An environment variable from the host's plugin-readable list (config.ts PLUGIN_ENV_VARS); never core secrets. */
+  env(name: string): string | undefined;
+  /** Offers a named in-process service to the core and to other plugins (e.g. `memory`). */
+  provide(name: string, impl: object): void;
+  /** A service another plugin provides, or null when that plugin is not enabled and loaded. */
+  service<T extends object>(name: string): Promise<T | null>;
+}
+
+/**
+ * Smart boot's optional vector scorer (spec 02 §3.4.2), offered by semantic-memory as the
+ * `context-scorer` service: how close each context key (`namespace:key`) is to the agent's work.
+ */
+export interface ContextScorer {
+  score(input: {
+    agentId: string;
+    projectId: string;
+    query: string;
+    keys: { namespace: string; key: string }[];
+  }): Promise<{ scores: Map<string, number>; method: 'hybrid' | 'keyword+vector' } | null>;
 }
 
 export interface PluginModule {

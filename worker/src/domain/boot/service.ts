@@ -18,8 +18,12 @@ import { isAutonomous, sleepState } from '../admin/sleep.js';
 import { bootRepo } from './repo.js';
 import { WebhookService } from '../webhooks/service.js';
 import { heartbeatRepo } from '../heartbeat/repo.js';
+import { pluginServiceOf } from '../../plugins/host.js';
+import type { ContextScorer } from '../../plugins/types.js';
 
 const CRASH_STALE_MS = 15 * 60_000;
+/** Smart boot waits this long for the semantic-memory scorer, then ranks by keywords alone. */
+const SCORER_BUDGET_MS = 1500;
 const OTHERS_WINDOW_MS = 7 * 86_400_000;
 
 type Variant = 'slim' | 'smart' | 'verbose';
@@ -287,6 +291,7 @@ export class BootService {
           .filter((w) => w.length > 2),
       );
     const query = tokens(`${work} ${agent.project_id}`);
+    const vectors = await this.vectorScores(agent, work, keys);
     const maxAccess = Math.max(1, ...keys.map((k) => Number(k.access_count) || 0));
     const cfg = await this.app.db.get<{ value: string }>(
       "SELECT value FROM instance_config WHERE key = 'smart_boot_max_keys'",
@@ -300,8 +305,13 @@ export class BootService {
       const recency = last ? Math.max(0, 1 - (nowMs - last) / (90 * 86_400_000)) : 0;
       const id = `${k.namespace}:${k.key}`;
       const critical = /conventions|enforcement_rules|role_/.test(id);
-      let score = 0.45 * kw + 0.35 * access + 0.2 * recency;
+      const vec = vectors?.scores.get(id);
+      let score =
+        vectors && vec !== undefined
+          ? 0.35 * vec + 0.3 * kw + 0.2 * access + 0.15 * recency
+          : 0.45 * kw + 0.35 * access + 0.2 * recency;
       const reasons: string[] = [];
+      if (vec !== undefined && vec > 0.1) reasons.push(`vector:${vec.toFixed(2)}`);
       if (kw > 0.05) reasons.push(`keyword:${kw.toFixed(2)}`);
       if (access > 0.1) reasons.push(`access:${access.toFixed(2)}`);
       if (recency > 0.5) reasons.push('recent');
@@ -329,10 +339,39 @@ export class BootService {
       context_meta: {
         total_available: keys.length,
         selected: selected.length,
-        method: 'keyword+access',
+        method: vectors?.method ?? 'keyword+access',
         max_keys: maxKeys,
       },
     };
+  }
+
+  /**
+   * Vector similarity of each key to the work text, from the semantic-memory plugin when it is
+   * enabled (spec 02 §3.4.2). Time-boxed; any failure means keyword ranking, never a failed boot.
+   */
+  private async vectorScores(agent: AgentRow, work: string, keys: { namespace: string; key: string }[]) {
+    if (!keys.length) return null;
+    const scorer = await pluginServiceOf<ContextScorer>(this.app, 'context-scorer');
+    if (!scorer) return null;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      return await Promise.race([
+        scorer.score({
+          agentId: agent.id,
+          projectId: agent.project_id,
+          query: work,
+          keys: keys.map((k) => ({ namespace: k.namespace, key: k.key })),
+        }),
+        new Promise<null>((r) => {
+          timer = setTimeout(() => r(null), SCORER_BUDGET_MS);
+        }),
+      ]);
+    } catch (err) {
+      this.app.log.warn(`[boot] context scorer failed, keyword ranking used: ${(err as Error).message}`);
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async verbose(
