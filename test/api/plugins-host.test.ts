@@ -237,7 +237,7 @@ describe('auth on plugin routes', () => {
       }
     }
     expect(checked).toBeGreaterThan(40);
-    expect(publicSeen).toBe(3);
+    expect(publicSeen).toBe(4); // error-monitor's three webhooks, github-sync's one
     for (const p of list.body)
       if (p.name !== 'workflows') await t.call('PUT', `/plugins/${p.name}/disable`, { admin: true });
   });
@@ -255,7 +255,15 @@ describe('auth on plugin routes', () => {
       'mycelium_guardrails_violations',
     ]);
     expect(new Set(r.body.map((x: { plugin: string }) => x.plugin))).toEqual(
-      new Set(['guardrails', 'workflows', 'workflow-automations', 'cost-tracker', 'error-monitor', 'daily-digest']),
+      new Set([
+        'guardrails',
+        'workflows',
+        'workflow-automations',
+        'cost-tracker',
+        'error-monitor',
+        'daily-digest',
+        'github-sync',
+      ]),
     );
     for (const tool of r.body) {
       expect(tool.endpoint.path, tool.name).toMatch(/^\//);
