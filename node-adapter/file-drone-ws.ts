@@ -1,4 +1,5 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AppContext } from '../worker/src/context.js';
 import { AppError } from '../worker/src/http/errors.js';
@@ -10,17 +11,14 @@ import { authenticateFileDrone, FILE_DRONE_PATH, setDroneStatus } from '../worke
  * in-process hub. Refusals complete the handshake and close with the spec's codes (4401/4403),
  * so drone clients see a reason. Every 15 s the hub pings; a drone that missed a pong is dropped.
  */
-export function attachFileDroneTunnel(server: Server, app: AppContext, hub: FileDroneHub) {
+export function fileDroneTunnel(app: AppContext, hub: FileDroneHub) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
   hub.setListeners({
     onDisconnect: (id) => void setDroneStatus(app, id, 'offline').catch(() => undefined),
   });
-  server.on('upgrade', (req, socket, head) => {
+  /** server.ts routes upgrades by exact path (spec 01 §1.10); this one is FILE_DRONE_PATH's. */
+  const handle = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== FILE_DRONE_PATH) {
-      socket.destroy();
-      return;
-    }
     const headers = new Headers();
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
     const ip = req.socket.remoteAddress ?? '';
@@ -44,12 +42,16 @@ export function attachFileDroneTunnel(server: Server, app: AppContext, hub: File
           ws.on('error', () => ws.terminate());
         });
       });
-  });
+  };
   const ping = setInterval(() => hub.ping(), 15_000);
   ping.unref();
-  return () => {
-    clearInterval(ping);
-    for (const c of wss.clients) c.terminate();
-    wss.close();
+  return {
+    path: FILE_DRONE_PATH,
+    handle,
+    close() {
+      clearInterval(ping);
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+    },
   };
 }

@@ -50,6 +50,7 @@ import { pluginRoutes, startPlugins } from './plugins/routes.js';
 import { dashboardRoutes } from './dashboard/routes.js';
 import { mcpRoutes } from './mcp/routes.js';
 import { a2aRoutes } from './domain/a2a/routes.js';
+import { voiceRoutes } from './domain/voice/routes.js';
 
 export const API_PREFIX = '/api/mycelium';
 
@@ -81,6 +82,7 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   app.route('/', dashboardRoutes(ctx)); // before the API: its cookie middleware serves the API too
   app.route('/', mcpRoutes(ctx, app)); // remote MCP at /api/mycelium/mcp and /mcp; its tools call `app` in process
   app.route('/', a2aRoutes(ctx)); // A2A: agent card, JSON-RPC (also at /a2a) and /api/mycelium/a2a/* management
+  app.route('/', voiceRoutes(ctx)); // ROOT: /api/voice/* (spec 01 §1.4 step 11); the /voice socket is the adapters'
 
   const api = new Hono<AppEnv>();
   api.route('/', agentRoutes(ctx));
