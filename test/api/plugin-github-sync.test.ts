@@ -252,14 +252,18 @@ describe('github-sync issues and pull requests (spec 06 §5.10)', () => {
 
 describe('github-sync outbound (through the SSRF-guarded fetch)', () => {
   it('a linked bug fixed in Mycelium comments on its issue at the fake GitHub API; its own changes are not echoed', async () => {
-    const echoBefore = github.requests.length;
-    // The issue-closed delivery above set bug → fixed/closed as github-sync: nothing was sent.
-    expect(echoBefore).toBe(0);
     await t.call('PUT', '/plugins/github-sync/config', {
       admin: true,
       body: { github_token: 'ghp_faketoken', api_url: github.url },
     });
     const opened = await deliver('issues', issue(21, 'opened'));
+    // Closed on GitHub: the bug is fixed by github-sync itself, which is not commented back.
+    const closed = await deliver('issues', issue(21, 'closed'));
+    expect(closed.body.synced).toEqual([{ mycelium_type: 'bug', mycelium_id: opened.body.bug_id, status: 'fixed' }]);
+    await deliver('issues', issue(21, 'reopened'));
+    await t.settle();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(github.requests).toEqual([]);
     const put = await t.call('PUT', `/bugs/${opened.body.bug_id}`, { admin: true, body: { status: 'fixed' } });
     expect(put.status).toBe(200);
     const req = await waitFor(async () => github.requests[0]);
@@ -270,6 +274,7 @@ describe('github-sync outbound (through the SSRF-guarded fetch)', () => {
     expect(JSON.parse(req.body).body).toContain(`bug #${opened.body.bug_id} is now **fixed**`);
     const ev = await waitFor(() => t.db.get<any>("SELECT data FROM events WHERE type = 'github_sync_outbound'"));
     expect(JSON.parse(ev.data)).toMatchObject({ repo: REPO, number: 21, mycelium_type: 'bug', status: 'fixed', commented: true });
+    expect(github.requests).toHaveLength(1);
   });
 
   it('a GitHub API URL on a private address is refused by the SSRF guard (nothing sent)', async () => {
