@@ -118,7 +118,7 @@ async function main() {
     host: '127.0.0.1',
     port,
     r2Buckets: ['BLOBS'],
-    durableObjects: { EVENT_HUB: 'EventHub', FILE_DRONES: 'FileDroneHubObject' },
+    durableObjects: { EVENT_HUB: 'EventHub', FILE_DRONES: 'FileDroneHubObject', VOICE_HUB: 'VoiceHubObject' },
     r2Persist: join(dataDir, 'r2'),
     bindings: { TRUST_PROXY: 'false', ...pluginBindings, ...vars, LIBSQL_URL: vars.LIBSQL_URL || core.url },
   };

@@ -22,6 +22,7 @@ import { SqliteFileDriver } from './sqlite-driver.js';
 import { createPinnedFetch, type Resolver } from './pinned-fetch.js';
 import { DIR_MODE, ensurePrivateDir, FILE_MODE } from './data-dir.js';
 import { FileDroneHub } from '../worker/src/domain/file-server/hub.js';
+import { VoiceHub } from '../worker/src/domain/voice/hub.js';
 import { createPasswordPool } from './password-pool.js';
 
 export const CORE_DB_FILE = 'mycelium.db';
@@ -53,8 +54,15 @@ export function createNodeRuntime({
 
   // The file drones' sockets live in this process (spec 05 §11); server.ts attaches them.
   const fileDroneHub = new FileDroneHub();
+  // So do the /voice peers (spec 01 §1.10); server.ts attaches their sockets.
+  const voiceHub = new VoiceHub();
 
-  const runtime: Runtime & { close(): Promise<void>; settle(): Promise<void>; fileDroneHub: FileDroneHub } = {
+  const runtime: Runtime & {
+    close(): Promise<void>;
+    settle(): Promise<void>;
+    fileDroneHub: FileDroneHub;
+    voiceHub: VoiceHub;
+  } = {
     kind: 'node',
     config,
     db,
@@ -74,6 +82,8 @@ export function createNodeRuntime({
     blobs: folderBlobs(join(dataDir, 'blobs')),
     fileDrones: fileDroneHub,
     fileDroneHub,
+    voice: voiceHub,
+    voiceHub,
     clock,
     log,
     waitUntil(p) {

@@ -9,7 +9,8 @@ import { consoleLogger, type Logger } from '../worker/src/runtime.js';
 import { createNodeRuntime, CORE_DB_FILE } from './runtime.js';
 import { secureDataDir } from './data-dir.js';
 import { resolveSecrets, SECRETS_FILE } from './secrets.js';
-import { attachFileDroneTunnel } from './file-drone-ws.js';
+import { fileDroneTunnel } from './file-drone-ws.js';
+import { voiceSignalling } from './voice-ws.js';
 
 export interface StartOptions {
   env?: NodeJS.ProcessEnv;
@@ -17,6 +18,8 @@ export interface StartOptions {
   out?: (line: string) => void;
   log?: Logger;
   maintenanceIntervalMs?: number;
+  /** `/voice` keepalive period (spec 01 §1.10: 10 s); tests shorten it. */
+  voiceKeepaliveMs?: number;
 }
 
 export interface RunningServer {
@@ -74,7 +77,20 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     // A socket silent for `idle` is closed (SSE streams send a keep-alive comment well within it).
     (s as HttpServer).timeout = t.idle;
   });
-  const closeTunnel = attachFileDroneTunnel(server as import('node:http').Server, ctx, runtime.fileDroneHub);
+  // WebSocket upgrades are routed by exact pathname; any other upgrade path is destroyed (spec 01 §1.10).
+  const sockets = [
+    fileDroneTunnel(ctx, runtime.fileDroneHub),
+    voiceSignalling(ctx, runtime.voiceHub, opts.voiceKeepaliveMs),
+  ];
+  (server as HttpServer).on('upgrade', (req, socket, head) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const owner = sockets.find((s) => s.path === path);
+    if (owner) owner.handle(req, socket, head);
+    else socket.destroy();
+  });
+  const closeTunnel = () => {
+    for (const s of sockets) s.close();
+  };
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://localhost:${port}`;

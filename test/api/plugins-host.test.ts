@@ -237,7 +237,7 @@ describe('auth on plugin routes', () => {
       }
     }
     expect(checked).toBeGreaterThan(40);
-    expect(publicSeen).toBe(3);
+    expect(publicSeen).toBe(4); // error-monitor's three webhooks, github-sync's one
     for (const p of list.body)
       if (p.name !== 'workflows') await t.call('PUT', `/plugins/${p.name}/disable`, { admin: true });
   });
@@ -264,6 +264,7 @@ describe('auth on plugin routes', () => {
         'daily-digest',
         'semantic-memory',
         'auto-memory',
+        'github-sync',
       ]),
     );
     for (const tool of r.body) {

@@ -144,6 +144,26 @@ describe('plugin host (Node)', () => {
     expect(line).toContain('event hooks: *');
   });
 
+  it('spec 06 §5.10 / W2: github-sync shares /github with the core PR proxy (logged) and logs its own start-up line', async () => {
+    const { rt, lines } = await runtime();
+    const { app } = createApp(rt);
+    expect(lines).toContain(
+      'info [plugins] github-sync: route prefix /github shared with core routes under /github/prs (the core keeps those)',
+    );
+    const en = await app.fetch(
+      new Request('http://localhost/api/mycelium/plugins/github-sync/enable', {
+        method: 'PUT',
+        headers: { 'X-Admin-Key': rt.config.adminKey },
+      }),
+    );
+    expect(en.status).toBe(200);
+    const line = lines.find((l) => l.startsWith('info [plugins] Loaded github-sync v'));
+    expect(line).toContain('routes /api/mycelium/plugins/github-sync/ (alias /api/mycelium/github/)');
+    expect(line).toContain('public: POST /webhook');
+    expect(line).toContain('migrations applied 001_init');
+    expect(line).toContain('event hooks: task_done, task_cancelled, bug_updated');
+  });
+
   it('a plugin that throws at load (after a restart) is marked failed and the server keeps serving; its database file is 0600 in DATA_DIR/plugins', async () => {
     const first = await runtime();
     const a = createApp(first.rt).app;

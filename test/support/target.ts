@@ -49,6 +49,8 @@ export interface Target {
   dataDir: string;
   /** Direct handle on the same database, for assertions. */
   db: Db;
+  /** A real HTTP address (worker targets: workerd's socket), for clients that need one (WebSockets). */
+  httpUrl?: string;
   fetch(path: string, init?: RequestInit): Promise<Response>;
   call<T = any>(method: string, path: string, opts?: CallOptions): Promise<CallResult<T>>;
   /** Waits for background work (event subscribers) to finish. */
@@ -167,10 +169,10 @@ async function startWorkerTarget(opts: TargetOptions): Promise<Target> {
     // Uploads and artifacts: Miniflare's in-memory R2, bound as in wrangler.toml.
     r2Buckets: ['BLOBS'],
     // Durable Objects as in wrangler.toml: event streams are fed by EventHub; the file-drone
-    // tunnel's sockets live in FileDroneHubObject.
-    durableObjects: { EVENT_HUB: 'EventHub', FILE_DRONES: 'FileDroneHubObject' },
+    // tunnel's sockets live in FileDroneHubObject, /voice peers in VoiceHubObject.
+    durableObjects: { EVENT_HUB: 'EventHub', FILE_DRONES: 'FileDroneHubObject', VOICE_HUB: 'VoiceHubObject' },
   });
-  await mf.ready;
+  const httpUrl = (await mf.ready).toString().replace(/\/$/, '');
   const direct = new Db(new SqliteFileDriver(dbPath));
   const fetchFn = async (path: string, init?: RequestInit) => {
     // Cloudflare's edge sets CF-Connecting-IP to the client's address; tests name their client
@@ -187,6 +189,7 @@ async function startWorkerTarget(opts: TargetOptions): Promise<Target> {
     jwtSecret,
     dataDir,
     db: direct,
+    httpUrl,
     fetch: fetchFn,
     call: makeCall(fetchFn, adminKey),
     // Background work runs under the request's waitUntil; a short pause lets it finish.

@@ -53,6 +53,7 @@ import { a2aRoutes } from './domain/a2a/routes.js';
 import { defineRoute } from './http/contract.js';
 import { docsRoutes } from './docs/routes.js';
 import { buildOpenApiDocument } from './http/openapi.js';
+import { voiceRoutes } from './domain/voice/routes.js';
 
 export const API_PREFIX = '/api/mycelium';
 
@@ -83,8 +84,9 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   app.route('/', healthRoutes(ctx));
   app.route('/', dashboardRoutes(ctx)); // before the API: its cookie middleware serves the API too
   app.route('/', mcpRoutes(ctx, app)); // remote MCP at /api/mycelium/mcp and /mcp; its tools call `app` in process
-  app.route('/', a2aRoutes(ctx));
-  app.route('/', docsRoutes(ctx)); // /docs: the API reference, from /api/mycelium/openapi.json // A2A: agent card, JSON-RPC (also at /a2a) and /api/mycelium/a2a/* management
+  app.route('/', a2aRoutes(ctx)); // A2A: agent card, JSON-RPC (also at /a2a) and /api/mycelium/a2a/* management
+  app.route('/', voiceRoutes(ctx)); // ROOT: /api/voice/* (spec 01 §1.4 step 11); the /voice socket is the adapters'
+  app.route('/', docsRoutes(ctx)); // /docs: the API reference, from /api/mycelium/openapi.json
 
   const api = new Hono<AppEnv>();
   api.route('/', agentRoutes(ctx));

@@ -56,6 +56,10 @@ export const ENV_VARS = [
   'AUTO_MEMORY_LLM_MODEL',
   'AUTO_MEMORY_LLM_KEY',
   'MEMORY_PROVIDER_ALLOW_PRIVATE',
+  'STUN_URLS',
+  'TURN_URLS',
+  'TURN_SECRET',
+  'TURN_TTL_SECONDS',
 ] as const;
 
 /** The variables plugins may read through `api.env` (provider settings of the memory plugins); core secrets never. */
@@ -131,7 +135,25 @@ export interface Config {
   webhookRetryBaseMs: number;
   /** Pending approvals expire after this many hours without a decision; 0 = never (spec 04 A9). */
   approvalExpiryHours: number;
+  /** Voice ICE servers (spec 01 §1.10): TURN credentials only when both TURN_URLS and TURN_SECRET are set. */
+  voice: { stunUrls: string[]; turnUrls: string[]; turnSecret?: string; turnTtlSeconds: number };
   env: Env;
+}
+
+/** No third-party TURN relay and no shared default secret (spec 01 weak spot 14); one public STUN server. */
+function voiceConfig(str: (k: EnvName) => string | undefined): Config['voice'] {
+  const ttl = str('TURN_TTL_SECONDS');
+  const turnTtlSeconds = ttl === undefined ? 86_400 : Number(ttl);
+  if (!Number.isInteger(turnTtlSeconds) || turnTtlSeconds < 60 || turnTtlSeconds > 7 * 86_400)
+    throw new ConfigError('TURN_TTL_SECONDS must be an integer from 60 to 604800');
+  const stun = str('STUN_URLS');
+  return {
+    // An explicit empty value (STUN_URLS=) is `undefined` here too; `none` turns STUN off.
+    stunUrls: stun === 'none' ? [] : (csv(stun) ?? ['stun:stun.l.google.com:19302']),
+    turnUrls: csv(str('TURN_URLS')) ?? [],
+    turnSecret: str('TURN_SECRET'),
+    turnTtlSeconds,
+  };
 }
 
 export const DEFAULT_CORS_ORIGINS = ['http://localhost:3002', 'http://localhost:5173'];
@@ -265,6 +287,7 @@ export function loadConfig(env: Env): Config {
     webhookMaxAttempts: parsed.data.WEBHOOK_MAX_ATTEMPTS,
     webhookRetryBaseMs: parsed.data.WEBHOOK_RETRY_BASE_MS,
     approvalExpiryHours: parsed.data.APPROVAL_EXPIRY_HOURS,
+    voice: voiceConfig(str),
     env,
   };
 }

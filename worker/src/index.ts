@@ -4,8 +4,12 @@ import { createWorkerRuntime, type WorkerEnv } from './worker-runtime.js';
 import { refuseUpgrade } from './file-drone-object.js';
 import { authenticateFileDrone, FILE_DRONE_PATH } from './domain/file-server/service.js';
 import { AppError } from './http/errors.js';
+import { VOICE_PATH } from './domain/voice/hub.js';
+import { authenticateVoice, refusalResponse } from './domain/voice/service.js';
 
 export { FileDroneHubObject } from './file-drone-object.js';
+/** Bound as VOICE_HUB (wrangler.toml): every /voice socket, whichever isolate accepted it. */
+export { VoiceHubObject } from './voice-object.js';
 
 /** The Durable Object class bound as EVENT_HUB (wrangler.toml) must be exported by the entry module. */
 export { EventHub } from './event-hub.js';
@@ -47,8 +51,10 @@ export default {
     } catch (err) {
       return misconfigured(err);
     }
-    if (req.headers.get('upgrade')?.toLowerCase() === 'websocket' && new URL(req.url).pathname === FILE_DRONE_PATH) {
-      return fileDroneUpgrade(inst, req);
+    if (req.headers.get('upgrade')?.toLowerCase() === 'websocket') {
+      const path = new URL(req.url).pathname;
+      if (path === FILE_DRONE_PATH) return fileDroneUpgrade(inst, req);
+      if (path === VOICE_PATH) return voiceUpgrade(inst, req);
     }
     const res = await inst.app.fetch(req, env, ctx as never);
     ctx.waitUntil(inst.runtime.drain());
@@ -78,4 +84,13 @@ async function fileDroneUpgrade(inst: Instance, req: Request): Promise<Response>
   }
   if (!auth.ok) return refuseUpgrade(auth.code, auth.reason);
   return tunnel.connect(auth.droneId, req);
+}
+
+/** `/voice` on Workers: authenticated here before any upgrade (refusal = plain HTTP), then handed to VOICE_HUB. */
+async function voiceUpgrade(inst: Instance, req: Request): Promise<Response> {
+  const hub = inst.runtime.voiceHub;
+  if (!hub) return refusalResponse({ ok: false, status: 503, body: { error: 'Voice is not configured (VOICE_HUB binding)' } });
+  const auth = await authenticateVoice(inst.ctx, new URL(req.url), req.headers, req.headers.get('cf-connecting-ip') ?? undefined);
+  if (!auth.ok) return refusalResponse(auth);
+  return hub.connect(req);
 }

@@ -3,6 +3,7 @@ import type { Db } from './db/db.js';
 import type { MyceliumEvent } from './domain/events/bus.js';
 import type { HubStreamRequest } from './domain/events/hub.js';
 import type { Argon2idDerive } from './auth/passwords.js';
+import type { VoicePort } from './domain/voice/hub.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -93,6 +94,8 @@ export interface Runtime {
   blobs: BlobStore;
   /** Absent where the runtime has no place for the drones' sockets (the routes answer 501). */
   fileDrones?: FileDroneTunnel;
+  /** Where `/voice` peers live (Node: in process; Workers: the VOICE_HUB Durable Object); absent → 501. */
+  voice?: VoicePort;
   clock: Clock;
   log: Logger;
   /** Keeps background work (webhooks, hooks) alive after the response on Workers; fire-and-forget on Node. */

@@ -12,6 +12,7 @@ import {
 import { unavailable } from './http/errors.js';
 import { durableObjectTunnel } from './file-drone-object.js';
 import { eventHubClient, type DurableObjectNamespaceLike } from './event-hub.js';
+import { durableObjectVoice } from './voice-object.js';
 
 /** Minimal shape of an R2 bucket binding (only what the blob store uses). */
 interface R2ObjectLike {
@@ -42,6 +43,7 @@ export type WorkerEnv = Env & {
   BLOBS?: R2BucketLike;
   EVENT_HUB?: DurableObjectNamespaceLike;
   FILE_DRONES?: Parameters<typeof durableObjectTunnel>[0];
+  VOICE_HUB?: Parameters<typeof durableObjectVoice>[0];
 };
 
 /** Name of the binding holding a plugin's own libSQL URL, e.g. PLUGIN_DB_URL_COST_TRACKER. */
@@ -60,8 +62,13 @@ export function createWorkerRuntime(env: WorkerEnv) {
   const pluginDbs = new Map<string, Db>();
 
   const fileDrones = env.FILE_DRONES ? durableObjectTunnel(env.FILE_DRONES) : undefined;
+  const voice = env.VOICE_HUB ? durableObjectVoice(env.VOICE_HUB) : undefined;
 
-  const runtime: Runtime & { drain(): Promise<void>; fileDroneTunnel?: typeof fileDrones } = {
+  const runtime: Runtime & {
+    drain(): Promise<void>;
+    fileDroneTunnel?: typeof fileDrones;
+    voiceHub?: typeof voice;
+  } = {
     kind: 'workers',
     config,
     db: new Db(new LibsqlHttpDriver(config.libsqlUrl, config.libsqlAuthToken)),
@@ -86,6 +93,8 @@ export function createWorkerRuntime(env: WorkerEnv) {
     blobs: r2Blobs(env.BLOBS),
     fileDrones,
     fileDroneTunnel: fileDrones,
+    voice,
+    voiceHub: voice,
     clock: systemClock,
     log,
     waitUntil(p) {

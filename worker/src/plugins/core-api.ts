@@ -2,14 +2,14 @@ import type { AppContext } from '../context.js';
 import type { Principal } from '../auth/principal.js';
 import { assertProjectScope } from '../auth/scope.js';
 import { badRequest, invalidEnum } from '../http/errors.js';
-import { claimTaskFor, createTask, type CreateTaskInput } from '../domain/tasks/service.js';
+import { claimTaskFor, createTask, updateTask, type CreateTaskInput } from '../domain/tasks/service.js';
 import { MessageService } from '../domain/messages/service.js';
 import { SpendService } from '../domain/spend/service.js';
 import { spendRepo } from '../domain/spend/repo.js';
 import { checkApprovalGate } from '../domain/approvals/gate.js';
-import { createBug } from '../domain/bugs/service.js';
-import { BUG_SEVERITIES } from '../domain/bugs/repo.js';
-import type { TaskRow } from '../domain/tasks/repo.js';
+import { createBug, updateBug } from '../domain/bugs/service.js';
+import { BUG_SEVERITIES, BUG_STATUSES } from '../domain/bugs/repo.js';
+import { TASK_STATUSES, type TaskRow, type TaskStatus } from '../domain/tasks/repo.js';
 import { inboxRepo } from '../domain/inbox/repo.js';
 import { agentProjectIds } from '../auth/scope.js';
 import { contextRepo } from '../domain/context/repo.js';
@@ -123,6 +123,8 @@ export interface CoreApi {
     create(input: CreateTaskInput, actor?: string): Promise<TaskRow>;
     /** Auto-dispatch style assignment: an open, unassigned task gets `agentId` (one compare-and-set). */
     assign(taskId: number, agentId: string): Promise<{ ok: boolean; reason?: string }>;
+    /** Moves a task's status exactly as PUT /tasks/:id does (guardrails, done-cascade, events); `actor` is the writer. */
+    setStatus(taskId: number, status: TaskStatus, actor?: string): Promise<void>;
   };
   bugs: {
     get(id: number): Promise<BugRow | null>;
@@ -131,6 +133,8 @@ export interface CoreApi {
       input: { title: string; description: string; project_id?: string; severity?: string; category?: string },
       actor?: string,
     ): Promise<BugRow>;
+    /** Moves a bug's status exactly as PUT /bugs/:id does (events, webhooks, completion credit). */
+    setStatus(bugId: number, status: (typeof BUG_STATUSES)[number], actor?: string): Promise<void>;
   };
   planSteps: {
     completedBetween(
@@ -253,6 +257,13 @@ export function createCoreApi(ctx: AppContext): CoreApi {
         });
         return { ok: true };
       },
+      async setStatus(taskId, status, actor) {
+        if (!(TASK_STATUSES as readonly string[]).includes(status)) throw invalidEnum('status', status, TASK_STATUSES);
+        const p = systemPrincipal(actor);
+        // PUT /tasks/:id runs this pre-check in its route; plugin-made changes get the same one.
+        await ctx.guards.check('task.update', { status, task_id: taskId }, p);
+        await updateTask(ctx, p, taskId, { status });
+      },
     },
     bugs: {
       get: async (id) => (await db.get<BugRow>(`SELECT ${BUG_COLS} FROM bugs WHERE id = ?`, [id])) ?? null,
@@ -276,6 +287,10 @@ export function createCoreApi(ctx: AppContext): CoreApi {
           severity: input.severity,
         });
         return (await db.get<BugRow>(`SELECT ${BUG_COLS} FROM bugs WHERE id = ?`, [id]))!;
+      },
+      async setStatus(bugId, status, actor) {
+        if (!(BUG_STATUSES as readonly string[]).includes(status)) throw invalidEnum('status', status, BUG_STATUSES);
+        await updateBug(ctx, systemPrincipal(actor), bugId, { status });
       },
     },
     planSteps: {

@@ -429,6 +429,8 @@ export class PluginHost {
             resolveHost: ctx.runtime.resolveHost?.bind(ctx.runtime),
             fetchFn: ctx.runtime.pinnedFetch,
             methodPreservingOnly: true,
+            // The same explicit development allow-list as core webhooks (empty by default).
+            allow: ctx.config.webhookAllowLoopback,
           },
         ),
       env: (key) => {

@@ -49,7 +49,17 @@ export function pluginRoutes(ctx: AppContext, core?: Hono<AppEnv>): Hono<AppEnv>
   const r = new Hono<AppEnv>();
   // Path prefixes the core already serves: a plugin alias there would be shadowed or would
   // shadow, so it is refused (W2) and the plugin stays reachable under /plugins/<name>/.
-  const taken = new Set((core?.routes ?? []).map((x) => `/${x.path.split('/').filter(Boolean)[0] ?? ''}`));
+  // Exception, as in the original (core routes win on overlap, spec 06 §2.3 step 9): a prefix
+  // where the core serves only fixed sub-paths (core `/github/prs/...` beside github-sync's
+  // `/github/webhook`) is shared; the core keeps those sub-paths, the plugin gets the rest.
+  const taken = new Set<string>();
+  const coreSubpaths = new Map<string, Set<string>>();
+  for (const x of core?.routes ?? []) {
+    const segs = x.path.split('/').filter(Boolean);
+    const prefix = `/${segs[0] ?? ''}`;
+    if (segs.length < 2 || /^[:*]/.test(segs[1])) taken.add(prefix);
+    else coreSubpaths.set(prefix, (coreSubpaths.get(prefix) ?? new Set()).add(segs[1]));
+  }
   taken.add('/plugins');
 
   // Management answers only once the host has registered every bundled plugin's row.
@@ -101,13 +111,19 @@ export function pluginRoutes(ctx: AppContext, core?: Hono<AppEnv>): Hono<AppEnv>
       continue;
     }
     taken.add(prefix);
+    const shared = coreSubpaths.get(prefix);
+    if (shared)
+      ctx.log.info(
+        `[plugins] ${name}: route prefix ${prefix} shared with core routes under ${[...shared].map((s) => `${prefix}/${s}`).join(', ')} (the core keeps those)`,
+      );
+    const reserved = shared ?? new Set<string>();
     r.all(
       prefix,
       readsBodyAfterAuth((c) => dispatch(ctx, host, c, name, prefix)),
     );
     r.all(
       `${prefix}/*`,
-      readsBodyAfterAuth((c) => dispatch(ctx, host, c, name, prefix)),
+      readsBodyAfterAuth((c) => dispatch(ctx, host, c, name, prefix, reserved)),
     );
   }
   return r;
@@ -142,6 +158,7 @@ async function dispatch(
   c: Context<AppEnv>,
   name: string,
   mount: string,
+  coreReserved: ReadonlySet<string> = new Set(),
 ): Promise<Response> {
   await host.ready;
   const known = host.known.get(name);
@@ -158,6 +175,8 @@ async function dispatch(
   const method = (c.req.method === 'HEAD' ? 'GET' : c.req.method) as HttpMethod;
   if (!METHODS.has(method)) return c.json({ error: 'Not found' }, 404);
   const segs = sub.split('/').filter(Boolean);
+  // A sub-path the core serves under a shared prefix is never the plugin's (other methods there 404).
+  if (segs.length && coreReserved.has(segs[0])) return c.json({ error: 'Not found' }, 404);
   let route = null;
   let params: Record<string, string> = {};
   for (const r of plugin.routes) {
