@@ -425,12 +425,12 @@ export class PluginHost {
           url,
           { signal: AbortSignal.timeout(opts.timeoutMs ?? HOOK_TIMEOUT_MS), ...init },
           {
-            allow: opts.allow,
+            // The plugin's own allow-list (e.g. a local model server) plus the same explicit
+            // development allow-list as core webhooks (empty by default).
+            allow: [...(opts.allow ?? []), ...ctx.config.webhookAllowLoopback],
             resolveHost: ctx.runtime.resolveHost?.bind(ctx.runtime),
             fetchFn: ctx.runtime.pinnedFetch,
             methodPreservingOnly: true,
-            // The same explicit development allow-list as core webhooks (empty by default).
-            allow: ctx.config.webhookAllowLoopback,
           },
         ),
       env: (key) => {
