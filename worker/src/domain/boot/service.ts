@@ -174,7 +174,7 @@ export class BootService {
     const [inbox, counts, others, teams, profile, sleep, autonomous, operatorsAvailable, frozen] =
       await parallelQueries(
         [
-          () => inboxFor(app, agentId),
+          () => inboxFor(db, agentId),
           () => bootRepo.counts(db, agentId, agent.project_id, scope),
           () => bootRepo.otherAgents(db, agentId, agent.project_id, toDbTime(nowMs - OTHERS_WINDOW_MS)),
           () => bootRepo.teams(db, agentId),
