@@ -1,5 +1,5 @@
-import { Queryable } from './db.js';
-import type { DbExecutor, ResultSet, Statement } from './types.js';
+import { Db } from './db.js';
+import type { ResultSet, Statement } from './types.js';
 
 /**
  * Runs ordinary repo reads inside one `db.batch` (issue 11: a hot call is one pipeline request on
@@ -15,16 +15,18 @@ import type { DbExecutor, ResultSet, Statement } from './types.js';
 export class StatementCapture {
   private readonly pending: { stmt: Statement; resolve: (r: ResultSet) => void }[] = [];
   private sealed = false;
-  readonly db: Queryable;
+  /** A Db whose reads are recorded; its `batch`/`transaction` go straight to the real one. */
+  readonly db: Db;
 
-  constructor(fallback: DbExecutor | Queryable) {
-    const exec: DbExecutor =
-      fallback instanceof Queryable ? { execute: (s) => fallback.execute(s.sql, s.args ?? []) } : fallback;
-    this.db = new Queryable({
+  constructor(fallback: Db) {
+    this.db = new Db({
       execute: (stmt) => {
-        if (this.sealed) return exec.execute(stmt);
+        if (this.sealed) return fallback.execute(stmt.sql, stmt.args ?? []);
         return new Promise<ResultSet>((resolve) => this.pending.push({ stmt, resolve }));
       },
+      batch: (stmts) => fallback.batch(stmts),
+      transaction: (fn) => fallback.transaction((tx) => fn({ execute: (st) => tx.execute(st.sql, st.args ?? []) })),
+      close: async () => undefined,
     });
   }
 
