@@ -221,6 +221,7 @@ export class BootService {
     // in the boot's batch.
     const hooks = new WebhookService(app);
     const flipped = before.status !== 'online';
+    const webhookAt = writes.length;
     if (flipped)
       writes.push(
         hooks.enqueueStatement('agent_status_changed', agentId, {
@@ -249,7 +250,8 @@ export class BootService {
       buildQueue(app, agent),
     ]);
     app.events.publishWritten(ev, Number(res[1][eventAt].rows[0]?.id ?? null));
-    if (flipped) hooks.kick();
+    // Send at once only what was queued (someone subscribes): no idle outbox poll.
+    if (flipped && res[1][webhookAt].rowsAffected > 0) hooks.kick();
 
     const [diff, profile, sleep, autonomous, operatorsAvailable, frozen, others, roleKey, guideKey] = await Promise.all([
       diffRead,

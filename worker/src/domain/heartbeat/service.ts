@@ -159,6 +159,7 @@ export class HeartbeatService {
     // in SQL against the row as it is before the update (a paused agent stays paused: no change);
     // its outbox row commits with the heartbeat.
     const hooks = new WebhookService(app);
+    const webhookAt = writes.length;
     writes.push(
       hooks.enqueueStatementWhen(
         'agent_status_changed',
@@ -188,15 +189,17 @@ export class HeartbeatService {
     // Read after the heartbeat's own update, so the caller counts as the idle agent it now is.
     const candidatesRead = wantsWork ? dispatchRepo.idleCandidates(reads.db, dispatchFreshSince(app)) : null;
     const inbox = inboxParts(app, agentId, true);
+    let res: Awaited<ReturnType<typeof composedBatch>>;
     try {
-      await composedBatch((stmts) => app.db.batch(stmts), [before, writes, reads, ...inbox.parts]);
+      res = await composedBatch((stmts) => app.db.batch(stmts), [before, writes, reads, ...inbox.parts]);
     } catch (err) {
       if (isGuardAbort(err)) throw notFound('Agent not found');
       throw err;
     }
     const prev = (await prevRow) as AgentRow;
     const status = prev.status === 'paused' ? 'paused' : input.status;
-    if (prev.status !== status) hooks.kick();
+    // Send at once only what was queued (a status change with a subscriber): no idle outbox poll.
+    if (res[1][webhookAt].rowsAffected > 0) hooks.kick();
     this.announce(prev, status, input.working_on);
 
     const [box, frozen, approvals, standup] = await Promise.all([inbox.inbox, frozenRead, approvalsRead, standupRead]);
