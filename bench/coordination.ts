@@ -47,7 +47,9 @@ const dataDir = mkdtempSync(join(tmpdir(), 'mycelium-bench-'));
 
 function startServerProcess(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'node-adapter/index.ts'], {
+    // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server (issue 11: profile first).
+    const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'node-adapter/index.ts'], {
       env: {
         ...process.env,
         DATA_DIR: dataDir,
