@@ -17,8 +17,13 @@ import { pluginDbVar } from '../../worker/src/worker-runtime.js';
 const SUBREQUEST_LIMIT = 50;
 const IN_FLIGHT_LIMIT = 6;
 const ADMIN = 'a'.repeat(40);
-/** Boot: its own two batches plus the work queue's reads (see ROUND_TRIPS below). */
-const BOOT_CEILING = 50;
+/**
+ * Boot: its own two batches, plus the work queue's four dependent waves (scope → five reads at once
+ * → live planners → unassigned bugs; the work area's code, batched per wave here), plus background
+ * work of the persisted agent_boot event: 7–8 measured. Issue 11 wants 2 — reachable once the queue
+ * is one batch that boot can fold into its second one.
+ */
+const BOOT_CEILING = 8;
 
 let dir: string;
 let bundle: string;
@@ -160,7 +165,7 @@ const ROUND_TRIPS: Record<string, number> = {
 };
 
 describe('Workers round trips per hot call (issue 11)', () => {
-  it('heartbeat (busy and idle) ≤ 2 libSQL pipeline requests; boot within its ceiling', async () => {
+  it('heartbeat (busy, repeated, idle) ≤ 2 libSQL pipeline requests (1 measured); boot ≤ 8', async () => {
     const setup = isolate();
     const reg = await setup.dispatchFetch('http://localhost/api/mycelium/admin/agents', {
       method: 'POST',

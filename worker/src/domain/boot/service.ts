@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/db.js';
-import { composedBatch, StatementCapture } from '../../db/captured.js';
+import { composedBatch, StatementCapture, waveBatched } from '../../db/captured.js';
 import { configRepo } from '../config/repo.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
@@ -247,7 +247,8 @@ export class BootService {
     // The queue is the work area's (spec 02 §3.5); it reads what boot's writes left.
     const [res, queue] = await Promise.all([
       composedBatch(run(app), [r2before, writes, r2after, ...(inbox?.parts ?? [])]),
-      buildQueue(app, agent),
+      // Over HTTP its independent reads go out per wave, one round trip each.
+      buildQueue(app.runtime.remoteDb ? { ...app, db: waveBatched(db) } : app, agent),
     ]);
     app.events.publishWritten(ev, Number(res[1][eventAt].rows[0]?.id ?? null));
     // Send at once only what was queued (someone subscribes): no idle outbox poll.
