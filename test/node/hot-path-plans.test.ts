@@ -22,17 +22,27 @@ beforeAll(async () => {
   const exec = driver.execute.bind(driver);
   const batch = driver.batch.bind(driver);
   driver.execute = (s: unknown) => {
-    if (recording) record(s as Statement);
+    if (recording) {
+      record(s as Statement);
+      cost.calls++;
+      cost.statements++;
+    }
     return exec(s);
   };
   driver.batch = (stmts: unknown) => {
-    if (recording) for (const s of stmts as Statement[]) record(s);
+    if (recording) {
+      for (const s of stmts as Statement[]) record(s);
+      cost.calls++;
+      cost.statements += (stmts as Statement[]).length;
+    }
     return batch(stmts);
   };
 });
 afterAll(async () => t?.close());
 
 let recording = false;
+/** Driver calls (execute or batch: one round trip each over HTTP) and statements, of the current call. */
+const cost = { calls: 0, statements: 0 };
 function record(s: Statement) {
   if (/^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)/i.test(s.sql)) seen.set(s.sql, s);
 }
@@ -86,11 +96,18 @@ describe('hot agent calls are bounded by indexes (issue 11)', () => {
       ['GET', `/boot/${a.id}?smart=true`],
       ['GET', `/boot/${a.id}?verbose=true`],
     ];
+    const report: string[] = [];
     for (const [method, path, body] of calls) {
+      cost.calls = 0;
+      cost.statements = 0;
       const r = await t.call(method, path, { agentKey: a.key, body });
       expect(r.status, `${method} ${path}: ${r.text}`).toBe(200);
+      await t.settle();
+      report.push(`  ${method} ${path}: ${cost.calls} driver calls, ${cost.statements} statements`);
+      // A heartbeat is one batch here too (its work is a single transaction on both runtimes).
+      if (path === '/agents/heartbeat') expect(cost.calls, `${path} driver calls`).toBe(1);
     }
-    await t.settle();
+    console.log(`Node driver calls per hot call (issue 11):\n${report.join('\n')}`);
     recording = false;
 
     expect(seen.size).toBeGreaterThan(20);
