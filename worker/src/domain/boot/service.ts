@@ -172,7 +172,6 @@ export class BootService {
     const frozenRead = isFrozen(r1.db);
     const teamsRead = bootRepo.teams(r1.db, agentId);
     const othersRead = bootRepo.otherAgents(r1.db, agentId, guess.project, toDbTime(nowMs - OTHERS_WINDOW_MS));
-    const smartRead = variant === 'smart' ? this.smartReads(r1.db, agentId, guess.project, nowIso) : undefined;
     await composedBatch(run(app), [r1]);
 
     const before = await beforeRead;
@@ -233,6 +232,8 @@ export class BootService {
       );
     const r2after = new StatementCapture(db);
     const profileRead = profilesRepo.get(r2after.db, agentId);
+    // Smart boot scores the keys as boot left them (its fresh calibration block included).
+    const smartRead = variant === 'smart' ? this.smartReads(r2after.db, agentId, agent.project_id, nowIso) : undefined;
     const primary = teams.find((t) => Number(t.is_primary) === 1);
     const slimReads =
       variant === 'verbose'
