@@ -119,6 +119,11 @@ export interface Runtime {
    */
   crossRequestWake: boolean;
   /**
+   * Each database call is a network round trip (libSQL over HTTP on Workers): reads a call issues
+   * together are worth sending as one batch. Absent on Node, where the file is local.
+   */
+  remoteDb?: boolean;
+  /**
    * How long background work may run after its response (Workers keep a request's waitUntil alive
    * ~30 s); absent where it runs until done (Node).
    */

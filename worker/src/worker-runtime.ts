@@ -109,6 +109,7 @@ export function createWorkerRuntime(env: WorkerEnv) {
     startedAt: Date.now(),
     lifetime: 'isolate',
     crossRequestWake: false,
+    remoteDb: true,
     backgroundBudgetMs: 30_000,
     eventHub: env.EVENT_HUB ? eventHubClient(env.EVENT_HUB) : undefined,
     memoryUsageMb: () => null,

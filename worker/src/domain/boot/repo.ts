@@ -97,12 +97,18 @@ export const bootRepo = {
       [agentId, `agent:${agentId}`],
     );
   },
+  /**
+   * The 20 newest events by the agent or in its projects. Two indexed halves (agent; project_id),
+   * each at most 20 rows, merged — an OR over both would walk the whole table backwards.
+   */
   recentEvents(db: Queryable, agentId: string, scope: string[] | null) {
-    const s =
-      scope === null
-        ? { sql: '1', args: [] as SqlArgs }
-        : { sql: `(agent = ? OR project_id IN (${scope.map(() => '?').join(',')}))`, args: [agentId, ...scope] };
-    return db.all(`SELECT * FROM events WHERE ${s.sql} ORDER BY id DESC LIMIT 20`, s.args);
+    if (scope === null) return db.all('SELECT * FROM events ORDER BY id DESC LIMIT 20');
+    return db.all(
+      `SELECT * FROM (SELECT * FROM events WHERE agent = ? ORDER BY id DESC LIMIT 20)
+       UNION SELECT * FROM (SELECT * FROM events WHERE project_id IN (${scope.map(() => '?').join(',')}) ORDER BY id DESC LIMIT 20)
+       ORDER BY id DESC LIMIT 20`,
+      [agentId, ...scope],
+    );
   },
   openBugs(db: Queryable, scope: string[] | null) {
     const s = scoped('project_id', scope);

@@ -1,4 +1,6 @@
-import { parallelQueries } from '../../db/parallel.js';
+import type { Queryable } from '../../db/db.js';
+import { composedBatch, StatementCapture, waveBatched } from '../../db/captured.js';
+import { configRepo } from '../config/repo.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import type { Statement } from '../../db/types.js';
@@ -11,9 +13,9 @@ import { calibrationBlock, resolveCalibrationChain } from '../agents/calibration
 import { parseDbTime, parseObject, parseStringArray, toDbTime } from '../agents/json.js';
 import { messagesRepo } from '../messages/repo.js';
 import { savepointsRepo } from '../savepoints/repo.js';
-import { savepointDiff } from '../savepoints/service.js';
+import { diffAgainst } from '../savepoints/service.js';
 import { buildQueue, workScope } from '../work/service.js';
-import { inboxFor } from '../heartbeat/service.js';
+import { inboxParts } from '../heartbeat/service.js';
 import { isAutonomous, sleepState } from '../admin/sleep.js';
 import { bootRepo } from './repo.js';
 import { WebhookService } from '../webhooks/service.js';
@@ -71,65 +73,121 @@ function parseMaybeJson(text: string | undefined): unknown {
   }
 }
 
+/** role_contract (spec 02 §3.4.4) from the agent row and the two context keys it reads. */
+function roleContract(a: AgentRow, roleKey: { data: string } | undefined, guideKey: { data: string } | undefined) {
+  const role = parseObject(roleKey?.data);
+  let guidelines: unknown = typeof role.guidelines === 'string' ? role.guidelines : null;
+  if (guidelines === null && a.project_id) {
+    const g = parseMaybeJson(guideKey?.data);
+    if (typeof g === 'string') guidelines = g;
+    else if (g && typeof g === 'object') {
+      const o = g as Record<string, unknown>;
+      guidelines =
+        typeof o.text === 'string' ? o.text : typeof o.guidelines === 'string' ? o.guidelines : JSON.stringify(o);
+    }
+  }
+  return {
+    agent_id: a.id,
+    role: a.role || 'agent',
+    project_id: a.project_id,
+    capabilities: parseStringArray(a.capabilities),
+    llm_backend: a.llm_backend || null,
+    llm_model: a.llm_model || null,
+    description: typeof role.description === 'string' ? role.description : null,
+    responsibilities: Array.isArray(role.responsibilities) ? role.responsibilities : [],
+    constraints: Array.isArray(role.constraints) ? role.constraints : [],
+    guidelines,
+  };
+}
+
+function enforcementRules(key: { data: string } | undefined): string[] {
+  const v = parseMaybeJson(key?.data);
+  const rules = Array.isArray(v)
+    ? v
+    : v && typeof v === 'object' && Array.isArray((v as { rules?: unknown }).rules)
+      ? (v as { rules: unknown[] }).rules
+      : [];
+  return rules
+    .filter((r): r is Record<string, unknown> => !!r && typeof r === 'object')
+    .map(
+      (r) =>
+        `${String(r.id ?? 'rule')}: ${String(r.message ?? '').slice(0, 80)} (${String(r.severity ?? 'warn').toUpperCase()})`,
+    );
+}
+
+const run = (app: AppContext) => (stmts: Statement[]) => app.db.batch(stmts);
+
 export class BootService {
+  /**
+   * The agent_type each agent last booted with (per process, bounded). Boot reads the calibration
+   * chain in its first batch, before the row is known; the guess is checked against the row read in
+   * that same batch, and a wrong guess costs one more pass, never a wrong answer.
+   */
+  private readonly agentTypes = new Map<string, string>();
+
   constructor(private readonly app: AppContext) {}
 
-  private async roleContract(a: AgentRow) {
-    const role = parseObject((await bootRepo.contextKey(this.app.db, 'roles', a.id))?.data);
-    let guidelines: unknown = typeof role.guidelines === 'string' ? role.guidelines : null;
-    if (guidelines === null && a.project_id) {
-      const g = parseMaybeJson((await bootRepo.contextKey(this.app.db, a.project_id, 'guidelines'))?.data);
-      if (typeof g === 'string') guidelines = g;
-      else if (g && typeof g === 'object') {
-        const o = g as Record<string, unknown>;
-        guidelines =
-          typeof o.text === 'string' ? o.text : typeof o.guidelines === 'string' ? o.guidelines : JSON.stringify(o);
-      }
-    }
-    return {
-      agent_id: a.id,
-      role: a.role || 'agent',
-      project_id: a.project_id,
-      capabilities: parseStringArray(a.capabilities),
-      llm_backend: a.llm_backend || null,
-      llm_model: a.llm_model || null,
-      description: typeof role.description === 'string' ? role.description : null,
-      responsibilities: Array.isArray(role.responsibilities) ? role.responsibilities : [],
-      constraints: Array.isArray(role.constraints) ? role.constraints : [],
-      guidelines,
-    };
-  }
-
-  private async enforcementRules(): Promise<string[]> {
-    const v = parseMaybeJson((await bootRepo.contextKey(this.app.db, 'mycelium', 'enforcement_rules'))?.data);
-    const rules = Array.isArray(v)
-      ? v
-      : v && typeof v === 'object' && Array.isArray((v as { rules?: unknown }).rules)
-        ? (v as { rules: unknown[] }).rules
-        : [];
-    return rules
-      .filter((r): r is Record<string, unknown> => !!r && typeof r === 'object')
-      .map(
-        (r) =>
-          `${String(r.id ?? 'rule')}: ${String(r.message ?? '').slice(0, 80)} (${String(r.severity ?? 'warn').toUpperCase()})`,
-      );
-  }
-
+  /**
+   * GET /boot/:agentId (spec 02 §3.4) in two batches (issue 11; two pipeline requests on Workers):
+   * 1. every read that needs only the agent id and its project — taken from the caller's key and
+   *    checked against the row read in the same batch;
+   * 2. the savepoint diff (before boot's writes), the writes with the agent_boot event, then the
+   *    reads that must see them (profile, counts, inbox with its delivery marks, verbose lists).
+   * The work queue runs beside batch 2 with its own reads (the work area's).
+   */
   async boot(p: Principal, agentId: string, variant: Variant) {
+    if (p.kind !== 'agent' || p.id !== agentId) throw forbidden('Agent key does not match agent ID');
+    let guess = { project: p.projectId, type: this.agentTypes.get(agentId) ?? 'agent' };
+    for (let attempt = 0; ; attempt++) {
+      const out = await this.bootAs(agentId, variant, guess, attempt >= 2);
+      if ('retryWith' in out) {
+        guess = out.retryWith;
+        continue;
+      }
+      return out.body;
+    }
+  }
+
+  private async bootAs(
+    agentId: string,
+    variant: Variant,
+    guess: { project: string; type: string },
+    lastTry: boolean,
+  ): Promise<{ body: Record<string, unknown> } | { retryWith: { project: string; type: string } }> {
     const { app } = this;
     const { db } = app;
-    if (p.kind !== 'agent' || p.id !== agentId) throw forbidden('Agent key does not match agent ID');
-    const before = await agentsRepo.get(db, agentId);
-    if (!before) throw notFound('Agent not found');
     const now = app.clock.now();
     const nowMs = now.getTime();
     const nowIso = now.toISOString();
-    const latest = await savepointsRepo.latest(db, agentId);
-    // The diff compares with the latest savepoint before this boot touched anything.
-    const diff = await savepointDiff(app, before, latest);
+
+    // ── Batch 1: reads keyed by the agent id and its (expected) project.
+    const r1 = new StatementCapture(db);
+    const r1App: AppContext = { ...app, db: r1.db };
+    const beforeRead = agentsRepo.get(r1.db, agentId);
+    const latestRead = savepointsRepo.latest(r1.db, agentId);
+    const scopeRead = workScope(r1App, { id: agentId, project_id: guess.project });
+    const chainRead = resolveCalibrationChain(r1.db, agentId, guess.type);
+    const roleRead = bootRepo.contextKey(r1.db, 'roles', agentId);
+    const guideRead = guess.project ? bootRepo.contextKey(r1.db, guess.project, 'guidelines') : undefined;
+    const rulesRead = variant === 'verbose' ? undefined : bootRepo.contextKey(r1.db, 'mycelium', 'enforcement_rules');
+    const sleepRead = sleepState(r1App);
+    const autonomousRead = isAutonomous(r1App);
+    const operatorsRead = bootRepo.operatorsAvailable(r1.db);
+    const frozenRead = isFrozen(r1.db);
+    const teamsRead = bootRepo.teams(r1.db, agentId);
+    const othersRead = bootRepo.otherAgents(r1.db, agentId, guess.project, toDbTime(nowMs - OTHERS_WINDOW_MS));
+    await composedBatch(run(app), [r1]);
+
+    const before = await beforeRead;
+    if (!before) throw notFound('Agent not found');
+    const type = before.agent_type || 'agent';
+    if (this.agentTypes.size > 10_000) this.agentTypes.clear();
+    this.agentTypes.set(agentId, type);
+    if ((before.project_id !== guess.project || type !== guess.type) && !lastTry)
+      return { retryWith: { project: before.project_id, type } };
+    const [latest, scope, chain, teams] = await Promise.all([latestRead, scopeRead, chainRead, teamsRead]);
 
     const mdReport = parseObject(latest?.state_snapshot).md_report;
-    const chain = await resolveCalibrationChain(db, agentId, before.agent_type || 'agent');
     const calibration = calibrationBlock(
       chain,
       mdReport && typeof mdReport === 'object' && !Array.isArray(mdReport)
@@ -137,7 +195,15 @@ export class BootService {
         : null,
       nowIso,
     );
-    const sideEffects: Statement[] = [
+    const agent: AgentRow = { ...before, status: 'online', last_heartbeat: toDbTime(nowMs) };
+
+    // ── Batch 2: the diff (it compares with the latest savepoint before boot touched anything),
+    // boot's writes, then the reads that must see them.
+    const r2before = new StatementCapture(db);
+    const diffRead = latest
+      ? diffAgainst(r2before.db, agentId, latest, scope)
+      : Promise.resolve({ has_savepoint: false as const });
+    const writes: Statement[] = [
       // The calibration block is stored where agents and dashboards read it (spec 02 §3.10).
       heartbeatRepo.storeAgentKey(agentId, before.project_id, 'standup', JSON.stringify(calibration)),
       bootRepo.deleteExpiredEphemeral(agentId, nowIso),
@@ -152,48 +218,55 @@ export class BootService {
       summary: variant === 'slim' ? `${agentId} booted` : `${agentId} booted (${variant})`,
       data: before.status !== 'online' ? { previous_status: before.status, new_status: 'online' } : {},
     };
+    const eventAt = writes.length;
+    writes.push(app.events.statement(ev));
     // Boot flips the agent online: the status webhook fires here too (spec 02 W30), its outbox row
     // in the boot's batch.
     const hooks = new WebhookService(app);
     const flipped = before.status !== 'online';
-    const webhook = flipped
-      ? [
-          hooks.enqueueStatement('agent_status_changed', agentId, {
-            agent_id: agentId,
-            previous_status: before.status,
-            new_status: 'online',
-            working_on: before.working_on ?? '',
-          }),
-        ]
-      : [];
-    const res = await db.batch([...sideEffects, app.events.statement(ev), ...webhook]);
-    app.events.publishWritten(ev, Number(res[sideEffects.length].rows[0]?.id ?? null));
-    if (flipped) hooks.kick();
-    const agent: AgentRow = { ...before, status: 'online', last_heartbeat: toDbTime(nowMs) };
-
-    const scope = await workScope(app, agent);
-    // At most 6 reads in flight (Workers' per-request connection limit): the queue runs its own five
-    // at once, so it goes first; then the inbox (three at once) beside the single reads, four lanes.
-    const queue = await buildQueue(app, agent);
-    const [inbox, counts, others, teams, profile, sleep, autonomous, operatorsAvailable, frozen] =
-      await parallelQueries(
-        [
-          () => inboxFor(app, agentId),
-          () => bootRepo.counts(db, agentId, agent.project_id, scope),
-          () => bootRepo.otherAgents(db, agentId, agent.project_id, toDbTime(nowMs - OTHERS_WINDOW_MS)),
-          () => bootRepo.teams(db, agentId),
-          () => profilesRepo.get(db, agentId),
-          () => sleepState(app),
-          () => isAutonomous(app),
-          () => bootRepo.operatorsAvailable(db),
-          () => isFrozen(db),
-        ],
-        4,
+    const webhookAt = writes.length;
+    if (flipped)
+      writes.push(
+        hooks.enqueueStatement('agent_status_changed', agentId, {
+          agent_id: agentId,
+          previous_status: before.status,
+          new_status: 'online',
+          working_on: before.working_on ?? '',
+        }),
       );
+    const r2after = new StatementCapture(db);
+    const profileRead = profilesRepo.get(r2after.db, agentId);
+    // Smart boot scores the keys as boot left them (its fresh calibration block included).
+    const smartRead = variant === 'smart' ? this.smartReads(r2after.db, agentId, agent.project_id, nowIso) : undefined;
+    const primary = teams.find((t) => Number(t.is_primary) === 1);
+    const slimReads =
+      variant === 'verbose'
+        ? undefined
+        : {
+            counts: bootRepo.counts(r2after.db, agentId, agent.project_id, scope),
+            members: primary ? bootRepo.teamMembers(r2after.db, primary.id) : undefined,
+          };
+    const verboseReads =
+      variant === 'verbose' ? this.verboseReads(r2after.db, agent, before, scope, nowIso) : undefined;
+    // Slim and smart boot deliver unread messages once, like the heartbeat; verbose shows no inbox.
+    const inbox = variant === 'verbose' ? undefined : inboxParts(app, agentId, true);
+    // The queue is the work area's (spec 02 §3.5); it reads what boot's writes left.
+    const [res, queue] = await Promise.all([
+      composedBatch(run(app), [r2before, writes, r2after, ...(inbox?.parts ?? [])]),
+      // Over HTTP its independent reads go out per wave, one round trip each.
+      buildQueue(app.runtime.remoteDb ? { ...app, db: waveBatched(db) } : app, agent),
+    ]);
+    app.events.publishWritten(ev, Number(res[1][eventAt].rows[0]?.id ?? null));
+    // Send at once only what was queued (someone subscribes): no idle outbox poll.
+    if (flipped && res[1][webhookAt].rowsAffected > 0) hooks.kick();
+
+    const [diff, profile, sleep, autonomous, operatorsAvailable, frozen, others, roleKey, guideKey] = await Promise.all(
+      [diffRead, profileRead, sleepRead, autonomousRead, operatorsRead, frozenRead, othersRead, roleRead, guideRead],
+    );
     const presence = (o: { status: string; last_heartbeat: string | null }) =>
       derivePresence(o.status, o.last_heartbeat, now);
     const common: Record<string, unknown> = {
-      role_contract: await this.roleContract(agent),
+      role_contract: roleContract(agent, roleKey, guideKey),
       crash_recovery: crashRecovery(before, nowMs, latest),
       calibration,
       sleep_mode: sleep,
@@ -205,26 +278,29 @@ export class BootService {
     if (profile) common.profile = presentProfile(profile);
     if (frozen) common.admin_status = 'frozen';
 
-    if (variant === 'verbose')
-      return this.verbose(
-        agent,
-        before,
-        scope,
-        queue,
-        common,
-        others.map((o) => ({
-          id: o.id,
-          display_name: o.name,
-          status: presence(o),
-          working_on: o.working_on ?? '',
-          last_heartbeat: o.last_heartbeat,
-          project_id: o.project_id,
-          llm_backend: o.llm_backend,
-          runtime: o.runtime,
-        })),
-      );
+    if (verboseReads)
+      return {
+        body: this.verbose(
+          agent,
+          before,
+          await verboseReads,
+          queue,
+          common,
+          others.map((o) => ({
+            id: o.id,
+            display_name: o.name,
+            status: presence(o),
+            working_on: o.working_on ?? '',
+            last_heartbeat: o.last_heartbeat,
+            project_id: o.project_id,
+            llm_backend: o.llm_backend,
+            runtime: o.runtime,
+          })),
+        ),
+      };
 
-    const primary = teams.find((t) => Number(t.is_primary) === 1);
+    const box = await inbox!.inbox;
+    const counts = await slimReads!.counts;
     const out: Record<string, unknown> = {
       agent: {
         id: agent.id,
@@ -234,55 +310,59 @@ export class BootService {
       },
       role_contract: common.role_contract,
       counts: {
-        directives: inbox.directives.length,
-        requests: inbox.requests.length,
-        messages_unread: inbox.messages.length,
+        directives: box.directives.length,
+        requests: box.requests.length,
+        messages_unread: box.messages.length,
         tasks_mine: Number(counts?.tasks_mine ?? 0),
         bugs_open: Number(counts?.bugs_open ?? 0),
         plans_active: Number(counts?.plans_active ?? 0),
       },
       work_queue: frozen ? [] : queue.slice(0, 5).map((i) => ({ type: i.type, id: i.id, title: i.title })),
-      pending_directives: inbox.directives.map((d) => ({ id: d.id, from: d.from_agent, content: d.content })),
-      pending_requests: inbox.requests.map((d) => ({ id: d.id, from: d.from_agent, content: d.content })),
+      pending_directives: box.directives.map((d) => ({ id: d.id, from: d.from_agent, content: d.content })),
+      pending_requests: box.requests.map((d) => ({ id: d.id, from: d.from_agent, content: d.content })),
       other_agents: others.map((o) => ({ id: o.id, status: presence(o), working_on: o.working_on ?? '' })),
       ...common,
-      enforcement_rules_active: await this.enforcementRules(),
+      enforcement_rules_active: enforcementRules(await rulesRead),
       changes_since_last: diff.has_savepoint ? changesText(diff.summary) : 'No changes since last session.',
     };
-    if (inbox.directives.length || inbox.requests.length || inbox.messages.length) {
-      out.inbox = inbox;
-      // Slim boot delivers unread messages once, like the heartbeat.
-      if (inbox.messages.length)
-        await db.batch(
-          messagesRepo.markRead(
-            agentId,
-            inbox.messages.map((m) => m.id),
-          ),
-        );
-    }
+    if (box.directives.length || box.requests.length || box.messages.length) out.inbox = box;
     if (primary) {
       out.team = primary;
-      out.team_members = await bootRepo.teamMembers(db, primary.id);
+      out.team_members = await slimReads!.members;
     }
     const guests = teams.filter((t) => Number(t.is_primary) !== 1);
     if (guests.length) out.guest_teams = guests;
-    if (variant === 'smart')
+    if (smartRead)
       Object.assign(
         out,
         await this.smartContext(
           agent,
           queue.map((q) => `${q.title} ${String(q.summary ?? '')}`).join(' '),
-          nowIso,
+          await smartRead,
           nowMs,
         ),
       );
-    return out;
+    return { body: out };
+  }
+
+  /** The smart scorer's inputs: candidate keys of the agent's namespaces and the instance's max_keys. */
+  private async smartReads(db: Queryable, agentId: string, projectId: string, nowIso: string) {
+    const namespaces = [...new Set([agentId, projectId, 'mycelium'].filter(Boolean))];
+    const [keys, cfg] = await Promise.all([
+      bootRepo.contextKeys(db, namespaces, nowIso),
+      configRepo.value(db, 'smart_boot_max_keys'),
+    ]);
+    return { keys, maxKeysValue: cfg };
   }
 
   /** Keyword + access + recency scorer (spec 02 §3.4.2; the vector path is optional). */
-  private async smartContext(agent: AgentRow, work: string, nowIso: string, nowMs: number) {
-    const namespaces = [...new Set([agent.id, agent.project_id, 'mycelium'].filter(Boolean))];
-    const keys = await bootRepo.contextKeys(this.app.db, namespaces, nowIso);
+  private async smartContext(
+    agent: AgentRow,
+    work: string,
+    reads: Awaited<ReturnType<BootService['smartReads']>>,
+    nowMs: number,
+  ) {
+    const { keys } = reads;
     const tokens = (s: string) =>
       new Set(
         s
@@ -293,10 +373,7 @@ export class BootService {
     const query = tokens(`${work} ${agent.project_id}`);
     const vectors = await this.vectorScores(agent, work, keys);
     const maxAccess = Math.max(1, ...keys.map((k) => Number(k.access_count) || 0));
-    const cfg = await this.app.db.get<{ value: string }>(
-      "SELECT value FROM instance_config WHERE key = 'smart_boot_max_keys'",
-    );
-    const maxKeys = Math.min(200, Math.max(1, Number.parseInt(cfg?.value ?? '', 10) || 20));
+    const maxKeys = Math.min(200, Math.max(1, Number.parseInt(reads.maxKeysValue ?? '', 10) || 20));
     const scored = keys.map((k) => {
       const kt = tokens(`${k.namespace} ${k.key} ${k.data}`);
       const kw = query.size ? [...query].filter((w) => kt.has(w)).length / query.size : 0;
@@ -374,17 +451,10 @@ export class BootService {
     }
   }
 
-  private async verbose(
-    agent: AgentRow,
-    before: AgentRow,
-    scope: string[] | null,
-    queue: unknown[],
-    common: Record<string, unknown>,
-    others: Array<Record<string, unknown> & { project_id: string }>,
-  ) {
-    const { db } = this.app;
-    const nowIso = common.server_time as string;
-    const ns = async (n: string) => (n ? bootRepo.contextKeys(db, [n], nowIso) : []);
+  /** Verbose boot's lists (spec 02 §3.4.3), all issued at once so they ride in boot's second batch. */
+  private async verboseReads(db: Queryable, agent: AgentRow, before: AgentRow, scope: string[] | null, nowIso: string) {
+    const none = Promise.resolve([]);
+    const ns = (n: string) => (n ? bootRepo.contextKeys(db, [n], nowIso) : none);
     const since = before.last_heartbeat;
     const [
       project,
@@ -404,52 +474,82 @@ export class BootService {
       concepts,
       sinceCounts,
       plugins,
-    ] = await parallelQueries([
-      () => (agent.project_id ? bootRepo.project(db, agent.project_id) : undefined),
-      () => bootRepo.assignedTaskRows(db, agent.id),
-      () => messagesRepo.pendingRequestRows(db, agent.id),
-      () => messagesRepo.pendingDirectiveRows(db, agent.id),
-      () => (since ? messagesRepo.newSince(db, agent.id, since) : Promise.resolve([])),
-      () => ns(agent.project_id),
-      () => (agent.project_id === 'mycelium' ? Promise.resolve([]) : ns('mycelium')),
-      () => ns(agent.id),
-      () => bootRepo.approvalQueue(db, scope),
-      () => bootRepo.myApprovals(db, agent.id),
-      () => bootRepo.recentEvents(db, agent.id, scope),
-      () => bootRepo.openBugs(db, scope),
-      () => bootRepo.plans(db, agent.project_id),
-      () => bootRepo.channels(db, agent.id),
-      () => (agent.project_id ? bootRepo.concepts(db, agent.project_id) : Promise.resolve([])),
-      () => (since ? bootRepo.sinceLastSession(db, agent.id, since) : Promise.resolve(undefined)),
-      () => bootRepo.enabledPlugins(db),
+    ] = await Promise.all([
+      agent.project_id ? bootRepo.project(db, agent.project_id) : undefined,
+      bootRepo.assignedTaskRows(db, agent.id),
+      messagesRepo.pendingRequestRows(db, agent.id),
+      messagesRepo.pendingDirectiveRows(db, agent.id),
+      since ? messagesRepo.newSince(db, agent.id, since) : none,
+      ns(agent.project_id),
+      agent.project_id === 'mycelium' ? none : ns('mycelium'),
+      ns(agent.id),
+      bootRepo.approvalQueue(db, scope),
+      bootRepo.myApprovals(db, agent.id),
+      bootRepo.recentEvents(db, agent.id, scope),
+      bootRepo.openBugs(db, scope),
+      bootRepo.plans(db, agent.project_id),
+      bootRepo.channels(db, agent.id),
+      agent.project_id ? bootRepo.concepts(db, agent.project_id) : Promise.resolve([] as { data: string }[]),
+      since ? bootRepo.sinceLastSession(db, agent.id, since) : Promise.resolve(undefined),
+      bootRepo.enabledPlugins(db),
     ]);
-    const unread_counts: Record<string, number> = {};
-    for (const ch of channels) unread_counts[String(ch.id)] = Number(ch.unread);
     return {
-      agent: toPublicAgent(agent),
-      project: project ?? null,
-      role_contract: common.role_contract,
-      work_queue: common.admin_status === 'frozen' ? [] : queue,
+      project,
       tasks,
-      pending_requests: requests,
-      new_messages: newMessages,
-      pending_directives: directives,
-      asset_requests: [],
-      other_agents: others,
-      context_keys: projectKeys,
-      platform_context: platformKeys,
-      agent_context: agentKeys,
-      approval_queue: approvalQueue,
-      my_approvals: myApprovals,
-      recent_events: recentEvents,
-      open_bugs: openBugs,
+      requests,
+      directives,
+      newMessages,
+      projectKeys,
+      platformKeys,
+      agentKeys,
+      approvalQueue,
+      myApprovals,
+      recentEvents,
+      openBugs,
       plans,
       channels,
-      unread_counts,
-      concepts: concepts.map((c) => ({ ...c, data: parseObject(c.data) })),
+      concepts,
+      sinceCounts,
       plugins,
+      since,
+    };
+  }
+
+  private verbose(
+    agent: AgentRow,
+    before: AgentRow,
+    r: Awaited<ReturnType<BootService['verboseReads']>>,
+    queue: unknown[],
+    common: Record<string, unknown>,
+    others: Array<Record<string, unknown> & { project_id: string }>,
+  ) {
+    const unread_counts: Record<string, number> = {};
+    for (const ch of r.channels) unread_counts[String(ch.id)] = Number(ch.unread);
+    return {
+      agent: toPublicAgent(agent),
+      project: r.project ?? null,
+      role_contract: common.role_contract,
+      work_queue: common.admin_status === 'frozen' ? [] : queue,
+      tasks: r.tasks,
+      pending_requests: r.requests,
+      new_messages: r.newMessages,
+      pending_directives: r.directives,
+      asset_requests: [],
+      other_agents: others,
+      context_keys: r.projectKeys,
+      platform_context: r.platformKeys,
+      agent_context: r.agentKeys,
+      approval_queue: r.approvalQueue,
+      my_approvals: r.myApprovals,
+      recent_events: r.recentEvents,
+      open_bugs: r.openBugs,
+      plans: r.plans,
+      channels: r.channels,
+      unread_counts,
+      concepts: r.concepts.map((c) => ({ ...c, data: parseObject(c.data) })),
+      plugins: r.plugins,
       team_agents: others.filter((o) => o.project_id === agent.project_id),
-      since_last_session: sinceCounts ? { ...sinceCounts, since } : null,
+      since_last_session: r.sinceCounts ? { ...r.sinceCounts, since: r.since } : null,
       ...common,
     };
   }

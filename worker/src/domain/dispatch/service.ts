@@ -30,17 +30,29 @@ export function canHandle(caps: string[], tags: string[]): boolean {
   return true;
 }
 
+export type IdleCandidate = Awaited<ReturnType<typeof dispatchRepo.idleCandidates>>[number];
+
+/** Agents heartbeating since this instant count as fresh for dispatch. */
+export function dispatchFreshSince(app: AppContext): string {
+  return toDbTime(app.clock.now().getTime() - DISPATCH_FRESH_MS);
+}
+
 /**
  * One auto-dispatch pass (spec 02 §3.6 with its weak spots fixed): nothing while frozen (W11);
  * agents that already hold any work — tasks, steps or bugs — are skipped, up to their
  * max_concurrent (W5); every candidate is considered and every item looked past (W6); blocked and
  * unapproved tasks are never dispatched (W7); each assignment is a compare-and-set.
  */
-export async function autoDispatch(app: AppContext, trigger: string): Promise<DispatchRecord[]> {
+export async function autoDispatch(
+  app: AppContext,
+  trigger: string,
+  prefetched?: { candidates: IdleCandidate[] },
+): Promise<DispatchRecord[]> {
   const { db } = app;
-  if (await isFrozen(db)) return [];
-  const since = toDbTime(app.clock.now().getTime() - DISPATCH_FRESH_MS);
-  const candidates = await dispatchRepo.idleCandidates(db, since);
+  // A caller that read the kill switch and the candidates in its own batch (the heartbeat, issue
+  // 11) hands them in: the pass then costs no round trip when nobody can take work.
+  if (!prefetched && (await isFrozen(db))) return [];
+  const candidates = prefetched?.candidates ?? (await dispatchRepo.idleCandidates(db, dispatchFreshSince(app)));
   const out: DispatchRecord[] = [];
   for (const a of candidates) {
     const caps = parseStringArray(a.capabilities);

@@ -13,8 +13,8 @@ export const heartbeatRepo = {
   },
 
   /** state_snapshot.md_report → context key <agent>/md_report, written by `system` (spec 02 §3.3 step 8). */
-  storeMdReport(agentId: string, projectId: string, data: string): Statement {
-    return heartbeatRepo.storeAgentKey(agentId, projectId, 'md_report', data);
+  storeMdReport(agentId: string, data: string): Statement {
+    return heartbeatRepo.storeAgentKeyInOwnProject(agentId, 'md_report', data);
   },
 
   /**
@@ -24,12 +24,15 @@ export const heartbeatRepo = {
    * (re)stamps the owner — rows written before this rule, or squatted, are brought into scope.
    */
   storeAgentKey(agentId: string, projectId: string, key: 'md_report' | 'standup', data: string): Statement {
-    return {
-      sql: `INSERT INTO context_keys (namespace, key, data, updated_by, project_id) VALUES (?, ?, ?, 'system', ?)
-            ON CONFLICT(namespace, key) DO UPDATE SET data = excluded.data, updated_at = datetime('now'), updated_by = 'system',
-              version = version + 1, project_id = excluded.project_id`,
-      args: [agentId, key, data, projectId || null],
-    };
+    return agentKeyWrite(agentId, key, data, { sql: '?', args: [projectId || null] });
+  },
+
+  /** `storeAgentKey` with the owner read from the agent row inside the batch (the heartbeat knows it only there). */
+  storeAgentKeyInOwnProject(agentId: string, key: 'md_report' | 'standup', data: string): Statement {
+    return agentKeyWrite(agentId, key, data, {
+      sql: "NULLIF((SELECT project_id FROM agents WHERE id = ?), '')",
+      args: [agentId],
+    });
   },
 
   /** When the calibration block was last stored (null: never). */
@@ -40,3 +43,12 @@ export const heartbeatRepo = {
     );
   },
 };
+
+function agentKeyWrite(agentId: string, key: string, data: string, project: Statement): Statement {
+  return {
+    sql: `INSERT INTO context_keys (namespace, key, data, updated_by, project_id) VALUES (?, ?, ?, 'system', ${project.sql})
+          ON CONFLICT(namespace, key) DO UPDATE SET data = excluded.data, updated_at = datetime('now'), updated_by = 'system',
+            version = version + 1, project_id = excluded.project_id`,
+    args: [agentId, key, data, ...(project.args ?? [])],
+  };
+}

@@ -1,4 +1,5 @@
-import { parallelQueries } from '../../db/parallel.js';
+import type { Queryable } from '../../db/db.js';
+import { composedBatch, StatementCapture } from '../../db/captured.js';
 import type { AppContext } from '../../context.js';
 import type { Statement } from '../../db/types.js';
 import { badRequest, invalidEnum, notFound } from '../../http/errors.js';
@@ -8,7 +9,9 @@ import { asObject, parseDbTime, toDbTime } from '../agents/json.js';
 import { calibrationBlock, resolveCalibrationChain } from '../agents/calibration.js';
 import { messagesRepo, type InboxItem } from '../messages/repo.js';
 import { savepointsRepo } from '../savepoints/repo.js';
-import { autoDispatch, type DispatchRecord } from '../dispatch/service.js';
+import { autoDispatch, dispatchFreshSince, type DispatchRecord, type IdleCandidate } from '../dispatch/service.js';
+import { dispatchRepo } from '../dispatch/repo.js';
+import { abortIf, isGuardAbort } from '../tasks/sql.js';
 import { heartbeatRepo } from './repo.js';
 import { WebhookService } from '../webhooks/service.js';
 
@@ -111,107 +114,129 @@ export interface Inbox {
 }
 
 /** Pending directives and requests (re-delivered until handled) and up to 20 unread messages. */
-export async function inboxFor(app: AppContext, agentId: string): Promise<Inbox> {
-  const [directives, requests, messages] = await parallelQueries([
-    () => messagesRepo.pendingDirectives(app.db, agentId),
-    () => messagesRepo.pendingRequests(app.db, agentId),
-    () => messagesRepo.unreadRegular(app.db, agentId, 20),
+export async function inboxFor(db: Queryable, agentId: string): Promise<Inbox> {
+  const [directives, requests, messages] = await Promise.all([
+    messagesRepo.pendingDirectives(db, agentId),
+    messagesRepo.pendingRequests(db, agentId),
+    messagesRepo.unreadRegular(db, agentId, 20),
   ]);
   return { directives, requests: requests.map(({ status: _s, ...r }: InboxItem & { status?: string }) => r), messages };
+}
+
+/**
+ * The inbox as batch parts (issue 11): its reads as a capture, then the statement that marks the
+ * delivered regular messages read — placed right after the reads in the same batch, so exactly
+ * the delivered rows are marked, with no second round trip (spec 02 §3.3 step 10).
+ */
+export function inboxParts(app: AppContext, agentId: string, deliver: boolean) {
+  const reads = new StatementCapture(app.db);
+  const inbox = inboxFor(reads.db, agentId);
+  const [, , unread] = reads.statements();
+  return { inbox, parts: [reads, deliver ? [messagesRepo.markReadFrom(agentId, unread)] : []] as const };
 }
 
 export class HeartbeatService {
   constructor(private readonly app: AppContext) {}
 
-  /** POST /agents/heartbeat (spec 02 §3.3). */
+  /**
+   * POST /agents/heartbeat (spec 02 §3.3), as ONE batch (issue 11; one pipeline request on
+   * Workers): the previous row, the writes (each conditional where it depends on that row), then
+   * the reads the answer needs, then the delivery marks. A second request happens only when the
+   * calibration block is due (every 6 h) or an idle heartbeat finds an agent that can take work.
+   */
   async beat(agentId: string, body: Record<string, unknown>, asAdmin: boolean) {
     const { app } = this;
     const input = parseHeartbeat(body, asAdmin);
-    const prev = await agentsRepo.get(app.db, agentId);
-    // No orphan savepoints for unknown agents (spec 02 W20).
-    if (!prev) throw notFound('Agent not found');
     const at = toDbTime(app.clock.now().getTime());
-    const stmts: Statement[] = [];
-    if (Object.keys(input.meta).length) stmts.push(agentWrites.update(agentId, input.meta));
-    stmts.push(
+    const wantsWork = !input.working_on && (input.status === 'online' || input.status === 'idle');
+
+    const before = new StatementCapture(app.db);
+    const prevRow = agentsRepo.get(before.db, agentId);
+    // No orphan savepoints, reads or keys for unknown agents (spec 02 W20): the guard rolls the batch back.
+    const writes: Statement[] = [abortIf('NOT EXISTS (SELECT 1 FROM agents WHERE id = ?)', [agentId])];
+    if (Object.keys(input.meta).length) writes.push(agentWrites.update(agentId, input.meta));
+    // Webhook only from the agent's own heartbeat, on a real change (spec 02 §3.3 step 5): decided
+    // in SQL against the row as it is before the update (a paused agent stays paused: no change);
+    // its outbox row commits with the heartbeat.
+    const hooks = new WebhookService(app);
+    const webhookAt = writes.length;
+    writes.push(
+      hooks.enqueueStatementWhen(
+        'agent_status_changed',
+        agentId,
+        { agent_id: agentId, previous_status: '', new_status: input.status, working_on: input.working_on },
+        { sql: "EXISTS (SELECT 1 FROM agents WHERE id = ? AND status != 'paused' AND status != ?)", args: [agentId, input.status] },
+        { field: 'previous_status', value: { sql: 'SELECT status FROM agents WHERE id = ?', args: [agentId] } },
+      ),
       agentWrites.heartbeat(agentId, input.status, input.working_on, at),
-      savepointsRepo.insert({
+      ...savepointsRepo.recordHeartbeat({
         agentId,
         sessionId: input.session_id,
         workingOn: input.working_on,
         stateSnapshot: JSON.stringify(input.state_snapshot),
         messagesAcked: JSON.stringify(input.messages_acked),
       }),
-      savepointsRepo.prune(agentId),
       ...messagesRepo.markRead(agentId, input.messages_acked),
     );
     const mdReport = input.state_snapshot.md_report;
     if (mdReport && typeof mdReport === 'object' && !Array.isArray(mdReport))
-      stmts.push(heartbeatRepo.storeMdReport(agentId, prev.project_id, JSON.stringify(mdReport)));
+      writes.push(heartbeatRepo.storeMdReport(agentId, JSON.stringify(mdReport)));
+
+    const reads = new StatementCapture(app.db);
+    const frozenRead = isFrozen(reads.db);
+    const approvalsRead = heartbeatRepo.openApprovals(reads.db, agentId);
+    const standupRead = heartbeatRepo.standupAt(reads.db, agentId);
+    // Read after the heartbeat's own update, so the caller counts as the idle agent it now is.
+    const candidatesRead = wantsWork ? dispatchRepo.idleCandidates(reads.db, dispatchFreshSince(app)) : null;
+    const inbox = inboxParts(app, agentId, true);
+    let res: Awaited<ReturnType<typeof composedBatch>>;
+    try {
+      res = await composedBatch((stmts) => app.db.batch(stmts), [before, writes, reads, ...inbox.parts]);
+    } catch (err) {
+      if (isGuardAbort(err)) throw notFound('Agent not found');
+      throw err;
+    }
+    const prev = (await prevRow) as AgentRow;
     const status = prev.status === 'paused' ? 'paused' : input.status;
-    // Webhook only from the agent's own heartbeat, on a real change (spec 02 §3.3 step 5); its
-    // outbox row commits with the heartbeat.
-    const hooks = new WebhookService(app);
-    const changed = prev.status !== status;
-    if (changed)
-      stmts.push(
-        hooks.enqueueStatement('agent_status_changed', prev.id, {
-          agent_id: prev.id,
-          previous_status: prev.status,
-          new_status: status,
-          working_on: input.working_on,
-        }),
-      );
-    await app.db.batch(stmts);
-    if (changed) hooks.kick();
+    // Send at once only what was queued (a status change with a subscriber): no idle outbox poll.
+    if (res[1][webhookAt].rowsAffected > 0) hooks.kick();
     this.announce(prev, status, input.working_on);
 
-    // Independent reads run together: one round-trip's worth of latency over libSQL HTTP.
-    const [inbox, frozen, approvals] = await parallelQueries([
-      () => inboxFor(app, agentId),
-      () => isFrozen(app.db),
-      () => heartbeatRepo.openApprovals(app.db, agentId),
-      () => this.refreshCalibration(prev, input.state_snapshot),
-    ]);
-    const pending = inbox.directives.length + inbox.requests.length + inbox.messages.length;
+    const [box, frozen, approvals, standup] = await Promise.all([inbox.inbox, frozenRead, approvalsRead, standupRead]);
+    const pending = box.directives.length + box.requests.length + box.messages.length;
     const out: Record<string, unknown> = {
       ok: true,
       pending,
-      wake: inbox.directives.length + inbox.requests.length > 0,
+      wake: box.directives.length + box.requests.length > 0,
     };
-    if (pending > 0) {
-      out.inbox = inbox;
-      // Regular messages are delivered once; directives and requests stay until handled.
-      if (inbox.messages.length)
-        await app.db.batch(
-          messagesRepo.markRead(
-            agentId,
-            inbox.messages.map((m) => m.id),
-          ),
-        );
-    }
-    if (frozen) {
-      out.admin_status = 'frozen';
-    } else if (!input.working_on && (input.status === 'online' || input.status === 'idle')) {
-      let dispatched: DispatchRecord[] = [];
-      try {
-        dispatched = await autoDispatch(app, `heartbeat:${agentId}`);
-      } catch (err) {
-        // Dispatch problems never fail the heartbeat (spec 02 §3.3 step 12).
-        app.log.warn('auto-dispatch failed', { agent: agentId, error: (err as Error).message });
-      }
-      if (dispatched.length) out.auto_dispatched = dispatched;
-    }
+    // Regular messages were marked delivered in the batch; directives and requests stay until handled.
+    if (pending > 0) out.inbox = box;
+    const now = app.clock.now();
+    const calibrationDue = !standup || now.getTime() - parseDbTime(standup.updated_at) >= CALIBRATION_REFRESH_MS;
+    const [dispatched] = await Promise.all([
+      !frozen && wantsWork && candidatesRead ? this.dispatch(agentId, await candidatesRead) : [],
+      calibrationDue ? this.refreshCalibration(prev, input.state_snapshot) : undefined,
+    ]);
+    if (frozen) out.admin_status = 'frozen';
+    else if (dispatched.length) out.auto_dispatched = dispatched;
     if (approvals.length) out.approvals = approvals;
     return out;
+  }
+
+  /** Auto-dispatch (spec 02 §3.3 step 12) over the candidates read in the heartbeat's batch; never fails the heartbeat. */
+  private async dispatch(agentId: string, candidates: IdleCandidate[]): Promise<DispatchRecord[]> {
+    try {
+      return await autoDispatch(this.app, `heartbeat:${agentId}`, { candidates });
+    } catch (err) {
+      this.app.log.warn('auto-dispatch failed', { agent: agentId, error: (err as Error).message });
+      return [];
+    }
   }
 
   /** Rebuilds the stored calibration block when missing or 6 h old (spec 02 §3.3 step 9); never fails the heartbeat. */
   private async refreshCalibration(agent: AgentRow, snapshot: Record<string, unknown>) {
     try {
-      const last = await heartbeatRepo.standupAt(this.app.db, agent.id);
       const now = this.app.clock.now();
-      if (last && now.getTime() - parseDbTime(last.updated_at) < CALIBRATION_REFRESH_MS) return;
       const chain = await resolveCalibrationChain(this.app.db, agent.id, agent.agent_type || 'agent');
       const md =
         snapshot.md_report && typeof snapshot.md_report === 'object' && !Array.isArray(snapshot.md_report)

@@ -241,6 +241,18 @@ export const messagesRepo = {
     ];
   },
 
+  /**
+   * Marks read, for one agent, the messages a SELECT of theirs returns (its first column is the
+   * id) — evaluated inside the same batch right after the read that delivered them, so exactly the
+   * delivered rows are marked without a second round trip.
+   */
+  markReadFrom(agentId: string, select: Statement): Statement {
+    return {
+      sql: `INSERT OR IGNORE INTO message_reads (message_id, agent_id) SELECT id, ? FROM (${select.sql})`,
+      args: [agentId, ...(select.args ?? [])],
+    };
+  },
+
   /** Recipient-wide ack: only while the message is still open. */
   ack(db: Queryable, id: number) {
     return db.get<MessageRow>("UPDATE messages SET status = 'acknowledged' WHERE id = ? RETURNING *", [id]);

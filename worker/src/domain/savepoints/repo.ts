@@ -71,11 +71,60 @@ export const savepointsRepo = {
     };
   },
 
-  /** Keeps the newest `keep` rows of one agent. */
+  /**
+   * The heartbeat's savepoint (spec 02 §3.3 step 6), written only when something in it changed
+   * (issue 11): a new row (then the prune) when session, working_on, snapshot, acks or carried
+   * notes would differ from the latest row; otherwise the latest row's heartbeat_at moves to now,
+   * which is the same "since" for the diff (§3.7) that an identical new row would give.
+   */
+  recordHeartbeat(s: {
+    agentId: string;
+    sessionId: string | null;
+    workingOn: string;
+    stateSnapshot: string;
+    messagesAcked: string;
+  }): Statement[] {
+    const carried = `(SELECT notes FROM agent_savepoints WHERE agent_id = ? AND notes IS NOT NULL AND notes_delivered = 0
+                      ORDER BY id DESC LIMIT 1)`;
+    return [
+      {
+        sql: `INSERT INTO agent_savepoints (agent_id, session_id, working_on, state_snapshot, messages_acked, notes, notes_delivered)
+              SELECT ?, ?, ?, ?, ?, ${carried}, 0
+              WHERE NOT EXISTS (SELECT 1 FROM
+                (SELECT session_id, working_on, state_snapshot, messages_acked, notes, notes_delivered FROM agent_savepoints
+                 WHERE agent_id = ? ORDER BY id DESC LIMIT 1) l
+                WHERE l.session_id IS ? AND l.working_on = ? AND l.state_snapshot = ? AND l.messages_acked = ?
+                  AND l.notes IS ${carried} AND (l.notes IS NULL OR l.notes_delivered = 0))`,
+        args: [
+          s.agentId,
+          s.sessionId,
+          s.workingOn,
+          s.stateSnapshot,
+          s.messagesAcked,
+          s.agentId,
+          s.agentId,
+          s.sessionId,
+          s.workingOn,
+          s.stateSnapshot,
+          s.messagesAcked,
+          s.agentId,
+        ],
+      },
+      savepointsRepo.prune(s.agentId),
+      {
+        sql: `UPDATE agent_savepoints SET heartbeat_at = datetime('now')
+              WHERE id = (SELECT id FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC LIMIT 1)
+                AND heartbeat_at != datetime('now')`,
+        args: [s.agentId],
+      },
+    ];
+  },
+
+  /** Keeps the newest `keep` rows of one agent: one index range, nothing to do under `keep` rows. */
   prune(agentId: string, keep = KEEP_PER_AGENT_ON_WRITE): Statement {
     return {
-      sql: `DELETE FROM agent_savepoints WHERE agent_id = ? AND id NOT IN
-            (SELECT id FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC LIMIT ?)`,
+      sql: `DELETE FROM agent_savepoints WHERE agent_id = ? AND id <=
+            (SELECT id FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
       args: [agentId, agentId, keep],
     };
   },

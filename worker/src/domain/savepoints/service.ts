@@ -1,4 +1,5 @@
-import { parallelQueries } from '../../db/parallel.js';
+import type { Queryable } from '../../db/db.js';
+import { composedBatch, StatementCapture } from '../../db/captured.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { isSelfOrAdmin } from '../../auth/principal.js';
@@ -22,19 +23,31 @@ export function assertSavepointAccess(p: Principal, agentId: string) {
 export async function savepointDiff(app: AppContext, agent: AgentRow, sp?: SavepointRow) {
   const latest = sp ?? (await savepointsRepo.latest(app.db, agent.id));
   if (!latest) return { has_savepoint: false as const };
+  const scope = await workScope(app, agent);
+  // Seven reads: one batch (one round trip on Workers, never more than one connection in flight).
+  const reads = new StatementCapture(app.db);
+  const diff = diffAgainst(reads.db, agent.id, latest, scope);
+  await composedBatch((stmts) => app.db.batch(stmts), [reads]);
+  return diff;
+}
+
+/**
+ * The diff's reads, all issued at once (no await before them), so a caller may run them inside
+ * its own batch through a StatementCapture (boot, issue 11).
+ */
+export async function diffAgainst(db: Queryable, agentId: string, latest: SavepointRow, scope: string[] | null) {
   const since = latest.heartbeat_at;
   const acked = parseArray(latest.messages_acked).map(Number).filter(Number.isInteger);
-  const scope = await workScope(app, agent);
   const projects = scope ?? [];
   const [new_messages, tasks_changed, context_changed, plans_changed, bugs_changed, events, drone_jobs_changed] =
-    await parallelQueries([
-      () => diffRepo.messages(app.db, agent.id, since, acked),
-      () => diffRepo.tasks(app.db, agent.id, since, scope),
-      () => diffRepo.context(app.db, agent.id, [agent.id, ...projects, 'mycelium'], since),
-      () => diffRepo.plans(app.db, since, scope),
-      () => diffRepo.bugs(app.db, since, scope),
-      () => diffRepo.eventCount(app.db, agent.id, since, scope),
-      () => dronesRepo.changedSince(app.db, agent.id, since),
+    await Promise.all([
+      diffRepo.messages(db, agentId, since, acked),
+      diffRepo.tasks(db, agentId, since, scope),
+      diffRepo.context(db, agentId, [agentId, ...projects, 'mycelium'], since),
+      diffRepo.plans(db, since, scope),
+      diffRepo.bugs(db, since, scope),
+      diffRepo.eventCount(db, agentId, since, scope),
+      dronesRepo.changedSince(db, agentId, since),
     ]);
   return {
     has_savepoint: true as const,

@@ -102,6 +102,33 @@ export const webhooksRepo = {
     };
   },
   /**
+   * `enqueue`, but only when `when` holds at its point of a batch, with JSON paths of the payload
+   * filled from SQL — for facts known only inside the batch (the heartbeat's previous status).
+   */
+  enqueueWhen(
+    event: string,
+    routingAgentId: string | null,
+    payload: string,
+    when: Statement,
+    patch: { path: string; value: Statement },
+  ): Statement {
+    return {
+      sql: `INSERT INTO webhook_deliveries (webhook_id, event, agent_id, payload, status_code, attempts, delivery_id, state, next_attempt_at)
+            SELECT w.id, ?, ?, json_set(?, ?, (${patch.value.sql})), NULL, 0, 'msg_' || lower(hex(randomblob(12))), 'pending', 0
+            FROM webhooks w WHERE ${SUBSCRIBED} AND (${when.sql})`,
+      args: [
+        event,
+        routingAgentId ?? '',
+        payload,
+        patch.path,
+        ...(patch.value.args ?? []),
+        routingAgentId ?? '__global__',
+        event,
+        ...(when.args ?? []),
+      ],
+    };
+  },
+  /**
    * Claims due deliveries with a lease in one conditional statement: two senders (processes,
    * isolates, the timer and a post-write kick) never attempt the same row at once, and a sender
    * that dies mid-attempt leaves the row due again when the lease ends (at-least-once).

@@ -112,6 +112,20 @@ export class WebhookService {
     return webhooksRepo.enqueue(event, routingAgentId, this.payload(event, routingAgentId, data));
   }
 
+  /** `enqueueStatement` that fires only when `when` holds inside the batch; `patch` fills one data field from SQL. */
+  enqueueStatementWhen(
+    event: string,
+    routingAgentId: string | null,
+    data: Record<string, unknown>,
+    when: Statement,
+    patch: { field: string; value: Statement },
+  ): Statement {
+    return webhooksRepo.enqueueWhen(event, routingAgentId, this.payload(event, routingAgentId, data), when, {
+      path: `$.data.${patch.field}`,
+      value: patch.value,
+    });
+  }
+
   private payload(event: string, routingAgentId: string | null, data: unknown): string {
     return JSON.stringify({ event, agent_id: routingAgentId, data, timestamp: this.app.clock.now().toISOString() });
   }
