@@ -6,15 +6,8 @@ import { AppError, conflict, invalidEnum, notFound } from '../../http/errors.js'
 import { FROZEN_MESSAGE, assertNotFrozen, isFrozen } from '../admin/freeze.js';
 import type { EventInput } from '../events/bus.js';
 import { WebhookService } from '../webhooks/service.js';
-import {
-  acquireGuard,
-  callerId,
-  creditCompletion,
-  displayName,
-  isGuardAbort,
-  abortUnlessChanged,
-  lostAcquisition,
-} from '../tasks/sql.js';
+import { acquireGuard, callerId, creditCompletion, displayName, lostAcquisition } from '../tasks/sql.js';
+import { abortUnlessChanged, isBatchAbort } from '../../db/batch-abort.js';
 import { DEFAULT_BUG_CATEGORIES, bugsRepo, type BugRow, type WritableBugColumn } from './repo.js';
 import { assertLeaseHeld, leaseAnswer, leaseLost } from '../work-items/lease.js';
 
@@ -146,7 +139,7 @@ export async function claimBug(
     won = res[0].rows[0] as unknown as BugRow | undefined;
     if (won && ev) ctx.events.publishWritten(ev, Number(res[2].rows[0]?.id ?? null));
   } catch (err) {
-    if (!isGuardAbort(err)) throw err;
+    if (!isBatchAbort(err)) throw err;
   }
   if (!won) {
     const now = await bugsRepo.get(ctx.db, bug.id);
@@ -236,7 +229,7 @@ export async function updateBug(ctx: AppContext, p: Principal, id: number | null
   try {
     res = await ctx.db.batch(stmts);
   } catch (err) {
-    if (!isGuardAbort(err)) throw err;
+    if (!isBatchAbort(err)) throw err;
     const now = await requireBug(ctx, bug.id);
     const lost = await lostAcquisition(ctx.db, guard, now);
     if (lost === 'lease') throw leaseLost('bug', now);

@@ -4,7 +4,7 @@ import { isFrozen } from '../admin/freeze.js';
 import { parseStringArray, toDbTime } from '../agents/json.js';
 import type { Statement } from '../../db/types.js';
 import { tasksRepo } from '../tasks/repo.js';
-import { abortIf, abortUnlessChanged, isGuardAbort } from '../tasks/sql.js';
+import { abortIf, abortUnlessChanged, isBatchAbort } from '../../db/batch-abort.js';
 import { workRepo } from '../work/repo.js';
 import { workScope } from '../work/service.js';
 import { appendSleepLog } from '../admin/sleep.js';
@@ -84,7 +84,7 @@ async function assignAtomically(
       app.events.statement(event),
     ]);
   } catch (err) {
-    if (isGuardAbort(err)) return false;
+    if (isBatchAbort(err)) return false;
     throw err;
   }
   app.events.publishWritten(event, Number(res[3].rows[0]?.id ?? null));

@@ -10,14 +10,8 @@ import { resolveAssignee } from '../tasks/service.js';
 import { tasksRepo } from '../tasks/repo.js';
 import { inboxRepo } from '../inbox/repo.js';
 import { FROZEN_MESSAGE } from '../admin/freeze.js';
-import {
-  abortUnlessChanged,
-  acquireGuard,
-  callerId,
-  displayName,
-  isGuardAbort,
-  lostAcquisition,
-} from '../tasks/sql.js';
+import { acquireGuard, callerId, displayName, lostAcquisition } from '../tasks/sql.js';
+import { abortUnlessChanged, isBatchAbort } from '../../db/batch-abort.js';
 import { assertLeaseHeld, leaseLost } from '../work-items/lease.js';
 import {
   OPERATOR_INPUT,
@@ -445,7 +439,7 @@ export async function updateStep(
   try {
     res = await ctx.db.batch(stmts);
   } catch (err) {
-    if (isGuardAbort(err)) {
+    if (isBatchAbort(err)) {
       const now = await plansRepo.step(ctx.db, plan.id, step.id);
       if (!now) throw notFound('Plan step not found');
       // Refused as a claim would be: frozen (503) or held by someone else (409 {error, assignee}).

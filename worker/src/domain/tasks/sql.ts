@@ -3,31 +3,7 @@ import type { SqlValue, Statement } from '../../db/types.js';
 import type { Principal } from '../../auth/principal.js';
 import { isFrozen } from '../admin/freeze.js';
 
-/**
- * Small SQL building blocks shared by the work-item areas (tasks, plans, bugs).
- *
- * Batch guards: `db.batch` is atomic, but its statements cannot branch on each other's results.
- * A guard is a statement that *fails* (and so rolls the whole batch back) when a condition holds:
- * it inserts a NULL title into `tasks`, which the NOT NULL constraint refuses. With a false
- * condition it inserts nothing. This turns "update A, and only if that really happened, do B"
- * into one atomic round trip on both runtimes, with no interactive transaction.
- */
-const GUARD_SQL = "INSERT INTO tasks (title, requester) SELECT NULL, 'batch-guard' WHERE ";
-
-/** Aborts the batch when the statement just before it changed no row (a lost compare-and-set). */
-export function abortUnlessChanged(): Statement {
-  return { sql: `${GUARD_SQL}changes() = 0`, args: [] };
-}
-
-/** Aborts the batch when `conditionSql` is true at that point of the batch. */
-export function abortIf(conditionSql: string, args: Statement['args'] = []): Statement {
-  return { sql: `${GUARD_SQL}(${conditionSql})`, args };
-}
-
-/** True when an error is one of the guards above firing (as opposed to a real failure). */
-export function isGuardAbort(err: unknown): boolean {
-  return /NOT NULL constraint failed: tasks\.title/i.test(String((err as Error)?.message ?? err));
-}
+/** Small SQL building blocks shared by the work-item areas (tasks, plans, bugs). */
 
 /** The SQLite `datetime('now')` wire format for timestamps computed in JS. */
 export function sqlNow(d: Date): string {

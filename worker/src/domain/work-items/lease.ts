@@ -7,7 +7,8 @@ import { toDbTime } from '../agents/json.js';
 import type { EventInput } from '../events/bus.js';
 import { inboxRepo } from '../inbox/repo.js';
 import type { MaintenanceJob } from '../../maintenance.js';
-import { NOT_FROZEN_SQL, abortUnlessChanged, displayName, isGuardAbort } from '../tasks/sql.js';
+import { NOT_FROZEN_SQL, displayName } from '../tasks/sql.js';
+import { abortUnlessChanged, isBatchAbort } from '../../db/batch-abort.js';
 
 /**
  * Crash-proof claims (issue 17): what tasks, bugs and plan steps share, written so drone jobs can
@@ -205,7 +206,7 @@ export async function expireLeases(ctx: AppContext): Promise<LeaseExpiryReport> 
         ]);
       } catch (err) {
         // Renewed, completed, re-claimed or frozen since the read: nothing to release.
-        if (isGuardAbort(err)) continue;
+        if (isBatchAbort(err)) continue;
         throw err;
       }
       ctx.events.publishWritten(ev, Number(res[2].rows[0]?.id ?? null));

@@ -13,7 +13,7 @@ import { workRepo } from './repo.js';
 import { bugsRepo } from '../bugs/repo.js';
 import type { Statement } from '../../db/types.js';
 import type { EventInput } from '../events/bus.js';
-import { abortUnlessChanged, isGuardAbort } from '../tasks/sql.js';
+import { abortUnlessChanged, isBatchAbort } from '../../db/batch-abort.js';
 import { leaseAnswer } from '../work-items/lease.js';
 
 export interface QueueItem {
@@ -191,7 +191,7 @@ export class WorkService {
     try {
       res = await this.app.db.batch([claim, abortUnlessChanged(), this.app.events.statement(event)]);
     } catch (err) {
-      if (isGuardAbort(err)) return null;
+      if (isBatchAbort(err)) return null;
       throw err;
     }
     this.app.events.publishWritten(event, Number(res[2].rows[0]?.id ?? null));
