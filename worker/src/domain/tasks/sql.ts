@@ -42,8 +42,11 @@ export function freeOrHeldBySql(by: string, unheld: readonly string[] = []): { s
  * What a PUT on a task, bug or step must re-check in its compare-and-set so it cannot do what a
  * claim may not (spec README "Claims never steal" and "The kill switch"):
  *  - `by`: an agent changing the assignee must find the item free or its own (else 409 as a claim).
- *    Humans (the admin key and every operator) assign and reassign work: "claims never steal" is a
- *    rule for agents' claims, not for a person handing work to someone else (spec 03 §3.5);
+ *    The same holds for ANY write by an agent to an item another agent holds (claimed and being
+ *    worked on: `HELD_STATUSES`): the identity rule of issue 17 — a write without a fencing token
+ *    is accepted from the holder only, so a same-project agent cannot complete or edit work another
+ *    agent holds. Humans (the admin key and every operator) assign, reassign and edit work: "claims
+ *    never steal" is a rule for agents, not for a person handing work to someone else (spec 03 §3.5);
  *  - `notFrozen`: an agent assigning or starting work is work routing, refused while frozen (503);
  *  - `leaseToken`: the writer quoted a claim's fencing token; the item must still carry it (else
  *    409: its lease was released or someone claimed it again, see ../work-items/lease.ts).
@@ -57,15 +60,25 @@ export interface AcquireGuard {
   leaseToken?: string;
 }
 
+/** Statuses in which an assignee holds an item (a claim being worked on). */
+export const HELD_STATUSES: readonly string[] = ['in_progress', 'review'];
+
 export function acquireGuard(
   p: Principal,
-  current: { assignee: string | null },
+  current: { assignee: string | null; status: string },
   change: { assignee?: SqlValue; startsWork: boolean; leaseToken?: string },
   unheld: readonly string[] = [],
 ): AcquireGuard {
   const reassigns = change.assignee !== undefined && String(change.assignee ?? '') !== (current.assignee ?? '');
+  const holder = current.assignee ?? '';
+  const heldByOther =
+    p.kind === 'agent' &&
+    HELD_STATUSES.includes(current.status) &&
+    holder !== '' &&
+    holder !== callerId(p) &&
+    !unheld.includes(holder);
   return {
-    by: reassigns && p.kind === 'agent' ? callerId(p) : undefined,
+    by: (reassigns || heldByOther) && p.kind === 'agent' ? callerId(p) : undefined,
     notFrozen: p.kind === 'agent' && ((reassigns && !!change.assignee) || change.startsWork),
     unheld,
     leaseToken: change.leaseToken,

@@ -132,9 +132,9 @@ export function leaseAnswer(ctx: AppContext, token: unknown) {
   return { lease_token: typeof token === 'string' ? token : null, lease_ttl_seconds: ctx.config.leaseTtlSeconds };
 }
 
-/** The 409 for a write quoting a token the item no longer carries. */
-export function leaseLost(kind: LeasedKind, now: { assignee: string | null; status: string }) {
-  const label = LEASED.find((t) => t.kind === kind)!.label;
+/** The 409 for a write quoting a token the item no longer carries (drone jobs too: drones/jobs-service.ts). */
+export function leaseLost(kind: LeasedKind | 'drone_job', now: { assignee: string | null; status: string }) {
+  const label = LEASED.find((t) => t.kind === kind)?.label ?? 'drone job';
   return conflict(
     `Lease on this ${label} is no longer held (it was released or claimed again); claim it again before writing`,
     {
