@@ -1,3 +1,4 @@
+import { atomicWrite } from '../events/write.js';
 import type { AppContext } from '../../context.js';
 import type { Queryable } from '../../db/db.js';
 import type { SqlValue, Statement } from '../../db/types.js';
@@ -8,7 +9,6 @@ import type { EventInput } from '../events/bus.js';
 import { inboxRepo } from '../inbox/repo.js';
 import type { MaintenanceJob } from '../../maintenance.js';
 import { NOT_FROZEN_SQL, displayName } from '../tasks/sql.js';
-import { abortUnlessChanged, isBatchAbort } from '../../db/batch-abort.js';
 
 /**
  * Crash-proof claims (issue 17): what tasks, bugs and plan steps share, written so drone jobs can
@@ -196,20 +196,14 @@ export async function expireLeases(ctx: AppContext): Promise<LeaseExpiryReport> 
         data,
         priority: 'normal',
       });
-      let res;
-      try {
-        res = await ctx.db.batch([
-          leaseRepo.release(t, row.id, row.assignee, cutoff),
-          abortUnlessChanged(),
-          ctx.events.statement(ev),
-          inbox,
-        ]);
-      } catch (err) {
-        // Renewed, completed, re-claimed or frozen since the read: nothing to release.
-        if (isBatchAbort(err)) continue;
-        throw err;
-      }
-      ctx.events.publishWritten(ev, Number(res[2].rows[0]?.id ?? null));
+      const released = await atomicWrite(ctx)
+        .add(null, leaseRepo.release(t, row.id, row.assignee, cutoff))
+        .requireChanged('lease renewed')
+        .event(ev)
+        .add(null, inbox)
+        .commitUnlessAborted();
+      // Renewed, completed, re-claimed or frozen since the read: nothing to release.
+      if (!released) continue;
       report.released.push({ item_type: t.kind, id: row.id, agent: row.assignee, attempt });
     }
   }
