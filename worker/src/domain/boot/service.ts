@@ -1,3 +1,4 @@
+import { atomicWrite } from '../events/write.js';
 import { parallelQueries } from '../../db/parallel.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
@@ -162,8 +163,7 @@ export class BootService {
           }),
         ]
       : [];
-    const res = await db.batch([...sideEffects, app.events.statement(ev), ...webhook]);
-    app.events.publishWritten(ev, Number(res[sideEffects.length].rows[0]?.id ?? null));
+    await atomicWrite(app).addAll(sideEffects).event(ev).addAll(webhook).commit();
     if (flipped) hooks.kick();
     const agent: AgentRow = { ...before, status: 'online', last_heartbeat: toDbTime(nowMs) };
 
