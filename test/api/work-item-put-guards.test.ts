@@ -305,3 +305,44 @@ describe('REL-03: claims never steal through PUT, whatever the item status', () 
     expect((await stepRow(held.stepId))?.assignee).toBe(ben.id);
   });
 });
+
+describe('issue 17 identity rule: a write without a fencing token is accepted from the holder only', () => {
+  it('tasks: a same-project agent cannot complete or edit a task another agent holds (409 as a claim, unchanged); the holder and humans can', async () => {
+    const id = await newTask();
+    expect((await t.call('POST', `/tasks/${id}/claim`, { agentKey: ann.key })).status).toBe(200);
+    const done = await t.call('PUT', `/tasks/${id}`, { agentKey: ben.key, body: { status: 'done' } });
+    expect(done.status).toBe(409);
+    expect(done.body).toEqual({ error: 'Task already claimed', assignee: ann.id });
+    const edit = await t.call('PUT', `/tasks/${id}`, { agentKey: ben.key, body: { title: 'hijacked' } });
+    expect(edit.status).toBe(409);
+    expect(await taskRow(id)).toMatchObject({ status: 'in_progress', assignee: ann.id, title: 'guarded task' });
+    expect(
+      await t.db.get("SELECT COUNT(*) AS n FROM events WHERE type = 'task_done' AND json_extract(data, '$.task_id') = ?", [
+        id,
+      ]),
+    ).toEqual({ n: 0 });
+    // Humans may still edit held work; the holder finishes it without a token (the original SDK).
+    expect((await t.call('PUT', `/tasks/${id}`, { token: op.token, body: { description: 'note' } })).status).toBe(200);
+    expect((await t.call('PUT', `/tasks/${id}`, { agentKey: ann.key, body: { status: 'done' } })).status).toBe(200);
+    expect((await taskRow(id))?.status).toBe('done');
+  });
+
+  it('bugs and steps: a same-project agent cannot mark fixed or complete what another agent holds (409); the holder can', async () => {
+    const bug = await newBug();
+    expect((await t.call('POST', `/bugs/${bug}/claim`, { agentKey: ann.key })).status).toBe(200);
+    const fixed = await t.call('PUT', `/bugs/${bug}`, { agentKey: ben.key, body: { status: 'fixed' } });
+    expect(fixed.status).toBe(409);
+    expect(fixed.body).toEqual({ error: 'Bug already claimed', assignee: ann.id });
+    expect(await bugRow(bug)).toMatchObject({ status: 'in_progress', assignee: ann.id });
+    expect((await t.call('PUT', `/bugs/${bug}`, { agentKey: ann.key, body: { status: 'fixed' } })).status).toBe(200);
+
+    const step = await newStep(ann.id);
+    const path = `/plans/${step.planId}/steps/${step.stepId}`;
+    expect((await t.call('PUT', path, { agentKey: ann.key, body: { status: 'in_progress' } })).status).toBe(200);
+    const complete = await t.call('PUT', path, { agentKey: ben.key, body: { status: 'completed' } });
+    expect(complete.status).toBe(409);
+    expect(complete.body).toEqual({ error: 'Plan step already claimed', assignee: ann.id });
+    expect(await stepRow(step.stepId)).toMatchObject({ status: 'in_progress', assignee: ann.id });
+    expect((await t.call('PUT', path, { agentKey: ann.key, body: { status: 'completed' } })).status).toBe(200);
+  });
+});

@@ -14,7 +14,8 @@ import { killServerProcesses, startServerProcess } from '../support/server-proce
  *  - every write that was answered 200 is in the database (and the restarted server serves it);
  *  - PRAGMA integrity_check is ok;
  *  - no task marked done is still listed in another task's blocked_by (the cascade is atomic);
- *  - every claimed task has its task_claimed event and every task its task_created event (events
+ *  - every claimed task has its task_claimed event, every task its task_created event, every context
+ *    key version its context_key_updated event and every concept its concept_created event (events
  *    atomic with their writes — see the note at that assertion).
  */
 const ADMIN_KEY = `crash_admin_${'k'.repeat(32)}`;
@@ -97,6 +98,10 @@ async function write(
       const c = await call(url, 'POST', `/tasks/${t.id}/claim`, {}, agent.key);
       if (c) acked.claims.push({ id: t.id, agent: agent.id });
     });
+  const conceptWriter = () =>
+    loop(async () => {
+      await call(url, 'POST', '/concepts', { name: `r${round}-concept-${seq++}`, description: 'crash' });
+    });
   const cascadeWriter = () =>
     loop(async () => {
       const a = await call(url, 'POST', '/tasks', { title: `r${round}-blocker-${seq++}`, project_id: 'crash' });
@@ -117,6 +122,7 @@ async function write(
     taskWriter(),
     messageWriter(),
     contextWriter(),
+    conceptWriter(),
     cascadeWriter(),
     ...agents.map(claimWriter),
   ]);
@@ -161,7 +167,29 @@ function check(dbFile: string, acked: Acked) {
         "SELECT t.id FROM tasks t WHERE t.project_id = 'crash' AND NOT EXISTS (SELECT 1 FROM events e WHERE e.type = 'task_created' AND json_extract(e.data, '$.task_id') = t.id)",
       )
       .all();
-    return { integrity, missing, halfCascade, claimWithoutEvent, taskWithoutEvent };
+    // Areas that used to commit first and emit after (issue 17): a context key version without its
+    // context_key_updated event, a concept without concept_created — acknowledged or not.
+    const keyWithoutEvent = db
+      .prepare(
+        "SELECT k.key FROM context_keys k WHERE k.namespace = 'crash' AND NOT EXISTS (SELECT 1 FROM events e WHERE e.type = 'context_key_updated' AND json_extract(e.data, '$.key') = k.key AND json_extract(e.data, '$.version') = k.version)",
+      )
+      .all();
+    const conceptWithoutEvent = db
+      .prepare(
+        "SELECT c.id FROM concepts c WHERE c.description = 'crash' AND NOT EXISTS (SELECT 1 FROM events e WHERE e.type = 'concept_created' AND json_extract(e.data, '$.concept_id') = c.id)",
+      )
+      .all();
+    const concepts = Number(one("SELECT COUNT(*) AS n FROM concepts WHERE description = 'crash'")?.n ?? 0);
+    return {
+      integrity,
+      missing,
+      halfCascade,
+      claimWithoutEvent,
+      taskWithoutEvent,
+      keyWithoutEvent,
+      conceptWithoutEvent,
+      concepts,
+    };
   } finally {
     db.close();
   }
@@ -211,6 +239,9 @@ describe('crash safety: SIGKILL during concurrent writes (REL-01, REL-03, REL-18
       // claim write their event in the same batch; a failure here is that gap, not a flake.
       expect(r.claimWithoutEvent, `round ${round}: claims without task_claimed`).toEqual([]);
       expect(r.taskWithoutEvent, `round ${round}: tasks without task_created`).toEqual([]);
+      expect(r.keyWithoutEvent, `round ${round}: context keys without context_key_updated`).toEqual([]);
+      expect(r.conceptWithoutEvent, `round ${round}: concepts without concept_created`).toEqual([]);
+      expect(r.concepts, `round ${round}: the concept writer wrote`).toBeGreaterThan(0);
 
       // The restarted server serves what was acknowledged.
       server = await startServerProcess({ DATA_DIR: dataDir, ...env });

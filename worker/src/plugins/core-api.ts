@@ -1,3 +1,4 @@
+import { atomicWrite } from '../domain/events/write.js';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../auth/principal.js';
 import { assertProjectScope } from '../auth/scope.js';
@@ -246,15 +247,17 @@ export function createCoreApi(ctx: AppContext): CoreApi {
         return createTask(ctx, p, input);
       },
       async assign(taskId, agentId) {
-        const r = await claimTaskFor(ctx, taskId, agentId, 'assign');
-        if (!r.ok) return { ok: false, reason: r.reason };
-        await ctx.events.emit({
+        // The event commits with the assignment (issue 17); a refused assignment writes neither. The
+        // project is read for the event only; the assignment's compare-and-set decides.
+        const task = await db.get<{ project_id: string | null }>('SELECT project_id FROM tasks WHERE id = ?', [taskId]);
+        const r = await claimTaskFor(ctx, taskId, agentId, 'assign', {
           type: 'task_assigned',
           agent: '__automation__',
-          projectId: r.task.project_id,
+          projectId: task?.project_id ?? null,
           summary: `Task #${taskId} assigned to ${agentId}`,
           data: { task_id: taskId, assignee: agentId },
         });
+        if (!r.ok) return { ok: false, reason: r.reason };
         return { ok: true };
       },
       async setStatus(taskId, status, actor) {
@@ -343,27 +346,32 @@ export function createCoreApi(ctx: AppContext): CoreApi {
       async notifyOperators(n, actor = '__system__') {
         const ops = await db.all<{ id: string }>("SELECT id FROM operators WHERE status = 'active'");
         if (!ops.length) return 0;
-        const stmts = ops.map((o) =>
-          inboxRepo.insertFor(o.id, {
-            type: n.type,
-            entity_type: n.entity_type,
-            entity_id: String(n.entity_id),
-            title: n.title.slice(0, 500),
-            summary: (n.summary ?? '').slice(0, 2000),
-            data: n.data ?? {},
-            priority: n.priority ?? 'normal',
-          }),
-        );
-        const res = await db.batch(stmts);
-        for (let i = 0; i < ops.length; i++) {
-          await ctx.events.emit({
-            type: 'inbox_item_created',
-            agent: actor,
-            projectId: null,
-            summary: n.title.slice(0, 200),
-            data: { inbox_id: Number(res[i].rows[0].id), operator_id: ops[i].id, type: n.type },
-          });
+        // Each item is followed by its event, which names the id that insert just got: one batch.
+        const w = atomicWrite(ctx);
+        for (const o of ops) {
+          w.add(
+            null,
+            inboxRepo.insertFor(o.id, {
+              type: n.type,
+              entity_type: n.entity_type,
+              entity_id: String(n.entity_id),
+              title: n.title.slice(0, 500),
+              summary: (n.summary ?? '').slice(0, 2000),
+              data: n.data ?? {},
+              priority: n.priority ?? 'normal',
+            }),
+          ).eventWithNewId(
+            {
+              type: 'inbox_item_created',
+              agent: actor,
+              projectId: null,
+              summary: n.title.slice(0, 200),
+              data: { inbox_id: 0, operator_id: o.id, type: n.type },
+            },
+            'inbox_id',
+          );
         }
+        await w.commit();
         return ops.length;
       },
     },

@@ -1,3 +1,4 @@
+import { atomicWrite } from '../domain/events/write.js';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../auth/principal.js';
 import type { Statement } from '../db/types.js';
@@ -118,26 +119,16 @@ export async function writeConfig(
     changed.push(key);
   }
   if (stmts.length) {
-    stmts.push(
-      ctx.events.statement({
+    await atomicWrite(ctx)
+      .addAll(stmts)
+      .event({
         type: 'plugin_config_updated',
         agent: who(p),
         projectId: null,
         summary: `Updated config for plugin: ${name}`,
         data: { plugin: name, keys: changed },
-      }),
-    );
-    const res = await ctx.db.batch(stmts);
-    ctx.events.publishWritten(
-      {
-        type: 'plugin_config_updated',
-        agent: who(p),
-        projectId: null,
-        summary: `Updated config for plugin: ${name}`,
-        data: { plugin: name, keys: changed },
-      },
-      Number(res[res.length - 1].rows[0].id),
-    );
+      })
+      .commit();
   }
   // The write response carries the masked view, never a stored secret (SEC-39).
   return { ok: true, config: await readConfig(ctx, host, name) };
@@ -154,17 +145,11 @@ async function setEnabled(
 ) {
   const ev = { type, agent: who(p), projectId: null, summary, data };
   // Flag change and its event in one batch; the event is written only if the flag changed.
-  const flip = pluginsRepo.setEnabled(name, enabled);
-  const res = await ctx.db.batch([
-    flip,
-    {
-      sql: `INSERT INTO events (type, agent, project_id, summary, data) SELECT ?, ?, NULL, ?, ? WHERE changes() > 0 RETURNING id`,
-      args: [type, ev.agent, summary, JSON.stringify(data)],
-    },
-  ]);
-  const changed = res[0].rows.length > 0;
-  if (changed) ctx.events.publishWritten(ev, Number(res[1].rows[0].id));
-  return changed;
+  const res = await atomicWrite(ctx)
+    .add('flip', pluginsRepo.setEnabled(name, enabled))
+    .eventIfChanged(ev)
+    .commit();
+  return res.rows('flip').length > 0;
 }
 
 /** Takes effect on the next request and the next event: routes and hooks read the flag live (W9). */
@@ -214,23 +199,13 @@ export async function uninstallPlugin(ctx: AppContext, host: PluginHost, p: Prin
   await rowOr404(ctx, name);
   await host.ready;
   const data = { plugin: name, purge };
-  const res = await ctx.db.batch([
-    { sql: "UPDATE plugins SET enabled = 0, updated_at = datetime('now') WHERE name = ?", args: [name] },
-    pluginsRepo.clearConfig(name),
-    ...(purge ? [pluginsRepo.clearMigrations(name)] : []),
-    ctx.events.statement({
-      type: 'plugin_uninstalled',
-      agent: who(p),
-      projectId: null,
-      summary: `Uninstalled plugin: ${name}`,
-      data,
-    }),
-  ]);
+  await atomicWrite(ctx)
+    .add(null, { sql: "UPDATE plugins SET enabled = 0, updated_at = datetime('now') WHERE name = ?", args: [name] })
+    .add(null, pluginsRepo.clearConfig(name))
+    .addAll(purge ? [pluginsRepo.clearMigrations(name)] : [])
+    .event({ type: 'plugin_uninstalled', agent: who(p), projectId: null, summary: `Uninstalled plugin: ${name}`, data })
+    .commit();
   host.flagsChanged();
-  ctx.events.publishWritten(
-    { type: 'plugin_uninstalled', agent: who(p), projectId: null, summary: `Uninstalled plugin: ${name}`, data },
-    Number(res[res.length - 1].rows[0].id),
-  );
   if (purge && host.known.has(name)) {
     const pdb = await ctx.runtime.pluginDb(name);
     const tables = await pdb.all<{ name: string }>(

@@ -1,3 +1,4 @@
+import { atomicWrite } from '../events/write.js';
 import { Hono } from 'hono';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
@@ -23,11 +24,7 @@ export function adminControlRoutes(app: AppContext) {
     const ev = frozen
       ? { type: 'admin_frozen', agent: who, summary: `${who} froze Claude Admin` }
       : { type: 'admin_unfrozen', agent: who, summary: `${who} unfroze Claude Admin` };
-    const res = await app.db.batch([
-      configRepo.upsert('admin_status', frozen ? 'frozen' : 'coordinator', who),
-      app.events.statement(ev),
-    ]);
-    app.events.publishWritten(ev, Number(res[1].rows[0]?.id ?? null));
+    await atomicWrite(app).add(null, configRepo.upsert('admin_status', frozen ? 'frozen' : 'coordinator', who)).event(ev).commit();
     return c.json(
       frozen
         ? { ok: true, admin_status: 'frozen', message: 'Claude Admin frozen. All work assignments paused.' }

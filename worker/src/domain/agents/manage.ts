@@ -1,3 +1,4 @@
+import { atomicWrite } from '../events/write.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { isSelfOrAdmin } from '../../auth/principal.js';
@@ -225,12 +226,11 @@ export async function removeAgent(app: AppContext, id: string) {
     summary: `Admin removed agent: ${id}`,
     data: { agent_id: id },
   };
-  const results = await app.db.batch([
-    ...agentWrites.removalStatements(id),
-    savepointsRepo.deleteForAgent(id),
-    app.events.statement(ev),
-  ]);
+  await atomicWrite(app)
+    .addAll(agentWrites.removalStatements(id))
+    .add(null, savepointsRepo.deleteForAgent(id))
+    .event(ev)
+    .commit();
   app.keyCache.forgetAgent(id);
-  app.events.publishWritten(ev, Number(results[results.length - 1].rows[0]?.id ?? null));
   return { ok: true, deleted: id };
 }

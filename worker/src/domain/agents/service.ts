@@ -1,3 +1,4 @@
+import { atomicWrite } from '../events/write.js';
 import type { AppContext } from '../../context.js';
 import type { Statement } from '../../db/types.js';
 import type { Principal } from '../../auth/principal.js';
@@ -59,7 +60,7 @@ export class AgentService {
   constructor(private readonly app: AppContext) {}
 
   async register(input: RegisterInput, actor: Principal, baseUrl: string) {
-    const { db, events } = this.app;
+    const { db } = this.app;
     if (await agentsRepo.get(db, input.id)) throw conflict(`Agent ${input.id} already exists`);
     // The template is resolved before anything is written (spec 02 §3.1 step 3, REL-18).
     const template = input.template_id ? await templatesRepo.get(db, input.template_id) : undefined;
@@ -89,13 +90,12 @@ export class AgentService {
       data: { agent_id: input.id, by: actor.who },
     };
     try {
-      const [, evRes] = await db.batch([
-        insert,
-        events.statement(ev),
-        ...this.afterRegister(input.id),
-        ...templatesRepo.joinTeams(input.id, teamIds),
-      ]);
-      events.publishWritten(ev, Number(evRes.rows[0]?.id ?? null));
+      await atomicWrite(this.app)
+        .add(null, insert)
+        .event(ev)
+        .addAll(this.afterRegister(input.id))
+        .addAll(templatesRepo.joinTeams(input.id, teamIds))
+        .commit();
     } catch (err) {
       if (/UNIQUE|constraint/i.test((err as Error).message)) throw conflict(`Agent ${input.id} already exists`);
       throw err;
@@ -122,7 +122,7 @@ export class AgentService {
 
   /** Replaces the key; the old one stops working immediately (cache dropped too). */
   async rotateKey(agentId: string, by: 'admin' | 'self') {
-    const { db, events, keyCache } = this.app;
+    const { db, keyCache } = this.app;
     const agent = await agentsRepo.get(db, agentId);
     if (!agent) throw notFound('Agent not found');
     const apiKey = generateAgentKey();
@@ -130,12 +130,8 @@ export class AgentService {
       by === 'admin'
         ? { type: 'agent_key_regenerated', agent: '__admin__', summary: `Admin regenerated key for: ${agentId}` }
         : { type: 'agent_key_rotated', agent: agentId, summary: `${agentId} rotated their API key` };
-    const [, evRes] = await db.batch([
-      agentsRepo.setKeyHash(agentId, await hashAgentKey(apiKey)),
-      events.statement(ev),
-    ]);
+    await atomicWrite(this.app).add(null, agentsRepo.setKeyHash(agentId, await hashAgentKey(apiKey))).event(ev).commit();
     keyCache.forgetAgent(agentId);
-    events.publishWritten(ev, Number(evRes.rows[0]?.id ?? null));
     return {
       id: agentId,
       api_key: apiKey,

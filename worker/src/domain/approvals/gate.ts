@@ -1,3 +1,4 @@
+import { atomicWrite } from '../events/write.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { AppError, badRequest } from '../../http/errors.js';
@@ -62,15 +63,18 @@ export async function checkApprovalGate(
   if (bound !== null && target && !subjectMatches(bound, target)) {
     throw refuse(`Approval #${id} is for ${bound}, not ${target.kind} ${String(target.id)}`);
   }
-  const used = await approvalsRepo.markExecuted(app.db, id);
+  const used = await atomicWrite(app)
+    .add(null, approvalsRepo.markExecuted(id))
+    .requireChanged('approval used')
+    .event({
+      type: 'approval_executed',
+      agent: p.who,
+      projectId: row.project_id,
+      summary: `${p.who} executed [${row.action_type}] ${row.title}`,
+      data: { approval_id: id },
+    })
+    .commitUnlessAborted();
   if (!used) throw refuse(`Approval #${id} is executed, not approved`);
-  await app.events.emit({
-    type: 'approval_executed',
-    agent: p.who,
-    projectId: row.project_id,
-    summary: `${p.who} executed [${row.action_type}] ${row.title}`,
-    data: { approval_id: id },
-  });
   return { approval_id: id };
 }
 

@@ -322,12 +322,13 @@ export const approvalsRepo = {
   },
 
   /** approved → executed, once (the gate's single use, and PUT …/executed). */
-  markExecuted(db: Queryable, id: number) {
-    return db.get<ApprovalRow>(
-      `UPDATE approvals SET status = 'executed', executed_at = datetime('now'), updated_at = datetime('now')
+  /** approved → executed as one conditional UPDATE; batch it with its event (abort when it matched nothing). */
+  markExecuted(id: number): Statement {
+    return {
+      sql: `UPDATE approvals SET status = 'executed', executed_at = datetime('now'), updated_at = datetime('now')
        WHERE id = ? AND status = 'approved' RETURNING *`,
-      [id],
-    );
+      args: [id],
+    };
   },
 
   /** Human voters who can exist on this instance: every studio user plus the admin key. */

@@ -1,3 +1,4 @@
+import { atomicWrite } from '../events/write.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { agentProjectIds, assertProjectScope } from '../../auth/scope.js';
@@ -275,16 +276,27 @@ export class ApprovalService {
           approved: `APPROVED: ${base} — Quorum reached`,
           denied: `DENIED: ${base}${reasonDeny ? ` — ${reasonDeny}` : ''}`,
         };
+    const voteEv = { type: 'approval_vote', agent: voter, projectId: row.project_id };
     const res = await this.app.db.batch([
       approvalsRepo.upsertVote(row.id, voter, key, vote, notes),
       approvalsRepo.syncApprovalCount(row.id),
       approvalsRepo.decide(row.id, voter, reasonDeny, token, direct ? direct.reason : null),
       ...approvalsRepo.decisionEffects(row.id, token, ev, notice),
+      // A vote that leaves the approval pending is recorded in the same batch (issue 17); its
+      // summary counts the approvals stored at that point.
+      this.app.events.statementPerRow(voteEv, {
+        summarySql: "? || (SELECT COUNT(*) FROM approval_votes WHERE approval_id = ? AND vote = 'approve') || ?",
+        dataSql: "json_object('approval_id', CAST(? AS INTEGER), 'vote', ?)",
+        rest: "WHERE EXISTS (SELECT 1 FROM approvals WHERE id = ? AND status = 'pending')",
+        args: [`${voter} voted ${vote} on #${row.id} (`, row.id, `/${row.required_approvals})`, row.id, vote, row.id],
+      }),
     ]);
     if (res[0].rows.length === 0) {
       const now = await this.load(row.id);
       throw badRequest(`Approval is already ${now.status}`);
     }
+    // Written only when the vote left the approval pending (so none when this vote decided it).
+    this.app.events.publishReturned(voteEv, res[res.length - 1].rows);
     const tally = (await approvalsRepo.tally(this.app.db, row.id)) ?? { approves: 0, denies: 0 };
     const votes = { approves: Number(tally.approves), denies: Number(tally.denies) };
     const decided = res[2].rows[0] as unknown as ApprovalRow | undefined;
@@ -300,13 +312,6 @@ export class ApprovalService {
       // Another voter's concurrent vote decided it; report the outcome.
       return { ok: true, status: fresh.status, votes };
     }
-    await this.app.events.emit({
-      type: 'approval_vote',
-      agent: voter,
-      projectId: row.project_id,
-      summary: `${voter} voted ${vote} on #${row.id} (${votes.approves}/${row.required_approvals})`,
-      data: { approval_id: row.id, vote },
-    });
     return { ok: true, status: 'pending', votes, remaining: Math.max(0, row.required_approvals - votes.approves) };
   }
 
@@ -327,18 +332,21 @@ export class ApprovalService {
     if (!p.isAdmin && row.requester_key !== identityKey(p))
       throw forbidden('Only the requester or an admin may mark an approval executed');
     if (row.status !== 'approved') throw badRequest(`Approval is ${row.status}, not approved`);
-    const done = await approvalsRepo.markExecuted(this.app.db, row.id);
+    const done = await atomicWrite(this.app)
+      .add(null, approvalsRepo.markExecuted(row.id))
+      .requireChanged('not approved')
+      .event({
+        type: 'approval_executed',
+        agent: p.who,
+        projectId: row.project_id,
+        summary: `${p.who} executed [${row.action_type}] ${row.title}`,
+        data: { approval_id: row.id },
+      })
+      .commitUnlessAborted();
     if (!done) {
       const now = await this.load(row.id);
       throw badRequest(`Approval is ${now.status}, not approved`);
     }
-    await this.app.events.emit({
-      type: 'approval_executed',
-      agent: p.who,
-      projectId: row.project_id,
-      summary: `${p.who} executed [${row.action_type}] ${row.title}`,
-      data: { approval_id: row.id },
-    });
     return { ok: true, id: row.id, status: 'executed' };
   }
 

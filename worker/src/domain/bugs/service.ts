@@ -6,15 +6,8 @@ import { AppError, conflict, invalidEnum, notFound } from '../../http/errors.js'
 import { FROZEN_MESSAGE, assertNotFrozen, isFrozen } from '../admin/freeze.js';
 import type { EventInput } from '../events/bus.js';
 import { WebhookService } from '../webhooks/service.js';
-import {
-  acquireGuard,
-  callerId,
-  creditCompletion,
-  displayName,
-  isGuardAbort,
-  abortUnlessChanged,
-  lostAcquisition,
-} from '../tasks/sql.js';
+import { acquireGuard, callerId, creditCompletion, displayName, lostAcquisition } from '../tasks/sql.js';
+import { atomicWrite } from '../events/write.js';
 import { DEFAULT_BUG_CATEGORIES, bugsRepo, type BugRow, type WritableBugColumn } from './repo.js';
 import { assertLeaseHeld, leaseAnswer, leaseLost } from '../work-items/lease.js';
 
@@ -92,20 +85,11 @@ export async function createBug(ctx: AppContext, p: Principal, input: CreateBugI
       assignee: input.assignee ?? null,
     },
   };
-  const res = await ctx.db.batch([
-    s,
-    ctx.events.statementWithNewId(ev, 'bug_id', [`${displayName(who)} filed bug #`, `: ${input.title}`]),
-  ]);
-  const bug = res[0].rows[0] as unknown as BugRow;
-  ctx.events.publishWritten(
-    {
-      ...ev,
-      summary: `${displayName(who)} filed bug #${bug.id}: ${bug.title}`,
-      data: { ...(ev.data as object), bug_id: bug.id },
-    },
-    Number(res[1].rows[0]?.id ?? null),
-  );
-  return { ok: true, id: bug.id };
+  const res = await atomicWrite(ctx)
+    .add('bug', s)
+    .eventWithNewId(ev, 'bug_id', [`${displayName(who)} filed bug #`, `: ${input.title}`])
+    .commit();
+  return { ok: true, id: res.row<BugRow>('bug')!.id };
 }
 
 /** The claim's answers, shared by POST /bugs/:id/claim and a PUT that tries what a claim may not. */
@@ -140,14 +124,9 @@ export async function claimBug(
           data: { bug_id: bug.id, agent: agentId },
         };
   const claim = bugsRepo.claim(bug.id, agentId, !!(p.isAdmin && body.force));
-  let won: BugRow | undefined;
-  try {
-    const res = await ctx.db.batch(ev ? [claim, abortUnlessChanged(), ctx.events.statement(ev)] : [claim]);
-    won = res[0].rows[0] as unknown as BugRow | undefined;
-    if (won && ev) ctx.events.publishWritten(ev, Number(res[2].rows[0]?.id ?? null));
-  } catch (err) {
-    if (!isGuardAbort(err)) throw err;
-  }
+  const w = atomicWrite(ctx).add('claim', claim);
+  if (ev) w.requireChanged('claim lost').event(ev);
+  const won = (await w.commitUnlessAborted())?.row<BugRow>('claim');
   if (!won) {
     const now = await bugsRepo.get(ctx.db, bug.id);
     if (!now) throw notFound('Bug not found');
@@ -208,23 +187,23 @@ export async function updateBug(ctx: AppContext, p: Principal, id: number | null
         data: { bug_id: bug.id, title: bug.title, updates },
       }
     : null;
-  const stmts = [
-    bugsRepo.update(bug.id, fields, { status: bug.status, assignee: bug.assignee }, guard),
-    abortUnlessChanged(),
-  ];
-  if (ev) stmts.push(ctx.events.statement(ev));
+  const w = atomicWrite(ctx)
+    .add(null, bugsRepo.update(bug.id, fields, { status: bug.status, assignee: bug.assignee }, guard))
+    .requireChanged('bug changed');
+  if (ev) w.event(ev);
   const finished = (s: string) => s === 'fixed' || s === 'closed';
   if (input.status && finished(input.status) && !finished(bug.status)) {
-    stmts.push(creditCompletion(String(fields.assignee || bug.assignee || who), 'total_bugs_fixed'));
+    w.add(null, creditCompletion(String(fields.assignee || bug.assignee || who), 'total_bugs_fixed'));
   }
   // Webhooks commit with the update: `bug_updated` to the caller's webhooks on every PUT (spec 03
   // §6; with a status the event above carries it, otherwise it is enqueued here) and `bug_assigned`
   // to the new (else existing) assignee on an assignee or status change (spec 03 §14).
   const hooks = new WebhookService(ctx);
-  if (!ev) stmts.push(hooks.enqueueStatement('bug_updated', who, { bug_id: bug.id, title: bug.title, updates }));
+  if (!ev) w.add(null, hooks.enqueueStatement('bug_updated', who, { bug_id: bug.id, title: bug.title, updates }));
   const target = (fields.assignee as string | null | undefined) || bug.assignee;
   if ((input.assignee !== undefined || input.status) && target) {
-    stmts.push(
+    w.add(
+      null,
       hooks.enqueueStatement('bug_assigned', target, {
         bug_id: bug.id,
         title: bug.title,
@@ -232,11 +211,7 @@ export async function updateBug(ctx: AppContext, p: Principal, id: number | null
       }),
     );
   }
-  let res;
-  try {
-    res = await ctx.db.batch(stmts);
-  } catch (err) {
-    if (!isGuardAbort(err)) throw err;
+  if (!(await w.commitUnlessAborted())) {
     const now = await requireBug(ctx, bug.id);
     const lost = await lostAcquisition(ctx.db, guard, now);
     if (lost === 'lease') throw leaseLost('bug', now);
@@ -246,7 +221,6 @@ export async function updateBug(ctx: AppContext, p: Principal, id: number | null
       status: now.status,
     });
   }
-  if (ev) ctx.events.publishWritten(ev, Number(res[2].rows[0]?.id ?? null));
   hooks.kick();
   return { ok: true, id: bug.id };
 }
@@ -261,8 +235,8 @@ export async function deleteBug(ctx: AppContext, p: Principal, id: number | null
     summary: `${who} deleted bug #${bug.id}`,
     data: { bug_id: bug.id },
   };
-  const res = await ctx.db.batch([bugsRepo.delete(bug.id), ctx.events.statement(ev)]);
-  if (!res[0].rows[0]) throw notFound('Bug not found');
-  ctx.events.publishWritten(ev, Number(res[1].rows[0]?.id ?? null));
+  // A bug deleted concurrently records no event.
+  const deleted = await atomicWrite(ctx).add(null, bugsRepo.delete(bug.id)).requireChanged('gone').event(ev).commitUnlessAborted();
+  if (!deleted) throw notFound('Bug not found');
   return { ok: true, id: bug.id };
 }

@@ -102,25 +102,6 @@ export const channelsRepo = {
     );
   },
 
-  /** A new channel, or undefined when the slug is taken. */
-  insert(
-    db: Queryable,
-    c: {
-      name: string;
-      slug: string;
-      type: string;
-      description: string;
-      linked_type: string | null;
-      linked_id: string | null;
-      created_by: string;
-    },
-  ) {
-    return db.get<ChannelRow>(
-      `INSERT INTO channels (name, slug, type, description, linked_type, linked_id, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(slug) DO NOTHING RETURNING *`,
-      [c.name, c.slug, c.type, c.description, c.linked_type, c.linked_id, c.created_by],
-    );
-  },
   /** Channel insert and its members, in one batch (members find the row by slug): for DMs, whose slug names exactly their two members. */
   createStatements(
     c: {
@@ -149,10 +130,11 @@ export const channelsRepo = {
       args: [m.user_id, m.user_type, m.role, slug],
     };
   },
-  update(db: Queryable, id: number, f: { name?: string; description?: string; status?: string }) {
+  /** The UPDATE for the given fields; null when there is nothing to write. */
+  update(id: number, f: { name?: string; description?: string; status?: string }): Statement | null {
     const { sets, args } = assignments(f);
-    if (!sets.length) return channelsRepo.get(db, id);
-    return db.get<ChannelRow>(`UPDATE channels SET ${sets.join(', ')} WHERE id = ? RETURNING *`, [...args, id]);
+    if (!sets.length) return null;
+    return { sql: `UPDATE channels SET ${sets.join(', ')} WHERE id = ? RETURNING *`, args: [...args, id] };
   },
   /** Members and read markers go with the channel; posts keep their (dangling) channel_id. */
   deleteStatements(id: number): Statement[] {
@@ -174,16 +156,14 @@ export const channelsRepo = {
   member(db: Queryable, channelId: number, userId: string) {
     return db.get<MemberRow>('SELECT * FROM channel_members WHERE channel_id = ? AND user_id = ?', [channelId, userId]);
   },
-  addMember(db: Queryable, channelId: number, m: NewMember) {
-    return db.run('INSERT OR IGNORE INTO channel_members (channel_id, user_id, user_type, role) VALUES (?, ?, ?, ?)', [
-      channelId,
-      m.user_id,
-      m.user_type,
-      m.role,
-    ]);
+  addMember(channelId: number, m: NewMember): Statement {
+    return {
+      sql: 'INSERT OR IGNORE INTO channel_members (channel_id, user_id, user_type, role) VALUES (?, ?, ?, ?)',
+      args: [channelId, m.user_id, m.user_type, m.role],
+    };
   },
-  removeMember(db: Queryable, channelId: number, userId: string) {
-    return db.run('DELETE FROM channel_members WHERE channel_id = ? AND user_id = ?', [channelId, userId]);
+  removeMember(channelId: number, userId: string): Statement {
+    return { sql: 'DELETE FROM channel_members WHERE channel_id = ? AND user_id = ?', args: [channelId, userId] };
   },
   removeMemberBySlug(slug: string, userId: string): Statement {
     return {

@@ -2,6 +2,7 @@ import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
 import { canonicalWho } from '../operators/service.js';
+import { atomicWrite } from '../events/write.js';
 import { channelsRepo, PROTECTED_SLUGS, type ChannelReadScope, type ChannelRow, type NewMember } from './repo.js';
 
 export const CHANNEL_TYPES = ['general', 'announcement', 'team', 'project', 'task', 'plan', 'bug'] as const;
@@ -103,24 +104,23 @@ export class ChannelService {
     // DM and team channels are named by the server (§9.2, §9.4); a pre-created `dm-a-b` or
     // `team-x` would let its creator sit inside someone else's conversation.
     if (!p.isAdmin && /^(dm|team)-/.test(input.slug)) throw badRequest('slug: the prefixes dm- and team- are reserved');
-    // Members are added only to a channel this request created — never to an existing one
-    // whose slug was reused (the read decides the writes, hence a transaction).
-    const row = await this.app.db.transaction(async (tx) => {
-      const ch = await channelsRepo.insert(tx, { ...input, created_by: c.who });
-      if (!ch) return undefined;
-      for (const m of input.members) await channelsRepo.addMember(tx, ch.id, m);
-      return ch;
-    });
+    // Members are added only to a channel this request created — never to an existing one whose
+    // slug was reused: a taken slug aborts the batch before them. The event names the new id.
+    const [insert, ...members] = channelsRepo.createStatements({ ...input, created_by: c.who }, input.members);
+    const res = await atomicWrite(this.app)
+      .add('channel', insert)
+      .requireChanged('slug taken')
+      .eventWithNewId(
+        { type: 'channel_created', agent: c.who, summary: `${c.who} created channel ${input.name}`, data: { channel_id: 0 } },
+        'channel_id',
+      )
+      .addAll(members)
+      .commitUnlessAborted();
+    const row = res?.row<ChannelRow>('channel');
     if (!row) {
       const existing = await channelsRepo.bySlug(this.app.db, input.slug);
       throw conflict('Channel slug already exists', { channel_id: existing?.id });
     }
-    await this.app.events.emit({
-      type: 'channel_created',
-      agent: c.who,
-      summary: `${c.who} created channel ${row.name}`,
-      data: { channel_id: row.id },
-    });
     return { ok: true as const, id: row.id, name: row.name, slug: row.slug };
   }
 
@@ -166,26 +166,31 @@ export class ChannelService {
     const ch = await this.channel(id);
     if (!(await this.canManage(ch, await this.caller(p))))
       throw forbidden('Only channel admins can change this channel');
-    await channelsRepo.update(this.app.db, ch.id, f);
-    await this.app.events.emit({
-      type: 'channel_updated',
-      agent: p.who,
-      summary: `${p.who} updated channel ${f.name ?? ch.name}`,
-      data: { channel_id: ch.id },
-    });
+    const change = channelsRepo.update(ch.id, f);
+    await atomicWrite(this.app)
+      .addAll(change ? [change] : [])
+      .event({
+        type: 'channel_updated',
+        agent: p.who,
+        summary: `${p.who} updated channel ${f.name ?? ch.name}`,
+        data: { channel_id: ch.id },
+      })
+      .commit();
     return { ok: true as const, id: ch.id };
   }
 
   async remove(p: Principal, id: number | null) {
     const ch = await this.channel(id);
     if (PROTECTED_SLUGS.has(ch.slug)) throw forbidden('Cannot delete protected channel');
-    await this.app.db.batch(channelsRepo.deleteStatements(ch.id));
-    await this.app.events.emit({
-      type: 'channel_deleted',
-      agent: p.who,
-      summary: `${p.who} deleted channel ${ch.name}`,
-      data: { channel_id: ch.id },
-    });
+    await atomicWrite(this.app)
+      .addAll(channelsRepo.deleteStatements(ch.id))
+      .event({
+        type: 'channel_deleted',
+        agent: p.who,
+        summary: `${p.who} deleted channel ${ch.name}`,
+        data: { channel_id: ch.id },
+      })
+      .commit();
     return { ok: true as const, deleted: ch.id };
   }
 
@@ -201,16 +206,21 @@ export class ChannelService {
     const c = await this.caller(p);
     const selfJoin = m.user_id === c.who && m.role === 'member' && ch.type !== 'dm' && ch.type !== 'announcement';
     if (!selfJoin && !(await this.canManage(ch, c))) throw forbidden('Only channel admins can add members');
-    const r = await channelsRepo.addMember(this.app.db, ch.id, m);
-    if (r.changes) {
-      await this.app.events.emit({
-        type: 'channel_member_added',
-        agent: c.who,
-        summary: `${m.user_id} joined ${ch.name}`,
-        data: { channel_id: ch.id, user_id: m.user_id },
-      });
-    }
-    return { ok: true as const, added: r.changes > 0, channel_id: ch.id, user_id: m.user_id };
+    // The event only when the membership is new (INSERT OR IGNORE changed a row).
+    const r = await atomicWrite(this.app)
+      .add(null, channelsRepo.addMember(ch.id, m))
+      .eventIfChanged(
+        {
+          type: 'channel_member_added',
+          agent: c.who,
+          summary: `${m.user_id} joined ${ch.name}`,
+          data: { channel_id: ch.id, user_id: m.user_id },
+        },
+        'event',
+      )
+      .commit();
+    const added = r.eventsOf('event').length > 0;
+    return { ok: true as const, added, channel_id: ch.id, user_id: m.user_id };
   }
 
   async removeMember(p: Principal, id: number | null, userId: string) {
@@ -218,16 +228,19 @@ export class ChannelService {
     const c = await this.caller(p);
     const selfLeave = userId === c.who && ch.type !== 'dm';
     if (!selfLeave && !(await this.canManage(ch, c))) throw forbidden('Only channel admins can remove members');
-    const r = await channelsRepo.removeMember(this.app.db, ch.id, userId);
-    if (r.changes) {
-      await this.app.events.emit({
-        type: 'channel_member_removed',
-        agent: c.who,
-        summary: `${userId} left ${ch.name}`,
-        data: { channel_id: ch.id, user_id: userId },
-      });
-    }
-    return { ok: true as const, removed: r.changes > 0 };
+    const r = await atomicWrite(this.app)
+      .add(null, channelsRepo.removeMember(ch.id, userId))
+      .eventIfChanged(
+        {
+          type: 'channel_member_removed',
+          agent: c.who,
+          summary: `${userId} left ${ch.name}`,
+          data: { channel_id: ch.id, user_id: userId },
+        },
+        'event',
+      )
+      .commit();
+    return { ok: true as const, removed: r.eventsOf('event').length > 0 };
   }
 
   async messages(p: Principal, id: number | null, q: { before?: number; after?: number; limit: number }) {
@@ -249,16 +262,19 @@ export class ChannelService {
       if (ch.type === 'announcement' && member?.role !== 'admin')
         throw forbidden('Only channel admins can post in announcement channels');
     }
-    const [ins] = await this.app.db.batch([
-      channelsRepo.insertPost(ch.id, c.who, content, JSON.stringify(metadata ?? {})),
-    ]);
-    const messageId = Number(ins.rows[0]?.id ?? ins.lastInsertRowid);
-    await this.app.events.emit({
-      type: 'channel_message',
-      agent: c.who,
-      summary: `${c.who} posted in ${ch.name}`,
-      data: { channel_id: ch.id, message_id: messageId },
-    });
+    const res = await atomicWrite(this.app)
+      .add('post', channelsRepo.insertPost(ch.id, c.who, content, JSON.stringify(metadata ?? {})))
+      .eventWithNewId(
+        {
+          type: 'channel_message',
+          agent: c.who,
+          summary: `${c.who} posted in ${ch.name}`,
+          data: { channel_id: ch.id, message_id: 0 },
+        },
+        'message_id',
+      )
+      .commit();
+    const messageId = Number(res.row('post')!.id);
     return { ok: true as const, id: messageId, channel_id: ch.id };
   }
 

@@ -55,20 +55,20 @@ export const conceptsRepo = {
     );
   },
 
-  insert(db: Queryable, c: { name: string; type: string; description: string; data: string; by: string }) {
-    return db.get<ConceptRow>(
-      'INSERT INTO concepts (name, type, description, data, created_by) VALUES (?, ?, ?, ?, ?) RETURNING *',
-      [c.name, c.type, c.description, c.data, c.by],
-    );
+  insert(c: { name: string; type: string; description: string; data: string; by: string }): Statement {
+    return {
+      sql: 'INSERT INTO concepts (name, type, description, data, created_by) VALUES (?, ?, ?, ?, ?) RETURNING *',
+      args: [c.name, c.type, c.description, c.data, c.by],
+    };
   },
 
-  update(db: Queryable, id: number, fields: Partial<Pick<ConceptRow, 'name' | 'type' | 'description' | 'data'>>) {
+  update(id: number, fields: Partial<Pick<ConceptRow, 'name' | 'type' | 'description' | 'data'>>): Statement {
     const cols = Object.keys(fields) as (keyof typeof fields)[];
-    return db.get<ConceptRow>(
-      `UPDATE concepts SET ${cols.map((c) => `${c} = ?`).join(', ')}, version = version + 1, updated_at = datetime('now')
+    return {
+      sql: `UPDATE concepts SET ${cols.map((c) => `${c} = ?`).join(', ')}, version = version + 1, updated_at = datetime('now')
        WHERE id = ? RETURNING *`,
-      [...cols.map((c) => fields[c] as string), id],
-    );
+      args: [...cols.map((c) => fields[c] as string), id],
+    };
   },
 
   /** Links go with the concept explicitly (not only by FK cascade, which a remote DB may not enforce). */
@@ -79,15 +79,14 @@ export const conceptsRepo = {
     ];
   },
 
-  link(db: Queryable, conceptId: number, projectId: string, by: string) {
-    return db.run('INSERT OR IGNORE INTO project_concepts (project_id, concept_id, linked_by) VALUES (?, ?, ?)', [
-      projectId,
-      conceptId,
-      by,
-    ]);
+  link(conceptId: number, projectId: string, by: string): Statement {
+    return {
+      sql: 'INSERT OR IGNORE INTO project_concepts (project_id, concept_id, linked_by) VALUES (?, ?, ?)',
+      args: [projectId, conceptId, by],
+    };
   },
 
-  unlink(db: Queryable, conceptId: number, projectId: string) {
-    return db.run('DELETE FROM project_concepts WHERE concept_id = ? AND project_id = ?', [conceptId, projectId]);
+  unlink(conceptId: number, projectId: string): Statement {
+    return { sql: 'DELETE FROM project_concepts WHERE concept_id = ? AND project_id = ?', args: [conceptId, projectId] };
   },
 };

@@ -3,6 +3,7 @@ import type { Principal } from '../../auth/principal.js';
 import { assertProjectScope, inProjectScope } from '../../auth/scope.js';
 import { forbidden, notFound } from '../../http/errors.js';
 import { checkApprovalGate } from '../approvals/gate.js';
+import { atomicWrite } from '../events/write.js';
 import { conceptsRepo, parseData, type ConceptRow } from './repo.js';
 
 export const CONCEPT_TYPES = ['character', 'style', 'ruleset', 'library', 'brand', 'custom'] as const;
@@ -54,13 +55,19 @@ export class ConceptService {
   }
 
   async create(p: Principal, input: { name: string; type: string; description: string; data: unknown }) {
-    const row = await conceptsRepo.insert(this.app.db, { ...input, data: encodeData(input.data), by: p.who });
-    await this.app.events.emit({
-      type: 'concept_created',
-      agent: p.who,
-      summary: `Created concept: ${input.name} (${input.type})`,
-      data: { concept_id: row!.id },
-    });
+    const res = await atomicWrite(this.app)
+      .add('concept', conceptsRepo.insert({ ...input, data: encodeData(input.data), by: p.who }))
+      .eventWithNewId(
+        {
+          type: 'concept_created',
+          agent: p.who,
+          summary: `Created concept: ${input.name} (${input.type})`,
+          data: { concept_id: 0 },
+        },
+        'concept_id',
+      )
+      .commit();
+    const row = res.row<ConceptRow>('concept');
     return { ...row!, data: parseData(row!.data), projects: [] };
   }
 
@@ -77,14 +84,18 @@ export class ConceptService {
     if (fields.description !== undefined) set.description = fields.description;
     if (fields.data !== undefined) set.data = encodeData(fields.data);
     if (Object.keys(set).length === 0) return this.withProjects(row);
-    const updated = await conceptsRepo.update(this.app.db, row.id, set);
+    const res = await atomicWrite(this.app)
+      .add('concept', conceptsRepo.update(row.id, set))
+      .requireChanged('concept gone')
+      .event({
+        type: 'concept_updated',
+        agent: p.who,
+        summary: `Updated concept: ${set.name ?? row.name}`,
+        data: { concept_id: row.id },
+      })
+      .commitUnlessAborted();
+    const updated = res?.row<ConceptRow>('concept');
     if (!updated) throw notFound('Concept not found');
-    await this.app.events.emit({
-      type: 'concept_updated',
-      agent: p.who,
-      summary: `Updated concept: ${updated.name}`,
-      data: { concept_id: row.id },
-    });
     return this.withProjects(updated);
   }
 
@@ -99,40 +110,40 @@ export class ConceptService {
       summary: `${p.who} deleted concept: ${row.name}`,
       data: { concept_id: row.id },
     };
-    const res = await this.app.db.batch([...conceptsRepo.deleteWithLinks(row.id), this.app.events.statement(ev)]);
-    this.app.events.publishWritten(ev, Number(res[2].rows[0]?.id ?? null));
+    await atomicWrite(this.app).addAll(conceptsRepo.deleteWithLinks(row.id)).event(ev).commit();
     return gate.approval_warning ? { ok: true, approval_warning: gate.approval_warning } : { ok: true };
   }
 
   async link(p: Principal, id: number | null, projectId: string) {
     const row = await this.load(id);
     await assertProjectScope(this.app.db, p, projectId, { write: true });
-    const r = await conceptsRepo.link(this.app.db, row.id, projectId, p.who);
-    if (r.changes > 0) {
-      await this.app.events.emit({
+    // The event only when the link is new (INSERT OR IGNORE changed a row).
+    await atomicWrite(this.app)
+      .add(null, conceptsRepo.link(row.id, projectId, p.who))
+      .eventIfChanged({
         type: 'concept_linked',
         agent: p.who,
         projectId,
         summary: `Linked concept "${row.name}" to project ${projectId}`,
         data: { concept_id: row.id },
-      });
-    }
+      })
+      .commit();
     return { ok: true, concept_id: row.id, project: projectId };
   }
 
   async unlink(p: Principal, id: number | null, projectId: string) {
     await assertProjectScope(this.app.db, p, projectId, { write: true });
     if (id === null) return { ok: true };
-    const r = await conceptsRepo.unlink(this.app.db, id, projectId);
-    if (r.changes > 0) {
-      await this.app.events.emit({
+    await atomicWrite(this.app)
+      .add(null, conceptsRepo.unlink(id, projectId))
+      .eventIfChanged({
         type: 'concept_unlinked',
         agent: p.who,
         projectId,
         summary: `Unlinked concept #${id} from project ${projectId}`,
         data: { concept_id: id },
-      });
-    }
+      })
+      .commit();
     return { ok: true };
   }
 

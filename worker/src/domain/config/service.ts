@@ -1,3 +1,4 @@
+import { atomicWrite } from '../events/write.js';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
@@ -98,9 +99,8 @@ export class ConfigService {
     const text = encodeConfigValue(key, value);
     const before = await configRepo.value(this.app.db, key);
     const who = p.who;
-    const { events } = this.app;
     const changed = { type: 'config_changed', agent: who, summary: `Config ${key} updated`, data: { key } };
-    const stmts = [configRepo.upsert(key, text, who), events.statement(changed)];
+    const w = atomicWrite(this.app).add(null, configRepo.upsert(key, text, who)).event(changed);
     // Setting admin_status here is the kill switch too (spec 01 §5.2): same events as /admin/override.
     let semantic: { type: string; agent: string; summary: string } | null = null;
     if (key === 'admin_status' && before !== text) {
@@ -108,11 +108,9 @@ export class ConfigService {
         text === 'frozen'
           ? { type: 'admin_frozen', agent: who, summary: `${who} froze Claude Admin` }
           : { type: 'admin_unfrozen', agent: who, summary: `${who} unfroze Claude Admin` };
-      stmts.push(events.statement(semantic));
+      w.event(semantic);
     }
-    const res = await this.app.db.batch(stmts);
-    events.publishWritten(changed, Number(res[1].rows[0]?.id ?? null));
-    if (semantic) events.publishWritten(semantic, Number(res[2].rows[0]?.id ?? null));
+    await w.commit();
     return { key, value: text };
   }
 }

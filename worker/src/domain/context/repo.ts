@@ -136,9 +136,7 @@ export const contextRepo = {
    * statement, so concurrent creators never exceed the cap. The cap counts keys of the same
    * owner in that namespace (weak spot C3): nobody can fill it for another project.
    */
-  insertNew(
-    db: Queryable,
-    k: {
+  insertNew(k: {
       namespace: string;
       key: string;
       data: string;
@@ -147,16 +145,15 @@ export const contextRepo = {
       by: string;
       project_id: string | null;
       now: string;
-    },
-  ) {
-    return db.get<ContextKeyRow>(
-      `INSERT INTO context_keys (namespace, key, data, category, expires_at, updated_by, project_id, version)
+  }): Statement {
+    return {
+      sql: `INSERT INTO context_keys (namespace, key, data, category, expires_at, updated_by, project_id, version)
        SELECT ?, ?, ?, ?, ?, ?, ?, 1
        WHERE (SELECT COUNT(*) FROM context_keys WHERE namespace = ? AND project_id IS ? AND ${LIVE}) < ${NAMESPACE_CAP}
        ON CONFLICT(namespace, key) DO NOTHING
        RETURNING *`,
-      [k.namespace, k.key, k.data, k.category, k.expires_at, k.by, k.project_id, k.namespace, k.project_id, k.now],
-    );
+      args: [k.namespace, k.key, k.data, k.category, k.expires_at, k.by, k.project_id, k.namespace, k.project_id, k.now],
+    };
   },
 
   /**
@@ -196,8 +193,8 @@ export const contextRepo = {
     };
   },
 
-  deleteIds(db: Queryable, ids: number[]) {
-    return db.run(`DELETE FROM context_keys WHERE id IN (${ids.map(() => '?').join(', ')})`, ids);
+  deleteIds(ids: number[]): Statement {
+    return { sql: `DELETE FROM context_keys WHERE id IN (${ids.map(() => '?').join(', ')})`, args: ids };
   },
 
   history(db: Queryable, namespace: string, key: string, limit: number) {

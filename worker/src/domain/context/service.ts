@@ -3,6 +3,8 @@ import type { Principal } from '../../auth/principal.js';
 import { agentProjectIds, inProjectScope } from '../../auth/scope.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
 import { assertEnforcementRules } from './enforcement.js';
+import type { EventInput } from '../events/bus.js';
+import { atomicWrite } from '../events/write.js';
 import { contextRepo, NAMESPACE_CAP, type ContextKeyRow } from './repo.js';
 
 /** Namespaces the server itself reads (policy, roles, admin caches): admin-write-only (SEC-17, C4). */
@@ -141,7 +143,7 @@ export class ContextService {
    * it read. With `expected_version` a stale writer gets 409; without it the write retries on
    * the fresh value so a merge never loses a concurrent writer's fields.
    */
-  async write(p: Principal, w: KeyWrite): Promise<ContextKeyRow> {
+  async write(p: Principal, w: KeyWrite, event?: (version: number) => EventInput): Promise<ContextKeyRow> {
     if (w.data === undefined) throw badRequest('data field is required');
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const existing = await this.live(w.namespace, w.key);
@@ -157,24 +159,30 @@ export class ContextService {
       const expires = this.expiryOf(w, existing);
       if (!existing) {
         const owner = this.ownerFor(p, w);
-        const row = await contextRepo.insertNew(this.app.db, {
-          namespace: w.namespace,
-          key: w.key,
-          data,
-          category,
-          expires_at: expires,
-          by: p.who,
-          project_id: owner,
-          now: this.nowIso(),
-        });
+        // The key and its event commit together (issue 17); a full namespace or a lost race writes neither.
+        const created = atomicWrite(this.app).add(
+          'key',
+          contextRepo.insertNew({
+            namespace: w.namespace,
+            key: w.key,
+            data,
+            category,
+            expires_at: expires,
+            by: p.who,
+            project_id: owner,
+            now: this.nowIso(),
+          }),
+        );
+        if (event) created.requireChanged('not created').event(event(1));
+        const row = (await created.commitUnlessAborted())?.row<ContextKeyRow>('key');
         if (row) return row;
         if (!(await contextRepo.get(this.app.db, w.namespace, w.key))) {
           throw conflict(`Namespace ${w.namespace} is full (${NAMESPACE_CAP} keys)`);
         }
         continue; // someone created it first: go round as an overwrite (or a CAS conflict)
       }
-      const res = await this.app.db.batch(
-        contextRepo.overwrite({
+      const row = await this.overwrite(
+        {
           namespace: w.namespace,
           key: w.key,
           version: existing.version,
@@ -182,24 +190,35 @@ export class ContextService {
           category,
           expires_at: expires,
           by: p.who,
-        }),
+        },
+        event?.(existing.version + 1),
       );
-      const row = res[1].rows[0] as unknown as ContextKeyRow | undefined;
       if (row) return row;
     }
     if (w.expected_version !== undefined) throw conflict('Version conflict', { expected_version: w.expected_version });
     throw conflict('Too many concurrent writers on this key; retry');
   }
 
+  /**
+   * The overwrite's compare-and-set with its event in one batch: null (nothing written) when the
+   * key moved on since it was read.
+   */
+  private async overwrite(k: Parameters<typeof contextRepo.overwrite>[0], event: EventInput | undefined) {
+    const [history, update, trim] = contextRepo.overwrite(k);
+    const w = atomicWrite(this.app).add(null, history).add('key', update);
+    if (event) w.requireChanged('version moved').event(event);
+    const res = await w.add(null, trim).commitUnlessAborted();
+    return res?.row<ContextKeyRow>('key');
+  }
+
   async put(p: Principal, w: KeyWrite) {
-    const row = await this.write(p, w);
-    await this.app.events.emit({
+    const row = await this.write(p, w, (version) => ({
       type: 'context_key_updated',
       agent: p.who,
       projectId: w.namespace,
       summary: `${p.who} updated context ${w.namespace}:${w.key}`,
-      data: { namespace: w.namespace, key: w.key, version: row.version },
-    });
+      data: { namespace: w.namespace, key: w.key, version },
+    }));
     return { ok: true, namespace: w.namespace, key: w.key, version: row.version };
   }
 
@@ -290,8 +309,8 @@ export class ContextService {
       if (!(await inProjectScope(this.app.db, p, h.project_id, { write: true }))) {
         throw forbidden(`Agent ${p.who} cannot access resources in project ${h.project_id}`);
       }
-      const res = await this.app.db.batch(
-        contextRepo.overwrite({
+      const updated = await this.overwrite(
+        {
           namespace: h.namespace,
           key: h.key,
           version: row.version,
@@ -299,17 +318,16 @@ export class ContextService {
           category: row.category,
           expires_at: row.expires_at,
           by: p.who,
-        }),
+        },
+        {
+          type: 'context_key_rollback',
+          agent: p.who,
+          projectId: h.namespace,
+          summary: `${p.who} rolled back ${h.namespace}:${h.key} to version #${historyId}`,
+          data: { namespace: h.namespace, key: h.key, history_id: historyId, version: row.version + 1 },
+        },
       );
-      const updated = res[1].rows[0] as unknown as ContextKeyRow | undefined;
       if (!updated) continue;
-      await this.app.events.emit({
-        type: 'context_key_rollback',
-        agent: p.who,
-        projectId: h.namespace,
-        summary: `${p.who} rolled back ${h.namespace}:${h.key} to version #${historyId}`,
-        data: { namespace: h.namespace, key: h.key, history_id: historyId, version: updated.version },
-      });
       return { ok: true, namespace: h.namespace, key: h.key, restored_from: historyId, version: updated.version };
     }
     throw conflict('Too many concurrent writers on this key; retry');
@@ -327,27 +345,36 @@ export class ContextService {
     if (p.kind === 'agent') await this.assertCanWrite(p, namespace, row);
     if (!row) throw notFound('Context key not found');
     // By id: exactly the row whose owner was checked; 0 changes means a concurrent delete won.
-    const r = await contextRepo.deleteIds(this.app.db, [row.id]);
-    if (r.changes === 0) throw notFound('Context key not found');
-    await this.app.events.emit({
-      type: 'context_key_deleted',
-      agent: p.who,
-      projectId: namespace,
-      summary: `${p.who} deleted context ${namespace}:${key}`,
-      data: { namespace, key },
-    });
+    const deleted = await atomicWrite(this.app)
+      .add(null, contextRepo.deleteIds([row.id]))
+      .requireChanged('already deleted')
+      .event({
+        type: 'context_key_deleted',
+        agent: p.who,
+        projectId: namespace,
+        summary: `${p.who} deleted context ${namespace}:${key}`,
+        data: { namespace, key },
+      })
+      .commitUnlessAborted();
+    if (!deleted) throw notFound('Context key not found');
     return { ok: true, deleted: `${namespace}:${key}` };
   }
 
   async bulkDelete(ids: number[]) {
-    const r = await contextRepo.deleteIds(this.app.db, ids);
-    await this.app.events.emit({
-      type: 'context_keys_bulk_delete',
-      agent: 'admin',
-      summary: `Admin bulk-deleted ${r.changes} context keys`,
-      data: { count: r.changes },
-    });
-    return { ok: true, deleted: r.changes };
+    // The event counts what the DELETE just removed (`changes()`), inside the same batch.
+    const r = await atomicWrite(this.app)
+      .add('delete', contextRepo.deleteIds(ids))
+      .eventPerRow(
+        { type: 'context_keys_bulk_delete', agent: 'admin' },
+        {
+          summarySql: "'Admin bulk-deleted ' || changes() || ' context keys'",
+          dataSql: "json_object('count', changes())",
+          rest: '',
+          args: [],
+        },
+      )
+      .commit();
+    return { ok: true, deleted: r.changes('delete') };
   }
 
   // ── legacy project documents (spec 04 §3.1) ──────────────────────────────
@@ -380,8 +407,7 @@ export class ContextService {
       summary: `${p.who} updated context for ${projectId}`,
       data: {},
     };
-    const res = await this.app.db.batch([contextRepo.putDoc(projectId, text, p.who), this.app.events.statement(ev)]);
-    this.app.events.publishWritten(ev, Number(res[1].rows[0]?.id ?? null));
+    await atomicWrite(this.app).add(null, contextRepo.putDoc(projectId, text, p.who)).event(ev).commit();
     return { ok: true, project_id: projectId };
   }
 

@@ -1,10 +1,10 @@
+import { atomicWrite } from '../events/write.js';
 import type { EventInput } from '../events/bus.js';
 import type { AppContext } from '../../context.js';
 import { isFrozen } from '../admin/freeze.js';
 import { parseStringArray, toDbTime } from '../agents/json.js';
 import type { Statement } from '../../db/types.js';
 import { tasksRepo } from '../tasks/repo.js';
-import { abortIf, abortUnlessChanged, isGuardAbort } from '../tasks/sql.js';
 import { workRepo } from '../work/repo.js';
 import { workScope } from '../work/service.js';
 import { appendSleepLog } from '../admin/sleep.js';
@@ -86,21 +86,14 @@ async function assignAtomically(
   limit: number,
   event: EventInput,
 ): Promise<boolean> {
-  let res;
-  try {
-    // The event row is part of the same batch, so an assignment never commits without it (issue 17).
-    res = await app.db.batch([
-      cas,
-      abortUnlessChanged(),
-      abortIf(`${dispatchRepo.heldSql()} > ?`, [agentId, agentId, agentId, limit]),
-      app.events.statement(event),
-    ]);
-  } catch (err) {
-    if (isGuardAbort(err)) return false;
-    throw err;
-  }
-  app.events.publishWritten(event, Number(res[3].rows[0]?.id ?? null));
-  return true;
+  // The event row is part of the same batch, so an assignment never commits without it (issue 17).
+  const res = await atomicWrite(app)
+    .add(null, cas)
+    .requireChanged('assignment lost')
+    .abortIf(`${dispatchRepo.heldSql()} > ?`, [agentId, agentId, agentId, limit], 'over the limit')
+    .event(event)
+    .commitUnlessAborted();
+  return res !== null;
 }
 
 async function assignStep(

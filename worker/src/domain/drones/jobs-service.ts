@@ -6,7 +6,9 @@ import { parseArray, parseObject } from '../agents/json.js';
 import { WebhookService } from '../webhooks/service.js';
 import { configRepo } from '../config/repo.js';
 import { checkInputValues, renderJobForDrone, type Diagnostics } from './render.js';
-import { dronesRepo, type DroneAgentRow, type DroneJobRow, type TemplateRow } from './repo.js';
+import { atomicWrite } from '../events/write.js';
+import { leaseLost } from '../work-items/lease.js';
+import { LEASE_MINUTES, dronesRepo, type DroneAgentRow, type DroneJobRow, type TemplateRow } from './repo.js';
 
 /**
  * Drone jobs (spec 05 §4–§5 with the fixes of §17.1–§17.2 and spec 07 SEC-24..28, REL-02/04/05/17).
@@ -34,6 +36,19 @@ export function requesterKey(p: Principal): string {
   if (p.kind === 'agent') return `agent:${p.id}`;
   if (p.kind === 'operator') return `operator:${p.userId}`;
   return 'admin';
+}
+
+/**
+ * What a claim answers about its lease (issue 17): the fencing token to quote on later reports
+ * (`lease_token` in PUT /drones/jobs/:id) and how long the claim lives without progress.
+ */
+function droneLeaseAnswer(token: string) {
+  return { lease_token: token, lease_ttl_seconds: LEASE_MINUTES * 60 };
+}
+
+/** The 409 for a report quoting a token the job no longer carries. */
+function droneLeaseLost(now: DroneJobRow) {
+  return leaseLost('drone_job', { assignee: now.drone_id, status: now.status });
 }
 
 const escapeHtml = (s: string) =>
@@ -206,9 +221,14 @@ export class DroneJobService {
       result_data?: unknown;
       error?: string | null;
       drone_id?: string | null;
+      lease_token?: string;
     },
   ) {
     const job = await this.get(id);
+    // A report quoting the claim's token is fenced: once the lease ended (stale, requeued, cancelled,
+    // finished) or the job was claimed again, it is refused (issue 17). No token: the identity rule below.
+    const token = input.lease_token;
+    if (token !== undefined && (await dronesRepo.leaseToken(this.db, job.id)) !== token) throw droneLeaseLost(job);
     const isHolder = p.kind === 'agent' && job.drone_id === p.id;
     const isRequester = job.requester_key === requesterKey(p);
     if (!p.isAdmin && !isHolder && !isRequester) throw forbidden(NOT_AUTHORIZED);
@@ -232,17 +252,21 @@ export class DroneJobService {
 
     if (status === undefined) {
       if (!p.isAdmin && job.status !== 'claimed') throw conflict(`Drone job is ${job.status}`, { status: job.status });
-      const row = await dronesRepo.progress(this.db, job.id, job.status, fields);
-      if (!row)
-        throw conflict('Drone job changed meanwhile; read it again', { status: (await this.get(job.id)).status });
+      const row = await dronesRepo.progress(this.db, job.id, job.status, fields, token);
+      if (!row) {
+        const now = await this.get(job.id);
+        if (token !== undefined && (await dronesRepo.leaseToken(this.db, job.id)) !== token) throw droneLeaseLost(now);
+        throw conflict('Drone job changed meanwhile; read it again', { status: now.status });
+      }
       return { ok: true, id: job.id };
     }
     if (status === job.status) return { ok: true, id: job.id, unchanged: true };
     this.assertTransition(p, job, status, { isHolder, isRequester });
-    const row = await dronesRepo.transition(this.db, job.id, job.status, status, fields);
+    const row = await dronesRepo.transition(this.db, job.id, job.status, status, fields, token);
     if (!row) {
       // Someone else moved it first (a concurrent report, the sweep): same target → nothing to do.
       const now = await this.get(job.id);
+      if (token !== undefined) throw droneLeaseLost(now); // the token was for the run that was just ended
       if (now.status === status) return { ok: true, id: job.id, unchanged: true };
       throw conflict(`Drone job is ${now.status}`, { status: now.status });
     }
@@ -492,19 +516,25 @@ export class DroneJobService {
         };
         rendered = { command: r.command, argv: JSON.stringify(r.argv), input_data: JSON.stringify(enriched) };
       }
-      const row = await dronesRepo.claimJob(this.db, job.id, drone.id, rendered);
+      // The claim and its event commit together (issue 17); a lost race writes neither.
+      const won = await atomicWrite(this.app)
+        .add('claim', dronesRepo.claimJob(job.id, drone.id, rendered))
+        .requireChanged()
+        .add('lease', dronesRepo.claimLease(job.id))
+        .event({
+          type: 'drone_job_claimed',
+          agent: drone.id,
+          projectId: 'drone',
+          summary: `${drone.id} claimed drone job #${job.id}: ${job.title}`,
+          data: { job_id: job.id },
+        })
+        .commitUnlessAborted();
+      const row = won?.row<DroneJobRow>('claim');
       if (!row) {
         if (await isFrozen(this.db)) throw new AppError(503, FROZEN_MESSAGE);
         continue; // another drone won this one: try the next
       }
-      await this.app.events.emit({
-        type: 'drone_job_claimed',
-        agent: drone.id,
-        projectId: 'drone',
-        summary: `${drone.id} claimed drone job #${row.id}: ${row.title}`,
-        data: { job_id: row.id },
-      });
-      return { job: row, stale_released };
+      return { job: row, ...droneLeaseAnswer(won!.row<{ lease_token: string }>('lease')!.lease_token), stale_released };
     }
     return skipped ? { job: null, skipped, stale_released } : { job: null, stale_released };
   }

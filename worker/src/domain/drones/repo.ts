@@ -26,6 +26,11 @@ export const IS_DRONE_SQL = "(agent_type = 'drone' OR project_id = 'drone' OR ro
 export const LEASE_MINUTES = 60;
 const STALE = `status = 'claimed' AND julianday(COALESCE(progress_at, started_at)) < julianday('now', ?)`;
 const leaseArg = (minutes = LEASE_MINUTES) => `-${minutes} minutes`;
+/**
+ * A report's fencing check (issue 17, migration 0024): the job's latest claim handed out this token.
+ * Used with the status condition of the same UPDATE (`claimed`), so an ended lease never matches.
+ */
+const LEASE_HELD = 'EXISTS (SELECT 1 FROM drone_job_leases l WHERE l.job_id = drone_jobs.id AND l.lease_token = ?)';
 const NOT_FROZEN = "NOT EXISTS (SELECT 1 FROM instance_config WHERE key = 'admin_status' AND value = 'frozen')";
 
 export interface DroneJobRow {
@@ -285,10 +290,11 @@ export const dronesRepo = {
 
   /**
    * The compare-and-set claim (REL-02): takes the job only if it is still pending and the kill
-   * switch is off, in one statement; stores the command rendered for this drone with it.
+   * switch is off, in one statement; stores the command rendered for this drone with it and hands
+   * out a new fencing token (issue 17, `claimLease` right after it in the same batch). A statement,
+   * so its lease and event commit with it.
    */
   claimJob(
-    db: Queryable,
     id: number,
     droneId: string,
     rendered: { command: string; argv: string; input_data: string } | null,
@@ -305,10 +311,29 @@ export const dronesRepo = {
       sets.push("command = CASE WHEN command = '' THEN ? ELSE command END", 'command_argv = ?', 'input_data = ?');
       args.push(rendered.command, rendered.argv, rendered.input_data);
     }
-    return db.get<DroneJobRow>(
-      `UPDATE drone_jobs SET ${sets.join(', ')} WHERE id = ? AND status = 'pending' AND ${NOT_FROZEN} RETURNING *`,
-      [...args, id],
+    return {
+      sql: `UPDATE drone_jobs SET ${sets.join(', ')} WHERE id = ? AND status = 'pending' AND ${NOT_FROZEN} RETURNING *`,
+      args: [...args, id],
+    };
+  },
+
+  /** The claim's new fencing token; put right after `claimJob` (and its abort guard) in the claim's batch. */
+  claimLease(id: number): Statement {
+    return {
+      sql: `INSERT INTO drone_job_leases (job_id, lease_token) VALUES (?, lower(hex(randomblob(16))))
+            ON CONFLICT(job_id) DO UPDATE SET lease_token = excluded.lease_token RETURNING lease_token`,
+      args: [id],
+    };
+  },
+
+  /** The token of the claim a job is under; null when it is not claimed (its lease ended). */
+  async leaseToken(db: Queryable, id: number): Promise<string | null> {
+    const r = await db.get<{ lease_token: string }>(
+      `SELECT l.lease_token FROM drone_job_leases l JOIN drone_jobs j ON j.id = l.job_id
+       WHERE l.job_id = ? AND j.status = 'claimed'`,
+      [id],
     );
+    return r?.lease_token ?? null;
   },
 
   /** Why a drone passed over a pending job (§17.2 L9); written only when it changes. */
@@ -329,7 +354,8 @@ export const dronesRepo = {
 
   /**
    * A status move as one conditional statement: applies only while the job is still in `from`,
-   * so two concurrent reports cannot both make the same transition (REL-05).
+   * so two concurrent reports cannot both make the same transition (REL-05). Leaving `claimed`
+   * ends the lease; with `leaseToken` the job must still be under that claim (see `LEASE_HELD`).
    */
   transition(
     db: Queryable,
@@ -337,6 +363,7 @@ export const dronesRepo = {
     from: string,
     to: string,
     fields: { result_url?: string | null; result_data?: string; error?: string | null; drone_id?: string | null },
+    leaseToken?: string,
   ) {
     const sets = ['status = ?'];
     const args: SqlArgs = [to];
@@ -348,11 +375,11 @@ export const dronesRepo = {
     if (to === 'done' || to === 'failed' || to === 'cancelled')
       sets.push("completed_at = COALESCE(completed_at, datetime('now'))");
     if (to === 'pending') sets.push('drone_id = NULL', 'started_at = NULL', 'progress_at = NULL');
-    return db.get<DroneJobRow>(`UPDATE drone_jobs SET ${sets.join(', ')} WHERE id = ? AND status = ? RETURNING *`, [
-      ...args,
-      id,
-      from,
-    ]);
+    const fence = leaseToken !== undefined ? ` AND ${LEASE_HELD}` : '';
+    return db.get<DroneJobRow>(
+      `UPDATE drone_jobs SET ${sets.join(', ')} WHERE id = ? AND status = ?${fence} RETURNING *`,
+      leaseToken !== undefined ? [...args, id, from, leaseToken] : [...args, id, from],
+    );
   },
 
   /** Progress without a status change: results so far, and the lease is renewed (§17.2). */
@@ -361,6 +388,7 @@ export const dronesRepo = {
     id: number,
     status: string,
     fields: { result_url?: string | null; result_data?: string; error?: string | null; drone_id?: string | null },
+    leaseToken?: string,
   ) {
     const sets: string[] = [];
     const args: SqlArgs = [];
@@ -370,19 +398,23 @@ export const dronesRepo = {
       args.push(v);
     }
     if (status === 'claimed') sets.push("progress_at = datetime('now')");
-    if (!sets.length) return db.get<DroneJobRow>('SELECT * FROM drone_jobs WHERE id = ?', [id]);
-    return db.get<DroneJobRow>(`UPDATE drone_jobs SET ${sets.join(', ')} WHERE id = ? AND status = ? RETURNING *`, [
-      ...args,
-      id,
-      status,
-    ]);
+    const fence = leaseToken !== undefined ? ` AND ${LEASE_HELD}` : '';
+    const fenceArgs = leaseToken !== undefined ? [leaseToken] : [];
+    if (!sets.length) return db.get<DroneJobRow>(`SELECT * FROM drone_jobs WHERE id = ?${fence}`, [id, ...fenceArgs]);
+    return db.get<DroneJobRow>(
+      `UPDATE drone_jobs SET ${sets.join(', ')} WHERE id = ? AND status = ?${fence} RETURNING *`,
+      [...args, id, status, ...fenceArgs],
+    );
   },
 
-  /** Claims past their lease → failed; `droneId` limits it to one drone (claim-time release). */
+  /**
+   * Claims past their lease → failed (which ends the lease: tokens count only while claimed); `droneId` limits it to one drone (claim-time
+   * release). Nothing is released while the kill switch is on (a frozen network releases nothing).
+   */
   failStale(db: Queryable, error: string, droneId?: string) {
     return db.all<DroneJobRow>(
       `UPDATE drone_jobs SET status = 'failed', error = ?, completed_at = datetime('now')
-       WHERE ${STALE}${droneId !== undefined ? ' AND drone_id = ?' : ''} RETURNING *`,
+       WHERE ${STALE}${droneId !== undefined ? ' AND drone_id = ?' : ''} AND ${NOT_FROZEN} RETURNING *`,
       droneId !== undefined ? [error, leaseArg(), droneId] : [error, leaseArg()],
     );
   },

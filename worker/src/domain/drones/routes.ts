@@ -65,6 +65,7 @@ const updateSchema = z.object({
   result_data: z.union([text(200_000), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional(),
   error: text(20_000).nullable().optional(),
   drone_id: text(128).nullable().optional(),
+  lease_token: z.string().min(1).max(100).optional(),
 });
 
 const templateSchema = z.object({

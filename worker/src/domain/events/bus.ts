@@ -65,7 +65,7 @@ export class EventBus {
   statementWithNewId(e: EventInput, key: string, summaryAround?: [string, string]): Statement {
     const summary = summaryAround ? '? || last_insert_rowid() || ?' : '?';
     return {
-      sql: `INSERT INTO events (type, agent, project_id, summary, data) VALUES (?, ?, ?, ${summary}, json_set(?, '$.' || ?, last_insert_rowid())) RETURNING id`,
+      sql: `INSERT INTO events (type, agent, project_id, summary, data) VALUES (?, ?, ?, ${summary}, json_set(?, '$.' || ?, last_insert_rowid())) RETURNING id, summary, data`,
       args: [
         e.type,
         e.agent ?? '',

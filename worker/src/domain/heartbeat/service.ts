@@ -11,7 +11,7 @@ import { messagesRepo, type InboxItem } from '../messages/repo.js';
 import { savepointsRepo } from '../savepoints/repo.js';
 import { autoDispatch, dispatchFreshSince, type DispatchRecord, type IdleCandidate } from '../dispatch/service.js';
 import { dispatchRepo } from '../dispatch/repo.js';
-import { abortIf, isGuardAbort } from '../tasks/sql.js';
+import { abortIf, isBatchAbort } from '../../db/batch-abort.js';
 import { heartbeatRepo } from './repo.js';
 import { WebhookService } from '../webhooks/service.js';
 
@@ -165,7 +165,10 @@ export class HeartbeatService {
         'agent_status_changed',
         agentId,
         { agent_id: agentId, previous_status: '', new_status: input.status, working_on: input.working_on },
-        { sql: "EXISTS (SELECT 1 FROM agents WHERE id = ? AND status != 'paused' AND status != ?)", args: [agentId, input.status] },
+        {
+          sql: "EXISTS (SELECT 1 FROM agents WHERE id = ? AND status != 'paused' AND status != ?)",
+          args: [agentId, input.status],
+        },
         { field: 'previous_status', value: { sql: 'SELECT status FROM agents WHERE id = ?', args: [agentId] } },
       ),
       agentWrites.heartbeat(agentId, input.status, input.working_on, at),
@@ -193,7 +196,7 @@ export class HeartbeatService {
     try {
       res = await composedBatch((stmts) => app.db.batch(stmts), [before, writes, reads, ...inbox.parts]);
     } catch (err) {
-      if (isGuardAbort(err)) throw notFound('Agent not found');
+      if (isBatchAbort(err)) throw notFound('Agent not found');
       throw err;
     }
     const prev = (await prevRow) as AgentRow;

@@ -1,20 +1,26 @@
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { badRequest, forbidden, notFound } from '../../http/errors.js';
+import { atomicWrite } from '../events/write.js';
 import { operatorsRepo } from '../operators/repo.js';
 import { inboxRepo, toInboxView, type InboxRow, type NewInboxItem } from './repo.js';
 
 /** One item for one operator; emits `inbox_item_created` (spec 03 §11). For other areas and plugins. */
 export async function createInboxItem(app: AppContext, operatorId: string, item: NewInboxItem): Promise<number> {
-  const [r] = await app.db.batch([inboxRepo.insertFor(operatorId, item)]);
-  const id = Number(r.rows[0]?.id ?? r.lastInsertRowid);
-  await app.events.emit({
-    type: 'inbox_item_created',
-    agent: '__system__',
-    summary: `Inbox item for ${operatorId}: ${item.title}`,
-    data: { inbox_id: id, operator_id: operatorId, type: item.type },
-  });
-  return id;
+  // The item and its event commit together; the event names the id the insert just got.
+  const res = await atomicWrite(app)
+    .add('item', inboxRepo.insertFor(operatorId, item))
+    .eventWithNewId(
+      {
+        type: 'inbox_item_created',
+        agent: '__system__',
+        summary: `Inbox item for ${operatorId}: ${item.title}`,
+        data: { inbox_id: 0, operator_id: operatorId, type: item.type },
+      },
+      'inbox_id',
+    )
+    .commit();
+  return Number(res.row('item')!.id);
 }
 
 /** One item per active operator, one statement (no event, as in the original). */

@@ -40,6 +40,10 @@ export type OperatorUpdate = Partial<
   >
 >;
 
+/** Some active operator is available and was seen in the last 30 minutes: the network is not autonomous. */
+export const HUMANS_AVAILABLE_SQL = `EXISTS (SELECT 1 FROM operators o JOIN studio_users u ON u.id = o.studio_user_id
+  WHERE o.status = 'active' AND o.availability = 'available' AND u.last_seen >= datetime('now', '-30 minutes'))`;
+
 export const operatorsRepo = {
   list(db: Queryable) {
     return db.all<OperatorRow>('SELECT * FROM operators ORDER BY created_at ASC, rowid ASC');
@@ -78,23 +82,26 @@ export const operatorsRepo = {
       args: [id],
     };
   },
-  /** updated_at moves only when a value really changed (spec 01 §2.7). */
-  update(db: Queryable, id: string, f: OperatorUpdate) {
+  /**
+   * updated_at moves only when a value really changed (spec 01 §2.7). With nothing to change, a read
+   * of the row; RETURNING the row either way.
+   */
+  update(id: string, f: OperatorUpdate): Statement {
     const { columns, sets, args } = assignments(f);
     const changed = columns.map((c) => `${c} IS NOT ?`);
-    if (!sets.length) return operatorsRepo.get(db, id);
-    return db.get<OperatorRow>(
-      `UPDATE operators SET ${sets.join(', ')}, updated_at = CASE WHEN ${changed.join(' OR ')} THEN datetime('now') ELSE updated_at END
+    if (!sets.length) return { sql: 'SELECT * FROM operators WHERE id = ?', args: [id] };
+    return {
+      sql: `UPDATE operators SET ${sets.join(', ')}, updated_at = CASE WHEN ${changed.join(' OR ')} THEN datetime('now') ELSE updated_at END
        WHERE id = ? RETURNING *`,
-      [...args, ...args, id],
-    );
+      args: [...args, ...args, id],
+    };
   },
-  setAvailability(db: Queryable, id: string, availability: string, message: string) {
-    return db.get<OperatorRow>(
-      `UPDATE operators SET availability = ?, away_message = ?, last_seen_at = datetime('now'), updated_at = datetime('now')
+  setAvailability(id: string, availability: string, message: string): Statement {
+    return {
+      sql: `UPDATE operators SET availability = ?, away_message = ?, last_seen_at = datetime('now'), updated_at = datetime('now')
        WHERE id = ? RETURNING *`,
-      [availability, message, id],
-    );
+      args: [availability, message, id],
+    };
   },
   deleteStatements(id: string): Statement[] {
     return [
@@ -108,17 +115,16 @@ export const operatorsRepo = {
    * minutes (spec 01 §2.7). last_seen is stored as datetime('now') text, compared in kind.
    */
   async isAutonomous(db: Queryable) {
-    const r = await db.get<{ ok: number }>(
-      `SELECT 1 AS ok FROM operators o JOIN studio_users u ON u.id = o.studio_user_id
-       WHERE o.status = 'active' AND o.availability = 'available' AND u.last_seen >= datetime('now', '-30 minutes') LIMIT 1`,
-    );
-    return !r;
+    return !(await db.get<{ ok: number }>(`SELECT 1 AS ok WHERE ${HUMANS_AVAILABLE_SQL}`));
   },
-  /** "Operator X is back" notices to every online or idle agent (spec 01 §2.7). */
+  /**
+   * "Operator X is back" notices to every online or idle agent (spec 01 §2.7), written only if a
+   * human is available at that point of the batch.
+   */
   notifyActiveAgents(content: string): Statement {
     return {
       sql: `INSERT INTO messages (from_agent, to_agent, content, msg_type, status, priority)
-            SELECT '__system__', id, ?, 'info', 'sent', 'normal' FROM agents WHERE status IN ('online', 'idle')`,
+            SELECT '__system__', id, ?, 'info', 'sent', 'normal' FROM agents WHERE status IN ('online', 'idle') AND ${HUMANS_AVAILABLE_SQL}`,
       args: [content],
     };
   },

@@ -1,7 +1,8 @@
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { conflict, forbidden, notFound, badRequest } from '../../http/errors.js';
-import { operatorsRepo, toAgentView, type OperatorRow, type OperatorUpdate } from './repo.js';
+import { atomicWrite } from '../events/write.js';
+import { HUMANS_AVAILABLE_SQL, operatorsRepo, toAgentView, type OperatorRow, type OperatorUpdate } from './repo.js';
 
 export const AVAILABILITY = ['available', 'away', 'sleeping'] as const;
 
@@ -54,36 +55,46 @@ export class OperatorService {
     },
   ) {
     if (input.studio_user_id != null) await this.checkLink(input.studio_user_id, input.id);
-    const [ins] = await this.app.db.batch([
-      operatorsRepo.insert({
-        id: input.id,
-        display_name: input.display_name,
-        role: input.role ?? 'member',
-        responsibilities: input.responsibilities ?? '',
-        email: input.email ?? '',
-        studio_user_id: input.studio_user_id ?? null,
-      }),
-      operatorsRepo.joinDefaultChannels(input.id),
-    ]);
-    const row = ins.rows[0] as unknown as OperatorRow | undefined;
+    const res = await atomicWrite(this.app)
+      .add(
+        'operator',
+        operatorsRepo.insert({
+          id: input.id,
+          display_name: input.display_name,
+          role: input.role ?? 'member',
+          responsibilities: input.responsibilities ?? '',
+          email: input.email ?? '',
+          studio_user_id: input.studio_user_id ?? null,
+        }),
+      )
+      .requireChanged('operator exists')
+      .add(null, operatorsRepo.joinDefaultChannels(input.id))
+      .event({ type: 'operator_created', agent: p.who, summary: `Operator ${input.id} created` })
+      .commitUnlessAborted();
+    const row = res?.row<OperatorRow>('operator');
     if (!row) throw conflict('Operator already exists');
-    await this.app.events.emit({ type: 'operator_created', agent: p.who, summary: `Operator ${row.id} created` });
     return row;
   }
 
   async update(p: Principal, id: string, input: OperatorUpdate) {
     if (!(await operatorsRepo.get(this.app.db, id))) throw notFound('Operator not found');
     if (input.studio_user_id != null) await this.checkLink(input.studio_user_id, id);
-    const row = await operatorsRepo.update(this.app.db, id, input);
+    const res = await atomicWrite(this.app)
+      .add('operator', operatorsRepo.update(id, input))
+      .abortIf('NOT EXISTS (SELECT 1 FROM operators WHERE id = ?)', [id], 'operator gone')
+      .event({ type: 'operator_updated', agent: p.who, summary: `Operator ${id} updated` })
+      .commitUnlessAborted();
+    const row = res?.row<OperatorRow>('operator');
     if (!row) throw notFound('Operator not found');
-    await this.app.events.emit({ type: 'operator_updated', agent: p.who, summary: `Operator ${id} updated` });
     return row;
   }
 
   async remove(p: Principal, id: string) {
     if (!(await operatorsRepo.get(this.app.db, id))) throw notFound('Operator not found');
-    await this.app.db.batch(operatorsRepo.deleteStatements(id));
-    await this.app.events.emit({ type: 'operator_deleted', agent: p.who, summary: `Operator ${id} deleted` });
+    await atomicWrite(this.app)
+      .addAll(operatorsRepo.deleteStatements(id))
+      .event({ type: 'operator_deleted', agent: p.who, summary: `Operator ${id} deleted` })
+      .commit();
     return { ok: true as const };
   }
 
@@ -100,31 +111,33 @@ export class OperatorService {
       if (!self || self.id !== id) throw forbidden('You can only change your own availability');
     }
     const before = await operatorsRepo.isAutonomous(this.app.db);
-    const row = (await operatorsRepo.setAvailability(this.app.db, id, availability, message))!;
-    const after = await operatorsRepo.isAutonomous(this.app.db);
-    const name = row.display_name || row.id;
-    if (!before && after) {
-      await this.app.events.emit({
-        type: 'autonomous_mode_on',
-        agent: p.who,
-        summary: 'All operators away — network is autonomous',
-      });
-    } else if (before && !after) {
-      await this.app.db.batch([
-        operatorsRepo.notifyActiveAgents(`Operator ${name} is back. Human operators available.`),
-      ]);
-      await this.app.events.emit({
-        type: 'autonomous_mode_off',
-        agent: p.who,
-        summary: `${name} is back — autonomous mode ended`,
-      });
+    const name = existing.display_name || existing.id;
+    // The change, the flip it causes (judged inside the batch, right after the change) and the
+    // events commit together (issue 17).
+    const w = atomicWrite(this.app).add('operator', operatorsRepo.setAvailability(id, availability, message));
+    if (!before) {
+      w.eventPerRow(
+        { type: 'autonomous_mode_on', agent: p.who },
+        {
+          summarySql: '?',
+          dataSql: "'{}'",
+          rest: `WHERE NOT ${HUMANS_AVAILABLE_SQL}`,
+          args: ['All operators away — network is autonomous'],
+        },
+      );
+    } else {
+      w.add(null, operatorsRepo.notifyActiveAgents(`Operator ${name} is back. Human operators available.`));
+      w.eventPerRow(
+        { type: 'autonomous_mode_off', agent: p.who },
+        { summarySql: '?', dataSql: "'{}'", rest: `WHERE ${HUMANS_AVAILABLE_SQL}`, args: [`${name} is back — autonomous mode ended`] },
+      );
     }
-    await this.app.events.emit({
+    w.event({
       type: 'operator_availability',
       agent: p.who,
       summary: `${name} is now ${availability}`,
       data: { operator_id: id, availability },
     });
-    return row;
+    return (await w.commit()).row<OperatorRow>('operator')!;
   }
 }

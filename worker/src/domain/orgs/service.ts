@@ -3,6 +3,7 @@ import type { Principal } from '../../auth/principal.js';
 import type { SqlValue } from '../../db/types.js';
 import { conflict, notFound } from '../../http/errors.js';
 import { callerId } from '../tasks/sql.js';
+import { atomicWrite } from '../events/write.js';
 import { orgsRepo, type OrgRow, type WritableOrgColumn } from './repo.js';
 
 /**
@@ -23,16 +24,19 @@ export async function createOrg(
 ) {
   const who = callerId(p);
   const s = orgsRepo.insert({ id: input.id, name: input.name, description: input.description ?? '', owner_id: who });
-  const row = (await ctx.db.execute(s.sql, s.args)).rows[0] as unknown as OrgRow | undefined;
-  if (!row) throw conflict('Organization already exists');
-  await ctx.events.emit({
-    type: 'org_created',
-    agent: who,
-    projectId: null,
-    summary: `Organization created: ${row.name}`,
-    data: { org_id: row.id },
-  });
-  return row;
+  const res = await atomicWrite(ctx)
+    .add('org', s)
+    .requireChanged('org exists')
+    .event({
+      type: 'org_created',
+      agent: who,
+      projectId: null,
+      summary: `Organization created: ${input.name}`,
+      data: { org_id: input.id },
+    })
+    .commitUnlessAborted();
+  if (!res) throw conflict('Organization already exists');
+  return res.row<OrgRow>('org')!;
 }
 
 export async function updateOrg(
@@ -41,40 +45,45 @@ export async function updateOrg(
   id: string,
   input: Partial<Record<WritableOrgColumn, string>>,
 ) {
-  await requireOrg(ctx, id);
+  const org = await requireOrg(ctx, id);
   const fields: Partial<Record<WritableOrgColumn, SqlValue>> = {};
   for (const [k, v] of Object.entries(input)) if (v !== undefined) fields[k as WritableOrgColumn] = v;
   const s = orgsRepo.update(id, fields);
-  const row = (await ctx.db.execute(s.sql, s.args)).rows[0] as unknown as OrgRow | undefined;
-  if (!row) throw notFound('Organization not found');
+  const w = atomicWrite(ctx).add('org', s);
   if (Object.keys(fields).length) {
     const who = callerId(p);
-    await ctx.events.emit({
+    // The update must have matched (else 404 and no event); the summary names the name it wrote.
+    w.requireChanged('org gone').event({
       type: 'org_updated',
       agent: who,
       projectId: null,
-      summary: `Organization updated: ${row.name}`,
+      summary: `Organization updated: ${fields.name ?? org.name}`,
       data: { org_id: id, fields: Object.keys(fields) },
     });
   }
+  const row = (await w.commitUnlessAborted())?.row<OrgRow>('org');
+  if (!row) throw notFound('Organization not found');
   return row;
 }
 
 export async function deleteOrg(ctx: AppContext, p: Principal, id: string) {
   const org = await requireOrg(ctx, id);
-  const s = orgsRepo.deleteIfUnused(id);
-  if (!(await ctx.db.execute(s.sql, s.args)).rows[0]) {
+  const who = callerId(p);
+  const deleted = await atomicWrite(ctx)
+    .add(null, orgsRepo.deleteIfUnused(id))
+    .requireChanged('org in use')
+    .event({
+      type: 'org_deleted',
+      agent: who,
+      projectId: null,
+      summary: `Organization deleted: ${org.name}`,
+      data: { org_id: id },
+    })
+    .commitUnlessAborted();
+  if (!deleted) {
     if (!(await orgsRepo.get(ctx.db, id))) throw notFound('Organization not found');
     const references = await orgsRepo.references(ctx.db, id);
     throw conflict('Organization still has projects or teams; move or delete them first', references);
   }
-  const who = callerId(p);
-  await ctx.events.emit({
-    type: 'org_deleted',
-    agent: who,
-    projectId: null,
-    summary: `Organization deleted: ${org.name}`,
-    data: { org_id: id },
-  });
   return { ok: true };
 }

@@ -1,3 +1,4 @@
+import { atomicWrite } from '../events/write.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import type { SqlValue, Statement } from '../../db/types.js';
@@ -10,14 +11,8 @@ import { resolveAssignee } from '../tasks/service.js';
 import { tasksRepo } from '../tasks/repo.js';
 import { inboxRepo } from '../inbox/repo.js';
 import { FROZEN_MESSAGE } from '../admin/freeze.js';
-import {
-  abortUnlessChanged,
-  acquireGuard,
-  callerId,
-  displayName,
-  isGuardAbort,
-  lostAcquisition,
-} from '../tasks/sql.js';
+import { acquireGuard, callerId, displayName, lostAcquisition } from '../tasks/sql.js';
+import { abortUnlessChanged, isBatchAbort } from '../../db/batch-abort.js';
 import { assertLeaseHeld, leaseLost } from '../work-items/lease.js';
 import {
   OPERATOR_INPUT,
@@ -129,7 +124,8 @@ export async function createPlan(ctx: AppContext, p: Principal, input: CreatePla
     // The webhook of the same name carries these fields (spec 03 §14); the bus forwards event data.
     data: { plan_id: 0, title: input.title, project_id: projectId, owner: input.owner ?? '' },
   };
-  const stmts: Statement[] = [
+  const w = atomicWrite(ctx).add(
+    'plan',
     plansRepo.insertPlan({
       title: input.title,
       description: input.description ?? '',
@@ -139,21 +135,18 @@ export async function createPlan(ctx: AppContext, p: Principal, input: CreatePla
       tags: input.tags === undefined || input.tags === null ? '[]' : JSON.stringify(input.tags),
       created_by: who,
     }),
-    // Right after the plan's insert, so its plan_id is that row's id; the plan, its steps and the event commit together.
-    ctx.events.statementWithNewId(ev, 'plan_id'),
-    ...steps.map((s, i) =>
+  );
+  // Right after the plan's insert, so its plan_id is that row's id; the plan, its steps and the event commit together.
+  w.eventWithNewId(ev, 'plan_id');
+  w.addAll(
+    steps.map((s, i) =>
       plansRepo.insertStepOfNewPlan(
         { title: s.title, description: s.description ?? '', phase: s.phase ?? '', assignee: resolved[i] },
         i,
       ),
     ),
-  ];
-  const res = await ctx.db.batch(stmts);
-  const plan = res[0].rows[0] as unknown as PlanRow;
-  ctx.events.publishWritten(
-    { ...ev, data: { ...(ev.data as object), plan_id: plan.id } },
-    Number(res[1].rows[0]?.id ?? null),
   );
+  const plan = (await w.commit()).row<PlanRow>('plan')!;
   const out: Record<string, unknown> = { id: plan.id, title: plan.title };
   if (steps.length) out.steps_created = steps.length;
   if (gate.approval_warning) out.approval_warning = gate.approval_warning;
@@ -196,11 +189,9 @@ export async function updatePlan(ctx: AppContext, p: Principal, id: number | nul
         data: { plan_id: plan.id },
       }
     : null;
-  const stmts: Statement[] = [plansRepo.updatePlan(plan.id, fields)];
-  if (ev) stmts.push(ctx.events.statement(ev));
-  const res = await ctx.db.batch(stmts);
-  if (!res[0].rows[0]) throw notFound('Plan not found');
-  if (ev) ctx.events.publishWritten(ev, Number(res[1].rows[0]?.id ?? null));
+  const w = atomicWrite(ctx).add(null, plansRepo.updatePlan(plan.id, fields)).requireChanged('plan gone');
+  if (ev) w.event(ev);
+  if (!(await w.commitUnlessAborted())) throw notFound('Plan not found');
   return { ok: true, id: plan.id };
 }
 
@@ -217,10 +208,9 @@ export async function deletePlan(ctx: AppContext, p: Principal, id: number | nul
     summary: `${displayName(who)} deleted plan #${plan.id}: ${plan.title}`,
     data: { plan_id: plan.id },
   };
-  const stmts = [...plansRepo.deletePlan(plan.id), ctx.events.statement(ev)];
-  const res = await ctx.db.batch(stmts);
-  if (!res[stmts.length - 2].rows[0]) throw notFound('Plan not found');
-  ctx.events.publishWritten(ev, Number(res[stmts.length - 1].rows[0]?.id ?? null));
+  // The plan's DELETE is the repo's last statement; a plan deleted concurrently records no event.
+  const deleted = await atomicWrite(ctx).addAll(plansRepo.deletePlan(plan.id)).requireChanged('gone').event(ev).commitUnlessAborted();
+  if (!deleted) throw notFound('Plan not found');
   const out: Record<string, unknown> = { ok: true, deleted: plan.id };
   if (gate.approval_warning) out.approval_warning = gate.approval_warning;
   return out;
@@ -276,14 +266,9 @@ export async function addStep(ctx: AppContext, p: Principal, planId: number | nu
     summary: `${displayName(who)} added step to plan #${plan.id}: ${input.title}`,
     data: { plan_id: plan.id, step_id: 0 },
   };
-  const stmts: Statement[] = [ins, ctx.events.statementWithNewId(ev, 'step_id'), plansRepo.touchPlan(plan.id)];
-  if (assignee === OPERATOR_INPUT) stmts.push(plansRepo.inboxForNewestStep(plan.id, plan.title));
-  const res = await ctx.db.batch(stmts);
-  const step = res[0].rows[0] as unknown as StepRow;
-  ctx.events.publishWritten(
-    { ...ev, data: { plan_id: plan.id, step_id: step.id } },
-    Number(res[1].rows[0]?.id ?? null),
-  );
+  const w = atomicWrite(ctx).add('step', ins).eventWithNewId(ev, 'step_id').add(null, plansRepo.touchPlan(plan.id));
+  if (assignee === OPERATOR_INPUT) w.add(null, plansRepo.inboxForNewestStep(plan.id, plan.title));
+  const step = (await w.commit()).row<StepRow>('step')!;
   return { id: step.id, plan_id: plan.id };
 }
 
@@ -445,7 +430,7 @@ export async function updateStep(
   try {
     res = await ctx.db.batch(stmts);
   } catch (err) {
-    if (isGuardAbort(err)) {
+    if (isBatchAbort(err)) {
       const now = await plansRepo.step(ctx.db, plan.id, step.id);
       if (!now) throw notFound('Plan step not found');
       // Refused as a claim would be: frozen (503) or held by someone else (409 {error, assignee}).
@@ -510,16 +495,11 @@ export async function addStepComment(
     summary: `${displayName(who)} commented on step #${step.id} of plan #${plan.id}`,
     data: { plan_id: plan.id, step_id: step.id, comment_id: 0 },
   };
-  const res = await ctx.db.batch([
-    plansRepo.insertStepComment(plan.id, step.id, actingIdentity(p, author), content),
-    ctx.events.statementWithNewId(ev, 'comment_id'),
-  ]);
-  const row = res[0].rows[0] as Record<string, unknown>;
-  ctx.events.publishWritten(
-    { ...ev, data: { plan_id: plan.id, step_id: step.id, comment_id: row.id } },
-    Number(res[1].rows[0]?.id ?? null),
-  );
-  return row;
+  const res = await atomicWrite(ctx)
+    .add('comment', plansRepo.insertStepComment(plan.id, step.id, actingIdentity(p, author), content))
+    .eventWithNewId(ev, 'comment_id')
+    .commit();
+  return res.row('comment')!;
 }
 
 export async function listStepComments(ctx: AppContext, planId: number | null, stepId: number | null) {

@@ -1,8 +1,9 @@
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
-import type { SqlValue, Statement } from '../../db/types.js';
+import type { SqlValue } from '../../db/types.js';
 import { conflict, notFound } from '../../http/errors.js';
 import type { EventInput } from '../events/bus.js';
+import { atomicWrite } from '../events/write.js';
 import { callerId } from '../tasks/sql.js';
 import { projectsRepo, type ProjectRow, type WritableProjectColumn } from './repo.js';
 
@@ -45,10 +46,13 @@ export async function createProject(ctx: AppContext, p: Principal, input: Create
     summary: `Project created: ${row.name}`,
     data: { project_id: row.id },
   };
-  const s = projectsRepo.insert(row);
-  const created = (await ctx.db.execute(s.sql, s.args)).rows[0] as unknown as ProjectRow | undefined;
+  const res = await atomicWrite(ctx)
+    .add('project', projectsRepo.insert(row))
+    .requireChanged('project exists')
+    .event(ev)
+    .commitUnlessAborted();
+  const created = res?.row<ProjectRow>('project');
   if (!created) throw conflict(`Project ${input.id} already exists`);
-  await ctx.events.emit(ev);
   return created;
 }
 
@@ -74,21 +78,27 @@ export async function updateProject(ctx: AppContext, p: Principal, id: string, i
     summary: `Project updated: ${id}`,
     data: { project_id: id, fields: Object.keys(fields) },
   };
-  const stmts: Statement[] = [projectsRepo.update(id, fields)];
-  const changes = Object.keys(fields).length > 0;
-  if (changes) stmts.push(ctx.events.statement(ev));
-  const res = await ctx.db.batch(stmts);
-  const row = res[0].rows[0] as unknown as ProjectRow | undefined;
+  const w = atomicWrite(ctx).add('project', projectsRepo.update(id, fields));
+  if (Object.keys(fields).length > 0) w.requireChanged('project gone').event(ev);
+  const row = (await w.commitUnlessAborted())?.row<ProjectRow>('project');
   if (!row) throw notFound('Project not found');
-  if (changes) ctx.events.publishWritten(ev, Number(res[1].rows[0]?.id ?? null));
   return row;
 }
 
 export async function deleteProject(ctx: AppContext, p: Principal, id: string) {
   await requireProject(ctx, id);
   const who = callerId(p);
-  const s = projectsRepo.deleteIfUnused(id);
-  const gone = (await ctx.db.execute(s.sql, s.args)).rows[0];
+  const gone = await atomicWrite(ctx)
+    .add(null, projectsRepo.deleteIfUnused(id))
+    .requireChanged('project in use')
+    .event({
+      type: 'project_deleted',
+      agent: who,
+      projectId: id,
+      summary: `Project deleted: ${id}`,
+      data: { project_id: id },
+    })
+    .commitUnlessAborted();
   if (!gone) {
     if (!(await projectsRepo.get(ctx.db, id))) throw notFound('Project not found');
     const dependants = await projectsRepo.dependants(ctx.db, id);
@@ -96,12 +106,5 @@ export async function deleteProject(ctx: AppContext, p: Principal, id: string) {
       dependants,
     });
   }
-  await ctx.events.emit({
-    type: 'project_deleted',
-    agent: who,
-    projectId: id,
-    summary: `Project deleted: ${id}`,
-    data: { project_id: id },
-  });
   return { ok: true, deleted: id };
 }

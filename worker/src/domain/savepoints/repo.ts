@@ -138,13 +138,15 @@ export const savepointsRepo = {
     );
   },
 
-  setNotesOnLatest(db: Queryable, agentId: string, notes: string) {
-    return db.get<{ id: number }>(
-      `UPDATE agent_savepoints SET notes = ?, notes_delivered = 0
+  setNotesOnLatest(agentId: string, notes: string): Statement {
+    return {
+      sql: `UPDATE agent_savepoints SET notes = ?, notes_delivered = 0
        WHERE id = (SELECT id FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC LIMIT 1) RETURNING id`,
-      [notes, agentId],
-    );
+      args: [notes, agentId],
+    };
   },
+  /** The SELECT part of an event row naming the agent's latest savepoint (for `statementPerRow`). */
+  latestIdSql: 'FROM (SELECT id AS sp FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC LIMIT 1)',
 
   /** A boot has shown the notes: stop carrying them forward. */
   markNotesDelivered(agentId: string): Statement {

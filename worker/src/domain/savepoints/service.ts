@@ -9,6 +9,7 @@ import { parseArray, parseObject } from '../agents/json.js';
 import { workScope } from '../work/service.js';
 import { savepointsRepo, toWireSavepoint, type SavepointRow } from './repo.js';
 import { diffRepo } from './diff-repo.js';
+import { atomicWrite } from '../events/write.js';
 import { dronesRepo } from '../drones/repo.js';
 
 export function assertSavepointAccess(p: Principal, agentId: string) {
@@ -105,14 +106,22 @@ export class SavepointService {
   async setNotes(agentId: string, notes: unknown) {
     if (typeof notes !== 'string' || !notes.trim()) throw badRequest('notes required');
     if (notes.length > 20_000) throw badRequest('notes exceeds max length (20000 chars)');
-    const row = await savepointsRepo.setNotesOnLatest(this.app.db, agentId, notes);
+    // The notes and their event commit together; the event names the savepoint the UPDATE chose.
+    const res = await atomicWrite(this.app)
+      .add('savepoint', savepointsRepo.setNotesOnLatest(agentId, notes))
+      .requireChanged('no savepoint')
+      .eventPerRow(
+        { type: 'savepoint_notes', agent: '__admin__' },
+        {
+          summarySql: '?',
+          dataSql: "json_object('agent_id', ?, 'savepoint_id', sp)",
+          rest: savepointsRepo.latestIdSql,
+          args: [`Admin left notes for ${agentId}: ${notes.slice(0, 100)}`, agentId, agentId],
+        },
+      )
+      .commitUnlessAborted();
+    const row = res?.row<{ id: number }>('savepoint');
     if (!row) throw notFound('No savepoint found for agent');
-    await this.app.events.emit({
-      type: 'savepoint_notes',
-      agent: '__admin__',
-      summary: `Admin left notes for ${agentId}: ${notes.slice(0, 100)}`,
-      data: { agent_id: agentId, savepoint_id: row.id },
-    });
     return { ok: true, savepoint_id: Number(row.id) };
   }
 

@@ -1,6 +1,7 @@
 import type { Queryable } from '../../db/db.js';
 import type { Statement, SqlValue } from '../../db/types.js';
-import { NOT_FROZEN_SQL, abortIf, acquireGuardSql, freeOrHeldBySql, type AcquireGuard } from './sql.js';
+import { NOT_FROZEN_SQL, acquireGuardSql, freeOrHeldBySql, type AcquireGuard } from './sql.js';
+import { abortIf } from '../../db/batch-abort.js';
 import { leaseTokenSet } from '../work-items/lease.js';
 
 /** The SQL of tasks, task_comments and task_deliverables lives here and only here. */

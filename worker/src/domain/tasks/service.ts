@@ -5,19 +5,13 @@ import { assertProjectScope, actingIdentity } from '../../auth/scope.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
 import { FROZEN_MESSAGE, assertNotFrozen, isFrozen } from '../admin/freeze.js';
 import type { EventInput } from '../events/bus.js';
+import { atomicWrite } from '../events/write.js';
 import { plansRepo } from '../plans/repo.js';
 import { WebhookService } from '../webhooks/service.js';
 import { appendSleepLog } from '../admin/sleep.js';
 import { tasksRepo, type TaskRow, type TaskStatus, type WritableTaskColumn } from './repo.js';
-import {
-  abortUnlessChanged,
-  acquireGuard,
-  callerId,
-  creditCompletion,
-  displayName,
-  isGuardAbort,
-  lostAcquisition,
-} from './sql.js';
+import { acquireGuard, callerId, creditCompletion, displayName, lostAcquisition } from './sql.js';
+import { isBatchAbort } from '../../db/batch-abort.js';
 import { assertLeaseHeld, leaseAnswer, leaseLost } from '../work-items/lease.js';
 
 /**
@@ -124,7 +118,8 @@ export async function createTask(ctx: AppContext, p: Principal, input: CreateTas
   await assertProjectScope(ctx.db, p, projectId);
   const blockers = await checkNewBlockers(ctx, null, input.blocked_by ?? []);
   const assignee = await resolveAssignee(ctx, input.assignee);
-  const stmts: Statement[] = [
+  const w = atomicWrite(ctx).add(
+    'task',
     tasksRepo.insert({
       title: input.title,
       description: input.description ?? '',
@@ -138,8 +133,8 @@ export async function createTask(ctx: AppContext, p: Principal, input: CreateTas
       request_id: input.request_id ?? null,
       linked_asset_id: input.linked_asset_id ?? null,
     }),
-  ];
-  if (blockers.length) stmts.push(tasksRepo.addNewTaskToBlockers(blockers));
+  );
+  if (blockers.length) w.add(null, tasksRepo.addNewTaskToBlockers(blockers));
   // The event row commits with the task (issue 17: a crash between the two left tasks without
   // task_created). Its data names the id the insert just got, read inside the same batch.
   const who = callerId(p);
@@ -150,13 +145,8 @@ export async function createTask(ctx: AppContext, p: Principal, input: CreateTas
     summary: `${displayName(who)} created task: ${input.title}`,
     data: input.request_id ? { task_id: 0, message_id: input.request_id } : { task_id: 0 },
   };
-  stmts.push(ctx.events.statementWithNewId(ev, 'task_id'));
-  const res = await ctx.db.batch(stmts);
-  const task = res[0].rows[0] as unknown as TaskRow;
-  ctx.events.publishWritten(
-    { ...ev, data: { ...(ev.data as object), task_id: task.id } },
-    Number(res[stmts.length - 1].rows[0]?.id ?? null),
-  );
+  w.eventWithNewId(ev, 'task_id');
+  const task = (await w.commit()).row<TaskRow>('task')!;
   return task;
 }
 
@@ -179,15 +169,8 @@ export async function claimTaskFor(
  */
 async function runClaim(ctx: AppContext, claim: Statement, event: EventInput | undefined): Promise<TaskRow | null> {
   if (!event) return ((await ctx.db.execute(claim.sql, claim.args)).rows[0] as unknown as TaskRow | undefined) ?? null;
-  let res;
-  try {
-    res = await ctx.db.batch([claim, abortUnlessChanged(), ctx.events.statement(event)]);
-  } catch (err) {
-    if (isGuardAbort(err)) return null;
-    throw err;
-  }
-  ctx.events.publishWritten(event, Number(res[2].rows[0]?.id ?? null));
-  return res[0].rows[0] as unknown as TaskRow;
+  const res = await atomicWrite(ctx).add('claim', claim).requireChanged().event(event).commitUnlessAborted();
+  return res?.row<TaskRow>('claim') ?? null;
 }
 
 /** Why a claim's compare-and-set matched nothing (read after the fact, for the error only). */
@@ -358,15 +341,10 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
     ctx.log.warn('suspect task transition', { task_id: task.id, from: task.status, to: input.status, by: who });
   }
 
-  const stmts: Statement[] = [];
-  const idx: Record<string, number> = {};
-  const push = (name: string, s: Statement) => {
-    idx[name] = stmts.length;
-    stmts.push(s);
-  };
-  push('update', tasksRepo.update(task.id, fields, { status: task.status, assignee: task.assignee }, guard));
-  push('guard', abortUnlessChanged());
-  for (const b of newBlockers) for (const s of tasksRepo.addDependency(task.id, b)) stmts.push(s);
+  const w = atomicWrite(ctx);
+  w.add('update', tasksRepo.update(task.id, fields, { status: task.status, assignee: task.assignee }, guard));
+  w.requireChanged();
+  for (const b of newBlockers) w.addAll(tasksRepo.addDependency(task.id, b));
 
   const done = input.status === 'done';
   const hasAssets = done && task.linked_asset_id !== null && (await tasksRepo.hasTable(ctx.db, 'assets'));
@@ -375,52 +353,37 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
   const pj = task.project_id;
   const cascadeEv = (type: string) => ({ type, agent: who, projectId: pj });
   if (done) {
-    push(
-      'unblockedEv',
-      ctx.events.statementPerRow(cascadeEv('task_unblocked'), tasksRepo.cascade.unblockedEvents(task.id)),
-    );
-    push('unblock', tasksRepo.cascade.unblockDependents(task.id));
+    w.eventPerRow(cascadeEv('task_unblocked'), tasksRepo.cascade.unblockedEvents(task.id));
+    w.add('unblock', tasksRepo.cascade.unblockDependents(task.id));
     if (hasAssets) {
-      push('asset', tasksRepo.cascade.deliverAsset(task.id));
-      push(
-        'assetEv',
-        ctx.events.statementIfChanged({
-          ...cascadeEv('asset_delivered'),
-          summary: `Asset #${task.linked_asset_id} delivered by task #${task.id}`,
-          data: { asset_id: task.linked_asset_id, task_id: task.id },
-        }),
-      );
+      w.add('asset', tasksRepo.cascade.deliverAsset(task.id));
+      w.eventIfChanged({
+        ...cascadeEv('asset_delivered'),
+        summary: `Asset #${task.linked_asset_id} delivered by task #${task.id}`,
+        data: { asset_id: task.linked_asset_id, task_id: task.id },
+      });
     }
-    push('steps', plansRepo.cascade.completeLinkedSteps(task.id));
-    push(
-      'stepsEv',
-      ctx.events.statementPerRow(cascadeEv('plan_step_completed'), {
-        summarySql: "changes() || ' plan step(s) completed by task #' || CAST(? AS INTEGER)",
-        dataSql: "json_object('task_id', CAST(? AS INTEGER), 'steps', changes())",
-        rest: 'WHERE changes() > 0',
-        args: [task.id, task.id],
-      }),
-    );
-    push('touchPlans', plansRepo.cascade.touchLinkedPlans(task.id));
-    push(
-      'plansEv',
-      ctx.events.statementPerRow(cascadeEv('plan_completed'), plansRepo.cascade.completedPlanEvents(task.id)),
-    );
-    push('plans', plansRepo.cascade.completeLinkedPlans(task.id));
+    w.add('steps', plansRepo.cascade.completeLinkedSteps(task.id));
+    w.eventPerRow(cascadeEv('plan_step_completed'), {
+      summarySql: "changes() || ' plan step(s) completed by task #' || CAST(? AS INTEGER)",
+      dataSql: "json_object('task_id', CAST(? AS INTEGER), 'steps', changes())",
+      rest: 'WHERE changes() > 0',
+      args: [task.id, task.id],
+    });
+    w.add(null, plansRepo.cascade.touchLinkedPlans(task.id));
+    w.eventPerRow(cascadeEv('plan_completed'), plansRepo.cascade.completedPlanEvents(task.id));
+    w.add('plans', plansRepo.cascade.completeLinkedPlans(task.id));
     if (task.request_id !== null) {
-      push('request', tasksRepo.cascade.resolveRequest(task.id, who));
-      push(
-        'requestEv',
-        ctx.events.statementIfChanged({
-          ...cascadeEv('request_resolved'),
-          summary: `Request #${task.request_id} resolved by completion of task #${task.id}`,
-          data: { message_id: task.request_id, task_id: task.id },
-        }),
-      );
+      w.add('request', tasksRepo.cascade.resolveRequest(task.id, who));
+      w.eventIfChanged({
+        ...cascadeEv('request_resolved'),
+        summary: `Request #${task.request_id} resolved by completion of task #${task.id}`,
+        data: { message_id: task.request_id, task_id: task.id },
+      });
     }
     // Counted once per transition into done, for the agent who did the work (W25).
     if (task.status !== 'done')
-      push('credit', creditCompletion(String(fields.assignee || task.assignee || who), 'total_tasks_completed'));
+      w.add(null, creditCompletion(String(fields.assignee || task.assignee || who), 'total_tasks_completed'));
   }
   const statusEvent: EventInput | null = input.status
     ? {
@@ -431,14 +394,14 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
         data: { task_id: task.id },
       }
     : null;
-  if (statusEvent) push('statusEvent', ctx.events.statement(statusEvent));
+  if (statusEvent) w.event(statusEvent);
   // Webhook `task_assigned` to the new assignee (else the current one) on an assignee or status
   // change (§3.5 step 3); its outbox row commits with the update.
   const hooks = new WebhookService(ctx);
   const target = (input.assignee ? (fields.assignee as string | null) : null) || task.assignee;
   if ((input.assignee || input.status) && target) {
-    push(
-      'webhook',
+    w.add(
+      null,
       hooks.enqueueStatement('task_assigned', target, {
         task_id: task.id,
         title: input.title ?? task.title,
@@ -447,11 +410,12 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
     );
   }
 
+  // Events are published after the commit, in the order the cascade happened (the status event last).
   let results;
   try {
-    results = await ctx.db.batch(stmts);
+    results = await w.commit();
   } catch (err) {
-    if (isGuardAbort(err)) {
+    if (isBatchAbort(err)) {
       const now = await tasksRepo.get(ctx.db, task.id);
       if (!now) throw notFound('Task not found');
       // Refused as a claim would be: frozen (503) or held by someone else (409 {error, assignee}).
@@ -483,26 +447,18 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
   if (newBlockers.length) response.blocked_by = newBlockers;
   if (done) {
     const outcome: CascadeOutcome = {
-      unblocked: results[idx.unblock].rows.filter((r) => Number(r.ready) === 1).map((r) => Number(r.id)),
-      steps: results[idx.steps].rows.length,
-      plans: results[idx.plans].rows.map((r) => Number(r.id)),
-      assetId: hasAssets && results[idx.asset].rows[0] ? Number(results[idx.asset].rows[0].id) : null,
-      requestId:
-        idx.request !== undefined && results[idx.request].rows[0] ? Number(results[idx.request].rows[0].id) : null,
+      unblocked: results
+        .rows('unblock')
+        .filter((r) => Number(r.ready) === 1)
+        .map((r) => Number(r.id)),
+      steps: results.rows('steps').length,
+      plans: results.rows('plans').map((r) => Number(r.id)),
+      assetId: results.row('asset') ? Number(results.row('asset')!.id) : null,
+      requestId: results.row('request') ? Number(results.row('request')!.id) : null,
     };
     response.unblocked = outcome.unblocked;
     if (outcome.steps > 0) response.plan_steps_completed = outcome.steps;
     if (outcome.plans.length) response.plans_completed = outcome.plans;
-    // Written in the batch above; published now, in the order the cascade happened.
-    for (const [name, type] of [
-      ['unblockedEv', 'task_unblocked'],
-      ['assetEv', 'asset_delivered'],
-      ['stepsEv', 'plan_step_completed'],
-      ['plansEv', 'plan_completed'],
-      ['requestEv', 'request_resolved'],
-    ]) {
-      if (idx[name] !== undefined) ctx.events.publishReturned(cascadeEv(type), results[idx[name]].rows);
-    }
   }
   if (done) {
     // Sleep-mode record of finished work (spec 01 §5.3); a no-op unless sleep mode is on.
@@ -519,7 +475,6 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
       }
     }
   }
-  if (statusEvent) ctx.events.publishWritten(statusEvent, Number(results[idx.statusEvent].rows[0]?.id ?? null));
   hooks.kick();
   return response;
 }
@@ -547,14 +502,8 @@ export async function addDependency(ctx: AppContext, p: Principal, taskId: numbe
     summary: `Task #${task.id} now blocked by #${blocker.id}`,
     data: { task_id: task.id, blocked_by: blocker.id },
   };
-  let results;
-  try {
-    results = await ctx.db.batch([...tasksRepo.addDependency(task.id, blocker.id), ctx.events.statement(ev)]);
-  } catch (err) {
-    if (isGuardAbort(err)) throw badRequest('Dependency would create a cycle');
-    throw err;
-  }
-  ctx.events.publishWritten(ev, Number(results[results.length - 1].rows[0]?.id ?? null));
+  const added = await atomicWrite(ctx).addAll(tasksRepo.addDependency(task.id, blocker.id)).event(ev).commitUnlessAborted();
+  if (!added) throw badRequest('Dependency would create a cycle');
   return { ok: true, task: task.id, blocked_by: blocker.id };
 }
 
@@ -576,21 +525,17 @@ export async function approveTask(ctx: AppContext, p: Principal, taskId: number 
     summary: `${displayName(approver)} approved task #${task.id}: ${task.title}`,
     data: { task_id: task.id },
   };
-  let results;
-  try {
-    results = await ctx.db.batch([
-      tasksRepo.approve(task.id, approver),
-      abortUnlessChanged(),
-      ctx.events.statement(ev),
-    ]);
-  } catch (err) {
-    if (!isGuardAbort(err)) throw err;
+  const approved = await atomicWrite(ctx)
+    .add(null, tasksRepo.approve(task.id, approver))
+    .requireChanged()
+    .event(ev)
+    .commitUnlessAborted();
+  if (!approved) {
     const now = await getTask(ctx, task.id);
     throw badRequest(
       now.approved_by ? `Task already approved by ${now.approved_by}` : 'Task does not require approval',
     );
   }
-  ctx.events.publishWritten(ev, Number(results[2].rows[0]?.id ?? null));
   return { ok: true, id: task.id, approved: true };
 }
 
@@ -603,10 +548,9 @@ export async function deleteTask(ctx: AppContext, p: Principal, taskId: number |
     summary: `Task #${task.id} deleted by ${displayName(callerId(p))}`,
     data: {},
   };
-  const stmts = [...tasksRepo.deleteStatements(task.id), ctx.events.statement(ev)];
-  const results = await ctx.db.batch(stmts);
-  if (!results[stmts.length - 2].rows[0]) throw notFound('Task not found');
-  ctx.events.publishWritten(ev, Number(results[stmts.length - 1].rows[0]?.id ?? null));
+  // The DELETE is the repo's last statement; a task deleted concurrently records no event.
+  const deleted = await atomicWrite(ctx).addAll(tasksRepo.deleteStatements(task.id)).requireChanged().event(ev).commitUnlessAborted();
+  if (!deleted) throw notFound('Task not found');
   return { ok: true, id: task.id };
 }
 
@@ -631,16 +575,11 @@ export async function addComment(
     summary: `${displayName(who)} commented on task #${task.id}`,
     data: { task_id: task.id, comment_id: 0 },
   };
-  const res = await ctx.db.batch([
-    tasksRepo.insertComment(task.id, by, content),
-    ctx.events.statementWithNewId(ev, 'comment_id'),
-  ]);
-  const row = res[0].rows[0] as Record<string, unknown>;
-  ctx.events.publishWritten(
-    { ...ev, data: { task_id: task.id, comment_id: row.id } },
-    Number(res[1].rows[0]?.id ?? null),
-  );
-  return row;
+  const res = await atomicWrite(ctx)
+    .add('comment', tasksRepo.insertComment(task.id, by, content))
+    .eventWithNewId(ev, 'comment_id')
+    .commit();
+  return res.row('comment')!;
 }
 
 export async function deleteComment(ctx: AppContext, p: Principal, taskId: number | null, commentId: number | null) {
@@ -681,11 +620,6 @@ export async function addDeliverable(
     summary: `${displayName(who)} delivered ${kind} for task #${task.id}`,
     data: { task_id: task.id, deliverable_id: 0, kind },
   };
-  const res = await ctx.db.batch([s, ctx.events.statementWithNewId(ev, 'deliverable_id')]);
-  const row = res[0].rows[0] as Record<string, unknown>;
-  ctx.events.publishWritten(
-    { ...ev, data: { task_id: task.id, deliverable_id: row.id, kind } },
-    Number(res[1].rows[0]?.id ?? null),
-  );
-  return row;
+  const res = await atomicWrite(ctx).add('deliverable', s).eventWithNewId(ev, 'deliverable_id').commit();
+  return res.row('deliverable')!;
 }

@@ -3,31 +3,7 @@ import type { SqlValue, Statement } from '../../db/types.js';
 import type { Principal } from '../../auth/principal.js';
 import { isFrozen } from '../admin/freeze.js';
 
-/**
- * Small SQL building blocks shared by the work-item areas (tasks, plans, bugs).
- *
- * Batch guards: `db.batch` is atomic, but its statements cannot branch on each other's results.
- * A guard is a statement that *fails* (and so rolls the whole batch back) when a condition holds:
- * it inserts a NULL title into `tasks`, which the NOT NULL constraint refuses. With a false
- * condition it inserts nothing. This turns "update A, and only if that really happened, do B"
- * into one atomic round trip on both runtimes, with no interactive transaction.
- */
-const GUARD_SQL = "INSERT INTO tasks (title, requester) SELECT NULL, 'batch-guard' WHERE ";
-
-/** Aborts the batch when the statement just before it changed no row (a lost compare-and-set). */
-export function abortUnlessChanged(): Statement {
-  return { sql: `${GUARD_SQL}changes() = 0`, args: [] };
-}
-
-/** Aborts the batch when `conditionSql` is true at that point of the batch. */
-export function abortIf(conditionSql: string, args: Statement['args'] = []): Statement {
-  return { sql: `${GUARD_SQL}(${conditionSql})`, args };
-}
-
-/** True when an error is one of the guards above firing (as opposed to a real failure). */
-export function isGuardAbort(err: unknown): boolean {
-  return /NOT NULL constraint failed: tasks\.title/i.test(String((err as Error)?.message ?? err));
-}
+/** Small SQL building blocks shared by the work-item areas (tasks, plans, bugs). */
 
 /** The SQLite `datetime('now')` wire format for timestamps computed in JS. */
 export function sqlNow(d: Date): string {
@@ -66,8 +42,11 @@ export function freeOrHeldBySql(by: string, unheld: readonly string[] = []): { s
  * What a PUT on a task, bug or step must re-check in its compare-and-set so it cannot do what a
  * claim may not (spec README "Claims never steal" and "The kill switch"):
  *  - `by`: an agent changing the assignee must find the item free or its own (else 409 as a claim).
- *    Humans (the admin key and every operator) assign and reassign work: "claims never steal" is a
- *    rule for agents' claims, not for a person handing work to someone else (spec 03 §3.5);
+ *    The same holds for ANY write by an agent to an item another agent holds (claimed and being
+ *    worked on: `HELD_STATUSES`): the identity rule of issue 17 — a write without a fencing token
+ *    is accepted from the holder only, so a same-project agent cannot complete or edit work another
+ *    agent holds. Humans (the admin key and every operator) assign, reassign and edit work: "claims
+ *    never steal" is a rule for agents, not for a person handing work to someone else (spec 03 §3.5);
  *  - `notFrozen`: an agent assigning or starting work is work routing, refused while frozen (503);
  *  - `leaseToken`: the writer quoted a claim's fencing token; the item must still carry it (else
  *    409: its lease was released or someone claimed it again, see ../work-items/lease.ts).
@@ -81,15 +60,25 @@ export interface AcquireGuard {
   leaseToken?: string;
 }
 
+/** Statuses in which an assignee holds an item (a claim being worked on). */
+export const HELD_STATUSES: readonly string[] = ['in_progress', 'review'];
+
 export function acquireGuard(
   p: Principal,
-  current: { assignee: string | null },
+  current: { assignee: string | null; status: string },
   change: { assignee?: SqlValue; startsWork: boolean; leaseToken?: string },
   unheld: readonly string[] = [],
 ): AcquireGuard {
   const reassigns = change.assignee !== undefined && String(change.assignee ?? '') !== (current.assignee ?? '');
+  const holder = current.assignee ?? '';
+  const heldByOther =
+    p.kind === 'agent' &&
+    HELD_STATUSES.includes(current.status) &&
+    holder !== '' &&
+    holder !== callerId(p) &&
+    !unheld.includes(holder);
   return {
-    by: reassigns && p.kind === 'agent' ? callerId(p) : undefined,
+    by: (reassigns || heldByOther) && p.kind === 'agent' ? callerId(p) : undefined,
     notFrozen: p.kind === 'agent' && ((reassigns && !!change.assignee) || change.startsWork),
     unheld,
     leaseToken: change.leaseToken,

@@ -78,12 +78,12 @@ export const teamsRepo = {
       },
     ];
   },
-  update(db: Queryable, id: string, f: { name?: string; description?: string; org_id?: string }) {
+  update(id: string, f: { name?: string; description?: string; org_id?: string }): Statement {
     const { sets, args } = assignments(f);
-    return db.get<TeamRow>(
-      `UPDATE teams SET ${[...sets, "updated_at = datetime('now')"].join(', ')} WHERE id = ? RETURNING *`,
-      [...args, id],
-    );
+    return {
+      sql: `UPDATE teams SET ${[...sets, "updated_at = datetime('now')"].join(', ')} WHERE id = ? RETURNING *`,
+      args: [...args, id],
+    };
   },
   /** Deletes only an empty team with no projects; the team channel is archived, not lost. */
   deleteStatements(id: string): Statement[] {

@@ -1,6 +1,7 @@
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { badRequest, conflict, notFound } from '../../http/errors.js';
+import { atomicWrite } from '../events/write.js';
 import { teamsRepo, type TeamMemberRow, type TeamRow } from './repo.js';
 
 /**
@@ -32,27 +33,29 @@ export class TeamService {
   }
 
   async create(p: Principal, input: { id: string; org_id: string; name: string; description: string }) {
-    const [ins] = await this.app.db.batch(teamsRepo.createStatements({ ...input, created_by: p.who }));
-    const row = ins.rows[0] as unknown as TeamRow | undefined;
-    if (!row) throw conflict('Team already exists');
-    await this.app.events.emit({
-      type: 'team_created',
-      agent: p.who,
-      summary: `Team created: ${row.name}`,
-      data: { team_id: row.id },
-    });
-    return { ...row, members: [] };
+    const [team, channel] = teamsRepo.createStatements({ ...input, created_by: p.who });
+    const res = await atomicWrite(this.app)
+      .add('team', team)
+      // The channel insert runs only when the team insert changed a row; so "changed" here means both.
+      .add(null, channel)
+      .requireChanged('team exists')
+      .event({
+        type: 'team_created',
+        agent: p.who,
+        summary: `Team created: ${input.name}`,
+        data: { team_id: input.id },
+      })
+      .commitUnlessAborted();
+    if (!res) throw conflict('Team already exists');
+    return { ...res.row<TeamRow>('team')!, members: [] };
   }
 
   async update(p: Principal, id: string, f: { name?: string; description?: string; org_id?: string }) {
     await this.team(id);
-    await teamsRepo.update(this.app.db, id, f);
-    await this.app.events.emit({
-      type: 'team_updated',
-      agent: p.who,
-      summary: `Team updated: ${id}`,
-      data: { team_id: id },
-    });
+    await atomicWrite(this.app)
+      .add(null, teamsRepo.update(id, f))
+      .event({ type: 'team_updated', agent: p.who, summary: `Team updated: ${id}`, data: { team_id: id } })
+      .commit();
     return this.get(id);
   }
 
@@ -61,15 +64,15 @@ export class TeamService {
     if ((await teamsRepo.members(this.app.db, id)).length) throw badRequest('Team has members — remove them first');
     if (await teamsRepo.countProjects(this.app.db, id))
       throw conflict('Team still owns projects — reassign them first');
-    const [del] = await this.app.db.batch(teamsRepo.deleteStatements(id));
-    // A member or project added meanwhile makes the conditional delete a no-op.
-    if (!del.rowsAffected) throw conflict('Team changed while deleting — try again');
-    await this.app.events.emit({
-      type: 'team_deleted',
-      agent: p.who,
-      summary: `Team deleted: ${id}`,
-      data: { team_id: id },
-    });
+    const [del, ...rest] = teamsRepo.deleteStatements(id);
+    // A member or project added meanwhile makes the conditional delete a no-op: nothing is written.
+    const res = await atomicWrite(this.app)
+      .add(null, del)
+      .requireChanged('team changed')
+      .addAll(rest)
+      .event({ type: 'team_deleted', agent: p.who, summary: `Team deleted: ${id}`, data: { team_id: id } })
+      .commitUnlessAborted();
+    if (!res) throw conflict('Team changed while deleting — try again');
     return { ok: true as const };
   }
 
@@ -85,19 +88,19 @@ export class TeamService {
     // The channel seat and primary flag follow only a membership this request created, so a
     // duplicate add (409) changes nothing.
     const [first, ...rest] = teamsRepo.addMemberStatements(teamId, m);
-    const row = await this.app.db.transaction(async (tx) => {
-      const ins = await tx.get<TeamMemberRow>(first.sql, first.args);
-      if (!ins) return undefined;
-      for (const s of rest) await tx.execute(s.sql, s.args);
-      return ins;
-    });
+    const res = await atomicWrite(this.app)
+      .add('member', first)
+      .requireChanged('already a member')
+      .addAll(rest)
+      .event({
+        type: 'team_member_added',
+        agent: p.who,
+        summary: `${m.user_id} joined team ${teamId}`,
+        data: { team_id: teamId, user_id: m.user_id, user_type: m.user_type },
+      })
+      .commitUnlessAborted();
+    const row = res?.row<TeamMemberRow>('member');
     if (!row) throw conflict(`${m.user_id} is already a member of team ${teamId}`);
-    await this.app.events.emit({
-      type: 'team_member_added',
-      agent: p.who,
-      summary: `${m.user_id} joined team ${teamId}`,
-      data: { team_id: teamId, user_id: m.user_id, user_type: m.user_type },
-    });
     return (await teamsRepo.member(this.app.db, teamId, m.user_id)) ?? row;
   }
 
@@ -109,13 +112,15 @@ export class TeamService {
     if (f.role !== undefined) stmts.push(teamsRepo.setRole(teamId, userId, f.role));
     if (f.is_primary === true) stmts.push(...teamsRepo.primaryStatements(teamId, userId, m.user_type));
     if (f.is_primary === false) stmts.push(...teamsRepo.clearPrimaryStatements(teamId, userId, m.user_type));
-    await this.app.db.batch(stmts);
-    await this.app.events.emit({
-      type: 'team_member_updated',
-      agent: p.who,
-      summary: `${userId} updated in team ${teamId}`,
-      data: { team_id: teamId, user_id: userId },
-    });
+    await atomicWrite(this.app)
+      .addAll(stmts)
+      .event({
+        type: 'team_member_updated',
+        agent: p.who,
+        summary: `${userId} updated in team ${teamId}`,
+        data: { team_id: teamId, user_id: userId },
+      })
+      .commit();
     return { ok: true as const };
   }
 
@@ -123,13 +128,15 @@ export class TeamService {
     await this.team(teamId);
     const m = await teamsRepo.member(this.app.db, teamId, userId);
     if (!m) throw notFound('Team member not found');
-    await this.app.db.batch(teamsRepo.removeMemberStatements(teamId, m));
-    await this.app.events.emit({
-      type: 'team_member_removed',
-      agent: p.who,
-      summary: `${userId} left team ${teamId}`,
-      data: { team_id: teamId, user_id: userId },
-    });
+    await atomicWrite(this.app)
+      .addAll(teamsRepo.removeMemberStatements(teamId, m))
+      .event({
+        type: 'team_member_removed',
+        agent: p.who,
+        summary: `${userId} left team ${teamId}`,
+        data: { team_id: teamId, user_id: userId },
+      })
+      .commit();
     return { ok: true as const };
   }
 

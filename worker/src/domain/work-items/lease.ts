@@ -1,3 +1,4 @@
+import { atomicWrite } from '../events/write.js';
 import type { AppContext } from '../../context.js';
 import type { Queryable } from '../../db/db.js';
 import type { SqlValue, Statement } from '../../db/types.js';
@@ -7,7 +8,7 @@ import { toDbTime } from '../agents/json.js';
 import type { EventInput } from '../events/bus.js';
 import { inboxRepo } from '../inbox/repo.js';
 import type { MaintenanceJob } from '../../maintenance.js';
-import { NOT_FROZEN_SQL, abortUnlessChanged, displayName, isGuardAbort } from '../tasks/sql.js';
+import { NOT_FROZEN_SQL, displayName } from '../tasks/sql.js';
 
 /**
  * Crash-proof claims (issue 17): what tasks, bugs and plan steps share, written so drone jobs can
@@ -131,9 +132,9 @@ export function leaseAnswer(ctx: AppContext, token: unknown) {
   return { lease_token: typeof token === 'string' ? token : null, lease_ttl_seconds: ctx.config.leaseTtlSeconds };
 }
 
-/** The 409 for a write quoting a token the item no longer carries. */
-export function leaseLost(kind: LeasedKind, now: { assignee: string | null; status: string }) {
-  const label = LEASED.find((t) => t.kind === kind)!.label;
+/** The 409 for a write quoting a token the item no longer carries (drone jobs too: drones/jobs-service.ts). */
+export function leaseLost(kind: LeasedKind | 'drone_job', now: { assignee: string | null; status: string }) {
+  const label = LEASED.find((t) => t.kind === kind)?.label ?? 'drone job';
   return conflict(
     `Lease on this ${label} is no longer held (it was released or claimed again); claim it again before writing`,
     {
@@ -195,20 +196,14 @@ export async function expireLeases(ctx: AppContext): Promise<LeaseExpiryReport> 
         data,
         priority: 'normal',
       });
-      let res;
-      try {
-        res = await ctx.db.batch([
-          leaseRepo.release(t, row.id, row.assignee, cutoff),
-          abortUnlessChanged(),
-          ctx.events.statement(ev),
-          inbox,
-        ]);
-      } catch (err) {
-        // Renewed, completed, re-claimed or frozen since the read: nothing to release.
-        if (isGuardAbort(err)) continue;
-        throw err;
-      }
-      ctx.events.publishWritten(ev, Number(res[2].rows[0]?.id ?? null));
+      const released = await atomicWrite(ctx)
+        .add(null, leaseRepo.release(t, row.id, row.assignee, cutoff))
+        .requireChanged('lease renewed')
+        .event(ev)
+        .add(null, inbox)
+        .commitUnlessAborted();
+      // Renewed, completed, re-claimed or frozen since the read: nothing to release.
+      if (!released) continue;
       report.released.push({ item_type: t.kind, id: row.id, agent: row.assignee, attempt });
     }
   }

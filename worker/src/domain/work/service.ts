@@ -1,3 +1,4 @@
+import { atomicWrite } from '../events/write.js';
 import { parallelQueries } from '../../db/parallel.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
@@ -13,7 +14,6 @@ import { workRepo } from './repo.js';
 import { bugsRepo } from '../bugs/repo.js';
 import type { Statement } from '../../db/types.js';
 import type { EventInput } from '../events/bus.js';
-import { abortUnlessChanged, isGuardAbort } from '../tasks/sql.js';
 import { leaseAnswer } from '../work-items/lease.js';
 
 export interface QueueItem {
@@ -187,15 +187,8 @@ export class WorkService {
     claim: Statement,
     event: EventInput,
   ): Promise<{ description?: string; lease_token?: string | null } | null> {
-    let res;
-    try {
-      res = await this.app.db.batch([claim, abortUnlessChanged(), this.app.events.statement(event)]);
-    } catch (err) {
-      if (isGuardAbort(err)) return null;
-      throw err;
-    }
-    this.app.events.publishWritten(event, Number(res[2].rows[0]?.id ?? null));
-    return res[0].rows[0] as { description?: string; lease_token?: string | null };
+    const res = await atomicWrite(this.app).add('claim', claim).requireChanged('claim lost').event(event).commitUnlessAborted();
+    return res?.row<{ description?: string; lease_token?: string | null }>('claim') ?? null;
   }
 
   /** POST /work/request: a request to the configured coordinator (spec 02 §3.5, W12). */
@@ -238,9 +231,8 @@ export class WorkService {
       summary: `${p.id} requested work: ${type}${target ? ` → ${target}` : ''}`,
       data: { type, target },
     };
-    const res = await this.app.db.batch([ins, this.app.events.statement(ev)]);
-    this.app.events.publishWritten(ev, Number(res[1].rows[0]?.id ?? null));
-    return { ok: true, message_id: Number(res[0].rows[0].id), routed_to: coordinator };
+    const res = await atomicWrite(this.app).add('message', ins).event(ev).commit();
+    return { ok: true, message_id: Number(res.row('message')!.id), routed_to: coordinator };
   }
 }
 
