@@ -6,6 +6,8 @@
  *   npx tsx bench/coordination.ts            # defaults: 16 connections, 8 s per scenario
  *   BENCH_CONNECTIONS=32 BENCH_SECONDS=5 npx tsx bench/coordination.ts
  *   BENCH_TASKS=100000 BENCH_AGENTS=10000 npx tsx bench/coordination.ts   # growth
+ *   BENCH_ONLY=work,claim,context npx tsx bench/coordination.ts   # a subset (names match scenario titles)
+ *   BENCH_CPU_PROF=/tmp/prof npx tsx bench/coordination.ts        # server CPU profile (node --cpu-prof)
  *
  * The server runs in its own process (`node-adapter/index.ts` through tsx) so the load generator
  * does not share its event loop. The generator is N concurrent loops over one keep-alive
@@ -28,6 +30,12 @@ const WARMUP_MS = 1_000;
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 50);
 const PROJECTS = 5;
 const TASKS = Number(process.env.BENCH_TASKS ?? 1_000);
+/** Comma-separated words; a scenario runs when its title contains one of them (the floor always runs). */
+const ONLY = (process.env.BENCH_ONLY ?? '')
+  .split(',')
+  .map((w) => w.trim().toLowerCase())
+  .filter(Boolean);
+const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
 const ADMIN_KEY = `bench_admin_${randomBytes(24).toString('hex')}`;
 
 const watchdog = setTimeout(() => {
@@ -43,7 +51,8 @@ const dataDir = mkdtempSync(join(tmpdir(), 'mycelium-bench-'));
 
 function startServerProcess(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'node-adapter/index.ts'], {
+    const prof = CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF_DIR] : [];
+    const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'node-adapter/index.ts'], {
       env: {
         ...process.env,
         DATA_DIR: dataDir,
@@ -215,7 +224,8 @@ async function scenario(
   next: (i: number) => (() => Promise<number>) | null,
   seconds = SECONDS,
   warmup = true,
-): Promise<Result> {
+): Promise<Result | null> {
+  if (ONLY.length && !name.startsWith('floor') && !ONLY.some((w) => name.toLowerCase().includes(w))) return null;
   if (warmup) {
     const until = Date.now() + WARMUP_MS;
     await Promise.all(
@@ -272,7 +282,7 @@ async function main() {
   const { agents, claimable } = seed();
   // The agents the load cycles through: the first 50 (the busy ones), however many are registered.
   const pick = (i: number) => agents[i % Math.min(agents.length, 50)];
-  const results: Row[] = [];
+  const results: (Row | null)[] = [];
 
   const floorResult = await scenario('floor: bare Hono + one SQLite upsert', (i) => {
     const a = pick(i);
@@ -285,8 +295,9 @@ async function main() {
         floorPort,
       );
   });
+  if (!floorResult) throw new Error('the floor scenario always runs');
   results.push(floorResult);
-  const vsFloor = (r: Result): Row => ({ ...r, floor: r.rps / floorResult.rps });
+  const vsFloor = (r: Result | null): Row | null => (r ? { ...r, floor: r.rps / floorResult.rps } : null);
 
   results.push(
     vsFloor(
@@ -363,6 +374,7 @@ async function main() {
   console.log('| scenario | requests | req/s | p50 ms | p99 ms | non-200 | ours / floor |');
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
+    if (!r) continue;
     const ratio = r.floor === undefined ? '1' : r.floor.toFixed(2);
     console.log(
       `| ${r.name} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} | ${ratio} |`,
