@@ -278,7 +278,7 @@ export async function claimTask(
   const mode = p.isAdmin && body.force ? 'force' : 'claim';
   const who = callerId(p);
   const factScope = projectScopeSql(p, 't.project_id', 't.assignee');
-  const scope = projectScopeSql(p, 'project_id', 'assignee');
+  const scope = projectScopeSql(p, 'tasks.project_id', 'tasks.assignee');
   const where = tasksRepo.claimWhere(taskId, agentId, mode);
   // A repeated claim by the holder is an idempotent 200 (it renews the lease) and not a new event.
   const event = { type: 'task_claimed', agent: who };
