@@ -219,52 +219,59 @@ export const contextRepo = {
     event: (rest: string, args: SqlValue[]) => Statement;
   }): Statement[] {
     const at = [k.namespace, k.key];
+    // A branch that is off is statements that write nothing, so a later changes() guard cannot
+    // see an earlier write (the expiry delete, the other branch's event).
+    const none: Statement = { sql: 'SELECT 1 WHERE 0', args: [] };
     const u = k.update;
-    const cond = u
-      ? {
-          sql: `${k.permit.row.sql} AND ${k.permit.ns.sql}${u.version === null ? '' : ' AND version = ?'}`,
-          args: [...k.permit.row.args, ...k.permit.ns.args, ...(u.version === null ? [] : [u.version])],
-        }
-      : { sql: '0', args: [] };
-    const keepExpiry = !u || u.expires_at === undefined;
     const stmts: Statement[] = [
       {
         sql: 'DELETE FROM context_keys WHERE namespace = ? AND key = ? AND expires_at IS NOT NULL AND expires_at <= ?',
         args: [...at, k.now],
       },
       { sql: 'SELECT * FROM context_keys WHERE namespace = ? AND key = ?', args: at },
-      {
-        sql: `INSERT INTO context_history (namespace, key, data, changed_by, project_id, version)
-              SELECT namespace, key, data, ?, project_id, version FROM context_keys
-              WHERE namespace = ? AND key = ? AND ${cond.sql}`,
-        args: [k.by, ...at, ...cond.args],
-      },
-      {
-        sql: `UPDATE context_keys SET data = ?, category = COALESCE(?, category), expires_at = ${keepExpiry ? 'expires_at' : '?'},
-                updated_by = ?, updated_at = datetime('now'), version = version + 1
-              WHERE namespace = ? AND key = ? AND ${cond.sql} RETURNING *`,
-        args: [u?.data ?? '', u?.category ?? null, ...(keepExpiry ? [] : [u!.expires_at ?? null]), k.by, ...at, ...cond.args],
-      },
-      k.event('FROM context_keys WHERE namespace = ? AND key = ? AND changes() > 0', at),
     ];
+    if (u) {
+      const cond = {
+        sql: `${k.permit.row.sql} AND ${k.permit.ns.sql}${u.version === null ? '' : ' AND version = ?'}`,
+        args: [...k.permit.row.args, ...k.permit.ns.args, ...(u.version === null ? [] : [u.version])],
+      };
+      const keepExpiry = u.expires_at === undefined;
+      stmts.push(
+        {
+          sql: `INSERT INTO context_history (namespace, key, data, changed_by, project_id, version)
+                SELECT namespace, key, data, ?, project_id, version FROM context_keys
+                WHERE namespace = ? AND key = ? AND ${cond.sql}`,
+          args: [k.by, ...at, ...cond.args],
+        },
+        {
+          sql: `UPDATE context_keys SET data = ?, category = COALESCE(?, category), expires_at = ${keepExpiry ? 'expires_at' : '?'},
+                  updated_by = ?, updated_at = datetime('now'), version = version + 1
+                WHERE namespace = ? AND key = ? AND ${cond.sql} RETURNING *`,
+          args: [u.data, u.category, ...(keepExpiry ? [] : [u.expires_at ?? null]), k.by, ...at, ...cond.args],
+        },
+        k.event('FROM context_keys WHERE namespace = ? AND key = ? AND changes() > 0', at),
+      );
+    } else {
+      stmts.push(none, none, none);
+    }
     const i = k.insert;
-    // Off: two statements that write nothing, so the event's changes() guard cannot see the update's event.
-    const none = { sql: 'SELECT 1 WHERE 0', args: [] };
-    stmts.push(
-      i
-        ? {
-            sql: `INSERT INTO context_keys (namespace, key, data, category, expires_at, updated_by, project_id, version)
-                  SELECT ?, ?, ?, ?, ?, ?, ?, 1
-                  WHERE ${k.permit.ns.sql}
-                    AND (SELECT COUNT(*) FROM context_keys WHERE namespace = ? AND project_id IS ? AND ${LIVE}) < ${NAMESPACE_CAP}
-                  ON CONFLICT(namespace, key) DO NOTHING
-                  RETURNING *`,
-            args: [...at, i.data, i.category, i.expires_at, k.by, i.project_id, ...k.permit.ns.args, k.namespace, i.project_id, k.now],
-          }
-        : none,
-      i ? k.event('FROM context_keys WHERE namespace = ? AND key = ? AND changes() > 0', at) : none,
-      contextRepo.trimHistory(k.namespace, k.key),
-    );
+    if (i) {
+      stmts.push(
+        {
+          sql: `INSERT INTO context_keys (namespace, key, data, category, expires_at, updated_by, project_id, version)
+                SELECT ?, ?, ?, ?, ?, ?, ?, 1
+                WHERE ${k.permit.ns.sql}
+                  AND (SELECT COUNT(*) FROM context_keys WHERE namespace = ? AND project_id IS ? AND ${LIVE}) < ${NAMESPACE_CAP}
+                ON CONFLICT(namespace, key) DO NOTHING
+                RETURNING *`,
+          args: [...at, i.data, i.category, i.expires_at, k.by, i.project_id, ...k.permit.ns.args, k.namespace, i.project_id, k.now],
+        },
+        k.event('FROM context_keys WHERE namespace = ? AND key = ? AND changes() > 0', at),
+      );
+    } else {
+      stmts.push(none, none);
+    }
+    if (u) stmts.push(contextRepo.trimHistory(k.namespace, k.key));
     return stmts;
   },
 
