@@ -700,7 +700,12 @@ export interface HranaServerOptions {
 /** The SQL texts of one pipeline's requests (`store_sql`, `execute`, `batch` steps), for stats. */
 function sqlTextsOf(requests: StreamRequest[]): string[] {
   const out: string[] = [];
-  for (const r of requests as { type?: string; sql?: string; stmt?: { sql?: string }; batch?: { steps?: { stmt?: { sql?: string } }[] } }[]) {
+  for (const r of requests as {
+    type?: string;
+    sql?: string;
+    stmt?: { sql?: string };
+    batch?: { steps?: { stmt?: { sql?: string } }[] };
+  }[]) {
     if (typeof r?.sql === 'string') out.push(r.sql);
     if (typeof r?.stmt?.sql === 'string') out.push(r.stmt.sql);
     for (const step of r?.batch?.steps ?? []) if (typeof step?.stmt?.sql === 'string') out.push(step.stmt.sql);

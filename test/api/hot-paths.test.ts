@@ -35,14 +35,20 @@ describe('work poll in one batch (spec 02 §3.5)', () => {
     await t.db.run("INSERT INTO teams (id, org_id, name) VALUES ('hp-team', 'o', 'T')");
     await t.db.run("INSERT INTO projects (id, name, team_id) VALUES ('hp-team-proj', 'TP', 'hp-team')");
     await t.db.run("INSERT INTO team_members (team_id, user_id, user_type) VALUES ('hp-team', 'hp-ada', 'agent')");
-    const inTeam = await insert('bugs', { title: 'team bug', description: 'd', project_id: 'hp-team-proj', status: 'open' });
+    const inTeam = await insert('bugs', {
+      title: 'team bug',
+      description: 'd',
+      project_id: 'hp-team-proj',
+      status: 'open',
+    });
     const home = await insert('bugs', { title: 'home bug', description: 'd', project_id: 'hp-home', status: 'open' });
     const away = await insert('bugs', { title: 'away bug', description: 'd', project_id: 'hp-away', status: 'open' });
     const plan = await insert('plans', { title: 'TP plan', project_id: 'hp-team-proj', status: 'active' });
     const step = await insert('plan_steps', { plan_id: plan, step_order: 1, title: 'S', status: 'pending' });
     const r = await t.call('GET', `/work/${a.id}`, { agentKey: a.key });
     expect(r.status).toBe(200);
-    const ids = (type: string) => r.body.queue.filter((q: { type: string }) => q.type === type).map((q: { id: number }) => q.id);
+    const ids = (type: string) =>
+      r.body.queue.filter((q: { type: string }) => q.type === type).map((q: { id: number }) => q.id);
     expect(ids('bug_unassigned')).toEqual(expect.arrayContaining([inTeam, home]));
     expect(ids('bug_unassigned')).not.toContain(away);
     expect(ids('plan_step_unassigned')).toContain(step);
@@ -74,7 +80,13 @@ describe('work poll in one batch (spec 02 §3.5)', () => {
     expect(r.status).toBe(404);
     expect(r.body.error).toBe('Agent not found');
     const a = await registerAgent(t, 'hp-frozen', 'hp-fz');
-    await insert('tasks', { title: 'x', project_id: 'hp-fz', requester: 'admin', assignee: a.id, status: 'in_progress' });
+    await insert('tasks', {
+      title: 'x',
+      project_id: 'hp-fz',
+      requester: 'admin',
+      assignee: a.id,
+      status: 'in_progress',
+    });
     await t.db.run("INSERT OR REPLACE INTO instance_config (key, value) VALUES ('admin_status', 'frozen')");
     try {
       const f = await t.call('GET', `/work/${a.id}`, { agentKey: a.key });
@@ -109,15 +121,31 @@ describe('task claim in one batch (spec 03 §3.6, SEC-13, REL-03)', () => {
     const a = await registerAgent(t, 'hp-ref-a', 'hp-ref');
     const b = await registerAgent(t, 'hp-ref-b', 'hp-ref');
     expect((await t.call('POST', '/tasks/999999/claim', { agentKey: a.key, body: {} })).status).toBe(404);
-    const away = await insert('tasks', { title: 'away', project_id: 'hp-elsewhere', requester: 'admin', status: 'open' });
+    const away = await insert('tasks', {
+      title: 'away',
+      project_id: 'hp-elsewhere',
+      requester: 'admin',
+      status: 'open',
+    });
     const out = await t.call('POST', `/tasks/${away}/claim`, { agentKey: a.key, body: {} });
     expect(out.status).toBe(403);
     expect(out.body.error).toBe(`Agent ${a.id} cannot access resources in project hp-elsewhere`);
-    const held = await insert('tasks', { title: 'held', project_id: 'hp-ref', requester: 'admin', status: 'in_progress', assignee: b.id });
+    const held = await insert('tasks', {
+      title: 'held',
+      project_id: 'hp-ref',
+      requester: 'admin',
+      status: 'in_progress',
+      assignee: b.id,
+    });
     const h = await t.call('POST', `/tasks/${held}/claim`, { agentKey: a.key, body: {} });
     expect(h.status).toBe(409);
     expect(h.body).toEqual({ error: 'Task already claimed', assignee: b.id });
-    const blocker = await insert('tasks', { title: 'blocker', project_id: 'hp-ref', requester: 'admin', status: 'open' });
+    const blocker = await insert('tasks', {
+      title: 'blocker',
+      project_id: 'hp-ref',
+      requester: 'admin',
+      status: 'open',
+    });
     const blocked = await insert('tasks', {
       title: 'blocked',
       project_id: 'hp-ref',
@@ -144,7 +172,8 @@ describe('task claim in one batch (spec 03 §3.6, SEC-13, REL-03)', () => {
       [null, 'open'],
       [null, 'open'],
     ]);
-    for (const id of [away, held, blocked, blocker]) expect(await eventsOf('task_claimed', `"task_id":${id},`)).toEqual([]);
+    for (const id of [away, held, blocked, blocker])
+      expect(await eventsOf('task_claimed', `"task_id":${id},`)).toEqual([]);
   });
 
   it('a team project is in scope for a claim', async () => {
@@ -170,10 +199,16 @@ describe('context put in one batch (spec 04 §1.4–1.6)', () => {
     expect(v2.body.version).toBe(2);
     const v3 = await put(a, a.id, 'doc', { data: '{"c":4}' });
     expect(v3.body.version).toBe(3);
-    const row = await t.db.get<{ data: string; version: number; project_id: string; expires_at: string | null; category: string }>(
-      'SELECT data, version, project_id, expires_at, category FROM context_keys WHERE namespace = ? AND key = ?',
-      [a.id, 'doc'],
-    );
+    const row = await t.db.get<{
+      data: string;
+      version: number;
+      project_id: string;
+      expires_at: string | null;
+      category: string;
+    }>('SELECT data, version, project_id, expires_at, category FROM context_keys WHERE namespace = ? AND key = ?', [
+      a.id,
+      'doc',
+    ]);
     expect(JSON.parse(row!.data)).toEqual({ a: 3, keep: 'x', b: 2, c: 4 });
     expect(row!.project_id).toBe('hp-cp');
     expect(row!.category).toBe('durable');
@@ -204,7 +239,9 @@ describe('context put in one batch (spec 04 §1.4–1.6)', () => {
     expect((await put(a, a.id, 'k', { data: 'two', expected_version: 1 })).body.version).toBe(2);
     const missing = await put(a, a.id, 'nope', { data: 'x', expected_version: 3 });
     expect(missing.status).toBe(409);
-    expect(await t.db.get("SELECT 1 AS x FROM context_keys WHERE namespace = 'hp-cas' AND key = 'nope'")).toBeUndefined();
+    expect(
+      await t.db.get("SELECT 1 AS x FROM context_keys WHERE namespace = 'hp-cas' AND key = 'nope'"),
+    ).toBeUndefined();
   });
 
   it("the write rule holds inside the batch: another agent's namespace, a project out of scope, a key owned elsewhere", async () => {
@@ -230,9 +267,7 @@ describe('context put in one batch (spec 04 §1.4–1.6)', () => {
   it('concurrent merges onto one object lose no field', async () => {
     const a = await registerAgent(t, 'hp-race', 'hp-race');
     expect((await put(a, a.id, 'obj', { data: { start: true } })).status).toBe(200);
-    const rs = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => put(a, a.id, 'obj', { data: { [`f${i}`]: i } })),
-    );
+    const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => put(a, a.id, 'obj', { data: { [`f${i}`]: i } })));
     expect(rs.map((r) => r.status)).toEqual(Array(8).fill(200));
     const row = await t.db.get<{ data: string; version: number }>(
       'SELECT data, version FROM context_keys WHERE namespace = ? AND key = ?',

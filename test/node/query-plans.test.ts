@@ -47,7 +47,12 @@ beforeAll(async () => {
   await t.db.run("UPDATE agents SET last_heartbeat = datetime('now') WHERE id = 'qp-pat'");
   // Something in every bucket, and enough unrelated rows that a scan would matter.
   for (let i = 0; i < 40; i++) {
-    await insert('tasks', { title: `other ${i}`, project_id: `elsewhere-${i % 4}`, requester: 'admin', status: 'open' });
+    await insert('tasks', {
+      title: `other ${i}`,
+      project_id: `elsewhere-${i % 4}`,
+      requester: 'admin',
+      status: 'open',
+    });
   }
   const first = await insert('tasks', { title: 'mine', project_id: 'qp', requester: 'admin', assignee: ada.id });
   await insert('tasks', {
@@ -85,8 +90,16 @@ async function statementsOf(run: () => Promise<void>) {
 
 describe('EXPLAIN QUERY PLAN of the hot paths (issue 11)', () => {
   it('the helper finds a full scan (and its alias) when there is one', async () => {
-    expect(namesOf('SELECT * FROM tasks t JOIN messages AS m ON m.id = t.id WHERE t.x = 1', ['tasks', 'messages']))
-      .toEqual(new Map([['tasks', 'tasks'], ['t', 'tasks'], ['messages', 'messages'], ['m', 'messages']]));
+    expect(
+      namesOf('SELECT * FROM tasks t JOIN messages AS m ON m.id = t.id WHERE t.x = 1', ['tasks', 'messages']),
+    ).toEqual(
+      new Map([
+        ['tasks', 'tasks'],
+        ['t', 'tasks'],
+        ['messages', 'messages'],
+        ['m', 'messages'],
+      ]),
+    );
     const bad = await fullScans(plans, [{ sql: 'SELECT * FROM tasks t WHERE t.title = ?', args: ['x'] }]);
     expect(bad).toHaveLength(1);
     expect(bad[0]).toMatch(/SCAN t .*\(tasks\)/);

@@ -152,7 +152,9 @@ describe('Workers request budgets (issue 16)', () => {
       }
       for (const [name, ceiling] of Object.entries(HOT_CALL_CEILINGS)) {
         const r = report[name];
-        expect(r.subrequests - r.outboxDrains, `${name}: pipeline requests of the call itself`).toBeLessThanOrEqual(ceiling);
+        expect(r.subrequests - r.outboxDrains, `${name}: pipeline requests of the call itself`).toBeLessThanOrEqual(
+          ceiling,
+        );
         expect(r.outboxDrains, `${name}: background outbox drains`).toBeLessThanOrEqual(1);
       }
     } finally {

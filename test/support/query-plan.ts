@@ -49,14 +49,36 @@ export async function queryPlan(db: PlanSource, s: Statement): Promise<string[]>
 }
 
 const NOT_ALIAS = new Set([
-  'where', 'join', 'left', 'inner', 'cross', 'on', 'using', 'order', 'group', 'limit', 'set', 'as', 'natural',
-  'values', 'select', 'union', 'returning', 'default', 'indexed', 'not', 'having', 'window', 'outer',
+  'where',
+  'join',
+  'left',
+  'inner',
+  'cross',
+  'on',
+  'using',
+  'order',
+  'group',
+  'limit',
+  'set',
+  'as',
+  'natural',
+  'values',
+  'select',
+  'union',
+  'returning',
+  'default',
+  'indexed',
+  'not',
+  'having',
+  'window',
+  'outer',
 ]);
 
 /** Names under which `tables` appear in `sql` (the table name itself and each alias). */
 export function namesOf(sql: string, tables: readonly string[]): Map<string, string> {
   const names = new Map<string, string>();
-  const re = /\b(?:from|join|update|into)\s+([a-z_][a-z0-9_]*)(?:\s+(?:as\s+)?([a-z_][a-z0-9_]*))?|,\s*([a-z_][a-z0-9_]*)\s+(?:as\s+)?([a-z_][a-z0-9_]*)/gi;
+  const re =
+    /\b(?:from|join|update|into)\s+([a-z_][a-z0-9_]*)(?:\s+(?:as\s+)?([a-z_][a-z0-9_]*))?|,\s*([a-z_][a-z0-9_]*)\s+(?:as\s+)?([a-z_][a-z0-9_]*)/gi;
   for (const m of sql.matchAll(re)) {
     const table = (m[1] ?? m[3]).toLowerCase();
     const alias = (m[2] ?? m[4])?.toLowerCase();

@@ -44,7 +44,11 @@ export async function inProjectScope(
  * write's own compare-and-set (so the check costs no separate read and cannot race the write).
  * `assigneeCol` is the resource's assignee (an agent may write what is assigned to it).
  */
-export function projectScopeSql(p: Principal, projectCol: string, assigneeCol?: string): { sql: string; args: SqlValue[] } {
+export function projectScopeSql(
+  p: Principal,
+  projectCol: string,
+  assigneeCol?: string,
+): { sql: string; args: SqlValue[] } {
   if (p.isAdmin || p.kind !== 'agent') return { sql: '1', args: [] };
   const parts = [`COALESCE(${projectCol}, '') = ''`, `${projectCol} = ?`];
   const args: SqlValue[] = [p.projectId];

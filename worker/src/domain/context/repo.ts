@@ -264,7 +264,18 @@ export const contextRepo = {
                   AND (SELECT COUNT(*) FROM context_keys WHERE namespace = ? AND project_id IS ? AND ${LIVE}) < ${NAMESPACE_CAP}
                 ON CONFLICT(namespace, key) DO NOTHING
                 RETURNING *`,
-          args: [...at, i.data, i.category, i.expires_at, k.by, i.project_id, ...k.permit.ns.args, k.namespace, i.project_id, k.now],
+          args: [
+            ...at,
+            i.data,
+            i.category,
+            i.expires_at,
+            k.by,
+            i.project_id,
+            ...k.permit.ns.args,
+            k.namespace,
+            i.project_id,
+            k.now,
+          ],
         },
         k.event('FROM context_keys WHERE namespace = ? AND key = ? AND changes() > 0', at),
       );

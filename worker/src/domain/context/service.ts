@@ -261,7 +261,12 @@ export class ContextService {
           : null;
       const insert =
         !known && (w.expected_version === undefined || w.expected_version === 0)
-          ? { data: text, category: w.category ?? 'durable', expires_at: expiry ?? null, project_id: this.ownerFor(p, w) }
+          ? {
+              data: text,
+              category: w.category ?? 'durable',
+              expires_at: expiry ?? null,
+              project_id: this.ownerFor(p, w),
+            }
           : null;
       if (!update && !insert) return null;
       const res = await this.app.db.batch(

@@ -253,7 +253,12 @@ export const tasksRepo = {
    * (not an assignment, which starts no work) also takes the lease: its fencing token is set in
    * this same statement, so a claim stays one round trip.
    */
-  claim(taskId: number, agentId: string, mode: 'claim' | 'assign' | 'force', extra?: { sql: string; args: SqlValue[] }): Statement {
+  claim(
+    taskId: number,
+    agentId: string,
+    mode: 'claim' | 'assign' | 'force',
+    extra?: { sql: string; args: SqlValue[] },
+  ): Statement {
     const where = tasksRepo.claimWhere(taskId, agentId, mode);
     const more = extra ? { sql: ` AND ${extra.sql}`, args: extra.args } : { sql: '', args: [] };
     if (mode === 'assign') {

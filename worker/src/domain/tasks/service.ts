@@ -3,7 +3,7 @@ import type { Principal } from '../../auth/principal.js';
 import type { SqlValue, Statement } from '../../db/types.js';
 import { assertProjectScope, actingIdentity, outOfScope, projectScopeSql } from '../../auth/scope.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
-import { FROZEN_MESSAGE, assertNotFrozen, isFrozen } from '../admin/freeze.js';
+import { FROZEN_MESSAGE, isFrozen } from '../admin/freeze.js';
 import type { EventInput } from '../events/bus.js';
 import { plansRepo } from '../plans/repo.js';
 import { WebhookService } from '../webhooks/service.js';
