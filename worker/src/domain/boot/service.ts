@@ -168,8 +168,10 @@ export class BootService {
     const agent: AgentRow = { ...before, status: 'online', last_heartbeat: toDbTime(nowMs) };
 
     const scope = await workScope(app, agent);
-    // At most 6 reads in flight (Workers' per-request connection limit): the queue runs its own five
-    // at once, so it goes first; then the inbox (three at once) beside the single reads, four lanes.
+    // At most 6 reads in flight (Workers' per-request connection limit): the queue is one batch, so
+    // it goes first; then the inbox (three at once) beside the single reads, three lanes — room for
+    // the background work the boot's event starts (webhook outbox drains) and, on a cold isolate,
+    // the plugin host's start.
     const queue = await buildQueue(app, agent);
     const [inbox, counts, others, teams, profile, sleep, autonomous, operatorsAvailable, frozen] =
       await parallelQueries(
@@ -184,7 +186,7 @@ export class BootService {
           () => bootRepo.operatorsAvailable(db),
           () => isFrozen(db),
         ],
-        4,
+        3,
       );
     const presence = (o: { status: string; last_heartbeat: string | null }) =>
       derivePresence(o.status, o.last_heartbeat, now);
