@@ -300,19 +300,25 @@ async function main() {
   const { agents, claimable } = seed();
   // The agents the load cycles through: the first 50 (the busy ones), however many are registered.
   const pick = (i: number) => agents[i % Math.min(agents.length, 50)];
-  const results: Row[] = [];
+  const results: (Row | null)[] = [];
 
-  const floorResult = await scenario('floor: bare Hono + one SQLite upsert', (i) => {
-    const a = pick(i);
-    return () =>
-      request(
-        'POST',
-        '/agents/heartbeat',
-        { 'x-agent-key': a.id },
-        { status: 'busy', working_on: `task ${i % 7}` },
-        floorPort,
-      );
-  }, SECONDS, true, floor?.pid);
+  const floorResult = await scenario(
+    'floor: bare Hono + one SQLite upsert',
+    (i) => {
+      const a = pick(i);
+      return () =>
+        request(
+          'POST',
+          '/agents/heartbeat',
+          { 'x-agent-key': a.id },
+          { status: 'busy', working_on: `task ${i % 7}` },
+          floorPort,
+        );
+    },
+    SECONDS,
+    true,
+    floor?.pid,
+  );
   results.push(floorResult);
   const vsFloor = (r: Result): Row => ({
     ...r,
@@ -321,58 +327,63 @@ async function main() {
   });
 
   if (wanted('heartbeat'))
-  results.push(
-    vsFloor(
-      await scenario('heartbeat (busy)', (i) => {
-        const a = pick(i);
-        return () =>
-          request(
-            'POST',
-            '/agents/heartbeat',
-            { 'x-agent-key': a.key },
-            { status: 'busy', working_on: `task ${i % 7}`, session_id: 'bench', state_snapshot: '{"progress":["x"]}' },
-          );
-      }),
-    ),
-  );
+    results.push(
+      await vsFloor(
+        await scenario('heartbeat (busy)', (i) => {
+          const a = pick(i);
+          return () =>
+            request(
+              'POST',
+              '/agents/heartbeat',
+              { 'x-agent-key': a.key },
+              {
+                status: 'busy',
+                working_on: `task ${i % 7}`,
+                session_id: 'bench',
+                state_snapshot: '{"progress":["x"]}',
+              },
+            );
+        }),
+      ),
+    );
   if (wanted('heartbeat'))
-  results.push(
-    vsFloor(
-      await scenario('heartbeat (idle → dispatch pass)', (i) => {
-        const a = pick(i);
-        return () =>
-          request('POST', '/agents/heartbeat', { 'x-agent-key': a.key }, { status: 'online', working_on: '' });
-      }),
-    ),
-  );
+    results.push(
+      await vsFloor(
+        await scenario('heartbeat (idle → dispatch pass)', (i) => {
+          const a = pick(i);
+          return () =>
+            request('POST', '/agents/heartbeat', { 'x-agent-key': a.key }, { status: 'online', working_on: '' });
+        }),
+      ),
+    );
   if (wanted('work'))
-  results.push(
-    vsFloor(
-      await scenario('work poll GET /work/:id', (i) => {
-        const a = pick(i);
-        return () => request('GET', `/work/${a.id}`, { 'x-agent-key': a.key });
-      }),
-    ),
-  );
+    results.push(
+      await vsFloor(
+        await scenario('work poll GET /work/:id', (i) => {
+          const a = pick(i);
+          return () => request('GET', `/work/${a.id}`, { 'x-agent-key': a.key });
+        }),
+      ),
+    );
   if (wanted('boot'))
-  results.push(
-    vsFloor(
-      await scenario('boot GET /boot/:id (slim)', (i) => {
-        const a = pick(i);
-        return () => request('GET', `/boot/${a.id}`, { 'x-agent-key': a.key });
-      }),
-    ),
-  );
+    results.push(
+      await vsFloor(
+        await scenario('boot GET /boot/:id (slim)', (i) => {
+          const a = pick(i);
+          return () => request('GET', `/boot/${a.id}`, { 'x-agent-key': a.key });
+        }),
+      ),
+    );
   if (wanted('context'))
-  results.push(
-    vsFloor(
-      await scenario('context put PUT /context/keys/:ns/:key', (i) => {
-        const a = pick(i);
-        return () =>
-          request('PUT', `/context/keys/${a.id}/note-${i % 10}`, { 'x-agent-key': a.key }, { data: `value ${i}` });
-      }),
-    ),
-  );
+    results.push(
+      await vsFloor(
+        await scenario('context put PUT /context/keys/:ns/:key', (i) => {
+          const a = pick(i);
+          return () =>
+            request('PUT', `/context/keys/${a.id}/note-${i % 10}`, { 'x-agent-key': a.key }, { data: `value ${i}` });
+        }),
+      ),
+    );
   if (wanted('claim')) {
     // Claims consume the pool of open unassigned tasks: every request is a first claim that wins.
     const byProject = new Map<string, Agent[]>();
@@ -399,9 +410,12 @@ async function main() {
   console.log(
     `\n${AGENTS} agents (load from the first ${Math.min(AGENTS, 50)}), ${TASKS} tasks, ${CONNECTIONS} connections, ${SECONDS} s per scenario (claims: until the ${claimable.length} claimable tasks are gone)\n`,
   );
-  console.log('| scenario | requests | req/s | p50 ms | p99 ms | non-200 | ours / floor | req per CPU-s | ours / floor (CPU) |');
+  console.log(
+    '| scenario | requests | req/s | p50 ms | p99 ms | non-200 | ours / floor | req per CPU-s | ours / floor (CPU) |',
+  );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
+    if (!r) continue;
     const ratio = r.floor === undefined ? '1' : r.floor.toFixed(2);
     console.log(
       `| ${r.name} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} | ${ratio} | ${r.perCpuSecond.toFixed(0)} | ${r.floorCpu === undefined ? (r.floor === undefined ? '1' : '–') : r.floorCpu.toFixed(2)} |`,

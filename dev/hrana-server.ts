@@ -665,6 +665,8 @@ export interface HranaStats {
   /** Pipeline requests being processed right now, and the most seen at once since the last reset. */
   inFlight: number;
   maxInFlight: number;
+  /** Per pipeline request since the last reset, the SQL texts it carried (to tell what a request cost). */
+  pipelineSql: string[][];
 }
 
 export interface HranaServer {
@@ -695,6 +697,22 @@ export interface HranaServerOptions {
   responseDelayMs?: number;
 }
 
+/** The SQL texts of one pipeline's requests (`store_sql`, `execute`, `batch` steps), for stats. */
+function sqlTextsOf(requests: StreamRequest[]): string[] {
+  const out: string[] = [];
+  for (const r of requests as {
+    type?: string;
+    sql?: string;
+    stmt?: { sql?: string };
+    batch?: { steps?: { stmt?: { sql?: string } }[] };
+  }[]) {
+    if (typeof r?.sql === 'string') out.push(r.sql);
+    if (typeof r?.stmt?.sql === 'string') out.push(r.stmt.sql);
+    for (const step of r?.batch?.steps ?? []) if (typeof step?.stmt?.sql === 'string') out.push(step.stmt.sql);
+  }
+  return out;
+}
+
 export async function startHranaServer(opts: HranaServerOptions): Promise<HranaServer> {
   const idleMs = opts.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_MS;
 
@@ -705,7 +723,7 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
   bootstrap.exec('PRAGMA journal_mode = WAL');
   bootstrap.close();
 
-  const stats: HranaStats = { pipelines: 0, statements: 0, inFlight: 0, maxInFlight: 0 };
+  const stats: HranaStats = { pipelines: 0, statements: 0, inFlight: 0, maxInFlight: 0, pipelineSql: [] };
 
   /** Streams waiting for their next request, by the baton that continues them. */
   const idle = new Map<string, Stream>();
@@ -743,6 +761,7 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
       stream = found;
     }
     const results: StreamResult[] = [];
+    stats.pipelineSql.push(sqlTextsOf(b.requests as StreamRequest[]));
     for (const req of b.requests as StreamRequest[]) {
       if (req?.type === 'execute') stats.statements++;
       else if (req?.type === 'batch' && Array.isArray(req.batch?.steps)) stats.statements += req.batch.steps.length;
@@ -843,6 +862,7 @@ export async function startHranaServer(opts: HranaServerOptions): Promise<HranaS
       stats.pipelines = 0;
       stats.statements = 0;
       stats.maxInFlight = stats.inFlight;
+      stats.pipelineSql = [];
     },
     async close() {
       clearInterval(sweeper);

@@ -16,6 +16,18 @@ import { pluginDbVar } from '../../worker/src/worker-runtime.js';
  */
 const SUBREQUEST_LIMIT = 50;
 const IN_FLIGHT_LIMIT = 6;
+/**
+ * Issue 11: an agent's hot calls are one libSQL pipeline request each — their reads, and reads and
+ * writes, composed into one batch. Counted without the work a committed event starts in the
+ * background after the answer: the webhook outbox drain (webhooks/service.ts onEvent) and the plugin
+ * host's read of hook flags (plugins/host.ts dispatch; for the shared per-process caches of issue 11),
+ * at most one of each.
+ */
+const HOT_CALL_CEILINGS: Record<string, number> = { 'work poll': 1, 'task claim': 1, 'context put': 1 };
+const isEventBackground = (sql: string[]) =>
+  sql.length > 0 &&
+  (sql.every((q) => /FROM webhook_deliveries WHERE state = 'pending'/.test(q)) ||
+    sql.every((q) => /^SELECT name, enabled FROM plugins/.test(q)));
 const ADMIN = 'a'.repeat(40);
 /**
  * Boot: its own two batches, plus the work queue's four dependent waves (scope → five reads at once
@@ -62,6 +74,7 @@ function resetAll() {
 const usage = () => ({
   subrequests: servers.reduce((n, s) => n + s.stats.pipelines, 0),
   inFlight: Math.max(...servers.map((s) => s.stats.maxInFlight)),
+  background: servers.reduce((n, s) => n + s.stats.pipelineSql.filter(isEventBackground).length, 0),
 });
 
 /** Sends one request, waits for its background work, and returns what it cost. */
@@ -100,7 +113,7 @@ describe('Workers request budgets (issue 16)', () => {
     const mf = isolate();
     try {
       const agent = { 'X-Agent-Key': key };
-      const report: Record<string, { subrequests: number; inFlight: number }> = {};
+      const report: Record<string, { subrequests: number; inFlight: number; background: number }> = {};
       const cold = await measure(mf, 'GET', '/boot/ada', agent);
       expect(cold.status, cold.text).toBe(200);
       report['cold: GET /boot'] = cold;
@@ -137,12 +150,23 @@ describe('Workers request budgets (issue 16)', () => {
       console.log(
         'Workers libSQL subrequests per request (max in flight):\n' +
           Object.entries(report)
-            .map(([k, v]) => `  ${k.padEnd(18)} ${String(v.subrequests).padStart(3)} (${v.inFlight})`)
+            .map(
+              ([k, v]) =>
+                `  ${k.padEnd(18)} ${String(v.subrequests).padStart(3)} (${v.inFlight})` +
+                (v.background ? ` incl. ${v.background} background (outbox drain, plugin flags)` : ''),
+            )
             .join('\n'),
       );
       for (const [name, r] of Object.entries(report)) {
         expect(r.subrequests, `${name} subrequests`).toBeLessThanOrEqual(SUBREQUEST_LIMIT);
         expect(r.inFlight, `${name} in flight`).toBeLessThanOrEqual(IN_FLIGHT_LIMIT);
+      }
+      for (const [name, ceiling] of Object.entries(HOT_CALL_CEILINGS)) {
+        const r = report[name];
+        expect(r.subrequests - r.background, `${name}: pipeline requests of the call itself`).toBeLessThanOrEqual(
+          ceiling,
+        );
+        expect(r.background, `${name}: background reads after its event`).toBeLessThanOrEqual(2);
       }
     } finally {
       await mf.dispose();

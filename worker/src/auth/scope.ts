@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/db.js';
+import type { SqlValue } from '../db/types.js';
 import { forbidden } from '../http/errors.js';
 import type { Principal } from './principal.js';
 
@@ -36,6 +37,35 @@ export async function inProjectScope(
     [resourceProjectId, p.id],
   );
   return !!viaTeam;
+}
+
+/**
+ * `inProjectScope(…, {write: true})` as a SQL condition over a row's columns, to put inside the
+ * write's own compare-and-set (so the check costs no separate read and cannot race the write).
+ * `assigneeCol` is the resource's assignee (an agent may write what is assigned to it).
+ */
+export function projectScopeSql(
+  p: Principal,
+  projectCol: string,
+  assigneeCol?: string,
+): { sql: string; args: SqlValue[] } {
+  if (p.isAdmin || p.kind !== 'agent') return { sql: '1', args: [] };
+  const parts = [`COALESCE(${projectCol}, '') = ''`, `${projectCol} = ?`];
+  const args: SqlValue[] = [p.projectId];
+  if (assigneeCol) {
+    parts.push(`${assigneeCol} = ?`);
+    args.push(p.id);
+  }
+  parts.push(`EXISTS (SELECT 1 FROM projects pr JOIN team_members tm ON tm.team_id = pr.team_id
+    WHERE pr.id = ${projectCol} AND tm.user_id = ? AND tm.user_type = 'agent')`);
+  args.push(p.id);
+  return { sql: `(${parts.join(' OR ')})`, args };
+}
+
+/** The 403 `assertProjectScope` answers, for callers that checked the scope in SQL. */
+export function outOfScope(p: Principal, resourceProjectId: string | null | undefined) {
+  const agentId = p.kind === 'agent' ? p.id : p.who;
+  return forbidden(`Agent ${agentId} cannot access resources in project ${resourceProjectId}`);
 }
 
 /** Projects an agent may write in: its own plus its teams' (for list filters and dispatch). */

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.js';
+import type { ResultSet, Statement } from '../../db/types.js';
 import { unavailable } from '../../http/errors.js';
 
 /**
@@ -17,4 +18,14 @@ export async function isFrozen(db: Queryable): Promise<boolean> {
 /** Throws 503 `{error: FROZEN_MESSAGE}` while frozen. Call before any assigning write. */
 export async function assertNotFrozen(db: Queryable): Promise<void> {
   if (await isFrozen(db)) throw unavailable(FROZEN_MESSAGE);
+}
+
+/** The flag's read as a statement, for a caller that batches it with its other reads (the work poll). */
+export function frozenStatement(): Statement {
+  return { sql: "SELECT value FROM instance_config WHERE key = 'admin_status'", args: [] };
+}
+
+/** Whether the result of `frozenStatement` says frozen. */
+export function frozenFrom(r: ResultSet): boolean {
+  return (r.rows[0] as { value?: string } | undefined)?.value === 'frozen';
 }

@@ -50,6 +50,11 @@ export const agentsRepo = {
     return db.get<AgentRow>('SELECT * FROM agents WHERE id = ?', [id]);
   },
 
+  /** `get` as a statement, for a caller that batches it with its other reads (the work poll). */
+  getStatement(id: string): Statement {
+    return { sql: 'SELECT * FROM agents WHERE id = ?', args: [id] };
+  },
+
   byKeyHash(db: Queryable, hash: string) {
     return db.get<Pick<AgentRow, 'id' | 'project_id' | 'role' | 'name'>>(
       'SELECT id, project_id, role, name FROM agents WHERE api_key_hash = ?',

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/db.js';
-import type { Statement } from '../../db/types.js';
+import type { SqlValue, Statement } from '../../db/types.js';
 
 /** context, context_keys and context_history: their SQL lives here (spec 04 §1.4–1.6). */
 export interface ContextKeyRow {
@@ -30,6 +30,9 @@ export interface HistoryRow {
 
 export const NAMESPACE_CAP = 200;
 export const HISTORY_KEEP = 50;
+
+/** Result positions in `putBatch`. */
+export const PUT_AT = { facts: 1, updated: 3, updateEvent: 4, inserted: 5, insertEvent: 6 } as const;
 
 /** Live = not expired; `expires_at` is ISO UTC everywhere so text comparison is instant order. */
 const LIVE = '(expires_at IS NULL OR expires_at > ?)';
@@ -183,6 +186,101 @@ export const contextRepo = {
       },
       contextRepo.trimHistory(k.namespace, k.key),
     ];
+  },
+
+  /**
+   * One key write as one batch (issue 11: a context put is one libSQL round trip). In order:
+   * drop the key if expired (as a read would), read it as it is now (`FACTS`), then either
+   * overwrite it — old value to history, version + 1, event — or create it — capped per owner,
+   * event — each only where `permit` (the write rule as SQL) and the version condition hold.
+   * The two events are guarded by `changes()` of the write just before them, so exactly one
+   * event row is written per write and none for a refused one. History is trimmed to 50.
+   * `update`/`insert` null: that branch is off for this round (the service decides, see put).
+   */
+  putBatch(k: {
+    namespace: string;
+    key: string;
+    now: string;
+    by: string;
+    /** The write rule for this caller as SQL over the key's row (`project_id`) and constants. */
+    permit: { row: { sql: string; args: SqlValue[] }; ns: { sql: string; args: SqlValue[] } };
+    update: {
+      data: string;
+      category: string | null;
+      /** undefined: keep the key's expiry. */
+      expires_at?: string | null;
+      /** Compare-and-set on this version; null: any version. */
+      version: number | null;
+    } | null;
+    insert: { data: string; category: string; expires_at: string | null; project_id: string | null } | null;
+    event: (rest: string, args: SqlValue[]) => Statement;
+  }): Statement[] {
+    const at = [k.namespace, k.key];
+    // A branch that is off is statements that write nothing, so a later changes() guard cannot
+    // see an earlier write (the expiry delete, the other branch's event).
+    const none: Statement = { sql: 'SELECT 1 WHERE 0', args: [] };
+    const u = k.update;
+    const stmts: Statement[] = [
+      {
+        sql: 'DELETE FROM context_keys WHERE namespace = ? AND key = ? AND expires_at IS NOT NULL AND expires_at <= ?',
+        args: [...at, k.now],
+      },
+      { sql: 'SELECT * FROM context_keys WHERE namespace = ? AND key = ?', args: at },
+    ];
+    if (u) {
+      const cond = {
+        sql: `${k.permit.row.sql} AND ${k.permit.ns.sql}${u.version === null ? '' : ' AND version = ?'}`,
+        args: [...k.permit.row.args, ...k.permit.ns.args, ...(u.version === null ? [] : [u.version])],
+      };
+      const keepExpiry = u.expires_at === undefined;
+      stmts.push(
+        {
+          sql: `INSERT INTO context_history (namespace, key, data, changed_by, project_id, version)
+                SELECT namespace, key, data, ?, project_id, version FROM context_keys
+                WHERE namespace = ? AND key = ? AND ${cond.sql}`,
+          args: [k.by, ...at, ...cond.args],
+        },
+        {
+          sql: `UPDATE context_keys SET data = ?, category = COALESCE(?, category), expires_at = ${keepExpiry ? 'expires_at' : '?'},
+                  updated_by = ?, updated_at = datetime('now'), version = version + 1
+                WHERE namespace = ? AND key = ? AND ${cond.sql} RETURNING *`,
+          args: [u.data, u.category, ...(keepExpiry ? [] : [u.expires_at ?? null]), k.by, ...at, ...cond.args],
+        },
+        k.event('FROM context_keys WHERE namespace = ? AND key = ? AND changes() > 0', at),
+      );
+    } else {
+      stmts.push(none, none, none);
+    }
+    const i = k.insert;
+    if (i) {
+      stmts.push(
+        {
+          sql: `INSERT INTO context_keys (namespace, key, data, category, expires_at, updated_by, project_id, version)
+                SELECT ?, ?, ?, ?, ?, ?, ?, 1
+                WHERE ${k.permit.ns.sql}
+                  AND (SELECT COUNT(*) FROM context_keys WHERE namespace = ? AND project_id IS ? AND ${LIVE}) < ${NAMESPACE_CAP}
+                ON CONFLICT(namespace, key) DO NOTHING
+                RETURNING *`,
+          args: [
+            ...at,
+            i.data,
+            i.category,
+            i.expires_at,
+            k.by,
+            i.project_id,
+            ...k.permit.ns.args,
+            k.namespace,
+            i.project_id,
+            k.now,
+          ],
+        },
+        k.event('FROM context_keys WHERE namespace = ? AND key = ? AND changes() > 0', at),
+      );
+    } else {
+      stmts.push(none, none);
+    }
+    if (u) stmts.push(contextRepo.trimHistory(k.namespace, k.key));
+    return stmts;
   },
 
   trimHistory(namespace: string, key: string): Statement {

@@ -1,11 +1,13 @@
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
-import { agentProjectIds, inProjectScope } from '../../auth/scope.js';
+import { agentProjectIds, inProjectScope, projectScopeSql } from '../../auth/scope.js';
+import type { SqlValue } from '../../db/types.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
 import { assertEnforcementRules } from './enforcement.js';
 import type { EventInput } from '../events/bus.js';
 import { atomicWrite } from '../events/write.js';
 import { contextRepo, NAMESPACE_CAP, type ContextKeyRow } from './repo.js';
+import { PUT_AT } from './repo.js';
 
 /** Namespaces the server itself reads (policy, roles, admin caches): admin-write-only (SEC-17, C4). */
 export const RESERVED_NAMESPACES = new Set(['mycelium', 'admin', 'roles']);
@@ -211,7 +213,122 @@ export class ContextService {
     return res?.row<ContextKeyRow>('key');
   }
 
+  /**
+   * The write rule of `assertCanWrite` as SQL, for the one-batch put: over the key's row (its
+   * owner project) and over the namespace (another agent's name, or a project out of scope).
+   * Reserved namespaces never get here (the slow path answers them).
+   */
+  private writePermitSql(p: Principal, namespace: string) {
+    const yes = { sql: '1', args: [] as SqlValue[] };
+    if (p.kind !== 'agent') return { row: yes, ns: yes };
+    const parts: string[] = [];
+    const args: SqlValue[] = [];
+    if (namespace !== p.id) {
+      parts.push('NOT EXISTS (SELECT 1 FROM agents WHERE id = ?)');
+      args.push(namespace);
+    }
+    if (namespace !== p.projectId) {
+      parts.push(`(NOT EXISTS (SELECT 1 FROM projects WHERE id = ?) OR EXISTS (SELECT 1 FROM projects pr
+        JOIN team_members tm ON tm.team_id = pr.team_id WHERE pr.id = ? AND tm.user_id = ? AND tm.user_type = 'agent'))`);
+      args.push(namespace, namespace, p.id);
+    }
+    return {
+      row: projectScopeSql(p, 'context_keys.project_id'),
+      ns: parts.length ? { sql: `(${parts.join(' AND ')})`, args } : yes,
+    };
+  }
+
+  /** The expiry a write asks for: undefined keeps the key's; 'invalid' when unparseable. */
+  private askedExpiry(w: KeyWrite): string | null | undefined | 'invalid' {
+    if (w.ttl === undefined && w.expires_at === undefined) return undefined;
+    try {
+      return this.expiryOf(w, undefined);
+    } catch {
+      return 'invalid';
+    }
+  }
+
+  /**
+   * A put in one batch (issue 11): one libSQL round trip for a new key and for a value that
+   * replaces (anything but an object onto an object); an object merged onto an existing object
+   * takes a second batch, a compare-and-set on the version the first one read. Each batch runs the
+   * write rule, the version check, the cap and the event inside its own statements
+   * (`contextRepo.putBatch`). Null when a batch was refused rather than raced: then `write`
+   * answers, so every refusal keeps exactly its error and the order of checks.
+   */
+  private async putInOneBatch(p: Principal, w: KeyWrite): Promise<ContextKeyRow | null> {
+    if (w.data === undefined || RESERVED_NAMESPACES.has(w.namespace)) return null;
+    const expiry = this.askedExpiry(w);
+    if (expiry === 'invalid') return null;
+    const incoming = typeof w.data === 'string' ? parseJson(w.data) : { ok: true as const, value: w.data };
+    const merges = incoming.ok && isPlainObject(incoming.value);
+    const permit = this.writePermitSql(p, w.namespace);
+    const event = { type: 'context_key_updated', agent: p.who, projectId: w.namespace };
+    const summary = `${p.who} updated context ${w.namespace}:${w.key}`;
+    // undefined: not read yet; null: absent; a row: as the last batch saw it.
+    let known: ContextKeyRow | null | undefined;
+    for (let round = 0; round < 8; round++) {
+      const text = mergedValue(known ? known.data : null, w.data);
+      if (byteLength(text) > MAX_VALUE_BYTES) return null;
+      if (known && w.expected_version !== undefined && w.expected_version !== known.version) return null;
+      const update =
+        known || (known === undefined && !merges)
+          ? {
+              data: text,
+              category: w.category ?? null,
+              expires_at: expiry,
+              version: known ? known.version : (w.expected_version ?? null),
+            }
+          : null;
+      const insert =
+        !known && (w.expected_version === undefined || w.expected_version === 0)
+          ? {
+              data: text,
+              category: w.category ?? 'durable',
+              expires_at: expiry ?? null,
+              project_id: this.ownerFor(p, w),
+            }
+          : null;
+      if (!update && !insert) return null;
+      const res = await this.app.db.batch(
+        contextRepo.putBatch({
+          namespace: w.namespace,
+          key: w.key,
+          now: this.nowIso(),
+          by: p.who,
+          permit,
+          update,
+          insert,
+          event: (rest, args) =>
+            this.app.events.statementPerRow(event, {
+              summarySql: '?',
+              dataSql: "json_object('namespace', namespace, 'key', key, 'version', version)",
+              rest,
+              args: [summary, ...args],
+            }),
+        }),
+      );
+      const written = (res[PUT_AT.updated].rows[0] ?? res[PUT_AT.inserted].rows[0]) as unknown as
+        | ContextKeyRow
+        | undefined;
+      if (written) {
+        this.app.events.publishReturned(event, [...res[PUT_AT.updateEvent].rows, ...res[PUT_AT.insertEvent].rows]);
+        return written;
+      }
+      // What this batch saw. Refused (rule, cap, version) rather than raced → the slow path answers.
+      const seen = (res[PUT_AT.facts].rows[0] as unknown as ContextKeyRow | undefined) ?? null;
+      if (seen === null && insert) return null;
+      if (seen !== null && update && (update.version === null || update.version === seen.version)) return null;
+      known = seen;
+    }
+    return null;
+  }
+
   async put(p: Principal, w: KeyWrite) {
+    // One round trip for the common cases; anything refused or unusual takes the checked path,
+    // which answers every error in the spec's order and commits the event with the write.
+    const fast = await this.putInOneBatch(p, w);
+    if (fast) return { ok: true, namespace: w.namespace, key: w.key, version: fast.version };
     const row = await this.write(p, w, (version) => ({
       type: 'context_key_updated',
       agent: p.who,
@@ -407,7 +524,10 @@ export class ContextService {
       summary: `${p.who} updated context for ${projectId}`,
       data: {},
     };
-    await atomicWrite(this.app).add(null, contextRepo.putDoc(projectId, text, p.who)).event(ev).commit();
+    await atomicWrite(this.app)
+      .add(null, contextRepo.putDoc(projectId, text, p.who))
+      .event(ev)
+      .commit();
     return { ok: true, project_id: projectId };
   }
 

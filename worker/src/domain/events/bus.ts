@@ -97,11 +97,13 @@ export class EventBus {
    */
   statementPerRow(
     e: Pick<EventInput, 'type' | 'agent' | 'projectId'>,
-    q: { summarySql: string; dataSql: string; rest: string; args: SqlArgs },
+    q: { summarySql: string; dataSql: string; rest: string; args: SqlArgs; projectSql?: string },
   ): Statement {
+    // `projectSql` (no placeholders): the project read from the row instead of `e.projectId`.
+    const project = q.projectSql ?? '?';
     return {
-      sql: `INSERT INTO events (type, agent, project_id, summary, data) SELECT ?, ?, ?, ${q.summarySql}, ${q.dataSql} ${q.rest} RETURNING id, summary, data`,
-      args: [e.type, e.agent ?? '', e.projectId ?? null, ...q.args],
+      sql: `INSERT INTO events (type, agent, project_id, summary, data) SELECT ?, ?, ${project}, ${q.summarySql}, ${q.dataSql} ${q.rest} RETURNING id, summary, data, project_id`,
+      args: [e.type, e.agent ?? '', ...(q.projectSql ? [] : [e.projectId ?? null]), ...q.args],
     };
   }
 
@@ -114,7 +116,8 @@ export class EventBus {
       } catch {
         data = {};
       }
-      this.publishWritten({ ...e, summary: String(r.summary ?? ''), data }, Number(r.id));
+      const projectId = r.project_id === undefined ? e.projectId : (r.project_id as string | null);
+      this.publishWritten({ ...e, projectId, summary: String(r.summary ?? ''), data }, Number(r.id));
     }
   }
 

@@ -189,10 +189,16 @@ export const messagesRepo = {
   },
 
   pendingRequests(db: Queryable, agentId: string) {
-    return db.all<InboxItem>(
-      `SELECT ${INBOX_COLS}, status FROM messages m WHERE ${PENDING_REQUEST} ORDER BY m.id DESC LIMIT 200`,
-      [agentId],
-    );
+    const s = messagesRepo.pendingRequestsStatement(agentId);
+    return db.all<InboxItem>(s.sql, s.args);
+  },
+
+  /** The same read as a statement, for a caller that batches it with others (the work queue). */
+  pendingRequestsStatement(agentId: string): Statement {
+    return {
+      sql: `SELECT ${INBOX_COLS}, status FROM messages m WHERE ${PENDING_REQUEST} ORDER BY m.id DESC LIMIT 200`,
+      args: [agentId],
+    };
   },
 
   pendingRequestRows(db: Queryable, agentId: string) {

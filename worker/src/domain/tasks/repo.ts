@@ -254,31 +254,60 @@ export const tasksRepo = {
    * (not an assignment, which starts no work) also takes the lease: its fencing token is set in
    * this same statement, so a claim stays one round trip.
    */
-  claim(taskId: number, agentId: string, mode: 'claim' | 'assign' | 'force'): Statement {
-    const lease = leaseTokenSet(agentId);
-    if (mode === 'force') {
-      return {
-        sql: `UPDATE tasks SET assignee = ?, status = 'in_progress', ${lease.sql}, updated_at = datetime('now')
-              WHERE id = ? AND status NOT IN ('done','cancelled') AND ${NOT_FROZEN_SQL} RETURNING *`,
-        args: [agentId, ...lease.args, taskId],
-      };
-    }
+  claim(
+    taskId: number,
+    agentId: string,
+    mode: 'claim' | 'assign' | 'force',
+    extra?: { sql: string; args: SqlValue[] },
+  ): Statement {
+    const where = tasksRepo.claimWhere(taskId, agentId, mode);
+    const more = extra ? { sql: ` AND ${extra.sql}`, args: extra.args } : { sql: '', args: [] };
     if (mode === 'assign') {
       // Auto-dispatch: assign an unassigned open ready task; status stays open (spec 02 §3.6 step 5).
       return {
-        sql: `UPDATE tasks SET assignee = ?, updated_at = datetime('now')
-              WHERE id = ? AND status = 'open' AND COALESCE(assignee, '') = ''
-                AND ${taskReadySql('tasks')} AND ${NOT_FROZEN_SQL} RETURNING *`,
-        args: [agentId, taskId],
+        sql: `UPDATE tasks SET assignee = ?, updated_at = datetime('now') WHERE ${where.sql}${more.sql} RETURNING *`,
+        args: [agentId, ...where.args, ...more.args],
+      };
+    }
+    const lease = leaseTokenSet(agentId);
+    return {
+      sql: `UPDATE tasks SET assignee = ?, status = 'in_progress', ${lease.sql}, updated_at = datetime('now')
+            WHERE ${where.sql}${more.sql} RETURNING *`,
+      args: [agentId, ...lease.args, ...where.args, ...more.args],
+    };
+  },
+
+  /** The claim's compare-and-set condition over `tasks` (unaliased), shared with its event statement. */
+  claimWhere(taskId: number, agentId: string, mode: 'claim' | 'assign' | 'force'): { sql: string; args: SqlValue[] } {
+    if (mode === 'force') {
+      return { sql: `id = ? AND status NOT IN ('done','cancelled') AND ${NOT_FROZEN_SQL}`, args: [taskId] };
+    }
+    if (mode === 'assign') {
+      return {
+        sql: `id = ? AND status = 'open' AND COALESCE(assignee, '') = '' AND ${taskReadySql('tasks')} AND ${NOT_FROZEN_SQL}`,
+        args: [taskId],
       };
     }
     const mine = freeOrHeldBySql(agentId);
     return {
-      sql: `UPDATE tasks SET assignee = ?, status = 'in_progress', ${lease.sql}, updated_at = datetime('now')
-            WHERE id = ? AND ${mine.sql}
-              AND (status = 'open' OR (status = 'in_progress' AND assignee = ?))
-              AND ${taskReadySql('tasks')} AND ${NOT_FROZEN_SQL} RETURNING *`,
-      args: [agentId, ...lease.args, taskId, ...mine.args, agentId],
+      sql: `id = ? AND ${mine.sql} AND (status = 'open' OR (status = 'in_progress' AND assignee = ?))
+            AND ${taskReadySql('tasks')} AND ${NOT_FROZEN_SQL}`,
+      args: [taskId, ...mine.args, agentId],
+    };
+  },
+
+  /**
+   * What a claim needs to answer without another read, taken in its batch before the claim:
+   * the task as it was, whether the kill switch is on, whether `scope` (the caller's project scope
+   * as SQL over `t`) admits it, and its open blockers (JSON array of ids).
+   */
+  claimFacts(taskId: number, scope: { sql: string; args: SqlValue[] }): Statement {
+    return {
+      sql: `SELECT t.*, NOT ${NOT_FROZEN_SQL} AS claim_frozen, ${scope.sql} AS claim_in_scope,
+              (SELECT json_group_array(id) FROM (SELECT blk.id FROM json_each(t.blocked_by) dep
+                 JOIN tasks blk ON blk.id = dep.value WHERE blk.status NOT IN ('done','cancelled') ORDER BY blk.id)) AS claim_blockers
+            FROM tasks t WHERE t.id = ?`,
+      args: [...scope.args, taskId],
     };
   },
 

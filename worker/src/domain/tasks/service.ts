@@ -1,9 +1,9 @@
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import type { SqlValue, Statement } from '../../db/types.js';
-import { assertProjectScope, actingIdentity } from '../../auth/scope.js';
+import { assertProjectScope, actingIdentity, outOfScope, projectScopeSql } from '../../auth/scope.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
-import { FROZEN_MESSAGE, assertNotFrozen, isFrozen } from '../admin/freeze.js';
+import { FROZEN_MESSAGE, isFrozen } from '../admin/freeze.js';
 import type { EventInput } from '../events/bus.js';
 import { atomicWrite } from '../events/write.js';
 import { plansRepo } from '../plans/repo.js';
@@ -183,15 +183,37 @@ async function explainLostClaim(
   const task = await tasksRepo.get(ctx.db, taskId);
   if (!task) return { reason: 'not_found' };
   if (await isFrozen(ctx.db)) return { reason: 'frozen', task };
-  if (TERMINAL.includes(task.status)) return { reason: 'terminal', task };
-  if (task.assignee && task.assignee !== agentId) return { reason: 'held', task };
-  if (mode === 'force') return { reason: 'not_claimable', task };
-  if (task.needs_approval && !task.approved_by) return { reason: 'needs_approval', task };
+  const reason = lostClaimReason(task, agentId, mode, null);
+  if (reason !== 'blocked_unknown') return { reason, task };
   if ((await tasksRepo.openBlockers(ctx.db, taskId)).length) return { reason: 'blocked', task };
   return { reason: 'not_claimable', task };
 }
 
-async function claimError(ctx: AppContext, taskId: number, reason: ClaimFailure, task?: TaskRow): Promise<AppError> {
+/**
+ * Why a claim of an existing, unfrozen task lost, from the task as it was. `blockers` are its open
+ * blockers when known; with null, 'blocked_unknown' means "blocked if it has open blockers".
+ */
+function lostClaimReason(
+  task: TaskRow,
+  agentId: string,
+  mode: ClaimMode | 'force',
+  blockers: number[] | null,
+): ClaimFailure | 'blocked_unknown' {
+  if (TERMINAL.includes(task.status)) return 'terminal';
+  if (task.assignee && task.assignee !== agentId) return 'held';
+  if (mode === 'force') return 'not_claimable';
+  if (task.needs_approval && !task.approved_by) return 'needs_approval';
+  if (blockers === null) return 'blocked_unknown';
+  return blockers.length ? 'blocked' : 'not_claimable';
+}
+
+async function claimError(
+  ctx: AppContext,
+  taskId: number,
+  reason: ClaimFailure | 'blocked_unknown',
+  task?: TaskRow,
+  knownBlockers?: number[],
+): Promise<AppError> {
   switch (reason) {
     case 'not_found':
       return notFound('Task not found');
@@ -206,7 +228,7 @@ async function claimError(ctx: AppContext, taskId: number, reason: ClaimFailure,
     case 'blocked':
       return conflict('Task is blocked by unfinished tasks', {
         assignee: task?.assignee ?? null,
-        blocked_by: await tasksRepo.openBlockers(ctx.db, taskId),
+        blocked_by: knownBlockers ?? (await tasksRepo.openBlockers(ctx.db, taskId)),
       });
     default:
       return conflict(task?.status === 'review' ? 'Task is in review' : `Task is ${task?.status ?? 'not claimable'}`, {
@@ -220,6 +242,12 @@ async function claimError(ctx: AppContext, taskId: number, reason: ClaimFailure,
  * POST /tasks/:id/claim (spec 03 §3.6 HEAD + W1, spec 07 SEC-13, REL-03). The assignee is the
  * caller; only an admin may name `agent_id`, and only an admin with `force:true` takes a task
  * over from someone else.
+ *
+ * One batch, one round trip (issue 11): the facts an answer needs (the task as it was, kill
+ * switch, project scope, open blockers), then the `task_claimed` event row written only if the
+ * claim below wins and is not a renewal, then the claim's compare-and-set, which re-checks scope
+ * and kill switch itself. The three read the same state inside one transaction, so they agree;
+ * a lost claim is explained from the facts, with no read after it.
  */
 export async function claimTask(
   ctx: AppContext,
@@ -227,37 +255,48 @@ export async function claimTask(
   taskId: number | null,
   body: { agent_id?: string; force?: boolean },
 ) {
-  const task = await getTask(ctx, taskId);
-  await assertProjectScope(ctx.db, p, task.project_id, { assignee: task.assignee });
-  await assertNotFrozen(ctx.db);
+  if (taskId === null) throw notFound('Task not found');
   const agentId =
     p.isAdmin && body.agent_id ? ((await resolveAssignee(ctx, body.agent_id)) ?? body.agent_id) : callerId(p);
-  // A repeated claim by the holder is an idempotent 200 (it renews the lease) and not a new event.
+  const mode = p.isAdmin && body.force ? 'force' : 'claim';
   const who = callerId(p);
-  const event: EventInput | undefined =
-    task.status === 'in_progress' && task.assignee === agentId
-      ? undefined
-      : {
-          type: 'task_claimed',
-          agent: who,
-          projectId: task.project_id,
-          summary: `${displayName(who)} claimed task #${task.id}`,
-          data: { task_id: task.id, agent: agentId },
-        };
-  let result: ClaimResult;
-  if (p.isAdmin && body.force) {
-    const won = await runClaim(ctx, tasksRepo.claim(task.id, agentId, 'force'), event);
-    result = won ? { ok: true, task: won } : { ok: false, ...(await explainLostClaim(ctx, task.id, agentId, 'force')) };
-  } else {
-    result = await claimTaskFor(ctx, task.id, agentId, 'claim', event);
+  const factScope = projectScopeSql(p, 't.project_id', 't.assignee');
+  const scope = projectScopeSql(p, 'tasks.project_id', 'tasks.assignee');
+  const where = tasksRepo.claimWhere(taskId, agentId, mode);
+  // A repeated claim by the holder is an idempotent 200 (it renews the lease) and not a new event.
+  const event = { type: 'task_claimed', agent: who };
+  const eventData = { task_id: taskId, agent: agentId };
+  const summary = `${displayName(who)} claimed task #${taskId}`;
+  const [factsRes, eventRes, claimRes] = await ctx.db.batch([
+    tasksRepo.claimFacts(taskId, factScope),
+    ctx.events.statementPerRow(event, {
+      summarySql: '?',
+      dataSql: '?',
+      projectSql: 'project_id',
+      rest: `FROM tasks WHERE ${where.sql} AND ${scope.sql} AND NOT (status = 'in_progress' AND COALESCE(assignee, '') = ?)`,
+      args: [summary, JSON.stringify(eventData), ...where.args, ...scope.args, agentId],
+    }),
+    tasksRepo.claim(taskId, agentId, mode, scope),
+  ]);
+  const facts = factsRes.rows[0] as unknown as
+    | (TaskRow & { claim_frozen: number; claim_in_scope: number; claim_blockers: string })
+    | undefined;
+  const won = claimRes.rows[0] as unknown as TaskRow | undefined;
+  if (!won) {
+    if (!facts) throw notFound('Task not found');
+    if (!Number(facts.claim_in_scope)) throw outOfScope(p, facts.project_id);
+    if (Number(facts.claim_frozen)) throw new AppError(503, FROZEN_MESSAGE);
+    const blockers = parseIdList(facts.claim_blockers);
+    const reason = lostClaimReason(facts, agentId, mode, blockers);
+    throw await claimError(ctx, taskId, reason, facts, blockers);
   }
-  if (!result.ok) throw await claimError(ctx, task.id, result.reason, result.task);
+  ctx.events.publishReturned(event, eventRes.rows);
   return {
     ok: true,
-    id: task.id,
+    id: taskId,
     assignee: agentId,
     status: 'in_progress' as const,
-    ...leaseAnswer(ctx, result.task.lease_token),
+    ...leaseAnswer(ctx, won.lease_token),
   };
 }
 

@@ -5,14 +5,14 @@ import type { Principal } from '../../auth/principal.js';
 import { isSelfOrAdmin } from '../../auth/principal.js';
 import { agentProjectIds } from '../../auth/scope.js';
 import { badRequest, forbidden, notFound, unavailable } from '../../http/errors.js';
-import { isFrozen, assertNotFrozen, FROZEN_MESSAGE } from '../admin/freeze.js';
+import { isFrozen, assertNotFrozen, FROZEN_MESSAGE, frozenFrom, frozenStatement } from '../admin/freeze.js';
 import { agentsRepo, type AgentRow } from '../agents/repo.js';
 import { parseStringArray, toDbTime } from '../agents/json.js';
-import { messagesRepo } from '../messages/repo.js';
+import { messagesRepo, type InboxItem } from '../messages/repo.js';
 import { claimTaskFor } from '../tasks/service.js';
-import { workRepo } from './repo.js';
+import { QUEUE_PARTS, workRepo, type BugItemRow, type StepItemRow, type TaskItemRow } from './repo.js';
 import { bugsRepo } from '../bugs/repo.js';
-import type { Statement } from '../../db/types.js';
+import type { ResultSet, Statement } from '../../db/types.js';
 import type { EventInput } from '../events/bus.js';
 import { leaseAnswer } from '../work-items/lease.js';
 
@@ -37,17 +37,27 @@ export async function workScope(app: AppContext, agent: Pick<AgentRow, 'id' | 'p
   return ids.length ? ids : null;
 }
 
-/** The prioritised queue (spec 02 §3.5), buckets in the spec's order; directives are never queued. */
+/**
+ * The prioritised queue (spec 02 §3.5), buckets in the spec's order; directives are never queued.
+ * Every bucket (and the planner check of bucket 8) is read in one batch: one round trip to libSQL.
+ */
 export async function buildQueue(app: AppContext, agent: AgentRow): Promise<QueueItem[]> {
-  const { db } = app;
-  const scope = await workScope(app, agent);
-  const [requests, steps, tasks, bugs, freeSteps] = await parallelQueries([
-    () => messagesRepo.pendingRequests(db, agent.id),
-    () => workRepo.assignedSteps(db, agent.id),
-    () => workRepo.assignedTasks(db, agent.id),
-    () => workRepo.assignedBugs(db, agent.id),
-    () => workRepo.unassignedSteps(db, scope),
-  ]);
+  return queueFrom(agent, await app.db.batch(queueReads(app, agent.id)));
+}
+
+/** The queue's reads, to batch (alone, or after other reads of the same request). */
+function queueReads(app: AppContext, agentId: string): Statement[] {
+  return workRepo.queueStatements(agentId, toDbTime(app.clock.now().getTime() - PLANNER_FRESH_MS));
+}
+
+/** Builds the queue from the result sets of `queueReads`, in `QUEUE_PARTS` order. */
+function queueFrom(agent: AgentRow, results: ResultSet[]): QueueItem[] {
+  const rows = <T>(part: (typeof QUEUE_PARTS)[number]) => results[QUEUE_PARTS.indexOf(part)].rows as unknown as T[];
+  const requests = rows<InboxItem & { status?: string }>('requests');
+  const steps = rows<StepItemRow>('steps');
+  const tasks = rows<TaskItemRow>('tasks');
+  const bugs = rows<BugItemRow>('bugs');
+  const freeSteps = rows<StepItemRow>('freeSteps');
   const q: QueueItem[] = [];
   for (const r of requests) {
     q.push({
@@ -107,8 +117,11 @@ export async function buildQueue(app: AppContext, agent: AgentRow): Promise<Queu
       project_id: b.project_id,
     });
   for (const s of freeSteps) q.push(step(7, 'plan_step_unassigned', s));
-  if (!(await deferToPlanner(app, agent, scope))) {
-    for (const b of await workRepo.unassignedBugs(db, scope)) {
+  // Unassigned-bug triage waits for a live planner in scope, unless the caller is one (spec 02 §3.5).
+  const defer =
+    !parseStringArray(agent.capabilities).includes(PLANNER_CAP) && rows<{ defer: number }>('deferToPlanner').length > 0;
+  if (!defer) {
+    for (const b of rows<BugItemRow>('freeBugs')) {
       q.push({
         priority: 8,
         type: 'bug_unassigned',
@@ -123,24 +136,22 @@ export async function buildQueue(app: AppContext, agent: AgentRow): Promise<Queu
   return q;
 }
 
-/** Unassigned-bug triage waits for a live planner in scope, unless the caller is one (spec 02 §3.5). */
-async function deferToPlanner(app: AppContext, agent: AgentRow, scope: string[] | null): Promise<boolean> {
-  if (parseStringArray(agent.capabilities).includes(PLANNER_CAP)) return false;
-  const since = toDbTime(app.clock.now().getTime() - PLANNER_FRESH_MS);
-  const planners = await workRepo.otherPlanners(app.db, agent.id, since);
-  return planners.some((p) => !p.project_id || scope === null || scope.includes(p.project_id));
-}
-
 export class WorkService {
   constructor(private readonly app: AppContext) {}
 
   async getWork(p: Principal, agentId: string, autoClaim: boolean) {
     if (!isSelfOrAdmin(p, agentId)) throw forbidden('Can only access your own work queue');
-    const agent = await agentsRepo.get(this.app.db, agentId);
+    // The agent, the kill switch and every bucket in one batch: a poll is one round trip.
+    const [agentRes, frozenRes, ...queueRes] = await this.app.db.batch([
+      agentsRepo.getStatement(agentId),
+      frozenStatement(),
+      ...queueReads(this.app, agentId),
+    ]);
+    const agent = agentRes.rows[0] as unknown as AgentRow | undefined;
     if (!agent) throw notFound('Agent not found');
     // Kill switch: nothing is routed while frozen (spec README, SEC-49).
-    if (await isFrozen(this.app.db)) return { ok: true, queue: [], frozen: true };
-    const queue = await buildQueue(this.app, agent);
+    if (frozenFrom(frozenRes)) return { ok: true, queue: [], frozen: true };
+    const queue = queueFrom(agent, queueRes);
     if (!autoClaim || queue.length === 0) return { ok: true, queue };
     return { ok: true, queue, claimed: await this.claimFirst(agent, queue) };
   }
@@ -187,7 +198,11 @@ export class WorkService {
     claim: Statement,
     event: EventInput,
   ): Promise<{ description?: string; lease_token?: string | null } | null> {
-    const res = await atomicWrite(this.app).add('claim', claim).requireChanged('claim lost').event(event).commitUnlessAborted();
+    const res = await atomicWrite(this.app)
+      .add('claim', claim)
+      .requireChanged('claim lost')
+      .event(event)
+      .commitUnlessAborted();
     return res?.row<{ description?: string; lease_token?: string | null }>('claim') ?? null;
   }
 

@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Statement } from '../../worker/src/db/types.js';
+import { startTarget, type Target } from '../support/target.js';
+import { registerAgent } from '../support/fixtures.js';
+import { join } from 'node:path';
+import { CORE_DB_FILE } from '../../node-adapter/runtime.js';
+import { WATCHED_TABLES, fullScans, namesOf, planConnection, recordStatements } from '../support/query-plan.js';
+
+/**
+ * Issue 11 (growth): the work poll, a task claim and a context put cost what the agent's own work
+ * costs, not what the database holds. Every statement these calls run (recorded from the app's own
+ * database object, hooks and background work included) is checked with EXPLAIN QUERY PLAN: no step
+ * may read all of tasks, messages or events — nor of any other table these calls touch.
+ */
+/** The issue's three (tasks, messages, events) and every other table these paths read. */
+const HOT_TABLES = [
+  ...WATCHED_TABLES,
+  'agents',
+  'plans',
+  'plan_steps',
+  'bugs',
+  'context_keys',
+  'context_history',
+  'projects',
+  'team_members',
+];
+
+let t: Target;
+let ada: { id: string; key: string };
+let bob: { id: string; key: string };
+let plans: ReturnType<typeof planConnection>;
+
+async function insert(table: string, cols: Record<string, unknown>): Promise<number> {
+  const keys = Object.keys(cols);
+  const r = await t.db.get<{ id: number }>(
+    `INSERT INTO ${table} (${keys.join(',')}) VALUES (${keys.map(() => '?').join(',')}) RETURNING id`,
+    Object.values(cols) as never[],
+  );
+  return Number(r!.id);
+}
+
+beforeAll(async () => {
+  t = await startTarget();
+  ada = await registerAgent(t, 'qp-ada', 'qp');
+  bob = await registerAgent(t, 'qp-bob', 'qp');
+  await registerAgent(t, 'qp-pat', 'qp', { capabilities: ['reasoning_planning'] });
+  await t.db.run("UPDATE agents SET last_heartbeat = datetime('now') WHERE id = 'qp-pat'");
+  // Something in every bucket, and enough unrelated rows that a scan would matter.
+  for (let i = 0; i < 40; i++) {
+    await insert('tasks', {
+      title: `other ${i}`,
+      project_id: `elsewhere-${i % 4}`,
+      requester: 'admin',
+      status: 'open',
+    });
+  }
+  const first = await insert('tasks', { title: 'mine', project_id: 'qp', requester: 'admin', assignee: ada.id });
+  await insert('tasks', {
+    title: 'blocked',
+    project_id: 'qp',
+    requester: 'admin',
+    status: 'open',
+    blocked_by: JSON.stringify([first]),
+  });
+  const plan = await insert('plans', { title: 'P', project_id: 'qp', status: 'active' });
+  await insert('plan_steps', { plan_id: plan, step_order: 1, title: 'S1', status: 'pending' });
+  await insert('bugs', { title: 'B', description: 'd', project_id: 'qp', status: 'open', severity: 'high' });
+  const req = await t.call('POST', '/requests', { agentKey: bob.key, body: { to_agent: ada.id, content: 'look' } });
+  expect(req.status).toBe(200);
+  await t.settle();
+  plans = planConnection(join(t.dataDir, CORE_DB_FILE));
+});
+afterAll(async () => {
+  plans?.close();
+  await t?.close();
+});
+
+async function statementsOf(run: () => Promise<void>) {
+  let stmts: Statement[] = [];
+  const rec = recordStatements(t.db);
+  try {
+    await run();
+    await t.settle();
+  } finally {
+    // Restores the driver even if the call failed.
+    stmts = rec.stop();
+  }
+  return stmts;
+}
+
+describe('EXPLAIN QUERY PLAN of the hot paths (issue 11)', () => {
+  it('the helper finds a full scan (and its alias) when there is one', async () => {
+    expect(
+      namesOf('SELECT * FROM tasks t JOIN messages AS m ON m.id = t.id WHERE t.x = 1', ['tasks', 'messages']),
+    ).toEqual(
+      new Map([
+        ['tasks', 'tasks'],
+        ['t', 'tasks'],
+        ['messages', 'messages'],
+        ['m', 'messages'],
+      ]),
+    );
+    const bad = await fullScans(plans, [{ sql: 'SELECT * FROM tasks t WHERE t.title = ?', args: ['x'] }]);
+    expect(bad).toHaveLength(1);
+    expect(bad[0]).toMatch(/SCAN t .*\(tasks\)/);
+    expect(await fullScans(plans, [{ sql: 'SELECT * FROM tasks WHERE id = ?', args: [1] }])).toEqual([]);
+  });
+
+  it('GET /work/:id (plain and auto_claim) reads no whole table', async () => {
+    const stmts = await statementsOf(async () => {
+      const r = await t.call('GET', `/work/${ada.id}`, { agentKey: ada.key });
+      expect(r.status).toBe(200);
+      expect(r.body.queue.length).toBeGreaterThan(0);
+      const c = await t.call('GET', `/work/${bob.id}?auto_claim=true`, { agentKey: bob.key });
+      expect(c.status).toBe(200);
+    });
+    expect(stmts.length).toBeGreaterThan(5);
+    expect(await fullScans(plans, stmts, HOT_TABLES)).toEqual([]);
+  });
+
+  it('POST /tasks/:id/claim (won, renewed, lost) reads no whole table', async () => {
+    const open = await insert('tasks', { title: 'free', project_id: 'qp', requester: 'admin', status: 'open' });
+    const stmts = await statementsOf(async () => {
+      expect((await t.call('POST', `/tasks/${open}/claim`, { agentKey: ada.key, body: {} })).status).toBe(200);
+      expect((await t.call('POST', `/tasks/${open}/claim`, { agentKey: ada.key, body: {} })).status).toBe(200);
+      expect((await t.call('POST', `/tasks/${open}/claim`, { agentKey: bob.key, body: {} })).status).toBe(409);
+    });
+    expect(stmts.some((s) => /UPDATE tasks SET assignee/.test(s.sql))).toBe(true);
+    expect(await fullScans(plans, stmts, HOT_TABLES)).toEqual([]);
+  });
+
+  it('PUT /context/keys/:ns/:key (create, replace, merge, refused) reads no whole table', async () => {
+    const stmts = await statementsOf(async () => {
+      const put = (ns: string, key: string, data: unknown, agentKey = ada.key) =>
+        t.call('PUT', `/context/keys/${ns}/${key}`, { agentKey, body: { data } });
+      expect((await put(ada.id, 'note', 'hello')).status).toBe(200);
+      expect((await put(ada.id, 'note', 'again')).status).toBe(200);
+      expect((await put(ada.id, 'obj', { a: 1 })).status).toBe(200);
+      expect((await put(ada.id, 'obj', { b: 2 })).status).toBe(200);
+      expect((await put(ada.id, 'note', 'not yours', bob.key)).status).toBe(403);
+    });
+    expect(await fullScans(plans, stmts, HOT_TABLES)).toEqual([]);
+  });
+});
