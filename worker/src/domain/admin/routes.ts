@@ -3,16 +3,32 @@ import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
 import { bodyOf } from '../../http/body.js';
 import { badRequest, forbidden } from '../../http/errors.js';
-import { principalOf, requireAdmin, requireAny, requireHuman } from '../../auth/principal.js';
+import { defineRoute } from '../../http/contract.js';
+import { principalOf } from '../../auth/principal.js';
 import { configRepo } from '../config/repo.js';
 import { setSleep, sleepOverview } from './sleep.js';
+import { OverrideAnswer, OverrideBody, SleepBody, SleepOverview, SleepSet } from './schema.js';
+
+const tags = ['Admin'];
 
 /** Kill switch and sleep mode (spec 01 §5.2–5.3, 02 §3.8, README "The kill switch"). */
 export function adminControlRoutes(app: AppContext) {
   const r = new Hono<AppEnv>();
 
   // Any human operator may freeze; only admins may unfreeze (spec README, SEC-49).
-  r.put('/admin/override', requireHuman, async (c) => {
+  defineRoute(
+    r,
+    {
+      method: 'put',
+      path: '/admin/override',
+      tags,
+      summary: 'The kill switch: freeze (any operator) or unfreeze (admins) all work assignment',
+      access: 'human',
+      body: OverrideBody,
+      response: OverrideAnswer,
+      errors: [429],
+    },
+    async (c) => {
     app.limiters.adminWrite.hit(c.get('clientIp'));
     const p = principalOf(c);
     const action = bodyOf(c).action ?? 'freeze';
@@ -28,20 +44,36 @@ export function adminControlRoutes(app: AppContext) {
       app.events.statement(ev),
     ]);
     app.events.publishWritten(ev, Number(res[1].rows[0]?.id ?? null));
-    return c.json(
-      frozen
-        ? { ok: true, admin_status: 'frozen', message: 'Claude Admin frozen. All work assignments paused.' }
-        : { ok: true, admin_status: 'coordinator', message: 'Claude Admin unfrozen. Resuming operations.' },
-    );
-  });
+    return frozen
+      ? { ok: true, admin_status: 'frozen', message: 'Claude Admin frozen. All work assignments paused.' }
+      : { ok: true, admin_status: 'coordinator', message: 'Claude Admin unfrozen. Resuming operations.' };
+    },
+  );
 
-  r.put('/admin/sleep', requireAdmin, async (c) => {
-    // Rate-limited like the other admin writes (spec 02 W42).
-    app.limiters.adminWrite.hit(c.get('clientIp'));
-    return c.json(await setSleep(app, principalOf(c), bodyOf(c)));
-  });
+  defineRoute(
+    r,
+    {
+      method: 'put',
+      path: '/admin/sleep',
+      tags,
+      summary: 'Sleep mode on or off',
+      access: 'admin',
+      body: SleepBody,
+      response: SleepSet,
+      errors: [429],
+    },
+    (c) => {
+      // Rate-limited like the other admin writes (spec 02 W42).
+      app.limiters.adminWrite.hit(c.get('clientIp'));
+      return setSleep(app, principalOf(c), bodyOf(c));
+    },
+  );
 
-  r.get('/admin/sleep', requireAny, async (c) => c.json(await sleepOverview(app)));
+  defineRoute(
+    r,
+    { method: 'get', path: '/admin/sleep', tags, summary: 'Sleep state, autonomy and the sleep log', access: 'any', response: SleepOverview },
+    () => sleepOverview(app),
+  );
 
   return r;
 }
