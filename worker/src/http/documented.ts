@@ -7,3 +7,6 @@ import { z } from 'zod';
 export function serviceChecked(json: Record<string, unknown>) {
   return z.unknown().optional().meta(json);
 }
+
+/** `{ ok: true }`, the plain acknowledgement most writes answer. */
+export const OkTrue = z.object({ ok: z.literal(true) }).meta({ id: 'OkTrue' });
