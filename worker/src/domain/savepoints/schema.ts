@@ -3,6 +3,8 @@ import { nameParam } from '../../http/contract.js';
 import { serviceChecked } from '../../http/documented.js';
 import { Message } from '../messages/schema.js';
 import { Task } from '../tasks/schema.js';
+import { Bug } from '../bugs/schema.js';
+import { PlanRow } from '../plans/schema.js';
 
 /**
  * The wire shapes of savepoints (spec 02 §3.7). `notes_delivered` is internal bookkeeping (whether
@@ -57,8 +59,8 @@ export const SavepointDiff = z
         new_messages: z.array(Message),
         tasks_changed: z.array(Task),
         context_changed: rows,
-        plans_changed: rows,
-        bugs_changed: rows,
+        plans_changed: z.array(PlanRow),
+        bugs_changed: z.array(Bug),
         drone_jobs_changed: rows,
         events_since: z.number().int(),
       })
