@@ -123,8 +123,7 @@ export const PlanStep = z
     created_at: z.string(),
     updated_at: z.string(),
     attempt: z.number().int().meta({ description: 'Times a lapsed lease sent the step back to the queue' }),
-  })
-  .meta({ id: 'PlanStep' });
+  });
 
 const Progress = z
   .object({ total: z.number().int(), completed: z.number().int(), percent: z.number().int() })
@@ -152,7 +151,7 @@ export const PlanListItem = z
 export const Plan = z
   .object({
     ...planFields,
-    steps: z.array(PlanStep.extend({ comments: z.array(StepComment) })),
+    steps: z.array(PlanStep.extend({ comments: z.array(StepComment) }).meta({ id: 'PlanStep' })),
     progress: Progress,
   })
   .meta({ id: 'Plan' });
