@@ -133,6 +133,18 @@ const ROUTES: Record<string, string[]> = {
     'get /agents/:id/mcp-config',
     'get /agents/:id',
   ],
+  Studio: [
+    'post /studio/login',
+    'get /studio/me',
+    'post /studio/me/password',
+    'post /studio/users',
+    'get /studio/users',
+    'put /studio/users/:id',
+    'put /studio/users/:id/password',
+    'delete /studio/users/:id',
+    'post /studio/forgot-password',
+    'post /studio/reset-password',
+  ],
   'Agent templates': [
     'get /agent-templates',
     'get /agent-templates/:id',
