@@ -133,6 +133,14 @@ const ROUTES: Record<string, string[]> = {
     'get /agents/:id/mcp-config',
     'get /agents/:id',
   ],
+  'Calibration profiles': [
+    'get /profiles',
+    'get /profiles/resolve/:agentId',
+    'get /profiles/:id',
+    'post /profiles',
+    'put /profiles/:id',
+    'delete /profiles/:id',
+  ],
   Studio: [
     'post /studio/login',
     'get /studio/me',

@@ -166,3 +166,60 @@ export const Identity = z
 
 /** An installed skill: the skill row with its install time and config (the skills area owns the row). */
 export const InstalledSkill = z.record(z.string(), z.unknown());
+
+// Calibration ("node") profiles (spec 02 §3.10).
+
+export const ProfileIdParams = z.object({ id: z.string().meta({ example: 'platform-base' }) });
+export const ResolveParams = z.object({ agentId: nameParam });
+export const ProfileListQuery = z.object({ node_type: z.string().optional(), layer: z.string().optional() });
+
+const jsonField = (type: 'object' | 'array') =>
+  serviceChecked({ type: [type, 'string'], description: `A JSON ${type} (or its JSON text)` });
+export const ProfileBody = z.looseObject({
+  id: serviceChecked({ type: 'string', maxLength: 128, description: 'On create' }),
+  node_type: serviceChecked({ type: 'string', maxLength: 128 }),
+  layer: serviceChecked({ type: 'string', maxLength: 128, description: '`platform` is refused' }),
+  parent_id: serviceChecked({ type: ['string', 'null'], maxLength: 128 }),
+  rules: jsonField('object'),
+  mcp_config: jsonField('object'),
+  required_concepts: jsonField('array'),
+  tool_whitelist: jsonField('array'),
+  repo_list: jsonField('array'),
+  md_checkpoints: jsonField('array'),
+  md_blocklist: jsonField('array'),
+});
+
+/** JSON columns come back parsed (left as the stored text when unparsable, spec 02 §1.5). */
+const stored = (description: string) => z.unknown().meta({ description });
+export const NodeProfile = z
+  .object({
+    id: z.string(),
+    node_type: z.string(),
+    layer: z.string(),
+    parent_id: z.string().nullable(),
+    rules: stored('Object of rules'),
+    required_concepts: stored('Array'),
+    tool_whitelist: stored('Array'),
+    repo_list: stored('Array'),
+    md_checkpoints: stored('Array'),
+    md_blocklist: stored('Array'),
+    mcp_config: stored('Object'),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({ id: 'NodeProfile' });
+
+export const ProfileList = z.object({ count: z.number().int(), profiles: z.array(NodeProfile) });
+export const ProfileDeleted = z.object({ ok: z.literal(true), deleted: NodeProfile });
+export const ResolvedChain = z
+  .object({
+    rules: z.record(z.string(), z.record(z.string(), z.unknown())),
+    required_concepts: z.array(z.unknown()),
+    mcp_config: z.record(z.string(), z.unknown()),
+    tool_whitelist: z.array(z.unknown()),
+    repo_list: z.array(z.unknown()),
+    md_checkpoints: z.array(z.unknown()),
+    md_blocklist: z.array(z.unknown()),
+    layers_applied: z.array(z.object({ id: z.string(), layer: z.string(), node_type: z.string() })),
+  })
+  .meta({ id: 'CalibrationChain' });
