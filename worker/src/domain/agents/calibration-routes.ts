@@ -6,9 +6,22 @@ import type { SqlArgs } from '../../db/types.js';
 import { bodyOf } from '../../http/body.js';
 import { badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
 import { idString, parseWith } from '../../http/validate.js';
-import { principalOf, requireAdmin } from '../../auth/principal.js';
+import { principalOf } from '../../auth/principal.js';
+import { defineRoute } from '../../http/contract.js';
 import { resolveCalibrationChain, type NodeProfileRow } from './calibration.js';
 import { agentsRepo } from './repo.js';
+import {
+  NodeProfile,
+  ProfileBody,
+  ProfileDeleted,
+  ProfileIdParams,
+  ProfileList,
+  ProfileListQuery,
+  ResolvedChain,
+  ResolveParams,
+} from './schema.js';
+
+const tags = ['Calibration profiles'];
 
 /** Calibration ("node") profiles, admin only (spec 02 §3.10). Platform layers are immutable (W35). */
 
@@ -71,10 +84,20 @@ export function calibrationRoutes(app: AppContext) {
   const r = new Hono<AppEnv>();
   const get = (id: string) => app.db.get<NodeProfileRow>('SELECT * FROM node_profiles WHERE id = ?', [id]);
 
-  r.get('/profiles', requireAdmin, async (c) => {
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/profiles',
+      tags,
+      summary: 'Calibration profiles',
+      access: 'admin',
+      query: ProfileListQuery,
+      response: ProfileList,
+    },
+    async (_c, { query: q }) => {
     const where: string[] = [];
     const args: SqlArgs = [];
-    const q = c.req.query();
     if (q.node_type) {
       where.push('node_type = ?');
       args.push(q.node_type);
@@ -87,24 +110,63 @@ export function calibrationRoutes(app: AppContext) {
       `SELECT * FROM node_profiles ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY layer, node_type, id`,
       args,
     );
-    return c.json({ count: rows.length, profiles: rows.map(present) });
-  });
+    return { count: rows.length, profiles: rows.map(present) };
+    },
+  );
 
-  r.get('/profiles/resolve/:agentId', requireAdmin, async (c) => {
-    const id = c.req.param('agentId');
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/profiles/resolve/:agentId',
+      tags,
+      summary: "An agent's resolved calibration chain",
+      access: 'admin',
+      params: ResolveParams,
+      response: ResolvedChain,
+    },
+    async (_c, { params }) => {
+    const id = params.agentId;
     const agent = await agentsRepo.get(app.db, id);
     const chain = await resolveCalibrationChain(app.db, id, agent?.agent_type || 'agent');
     const rules = Object.fromEntries(Object.entries(chain.rules).map(([k, { source: _s, ...rule }]) => [k, rule]));
-    return c.json({ ...chain, rules });
-  });
+    return { ...chain, rules };
+    },
+  );
 
-  r.get('/profiles/:id', requireAdmin, async (c) => {
-    const row = await get(c.req.param('id'));
-    if (!row) throw notFound('Profile not found');
-    return c.json(present(row));
-  });
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/profiles/:id',
+      tags,
+      summary: 'One calibration profile',
+      access: 'admin',
+      params: ProfileIdParams,
+      response: NodeProfile,
+      errors: [404],
+    },
+    async (_c, { params }) => {
+      const row = await get(params.id);
+      if (!row) throw notFound('Profile not found');
+      return present(row);
+    },
+  );
 
-  r.post('/profiles', requireAdmin, async (c) => {
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/profiles',
+      tags,
+      summary: 'Create a calibration profile (not in the platform layer)',
+      access: 'admin',
+      body: ProfileBody,
+      response: NodeProfile,
+      status: 201,
+      errors: [403, 409],
+    },
+    async (c) => {
     const body = bodyOf(c);
     if (body.id === undefined || body.id === null || body.id === '') throw badRequest('id is required');
     const { id } = parseWith(z.object({ id: idString(128) }), { id: body.id });
@@ -121,11 +183,25 @@ export function calibrationRoutes(app: AppContext) {
     const row = res[0].rows[0] as unknown as NodeProfileRow | undefined;
     if (!row) throw conflict(`Profile already exists: ${id}`);
     await app.events.emit(ev);
-    return c.json(present(row), 201);
-  });
+    return present(row);
+    },
+  );
 
-  r.put('/profiles/:id', requireAdmin, async (c) => {
-    const id = c.req.param('id');
+  defineRoute(
+    r,
+    {
+      method: 'put',
+      path: '/profiles/:id',
+      tags,
+      summary: 'Update a calibration profile (platform layers are immutable)',
+      access: 'admin',
+      params: ProfileIdParams,
+      body: ProfileBody,
+      response: NodeProfile,
+      errors: [403, 404],
+    },
+    async (c, { params }) => {
+    const id = params.id;
     const existing = await get(id);
     if (!existing) throw notFound('Profile not found');
     if (existing.layer === 'platform') throw forbidden('Cannot modify platform-layer profiles');
@@ -143,11 +219,24 @@ export function calibrationRoutes(app: AppContext) {
       summary: `Profile updated: ${id}`,
       data: { profile_id: id, fields: names },
     });
-    return c.json(present(row));
-  });
+    return present(row);
+    },
+  );
 
-  r.delete('/profiles/:id', requireAdmin, async (c) => {
-    const id = c.req.param('id');
+  defineRoute(
+    r,
+    {
+      method: 'delete',
+      path: '/profiles/:id',
+      tags,
+      summary: 'Delete a calibration profile (platform layers are immutable)',
+      access: 'admin',
+      params: ProfileIdParams,
+      response: ProfileDeleted,
+      errors: [403, 404],
+    },
+    async (c, { params }) => {
+    const id = params.id;
     const existing = await get(id);
     if (!existing) throw notFound('Profile not found');
     if (existing.layer === 'platform') throw forbidden('Cannot delete platform-layer profiles');
@@ -162,8 +251,9 @@ export function calibrationRoutes(app: AppContext) {
       summary: `Profile deleted: ${id}`,
       data: { profile_id: id },
     });
-    return c.json({ ok: true, deleted: present(row) });
-  });
+    return { ok: true, deleted: present(row) };
+    },
+  );
 
   return r;
 }

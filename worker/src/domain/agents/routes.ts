@@ -1,13 +1,12 @@
 import { Hono } from 'hono';
-import type { Context } from 'hono';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
-import { bodyOf, queryOf } from '../../http/body.js';
-import { parseWith, idString, queryInt } from '../../http/validate.js';
+import { bodyOf } from '../../http/body.js';
+import { defineRoute } from '../../http/contract.js';
 import { badRequest, forbidden } from '../../http/errors.js';
 import { instanceUrl } from '../../http/instance-url.js';
-import { principalOf, requireAdmin, requireAgent, requireAny } from '../../auth/principal.js';
+import { principalOf } from '../../auth/principal.js';
 import { AgentService, mcpConfig, RESERVED_AGENT_IDS } from './service.js';
 import {
   getIdentity,
@@ -22,119 +21,296 @@ import { profilesRepo } from './repo.js';
 import { parseArray } from './json.js';
 import { installedSkills } from './skills.js';
 import { calibrationRoutes } from './calibration-routes.js';
+import {
+  Agent,
+  AgentDeleted,
+  AgentIdParams,
+  AgentListQuery,
+  AgentProfile,
+  AgentSkillsParams,
+  AgentUpdated,
+  Identity,
+  IdentityUpdated,
+  InstalledSkill,
+  KeyRotated,
+  LeaderboardEntry,
+  LeaderboardQuery,
+  McpConfigAnswer,
+  RegisterAgent,
+  Registered,
+  UpdateAgentBody,
+  UpdateIdentityBody,
+  UpdateProfileBody,
+} from './schema.js';
 
-const shortText = z.string().max(200);
-const registerSchema = z.object({
-  id: idString(128),
-  name: z.string().trim().min(1).max(200),
-  project_id: z.string().trim().min(1).max(200),
-  capabilities: z.array(z.string().max(100)).max(100).optional(),
-  template_id: z.string().max(128).optional(),
-  agent_type: shortText.optional(),
-  llm_backend: shortText.optional(),
-  llm_model: shortText.optional(),
-  runtime: shortText.optional(),
-});
+const tags = ['Agents'];
 
 /** Agent registry: registration, key rotation, roster reads (spec 01 §2.8, 02 §3.1–3.2). */
 export function agentRoutes(app: AppContext) {
   const r = new Hono<AppEnv>();
   const agents = new AgentService(app);
 
-  const register = async (c: Context<AppEnv>) => {
-    app.limiters.adminWrite.hit(c.get('clientIp'));
-    const body = bodyOf(c);
-    for (const f of ['id', 'name', 'project_id'] as const) {
-      if (body[f] === undefined || body[f] === null || body[f] === '')
-        throw badRequest('id, name, and project_id are required');
-    }
-    const input = parseWith(registerSchema, body);
-    if (RESERVED_AGENT_IDS.has(input.id)) throw badRequest(`Agent id ${input.id} is reserved`);
-    // The URL is resolved before anything is written (a bad Host creates nothing).
-    const baseUrl = instanceUrl(app.config, c.req.raw);
-    return c.json(await agents.register(input, principalOf(c), baseUrl));
-  };
-  r.post('/admin/agents', requireAdmin, register);
-  // The SDK's `mycelium-agent init` registers through POST /agents with the admin key.
-  r.post('/agents', requireAdmin, register);
-
-  r.put('/admin/agents/:id/key', requireAdmin, async (c) => {
-    app.limiters.adminWrite.hit(c.get('clientIp'));
-    return c.json(await agents.rotateKey(c.req.param('id'), 'admin'));
-  });
-
-  r.post('/agents/rekey', requireAgent, async (c) => {
-    const p = principalOf(c);
-    if (p.kind !== 'agent') throw forbidden('Agent key required');
-    return c.json(await agents.rotateKey(p.id, 'self'));
-  });
-
-  r.get('/agents', requireAny, async (c) => {
-    const q = queryOf(c);
-    const pick = (k: string) => (q[k] ? q[k] : undefined);
-    return c.json(
-      await agents.list({
-        status: pick('status'),
-        project_id: pick('project_id'),
-        agent_type: pick('agent_type'),
-        role: pick('role'),
-      }),
+  // The SDK's `mycelium-agent init` registers through POST /agents with the admin key: the same route twice.
+  for (const [path, alias] of [
+    ['/admin/agents', false],
+    ['/agents', true],
+  ] as const) {
+    defineRoute(
+      r,
+      {
+        method: 'post',
+        path,
+        tags,
+        summary: 'Register an agent (answers its key, once)',
+        access: 'admin',
+        body: RegisterAgent,
+        lazyBody: true,
+        response: Registered,
+        errors: [409, 429],
+        alias,
+      },
+      (c, input) => {
+        app.limiters.adminWrite.hit(c.get('clientIp'));
+        const body = bodyOf(c);
+        for (const f of ['id', 'name', 'project_id'] as const) {
+          if (body[f] === undefined || body[f] === null || body[f] === '')
+            throw badRequest('id, name, and project_id are required');
+        }
+        const agent = input.body;
+        if (RESERVED_AGENT_IDS.has(agent.id)) throw badRequest(`Agent id ${agent.id} is reserved`);
+        // The URL is resolved before anything is written (a bad Host creates nothing).
+        const baseUrl = instanceUrl(app.config, c.req.raw);
+        return agents.register(agent, principalOf(c), baseUrl);
+      },
     );
-  });
+  }
+
+  defineRoute(
+    r,
+    {
+      method: 'put',
+      path: '/admin/agents/:id/key',
+      tags,
+      summary: "Regenerate an agent's key (answers it, once)",
+      access: 'admin',
+      params: AgentIdParams,
+      response: KeyRotated,
+      errors: [404, 429],
+    },
+    (c, { params }) => {
+      app.limiters.adminWrite.hit(c.get('clientIp'));
+      return agents.rotateKey(params.id, 'admin');
+    },
+  );
+
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/agents/rekey',
+      tags,
+      summary: 'Rotate the calling agent’s own key',
+      access: 'agent',
+      response: KeyRotated,
+    },
+    (c) => {
+      const p = principalOf(c);
+      if (p.kind !== 'agent') throw forbidden('Agent key required');
+      return agents.rotateKey(p.id, 'self');
+    },
+  );
+
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/agents',
+      tags,
+      summary: 'The roster (presence derived from heartbeat age)',
+      access: 'any',
+      query: AgentListQuery,
+      response: z.array(Agent),
+    },
+    (_c, { query }) => agents.list(query),
+  );
 
   // Literal routes first: they shadow /agents/:id (spec 02 §3 route-order facts).
-  r.get('/agents/profiles', requireAny, async (c) => c.json((await profilesRepo.list(app.db)).map(presentProfile)));
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/agents/profiles',
+      tags,
+      summary: 'Every agent profile',
+      access: 'any',
+      response: z.array(AgentProfile),
+    },
+    async () => (await profilesRepo.list(app.db)).map(presentProfile),
+  );
 
-  r.get('/agents/leaderboard', requireAny, async (c) => {
-    const limit = queryInt(c.req.query('limit') || undefined, 'limit', 20, 1, 100);
-    const rows = await profilesRepo.leaderboard(app.db, limit);
-    return c.json(
-      rows.map((p) => ({
-        agent_id: p.agent_id,
-        display_name: p.display_name,
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/agents/leaderboard',
+      tags,
+      summary: 'Agents ranked by completed work',
+      access: 'any',
+      query: LeaderboardQuery,
+      response: z.array(LeaderboardEntry),
+    },
+    async (_c, { query }) =>
+      (await profilesRepo.leaderboard(app.db, query.limit)).map((p) => ({
+        ...p,
         specializations: parseArray(p.specializations),
-        total_tasks_completed: p.total_tasks_completed,
-        total_bugs_fixed: p.total_bugs_fixed,
-        total_prs_created: p.total_prs_created,
-        session_count: p.session_count,
-        first_seen_at: p.first_seen_at,
-        last_active_at: p.last_active_at,
       })),
-    );
-  });
+  );
 
-  r.delete('/admin/agents/:id', requireAdmin, async (c) => {
-    app.limiters.adminWrite.hit(c.get('clientIp'));
-    return c.json(await removeAgent(app, c.req.param('id')));
-  });
+  defineRoute(
+    r,
+    {
+      method: 'delete',
+      path: '/admin/agents/:id',
+      tags,
+      summary: 'Remove an agent',
+      access: 'admin',
+      params: AgentIdParams,
+      response: AgentDeleted,
+      errors: [404, 429],
+    },
+    (c, { params }) => {
+      app.limiters.adminWrite.hit(c.get('clientIp'));
+      return removeAgent(app, params.id);
+    },
+  );
 
-  r.put('/agents/:id', requireAny, async (c) =>
-    c.json(await updateAgent(app, principalOf(c), c.req.param('id'), bodyOf(c))),
+  defineRoute(
+    r,
+    {
+      method: 'put',
+      path: '/agents/:id',
+      tags,
+      summary: 'Update an agent (itself or an admin)',
+      access: 'any',
+      params: AgentIdParams,
+      body: UpdateAgentBody,
+      response: AgentUpdated,
+      errors: [403, 404, 409],
+    },
+    (c, { params }) => updateAgent(app, principalOf(c), params.id, bodyOf(c)),
   );
 
   // Skills live in the skills area (spec 05); until its tables exist the installed list is empty.
-  r.get('/agents/:agentId/skills', requireAny, async (c) => c.json(await installedSkills(app, c.req.param('agentId'))));
-
-  r.get('/agents/:id/profile', requireAny, async (c) => c.json(await getProfile(app, c.req.param('id'))));
-  r.put('/agents/:id/profile', requireAny, async (c) =>
-    c.json(await updateProfile(app, principalOf(c), c.req.param('id'), bodyOf(c))),
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/agents/:agentId/skills',
+      tags,
+      summary: 'Skills installed on an agent',
+      access: 'any',
+      params: AgentSkillsParams,
+      response: z.array(InstalledSkill),
+    },
+    (_c, { params }) => installedSkills(app, params.agentId),
   );
-  r.get('/agents/:id/identity', requireAny, async (c) => c.json(await getIdentity(app, c.req.param('id'))));
-  r.put('/agents/:id/identity', requireAdmin, async (c) =>
-    c.json(await updateIdentity(app, c.req.param('id'), bodyOf(c))),
+
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/agents/:id/profile',
+      tags,
+      summary: "An agent's profile",
+      access: 'any',
+      params: AgentIdParams,
+      response: AgentProfile,
+      errors: [404],
+    },
+    (_c, { params }) => getProfile(app, params.id),
+  );
+  defineRoute(
+    r,
+    {
+      method: 'put',
+      path: '/agents/:id/profile',
+      tags,
+      summary: "Update an agent's profile (itself or an admin)",
+      access: 'any',
+      params: AgentIdParams,
+      body: UpdateProfileBody,
+      response: AgentProfile,
+      errors: [403, 404],
+    },
+    (c, { params }) => updateProfile(app, principalOf(c), params.id, bodyOf(c)),
+  );
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/agents/:id/identity',
+      tags,
+      summary: "An agent's identity: capabilities, projects, teams, guardrails, calibration",
+      access: 'any',
+      params: AgentIdParams,
+      response: Identity,
+      errors: [404],
+    },
+    (_c, { params }) => getIdentity(app, params.id),
+  );
+  defineRoute(
+    r,
+    {
+      method: 'put',
+      path: '/agents/:id/identity',
+      tags,
+      summary: "Set an agent's capabilities, responsibilities and guardrails",
+      access: 'admin',
+      params: AgentIdParams,
+      body: UpdateIdentityBody,
+      response: IdentityUpdated,
+      errors: [404],
+    },
+    (c, { params }) => updateIdentity(app, params.id, bodyOf(c)),
   );
 
-  r.get('/agents/:id/mcp-config', requireAdmin, async (c) => {
-    const baseUrl = instanceUrl(app.config, c.req.raw);
-    const agent = await agents.get(c.req.param('id'));
-    return c.json({
-      agent_id: agent.id,
-      mcp_config: mcpConfig(baseUrl, agent.id, '<YOUR_AGENT_API_KEY>'),
-      note: "Replace <YOUR_AGENT_API_KEY> with the agent's actual API key",
-    });
-  });
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/agents/:id/mcp-config',
+      tags,
+      summary: 'The MCP client configuration for an agent (key left as a placeholder)',
+      access: 'admin',
+      params: AgentIdParams,
+      response: McpConfigAnswer,
+      errors: [404],
+    },
+    async (c, { params }) => {
+      const baseUrl = instanceUrl(app.config, c.req.raw);
+      const agent = await agents.get(params.id);
+      return {
+        agent_id: agent.id,
+        mcp_config: mcpConfig(baseUrl, agent.id, '<YOUR_AGENT_API_KEY>'),
+        note: "Replace <YOUR_AGENT_API_KEY> with the agent's actual API key",
+      };
+    },
+  );
 
-  r.get('/agents/:id', requireAny, async (c) => c.json(await agents.get(c.req.param('id'))));
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/agents/:id',
+      tags,
+      summary: 'One agent',
+      access: 'any',
+      params: AgentIdParams,
+      response: Agent,
+      errors: [404],
+    },
+    (_c, { params }) => agents.get(params.id),
+  );
 
   r.route('/', calibrationRoutes(app));
 

@@ -2,41 +2,23 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
-import { bodyOf, queryOf } from '../../http/body.js';
-import { parseWith, queryInt } from '../../http/validate.js';
-import { badRequest, AppError } from '../../http/errors.js';
-import { principalOf, requireAny, resolveAny, type Principal } from '../../auth/principal.js';
+import { defineRoute } from '../../http/contract.js';
+import { AppError } from '../../http/errors.js';
+import { parseWith } from '../../http/validate.js';
+import { principalOf, resolveAny, type Principal } from '../../auth/principal.js';
 import { assertProjectScope } from '../../auth/scope.js';
 import { EventService, eventScopeOf, issueStreamTicket, parseSince, principalFromTicket } from './service.js';
 import { eventStream, SSE_HEADERS, SSE_MAX_PER_IP, SSE_MAX_TOTAL } from './stream.js';
 import { eventsRepo, type EventFilters } from './repo.js';
+import { Event, EventFilterQuery, EventListQuery, EventPosted, EventStreamQuery, PostEvent, StreamTicket } from './schema.js';
 
-const postSchema = z.object({
-  type: z
-    .string()
-    .trim()
-    .min(1)
-    .max(100)
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'may contain only letters, digits, "_", ".", ":" and "-"')
-    .default('custom'),
-  project_id: z.string().trim().max(200).nullable().optional(),
-  summary: z.string().max(2000).nullable().optional(),
-  data: z.unknown().optional(),
-});
-
-const filterValue = (v: string | undefined, field: string) => {
-  if (v === undefined || v === '') return undefined;
-  if (v.length > 200) throw badRequest(`${field} exceeds max length (200 chars)`);
-  return v;
-};
-
-function filtersOf(q: Record<string, string>): EventFilters {
-  return {
-    projectId: filterValue(q.project_id, 'project_id'),
-    type: filterValue(q.type, 'type'),
-    agent: filterValue(q.agent, 'agent'),
-  };
+function filtersOf(q: { project_id?: string; type?: string; agent?: string }): EventFilters {
+  return { projectId: q.project_id, type: q.type, agent: q.agent };
 }
+
+const tags = ['Events'];
+/** The stream authenticates itself (ticket, token or headers), after its connection limits. */
+const ownAuth = async (_c: unknown, next: () => Promise<void>) => next();
 
 const EVENT_RETENTION_DAYS = 60;
 
@@ -59,56 +41,97 @@ export function eventRoutes(app: AppContext) {
     run: (a) => eventsRepo.purgeOlderThan(a.db, EVENT_RETENTION_DAYS),
   });
 
-  r.get('/events', requireAny, async (c) => {
-    const q = queryOf(c);
-    const search = q.search ? q.search.slice(0, 200) : undefined;
-    return c.json(
-      await events.list(principalOf(c), {
-        ...filtersOf(q),
-        since: parseSince(q.since),
-        search,
-        limit: queryInt(q.limit, 'limit', 50, 1, 500),
-        offset: queryInt(q.offset, 'offset', 0, 0, 1_000_000),
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/events',
+      tags,
+      summary: 'The event log, newest first (agents: their projects and their own)',
+      access: 'any',
+      query: EventListQuery,
+      response: z.array(Event),
+    },
+    (c, { query }) =>
+      events.list(principalOf(c), {
+        ...filtersOf(query),
+        since: parseSince(query.since),
+        search: query.search ? query.search.slice(0, 200) : undefined,
+        limit: query.limit,
+        offset: query.offset,
       }),
-    );
-  });
+  );
 
-  r.post('/events', requireAny, async (c) => {
-    const p = principalOf(c);
-    const input = parseWith(postSchema, bodyOf(c));
-    const projectId = input.project_id || null;
-    // An agent posts activity only into projects it may write (weak spot E2).
-    await assertProjectScope(app.db, p, projectId, { write: true });
-    return c.json(
-      await events.post(p, { type: input.type, projectId, summary: input.summary ?? '', data: input.data }),
-    );
-  });
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/events',
+      tags,
+      summary: 'Record a client event',
+      access: 'any',
+      body: PostEvent,
+      response: EventPosted,
+      errors: [403],
+    },
+    async (c, { body: input }) => {
+      const p = principalOf(c);
+      const projectId = input.project_id || null;
+      // An agent posts activity only into projects it may write (weak spot E2).
+      await assertProjectScope(app.db, p, projectId, { write: true });
+      return events.post(p, { type: input.type, projectId, summary: input.summary ?? '', data: input.data });
+    },
+  );
 
   /** A 5-minute ticket for `GET /events/stream?ticket=` so browsers keep JWTs out of URLs. */
-  r.post('/events/stream-ticket', requireAny, async (c) => c.json(await issueStreamTicket(app, principalOf(c))));
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/events/stream-ticket',
+      tags,
+      summary: 'A 5-minute ticket for the event stream',
+      access: 'any',
+      response: StreamTicket,
+    },
+    (c) => issueStreamTicket(app, principalOf(c)),
+  );
 
-  r.get('/events/stream', async (c) => {
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/events/stream',
+      tags,
+      summary: 'Server-sent events of the log as it grows',
+      description: 'Authenticated by `ticket`, `token` or the usual headers; resumes after `Last-Event-ID`.',
+      access: 'any',
+      guard: ownAuth,
+      query: EventStreamQuery,
+      response: { contentType: 'text/event-stream', description: 'One `data:` line of JSON per event' },
+      errors: [429, 503],
+    },
+    async (c, { query }) => {
     const ip = c.get('clientIp');
     if ((openByIp.get(ip) ?? 0) >= SSE_MAX_PER_IP) throw new AppError(429, 'Too many SSE connections from this IP');
     if (openTotal >= SSE_MAX_TOTAL) throw new AppError(429, 'Too many SSE connections', {}, { 'Retry-After': '30' });
 
     // Authentication completes before any SSE header, so failures are plain JSON (SEC-44).
     let p: Principal | null = null;
-    const ticket = c.req.query('ticket');
+    const ticket = query.ticket;
     if (ticket) {
       p = await principalFromTicket(app, ticket);
       if (!p) throw new AppError(401, 'Invalid or expired stream ticket');
     }
-    const token = c.req.query('token');
+    const token = query.token;
     if (!p && token) {
       const j = await c.get('credentials').fromToken(token);
       if (j.state === 'valid') p = j.principal; // an invalid token falls through to the headers
     }
     p ??= await resolveAny(c.get('credentials'));
 
-    const q = queryOf(c);
-    const filters = filtersOf(q);
-    const lastId = c.req.header('last-event-id') ?? q.last_event_id;
+    const filters = filtersOf(parseWith(EventFilterQuery, query));
+    const lastId = c.req.header('last-event-id') ?? query.last_event_id;
     const resumeAfter = lastId && /^\d{1,15}$/.test(lastId) ? Number(lastId) : null;
     const scope = await eventScopeOf(app, p);
 
@@ -144,7 +167,8 @@ export function eventRoutes(app: AppContext) {
     const { body, close } = eventStream(app, { filters, scope, resumeAfter, onClose });
     c.req.raw.signal?.addEventListener('abort', close);
     return new Response(body, { status: 200, headers: SSE_HEADERS });
-  });
+    },
+  );
 
   return r;
 }

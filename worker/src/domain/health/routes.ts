@@ -3,6 +3,8 @@ import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
 import { agentsRepo } from '../agents/repo.js';
 import { VERSION } from '../../version.js';
+import { defineRoute } from '../../http/contract.js';
+import { Health } from './schema.js';
 
 /**
  * ROOT: GET /health — public, tells the truth (spec 01 §1.6, spec 07 REL-16), nothing more. It reports
@@ -11,7 +13,18 @@ import { VERSION } from '../../version.js';
  */
 export function healthRoutes(app: AppContext) {
   const r = new Hono<AppEnv>();
-  r.get('/health', async (c) => {
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/health',
+      tags: ['Health'],
+      summary: 'Liveness and database reachability (503 when the database is down)',
+      access: 'public',
+      response: Health,
+      errors: [503],
+    },
+    async (c) => {
     let dbOk = false;
     let online = 0;
     let dbLatencyMs: number | null = null;
@@ -46,7 +59,10 @@ export function healthRoutes(app: AppContext) {
             agents_online: online,
             version: VERSION,
           };
-    return c.json(body, dbOk ? 200 : 503);
-  });
+    // Degraded is still this shape, with its own status.
+    if (!dbOk) return c.json(Health.parse(body), 503);
+    return body;
+    },
+  );
   return r;
 }

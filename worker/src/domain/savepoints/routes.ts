@@ -1,12 +1,25 @@
 import { Hono } from 'hono';
+import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
 import { bodyOf } from '../../http/body.js';
-import { principalOf, requireAdmin, requireAny } from '../../auth/principal.js';
+import { defineRoute } from '../../http/contract.js';
+import { principalOf } from '../../auth/principal.js';
 import { savepointsRepo } from './repo.js';
 import { SavepointService } from './service.js';
+import {
+  AgentIdParams,
+  NoSavepoint,
+  NotesBody,
+  Savepoint,
+  SavepointDiff,
+  SavepointListQuery,
+  SavepointSummary,
+  SavepointWritten,
+} from './schema.js';
 
 const DAY = 86_400_000;
+const tags = ['Savepoints'];
 
 /** Savepoints: session state for resumption (spec 02 §3.7). */
 export function savepointRoutes(app: AppContext) {
@@ -15,18 +28,82 @@ export function savepointRoutes(app: AppContext) {
 
   app.jobs.push({ name: 'savepoint_retention', everyMs: DAY, run: (a) => savepointsRepo.pruneAll(a.db) });
 
-  r.get('/agents/:id/savepoint/diff', requireAny, async (c) =>
-    c.json(await sp.diff(principalOf(c), c.req.param('id'))),
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/agents/:id/savepoint/diff',
+      tags,
+      summary: 'What changed since the latest savepoint, within what the agent may read',
+      access: 'any',
+      params: AgentIdParams,
+      response: SavepointDiff,
+      errors: [403],
+    },
+    (c, { params }) => sp.diff(principalOf(c), params.id),
   );
-  r.get('/agents/:id/savepoint', requireAny, async (c) => c.json(await sp.latest(principalOf(c), c.req.param('id'))));
-  r.get('/agents/:id/savepoints', requireAny, async (c) =>
-    c.json(await sp.list(principalOf(c), c.req.param('id'), c.req.query('limit'))),
+
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/agents/:id/savepoint',
+      tags,
+      summary: 'The latest savepoint',
+      access: 'any',
+      params: AgentIdParams,
+      response: z.union([Savepoint, NoSavepoint]),
+      errors: [403],
+    },
+    (c, { params }) => sp.latest(principalOf(c), params.id),
   );
-  r.put('/agents/:id/savepoint/notes', requireAdmin, async (c) =>
-    c.json(await sp.setNotes(c.req.param('id'), bodyOf(c).notes)),
+
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/agents/:id/savepoints',
+      tags,
+      summary: 'Recent savepoints, newest first',
+      access: 'any',
+      params: AgentIdParams,
+      query: SavepointListQuery,
+      response: z.array(SavepointSummary),
+      errors: [403],
+    },
+    (c, { params, query }) => sp.list(principalOf(c), params.id, query.limit),
   );
-  r.post('/agents/:id/savepoint', requireAdmin, async (c) =>
-    c.json(await sp.create(c.req.param('id'), bodyOf(c).notes)),
+
+  defineRoute(
+    r,
+    {
+      method: 'put',
+      path: '/agents/:id/savepoint/notes',
+      tags,
+      summary: 'Notes for the agent’s next boot, on its latest savepoint',
+      access: 'admin',
+      params: AgentIdParams,
+      body: NotesBody,
+      response: SavepointWritten,
+      errors: [404],
+    },
+    (c, { params }) => sp.setNotes(params.id, bodyOf(c).notes),
+  );
+
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/agents/:id/savepoint',
+      tags,
+      summary: 'Write a savepoint on the agent’s behalf',
+      access: 'admin',
+      params: AgentIdParams,
+      body: NotesBody,
+      response: SavepointWritten,
+      errors: [404],
+    },
+    (c, { params }) => sp.create(params.id, bodyOf(c).notes),
   );
 
   return r;

@@ -3,10 +3,12 @@ import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
 import { bodyOf } from '../../http/body.js';
-import { parseWith, queryInt } from '../../http/validate.js';
+import { defineRoute } from '../../http/contract.js';
 import { badRequest, forbidden } from '../../http/errors.js';
 import type { Principal } from '../../auth/principal.js';
+import { Message } from '../messages/schema.js';
 import { teamChatRepo } from './repo.js';
+import { PostTeamChat, TeamChatPosted, TeamChatQuery } from './schema.js';
 
 /**
  * Human-only chat (spec 03 §10). Reading: any operator JWT or the admin key; writing: an
@@ -24,34 +26,65 @@ async function studioUser(
   throw forbidden('Studio login required');
 }
 
+const tags = ['Team chat'];
+/** The handlers authenticate themselves (studioUser); the contract documents it. */
+const ownAuth = async (_c: unknown, next: () => Promise<void>) => next();
+
 export function teamChatRoutes(app: AppContext) {
   const r = new Hono<AppEnv>();
 
-  r.get('/team-chat', async (c) => {
-    await studioUser(c, true);
-    return c.json(await teamChatRepo.list(app.db, queryInt(c.req.query('limit'), 'limit', 50, 1, 500)));
-  });
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/team-chat',
+      tags,
+      summary: 'Team chat lines, newest first (operators and the admin key)',
+      access: 'human',
+      guard: ownAuth,
+      query: TeamChatQuery,
+      response: z.array(Message),
+    },
+    async (c, { query }) => {
+      await studioUser(c, true);
+      return teamChatRepo.list(app.db, query.limit);
+    },
+  );
 
-  r.post('/team-chat', async (c) => {
-    const p = await studioUser(c, false);
-    const body = bodyOf(c);
-    if (
-      body.content === undefined ||
-      body.content === null ||
-      (typeof body.content === 'string' && !body.content.trim())
-    )
-      throw badRequest('content is required');
-    const content = parseWith(z.object({ content: z.string().trim().min(1).max(20_000) }), body).content;
-    const from = `__user:${p.kind === 'operator' ? p.displayName || p.username : p.who}`;
-    const row = await teamChatRepo.insert(app.db, from, content);
-    await app.events.emit({
-      type: 'team_chat_message',
-      agent: from,
-      summary: `${from.slice(7)} wrote in team chat`,
-      data: { message_id: row!.id },
-    });
-    return c.json({ ok: true, id: row!.id });
-  });
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/team-chat',
+      tags,
+      summary: 'Write in team chat (an operator login only)',
+      access: 'human',
+      guard: ownAuth,
+      body: PostTeamChat,
+      lazyBody: true,
+      response: TeamChatPosted,
+    },
+    async (c, input) => {
+      const p = await studioUser(c, false);
+      const body = bodyOf(c);
+      if (
+        body.content === undefined ||
+        body.content === null ||
+        (typeof body.content === 'string' && !body.content.trim())
+      )
+        throw badRequest('content is required');
+      const { content } = input.body;
+      const from = `__user:${p.kind === 'operator' ? p.displayName || p.username : p.who}`;
+      const row = await teamChatRepo.insert(app.db, from, content);
+      await app.events.emit({
+        type: 'team_chat_message',
+        agent: from,
+        summary: `${from.slice(7)} wrote in team chat`,
+        data: { message_id: row!.id },
+      });
+      return { ok: true, id: row!.id };
+    },
+  );
 
   return r;
 }

@@ -1,69 +1,171 @@
 import { Hono } from 'hono';
-import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
 import { bodyOf } from '../../http/body.js';
-import { idString, parseWith } from '../../http/validate.js';
+import { defineRoute } from '../../http/contract.js';
+import { OkTrue } from '../../http/documented.js';
 import { badRequest } from '../../http/errors.js';
-import { principalOf, requireAdmin, requireAny, requireHuman } from '../../auth/principal.js';
+import { principalOf } from '../../auth/principal.js';
 import { TeamService } from './service.js';
+import {
+  AddMember,
+  CreateTeam,
+  MemberParams,
+  Team,
+  TeamIdParams,
+  TeamList,
+  TeamListQuery,
+  TeamMember,
+  TeamProjects,
+  UpdateMember,
+  UpdateTeam,
+} from './schema.js';
 
-const createSchema = z.object({
-  id: idString(100),
-  org_id: z.string().trim().min(1).max(128),
-  name: z.string().trim().min(1).max(200),
-  description: z.string().max(2000).default(''),
-});
-const updateSchema = z.object({
-  name: z.string().trim().min(1).max(200).optional(),
-  description: z.string().max(2000).optional(),
-  org_id: z.string().trim().min(1).max(128).optional(),
-});
-const ROLES = ['member', 'lead', 'admin'] as const;
-const memberSchema = z.object({
-  user_id: z.string().trim().min(1).max(128),
-  user_type: z.enum(['operator', 'agent']).default('operator'),
-  role: z.enum(ROLES).default('member'),
-  is_primary: z.boolean().default(false),
-});
-const memberUpdateSchema = z.object({ role: z.enum(ROLES).optional(), is_primary: z.boolean().optional() });
+const tags = ['Teams'];
 
 /** Teams (spec 01 §2.9): admins manage teams, humans manage membership, everyone reads. */
 export function teamRoutes(app: AppContext) {
   const r = new Hono<AppEnv>();
   const teams = new TeamService(app);
 
-  r.get('/teams', requireAny, async (c) => c.json(await teams.list(c.req.query('org_id') || undefined)));
-  r.get('/teams/:id', requireAny, async (c) => c.json(await teams.get(c.req.param('id'))));
-  r.get('/teams/:id/projects', requireAny, async (c) => c.json(await teams.projects(c.req.param('id'))));
-
-  r.post('/teams', requireAdmin, async (c) => {
-    const body = bodyOf(c);
-    if (!body.id || !body.org_id || !body.name) throw badRequest('id, org_id, and name required');
-    return c.json(await teams.create(principalOf(c), parseWith(createSchema, body)));
-  });
-  r.put('/teams/:id', requireAdmin, async (c) =>
-    c.json(await teams.update(principalOf(c), c.req.param('id'), parseWith(updateSchema, bodyOf(c)))),
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/teams',
+      tags,
+      summary: 'Teams with their member counts',
+      access: 'any',
+      query: TeamListQuery,
+      response: TeamList,
+    },
+    (_c, { query }) => teams.list(query.org_id),
   );
-  r.delete('/teams/:id', requireAdmin, async (c) => c.json(await teams.remove(principalOf(c), c.req.param('id'))));
-
-  r.post('/teams/:id/members', requireHuman, async (c) => {
-    const body = bodyOf(c);
-    if (!body.user_id) throw badRequest('user_id required');
-    return c.json(await teams.addMember(principalOf(c), c.req.param('id'), parseWith(memberSchema, body)));
-  });
-  r.put('/teams/:id/members/:userId', requireHuman, async (c) =>
-    c.json(
-      await teams.updateMember(
-        principalOf(c),
-        c.req.param('id'),
-        c.req.param('userId'),
-        parseWith(memberUpdateSchema, bodyOf(c)),
-      ),
-    ),
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/teams/:id',
+      tags,
+      summary: 'One team with members and projects',
+      access: 'any',
+      params: TeamIdParams,
+      response: Team,
+      errors: [404],
+    },
+    (_c, { params }) => teams.get(params.id),
   );
-  r.delete('/teams/:id/members/:userId', requireHuman, async (c) =>
-    c.json(await teams.removeMember(principalOf(c), c.req.param('id'), c.req.param('userId'))),
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/teams/:id/projects',
+      tags,
+      summary: "A team's projects",
+      access: 'any',
+      params: TeamIdParams,
+      response: TeamProjects,
+      errors: [404],
+    },
+    (_c, { params }) => teams.projects(params.id),
+  );
+
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/teams',
+      tags,
+      summary: 'Create a team (and its channel)',
+      access: 'admin',
+      body: CreateTeam,
+      lazyBody: true,
+      response: Team,
+      errors: [409],
+    },
+    (c, input) => {
+      const body = bodyOf(c);
+      if (!body.id || !body.org_id || !body.name) throw badRequest('id, org_id, and name required');
+      return teams.create(principalOf(c), input.body);
+    },
+  );
+  defineRoute(
+    r,
+    {
+      method: 'put',
+      path: '/teams/:id',
+      tags,
+      summary: 'Update a team',
+      access: 'admin',
+      params: TeamIdParams,
+      body: UpdateTeam,
+      response: Team,
+      errors: [404],
+    },
+    (c, { params, body }) => teams.update(principalOf(c), params.id, body),
+  );
+  defineRoute(
+    r,
+    {
+      method: 'delete',
+      path: '/teams/:id',
+      tags,
+      summary: 'Delete a team without members or projects',
+      access: 'admin',
+      params: TeamIdParams,
+      response: OkTrue,
+      errors: [404, 409],
+    },
+    (c, { params }) => teams.remove(principalOf(c), params.id),
+  );
+
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/teams/:id/members',
+      tags,
+      summary: 'Add a member (operator or agent)',
+      access: 'human',
+      params: TeamIdParams,
+      body: AddMember,
+      lazyBody: true,
+      response: TeamMember,
+      errors: [404, 409],
+    },
+    (c, input) => {
+      if (!bodyOf(c).user_id) throw badRequest('user_id required');
+      return teams.addMember(principalOf(c), input.params.id, input.body);
+    },
+  );
+  defineRoute(
+    r,
+    {
+      method: 'put',
+      path: '/teams/:id/members/:userId',
+      tags,
+      summary: "Change a member's role or primary flag",
+      access: 'human',
+      params: MemberParams,
+      body: UpdateMember,
+      response: OkTrue,
+      errors: [404],
+    },
+    (c, { params, body }) => teams.updateMember(principalOf(c), params.id, params.userId, body),
+  );
+  defineRoute(
+    r,
+    {
+      method: 'delete',
+      path: '/teams/:id/members/:userId',
+      tags,
+      summary: 'Remove a member',
+      access: 'human',
+      params: MemberParams,
+      response: OkTrue,
+      errors: [404],
+    },
+    (c, { params }) => teams.removeMember(principalOf(c), params.id, params.userId),
   );
 
   return r;

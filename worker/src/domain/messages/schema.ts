@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { idParam, queryInt } from '../../http/contract.js';
+import { serviceChecked } from '../../http/documented.js';
+import { parseIntId } from '../../http/validate.js';
+import { MSG_TYPES } from './service.js';
+
+/** The wire shapes of messages (spec 03 §7). */
+
+export const MessageIdParams = z.object({ id: idParam });
+
+/** An optional query filter; empty means absent, as the original read it. */
+export const optText = z
+  .string()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+
+export const Message = z
+  .object({
+    id: z.number().int(),
+    from_agent: z.string(),
+    to_agent: z.string().nullable(),
+    thread_id: z.string().nullable(),
+    project_id: z.string().nullable(),
+    content: z.string(),
+    metadata: z.string().meta({ description: 'JSON object text the sender attached' }),
+    msg_type: z.string(),
+    status: z.string(),
+    channel_id: z.number().int().nullable(),
+    priority: z.string(),
+    created_at: z.string(),
+    resolved_at: z.string().nullable(),
+    resolved_by: z.string().nullable(),
+  })
+  .meta({ id: 'Message' });
+
+export const Thread = z
+  .object({
+    thread_id: z.string(),
+    message_count: z.number().int(),
+    last_message_at: z.string(),
+    last_sender: z.string().nullable(),
+  })
+  .meta({ id: 'MessageThread' });
+
+export const ThreadsQuery = z.object({ limit: queryInt(20, 1, 500) });
+
+export const MessageListQuery = z.object({
+  from: optText,
+  to: optText,
+  thread: optText,
+  project_id: optText,
+  since: z.string().optional().meta({ description: 'An ISO-8601 instant' }),
+  msg_type: optText,
+  status: optText,
+  channel_id: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw === '') return undefined;
+      const n = parseIntId(raw);
+      if (n === null) {
+        ctx.addIssue({ code: 'custom', message: 'must be an integer', params: { sentence: true } });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  limit: queryInt(50, 1, 500),
+  offset: queryInt(0, 0, 1_000_000),
+});
+
+export const SendMessage = z.looseObject({
+  to_agent: serviceChecked({ type: 'string', description: 'Recipient (absent: a broadcast); `to` is an alias' }),
+  content: serviceChecked({ type: 'string' }),
+  msg_type: serviceChecked({ type: 'string', enum: [...MSG_TYPES], default: 'message' }),
+  priority: serviceChecked({ type: 'string', default: 'normal' }),
+  thread_id: serviceChecked({ type: 'string' }),
+  project_id: serviceChecked({ type: 'string' }),
+  channel_id: serviceChecked({ type: 'integer' }),
+  metadata: serviceChecked({ type: 'object' }),
+});
+
+export const BulkDeleteQuery = z.object({
+  from: z.string().optional(),
+  to: z.string().optional(),
+  content_like: z.string().optional(),
+});
+
+export const ResolveBody = z.looseObject({
+  response: serviceChecked({ type: 'string', description: 'A reply sent back to the sender' }),
+});
+
+export const Sent = z.object({ id: z.number().int() });
+export const Acked = z.object({ ok: z.literal(true), id: z.number().int(), status: z.literal('acknowledged') });
+export const Resolved = z.object({
+  ok: z.literal(true),
+  id: z.number().int(),
+  status: z.literal('resolved'),
+  response_id: z.number().int().optional().meta({ description: 'The reply message' }),
+});
+export const BulkDeleted = z.object({ deleted: z.number().int() });
