@@ -22,7 +22,7 @@ export function sentence(doc: JsonDoc, test: (v: unknown) => string | null, opts
   const base = opts.required ? z.unknown() : z.unknown().optional();
   return base
     .superRefine((v, ctx) => {
-      const problem = test(v);
+      const problem = v === undefined && opts.required ? 'is required' : test(v);
       if (problem) ctx.addIssue({ code: 'custom', message: problem, params: { sentence: true } });
     })
     .meta(doc);
