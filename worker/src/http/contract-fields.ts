@@ -17,9 +17,10 @@ export function documented(doc: JsonDoc) {
   return z.unknown().optional().meta(doc);
 }
 
-export function sentence(doc: JsonDoc, test: (v: unknown) => string | null, opts: { required?: boolean } = {}) {
+export function sentence(doc: JsonDoc, test: (v: unknown) => string | null, opts: { required?: boolean; always?: boolean } = {}) {
   // A missing required key answers `<field> is required` (issueToError); a missing optional key is not checked.
-  const base = opts.required ? z.unknown() : z.unknown().optional();
+  // With `always`, a missing key is handed to `test` too (sentences such as `vote must be approve or deny`).
+  const base = opts.required || opts.always ? z.unknown() : z.unknown().optional();
   return base
     .superRefine((v, ctx) => {
       const problem = v === undefined && opts.required ? 'is required' : test(v);
