@@ -2,6 +2,7 @@ import { Hono, type Context } from 'hono';
 import type { AppContext } from '../context.js';
 import type { AppEnv } from '../http/env.js';
 import { AppError } from '../http/errors.js';
+import { parseWith } from '../http/validate.js';
 import { bodyOf, loadBody, queryOf, readsBodyAfterAuth } from '../http/body.js';
 import {
   principalOf,
@@ -17,6 +18,8 @@ import { PLUGIN_SOURCES } from './registry.generated.js';
 import { manifestSchema } from './manifest.js';
 import { matchPath, pluginHostOf, startPluginHost, type PluginHost } from './host.js';
 import * as manage from './manage.js';
+import { pluginDocKey, pluginOperations } from './contract.js';
+import type { ExtraOperation } from '../http/openapi.js';
 import { PluginReply, type HttpMethod, type PluginRequest, type PluginSource } from './types.js';
 
 /** createApp calls this first thing, so hooks and guards exist before any route serves (REL-13). */
@@ -51,6 +54,8 @@ export function pluginRoutes(ctx: AppContext, core?: Hono<AppEnv>): Hono<AppEnv>
   // shadow, so it is refused (W2) and the plugin stays reachable under /plugins/<name>/.
   const taken = new Set((core?.routes ?? []).map((x) => `/${x.path.split('/').filter(Boolean)[0] ?? ''}`));
   taken.add('/plugins');
+  const aliases = new Map<string, string>();
+  mountedAliases.set(host, aliases);
 
   // Management answers only once the host has registered every bundled plugin's row.
   const ready = async (_c: Context<AppEnv>, next: () => Promise<void>) => {
@@ -101,6 +106,7 @@ export function pluginRoutes(ctx: AppContext, core?: Hono<AppEnv>): Hono<AppEnv>
       continue;
     }
     taken.add(prefix);
+    aliases.set(name, prefix);
     r.all(
       prefix,
       readsBodyAfterAuth((c) => dispatch(ctx, host, c, name, prefix)),
@@ -111,6 +117,19 @@ export function pluginRoutes(ctx: AppContext, core?: Hono<AppEnv>): Hono<AppEnv>
     );
   }
   return r;
+}
+
+/** Original prefixes actually mounted per host (documented as aliases). */
+const mountedAliases = new WeakMap<PluginHost, Map<string, string>>();
+
+/**
+ * The enabled plugins' routes for the OpenAPI document (issue 15), one tag per plugin, and a key
+ * that changes when the set of enabled or loaded plugins does (the document is rebuilt then).
+ */
+export async function pluginOpenApi(ctx: AppContext): Promise<{ key: string; operations: ExtraOperation[] }> {
+  const host = pluginHostOf(ctx);
+  const operations = await pluginOperations(host, mountedAliases.get(host));
+  return { key: await pluginDocKey(host), operations };
 }
 
 const METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'PATCH']);
@@ -173,11 +192,32 @@ async function dispatch(
 
   const principal = await authenticate(c, route.auth);
   await loadBody(c); // only now: the core authenticated first (SEC-22)
+  // Declared schemas (issue 15): validated after the core's authentication with the core's
+  // sentences; a lazy body waits for the handler's first read, after its own 404 or guard check.
+  const decl = route;
+  const query = queryOf(c);
+  const validQuery = decl.query ? parseWith(decl.query, query) : undefined;
+  let bodyParsed = false;
+  let validBody: unknown;
+  const readBody = () => {
+    if (!bodyParsed) {
+      validBody = decl.body ? parseWith(decl.body, bodyOf(c)) : undefined;
+      bodyParsed = true;
+    }
+    return validBody;
+  };
+  if (!decl.lazyBody) readBody();
   const req: PluginRequest = {
+    input: {
+      query: validQuery,
+      get body() {
+        return readBody();
+      },
+    },
     method,
     path: sub,
     params,
-    query: queryOf(c),
+    query,
     body: bodyOf(c),
     rawBody: c.get('rawBody') ?? new Uint8Array(0),
     headers: c.req.raw.headers,

@@ -11,7 +11,10 @@ export type {
   GuardInput,
   PluginJob,
   RouteAuth,
+  RouteOptions,
 } from './types.js';
+/** zod, for a route's declared `query`/`body` schemas (issue 15): the host validates and documents them. */
+export { z } from 'zod';
 export type { CoreApi } from './core-api.js';
 export type { MyceliumEvent } from '../domain/events/bus.js';
 export { reply, PluginReply } from './types.js';
