@@ -15,6 +15,9 @@ export type {
 } from './types.js';
 /** zod, for a route's declared `query`/`body` schemas (issue 15): the host validates and documents them. */
 export { z } from 'zod';
+/** Schema pieces shared with core routes: sentence-preserving checks and bounded integer query fields. */
+export { sentence, documented } from '../http/contract-fields.js';
+export { queryInt as intQuery, queryFlag } from '../http/contract.js';
 export type { CoreApi } from './core-api.js';
 export type { MyceliumEvent } from '../domain/events/bus.js';
 export { reply, PluginReply } from './types.js';
