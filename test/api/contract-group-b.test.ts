@@ -28,7 +28,9 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 
-const api = (p: string) => `/api/mycelium${p.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`;
+/** Document path of a route: the dashboard is mounted at the root, everything else under /api/mycelium. */
+const api = (p: string) =>
+  `${p.startsWith('/dashboard') || p === '/' ? '' : '/api/mycelium'}${p.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`;
 
 /** Every route of the converted areas: [method, Hono path, tag]. */
 const CORE: [string, string, string][] = [
@@ -81,6 +83,17 @@ const CORE: [string, string, string][] = [
   ['post', '/widgets', 'Widgets'],
   ['put', '/widgets/:id', 'Widgets'],
   ['delete', '/widgets/:id', 'Widgets'],
+  ['post', '/spend', 'Spend'],
+  ['get', '/spend', 'Spend'],
+  ['get', '/spend/budgets', 'Spend'],
+  ['put', '/spend/budgets', 'Spend'],
+  ['delete', '/spend/budgets/:id', 'Spend'],
+  ['get', '/spend/:agentId', 'Spend'],
+  ['post', '/dashboard/session', 'Dashboard'],
+  ['delete', '/dashboard/session', 'Dashboard'],
+  ['get', '/dashboard/api/spend', 'Dashboard'],
+  ['get', '/', 'Dashboard'],
+  ['post', '/mcp', 'MCP'],
   ['get', '/skills', 'Skills'],
   ['get', '/skills/:id', 'Skills'],
   ['post', '/skills', 'Skills'],
