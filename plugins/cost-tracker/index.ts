@@ -1,8 +1,10 @@
 import {
   badRequest,
-  queryInt,
+  intQuery,
   parseJson,
+  sentence,
   sqlTime,
+  z,
   type PluginApi,
   type PluginRequest,
 } from '../../worker/src/plugins/sdk.js';
@@ -20,20 +22,45 @@ const dayStart = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMont
 const weekStart = (d: Date) => new Date(dayStart(d).getTime() - ((d.getUTCDay() + 6) % 7) * DAY);
 const round = (n: number) => Math.round(n * 1e6) / 1e6;
 
-function tokens(b: Record<string, unknown>, f: string): number {
-  const v = b[f];
-  if (v === undefined || v === null) return 0;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 1e10)
-    throw badRequest(`${f} must be a non-negative integer`);
-  return v;
-}
+// ---- Declared input (issue 15): the host validates these with the sentences this plugin always answered.
+const absent = (v: unknown) => v === undefined || v === null;
+const tokenCount = sentence({ type: ['integer', 'null'], minimum: 0, maximum: 1e10 }, (v) =>
+  absent(v) || (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 1e10)
+    ? null
+    : 'must be a non-negative integer',
+);
+const text = sentence({ type: ['string', 'null'] }, (v) => (absent(v) || typeof v === 'string' ? null : 'must be a string'));
+const isDay = (v: unknown) =>
+  typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(`${v}T00:00:00Z`));
+const day = sentence({ type: 'string', format: 'date', description: 'UTC day (YYYY-MM-DD)' }, (v) =>
+  v === undefined || v === '' || isDay(v) ? null : 'must be a date (YYYY-MM-DD)',
+);
 
+const RecordBody = z.object({
+  input_tokens: tokenCount,
+  output_tokens: tokenCount,
+  cache_read_tokens: tokenCount,
+  session_id: text,
+  project_id: text,
+  model: text,
+  task_id: sentence({ type: ['integer', 'null'] }, (v) =>
+    absent(v) || (typeof v === 'number' && Number.isInteger(v)) ? null : 'must be an integer',
+  ),
+});
+const RangeQuery = z.object({ date_from: day, date_to: day });
+const EntriesQuery = RangeQuery.extend({
+  agent_id: z.string().optional(),
+  project_id: z.string().optional(),
+  limit: intQuery(50, 1, 200),
+  offset: intQuery(0, 0, 1_000_000),
+});
+
+const tokens = (b: Record<string, unknown>, f: string) => (absent(b[f]) ? 0 : (b[f] as number));
+
+/** A validated `YYYY-MM-DD` query value, or the default when absent. */
 function dateParam(q: Record<string, string>, f: string, dflt: Date): Date {
   const v = q[f];
-  if (v === undefined || v === '') return dflt;
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(Date.parse(`${v}T00:00:00Z`)))
-    throw badRequest(`${f} must be a date (YYYY-MM-DD)`);
-  return new Date(`${v}T00:00:00Z`);
+  return v === undefined || v === '' ? dflt : new Date(`${v}T00:00:00Z`);
 }
 
 export function setup(api: PluginApi) {
@@ -100,19 +127,11 @@ export function setup(api: PluginApi) {
   }
 
   api.post('/record', async (req: PluginRequest) => {
-    const b = req.body;
+    const b = req.input.body as Record<string, unknown>;
     const input = tokens(b, 'input_tokens');
     const output = tokens(b, 'output_tokens');
     const cache = tokens(b, 'cache_read_tokens');
     if (input <= 0 && output <= 0) throw badRequest('At least input_tokens or output_tokens must be > 0');
-    for (const f of ['session_id', 'project_id', 'model'] as const)
-      if (b[f] !== undefined && b[f] !== null && typeof b[f] !== 'string') throw badRequest(`${f} must be a string`);
-    if (
-      b.task_id !== undefined &&
-      b.task_id !== null &&
-      !(typeof b.task_id === 'number' && Number.isInteger(b.task_id))
-    )
-      throw badRequest('task_id must be an integer');
     const model = (b.model as string | undefined) ?? '';
     const p = await price(model);
     const cost = round(input * p.input + output * p.output + cache * p.cache);
@@ -143,7 +162,7 @@ export function setup(api: PluginApi) {
       cost_usd: cost,
       ...(res.budget_warnings ? { budget_warnings: res.budget_warnings } : {}),
     };
-  });
+  }, { summary: 'Record token usage (priced here, written to the spend ledger)', body: RecordBody });
 
   api.get('/summary', async (req) => {
     const now = api.clock.now();
@@ -164,7 +183,7 @@ export function setup(api: PluginApi) {
         .slice(0, 5)
         .map((r) => ({ agent_id: r.key, total_cost: r.total_cost, entry_count: r.entry_count })),
     };
-  });
+  }, { summary: 'Spend today and this week against the budgets' });
 
   const grouped = (by: 'agent' | 'project' | 'model', key: string, listKey: string) => async (req: PluginRequest) => {
     const now = api.clock.now();
@@ -189,12 +208,16 @@ export function setup(api: PluginApi) {
       })),
     };
   };
-  api.get('/by-agent', grouped('agent', 'agent_id', 'agents'));
-  api.get('/by-project', grouped('project', 'project_id', 'projects'));
-  api.get('/by-model', grouped('model', 'model', 'models'));
+  api.get('/by-agent', grouped('agent', 'agent_id', 'agents'), { summary: 'Spend per agent', query: RangeQuery });
+  api.get('/by-project', grouped('project', 'project_id', 'projects'), {
+    summary: 'Spend per project',
+    query: RangeQuery,
+  });
+  api.get('/by-model', grouped('model', 'model', 'models'), { summary: 'Spend per model', query: RangeQuery });
 
+  const TrendsQuery = z.object({ days: intQuery(14, 1, 366) });
   api.get('/trends', async (req) => {
-    const days = queryInt(req.query.days, 'days', 14, 1, 366);
+    const { days } = req.input.query as z.output<typeof TrendsQuery>;
     const now = api.clock.now();
     const from = new Date(dayStart(now).getTime() - (days - 1) * DAY);
     const rows = await api.core.spend.totals({
@@ -213,30 +236,32 @@ export function setup(api: PluginApi) {
         entry_count: r.entry_count,
       })),
     };
-  });
+  }, { summary: 'Daily spend for the last N days', query: TrendsQuery });
 
   api.get(
     '/entries',
     async (req) => {
+      const q = req.input.query as z.output<typeof EntriesQuery>;
       const now = api.clock.now();
       const from = dateParam(req.query, 'date_from', new Date(0));
       const to = dateParam(req.query, 'date_to', dayStart(now));
       return api.core.spend.entries({
         since: sqlTime(from),
         until: sqlTime(new Date(to.getTime() + DAY)),
-        agentId: req.query.agent_id || undefined,
-        projectId: req.query.project_id || undefined,
-        limit: queryInt(req.query.limit, 'limit', 50, 1, 200),
-        offset: queryInt(req.query.offset, 'offset', 0, 0, 1_000_000),
+        agentId: q.agent_id || undefined,
+        projectId: q.project_id || undefined,
+        limit: q.limit,
+        offset: q.offset,
       });
     },
-    { auth: 'admin' },
+    { auth: 'admin', summary: 'Ledger entries (admin)', query: EntriesQuery },
   );
 
+  const AlertsQuery = z.object({ limit: intQuery(20, 1, 200) });
   api.get('/alerts', async (req) => {
-    const limit = queryInt(req.query.limit, 'limit', 20, 1, 200);
+    const { limit } = req.input.query as z.output<typeof AlertsQuery>;
     return api.db.all('SELECT * FROM cost_alerts ORDER BY id DESC LIMIT ?', [limit]);
-  });
+  }, { summary: 'Budget alerts raised', query: AlertsQuery });
 
   api.get('/widgets/spend-today', async () => {
     const now = api.clock.now();

@@ -3,7 +3,10 @@ import {
   forbidden,
   notFound,
   parseIntId,
-  queryInt,
+  intQuery,
+  documented,
+  sentence,
+  z,
   parseJson,
   dataObject,
   whereAll,
@@ -79,6 +82,44 @@ function cooldownOf(v: unknown): number | undefined {
     throw badRequest('cooldown_seconds must be an integer between 0 and 86400');
   return v;
 }
+
+// ---- Declared input (issue 15): validated by the host with the sentences this plugin always answered.
+const RuleListQuery = z.object({
+  enabled: z.string().optional().meta({ description: '`1`/`true` for enabled rules, anything else disabled' }),
+  trigger_event: z.string().optional(),
+  project_id: z.string().optional(),
+});
+/** Rule fields are checked by the rule helpers below (their sentences); documented here. */
+const ruleFields = {
+  name: documented({ type: 'string', maxLength: 200 }),
+  description: documented({ type: 'string', maxLength: 2000 }),
+  trigger_event: documented({ type: 'string', description: 'Event type the rule watches (`*` for all)' }),
+  conditions: documented({ type: 'object', description: 'Conditions evaluated against the event data' }),
+  enforcement: documented({ type: 'string', enum: [...ENFORCEMENTS] }),
+  project_id: documented({ type: ['string', 'null'], maxLength: 200 }),
+  cooldown_seconds: documented({ type: 'integer', minimum: 0 }),
+};
+const CreateRule = z.object(ruleFields);
+const UpdateRule = z.object({ ...ruleFields, enabled: documented({ type: 'boolean' }) });
+const ViolationsQuery = z.object({
+  rule_id: sentence({ type: 'string', description: 'Rule id' }, (v) =>
+    v === undefined || v === '' || parseIntId(v as string) !== null ? null : 'must be an integer',
+  ),
+  agent_id: z.string().optional(),
+  project_id: z.string().optional(),
+  limit: intQuery(50, 1, 200),
+  offset: intQuery(0, 0, 1_000_000),
+});
+const CheckBody = z.object({
+  event_type: sentence({ type: 'string' }, (v) => (typeof v !== 'string' || !v ? 'is required' : null), {
+    always: true,
+  }),
+  data: sentence({ type: 'object' }, (v) =>
+    v === undefined || (v !== null && typeof v === 'object' && !Array.isArray(v)) ? null : 'must be an object',
+  ),
+  project_id: documented({ type: 'string' }),
+  agent: documented({ type: 'string', description: 'Admins only: evaluate as this agent' }),
+});
 
 export async function setup(api: PluginApi) {
   const db = api.db;
@@ -230,7 +271,7 @@ export async function setup(api: PluginApi) {
       where.args,
     );
     return rows.map(toRule);
-  });
+  }, { summary: 'List rules', query: RuleListQuery });
 
   api.post(
     '/rules',
@@ -251,7 +292,7 @@ export async function setup(api: PluginApi) {
       );
       return { ok: true, rule: toRule(row!) };
     },
-    { auth: 'admin' },
+    { auth: 'admin', summary: 'Create a rule', body: CreateRule },
   );
 
   api.get('/rules/:id', async (req) => getRule(parseIntId(req.params.id)));
@@ -300,7 +341,7 @@ export async function setup(api: PluginApi) {
       ]);
       return { ok: true, rule: toRule(upd.rows[0] as unknown as RuleRow) };
     },
-    { auth: 'admin' },
+    { auth: 'admin', summary: 'Update a rule (a history row keeps the prior version)', body: UpdateRule, lazyBody: true },
   );
 
   api.delete(
@@ -317,14 +358,12 @@ export async function setup(api: PluginApi) {
   const violationRow = (v: Record<string, unknown>) => ({ ...v, event_data: parseJson(v.event_data, {}) });
 
   api.get('/violations', async (req) => {
-    const q = req.query;
+    const q = req.input.query as z.output<typeof ViolationsQuery>;
     const where: string[] = [];
     const args: (string | number)[] = [];
     if (q.rule_id) {
-      const id = parseIntId(q.rule_id);
-      if (id === null) throw badRequest('rule_id must be an integer');
       where.push('rule_id = ?');
-      args.push(id);
+      args.push(parseIntId(q.rule_id as string)!);
     }
     if (q.agent_id) {
       where.push('agent_id = ?');
@@ -334,14 +373,13 @@ export async function setup(api: PluginApi) {
       where.push('project_id = ?');
       args.push(q.project_id);
     }
-    const limit = queryInt(q.limit, 'limit', 50, 1, 200);
-    const offset = queryInt(q.offset, 'offset', 0, 0, 1_000_000);
+    const { limit, offset } = q;
     const rows = await db.all(
       `SELECT * FROM guardrail_violations ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ? OFFSET ?`,
       [...args, limit, offset],
     );
     return rows.map(violationRow);
-  });
+  }, { summary: 'Recorded violations, newest first', query: ViolationsQuery });
 
   api.get('/violations/:id', async (req) => {
     const id = parseIntId(req.params.id);
@@ -380,13 +418,10 @@ export async function setup(api: PluginApi) {
       ),
     ]);
     return { by_enforcement: byEnf, by_rule: byRule, last_24h: Number(last?.n ?? 0), top_violators: top };
-  });
+  }, { summary: 'Violation counts' });
 
   api.post('/check', async (req: PluginRequest) => {
-    const b = req.body;
-    if (typeof b.event_type !== 'string' || !b.event_type) throw badRequest('event_type is required');
-    if (b.data !== undefined && (b.data === null || typeof b.data !== 'object' || Array.isArray(b.data)))
-      throw badRequest('data must be an object');
+    const b = req.input.body as { event_type: string; data?: unknown; project_id?: unknown; agent?: unknown };
     // Only admins may evaluate as someone else (identity comes from authentication).
     const agent = req.principal?.isAdmin && typeof b.agent === 'string' ? b.agent : req.who;
     const input: EvalInput = {
@@ -404,7 +439,7 @@ export async function setup(api: PluginApi) {
         return { rule_id: r.id, rule_name: r.name, enforcement: r.enforcement, violated: e.violated, detail: e.detail };
       });
     return { event_type: input.type, results };
-  });
+  }, { summary: 'Dry-run: which rules would this event violate?', body: CheckBody });
 
   api.get('/widgets/violations', async () => {
     const last = Number(

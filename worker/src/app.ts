@@ -46,7 +46,7 @@ import { reasoningRoutes } from './domain/reasoning/routes.js';
 import { githubRoutes } from './domain/github/routes.js';
 import { fileServerRoutes } from './domain/file-server/routes.js';
 import { droneRoutes } from './domain/drones/routes.js';
-import { pluginRoutes, startPlugins } from './plugins/routes.js';
+import { pluginOpenApi, pluginRoutes, startPlugins } from './plugins/routes.js';
 import { dashboardRoutes } from './dashboard/routes.js';
 import { mcpRoutes } from './mcp/routes.js';
 import { a2aRoutes } from './domain/a2a/routes.js';
@@ -130,7 +130,7 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   api.route('/', droneRoutes(ctx));
   api.route('/', pluginRoutes(ctx, api)); // last: plugin prefixes that collide with core routes are refused
   // The document of every route above, built on first request from the routes actually mounted.
-  let openApiDoc: object | undefined;
+  let openApiDoc: { key: string; doc: object } | undefined;
   defineRoute(
     api,
     {
@@ -141,9 +141,12 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
       access: 'public',
       response: { contentType: 'application/json', description: 'OpenAPI 3.1 document' },
     },
-    (c) => {
-      openApiDoc ??= buildOpenApiDocument(app);
-      return c.json(openApiDoc);
+    async (c) => {
+      // Plugin routes join under one tag per enabled plugin; rebuilt when that set changes.
+      const plugins = await pluginOpenApi(ctx);
+      if (openApiDoc?.key !== plugins.key)
+        openApiDoc = { key: plugins.key, doc: buildOpenApiDocument(app, plugins.operations) };
+      return c.json(openApiDoc.doc);
     },
   );
   app.route(API_PREFIX, api);

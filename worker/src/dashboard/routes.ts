@@ -1,10 +1,12 @@
 import { Hono, type Context } from 'hono';
 import type { AppContext } from '../context.js';
 import type { AppEnv } from '../http/env.js';
-import { bodyOf, queryOf } from '../http/body.js';
+import { bodyOf } from '../http/body.js';
 import { AppError, badRequest, forbidden } from '../http/errors.js';
-import { queryInt } from '../http/validate.js';
-import { Credentials, principalOf, requireHuman } from '../auth/principal.js';
+import { defineRoute, queryInt } from '../http/contract.js';
+import { documented } from '../http/contract-fields.js';
+import { z } from 'zod';
+import { Credentials, principalOf } from '../auth/principal.js';
 import {
   clearedSessionCookie,
   cookieCredentialHeaders,
@@ -44,12 +46,45 @@ export function dashboardRoutes(app: AppContext) {
     await next();
   });
 
+  const tags = ['Dashboard'];
   const shell = (c: Context<AppEnv>) => serveAsset(c, 'index.html');
-  r.get('/', shell);
-  r.get('/dashboard', shell);
-  r.get('/dashboard/assets/*', (c) => serveAsset(c, c.req.path.slice('/dashboard/assets/'.length)));
+  const page = (path: string, summary: string, handler: (c: Context<AppEnv>) => Response, alias?: boolean) =>
+    defineRoute(
+      r,
+      {
+        method: 'get',
+        path,
+        tags,
+        summary,
+        access: 'public',
+        alias,
+        response: { contentType: 'text/html', description: 'The dashboard page or one of its files (ETag, 304)' },
+      },
+      handler,
+    );
+  page('/', 'The operator dashboard', shell);
+  page('/dashboard', 'The operator dashboard', shell, true);
+  page('/dashboard/assets/*', "The dashboard's scripts and styles", (c) =>
+    serveAsset(c, c.req.path.slice('/dashboard/assets/'.length)),
+  );
 
-  r.post('/dashboard/session', async (c) => {
+  const Login = z.object({ username: documented({ type: 'string' }), password: documented({ type: 'string' }) });
+  const Session = z.object({ ok: z.literal(true), user: z.record(z.string(), z.unknown()).meta({ description: 'The operator (no password hash)' }) });
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/dashboard/session',
+      tags,
+      summary: "Sign in: the operator's session goes into an HttpOnly cookie",
+      description: 'Only the dashboard\'s own scripts may call it (Sec-Fetch-Site / Origin check).',
+      access: 'public',
+      body: Login,
+      lazyBody: true,
+      response: Session,
+      errors: [400, 401, 403, 429],
+    },
+    async (c) => {
     assertDashboardRequest(c);
     // The same limiter as POST /studio/login: failures count, successes never lock a team out.
     const ip = c.get('clientIp');
@@ -69,25 +104,47 @@ export function dashboardRoutes(app: AppContext) {
     // The token goes into the cookie only: the page's scripts never see it.
     c.header('Set-Cookie', sessionCookie(session.token, isHttps(c)));
     c.header('Cache-Control', 'no-store');
-    return c.json({ ok: true, user: session.user });
-  });
+    return { ok: true as const, user: session.user as unknown as Record<string, unknown> };
+  },
+  );
 
-  r.delete('/dashboard/session', (c) => {
-    assertDashboardRequest(c);
-    c.header('Set-Cookie', clearedSessionCookie(isHttps(c)));
-    return c.json({ ok: true });
-  });
+  defineRoute(
+    r,
+    {
+      method: 'delete',
+      path: '/dashboard/session',
+      tags,
+      summary: 'Sign out (clears the session cookie)',
+      access: 'public',
+      response: z.object({ ok: z.literal(true) }),
+      errors: [403],
+    },
+    (c) => {
+      assertDashboardRequest(c);
+      c.header('Set-Cookie', clearedSessionCookie(isHttps(c)));
+      return { ok: true as const };
+    },
+  );
 
   // Spend per UTC day and per agent for the chart (the ledger API has totals only).
-  r.get('/dashboard/api/spend', requireHuman, async (c) => {
-    const days = queryInt(queryOf(c).days, 'days', 14, 1, 90);
-    return c.json(await spendChart(app, principalOf(c), days));
-  });
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/dashboard/api/spend',
+      tags,
+      summary: 'Spend per UTC day and per agent, for the chart',
+      access: 'human',
+      query: z.object({ days: queryInt(14, 1, 90) }),
+      response: z.record(z.string(), z.unknown()).meta({ description: 'days, per-day totals and per-agent series' }),
+    },
+    (c, { query }) => spendChart(app, principalOf(c), query.days),
+  );
 
   // Unknown data routes stay JSON 404s; only page paths fall through to the page.
   r.all('/dashboard/api/*', (c) => c.json({ error: 'Not found' }, 404));
   // Deep links (/dashboard/approvals, …) load the same page; its router picks the view.
-  r.get('/dashboard/*', shell);
+  page('/dashboard/*', 'Deep links of the dashboard (same page)', shell, true);
 
   return r;
 }

@@ -1,6 +1,7 @@
 import { Hono, type Context } from 'hono';
 import type { AppContext } from '../context.js';
 import type { AppEnv } from '../http/env.js';
+import { defineRoute } from '../http/contract.js';
 import { instanceUrl } from '../http/instance-url.js';
 import { credentialHeaders, mcpPrincipal, RESOURCE_METADATA_PATH, resourceMetadata } from './auth.js';
 import { RestCaller, type ExecutionContextLike } from './dispatch.js';
@@ -38,10 +39,22 @@ export function mcpRoutes(app: AppContext, root: Hono<AppEnv>) {
     return mounted.has(shape(route));
   };
 
+  const tags = ['MCP'];
   const metadata = (c: Context<AppEnv>) => c.json(resourceMetadata(instanceUrl(app.config, c.req.raw)));
-  r.get(RESOURCE_METADATA_PATH, metadata);
   // RFC 9728 §3.1: clients first ask at the well-known path suffixed with the resource's path.
-  for (const p of MCP_PATHS) r.get(`${RESOURCE_METADATA_PATH}${p}`, metadata);
+  for (const path of [RESOURCE_METADATA_PATH, ...MCP_PATHS.map((p) => `${RESOURCE_METADATA_PATH}${p}`)])
+    defineRoute(
+      r,
+      {
+        method: 'get',
+        path,
+        tags,
+        summary: 'OAuth protected-resource metadata of the MCP endpoint (RFC 9728)',
+        access: 'public',
+        response: { contentType: 'application/json', description: 'RFC 9728 resource metadata' },
+      },
+      metadata,
+    );
 
   const handle = async (c: Context<AppEnv>) => {
     const baseUrl = instanceUrl(app.config, c.req.raw);
@@ -87,7 +100,27 @@ export function mcpRoutes(app: AppContext, root: Hono<AppEnv>) {
       await server.close().catch(() => undefined);
     }
   };
-  for (const p of MCP_PATHS) r.on(['GET', 'POST', 'DELETE'], p, handle);
+  // Credentials are resolved inside (agent key, admin key or OAuth bearer), so the contract is public.
+  for (const path of MCP_PATHS)
+    for (const method of ['post', 'get', 'delete'] as const)
+      defineRoute(
+        r,
+        {
+          method,
+          path,
+          tags,
+          summary:
+            method === 'post'
+              ? 'MCP over streamable HTTP (stateless JSON-RPC)'
+              : 'Not allowed: the endpoint is stateless (405 with Allow: POST)',
+          access: 'public',
+          alias: path !== MCP_PATHS[0] ? true : undefined,
+          rawBody: method === 'post' ? { contentType: 'application/json', description: 'A JSON-RPC message' } : undefined,
+          response: { contentType: 'application/json', description: 'JSON-RPC answer' },
+          errors: [401, 405],
+        },
+        handle,
+      );
 
   return r;
 }

@@ -230,7 +230,13 @@ export function createCoreApi(ctx: AppContext): CoreApi {
       get: async (namespace, key) => {
         const r = await contextRepo.get(db, namespace, key);
         return r
-          ? { namespace: r.namespace, key: r.key, data: String(r.data ?? ''), project_id: r.project_id, updated_at: r.updated_at }
+          ? {
+              namespace: r.namespace,
+              key: r.key,
+              data: String(r.data ?? ''),
+              project_id: r.project_id,
+              updated_at: r.updated_at,
+            }
           : null;
       },
     },

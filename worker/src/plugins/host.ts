@@ -32,7 +32,10 @@ import type {
   PluginSource,
   RouteAuth,
   RouteHandler,
+  RouteOptions,
 } from './types.js';
+import type { ZodObject, ZodType } from 'zod';
+import { generatedToolSchema } from './contract.js';
 
 /** Hooks and guards get this long before the host stops waiting and counts a timeout (REL-12). */
 export const HOOK_TIMEOUT_MS = 5_000;
@@ -76,6 +79,12 @@ export interface RouteEntry {
   segments: string[];
   handler: RouteHandler;
   auth: RouteAuth;
+  /** Declared schemas and document text (issue 15); all optional. */
+  summary?: string;
+  description?: string;
+  query?: ZodObject;
+  body?: ZodType;
+  lazyBody?: boolean;
 }
 
 export interface LoadedPlugin {
@@ -356,19 +365,23 @@ export class PluginHost {
   private checkTools(known: KnownPlugin, routes: RouteEntry[]): McpTool[] {
     const ok: McpTool[] = [];
     const m = known.manifest;
-    for (const t of known.tools) {
-      const args = new Set(toolArgs(t));
-      const placeholders = [...t.endpoint.path.matchAll(/\{(\w+)\}|:(\w+)/g)].map((x) => x[1] ?? x[2]);
-      const missing = placeholders.find((a) => !args.has(a));
+    for (const declared of known.tools) {
       let inner: string | null = null;
-      const path = t.endpoint.path.replace(/\{(\w+)\}|:(\w+)/g, 'x');
+      const path = declared.endpoint.path.replace(/\{(\w+)\}|:(\w+)/g, 'x');
       const own = `/plugins/${known.name}`;
       if (path === own || path.startsWith(`${own}/`)) inner = path.slice(own.length) || '/';
       else if (m.routePrefix && (path === m.routePrefix || path.startsWith(`${m.routePrefix}/`)))
         inner = path.slice(m.routePrefix.length) || '/';
-      const resolves =
-        inner !== null &&
-        routes.some((r) => r.method === t.endpoint.method && matchPath(r.segments, splitPath(inner!)));
+      const route =
+        inner === null
+          ? undefined
+          : routes.find((r) => r.method === declared.endpoint.method && matchPath(r.segments, splitPath(inner!)));
+      const resolves = route !== undefined;
+      // Issue 15: a tool without its own inputSchema gets one generated from the route's schemas.
+      const t = generatedToolSchema(declared, route);
+      const args = new Set(toolArgs(t));
+      const placeholders = [...t.endpoint.path.matchAll(/\{(\w+)\}|:(\w+)/g)].map((x) => x[1] ?? x[2]);
+      const missing = placeholders.find((a) => !args.has(a));
       if (missing)
         this.ctx.log.warn(
           `[plugins] ${known.name}: MCP tool ${t.name} refused: placeholder {${missing}} is not an argument`,
@@ -385,9 +398,10 @@ export class PluginHost {
   private apiFor(known: KnownPlugin, staged: LoadedPlugin): PluginApi {
     const ctx = this.ctx;
     const name = known.name;
-    const route = (method: HttpMethod, path: string, handler: RouteHandler, opts?: { auth?: RouteAuth }) => {
+    const route = (method: HttpMethod, path: string, handler: RouteHandler, opts?: RouteOptions) => {
       if (!path.startsWith('/')) throw new Error(`route path must start with "/": ${path}`);
-      staged.routes.push({ method, path, segments: splitPath(path), handler, auth: opts?.auth ?? 'any' });
+      const { auth, ...declared } = opts ?? {};
+      staged.routes.push({ method, path, segments: splitPath(path), handler, auth: auth ?? 'any', ...declared });
     };
     const config = {
       get: async (key: string) => (await this.effectiveConfig(name))[key],

@@ -145,10 +145,7 @@ async function setEnabled(
 ) {
   const ev = { type, agent: who(p), projectId: null, summary, data };
   // Flag change and its event in one batch; the event is written only if the flag changed.
-  const res = await atomicWrite(ctx)
-    .add('flip', pluginsRepo.setEnabled(name, enabled))
-    .eventIfChanged(ev)
-    .commit();
+  const res = await atomicWrite(ctx).add('flip', pluginsRepo.setEnabled(name, enabled)).eventIfChanged(ev).commit();
   return res.rows('flip').length > 0;
 }
 

@@ -1,12 +1,13 @@
 import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import { defineRoute } from '../http/contract.js';
 import type { AppContext } from '../context.js';
 import type { AppEnv } from '../http/env.js';
 import { AppError } from '../http/errors.js';
+import { parseWith } from '../http/validate.js';
 import { bodyOf, loadBody, queryOf, readsBodyAfterAuth } from '../http/body.js';
 import {
   principalOf,
-  requireAdmin,
-  requireAny,
   resolveAdmin,
   resolveAgent,
   resolveAny,
@@ -17,6 +18,21 @@ import { PLUGIN_SOURCES } from './registry.generated.js';
 import { manifestSchema } from './manifest.js';
 import { matchPath, pluginHostOf, startPluginHost, type PluginHost } from './host.js';
 import * as manage from './manage.js';
+import {
+  InstallPlugin,
+  ManifestAnswer,
+  ManifestList,
+  Plugin,
+  PluginConfig,
+  PluginDetail,
+  PluginNameParams,
+  Toggled,
+  UninstallBody,
+  UninstallQuery,
+  WritePluginConfig,
+} from './schema.js';
+import { pluginDocKey, pluginOperations } from './contract.js';
+import type { ExtraOperation } from '../http/openapi.js';
 import { PluginReply, type HttpMethod, type PluginRequest, type PluginSource } from './types.js';
 
 /** createApp calls this first thing, so hooks and guards exist before any route serves (REL-13). */
@@ -61,6 +77,8 @@ export function pluginRoutes(ctx: AppContext, core?: Hono<AppEnv>): Hono<AppEnv>
     else coreSubpaths.set(prefix, (coreSubpaths.get(prefix) ?? new Set()).add(segs[1]));
   }
   taken.add('/plugins');
+  const aliases = new Map<string, string>();
+  mountedAliases.set(host, aliases);
 
   // Management answers only once the host has registered every bundled plugin's row.
   const ready = async (_c: Context<AppEnv>, next: () => Promise<void>) => {
@@ -69,34 +87,84 @@ export function pluginRoutes(ctx: AppContext, core?: Hono<AppEnv>): Hono<AppEnv>
   };
   r.use('/plugins', ready);
   r.use('/plugins/*', ready);
-  r.get('/plugins', requireAdmin, async (c) => c.json(await manage.listPlugins(ctx, host)));
-  r.get('/plugins/mcp-tools', requireAny, async (c) => c.json(await manage.mcpTools(host)));
-  r.get('/plugins/workers', requireAdmin, (c) => c.json({}));
-  r.get('/plugins/registry', requireAdmin, async (c) => c.json(await manage.registry(host)));
-  r.get('/plugins/all-widgets', requireAdmin, async (c) => c.json(await manage.allWidgets(host)));
-  r.get('/plugins/nav', requireAdmin, async (c) => c.json(await manage.nav(host)));
-  r.post('/plugins/install', requireAdmin, async (c) =>
-    c.json(await manage.installPlugin(ctx, host, principalOf(c), bodyOf(c))),
+  const tags = ['Plugins'];
+  const admin = (
+    method: 'get' | 'post' | 'put' | 'delete',
+    path: string,
+    summary: string,
+    response: z.ZodType,
+    handler: (c: Context<AppEnv>, name: string) => Promise<unknown> | unknown,
+    extra: { body?: z.ZodType; query?: z.ZodObject; access?: 'admin' | 'any' } = {},
+  ) =>
+    defineRoute(
+      r,
+      {
+        method,
+        path,
+        tags,
+        summary,
+        access: extra.access ?? 'admin',
+        params: path.includes(':name') ? PluginNameParams : undefined,
+        query: extra.query,
+        body: extra.body,
+        lazyBody: true,
+        response,
+      },
+      (c) => handler(c, c.req.param('name') as string),
+    );
+  admin('get', '/plugins', 'Installed plugins (enabled and loaded state)', z.array(Plugin), () =>
+    manage.listPlugins(ctx, host),
   );
-  r.get('/plugins/:name', requireAdmin, async (c) => c.json(await manage.pluginDetail(ctx, host, c.req.param('name'))));
-  r.get('/plugins/:name/config', requireAdmin, async (c) =>
-    c.json(await manage.readConfig(ctx, host, c.req.param('name'))),
-  );
-  r.put('/plugins/:name/config', requireAdmin, async (c) =>
-    c.json(await manage.writeConfig(ctx, host, principalOf(c), c.req.param('name'), bodyOf(c))),
-  );
-  r.put('/plugins/:name/enable', requireAdmin, async (c) =>
-    c.json(await manage.enablePlugin(ctx, host, principalOf(c), c.req.param('name'))),
-  );
-  r.put('/plugins/:name/disable', requireAdmin, async (c) =>
-    c.json(await manage.disablePlugin(ctx, host, principalOf(c), c.req.param('name'))),
-  );
-  r.delete('/plugins/:name/uninstall', requireAdmin, async (c) => {
-    const purge = ['1', 'true'].includes(c.req.query('purge') ?? '') || bodyOf(c).purge === true;
-    return c.json(await manage.uninstallPlugin(ctx, host, principalOf(c), c.req.param('name'), purge));
+  admin('get', '/plugins/mcp-tools', "Enabled plugins' MCP tools", ManifestList, () => manage.mcpTools(host), {
+    access: 'any',
   });
-  r.get('/plugins/:name/widgets', requireAdmin, async (c) =>
-    c.json(await manage.pluginWidgets(ctx, host, c.req.param('name'))),
+  admin('get', '/plugins/workers', 'Plugin workers (none: plugins run in process)', ManifestAnswer, () => ({}));
+  admin('get', '/plugins/registry', 'Bundled plugins available', ManifestAnswer, () => manage.registry(host));
+  admin('get', '/plugins/all-widgets', "Enabled plugins' dashboard widgets", ManifestList, () =>
+    manage.allWidgets(host),
+  );
+  admin('get', '/plugins/nav', "Enabled plugins' dashboard pages", ManifestList, () => manage.nav(host));
+  admin(
+    'post',
+    '/plugins/install',
+    'Register a bundled plugin',
+    ManifestAnswer,
+    (c) => manage.installPlugin(ctx, host, principalOf(c), bodyOf(c)),
+    { body: InstallPlugin },
+  );
+  admin('get', '/plugins/:name', 'One plugin: state, config schema, tools, hooks, routes', PluginDetail, (_c, name) =>
+    manage.pluginDetail(ctx, host, name),
+  );
+  admin('get', '/plugins/:name/config', "A plugin's config (secrets masked)", PluginConfig, (_c, name) =>
+    manage.readConfig(ctx, host, name),
+  );
+  admin(
+    'put',
+    '/plugins/:name/config',
+    "Write a plugin's config",
+    ManifestAnswer,
+    (c, name) => manage.writeConfig(ctx, host, principalOf(c), name, bodyOf(c)),
+    { body: WritePluginConfig },
+  );
+  admin('put', '/plugins/:name/enable', 'Enable a plugin (loads it)', Toggled, (c, name) =>
+    manage.enablePlugin(ctx, host, principalOf(c), name),
+  );
+  admin('put', '/plugins/:name/disable', 'Disable a plugin', Toggled, (c, name) =>
+    manage.disablePlugin(ctx, host, principalOf(c), name),
+  );
+  admin(
+    'delete',
+    '/plugins/:name/uninstall',
+    'Uninstall a plugin (config cleared; `purge` deletes its data)',
+    ManifestAnswer,
+    (c, name) => {
+      const purge = ['1', 'true'].includes(c.req.query('purge') ?? '') || bodyOf(c).purge === true;
+      return manage.uninstallPlugin(ctx, host, principalOf(c), name, purge);
+    },
+    { query: UninstallQuery, body: UninstallBody },
+  );
+  admin('get', '/plugins/:name/widgets', "A plugin's widgets", ManifestAnswer, (_c, name) =>
+    manage.pluginWidgets(ctx, host, name),
   );
 
   r.all(
@@ -117,6 +185,7 @@ export function pluginRoutes(ctx: AppContext, core?: Hono<AppEnv>): Hono<AppEnv>
         `[plugins] ${name}: route prefix ${prefix} shared with core routes under ${[...shared].map((s) => `${prefix}/${s}`).join(', ')} (the core keeps those)`,
       );
     const reserved = shared ?? new Set<string>();
+    aliases.set(name, prefix);
     r.all(
       prefix,
       readsBodyAfterAuth((c) => dispatch(ctx, host, c, name, prefix)),
@@ -127,6 +196,19 @@ export function pluginRoutes(ctx: AppContext, core?: Hono<AppEnv>): Hono<AppEnv>
     );
   }
   return r;
+}
+
+/** Original prefixes actually mounted per host (documented as aliases). */
+const mountedAliases = new WeakMap<PluginHost, Map<string, string>>();
+
+/**
+ * The enabled plugins' routes for the OpenAPI document (issue 15), one tag per plugin, and a key
+ * that changes when the set of enabled or loaded plugins does (the document is rebuilt then).
+ */
+export async function pluginOpenApi(ctx: AppContext): Promise<{ key: string; operations: ExtraOperation[] }> {
+  const host = pluginHostOf(ctx);
+  const operations = await pluginOperations(host, mountedAliases.get(host));
+  return { key: await pluginDocKey(host), operations };
 }
 
 const METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'PATCH']);
@@ -192,11 +274,32 @@ async function dispatch(
 
   const principal = await authenticate(c, route.auth);
   await loadBody(c); // only now: the core authenticated first (SEC-22)
+  // Declared schemas (issue 15): validated after the core's authentication with the core's
+  // sentences; a lazy body waits for the handler's first read, after its own 404 or guard check.
+  const decl = route;
+  const query = queryOf(c);
+  const validQuery = decl.query ? parseWith(decl.query, query) : undefined;
+  let bodyParsed = false;
+  let validBody: unknown;
+  const readBody = () => {
+    if (!bodyParsed) {
+      validBody = decl.body ? parseWith(decl.body, bodyOf(c)) : undefined;
+      bodyParsed = true;
+    }
+    return validBody;
+  };
+  if (!decl.lazyBody) readBody();
   const req: PluginRequest = {
+    input: {
+      query: validQuery,
+      get body() {
+        return readBody();
+      },
+    },
     method,
     path: sub,
     params,
-    query: queryOf(c),
+    query,
     body: bodyOf(c),
     rawBody: c.get('rawBody') ?? new Uint8Array(0),
     headers: c.req.raw.headers,

@@ -12,10 +12,16 @@ export type {
   PluginJob,
   RouteAuth,
   ContextScorer,
+  RouteOptions,
 } from './types.js';
 export type { Principal } from '../auth/principal.js';
 export type { Db } from '../db/db.js';
 export type { Statement } from '../db/types.js';
+/** zod, for a route's declared `query`/`body` schemas (issue 15): the host validates and documents them. */
+export { z } from 'zod';
+/** Schema pieces shared with core routes: sentence-preserving checks and bounded integer query fields. */
+export { sentence, documented } from '../http/contract-fields.js';
+export { queryInt as intQuery, queryFlag } from '../http/contract.js';
 export type { CoreApi } from './core-api.js';
 export type { MyceliumEvent } from '../domain/events/bus.js';
 export { reply, PluginReply } from './types.js';

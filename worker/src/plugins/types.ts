@@ -1,3 +1,4 @@
+import type { ZodObject, ZodType } from 'zod';
 import type { Principal } from '../auth/principal.js';
 import type { Db } from '../db/db.js';
 import type { Clock, Logger } from '../runtime.js';
@@ -31,6 +32,28 @@ export interface PluginRequest {
   principal: Principal | null;
   /** Attribution string of the caller ('' on public routes). */
   who: string;
+  /**
+   * The input as the route's declared schemas parsed it (issue 15): `query` and `body` are the
+   * schemas' outputs (undefined when the route declares none). With `lazyBody` the body is
+   * validated on first read, so a plugin's own 404 or guard check can come first, as in core routes.
+   */
+  readonly input: { readonly query: unknown; readonly body: unknown };
+}
+
+/**
+ * What a plugin may declare about a route besides who may call it. Schemas are optional zod
+ * objects; the host validates them with the core's sentences (`issueToError`), documents them in
+ * /openapi.json under the plugin's tag, and generates the `inputSchema` of MCP tools naming the
+ * route from them.
+ */
+export interface RouteOptions {
+  auth?: RouteAuth;
+  summary?: string;
+  description?: string;
+  query?: ZodObject;
+  body?: ZodType;
+  /** Validate the body when the handler first reads `req.input.body` (404s and guards first). */
+  lazyBody?: boolean;
 }
 
 /** A handler may return a plain value (200 JSON) or an explicit reply. */
@@ -90,11 +113,11 @@ export interface PluginApi {
   readonly core: CoreApi;
   /** Emits a plugin event through the core bus (persisted, SSE, webhooks, other plugins' hooks). */
   emit(e: PluginEventInput): Promise<void>;
-  route(method: HttpMethod, path: string, handler: RouteHandler, opts?: { auth?: RouteAuth }): void;
-  get(path: string, handler: RouteHandler, opts?: { auth?: RouteAuth }): void;
-  post(path: string, handler: RouteHandler, opts?: { auth?: RouteAuth }): void;
-  put(path: string, handler: RouteHandler, opts?: { auth?: RouteAuth }): void;
-  delete(path: string, handler: RouteHandler, opts?: { auth?: RouteAuth }): void;
+  route(method: HttpMethod, path: string, handler: RouteHandler, opts?: RouteOptions): void;
+  get(path: string, handler: RouteHandler, opts?: RouteOptions): void;
+  post(path: string, handler: RouteHandler, opts?: RouteOptions): void;
+  put(path: string, handler: RouteHandler, opts?: RouteOptions): void;
+  delete(path: string, handler: RouteHandler, opts?: RouteOptions): void;
   /** Subscribes to an event type (`*` = all). Runs after the emitting write committed, time-boxed. */
   on(type: string, fn: HookHandler): void;
   /** Registers a pre-mutation check; throw an AppError (403) to block the mutation. */

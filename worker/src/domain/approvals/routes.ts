@@ -2,24 +2,24 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
-import { bodyOf, queryOf } from '../../http/body.js';
-import { badRequest } from '../../http/errors.js';
-import { parseIntId, parseWith } from '../../http/validate.js';
-import { principalOf, requireAdmin, requireAny } from '../../auth/principal.js';
+import { defineRoute } from '../../http/contract.js';
+import { parseIntId } from '../../http/validate.js';
+import { principalOf } from '../../auth/principal.js';
 import { ApprovalService, parseRiskTier } from './service.js';
+import {
+  Approval,
+  ApprovalIdParams,
+  ApprovalListQuery,
+  ApprovalRequested,
+  ApprovalVote,
+  CreateApproval,
+  Decide,
+  Executed,
+  Vote,
+  VoteResult,
+} from './schema.js';
 
-const createSchema = z.object({
-  action_type: z.string().max(64),
-  title: z.string().max(500),
-  payload: z.unknown(),
-  project_id: z.string().trim().max(200).optional(),
-  risk_tier: z.unknown().optional(),
-  required_approvals: z.number().int().min(0).max(100).optional(),
-  subject: z.string().trim().max(500).optional(),
-});
-
-const voteSchema = z.object({ vote: z.enum(['approve', 'deny']), notes: z.string().max(5000).optional() });
-const decideSchema = z.object({ status: z.enum(['approved', 'denied']), reason: z.string().max(5000).optional() });
+const tags = ['Approvals'];
 
 /** Approvals: requests, quorum votes, decisions, execution (spec 04 §2, README quorum rule). */
 export function approvalRoutes(app: AppContext) {
@@ -28,65 +28,98 @@ export function approvalRoutes(app: AppContext) {
   // Pending approvals past APPROVAL_EXPIRY_HOURS expire (spec 04 A9); checked every maintenance minute.
   app.jobs.push({ name: 'approvals_expire', everyMs: 60_000, run: () => approvals.expireStale() });
 
-  r.post('/approvals', requireAny, async (c) => {
-    const body = bodyOf(c);
-    if (typeof body.action_type !== 'string' || !body.action_type) throw badRequest('action_type is required');
-    if (!body.title) throw badRequest('title is required');
-    if (
-      body.payload === undefined ||
-      body.payload === null ||
-      body.payload === '' ||
-      body.payload === 0 ||
-      body.payload === false
-    ) {
-      throw badRequest('payload is required');
-    }
-    const input = parseWith(createSchema, body);
-    return c.json(await approvals.create(principalOf(c), { ...input, risk_tier: parseRiskTier(input.risk_tier) }));
-  });
-
-  r.get('/approvals', requireAny, async (c) => {
-    const q = queryOf(c);
-    const n = Number(q.limit);
-    const limit = /^\d+$/.test(q.limit ?? '') && n >= 1 ? Math.min(n, 500) : 50;
-    return c.json(
-      await approvals.list(principalOf(c), {
-        status: q.status,
-        action_type: q.action_type,
-        requested_by: q.requested_by,
-        project_id: q.project_id,
-        limit,
-      }),
-    );
-  });
-
-  r.get('/approvals/:id', requireAny, async (c) =>
-    c.json(await approvals.get(principalOf(c), parseIntId(c.req.param('id')))),
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/approvals',
+      tags,
+      summary: 'Ask for an approval (risk tier decides the quorum)',
+      access: 'any',
+      body: CreateApproval,
+      response: ApprovalRequested,
+      errors: [409],
+    },
+    (c, { body }) => approvals.create(principalOf(c), { ...body, risk_tier: parseRiskTier(body.risk_tier) }),
   );
 
-  r.get('/approvals/:id/votes', requireAny, async (c) =>
-    c.json(await approvals.votes(principalOf(c), parseIntId(c.req.param('id')))),
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/approvals',
+      tags,
+      summary: 'List approvals the caller may see',
+      access: 'any',
+      query: ApprovalListQuery,
+      response: z.array(Approval),
+    },
+    (c, { query }) => approvals.list(principalOf(c), query),
   );
 
-  r.put('/approvals/:id', requireAdmin, async (c) => {
-    const body = bodyOf(c);
-    if (body.status !== 'approved' && body.status !== 'denied') throw badRequest('status must be approved or denied');
-    const input = parseWith(decideSchema, body);
-    return c.json(
-      await approvals.decide(principalOf(c), parseIntId(c.req.param('id')), input.status, input.reason ?? ''),
-    );
-  });
+  defineRoute(
+    r,
+    { method: 'get', path: '/approvals/:id', tags, summary: 'One approval', access: 'any', params: ApprovalIdParams, response: Approval },
+    (c, { params }) => approvals.get(principalOf(c), parseIntId(params.id)),
+  );
+
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/approvals/:id/votes',
+      tags,
+      summary: "An approval's votes",
+      access: 'any',
+      params: ApprovalIdParams,
+      response: z.array(ApprovalVote),
+    },
+    (c, { params }) => approvals.votes(principalOf(c), parseIntId(params.id)),
+  );
+
+  defineRoute(
+    r,
+    {
+      method: 'put',
+      path: '/approvals/:id',
+      tags,
+      summary: 'Decide an approval directly (admin)',
+      access: 'admin',
+      params: ApprovalIdParams,
+      body: Decide,
+      response: VoteResult,
+    },
+    (c, { params, body }) => approvals.decide(principalOf(c), parseIntId(params.id), body.status, body.reason ?? ''),
+  );
 
   // Any authenticated caller reaches the service, which decides who may vote (humans; agents never at medium+).
-  r.put('/approvals/:id/vote', requireAny, async (c) => {
-    const body = bodyOf(c);
-    if (body.vote !== 'approve' && body.vote !== 'deny') throw badRequest('vote must be approve or deny');
-    const input = parseWith(voteSchema, body);
-    return c.json(await approvals.vote(principalOf(c), parseIntId(c.req.param('id')), input.vote, input.notes ?? ''));
-  });
+  defineRoute(
+    r,
+    {
+      method: 'put',
+      path: '/approvals/:id/vote',
+      tags,
+      summary: 'Vote on an approval (quorum)',
+      access: 'any',
+      params: ApprovalIdParams,
+      body: Vote,
+      response: VoteResult,
+    },
+    (c, { params, body }) => approvals.vote(principalOf(c), parseIntId(params.id), body.vote, body.notes ?? ''),
+  );
 
-  r.put('/approvals/:id/executed', requireAny, async (c) =>
-    c.json(await approvals.markExecuted(principalOf(c), parseIntId(c.req.param('id')))),
+  defineRoute(
+    r,
+    {
+      method: 'put',
+      path: '/approvals/:id/executed',
+      tags,
+      summary: 'Mark an approved action executed (requester or admin)',
+      access: 'any',
+      params: ApprovalIdParams,
+      response: Executed,
+    },
+    (c, { params }) => approvals.markExecuted(principalOf(c), parseIntId(params.id)),
   );
 
   return r;

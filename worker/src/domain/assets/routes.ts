@@ -1,13 +1,29 @@
 import { Hono } from 'hono';
+import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
-import { bodyOf, queryOf } from '../../http/body.js';
-import { invalidEnum } from '../../http/errors.js';
-import { parseIntId, queryInt } from '../../http/validate.js';
-import { principalOf, requireAdmin, requireAny } from '../../auth/principal.js';
+import { bodyOf } from '../../http/body.js';
+import { defineRoute } from '../../http/contract.js';
+import { notFound } from '../../http/errors.js';
+import { parseIntId } from '../../http/validate.js';
+import { principalOf } from '../../auth/principal.js';
 import { sweepOrphanBlobs } from '../files/blob-sweep.js';
 import { assetsRepo } from './repo.js';
-import { ASSET_STATUSES, AssetService } from './service.js';
+import {
+  Asset,
+  AssetCreated,
+  AssetIdParams,
+  AssetListQuery,
+  AssetOk,
+  AssetsLinked,
+  AssetUploaded,
+  CreateAsset,
+  LinkJob,
+  UpdateAsset,
+} from './schema.js';
+import { AssetService } from './service.js';
+
+const tags = ['Assets'];
 
 /** Assets (spec 05 §9): registry rows plus an uploaded file each, kept in the blob store. */
 export function assetRoutes(app: AppContext) {
@@ -20,37 +36,121 @@ export function assetRoutes(app: AppContext) {
     run: (a) => sweepOrphanBlobs(a, 'assets/', (keys) => assetsRepo.referencedKeys(a.db, keys)),
   });
 
-  r.get('/assets', requireAny, async (c) => {
-    const q = queryOf(c);
-    if (q.status && !(ASSET_STATUSES as readonly string[]).includes(q.status))
-      throw invalidEnum('status', q.status, ASSET_STATUSES);
-    return c.json(
-      await assetsRepo.list(app.db, {
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/assets',
+      tags,
+      summary: 'List assets, latest change first',
+      access: 'any',
+      query: AssetListQuery,
+      response: z.array(Asset),
+    },
+    (_c, { query: q }) =>
+      assetsRepo.list(app.db, {
         project_id: q.project_id || undefined,
         type: q.type || undefined,
         status: q.status || undefined,
-        limit: queryInt(q.limit, 'limit', 50, 1, 500),
-        offset: queryInt(q.offset, 'offset', 0, 0, 1_000_000_000),
+        limit: q.limit,
+        offset: q.offset,
       }),
-    );
-  });
-  r.post('/assets', requireAny, async (c) => c.json(await assets.create(principalOf(c), bodyOf(c))));
+  );
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/assets',
+      tags,
+      summary: 'Register an asset',
+      access: 'any',
+      body: CreateAsset,
+      lazyBody: true,
+      response: AssetCreated,
+    },
+    (c) => assets.create(principalOf(c), bodyOf(c)),
+  );
   // Literal path before `/assets/:id` (REV shadowed it, spec 05 §9.2).
-  r.put('/assets/link-job', requireAny, async (c) => c.json(await assets.linkJob(principalOf(c), bodyOf(c))));
-  r.get('/assets/:id', requireAny, async (c) => {
-    const id = parseIntId(c.req.param('id'));
-    const a = id === null ? undefined : await assetsRepo.byId(app.db, id);
-    return a ? c.json(a) : c.json({ error: 'Asset not found' }, 404);
-  });
-  r.put('/assets/:id', requireAny, async (c) =>
-    c.json(await assets.update(principalOf(c), parseIntId(c.req.param('id')), bodyOf(c))),
+  defineRoute(
+    r,
+    {
+      method: 'put',
+      path: '/assets/link-job',
+      tags,
+      summary: 'Link assets to the drone job producing them',
+      access: 'any',
+      body: LinkJob,
+      lazyBody: true,
+      response: AssetsLinked,
+      errors: [404],
+    },
+    (c) => assets.linkJob(principalOf(c), bodyOf(c)),
   );
-  r.post('/assets/:id/upload', requireAny, async (c) =>
-    c.json(await assets.upload(c, principalOf(c), parseIntId(c.req.param('id')))),
+  defineRoute(
+    r,
+    { method: 'get', path: '/assets/:id', tags, summary: 'One asset', access: 'any', params: AssetIdParams, response: Asset },
+    async (_c, { params }) => {
+      const id = parseIntId(params.id);
+      const a = id === null ? undefined : await assetsRepo.byId(app.db, id);
+      if (!a) throw notFound('Asset not found');
+      return a;
+    },
   );
-  r.get('/assets/:id/download', requireAny, async (c) => assets.download(parseIntId(c.req.param('id'))));
-  r.delete('/assets/:id', requireAdmin, async (c) =>
-    c.json(await assets.remove(principalOf(c), parseIntId(c.req.param('id')))),
+  defineRoute(
+    r,
+    {
+      method: 'put',
+      path: '/assets/:id',
+      tags,
+      summary: 'Update an asset',
+      access: 'any',
+      params: AssetIdParams,
+      body: UpdateAsset,
+      lazyBody: true,
+      response: AssetOk,
+    },
+    (c, { params }) => assets.update(principalOf(c), parseIntId(params.id), bodyOf(c)),
+  );
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/assets/:id/upload',
+      tags,
+      summary: "Upload an asset's file",
+      access: 'any',
+      params: AssetIdParams,
+      rawBody: { contentType: 'multipart/form-data', description: 'The file in form field `file`' },
+      response: AssetUploaded,
+      errors: [409, 413],
+    },
+    (c, { params }) => assets.upload(c, principalOf(c), parseIntId(params.id)),
+  );
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/assets/:id/download',
+      tags,
+      summary: "Download an asset's file",
+      access: 'any',
+      params: AssetIdParams,
+      response: { contentType: 'application/octet-stream', description: 'The file, as an attachment' },
+    },
+    (_c, { params }) => assets.download(parseIntId(params.id)),
+  );
+  defineRoute(
+    r,
+    {
+      method: 'delete',
+      path: '/assets/:id',
+      tags,
+      summary: 'Delete an asset and its file',
+      access: 'admin',
+      params: AssetIdParams,
+      response: AssetOk,
+    },
+    (c, { params }) => assets.remove(principalOf(c), parseIntId(params.id)),
   );
 
   return r;

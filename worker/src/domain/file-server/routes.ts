@@ -1,11 +1,14 @@
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
 import { bodyOf } from '../../http/body.js';
+import { defineRoute } from '../../http/contract.js';
 import { AppError, badRequest } from '../../http/errors.js';
-import { requireHuman } from '../../auth/principal.js';
 import type { FileDroneTunnel } from '../../runtime.js';
+import { Browse, DownloadQuery, DroneAnswer, DroneQuery, Search, TunnelStatus } from './schema.js';
 import { droneIdOf, droneResult, tunnelFailure, tunnelPath } from './service.js';
+
+const tags = ['File server'];
 
 /**
  * `/file-server/*` (spec 05 §11.2): browse and download what a file drone serves. Only humans
@@ -19,49 +22,79 @@ export function fileServerRoutes(app: AppContext) {
     return t;
   };
 
-  r.get('/file-server/status', requireHuman, async (c) =>
-    c.json(await tunnel().status(droneIdOf(c.req.query('drone_id')))),
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/file-server/status',
+      tags,
+      summary: 'Is a file drone connected?',
+      access: 'human',
+      query: DroneQuery,
+      response: TunnelStatus,
+      errors: [501],
+    },
+    (_c, { query }) => tunnel().status(droneIdOf(query.drone_id)),
   );
 
-  const op =
-    (type: string, extra: (b: Record<string, unknown>) => Record<string, unknown>) => async (c: Context<AppEnv>) => {
-      const b = bodyOf(c);
-      const params = { path: tunnelPath(b.path), ...extra(b) };
-      const t = tunnel();
-      const data = await t.request(droneIdOf(b.drone_id), type, params).catch(tunnelFailure);
-      return c.json(droneResult(data) as object);
-    };
-  r.post(
-    '/file-server/browse',
-    requireHuman,
-    op('file_list', () => ({})),
-  );
-  r.post(
-    '/file-server/info',
-    requireHuman,
-    op('file_info', () => ({})),
-  );
-  r.post(
-    '/file-server/search',
-    requireHuman,
-    op('file_search', (b) => {
-      const q = b.query === undefined || b.query === null || b.query === '' ? '*' : b.query;
-      if (typeof q !== 'string' || q.length > 500) throw badRequest('query must be a string');
-      return { query: q };
-    }),
-  );
+  const ops = [
+    ['browse', 'file_list', 'List a folder on the file drone', Browse],
+    ['info', 'file_info', 'Details of one file on the file drone', Browse],
+    ['search', 'file_search', 'Search files on the file drone', Search],
+  ] as const;
+  for (const [name, type, summary, body] of ops) {
+    defineRoute(
+      r,
+      {
+        method: 'post',
+        path: `/file-server/${name}`,
+        tags,
+        summary,
+        access: 'human',
+        body,
+        lazyBody: true,
+        response: DroneAnswer,
+        errors: [501, 503, 504],
+      },
+      async (c, input) => {
+        const path = tunnelPath(bodyOf(c).path); // the path's sentence comes first, as before
+        const b = input.body as { drone_id?: unknown; query?: unknown };
+        const params: Record<string, unknown> = { path };
+        if (type === 'file_search') params.query = b.query === undefined || b.query === null || b.query === '' ? '*' : b.query;
+        const t = tunnel();
+        const data = await t.request(droneIdOf(b.drone_id), type, params).catch(tunnelFailure);
+        return droneResult(data);
+      },
+    );
+  }
 
-  const download = (type: 'file_download' | 'folder_download') => async (c: Context<AppEnv>) => {
-    const t = tunnel();
-    const droneId = droneIdOf(c.req.query('drone_id'));
-    // No drone is reported before a missing path (spec 05 §11.2 order).
-    const st = await t.status(droneId);
-    if (!st.online) throw new AppError(503, 'No file drone connected');
-    if (!c.req.query('path')) throw badRequest('path query parameter required');
-    return t.download(droneId, type, { path: tunnelPath(c.req.query('path')) }).catch(tunnelFailure);
-  };
-  r.get('/file-server/download', requireHuman, download('file_download'));
-  r.get('/file-server/download-folder', requireHuman, download('folder_download'));
+  for (const [path, type] of [
+    ['/file-server/download', 'file_download'],
+    ['/file-server/download-folder', 'folder_download'],
+  ] as const) {
+    defineRoute(
+      r,
+      {
+        method: 'get',
+        path,
+        tags,
+        summary: type === 'file_download' ? 'Download a file from the file drone' : 'Download a folder (zip) from the file drone',
+        access: 'human',
+        query: DownloadQuery,
+        response: { contentType: 'application/octet-stream', description: 'The file or zip, streamed' },
+        errors: [501, 503],
+      },
+      async (_c, { query }) => {
+        const t = tunnel();
+        const droneId = droneIdOf(query.drone_id);
+        // No drone is reported before a missing path (spec 05 §11.2 order).
+        const st = await t.status(droneId);
+        if (!st.online) throw new AppError(503, 'No file drone connected');
+        if (!query.path) throw badRequest('path query parameter required');
+        return t.download(droneId, type, { path: tunnelPath(query.path) }).catch(tunnelFailure);
+      },
+    );
+  }
 
   return r;
 }

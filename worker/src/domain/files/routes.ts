@@ -1,10 +1,15 @@
 import { Hono } from 'hono';
+import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
-import { principalOf, requireAny } from '../../auth/principal.js';
+import { defineRoute } from '../../http/contract.js';
+import { principalOf } from '../../auth/principal.js';
 import { sweepOrphanBlobs } from './blob-sweep.js';
 import { tempFilesRepo } from './repo.js';
+import { FileNameParams, FileUploaded, TempFile } from './schema.js';
 import { TempFileService } from './service.js';
+
+const tags = ['Files'];
 
 /** Temp files (spec 05 §10). */
 export function fileRoutes(app: AppContext) {
@@ -19,9 +24,38 @@ export function fileRoutes(app: AppContext) {
     },
   );
 
-  r.post('/files', requireAny, async (c) => c.json(await files.upload(c, principalOf(c))));
-  r.get('/files', requireAny, async (c) => c.json(await files.list(c)));
-  r.get('/files/:filename', requireAny, async (c) => files.download(c.req.param('filename')));
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/files',
+      tags,
+      summary: 'Upload a temp file (kept 24 h)',
+      access: 'any',
+      rawBody: { contentType: 'multipart/form-data', description: 'The file in form field `file`' },
+      response: FileUploaded,
+      errors: [400, 413],
+    },
+    (c) => files.upload(c, principalOf(c)),
+  );
+  defineRoute(
+    r,
+    { method: 'get', path: '/files', tags, summary: 'Live temp files', access: 'any', response: z.array(TempFile) },
+    (c) => files.list(c),
+  );
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/files/:filename',
+      tags,
+      summary: 'Download a temp file',
+      access: 'any',
+      params: FileNameParams,
+      response: { contentType: 'application/octet-stream', description: 'The file, as an attachment' },
+    },
+    (_c, { params }) => files.download(params.filename),
+  );
 
   return r;
 }

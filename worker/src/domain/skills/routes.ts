@@ -3,41 +3,23 @@ import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
 import { bodyOf } from '../../http/body.js';
+import { defineRoute } from '../../http/contract.js';
 import { badRequest, conflict, notFound } from '../../http/errors.js';
-import { idString, parseWith } from '../../http/validate.js';
-import { principalOf, requireAdmin, requireAny, type Principal } from '../../auth/principal.js';
+import { principalOf, type Principal } from '../../auth/principal.js';
 import { agentsRepo } from '../agents/repo.js';
 import { skillsRepo, type SkillChanges } from './repo.js';
-
-/** JSON-ish columns: objects and arrays are stored as JSON text, strings verbatim (spec 05 §0.2). */
-const jsonText = z
-  .union([z.string().max(100_000), z.record(z.string(), z.unknown()), z.array(z.unknown())])
-  .transform((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
-const text = (max: number) => z.string().max(max);
-
-const createSchema = z.object({
-  id: idString(128),
-  name: z.string().trim().min(1).max(200),
-  description: text(10_000).default(''),
-  category: text(100).default('general'),
-  version: text(50).default('1.0.0'),
-  author: text(200).default(''),
-  install_type: text(100).default('concept'),
-  install_data: jsonText.default('{}'),
-  required_capabilities: jsonText.default('[]'),
-  tags: jsonText.default('[]'),
-});
-
-const updateSchema = z.object({
-  name: z.string().trim().min(1).max(200).optional(),
-  description: text(10_000).optional(),
-  category: text(100).optional(),
-  version: text(50).optional(),
-  install_data: jsonText.optional(),
-  required_capabilities: jsonText.optional(),
-  tags: jsonText.optional(),
-  status: text(50).optional(),
-});
+import {
+  CreateSkill,
+  InstallSkill,
+  Skill,
+  SkillCreated,
+  SkillIdParams,
+  SkillInstalled,
+  SkillListQuery,
+  SkillUninstalled,
+  UninstallSkill,
+  UpdateSkill,
+} from './schema.js';
 
 /**
  * Whose skill an install is: an agent installs for itself (body agent_id ignored); admins and
@@ -51,6 +33,8 @@ async function targetAgent(app: AppContext, p: Principal, body: Record<string, u
   return agent.id;
 }
 
+const tags = ['Skills'];
+
 /** The skills registry (spec 05 §12). */
 export function skillRoutes(app: AppContext) {
   const r = new Hono<AppEnv>();
@@ -60,66 +44,131 @@ export function skillRoutes(app: AppContext) {
     return s;
   };
 
-  r.get('/skills', requireAny, async (c) => {
-    const q = c.req.query();
-    return c.json(
-      await skillsRepo.listPublished(app.db, { category: q.category || undefined, search: q.search || undefined }),
-    );
-  });
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/skills',
+      tags,
+      summary: 'Published skills, most installed first',
+      access: 'any',
+      query: SkillListQuery,
+      response: z.array(Skill),
+    },
+    (_c, { query }) =>
+      skillsRepo.listPublished(app.db, { category: query.category || undefined, search: query.search || undefined }),
+  );
 
-  r.get('/skills/:id', requireAny, async (c) => c.json(await load(c.req.param('id'))));
+  defineRoute(
+    r,
+    { method: 'get', path: '/skills/:id', tags, summary: 'One skill', access: 'any', params: SkillIdParams, response: Skill },
+    (_c, { params }) => load(params.id),
+  );
 
-  r.post('/skills', requireAdmin, async (c) => {
-    const body = bodyOf(c);
-    if (typeof body.id !== 'string' || !body.id || typeof body.name !== 'string' || !body.name)
-      throw badRequest('id and name required');
-    const input = parseWith(createSchema, body);
-    if (!(await skillsRepo.insert(app.db, input))) throw conflict('skill already exists');
-    await app.events.emit({
-      type: 'skill_created',
-      agent: 'admin',
-      projectId: '',
-      summary: input.name,
-      data: { skill_id: input.id },
-    });
-    return c.json({ id: input.id }, 201);
-  });
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/skills',
+      tags,
+      summary: 'Publish a skill',
+      access: 'admin',
+      body: CreateSkill,
+      lazyBody: true,
+      response: SkillCreated,
+      status: 201,
+      errors: [409],
+    },
+    async (c, inputs) => {
+      // This sentence names two fields, so it stays ahead of the schema's.
+      const raw = bodyOf(c);
+      if (typeof raw.id !== 'string' || !raw.id || typeof raw.name !== 'string' || !raw.name)
+        throw badRequest('id and name required');
+      const input = inputs.body;
+      if (!(await skillsRepo.insert(app.db, input))) throw conflict('skill already exists');
+      await app.events.emit({
+        type: 'skill_created',
+        agent: 'admin',
+        projectId: '',
+        summary: input.name,
+        data: { skill_id: input.id },
+      });
+      return { id: input.id };
+    },
+  );
 
   /** A PUT with nothing to change returns the row unchanged (the original's 404 was a quirk, B6). */
-  r.put('/skills/:id', requireAdmin, async (c) => {
-    const current = await load(c.req.param('id'));
-    const changes: SkillChanges = parseWith(updateSchema, bodyOf(c));
-    if (Object.values(changes).every((v) => v === undefined)) return c.json(current);
-    return c.json(await skillsRepo.update(app.db, current.id, changes));
-  });
+  defineRoute(
+    r,
+    {
+      method: 'put',
+      path: '/skills/:id',
+      tags,
+      summary: 'Update a skill',
+      access: 'admin',
+      params: SkillIdParams,
+      body: UpdateSkill,
+      lazyBody: true,
+      response: Skill,
+    },
+    async (_c, input) => {
+      const current = await load(input.params.id);
+      const changes: SkillChanges = input.body;
+      if (Object.values(changes).every((v) => v === undefined)) return current;
+      return skillsRepo.update(app.db, current.id, changes);
+    },
+  );
 
-  r.post('/skills/:id/install', requireAny, async (c) => {
-    const p = principalOf(c);
-    const body = bodyOf(c);
-    const skill = await load(c.req.param('id'));
-    const agentId = await targetAgent(app, p, body);
-    const config =
-      body.config === undefined || body.config === null
-        ? '{}'
-        : parseWith(z.object({ config: jsonText }), { config: body.config }).config;
-    await skillsRepo.install(app.db, agentId, skill.id, config);
-    await app.events.emit({
-      type: 'skill_installed',
-      agent: agentId,
-      projectId: '',
-      summary: skill.name,
-      data: { skill_id: skill.id },
-    });
-    return c.json({ ok: true, skill_id: skill.id, agent_id: agentId });
-  });
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/skills/:id/install',
+      tags,
+      summary: 'Install a skill for an agent',
+      access: 'any',
+      params: SkillIdParams,
+      body: InstallSkill,
+      lazyBody: true,
+      response: SkillInstalled,
+    },
+    async (c, input) => {
+      const p = principalOf(c);
+      const skill = await load(input.params.id);
+      const agentId = await targetAgent(app, p, bodyOf(c));
+      const config = input.body.config ?? '{}';
+      await skillsRepo.install(app.db, agentId, skill.id, config);
+      await app.events.emit({
+        type: 'skill_installed',
+        agent: agentId,
+        projectId: '',
+        summary: skill.name,
+        data: { skill_id: skill.id },
+      });
+      return { ok: true as const, skill_id: skill.id, agent_id: agentId };
+    },
+  );
 
-  r.post('/skills/:id/uninstall', requireAny, async (c) => {
-    const p = principalOf(c);
-    const skill = await load(c.req.param('id'));
-    const agentId = await targetAgent(app, p, bodyOf(c));
-    await skillsRepo.uninstall(app.db, agentId, skill.id);
-    return c.json({ ok: true });
-  });
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: '/skills/:id/uninstall',
+      tags,
+      summary: 'Uninstall a skill from an agent',
+      access: 'any',
+      params: SkillIdParams,
+      body: UninstallSkill,
+      lazyBody: true,
+      response: SkillUninstalled,
+    },
+    async (c, { params }) => {
+      const p = principalOf(c);
+      const skill = await load(params.id);
+      await skillsRepo.uninstall(app.db, await targetAgent(app, p, bodyOf(c)), skill.id);
+      return { ok: true as const };
+    },
+  );
 
   return r;
 }
