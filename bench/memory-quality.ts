@@ -17,23 +17,56 @@ import { registerAgent } from '../test/support/fixtures.js';
 import { startFakeAi } from '../test/support/fake-ai.js';
 
 const TOPICS: [string, string, string][] = [
-  ['kubernetes', 'autoscaler', 'pods'], ['postgres', 'replication', 'lag'], ['redis', 'eviction', 'policy'],
-  ['terraform', 'state', 'locking'], ['nginx', 'upstream', 'timeouts'], ['kafka', 'consumer', 'rebalancing'],
-  ['webpack', 'bundle', 'splitting'], ['oauth', 'refresh', 'tokens'], ['grafana', 'dashboard', 'panels'],
-  ['prometheus', 'alerting', 'rules'], ['docker', 'layer', 'caching'], ['elasticsearch', 'shard', 'allocation'],
-  ['typescript', 'generics', 'inference'], ['graphql', 'resolver', 'batching'], ['rabbitmq', 'dead', 'letters'],
-  ['cloudflare', 'worker', 'limits'], ['sqlite', 'journal', 'checkpoint'], ['react', 'hydration', 'mismatch'],
-  ['stripe', 'webhook', 'signatures'], ['certificate', 'renewal', 'letsencrypt'], ['python', 'virtualenv', 'pinning'],
-  ['memory', 'leak', 'profiling'], ['latency', 'percentile', 'histogram'], ['feature', 'flag', 'rollout'],
-  ['database', 'migration', 'rollback'], ['password', 'hashing', 'argon2'], ['rate', 'limiter', 'buckets'],
-  ['backup', 'retention', 'snapshots'], ['dns', 'propagation', 'ttl'], ['cors', 'preflight', 'headers'],
-  ['websocket', 'heartbeat', 'reconnect'], ['cron', 'schedule', 'drift'], ['unicode', 'normalization', 'collation'],
-  ['pagination', 'cursor', 'stability'], ['invoice', 'rounding', 'currency'], ['thumbnail', 'generation', 'queue'],
-  ['translation', 'locale', 'fallback'], ['accessibility', 'screenreader', 'labels'], ['gpu', 'driver', 'mismatch'],
-  ['audit', 'log', 'immutability'], ['tenant', 'isolation', 'schemas'], ['compiler', 'warning', 'budget'],
-  ['flamegraph', 'sampling', 'profiler'], ['bluegreen', 'deployment', 'switch'], ['quarantine', 'flaky', 'tests'],
-  ['vector', 'index', 'recall'], ['email', 'bounce', 'handling'], ['session', 'cookie', 'samesite'],
-  ['timezone', 'conversion', 'bugs'], ['openapi', 'schema', 'generation'],
+  ['kubernetes', 'autoscaler', 'pods'],
+  ['postgres', 'replication', 'lag'],
+  ['redis', 'eviction', 'policy'],
+  ['terraform', 'state', 'locking'],
+  ['nginx', 'upstream', 'timeouts'],
+  ['kafka', 'consumer', 'rebalancing'],
+  ['webpack', 'bundle', 'splitting'],
+  ['oauth', 'refresh', 'tokens'],
+  ['grafana', 'dashboard', 'panels'],
+  ['prometheus', 'alerting', 'rules'],
+  ['docker', 'layer', 'caching'],
+  ['elasticsearch', 'shard', 'allocation'],
+  ['typescript', 'generics', 'inference'],
+  ['graphql', 'resolver', 'batching'],
+  ['rabbitmq', 'dead', 'letters'],
+  ['cloudflare', 'worker', 'limits'],
+  ['sqlite', 'journal', 'checkpoint'],
+  ['react', 'hydration', 'mismatch'],
+  ['stripe', 'webhook', 'signatures'],
+  ['certificate', 'renewal', 'letsencrypt'],
+  ['python', 'virtualenv', 'pinning'],
+  ['memory', 'leak', 'profiling'],
+  ['latency', 'percentile', 'histogram'],
+  ['feature', 'flag', 'rollout'],
+  ['database', 'migration', 'rollback'],
+  ['password', 'hashing', 'argon2'],
+  ['rate', 'limiter', 'buckets'],
+  ['backup', 'retention', 'snapshots'],
+  ['dns', 'propagation', 'ttl'],
+  ['cors', 'preflight', 'headers'],
+  ['websocket', 'heartbeat', 'reconnect'],
+  ['cron', 'schedule', 'drift'],
+  ['unicode', 'normalization', 'collation'],
+  ['pagination', 'cursor', 'stability'],
+  ['invoice', 'rounding', 'currency'],
+  ['thumbnail', 'generation', 'queue'],
+  ['translation', 'locale', 'fallback'],
+  ['accessibility', 'screenreader', 'labels'],
+  ['gpu', 'driver', 'mismatch'],
+  ['audit', 'log', 'immutability'],
+  ['tenant', 'isolation', 'schemas'],
+  ['compiler', 'warning', 'budget'],
+  ['flamegraph', 'sampling', 'profiler'],
+  ['bluegreen', 'deployment', 'switch'],
+  ['quarantine', 'flaky', 'tests'],
+  ['vector', 'index', 'recall'],
+  ['email', 'bounce', 'handling'],
+  ['session', 'cookie', 'samesite'],
+  ['timezone', 'conversion', 'bugs'],
+  ['openapi', 'schema', 'generation'],
 ];
 
 const FILLER = [
@@ -104,7 +137,10 @@ async function main() {
     const mrr = { keyword: 0, hybrid: 0 };
     for (const q of queries) {
       const rank = async (mode: 'keyword' | 'hybrid') => {
-        const r = await t.call('POST', '/memory/search', { agentKey: agent.key, body: { query: q.text, mode, limit: 10 } });
+        const r = await t.call('POST', '/memory/search', {
+          agentKey: agent.key,
+          body: { query: q.text, mode, limit: 10 },
+        });
         if (r.body.mode !== mode) throw new Error(`asked ${mode}, got ${r.body.mode}`);
         const i = (r.body.results as { source_id: string }[]).findIndex((x) => x.source_id === q.target);
         return i < 0 ? Infinity : i + 1;
@@ -114,7 +150,8 @@ async function main() {
       mrr.keyword += Number.isFinite(k) ? 1 / k : 0;
       mrr.hybrid += Number.isFinite(h) ? 1 / h : 0;
       rows.push({ kind: q.kind, keyword: k <= 3 ? 1 : 0, hybrid: h <= 3 ? 1 : 0 });
-      if (process.env.BENCH_VERBOSE) console.log(`${q.kind.padEnd(13)} ${q.text.padEnd(48)} keyword #${k} hybrid #${h}`);
+      if (process.env.BENCH_VERBOSE)
+        console.log(`${q.kind.padEnd(13)} ${q.text.padEnd(48)} keyword #${k} hybrid #${h}`);
     }
     const sum = (kind: string | null, m: 'keyword' | 'hybrid') =>
       rows.filter((r) => kind === null || r.kind === kind).reduce((s, r) => s + r[m], 0);
@@ -125,7 +162,9 @@ async function main() {
       const n = rows.filter((r) => r.kind === kind).length;
       console.log(`| ${kind} | ${n} | ${sum(kind, 'keyword')} | ${sum(kind, 'hybrid')} |`);
     }
-    console.log(`| **all** | ${rows.length} | **${sum(null, 'keyword')}/${rows.length}** | **${sum(null, 'hybrid')}/${rows.length}** |`);
+    console.log(
+      `| **all** | ${rows.length} | **${sum(null, 'keyword')}/${rows.length}** | **${sum(null, 'hybrid')}/${rows.length}** |`,
+    );
     console.log(
       `\nMRR@10: keyword-only ${(mrr.keyword / rows.length).toFixed(3)}, hybrid ${(mrr.hybrid / rows.length).toFixed(3)}`,
     );

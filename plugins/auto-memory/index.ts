@@ -92,7 +92,11 @@ export function parseFacts(answer: string): ExtractedFact[] {
   return out;
 }
 
-const normal = (s: string) => s.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+const normal = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, ' ')
+    .trim();
 
 export async function setup(api: PluginApi) {
   const db = api.db;
@@ -198,7 +202,10 @@ export async function setup(api: PluginApi) {
       [agent, agent, max],
     );
     if (!over.length) return;
-    await db.run(`DELETE FROM am_facts WHERE id IN (${over.map(() => '?').join(', ')})`, over.map((f) => f.id));
+    await db.run(
+      `DELETE FROM am_facts WHERE id IN (${over.map(() => '?').join(', ')})`,
+      over.map((f) => f.id),
+    );
     await unmirror(over);
   }
 
@@ -208,7 +215,13 @@ export async function setup(api: PluginApi) {
     try {
       await extract(o);
     } catch (err) {
-      await logError({ agent: o.agent, project: o.project, source: o.source, message: (err as Error).message, text: o.text });
+      await logError({
+        agent: o.agent,
+        project: o.project,
+        source: o.source,
+        message: (err as Error).message,
+        text: o.text,
+      });
     }
   }
 
@@ -262,7 +275,10 @@ export async function setup(api: PluginApi) {
       const id = Number(k?.id);
       const c = Number(k?.new_confidence);
       if (ids.has(id) && Number.isFinite(c) && c >= 0 && c <= 1)
-        stmts.push({ sql: "UPDATE am_facts SET confidence = ?, updated_at = datetime('now') WHERE id = ?", args: [Math.round(c * 1000) / 1000, id] });
+        stmts.push({
+          sql: "UPDATE am_facts SET confidence = ?, updated_at = datetime('now') WHERE id = ?",
+          args: [Math.round(c * 1000) / 1000, id],
+        });
     }
     const superseded: FactRow[] = [];
     let merged = 0;
@@ -283,14 +299,23 @@ export async function setup(api: PluginApi) {
         });
       }
     }
-    const insights = parseFacts(JSON.stringify({ facts: Array.isArray(plan.insights) ? plan.insights.slice(0, 3) : [] }));
+    const insights = parseFacts(
+      JSON.stringify({ facts: Array.isArray(plan.insights) ? plan.insights.slice(0, 3) : [] }),
+    );
     const home = facts[0];
     const firstInsight = stmts.length;
     for (const f of insights)
       stmts.push({
         sql: `INSERT INTO am_facts (agent_id, project_id, category, fact_text, confidence, source_type, private)
               VALUES (?, ?, ?, ?, ?, 'consolidation', ?) RETURNING *`,
-        args: [agent, home.project_id, f.category, f.fact_text, f.confidence, facts.some((x) => Number(x.private) === 1) ? 1 : 0],
+        args: [
+          agent,
+          home.project_id,
+          f.category,
+          f.fact_text,
+          f.confidence,
+          facts.some((x) => Number(x.private) === 1) ? 1 : 0,
+        ],
       });
     const res = stmts.length ? await db.batch(stmts) : [];
     await unmirror(superseded);
@@ -324,7 +349,16 @@ export async function setup(api: PluginApi) {
     await db.run(
       `INSERT INTO am_consolidation_log (facts_processed, facts_merged, facts_superseded, facts_decayed, facts_pruned, insights_added, duration_ms, note)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      [totals.processed, totals.merged, totals.superseded, decay.decayed, decay.pruned, totals.insights, duration_ms, note],
+      [
+        totals.processed,
+        totals.merged,
+        totals.superseded,
+        decay.decayed,
+        decay.pruned,
+        totals.insights,
+        duration_ms,
+        note,
+      ],
     );
     return {
       facts_processed: totals.processed,
@@ -347,7 +381,8 @@ export async function setup(api: PluginApi) {
     const raw = q[key];
     if (raw === undefined || raw === '') return undefined;
     const n = Number(raw);
-    if (!Number.isFinite(n) || n < min || n > max) throw badRequest(`${key} must be a number between ${min} and ${max}`);
+    if (!Number.isFinite(n) || n < min || n > max)
+      throw badRequest(`${key} must be a number between ${min} and ${max}`);
     return n;
   }
 
@@ -405,7 +440,9 @@ export async function setup(api: PluginApi) {
     async (req) => {
       const id = parseIntId(req.params.id);
       const row =
-        id === null ? undefined : await db.get<FactRow>('DELETE FROM am_facts WHERE id = ? RETURNING id, project_id', [id]);
+        id === null
+          ? undefined
+          : await db.get<FactRow>('DELETE FROM am_facts WHERE id = ? RETURNING id, project_id', [id]);
       if (!row) throw notFound('Fact not found');
       await unmirror([row]);
       return { ok: true };
@@ -534,7 +571,7 @@ export async function setup(api: PluginApi) {
     const id = Number(dataObject(ev.data).message_id);
     if (!id || !llm) return;
     const m = await api.core.messages.resolvedRequest(id);
-    if (!m || !m.resolved_by) return;
+    if (!m?.resolved_by) return;
     const agent = await api.core.agents.get(m.resolved_by);
     if (!agent) return;
     await extractInBackground({

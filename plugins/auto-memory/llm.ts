@@ -29,7 +29,9 @@ export function llmFrom(api: PluginApi): Llm | null {
   const provider = (api.env('AUTO_MEMORY_LLM_PROVIDER') ?? 'none').toLowerCase();
   if (provider === 'none') return null;
   if (!(LLM_PROVIDERS as readonly string[]).includes(provider)) {
-    api.log.error(`AUTO_MEMORY_LLM_PROVIDER "${provider}" is not one of ${LLM_PROVIDERS.join(', ')}; extraction is off`);
+    api.log.error(
+      `AUTO_MEMORY_LLM_PROVIDER "${provider}" is not one of ${LLM_PROVIDERS.join(', ')}; extraction is off`,
+    );
     return null;
   }
   const p = provider as Exclude<LlmProvider, 'none'>;

@@ -29,7 +29,9 @@ const tokenCount = sentence({ type: ['integer', 'null'], minimum: 0, maximum: 1e
     ? null
     : 'must be a non-negative integer',
 );
-const text = sentence({ type: ['string', 'null'] }, (v) => (absent(v) || typeof v === 'string' ? null : 'must be a string'));
+const text = sentence({ type: ['string', 'null'] }, (v) =>
+  absent(v) || typeof v === 'string' ? null : 'must be a string',
+);
 const isDay = (v: unknown) =>
   typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(`${v}T00:00:00Z`));
 const day = sentence({ type: 'string', format: 'date', description: 'UTC day (YYYY-MM-DD)' }, (v) =>
@@ -126,64 +128,72 @@ export function setup(api: PluginApi) {
     }
   }
 
-  api.post('/record', async (req: PluginRequest) => {
-    const b = req.input.body as Record<string, unknown>;
-    const input = tokens(b, 'input_tokens');
-    const output = tokens(b, 'output_tokens');
-    const cache = tokens(b, 'cache_read_tokens');
-    if (input <= 0 && output <= 0) throw badRequest('At least input_tokens or output_tokens must be > 0');
-    const model = (b.model as string | undefined) ?? '';
-    const p = await price(model);
-    const cost = round(input * p.input + output * p.output + cache * p.cache);
-    const agentId = req.principal?.kind === 'agent' ? req.principal.id : req.who;
-    const res = await api.core.spend.record(
-      {
-        agent_id: agentId,
-        project_id: b.project_id as string | undefined,
+  api.post(
+    '/record',
+    async (req: PluginRequest) => {
+      const b = req.input.body as Record<string, unknown>;
+      const input = tokens(b, 'input_tokens');
+      const output = tokens(b, 'output_tokens');
+      const cache = tokens(b, 'cache_read_tokens');
+      if (input <= 0 && output <= 0) throw badRequest('At least input_tokens or output_tokens must be > 0');
+      const model = (b.model as string | undefined) ?? '';
+      const p = await price(model);
+      const cost = round(input * p.input + output * p.output + cache * p.cache);
+      const agentId = req.principal?.kind === 'agent' ? req.principal.id : req.who;
+      const res = await api.core.spend.record(
+        {
+          agent_id: agentId,
+          project_id: b.project_id as string | undefined,
+          cost_usd: cost,
+          model,
+          tokens_in: input + cache,
+          tokens_out: output,
+          source: 'cost-tracker',
+          description: [
+            b.session_id ? `session ${b.session_id}` : '',
+            b.task_id ? `task #${b.task_id}` : '',
+            cache ? `${cache} cache-read tokens` : '',
+          ]
+            .filter(Boolean)
+            .join(', '),
+        },
+        req.principal ?? undefined,
+      );
+      await checkBudgets();
+      return {
+        ok: true,
+        id: res.id,
         cost_usd: cost,
-        model,
-        tokens_in: input + cache,
-        tokens_out: output,
-        source: 'cost-tracker',
-        description: [
-          b.session_id ? `session ${b.session_id}` : '',
-          b.task_id ? `task #${b.task_id}` : '',
-          cache ? `${cache} cache-read tokens` : '',
-        ]
-          .filter(Boolean)
-          .join(', '),
-      },
-      req.principal ?? undefined,
-    );
-    await checkBudgets();
-    return {
-      ok: true,
-      id: res.id,
-      cost_usd: cost,
-      ...(res.budget_warnings ? { budget_warnings: res.budget_warnings } : {}),
-    };
-  }, { summary: 'Record token usage (priced here, written to the spend ledger)', body: RecordBody });
+        ...(res.budget_warnings ? { budget_warnings: res.budget_warnings } : {}),
+      };
+    },
+    { summary: 'Record token usage (priced here, written to the spend ledger)', body: RecordBody },
+  );
 
-  api.get('/summary', async (req) => {
-    const now = api.clock.now();
-    const end = new Date(now.getTime() + 1000);
-    const [today, week] = await Promise.all([spendBetween(dayStart(now), end), spendBetween(weekStart(now), end)]);
-    const bd = await num('budget_daily', 0);
-    const bw = await num('budget_weekly', 0);
-    const top = await api.core.spend.totals({
-      by: 'agent',
-      since: sqlTime(dayStart(now)),
-      until: sqlTime(end),
-      agentId: ownOnly(req),
-    });
-    return {
-      today: { spend: round(today), budget: bd, pct: bd > 0 ? Math.round((today / bd) * 1000) / 10 : null },
-      week: { spend: round(week), budget: bw, pct: bw > 0 ? Math.round((week / bw) * 1000) / 10 : null },
-      top_agents: top
-        .slice(0, 5)
-        .map((r) => ({ agent_id: r.key, total_cost: r.total_cost, entry_count: r.entry_count })),
-    };
-  }, { summary: 'Spend today and this week against the budgets' });
+  api.get(
+    '/summary',
+    async (req) => {
+      const now = api.clock.now();
+      const end = new Date(now.getTime() + 1000);
+      const [today, week] = await Promise.all([spendBetween(dayStart(now), end), spendBetween(weekStart(now), end)]);
+      const bd = await num('budget_daily', 0);
+      const bw = await num('budget_weekly', 0);
+      const top = await api.core.spend.totals({
+        by: 'agent',
+        since: sqlTime(dayStart(now)),
+        until: sqlTime(end),
+        agentId: ownOnly(req),
+      });
+      return {
+        today: { spend: round(today), budget: bd, pct: bd > 0 ? Math.round((today / bd) * 1000) / 10 : null },
+        week: { spend: round(week), budget: bw, pct: bw > 0 ? Math.round((week / bw) * 1000) / 10 : null },
+        top_agents: top
+          .slice(0, 5)
+          .map((r) => ({ agent_id: r.key, total_cost: r.total_cost, entry_count: r.entry_count })),
+      };
+    },
+    { summary: 'Spend today and this week against the budgets' },
+  );
 
   const grouped = (by: 'agent' | 'project' | 'model', key: string, listKey: string) => async (req: PluginRequest) => {
     const now = api.clock.now();
@@ -216,27 +226,31 @@ export function setup(api: PluginApi) {
   api.get('/by-model', grouped('model', 'model', 'models'), { summary: 'Spend per model', query: RangeQuery });
 
   const TrendsQuery = z.object({ days: intQuery(14, 1, 366) });
-  api.get('/trends', async (req) => {
-    const { days } = req.input.query as z.output<typeof TrendsQuery>;
-    const now = api.clock.now();
-    const from = new Date(dayStart(now).getTime() - (days - 1) * DAY);
-    const rows = await api.core.spend.totals({
-      by: 'day',
-      since: sqlTime(from),
-      until: sqlTime(new Date(dayStart(now).getTime() + DAY)),
-      agentId: ownOnly(req),
-    });
-    return {
-      days,
-      data: rows.map((r) => ({
-        date: r.key,
-        total_input: r.tokens_in,
-        total_output: r.tokens_out,
-        total_cost: r.total_cost,
-        entry_count: r.entry_count,
-      })),
-    };
-  }, { summary: 'Daily spend for the last N days', query: TrendsQuery });
+  api.get(
+    '/trends',
+    async (req) => {
+      const { days } = req.input.query as z.output<typeof TrendsQuery>;
+      const now = api.clock.now();
+      const from = new Date(dayStart(now).getTime() - (days - 1) * DAY);
+      const rows = await api.core.spend.totals({
+        by: 'day',
+        since: sqlTime(from),
+        until: sqlTime(new Date(dayStart(now).getTime() + DAY)),
+        agentId: ownOnly(req),
+      });
+      return {
+        days,
+        data: rows.map((r) => ({
+          date: r.key,
+          total_input: r.tokens_in,
+          total_output: r.tokens_out,
+          total_cost: r.total_cost,
+          entry_count: r.entry_count,
+        })),
+      };
+    },
+    { summary: 'Daily spend for the last N days', query: TrendsQuery },
+  );
 
   api.get(
     '/entries',
@@ -258,10 +272,14 @@ export function setup(api: PluginApi) {
   );
 
   const AlertsQuery = z.object({ limit: intQuery(20, 1, 200) });
-  api.get('/alerts', async (req) => {
-    const { limit } = req.input.query as z.output<typeof AlertsQuery>;
-    return api.db.all('SELECT * FROM cost_alerts ORDER BY id DESC LIMIT ?', [limit]);
-  }, { summary: 'Budget alerts raised', query: AlertsQuery });
+  api.get(
+    '/alerts',
+    async (req) => {
+      const { limit } = req.input.query as z.output<typeof AlertsQuery>;
+      return api.db.all('SELECT * FROM cost_alerts ORDER BY id DESC LIMIT ?', [limit]);
+    },
+    { summary: 'Budget alerts raised', query: AlertsQuery },
+  );
 
   api.get('/widgets/spend-today', async () => {
     const now = api.clock.now();

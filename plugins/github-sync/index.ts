@@ -121,7 +121,8 @@ export function setup(api: PluginApi) {
       const bug = await api.core.bugs.file(
         {
           title: `[GH] ${title}`,
-          description: `${str(issue.body, 20_000)}\n\nSource: ${str(issue.html_url, 1000) || `${repo}#${number}`}`.trim(),
+          description:
+            `${str(issue.body, 20_000)}\n\nSource: ${str(issue.html_url, 1000) || `${repo}#${number}`}`.trim(),
           project_id: await project(),
           category: 'other',
           severity: 'normal',
@@ -466,7 +467,14 @@ export function setup(api: PluginApi) {
       agent: req.who,
       projectId: await project(),
       summary: `${b.github_repo}#${number} (${type}) linked to ${mtype} #${myceliumId}`,
-      data: { link_id: row.id, github_repo: b.github_repo, github_number: number, github_type: type, mycelium_type: mtype, mycelium_id: myceliumId },
+      data: {
+        link_id: row.id,
+        github_repo: b.github_repo,
+        github_number: number,
+        github_type: type,
+        mycelium_type: mtype,
+        mycelium_id: myceliumId,
+      },
     });
     return { ok: true, link_id: row.id };
   });
@@ -515,11 +523,21 @@ export function setup(api: PluginApi) {
       const pr = dataObject(dataObject(parseJson(r.payload, {})).pull_request);
       const key = `${r.repo}#${pr.number}`;
       if (!latest.has(key))
-        latest.set(key, { repo: r.repo, number: Number(pr.number), title: str(pr.title), state: r.action, updated: r.created_at });
+        latest.set(key, {
+          repo: r.repo,
+          number: Number(pr.number),
+          title: str(pr.title),
+          state: r.action,
+          updated: r.created_at,
+        });
     }
     const all = [...latest.values()];
     const open = all.filter((p) => p.state !== 'closed');
-    return { open_prs: open.length, open: open.slice(0, 10), recent_merges: all.filter((p) => p.state === 'closed').slice(0, 10) };
+    return {
+      open_prs: open.length,
+      open: open.slice(0, 10),
+      recent_merges: all.filter((p) => p.state === 'closed').slice(0, 10),
+    };
   });
 
   api.get('/widgets/ci-status', async () => {

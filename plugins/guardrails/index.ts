@@ -264,14 +264,18 @@ export async function setup(api: PluginApi) {
     }
   });
 
-  api.get('/rules', async (req) => {
-    const where = whereAll(ruleListFilters(req.query));
-    const rows = await db.all<RuleRow>(
-      `SELECT * FROM guardrail_rules ${where.sql} ORDER BY id DESC LIMIT 500`,
-      where.args,
-    );
-    return rows.map(toRule);
-  }, { summary: 'List rules', query: RuleListQuery });
+  api.get(
+    '/rules',
+    async (req) => {
+      const where = whereAll(ruleListFilters(req.query));
+      const rows = await db.all<RuleRow>(
+        `SELECT * FROM guardrail_rules ${where.sql} ORDER BY id DESC LIMIT 500`,
+        where.args,
+      );
+      return rows.map(toRule);
+    },
+    { summary: 'List rules', query: RuleListQuery },
+  );
 
   api.post(
     '/rules',
@@ -341,7 +345,12 @@ export async function setup(api: PluginApi) {
       ]);
       return { ok: true, rule: toRule(upd.rows[0] as unknown as RuleRow) };
     },
-    { auth: 'admin', summary: 'Update a rule (a history row keeps the prior version)', body: UpdateRule, lazyBody: true },
+    {
+      auth: 'admin',
+      summary: 'Update a rule (a history row keeps the prior version)',
+      body: UpdateRule,
+      lazyBody: true,
+    },
   );
 
   api.delete(
@@ -357,29 +366,33 @@ export async function setup(api: PluginApi) {
 
   const violationRow = (v: Record<string, unknown>) => ({ ...v, event_data: parseJson(v.event_data, {}) });
 
-  api.get('/violations', async (req) => {
-    const q = req.input.query as z.output<typeof ViolationsQuery>;
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (q.rule_id) {
-      where.push('rule_id = ?');
-      args.push(parseIntId(q.rule_id as string)!);
-    }
-    if (q.agent_id) {
-      where.push('agent_id = ?');
-      args.push(q.agent_id);
-    }
-    if (q.project_id) {
-      where.push('project_id = ?');
-      args.push(q.project_id);
-    }
-    const { limit, offset } = q;
-    const rows = await db.all(
-      `SELECT * FROM guardrail_violations ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ? OFFSET ?`,
-      [...args, limit, offset],
-    );
-    return rows.map(violationRow);
-  }, { summary: 'Recorded violations, newest first', query: ViolationsQuery });
+  api.get(
+    '/violations',
+    async (req) => {
+      const q = req.input.query as z.output<typeof ViolationsQuery>;
+      const where: string[] = [];
+      const args: (string | number)[] = [];
+      if (q.rule_id) {
+        where.push('rule_id = ?');
+        args.push(parseIntId(q.rule_id as string)!);
+      }
+      if (q.agent_id) {
+        where.push('agent_id = ?');
+        args.push(q.agent_id);
+      }
+      if (q.project_id) {
+        where.push('project_id = ?');
+        args.push(q.project_id);
+      }
+      const { limit, offset } = q;
+      const rows = await db.all(
+        `SELECT * FROM guardrail_violations ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ? OFFSET ?`,
+        [...args, limit, offset],
+      );
+      return rows.map(violationRow);
+    },
+    { summary: 'Recorded violations, newest first', query: ViolationsQuery },
+  );
 
   api.get('/violations/:id', async (req) => {
     const id = parseIntId(req.params.id);
@@ -404,42 +417,56 @@ export async function setup(api: PluginApi) {
     { auth: 'admin' },
   );
 
-  api.get('/stats', async () => {
-    const [byEnf, byRule, last, top] = await Promise.all([
-      db.all('SELECT enforcement, COUNT(*) AS count FROM guardrail_violations GROUP BY enforcement'),
-      db.all(
-        'SELECT rule_id, rule_name, enforcement, COUNT(*) AS count FROM guardrail_violations GROUP BY rule_id ORDER BY count DESC',
-      ),
-      db.get<{ n: number }>(
-        "SELECT COUNT(*) AS n FROM guardrail_violations WHERE created_at > datetime('now', '-1 day')",
-      ),
-      db.all(
-        "SELECT agent_id, COUNT(*) AS violation_count FROM guardrail_violations WHERE agent_id <> '' GROUP BY agent_id ORDER BY violation_count DESC LIMIT 10",
-      ),
-    ]);
-    return { by_enforcement: byEnf, by_rule: byRule, last_24h: Number(last?.n ?? 0), top_violators: top };
-  }, { summary: 'Violation counts' });
+  api.get(
+    '/stats',
+    async () => {
+      const [byEnf, byRule, last, top] = await Promise.all([
+        db.all('SELECT enforcement, COUNT(*) AS count FROM guardrail_violations GROUP BY enforcement'),
+        db.all(
+          'SELECT rule_id, rule_name, enforcement, COUNT(*) AS count FROM guardrail_violations GROUP BY rule_id ORDER BY count DESC',
+        ),
+        db.get<{ n: number }>(
+          "SELECT COUNT(*) AS n FROM guardrail_violations WHERE created_at > datetime('now', '-1 day')",
+        ),
+        db.all(
+          "SELECT agent_id, COUNT(*) AS violation_count FROM guardrail_violations WHERE agent_id <> '' GROUP BY agent_id ORDER BY violation_count DESC LIMIT 10",
+        ),
+      ]);
+      return { by_enforcement: byEnf, by_rule: byRule, last_24h: Number(last?.n ?? 0), top_violators: top };
+    },
+    { summary: 'Violation counts' },
+  );
 
-  api.post('/check', async (req: PluginRequest) => {
-    const b = req.input.body as { event_type: string; data?: unknown; project_id?: unknown; agent?: unknown };
-    // Only admins may evaluate as someone else (identity comes from authentication).
-    const agent = req.principal?.isAdmin && typeof b.agent === 'string' ? b.agent : req.who;
-    const input: EvalInput = {
-      type: b.event_type,
-      agent,
-      project_id: typeof b.project_id === 'string' ? b.project_id : '',
-      data: (b.data as Record<string, unknown>) ?? {},
-    };
-    const results = (await rules())
-      .filter(
-        (r: RuleLike) => ruleMatches(r, { ...input, project_id: input.project_id || null }) || ruleMatches(r, input),
-      )
-      .map((r) => {
-        const e = evaluate(r, input, refusedLogger(r));
-        return { rule_id: r.id, rule_name: r.name, enforcement: r.enforcement, violated: e.violated, detail: e.detail };
-      });
-    return { event_type: input.type, results };
-  }, { summary: 'Dry-run: which rules would this event violate?', body: CheckBody });
+  api.post(
+    '/check',
+    async (req: PluginRequest) => {
+      const b = req.input.body as { event_type: string; data?: unknown; project_id?: unknown; agent?: unknown };
+      // Only admins may evaluate as someone else (identity comes from authentication).
+      const agent = req.principal?.isAdmin && typeof b.agent === 'string' ? b.agent : req.who;
+      const input: EvalInput = {
+        type: b.event_type,
+        agent,
+        project_id: typeof b.project_id === 'string' ? b.project_id : '',
+        data: (b.data as Record<string, unknown>) ?? {},
+      };
+      const results = (await rules())
+        .filter(
+          (r: RuleLike) => ruleMatches(r, { ...input, project_id: input.project_id || null }) || ruleMatches(r, input),
+        )
+        .map((r) => {
+          const e = evaluate(r, input, refusedLogger(r));
+          return {
+            rule_id: r.id,
+            rule_name: r.name,
+            enforcement: r.enforcement,
+            violated: e.violated,
+            detail: e.detail,
+          };
+        });
+      return { event_type: input.type, results };
+    },
+    { summary: 'Dry-run: which rules would this event violate?', body: CheckBody },
+  );
 
   api.get('/widgets/violations', async () => {
     const last = Number(

@@ -47,11 +47,17 @@ export function embedderFrom(api: PluginApi): Embedder | null {
         }
         const body = (await res.json()) as { data?: { index?: number; embedding?: unknown }[] };
         const data = Array.isArray(body?.data) ? [...body.data] : [];
-        if (data.length !== input.length) throw new Error(`embeddings provider returned ${data.length} vectors for ${input.length} inputs`);
+        if (data.length !== input.length)
+          throw new Error(`embeddings provider returned ${data.length} vectors for ${input.length} inputs`);
         data.sort((a, b) => Number(a.index ?? 0) - Number(b.index ?? 0));
         for (const d of data) {
           const v = d.embedding;
-          if (!Array.isArray(v) || !v.length || v.length > 8192 || !v.every((x) => typeof x === 'number' && Number.isFinite(x)))
+          if (
+            !Array.isArray(v) ||
+            !v.length ||
+            v.length > 8192 ||
+            !v.every((x) => typeof x === 'number' && Number.isFinite(x))
+          )
             throw new Error('embeddings provider returned a malformed vector');
           out.push(v as number[]);
         }

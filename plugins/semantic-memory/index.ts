@@ -173,7 +173,8 @@ export async function setup(api: PluginApi) {
   /** Project a write lands in: an agent's own by default, checked by the core scope rule. */
   async function writeProject(req: PluginRequest): Promise<string> {
     const p = req.principal!;
-    const requested = str(req.body, 'project_id', 200) ?? (typeof req.query.project_id === 'string' ? req.query.project_id : undefined);
+    const requested =
+      str(req.body, 'project_id', 200) ?? (typeof req.query.project_id === 'string' ? req.query.project_id : undefined);
     const projectId = requested ?? (p.kind === 'agent' ? p.projectId : '');
     if (p.kind === 'agent' && projectId === '') throw forbidden('Only humans may write global memory (project_id "")');
     await api.core.projects.assertWrite(p, projectId || null);
@@ -202,7 +203,8 @@ export async function setup(api: PluginApi) {
     if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))
       throw badRequest('metadata must be an object');
     const visibility = body.visibility ?? 'project';
-    if (visibility !== 'project' && visibility !== 'private') throw badRequest('visibility must be "project" or "private"');
+    if (visibility !== 'project' && visibility !== 'private')
+      throw badRequest('visibility must be "project" or "private"');
     return {
       source_type,
       source_id,
@@ -217,7 +219,7 @@ export async function setup(api: PluginApi) {
   async function search(req: PluginRequest) {
     const body = req.body;
     const query = str(body, 'query', 2000);
-    if (!query || !query.trim()) throw badRequest('query is required');
+    if (!query?.trim()) throw badRequest('query is required');
     const limitRaw = body.limit ?? 10;
     if (typeof limitRaw !== 'number' || !Number.isInteger(limitRaw) || limitRaw < 1)
       throw badRequest('limit must be a positive integer');
@@ -225,7 +227,10 @@ export async function setup(api: PluginApi) {
     const mode = body.mode ?? 'hybrid';
     if (mode !== 'hybrid' && mode !== 'keyword') throw badRequest('mode must be "hybrid" or "keyword"');
     const types = body.source_types;
-    if (types !== undefined && (!Array.isArray(types) || types.length > 20 || !types.every((t) => typeof t === 'string')))
+    if (
+      types !== undefined &&
+      (!Array.isArray(types) || types.length > 20 || !types.every((t) => typeof t === 'string'))
+    )
       throw badRequest('source_types must be an array of strings');
     const scope = await scopeOf(req.principal!, str(body, 'project_id', 200));
     scope.namespace = str(body, 'namespace', 200);
@@ -248,7 +253,7 @@ export async function setup(api: PluginApi) {
     const vector = await store.nearest(db, embedder.model, queryVector, scope, limit * 2);
     // Reciprocal rank fusion over chunk ids (spec 06 §5.4).
     const fused = new Map<number, { row: ChunkRow; rrf: number; vec?: number }>();
-    keyword.forEach((r, i) => fused.set(r.id, { row: r, rrf: 1 / (RRF_K + i + 1) }));
+    for (const [i, r] of keyword.entries()) fused.set(r.id, { row: r, rrf: 1 / (RRF_K + i + 1) });
     vector.forEach((r, i) => {
       const cur = fused.get(r.id) ?? { row: r, rrf: 0 };
       cur.rrf += 1 / (RRF_K + i + 1);
@@ -444,7 +449,10 @@ export async function setup(api: PluginApi) {
     const id = Number(dataObject(ev.data).task_id);
     if (!id) return;
     await db.batch(
-      store.deleteDoc({ project_id: String(ev.project_id ?? ''), source_type: 'task', source_id: String(id) }, await store.dims(db)),
+      store.deleteDoc(
+        { project_id: String(ev.project_id ?? ''), source_type: 'task', source_id: String(id) },
+        await store.dims(db),
+      ),
     );
   });
   api.on('plan_created', async (ev) => {

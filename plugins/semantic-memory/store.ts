@@ -141,7 +141,10 @@ export const store = {
   async ensureSpace(db: Db, dim: number, model: string): Promise<void> {
     const t = vecTable(dim);
     await db.batch([
-      { sql: `CREATE TABLE IF NOT EXISTS ${t} (chunk_id INTEGER PRIMARY KEY, embedding F32_BLOB(${dim}) NOT NULL)`, args: [] },
+      {
+        sql: `CREATE TABLE IF NOT EXISTS ${t} (chunk_id INTEGER PRIMARY KEY, embedding F32_BLOB(${dim}) NOT NULL)`,
+        args: [],
+      },
       { sql: `CREATE INDEX IF NOT EXISTS ${t}_idx ON ${t} (libsql_vector_idx(embedding, 'metric=cosine'))`, args: [] },
       { sql: 'INSERT OR IGNORE INTO sm_vector_spaces (dim, model) VALUES (?, ?)', args: [dim, model] },
     ]);

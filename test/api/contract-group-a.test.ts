@@ -180,7 +180,7 @@ describe('Issue 15 group A: contracts in the OpenAPI document', () => {
         const [method, path] = route.split(' ');
         const item = doc.paths[`/api/mycelium${docPath(path)}`] ?? doc.paths[docPath(path)];
         const op = item?.[method];
-        if (!op || !op.tags?.includes(tag)) missing.push(`${tag}: ${route}`);
+        if (!op?.tags?.includes(tag)) missing.push(`${tag}: ${route}`);
       }
     }
     expect(missing).toEqual([]);
@@ -240,10 +240,15 @@ describe('Issue 15 group A: answers are shaped by their schema', () => {
 
   it('a savepoint diff lists changed tasks without their fencing token', async () => {
     const a = await registerAgent(t, 'shape-agent-3', 'shape3');
-    const hb = await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { status: 'busy', working_on: 'x' } });
+    const hb = await t.call('POST', '/agents/heartbeat', {
+      agentKey: a.key,
+      body: { status: 'busy', working_on: 'x' },
+    });
     expect(hb.status).toBe(200);
     // Savepoint times have second resolution: the task must change strictly after it.
-    await t.db.run("UPDATE agent_savepoints SET heartbeat_at = datetime('now', '-1 minute') WHERE agent_id = ?", [a.id]);
+    await t.db.run("UPDATE agent_savepoints SET heartbeat_at = datetime('now', '-1 minute') WHERE agent_id = ?", [
+      a.id,
+    ]);
     const task = await t.call('POST', '/tasks', { admin: true, body: { title: 'shape task', project_id: 'shape3' } });
     const claim = await t.call('POST', `/tasks/${task.body.id}/claim`, { agentKey: a.key });
     expect(claim.status).toBe(200);

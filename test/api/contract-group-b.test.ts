@@ -13,7 +13,15 @@ let t: Target;
 let a: { id: string; key: string };
 let doc: any;
 
-const PLUGINS = ['cost-tracker', 'daily-digest', 'error-monitor', 'fault-injection', 'guardrails', 'workflow-automations', 'workflows'];
+const PLUGINS = [
+  'cost-tracker',
+  'daily-digest',
+  'error-monitor',
+  'fault-injection',
+  'guardrails',
+  'workflow-automations',
+  'workflows',
+];
 
 beforeAll(async () => {
   t = await startTarget();
@@ -214,12 +222,13 @@ describe('plugin routes declare their input; the host validates it (issue 15)', 
   it('generates MCP tool inputSchemas from the route schemas (mcp-tools.json no longer restates them)', async () => {
     const tools = (await t.call('GET', '/plugins/mcp-tools', { agentKey: a.key })).body as any[];
     const check = tools.find((x) => x.name === 'mycelium_guardrails_check');
-    const route = doc.paths['/api/mycelium/plugins/guardrails/check'].post.requestBody.content['application/json'].schema;
+    const route =
+      doc.paths['/api/mycelium/plugins/guardrails/check'].post.requestBody.content['application/json'].schema;
     expect(check.inputSchema.properties).toEqual(route.properties);
     expect(check.inputSchema.properties.data).toMatchObject({ type: 'object' });
     const record = tools.find((x) => x.name === 'mycelium_cost_record');
-    const recordRoute = doc.paths['/api/mycelium/plugins/cost-tracker/record'].post.requestBody.content['application/json']
-      .schema;
+    const recordRoute =
+      doc.paths['/api/mycelium/plugins/cost-tracker/record'].post.requestBody.content['application/json'].schema;
     expect(record.inputSchema.properties).toEqual(recordRoute.properties);
     expect(Object.keys(record.inputSchema.properties)).toEqual(
       expect.arrayContaining(['input_tokens', 'output_tokens', 'model', 'task_id']),

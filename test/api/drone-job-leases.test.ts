@@ -40,7 +40,8 @@ const report = (key: string, id: number, body: Record<string, unknown>) =>
 const jobRow = (id: number) => t.db.get<Record<string, any>>('SELECT * FROM drone_jobs WHERE id = ?', [id]);
 const leaseRow = (id: number) =>
   t.db.get<Record<string, any>>('SELECT lease_token FROM drone_job_leases WHERE job_id = ?', [id]);
-const LOST = 'Lease on this drone job is no longer held (it was released or claimed again); claim it again before writing';
+const LOST =
+  'Lease on this drone job is no longer held (it was released or claimed again); claim it again before writing';
 /** Backdates a claim past its one-hour progress-renewed lease and lets the next maintenance pass run the sweep. */
 async function lapse(id: number) {
   await t.db.run(

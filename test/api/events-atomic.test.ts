@@ -69,7 +69,9 @@ describe('events commit with their writes (issue 17)', () => {
     expect(await count("SELECT COUNT(*) AS n FROM channels WHERE slug = 'ea-chan'")).toBe(0);
     const ch = await t.call('POST', '/channels', { admin: true, body: { name: 'EA', slug: 'ea-chan' } });
     expect(ch.status).toBe(200);
-    expect((await eventsOf('channel_created')).map((e) => JSON.parse(e.data))).toContainEqual({ channel_id: ch.body.id });
+    expect((await eventsOf('channel_created')).map((e) => JSON.parse(e.data))).toContainEqual({
+      channel_id: ch.body.id,
+    });
 
     const before = await count('SELECT COUNT(*) AS n FROM messages WHERE channel_id = ?', [ch.body.id]);
     await failing('channel_message', async () => {
@@ -118,7 +120,9 @@ describe('events commit with their writes (issue 17)', () => {
     expect(await count("SELECT COUNT(*) AS n FROM concepts WHERE name = 'ea-concept'")).toBe(0);
     const c = await t.call('POST', '/concepts', { admin: true, body: { name: 'ea-concept' } });
     expect(c.status).toBe(200);
-    expect((await eventsOf('concept_created')).map((e) => JSON.parse(e.data))).toContainEqual({ concept_id: c.body.id });
+    expect((await eventsOf('concept_created')).map((e) => JSON.parse(e.data))).toContainEqual({
+      concept_id: c.body.id,
+    });
 
     await failing('operator_created', async () => {
       const r = await t.call('POST', '/operators', { admin: true, body: { id: 'ea-op', display_name: 'EA Op' } });

@@ -31,11 +31,14 @@ function sdkClient(t: Target, opts: { apiKey: string; role?: 'agent' | 'admin'; 
     } catch {
       data = text;
     }
-    if (!res.ok) throw Object.assign(new Error((data && data.error) || text || `HTTP ${res.status}`), { status: res.status });
+    if (!res.ok) throw Object.assign(new Error(data?.error || text || `HTTP ${res.status}`), { status: res.status });
     return data;
   }
   return {
-    memorySearch(query: string, o?: { sourceTypes?: string[]; namespace?: string; projectId?: string; limit?: number; mode?: string }) {
+    memorySearch(
+      query: string,
+      o?: { sourceTypes?: string[]; namespace?: string; projectId?: string; limit?: number; mode?: string },
+    ) {
       const body: Record<string, unknown> = { query };
       if (o) {
         if (o.sourceTypes) body.source_types = o.sourceTypes;
@@ -46,7 +49,12 @@ function sdkClient(t: Target, opts: { apiKey: string; role?: 'agent' | 'admin'; 
       }
       return request('POST', '/memory/search', body);
     },
-    memoryIndex(sourceType: string, sourceId: unknown, contentText: string, o?: { namespace?: string; metadata?: object }) {
+    memoryIndex(
+      sourceType: string,
+      sourceId: unknown,
+      contentText: string,
+      o?: { namespace?: string; metadata?: object },
+    ) {
       const body: Record<string, unknown> = { source_type: sourceType, source_id: sourceId, content_text: contentText };
       if (o) {
         if (o.namespace) body.namespace = o.namespace;
@@ -118,7 +126,9 @@ describe('original SDK memory methods against our server (spec 06 §7.1)', () =>
     expect(plain.results[0].source_id).toBe('other');
     // Failed calls throw with the server's `error` sentence, as the SDK reports it.
     await expect(sdk.memorySearch('')).rejects.toThrow('query is required');
-    await expect(sdk.memoryIndex('doc', 'x', '')).rejects.toThrow('source_type, source_id, and content_text are required');
+    await expect(sdk.memoryIndex('doc', 'x', '')).rejects.toThrow(
+      'source_type, source_id, and content_text are required',
+    );
   });
 
   it('admin role (X-Admin-Key + X-Acting-As) indexes globally and searches everything', async () => {
@@ -130,7 +140,7 @@ describe('original SDK memory methods against our server (spec 06 §7.1)', () =>
     expect(found.results[0]).toMatchObject({ source_id: 'p1', project_id: '' });
   });
 
-  it('getAutoMemoryFacts with String()-ified filters returns the caller\'s facts', async () => {
+  it("getAutoMemoryFacts with String()-ified filters returns the caller's facts", async () => {
     ai.chatReply = JSON.stringify({
       facts: [
         { category: 'decision', fact_text: 'Releases are tagged from the main branch', confidence: 0.9 },
@@ -141,7 +151,14 @@ describe('original SDK memory methods against our server (spec 06 §7.1)', () =>
     expect((await sdk.extract('release process notes from the retro')).facts_extracted).toBe(2);
     const all = await sdk.getAutoMemoryFacts();
     expect(all).toHaveLength(2);
-    const filtered = await sdk.getAutoMemoryFacts({ category: 'decision', min_confidence: 0.5, limit: 10, agent_id: 'someone-else' });
-    expect(filtered).toEqual([expect.objectContaining({ agent_id: 'sdk-agent', category: 'decision', confidence: 0.9 })]);
+    const filtered = await sdk.getAutoMemoryFacts({
+      category: 'decision',
+      min_confidence: 0.5,
+      limit: 10,
+      agent_id: 'someone-else',
+    });
+    expect(filtered).toEqual([
+      expect.objectContaining({ agent_id: 'sdk-agent', category: 'decision', confidence: 0.9 }),
+    ]);
   });
 });

@@ -86,8 +86,16 @@ describe('auto-memory with an OpenAI-compatible chat provider, mirrored into sem
     expect(r.status).toBe(200);
     expect(r.body.facts_extracted).toBe(2);
     expect(r.body.facts).toEqual([
-      expect.objectContaining({ category: 'convention', fact_text: 'All database timestamps are stored in UTC', confidence: 0.9 }),
-      expect.objectContaining({ category: 'general', fact_text: 'The staging cluster is called ostrich-stage', confidence: 0.8 }),
+      expect.objectContaining({
+        category: 'convention',
+        fact_text: 'All database timestamps are stored in UTC',
+        confidence: 0.9,
+      }),
+      expect.objectContaining({
+        category: 'general',
+        fact_text: 'The staging cluster is called ostrich-stage',
+        confidence: 0.8,
+      }),
     ]);
     const call = ai.requests.filter((q) => q.path === '/v1/chat/completions').at(-1)!;
     expect(call.headers.authorization).toBe('Bearer sk-llm-secret-key');
@@ -97,11 +105,17 @@ describe('auto-memory with an OpenAI-compatible chat provider, mirrored into sem
     // Mirrored: the project's agents find the fact by search; the other project does not.
     const s = await t.call('POST', '/memory/search', { agentKey: a.key, body: { query: 'ostrich staging cluster' } });
     expect(s.body.results[0]).toMatchObject({ source_type: 'memory', project_id: 'proj-x', namespace: 'auto-memory' });
-    const other = await t.call('POST', '/memory/search', { agentKey: b.key, body: { query: 'ostrich staging cluster' } });
+    const other = await t.call('POST', '/memory/search', {
+      agentKey: b.key,
+      body: { query: 'ostrich staging cluster' },
+    });
     expect(other.body.results.filter((x: { source_type: string }) => x.source_type === 'memory')).toHaveLength(0);
     // The same fact again reinforces instead of duplicating.
     ai.chatReply = factsReply([{ category: 'convention', fact_text: 'All database timestamps are stored in UTC.' }]);
-    const again = await t.call('POST', '/auto-memory/extract', { agentKey: a.key, body: { text: 'UTC timestamps again' } });
+    const again = await t.call('POST', '/auto-memory/extract', {
+      agentKey: a.key,
+      body: { text: 'UTC timestamps again' },
+    });
     expect(again.body.facts_extracted).toBe(0);
     const facts = await t.call('GET', '/auto-memory/facts', { agentKey: a.key });
     expect(facts.body).toHaveLength(2);
@@ -130,7 +144,10 @@ describe('auto-memory with an OpenAI-compatible chat provider, mirrored into sem
     ai.chatReply = factsReply([{ category: 'architecture', fact_text: 'The metrics exporter listens on port 9464' }]);
     ai.delayMs = 1500;
     const started = Date.now();
-    const res = await t.call('PUT', `/messages/${req.body.id}/resolve`, { agentKey: a.key, body: { response: 'Port 9464.' } });
+    const res = await t.call('PUT', `/messages/${req.body.id}/resolve`, {
+      agentKey: a.key,
+      body: { response: 'Port 9464.' },
+    });
     const took = Date.now() - started;
     ai.delayMs = 0;
     expect(res.status).toBe(200);
@@ -140,7 +157,11 @@ describe('auto-memory with an OpenAI-compatible chat provider, mirrored into sem
       return f.body[0];
     });
     // Learnt from a direct message: private to the agent, in semantic-memory too.
-    expect(fact).toMatchObject({ fact_text: 'The metrics exporter listens on port 9464', private: true, source_id: `message:${req.body.id}` });
+    expect(fact).toMatchObject({
+      fact_text: 'The metrics exporter listens on port 9464',
+      private: true,
+      source_id: `message:${req.body.id}`,
+    });
     const prompt = ai.requests.filter((q) => q.path === '/v1/chat/completions').at(-1)!.body.messages[1].content;
     expect(prompt).toContain('Which port does the metrics exporter listen on?');
     expect(prompt).toContain('Port 9464.');
@@ -150,7 +171,10 @@ describe('auto-memory with an OpenAI-compatible chat provider, mirrored into sem
       agentKey: b.key,
       body: { to_agent: a.id, content: 'What is the name of the release train this quarter?', msg_type: 'request' },
     });
-    const res2 = await t.call('PUT', `/messages/${req2.body.id}/resolve`, { agentKey: a.key, body: { response: 'Kestrel.' } });
+    const res2 = await t.call('PUT', `/messages/${req2.body.id}/resolve`, {
+      agentKey: a.key,
+      body: { response: 'Kestrel.' },
+    });
     expect(res2.status).toBe(200);
     const pdb = amDb(t);
     const err = await eventually(() =>
@@ -167,7 +191,10 @@ describe('auto-memory with an OpenAI-compatible chat provider, mirrored into sem
     expect(stats.body.extraction_errors).toMatchObject({ total: 1, last_error: { source: 'request_resolved' } });
     // A provider failure on the route is a 502 naming it, logged as well.
     ai.failWith = 500;
-    const direct = await t.call('POST', '/auto-memory/extract', { agentKey: a.key, body: { text: 'something long enough' } });
+    const direct = await t.call('POST', '/auto-memory/extract', {
+      agentKey: a.key,
+      body: { text: 'something long enough' },
+    });
     ai.failWith = null;
     expect(direct.status).toBe(502);
     expect(direct.body.error).toMatch(/^Extraction failed: openai answered 500/);
@@ -179,7 +206,10 @@ describe('auto-memory with an OpenAI-compatible chat provider, mirrored into sem
       { category: 'decision', fact_text: 'Deployments are scheduled for Tuesday' },
       { category: 'pattern', fact_text: 'Flaky tests are quarantined within a day' },
     ]);
-    const ex = await t.call('POST', '/auto-memory/extract', { agentKey: a.key, body: { text: 'deploy notes and test notes' } });
+    const ex = await t.call('POST', '/auto-memory/extract', {
+      agentKey: a.key,
+      body: { text: 'deploy notes and test notes' },
+    });
     expect(ex.body.facts_extracted).toBe(3);
     const [keep, dup] = ex.body.facts;
     ai.chatReply = JSON.stringify({
@@ -190,7 +220,11 @@ describe('auto-memory with an OpenAI-compatible chat provider, mirrored into sem
     const c = await t.call('POST', '/auto-memory/consolidate', { admin: true });
     expect(c.status).toBe(200);
     expect(c.body.result).toMatchObject({ facts_merged: 1, facts_superseded: 1, insights_added: 1 });
-    const facts = (await t.call('GET', '/auto-memory/facts?limit=100', { agentKey: a.key })).body as { id: number; fact_text: string; confidence: number }[];
+    const facts = (await t.call('GET', '/auto-memory/facts?limit=100', { agentKey: a.key })).body as {
+      id: number;
+      fact_text: string;
+      confidence: number;
+    }[];
     expect(facts.map((f) => f.id)).not.toContain(dup.id);
     expect(facts.find((f) => f.id === keep.id)?.confidence).toBe(0.97);
     expect(facts.map((f) => f.fact_text)).toContain('The team prefers a fixed weekly release rhythm');
@@ -215,7 +249,10 @@ describe('auto-memory with an OpenAI-compatible chat provider, mirrored into sem
     const ex = await t.call('POST', '/auto-memory/extract', { agentKey: b.key, body: { text: 'old notes' } });
     const [insight, convention, weak] = ex.body.facts;
     const pdb = amDb(t);
-    await pdb.run("UPDATE am_facts SET created_at = datetime('now', '-20 days') WHERE id IN (?, ?)", [insight.id, convention.id]);
+    await pdb.run("UPDATE am_facts SET created_at = datetime('now', '-20 days') WHERE id IN (?, ?)", [
+      insight.id,
+      convention.id,
+    ]);
     await pdb.run(
       "UPDATE am_facts SET confidence = 0.1, created_at = datetime('now', '-20 days'), updated_at = datetime('now', '-10 days') WHERE id = ?",
       [weak.id],
@@ -268,7 +305,10 @@ describe('auto-memory with the Anthropic messages API', () => {
 
   it('sends x-api-key and anthropic-version and reads the text content blocks', async () => {
     ai.chatReply = factsReply([{ category: 'preference', fact_text: 'The operator prefers short status reports' }]);
-    const r = await t.call('POST', '/auto-memory/extract', { agentKey: a.key, body: { text: 'keep reports short please' } });
+    const r = await t.call('POST', '/auto-memory/extract', {
+      agentKey: a.key,
+      body: { text: 'keep reports short please' },
+    });
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ facts_extracted: 1, provider: 'anthropic' });
     const call = ai.requests.find((q) => q.path === '/anthropic/v1/messages')!;

@@ -71,7 +71,8 @@ async function waitFor<T>(fn: () => Promise<T | undefined | null | false>, ms = 
   }
 }
 
-const storedEvents = async () => (await t.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM events WHERE type LIKE ?', ['github_%']))!.n;
+const storedEvents = async () =>
+  (await t.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM events WHERE type LIKE ?', ['github_%']))!.n;
 
 describe('github-sync webhook verification (W15)', () => {
   it('without a configured secret nothing is accepted', async () => {
@@ -122,7 +123,9 @@ describe('github-sync issues and pull requests (spec 06 §5.10)', () => {
     });
     expect(bug.description).toContain(`Source: https://github.com/${REPO}/issues/7`);
     const links = (await t.call('GET', `/github/links?repo=${REPO}`, { admin: true })).body;
-    expect(links).toEqual([expect.objectContaining({ github_type: 'issue', github_number: 7, mycelium_type: 'bug', mycelium_id: bug.id })]);
+    expect(links).toEqual([
+      expect.objectContaining({ github_type: 'issue', github_number: 7, mycelium_type: 'bug', mycelium_id: bug.id }),
+    ]);
     expect(await t.db.get("SELECT data FROM events WHERE type = 'github_issue_synced'")).toMatchObject({
       data: JSON.stringify({ repo: REPO, number: 7, bug_id: bug.id, title: 'Widget 7 breaks' }),
     });
@@ -134,18 +137,27 @@ describe('github-sync issues and pull requests (spec 06 §5.10)', () => {
     expect(other.body).toMatchObject({ ok: true, duplicate_issue: true });
     expect((await t.db.all("SELECT id FROM bugs WHERE title = '[GH] Widget 7 breaks'")).length).toBe(1);
     const ev = await t.call('GET', `/github/events/${r.body.event_id}`, { admin: true });
-    expect(ev.body).toMatchObject({ event_type: 'issues', action: 'opened', repo: REPO, processed: 1, delivery_id: delivery });
+    expect(ev.body).toMatchObject({
+      event_type: 'issues',
+      action: 'opened',
+      repo: REPO,
+      processed: 1,
+      delivery_id: delivery,
+    });
     expect(ev.body.payload.issue.number).toBe(7);
   });
 
   it('closing, reopening and abandoning the issue moves the linked bug (ours)', async () => {
-    const bugId = (await t.db.get<{ mycelium_id: number }>(
-      "SELECT mycelium_id FROM github_links WHERE github_number = 7", [],
-    ).catch(() => undefined))?.mycelium_id;
+    const bugId = (
+      await t.db
+        .get<{ mycelium_id: number }>('SELECT mycelium_id FROM github_links WHERE github_number = 7', [])
+        .catch(() => undefined)
+    )?.mycelium_id;
     // The link lives in the plugin's own database, not the core one.
     expect(bugId).toBeUndefined();
     const link = (await t.call('GET', `/github/links?repo=${REPO}&github_type=issue`, { admin: true })).body[0];
-    const status = async () => (await t.db.get<{ status: string }>('SELECT status FROM bugs WHERE id = ?', [link.mycelium_id]))!.status;
+    const status = async () =>
+      (await t.db.get<{ status: string }>('SELECT status FROM bugs WHERE id = ?', [link.mycelium_id]))!.status;
     const closed = await deliver('issues', issue(7, 'closed', { state_reason: 'completed' }));
     expect(closed.body.synced).toEqual([{ mycelium_type: 'bug', mycelium_id: link.mycelium_id, status: 'fixed' }]);
     expect(await status()).toBe('fixed');
@@ -158,17 +170,33 @@ describe('github-sync issues and pull requests (spec 06 §5.10)', () => {
   });
 
   it('PR opened alerts operators; a PR linked to a task finishes it when merged', async () => {
-    const task = await t.call('POST', '/tasks', { admin: true, body: { title: 'Ship widgets', project_id: 'mycelium' } });
+    const task = await t.call('POST', '/tasks', {
+      admin: true,
+      body: { title: 'Ship widgets', project_id: 'mycelium' },
+    });
     expect(task.status).toBe(200);
     const link = await t.call('POST', '/github/links', {
       admin: true,
-      body: { github_repo: REPO, github_number: 12, github_type: 'pr', mycelium_type: 'task', mycelium_id: task.body.id },
+      body: {
+        github_repo: REPO,
+        github_number: 12,
+        github_type: 'pr',
+        mycelium_type: 'task',
+        mycelium_id: task.body.id,
+      },
     });
     expect(link.body).toEqual({ ok: true, link_id: expect.any(Number) });
     const pr = (action: string, merged = false) => ({
       action,
       number: 12,
-      pull_request: { number: 12, title: 'Fix widgets', html_url: `https://github.com/${REPO}/pull/12`, merged, user: { login: 'dev' }, body: 'fixes' },
+      pull_request: {
+        number: 12,
+        title: 'Fix widgets',
+        html_url: `https://github.com/${REPO}/pull/12`,
+        merged,
+        user: { login: 'dev' },
+        body: 'fixes',
+      },
       repository,
     });
     expect((await deliver('pull_request', pr('opened'))).status).toBe(200);
@@ -180,17 +208,40 @@ describe('github-sync issues and pull requests (spec 06 §5.10)', () => {
     expect(merged.body.synced).toEqual([{ mycelium_type: 'task', mycelium_id: task.body.id, status: 'done' }]);
     expect((await t.db.get<any>('SELECT status FROM tasks WHERE id = ?', [task.body.id])).status).toBe('done');
     const ev = await t.db.get<any>("SELECT data FROM events WHERE type = 'github_pr_merged'");
-    expect(JSON.parse(ev.data)).toMatchObject({ repo: REPO, number: 12, title: 'Fix widgets', link: { mycelium_id: task.body.id } });
+    expect(JSON.parse(ev.data)).toMatchObject({
+      repo: REPO,
+      number: 12,
+      title: 'Fix widgets',
+      link: { mycelium_id: task.body.id },
+    });
 
     const widget = (await t.call('GET', '/github/widgets/pr-status', { admin: true })).body;
     expect(widget).toMatchObject({ open_prs: 0, recent_merges: [{ repo: REPO, number: 12, state: 'closed' }] });
   });
 
   it('push, comments and failed CI become events; CI failures alert operators; stats count them', async () => {
-    await deliver('push', { ref: 'refs/heads/main', commits: [{ id: 'a' }, { id: 'b' }], head_commit: { id: 'b', message: 'wip' }, repository });
-    await deliver('issue_comment', { action: 'created', issue: { number: 7 }, comment: { body: 'x'.repeat(900), user: { login: 'eve' } }, repository });
-    await deliver('workflow_run', { action: 'completed', workflow_run: { name: 'CI', conclusion: 'failure', head_branch: 'main', html_url: 'https://github.com/x' }, repository });
-    await deliver('check_suite', { action: 'completed', check_suite: { conclusion: 'success', head_branch: 'main' }, repository });
+    await deliver('push', {
+      ref: 'refs/heads/main',
+      commits: [{ id: 'a' }, { id: 'b' }],
+      head_commit: { id: 'b', message: 'wip' },
+      repository,
+    });
+    await deliver('issue_comment', {
+      action: 'created',
+      issue: { number: 7 },
+      comment: { body: 'x'.repeat(900), user: { login: 'eve' } },
+      repository,
+    });
+    await deliver('workflow_run', {
+      action: 'completed',
+      workflow_run: { name: 'CI', conclusion: 'failure', head_branch: 'main', html_url: 'https://github.com/x' },
+      repository,
+    });
+    await deliver('check_suite', {
+      action: 'completed',
+      check_suite: { conclusion: 'success', head_branch: 'main' },
+      repository,
+    });
     const push = JSON.parse((await t.db.get<any>("SELECT data FROM events WHERE type = 'github_push'")).data);
     expect(push).toEqual({ repo: REPO, branch: 'main', commit_count: 2, head_commit: { id: 'b', message: 'wip' } });
     const comment = JSON.parse((await t.db.get<any>("SELECT data FROM events WHERE type = 'github_comment'")).data);
@@ -198,7 +249,9 @@ describe('github-sync issues and pull requests (spec 06 §5.10)', () => {
     expect(comment.user).toBe('eve');
     expect(await t.db.get("SELECT id FROM events WHERE type = 'github_workflow_failed'")).toBeTruthy();
     expect(await t.db.get("SELECT id FROM events WHERE type = 'github_ci_failed'")).toBeUndefined();
-    expect(await t.db.get<any>("SELECT priority FROM operator_inbox WHERE type = 'github_ci'")).toEqual({ priority: 'urgent' });
+    expect(await t.db.get<any>("SELECT priority FROM operator_inbox WHERE type = 'github_ci'")).toEqual({
+      priority: 'urgent',
+    });
     const ci = (await t.call('GET', '/github/widgets/ci-status', { admin: true })).body;
     expect(ci.latest_fail).toMatchObject({ type: 'workflow_run', name: 'CI', branch: 'main' });
     expect(ci.latest_pass).toMatchObject({ type: 'check_suite', conclusion: 'success' });
@@ -214,17 +267,24 @@ describe('github-sync issues and pull requests (spec 06 §5.10)', () => {
 
   it('POST /links validates, refuses duplicates with 409 and another project for agents; DELETE unlinks', async () => {
     const bad = async (body: unknown) => (await t.call('POST', '/github/links', { admin: true, body })).body.error;
-    expect(await bad({ github_repo: REPO })).toBe('Required: github_repo, github_number, github_type, mycelium_type, mycelium_id');
+    expect(await bad({ github_repo: REPO })).toBe(
+      'Required: github_repo, github_number, github_type, mycelium_type, mycelium_id',
+    );
     const base = { github_repo: REPO, github_number: 3, github_type: 'issue', mycelium_type: 'bug', mycelium_id: 1 };
     expect(await bad({ ...base, github_type: 'commit' })).toBe('github_type must be pr, issue, or check');
     expect(await bad({ ...base, mycelium_type: 'plan' })).toBe('mycelium_type must be task or bug');
     expect(await bad({ ...base, github_number: '3x' })).toBe('github_number must be a positive integer');
     expect(await bad({ ...base, github_repo: { a: 1 } })).toBe('github_repo must be owner/name');
-    expect((await t.call('POST', '/github/links', { admin: true, body: { ...base, mycelium_id: 424242 } })).status).toBe(404);
+    expect(
+      (await t.call('POST', '/github/links', { admin: true, body: { ...base, mycelium_id: 424242 } })).status,
+    ).toBe(404);
 
     const dup = await t.call('POST', '/github/links', { admin: true, body: { ...base, github_number: 7 } });
     expect(dup.status).toBe(409);
-    expect(dup.body).toMatchObject({ error: 'Link already exists', existing: { github_number: 7, github_type: 'issue' } });
+    expect(dup.body).toMatchObject({
+      error: 'Link already exists',
+      existing: { github_number: 7, github_type: 'issue' },
+    });
 
     const other = await t.call('POST', '/tasks', { admin: true, body: { title: 'Theirs', project_id: 'elsewhere' } });
     const agent = await registerAgent(t, 'gh-agent', 'mine');
@@ -236,11 +296,18 @@ describe('github-sync issues and pull requests (spec 06 §5.10)', () => {
     const anon = await t.call('GET', '/github/links');
     expect(anon.status).toBe(401);
 
-    const made = await t.call('POST', '/github/links', { admin: true, body: { ...base, github_number: 99, mycelium_type: 'task', mycelium_id: other.body.id } });
+    const made = await t.call('POST', '/github/links', {
+      admin: true,
+      body: { ...base, github_number: 99, mycelium_type: 'task', mycelium_id: other.body.id },
+    });
     expect((await t.call('DELETE', `/github/links/${made.body.link_id}`, { agentKey: agent.key })).status).toBe(403);
     expect((await t.call('DELETE', `/github/links/${made.body.link_id}`, { admin: true })).body).toEqual({ ok: true });
     expect((await t.call('DELETE', `/github/links/${made.body.link_id}`, { admin: true })).body).toEqual({ ok: true });
-    expect((await t.call('GET', '/github/links?github_type=issue&repo=octo/widgets', { admin: true })).body.map((l: any) => l.github_number)).toEqual([7]);
+    expect(
+      (await t.call('GET', '/github/links?github_type=issue&repo=octo/widgets', { admin: true })).body.map(
+        (l: any) => l.github_number,
+      ),
+    ).toEqual([7]);
   });
 
   it('the core GitHub proxy keeps /github/prs under the shared /github prefix', async () => {
@@ -273,14 +340,21 @@ describe('github-sync outbound (through the SSRF-guarded fetch)', () => {
     expect(req.headers.accept).toBe('application/vnd.github+json');
     expect(JSON.parse(req.body).body).toContain(`bug #${opened.body.bug_id} is now **fixed**`);
     const ev = await waitFor(() => t.db.get<any>("SELECT data FROM events WHERE type = 'github_sync_outbound'"));
-    expect(JSON.parse(ev.data)).toMatchObject({ repo: REPO, number: 21, mycelium_type: 'bug', status: 'fixed', commented: true });
+    expect(JSON.parse(ev.data)).toMatchObject({
+      repo: REPO,
+      number: 21,
+      mycelium_type: 'bug',
+      status: 'fixed',
+      commented: true,
+    });
     expect(github.requests).toHaveLength(1);
   });
 
   it('a GitHub API URL on a private address is refused by the SSRF guard (nothing sent)', async () => {
     await t.call('PUT', '/plugins/github-sync/config', { admin: true, body: { api_url: 'http://10.0.0.1:9' } });
     const n = github.requests.length;
-    const hookErrors = async () => (await t.call('GET', '/plugins/github-sync', { admin: true })).body.errors.hook_errors;
+    const hookErrors = async () =>
+      (await t.call('GET', '/plugins/github-sync', { admin: true })).body.errors.hook_errors;
     const before = await hookErrors();
     const opened = await deliver('issues', issue(22, 'opened'));
     await t.call('PUT', `/bugs/${opened.body.bug_id}`, { admin: true, body: { status: 'fixed' } });

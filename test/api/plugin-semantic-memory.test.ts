@@ -34,15 +34,31 @@ describe('semantic-memory without an embeddings provider (spec 06 §5.4)', () =>
   it('indexes and finds by keyword, saying mode "keyword"', async () => {
     const r = await t.call('POST', '/memory/index', {
       agentKey: a.key,
-      body: { source_type: 'note', source_id: 'n1', content_text: 'The deploy pipeline uses blue-green switching on Fridays' },
+      body: {
+        source_type: 'note',
+        source_id: 'n1',
+        content_text: 'The deploy pipeline uses blue-green switching on Fridays',
+      },
     });
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ ok: true, source_type: 'note', source_id: 'n1', project_id: 'proj-a', chunks: 1, embedded: 0 });
+    expect(r.body).toMatchObject({
+      ok: true,
+      source_type: 'note',
+      source_id: 'n1',
+      project_id: 'proj-a',
+      chunks: 1,
+      embedded: 0,
+    });
     const s = await t.call('POST', '/memory/search', { agentKey: a.key, body: { query: 'deploy switching' } });
     expect(s.status).toBe(200);
     expect(s.body.mode).toBe('keyword');
     expect(s.body.count).toBe(1);
-    expect(s.body.results[0]).toMatchObject({ source_type: 'note', source_id: 'n1', project_id: 'proj-a', chunk_index: 0 });
+    expect(s.body.results[0]).toMatchObject({
+      source_type: 'note',
+      source_id: 'n1',
+      project_id: 'proj-a',
+      chunk_index: 0,
+    });
     expect(s.body.results[0].score).toBeGreaterThan(0);
     // The plugin path works too, and a hybrid request without a provider degrades to keyword.
     const s2 = await t.call('POST', '/plugins/semantic-memory/search', {
@@ -52,7 +68,7 @@ describe('semantic-memory without an embeddings provider (spec 06 §5.4)', () =>
     expect(s2.body).toMatchObject({ mode: 'keyword', count: 1 });
   });
 
-  it('W18: an agent never finds another project\'s text, and cannot ask for it', async () => {
+  it("W18: an agent never finds another project's text, and cannot ask for it", async () => {
     await t.call('POST', '/memory/index', {
       agentKey: a.key,
       body: { source_type: 'note', source_id: 'secret', content_text: 'zanzibar launch codes are kept in the vault' },
@@ -81,7 +97,12 @@ describe('semantic-memory without an embeddings provider (spec 06 §5.4)', () =>
     const a2 = await registerAgent(t, 'mem-a2', 'proj-a');
     await t.call('POST', '/memory/index', {
       agentKey: a.key,
-      body: { source_type: 'scratch', source_id: 's1', content_text: 'my personal quokka reminder', visibility: 'private' },
+      body: {
+        source_type: 'scratch',
+        source_id: 's1',
+        content_text: 'my personal quokka reminder',
+        visibility: 'private',
+      },
     });
     const mine = await t.call('POST', '/memory/search', { agentKey: a.key, body: { query: 'quokka' } });
     expect(mine.body.results[0]).toMatchObject({ source_id: 's1', visibility: 'private' });
@@ -98,7 +119,10 @@ describe('semantic-memory without an embeddings provider (spec 06 §5.4)', () =>
 
   it('re-indexing replaces the old text; delete removes chunks and full-text rows', async () => {
     const idx = (text: string) =>
-      t.call('POST', '/memory/index', { agentKey: a.key, body: { source_type: 'doc', source_id: 'd1', content_text: text } });
+      t.call('POST', '/memory/index', {
+        agentKey: a.key,
+        body: { source_type: 'doc', source_id: 'd1', content_text: text },
+      });
     await idx('original wording about pelicans');
     await idx('revised wording about flamingos');
     const old = await t.call('POST', '/memory/search', { agentKey: a.key, body: { query: 'pelicans' } });
@@ -118,8 +142,14 @@ describe('semantic-memory without an embeddings provider (spec 06 §5.4)', () =>
   });
 
   it('chunks long documents and answers with the best chunk once per document', async () => {
-    const para = (word: string, n: number) => `${Array.from({ length: n }, (_, i) => `${word}${i % 7} filler text`).join(' ')}.`;
-    const text = [para('alpha', 60), para('beta', 60), 'The capybara protocol is described here.', para('gamma', 60)].join('\n\n');
+    const para = (word: string, n: number) =>
+      `${Array.from({ length: n }, (_, i) => `${word}${i % 7} filler text`).join(' ')}.`;
+    const text = [
+      para('alpha', 60),
+      para('beta', 60),
+      'The capybara protocol is described here.',
+      para('gamma', 60),
+    ].join('\n\n');
     const r = await t.call('POST', '/memory/index', {
       agentKey: a.key,
       body: { source_type: 'doc', source_id: 'long', content_text: text },
@@ -139,14 +169,22 @@ describe('semantic-memory without an embeddings provider (spec 06 §5.4)', () =>
   it('indexes tasks as they are created, in their project only', async () => {
     const task = await t.call('POST', '/tasks', {
       agentKey: a.key,
-      body: { title: 'Migrate the walrus service', description: 'Move walrus to the new cluster', project_id: 'proj-a' },
+      body: {
+        title: 'Migrate the walrus service',
+        description: 'Move walrus to the new cluster',
+        project_id: 'proj-a',
+      },
     });
     expect(task.status).toBe(200);
     const found = await eventually(async () => {
       const s = await t.call('POST', '/memory/search', { agentKey: a.key, body: { query: 'walrus cluster' } });
       return s.body.count > 0 ? s.body : null;
     });
-    expect(found?.results[0]).toMatchObject({ source_type: 'task', source_id: String(task.body.id), project_id: 'proj-a' });
+    expect(found?.results[0]).toMatchObject({
+      source_type: 'task',
+      source_id: String(task.body.id),
+      project_id: 'proj-a',
+    });
     const other = await t.call('POST', '/memory/search', { agentKey: b.key, body: { query: 'walrus' } });
     expect(other.body.count).toBe(0);
     // Platform content cannot be overwritten by an agent.
@@ -171,7 +209,10 @@ describe('semantic-memory without an embeddings provider (spec 06 §5.4)', () =>
       expect(r.status, JSON.stringify(body)).toBe(400);
       expect(r.body.error).toContain(msg);
     }
-    const bad = await t.call('POST', '/memory/index', { agentKey: a.key, body: { source_type: 'note', source_id: 'z' } });
+    const bad = await t.call('POST', '/memory/index', {
+      agentKey: a.key,
+      body: { source_type: 'note', source_id: 'z' },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toBe('source_type, source_id, and content_text are required');
     const bulk = await t.call('POST', '/memory/index/bulk', {
@@ -224,7 +265,9 @@ describe('semantic-memory with an OpenAI-compatible embeddings provider (hybrid)
     });
     a = await registerAgent(t, 'vec-a', 'proj-a');
     b = await registerAgent(t, 'vec-b', 'proj-b');
-    expect((await t.call('PUT', '/plugins/semantic-memory/enable', { admin: true })).body).toMatchObject({ loaded: true });
+    expect((await t.call('PUT', '/plugins/semantic-memory/enable', { admin: true })).body).toMatchObject({
+      loaded: true,
+    });
   });
   afterAll(async () => {
     await t.close();
@@ -266,7 +309,10 @@ describe('semantic-memory with an OpenAI-compatible embeddings provider (hybrid)
       agentKey: a.key,
       body: { source_type: 'note', source_id: 'v2', content_text: 'confidential merger with acme corporation' },
     });
-    const s = await t.call('POST', '/memory/search', { agentKey: b.key, body: { query: 'confidential merger acme corporation' } });
+    const s = await t.call('POST', '/memory/search', {
+      agentKey: b.key,
+      body: { query: 'confidential merger acme corporation' },
+    });
     expect(s.body.mode).toBe('hybrid');
     expect(s.body.results.map((x: { source_id: string }) => x.source_id)).not.toContain('v2');
     expect(JSON.stringify(s.body.results)).not.toContain('merger');
@@ -274,7 +320,11 @@ describe('semantic-memory with an OpenAI-compatible embeddings provider (hybrid)
 
   it('SEC-39: the config never shows the embeddings key', async () => {
     const cfg = await t.call('GET', '/memory/config', { admin: true });
-    expect(cfg.body).toMatchObject({ embedding_provider: 'openai-compatible', embedding_model: 'fake-embed-1', mode: 'hybrid' });
+    expect(cfg.body).toMatchObject({
+      embedding_provider: 'openai-compatible',
+      embedding_model: 'fake-embed-1',
+      mode: 'hybrid',
+    });
     expect(cfg.text).not.toContain('sk-test-embeddings-key');
   });
 
@@ -306,13 +356,18 @@ describe('semantic-memory with an OpenAI-compatible embeddings provider (hybrid)
       agentKey: a.key,
       body: { data: 'How to restart the payment gateway safely' },
     });
-    await t.call('PUT', '/context/keys/proj-a/lunch', { agentKey: a.key, body: { data: 'Team lunch menu for friday' } });
+    await t.call('PUT', '/context/keys/proj-a/lunch', {
+      agentKey: a.key,
+      body: { data: 'Team lunch menu for friday' },
+    });
     await t.call('POST', '/tasks', {
       admin: true,
       body: { title: 'Restart payment gateway', project_id: 'proj-a', assignee: a.id },
     });
     const pdb = pluginDb(t);
-    await eventually(() => pdb.get("SELECT 1 FROM sm_chunks WHERE source_id = 'proj-a:lunch' AND embedding_model IS NOT NULL"));
+    await eventually(() =>
+      pdb.get("SELECT 1 FROM sm_chunks WHERE source_id = 'proj-a:lunch' AND embedding_model IS NOT NULL"),
+    );
     await pdb.close();
     const r = await t.call('GET', `/boot/${a.id}?smart=true`, { agentKey: a.key });
     expect(r.status).toBe(200);
@@ -340,7 +395,9 @@ describe('semantic-memory provider calls go through the SSRF guard', () => {
     // A provider on loopback without MEMORY_PROVIDER_ALLOW_PRIVATE: the guard must refuse it.
     t = await startTarget({ env: { MEMORY_EMBEDDINGS_URL: `${ai.url}/v1` } });
     a = await registerAgent(t, 'ssrf-a', 'proj-s');
-    expect((await t.call('PUT', '/plugins/semantic-memory/enable', { admin: true })).body).toMatchObject({ loaded: true });
+    expect((await t.call('PUT', '/plugins/semantic-memory/enable', { admin: true })).body).toMatchObject({
+      loaded: true,
+    });
   });
   afterAll(async () => {
     await t.close();

@@ -317,9 +317,10 @@ describe('issue 17 identity rule: a write without a fencing token is accepted fr
     expect(edit.status).toBe(409);
     expect(await taskRow(id)).toMatchObject({ status: 'in_progress', assignee: ann.id, title: 'guarded task' });
     expect(
-      await t.db.get("SELECT COUNT(*) AS n FROM events WHERE type = 'task_done' AND json_extract(data, '$.task_id') = ?", [
-        id,
-      ]),
+      await t.db.get(
+        "SELECT COUNT(*) AS n FROM events WHERE type = 'task_done' AND json_extract(data, '$.task_id') = ?",
+        [id],
+      ),
     ).toEqual({ n: 0 });
     // Humans may still edit held work; the holder finishes it without a token (the original SDK).
     expect((await t.call('PUT', `/tasks/${id}`, { token: op.token, body: { description: 'note' } })).status).toBe(200);

@@ -84,7 +84,10 @@ describe('hot agent calls are bounded by indexes (issue 11)', () => {
       await t.call('POST', '/tasks', { admin: true, body: { title: `t${i}`, project_id: 'plan-proj' } });
     await t.call('POST', '/tasks', { admin: true, body: { title: 'held', project_id: 'plan-proj', assignee: a.id } });
     await t.call('POST', '/messages', { agentKey: b.key, body: { to_agent: a.id, content: 'hello' } });
-    await t.call('POST', '/messages', { agentKey: b.key, body: { to_agent: a.id, content: 'q?', msg_type: 'request' } });
+    await t.call('POST', '/messages', {
+      agentKey: b.key,
+      body: { to_agent: a.id, content: 'q?', msg_type: 'request' },
+    });
     await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'x', state_snapshot: { s: 1 } } });
 
     recording = true;

@@ -49,12 +49,16 @@ describe('memory plugins on Node: own databases and start-up lines', () => {
     expect(sm).toContain('routes /api/mycelium/plugins/semantic-memory/ (alias /api/mycelium/memory/)');
     expect(sm).toContain('own database, migrations applied 001_init');
     expect(sm).toContain('MCP tools 3 (mycelium_memory_search, mycelium_memory_index, mycelium_memory_stats)');
-    expect(sm).toContain('event hooks: task_created, task_done, task_deleted, plan_created, context_key_updated, context_key_deleted');
+    expect(sm).toContain(
+      'event hooks: task_created, task_done, task_deleted, plan_created, context_key_updated, context_key_deleted',
+    );
     expect(lines).toContain(
       'info [semantic-memory] keyword-only search (FTS5 BM25): MEMORY_EMBEDDINGS_URL is not set, answers say mode "keyword"',
     );
     const am = lines.find((l) => l.startsWith('info [plugins] Loaded auto-memory v'));
-    expect(am).toContain('MCP tools 3 (mycelium_auto_memory_facts, mycelium_auto_memory_extract, mycelium_auto_memory_stats)');
+    expect(am).toContain(
+      'MCP tools 3 (mycelium_auto_memory_facts, mycelium_auto_memory_extract, mycelium_auto_memory_stats)',
+    );
     expect(am).toContain('jobs: consolidate');
     expect(lines.some((l) => l.startsWith('info [auto-memory] no LLM provider'))).toBe(true);
     for (const f of ['semantic-memory.db', 'auto-memory.db'])
@@ -77,7 +81,9 @@ describe('memory plugins on Node: own databases and start-up lines', () => {
     expect(lines).toContain(
       `info [semantic-memory] hybrid search: FTS5 BM25 + libSQL vector index, embeddings nomic-embed-text via ${ai.hostPort}`,
     );
-    expect(lines.some((l) => l.startsWith(`info [auto-memory] fact extraction with ollama (llama3.2) at ${ai.hostPort}`))).toBe(true);
+    expect(
+      lines.some((l) => l.startsWith(`info [auto-memory] fact extraction with ollama (llama3.2) at ${ai.hostPort}`)),
+    ).toBe(true);
     expect(lines.join('\n')).not.toMatch(/sk-never-logged/);
   });
 });

@@ -15,7 +15,12 @@ import { pluginDbVar } from '../../worker/src/worker-runtime.js';
 import { mustConnect } from '../support/voice-client.js';
 import { createOperator, registerAgent } from '../support/fixtures.js';
 import type { Target } from '../support/target.js';
-import { deadPeerIsDropped, refusalsBeforeUpgrade, signallingBetweenTwoPeers, type VoiceSetup } from '../support/voice-scenario.js';
+import {
+  deadPeerIsDropped,
+  refusalsBeforeUpgrade,
+  signallingBetweenTwoPeers,
+  type VoiceSetup,
+} from '../support/voice-scenario.js';
 
 const KEEPALIVE_MS = 150;
 let t: Target;
@@ -67,7 +72,12 @@ describe('/voice across isolates', () => {
     const bundle = await buildWorker(join(dir, 'worker.js'));
     mkdirSync(join(dir, 'plugins'));
     core = await startHranaServer({ dbPath: join(dir, 'core.db') });
-    const bindings: Record<string, string> = { ADMIN_KEY: ADMIN, JWT_SECRET: 'j'.repeat(40), LIBSQL_URL: core.url, LOG_LEVEL: 'error' };
+    const bindings: Record<string, string> = {
+      ADMIN_KEY: ADMIN,
+      JWT_SECRET: 'j'.repeat(40),
+      LIBSQL_URL: core.url,
+      LOG_LEVEL: 'error',
+    };
     for (const n of PLUGIN_NAMES) {
       const h = await startHranaServer({ dbPath: join(dir, 'plugins', `${n}.db`) });
       others.push(h);
@@ -76,7 +86,12 @@ describe('/voice across isolates', () => {
     const common = { modules: true, modulesRoot: dir, scriptPath: bundle, compatibilityDate: '2025-07-01', bindings };
     mf = new Miniflare({
       workers: [
-        { ...common, name: 'edge-a', durableObjects: { VOICE_HUB: 'VoiceHubObject' }, unsafeDirectSockets: [{ port: 0 }] },
+        {
+          ...common,
+          name: 'edge-a',
+          durableObjects: { VOICE_HUB: 'VoiceHubObject' },
+          unsafeDirectSockets: [{ port: 0 }],
+        },
         {
           ...common,
           name: 'edge-b',

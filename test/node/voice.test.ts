@@ -9,7 +9,12 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { startServer, type RunningServer } from '../../node-adapter/server.js';
-import { deadPeerIsDropped, refusalsBeforeUpgrade, signallingBetweenTwoPeers, type VoiceSetup } from '../support/voice-scenario.js';
+import {
+  deadPeerIsDropped,
+  refusalsBeforeUpgrade,
+  signallingBetweenTwoPeers,
+  type VoiceSetup,
+} from '../support/voice-scenario.js';
 
 const KEEPALIVE_MS = 150;
 let server: RunningServer;
@@ -38,8 +43,16 @@ beforeAll(async () => {
       headers: { 'Content-Type': 'application/json', ...headers },
       body: JSON.stringify(body),
     }).then((r) => r.json())) as any;
-  const agent = await post('/admin/agents', { id: 'voice-agent', name: 'v', project_id: 'p' }, { 'X-Admin-Key': ADMIN_KEY });
-  await post('/studio/users', { username: 'vop', password: 'correct horse battery', display_name: 'Vop', role: 'operator' }, { 'X-Admin-Key': ADMIN_KEY });
+  const agent = await post(
+    '/admin/agents',
+    { id: 'voice-agent', name: 'v', project_id: 'p' },
+    { 'X-Admin-Key': ADMIN_KEY },
+  );
+  await post(
+    '/studio/users',
+    { username: 'vop', password: 'correct horse battery', display_name: 'Vop', role: 'operator' },
+    { 'X-Admin-Key': ADMIN_KEY },
+  );
   const login = await post('/studio/login', { username: 'vop', password: 'correct horse battery' });
   setup = { httpBase, adminKey: ADMIN_KEY, agentKey: agent.api_key, operatorToken: login.token };
 });

@@ -102,7 +102,11 @@ export function connectVoice(
 }
 
 /** Connects and fails the test unless the upgrade was accepted. */
-export async function mustConnect(url: string, headers: Record<string, string> = {}, opts: { autoPong?: boolean } = {}) {
+export async function mustConnect(
+  url: string,
+  headers: Record<string, string> = {},
+  opts: { autoPong?: boolean } = {},
+) {
   const r = await connectVoice(url, headers, opts);
   if (!r.ok) throw new Error(`voice connect refused: ${r.status} ${JSON.stringify(r.body)}`);
   return r.client;

@@ -19,7 +19,10 @@ async function peers(s: VoiceSetup, channel?: string) {
   const q = channel === undefined ? '' : `?channel=${encodeURIComponent(channel)}`;
   const res = await fetch(`${s.httpBase}/api/voice/peers${q}`, { headers: { 'X-Admin-Key': s.adminKey } });
   expect(res.status).toBe(200);
-  return (await res.json()) as { peers: { id: string; name: string; muted: boolean; channel: string }[]; count: number };
+  return (await res.json()) as {
+    peers: { id: string; name: string; muted: boolean; channel: string }[];
+    count: number;
+  };
 }
 
 /** P-06: refused before the upgrade completes — an HTTP status and JSON body, never a socket. */
@@ -64,7 +67,10 @@ export async function signallingBetweenTwoPeers(s: VoiceSetup) {
   expect((await peers(s)).count).toBe(2);
 
   a.send({ type: 'set_name', name: 'Alice'.padEnd(40, '!') });
-  const renamed = { type: 'peer_updated', peer: { id: a.id, name: 'Alice'.padEnd(30, '!'), muted: false, channel: '' } };
+  const renamed = {
+    type: 'peer_updated',
+    peer: { id: a.id, name: 'Alice'.padEnd(30, '!'), muted: false, channel: '' },
+  };
   expect(await a.next('peer_updated')).toEqual(renamed);
   expect(await b.next('peer_updated')).toEqual(renamed);
   b.send({ type: 'mute', muted: 1 });

@@ -89,8 +89,14 @@ async function fileDroneUpgrade(inst: Instance, req: Request): Promise<Response>
 /** `/voice` on Workers: authenticated here before any upgrade (refusal = plain HTTP), then handed to VOICE_HUB. */
 async function voiceUpgrade(inst: Instance, req: Request): Promise<Response> {
   const hub = inst.runtime.voiceHub;
-  if (!hub) return refusalResponse({ ok: false, status: 503, body: { error: 'Voice is not configured (VOICE_HUB binding)' } });
-  const auth = await authenticateVoice(inst.ctx, new URL(req.url), req.headers, req.headers.get('cf-connecting-ip') ?? undefined);
+  if (!hub)
+    return refusalResponse({ ok: false, status: 503, body: { error: 'Voice is not configured (VOICE_HUB binding)' } });
+  const auth = await authenticateVoice(
+    inst.ctx,
+    new URL(req.url),
+    req.headers,
+    req.headers.get('cf-connecting-ip') ?? undefined,
+  );
   if (!auth.ok) return refusalResponse(auth);
   return hub.connect(req);
 }

@@ -1,4 +1,10 @@
-import { VOICE_KEEPALIVE_MS, VOICE_MAX_FRAME_BYTES, VoiceHub, type VoicePeer, type VoicePort } from './domain/voice/hub.js';
+import {
+  VOICE_KEEPALIVE_MS,
+  VOICE_MAX_FRAME_BYTES,
+  VoiceHub,
+  type VoicePeer,
+  type VoicePort,
+} from './domain/voice/hub.js';
 import { upgraded } from './file-drone-object.js';
 
 /**
@@ -78,7 +84,9 @@ interface DurableObjectNamespaceLike {
 }
 
 /** The Worker's view of the object: the peer list for REST, and the upgrade hand-off. */
-export function durableObjectVoice(ns: DurableObjectNamespaceLike): VoicePort & { connect(req: Request): Promise<Response> } {
+export function durableObjectVoice(
+  ns: DurableObjectNamespaceLike,
+): VoicePort & { connect(req: Request): Promise<Response> } {
   const stub = () => ns.get(ns.idFromName('voice'));
   return {
     async peers(channel) {
@@ -88,7 +96,9 @@ export function durableObjectVoice(ns: DurableObjectNamespaceLike): VoicePort & 
       return (await res.json()) as VoicePeer[];
     },
     connect(req) {
-      return stub().fetch(new Request('https://voice/connect', { headers: { Upgrade: 'websocket' }, signal: req.signal }));
+      return stub().fetch(
+        new Request('https://voice/connect', { headers: { Upgrade: 'websocket' }, signal: req.signal }),
+      );
     },
   };
 }

@@ -69,7 +69,10 @@ export function dashboardRoutes(app: AppContext) {
   );
 
   const Login = z.object({ username: documented({ type: 'string' }), password: documented({ type: 'string' }) });
-  const Session = z.object({ ok: z.literal(true), user: z.record(z.string(), z.unknown()).meta({ description: 'The operator (no password hash)' }) });
+  const Session = z.object({
+    ok: z.literal(true),
+    user: z.record(z.string(), z.unknown()).meta({ description: 'The operator (no password hash)' }),
+  });
   defineRoute(
     r,
     {
@@ -77,7 +80,7 @@ export function dashboardRoutes(app: AppContext) {
       path: '/dashboard/session',
       tags,
       summary: "Sign in: the operator's session goes into an HttpOnly cookie",
-      description: 'Only the dashboard\'s own scripts may call it (Sec-Fetch-Site / Origin check).',
+      description: "Only the dashboard's own scripts may call it (Sec-Fetch-Site / Origin check).",
       access: 'public',
       body: Login,
       lazyBody: true,
@@ -85,27 +88,27 @@ export function dashboardRoutes(app: AppContext) {
       errors: [400, 401, 403, 429],
     },
     async (c) => {
-    assertDashboardRequest(c);
-    // The same limiter as POST /studio/login: failures count, successes never lock a team out.
-    const ip = c.get('clientIp');
-    app.limiters.login.check(ip);
-    const { username, password } = bodyOf(c);
-    if (typeof username !== 'string' || typeof password !== 'string' || !username || !password) {
-      app.limiters.login.fail(ip);
-      throw badRequest('username and password are required');
-    }
-    let session: Awaited<ReturnType<StudioService['login']>>;
-    try {
-      session = await studio.login(username, password);
-    } catch (err) {
-      if (err instanceof AppError && err.status === 401) app.limiters.login.fail(ip);
-      throw err;
-    }
-    // The token goes into the cookie only: the page's scripts never see it.
-    c.header('Set-Cookie', sessionCookie(session.token, isHttps(c)));
-    c.header('Cache-Control', 'no-store');
-    return { ok: true as const, user: session.user as unknown as Record<string, unknown> };
-  },
+      assertDashboardRequest(c);
+      // The same limiter as POST /studio/login: failures count, successes never lock a team out.
+      const ip = c.get('clientIp');
+      app.limiters.login.check(ip);
+      const { username, password } = bodyOf(c);
+      if (typeof username !== 'string' || typeof password !== 'string' || !username || !password) {
+        app.limiters.login.fail(ip);
+        throw badRequest('username and password are required');
+      }
+      let session: Awaited<ReturnType<StudioService['login']>>;
+      try {
+        session = await studio.login(username, password);
+      } catch (err) {
+        if (err instanceof AppError && err.status === 401) app.limiters.login.fail(ip);
+        throw err;
+      }
+      // The token goes into the cookie only: the page's scripts never see it.
+      c.header('Set-Cookie', sessionCookie(session.token, isHttps(c)));
+      c.header('Cache-Control', 'no-store');
+      return { ok: true as const, user: session.user as unknown as Record<string, unknown> };
+    },
   );
 
   defineRoute(

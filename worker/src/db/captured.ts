@@ -38,7 +38,7 @@ export class StatementCapture {
 
   /** Hands in the results of the recorded statements (same order as `statements()`). */
   settle(results: ResultSet[]): void {
-    this.pending.forEach((p, i) => p.resolve(results[i]));
+    for (const [i, p] of this.pending.entries()) p.resolve(results[i]);
   }
 
   /**
@@ -91,8 +91,12 @@ export function waveBatched(db: Db): Db {
     wave = null;
     const settle = (p: Promise<ResultSet[]>) =>
       p.then(
-        (res) => w.forEach((x, i) => x.resolve(res[i])),
-        (err) => w.forEach((x) => x.reject(err)),
+        (res) => {
+          for (const [i, x] of w.entries()) x.resolve(res[i]);
+        },
+        (err) => {
+          for (const x of w) x.reject(err);
+        },
       );
     if (w.length === 1) settle(db.execute(w[0].stmt.sql, w[0].stmt.args ?? []).then((r) => [r]));
     else settle(db.batch(w.map((x) => x.stmt)));

@@ -17,7 +17,11 @@ export function documented(doc: JsonDoc) {
   return z.unknown().optional().meta(doc);
 }
 
-export function sentence(doc: JsonDoc, test: (v: unknown) => string | null, opts: { required?: boolean; always?: boolean } = {}) {
+export function sentence(
+  doc: JsonDoc,
+  test: (v: unknown) => string | null,
+  opts: { required?: boolean; always?: boolean } = {},
+) {
   // A missing required key answers `<field> is required` (issueToError); a missing optional key is not checked.
   // With `always`, a missing key is handed to `test` too (sentences such as `vote must be approve or deny`).
   const base = opts.required || opts.always ? z.unknown() : z.unknown().optional();
@@ -39,3 +43,6 @@ export const I = { type: 'integer' } as const;
 export const N = { type: 'number' } as const;
 export const B = { type: 'boolean' } as const;
 export const O = { type: 'object' } as const;
+
+/** `{ ok: true }`, the plain acknowledgement most writes answer. */
+export const OkTrue = z.object({ ok: z.literal(true) }).meta({ id: 'OkTrue' });

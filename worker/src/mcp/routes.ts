@@ -115,7 +115,8 @@ export function mcpRoutes(app: AppContext, root: Hono<AppEnv>) {
               : 'Not allowed: the endpoint is stateless (405 with Allow: POST)',
           access: 'public',
           alias: path !== MCP_PATHS[0] ? true : undefined,
-          rawBody: method === 'post' ? { contentType: 'application/json', description: 'A JSON-RPC message' } : undefined,
+          rawBody:
+            method === 'post' ? { contentType: 'application/json', description: 'A JSON-RPC message' } : undefined,
           response: { contentType: 'application/json', description: 'JSON-RPC answer' },
           errors: [401, 405],
         },

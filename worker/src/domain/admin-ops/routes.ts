@@ -83,7 +83,14 @@ export function adminOpsRoutes(app: AppContext) {
   );
   defineRoute(
     r,
-    { method: 'post', path: '/admin/health/run', tags, summary: 'Run the health patrol', access: 'admin', response: PatrolResult },
+    {
+      method: 'post',
+      path: '/admin/health/run',
+      tags,
+      summary: 'Run the health patrol',
+      access: 'admin',
+      response: PatrolResult,
+    },
     () => ops.patrol(false),
   );
   defineRoute(
@@ -102,7 +109,14 @@ export function adminOpsRoutes(app: AppContext) {
 
   defineRoute(
     r,
-    { method: 'get', path: '/admin/ops', tags, summary: 'What needs an operator now', access: 'admin', response: OpsDashboard },
+    {
+      method: 'get',
+      path: '/admin/ops',
+      tags,
+      summary: 'What needs an operator now',
+      access: 'admin',
+      response: OpsDashboard,
+    },
     () => ops.ops(),
   );
   defineRoute(

@@ -67,7 +67,9 @@ export const PatrolEvent = z
   .meta({ id: 'PatrolEvent' });
 
 export const HistoryQuery = z.object({ limit: queryInt(50, 1, 500) });
-export const OverviewQuery = z.object({ verbose: z.string().optional().meta({ description: '`true` for the dashboard dump' }) });
+export const OverviewQuery = z.object({
+  verbose: z.string().optional().meta({ description: '`true` for the dashboard dump' }),
+});
 
 export const OpsDashboard = z.object({
   pending_requests: z.array(rowWithout('messages')),
@@ -128,7 +130,9 @@ const OverviewSlim = {
     z.object({ id: z.string(), status: z.string(), working_on: z.string().nullable(), heartbeat: z.string() }),
   ),
   counts: z.record(z.string(), z.number().int()),
-  attention: z.array(z.record(z.string(), z.unknown()).meta({ description: 'An item needing a human: type, id, title, action, age' })),
+  attention: z.array(
+    z.record(z.string(), z.unknown()).meta({ description: 'An item needing a human: type, id, title, action, age' }),
+  ),
   recent_activity: z.array(z.string()),
 };
 

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { serviceChecked } from '../../http/documented.js';
+import { documented } from '../../http/contract-fields.js';
 
 /** The wire shapes of the kill switch and sleep mode (spec 01 §5.2–5.3, 02 §3.8). */
 
 export const OverrideBody = z.looseObject({
-  action: serviceChecked({ type: 'string', enum: ['freeze', 'unfreeze'], default: 'freeze' }),
+  action: documented({ type: 'string', enum: ['freeze', 'unfreeze'], default: 'freeze' }),
 });
 
 export const OverrideAnswer = z.object({
@@ -14,11 +14,11 @@ export const OverrideAnswer = z.object({
 });
 
 export const SleepBody = z.looseObject({
-  action: serviceChecked({ type: 'string', enum: ['on', 'off'] }),
-  operator_id: serviceChecked({ type: 'string', description: 'Whose sleep (default: the calling operator)' }),
-  directive: serviceChecked({ type: 'string', maxLength: 5000 }),
-  priorities: serviceChecked({ type: 'array', maxItems: 100 }),
-  approval_policy: serviceChecked({ type: 'string', enum: ['queue_high', 'normal'], default: 'queue_high' }),
+  action: documented({ type: 'string', enum: ['on', 'off'] }),
+  operator_id: documented({ type: 'string', description: 'Whose sleep (default: the calling operator)' }),
+  directive: documented({ type: 'string', maxLength: 5000 }),
+  priorities: documented({ type: 'array', maxItems: 100 }),
+  approval_policy: documented({ type: 'string', enum: ['queue_high', 'normal'], default: 'queue_high' }),
 });
 
 /** The stored sleep state: `active` plus what the operator set when turning it on. */

@@ -96,21 +96,21 @@ export function calibrationRoutes(app: AppContext) {
       response: ProfileList,
     },
     async (_c, { query: q }) => {
-    const where: string[] = [];
-    const args: SqlArgs = [];
-    if (q.node_type) {
-      where.push('node_type = ?');
-      args.push(q.node_type);
-    }
-    if (q.layer) {
-      where.push('layer = ?');
-      args.push(q.layer);
-    }
-    const rows = await app.db.all<NodeProfileRow>(
-      `SELECT * FROM node_profiles ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY layer, node_type, id`,
-      args,
-    );
-    return { count: rows.length, profiles: rows.map(present) };
+      const where: string[] = [];
+      const args: SqlArgs = [];
+      if (q.node_type) {
+        where.push('node_type = ?');
+        args.push(q.node_type);
+      }
+      if (q.layer) {
+        where.push('layer = ?');
+        args.push(q.layer);
+      }
+      const rows = await app.db.all<NodeProfileRow>(
+        `SELECT * FROM node_profiles ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY layer, node_type, id`,
+        args,
+      );
+      return { count: rows.length, profiles: rows.map(present) };
     },
   );
 
@@ -126,11 +126,11 @@ export function calibrationRoutes(app: AppContext) {
       response: ResolvedChain,
     },
     async (_c, { params }) => {
-    const id = params.agentId;
-    const agent = await agentsRepo.get(app.db, id);
-    const chain = await resolveCalibrationChain(app.db, id, agent?.agent_type || 'agent');
-    const rules = Object.fromEntries(Object.entries(chain.rules).map(([k, { source: _s, ...rule }]) => [k, rule]));
-    return { ...chain, rules };
+      const id = params.agentId;
+      const agent = await agentsRepo.get(app.db, id);
+      const chain = await resolveCalibrationChain(app.db, id, agent?.agent_type || 'agent');
+      const rules = Object.fromEntries(Object.entries(chain.rules).map(([k, { source: _s, ...rule }]) => [k, rule]));
+      return { ...chain, rules };
     },
   );
 
@@ -167,23 +167,23 @@ export function calibrationRoutes(app: AppContext) {
       errors: [403, 409],
     },
     async (c) => {
-    const body = bodyOf(c);
-    if (body.id === undefined || body.id === null || body.id === '') throw badRequest('id is required');
-    const { id } = parseWith(z.object({ id: idString(128) }), { id: body.id });
-    const cols = columns(body);
-    const names = Object.keys(cols);
-    const who = principalOf(c).who;
-    const ev = { type: 'profile_created', agent: who, summary: `Profile created: ${id}`, data: { profile_id: id } };
-    const res = await app.db.batch([
-      {
-        sql: `INSERT INTO node_profiles (id${names.map((n) => `, ${n}`).join('')}) VALUES (?${names.map(() => ', ?').join('')}) ON CONFLICT(id) DO NOTHING RETURNING *`,
-        args: [id, ...names.map((n) => cols[n])],
-      },
-    ]);
-    const row = res[0].rows[0] as unknown as NodeProfileRow | undefined;
-    if (!row) throw conflict(`Profile already exists: ${id}`);
-    await app.events.emit(ev);
-    return present(row);
+      const body = bodyOf(c);
+      if (body.id === undefined || body.id === null || body.id === '') throw badRequest('id is required');
+      const { id } = parseWith(z.object({ id: idString(128) }), { id: body.id });
+      const cols = columns(body);
+      const names = Object.keys(cols);
+      const who = principalOf(c).who;
+      const ev = { type: 'profile_created', agent: who, summary: `Profile created: ${id}`, data: { profile_id: id } };
+      const res = await app.db.batch([
+        {
+          sql: `INSERT INTO node_profiles (id${names.map((n) => `, ${n}`).join('')}) VALUES (?${names.map(() => ', ?').join('')}) ON CONFLICT(id) DO NOTHING RETURNING *`,
+          args: [id, ...names.map((n) => cols[n])],
+        },
+      ]);
+      const row = res[0].rows[0] as unknown as NodeProfileRow | undefined;
+      if (!row) throw conflict(`Profile already exists: ${id}`);
+      await app.events.emit(ev);
+      return present(row);
     },
   );
 
@@ -201,25 +201,25 @@ export function calibrationRoutes(app: AppContext) {
       errors: [403, 404],
     },
     async (c, { params }) => {
-    const id = params.id;
-    const existing = await get(id);
-    if (!existing) throw notFound('Profile not found');
-    if (existing.layer === 'platform') throw forbidden('Cannot modify platform-layer profiles');
-    const cols = columns(bodyOf(c));
-    const names = Object.keys(cols);
-    // The layer guard is repeated in the statement so a concurrent change cannot slip through.
-    const row = await app.db.get<NodeProfileRow>(
-      `UPDATE node_profiles SET ${[...names.map((n) => `${n} = ?`), "updated_at = datetime('now')"].join(', ')} WHERE id = ? AND layer != 'platform' RETURNING *`,
-      [...names.map((n) => cols[n]), id],
-    );
-    if (!row) throw notFound('Profile not found');
-    await app.events.emit({
-      type: 'profile_updated',
-      agent: principalOf(c).who,
-      summary: `Profile updated: ${id}`,
-      data: { profile_id: id, fields: names },
-    });
-    return present(row);
+      const id = params.id;
+      const existing = await get(id);
+      if (!existing) throw notFound('Profile not found');
+      if (existing.layer === 'platform') throw forbidden('Cannot modify platform-layer profiles');
+      const cols = columns(bodyOf(c));
+      const names = Object.keys(cols);
+      // The layer guard is repeated in the statement so a concurrent change cannot slip through.
+      const row = await app.db.get<NodeProfileRow>(
+        `UPDATE node_profiles SET ${[...names.map((n) => `${n} = ?`), "updated_at = datetime('now')"].join(', ')} WHERE id = ? AND layer != 'platform' RETURNING *`,
+        [...names.map((n) => cols[n]), id],
+      );
+      if (!row) throw notFound('Profile not found');
+      await app.events.emit({
+        type: 'profile_updated',
+        agent: principalOf(c).who,
+        summary: `Profile updated: ${id}`,
+        data: { profile_id: id, fields: names },
+      });
+      return present(row);
     },
   );
 
@@ -236,22 +236,22 @@ export function calibrationRoutes(app: AppContext) {
       errors: [403, 404],
     },
     async (c, { params }) => {
-    const id = params.id;
-    const existing = await get(id);
-    if (!existing) throw notFound('Profile not found');
-    if (existing.layer === 'platform') throw forbidden('Cannot delete platform-layer profiles');
-    const row = await app.db.get<NodeProfileRow>(
-      "DELETE FROM node_profiles WHERE id = ? AND layer != 'platform' RETURNING *",
-      [id],
-    );
-    if (!row) throw notFound('Profile not found');
-    await app.events.emit({
-      type: 'profile_deleted',
-      agent: principalOf(c).who,
-      summary: `Profile deleted: ${id}`,
-      data: { profile_id: id },
-    });
-    return { ok: true, deleted: present(row) };
+      const id = params.id;
+      const existing = await get(id);
+      if (!existing) throw notFound('Profile not found');
+      if (existing.layer === 'platform') throw forbidden('Cannot delete platform-layer profiles');
+      const row = await app.db.get<NodeProfileRow>(
+        "DELETE FROM node_profiles WHERE id = ? AND layer != 'platform' RETURNING *",
+        [id],
+      );
+      if (!row) throw notFound('Profile not found');
+      await app.events.emit({
+        type: 'profile_deleted',
+        agent: principalOf(c).who,
+        summary: `Profile deleted: ${id}`,
+        data: { profile_id: id },
+      });
+      return { ok: true, deleted: present(row) };
     },
   );
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { nameParam, queryInt } from '../../http/contract.js';
-import { serviceChecked } from '../../http/documented.js';
+import { documented } from '../../http/contract-fields.js';
 import { idString } from '../../http/validate.js';
 
 /**
@@ -32,28 +32,28 @@ export const AgentListQuery = z.object({ status: optText, project_id: optText, a
 export const LeaderboardQuery = z.object({ limit: queryInt(20, 1, 100) });
 
 export const UpdateAgentBody = z.looseObject({
-  name: serviceChecked({ type: 'string', maxLength: 200 }),
-  project_id: serviceChecked({ type: 'string' }),
-  role: serviceChecked({ type: 'string', description: 'Admins only' }),
-  capabilities: serviceChecked({ type: 'array', items: { type: 'string' } }),
-  avatar_url: serviceChecked({ type: 'string' }),
-  operator_id: serviceChecked({ type: 'string' }),
-  agent_type: serviceChecked({ type: 'string' }),
-  llm_backend: serviceChecked({ type: 'string' }),
-  llm_model: serviceChecked({ type: 'string' }),
-  runtime: serviceChecked({ type: 'string' }),
+  name: documented({ type: 'string', maxLength: 200 }),
+  project_id: documented({ type: 'string' }),
+  role: documented({ type: 'string', description: 'Admins only' }),
+  capabilities: documented({ type: 'array', items: { type: 'string' } }),
+  avatar_url: documented({ type: 'string' }),
+  operator_id: documented({ type: 'string' }),
+  agent_type: documented({ type: 'string' }),
+  llm_backend: documented({ type: 'string' }),
+  llm_model: documented({ type: 'string' }),
+  runtime: documented({ type: 'string' }),
 });
 export const UpdateProfileBody = z.looseObject({
-  display_name: serviceChecked({ type: 'string' }),
-  specializations: serviceChecked({ type: 'array', items: { type: 'string' } }),
-  preferred_projects: serviceChecked({ type: 'array', items: { type: 'string' } }),
-  max_concurrent: serviceChecked({ type: 'integer' }),
-  profile_data: serviceChecked({ type: 'object' }),
+  display_name: documented({ type: 'string' }),
+  specializations: documented({ type: 'array', items: { type: 'string' } }),
+  preferred_projects: documented({ type: 'array', items: { type: 'string' } }),
+  max_concurrent: documented({ type: 'integer' }),
+  profile_data: documented({ type: 'object' }),
 });
 export const UpdateIdentityBody = z.looseObject({
-  capabilities: serviceChecked({ type: 'array', items: { type: 'string' } }),
-  responsibilities: serviceChecked({ type: 'array', items: { type: 'string' } }),
-  guardrails: serviceChecked({ type: 'array', items: { type: 'string' } }),
+  capabilities: documented({ type: 'array', items: { type: 'string' } }),
+  responsibilities: documented({ type: 'array', items: { type: 'string' } }),
+  guardrails: documented({ type: 'array', items: { type: 'string' } }),
 });
 
 export const Agent = z
@@ -174,12 +174,12 @@ export const ResolveParams = z.object({ agentId: nameParam });
 export const ProfileListQuery = z.object({ node_type: z.string().optional(), layer: z.string().optional() });
 
 const jsonField = (type: 'object' | 'array') =>
-  serviceChecked({ type: [type, 'string'], description: `A JSON ${type} (or its JSON text)` });
+  documented({ type: [type, 'string'], description: `A JSON ${type} (or its JSON text)` });
 export const ProfileBody = z.looseObject({
-  id: serviceChecked({ type: 'string', maxLength: 128, description: 'On create' }),
-  node_type: serviceChecked({ type: 'string', maxLength: 128 }),
-  layer: serviceChecked({ type: 'string', maxLength: 128, description: '`platform` is refused' }),
-  parent_id: serviceChecked({ type: ['string', 'null'], maxLength: 128 }),
+  id: documented({ type: 'string', maxLength: 128, description: 'On create' }),
+  node_type: documented({ type: 'string', maxLength: 128 }),
+  layer: documented({ type: 'string', maxLength: 128, description: '`platform` is refused' }),
+  parent_id: documented({ type: ['string', 'null'], maxLength: 128 }),
   rules: jsonField('object'),
   mcp_config: jsonField('object'),
   required_concepts: jsonField('array'),

@@ -130,7 +130,10 @@ export class AgentService {
       by === 'admin'
         ? { type: 'agent_key_regenerated', agent: '__admin__', summary: `Admin regenerated key for: ${agentId}` }
         : { type: 'agent_key_rotated', agent: agentId, summary: `${agentId} rotated their API key` };
-    await atomicWrite(this.app).add(null, agentsRepo.setKeyHash(agentId, await hashAgentKey(apiKey))).event(ev).commit();
+    await atomicWrite(this.app)
+      .add(null, agentsRepo.setKeyHash(agentId, await hashAgentKey(apiKey)))
+      .event(ev)
+      .commit();
     keyCache.forgetAgent(agentId);
     return {
       id: agentId,

@@ -59,7 +59,15 @@ export function approvalRoutes(app: AppContext) {
 
   defineRoute(
     r,
-    { method: 'get', path: '/approvals/:id', tags, summary: 'One approval', access: 'any', params: ApprovalIdParams, response: Approval },
+    {
+      method: 'get',
+      path: '/approvals/:id',
+      tags,
+      summary: 'One approval',
+      access: 'any',
+      params: ApprovalIdParams,
+      response: Approval,
+    },
     (c, { params }) => approvals.get(principalOf(c), parseIntId(params.id)),
   );
 

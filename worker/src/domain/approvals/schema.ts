@@ -13,9 +13,13 @@ export const ApprovalIdParams = z.object({ id: idParam });
 const falsy = (v: unknown) => v === undefined || v === null || v === '' || v === 0 || v === false;
 
 export const CreateApproval = z.object({
-  action_type: sentence({ type: 'string', maxLength: 64 }, (v) => (typeof v !== 'string' || !v ? 'is required' : null), {
-    required: true,
-  }).pipe(z.string().max(64)),
+  action_type: sentence(
+    { type: 'string', maxLength: 64 },
+    (v) => (typeof v !== 'string' || !v ? 'is required' : null),
+    {
+      required: true,
+    },
+  ).pipe(z.string().max(64)),
   title: sentence({ type: 'string', maxLength: 500 }, (v) => (!v ? 'is required' : null), { required: true }).pipe(
     z.string().max(500),
   ),
@@ -23,7 +27,10 @@ export const CreateApproval = z.object({
     required: true,
   }),
   project_id: z.string().trim().max(200).optional(),
-  risk_tier: z.unknown().optional().meta({ type: 'string', enum: ['low', 'medium', 'high', 'critical'] }),
+  risk_tier: z
+    .unknown()
+    .optional()
+    .meta({ type: 'string', enum: ['low', 'medium', 'high', 'critical'] }),
   required_approvals: z.number().int().min(0).max(100).optional(),
   subject: z.string().trim().max(500).optional(),
 });
@@ -41,16 +48,20 @@ export const ApprovalListQuery = z.object({
 });
 
 export const Decide = z.object({
-  status: sentence({ type: 'string', enum: ['approved', 'denied'] }, (v) =>
-    v !== 'approved' && v !== 'denied' ? 'must be approved or denied' : null,
-  { always: true }).pipe(z.enum(['approved', 'denied'])),
+  status: sentence(
+    { type: 'string', enum: ['approved', 'denied'] },
+    (v) => (v !== 'approved' && v !== 'denied' ? 'must be approved or denied' : null),
+    { always: true },
+  ).pipe(z.enum(['approved', 'denied'])),
   reason: z.string().max(5000).optional(),
 });
 
 export const Vote = z.object({
-  vote: sentence({ type: 'string', enum: ['approve', 'deny'] }, (v) =>
-    v !== 'approve' && v !== 'deny' ? 'must be approve or deny' : null,
-  { always: true }).pipe(z.enum(['approve', 'deny'])),
+  vote: sentence(
+    { type: 'string', enum: ['approve', 'deny'] },
+    (v) => (v !== 'approve' && v !== 'deny' ? 'must be approve or deny' : null),
+    { always: true },
+  ).pipe(z.enum(['approve', 'deny'])),
   notes: z.string().max(5000).optional(),
 });
 

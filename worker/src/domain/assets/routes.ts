@@ -88,7 +88,15 @@ export function assetRoutes(app: AppContext) {
   );
   defineRoute(
     r,
-    { method: 'get', path: '/assets/:id', tags, summary: 'One asset', access: 'any', params: AssetIdParams, response: Asset },
+    {
+      method: 'get',
+      path: '/assets/:id',
+      tags,
+      summary: 'One asset',
+      access: 'any',
+      params: AssetIdParams,
+      response: Asset,
+    },
     async (_c, { params }) => {
       const id = parseIntId(params.id);
       const a = id === null ? undefined : await assetsRepo.byId(app.db, id);

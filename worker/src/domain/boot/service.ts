@@ -517,7 +517,7 @@ export class BootService {
 
   private verbose(
     agent: AgentRow,
-    before: AgentRow,
+    _before: AgentRow,
     r: Awaited<ReturnType<BootService['verboseReads']>>,
     queue: unknown[],
     common: Record<string, unknown>,

@@ -9,7 +9,17 @@ import { principalOf } from '../../auth/principal.js';
 import { hitAgentWrite } from '../../http/rate-limit.js';
 import { bugsRepo } from './repo.js';
 import { claimBug, createBug, deleteBug, requireBug, updateBug } from './service.js';
-import { Bug, BugClaimed, BugIdParams, BugList, BugListQuery, BugOk, ClaimBug, CreateBug, UpdateBug } from './schema.js';
+import {
+  Bug,
+  BugClaimed,
+  BugIdParams,
+  BugList,
+  BugListQuery,
+  BugOk,
+  ClaimBug,
+  CreateBug,
+  UpdateBug,
+} from './schema.js';
 
 const tags = ['Bugs'];
 
@@ -55,7 +65,10 @@ export function bugRoutes(app: AppContext) {
       response: BugList,
     },
     async (_c, { query: { limit, offset, ...filters } }) => {
-      const [bugs, counts] = await Promise.all([bugsRepo.list(app.db, filters, limit, offset), bugsRepo.counts(app.db)]);
+      const [bugs, counts] = await Promise.all([
+        bugsRepo.list(app.db, filters, limit, offset),
+        bugsRepo.counts(app.db),
+      ]);
       return { bugs, counts };
     },
   );

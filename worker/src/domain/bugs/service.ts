@@ -236,7 +236,11 @@ export async function deleteBug(ctx: AppContext, p: Principal, id: number | null
     data: { bug_id: bug.id },
   };
   // A bug deleted concurrently records no event.
-  const deleted = await atomicWrite(ctx).add(null, bugsRepo.delete(bug.id)).requireChanged('gone').event(ev).commitUnlessAborted();
+  const deleted = await atomicWrite(ctx)
+    .add(null, bugsRepo.delete(bug.id))
+    .requireChanged('gone')
+    .event(ev)
+    .commitUnlessAborted();
   if (!deleted) throw notFound('Bug not found');
   return { ok: true, id: bug.id };
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { idParam, queryInt } from '../../http/contract.js';
-import { serviceChecked } from '../../http/documented.js';
+import { documented } from '../../http/contract-fields.js';
 import { parseIntId } from '../../http/validate.js';
 import { Message } from '../messages/schema.js';
 import { CHANNEL_STATUSES, CHANNEL_TYPES, MEMBER_ROLES, MEMBER_TYPES } from './service.js';
@@ -44,9 +44,9 @@ export const PostToChannel = z.object({
 export const MarkRead = z.object({ message_id: z.number().int().min(0).optional() });
 /** `user_id` (or its alias `target`) and its type; checked together in the handler. */
 export const OpenDm = z.looseObject({
-  user_id: serviceChecked({ type: 'string', maxLength: 128 }),
-  target: serviceChecked({ type: 'string', description: 'Alias of user_id' }),
-  user_type: serviceChecked({ type: 'string', enum: [...MEMBER_TYPES], default: 'operator' }),
+  user_id: documented({ type: 'string', maxLength: 128 }),
+  target: documented({ type: 'string', description: 'Alias of user_id' }),
+  user_type: documented({ type: 'string', enum: [...MEMBER_TYPES], default: 'operator' }),
 });
 export const DmTarget = z.object({
   user_id: z.string().trim().min(1).max(128),
@@ -106,7 +106,12 @@ export const ChannelMember = z
 
 export const ChannelDetail = Channel.extend({ members: z.array(ChannelMember), member_count: z.number().int() });
 export const Unread = z.record(z.string(), z.object({ name: z.string(), slug: z.string(), unread: z.number().int() }));
-export const ChannelCreated = z.object({ ok: z.literal(true), id: z.number().int(), name: z.string(), slug: z.string() });
+export const ChannelCreated = z.object({
+  ok: z.literal(true),
+  id: z.number().int(),
+  name: z.string(),
+  slug: z.string(),
+});
 export const DmOpened = z.object({ ok: z.literal(true), channel_id: z.number().int(), channel: Channel });
 export const ChannelOk = z.object({ ok: z.literal(true), id: z.number().int() });
 export const ChannelDeleted = z.object({ ok: z.literal(true), deleted: z.number().int() });

@@ -111,7 +111,12 @@ export class ChannelService {
       .add('channel', insert)
       .requireChanged('slug taken')
       .eventWithNewId(
-        { type: 'channel_created', agent: c.who, summary: `${c.who} created channel ${input.name}`, data: { channel_id: 0 } },
+        {
+          type: 'channel_created',
+          agent: c.who,
+          summary: `${c.who} created channel ${input.name}`,
+          data: { channel_id: 0 },
+        },
         'channel_id',
       )
       .addAll(members)

@@ -87,6 +87,9 @@ export const conceptsRepo = {
   },
 
   unlink(conceptId: number, projectId: string): Statement {
-    return { sql: 'DELETE FROM project_concepts WHERE concept_id = ? AND project_id = ?', args: [conceptId, projectId] };
+    return {
+      sql: 'DELETE FROM project_concepts WHERE concept_id = ? AND project_id = ?',
+      args: [conceptId, projectId],
+    };
   },
 };

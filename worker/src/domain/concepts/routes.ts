@@ -44,13 +44,29 @@ export function conceptRoutes(app: AppContext) {
   );
   defineRoute(
     r,
-    { method: 'get', path: '/concepts/:id', tags, summary: 'One concept', access: 'any', params: ConceptIdParams, response: Concept },
+    {
+      method: 'get',
+      path: '/concepts/:id',
+      tags,
+      summary: 'One concept',
+      access: 'any',
+      params: ConceptIdParams,
+      response: Concept,
+    },
     (_c, { params }) => concepts.get(parseIntId(params.id)),
   );
 
   defineRoute(
     r,
-    { method: 'post', path: '/concepts', tags, summary: 'Create a concept', access: 'any', body: CreateConcept, response: Concept },
+    {
+      method: 'post',
+      path: '/concepts',
+      tags,
+      summary: 'Create a concept',
+      access: 'any',
+      body: CreateConcept,
+      response: Concept,
+    },
     (c, { body }) =>
       concepts.create(principalOf(c), {
         name: body.name,

@@ -10,7 +10,9 @@ export const ConceptLinkParams = z.object({ id: idParam, projectId: nameParam })
 export const ProjectParams = z.object({ projectId: nameParam });
 
 const typeField = sentence({ type: 'string', enum: [...CONCEPT_TYPES], description: 'Default `custom`' }, (v) =>
-  v === undefined || (CONCEPT_TYPES as readonly unknown[]).includes(v) ? null : `must be one of: ${CONCEPT_TYPES.join(', ')}`,
+  v === undefined || (CONCEPT_TYPES as readonly unknown[]).includes(v)
+    ? null
+    : `must be one of: ${CONCEPT_TYPES.join(', ')}`,
 );
 const name = z.string().trim().min(1).max(200);
 const description = z.string().max(10_000);
@@ -37,9 +39,12 @@ export const DeleteConcept = z.object({ approval_id: documented({ type: ['intege
 export const DeleteConceptQuery = z.object({ approval_id: z.string().optional() });
 
 export const LinkConcept = z.object({
-  project_id: sentence({ type: 'string', maxLength: 200 }, (v) =>
-    v === null || v === '' ? 'is required' : typeof v !== 'string' || v.length > 200 ? 'must be a string' : null,
-  { required: true }),
+  project_id: sentence(
+    { type: 'string', maxLength: 200 },
+    (v) =>
+      v === null || v === '' ? 'is required' : typeof v !== 'string' || v.length > 200 ? 'must be a string' : null,
+    { required: true },
+  ),
 });
 
 const ConceptFields = {
@@ -58,9 +63,7 @@ export const ConceptProject = z
   .record(z.string(), z.unknown())
   .meta({ description: 'A linked project: its row when the project exists, plus `linked_at` and `linked_by`' });
 
-export const Concept = z
-  .object({ ...ConceptFields, projects: z.array(ConceptProject) })
-  .meta({ id: 'Concept' });
+export const Concept = z.object({ ...ConceptFields, projects: z.array(ConceptProject) }).meta({ id: 'Concept' });
 
 export const ProjectConcept = z
   .object({ ...ConceptFields, linked_at: z.string(), linked_by: z.string() })

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { serviceChecked } from '../../http/documented.js';
+import { documented } from '../../http/contract-fields.js';
 
 /** The wire shapes of instance configuration (spec 01 §5.1, SEC-56). */
 
@@ -12,7 +12,7 @@ export const ConfigEntry = z
 export const ConfigValue = z.object({ key: z.string(), value: z.string() }).meta({ id: 'ConfigValue' });
 
 export const PutConfig = z.looseObject({
-  value: serviceChecked({
+  value: documented({
     description: 'Known keys are checked against their own schema; strings are stored verbatim, anything else as JSON',
   }),
 });

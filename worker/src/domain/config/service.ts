@@ -100,7 +100,9 @@ export class ConfigService {
     const before = await configRepo.value(this.app.db, key);
     const who = p.who;
     const changed = { type: 'config_changed', agent: who, summary: `Config ${key} updated`, data: { key } };
-    const w = atomicWrite(this.app).add(null, configRepo.upsert(key, text, who)).event(changed);
+    const w = atomicWrite(this.app)
+      .add(null, configRepo.upsert(key, text, who))
+      .event(changed);
     // Setting admin_status here is the kill switch too (spec 01 §5.2): same events as /admin/override.
     let semantic: { type: string; agent: string; summary: string } | null = null;
     if (key === 'admin_status' && before !== text) {

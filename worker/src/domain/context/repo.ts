@@ -140,14 +140,14 @@ export const contextRepo = {
    * owner in that namespace (weak spot C3): nobody can fill it for another project.
    */
   insertNew(k: {
-      namespace: string;
-      key: string;
-      data: string;
-      category: string;
-      expires_at: string | null;
-      by: string;
-      project_id: string | null;
-      now: string;
+    namespace: string;
+    key: string;
+    data: string;
+    category: string;
+    expires_at: string | null;
+    by: string;
+    project_id: string | null;
+    now: string;
   }): Statement {
     return {
       sql: `INSERT INTO context_keys (namespace, key, data, category, expires_at, updated_by, project_id, version)
@@ -155,7 +155,18 @@ export const contextRepo = {
        WHERE (SELECT COUNT(*) FROM context_keys WHERE namespace = ? AND project_id IS ? AND ${LIVE}) < ${NAMESPACE_CAP}
        ON CONFLICT(namespace, key) DO NOTHING
        RETURNING *`,
-      args: [k.namespace, k.key, k.data, k.category, k.expires_at, k.by, k.project_id, k.namespace, k.project_id, k.now],
+      args: [
+        k.namespace,
+        k.key,
+        k.data,
+        k.category,
+        k.expires_at,
+        k.by,
+        k.project_id,
+        k.namespace,
+        k.project_id,
+        k.now,
+      ],
     };
   },
 

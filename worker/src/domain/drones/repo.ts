@@ -294,11 +294,7 @@ export const dronesRepo = {
    * out a new fencing token (issue 17, `claimLease` right after it in the same batch). A statement,
    * so its lease and event commit with it.
    */
-  claimJob(
-    id: number,
-    droneId: string,
-    rendered: { command: string; argv: string; input_data: string } | null,
-  ) {
+  claimJob(id: number, droneId: string, rendered: { command: string; argv: string; input_data: string } | null) {
     const sets = [
       "status = 'claimed'",
       'drone_id = ?',

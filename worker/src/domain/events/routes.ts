@@ -10,7 +10,15 @@ import { assertProjectScope } from '../../auth/scope.js';
 import { EventService, eventScopeOf, issueStreamTicket, parseSince, principalFromTicket } from './service.js';
 import { eventStream, SSE_HEADERS, SSE_MAX_PER_IP, SSE_MAX_TOTAL } from './stream.js';
 import { eventsRepo, type EventFilters } from './repo.js';
-import { Event, EventFilterQuery, EventListQuery, EventPosted, EventStreamQuery, PostEvent, StreamTicket } from './schema.js';
+import {
+  Event,
+  EventFilterQuery,
+  EventListQuery,
+  EventPosted,
+  EventStreamQuery,
+  PostEvent,
+  StreamTicket,
+} from './schema.js';
 
 function filtersOf(q: { project_id?: string; type?: string; agent?: string }): EventFilters {
   return { projectId: q.project_id, type: q.type, agent: q.agent };
@@ -112,61 +120,61 @@ export function eventRoutes(app: AppContext) {
       errors: [429, 503],
     },
     async (c, { query }) => {
-    const ip = c.get('clientIp');
-    if ((openByIp.get(ip) ?? 0) >= SSE_MAX_PER_IP) throw new AppError(429, 'Too many SSE connections from this IP');
-    if (openTotal >= SSE_MAX_TOTAL) throw new AppError(429, 'Too many SSE connections', {}, { 'Retry-After': '30' });
+      const ip = c.get('clientIp');
+      if ((openByIp.get(ip) ?? 0) >= SSE_MAX_PER_IP) throw new AppError(429, 'Too many SSE connections from this IP');
+      if (openTotal >= SSE_MAX_TOTAL) throw new AppError(429, 'Too many SSE connections', {}, { 'Retry-After': '30' });
 
-    // Authentication completes before any SSE header, so failures are plain JSON (SEC-44).
-    let p: Principal | null = null;
-    const ticket = query.ticket;
-    if (ticket) {
-      p = await principalFromTicket(app, ticket);
-      if (!p) throw new AppError(401, 'Invalid or expired stream ticket');
-    }
-    const token = query.token;
-    if (!p && token) {
-      const j = await c.get('credentials').fromToken(token);
-      if (j.state === 'valid') p = j.principal; // an invalid token falls through to the headers
-    }
-    p ??= await resolveAny(c.get('credentials'));
-
-    const filters = filtersOf(parseWith(EventFilterQuery, query));
-    const lastId = c.req.header('last-event-id') ?? query.last_event_id;
-    const resumeAfter = lastId && /^\d{1,15}$/.test(lastId) ? Number(lastId) : null;
-    const scope = await eventScopeOf(app, p);
-
-    openByIp.set(ip, (openByIp.get(ip) ?? 0) + 1);
-    openTotal++;
-    const onClose = () => {
-      openTotal--;
-      const n = (openByIp.get(ip) ?? 1) - 1;
-      if (n <= 0) openByIp.delete(ip);
-      else openByIp.set(ip, n);
-    };
-    if (hub) {
-      const res = await hub.open({ filters, scope, resumeAfter }).catch((err) => {
-        onClose();
-        app.log.error('event hub unavailable', { error: (err as Error).message });
-        throw new AppError(503, 'Event stream unavailable, try again');
-      });
-      if (!res.body) {
-        onClose();
-        throw new AppError(503, 'Event stream unavailable, try again');
+      // Authentication completes before any SSE header, so failures are plain JSON (SEC-44).
+      let p: Principal | null = null;
+      const ticket = query.ticket;
+      if (ticket) {
+        p = await principalFromTicket(app, ticket);
+        if (!p) throw new AppError(401, 'Invalid or expired stream ticket');
       }
-      // The hub's stream passes through this request, which holds the per-IP count until the
-      // stream ends either way (the client leaving cancels the pipe, and so the hub's stream).
-      const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-      const left = new AbortController();
-      c.req.raw.signal?.addEventListener('abort', () => left.abort());
-      res.body
-        .pipeTo(writable, { signal: left.signal })
-        .catch(() => undefined)
-        .finally(onClose);
-      return new Response(readable, { status: 200, headers: SSE_HEADERS });
-    }
-    const { body, close } = eventStream(app, { filters, scope, resumeAfter, onClose });
-    c.req.raw.signal?.addEventListener('abort', close);
-    return new Response(body, { status: 200, headers: SSE_HEADERS });
+      const token = query.token;
+      if (!p && token) {
+        const j = await c.get('credentials').fromToken(token);
+        if (j.state === 'valid') p = j.principal; // an invalid token falls through to the headers
+      }
+      p ??= await resolveAny(c.get('credentials'));
+
+      const filters = filtersOf(parseWith(EventFilterQuery, query));
+      const lastId = c.req.header('last-event-id') ?? query.last_event_id;
+      const resumeAfter = lastId && /^\d{1,15}$/.test(lastId) ? Number(lastId) : null;
+      const scope = await eventScopeOf(app, p);
+
+      openByIp.set(ip, (openByIp.get(ip) ?? 0) + 1);
+      openTotal++;
+      const onClose = () => {
+        openTotal--;
+        const n = (openByIp.get(ip) ?? 1) - 1;
+        if (n <= 0) openByIp.delete(ip);
+        else openByIp.set(ip, n);
+      };
+      if (hub) {
+        const res = await hub.open({ filters, scope, resumeAfter }).catch((err) => {
+          onClose();
+          app.log.error('event hub unavailable', { error: (err as Error).message });
+          throw new AppError(503, 'Event stream unavailable, try again');
+        });
+        if (!res.body) {
+          onClose();
+          throw new AppError(503, 'Event stream unavailable, try again');
+        }
+        // The hub's stream passes through this request, which holds the per-IP count until the
+        // stream ends either way (the client leaving cancels the pipe, and so the hub's stream).
+        const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+        const left = new AbortController();
+        c.req.raw.signal?.addEventListener('abort', () => left.abort());
+        res.body
+          .pipeTo(writable, { signal: left.signal })
+          .catch(() => undefined)
+          .finally(onClose);
+        return new Response(readable, { status: 200, headers: SSE_HEADERS });
+      }
+      const { body, close } = eventStream(app, { filters, scope, resumeAfter, onClose });
+      c.req.raw.signal?.addEventListener('abort', close);
+      return new Response(body, { status: 200, headers: SSE_HEADERS });
     },
   );
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
 import { defineRoute } from '../../http/contract.js';
-import { OkTrue } from '../../http/documented.js';
+import { OkTrue } from '../../http/contract-fields.js';
 import { parseIntId } from '../../http/validate.js';
 import { badRequest, notFound } from '../../http/errors.js';
 import { principalOf } from '../../auth/principal.js';
@@ -73,7 +73,12 @@ export function feedbackRoutes(app: AppContext) {
       await app.events.emit({
         type: 'feedback_submitted',
         agent: row.submitted_by,
-        summary: JSON.stringify({ id: row.id, rating: row.rating, entity_type: row.entity_type, agent_id: row.agent_id }),
+        summary: JSON.stringify({
+          id: row.id,
+          rating: row.rating,
+          entity_type: row.entity_type,
+          agent_id: row.agent_id,
+        }),
       });
       return row;
     },

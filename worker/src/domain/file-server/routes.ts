@@ -60,7 +60,8 @@ export function fileServerRoutes(app: AppContext) {
         const path = tunnelPath(bodyOf(c).path); // the path's sentence comes first, as before
         const b = input.body as { drone_id?: unknown; query?: unknown };
         const params: Record<string, unknown> = { path };
-        if (type === 'file_search') params.query = b.query === undefined || b.query === null || b.query === '' ? '*' : b.query;
+        if (type === 'file_search')
+          params.query = b.query === undefined || b.query === null || b.query === '' ? '*' : b.query;
         const t = tunnel();
         const data = await t.request(droneIdOf(b.drone_id), type, params).catch(tunnelFailure);
         return droneResult(data);
@@ -78,7 +79,10 @@ export function fileServerRoutes(app: AppContext) {
         method: 'get',
         path,
         tags,
-        summary: type === 'file_download' ? 'Download a file from the file drone' : 'Download a folder (zip) from the file drone',
+        summary:
+          type === 'file_download'
+            ? 'Download a file from the file drone'
+            : 'Download a folder (zip) from the file drone',
         access: 'human',
         query: DownloadQuery,
         response: { contentType: 'application/octet-stream', description: 'The file or zip, streamed' },

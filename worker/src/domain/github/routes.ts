@@ -4,7 +4,16 @@ import type { AppEnv } from '../../http/env.js';
 import { bodyOf } from '../../http/body.js';
 import { defineRoute } from '../../http/contract.js';
 import { principalOf } from '../../auth/principal.js';
-import { CreatePull, MergePull, PullCreated, PullList, PullMerged, PullParams, PullsQuery, RepoParams } from './schema.js';
+import {
+  CreatePull,
+  MergePull,
+  PullCreated,
+  PullList,
+  PullMerged,
+  PullParams,
+  PullsQuery,
+  RepoParams,
+} from './schema.js';
 import { GithubService } from './service.js';
 
 const tags = ['GitHub'];

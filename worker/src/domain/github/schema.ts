@@ -45,4 +45,8 @@ export const PullSummary = z
 
 export const PullList = z.object({ count: z.number().int(), prs: z.array(PullSummary) });
 export const PullCreated = z.object({ number: z.number().int(), title: z.string(), url: z.string() });
-export const PullMerged = z.object({ number: z.number().int(), sha: z.string().nullable().optional(), merged: z.literal(true) });
+export const PullMerged = z.object({
+  number: z.number().int(),
+  sha: z.string().nullable().optional(),
+  merged: z.literal(true),
+});

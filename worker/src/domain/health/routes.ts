@@ -25,43 +25,43 @@ export function healthRoutes(app: AppContext) {
       errors: [503],
     },
     async (c) => {
-    let dbOk = false;
-    let online = 0;
-    let dbLatencyMs: number | null = null;
-    try {
-      const t0 = Date.now();
-      await app.db.get('SELECT 1 AS ok');
-      dbLatencyMs = Date.now() - t0;
-      online = (await agentsRepo.countOnline(app.db))?.n ?? 0;
-      dbOk = true;
-    } catch (err) {
-      app.log.error('health check: database unavailable', { error: (err as Error).message });
-    }
-    const age = Math.floor((app.clock.now().getTime() - app.runtime.startedAt) / 1000);
-    const memory = app.runtime.memoryUsageMb();
-    // Node: exactly the documented shape (REL-16). Workers: the same facts where they exist there,
-    // the isolate's age under its own name, and the database round trip, which is what varies there.
-    const body =
-      app.runtime.lifetime === 'process'
-        ? {
-            status: dbOk ? 'ok' : 'degraded',
-            uptime_seconds: age,
-            db_ok: dbOk,
-            agents_online: online,
-            memory_usage_mb: memory,
-            version: VERSION,
-          }
-        : {
-            status: dbOk ? 'ok' : 'degraded',
-            isolate_age_seconds: age,
-            db_ok: dbOk,
-            db_latency_ms: dbLatencyMs,
-            agents_online: online,
-            version: VERSION,
-          };
-    // Degraded is still this shape, with its own status.
-    if (!dbOk) return c.json(Health.parse(body), 503);
-    return body;
+      let dbOk = false;
+      let online = 0;
+      let dbLatencyMs: number | null = null;
+      try {
+        const t0 = Date.now();
+        await app.db.get('SELECT 1 AS ok');
+        dbLatencyMs = Date.now() - t0;
+        online = (await agentsRepo.countOnline(app.db))?.n ?? 0;
+        dbOk = true;
+      } catch (err) {
+        app.log.error('health check: database unavailable', { error: (err as Error).message });
+      }
+      const age = Math.floor((app.clock.now().getTime() - app.runtime.startedAt) / 1000);
+      const memory = app.runtime.memoryUsageMb();
+      // Node: exactly the documented shape (REL-16). Workers: the same facts where they exist there,
+      // the isolate's age under its own name, and the database round trip, which is what varies there.
+      const body =
+        app.runtime.lifetime === 'process'
+          ? {
+              status: dbOk ? 'ok' : 'degraded',
+              uptime_seconds: age,
+              db_ok: dbOk,
+              agents_online: online,
+              memory_usage_mb: memory,
+              version: VERSION,
+            }
+          : {
+              status: dbOk ? 'ok' : 'degraded',
+              isolate_age_seconds: age,
+              db_ok: dbOk,
+              db_latency_ms: dbLatencyMs,
+              agents_online: online,
+              version: VERSION,
+            };
+      // Degraded is still this shape, with its own status.
+      if (!dbOk) return c.json(Health.parse(body), 503);
+      return body;
     },
   );
   return r;

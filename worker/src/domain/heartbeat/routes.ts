@@ -22,7 +22,7 @@ export function heartbeatRoutes(app: AppContext) {
       path: '/agents/heartbeat',
       tags,
       summary: "An agent's heartbeat: presence, savepoint, inbox, auto-dispatch",
-      description: 'An agent key beats for itself; `X-Admin-Key` with body `agent_id` beats on that agent\'s behalf.',
+      description: "An agent key beats for itself; `X-Admin-Key` with body `agent_id` beats on that agent's behalf.",
       access: 'agent',
       // Its own authentication below: the admin key with agent_id, else the agent key (spec 02 §3.3).
       guard: async (_c, next) => next(),

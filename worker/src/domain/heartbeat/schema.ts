@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { nameParam } from '../../http/contract.js';
-import { serviceChecked } from '../../http/documented.js';
+import { documented } from '../../http/contract-fields.js';
 import { HEARTBEAT_STATUSES } from './service.js';
 
 /**
@@ -11,23 +11,23 @@ import { HEARTBEAT_STATUSES } from './service.js';
 export const AgentIdParams = z.object({ id: nameParam });
 
 export const HeartbeatBody = z.looseObject({
-  agent_id: serviceChecked({ type: 'string', description: 'With X-Admin-Key: the agent to beat for' }),
-  status: serviceChecked({ type: 'string', enum: [...HEARTBEAT_STATUSES], default: 'online' }),
-  working_on: serviceChecked({ type: 'string', maxLength: 2000 }),
-  session_id: serviceChecked({ type: ['string', 'null'], maxLength: 200 }),
-  state_snapshot: serviceChecked({ type: ['object', 'string'], description: 'Saved as a savepoint (≤ 200000 chars)' }),
-  messages_acked: serviceChecked({ type: 'array', items: { type: 'integer' }, description: 'Message ids read' }),
-  avatar_url: serviceChecked({ type: 'string', maxLength: 2000 }),
-  llm_backend: serviceChecked({ type: 'string', maxLength: 2000 }),
-  llm_model: serviceChecked({ type: 'string', maxLength: 2000 }),
-  runtime: serviceChecked({ type: 'string', maxLength: 2000 }),
-  agent_type: serviceChecked({ type: 'string', maxLength: 50, description: 'Admin key only' }),
-  system_diagnostics: serviceChecked({ type: 'object' }),
+  agent_id: documented({ type: 'string', description: 'With X-Admin-Key: the agent to beat for' }),
+  status: documented({ type: 'string', enum: [...HEARTBEAT_STATUSES], default: 'online' }),
+  working_on: documented({ type: 'string', maxLength: 2000 }),
+  session_id: documented({ type: ['string', 'null'], maxLength: 200 }),
+  state_snapshot: documented({ type: ['object', 'string'], description: 'Saved as a savepoint (≤ 200000 chars)' }),
+  messages_acked: documented({ type: 'array', items: { type: 'integer' }, description: 'Message ids read' }),
+  avatar_url: documented({ type: 'string', maxLength: 2000 }),
+  llm_backend: documented({ type: 'string', maxLength: 2000 }),
+  llm_model: documented({ type: 'string', maxLength: 2000 }),
+  runtime: documented({ type: 'string', maxLength: 2000 }),
+  agent_type: documented({ type: 'string', maxLength: 50, description: 'Admin key only' }),
+  system_diagnostics: documented({ type: 'object' }),
 });
 
 export const AdminHeartbeatBody = z.looseObject({
-  status: serviceChecked({ type: 'string', enum: [...HEARTBEAT_STATUSES], default: 'online' }),
-  working_on: serviceChecked({ type: 'string', maxLength: 2000 }),
+  status: documented({ type: 'string', enum: [...HEARTBEAT_STATUSES], default: 'online' }),
+  working_on: documented({ type: 'string', maxLength: 2000 }),
 });
 
 /** A message as an agent's inbox delivers it. */

@@ -4,7 +4,7 @@ import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
 import { bodyOf } from '../../http/body.js';
 import { defineRoute } from '../../http/contract.js';
-import { OkTrue } from '../../http/documented.js';
+import { OkTrue } from '../../http/contract-fields.js';
 import { parseIntId } from '../../http/validate.js';
 import { badRequest, forbidden, unauthorized } from '../../http/errors.js';
 import { principalOf, resolveHuman } from '../../auth/principal.js';
@@ -131,12 +131,28 @@ export function inboxRoutes(app: AppContext) {
 
   defineRoute(
     r,
-    { method: 'get', path: '/inbox/:id', tags, summary: 'One item', ...user, params: InboxIdParams, response: InboxItem },
+    {
+      method: 'get',
+      path: '/inbox/:id',
+      tags,
+      summary: 'One item',
+      ...user,
+      params: InboxIdParams,
+      response: InboxItem,
+    },
     (c, { params }) => inbox.get(principalOf(c), idOf(params.id)),
   );
   defineRoute(
     r,
-    { method: 'put', path: '/inbox/:id/read', tags, summary: 'Mark read', ...user, params: InboxIdParams, response: OkTrue },
+    {
+      method: 'put',
+      path: '/inbox/:id/read',
+      tags,
+      summary: 'Mark read',
+      ...user,
+      params: InboxIdParams,
+      response: OkTrue,
+    },
     (c, { params }) => inbox.read(principalOf(c), idOf(params.id)),
   );
   defineRoute(
@@ -154,7 +170,15 @@ export function inboxRoutes(app: AppContext) {
   );
   defineRoute(
     r,
-    { method: 'delete', path: '/inbox/:id', tags, summary: 'Dismiss', ...user, params: InboxIdParams, response: OkTrue },
+    {
+      method: 'delete',
+      path: '/inbox/:id',
+      tags,
+      summary: 'Dismiss',
+      ...user,
+      params: InboxIdParams,
+      response: OkTrue,
+    },
     (c, { params }) => inbox.dismiss(principalOf(c), idOf(params.id)),
   );
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { idParam, queryInt } from '../../http/contract.js';
-import { serviceChecked } from '../../http/documented.js';
+import { documented } from '../../http/contract-fields.js';
 import { parseIntId } from '../../http/validate.js';
 import { MSG_TYPES } from './service.js';
 
@@ -69,14 +69,14 @@ export const MessageListQuery = z.object({
 });
 
 export const SendMessage = z.looseObject({
-  to_agent: serviceChecked({ type: 'string', description: 'Recipient (absent: a broadcast); `to` is an alias' }),
-  content: serviceChecked({ type: 'string' }),
-  msg_type: serviceChecked({ type: 'string', enum: [...MSG_TYPES], default: 'message' }),
-  priority: serviceChecked({ type: 'string', default: 'normal' }),
-  thread_id: serviceChecked({ type: 'string' }),
-  project_id: serviceChecked({ type: 'string' }),
-  channel_id: serviceChecked({ type: 'integer' }),
-  metadata: serviceChecked({ type: 'object' }),
+  to_agent: documented({ type: 'string', description: 'Recipient (absent: a broadcast); `to` is an alias' }),
+  content: documented({ type: 'string' }),
+  msg_type: documented({ type: 'string', enum: [...MSG_TYPES], default: 'message' }),
+  priority: documented({ type: 'string', default: 'normal' }),
+  thread_id: documented({ type: 'string' }),
+  project_id: documented({ type: 'string' }),
+  channel_id: documented({ type: 'integer' }),
+  metadata: documented({ type: 'object' }),
 });
 
 export const BulkDeleteQuery = z.object({
@@ -86,7 +86,7 @@ export const BulkDeleteQuery = z.object({
 });
 
 export const ResolveBody = z.looseObject({
-  response: serviceChecked({ type: 'string', description: 'A reply sent back to the sender' }),
+  response: documented({ type: 'string', description: 'A reply sent back to the sender' }),
 });
 
 export const Sent = z.object({ id: z.number().int() });

@@ -129,7 +129,12 @@ export class OperatorService {
       w.add(null, operatorsRepo.notifyActiveAgents(`Operator ${name} is back. Human operators available.`));
       w.eventPerRow(
         { type: 'autonomous_mode_off', agent: p.who },
-        { summarySql: '?', dataSql: "'{}'", rest: `WHERE ${HUMANS_AVAILABLE_SQL}`, args: [`${name} is back — autonomous mode ended`] },
+        {
+          summarySql: '?',
+          dataSql: "'{}'",
+          rest: `WHERE ${HUMANS_AVAILABLE_SQL}`,
+          args: [`${name} is back — autonomous mode ended`],
+        },
       );
     }
     w.event({

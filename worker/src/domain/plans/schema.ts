@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { idParam } from '../../http/contract.js';
-import { serviceChecked } from '../../http/documented.js';
+import { documented } from '../../http/contract-fields.js';
 import { fields, pageQuery } from '../work-items/fields.js';
 import { PLAN_STATUSES, STEP_STATUSES } from './repo.js';
 
@@ -66,7 +66,7 @@ export const UpdateStep = z.object({
 export const AddStepComment = z.object({ content: fields.content, author: z.unknown().optional() });
 export const Reorder = z.object({ order: z.array(z.number().int().positive()) });
 export const DeletePlanBody = z.looseObject({
-  approval_id: serviceChecked({ type: ['integer', 'string'], description: 'The approval that allows the delete' }),
+  approval_id: documented({ type: ['integer', 'string'], description: 'The approval that allows the delete' }),
 });
 export const DeletePlanQuery = z.object({ approval_id: z.string().optional() });
 
@@ -105,25 +105,24 @@ export const StepComment = z
   })
   .meta({ id: 'PlanStepComment' });
 
-export const PlanStep = z
-  .object({
-    id: z.number().int(),
-    plan_id: z.number().int(),
-    step_order: z.number().int(),
-    title: z.string(),
-    description: z.string(),
-    phase: z.string(),
-    status: z.string(),
-    assignee: z.string().nullable(),
-    linked_task_id: z.number().int().nullable(),
-    linked_branch: z.string().nullable(),
-    linked_pr_url: z.string().nullable(),
-    completed_at: z.string().nullable(),
-    attempt_count: z.number().int(),
-    created_at: z.string(),
-    updated_at: z.string(),
-    attempt: z.number().int().meta({ description: 'Times a lapsed lease sent the step back to the queue' }),
-  });
+export const PlanStep = z.object({
+  id: z.number().int(),
+  plan_id: z.number().int(),
+  step_order: z.number().int(),
+  title: z.string(),
+  description: z.string(),
+  phase: z.string(),
+  status: z.string(),
+  assignee: z.string().nullable(),
+  linked_task_id: z.number().int().nullable(),
+  linked_branch: z.string().nullable(),
+  linked_pr_url: z.string().nullable(),
+  completed_at: z.string().nullable(),
+  attempt_count: z.number().int(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  attempt: z.number().int().meta({ description: 'Times a lapsed lease sent the step back to the queue' }),
+});
 
 const Progress = z
   .object({ total: z.number().int(), completed: z.number().int(), percent: z.number().int() })
@@ -165,7 +164,11 @@ export const PlanCreated = z.object({
   approval_warning: approvalWarning,
 });
 export const PlanOk = z.object({ ok: z.literal(true), id: z.number().int() });
-export const PlanDeleted = z.object({ ok: z.literal(true), deleted: z.number().int(), approval_warning: approvalWarning });
+export const PlanDeleted = z.object({
+  ok: z.literal(true),
+  deleted: z.number().int(),
+  approval_warning: approvalWarning,
+});
 export const StepAdded = z.object({ id: z.number().int(), plan_id: z.number().int() });
 export const Reordered = z.object({ ok: z.literal(true), plan_id: z.number().int() });
 export const StepUpdated = z.object({

@@ -209,7 +209,11 @@ export async function deletePlan(ctx: AppContext, p: Principal, id: number | nul
     data: { plan_id: plan.id },
   };
   // The plan's DELETE is the repo's last statement; a plan deleted concurrently records no event.
-  const deleted = await atomicWrite(ctx).addAll(plansRepo.deletePlan(plan.id)).requireChanged('gone').event(ev).commitUnlessAborted();
+  const deleted = await atomicWrite(ctx)
+    .addAll(plansRepo.deletePlan(plan.id))
+    .requireChanged('gone')
+    .event(ev)
+    .commitUnlessAborted();
   if (!deleted) throw notFound('Plan not found');
   const out: Record<string, unknown> = { ok: true, deleted: plan.id };
   if (gate.approval_warning) out.approval_warning = gate.approval_warning;

@@ -33,14 +33,17 @@ export const UpdateProject = z.object({
   status: text(100).optional(),
   // The original accepted the categories as a JSON string too; a string that is a JSON array still works.
   bug_categories: z
-    .preprocess((v) => {
-      if (typeof v !== 'string') return v;
-      try {
-        return JSON.parse(v);
-      } catch {
-        return v;
-      }
-    }, z.array(z.string().trim().min(1).max(100)).max(100))
+    .preprocess(
+      (v) => {
+        if (typeof v !== 'string') return v;
+        try {
+          return JSON.parse(v);
+        } catch {
+          return v;
+        }
+      },
+      z.array(z.string().trim().min(1).max(100)).max(100),
+    )
     .optional(),
   team_id: text(200).nullable().optional(),
 });

@@ -11,7 +11,14 @@ import { messagesRepo } from '../messages/repo.js';
 import { Message } from '../messages/schema.js';
 import { MessageService, callerId } from '../messages/service.js';
 import { RequestService, resolveStaleRequests } from './service.js';
-import { CreateRequest, PendingQuery, RequestCreated, RequestIdParams, RequestUpdated, UpdateRequest } from './schema.js';
+import {
+  CreateRequest,
+  PendingQuery,
+  RequestCreated,
+  RequestIdParams,
+  RequestUpdated,
+  UpdateRequest,
+} from './schema.js';
 
 const DAY = 86_400_000;
 const tags = ['Requests'];

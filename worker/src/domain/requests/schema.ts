@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { idParam } from '../../http/contract.js';
-import { serviceChecked } from '../../http/documented.js';
+import { documented } from '../../http/contract-fields.js';
 import { TASK_PRIORITIES } from '../tasks/repo.js';
 
 /** The wire shapes of blocking requests (spec 03 §8); the rows are messages. */
@@ -8,14 +8,14 @@ import { TASK_PRIORITIES } from '../tasks/repo.js';
 export const RequestIdParams = z.object({ id: idParam });
 
 export const CreateRequest = z.looseObject({
-  to_agent: serviceChecked({ type: 'string', maxLength: 128 }),
-  content: serviceChecked({ type: 'string' }),
-  thread_id: serviceChecked({ type: 'string', maxLength: 200 }),
-  project_id: serviceChecked({ type: 'string', maxLength: 200 }),
-  metadata: serviceChecked({ type: 'object' }),
-  auto_task: serviceChecked({ type: 'boolean', description: 'Also create a task for the recipient' }),
-  task_title: serviceChecked({ type: 'string', maxLength: 500 }),
-  priority: serviceChecked({ type: 'string', enum: [...TASK_PRIORITIES] }),
+  to_agent: documented({ type: 'string', maxLength: 128 }),
+  content: documented({ type: 'string' }),
+  thread_id: documented({ type: 'string', maxLength: 200 }),
+  project_id: documented({ type: 'string', maxLength: 200 }),
+  metadata: documented({ type: 'object' }),
+  auto_task: documented({ type: 'boolean', description: 'Also create a task for the recipient' }),
+  task_title: documented({ type: 'string', maxLength: 500 }),
+  priority: documented({ type: 'string', enum: [...TASK_PRIORITIES] }),
 });
 
 export const PendingQuery = z.object({
@@ -26,8 +26,8 @@ export const PendingQuery = z.object({
 });
 
 export const UpdateRequest = z.looseObject({
-  status: serviceChecked({ type: 'string', enum: ['acknowledged', 'ack', 'resolved', 'completed', 'done'] }),
-  response: serviceChecked({ type: 'string' }),
+  status: documented({ type: 'string', enum: ['acknowledged', 'ack', 'resolved', 'completed', 'done'] }),
+  response: documented({ type: 'string' }),
 });
 
 export const RequestCreated = z.object({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { nameParam } from '../../http/contract.js';
-import { serviceChecked } from '../../http/documented.js';
+import { documented } from '../../http/contract-fields.js';
 import { Message } from '../messages/schema.js';
 import { Task } from '../tasks/schema.js';
 import { Bug } from '../bugs/schema.js';
@@ -17,7 +17,7 @@ export const SavepointListQuery = z.object({
   limit: z.string().optional().meta({ description: 'Integer (default 10, at most 500; anything else: the default)' }),
 });
 
-export const NotesBody = z.looseObject({ notes: serviceChecked({ type: 'string', maxLength: 20_000 }) });
+export const NotesBody = z.looseObject({ notes: documented({ type: 'string', maxLength: 20_000 }) });
 
 const savepointFields = {
   id: z.number().int(),

@@ -61,7 +61,15 @@ export function skillRoutes(app: AppContext) {
 
   defineRoute(
     r,
-    { method: 'get', path: '/skills/:id', tags, summary: 'One skill', access: 'any', params: SkillIdParams, response: Skill },
+    {
+      method: 'get',
+      path: '/skills/:id',
+      tags,
+      summary: 'One skill',
+      access: 'any',
+      params: SkillIdParams,
+      response: Skill,
+    },
     (_c, { params }) => load(params.id),
   );
 

@@ -88,7 +88,14 @@ export function spendRoutes(app: AppContext) {
   // Literal before the :agentId parameter.
   defineRoute(
     r,
-    { method: 'get', path: '/spend/budgets', tags, summary: 'Budgets and their state', access: 'any', response: z.array(Budget) },
+    {
+      method: 'get',
+      path: '/spend/budgets',
+      tags,
+      summary: 'Budgets and their state',
+      access: 'any',
+      response: z.array(Budget),
+    },
     (c) => spend.budgets(principalOf(c)),
   );
   defineRoute(

@@ -20,9 +20,11 @@ const numeric = (field: string) =>
 const tokens = z.union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)]).optional();
 
 export const LogSpend = z.object({
-  cost_usd: sentence({ type: ['number', 'string'], description: 'USD (a numeric string is accepted)' }, (v) =>
-    v === null || v === '' ? 'is required' : null,
-  { required: true }).pipe(numeric('cost_usd')),
+  cost_usd: sentence(
+    { type: ['number', 'string'], description: 'USD (a numeric string is accepted)' },
+    (v) => (v === null || v === '' ? 'is required' : null),
+    { required: true },
+  ).pipe(numeric('cost_usd')),
   project_id: z.string().trim().max(200).optional(),
   agent_id: z.string().trim().max(128).optional(),
   source: z.string().max(64).optional(),

@@ -142,7 +142,14 @@ export function studioRoutes(app: AppContext) {
 
   defineRoute(
     r,
-    { method: 'get', path: '/studio/users', tags, summary: 'Operator accounts', access: 'admin', response: z.array(StudioUser) },
+    {
+      method: 'get',
+      path: '/studio/users',
+      tags,
+      summary: 'Operator accounts',
+      access: 'admin',
+      response: z.array(StudioUser),
+    },
     () => studio.list(),
   );
 

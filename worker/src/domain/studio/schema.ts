@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { idParam } from '../../http/contract.js';
-import { serviceChecked } from '../../http/documented.js';
+import { documented } from '../../http/contract-fields.js';
 import { STUDIO_ROLES } from './service.js';
 
 /**
@@ -22,21 +22,24 @@ export const CreateUser = z.object({
   display_name: z.string().trim().min(1).max(200),
   role: role.default('operator'),
 });
-export const UpdateUser = z.object({ role: role.optional(), display_name: z.string().trim().min(1).max(200).optional() });
+export const UpdateUser = z.object({
+  role: role.optional(),
+  display_name: z.string().trim().min(1).max(200).optional(),
+});
 
 export const LoginBody = z.looseObject({
-  username: serviceChecked({ type: 'string' }),
-  password: serviceChecked({ type: 'string', format: 'password' }),
+  username: documented({ type: 'string' }),
+  password: documented({ type: 'string', format: 'password' }),
 });
 export const ChangeOwnPassword = z.looseObject({
-  current_password: serviceChecked({ type: 'string', format: 'password' }),
-  new_password: serviceChecked({ type: 'string', format: 'password' }),
+  current_password: documented({ type: 'string', format: 'password' }),
+  new_password: documented({ type: 'string', format: 'password' }),
 });
-export const SetPassword = z.looseObject({ password: serviceChecked({ type: 'string', format: 'password' }) });
-export const ForgotPassword = z.looseObject({ email: serviceChecked({ type: 'string', format: 'email' }) });
+export const SetPassword = z.looseObject({ password: documented({ type: 'string', format: 'password' }) });
+export const ForgotPassword = z.looseObject({ email: documented({ type: 'string', format: 'email' }) });
 export const ResetPassword = z.looseObject({
-  token: serviceChecked({ type: 'string' }),
-  password: serviceChecked({ type: 'string', format: 'password' }),
+  token: documented({ type: 'string' }),
+  password: documented({ type: 'string', format: 'password' }),
 });
 
 const userFields = { id: z.number().int(), username: z.string(), display_name: z.string(), role: z.string() };
@@ -55,6 +58,9 @@ export const UserUpdated = z.object({
   display_name: z.string().optional(),
 });
 export const PasswordSet = z.object({ ok: z.literal(true), username: z.string() });
-export const PasswordChanged = z.object({ ok: z.literal(true), token: z.string().meta({ description: 'A fresh token' }) });
+export const PasswordChanged = z.object({
+  ok: z.literal(true),
+  token: z.string().meta({ description: 'A fresh token' }),
+});
 export const UserDeleted = z.object({ ok: z.literal(true), deleted: z.string() });
 export const Message = z.object({ ok: z.literal(true), message: z.string() });

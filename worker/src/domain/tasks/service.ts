@@ -541,7 +541,10 @@ export async function addDependency(ctx: AppContext, p: Principal, taskId: numbe
     summary: `Task #${task.id} now blocked by #${blocker.id}`,
     data: { task_id: task.id, blocked_by: blocker.id },
   };
-  const added = await atomicWrite(ctx).addAll(tasksRepo.addDependency(task.id, blocker.id)).event(ev).commitUnlessAborted();
+  const added = await atomicWrite(ctx)
+    .addAll(tasksRepo.addDependency(task.id, blocker.id))
+    .event(ev)
+    .commitUnlessAborted();
   if (!added) throw badRequest('Dependency would create a cycle');
   return { ok: true, task: task.id, blocked_by: blocker.id };
 }
@@ -588,7 +591,11 @@ export async function deleteTask(ctx: AppContext, p: Principal, taskId: number |
     data: {},
   };
   // The DELETE is the repo's last statement; a task deleted concurrently records no event.
-  const deleted = await atomicWrite(ctx).addAll(tasksRepo.deleteStatements(task.id)).requireChanged().event(ev).commitUnlessAborted();
+  const deleted = await atomicWrite(ctx)
+    .addAll(tasksRepo.deleteStatements(task.id))
+    .requireChanged()
+    .event(ev)
+    .commitUnlessAborted();
   if (!deleted) throw notFound('Task not found');
   return { ok: true, id: task.id };
 }

@@ -3,11 +3,19 @@ import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
 import { bodyOf } from '../../http/body.js';
 import { defineRoute } from '../../http/contract.js';
-import { OkTrue } from '../../http/documented.js';
+import { OkTrue } from '../../http/contract-fields.js';
 import { badRequest } from '../../http/errors.js';
 import { principalOf } from '../../auth/principal.js';
 import { TeamSettingsService } from './service.js';
-import { AllSettings, PutSetting, SectionParams, SectionSettings, SettingParams, SettingWritten, Synced } from './schema.js';
+import {
+  AllSettings,
+  PutSetting,
+  SectionParams,
+  SectionSettings,
+  SettingParams,
+  SettingWritten,
+  Synced,
+} from './schema.js';
 
 const keyOk = (k: string) => {
   if (!/^[A-Za-z0-9_.-]{1,100}$/.test(k))

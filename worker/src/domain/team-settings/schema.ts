@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { serviceChecked } from '../../http/documented.js';
+import { documented } from '../../http/contract-fields.js';
 
 /** The wire shapes of team settings (spec 01 §2.9). Values are whatever JSON the admin stored. */
 
 export const SectionParams = z.object({ section: z.string().meta({ example: 'guidance' }) });
 export const SettingParams = z.object({ section: z.string(), key: z.string() });
 
-export const PutSetting = z.looseObject({ value: serviceChecked({ description: 'Any JSON value (≤ 100000 chars)' }) });
+export const PutSetting = z.looseObject({ value: documented({ description: 'Any JSON value (≤ 100000 chars)' }) });
 
 /** `{ section: { key: value } }`; values are the stored JSON, parsed. */
 export const AllSettings = z.record(z.string(), z.record(z.string(), z.unknown())).meta({ id: 'TeamSettings' });

@@ -3,7 +3,7 @@ import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
 import { bodyOf } from '../../http/body.js';
 import { defineRoute } from '../../http/contract.js';
-import { OkTrue } from '../../http/documented.js';
+import { OkTrue } from '../../http/contract-fields.js';
 import { badRequest } from '../../http/errors.js';
 import { principalOf } from '../../auth/principal.js';
 import { TeamService } from './service.js';

@@ -152,7 +152,7 @@ export function templateRoutes(app: AppContext) {
       method: 'post',
       path: '/agent-templates/:id/apply/:agentId',
       tags,
-      summary: "Apply a template to an agent (runtime, model, capabilities, teams)",
+      summary: 'Apply a template to an agent (runtime, model, capabilities, teams)',
       access: 'admin',
       params: ApplyParams,
       response: TemplateApplied,

@@ -52,7 +52,11 @@ export class VoiceHub implements VoicePort {
   /** Registers a connected socket as a new peer in the lobby; the host wires the returned handlers. */
   attach(socket: VoiceSocket) {
     const n = ++this.counter;
-    const entry: Entry = { peer: { id: `peer_${n}`, name: `User ${n}`, muted: false, channel: '' }, socket, alive: true };
+    const entry: Entry = {
+      peer: { id: `peer_${n}`, name: `User ${n}`, muted: false, channel: '' },
+      socket,
+      alive: true,
+    };
     this.entries.set(entry.peer.id, entry);
     this.send(entry, { type: 'welcome', id: entry.peer.id, peers: this.inChannel('', entry.peer.id) });
     this.broadcast('', { type: 'peer_joined', peer: { ...entry.peer } }, entry.peer.id);

@@ -15,7 +15,11 @@ export function voiceRoutes(app: AppContext) {
 
   r.get('/api/voice/peers', requireAny, async (c) => {
     const hub = app.runtime.voice;
-    if (!hub) throw new AppError(501 as AppError['status'], 'Voice signalling is not available here (bind the VOICE_HUB Durable Object)');
+    if (!hub)
+      throw new AppError(
+        501 as AppError['status'],
+        'Voice signalling is not available here (bind the VOICE_HUB Durable Object)',
+      );
     const channel = c.req.query('channel');
     if (channel !== undefined && channel.length > 50) throw badRequest('channel must be at most 50 characters');
     const peers = await hub.peers(channel);

@@ -15,7 +15,12 @@ export type VoiceAuth = { ok: true; principal: Principal } | { ok: false; status
  * from `POST /events/stream-ticket`) or, for compatibility with the original, `?token=<operator JWT>`;
  * other clients send `Authorization: Bearer`, `X-Admin-Key` or `X-Agent-Key` as on any route.
  */
-export async function authenticateVoice(app: AppContext, url: URL, headers: Headers, peer?: string): Promise<VoiceAuth> {
+export async function authenticateVoice(
+  app: AppContext,
+  url: URL,
+  headers: Headers,
+  peer?: string,
+): Promise<VoiceAuth> {
   const ip = clientIp(app.config.trustProxy, headers.get('x-forwarded-for') ?? undefined, peer);
   const creds = new Credentials(app, headers, ip);
   try {
@@ -62,7 +67,11 @@ export interface IceServer {
  * expired usernames, so nothing is stored here. Without TURN_URLS and TURN_SECRET only STUN servers
  * are returned — no third-party relay and no well-known shared secret (weak spot 14).
  */
-export async function turnCredentials(config: Config, p: Principal, now: Date): Promise<{ iceServers: IceServer[]; ttl?: number }> {
+export async function turnCredentials(
+  config: Config,
+  p: Principal,
+  now: Date,
+): Promise<{ iceServers: IceServer[]; ttl?: number }> {
   const v = config.voice;
   const iceServers: IceServer[] = v.stunUrls.map((urls) => ({ urls }));
   if (!v.turnSecret || !v.turnUrls.length) return { iceServers };
@@ -80,7 +89,9 @@ export async function turnCredentials(config: Config, p: Principal, now: Date): 
     false,
     ['sign'],
   );
-  const credential = base64Encode(new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(username))));
+  const credential = base64Encode(
+    new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(username))),
+  );
   for (const urls of v.turnUrls) iceServers.push({ urls, username, credential });
   return { iceServers, ttl: v.turnTtlSeconds };
 }

@@ -8,7 +8,15 @@ import { parseIntId } from '../../http/validate.js';
 import { principalOf, type Principal } from '../../auth/principal.js';
 import { actingIdentity, assertProjectScope } from '../../auth/scope.js';
 import { widgetsRepo, type WidgetChanges } from './repo.js';
-import { CreateWidget, UpdateWidget, Widget, WidgetArchived, WidgetCreated, WidgetIdParams, WidgetListQuery } from './schema.js';
+import {
+  CreateWidget,
+  UpdateWidget,
+  Widget,
+  WidgetArchived,
+  WidgetCreated,
+  WidgetIdParams,
+  WidgetListQuery,
+} from './schema.js';
 
 const tags = ['Widgets'];
 
@@ -37,7 +45,10 @@ export function widgetRoutes(app: AppContext) {
       response: z.array(Widget),
     },
     (_c, { query }) =>
-      widgetsRepo.listActive(app.db, { agent_id: query.agent_id || undefined, project_id: query.project_id || undefined }),
+      widgetsRepo.listActive(app.db, {
+        agent_id: query.agent_id || undefined,
+        project_id: query.project_id || undefined,
+      }),
   );
 
   defineRoute(

@@ -19,7 +19,10 @@ export const CreateWidget = z.object({
   widget_type: z.string().trim().min(1).max(50).default('status'),
   data: data.default('{}'),
   position: z.number().int().min(-1_000_000).max(1_000_000).default(0),
-  agent_id: z.unknown().optional().meta({ type: 'string', description: 'Owner (admins only; agents own their widgets)' }),
+  agent_id: z
+    .unknown()
+    .optional()
+    .meta({ type: 'string', description: 'Owner (admins only; agents own their widgets)' }),
 });
 
 export const UpdateWidget = z.object({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { nameParam } from '../../http/contract.js';
-import { serviceChecked } from '../../http/documented.js';
+import { documented } from '../../http/contract-fields.js';
 
 /** The wire shapes of the work queue and work requests (spec 02 §3.5). */
 
@@ -44,10 +44,10 @@ export const WorkAnswer = z.object({
 });
 
 export const WorkRequestBody = z.looseObject({
-  type: serviceChecked({ type: 'string', enum: ['task_request', 'asset_request', 'work_request'] }),
-  target: serviceChecked({ type: 'string' }),
-  description: serviceChecked({ type: 'string', maxLength: 50_000 }),
-  priority: serviceChecked({ type: 'string', default: 'normal' }),
+  type: documented({ type: 'string', enum: ['task_request', 'asset_request', 'work_request'] }),
+  target: documented({ type: 'string' }),
+  description: documented({ type: 'string', maxLength: 50_000 }),
+  priority: documented({ type: 'string', default: 'normal' }),
 });
 
 export const WorkRequested = z.object({

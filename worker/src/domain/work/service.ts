@@ -1,5 +1,4 @@
 import { atomicWrite } from '../events/write.js';
-import { parallelQueries } from '../../db/parallel.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { isSelfOrAdmin } from '../../auth/principal.js';
