@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { requireAdmin, requireAgent, requireAny, requireHuman } from '../auth/principal.js';
 import type { AppEnv } from './env.js';
 import { bodyOf, queryOf } from './body.js';
-import { parseWith } from './validate.js';
+import { parseIntId, parseWith } from './validate.js';
 
 /**
  * One contract per route (issue 15): method, path, who may call it, the schemas of its params,
@@ -207,3 +207,20 @@ export const queryFlag = z
   .optional()
   .transform((v) => v === 'true' || v === '1')
   .meta({ description: '`true` or `1` turns it on' });
+
+/** An optional id in the query (`?channel_id=3`): empty means absent; `3x` → `<field> must be an integer`. */
+export function queryId() {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw === '') return undefined;
+      const n = parseIntId(raw);
+      if (n === null) {
+        ctx.addIssue({ code: 'custom', message: 'must be an integer', params: { sentence: true } });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .meta({ description: 'Numeric id' });
+}

@@ -1,3 +1,4 @@
+import { Event } from '../events/schema.js';
 import { z } from 'zod';
 import { queryInt } from '../../http/contract.js';
 import { Task } from '../tasks/schema.js';
@@ -54,17 +55,8 @@ export const HealthPreview = PatrolResult.extend({
   plugins_unavailable: z.array(z.unknown()).meta({ description: 'Enabled plugins whose code is not loaded' }),
 });
 
-export const PatrolEvent = z
-  .object({
-    id: z.number().int(),
-    type: z.string(),
-    agent: z.string(),
-    project_id: z.string().nullable(),
-    summary: z.string(),
-    data: z.string().meta({ description: 'JSON text' }),
-    created_at: z.string(),
-  })
-  .meta({ id: 'PatrolEvent' });
+/** Patrol lists events in their one wire shape. */
+export const PatrolEvent = Event;
 
 export const HistoryQuery = z.object({ limit: queryInt(50, 1, 500) });
 export const OverviewQuery = z.object({

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { idParam, queryInt } from '../../http/contract.js';
+import { idParam, queryInt, queryId } from '../../http/contract.js';
 import { documented } from '../../http/contract-fields.js';
-import { parseIntId } from '../../http/validate.js';
 import { MSG_TYPES } from './service.js';
 
 /** The wire shapes of messages (spec 03 §7). */
@@ -52,18 +51,7 @@ export const MessageListQuery = z.object({
   since: z.string().optional().meta({ description: 'An ISO-8601 instant' }),
   msg_type: optText,
   status: optText,
-  channel_id: z
-    .string()
-    .optional()
-    .transform((raw, ctx) => {
-      if (raw === undefined || raw === '') return undefined;
-      const n = parseIntId(raw);
-      if (n === null) {
-        ctx.addIssue({ code: 'custom', message: 'must be an integer', params: { sentence: true } });
-        return z.NEVER;
-      }
-      return n;
-    }),
+  channel_id: queryId(),
   limit: queryInt(50, 1, 500),
   offset: queryInt(0, 0, 1_000_000),
 });

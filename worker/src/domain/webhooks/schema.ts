@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { idParam, queryInt } from '../../http/contract.js';
-import { parseIntId } from '../../http/validate.js';
+import { idParam, queryInt, queryId } from '../../http/contract.js';
 
 /**
  * The wire shapes of outgoing webhooks (spec 04 §8). A webhook's signing `secret` never leaves
@@ -64,18 +63,7 @@ export const DeliveryListQuery = z.object({
     .string()
     .optional()
     .transform((v) => v || undefined),
-  webhook_id: z
-    .string()
-    .optional()
-    .transform((raw, ctx) => {
-      if (raw === undefined || raw === '') return undefined;
-      const n = parseIntId(raw);
-      if (n === null) {
-        ctx.addIssue({ code: 'custom', message: 'must be an integer', params: { sentence: true } });
-        return z.NEVER;
-      }
-      return n;
-    }),
+  webhook_id: queryId(),
   error_only: z
     .string()
     .optional()
