@@ -76,38 +76,3 @@ export async function composedBatch(
     return mine;
   });
 }
-
-/**
- * A Db for ONE request whose reads issued in the same tick go out together as one `batch` — one
- * round trip over libSQL HTTP instead of one each (issue 11). For code that is not ours to
- * restructure but issues independent reads at once (the work queue's `parallelQueries`). Worth it
- * only where each call is a network round trip (`Runtime.remoteDb`); on a local file a batch only
- * adds BEGIN/COMMIT. Never share one across requests (see parallel.ts).
- */
-export function waveBatched(db: Db): Db {
-  let wave: { stmt: Statement; resolve: (r: ResultSet) => void; reject: (e: unknown) => void }[] | null = null;
-  const flush = () => {
-    const w = wave ?? [];
-    wave = null;
-    const settle = (p: Promise<ResultSet[]>) =>
-      p.then(
-        (res) => w.forEach((x, i) => x.resolve(res[i])),
-        (err) => w.forEach((x) => x.reject(err)),
-      );
-    if (w.length === 1) settle(db.execute(w[0].stmt.sql, w[0].stmt.args ?? []).then((r) => [r]));
-    else settle(db.batch(w.map((x) => x.stmt)));
-  };
-  return new Db({
-    execute: (stmt) =>
-      new Promise<ResultSet>((resolve, reject) => {
-        if (!wave) {
-          wave = [];
-          queueMicrotask(flush);
-        }
-        wave.push({ stmt, resolve, reject });
-      }),
-    batch: (stmts) => db.batch(stmts),
-    transaction: (fn) => db.transaction((tx) => fn({ execute: (st) => tx.execute(st.sql, st.args ?? []) })),
-    close: async () => undefined,
-  });
-}
