@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/db.js';
-import { composedBatch, StatementCapture, waveBatched } from '../../db/captured.js';
+import { composedBatch, StatementCapture } from '../../db/captured.js';
 import { configRepo } from '../config/repo.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
@@ -14,7 +14,7 @@ import { parseDbTime, parseObject, parseStringArray, toDbTime } from '../agents/
 import { messagesRepo } from '../messages/repo.js';
 import { savepointsRepo } from '../savepoints/repo.js';
 import { diffAgainst } from '../savepoints/service.js';
-import { buildQueue, workScope } from '../work/service.js';
+import { queueFrom, queueReads, workScope } from '../work/service.js';
 import { inboxParts } from '../heartbeat/service.js';
 import { isAutonomous, sleepState } from '../admin/sleep.js';
 import { bootRepo } from './repo.js';
@@ -133,7 +133,8 @@ export class BootService {
    *    checked against the row read in the same batch;
    * 2. the savepoint diff (before boot's writes), the writes with the agent_boot event, then the
    *    reads that must see them (profile, counts, inbox with its delivery marks, verbose lists).
-   * The work queue runs beside batch 2 with its own reads (the work area's).
+   * The work queue's reads (the work area's statements, spec 02 §3.5) close batch 2: they see
+   * what boot wrote, as they did when the queue was its own request after it.
    */
   async boot(p: Principal, agentId: string, variant: Variant) {
     if (p.kind !== 'agent' || p.id !== agentId) throw forbidden('Agent key does not match agent ID');
@@ -250,12 +251,10 @@ export class BootService {
       variant === 'verbose' ? this.verboseReads(r2after.db, agent, before, scope, nowIso) : undefined;
     // Slim and smart boot deliver unread messages once, like the heartbeat; verbose shows no inbox.
     const inbox = variant === 'verbose' ? undefined : inboxParts(app, agentId, true);
-    // The queue is the work area's (spec 02 §3.5); it reads what boot's writes left.
-    const [res, queue] = await Promise.all([
-      composedBatch(run(app), [r2before, writes, r2after, ...(inbox?.parts ?? [])]),
-      // Over HTTP its independent reads go out per wave, one round trip each.
-      buildQueue(app.runtime.remoteDb ? { ...app, db: waveBatched(db) } : app, agent),
-    ]);
+    // The queue is the work area's (spec 02 §3.5); its reads come last, so they see what boot wrote.
+    const queueStmts = queueReads(app, agentId);
+    const res = await composedBatch(run(app), [r2before, writes, r2after, ...(inbox?.parts ?? []), queueStmts]);
+    const queue = queueFrom(agent, res[res.length - 1]);
     app.events.publishWritten(ev, Number(res[1][eventAt].rows[0]?.id ?? null));
     // Send at once only what was queued (someone subscribes): no idle outbox poll.
     if (flipped && res[1][webhookAt].rowsAffected > 0) hooks.kick();

@@ -44,13 +44,13 @@ export async function buildQueue(app: AppContext, agent: AgentRow): Promise<Queu
   return queueFrom(agent, await app.db.batch(queueReads(app, agent.id)));
 }
 
-/** The queue's reads, to batch (alone, or after other reads of the same request). */
-function queueReads(app: AppContext, agentId: string): Statement[] {
+/** The queue's reads, to batch (alone, or after other reads of the same request — boot folds them in). */
+export function queueReads(app: AppContext, agentId: string): Statement[] {
   return workRepo.queueStatements(agentId, toDbTime(app.clock.now().getTime() - PLANNER_FRESH_MS));
 }
 
 /** Builds the queue from the result sets of `queueReads`, in `QUEUE_PARTS` order. */
-function queueFrom(agent: AgentRow, results: ResultSet[]): QueueItem[] {
+export function queueFrom(agent: AgentRow, results: ResultSet[]): QueueItem[] {
   const rows = <T>(part: (typeof QUEUE_PARTS)[number]) => results[QUEUE_PARTS.indexOf(part)].rows as unknown as T[];
   const requests = rows<InboxItem & { status?: string }>('requests');
   const steps = rows<StepItemRow>('steps');
