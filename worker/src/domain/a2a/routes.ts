@@ -1,16 +1,42 @@
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
 import { bodyOf, queryOf } from '../../http/body.js';
+import { defineRoute } from '../../http/contract.js';
 import { AppError, badRequest, forbidden } from '../../http/errors.js';
 import { hitAgentWrite } from '../../http/rate-limit.js';
 import { instanceUrl } from '../../http/instance-url.js';
 import { parseIntId } from '../../http/validate.js';
-import { Credentials, principalOf, requireAdmin, resolveAny, type Principal } from '../../auth/principal.js';
+import { Credentials, principalOf, resolveAny, type Principal } from '../../auth/principal.js';
 import { credentialHeaders } from '../../mcp/auth.js';
 import { VERSION } from '../../version.js';
 import { A2A_VERSION, agentCard, RPC, RpcError } from './protocol.js';
 import { A2AService } from './service.js';
+import {
+  AgentIdParams,
+  AgentsQuery,
+  CardResponse,
+  Deleted,
+  DiscoverBody,
+  Discovered,
+  ExternalAgent,
+  OutboundQuery,
+  OutboundTask,
+  RpcBody,
+  RpcResponse,
+  SendBody,
+  Sent,
+  TaskIdParams,
+} from './schema.js';
+
+const tags = ['A2A'];
+/**
+ * Agent or admin: `agentOrAdmin` in the handler authenticates (its own sentences, the bearer agent
+ * key, SEC-35 before any JSON-RPC processing), so the contract's guard only passes through.
+ */
+const inHandler: MiddlewareHandler<AppEnv> = (_c, next) => next();
+const agentOrAdminAccess = { access: 'any' as const, guard: inHandler };
 
 const API = '/api/mycelium';
 
@@ -58,10 +84,43 @@ export function a2aRoutes(app: AppContext) {
   // ---- Agent Card (public) ----
   const card = (legacy: boolean) => (c: Context<AppEnv>) =>
     c.json(agentCard(instanceUrl(app.config, c.req.raw), VERSION, legacy));
-  r.get('/.well-known/agent-card.json', card(false));
-  r.get('/.well-known/agent.json', card(true));
-  r.get(`${API}/a2a/agent-card`, card(true));
-
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/.well-known/agent-card.json',
+      tags,
+      summary: 'A2A Agent Card (v1.0)',
+      access: 'public',
+      response: CardResponse,
+    },
+    card(false),
+  );
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/.well-known/agent.json',
+      tags,
+      summary: 'A2A Agent Card (v0.3 shape)',
+      access: 'public',
+      response: CardResponse,
+      alias: true,
+    },
+    card(true),
+  );
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: `${API}/a2a/agent-card`,
+      tags,
+      summary: 'A2A Agent Card (v0.3 shape)',
+      access: 'public',
+      response: CardResponse,
+    },
+    card(true),
+  );
   // ---- JSON-RPC ----
   const rpc = async (c: Context<AppEnv>) => {
     // SEC-35: credentials are checked before any JSON-RPC processing.
@@ -107,34 +166,120 @@ export function a2aRoutes(app: AppContext) {
       throw err;
     }
   };
-  r.post('/a2a', rpc);
-  r.post(`${API}/a2a`, rpc);
-  r.post(`${API}/a2a/rpc`, rpc);
+  // The body stays the one the pipeline parsed (`c.get('body')`): JSON-RPC answers its own errors.
+  const rpcContract = (path: string, alias: boolean) => ({
+    method: 'post' as const,
+    path,
+    tags,
+    summary: 'A2A JSON-RPC endpoint (SendMessage, GetTask, ListTasks, CancelTask)',
+    ...agentOrAdminAccess,
+    body: RpcBody,
+    lazyBody: true,
+    response: RpcResponse,
+    alias,
+  });
+  defineRoute(r, rpcContract('/a2a', true), rpc);
+  defineRoute(r, rpcContract(`${API}/a2a`, false), rpc);
+  defineRoute(r, rpcContract(`${API}/a2a/rpc`, true), rpc);
 
   // ---- management (spec 06 §5.6) ----
-  r.post(`${API}/a2a/discover`, async (c) => {
-    const p = await agentOrAdmin(app, c);
-    hitAgentWrite(app.limiters, p, c.get('clientIp'));
-    return c.json(await a2a.discover(p, bodyOf(c).url));
-  });
-  r.get(`${API}/a2a/agents`, async (c) => {
-    await agentOrAdmin(app, c);
-    return c.json(await a2a.listExternal(queryOf(c).status || undefined));
-  });
-  r.delete(`${API}/a2a/agents/:id`, requireAdmin, async (c) => {
-    const id = parseIntId(c.req.param('id'));
-    if (id === null) throw badRequest('id must be an integer');
-    principalOf(c);
-    return c.json(await a2a.deleteExternal(id));
-  });
-  r.post(`${API}/a2a/send`, async (c) => {
-    const p = await agentOrAdmin(app, c);
-    hitAgentWrite(app.limiters, p, c.get('clientIp'));
-    return c.json(await a2a.send(p, bodyOf(c)));
-  });
-  r.get(`${API}/a2a/tasks`, async (c) => c.json(await a2a.listOutbound(await agentOrAdmin(app, c), queryOf(c))));
-  r.get(`${API}/a2a/tasks/:id`, async (c) =>
-    c.json(await a2a.getOutbound(await agentOrAdmin(app, c), c.req.param('id'))),
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: `${API}/a2a/discover`,
+      tags,
+      summary: "Fetch a remote agent's card and register it",
+      ...agentOrAdminAccess,
+      body: DiscoverBody,
+      lazyBody: true,
+      response: Discovered,
+    },
+    async (c) => {
+      const p = await agentOrAdmin(app, c);
+      hitAgentWrite(app.limiters, p, c.get('clientIp'));
+      return a2a.discover(p, bodyOf(c).url);
+    },
+  );
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: `${API}/a2a/agents`,
+      tags,
+      summary: 'Registered remote agents',
+      ...agentOrAdminAccess,
+      query: AgentsQuery,
+      response: z.array(ExternalAgent),
+    },
+    async (c) => {
+      await agentOrAdmin(app, c);
+      return a2a.listExternal(queryOf(c).status || undefined);
+    },
+  );
+  defineRoute(
+    r,
+    {
+      method: 'delete',
+      path: `${API}/a2a/agents/:id`,
+      tags,
+      summary: 'Forget a remote agent (admin)',
+      access: 'admin',
+      params: AgentIdParams,
+      response: Deleted,
+    },
+    async (c, { params }) => {
+      const id = parseIntId(params.id);
+      if (id === null) throw badRequest('id must be an integer');
+      principalOf(c);
+      return a2a.deleteExternal(id);
+    },
+  );
+  defineRoute(
+    r,
+    {
+      method: 'post',
+      path: `${API}/a2a/send`,
+      tags,
+      summary: 'Send a message to a remote agent',
+      ...agentOrAdminAccess,
+      body: SendBody,
+      lazyBody: true,
+      response: Sent,
+      errors: [502],
+    },
+    async (c) => {
+      const p = await agentOrAdmin(app, c);
+      hitAgentWrite(app.limiters, p, c.get('clientIp'));
+      return a2a.send(p, bodyOf(c));
+    },
+  );
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: `${API}/a2a/tasks`,
+      tags,
+      summary: 'Outbound A2A tasks',
+      ...agentOrAdminAccess,
+      query: OutboundQuery,
+      response: z.array(OutboundTask),
+    },
+    async (c) => a2a.listOutbound(await agentOrAdmin(app, c), queryOf(c)),
+  );
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: `${API}/a2a/tasks/:id`,
+      tags,
+      summary: 'One outbound A2A task',
+      ...agentOrAdminAccess,
+      params: TaskIdParams,
+      response: OutboundTask,
+      errors: [404],
+    },
+    async (c, { params }) => a2a.getOutbound(await agentOrAdmin(app, c), params.id),
   );
 
   return r;

@@ -1,10 +1,10 @@
-import { Hono, type Context } from 'hono';
-import { z } from 'zod';
+import { Hono, type MiddlewareHandler } from 'hono';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
 import { bodyOf } from '../../http/body.js';
 import { AppError, badRequest, conflict, notFound, unavailable } from '../../http/errors.js';
-import { parseIntId, parseWith, queryInt } from '../../http/validate.js';
+import { defineRoute } from '../../http/contract.js';
+import { parseIntId, queryInt } from '../../http/validate.js';
 import { inboxRepo } from '../inbox/repo.js';
 import { requireAdmin } from '../../auth/principal.js';
 import {
@@ -17,6 +17,24 @@ import {
   type InboxNotifier,
   type ProvisioningConfig,
 } from '../../../../infra/provisioning/index.js';
+import {
+  ChurnChecked,
+  CreateInstance,
+  DeployRecorded,
+  DeployStatus,
+  HealthChecked,
+  HealthCheckedAll,
+  InstanceCreated,
+  InstanceDeleted,
+  InstanceDetail,
+  InstanceIdParams,
+  InstanceList,
+  InstanceListQuery,
+  RecordDeploy,
+  Resumed,
+  UpdateInstance,
+  Instance,
+} from './schema.js';
 
 /**
  * Tenant provisioning routes (spec 01 §4.4), admin only. Thin: parse → call the
@@ -25,28 +43,10 @@ import {
  */
 const NOT_CONFIGURED = 'Provisioning not configured';
 
-const createSchema = z.object({
-  org_id: z.string().trim().min(1).max(200),
-  slug: z.string().trim().min(1).max(32),
-  idempotency_key: z.string().trim().min(1).max(200).optional(),
-  customer_email: z.string().trim().max(320).optional(),
-  admin_username: z.string().trim().min(1).max(64).optional(),
-  source_repo: z.string().trim().min(1).max(300).optional(),
-  source_branch: z.string().trim().min(1).max(200).optional(),
-  source_image: z.string().trim().min(1).max(300).optional(),
-});
-
-const updateSchema = z.object({
-  version: z.string().trim().max(100).nullable().optional(),
-  customer_email: z.string().trim().max(320).nullable().optional(),
-  admin_username: z.string().trim().min(1).max(64).nullable().optional(),
-  status: z.enum(['active', 'suspended']).optional(),
-});
-
-const recordSchema = z.object({
-  version: z.string().trim().min(1).max(100),
-  instance_ids: z.array(z.number().int().positive()).max(10_000).optional(),
-});
+const tags = ['Instances'];
+/** The admin check runs once, in the `r.use` guards below (they also cover unmatched paths). */
+const guarded: MiddlewareHandler<AppEnv> = (_c, next) => next();
+const admin = { tags, access: 'admin' as const, guard: guarded };
 
 export interface InstanceRoutesOptions {
   /** Overrides for tests: the config (instead of the env) and the fetch used upstream. */
@@ -92,127 +92,260 @@ export function instanceRoutes(app: AppContext, opts: InstanceRoutesOptions = {}
     if (!service) throw unavailable(NOT_CONFIGURED);
     return service;
   };
-  const idOf = (c: Context<AppEnv>): number => {
-    const id = parseIntId(c.req.param('id'));
+  const idOf = (raw: string): number => {
+    const id = parseIntId(raw);
     if (id === null) throw notFound('Instance not found');
     return id;
   };
-
-  r.get('/instances', async (c) => {
-    const s = svc();
-    const q = c.req.query();
-    const limit = queryInt(q.limit, 'limit', 100, 1, 1000);
-    const offset = queryInt(q.offset, 'offset', 0, 0, 1_000_000);
-    return c.json({
-      instances: await s.list({ status: q.status || undefined, orgId: q.org_id || undefined, limit, offset }),
-    });
+  const secretsOf = (
+    sec: { adminKey: string; jwtSecret: string; adminPassword: string },
+    adminUsername: string | null,
+  ) => ({
+    admin_key: sec.adminKey,
+    jwt_secret: sec.jwtSecret,
+    admin_username: adminUsername,
+    admin_password: sec.adminPassword,
   });
 
-  r.post('/instances', async (c) => {
-    const s = svc();
-    const b = parseWith(createSchema, bodyOf(c));
-    if (b.source_repo && b.source_image) throw badRequest('Give source_repo or source_image, not both');
-    const source = b.source_image
-      ? { image: b.source_image }
-      : b.source_repo
-        ? { repo: b.source_repo, branch: b.source_branch }
-        : undefined;
-    const result = await mapErrors(() =>
-      s.createInstance({
-        orgId: b.org_id,
-        slug: b.slug,
-        idempotencyKey: b.idempotency_key ?? c.req.header('Idempotency-Key') ?? undefined,
-        customerEmail: b.customer_email ?? null,
-        adminUsername: b.admin_username,
-        source,
-      }),
-    );
-    if (!result.created) return c.json({ created: false, instance: result.instance }, 200);
-    // The secrets stay in this isolate's memory for the first advance, which installs them.
-    app.runtime.waitUntil(
-      s
-        .advance(result.instance.id, { secrets: result.secrets })
-        .catch((err) =>
-          app.log.error('provisioning advance failed', { instance_id: result.instance.id, error: String(err) }),
-        ),
-    );
-    return c.json(
-      {
+  // Order of checks as before: admin (r.use), 503 when unconfigured, 404 for a bad id, then the body.
+  defineRoute(
+    r,
+    {
+      ...admin,
+      method: 'get',
+      path: '/instances',
+      summary: 'List instances',
+      query: InstanceListQuery,
+      response: InstanceList,
+      errors: [503],
+    },
+    async (_c, { query: q }) => {
+      const s = svc();
+      const limit = queryInt(q.limit, 'limit', 100, 1, 1000);
+      const offset = queryInt(q.offset, 'offset', 0, 0, 1_000_000);
+      return {
+        instances: await s.list({ status: q.status || undefined, orgId: q.org_id || undefined, limit, offset }),
+      };
+    },
+  );
+
+  defineRoute(
+    r,
+    {
+      ...admin,
+      method: 'post',
+      path: '/instances',
+      summary: 'Provision an instance (202 with its secrets, shown once; 200 when the idempotency key repeats)',
+      body: CreateInstance,
+      lazyBody: true,
+      response: InstanceCreated,
+      status: 202,
+      errors: [409, 502, 503],
+    },
+    async (c, input) => {
+      const s = svc();
+      const b = input.body;
+      if (b.source_repo && b.source_image) throw badRequest('Give source_repo or source_image, not both');
+      const source = b.source_image
+        ? { image: b.source_image }
+        : b.source_repo
+          ? { repo: b.source_repo, branch: b.source_branch }
+          : undefined;
+      const result = await mapErrors(() =>
+        s.createInstance({
+          orgId: b.org_id,
+          slug: b.slug,
+          idempotencyKey: b.idempotency_key ?? c.req.header('Idempotency-Key') ?? undefined,
+          customerEmail: b.customer_email ?? null,
+          adminUsername: b.admin_username,
+          source,
+        }),
+      );
+      if (!result.created) return c.json(InstanceCreated.parse({ created: false, instance: result.instance }), 200);
+      // The secrets stay in this isolate's memory for the first advance, which installs them.
+      app.runtime.waitUntil(
+        s
+          .advance(result.instance.id, { secrets: result.secrets })
+          .catch((err) =>
+            app.log.error('provisioning advance failed', { instance_id: result.instance.id, error: String(err) }),
+          ),
+      );
+      return {
         created: true,
         instance: result.instance,
-        secrets: {
-          admin_key: result.secrets!.adminKey,
-          jwt_secret: result.secrets!.jwtSecret,
-          admin_username: result.instance.admin_username,
-          admin_password: result.secrets!.adminPassword,
-        },
+        secrets: secretsOf(result.secrets!, result.instance.admin_username),
         note: 'Shown once: only hashes are stored.',
-      },
-      202,
-    );
-  });
-
-  r.get('/instances/:id', async (c) => c.json(await mapErrors(() => svc().get(idOf(c)))));
-
-  r.put('/instances/:id', async (c) => {
-    const s = svc();
-    const id = idOf(c);
-    const patch = parseWith(updateSchema, bodyOf(c));
-    return c.json(await mapErrors(() => s.update(id, patch)));
-  });
-
-  r.delete('/instances/:id', async (c) => {
-    const s = svc();
-    const id = idOf(c);
-    return c.json({ ok: true, instance: await mapErrors(() => s.teardown(id)) });
-  });
-
-  r.post('/instances/:id/resume', async (c) => {
-    const s = svc();
-    const id = idOf(c);
-    const out = await mapErrors(() => s.resume(id, { budgetMs: 10_000 }));
-    const body: Record<string, unknown> = { outcome: out.outcome, completed: out.completed, instance: out.instance };
-    if (out.error) body.error = out.error;
-    if (out.secrets) {
-      body.secrets = {
-        admin_key: out.secrets.adminKey,
-        jwt_secret: out.secrets.jwtSecret,
-        admin_username: out.instance.admin_username,
-        admin_password: out.secrets.adminPassword,
       };
-      body.note = 'New secrets were issued because the earlier ones never reached the tenant. Shown once.';
-    }
-    return c.json(body, 202);
-  });
+    },
+  );
 
-  r.post('/instances/:id/health-check', async (c) => {
-    const s = svc();
-    const id = idOf(c);
-    const res = await mapErrors(() => s.checkHealth(id));
-    const body: Record<string, unknown> = {
-      ok: res.ok,
-      attempts: res.attempts,
-      elapsed: res.elapsed,
-      health_status: res.instance.health_status,
-    };
-    if (res.error) body.error = res.error;
-    return c.json(body);
-  });
+  defineRoute(
+    r,
+    {
+      ...admin,
+      method: 'get',
+      path: '/instances/:id',
+      summary: 'One instance with its steps',
+      params: InstanceIdParams,
+      response: InstanceDetail,
+      errors: [404, 503],
+    },
+    (_c, { params }) => {
+      const s = svc();
+      return mapErrors(() => s.get(idOf(params.id)));
+    },
+  );
 
-  r.get('/admin/deploy/status', async (c) => c.json(await svc().deployStatus()));
+  defineRoute(
+    r,
+    {
+      ...admin,
+      method: 'put',
+      path: '/instances/:id',
+      summary: 'Edit version, contact, admin username or active/suspended',
+      params: InstanceIdParams,
+      body: UpdateInstance,
+      lazyBody: true,
+      response: Instance,
+      errors: [404, 409, 503],
+    },
+    async (_c, input) => {
+      const s = svc();
+      const id = idOf(input.params.id);
+      const patch = input.body;
+      return mapErrors(() => s.update(id, patch));
+    },
+  );
 
-  r.post('/admin/deploy/record', async (c) => {
-    const s = svc();
-    const body = bodyOf(c);
-    if (body.version === undefined || body.version === null || body.version === '')
-      throw badRequest('version required');
-    const b = parseWith(recordSchema, body);
-    return c.json(await mapErrors(() => s.recordDeploy(b.version, b.instance_ids)));
-  });
+  defineRoute(
+    r,
+    {
+      ...admin,
+      method: 'delete',
+      path: '/instances/:id',
+      summary: 'Tear an instance down',
+      params: InstanceIdParams,
+      response: InstanceDeleted,
+      errors: [404, 502, 503],
+    },
+    async (_c, { params }) => {
+      const s = svc();
+      const id = idOf(params.id);
+      return { ok: true, instance: await mapErrors(() => s.teardown(id)) };
+    },
+  );
 
-  r.post('/admin/deploy/health-check-all', async (c) => c.json(await svc().healthCheckAll()));
+  defineRoute(
+    r,
+    {
+      ...admin,
+      method: 'post',
+      path: '/instances/:id/resume',
+      summary: 'Carry a provisioning job on (new secrets when the old ones never arrived)',
+      params: InstanceIdParams,
+      response: Resumed,
+      status: 202,
+      errors: [404, 409, 502, 503],
+    },
+    async (_c, { params }) => {
+      const s = svc();
+      const id = idOf(params.id);
+      const out = await mapErrors(() => s.resume(id, { budgetMs: 10_000 }));
+      const body: Record<string, unknown> = { outcome: out.outcome, completed: out.completed, instance: out.instance };
+      if (out.error) body.error = out.error;
+      if (out.secrets) {
+        body.secrets = secretsOf(out.secrets, out.instance.admin_username);
+        body.note = 'New secrets were issued because the earlier ones never reached the tenant. Shown once.';
+      }
+      return body;
+    },
+  );
 
-  r.post('/admin/churn-check', async (c) => c.json(await svc().churnCheck()));
+  defineRoute(
+    r,
+    {
+      ...admin,
+      method: 'post',
+      path: '/instances/:id/health-check',
+      summary: "Poll an instance's health now",
+      params: InstanceIdParams,
+      response: HealthChecked,
+      errors: [404, 503],
+    },
+    async (_c, { params }) => {
+      const s = svc();
+      const id = idOf(params.id);
+      const res = await mapErrors(() => s.checkHealth(id));
+      const body: Record<string, unknown> = {
+        ok: res.ok,
+        attempts: res.attempts,
+        elapsed: res.elapsed,
+        health_status: res.instance.health_status,
+      };
+      if (res.error) body.error = res.error;
+      return body;
+    },
+  );
+
+  defineRoute(
+    r,
+    {
+      ...admin,
+      method: 'get',
+      path: '/admin/deploy/status',
+      summary: 'Versions and health of active instances',
+      response: DeployStatus,
+      errors: [503],
+    },
+    () => svc().deployStatus(),
+  );
+
+  defineRoute(
+    r,
+    {
+      ...admin,
+      method: 'post',
+      path: '/admin/deploy/record',
+      summary: 'Record a rolled-out version on active instances',
+      body: RecordDeploy,
+      lazyBody: true,
+      response: DeployRecorded,
+      errors: [503],
+    },
+    async (c, input) => {
+      const s = svc();
+      const raw = bodyOf(c);
+      if (raw.version === undefined || raw.version === null || raw.version === '') throw badRequest('version required');
+      const b = input.body;
+      return mapErrors(() => s.recordDeploy(b.version, b.instance_ids));
+    },
+  );
+
+  defineRoute(
+    r,
+    {
+      ...admin,
+      method: 'post',
+      path: '/admin/deploy/health-check-all',
+      summary: 'Poll every active instance',
+      response: HealthCheckedAll,
+      errors: [503],
+    },
+    () => svc().healthCheckAll(),
+  );
+
+  defineRoute(
+    r,
+    {
+      ...admin,
+      method: 'post',
+      path: '/admin/churn-check',
+      summary: 'Archive and delete long-suspended instances',
+      response: ChurnChecked,
+      errors: [503],
+    },
+    () => svc().churnCheck(),
+  );
 
   return r;
 }

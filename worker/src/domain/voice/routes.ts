@@ -1,9 +1,13 @@
 import { Hono } from 'hono';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
+import { defineRoute } from '../../http/contract.js';
 import { AppError, badRequest } from '../../http/errors.js';
-import { principalOf, requireAny } from '../../auth/principal.js';
+import { principalOf } from '../../auth/principal.js';
 import { turnCredentials } from './service.js';
+import { Peers, PeersQuery, TurnCredentials } from './schema.js';
+
+const tags = ['Voice'];
 
 /**
  * ROOT: GET /api/voice/peers and GET /api/voice/turn-credentials (spec 01 §1.10), outside
@@ -13,21 +17,44 @@ import { turnCredentials } from './service.js';
 export function voiceRoutes(app: AppContext) {
   const r = new Hono<AppEnv>();
 
-  r.get('/api/voice/peers', requireAny, async (c) => {
-    const hub = app.runtime.voice;
-    if (!hub)
-      throw new AppError(
-        501 as AppError['status'],
-        'Voice signalling is not available here (bind the VOICE_HUB Durable Object)',
-      );
-    const channel = c.req.query('channel');
-    if (channel !== undefined && channel.length > 50) throw badRequest('channel must be at most 50 characters');
-    const peers = await hub.peers(channel);
-    return c.json({ peers, count: peers.length });
-  });
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/api/voice/peers',
+      tags,
+      summary: 'Peers in the voice channels',
+      access: 'any',
+      query: PeersQuery,
+      response: Peers,
+      errors: [501],
+    },
+    async (_c, { query }) => {
+      const hub = app.runtime.voice;
+      if (!hub)
+        throw new AppError(
+          501 as AppError['status'],
+          'Voice signalling is not available here (bind the VOICE_HUB Durable Object)',
+        );
+      // Checked after the 501, as before.
+      if (query.channel !== undefined && query.channel.length > 50)
+        throw badRequest('channel must be at most 50 characters');
+      const peers = await hub.peers(query.channel);
+      return { peers, count: peers.length };
+    },
+  );
 
-  r.get('/api/voice/turn-credentials', requireAny, async (c) =>
-    c.json(await turnCredentials(app.config, principalOf(c), app.clock.now())),
+  defineRoute(
+    r,
+    {
+      method: 'get',
+      path: '/api/voice/turn-credentials',
+      tags,
+      summary: 'Time-limited STUN/TURN servers for WebRTC',
+      access: 'any',
+      response: TurnCredentials,
+    },
+    (c) => turnCredentials(app.config, principalOf(c), app.clock.now()),
   );
 
   return r;
