@@ -249,7 +249,7 @@ export function contextRoutes(app: AppContext) {
       params: ProjectParams,
       response: ContextDoc,
     },
-    (c, { params }) => context.getDoc(params.projectId),
+    (_c, { params }) => context.getDoc(params.projectId),
   );
   defineRoute(
     r,

@@ -548,7 +548,10 @@ export function droneRoutes(app: AppContext) {
       summary: 'Download a drone artifact',
       access: 'any',
       params: ArtifactNameParams,
-      response: { contentType: 'application/octet-stream', description: 'The file, as an attachment (X-Artifact-Sha256)' },
+      response: {
+        contentType: 'application/octet-stream',
+        description: 'The file, as an attachment (X-Artifact-Sha256)',
+      },
       errors: [404],
     },
     async (_c, { params }) => {

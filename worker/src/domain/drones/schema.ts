@@ -96,7 +96,9 @@ export const JobCleanupQuery = z.object({
     v === undefined || v === 'failed' || v === 'done' || v === 'both' ? null : 'must be failed, done, or both',
   ),
   older_than_days: sentence({ type: 'integer', minimum: 0, description: 'Days (default 0)' }, (v) =>
-    v === undefined || v === '' || (typeof v === 'string' && /^\d{1,5}$/.test(v)) ? null : 'must be a non-negative integer',
+    v === undefined || v === '' || (typeof v === 'string' && /^\d{1,5}$/.test(v))
+      ? null
+      : 'must be a non-negative integer',
   ),
 });
 
@@ -147,7 +149,8 @@ export type ProfileInput = z.infer<typeof ProfileFields>;
 export const AssignBody = z.object({
   drone_id: sentence(
     { ...S, maxLength: 128 },
-    (v) => (v === null || v === '' ? 'is required' : typeof v !== 'string' || v.length > 128 ? 'must be a string' : null),
+    (v) =>
+      v === null || v === '' ? 'is required' : typeof v !== 'string' || v.length > 128 ? 'must be a string' : null,
     { required: true },
   ),
 });
@@ -259,7 +262,9 @@ export const DroneDetail = z
         }),
       )
       .optional(),
-    profiles: z.array(Assignment.extend({ env: z.string().meta({ description: "JSON object text, '{}' when hidden" }) })),
+    profiles: z.array(
+      Assignment.extend({ env: z.string().meta({ description: "JSON object text, '{}' when hidden" }) }),
+    ),
   })
   .meta({ id: 'DroneDetail' });
 
