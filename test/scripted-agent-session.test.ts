@@ -4,33 +4,18 @@
  * become ready, receive a request and resolve it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { startServer, type RunningServer } from '../node-adapter/server.js';
+import type { RunningServer } from '../node-adapter/server.js';
+import { startLocalServer } from './support/server-process.js';
 
 let server: RunningServer;
-let dataDir: string;
-const ADMIN_KEY = `session_admin_${randomBytes(24).toString('hex')}`;
+let stopServer: () => Promise<void>;
+let ADMIN_KEY: string;
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'mycelium-session-'));
-  server = await startServer({
-    env: {
-      DATA_DIR: dataDir,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      ADMIN_KEY,
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      LOG_LEVEL: 'error',
-    },
-    out: () => undefined,
-  });
+  ({ server, adminKey: ADMIN_KEY, stop: stopServer } = await startLocalServer('session'));
 });
 afterAll(async () => {
-  await server?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  await stopServer?.();
 });
 
 type Json = Record<string, any>;

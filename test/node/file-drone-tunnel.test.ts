@@ -3,34 +3,20 @@
  * /ws/file-drone and serves list/info/search/download requests that humans make over HTTP.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
-import { startServer, type RunningServer } from '../../node-adapter/server.js';
+import type { RunningServer } from '../../node-adapter/server.js';
+import { startLocalServer } from '../support/server-process.js';
 
 let server: RunningServer;
-let dataDir: string;
-const ADMIN_KEY = `tunnel_admin_${randomBytes(24).toString('hex')}`;
+let stopServer: () => Promise<void>;
+let ADMIN_KEY: string;
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'mycelium-tunnel-'));
-  server = await startServer({
-    env: {
-      DATA_DIR: dataDir,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      ADMIN_KEY,
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      LOG_LEVEL: 'error',
-    },
-    out: () => undefined,
-  });
+  ({ server, adminKey: ADMIN_KEY, stop: stopServer } = await startLocalServer('tunnel'));
+  admin['X-Admin-Key'] = ADMIN_KEY;
 });
 afterAll(async () => {
-  await server?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  await stopServer?.();
 });
 
 async function api(method: string, path: string, headers: Record<string, string>, body?: unknown) {
@@ -41,7 +27,8 @@ async function api(method: string, path: string, headers: Record<string, string>
   });
   return res;
 }
-const admin = { 'X-Admin-Key': ADMIN_KEY };
+/** Admin headers, filled in once the server (and its key) exists. */
+const admin: Record<string, string> = {};
 const register = async (id: string, extra: Record<string, unknown> = {}) =>
   (
     (await (await api('POST', '/admin/agents', admin, { id, name: id, project_id: 'p', ...extra })).json()) as {

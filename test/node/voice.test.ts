@@ -3,12 +3,9 @@
  * clients, authentication before the upgrade, keepalive with protocol pings.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
-import { startServer, type RunningServer } from '../../node-adapter/server.js';
+import type { RunningServer } from '../../node-adapter/server.js';
+import { startLocalServer } from '../support/server-process.js';
 import {
   deadPeerIsDropped,
   refusalsBeforeUpgrade,
@@ -18,24 +15,16 @@ import {
 
 const KEEPALIVE_MS = 150;
 let server: RunningServer;
-let dataDir: string;
+let stopServer: () => Promise<void>;
 let setup: VoiceSetup;
-const ADMIN_KEY = `voice_admin_${randomBytes(24).toString('hex')}`;
+let ADMIN_KEY: string;
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'mycelium-voice-'));
-  server = await startServer({
-    env: {
-      DATA_DIR: dataDir,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      ADMIN_KEY,
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      LOG_LEVEL: 'error',
-    },
-    out: () => undefined,
-    voiceKeepaliveMs: KEEPALIVE_MS,
-  });
+  ({
+    server,
+    adminKey: ADMIN_KEY,
+    stop: stopServer,
+  } = await startLocalServer('voice', { voiceKeepaliveMs: KEEPALIVE_MS }));
   const httpBase = `http://127.0.0.1:${server.port}`;
   const post = async (path: string, body: unknown, headers: Record<string, string> = {}) =>
     (await fetch(`${httpBase}/api/mycelium${path}`, {
@@ -57,8 +46,7 @@ beforeAll(async () => {
   setup = { httpBase, adminKey: ADMIN_KEY, agentKey: agent.api_key, operatorToken: login.token };
 });
 afterAll(async () => {
-  await server?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  await stopServer?.();
 });
 
 describe('/voice on Node', () => {

@@ -1,4 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, type RunningServer, type StartOptions } from '../../node-adapter/server.js';
 
 /**
  * The server entry (`node-adapter/index.ts` through tsx, or the built bundle) as a child process on a free
@@ -65,4 +70,36 @@ export function startServerProcess(
 /** For afterAll: ends every server process a test file started and left running. */
 export function killServerProcesses(): void {
   for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+
+/**
+ * The real Node server started in this process on a fresh data folder and a free loopback port,
+ * with a generated admin key; `stop()` shuts it down and removes the folder.
+ */
+export async function startLocalServer(
+  name: string,
+  opts: Omit<StartOptions, 'env' | 'out'> = {},
+): Promise<{ server: RunningServer; adminKey: string; stop: () => Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), `mycelium-${name}-`));
+  const adminKey = `${name}_admin_${randomBytes(24).toString('hex')}`;
+  const server = await startServer({
+    ...opts,
+    env: {
+      DATA_DIR: dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      ADMIN_KEY: adminKey,
+      JWT_SECRET: randomBytes(32).toString('hex'),
+      LOG_LEVEL: 'error',
+    },
+    out: () => undefined,
+  });
+  return {
+    server,
+    adminKey,
+    stop: async () => {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }
