@@ -29,3 +29,10 @@ export async function parallelQueries<T extends Thunks>(
   await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, lane));
   return results as { -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> };
 }
+
+/** Awaits every promise of a record at once and answers the record of their values (names kept, types kept). */
+export async function awaitAll<T extends Record<string, unknown>>(o: T): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
+  const keys = Object.keys(o);
+  const values = await Promise.all(keys.map((k) => o[k]));
+  return Object.fromEntries(keys.map((k, i) => [k, values[i]])) as { [K in keyof T]: Awaited<T[K]> };
+}

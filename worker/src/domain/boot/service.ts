@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.js';
+import { awaitAll } from '../../db/parallel.js';
 import { composedBatch, StatementCapture } from '../../db/captured.js';
 import { configRepo } from '../config/repo.js';
 import type { AppContext } from '../../context.js';
@@ -281,7 +282,6 @@ export class BootService {
       return {
         body: this.verbose(
           agent,
-          before,
           await verboseReads,
           queue,
           common,
@@ -455,68 +455,31 @@ export class BootService {
     const none = Promise.resolve([]);
     const ns = (n: string) => (n ? bootRepo.contextKeys(db, [n], nowIso) : none);
     const since = before.last_heartbeat;
-    const [
-      project,
-      tasks,
-      requests,
-      directives,
-      newMessages,
-      projectKeys,
-      platformKeys,
-      agentKeys,
-      approvalQueue,
-      myApprovals,
-      recentEvents,
-      openBugs,
-      plans,
-      channels,
-      concepts,
-      sinceCounts,
-      plugins,
-    ] = await Promise.all([
-      agent.project_id ? bootRepo.project(db, agent.project_id) : undefined,
-      bootRepo.assignedTaskRows(db, agent.id),
-      messagesRepo.pendingRequestRows(db, agent.id),
-      messagesRepo.pendingDirectiveRows(db, agent.id),
-      since ? messagesRepo.newSince(db, agent.id, since) : none,
-      ns(agent.project_id),
-      agent.project_id === 'mycelium' ? none : ns('mycelium'),
-      ns(agent.id),
-      bootRepo.approvalQueue(db, scope),
-      bootRepo.myApprovals(db, agent.id),
-      bootRepo.recentEvents(db, agent.id, scope),
-      bootRepo.openBugs(db, scope),
-      bootRepo.plans(db, agent.project_id),
-      bootRepo.channels(db, agent.id),
-      agent.project_id ? bootRepo.concepts(db, agent.project_id) : Promise.resolve([] as { data: string }[]),
-      since ? bootRepo.sinceLastSession(db, agent.id, since) : Promise.resolve(undefined),
-      bootRepo.enabledPlugins(db),
-    ]);
-    return {
-      project,
-      tasks,
-      requests,
-      directives,
-      newMessages,
-      projectKeys,
-      platformKeys,
-      agentKeys,
-      approvalQueue,
-      myApprovals,
-      recentEvents,
-      openBugs,
-      plans,
-      channels,
-      concepts,
-      sinceCounts,
-      plugins,
-      since,
-    };
+    // Issued together (they ride in boot's second batch), awaited as one named record.
+    const reads = await awaitAll({
+      project: agent.project_id ? bootRepo.project(db, agent.project_id) : undefined,
+      tasks: bootRepo.assignedTaskRows(db, agent.id),
+      requests: messagesRepo.pendingRequestRows(db, agent.id),
+      directives: messagesRepo.pendingDirectiveRows(db, agent.id),
+      newMessages: since ? messagesRepo.newSince(db, agent.id, since) : none,
+      projectKeys: ns(agent.project_id),
+      platformKeys: agent.project_id === 'mycelium' ? none : ns('mycelium'),
+      agentKeys: ns(agent.id),
+      approvalQueue: bootRepo.approvalQueue(db, scope),
+      myApprovals: bootRepo.myApprovals(db, agent.id),
+      recentEvents: bootRepo.recentEvents(db, agent.id, scope),
+      openBugs: bootRepo.openBugs(db, scope),
+      plans: bootRepo.plans(db, agent.project_id),
+      channels: bootRepo.channels(db, agent.id),
+      concepts: agent.project_id ? bootRepo.concepts(db, agent.project_id) : Promise.resolve([] as { data: string }[]),
+      sinceCounts: since ? bootRepo.sinceLastSession(db, agent.id, since) : Promise.resolve(undefined),
+      plugins: bootRepo.enabledPlugins(db),
+    });
+    return { ...reads, since };
   }
 
   private verbose(
     agent: AgentRow,
-    _before: AgentRow,
     r: Awaited<ReturnType<BootService['verboseReads']>>,
     queue: unknown[],
     common: Record<string, unknown>,
