@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTarget, type Target } from '../support/target.js';
 import { registerAgent } from '../support/fixtures.js';
+import { startWebhookReceiver } from '../support/fake-servers.js';
 
 /**
  * Events are atomic with their writes in the drone, asset and file areas (issue 17). Proven the way a
@@ -11,11 +12,25 @@ import { registerAgent } from '../support/fixtures.js';
  * guard then refuses the whole batch, so no event reports a move that did not happen.
  */
 let t: Target;
+let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
 beforeAll(async () => {
-  t = await startTarget();
-  await t.call('GET', '/agents', { admin: true }); // the Worker migrates on its first request
+  receiver = await startWebhookReceiver();
+  t = await startTarget({ env: { MYCELIUM_WEBHOOK_ALLOW_LOOPBACK: `127.0.0.1:${receiver.port}` } });
+  // A global subscriber to the webhooks drone jobs route themselves: their outbox rows are in the batch too.
+  const hook = await t.call('POST', '/webhooks', {
+    admin: true,
+    body: {
+      agent_id: '__global__',
+      url: `http://127.0.0.1:${receiver.port}/hook`,
+      events: ['drone_job_created', 'drone_job_completed', 'drone_job_failed'],
+    },
+  });
+  if (hook.status !== 200) throw new Error(`webhook create failed: ${hook.text}`);
 });
-afterAll(() => t.close());
+afterAll(async () => {
+  await t?.close();
+  await receiver?.close();
+});
 
 /** Makes every insert of one event type fail, as a crash between the write and its event would. */
 async function failing(type: string, fn: () => Promise<void>) {
@@ -55,6 +70,12 @@ async function drone() {
 }
 const claim = (key: string, cap: string) =>
   t.call('POST', '/drones/claim', { agentKey: key, body: { capabilities: [cap] } });
+/** Outbox rows of one drone webhook about one job (sent or not: the row is what a batch writes). */
+const deliveries = (event: string, jobId: number) =>
+  count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE event = ? AND json_extract(payload, '$.data.job_id') = ?", [
+    event,
+    jobId,
+  ]);
 /** Backdates a claim past its lease and lets the next maintenance pass run the drone sweep. */
 async function lapse(...ids: number[]) {
   for (const id of ids)
@@ -66,7 +87,7 @@ async function lapse(...ids: number[]) {
 }
 
 describe('drone jobs: each move commits with its event or not at all (issue 17)', () => {
-  it('create: no job without its drone_job_created event; then exactly one, naming the new id', async () => {
+  it('create: no job nor webhook row without its drone_job_created event; then exactly one of each, naming the new id', async () => {
     const jobsBefore = await count('SELECT COUNT(*) AS n FROM drone_jobs');
     await failing('drone_job_created', async () => {
       expect(
@@ -75,12 +96,15 @@ describe('drone jobs: each move commits with its event or not at all (issue 17)'
     });
     expect(await count('SELECT COUNT(*) AS n FROM drone_jobs')).toBe(jobsBefore);
     expect(await count("SELECT COUNT(*) AS n FROM drone_jobs WHERE title = 'orphan'")).toBe(0);
+    expect(await count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE event = 'drone_job_created'")).toBe(0);
 
     const id = await queue('kept', 'eacap0');
     const evs = await eventsAbout('drone_job_created', 'job_id', id);
     expect(evs).toHaveLength(1);
     expect(evs[0].summary).toMatch(/submitted drone job: kept$/);
     expect(JSON.parse(evs[0].data)).toEqual({ job_id: id, job_type: null });
+    // Its webhook row was written by the same batch, naming the new id.
+    expect(await deliveries('drone_job_created', id)).toBe(1);
   });
 
   it('complete: the job stays claimed (lease still valid) when drone_job_done cannot be written; then one event, a repeat adds none', async () => {
@@ -95,6 +119,7 @@ describe('drone jobs: each move commits with its event or not at all (issue 17)'
       expect(outcome(r)).toEqual(BROKEN);
     });
     expect(await jobRow(id)).toMatchObject({ status: 'claimed', result_url: null, completed_at: null });
+    expect(await deliveries('drone_job_completed', id)).toBe(0);
     // The lease did not end with the refused write: the same token still completes the job.
     const ok = await t.call('PUT', `/drones/jobs/${id}`, {
       agentKey: d.key,
@@ -107,6 +132,7 @@ describe('drone jobs: each move commits with its event or not at all (issue 17)'
     const evs = await eventsAbout('drone_job_done', 'job_id', id);
     expect(evs).toHaveLength(1);
     expect(JSON.parse(evs[0].data)).toEqual({ job_id: id, drone_id: d.id });
+    expect(await deliveries('drone_job_completed', id)).toBe(1);
   });
 
   it('fail: the failure, its event and the retry it queues commit together; one broken piece leaves none of them', async () => {
@@ -124,6 +150,7 @@ describe('drone jobs: each move commits with its event or not at all (issue 17)'
     expect(await jobRow(id)).toMatchObject({ status: 'claimed', error: null });
     expect(await retries()).toBe(0);
     expect(await eventsAbout('drone_job_failed', 'job_id', id)).toEqual([]);
+    expect(await deliveries('drone_job_failed', id)).toBe(0);
 
     const r = await t.call('PUT', `/drones/jobs/${id}`, {
       agentKey: d.key,
@@ -132,6 +159,17 @@ describe('drone jobs: each move commits with its event or not at all (issue 17)'
     expect(r.status).toBe(200);
     expect(await jobRow(id)).toMatchObject({ status: 'failed', error: 'boom' });
     expect(await eventsAbout('drone_job_failed', 'job_id', id)).toHaveLength(1);
+    expect(await deliveries('drone_job_failed', id)).toBe(1);
+    const failedHook = await t.db.get<{ payload: string }>(
+      "SELECT payload FROM webhook_deliveries WHERE event = 'drone_job_failed' AND json_extract(payload, '$.data.job_id') = ?",
+      [id],
+    );
+    expect(JSON.parse(failedHook!.payload).data).toEqual({
+      job_id: id,
+      title: 'will fail',
+      drone_id: d.id,
+      error: 'boom',
+    });
     const retry = await t.db.get<{ id: number }>("SELECT id FROM drone_jobs WHERE title = 'will fail [retry 1/2]'");
     expect(retry).toBeDefined();
     expect(await retries()).toBe(1);
