@@ -198,11 +198,15 @@ export const gatedTools: ToolDef[] = [
   }),
   tool({
     name: 'mycelium_cancel_drone_job',
-    description: 'Cancel a drone job.',
+    description:
+      'Cancel a drone job. With lease_token (from the claim), only while that claim still holds the job (else 409).',
     requires: 'PUT /drones/jobs/:id',
-    args: { job_id: intId },
+    // lease_token is forwarded as given: the route fences the write on it (issue 17, drone_job_leases).
+    args: { job_id: intId, lease_token: text(100).min(1).optional() },
     async run(env, a) {
-      await env.rest('PUT', `/drones/jobs/${a.job_id}`, { body: { status: 'cancelled' } });
+      await env.rest('PUT', `/drones/jobs/${a.job_id}`, {
+        body: present({ status: 'cancelled', lease_token: a.lease_token }),
+      });
       return `Cancelled drone job #${a.job_id}`;
     },
   }),

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import { assignments, whereAll } from '../../db/sql.js';
-import type { SqlValue } from '../../db/types.js';
+import type { SqlValue, Statement } from '../../db/types.js';
 
 /** SQL for assets (spec 05 §9). Rows go out raw (metadata is a JSON string), as the spec pins. */
 
@@ -60,11 +60,11 @@ export const assetsRepo = {
       q.offset,
     ]);
   },
-  insert(db: Queryable, a: NewAsset) {
-    return db.get<AssetRow>(
-      `INSERT INTO assets (name, type, project_id, status, path, metadata, requester, prompt, assigned_to, drone_job_id)
+  insert(a: NewAsset): Statement {
+    return {
+      sql: `INSERT INTO assets (name, type, project_id, status, path, metadata, requester, prompt, assigned_to, drone_job_id)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-      [
+      args: [
         a.name,
         a.type,
         a.project_id,
@@ -76,14 +76,14 @@ export const assetsRepo = {
         a.assigned_to,
         a.drone_job_id,
       ],
-    );
+    };
   },
-  update(db: Queryable, id: number, changes: AssetChanges) {
+  update(id: number, changes: AssetChanges): Statement {
     const { sets, args } = assignments(changes);
-    return db.get<AssetRow>(
-      `UPDATE assets SET ${[...sets, "updated_at = datetime('now')"].join(', ')} WHERE id = ? RETURNING *`,
-      [...args, id],
-    );
+    return {
+      sql: `UPDATE assets SET ${[...sets, "updated_at = datetime('now')"].join(', ')} WHERE id = ? RETURNING *`,
+      args: [...args, id],
+    };
   },
   /**
    * Points the asset at a freshly uploaded blob, only if its blob is still the one the upload
@@ -91,22 +91,21 @@ export const assetsRepo = {
    * caller then removes its own blob instead of leaving it unowned.
    */
   attachUpload(
-    db: Queryable,
     id: number,
     previousKey: string,
     u: { key: string; path: string; size: number; downloadUrl: string },
-  ) {
-    return db.get<AssetRow>(
-      `UPDATE assets SET file_path = ?, path = ?, file_size = ?, download_url = ?, status = 'ready', updated_at = datetime('now')
+  ): Statement {
+    return {
+      sql: `UPDATE assets SET file_path = ?, path = ?, file_size = ?, download_url = ?, status = 'ready', updated_at = datetime('now')
        WHERE id = ? AND file_path = ? RETURNING *`,
-      [u.key, u.path, u.size, u.downloadUrl, id, previousKey],
-    );
+      args: [u.key, u.path, u.size, u.downloadUrl, id, previousKey],
+    };
   },
-  linkJob(db: Queryable, ids: number[], droneJobId: number, status: string | undefined) {
-    return db.run(
-      `UPDATE assets SET drone_job_id = ?, status = COALESCE(?, status), updated_at = datetime('now') WHERE id IN (${ids.map(() => '?').join(', ')})`,
-      [droneJobId, status ?? null, ...ids],
-    );
+  linkJob(ids: number[], droneJobId: number, status: string | undefined): Statement {
+    return {
+      sql: `UPDATE assets SET drone_job_id = ?, status = COALESCE(?, status), updated_at = datetime('now') WHERE id IN (${ids.map(() => '?').join(', ')})`,
+      args: [droneJobId, status ?? null, ...ids],
+    };
   },
   existingIds(db: Queryable, ids: number[]) {
     return db.all<{ id: number; project_id: string }>(
@@ -114,8 +113,8 @@ export const assetsRepo = {
       ids,
     );
   },
-  delete(db: Queryable, id: number) {
-    return db.get<AssetRow>('DELETE FROM assets WHERE id = ? RETURNING *', [id]);
+  delete(id: number): Statement {
+    return { sql: 'DELETE FROM assets WHERE id = ? RETURNING *', args: [id] };
   },
   async droneJobExists(db: Queryable, id: number): Promise<boolean> {
     const t = await db.get("SELECT 1 AS ok FROM sqlite_master WHERE type = 'table' AND name = 'drone_jobs'");

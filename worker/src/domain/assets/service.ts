@@ -7,6 +7,7 @@ import { AppError, badRequest, forbidden, invalidEnum, notFound } from '../../ht
 import { receiveUpload } from '../../http/upload.js';
 import { attachment, storedFileName } from '../files/names.js';
 import { sqliteTime, tempFilesRepo } from '../files/repo.js';
+import { atomicWrite, type WriteResult } from '../events/write.js';
 import { assetsRepo, type AssetChanges, type AssetRow } from './repo.js';
 
 /** Canonical asset statuses (spec 07 REL-22). */
@@ -109,14 +110,21 @@ export class AssetService {
       if (body[f] !== undefined && body[f] !== '') serverField(p, f, body[f]);
     await assertProjectScope(this.app.db, p, scopeOf(projectId), { write: true });
     await this.app.guards.check('asset.register', { agent: row.requester, project_id: projectId, name: row.name }, p);
-    const asset = (await assetsRepo.insert(this.app.db, row))!;
-    await this.app.events.emit({
-      type: 'asset_registered',
-      agent: row.requester,
-      projectId,
-      summary: `${row.requester} registered asset: ${asset.name}`,
-      data: { asset_id: asset.id },
-    });
+    // The row and its event in one batch (issue 17); the event names the new id.
+    const written = await atomicWrite(this.app)
+      .add('asset', assetsRepo.insert(row))
+      .eventWithNewId(
+        {
+          type: 'asset_registered',
+          agent: row.requester,
+          projectId,
+          summary: `${row.requester} registered asset: ${row.name}`,
+          data: { asset_id: null },
+        },
+        'asset_id',
+      )
+      .commit();
+    const asset = written.row<AssetRow>('asset')!;
     return { id: asset.id, name: asset.name };
   }
 
@@ -136,17 +144,17 @@ export class AssetService {
     await assertProjectScope(this.app.db, p, scopeOf(asset.project_id), { write: true });
     if (Object.values(changes).every((v) => v === undefined)) return { ok: true, id: asset.id };
     const who = p.kind === 'agent' ? p.id : p.who;
-    const updated = await assetsRepo.update(this.app.db, asset.id, changes);
-    if (!updated) throw notFound('Asset not found');
-    if (changes.status) {
-      await this.app.events.emit({
+    // A status change and its event commit together; an asset deleted meanwhile writes neither.
+    const w = atomicWrite(this.app).add(null, assetsRepo.update(asset.id, changes)).requireChanged('asset deleted');
+    if (changes.status)
+      w.event({
         type: `asset_${changes.status}`,
         agent: who,
         projectId: asset.project_id,
         summary: `${who} set asset ${asset.name} to ${changes.status}`,
         data: { asset_id: asset.id },
       });
-    }
+    if (!(await w.commitUnlessAborted())) throw notFound('Asset not found');
     return { ok: true, id: asset.id };
   }
 
@@ -167,15 +175,23 @@ export class AssetService {
     const missing = unique.filter((i) => !found.some((f) => Number(f.id) === i));
     if (missing.length) throw notFound(`Assets not found: ${missing.join(', ')}`);
     for (const f of found) await assertProjectScope(this.app.db, p, scopeOf(f.project_id), { write: true });
-    const r = await assetsRepo.linkJob(this.app.db, unique, jobId, st);
     const who = p.kind === 'agent' ? p.id : p.who;
-    await this.app.events.emit({
-      type: 'assets_linked_to_job',
-      agent: who,
-      summary: `${who} linked ${r.changes} asset(s) to drone job #${jobId}`,
-      data: { asset_ids: unique, drone_job_id: jobId },
-    });
-    return { ok: true, updated: r.changes };
+    // All the checked assets move with the event, or none: one deleted since the check aborts the batch.
+    const written = await atomicWrite(this.app)
+      .add('link', assetsRepo.linkJob(unique, jobId, st))
+      .abortIf('changes() <> ?', [unique.length], 'an asset was deleted meanwhile')
+      .event({
+        type: 'assets_linked_to_job',
+        agent: who,
+        summary: `${who} linked ${unique.length} asset(s) to drone job #${jobId}`,
+        data: { asset_ids: unique, drone_job_id: jobId },
+      })
+      .commitUnlessAborted();
+    if (!written) {
+      const still = await assetsRepo.existingIds(this.app.db, unique);
+      throw notFound(`Assets not found: ${unique.filter((i) => !still.some((f) => Number(f.id) === i)).join(', ')}`);
+    }
+    return { ok: true, updated: written.changes('link') };
   }
 
   /**
@@ -193,31 +209,34 @@ export class AssetService {
     if (!file) throw badRequest('No file uploaded');
     const downloadUrl = `/api/mycelium/assets/${asset.id}/download`;
     const name = storedFileName(file.filename, this.app.clock.now().getTime());
-    let updated: AssetRow | undefined;
+    // The switch to the new blob and its event commit together, only if nobody changed the asset's
+    // file meanwhile; otherwise (or on any failure) the new blob is removed again.
+    let written: WriteResult | null;
     try {
-      updated = await assetsRepo.attachUpload(this.app.db, asset.id, asset.file_path, {
-        key,
-        path: name,
-        size: file.size,
-        downloadUrl,
-      });
+      written = await atomicWrite(this.app)
+        .add(
+          null,
+          assetsRepo.attachUpload(asset.id, asset.file_path, { key, path: name, size: file.size, downloadUrl }),
+        )
+        .requireChanged('asset changed during upload')
+        .event({
+          type: 'asset_uploaded',
+          agent: p.kind === 'agent' ? p.id : p.who,
+          projectId: asset.project_id,
+          summary: `Asset #${asset.id} (${asset.name}) uploaded`,
+        })
+        .commitUnlessAborted();
     } catch (err) {
       await blobs.delete(key).catch(() => undefined);
       throw err;
     }
-    if (!updated) {
+    if (!written) {
       await blobs.delete(key).catch(() => undefined);
       const still = await assetsRepo.byId(this.app.db, asset.id);
       if (!still) throw notFound('Asset not found');
       throw new AppError(409, 'Asset changed during upload; try again');
     }
     if (asset.file_path && ASSET_KEY.test(asset.file_path)) await blobs.delete(asset.file_path).catch(() => undefined);
-    await this.app.events.emit({
-      type: 'asset_uploaded',
-      agent: p.kind === 'agent' ? p.id : p.who,
-      projectId: asset.project_id,
-      summary: `Asset #${asset.id} (${asset.name}) uploaded`,
-    });
     return { ok: true, asset_id: asset.id, download_url: downloadUrl, path: name, size: file.size };
   }
 
@@ -247,8 +266,21 @@ export class AssetService {
 
   /** DELETE /assets/:id (admin): the row, then its uploaded blob. */
   async remove(p: Principal, id: number | null) {
-    if (id === null) throw notFound('Asset not found');
-    const gone = await assetsRepo.delete(this.app.db, id);
+    // Read first so the event can name it (name and project never change); the delete and its
+    // event then commit together, and a concurrent delete makes this one a 404 with no event.
+    const asset = await this.load(id);
+    const written = await atomicWrite(this.app)
+      .add('gone', assetsRepo.delete(asset.id))
+      .requireChanged('asset deleted')
+      .event({
+        type: 'asset_deleted',
+        agent: p.who,
+        projectId: asset.project_id,
+        summary: `${p.who} deleted asset ${asset.name}`,
+        data: { asset_id: asset.id },
+      })
+      .commitUnlessAborted();
+    const gone = written?.row<AssetRow>('gone');
     if (!gone) throw notFound('Asset not found');
     if (ASSET_KEY.test(gone.file_path))
       await this.app.runtime.blobs
@@ -256,13 +288,6 @@ export class AssetService {
         .catch((err) =>
           this.app.log.warn('asset blob delete failed', { key: gone.file_path, error: (err as Error).message }),
         );
-    await this.app.events.emit({
-      type: 'asset_deleted',
-      agent: p.who,
-      projectId: gone.project_id,
-      summary: `${p.who} deleted asset ${gone.name}`,
-      data: { asset_id: gone.id },
-    });
     return { ok: true, id: gone.id };
   }
 }

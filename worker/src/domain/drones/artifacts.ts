@@ -1,6 +1,7 @@
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { badRequest, forbidden, notFound } from '../../http/errors.js';
+import { atomicWrite } from '../events/write.js';
 import { dronesRepo, type ArtifactRow } from './repo.js';
 
 /**
@@ -62,34 +63,34 @@ export class ArtifactService {
     const key = `artifacts/${crypto.randomUUID()}`;
     const sha256 = await sha256Hex(file.bytes);
     await this.app.runtime.blobs.put(key, file.bytes);
+    const size = file.bytes.length;
+    const human = size >= 1_048_576 ? `${(size / 1_048_576).toFixed(1)}MB` : `${(size / 1024).toFixed(1)}KB`;
+    // The key it replaces is read in the same batch as the switch, so two uploads of one name each
+    // delete exactly the blob their own switch replaced; the row and its event commit together.
     let replaced: string | null;
     try {
-      replaced = await dronesRepo.putArtifact(this.app.db, {
-        name,
-        blob_key: key,
-        size: file.bytes.length,
-        sha256,
-        uploaded_by: p.who,
-      });
+      const written = await atomicWrite(this.app)
+        .add('previous', dronesRepo.artifactKey(name))
+        .add(null, dronesRepo.putArtifact({ name, blob_key: key, size, sha256, uploaded_by: p.who }))
+        .event({
+          type: 'artifact_uploaded',
+          agent: p.who,
+          projectId: 'drone',
+          summary: `Uploaded drone artifact: ${name} (${human})`,
+          data: { name, size, sha256 },
+        })
+        .commit();
+      replaced = written.row<{ blob_key: string }>('previous')?.blob_key ?? null;
     } catch (err) {
       await this.app.runtime.blobs.delete(key).catch(() => undefined);
       throw err;
     }
-    if (replaced)
+    if (replaced && replaced !== key)
       await this.app.runtime.blobs
         .delete(replaced)
         .catch((e) =>
           this.app.log.warn('old artifact blob not deleted', { key: replaced, error: (e as Error).message }),
         );
-    const size = file.bytes.length;
-    const human = size >= 1_048_576 ? `${(size / 1_048_576).toFixed(1)}MB` : `${(size / 1024).toFixed(1)}KB`;
-    await this.app.events.emit({
-      type: 'artifact_uploaded',
-      agent: p.who,
-      projectId: 'drone',
-      summary: `Uploaded drone artifact: ${name} (${human})`,
-      data: { name, size, sha256 },
-    });
     return { ok: true, name, url: `${base}/api/mycelium/drones/artifacts/${name}`, size, sha256 };
   }
 

@@ -6,13 +6,17 @@ import { parseArray, parseObject } from '../agents/json.js';
 import { WebhookService } from '../webhooks/service.js';
 import { configRepo } from '../config/repo.js';
 import { checkInputValues, renderJobForDrone, type Diagnostics } from './render.js';
-import { atomicWrite } from '../events/write.js';
+import { atomicWrite, type AtomicWrite } from '../events/write.js';
+import type { Statement } from '../../db/types.js';
 import { leaseLost } from '../work-items/lease.js';
 import { LEASE_MINUTES, dronesRepo, type DroneAgentRow, type DroneJobRow, type TemplateRow } from './repo.js';
 
 /**
  * Drone jobs (spec 05 §4–§5 with the fixes of §17.1–§17.2 and spec 07 SEC-24..28, REL-02/04/05/17).
  * Every status move is one conditional UPDATE; the claim is a compare-and-set per candidate.
+ * Each write commits in one batch with its events, the webhook outbox rows it routes itself and
+ * the retry it causes (issue 17, `atomicWrite`): a crash or a lost race never leaves one without
+ * the others.
  */
 
 export const RAW_COMMAND_ADMIN_ONLY =
@@ -30,6 +34,35 @@ const MAX_REQUEUES = 3;
  */
 const CLAIM_SCAN = 25;
 const ARTIFACT_NAME = /^[A-Za-z0-9_.-]{1,200}$/;
+/** How many stale claims one release fails (in one batch); the rest wait for the next pass. */
+const STALE_BATCH = 100;
+/** `enqueueStatementWhen` condition for a webhook that is always routed (its data needs SQL). */
+const ALWAYS: Statement = { sql: '1', args: [] };
+/** The id of the job named by the event the batch wrote just before (a new job's created event). */
+const JOB_OF_LAST_EVENT = "(SELECT json_extract(data, '$.job_id') FROM events WHERE id = last_insert_rowid())";
+
+/**
+ * A webhook drone jobs route themselves (to the requester, spec 05 §4 payloads; migration 0023 keeps
+ * the bus from sending a second copy), written in the batch of the change it reports. `fromRow` is
+ * the one field read from the job row at that point of the batch (a new job's id, or what an
+ * earlier progress report stored), so the payload carries what was written, not what was read.
+ */
+function jobHook(
+  hooks: WebhookService,
+  event: string,
+  requester: string,
+  data: Record<string, unknown>,
+  fromRow: { column: 'result_url' | 'error'; jobId: number } | 'new job id',
+): Statement {
+  const patch =
+    fromRow === 'new job id'
+      ? { field: 'job_id', value: { sql: JOB_OF_LAST_EVENT, args: [] } }
+      : {
+          field: fromRow.column,
+          value: { sql: `SELECT ${fromRow.column} FROM drone_jobs WHERE id = ?`, args: [fromRow.jobId] },
+        };
+  return hooks.enqueueStatementWhen(event, requester, data, ALWAYS, patch);
+}
 
 /** Typed requester identity: ownership is never decided by comparing display names (SEC-28). */
 export function requesterKey(p: Principal): string {
@@ -187,23 +220,34 @@ export class DroneJobService {
     );
   }
 
+  /** The job, its created event and its webhook in one batch (issue 17). */
   private async insert(p: Principal, job: Parameters<typeof dronesRepo.insertJob>[0], summary: string) {
-    const [res] = await this.db.batch([dronesRepo.insertJob(job)]);
-    const row = res.rows[0] as unknown as DroneJobRow;
-    await this.app.events.emit({
-      type: 'drone_job_created',
-      agent: p.who,
-      projectId: 'drone',
-      summary: `${summary}${row.title}`,
-      data: { job_id: row.id, job_type: row.job_type },
-    });
-    new WebhookService(this.app).dispatch('drone_job_created', p.who, {
-      job_id: row.id,
-      title: row.title,
-      requires: row.requires,
-      requester: row.requester,
-      job_type: row.job_type,
-    });
+    const hooks = new WebhookService(this.app);
+    const written = await atomicWrite(this.app)
+      .add('job', dronesRepo.insertJob(job))
+      .eventWithNewId(
+        {
+          type: 'drone_job_created',
+          agent: p.who,
+          projectId: 'drone',
+          summary: `${summary}${job.title}`,
+          data: { job_id: null, job_type: job.job_type },
+        },
+        'job_id',
+      )
+      .add(
+        null,
+        jobHook(
+          hooks,
+          'drone_job_created',
+          job.requester,
+          { job_id: null, title: job.title, requires: job.requires, requester: job.requester, job_type: job.job_type },
+          'new job id',
+        ),
+      )
+      .commit();
+    hooks.kick();
+    const row = written.row<DroneJobRow>('job')!;
     return { ok: true, id: row.id, title: row.title, job_type: row.job_type };
   }
 
@@ -262,15 +306,54 @@ export class DroneJobService {
     }
     if (status === job.status) return { ok: true, id: job.id, unchanged: true };
     this.assertTransition(p, job, status, { isHolder, isRequester });
-    const row = await dronesRepo.transition(this.db, job.id, job.status, status, fields, token);
-    if (!row) {
+    // The move, its event, its webhooks and (claimed → failed) the retry commit together; a lost
+    // compare-and-set (a concurrent report, the sweep, a stale token) writes none of them.
+    const hooks = new WebhookService(this.app);
+    const w = atomicWrite(this.app)
+      .add('job', dronesRepo.transition(job.id, job.status, status, fields, token))
+      .requireChanged('drone job moved meanwhile')
+      .event({
+        type: `drone_job_${status}`,
+        agent: p.who,
+        projectId: 'drone',
+        summary: `${p.who} set drone job #${job.id} to ${status}`,
+        data: { job_id: job.id, drone_id: job.drone_id },
+      });
+    const droneAfter = fields.drone_id !== undefined ? fields.drone_id : job.drone_id;
+    if (status === 'done')
+      w.add(
+        null,
+        jobHook(
+          hooks,
+          'drone_job_completed',
+          job.requester,
+          { job_id: job.id, title: job.title, drone_id: droneAfter, result_url: null },
+          { column: 'result_url', jobId: job.id },
+        ),
+      );
+    if (status === 'failed') {
+      w.add(
+        null,
+        jobHook(
+          hooks,
+          'drone_job_failed',
+          job.requester,
+          { job_id: job.id, title: job.title, drone_id: droneAfter, error: null },
+          { column: 'error', jobId: job.id },
+        ),
+      );
+      // Retries only for a run that failed (claimed → failed), never for a repeated report (REL-05).
+      if (job.status === 'claimed')
+        await this.addRetryPolicy(w, hooks, p.who, job, job.drone_id ?? '', this.droneIdsOnce());
+    }
+    if (!(await w.commitUnlessAborted())) {
       // Someone else moved it first (a concurrent report, the sweep): same target → nothing to do.
       const now = await this.get(job.id);
       if (token !== undefined) throw droneLeaseLost(now); // the token was for the run that was just ended
       if (now.status === status) return { ok: true, id: job.id, unchanged: true };
       throw conflict(`Drone job is ${now.status}`, { status: now.status });
     }
-    await this.afterTransition(p.who, job, row);
+    hooks.kick();
     return { ok: true, id: job.id };
   }
 
@@ -297,42 +380,33 @@ export class DroneJobService {
     throw forbidden(NOT_AUTHORIZED);
   }
 
-  /** Events, webhooks and the retry policy of one committed transition. */
-  private async afterTransition(actor: string, before: DroneJobRow, row: DroneJobRow) {
-    await this.app.events.emit({
-      type: `drone_job_${row.status}`,
-      agent: actor,
-      projectId: 'drone',
-      summary: `${actor} set drone job #${row.id} to ${row.status}`,
-      data: { job_id: row.id, drone_id: before.drone_id },
-    });
-    const hooks = new WebhookService(this.app);
-    if (row.status === 'done')
-      hooks.dispatch('drone_job_completed', row.requester, {
-        job_id: row.id,
-        title: row.title,
-        drone_id: row.drone_id,
-        result_url: row.result_url,
-      });
-    if (row.status === 'failed') {
-      hooks.dispatch('drone_job_failed', row.requester, {
-        job_id: row.id,
-        title: row.title,
-        drone_id: row.drone_id,
-        error: row.error,
-      });
-      // Retries only for a run that failed (claimed → failed), never for a repeated report (REL-05).
-      if (before.status === 'claimed') await this.retryOrRequeue(actor, row, before.drone_id ?? '');
-    }
+  /** The registered drones' ids, read at most once (the requeue policy of several failures asks). */
+  private droneIdsOnce(): () => Promise<string[]> {
+    let ids: Promise<string[]> | undefined;
+    return () => {
+      ids ??= dronesRepo.droneIds(this.db).then((rows) => rows.map((d) => d.id));
+      return ids;
+    };
   }
 
-  /** Retry / requeue policy on failure (spec 05 §5.4); a retry keeps job_type and is rendered anew. */
-  private async retryOrRequeue(actor: string, job: DroneJobRow, failingDrone: string) {
+  /**
+   * Retry / requeue policy on failure (spec 05 §5.4), added to the batch that fails the job (its row
+   * before the failure): the retry job with its event, or the exhausted event and webhook. A retry
+   * keeps job_type and is rendered anew.
+   */
+  private async addRetryPolicy(
+    w: AtomicWrite,
+    hooks: WebhookService,
+    actor: string,
+    job: DroneJobRow,
+    failingDrone: string,
+    droneIds: () => Promise<string[]>,
+  ) {
     const input = parseObject(job.input_data);
     const originalId = Number(input._original_job_id) || job.id;
     const originalTitle = typeof input._original_title === 'string' ? input._original_title : job.title;
     if (input._no_retry) {
-      await this.app.events.emit({
+      w.event({
         type: 'drone_job_exhausted',
         agent: actor,
         projectId: 'drone',
@@ -363,63 +437,108 @@ export class DroneJobService {
     }
     if (retries < MAX_RETRIES) {
       const n = retries + 1;
-      const [res] = await this.db.batch([
+      w.add(
+        null,
         dronesRepo.insertJob({
           ...base,
           title: `${originalTitle} [retry ${n}/${MAX_RETRIES}]`,
           input_data: JSON.stringify({ ...lineage, _retry_count: n }),
         }),
-      ]);
-      const retryId = Number(res.rows[0]?.id);
-      await this.app.events.emit({
-        type: 'drone_job_retry',
-        agent: actor,
-        projectId: 'drone',
-        summary: `Job #${job.id} failed; retry ${n}/${MAX_RETRIES} queued as #${retryId}`,
-        data: { original_job_id: originalId, retry_job_id: retryId, retry_count: n },
-      });
+      ).eventWithNewId(
+        {
+          type: 'drone_job_retry',
+          agent: actor,
+          projectId: 'drone',
+          data: { original_job_id: originalId, retry_job_id: null, retry_count: n },
+        },
+        'retry_job_id',
+        [`Job #${job.id} failed; retry ${n}/${MAX_RETRIES} queued as #`, ''],
+      );
       return;
     }
     const failed = [
       ...new Set([...parseArrayValue(input._failed_drones), failingDrone].filter((x) => typeof x === 'string' && x)),
     ] as string[];
-    const drones = (await dronesRepo.droneIds(this.db)).map((d) => d.id);
+    const drones = await droneIds();
     const allFailed = drones.length === 0 || drones.every((d) => failed.includes(d));
     if (allFailed || requeues >= MAX_REQUEUES) {
       const reason = allFailed ? 'all drones exhausted' : `max requeue limit (${MAX_REQUEUES}) reached`;
-      await this.app.events.emit({
+      w.event({
         type: 'drone_job_exhausted',
         agent: actor,
         projectId: 'drone',
         summary: `Job #${job.id} exhausted: ${reason}`,
         data: { original_job_id: originalId, failed_drones: failed, requeue_count: requeues },
-      });
-      new WebhookService(this.app).dispatch('drone_job_exhausted', job.requester, {
-        job_id: job.id,
-        original_job_id: originalId,
-        title: originalTitle,
-        failed_drones: failed,
-        error: job.error,
-        reason,
-      });
+      }).add(
+        null,
+        jobHook(
+          hooks,
+          'drone_job_exhausted',
+          job.requester,
+          {
+            job_id: job.id,
+            original_job_id: originalId,
+            title: originalTitle,
+            failed_drones: failed,
+            error: null,
+            reason,
+          },
+          { column: 'error', jobId: job.id },
+        ),
+      );
       return;
     }
     const n = requeues + 1;
-    const [res] = await this.db.batch([
+    w.add(
+      null,
       dronesRepo.insertJob({
         ...base,
         title: `${originalTitle} [requeue ${n}/${MAX_REQUEUES}]`,
         input_data: JSON.stringify({ ...lineage, _retry_count: 0, _requeue_count: n, _failed_drones: failed }),
       }),
-    ]);
-    const requeueId = Number(res.rows[0]?.id);
-    await this.app.events.emit({
-      type: 'drone_job_requeue',
-      agent: actor,
-      projectId: 'drone',
-      summary: `Job #${job.id} requeued as #${requeueId} (${n}/${MAX_REQUEUES})`,
-      data: { original_job_id: originalId, requeue_job_id: requeueId, failed_drone: failingDrone, requeue_count: n },
-    });
+    ).eventWithNewId(
+      {
+        type: 'drone_job_requeue',
+        agent: actor,
+        projectId: 'drone',
+        data: { original_job_id: originalId, requeue_job_id: null, failed_drone: failingDrone, requeue_count: n },
+      },
+      'requeue_job_id',
+      [`Job #${job.id} requeued as #`, ` (${n}/${MAX_REQUEUES})`],
+    );
+  }
+
+  /**
+   * Fails the claims past their lease (this drone's, or all) with `error`, each through the retry
+   * policy, in one batch with their events (and, for the sweep, the cleanup event). The batch is
+   * refused when any of them moved since the read (progress renewed it, it finished); then the set
+   * is read again. Returns the jobs released.
+   */
+  private async releaseStale(actor: string, error: string, opts: { droneId?: string; cleanupEvent?: boolean }) {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const stale = await dronesRepo.staleJobs(this.db, STALE_BATCH, opts.droneId);
+      if (!stale.length) return [];
+      const hooks = new WebhookService(this.app);
+      const ids = stale.map((j) => j.id);
+      const w = atomicWrite(this.app)
+        .add('failed', dronesRepo.failStale(ids, error))
+        .abortIf('changes() <> ?', [ids.length], 'a stale claim moved meanwhile');
+      const droneIds = this.droneIdsOnce();
+      for (const job of stale) await this.addRetryPolicy(w, hooks, actor, job, job.drone_id ?? '', droneIds);
+      if (opts.cleanupEvent)
+        w.event({
+          type: 'drone_stale_cleanup',
+          agent: '__system__',
+          projectId: 'drone',
+          summary: `Auto-failed ${stale.length} stale drone jobs`,
+          data: { job_ids: ids },
+        });
+      if (await w.commitUnlessAborted()) {
+        hooks.kick();
+        return stale;
+      }
+    }
+    return [];
   }
 
   /** DELETE /drones/jobs/:id (admin): withdraws an unfinished job; finished history is not rewritten. */
@@ -428,15 +547,18 @@ export class DroneJobService {
     if (job.status !== 'cancelled') {
       if (job.status !== 'pending' && job.status !== 'claimed')
         throw conflict(`Drone job #${job.id} is already ${job.status}`, { status: job.status });
-      const row = await dronesRepo.transition(this.db, job.id, job.status, 'cancelled', {});
-      if (!row) throw conflict('Drone job changed meanwhile; read it again');
-      await this.app.events.emit({
-        type: 'drone_job_cancelled',
-        agent: p.who,
-        projectId: 'drone',
-        summary: `Cancelled drone job #${job.id} (was: ${job.status})`,
-        data: { job_id: job.id },
-      });
+      const done = await atomicWrite(this.app)
+        .add('job', dronesRepo.transition(job.id, job.status, 'cancelled', {}))
+        .requireChanged('drone job moved meanwhile')
+        .event({
+          type: 'drone_job_cancelled',
+          agent: p.who,
+          projectId: 'drone',
+          summary: `Cancelled drone job #${job.id} (was: ${job.status})`,
+          data: { job_id: job.id },
+        })
+        .commitUnlessAborted();
+      if (!done) throw conflict('Drone job changed meanwhile; read it again');
     }
     return { ok: true, id: job.id, cancelled: true };
   }
@@ -444,14 +566,20 @@ export class DroneJobService {
   /** DELETE /drones/jobs (admin): hides finished jobs; `olderThanDays` is an integer parsed by the route (SEC-42). */
   async cleanup(p: Principal, which: 'failed' | 'done' | 'both', olderThanDays: number) {
     const statuses = which === 'both' ? ['failed', 'done'] : [which];
-    const jobs = await dronesRepo.dismissFinished(this.db, statuses, olderThanDays);
-    await this.app.events.emit({
-      type: 'drone_jobs_cleanup',
-      agent: p.who,
-      projectId: 'drone',
-      summary: `Cleaned up ${jobs.length} drone jobs`,
-      data: { count: jobs.length },
-    });
+    // The event counts the rows the UPDATE just dismissed (changes()), inside the same batch.
+    const written = await atomicWrite(this.app)
+      .add('jobs', dronesRepo.dismissFinished(statuses, olderThanDays))
+      .eventPerRow(
+        { type: 'drone_jobs_cleanup', agent: p.who, projectId: 'drone' },
+        {
+          summarySql: "'Cleaned up ' || changes() || ' drone jobs'",
+          dataSql: "json_object('count', changes())",
+          rest: '',
+          args: [],
+        },
+      )
+      .commit();
+    const jobs = written.rows<{ id: number; title: string }>('jobs');
     return { ok: true, cancelled: jobs.length, dismissed: jobs.length, jobs };
   }
 
@@ -470,10 +598,9 @@ export class DroneJobService {
     const caps = [...new Set(registered.length ? posted.filter((c) => registered.includes(c)) : posted)];
     // Releasing this drone's stale claims and reading its candidates are independent: together.
     const [stale, pending] = await Promise.all([
-      dronesRepo.failStale(this.db, STALE_AT_CLAIM, drone.id),
+      this.releaseStale(drone.id, STALE_AT_CLAIM, { droneId: drone.id }),
       drone.status === 'paused' ? Promise.resolve([]) : dronesRepo.claimCandidates(this.db, drone.id, caps, CLAIM_SCAN),
     ]);
-    for (const job of stale) await this.retryOrRequeue(drone.id, job, drone.id);
     const stale_released = stale.length;
     if (drone.status === 'paused') return { job: null, paused: true, stale_released };
     const templates = new Map<string, TemplateRow | undefined>();
@@ -488,15 +615,17 @@ export class DroneJobService {
         const tpl = templates.get(job.job_type);
         if (!tpl) {
           // Its template is gone: it can never run, so it must not block the queue (§17.2).
-          const failed = await dronesRepo.failPending(this.db, job.id, `Template not found: ${job.job_type}`);
-          if (failed)
-            await this.app.events.emit({
+          await atomicWrite(this.app)
+            .add('job', dronesRepo.failPending(job.id, `Template not found: ${job.job_type}`))
+            .requireChanged('job no longer pending')
+            .event({
               type: 'drone_job_failed',
               agent: '__system__',
               projectId: 'drone',
               summary: `Drone job #${job.id} failed: template ${job.job_type} no longer exists`,
               data: { job_id: job.id, drone_id: null },
-            });
+            })
+            .commitUnlessAborted();
           continue;
         }
         if (diagnostics === undefined) diagnostics = await effectiveDiagnostics(this.app, drone);
@@ -544,34 +673,31 @@ export class DroneJobService {
    * then drones silent for longer than the patrol threshold are marked offline.
    */
   async sweep() {
-    const stale = await dronesRepo.failStale(this.db, STALE_BY_SERVER);
-    for (const job of stale) await this.retryOrRequeue('__system__', job, job.drone_id ?? '');
-    if (stale.length) {
-      await this.app.events.emit({
-        type: 'drone_stale_cleanup',
-        agent: '__system__',
-        projectId: 'drone',
-        summary: `Auto-failed ${stale.length} stale drone jobs`,
-        data: { job_ids: stale.map((j) => j.id) },
-      });
-    }
+    const stale = await this.releaseStale('__system__', STALE_BY_SERVER, { cleanupEvent: true });
     const raw = await configRepo.value(this.db, 'patrol_stale_drone_minutes');
     const minutes = raw && /^\d{1,6}$/.test(raw.trim()) && Number(raw) >= 1 ? Number(raw) : 30;
-    const offline = await dronesRepo.markSilentDronesOffline(this.db, minutes);
-    const now = this.app.clock.now().getTime();
-    for (const d of offline) {
-      const since = d.last_heartbeat
-        ? Math.floor((now - Date.parse(`${d.last_heartbeat.replace(' ', 'T')}Z`)) / 60_000)
-        : null;
-      await this.app.events.emit({
-        type: 'drone_offline_detected',
-        agent: '__system__',
-        projectId: 'drone',
-        summary: `Drone ${d.id} marked offline (no heartbeat)`,
-        data: { drone_id: d.id, minutes_since_heartbeat: since },
-      });
+    const silent = await dronesRepo.silentDrones(this.db, minutes);
+    let offline = 0;
+    if (silent.length) {
+      // Each drone's move and its event together; a drone whose heartbeat arrived since the read
+      // (or that another pass marked first) changes nothing and gets no event.
+      const now = this.app.clock.now().getTime();
+      const w = atomicWrite(this.app);
+      for (const d of silent) {
+        const since = d.last_heartbeat
+          ? Math.floor((now - Date.parse(`${d.last_heartbeat.replace(' ', 'T')}Z`)) / 60_000)
+          : null;
+        w.add(null, dronesRepo.markOffline(d.id, minutes)).eventIfChanged({
+          type: 'drone_offline_detected',
+          agent: '__system__',
+          projectId: 'drone',
+          summary: `Drone ${d.id} marked offline (no heartbeat)`,
+          data: { drone_id: d.id, minutes_since_heartbeat: since },
+        });
+      }
+      offline = (await w.commit()).events.length;
     }
-    return { stale_failed: stale.length, drones_offline: offline.length };
+    return { stale_failed: stale.length, drones_offline: offline };
   }
 }
 

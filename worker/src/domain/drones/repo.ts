@@ -31,6 +31,8 @@ const leaseArg = (minutes = LEASE_MINUTES) => `-${minutes} minutes`;
  * Used with the status condition of the same UPDATE (`claimed`), so an ended lease never matches.
  */
 const LEASE_HELD = 'EXISTS (SELECT 1 FROM drone_job_leases l WHERE l.job_id = drone_jobs.id AND l.lease_token = ?)';
+const SILENT = `status IN ('online', 'idle', 'busy')
+  AND (last_heartbeat IS NULL OR julianday(last_heartbeat) < julianday('now', ?))`;
 const NOT_FROZEN = "NOT EXISTS (SELECT 1 FROM instance_config WHERE key = 'admin_status' AND value = 'frozen')";
 
 export interface DroneJobRow {
@@ -217,15 +219,23 @@ export const dronesRepo = {
       : { sql: "UPDATE agents SET status = 'online', working_on = '' WHERE id = ?", args: [id] };
   },
 
-  /** Drones still marked live whose heartbeat is older than `minutes` → offline, returned. */
-  markSilentDronesOffline(db: Queryable, minutes: number) {
+  /** Drones still marked live whose heartbeat is older than `minutes` (read; `markOffline` moves each). */
+  silentDrones(db: Queryable, minutes: number) {
     return db.all<{ id: string; last_heartbeat: string | null }>(
-      `UPDATE agents SET status = 'offline', working_on = ''
-       WHERE ${IS_DRONE_SQL} AND status IN ('online', 'idle', 'busy')
-         AND (last_heartbeat IS NULL OR julianday(last_heartbeat) < julianday('now', ?))
-       RETURNING id, last_heartbeat`,
+      `SELECT id, last_heartbeat FROM agents WHERE ${IS_DRONE_SQL} AND ${SILENT}`,
       [`-${minutes} minutes`],
     );
+  },
+
+  /**
+   * One silent drone → offline, re-checking the silence in the same statement (a heartbeat that
+   * arrived since the read keeps it live), so the event after it is written only for a real change.
+   */
+  markOffline(id: string, minutes: number): Statement {
+    return {
+      sql: `UPDATE agents SET status = 'offline', working_on = '' WHERE id = ? AND ${IS_DRONE_SQL} AND ${SILENT}`,
+      args: [id, `-${minutes} minutes`],
+    };
   },
 
   // ── jobs ─────────────────────────────────────────────────────────────────
@@ -341,11 +351,11 @@ export const dronesRepo = {
   },
 
   /** A pending job that can never run (its template or profile is gone) is failed, not left to block. */
-  failPending(db: Queryable, id: number, error: string) {
-    return db.get<DroneJobRow>(
-      "UPDATE drone_jobs SET status = 'failed', error = ?, completed_at = datetime('now') WHERE id = ? AND status = 'pending' RETURNING *",
-      [error, id],
-    );
+  failPending(id: number, error: string): Statement {
+    return {
+      sql: "UPDATE drone_jobs SET status = 'failed', error = ?, completed_at = datetime('now') WHERE id = ? AND status = 'pending' RETURNING *",
+      args: [error, id],
+    };
   },
 
   /**
@@ -354,13 +364,12 @@ export const dronesRepo = {
    * ends the lease; with `leaseToken` the job must still be under that claim (see `LEASE_HELD`).
    */
   transition(
-    db: Queryable,
     id: number,
     from: string,
     to: string,
     fields: { result_url?: string | null; result_data?: string; error?: string | null; drone_id?: string | null },
     leaseToken?: string,
-  ) {
+  ): Statement {
     const sets = ['status = ?'];
     const args: SqlArgs = [to];
     for (const [k, v] of Object.entries(fields)) {
@@ -372,10 +381,10 @@ export const dronesRepo = {
       sets.push("completed_at = COALESCE(completed_at, datetime('now'))");
     if (to === 'pending') sets.push('drone_id = NULL', 'started_at = NULL', 'progress_at = NULL');
     const fence = leaseToken !== undefined ? ` AND ${LEASE_HELD}` : '';
-    return db.get<DroneJobRow>(
-      `UPDATE drone_jobs SET ${sets.join(', ')} WHERE id = ? AND status = ?${fence} RETURNING *`,
-      leaseToken !== undefined ? [...args, id, from, leaseToken] : [...args, id, from],
-    );
+    return {
+      sql: `UPDATE drone_jobs SET ${sets.join(', ')} WHERE id = ? AND status = ?${fence} RETURNING *`,
+      args: leaseToken !== undefined ? [...args, id, from, leaseToken] : [...args, id, from],
+    };
   },
 
   /** Progress without a status change: results so far, and the lease is renewed (§17.2). */
@@ -404,24 +413,36 @@ export const dronesRepo = {
   },
 
   /**
-   * Claims past their lease → failed (which ends the lease: tokens count only while claimed); `droneId` limits it to one drone (claim-time
-   * release). Nothing is released while the kill switch is on (a frozen network releases nothing).
+   * Claims past their lease (at most `limit`, oldest first); `droneId` limits it to one drone
+   * (claim-time release). None while the kill switch is on (a frozen network releases nothing).
    */
-  failStale(db: Queryable, error: string, droneId?: string) {
+  staleJobs(db: Queryable, limit: number, droneId?: string) {
     return db.all<DroneJobRow>(
-      `UPDATE drone_jobs SET status = 'failed', error = ?, completed_at = datetime('now')
-       WHERE ${STALE}${droneId !== undefined ? ' AND drone_id = ?' : ''} AND ${NOT_FROZEN} RETURNING *`,
-      droneId !== undefined ? [error, leaseArg(), droneId] : [error, leaseArg()],
+      `SELECT * FROM drone_jobs WHERE ${STALE}${droneId !== undefined ? ' AND drone_id = ?' : ''} AND ${NOT_FROZEN}
+       ORDER BY id LIMIT ?`,
+      droneId !== undefined ? [leaseArg(), droneId, limit] : [leaseArg(), limit],
     );
   },
 
+  /**
+   * Those claims → failed (which ends their leases: tokens count only while claimed), each only if
+   * it is still past its lease and the kill switch is still off; the caller guards that all moved.
+   */
+  failStale(ids: number[], error: string): Statement {
+    return {
+      sql: `UPDATE drone_jobs SET status = 'failed', error = ?, completed_at = datetime('now')
+            WHERE id IN (${ids.map(() => '?').join(', ')}) AND ${STALE} AND ${NOT_FROZEN}`,
+      args: [error, ...ids, leaseArg()],
+    };
+  },
+
   /** Bulk cleanup: finished jobs are hidden (`dismissed`), their history kept (§17.2). */
-  dismissFinished(db: Queryable, statuses: string[], olderThanDays: number) {
+  dismissFinished(statuses: string[], olderThanDays: number): Statement {
     const age = olderThanDays > 0 ? " AND julianday(completed_at) < julianday('now', ?)" : '';
-    return db.all<{ id: number; title: string }>(
-      `UPDATE drone_jobs SET status = 'dismissed' WHERE status IN (${statuses.map(() => '?').join(',')})${age} RETURNING id, title`,
-      olderThanDays > 0 ? [...statuses, `-${olderThanDays} days`] : statuses,
-    );
+    return {
+      sql: `UPDATE drone_jobs SET status = 'dismissed' WHERE status IN (${statuses.map(() => '?').join(',')})${age} RETURNING id, title`,
+      args: olderThanDays > 0 ? [...statuses, `-${olderThanDays} days`] : statuses,
+    };
   },
 
   failPendingOfProfile(profileId: string): Statement {
@@ -555,11 +576,11 @@ export const dronesRepo = {
     );
   },
 
-  markSetupDone(db: Queryable, droneId: string, profileId: string, checksum: string) {
-    return db.run(
-      "UPDATE drone_profile_assignments SET setup_done = 1, setup_at = datetime('now'), checksum = ? WHERE drone_id = ? AND profile_id = ?",
-      [checksum, droneId, profileId],
-    );
+  markSetupDone(droneId: string, profileId: string, checksum: string): Statement {
+    return {
+      sql: "UPDATE drone_profile_assignments SET setup_done = 1, setup_at = datetime('now'), checksum = ? WHERE drone_id = ? AND profile_id = ?",
+      args: [checksum, droneId, profileId],
+    };
   },
 
   // ── artifacts (metadata; bytes are in the blob store) ─────────────────────
@@ -571,16 +592,19 @@ export const dronesRepo = {
     return db.get<ArtifactRow>('SELECT * FROM drone_artifacts WHERE name = ?', [name]);
   },
 
-  /** Upsert by name; returns the previous blob key so the replaced bytes can be deleted. */
-  async putArtifact(db: Queryable, a: Omit<ArtifactRow, 'created_at' | 'updated_at'>): Promise<string | null> {
-    const prev = await db.get<{ blob_key: string }>('SELECT blob_key FROM drone_artifacts WHERE name = ?', [a.name]);
-    await db.run(
-      `INSERT INTO drone_artifacts (name, blob_key, size, sha256, uploaded_by) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT(name) DO UPDATE SET blob_key = excluded.blob_key, size = excluded.size, sha256 = excluded.sha256,
-         uploaded_by = excluded.uploaded_by, updated_at = datetime('now')`,
-      [a.name, a.blob_key, a.size, a.sha256, a.uploaded_by],
-    );
-    return prev && prev.blob_key !== a.blob_key ? prev.blob_key : null;
+  /** The blob key an artifact name points at now; in the upload's batch before `putArtifact`. */
+  artifactKey(name: string): Statement {
+    return { sql: 'SELECT blob_key FROM drone_artifacts WHERE name = ?', args: [name] };
+  },
+
+  /** Upsert by name (the bytes are already stored under the new key). */
+  putArtifact(a: Omit<ArtifactRow, 'created_at' | 'updated_at'>): Statement {
+    return {
+      sql: `INSERT INTO drone_artifacts (name, blob_key, size, sha256, uploaded_by) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT(name) DO UPDATE SET blob_key = excluded.blob_key, size = excluded.size, sha256 = excluded.sha256,
+              uploaded_by = excluded.uploaded_by, updated_at = datetime('now')`,
+      args: [a.name, a.blob_key, a.size, a.sha256, a.uploaded_by],
+    };
   },
 
   deleteArtifact(db: Queryable, name: string) {

@@ -3,6 +3,7 @@ import type { Principal } from '../../auth/principal.js';
 import { badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
 import { parseArray, parseObject } from '../agents/json.js';
 import { messagesRepo } from '../messages/repo.js';
+import { atomicWrite } from '../events/write.js';
 import { hardwareIssues, tokenize, type Diagnostics } from './render.js';
 import { effectiveDiagnostics, requiresOf } from './jobs-service.js';
 import {
@@ -13,12 +14,14 @@ import {
   type ProfileColumn,
   type ProfileRow,
   type TemplateColumn,
+  type TemplateRow,
 } from './repo.js';
 
 /**
  * Drones as participants (spec 05 §1, §3), job templates (§6) and drone profiles (§7).
  * A drone is an agent (`agent_type` drone, or project `drone`); this area never stores a
- * second copy of it.
+ * second copy of it. Each change commits in one batch with its event (issue 17, `atomicWrite`);
+ * a change that finds nothing to change (a lost race with a delete) writes no event.
  */
 
 function snapshotExtras(snapshot: string | undefined) {
@@ -201,17 +204,19 @@ export class DroneService {
       command_template: input.command_template ?? '',
       workspace_name: input.workspace_name ?? '',
     } as Record<TemplateColumn, string | number>;
-    const [res] = await this.db.batch([dronesRepo.insertTemplate(id, fields)]);
-    const row = res.rows[0];
-    if (!row) throw conflict(`Template already exists: ${id}`);
-    await this.app.events.emit({
-      type: 'job_template_created',
-      agent: p.who,
-      projectId: 'drone',
-      summary: `Created job template: ${id}`,
-      data: {},
-    });
-    return row;
+    const written = await atomicWrite(this.app)
+      .add('template', dronesRepo.insertTemplate(id, fields))
+      .requireChanged('template exists')
+      .event({
+        type: 'job_template_created',
+        agent: p.who,
+        projectId: 'drone',
+        summary: `Created job template: ${id}`,
+        data: {},
+      })
+      .commitUnlessAborted();
+    if (!written) throw conflict(`Template already exists: ${id}`);
+    return written.row<TemplateRow>('template')!;
   }
 
   async updateTemplate(p: Principal, id: string, input: Partial<Record<TemplateColumn, string | number>>) {
@@ -219,27 +224,35 @@ export class DroneService {
     checkTemplate(input);
     const present = TEMPLATE_COLUMNS.filter((c) => input[c] !== undefined);
     if (!present.length) return current;
-    const [res] = await this.db.batch([dronesRepo.updateTemplate(id, input)]);
-    await this.app.events.emit({
-      type: 'job_template_updated',
-      agent: p.who,
-      projectId: 'drone',
-      summary: `Updated job template: ${id}`,
-      data: {},
-    });
-    return res.rows[0] ?? current;
+    const written = await atomicWrite(this.app)
+      .add('template', dronesRepo.updateTemplate(id, input))
+      .requireChanged('template deleted')
+      .event({
+        type: 'job_template_updated',
+        agent: p.who,
+        projectId: 'drone',
+        summary: `Updated job template: ${id}`,
+        data: {},
+      })
+      .commitUnlessAborted();
+    if (!written) throw notFound('Template not found');
+    return written.row<TemplateRow>('template') ?? current;
   }
 
   async deleteTemplate(p: Principal, id: string) {
     await this.template(id);
-    await this.db.batch([dronesRepo.deleteTemplate(id)]);
-    await this.app.events.emit({
-      type: 'job_template_deleted',
-      agent: p.who,
-      projectId: 'drone',
-      summary: `Deleted job template: ${id}`,
-      data: {},
-    });
+    const written = await atomicWrite(this.app)
+      .add(null, dronesRepo.deleteTemplate(id))
+      .requireChanged('template deleted')
+      .event({
+        type: 'job_template_deleted',
+        agent: p.who,
+        projectId: 'drone',
+        summary: `Deleted job template: ${id}`,
+        data: {},
+      })
+      .commitUnlessAborted();
+    if (!written) throw notFound('Template not found');
     return { ok: true, deleted: id };
   }
 
@@ -301,17 +314,19 @@ export class DroneService {
       workspace: input.workspace ?? '',
       env: input.env ?? '{}',
     };
-    const [res] = await this.db.batch([dronesRepo.insertProfile(id, fields)]);
-    const row = res.rows[0] as unknown as ProfileRow | undefined;
-    if (!row) throw conflict(`Profile already exists: ${id}`);
-    await this.app.events.emit({
-      type: 'drone_profile_created',
-      agent: '__admin__',
-      projectId: 'drone',
-      summary: `Created drone profile: ${id}`,
-      data: { by: p.who },
-    });
-    return row;
+    const written = await atomicWrite(this.app)
+      .add('profile', dronesRepo.insertProfile(id, fields))
+      .requireChanged('profile exists')
+      .event({
+        type: 'drone_profile_created',
+        agent: '__admin__',
+        projectId: 'drone',
+        summary: `Created drone profile: ${id}`,
+        data: { by: p.who },
+      })
+      .commitUnlessAborted();
+    if (!written) throw conflict(`Profile already exists: ${id}`);
+    return written.row<ProfileRow>('profile')!;
   }
 
   async updateProfile(p: Principal, id: string, input: Partial<Record<ProfileColumn, string>>) {
@@ -320,42 +335,56 @@ export class DroneService {
       (k) => input[k] !== undefined && input[k] !== current[k],
     );
     if (!changed.length) return this.presentProfile(p, current);
-    const [res] = await this.db.batch([dronesRepo.updateProfile(id, input), dronesRepo.invalidateAssignments(id)]);
-    await this.app.events.emit({
-      type: 'drone_profile_updated',
-      agent: '__admin__',
-      projectId: 'drone',
-      summary: `Updated drone profile ${id}; assigned drones must run setup again`,
-      data: { by: p.who, changed },
-    });
-    return this.presentProfile(p, res.rows[0] as unknown as ProfileRow);
+    const written = await atomicWrite(this.app)
+      .add('profile', dronesRepo.updateProfile(id, input))
+      .requireChanged('profile deleted')
+      .add(null, dronesRepo.invalidateAssignments(id))
+      .event({
+        type: 'drone_profile_updated',
+        agent: '__admin__',
+        projectId: 'drone',
+        summary: `Updated drone profile ${id}; assigned drones must run setup again`,
+        data: { by: p.who, changed },
+      })
+      .commitUnlessAborted();
+    if (!written) throw notFound('Profile not found');
+    return this.presentProfile(p, written.row<ProfileRow>('profile')!);
   }
 
   async deleteProfile(p: Principal, id: string) {
     await this.profileOr404(id);
     // Pending jobs gated on this profile could never be claimed again: fail them now (§17.2).
-    await this.db.batch([dronesRepo.failPendingOfProfile(id), ...dronesRepo.deleteProfile(id)]);
-    await this.app.events.emit({
-      type: 'drone_profile_deleted',
-      agent: '__admin__',
-      projectId: 'drone',
-      summary: `Deleted drone profile: ${id}`,
-      data: { by: p.who },
-    });
+    const [assignments, profile] = dronesRepo.deleteProfile(id);
+    const written = await atomicWrite(this.app)
+      .add(null, dronesRepo.failPendingOfProfile(id))
+      .add(null, assignments)
+      .add(null, profile)
+      .requireChanged('profile deleted')
+      .event({
+        type: 'drone_profile_deleted',
+        agent: '__admin__',
+        projectId: 'drone',
+        summary: `Deleted drone profile: ${id}`,
+        data: { by: p.who },
+      })
+      .commitUnlessAborted();
+    if (!written) throw notFound('Profile not found');
     return { ok: true, deleted: id };
   }
 
   async assign(p: Principal, profileId: string, droneId: string) {
     await this.profileOr404(profileId, `Profile not found: ${profileId}`);
     if (!(await dronesRepo.drone(this.db, droneId))) throw notFound(`Drone not found: ${droneId}`);
-    await this.db.batch([dronesRepo.assign(droneId, profileId)]);
-    await this.app.events.emit({
-      type: 'drone_profile_assigned',
-      agent: '__admin__',
-      projectId: 'drone',
-      summary: `Assigned drone profile ${profileId} to ${droneId}`,
-      data: { by: p.who, drone_id: droneId, profile_id: profileId },
-    });
+    await atomicWrite(this.app)
+      .add(null, dronesRepo.assign(droneId, profileId))
+      .event({
+        type: 'drone_profile_assigned',
+        agent: '__admin__',
+        projectId: 'drone',
+        summary: `Assigned drone profile ${profileId} to ${droneId}`,
+        data: { by: p.who, drone_id: droneId, profile_id: profileId },
+      })
+      .commit();
     return { ok: true, drone_id: droneId, profile_id: profileId };
   }
 
@@ -377,14 +406,16 @@ export class DroneService {
   async setupComplete(p: Principal, profileId: string, checksum: string) {
     if (p.kind !== 'agent') throw forbidden('Only the drone itself reports setup');
     await this.profileOr404(profileId);
-    await dronesRepo.markSetupDone(this.db, p.id, profileId, checksum);
-    await this.app.events.emit({
-      type: 'drone_profile_setup_done',
-      agent: p.id,
-      projectId: 'drone',
-      summary: `${p.id} finished setup of profile ${profileId}`,
-      data: { profile_id: profileId },
-    });
+    await atomicWrite(this.app)
+      .add(null, dronesRepo.markSetupDone(p.id, profileId, checksum))
+      .event({
+        type: 'drone_profile_setup_done',
+        agent: p.id,
+        projectId: 'drone',
+        summary: `${p.id} finished setup of profile ${profileId}`,
+        data: { profile_id: profileId },
+      })
+      .commit();
     return { ok: true, profile_id: profileId, setup_done: true };
   }
 }

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.js';
+import type { Statement } from '../../db/types.js';
 
 /** SQL for temp files (spec 05 §10): a public name, the blob behind it, and when it expires. */
 
@@ -14,11 +15,11 @@ export interface TempFileRow {
 }
 
 export const tempFilesRepo = {
-  insert(db: Queryable, f: Omit<TempFileRow, 'created_at'>) {
-    return db.get<TempFileRow>(
-      'INSERT INTO temp_files (filename, original_name, blob_key, size, uploaded_by, expires_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *',
-      [f.filename, f.original_name, f.blob_key, f.size, f.uploaded_by, f.expires_at],
-    );
+  insert(f: Omit<TempFileRow, 'created_at'>): Statement {
+    return {
+      sql: 'INSERT INTO temp_files (filename, original_name, blob_key, size, uploaded_by, expires_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *',
+      args: [f.filename, f.original_name, f.blob_key, f.size, f.uploaded_by, f.expires_at],
+    };
   },
   /** A file that has not expired at `now` (SQLite time text). */
   live(db: Queryable, filename: string, now: string) {

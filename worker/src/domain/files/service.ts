@@ -6,6 +6,7 @@ import { badRequest, notFound } from '../../http/errors.js';
 import { instanceUrl } from '../../http/instance-url.js';
 import { receiveUpload } from '../../http/upload.js';
 import { attachment, storedFileName, urlFileName } from './names.js';
+import { atomicWrite } from '../events/write.js';
 import { sqliteTime, tempFilesRepo, type TempFileRow } from './repo.js';
 
 export const TEMP_FILE_TTL_MS = 24 * 3_600_000;
@@ -30,30 +31,39 @@ export class TempFileService {
     const now = this.app.clock.now();
     const who = p.kind === 'agent' ? p.id : p.who;
     const expires = new Date(now.getTime() + TEMP_FILE_TTL_MS);
-    let row: TempFileRow | undefined;
+    const original = file.filename.slice(0, 255);
+    const filename = storedFileName(file.filename, now.getTime());
+    // The row and its event commit together (issue 17); if either fails, the blob goes too.
+    let row: TempFileRow;
     try {
-      row = await tempFilesRepo.insert(this.app.db, {
-        filename: storedFileName(file.filename, now.getTime()),
-        original_name: file.filename.slice(0, 255),
-        blob_key: key,
-        size: file.size,
-        uploaded_by: who,
-        expires_at: sqliteTime(expires),
-      });
+      const written = await atomicWrite(this.app)
+        .add(
+          'file',
+          tempFilesRepo.insert({
+            filename,
+            original_name: original,
+            blob_key: key,
+            size: file.size,
+            uploaded_by: who,
+            expires_at: sqliteTime(expires),
+          }),
+        )
+        .event({
+          type: 'file_uploaded',
+          agent: who,
+          summary: `${who} uploaded ${original} (${Math.round(file.size / 1024)}KB)`,
+          data: { filename },
+        })
+        .commit();
+      row = written.row<TempFileRow>('file')!;
     } catch (err) {
       await blobs.delete(key).catch(() => undefined);
       throw err;
     }
-    await this.app.events.emit({
-      type: 'file_uploaded',
-      agent: who,
-      summary: `${who} uploaded ${row!.original_name} (${Math.round(file.size / 1024)}KB)`,
-      data: { filename: row!.filename },
-    });
     return {
       ok: true,
-      filename: row!.filename,
-      url: this.url(base, row!.filename),
+      filename: row.filename,
+      url: this.url(base, row.filename),
       size: file.size,
       expires_at: expires.toISOString(),
     };
