@@ -488,7 +488,7 @@ export class PluginHost {
       ids = written.map((r) => (r.rows[0]?.id === undefined ? null : Number(r.rows[0].id)));
       return result;
     });
-    events.forEach((e, i) => this.ctx.events.publishWritten(e, ids[i] ?? null));
+    for (const [i, e] of events.entries()) this.ctx.events.publishWritten(e, ids[i] ?? null);
     return out;
   }
 
