@@ -13,6 +13,7 @@ export type {
   RouteAuth,
   ContextScorer,
   RouteOptions,
+  PluginEventInput,
 } from './types.js';
 export type { Principal } from '../auth/principal.js';
 export type { Db, Queryable } from '../db/db.js';
