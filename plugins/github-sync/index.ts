@@ -187,10 +187,11 @@ export function setup(api: PluginApi) {
   type Write = [string, ...(string | number)[]];
   /** A delivery's event, committed together with the plugin's own writes it reports (`writes`). */
   async function emit(type: string, summary: string, data: Record<string, unknown>, writes: Write[] = []) {
-    const projectId = await project();
+    const event = { type, agent: ACTOR, projectId: await project(), summary: summary.slice(0, 300), data };
+    if (!writes.length) return api.emit(event);
     await api.atomic(async (tx, stage) => {
       for (const [sql, ...args] of writes) await tx.run(sql, args);
-      stage({ type, agent: ACTOR, projectId, summary: summary.slice(0, 300), data });
+      stage(event);
     });
   }
   const touch = (ids: number[]): Write[] =>
