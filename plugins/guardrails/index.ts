@@ -104,7 +104,7 @@ const ruleFields = {
 const CreateRule = z.object(ruleFields);
 const UpdateRule = z.object({ ...ruleFields, enabled: documented({ type: 'boolean' }) });
 const ViolationsQuery = z.object({
-  rule_id: sentence({ type: 'string', description: 'Rule id' }, (v) =>
+  rule_id: sentence({ type: 'integer', description: 'Rule id' }, (v) =>
     v === undefined || v === '' || parseIntId(v as string) !== null ? null : 'must be an integer',
   ),
   agent_id: z.string().optional(),
