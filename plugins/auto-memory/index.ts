@@ -1,7 +1,11 @@
 import {
   badRequest,
+  IdParams,
+  NoInput,
   notFound,
   parseIntId,
+  sentence,
+  z,
   dataObject,
   reply,
   type PluginApi,
@@ -10,6 +14,41 @@ import {
 } from '../../worker/src/plugins/sdk.js';
 import type { MemoryService } from '../semantic-memory/index.js';
 import { firstJson, llmFrom, type Llm } from './llm.js';
+
+// ---- Declared input (issue 15): validated by the host with the sentences this plugin always answered.
+/** A number in the query within bounds (`?min_confidence=0.5`); absent or empty means the default. */
+const numberQuery = (min: number, max: number, doc: Record<string, unknown> = {}) =>
+  sentence({ type: 'number', minimum: min, maximum: max, ...doc }, (v) => {
+    if (v === undefined || v === '') return null;
+    const n = Number(v);
+    return Number.isFinite(n) && n >= min && n <= max ? null : `must be a number between ${min} and ${max}`;
+  });
+/** The validated value of a `numberQuery` field, or undefined. */
+const queryNumber = (raw: unknown) => (raw === undefined || raw === '' ? undefined : Number(raw));
+const FactsQuery = z.object({
+  agent_id: z.string().optional().meta({ description: 'Humans only: whose facts (agents always see their own)' }),
+  project_id: z.string().optional(),
+  category: z.string().optional(),
+  min_confidence: numberQuery(0, 1),
+  limit: numberQuery(1, 100_000, { type: 'integer', description: 'At most 500 are answered (default 50)' }),
+  offset: numberQuery(0, 1e9, { type: 'integer' }),
+});
+const ExtractBody = z.object({
+  text: sentence(
+    { type: 'string', maxLength: 100_000 },
+    (v) =>
+      typeof v !== 'string' || !v.trim()
+        ? 'is required'
+        : v.length > 100_000
+          ? 'exceeds max length (100000 chars)'
+          : null,
+    { always: true },
+  ),
+  project_id: sentence({ type: ['string', 'null'], description: "Default: the agent's project" }, (v) =>
+    v === undefined || v === null || typeof v === 'string' ? null : 'must be a string',
+  ),
+});
+const ErrorsQuery = z.object({ limit: numberQuery(1, 500, { type: 'integer', description: 'Default 50' }) });
 
 /**
  * auto-memory (spec 06 §5.5, W12; spec 07 SEC-41; issue 14). An LLM extracts durable facts
@@ -377,63 +416,62 @@ export async function setup(api: PluginApi) {
   const isHuman = (p: Principal) => p.kind !== 'agent';
   const self = (p: Principal) => (p.kind === 'agent' ? p.id : p.who);
 
-  function queryNumber(q: Record<string, string>, key: string, min: number, max: number): number | undefined {
-    const raw = q[key];
-    if (raw === undefined || raw === '') return undefined;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n < min || n > max)
-      throw badRequest(`${key} must be a number between ${min} and ${max}`);
-    return n;
-  }
+  api.get(
+    '/facts',
+    async (req: PluginRequest) => {
+      const p = req.principal!;
+      const q = req.input.query as Record<string, string | undefined>;
+      // SEC-41: an agent sees its own facts whatever ?agent_id= says.
+      const agent = isHuman(p) ? q.agent_id || undefined : self(p);
+      const minConfidence = queryNumber(q.min_confidence);
+      const limit = Math.floor(queryNumber(q.limit) ?? 50);
+      const offset = Math.floor(queryNumber(q.offset) ?? 0);
+      const where = ['retired_at IS NULL'];
+      const args: (string | number)[] = [];
+      if (agent) {
+        where.push('agent_id = ?');
+        args.push(agent);
+      }
+      if (q.project_id) {
+        where.push('project_id = ?');
+        args.push(q.project_id);
+      }
+      if (q.category) {
+        where.push('category = ?');
+        args.push(q.category);
+      }
+      if (minConfidence !== undefined) {
+        where.push('confidence >= ?');
+        args.push(minConfidence);
+      }
+      const rows = await db.all<FactRow>(
+        `SELECT * FROM am_facts WHERE ${where.join(' AND ')} ORDER BY confidence DESC, updated_at DESC, id DESC LIMIT ? OFFSET ?`,
+        [...args, Math.min(500, limit), offset],
+      );
+      return rows.map(presentFact);
+    },
+    { summary: 'Current facts, most confident first (agents: their own)', query: FactsQuery },
+  );
 
-  api.get('/facts', async (req: PluginRequest) => {
-    const p = req.principal!;
-    const q = req.query;
-    // SEC-41: an agent sees its own facts whatever ?agent_id= says.
-    const agent = isHuman(p) ? q.agent_id || undefined : self(p);
-    const minConfidence = queryNumber(q, 'min_confidence', 0, 1);
-    const limit = Math.floor(queryNumber(q, 'limit', 1, 100_000) ?? 50);
-    const offset = Math.floor(queryNumber(q, 'offset', 0, 1e9) ?? 0);
-    const where = ['retired_at IS NULL'];
-    const args: (string | number)[] = [];
-    if (agent) {
-      where.push('agent_id = ?');
-      args.push(agent);
-    }
-    if (q.project_id) {
-      where.push('project_id = ?');
-      args.push(q.project_id);
-    }
-    if (q.category) {
-      where.push('category = ?');
-      args.push(q.category);
-    }
-    if (minConfidence !== undefined) {
-      where.push('confidence >= ?');
-      args.push(minConfidence);
-    }
-    const rows = await db.all<FactRow>(
-      `SELECT * FROM am_facts WHERE ${where.join(' AND ')} ORDER BY confidence DESC, updated_at DESC, id DESC LIMIT ? OFFSET ?`,
-      [...args, Math.min(500, limit), offset],
-    );
-    return rows.map(presentFact);
-  });
-
-  api.get('/facts/:id', async (req) => {
-    const p = req.principal!;
-    const id = parseIntId(req.params.id);
-    // Use counts as access: it keeps a fact from decaying.
-    const row =
-      id === null
-        ? undefined
-        : await db.get<FactRow>(
-            `UPDATE am_facts SET access_count = access_count + 1, last_accessed_at = datetime('now')
+  api.get(
+    '/facts/:id',
+    async (req) => {
+      const p = req.principal!;
+      const id = parseIntId(req.params.id);
+      // Use counts as access: it keeps a fact from decaying.
+      const row =
+        id === null
+          ? undefined
+          : await db.get<FactRow>(
+              `UPDATE am_facts SET access_count = access_count + 1, last_accessed_at = datetime('now')
               WHERE id = ? ${isHuman(p) ? '' : 'AND agent_id = ?'} RETURNING *`,
-            isHuman(p) ? [id] : [id, self(p)],
-          );
-    if (!row) throw notFound('Fact not found');
-    return presentFact(row);
-  });
+              isHuman(p) ? [id] : [id, self(p)],
+            );
+      if (!row) throw notFound('Fact not found');
+      return presentFact(row);
+    },
+    { summary: 'One fact (counts as a use: it keeps it from decaying)', params: IdParams, query: NoInput },
+  );
 
   api.delete(
     '/facts/:id',
@@ -447,37 +485,37 @@ export async function setup(api: PluginApi) {
       await unmirror([row]);
       return { ok: true };
     },
-    { auth: 'admin' },
+    { auth: 'admin', summary: 'Delete a fact', params: IdParams, query: NoInput },
   );
 
-  api.post('/extract', async (req) => {
-    const p = req.principal!;
-    const text = req.body.text;
-    if (typeof text !== 'string' || !text.trim()) throw badRequest('text is required');
-    if (text.length > 100_000) throw badRequest('text exceeds max length (100000 chars)');
-    const requested = req.body.project_id;
-    if (requested !== undefined && requested !== null && typeof requested !== 'string')
-      throw badRequest('project_id must be a string');
-    const project = (requested as string | undefined) ?? (p.kind === 'agent' ? p.projectId : '');
-    if (project) await api.core.projects.assertWrite(p, project);
-    if (!(await flag('extraction_enabled'))) throw badRequest('Extraction is disabled');
-    if (!llm) return { ok: true, facts_extracted: 0, facts: [], provider: 'none' };
-    let facts: FactRow[];
-    try {
-      facts = await extract({ agent: self(p), project, text, source: 'api', timeoutMs: ROUTE_LLM_MS });
-    } catch (err) {
-      const message = (err as Error).message;
-      await logError({ agent: self(p), project, source: 'api', message, text });
-      // The provider failed, not the caller: a gateway error naming the cause.
-      return reply(502, { error: `Extraction failed: ${message}` });
-    }
-    return {
-      ok: true,
-      facts_extracted: facts.length,
-      facts: facts.map((f) => ({ id: f.id, category: f.category, fact_text: f.fact_text, confidence: f.confidence })),
-      provider: llm.provider,
-    };
-  });
+  api.post(
+    '/extract',
+    async (req) => {
+      const p = req.principal!;
+      const b = req.input.body as { text: string; project_id?: string | null };
+      const text = b.text;
+      const project = b.project_id ?? (p.kind === 'agent' ? p.projectId : '');
+      if (project) await api.core.projects.assertWrite(p, project);
+      if (!(await flag('extraction_enabled'))) throw badRequest('Extraction is disabled');
+      if (!llm) return { ok: true, facts_extracted: 0, facts: [], provider: 'none' };
+      let facts: FactRow[];
+      try {
+        facts = await extract({ agent: self(p), project, text, source: 'api', timeoutMs: ROUTE_LLM_MS });
+      } catch (err) {
+        const message = (err as Error).message;
+        await logError({ agent: self(p), project, source: 'api', message, text });
+        // The provider failed, not the caller: a gateway error naming the cause.
+        return reply(502, { error: `Extraction failed: ${message}` });
+      }
+      return {
+        ok: true,
+        facts_extracted: facts.length,
+        facts: facts.map((f) => ({ id: f.id, category: f.category, fact_text: f.fact_text, confidence: f.confidence })),
+        provider: llm.provider,
+      };
+    },
+    { summary: 'Extract durable facts from text into your memory', body: ExtractBody },
+  );
 
   api.post(
     '/consolidate',
@@ -485,7 +523,7 @@ export async function setup(api: PluginApi) {
       if (!(await flag('consolidation_enabled'))) throw badRequest('Consolidation is disabled');
       return { ok: true, result: await consolidate(ROUTE_LLM_MS) };
     },
-    { auth: 'admin' },
+    { auth: 'admin', summary: 'Decay, prune and merge facts now', body: NoInput },
   );
 
   api.get(
@@ -501,68 +539,74 @@ export async function setup(api: PluginApi) {
       consolidation_interval_hours: await num('consolidation_interval_hours', 6, 1, 24 * 30),
       max_facts_per_agent: await num('max_facts_per_agent', 500, 1, 100_000),
     }),
-    { auth: 'admin' },
+    { auth: 'admin', summary: 'Effective settings (the key masked)', query: NoInput },
   );
 
-  api.get('/stats', async (req) => {
-    const p = req.principal!;
-    const mine = isHuman(p) ? '' : 'WHERE agent_id = ?';
-    const args = isHuman(p) ? [] : [self(p)];
-    const and = mine ? `${mine} AND` : 'WHERE';
-    const [counts, byCategory, byAgent, runs, errors, lastError] = await Promise.all([
-      db.get<{ active: number; retired: number; low: number; pruned: number }>(
-        `SELECT SUM(CASE WHEN retired_at IS NULL THEN 1 ELSE 0 END) AS active,
+  api.get(
+    '/stats',
+    async (req) => {
+      const p = req.principal!;
+      const mine = isHuman(p) ? '' : 'WHERE agent_id = ?';
+      const args = isHuman(p) ? [] : [self(p)];
+      const and = mine ? `${mine} AND` : 'WHERE';
+      const [counts, byCategory, byAgent, runs, errors, lastError] = await Promise.all([
+        db.get<{ active: number; retired: number; low: number; pruned: number }>(
+          `SELECT SUM(CASE WHEN retired_at IS NULL THEN 1 ELSE 0 END) AS active,
                 SUM(CASE WHEN retired_at IS NOT NULL THEN 1 ELSE 0 END) AS retired,
                 SUM(CASE WHEN retired_at IS NULL AND confidence < ${PRUNE_BELOW} THEN 1 ELSE 0 END) AS low,
                 SUM(CASE WHEN retired_reason = 'decayed' THEN 1 ELSE 0 END) AS pruned
            FROM am_facts ${mine}`,
-        args,
-      ),
-      db.all<{ category: string; count: number }>(
-        `SELECT category, COUNT(*) AS count FROM am_facts ${and} retired_at IS NULL GROUP BY category ORDER BY count DESC`,
-        args,
-      ),
-      db.all<{ agent_id: string; count: number }>(
-        `SELECT agent_id, COUNT(*) AS count FROM am_facts ${and} retired_at IS NULL GROUP BY agent_id ORDER BY count DESC LIMIT 20`,
-        args,
-      ),
-      db.get<{ n: number; last: string | null }>('SELECT COUNT(*) AS n, MAX(run_at) AS last FROM am_consolidation_log'),
-      db.get<{ total: number; day: number }>(
-        `SELECT COUNT(*) AS total, SUM(CASE WHEN created_at > datetime('now', '-1 day') THEN 1 ELSE 0 END) AS day
+          args,
+        ),
+        db.all<{ category: string; count: number }>(
+          `SELECT category, COUNT(*) AS count FROM am_facts ${and} retired_at IS NULL GROUP BY category ORDER BY count DESC`,
+          args,
+        ),
+        db.all<{ agent_id: string; count: number }>(
+          `SELECT agent_id, COUNT(*) AS count FROM am_facts ${and} retired_at IS NULL GROUP BY agent_id ORDER BY count DESC LIMIT 20`,
+          args,
+        ),
+        db.get<{ n: number; last: string | null }>(
+          'SELECT COUNT(*) AS n, MAX(run_at) AS last FROM am_consolidation_log',
+        ),
+        db.get<{ total: number; day: number }>(
+          `SELECT COUNT(*) AS total, SUM(CASE WHEN created_at > datetime('now', '-1 day') THEN 1 ELSE 0 END) AS day
            FROM am_extraction_errors ${mine}`,
-        args,
-      ),
-      db.get<{ created_at: string; source_event: string; error_message: string }>(
-        `SELECT created_at, source_event, error_message FROM am_extraction_errors ${mine} ORDER BY id DESC LIMIT 1`,
-        args,
-      ),
-    ]);
-    return {
-      active_facts: Number(counts?.active ?? 0),
-      superseded_facts: Number(counts?.retired ?? 0),
-      by_category: byCategory.map((r) => ({ category: r.category, count: Number(r.count) })),
-      by_agent: byAgent.map((r) => ({ agent_id: r.agent_id, count: Number(r.count) })),
-      total_consolidations: Number(runs?.n ?? 0),
-      last_consolidation: runs?.last ?? null,
-      decay: { facts_below_threshold: Number(counts?.low ?? 0), facts_decay_pruned: Number(counts?.pruned ?? 0) },
-      extraction_errors: {
-        total: Number(errors?.total ?? 0),
-        last_24h: Number(errors?.day ?? 0),
-        last_error: lastError
-          ? { at: lastError.created_at, source: lastError.source_event, message: lastError.error_message }
-          : null,
-      },
-      llm_provider: llm?.provider ?? 'none',
-    };
-  });
+          args,
+        ),
+        db.get<{ created_at: string; source_event: string; error_message: string }>(
+          `SELECT created_at, source_event, error_message FROM am_extraction_errors ${mine} ORDER BY id DESC LIMIT 1`,
+          args,
+        ),
+      ]);
+      return {
+        active_facts: Number(counts?.active ?? 0),
+        superseded_facts: Number(counts?.retired ?? 0),
+        by_category: byCategory.map((r) => ({ category: r.category, count: Number(r.count) })),
+        by_agent: byAgent.map((r) => ({ agent_id: r.agent_id, count: Number(r.count) })),
+        total_consolidations: Number(runs?.n ?? 0),
+        last_consolidation: runs?.last ?? null,
+        decay: { facts_below_threshold: Number(counts?.low ?? 0), facts_decay_pruned: Number(counts?.pruned ?? 0) },
+        extraction_errors: {
+          total: Number(errors?.total ?? 0),
+          last_24h: Number(errors?.day ?? 0),
+          last_error: lastError
+            ? { at: lastError.created_at, source: lastError.source_event, message: lastError.error_message }
+            : null,
+        },
+        llm_provider: llm?.provider ?? 'none',
+      };
+    },
+    { summary: 'Facts, consolidations and extraction errors (agents: their own)', query: NoInput },
+  );
 
   api.get(
     '/errors',
     async (req) => {
-      const limit = Math.floor(queryNumber(req.query, 'limit', 1, 500) ?? 50);
+      const limit = Math.floor(queryNumber((req.input.query as { limit?: string }).limit) ?? 50);
       return db.all('SELECT * FROM am_extraction_errors ORDER BY id DESC LIMIT ?', [limit]);
     },
-    { auth: 'admin' },
+    { auth: 'admin', summary: 'Recent extraction errors', query: ErrorsQuery },
   );
 
   // ── hooks: after commit, deadline-bound ────────────────────────────────────────────────────

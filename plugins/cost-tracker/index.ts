@@ -1,6 +1,7 @@
 import {
   badRequest,
   intQuery,
+  NoInput,
   parseJson,
   sentence,
   sqlTime,
@@ -107,10 +108,20 @@ export function setup(api: PluginApi) {
       const used = (spend / budget) * 100;
       if (used < pct) continue;
       const period = start.toISOString().slice(0, 10);
-      const ins = await api.db.get(
-        'INSERT INTO cost_alerts (alert_type, period_start, threshold_pct, current_spend, budget_limit) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id',
-        [type, period, round(used), round(spend), budget],
-      );
+      // The alert row (once per period) and its event: all or nothing.
+      const ins = await api.atomic(async (tx, emit) => {
+        const row = await tx.get(
+          'INSERT INTO cost_alerts (alert_type, period_start, threshold_pct, current_spend, budget_limit) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id',
+          [type, period, round(used), round(spend), budget],
+        );
+        if (row)
+          emit({
+            type: 'cost_budget_alert',
+            summary: `${label} budget ${Math.round(used)}% used`,
+            data: { alert_type: type, spend: round(spend), budget },
+          });
+        return row;
+      });
       if (!ins) continue;
       await api.core.inbox.notifyOperators({
         type: 'cost_alert',
@@ -119,11 +130,6 @@ export function setup(api: PluginApi) {
         title: `${label} budget alert: $${spend.toFixed(2)} / $${budget.toFixed(2)}`,
         summary: `${Math.round(used)}% of the ${label.toLowerCase()} budget used`,
         priority: used >= 100 ? 'urgent' : 'normal',
-      });
-      await api.emit({
-        type: 'cost_budget_alert',
-        summary: `${label} budget ${Math.round(used)}% used`,
-        data: { alert_type: type, spend: round(spend), budget },
       });
     }
   }
@@ -192,7 +198,7 @@ export function setup(api: PluginApi) {
           .map((r) => ({ agent_id: r.key, total_cost: r.total_cost, entry_count: r.entry_count })),
       };
     },
-    { summary: 'Spend today and this week against the budgets' },
+    { summary: 'Spend today and this week against the budgets', query: NoInput },
   );
 
   const grouped = (by: 'agent' | 'project' | 'model', key: string, listKey: string) => async (req: PluginRequest) => {
@@ -281,31 +287,39 @@ export function setup(api: PluginApi) {
     { summary: 'Budget alerts raised', query: AlertsQuery },
   );
 
-  api.get('/widgets/spend-today', async () => {
-    const now = api.clock.now();
-    const today = await spendBetween(dayStart(now), new Date(now.getTime() + 1000));
-    const yesterday = await spendBetween(new Date(dayStart(now).getTime() - DAY), dayStart(now));
-    const bd = await num('budget_daily', 0);
-    const diff = today - yesterday;
-    return {
-      type: 'stat',
-      value: `$${today.toFixed(2)}`,
-      label: 'Spend Today',
-      trend: `${diff >= 0 ? '+' : '-'}$${Math.abs(diff).toFixed(2)} vs yesterday`,
-      color: bd > 0 && today >= bd ? 'red' : 'green',
-    };
-  });
+  api.get(
+    '/widgets/spend-today',
+    async () => {
+      const now = api.clock.now();
+      const today = await spendBetween(dayStart(now), new Date(now.getTime() + 1000));
+      const yesterday = await spendBetween(new Date(dayStart(now).getTime() - DAY), dayStart(now));
+      const bd = await num('budget_daily', 0);
+      const diff = today - yesterday;
+      return {
+        type: 'stat',
+        value: `$${today.toFixed(2)}`,
+        label: 'Spend Today',
+        trend: `${diff >= 0 ? '+' : '-'}$${Math.abs(diff).toFixed(2)} vs yesterday`,
+        color: bd > 0 && today >= bd ? 'red' : 'green',
+      };
+    },
+    { summary: 'Dashboard widget: spend today', query: NoInput },
+  );
 
-  api.get('/widgets/budget-status', async () => {
-    const bd = await num('budget_daily', 0);
-    if (bd <= 0) return { type: 'stat', value: 'No limit', label: 'Daily Budget Used', color: 'green' };
-    const now = api.clock.now();
-    const pct = Math.round(((await spendBetween(dayStart(now), new Date(now.getTime() + 1000))) / bd) * 100);
-    return {
-      type: 'stat',
-      value: `${pct}%`,
-      label: 'Daily Budget Used',
-      color: pct > 80 ? 'red' : pct > 50 ? 'yellow' : 'green',
-    };
-  });
+  api.get(
+    '/widgets/budget-status',
+    async () => {
+      const bd = await num('budget_daily', 0);
+      if (bd <= 0) return { type: 'stat', value: 'No limit', label: 'Daily Budget Used', color: 'green' };
+      const now = api.clock.now();
+      const pct = Math.round(((await spendBetween(dayStart(now), new Date(now.getTime() + 1000))) / bd) * 100);
+      return {
+        type: 'stat',
+        value: `${pct}%`,
+        label: 'Daily Budget Used',
+        color: pct > 80 ? 'red' : pct > 50 ? 'yellow' : 'green',
+      };
+    },
+    { summary: 'Dashboard widget: daily budget used', query: NoInput },
+  );
 }

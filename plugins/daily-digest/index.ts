@@ -1,13 +1,17 @@
 import {
-  badRequest,
+  IdParams,
+  intQuery,
+  NoInput,
   notFound,
   parseIntId,
   parseJson,
-  queryInt,
+  sentence,
   sqlTime,
+  z,
   dataObject,
   SsrfBlockedError,
   type PluginApi,
+  type PluginEventInput,
 } from '../../worker/src/plugins/sdk.js';
 
 /**
@@ -20,6 +24,34 @@ import {
 
 const DAY = 86_400_000;
 const METRICS = ['tasks_completed', 'bugs_fixed', 'plan_steps_completed', 'messages_sent'] as const;
+
+// ---- Declared input (issue 15): validated by the host with the sentences this plugin always answered.
+/** `type`: daily (the default when absent, null or empty) or weekly. */
+const digestType = sentence({ type: 'string', enum: ['daily', 'weekly'], description: 'Default daily' }, (v) =>
+  v === undefined || v === null || v === '' || v === 'daily' || v === 'weekly' ? null : 'must be daily or weekly',
+);
+const typeOf = (v: unknown): 'daily' | 'weekly' => (v === 'weekly' ? 'weekly' : 'daily');
+const ReportsQuery = z.object({
+  type: digestType,
+  project_id: z.string().optional(),
+  limit: intQuery(50, 1, 200),
+  offset: intQuery(0, 0, 1_000_000),
+});
+const GenerateBody = z.object({
+  type: digestType,
+  project_id: sentence({ type: ['string', 'null'], description: 'Default: all projects' }, (v) =>
+    v === undefined || v === null || typeof v === 'string' ? null : 'must be a string',
+  ),
+});
+const PreviewQuery = z.object({ type: digestType, project_id: z.string().optional() });
+const TrendsQuery = z.object({
+  metric: sentence({ type: 'string', enum: [...METRICS], description: 'Default tasks_completed' }, (v) =>
+    v === undefined || v === '' || (METRICS as readonly unknown[]).includes(v)
+      ? null
+      : `must be one of: ${METRICS.join(', ')}`,
+  ),
+  periods: intQuery(14, 1, 366),
+});
 
 /** Local date, weekday and hour of an instant in an IANA zone (throws on an unknown zone). */
 export function localParts(d: Date, timeZone: string) {
@@ -100,7 +132,14 @@ export function setup(api: PluginApi) {
     return { start: since, end: until, content, summary: lines.join('\n'), activity };
   }
 
-  async function deliver(reportId: number, type: string, projectId: string, summary: string) {
+  /** Delivers a report and records where; `event` (built from the destinations) commits with that record. */
+  async function deliver(
+    reportId: number,
+    type: string,
+    projectId: string,
+    summary: string,
+    event?: (delivered: string[]) => PluginEventInput,
+  ) {
     const delivered: string[] = [];
     const errors: string[] = [];
     await core.inbox.notifyOperators({
@@ -135,7 +174,10 @@ export function setup(api: PluginApi) {
         errors.push(`slack: ${err instanceof SsrfBlockedError ? 'blocked: ' : ''}${(err as Error).message}`);
       }
     }
-    await db.run('UPDATE digest_reports SET delivered_to = ? WHERE id = ?', [JSON.stringify(delivered), reportId]);
+    await api.atomic(async (tx, emit) => {
+      await tx.run('UPDATE digest_reports SET delivered_to = ? WHERE id = ?', [JSON.stringify(delivered), reportId]);
+      if (event) emit(event(delivered));
+    });
     return { delivered, errors };
   }
 
@@ -149,13 +191,12 @@ export function setup(api: PluginApi) {
       [projectId, d.start, d.end, type, scheduleKey, JSON.stringify(d.content), d.summary],
     );
     if (!row) return null;
-    const { delivered, errors } = await deliver(row.id, type, projectId, d.summary);
-    await api.emit({
+    const { delivered, errors } = await deliver(row.id, type, projectId, d.summary, (to) => ({
       type: 'digest_generated',
       projectId: projectId || null,
       summary: `${type} digest generated${projectId ? ` for ${projectId}` : ''}`,
-      data: { report_id: row.id, digest_type: type, delivered_to: delivered },
-    });
+      data: { report_id: row.id, digest_type: type, delivered_to: to },
+    }));
     return {
       report_id: row.id,
       digest_type: type,
@@ -207,67 +248,66 @@ export function setup(api: PluginApi) {
     if (bug?.status === 'fixed') await count('bugs_fixed', ev);
   });
 
-  const typeOf = (v: unknown): 'daily' | 'weekly' => {
-    if (v === undefined || v === null || v === '') return 'daily';
-    if (v !== 'daily' && v !== 'weekly') throw badRequest('type must be daily or weekly');
-    return v;
-  };
-  const projectOf = (v: unknown): string => {
-    if (v === undefined || v === null) return '';
-    if (typeof v !== 'string') throw badRequest('project_id must be a string');
-    return v;
-  };
   const reportOut = (r: Record<string, unknown>) => ({
     ...r,
     content: parseJson(r.content, {}),
     delivered_to: parseJson(r.delivered_to, []),
   });
 
-  api.get('/reports', async (req) => {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (req.query.type) {
-      where.push('digest_type = ?');
-      args.push(typeOf(req.query.type));
-    }
-    if (req.query.project_id !== undefined) {
-      where.push('project_id = ?');
-      args.push(req.query.project_id);
-    }
-    const limit = queryInt(req.query.limit, 'limit', 50, 1, 200);
-    const offset = queryInt(req.query.offset, 'offset', 0, 0, 1_000_000);
-    return (
-      await db.all(
-        `SELECT * FROM digest_reports ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ? OFFSET ?`,
-        [...args, limit, offset],
-      )
-    ).map(reportOut);
-  });
+  api.get(
+    '/reports',
+    async (req) => {
+      const q = req.input.query as z.output<typeof ReportsQuery>;
+      const where: string[] = [];
+      const args: (string | number)[] = [];
+      if (q.type) {
+        where.push('digest_type = ?');
+        args.push(typeOf(q.type));
+      }
+      if (q.project_id !== undefined) {
+        where.push('project_id = ?');
+        args.push(q.project_id);
+      }
+      return (
+        await db.all(
+          `SELECT * FROM digest_reports ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ? OFFSET ?`,
+          [...args, q.limit, q.offset],
+        )
+      ).map(reportOut);
+    },
+    { summary: 'Stored reports, newest first', query: ReportsQuery },
+  );
 
-  api.get('/reports/:id', async (req) => {
-    const id = parseIntId(req.params.id);
-    const r = id === null ? undefined : await db.get('SELECT * FROM digest_reports WHERE id = ?', [id]);
-    if (!r) throw notFound('Report not found');
-    return reportOut(r);
-  });
+  api.get(
+    '/reports/:id',
+    async (req) => {
+      const id = parseIntId(req.params.id);
+      const r = id === null ? undefined : await db.get('SELECT * FROM digest_reports WHERE id = ?', [id]);
+      if (!r) throw notFound('Report not found');
+      return reportOut(r);
+    },
+    { summary: 'One report', params: IdParams, query: NoInput },
+  );
 
   api.post(
     '/generate',
     async (req) => {
-      const out = await generate(typeOf(req.body.type), projectOf(req.body.project_id), null, false);
+      const b = req.input.body as z.output<typeof GenerateBody>;
+      const out = await generate(typeOf(b.type), (b.project_id as string | null | undefined) ?? '', null, false);
       return { ok: true, ...out! };
     },
-    { auth: 'admin' },
+    { auth: 'admin', summary: 'Generate and deliver a digest now', body: GenerateBody },
   );
 
   api.get(
     '/preview',
     async (req) => {
-      const type = typeOf(req.query.type);
-      const d = await collect(type, req.query.project_id || undefined, api.clock.now());
+      const q = req.input.query as z.output<typeof PreviewQuery>;
+      const type = typeOf(q.type);
+      const d = await collect(type, q.project_id || undefined, api.clock.now());
       return { digest_type: type, data: d.content, summary: d.summary };
     },
-    { auth: 'admin' },
+    { auth: 'admin', summary: 'A digest for the period, not stored', query: PreviewQuery },
   );
 
   api.post(
@@ -290,44 +330,51 @@ export function setup(api: PluginApi) {
         ...(errors.length ? { delivery_errors: errors } : {}),
       };
     },
-    { auth: 'admin' },
+    { auth: 'admin', summary: 'Deliver a stored report again', params: IdParams, body: NoInput },
   );
 
-  api.get('/trends', async (req) => {
-    const metric = req.query.metric || 'tasks_completed';
-    if (!(METRICS as readonly string[]).includes(metric))
-      throw badRequest(`metric must be one of: ${METRICS.join(', ')}`);
-    const periods = queryInt(req.query.periods, 'periods', 14, 1, 366);
-    if (metric === 'messages_sent') {
-      const now = api.clock.now();
-      const data = [];
-      for (let i = 0; i < periods; i++) {
-        const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - i * DAY);
-        data.push({
-          period: day.toISOString().slice(0, 10),
-          total: await core.messages.countBetween(sqlTime(day), sqlTime(new Date(day.getTime() + DAY))),
-        });
+  api.get(
+    '/trends',
+    async (req) => {
+      const q = req.input.query as { metric?: string; periods: number };
+      const metric = q.metric || 'tasks_completed';
+      const periods = q.periods;
+      if (metric === 'messages_sent') {
+        const now = api.clock.now();
+        const data = [];
+        for (let i = 0; i < periods; i++) {
+          const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - i * DAY);
+          data.push({
+            period: day.toISOString().slice(0, 10),
+            total: await core.messages.countBetween(sqlTime(day), sqlTime(new Date(day.getTime() + DAY))),
+          });
+        }
+        return { metric, periods, data };
       }
-      return { metric, periods, data };
-    }
-    const rows = await db.all<{ period: string; total: number }>(
-      "SELECT period, SUM(value) AS total FROM digest_metrics WHERE metric_type = ? AND metric_key = 'total' GROUP BY period ORDER BY period DESC LIMIT ?",
-      [metric, periods],
-    );
-    return { metric, periods, data: rows.map((r) => ({ period: r.period, total: Number(r.total) })) };
-  });
-
-  api.get('/widgets/velocity', async () => {
-    const date = api.clock.now().toISOString().slice(0, 10);
-    const sum = async (m: string) =>
-      Number(
-        (
-          await db.get<{ n: number }>(
-            "SELECT COALESCE(SUM(value), 0) AS n FROM digest_metrics WHERE metric_type = ? AND metric_key = 'total' AND period = ?",
-            [m, date],
-          )
-        )?.n ?? 0,
+      const rows = await db.all<{ period: string; total: number }>(
+        "SELECT period, SUM(value) AS total FROM digest_metrics WHERE metric_type = ? AND metric_key = 'total' GROUP BY period ORDER BY period DESC LIMIT ?",
+        [metric, periods],
       );
-    return { date, tasks_completed: await sum('tasks_completed'), bugs_fixed: await sum('bugs_fixed') };
-  });
+      return { metric, periods, data: rows.map((r) => ({ period: r.period, total: Number(r.total) })) };
+    },
+    { summary: 'Daily counters over recent days', query: TrendsQuery },
+  );
+
+  api.get(
+    '/widgets/velocity',
+    async () => {
+      const date = api.clock.now().toISOString().slice(0, 10);
+      const sum = async (m: string) =>
+        Number(
+          (
+            await db.get<{ n: number }>(
+              "SELECT COALESCE(SUM(value), 0) AS n FROM digest_metrics WHERE metric_type = ? AND metric_key = 'total' AND period = ?",
+              [m, date],
+            )
+          )?.n ?? 0,
+        );
+      return { date, tasks_completed: await sum('tasks_completed'), bugs_fixed: await sum('bugs_fixed') };
+    },
+    { summary: 'Dashboard widget: velocity today', query: NoInput },
+  );
 }

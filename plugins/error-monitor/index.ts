@@ -3,9 +3,13 @@ import {
   badRequest,
   forbidden,
   notFound,
+  IdParams,
+  intQuery,
+  NoInput,
   parseIntId,
   parseJson,
-  queryInt,
+  sentence,
+  z,
   dataObject,
   hmacSha256Hex,
   secretsEqual,
@@ -80,6 +84,28 @@ const out = (r: Record<string, unknown>) => {
   return { ...rest, payload: parseJson(r.payload, {}) };
 };
 
+// ---- Declared input (issue 15): validated by the host with the sentences this plugin always answered.
+const STATUSES = ['open', 'muted', 'resolved'];
+const EventsQuery = z.object({
+  provider: z
+    .string()
+    .optional()
+    .meta({ enum: Object.keys(PARSERS) }),
+  status: z.string().optional().meta({ enum: STATUSES }),
+  limit: intQuery(50, 1, 200),
+  offset: intQuery(0, 0, 1_000_000),
+});
+const TriageBody = z.object({
+  status: sentence({ type: 'string', enum: STATUSES }, (v) =>
+    v === undefined || STATUSES.includes(v as string) ? null : `must be one of: ${STATUSES.join(', ')}`,
+  ),
+  bug_id: sentence({ type: ['integer', 'null'], minimum: 1, description: 'Link to this bug (null unlinks)' }, (v) =>
+    v === undefined || v === null || (typeof v === 'number' && Number.isInteger(v) && v > 0)
+      ? null
+      : 'must be a positive integer',
+  ),
+});
+
 export function setup(api: PluginApi) {
   const db = api.db;
 
@@ -125,15 +151,17 @@ export function setup(api: PluginApi) {
         },
         '__system__',
       );
-      await db.run("UPDATE error_events SET bug_id = ?, filing = 0, updated_at = datetime('now') WHERE id = ?", [
-        bug.id,
-        e.id,
-      ]);
-      await api.emit({
-        type: 'error_bug_filed',
-        projectId: project,
-        summary: `Bug #${bug.id} filed for ${e.provider} error: ${e.title}`,
-        data: { bug_id: bug.id, error_id: e.id, provider: e.provider },
+      await api.atomic(async (tx, emit) => {
+        await tx.run("UPDATE error_events SET bug_id = ?, filing = 0, updated_at = datetime('now') WHERE id = ?", [
+          bug.id,
+          e.id,
+        ]);
+        emit({
+          type: 'error_bug_filed',
+          projectId: project,
+          summary: `Bug #${bug.id} filed for ${e.provider} error: ${e.title}`,
+          data: { bug_id: bug.id, error_id: e.id, provider: e.provider },
+        });
       });
       await api.core.inbox.notifyOperators({
         type: 'error_bug',
@@ -157,23 +185,35 @@ export function setup(api: PluginApi) {
         await verify(req);
         const delivery =
           req.headers.get('x-delivery-id') ?? req.headers.get('request-id') ?? req.headers.get('x-request-id');
-        if (delivery) {
-          const fresh = await db.get(
-            'INSERT INTO error_deliveries (delivery_id) VALUES (?) ON CONFLICT DO NOTHING RETURNING delivery_id',
-            [`${provider}:${delivery.slice(0, 200)}`],
-          );
-          if (!fresh) return { ok: true, duplicate: true };
-        }
-        const p = PARSERS[provider](req.body);
-        if (!p) throw badRequest(`Unrecognised ${provider} payload`);
-        const payload = JSON.stringify(req.body).slice(0, 100_000);
-        const row = await db.get<ErrorRow & { created_at: string; updated_at: string }>(
-          `INSERT INTO error_events (provider, error_key, title, message, stack_trace, url, payload) VALUES (?, ?, ?, ?, ?, ?, ?)
+        const project = (await api.config.get('default_project')) || null;
+        // The delivery's dedupe row, the deduplicated error and its error_received event: all or
+        // nothing (a refused payload records no delivery, so the corrected one is not a "duplicate").
+        const e = await api.atomic(async (tx, emit) => {
+          if (delivery) {
+            const fresh = await tx.get(
+              'INSERT INTO error_deliveries (delivery_id) VALUES (?) ON CONFLICT DO NOTHING RETURNING delivery_id',
+              [`${provider}:${delivery.slice(0, 200)}`],
+            );
+            if (!fresh) return null;
+          }
+          const p = PARSERS[provider](req.body);
+          if (!p) throw badRequest(`Unrecognised ${provider} payload`);
+          const payload = JSON.stringify(req.body).slice(0, 100_000);
+          const row = (await tx.get<ErrorRow & { created_at: string; updated_at: string }>(
+            `INSERT INTO error_events (provider, error_key, title, message, stack_trace, url, payload) VALUES (?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT(error_key) DO UPDATE SET occurrences = occurrences + 1, last_seen = datetime('now'), payload = excluded.payload, updated_at = datetime('now')
            RETURNING *`,
-          [provider, p.key, p.title, p.message, p.stack, p.url, payload],
-        );
-        const e = row!;
+            [provider, p.key, p.title, p.message, p.stack, p.url, payload],
+          ))!;
+          emit({
+            type: 'error_received',
+            projectId: project,
+            summary: `${provider} error: ${row.title}`.slice(0, 300),
+            data: { error_id: row.id, provider, is_new: Number(row.occurrences) === 1, occurrences: row.occurrences },
+          });
+          return row;
+        });
+        if (!e) return { ok: true, duplicate: true };
         const isNew = Number(e.occurrences) === 1;
         const threshold = Math.max(1, Number((await api.config.get('auto_file_threshold')) ?? 1) || 1);
         if (e.occurrences >= threshold && e.bug_id === null && e.status !== 'muted') await fileBug(e);
@@ -185,16 +225,14 @@ export function setup(api: PluginApi) {
             title: `New ${provider} error: ${e.title}`.slice(0, 300),
             summary: e.message.slice(0, 300),
           });
-        const project = (await api.config.get('default_project')) || null;
-        await api.emit({
-          type: 'error_received',
-          projectId: project,
-          summary: `${provider} error: ${e.title}`.slice(0, 300),
-          data: { error_id: e.id, provider, is_new: isNew, occurrences: e.occurrences },
-        });
         return { ok: true, error_id: e.id, is_new: isNew, occurrences: e.occurrences };
       },
-      { auth: 'public' },
+      {
+        auth: 'public',
+        summary: `${provider} webhook (X-Webhook-Secret header${provider === 'sentry' ? ' or Sentry-Hook-Signature' : ''})`,
+        // Read as bytes: the Sentry signature covers the exact body.
+        body: 'raw',
+      },
     );
   }
 
@@ -217,59 +255,62 @@ export function setup(api: PluginApi) {
     return e;
   };
 
-  api.get('/events', async (req) => {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (req.query.provider) {
-      where.push('provider = ?');
-      args.push(req.query.provider);
-    }
-    if (req.query.status) {
-      where.push('status = ?');
-      args.push(req.query.status);
-    }
-    const limit = queryInt(req.query.limit, 'limit', 50, 1, 200);
-    const offset = queryInt(req.query.offset, 'offset', 0, 0, 1_000_000);
-    return (
-      await db.all(
-        `SELECT * FROM error_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?`,
-        [...args, limit, offset],
-      )
-    ).map(out);
-  });
+  api.get(
+    '/events',
+    async (req) => {
+      const q = req.input.query as z.output<typeof EventsQuery>;
+      const where: string[] = [];
+      const args: (string | number)[] = [];
+      if (q.provider) {
+        where.push('provider = ?');
+        args.push(q.provider);
+      }
+      if (q.status) {
+        where.push('status = ?');
+        args.push(q.status);
+      }
+      return (
+        await db.all(
+          `SELECT * FROM error_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?`,
+          [...args, q.limit, q.offset],
+        )
+      ).map(out);
+    },
+    { summary: 'Deduplicated errors, most recently seen first', query: EventsQuery },
+  );
 
-  api.get('/events/:id', async (req) => out((await get(req.params.id)) as unknown as Record<string, unknown>));
+  api.get('/events/:id', async (req) => out((await get(req.params.id)) as unknown as Record<string, unknown>), {
+    summary: 'One error with its last payload',
+    params: IdParams,
+    query: NoInput,
+  });
 
   /** An error belongs to its linked bug's project, else to the project its bug would be filed in. */
   const projectOf = async (bugId: number | null) =>
     (bugId === null ? null : (await api.core.bugs.get(bugId))?.project_id) ??
     ((await api.config.get('default_project')) || 'mycelium');
 
-  api.put('/events/:id', async (req) => {
-    const e = await get(req.params.id);
-    const b = req.body;
-    if (b.status !== undefined && !['open', 'muted', 'resolved'].includes(b.status as string))
-      throw badRequest('status must be one of: open, muted, resolved');
-    if (
-      b.bug_id !== undefined &&
-      b.bug_id !== null &&
-      !(typeof b.bug_id === 'number' && Number.isInteger(b.bug_id) && b.bug_id > 0)
-    )
-      throw badRequest('bug_id must be a positive integer');
-    // W3: humans may triage any error; an agent only errors of its projects, and may re-link only to a bug it could touch.
-    await api.core.projects.assertWrite(req.principal!, await projectOf(e.bug_id));
-    if (typeof b.bug_id === 'number' && b.bug_id !== e.bug_id)
-      await api.core.projects.assertWrite(req.principal!, await projectOf(b.bug_id));
-    const row = await db.get(
-      "UPDATE error_events SET status = ?, bug_id = ?, updated_at = datetime('now') WHERE id = ? RETURNING *",
-      [
-        (b.status as string | undefined) ?? e.status,
-        b.bug_id === undefined ? e.bug_id : (b.bug_id as number | null),
-        e.id,
-      ],
-    );
-    return { ok: true, error: out(row!) };
-  });
+  api.put(
+    '/events/:id',
+    async (req) => {
+      const e = await get(req.params.id);
+      const b = req.input.body as z.output<typeof TriageBody>;
+      // W3: humans may triage any error; an agent only errors of its projects, and may re-link only to a bug it could touch.
+      await api.core.projects.assertWrite(req.principal!, await projectOf(e.bug_id));
+      if (typeof b.bug_id === 'number' && b.bug_id !== e.bug_id)
+        await api.core.projects.assertWrite(req.principal!, await projectOf(b.bug_id));
+      const row = await db.get(
+        "UPDATE error_events SET status = ?, bug_id = ?, updated_at = datetime('now') WHERE id = ? RETURNING *",
+        [
+          (b.status as string | undefined) ?? e.status,
+          b.bug_id === undefined ? e.bug_id : (b.bug_id as number | null),
+          e.id,
+        ],
+      );
+      return { ok: true, error: out(row!) };
+    },
+    { summary: 'Triage an error: status, linked bug', params: IdParams, body: TriageBody, lazyBody: true },
+  );
 
   api.post(
     '/events/:id/file-bug',
@@ -280,27 +321,35 @@ export function setup(api: PluginApi) {
       if (bugId === null) return reply(409, { error: 'A bug for this error is being filed' });
       return { ok: true, bug_id: bugId, error_id: e.id };
     },
-    { auth: 'admin' },
+    { auth: 'admin', summary: 'File a bug for an error now', params: IdParams, body: NoInput },
   );
 
-  api.get('/stats', async () => {
-    const [byProvider, byStatus, last, top] = await Promise.all([
-      db.all('SELECT provider, COUNT(*) AS count FROM error_events GROUP BY provider'),
-      db.all('SELECT status, COUNT(*) AS count FROM error_events GROUP BY status'),
-      db.get<{ n: number }>("SELECT COUNT(*) AS n FROM error_events WHERE last_seen > datetime('now', '-1 day')"),
-      db.all('SELECT * FROM error_events ORDER BY occurrences DESC LIMIT 10'),
-    ]);
-    return { by_provider: byProvider, by_status: byStatus, last_24h: Number(last?.n ?? 0), top_errors: top.map(out) };
-  });
+  api.get(
+    '/stats',
+    async () => {
+      const [byProvider, byStatus, last, top] = await Promise.all([
+        db.all('SELECT provider, COUNT(*) AS count FROM error_events GROUP BY provider'),
+        db.all('SELECT status, COUNT(*) AS count FROM error_events GROUP BY status'),
+        db.get<{ n: number }>("SELECT COUNT(*) AS n FROM error_events WHERE last_seen > datetime('now', '-1 day')"),
+        db.all('SELECT * FROM error_events ORDER BY occurrences DESC LIMIT 10'),
+      ]);
+      return { by_provider: byProvider, by_status: byStatus, last_24h: Number(last?.n ?? 0), top_errors: top.map(out) };
+    },
+    { summary: 'Error counts by provider and status, last 24 h, top errors', query: NoInput },
+  );
 
-  api.get('/widgets/error-count', async () => {
-    const n = Number(
-      (
-        await db.get<{ n: number }>(
-          "SELECT COUNT(*) AS n FROM error_events WHERE last_seen > datetime('now', '-1 day')",
-        )
-      )?.n ?? 0,
-    );
-    return { type: 'stat', value: n, label: 'Errors (24h)', color: n > 10 ? 'red' : 'green' };
-  });
+  api.get(
+    '/widgets/error-count',
+    async () => {
+      const n = Number(
+        (
+          await db.get<{ n: number }>(
+            "SELECT COUNT(*) AS n FROM error_events WHERE last_seen > datetime('now', '-1 day')",
+          )
+        )?.n ?? 0,
+      );
+      return { type: 'stat', value: n, label: 'Errors (24h)', color: n > 10 ? 'red' : 'green' };
+    },
+    { summary: 'Dashboard widget: errors in the last 24 h', query: NoInput },
+  );
 }

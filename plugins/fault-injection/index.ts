@@ -1,4 +1,4 @@
-import type { PluginApi } from '../../worker/src/plugins/sdk.js';
+import { NoInput, type PluginApi } from '../../worker/src/plugins/sdk.js';
 
 /**
  * Misbehaves on purpose, so the host's containment can be shown on a live server: a route that
@@ -8,8 +8,8 @@ import type { PluginApi } from '../../worker/src/plugins/sdk.js';
 export async function setup(api: PluginApi) {
   if ((await api.config.get('fail_at_load')) === 'true') throw new Error('fault-injection: configured to fail at load');
 
-  // Admin-only: a diagnostic, not something agents should be able to poke.
-  const admin = { auth: 'admin' as const };
+  // Admin-only: a diagnostic, not something agents should be able to poke. None takes input.
+  const admin = { auth: 'admin' as const, query: NoInput };
   api.get('/ping', () => ({ ok: true, plugin: api.name }), admin);
   api.get(
     '/throw',

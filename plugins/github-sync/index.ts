@@ -3,12 +3,17 @@ import {
   badRequest,
   conflict,
   dataObject,
+  documentedRequired,
   hmacSha256Hex,
+  IdParams,
+  intQuery,
+  NoInput,
   notFound,
   parseIntId,
   parseJson,
-  queryInt,
   secretsEqual,
+  sentence,
+  z,
   unauthorized,
   whereAll,
   type MyceliumEvent,
@@ -49,6 +54,38 @@ type Cond = [string, ...(string | number)[]];
 const where = (conds: (Cond | null)[]) => whereAll(conds.filter((c): c is Cond => c !== null));
 const eventOut = (r: Record<string, unknown>) => ({ ...r, payload: parseJson(r.payload, {}) });
 
+// ---- Declared input (issue 15): validated by the host with the sentences this plugin always answered.
+const EventsQuery = z.object({
+  event_type: z.string().optional(),
+  repo: z.string().optional().meta({ description: 'owner/name' }),
+  processed: sentence({ type: 'string', enum: ['true', 'false'] }, (v) =>
+    v === undefined || v === 'true' || v === 'false' ? null : 'must be true or false',
+  ),
+  limit: intQuery(50, 1, 200),
+  offset: intQuery(0, 0, 1_000_000),
+});
+const LinksQuery = z.object({
+  repo: z.string().optional().meta({ description: 'owner/name' }),
+  github_type: z
+    .string()
+    .optional()
+    .meta({ enum: [...GITHUB_TYPES] }),
+  mycelium_type: z
+    .string()
+    .optional()
+    .meta({ enum: [...MYCELIUM_TYPES] }),
+  limit: intQuery(50, 1, 200),
+  offset: intQuery(0, 0, 1_000_000),
+});
+/** "Required: <all five>" comes before each field's own sentence, so the handler checks them, in that order. */
+const LinkBody = z.object({
+  github_repo: documentedRequired({ type: 'string', description: 'owner/name' }),
+  github_number: documentedRequired({ type: 'integer', minimum: 1 }),
+  github_type: documentedRequired({ type: 'string', enum: [...GITHUB_TYPES] }),
+  mycelium_type: documentedRequired({ type: 'string', enum: [...MYCELIUM_TYPES] }),
+  mycelium_id: documentedRequired({ type: 'integer', minimum: 1 }),
+});
+
 /** The JSON delivery: GitHub sends `application/json`, or a form with the JSON in `payload`. */
 function payloadOf(req: PluginRequest): Payload {
   const type = req.headers.get('content-type') ?? '';
@@ -82,7 +119,10 @@ export function setup(api: PluginApi) {
       [type, repo, number],
     );
 
-  /** Moves every Mycelium item linked to an issue/PR; returns what changed. */
+  /**
+   * Moves every Mycelium item linked to an issue/PR; returns what changed and the links that did
+   * (their `synced_at` is written with the delivery's event, `touch`).
+   */
   async function applyToLinks(
     type: 'pr' | 'issue',
     repo: string,
@@ -90,6 +130,7 @@ export function setup(api: PluginApi) {
     to: { task: 'done' | 'cancelled' | 'open'; bug: 'fixed' | 'closed' | 'open' },
   ) {
     const changed: { mycelium_type: string; mycelium_id: number; status: string }[] = [];
+    const linkIds: number[] = [];
     for (const l of await linksOf(type, repo, number)) {
       if (l.mycelium_type === 'task') {
         const t = await api.core.tasks.get(l.mycelium_id);
@@ -102,9 +143,9 @@ export function setup(api: PluginApi) {
         await api.core.bugs.setStatus(l.mycelium_id, to.bug, ACTOR);
         changed.push({ mycelium_type: 'bug', mycelium_id: l.mycelium_id, status: to.bug });
       }
-      await db.run("UPDATE github_links SET synced_at = datetime('now') WHERE id = ?", [l.id]);
+      linkIds.push(l.id);
     }
-    return changed;
+    return { changed, linkIds };
   }
 
   /** issues opened → one bug per issue: the link is claimed first, so a second delivery files nothing. */
@@ -129,10 +170,13 @@ export function setup(api: PluginApi) {
         },
         ACTOR,
       );
-      await db.run("UPDATE github_links SET mycelium_id = ?, synced_at = datetime('now') WHERE id = ?", [
-        bug.id,
-        claim.id,
-      ]);
+      // The claimed link gets its bug with the github_issue_synced event.
+      await emit(
+        'github_issue_synced',
+        `Issue ${repo}#${number} filed as bug #${bug.id}`,
+        { repo, number, bug_id: bug.id, title: str(issue.title) },
+        [["UPDATE github_links SET mycelium_id = ?, synced_at = datetime('now') WHERE id = ?", bug.id, claim.id]],
+      );
       return { bug_id: bug.id, title };
     } catch (err) {
       await db.run('DELETE FROM github_links WHERE id = ? AND mycelium_id = 0', [claim.id]);
@@ -140,9 +184,18 @@ export function setup(api: PluginApi) {
     }
   }
 
-  async function emit(type: string, summary: string, data: Record<string, unknown>) {
-    await api.emit({ type, agent: ACTOR, projectId: await project(), summary: summary.slice(0, 300), data });
+  type Write = [string, ...(string | number)[]];
+  /** A delivery's event, committed together with the plugin's own writes it reports (`writes`). */
+  async function emit(type: string, summary: string, data: Record<string, unknown>, writes: Write[] = []) {
+    const event = { type, agent: ACTOR, projectId: await project(), summary: summary.slice(0, 300), data };
+    if (!writes.length) return api.emit(event);
+    await api.atomic(async (tx, stage) => {
+      for (const [sql, ...args] of writes) await tx.run(sql, args);
+      stage(event);
+    });
   }
+  const touch = (ids: number[]): Write[] =>
+    ids.map((id) => ["UPDATE github_links SET synced_at = datetime('now') WHERE id = ?", id]);
 
   /** The effects of one stored delivery (spec 06 §5.10 table, plus the link sync that is ours). */
   async function process(event: string, p: Payload, repo: string): Promise<Record<string, unknown>> {
@@ -169,14 +222,13 @@ export function setup(api: PluginApi) {
       }
       if (action === 'closed' && pr.merged === true) {
         const links = await linksOf('pr', repo, number);
-        const synced = await applyToLinks('pr', repo, number, { task: 'done', bug: 'fixed' });
-        await emit('github_pr_merged', `PR #${number} merged in ${repo}: ${title}`, {
-          repo,
-          number,
-          title,
-          ...(links.length ? { link: links[0] } : {}),
-          synced,
-        });
+        const { changed: synced, linkIds } = await applyToLinks('pr', repo, number, { task: 'done', bug: 'fixed' });
+        await emit(
+          'github_pr_merged',
+          `PR #${number} merged in ${repo}: ${title}`,
+          { repo, number, title, ...(links.length ? { link: links[0] } : {}), synced },
+          touch(linkIds),
+        );
         return { synced };
       }
       if (action === 'closed') {
@@ -192,12 +244,6 @@ export function setup(api: PluginApi) {
         if (!truthy(await api.config.get('auto_create_bugs'))) return {};
         const filed = await fileBugForIssue(repo, issue);
         if (!filed) return { duplicate_issue: true };
-        await emit('github_issue_synced', `Issue ${repo}#${number} filed as bug #${filed.bug_id}`, {
-          repo,
-          number,
-          bug_id: filed.bug_id,
-          title,
-        });
         return { bug_id: filed.bug_id };
       }
       if (action === 'labeled') {
@@ -214,20 +260,29 @@ export function setup(api: PluginApi) {
             : abandoned
               ? ({ task: 'cancelled', bug: 'closed' } as const)
               : ({ task: 'done', bug: 'fixed' } as const);
-        const synced = await applyToLinks('issue', repo, number, to);
-        await emit(`github_issue_${action}`, `Issue ${repo}#${number} ${action}`, { repo, number, title, synced });
+        const { changed: synced, linkIds } = await applyToLinks('issue', repo, number, to);
+        await emit(
+          `github_issue_${action}`,
+          `Issue ${repo}#${number} ${action}`,
+          { repo, number, title, synced },
+          touch(linkIds),
+        );
         return { synced };
       }
       if (action === 'edited') {
         // Bug titles are fixed at filing in the core API; the edit is recorded as an event on the link.
         const links = await linksOf('issue', repo, number);
-        for (const l of links) await db.run("UPDATE github_links SET synced_at = datetime('now') WHERE id = ?", [l.id]);
-        await emit('github_issue_edited', `Issue ${repo}#${number} edited`, {
-          repo,
-          number,
-          title,
-          links: links.map((l) => ({ mycelium_type: l.mycelium_type, mycelium_id: l.mycelium_id })),
-        });
+        await emit(
+          'github_issue_edited',
+          `Issue ${repo}#${number} edited`,
+          {
+            repo,
+            number,
+            title,
+            links: links.map((l) => ({ mycelium_type: l.mycelium_type, mycelium_id: l.mycelium_id })),
+          },
+          touch(links.map((l) => l.id)),
+        );
       }
       return {};
     }
@@ -313,7 +368,12 @@ export function setup(api: PluginApi) {
       }
       return { ok: true, event_id: stored.id, ...result };
     },
-    { auth: 'public' },
+    {
+      auth: 'public',
+      summary: 'GitHub webhook delivery (X-Hub-Signature-256 over the exact body)',
+      // Read as bytes: the signature covers them, and a form delivery carries the JSON in `payload`.
+      body: 'raw',
+    },
   );
 
   // ---- outbound: Mycelium → GitHub -------------------------------------------------------------
@@ -374,47 +434,53 @@ export function setup(api: PluginApi) {
 
   // ---- read and link routes ----------------------------------------------------------------------
 
-  api.get('/events', async (req) => {
-    const q = req.query;
-    if (q.processed !== undefined && q.processed !== 'true' && q.processed !== 'false')
-      throw badRequest('processed must be true or false');
-    const w = where([
-      q.event_type ? ['event_type = ?', q.event_type] : null,
-      q.repo ? ['repo = ?', q.repo] : null,
-      q.processed !== undefined ? ['processed = ?', q.processed === 'true' ? 1 : 0] : null,
-    ]);
-    const limit = queryInt(q.limit, 'limit', 50, 1, 200);
-    const offset = queryInt(q.offset, 'offset', 0, 0, 1_000_000);
-    const rows = await db.all(
-      `SELECT * FROM github_events ${w.sql} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
-      [...w.args, limit, offset],
-    );
-    return rows.map(eventOut);
-  });
+  api.get(
+    '/events',
+    async (req) => {
+      const q = req.input.query as z.output<typeof EventsQuery>;
+      const w = where([
+        q.event_type ? ['event_type = ?', q.event_type] : null,
+        q.repo ? ['repo = ?', q.repo] : null,
+        q.processed !== undefined ? ['processed = ?', q.processed === 'true' ? 1 : 0] : null,
+      ]);
+      const rows = await db.all(
+        `SELECT * FROM github_events ${w.sql} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+        [...w.args, q.limit, q.offset],
+      );
+      return rows.map(eventOut);
+    },
+    { summary: 'Deliveries received, newest first', query: EventsQuery },
+  );
 
-  api.get('/events/:id', async (req) => {
-    const id = parseIntId(req.params.id);
-    const row = id === null ? undefined : await db.get('SELECT * FROM github_events WHERE id = ?', [id]);
-    if (!row) throw notFound('Event not found');
-    return eventOut(row);
-  });
+  api.get(
+    '/events/:id',
+    async (req) => {
+      const id = parseIntId(req.params.id);
+      const row = id === null ? undefined : await db.get('SELECT * FROM github_events WHERE id = ?', [id]);
+      if (!row) throw notFound('Event not found');
+      return eventOut(row);
+    },
+    { summary: 'One delivery with its payload', params: IdParams, query: NoInput },
+  );
 
-  api.get('/links', async (req) => {
-    const q = req.query;
-    const w = where([
-      ['mycelium_id > 0'],
-      q.repo ? ['github_repo = ?', q.repo] : null,
-      q.github_type ? ['github_type = ?', q.github_type] : null,
-      q.mycelium_type ? ['mycelium_type = ?', q.mycelium_type] : null,
-    ]);
-    const limit = queryInt(q.limit, 'limit', 50, 1, 200);
-    const offset = queryInt(q.offset, 'offset', 0, 0, 1_000_000);
-    return db.all(`SELECT * FROM github_links ${w.sql} ORDER BY synced_at DESC, id DESC LIMIT ? OFFSET ?`, [
-      ...w.args,
-      limit,
-      offset,
-    ]);
-  });
+  api.get(
+    '/links',
+    async (req) => {
+      const q = req.input.query as z.output<typeof LinksQuery>;
+      const w = where([
+        ['mycelium_id > 0'],
+        q.repo ? ['github_repo = ?', q.repo] : null,
+        q.github_type ? ['github_type = ?', q.github_type] : null,
+        q.mycelium_type ? ['mycelium_type = ?', q.mycelium_type] : null,
+      ]);
+      return db.all(`SELECT * FROM github_links ${w.sql} ORDER BY synced_at DESC, id DESC LIMIT ? OFFSET ?`, [
+        ...w.args,
+        q.limit,
+        q.offset,
+      ]);
+    },
+    { summary: 'Links between GitHub items and tasks/bugs', query: LinksQuery },
+  );
 
   /** The project of a linked item, for the core's write-scope rule (W3); 404 when it does not exist. */
   async function projectOfItem(type: string, id: number): Promise<string> {
@@ -431,136 +497,162 @@ export function setup(api: PluginApi) {
   const positiveInt = (v: unknown) =>
     typeof v === 'number' ? (Number.isSafeInteger(v) && v > 0 ? v : null) : parseIntId(typeof v === 'string' ? v : '');
 
-  api.post('/links', async (req) => {
-    const b = req.body;
-    const missing = ['github_repo', 'github_number', 'github_type', 'mycelium_type', 'mycelium_id'].some(
-      (k) => b[k] === undefined || b[k] === null || b[k] === '',
-    );
-    if (missing) throw badRequest('Required: github_repo, github_number, github_type, mycelium_type, mycelium_id');
-    if (!(GITHUB_TYPES as readonly unknown[]).includes(b.github_type))
-      throw badRequest('github_type must be pr, issue, or check');
-    if (!(MYCELIUM_TYPES as readonly unknown[]).includes(b.mycelium_type))
-      throw badRequest('mycelium_type must be task or bug');
-    if (typeof b.github_repo !== 'string' || !REPO_RE.test(b.github_repo))
-      throw badRequest('github_repo must be owner/name');
-    const number = positiveInt(b.github_number);
-    if (number === null) throw badRequest('github_number must be a positive integer');
-    const myceliumId = positiveInt(b.mycelium_id);
-    if (myceliumId === null) throw badRequest('mycelium_id must be a positive integer');
-    const type = b.github_type as string;
-    const mtype = b.mycelium_type as string;
-    await api.core.projects.assertWrite(req.principal!, await projectOfItem(mtype, myceliumId));
-    const row = await db.get<{ id: number }>(
-      `INSERT INTO github_links (github_type, github_repo, github_number, mycelium_type, mycelium_id)
-       VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`,
-      [type, b.github_repo, number, mtype, myceliumId],
-    );
-    if (!row) {
-      const existing = await db.get(
-        'SELECT * FROM github_links WHERE github_type = ? AND github_repo = ? AND github_number = ?',
-        [type, b.github_repo, number],
+  api.post(
+    '/links',
+    async (req) => {
+      const b = req.input.body as Record<string, unknown>;
+      const missing = ['github_repo', 'github_number', 'github_type', 'mycelium_type', 'mycelium_id'].some(
+        (k) => b[k] === undefined || b[k] === null || b[k] === '',
       );
-      throw conflict('Link already exists', { existing });
-    }
-    await api.emit({
-      type: 'github_link_created',
-      agent: req.who,
-      projectId: await project(),
-      summary: `${b.github_repo}#${number} (${type}) linked to ${mtype} #${myceliumId}`,
-      data: {
-        link_id: row.id,
-        github_repo: b.github_repo,
-        github_number: number,
-        github_type: type,
-        mycelium_type: mtype,
-        mycelium_id: myceliumId,
-      },
-    });
-    return { ok: true, link_id: row.id };
-  });
+      if (missing) throw badRequest('Required: github_repo, github_number, github_type, mycelium_type, mycelium_id');
+      if (!(GITHUB_TYPES as readonly unknown[]).includes(b.github_type))
+        throw badRequest('github_type must be pr, issue, or check');
+      if (!(MYCELIUM_TYPES as readonly unknown[]).includes(b.mycelium_type))
+        throw badRequest('mycelium_type must be task or bug');
+      if (typeof b.github_repo !== 'string' || !REPO_RE.test(b.github_repo))
+        throw badRequest('github_repo must be owner/name');
+      const number = positiveInt(b.github_number);
+      if (number === null) throw badRequest('github_number must be a positive integer');
+      const myceliumId = positiveInt(b.mycelium_id);
+      if (myceliumId === null) throw badRequest('mycelium_id must be a positive integer');
+      const type = b.github_type as string;
+      const mtype = b.mycelium_type as string;
+      await api.core.projects.assertWrite(req.principal!, await projectOfItem(mtype, myceliumId));
+      const repo = b.github_repo as string;
+      const projectId = await project();
+      const row = await api.atomic(async (tx, emit) => {
+        const inserted = await tx.get<{ id: number }>(
+          `INSERT INTO github_links (github_type, github_repo, github_number, mycelium_type, mycelium_id)
+       VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`,
+          [type, repo, number, mtype, myceliumId],
+        );
+        if (inserted)
+          emit({
+            type: 'github_link_created',
+            agent: req.who,
+            projectId,
+            summary: `${repo}#${number} (${type}) linked to ${mtype} #${myceliumId}`,
+            data: {
+              link_id: inserted.id,
+              github_repo: repo,
+              github_number: number,
+              github_type: type,
+              mycelium_type: mtype,
+              mycelium_id: myceliumId,
+            },
+          });
+        return inserted;
+      });
+      if (!row) {
+        const existing = await db.get(
+          'SELECT * FROM github_links WHERE github_type = ? AND github_repo = ? AND github_number = ?',
+          [type, b.github_repo, number],
+        );
+        throw conflict('Link already exists', { existing });
+      }
+      return { ok: true, link_id: row.id };
+    },
+    { summary: 'Link a GitHub issue/PR/check to a task or bug', body: LinkBody },
+  );
 
-  api.delete('/links/:id', async (req) => {
-    const id = parseIntId(req.params.id);
-    const link = id === null ? undefined : await db.get<LinkRow>('SELECT * FROM github_links WHERE id = ?', [id]);
-    // No 404 (spec): deleting what is not there is a no-op. An agent may unlink only items of its projects.
-    if (link && link.mycelium_id > 0) {
-      const item =
-        link.mycelium_type === 'task'
-          ? await api.core.tasks.get(link.mycelium_id)
-          : await api.core.bugs.get(link.mycelium_id);
-      if (item) await api.core.projects.assertWrite(req.principal!, item.project_id);
-      await db.run('DELETE FROM github_links WHERE id = ?', [link.id]);
-    }
-    return { ok: true };
-  });
+  api.delete(
+    '/links/:id',
+    async (req) => {
+      const id = parseIntId(req.params.id);
+      const link = id === null ? undefined : await db.get<LinkRow>('SELECT * FROM github_links WHERE id = ?', [id]);
+      // No 404 (spec): deleting what is not there is a no-op. An agent may unlink only items of its projects.
+      if (link && link.mycelium_id > 0) {
+        const item =
+          link.mycelium_type === 'task'
+            ? await api.core.tasks.get(link.mycelium_id)
+            : await api.core.bugs.get(link.mycelium_id);
+        if (item) await api.core.projects.assertWrite(req.principal!, item.project_id);
+        await db.run('DELETE FROM github_links WHERE id = ?', [link.id]);
+      }
+      return { ok: true };
+    },
+    { summary: 'Remove a link (a missing one is a no-op)', params: IdParams, query: NoInput },
+  );
 
-  api.get('/stats', async () => {
-    const [events, links, unprocessed, byType, linksByType] = await Promise.all([
-      db.get<{ n: number }>('SELECT COUNT(*) AS n FROM github_events'),
-      db.get<{ n: number }>('SELECT COUNT(*) AS n FROM github_links WHERE mycelium_id > 0'),
-      db.get<{ n: number }>('SELECT COUNT(*) AS n FROM github_events WHERE processed = 0'),
-      db.all('SELECT event_type, COUNT(*) AS count FROM github_events GROUP BY event_type ORDER BY count DESC'),
-      db.all(
-        'SELECT github_type, COUNT(*) AS count FROM github_links WHERE mycelium_id > 0 GROUP BY github_type ORDER BY count DESC',
-      ),
-    ]);
-    return {
-      total_events: Number(events?.n ?? 0),
-      total_links: Number(links?.n ?? 0),
-      unprocessed_events: Number(unprocessed?.n ?? 0),
-      events_by_type: byType,
-      links_by_type: linksByType,
-    };
-  });
-
-  api.get('/widgets/pr-status', async () => {
-    const rows = await db.all<{ repo: string; action: string; payload: string; created_at: string }>(
-      "SELECT repo, action, payload, created_at FROM github_events WHERE event_type = 'pull_request' ORDER BY id DESC LIMIT 200",
-    );
-    // Newest first: the first row seen for a PR is its current state.
-    const latest = new Map<string, { repo: string; number: number; title: string; state: string; updated: string }>();
-    for (const r of rows) {
-      const pr = dataObject(dataObject(parseJson(r.payload, {})).pull_request);
-      const key = `${r.repo}#${pr.number}`;
-      if (!latest.has(key))
-        latest.set(key, {
-          repo: r.repo,
-          number: Number(pr.number),
-          title: str(pr.title),
-          state: r.action,
-          updated: r.created_at,
-        });
-    }
-    const all = [...latest.values()];
-    const open = all.filter((p) => p.state !== 'closed');
-    return {
-      open_prs: open.length,
-      open: open.slice(0, 10),
-      recent_merges: all.filter((p) => p.state === 'closed').slice(0, 10),
-    };
-  });
-
-  api.get('/widgets/ci-status', async () => {
-    const rows = await db.all<{ event_type: string; repo: string; payload: string; created_at: string }>(
-      `SELECT event_type, repo, payload, created_at FROM github_events
-        WHERE event_type IN ('check_suite', 'workflow_run') AND action = 'completed' ORDER BY id DESC LIMIT 20`,
-    );
-    const runs = rows.map((r) => {
-      const p = dataObject(parseJson(r.payload, {}));
-      const run = dataObject(r.event_type === 'check_suite' ? p.check_suite : p.workflow_run);
+  api.get(
+    '/stats',
+    async () => {
+      const [events, links, unprocessed, byType, linksByType] = await Promise.all([
+        db.get<{ n: number }>('SELECT COUNT(*) AS n FROM github_events'),
+        db.get<{ n: number }>('SELECT COUNT(*) AS n FROM github_links WHERE mycelium_id > 0'),
+        db.get<{ n: number }>('SELECT COUNT(*) AS n FROM github_events WHERE processed = 0'),
+        db.all('SELECT event_type, COUNT(*) AS count FROM github_events GROUP BY event_type ORDER BY count DESC'),
+        db.all(
+          'SELECT github_type, COUNT(*) AS count FROM github_links WHERE mycelium_id > 0 GROUP BY github_type ORDER BY count DESC',
+        ),
+      ]);
       return {
-        type: r.event_type,
-        repo: r.repo,
-        ...(r.event_type === 'workflow_run' ? { name: str(run.name, 200) } : {}),
-        conclusion: str(run.conclusion, 50),
-        branch: str(run.head_branch, 200),
-        created_at: r.created_at,
+        total_events: Number(events?.n ?? 0),
+        total_links: Number(links?.n ?? 0),
+        unprocessed_events: Number(unprocessed?.n ?? 0),
+        events_by_type: byType,
+        links_by_type: linksByType,
       };
-    });
-    return {
-      runs,
-      latest_pass: runs.find((r) => r.conclusion === 'success') ?? null,
-      latest_fail: runs.find((r) => r.conclusion === 'failure') ?? null,
-    };
-  });
+    },
+    { summary: 'Deliveries and links by type', query: NoInput },
+  );
+
+  api.get(
+    '/widgets/pr-status',
+    async () => {
+      const rows = await db.all<{ repo: string; action: string; payload: string; created_at: string }>(
+        "SELECT repo, action, payload, created_at FROM github_events WHERE event_type = 'pull_request' ORDER BY id DESC LIMIT 200",
+      );
+      // Newest first: the first row seen for a PR is its current state.
+      const latest = new Map<string, { repo: string; number: number; title: string; state: string; updated: string }>();
+      for (const r of rows) {
+        const pr = dataObject(dataObject(parseJson(r.payload, {})).pull_request);
+        const key = `${r.repo}#${pr.number}`;
+        if (!latest.has(key))
+          latest.set(key, {
+            repo: r.repo,
+            number: Number(pr.number),
+            title: str(pr.title),
+            state: r.action,
+            updated: r.created_at,
+          });
+      }
+      const all = [...latest.values()];
+      const open = all.filter((p) => p.state !== 'closed');
+      return {
+        open_prs: open.length,
+        open: open.slice(0, 10),
+        recent_merges: all.filter((p) => p.state === 'closed').slice(0, 10),
+      };
+    },
+    { summary: 'Dashboard widget: pull requests', query: NoInput },
+  );
+
+  api.get(
+    '/widgets/ci-status',
+    async () => {
+      const rows = await db.all<{ event_type: string; repo: string; payload: string; created_at: string }>(
+        `SELECT event_type, repo, payload, created_at FROM github_events
+        WHERE event_type IN ('check_suite', 'workflow_run') AND action = 'completed' ORDER BY id DESC LIMIT 20`,
+      );
+      const runs = rows.map((r) => {
+        const p = dataObject(parseJson(r.payload, {}));
+        const run = dataObject(r.event_type === 'check_suite' ? p.check_suite : p.workflow_run);
+        return {
+          type: r.event_type,
+          repo: r.repo,
+          ...(r.event_type === 'workflow_run' ? { name: str(run.name, 200) } : {}),
+          conclusion: str(run.conclusion, 50),
+          branch: str(run.head_branch, 200),
+          created_at: r.created_at,
+        };
+      });
+      return {
+        runs,
+        latest_pass: runs.find((r) => r.conclusion === 'success') ?? null,
+        latest_fail: runs.find((r) => r.conclusion === 'failure') ?? null,
+      };
+    },
+    { summary: 'Dashboard widget: CI runs', query: NoInput },
+  );
 }

@@ -3,6 +3,8 @@ import {
   forbidden,
   notFound,
   parseIntId,
+  IdParams,
+  NoInput,
   intQuery,
   documented,
   sentence,
@@ -102,7 +104,7 @@ const ruleFields = {
 const CreateRule = z.object(ruleFields);
 const UpdateRule = z.object({ ...ruleFields, enabled: documented({ type: 'boolean' }) });
 const ViolationsQuery = z.object({
-  rule_id: sentence({ type: 'string', description: 'Rule id' }, (v) =>
+  rule_id: sentence({ type: 'integer', description: 'Rule id' }, (v) =>
     v === undefined || v === '' || parseIntId(v as string) !== null ? null : 'must be an integer',
   ),
   agent_id: z.string().optional(),
@@ -143,45 +145,46 @@ export async function setup(api: PluginApi) {
       );
       if (recent) return;
     }
-    await db.run(
-      `INSERT INTO guardrail_violations (rule_id, rule_name, trigger_event, agent_id, project_id, enforcement, event_data, violation_detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
-        rule.id,
-        rule.name,
-        input.type,
-        input.agent,
-        input.project_id ?? '',
-        rule.enforcement,
-        JSON.stringify({ ...input, blocked: blockedBefore }),
-        detail,
-      ],
-    );
-    const label = rule.enforcement.toUpperCase();
-    await api.emit({
-      type: 'guardrail_violation',
-      agent: '__system__',
-      projectId: input.project_id,
-      summary: `${label}: ${rule.name} — ${detail}`,
-      data: {
-        rule_id: rule.id,
-        rule_name: rule.name,
-        enforcement: rule.enforcement,
-        agent: input.agent,
-        detail,
-        blocked: blockedBefore,
-      },
-    });
-    if (rule.enforcement === 'block') {
-      await api.emit({
-        type: 'guardrail_blocked',
+    // The violation row and the events reporting it: all or nothing.
+    await api.atomic(async (tx, emit) => {
+      await tx.run(
+        `INSERT INTO guardrail_violations (rule_id, rule_name, trigger_event, agent_id, project_id, enforcement, event_data, violation_detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          rule.id,
+          rule.name,
+          input.type,
+          input.agent,
+          input.project_id ?? '',
+          rule.enforcement,
+          JSON.stringify({ ...input, blocked: blockedBefore }),
+          detail,
+        ],
+      );
+      emit({
+        type: 'guardrail_violation',
         agent: '__system__',
         projectId: input.project_id,
-        summary: blockedBefore
-          ? `BLOCKED by rule "${rule.name}": ${detail}`
-          : `Rule "${rule.name}" (block) violated after the fact: ${detail}`,
-        data: { rule_id: rule.id, agent: input.agent, blocked: blockedBefore },
+        summary: `${rule.enforcement.toUpperCase()}: ${rule.name} — ${detail}`,
+        data: {
+          rule_id: rule.id,
+          rule_name: rule.name,
+          enforcement: rule.enforcement,
+          agent: input.agent,
+          detail,
+          blocked: blockedBefore,
+        },
       });
-    }
+      if (rule.enforcement === 'block')
+        emit({
+          type: 'guardrail_blocked',
+          agent: '__system__',
+          projectId: input.project_id,
+          summary: blockedBefore
+            ? `BLOCKED by rule "${rule.name}": ${detail}`
+            : `Rule "${rule.name}" (block) violated after the fact: ${detail}`,
+          data: { rule_id: rule.id, agent: input.agent, blocked: blockedBefore },
+        });
+    });
     if (rule.enforcement === 'log') return;
     const threshold = Math.max(1, Number((await api.config.get('escalation_threshold')) ?? 5) || 5);
     if (input.agent) {
@@ -299,7 +302,11 @@ export async function setup(api: PluginApi) {
     { auth: 'admin', summary: 'Create a rule', body: CreateRule },
   );
 
-  api.get('/rules/:id', async (req) => getRule(parseIntId(req.params.id)));
+  api.get('/rules/:id', async (req) => getRule(parseIntId(req.params.id)), {
+    summary: 'One rule',
+    params: IdParams,
+    query: NoInput,
+  });
 
   api.put(
     '/rules/:id',
@@ -348,6 +355,7 @@ export async function setup(api: PluginApi) {
     {
       auth: 'admin',
       summary: 'Update a rule (a history row keeps the prior version)',
+      params: IdParams,
       body: UpdateRule,
       lazyBody: true,
     },
@@ -361,7 +369,7 @@ export async function setup(api: PluginApi) {
       if (!r.changes) throw notFound('Rule not found');
       return { ok: true, deleted: id };
     },
-    { auth: 'admin' },
+    { auth: 'admin', summary: 'Delete a rule', params: IdParams, query: NoInput },
   );
 
   const violationRow = (v: Record<string, unknown>) => ({ ...v, event_data: parseJson(v.event_data, {}) });
@@ -394,12 +402,16 @@ export async function setup(api: PluginApi) {
     { summary: 'Recorded violations, newest first', query: ViolationsQuery },
   );
 
-  api.get('/violations/:id', async (req) => {
-    const id = parseIntId(req.params.id);
-    const v = id === null ? undefined : await db.get('SELECT * FROM guardrail_violations WHERE id = ?', [id]);
-    if (!v) throw notFound('Violation not found');
-    return violationRow(v);
-  });
+  api.get(
+    '/violations/:id',
+    async (req) => {
+      const id = parseIntId(req.params.id);
+      const v = id === null ? undefined : await db.get('SELECT * FROM guardrail_violations WHERE id = ?', [id]);
+      if (!v) throw notFound('Violation not found');
+      return violationRow(v);
+    },
+    { summary: 'One violation', params: IdParams, query: NoInput },
+  );
 
   api.post(
     '/violations/:id/override',
@@ -414,7 +426,7 @@ export async function setup(api: PluginApi) {
       if (!v) throw badRequest('Violation already overridden');
       return { ok: true, violation: violationRow(v) };
     },
-    { auth: 'admin' },
+    { auth: 'admin', summary: 'Override a violation', params: IdParams, body: NoInput },
   );
 
   api.get(
@@ -434,7 +446,7 @@ export async function setup(api: PluginApi) {
       ]);
       return { by_enforcement: byEnf, by_rule: byRule, last_24h: Number(last?.n ?? 0), top_violators: top };
     },
-    { summary: 'Violation counts' },
+    { summary: 'Violation counts', query: NoInput },
   );
 
   api.post(
@@ -468,26 +480,30 @@ export async function setup(api: PluginApi) {
     { summary: 'Dry-run: which rules would this event violate?', body: CheckBody },
   );
 
-  api.get('/widgets/violations', async () => {
-    const last = Number(
-      (
-        await db.get<{ n: number }>(
-          "SELECT COUNT(*) AS n FROM guardrail_violations WHERE created_at > datetime('now', '-1 day')",
-        )
-      )?.n ?? 0,
-    );
-    const rows = await db.all<{ enforcement: string; n: number }>(
-      'SELECT enforcement, COUNT(*) AS n FROM guardrail_violations GROUP BY enforcement',
-    );
-    const count = (e: string) => Number(rows.find((r) => r.enforcement === e)?.n ?? 0);
-    const blocked = count('block');
-    const warned = count('warn');
-    return {
-      type: 'stat',
-      value: String(last),
-      label: 'Violations (24h)',
-      trend: `${blocked} blocked, ${warned} warnings (all time)`,
-      color: blocked > 0 ? 'red' : last > 0 ? 'yellow' : 'green',
-    };
-  });
+  api.get(
+    '/widgets/violations',
+    async () => {
+      const last = Number(
+        (
+          await db.get<{ n: number }>(
+            "SELECT COUNT(*) AS n FROM guardrail_violations WHERE created_at > datetime('now', '-1 day')",
+          )
+        )?.n ?? 0,
+      );
+      const rows = await db.all<{ enforcement: string; n: number }>(
+        'SELECT enforcement, COUNT(*) AS n FROM guardrail_violations GROUP BY enforcement',
+      );
+      const count = (e: string) => Number(rows.find((r) => r.enforcement === e)?.n ?? 0);
+      const blocked = count('block');
+      const warned = count('warn');
+      return {
+        type: 'stat',
+        value: String(last),
+        label: 'Violations (24h)',
+        trend: `${blocked} blocked, ${warned} warnings (all time)`,
+        color: blocked > 0 ? 'red' : last > 0 ? 'yellow' : 'green',
+      };
+    },
+    { summary: 'Dashboard widget: violations', query: NoInput },
+  );
 }

@@ -1,7 +1,13 @@
 import {
   badRequest,
+  documented,
+  documentedRequired,
   forbidden,
+  NoInput,
+  sentence,
+  z,
   dataObject,
+  type PluginEventInput,
   type ContextScorer,
   type PluginApi,
   type PluginRequest,
@@ -66,6 +72,67 @@ function str(body: Record<string, unknown>, field: string, max: number, required
   if (v.length > max) throw badRequest(`${field} exceeds max length (${max} chars)`);
   return v;
 }
+
+// ---- Declared input (issue 15): validated by the host with the sentences this plugin always answered.
+/** The check `str` makes, as a schema field (numbers are taken as their text, as `str` does). */
+const strField = (max: number, doc: Record<string, unknown> = {}, required = false) =>
+  sentence(
+    { type: 'string', maxLength: max, ...doc },
+    (raw) => {
+      if (raw === undefined || raw === null || raw === '') return required ? 'is required' : null;
+      const v = typeof raw === 'number' && Number.isFinite(raw) ? String(raw) : raw;
+      if (typeof v !== 'string') return 'must be a string';
+      if (v.length > max) return `exceeds max length (${max} chars)`;
+      return required && !v.trim() ? 'is required' : null;
+    },
+    { always: required },
+  );
+const SearchBody = z.object({
+  query: strField(2000, {}, true),
+  limit: sentence({ type: 'integer', minimum: 1, description: 'At most 100 are answered (default 10)' }, (v) =>
+    v === undefined || v === null || (typeof v === 'number' && Number.isInteger(v) && v >= 1)
+      ? null
+      : 'must be a positive integer',
+  ),
+  mode: sentence({ type: 'string', enum: ['hybrid', 'keyword'], description: 'Default hybrid' }, (v) =>
+    v === undefined || v === null || v === 'hybrid' || v === 'keyword' ? null : 'must be "hybrid" or "keyword"',
+  ),
+  source_types: sentence({ type: 'array', items: { type: 'string' }, maxItems: 20 }, (v) =>
+    v === undefined || (Array.isArray(v) && v.length <= 20 && v.every((t) => typeof t === 'string'))
+      ? null
+      : 'must be an array of strings',
+  ),
+  project_id: strField(200),
+  namespace: strField(200),
+});
+/** Index fields are checked by `parseIndexItem` (also per bulk item, its sentences prefixed); documented here. */
+const indexFields = {
+  // "source_type, source_id, and content_text are required" names the three: checked by the handler.
+  source_type: documentedRequired({ type: 'string', maxLength: 64, pattern: SOURCE_TYPE_RE.source }),
+  source_id: documentedRequired({ type: 'string', maxLength: 200 }),
+  content_text: documentedRequired({ type: 'string', maxLength: MAX_TEXT }),
+  namespace: documented({ type: 'string', maxLength: 200 }),
+  metadata: documented({ type: 'object' }),
+  visibility: documented({ type: 'string', enum: ['project', 'private'], description: 'Default project' }),
+};
+const projectField = documented({ type: 'string', maxLength: 200, description: "Default: the agent's project" });
+const IndexBody = z.object({ ...indexFields, project_id: projectField });
+const BulkBody = z.object({
+  items: documentedRequired({ type: 'array', maxItems: 100, items: { type: 'object' } }),
+  project_id: projectField,
+});
+const ProjectQuery = z.object({ project_id: z.string().optional() });
+const DocParams = z.object({
+  sourceType: z.string().meta({ description: 'source_type' }),
+  sourceId: z.string().meta({ description: 'source_id' }),
+});
+const ReindexBody = z.object({
+  batch_size: sentence({ type: 'integer', minimum: 1, maximum: 500, description: 'Default 50' }, (v) =>
+    v === undefined || v === null || (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 500)
+      ? null
+      : 'must be an integer between 1 and 500',
+  ),
+});
 
 function parseMeta(text: string): unknown {
   try {
@@ -134,8 +201,14 @@ export async function setup(api: PluginApi) {
     }
   }
 
-  /** Writes a document (unchanged text keeps its vectors), then embeds what needs it. */
-  async function indexDoc(input: IndexInput): Promise<{ chunks: number; embedded: number }> {
+  /**
+   * Writes a document (unchanged text keeps its vectors), then embeds what needs it. With `event`,
+   * the write and that event (given the chunk count) commit together.
+   */
+  async function indexDoc(
+    input: IndexInput,
+    event?: (chunks: number) => PluginEventInput,
+  ): Promise<{ chunks: number; embedded: number }> {
     const chunks = chunkText(input.content_text, await chunkSize());
     const w: DocWrite = {
       project_id: input.project_id,
@@ -149,7 +222,13 @@ export async function setup(api: PluginApi) {
     };
     const existing = await store.docChunks(db, w);
     const same = existing.length === chunks.length && existing.every((r, i) => r.content_text === chunks[i]);
-    await db.batch(same ? [store.touchDoc(w)] : store.writeDoc(w, await store.dims(db)));
+    const stmts = same ? [store.touchDoc(w)] : store.writeDoc(w, await store.dims(db));
+    if (event)
+      await api.atomic(async (tx, emit) => {
+        for (const st of stmts) await tx.execute(st.sql, st.args);
+        emit(event(chunks.length));
+      });
+    else await db.batch(stmts);
     return { chunks: chunks.length, embedded: await embedInline(w) };
   }
 
@@ -217,21 +296,11 @@ export async function setup(api: PluginApi) {
   }
 
   async function search(req: PluginRequest) {
-    const body = req.body;
-    const query = str(body, 'query', 2000);
-    if (!query?.trim()) throw badRequest('query is required');
-    const limitRaw = body.limit ?? 10;
-    if (typeof limitRaw !== 'number' || !Number.isInteger(limitRaw) || limitRaw < 1)
-      throw badRequest('limit must be a positive integer');
-    const limit = Math.min(100, limitRaw);
+    const body = req.input.body as Record<string, unknown>;
+    const query = str(body, 'query', 2000)!;
+    const limit = Math.min(100, (body.limit as number | null | undefined) ?? 10);
     const mode = body.mode ?? 'hybrid';
-    if (mode !== 'hybrid' && mode !== 'keyword') throw badRequest('mode must be "hybrid" or "keyword"');
     const types = body.source_types;
-    if (
-      types !== undefined &&
-      (!Array.isArray(types) || types.length > 20 || !types.every((t) => typeof t === 'string'))
-    )
-      throw badRequest('source_types must be an array of strings');
     const scope = await scopeOf(req.principal!, str(body, 'project_id', 200));
     scope.namespace = str(body, 'namespace', 200);
     scope.sourceTypes = types as string[] | undefined;
@@ -300,81 +369,104 @@ export async function setup(api: PluginApi) {
 
   // ── routes ──────────────────────────────────────────────────────────────────────────────────
 
-  api.post('/search', search);
-
-  api.post('/index', async (req) => {
-    const p = req.principal!;
-    const item = parseIndexItem(req.body, p);
-    const project_id = await writeProject(req);
-    await assertOwnable(p, { project_id, ...item });
-    const r = await indexDoc({ project_id, ...item });
-    await api.emit({
-      type: 'memory_indexed',
-      agent: item.indexed_by,
-      projectId: project_id || null,
-      summary: `Indexed ${item.source_type}:${item.source_id} (${r.chunks} chunk${r.chunks === 1 ? '' : 's'})`,
-      data: { source_type: item.source_type, source_id: item.source_id, chunks: r.chunks },
-    });
-    return { ok: true, source_type: item.source_type, source_id: item.source_id, project_id, ...r };
+  api.post('/search', search, {
+    summary: "Hybrid (keyword + vector) search over your projects' memory",
+    body: SearchBody,
   });
 
-  api.post('/index/bulk', async (req) => {
-    const p = req.principal!;
-    const items = req.body.items;
-    if (!Array.isArray(items) || !items.length) throw badRequest('items array is required');
-    if (items.length > 100) throw badRequest('Max 100 items per bulk request');
-    const project_id = await writeProject(req);
-    // Every item is checked before anything is written (nothing half-written).
-    const parsed = items.map((it, i) => {
-      if (!it || typeof it !== 'object' || Array.isArray(it)) throw badRequest(`items[${i}] must be an object`);
-      try {
-        return parseIndexItem(it as Record<string, unknown>, p);
-      } catch (err) {
-        throw badRequest(`items[${i}]: ${(err as Error).message}`);
-      }
-    });
-    for (const it of parsed) await assertOwnable(p, { project_id, ...it });
-    const size = await chunkSize();
-    const dims = await store.dims(db);
-    let rows = 0;
-    const stmts = parsed.flatMap((it) => {
-      const chunks = chunkText(it.content_text, size);
-      rows += chunks.length;
-      return store.writeDoc({ project_id, ...it, chunks }, dims);
-    });
-    await db.batch(stmts);
-    let embedded = 0;
-    for (const it of parsed) embedded += await embedInline({ project_id, ...it });
-    return { ok: true, indexed: parsed.length, rows, embedded };
-  });
+  api.post(
+    '/index',
+    async (req) => {
+      const p = req.principal!;
+      const item = parseIndexItem(req.body, p);
+      const project_id = await writeProject(req);
+      await assertOwnable(p, { project_id, ...item });
+      const r = await indexDoc({ project_id, ...item }, (chunks) => ({
+        type: 'memory_indexed',
+        agent: item.indexed_by,
+        projectId: project_id || null,
+        summary: `Indexed ${item.source_type}:${item.source_id} (${chunks} chunk${chunks === 1 ? '' : 's'})`,
+        data: { source_type: item.source_type, source_id: item.source_id, chunks },
+      }));
+      return { ok: true, source_type: item.source_type, source_id: item.source_id, project_id, ...r };
+    },
+    { summary: 'Index a document (the same source_type/source_id replaces it)', body: IndexBody },
+  );
 
-  api.delete('/index/:sourceType/:sourceId', async (req) => {
-    const p = req.principal!;
-    const project_id = await writeProject(req);
-    const doc = { project_id, source_type: req.params.sourceType, source_id: req.params.sourceId };
-    if (p.kind === 'agent' && RESERVED_TYPES.has(doc.source_type))
-      throw badRequest(`source_type "${doc.source_type}" is reserved for platform content`);
-    await assertOwnable(p, doc);
-    return { ok: true, deleted: await removeDoc(doc) };
-  });
+  api.post(
+    '/index/bulk',
+    async (req) => {
+      const p = req.principal!;
+      const items = req.body.items;
+      if (!Array.isArray(items) || !items.length) throw badRequest('items array is required');
+      if (items.length > 100) throw badRequest('Max 100 items per bulk request');
+      const project_id = await writeProject(req);
+      // Every item is checked before anything is written (nothing half-written).
+      const parsed = items.map((it, i) => {
+        if (!it || typeof it !== 'object' || Array.isArray(it)) throw badRequest(`items[${i}] must be an object`);
+        try {
+          return parseIndexItem(it as Record<string, unknown>, p);
+        } catch (err) {
+          throw badRequest(`items[${i}]: ${(err as Error).message}`);
+        }
+      });
+      for (const it of parsed) await assertOwnable(p, { project_id, ...it });
+      const size = await chunkSize();
+      const dims = await store.dims(db);
+      let rows = 0;
+      const stmts = parsed.flatMap((it) => {
+        const chunks = chunkText(it.content_text, size);
+        rows += chunks.length;
+        return store.writeDoc({ project_id, ...it, chunks }, dims);
+      });
+      await db.batch(stmts);
+      let embedded = 0;
+      for (const it of parsed) embedded += await embedInline({ project_id, ...it });
+      return { ok: true, indexed: parsed.length, rows, embedded };
+    },
+    { summary: 'Index up to 100 documents (all checked before any is written)', body: BulkBody },
+  );
 
-  api.get('/stats', async (req) => {
-    const scope = await scopeOf(req.principal!, req.query.project_id);
-    const { totals, byType, byNs } = await store.stats(db, scope);
-    const total = Number(totals?.total ?? 0);
-    const embedded = Number(totals?.embedded ?? 0);
-    return {
-      total_indexed: total,
-      documents: Number(totals?.docs ?? 0),
-      with_embeddings: embedded,
-      embedding_coverage: total ? Math.round((embedded / total) * 100) : 0,
-      by_source_type: byType.map((r) => ({ source_type: r.source_type, count: Number(r.count) })),
-      by_namespace: byNs.map((r) => ({ namespace: r.namespace, count: Number(r.count) })),
-      mode: embedder ? 'hybrid' : 'keyword',
-      embedding_model: embedder?.model ?? null,
-      vector_index: 'libsql_vector_idx',
-    };
-  });
+  api.delete(
+    '/index/:sourceType/:sourceId',
+    async (req) => {
+      const p = req.principal!;
+      const project_id = await writeProject(req);
+      const doc = { project_id, source_type: req.params.sourceType, source_id: req.params.sourceId };
+      if (p.kind === 'agent' && RESERVED_TYPES.has(doc.source_type))
+        throw badRequest(`source_type "${doc.source_type}" is reserved for platform content`);
+      await assertOwnable(p, doc);
+      return { ok: true, deleted: await removeDoc(doc) };
+    },
+    {
+      summary: 'Remove a document',
+      params: DocParams,
+      query: ProjectQuery,
+      body: z.object({ project_id: projectField }),
+    },
+  );
+
+  api.get(
+    '/stats',
+    async (req) => {
+      const scope = await scopeOf(req.principal!, (req.input.query as z.output<typeof ProjectQuery>).project_id);
+      const { totals, byType, byNs } = await store.stats(db, scope);
+      const total = Number(totals?.total ?? 0);
+      const embedded = Number(totals?.embedded ?? 0);
+      return {
+        total_indexed: total,
+        documents: Number(totals?.docs ?? 0),
+        with_embeddings: embedded,
+        embedding_coverage: total ? Math.round((embedded / total) * 100) : 0,
+        by_source_type: byType.map((r) => ({ source_type: r.source_type, count: Number(r.count) })),
+        by_namespace: byNs.map((r) => ({ namespace: r.namespace, count: Number(r.count) })),
+        mode: embedder ? 'hybrid' : 'keyword',
+        embedding_model: embedder?.model ?? null,
+        vector_index: 'libsql_vector_idx',
+      };
+    },
+    { summary: 'Documents, chunks and embedding coverage of your projects', query: ProjectQuery },
+  );
 
   api.get(
     '/config',
@@ -388,16 +480,14 @@ export async function setup(api: PluginApi) {
       auto_index: (await api.config.get('auto_index')) !== 'false',
       mode: embedder ? 'hybrid' : 'keyword',
     }),
-    { auth: 'admin' },
+    { auth: 'admin', summary: 'Effective settings (the key masked)', query: NoInput },
   );
 
   api.post(
     '/reindex',
     async (req) => {
       if (!embedder) throw badRequest('No embedding provider configured (set MEMORY_EMBEDDINGS_URL)');
-      const b = req.body.batch_size ?? 50;
-      if (typeof b !== 'number' || !Number.isInteger(b) || b < 1 || b > 500)
-        throw badRequest('batch_size must be an integer between 1 and 500');
+      const b = ((req.input.body as z.output<typeof ReindexBody>).batch_size as number | null | undefined) ?? 50;
       const r = await embedPending(b);
       return {
         ok: true,
@@ -407,7 +497,12 @@ export async function setup(api: PluginApi) {
         remaining: r.remaining > 0,
       };
     },
-    { auth: 'admin' },
+    {
+      auth: 'admin',
+      summary: 'Embed chunks still without a vector (one batch)',
+      body: ReindexBody,
+      lazyBody: true,
+    },
   );
 
   // ── platform content (hooks run after the core write committed) ────────────────────────────

@@ -1,9 +1,15 @@
 import {
   badRequest,
+  documented,
+  documentedRequired,
+  IdParams,
+  intQuery,
+  NoInput,
   notFound,
   parseIntId,
   parseJson,
-  queryInt,
+  sentence,
+  z,
   dataObject,
   SsrfBlockedError,
   whereAll,
@@ -140,6 +146,58 @@ function interpolate(s: unknown, ev: Ctx): string {
     return v === undefined || v === null ? all : typeof v === 'object' ? JSON.stringify(v) : String(v);
   });
 }
+
+// ---- Declared input (issue 15): validated by the host with the sentences this plugin always answered.
+const RuleListQuery = z.object({
+  enabled: z.string().optional().meta({ type: 'boolean', description: '`1`/`true` for enabled rules, else disabled' }),
+  trigger_event: z.string().optional(),
+  project_id: z.string().optional(),
+});
+/** Rule fields are checked by the helpers above (their sentences name nested fields); documented here. */
+const ruleFields = {
+  description: documented({ type: 'string', maxLength: 2000 }),
+  conditions: documented({
+    type: 'object',
+    description: `Keys: ${CONDITION_KEYS.join(', ')}`,
+  }),
+  actions: documented({
+    type: 'array',
+    maxItems: 10,
+    items: { type: 'object', properties: { type: { type: 'string', enum: [...ACTION_TYPES] } } },
+  }),
+  project_id: documented({ type: ['string', 'null'], maxLength: 200 }),
+};
+const trigger = { type: 'string', description: 'Event type the rule runs on (`*` for all)' };
+const CreateRule = z.object({
+  // "name and trigger_event are required" names both: checked by the handler.
+  name: documentedRequired({ type: 'string', maxLength: 200 }),
+  trigger_event: documentedRequired(trigger),
+  ...ruleFields,
+});
+const UpdateRule = z.object({
+  name: documented({ type: 'string', maxLength: 200 }),
+  trigger_event: documented(trigger),
+  enabled: documented({ type: 'boolean' }),
+  ...ruleFields,
+});
+const FromTemplate = z.object({
+  name: documented({ type: 'string', maxLength: 200, description: "Default: the template's" }),
+  trigger_event: documented({ ...trigger, description: "Default: the template's" }),
+  ...ruleFields,
+});
+const EventDataBody = z.object({
+  event_data: sentence({ type: 'object', description: 'The event data the rule sees' }, (v) =>
+    v === undefined || v === null || (typeof v === 'object' && !Array.isArray(v)) ? null : 'must be an object',
+  ),
+});
+const LogQuery = z.object({
+  rule_id: sentence({ type: 'integer', description: 'Rule id' }, (v) =>
+    v === undefined || v === '' || parseIntId(v as string) !== null ? null : 'must be an integer',
+  ),
+  status: z.string().optional(),
+  limit: intQuery(50, 1, 500),
+});
+const TemplateParams = z.object({ templateId: IdParams.shape.id });
 
 export function setup(api: PluginApi) {
   const db = api.db;
@@ -297,32 +355,37 @@ export function setup(api: PluginApi) {
       );
       if (!claim || limited) continue;
       const out = dry ? { taken: [], status: 'success', error: '' } : await execute(rule, ev);
-      await db.batch([
-        {
-          sql: 'UPDATE automation_log SET actions_taken = ?, status = ?, error = ? WHERE id = ?',
-          args: [JSON.stringify(out.taken), out.status, out.error, claim.id],
-        },
-        {
-          sql: "UPDATE automation_rules SET run_count = run_count + 1, last_run = datetime('now') WHERE id = ?",
-          args: [rule.id],
-        },
-      ]);
-      await api.emit({
-        type: 'automation_triggered',
-        agent: '__system__',
-        projectId: e.project_id,
-        summary: `Automation "${rule.name}" ran on ${e.type}`,
-        data: { rule_id: rule.id, rule_name: rule.name, actions: rule.actions.length, dry_run: dry, event_id: e.id },
+      await api.atomic(async (tx, emit) => {
+        await tx.run('UPDATE automation_log SET actions_taken = ?, status = ?, error = ? WHERE id = ?', [
+          JSON.stringify(out.taken),
+          out.status,
+          out.error,
+          claim.id,
+        ]);
+        await tx.run("UPDATE automation_rules SET run_count = run_count + 1, last_run = datetime('now') WHERE id = ?", [
+          rule.id,
+        ]);
+        emit({
+          type: 'automation_triggered',
+          agent: '__system__',
+          projectId: e.project_id,
+          summary: `Automation "${rule.name}" ran on ${e.type}`,
+          data: { rule_id: rule.id, rule_name: rule.name, actions: rule.actions.length, dry_run: dry, event_id: e.id },
+        });
       });
     }
   });
 
-  api.get('/rules', async (req) => {
-    const where = whereAll(ruleListFilters(req.query));
-    return (
-      await db.all<RuleRow>(`SELECT * FROM automation_rules ${where.sql} ORDER BY id DESC LIMIT 100`, where.args)
-    ).map(toRule);
-  });
+  api.get(
+    '/rules',
+    async (req) => {
+      const where = whereAll(ruleListFilters(req.input.query as z.output<typeof RuleListQuery>));
+      return (
+        await db.all<RuleRow>(`SELECT * FROM automation_rules ${where.sql} ORDER BY id DESC LIMIT 100`, where.args)
+      ).map(toRule);
+    },
+    { summary: 'Automation rules (newest first, at most 100)', query: RuleListQuery },
+  );
 
   async function insertRule(
     b: Record<string, unknown>,
@@ -336,26 +399,22 @@ export function setup(api: PluginApi) {
     if (!/^(\*|[a-z0-9_.:-]{1,64})$/.test(trigger)) throw badRequest('trigger_event must be an event type or "*"');
     const conditions = conditionsOf(b.conditions) ?? parseJson(base?.conditions, {});
     const actions = actionsOf(b.actions) ?? parseJson(base?.actions, []);
-    const row = await db.get<RuleRow>(
-      'INSERT INTO automation_rules (name, description, trigger_event, conditions, actions, project_id, created_by) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *',
-      [
-        name.trim(),
-        str(b, 'description', 2000) ?? base?.description ?? '',
-        trigger,
-        JSON.stringify(conditions),
-        JSON.stringify(actions),
-        str(b, 'project_id', 200) || null,
-        who,
-      ],
-    );
-    const rule = toRule(row!);
-    await api.emit({
-      type: 'automation_rule_created',
-      agent: who,
-      summary: `Automation rule created: ${rule.name}`,
-      data: { rule_id: rule.id },
+    const description = str(b, 'description', 2000) ?? base?.description ?? '';
+    const projectId = str(b, 'project_id', 200) || null;
+    return api.atomic(async (tx, emit) => {
+      const row = await tx.get<RuleRow>(
+        'INSERT INTO automation_rules (name, description, trigger_event, conditions, actions, project_id, created_by) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *',
+        [name.trim(), description, trigger, JSON.stringify(conditions), JSON.stringify(actions), projectId, who],
+      );
+      const rule = toRule(row!);
+      emit({
+        type: 'automation_rule_created',
+        agent: who,
+        summary: `Automation rule created: ${rule.name}`,
+        data: { rule_id: rule.id },
+      });
+      return rule;
     });
-    return rule;
   }
 
   api.post(
@@ -364,10 +423,14 @@ export function setup(api: PluginApi) {
       const rule = await insertRule(req.body, req.who);
       return { ok: true, id: rule.id, rule };
     },
-    { auth: 'admin' },
+    { auth: 'admin', summary: 'Create a rule', body: CreateRule },
   );
 
-  api.get('/rules/:id', async (req) => getRule(req.params.id));
+  api.get('/rules/:id', async (req) => getRule(req.params.id), {
+    summary: 'One rule',
+    params: IdParams,
+    query: NoInput,
+  });
 
   api.put(
     '/rules/:id',
@@ -392,36 +455,35 @@ export function setup(api: PluginApi) {
       );
       return { ok: true, rule: toRule(row!) };
     },
-    { auth: 'admin' },
+    { auth: 'admin', summary: 'Update a rule', params: IdParams, body: UpdateRule, lazyBody: true },
   );
 
   api.delete(
     '/rules/:id',
     async (req) => {
       const rule = await getRule(req.params.id);
-      await db.run('DELETE FROM automation_rules WHERE id = ?', [rule.id]);
-      await api.emit({
-        type: 'automation_rule_deleted',
-        agent: req.who,
-        summary: `Automation rule deleted: ${rule.name}`,
-        data: { rule_id: rule.id },
+      await api.atomic(async (tx, emit) => {
+        await tx.run('DELETE FROM automation_rules WHERE id = ?', [rule.id]);
+        emit({
+          type: 'automation_rule_deleted',
+          agent: req.who,
+          summary: `Automation rule deleted: ${rule.name}`,
+          data: { rule_id: rule.id },
+        });
       });
       return { ok: true };
     },
-    { auth: 'admin' },
+    { auth: 'admin', summary: 'Delete a rule', params: IdParams, query: NoInput },
   );
 
-  const eventData = (b: Record<string, unknown>) => {
-    const d = b.event_data ?? {};
-    if (d === null || typeof d !== 'object' || Array.isArray(d)) throw badRequest('event_data must be an object');
-    return d as Record<string, unknown>;
-  };
+  /** The validated `event_data` ({} when absent or null); read after the rule's 404. */
+  const eventData = (b: unknown) => ((b as z.output<typeof EventDataBody>).event_data ?? {}) as Record<string, unknown>;
 
   api.post(
     '/rules/:id/test',
     async (req) => {
       const rule = await getRule(req.params.id);
-      const d = eventData(req.body);
+      const d = eventData(req.input.body);
       const type = typeof d.type === 'string' ? d.type : rule.trigger_event;
       const matched = conditionsHold(rule.conditions, {
         type,
@@ -443,14 +505,20 @@ export function setup(api: PluginApi) {
           : 'Conditions did not match — no actions would execute',
       };
     },
-    { auth: 'admin' },
+    {
+      auth: 'admin',
+      summary: "Dry-run a rule's conditions against event data",
+      params: IdParams,
+      body: EventDataBody,
+      lazyBody: true,
+    },
   );
 
   api.post(
     '/rules/:id/trigger',
     async (req) => {
       const rule = await getRule(req.params.id);
-      const d = eventData(req.body);
+      const d = eventData(req.input.body);
       const ev: Ctx = {
         type: rule.trigger_event,
         agent: req.who,
@@ -459,29 +527,20 @@ export function setup(api: PluginApi) {
         data: d,
       };
       const out = await execute(rule, ev);
-      await db.batch([
-        {
-          sql: 'INSERT INTO automation_log (rule_id, rule_name, trigger_event, actions_taken, event_data, status, error) VALUES (?, ?, ?, ?, ?, ?, ?)',
-          args: [
-            rule.id,
-            rule.name,
-            rule.trigger_event,
-            JSON.stringify(out.taken),
-            JSON.stringify(d),
-            out.status,
-            out.error,
-          ],
-        },
-        {
-          sql: "UPDATE automation_rules SET run_count = run_count + 1, last_run = datetime('now') WHERE id = ?",
-          args: [rule.id],
-        },
-      ]);
-      await api.emit({
-        type: 'automation_triggered',
-        agent: req.who,
-        summary: `Automation "${rule.name}" triggered manually`,
-        data: { rule_id: rule.id, rule_name: rule.name, actions: rule.actions.length, dry_run: false, manual: true },
+      await api.atomic(async (tx, emit) => {
+        await tx.run(
+          'INSERT INTO automation_log (rule_id, rule_name, trigger_event, actions_taken, event_data, status, error) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          [rule.id, rule.name, rule.trigger_event, JSON.stringify(out.taken), JSON.stringify(d), out.status, out.error],
+        );
+        await tx.run("UPDATE automation_rules SET run_count = run_count + 1, last_run = datetime('now') WHERE id = ?", [
+          rule.id,
+        ]);
+        emit({
+          type: 'automation_triggered',
+          agent: req.who,
+          summary: `Automation "${rule.name}" triggered manually`,
+          data: { rule_id: rule.id, rule_name: rule.name, actions: rule.actions.length, dry_run: false, manual: true },
+        });
       });
       return {
         ok: true,
@@ -491,7 +550,13 @@ export function setup(api: PluginApi) {
         ...(out.error ? { error: out.error } : {}),
       };
     },
-    { auth: 'admin' },
+    {
+      auth: 'admin',
+      summary: "Run a rule's actions now with the given event data",
+      params: IdParams,
+      body: EventDataBody,
+      lazyBody: true,
+    },
   );
 
   const logOut = (r: Record<string, unknown>) => ({
@@ -500,45 +565,57 @@ export function setup(api: PluginApi) {
     event_data: parseJson(r.event_data, {}),
   });
 
-  api.get('/log', async (req) => {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (req.query.rule_id) {
-      const id = parseIntId(req.query.rule_id);
-      if (id === null) throw badRequest('rule_id must be an integer');
-      where.push('rule_id = ?');
-      args.push(id);
-    }
-    if (req.query.status) {
-      where.push('status = ?');
-      args.push(req.query.status);
-    }
-    const limit = queryInt(req.query.limit, 'limit', 50, 1, 500);
-    return (
-      await db.all(
-        `SELECT * FROM automation_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
-        [...args, limit],
-      )
-    ).map(logOut);
-  });
+  api.get(
+    '/log',
+    async (req) => {
+      const q = req.input.query as { rule_id?: string; status?: string; limit: number };
+      const where: string[] = [];
+      const args: (string | number)[] = [];
+      if (q.rule_id) {
+        where.push('rule_id = ?');
+        args.push(parseIntId(q.rule_id)!);
+      }
+      if (q.status) {
+        where.push('status = ?');
+        args.push(q.status);
+      }
+      return (
+        await db.all(
+          `SELECT * FROM automation_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
+          [...args, q.limit],
+        )
+      ).map(logOut);
+    },
+    { summary: 'Recent executions, newest first', query: LogQuery },
+  );
 
-  api.get('/stats', async () => {
-    const [byStatus, byRule, last] = await Promise.all([
-      db.all('SELECT status, COUNT(*) AS count FROM automation_log GROUP BY status'),
-      db.all(
-        'SELECT rule_id, rule_name, COUNT(*) AS count FROM automation_log GROUP BY rule_id ORDER BY count DESC LIMIT 20',
-      ),
-      db.get<{ n: number }>("SELECT COUNT(*) AS n FROM automation_log WHERE created_at > datetime('now', '-1 day')"),
-    ]);
-    return { by_status: byStatus, by_rule: byRule, last_24h: Number(last?.n ?? 0) };
-  });
+  api.get(
+    '/stats',
+    async () => {
+      const [byStatus, byRule, last] = await Promise.all([
+        db.all('SELECT status, COUNT(*) AS count FROM automation_log GROUP BY status'),
+        db.all(
+          'SELECT rule_id, rule_name, COUNT(*) AS count FROM automation_log GROUP BY rule_id ORDER BY count DESC LIMIT 20',
+        ),
+        db.get<{ n: number }>("SELECT COUNT(*) AS n FROM automation_log WHERE created_at > datetime('now', '-1 day')"),
+      ]);
+      return { by_status: byStatus, by_rule: byRule, last_24h: Number(last?.n ?? 0) };
+    },
+    { summary: 'Execution counts by status and rule, last 24 h', query: NoInput },
+  );
 
-  api.get('/templates', async (req) => {
-    const rows = req.query.category
-      ? await db.all('SELECT * FROM automation_templates WHERE category = ? ORDER BY id', [req.query.category])
-      : await db.all('SELECT * FROM automation_templates ORDER BY id');
-    return rows.map((r) => ({ ...r, conditions: parseJson(r.conditions, {}), actions: parseJson(r.actions, []) }));
-  });
+  const TemplatesQuery = z.object({ category: z.string().optional() });
+  api.get(
+    '/templates',
+    async (req) => {
+      const { category } = req.input.query as z.output<typeof TemplatesQuery>;
+      const rows = category
+        ? await db.all('SELECT * FROM automation_templates WHERE category = ? ORDER BY id', [category])
+        : await db.all('SELECT * FROM automation_templates ORDER BY id');
+      return rows.map((r) => ({ ...r, conditions: parseJson(r.conditions, {}), actions: parseJson(r.actions, []) }));
+    },
+    { summary: 'Rule templates', query: TemplatesQuery },
+  );
 
   api.post(
     '/rules/from-template/:templateId',
@@ -558,23 +635,32 @@ export function setup(api: PluginApi) {
       const rule = await insertRule(req.body, req.who, tpl);
       return { ok: true, id: rule.id, rule, template_id: id };
     },
-    { auth: 'admin' },
+    {
+      auth: 'admin',
+      summary: 'Create a rule from a template (body fields override it)',
+      params: TemplateParams,
+      body: FromTemplate,
+    },
   );
 
-  api.get('/widgets/activity', async () => {
-    const [last, byStatus, top, recent] = await Promise.all([
-      db.get<{ n: number }>("SELECT COUNT(*) AS n FROM automation_log WHERE created_at > datetime('now', '-1 day')"),
-      db.all('SELECT status, COUNT(*) AS count FROM automation_log GROUP BY status'),
-      db.all(
-        'SELECT rule_id, rule_name, COUNT(*) AS count FROM automation_log GROUP BY rule_id ORDER BY count DESC LIMIT 5',
-      ),
-      db.all('SELECT * FROM automation_log ORDER BY id DESC LIMIT 10'),
-    ]);
-    return {
-      triggered_last_24h: Number(last?.n ?? 0),
-      by_status: byStatus,
-      top_rules: top,
-      recent: recent.map(logOut),
-    };
-  });
+  api.get(
+    '/widgets/activity',
+    async () => {
+      const [last, byStatus, top, recent] = await Promise.all([
+        db.get<{ n: number }>("SELECT COUNT(*) AS n FROM automation_log WHERE created_at > datetime('now', '-1 day')"),
+        db.all('SELECT status, COUNT(*) AS count FROM automation_log GROUP BY status'),
+        db.all(
+          'SELECT rule_id, rule_name, COUNT(*) AS count FROM automation_log GROUP BY rule_id ORDER BY count DESC LIMIT 5',
+        ),
+        db.all('SELECT * FROM automation_log ORDER BY id DESC LIMIT 10'),
+      ]);
+      return {
+        triggered_last_24h: Number(last?.n ?? 0),
+        by_status: byStatus,
+        top_rules: top,
+        recent: recent.map(logOut),
+      };
+    },
+    { summary: 'Dashboard widget: activity', query: NoInput },
+  );
 }

@@ -22,27 +22,42 @@ function jsonSchema(schema: z.ZodType): Json {
 
 const placeholders = (path: string) => [...path.matchAll(/\{(\w+)\}|:(\w+)/g)].map((m) => (m[1] ?? m[2])!);
 
+/** JSON Schema of each path placeholder of a route, from its `params` schema (a plain string when undeclared). */
+function paramSchemas(route: RouteEntry): Json[] {
+  const shape = (route.params?.shape ?? {}) as Record<string, z.ZodType>;
+  return placeholders(route.path).map((name) => {
+    const field = shape[name];
+    return field ? jsonSchema(field) : { type: 'string' };
+  });
+}
+
 /**
- * The tool's input schema from its route: path placeholders (strings), then the body's fields for
- * writes or the query's for reads, renamed through the tool's bodyMap/queryMap (tool argument →
- * field). A tool that states its own `inputSchema` or legacy `schema` keeps it.
+ * The tool's input schema from its route (issue 15): the path placeholders (typed by the route's
+ * `params`, matched by position since a tool may name them differently), then the body's fields
+ * for writes or the query's for reads, renamed through the tool's bodyMap/queryMap (tool argument →
+ * field). With a map, only the mapped fields are arguments: the MCP server sends nothing else. A
+ * tool that states its own `inputSchema` or legacy `schema` keeps it (none of the bundled ones does;
+ * test/node/plugin-tool-schemas.test.ts holds them to that).
  */
 export function generatedToolSchema(t: McpTool, route: RouteEntry | undefined): McpTool {
   if (t.inputSchema || t.schema || !route) return t;
-  const source = t.endpoint.method === 'GET' ? route.query : route.body;
-  if (!source && !placeholders(t.endpoint.path).length) return t;
   const properties: Json = {};
   const required: string[] = [];
-  for (const p of placeholders(t.endpoint.path)) {
-    properties[p] = { type: 'string', description: 'Part of the path' };
+  const typed = paramSchemas(route);
+  for (const [i, p] of placeholders(t.endpoint.path).entries()) {
+    const def = typed[i] ?? { type: 'string' };
+    properties[p] = { ...def, description: (def.description as string | undefined) ?? 'Part of the path' };
     required.push(p);
   }
+  const declared = t.endpoint.method === 'GET' ? route.query : route.body;
+  const source = declared === 'raw' ? undefined : declared;
   if (source) {
     const js = jsonSchema(source);
-    const map = (t.endpoint.method === 'GET' ? t.endpoint.queryMap : t.endpoint.bodyMap) ?? {};
-    const argOf = new Map(Object.entries(map).map(([arg, field]) => [field, arg]));
+    const map = t.endpoint.method === 'GET' ? t.endpoint.queryMap : t.endpoint.bodyMap;
+    const argOf = new Map(Object.entries(map ?? {}).map(([arg, field]) => [field, arg]));
     for (const [field, def] of Object.entries((js.properties ?? {}) as Json)) {
-      const arg = argOf.get(field) ?? field;
+      const arg = argOf.get(field) ?? (map ? undefined : field);
+      if (arg === undefined || arg in properties) continue;
       properties[arg] = def;
       if (((js.required ?? []) as string[]).includes(field)) required.push(arg);
     }
@@ -63,8 +78,9 @@ export const pluginTag = (name: string) => `Plugin: ${name}`;
 
 function operation(p: LoadedPlugin, r: RouteEntry): Json {
   const parameters: Json[] = [];
-  for (const name of placeholders(r.path))
-    parameters.push({ name, in: 'path', required: true, schema: { type: 'string' } });
+  const typed = paramSchemas(r);
+  for (const [i, name] of placeholders(r.path).entries())
+    parameters.push({ name, in: 'path', required: true, schema: typed[i] });
   if (r.query) {
     for (const [name, field] of Object.entries(r.query.shape as Record<string, z.ZodType>)) {
       const js = jsonSchema(field);
@@ -76,7 +92,8 @@ function operation(p: LoadedPlugin, r: RouteEntry): Json {
     '200': { description: 'Success (the plugin answers JSON)', content: { 'application/json': { schema: {} } } },
     '404': { description: 'Not found, or the plugin is disabled', ...err },
   };
-  if (r.query || r.body) responses['400'] = { description: 'Invalid input: the sentence names the field', ...err };
+  if (r.params || r.query || r.body)
+    responses['400'] = { description: 'Invalid input: the sentence names the field', ...err };
   if (r.auth !== 'public') {
     responses['401'] = { description: 'Missing or invalid credentials', ...err };
     responses['403'] = { description: 'Authenticated but not allowed', ...err };
@@ -89,7 +106,13 @@ function operation(p: LoadedPlugin, r: RouteEntry): Json {
     responses,
   };
   if (parameters.length) op.parameters = parameters;
-  if (r.body && r.method !== 'GET')
+  if (r.body === 'raw')
+    op.requestBody = {
+      required: true,
+      description: 'Read as the exact bytes sent (its signature covers them); the plugin parses it',
+      content: { 'application/json': { schema: { type: 'object' } } },
+    };
+  else if (r.body && r.method !== 'GET')
     op.requestBody = {
       required: !r.body.safeParse(undefined).success,
       content: { 'application/json': { schema: jsonSchema(r.body) } },

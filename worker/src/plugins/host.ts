@@ -1,5 +1,6 @@
 import type { AppContext } from '../context.js';
-import type { Db } from '../db/db.js';
+import type { Db, Queryable } from '../db/db.js';
+import type { EventInput } from '../domain/events/bus.js';
 import type { GuardCheck } from '../guards.js';
 import type { MyceliumEvent } from '../domain/events/bus.js';
 import type { Logger } from '../runtime.js';
@@ -26,6 +27,7 @@ import type {
   HookHandler,
   HttpMethod,
   PluginApi,
+  PluginEventInput,
   PluginGuard,
   PluginJob,
   PluginModule,
@@ -82,8 +84,9 @@ export interface RouteEntry {
   /** Declared schemas and document text (issue 15); all optional. */
   summary?: string;
   description?: string;
+  params?: ZodObject;
   query?: ZodObject;
-  body?: ZodType;
+  body?: ZodType | 'raw';
   lazyBody?: boolean;
 }
 
@@ -415,17 +418,9 @@ export class PluginHost {
       config,
       core: this.coreFor(name),
       emit: async (e) => {
-        // Plugins emit their own event names; a core type from a plugin would be a forgery (W7).
-        if (CORE_TYPES.has(e.type)) throw new Error(`plugin ${name} may not emit core event type ${e.type}`);
-        this.checkHookWrite(name);
-        await ctx.events.emit({
-          type: e.type,
-          agent: e.agent ?? '__system__',
-          projectId: e.projectId ?? null,
-          summary: e.summary ?? '',
-          data: e.data ?? {},
-        });
+        await ctx.events.emit(this.pluginEvent(name, e));
       },
+      atomic: (fn) => this.atomic(name, staged.db, fn),
       route,
       get: (p, h, o) => route('GET', p, h, o),
       post: (p, h, o) => route('POST', p, h, o),
@@ -455,6 +450,46 @@ export class PluginHost {
       provide: (serviceName, impl) => void staged.services.set(serviceName, impl),
       service: (serviceName) => this.service(serviceName),
     };
+  }
+
+  /** A plugin's event as the bus takes it; refused for a core type or past the hook write bound. */
+  private pluginEvent(name: string, e: PluginEventInput): EventInput {
+    // Plugins emit their own event names; a core type from a plugin would be a forgery (W7).
+    if (CORE_TYPES.has(e.type)) throw new Error(`plugin ${name} may not emit core event type ${e.type}`);
+    this.checkHookWrite(name);
+    return {
+      type: e.type,
+      agent: e.agent ?? '__system__',
+      projectId: e.projectId ?? null,
+      summary: e.summary ?? '',
+      data: e.data ?? {},
+    };
+  }
+
+  /**
+   * `api.atomic` (issue 17 for plugins). The plugin's rows live in its own database and events in
+   * the core one, so no single batch holds both: the plugin's writes run in a transaction, the
+   * event rows are inserted (one core batch, as `atomicWrite` does) while it is open, and only then
+   * does it commit. An event insert that fails throws out of the transaction, which rolls the
+   * plugin's writes back. The events are published after the plugin's commit, so no subscriber
+   * sees an event whose rows are not readable yet. (The one window left: the plugin commit itself
+   * failing after the core batch committed, an I/O failure, leaves the event without its rows.)
+   */
+  private async atomic<T>(
+    name: string,
+    db: Db,
+    fn: (tx: Queryable, emit: (e: PluginEventInput) => void) => Promise<T>,
+  ): Promise<T> {
+    const events: EventInput[] = [];
+    let ids: (number | null)[] = [];
+    const out = await db.transaction(async (tx) => {
+      const result = await fn(tx, (e) => void events.push(this.pluginEvent(name, e)));
+      const written = await this.ctx.db.batch(events.map((e) => this.ctx.events.statement(e)));
+      ids = written.map((r) => (r.rows[0]?.id === undefined ? null : Number(r.rows[0].id)));
+      return result;
+    });
+    for (const [i, e] of events.entries()) this.ctx.events.publishWritten(e, ids[i] ?? null);
+    return out;
   }
 
   /**

@@ -278,12 +278,14 @@ async function dispatch(
   // sentences; a lazy body waits for the handler's first read, after its own 404 or guard check.
   const decl = route;
   const query = queryOf(c);
+  const validParams = decl.params ? parseWith(decl.params, params) : undefined;
   const validQuery = decl.query ? parseWith(decl.query, query) : undefined;
   let bodyParsed = false;
   let validBody: unknown;
   const readBody = () => {
     if (!bodyParsed) {
-      validBody = decl.body ? parseWith(decl.body, bodyOf(c)) : undefined;
+      // A raw body is the plugin's to read from `rawBody` (signature checks cover the exact bytes).
+      validBody = decl.body && decl.body !== 'raw' ? parseWith(decl.body, bodyOf(c)) : undefined;
       bodyParsed = true;
     }
     return validBody;
@@ -291,6 +293,7 @@ async function dispatch(
   if (!decl.lazyBody) readBody();
   const req: PluginRequest = {
     input: {
+      params: validParams,
       query: validQuery,
       get body() {
         return readBody();

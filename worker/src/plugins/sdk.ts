@@ -13,15 +13,43 @@ export type {
   RouteAuth,
   ContextScorer,
   RouteOptions,
+  PluginEventInput,
 } from './types.js';
 export type { Principal } from '../auth/principal.js';
-export type { Db } from '../db/db.js';
+export type { Db, Queryable } from '../db/db.js';
 export type { Statement } from '../db/types.js';
 /** zod, for a route's declared `query`/`body` schemas (issue 15): the host validates and documents them. */
 export { z } from 'zod';
 /** Schema pieces shared with core routes: sentence-preserving checks and bounded integer query fields. */
 export { sentence, documented } from '../http/contract-fields.js';
-export { queryInt as intQuery, queryFlag } from '../http/contract.js';
+import { z as zod } from 'zod';
+import type { JsonDoc } from '../http/contract-fields.js';
+
+/**
+ * A required field whose presence the handler checks itself, because its sentence names several
+ * fields at once (`Required: a, b, c`): documented and listed as required in /openapi.json and in
+ * generated MCP tool schemas, accepted as sent by the host (the handler's check answers).
+ */
+export function documentedRequired(doc: JsonDoc) {
+  return zod.unknown().catch(undefined).meta(doc);
+}
+
+/** The declared input of a route that takes none (its query or body): unknown keys are ignored, as always. */
+export const NoInput = zod.object({});
+
+/** `:id` path placeholders: a positive integer id (the plugin answers its own 404 for anything else). */
+export const IdParams = zod.object({
+  id: zod.string().meta({ type: 'integer', minimum: 1, description: 'Numeric id' }),
+});
+export { queryFlag } from '../http/contract.js';
+import { queryInt as coreQueryInt } from '../http/contract.js';
+
+/**
+ * A bounded integer query field (`?limit=`), as core routes parse it, documented as an integer:
+ * the generated MCP tool schemas then ask for a number, as the hand-written ones did.
+ */
+export const intQuery = (dflt: number, min: number, max: number) =>
+  coreQueryInt(dflt, min, max).meta({ type: 'integer', minimum: min, maximum: max });
 export type { CoreApi } from './core-api.js';
 export type { MyceliumEvent } from '../domain/events/bus.js';
 export { reply, PluginReply } from './types.js';

@@ -1,6 +1,6 @@
 import type { ZodObject, ZodType } from 'zod';
 import type { Principal } from '../auth/principal.js';
-import type { Db } from '../db/db.js';
+import type { Db, Queryable } from '../db/db.js';
 import type { Clock, Logger } from '../runtime.js';
 import type { MyceliumEvent } from '../domain/events/bus.js';
 import type { CoreApi } from './core-api.js';
@@ -33,11 +33,12 @@ export interface PluginRequest {
   /** Attribution string of the caller ('' on public routes). */
   who: string;
   /**
-   * The input as the route's declared schemas parsed it (issue 15): `query` and `body` are the
-   * schemas' outputs (undefined when the route declares none). With `lazyBody` the body is
-   * validated on first read, so a plugin's own 404 or guard check can come first, as in core routes.
+   * The input as the route's declared schemas parsed it (issue 15): `params`, `query` and `body`
+   * are the schemas' outputs (undefined when the route declares none, or a raw body). With
+   * `lazyBody` the body is validated on first read, so a plugin's own 404 or guard check can come
+   * first, as in core routes.
    */
-  readonly input: { readonly query: unknown; readonly body: unknown };
+  readonly input: { readonly params: unknown; readonly query: unknown; readonly body: unknown };
 }
 
 /**
@@ -50,8 +51,14 @@ export interface RouteOptions {
   auth?: RouteAuth;
   summary?: string;
   description?: string;
+  /** Path placeholders (`:id`): documented, validated, and typed in generated MCP tool schemas. */
+  params?: ZodObject;
   query?: ZodObject;
-  body?: ZodType;
+  /**
+   * The JSON body, or `'raw'` for a route that reads `req.rawBody` itself (a signed webhook whose
+   * signature covers the exact bytes): documented as a JSON object, never parsed by the host.
+   */
+  body?: ZodType | 'raw';
   /** Validate the body when the handler first reads `req.input.body` (404s and guards first). */
   lazyBody?: boolean;
 }
@@ -113,6 +120,14 @@ export interface PluginApi {
   readonly core: CoreApi;
   /** Emits a plugin event through the core bus (persisted, SSE, webhooks, other plugins' hooks). */
   emit(e: PluginEventInput): Promise<void>;
+  /**
+   * Writes to the plugin's own database together with the events that report them (issue 17):
+   * `fn` runs in a transaction of the plugin database and stages events with `emit`; the events
+   * are inserted into the core database (one batch) before that transaction commits, so a refused
+   * event insert rolls the plugin's writes back, and they are published only after both committed.
+   * Use `tx` (not `api.db`) for the writes inside `fn`. Answers what `fn` answered.
+   */
+  atomic<T>(fn: (tx: Queryable, emit: (e: PluginEventInput) => void) => Promise<T>): Promise<T>;
   route(method: HttpMethod, path: string, handler: RouteHandler, opts?: RouteOptions): void;
   get(path: string, handler: RouteHandler, opts?: RouteOptions): void;
   post(path: string, handler: RouteHandler, opts?: RouteOptions): void;
