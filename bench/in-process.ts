@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EventEmitter } from 'node:events';
-import { Readable } from 'node:stream';
+import { IncomingMessage } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { floorApp } from './floor-app.js';
 import { seedDatabase, type BenchAgent } from './seed.js';
@@ -95,7 +95,10 @@ async function loadTree(label: string, root: string): Promise<Tree> {
   stubbable(hb.HeartbeatService.prototype as never, 'beat', stub);
   stubbable(work.WorkService.prototype as never, 'getWork', stub);
   const { app } = appMod.createApp(runtime);
-  return { label, fetch: app.fetch, agents, stub, close: () => runtime.close() };
+  // As node-adapter/server.ts hands it to serve() (older trees: the app's fetch as it is).
+  const receive = (runtime as { receive?: (f: Fetch) => Fetch }).receive;
+  const fetch = receive ? receive(app.fetch) : app.fetch;
+  return { label, fetch, agents, stub, close: () => runtime.close() };
 }
 
 /**
@@ -115,13 +118,12 @@ function call(fetch: Fetch, method: string, path: string, headers: Record<string
   }
   const rawHeaders = Object.entries(all).flat();
   return async () => {
-    const incoming = Object.assign(Readable.from(data ? [data] : []), {
-      method,
-      url: path,
-      headers: all,
-      rawHeaders,
-      socket: { remoteAddress: '127.0.0.1', encrypted: false },
-    });
+    // A real IncomingMessage (the adapter and node-adapter/request-body.ts check for one), fed by hand.
+    const incoming = new IncomingMessage({ remoteAddress: '127.0.0.1', encrypted: false } as never);
+    Object.assign(incoming, { method, url: path, headers: all, rawHeaders });
+    if (data) incoming.push(data);
+    incoming.push(null);
+    incoming.complete = true;
     const outgoing = new Sink();
     await listener(incoming as never, outgoing as never);
     await outgoing.done;
