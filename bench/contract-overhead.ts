@@ -11,11 +11,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNodeRuntime } from '../node-adapter/runtime.js';
-import { createApp, prepareDatabase } from '../worker/src/app.js';
+import { loadApp } from './load-app.js';
 import { loadConfig } from '../worker/src/config.js';
 import { HeartbeatAnswer, HeartbeatBody } from '../worker/src/domain/heartbeat/schema.js';
 import { WorkAnswer, WorkQuery } from '../worker/src/domain/work/schema.js';
 import { consoleLogger } from '../worker/src/runtime.js';
+
+const { createApp, prepareDatabase } = await loadApp();
 
 const N = 2_000;
 const ADMIN = 'b'.repeat(40);

@@ -18,16 +18,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import Database from 'libsql';
 import { CORE_DB_FILE } from '../node-adapter/runtime.js';
+import { genDashboard } from '../scripts/gen-dashboard.mjs';
+import { type BenchAgent, seedDatabase } from './seed.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const WARMUP_MS = 1_000;
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 50);
-const PROJECTS = 5;
 const TASKS = Number(process.env.BENCH_TASKS ?? 1_000);
 /** Scenario keys: heartbeat, work, boot, context, claim; unset = all. The floor always runs. */
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((x) => x.trim())) : null;
@@ -128,78 +128,6 @@ function request(
   });
 }
 
-interface Agent {
-  id: string;
-  key: string;
-  project: string;
-}
-
-/** Seeds the database the server already migrated (WAL: both processes may use it). */
-function seed(): { agents: Agent[]; claimable: { id: number; project: string }[] } {
-  const db = new Database(join(dataDir, CORE_DB_FILE));
-  db.exec('PRAGMA busy_timeout = 5000');
-  const agents: Agent[] = [];
-  const insAgent = db.prepare(
-    "INSERT INTO agents (id, name, project_id, api_key_hash, status, capabilities, last_heartbeat) VALUES (?, ?, ?, ?, 'online', '[\"code\"]', datetime('now'))",
-  );
-  const insTask = db.prepare(
-    'INSERT INTO tasks (title, description, project_id, requester, assignee, priority, blocked_by) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
-  );
-  const insMsg = db.prepare(
-    'INSERT INTO messages (from_agent, to_agent, content, msg_type, status) VALUES (?, ?, ?, ?, ?)',
-  );
-  const claimable: { id: number; project: string }[] = [];
-  db.exec('BEGIN');
-  for (let i = 0; i < AGENTS; i++) {
-    const key = `dvk_${randomBytes(24).toString('hex')}`;
-    const a = { id: `bench-${i}`, key, project: `proj-${i % PROJECTS}` };
-    insAgent.run(a.id, `Bench ${i}`, a.project, createHash('sha256').update(key).digest('hex'));
-    db.prepare(
-      "INSERT OR IGNORE INTO channel_members (channel_id, user_id, user_type) SELECT id, ?, 'agent' FROM channels WHERE slug = 'general'",
-    ).run(a.id);
-    agents.push(a);
-  }
-  const priorities = ['low', 'normal', 'normal', 'normal', 'high'];
-  let prev = 0;
-  for (let i = 0; i < TASKS; i++) {
-    const project = `proj-${i % PROJECTS}`;
-    // 20% assigned (4 per agent), the rest open for claims; every 10th depends on the previous.
-    const assignee = i < 4 * Math.min(AGENTS, 50) ? agents[i % AGENTS].id : null;
-    const blockedBy = i % 10 === 9 && prev ? JSON.stringify([prev]) : '[]';
-    const row = insTask.get(
-      `Task ${i}`,
-      `Description of task ${i} `.repeat(5),
-      assignee ? agents[i % AGENTS].project : project,
-      'bench-admin',
-      assignee,
-      priorities[i % 5],
-      blockedBy,
-    ) as { id: number };
-    prev = Number(row.id);
-    if (!assignee && blockedBy === '[]') claimable.push({ id: prev, project });
-  }
-  for (let p = 0; p < PROJECTS; p++) {
-    const plan = db
-      .prepare("INSERT INTO plans (title, project_id, status) VALUES (?, ?, 'active') RETURNING id")
-      .get(`Plan ${p}`, `proj-${p}`) as { id: number };
-    for (let s = 1; s <= 10; s++)
-      db.prepare('INSERT INTO plan_steps (plan_id, step_order, title) VALUES (?, ?, ?)').run(plan.id, s, `Step ${s}`);
-    for (let b = 0; b < 10; b++)
-      db.prepare("INSERT INTO bugs (title, description, project_id, severity) VALUES (?, 'd', ?, ?)").run(
-        `Bug ${p}-${b}`,
-        `proj-${p}`,
-        b % 3 ? 'normal' : 'high',
-      );
-  }
-  for (const a of agents.slice(0, 50)) {
-    insMsg.run('bench-admin', a.id, 'hello there', 'message', 'sent');
-    insMsg.run(agents[(agents.indexOf(a) + 1) % AGENTS].id, a.id, 'a question', 'request', 'pending');
-  }
-  db.exec('COMMIT');
-  db.close();
-  return { agents, claimable };
-}
-
 interface Result {
   name: string;
   requests: number;
@@ -293,11 +221,13 @@ interface Row extends Result {
 }
 
 async function main() {
+  // The server imports the embedded dashboard and docs, build output a fresh clone lacks.
+  genDashboard();
   floorPort = await startFloorProcess();
   port = await startServerProcess();
   // The server runs its first maintenance pass (incl. a backup) 2 s after start: let it pass.
   await new Promise((r) => setTimeout(r, 3_500));
-  const { agents, claimable } = seed();
+  const { agents, claimable } = seedDatabase(join(dataDir, CORE_DB_FILE), { agents: AGENTS, tasks: TASKS });
   // The agents the load cycles through: the first 50 (the busy ones), however many are registered.
   const pick = (i: number) => agents[i % Math.min(agents.length, 50)];
   const results: (Row | null)[] = [];
@@ -386,7 +316,7 @@ async function main() {
     );
   if (wanted('claim')) {
     // Claims consume the pool of open unassigned tasks: every request is a first claim that wins.
-    const byProject = new Map<string, Agent[]>();
+    const byProject = new Map<string, BenchAgent[]>();
     for (const a of agents) byProject.set(a.project, [...(byProject.get(a.project) ?? []), a]);
     let taken = 0;
     results.push(

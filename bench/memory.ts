@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { buildServer } from '../scripts/build-server.mjs';
+import { genDashboard } from '../scripts/gen-dashboard.mjs';
 
 const ENTRY = process.env.BENCH_ENTRY === 'tsx' ? 'tsx' : 'bundle';
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 5_000);
@@ -42,6 +43,8 @@ const watchdog = setTimeout(() => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function start(): Promise<{ child: ChildProcess; port: number }> {
+  // The tsx entry imports the embedded dashboard and docs (build output; the bundle build makes them too).
+  if (ENTRY === 'tsx') genDashboard();
   const args = ENTRY === 'tsx' ? ['--import', 'tsx', 'node-adapter/index.ts'] : [(await buildServer()).outfile];
   if (process.env.BENCH_NODE_ARGS) args.unshift(...process.env.BENCH_NODE_ARGS.split(' '));
   const child = spawn(process.execPath, args, {

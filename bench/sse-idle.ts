@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { serve } from '@hono/node-server';
 import { Miniflare } from 'miniflare';
 import { loadConfig } from '../worker/src/config.js';
-import { createApp, prepareDatabase } from '../worker/src/app.js';
+import { loadApp } from './load-app.js';
 import { Db } from '../worker/src/db/db.js';
 import type { DbDriver } from '../worker/src/db/types.js';
 import { consoleLogger } from '../worker/src/runtime.js';
@@ -27,6 +27,8 @@ import { buildWorker } from '../scripts/build-worker.mjs';
 import { startHranaServer, type HranaServer } from '../dev/hrana-server.js';
 import { PLUGIN_NAMES } from '../worker/src/plugins/registry.generated.js';
 import { pluginDbVar } from '../worker/src/worker-runtime.js';
+
+const { createApp, prepareDatabase } = await loadApp();
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 100);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);

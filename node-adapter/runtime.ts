@@ -24,6 +24,7 @@ import { DIR_MODE, ensurePrivateDir, FILE_MODE } from './data-dir.js';
 import { FileDroneHub } from '../worker/src/domain/file-server/hub.js';
 import { VoiceHub } from '../worker/src/domain/voice/hub.js';
 import { createPasswordPool } from './password-pool.js';
+import { incomingBodies } from './request-body.js';
 
 export const CORE_DB_FILE = 'mycelium.db';
 
@@ -57,7 +58,11 @@ export function createNodeRuntime({
   // So do the /voice peers (spec 01 §1.10); server.ts attaches their sockets.
   const voiceHub = new VoiceHub();
 
+  const bodies = incomingBodies();
+
   const runtime: Runtime & {
+    /** Wraps the app's fetch for `serve()`, so `readBody` can read what the adapter received. */
+    receive: typeof bodies.wrap;
     close(): Promise<void>;
     settle(): Promise<void>;
     fileDroneHub: FileDroneHub;
@@ -96,6 +101,8 @@ export function createNodeRuntime({
       const incoming = (env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
       return incoming?.socket?.remoteAddress;
     },
+    readBody: bodies.read,
+    receive: bodies.wrap,
     backup: () => backupDatabase(driver, dataDir, config.backupRetention, clock),
     listBackups: () => listBackups(dataDir),
     // The SSRF guard refuses names that resolve to internal addresses (spec 07 SEC-32).

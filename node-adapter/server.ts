@@ -60,7 +60,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     const t = config.httpTimeouts;
     const s = serve(
       {
-        fetch: app.fetch,
+        // Bodies are read straight from the IncomingMessage (node-adapter/request-body.ts).
+        fetch: runtime.receive(app.fetch),
         port: config.port,
         hostname: env.HOST || '0.0.0.0',
         // Deliberate deadlines (README "Configuration"): headers must arrive within `headers`, the

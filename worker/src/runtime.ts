@@ -102,6 +102,12 @@ export interface Runtime {
   waitUntil(p: Promise<unknown>): void;
   /** The TCP peer address of a request, when the adapter knows it (used when proxies are not trusted). */
   peerAddress(req: Request, env: unknown): string | undefined;
+  /**
+   * Reads the body of a request the adapter itself received, chunk by chunk (`onChunk` may throw to
+   * stop), when that is cheaper than `req.body` (Node: straight from the IncomingMessage). Undefined
+   * when it cannot (absent, or a request it did not receive): the pipeline then reads `req.body`.
+   */
+  readBody?(req: Request, onChunk: (chunk: Uint8Array) => void): Promise<void> | undefined;
   /** Online, verified copy of the database (Node only). */
   backup?(): Promise<{ file: string; bytes: number }>;
   /** Backups on disk, newest first (Node only; `GET /admin/backups`). */

@@ -117,7 +117,7 @@ export class Credentials {
   private async readAgent(): Promise<AgentResult> {
     const key = this.headers.get('x-agent-key');
     if (!key) return { state: 'absent' };
-    const hash = await hashAgentKey(key);
+    const hash = hashAgentKey(key);
     let agent = this.app.keyCache.get(hash);
     if (!agent) {
       const row = await agentsRepo.byKeyHash(this.app.db, hash);

@@ -6,6 +6,7 @@ import { clientIp } from './client-ip.js';
 import { Credentials } from '../auth/principal.js';
 import { matchedRoutes } from 'hono/route';
 import { isAuthFirst } from './body.js';
+import type { Runtime } from '../runtime.js';
 
 /** Exact values from spec 01 §1.4 / spec 07 SEC-50, on every response. */
 export const SECURITY_HEADERS: Record<string, string> = {
@@ -18,6 +19,9 @@ export const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy':
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
 };
+
+/** The same pairs as a list, built once: every response sets them. */
+const SECURITY_HEADER_LIST = Object.entries(SECURITY_HEADERS);
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 /**
@@ -61,7 +65,7 @@ export function frame(app: AppContext): MiddlewareHandler<AppEnv> {
       h.set('Access-Control-Allow-Credentials', 'true');
     }
     if (origin) h.append('Vary', 'Origin');
-    for (const [k, v] of Object.entries(SECURITY_HEADERS)) h.set(k, v);
+    for (const [k, v] of SECURITY_HEADER_LIST) h.set(k, v);
     h.set('X-Request-Id', requestId);
     const ct = h.get('content-type');
     if (ct && /^application\/json\s*$/i.test(ct)) h.set('content-type', 'application/json; charset=utf-8');
@@ -144,7 +148,7 @@ export function jsonBody(app: AppContext, budget = new BodyBudget()): Middleware
     const client = c.get('clientIp');
     let held = 0;
     const load = async () => {
-      const bytes = await readBounded(c.req.raw.body, (n) => {
+      const bytes = await readBounded(app.runtime, c.req.raw, (n) => {
         budget.take(client, n);
         held += n;
       }).catch((err) => {
@@ -211,27 +215,23 @@ function abortedUploadLog(app: AppContext) {
   };
 }
 
-async function readBounded(
-  stream: ReadableStream<Uint8Array> | null,
-  reserve: (n: number) => void,
-): Promise<Uint8Array> {
-  if (!stream) return new Uint8Array(0);
-  const reader = stream.getReader();
+/**
+ * The whole body, at most BODY_LIMIT_BYTES (413 past it, without reading further), each chunk
+ * reserved from the budget before it is kept. From the adapter when it can read the request itself
+ * (`runtime.readBody`: Node reads the IncomingMessage, sparing the web stream), else from `req.body`.
+ */
+async function readBounded(runtime: Runtime, req: Request, reserve: (n: number) => void): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    try {
-      if (total > BODY_LIMIT_BYTES) throw new AppError(413, 'Request body too large');
-      reserve(value.length);
-    } catch (err) {
-      await reader.cancel().catch(() => undefined);
-      throw err;
-    }
-    chunks.push(value);
-  }
+  const take = (chunk: Uint8Array) => {
+    total += chunk.length;
+    if (total > BODY_LIMIT_BYTES) throw new AppError(413, 'Request body too large');
+    reserve(chunk.length);
+    chunks.push(chunk);
+  };
+  const direct = runtime.readBody?.(req, take);
+  if (direct) await direct;
+  else if (req.body) await readStream(req.body, take);
   const out = new Uint8Array(total);
   let off = 0;
   for (const ch of chunks) {
@@ -239,6 +239,20 @@ async function readBounded(
     off += ch.length;
   }
   return out;
+}
+
+async function readStream(stream: ReadableStream<Uint8Array>, take: (chunk: Uint8Array) => void): Promise<void> {
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    try {
+      take(value);
+    } catch (err) {
+      await reader.cancel().catch(() => undefined);
+      throw err;
+    }
+  }
 }
 
 /**

@@ -1,0 +1,90 @@
+/**
+ * The realistic database the coordination benches load (bench/README.md): agents in 5 projects,
+ * tasks (4 assigned per agent for the first 50, every 10th blocked by the previous, mixed
+ * priorities), 5 active plans of 10 steps, 50 bugs, one unread message and one pending request per
+ * busy agent. Written straight into a migrated SQLite file (WAL lets a running server share it).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import Database from 'libsql';
+
+export interface BenchAgent {
+  id: string;
+  key: string;
+  project: string;
+}
+
+export interface Seeded {
+  agents: BenchAgent[];
+  /** Open, unassigned, unblocked tasks: each can be claimed once by an agent of its project. */
+  claimable: { id: number; project: string }[];
+}
+
+export const SEED_PROJECTS = 5;
+
+export function seedDatabase(file: string, opts: { agents: number; tasks: number }): Seeded {
+  const AGENTS = opts.agents;
+  const PROJECTS = SEED_PROJECTS;
+  const db = new Database(file);
+  db.exec('PRAGMA busy_timeout = 5000');
+  const agents: BenchAgent[] = [];
+  const insAgent = db.prepare(
+    "INSERT INTO agents (id, name, project_id, api_key_hash, status, capabilities, last_heartbeat) VALUES (?, ?, ?, ?, 'online', '[\"code\"]', datetime('now'))",
+  );
+  const insTask = db.prepare(
+    'INSERT INTO tasks (title, description, project_id, requester, assignee, priority, blocked_by) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
+  );
+  const insMsg = db.prepare(
+    'INSERT INTO messages (from_agent, to_agent, content, msg_type, status) VALUES (?, ?, ?, ?, ?)',
+  );
+  const joinGeneral = db.prepare(
+    "INSERT OR IGNORE INTO channel_members (channel_id, user_id, user_type) SELECT id, ?, 'agent' FROM channels WHERE slug = 'general'",
+  );
+  const claimable: { id: number; project: string }[] = [];
+  db.exec('BEGIN');
+  for (let i = 0; i < AGENTS; i++) {
+    const key = `dvk_${randomBytes(24).toString('hex')}`;
+    const a = { id: `bench-${i}`, key, project: `proj-${i % PROJECTS}` };
+    insAgent.run(a.id, `Bench ${i}`, a.project, createHash('sha256').update(key).digest('hex'));
+    joinGeneral.run(a.id);
+    agents.push(a);
+  }
+  const priorities = ['low', 'normal', 'normal', 'normal', 'high'];
+  let prev = 0;
+  for (let i = 0; i < opts.tasks; i++) {
+    const project = `proj-${i % PROJECTS}`;
+    // 20% assigned (4 per agent), the rest open for claims; every 10th depends on the previous.
+    const assignee = i < 4 * Math.min(AGENTS, 50) ? agents[i % AGENTS].id : null;
+    const blockedBy = i % 10 === 9 && prev ? JSON.stringify([prev]) : '[]';
+    const row = insTask.get(
+      `Task ${i}`,
+      `Description of task ${i} `.repeat(5),
+      assignee ? agents[i % AGENTS].project : project,
+      'bench-admin',
+      assignee,
+      priorities[i % 5],
+      blockedBy,
+    ) as { id: number };
+    prev = Number(row.id);
+    if (!assignee && blockedBy === '[]') claimable.push({ id: prev, project });
+  }
+  for (let p = 0; p < PROJECTS; p++) {
+    const plan = db
+      .prepare("INSERT INTO plans (title, project_id, status) VALUES (?, ?, 'active') RETURNING id")
+      .get(`Plan ${p}`, `proj-${p}`) as { id: number };
+    for (let s = 1; s <= 10; s++)
+      db.prepare('INSERT INTO plan_steps (plan_id, step_order, title) VALUES (?, ?, ?)').run(plan.id, s, `Step ${s}`);
+    for (let b = 0; b < 10; b++)
+      db.prepare("INSERT INTO bugs (title, description, project_id, severity) VALUES (?, 'd', ?, ?)").run(
+        `Bug ${p}-${b}`,
+        `proj-${p}`,
+        b % 3 ? 'normal' : 'high',
+      );
+  }
+  for (const a of agents.slice(0, 50)) {
+    insMsg.run('bench-admin', a.id, 'hello there', 'message', 'sent');
+    insMsg.run(agents[(agents.indexOf(a) + 1) % AGENTS].id, a.id, 'a question', 'request', 'pending');
+  }
+  db.exec('COMMIT');
+  db.close();
+  return { agents, claimable };
+}
