@@ -90,3 +90,9 @@ CREATE INDEX IF NOT EXISTS idx_tasks_dispatch_project ON tasks(project_id, (CASE
   WHERE status = 'open' AND COALESCE(assignee, '') = '';
 CREATE INDEX IF NOT EXISTS idx_tasks_dispatch_all ON tasks((CASE priority WHEN 'high' THEN 3 WHEN 'normal' THEN 2 WHEN 'low' THEN 1 ELSE 0 END) DESC, created_at)
   WHERE status = 'open' AND COALESCE(assignee, '') = '';
+
+-- Tasks awaiting approval (verbose boot's approval queue, the approvals list): a small pool,
+-- newest first, instead of every task that ever needed approval.
+DROP INDEX IF EXISTS idx_tasks_needs_approval;
+CREATE INDEX IF NOT EXISTS idx_tasks_awaiting_approval ON tasks(updated_at)
+  WHERE needs_approval = 1 AND approved_by IS NULL AND status != 'done';

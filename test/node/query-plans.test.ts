@@ -4,7 +4,14 @@ import { startTarget, type Target } from '../support/target.js';
 import { registerAgent } from '../support/fixtures.js';
 import { join } from 'node:path';
 import { CORE_DB_FILE } from '../../node-adapter/runtime.js';
-import { WATCHED_TABLES, fullScans, namesOf, planConnection, recordStatements } from '../support/query-plan.js';
+import {
+  WATCHED_TABLES,
+  fullScans,
+  namesOf,
+  planConnection,
+  recordStatements,
+  sortedSharedRanges,
+} from '../support/query-plan.js';
 
 /**
  * Issue 11 (growth): the work poll, a task claim and a context put cost what the agent's own work
@@ -104,6 +111,34 @@ describe('EXPLAIN QUERY PLAN of the hot paths (issue 11)', () => {
     expect(bad).toHaveLength(1);
     expect(bad[0]).toMatch(/SCAN t .*\(tasks\)/);
     expect(await fullScans(plans, [{ sql: 'SELECT * FROM tasks WHERE id = ?', args: [1] }])).toEqual([]);
+  });
+
+  it('the helper finds a sorted shared range: a whole project or status range sorted before its LIMIT', async () => {
+    // Boot's savepoint diff before issue 11's growth fix: every task of the agent's projects, sorted.
+    const diffBefore = {
+      sql: `SELECT * FROM tasks WHERE updated_at > ? AND (assignee = ? OR (COALESCE(assignee, '') = '' AND (project_id = '' OR project_id IN (?))))
+            ORDER BY updated_at DESC, id DESC LIMIT 50`,
+      args: ['2026-01-01 00:00:00', ada.id, 'qp'],
+    };
+    // The dispatch pass's open tasks before it: every open task of the scope, sorted by priority.
+    const poolBefore = {
+      sql: `SELECT t.id FROM tasks t WHERE t.status = 'open' AND COALESCE(t.assignee, '') = '' AND (t.project_id = '' OR t.project_id IN (?))
+            ORDER BY CASE t.priority WHEN 'high' THEN 3 ELSE 0 END DESC, t.created_at ASC, t.id ASC LIMIT 25`,
+      args: ['qp'],
+    };
+    for (const s of [diffBefore, poolBefore]) expect(await sortedSharedRanges(plans, [s]), s.sql).toHaveLength(1);
+    // Sorting the agent's own rows is bounded by its own work.
+    const own = {
+      sql: 'SELECT * FROM tasks WHERE assignee = ? ORDER BY priority, created_at LIMIT 20',
+      args: [ada.id],
+    };
+    expect(await sortedSharedRanges(plans, [own])).toEqual([]);
+    // A scan of a partial index (the pool of tasks awaiting approval) is not a scan of the table.
+    const pool = {
+      sql: "SELECT * FROM tasks WHERE needs_approval = 1 AND approved_by IS NULL AND status != 'done' ORDER BY updated_at DESC, id DESC",
+      args: [],
+    };
+    expect(await fullScans(plans, [pool])).toEqual([]);
   });
 
   it('GET /work/:id (plain and auto_claim) reads no whole table', async () => {
