@@ -17,7 +17,10 @@ import {
  * Issue 11 (growth): the work poll, a task claim and a context put cost what the agent's own work
  * costs, not what the database holds. Every statement these calls run (recorded from the app's own
  * database object, hooks and background work included) is checked with EXPLAIN QUERY PLAN: no step
- * may read all of tasks, messages or events — nor of any other table these calls touch.
+ * may read all of tasks, messages or events — nor of any other table these calls touch. Nor may
+ * one sort a shared range of tasks, messages or events (a project's, a status's) before its LIMIT.
+ * (The queue's open bugs and free plan steps still sort the open pool of each: they grow with the
+ * backlog of those, not with tasks or agents.)
  */
 /** The issue's three (tasks, messages, events) and every other table these paths read. */
 const HOT_TABLES = [
@@ -151,6 +154,7 @@ describe('EXPLAIN QUERY PLAN of the hot paths (issue 11)', () => {
     });
     expect(stmts.length).toBeGreaterThan(5);
     expect(await fullScans(plans, stmts, HOT_TABLES)).toEqual([]);
+    expect(await sortedSharedRanges(plans, stmts)).toEqual([]);
   });
 
   it('POST /tasks/:id/claim (won, renewed, lost) reads no whole table', async () => {
@@ -162,6 +166,7 @@ describe('EXPLAIN QUERY PLAN of the hot paths (issue 11)', () => {
     });
     expect(stmts.some((s) => /UPDATE tasks SET assignee/.test(s.sql))).toBe(true);
     expect(await fullScans(plans, stmts, HOT_TABLES)).toEqual([]);
+    expect(await sortedSharedRanges(plans, stmts)).toEqual([]);
   });
 
   it('PUT /context/keys/:ns/:key (create, replace, merge, refused) reads no whole table', async () => {
@@ -175,5 +180,6 @@ describe('EXPLAIN QUERY PLAN of the hot paths (issue 11)', () => {
       expect((await put(ada.id, 'note', 'not yours', bob.key)).status).toBe(403);
     });
     expect(await fullScans(plans, stmts, HOT_TABLES)).toEqual([]);
+    expect(await sortedSharedRanges(plans, stmts)).toEqual([]);
   });
 });
