@@ -140,7 +140,7 @@ function seed(): { agents: Agent[]; claimable: { id: number; project: string }[]
   db.exec('PRAGMA busy_timeout = 5000');
   const agents: Agent[] = [];
   const insAgent = db.prepare(
-    "INSERT INTO agents (id, name, project_id, api_key_hash, status, capabilities, last_heartbeat) VALUES (?, ?, ?, ?, 'online', '[\"code\"]', datetime('now'))",
+    "INSERT INTO agents (id, name, project_id, api_key_hash, status, capabilities, last_heartbeat, working_on) VALUES (?, ?, ?, ?, 'online', '[\"code\"]', datetime('now'), ?)",
   );
   const insTask = db.prepare(
     'INSERT INTO tasks (title, description, project_id, requester, assignee, priority, blocked_by) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
@@ -153,7 +153,16 @@ function seed(): { agents: Agent[]; claimable: { id: number; project: string }[]
   for (let i = 0; i < AGENTS; i++) {
     const key = `dvk_${randomBytes(24).toString('hex')}`;
     const a = { id: `bench-${i}`, key, project: `proj-${i % PROJECTS}` };
-    insAgent.run(a.id, `Bench ${i}`, a.project, createHash('sha256').update(key).digest('hex'));
+    // Agents past the 50 the load drives are online and working on something of their own (a
+    // network of 10,000 at work): the dispatch pass must find its candidates among them, not hand
+    // each one a task (which, with all of them idle, took every claimable task in a few passes).
+    insAgent.run(
+      a.id,
+      `Bench ${i}`,
+      a.project,
+      createHash('sha256').update(key).digest('hex'),
+      i < 50 ? '' : `bench: elsewhere ${i}`,
+    );
     db.prepare(
       "INSERT OR IGNORE INTO channel_members (channel_id, user_id, user_type) SELECT id, ?, 'agent' FROM channels WHERE slug = 'general'",
     ).run(a.id);
