@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import Database from 'libsql';
 import { CORE_DB_FILE } from '../node-adapter/runtime.js';
 import { genDashboard } from '../scripts/gen-dashboard.mjs';
 import { type BenchAgent, seedDatabase } from './seed.js';
@@ -316,6 +317,24 @@ async function main() {
     );
   if (wanted('claim')) {
     // Claims consume the pool of open unassigned tasks: every request is a first claim that wins.
+    // The idle-heartbeat scenario's dispatch passes hand open tasks to idle agents (with 10,000
+    // registered agents, thousands are idle): claim only what is still unassigned, or each of
+    // those is a 409 "already claimed" — a correct answer, but not the call this scenario measures.
+    const still = new Database(join(dataDir, CORE_DB_FILE), { readonly: true } as never);
+    const open = new Set(
+      (
+        still.prepare("SELECT id FROM tasks WHERE status = 'open' AND COALESCE(assignee, '') = ''").all() as {
+          id: number;
+        }[]
+      ).map((r) => Number(r.id)),
+    );
+    still.close();
+    const dispatched = claimable.length;
+    claimable.splice(0, claimable.length, ...claimable.filter((c) => open.has(c.id)));
+    if (claimable.length < dispatched)
+      console.log(
+        `claim: ${dispatched - claimable.length} of ${dispatched} claimable tasks were auto-dispatched before`,
+      );
     const byProject = new Map<string, BenchAgent[]>();
     for (const a of agents) byProject.set(a.project, [...(byProject.get(a.project) ?? []), a]);
     let taken = 0;

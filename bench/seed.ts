@@ -28,7 +28,7 @@ export function seedDatabase(file: string, opts: { agents: number; tasks: number
   db.exec('PRAGMA busy_timeout = 5000');
   const agents: BenchAgent[] = [];
   const insAgent = db.prepare(
-    "INSERT INTO agents (id, name, project_id, api_key_hash, status, capabilities, last_heartbeat) VALUES (?, ?, ?, ?, 'online', '[\"code\"]', datetime('now'))",
+    "INSERT INTO agents (id, name, project_id, api_key_hash, status, capabilities, last_heartbeat, working_on) VALUES (?, ?, ?, ?, 'online', '[\"code\"]', datetime('now'), ?)",
   );
   const insTask = db.prepare(
     'INSERT INTO tasks (title, description, project_id, requester, assignee, priority, blocked_by) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
@@ -44,7 +44,16 @@ export function seedDatabase(file: string, opts: { agents: number; tasks: number
   for (let i = 0; i < AGENTS; i++) {
     const key = `dvk_${randomBytes(24).toString('hex')}`;
     const a = { id: `bench-${i}`, key, project: `proj-${i % PROJECTS}` };
-    insAgent.run(a.id, `Bench ${i}`, a.project, createHash('sha256').update(key).digest('hex'));
+    // Agents past the 50 the load drives are online and working on something of their own (a
+    // network of 10,000 at work): the dispatch pass must find its candidates among them, not hand
+    // each one a task (which, with all of them idle, took every claimable task in a few passes).
+    insAgent.run(
+      a.id,
+      `Bench ${i}`,
+      a.project,
+      createHash('sha256').update(key).digest('hex'),
+      i < 50 ? '' : `bench: elsewhere ${i}`,
+    );
     joinGeneral.run(a.id);
     agents.push(a);
   }

@@ -121,3 +121,96 @@ describe('concurrent dispatch passes', () => {
     expect(reported.length).toBe(20);
   });
 });
+
+describe('dispatch candidates at scale (issue 11 growth, migration 0016)', () => {
+  const held = async (id: string) =>
+    Number((await t.db.get<{ held: number }>('SELECT held FROM agents WHERE id = ?', [id]))!.held);
+  const exact = async (id: string) =>
+    Number(
+      (await t.db.get<{ n: number }>(
+        `SELECT (SELECT COUNT(*) FROM tasks WHERE assignee = ?1 AND status IN ('open','in_progress'))
+              + (SELECT COUNT(*) FROM plan_steps WHERE assignee = ?1 AND status IN ('pending','in_progress'))
+              + (SELECT COUNT(*) FROM bugs WHERE assignee = ?1 AND status IN ('open','in_progress')) AS n`,
+        [id],
+      ))!.n,
+    );
+
+  it('agents.held follows every way work is taken, moved, finished or deleted', async () => {
+    const a = await registerAgent(t, 'dph-ada', 'dph');
+    const b = await registerAgent(t, 'dph-bob', 'dph');
+    const t1 = await task('one', 'dph', { assignee: a.id });
+    const t2 = await task('two', 'dph');
+    const claim = await t.call('POST', `/tasks/${t2}/claim`, { agentKey: a.key, body: {} });
+    expect(claim.status).toBe(200);
+    const pid = Number(
+      (await t.db.get<{ id: number }>(
+        "INSERT INTO plans (title, project_id, status) VALUES ('P', 'dph', 'active') RETURNING id",
+      ))!.id,
+    );
+    const step = Number(
+      (await t.db.get<{ id: number }>(
+        "INSERT INTO plan_steps (plan_id, step_order, title, assignee) VALUES (?, 1, 'S', ?) RETURNING id",
+        [pid, a.id],
+      ))!.id,
+    );
+    await t.db.run("INSERT INTO bugs (title, description, project_id, assignee) VALUES ('B', 'd', 'dph', ?)", [a.id]);
+    expect(await held(a.id)).toBe(4);
+    // Done, handed over, re-opened, deleted: the count moves with each.
+    expect((await t.call('PUT', `/tasks/${t1}`, { agentKey: a.key, body: { status: 'done' } })).status).toBe(200);
+    await t.db.run('UPDATE tasks SET assignee = ? WHERE id = ?', [b.id, t2]);
+    await t.db.run("UPDATE plan_steps SET status = 'completed' WHERE id = ?", [step]);
+    await t.db.run("UPDATE plan_steps SET status = 'pending' WHERE id = ?", [step]);
+    await t.db.run('DELETE FROM bugs WHERE assignee = ?', [a.id]);
+    expect(await held(a.id)).toBe(1);
+    expect(await held(a.id)).toBe(await exact(a.id));
+    expect(await held(b.id)).toBe(await exact(b.id));
+    expect(await held(b.id)).toBe(1);
+    // An agent registered under an id that already holds work starts with that count.
+    await task('waiting', 'dph', { assignee: 'dph-late' });
+    await registerAgent(t, 'dph-late', 'dph');
+    expect(await held('dph-late')).toBe(1);
+    // The counter is bookkeeping: never on the wire.
+    const shown = await t.call('GET', `/agents/${a.id}`, { agentKey: a.key });
+    expect(shown.status).toBe(200);
+    expect(JSON.stringify(shown.body)).not.toContain('"held"');
+  });
+
+  it('agents with room are offered work even when more than 200 fresher agents hold theirs (W6)', async () => {
+    // 201 fresh idle agents that already hold a task, all fresher than the one agent with room.
+    const now = "datetime('now')";
+    await t.db.run(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 201)
+       INSERT INTO agents (id, name, project_id, api_key_hash, status, capabilities, last_heartbeat)
+       SELECT 'dpf-' || i, 'full ' || i, 'dpf', 'x' || i, 'online', '["code"]', ${now} FROM n`,
+    );
+    await t.db.run(
+      `INSERT INTO tasks (title, project_id, requester, assignee)
+       SELECT 'held by ' || id, 'dpf', 'admin', id FROM agents WHERE id LIKE 'dpf-%'`,
+    );
+    // Registered from another address: this file has used up one client's registration budget.
+    const register = async (id: string, project: string, extra: Record<string, unknown> = {}) => {
+      const r = await t.call('POST', '/admin/agents', {
+        admin: true,
+        ip: '198.51.100.211',
+        body: { id, name: id, project_id: project, ...extra },
+      });
+      expect(r.status, r.text).toBe(200);
+      return { id, key: r.body.api_key as string };
+    };
+    const free = await register('dpf-free', 'dpf-room');
+    await t.db.run("UPDATE agents SET status = 'online', last_heartbeat = datetime('now', '-5 minutes') WHERE id = ?", [
+      free.id,
+    ]);
+    const open = await task('for the free one', 'dpf-room');
+    // Another agent's idle heartbeat runs the pass: the candidate with room is found past the 201.
+    const trigger = await register('dpf-trigger', 'dpf-none', { capabilities: ['review'] });
+    const r = await t.call('POST', '/agents/heartbeat', { agentKey: trigger.key, body: {} });
+    expect(r.status).toBe(200);
+    expect(r.body.auto_dispatched).toContainEqual({
+      agent: free.id,
+      type: 'task',
+      id: open,
+      title: 'for the free one',
+    });
+  });
+});

@@ -4,13 +4,23 @@ import { startTarget, type Target } from '../support/target.js';
 import { registerAgent } from '../support/fixtures.js';
 import { join } from 'node:path';
 import { CORE_DB_FILE } from '../../node-adapter/runtime.js';
-import { WATCHED_TABLES, fullScans, namesOf, planConnection, recordStatements } from '../support/query-plan.js';
+import {
+  WATCHED_TABLES,
+  fullScans,
+  namesOf,
+  planConnection,
+  recordStatements,
+  sortedSharedRanges,
+} from '../support/query-plan.js';
 
 /**
  * Issue 11 (growth): the work poll, a task claim and a context put cost what the agent's own work
  * costs, not what the database holds. Every statement these calls run (recorded from the app's own
  * database object, hooks and background work included) is checked with EXPLAIN QUERY PLAN: no step
- * may read all of tasks, messages or events — nor of any other table these calls touch.
+ * may read all of tasks, messages or events — nor of any other table these calls touch. Nor may
+ * one sort a shared range of tasks, messages or events (a project's, a status's) before its LIMIT.
+ * (The queue's open bugs and free plan steps still sort the open pool of each: they grow with the
+ * backlog of those, not with tasks or agents.)
  */
 /** The issue's three (tasks, messages, events) and every other table these paths read. */
 const HOT_TABLES = [
@@ -106,6 +116,34 @@ describe('EXPLAIN QUERY PLAN of the hot paths (issue 11)', () => {
     expect(await fullScans(plans, [{ sql: 'SELECT * FROM tasks WHERE id = ?', args: [1] }])).toEqual([]);
   });
 
+  it('the helper finds a sorted shared range: a whole project or status range sorted before its LIMIT', async () => {
+    // Boot's savepoint diff before issue 11's growth fix: every task of the agent's projects, sorted.
+    const diffBefore = {
+      sql: `SELECT * FROM tasks WHERE updated_at > ? AND (assignee = ? OR (COALESCE(assignee, '') = '' AND (project_id = '' OR project_id IN (?))))
+            ORDER BY updated_at DESC, id DESC LIMIT 50`,
+      args: ['2026-01-01 00:00:00', ada.id, 'qp'],
+    };
+    // The dispatch pass's open tasks before it: every open task of the scope, sorted by priority.
+    const poolBefore = {
+      sql: `SELECT t.id FROM tasks t WHERE t.status = 'open' AND COALESCE(t.assignee, '') = '' AND (t.project_id = '' OR t.project_id IN (?))
+            ORDER BY CASE t.priority WHEN 'high' THEN 3 ELSE 0 END DESC, t.created_at ASC, t.id ASC LIMIT 25`,
+      args: ['qp'],
+    };
+    for (const s of [diffBefore, poolBefore]) expect(await sortedSharedRanges(plans, [s]), s.sql).toHaveLength(1);
+    // Sorting the agent's own rows is bounded by its own work.
+    const own = {
+      sql: 'SELECT * FROM tasks WHERE assignee = ? ORDER BY priority, created_at LIMIT 20',
+      args: [ada.id],
+    };
+    expect(await sortedSharedRanges(plans, [own])).toEqual([]);
+    // A scan of a partial index (the pool of tasks awaiting approval) is not a scan of the table.
+    const pool = {
+      sql: "SELECT * FROM tasks WHERE needs_approval = 1 AND approved_by IS NULL AND status != 'done' ORDER BY updated_at DESC, id DESC",
+      args: [],
+    };
+    expect(await fullScans(plans, [pool])).toEqual([]);
+  });
+
   it('GET /work/:id (plain and auto_claim) reads no whole table', async () => {
     const stmts = await statementsOf(async () => {
       const r = await t.call('GET', `/work/${ada.id}`, { agentKey: ada.key });
@@ -116,6 +154,7 @@ describe('EXPLAIN QUERY PLAN of the hot paths (issue 11)', () => {
     });
     expect(stmts.length).toBeGreaterThan(5);
     expect(await fullScans(plans, stmts, HOT_TABLES)).toEqual([]);
+    expect(await sortedSharedRanges(plans, stmts)).toEqual([]);
   });
 
   it('POST /tasks/:id/claim (won, renewed, lost) reads no whole table', async () => {
@@ -127,6 +166,7 @@ describe('EXPLAIN QUERY PLAN of the hot paths (issue 11)', () => {
     });
     expect(stmts.some((s) => /UPDATE tasks SET assignee/.test(s.sql))).toBe(true);
     expect(await fullScans(plans, stmts, HOT_TABLES)).toEqual([]);
+    expect(await sortedSharedRanges(plans, stmts)).toEqual([]);
   });
 
   it('PUT /context/keys/:ns/:key (create, replace, merge, refused) reads no whole table', async () => {
@@ -140,5 +180,6 @@ describe('EXPLAIN QUERY PLAN of the hot paths (issue 11)', () => {
       expect((await put(ada.id, 'note', 'not yours', bob.key)).status).toBe(403);
     });
     expect(await fullScans(plans, stmts, HOT_TABLES)).toEqual([]);
+    expect(await sortedSharedRanges(plans, stmts)).toEqual([]);
   });
 });

@@ -89,8 +89,71 @@ export function namesOf(sql: string, tables: readonly string[]): Map<string, str
   return names;
 }
 
-/** Plan steps that read a whole watched table, as `"<sql start> → SCAN x (table)"` lines. */
+/** Whether `index` is a partial index (`CREATE INDEX … WHERE …`): scanning it reads a subset, not the table. */
+async function isPartialIndex(db: PlanSource, index: string, cache: Map<string, boolean>): Promise<boolean> {
+  let partial = cache.get(index);
+  if (partial === undefined) {
+    const rows = (await db.all("SELECT sql AS detail FROM sqlite_master WHERE type = 'index' AND name = ?", [
+      index,
+    ])) as PlanStep[];
+    partial = /\bWHERE\b/i.test(rows[0]?.detail ?? '');
+    cache.set(index, partial);
+  }
+  return partial;
+}
+
+/**
+ * Plan steps that read a whole watched table, as `"<sql start> → SCAN x (table)"` lines. A scan
+ * of a partial index (the open pool of tasks, say) reads only the rows the index holds: not counted.
+ */
 export async function fullScans(
+  db: PlanSource,
+  stmts: readonly Statement[],
+  tables: readonly string[] = WATCHED_TABLES,
+): Promise<string[]> {
+  const bad: string[] = [];
+  const seen = new Set<string>();
+  const partial = new Map<string, boolean>();
+  for (const s of stmts) {
+    if (seen.has(s.sql) || /^\s*(begin|commit|rollback|pragma|explain)\b/i.test(s.sql)) continue;
+    seen.add(s.sql);
+    const names = namesOf(s.sql, tables);
+    if (names.size === 0) continue;
+    for (const detail of await queryPlan(db, s)) {
+      const m = /^SCAN (\w+)(?: USING (?:COVERING )?INDEX (\w+))?\s*$/.exec(detail.trim());
+      const table = m ? names.get(m[1].toLowerCase()) : undefined;
+      if (!table || (m?.[2] && (await isPartialIndex(db, m[2], partial)))) continue;
+      bad.push(`${s.sql.replace(/\s+/g, ' ').slice(0, 140)} → ${detail} (${table})`);
+    }
+  }
+  return bad;
+}
+
+/**
+ * Columns that key a range to one agent or one row: a search on one of them reads what that agent
+ * holds (or one row), however large the table grows.
+ */
+export const OWN_KEYS = [
+  'id',
+  'rowid',
+  'assignee',
+  'to_agent',
+  'from_agent',
+  'agent',
+  'agent_id',
+  'requester',
+  'requested_by',
+];
+
+/**
+ * Sorted shared ranges: a step `USE TEMP B-TREE FOR … ORDER BY` beside a search of a watched table
+ * keyed only by shared columns (project_id, status, …). Such a statement reads the whole range —
+ * every task of a project, every open task — and sorts it before its LIMIT can stop anything, so
+ * it grows with the table although no step is a SCAN (issue 11: boot's savepoint diff, the
+ * dispatch pass's open tasks). Sorting the agent's own rows, or the few rows of LIMITed subqueries,
+ * is fine.
+ */
+export async function sortedSharedRanges(
   db: PlanSource,
   stmts: readonly Statement[],
   tables: readonly string[] = WATCHED_TABLES,
@@ -102,10 +165,28 @@ export async function fullScans(
     seen.add(s.sql);
     const names = namesOf(s.sql, tables);
     if (names.size === 0) continue;
-    for (const detail of await queryPlan(db, s)) {
-      const m = /^SCAN (\w+)(?: USING (?:COVERING )?INDEX \w+)?\s*$/.exec(detail.trim());
-      const table = m ? names.get(m[1].toLowerCase()) : undefined;
-      if (table) bad.push(`${s.sql.replace(/\s+/g, ' ').slice(0, 140)} → ${detail} (${table})`);
+    const rows = (await db.all(`EXPLAIN QUERY PLAN ${s.sql}`, s.args ?? [])) as unknown as {
+      id: number;
+      parent: number;
+      detail: string;
+    }[];
+    const children = (id: number) => rows.filter((r) => r.parent === id);
+    for (const sort of rows.filter((r) =>
+      /^USE TEMP B-TREE FOR (RIGHT PART OF |LAST TERM OF )?ORDER BY/.test(r.detail),
+    )) {
+      // The searches this sort orders: its siblings, and the branches of a sibling MULTI-INDEX OR.
+      const siblings = children(sort.parent);
+      const searches = siblings.flatMap((r) =>
+        r.detail.startsWith('MULTI-INDEX OR') ? children(r.id).flatMap((branch) => children(branch.id)) : [r],
+      );
+      for (const step of searches) {
+        const m = /^SEARCH (\w+) USING (?:COVERING )?INDEX \w+ \((.*)\)$/.exec(step.detail.trim());
+        const table = m ? names.get(m[1].toLowerCase()) : undefined;
+        if (!table) continue;
+        const keyed = [...m![2].matchAll(/(\w+)\s*(?:=|>|<|IS)/g)].map((k) => k[1].toLowerCase());
+        if (keyed.some((k) => OWN_KEYS.includes(k))) continue;
+        bad.push(`${s.sql.replace(/\s+/g, ' ').slice(0, 140)} → ${step.detail} + ${sort.detail} (${table})`);
+      }
     }
   }
   return bad;

@@ -29,7 +29,8 @@ export type PublicAgent = Omit<AgentRow, 'api_key_hash'>;
 
 /** Secrets never leave: the hash is removed here, not route by route. */
 export function toPublicAgent(row: AgentRow): PublicAgent {
-  const { api_key_hash: _hidden, ...rest } = row;
+  // `held` is the dispatch pass's bookkeeping (migration 0016), not part of the agent.
+  const { api_key_hash: _hidden, held: _held, ...rest } = row as AgentRow & { held?: number };
   return rest;
 }
 

@@ -84,10 +84,15 @@ export const bootRepo = {
       [agentId],
     );
   },
+  /**
+   * Tasks awaiting approval, newest first: walked in the partial index of that pool (migration
+   * 0016) and stopped at 50. Named, because the planner otherwise reads every task of the scope's
+   * projects through the project_id OR and sorts them.
+   */
   approvalQueue(db: Queryable, scope: string[] | null) {
     const s = scoped('project_id', scope);
     return db.all(
-      `SELECT * FROM tasks WHERE needs_approval = 1 AND approved_by IS NULL AND status != 'done' AND ${s.sql} ORDER BY updated_at DESC LIMIT 50`,
+      `SELECT * FROM tasks INDEXED BY idx_tasks_awaiting_approval WHERE needs_approval = 1 AND approved_by IS NULL AND status != 'done' AND ${s.sql} ORDER BY updated_at DESC LIMIT 50`,
       s.args,
     );
   },

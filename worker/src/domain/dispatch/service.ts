@@ -54,15 +54,20 @@ export async function autoDispatch(
   if (!prefetched && (await isFrozen(db))) return [];
   const candidates = prefetched?.candidates ?? (await dispatchRepo.idleCandidates(db, dispatchFreshSince(app)));
   const out: DispatchRecord[] = [];
+  // Scopes found with no dispatchable step / task in this pass: a pass only takes items away, so
+  // later candidates of the same scope skip those reads (10,000 idle agents and no work: one read
+  // per scope, not two per candidate).
+  const empty = { steps: new Set<string>(), tasks: new Set<string>() };
   for (const a of candidates) {
     const caps = parseStringArray(a.capabilities);
     if (caps.length && !caps.some((c) => WORKER_CAPS.includes(c))) continue;
     const limit = Math.max(1, Number(a.max_concurrent) || 1);
     if (Number(a.held) >= limit) continue;
-    const scope = await workScope(app, a);
+    const scope = await candidateScope(app, a);
+    const key = scope === null ? '*' : [...scope].sort().join('\n');
     const rec =
-      (await assignStep(app, a.id, caps, scope, trigger, limit)) ??
-      (await assignTask(app, a.id, caps, scope, trigger, limit));
+      (await assignStep(app, a.id, caps, scope, trigger, limit, empty.steps, key)) ??
+      (await assignTask(app, a.id, caps, scope, trigger, limit, empty.tasks, key));
     if (rec) out.push(rec);
   }
   if (out.length)
@@ -72,6 +77,15 @@ export async function autoDispatch(
       out.map((r) => ({ ...r, time: app.clock.now().toISOString() })),
     );
   return out;
+}
+
+/**
+ * `workScope` of a candidate; one without team memberships (the candidate read says so) has just
+ * its own project, so most candidates cost no read here.
+ */
+function candidateScope(app: AppContext, a: IdleCandidate): Promise<string[] | null> | string[] | null {
+  if (Number(a.in_team)) return workScope(app, a);
+  return a.project_id && a.project_id !== 'drone' ? [a.project_id] : null;
 }
 
 /**
@@ -103,8 +117,13 @@ async function assignStep(
   scope: string[] | null,
   trigger: string,
   limit: number,
+  emptyScopes: Set<string>,
+  key: string,
 ): Promise<DispatchRecord | null> {
-  for (const s of await workRepo.dispatchableSteps(app.db, scope, LOOKAHEAD)) {
+  if (emptyScopes.has(key)) return null;
+  const steps = await workRepo.dispatchableSteps(app.db, scope, LOOKAHEAD);
+  if (!steps.length) emptyScopes.add(key);
+  for (const s of steps) {
     if (!canHandle(caps, [])) continue;
     const ev: EventInput = {
       type: 'auto_dispatch',
@@ -126,8 +145,13 @@ async function assignTask(
   scope: string[] | null,
   trigger: string,
   limit: number,
+  emptyScopes: Set<string>,
+  key: string,
 ): Promise<DispatchRecord | null> {
-  for (const t of await workRepo.dispatchableTasks(app.db, scope, LOOKAHEAD)) {
+  if (emptyScopes.has(key)) return null;
+  const tasks = await workRepo.dispatchableTasks(app.db, scope, LOOKAHEAD);
+  if (!tasks.length) emptyScopes.add(key);
+  for (const t of tasks) {
     if (!canHandle(caps, parseStringArray(t.tags))) continue;
     const ev: EventInput = {
       type: 'auto_dispatch',

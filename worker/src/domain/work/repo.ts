@@ -184,13 +184,24 @@ export const workRepo = {
   },
 
   /** Ready open unassigned tasks in scope, by priority meaning then age (dispatch). */
+  /**
+   * The first open, unassigned, ready tasks in scope, best first. Each project's part is read in
+   * that order from the partial index of the open pool (migration 0016) and stops at the limit;
+   * one IN over the projects read every open task of them and sorted it, per candidate of a
+   * dispatch pass (issue 11 growth).
+   */
   dispatchableTasks(db: Queryable, scope: string[] | null, limit: number) {
-    const s = inScope('t.project_id', scope);
+    const rank = taskPriorityRankSql('t');
+    const best = `ORDER BY ${rank} DESC, t.created_at ASC, t.id ASC LIMIT ?`;
+    const part = (where: string) =>
+      `SELECT * FROM (SELECT t.id, t.title, t.project_id, t.tags, ${rank} AS rank, t.created_at FROM tasks t
+       WHERE ${where}t.status = 'open' AND COALESCE(t.assignee, '') = '' AND ${taskReadySql('t')} ${best})`;
+    const projects = scope === null ? null : ['', ...new Set(scope.filter((p) => p !== ''))];
     return db.all<{ id: number; title: string; project_id: string; tags: string }>(
-      `SELECT t.id, t.title, t.project_id, t.tags FROM tasks t
-       WHERE t.status = 'open' AND COALESCE(t.assignee, '') = '' AND ${s.sql} AND ${taskReadySql('t')}
-       ORDER BY ${taskPriorityRankSql('t')} DESC, t.created_at ASC, t.id ASC LIMIT ?`,
-      [...s.args, limit],
+      `SELECT id, title, project_id, tags FROM (${
+        projects ? projects.map(() => part('t.project_id = ? AND ')).join(' UNION ALL ') : part('')
+      }) ORDER BY rank DESC, created_at ASC, id ASC LIMIT ?`,
+      [...(projects ? projects.flatMap((p) => [p, limit]) : [limit]), limit],
     );
   },
 
