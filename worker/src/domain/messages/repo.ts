@@ -294,15 +294,21 @@ export const messagesRepo = {
     ]);
   },
 
-  /** Requests open for more than 72 h (spec 03 §8.5); returns the rows it closed. */
-  resolveStale(db: Queryable, olderThan: string) {
-    return db.all<{ id: number; from_agent: string; to_agent: string | null; project_id: string | null }>(
-      `UPDATE messages SET status = 'resolved', resolved_at = datetime('now'), resolved_by = 'system',
+  /** Requests open for more than 72 h (spec 03 §8.5): the FROM/WHERE that finds them, for a batch's event rows. */
+  staleRequests(olderThan: string) {
+    return {
+      rest: "FROM messages WHERE msg_type = 'request' AND status IN ('pending','sent') AND created_at < ?",
+      args: [olderThan],
+    };
+  },
+  /** Closes the requests `staleRequests` finds (same condition). */
+  resolveStale(olderThan: string): Statement {
+    return {
+      sql: `UPDATE messages SET status = 'resolved', resolved_at = datetime('now'), resolved_by = 'system',
               content = content || char(10) || char(10) || '[Auto-resolved: request was pending for over 72 hours]'
-       WHERE msg_type = 'request' AND status IN ('pending','sent') AND created_at < ?
-       RETURNING id, from_agent, to_agent, project_id`,
-      [olderThan],
-    );
+       WHERE msg_type = 'request' AND status IN ('pending','sent') AND created_at < ?`,
+      args: [olderThan],
+    };
   },
 
   isChannelMember(db: Queryable, channelId: number, userId: string) {
