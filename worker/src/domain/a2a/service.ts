@@ -374,7 +374,12 @@ export class A2AService {
     if (answer.error) {
       const e = obj(answer.error);
       await this.run(
-        a2aRepo.finishOutbound(id, { status: 'failed', result: JSON.stringify(e), remote_task_id: null, context_id: null }),
+        a2aRepo.finishOutbound(id, {
+          status: 'failed',
+          result: JSON.stringify(e),
+          remote_task_id: null,
+          context_id: null,
+        }),
       );
       throw new AppError(502, `A2A error: ${String(e.message ?? 'unknown error')}`);
     }

@@ -97,7 +97,10 @@ export function calibrationRoutes(app: AppContext) {
       response: ProfileList,
     },
     async (_c, { query: q }) => {
-      const rows = await profilesRepo.list(app.db, { node_type: q.node_type || undefined, layer: q.layer || undefined });
+      const rows = await profilesRepo.list(app.db, {
+        node_type: q.node_type || undefined,
+        layer: q.layer || undefined,
+      });
       return { count: rows.length, profiles: rows.map(present) };
     },
   );

@@ -370,6 +370,7 @@ export class ContextService {
         }
       }
     }
+    // A summary only: each key above committed with its own context_key_updated (issue 17).
     await this.app.events.emit({
       type: 'context_keys_bulk',
       agent: p.who,

@@ -10,7 +10,10 @@ export async function submitFeedback(app: AppContext, f: Omit<FeedbackRow, 'id' 
   const rest = JSON.stringify({ rating: f.rating, entity_type: f.entity_type, agent_id: f.agent_id });
   const res = await atomicWrite(app)
     .add('feedback', feedbackRepo.insert(f))
-    .eventWithNewId({ type: 'feedback_submitted', agent: f.submitted_by }, 'feedback_id', ['{"id":', `,${rest.slice(1)}`])
+    .eventWithNewId({ type: 'feedback_submitted', agent: f.submitted_by }, 'feedback_id', [
+      '{"id":',
+      `,${rest.slice(1)}`,
+    ])
     .commit();
   return res.row<FeedbackRow>('feedback')!;
 }

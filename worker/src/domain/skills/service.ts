@@ -20,7 +20,13 @@ export async function createSkill(app: AppContext, input: NewSkill): Promise<{ i
 export async function installSkill(app: AppContext, agentId: string, skill: SkillRow, config: string): Promise<void> {
   await atomicWrite(app)
     .addAll(skillsRepo.install(agentId, skill.id, config))
-    .event({ type: 'skill_installed', agent: agentId, projectId: '', summary: skill.name, data: { skill_id: skill.id } })
+    .event({
+      type: 'skill_installed',
+      agent: agentId,
+      projectId: '',
+      summary: skill.name,
+      data: { skill_id: skill.id },
+    })
     .commit();
 }
 

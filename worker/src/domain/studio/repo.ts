@@ -110,7 +110,10 @@ export const passwordResetsRepo = {
   },
   /** Consumes a token in one conditional statement: two concurrent resets cannot both win (SEC-09). */
   consume(id: number, nowMs: number): Statement {
-    return { sql: 'UPDATE password_resets SET used = 1 WHERE id = ? AND used = 0 AND expires_at > ?', args: [id, nowMs] };
+    return {
+      sql: 'UPDATE password_resets SET used = 1 WHERE id = ? AND used = 0 AND expires_at > ?',
+      args: [id, nowMs],
+    };
   },
   invalidateForEmail(email: string): Statement {
     return { sql: 'UPDATE password_resets SET used = 1 WHERE lower(email) = lower(?) AND used = 0', args: [email] };

@@ -79,7 +79,12 @@ export function teamChatRoutes(app: AppContext) {
       const res = await atomicWrite(app)
         .add('message', teamChatRepo.insert(from, content))
         .eventWithNewId(
-          { type: 'team_chat_message', agent: from, summary: `${from.slice(7)} wrote in team chat`, data: { message_id: 0 } },
+          {
+            type: 'team_chat_message',
+            agent: from,
+            summary: `${from.slice(7)} wrote in team chat`,
+            data: { message_id: 0 },
+          },
           'message_id',
         )
         .commit();
