@@ -295,6 +295,13 @@ export class MessageService {
     throw forbidden('Only the recipient or the sender can change this message');
   }
 
+  /** Hard delete of the matching messages and their read marks, in one batch. */
+  async bulkDelete(f: { from?: string; to?: string; content_like?: string }) {
+    const s = messagesRepo.bulkDelete(f);
+    const res = await atomicWrite(this.app).add(null, s.reads).add('messages', s.messages).commit();
+    return { deleted: res.changes('messages') };
+  }
+
   async ack(p: Principal, id: number) {
     const { msg, role } = await this.ownedMessage(p, id);
     const who = callerId(p);
