@@ -270,4 +270,35 @@ describe('core writes commit with their events (issue 17)', () => {
       `Cleanup: ${r.body.messages_archived} messages, ${r.body.events_archived} events, ${r.body.webhooks_archived} webhook deliveries, ${r.body.savepoints_pruned} savepoints pruned`,
     );
   });
+
+  it('spend: a spend that crosses a warning level is not stored without its budget_warning, whose summary matches', async () => {
+    const a = await registerAgent(t, 'ea-spender', 'ea-spend');
+    await t.call('PUT', '/spend/budgets', {
+      admin: true,
+      body: { scope: 'agent', scope_id: a.id, limit_usd: 10, warn_pct: 50, hard_stop: false, period: 'total' },
+    });
+    const pay = (cost: number) => t.call('POST', '/spend', { agentKey: a.key, body: { cost_usd: cost, source: 'x' } });
+    const rows = () => count("SELECT COUNT(*) AS n FROM agent_spend WHERE agent_id = 'ea-spender'");
+    expect((await pay(2.5)).status).toBe(200);
+    await whileEventFails(t, 'budget_warning', async () => {
+      expect((await pay(3)).status).toBe(500);
+    });
+    expect(await rows()).toBe(1);
+    const ok = await pay(3);
+    expect(ok.status).toBe(200);
+    expect(ok.body.budget_warnings).toEqual([expect.objectContaining({ spent_usd: 5.5, limit_usd: 10 })]);
+    expect(await rows()).toBe(2);
+    const evs = (await eventsOf('budget_warning')).filter((e) => e.agent === 'ea-spender');
+    expect(evs.map((e) => e.summary)).toEqual(['agent ea-spender has spent $5.5 of $10 (total)']);
+    expect(
+      JSON.parse(
+        (await t.db.get<{ data: string }>(
+          "SELECT data FROM events WHERE type = 'budget_warning' AND agent = 'ea-spender'",
+        ))!.data,
+      ),
+    ).toMatchObject({ scope_id: 'ea-spender', spent_usd: 5.5, limit_usd: 10 });
+    // Below the next level: no event.
+    expect((await pay(1)).body.budget_warnings).toBeUndefined();
+    expect((await eventsOf('budget_warning')).filter((e) => e.agent === 'ea-spender')).toHaveLength(1);
+  });
 });
