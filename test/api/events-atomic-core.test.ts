@@ -301,4 +301,33 @@ describe('core writes commit with their events (issue 17)', () => {
     expect((await pay(1)).body.budget_warnings).toBeUndefined();
     expect((await eventsOf('budget_warning')).filter((e) => e.agent === 'ea-spender')).toHaveLength(1);
   });
+
+  it('stale requests: the maintenance close and its request_resolved events are one batch', async () => {
+    await t.db.run(
+      "INSERT INTO messages (from_agent, to_agent, content, msg_type, status, priority, project_id, created_at) VALUES ('ea-old-a', 'ea-old-b', 'old ask', 'request', 'pending', 'normal', 'ea-p', datetime('now', '-4 days'))",
+    );
+    const row = () =>
+      t.db.get<{ id: number; status: string }>("SELECT id, status FROM messages WHERE from_agent = 'ea-old-a'");
+    const again = () => t.db.run("DELETE FROM maintenance_runs WHERE job = 'stale_requests'");
+    await again();
+    await whileEventFails(t, 'request_resolved', async () => {
+      await t.scheduled();
+    });
+    expect((await row())!.status).toBe('pending');
+    await again();
+    await t.scheduled();
+    const { id, status } = (await row())!;
+    expect(status).toBe('resolved');
+    const evs = await t.db.all<{ data: string; project_id: string; summary: string }>(
+      "SELECT data, project_id, summary FROM events WHERE type = 'request_resolved' AND json_extract(data, '$.message_id') = ?",
+      [id],
+    );
+    expect(evs).toEqual([
+      {
+        data: JSON.stringify({ message_id: id, auto: true }),
+        project_id: 'ea-p',
+        summary: `System auto-resolved request #${id} (pending over 72 hours)`,
+      },
+    ]);
+  });
 });
