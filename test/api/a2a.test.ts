@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTarget, type Target } from '../support/target.js';
-import { createOperator, registerAgent } from '../support/fixtures.js';
+import { createOperator, registerAgent, whileEventFails } from '../support/fixtures.js';
 import { startFakeServer, type FakeServer } from '../support/fake-servers.js';
 
 /**
@@ -436,5 +436,61 @@ describe('A2A outbound: discovery and sends through the SSRF guard (SEC-31)', ()
     const before = (await t.call('GET', '/a2a/agents', { admin: true })).body.length;
     expect((await t.call('DELETE', '/a2a/agents/1', { admin: true })).body).toEqual({ ok: true });
     expect((await t.call('GET', '/a2a/agents', { admin: true })).body.length).toBe(before - 1);
+  });
+});
+
+describe('A2A writes commit with their events (issue 17)', () => {
+  const count = async (sql: string, args: unknown[] = []) =>
+    Number((await t.db.get<{ n: number }>(sql, args as never[]))!.n);
+  const eventsOf = (type: string) => t.db.all<{ data: string }>('SELECT data FROM events WHERE type = ?', [type]);
+
+  it('no inbound A2A task, discovered agent or finished send without its event; each success writes exactly one', async () => {
+    const inbound = () => count("SELECT COUNT(*) AS n FROM a2a_inbound_tasks WHERE input_text = 'atomic inbound'");
+    await whileEventFails(t, 'a2a_task_received', async () => {
+      const r = await rpc(t, send('atomic inbound'), { 'X-Agent-Key': client.key });
+      expect((await r.json()).error).toBeDefined();
+    });
+    expect(await inbound()).toBe(0);
+    const ok = await (await rpc(t, send('atomic inbound'), { 'X-Agent-Key': client.key })).json();
+    expect(await inbound()).toBe(1);
+    expect(
+      (await eventsOf('a2a_task_received')).filter((e) => JSON.parse(e.data).a2a_task_id === ok.result.task.id),
+    ).toHaveLength(1);
+
+    // The v1 fake (allow-listed) is forgotten first, so its discovery is a fresh insert.
+    const prior = await t.db.get<{ id: number }>('SELECT id FROM a2a_external_agents WHERE agent_url = ?', [
+      v1Agent.url,
+    ]);
+    if (prior) expect((await t.call('DELETE', `/a2a/agents/${prior.id}`, { admin: true })).status).toBe(200);
+    const known = () => count('SELECT COUNT(*) AS n FROM a2a_external_agents WHERE agent_url = ?', [v1Agent.url]);
+    await whileEventFails(t, 'a2a_agent_discovered', async () => {
+      expect((await t.call('POST', '/a2a/discover', { admin: true, body: { url: v1Agent.url } })).status).toBe(500);
+    });
+    expect(await known()).toBe(0);
+    const d = await t.call('POST', '/a2a/discover', { admin: true, body: { url: v1Agent.url } });
+    expect(d.status).toBe(200);
+    expect((await eventsOf('a2a_agent_discovered')).map((e) => JSON.parse(e.data))).toContainEqual({
+      agent_url: v1Agent.url,
+      agent_id: d.body.id,
+    });
+
+    await whileEventFails(t, 'a2a_task_sent', async () => {
+      const s = await t.call('POST', '/a2a/send', {
+        admin: true,
+        body: { agent_id: d.body.id, message: 'atomic out' },
+      });
+      expect(s.status).toBe(500);
+    });
+    // The send went out and its row stays as it was before the answer ('submitted'): not completed without the event.
+    const row = await t.db.get<{ status: string }>("SELECT status FROM a2a_tasks WHERE input_text = 'atomic out'");
+    expect(row?.status).toBe('submitted');
+    const s = await t.call('POST', '/a2a/send', {
+      admin: true,
+      body: { agent_id: d.body.id, message: 'atomic out 2' },
+    });
+    expect(s.status).toBe(200);
+    expect((await eventsOf('a2a_task_sent')).filter((e) => JSON.parse(e.data).task_id === s.body.task_id)).toHaveLength(
+      1,
+    );
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTarget, type Target } from '../support/target.js';
+import { whileEventFails } from '../support/fixtures.js';
 
 /**
  * Events are atomic with their writes everywhere (issue 17): areas that used to commit their change
@@ -16,16 +17,7 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 /** Makes every insert of one event type fail, as a crash between the write and its event would. */
-async function failing(type: string, fn: () => Promise<void>) {
-  await t.db.run(
-    `CREATE TRIGGER fail_${type} BEFORE INSERT ON events WHEN NEW.type = '${type}' BEGIN SELECT RAISE(ABORT, 'injected'); END`,
-  );
-  try {
-    await fn();
-  } finally {
-    await t.db.run(`DROP TRIGGER fail_${type}`);
-  }
-}
+const failing = (type: string, fn: () => Promise<void>) => whileEventFails(t, type, fn);
 const count = async (sql: string, args: unknown[] = []) =>
   Number((await t.db.get<{ n: number }>(sql, args as never[]))!.n);
 const eventsOf = (type: string) =>

@@ -29,3 +29,18 @@ export async function createOperator(
   if (l.status !== 200) throw new Error(`login ${username} failed: ${l.status} ${l.text}`);
   return { id: c.body.id as number, token: l.body.token as string, password };
 }
+
+/**
+ * Runs `fn` while every insert of one event type fails, as a crash between a write and its event
+ * would (issue 17): a write atomic with its event must leave nothing behind.
+ */
+export async function whileEventFails(t: Target, type: string, fn: () => Promise<void>) {
+  await t.db.run(
+    `CREATE TRIGGER fail_${type} BEFORE INSERT ON events WHEN NEW.type = '${type}' BEGIN SELECT RAISE(ABORT, 'injected'); END`,
+  );
+  try {
+    await fn();
+  } finally {
+    await t.db.run(`DROP TRIGGER fail_${type}`);
+  }
+}

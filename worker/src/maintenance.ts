@@ -1,4 +1,5 @@
 import type { AppContext } from './context.js';
+import { atomicWrite } from './domain/events/write.js';
 import { passwordResetsRepo } from './domain/studio/repo.js';
 
 /**
@@ -41,17 +42,19 @@ export async function maintenance(app: AppContext, jobs: MaintenanceJob[] = app.
   // Claim every due slot in one batch (one round trip on Workers, where the cron has the same
   // subrequest budget as a request): each claim is a conditional upsert, so two processes (or
   // isolates) never both run a job, and a job that is not due costs nothing more.
-  const claims = await app.db.batch(
-    jobs.map((job) => ({
+  // Job names are unique (maintenance_runs' key), so each claim is read by its job's name.
+  const claim = atomicWrite(app);
+  for (const job of jobs)
+    claim.add(job.name, {
       sql: `INSERT INTO maintenance_runs (job, last_run_at) VALUES (?, ?)
        ON CONFLICT(job) DO UPDATE SET last_run_at = excluded.last_run_at
        WHERE maintenance_runs.last_run_at <= ?
        RETURNING job`,
       args: [job.name, now, now - job.everyMs],
-    })),
-  );
-  for (const [i, job] of jobs.entries()) {
-    if (!claims[i].rows.length) continue;
+    });
+  const claims = await claim.commit();
+  for (const job of jobs) {
+    if (!claims.rows(job.name).length) continue;
     try {
       await job.run(app);
       report.ran.push(job.name);

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.js';
+import type { Statement } from '../../db/types.js';
 
 /** The A2A tables (migration 0080). One place for their SQL. */
 
@@ -61,8 +62,9 @@ export function toWireExternalAgent(r: ExternalAgentRow) {
 }
 
 export const a2aRepo = {
-  upsertExternal(db: Queryable, a: Omit<ExternalAgentRow, 'id' | 'status' | 'last_discovered_at'>) {
-    return db.get<ExternalAgentRow>(
+  /** Insert or refresh by agent_url; RETURNING the row either way. */
+  upsertExternal(a: Omit<ExternalAgentRow, 'id' | 'status' | 'last_discovered_at'>): Statement {
+    return statement(
       `INSERT INTO a2a_external_agents (agent_url, rpc_url, protocol_version, name, description, capabilities, agent_card, discovered_by)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(agent_url) DO UPDATE SET rpc_url = excluded.rpc_url, protocol_version = excluded.protocol_version,
@@ -106,11 +108,10 @@ export const a2aRepo = {
     );
   },
   finishOutbound(
-    db: Queryable,
     id: string,
     f: { status: string; result: string | null; remote_task_id: string | null; context_id: string | null },
-  ) {
-    return db.get<OutboundTaskRow>(
+  ): Statement {
+    return statement(
       `UPDATE a2a_tasks SET status = ?, result = ?, remote_task_id = COALESCE(?, remote_task_id), context_id = COALESCE(?, context_id),
          updated_at = datetime('now') WHERE id = ? RETURNING *`,
       [f.status, f.result, f.remote_task_id, f.context_id, id],
@@ -137,13 +138,12 @@ export const a2aRepo = {
   },
 
   insertInbound(
-    db: Queryable,
     t: Pick<
       InboundTaskRow,
       'id' | 'context_id' | 'caller' | 'caller_url' | 'target_agent_id' | 'mycelium_task_id' | 'input_text'
     >,
-  ) {
-    return db.run(
+  ): Statement {
+    return statement(
       'INSERT INTO a2a_inbound_tasks (id, context_id, caller, caller_url, target_agent_id, mycelium_task_id, input_text) VALUES (?, ?, ?, ?, ?, ?, ?)',
       [t.id, t.context_id, t.caller, t.caller_url, t.target_agent_id, t.mycelium_task_id, t.input_text],
     );
@@ -214,3 +214,7 @@ export const a2aRepo = {
     );
   },
 };
+
+function statement(sql: string, args: Statement['args']): Statement {
+  return { sql, args };
+}

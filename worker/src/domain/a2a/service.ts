@@ -6,7 +6,15 @@ import { assertPublicUrl, guardedFetch, SsrfBlockedError, type GuardOptions } fr
 import { addComment, createTask, updateTask } from '../tasks/service.js';
 import { callerId } from '../tasks/sql.js';
 import { MessageService } from '../messages/service.js';
-import { a2aRepo, toWireExternalAgent, type InboundWithTask } from './repo.js';
+import type { Statement } from '../../db/types.js';
+import { atomicWrite } from '../events/write.js';
+import {
+  a2aRepo,
+  toWireExternalAgent,
+  type ExternalAgentRow,
+  type InboundWithTask,
+  type OutboundTaskRow,
+} from './repo.js';
 import {
   A2A_VERSION,
   inboundState,
@@ -128,15 +136,28 @@ export class A2AService {
       project_id: projectId,
       assignee: target?.id ?? null,
     });
-    await a2aRepo.insertInbound(this.app.db, {
-      id,
-      context_id: contextId,
-      caller,
-      caller_url: callerUrl,
-      target_agent_id: target?.id ?? null,
-      mycelium_task_id: task.id,
-      input_text: text,
-    });
+    // The inbound row and its event commit together (issue 17); the task committed with its own.
+    await atomicWrite(this.app)
+      .add(
+        null,
+        a2aRepo.insertInbound({
+          id,
+          context_id: contextId,
+          caller,
+          caller_url: callerUrl,
+          target_agent_id: target?.id ?? null,
+          mycelium_task_id: task.id,
+          input_text: text,
+        }),
+      )
+      .event({
+        type: 'a2a_task_received',
+        agent: caller,
+        projectId: projectId || null,
+        summary: `A2A task ${id} → task #${task.id}${target ? ` for ${target.id}` : ' (no agent online)'}`,
+        data: { a2a_task_id: id, task_id: task.id, target_agent_id: target?.id ?? null },
+      })
+      .commit();
     if (target) {
       // A directive blocks the agent's queue, so only admins may cause one (as over REST); an agent caller sends a message.
       await new MessageService(this.app)
@@ -153,13 +174,6 @@ export class A2AService {
           }),
         );
     }
-    await this.app.events.emit({
-      type: 'a2a_task_received',
-      agent: caller,
-      projectId: projectId || null,
-      summary: `A2A task ${id} → task #${task.id}${target ? ` for ${target.id}` : ' (no agent online)'}`,
-      data: { a2a_task_id: id, task_id: task.id, target_agent_id: target?.id ?? null },
-    });
     return this.wire((await a2aRepo.inbound(this.app.db, id))!, legacy);
   }
 
@@ -263,7 +277,7 @@ export class A2AService {
     }
     const version = str(jsonRpc?.protocolVersion) ?? str(card.protocolVersion) ?? '0.3';
     const skills = Array.isArray(card.skills) ? card.skills.map((s) => str(obj(s).id)).filter(Boolean) : [];
-    const row = (await a2aRepo.upsertExternal(this.app.db, {
+    const upsert = a2aRepo.upsertExternal({
       agent_url: base,
       rpc_url: rpc,
       protocol_version: version,
@@ -272,13 +286,21 @@ export class A2AService {
       capabilities: JSON.stringify(skills),
       agent_card: JSON.stringify(card),
       discovered_by: callerId(p),
-    }))!;
-    await this.app.events.emit({
-      type: 'a2a_agent_discovered',
-      agent: callerId(p),
-      summary: `Discovered A2A agent ${row.name} (${base})`,
-      data: { agent_url: base, agent_id: row.id },
     });
+    // An upsert has no new rowid to name on refresh, so the event reads the row's id by its URL.
+    const res = await atomicWrite(this.app)
+      .add('agent', upsert)
+      .eventPerRow(
+        { type: 'a2a_agent_discovered', agent: callerId(p) },
+        {
+          summarySql: "'Discovered A2A agent ' || name || ' (' || agent_url || ')'",
+          dataSql: "json_object('agent_url', agent_url, 'agent_id', id)",
+          rest: 'FROM a2a_external_agents WHERE agent_url = ?',
+          args: [base],
+        },
+      )
+      .commit();
+    const row = res.row<ExternalAgentRow>('agent')!;
     return { ok: true, id: row.id, agent: toWireExternalAgent(row) };
   }
 
@@ -339,41 +361,53 @@ export class A2AService {
         throw new AppError(502, `Failed to send A2A task: HTTP ${res.status}, not a JSON-RPC answer`);
       }
     } catch (err) {
-      await a2aRepo.finishOutbound(this.app.db, id, {
-        status: 'failed',
-        result: JSON.stringify({ error: (err as Error).message }),
-        remote_task_id: null,
-        context_id: null,
-      });
+      await this.run(
+        a2aRepo.finishOutbound(id, {
+          status: 'failed',
+          result: JSON.stringify({ error: (err as Error).message }),
+          remote_task_id: null,
+          context_id: null,
+        }),
+      );
       throw err;
     }
     if (answer.error) {
       const e = obj(answer.error);
-      await a2aRepo.finishOutbound(this.app.db, id, {
-        status: 'failed',
-        result: JSON.stringify(e),
-        remote_task_id: null,
-        context_id: null,
-      });
+      await this.run(
+        a2aRepo.finishOutbound(id, {
+          status: 'failed',
+          result: JSON.stringify(e),
+          remote_task_id: null,
+          context_id: null,
+        }),
+      );
       throw new AppError(502, `A2A error: ${String(e.message ?? 'unknown error')}`);
     }
     const result = obj(answer.result);
     // v1 answers {task} or {message}; v0.3 answers the task or message itself.
     const task = result.task ? obj(result.task) : result.status ? result : null;
     const status: A2AState = task ? (normaliseState(obj(task.status).state) ?? 'submitted') : 'completed';
-    const row = await a2aRepo.finishOutbound(this.app.db, id, {
+    const finish = a2aRepo.finishOutbound(id, {
       status,
       result: JSON.stringify(result),
       remote_task_id: task ? (str(task.id) ?? null) : null,
       context_id: str(task?.contextId) ?? str(obj(result.message ?? result).contextId) ?? null,
     });
-    await this.app.events.emit({
-      type: 'a2a_task_sent',
-      agent: callerId(p),
-      summary: `A2A task ${id} sent to ${agent.name}`,
-      data: { task_id: id, agent_url: agent.agent_url },
-    });
+    const res = await atomicWrite(this.app)
+      .add('task', finish)
+      .event({
+        type: 'a2a_task_sent',
+        agent: callerId(p),
+        summary: `A2A task ${id} sent to ${agent.name}`,
+        data: { task_id: id, agent_url: agent.agent_url },
+      })
+      .commit();
+    const row = res.row<OutboundTaskRow>('task');
     return { ok: true, task_id: id, status: row?.status ?? status, result };
+  }
+
+  private run(s: Statement) {
+    return this.app.db.run(s.sql, s.args);
   }
 
   private async fetchGuarded(

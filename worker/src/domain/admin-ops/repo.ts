@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/db.js';
-import type { Statement } from '../../db/types.js';
+import type { SqlArgs, Statement } from '../../db/types.js';
 
 /**
  * Read-mostly SQL across areas for the admin dashboards, the patrol and cleanup. Tables that
@@ -9,6 +9,15 @@ const stale = (col: string) => `(${col} IS NULL OR datetime(${col}) < datetime('
 const minutes = (n: number) => `-${n} minutes`;
 const AGENT_LIVE = "status IN ('online', 'idle', 'busy')";
 const IS_DRONE = "(role = 'drone' OR project_id = 'drone')";
+
+export const CLEANUP_KEYS = ['messages_archived', 'events_archived', 'webhooks_archived', 'savepoints_pruned'] as const;
+export type CleanupKey = (typeof CLEANUP_KEYS)[number];
+/** One cleanup delete, and the SQL expression counting what it will delete (for the event row). */
+export interface CleanupPart {
+  key: CleanupKey;
+  stmt: Statement;
+  count: { sql: string; args: SqlArgs };
+}
 
 export const opsRepo = {
   async tables(db: Queryable): Promise<Set<string>> {
@@ -64,45 +73,34 @@ export const opsRepo = {
   },
 
   // ── cleanup ─────────────────────────────────────────────────────────────
-  cleanupStatements(
-    t: Set<string>,
-    messageDays: number,
-    eventDays: number,
-    keepSavepoints: number,
-  ): { key: string; stmt: Statement }[] {
-    const out: { key: string; stmt: Statement }[] = [];
-    if (t.has('messages')) {
+  cleanupStatements(t: Set<string>, messageDays: number, eventDays: number, keepSavepoints: number): CleanupPart[] {
+    const out: CleanupPart[] = [];
+    const part = (key: CleanupKey, table: string, where: string, args: SqlArgs) =>
       out.push({
-        key: 'messages_archived',
-        stmt: {
-          sql: `DELETE FROM messages WHERE datetime(created_at) < datetime('now', ?) AND (status = 'resolved' OR msg_type = 'info')`,
-          args: [`-${messageDays} days`],
-        },
+        key,
+        stmt: { sql: `DELETE FROM ${table} WHERE ${where}`, args },
+        count: { sql: `(SELECT COUNT(*) FROM ${table} WHERE ${where})`, args },
       });
-    }
-    out.push({
-      key: 'events_archived',
-      stmt: { sql: "DELETE FROM events WHERE datetime(created_at) < datetime('now', ?)", args: [`-${eventDays} days`] },
-    });
-    if (t.has('webhook_deliveries')) {
-      out.push({
-        key: 'webhooks_archived',
-        stmt: {
-          sql: "DELETE FROM webhook_deliveries WHERE datetime(created_at) < datetime('now', ?)",
-          args: [`-${eventDays} days`],
-        },
-      });
-    }
-    if (t.has('agent_savepoints')) {
-      out.push({
-        key: 'savepoints_pruned',
-        stmt: {
-          sql: `DELETE FROM agent_savepoints WHERE id IN (SELECT id FROM (
+    if (t.has('messages'))
+      part(
+        'messages_archived',
+        'messages',
+        "datetime(created_at) < datetime('now', ?) AND (status = 'resolved' OR msg_type = 'info')",
+        [`-${messageDays} days`],
+      );
+    part('events_archived', 'events', "datetime(created_at) < datetime('now', ?)", [`-${eventDays} days`]);
+    if (t.has('webhook_deliveries'))
+      part('webhooks_archived', 'webhook_deliveries', "datetime(created_at) < datetime('now', ?)", [
+        `-${eventDays} days`,
+      ]);
+    if (t.has('agent_savepoints'))
+      part(
+        'savepoints_pruned',
+        'agent_savepoints',
+        `id IN (SELECT id FROM (
                   SELECT id, ROW_NUMBER() OVER (PARTITION BY agent_id ORDER BY id DESC) AS rn FROM agent_savepoints) WHERE rn > ?)`,
-          args: [keepSavepoints],
-        },
-      });
-    }
+        [keepSavepoints],
+      );
     return out;
   },
 

@@ -3,7 +3,8 @@ import type { Principal } from '../../auth/principal.js';
 import { AppError, unavailable } from '../../http/errors.js';
 import { configRepo } from '../config/repo.js';
 import { toPublicAgent, type AgentRow } from '../agents/repo.js';
-import { opsRepo } from './repo.js';
+import { atomicWrite } from '../events/write.js';
+import { CLEANUP_KEYS, opsRepo, type CleanupKey } from './repo.js';
 
 const PATROL_DEFAULTS = { agent: 15, task: 30, request: 60, drone: 30, plan_step: 120 } as const;
 type PatrolKey = keyof typeof PATROL_DEFAULTS;
@@ -138,22 +139,23 @@ export class AdminOpsService {
   async cleanup(p: Principal, messageDays: number, eventDays: number) {
     const t = await opsRepo.tables(this.app.db);
     const parts = opsRepo.cleanupStatements(t, messageDays, eventDays, 50);
-    const res = await this.app.db.batch(parts.map((x) => x.stmt));
-    const counts: Record<string, number> = {
-      messages_archived: 0,
-      events_archived: 0,
-      webhooks_archived: 0,
-      savepoints_pruned: 0,
-    };
-    parts.forEach((x, i) => {
-      counts[x.key] = res[i].rowsAffected;
-    });
-    await this.app.events.emit({
-      type: 'admin_cleanup',
-      agent: p.who,
-      summary: `Cleanup: ${counts.messages_archived} messages, ${counts.events_archived} events, ${counts.webhooks_archived} webhook deliveries, ${counts.savepoints_pruned} savepoints pruned`,
-      data: counts,
-    });
+    // The event row goes first in the batch and counts what the deletes after it remove, so the
+    // cleanup and its `admin_cleanup` commit together (issue 17) and agree on the numbers.
+    const count = (key: CleanupKey) => parts.find((x) => x.key === key)?.count ?? { sql: '0', args: [] };
+    const sizes = CLEANUP_KEYS.map(count);
+    const [m, e, w, s] = sizes;
+    const write = atomicWrite(this.app).eventPerRow(
+      { type: 'admin_cleanup', agent: p.who },
+      {
+        summarySql: `'Cleanup: ' || ${m.sql} || ' messages, ' || ${e.sql} || ' events, ' || ${w.sql} || ' webhook deliveries, ' || ${s.sql} || ' savepoints pruned'`,
+        dataSql: `json_object(${CLEANUP_KEYS.map((k, i) => `'${k}', ${sizes[i].sql}`).join(', ')})`,
+        rest: '',
+        args: [...sizes, ...sizes].flatMap((x) => x.args),
+      },
+    );
+    for (const x of parts) write.add(x.key, x.stmt);
+    const res = await write.commit();
+    const counts = Object.fromEntries(CLEANUP_KEYS.map((k) => [k, res.changes(k)])) as Record<CleanupKey, number>;
     return { ok: true, ...counts };
   }
 

@@ -2,14 +2,15 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
-import type { SqlArgs } from '../../db/types.js';
 import { bodyOf } from '../../http/body.js';
-import { badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
+import { badRequest, forbidden, notFound } from '../../http/errors.js';
 import { idString, parseWith } from '../../http/validate.js';
 import { principalOf } from '../../auth/principal.js';
 import { defineRoute } from '../../http/contract.js';
 import { resolveCalibrationChain, type NodeProfileRow } from './calibration.js';
 import { agentsRepo } from './repo.js';
+import { profilesRepo } from './profiles-repo.js';
+import { createProfile, deleteProfile, updateProfile } from './profiles.js';
 import {
   NodeProfile,
   ProfileBody,
@@ -82,7 +83,7 @@ function safeParse(s: string): unknown {
 
 export function calibrationRoutes(app: AppContext) {
   const r = new Hono<AppEnv>();
-  const get = (id: string) => app.db.get<NodeProfileRow>('SELECT * FROM node_profiles WHERE id = ?', [id]);
+  const get = (id: string) => profilesRepo.get(app.db, id);
 
   defineRoute(
     r,
@@ -96,20 +97,10 @@ export function calibrationRoutes(app: AppContext) {
       response: ProfileList,
     },
     async (_c, { query: q }) => {
-      const where: string[] = [];
-      const args: SqlArgs = [];
-      if (q.node_type) {
-        where.push('node_type = ?');
-        args.push(q.node_type);
-      }
-      if (q.layer) {
-        where.push('layer = ?');
-        args.push(q.layer);
-      }
-      const rows = await app.db.all<NodeProfileRow>(
-        `SELECT * FROM node_profiles ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY layer, node_type, id`,
-        args,
-      );
+      const rows = await profilesRepo.list(app.db, {
+        node_type: q.node_type || undefined,
+        layer: q.layer || undefined,
+      });
       return { count: rows.length, profiles: rows.map(present) };
     },
   );
@@ -170,20 +161,7 @@ export function calibrationRoutes(app: AppContext) {
       const body = bodyOf(c);
       if (body.id === undefined || body.id === null || body.id === '') throw badRequest('id is required');
       const { id } = parseWith(z.object({ id: idString(128) }), { id: body.id });
-      const cols = columns(body);
-      const names = Object.keys(cols);
-      const who = principalOf(c).who;
-      const ev = { type: 'profile_created', agent: who, summary: `Profile created: ${id}`, data: { profile_id: id } };
-      const res = await app.db.batch([
-        {
-          sql: `INSERT INTO node_profiles (id${names.map((n) => `, ${n}`).join('')}) VALUES (?${names.map(() => ', ?').join('')}) ON CONFLICT(id) DO NOTHING RETURNING *`,
-          args: [id, ...names.map((n) => cols[n])],
-        },
-      ]);
-      const row = res[0].rows[0] as unknown as NodeProfileRow | undefined;
-      if (!row) throw conflict(`Profile already exists: ${id}`);
-      await app.events.emit(ev);
-      return present(row);
+      return present(await createProfile(app, principalOf(c).who, id, columns(body)));
     },
   );
 
@@ -205,21 +183,7 @@ export function calibrationRoutes(app: AppContext) {
       const existing = await get(id);
       if (!existing) throw notFound('Profile not found');
       if (existing.layer === 'platform') throw forbidden('Cannot modify platform-layer profiles');
-      const cols = columns(bodyOf(c));
-      const names = Object.keys(cols);
-      // The layer guard is repeated in the statement so a concurrent change cannot slip through.
-      const row = await app.db.get<NodeProfileRow>(
-        `UPDATE node_profiles SET ${[...names.map((n) => `${n} = ?`), "updated_at = datetime('now')"].join(', ')} WHERE id = ? AND layer != 'platform' RETURNING *`,
-        [...names.map((n) => cols[n]), id],
-      );
-      if (!row) throw notFound('Profile not found');
-      await app.events.emit({
-        type: 'profile_updated',
-        agent: principalOf(c).who,
-        summary: `Profile updated: ${id}`,
-        data: { profile_id: id, fields: names },
-      });
-      return present(row);
+      return present(await updateProfile(app, principalOf(c).who, id, columns(bodyOf(c))));
     },
   );
 
@@ -240,18 +204,7 @@ export function calibrationRoutes(app: AppContext) {
       const existing = await get(id);
       if (!existing) throw notFound('Profile not found');
       if (existing.layer === 'platform') throw forbidden('Cannot delete platform-layer profiles');
-      const row = await app.db.get<NodeProfileRow>(
-        "DELETE FROM node_profiles WHERE id = ? AND layer != 'platform' RETURNING *",
-        [id],
-      );
-      if (!row) throw notFound('Profile not found');
-      await app.events.emit({
-        type: 'profile_deleted',
-        agent: principalOf(c).who,
-        summary: `Profile deleted: ${id}`,
-        data: { profile_id: id },
-      });
-      return { ok: true, deleted: present(row) };
+      return { ok: true, deleted: present(await deleteProfile(app, principalOf(c).who, id)) };
     },
   );
 

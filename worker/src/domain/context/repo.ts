@@ -31,8 +31,14 @@ export interface HistoryRow {
 export const NAMESPACE_CAP = 200;
 export const HISTORY_KEEP = 50;
 
-/** Result positions in `putBatch`. */
-export const PUT_AT = { facts: 1, updated: 3, updateEvent: 4, inserted: 5, insertEvent: 6 } as const;
+/**
+ * A step of `putBatch`: a statement, or the event rows (one per key row the FROM/WHERE finds)
+ * written at that point. Named steps are read by name after the commit: `facts` (the key as the
+ * batch found it), `updated`/`inserted` (the row written), `updateEvent`/`insertEvent`.
+ */
+export type PutStep =
+  | { name: 'facts' | 'updated' | 'inserted' | null; stmt: Statement }
+  | { name: 'updateEvent' | 'insertEvent'; eventRows: { rest: string; args: SqlValue[] } };
 
 /** Live = not expired; `expires_at` is ISO UTC everywhere so text comparison is instant order. */
 const LIVE = '(expires_at IS NULL OR expires_at > ?)';
@@ -224,19 +230,20 @@ export const contextRepo = {
       version: number | null;
     } | null;
     insert: { data: string; category: string; expires_at: string | null; project_id: string | null } | null;
-    event: (rest: string, args: SqlValue[]) => Statement;
-  }): Statement[] {
+  }): PutStep[] {
     const at = [k.namespace, k.key];
-    // A branch that is off is statements that write nothing, so a later changes() guard cannot
-    // see an earlier write (the expiry delete, the other branch's event).
-    const none: Statement = { sql: 'SELECT 1 WHERE 0', args: [] };
+    // Each event step finds its key only if the write just before it changed a row (changes()).
+    const eventRows = { rest: 'FROM context_keys WHERE namespace = ? AND key = ? AND changes() > 0', args: at };
     const u = k.update;
-    const stmts: Statement[] = [
+    const stmts: PutStep[] = [
       {
-        sql: 'DELETE FROM context_keys WHERE namespace = ? AND key = ? AND expires_at IS NOT NULL AND expires_at <= ?',
-        args: [...at, k.now],
+        name: null,
+        stmt: {
+          sql: 'DELETE FROM context_keys WHERE namespace = ? AND key = ? AND expires_at IS NOT NULL AND expires_at <= ?',
+          args: [...at, k.now],
+        },
       },
-      { sql: 'SELECT * FROM context_keys WHERE namespace = ? AND key = ?', args: at },
+      { name: 'facts', stmt: { sql: 'SELECT * FROM context_keys WHERE namespace = ? AND key = ?', args: at } },
     ];
     if (u) {
       const cond = {
@@ -246,51 +253,56 @@ export const contextRepo = {
       const keepExpiry = u.expires_at === undefined;
       stmts.push(
         {
-          sql: `INSERT INTO context_history (namespace, key, data, changed_by, project_id, version)
+          name: null,
+          stmt: {
+            sql: `INSERT INTO context_history (namespace, key, data, changed_by, project_id, version)
                 SELECT namespace, key, data, ?, project_id, version FROM context_keys
                 WHERE namespace = ? AND key = ? AND ${cond.sql}`,
-          args: [k.by, ...at, ...cond.args],
+            args: [k.by, ...at, ...cond.args],
+          },
         },
         {
-          sql: `UPDATE context_keys SET data = ?, category = COALESCE(?, category), expires_at = ${keepExpiry ? 'expires_at' : '?'},
+          name: 'updated',
+          stmt: {
+            sql: `UPDATE context_keys SET data = ?, category = COALESCE(?, category), expires_at = ${keepExpiry ? 'expires_at' : '?'},
                   updated_by = ?, updated_at = datetime('now'), version = version + 1
                 WHERE namespace = ? AND key = ? AND ${cond.sql} RETURNING *`,
-          args: [u.data, u.category, ...(keepExpiry ? [] : [u.expires_at ?? null]), k.by, ...at, ...cond.args],
+            args: [u.data, u.category, ...(keepExpiry ? [] : [u.expires_at ?? null]), k.by, ...at, ...cond.args],
+          },
         },
-        k.event('FROM context_keys WHERE namespace = ? AND key = ? AND changes() > 0', at),
+        { name: 'updateEvent', eventRows },
       );
-    } else {
-      stmts.push(none, none, none);
     }
     const i = k.insert;
     if (i) {
       stmts.push(
         {
-          sql: `INSERT INTO context_keys (namespace, key, data, category, expires_at, updated_by, project_id, version)
+          name: 'inserted',
+          stmt: {
+            sql: `INSERT INTO context_keys (namespace, key, data, category, expires_at, updated_by, project_id, version)
                 SELECT ?, ?, ?, ?, ?, ?, ?, 1
                 WHERE ${k.permit.ns.sql}
                   AND (SELECT COUNT(*) FROM context_keys WHERE namespace = ? AND project_id IS ? AND ${LIVE}) < ${NAMESPACE_CAP}
                 ON CONFLICT(namespace, key) DO NOTHING
                 RETURNING *`,
-          args: [
-            ...at,
-            i.data,
-            i.category,
-            i.expires_at,
-            k.by,
-            i.project_id,
-            ...k.permit.ns.args,
-            k.namespace,
-            i.project_id,
-            k.now,
-          ],
+            args: [
+              ...at,
+              i.data,
+              i.category,
+              i.expires_at,
+              k.by,
+              i.project_id,
+              ...k.permit.ns.args,
+              k.namespace,
+              i.project_id,
+              k.now,
+            ],
+          },
         },
-        k.event('FROM context_keys WHERE namespace = ? AND key = ? AND changes() > 0', at),
+        { name: 'insertEvent', eventRows },
       );
-    } else {
-      stmts.push(none, none);
     }
-    if (u) stmts.push(contextRepo.trimHistory(k.namespace, k.key));
+    if (u) stmts.push({ name: null, stmt: contextRepo.trimHistory(k.namespace, k.key) });
     return stmts;
   },
 

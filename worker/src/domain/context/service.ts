@@ -7,7 +7,6 @@ import { assertEnforcementRules } from './enforcement.js';
 import type { EventInput } from '../events/bus.js';
 import { atomicWrite } from '../events/write.js';
 import { contextRepo, NAMESPACE_CAP, type ContextKeyRow } from './repo.js';
-import { PUT_AT } from './repo.js';
 
 /** Namespaces the server itself reads (policy, roles, admin caches): admin-write-only (SEC-17, C4). */
 export const RESERVED_NAMESPACES = new Set(['mycelium', 'admin', 'roles']);
@@ -290,33 +289,36 @@ export class ContextService {
             }
           : null;
       if (!update && !insert) return null;
-      const res = await this.app.db.batch(
-        contextRepo.putBatch({
-          namespace: w.namespace,
-          key: w.key,
-          now: this.nowIso(),
-          by: p.who,
-          permit,
-          update,
-          insert,
-          event: (rest, args) =>
-            this.app.events.statementPerRow(event, {
+      const steps = contextRepo.putBatch({
+        namespace: w.namespace,
+        key: w.key,
+        now: this.nowIso(),
+        by: p.who,
+        permit,
+        update,
+        insert,
+      });
+      const batch = atomicWrite(this.app);
+      for (const step of steps) {
+        if ('stmt' in step) batch.add(step.name, step.stmt);
+        else
+          batch.eventPerRow(
+            event,
+            {
               summarySql: '?',
               dataSql: "json_object('namespace', namespace, 'key', key, 'version', version)",
-              rest,
-              args: [summary, ...args],
-            }),
-        }),
-      );
-      const written = (res[PUT_AT.updated].rows[0] ?? res[PUT_AT.inserted].rows[0]) as unknown as
-        | ContextKeyRow
-        | undefined;
-      if (written) {
-        this.app.events.publishReturned(event, [...res[PUT_AT.updateEvent].rows, ...res[PUT_AT.insertEvent].rows]);
-        return written;
+              rest: step.eventRows.rest,
+              args: [summary, ...step.eventRows.args],
+            },
+            step.name,
+          );
       }
+      // Event rows are published by the commit (one only when the write before it changed a row).
+      const res = await batch.commit();
+      const written = res.row<ContextKeyRow>('updated') ?? res.row<ContextKeyRow>('inserted');
+      if (written) return written;
       // What this batch saw. Refused (rule, cap, version) rather than raced → the slow path answers.
-      const seen = (res[PUT_AT.facts].rows[0] as unknown as ContextKeyRow | undefined) ?? null;
+      const seen = res.row<ContextKeyRow>('facts') ?? null;
       if (seen === null && insert) return null;
       if (seen !== null && update && (update.version === null || update.version === seen.version)) return null;
       known = seen;
@@ -370,6 +372,7 @@ export class ContextService {
         }
       }
     }
+    // A summary only: each key above committed with its own context_key_updated (issue 17).
     await this.app.events.emit({
       type: 'context_keys_bulk',
       agent: p.who,

@@ -110,7 +110,13 @@ export class AtomicWrite {
         for (const row of results[ev.at].rows) {
           out.push(
             this.ctx.events.publishWritten(
-              { ...ev.input, summary: String(row.summary ?? ''), data: parseData(row.data) },
+              {
+                ...ev.input,
+                // A per-row event may read its project from the row (statementPerRow's projectSql).
+                projectId: row.project_id === undefined ? ev.input.projectId : (row.project_id as string | null),
+                summary: String(row.summary ?? ''),
+                data: parseData(row.data),
+              },
               idOf(row),
             ),
           );

@@ -1,6 +1,6 @@
 import { parallelQueries } from '../../db/parallel.js';
 import type { Queryable } from '../../db/db.js';
-import type { SqlArgs } from '../../db/types.js';
+import type { SqlArgs, Statement } from '../../db/types.js';
 
 /** SQL for feedback (spec 03 §2.14, §12). */
 
@@ -17,11 +17,11 @@ export interface FeedbackRow {
 }
 
 export const feedbackRepo = {
-  insert(db: Queryable, f: Omit<FeedbackRow, 'id' | 'created_at'>) {
-    return db.get<FeedbackRow>(
-      `INSERT INTO feedback (entity_type, entity_id, subject, rating, comment, submitted_by, agent_id) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-      [f.entity_type, f.entity_id, f.subject, f.rating, f.comment, f.submitted_by, f.agent_id],
-    );
+  insert(f: Omit<FeedbackRow, 'id' | 'created_at'>): Statement {
+    return {
+      sql: `INSERT INTO feedback (entity_type, entity_id, subject, rating, comment, submitted_by, agent_id) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      args: [f.entity_type, f.entity_id, f.subject, f.rating, f.comment, f.submitted_by, f.agent_id],
+    };
   },
   list(
     db: Queryable,

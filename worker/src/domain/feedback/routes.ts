@@ -8,6 +8,7 @@ import { parseIntId } from '../../http/validate.js';
 import { badRequest, notFound } from '../../http/errors.js';
 import { principalOf } from '../../auth/principal.js';
 import { feedbackRepo } from './repo.js';
+import { submitFeedback } from './service.js';
 import { CreateFeedback, Feedback, FeedbackIdParams, FeedbackListQuery, FeedbackSummary } from './schema.js';
 
 const tags = ['Feedback'];
@@ -65,22 +66,7 @@ export function feedbackRoutes(app: AppContext) {
         { agent: submittedBy, rating: input.rating, entity_type: input.entity_type, agent_id: input.agent_id },
         p,
       );
-      const row = (await feedbackRepo.insert(app.db, {
-        ...input,
-        entity_id: String(input.entity_id),
-        submitted_by: submittedBy,
-      }))!;
-      await app.events.emit({
-        type: 'feedback_submitted',
-        agent: row.submitted_by,
-        summary: JSON.stringify({
-          id: row.id,
-          rating: row.rating,
-          entity_type: row.entity_type,
-          agent_id: row.agent_id,
-        }),
-      });
-      return row;
+      return submitFeedback(app, { ...input, entity_id: String(input.entity_id), submitted_by: submittedBy });
     },
   );
 

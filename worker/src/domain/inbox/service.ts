@@ -25,8 +25,8 @@ export async function createInboxItem(app: AppContext, operatorId: string, item:
 
 /** One item per active operator, one statement (no event, as in the original). */
 export async function createInboxItemForAllOperators(app: AppContext, item: NewInboxItem): Promise<number[]> {
-  const [r] = await app.db.batch([inboxRepo.insertForAllActive(item)]);
-  return r.rows.map((row) => Number(row.id));
+  const res = await atomicWrite(app).add('items', inboxRepo.insertForAllActive(item)).commit();
+  return res.rows('items').map((row) => Number(row.id));
 }
 
 /**

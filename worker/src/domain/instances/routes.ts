@@ -63,6 +63,9 @@ export function instanceRoutes(app: AppContext, opts: InstanceRoutesOptions = {}
         config,
         fetch: opts.fetch,
         clock: () => app.clock.now(),
+        // Not atomicWrite: the leaf library (infra/provisioning) reports progress through this port
+        // after its own job-state writes and never lets an event fail a job; the job resumes from
+        // its stored state, so a lost event loses a notice, not state.
         events: { emit: async (type, summary, data) => void (await app.events.emit({ type, summary, data })) },
         inbox: operatorInbox(app),
         // Where background work is cut off after the response (Workers: ~30 s), a step may run one

@@ -1,4 +1,4 @@
-import type { Db, Queryable } from '../../db/db.js';
+import type { Queryable } from '../../db/db.js';
 import type { SqlArgs, Statement } from '../../db/types.js';
 import { channelsRepo, type ChannelReadScope } from '../channels/repo.js';
 
@@ -272,7 +272,7 @@ export const messagesRepo = {
   },
 
   /** Hard delete with read marks (spec 03 W26: no orphans; LIKE wildcards escaped). */
-  bulkDelete(db: Db, f: { from?: string; to?: string; content_like?: string }) {
+  bulkDelete(f: { from?: string; to?: string; content_like?: string }) {
     const where: string[] = [];
     const args: SqlArgs = [];
     if (f.from !== undefined) {
@@ -288,21 +288,27 @@ export const messagesRepo = {
       args.push(`%${f.content_like.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`);
     }
     const cond = where.join(' AND ');
-    return db.batch([
-      { sql: `DELETE FROM message_reads WHERE message_id IN (SELECT id FROM messages WHERE ${cond})`, args },
-      { sql: `DELETE FROM messages WHERE ${cond}`, args },
-    ]);
+    return {
+      reads: { sql: `DELETE FROM message_reads WHERE message_id IN (SELECT id FROM messages WHERE ${cond})`, args },
+      messages: { sql: `DELETE FROM messages WHERE ${cond}`, args },
+    } satisfies Record<string, Statement>;
   },
 
-  /** Requests open for more than 72 h (spec 03 §8.5); returns the rows it closed. */
-  resolveStale(db: Queryable, olderThan: string) {
-    return db.all<{ id: number; from_agent: string; to_agent: string | null; project_id: string | null }>(
-      `UPDATE messages SET status = 'resolved', resolved_at = datetime('now'), resolved_by = 'system',
+  /** Requests open for more than 72 h (spec 03 §8.5): the FROM/WHERE that finds them, for a batch's event rows. */
+  staleRequests(olderThan: string) {
+    return {
+      rest: "FROM messages WHERE msg_type = 'request' AND status IN ('pending','sent') AND created_at < ?",
+      args: [olderThan],
+    };
+  },
+  /** Closes the requests `staleRequests` finds (same condition). */
+  resolveStale(olderThan: string): Statement {
+    return {
+      sql: `UPDATE messages SET status = 'resolved', resolved_at = datetime('now'), resolved_by = 'system',
               content = content || char(10) || char(10) || '[Auto-resolved: request was pending for over 72 hours]'
-       WHERE msg_type = 'request' AND status IN ('pending','sent') AND created_at < ?
-       RETURNING id, from_agent, to_agent, project_id`,
-      [olderThan],
-    );
+       WHERE msg_type = 'request' AND status IN ('pending','sent') AND created_at < ?`,
+      args: [olderThan],
+    };
   },
 
   isChannelMember(db: Queryable, channelId: number, userId: string) {

@@ -8,7 +8,6 @@ import { badRequest, notFound } from '../../http/errors.js';
 import { hitAgentWrite } from '../../http/rate-limit.js';
 import { parseIntId } from '../../http/validate.js';
 import { principalOf } from '../../auth/principal.js';
-import { messagesRepo } from './repo.js';
 import { MessageService } from './service.js';
 import { parseSince } from '../events/service.js';
 import {
@@ -108,8 +107,7 @@ export function messageRoutes(app: AppContext) {
       if (query.to) f.to = query.to;
       if (query.content_like) f.content_like = query.content_like;
       if (!Object.keys(f).length) throw badRequest('Specify at least one filter: from, to, content_like');
-      const res = await messagesRepo.bulkDelete(app.db, f);
-      return { deleted: res[1].rowsAffected };
+      return messages.bulkDelete(f);
     },
   );
 

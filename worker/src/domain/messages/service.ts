@@ -10,6 +10,7 @@ import { WebhookService } from '../webhooks/service.js';
 import { enforceOnMessage } from '../context/enforcement.js';
 import { sleepRepo } from '../admin/repo.js';
 import { inboxRepo } from '../inbox/repo.js';
+import { atomicWrite } from '../events/write.js';
 
 export const MSG_TYPES = ['message', 'request', 'directive', 'info'] as const;
 export const MSG_PRIORITIES = ['urgent', 'normal', 'fyi'] as const;
@@ -38,11 +39,9 @@ export function maySendDirective(p: Principal): boolean {
 
 /** Emits events whose rows go in one batch with any other statements given. */
 export async function commitWithEvents(app: AppContext, stmts: Statement[], events: EventInput[]) {
-  const res = await app.db.batch([...stmts, ...events.map((e) => app.events.statement(e))]);
-  events.forEach((e, i) => {
-    app.events.publishWritten(e, Number(res[stmts.length + i].rows[0]?.id ?? null));
-  });
-  return res;
+  const w = atomicWrite(app).addAll(stmts);
+  for (const e of events) w.event(e);
+  return w.commit();
 }
 
 /**
@@ -296,6 +295,13 @@ export class MessageService {
     throw forbidden('Only the recipient or the sender can change this message');
   }
 
+  /** Hard delete of the matching messages and their read marks, in one batch. */
+  async bulkDelete(f: { from?: string; to?: string; content_like?: string }) {
+    const s = messagesRepo.bulkDelete(f);
+    const res = await atomicWrite(this.app).add(null, s.reads).add('messages', s.messages).commit();
+    return { deleted: res.changes('messages') };
+  }
+
   async ack(p: Principal, id: number) {
     const { msg, role } = await this.ownedMessage(p, id);
     const who = callerId(p);
@@ -325,10 +331,28 @@ export class MessageService {
       throw badRequest(`response exceeds max length (${MAX_CONTENT} chars)`);
     let responder = callerId(p);
     if (p.kind === 'admin' && !p.actingAs && msg.to_agent) responder = msg.to_agent;
-    const stmts: Statement[] = [messagesRepo.resolve(id, responder)];
     const reply = typeof response === 'string' && response.trim() !== '';
+    const w = atomicWrite(this.app)
+      .add(null, messagesRepo.resolve(id, responder))
+      .event({
+        type: 'request_resolved',
+        agent: responder,
+        projectId: msg.project_id,
+        summary: `${displayName(responder)} resolved request #${id}`,
+        data: { message_id: id },
+      });
+    if (withEvents && msg.from_agent !== responder) {
+      w.event({
+        type: 'message_resolved_for_sender',
+        agent: msg.from_agent,
+        projectId: msg.project_id,
+        summary: `${displayName(responder)} resolved your message #${id}`,
+        data: { message_id: id, resolved_by: responder },
+      });
+    }
     if (reply) {
-      stmts.push(
+      w.add(
+        'reply',
         messagesRepo.insert({
           from_agent: responder,
           to_agent: msg.from_agent,
@@ -342,43 +366,27 @@ export class MessageService {
           priority: 'normal',
         }),
       );
+      // Right after the reply's insert, so the event names the reply's new id.
+      if (withEvents) {
+        w.eventWithNewId(
+          {
+            type: 'message_received',
+            agent: msg.from_agent,
+            projectId: msg.project_id,
+            summary: `${displayName(responder)} → ${displayName(msg.from_agent)}`,
+            data: { message_id: 0, from: responder, msg_type: 'message', in_reply_to: id },
+          },
+          'message_id',
+        );
+      }
     }
-    const events: EventInput[] = [
-      {
-        type: 'request_resolved',
-        agent: responder,
-        projectId: msg.project_id,
-        summary: `${displayName(responder)} resolved request #${id}`,
-        data: { message_id: id },
-      },
-    ];
-    if (withEvents && msg.from_agent !== responder) {
-      events.push({
-        type: 'message_resolved_for_sender',
-        agent: msg.from_agent,
-        projectId: msg.project_id,
-        summary: `${displayName(responder)} resolved your message #${id}`,
-        data: { message_id: id, resolved_by: responder },
-      });
-    }
-    const res = await commitWithEvents(this.app, stmts, events);
+    const res = await w.commit();
     const out: { ok: true; id: number; status: 'resolved'; response_id?: number } = {
       ok: true,
       id,
       status: 'resolved',
     };
-    if (reply) {
-      out.response_id = Number(res[1].rows[0].id);
-      if (withEvents) {
-        await this.app.events.emit({
-          type: 'message_received',
-          agent: msg.from_agent,
-          projectId: msg.project_id,
-          summary: `${displayName(responder)} → ${displayName(msg.from_agent)}`,
-          data: { message_id: out.response_id, from: responder, msg_type: 'message', in_reply_to: id },
-        });
-      }
-    }
+    if (reply) out.response_id = Number(res.row<{ id: number }>('reply')!.id);
     return out;
   }
 }

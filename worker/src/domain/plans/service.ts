@@ -475,8 +475,11 @@ export async function deleteStep(ctx: AppContext, p: Principal, planId: number |
   const plan = await requirePlan(ctx, planId);
   const step = await requireStep(ctx, plan, stepId);
   await assertProjectScope(ctx.db, p, plan.project_id);
-  const res = await ctx.db.batch([plansRepo.deleteStep(plan.id, step.id), plansRepo.touchPlan(plan.id)]);
-  if (!res[0].rows[0]) throw notFound('Plan step not found');
+  const res = await atomicWrite(ctx)
+    .add('deleted', plansRepo.deleteStep(plan.id, step.id))
+    .add(null, plansRepo.touchPlan(plan.id))
+    .commit();
+  if (!res.row('deleted')) throw notFound('Plan step not found');
   return { ok: true, deleted: step.id };
 }
 

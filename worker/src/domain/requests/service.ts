@@ -8,6 +8,7 @@ import { assertProjectScope } from '../../auth/scope.js';
 import { agentsRepo } from '../agents/repo.js';
 import { toDbTime } from '../agents/json.js';
 import { messagesRepo } from '../messages/repo.js';
+import { atomicWrite } from '../events/write.js';
 import {
   callerId,
   contentOf,
@@ -137,15 +138,22 @@ export class RequestService {
 
 /** Maintenance: requests pending for over 72 h are closed by the system, with an event each (spec 03 §8.5, W26). */
 export async function resolveStaleRequests(app: AppContext): Promise<number> {
-  const closed = await messagesRepo.resolveStale(app.db, toDbTime(app.clock.now().getTime() - STALE_MS));
-  for (const m of closed) {
-    await app.events.emit({
-      type: 'request_resolved',
-      agent: 'system',
-      projectId: m.project_id,
-      summary: `System auto-resolved request #${m.id} (pending over 72 hours)`,
-      data: { message_id: m.id, auto: true },
-    });
-  }
-  return closed.length;
+  const cutoff = toDbTime(app.clock.now().getTime() - STALE_MS);
+  const stale = messagesRepo.staleRequests(cutoff);
+  // One batch: an event row per request about to close, then the close with the same condition,
+  // so every closed request has its event and no event names a request left open (issue 17).
+  const res = await atomicWrite(app)
+    .eventPerRow(
+      { type: 'request_resolved', agent: 'system' },
+      {
+        summarySql: "'System auto-resolved request #' || id || ' (pending over 72 hours)'",
+        dataSql: "json_object('message_id', id, 'auto', json('true'))",
+        projectSql: 'project_id',
+        rest: stale.rest,
+        args: stale.args,
+      },
+    )
+    .add('closed', messagesRepo.resolveStale(cutoff))
+    .commit();
+  return res.changes('closed');
 }

@@ -129,14 +129,17 @@ export class SavepointService {
     const agent = await agentsRepo.get(this.app.db, agentId);
     if (!agent) throw notFound('Agent not found');
     if (notes !== undefined && notes !== null && typeof notes !== 'string') throw badRequest('notes must be a string');
-    const [ins] = await this.app.db.batch([
-      savepointsRepo.insert({
-        agentId,
-        workingOn: agent.working_on ?? '',
-        notes: (notes as string | undefined) || null,
-      }),
-      savepointsRepo.prune(agentId),
-    ]);
-    return { ok: true, savepoint_id: Number(ins.rows[0].id) };
+    const res = await atomicWrite(this.app)
+      .add(
+        'savepoint',
+        savepointsRepo.insert({
+          agentId,
+          workingOn: agent.working_on ?? '',
+          notes: (notes as string | undefined) || null,
+        }),
+      )
+      .add(null, savepointsRepo.prune(agentId))
+      .commit();
+    return { ok: true, savepoint_id: Number(res.row('savepoint')!.id) };
   }
 }

@@ -58,12 +58,12 @@ export const skillsRepo = {
       args,
     );
   },
-  /** Insert; null when the id is taken. */
-  insert(db: Queryable, s: NewSkill) {
-    return db.get<{ id: string }>(
-      `INSERT INTO skills (id, name, description, category, version, author, install_type, install_data, required_capabilities, tags)
+  /** Insert; RETURNING no row when the id is taken. */
+  insert(s: NewSkill): Statement {
+    return {
+      sql: `INSERT INTO skills (id, name, description, category, version, author, install_type, install_data, required_capabilities, tags)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING RETURNING id`,
-      [
+      args: [
         s.id,
         s.name,
         s.description,
@@ -75,7 +75,7 @@ export const skillsRepo = {
         s.required_capabilities,
         s.tags,
       ],
-    );
+    };
   },
   update(db: Queryable, id: string, changes: SkillChanges) {
     const { sets, args } = assignments(changes);
@@ -84,20 +84,21 @@ export const skillsRepo = {
       [...args, id],
     );
   },
-  install(db: { batch(s: Statement[]): Promise<unknown> }, agentId: string, skillId: string, config: string) {
-    return db.batch([
+  /** Installs (or reconfigures) a skill for an agent and recounts it. */
+  install(agentId: string, skillId: string, config: string): Statement[] {
+    return [
       {
         sql: `INSERT INTO agent_skills (agent_id, skill_id, config) VALUES (?, ?, ?)
               ON CONFLICT(agent_id, skill_id) DO UPDATE SET config = excluded.config, installed_at = datetime('now')`,
         args: [agentId, skillId, config],
       },
       recount(skillId),
-    ]);
+    ];
   },
-  uninstall(db: { batch(s: Statement[]): Promise<unknown> }, agentId: string, skillId: string) {
-    return db.batch([
+  uninstall(agentId: string, skillId: string): Statement[] {
+    return [
       { sql: 'DELETE FROM agent_skills WHERE agent_id = ? AND skill_id = ?', args: [agentId, skillId] },
       recount(skillId),
-    ]);
+    ];
   },
 };

@@ -4,10 +4,11 @@ import type { AppContext } from '../../context.js';
 import type { AppEnv } from '../../http/env.js';
 import { bodyOf } from '../../http/body.js';
 import { defineRoute } from '../../http/contract.js';
-import { badRequest, conflict, notFound } from '../../http/errors.js';
+import { badRequest, notFound } from '../../http/errors.js';
 import { principalOf, type Principal } from '../../auth/principal.js';
 import { agentsRepo } from '../agents/repo.js';
 import { skillsRepo, type SkillChanges } from './repo.js';
+import { createSkill, installSkill, uninstallSkill } from './service.js';
 import {
   CreateSkill,
   InstallSkill,
@@ -93,15 +94,7 @@ export function skillRoutes(app: AppContext) {
       if (typeof raw.id !== 'string' || !raw.id || typeof raw.name !== 'string' || !raw.name)
         throw badRequest('id and name required');
       const input = inputs.body;
-      if (!(await skillsRepo.insert(app.db, input))) throw conflict('skill already exists');
-      await app.events.emit({
-        type: 'skill_created',
-        agent: 'admin',
-        projectId: '',
-        summary: input.name,
-        data: { skill_id: input.id },
-      });
-      return { id: input.id };
+      return createSkill(app, input);
     },
   );
 
@@ -145,14 +138,7 @@ export function skillRoutes(app: AppContext) {
       const skill = await load(input.params.id);
       const agentId = await targetAgent(app, p, bodyOf(c));
       const config = input.body.config ?? '{}';
-      await skillsRepo.install(app.db, agentId, skill.id, config);
-      await app.events.emit({
-        type: 'skill_installed',
-        agent: agentId,
-        projectId: '',
-        summary: skill.name,
-        data: { skill_id: skill.id },
-      });
+      await installSkill(app, agentId, skill, config);
       return { ok: true as const, skill_id: skill.id, agent_id: agentId };
     },
   );
@@ -173,7 +159,7 @@ export function skillRoutes(app: AppContext) {
     async (c, { params }) => {
       const p = principalOf(c);
       const skill = await load(params.id);
-      await skillsRepo.uninstall(app.db, await targetAgent(app, p, bodyOf(c)), skill.id);
+      await uninstallSkill(app, await targetAgent(app, p, bodyOf(c)), skill.id);
       return { ok: true as const };
     },
   );

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/db.js';
-import type { SqlValue } from '../../db/types.js';
+import type { SqlValue, Statement } from '../../db/types.js';
 import { whereAll } from '../../db/sql.js';
 
 /** agent_spend and spend_budgets: their SQL lives here (spec 04 §1.7 and our budgets). */
@@ -45,8 +45,8 @@ export const spendRepo = {
    * Records a spend only if no hard-stop budget that applies would go over its limit — the check
    * and the insert are one statement, so N parallel spends against room for M record exactly M.
    */
-  insertWithinBudget(db: Queryable, s: NewSpend) {
-    return db.get<SpendRow>(
+  insertWithinBudget(s: NewSpend): Statement {
+    return statement(
       `INSERT INTO agent_spend (agent_id, project_id, cost_usd, source, description, model, tokens_in, tokens_out)
        SELECT ?, ?, ?, ?, ?, ?, ?, ?
        WHERE NOT EXISTS (
@@ -70,11 +70,27 @@ export const spendRepo = {
   },
 
   /** Budgets that apply to an (agent, project) pair, with what is spent in their current period. */
-  applicable(db: Queryable, agentId: string, projectId: string) {
-    return db.all<BudgetRow & { spent_usd: number }>(
-      `SELECT b.*, ${SPENT} AS spent_usd FROM spend_budgets b WHERE ${APPLIES} ORDER BY b.id`,
-      [agentId, projectId],
-    );
+  applicable(agentId: string, projectId: string): Statement {
+    return statement(`SELECT b.*, ${SPENT} AS spent_usd FROM spend_budgets b WHERE ${APPLIES} ORDER BY b.id`, [
+      agentId,
+      projectId,
+    ]);
+  },
+
+  /**
+   * For the event rows of a spend written just before in the same batch (`changes() > 0`): the
+   * applicable budgets this spend of `cost` carried across their warning level, or over the limit
+   * of a soft budget. `b` is the budget, `spent` its period's spend including this one.
+   */
+  crossedBy(agentId: string, projectId: string, cost: number) {
+    return {
+      rest: `FROM (SELECT b.*, ${SPENT} AS spent FROM spend_budgets b WHERE ${APPLIES}) AS b
+        WHERE changes() > 0 AND (
+          (b.spent - ? < b.limit_usd * b.warn_pct / 100.0 AND b.spent >= b.limit_usd * b.warn_pct / 100.0)
+          OR (b.hard_stop = 0 AND b.spent - ? <= b.limit_usd AND b.spent > b.limit_usd))
+        ORDER BY b.id`,
+      args: [agentId, projectId, cost, cost] as SqlValue[],
+    };
   },
 
   listBudgets(db: Queryable, filter?: { agentId: string; projects: string[] }) {
@@ -183,4 +199,13 @@ function ledgerFilters(o: LedgerWindow): [string, ...SqlValue[]][] {
   if (o.until) c.push(['created_at < ?', o.until]);
   if (o.projectId !== undefined) c.push(['project_id = ?', o.projectId]);
   return c;
+}
+
+function statement(sql: string, args: SqlValue[]): Statement {
+  return { sql, args };
+}
+
+/** A dollar amount as JavaScript prints it (no trailing `.0`), for summaries written in SQL. */
+export function usdText(expr: string): string {
+  return `(CASE WHEN ${expr} = CAST(${expr} AS INTEGER) THEN CAST(CAST(${expr} AS INTEGER) AS TEXT) ELSE CAST(${expr} AS TEXT) END)`;
 }

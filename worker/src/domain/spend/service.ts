@@ -2,7 +2,8 @@ import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { actingIdentity, agentProjectIds, assertProjectScope } from '../../auth/scope.js';
 import { conflict, forbidden, notFound } from '../../http/errors.js';
-import { spendRepo, type BudgetRow, type NewSpend } from './repo.js';
+import { atomicWrite } from '../events/write.js';
+import { spendRepo, usdText, type BudgetRow, type NewSpend, type SpendRow } from './repo.js';
 
 const round4 = (n: number) => Math.round(n * 10_000) / 10_000;
 
@@ -34,8 +35,23 @@ export class SpendService {
     const projectId = input.project_id ?? (p.kind === 'agent' ? p.projectId : '');
     if (projectId) await assertProjectScope(this.app.db, p, projectId, { write: true });
     const spend: NewSpend = { ...input, agent_id: agentId, project_id: projectId };
-    const row = await spendRepo.insertWithinBudget(this.app.db, spend);
-    const budgets = await spendRepo.applicable(this.app.db, agentId, projectId);
+    // The spend, the warnings it causes (computed in SQL from the same batch's state) and the
+    // budgets as they stand after it commit together (issue 17): no spend without its warnings.
+    const spent = 'round(b.spent, 4)';
+    const res = await atomicWrite(this.app)
+      .add('spend', spendRepo.insertWithinBudget(spend))
+      .eventPerRow(
+        { type: 'budget_warning', agent: agentId, projectId: projectId || null },
+        {
+          summarySql: `b.scope || ' ' || b.scope_id || ' has spent $' || ${usdText(spent)} || ' of $' || ${usdText('b.limit_usd')} || ' (' || b.period || ')'`,
+          dataSql: `json_object('budget_id', b.id, 'scope', b.scope, 'scope_id', b.scope_id, 'spent_usd', ${spent}, 'limit_usd', b.limit_usd)`,
+          ...spendRepo.crossedBy(agentId, projectId, spend.cost_usd),
+        },
+      )
+      .add('budgets', spendRepo.applicable(agentId, projectId))
+      .commit();
+    const row = res.row<SpendRow>('spend');
+    const budgets = res.rows<BudgetRow & { spent_usd: number }>('budgets');
     if (!row) {
       const over = budgets.filter(
         (b) => b.hard_stop === 1 && Number(b.spent_usd) + spend.cost_usd > b.limit_usd + 1e-9,
@@ -44,6 +60,7 @@ export class SpendService {
       if (!b) throw conflict('Spend refused by a budget that changed concurrently; retry');
       const view = budgetView(b);
       const error = `Budget exceeded: ${b.scope} ${b.scope_id} has $${view.remaining_usd} of $${b.limit_usd} left this ${b.period === 'total' ? 'budget' : b.period}`;
+      // Nothing was written: this event is the refusal's only record, so it stands alone.
       await this.app.events.emit({
         type: 'budget_exceeded',
         agent: agentId,
@@ -77,19 +94,6 @@ export class SpendService {
           spent_usd: view.spent_usd,
           warn_pct: b.warn_pct,
           over_limit: after > b.limit_usd,
-        });
-        await this.app.events.emit({
-          type: 'budget_warning',
-          agent: agentId,
-          projectId: projectId || null,
-          summary: `${b.scope} ${b.scope_id} has spent $${view.spent_usd} of $${b.limit_usd} (${b.period})`,
-          data: {
-            budget_id: b.id,
-            scope: b.scope,
-            scope_id: b.scope_id,
-            spent_usd: view.spent_usd,
-            limit_usd: b.limit_usd,
-          },
         });
       }
     }

@@ -41,10 +41,18 @@ export const studioUsersRepo = {
   list(db: Queryable) {
     return db.all<StudioUserRow>('SELECT * FROM studio_users ORDER BY created_at ASC, id ASC');
   },
-  insert(db: Queryable, u: { username: string; display_name: string; password_hash: string; role: string }) {
+  /** Insert; RETURNING no row when the username is taken. */
+  insert(u: { username: string; display_name: string; password_hash: string; role: string }): Statement {
+    return {
+      sql: 'INSERT INTO studio_users (username, display_name, password_hash, role) VALUES (?, ?, ?, ?) ON CONFLICT(username) DO NOTHING RETURNING *',
+      args: [u.username, u.display_name, u.password_hash, u.role],
+    };
+  },
+  /** The login linked to the operator with that email. */
+  byOperatorEmail(db: Queryable, email: string) {
     return db.get<StudioUserRow>(
-      'INSERT INTO studio_users (username, display_name, password_hash, role) VALUES (?, ?, ?, ?) ON CONFLICT(username) DO NOTHING RETURNING *',
-      [u.username, u.display_name, u.password_hash, u.role],
+      `SELECT u.* FROM operators o JOIN studio_users u ON u.id = o.studio_user_id WHERE lower(o.email) = lower(?) LIMIT 1`,
+      [email],
     );
   },
   touchLastSeen(db: Queryable, id: number) {
@@ -93,12 +101,19 @@ export const passwordResetsRepo = {
       args: [email, tokenHash, expiresAtMs],
     };
   },
-  /** Consumes a token in one conditional statement: two concurrent resets cannot both win (SEC-09). */
-  consume(db: Queryable, tokenHash: string, nowMs: number) {
+  /** The unused, unexpired token with that hash (read before the reset decides its writes). */
+  pending(db: Queryable, tokenHash: string, nowMs: number) {
     return db.get<{ id: number; email: string }>(
-      'UPDATE password_resets SET used = 1 WHERE token_hash = ? AND used = 0 AND expires_at > ? RETURNING id, email',
+      'SELECT id, email FROM password_resets WHERE token_hash = ? AND used = 0 AND expires_at > ?',
       [tokenHash, nowMs],
     );
+  },
+  /** Consumes a token in one conditional statement: two concurrent resets cannot both win (SEC-09). */
+  consume(id: number, nowMs: number): Statement {
+    return {
+      sql: 'UPDATE password_resets SET used = 1 WHERE id = ? AND used = 0 AND expires_at > ?',
+      args: [id, nowMs],
+    };
   },
   invalidateForEmail(email: string): Statement {
     return { sql: 'UPDATE password_resets SET used = 1 WHERE lower(email) = lower(?) AND used = 0', args: [email] };

@@ -5,6 +5,7 @@ import { signOperatorToken } from '../../auth/jwt.js';
 import { randomHex, sha256Hex } from '../../auth/crypto.js';
 import { AppError, badRequest, conflict, notFound, unauthorized } from '../../http/errors.js';
 import { escapeHtml } from '../../email/sender.js';
+import { atomicWrite } from '../events/write.js';
 import { passwordResetsRepo, studioUsersRepo, toPublicUser, type StudioUserRow } from './repo.js';
 
 /** Roles a studio user may hold; only `admin` is privileged (spec 07 SEC-10). */
@@ -56,19 +57,27 @@ export class StudioService {
     const problem = passwordProblem(input.password);
     if (problem) throw badRequest(problem);
     const username = input.username.trim().toLowerCase();
-    const row = await studioUsersRepo.insert(this.app.db, {
+    const insert = studioUsersRepo.insert({
       username,
       display_name: input.display_name,
       password_hash: await hashPassword(input.password, this.derive),
       role: input.role,
     });
+    const res = await atomicWrite(this.app)
+      .add('user', insert)
+      .requireChanged('username taken')
+      .eventWithNewId(
+        {
+          type: 'user_created',
+          agent: actor.who,
+          summary: `Studio user created: ${input.display_name} (${username})`,
+          data: { user_id: 0, role: input.role },
+        },
+        'user_id',
+      )
+      .commitUnlessAborted();
+    const row = res?.row<StudioUserRow>('user');
     if (!row) throw conflict('Username already taken');
-    await this.app.events.emit({
-      type: 'user_created',
-      agent: actor.who,
-      summary: `Studio user created: ${row.display_name} (${row.username})`,
-      data: { user_id: row.id, role: row.role },
-    });
     return { id: row.id, username: row.username, display_name: row.display_name, role: row.role };
   }
 
@@ -78,8 +87,8 @@ export class StudioService {
 
   async update(id: number, fields: { role?: string; display_name?: string }) {
     if (fields.role === undefined && fields.display_name === undefined) throw badRequest('No fields to update');
-    const [r] = await this.app.db.batch([studioUsersRepo.update(id, fields)]);
-    const row = r.rows[0] as unknown as StudioUserRow | undefined;
+    const u = studioUsersRepo.update(id, fields);
+    const row = await this.app.db.get<StudioUserRow>(u.sql, u.args);
     if (!row) throw notFound('User not found');
     return { ok: true, id: row.id, username: row.username, ...fields };
   }
@@ -147,22 +156,26 @@ export class StudioService {
     const problem = passwordProblem(password);
     if (problem) throw badRequest(problem);
     const db = this.app.db;
-    const consumed = await passwordResetsRepo.consume(db, await sha256Hex(token), this.app.clock.now().getTime());
-    if (!consumed) throw badRequest('Invalid or expired reset token');
-    const user = await db.get<StudioUserRow>(
-      `SELECT u.* FROM operators o JOIN studio_users u ON u.id = o.studio_user_id WHERE lower(o.email) = lower(?) LIMIT 1`,
-      [consumed.email],
-    );
+    const now = this.app.clock.now().getTime();
+    const pending = await passwordResetsRepo.pending(db, await sha256Hex(token), now);
+    if (!pending) throw badRequest('Invalid or expired reset token');
+    const user = await studioUsersRepo.byOperatorEmail(db, pending.email);
     if (!user) throw badRequest('Account not found');
-    await db.batch([
-      studioUsersRepo.setPassword(user.id, await hashPassword(password, this.derive)),
-      passwordResetsRepo.invalidateForEmail(consumed.email),
-    ]);
-    await this.app.events.emit({
-      type: 'password_reset',
-      agent: '__system__',
-      summary: `Password reset for ${user.display_name} (${user.username})`,
-    });
+    const hash = await hashPassword(password, this.derive);
+    // The token is consumed by the same batch that sets the password and records the event: of two
+    // concurrent resets one wins (SEC-09), and a lost one writes nothing.
+    const res = await atomicWrite(this.app)
+      .add(null, passwordResetsRepo.consume(pending.id, now))
+      .requireChanged('token used')
+      .add(null, studioUsersRepo.setPassword(user.id, hash))
+      .add(null, passwordResetsRepo.invalidateForEmail(pending.email))
+      .event({
+        type: 'password_reset',
+        agent: '__system__',
+        summary: `Password reset for ${user.display_name} (${user.username})`,
+      })
+      .commitUnlessAborted();
+    if (!res) throw badRequest('Invalid or expired reset token');
     return { ok: true, message: 'Password has been reset. You can now log in.' };
   }
 }

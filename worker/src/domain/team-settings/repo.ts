@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.js';
+import type { Statement } from '../../db/types.js';
 
 /** SQL for team_settings and the `customer-agent` node profile it feeds (spec 01 §2.9). */
 
@@ -18,16 +19,16 @@ export const teamSettingsRepo = {
   section(db: Queryable, section: string) {
     return db.all<TeamSettingRow>('SELECT * FROM team_settings WHERE section = ? ORDER BY key ASC', [section]);
   },
-  put(db: Queryable, section: string, key: string, value: string, by: string) {
-    return db.get<TeamSettingRow>(
-      `INSERT INTO team_settings (section, key, value, updated_by) VALUES (?, ?, ?, ?)
+  put(section: string, key: string, value: string, by: string): Statement {
+    return {
+      sql: `INSERT INTO team_settings (section, key, value, updated_by) VALUES (?, ?, ?, ?)
        ON CONFLICT(section, key) DO UPDATE SET value = excluded.value, updated_by = excluded.updated_by, updated_at = datetime('now')
        RETURNING *`,
-      [section, key, value, by],
-    );
+      args: [section, key, value, by],
+    };
   },
-  delete(db: Queryable, section: string, key: string) {
-    return db.run('DELETE FROM team_settings WHERE section = ? AND key = ?', [section, key]);
+  delete(section: string, key: string): Statement {
+    return { sql: 'DELETE FROM team_settings WHERE section = ? AND key = ?', args: [section, key] };
   },
   /** Upsert of the profile guidance (node_profiles is the agents area's table; only this row is written). */
   upsertCustomerProfile(

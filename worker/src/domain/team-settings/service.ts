@@ -1,6 +1,7 @@
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { badRequest } from '../../http/errors.js';
+import { atomicWrite } from '../events/write.js';
 import { teamSettingsRepo, type TeamSettingRow } from './repo.js';
 
 export const SECTIONS = ['coding_standards', 'deploy_workflow', 'brand', 'guardrails', 'team_rules'] as const;
@@ -43,14 +44,19 @@ export class TeamSettingsService {
     if (!(SECTIONS as readonly string[]).includes(section))
       throw badRequest(`Invalid section. Must be one of: ${SECTIONS.join(', ')}`);
     const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
-    const row = (await teamSettingsRepo.put(this.app.db, section, key, text, p.who))!;
+    // The setting and its event commit together (issue 17). The profile is derived from all the
+    // settings and rebuilt after; one a crash leaves stale is rebuilt by the next write or sync.
+    const res = await atomicWrite(this.app)
+      .add('setting', teamSettingsRepo.put(section, key, text, p.who))
+      .event({
+        type: 'team_settings_updated',
+        agent: p.who,
+        summary: `Team setting ${section}.${key} updated`,
+        data: { section, key },
+      })
+      .commit();
+    const row = res.row<TeamSettingRow>('setting')!;
     await this.sync();
-    await this.app.events.emit({
-      type: 'team_settings_updated',
-      agent: p.who,
-      summary: `Team setting ${section}.${key} updated`,
-      data: { section, key },
-    });
     return {
       ok: true as const,
       setting: {
@@ -65,15 +71,17 @@ export class TeamSettingsService {
   }
 
   async remove(p: Principal, section: string, key: string) {
-    const r = await teamSettingsRepo.delete(this.app.db, section, key);
-    await this.sync();
-    if (r.changes)
-      await this.app.events.emit({
+    // A key that was not there changes nothing and records no event.
+    await atomicWrite(this.app)
+      .add(null, teamSettingsRepo.delete(section, key))
+      .eventIfChanged({
         type: 'team_settings_updated',
         agent: p.who,
         summary: `Team setting ${section}.${key} deleted`,
         data: { section, key },
-      });
+      })
+      .commit();
+    await this.sync();
     return { ok: true as const };
   }
 

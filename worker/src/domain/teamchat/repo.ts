@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.js';
+import type { Statement } from '../../db/types.js';
 
 /** Team chat lives in `messages` as msg_type 'chat' rows without a channel (spec 03 §10). */
 export const teamChatRepo = {
@@ -7,10 +8,10 @@ export const teamChatRepo = {
       limit,
     ]);
   },
-  insert(db: Queryable, from: string, content: string) {
-    return db.get<{ id: number }>(
-      "INSERT INTO messages (from_agent, to_agent, content, msg_type, status, priority) VALUES (?, NULL, ?, 'chat', 'sent', 'normal') RETURNING id",
-      [from, content],
-    );
+  insert(from: string, content: string): Statement {
+    return {
+      sql: "INSERT INTO messages (from_agent, to_agent, content, msg_type, status, priority) VALUES (?, NULL, ?, 'chat', 'sent', 'normal') RETURNING id",
+      args: [from, content],
+    };
   },
 };

@@ -7,6 +7,7 @@ import { defineRoute } from '../../http/contract.js';
 import { badRequest, forbidden } from '../../http/errors.js';
 import type { Principal } from '../../auth/principal.js';
 import { Message } from '../messages/schema.js';
+import { atomicWrite } from '../events/write.js';
 import { teamChatRepo } from './repo.js';
 import { PostTeamChat, TeamChatPosted, TeamChatQuery } from './schema.js';
 
@@ -75,14 +76,19 @@ export function teamChatRoutes(app: AppContext) {
         throw badRequest('content is required');
       const { content } = input.body;
       const from = `__user:${p.kind === 'operator' ? p.displayName || p.username : p.who}`;
-      const row = await teamChatRepo.insert(app.db, from, content);
-      await app.events.emit({
-        type: 'team_chat_message',
-        agent: from,
-        summary: `${from.slice(7)} wrote in team chat`,
-        data: { message_id: row!.id },
-      });
-      return { ok: true, id: row!.id };
+      const res = await atomicWrite(app)
+        .add('message', teamChatRepo.insert(from, content))
+        .eventWithNewId(
+          {
+            type: 'team_chat_message',
+            agent: from,
+            summary: `${from.slice(7)} wrote in team chat`,
+            data: { message_id: 0 },
+          },
+          'message_id',
+        )
+        .commit();
+      return { ok: true, id: res.row<{ id: number }>('message')!.id };
     },
   );
 

@@ -49,13 +49,11 @@ const SUBSCRIBED = `w.active = 1 AND (w.agent_id = '__global__' OR w.agent_id = 
   AND EXISTS (SELECT 1 FROM json_each(w.events) AS e WHERE e.value = ? OR e.value = '*')`;
 
 export const webhooksRepo = {
-  insert(db: Queryable, w: { agent_id: string; url: string; events: string; secret: string }) {
-    return db.get<WebhookRow>('INSERT INTO webhooks (agent_id, url, events, secret) VALUES (?, ?, ?, ?) RETURNING *', [
-      w.agent_id,
-      w.url,
-      w.events,
-      w.secret,
-    ]);
+  insert(w: { agent_id: string; url: string; events: string; secret: string }): Statement {
+    return {
+      sql: 'INSERT INTO webhooks (agent_id, url, events, secret) VALUES (?, ?, ?, ?) RETURNING *',
+      args: [w.agent_id, w.url, w.events, w.secret],
+    };
   },
   get(db: Queryable, id: number) {
     return db.get<WebhookRow>('SELECT * FROM webhooks WHERE id = ?', [id]);
@@ -80,13 +78,16 @@ export const webhooksRepo = {
       [routingAgentId ?? '__global__'],
     );
   },
-  update(db: Queryable, id: number, f: Partial<Pick<WebhookRow, 'agent_id' | 'url' | 'events' | 'secret' | 'active'>>) {
+  /** The row after the change (as it is, when nothing is to change); no row when the webhook is gone. */
+  update(id: number, f: Partial<Pick<WebhookRow, 'agent_id' | 'url' | 'events' | 'secret' | 'active'>>): Statement {
     const { sets, args } = assignments(f);
-    if (!sets.length) return webhooksRepo.get(db, id);
-    return db.get<WebhookRow>(`UPDATE webhooks SET ${sets.join(', ')} WHERE id = ? RETURNING *`, [...args, id]);
+    if (!sets.length) return { sql: 'SELECT * FROM webhooks WHERE id = ?', args: [id] };
+    return { sql: `UPDATE webhooks SET ${sets.join(', ')} WHERE id = ? RETURNING *`, args: [...args, id] };
   },
-  delete(db: Queryable, id: number) {
-    return db.run('DELETE FROM webhooks WHERE id = ?', [id]);
+  /** For a batch guard: true while the webhook exists. */
+  existsSql: 'EXISTS (SELECT 1 FROM webhooks WHERE id = ?)',
+  delete(id: number): Statement {
+    return { sql: 'DELETE FROM webhooks WHERE id = ?', args: [id] };
   },
 
   /**

@@ -3,7 +3,8 @@ import { badRequest, conflict, notFound } from '../../http/errors.js';
 import { assertPublicUrl, guardedFetch, SsrfBlockedError, type GuardOptions } from '../../http/ssrf.js';
 import { hmacSha256Base64, hmacSha256Hex } from '../../auth/crypto.js';
 import type { Statement } from '../../db/types.js';
-import type { MyceliumEvent } from '../events/bus.js';
+import type { EventInput, MyceliumEvent } from '../events/bus.js';
+import { atomicWrite } from '../events/write.js';
 import { toPublicWebhook, webhooksRepo, type DeliveryRow, type WebhookRow } from './repo.js';
 
 export const DEFAULT_WEBHOOK_EVENTS = ['task_created', 'request_created', 'message_sent'];
@@ -55,25 +56,29 @@ export class WebhookService {
 
   async create(by: string, input: Required<Pick<WebhookInput, 'agent_id' | 'url'>> & WebhookInput) {
     await this.checkUrl(input.url);
-    const row = (await webhooksRepo.insert(this.app.db, {
+    const insert = webhooksRepo.insert({
       agent_id: input.agent_id,
       url: input.url,
       events: JSON.stringify(input.events ?? DEFAULT_WEBHOOK_EVENTS),
       secret: input.secret ?? '',
-    }))!;
-    await this.announce('webhook_created', by, row.id, row.agent_id);
-    return { ok: true as const, id: row.id };
+    });
+    const ev = this.announcement('webhook_created', by, 0, input.agent_id);
+    const res = await atomicWrite(this.app)
+      .add('webhook', insert)
+      .eventWithNewId(ev, 'webhook_id', ['Webhook #', ` created (routing ${input.agent_id})`])
+      .commit();
+    return { ok: true as const, id: res.row<WebhookRow>('webhook')!.id };
   }
 
   /** Audit trail without the URL or secret (either may embed credentials). */
-  private announce(type: string, by: string, id: number, agentId: string) {
+  private announcement(type: string, by: string, id: number, agentId: string): EventInput {
     const verb = type.slice('webhook_'.length);
-    return this.app.events.emit({
+    return {
       type,
       agent: by,
       summary: `Webhook #${id} ${verb} (routing ${agentId})`,
       data: { webhook_id: id, agent_id: agentId },
-    });
+    };
   }
 
   async list(agentId: string | undefined, includeInactive: boolean) {
@@ -84,23 +89,33 @@ export class WebhookService {
     const existing = await webhooksRepo.get(this.app.db, id);
     if (!existing) throw notFound('Webhook not found');
     if (input.url !== undefined) await this.checkUrl(input.url);
-    const row = await webhooksRepo.update(this.app.db, id, {
+    const update = webhooksRepo.update(id, {
       agent_id: input.agent_id,
       url: input.url,
       events: input.events ? JSON.stringify(input.events) : undefined,
       secret: input.secret === undefined || input.secret === SECRET_MASK ? undefined : input.secret,
       active: input.active === undefined ? undefined : input.active ? 1 : 0,
     });
+    // A webhook deleted meanwhile aborts the batch: no event for a change that did not happen.
+    const res = await atomicWrite(this.app)
+      .add('webhook', update)
+      .abortIf(`NOT ${webhooksRepo.existsSql}`, [id], 'webhook gone')
+      .event(this.announcement('webhook_updated', by, id, input.agent_id ?? existing.agent_id))
+      .commitUnlessAborted();
+    const row = res?.row<WebhookRow>('webhook');
     if (!row) throw notFound('Webhook not found');
-    await this.announce('webhook_updated', by, row.id, row.agent_id);
     return toPublicWebhook(row);
   }
 
   async remove(by: string, id: number) {
     const existing = await webhooksRepo.get(this.app.db, id);
-    const r = await webhooksRepo.delete(this.app.db, id);
-    if (!r.changes || !existing) throw notFound('Webhook not found');
-    await this.announce('webhook_deleted', by, id, existing.agent_id);
+    if (!existing) throw notFound('Webhook not found');
+    const res = await atomicWrite(this.app)
+      .add(null, webhooksRepo.delete(id))
+      .requireChanged('webhook gone')
+      .event(this.announcement('webhook_deleted', by, id, existing.agent_id))
+      .commitUnlessAborted();
+    if (!res) throw notFound('Webhook not found');
     return { ok: true as const };
   }
 

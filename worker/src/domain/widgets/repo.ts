@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import { assignments, whereAll } from '../../db/sql.js';
+import type { Statement } from '../../db/types.js';
 
 /** SQL for agent-pushed dashboard widgets (spec 05 §13). `data` stays a JSON string. */
 
@@ -34,11 +35,11 @@ export const widgetsRepo = {
       w.args,
     );
   },
-  insert(db: Queryable, w: NewWidget) {
-    return db.get<WidgetRow>(
-      'INSERT INTO widgets (agent_id, project_id, title, widget_type, data, position) VALUES (?, ?, ?, ?, ?, ?) RETURNING *',
-      [w.agent_id, w.project_id, w.title, w.widget_type, w.data, w.position],
-    );
+  insert(w: NewWidget): Statement {
+    return {
+      sql: 'INSERT INTO widgets (agent_id, project_id, title, widget_type, data, position) VALUES (?, ?, ?, ?, ?, ?) RETURNING *',
+      args: [w.agent_id, w.project_id, w.title, w.widget_type, w.data, w.position],
+    };
   },
   update(db: Queryable, id: number, changes: WidgetChanges) {
     const { sets, args } = assignments(changes);

@@ -7,6 +7,7 @@ import { notFound } from '../../http/errors.js';
 import { parseIntId } from '../../http/validate.js';
 import { principalOf, type Principal } from '../../auth/principal.js';
 import { actingIdentity, assertProjectScope } from '../../auth/scope.js';
+import { createWidget } from './service.js';
 import { widgetsRepo, type WidgetChanges } from './repo.js';
 import {
   CreateWidget,
@@ -68,14 +69,7 @@ export function widgetRoutes(app: AppContext) {
       // Agents own their widgets; admins may push one on an agent's behalf.
       const owner = actingIdentity(p, agent_id);
       await assertProjectScope(app.db, p, input.project_id, { write: true });
-      const w = (await widgetsRepo.insert(app.db, { ...input, agent_id: owner }))!;
-      await app.events.emit({
-        type: 'widget_created',
-        agent: owner,
-        projectId: w.project_id,
-        summary: w.title,
-        data: { widget_id: w.id, widget_type: w.widget_type },
-      });
+      const w = await createWidget(app, { ...input, agent_id: owner });
       return { id: w.id };
     },
   );
