@@ -1,3 +1,4 @@
+import { parseDbTime } from '../../db/time.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { AppError, unavailable } from '../../http/errors.js';
@@ -22,8 +23,7 @@ export interface PatrolResult {
 /** `<n>s ago` … `<n>d ago` from a UTC SQLite timestamp; negative clamps to 0 (spec 01 §5.7). */
 export function relativeAge(ts: string | null | undefined, now: Date): string {
   if (!ts) return 'never';
-  const iso = /[zZ]|[+-]\d\d:?\d\d$/.test(ts) ? ts : `${ts.replace(' ', 'T')}Z`;
-  const ms = Date.parse(iso);
+  const ms = parseDbTime(ts);
   if (Number.isNaN(ms)) return 'never';
   const s = Math.max(0, Math.floor((now.getTime() - ms) / 1000));
   if (s < 60) return `${s}s ago`;

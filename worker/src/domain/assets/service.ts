@@ -1,3 +1,4 @@
+import { toDbTime } from '../../db/time.js';
 import type { Context } from 'hono';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
@@ -6,7 +7,7 @@ import type { AppEnv } from '../../http/env.js';
 import { AppError, badRequest, forbidden, invalidEnum, notFound } from '../../http/errors.js';
 import { receiveUpload } from '../../http/upload.js';
 import { attachment, storedFileName } from '../files/names.js';
-import { sqliteTime, tempFilesRepo } from '../files/repo.js';
+import { tempFilesRepo } from '../files/repo.js';
 import { assetsRepo, type AssetChanges, type AssetRow } from './repo.js';
 
 /** Canonical asset statuses (spec 07 REL-22). */
@@ -236,7 +237,7 @@ export class AssetService {
       key = asset.file_path;
     } else {
       if (!/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,254}$/.test(asset.path) || asset.path.includes('..')) throw outside();
-      const temp = await tempFilesRepo.live(this.app.db, asset.path, sqliteTime(this.app.clock.now()));
+      const temp = await tempFilesRepo.live(this.app.db, asset.path, toDbTime(this.app.clock.now()));
       if (!temp) throw notFound('File not found on disk');
       key = temp.blob_key;
     }

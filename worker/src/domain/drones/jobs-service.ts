@@ -1,3 +1,4 @@
+import { parseDbTime } from '../../db/time.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
@@ -560,9 +561,7 @@ export class DroneJobService {
     const offline = await dronesRepo.markSilentDronesOffline(this.db, minutes);
     const now = this.app.clock.now().getTime();
     for (const d of offline) {
-      const since = d.last_heartbeat
-        ? Math.floor((now - Date.parse(`${d.last_heartbeat.replace(' ', 'T')}Z`)) / 60_000)
-        : null;
+      const since = d.last_heartbeat ? Math.floor((now - parseDbTime(d.last_heartbeat)) / 60_000) : null;
       await this.app.events.emit({
         type: 'drone_offline_detected',
         agent: '__system__',

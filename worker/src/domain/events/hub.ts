@@ -1,7 +1,7 @@
+import { toDbTime } from '../../db/time.js';
 import type { Queryable } from '../../db/db.js';
 import type { MyceliumEvent } from './bus.js';
 import { eventsRepo, type EventFilters, type EventRow, type EventScope } from './repo.js';
-import { sqliteTime } from './service.js';
 import { frame, matches, POLL_BATCH, RESUME_MAX, SSE_HEADERS, SSE_KEEPALIVE_MS, SSE_REPLAY_COUNT } from './stream.js';
 
 /**
@@ -90,7 +90,7 @@ export class EventHubCore {
   /** A write happened: read what is new and fan it out; `live` are events without a row. */
   async wake(live: MyceliumEvent[] = []): Promise<void> {
     for (const e of live)
-      this.fanOut({ ...e, data: JSON.stringify(e.data ?? {}), created_at: sqliteTime(Date.parse(e.created_at)) });
+      this.fanOut({ ...e, data: JSON.stringify(e.data ?? {}), created_at: toDbTime(Date.parse(e.created_at)) });
     await this.readNew();
   }
 

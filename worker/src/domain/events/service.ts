@@ -1,3 +1,4 @@
+import { toDbTime } from '../../db/time.js';
 import type { AppContext } from '../../context.js';
 import { badRequest } from '../../http/errors.js';
 import { agentProjectIds } from '../../auth/scope.js';
@@ -28,10 +29,8 @@ export function parseSince(raw: string | undefined): string | undefined {
     ms = Date.parse(`${v.replace(' ', 'T')}Z`);
   else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i.test(v)) ms = Date.parse(v);
   if (!Number.isFinite(ms)) throw badRequest('since must be an ISO-8601 date-time');
-  return sqliteTime(ms);
+  return toDbTime(ms);
 }
-
-export const sqliteTime = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 
 /** The event visibility of a caller (weak spot E2): humans see all, agents shared + their projects + their own. */
 export async function eventScopeOf(app: AppContext, p: Principal): Promise<EventScope | null> {

@@ -1,7 +1,7 @@
+import { toDbTime } from '../../db/time.js';
 import type { AppContext } from '../../context.js';
 import type { MyceliumEvent } from './bus.js';
 import { eventsRepo, type EventFilters, type EventRow, type EventScope } from './repo.js';
-import { sqliteTime } from './service.js';
 
 /** Spec 04 §7.3 numbers. */
 export const SSE_REPLAY_COUNT = 20;
@@ -132,7 +132,7 @@ export function eventStream(
         for (const row of replay) send(frame(row));
         while (!closed) {
           for (const e of pendingLive.splice(0)) {
-            send(frame({ ...e, data: JSON.stringify(e.data ?? {}), created_at: sqliteTime(Date.parse(e.created_at)) }));
+            send(frame({ ...e, data: JSON.stringify(e.data ?? {}), created_at: toDbTime(Date.parse(e.created_at)) }));
           }
           // Cursor = highest id seen, matching or not, so each poll reads only new rows.
           const top = await eventsRepo.maxId(app.db);

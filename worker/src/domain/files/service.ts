@@ -1,3 +1,4 @@
+import { parseDbTime, toDbTime } from '../../db/time.js';
 import type { Context } from 'hono';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
@@ -6,11 +7,11 @@ import { badRequest, notFound } from '../../http/errors.js';
 import { instanceUrl } from '../../http/instance-url.js';
 import { receiveUpload } from '../../http/upload.js';
 import { attachment, storedFileName, urlFileName } from './names.js';
-import { sqliteTime, tempFilesRepo, type TempFileRow } from './repo.js';
+import { tempFilesRepo, type TempFileRow } from './repo.js';
 
 export const TEMP_FILE_TTL_MS = 24 * 3_600_000;
 
-const utc = (sqlite: string) => new Date(`${sqlite.replace(' ', 'T')}Z`);
+const utc = (sqlite: string) => new Date(parseDbTime(sqlite));
 
 /** Temp files (spec 05 §10): uploads kept 24 h, downloadable by any authenticated caller. */
 export class TempFileService {
@@ -38,7 +39,7 @@ export class TempFileService {
         blob_key: key,
         size: file.size,
         uploaded_by: who,
-        expires_at: sqliteTime(expires),
+        expires_at: toDbTime(expires),
       });
     } catch (err) {
       await blobs.delete(key).catch(() => undefined);
@@ -62,7 +63,7 @@ export class TempFileService {
   async list(c: Context<AppEnv>) {
     const base = instanceUrl(this.app.config, c.req.raw);
     const now = this.app.clock.now();
-    const rows = await tempFilesRepo.listLive(this.app.db, sqliteTime(now));
+    const rows = await tempFilesRepo.listLive(this.app.db, toDbTime(now));
     return rows.map((f) => ({
       filename: f.filename,
       size: f.size,
@@ -76,7 +77,7 @@ export class TempFileService {
   async download(raw: string): Promise<Response> {
     const name = urlFileName(raw);
     if (!name) throw badRequest('invalid file name');
-    const row = await tempFilesRepo.live(this.app.db, name, sqliteTime(this.app.clock.now()));
+    const row = await tempFilesRepo.live(this.app.db, name, toDbTime(this.app.clock.now()));
     const blob = row ? await this.app.runtime.blobs.getStream(row.blob_key) : null;
     if (!row || !blob) throw notFound('File not found or expired');
     return attachment(blob.body, blob.size, row.filename);
@@ -84,7 +85,7 @@ export class TempFileService {
 
   /** The 24 h expiry: rows first (so nothing serves a half-deleted file), then their blobs. */
   async purgeExpired(): Promise<number> {
-    const keys = await tempFilesRepo.purgeExpired(this.app.db, sqliteTime(this.app.clock.now()));
+    const keys = await tempFilesRepo.purgeExpired(this.app.db, toDbTime(this.app.clock.now()));
     for (const k of keys) await this.app.runtime.blobs.delete(k).catch(() => undefined);
     return keys.length;
   }

@@ -1,3 +1,4 @@
+import { toDbTime } from '../../db/time.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import type { Statement } from '../../db/types.js';
@@ -6,7 +7,6 @@ import { badRequest, forbidden, invalidEnum } from '../../http/errors.js';
 import { canonicalWho } from '../operators/service.js';
 import { assertProjectScope } from '../../auth/scope.js';
 import { agentsRepo } from '../agents/repo.js';
-import { toDbTime } from '../agents/json.js';
 import { messagesRepo } from '../messages/repo.js';
 import {
   callerId,

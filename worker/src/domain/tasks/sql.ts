@@ -5,11 +5,6 @@ import { isFrozen } from '../admin/freeze.js';
 
 /** Small SQL building blocks shared by the work-item areas (tasks, plans, bugs). */
 
-/** The SQLite `datetime('now')` wire format for timestamps computed in JS. */
-export function sqlNow(d: Date): string {
-  return d.toISOString().slice(0, 19).replace('T', ' ');
-}
-
 /** `displayName(id)` used in event summaries (spec 03 §0.4). */
 export function displayName(id: string): string {
   if (id === '__system__') return 'System';

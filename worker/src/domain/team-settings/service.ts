@@ -1,3 +1,4 @@
+import { parseDbTime } from '../../db/time.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { badRequest } from '../../http/errors.js';
@@ -128,6 +129,6 @@ export class TeamSettingsService {
 }
 
 function isoOf(sqlite: string) {
-  const ms = Date.parse(`${sqlite.replace(' ', 'T')}Z`);
+  const ms = parseDbTime(sqlite);
   return Number.isFinite(ms) ? new Date(ms).toISOString() : sqlite;
 }

@@ -1,10 +1,10 @@
+import { toDbTime } from '../../db/time.js';
 import { atomicWrite } from '../events/write.js';
 import type { AppContext } from '../../context.js';
 import type { Queryable } from '../../db/db.js';
 import type { SqlValue, Statement } from '../../db/types.js';
 import { conflict } from '../../http/errors.js';
 import { isFrozen } from '../admin/freeze.js';
-import { toDbTime } from '../agents/json.js';
 import type { EventInput } from '../events/bus.js';
 import { inboxRepo } from '../inbox/repo.js';
 import type { MaintenanceJob } from '../../maintenance.js';
