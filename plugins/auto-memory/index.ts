@@ -375,7 +375,7 @@ export async function setup(api: PluginApi) {
   // ── routes ──────────────────────────────────────────────────────────────────────────────────
 
   const isHuman = (p: Principal) => p.kind !== 'agent';
-  const self = (p: Principal) => (p.kind === 'agent' ? p.id : p.who);
+  const self = (p: Principal) => p.who;
 
   function queryNumber(q: Record<string, string>, key: string, min: number, max: number): number | undefined {
     const raw = q[key];

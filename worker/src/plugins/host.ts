@@ -618,7 +618,7 @@ export class PluginHost {
       const input: GuardInput = {
         type: kindOfAction(check.action),
         action: check.action,
-        agent: check.principal.kind === 'agent' ? check.principal.id : check.principal.who,
+        agent: check.principal.who,
         project_id: typeof check.subject.project_id === 'string' ? check.subject.project_id : null,
         data: structuredClone(check.subject),
         principal: check.principal,

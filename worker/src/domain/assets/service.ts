@@ -101,7 +101,7 @@ export class AssetService {
       status: status(body.status) ?? 'requested',
       path: assetPath(body.path) ?? '',
       metadata: metadata(body.metadata) ?? '{}',
-      requester: p.kind === 'agent' ? p.id : p.who,
+      requester: p.who,
       prompt: optString('prompt', body.prompt) ?? '',
       assigned_to: optString('assigned_to', body.assigned_to, 128) ?? '',
       drone_job_id: optJobId(body.drone_job_id) ?? null,
@@ -136,7 +136,7 @@ export class AssetService {
     };
     await assertProjectScope(this.app.db, p, scopeOf(asset.project_id), { write: true });
     if (Object.values(changes).every((v) => v === undefined)) return { ok: true, id: asset.id };
-    const who = p.kind === 'agent' ? p.id : p.who;
+    const who = p.who;
     const updated = await assetsRepo.update(this.app.db, asset.id, changes);
     if (!updated) throw notFound('Asset not found');
     if (changes.status) {
@@ -169,7 +169,7 @@ export class AssetService {
     if (missing.length) throw notFound(`Assets not found: ${missing.join(', ')}`);
     for (const f of found) await assertProjectScope(this.app.db, p, scopeOf(f.project_id), { write: true });
     const r = await assetsRepo.linkJob(this.app.db, unique, jobId, st);
-    const who = p.kind === 'agent' ? p.id : p.who;
+    const who = p.who;
     await this.app.events.emit({
       type: 'assets_linked_to_job',
       agent: who,
@@ -215,7 +215,7 @@ export class AssetService {
     if (asset.file_path && ASSET_KEY.test(asset.file_path)) await blobs.delete(asset.file_path).catch(() => undefined);
     await this.app.events.emit({
       type: 'asset_uploaded',
-      agent: p.kind === 'agent' ? p.id : p.who,
+      agent: p.who,
       projectId: asset.project_id,
       summary: `Asset #${asset.id} (${asset.name}) uploaded`,
     });

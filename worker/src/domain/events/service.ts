@@ -59,7 +59,7 @@ export class EventService {
    */
   async post(p: Principal, input: PostEventInput) {
     if (!p.isAdmin && isCoreEventType(input.type)) throw badRequest(`Event type ${input.type} is reserved`);
-    const agent = p.kind === 'agent' ? p.id : p.who;
+    const agent = p.who;
     // Guardrails pre-check (kind `event_emitted`, spec 04 §0.1) before anything is written.
     await this.app.guards.check(
       'event.emit',

@@ -29,7 +29,7 @@ export class TempFileService {
     const file = await receiveUpload(c, blobs, key, { maxBytes: this.app.config.uploadMaxBytes });
     if (!file) throw badRequest('No file uploaded. Use multipart form with field name "file"');
     const now = this.app.clock.now();
-    const who = p.kind === 'agent' ? p.id : p.who;
+    const who = p.who;
     const expires = new Date(now.getTime() + TEMP_FILE_TTL_MS);
     let row: TempFileRow | undefined;
     try {

@@ -5,19 +5,6 @@ import { isFrozen } from '../admin/freeze.js';
 
 /** Small SQL building blocks shared by the work-item areas (tasks, plans, bugs). */
 
-/** `displayName(id)` used in event summaries (spec 03 §0.4). */
-export function displayName(id: string): string {
-  if (id === '__system__') return 'System';
-  if (id === '__admin__') return 'Admin';
-  if (id.startsWith('__user:')) return id.slice('__user:'.length);
-  return id;
-}
-
-/** The caller's attribution string (the wire `who`). */
-export function callerId(p: Principal): string {
-  return p.kind === 'agent' ? p.id : p.who;
-}
-
 /** A WHERE fragment: the kill switch is off (kept inside claim statements so a freeze is atomic with them). */
 export const NOT_FROZEN_SQL =
   "NOT EXISTS (SELECT 1 FROM instance_config WHERE key = 'admin_status' AND value = 'frozen')";
@@ -70,10 +57,10 @@ export function acquireGuard(
     p.kind === 'agent' &&
     HELD_STATUSES.includes(current.status) &&
     holder !== '' &&
-    holder !== callerId(p) &&
+    holder !== p.who &&
     !unheld.includes(holder);
   return {
-    by: (reassigns || heldByOther) && p.kind === 'agent' ? callerId(p) : undefined,
+    by: (reassigns || heldByOther) && p.kind === 'agent' ? p.who : undefined,
     notFrozen: p.kind === 'agent' && ((reassigns && !!change.assignee) || change.startsWork),
     unheld,
     leaseToken: change.leaseToken,

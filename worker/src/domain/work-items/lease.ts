@@ -1,3 +1,4 @@
+import { displayName } from '../../auth/who.js';
 import { toDbTime } from '../../db/time.js';
 import { atomicWrite } from '../events/write.js';
 import type { AppContext } from '../../context.js';
@@ -8,7 +9,7 @@ import { isFrozen } from '../admin/freeze.js';
 import type { EventInput } from '../events/bus.js';
 import { inboxRepo } from '../inbox/repo.js';
 import type { MaintenanceJob } from '../../maintenance.js';
-import { NOT_FROZEN_SQL, displayName } from '../tasks/sql.js';
+import { NOT_FROZEN_SQL } from '../tasks/sql.js';
 
 /**
  * Crash-proof claims (issue 17): what tasks, bugs and plan steps share, written so drone jobs can
