@@ -7,7 +7,7 @@ import { AppError, conflict, invalidEnum, notFound } from '../../http/errors.js'
 import { FROZEN_MESSAGE, assertNotFrozen, isFrozen } from '../admin/freeze.js';
 import type { EventInput } from '../events/bus.js';
 import { WebhookService } from '../webhooks/service.js';
-import { acquireGuard, creditCompletion, lostAcquisition } from '../tasks/sql.js';
+import { acquireGuard, creditCompletion, lostAcquisition } from '../work-items/sql.js';
 import { atomicWrite } from '../events/write.js';
 import { DEFAULT_BUG_CATEGORIES, bugsRepo, type BugRow, type WritableBugColumn } from './repo.js';
 import { assertLeaseHeld, leaseAnswer, leaseLost } from '../work-items/lease.js';

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import type { SqlValue, Statement } from '../../db/types.js';
-import { acquireGuardSql, type AcquireGuard } from '../tasks/sql.js';
+import { acquireGuardSql, type AcquireGuard } from '../work-items/sql.js';
 import { inboxRepo } from '../inbox/repo.js';
 
 /** The SQL of plans, plan_steps and plan_step_comments lives here and only here. */

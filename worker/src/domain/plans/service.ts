@@ -12,7 +12,7 @@ import { resolveAssignee } from '../tasks/service.js';
 import { tasksRepo } from '../tasks/repo.js';
 import { inboxRepo } from '../inbox/repo.js';
 import { FROZEN_MESSAGE } from '../admin/freeze.js';
-import { acquireGuard, lostAcquisition } from '../tasks/sql.js';
+import { acquireGuard, lostAcquisition } from '../work-items/sql.js';
 import { abortUnlessChanged, isBatchAbort } from '../../db/batch-abort.js';
 import { assertLeaseHeld, leaseLost } from '../work-items/lease.js';
 import {

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import type { Statement, SqlValue } from '../../db/types.js';
-import { NOT_FROZEN_SQL, acquireGuardSql, freeOrHeldBySql, type AcquireGuard } from './sql.js';
+import { NOT_FROZEN_SQL, acquireGuardSql, freeOrHeldBySql, type AcquireGuard } from '../work-items/sql.js';
 import { abortIf } from '../../db/batch-abort.js';
 import { leaseTokenSet } from '../work-items/lease.js';
 

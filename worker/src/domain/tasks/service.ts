@@ -11,7 +11,7 @@ import { plansRepo } from '../plans/repo.js';
 import { WebhookService } from '../webhooks/service.js';
 import { appendSleepLog } from '../admin/sleep.js';
 import { tasksRepo, type TaskRow, type TaskStatus, type WritableTaskColumn } from './repo.js';
-import { acquireGuard, creditCompletion, lostAcquisition } from './sql.js';
+import { acquireGuard, creditCompletion, lostAcquisition } from '../work-items/sql.js';
 import { isBatchAbort } from '../../db/batch-abort.js';
 import { assertLeaseHeld, leaseAnswer, leaseLost } from '../work-items/lease.js';
 

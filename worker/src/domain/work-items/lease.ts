@@ -9,7 +9,7 @@ import { isFrozen } from '../admin/freeze.js';
 import type { EventInput } from '../events/bus.js';
 import { inboxRepo } from '../inbox/repo.js';
 import type { MaintenanceJob } from '../../maintenance.js';
-import { NOT_FROZEN_SQL } from '../tasks/sql.js';
+import { NOT_FROZEN_SQL } from './sql.js';
 
 /**
  * Crash-proof claims (issue 17): what tasks, bugs and plan steps share, written so drone jobs can

@@ -31,7 +31,7 @@ export function freeOrHeldBySql(by: string, unheld: readonly string[] = []): { s
  *    never steal" is a rule for agents, not for a person handing work to someone else (spec 03 §3.5);
  *  - `notFrozen`: an agent assigning or starting work is work routing, refused while frozen (503);
  *  - `leaseToken`: the writer quoted a claim's fencing token; the item must still carry it (else
- *    409: its lease was released or someone claimed it again, see ../work-items/lease.ts).
+ *    409: its lease was released or someone claimed it again, see ./lease.ts).
  * Finishing or reporting work, unassigning oneself and every human/admin edit stay possible while
  * frozen, so agents can wind down.
  */
