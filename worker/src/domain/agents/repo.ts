@@ -46,6 +46,15 @@ export interface NewAgent {
 }
 
 export const agentsRepo = {
+  /** Case-insensitive match on agents.id or agents.name → canonical id (spec 03 §3.0). */
+  async resolveId(db: Queryable, value: string): Promise<string | null> {
+    const r = await db.get<{ id: string }>(
+      'SELECT id FROM agents WHERE lower(id) = lower(?) OR lower(name) = lower(?) ORDER BY (lower(id) = lower(?)) DESC LIMIT 1',
+      [value, value, value],
+    );
+    return r?.id ?? null;
+  },
+
   get(db: Queryable, id: string) {
     return db.get<AgentRow>('SELECT * FROM agents WHERE id = ?', [id]);
   },

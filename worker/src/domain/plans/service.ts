@@ -8,7 +8,7 @@ import { badRequest, conflict, forbidden, notFound, unavailable } from '../../ht
 import type { EventInput } from '../events/bus.js';
 import { checkApprovalGate } from '../approvals/gate.js';
 import { appendSleepLog } from '../admin/sleep.js';
-import { resolveAssignee } from '../tasks/service.js';
+import { resolveAssignee } from '../work-items/assignee.js';
 import { tasksRepo } from '../tasks/repo.js';
 import { inboxRepo } from '../inbox/repo.js';
 import { FROZEN_MESSAGE } from '../admin/freeze.js';

@@ -174,15 +174,6 @@ export const tasksRepo = {
     return Number(r?.hit) === 1;
   },
 
-  /** Case-insensitive match on agents.id or agents.name → canonical id (spec 03 §3.0). */
-  async resolveAgentId(db: Queryable, value: string): Promise<string | null> {
-    const r = await db.get<{ id: string }>(
-      'SELECT id FROM agents WHERE lower(id) = lower(?) OR lower(name) = lower(?) ORDER BY (lower(id) = lower(?)) DESC LIMIT 1',
-      [value, value, value],
-    );
-    return r?.id ?? null;
-  },
-
   insert(t: NewTask): Statement {
     return {
       sql: `INSERT INTO tasks (title, description, project_id, requester, assignee, priority, tags, needs_approval, blocked_by, request_id, linked_asset_id)

@@ -12,6 +12,7 @@ import { WebhookService } from '../webhooks/service.js';
 import { appendSleepLog } from '../admin/sleep.js';
 import { tasksRepo, type TaskRow, type TaskStatus, type WritableTaskColumn } from './repo.js';
 import { acquireGuard, creditCompletion, lostAcquisition } from '../work-items/sql.js';
+import { resolveAssignee } from '../work-items/assignee.js';
 import { isBatchAbort } from '../../db/batch-abort.js';
 import { assertLeaseHeld, leaseAnswer, leaseLost } from '../work-items/lease.js';
 
@@ -75,14 +76,6 @@ export type ClaimResult = { ok: true; task: TaskRow } | { ok: false; reason: Cla
 
 const TERMINAL: readonly string[] = ['done', 'cancelled'];
 const WORKING: readonly string[] = ['in_progress', 'review', 'done'];
-
-/** §3.0: trimmed, matched case-insensitively against agent id or name; unknown values kept as given. */
-export async function resolveAssignee(ctx: AppContext, value: string | null | undefined): Promise<string | null> {
-  if (value === null || value === undefined) return null;
-  const v = value.trim();
-  if (!v) return '';
-  return (await tasksRepo.resolveAgentId(ctx.db, v)) ?? v;
-}
 
 export function parseIdList(json: string): number[] {
   try {
