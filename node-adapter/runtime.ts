@@ -63,7 +63,6 @@ export function createNodeRuntime({
     fileDroneHub: FileDroneHub;
     voiceHub: VoiceHub;
   } = {
-    kind: 'node',
     config,
     db,
     async pluginDb(name: string) {

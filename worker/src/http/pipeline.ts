@@ -19,13 +19,13 @@ export const SECURITY_HEADERS: Record<string, string> = {
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
 };
 
-export const BODY_LIMIT_BYTES = 1024 * 1024;
+const BODY_LIMIT_BYTES = 1024 * 1024;
 /**
  * Deepest JSON nesting a body may have. Deeper values overflow the stack later, wherever a
  * value is cloned, stringified or compared recursively (a 500 found by fuzzing), so the bound is
  * enforced once, here, before the body is parsed (spec 07 SEC-51).
  */
-export const MAX_JSON_DEPTH = 64;
+const MAX_JSON_DEPTH = 64;
 
 const CORS_METHODS = 'GET, POST, PUT, PATCH, DELETE, OPTIONS';
 const CORS_HEADERS = 'Content-Type, Authorization, X-Admin-Key, X-Agent-Key, X-Acting-As, X-Request-Id';
@@ -83,8 +83,8 @@ export function identify(app: AppContext): MiddlewareHandler<AppEnv> {
 }
 
 /** Memory all in-flight request bodies may hold together, and any one client (spec 07 REL-24). */
-export const BODY_MEMORY_TOTAL_BYTES = 64 * 1024 * 1024;
-export const BODY_MEMORY_PER_CLIENT_BYTES = 8 * 1024 * 1024;
+const BODY_MEMORY_TOTAL_BYTES = 64 * 1024 * 1024;
+const BODY_MEMORY_PER_CLIENT_BYTES = 8 * 1024 * 1024;
 
 /**
  * Bytes held by request bodies being read, overall and per client. A reservation that would pass
@@ -245,7 +245,7 @@ async function readBounded(
  * Deepest bracket nesting of a JSON text, skipping string contents; a linear scan without
  * recursion, so it is safe on any input (malformed text is left for JSON.parse to reject).
  */
-export function jsonDepth(text: string): number {
+function jsonDepth(text: string): number {
   let depth = 0;
   let max = 0;
   let inString = false;

@@ -34,7 +34,7 @@ function dbTime(name: string, v: string | undefined): string | undefined {
 }
 
 /** The channel slug rule of spec 08 D2. */
-export function slugOf(name: string): string {
+function slugOf(name: string): string {
   return name
     .toLowerCase()
     .replace(/^#/, '')

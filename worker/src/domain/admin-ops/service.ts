@@ -21,7 +21,7 @@ export interface PatrolResult {
 }
 
 /** `<n>s ago` … `<n>d ago` from a UTC SQLite timestamp; negative clamps to 0 (spec 01 §5.7). */
-export function relativeAge(ts: string | null | undefined, now: Date): string {
+function relativeAge(ts: string | null | undefined, now: Date): string {
   if (!ts) return 'never';
   const ms = parseDbTime(ts);
   if (Number.isNaN(ms)) return 'never';

@@ -11,7 +11,7 @@ import { sleepRepo } from './repo.js';
 
 /** Sleep mode (spec 01 §5.3, 02 §3.8). It gates nothing; it records and informs. */
 
-export const EMPTY_LOG = {
+const EMPTY_LOG = {
   tasks_completed: [],
   steps_completed: [],
   approvals_queued: [],

@@ -71,7 +71,7 @@ export const agentsRepo = {
     );
   },
 
-  /** Roster: drones excluded (the one drone rule of manage.ts isDrone; they are listed by GET /drones), oldest first (spec 02 §3.2). */
+  /** Roster: drones excluded (the one drone rule, drones/repo.ts IS_DRONE_SQL; they are listed by GET /drones), oldest first (spec 02 §3.2). */
   list(db: Queryable) {
     return db.all<AgentRow>(
       "SELECT * FROM agents WHERE project_id != 'drone' AND agent_type != 'drone' AND role != 'drone' ORDER BY created_at ASC, rowid ASC",
@@ -106,7 +106,7 @@ export const agentsRepo = {
 };
 
 /** Whitelisted agent columns a PUT / heartbeat / template may write (never the key hash). */
-export const WRITABLE_AGENT_COLUMNS = [
+const WRITABLE_AGENT_COLUMNS = [
   'name',
   'avatar_url',
   'llm_backend',

@@ -44,7 +44,7 @@ export interface BugFilters {
   category?: string;
 }
 
-export const WRITABLE_BUG_COLUMNS = ['status', 'assignee', 'admin_notes', 'severity'] as const;
+const WRITABLE_BUG_COLUMNS = ['status', 'assignee', 'admin_notes', 'severity'] as const;
 export type WritableBugColumn = (typeof WRITABLE_BUG_COLUMNS)[number];
 
 export const bugsRepo = {

@@ -16,11 +16,11 @@ import { LEASE_MINUTES, dronesRepo, type DroneAgentRow, type DroneJobRow, type T
  * Every status move is one conditional UPDATE; the claim is a compare-and-set per candidate.
  */
 
-export const RAW_COMMAND_ADMIN_ONLY =
+const RAW_COMMAND_ADMIN_ONLY =
   'Raw drone commands are admin-only. Submit a template job (job_type / from-template) instead.';
-export const SETUP_ADMIN_ONLY =
+const SETUP_ADMIN_ONLY =
   'input_data.setup is admin-only — it is shell-executed on the drone. Use a template setup_repo instead.';
-export const NOT_AUTHORIZED = 'Not authorized to update this job';
+const NOT_AUTHORIZED = 'Not authorized to update this job';
 const STALE_AT_CLAIM = '[stale_timeout] Job was claimed for >1 hour with no completion. Auto-failed on drone restart.';
 const STALE_BY_SERVER = '[stale_timeout] Job was claimed for >1 hour with no progress. Auto-failed by server.';
 const MAX_RETRIES = 2;
@@ -33,7 +33,7 @@ const CLAIM_SCAN = 25;
 const ARTIFACT_NAME = /^[A-Za-z0-9_.-]{1,200}$/;
 
 /** Typed requester identity: ownership is never decided by comparing display names (SEC-28). */
-export function requesterKey(p: Principal): string {
+function requesterKey(p: Principal): string {
   if (p.kind === 'agent') return `agent:${p.id}`;
   if (p.kind === 'operator') return `operator:${p.userId}`;
   return 'admin';
@@ -56,7 +56,7 @@ const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 
 /** `input_data`: an object, or a JSON string of one (the MCP tool sends strings — §17.1 C-4 bypass). */
-export function inputDataOf(v: unknown): Record<string, unknown> {
+function inputDataOf(v: unknown): Record<string, unknown> {
   if (v === undefined || v === null) return {};
   let obj: unknown = v;
   if (typeof v === 'string') {

@@ -18,7 +18,7 @@ import { frame, matches, POLL_BATCH, RESUME_MAX, SSE_HEADERS, SSE_KEEPALIVE_MS, 
  */
 export const FALLBACK_POLL_MS = 1_000;
 /** On Node the safety read is a cheap local one; 400 ms keeps cross-process delivery under a second. */
-export const NODE_POLL_MS = 400;
+const NODE_POLL_MS = 400;
 
 export interface HubStreamRequest {
   filters: EventFilters;

@@ -10,7 +10,7 @@ import { isCoreEventType } from './catalogue.js';
 import { eventsRepo, type EventQuery, type EventScope } from './repo.js';
 
 /** `& < > " '` → entities: POST /events stores the summary escaped (spec 04 §7.2). */
-export function escapeHtml(s: string): string {
+function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 }
 
@@ -83,7 +83,7 @@ export class EventService {
  * Stateless: `<payload b64url>.<hmac>` keyed by the JWT secret with a purpose prefix, so a
  * ticket is never accepted as anything else and works in every isolate and process.
  */
-export const STREAM_TICKET_TTL_MS = 5 * 60_000;
+const STREAM_TICKET_TTL_MS = 5 * 60_000;
 
 type TicketPayload =
   | { k: 'agent'; id: string; exp: number }

@@ -10,7 +10,7 @@ export const SSE_MAX_PER_IP = 5;
 export const SSE_MAX_TOTAL = 1000;
 export const SSE_KEEPALIVE_MS = 30_000;
 /** How often an open stream reads the events table for rows written by other processes/isolates. */
-export const SSE_POLL_MS = 400;
+const SSE_POLL_MS = 400;
 export const RESUME_MAX = 500;
 export const POLL_BATCH = 200;
 

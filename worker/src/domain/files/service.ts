@@ -9,7 +9,7 @@ import { receiveUpload } from '../../http/upload.js';
 import { attachment, storedFileName, urlFileName } from './names.js';
 import { tempFilesRepo, type TempFileRow } from './repo.js';
 
-export const TEMP_FILE_TTL_MS = 24 * 3_600_000;
+const TEMP_FILE_TTL_MS = 24 * 3_600_000;
 
 const utc = (sqlite: string) => new Date(parseDbTime(sqlite));
 

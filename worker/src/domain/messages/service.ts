@@ -13,11 +13,11 @@ import { sleepRepo } from '../admin/repo.js';
 import { inboxRepo } from '../inbox/repo.js';
 
 export const MSG_TYPES = ['message', 'request', 'directive', 'info'] as const;
-export const MSG_PRIORITIES = ['urgent', 'normal', 'fyi'] as const;
-export const MAX_CONTENT = 100_000;
+const MSG_PRIORITIES = ['urgent', 'normal', 'fyi'] as const;
+const MAX_CONTENT = 100_000;
 
 /** Directives only from admins and operators (spec 07 SEC-11); never from `body.from`. */
-export function maySendDirective(p: Principal): boolean {
+function maySendDirective(p: Principal): boolean {
   if (p.isAdmin) return true;
   if (p.kind === 'operator') return p.role === 'operator';
   return p.role === 'operator';

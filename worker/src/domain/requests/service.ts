@@ -13,7 +13,7 @@ import { contentOf, insertWithFollowUps, metadataOf, optString, requestInboxItem
 import { requestTasks } from './repo.js';
 import { WebhookService } from '../webhooks/service.js';
 
-export const TASK_PRIORITIES = ['low', 'normal', 'high'] as const;
+const TASK_PRIORITIES = ['low', 'normal', 'high'] as const;
 const STALE_MS = 72 * 3_600_000;
 
 export class RequestService {

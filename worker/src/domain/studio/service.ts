@@ -9,7 +9,7 @@ import { passwordResetsRepo, studioUsersRepo, toPublicUser, type StudioUserRow }
 
 /** Roles a studio user may hold; only `admin` is privileged (spec 07 SEC-10). */
 export const STUDIO_ROLES = ['admin', 'operator', 'member'] as const;
-export const RESET_TOKEN_TTL_MS = 30 * 60_000;
+const RESET_TOKEN_TTL_MS = 30 * 60_000;
 const GENERIC_FORGOT = 'If that email is associated with an account, a reset link has been sent.';
 
 export class StudioService {

@@ -412,10 +412,4 @@ export const tasksRepo = {
       args: [d.task_id, d.author, d.kind, d.format, d.content, d.flags],
     };
   },
-
-  /** Whether an optional table owned by another area (assets) exists in this database. */
-  async hasTable(db: Queryable, name: string): Promise<boolean> {
-    const r = await db.get("SELECT 1 AS ok FROM sqlite_master WHERE type = 'table' AND name = ?", [name]);
-    return !!r;
-  },
 };

@@ -379,7 +379,7 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
   for (const b of newBlockers) w.addAll(tasksRepo.addDependency(task.id, b));
 
   const done = input.status === 'done';
-  const hasAssets = done && task.linked_asset_id !== null && (await tasksRepo.hasTable(ctx.db, 'assets'));
+  const hasAssets = done && task.linked_asset_id !== null;
   // The cascade's events are rows of the same batch (issue 17): each derived from the state at its
   // place in the batch, so a dependent, step, plan or request is reported exactly when it changed.
   const pj = task.project_id;

@@ -4,7 +4,7 @@ import type { Principal } from '../../auth/principal.js';
 import { badRequest } from '../../http/errors.js';
 import { teamSettingsRepo, type TeamSettingRow } from './repo.js';
 
-export const SECTIONS = ['coding_standards', 'deploy_workflow', 'brand', 'guardrails', 'team_rules'] as const;
+const SECTIONS = ['coding_standards', 'deploy_workflow', 'brand', 'guardrails', 'team_rules'] as const;
 
 const parsed = (v: string): unknown => {
   try {
