@@ -1,3 +1,4 @@
+import { escapeHtml } from '../../http/html.js';
 import { toDbTime } from '../../db/time.js';
 import type { Context } from 'hono';
 import type { AppContext } from '../../context.js';
@@ -15,9 +16,6 @@ export const ASSET_STATUSES = ['requested', 'in_progress', 'ready', 'delivered',
 
 /** Blob keys of asset uploads: `assets/<asset id>/<uuid>`, written only by the upload route. */
 const ASSET_KEY = /^assets\/[1-9]\d*\/[0-9a-f-]{36}$/;
-
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 
 function status(v: unknown): string | undefined {
   if (v === undefined) return undefined;

@@ -1,3 +1,4 @@
+import { escapeHtml } from '../../http/html.js';
 import { parseDbTime } from '../../db/time.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
@@ -51,9 +52,6 @@ function droneLeaseAnswer(token: string) {
 function droneLeaseLost(now: DroneJobRow) {
   return leaseLost('drone_job', { assignee: now.drone_id, status: now.status });
 }
-
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 
 /** `input_data`: an object, or a JSON string of one (the MCP tool sends strings — §17.1 C-4 bypass). */
 function inputDataOf(v: unknown): Record<string, unknown> {

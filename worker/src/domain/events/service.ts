@@ -1,3 +1,4 @@
+import { escapeHtml } from '../../http/html.js';
 import { toDbTime } from '../../db/time.js';
 import type { AppContext } from '../../context.js';
 import { badRequest } from '../../http/errors.js';
@@ -10,10 +11,6 @@ import { isCoreEventType } from './catalogue.js';
 import { eventsRepo, type EventQuery, type EventScope } from './repo.js';
 
 /** `& < > " '` → entities: POST /events stores the summary escaped (spec 04 §7.2). */
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
-}
-
 /**
  * `since` as an instant (weak spot S2): ISO-8601 with or without zone, or the SQLite
  * `YYYY-MM-DD HH:MM:SS` form (UTC), or a date. Returned in the stored text format so the

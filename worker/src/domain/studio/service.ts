@@ -4,7 +4,7 @@ import { hashPassword, verifyPassword, getDummyHash, passwordProblem } from '../
 import { signOperatorToken } from '../../auth/jwt.js';
 import { randomHex, sha256Hex } from '../../auth/crypto.js';
 import { AppError, badRequest, conflict, notFound, unauthorized } from '../../http/errors.js';
-import { escapeHtml } from '../../email/sender.js';
+import { escapeHtml } from '../../http/html.js';
 import { passwordResetsRepo, studioUsersRepo, toPublicUser, type StudioUserRow } from './repo.js';
 
 /** Roles a studio user may hold; only `admin` is privileged (spec 07 SEC-10). */
