@@ -68,7 +68,6 @@ export function createNodeRuntime({
     fileDroneHub: FileDroneHub;
     voiceHub: VoiceHub;
   } = {
-    kind: 'node',
     config,
     db,
     async pluginDb(name: string) {

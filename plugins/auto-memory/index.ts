@@ -414,7 +414,7 @@ export async function setup(api: PluginApi) {
   // ── routes ──────────────────────────────────────────────────────────────────────────────────
 
   const isHuman = (p: Principal) => p.kind !== 'agent';
-  const self = (p: Principal) => (p.kind === 'agent' ? p.id : p.who);
+  const self = (p: Principal) => p.who;
 
   api.get(
     '/facts',

@@ -8,7 +8,7 @@ import type { PluginApi } from '../../worker/src/plugins/sdk.js';
  *  - `ollama`: `POST {url}/api/chat` with `stream: false`.
  * Every call goes through the host's SSRF-guarded fetch with a deadline.
  */
-export const LLM_PROVIDERS = ['none', 'openai', 'anthropic', 'ollama'] as const;
+const LLM_PROVIDERS = ['none', 'openai', 'anthropic', 'ollama'] as const;
 export type LlmProvider = (typeof LLM_PROVIDERS)[number];
 
 export interface Llm {

@@ -23,8 +23,8 @@ export interface RuleLike {
   enabled: number;
 }
 
-export const CONDITION_TYPES = ['require_field', 'max_value', 'require_approval', 'block_agent', 'custom'] as const;
-export const OPS = [
+const CONDITION_TYPES = ['require_field', 'max_value', 'require_approval', 'block_agent', 'custom'] as const;
+const OPS = [
   'eq',
   'neq',
   'gt',

@@ -13,9 +13,9 @@ export interface Embedder {
 }
 
 const BATCH = 64;
-export const DEFAULT_EMBED_TIMEOUT_MS = 15_000;
+const DEFAULT_EMBED_TIMEOUT_MS = 15_000;
 
-export function allowList(api: PluginApi): string[] {
+function allowList(api: PluginApi): string[] {
   return (api.env('MEMORY_PROVIDER_ALLOW_PRIVATE') ?? '')
     .split(',')
     .map((s) => s.trim())

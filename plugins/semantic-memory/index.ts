@@ -290,8 +290,8 @@ export async function setup(api: PluginApi) {
       content_text,
       namespace,
       metadata: metadata as Record<string, unknown>,
-      owner_agent: visibility === 'private' ? (p.kind === 'agent' ? p.id : p.who) : '',
-      indexed_by: p.kind === 'agent' ? p.id : p.who,
+      owner_agent: visibility === 'private' ? p.who : '',
+      indexed_by: p.who,
     };
   }
 

@@ -59,7 +59,7 @@ const vecTable = (dim: number) => {
 };
 
 /** The WHERE part that keeps a reader inside its projects and away from other agents' private rows. */
-export function scopeWhere(s: Scope): { sql: string; args: (string | number)[] } {
+function scopeWhere(s: Scope): { sql: string; args: (string | number)[] } {
   const where: string[] = [];
   const args: (string | number)[] = [];
   if (s.projects) {

@@ -8,8 +8,9 @@ import { registerAgent } from '../support/fixtures.js';
  * server so the two cannot drift apart again (issue 9 item 6).
  */
 const api = readFileSync('docs/API.md', 'utf8');
+/** A route's note (`- \`METHOD /path\` [guard]: …`, under "Notes by area"). */
 const row = (method: string, path: string) =>
-  api.split('\n').find((l) => l.startsWith(`| ${method} | \`${path}\` |`)) ?? '';
+  api.split('\n').find((l) => l.startsWith(`- \`${method} ${path}\` [`)) ?? '';
 
 let t: Target;
 beforeAll(async () => {

@@ -55,7 +55,7 @@ import { docsRoutes } from './docs/routes.js';
 import { buildOpenApiDocument } from './http/openapi.js';
 import { voiceRoutes } from './domain/voice/routes.js';
 
-export const API_PREFIX = '/api/mycelium';
+const API_PREFIX = '/api/mycelium';
 
 export interface MyceliumApp {
   app: Hono<AppEnv>;

@@ -78,9 +78,12 @@ export interface EventHubPort {
   wake(live: MyceliumEvent[]): Promise<void>;
 }
 
-/** What the portable app needs from wherever it runs. Built by an adapter, passed to createApp. */
+/**
+ * What the portable app needs from wherever it runs. Built by an adapter, passed to createApp.
+ * Differences between Node and Workers are capability fields (`lifetime`, `crossRequestWake`,
+ * `remoteDb`, optional ports), never a runtime name to branch on.
+ */
 export interface Runtime {
-  kind: 'node' | 'workers';
   config: Config;
   db: Db;
   /** Each plugin's own database (a separate SQLite file on Node, its own libSQL database on Workers). */

@@ -48,7 +48,7 @@ export type WorkerEnv = Env & {
 
 /** Name of the binding holding a plugin's own libSQL URL, e.g. PLUGIN_DB_URL_COST_TRACKER. */
 export const pluginDbVar = (name: string) => `PLUGIN_DB_URL_${name.toUpperCase().replace(/-/g, '_')}`;
-export const pluginDbTokenVar = (name: string) => `PLUGIN_DB_TOKEN_${name.toUpperCase().replace(/-/g, '_')}`;
+const pluginDbTokenVar = (name: string) => `PLUGIN_DB_TOKEN_${name.toUpperCase().replace(/-/g, '_')}`;
 
 /**
  * Workers runtime: libSQL over HTTP, R2 for blobs, background work collected per isolate and
@@ -69,7 +69,6 @@ export function createWorkerRuntime(env: WorkerEnv) {
     fileDroneTunnel?: typeof fileDrones;
     voiceHub?: typeof voice;
   } = {
-    kind: 'workers',
     config,
     db: new Db(new LibsqlHttpDriver(config.libsqlUrl, config.libsqlAuthToken)),
     async pluginDb(name) {
@@ -126,7 +125,7 @@ export function createWorkerRuntime(env: WorkerEnv) {
  * size) and sent as a multipart upload; a blob smaller than one part is a single put. Memory
  * stays at one part per upload; an upload past its limit is aborted and leaves nothing.
  */
-export const R2_PART_BYTES = 8 * 1024 * 1024;
+const R2_PART_BYTES = 8 * 1024 * 1024;
 
 function r2Blobs(bucket: R2BucketLike | undefined, partBytes = R2_PART_BYTES): BlobStore {
   const need = () => {

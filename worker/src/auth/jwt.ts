@@ -1,7 +1,7 @@
 import { SignJWT, jwtVerify } from 'jose';
 
 /** Operator session tokens: HS256 only, 7 days, carrying the user's token version (revocation). */
-export const JWT_TTL_SECONDS = 7 * 24 * 60 * 60;
+const JWT_TTL_SECONDS = 7 * 24 * 60 * 60;
 
 export interface OperatorClaims {
   studioUser: true;

@@ -10,9 +10,9 @@ import { base64Decode, base64Encode, randomBytes, timingSafeEqualBytes } from '.
 const PARAMS = { m: 19456, t: 2, p: 1 } as const;
 const enc = new TextEncoder();
 
-export const PASSWORD_MIN_LENGTH = 8;
+const PASSWORD_MIN_LENGTH = 8;
 /** Long inputs only burn CPU; 72 bytes matches the original's bcrypt ceiling. */
-export const PASSWORD_MAX_BYTES = 72;
+const PASSWORD_MAX_BYTES = 72;
 
 export interface Argon2Params {
   m: number;

@@ -11,7 +11,9 @@ import { loadBody, readsBodyAfterAuth } from '../http/body.js';
 
 /**
  * Who is calling. Derived from credentials only (spec README: identity comes from
- * authentication). `who` is the wire attribution string; comparisons use the typed fields.
+ * authentication). `who` is the wire attribution string (an agent's id, an operator's display name,
+ * the admin's X-Acting-As or `__system__`): attribute writes with it, name it in summaries through
+ * `displayName` (./who.ts); comparisons use the typed fields.
  */
 export type Principal =
   | { kind: 'admin'; isAdmin: true; who: string; actingAs: string | null }

@@ -15,7 +15,7 @@ export async function assertProjectScope(
   opts: { assignee?: string | null; write?: boolean; strictRead?: boolean } = {},
 ): Promise<void> {
   if (await inProjectScope(db, p, resourceProjectId, opts)) return;
-  const agentId = p.kind === 'agent' ? p.id : p.who;
+  const agentId = p.who;
   throw forbidden(`Agent ${agentId} cannot access resources in project ${resourceProjectId}`);
 }
 
@@ -64,7 +64,7 @@ export function projectScopeSql(
 
 /** The 403 `assertProjectScope` answers, for callers that checked the scope in SQL. */
 export function outOfScope(p: Principal, resourceProjectId: string | null | undefined) {
-  const agentId = p.kind === 'agent' ? p.id : p.who;
+  const agentId = p.who;
   return forbidden(`Agent ${agentId} cannot access resources in project ${resourceProjectId}`);
 }
 
@@ -84,5 +84,5 @@ export async function agentProjectIds(db: Queryable, agentId: string, homeProjec
  */
 export function actingIdentity(p: Principal, requested: unknown): string {
   if (p.isAdmin && typeof requested === 'string' && requested.trim()) return requested.trim();
-  return p.kind === 'agent' ? p.id : p.who;
+  return p.who;
 }

@@ -11,12 +11,12 @@
  * The cookie is turned into the same `Authorization: Bearer` header an API client sends, so every
  * guard and rule applies unchanged.
  */
-export const SESSION_COOKIE = 'mycelium_session';
-export const DASHBOARD_HEADER = 'X-Mycelium-Dashboard';
+const SESSION_COOKIE = 'mycelium_session';
+const DASHBOARD_HEADER = 'X-Mycelium-Dashboard';
 /** The JWT's own lifetime (7 days); the cookie never outlives the token. */
 const MAX_AGE_SECONDS = 7 * 24 * 3600;
 
-export function readCookie(header: string | null | undefined, name: string): string | null {
+function readCookie(header: string | null | undefined, name: string): string | null {
   if (!header) return null;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');

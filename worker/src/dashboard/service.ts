@@ -1,3 +1,4 @@
+import { toDbTime } from '../db/time.js';
 import type { AppContext } from '../context.js';
 import type { Principal } from '../auth/principal.js';
 import { spendRepo } from '../domain/spend/repo.js';
@@ -13,7 +14,7 @@ const round4 = (n: number) => Math.round(n * 10_000) / 10_000;
 export async function spendChart(app: AppContext, p: Principal, days: number) {
   const today = Math.floor(app.clock.now().getTime() / DAY_MS) * DAY_MS;
   const start = today - (days - 1) * DAY_MS;
-  const since = new Date(start).toISOString().replace('T', ' ').slice(0, 19);
+  const since = toDbTime(start);
   const agentId = p.kind === 'agent' ? p.id : undefined;
   const [perDay, perAgent, budgets] = await Promise.all([
     spendRepo.totalsBy(app.db, { by: 'day', since, agentId }),

@@ -45,8 +45,3 @@ export class Db extends Queryable {
     return this.driver.close();
   }
 }
-
-/** Builds a statement; keeps call sites short: `sql('UPDATE … WHERE id = ?', id)`. */
-export function stmt(sql: string, ...args: SqlArgs): Statement {
-  return { sql, args };
-}

@@ -4,7 +4,7 @@
  * queued by the runtime, in an order we do not control). On Node the calls are synchronous
  * underneath, so the bound costs nothing there.
  */
-export const MAX_PARALLEL_QUERIES = 6;
+const MAX_PARALLEL_QUERIES = 6;
 
 type Thunks = readonly (() => unknown)[];
 

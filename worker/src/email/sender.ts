@@ -57,13 +57,3 @@ export function createEmailSender(config: Config, log: Logger, fetchImpl: typeof
     },
   };
 }
-
-/** Every interpolated value in HTML mail goes through this (spec 07 SEC-45). */
-export function escapeHtml(s: string): string {
-  return s
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}

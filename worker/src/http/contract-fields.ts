@@ -40,9 +40,7 @@ export function serviceBody(fields: Record<string, JsonDoc>) {
 
 export const S = { type: 'string' } as const;
 export const I = { type: 'integer' } as const;
-export const N = { type: 'number' } as const;
 export const B = { type: 'boolean' } as const;
-export const O = { type: 'object' } as const;
 
 /** `{ ok: true }`, the plain acknowledgement most writes answer. */
 export const OkTrue = z.object({ ok: z.literal(true) }).meta({ id: 'OkTrue' });

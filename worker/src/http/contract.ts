@@ -159,7 +159,7 @@ function shapeResponse(contract: RouteContract, schema: z.ZodType, value: unknow
   );
 }
 
-export class ContractViolation extends Error {}
+class ContractViolation extends Error {}
 
 function isSchema(v: unknown): v is z.ZodType {
   return v instanceof z.ZodType;

@@ -21,7 +21,7 @@ const MAX_EXCERPT_CHARS = 100;
  * A short quotation of a client-sent value for an error answer: strings and JSON longer than
  * 100 characters are cut (with "…"), so a 1 MB rejected value is never sent back.
  */
-export function excerpt(value: unknown): unknown {
+function excerpt(value: unknown): unknown {
   if (typeof value === 'string')
     return value.length > MAX_EXCERPT_CHARS ? `${value.slice(0, MAX_EXCERPT_CHARS)}…` : value;
   if (value === null || typeof value !== 'object') return value;

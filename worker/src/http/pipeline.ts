@@ -29,7 +29,7 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
  * value is cloned, stringified or compared recursively (a 500 found by fuzzing), so the bound is
  * enforced once, here, before the body is parsed (spec 07 SEC-51).
  */
-export const MAX_JSON_DEPTH = 64;
+const MAX_JSON_DEPTH = 64;
 
 const CORS_METHODS = 'GET, POST, PUT, PATCH, DELETE, OPTIONS';
 const CORS_HEADERS = 'Content-Type, Authorization, X-Admin-Key, X-Agent-Key, X-Acting-As, X-Request-Id';
@@ -87,8 +87,8 @@ export function identify(app: AppContext): MiddlewareHandler<AppEnv> {
 }
 
 /** Memory all in-flight request bodies may hold together, and any one client (spec 07 REL-24). */
-export const BODY_MEMORY_TOTAL_BYTES = 64 * 1024 * 1024;
-export const BODY_MEMORY_PER_CLIENT_BYTES = 8 * 1024 * 1024;
+const BODY_MEMORY_TOTAL_BYTES = 64 * 1024 * 1024;
+const BODY_MEMORY_PER_CLIENT_BYTES = 8 * 1024 * 1024;
 
 /**
  * Bytes held by request bodies being read, overall and per client. A reservation that would pass
@@ -259,7 +259,7 @@ async function readStream(stream: ReadableStream<Uint8Array>, take: (chunk: Uint
  * Deepest bracket nesting of a JSON text, skipping string contents; a linear scan without
  * recursion, so it is safe on any input (malformed text is left for JSON.parse to reject).
  */
-export function jsonDepth(text: string): number {
+function jsonDepth(text: string): number {
   let depth = 0;
   let max = 0;
   let inString = false;

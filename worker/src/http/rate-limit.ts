@@ -87,7 +87,7 @@ export type Limiters = ReturnType<typeof createLimiters>;
  * authenticated agent by its id (so rotating the key does not reset the window, and the raw key is
  * never held in memory), everyone else by client IP.
  */
-export function agentWriteKey(p: Principal, clientIp: string): string {
+function agentWriteKey(p: Principal, clientIp: string): string {
   return p.kind === 'agent' ? `agent:${p.id}` : `ip:${clientIp}`;
 }
 

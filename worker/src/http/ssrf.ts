@@ -30,7 +30,7 @@ export interface GuardOptions {
 // ---- IPv4 -------------------------------------------------------------------------------------
 
 /** A dotted/decimal/octal/hex IPv4 literal as a 32-bit number, or null when it is not one. */
-export function parseIPv4(host: string): number | null {
+function parseIPv4(host: string): number | null {
   const parts = host.split('.');
   if (parts.length < 1 || parts.length > 4 || parts.some((p) => p === '')) return null;
   const nums: number[] = [];
@@ -69,7 +69,7 @@ const V4_BLOCKED: [string, number][] = [
 ];
 const V4_RANGES = V4_BLOCKED.map(([base, bits]) => ({ base: parseIPv4(base)!, bits }));
 
-export function isBlockedIPv4(v: number): boolean {
+function isBlockedIPv4(v: number): boolean {
   return V4_RANGES.some(({ base, bits }) => Math.floor(v / 2 ** (32 - bits)) === Math.floor(base / 2 ** (32 - bits)));
 }
 
@@ -78,7 +78,7 @@ const v4Text = (v: number) => [24, 16, 8, 0].map((s) => Math.floor(v / 2 ** s) %
 // ---- IPv6 -------------------------------------------------------------------------------------
 
 /** Eight 16-bit groups, or null when not an IPv6 literal (brackets already stripped). */
-export function parseIPv6(host: string): number[] | null {
+function parseIPv6(host: string): number[] | null {
   let h = host.toLowerCase();
   const zone = h.indexOf('%');
   if (zone >= 0) h = h.slice(0, zone);
@@ -110,7 +110,7 @@ export function parseIPv6(host: string): number[] | null {
 const embeddedV4 = (g: number[], at: number) => g[at] * 65536 + g[at + 1];
 
 /** Why an IPv6 address is internal, or null when it is public. */
-export function isBlockedIPv6(g: number[]): boolean {
+function isBlockedIPv6(g: number[]): boolean {
   const zeroTo = (n: number) => g.slice(0, n).every((x) => x === 0);
   if (zeroTo(8)) return true; // ::
   if (zeroTo(7) && g[7] === 1) return true; // ::1

@@ -14,7 +14,7 @@ export interface ReceivedUpload {
 }
 
 const MAX_FIELDS = 20;
-export const fileTooLarge = () => new AppError(413, 'File too large');
+const fileTooLarge = () => new AppError(413, 'File too large');
 
 /**
  * Streams the file part named `field` of a multipart request into blob `key` (server-chosen).

@@ -27,7 +27,7 @@ export function credentialHeaders(incoming: Headers): Headers {
 }
 
 /** `WWW-Authenticate` of a 401 (RFC 6750 §3, RFC 9728 §5.1): names the metadata that explains how to authenticate. */
-export function challenge(baseUrl: string, error?: 'invalid_token'): string {
+function challenge(baseUrl: string, error?: 'invalid_token'): string {
   const parts = [`Bearer realm="mycelium"`, `resource_metadata="${baseUrl}${RESOURCE_METADATA_PATH}"`];
   if (error) parts.push(`error="${error}"`, 'error_description="The credential is not valid"');
   return parts.join(', ');

@@ -52,7 +52,7 @@ const placeholders = (path: string) => [...path.matchAll(/\{(\w+)\}|:(\w+)/g)].m
  * argument (mapped names where a queryMap says so), DELETE keeps its body, and the list is read
  * per request, so enabling or disabling a plugin shows at the next `tools/list`.
  */
-export function pluginTool(d: PluginToolDecl): PluginTool | null {
+function pluginTool(d: PluginToolDecl): PluginTool | null {
   const ep = d.endpoint;
   if (!ep?.path?.startsWith('/') || /^\/mcp(\/|$)/.test(ep.path)) return null;
   const schema = schemaOf(d);

@@ -8,7 +8,7 @@ import { RestCaller, type ExecutionContextLike } from './dispatch.js';
 import { ToolEnv } from './tool.js';
 
 const API_PREFIX = '/api/mycelium';
-export const MCP_PATHS = [`${API_PREFIX}/mcp`, '/mcp'];
+const MCP_PATHS = [`${API_PREFIX}/mcp`, '/mcp'];
 
 /**
  * The MCP SDK (with its JSON-schema validator) and the tool definitions load with the first MCP

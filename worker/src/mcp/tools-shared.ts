@@ -1,3 +1,4 @@
+import { toDbTime } from '../db/time.js';
 import { z } from 'zod';
 import {
   arr,
@@ -29,11 +30,11 @@ function dbTime(name: string, v: string | undefined): string | undefined {
   if (/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(v)) return v;
   const t = Date.parse(v);
   if (Number.isNaN(t)) throw new ToolArgError(`${name} must be an ISO-8601 time or YYYY-MM-DD HH:MM:SS`);
-  return new Date(t).toISOString().slice(0, 19).replace('T', ' ');
+  return toDbTime(t);
 }
 
 /** The channel slug rule of spec 08 D2. */
-export function slugOf(name: string): string {
+function slugOf(name: string): string {
   return name
     .toLowerCase()
     .replace(/^#/, '')

@@ -74,7 +74,7 @@ const SECURITY: Record<string, Json[]> = {
 };
 
 /** Tag of a plugin's operations in the document. */
-export const pluginTag = (name: string) => `Plugin: ${name}`;
+const pluginTag = (name: string) => `Plugin: ${name}`;
 
 function operation(p: LoadedPlugin, r: RouteEntry): Json {
   const parameters: Json[] = [];

@@ -187,7 +187,7 @@ export interface CoreApi {
 }
 
 /** Host principal for writes a plugin makes on its own behalf; `who` is the attribution. */
-export function systemPrincipal(actor = '__system__'): Principal {
+function systemPrincipal(actor = '__system__'): Principal {
   return { kind: 'admin', isAdmin: true, who: actor, actingAs: actor };
 }
 

@@ -40,10 +40,10 @@ import type { ZodObject, ZodType } from 'zod';
 import { generatedToolSchema } from './contract.js';
 
 /** Hooks and guards get this long before the host stops waiting and counts a timeout (REL-12). */
-export const HOOK_TIMEOUT_MS = 5_000;
+const HOOK_TIMEOUT_MS = 5_000;
 const SETUP_TIMEOUT_MS = 10_000;
 /** Each plugin database records its own applied migrations here (and the host mirrors them in core `plugin_migrations`). */
-export const PLUGIN_MIGRATIONS_TABLE = 'plugin_schema_migrations';
+const PLUGIN_MIGRATIONS_TABLE = 'plugin_schema_migrations';
 export const SECRET_MASK = '••••••••';
 /**
  * Writes and emits a plugin may make from inside its hooks per minute. Hooks run after commit
@@ -73,7 +73,7 @@ const ACTION_KINDS: Record<string, string> = {
   'bug.create': 'bug_created',
   'feedback.submit': 'feedback_submitted',
 };
-export const kindOfAction = (action: string) => ACTION_KINDS[action] ?? action.replace(/\./g, '_');
+const kindOfAction = (action: string) => ACTION_KINDS[action] ?? action.replace(/\./g, '_');
 
 export interface RouteEntry {
   method: HttpMethod;
@@ -653,7 +653,7 @@ export class PluginHost {
       const input: GuardInput = {
         type: kindOfAction(check.action),
         action: check.action,
-        agent: check.principal.kind === 'agent' ? check.principal.id : check.principal.who,
+        agent: check.principal.who,
         project_id: typeof check.subject.project_id === 'string' ? check.subject.project_id : null,
         data: structuredClone(check.subject),
         principal: check.principal,

@@ -9,7 +9,7 @@ import { SECRET_MASK, type PluginHost } from './host.js';
 
 /** Management rules behind the /plugins endpoints (spec 06 §3 with W9, W10; spec 07 SEC-39). */
 
-const who = (p: Principal) => (p.kind === 'agent' ? p.id : p.who);
+const who = (p: Principal) => p.who;
 
 async function rowOr404(ctx: AppContext, name: string): Promise<PluginRow> {
   const row = await pluginsRepo.get(ctx.db, name);

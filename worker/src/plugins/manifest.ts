@@ -7,7 +7,7 @@ import { z } from 'zod';
  * the field, and the server still starts.
  */
 
-export const PLUGIN_NAME_RE = /^[a-z0-9][a-z0-9-]{0,63}$/;
+const PLUGIN_NAME_RE = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
 const configField = z.object({
   key: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),

@@ -307,7 +307,7 @@ async function dispatch(
     rawBody: c.get('rawBody') ?? new Uint8Array(0),
     headers: c.req.raw.headers,
     principal,
-    who: principal ? (principal.kind === 'agent' ? principal.id : principal.who) : '',
+    who: principal ? principal.who : '',
   };
   let result: unknown;
   try {

@@ -69,10 +69,8 @@ export function ruleListFilters(query: Record<string, string | undefined>): [str
   return conditions;
 }
 
-/** SQLite `datetime('now')` text for an instant (UTC, `YYYY-MM-DD HH:MM:SS`). */
-export function sqlTime(d: Date): string {
-  return d.toISOString().slice(0, 19).replace('T', ' ');
-}
+/** SQLite `datetime('now')` text for an instant (UTC, `YYYY-MM-DD HH:MM:SS`); plugins' name for the core's `toDbTime`. */
+export { toDbTime as sqlTime } from '../db/time.js';
 
 /** JSON text → value, or the fallback when it does not parse. */
 export function parseJson<T>(text: unknown, fallback: T): T {

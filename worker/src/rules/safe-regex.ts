@@ -6,8 +6,8 @@
  * (spec 07 SEC-17, SEC-42; issue 17).
  */
 
-export const MAX_PATTERN = 200;
-export const MAX_SUBJECT = 2_000;
+const MAX_PATTERN = 200;
+const MAX_SUBJECT = 2_000;
 /** Unbounded quantifiers allowed in one pattern: with MAX_SUBJECT, two keep the worst case quadratic. */
 const MAX_UNBOUNDED = 2;
 

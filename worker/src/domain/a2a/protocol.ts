@@ -40,7 +40,7 @@ export type A2AState =
 export const TERMINAL = new Set<A2AState>(['completed', 'canceled', 'failed', 'rejected']);
 
 const V1_PREFIX = 'TASK_STATE_';
-export const toV1State = (s: A2AState) => `${V1_PREFIX}${s.replace('-', '_').toUpperCase()}`;
+const toV1State = (s: A2AState) => `${V1_PREFIX}${s.replace('-', '_').toUpperCase()}`;
 
 /** Any spelling a remote agent may answer with (v1 enum, v0.3 lowercase) → our stored state. */
 export function normaliseState(raw: unknown): A2AState | null {
@@ -95,8 +95,7 @@ export function messageText(message: unknown): string {
 }
 
 /** DB time (`YYYY-MM-DD HH:MM:SS`, UTC) → ISO 8601 with milliseconds, as v1 wants. */
-export const isoOf = (db: string) =>
-  /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(db) ? `${db.replace(' ', 'T')}.000Z` : db;
+const isoOf = (db: string) => (/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(db) ? `${db.replace(' ', 'T')}.000Z` : db);
 
 export interface WireTaskInput {
   id: string;

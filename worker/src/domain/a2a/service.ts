@@ -4,7 +4,6 @@ import { agentProjectIds } from '../../auth/scope.js';
 import { AppError, badRequest, notFound } from '../../http/errors.js';
 import { assertPublicUrl, guardedFetch, SsrfBlockedError, type GuardOptions } from '../../http/ssrf.js';
 import { addComment, createTask, updateTask } from '../tasks/service.js';
-import { callerId } from '../tasks/sql.js';
 import { MessageService } from '../messages/service.js';
 import type { Statement } from '../../db/types.js';
 import { atomicWrite } from '../events/write.js';
@@ -73,7 +72,7 @@ export class A2AService {
   private async visible(p: Principal, id: unknown): Promise<InboundWithTask> {
     if (typeof id !== 'string' || !id) throw new RpcError(RPC.invalidParams, 'Task ID required');
     const row = await a2aRepo.inbound(this.app.db, id);
-    if (!row || (!p.isAdmin && row.caller !== callerId(p))) throw new RpcError(RPC.taskNotFound, 'Task not found');
+    if (!row || (!p.isAdmin && row.caller !== p.who)) throw new RpcError(RPC.taskNotFound, 'Task not found');
     return row;
   }
 
@@ -126,7 +125,7 @@ export class A2AService {
     const target = await this.pickTarget(p, meta);
     const id = crypto.randomUUID();
     const contextId = str(m.contextId) ?? str(params.contextId) ?? crypto.randomUUID();
-    const caller = callerId(p);
+    const caller = p.who;
     const projectId = target?.project_id ?? (p.kind === 'agent' ? p.projectId : '');
     const title = `A2A: ${text.replace(/\s+/g, ' ').slice(0, 100)}`;
     await this.app.guards.check('task.create', { title, project_id: projectId, assignee: target?.id }, p);
@@ -195,7 +194,7 @@ export class A2AService {
     if (params.status !== undefined && !wantState) throw new RpcError(RPC.invalidParams, 'status is not a task state');
     const [rows, total] = await a2aRepo.listInbound(
       this.app.db,
-      { caller: p.isAdmin ? undefined : callerId(p), contextId: str(params.contextId) },
+      { caller: p.isAdmin ? undefined : p.who, contextId: str(params.contextId) },
       size,
       offset,
     );
@@ -285,13 +284,13 @@ export class A2AService {
       description: (str(card.description) ?? '').slice(0, 2000),
       capabilities: JSON.stringify(skills),
       agent_card: JSON.stringify(card),
-      discovered_by: callerId(p),
+      discovered_by: p.who,
     });
     // An upsert has no new rowid to name on refresh, so the event reads the row's id by its URL.
     const res = await atomicWrite(this.app)
       .add('agent', upsert)
       .eventPerRow(
-        { type: 'a2a_agent_discovered', agent: callerId(p) },
+        { type: 'a2a_agent_discovered', agent: p.who },
         {
           summarySql: "'Discovered A2A agent ' || name || ' (' || agent_url || ')'",
           dataSql: "json_object('agent_url', agent_url, 'agent_id', id)",
@@ -337,7 +336,7 @@ export class A2AService {
     await a2aRepo.insertOutbound(this.app.db, {
       id,
       external_agent_id: agent.id,
-      mycelium_agent_id: callerId(p),
+      mycelium_agent_id: p.who,
       method,
       input_text: text,
       context_id: contextId ?? null,
@@ -397,7 +396,7 @@ export class A2AService {
       .add('task', finish)
       .event({
         type: 'a2a_task_sent',
-        agent: callerId(p),
+        agent: p.who,
         summary: `A2A task ${id} sent to ${agent.name}`,
         data: { task_id: id, agent_url: agent.agent_url },
       })
@@ -436,14 +435,14 @@ export class A2AService {
     const limit = /^\d+$/.test(q.limit ?? '') && n >= 1 ? Math.min(n, 200) : 50;
     return a2aRepo.listOutbound(
       this.app.db,
-      { status: q.status || undefined, agentId: p.isAdmin ? undefined : callerId(p) },
+      { status: q.status || undefined, agentId: p.isAdmin ? undefined : p.who },
       limit,
     );
   }
 
   async getOutbound(p: Principal, id: string) {
     const row = await a2aRepo.outbound(this.app.db, id);
-    if (!row || (!p.isAdmin && row.mycelium_agent_id !== callerId(p))) throw notFound('Task not found');
+    if (!row || (!p.isAdmin && row.mycelium_agent_id !== p.who)) throw notFound('Task not found');
     let result: unknown = row.result;
     try {
       result = row.result === null ? null : JSON.parse(row.result);

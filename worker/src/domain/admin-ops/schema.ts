@@ -13,7 +13,7 @@ import { Task } from '../tasks/schema.js';
 const INTERNAL = ['requester_key', 'decision_id', 'lease_token'];
 
 /** A table row as stored, minus internal columns (for tables whose entity lives in another area). */
-export const rowWithout = (table: string) =>
+const rowWithout = (table: string) =>
   z
     .record(z.string(), z.unknown())
     .transform((row) => {

@@ -1,3 +1,4 @@
+import { parseDbTime } from '../../db/time.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { AppError, unavailable } from '../../http/errors.js';
@@ -21,10 +22,9 @@ export interface PatrolResult {
 }
 
 /** `<n>s ago` … `<n>d ago` from a UTC SQLite timestamp; negative clamps to 0 (spec 01 §5.7). */
-export function relativeAge(ts: string | null | undefined, now: Date): string {
+function relativeAge(ts: string | null | undefined, now: Date): string {
   if (!ts) return 'never';
-  const iso = /[zZ]|[+-]\d\d:?\d\d$/.test(ts) ? ts : `${ts.replace(' ', 'T')}Z`;
-  const ms = Date.parse(iso);
+  const ms = parseDbTime(ts);
   if (Number.isNaN(ms)) return 'never';
   const s = Math.max(0, Math.floor((now.getTime() - ms) / 1000));
   if (s < 60) return `${s}s ago`;
@@ -163,31 +163,15 @@ export class AdminOpsService {
   async ops() {
     const db = this.app.db;
     const t = await opsRepo.tables(db);
-    const q = (table: string, sql: string) => (t.has(table) ? opsRepo.all(db, sql) : Promise.resolve([]));
+    const q = (table: string, read: () => Promise<Record<string, unknown>[]>) =>
+      t.has(table) ? read() : Promise.resolve([]);
     return {
-      pending_requests: await q(
-        'messages',
-        "SELECT * FROM messages WHERE msg_type = 'request' AND status IN ('pending', 'sent') ORDER BY id DESC LIMIT 50",
-      ),
-      unassigned_tasks: await q(
-        'tasks',
-        "SELECT * FROM tasks WHERE assignee IS NULL AND status IN ('open', 'in_progress') ORDER BY updated_at DESC, id DESC LIMIT 50",
-      ),
-      unassigned_bugs: await q(
-        'bugs',
-        "SELECT * FROM bugs WHERE assignee IS NULL AND status = 'open' ORDER BY id DESC LIMIT 50",
-      ),
-      failed_drone_jobs: t.has('drone_jobs')
-        ? await opsRepo.all(db, "SELECT * FROM drone_jobs WHERE status = 'failed' ORDER BY completed_at DESC LIMIT 50")
-        : [],
-      pending_approvals: await q(
-        'approvals',
-        "SELECT * FROM approvals WHERE status = 'pending' ORDER BY id DESC LIMIT 50",
-      ),
-      stale_requests: await q(
-        'messages',
-        "SELECT * FROM messages WHERE msg_type = 'request' AND status IN ('pending', 'sent') AND datetime(created_at) < datetime('now', '-1 day') ORDER BY id LIMIT 50",
-      ),
+      pending_requests: await q('messages', () => opsRepo.pendingRequests(db, 50)),
+      unassigned_tasks: await q('tasks', () => opsRepo.unassignedTasks(db)),
+      unassigned_bugs: await q('bugs', () => opsRepo.unassignedBugs(db)),
+      failed_drone_jobs: await q('drone_jobs', () => opsRepo.failedDroneJobs(db)),
+      pending_approvals: await q('approvals', () => opsRepo.pendingApprovals(db, 50)),
+      stale_requests: await q('messages', () => opsRepo.staleRequestRows(db)),
       open_prs: [],
     };
   }
@@ -197,29 +181,21 @@ export class AdminOpsService {
     const db = this.app.db;
     const t = await opsRepo.tables(db);
     const now = this.app.clock.now();
-    const count = (table: string, sql: string) => (t.has(table) ? opsRepo.count(db, sql) : Promise.resolve(0));
+    const c = opsRepo.counts;
+    const count = (table: string, read: () => Promise<number>) => (t.has(table) ? read() : Promise.resolve(0));
     const counts = {
-      tasks_open: await count('tasks', "SELECT COUNT(*) AS n FROM tasks WHERE status = 'open'"),
-      tasks_in_progress: await count('tasks', "SELECT COUNT(*) AS n FROM tasks WHERE status = 'in_progress'"),
-      bugs_open: await count('bugs', "SELECT COUNT(*) AS n FROM bugs WHERE status = 'open'"),
-      plans_active: await count('plans', "SELECT COUNT(*) AS n FROM plans WHERE status = 'active'"),
-      requests_pending: await count(
-        'messages',
-        "SELECT COUNT(*) AS n FROM messages WHERE msg_type = 'request' AND status IN ('pending', 'sent')",
-      ),
-      approvals_pending: await count('approvals', "SELECT COUNT(*) AS n FROM approvals WHERE status = 'pending'"),
-      drones_online: await opsRepo.count(
-        db,
-        "SELECT COUNT(*) AS n FROM agents WHERE (role = 'drone' OR project_id = 'drone') AND status IN ('online', 'idle', 'busy')",
-      ),
-      drone_jobs_pending: await count('drone_jobs', "SELECT COUNT(*) AS n FROM drone_jobs WHERE status = 'pending'"),
+      tasks_open: await count('tasks', () => c.tasksWithStatus(db, 'open')),
+      tasks_in_progress: await count('tasks', () => c.tasksWithStatus(db, 'in_progress')),
+      bugs_open: await count('bugs', () => c.openBugs(db)),
+      plans_active: await count('plans', () => c.activePlans(db)),
+      requests_pending: await count('messages', () => c.pendingRequests(db)),
+      approvals_pending: await count('approvals', () => c.pendingApprovals(db)),
+      drones_online: await c.dronesOnline(db),
+      drone_jobs_pending: await count('drone_jobs', () => c.pendingDroneJobs(db)),
     };
     const attention: Record<string, unknown>[] = [];
     if (t.has('messages')) {
-      for (const m of await opsRepo.all(
-        db,
-        "SELECT id, from_agent, content, created_at FROM messages WHERE msg_type = 'request' AND status IN ('pending', 'sent') AND datetime(created_at) < datetime('now', '-1 hour') ORDER BY id LIMIT 5",
-      )) {
+      for (const m of await opsRepo.attention.staleRequests(db)) {
         attention.push({
           type: 'stale_request',
           id: m.id,
@@ -230,10 +206,7 @@ export class AdminOpsService {
         });
       }
     }
-    for (const a of await opsRepo.all(
-      db,
-      "SELECT id, title, created_at FROM approvals WHERE status = 'pending' ORDER BY id LIMIT 5",
-    )) {
+    for (const a of await opsRepo.attention.pendingApprovals(db)) {
       attention.push({
         type: 'pending_approval',
         id: a.id,
@@ -243,10 +216,7 @@ export class AdminOpsService {
       });
     }
     if (t.has('tasks')) {
-      for (const x of await opsRepo.all(
-        db,
-        "SELECT id, assignee, title, updated_at FROM tasks WHERE status = 'in_progress' AND datetime(updated_at) < datetime('now', '-6 hours') ORDER BY datetime(updated_at) LIMIT 5",
-      )) {
+      for (const x of await opsRepo.attention.staleTasks(db)) {
         attention.push({
           type: 'stale_task',
           id: x.id,
@@ -258,12 +228,7 @@ export class AdminOpsService {
       }
     }
     if (t.has('bugs')) {
-      const bySeverity =
-        "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END";
-      for (const x of await opsRepo.all(
-        db,
-        `SELECT id, title, severity, created_at FROM bugs WHERE status = 'open' AND assignee IS NULL ORDER BY ${bySeverity}, id LIMIT 5`,
-      )) {
+      for (const x of await opsRepo.attention.unassignedBugs(db)) {
         attention.push({
           type: 'unassigned_bug',
           id: x.id,
@@ -287,14 +252,13 @@ export class AdminOpsService {
       recent_activity: recent.map((e) => `${e.summary} (${relativeAge(e.created_at, now)})`),
     };
     if (!verbose) return slim;
-    const rows = (table: string, sql: string) => (t.has(table) ? opsRepo.all(db, sql) : Promise.resolve([]));
-    const tasksBy = async (status: string) =>
-      rows('tasks', `SELECT * FROM tasks WHERE status = '${status}' ORDER BY updated_at DESC, id DESC LIMIT 100`);
+    const d = opsRepo.dump;
+    const rows = (table: string, read: () => Promise<Record<string, unknown>[]>) =>
+      t.has(table) ? read() : Promise.resolve([]);
+    const tasksBy = async (status: string) => rows('tasks', () => d.tasksWithStatus(db, status));
     return {
       ...slim,
-      agents: (await opsRepo.all(db, 'SELECT * FROM agents ORDER BY created_at, id')).map((a) =>
-        toPublicAgent(a as unknown as AgentRow),
-      ),
+      agents: (await d.agents(db)).map((a) => toPublicAgent(a as unknown as AgentRow)),
       events: await opsRepo.recentEvents(db, 50),
       tasks: {
         open: await tasksBy('open'),
@@ -302,71 +266,33 @@ export class AdminOpsService {
         review: await tasksBy('review'),
         done: await tasksBy('done'),
       },
-      messages: await rows('messages', 'SELECT * FROM messages WHERE channel_id IS NULL ORDER BY id DESC LIMIT 50'),
-      context: await rows('context', 'SELECT * FROM context ORDER BY updated_at DESC LIMIT 100'),
-      context_keys: await rows(
-        'context_keys',
-        'SELECT namespace, COUNT(*) AS keys FROM context_keys GROUP BY namespace ORDER BY namespace',
-      ),
-      projects: await rows('projects', 'SELECT * FROM projects ORDER BY created_at, id'),
-      pending_approvals: await rows(
-        'approvals',
-        "SELECT * FROM approvals WHERE status = 'pending' ORDER BY id DESC LIMIT 100",
-      ),
-      pending_requests: await rows(
-        'messages',
-        "SELECT * FROM messages WHERE msg_type = 'request' AND status IN ('pending', 'sent') ORDER BY id DESC LIMIT 100",
-      ),
-      bugs: await rows('bugs', 'SELECT * FROM bugs ORDER BY id DESC LIMIT 100'),
-      plans: await rows('plans', 'SELECT * FROM plans ORDER BY id DESC LIMIT 100'),
-      concepts: await rows('concepts', 'SELECT * FROM concepts ORDER BY updated_at DESC LIMIT 100'),
-      organizations: await rows('organizations', 'SELECT * FROM organizations ORDER BY created_at, id'),
-      operators: await rows('operators', 'SELECT * FROM operators ORDER BY created_at, id'),
-      instance_config: await rows(
-        'instance_config',
-        'SELECT key, value, updated_at, updated_by FROM instance_config ORDER BY key',
-      ),
-      drones: await opsRepo.all(
-        db,
-        "SELECT id, name, status, last_heartbeat FROM agents WHERE role = 'drone' OR project_id = 'drone' ORDER BY id",
-      ),
-      drone_jobs: await rows('drone_jobs', 'SELECT * FROM drone_jobs ORDER BY id DESC LIMIT 100'),
-      active_operators: await opsRepo.all(
-        db,
-        "SELECT id, username, display_name, role, last_seen FROM studio_users WHERE datetime(last_seen) >= datetime('now', '-5 minutes') ORDER BY id",
-      ),
-      assets: await rows('assets', 'SELECT * FROM assets ORDER BY updated_at DESC, id DESC LIMIT 100'),
-      approval_queue: await rows(
-        'approvals',
-        "SELECT * FROM approvals WHERE status = 'pending' ORDER BY id DESC LIMIT 100",
-      ),
+      messages: await rows('messages', () => d.directMessages(db)),
+      context: await rows('context', () => d.context(db)),
+      context_keys: await rows('context_keys', () => d.contextNamespaces(db)),
+      projects: await rows('projects', () => d.projects(db)),
+      pending_approvals: await rows('approvals', () => opsRepo.pendingApprovals(db, 100)),
+      pending_requests: await rows('messages', () => opsRepo.pendingRequests(db, 100)),
+      bugs: await rows('bugs', () => d.bugs(db)),
+      plans: await rows('plans', () => d.plans(db)),
+      concepts: await rows('concepts', () => d.concepts(db)),
+      organizations: await rows('organizations', () => d.organizations(db)),
+      operators: await rows('operators', () => d.operators(db)),
+      instance_config: await rows('instance_config', () => d.instanceConfig(db)),
+      drones: await d.drones(db),
+      drone_jobs: await rows('drone_jobs', () => d.droneJobs(db)),
+      active_operators: await d.activeOperators(db),
+      assets: await rows('assets', () => d.assets(db)),
+      approval_queue: await rows('approvals', () => opsRepo.pendingApprovals(db, 100)),
       bug_counts: t.has('bugs')
-        ? Object.fromEntries(
-            (await opsRepo.all(db, 'SELECT status, COUNT(*) AS n FROM bugs GROUP BY status')).map((b) => [
-              b.status,
-              Number(b.n),
-            ]),
-          )
+        ? Object.fromEntries((await d.bugCountsByStatus(db)).map((b) => [b.status, Number(b.n)]))
         : {},
       // DMs only where the caller is a member (spec 01 §5.7); other channels all.
-      channels: t.has('channels')
-        ? await opsRepo.all(
-            db,
-            "SELECT * FROM channels WHERE type != 'dm' OR id IN (SELECT channel_id FROM channel_members WHERE user_id = ?) ORDER BY id",
-            [caller?.who ?? ''],
-          )
-        : [],
-      // One query, not three: the verbose dump stays under the Workers subrequest budget.
+      channels: t.has('channels') ? await d.channelsVisibleTo(db, caller?.who ?? '') : [],
       channel_counts: await (async () => {
-        const [r] = t.has('channels')
-          ? await opsRepo.all(
-              db,
-              "SELECT COUNT(*) AS total, COALESCE(SUM(status = 'active'), 0) AS active, COALESCE(SUM(status = 'archived'), 0) AS archived FROM channels",
-            )
-          : [{}];
+        const [r] = t.has('channels') ? await d.channelCounts(db) : [{}];
         return { total: Number(r.total ?? 0), active: Number(r.active ?? 0), archived: Number(r.archived ?? 0) };
       })(),
-      plugins: await rows('plugins', 'SELECT * FROM plugins ORDER BY name'),
+      plugins: await rows('plugins', () => d.plugins(db)),
     };
   }
 

@@ -1,16 +1,17 @@
+import { toDbTime } from '../../db/time.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import type { Statement } from '../../db/types.js';
 import type { EventInput } from '../events/bus.js';
 import { badRequest, invalidEnum } from '../../http/errors.js';
 import { configRepo } from '../config/repo.js';
-import { parseArray, parseObject, toDbTime } from '../agents/json.js';
+import { parseArray, parseObject } from '../agents/json.js';
 import { commitWithEvents } from '../messages/service.js';
 import { sleepRepo } from './repo.js';
 
 /** Sleep mode (spec 01 §5.3, 02 §3.8). It gates nothing; it records and informs. */
 
-export const EMPTY_LOG = {
+const EMPTY_LOG = {
   tasks_completed: [],
   steps_completed: [],
   approvals_queued: [],

@@ -62,15 +62,3 @@ export function objectInput(field: string, v: unknown): Record<string, unknown> 
   if (!o) throw badRequest(`${field} must be an object`);
   return o;
 }
-
-/** `YYYY-MM-DD HH:MM:SS` (naive UTC) → epoch ms; a trailing Z is tolerated, never doubled. */
-export function parseDbTime(s: string | null | undefined): number {
-  if (!s) return NaN;
-  const iso = s.includes('T') ? s : s.replace(' ', 'T');
-  return Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : `${iso}Z`);
-}
-
-/** Epoch ms → the DB's naive-UTC text format. */
-export function toDbTime(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
-}

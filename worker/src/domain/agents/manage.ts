@@ -3,14 +3,7 @@ import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { isSelfOrAdmin } from '../../auth/principal.js';
 import { badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
-import {
-  agentsRepo,
-  agentWrites,
-  profilesRepo,
-  type AgentRow,
-  type ProfileRow,
-  type WritableAgentColumn,
-} from './repo.js';
+import { agentsRepo, agentWrites, profilesRepo, type ProfileRow, type WritableAgentColumn } from './repo.js';
 import { arrayInput, objectInput, parseArray, parseObject, parseStringArray } from './json.js';
 import { resolveCalibrationChain } from './calibration.js';
 import { savepointsRepo } from '../savepoints/repo.js';
@@ -23,11 +16,6 @@ import { savepointsRepo } from '../savepoints/repo.js';
 const SELF_FIELDS = ['name', 'avatar_url', 'llm_backend', 'llm_model', 'runtime'] as const;
 const ADMIN_FIELDS = ['role', 'operator_id', 'project', 'project_id', 'capabilities', 'status', 'agent_type'] as const;
 const DRONE_FORBIDDEN = ['code', 'coordination', 'admin'];
-
-export function isDrone(a: Pick<AgentRow, 'agent_type' | 'project_id' | 'role'>): boolean {
-  // One rule for drones (spec 02 W40).
-  return a.agent_type === 'drone' || a.project_id === 'drone' || a.role === 'drone';
-}
 
 function str(field: string, v: unknown, max = 500): string {
   if (typeof v !== 'string') throw badRequest(`${field} must be a string`);

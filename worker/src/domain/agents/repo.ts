@@ -47,6 +47,15 @@ export interface NewAgent {
 }
 
 export const agentsRepo = {
+  /** Case-insensitive match on agents.id or agents.name → canonical id (spec 03 §3.0). */
+  async resolveId(db: Queryable, value: string): Promise<string | null> {
+    const r = await db.get<{ id: string }>(
+      'SELECT id FROM agents WHERE lower(id) = lower(?) OR lower(name) = lower(?) ORDER BY (lower(id) = lower(?)) DESC LIMIT 1',
+      [value, value, value],
+    );
+    return r?.id ?? null;
+  },
+
   get(db: Queryable, id: string) {
     return db.get<AgentRow>('SELECT * FROM agents WHERE id = ?', [id]);
   },
@@ -63,7 +72,7 @@ export const agentsRepo = {
     );
   },
 
-  /** Roster: drones excluded (the one drone rule of manage.ts isDrone; they are listed by GET /drones), oldest first (spec 02 §3.2). */
+  /** Roster: drones excluded (the one drone rule, drones/repo.ts IS_DRONE_SQL; they are listed by GET /drones), oldest first (spec 02 §3.2). */
   list(db: Queryable) {
     return db.all<AgentRow>(
       "SELECT * FROM agents WHERE project_id != 'drone' AND agent_type != 'drone' AND role != 'drone' ORDER BY created_at ASC, rowid ASC",
@@ -98,7 +107,7 @@ export const agentsRepo = {
 };
 
 /** Whitelisted agent columns a PUT / heartbeat / template may write (never the key hash). */
-export const WRITABLE_AGENT_COLUMNS = [
+const WRITABLE_AGENT_COLUMNS = [
   'name',
   'avatar_url',
   'llm_backend',

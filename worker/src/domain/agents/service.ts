@@ -1,3 +1,4 @@
+import { parseDbTime } from '../../db/time.js';
 import { atomicWrite } from '../events/write.js';
 import type { AppContext } from '../../context.js';
 import type { Statement } from '../../db/types.js';
@@ -183,7 +184,7 @@ const LIVE = new Set(['online', 'idle', 'busy']);
 export function derivePresence(status: string, lastHeartbeat: string | null, now: Date): string {
   if (!LIVE.has(status)) return status;
   if (!lastHeartbeat) return 'offline';
-  const t = Date.parse(`${lastHeartbeat.replace(' ', 'T')}Z`);
+  const t = parseDbTime(lastHeartbeat);
   if (Number.isNaN(t) || now.getTime() - t >= PRESENCE_STALE_MS) return 'offline';
   return status;
 }

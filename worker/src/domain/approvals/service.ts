@@ -1,3 +1,4 @@
+import { toDbTime } from '../../db/time.js';
 import { atomicWrite } from '../events/write.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
@@ -8,7 +9,6 @@ import { readRiskTiers } from '../config/service.js';
 import { appendSleepLog, isAutonomous, sleepState } from '../admin/sleep.js';
 import { approvalsRepo, toPublicApproval, type ApprovalRow } from './repo.js';
 import { identityKey, voterName } from './identity.js';
-import { toDbTime } from '../agents/json.js';
 
 /** Core gated actions (spec 04 §2.2) plus the tier-map names ours accepts (recommendation 4). */
 const CORE_ACTIONS = ['deploy', 'git_push', 'plan_create', 'money_action', 'delete', 'external_comm'];

@@ -117,8 +117,6 @@ export const assetsRepo = {
     return { sql: 'DELETE FROM assets WHERE id = ? RETURNING *', args: [id] };
   },
   async droneJobExists(db: Queryable, id: number): Promise<boolean> {
-    const t = await db.get("SELECT 1 AS ok FROM sqlite_master WHERE type = 'table' AND name = 'drone_jobs'");
-    if (!t) return false;
     return !!(await db.get('SELECT 1 AS ok FROM drone_jobs WHERE id = ?', [id]));
   },
   /** Which of these blob keys an asset still names (for the orphan sweep). */

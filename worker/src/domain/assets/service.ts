@@ -1,3 +1,5 @@
+import { escapeHtml } from '../../http/html.js';
+import { toDbTime } from '../../db/time.js';
 import type { Context } from 'hono';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
@@ -6,7 +8,7 @@ import type { AppEnv } from '../../http/env.js';
 import { AppError, badRequest, forbidden, invalidEnum, notFound } from '../../http/errors.js';
 import { receiveUpload } from '../../http/upload.js';
 import { attachment, storedFileName } from '../files/names.js';
-import { sqliteTime, tempFilesRepo } from '../files/repo.js';
+import { tempFilesRepo } from '../files/repo.js';
 import { atomicWrite, type WriteResult } from '../events/write.js';
 import { assetsRepo, type AssetChanges, type AssetRow } from './repo.js';
 
@@ -15,9 +17,6 @@ export const ASSET_STATUSES = ['requested', 'in_progress', 'ready', 'delivered',
 
 /** Blob keys of asset uploads: `assets/<asset id>/<uuid>`, written only by the upload route. */
 const ASSET_KEY = /^assets\/[1-9]\d*\/[0-9a-f-]{36}$/;
-
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 
 function status(v: unknown): string | undefined {
   if (v === undefined) return undefined;
@@ -101,7 +100,7 @@ export class AssetService {
       status: status(body.status) ?? 'requested',
       path: assetPath(body.path) ?? '',
       metadata: metadata(body.metadata) ?? '{}',
-      requester: p.kind === 'agent' ? p.id : p.who,
+      requester: p.who,
       prompt: optString('prompt', body.prompt) ?? '',
       assigned_to: optString('assigned_to', body.assigned_to, 128) ?? '',
       drone_job_id: optJobId(body.drone_job_id) ?? null,
@@ -143,7 +142,7 @@ export class AssetService {
     };
     await assertProjectScope(this.app.db, p, scopeOf(asset.project_id), { write: true });
     if (Object.values(changes).every((v) => v === undefined)) return { ok: true, id: asset.id };
-    const who = p.kind === 'agent' ? p.id : p.who;
+    const who = p.who;
     // A status change and its event commit together; an asset deleted meanwhile writes neither.
     const w = atomicWrite(this.app).add(null, assetsRepo.update(asset.id, changes)).requireChanged('asset deleted');
     if (changes.status)
@@ -175,7 +174,7 @@ export class AssetService {
     const missing = unique.filter((i) => !found.some((f) => Number(f.id) === i));
     if (missing.length) throw notFound(`Assets not found: ${missing.join(', ')}`);
     for (const f of found) await assertProjectScope(this.app.db, p, scopeOf(f.project_id), { write: true });
-    const who = p.kind === 'agent' ? p.id : p.who;
+    const who = p.who;
     // All the checked assets move with the event, or none: one deleted since the check aborts the batch.
     const written = await atomicWrite(this.app)
       .add('link', assetsRepo.linkJob(unique, jobId, st))
@@ -221,7 +220,7 @@ export class AssetService {
         .requireChanged('asset changed during upload')
         .event({
           type: 'asset_uploaded',
-          agent: p.kind === 'agent' ? p.id : p.who,
+          agent: p.who,
           projectId: asset.project_id,
           summary: `Asset #${asset.id} (${asset.name}) uploaded`,
         })
@@ -255,7 +254,7 @@ export class AssetService {
       key = asset.file_path;
     } else {
       if (!/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,254}$/.test(asset.path) || asset.path.includes('..')) throw outside();
-      const temp = await tempFilesRepo.live(this.app.db, asset.path, sqliteTime(this.app.clock.now()));
+      const temp = await tempFilesRepo.live(this.app.db, asset.path, toDbTime(this.app.clock.now()));
       if (!temp) throw notFound('File not found on disk');
       key = temp.blob_key;
     }

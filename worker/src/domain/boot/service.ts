@@ -1,3 +1,4 @@
+import { parseDbTime, toDbTime } from '../../db/time.js';
 import type { Queryable } from '../../db/db.js';
 import { awaitAll } from '../../db/parallel.js';
 import { composedBatch, StatementCapture } from '../../db/captured.js';
@@ -11,7 +12,7 @@ import { agentsRepo, agentWrites, profilesRepo, toPublicAgent, type AgentRow } f
 import { derivePresence } from '../agents/service.js';
 import { presentProfile } from '../agents/manage.js';
 import { calibrationBlock, resolveCalibrationChain } from '../agents/calibration.js';
-import { parseDbTime, parseObject, parseStringArray, toDbTime } from '../agents/json.js';
+import { parseObject, parseStringArray } from '../agents/json.js';
 import { messagesRepo } from '../messages/repo.js';
 import { savepointsRepo } from '../savepoints/repo.js';
 import { diffAgainst } from '../savepoints/service.js';

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import type { SqlValue, Statement } from '../../db/types.js';
-import { NOT_FROZEN_SQL, acquireGuardSql, freeOrHeldBySql, type AcquireGuard } from '../tasks/sql.js';
+import { NOT_FROZEN_SQL, acquireGuardSql, freeOrHeldBySql, type AcquireGuard } from '../work-items/sql.js';
 import { leaseTokenSet } from '../work-items/lease.js';
 
 /** The SQL of bugs lives here and only here. */
@@ -44,7 +44,7 @@ export interface BugFilters {
   category?: string;
 }
 
-export const WRITABLE_BUG_COLUMNS = ['status', 'assignee', 'admin_notes', 'severity'] as const;
+const WRITABLE_BUG_COLUMNS = ['status', 'assignee', 'admin_notes', 'severity'] as const;
 export type WritableBugColumn = (typeof WRITABLE_BUG_COLUMNS)[number];
 
 export const bugsRepo = {

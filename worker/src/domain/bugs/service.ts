@@ -1,3 +1,4 @@
+import { displayName } from '../../auth/who.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import type { SqlValue } from '../../db/types.js';
@@ -6,7 +7,7 @@ import { AppError, conflict, invalidEnum, notFound } from '../../http/errors.js'
 import { FROZEN_MESSAGE, assertNotFrozen, isFrozen } from '../admin/freeze.js';
 import type { EventInput } from '../events/bus.js';
 import { WebhookService } from '../webhooks/service.js';
-import { acquireGuard, callerId, creditCompletion, displayName, lostAcquisition } from '../tasks/sql.js';
+import { acquireGuard, creditCompletion, lostAcquisition } from '../work-items/sql.js';
 import { atomicWrite } from '../events/write.js';
 import { DEFAULT_BUG_CATEGORIES, bugsRepo, type BugRow, type WritableBugColumn } from './repo.js';
 import { assertLeaseHeld, leaseAnswer, leaseLost } from '../work-items/lease.js';
@@ -53,7 +54,7 @@ export async function createBug(ctx: AppContext, p: Principal, input: CreateBugI
     const allowed = await bugCategories(ctx, projectId);
     if (!allowed.includes(input.category)) throw invalidEnum('category', input.category, allowed);
   }
-  const who = callerId(p);
+  const who = p.who;
   const s = bugsRepo.insert({
     project_id: projectId,
     title: input.title,
@@ -109,8 +110,8 @@ export async function claimBug(
   const bug = await requireBug(ctx, id);
   await assertProjectScope(ctx.db, p, bug.project_id, { assignee: bug.assignee });
   await assertNotFrozen(ctx.db);
-  const agentId = p.isAdmin && body.agent_id ? body.agent_id.trim() : callerId(p);
-  const who = callerId(p);
+  const agentId = p.isAdmin && body.agent_id ? body.agent_id.trim() : p.who;
+  const who = p.who;
   // A repeated claim by the holder is idempotent (it renews the lease) and writes no event; a new
   // claim writes its event in the same batch, behind a guard that aborts it if the claim was lost.
   const ev: EventInput | null =
@@ -175,7 +176,7 @@ export async function updateBug(ctx: AppContext, p: Principal, id: number | null
   ) {
     ctx.log.warn('suspect bug transition', { bug_id: bug.id, from: bug.status, to: input.status });
   }
-  const who = callerId(p);
+  const who = p.who;
   // The fencing token is a write condition, not a change: it stays out of events and webhooks.
   const { lease_token: _token, ...updates } = input;
   const ev: EventInput | null = input.status
@@ -227,7 +228,7 @@ export async function updateBug(ctx: AppContext, p: Principal, id: number | null
 
 export async function deleteBug(ctx: AppContext, p: Principal, id: number | null) {
   const bug = await requireBug(ctx, id);
-  const who = displayName(callerId(p));
+  const who = displayName(p.who);
   const ev: EventInput = {
     type: 'bug_deleted',
     agent: who,

@@ -59,7 +59,7 @@ const ConceptFields = {
   updated_at: z.string(),
 };
 
-export const ConceptProject = z
+const ConceptProject = z
   .record(z.string(), z.unknown())
   .meta({ description: 'A linked project: its row when the project exists, plus `linked_at` and `linked_by`' });
 

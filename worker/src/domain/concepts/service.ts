@@ -9,7 +9,7 @@ import { conceptsRepo, parseData, type ConceptRow } from './repo.js';
 export const CONCEPT_TYPES = ['character', 'style', 'ruleset', 'library', 'brand', 'custom'] as const;
 
 /** Stored form of `data`: JSON text. A string that is JSON is taken as that JSON (weak spot K1). */
-export function encodeData(data: unknown): string {
+function encodeData(data: unknown): string {
   if (typeof data === 'string') {
     try {
       JSON.parse(data);

@@ -38,16 +38,12 @@ const jsonObject = z.record(z.string(), z.unknown());
 
 const defs = new Map<string, ConfigKeyDef>();
 
-export function registerConfigKey(def: ConfigKeyDef): void {
+function registerConfigKey(def: ConfigKeyDef): void {
   defs.set(def.key, def);
 }
 
 export function configKeyDef(key: string): ConfigKeyDef | undefined {
   return defs.get(key);
-}
-
-export function knownConfigKeys(): string[] {
-  return [...defs.keys()].sort();
 }
 
 for (const def of [

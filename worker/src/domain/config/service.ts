@@ -22,7 +22,7 @@ function visibleTo(p: Principal, key: string): boolean {
  * a string that fails is retried as JSON (clients send `"30"` or `'{"deploy":"high"}'`).
  * Strings are stored verbatim, anything else JSON-encoded (spec 01 §5.1).
  */
-export function encodeConfigValue(key: string, value: unknown): string {
+function encodeConfigValue(key: string, value: unknown): string {
   const def = configKeyDef(key);
   if (!def) {
     const text = typeof value === 'string' ? value : JSON.stringify(value);
@@ -63,17 +63,6 @@ export async function readRiskTiers(db: Queryable): Promise<Record<string, RiskT
     return out;
   } catch {
     return { ...DEFAULT_RISK_TIERS };
-  }
-}
-
-/** A JSON config value, or `fallback` when absent or unparseable. */
-export async function readJsonConfig<T>(db: Queryable, key: string, fallback: T): Promise<T> {
-  const raw = await configRepo.value(db, key);
-  if (raw === undefined) return fallback;
-  try {
-    return JSON.parse(raw) as T;
-  } catch {
-    return fallback;
   }
 }
 

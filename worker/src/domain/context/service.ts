@@ -1,3 +1,4 @@
+import { toDbTime } from '../../db/time.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { agentProjectIds, inProjectScope, projectScopeSql } from '../../auth/scope.js';
@@ -538,7 +539,7 @@ export class ContextService {
   async purge() {
     const now = this.app.clock.now();
     const expired = await contextRepo.purgeExpired(this.app.db, now.toISOString());
-    const cutoff = new Date(now.getTime() - 90 * 86_400_000).toISOString().replace('T', ' ').slice(0, 19);
+    const cutoff = toDbTime(now.getTime() - 90 * 86_400_000);
     const history = await contextRepo.purgeOldHistory(this.app.db, cutoff);
     return { expired: expired.changes, history: history.changes };
   }

@@ -1,8 +1,9 @@
+import { toDbTime } from '../../db/time.js';
 import { atomicWrite } from '../events/write.js';
 import type { EventInput } from '../events/bus.js';
 import type { AppContext } from '../../context.js';
 import { isFrozen } from '../admin/freeze.js';
-import { parseStringArray, toDbTime } from '../agents/json.js';
+import { parseStringArray } from '../agents/json.js';
 import type { Statement } from '../../db/types.js';
 import { tasksRepo } from '../tasks/repo.js';
 import { workRepo } from '../work/repo.js';

@@ -14,15 +14,15 @@ import { dronesRepo, type ArtifactRow } from './repo.js';
  */
 
 export const ARTIFACT_ADMIN_ONLY = 'Artifact upload is admin-only — artifacts are trusted code executed on drones.';
-export const NO_FILE = 'No file uploaded. Use multipart form with field name "file"';
+const NO_FILE = 'No file uploaded. Use multipart form with field name "file"';
 
 /** Upload names: every character outside `[A-Za-z0-9_.-]` becomes `_` (spec 05 §0.4). */
-export function uploadName(raw: string): string {
+function uploadName(raw: string): string {
   return raw.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 200);
 }
 
 /** Lookup names: characters outside the set are removed (spec 05 §8); `.`/`..` name nothing. */
-export function lookupName(raw: string): string | null {
+function lookupName(raw: string): string | null {
   const n = raw.replace(/[^A-Za-z0-9_.-]/g, '');
   return n && !/^\.+$/.test(n) ? n : null;
 }

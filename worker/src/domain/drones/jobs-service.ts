@@ -1,3 +1,5 @@
+import { escapeHtml } from '../../http/html.js';
+import { parseDbTime } from '../../db/time.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
@@ -19,11 +21,11 @@ import { LEASE_MINUTES, dronesRepo, type DroneAgentRow, type DroneJobRow, type T
  * the others.
  */
 
-export const RAW_COMMAND_ADMIN_ONLY =
+const RAW_COMMAND_ADMIN_ONLY =
   'Raw drone commands are admin-only. Submit a template job (job_type / from-template) instead.';
-export const SETUP_ADMIN_ONLY =
+const SETUP_ADMIN_ONLY =
   'input_data.setup is admin-only — it is shell-executed on the drone. Use a template setup_repo instead.';
-export const NOT_AUTHORIZED = 'Not authorized to update this job';
+const NOT_AUTHORIZED = 'Not authorized to update this job';
 const STALE_AT_CLAIM = '[stale_timeout] Job was claimed for >1 hour with no completion. Auto-failed on drone restart.';
 const STALE_BY_SERVER = '[stale_timeout] Job was claimed for >1 hour with no progress. Auto-failed by server.';
 const MAX_RETRIES = 2;
@@ -65,7 +67,7 @@ function jobHook(
 }
 
 /** Typed requester identity: ownership is never decided by comparing display names (SEC-28). */
-export function requesterKey(p: Principal): string {
+function requesterKey(p: Principal): string {
   if (p.kind === 'agent') return `agent:${p.id}`;
   if (p.kind === 'operator') return `operator:${p.userId}`;
   return 'admin';
@@ -84,11 +86,8 @@ function droneLeaseLost(now: DroneJobRow) {
   return leaseLost('drone_job', { assignee: now.drone_id, status: now.status });
 }
 
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
-
 /** `input_data`: an object, or a JSON string of one (the MCP tool sends strings — §17.1 C-4 bypass). */
-export function inputDataOf(v: unknown): Record<string, unknown> {
+function inputDataOf(v: unknown): Record<string, unknown> {
   if (v === undefined || v === null) return {};
   let obj: unknown = v;
   if (typeof v === 'string') {
@@ -684,9 +683,7 @@ export class DroneJobService {
       const now = this.app.clock.now().getTime();
       const w = atomicWrite(this.app);
       for (const d of silent) {
-        const since = d.last_heartbeat
-          ? Math.floor((now - Date.parse(`${d.last_heartbeat.replace(' ', 'T')}Z`)) / 60_000)
-          : null;
+        const since = d.last_heartbeat ? Math.floor((now - parseDbTime(d.last_heartbeat)) / 60_000) : null;
         w.add(null, dronesRepo.markOffline(d.id, minutes)).eventIfChanged({
           type: 'drone_offline_detected',
           agent: '__system__',

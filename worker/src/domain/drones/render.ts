@@ -15,7 +15,7 @@
  *    fill a placeholder.
  */
 
-export const PLATFORM_VARS = ['python', 'home', 'workspace', 'null_dev', 'path_sep', 'pip_install'] as const;
+const PLATFORM_VARS = ['python', 'home', 'workspace', 'null_dev', 'path_sep', 'pip_install'] as const;
 
 /** Shell syntax a value may never carry (the first eight are the original's list, HEAD C-2). */
 const FORBIDDEN = /[$`;|&<>\r\n\0"\\]/;
@@ -77,7 +77,7 @@ function pushText(token: Token, text: string, quote: '"' | "'" | null) {
 }
 
 /** Placeholder names of a template: whether every use is quoted, and whether any use is inside single quotes. */
-export function placeholders(template: string): Map<string, { quoted: boolean; single: boolean }> {
+function placeholders(template: string): Map<string, { quoted: boolean; single: boolean }> {
   const out = new Map<string, { quoted: boolean; single: boolean }>();
   for (const token of tokenize(template)) {
     for (const s of token) {
@@ -89,7 +89,7 @@ export function placeholders(template: string): Map<string, { quoted: boolean; s
   return out;
 }
 
-export const shellCharsError = (key: string) =>
+const shellCharsError = (key: string) =>
   `Input value for "${key}" contains disallowed shell characters ($ \` ; | & < > newline)`;
 
 /**
@@ -161,7 +161,7 @@ export interface Rendered {
   workspace: string;
 }
 
-export function parseJsonArray(text: string | null | undefined): unknown[] {
+function parseJsonArray(text: string | null | undefined): unknown[] {
   try {
     const v = JSON.parse(text ?? '');
     return Array.isArray(v) ? v : [];
@@ -174,7 +174,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 /** Whether the drone reports any GPU (spec 05 §3 compatibility / §5.3). */
-export function hasGpu(d: Diagnostics): boolean {
+function hasGpu(d: Diagnostics): boolean {
   return d.cuda_available === true || !!str(d.gpu_name);
 }
 

@@ -17,10 +17,9 @@ export const DRONE_JOB_STATUSES = [
   'dismissed',
 ] as const;
 export type DroneJobStatus = (typeof DRONE_JOB_STATUSES)[number];
-export const TERMINAL_JOB_STATUSES = ['done', 'failed', 'cancelled'] as const;
 
-/** One rule for "is a drone" (spec 05 §1.1, spec 02 W40), the same as agents/manage.ts isDrone. */
-export const IS_DRONE_SQL = "(agent_type = 'drone' OR project_id = 'drone' OR role = 'drone')";
+/** One rule for "is a drone" (spec 05 §1.1, spec 02 W40). */
+const IS_DRONE_SQL = "(agent_type = 'drone' OR project_id = 'drone' OR role = 'drone')";
 
 /** The claim lease: a claimed job with no progress for this long is stale (spec 05 §5.5). */
 export const LEASE_MINUTES = 60;
@@ -132,15 +131,7 @@ export interface ProfileRow {
   created_at: string;
   updated_at: string;
 }
-export const PROFILE_COLUMNS = [
-  'name',
-  'description',
-  'requires',
-  'artifacts',
-  'setup_script',
-  'workspace',
-  'env',
-] as const;
+const PROFILE_COLUMNS = ['name', 'description', 'requires', 'artifacts', 'setup_script', 'workspace', 'env'] as const;
 export type ProfileColumn = (typeof PROFILE_COLUMNS)[number];
 
 export interface AssignmentRow {

@@ -1,7 +1,7 @@
+import { toDbTime } from '../../db/time.js';
 import type { Queryable } from '../../db/db.js';
 import type { MyceliumEvent } from './bus.js';
 import { eventsRepo, type EventFilters, type EventRow, type EventScope } from './repo.js';
-import { sqliteTime } from './service.js';
 import { frame, matches, POLL_BATCH, RESUME_MAX, SSE_HEADERS, SSE_KEEPALIVE_MS, SSE_REPLAY_COUNT } from './stream.js';
 
 /**
@@ -18,7 +18,7 @@ import { frame, matches, POLL_BATCH, RESUME_MAX, SSE_HEADERS, SSE_KEEPALIVE_MS, 
  */
 export const FALLBACK_POLL_MS = 1_000;
 /** On Node the safety read is a cheap local one; 400 ms keeps cross-process delivery under a second. */
-export const NODE_POLL_MS = 400;
+const NODE_POLL_MS = 400;
 
 export interface HubStreamRequest {
   filters: EventFilters;
@@ -90,7 +90,7 @@ export class EventHubCore {
   /** A write happened: read what is new and fan it out; `live` are events without a row. */
   async wake(live: MyceliumEvent[] = []): Promise<void> {
     for (const e of live)
-      this.fanOut({ ...e, data: JSON.stringify(e.data ?? {}), created_at: sqliteTime(Date.parse(e.created_at)) });
+      this.fanOut({ ...e, data: JSON.stringify(e.data ?? {}), created_at: toDbTime(Date.parse(e.created_at)) });
     await this.readNew();
   }
 

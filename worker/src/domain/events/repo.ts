@@ -38,7 +38,7 @@ export interface EventQuery extends EventFilters {
 }
 
 /** `%`, `_` and `\` in a user's search text match only themselves. */
-export function likeEscape(s: string): string {
+function likeEscape(s: string): string {
   return s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 }
 

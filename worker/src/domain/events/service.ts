@@ -1,3 +1,5 @@
+import { escapeHtml } from '../../http/html.js';
+import { toDbTime } from '../../db/time.js';
 import type { AppContext } from '../../context.js';
 import { badRequest } from '../../http/errors.js';
 import { agentProjectIds } from '../../auth/scope.js';
@@ -9,10 +11,6 @@ import { isCoreEventType } from './catalogue.js';
 import { eventsRepo, type EventQuery, type EventScope } from './repo.js';
 
 /** `& < > " '` → entities: POST /events stores the summary escaped (spec 04 §7.2). */
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
-}
-
 /**
  * `since` as an instant (weak spot S2): ISO-8601 with or without zone, or the SQLite
  * `YYYY-MM-DD HH:MM:SS` form (UTC), or a date. Returned in the stored text format so the
@@ -28,10 +26,8 @@ export function parseSince(raw: string | undefined): string | undefined {
     ms = Date.parse(`${v.replace(' ', 'T')}Z`);
   else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i.test(v)) ms = Date.parse(v);
   if (!Number.isFinite(ms)) throw badRequest('since must be an ISO-8601 date-time');
-  return sqliteTime(ms);
+  return toDbTime(ms);
 }
-
-export const sqliteTime = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 
 /** The event visibility of a caller (weak spot E2): humans see all, agents shared + their projects + their own. */
 export async function eventScopeOf(app: AppContext, p: Principal): Promise<EventScope | null> {
@@ -60,7 +56,7 @@ export class EventService {
    */
   async post(p: Principal, input: PostEventInput) {
     if (!p.isAdmin && isCoreEventType(input.type)) throw badRequest(`Event type ${input.type} is reserved`);
-    const agent = p.kind === 'agent' ? p.id : p.who;
+    const agent = p.who;
     // Guardrails pre-check (kind `event_emitted`, spec 04 §0.1) before anything is written.
     await this.app.guards.check(
       'event.emit',
@@ -84,7 +80,7 @@ export class EventService {
  * Stateless: `<payload b64url>.<hmac>` keyed by the JWT secret with a purpose prefix, so a
  * ticket is never accepted as anything else and works in every isolate and process.
  */
-export const STREAM_TICKET_TTL_MS = 5 * 60_000;
+const STREAM_TICKET_TTL_MS = 5 * 60_000;
 
 type TicketPayload =
   | { k: 'agent'; id: string; exp: number }

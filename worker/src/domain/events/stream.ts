@@ -1,7 +1,7 @@
+import { toDbTime } from '../../db/time.js';
 import type { AppContext } from '../../context.js';
 import type { MyceliumEvent } from './bus.js';
 import { eventsRepo, type EventFilters, type EventRow, type EventScope } from './repo.js';
-import { sqliteTime } from './service.js';
 
 /** Spec 04 §7.3 numbers. */
 export const SSE_REPLAY_COUNT = 20;
@@ -10,7 +10,7 @@ export const SSE_MAX_PER_IP = 5;
 export const SSE_MAX_TOTAL = 1000;
 export const SSE_KEEPALIVE_MS = 30_000;
 /** How often an open stream reads the events table for rows written by other processes/isolates. */
-export const SSE_POLL_MS = 400;
+const SSE_POLL_MS = 400;
 export const RESUME_MAX = 500;
 export const POLL_BATCH = 200;
 
@@ -132,7 +132,7 @@ export function eventStream(
         for (const row of replay) send(frame(row));
         while (!closed) {
           for (const e of pendingLive.splice(0)) {
-            send(frame({ ...e, data: JSON.stringify(e.data ?? {}), created_at: sqliteTime(Date.parse(e.created_at)) }));
+            send(frame({ ...e, data: JSON.stringify(e.data ?? {}), created_at: toDbTime(Date.parse(e.created_at)) }));
           }
           // Cursor = highest id seen, matching or not, so each poll reads only new rows.
           const top = await eventsRepo.maxId(app.db);

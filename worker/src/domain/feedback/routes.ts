@@ -59,7 +59,7 @@ export function feedbackRoutes(app: AppContext) {
     },
     async (c, { body: input }) => {
       const p = principalOf(c);
-      const submittedBy = p.kind === 'agent' ? p.id : p.who;
+      const submittedBy = p.who;
       // Guardrails pre-check (kind `feedback_submitted`, spec 03 §12 [HEAD]) before the write.
       await app.guards.check(
         'feedback.submit',

@@ -1,7 +1,7 @@
 import type { AppContext } from '../../context.js';
 
 /** Blobs younger than this are never swept: their row may be a statement away. */
-export const ORPHAN_GRACE_MS = 60 * 60_000;
+const ORPHAN_GRACE_MS = 60 * 60_000;
 
 /**
  * Deletes blobs under `prefix` that no row references and that are older than the grace period.

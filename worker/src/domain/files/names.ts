@@ -4,7 +4,7 @@
  */
 
 /** Extensions stored inert as `.blocked` (executable or scriptable in a browser or shell). */
-export const BLOCKED_EXTENSIONS = new Set([
+const BLOCKED_EXTENSIONS = new Set([
   '.exe',
   '.bat',
   '.cmd',
@@ -73,7 +73,7 @@ const MIME: Record<string, string> = {
 };
 
 /** Content-Type by extension; unknown and `.blocked` are opaque bytes. */
-export function contentTypeFor(name: string): string {
+function contentTypeFor(name: string): string {
   const dot = name.lastIndexOf('.');
   return (dot >= 0 && MIME[name.slice(dot).toLowerCase()]) || 'application/octet-stream';
 }

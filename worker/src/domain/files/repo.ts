@@ -49,4 +49,3 @@ export const tempFilesRepo = {
 };
 
 /** SQLite time text (`YYYY-MM-DD HH:MM:SS`, UTC) of an instant. */
-export const sqliteTime = (d: Date) => d.toISOString().slice(0, 19).replace('T', ' ');

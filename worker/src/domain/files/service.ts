@@ -1,3 +1,4 @@
+import { parseDbTime, toDbTime } from '../../db/time.js';
 import type { Context } from 'hono';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
@@ -7,11 +8,11 @@ import { instanceUrl } from '../../http/instance-url.js';
 import { receiveUpload } from '../../http/upload.js';
 import { attachment, storedFileName, urlFileName } from './names.js';
 import { atomicWrite } from '../events/write.js';
-import { sqliteTime, tempFilesRepo, type TempFileRow } from './repo.js';
+import { tempFilesRepo, type TempFileRow } from './repo.js';
 
-export const TEMP_FILE_TTL_MS = 24 * 3_600_000;
+const TEMP_FILE_TTL_MS = 24 * 3_600_000;
 
-const utc = (sqlite: string) => new Date(`${sqlite.replace(' ', 'T')}Z`);
+const utc = (sqlite: string) => new Date(parseDbTime(sqlite));
 
 /** Temp files (spec 05 §10): uploads kept 24 h, downloadable by any authenticated caller. */
 export class TempFileService {
@@ -29,7 +30,7 @@ export class TempFileService {
     const file = await receiveUpload(c, blobs, key, { maxBytes: this.app.config.uploadMaxBytes });
     if (!file) throw badRequest('No file uploaded. Use multipart form with field name "file"');
     const now = this.app.clock.now();
-    const who = p.kind === 'agent' ? p.id : p.who;
+    const who = p.who;
     const expires = new Date(now.getTime() + TEMP_FILE_TTL_MS);
     const original = file.filename.slice(0, 255);
     const filename = storedFileName(file.filename, now.getTime());
@@ -45,7 +46,7 @@ export class TempFileService {
             blob_key: key,
             size: file.size,
             uploaded_by: who,
-            expires_at: sqliteTime(expires),
+            expires_at: toDbTime(expires),
           }),
         )
         .event({
@@ -72,7 +73,7 @@ export class TempFileService {
   async list(c: Context<AppEnv>) {
     const base = instanceUrl(this.app.config, c.req.raw);
     const now = this.app.clock.now();
-    const rows = await tempFilesRepo.listLive(this.app.db, sqliteTime(now));
+    const rows = await tempFilesRepo.listLive(this.app.db, toDbTime(now));
     return rows.map((f) => ({
       filename: f.filename,
       size: f.size,
@@ -86,7 +87,7 @@ export class TempFileService {
   async download(raw: string): Promise<Response> {
     const name = urlFileName(raw);
     if (!name) throw badRequest('invalid file name');
-    const row = await tempFilesRepo.live(this.app.db, name, sqliteTime(this.app.clock.now()));
+    const row = await tempFilesRepo.live(this.app.db, name, toDbTime(this.app.clock.now()));
     const blob = row ? await this.app.runtime.blobs.getStream(row.blob_key) : null;
     if (!row || !blob) throw notFound('File not found or expired');
     return attachment(blob.body, blob.size, row.filename);
@@ -94,7 +95,7 @@ export class TempFileService {
 
   /** The 24 h expiry: rows first (so nothing serves a half-deleted file), then their blobs. */
   async purgeExpired(): Promise<number> {
-    const keys = await tempFilesRepo.purgeExpired(this.app.db, sqliteTime(this.app.clock.now()));
+    const keys = await tempFilesRepo.purgeExpired(this.app.db, toDbTime(this.app.clock.now()));
     for (const k of keys) await this.app.runtime.blobs.delete(k).catch(() => undefined);
     return keys.length;
   }

@@ -28,7 +28,7 @@ export const MergePull = serviceBody({
   commit_message: S,
 });
 
-export const PullSummary = z
+const PullSummary = z
   .object({
     number: z.number().int(),
     title: z.string(),

@@ -9,7 +9,7 @@ const STATES = ['open', 'closed', 'all'] as const;
 const MERGE_METHODS = ['merge', 'squash', 'rebase'] as const;
 
 /** A non-success answer from GitHub, passed on with its status (spec 05 §14). */
-export function upstreamError(status: number, message: string): AppError {
+function upstreamError(status: number, message: string): AppError {
   const passed = status >= 400 && status <= 599 ? status : 502;
   return new AppError(passed as AppError['status'], message);
 }

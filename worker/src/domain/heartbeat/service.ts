@@ -1,3 +1,4 @@
+import { parseDbTime, toDbTime } from '../../db/time.js';
 import type { Queryable } from '../../db/db.js';
 import { composedBatch, StatementCapture } from '../../db/captured.js';
 import type { AppContext } from '../../context.js';
@@ -5,7 +6,7 @@ import type { Statement } from '../../db/types.js';
 import { badRequest, invalidEnum, notFound } from '../../http/errors.js';
 import { isFrozen } from '../admin/freeze.js';
 import { agentsRepo, agentWrites, type AgentRow, type WritableAgentColumn } from '../agents/repo.js';
-import { asObject, parseDbTime, toDbTime } from '../agents/json.js';
+import { asObject } from '../agents/json.js';
 import { calibrationBlock, resolveCalibrationChain } from '../agents/calibration.js';
 import { messagesRepo, type InboxItem } from '../messages/repo.js';
 import { savepointsRepo } from '../savepoints/repo.js';

@@ -47,7 +47,7 @@ export const Instance = z
   })
   .meta({ id: 'Instance' });
 
-export const InstanceStep = z
+const InstanceStep = z
   .object({
     instance_id: z.number().int(),
     step: z.string(),

@@ -45,7 +45,7 @@ export interface MessageViewer {
 }
 
 /** What a viewer may read: what it sent, what was sent to it, and broadcasts outside channels or in channels it may read. `m` is the messages alias. */
-export function visibleTo(v: MessageViewer): { sql: string; args: SqlArgs } {
+function visibleTo(v: MessageViewer): { sql: string; args: SqlArgs } {
   const ids = v.selves.map(() => '?').join(', ');
   const ch = channelsRepo.readableIds(v.channels);
   return {

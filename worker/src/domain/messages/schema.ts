@@ -8,7 +8,7 @@ import { MSG_TYPES } from './service.js';
 export const MessageIdParams = z.object({ id: idParam });
 
 /** An optional query filter; empty means absent, as the original read it. */
-export const optText = z
+const optText = z
   .string()
   .optional()
   .transform((v) => (v === '' ? undefined : v));

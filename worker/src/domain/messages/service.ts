@@ -1,3 +1,4 @@
+import { displayName } from '../../auth/who.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import type { ResultSet, Statement } from '../../db/types.js';
@@ -13,25 +14,11 @@ import { inboxRepo } from '../inbox/repo.js';
 import { atomicWrite } from '../events/write.js';
 
 export const MSG_TYPES = ['message', 'request', 'directive', 'info'] as const;
-export const MSG_PRIORITIES = ['urgent', 'normal', 'fyi'] as const;
-export const MAX_CONTENT = 100_000;
-
-/** Summary names (spec 03 §0.4). */
-export function displayName(id: string | null | undefined): string {
-  if (!id) return '';
-  if (id === '__system__') return 'System';
-  if (id === '__admin__') return 'Admin';
-  if (id.startsWith('__user:')) return id.slice(7);
-  return id;
-}
-
-/** The wire identity of the caller: agent id, operator display name, or X-Acting-As / __system__. */
-export function callerId(p: Principal): string {
-  return p.kind === 'agent' ? p.id : p.who;
-}
+const MSG_PRIORITIES = ['urgent', 'normal', 'fyi'] as const;
+const MAX_CONTENT = 100_000;
 
 /** Directives only from admins and operators (spec 07 SEC-11); never from `body.from`. */
-export function maySendDirective(p: Principal): boolean {
+function maySendDirective(p: Principal): boolean {
   if (p.isAdmin) return true;
   if (p.kind === 'operator') return p.role === 'operator';
   return p.role === 'operator';
@@ -114,7 +101,7 @@ export class MessageService {
   private async viewer(p: Principal): Promise<MessageViewer | null> {
     const channels = await new ChannelService(this.app).readScope(p);
     if (channels === null) return null;
-    return { selves: [...new Set([callerId(p), channels.memberId])], channels };
+    return { selves: [...new Set([p.who, channels.memberId])], channels };
   }
 
   async list(p: Principal, f: MessageFilters) {
@@ -135,7 +122,7 @@ export class MessageService {
     await this.app.guards.check(
       'message.send',
       {
-        agent: callerId(p),
+        agent: p.who,
         to_agent: addressee,
         msg_type: body.msg_type ?? 'message',
         content: typeof body.content === 'string' ? body.content.slice(0, 200) : '',
@@ -143,7 +130,7 @@ export class MessageService {
       p,
     );
     const content = contentOf(body);
-    const sender = callerId(p);
+    const sender = p.who;
     const to = optString(body, 'to_agent', 128) ?? optString(body, 'to', 128);
     const msgType = body.msg_type === undefined || body.msg_type === null ? 'message' : body.msg_type;
     if (typeof msgType !== 'string' || !(MSG_TYPES as readonly string[]).includes(msgType))
@@ -304,7 +291,7 @@ export class MessageService {
 
   async ack(p: Principal, id: number) {
     const { msg, role } = await this.ownedMessage(p, id);
-    const who = callerId(p);
+    const who = p.who;
     const ev: EventInput = {
       type: 'request_acknowledged',
       agent: who,
@@ -329,7 +316,7 @@ export class MessageService {
       throw badRequest('response must be a string');
     if (typeof response === 'string' && response.length > MAX_CONTENT)
       throw badRequest(`response exceeds max length (${MAX_CONTENT} chars)`);
-    let responder = callerId(p);
+    let responder = p.who;
     if (p.kind === 'admin' && !p.actingAs && msg.to_agent) responder = msg.to_agent;
     const reply = typeof response === 'string' && response.trim() !== '';
     const w = atomicWrite(this.app)

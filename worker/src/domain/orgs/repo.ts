@@ -13,7 +13,7 @@ export interface OrgRow {
   created_at: string;
 }
 
-export const WRITABLE_ORG_COLUMNS = ['name', 'description', 'plan', 'status'] as const;
+const WRITABLE_ORG_COLUMNS = ['name', 'description', 'plan', 'status'] as const;
 export type WritableOrgColumn = (typeof WRITABLE_ORG_COLUMNS)[number];
 
 export const orgsRepo = {

@@ -2,7 +2,6 @@ import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import type { SqlValue } from '../../db/types.js';
 import { conflict, notFound } from '../../http/errors.js';
-import { callerId } from '../tasks/sql.js';
 import { atomicWrite } from '../events/write.js';
 import { orgsRepo, type OrgRow, type WritableOrgColumn } from './repo.js';
 
@@ -22,7 +21,7 @@ export async function createOrg(
   p: Principal,
   input: { id: string; name: string; description?: string },
 ) {
-  const who = callerId(p);
+  const who = p.who;
   const s = orgsRepo.insert({ id: input.id, name: input.name, description: input.description ?? '', owner_id: who });
   const res = await atomicWrite(ctx)
     .add('org', s)
@@ -51,7 +50,7 @@ export async function updateOrg(
   const s = orgsRepo.update(id, fields);
   const w = atomicWrite(ctx).add('org', s);
   if (Object.keys(fields).length) {
-    const who = callerId(p);
+    const who = p.who;
     // The update must have matched (else 404 and no event); the summary names the name it wrote.
     w.requireChanged('org gone').event({
       type: 'org_updated',
@@ -68,7 +67,7 @@ export async function updateOrg(
 
 export async function deleteOrg(ctx: AppContext, p: Principal, id: string) {
   const org = await requireOrg(ctx, id);
-  const who = callerId(p);
+  const who = p.who;
   const deleted = await atomicWrite(ctx)
     .add(null, orgsRepo.deleteIfUnused(id))
     .requireChanged('org in use')

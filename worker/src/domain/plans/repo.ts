@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import type { SqlValue, Statement } from '../../db/types.js';
-import { acquireGuardSql, type AcquireGuard } from '../tasks/sql.js';
+import { acquireGuardSql, type AcquireGuard } from '../work-items/sql.js';
 import { inboxRepo } from '../inbox/repo.js';
 
 /** The SQL of plans, plan_steps and plan_step_comments lives here and only here. */
@@ -76,17 +76,9 @@ function linkedPlanFinishedSql(alias: string): string {
     AND NOT EXISTS (SELECT 1 FROM plan_steps s WHERE s.plan_id = ${alias}.id AND s.status NOT IN ${DONE_STEP})`;
 }
 
-export const WRITABLE_PLAN_COLUMNS = [
-  'title',
-  'description',
-  'status',
-  'owner',
-  'priority',
-  'tags',
-  'project_id',
-] as const;
+const WRITABLE_PLAN_COLUMNS = ['title', 'description', 'status', 'owner', 'priority', 'tags', 'project_id'] as const;
 export type WritablePlanColumn = (typeof WRITABLE_PLAN_COLUMNS)[number];
-export const WRITABLE_STEP_COLUMNS = [
+const WRITABLE_STEP_COLUMNS = [
   'title',
   'description',
   'status',

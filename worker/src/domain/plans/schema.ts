@@ -105,7 +105,7 @@ export const StepComment = z
   })
   .meta({ id: 'PlanStepComment' });
 
-export const PlanStep = z.object({
+const PlanStep = z.object({
   id: z.number().int(),
   plan_id: z.number().int(),
   step_order: z.number().int(),

@@ -1,3 +1,4 @@
+import { displayName } from '../../auth/who.js';
 import { atomicWrite } from '../events/write.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
@@ -7,11 +8,11 @@ import { badRequest, conflict, forbidden, notFound, unavailable } from '../../ht
 import type { EventInput } from '../events/bus.js';
 import { checkApprovalGate } from '../approvals/gate.js';
 import { appendSleepLog } from '../admin/sleep.js';
-import { resolveAssignee } from '../tasks/service.js';
+import { resolveAssignee } from '../work-items/assignee.js';
 import { tasksRepo } from '../tasks/repo.js';
 import { inboxRepo } from '../inbox/repo.js';
 import { FROZEN_MESSAGE } from '../admin/freeze.js';
-import { acquireGuard, callerId, displayName, lostAcquisition } from '../tasks/sql.js';
+import { acquireGuard, lostAcquisition } from '../work-items/sql.js';
 import { abortUnlessChanged, isBatchAbort } from '../../db/batch-abort.js';
 import { assertLeaseHeld, leaseLost } from '../work-items/lease.js';
 import {
@@ -115,7 +116,7 @@ export async function createPlan(ctx: AppContext, p: Principal, input: CreatePla
   const steps = input.steps ?? [];
   const resolved = await Promise.all(steps.map((s) => resolveAssignee(ctx, s.assignee)));
   const gate = await checkApprovalGate(ctx, p, 'plan_create', input.approval_id, { kind: 'plan', id: input.title });
-  const who = callerId(p);
+  const who = p.who;
   const ev: EventInput = {
     type: 'plan_created',
     agent: who,
@@ -179,7 +180,7 @@ export async function updatePlan(ctx: AppContext, p: Principal, id: number | nul
   if (plan.status === 'completed' && (input.status === 'draft' || input.status === 'active')) {
     ctx.log.warn('suspect plan transition', { plan_id: plan.id, from: plan.status, to: input.status });
   }
-  const who = callerId(p);
+  const who = p.who;
   const ev: EventInput | null = input.status
     ? {
         type: `plan_${input.status}`,
@@ -200,7 +201,7 @@ export async function deletePlan(ctx: AppContext, p: Principal, id: number | nul
   const gate = await checkApprovalGate(ctx, p, 'delete', approvalId, id === null ? undefined : { kind: 'plan', id });
   const plan = await requirePlan(ctx, id);
   await assertProjectScope(ctx.db, p, plan.project_id);
-  const who = callerId(p);
+  const who = p.who;
   const ev: EventInput = {
     type: 'plan_deleted',
     agent: who,
@@ -252,7 +253,7 @@ export async function addStep(ctx: AppContext, p: Principal, planId: number | nu
   await assertProjectScope(ctx.db, p, plan.project_id);
   await checkLinkedTask(ctx, input.linked_task_id);
   const assignee = await resolveAssignee(ctx, input.assignee);
-  const who = callerId(p);
+  const who = p.who;
   const ins = plansRepo.insertStep(plan.id, {
     title: input.title,
     description: input.description ?? '',
@@ -306,7 +307,7 @@ export async function updateStep(
   await assertProjectScope(ctx.db, p, plan.project_id, { assignee: step.assignee });
   assertLeaseHeld('plan_step', step, input.lease_token);
   await checkLinkedTask(ctx, input.linked_task_id);
-  const who = callerId(p);
+  const who = p.who;
 
   const fields: Partial<Record<WritableStepColumn, SqlValue>> = {};
   for (const k of ['title', 'description', 'status', 'linked_branch', 'linked_pr_url', 'phase'] as const) {
@@ -494,7 +495,7 @@ export async function addStepComment(
   const plan = await requirePlan(ctx, planId);
   await assertProjectScope(ctx.db, p, plan.project_id);
   const step = await requireStep(ctx, plan, stepId, 'Step not found');
-  const who = callerId(p);
+  const who = p.who;
   const ev: EventInput = {
     type: 'plan_step_comment',
     agent: who,

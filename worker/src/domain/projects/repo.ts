@@ -17,7 +17,7 @@ export interface ProjectRow {
   team_id: string | null;
 }
 
-export const WRITABLE_PROJECT_COLUMNS = [
+const WRITABLE_PROJECT_COLUMNS = [
   'name',
   'description',
   'repo_url',

@@ -4,7 +4,6 @@ import type { SqlValue } from '../../db/types.js';
 import { conflict, notFound } from '../../http/errors.js';
 import type { EventInput } from '../events/bus.js';
 import { atomicWrite } from '../events/write.js';
-import { callerId } from '../tasks/sql.js';
 import { projectsRepo, type ProjectRow, type WritableProjectColumn } from './repo.js';
 
 /**
@@ -29,7 +28,7 @@ export interface CreateProjectInput {
 }
 
 export async function createProject(ctx: AppContext, p: Principal, input: CreateProjectInput) {
-  const who = callerId(p);
+  const who = p.who;
   const row = {
     id: input.id,
     name: input.name,
@@ -70,7 +69,7 @@ export async function updateProject(ctx: AppContext, p: Principal, id: string, i
     if (v === undefined) continue;
     fields[k as WritableProjectColumn] = k === 'bug_categories' ? JSON.stringify(v) : (v as string | null);
   }
-  const who = callerId(p);
+  const who = p.who;
   const ev: EventInput = {
     type: 'project_updated',
     agent: who,
@@ -87,7 +86,7 @@ export async function updateProject(ctx: AppContext, p: Principal, id: string, i
 
 export async function deleteProject(ctx: AppContext, p: Principal, id: string) {
   await requireProject(ctx, id);
-  const who = callerId(p);
+  const who = p.who;
   const gone = await atomicWrite(ctx)
     .add(null, projectsRepo.deleteIfUnused(id))
     .requireChanged('project in use')

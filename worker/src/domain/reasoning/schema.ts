@@ -4,7 +4,7 @@ import { sentence } from '../../http/contract-fields.js';
 /** `POST /reasoning` (spec 01 §5.12). Sentences as the route always answered them. */
 
 export const REASONING_STEPS = ['thinking', 'tool_call', 'result', 'done', 'error'] as const;
-export const MAX_REASONING_TEXT = 64 * 1024;
+const MAX_REASONING_TEXT = 64 * 1024;
 
 const absent = (v: unknown) => v === undefined || v === null;
 

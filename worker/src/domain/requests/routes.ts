@@ -9,7 +9,7 @@ import { parseIntId } from '../../http/validate.js';
 import { principalOf } from '../../auth/principal.js';
 import { messagesRepo } from '../messages/repo.js';
 import { Message } from '../messages/schema.js';
-import { MessageService, callerId } from '../messages/service.js';
+import { MessageService } from '../messages/service.js';
 import { RequestService, resolveStaleRequests } from './service.js';
 import {
   CreateRequest,
@@ -49,7 +49,7 @@ export function requestRoutes(app: AppContext) {
       await app.guards.check(
         'request.create',
         {
-          agent: callerId(p),
+          agent: p.who,
           project_id: body.project_id ?? null,
           to_agent: body.to_agent ?? null,
           content: typeof body.content === 'string' ? body.content.slice(0, 200) : '',

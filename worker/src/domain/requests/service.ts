@@ -1,3 +1,5 @@
+import { displayName } from '../../auth/who.js';
+import { toDbTime } from '../../db/time.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import type { Statement } from '../../db/types.js';
@@ -6,22 +8,13 @@ import { badRequest, forbidden, invalidEnum } from '../../http/errors.js';
 import { canonicalWho } from '../operators/service.js';
 import { assertProjectScope } from '../../auth/scope.js';
 import { agentsRepo } from '../agents/repo.js';
-import { toDbTime } from '../agents/json.js';
 import { messagesRepo } from '../messages/repo.js';
 import { atomicWrite } from '../events/write.js';
-import {
-  callerId,
-  contentOf,
-  insertWithFollowUps,
-  displayName,
-  metadataOf,
-  optString,
-  requestInboxItem,
-} from '../messages/service.js';
+import { contentOf, insertWithFollowUps, metadataOf, optString, requestInboxItem } from '../messages/service.js';
 import { requestTasks } from './repo.js';
 import { WebhookService } from '../webhooks/service.js';
 
-export const TASK_PRIORITIES = ['low', 'normal', 'high'] as const;
+const TASK_PRIORITIES = ['low', 'normal', 'high'] as const;
 const STALE_MS = 72 * 3_600_000;
 
 export class RequestService {
@@ -33,7 +26,7 @@ export class RequestService {
    * identities (display name or operator id) — and asking for someone else is a 403.
    */
   async pending(p: Principal, asked: string | undefined) {
-    const own = [callerId(p), await canonicalWho(this.app, p)];
+    const own = [p.who, await canonicalWho(this.app, p)];
     if (asked !== undefined && !p.isAdmin && !own.includes(asked))
       throw forbidden('Can only read your own pending requests');
     return messagesRepo.pendingRequestRows(this.app.db, asked ?? own[0]);
@@ -47,7 +40,7 @@ export class RequestService {
     if (to === undefined || to === null || to === '')
       throw badRequest('to_agent is required for requests — use POST /messages for broadcasts');
     if (typeof to !== 'string' || to.length > 128) throw badRequest('to_agent must be a string');
-    const sender = callerId(p);
+    const sender = p.who;
     const thread = optString(body, 'thread_id', 200);
     const project = optString(body, 'project_id', 200);
     const metadata = metadataOf(body);

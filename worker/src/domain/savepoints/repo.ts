@@ -23,8 +23,8 @@ export function toWireSavepoint(r: SavepointRow) {
   return rest;
 }
 
-export const KEEP_PER_AGENT_ON_WRITE = 100;
-export const KEEP_PER_AGENT_DAILY = 50;
+const KEEP_PER_AGENT_ON_WRITE = 100;
+const KEEP_PER_AGENT_DAILY = 50;
 
 export const savepointsRepo = {
   latest(db: Queryable, agentId: string) {

@@ -12,7 +12,7 @@ import { diffRepo } from './diff-repo.js';
 import { atomicWrite } from '../events/write.js';
 import { dronesRepo } from '../drones/repo.js';
 
-export function assertSavepointAccess(p: Principal, agentId: string) {
+function assertSavepointAccess(p: Principal, agentId: string) {
   if (!isSelfOrAdmin(p, agentId)) throw forbidden('Can only access your own savepoints');
 }
 
@@ -21,7 +21,7 @@ export function assertSavepointAccess(p: Principal, agentId: string) {
  * (W23): its messages, its and its projects' unassigned tasks, its projects' plans and bugs, its
  * context namespaces, and events of its projects.
  */
-export async function savepointDiff(app: AppContext, agent: AgentRow, sp?: SavepointRow) {
+async function savepointDiff(app: AppContext, agent: AgentRow, sp?: SavepointRow) {
   const latest = sp ?? (await savepointsRepo.latest(app.db, agent.id));
   if (!latest) return { has_savepoint: false as const };
   const scope = await workScope(app, agent);

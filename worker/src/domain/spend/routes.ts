@@ -1,3 +1,4 @@
+import { toDbTime } from '../../db/time.js';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
@@ -28,7 +29,7 @@ function sinceOf(raw: string | undefined): string | undefined {
   const iso = /[zZ]|[+-]\d\d:?\d\d$/.test(raw) || !/\d\d:\d\d/.test(raw) ? raw : `${raw.replace(' ', 'T')}Z`;
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) throw badRequest('since must be a date or date-time');
-  return new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
+  return toDbTime(ms);
 }
 
 const tags = ['Spend'];

@@ -4,13 +4,13 @@ import { hashPassword, verifyPassword, getDummyHash, passwordProblem } from '../
 import { signOperatorToken } from '../../auth/jwt.js';
 import { randomHex, sha256Hex } from '../../auth/crypto.js';
 import { AppError, badRequest, conflict, notFound, unauthorized } from '../../http/errors.js';
-import { escapeHtml } from '../../email/sender.js';
+import { escapeHtml } from '../../http/html.js';
 import { atomicWrite } from '../events/write.js';
 import { passwordResetsRepo, studioUsersRepo, toPublicUser, type StudioUserRow } from './repo.js';
 
 /** Roles a studio user may hold; only `admin` is privileged (spec 07 SEC-10). */
 export const STUDIO_ROLES = ['admin', 'operator', 'member'] as const;
-export const RESET_TOKEN_TTL_MS = 30 * 60_000;
+const RESET_TOKEN_TTL_MS = 30 * 60_000;
 const GENERIC_FORGOT = 'If that email is associated with an account, a reset link has been sent.';
 
 export class StudioService {

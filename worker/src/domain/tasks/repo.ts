@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import type { Statement, SqlValue } from '../../db/types.js';
-import { NOT_FROZEN_SQL, acquireGuardSql, freeOrHeldBySql, type AcquireGuard } from './sql.js';
+import { NOT_FROZEN_SQL, acquireGuardSql, freeOrHeldBySql, type AcquireGuard } from '../work-items/sql.js';
 import { abortIf } from '../../db/batch-abort.js';
 import { leaseTokenSet } from '../work-items/lease.js';
 
@@ -172,15 +172,6 @@ export const tasksRepo = {
   async wouldCycle(db: Queryable, taskId: number, blockerId: number): Promise<boolean> {
     const r = await db.get<{ hit: number }>(`SELECT ${CYCLE_SQL} AS hit`, [blockerId, taskId]);
     return Number(r?.hit) === 1;
-  },
-
-  /** Case-insensitive match on agents.id or agents.name → canonical id (spec 03 §3.0). */
-  async resolveAgentId(db: Queryable, value: string): Promise<string | null> {
-    const r = await db.get<{ id: string }>(
-      'SELECT id FROM agents WHERE lower(id) = lower(?) OR lower(name) = lower(?) ORDER BY (lower(id) = lower(?)) DESC LIMIT 1',
-      [value, value, value],
-    );
-    return r?.id ?? null;
   },
 
   insert(t: NewTask): Statement {
@@ -420,11 +411,5 @@ export const tasksRepo = {
       sql: 'INSERT INTO task_deliverables (task_id, author, kind, format, content, flags) VALUES (?, ?, ?, ?, ?, ?) RETURNING *',
       args: [d.task_id, d.author, d.kind, d.format, d.content, d.flags],
     };
-  },
-
-  /** Whether an optional table owned by another area (assets) exists in this database. */
-  async hasTable(db: Queryable, name: string): Promise<boolean> {
-    const r = await db.get("SELECT 1 AS ok FROM sqlite_master WHERE type = 'table' AND name = ?", [name]);
-    return !!r;
   },
 };

@@ -1,3 +1,4 @@
+import { displayName } from '../../auth/who.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import type { SqlValue, Statement } from '../../db/types.js';
@@ -10,7 +11,8 @@ import { plansRepo } from '../plans/repo.js';
 import { WebhookService } from '../webhooks/service.js';
 import { appendSleepLog } from '../admin/sleep.js';
 import { tasksRepo, type TaskRow, type TaskStatus, type WritableTaskColumn } from './repo.js';
-import { acquireGuard, callerId, creditCompletion, displayName, lostAcquisition } from './sql.js';
+import { acquireGuard, creditCompletion, lostAcquisition } from '../work-items/sql.js';
+import { resolveAssignee } from '../work-items/assignee.js';
 import { isBatchAbort } from '../../db/batch-abort.js';
 import { assertLeaseHeld, leaseAnswer, leaseLost } from '../work-items/lease.js';
 
@@ -75,14 +77,6 @@ export type ClaimResult = { ok: true; task: TaskRow } | { ok: false; reason: Cla
 const TERMINAL: readonly string[] = ['done', 'cancelled'];
 const WORKING: readonly string[] = ['in_progress', 'review', 'done'];
 
-/** §3.0: trimmed, matched case-insensitively against agent id or name; unknown values kept as given. */
-export async function resolveAssignee(ctx: AppContext, value: string | null | undefined): Promise<string | null> {
-  if (value === null || value === undefined) return null;
-  const v = value.trim();
-  if (!v) return '';
-  return (await tasksRepo.resolveAgentId(ctx.db, v)) ?? v;
-}
-
 export function parseIdList(json: string): number[] {
   try {
     const v = JSON.parse(json);
@@ -124,7 +118,7 @@ export async function createTask(ctx: AppContext, p: Principal, input: CreateTas
       title: input.title,
       description: input.description ?? '',
       project_id: projectId,
-      requester: callerId(p),
+      requester: p.who,
       assignee,
       priority: input.priority ?? 'normal',
       tags: input.tags === undefined || input.tags === null ? '[]' : JSON.stringify(input.tags),
@@ -137,7 +131,7 @@ export async function createTask(ctx: AppContext, p: Principal, input: CreateTas
   if (blockers.length) w.add(null, tasksRepo.addNewTaskToBlockers(blockers));
   // The event row commits with the task (issue 17: a crash between the two left tasks without
   // task_created). Its data names the id the insert just got, read inside the same batch.
-  const who = callerId(p);
+  const who = p.who;
   const ev: EventInput = {
     type: 'task_created',
     agent: who,
@@ -256,10 +250,9 @@ export async function claimTask(
   body: { agent_id?: string; force?: boolean },
 ) {
   if (taskId === null) throw notFound('Task not found');
-  const agentId =
-    p.isAdmin && body.agent_id ? ((await resolveAssignee(ctx, body.agent_id)) ?? body.agent_id) : callerId(p);
+  const agentId = p.isAdmin && body.agent_id ? ((await resolveAssignee(ctx, body.agent_id)) ?? body.agent_id) : p.who;
   const mode = p.isAdmin && body.force ? 'force' : 'claim';
-  const who = callerId(p);
+  const who = p.who;
   const factScope = projectScopeSql(p, 't.project_id', 't.assignee');
   const scope = projectScopeSql(p, 'tasks.project_id', 'tasks.assignee');
   const where = tasksRepo.claimWhere(taskId, agentId, mode);
@@ -334,7 +327,7 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
   const task = await getTask(ctx, taskId);
   await assertProjectScope(ctx.db, p, task.project_id, { assignee: task.assignee });
   assertLeaseHeld('task', task, input.lease_token);
-  const who = callerId(p);
+  const who = p.who;
 
   const fields: Partial<Record<WritableTaskColumn, SqlValue>> = {};
   if (input.title !== undefined) fields.title = input.title;
@@ -386,7 +379,7 @@ export async function updateTask(ctx: AppContext, p: Principal, taskId: number |
   for (const b of newBlockers) w.addAll(tasksRepo.addDependency(task.id, b));
 
   const done = input.status === 'done';
-  const hasAssets = done && task.linked_asset_id !== null && (await tasksRepo.hasTable(ctx.db, 'assets'));
+  const hasAssets = done && task.linked_asset_id !== null;
   // The cascade's events are rows of the same batch (issue 17): each derived from the state at its
   // place in the batch, so a dependent, step, plan or request is reported exactly when it changed.
   const pj = task.project_id;
@@ -533,7 +526,7 @@ export async function addDependency(ctx: AppContext, p: Principal, taskId: numbe
   await assertProjectScope(ctx.db, p, task.project_id, { assignee: task.assignee });
   await assertProjectScope(ctx.db, p, blocker.project_id, { assignee: blocker.assignee });
   if (await tasksRepo.wouldCycle(ctx.db, task.id, blocker.id)) throw badRequest('Dependency would create a cycle');
-  const who = callerId(p);
+  const who = p.who;
   const ev: EventInput = {
     type: 'task_dependency',
     agent: who,
@@ -552,7 +545,7 @@ export async function addDependency(ctx: AppContext, p: Principal, taskId: numbe
 /** The approver is the real identity (W3): the operator, or the admin key's X-Acting-As, else `__admin__`. */
 function approverOf(p: Principal): string {
   if (p.kind === 'admin') return p.actingAs ?? '__admin__';
-  return callerId(p);
+  return p.who;
 }
 
 export async function approveTask(ctx: AppContext, p: Principal, taskId: number | null) {
@@ -587,7 +580,7 @@ export async function deleteTask(ctx: AppContext, p: Principal, taskId: number |
     type: 'task_deleted',
     agent: '__system__',
     projectId: task.project_id,
-    summary: `Task #${task.id} deleted by ${displayName(callerId(p))}`,
+    summary: `Task #${task.id} deleted by ${displayName(p.who)}`,
     data: {},
   };
   // The DELETE is the repo's last statement; a task deleted concurrently records no event.
@@ -612,7 +605,7 @@ export async function addComment(
   const task = await getTask(ctx, taskId);
   await assertProjectScope(ctx.db, p, task.project_id, { assignee: task.assignee });
   const by = actingIdentity(p, author); // body author only for admins (SEC-12)
-  const who = callerId(p);
+  const who = p.who;
   // The comment and its event commit together; comment_id is the id the insert just got.
   const ev: EventInput = {
     type: 'task_comment',
@@ -634,7 +627,7 @@ export async function deleteComment(ctx: AppContext, p: Principal, taskId: numbe
   const comment = commentId === null ? undefined : await tasksRepo.comment(ctx.db, commentId);
   // The comment must belong to this task (spec 07 SEC-18).
   if (!comment || comment.task_id !== task.id) throw notFound('Comment not found');
-  if (!p.isAdmin && comment.author !== callerId(p)) throw forbidden('Can only delete your own comments');
+  if (!p.isAdmin && comment.author !== p.who) throw forbidden('Can only delete your own comments');
   const s = tasksRepo.deleteComment(task.id, comment.id);
   await ctx.db.execute(s.sql, s.args);
   return { ok: true, deleted: comment.id };
@@ -657,7 +650,7 @@ export async function addDeliverable(
     content: d.content,
     flags: d.flags ?? '',
   });
-  const who = callerId(p);
+  const who = p.who;
   // The deliverable and its event commit together; deliverable_id is the id the insert just got.
   const ev: EventInput = {
     type: 'task_deliverable',

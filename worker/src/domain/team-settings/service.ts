@@ -1,10 +1,11 @@
+import { parseDbTime } from '../../db/time.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import { badRequest } from '../../http/errors.js';
 import { atomicWrite } from '../events/write.js';
 import { teamSettingsRepo, type TeamSettingRow } from './repo.js';
 
-export const SECTIONS = ['coding_standards', 'deploy_workflow', 'brand', 'guardrails', 'team_rules'] as const;
+const SECTIONS = ['coding_standards', 'deploy_workflow', 'brand', 'guardrails', 'team_rules'] as const;
 
 const parsed = (v: string): unknown => {
   try {
@@ -136,6 +137,6 @@ export class TeamSettingsService {
 }
 
 function isoOf(sqlite: string) {
-  const ms = Date.parse(`${sqlite.replace(' ', 'T')}Z`);
+  const ms = parseDbTime(sqlite);
   return Number.isFinite(ms) ? new Date(ms).toISOString() : sqlite;
 }

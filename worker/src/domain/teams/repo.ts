@@ -24,7 +24,7 @@ export interface TeamMemberRow {
   joined_at: string;
 }
 
-export const teamChannelSlug = (teamId: string) => `team-${teamId}`;
+const teamChannelSlug = (teamId: string) => `team-${teamId}`;
 
 /** The user's own row (agents or operators) that carries primary_team_id. */
 const userTable = (userType: string) => (userType === 'agent' ? 'agents' : 'operators');

@@ -31,7 +31,7 @@ export function toWireTemplate(r: TemplateRow) {
   };
 }
 
-export const TEMPLATE_COLUMNS = [
+const TEMPLATE_COLUMNS = [
   'name',
   'description',
   'runtime',

@@ -9,7 +9,7 @@ export const PeersQuery = z.object({
   channel: z.string().optional().meta({ description: 'Channel name (at most 50 characters); omitted = every channel' }),
 });
 
-export const VoicePeer = z
+const VoicePeer = z
   .object({ id: z.string(), name: z.string(), muted: z.boolean(), channel: z.string() })
   .meta({ id: 'VoicePeer' });
 

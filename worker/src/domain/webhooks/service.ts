@@ -7,11 +7,11 @@ import type { EventInput, MyceliumEvent } from '../events/bus.js';
 import { atomicWrite } from '../events/write.js';
 import { toPublicWebhook, webhooksRepo, type DeliveryRow, type WebhookRow } from './repo.js';
 
-export const DEFAULT_WEBHOOK_EVENTS = ['task_created', 'request_created', 'message_sent'];
+const DEFAULT_WEBHOOK_EVENTS = ['task_created', 'request_created', 'message_sent'];
 /** The value shown in place of a stored secret; a PUT carrying it leaves the secret unchanged. */
-export const SECRET_MASK = '••••••••';
+const SECRET_MASK = '••••••••';
 
-export const DELIVERY_TIMEOUT_MS = 5_000;
+const DELIVERY_TIMEOUT_MS = 5_000;
 /** A claimed row is due again after this if its sender died mid-attempt (covers timeout and redirects). */
 const LEASE_MS = 60_000;
 /** Retries due this soon after a kick are awaited in the same background task. */
@@ -349,7 +349,7 @@ export class WebhookService {
  * standard's libraries expect by default); any other secret as its UTF-8 bytes (libraries'
  * "raw" format). Both are documented in docs/API.md.
  */
-export function standardWebhookKey(secret: string): Uint8Array {
+function standardWebhookKey(secret: string): Uint8Array {
   if (secret.startsWith('whsec_')) {
     try {
       return Uint8Array.from(atob(secret.slice(6)), (c) => c.charCodeAt(0));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { queryInt } from '../../http/contract.js';
-import { MAX_OFFSET, queryInt as parseQueryInt } from '../../http/validate.js';
+import { MAX_OFFSET } from '../../http/validate.js';
 
 /** Request field shapes shared by the work-item areas (tasks, plans, bugs). */
 export const fields = {
@@ -28,9 +28,3 @@ export const pageQuery = {
   limit: queryInt(50, Number.MIN_SAFE_INTEGER, 500).transform((l) => (l < 1 ? 50 : l)),
   offset: queryInt(0, 0, MAX_OFFSET),
 };
-
-/** The same rule for routes not yet declared with a contract. */
-export function page(q: Record<string, string>, dflt = 50, max = 500) {
-  const l = parseQueryInt(q.limit, 'limit', dflt, Number.MIN_SAFE_INTEGER, max);
-  return { limit: l < 1 ? dflt : l, offset: parseQueryInt(q.offset, 'offset', 0, 0, MAX_OFFSET) };
-}

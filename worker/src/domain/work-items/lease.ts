@@ -1,14 +1,15 @@
+import { displayName } from '../../auth/who.js';
+import { toDbTime } from '../../db/time.js';
 import { atomicWrite } from '../events/write.js';
 import type { AppContext } from '../../context.js';
 import type { Queryable } from '../../db/db.js';
 import type { SqlValue, Statement } from '../../db/types.js';
 import { conflict } from '../../http/errors.js';
 import { isFrozen } from '../admin/freeze.js';
-import { toDbTime } from '../agents/json.js';
 import type { EventInput } from '../events/bus.js';
 import { inboxRepo } from '../inbox/repo.js';
 import type { MaintenanceJob } from '../../maintenance.js';
-import { NOT_FROZEN_SQL, displayName } from '../tasks/sql.js';
+import { NOT_FROZEN_SQL } from './sql.js';
 
 /**
  * Crash-proof claims (issue 17): what tasks, bugs and plan steps share, written so drone jobs can

@@ -2,7 +2,7 @@ import type { Queryable } from '../../db/db.js';
 import type { SqlArgs, Statement } from '../../db/types.js';
 import { taskPriorityRankSql, taskReadySql } from '../tasks/repo.js';
 import { stepReadySql } from '../plans/repo.js';
-import { NOT_FROZEN_SQL, freeOrHeldBySql } from '../tasks/sql.js';
+import { NOT_FROZEN_SQL, freeOrHeldBySql } from '../work-items/sql.js';
 import { bugSeverityRankSql } from '../bugs/repo.js';
 import { leaseTokenSet } from '../work-items/lease.js';
 import { messagesRepo } from '../messages/repo.js';

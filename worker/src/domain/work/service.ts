@@ -1,3 +1,4 @@
+import { toDbTime } from '../../db/time.js';
 import { atomicWrite } from '../events/write.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
@@ -6,7 +7,7 @@ import { agentProjectIds } from '../../auth/scope.js';
 import { badRequest, forbidden, notFound, unavailable } from '../../http/errors.js';
 import { isFrozen, assertNotFrozen, FROZEN_MESSAGE, frozenFrom, frozenStatement } from '../admin/freeze.js';
 import { agentsRepo, type AgentRow } from '../agents/repo.js';
-import { parseStringArray, toDbTime } from '../agents/json.js';
+import { parseStringArray } from '../agents/json.js';
 import { messagesRepo, type InboxItem } from '../messages/repo.js';
 import { claimTaskFor } from '../tasks/service.js';
 import { QUEUE_PARTS, workRepo, type BugItemRow, type StepItemRow, type TaskItemRow } from './repo.js';

@@ -5,24 +5,6 @@ import { isFrozen } from '../admin/freeze.js';
 
 /** Small SQL building blocks shared by the work-item areas (tasks, plans, bugs). */
 
-/** The SQLite `datetime('now')` wire format for timestamps computed in JS. */
-export function sqlNow(d: Date): string {
-  return d.toISOString().slice(0, 19).replace('T', ' ');
-}
-
-/** `displayName(id)` used in event summaries (spec 03 §0.4). */
-export function displayName(id: string): string {
-  if (id === '__system__') return 'System';
-  if (id === '__admin__') return 'Admin';
-  if (id.startsWith('__user:')) return id.slice('__user:'.length);
-  return id;
-}
-
-/** The caller's attribution string (the wire `who`). */
-export function callerId(p: Principal): string {
-  return p.kind === 'agent' ? p.id : p.who;
-}
-
 /** A WHERE fragment: the kill switch is off (kept inside claim statements so a freeze is atomic with them). */
 export const NOT_FROZEN_SQL =
   "NOT EXISTS (SELECT 1 FROM instance_config WHERE key = 'admin_status' AND value = 'frozen')";
@@ -49,7 +31,7 @@ export function freeOrHeldBySql(by: string, unheld: readonly string[] = []): { s
  *    never steal" is a rule for agents, not for a person handing work to someone else (spec 03 §3.5);
  *  - `notFrozen`: an agent assigning or starting work is work routing, refused while frozen (503);
  *  - `leaseToken`: the writer quoted a claim's fencing token; the item must still carry it (else
- *    409: its lease was released or someone claimed it again, see ../work-items/lease.ts).
+ *    409: its lease was released or someone claimed it again, see ./lease.ts).
  * Finishing or reporting work, unassigning oneself and every human/admin edit stay possible while
  * frozen, so agents can wind down.
  */
@@ -75,10 +57,10 @@ export function acquireGuard(
     p.kind === 'agent' &&
     HELD_STATUSES.includes(current.status) &&
     holder !== '' &&
-    holder !== callerId(p) &&
+    holder !== p.who &&
     !unheld.includes(holder);
   return {
-    by: (reassigns || heldByOther) && p.kind === 'agent' ? callerId(p) : undefined,
+    by: (reassigns || heldByOther) && p.kind === 'agent' ? p.who : undefined,
     notFrozen: p.kind === 'agent' && ((reassigns && !!change.assignee) || change.startsWork),
     unheld,
     leaseToken: change.leaseToken,
