@@ -105,13 +105,15 @@ export class AtomicWrite {
       const out: MyceliumEvent[] = [];
       if (ev.at < 0) out.push(this.ctx.events.publishWritten(ev.input, null));
       else if (ev.how === 'input') {
-        out.push(this.ctx.events.publishWritten(ev.input, idOf(results[ev.at].rows[0])));
+        const row = results[ev.at].rows[0];
+        out.push(this.ctx.events.publishWritten(ev.input, idOf(row), row));
       } else {
         for (const row of results[ev.at].rows) {
           out.push(
             this.ctx.events.publishWritten(
               { ...ev.input, summary: String(row.summary ?? ''), data: parseData(row.data) },
               idOf(row),
+              row,
             ),
           );
         }
