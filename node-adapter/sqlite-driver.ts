@@ -54,6 +54,12 @@ const plainRead = (sql: string) => READ_START.test(sql) && !WRITE_WORD.test(sql)
 export class SqliteFileDriver implements DbDriver {
   private readonly db: SyncDb;
   private readonly cache = new Map<string, Prepared>();
+  /**
+   * Statements stepped once (`Statement.first`) are prepared apart: libsql 0.5's `get` on a
+   * statement last run through `all` answers that run's row again, whatever the new arguments
+   * (test/node/sqlite-driver.test.ts), so one native statement is never used both ways.
+   */
+  private readonly firstCache = new Map<string, Prepared>();
   private lock: Promise<void> = Promise.resolve();
   private inTransaction = false;
 
@@ -70,8 +76,9 @@ export class SqliteFileDriver implements DbDriver {
     this.db.exec('PRAGMA foreign_keys = ON');
   }
 
-  private prepare(sql: string): Prepared {
-    let p = this.cache.get(sql);
+  private prepare(sql: string, first = false): Prepared {
+    const cache = first ? this.firstCache : this.cache;
+    let p = cache.get(sql);
     if (!p) {
       const stmt = this.db.prepare(sql);
       const reader = (stmt as unknown as { reader: boolean }).reader;
@@ -81,24 +88,28 @@ export class SqliteFileDriver implements DbDriver {
         write: WRITE_START.test(sql),
         readOnly: reader && READ_START.test(sql) && !WRITE_WORD.test(sql),
       };
-      if (this.cache.size > 500) this.cache.clear();
-      this.cache.set(sql, p);
+      if (cache.size > 500) cache.clear();
+      cache.set(sql, p);
     }
     return p;
   }
 
   private runSync(s: Statement): ResultSet {
-    const p = this.prepare(s.sql);
     const args = bindable(s.args);
-    const stmt = p.stmt as unknown as NativeCalls;
-    if (p.reader) {
-      if (s.first && !p.write) {
+    if (s.first) {
+      const f = this.prepare(s.sql, true);
+      if (f.reader && !f.write) {
         // One step instead of a row cursor. The driver tags the row with its timing: not ours to pass on.
-        const row = stmt.get(args);
+        const row = (f.stmt as unknown as NativeCalls).get(args);
         if (row === undefined) return { rows: [], rowsAffected: 0, lastInsertRowid: null };
         delete row._metadata;
         return { rows: [row], rowsAffected: 0, lastInsertRowid: null };
       }
+      // A write asked for its first row: it runs in full below, its count of changes intact.
+    }
+    const p = this.prepare(s.sql);
+    const stmt = p.stmt as unknown as NativeCalls;
+    if (p.reader) {
       const rows = stmt.all(args);
       // RETURNING statements are readers; their row count is what they changed.
       return { rows, rowsAffected: p.write ? rows.length : 0, lastInsertRowid: null };

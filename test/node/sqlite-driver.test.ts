@@ -40,6 +40,17 @@ describe('SqliteFileDriver (issue 11 fast paths)', () => {
     expect(await db.all('SELECT id FROM t WHERE flag = ? ORDER BY id', [true])).toEqual([{ id: 2 }, { id: 3 }]);
   });
 
+  it('get after all on the same SQL answers for its own arguments (libsql 0.5 repeats the last row of a shared statement)', async () => {
+    const sql = 'SELECT id, name FROM t WHERE id = ?';
+    expect(await db.all(sql, [2])).toEqual([{ id: 2, name: 'b' }]);
+    expect(await db.get(sql, [3])).toEqual({ id: 3, name: 'c' });
+    expect(await db.get(sql, [1])).toEqual({ id: 1, name: 'a' });
+    const [viaBatch] = await db.batch([{ sql, args: [2] }]);
+    expect(viaBatch.rows).toEqual([{ id: 2, name: 'b' }]);
+    expect(await db.get(sql, [-1])).toBeUndefined();
+    expect(await db.get(sql, [3])).toEqual({ id: 3, name: 'c' });
+  });
+
   it('get on a write with RETURNING changes every row it matches', async () => {
     const first = await db.get<{ id: number }>("UPDATE t SET name = name || '!' RETURNING id");
     expect(first?.id).toBeTypeOf('number');
