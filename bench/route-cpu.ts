@@ -10,6 +10,9 @@
  *   BENCH_CALLS=3000 BENCH_ROUNDS=5 npx tsx bench/route-cpu.ts
  *   BENCH_ONLY=claim,context npx tsx bench/route-cpu.ts
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/route-cpu.ts
+ *   BENCH_FRAMES=1 npx tsx bench/route-cpu.ts         # + WAL pages written per call (commit size)
+ *   BENCH_AUTOCKPT=10000 npx tsx bench/route-cpu.ts   # another wal_autocheckpoint on the app's connection
+ *   BENCH_KEEP=1 npx tsx bench/route-cpu.ts           # keep the data folder (replay statements on it)
  *
  * Bounded: a fixed number of calls, a temporary data folder removed at the end. Rounds of the
  * routes are interleaved so a neighbour's load spreads over all of them; the minimum of the
