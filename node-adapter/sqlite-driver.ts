@@ -2,20 +2,64 @@ import Database from 'libsql';
 import type { DbDriver, DbExecutor, ResultSet, Statement } from '../worker/src/db/types.js';
 
 type SyncDb = InstanceType<typeof Database>;
-type Prepared = ReturnType<SyncDb['prepare']>;
+type SyncStatement = ReturnType<SyncDb['prepare']>;
+/**
+ * The statement calls as used here: one array argument is bound as is (the driver's spread form
+ * copies and flattens the arguments first).
+ */
+interface NativeCalls {
+  all(args: unknown[]): Record<string, unknown>[];
+  get(args: unknown[]): (Record<string, unknown> & { _metadata?: unknown }) | undefined;
+  run(args: unknown[]): { changes: number; lastInsertRowid: number | bigint };
+}
+
+/** SQLite has no booleans: 1/0. Most argument lists have none and are passed on as they are. */
+function bindable(args: Statement['args']): unknown[] {
+  if (!args) return [];
+  for (const a of args) if (typeof a === 'boolean') return args.map((x) => (typeof x === 'boolean' ? (x ? 1 : 0) : x));
+  return args;
+}
+
+/** A prepared statement with what the driver needs to know about it, worked out once per SQL text. */
+interface Prepared {
+  stmt: SyncStatement;
+  /** Returns rows (a SELECT, or a write with RETURNING). */
+  reader: boolean;
+  /** Changes rows (its RETURNING rows are what it changed). */
+  write: boolean;
+  /** A plain read: a batch of only these needs no write lock. */
+  readOnly: boolean;
+}
+
+const WRITE_START = /^\s*(insert|update|delete|replace|with)/i;
+const READ_START = /^\s*(select|with)\b/i;
+const WRITE_WORD = /\b(insert|update|delete|replace)\b/i;
+/** A SELECT (or WITH … SELECT) that names no write: needs no write lock. */
+const plainRead = (sql: string) => READ_START.test(sql) && !WRITE_WORD.test(sql);
 
 /**
  * Local SQLite file through the synchronous `libsql` driver: measured ~3.5x faster than
  * `@libsql/client` with a file: URL on the same machine (see ARCHITECTURE.md), so the Node
- * runtime uses it. Prepared statements are cached by SQL text.
+ * runtime uses it. Prepared statements are cached by SQL text, with their kind (reader, write).
  *
  * One connection serves the whole process. Plain statements are synchronous and therefore
  * never interleave; an interactive transaction holds a lock so other requests' statements wait
  * until it commits instead of landing inside it.
+ *
+ * Per-call costs that add up on the hot paths (issue 11, bench/route-cpu.ts): a row cursor
+ * (`all`) costs ~4 µs more than one step (`get`), so a statement whose caller wants only its first
+ * row (`Statement.first`, set by `Queryable.get`) is stepped once; `BEGIN IMMEDIATE` takes the
+ * write lock, so a batch of plain reads (the work poll) opens a read transaction instead.
  */
 export class SqliteFileDriver implements DbDriver {
   private readonly db: SyncDb;
   private readonly cache = new Map<string, Prepared>();
+  /**
+   * Statements stepped once (`Statement.first`) are prepared apart: libsql 0.5's `get` on a
+   * statement last run through `all` answers that run's row again, whatever the new arguments
+   * (test/node/sqlite-driver.test.ts), so one native statement is never used both ways.
+   */
+  private readonly firstCache = new Map<string, Prepared>();
   private lock: Promise<void> = Promise.resolve();
   private inTransaction = false;
 
@@ -32,26 +76,45 @@ export class SqliteFileDriver implements DbDriver {
     this.db.exec('PRAGMA foreign_keys = ON');
   }
 
-  private prepare(sql: string): Prepared {
-    let p = this.cache.get(sql);
+  private prepare(sql: string, first = false): Prepared {
+    const cache = first ? this.firstCache : this.cache;
+    let p = cache.get(sql);
     if (!p) {
-      p = this.db.prepare(sql);
-      if (this.cache.size > 500) this.cache.clear();
-      this.cache.set(sql, p);
+      const stmt = this.db.prepare(sql);
+      const reader = (stmt as unknown as { reader: boolean }).reader;
+      p = {
+        stmt,
+        reader,
+        write: WRITE_START.test(sql),
+        readOnly: reader && READ_START.test(sql) && !WRITE_WORD.test(sql),
+      };
+      if (cache.size > 500) cache.clear();
+      cache.set(sql, p);
     }
     return p;
   }
 
   private runSync(s: Statement): ResultSet {
-    const p = this.prepare(s.sql);
-    const args = (s.args ?? []).map((a) => (typeof a === 'boolean' ? (a ? 1 : 0) : a));
-    if ((p as unknown as { reader: boolean }).reader) {
-      const rows = (p.all as (...a: unknown[]) => unknown[])(...args) as Record<string, unknown>[];
-      // RETURNING statements are readers; their row count is what they changed.
-      const isWrite = /^\s*(insert|update|delete|replace|with)/i.test(s.sql);
-      return { rows, rowsAffected: isWrite ? rows.length : 0, lastInsertRowid: null };
+    const args = bindable(s.args);
+    if (s.first) {
+      const f = this.prepare(s.sql, true);
+      if (f.reader && !f.write) {
+        // One step instead of a row cursor. The driver tags the row with its timing: not ours to pass on.
+        const row = (f.stmt as unknown as NativeCalls).get(args);
+        if (row === undefined) return { rows: [], rowsAffected: 0, lastInsertRowid: null };
+        delete row._metadata;
+        return { rows: [row], rowsAffected: 0, lastInsertRowid: null };
+      }
+      // A write asked for its first row: it runs in full below, its count of changes intact.
     }
-    const r = (p.run as (...a: unknown[]) => unknown)(...args) as { changes: number; lastInsertRowid: number | bigint };
+    const p = this.prepare(s.sql);
+    const stmt = p.stmt as unknown as NativeCalls;
+    if (p.reader) {
+      const rows = stmt.all(args);
+      // RETURNING statements are readers; their row count is what they changed.
+      return { rows, rowsAffected: p.write ? rows.length : 0, lastInsertRowid: null };
+    }
+    const r = stmt.run(args);
     return { rows: [], rowsAffected: r.changes, lastInsertRowid: r.changes > 0 ? Number(r.lastInsertRowid) : null };
   }
 
@@ -62,7 +125,11 @@ export class SqliteFileDriver implements DbDriver {
 
   async batch(stmts: Statement[]): Promise<ResultSet[]> {
     if (this.inTransaction) await this.waitTurn();
-    this.db.exec('BEGIN IMMEDIATE');
+    // Plain reads see one snapshot without holding the write lock (other processes on the file
+    // keep writing); anything else takes the lock at once, so busy_timeout applies to it. Judged
+    // from the SQL text: a statement may only prepare after an earlier one ran (migrations).
+    const readOnly = stmts.every((s) => this.cache.get(s.sql)?.readOnly ?? plainRead(s.sql));
+    this.db.exec(readOnly ? 'BEGIN' : 'BEGIN IMMEDIATE');
     try {
       const out = stmts.map((s) => this.runSync(s));
       this.db.exec('COMMIT');
@@ -72,7 +139,6 @@ export class SqliteFileDriver implements DbDriver {
       throw err;
     }
   }
-
   /** Resolves once no interactive transaction holds the connection. */
   private async waitTurn(): Promise<void> {
     while (this.inTransaction) await this.lock;

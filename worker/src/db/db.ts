@@ -16,7 +16,7 @@ export class Queryable {
   }
 
   async get<T = Row>(sql: string, args: SqlArgs = []): Promise<T | undefined> {
-    return (await this.exec.execute({ sql, args })).rows[0] as T | undefined;
+    return (await this.exec.execute({ sql, args, first: true })).rows[0] as T | undefined;
   }
 
   async run(sql: string, args: SqlArgs = []): Promise<{ changes: number; lastInsertRowid: number | null }> {

@@ -10,6 +10,11 @@ export type Row = Record<string, unknown>;
 export interface Statement {
   sql: string;
   args?: SqlArgs;
+  /**
+   * Only the first row is wanted (`Queryable.get`): a driver may stop after it. Node steps such a
+   * read once instead of opening a row cursor; libSQL over HTTP ignores it.
+   */
+  first?: boolean;
 }
 
 export interface ResultSet {

@@ -77,9 +77,10 @@ export function a2aRoutes(app: AppContext) {
   const a2a = new A2AService(app);
 
   // Completing the Mycelium task completes the A2A task (the original's hook never fired).
-  app.events.subscribe(async (ev) => {
-    if (ev.type === 'task_done' || ev.type === 'task_cancelled') await a2a.onTaskEvent(ev.type, ev.data, ev.summary);
-  });
+  // Not async: every other event passes by without a promise (issue 11, bus.ts publish).
+  app.events.subscribe((ev) =>
+    ev.type === 'task_done' || ev.type === 'task_cancelled' ? a2a.onTaskEvent(ev.type, ev.data, ev.summary) : undefined,
+  );
 
   // ---- Agent Card (public) ----
   const card = (legacy: boolean) => (c: Context<AppEnv>) =>

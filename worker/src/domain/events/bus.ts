@@ -22,10 +22,23 @@ export interface EventInput {
   data?: unknown;
 }
 
-export type EventSubscriber = (event: MyceliumEvent) => void | Promise<void>;
+/** A subscriber; a promise it returns is background work of the emitting request (`waitUntil`). */
+export type EventSubscriber = (event: MyceliumEvent) => unknown;
 
 /** Liveness pings are not history (spec 07 REL-09). */
 const NOT_PERSISTED = new Set(['agent_heartbeat']);
+
+/**
+ * Returned with every event row: whether any webhook was active when the row was written, read in
+ * the same transaction as the outbox trigger of migration 0022 (which only queues deliveries for
+ * active webhooks). 0 means the row queued nothing, so no outbox drain need follow it (issue 11:
+ * most installations have no webhook, and each drain was a read per event). Exact on both runtimes
+ * and across processes and isolates, with no cache to invalidate.
+ */
+const HOOKED = 'EXISTS (SELECT 1 FROM webhooks WHERE active = 1) AS webhooks_active';
+
+/** The columns the bus reads back from a row it wrote (`publishWritten`, `publishReturned`). */
+export type WrittenEventRow = Record<string, unknown>;
 
 /**
  * The one emit path (spec 04 §7.1): persist, then notify subscribers after the write commits.
@@ -34,6 +47,8 @@ const NOT_PERSISTED = new Set(['agent_heartbeat']);
  */
 export class EventBus {
   private readonly subscribers: EventSubscriber[] = [];
+  /** Published events whose row was written while no webhook was active (see HOOKED). */
+  private readonly unhooked = new WeakSet<MyceliumEvent>();
 
   constructor(
     private readonly db: Db,
@@ -51,7 +66,7 @@ export class EventBus {
   /** The INSERT for an event, to put in the same batch as the state change it records. */
   statement(e: EventInput): Statement {
     return {
-      sql: 'INSERT INTO events (type, agent, project_id, summary, data) VALUES (?, ?, ?, ?, ?) RETURNING id',
+      sql: `INSERT INTO events (type, agent, project_id, summary, data) VALUES (?, ?, ?, ?, ?) RETURNING id, ${HOOKED}`,
       args: [e.type, e.agent ?? '', e.projectId ?? null, e.summary ?? '', JSON.stringify(e.data ?? {})],
     };
   }
@@ -65,7 +80,7 @@ export class EventBus {
   statementWithNewId(e: EventInput, key: string, summaryAround?: [string, string]): Statement {
     const summary = summaryAround ? '? || last_insert_rowid() || ?' : '?';
     return {
-      sql: `INSERT INTO events (type, agent, project_id, summary, data) VALUES (?, ?, ?, ${summary}, json_set(?, '$.' || ?, last_insert_rowid())) RETURNING id, summary, data`,
+      sql: `INSERT INTO events (type, agent, project_id, summary, data) VALUES (?, ?, ?, ${summary}, json_set(?, '$.' || ?, last_insert_rowid())) RETURNING id, summary, data, ${HOOKED}`,
       args: [
         e.type,
         e.agent ?? '',
@@ -84,7 +99,7 @@ export class EventBus {
    */
   statementIfChanged(e: EventInput): Statement {
     return {
-      sql: 'INSERT INTO events (type, agent, project_id, summary, data) SELECT ?, ?, ?, ?, ? WHERE changes() > 0 RETURNING id, summary, data',
+      sql: `INSERT INTO events (type, agent, project_id, summary, data) SELECT ?, ?, ?, ?, ? WHERE changes() > 0 RETURNING id, summary, data, ${HOOKED}`,
       args: [e.type, e.agent ?? '', e.projectId ?? null, e.summary ?? '', JSON.stringify(e.data ?? {})],
     };
   }
@@ -102,7 +117,7 @@ export class EventBus {
     // `projectSql` (no placeholders): the project read from the row instead of `e.projectId`.
     const project = q.projectSql ?? '?';
     return {
-      sql: `INSERT INTO events (type, agent, project_id, summary, data) SELECT ?, ?, ${project}, ${q.summarySql}, ${q.dataSql} ${q.rest} RETURNING id, summary, data, project_id`,
+      sql: `INSERT INTO events (type, agent, project_id, summary, data) SELECT ?, ?, ${project}, ${q.summarySql}, ${q.dataSql} ${q.rest} RETURNING id, summary, data, project_id, ${HOOKED}`,
       args: [e.type, e.agent ?? '', ...(q.projectSql ? [] : [e.projectId ?? null]), ...q.args],
     };
   }
@@ -117,28 +132,42 @@ export class EventBus {
         data = {};
       }
       const projectId = r.project_id === undefined ? e.projectId : (r.project_id as string | null);
-      this.publishWritten({ ...e, projectId, summary: String(r.summary ?? ''), data }, Number(r.id));
+      this.publishWritten({ ...e, projectId, summary: String(r.summary ?? ''), data }, Number(r.id), r);
     }
   }
 
   /** Persists (unless a liveness ping) and publishes one event. Returns it with its id. */
   async emit(e: EventInput): Promise<MyceliumEvent> {
     let id: number | null = null;
+    let row: WrittenEventRow | undefined;
     if (!NOT_PERSISTED.has(e.type)) {
       const s = this.statement(e);
       const r = await this.db.execute(s.sql, s.args);
-      id = Number(r.rows[0]?.id ?? r.lastInsertRowid);
+      row = r.rows[0];
+      id = Number(row?.id ?? r.lastInsertRowid);
     }
+    return this.publishWritten(e, id, row);
+  }
+
+  /**
+   * Publishes an event whose row was already written inside a batch (id from that batch). `row`,
+   * the event statement's RETURNING row when the caller has it, tells whether a webhook was active.
+   */
+  publishWritten(e: EventInput, id: number | null, row?: WrittenEventRow): MyceliumEvent {
     const event = this.toEvent(e, id);
+    if (row !== undefined && row.webhooks_active !== undefined && Number(row.webhooks_active) === 0)
+      this.unhooked.add(event);
     this.publish(event);
     return event;
   }
 
-  /** Publishes an event whose row was already written inside a batch (id from that batch). */
-  publishWritten(e: EventInput, id: number | null): MyceliumEvent {
-    const event = this.toEvent(e, id);
-    this.publish(event);
-    return event;
+  /**
+   * False when the event's row was written while no webhook was active, so the outbox trigger
+   * queued nothing for it. True when it may have (or when unknown: an event published without its
+   * row), so the caller drains the outbox as before.
+   */
+  mayHaveQueuedWebhooks(event: MyceliumEvent): boolean {
+    return !this.unhooked.has(event);
   }
 
   private toEvent(e: EventInput, id: number | null): MyceliumEvent {
@@ -153,16 +182,23 @@ export class EventBus {
     };
   }
 
+  /**
+   * Each subscriber is called now (as an async wrapper would run it up to its first await); only
+   * one that returns a promise is handed to `waitUntil`, so a subscriber with nothing to do for
+   * this event costs no promise chain per event.
+   */
   private publish(event: MyceliumEvent): void {
+    const failed = (err: unknown) =>
+      this.runtime.log.error('event subscriber failed', { type: event.type, error: (err as Error)?.message });
     for (const fn of [...this.subscribers]) {
-      const run = async () => {
-        try {
-          await fn(event);
-        } catch (err) {
-          this.runtime.log.error('event subscriber failed', { type: event.type, error: (err as Error).message });
-        }
-      };
-      this.runtime.waitUntil(run());
+      let out: unknown;
+      try {
+        out = fn(event);
+      } catch (err) {
+        failed(err);
+        continue;
+      }
+      if (out instanceof Promise) this.runtime.waitUntil(out.then(undefined, failed));
     }
   }
 }

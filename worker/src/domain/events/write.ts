@@ -105,7 +105,8 @@ export class AtomicWrite {
       const out: MyceliumEvent[] = [];
       if (ev.at < 0) out.push(this.ctx.events.publishWritten(ev.input, null));
       else if (ev.how === 'input') {
-        out.push(this.ctx.events.publishWritten(ev.input, idOf(results[ev.at].rows[0])));
+        const row = results[ev.at].rows[0];
+        out.push(this.ctx.events.publishWritten(ev.input, idOf(row), row));
       } else {
         for (const row of results[ev.at].rows) {
           out.push(
@@ -118,6 +119,7 @@ export class AtomicWrite {
                 data: parseData(row.data),
               },
               idOf(row),
+              row,
             ),
           );
         }

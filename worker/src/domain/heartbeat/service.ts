@@ -5,7 +5,7 @@ import type { AppContext } from '../../context.js';
 import type { Statement } from '../../db/types.js';
 import { badRequest, invalidEnum, notFound } from '../../http/errors.js';
 import { isFrozen } from '../admin/freeze.js';
-import { agentsRepo, agentWrites, type AgentRow, type WritableAgentColumn } from '../agents/repo.js';
+import { agentsRepo, agentWrites, type BeatFacts, type WritableAgentColumn } from '../agents/repo.js';
 import { asObject } from '../agents/json.js';
 import { calibrationBlock, resolveCalibrationChain } from '../agents/calibration.js';
 import { messagesRepo, type InboxItem } from '../messages/repo.js';
@@ -152,7 +152,7 @@ export class HeartbeatService {
     const wantsWork = !input.working_on && (input.status === 'online' || input.status === 'idle');
 
     const before = new StatementCapture(app.db);
-    const prevRow = agentsRepo.get(before.db, agentId);
+    const prevRow = agentsRepo.beatFacts(before.db, agentId);
     // No orphan savepoints, reads or keys for unknown agents (spec 02 W20): the guard rolls the batch back.
     const writes: Statement[] = [abortIf('NOT EXISTS (SELECT 1 FROM agents WHERE id = ?)', [agentId])];
     if (Object.keys(input.meta).length) writes.push(agentWrites.update(agentId, input.meta));
@@ -200,7 +200,7 @@ export class HeartbeatService {
       if (isBatchAbort(err)) throw notFound('Agent not found');
       throw err;
     }
-    const prev = (await prevRow) as AgentRow;
+    const prev = (await prevRow) as BeatFacts;
     const status = prev.status === 'paused' ? 'paused' : input.status;
     // Send at once only what was queued (a status change with a subscriber): no idle outbox poll.
     if (res[1][webhookAt].rowsAffected > 0) hooks.kick();
@@ -238,7 +238,7 @@ export class HeartbeatService {
   }
 
   /** Rebuilds the stored calibration block when missing or 6 h old (spec 02 §3.3 step 9); never fails the heartbeat. */
-  private async refreshCalibration(agent: AgentRow, snapshot: Record<string, unknown>) {
+  private async refreshCalibration(agent: BeatFacts, snapshot: Record<string, unknown>) {
     try {
       const now = this.app.clock.now();
       const chain = await resolveCalibrationChain(this.app.db, agent.id, agent.agent_type || 'agent');
@@ -279,7 +279,7 @@ export class HeartbeatService {
   }
 
   /** Liveness pings are broadcast, not persisted (spec 02 §4); the status change rides in data. */
-  private announce(prev: AgentRow, status: string, workingOn: string) {
+  private announce(prev: BeatFacts, status: string, workingOn: string) {
     void this.app.events.emit({
       type: 'agent_heartbeat',
       agent: prev.id,

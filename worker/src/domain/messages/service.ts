@@ -48,16 +48,16 @@ export async function insertWithFollowUps<T>(
     for (const s of first) inserted.push(await tx.execute(s.sql, s.args));
     const f = follow(inserted);
     for (const s of f.stmts) await tx.execute(s.sql, s.args);
-    const eventIds: (number | null)[] = [];
+    const eventRows: { id: number | null; row: Record<string, unknown> | undefined }[] = [];
     for (const e of f.events) {
       const s = app.events.statement(e);
       const r = await tx.execute(s.sql, s.args);
-      eventIds.push(Number(r.rows[0]?.id ?? r.lastInsertRowid));
+      eventRows.push({ id: Number(r.rows[0]?.id ?? r.lastInsertRowid), row: r.rows[0] });
     }
-    return { ...f, eventIds };
+    return { ...f, eventRows };
   });
   done.events.forEach((e, i) => {
-    app.events.publishWritten(e, done.eventIds[i]);
+    app.events.publishWritten(e, done.eventRows[i].id, done.eventRows[i].row);
   });
   return done.result;
 }

@@ -456,12 +456,12 @@ export async function updateStep(
     }
     throw err;
   }
-  ctx.events.publishWritten(updatedEv, Number(res[at.updatedEv].rows[0]?.id ?? null));
+  ctx.events.publishWritten(updatedEv, Number(res[at.updatedEv].rows[0]?.id ?? null), res[at.updatedEv].rows[0]);
   after.forEach((e, i) => {
-    ctx.events.publishWritten(e, Number(res[at[`after${i}`]].rows[0]?.id ?? null));
+    ctx.events.publishWritten(e, Number(res[at[`after${i}`]].rows[0]?.id ?? null), res[at[`after${i}`]].rows[0]);
   });
   if (at.completedEv !== undefined && res[at.completedEv].rows[0])
-    ctx.events.publishWritten(completedEv, Number(res[at.completedEv].rows[0].id));
+    ctx.events.publishWritten(completedEv, Number(res[at.completedEv].rows[0].id), res[at.completedEv].rows[0]);
   if (input.status === 'completed') {
     await appendSleepLog(ctx, 'steps_completed', [
       { id: step.id, title: input.title ?? step.title, agent: who, time: ctx.clock.now().toISOString() },

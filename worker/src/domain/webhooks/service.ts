@@ -336,11 +336,15 @@ export class WebhookService {
   /**
    * Bus → webhooks. The outbox rows of a persisted event were written with it by the trigger of
    * migration 0022 (routing: the event's `agent` and `__global__`; task_created to the task's
-   * assignee; types services route themselves are skipped there). Here we only send them.
+   * assignee; types services route themselves are skipped there). Here we only send them; nothing
+   * at all (no read, no promise) when the event's row says no webhook was active.
    */
-  async onEvent(ev: MyceliumEvent): Promise<void> {
-    if (ev.type === 'agent_heartbeat' || ev.id === null) return;
-    await this.deliverDue();
+  onEvent(ev: MyceliumEvent): Promise<number> | undefined {
+    if (ev.type === 'agent_heartbeat' || ev.id === null) return undefined;
+    // No webhook was active when the row was written: the trigger queued nothing (issue 11). Rows
+    // due for other reasons (retries, a restart) are the poller's and the cron's, as before.
+    if (!this.app.events.mayHaveQueuedWebhooks(ev)) return undefined;
+    return this.deliverDue();
   }
 }
 

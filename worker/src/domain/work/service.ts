@@ -51,7 +51,7 @@ export function queueReads(app: AppContext, agentId: string): Statement[] {
 }
 
 /** Builds the queue from the result sets of `queueReads`, in `QUEUE_PARTS` order. */
-export function queueFrom(agent: AgentRow, results: ResultSet[]): QueueItem[] {
+export function queueFrom(agent: Pick<AgentRow, 'capabilities'>, results: ResultSet[]): QueueItem[] {
   const rows = <T>(part: (typeof QUEUE_PARTS)[number]) => results[QUEUE_PARTS.indexOf(part)].rows as unknown as T[];
   const requests = rows<InboxItem & { status?: string }>('requests');
   const steps = rows<StepItemRow>('steps');
@@ -143,11 +143,11 @@ export class WorkService {
     if (!isSelfOrAdmin(p, agentId)) throw forbidden('Can only access your own work queue');
     // The agent, the kill switch and every bucket in one batch: a poll is one round trip.
     const [agentRes, frozenRes, ...queueRes] = await this.app.db.batch([
-      agentsRepo.getStatement(agentId),
+      agentsRepo.queueFactsStatement(agentId),
       frozenStatement(),
       ...queueReads(this.app, agentId),
     ]);
-    const agent = agentRes.rows[0] as unknown as AgentRow | undefined;
+    const agent = agentRes.rows[0] as unknown as Pick<AgentRow, 'id' | 'capabilities'> | undefined;
     if (!agent) throw notFound('Agent not found');
     // Kill switch: nothing is routed while frozen (spec README, SEC-49).
     if (frozenFrom(frozenRes)) return { ok: true, queue: [], frozen: true };
@@ -160,7 +160,7 @@ export class WorkService {
    * Auto-claim (spec 02 W4): each candidate is a compare-and-set; a lost race falls through to the
    * next item, so concurrent pollers never both get the same item.
    */
-  private async claimFirst(agent: AgentRow, queue: QueueItem[]): Promise<QueueItem | null> {
+  private async claimFirst(agent: Pick<AgentRow, 'id'>, queue: QueueItem[]): Promise<QueueItem | null> {
     const { db } = this.app;
     for (const item of queue.slice(0, 25)) {
       if (item.type === 'request') return item;

@@ -1,0 +1,251 @@
+/**
+ * CPU per call of the hot agent writes and the work poll, in process (issue 11): the app built as
+ * the Node adapter builds it, a database seeded like bench/coordination.ts (50 agents in 5
+ * projects, 1,000 tasks, plans, bugs, one message and one request per agent), `app.fetch` called
+ * sequentially, background work (webhook outbox drains, hooks) awaited after every call so it is
+ * counted, and `process.cpuUsage()` around each round. No sockets: what is left is our code and
+ * SQLite, the part of a request a route can change.
+ *
+ *   npx tsx bench/route-cpu.ts                        # 3 rounds of 1,500 calls per route
+ *   BENCH_CALLS=3000 BENCH_ROUNDS=5 npx tsx bench/route-cpu.ts
+ *   BENCH_ONLY=claim,context npx tsx bench/route-cpu.ts
+ *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/route-cpu.ts
+ *   BENCH_FRAMES=1 npx tsx bench/route-cpu.ts         # + WAL pages written per call (commit size)
+ *   BENCH_AUTOCKPT=10000 npx tsx bench/route-cpu.ts   # another wal_autocheckpoint on the app's connection
+ *   BENCH_KEEP=1 npx tsx bench/route-cpu.ts           # keep the data folder (replay statements on it)
+ *
+ * Bounded: a fixed number of calls, a temporary data folder removed at the end. Rounds of the
+ * routes are interleaved so a neighbour's load spreads over all of them; the minimum of the
+ * rounds is reported beside the median (the least disturbed measurement).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'libsql';
+import { CORE_DB_FILE, createNodeRuntime } from '../node-adapter/runtime.js';
+import { createApp, prepareDatabase } from '../worker/src/app.js';
+import { loadConfig } from '../worker/src/config.js';
+import { consoleLogger } from '../worker/src/runtime.js';
+
+const CALLS = Number(process.env.BENCH_CALLS ?? 1_500);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const AGENTS = 50;
+const PROJECTS = 5;
+const TASKS = 1_000;
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((x) => x.trim())) : null;
+const ADMIN = `bench_admin_${randomBytes(24).toString('hex')}`;
+
+const dir = mkdtempSync(join(tmpdir(), 'mycelium-route-cpu-'));
+const quiet = consoleLogger('error', { log: () => undefined, error: () => undefined });
+const runtime = createNodeRuntime({
+  config: loadConfig({ ADMIN_KEY: ADMIN, JWT_SECRET: randomBytes(32).toString('hex'), DATA_DIR: dir }),
+  log: quiet,
+});
+await prepareDatabase(runtime);
+const { app } = createApp(runtime);
+
+interface Agent {
+  id: string;
+  key: string;
+  project: string;
+}
+
+/** The same shape of data as bench/coordination.ts seeds. */
+function seed(): { agents: Agent[]; claimable: { id: number; project: string }[] } {
+  const db = new Database(join(dir, CORE_DB_FILE));
+  db.exec('PRAGMA busy_timeout = 5000');
+  const agents: Agent[] = [];
+  const insAgent = db.prepare(
+    "INSERT INTO agents (id, name, project_id, api_key_hash, status, capabilities, last_heartbeat) VALUES (?, ?, ?, ?, 'online', '[\"code\"]', datetime('now'))",
+  );
+  const insTask = db.prepare(
+    'INSERT INTO tasks (title, description, project_id, requester, assignee, priority, blocked_by) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
+  );
+  const insMsg = db.prepare(
+    'INSERT INTO messages (from_agent, to_agent, content, msg_type, status) VALUES (?, ?, ?, ?, ?)',
+  );
+  const claimable: { id: number; project: string }[] = [];
+  db.exec('BEGIN');
+  for (let i = 0; i < AGENTS; i++) {
+    const key = `dvk_${randomBytes(24).toString('hex')}`;
+    const a = { id: `bench-${i}`, key, project: `proj-${i % PROJECTS}` };
+    insAgent.run(a.id, `Bench ${i}`, a.project, createHash('sha256').update(key).digest('hex'));
+    db.prepare(
+      "INSERT OR IGNORE INTO channel_members (channel_id, user_id, user_type) SELECT id, ?, 'agent' FROM channels WHERE slug = 'general'",
+    ).run(a.id);
+    agents.push(a);
+  }
+  const priorities = ['low', 'normal', 'normal', 'normal', 'high'];
+  let prev = 0;
+  for (let i = 0; i < TASKS; i++) {
+    const project = `proj-${i % PROJECTS}`;
+    const assignee = i < 4 * AGENTS ? agents[i % AGENTS].id : null;
+    const blockedBy = i % 10 === 9 && prev ? JSON.stringify([prev]) : '[]';
+    const row = insTask.get(
+      `Task ${i}`,
+      `Description of task ${i} `.repeat(5),
+      assignee ? agents[i % AGENTS].project : project,
+      'bench-admin',
+      assignee,
+      priorities[i % 5],
+      blockedBy,
+    ) as { id: number };
+    prev = Number(row.id);
+    if (!assignee && blockedBy === '[]') claimable.push({ id: prev, project });
+  }
+  for (let p = 0; p < PROJECTS; p++) {
+    const plan = db
+      .prepare("INSERT INTO plans (title, project_id, status) VALUES (?, ?, 'active') RETURNING id")
+      .get(`Plan ${p}`, `proj-${p}`) as { id: number };
+    for (let s = 1; s <= 10; s++)
+      db.prepare('INSERT INTO plan_steps (plan_id, step_order, title) VALUES (?, ?, ?)').run(plan.id, s, `Step ${s}`);
+    for (let b = 0; b < 10; b++)
+      db.prepare("INSERT INTO bugs (title, description, project_id, severity) VALUES (?, 'd', ?, ?)").run(
+        `Bug ${p}-${b}`,
+        `proj-${p}`,
+        b % 3 ? 'normal' : 'high',
+      );
+  }
+  for (const a of agents) {
+    insMsg.run('bench-admin', a.id, 'hello there', 'message', 'sent');
+    insMsg.run(agents[(agents.indexOf(a) + 1) % AGENTS].id, a.id, 'a question', 'request', 'pending');
+  }
+  db.exec('COMMIT');
+  db.close();
+  return { agents, claimable };
+}
+
+const { agents, claimable } = seed();
+const byProject = new Map<string, Agent[]>();
+for (const a of agents) byProject.set(a.project, [...(byProject.get(a.project) ?? []), a]);
+
+async function call(method: string, path: string, key: string, body?: unknown): Promise<number> {
+  const res = await app.fetch(
+    new Request(`http://127.0.0.1/api/mycelium${path}`, {
+      method,
+      headers: {
+        'x-agent-key': key,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }),
+  );
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** A claimed task goes back to the pool between rounds (outside the timed part). */
+const reset = new Database(join(dir, CORE_DB_FILE));
+reset.exec('PRAGMA busy_timeout = 5000');
+function reopenClaimable() {
+  const ids = claimable.map((t) => t.id);
+  reset
+    .prepare(`UPDATE tasks SET status = 'open', assignee = NULL, lease_token = NULL WHERE id IN (${ids.join(',')})`)
+    .run();
+}
+
+const routes: Record<string, (i: number) => Promise<number>> = {
+  heartbeat_busy: (i) => {
+    const a = agents[i % AGENTS];
+    return call('POST', '/agents/heartbeat', a.key, {
+      status: 'busy',
+      working_on: `task ${i % 7}`,
+      session_id: 'bench',
+      state_snapshot: '{"progress":["x"]}',
+    });
+  },
+  heartbeat_idle: (i) => {
+    const a = agents[i % AGENTS];
+    return call('POST', '/agents/heartbeat', a.key, { status: 'online', working_on: '' });
+  },
+  work: (i) => {
+    const a = agents[i % AGENTS];
+    return call('GET', `/work/${a.id}`, a.key);
+  },
+  context: (i) => {
+    const a = agents[i % AGENTS];
+    return call('PUT', `/context/keys/${a.id}/note-${i % 10}`, a.key, { data: `value ${i}` });
+  },
+  claim: (i) => {
+    const t = claimable[i % claimable.length];
+    const owners = byProject.get(t.project)!;
+    return call('POST', `/tasks/${t.id}/claim`, owners[i % owners.length].key, {});
+  },
+};
+
+/** The app's own connection (WAL frames written per call, BENCH_FRAMES=1). */
+const core = (runtime.db as unknown as { driver: { db: Database.Database } }).driver.db;
+const FRAMES = process.env.BENCH_FRAMES === '1';
+if (process.env.BENCH_AUTOCKPT) core.exec(`PRAGMA wal_autocheckpoint = ${Number(process.env.BENCH_AUTOCKPT)}`);
+const frames = new Map<string, number>();
+
+async function round(name: string, n: number): Promise<number> {
+  const fn = routes[name];
+  if (name === 'claim') reopenClaimable();
+  if (FRAMES) {
+    core.exec('PRAGMA wal_autocheckpoint = 0');
+    core.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get();
+  }
+  // Claims: one pass over the pool per round at most (each must be a first, winning claim).
+  const count = name === 'claim' ? Math.min(n, claimable.length) : n;
+  let bad = 0;
+  const t0 = process.cpuUsage();
+  for (let i = 0; i < count; i++) {
+    const status = await fn(i);
+    if (status !== 200) bad++;
+    await runtime.settle();
+  }
+  const d = process.cpuUsage(t0);
+  const S = (globalThis as any).__dbstat;
+  if (S) {
+    (await import('node:fs')).writeFileSync(`/tmp/pw-micro/batch-${name}.json`, JSON.stringify(S.last));
+    console.log(
+      name,
+      'batches/call',
+      (S.n / count).toFixed(2),
+      'stmts/batch',
+      (S.k / S.n).toFixed(1),
+      ['begin', 'stmts', 'commit']
+        .map((k) => `${k} cpu ${(S[k][0] / count).toFixed(0)} wall ${(S[k][1] / count).toFixed(0)}`)
+        .join(' | '),
+    );
+    (globalThis as any).__dbstat = undefined;
+  }
+  const T = (globalThis as any).__sqlstat as Map<string, number[]> | undefined;
+  if (T) {
+    for (const [q, [t, c]] of [...T].sort((a, b) => b[1][0] - a[1][0]).slice(0, 12))
+      console.log(
+        `  ${(t / count).toFixed(0).padStart(5)}µs/call ${(c / count).toFixed(2)}x ${q.replace(/\s+/g, ' ').slice(0, 150)}`,
+      );
+    T.clear();
+  }
+  if (FRAMES) {
+    const r = core.prepare('PRAGMA wal_checkpoint(PASSIVE)').get() as { log: number };
+    core.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get();
+    frames.set(name, r.log / count);
+    core.exec('PRAGMA wal_autocheckpoint = 1000');
+  }
+  if (bad) throw new Error(`${name}: ${bad} of ${count} calls did not answer 200`);
+  return (d.user + d.system) / count;
+}
+
+const names = Object.keys(routes).filter((k) => !ONLY || [...ONLY].some((w) => k.includes(w)));
+for (const n of names) await round(n, 200); // warm-up: JIT, statement cache
+const samples = new Map<string, number[]>(names.map((n) => [n, []]));
+for (let r = 0; r < ROUNDS; r++) for (const n of names) samples.get(n)!.push(await round(n, CALLS));
+
+console.log(`\n${CALLS} calls per round, ${ROUNDS} rounds, CPU µs per call (user + system, incl. background work)\n`);
+console.log('| route | min | median | rounds |');
+console.log('|---|---:|---:|---|');
+for (const [n, s] of samples) {
+  const sorted = [...s].sort((a, b) => a - b);
+  console.log(
+    `| ${n} | ${sorted[0].toFixed(0)} | ${sorted[Math.floor(sorted.length / 2)].toFixed(0)} | ${s.map((x) => x.toFixed(0)).join(', ')} |`,
+  );
+}
+if (FRAMES) for (const [n, f] of frames) console.log(`${n}: ${f.toFixed(1)} WAL frames (pages) written per call`);
+reset.close();
+await runtime.close();
+if (process.env.BENCH_KEEP === '1') console.log(`kept ${dir}`);
+else rmSync(dir, { recursive: true, force: true });
