@@ -76,8 +76,30 @@ const usage = () => ({
   background: servers.reduce((n, s) => n + s.stats.pipelineSql.filter(isEventBackground).length, 0),
 });
 
+/**
+ * Waits until the libSQL servers have been idle — nothing in flight, no new pipeline — for 250 ms
+ * (at most 5 s). A fixed pause was too short on a loaded machine: a background read arriving late was
+ * counted against the next call.
+ */
+async function quiet() {
+  const seen = () => servers.reduce((n, s) => n + s.stats.pipelines, 0);
+  const busy = () => servers.some((s) => s.stats.inFlight > 0);
+  const until = Date.now() + 5_000;
+  let last = seen();
+  let stableSince = Date.now();
+  while (Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 25));
+    const now = seen();
+    if (now !== last || busy()) {
+      last = now;
+      stableSince = Date.now();
+    } else if (Date.now() - stableSince >= 250) return;
+  }
+}
+
 /** Sends one request, waits for its background work, and returns what it cost. */
 async function measure(mf: Miniflare, method: string, path: string, headers: Record<string, string>, body?: unknown) {
+  await quiet(); // whatever the previous request (or a setup call) started has ended
   resetAll();
   const res = await mf.dispatchFetch(`http://localhost/api/mycelium${path}`, {
     method,
@@ -85,8 +107,9 @@ async function measure(mf: Miniflare, method: string, path: string, headers: Rec
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  // Background work (events to hooks, webhooks) runs under the request's waitUntil; let it finish.
-  await new Promise((r) => setTimeout(r, 150));
+  // Background work (events to hooks, webhooks) runs under the request's waitUntil; let it finish
+  // before the next call's count starts, or a slow machine spills it into the next window.
+  await quiet();
   return { status: res.status, text, ...usage() };
 }
 
@@ -139,6 +162,7 @@ describe('Workers request budgets (issue 16)', () => {
       report['task claim'] = claim;
 
       // The cron trigger is an invocation with the same budget.
+      await quiet();
       resetAll();
       const worker = (await mf.getWorker()) as unknown as {
         scheduled(o: { cron: string; scheduledTime: Date }): Promise<unknown>;
