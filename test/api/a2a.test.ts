@@ -493,4 +493,35 @@ describe('A2A writes commit with their events (issue 17)', () => {
       1,
     );
   });
+
+  it('an inbound A2A task commits with its Mycelium task: when a2a_task_received fails, neither the task nor the inbound row remains', async () => {
+    const tasks = () => count("SELECT COUNT(*) AS n FROM tasks WHERE title = 'A2A: atomic with its task'");
+    const inbound = () =>
+      count("SELECT COUNT(*) AS n FROM a2a_inbound_tasks WHERE input_text = 'atomic with its task'");
+    const created = () => count("SELECT COUNT(*) AS n FROM events WHERE type = 'task_created'");
+    const before = await created();
+    await whileEventFails(t, 'a2a_task_received', async () => {
+      const r = await rpc(t, send('atomic with its task'), { 'X-Agent-Key': client.key });
+      expect((await r.json()).error).toBeDefined();
+    });
+    expect(await tasks()).toBe(0);
+    expect(await inbound()).toBe(0);
+    expect(await created()).toBe(before);
+
+    // On success the inbound row and both events name the task the same batch created.
+    const ok = await (await rpc(t, send('atomic with its task'), { 'X-Agent-Key': client.key })).json();
+    const row = await t.db.get<{ mycelium_task_id: number }>(
+      'SELECT mycelium_task_id FROM a2a_inbound_tasks WHERE id = ?',
+      [ok.result.task.id],
+    );
+    const task = await t.db.get<{ id: number }>("SELECT id FROM tasks WHERE title = 'A2A: atomic with its task'");
+    expect(task).toBeDefined();
+    expect(row?.mycelium_task_id).toBe(task!.id);
+    const received = (await eventsOf('a2a_task_received')).map((e) => JSON.parse(e.data));
+    expect(received.filter((d) => d.a2a_task_id === ok.result.task.id)).toEqual([
+      expect.objectContaining({ a2a_task_id: ok.result.task.id, task_id: task!.id }),
+    ]);
+    const taskEvents = (await eventsOf('task_created')).map((e) => JSON.parse(e.data));
+    expect(taskEvents.filter((d) => d.task_id === task!.id)).toHaveLength(1);
+  });
 });

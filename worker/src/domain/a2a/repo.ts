@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import type { Statement } from '../../db/types.js';
+import type { EventRowsQuery } from '../events/write.js';
 
 /** The A2A tables (migration 0080). One place for their SQL. */
 
@@ -137,16 +138,32 @@ export const a2aRepo = {
     );
   },
 
-  insertInbound(
-    t: Pick<
-      InboundTaskRow,
-      'id' | 'context_id' | 'caller' | 'caller_url' | 'target_agent_id' | 'mycelium_task_id' | 'input_text'
-    >,
+  /**
+   * The inbound row for the Mycelium task inserted earlier in the same batch: tasks ids are
+   * AUTOINCREMENT and a batch is one write transaction, so that task has the highest id there.
+   */
+  insertInboundForNewTask(
+    t: Pick<InboundTaskRow, 'id' | 'context_id' | 'caller' | 'caller_url' | 'target_agent_id' | 'input_text'>,
   ): Statement {
     return statement(
-      'INSERT INTO a2a_inbound_tasks (id, context_id, caller, caller_url, target_agent_id, mycelium_task_id, input_text) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      [t.id, t.context_id, t.caller, t.caller_url, t.target_agent_id, t.mycelium_task_id, t.input_text],
+      `INSERT INTO a2a_inbound_tasks (id, context_id, caller, caller_url, target_agent_id, mycelium_task_id, input_text)
+       VALUES (?, ?, ?, ?, ?, (SELECT MAX(id) FROM tasks), ?)`,
+      [t.id, t.context_id, t.caller, t.caller_url, t.target_agent_id, t.input_text],
     );
+  },
+  /** The `a2a_task_received` event of an inbound row written in the same batch (names its task). */
+  receivedEvent(id: string, targetAgentId: string | null): EventRowsQuery {
+    return {
+      summarySql: `? || i.mycelium_task_id || ?`,
+      dataSql: "json_object('a2a_task_id', i.id, 'task_id', i.mycelium_task_id, 'target_agent_id', ?)",
+      rest: 'FROM a2a_inbound_tasks i WHERE i.id = ?',
+      args: [
+        `A2A task ${id} → task #`,
+        targetAgentId ? ` for ${targetAgentId}` : ' (no agent online)',
+        targetAgentId,
+        id,
+      ],
+    };
   },
   inbound(db: Queryable, id: string) {
     return db.get<InboundWithTask>(

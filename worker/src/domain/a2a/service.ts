@@ -3,7 +3,8 @@ import type { Principal } from '../../auth/principal.js';
 import { agentProjectIds } from '../../auth/scope.js';
 import { AppError, badRequest, notFound } from '../../http/errors.js';
 import { assertPublicUrl, guardedFetch, SsrfBlockedError, type GuardOptions } from '../../http/ssrf.js';
-import { addComment, createTask, updateTask } from '../tasks/service.js';
+import { addComment, addTaskCreate, updateTask } from '../tasks/service.js';
+import type { TaskRow } from '../tasks/repo.js';
 import { MessageService } from '../messages/service.js';
 import type { Statement } from '../../db/types.js';
 import { atomicWrite } from '../events/write.js';
@@ -129,34 +130,35 @@ export class A2AService {
     const projectId = target?.project_id ?? (p.kind === 'agent' ? p.projectId : '');
     const title = `A2A: ${text.replace(/\s+/g, ' ').slice(0, 100)}`;
     await this.app.guards.check('task.create', { title, project_id: projectId, assignee: target?.id }, p);
-    const task = await createTask(this.app, p, {
-      title,
-      description: `${text}\n\n— A2A task ${id} from ${caller}${callerUrl ? ` (${callerUrl})` : ''}`,
-      project_id: projectId,
-      assignee: target?.id ?? null,
-    });
-    // The inbound row and its event commit together (issue 17); the task committed with its own.
-    await atomicWrite(this.app)
-      .add(
-        null,
-        a2aRepo.insertInbound({
-          id,
-          context_id: contextId,
-          caller,
-          caller_url: callerUrl,
-          target_agent_id: target?.id ?? null,
-          mycelium_task_id: task.id,
-          input_text: text,
-        }),
-      )
-      .event({
-        type: 'a2a_task_received',
-        agent: caller,
-        projectId: projectId || null,
-        summary: `A2A task ${id} → task #${task.id}${target ? ` for ${target.id}` : ' (no agent online)'}`,
-        data: { a2a_task_id: id, task_id: task.id, target_agent_id: target?.id ?? null },
-      })
-      .commit();
+    // The task (with its task_created event), the inbound row naming it and the inbound row's
+    // event commit together (issue 17): a failure leaves no task without its inbound row.
+    const w = atomicWrite(this.app);
+    await addTaskCreate(
+      this.app,
+      p,
+      {
+        title,
+        description: `${text}\n\n— A2A task ${id} from ${caller}${callerUrl ? ` (${callerUrl})` : ''}`,
+        project_id: projectId,
+        assignee: target?.id ?? null,
+      },
+      w,
+    );
+    w.add(
+      null,
+      a2aRepo.insertInboundForNewTask({
+        id,
+        context_id: contextId,
+        caller,
+        caller_url: callerUrl,
+        target_agent_id: target?.id ?? null,
+        input_text: text,
+      }),
+    ).eventPerRow(
+      { type: 'a2a_task_received', agent: caller, projectId: projectId || null },
+      a2aRepo.receivedEvent(id, target?.id ?? null),
+    );
+    const task = (await w.commit()).row<TaskRow>('task')!;
     if (target) {
       // A directive blocks the agent's queue, so only admins may cause one (as over REST); an agent caller sends a message.
       await new MessageService(this.app)

@@ -1,6 +1,7 @@
 import type { Queryable } from '../../db/db.js';
 import type { Statement } from '../../db/types.js';
 import type { EventInput } from '../events/bus.js';
+import type { EventRowsQuery } from '../events/write.js';
 import { inboxRepo } from '../inbox/repo.js';
 
 /** approvals and approval_votes: their SQL lives here (spec 04 §1.1–1.2). */
@@ -68,24 +69,17 @@ export interface NewApproval {
 
 /**
  * An event written in the same batch as the change, only when the approval row carries this
- * batch's token (and the given status); its data gets the row's real `approval_id`.
+ * batch's token (and the given status); its data gets the row's real `approval_id`. The rows
+ * (zero or one) for `atomicWrite(...).eventPerRow(e, ...)`.
  */
-function eventIfToken(e: EventInput, approvalId: number | null, token: string, status?: string): Statement {
+function eventIfToken(e: EventInput, approvalId: number | null, token: string, status?: string): EventRowsQuery {
   const cond = approvalId === null ? 'a.decision_id = ?' : 'a.id = ? AND a.decision_id = ?';
   const args = approvalId === null ? [token] : [approvalId, token];
   return {
-    sql: `INSERT INTO events (type, agent, project_id, summary, data)
-          SELECT ?, ?, ?, ?, json_set(?, '$.approval_id', a.id) FROM approvals a WHERE ${cond}${status ? ' AND a.status = ?' : ''}
-          RETURNING id`,
-    args: [
-      e.type,
-      e.agent ?? '',
-      e.projectId ?? null,
-      e.summary ?? '',
-      JSON.stringify(e.data ?? {}),
-      ...args,
-      ...(status ? [status] : []),
-    ],
+    summarySql: '?',
+    dataSql: "json_set(?, '$.approval_id', a.id)",
+    rest: `FROM approvals a WHERE ${cond}${status ? ' AND a.status = ?' : ''}`,
+    args: [e.summary ?? '', JSON.stringify(e.data ?? {}), ...args, ...(status ? [status] : [])],
   };
 }
 
@@ -160,50 +154,50 @@ export const approvalsRepo = {
   },
 
   /**
-   * The create batch: the row (a duplicate pending (action, project, subject) inserts nothing),
-   * one inbox item per active operator, and the events — all keyed on this batch's token.
+   * The new approval row, stamped with this create's token (the create's other steps find it by
+   * that token). A duplicate pending (action, project, subject) inserts nothing and returns no row.
    */
-  createBatch(a: NewApproval, events: { requested: EventInput; approved?: EventInput }): Statement[] {
+  insert(a: NewApproval): Statement {
+    return {
+      sql: `INSERT INTO approvals (action_type, requested_by, requester_key, title, payload, subject, project_id, risk_tier,
+              required_approvals, status, decided_by, decided_at, reason, queued_for_morning, decision_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CASE WHEN ? = 'approved' THEN datetime('now') END, ?, ?, ?)
+            ON CONFLICT DO NOTHING RETURNING id`,
+      args: [
+        a.action_type,
+        a.requested_by,
+        a.requester_key,
+        a.title,
+        a.payload,
+        a.subject,
+        a.project_id,
+        a.risk_tier,
+        a.required_approvals,
+        a.status,
+        a.decided_by,
+        a.status,
+        a.reason,
+        a.queued_for_morning ? 1 : 0,
+        a.token,
+      ],
+    };
+  },
+
+  /** One inbox item per active operator for the pending approval this token created. */
+  notifyOperators(a: NewApproval): Statement {
     const priority = a.risk_tier === 'high' || a.risk_tier === 'critical' ? 'urgent' : 'normal';
-    const stmts: Statement[] = [
-      {
-        sql: `INSERT INTO approvals (action_type, requested_by, requester_key, title, payload, subject, project_id, risk_tier,
-                required_approvals, status, decided_by, decided_at, reason, queued_for_morning, decision_id)
-              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CASE WHEN ? = 'approved' THEN datetime('now') END, ?, ?, ?)
-              ON CONFLICT DO NOTHING RETURNING id`,
-        args: [
-          a.action_type,
-          a.requested_by,
-          a.requester_key,
-          a.title,
-          a.payload,
-          a.subject,
-          a.project_id,
-          a.risk_tier,
-          a.required_approvals,
-          a.status,
-          a.decided_by,
-          a.status,
-          a.reason,
-          a.queued_for_morning ? 1 : 0,
-          a.token,
-        ],
-      },
-      eventIfToken(events.requested, null, a.token),
-    ];
-    if (a.status === 'pending') {
-      stmts.push(
-        inboxRepo.insertSelected(
-          `SELECT o.id, 'approval', 'approval', CAST(ap.id AS TEXT), ?, ?, json_object('approval_id', ap.id,
-                  'action_type', ap.action_type, 'requested_by', ap.requested_by, 'risk_tier', ap.risk_tier), ?
-           FROM operators o JOIN approvals ap ON ap.decision_id = ?
-           WHERE o.status = 'active'`,
-          [`[${a.action_type}] ${a.title}`, `Requested by ${a.requested_by} · ${a.risk_tier} risk`, priority, a.token],
-        ),
-      );
-    }
-    if (events.approved) stmts.push(eventIfToken(events.approved, null, a.token));
-    return stmts;
+    return inboxRepo.insertSelected(
+      `SELECT o.id, 'approval', 'approval', CAST(ap.id AS TEXT), ?, ?, json_object('approval_id', ap.id,
+              'action_type', ap.action_type, 'requested_by', ap.requested_by, 'risk_tier', ap.risk_tier), ?
+       FROM operators o JOIN approvals ap ON ap.decision_id = ?
+       WHERE o.status = 'active'`,
+      [`[${a.action_type}] ${a.title}`, `Requested by ${a.requested_by} · ${a.risk_tier} risk`, priority, a.token],
+    );
+  },
+
+  /** An event about the approval this create's token stamped (none when it inserted nothing). */
+  createdEvent(e: EventInput, token: string): EventRowsQuery {
+    return eventIfToken(e, null, token);
   },
 
   /** Upserts one voter's vote while the approval is pending; the latest vote of a voter wins. */
@@ -252,13 +246,12 @@ export const approvalsRepo = {
     };
   },
 
-  /** Side effects of a decision, each conditioned on the decision token (nothing if it did not happen). */
-  decisionEffects(
-    approvalId: number,
-    token: string,
-    ev: { approved: EventInput; denied: EventInput },
-    notice: { approved: string; denied: string },
-  ): Statement[] {
+  /**
+   * Side effects of a decision, each conditioned on the decision token (nothing if it did not
+   * happen): the approval's inbox items actioned and the requesting agent told. Its events are
+   * `decisionEvent`s, the requester's operator told is `notifyRequesterOperator`.
+   */
+  decisionEffects(approvalId: number, token: string, notice: { approved: string; denied: string }): Statement[] {
     return [
       inboxRepo.markActionedWhere(
         `entity_type = 'approval' AND entity_id = ? AND EXISTS (SELECT 1 FROM approvals WHERE id = ? AND decision_id = ?)`,
@@ -272,24 +265,29 @@ export const approvalsRepo = {
               FROM approvals WHERE id = ? AND decision_id = ? AND requester_key LIKE 'agent:%'`,
         args: [notice.approved, notice.denied, approvalId, token],
       },
-      eventIfToken(ev.approved, approvalId, token, 'approved'),
-      eventIfToken(ev.denied, approvalId, token, 'denied'),
-      // The operator the requesting agent works for hears it too (spec 04 §2.3).
-      inboxRepo.insertSelected(
-        `SELECT o.id, 'approval_' || a.status, 'approval', CAST(a.id AS TEXT),
+    ];
+  },
+
+  /** The event of a decision with this outcome, written only if this token decided it so. */
+  decisionEvent(e: EventInput, approvalId: number, token: string, status: 'approved' | 'denied'): EventRowsQuery {
+    return eventIfToken(e, approvalId, token, status);
+  },
+
+  /** The operator the requesting agent works for hears of the decision too (spec 04 §2.3). */
+  notifyRequesterOperator(approvalId: number, token: string, notice: { approved: string; denied: string }): Statement {
+    return inboxRepo.insertSelected(
+      `SELECT o.id, 'approval_' || a.status, 'approval', CAST(a.id AS TEXT),
                 CASE a.status WHEN 'approved' THEN ? ELSE ? END, a.project_id, '{}', 'normal'
          FROM approvals a JOIN agents ag ON a.requester_key = 'agent:' || ag.id JOIN operators o ON o.id = ag.operator_id
          WHERE a.id = ? AND a.decision_id = ? AND ag.operator_id != ''`,
-        [notice.approved, notice.denied, approvalId, token],
-      ),
-    ];
+      [notice.approved, notice.denied, approvalId, token],
+    );
   },
 
   /**
    * Expiry (spec 04 A9): every approval still pending since before `cutoff` becomes `expired`,
    * stamped with one token; its inbox items are actioned, the requesting agent gets a message
-   * and an `approval_expired` event is written per row — one batch, so all or nothing.
-   * The last statement returns the event rows (id, approval_id) for publishing.
+   * and (`expiredEvents`, in the same batch) an `approval_expired` event is written per row.
    */
   expireBatch(cutoff: string, token: string, hours: number): Statement[] {
     const reason = `Expired after ${hours} h without a decision`;
@@ -310,15 +308,18 @@ export const approvalsRepo = {
               FROM approvals WHERE decision_id = ? AND requester_key LIKE 'agent:%'`,
         args: [reason, token],
       },
-      {
-        sql: `INSERT INTO events (type, agent, project_id, summary, data)
-              SELECT 'approval_expired', '__system__', project_id, 'Approval #' || id || ' expired: [' || action_type || '] ' || title,
-                     json_object('approval_id', id, 'action_type', action_type, 'requested_by', requested_by)
-              FROM approvals WHERE decision_id = ? ORDER BY id
-              RETURNING id, project_id, summary, data`,
-        args: [token],
-      },
     ];
+  },
+
+  /** One `approval_expired` event per approval this expiry's token stamped, in id order. */
+  expiredEvents(token: string): EventRowsQuery {
+    return {
+      projectSql: 'project_id',
+      summarySql: "'Approval #' || id || ' expired: [' || action_type || '] ' || title",
+      dataSql: "json_object('approval_id', id, 'action_type', action_type, 'requested_by', requested_by)",
+      rest: 'FROM approvals WHERE decision_id = ? ORDER BY id',
+      args: [token],
+    };
   },
 
   /** approved → executed, once (the gate's single use, and PUT …/executed). */

@@ -138,40 +138,38 @@ export class ApprovalService {
           data: { approval_id: null as number | null, action_type: input.action_type },
         }
       : undefined;
-    const stmts = approvalsRepo.createBatch(
-      {
-        action_type: input.action_type,
-        requested_by: who,
-        requester_key: identityKey(p),
-        title: input.title,
-        payload,
-        subject,
-        project_id: projectId,
-        risk_tier: tier,
-        required_approvals: required,
-        status: auto ? 'approved' : 'pending',
-        decided_by: auto ? '__system__' : null,
-        reason: auto ? 'Auto-approved (low risk)' : '',
-        queued_for_morning: queued,
-        token,
-      },
-      { requested, approved },
-    );
-    const res = await this.app.db.batch(stmts);
-    const id = Number(res[0].rows[0]?.id ?? 0);
+    const row = {
+      action_type: input.action_type,
+      requested_by: who,
+      requester_key: identityKey(p),
+      title: input.title,
+      payload,
+      subject,
+      project_id: projectId,
+      risk_tier: tier,
+      required_approvals: required,
+      status: auto ? ('approved' as const) : ('pending' as const),
+      decided_by: auto ? '__system__' : null,
+      reason: auto ? 'Auto-approved (low risk)' : '',
+      queued_for_morning: queued,
+      token,
+    };
+    // The steps after the insert find the new row by this create's token, so a duplicate (the
+    // insert adds nothing) writes no inbox item and no event either.
+    const w = atomicWrite(this.app)
+      .add('approval', approvalsRepo.insert(row))
+      .eventPerRow(requested, approvalsRepo.createdEvent(requested, token));
+    if (!auto) w.add(null, approvalsRepo.notifyOperators(row));
+    if (approved) w.eventPerRow(approved, approvalsRepo.createdEvent(approved, token));
+    const res = await w.commit();
+    const id = Number(res.row<{ id: number }>('approval')?.id ?? 0);
     if (!id) {
       // One pending approval per (action, project, subject): a duplicate gets the existing one.
       const existing = await approvalsRepo.pendingFor(this.app.db, input.action_type, projectId, subject);
       if (!existing) throw new AppError(409, 'Approval was decided concurrently; retry');
       return { id: existing.id, status: existing.status, approval_required: true, duplicate: true };
     }
-    requested.data.approval_id = id;
-    this.app.events.publishWritten(requested, Number(res[1].rows[0]?.id ?? null));
-    if (approved) {
-      approved.data.approval_id = id;
-      this.app.events.publishWritten(approved, Number(res[res.length - 1].rows[0]?.id ?? null));
-      return { id, status: 'approved', approval_required: false, risk_tier: tier };
-    }
+    if (approved) return { id, status: 'approved', approval_required: false, risk_tier: tier };
     if (queued) {
       await appendSleepLog(this.app, 'approvals_queued', [
         {
@@ -277,34 +275,33 @@ export class ApprovalService {
           denied: `DENIED: ${base}${reasonDeny ? ` — ${reasonDeny}` : ''}`,
         };
     const voteEv = { type: 'approval_vote', agent: voter, projectId: row.project_id };
-    const res = await this.app.db.batch([
-      approvalsRepo.upsertVote(row.id, voter, key, vote, notes),
-      approvalsRepo.syncApprovalCount(row.id),
-      approvalsRepo.decide(row.id, voter, reasonDeny, token, direct ? direct.reason : null),
-      ...approvalsRepo.decisionEffects(row.id, token, ev, notice),
+    const res = await atomicWrite(this.app)
+      .add('vote', approvalsRepo.upsertVote(row.id, voter, key, vote, notes))
+      .add(null, approvalsRepo.syncApprovalCount(row.id))
+      .add('decided', approvalsRepo.decide(row.id, voter, reasonDeny, token, direct ? direct.reason : null))
+      .addAll(approvalsRepo.decisionEffects(row.id, token, notice))
+      // Each decision event is written only if this vote's token decided it that way.
+      .eventPerRow(ev.approved, approvalsRepo.decisionEvent(ev.approved, row.id, token, 'approved'))
+      .eventPerRow(ev.denied, approvalsRepo.decisionEvent(ev.denied, row.id, token, 'denied'))
+      .add(null, approvalsRepo.notifyRequesterOperator(row.id, token, notice))
       // A vote that leaves the approval pending is recorded in the same batch (issue 17); its
       // summary counts the approvals stored at that point.
-      this.app.events.statementPerRow(voteEv, {
+      .eventPerRow(voteEv, {
         summarySql: "? || (SELECT COUNT(*) FROM approval_votes WHERE approval_id = ? AND vote = 'approve') || ?",
         dataSql: "json_object('approval_id', CAST(? AS INTEGER), 'vote', ?)",
         rest: "WHERE EXISTS (SELECT 1 FROM approvals WHERE id = ? AND status = 'pending')",
         args: [`${voter} voted ${vote} on #${row.id} (`, row.id, `/${row.required_approvals})`, row.id, vote, row.id],
-      }),
-    ]);
-    if (res[0].rows.length === 0) {
+      })
+      .commit();
+    if (res.rows('vote').length === 0) {
       const now = await this.load(row.id);
       throw badRequest(`Approval is already ${now.status}`);
     }
-    // Written only when the vote left the approval pending (so none when this vote decided it).
-    this.app.events.publishReturned(voteEv, res[res.length - 1].rows);
     const tally = (await approvalsRepo.tally(this.app.db, row.id)) ?? { approves: 0, denies: 0 };
     const votes = { approves: Number(tally.approves), denies: Number(tally.denies) };
-    const decided = res[2].rows[0] as unknown as ApprovalRow | undefined;
+    const decided = res.row<ApprovalRow>('decided');
     if (decided) {
-      const status = decided.status as 'approved' | 'denied';
-      const evRes = status === 'approved' ? res[5] : res[6];
-      this.app.events.publishWritten(ev[status], Number(evRes.rows[0]?.id ?? null));
-      if (status === 'denied') return { ok: true, status: 'denied', votes, message: 'Approval denied.' };
+      if (decided.status === 'denied') return { ok: true, status: 'denied', votes, message: 'Approval denied.' };
       return { ok: true, status: 'approved', votes, message: 'Quorum reached. Approval granted.' };
     }
     const fresh = await this.load(row.id);
@@ -358,26 +355,16 @@ export class ApprovalService {
     const hours = this.app.config.approvalExpiryHours;
     if (!hours) return 0;
     const cutoff = toDbTime(this.app.clock.now().getTime() - hours * 3_600_000);
-    const res = await this.app.db.batch(approvalsRepo.expireBatch(cutoff, randomToken(), hours));
-    const events = res[res.length - 1].rows as unknown as {
-      id: number;
-      project_id: string | null;
-      summary: string;
-      data: string;
-    }[];
-    for (const e of events) {
-      this.app.events.publishWritten(
-        {
-          type: 'approval_expired',
-          agent: '__system__',
-          projectId: e.project_id,
-          summary: e.summary,
-          data: JSON.parse(e.data),
-        },
-        Number(e.id),
-      );
-    }
-    return events.length;
+    const token = randomToken();
+    const res = await atomicWrite(this.app)
+      .addAll(approvalsRepo.expireBatch(cutoff, token, hours))
+      .eventPerRow(
+        { type: 'approval_expired', agent: '__system__', projectId: null },
+        approvalsRepo.expiredEvents(token),
+        'expired',
+      )
+      .commit();
+    return res.eventsOf('expired').length;
   }
 
   /** Pending and approved requests of this caller (heartbeat/boot `approvals`). */

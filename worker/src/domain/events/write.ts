@@ -5,6 +5,13 @@ import type { EventBus, EventInput, MyceliumEvent } from './bus.js';
 
 type EventShape = Pick<EventInput, 'type' | 'agent' | 'projectId'>;
 
+/**
+ * The rows a per-row event is written for, as SQL a repo builds over its own tables (see
+ * EventBus.statementPerRow): summary and data expressions over `rest` (FROM/WHERE), so an event
+ * can be keyed on the rows the same batch wrote (e.g. an approval found by its decision token).
+ */
+export type EventRowsQuery = Parameters<EventBus['statementPerRow']>[1];
+
 /** How an event row of the batch is published once the batch committed. */
 type PendingEvent =
   | { at: number; name: string | null; how: 'input'; input: EventInput }
@@ -90,8 +97,12 @@ export class AtomicWrite {
     return this.add(name, this.ctx.events.statementIfChanged(e));
   }
 
-  /** One event per row a SELECT finds at this point of the batch (see EventBus.statementPerRow). */
-  eventPerRow(e: EventShape, q: Parameters<EventBus['statementPerRow']>[1], name: string | null = null): this {
+  /**
+   * One event per row a SELECT finds at this point of the batch (see EventBus.statementPerRow);
+   * none when it finds none (a conditional event). Published with the summary, data and project
+   * written; `eventsOf(name)` has them.
+   */
+  eventPerRow(e: EventShape, q: EventRowsQuery, name: string | null = null): this {
     this.events.push({ at: this.stmts.length, name, how: 'returned', input: e });
     return this.add(name, this.ctx.events.statementPerRow(e, q));
   }

@@ -13,7 +13,6 @@ import { tasksRepo } from '../tasks/repo.js';
 import { inboxRepo } from '../inbox/repo.js';
 import { FROZEN_MESSAGE } from '../admin/freeze.js';
 import { acquireGuard, lostAcquisition } from '../work-items/sql.js';
-import { abortUnlessChanged, isBatchAbort } from '../../db/batch-abort.js';
 import { assertLeaseHeld, leaseLost } from '../work-items/lease.js';
 import {
   OPERATOR_INPUT,
@@ -327,13 +326,7 @@ export async function updateStep(
     },
     [OPERATOR_INPUT],
   );
-  const stmts: Statement[] = [];
-  const at: Record<string, number> = {};
-  const push = (name: string, s: Statement) => {
-    at[name] = stmts.length;
-    stmts.push(s);
-  };
-  push(
+  const w = atomicWrite(ctx).add(
     'step',
     plansRepo.updateStep(
       plan.id,
@@ -344,8 +337,7 @@ export async function updateStep(
       guard,
     ),
   );
-  push('guard', abortUnlessChanged());
-  push('touch', plansRepo.touchPlan(plan.id));
+  w.requireChanged().add(null, plansRepo.touchPlan(plan.id));
   const written = { ...fields };
   const updatedEv: EventInput = {
     type: 'plan_step_updated',
@@ -354,7 +346,7 @@ export async function updateStep(
     summary: `${displayName(who)} updated step #${step.id} of plan #${plan.id}`,
     data: { plan_id: plan.id, step_id: step.id, fields: written },
   };
-  push('updatedEv', ctx.events.statement(updatedEv));
+  w.event(updatedEv);
 
   const after: EventInput[] = [];
   let retry: { attempt: number } | null = null;
@@ -363,8 +355,8 @@ export async function updateStep(
       const attempt = step.attempt_count + 1;
       retry = { attempt };
       if (input.critique) {
-        push(
-          'critique',
+        w.add(
+          null,
           plansRepo.retry.critiqueComments(
             plan.id,
             step.step_order,
@@ -372,8 +364,8 @@ export async function updateStep(
           ),
         );
       }
-      push('reopenPrior', plansRepo.retry.reopenPriorPhase(plan.id, step.step_order));
-      push('reopen', plansRepo.retry.reopenFailed(step.id));
+      w.add(null, plansRepo.retry.reopenPriorPhase(plan.id, step.step_order));
+      w.add(null, plansRepo.retry.reopenFailed(step.id));
       after.push({
         type: 'plan_step_retry',
         agent: who,
@@ -382,9 +374,9 @@ export async function updateStep(
         data: { plan_id: plan.id, step_id: step.id, attempt },
       });
     } else {
-      push('block', plansRepo.retry.blockPlan(plan.id));
-      push(
-        'inbox',
+      w.add(null, plansRepo.retry.blockPlan(plan.id));
+      w.add(
+        null,
         inboxRepo.insertForAllActive({
           type: 'approval',
           entity_type: 'plan_step',
@@ -412,12 +404,10 @@ export async function updateStep(
     }
   }
   if (fields.assignee === OPERATOR_INPUT && step.assignee !== OPERATOR_INPUT) {
-    push('operatorInbox', operatorInputInbox(plan, { id: step.id, title: input.title ?? step.title }));
+    w.add(null, operatorInputInbox(plan, { id: step.id, title: input.title ?? step.title }));
   }
   // Consequences known before the write are recorded in the same batch (issue 17)...
-  after.forEach((e, i) => {
-    push(`after${i}`, ctx.events.statement(e));
-  });
+  for (const e of after) w.event(e);
   // ...and plan_completed only if the completion right before it changed the plan.
   const completedEv: EventInput = {
     type: 'plan_completed',
@@ -427,41 +417,30 @@ export async function updateStep(
     data: { plan_id: plan.id },
   };
   if (input.status === 'completed') {
-    push('complete', plansRepo.completeIfFinished(plan.id));
-    push('completedEv', ctx.events.statementIfChanged(completedEv));
+    w.add(null, plansRepo.completeIfFinished(plan.id)).eventIfChanged(completedEv);
   }
 
-  let res;
-  try {
-    res = await ctx.db.batch(stmts);
-  } catch (err) {
-    if (isBatchAbort(err)) {
-      const now = await plansRepo.step(ctx.db, plan.id, step.id);
-      if (!now) throw notFound('Plan step not found');
-      // Refused as a claim would be: frozen (503) or held by someone else (409 {error, assignee}).
-      const lost = await lostAcquisition(ctx.db, guard, now);
-      if (lost === 'lease') throw leaseLost('plan_step', now);
-      if (lost === 'frozen') throw unavailable(FROZEN_MESSAGE);
-      // Otherwise a lost race, most often to a claim: answered the same way.
-      if (
-        lost === 'held' ||
-        (now.assignee && now.assignee !== (fields.assignee ?? step.assignee) && now.status === 'in_progress')
-      ) {
-        throw conflict('Plan step already claimed', { assignee: now.assignee });
-      }
-      throw conflict('Plan step was changed by someone else; read it again and retry', {
-        assignee: now.assignee,
-        status: now.status,
-      });
+  // Events (updated, retry/failed/blocked, completed) are published after the commit, in that order.
+  const done = await w.commitUnlessAborted();
+  if (!done) {
+    const now = await plansRepo.step(ctx.db, plan.id, step.id);
+    if (!now) throw notFound('Plan step not found');
+    // Refused as a claim would be: frozen (503) or held by someone else (409 {error, assignee}).
+    const lost = await lostAcquisition(ctx.db, guard, now);
+    if (lost === 'lease') throw leaseLost('plan_step', now);
+    if (lost === 'frozen') throw unavailable(FROZEN_MESSAGE);
+    // Otherwise a lost race, most often to a claim: answered the same way.
+    if (
+      lost === 'held' ||
+      (now.assignee && now.assignee !== (fields.assignee ?? step.assignee) && now.status === 'in_progress')
+    ) {
+      throw conflict('Plan step already claimed', { assignee: now.assignee });
     }
-    throw err;
+    throw conflict('Plan step was changed by someone else; read it again and retry', {
+      assignee: now.assignee,
+      status: now.status,
+    });
   }
-  ctx.events.publishWritten(updatedEv, Number(res[at.updatedEv].rows[0]?.id ?? null), res[at.updatedEv].rows[0]);
-  after.forEach((e, i) => {
-    ctx.events.publishWritten(e, Number(res[at[`after${i}`]].rows[0]?.id ?? null), res[at[`after${i}`]].rows[0]);
-  });
-  if (at.completedEv !== undefined && res[at.completedEv].rows[0])
-    ctx.events.publishWritten(completedEv, Number(res[at.completedEv].rows[0].id), res[at.completedEv].rows[0]);
   if (input.status === 'completed') {
     await appendSleepLog(ctx, 'steps_completed', [
       { id: step.id, title: input.title ?? step.title, agent: who, time: ctx.clock.now().toISOString() },

@@ -6,7 +6,7 @@ import { assertProjectScope, actingIdentity, outOfScope, projectScopeSql } from 
 import { AppError, badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
 import { FROZEN_MESSAGE, isFrozen } from '../admin/freeze.js';
 import type { EventInput } from '../events/bus.js';
-import { atomicWrite } from '../events/write.js';
+import { atomicWrite, type AtomicWrite } from '../events/write.js';
 import { plansRepo } from '../plans/repo.js';
 import { WebhookService } from '../webhooks/service.js';
 import { appendSleepLog } from '../admin/sleep.js';
@@ -107,12 +107,28 @@ export async function getTask(ctx: AppContext, id: number | null): Promise<TaskR
 }
 
 export async function createTask(ctx: AppContext, p: Principal, input: CreateTaskInput): Promise<TaskRow> {
+  const w = atomicWrite(ctx);
+  await addTaskCreate(ctx, p, input, w);
+  return (await w.commit()).row<TaskRow>('task')!;
+}
+
+/**
+ * Checks a new task (scope, blockers, assignee), then adds its insert (step 'task'), its
+ * blockers' links and its task_created event to `w`, for a caller that commits the task together
+ * with rows of its own (e.g. an A2A inbound task). The task is the last `tasks` row `w` inserts.
+ */
+export async function addTaskCreate(
+  ctx: AppContext,
+  p: Principal,
+  input: CreateTaskInput,
+  w: AtomicWrite,
+): Promise<void> {
   const projectId = input.project_id ?? '';
   // Agents create only in their own or their team's projects (spec README, SEC-19).
   await assertProjectScope(ctx.db, p, projectId);
   const blockers = await checkNewBlockers(ctx, null, input.blocked_by ?? []);
   const assignee = await resolveAssignee(ctx, input.assignee);
-  const w = atomicWrite(ctx).add(
+  w.add(
     'task',
     tasksRepo.insert({
       title: input.title,
@@ -140,8 +156,6 @@ export async function createTask(ctx: AppContext, p: Principal, input: CreateTas
     data: input.request_id ? { task_id: 0, message_id: input.request_id } : { task_id: 0 },
   };
   w.eventWithNewId(ev, 'task_id');
-  const task = (await w.commit()).row<TaskRow>('task')!;
-  return task;
 }
 
 export async function claimTaskFor(
