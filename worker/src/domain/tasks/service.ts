@@ -274,21 +274,21 @@ export async function claimTask(
   const event = { type: 'task_claimed', agent: who };
   const eventData = { task_id: taskId, agent: agentId };
   const summary = `${displayName(who)} claimed task #${taskId}`;
-  const [factsRes, eventRes, claimRes] = await ctx.db.batch([
-    tasksRepo.claimFacts(taskId, factScope),
-    ctx.events.statementPerRow(event, {
+  // One batch: the facts an answer needs, the event (written only if the claim wins and is not a
+  // renewal), the compare-and-set. Nothing is published when the claim lost: the event matched no row.
+  const res = await atomicWrite(ctx)
+    .add('facts', tasksRepo.claimFacts(taskId, factScope))
+    .eventPerRow(event, {
       summarySql: '?',
       dataSql: '?',
       projectSql: 'project_id',
       rest: `FROM tasks WHERE ${where.sql} AND ${scope.sql} AND NOT (status = 'in_progress' AND COALESCE(assignee, '') = ?)`,
       args: [summary, JSON.stringify(eventData), ...where.args, ...scope.args, agentId],
-    }),
-    tasksRepo.claim(taskId, agentId, mode, scope),
-  ]);
-  const facts = factsRes.rows[0] as unknown as
-    | (TaskRow & { claim_frozen: number; claim_in_scope: number; claim_blockers: string })
-    | undefined;
-  const won = claimRes.rows[0] as unknown as TaskRow | undefined;
+    })
+    .add('claim', tasksRepo.claim(taskId, agentId, mode, scope))
+    .commit();
+  const facts = res.row<TaskRow & { claim_frozen: number; claim_in_scope: number; claim_blockers: string }>('facts');
+  const won = res.row<TaskRow>('claim');
   if (!won) {
     if (!facts) throw notFound('Task not found');
     if (!Number(facts.claim_in_scope)) throw outOfScope(p, facts.project_id);
@@ -297,7 +297,6 @@ export async function claimTask(
     const reason = lostClaimReason(facts, agentId, mode, blockers);
     throw await claimError(ctx, taskId, reason, facts, blockers);
   }
-  ctx.events.publishReturned(event, eventRes.rows);
   return {
     ok: true,
     id: taskId,
