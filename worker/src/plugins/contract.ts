@@ -14,8 +14,8 @@ import type { McpTool } from './manifest.js';
 
 type Json = Record<string, unknown>;
 
-function jsonSchema(schema: z.ZodType): Json {
-  const js = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Json;
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): Json {
+  const js = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Json;
   delete js.$schema;
   return js;
 }
@@ -88,8 +88,12 @@ function operation(p: LoadedPlugin, r: RouteEntry): Json {
     }
   }
   const err = { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+  // A declared response schema is the answer's shape (the host parses the answer through it);
+  // without one the route is documented as answering any JSON, as before issue 15.
   const responses: Json = {
-    '200': { description: 'Success (the plugin answers JSON)', content: { 'application/json': { schema: {} } } },
+    [String(r.status ?? 200)]: r.response
+      ? { description: 'Success', content: { 'application/json': { schema: jsonSchema(r.response, 'output') } } }
+      : { description: 'Success (the plugin answers JSON)', content: { 'application/json': { schema: {} } } },
     '404': { description: 'Not found, or the plugin is disabled', ...err },
   };
   if (r.params || r.query || r.body)
