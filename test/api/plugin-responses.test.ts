@@ -1,0 +1,159 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { Db } from '../../worker/src/db/db.js';
+import { SqliteFileDriver } from '../../node-adapter/sqlite-driver.js';
+import { PLUGIN_NAMES } from '../../worker/src/plugins/registry.generated.js';
+import { startTarget, type Target } from '../support/target.js';
+
+/**
+ * Issue 15 for plugin routes: a route that declares a `response` schema has its answer shaped
+ * through it, as core routes do, so a column the schema does not name (a secret added to a table
+ * later, an internal flag) never leaves; the document shows the schema. The list of plugin routes
+ * still answering undocumented JSON can only shrink.
+ */
+
+let t: Target;
+beforeAll(async () => {
+  t = await startTarget();
+  for (const p of PLUGIN_NAMES)
+    expect((await t.call('PUT', `/plugins/${p}/enable`, { admin: true })).status, p).toBe(200);
+});
+afterAll(async () => t?.close());
+
+const pluginDb = (name: string) => new Db(new SqliteFileDriver(join(t.dataDir, 'plugins', `${name}.db`)));
+
+describe('plugin answers shaped by their declared response schema (issue 15)', () => {
+  it('a column github-sync links do not declare (a secret) is dropped from GET /links', async () => {
+    const task = await t.call('POST', '/tasks', { admin: true, body: { title: 'Shaped', project_id: 'shaped' } });
+    expect(task.status).toBe(200);
+    const link = await t.call('POST', '/plugins/github-sync/links', {
+      admin: true,
+      body: {
+        github_repo: 'acme/shaped',
+        github_number: 7,
+        github_type: 'issue',
+        mycelium_type: 'task',
+        mycelium_id: task.body.id,
+      },
+    });
+    expect(link.status).toBe(200);
+    expect(Object.keys(link.body).sort()).toEqual(['link_id', 'ok']);
+    // A later migration adds a column the route's schema does not name, holding a secret.
+    const db = pluginDb('github-sync');
+    await db.run('ALTER TABLE github_links ADD COLUMN access_token TEXT');
+    await db.run("UPDATE github_links SET access_token = 'ghp_secret_value'");
+    const r = await t.call('GET', '/plugins/github-sync/links?repo=acme/shaped', { admin: true });
+    expect(r.status).toBe(200);
+    expect(r.body).toHaveLength(1);
+    expect(r.body[0]).toMatchObject({ github_repo: 'acme/shaped', github_number: 7, mycelium_id: task.body.id });
+    expect(r.body[0]).not.toHaveProperty('access_token');
+    expect(r.text).not.toContain('ghp_secret_value');
+  });
+
+  it('the document shows the declared answer and the shared Error shape', async () => {
+    const doc = (await t.call('GET', '/openapi.json')).body;
+    const op = doc.paths['/api/mycelium/plugins/github-sync/links'].get;
+    const items = op.responses['200'].content['application/json'].schema.items;
+    expect(items.properties).toHaveProperty('github_repo');
+    expect(items.additionalProperties).toBe(false);
+    expect(op.responses['404'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Error' });
+  });
+
+  /**
+   * Plugin routes still documented as "any JSON". Coverage can only grow: a new route must declare
+   * its answer, and a route given a schema must leave this list.
+   */
+  const WITHOUT_RESPONSE_SCHEMA: string[] = [
+    'DELETE /api/mycelium/plugins/auto-memory/facts/{id}',
+    'DELETE /api/mycelium/plugins/guardrails/rules/{id}',
+    'DELETE /api/mycelium/plugins/semantic-memory/index/{sourceType}/{sourceId}',
+    'DELETE /api/mycelium/plugins/workflow-automations/rules/{id}',
+    'GET /api/mycelium/plugins/auto-memory/config',
+    'GET /api/mycelium/plugins/auto-memory/errors',
+    'GET /api/mycelium/plugins/auto-memory/facts',
+    'GET /api/mycelium/plugins/auto-memory/facts/{id}',
+    'GET /api/mycelium/plugins/auto-memory/stats',
+    'GET /api/mycelium/plugins/cost-tracker/alerts',
+    'GET /api/mycelium/plugins/cost-tracker/by-agent',
+    'GET /api/mycelium/plugins/cost-tracker/by-model',
+    'GET /api/mycelium/plugins/cost-tracker/by-project',
+    'GET /api/mycelium/plugins/cost-tracker/entries',
+    'GET /api/mycelium/plugins/cost-tracker/summary',
+    'GET /api/mycelium/plugins/cost-tracker/trends',
+    'GET /api/mycelium/plugins/cost-tracker/widgets/budget-status',
+    'GET /api/mycelium/plugins/cost-tracker/widgets/spend-today',
+    'GET /api/mycelium/plugins/daily-digest/preview',
+    'GET /api/mycelium/plugins/daily-digest/reports',
+    'GET /api/mycelium/plugins/daily-digest/reports/{id}',
+    'GET /api/mycelium/plugins/daily-digest/trends',
+    'GET /api/mycelium/plugins/daily-digest/widgets/velocity',
+    'GET /api/mycelium/plugins/error-monitor/events',
+    'GET /api/mycelium/plugins/error-monitor/events/{id}',
+    'GET /api/mycelium/plugins/error-monitor/stats',
+    'GET /api/mycelium/plugins/error-monitor/widgets/error-count',
+    'GET /api/mycelium/plugins/fault-injection/hook-runs',
+    'GET /api/mycelium/plugins/fault-injection/ping',
+    'GET /api/mycelium/plugins/fault-injection/reject',
+    'GET /api/mycelium/plugins/fault-injection/throw',
+    'GET /api/mycelium/plugins/guardrails/rules',
+    'GET /api/mycelium/plugins/guardrails/rules/{id}',
+    'GET /api/mycelium/plugins/guardrails/stats',
+    'GET /api/mycelium/plugins/guardrails/violations',
+    'GET /api/mycelium/plugins/guardrails/violations/{id}',
+    'GET /api/mycelium/plugins/guardrails/widgets/violations',
+    'GET /api/mycelium/plugins/semantic-memory/config',
+    'GET /api/mycelium/plugins/semantic-memory/stats',
+    'GET /api/mycelium/plugins/workflow-automations/log',
+    'GET /api/mycelium/plugins/workflow-automations/rules',
+    'GET /api/mycelium/plugins/workflow-automations/rules/{id}',
+    'GET /api/mycelium/plugins/workflow-automations/stats',
+    'GET /api/mycelium/plugins/workflow-automations/templates',
+    'GET /api/mycelium/plugins/workflow-automations/widgets/activity',
+    'GET /api/mycelium/plugins/workflows',
+    'GET /api/mycelium/plugins/workflows/{id}',
+    'POST /api/mycelium/plugins/auto-memory/consolidate',
+    'POST /api/mycelium/plugins/auto-memory/extract',
+    'POST /api/mycelium/plugins/cost-tracker/record',
+    'POST /api/mycelium/plugins/daily-digest/deliver/{id}',
+    'POST /api/mycelium/plugins/daily-digest/generate',
+    'POST /api/mycelium/plugins/error-monitor/events/{id}/file-bug',
+    'POST /api/mycelium/plugins/error-monitor/webhook/bugsnag',
+    'POST /api/mycelium/plugins/error-monitor/webhook/datadog',
+    'POST /api/mycelium/plugins/error-monitor/webhook/sentry',
+    'POST /api/mycelium/plugins/guardrails/check',
+    'POST /api/mycelium/plugins/guardrails/rules',
+    'POST /api/mycelium/plugins/guardrails/violations/{id}/override',
+    'POST /api/mycelium/plugins/semantic-memory/index',
+    'POST /api/mycelium/plugins/semantic-memory/index/bulk',
+    'POST /api/mycelium/plugins/semantic-memory/reindex',
+    'POST /api/mycelium/plugins/semantic-memory/search',
+    'POST /api/mycelium/plugins/workflow-automations/rules',
+    'POST /api/mycelium/plugins/workflow-automations/rules/from-template/{templateId}',
+    'POST /api/mycelium/plugins/workflow-automations/rules/{id}/test',
+    'POST /api/mycelium/plugins/workflow-automations/rules/{id}/trigger',
+    'POST /api/mycelium/plugins/workflows',
+    'POST /api/mycelium/plugins/workflows/{id}/cancel',
+    'POST /api/mycelium/plugins/workflows/{id}/claim',
+    'POST /api/mycelium/plugins/workflows/{id}/events',
+    'PUT /api/mycelium/plugins/error-monitor/events/{id}',
+    'PUT /api/mycelium/plugins/guardrails/rules/{id}',
+    'PUT /api/mycelium/plugins/workflow-automations/rules/{id}',
+    'PUT /api/mycelium/plugins/workflows/{id}',
+    'PUT /api/mycelium/plugins/workflows/{id}/invocations/{invId}',
+  ];
+
+  it('every other plugin route declares its answer', async () => {
+    const doc = (await t.call('GET', '/openapi.json')).body;
+    const missing: string[] = [];
+    for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+      if (!path.startsWith('/api/mycelium/plugins/') || path.split('/').length < 5) continue;
+      for (const [method, op] of Object.entries(item)) {
+        if (!(op.tags ?? []).some((x: string) => x.startsWith('Plugin: '))) continue;
+        const ok = Object.entries(op.responses as Record<string, any>).find(([s]) => s.startsWith('2'));
+        const schema = ok?.[1].content?.['application/json']?.schema;
+        if (!schema || Object.keys(schema).length === 0) missing.push(`${method.toUpperCase()} ${path}`);
+      }
+    }
+    expect(missing.sort()).toEqual([...WITHOUT_RESPONSE_SCHEMA].sort());
+  });
+});
