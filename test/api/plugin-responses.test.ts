@@ -64,14 +64,8 @@ describe('plugin answers shaped by their declared response schema (issue 15)', (
    * its answer, and a route given a schema must leave this list.
    */
   const WITHOUT_RESPONSE_SCHEMA: string[] = [
-    'DELETE /api/mycelium/plugins/auto-memory/facts/{id}',
     'DELETE /api/mycelium/plugins/guardrails/rules/{id}',
     'DELETE /api/mycelium/plugins/workflow-automations/rules/{id}',
-    'GET /api/mycelium/plugins/auto-memory/config',
-    'GET /api/mycelium/plugins/auto-memory/errors',
-    'GET /api/mycelium/plugins/auto-memory/facts',
-    'GET /api/mycelium/plugins/auto-memory/facts/{id}',
-    'GET /api/mycelium/plugins/auto-memory/stats',
     'GET /api/mycelium/plugins/cost-tracker/alerts',
     'GET /api/mycelium/plugins/cost-tracker/by-agent',
     'GET /api/mycelium/plugins/cost-tracker/by-model',
@@ -108,8 +102,6 @@ describe('plugin answers shaped by their declared response schema (issue 15)', (
     'GET /api/mycelium/plugins/workflow-automations/widgets/activity',
     'GET /api/mycelium/plugins/workflows',
     'GET /api/mycelium/plugins/workflows/{id}',
-    'POST /api/mycelium/plugins/auto-memory/consolidate',
-    'POST /api/mycelium/plugins/auto-memory/extract',
     'POST /api/mycelium/plugins/cost-tracker/record',
     'POST /api/mycelium/plugins/daily-digest/deliver/{id}',
     'POST /api/mycelium/plugins/daily-digest/generate',
