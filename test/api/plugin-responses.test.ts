@@ -64,7 +64,6 @@ describe('plugin answers shaped by their declared response schema (issue 15)', (
    * its answer, and a route given a schema must leave this list.
    */
   const WITHOUT_RESPONSE_SCHEMA: string[] = [
-    'DELETE /api/mycelium/plugins/guardrails/rules/{id}',
     'DELETE /api/mycelium/plugins/workflow-automations/rules/{id}',
     'GET /api/mycelium/plugins/daily-digest/preview',
     'GET /api/mycelium/plugins/daily-digest/reports',
@@ -79,12 +78,6 @@ describe('plugin answers shaped by their declared response schema (issue 15)', (
     'GET /api/mycelium/plugins/fault-injection/ping',
     'GET /api/mycelium/plugins/fault-injection/reject',
     'GET /api/mycelium/plugins/fault-injection/throw',
-    'GET /api/mycelium/plugins/guardrails/rules',
-    'GET /api/mycelium/plugins/guardrails/rules/{id}',
-    'GET /api/mycelium/plugins/guardrails/stats',
-    'GET /api/mycelium/plugins/guardrails/violations',
-    'GET /api/mycelium/plugins/guardrails/violations/{id}',
-    'GET /api/mycelium/plugins/guardrails/widgets/violations',
     'GET /api/mycelium/plugins/workflow-automations/log',
     'GET /api/mycelium/plugins/workflow-automations/rules',
     'GET /api/mycelium/plugins/workflow-automations/rules/{id}',
@@ -99,9 +92,6 @@ describe('plugin answers shaped by their declared response schema (issue 15)', (
     'POST /api/mycelium/plugins/error-monitor/webhook/bugsnag',
     'POST /api/mycelium/plugins/error-monitor/webhook/datadog',
     'POST /api/mycelium/plugins/error-monitor/webhook/sentry',
-    'POST /api/mycelium/plugins/guardrails/check',
-    'POST /api/mycelium/plugins/guardrails/rules',
-    'POST /api/mycelium/plugins/guardrails/violations/{id}/override',
     'POST /api/mycelium/plugins/workflow-automations/rules',
     'POST /api/mycelium/plugins/workflow-automations/rules/from-template/{templateId}',
     'POST /api/mycelium/plugins/workflow-automations/rules/{id}/test',
@@ -111,7 +101,6 @@ describe('plugin answers shaped by their declared response schema (issue 15)', (
     'POST /api/mycelium/plugins/workflows/{id}/claim',
     'POST /api/mycelium/plugins/workflows/{id}/events',
     'PUT /api/mycelium/plugins/error-monitor/events/{id}',
-    'PUT /api/mycelium/plugins/guardrails/rules/{id}',
     'PUT /api/mycelium/plugins/workflow-automations/rules/{id}',
     'PUT /api/mycelium/plugins/workflows/{id}',
     'PUT /api/mycelium/plugins/workflows/{id}/invocations/{invId}',
