@@ -84,8 +84,6 @@ describe('plugin answers shaped by their declared response schema (issue 15)', (
     'GET /api/mycelium/plugins/workflow-automations/stats',
     'GET /api/mycelium/plugins/workflow-automations/templates',
     'GET /api/mycelium/plugins/workflow-automations/widgets/activity',
-    'GET /api/mycelium/plugins/workflows',
-    'GET /api/mycelium/plugins/workflows/{id}',
     'POST /api/mycelium/plugins/daily-digest/deliver/{id}',
     'POST /api/mycelium/plugins/daily-digest/generate',
     'POST /api/mycelium/plugins/error-monitor/events/{id}/file-bug',
@@ -96,14 +94,8 @@ describe('plugin answers shaped by their declared response schema (issue 15)', (
     'POST /api/mycelium/plugins/workflow-automations/rules/from-template/{templateId}',
     'POST /api/mycelium/plugins/workflow-automations/rules/{id}/test',
     'POST /api/mycelium/plugins/workflow-automations/rules/{id}/trigger',
-    'POST /api/mycelium/plugins/workflows',
-    'POST /api/mycelium/plugins/workflows/{id}/cancel',
-    'POST /api/mycelium/plugins/workflows/{id}/claim',
-    'POST /api/mycelium/plugins/workflows/{id}/events',
     'PUT /api/mycelium/plugins/error-monitor/events/{id}',
     'PUT /api/mycelium/plugins/workflow-automations/rules/{id}',
-    'PUT /api/mycelium/plugins/workflows/{id}',
-    'PUT /api/mycelium/plugins/workflows/{id}/invocations/{invId}',
   ];
 
   it('every other plugin route declares its answer', async () => {
