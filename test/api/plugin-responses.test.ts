@@ -66,10 +66,6 @@ describe('plugin answers shaped by their declared response schema (issue 15)', (
   const WITHOUT_RESPONSE_SCHEMA: string[] = [
     'DELETE /api/mycelium/plugins/workflow-automations/rules/{id}',
     'GET /api/mycelium/plugins/daily-digest/preview',
-    'GET /api/mycelium/plugins/daily-digest/reports',
-    'GET /api/mycelium/plugins/daily-digest/reports/{id}',
-    'GET /api/mycelium/plugins/daily-digest/trends',
-    'GET /api/mycelium/plugins/daily-digest/widgets/velocity',
     'GET /api/mycelium/plugins/fault-injection/reject',
     'GET /api/mycelium/plugins/fault-injection/throw',
     'GET /api/mycelium/plugins/workflow-automations/log',
@@ -78,7 +74,6 @@ describe('plugin answers shaped by their declared response schema (issue 15)', (
     'GET /api/mycelium/plugins/workflow-automations/stats',
     'GET /api/mycelium/plugins/workflow-automations/templates',
     'GET /api/mycelium/plugins/workflow-automations/widgets/activity',
-    'POST /api/mycelium/plugins/daily-digest/deliver/{id}',
     'POST /api/mycelium/plugins/daily-digest/generate',
     'POST /api/mycelium/plugins/workflow-automations/rules',
     'POST /api/mycelium/plugins/workflow-automations/rules/from-template/{templateId}',
