@@ -64,22 +64,15 @@ describe('plugin answers shaped by their declared response schema (issue 15)', (
    * its answer, and a route given a schema must leave this list.
    */
   const WITHOUT_RESPONSE_SCHEMA: string[] = [
-    'DELETE /api/mycelium/plugins/workflow-automations/rules/{id}',
     'GET /api/mycelium/plugins/daily-digest/preview',
     'GET /api/mycelium/plugins/fault-injection/reject',
     'GET /api/mycelium/plugins/fault-injection/throw',
-    'GET /api/mycelium/plugins/workflow-automations/log',
-    'GET /api/mycelium/plugins/workflow-automations/rules',
-    'GET /api/mycelium/plugins/workflow-automations/rules/{id}',
     'GET /api/mycelium/plugins/workflow-automations/stats',
-    'GET /api/mycelium/plugins/workflow-automations/templates',
     'GET /api/mycelium/plugins/workflow-automations/widgets/activity',
     'POST /api/mycelium/plugins/daily-digest/generate',
-    'POST /api/mycelium/plugins/workflow-automations/rules',
     'POST /api/mycelium/plugins/workflow-automations/rules/from-template/{templateId}',
     'POST /api/mycelium/plugins/workflow-automations/rules/{id}/test',
     'POST /api/mycelium/plugins/workflow-automations/rules/{id}/trigger',
-    'PUT /api/mycelium/plugins/workflow-automations/rules/{id}',
   ];
 
   it('every other plugin route declares its answer', async () => {
