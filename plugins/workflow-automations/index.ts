@@ -85,6 +85,8 @@ const LogOut = z.object({
   dry_run: z.number(),
   created_at: z.string(),
 });
+const StatusCount = z.object({ status: z.string(), count: z.number() });
+const RuleCount = z.object({ rule_id: z.number(), rule_name: z.string(), count: z.number() });
 const TemplateOut = z.object({
   id: z.number(),
   name: z.string(),
@@ -663,7 +665,11 @@ export function setup(api: PluginApi) {
       ]);
       return { by_status: byStatus, by_rule: byRule, last_24h: Number(last?.n ?? 0) };
     },
-    { summary: 'Execution counts by status and rule, last 24 h', query: NoInput },
+    {
+      summary: 'Execution counts by status and rule, last 24 h',
+      query: NoInput,
+      response: z.object({ by_status: z.array(StatusCount), by_rule: z.array(RuleCount), last_24h: z.number() }),
+    },
   );
 
   const TemplatesQuery = z.object({ category: z.string().optional() });
@@ -723,6 +729,15 @@ export function setup(api: PluginApi) {
         recent: recent.map(logOut),
       };
     },
-    { summary: 'Dashboard widget: activity', query: NoInput },
+    {
+      summary: 'Dashboard widget: activity',
+      query: NoInput,
+      response: z.object({
+        triggered_last_24h: z.number(),
+        by_status: z.array(StatusCount),
+        top_rules: z.array(RuleCount),
+        recent: z.array(LogOut),
+      }),
+    },
   );
 }

@@ -67,8 +67,6 @@ describe('plugin answers shaped by their declared response schema (issue 15)', (
     'GET /api/mycelium/plugins/daily-digest/preview',
     'GET /api/mycelium/plugins/fault-injection/reject',
     'GET /api/mycelium/plugins/fault-injection/throw',
-    'GET /api/mycelium/plugins/workflow-automations/stats',
-    'GET /api/mycelium/plugins/workflow-automations/widgets/activity',
     'POST /api/mycelium/plugins/daily-digest/generate',
     'POST /api/mycelium/plugins/workflow-automations/rules/from-template/{templateId}',
     'POST /api/mycelium/plugins/workflow-automations/rules/{id}/test',
