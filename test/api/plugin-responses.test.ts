@@ -59,6 +59,22 @@ describe('plugin answers shaped by their declared response schema (issue 15)', (
     expect(op.responses['404'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Error' });
   });
 
+  it('every parameterless plugin GET answers through its schema with all plugins enabled (no ContractViolation 500)', async () => {
+    const doc = (await t.call('GET', '/openapi.json')).body;
+    const failures: string[] = [];
+    let called = 0;
+    for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+      if (!path.startsWith('/api/mycelium/plugins/') || path.includes('{') || !item.get) continue;
+      if (!(item.get.tags ?? []).some((x: string) => x.startsWith('Plugin: '))) continue;
+      if (/fault-injection\/(throw|reject)$/.test(path)) continue; // they fail on purpose
+      const r = await t.call('GET', path.replace('/api/mycelium', ''), { admin: true });
+      called++;
+      if (r.status >= 500 && r.status !== 503) failures.push(`${path} → ${r.status} ${r.text.slice(0, 120)}`);
+    }
+    expect(called).toBeGreaterThan(20);
+    expect(failures).toEqual([]);
+  });
+
   /**
    * Plugin routes still documented as "any JSON". Coverage can only grow: a new route must declare
    * its answer, and a route given a schema must leave this list.
