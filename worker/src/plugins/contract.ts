@@ -144,6 +144,9 @@ export async function pluginOperations(
     if (alias) mounts.push(alias);
     for (const [i, mount] of mounts.entries())
       for (const r of p.routes) {
+        // GET /plugins/<name> is the core's plugin detail (core routes win on overlap): a plugin's
+        // own GET / is served only under its original prefix, so it is documented only there.
+        if (i === 0 && r.method === 'GET' && r.path === '/') continue;
         const path = openApiPath(`/api/mycelium${mount}${r.path === '/' ? '' : r.path}`);
         const op = operation(p, r);
         if (i > 0)
