@@ -149,7 +149,7 @@ export async function pluginOperations(
         if (i === 0 && r.method === 'GET' && r.path === '/') continue;
         const path = openApiPath(`/api/mycelium${mount}${r.path === '/' ? '' : r.path}`);
         const op = operation(p, r);
-        if (i > 0)
+        if (i > 0 && !(r.method === 'GET' && r.path === '/'))
           op.description = `Alias of /api/mycelium/plugins/${p.name}${r.path === '/' ? '' : r.path} (the original prefix).`;
         out.push({ method: r.method.toLowerCase(), path, operation: op });
       }
