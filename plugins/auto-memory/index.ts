@@ -411,6 +411,84 @@ export async function setup(api: PluginApi) {
     };
   }
 
+  // Declared answers (issue 15): the host shapes each answer through its schema, so a column added
+  // to these tables later never leaves unless it is named here.
+  const FactOut = z.object({
+    id: z.number(),
+    agent_id: z.string(),
+    project_id: z.string(),
+    category: z.string(),
+    fact_text: z.string(),
+    confidence: z.number(),
+    source_type: z.string(),
+    source_id: z.string().nullable(),
+    private: z.boolean(),
+    current: z.boolean(),
+    superseded_by: z.number().nullable(),
+    retired_at: z.string().nullable(),
+    retired_reason: z.string().nullable(),
+    access_count: z.number(),
+    last_accessed_at: z.string().nullable(),
+    decayed_at: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  });
+  const OkOut = z.object({ ok: z.boolean() });
+  const ExtractOut = z.object({
+    ok: z.boolean(),
+    facts_extracted: z.number(),
+    facts: z.array(z.object({ id: z.number(), category: z.string(), fact_text: z.string(), confidence: z.number() })),
+    provider: z.string(),
+  });
+  const ConsolidateOut = z.object({
+    ok: z.boolean(),
+    result: z.object({
+      facts_processed: z.number(),
+      facts_merged: z.number(),
+      facts_superseded: z.number(),
+      facts_decayed: z.number(),
+      facts_pruned: z.number(),
+      insights_added: z.number(),
+      duration_ms: z.number(),
+      message: z.string().optional(),
+    }),
+  });
+  const ConfigOut = z.object({
+    llm_provider: z.string(),
+    llm_model: z.string().nullable(),
+    llm_url: z.string().nullable(),
+    /** Masked: never the key (SEC-39). */
+    llm_api_key: z.string().nullable(),
+    extraction_enabled: z.boolean(),
+    consolidation_enabled: z.boolean(),
+    consolidation_interval_hours: z.number(),
+    max_facts_per_agent: z.number(),
+  });
+  const StatsOut = z.object({
+    active_facts: z.number(),
+    superseded_facts: z.number(),
+    by_category: z.array(z.object({ category: z.string(), count: z.number() })),
+    by_agent: z.array(z.object({ agent_id: z.string(), count: z.number() })),
+    total_consolidations: z.number(),
+    last_consolidation: z.string().nullable(),
+    decay: z.object({ facts_below_threshold: z.number(), facts_decay_pruned: z.number() }),
+    extraction_errors: z.object({
+      total: z.number(),
+      last_24h: z.number(),
+      last_error: z.object({ at: z.string(), source: z.string(), message: z.string() }).nullable(),
+    }),
+    llm_provider: z.string(),
+  });
+  const ErrorRowOut = z.object({
+    id: z.number(),
+    agent_id: z.string(),
+    project_id: z.string(),
+    source_event: z.string(),
+    error_message: z.string(),
+    input_text_preview: z.string(),
+    created_at: z.string(),
+  });
+
   // ── routes ──────────────────────────────────────────────────────────────────────────────────
 
   const isHuman = (p: Principal) => p.kind !== 'agent';
@@ -450,7 +528,11 @@ export async function setup(api: PluginApi) {
       );
       return rows.map(presentFact);
     },
-    { summary: 'Current facts, most confident first (agents: their own)', query: FactsQuery },
+    {
+      summary: 'Current facts, most confident first (agents: their own)',
+      query: FactsQuery,
+      response: z.array(FactOut),
+    },
   );
 
   api.get(
@@ -470,7 +552,12 @@ export async function setup(api: PluginApi) {
       if (!row) throw notFound('Fact not found');
       return presentFact(row);
     },
-    { summary: 'One fact (counts as a use: it keeps it from decaying)', params: IdParams, query: NoInput },
+    {
+      summary: 'One fact (counts as a use: it keeps it from decaying)',
+      params: IdParams,
+      query: NoInput,
+      response: FactOut,
+    },
   );
 
   api.delete(
@@ -485,7 +572,7 @@ export async function setup(api: PluginApi) {
       await unmirror([row]);
       return { ok: true };
     },
-    { auth: 'admin', summary: 'Delete a fact', params: IdParams, query: NoInput },
+    { auth: 'admin', summary: 'Delete a fact', params: IdParams, query: NoInput, response: OkOut },
   );
 
   api.post(
@@ -514,7 +601,7 @@ export async function setup(api: PluginApi) {
         provider: llm.provider,
       };
     },
-    { summary: 'Extract durable facts from text into your memory', body: ExtractBody },
+    { summary: 'Extract durable facts from text into your memory', body: ExtractBody, response: ExtractOut },
   );
 
   api.post(
@@ -523,7 +610,7 @@ export async function setup(api: PluginApi) {
       if (!(await flag('consolidation_enabled'))) throw badRequest('Consolidation is disabled');
       return { ok: true, result: await consolidate(ROUTE_LLM_MS) };
     },
-    { auth: 'admin', summary: 'Decay, prune and merge facts now', body: NoInput },
+    { auth: 'admin', summary: 'Decay, prune and merge facts now', body: NoInput, response: ConsolidateOut },
   );
 
   api.get(
@@ -539,7 +626,7 @@ export async function setup(api: PluginApi) {
       consolidation_interval_hours: await num('consolidation_interval_hours', 6, 1, 24 * 30),
       max_facts_per_agent: await num('max_facts_per_agent', 500, 1, 100_000),
     }),
-    { auth: 'admin', summary: 'Effective settings (the key masked)', query: NoInput },
+    { auth: 'admin', summary: 'Effective settings (the key masked)', query: NoInput, response: ConfigOut },
   );
 
   api.get(
@@ -597,7 +684,11 @@ export async function setup(api: PluginApi) {
         llm_provider: llm?.provider ?? 'none',
       };
     },
-    { summary: 'Facts, consolidations and extraction errors (agents: their own)', query: NoInput },
+    {
+      summary: 'Facts, consolidations and extraction errors (agents: their own)',
+      query: NoInput,
+      response: StatsOut,
+    },
   );
 
   api.get(
@@ -606,7 +697,7 @@ export async function setup(api: PluginApi) {
       const limit = Math.floor(queryNumber((req.input.query as { limit?: string }).limit) ?? 50);
       return db.all('SELECT * FROM am_extraction_errors ORDER BY id DESC LIMIT ?', [limit]);
     },
-    { auth: 'admin', summary: 'Recent extraction errors', query: ErrorsQuery },
+    { auth: 'admin', summary: 'Recent extraction errors', query: ErrorsQuery, response: z.array(ErrorRowOut) },
   );
 
   // ── hooks: after commit, deadline-bound ────────────────────────────────────────────────────

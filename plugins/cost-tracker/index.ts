@@ -134,6 +134,45 @@ export function setup(api: PluginApi) {
     }
   }
 
+  // Declared answers (issue 15): the host shapes each answer through its schema, so a column
+  // added to the ledger or the alerts table later never leaves unless it is named here.
+  const Period = z.object({ spend: z.number(), budget: z.number(), pct: z.number().nullable() });
+  const Usage = { total_input: z.number(), total_output: z.number(), total_cost: z.number(), entry_count: z.number() };
+  const GroupedOut = (key: string, listKey: string) =>
+    z.object({
+      date_from: z.string(),
+      date_to: z.string(),
+      [listKey]: z.array(z.object({ [key]: z.string(), ...Usage })),
+    });
+  const Widget = z.object({
+    type: z.string(),
+    value: z.string(),
+    label: z.string(),
+    trend: z.string().optional(),
+    color: z.string(),
+  });
+  const EntryOut = z.object({
+    id: z.number(),
+    agent_id: z.string(),
+    project_id: z.string(),
+    cost_usd: z.number(),
+    source: z.string(),
+    description: z.string(),
+    model: z.string(),
+    tokens_in: z.number(),
+    tokens_out: z.number(),
+    created_at: z.string(),
+  });
+  const AlertOut = z.object({
+    id: z.number(),
+    alert_type: z.string(),
+    period_start: z.string(),
+    threshold_pct: z.number(),
+    current_spend: z.number(),
+    budget_limit: z.number(),
+    triggered_at: z.string(),
+  });
+
   api.post(
     '/record',
     async (req: PluginRequest) => {
@@ -173,7 +212,17 @@ export function setup(api: PluginApi) {
         ...(res.budget_warnings ? { budget_warnings: res.budget_warnings } : {}),
       };
     },
-    { summary: 'Record token usage (priced here, written to the spend ledger)', body: RecordBody },
+    {
+      summary: 'Record token usage (priced here, written to the spend ledger)',
+      body: RecordBody,
+      response: z.object({
+        ok: z.boolean(),
+        id: z.number(),
+        cost_usd: z.number(),
+        // The core ledger's own warnings, passed on as it words them.
+        budget_warnings: z.array(z.record(z.string(), z.unknown())).optional(),
+      }),
+    },
   );
 
   api.get(
@@ -198,7 +247,15 @@ export function setup(api: PluginApi) {
           .map((r) => ({ agent_id: r.key, total_cost: r.total_cost, entry_count: r.entry_count })),
       };
     },
-    { summary: 'Spend today and this week against the budgets', query: NoInput },
+    {
+      summary: 'Spend today and this week against the budgets',
+      query: NoInput,
+      response: z.object({
+        today: Period,
+        week: Period,
+        top_agents: z.array(z.object({ agent_id: z.string(), total_cost: z.number(), entry_count: z.number() })),
+      }),
+    },
   );
 
   const grouped = (by: 'agent' | 'project' | 'model', key: string, listKey: string) => async (req: PluginRequest) => {
@@ -224,12 +281,21 @@ export function setup(api: PluginApi) {
       })),
     };
   };
-  api.get('/by-agent', grouped('agent', 'agent_id', 'agents'), { summary: 'Spend per agent', query: RangeQuery });
+  api.get('/by-agent', grouped('agent', 'agent_id', 'agents'), {
+    summary: 'Spend per agent',
+    query: RangeQuery,
+    response: GroupedOut('agent_id', 'agents'),
+  });
   api.get('/by-project', grouped('project', 'project_id', 'projects'), {
     summary: 'Spend per project',
     query: RangeQuery,
+    response: GroupedOut('project_id', 'projects'),
   });
-  api.get('/by-model', grouped('model', 'model', 'models'), { summary: 'Spend per model', query: RangeQuery });
+  api.get('/by-model', grouped('model', 'model', 'models'), {
+    summary: 'Spend per model',
+    query: RangeQuery,
+    response: GroupedOut('model', 'models'),
+  });
 
   const TrendsQuery = z.object({ days: intQuery(14, 1, 366) });
   api.get(
@@ -255,7 +321,11 @@ export function setup(api: PluginApi) {
         })),
       };
     },
-    { summary: 'Daily spend for the last N days', query: TrendsQuery },
+    {
+      summary: 'Daily spend for the last N days',
+      query: TrendsQuery,
+      response: z.object({ days: z.number(), data: z.array(z.object({ date: z.string(), ...Usage })) }),
+    },
   );
 
   api.get(
@@ -274,7 +344,7 @@ export function setup(api: PluginApi) {
         offset: q.offset,
       });
     },
-    { auth: 'admin', summary: 'Ledger entries (admin)', query: EntriesQuery },
+    { auth: 'admin', summary: 'Ledger entries (admin)', query: EntriesQuery, response: z.array(EntryOut) },
   );
 
   const AlertsQuery = z.object({ limit: intQuery(20, 1, 200) });
@@ -284,7 +354,7 @@ export function setup(api: PluginApi) {
       const { limit } = req.input.query as z.output<typeof AlertsQuery>;
       return api.db.all('SELECT * FROM cost_alerts ORDER BY id DESC LIMIT ?', [limit]);
     },
-    { summary: 'Budget alerts raised', query: AlertsQuery },
+    { summary: 'Budget alerts raised', query: AlertsQuery, response: z.array(AlertOut) },
   );
 
   api.get(
@@ -303,7 +373,7 @@ export function setup(api: PluginApi) {
         color: bd > 0 && today >= bd ? 'red' : 'green',
       };
     },
-    { summary: 'Dashboard widget: spend today', query: NoInput },
+    { summary: 'Dashboard widget: spend today', query: NoInput, response: Widget },
   );
 
   api.get(
@@ -320,6 +390,6 @@ export function setup(api: PluginApi) {
         color: pct > 80 ? 'red' : pct > 50 ? 'yellow' : 'green',
       };
     },
-    { summary: 'Dashboard widget: daily budget used', query: NoInput },
+    { summary: 'Dashboard widget: daily budget used', query: NoInput, response: Widget },
   );
 }

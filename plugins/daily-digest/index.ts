@@ -248,6 +248,28 @@ export function setup(api: PluginApi) {
     if (bug?.status === 'fixed') await count('bugs_fixed', ev);
   });
 
+  // Declared answers (issue 15): the host shapes each answer through its schema, so a column
+  // added later never leaves unless it is named here.
+  const ReportOut = z.object({
+    id: z.number(),
+    project_id: z.string(),
+    period_start: z.string(),
+    period_end: z.string(),
+    digest_type: z.string(),
+    /** The local date a scheduled report is for (null when generated on demand). */
+    schedule_key: z.string().nullable(),
+    /** The digest's computed sections: free-form JSON that grows with the digest. */
+    content: z.unknown(),
+    summary: z.string(),
+    delivered_to: z.array(z.unknown()),
+    created_at: z.string(),
+  });
+  const TrendsOut = z.object({
+    metric: z.string(),
+    periods: z.number(),
+    data: z.array(z.object({ period: z.string(), total: z.number() })),
+  });
+
   const reportOut = (r: Record<string, unknown>) => ({
     ...r,
     content: parseJson(r.content, {}),
@@ -275,7 +297,7 @@ export function setup(api: PluginApi) {
         )
       ).map(reportOut);
     },
-    { summary: 'Stored reports, newest first', query: ReportsQuery },
+    { summary: 'Stored reports, newest first', query: ReportsQuery, response: z.array(ReportOut) },
   );
 
   api.get(
@@ -286,7 +308,7 @@ export function setup(api: PluginApi) {
       if (!r) throw notFound('Report not found');
       return reportOut(r);
     },
-    { summary: 'One report', params: IdParams, query: NoInput },
+    { summary: 'One report', params: IdParams, query: NoInput, response: ReportOut },
   );
 
   api.post(
@@ -330,7 +352,18 @@ export function setup(api: PluginApi) {
         ...(errors.length ? { delivery_errors: errors } : {}),
       };
     },
-    { auth: 'admin', summary: 'Deliver a stored report again', params: IdParams, body: NoInput },
+    {
+      auth: 'admin',
+      summary: 'Deliver a stored report again',
+      params: IdParams,
+      body: NoInput,
+      response: z.object({
+        ok: z.boolean(),
+        report_id: z.number(),
+        delivered_to: z.array(z.string()),
+        delivery_errors: z.array(z.string()).optional(),
+      }),
+    },
   );
 
   api.get(
@@ -357,7 +390,7 @@ export function setup(api: PluginApi) {
       );
       return { metric, periods, data: rows.map((r) => ({ period: r.period, total: Number(r.total) })) };
     },
-    { summary: 'Daily counters over recent days', query: TrendsQuery },
+    { summary: 'Daily counters over recent days', query: TrendsQuery, response: TrendsOut },
   );
 
   api.get(
@@ -375,6 +408,10 @@ export function setup(api: PluginApi) {
         );
       return { date, tasks_completed: await sum('tasks_completed'), bugs_fixed: await sum('bugs_fixed') };
     },
-    { summary: 'Dashboard widget: velocity today', query: NoInput },
+    {
+      summary: 'Dashboard widget: velocity today',
+      query: NoInput,
+      response: z.object({ date: z.string(), tasks_completed: z.number(), bugs_fixed: z.number() }),
+    },
   );
 }

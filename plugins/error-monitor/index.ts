@@ -79,6 +79,40 @@ interface ErrorRow {
   payload: string;
 }
 
+// Declared answers (issue 15): the host shapes each answer through its schema, so the internal
+// `filing` flag, or a column added later, never leaves unless it is named here.
+const ErrorOut = z.object({
+  id: z.number(),
+  provider: z.string(),
+  error_key: z.string(),
+  title: z.string(),
+  message: z.string(),
+  stack_trace: z.string(),
+  url: z.string(),
+  occurrences: z.number(),
+  first_seen: z.string(),
+  last_seen: z.string(),
+  /** The provider's last delivery: free-form JSON. */
+  payload: z.unknown(),
+  bug_id: z.number().nullable(),
+  status: z.string(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+const WebhookOut = z.object({
+  ok: z.boolean(),
+  duplicate: z.boolean().optional(),
+  error_id: z.number().optional(),
+  is_new: z.boolean().optional(),
+  occurrences: z.number().optional(),
+});
+const StatsOut = z.object({
+  by_provider: z.array(z.object({ provider: z.string(), count: z.number() })),
+  by_status: z.array(z.object({ status: z.string(), count: z.number() })),
+  last_24h: z.number(),
+  top_errors: z.array(ErrorOut),
+});
+
 const out = (r: Record<string, unknown>) => {
   const { filing: _f, ...rest } = r;
   return { ...rest, payload: parseJson(r.payload, {}) };
@@ -232,6 +266,7 @@ export function setup(api: PluginApi) {
         summary: `${provider} webhook (X-Webhook-Secret header${provider === 'sentry' ? ' or Sentry-Hook-Signature' : ''})`,
         // Read as bytes: the Sentry signature covers the exact body.
         body: 'raw',
+        response: WebhookOut,
       },
     );
   }
@@ -276,11 +311,12 @@ export function setup(api: PluginApi) {
         )
       ).map(out);
     },
-    { summary: 'Deduplicated errors, most recently seen first', query: EventsQuery },
+    { summary: 'Deduplicated errors, most recently seen first', query: EventsQuery, response: z.array(ErrorOut) },
   );
 
   api.get('/events/:id', async (req) => out((await get(req.params.id)) as unknown as Record<string, unknown>), {
     summary: 'One error with its last payload',
+    response: ErrorOut,
     params: IdParams,
     query: NoInput,
   });
@@ -309,7 +345,13 @@ export function setup(api: PluginApi) {
       );
       return { ok: true, error: out(row!) };
     },
-    { summary: 'Triage an error: status, linked bug', params: IdParams, body: TriageBody, lazyBody: true },
+    {
+      summary: 'Triage an error: status, linked bug',
+      params: IdParams,
+      body: TriageBody,
+      lazyBody: true,
+      response: z.object({ ok: z.boolean(), error: ErrorOut }),
+    },
   );
 
   api.post(
@@ -321,7 +363,13 @@ export function setup(api: PluginApi) {
       if (bugId === null) return reply(409, { error: 'A bug for this error is being filed' });
       return { ok: true, bug_id: bugId, error_id: e.id };
     },
-    { auth: 'admin', summary: 'File a bug for an error now', params: IdParams, body: NoInput },
+    {
+      auth: 'admin',
+      summary: 'File a bug for an error now',
+      params: IdParams,
+      body: NoInput,
+      response: z.object({ ok: z.boolean(), bug_id: z.number(), error_id: z.number() }),
+    },
   );
 
   api.get(
@@ -335,7 +383,7 @@ export function setup(api: PluginApi) {
       ]);
       return { by_provider: byProvider, by_status: byStatus, last_24h: Number(last?.n ?? 0), top_errors: top.map(out) };
     },
-    { summary: 'Error counts by provider and status, last 24 h, top errors', query: NoInput },
+    { summary: 'Error counts by provider and status, last 24 h, top errors', query: NoInput, response: StatsOut },
   );
 
   api.get(
@@ -350,6 +398,10 @@ export function setup(api: PluginApi) {
       );
       return { type: 'stat', value: n, label: 'Errors (24h)', color: n > 10 ? 'red' : 'green' };
     },
-    { summary: 'Dashboard widget: errors in the last 24 h', query: NoInput },
+    {
+      summary: 'Dashboard widget: errors in the last 24 h',
+      query: NoInput,
+      response: z.object({ type: z.string(), value: z.number(), label: z.string(), color: z.string() }),
+    },
   );
 }

@@ -1,4 +1,4 @@
-import { NoInput, type PluginApi } from '../../worker/src/plugins/sdk.js';
+import { NoInput, type PluginApi, z } from '../../worker/src/plugins/sdk.js';
 
 /**
  * Misbehaves on purpose, so the host's containment can be shown on a live server: a route that
@@ -10,7 +10,10 @@ export async function setup(api: PluginApi) {
 
   // Admin-only: a diagnostic, not something agents should be able to poke. None takes input.
   const admin = { auth: 'admin' as const, query: NoInput };
-  api.get('/ping', () => ({ ok: true, plugin: api.name }), admin);
+  api.get('/ping', () => ({ ok: true, plugin: api.name }), {
+    ...admin,
+    response: z.object({ ok: z.boolean(), plugin: z.string() }),
+  });
   api.get(
     '/throw',
     () => {
@@ -34,7 +37,7 @@ export async function setup(api: PluginApi) {
       );
       return { runs: rows };
     },
-    admin,
+    { ...admin, response: z.object({ runs: z.array(z.object({ event_id: z.number(), event_type: z.string() })) }) },
   );
 
   api.on('task_created', async (ev) => {

@@ -86,6 +86,65 @@ const LinkBody = z.object({
   mycelium_id: documentedRequired({ type: 'integer', minimum: 1 }),
 });
 
+// ---- Declared answers (issue 15): the host shapes each answer through its schema, so a column
+// added to a table later (or a secret) never leaves unless it is named here.
+const EventOut = z.object({
+  id: z.number(),
+  event_type: z.string(),
+  action: z.string(),
+  repo: z.string(),
+  /** GitHub's delivery as it sent it: free-form JSON. */
+  payload: z.unknown(),
+  processed: z.number(),
+  delivery_id: z.string().nullable(),
+  error: z.string().nullable(),
+  created_at: z.string(),
+});
+const LinkOut = z.object({
+  id: z.number(),
+  github_type: z.string(),
+  github_repo: z.string(),
+  github_number: z.number(),
+  mycelium_type: z.string(),
+  mycelium_id: z.number(),
+  synced_at: z.string(),
+});
+const Synced = z.array(z.object({ mycelium_type: z.string(), mycelium_id: z.number(), status: z.string() }));
+const WebhookOut = z.object({
+  ok: z.boolean(),
+  event_id: z.number().nullable(),
+  duplicate: z.boolean().optional(),
+  synced: Synced.optional(),
+  bug_id: z.number().optional(),
+  duplicate_issue: z.boolean().optional(),
+});
+const TypeCount = (key: string) => z.object({ [key]: z.string(), count: z.number() });
+const StatsOut = z.object({
+  total_events: z.number(),
+  total_links: z.number(),
+  unprocessed_events: z.number(),
+  events_by_type: z.array(TypeCount('event_type')),
+  links_by_type: z.array(TypeCount('github_type')),
+});
+const PrOut = z.object({
+  repo: z.string(),
+  number: z.number(),
+  title: z.string(),
+  state: z.string(),
+  updated: z.string(),
+});
+const PrStatusOut = z.object({ open_prs: z.number(), open: z.array(PrOut), recent_merges: z.array(PrOut) });
+const RunOut = z.object({
+  type: z.string(),
+  repo: z.string(),
+  name: z.string().optional(),
+  conclusion: z.string(),
+  branch: z.string(),
+  created_at: z.string(),
+});
+const CiStatusOut = z.object({ runs: z.array(RunOut), latest_pass: RunOut.nullable(), latest_fail: RunOut.nullable() });
+const OkOut = z.object({ ok: z.boolean() });
+
 /** The JSON delivery: GitHub sends `application/json`, or a form with the JSON in `payload`. */
 function payloadOf(req: PluginRequest): Payload {
   const type = req.headers.get('content-type') ?? '';
@@ -373,6 +432,7 @@ export function setup(api: PluginApi) {
       summary: 'GitHub webhook delivery (X-Hub-Signature-256 over the exact body)',
       // Read as bytes: the signature covers them, and a form delivery carries the JSON in `payload`.
       body: 'raw',
+      response: WebhookOut,
     },
   );
 
@@ -449,7 +509,7 @@ export function setup(api: PluginApi) {
       );
       return rows.map(eventOut);
     },
-    { summary: 'Deliveries received, newest first', query: EventsQuery },
+    { summary: 'Deliveries received, newest first', query: EventsQuery, response: z.array(EventOut) },
   );
 
   api.get(
@@ -460,7 +520,7 @@ export function setup(api: PluginApi) {
       if (!row) throw notFound('Event not found');
       return eventOut(row);
     },
-    { summary: 'One delivery with its payload', params: IdParams, query: NoInput },
+    { summary: 'One delivery with its payload', params: IdParams, query: NoInput, response: EventOut },
   );
 
   api.get(
@@ -479,7 +539,7 @@ export function setup(api: PluginApi) {
         q.offset,
       ]);
     },
-    { summary: 'Links between GitHub items and tasks/bugs', query: LinksQuery },
+    { summary: 'Links between GitHub items and tasks/bugs', query: LinksQuery, response: z.array(LinkOut) },
   );
 
   /** The project of a linked item, for the core's write-scope rule (W3); 404 when it does not exist. */
@@ -552,7 +612,11 @@ export function setup(api: PluginApi) {
       }
       return { ok: true, link_id: row.id };
     },
-    { summary: 'Link a GitHub issue/PR/check to a task or bug', body: LinkBody },
+    {
+      summary: 'Link a GitHub issue/PR/check to a task or bug',
+      body: LinkBody,
+      response: z.object({ ok: z.boolean(), link_id: z.number() }),
+    },
   );
 
   api.delete(
@@ -571,7 +635,7 @@ export function setup(api: PluginApi) {
       }
       return { ok: true };
     },
-    { summary: 'Remove a link (a missing one is a no-op)', params: IdParams, query: NoInput },
+    { summary: 'Remove a link (a missing one is a no-op)', params: IdParams, query: NoInput, response: OkOut },
   );
 
   api.get(
@@ -594,7 +658,7 @@ export function setup(api: PluginApi) {
         links_by_type: linksByType,
       };
     },
-    { summary: 'Deliveries and links by type', query: NoInput },
+    { summary: 'Deliveries and links by type', query: NoInput, response: StatsOut },
   );
 
   api.get(
@@ -625,7 +689,7 @@ export function setup(api: PluginApi) {
         recent_merges: all.filter((p) => p.state === 'closed').slice(0, 10),
       };
     },
-    { summary: 'Dashboard widget: pull requests', query: NoInput },
+    { summary: 'Dashboard widget: pull requests', query: NoInput, response: PrStatusOut },
   );
 
   api.get(
@@ -653,6 +717,6 @@ export function setup(api: PluginApi) {
         latest_fail: runs.find((r) => r.conclusion === 'failure') ?? null,
       };
     },
-    { summary: 'Dashboard widget: CI runs', query: NoInput },
+    { summary: 'Dashboard widget: CI runs', query: NoInput, response: CiStatusOut },
   );
 }

@@ -267,6 +267,69 @@ export async function setup(api: PluginApi) {
     }
   });
 
+  // Declared answers (issue 15): the host shapes each answer through its schema, so a column
+  // added to these tables later never leaves unless it is named here.
+  const RuleOut = z.object({
+    id: z.number(),
+    name: z.string(),
+    description: z.string(),
+    trigger_event: z.string(),
+    /** The rule's conditions as its author wrote them: free-form JSON. */
+    conditions: z.record(z.string(), z.unknown()),
+    enforcement: z.string(),
+    project_id: z.string().nullable(),
+    enabled: z.number(),
+    created_by: z.string(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    version: z.number(),
+    severity: z.string(),
+    cooldown_seconds: z.number(),
+  });
+  const ViolationOut = z.object({
+    id: z.number(),
+    rule_id: z.number(),
+    rule_name: z.string(),
+    trigger_event: z.string(),
+    agent_id: z.string(),
+    project_id: z.string(),
+    enforcement: z.string(),
+    /** The event's data as it was evaluated: free-form JSON. */
+    event_data: z.unknown(),
+    violation_detail: z.string(),
+    overridden: z.number(),
+    overridden_by: z.string(),
+    created_at: z.string(),
+  });
+  const RuleWritten = z.object({ ok: z.boolean(), rule: RuleOut });
+  const StatsOut = z.object({
+    by_enforcement: z.array(z.object({ enforcement: z.string(), count: z.number() })),
+    by_rule: z.array(
+      z.object({ rule_id: z.number(), rule_name: z.string(), enforcement: z.string(), count: z.number() }),
+    ),
+    last_24h: z.number(),
+    top_violators: z.array(z.object({ agent_id: z.string(), violation_count: z.number() })),
+  });
+  const CheckOut = z.object({
+    event_type: z.string(),
+    results: z.array(
+      z.object({
+        rule_id: z.number(),
+        rule_name: z.string(),
+        enforcement: z.string(),
+        violated: z.boolean(),
+        detail: z.string().nullable(),
+      }),
+    ),
+  });
+  const WidgetOut = z.object({
+    type: z.string(),
+    value: z.string(),
+    label: z.string(),
+    trend: z.string(),
+    color: z.string(),
+  });
+
   api.get(
     '/rules',
     async (req) => {
@@ -277,7 +340,7 @@ export async function setup(api: PluginApi) {
       );
       return rows.map(toRule);
     },
-    { summary: 'List rules', query: RuleListQuery },
+    { summary: 'List rules', query: RuleListQuery, response: z.array(RuleOut) },
   );
 
   api.post(
@@ -299,13 +362,14 @@ export async function setup(api: PluginApi) {
       );
       return { ok: true, rule: toRule(row!) };
     },
-    { auth: 'admin', summary: 'Create a rule', body: CreateRule },
+    { auth: 'admin', summary: 'Create a rule', body: CreateRule, response: RuleWritten },
   );
 
   api.get('/rules/:id', async (req) => getRule(parseIntId(req.params.id)), {
     summary: 'One rule',
     params: IdParams,
     query: NoInput,
+    response: RuleOut,
   });
 
   api.put(
@@ -355,6 +419,7 @@ export async function setup(api: PluginApi) {
     {
       auth: 'admin',
       summary: 'Update a rule (a history row keeps the prior version)',
+      response: RuleWritten,
       params: IdParams,
       body: UpdateRule,
       lazyBody: true,
@@ -369,7 +434,13 @@ export async function setup(api: PluginApi) {
       if (!r.changes) throw notFound('Rule not found');
       return { ok: true, deleted: id };
     },
-    { auth: 'admin', summary: 'Delete a rule', params: IdParams, query: NoInput },
+    {
+      auth: 'admin',
+      summary: 'Delete a rule',
+      params: IdParams,
+      query: NoInput,
+      response: z.object({ ok: z.boolean(), deleted: z.number() }),
+    },
   );
 
   const violationRow = (v: Record<string, unknown>) => ({ ...v, event_data: parseJson(v.event_data, {}) });
@@ -399,7 +470,7 @@ export async function setup(api: PluginApi) {
       );
       return rows.map(violationRow);
     },
-    { summary: 'Recorded violations, newest first', query: ViolationsQuery },
+    { summary: 'Recorded violations, newest first', query: ViolationsQuery, response: z.array(ViolationOut) },
   );
 
   api.get(
@@ -410,7 +481,7 @@ export async function setup(api: PluginApi) {
       if (!v) throw notFound('Violation not found');
       return violationRow(v);
     },
-    { summary: 'One violation', params: IdParams, query: NoInput },
+    { summary: 'One violation', params: IdParams, query: NoInput, response: ViolationOut },
   );
 
   api.post(
@@ -426,7 +497,13 @@ export async function setup(api: PluginApi) {
       if (!v) throw badRequest('Violation already overridden');
       return { ok: true, violation: violationRow(v) };
     },
-    { auth: 'admin', summary: 'Override a violation', params: IdParams, body: NoInput },
+    {
+      auth: 'admin',
+      summary: 'Override a violation',
+      params: IdParams,
+      body: NoInput,
+      response: z.object({ ok: z.boolean(), violation: ViolationOut }),
+    },
   );
 
   api.get(
@@ -446,7 +523,7 @@ export async function setup(api: PluginApi) {
       ]);
       return { by_enforcement: byEnf, by_rule: byRule, last_24h: Number(last?.n ?? 0), top_violators: top };
     },
-    { summary: 'Violation counts', query: NoInput },
+    { summary: 'Violation counts', query: NoInput, response: StatsOut },
   );
 
   api.post(
@@ -477,7 +554,7 @@ export async function setup(api: PluginApi) {
         });
       return { event_type: input.type, results };
     },
-    { summary: 'Dry-run: which rules would this event violate?', body: CheckBody },
+    { summary: 'Dry-run: which rules would this event violate?', body: CheckBody, response: CheckOut },
   );
 
   api.get(
@@ -504,6 +581,6 @@ export async function setup(api: PluginApi) {
         color: blocked > 0 ? 'red' : last > 0 ? 'yellow' : 'green',
       };
     },
-    { summary: 'Dashboard widget: violations', query: NoInput },
+    { summary: 'Dashboard widget: violations', query: NoInput, response: WidgetOut },
   );
 }

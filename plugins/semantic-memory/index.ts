@@ -73,6 +73,73 @@ function str(body: Record<string, unknown>, field: string, max: number, required
   return v;
 }
 
+// ---- Declared answers (issue 15): the host shapes each answer through its schema. A search hit
+// never carries the owner column, the embedding blob or dimension, nor the ranking internals
+// (`rank`, `dist`) the queries select.
+const SearchHit = z.object({
+  id: z.number(),
+  project_id: z.string(),
+  namespace: z.string(),
+  source_type: z.string(),
+  source_id: z.string(),
+  chunk_index: z.number(),
+  content_text: z.string(),
+  /** The caller's own metadata object: free-form JSON. */
+  metadata: z.unknown(),
+  indexed_by: z.string(),
+  embedding_model: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  visibility: z.enum(['project', 'private']),
+  score: z.number(),
+  rrf_score: z.number().optional(),
+  vector_score: z.number().optional(),
+});
+const SearchOut = z.object({
+  results: z.array(SearchHit),
+  mode: z.enum(['keyword', 'hybrid']),
+  query: z.string(),
+  count: z.number(),
+});
+const IndexOut = z.object({
+  ok: z.boolean(),
+  source_type: z.string(),
+  source_id: z.string(),
+  project_id: z.string(),
+  chunks: z.number(),
+  embedded: z.number(),
+});
+const BulkOut = z.object({ ok: z.boolean(), indexed: z.number(), rows: z.number(), embedded: z.number() });
+const DeleteOut = z.object({ ok: z.boolean(), deleted: z.number() });
+const StatsOut = z.object({
+  total_indexed: z.number(),
+  documents: z.number(),
+  with_embeddings: z.number(),
+  embedding_coverage: z.number(),
+  by_source_type: z.array(z.object({ source_type: z.string(), count: z.number() })),
+  by_namespace: z.array(z.object({ namespace: z.string(), count: z.number() })),
+  mode: z.enum(['keyword', 'hybrid']),
+  embedding_model: z.string().nullable(),
+  vector_index: z.string(),
+});
+const ConfigOut = z.object({
+  embedding_provider: z.string(),
+  embedding_url: z.string().nullable(),
+  embedding_model: z.string().nullable(),
+  /** Masked: never the key (SEC-39). */
+  embedding_api_key: z.string().nullable(),
+  chunk_size: z.number(),
+  auto_index: z.boolean(),
+  mode: z.enum(['keyword', 'hybrid']),
+});
+const ReindexOut = z.object({
+  ok: z.boolean(),
+  message: z.string(),
+  embedded: z.number(),
+  errors: z.number(),
+  remaining: z.boolean(),
+});
+
 // ---- Declared input (issue 15): validated by the host with the sentences this plugin always answered.
 /** The check `str` makes, as a schema field (numbers are taken as their text, as `str` does). */
 const strField = (max: number, doc: Record<string, unknown> = {}, required = false) =>
@@ -371,6 +438,7 @@ export async function setup(api: PluginApi) {
 
   api.post('/search', search, {
     summary: "Hybrid (keyword + vector) search over your projects' memory",
+    response: SearchOut,
     body: SearchBody,
   });
 
@@ -390,7 +458,7 @@ export async function setup(api: PluginApi) {
       }));
       return { ok: true, source_type: item.source_type, source_id: item.source_id, project_id, ...r };
     },
-    { summary: 'Index a document (the same source_type/source_id replaces it)', body: IndexBody },
+    { summary: 'Index a document (the same source_type/source_id replaces it)', body: IndexBody, response: IndexOut },
   );
 
   api.post(
@@ -424,7 +492,11 @@ export async function setup(api: PluginApi) {
       for (const it of parsed) embedded += await embedInline({ project_id, ...it });
       return { ok: true, indexed: parsed.length, rows, embedded };
     },
-    { summary: 'Index up to 100 documents (all checked before any is written)', body: BulkBody },
+    {
+      summary: 'Index up to 100 documents (all checked before any is written)',
+      body: BulkBody,
+      response: BulkOut,
+    },
   );
 
   api.delete(
@@ -440,6 +512,7 @@ export async function setup(api: PluginApi) {
     },
     {
       summary: 'Remove a document',
+      response: DeleteOut,
       params: DocParams,
       query: ProjectQuery,
       body: z.object({ project_id: projectField }),
@@ -465,7 +538,7 @@ export async function setup(api: PluginApi) {
         vector_index: 'libsql_vector_idx',
       };
     },
-    { summary: 'Documents, chunks and embedding coverage of your projects', query: ProjectQuery },
+    { summary: 'Documents, chunks and embedding coverage of your projects', query: ProjectQuery, response: StatsOut },
   );
 
   api.get(
@@ -480,7 +553,7 @@ export async function setup(api: PluginApi) {
       auto_index: (await api.config.get('auto_index')) !== 'false',
       mode: embedder ? 'hybrid' : 'keyword',
     }),
-    { auth: 'admin', summary: 'Effective settings (the key masked)', query: NoInput },
+    { auth: 'admin', summary: 'Effective settings (the key masked)', query: NoInput, response: ConfigOut },
   );
 
   api.post(
@@ -500,6 +573,7 @@ export async function setup(api: PluginApi) {
     {
       auth: 'admin',
       summary: 'Embed chunks still without a vector (one batch)',
+      response: ReindexOut,
       body: ReindexBody,
       lazyBody: true,
     },

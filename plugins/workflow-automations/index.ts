@@ -53,6 +53,51 @@ interface RuleRow {
   updated_at: string;
 }
 type Action = Record<string, unknown> & { type: string };
+// Declared answers (issue 15): the host shapes each answer through its schema, so a column added
+// to these tables later never leaves unless it is named here.
+const RuleOut = z.object({
+  id: z.number(),
+  name: z.string(),
+  description: z.string(),
+  trigger_event: z.string(),
+  /** Conditions and actions as the rule's author wrote them: free-form JSON. */
+  conditions: z.record(z.string(), z.unknown()),
+  actions: z.array(z.unknown()),
+  project_id: z.string().nullable(),
+  enabled: z.number(),
+  run_count: z.number(),
+  last_run: z.string().nullable(),
+  created_by: z.string(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+const LogOut = z.object({
+  id: z.number(),
+  rule_id: z.number(),
+  rule_name: z.string(),
+  trigger_event: z.string(),
+  event_id: z.number().nullable(),
+  matched: z.number(),
+  actions_taken: z.array(z.unknown()),
+  event_data: z.unknown(),
+  status: z.string(),
+  error: z.string(),
+  dry_run: z.number(),
+  created_at: z.string(),
+});
+const StatusCount = z.object({ status: z.string(), count: z.number() });
+const RuleCount = z.object({ rule_id: z.number(), rule_name: z.string(), count: z.number() });
+const TemplateOut = z.object({
+  id: z.number(),
+  name: z.string(),
+  description: z.string(),
+  trigger_event: z.string(),
+  conditions: z.unknown(),
+  actions: z.unknown(),
+  category: z.string(),
+  created_at: z.string(),
+});
+
 const toRule = (r: RuleRow) => ({
   ...r,
   conditions: parseJson<Record<string, unknown>>(r.conditions, {}),
@@ -384,7 +429,7 @@ export function setup(api: PluginApi) {
         await db.all<RuleRow>(`SELECT * FROM automation_rules ${where.sql} ORDER BY id DESC LIMIT 100`, where.args)
       ).map(toRule);
     },
-    { summary: 'Automation rules (newest first, at most 100)', query: RuleListQuery },
+    { summary: 'Automation rules (newest first, at most 100)', query: RuleListQuery, response: z.array(RuleOut) },
   );
 
   async function insertRule(
@@ -423,11 +468,17 @@ export function setup(api: PluginApi) {
       const rule = await insertRule(req.body, req.who);
       return { ok: true, id: rule.id, rule };
     },
-    { auth: 'admin', summary: 'Create a rule', body: CreateRule },
+    {
+      auth: 'admin',
+      summary: 'Create a rule',
+      body: CreateRule,
+      response: z.object({ ok: z.boolean(), id: z.number(), rule: RuleOut }),
+    },
   );
 
   api.get('/rules/:id', async (req) => getRule(req.params.id), {
     summary: 'One rule',
+    response: RuleOut,
     params: IdParams,
     query: NoInput,
   });
@@ -455,7 +506,14 @@ export function setup(api: PluginApi) {
       );
       return { ok: true, rule: toRule(row!) };
     },
-    { auth: 'admin', summary: 'Update a rule', params: IdParams, body: UpdateRule, lazyBody: true },
+    {
+      auth: 'admin',
+      summary: 'Update a rule',
+      params: IdParams,
+      body: UpdateRule,
+      lazyBody: true,
+      response: z.object({ ok: z.boolean(), rule: RuleOut }),
+    },
   );
 
   api.delete(
@@ -473,7 +531,13 @@ export function setup(api: PluginApi) {
       });
       return { ok: true };
     },
-    { auth: 'admin', summary: 'Delete a rule', params: IdParams, query: NoInput },
+    {
+      auth: 'admin',
+      summary: 'Delete a rule',
+      params: IdParams,
+      query: NoInput,
+      response: z.object({ ok: z.boolean() }),
+    },
   );
 
   /** The validated `event_data` ({} when absent or null); read after the rule's 404. */
@@ -586,7 +650,7 @@ export function setup(api: PluginApi) {
         )
       ).map(logOut);
     },
-    { summary: 'Recent executions, newest first', query: LogQuery },
+    { summary: 'Recent executions, newest first', query: LogQuery, response: z.array(LogOut) },
   );
 
   api.get(
@@ -601,7 +665,11 @@ export function setup(api: PluginApi) {
       ]);
       return { by_status: byStatus, by_rule: byRule, last_24h: Number(last?.n ?? 0) };
     },
-    { summary: 'Execution counts by status and rule, last 24 h', query: NoInput },
+    {
+      summary: 'Execution counts by status and rule, last 24 h',
+      query: NoInput,
+      response: z.object({ by_status: z.array(StatusCount), by_rule: z.array(RuleCount), last_24h: z.number() }),
+    },
   );
 
   const TemplatesQuery = z.object({ category: z.string().optional() });
@@ -614,7 +682,7 @@ export function setup(api: PluginApi) {
         : await db.all('SELECT * FROM automation_templates ORDER BY id');
       return rows.map((r) => ({ ...r, conditions: parseJson(r.conditions, {}), actions: parseJson(r.actions, []) }));
     },
-    { summary: 'Rule templates', query: TemplatesQuery },
+    { summary: 'Rule templates', query: TemplatesQuery, response: z.array(TemplateOut) },
   );
 
   api.post(
@@ -661,6 +729,15 @@ export function setup(api: PluginApi) {
         recent: recent.map(logOut),
       };
     },
-    { summary: 'Dashboard widget: activity', query: NoInput },
+    {
+      summary: 'Dashboard widget: activity',
+      query: NoInput,
+      response: z.object({
+        triggered_last_24h: z.number(),
+        by_status: z.array(StatusCount),
+        top_rules: z.array(RuleCount),
+        recent: z.array(LogOut),
+      }),
+    },
   );
 }

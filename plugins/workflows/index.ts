@@ -73,6 +73,50 @@ interface WorkflowRow {
 const wfOut = (r: WorkflowRow) => ({ ...r, spec: parseJson(r.spec, {}) });
 const invOut = (r: Record<string, unknown>) => ({ ...r, deps: parseJson(r.deps, []) });
 const evOut = (r: Record<string, unknown>) => ({ ...r, payload: parseJson(r.payload, {}) });
+// Declared answers (issue 15): the host shapes each answer through its schema, so a column
+// added to these tables later never leaves unless it is named here.
+const WorkflowOut = z.object({
+  id: z.number(),
+  name: z.string(),
+  shape: z.string(),
+  /** The fired spec as the caller sent it: free-form JSON. */
+  spec: z.unknown(),
+  project_id: z.string().nullable(),
+  status: z.string(),
+  risk: z.string().nullable(),
+  requested_by: z.string(),
+  claimed_by: z.string().nullable(),
+  error: z.string().nullable(),
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+  approval_id: z.number().nullable(),
+});
+const InvocationOut = z.object({
+  id: z.number(),
+  workflow_id: z.number(),
+  inv_id: z.string(),
+  agent_id: z.string(),
+  model: z.string(),
+  brief: z.string(),
+  deps: z.array(z.unknown()),
+  status: z.string(),
+  result: z.string().nullable(),
+  transcript_path: z.string().nullable(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+});
+const RunnerEventOut = z.object({
+  id: z.number(),
+  workflow_id: z.number(),
+  ts: z.string(),
+  kind: z.string(),
+  /** The runner's payload: free-form JSON. */
+  payload: z.unknown(),
+});
+const FullOut = WorkflowOut.extend({ invocations: z.array(InvocationOut), events: z.array(RunnerEventOut) });
+const WorkflowWritten = z.object({ ok: z.boolean(), workflow: FullOut });
+
 const ev = (workflowId: number | string, kind: string, payload: unknown): Statement => ({
   sql: 'INSERT INTO workflow_events (workflow_id, kind, payload) VALUES (?, ?, ?)',
   args: [workflowId, kind, JSON.stringify(payload ?? {})],
@@ -229,7 +273,7 @@ export function setup(api: PluginApi) {
       });
       return { ok: true, workflow: await full(w) };
     },
-    { summary: 'Fire a workflow (a DAG of agent invocations)', body: FireBody },
+    { summary: 'Fire a workflow (a DAG of agent invocations)', body: FireBody, response: WorkflowWritten },
   );
 
   api.get(
@@ -253,11 +297,12 @@ export function setup(api: PluginApi) {
       );
       return rows.map(wfOut);
     },
-    { summary: 'Workflows, newest first', query: ListQuery },
+    { summary: 'Workflows, newest first', query: ListQuery, response: z.array(WorkflowOut) },
   );
 
   api.get('/:id', async (req) => full(await load(req.params.id)), {
     summary: 'A workflow with its invocations and recent events',
+    response: FullOut,
     params: IdParams,
     query: NoInput,
   });
@@ -291,7 +336,13 @@ export function setup(api: PluginApi) {
       }
       return { ok: true, workflow: await full(row) };
     },
-    { summary: 'Claim a pending workflow (runner)', params: IdParams, body: ClaimBody, lazyBody: true },
+    {
+      summary: 'Claim a pending workflow (runner)',
+      params: IdParams,
+      body: ClaimBody,
+      lazyBody: true,
+      response: WorkflowWritten,
+    },
   );
 
   api.put(
@@ -374,6 +425,7 @@ export function setup(api: PluginApi) {
     },
     {
       summary: 'Drive a workflow: status transition, risk, error, approval',
+      response: WorkflowWritten,
       params: IdParams,
       body: UpdateBody,
       lazyBody: true,
@@ -430,6 +482,7 @@ export function setup(api: PluginApi) {
     },
     {
       summary: 'Report an invocation (status, result, transcript)',
+      response: z.object({ ok: z.boolean(), invocation: InvocationOut }),
       params: InvocationParams,
       body: InvocationBody,
       lazyBody: true,
@@ -465,7 +518,13 @@ export function setup(api: PluginApi) {
       });
       return { ok: true, event_id: r!.id };
     },
-    { summary: 'Record a runner event', params: IdParams, body: EventBody, lazyBody: true },
+    {
+      summary: 'Record a runner event',
+      params: IdParams,
+      body: EventBody,
+      lazyBody: true,
+      response: z.object({ ok: z.boolean(), event_id: z.number() }),
+    },
   );
 
   api.post(
@@ -499,6 +558,11 @@ export function setup(api: PluginApi) {
       if (!moved) throw conflict('Workflow changed concurrently; re-read and retry');
       return { ok: true, status };
     },
-    { summary: 'Cancel a workflow', params: IdParams, body: NoInput },
+    {
+      summary: 'Cancel a workflow',
+      params: IdParams,
+      body: NoInput,
+      response: z.object({ ok: z.boolean(), status: z.string() }),
+    },
   );
 }

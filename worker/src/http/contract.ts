@@ -149,8 +149,9 @@ export function defineRoute<
  * The answer passes through its schema: fields the schema does not name are dropped, so a new
  * internal column or a secret can never leave by accident. A mismatch is our bug, not the
  * client's: it is logged with the route and answered as a 500 rather than sent unshaped.
+ * Plugin routes that declare a `response` are shaped here too (plugins/routes.ts `dispatch`).
  */
-function shapeResponse(contract: RouteContract, schema: z.ZodType, value: unknown): unknown {
+export function shapeResponse(contract: { method: string; path: string }, schema: z.ZodType, value: unknown): unknown {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0];

@@ -14,8 +14,8 @@ import type { McpTool } from './manifest.js';
 
 type Json = Record<string, unknown>;
 
-function jsonSchema(schema: z.ZodType): Json {
-  const js = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Json;
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): Json {
+  const js = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Json;
   delete js.$schema;
   return js;
 }
@@ -88,8 +88,12 @@ function operation(p: LoadedPlugin, r: RouteEntry): Json {
     }
   }
   const err = { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+  // A declared response schema is the answer's shape (the host parses the answer through it);
+  // without one the route is documented as answering any JSON, as before issue 15.
   const responses: Json = {
-    '200': { description: 'Success (the plugin answers JSON)', content: { 'application/json': { schema: {} } } },
+    [String(r.status ?? 200)]: r.response
+      ? { description: 'Success', content: { 'application/json': { schema: jsonSchema(r.response, 'output') } } }
+      : { description: 'Success (the plugin answers JSON)', content: { 'application/json': { schema: {} } } },
     '404': { description: 'Not found, or the plugin is disabled', ...err },
   };
   if (r.params || r.query || r.body)
@@ -140,9 +144,12 @@ export async function pluginOperations(
     if (alias) mounts.push(alias);
     for (const [i, mount] of mounts.entries())
       for (const r of p.routes) {
+        // GET /plugins/<name> is the core's plugin detail (core routes win on overlap): a plugin's
+        // own GET / is served only under its original prefix, so it is documented only there.
+        if (i === 0 && r.method === 'GET' && r.path === '/') continue;
         const path = openApiPath(`/api/mycelium${mount}${r.path === '/' ? '' : r.path}`);
         const op = operation(p, r);
-        if (i > 0)
+        if (i > 0 && !(r.method === 'GET' && r.path === '/'))
           op.description = `Alias of /api/mycelium/plugins/${p.name}${r.path === '/' ? '' : r.path} (the original prefix).`;
         out.push({ method: r.method.toLowerCase(), path, operation: op });
       }

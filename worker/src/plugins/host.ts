@@ -88,6 +88,9 @@ export interface RouteEntry {
   query?: ZodObject;
   body?: ZodType | 'raw';
   lazyBody?: boolean;
+  /** Success answer schema: 2xx answers are shaped through it (routes.ts `dispatch`). */
+  response?: ZodType;
+  status?: 200 | 201 | 202;
 }
 
 export interface LoadedPlugin {

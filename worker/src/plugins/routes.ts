@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
-import { defineRoute } from '../http/contract.js';
+import { defineRoute, shapeResponse } from '../http/contract.js';
 import type { AppContext } from '../context.js';
 import type { AppEnv } from '../http/env.js';
 import { AppError } from '../http/errors.js';
@@ -320,9 +320,15 @@ async function dispatch(
     });
     return c.json({ error: 'Internal server error' }, 500);
   }
+  // A declared response schema shapes every success answer as core routes' are (issue 15): fields
+  // it does not name never leave; a mismatch throws ContractViolation, a logged 500.
+  const shaped = (status: number, body: unknown) =>
+    decl.response && status >= 200 && status < 300
+      ? shapeResponse({ method, path: `/plugins/${name}${decl.path}` }, decl.response, body)
+      : body;
   if (result instanceof PluginReply) {
     for (const [k, v] of Object.entries(result.headers)) c.header(k, v);
-    return c.json(result.body as object, result.status as 200);
+    return c.json(shaped(result.status, result.body) as object, result.status as 200);
   }
-  return c.json((result ?? { ok: true }) as object);
+  return c.json(shaped(200, result ?? { ok: true }) as object);
 }

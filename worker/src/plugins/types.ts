@@ -61,6 +61,15 @@ export interface RouteOptions {
   body?: ZodType | 'raw';
   /** Validate the body when the handler first reads `req.input.body` (404s and guards first). */
   lazyBody?: boolean;
+  /**
+   * The success answer's schema (issue 15): a 2xx answer is parsed through it as core routes'
+   * answers are (`shapeResponse`), so fields it does not name (a secret, an internal column) are
+   * dropped and a mismatch is a logged 500. Documented in /openapi.json. Plain zod without
+   * `.meta({ id })` (plugin schemas are inlined in the document, not shared components).
+   */
+  response?: ZodType;
+  /** The success status the route answers (documentation; default 200). */
+  status?: 200 | 201 | 202;
 }
 
 /** A handler may return a plain value (200 JSON) or an explicit reply. */
