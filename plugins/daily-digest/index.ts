@@ -318,7 +318,20 @@ export function setup(api: PluginApi) {
       const out = await generate(typeOf(b.type), (b.project_id as string | null | undefined) ?? '', null, false);
       return { ok: true, ...out! };
     },
-    { auth: 'admin', summary: 'Generate and deliver a digest now', body: GenerateBody },
+    {
+      auth: 'admin',
+      summary: 'Generate and deliver a digest now',
+      body: GenerateBody,
+      response: z.object({
+        ok: z.boolean(),
+        report_id: z.number(),
+        digest_type: z.string(),
+        project_id: z.string(),
+        summary: z.string(),
+        delivered_to: z.array(z.unknown()),
+        delivery_errors: z.array(z.unknown()).optional(),
+      }),
+    },
   );
 
   api.get(
@@ -329,7 +342,13 @@ export function setup(api: PluginApi) {
       const d = await collect(type, q.project_id || undefined, api.clock.now());
       return { digest_type: type, data: d.content, summary: d.summary };
     },
-    { auth: 'admin', summary: 'A digest for the period, not stored', query: PreviewQuery },
+    {
+      auth: 'admin',
+      summary: 'A digest for the period, not stored',
+      query: PreviewQuery,
+      // `data` is the digest's computed sections: free-form JSON that grows with the digest.
+      response: z.object({ digest_type: z.string(), data: z.unknown(), summary: z.string() }),
+    },
   );
 
   api.post(

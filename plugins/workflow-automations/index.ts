@@ -575,6 +575,16 @@ export function setup(api: PluginApi) {
       params: IdParams,
       body: EventDataBody,
       lazyBody: true,
+      response: z.object({
+        ok: z.boolean(),
+        rule_id: z.number(),
+        rule_name: z.string(),
+        matched: z.boolean(),
+        conditions: z.unknown(),
+        event_data: z.record(z.string(), z.unknown()),
+        actions_count: z.number(),
+        note: z.string(),
+      }),
     },
   );
 
@@ -620,6 +630,13 @@ export function setup(api: PluginApi) {
       params: IdParams,
       body: EventDataBody,
       lazyBody: true,
+      response: z.object({
+        ok: z.boolean(),
+        rule_id: z.number(),
+        status: z.string(),
+        actions: z.array(z.unknown()),
+        error: z.string().optional(),
+      }),
     },
   );
 
@@ -708,6 +725,7 @@ export function setup(api: PluginApi) {
       summary: 'Create a rule from a template (body fields override it)',
       params: TemplateParams,
       body: FromTemplate,
+      response: z.object({ ok: z.boolean(), id: z.number(), rule: RuleOut, template_id: z.number() }),
     },
   );
 
