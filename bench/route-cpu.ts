@@ -18,7 +18,7 @@
  * routes are interleaved so a neighbour's load spreads over all of them; the minimum of the
  * rounds is reported beside the median (the least disturbed measurement).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,11 +27,11 @@ import { CORE_DB_FILE, createNodeRuntime } from '../node-adapter/runtime.js';
 import { createApp, prepareDatabase } from '../worker/src/app.js';
 import { loadConfig } from '../worker/src/config.js';
 import { consoleLogger } from '../worker/src/runtime.js';
+import { type BenchAgent, seedDatabase } from './seed.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 1_500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const AGENTS = 50;
-const PROJECTS = 5;
 const TASKS = 1_000;
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((x) => x.trim())) : null;
 const ADMIN = `bench_admin_${randomBytes(24).toString('hex')}`;
@@ -45,79 +45,9 @@ const runtime = createNodeRuntime({
 await prepareDatabase(runtime);
 const { app } = createApp(runtime);
 
-interface Agent {
-  id: string;
-  key: string;
-  project: string;
-}
-
-/** The same shape of data as bench/coordination.ts seeds. */
-function seed(): { agents: Agent[]; claimable: { id: number; project: string }[] } {
-  const db = new Database(join(dir, CORE_DB_FILE));
-  db.exec('PRAGMA busy_timeout = 5000');
-  const agents: Agent[] = [];
-  const insAgent = db.prepare(
-    "INSERT INTO agents (id, name, project_id, api_key_hash, status, capabilities, last_heartbeat) VALUES (?, ?, ?, ?, 'online', '[\"code\"]', datetime('now'))",
-  );
-  const insTask = db.prepare(
-    'INSERT INTO tasks (title, description, project_id, requester, assignee, priority, blocked_by) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
-  );
-  const insMsg = db.prepare(
-    'INSERT INTO messages (from_agent, to_agent, content, msg_type, status) VALUES (?, ?, ?, ?, ?)',
-  );
-  const claimable: { id: number; project: string }[] = [];
-  db.exec('BEGIN');
-  for (let i = 0; i < AGENTS; i++) {
-    const key = `dvk_${randomBytes(24).toString('hex')}`;
-    const a = { id: `bench-${i}`, key, project: `proj-${i % PROJECTS}` };
-    insAgent.run(a.id, `Bench ${i}`, a.project, createHash('sha256').update(key).digest('hex'));
-    db.prepare(
-      "INSERT OR IGNORE INTO channel_members (channel_id, user_id, user_type) SELECT id, ?, 'agent' FROM channels WHERE slug = 'general'",
-    ).run(a.id);
-    agents.push(a);
-  }
-  const priorities = ['low', 'normal', 'normal', 'normal', 'high'];
-  let prev = 0;
-  for (let i = 0; i < TASKS; i++) {
-    const project = `proj-${i % PROJECTS}`;
-    const assignee = i < 4 * AGENTS ? agents[i % AGENTS].id : null;
-    const blockedBy = i % 10 === 9 && prev ? JSON.stringify([prev]) : '[]';
-    const row = insTask.get(
-      `Task ${i}`,
-      `Description of task ${i} `.repeat(5),
-      assignee ? agents[i % AGENTS].project : project,
-      'bench-admin',
-      assignee,
-      priorities[i % 5],
-      blockedBy,
-    ) as { id: number };
-    prev = Number(row.id);
-    if (!assignee && blockedBy === '[]') claimable.push({ id: prev, project });
-  }
-  for (let p = 0; p < PROJECTS; p++) {
-    const plan = db
-      .prepare("INSERT INTO plans (title, project_id, status) VALUES (?, ?, 'active') RETURNING id")
-      .get(`Plan ${p}`, `proj-${p}`) as { id: number };
-    for (let s = 1; s <= 10; s++)
-      db.prepare('INSERT INTO plan_steps (plan_id, step_order, title) VALUES (?, ?, ?)').run(plan.id, s, `Step ${s}`);
-    for (let b = 0; b < 10; b++)
-      db.prepare("INSERT INTO bugs (title, description, project_id, severity) VALUES (?, 'd', ?, ?)").run(
-        `Bug ${p}-${b}`,
-        `proj-${p}`,
-        b % 3 ? 'normal' : 'high',
-      );
-  }
-  for (const a of agents) {
-    insMsg.run('bench-admin', a.id, 'hello there', 'message', 'sent');
-    insMsg.run(agents[(agents.indexOf(a) + 1) % AGENTS].id, a.id, 'a question', 'request', 'pending');
-  }
-  db.exec('COMMIT');
-  db.close();
-  return { agents, claimable };
-}
-
-const { agents, claimable } = seed();
-const byProject = new Map<string, Agent[]>();
+// The same shape of data as bench/coordination.ts seeds (one seed for every bench).
+const { agents, claimable } = seedDatabase(join(dir, CORE_DB_FILE), { agents: AGENTS, tasks: TASKS });
+const byProject = new Map<string, BenchAgent[]>();
 for (const a of agents) byProject.set(a.project, [...(byProject.get(a.project) ?? []), a]);
 
 async function call(method: string, path: string, key: string, body?: unknown): Promise<number> {

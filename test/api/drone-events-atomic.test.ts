@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTarget, type Target } from '../support/target.js';
-import { registerAgent } from '../support/fixtures.js';
+import { registerAgent, whileEventFails } from '../support/fixtures.js';
 import { startWebhookReceiver } from '../support/fake-servers.js';
 
 /**
@@ -32,17 +32,7 @@ afterAll(async () => {
   await receiver?.close();
 });
 
-/** Makes every insert of one event type fail, as a crash between the write and its event would. */
-async function failing(type: string, fn: () => Promise<void>) {
-  await t.db.run(
-    `CREATE TRIGGER fail_${type} BEFORE INSERT ON events WHEN NEW.type = '${type}' BEGIN SELECT RAISE(ABORT, 'injected'); END`,
-  );
-  try {
-    await fn();
-  } finally {
-    await t.db.run(`DROP TRIGGER fail_${type}`);
-  }
-}
+const failing = (type: string, fn: () => Promise<void>) => whileEventFails(t, type, fn);
 /** The error a request answers when its batch failed for a reason that is not the client's. */
 const BROKEN = { status: 500, body: { error: 'Internal server error' } };
 const outcome = (r: { status: number; body: unknown }) => ({ status: r.status, body: r.body });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTarget, type Target } from '../support/target.js';
-import { registerAgent } from '../support/fixtures.js';
+import { registerAgent, whileEventFails } from '../support/fixtures.js';
 import { ConfigError, loadConfig } from '../../worker/src/config.js';
 
 /**
@@ -359,17 +359,7 @@ describe('claim leases: expiry by maintenance (REL-04)', () => {
 });
 
 describe('events commit with their writes (issue 17)', () => {
-  /** Makes every insert of one event type fail, as a crash between the write and its event would. */
-  async function failing(type: string, fn: () => Promise<void>) {
-    await t.db.run(
-      `CREATE TRIGGER fail_${type} BEFORE INSERT ON events WHEN NEW.type = '${type}' BEGIN SELECT RAISE(ABORT, 'injected'); END`,
-    );
-    try {
-      await fn();
-    } finally {
-      await t.db.run(`DROP TRIGGER fail_${type}`);
-    }
-  }
+  const failing = (type: string, fn: () => Promise<void>) => whileEventFails(t, type, fn);
 
   it('task create: when its event cannot be written, no task is left without it', async () => {
     await failing('task_created', async () => {
