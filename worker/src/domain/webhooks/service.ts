@@ -145,20 +145,6 @@ export class WebhookService {
     return JSON.stringify({ event, agent_id: routingAgentId, data, timestamp: this.app.clock.now().toISOString() });
   }
 
-  /**
-   * For a service whose write has already committed (drone jobs): the outbox row is written now, in
-   * the background, and sent at once; durable from its insert on. Prefer `enqueueStatement` inside
-   * the causing batch where the write is a batch of its own.
-   */
-  dispatch(event: string, routingAgentId: string | null, data: unknown): void {
-    this.app.runtime.waitUntil(
-      this.app.db
-        .batch([this.enqueueStatement(event, routingAgentId, data)])
-        .then(() => this.deliverDue())
-        .catch((err) => this.app.log.error('webhook enqueue failed', { event, error: (err as Error).message })),
-    );
-  }
-
   /** Sends due deliveries in the background right after a write, so latency stays low. */
   kick(): void {
     this.app.runtime.waitUntil(
