@@ -127,29 +127,6 @@ async function round(name: string, n: number): Promise<number> {
     await runtime.settle();
   }
   const d = process.cpuUsage(t0);
-  const S = (globalThis as any).__dbstat;
-  if (S) {
-    (await import('node:fs')).writeFileSync(`/tmp/pw-micro/batch-${name}.json`, JSON.stringify(S.last));
-    console.log(
-      name,
-      'batches/call',
-      (S.n / count).toFixed(2),
-      'stmts/batch',
-      (S.k / S.n).toFixed(1),
-      ['begin', 'stmts', 'commit']
-        .map((k) => `${k} cpu ${(S[k][0] / count).toFixed(0)} wall ${(S[k][1] / count).toFixed(0)}`)
-        .join(' | '),
-    );
-    (globalThis as any).__dbstat = undefined;
-  }
-  const T = (globalThis as any).__sqlstat as Map<string, number[]> | undefined;
-  if (T) {
-    for (const [q, [t, c]] of [...T].sort((a, b) => b[1][0] - a[1][0]).slice(0, 12))
-      console.log(
-        `  ${(t / count).toFixed(0).padStart(5)}µs/call ${(c / count).toFixed(2)}x ${q.replace(/\s+/g, ' ').slice(0, 150)}`,
-      );
-    T.clear();
-  }
   if (FRAMES) {
     const r = core.prepare('PRAGMA wal_checkpoint(PASSIVE)').get() as { log: number };
     core.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get();
