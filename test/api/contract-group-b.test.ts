@@ -122,6 +122,9 @@ function pluginRoutes(): [string, string, string][] {
     if (!dir.isDirectory() || !PLUGINS.includes(dir.name)) continue;
     const src = readFileSync(`plugins/${dir.name}/index.ts`, 'utf8');
     for (const m of src.matchAll(/api\.(get|post|put|delete)\(\s*'([^']*)'/g)) {
+      // A plugin's own GET / is not served under /plugins/<name>: that path is the core's plugin
+      // detail (core routes win on overlap), so it is documented under the plugin's prefix only.
+      if (m[1] === 'get' && m[2] === '/') continue;
       const path = m[2] === '/' ? '' : m[2];
       out.push([m[1], `/plugins/${dir.name}${path}`, `Plugin: ${dir.name}`]);
     }
@@ -142,6 +145,9 @@ describe('OpenAPI document: group B areas and plugins (issue 15)', () => {
     expect(missing).toEqual([]);
     const tags = doc.tags.map((x: { name: string }) => x.name);
     for (const p of PLUGINS) expect(tags).toContain(`Plugin: ${p}`);
+    // The workflow list (workflows' GET /) is documented where it answers, under its own prefix.
+    expect(doc.paths['/api/mycelium/workflows']?.get?.tags).toContain('Plugin: workflows');
+    expect(doc.paths['/api/mycelium/plugins/workflows']?.get?.tags ?? []).not.toContain('Plugin: workflows');
     // Declared schemas reach the document: the guardrails dry-run body names its fields.
     const check = doc.paths['/api/mycelium/plugins/guardrails/check'].post;
     expect(Object.keys(check.requestBody.content['application/json'].schema.properties)).toEqual(
