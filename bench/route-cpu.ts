@@ -12,6 +12,7 @@
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/route-cpu.ts
  *   BENCH_FRAMES=1 npx tsx bench/route-cpu.ts         # + WAL pages written per call (commit size)
  *   BENCH_AUTOCKPT=10000 npx tsx bench/route-cpu.ts   # another wal_autocheckpoint on the app's connection
+ *   BENCH_CONCURRENCY=16 npx tsx bench/route-cpu.ts  # 16 calls in flight (group commit shares commits)
  *   BENCH_KEEP=1 npx tsx bench/route-cpu.ts           # keep the data folder (replay statements on it)
  *
  * Bounded: a fixed number of calls, a temporary data folder removed at the end. Rounds of the
@@ -31,6 +32,8 @@ import { type BenchAgent, seedDatabase } from './seed.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 1_500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Calls in flight at once (default 1: one after the other, background work awaited after each). */
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 1);
 const AGENTS = 50;
 const TASKS = 1_000;
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((x) => x.trim())) : null;
@@ -43,10 +46,10 @@ const runtime = createNodeRuntime({
   log: quiet,
 });
 await prepareDatabase(runtime);
-const { app } = createApp(runtime);
-
-// The same shape of data as bench/coordination.ts seeds (one seed for every bench).
+// The same shape of data as bench/coordination.ts seeds (one seed for every bench), written before
+// the app starts: its start-up writes hold a group commit open until the end of their turn.
 const { agents, claimable } = seedDatabase(join(dir, CORE_DB_FILE), { agents: AGENTS, tasks: TASKS });
+const { app } = createApp(runtime);
 const byProject = new Map<string, BenchAgent[]>();
 for (const a of agents) byProject.set(a.project, [...(byProject.get(a.project) ?? []), a]);
 
@@ -105,7 +108,8 @@ const routes: Record<string, (i: number) => Promise<number>> = {
 };
 
 /** The app's own connection (WAL frames written per call, BENCH_FRAMES=1). */
-const core = (runtime.db as unknown as { driver: { db: Database.Database } }).driver.db;
+const coreDriver = (runtime.db as unknown as { driver: { db: Database.Database; commitNow(): void } }).driver;
+const core = coreDriver.db;
 const FRAMES = process.env.BENCH_FRAMES === '1';
 if (process.env.BENCH_AUTOCKPT) core.exec(`PRAGMA wal_autocheckpoint = ${Number(process.env.BENCH_AUTOCKPT)}`);
 const frames = new Map<string, number>();
@@ -114,6 +118,7 @@ async function round(name: string, n: number): Promise<number> {
   const fn = routes[name];
   if (name === 'claim') reopenClaimable();
   if (FRAMES) {
+    coreDriver.commitNow();
     core.exec('PRAGMA wal_autocheckpoint = 0');
     core.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get();
   }
@@ -121,13 +126,23 @@ async function round(name: string, n: number): Promise<number> {
   const count = name === 'claim' ? Math.min(n, claimable.length) : n;
   let bad = 0;
   const t0 = process.cpuUsage();
-  for (let i = 0; i < count; i++) {
-    const status = await fn(i);
-    if (status !== 200) bad++;
+  if (CONCURRENCY > 1) {
+    // C loops in flight at once, as concurrent connections are: their writes can share a commit.
+    let next = 0;
+    const loop = async () => {
+      for (let i = next++; i < count; i = next++) if ((await fn(i)) !== 200) bad++;
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, loop));
     await runtime.settle();
-  }
+  } else
+    for (let i = 0; i < count; i++) {
+      const status = await fn(i);
+      if (status !== 200) bad++;
+      await runtime.settle();
+    }
   const d = process.cpuUsage(t0);
   if (FRAMES) {
+    coreDriver.commitNow();
     const r = core.prepare('PRAGMA wal_checkpoint(PASSIVE)').get() as { log: number };
     core.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get();
     frames.set(name, r.log / count);
@@ -152,6 +167,7 @@ for (const [n, s] of samples) {
   );
 }
 if (FRAMES) for (const [n, f] of frames) console.log(`${n}: ${f.toFixed(1)} WAL frames (pages) written per call`);
+if (process.env.X_GSTAT) console.log((globalThis as any).__gstat);
 reset.close();
 await runtime.close();
 if (process.env.BENCH_KEEP === '1') console.log(`kept ${dir}`);

@@ -13,6 +13,21 @@ interface NativeCalls {
   run(args: unknown[]): { changes: number; lastInsertRowid: number | bigint };
 }
 
+type StatementKind = 'read' | 'write' | 'other';
+interface Group {
+  waiters: { resolve(v: unknown): void; reject(err: unknown): void; value: unknown }[];
+}
+/**
+ * Drivers of this process with a group open. A second connection in the same process (a test's
+ * direct handle, a plugin's file, a backup) that wants the write lock would otherwise wait on
+ * the busy timeout for a commit that only this process's next turn can make: before taking the
+ * lock, a driver commits the others' groups (committing early is always safe).
+ */
+const openGroups = new Set<SqliteFileDriver>();
+function commitOtherGroups(self: SqliteFileDriver): void {
+  for (const d of openGroups) if (d !== self) d.commitNow();
+}
+
 /** SQLite has no booleans: 1/0. Most argument lists have none and are passed on as they are. */
 function bindable(args: Statement['args']): unknown[] {
   if (!args) return [];
@@ -27,8 +42,6 @@ interface Prepared {
   reader: boolean;
   /** Changes rows (its RETURNING rows are what it changed). */
   write: boolean;
-  /** A plain read: a batch of only these needs no write lock. */
-  readOnly: boolean;
 }
 
 const WRITE_START = /^\s*(insert|update|delete|replace|with)/i;
@@ -60,8 +73,11 @@ export class SqliteFileDriver implements DbDriver {
    * (test/node/sqlite-driver.test.ts), so one native statement is never used both ways.
    */
   private readonly firstCache = new Map<string, Prepared>();
+  private readonly kinds = new Map<string, StatementKind>();
   private lock: Promise<void> = Promise.resolve();
   private inTransaction = false;
+  /** The open group commit, if any (see `inGroup`). */
+  private group: Group | null = null;
 
   /**
    * `synchronous` is the durability level (SQLITE_SYNCHRONOUS): NORMAL (default) never corrupts
@@ -86,7 +102,6 @@ export class SqliteFileDriver implements DbDriver {
         stmt,
         reader,
         write: WRITE_START.test(sql),
-        readOnly: reader && READ_START.test(sql) && !WRITE_WORD.test(sql),
       };
       if (cache.size > 500) cache.clear();
       cache.set(sql, p);
@@ -120,16 +135,34 @@ export class SqliteFileDriver implements DbDriver {
 
   async execute(s: Statement): Promise<ResultSet> {
     if (this.inTransaction) await this.waitTurn();
-    return this.runSync(s);
+    const kind = this.kindOf(s);
+    if (kind === 'other') {
+      // VACUUM INTO, PRAGMA…: outside any transaction.
+      this.commitGroup();
+      commitOtherGroups(this);
+      return this.runSync(s);
+    }
+    if (kind === 'read' && !this.group) return this.runSync(s);
+    return this.inGroup(() => this.runSync(s));
   }
 
   async batch(stmts: Statement[]): Promise<ResultSet[]> {
     if (this.inTransaction) await this.waitTurn();
+    let kind: StatementKind = 'read';
+    for (const s of stmts) {
+      const k = this.kindOf(s);
+      if (k === 'other') kind = 'other';
+      else if (k === 'write' && kind === 'read') kind = 'write';
+    }
+    if (kind === 'write' || (kind === 'read' && this.group))
+      return this.inGroup(() => stmts.map((s) => this.runSync(s)));
     // Plain reads see one snapshot without holding the write lock (other processes on the file
-    // keep writing); anything else takes the lock at once, so busy_timeout applies to it. Judged
-    // from the SQL text: a statement may only prepare after an earlier one ran (migrations).
-    const readOnly = stmts.every((s) => this.cache.get(s.sql)?.readOnly ?? plainRead(s.sql));
-    this.db.exec(readOnly ? 'BEGIN' : 'BEGIN IMMEDIATE');
+    // keep writing). A batch with DDL or pragmas (migrations) runs in a transaction of its own.
+    if (kind === 'other') {
+      this.commitGroup();
+      commitOtherGroups(this);
+    }
+    this.db.exec(kind === 'read' ? 'BEGIN' : 'BEGIN IMMEDIATE');
     try {
       const out = stmts.map((s) => this.runSync(s));
       this.db.exec('COMMIT');
@@ -139,6 +172,98 @@ export class SqliteFileDriver implements DbDriver {
       throw err;
     }
   }
+
+  /**
+   * Judged from the SQL text, not from a prepared statement (a statement may only prepare after an
+   * earlier one of its batch ran: migrations), and remembered per text.
+   */
+  private kindOf(s: Statement): StatementKind {
+    let k = this.kinds.get(s.sql);
+    if (k === undefined) {
+      k = plainRead(s.sql) ? 'read' : WRITE_START.test(s.sql) ? 'write' : 'other';
+      if (this.kinds.size > 1000) this.kinds.clear();
+      this.kinds.set(s.sql, k);
+    }
+    return k;
+  }
+
+  /**
+   * Group commit. Every write of one turn of the event loop joins one transaction, each batch in
+   * a savepoint of its own (so a failing batch rolls back alone), and the transaction commits once
+   * in `setImmediate`, after the I/O callbacks of that turn. Only then are the callers answered,
+   * so nobody sees a write before it is durable, and a failed COMMIT fails every batch of the
+   * group. Why: with WAL and synchronous=NORMAL a commit writes every page its transaction dirtied;
+   * concurrent agent calls dirty the same hot pages (the tail of `events` and its indexes, the
+   * agents' counters), so one commit for the group writes them once instead of once per call
+   * (bench/README.md, "group commit"). Reads that arrive while a group is open run inside it and
+   * are answered with it, for the same reason: what they saw is committed before they answer.
+   */
+  private inGroup<T>(run: () => T): Promise<T> {
+    let group = this.group;
+    if (!group) {
+      commitOtherGroups(this);
+      this.db.exec('BEGIN IMMEDIATE');
+      group = this.group = { waiters: [] };
+      openGroups.add(this);
+      const g = group;
+      setImmediate(() => this.commitGroup(g));
+    }
+    this.db.exec('SAVEPOINT batch');
+    let value: T;
+    try {
+      value = run();
+      this.db.exec('RELEASE batch');
+    } catch (err) {
+      this.undoBatch(group, err);
+      return Promise.reject(err);
+    }
+    const waiters = group.waiters;
+    return new Promise<T>((resolve, reject) =>
+      waiters.push({ resolve: resolve as (v: unknown) => void, reject, value }),
+    );
+  }
+
+  /** Rolls one batch back to its savepoint; if SQLite already ended the transaction, the group is lost. */
+  private undoBatch(group: Group, err: unknown): void {
+    if (this.db.inTransaction) {
+      try {
+        this.db.exec('ROLLBACK TO batch');
+        this.db.exec('RELEASE batch');
+        return;
+      } catch {
+        // fall through: the transaction cannot go on
+      }
+    }
+    // An I/O error or a full disk can make SQLite roll the whole transaction back: the earlier
+    // batches of the group were not committed, so their callers must hear so.
+    if (this.group === group) {
+      this.group = null;
+      openGroups.delete(this);
+    }
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    for (const w of group.waiters) w.reject(err);
+  }
+
+  /** Commits the open group now (another connection of this process needs the write lock). */
+  commitNow(): void {
+    this.commitGroup();
+  }
+
+  /** Commits the open group (now, when `g` is omitted) and answers its callers. */
+  private commitGroup(g: Group | null = this.group): void {
+    if (!g || this.group !== g) return;
+    this.group = null;
+    openGroups.delete(this);
+    try {
+      this.db.exec('COMMIT');
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      for (const w of g.waiters) w.reject(err);
+      return;
+    }
+    for (const w of g.waiters) w.resolve(w.value);
+  }
+
   /** Resolves once no interactive transaction holds the connection. */
   private async waitTurn(): Promise<void> {
     while (this.inTransaction) await this.lock;
@@ -146,6 +271,8 @@ export class SqliteFileDriver implements DbDriver {
 
   async transaction<T>(fn: (tx: DbExecutor) => Promise<T>): Promise<T> {
     await this.waitTurn();
+    this.commitGroup();
+    commitOtherGroups(this);
     let release!: () => void;
     this.lock = new Promise<void>((r) => (release = r));
     this.inTransaction = true;
@@ -166,10 +293,13 @@ export class SqliteFileDriver implements DbDriver {
 
   /** Multi-statement script (migrations); no arguments. */
   execScript(sql: string): void {
+    this.commitGroup();
+    commitOtherGroups(this);
     this.db.exec(sql);
   }
 
   async close(): Promise<void> {
+    this.commitGroup();
     this.cache.clear();
     this.db.close();
   }

@@ -86,4 +86,71 @@ describe('SqliteFileDriver (issue 11 fast paths)', () => {
     }
     expect(await db.get("SELECT count(*) AS n FROM t WHERE name = 'z'")).toEqual({ n: 0 });
   });
+
+  it('group commit: writes of one turn commit together, each batch atomic on its own, answered only after the commit', async () => {
+    await db.execute('CREATE TABLE g (id INTEGER PRIMARY KEY, v TEXT NOT NULL UNIQUE)');
+    const outside = new Database(file);
+    try {
+      const visible = () => (outside.prepare('SELECT count(*) AS n FROM g').get() as { n: number }).n;
+      let answered = 0;
+      const a = db
+        .batch([{ sql: "INSERT INTO g (v) VALUES ('a1')" }, { sql: "INSERT INTO g (v) VALUES ('a2')" }])
+        .then((r) => {
+          answered++;
+          return r;
+        });
+      // The second statement breaks the UNIQUE rule: its batch rolls back alone, the first row of it too.
+      const b = db.batch([{ sql: "INSERT INTO g (v) VALUES ('b1')" }, { sql: "INSERT INTO g (v) VALUES ('a1')" }]);
+      const c = db.execute("INSERT INTO g (v) VALUES ('c1')").then((r) => {
+        answered++;
+        return r;
+      });
+      // A read in the same turn sees the group's writes and is answered with it.
+      const read = db.all<{ v: string }>('SELECT v FROM g ORDER BY v');
+      // Nothing is committed (or answered) before the turn ends.
+      expect(visible()).toBe(0);
+      await Promise.resolve();
+      expect(answered).toBe(0);
+      await expect(b).rejects.toThrow(/UNIQUE/);
+      const [ra] = await a;
+      expect(ra.rowsAffected).toBe(1);
+      expect((await c).rowsAffected).toBe(1);
+      expect((await read).map((r) => r.v)).toEqual(['a1', 'a2', 'c1']);
+      expect(outside.prepare('SELECT v FROM g ORDER BY v').all()).toEqual([{ v: 'a1' }, { v: 'a2' }, { v: 'c1' }]);
+    } finally {
+      outside.close();
+    }
+  });
+
+  it('group commit: a COMMIT that fails fails every batch of its group, and none of it is kept', async () => {
+    // A deferred foreign key is checked only at COMMIT: the one way to make a commit refuse here.
+    await db.batch([
+      { sql: 'CREATE TABLE parent (id INTEGER PRIMARY KEY)' },
+      {
+        sql: 'CREATE TABLE child (id INTEGER PRIMARY KEY, p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)',
+      },
+    ]);
+    const good = db.batch([{ sql: 'INSERT INTO parent (id) VALUES (1)' }]);
+    const bad = db.batch([{ sql: 'INSERT INTO child (id, p) VALUES (1, 99)' }]);
+    await expect(good).rejects.toThrow(/FOREIGN KEY/);
+    await expect(bad).rejects.toThrow(/FOREIGN KEY/);
+    expect(await db.get('SELECT count(*) AS n FROM parent')).toEqual({ n: 0 });
+    // The connection goes on: the next group commits.
+    await db.batch([{ sql: 'INSERT INTO parent (id) VALUES (2)' }]);
+    expect(await db.get('SELECT count(*) AS n FROM parent')).toEqual({ n: 1 });
+  });
+
+  it('group commit: another connection of this process takes the write lock without waiting for the turn to end', async () => {
+    const second = new Db(new SqliteFileDriver(file));
+    await second.execute('PRAGMA busy_timeout = 0');
+    try {
+      const mine = db.execute("INSERT INTO g (v) VALUES ('d1')"); // opens a group on `db`
+      // `second` commits `db`'s group before it takes the lock, instead of failing as busy.
+      await second.batch([{ sql: "INSERT INTO g (v) VALUES ('d2')" }]);
+      expect((await mine).rowsAffected).toBe(1);
+      expect(await second.all('SELECT v FROM g WHERE v LIKE ? ORDER BY v', ['d%'])).toEqual([{ v: 'd1' }, { v: 'd2' }]);
+    } finally {
+      await second.close();
+    }
+  });
 });
