@@ -47,7 +47,10 @@ export function createNodeRuntime({
   resolver = systemResolver,
 }: NodeRuntimeOptions) {
   const dataDir = config.dataDir;
-  const driver = new SqliteFileDriver(join(dataDir, CORE_DB_FILE), config.sqliteSynchronous);
+  const driver = new SqliteFileDriver(join(dataDir, CORE_DB_FILE), config.sqliteSynchronous, {
+    backgroundCheckpoints: true,
+    onCheckpointError: (message) => log.warn('wal checkpoint failed', { message }),
+  });
   const db = new Db(driver);
   const pluginDbs = new Map<string, Db>();
   const pending = new Set<Promise<unknown>>();

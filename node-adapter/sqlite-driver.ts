@@ -1,5 +1,6 @@
 import Database from 'libsql';
 import type { DbDriver, DbExecutor, ResultSet, Statement } from '../worker/src/db/types.js';
+import { Checkpointer } from './checkpointer.js';
 
 type SyncDb = InstanceType<typeof Database>;
 type SyncStatement = ReturnType<SyncDb['prepare']>;
@@ -14,6 +15,20 @@ interface NativeCalls {
 }
 
 type StatementKind = 'read' | 'write' | 'other';
+
+export interface DriverOptions {
+  /**
+   * WAL checkpoints on a worker thread (checkpointer.ts) instead of inside the commit that crosses
+   * SQLite's threshold, on the event loop. For the server's core file, which takes every write.
+   */
+  backgroundCheckpoints?: boolean;
+  onCheckpointError?: (message: string) => void;
+}
+/**
+ * The main connection's automatic checkpoint threshold when a thread does the checkpoints: a
+ * safety net that also lets the WAL start over from its beginning (~40 MB of log at most).
+ */
+const SAFETY_NET_PAGES = 10_000;
 interface Group {
   waiters: { resolve(v: unknown): void; reject(err: unknown): void; value: unknown }[];
 }
@@ -78,18 +93,32 @@ export class SqliteFileDriver implements DbDriver {
   private inTransaction = false;
   /** The open group commit, if any (see `inGroup`). */
   private group: Group | null = null;
+  private checkpointer: Checkpointer | undefined;
 
   /**
    * `synchronous` is the durability level (SQLITE_SYNCHRONOUS): NORMAL (default) never corrupts
    * and loses nothing on a process crash, but a power cut or OS crash can lose the last commits;
    * FULL syncs the WAL on every commit, so those survive too, at a cost per write (bench/README.md).
    */
-  constructor(path: string, synchronous: 'NORMAL' | 'FULL' = 'NORMAL') {
+  constructor(
+    private readonly path: string,
+    synchronous: 'NORMAL' | 'FULL' = 'NORMAL',
+    private readonly options: DriverOptions = {},
+  ) {
     this.db = new Database(path);
     this.db.exec('PRAGMA journal_mode = WAL');
     this.db.exec('PRAGMA busy_timeout = 5000');
     this.db.exec(`PRAGMA synchronous = ${synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
     this.db.exec('PRAGMA foreign_keys = ON');
+    // The thread checkpoints; the connection's own automatic checkpoint only bounds the log.
+    if (options.backgroundCheckpoints) this.db.exec(`PRAGMA wal_autocheckpoint = ${SAFETY_NET_PAGES}`);
+  }
+
+  /** After a commit: the checkpoint thread (started on the first one) copies what was written. */
+  private committed(): void {
+    if (!this.options.backgroundCheckpoints) return;
+    this.checkpointer ??= new Checkpointer(this.path, 100, this.options.onCheckpointError);
+    this.checkpointer.nudge();
   }
 
   private prepare(sql: string, first = false): Prepared {
@@ -166,6 +195,7 @@ export class SqliteFileDriver implements DbDriver {
     try {
       const out = stmts.map((s) => this.runSync(s));
       this.db.exec('COMMIT');
+      if (kind !== 'read') this.committed();
       return out;
     } catch (err) {
       this.db.exec('ROLLBACK');
@@ -261,6 +291,7 @@ export class SqliteFileDriver implements DbDriver {
       for (const w of g.waiters) w.reject(err);
       return;
     }
+    this.committed();
     for (const w of g.waiters) w.resolve(w.value);
   }
 
@@ -281,6 +312,7 @@ export class SqliteFileDriver implements DbDriver {
     try {
       const result = await fn(tx);
       this.db.exec('COMMIT');
+      this.committed();
       return result;
     } catch (err) {
       this.db.exec('ROLLBACK');
@@ -300,6 +332,7 @@ export class SqliteFileDriver implements DbDriver {
 
   async close(): Promise<void> {
     this.commitGroup();
+    await this.checkpointer?.close();
     this.cache.clear();
     this.db.close();
   }

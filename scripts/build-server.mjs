@@ -3,9 +3,9 @@
 // tsx the same server held about twice the memory after start, bench/README.md), one file. The
 // dashboard's files (scripts/gen-dashboard.mjs) and the plugin registry
 // (worker/src/plugins/registry.generated.ts) are imported modules, so they are inside the bundle.
-// `libsql` stays external: it loads a native addon. The argon2 worker thread is its own entry
-// (dist/argon2-worker.mjs), found beside the bundle through `new URL('./argon2-worker.mjs',
-// import.meta.url)` exactly as beside its source.
+// `libsql` stays external: it loads a native addon. The worker threads (argon2, WAL checkpoints)
+// are entries of their own (dist/argon2-worker.mjs, dist/checkpoint-worker.mjs), found beside the
+// bundle through `new URL('./<name>.mjs', import.meta.url)` exactly as beside their sources.
 //
 // One file, no code splitting: modules reached only through `import()` (undici, ws, the MCP SDK,
 // plugins) are still evaluated only on first use, and a rebuild while a server runs cannot pull
@@ -47,6 +47,7 @@ export async function buildServer(outdir = join(root, 'dist')) {
     entryPoints: {
       server: join(root, 'node-adapter/index.ts'),
       'argon2-worker': join(root, 'node-adapter/argon2-worker.mjs'),
+      'checkpoint-worker': join(root, 'node-adapter/checkpoint-worker.mjs'),
     },
     outdir,
     outExtension: { '.js': '.mjs' },

@@ -36,8 +36,9 @@ afterAll(async () => {
 });
 
 describe('compiled server (issue 11)', () => {
-  it('the bundle is self-contained: a worker-thread file beside it, and at run time it imports only Node built-ins and libsql', () => {
+  it('the bundle is self-contained: its worker-thread files beside it, and at run time it imports only Node built-ins and libsql', () => {
     expect(existsSync(join(outdir, 'argon2-worker.mjs'))).toBe(true);
+    expect(existsSync(join(outdir, 'checkpoint-worker.mjs'))).toBe(true);
     const builtins = new Set(builtinModules);
     const packages = runtimeImports.filter((s) => !s.startsWith('node:') && !builtins.has(s));
     // libsql (native) is the one package node_modules must hold; bufferutil and utf-8-validate are
