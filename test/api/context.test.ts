@@ -55,6 +55,18 @@ describe('namespaced keys', () => {
     expect((await get('alpha/list', { agentKey: alpha.key })).body.data).toBe('plain text');
   });
 
+  it('a string holding a JSON object merges onto a stored object (leading spaces too); other strings are kept verbatim', async () => {
+    await put('alpha/text', { data: { a: 1 } }, { agentKey: alpha.key });
+    await put('alpha/text', { data: '  {"b":2}' }, { agentKey: alpha.key });
+    expect((await get('alpha/text', { agentKey: alpha.key })).body.data).toBe('{"a":1,"b":2}');
+    await put('alpha/text', { data: '{not json' }, { agentKey: alpha.key });
+    expect((await get('alpha/text', { agentKey: alpha.key })).body.data).toBe('{not json');
+    await put('alpha/text', { data: '{"c":3}' }, { agentKey: alpha.key });
+    expect((await get('alpha/text', { agentKey: alpha.key })).body.data).toBe('{"c":3}');
+    await put('alpha/text', { data: '[1]' }, { agentKey: alpha.key });
+    expect((await get('alpha/text', { agentKey: alpha.key })).body.data).toBe('[1]');
+  });
+
   it('C6/C7: category and expiry are kept unless given; expires_at is validated and normalised', async () => {
     await put(
       'alpha/tmp',
