@@ -44,6 +44,18 @@ describe('background WAL checkpoints', () => {
     expect(errors).toEqual([]);
   });
 
+  it('under sustained writes the log starts over instead of growing: the safety-net checkpoint completes what the thread began', async () => {
+    const file = join(dir, 'long.db');
+    const db = new Db(new SqliteFileDriver(file, 'NORMAL', { backgroundCheckpoints: true }));
+    await db.execute('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+    await fill(db, 750); // ~15,000 pages (~60 MB) through the log, no pause for the thread to catch up on
+    const walBytes = statSync(`${file}-wal`).size;
+    // One cycle of the safety net is 10,000 pages (~41 MB); without a restart the log would hold all 15,000.
+    expect(walBytes).toBeLessThan(48_000_000);
+    expect(await db.get('SELECT count(*) AS n FROM t')).toEqual({ n: 15_000 });
+    await db.close();
+  }, 30_000);
+
   it('without it (plugin files), the connection checkpoints itself as SQLite does by default', async () => {
     const file = join(dir, 'fg.db');
     const db = new Db(new SqliteFileDriver(file));
