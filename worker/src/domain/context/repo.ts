@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.js';
+import { firstIdFrom } from '../../db/time-order.js';
 import type { SqlValue, Statement } from '../../db/types.js';
 
 /** context, context_keys and context_history: their SQL lives here (spec 04 §1.4–1.6). */
@@ -279,9 +280,12 @@ export const contextRepo = {
         {
           name: 'inserted',
           stmt: {
+            // A key that exists (just overwritten above, say) stops at the first condition, before
+            // the write rule and the owner's count (up to NAMESPACE_CAP rows) are evaluated.
             sql: `INSERT INTO context_keys (namespace, key, data, category, expires_at, updated_by, project_id, version)
                 SELECT ?, ?, ?, ?, ?, ?, ?, 1
-                WHERE ${k.permit.ns.sql}
+                WHERE NOT EXISTS (SELECT 1 FROM context_keys WHERE namespace = ? AND key = ?)
+                  AND ${k.permit.ns.sql}
                   AND (SELECT COUNT(*) FROM context_keys WHERE namespace = ? AND project_id IS ? AND ${LIVE}) < ${NAMESPACE_CAP}
                 ON CONFLICT(namespace, key) DO NOTHING
                 RETURNING *`,
@@ -292,6 +296,7 @@ export const contextRepo = {
               i.expires_at,
               k.by,
               i.project_id,
+              ...at,
               ...k.permit.ns.args,
               k.namespace,
               i.project_id,
@@ -306,10 +311,14 @@ export const contextRepo = {
     return stmts;
   },
 
+  /**
+   * Keeps the newest HISTORY_KEEP entries of a key: deletes the key's range up to the first entry
+   * past them (a range of the (namespace, key) index; nothing when the key has no more than that).
+   */
   trimHistory(namespace: string, key: string): Statement {
     return {
-      sql: `DELETE FROM context_history WHERE namespace = ? AND key = ? AND id NOT IN
-              (SELECT id FROM context_history WHERE namespace = ? AND key = ? ORDER BY id DESC LIMIT ${HISTORY_KEEP})`,
+      sql: `DELETE FROM context_history WHERE namespace = ? AND key = ? AND id <=
+              (SELECT id FROM context_history WHERE namespace = ? AND key = ? ORDER BY id DESC LIMIT 1 OFFSET ${HISTORY_KEEP})`,
       args: [namespace, key, namespace, key],
     };
   },
@@ -340,8 +349,14 @@ export const contextRepo = {
     return db.run('DELETE FROM context_keys WHERE expires_at IS NOT NULL AND expires_at <= ?', [now]);
   },
 
+  /**
+   * History past the cutoff: the id range before its first entry at or after it (entries are
+   * written in time order; migration 0025 dropped the index on `changed_at`, two b-tree writes
+   * per put). An entry written out of order goes once the entries around it are past it too.
+   */
   purgeOldHistory(db: Queryable, cutoff: string) {
-    return db.run('DELETE FROM context_history WHERE changed_at < ?', [cutoff]);
+    const upTo = firstIdFrom('context_history', 'changed_at', '>=', { sql: '?', args: [cutoff] });
+    return db.run(`DELETE FROM context_history WHERE id < ${upTo.sql} AND changed_at < ?`, [...upTo.args, cutoff]);
   },
 
   async existsProject(db: Queryable, id: string): Promise<boolean> {
