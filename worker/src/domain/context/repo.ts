@@ -35,7 +35,7 @@ export const HISTORY_KEEP = 50;
 /**
  * A step of `putBatch`: a statement, or the event rows (one per key row the FROM/WHERE finds)
  * written at that point. Named steps are read by name after the commit: `facts` (the key as the
- * batch found it), `updated`/`inserted` (the row written), `updateEvent`/`insertEvent`.
+ * batch found it), `updated`/`inserted` (the version written: all a put answers), `updateEvent`/`insertEvent`.
  */
 export type PutStep =
   | { name: 'facts' | 'updated' | 'inserted' | null; stmt: Statement }
@@ -267,7 +267,7 @@ export const contextRepo = {
           stmt: {
             sql: `UPDATE context_keys SET data = ?, category = COALESCE(?, category), expires_at = ${keepExpiry ? 'expires_at' : '?'},
                   updated_by = ?, updated_at = datetime('now'), version = version + 1
-                WHERE namespace = ? AND key = ? AND ${cond.sql} RETURNING *`,
+                WHERE namespace = ? AND key = ? AND ${cond.sql} RETURNING version`,
             args: [u.data, u.category, ...(keepExpiry ? [] : [u.expires_at ?? null]), k.by, ...at, ...cond.args],
           },
         },
@@ -288,7 +288,7 @@ export const contextRepo = {
                   AND ${k.permit.ns.sql}
                   AND (SELECT COUNT(*) FROM context_keys WHERE namespace = ? AND project_id IS ? AND ${LIVE}) < ${NAMESPACE_CAP}
                 ON CONFLICT(namespace, key) DO NOTHING
-                RETURNING *`,
+                RETURNING version`,
             args: [
               ...at,
               i.data,

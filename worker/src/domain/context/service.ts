@@ -256,7 +256,7 @@ export class ContextService {
    * (`contextRepo.putBatch`). Null when a batch was refused rather than raced: then `write`
    * answers, so every refusal keeps exactly its error and the order of checks.
    */
-  private async putInOneBatch(p: Principal, w: KeyWrite): Promise<ContextKeyRow | null> {
+  private async putInOneBatch(p: Principal, w: KeyWrite): Promise<Pick<ContextKeyRow, 'version'> | null> {
     if (w.data === undefined || RESERVED_NAMESPACES.has(w.namespace)) return null;
     const expiry = this.askedExpiry(w);
     if (expiry === 'invalid') return null;
@@ -316,7 +316,8 @@ export class ContextService {
       }
       // Event rows are published by the commit (one only when the write before it changed a row).
       const res = await batch.commit();
-      const written = res.row<ContextKeyRow>('updated') ?? res.row<ContextKeyRow>('inserted');
+      const written =
+        res.row<Pick<ContextKeyRow, 'version'>>('updated') ?? res.row<Pick<ContextKeyRow, 'version'>>('inserted');
       if (written) return written;
       // What this batch saw. Refused (rule, cap, version) rather than raced → the slow path answers.
       const seen = res.row<ContextKeyRow>('facts') ?? null;
