@@ -12,3 +12,8 @@ DROP INDEX IF EXISTS idx_context_history_changed;
 -- (project_id, updated_at) or the dispatch indexes; no plan chose this one. Claims and status
 -- changes rewrote it.
 DROP INDEX IF EXISTS idx_tasks_project_status;
+-- tasks(assignee, status): every read of it names an agent (`assignee = ?`: what it holds, its
+-- counts), never the unassigned, so it holds only assigned tasks. A claim of an unassigned task
+-- then adds one entry instead of moving one (a delete on another page).
+DROP INDEX IF EXISTS idx_tasks_assignee_status;
+CREATE INDEX IF NOT EXISTS idx_tasks_assignee_status ON tasks(assignee, status) WHERE assignee IS NOT NULL;
