@@ -5,6 +5,7 @@ import { firstIdFrom } from '../../worker/src/db/time-order.js';
 import type { Statement } from '../../worker/src/db/types.js';
 import { contextRepo } from '../../worker/src/domain/context/repo.js';
 import { eventsRepo } from '../../worker/src/domain/events/repo.js';
+import { diffRepo } from '../../worker/src/domain/savepoints/diff-repo.js';
 import { fullScans, planConnection, recordStatements, sortedSharedRanges } from '../support/query-plan.js';
 import { startTarget, type Target } from '../support/target.js';
 
@@ -152,6 +153,23 @@ describe('events and context history without their time indexes (migration 0025)
     expect(listings.length).toBeGreaterThanOrEqual(4);
     expect(await fullScans(plans, listings)).toEqual([]);
     expect(await sortedSharedRanges(plans, listings)).toEqual([]);
+  });
+
+  it("boot's savepoint diff counts events since the savepoint by an id range (unscoped and scoped)", async () => {
+    await t.db.run('DELETE FROM events');
+    for (let i = 0; i < 30; i++)
+      await t.db.run(
+        "INSERT INTO events (type, agent, project_id, summary, created_at) VALUES ('tord.diff', ?, ?, 'x', ?)",
+        [i % 3 ? 'tord-other' : 'tord-me', i % 2 ? 'tord-p' : 'tord-q', at(i)],
+      );
+    const stmts = await recorded(async () => {
+      expect(await diffRepo.eventCount(t.db, 'tord-me', at(19), null)).toBe(10);
+      // Of events 20–29: mine (21, 24, 27) or of project tord-q (the even ones): seven.
+      expect(await diffRepo.eventCount(t.db, 'tord-me', at(19), ['tord-q'])).toBe(7);
+      expect(await diffRepo.eventCount(t.db, 'tord-me', at(40), null)).toBe(0);
+    });
+    expect(stmts).toHaveLength(3);
+    expect(await fullScans(plans, stmts)).toEqual([]);
   });
 
   it('since still finds an event written up to a minute out of time order', async () => {

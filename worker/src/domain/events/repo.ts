@@ -47,6 +47,19 @@ export interface EventQuery extends EventFilters {
  */
 const SINCE_SLACK_MS = 60_000;
 
+/**
+ * "Written after `since`" over events, as an id range (`firstIdFrom`) and the time itself: the
+ * condition every `since` read of events uses (the listing, the savepoint diff's count), `since`
+ * in the stored format (`YYYY-MM-DD HH:MM:SS` UTC).
+ */
+export function eventsAfter(since: string): { sql: string; args: SqlArgs } {
+  const ms = parseDbTime(since);
+  // Text that is no instant bounds nothing early: the range starts where the text itself compares.
+  const early = Number.isFinite(ms) ? toDbTime(ms - SINCE_SLACK_MS) : since;
+  const from = firstIdFrom('events', 'created_at', '>', { sql: '?', args: [early] });
+  return { sql: `id >= ${from.sql} AND created_at > ?`, args: [...from.args, since] };
+}
+
 /** `%`, `_` and `\` in a user's search text match only themselves. */
 function likeEscape(s: string): string {
   return s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
@@ -81,12 +94,9 @@ export const eventsRepo = {
     const extra: string[] = [];
     const extraArgs: SqlArgs = [];
     if (q.since) {
-      const from = firstIdFrom('events', 'created_at', '>', {
-        sql: '?',
-        args: [toDbTime(parseDbTime(q.since) - SINCE_SLACK_MS)],
-      });
-      extra.push(`id >= ${from.sql}`, 'created_at > ?');
-      extraArgs.push(...from.args, q.since);
+      const after = eventsAfter(q.since);
+      extra.push(after.sql);
+      extraArgs.push(...after.args);
     }
     if (q.search) {
       extra.push("(summary LIKE ? ESCAPE '\\' OR type LIKE ? ESCAPE '\\' OR agent LIKE ? ESCAPE '\\')");
