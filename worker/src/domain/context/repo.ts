@@ -35,7 +35,8 @@ export const HISTORY_KEEP = 50;
 /**
  * A step of `putBatch`: a statement, or the event rows (one per key row the FROM/WHERE finds)
  * written at that point. Named steps are read by name after the commit: `facts` (the key as the
- * batch found it), `updated`/`inserted` (the version written: all a put answers), `updateEvent`/`insertEvent`.
+ * batch found it: its version, and its value when the put may merge), `updated`/`inserted` (the
+ * version written: all a put answers), `updateEvent`/`insertEvent`.
  */
 export type PutStep =
   | { name: 'facts' | 'updated' | 'inserted' | null; stmt: Statement }
@@ -231,6 +232,8 @@ export const contextRepo = {
       version: number | null;
     } | null;
     insert: { data: string; category: string; expires_at: string | null; project_id: string | null } | null;
+    /** The facts carry the stored value only when the put may merge onto it (it can be 256 KB). */
+    factsWithData: boolean;
   }): PutStep[] {
     const at = [k.namespace, k.key];
     // Each event step finds its key only if the write just before it changed a row (changes()).
@@ -244,7 +247,13 @@ export const contextRepo = {
           args: [...at, k.now],
         },
       },
-      { name: 'facts', stmt: { sql: 'SELECT * FROM context_keys WHERE namespace = ? AND key = ?', args: at } },
+      {
+        name: 'facts',
+        stmt: {
+          sql: `SELECT version, ${k.factsWithData ? 'data' : 'NULL AS data'} FROM context_keys WHERE namespace = ? AND key = ?`,
+          args: at,
+        },
+      },
     ];
     if (u) {
       const cond = {

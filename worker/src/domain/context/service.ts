@@ -266,7 +266,7 @@ export class ContextService {
     const event = { type: 'context_key_updated', agent: p.who, projectId: w.namespace };
     const summary = `${p.who} updated context ${w.namespace}:${w.key}`;
     // undefined: not read yet; null: absent; a row: as the last batch saw it.
-    let known: ContextKeyRow | null | undefined;
+    let known: Pick<ContextKeyRow, 'version' | 'data'> | null | undefined;
     for (let round = 0; round < 8; round++) {
       const text = mergedValue(known ? known.data : null, w.data);
       if (byteLength(text) > MAX_VALUE_BYTES) return null;
@@ -298,6 +298,8 @@ export class ContextService {
         permit,
         update,
         insert,
+        // Anything but an object onto an object replaces: the stored value is not read then.
+        factsWithData: merges,
       });
       const batch = atomicWrite(this.app);
       for (const step of steps) {
@@ -320,7 +322,7 @@ export class ContextService {
         res.row<Pick<ContextKeyRow, 'version'>>('updated') ?? res.row<Pick<ContextKeyRow, 'version'>>('inserted');
       if (written) return written;
       // What this batch saw. Refused (rule, cap, version) rather than raced → the slow path answers.
-      const seen = res.row<ContextKeyRow>('facts') ?? null;
+      const seen = res.row<Pick<ContextKeyRow, 'version' | 'data'>>('facts') ?? null;
       if (seen === null && insert) return null;
       if (seen !== null && update && (update.version === null || update.version === seen.version)) return null;
       known = seen;
