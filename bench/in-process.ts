@@ -8,6 +8,8 @@
  *   npx tsx bench/in-process.ts                       # this tree: heartbeat, work poll, 404, floor
  *   BENCH_BASE=<commit> npx tsx bench/in-process.ts   # A/B: that commit against this tree, alternating rounds
  *   BENCH_N=3000 BENCH_ROUNDS=7 BENCH_ONLY=heartbeat,work npx tsx bench/in-process.ts
+ *   BENCH_BASE=<commit> BENCH_ONLY=claim,context npx tsx bench/in-process.ts   # the hot writes (claims: at most
+ *                                                      # the ~720 claimable tasks per round, each a first claim)
  *   BENCH_CPU_PROF=/tmp/prof.cpuprofile npx tsx bench/in-process.ts   # a CPU profile of the measured rounds only
  *
  * BENCH_BASE exports the commit (`git archive`) to a temporary folder with this tree's node_modules
@@ -24,6 +26,7 @@ import { pathToFileURL } from 'node:url';
 import { EventEmitter } from 'node:events';
 import { IncomingMessage } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
+import Database from 'libsql';
 import { floorApp } from './floor-app.js';
 import { seedDatabase, type BenchAgent } from './seed.js';
 
@@ -40,6 +43,11 @@ interface Tree {
   label: string;
   fetch: Fetch;
   agents: BenchAgent[];
+  /** Open, unassigned, unblocked tasks (each claimable once) and the agents of each project. */
+  claimable: { id: number; project: string }[];
+  byProject: Map<string, BenchAgent[]>;
+  /** Puts every claimable task back in the pool (outside the timed calls). */
+  reopen(): void;
   /** While true, the heartbeat and work services answer with the last real answer they gave. */
   stub: { on: boolean };
   close(): Promise<void>;
@@ -86,7 +94,13 @@ async function loadTree(label: string, root: string): Promise<Tree> {
     log: consoleLogger('error', { log: () => undefined, error: () => undefined }),
   });
   await appMod.prepareDatabase(runtime);
-  const { agents } = seedDatabase(join(dir, CORE_DB_FILE), { agents: 50, tasks: 1_000 });
+  const { agents, claimable } = seedDatabase(join(dir, CORE_DB_FILE), { agents: 50, tasks: 1_000 });
+  const byProject = new Map<string, BenchAgent[]>();
+  for (const a of agents) byProject.set(a.project, [...(byProject.get(a.project) ?? []), a]);
+  // A connection of the bench's own for reopening claimed tasks (WAL: the app's stays open beside it).
+  const reset = new Database(join(dir, CORE_DB_FILE));
+  reset.exec('PRAGMA busy_timeout = 5000');
+  const reopenSql = `UPDATE tasks SET status = 'open', assignee = NULL, lease_token = NULL WHERE id IN (${claimable.map((t) => t.id).join(',')})`;
   const stub = { on: false };
   const hb = await mod<typeof import('../worker/src/domain/heartbeat/service.js')>(
     'worker/src/domain/heartbeat/service.ts',
@@ -98,7 +112,19 @@ async function loadTree(label: string, root: string): Promise<Tree> {
   // As node-adapter/server.ts hands it to serve() (older trees: the app's fetch as it is).
   const receive = (runtime as { receive?: (f: Fetch) => Fetch }).receive;
   const fetch = receive ? receive(app.fetch) : app.fetch;
-  return { label, fetch, agents, stub, close: () => runtime.close() };
+  return {
+    label,
+    fetch,
+    agents,
+    claimable,
+    byProject,
+    reopen: () => reset.prepare(reopenSql).run(),
+    stub,
+    close: async () => {
+      reset.close();
+      await runtime.close();
+    },
+  };
 }
 
 /**
@@ -176,6 +202,8 @@ interface Scenario {
   name: string;
   /** Run with the route's service answering from memory (see `stubbable`). */
   stubbed?: boolean;
+  /** One-shot calls on the tree's claimable tasks (`Tree.reopen` before each run, at most that many). */
+  claims?: boolean;
   /** The i-th request against one tree. */
   request(t: Tree, i: number): () => Promise<number>;
   status: number;
@@ -226,6 +254,38 @@ const SCENARIOS: Scenario[] = [
       call(t.fetch, 'GET', `/api/mycelium/work/${agentOf(t, i).id}`, { 'x-agent-key': agentOf(t, i).key }),
   },
   {
+    key: 'context',
+    name: 'PUT /context/keys/:ns/:key (replace)',
+    status: 200,
+    request: (t, i) =>
+      call(
+        t.fetch,
+        'PUT',
+        `/api/mycelium/context/keys/${agentOf(t, i).id}/note-${i % 10}`,
+        { 'x-agent-key': agentOf(t, i).key },
+        { data: `value ${i}` },
+      ),
+  },
+  {
+    // Each call is a first, winning claim: the pool is reopened before the warm-up and before the
+    // measured calls, which are at most as many as there are claimable tasks.
+    key: 'claim',
+    name: 'POST /tasks/:id/claim (won)',
+    status: 200,
+    claims: true,
+    request: (t, i) => {
+      const task = t.claimable[i % t.claimable.length];
+      const owners = t.byProject.get(task.project)!;
+      return call(
+        t.fetch,
+        'POST',
+        `/api/mycelium/tasks/${task.id}/claim`,
+        { 'x-agent-key': owners[i % owners.length].key },
+        {},
+      );
+    },
+  },
+  {
     key: 'notfound',
     name: 'GET unknown path → 404 (pipeline + routing only)',
     status: 404,
@@ -234,17 +294,24 @@ const SCENARIOS: Scenario[] = [
 ];
 
 /** µs of process CPU per call over N sequential calls (after a warm-up), and the wall time. */
-async function measure(make: (i: number) => () => Promise<number>, want: number) {
-  for (let i = 0; i < WARMUP; i++) {
+async function measure(
+  make: (i: number) => () => Promise<number>,
+  want: number,
+  oneShot?: { count: number; reset: () => void },
+) {
+  oneShot?.reset();
+  for (let i = 0; i < Math.min(WARMUP, oneShot?.count ?? WARMUP); i++) {
     const s = await make(i)();
     if (s !== want) throw new Error(`warm-up call answered ${s}, expected ${want}`);
   }
-  const fns = Array.from({ length: N }, (_, i) => make(i));
+  oneShot?.reset();
+  const n = Math.min(N, oneShot?.count ?? N);
+  const fns = Array.from({ length: n }, (_, i) => make(i));
   const t0 = process.cpuUsage();
   const w0 = performance.now();
   for (const f of fns) await f();
   const d = process.cpuUsage(t0);
-  return { cpu: (d.user + d.system) / N, wall: ((performance.now() - w0) * 1000) / N };
+  return { cpu: (d.user + d.system) / n, wall: ((performance.now() - w0) * 1000) / n };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -292,7 +359,8 @@ async function main() {
     for (const s of scenarios)
       for (const t of order) {
         t.stub.on = !!s.stubbed;
-        const m = await measure((i) => s.request(t, i), s.status).finally(() => (t.stub.on = false));
+        const oneShot = s.claims ? { count: t.claimable.length, reset: t.reopen } : undefined;
+        const m = await measure((i) => s.request(t, i), s.status, oneShot).finally(() => (t.stub.on = false));
         if (r < 0) continue;
         add(cpu, `${t.label}|${s.key}`, m.cpu);
         add(wall, `${t.label}|${s.key}`, m.wall);

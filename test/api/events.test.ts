@@ -136,6 +136,32 @@ describe('GET /events', () => {
     expect(bad.body.error).toMatch(/since/);
   });
 
+  it('since bounds the listing by id (no index on created_at): alone and with type, agent, project, search, paging', async () => {
+    // Written after everything else in time order (ids follow time), a year ahead so nothing else matches.
+    const at = (s: number) => `2999-01-01 00:00:${String(s).padStart(2, '0')}`;
+    for (let i = 0; i < 8; i++)
+      await t.db.run(
+        "INSERT INTO events (type, agent, project_id, summary, created_at) VALUES (?, 'since-bound', 'since-p', ?, ?)",
+        [i % 2 ? 'since.odd' : 'since.even', `s${i}`, at(i * 5)],
+      );
+    try {
+      const list = async (q: string) => {
+        const r = await t.call('GET', `/events?since=${encodeURIComponent(at(12))}${q}`, { admin: true });
+        expect(r.status).toBe(200);
+        return r.body.map((e: { summary: string }) => e.summary);
+      };
+      expect(await list('')).toEqual(['s7', 's6', 's5', 's4', 's3']);
+      expect(await list('&type=since.odd')).toEqual(['s7', 's5', 's3']);
+      expect(await list('&agent=since-bound&limit=2&offset=1')).toEqual(['s6', 's5']);
+      expect(await list('&project_id=since-p&search=s4')).toEqual(['s4']);
+      // Exactly at `since` is not after it.
+      const r = await t.call('GET', `/events?since=${encodeURIComponent(at(35))}`, { admin: true });
+      expect(r.body.map((e: { summary: string }) => e.summary)).toEqual([]);
+    } finally {
+      await t.db.run("DELETE FROM events WHERE agent = 'since-bound'");
+    }
+  });
+
   it('E2: agents see shared events, their own project and events tagged with themselves; humans see all', async () => {
     await t.call('POST', '/events', { admin: true, body: { type: 'scope.test', project_id: 'pb', summary: 'b-only' } });
     await t.call('POST', '/events', { admin: true, body: { type: 'scope.test', project_id: 'pa', summary: 'a-only' } });

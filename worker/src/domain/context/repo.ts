@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.js';
+import { firstIdFrom } from '../../db/time-order.js';
 import type { SqlValue, Statement } from '../../db/types.js';
 
 /** context, context_keys and context_history: their SQL lives here (spec 04 §1.4–1.6). */
@@ -34,7 +35,8 @@ export const HISTORY_KEEP = 50;
 /**
  * A step of `putBatch`: a statement, or the event rows (one per key row the FROM/WHERE finds)
  * written at that point. Named steps are read by name after the commit: `facts` (the key as the
- * batch found it), `updated`/`inserted` (the row written), `updateEvent`/`insertEvent`.
+ * batch found it: its version, and its value when the put may merge), `updated`/`inserted` (the
+ * version written: all a put answers), `updateEvent`/`insertEvent`.
  */
 export type PutStep =
   | { name: 'facts' | 'updated' | 'inserted' | null; stmt: Statement }
@@ -230,6 +232,8 @@ export const contextRepo = {
       version: number | null;
     } | null;
     insert: { data: string; category: string; expires_at: string | null; project_id: string | null } | null;
+    /** The facts carry the stored value only when the put may merge onto it (it can be 256 KB). */
+    factsWithData: boolean;
   }): PutStep[] {
     const at = [k.namespace, k.key];
     // Each event step finds its key only if the write just before it changed a row (changes()).
@@ -243,7 +247,13 @@ export const contextRepo = {
           args: [...at, k.now],
         },
       },
-      { name: 'facts', stmt: { sql: 'SELECT * FROM context_keys WHERE namespace = ? AND key = ?', args: at } },
+      {
+        name: 'facts',
+        stmt: {
+          sql: `SELECT version, ${k.factsWithData ? 'data' : 'NULL AS data'} FROM context_keys WHERE namespace = ? AND key = ?`,
+          args: at,
+        },
+      },
     ];
     if (u) {
       const cond = {
@@ -266,7 +276,7 @@ export const contextRepo = {
           stmt: {
             sql: `UPDATE context_keys SET data = ?, category = COALESCE(?, category), expires_at = ${keepExpiry ? 'expires_at' : '?'},
                   updated_by = ?, updated_at = datetime('now'), version = version + 1
-                WHERE namespace = ? AND key = ? AND ${cond.sql} RETURNING *`,
+                WHERE namespace = ? AND key = ? AND ${cond.sql} RETURNING version`,
             args: [u.data, u.category, ...(keepExpiry ? [] : [u.expires_at ?? null]), k.by, ...at, ...cond.args],
           },
         },
@@ -279,12 +289,15 @@ export const contextRepo = {
         {
           name: 'inserted',
           stmt: {
+            // A key that exists (just overwritten above, say) stops at the first condition, before
+            // the write rule and the owner's count (up to NAMESPACE_CAP rows) are evaluated.
             sql: `INSERT INTO context_keys (namespace, key, data, category, expires_at, updated_by, project_id, version)
                 SELECT ?, ?, ?, ?, ?, ?, ?, 1
-                WHERE ${k.permit.ns.sql}
+                WHERE NOT EXISTS (SELECT 1 FROM context_keys WHERE namespace = ? AND key = ?)
+                  AND ${k.permit.ns.sql}
                   AND (SELECT COUNT(*) FROM context_keys WHERE namespace = ? AND project_id IS ? AND ${LIVE}) < ${NAMESPACE_CAP}
                 ON CONFLICT(namespace, key) DO NOTHING
-                RETURNING *`,
+                RETURNING version`,
             args: [
               ...at,
               i.data,
@@ -292,6 +305,7 @@ export const contextRepo = {
               i.expires_at,
               k.by,
               i.project_id,
+              ...at,
               ...k.permit.ns.args,
               k.namespace,
               i.project_id,
@@ -306,10 +320,14 @@ export const contextRepo = {
     return stmts;
   },
 
+  /**
+   * Keeps the newest HISTORY_KEEP entries of a key: deletes the key's range up to the first entry
+   * past them (a range of the (namespace, key) index; nothing when the key has no more than that).
+   */
   trimHistory(namespace: string, key: string): Statement {
     return {
-      sql: `DELETE FROM context_history WHERE namespace = ? AND key = ? AND id NOT IN
-              (SELECT id FROM context_history WHERE namespace = ? AND key = ? ORDER BY id DESC LIMIT ${HISTORY_KEEP})`,
+      sql: `DELETE FROM context_history WHERE namespace = ? AND key = ? AND id <=
+              (SELECT id FROM context_history WHERE namespace = ? AND key = ? ORDER BY id DESC LIMIT 1 OFFSET ${HISTORY_KEEP})`,
       args: [namespace, key, namespace, key],
     };
   },
@@ -340,8 +358,14 @@ export const contextRepo = {
     return db.run('DELETE FROM context_keys WHERE expires_at IS NOT NULL AND expires_at <= ?', [now]);
   },
 
+  /**
+   * History past the cutoff: the id range before its first entry at or after it (entries are
+   * written in time order; migration 0025 dropped the index on `changed_at`, two b-tree writes
+   * per put). An entry written out of order goes once the entries around it are past it too.
+   */
   purgeOldHistory(db: Queryable, cutoff: string) {
-    return db.run('DELETE FROM context_history WHERE changed_at < ?', [cutoff]);
+    const upTo = firstIdFrom('context_history', 'changed_at', '>=', { sql: '?', args: [cutoff] });
+    return db.run(`DELETE FROM context_history WHERE id < ${upTo.sql} AND changed_at < ?`, [...upTo.args, cutoff]);
   },
 
   async existsProject(db: Queryable, id: string): Promise<boolean> {

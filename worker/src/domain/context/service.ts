@@ -265,7 +265,7 @@ export class ContextService {
    * (`contextRepo.putBatch`). Null when a batch was refused rather than raced: then `write`
    * answers, so every refusal keeps exactly its error and the order of checks.
    */
-  private async putInOneBatch(p: Principal, w: KeyWrite): Promise<ContextKeyRow | null> {
+  private async putInOneBatch(p: Principal, w: KeyWrite): Promise<Pick<ContextKeyRow, 'version'> | null> {
     if (w.data === undefined || RESERVED_NAMESPACES.has(w.namespace)) return null;
     const expiry = this.askedExpiry(w);
     if (expiry === 'invalid') return null;
@@ -274,7 +274,7 @@ export class ContextService {
     const event = { type: 'context_key_updated', agent: p.who, projectId: w.namespace };
     const summary = `${p.who} updated context ${w.namespace}:${w.key}`;
     // undefined: not read yet; null: absent; a row: as the last batch saw it.
-    let known: ContextKeyRow | null | undefined;
+    let known: Pick<ContextKeyRow, 'version' | 'data'> | null | undefined;
     for (let round = 0; round < 8; round++) {
       const text = mergedValue(known ? known.data : null, w.data);
       if (byteLength(text) > MAX_VALUE_BYTES) return null;
@@ -306,6 +306,8 @@ export class ContextService {
         permit,
         update,
         insert,
+        // Anything but an object onto an object replaces: the stored value is not read then.
+        factsWithData: merges,
       });
       const batch = atomicWrite(this.app);
       for (const step of steps) {
@@ -324,10 +326,11 @@ export class ContextService {
       }
       // Event rows are published by the commit (one only when the write before it changed a row).
       const res = await batch.commit();
-      const written = res.row<ContextKeyRow>('updated') ?? res.row<ContextKeyRow>('inserted');
+      const written =
+        res.row<Pick<ContextKeyRow, 'version'>>('updated') ?? res.row<Pick<ContextKeyRow, 'version'>>('inserted');
       if (written) return written;
       // What this batch saw. Refused (rule, cap, version) rather than raced → the slow path answers.
-      const seen = res.row<ContextKeyRow>('facts') ?? null;
+      const seen = res.row<Pick<ContextKeyRow, 'version' | 'data'>>('facts') ?? null;
       if (seen === null && insert) return null;
       if (seen !== null && update && (update.version === null || update.version === seen.version)) return null;
       known = seen;

@@ -1,4 +1,6 @@
 import type { Queryable } from '../../db/db.js';
+import { parseDbTime, toDbTime } from '../../db/time.js';
+import { firstIdFrom } from '../../db/time-order.js';
 import type { SqlArgs } from '../../db/types.js';
 
 /** The events table's SQL (spec 04 §1.10). Writes go through the bus (bus.ts). */
@@ -37,6 +39,27 @@ export interface EventQuery extends EventFilters {
   offset: number;
 }
 
+/**
+ * Events carry no index on `created_at` (migration 0025: one b-tree less written per event): ids
+ * follow time, so a time bound is an id bound found by `firstIdFrom` (db/time-order.ts). `since`
+ * starts its id range this much earlier, so rows up to a minute out of order (a clock stepped
+ * back) are still found; `created_at > since` itself stays in the query and keeps it exact.
+ */
+const SINCE_SLACK_MS = 60_000;
+
+/**
+ * "Written after `since`" over events, as an id range (`firstIdFrom`) and the time itself: the
+ * condition every `since` read of events uses (the listing, the savepoint diff's count), `since`
+ * in the stored format (`YYYY-MM-DD HH:MM:SS` UTC).
+ */
+export function eventsAfter(since: string): { sql: string; args: SqlArgs } {
+  const ms = parseDbTime(since);
+  // Text that is no instant bounds nothing early: the range starts where the text itself compares.
+  const early = Number.isFinite(ms) ? toDbTime(ms - SINCE_SLACK_MS) : since;
+  const from = firstIdFrom('events', 'created_at', '>', { sql: '?', args: [early] });
+  return { sql: `id >= ${from.sql} AND created_at > ?`, args: [...from.args, since] };
+}
+
 /** `%`, `_` and `\` in a user's search text match only themselves. */
 function likeEscape(s: string): string {
   return s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
@@ -71,8 +94,9 @@ export const eventsRepo = {
     const extra: string[] = [];
     const extraArgs: SqlArgs = [];
     if (q.since) {
-      extra.push('created_at > ?');
-      extraArgs.push(q.since);
+      const after = eventsAfter(q.since);
+      extra.push(after.sql);
+      extraArgs.push(...after.args);
     }
     if (q.search) {
       extra.push("(summary LIKE ? ESCAPE '\\' OR type LIKE ? ESCAPE '\\' OR agent LIKE ? ESCAPE '\\')");
@@ -110,8 +134,17 @@ export const eventsRepo = {
     return db.all<EventRow>(`SELECT * FROM events ${w.sql} ORDER BY id ASC LIMIT ?`, [...w.args, n]);
   },
 
-  /** Daily retention (spec 04 §10: the original had none). */
+  /**
+   * Daily retention (spec 04 §10: the original had none): the id range before the first event of
+   * the cutoff, read from its start (no index on `created_at`). A row written out of time order
+   * goes once the rows around it are past the cutoff too.
+   */
   purgeOlderThan(db: Queryable, days: number) {
-    return db.run("DELETE FROM events WHERE created_at < datetime('now', ?)", [`-${days} days`]);
+    const cutoff = { sql: "datetime('now', ?)", args: [`-${days} days`] };
+    const upTo = firstIdFrom('events', 'created_at', '>=', cutoff);
+    return db.run(`DELETE FROM events WHERE id < ${upTo.sql} AND created_at < ${cutoff.sql}`, [
+      ...upTo.args,
+      ...cutoff.args,
+    ]);
   },
 };

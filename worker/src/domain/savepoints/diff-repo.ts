@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import type { SqlArgs } from '../../db/types.js';
+import { eventsAfter } from '../events/repo.js';
 import { VISIBLE_TO_AGENT } from '../messages/repo.js';
 
 /** Scoped "changed since" reads for the savepoint diff (spec 02 §3.7, W23). Read-only. */
@@ -71,9 +72,11 @@ export const diffRepo = {
       scope === null
         ? { sql: '1', args: [] as SqlArgs }
         : { sql: `(agent = ? OR project_id IN (${scope.map(() => '?').join(',')}))`, args: [agentId, ...scope] };
+    // An id range (events carry no created_at index, migration 0025), in each OR branch too.
+    const after = eventsAfter(since);
     const r = await db.get<{ n: number }>(
-      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE created_at > ? AND ${s.sql} LIMIT 50)`,
-      [since, ...s.args],
+      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE ${after.sql} AND ${s.sql} LIMIT 50)`,
+      [...after.args, ...s.args],
     );
     return Number(r?.n ?? 0);
   },

@@ -250,20 +250,21 @@ export const tasksRepo = {
     agentId: string,
     mode: 'claim' | 'assign' | 'force',
     extra?: { sql: string; args: SqlValue[] },
+    returning = '*',
   ): Statement {
     const where = tasksRepo.claimWhere(taskId, agentId, mode);
     const more = extra ? { sql: ` AND ${extra.sql}`, args: extra.args } : { sql: '', args: [] };
     if (mode === 'assign') {
       // Auto-dispatch: assign an unassigned open ready task; status stays open (spec 02 §3.6 step 5).
       return {
-        sql: `UPDATE tasks SET assignee = ?, updated_at = datetime('now') WHERE ${where.sql}${more.sql} RETURNING *`,
+        sql: `UPDATE tasks SET assignee = ?, updated_at = datetime('now') WHERE ${where.sql}${more.sql} RETURNING ${returning}`,
         args: [agentId, ...where.args, ...more.args],
       };
     }
     const lease = leaseTokenSet(agentId);
     return {
       sql: `UPDATE tasks SET assignee = ?, status = 'in_progress', ${lease.sql}, updated_at = datetime('now')
-            WHERE ${where.sql}${more.sql} RETURNING *`,
+            WHERE ${where.sql}${more.sql} RETURNING ${returning}`,
       args: [agentId, ...lease.args, ...where.args, ...more.args],
     };
   },
@@ -289,12 +290,15 @@ export const tasksRepo = {
 
   /**
    * What a claim needs to answer without another read, taken in its batch before the claim:
-   * the task as it was, whether the kill switch is on, whether `scope` (the caller's project scope
-   * as SQL over `t`) admits it, and its open blockers (JSON array of ids).
+   * the fields of the task as it was that a refusal names (`ClaimFacts`), whether the kill switch
+   * is on, whether `scope` (the caller's project scope as SQL over `t`) admits it, and its open
+   * blockers (JSON array of ids). Only those columns: a won claim reads none of them, and a whole
+   * row costs a claim as much as the rest of this statement (issue 11).
    */
   claimFacts(taskId: number, scope: { sql: string; args: SqlValue[] }): Statement {
     return {
-      sql: `SELECT t.*, NOT ${NOT_FROZEN_SQL} AS claim_frozen, ${scope.sql} AS claim_in_scope,
+      sql: `SELECT t.status, t.assignee, t.project_id, t.needs_approval, t.approved_by,
+              NOT ${NOT_FROZEN_SQL} AS claim_frozen, ${scope.sql} AS claim_in_scope,
               (SELECT json_group_array(id) FROM (SELECT blk.id FROM json_each(t.blocked_by) dep
                  JOIN tasks blk ON blk.id = dep.value WHERE blk.status NOT IN ('done','cancelled') ORDER BY blk.id)) AS claim_blockers
             FROM tasks t WHERE t.id = ?`,

@@ -74,6 +74,9 @@ export type ClaimFailure =
   | 'not_claimable';
 export type ClaimResult = { ok: true; task: TaskRow } | { ok: false; reason: ClaimFailure; task?: TaskRow };
 
+/** The fields of a task that explain a lost claim (what `tasksRepo.claimFacts` reads). */
+type ClaimFacts = Pick<TaskRow, 'status' | 'assignee' | 'project_id' | 'needs_approval' | 'approved_by'>;
+
 const TERMINAL: readonly string[] = ['done', 'cancelled'];
 const WORKING: readonly string[] = ['in_progress', 'review', 'done'];
 
@@ -202,7 +205,7 @@ async function explainLostClaim(
  * blockers when known; with null, 'blocked_unknown' means "blocked if it has open blockers".
  */
 function lostClaimReason(
-  task: TaskRow,
+  task: ClaimFacts,
   agentId: string,
   mode: ClaimMode | 'force',
   blockers: number[] | null,
@@ -219,7 +222,7 @@ async function claimError(
   ctx: AppContext,
   taskId: number,
   reason: ClaimFailure | 'blocked_unknown',
-  task?: TaskRow,
+  task?: ClaimFacts,
   knownBlockers?: number[],
 ): Promise<AppError> {
   switch (reason) {
@@ -285,10 +288,11 @@ export async function claimTask(
       rest: `FROM tasks WHERE ${where.sql} AND ${scope.sql} AND NOT (status = 'in_progress' AND COALESCE(assignee, '') = ?)`,
       args: [summary, JSON.stringify(eventData), ...where.args, ...scope.args, agentId],
     })
-    .add('claim', tasksRepo.claim(taskId, agentId, mode, scope))
+    // The answer needs only the lease token of the row the claim wrote.
+    .add('claim', tasksRepo.claim(taskId, agentId, mode, scope, 'lease_token'))
     .commit();
-  const facts = res.row<TaskRow & { claim_frozen: number; claim_in_scope: number; claim_blockers: string }>('facts');
-  const won = res.row<TaskRow>('claim');
+  const facts = res.row<ClaimFacts & { claim_frozen: number; claim_in_scope: number; claim_blockers: string }>('facts');
+  const won = res.row<Pick<TaskRow, 'lease_token'>>('claim');
   if (!won) {
     if (!facts) throw notFound('Task not found');
     if (!Number(facts.claim_in_scope)) throw outOfScope(p, facts.project_id);

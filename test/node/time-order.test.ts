@@ -1,0 +1,191 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { CORE_DB_FILE } from '../../node-adapter/runtime.js';
+import { firstIdFrom } from '../../worker/src/db/time-order.js';
+import type { Statement } from '../../worker/src/db/types.js';
+import { contextRepo } from '../../worker/src/domain/context/repo.js';
+import { eventsRepo } from '../../worker/src/domain/events/repo.js';
+import { diffRepo } from '../../worker/src/domain/savepoints/diff-repo.js';
+import { fullScans, planConnection, recordStatements, sortedSharedRanges } from '../support/query-plan.js';
+import { startTarget, type Target } from '../support/target.js';
+
+/**
+ * Migration 0025 (issue 11, the hot writes) dropped the indexes on events.created_at and
+ * context_history.changed_at: each was a b-tree written on every event / every context put. Time
+ * bounds on those tables are id bounds now (ids follow time), found by a binary search over the
+ * rowid. These tests hold the bound exact against a brute-force answer, the retention jobs to
+ * "exactly the old rows", and every statement involved to index ranges (no whole-table read).
+ */
+let t: Target;
+let plans: ReturnType<typeof planConnection>;
+
+const at = (s: number) => new Date(Date.UTC(2026, 0, 1) + s * 1000).toISOString().slice(0, 19).replace('T', ' ');
+
+beforeAll(async () => {
+  t = await startTarget();
+  plans = planConnection(join(t.dataDir, CORE_DB_FILE));
+});
+afterAll(async () => {
+  plans?.close();
+  await t?.close();
+});
+
+async function recorded(run: () => Promise<unknown>): Promise<Statement[]> {
+  const rec = recordStatements(t.db);
+  let stmts: Statement[] = [];
+  try {
+    await run();
+  } finally {
+    // Restores the driver even when the run failed (its error still propagates).
+    stmts = rec.stop();
+  }
+  return stmts;
+}
+
+describe('firstIdFrom: a time bound as an id bound', () => {
+  it('matches a brute-force search for every cutoff, over ids with gaps and equal times', async () => {
+    await t.db.run('CREATE TABLE to_probe (id INTEGER PRIMARY KEY AUTOINCREMENT, c TEXT NOT NULL)');
+    // 300 rows, several per second, then gaps (deleted rows) in the middle and at both ends.
+    for (let i = 0; i < 300; i++) await t.db.run('INSERT INTO to_probe (c) VALUES (?)', [at(Math.floor(i / 3))]);
+    await t.db.run('DELETE FROM to_probe WHERE id % 7 = 0 OR id BETWEEN 100 AND 160 OR id < 4 OR id > 296');
+    const ids = (await t.db.all<{ id: number; c: string }>('SELECT id, c FROM to_probe ORDER BY id')).map((r) => ({
+      id: Number(r.id),
+      c: r.c,
+    }));
+    for (const op of ['>', '>='] as const) {
+      for (let s = -2; s <= 102; s += 1) {
+        const cutoff = at(s);
+        const b = firstIdFrom('to_probe', 'c', op, { sql: '?', args: [cutoff] });
+        const got = Number((await t.db.get<{ b: number }>(`SELECT ${b.sql} AS b`, b.args))!.b);
+        // The rows at or after the bound are exactly the rows that pass.
+        const pass = ids.filter((r) => (op === '>' ? r.c > cutoff : r.c >= cutoff)).map((r) => r.id);
+        expect(ids.filter((r) => r.id >= got).map((r) => r.id)).toEqual(pass);
+      }
+    }
+    const empty = firstIdFrom('to_probe', 'c', '>', { sql: '?', args: [at(0)] });
+    await t.db.run('DELETE FROM to_probe');
+    expect(Number((await t.db.get<{ b: number }>(`SELECT ${empty.sql} AS b`, empty.args))!.b)).toBe(1);
+  });
+});
+
+describe('events and context history without their time indexes (migration 0025)', () => {
+  it('the indexes are gone or narrowed, the ones the hot paths read are still there', async () => {
+    const names = (await t.db.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'index'")).map(
+      (r) => r.name,
+    );
+    expect(names).not.toContain('idx_events_created');
+    expect(names).not.toContain('idx_context_history_changed');
+    expect(names).not.toContain('idx_tasks_project_status');
+    const partial = await t.db.get<{ sql: string }>(
+      "SELECT sql FROM sqlite_master WHERE name = 'idx_tasks_assignee_status'",
+    );
+    expect(partial?.sql).toMatch(/WHERE assignee IS NOT NULL/);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'idx_events_type',
+        'idx_events_agent',
+        'idx_events_project',
+        'idx_context_history_key',
+        'idx_tasks_project_updated',
+      ]),
+    );
+  });
+
+  it('event retention deletes exactly the events past the cutoff, by an id range', async () => {
+    await t.db.run('DELETE FROM events');
+    const ins = (ago: string, summary: string) =>
+      t.db.run(
+        `INSERT INTO events (type, agent, summary, created_at) VALUES ('tord.ret', 'x', ?, datetime('now', ?))`,
+        [summary, ago],
+      );
+    for (const [ago, s] of [
+      ['-90 days', 'old1'],
+      ['-61 days', 'old2'],
+      ['-59 days', 'kept1'],
+      ['-1 day', 'kept2'],
+      ['+0 seconds', 'kept3'],
+    ])
+      await ins(ago, s);
+    const stmts = await recorded(async () => {
+      const r = await eventsRepo.purgeOlderThan(t.db, 60);
+      expect(r.changes).toBe(2);
+    });
+    const left = await t.db.all<{ summary: string }>("SELECT summary FROM events WHERE type = 'tord.ret' ORDER BY id");
+    expect(left.map((r) => r.summary)).toEqual(['kept1', 'kept2', 'kept3']);
+    expect(await fullScans(plans, stmts)).toEqual([]);
+  });
+
+  it('context history purge deletes exactly the entries past the cutoff, by an id range', async () => {
+    const ins = (at: string, data: string) =>
+      t.db.run("INSERT INTO context_history (namespace, key, data, changed_at) VALUES ('tord', 'k', ?, ?)", [data, at]);
+    await ins('2026-01-01 00:00:00', 'a');
+    await ins('2026-02-01 00:00:00', 'b');
+    await ins('2026-03-01 00:00:00', 'c');
+    await ins('2026-03-01 00:00:00', 'd');
+    await ins('2026-04-01 00:00:00', 'e');
+    const stmts = await recorded(async () => {
+      expect((await contextRepo.purgeOldHistory(t.db, '2026-03-01 00:00:00')).changes).toBe(2);
+    });
+    const left = await t.db.all<{ data: string }>(
+      "SELECT data FROM context_history WHERE namespace = 'tord' ORDER BY id",
+    );
+    expect(left.map((r) => r.data)).toEqual(['c', 'd', 'e']);
+    expect(await fullScans(plans, stmts, ['context_history'])).toEqual([]);
+  });
+
+  it('GET /events?since= (alone, with type, agent, project) reads an id range, not the whole table', async () => {
+    await t.db.run('DELETE FROM events');
+    for (let i = 0; i < 30; i++)
+      await t.db.run(
+        "INSERT INTO events (type, agent, project_id, summary, created_at) VALUES (?, 'tord-a', 'tord-p', ?, ?)",
+        [i % 2 ? 'tord.odd' : 'tord.even', `e${i}`, at(i)],
+      );
+    const since = encodeURIComponent(at(24));
+    const stmts = await recorded(async () => {
+      for (const q of ['', '&type=tord.odd', '&agent=tord-a', '&project_id=tord-p']) {
+        const r = await t.call('GET', `/events?since=${since}${q}`, { admin: true });
+        expect(r.status).toBe(200);
+        const want = q === '&type=tord.odd' ? ['e29', 'e27', 'e25'] : ['e29', 'e28', 'e27', 'e26', 'e25'];
+        expect(r.body.map((e: { summary: string }) => e.summary)).toEqual(want);
+      }
+    });
+    const listings = stmts.filter((s) => /FROM events/.test(s.sql));
+    expect(listings.length).toBeGreaterThanOrEqual(4);
+    expect(await fullScans(plans, listings)).toEqual([]);
+    expect(await sortedSharedRanges(plans, listings)).toEqual([]);
+  });
+
+  it("boot's savepoint diff counts events since the savepoint by an id range (unscoped and scoped)", async () => {
+    await t.db.run('DELETE FROM events');
+    for (let i = 0; i < 30; i++)
+      await t.db.run(
+        "INSERT INTO events (type, agent, project_id, summary, created_at) VALUES ('tord.diff', ?, ?, 'x', ?)",
+        [i % 3 ? 'tord-other' : 'tord-me', i % 2 ? 'tord-p' : 'tord-q', at(i)],
+      );
+    const stmts = await recorded(async () => {
+      expect(await diffRepo.eventCount(t.db, 'tord-me', at(19), null)).toBe(10);
+      // Of events 20–29: mine (21, 24, 27) or of project tord-q (the even ones): seven.
+      expect(await diffRepo.eventCount(t.db, 'tord-me', at(19), ['tord-q'])).toBe(7);
+      expect(await diffRepo.eventCount(t.db, 'tord-me', at(40), null)).toBe(0);
+    });
+    expect(stmts).toHaveLength(3);
+    expect(await fullScans(plans, stmts)).toEqual([]);
+  });
+
+  it('since still finds an event written up to a minute out of time order', async () => {
+    await t.db.run('DELETE FROM events');
+    for (const [s, summary] of [
+      [0, 'before'],
+      [100, 'after1'],
+      [130, 'after2'],
+      [110, 'stepped-back'], // the clock stepped back 20 s before this one was written
+    ] as const)
+      await t.db.run("INSERT INTO events (type, agent, summary, created_at) VALUES ('tord.step', 'x', ?, ?)", [
+        summary,
+        at(s),
+      ]);
+    const r = await t.call('GET', `/events?since=${encodeURIComponent(at(105))}`, { admin: true });
+    expect(r.status).toBe(200);
+    expect(r.body.map((e: { summary: string }) => e.summary)).toEqual(['stepped-back', 'after2']);
+  });
+});
