@@ -197,6 +197,29 @@ export const agentWrites = {
       args: [status, workingOn, at, id],
     };
   },
+
+  /**
+   * `heartbeat` as two statements that write only what changed (issue 11): naming `status` in a
+   * SET rewrites its index entry (idx_agents_status) even when the value is the same, two more
+   * WAL pages per commit, while most beats repeat the status they sent last. So the status is
+   * set only when it differs (and never over `paused`, REL-17). Likewise working_on and
+   * last_heartbeat: an idle agent's row is in the partial index idx_agents_dispatch keyed by
+   * last_heartbeat, whose entry is rewritten whenever the columns are SET, so a second beat within
+   * the same second (the time's resolution) writes nothing.
+   */
+  heartbeatChanges(id: string, status: string, workingOn: string, at: string): Statement[] {
+    return [
+      {
+        sql: "UPDATE agents SET status = ? WHERE id = ? AND status != ? AND status != 'paused'",
+        args: [status, id, status],
+      },
+      {
+        sql: `UPDATE agents SET working_on = ?, last_heartbeat = ?
+              WHERE id = ? AND (working_on IS NOT ? OR last_heartbeat IS NOT ?)`,
+        args: [workingOn, at, id, workingOn, at],
+      },
+    ];
+  },
 };
 
 export interface ProfileRow {

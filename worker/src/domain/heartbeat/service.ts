@@ -172,7 +172,7 @@ export class HeartbeatService {
         },
         { field: 'previous_status', value: { sql: 'SELECT status FROM agents WHERE id = ?', args: [agentId] } },
       ),
-      agentWrites.heartbeat(agentId, input.status, input.working_on, at),
+      ...agentWrites.heartbeatChanges(agentId, input.status, input.working_on, at),
       ...savepointsRepo.recordHeartbeat({
         agentId,
         sessionId: input.session_id,
