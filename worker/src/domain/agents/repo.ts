@@ -46,7 +46,7 @@ export interface NewAgent {
   runtime: string;
 }
 
-/** The columns of an agent a heartbeat reads before its writes (`agentsRepo.beatFacts`). */
+/** The columns of an agent a heartbeat reads before its writes (`agentsRepo.beatFactsStatement`). */
 export type BeatFacts = Pick<AgentRow, 'id' | 'status' | 'working_on' | 'agent_type' | 'project_id'>;
 
 export const agentsRepo = {
@@ -63,9 +63,19 @@ export const agentsRepo = {
     return db.get<AgentRow>('SELECT * FROM agents WHERE id = ?', [id]);
   },
 
-  /** What a heartbeat needs of the row before it (status change, announcement, calibration): five columns, not twenty. */
-  beatFacts(db: Queryable, id: string) {
-    return db.get<BeatFacts>('SELECT id, status, working_on, agent_type, project_id FROM agents WHERE id = ?', [id]);
+  /**
+   * What a heartbeat needs of the row before it (status change, announcement, calibration): five
+   * columns, not twenty, plus `extra` scalar subqueries as named columns — facts of other tables
+   * the heartbeat reads in the same step (issue 11: one statement, not one per fact). No row: no agent.
+   */
+  beatFactsStatement(id: string, extra: Record<string, Statement>): Statement {
+    const names = Object.keys(extra);
+    return {
+      sql: `SELECT id, status, working_on, agent_type, project_id${names.map((n) => `, (${extra[n].sql}) AS ${n}`).join('')}
+            FROM agents WHERE id = ?`,
+      args: [...names.flatMap((n) => extra[n].args ?? []), id],
+      first: true,
+    };
   },
 
   /**

@@ -1,15 +1,29 @@
-import type { Queryable } from '../../db/db.js';
 import type { Statement } from '../../db/types.js';
+
+const APPROVAL_COLS = 'id, action_type, title, status, risk_tier, project_id, created_at, decided_at';
+const APPROVAL_JSON = APPROVAL_COLS.split(', ')
+  .map((c) => `'${c}', ${c}`)
+  .join(', ');
+
+/** The rows of `heartbeatRepo.openApprovalsJson`'s value. */
+export function approvalsFrom(value: unknown): Record<string, unknown>[] {
+  return typeof value === 'string' ? (JSON.parse(value) as Record<string, unknown>[]) : [];
+}
 
 /** Heartbeat side reads/writes on tables owned elsewhere (approvals, context keys). */
 export const heartbeatRepo = {
-  /** The agent's own approvals still open or approved, newest first (spec 02 §3.3 step 13). */
-  openApprovals(db: Queryable, agentId: string) {
-    return db.all(
-      `SELECT id, action_type, title, status, risk_tier, project_id, created_at, decided_at FROM approvals
-       WHERE requested_by = ? AND requester_key = ? AND status IN ('pending','approved') ORDER BY id DESC LIMIT 20`,
-      [agentId, `agent:${agentId}`],
-    );
+  /**
+   * The agent's own approvals still open or approved, newest first, at most 20 (spec 02 §3.3 step
+   * 13), as ONE JSON array value: a scalar subquery the heartbeat folds into its facts row (issue
+   * 11). Read it with `approvalsFrom`.
+   */
+  openApprovalsJson(agentId: string): Statement {
+    return {
+      sql: `SELECT json_group_array(json_object(${APPROVAL_JSON}) ORDER BY id DESC) FROM (
+              SELECT ${APPROVAL_COLS} FROM approvals
+              WHERE requested_by = ? AND requester_key = ? AND status IN ('pending','approved') ORDER BY id DESC LIMIT 20)`,
+      args: [agentId, `agent:${agentId}`],
+    };
   },
 
   /** state_snapshot.md_report → context key <agent>/md_report, written by `system` (spec 02 §3.3 step 8). */
@@ -35,12 +49,9 @@ export const heartbeatRepo = {
     });
   },
 
-  /** When the calibration block was last stored (null: never). */
-  standupAt(db: Queryable, agentId: string) {
-    return db.get<{ updated_at: string }>(
-      "SELECT updated_at FROM context_keys WHERE namespace = ? AND key = 'standup'",
-      [agentId],
-    );
+  /** When the calibration block was last stored (NULL: never), as a scalar subquery. */
+  standupAtSql(agentId: string): Statement {
+    return { sql: "SELECT updated_at FROM context_keys WHERE namespace = ? AND key = 'standup'", args: [agentId] };
   },
 };
 

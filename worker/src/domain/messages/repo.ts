@@ -33,6 +33,27 @@ export interface InboxItem {
 }
 
 const INBOX_COLS = 'id, from_agent, content, msg_type, priority, project_id, created_at';
+/** The same columns as `json_object` arguments, for reads that return a list in one value. */
+const INBOX_JSON = INBOX_COLS.split(', ')
+  .map((c) => `'${c}', ${c}`)
+  .join(', ');
+
+/** The two lists of `messagesRepo.pendingInboxStatement`'s row. */
+export function inboxListsFrom(row: Record<string, unknown> | undefined): {
+  directives: InboxItem[];
+  requests: InboxItem[];
+} {
+  return {
+    directives: JSON.parse(String(row?.directives ?? '[]')) as InboxItem[],
+    requests: JSON.parse(String(row?.requests ?? '[]')) as InboxItem[],
+  };
+}
+
+/** The messages `messagesRepo.deliverUnreadStatement` marked, newest first (RETURNING has no order). */
+export function deliveredFrom(rows: Record<string, unknown>[]): InboxItem[] {
+  const out = rows.map((r) => JSON.parse(String(r.message)) as InboxItem);
+  return out.length > 1 ? out.sort((a, b) => b.id - a.id) : out;
+}
 
 /**
  * Who is reading (spec README "Privacy of messages", SEC-20): `selves` are the identities the
@@ -223,6 +244,44 @@ export const messagesRepo = {
        ORDER BY id DESC LIMIT ?`,
       [agentId, agentId, agentId, agentId, agentId, agentId, agentId, limit],
     );
+  },
+
+  /**
+   * Pending directives (oldest first, ≤ 100) and requests (newest first, ≤ 200) — the same reads
+   * as `pendingDirectives` / `pendingRequests` — as two JSON arrays in ONE row: one statement of a
+   * hot batch instead of two (issue 11). Read the row with `inboxListsFrom`.
+   */
+  pendingInboxStatement(agentId: string): Statement {
+    const list = (order: 'ASC' | 'DESC', from: string) =>
+      `(SELECT json_group_array(json_object(${INBOX_JSON}) ORDER BY id ${order}) FROM (${from}))`;
+    return {
+      sql: `SELECT ${list(
+        'ASC',
+        `SELECT * FROM (SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_DIRECTIVE_DIRECT}
+                                   UNION ALL SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_DIRECTIVE_BROADCAST})
+                    ORDER BY id ASC LIMIT 100`,
+      )} AS directives,
+                   ${list('DESC', `SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_REQUEST} ORDER BY m.id DESC LIMIT 200`)} AS requests`,
+      args: [agentId, agentId, agentId, agentId],
+      first: true,
+    };
+  },
+
+  /**
+   * Delivers up to `limit` unread regular messages (the `unreadRegular` read) in one statement:
+   * it marks them read for the agent and returns, per marked row, the message as JSON — so the
+   * rows delivered are exactly the rows marked, and the unread query runs once, not once to read
+   * and again to mark (issue 11). Read the rows with `deliveredFrom` (newest first).
+   */
+  deliverUnreadStatement(agentId: string, limit = 20): Statement {
+    return {
+      sql: `INSERT OR IGNORE INTO message_reads (message_id, agent_id)
+            SELECT id, ? FROM (SELECT id FROM messages m WHERE ${UNREAD_DIRECT}
+                               UNION ALL SELECT id FROM messages m WHERE ${UNREAD_BROADCAST}
+                               ORDER BY id DESC LIMIT ?)
+            RETURNING (SELECT json_object(${INBOX_JSON}, 'to_agent', to_agent) FROM messages WHERE id = message_id) AS message`,
+      args: [agentId, agentId, agentId, agentId, agentId, agentId, agentId, agentId, limit],
+    };
   },
 
   /** Messages for an agent created after an instant (verbose boot `new_messages`). */
