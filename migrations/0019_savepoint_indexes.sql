@@ -1,0 +1,11 @@
+-- Issue 11: the savepoint a heartbeat records, cheaper to write.
+-- No query reads savepoints by session_id (the session is carried on the row and shown, never
+-- searched), so idx_savepoints_session only cost writes: every heartbeat that recorded a savepoint
+-- inserted one entry and its prune deleted another, two more WAL pages per commit. Lookups of an
+-- agent's savepoints go through idx_savepoints_agent(agent_id, id DESC).
+DROP INDEX IF EXISTS idx_savepoints_session;
+-- Hand-off notes not yet shown by a boot (spec 02 W21), which every heartbeat looks up to carry
+-- forward: without this, the lookup walked every savepoint of the agent (up to 100, nearly all
+-- without notes). Rows without pending notes are not in it, so ordinary heartbeats never write it.
+CREATE INDEX IF NOT EXISTS idx_savepoints_pending_notes ON agent_savepoints(agent_id, id)
+  WHERE notes IS NOT NULL AND notes_delivered = 0;
