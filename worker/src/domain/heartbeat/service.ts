@@ -151,11 +151,15 @@ export class HeartbeatService {
     const at = toDbTime(app.clock.now().getTime());
     const wantsWork = !input.working_on && (input.status === 'online' || input.status === 'idle');
 
-    // Read before the writes; none of the writes touches the kill switch, the standup key or approvals.
+    // Read before the writes; none of the writes touches the kill switch, the standup key or
+    // approvals. Acks can settle a broadcast directive, so with acks the pending directives and
+    // requests are read after them; without (most beats) nothing before the reads touches them.
+    const acks = input.messages_acked.length > 0;
     const facts = agentsRepo.beatFactsStatement(agentId, {
       admin_status: frozenStatement(),
       standup_at: heartbeatRepo.standupAtSql(agentId),
       approvals: heartbeatRepo.openApprovalsJson(agentId),
+      ...(acks ? {} : messagesRepo.pendingInboxLists(agentId)),
     });
     // No orphan savepoints, reads or keys for unknown agents (spec 02 W20): the guard rolls the batch back.
     const writes: Statement[] = [abortIf('NOT EXISTS (SELECT 1 FROM agents WHERE id = ?)', [agentId])];
@@ -177,7 +181,7 @@ export class HeartbeatService {
         { field: 'previous_status', value: { sql: 'SELECT status FROM agents WHERE id = ?', args: [agentId] } },
       ),
       ...agentWrites.heartbeatChanges(agentId, input.status, input.working_on, at),
-      ...savepointsRepo.recordHeartbeat({
+      savepointsRepo.recordHeartbeat({
         agentId,
         sessionId: input.session_id,
         workingOn: input.working_on,
@@ -193,11 +197,13 @@ export class HeartbeatService {
     // Read after the heartbeat's own update, so the caller counts as the idle agent it now is.
     const reads = new StatementCapture(app.db);
     const candidatesRead = wantsWork ? dispatchRepo.idleCandidates(reads.db, dispatchFreshSince(app)) : null;
-    // The inbox after the acks above were marked (an acked broadcast directive is handled).
-    const inbox = inboxParts(app, agentId, true);
+    // The inbox (spec 02 §3.3 step 10): unread regular messages delivered — read and marked by
+    // one statement — and, after acks, the pending directives and requests.
+    const inbox: Statement[] = [messagesRepo.deliverUnreadStatement(agentId, 20)];
+    if (acks) inbox.push(messagesRepo.pendingInboxStatement(agentId));
     let res: Awaited<ReturnType<typeof composedBatch>>;
     try {
-      res = await composedBatch((stmts) => app.db.batch(stmts), [[facts], writes, reads, ...inbox.parts]);
+      res = await composedBatch((stmts) => app.db.batch(stmts), [[facts], writes, reads, inbox]);
     } catch (err) {
       if (isBatchAbort(err)) throw notFound('Agent not found');
       throw err;
@@ -219,7 +225,7 @@ export class HeartbeatService {
     if (res[1][webhookAt].rowsAffected > 0) hooks.kick();
     this.announce(prev, status, input.working_on);
 
-    const box = await inbox.inbox;
+    const box: Inbox = { ...inboxListsFrom(acks ? res[3][1].rows[0] : row), messages: deliveredFrom(res[3][0].rows) };
     const frozen = row.admin_status === 'frozen';
     const approvals = approvalsFrom(row.approvals);
     const pending = box.directives.length + box.requests.length + box.messages.length;
@@ -287,7 +293,6 @@ export class HeartbeatService {
     await app.db.batch([
       agentWrites.heartbeat(agentId, status, wo, toDbTime(app.clock.now().getTime())),
       savepointsRepo.insert({ agentId, workingOn: wo }),
-      savepointsRepo.prune(agentId),
     ]);
     this.announce(prev, prev.status === 'paused' ? 'paused' : status, wo);
     return { ok: true, agent: agentId, status };

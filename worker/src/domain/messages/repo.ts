@@ -38,7 +38,7 @@ const INBOX_JSON = INBOX_COLS.split(', ')
   .map((c) => `'${c}', ${c}`)
   .join(', ');
 
-/** The two lists of `messagesRepo.pendingInboxStatement`'s row. */
+/** The two lists of `messagesRepo.pendingInboxLists` from the row that read them (columns `directives`, `requests`). */
 export function inboxListsFrom(row: Record<string, unknown> | undefined): {
   directives: InboxItem[];
   requests: InboxItem[];
@@ -248,21 +248,35 @@ export const messagesRepo = {
 
   /**
    * Pending directives (oldest first, ≤ 100) and requests (newest first, ≤ 200) — the same reads
-   * as `pendingDirectives` / `pendingRequests` — as two JSON arrays in ONE row: one statement of a
-   * hot batch instead of two (issue 11). Read the row with `inboxListsFrom`.
+   * as `pendingDirectives` / `pendingRequests` — each as ONE JSON array value: scalar subqueries a
+   * hot batch folds into a row it reads anyway (issue 11). Read them with `inboxListsFrom`.
    */
-  pendingInboxStatement(agentId: string): Statement {
+  pendingInboxLists(agentId: string): { directives: Statement; requests: Statement } {
     const list = (order: 'ASC' | 'DESC', from: string) =>
-      `(SELECT json_group_array(json_object(${INBOX_JSON}) ORDER BY id ${order}) FROM (${from}))`;
+      `SELECT json_group_array(json_object(${INBOX_JSON}) ORDER BY id ${order}) FROM (${from})`;
     return {
-      sql: `SELECT ${list(
-        'ASC',
-        `SELECT * FROM (SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_DIRECTIVE_DIRECT}
-                                   UNION ALL SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_DIRECTIVE_BROADCAST})
-                    ORDER BY id ASC LIMIT 100`,
-      )} AS directives,
-                   ${list('DESC', `SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_REQUEST} ORDER BY m.id DESC LIMIT 200`)} AS requests`,
-      args: [agentId, agentId, agentId, agentId],
+      directives: {
+        sql: list(
+          'ASC',
+          `SELECT * FROM (SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_DIRECTIVE_DIRECT}
+                          UNION ALL SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_DIRECTIVE_BROADCAST})
+           ORDER BY id ASC LIMIT 100`,
+        ),
+        args: [agentId, agentId, agentId],
+      },
+      requests: {
+        sql: list('DESC', `SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_REQUEST} ORDER BY m.id DESC LIMIT 200`),
+        args: [agentId],
+      },
+    };
+  },
+
+  /** `pendingInboxLists` as a statement of its own: one row, columns `directives` and `requests`. */
+  pendingInboxStatement(agentId: string): Statement {
+    const { directives, requests } = messagesRepo.pendingInboxLists(agentId);
+    return {
+      sql: `SELECT (${directives.sql}) AS directives, (${requests.sql}) AS requests`,
+      args: [...(directives.args ?? []), ...(requests.args ?? [])],
       first: true,
     };
   },

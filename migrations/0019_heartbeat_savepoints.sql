@@ -9,3 +9,11 @@ DROP INDEX IF EXISTS idx_savepoints_session;
 -- without notes). Rows without pending notes are not in it, so ordinary heartbeats never write it.
 CREATE INDEX IF NOT EXISTS idx_savepoints_pending_notes ON agent_savepoints(agent_id, id)
   WHERE notes IS NOT NULL AND notes_delivered = 0;
+-- Each agent keeps its newest 100 savepoints (spec 02 §1.2, §3.3 step 6): pruned by the insert
+-- itself, so a heartbeat that records no new savepoint (nothing changed) runs no prune, and the
+-- writers (heartbeat, admin heartbeat, admin POST) need no statement of their own for it.
+CREATE TRIGGER IF NOT EXISTS agent_savepoints_keep_100 AFTER INSERT ON agent_savepoints
+BEGIN
+  DELETE FROM agent_savepoints WHERE agent_id = NEW.agent_id AND id <=
+    (SELECT id FROM agent_savepoints WHERE agent_id = NEW.agent_id ORDER BY id DESC LIMIT 1 OFFSET 100);
+END;
