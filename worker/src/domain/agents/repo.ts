@@ -49,6 +49,9 @@ export interface NewAgent {
 /** The columns of an agent a heartbeat reads before its writes (`agentsRepo.beatFactsStatement`). */
 export type BeatFacts = Pick<AgentRow, 'id' | 'status' | 'working_on' | 'agent_type' | 'project_id'>;
 
+/** `agentsRepo.beatFactsStatement`'s SQL per set of extra column names. */
+const beatFactsSql = new Map<string, string>();
+
 export const agentsRepo = {
   /** Case-insensitive match on agents.id or agents.name → canonical id (spec 03 §3.0). */
   async resolveId(db: Queryable, value: string): Promise<string | null> {
@@ -67,15 +70,20 @@ export const agentsRepo = {
    * What a heartbeat needs of the row before it (status change, announcement, calibration): five
    * columns, not twenty, plus `extra` scalar subqueries as named columns — facts of other tables
    * the heartbeat reads in the same step (issue 11: one statement, not one per fact). No row: no agent.
+   * An extra column's SQL is fixed by its name (the callers' fragments are constants): the text is
+   * built once per set of names, so each call reuses the same string.
    */
   beatFactsStatement(id: string, extra: Record<string, Statement>): Statement {
     const names = Object.keys(extra);
-    return {
-      sql: `SELECT id, status, working_on, agent_type, project_id${names.map((n) => `, (${extra[n].sql}) AS ${n}`).join('')}
-            FROM agents WHERE id = ?`,
-      args: [...names.flatMap((n) => extra[n].args ?? []), id],
-      first: true,
-    };
+    const key = names.join(',');
+    let sql = beatFactsSql.get(key);
+    if (sql === undefined) {
+      sql = `SELECT id, status, working_on, agent_type, project_id${names.map((n) => `, (${extra[n].sql}) AS ${n}`).join('')}
+             FROM agents WHERE id = ?`;
+      if (beatFactsSql.size > 50) beatFactsSql.clear();
+      beatFactsSql.set(key, sql);
+    }
+    return { sql, args: [...names.flatMap((n) => extra[n].args ?? []), id], first: true };
   },
 
   /**

@@ -161,8 +161,11 @@ export class HeartbeatService {
       approvals: heartbeatRepo.openApprovalsJson(agentId),
       ...(acks ? {} : messagesRepo.pendingInboxLists(agentId)),
     });
-    // No orphan savepoints, reads or keys for unknown agents (spec 02 W20): the guard rolls the batch back.
-    const writes: Statement[] = [abortIf('NOT EXISTS (SELECT 1 FROM agents WHERE id = ?)', [agentId])];
+    // No orphan savepoints, reads or keys for unknown agents (spec 02 W20): the guard rolls the batch
+    // back. First in the batch: it reads only the agents row, and a write first tells the Node driver
+    // at once that the batch needs the write lock.
+    const guard = abortIf('NOT EXISTS (SELECT 1 FROM agents WHERE id = ?)', [agentId]);
+    const writes: Statement[] = [];
     if (Object.keys(input.meta).length) writes.push(agentWrites.update(agentId, input.meta));
     // Webhook only from the agent's own heartbeat, on a real change (spec 02 §3.3 step 5): decided
     // in SQL against the row as it is before the update (a paused agent stays paused: no change);
@@ -195,20 +198,20 @@ export class HeartbeatService {
       writes.push(heartbeatRepo.storeMdReport(agentId, JSON.stringify(mdReport)));
 
     // Read after the heartbeat's own update, so the caller counts as the idle agent it now is.
-    const reads = new StatementCapture(app.db);
-    const candidatesRead = wantsWork ? dispatchRepo.idleCandidates(reads.db, dispatchFreshSince(app)) : null;
+    const reads = wantsWork ? new StatementCapture(app.db) : null;
+    const candidatesRead = reads ? dispatchRepo.idleCandidates(reads.db, dispatchFreshSince(app)) : null;
     // The inbox (spec 02 §3.3 step 10): unread regular messages delivered — read and marked by
     // one statement — and, after acks, the pending directives and requests.
     const inbox: Statement[] = [messagesRepo.deliverUnreadStatement(agentId, 20)];
     if (acks) inbox.push(messagesRepo.pendingInboxStatement(agentId));
     let res: Awaited<ReturnType<typeof composedBatch>>;
     try {
-      res = await composedBatch((stmts) => app.db.batch(stmts), [[facts], writes, reads, inbox]);
+      res = await composedBatch((stmts) => app.db.batch(stmts), [[guard], [facts], writes, reads ?? [], inbox]);
     } catch (err) {
       if (isBatchAbort(err)) throw notFound('Agent not found');
       throw err;
     }
-    const row = res[0][0].rows[0] as BeatFacts & {
+    const row = res[1][0].rows[0] as BeatFacts & {
       admin_status: string | null;
       standup_at: string | null;
       approvals: string;
@@ -222,10 +225,10 @@ export class HeartbeatService {
     };
     const status = prev.status === 'paused' ? 'paused' : input.status;
     // Send at once only what was queued (a status change with a subscriber): no idle outbox poll.
-    if (res[1][webhookAt].rowsAffected > 0) hooks.kick();
+    if (res[2][webhookAt].rowsAffected > 0) hooks.kick();
     this.announce(prev, status, input.working_on);
 
-    const box: Inbox = { ...inboxListsFrom(acks ? res[3][1].rows[0] : row), messages: deliveredFrom(res[3][0].rows) };
+    const box: Inbox = { ...inboxListsFrom(acks ? res[4][1].rows[0] : row), messages: deliveredFrom(res[4][0].rows) };
     const frozen = row.admin_status === 'frozen';
     const approvals = approvalsFrom(row.approvals);
     const pending = box.directives.length + box.requests.length + box.messages.length;

@@ -31,6 +31,18 @@ const KEEP_PER_AGENT_DAILY = 50;
 const CARRIED_NOTES =
   'SELECT notes FROM agent_savepoints WHERE agent_id = ? AND notes IS NOT NULL AND notes_delivered = 0 ORDER BY id DESC LIMIT 1';
 
+/** `savepointsRepo.recordHeartbeat`'s upsert, built once (the same SQL text on every heartbeat). */
+const RECORD_HEARTBEAT = `INSERT INTO agent_savepoints (id, agent_id, session_id, working_on, state_snapshot, messages_acked, notes, notes_delivered)
+  SELECT (SELECT l.id FROM
+            (SELECT id, session_id, working_on, state_snapshot, messages_acked, notes, notes_delivered FROM agent_savepoints
+             WHERE agent_id = ? ORDER BY id DESC LIMIT 1) l
+          WHERE l.session_id IS ? AND l.working_on = ? AND l.state_snapshot = ? AND l.messages_acked = ?
+            AND l.notes IS c.notes AND (l.notes IS NULL OR l.notes_delivered = 0)),
+         ?, ?, ?, ?, ?, c.notes, 0
+  FROM (SELECT (${CARRIED_NOTES}) AS notes) c
+  WHERE true
+  ON CONFLICT(id) DO UPDATE SET heartbeat_at = datetime('now') WHERE heartbeat_at != datetime('now')`;
+
 export const savepointsRepo = {
   latest(db: Queryable, agentId: string) {
     return db.get<SavepointRow>('SELECT * FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC LIMIT 1', [
@@ -94,16 +106,7 @@ export const savepointsRepo = {
     messagesAcked: string;
   }): Statement {
     return {
-      sql: `INSERT INTO agent_savepoints (id, agent_id, session_id, working_on, state_snapshot, messages_acked, notes, notes_delivered)
-            SELECT (SELECT l.id FROM
-                      (SELECT id, session_id, working_on, state_snapshot, messages_acked, notes, notes_delivered FROM agent_savepoints
-                       WHERE agent_id = ? ORDER BY id DESC LIMIT 1) l
-                    WHERE l.session_id IS ? AND l.working_on = ? AND l.state_snapshot = ? AND l.messages_acked = ?
-                      AND l.notes IS c.notes AND (l.notes IS NULL OR l.notes_delivered = 0)),
-                   ?, ?, ?, ?, ?, c.notes, 0
-            FROM (SELECT (${CARRIED_NOTES}) AS notes) c
-            WHERE true
-            ON CONFLICT(id) DO UPDATE SET heartbeat_at = datetime('now') WHERE heartbeat_at != datetime('now')`,
+      sql: RECORD_HEARTBEAT,
       args: [
         s.agentId,
         s.sessionId,
