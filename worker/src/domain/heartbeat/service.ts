@@ -24,6 +24,8 @@ export interface HeartbeatInput {
   working_on: string;
   session_id: string | null;
   state_snapshot: Record<string, unknown>;
+  /** `state_snapshot` as stored (serialised once, for the size check and the savepoint). */
+  state_text: string;
   messages_acked: number[];
   meta: Partial<Record<WritableAgentColumn, string>>;
 }
@@ -89,6 +91,7 @@ export function parseHeartbeat(body: Record<string, unknown>, asAdmin: boolean):
     working_on: wo,
     session_id: sid as string | null,
     state_snapshot: snapshot,
+    state_text: stateText,
     messages_acked: ackedOf(body.messages_acked),
     meta,
   };
@@ -188,7 +191,7 @@ export class HeartbeatService {
         agentId,
         sessionId: input.session_id,
         workingOn: input.working_on,
-        stateSnapshot: JSON.stringify(input.state_snapshot),
+        stateSnapshot: input.state_text,
         messagesAcked: JSON.stringify(input.messages_acked),
       }),
       ...messagesRepo.markRead(agentId, input.messages_acked),
