@@ -1,4 +1,4 @@
--- Issue 11: the savepoint a heartbeat records, cheaper to write.
+-- Issue 11: what a heartbeat writes, cheaper: its savepoint and its delivery marks.
 -- No query reads savepoints by session_id (the session is carried on the row and shown, never
 -- searched), so idx_savepoints_session only cost writes: every heartbeat that recorded a savepoint
 -- inserted one entry and its prune deleted another, two more WAL pages per commit. Lookups of an
@@ -17,3 +17,7 @@ BEGIN
   DELETE FROM agent_savepoints WHERE agent_id = NEW.agent_id AND id <=
     (SELECT id FROM agent_savepoints WHERE agent_id = NEW.agent_id ORDER BY id DESC LIMIT 1 OFFSET 100);
 END;
+-- Every message_id lookup of message_reads is served by its UNIQUE(message_id, agent_id) index, of
+-- which idx_message_reads_message is a prefix: it only cost writes (one more b-tree per delivered
+-- or acked message, on every heartbeat and boot that delivers).
+DROP INDEX IF EXISTS idx_message_reads_message;
