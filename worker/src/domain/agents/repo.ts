@@ -46,8 +46,11 @@ export interface NewAgent {
   runtime: string;
 }
 
-/** The columns of an agent a heartbeat reads before its writes (`agentsRepo.beatFacts`). */
+/** The columns of an agent a heartbeat reads before its writes (`agentsRepo.beatFactsStatement`). */
 export type BeatFacts = Pick<AgentRow, 'id' | 'status' | 'working_on' | 'agent_type' | 'project_id'>;
+
+/** `agentsRepo.beatFactsStatement`'s SQL per set of extra column names. */
+const beatFactsSql = new Map<string, string>();
 
 export const agentsRepo = {
   /** Case-insensitive match on agents.id or agents.name → canonical id (spec 03 §3.0). */
@@ -63,9 +66,24 @@ export const agentsRepo = {
     return db.get<AgentRow>('SELECT * FROM agents WHERE id = ?', [id]);
   },
 
-  /** What a heartbeat needs of the row before it (status change, announcement, calibration): five columns, not twenty. */
-  beatFacts(db: Queryable, id: string) {
-    return db.get<BeatFacts>('SELECT id, status, working_on, agent_type, project_id FROM agents WHERE id = ?', [id]);
+  /**
+   * What a heartbeat needs of the row before it (status change, announcement, calibration): five
+   * columns, not twenty, plus `extra` scalar subqueries as named columns — facts of other tables
+   * the heartbeat reads in the same step (issue 11: one statement, not one per fact). No row: no agent.
+   * An extra column's SQL is fixed by its name (the callers' fragments are constants): the text is
+   * built once per set of names, so each call reuses the same string.
+   */
+  beatFactsStatement(id: string, extra: Record<string, Statement>): Statement {
+    const names = Object.keys(extra);
+    const key = names.join(',');
+    let sql = beatFactsSql.get(key);
+    if (sql === undefined) {
+      sql = `SELECT id, status, working_on, agent_type, project_id${names.map((n) => `, (${extra[n].sql}) AS ${n}`).join('')}
+             FROM agents WHERE id = ?`;
+      if (beatFactsSql.size > 50) beatFactsSql.clear();
+      beatFactsSql.set(key, sql);
+    }
+    return { sql, args: [...names.flatMap((n) => extra[n].args ?? []), id], first: true };
   },
 
   /**
@@ -196,6 +214,29 @@ export const agentWrites = {
       sql: "UPDATE agents SET status = CASE WHEN status = 'paused' THEN 'paused' ELSE ? END, working_on = ?, last_heartbeat = ? WHERE id = ?",
       args: [status, workingOn, at, id],
     };
+  },
+
+  /**
+   * `heartbeat` as two statements that write only what changed (issue 11): naming `status` in a
+   * SET rewrites its index entry (idx_agents_status) even when the value is the same, two more
+   * WAL pages per commit, while most beats repeat the status they sent last. So the status is
+   * set only when it differs (and never over `paused`, REL-17). Likewise working_on and
+   * last_heartbeat: an idle agent's row is in the partial index idx_agents_dispatch keyed by
+   * last_heartbeat, whose entry is rewritten whenever the columns are SET, so a second beat within
+   * the same second (the time's resolution) writes nothing.
+   */
+  heartbeatChanges(id: string, status: string, workingOn: string, at: string): Statement[] {
+    return [
+      {
+        sql: "UPDATE agents SET status = ? WHERE id = ? AND status != ? AND status != 'paused'",
+        args: [status, id, status],
+      },
+      {
+        sql: `UPDATE agents SET working_on = ?, last_heartbeat = ?
+              WHERE id = ? AND (working_on IS NOT ? OR last_heartbeat IS NOT ?)`,
+        args: [workingOn, at, id, workingOn, at],
+      },
+    ];
   },
 };
 

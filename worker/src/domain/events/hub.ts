@@ -89,8 +89,10 @@ export class EventHubCore {
 
   /** A write happened: read what is new and fan it out; `live` are events without a row. */
   async wake(live: MyceliumEvent[] = []): Promise<void> {
-    for (const e of live)
-      this.fanOut({ ...e, data: JSON.stringify(e.data ?? {}), created_at: toDbTime(Date.parse(e.created_at)) });
+    // No stream open: no frame to build (every heartbeat's liveness event lands here).
+    if (this.clients.size)
+      for (const e of live)
+        this.fanOut({ ...e, data: JSON.stringify(e.data ?? {}), created_at: toDbTime(Date.parse(e.created_at)) });
     await this.readNew();
   }
 

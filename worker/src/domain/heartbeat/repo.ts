@@ -1,15 +1,34 @@
-import type { Queryable } from '../../db/db.js';
 import type { Statement } from '../../db/types.js';
+
+const APPROVAL_COLS = 'id, action_type, title, status, risk_tier, project_id, created_at, decided_at';
+const APPROVAL_JSON = APPROVAL_COLS.split(', ')
+  .map((c) => `'${c}', ${c}`)
+  .join(', ');
+
+/** Built once: the same SQL text on every heartbeat (the driver's statement cache finds it without hashing a new string). */
+const OPEN_APPROVALS_JSON = `SELECT json_group_array(json_object(${APPROVAL_JSON})) FROM (
+  SELECT ${APPROVAL_COLS} FROM approvals
+  WHERE requested_by = ? AND requester_key = ? AND status IN ('pending','approved') ORDER BY id DESC LIMIT 20)`;
+
+/** The rows of `heartbeatRepo.openApprovalsJson`'s value. */
+export function approvalsFrom(value: unknown): { id: number }[] {
+  const rows = typeof value === 'string' ? (JSON.parse(value) as { id: number }[]) : [];
+  // Newest first (an ORDER BY inside the aggregate would cost a sorter on every heartbeat).
+  if (rows.length > 1) rows.sort((a, b) => b.id - a.id);
+  return rows;
+}
+
+const STANDUP_AT = "SELECT updated_at FROM context_keys WHERE namespace = ? AND key = 'standup'";
 
 /** Heartbeat side reads/writes on tables owned elsewhere (approvals, context keys). */
 export const heartbeatRepo = {
-  /** The agent's own approvals still open or approved, newest first (spec 02 §3.3 step 13). */
-  openApprovals(db: Queryable, agentId: string) {
-    return db.all(
-      `SELECT id, action_type, title, status, risk_tier, project_id, created_at, decided_at FROM approvals
-       WHERE requested_by = ? AND requester_key = ? AND status IN ('pending','approved') ORDER BY id DESC LIMIT 20`,
-      [agentId, `agent:${agentId}`],
-    );
+  /**
+   * The agent's own approvals still open or approved, newest first, at most 20 (spec 02 §3.3 step
+   * 13), as ONE JSON array value: a scalar subquery the heartbeat folds into its facts row (issue
+   * 11). Read it with `approvalsFrom`, which puts it in that order.
+   */
+  openApprovalsJson(agentId: string): Statement {
+    return { sql: OPEN_APPROVALS_JSON, args: [agentId, `agent:${agentId}`] };
   },
 
   /** state_snapshot.md_report → context key <agent>/md_report, written by `system` (spec 02 §3.3 step 8). */
@@ -35,12 +54,9 @@ export const heartbeatRepo = {
     });
   },
 
-  /** When the calibration block was last stored (null: never). */
-  standupAt(db: Queryable, agentId: string) {
-    return db.get<{ updated_at: string }>(
-      "SELECT updated_at FROM context_keys WHERE namespace = ? AND key = 'standup'",
-      [agentId],
-    );
+  /** When the calibration block was last stored (NULL: never), as a scalar subquery. */
+  standupAtSql(agentId: string): Statement {
+    return { sql: STANDUP_AT, args: [agentId] };
   },
 };
 

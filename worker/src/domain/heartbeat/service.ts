@@ -1,19 +1,18 @@
 import { parseDbTime, toDbTime } from '../../db/time.js';
-import type { Queryable } from '../../db/db.js';
 import { composedBatch, StatementCapture } from '../../db/captured.js';
 import type { AppContext } from '../../context.js';
 import type { Statement } from '../../db/types.js';
 import { badRequest, invalidEnum, notFound } from '../../http/errors.js';
-import { isFrozen } from '../admin/freeze.js';
+import { frozenStatement } from '../admin/freeze.js';
 import { agentsRepo, agentWrites, type BeatFacts, type WritableAgentColumn } from '../agents/repo.js';
 import { asObject } from '../agents/json.js';
 import { calibrationBlock, resolveCalibrationChain } from '../agents/calibration.js';
-import { messagesRepo, type InboxItem } from '../messages/repo.js';
+import { deliveredFrom, inboxListsFrom, messagesRepo, type InboxItem } from '../messages/repo.js';
 import { savepointsRepo } from '../savepoints/repo.js';
 import { autoDispatch, dispatchFreshSince, type DispatchRecord, type IdleCandidate } from '../dispatch/service.js';
 import { dispatchRepo } from '../dispatch/repo.js';
 import { abortIf, isBatchAbort } from '../../db/batch-abort.js';
-import { heartbeatRepo } from './repo.js';
+import { approvalsFrom, heartbeatRepo } from './repo.js';
 import { WebhookService } from '../webhooks/service.js';
 
 export const HEARTBEAT_STATUSES = ['online', 'offline', 'idle', 'busy'] as const;
@@ -25,6 +24,8 @@ export interface HeartbeatInput {
   working_on: string;
   session_id: string | null;
   state_snapshot: Record<string, unknown>;
+  /** `state_snapshot` as stored (serialised once, for the size check and the savepoint). */
+  state_text: string;
   messages_acked: number[];
   meta: Partial<Record<WritableAgentColumn, string>>;
 }
@@ -90,6 +91,7 @@ export function parseHeartbeat(body: Record<string, unknown>, asAdmin: boolean):
     working_on: wo,
     session_id: sid as string | null,
     state_snapshot: snapshot,
+    state_text: stateText,
     messages_acked: ackedOf(body.messages_acked),
     meta,
   };
@@ -114,26 +116,25 @@ export interface Inbox {
   messages: InboxItem[];
 }
 
-/** Pending directives and requests (re-delivered until handled) and up to 20 unread messages. */
-export async function inboxFor(db: Queryable, agentId: string): Promise<Inbox> {
-  const [directives, requests, messages] = await Promise.all([
-    messagesRepo.pendingDirectives(db, agentId),
-    messagesRepo.pendingRequests(db, agentId),
-    messagesRepo.unreadRegular(db, agentId, 20),
-  ]);
-  return { directives, requests: requests.map(({ status: _s, ...r }: InboxItem & { status?: string }) => r), messages };
-}
-
 /**
- * The inbox as batch parts (issue 11): its reads as a capture, then the statement that marks the
- * delivered regular messages read — placed right after the reads in the same batch, so exactly
- * the delivered rows are marked, with no second round trip (spec 02 §3.3 step 10).
+ * The inbox as a batch part (issue 11): pending directives and requests (re-delivered until
+ * handled) in one statement, then up to 20 unread regular messages — when `deliver`, read and
+ * marked read by one statement, so exactly the delivered rows are marked, with no second round
+ * trip and no second run of the unread query (spec 02 §3.3 step 10).
  */
 export function inboxParts(app: AppContext, agentId: string, deliver: boolean) {
   const reads = new StatementCapture(app.db);
-  const inbox = inboxFor(reads.db, agentId);
-  const [, , unread] = reads.statements();
-  return { inbox, parts: [reads, deliver ? [messagesRepo.markReadFrom(agentId, unread)] : []] as const };
+  const pending = messagesRepo.pendingInboxStatement(agentId);
+  const pendingRead = reads.db.get(pending.sql, pending.args);
+  const unread = messagesRepo.deliverUnreadStatement(agentId, 20);
+  const messagesRead = deliver
+    ? reads.db.all(unread.sql, unread.args).then(deliveredFrom)
+    : messagesRepo.unreadRegular(reads.db, agentId, 20);
+  const inbox: Promise<Inbox> = Promise.all([pendingRead, messagesRead]).then(([row, messages]) => ({
+    ...inboxListsFrom(row),
+    messages,
+  }));
+  return { inbox, parts: [reads] as const };
 }
 
 export class HeartbeatService {
@@ -141,9 +142,11 @@ export class HeartbeatService {
 
   /**
    * POST /agents/heartbeat (spec 02 §3.3), as ONE batch (issue 11; one pipeline request on
-   * Workers): the previous row, the writes (each conditional where it depends on that row), then
-   * the reads the answer needs, then the delivery marks. A second request happens only when the
-   * calibration block is due (every 6 h) or an idle heartbeat finds an agent that can take work.
+   * Workers): the previous row with the kill switch, the standup time and the open approvals (one
+   * statement), the writes (each conditional where it depends on that row, each writing only what
+   * changed), then the inbox the answer needs with its delivery marks. A second request happens
+   * only when the calibration block is due (every 6 h) or an idle heartbeat finds an agent that
+   * can take work.
    */
   async beat(agentId: string, body: Record<string, unknown>, asAdmin: boolean) {
     const { app } = this;
@@ -151,10 +154,21 @@ export class HeartbeatService {
     const at = toDbTime(app.clock.now().getTime());
     const wantsWork = !input.working_on && (input.status === 'online' || input.status === 'idle');
 
-    const before = new StatementCapture(app.db);
-    const prevRow = agentsRepo.beatFacts(before.db, agentId);
-    // No orphan savepoints, reads or keys for unknown agents (spec 02 W20): the guard rolls the batch back.
-    const writes: Statement[] = [abortIf('NOT EXISTS (SELECT 1 FROM agents WHERE id = ?)', [agentId])];
+    // Read before the writes; none of the writes touches the kill switch, the standup key or
+    // approvals. Acks can settle a broadcast directive, so with acks the pending directives and
+    // requests are read after them; without (most beats) nothing before the reads touches them.
+    const acks = input.messages_acked.length > 0;
+    const facts = agentsRepo.beatFactsStatement(agentId, {
+      admin_status: frozenStatement(),
+      standup_at: heartbeatRepo.standupAtSql(agentId),
+      approvals: heartbeatRepo.openApprovalsJson(agentId),
+      ...(acks ? {} : messagesRepo.pendingInboxLists(agentId)),
+    });
+    // No orphan savepoints, reads or keys for unknown agents (spec 02 W20): the guard rolls the batch
+    // back. First in the batch: it reads only the agents row, and a write first tells the Node driver
+    // at once that the batch needs the write lock.
+    const guard = abortIf('NOT EXISTS (SELECT 1 FROM agents WHERE id = ?)', [agentId]);
+    const writes: Statement[] = [];
     if (Object.keys(input.meta).length) writes.push(agentWrites.update(agentId, input.meta));
     // Webhook only from the agent's own heartbeat, on a real change (spec 02 §3.3 step 5): decided
     // in SQL against the row as it is before the update (a paused agent stays paused: no change);
@@ -172,12 +186,12 @@ export class HeartbeatService {
         },
         { field: 'previous_status', value: { sql: 'SELECT status FROM agents WHERE id = ?', args: [agentId] } },
       ),
-      agentWrites.heartbeat(agentId, input.status, input.working_on, at),
-      ...savepointsRepo.recordHeartbeat({
+      ...agentWrites.heartbeatChanges(agentId, input.status, input.working_on, at),
+      savepointsRepo.recordHeartbeat({
         agentId,
         sessionId: input.session_id,
         workingOn: input.working_on,
-        stateSnapshot: JSON.stringify(input.state_snapshot),
+        stateSnapshot: input.state_text,
         messagesAcked: JSON.stringify(input.messages_acked),
       }),
       ...messagesRepo.markRead(agentId, input.messages_acked),
@@ -186,27 +200,40 @@ export class HeartbeatService {
     if (mdReport && typeof mdReport === 'object' && !Array.isArray(mdReport))
       writes.push(heartbeatRepo.storeMdReport(agentId, JSON.stringify(mdReport)));
 
-    const reads = new StatementCapture(app.db);
-    const frozenRead = isFrozen(reads.db);
-    const approvalsRead = heartbeatRepo.openApprovals(reads.db, agentId);
-    const standupRead = heartbeatRepo.standupAt(reads.db, agentId);
     // Read after the heartbeat's own update, so the caller counts as the idle agent it now is.
-    const candidatesRead = wantsWork ? dispatchRepo.idleCandidates(reads.db, dispatchFreshSince(app)) : null;
-    const inbox = inboxParts(app, agentId, true);
+    const reads = wantsWork ? new StatementCapture(app.db) : null;
+    const candidatesRead = reads ? dispatchRepo.idleCandidates(reads.db, dispatchFreshSince(app)) : null;
+    // The inbox (spec 02 §3.3 step 10): unread regular messages delivered — read and marked by
+    // one statement — and, after acks, the pending directives and requests.
+    const inbox: Statement[] = [messagesRepo.deliverUnreadStatement(agentId, 20)];
+    if (acks) inbox.push(messagesRepo.pendingInboxStatement(agentId));
     let res: Awaited<ReturnType<typeof composedBatch>>;
     try {
-      res = await composedBatch((stmts) => app.db.batch(stmts), [before, writes, reads, ...inbox.parts]);
+      res = await composedBatch((stmts) => app.db.batch(stmts), [[guard], [facts], writes, reads ?? [], inbox]);
     } catch (err) {
       if (isBatchAbort(err)) throw notFound('Agent not found');
       throw err;
     }
-    const prev = (await prevRow) as BeatFacts;
+    const row = res[1][0].rows[0] as BeatFacts & {
+      admin_status: string | null;
+      standup_at: string | null;
+      approvals: string;
+    };
+    const prev: BeatFacts = {
+      id: row.id,
+      status: row.status,
+      working_on: row.working_on,
+      agent_type: row.agent_type,
+      project_id: row.project_id,
+    };
     const status = prev.status === 'paused' ? 'paused' : input.status;
     // Send at once only what was queued (a status change with a subscriber): no idle outbox poll.
-    if (res[1][webhookAt].rowsAffected > 0) hooks.kick();
+    if (res[2][webhookAt].rowsAffected > 0) hooks.kick();
     this.announce(prev, status, input.working_on);
 
-    const [box, frozen, approvals, standup] = await Promise.all([inbox.inbox, frozenRead, approvalsRead, standupRead]);
+    const box: Inbox = { ...inboxListsFrom(acks ? res[4][1].rows[0] : row), messages: deliveredFrom(res[4][0].rows) };
+    const frozen = row.admin_status === 'frozen';
+    const approvals = approvalsFrom(row.approvals);
     const pending = box.directives.length + box.requests.length + box.messages.length;
     const out: Record<string, unknown> = {
       ok: true,
@@ -216,7 +243,7 @@ export class HeartbeatService {
     // Regular messages were marked delivered in the batch; directives and requests stay until handled.
     if (pending > 0) out.inbox = box;
     const now = app.clock.now();
-    const calibrationDue = !standup || now.getTime() - parseDbTime(standup.updated_at) >= CALIBRATION_REFRESH_MS;
+    const calibrationDue = !row.standup_at || now.getTime() - parseDbTime(row.standup_at) >= CALIBRATION_REFRESH_MS;
     const [dispatched] = await Promise.all([
       !frozen && wantsWork && candidatesRead ? this.dispatch(agentId, await candidatesRead) : [],
       calibrationDue ? this.refreshCalibration(prev, input.state_snapshot) : undefined,
@@ -272,7 +299,6 @@ export class HeartbeatService {
     await app.db.batch([
       agentWrites.heartbeat(agentId, status, wo, toDbTime(app.clock.now().getTime())),
       savepointsRepo.insert({ agentId, workingOn: wo }),
-      savepointsRepo.prune(agentId),
     ]);
     this.announce(prev, prev.status === 'paused' ? 'paused' : status, wo);
     return { ok: true, agent: agentId, status };

@@ -33,6 +33,29 @@ export interface InboxItem {
 }
 
 const INBOX_COLS = 'id, from_agent, content, msg_type, priority, project_id, created_at';
+/** The same columns as `json_object` arguments, for reads that return a list in one value. */
+const INBOX_JSON = INBOX_COLS.split(', ')
+  .map((c) => `'${c}', ${c}`)
+  .join(', ');
+
+/** The two lists of `messagesRepo.pendingInboxLists`, in their order, from the row that read them (columns `directives`, `requests`). */
+export function inboxListsFrom(row: Record<string, unknown> | undefined): {
+  directives: InboxItem[];
+  requests: InboxItem[];
+} {
+  const directives = JSON.parse(String(row?.directives ?? '[]')) as InboxItem[];
+  const requests = JSON.parse(String(row?.requests ?? '[]')) as InboxItem[];
+  // Oldest directive first, newest request first (spec 02 §3.3 step 10).
+  if (directives.length > 1) directives.sort((a, b) => a.id - b.id);
+  if (requests.length > 1) requests.sort((a, b) => b.id - a.id);
+  return { directives, requests };
+}
+
+/** The messages `messagesRepo.deliverUnreadStatement` marked, newest first (RETURNING has no order). */
+export function deliveredFrom(rows: Record<string, unknown>[]): InboxItem[] {
+  const out = rows.map((r) => JSON.parse(String(r.message)) as InboxItem);
+  return out.length > 1 ? out.sort((a, b) => b.id - a.id) : out;
+}
 
 /**
  * Who is reading (spec README "Privacy of messages", SEC-20): `selves` are the identities the
@@ -79,6 +102,31 @@ const UNREAD_BROADCAST = `m.to_agent IS NULL AND +m.msg_type IN ('message','info
   AND m.created_at >= COALESCE((SELECT created_at FROM agents WHERE id = ?), '')
   AND (m.channel_id IS NULL OR m.channel_id IN (SELECT channel_id FROM channel_members WHERE user_id = ?))
   AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.agent_id = ?)`;
+
+/*
+ * The inbox reads of the hot calls (heartbeat, boot), built once: the same SQL text on every call
+ * is looked up in the driver's statement cache without building and hashing it again (issue 11).
+ * Lists are JSON arrays so several fit in one row; an ORDER BY inside the aggregate would cost a
+ * sorter per list, so the readers (`inboxListsFrom`, `deliveredFrom`) restore the order.
+ */
+const jsonList = (from: string) => `SELECT json_group_array(json_object(${INBOX_JSON})) FROM (${from})`;
+/** Pending directives, oldest first, ≤ 100 (`pendingDirectives`). Args: agent id ×3. */
+const PENDING_DIRECTIVES_JSON = jsonList(
+  `SELECT * FROM (SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_DIRECTIVE_DIRECT}
+                  UNION ALL SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_DIRECTIVE_BROADCAST})
+   ORDER BY id ASC LIMIT 100`,
+);
+/** Pending requests, newest first, ≤ 200 (`pendingRequests`). Args: agent id. */
+const PENDING_REQUESTS_JSON = jsonList(
+  `SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_REQUEST} ORDER BY m.id DESC LIMIT 200`,
+);
+const PENDING_INBOX = `SELECT (${PENDING_DIRECTIVES_JSON}) AS directives, (${PENDING_REQUESTS_JSON}) AS requests`;
+/** Marks the unread regular messages (`unreadRegular`) read and returns each as JSON. Args: agent id ×8, limit. */
+const DELIVER_UNREAD = `INSERT OR IGNORE INTO message_reads (message_id, agent_id)
+  SELECT id, ? FROM (SELECT id FROM messages m WHERE ${UNREAD_DIRECT}
+                     UNION ALL SELECT id FROM messages m WHERE ${UNREAD_BROADCAST}
+                     ORDER BY id DESC LIMIT ?)
+  RETURNING (SELECT json_object(${INBOX_JSON}, 'to_agent', to_agent) FROM messages WHERE id = message_id) AS message`;
 
 export interface MessageFilters {
   from?: string;
@@ -223,6 +271,36 @@ export const messagesRepo = {
        ORDER BY id DESC LIMIT ?`,
       [agentId, agentId, agentId, agentId, agentId, agentId, agentId, limit],
     );
+  },
+
+  /**
+   * Pending directives (oldest first, ≤ 100) and requests (newest first, ≤ 200) — the same reads
+   * as `pendingDirectives` / `pendingRequests` — each as ONE JSON array value: scalar subqueries a
+   * hot batch folds into a row it reads anyway (issue 11). Read them with `inboxListsFrom`.
+   */
+  pendingInboxLists(agentId: string): { directives: Statement; requests: Statement } {
+    return {
+      directives: { sql: PENDING_DIRECTIVES_JSON, args: [agentId, agentId, agentId] },
+      requests: { sql: PENDING_REQUESTS_JSON, args: [agentId] },
+    };
+  },
+
+  /** `pendingInboxLists` as a statement of its own: one row, columns `directives` and `requests`. */
+  pendingInboxStatement(agentId: string): Statement {
+    return { sql: PENDING_INBOX, args: [agentId, agentId, agentId, agentId], first: true };
+  },
+
+  /**
+   * Delivers up to `limit` unread regular messages (the `unreadRegular` read) in one statement:
+   * it marks them read for the agent and returns, per marked row, the message as JSON — so the
+   * rows delivered are exactly the rows marked, and the unread query runs once, not once to read
+   * and again to mark (issue 11). Read the rows with `deliveredFrom` (newest first).
+   */
+  deliverUnreadStatement(agentId: string, limit = 20): Statement {
+    return {
+      sql: DELIVER_UNREAD,
+      args: [agentId, agentId, agentId, agentId, agentId, agentId, agentId, agentId, limit],
+    };
   },
 
   /** Messages for an agent created after an instant (verbose boot `new_messages`). */

@@ -23,8 +23,25 @@ export function toWireSavepoint(r: SavepointRow) {
   return rest;
 }
 
-const KEEP_PER_AGENT_ON_WRITE = 100;
 const KEEP_PER_AGENT_DAILY = 50;
+/**
+ * Undelivered hand-off notes of the agent's latest savepoint that has some (one `?`: the agent id),
+ * carried forward by new savepoints (spec 02 W21): a lookup in idx_savepoints_pending_notes.
+ */
+const CARRIED_NOTES =
+  'SELECT notes FROM agent_savepoints WHERE agent_id = ? AND notes IS NOT NULL AND notes_delivered = 0 ORDER BY id DESC LIMIT 1';
+
+/** `savepointsRepo.recordHeartbeat`'s upsert, built once (the same SQL text on every heartbeat). */
+const RECORD_HEARTBEAT = `INSERT INTO agent_savepoints (id, agent_id, session_id, working_on, state_snapshot, messages_acked, notes, notes_delivered)
+  SELECT (SELECT l.id FROM
+            (SELECT id, session_id, working_on, state_snapshot, messages_acked, notes, notes_delivered FROM agent_savepoints
+             WHERE agent_id = ? ORDER BY id DESC LIMIT 1) l
+          WHERE l.session_id IS ? AND l.working_on = ? AND l.state_snapshot = ? AND l.messages_acked = ?
+            AND l.notes IS c.notes AND (l.notes IS NULL OR l.notes_delivered = 0)),
+         ?, ?, ?, ?, ?, c.notes, 0
+  FROM (SELECT (${CARRIED_NOTES}) AS notes) c
+  WHERE true
+  ON CONFLICT(id) DO UPDATE SET heartbeat_at = datetime('now') WHERE heartbeat_at != datetime('now')`;
 
 export const savepointsRepo = {
   latest(db: Queryable, agentId: string) {
@@ -43,7 +60,8 @@ export const savepointsRepo = {
 
   /**
    * Inserts a savepoint. Undelivered hand-off notes of the previous latest savepoint are carried
-   * forward, so a heartbeat never buries them before a boot shows them (spec 02 W21).
+   * forward, so a heartbeat never buries them before a boot shows them (spec 02 W21). The agent's
+   * savepoints are pruned to the newest 100 by the trigger agent_savepoints_keep_100 (migration 0019).
    */
   insert(s: {
     agentId: string;
@@ -56,7 +74,7 @@ export const savepointsRepo = {
     return {
       sql: `INSERT INTO agent_savepoints (agent_id, session_id, working_on, state_snapshot, messages_acked, notes, notes_delivered)
             SELECT ?, ?, ?, ?, ?,
-                   COALESCE(?, (SELECT notes FROM agent_savepoints WHERE agent_id = ? AND notes IS NOT NULL AND notes_delivered = 0 ORDER BY id DESC LIMIT 1)),
+                   COALESCE(?, (${CARRIED_NOTES})),
                    0
             RETURNING id`,
       args: [
@@ -72,10 +90,13 @@ export const savepointsRepo = {
   },
 
   /**
-   * The heartbeat's savepoint (spec 02 §3.3 step 6), written only when something in it changed
-   * (issue 11): a new row (then the prune) when session, working_on, snapshot, acks or carried
-   * notes would differ from the latest row; otherwise the latest row's heartbeat_at moves to now,
-   * which is the same "since" for the diff (§3.7) that an identical new row would give.
+   * The heartbeat's savepoint (spec 02 §3.3 step 6) as ONE statement, written only when something
+   * in it changed (issue 11): a new row when session, working_on, snapshot, acks or carried notes
+   * would differ from the latest row; otherwise the latest row's heartbeat_at moves to now, which
+   * is the same "since" for the diff (§3.7) that an identical new row would give. The unchanged
+   * case names the latest row's id, so the insert meets its own primary key and becomes that
+   * update (an upsert); a new row gets a fresh id. New rows are pruned to the newest 100 by the
+   * trigger agent_savepoints_keep_100 (migration 0019).
    */
   recordHeartbeat(s: {
     agentId: string;
@@ -83,49 +104,22 @@ export const savepointsRepo = {
     workingOn: string;
     stateSnapshot: string;
     messagesAcked: string;
-  }): Statement[] {
-    const carried = `(SELECT notes FROM agent_savepoints WHERE agent_id = ? AND notes IS NOT NULL AND notes_delivered = 0
-                      ORDER BY id DESC LIMIT 1)`;
-    return [
-      {
-        sql: `INSERT INTO agent_savepoints (agent_id, session_id, working_on, state_snapshot, messages_acked, notes, notes_delivered)
-              SELECT ?, ?, ?, ?, ?, ${carried}, 0
-              WHERE NOT EXISTS (SELECT 1 FROM
-                (SELECT session_id, working_on, state_snapshot, messages_acked, notes, notes_delivered FROM agent_savepoints
-                 WHERE agent_id = ? ORDER BY id DESC LIMIT 1) l
-                WHERE l.session_id IS ? AND l.working_on = ? AND l.state_snapshot = ? AND l.messages_acked = ?
-                  AND l.notes IS ${carried} AND (l.notes IS NULL OR l.notes_delivered = 0))`,
-        args: [
-          s.agentId,
-          s.sessionId,
-          s.workingOn,
-          s.stateSnapshot,
-          s.messagesAcked,
-          s.agentId,
-          s.agentId,
-          s.sessionId,
-          s.workingOn,
-          s.stateSnapshot,
-          s.messagesAcked,
-          s.agentId,
-        ],
-      },
-      savepointsRepo.prune(s.agentId),
-      {
-        sql: `UPDATE agent_savepoints SET heartbeat_at = datetime('now')
-              WHERE id = (SELECT id FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC LIMIT 1)
-                AND heartbeat_at != datetime('now')`,
-        args: [s.agentId],
-      },
-    ];
-  },
-
-  /** Keeps the newest `keep` rows of one agent: one index range, nothing to do under `keep` rows. */
-  prune(agentId: string, keep = KEEP_PER_AGENT_ON_WRITE): Statement {
+  }): Statement {
     return {
-      sql: `DELETE FROM agent_savepoints WHERE agent_id = ? AND id <=
-            (SELECT id FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
-      args: [agentId, agentId, keep],
+      sql: RECORD_HEARTBEAT,
+      args: [
+        s.agentId,
+        s.sessionId,
+        s.workingOn,
+        s.stateSnapshot,
+        s.messagesAcked,
+        s.agentId,
+        s.sessionId,
+        s.workingOn,
+        s.stateSnapshot,
+        s.messagesAcked,
+        s.agentId,
+      ],
     };
   },
 

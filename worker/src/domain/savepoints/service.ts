@@ -138,7 +138,6 @@ export class SavepointService {
           notes: (notes as string | undefined) || null,
         }),
       )
-      .add(null, savepointsRepo.prune(agentId))
       .commit();
     return { ok: true, savepoint_id: Number(res.row('savepoint')!.id) };
   }
