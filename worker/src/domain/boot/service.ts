@@ -2,14 +2,22 @@ import { parseDbTime, toDbTime } from '../../db/time.js';
 import type { Queryable } from '../../db/db.js';
 import { awaitAll } from '../../db/parallel.js';
 import { composedBatch, StatementCapture } from '../../db/captured.js';
+import { ScalarFold } from '../../db/scalar-fold.js';
 import { configRepo } from '../config/repo.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
 import type { Statement } from '../../db/types.js';
 import { forbidden, notFound } from '../../http/errors.js';
 import { isFrozen } from '../admin/freeze.js';
-import { agentsRepo, agentWrites, profilesRepo, toPublicAgent, type AgentRow } from '../agents/repo.js';
-import { derivePresence } from '../agents/service.js';
+import {
+  agentsRepo,
+  agentWrites,
+  profilesRepo,
+  toPublicAgent,
+  type AgentRow,
+  type ProfileRow,
+} from '../agents/repo.js';
+import { derivePresence, PRESENCE_STALE_MS } from '../agents/service.js';
 import { presentProfile } from '../agents/manage.js';
 import { calibrationBlock, resolveCalibrationChain } from '../agents/calibration.js';
 import { parseObject, parseStringArray } from '../agents/json.js';
@@ -117,6 +125,28 @@ function enforcementRules(key: { data: string } | undefined): string[] {
     );
 }
 
+/** Slim boot's `other_agents` from `bootRepo.otherAgentsBrief`'s row: only odd heartbeat spellings need JS. */
+function otherAgentsFrom(row: { list: string; odd: number } | undefined, now: Date) {
+  const list = JSON.parse(row?.list ?? '[]') as {
+    id: string;
+    status: string;
+    working_on: unknown;
+    last_heartbeat?: string | null;
+  }[];
+  if (Number(row?.odd ?? 0) > 0)
+    for (const o of list)
+      if ('last_heartbeat' in o) {
+        o.status = derivePresence(o.status, o.last_heartbeat ?? null, now);
+        delete o.last_heartbeat;
+      }
+  return list;
+}
+
+const sameStatement = (a: Statement, b: Statement) =>
+  a.sql === b.sql &&
+  (a.args ?? []).length === (b.args ?? []).length &&
+  (a.args ?? []).every((v, i) => v === b.args?.[i]);
+
 const run = (app: AppContext) => (stmts: Statement[]) => app.db.batch(stmts);
 
 export class BootService {
@@ -170,16 +200,26 @@ export class BootService {
     const latestRead = savepointsRepo.latest(r1.db, agentId);
     const scopeRead = workScope(r1App, { id: agentId, project_id: guess.project });
     const chainRead = resolveCalibrationChain(r1.db, agentId, guess.type);
-    const roleRead = bootRepo.contextKey(r1.db, 'roles', agentId);
-    const guideRead = guess.project ? bootRepo.contextKey(r1.db, guess.project, 'guidelines') : undefined;
-    const rulesRead = variant === 'verbose' ? undefined : bootRepo.contextKey(r1.db, 'mycelium', 'enforcement_rules');
-    const sleepRead = sleepState(r1App);
-    const autonomousRead = isAutonomous(r1App);
-    const operatorsRead = bootRepo.operatorsAvailable(r1.db);
-    const frozenRead = isFrozen(r1.db);
+    // The one-value reads (context keys, config flags, operator counts) travel as one statement.
+    const fold = new ScalarFold(db);
+    const foldApp: AppContext = { ...app, db: fold.db };
+    const roleRead = bootRepo.contextKey(fold.db, 'roles', agentId);
+    const guideRead = guess.project ? bootRepo.contextKey(fold.db, guess.project, 'guidelines') : undefined;
+    const rulesRead = variant === 'verbose' ? undefined : bootRepo.contextKey(fold.db, 'mycelium', 'enforcement_rules');
+    const sleepRead = sleepState(foldApp);
+    const autonomousRead = isAutonomous(foldApp);
+    const operatorsRead = bootRepo.operatorsAvailable(fold.db);
+    const frozenRead = isFrozen(fold.db);
     const teamsRead = bootRepo.teams(r1.db, agentId);
-    const othersRead = bootRepo.otherAgents(r1.db, agentId, guess.project, toDbTime(nowMs - OTHERS_WINDOW_MS));
-    await composedBatch(run(app), [r1]);
+    const othersSince = toDbTime(nowMs - OTHERS_WINDOW_MS);
+    // Verbose boot shows more of each agent; slim and smart get the list shaped by SQLite.
+    const othersRead =
+      variant === 'verbose' ? bootRepo.otherAgents(r1.db, agentId, guess.project, othersSince) : undefined;
+    const othersBrief =
+      variant === 'verbose'
+        ? undefined
+        : bootRepo.otherAgentsBrief(r1.db, agentId, guess.project, othersSince, toDbTime(nowMs - PRESENCE_STALE_MS));
+    await composedBatch(run(app), [r1, fold]);
 
     const before = await beforeRead;
     if (!before) throw notFound('Agent not found');
@@ -210,10 +250,15 @@ export class BootService {
       // The calibration block is stored where agents and dashboards read it (spec 02 §3.10).
       heartbeatRepo.storeAgentKey(agentId, before.project_id, 'standup', JSON.stringify(calibration)),
       bootRepo.deleteExpiredEphemeral(agentId, nowIso),
-      agentWrites.heartbeat(agentId, 'online', before.working_on ?? '', toDbTime(nowMs)),
-      profilesRepo.countSession(agentId),
+      // Already online: only the heartbeat time moves (the status index stays as it is).
+      before.status === 'online'
+        ? agentWrites.touchHeartbeat(agentId, toDbTime(nowMs))
+        : agentWrites.heartbeat(agentId, 'online', before.working_on ?? '', toDbTime(nowMs)),
       savepointsRepo.markNotesDelivered(agentId),
     ];
+    // The session count answers with the profile boot serves (spec 02 §3.4: as GET /agents/:id/profile).
+    const profileAt = writes.length;
+    writes.push(profilesRepo.countSession(agentId));
     const ev = {
       type: 'agent_boot',
       agent: agentId,
@@ -238,7 +283,6 @@ export class BootService {
         }),
       );
     const r2after = new StatementCapture(db);
-    const profileRead = profilesRepo.get(r2after.db, agentId);
     // Smart boot scores the keys as boot left them (its fresh calibration block included).
     const smartRead = variant === 'smart' ? this.smartReads(r2after.db, agentId, agent.project_id, nowIso) : undefined;
     const primary = teams.find((t) => Number(t.is_primary) === 1);
@@ -254,16 +298,37 @@ export class BootService {
     // Slim and smart boot deliver unread messages once, like the heartbeat; verbose shows no inbox.
     const inbox = variant === 'verbose' ? undefined : inboxParts(app, agentId, true);
     // The queue is the work area's (spec 02 §3.5); its reads come last, so they see what boot wrote.
+    // Its pending requests are the inbox's read (same statement; no write of this batch touches
+    // requests), so slim and smart boot send it once.
     const queueStmts = queueReads(app, agentId);
-    const res = await composedBatch(run(app), [r2before, writes, r2after, ...(inbox?.parts ?? []), queueStmts]);
-    const queue = queueFrom(agent, res[res.length - 1]);
-    app.events.publishWritten(ev, Number(res[1][eventAt].rows[0]?.id ?? null));
+    const inboxStmts = inbox ? inbox.parts[0].statements() : [];
+    const sharedAt = inboxStmts.findIndex((st) => sameStatement(st, queueStmts[0]));
+    const inboxAt = 3; // r2before, writes, r2after, then the inbox's reads
+    const res = await composedBatch(run(app), [
+      r2before,
+      writes,
+      r2after,
+      ...(inbox?.parts ?? []),
+      sharedAt >= 0 ? queueStmts.slice(1) : queueStmts,
+    ]);
+    const queueRes = res[res.length - 1];
+    const queue = queueFrom(agent, sharedAt >= 0 ? [res[inboxAt][sharedAt], ...queueRes] : queueRes);
+    const eventRow = res[1][eventAt].rows[0] as { id?: unknown; webhooks_active?: unknown } | undefined;
+    // The row says whether a webhook was active: if none was, nothing was queued and nothing is drained.
+    app.events.publishWritten(ev, Number(eventRow?.id ?? null), eventRow);
     // Send at once only what was queued (someone subscribes): no idle outbox poll.
     if (flipped && res[1][webhookAt].rowsAffected > 0) hooks.kick();
 
-    const [diff, profile, sleep, autonomous, operatorsAvailable, frozen, others, roleKey, guideKey] = await Promise.all(
-      [diffRead, profileRead, sleepRead, autonomousRead, operatorsRead, frozenRead, othersRead, roleRead, guideRead],
-    );
+    const profile = res[1][profileAt].rows[0] as unknown as ProfileRow | undefined;
+    const [diff, sleep, autonomous, operatorsAvailable, frozen, roleKey, guideKey] = await Promise.all([
+      diffRead,
+      sleepRead,
+      autonomousRead,
+      operatorsRead,
+      frozenRead,
+      roleRead,
+      guideRead,
+    ]);
     const presence = (o: { status: string; last_heartbeat: string | null }) =>
       derivePresence(o.status, o.last_heartbeat, now);
     const common: Record<string, unknown> = {
@@ -286,7 +351,7 @@ export class BootService {
           await verboseReads,
           queue,
           common,
-          others.map((o) => ({
+          (await othersRead!).map((o) => ({
             id: o.id,
             display_name: o.name,
             status: presence(o),
@@ -320,7 +385,7 @@ export class BootService {
       work_queue: frozen ? [] : queue.slice(0, 5).map((i) => ({ type: i.type, id: i.id, title: i.title })),
       pending_directives: box.directives.map((d) => ({ id: d.id, from: d.from_agent, content: d.content })),
       pending_requests: box.requests.map((d) => ({ id: d.id, from: d.from_agent, content: d.content })),
-      other_agents: others.map((o) => ({ id: o.id, status: presence(o), working_on: o.working_on ?? '' })),
+      other_agents: otherAgentsFrom(await othersBrief, now),
       ...common,
       enforcement_rules_active: enforcementRules(await rulesRead),
       changes_since_last: diff.has_savepoint ? changesText(diff.summary) : 'No changes since last session.',
