@@ -8,7 +8,7 @@ const SINGLE_COLUMN = /^\s*SELECT\s+(.+?)\s+FROM\s/is;
 function columnName(sql: string): string {
   const expr = SINGLE_COLUMN.exec(sql)?.[1];
   // Two columns at the top level (a comma outside parentheses) cannot be one scalar.
-  const multi = expr !== undefined && expr.replace(/\([^()]*\)/g, '').includes(',');
+  const multi = expr?.replace(/\([^()]*\)/g, '').includes(',');
   const name = expr && !multi && (/\bAS\s+(\w+)$/i.exec(expr)?.[1] ?? /^(?:\w+\.)?(\w+)$/.exec(expr)?.[1]);
   if (!name) throw new Error(`ScalarFold: not a one-column read: ${sql.slice(0, 80)}`);
   return name;
