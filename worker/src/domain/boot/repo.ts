@@ -63,9 +63,11 @@ export const bootRepo = {
    * at the same 200 as `otherAgents`, and hands back the list already as JSON `[{id, status,
    * working_on}]` with the derived presence (spec 02 §2.3) — no row objects, no per-row JavaScript
    * (issue 11: at 10,000 agents the 200 rows, one JS object each, were most of boot's growth).
-   * Presence is decided in SQL for heartbeats in the tables' own format (a text comparison with
-   * `staleBefore` = now − 15 min, which is exact at second precision); any other spelling of the
-   * time is passed on with `last_heartbeat` for `derivePresence`, and `odd` counts those rows.
+   * Presence is decided in SQL for heartbeats in the tables' own format `YYYY-MM-DD HH:MM:SS` (what
+   * `toDbTime` and `datetime('now')` write): a text comparison with `staleBefore` = now − 15 min,
+   * the same answer as `derivePresence` at second precision. Any other spelling (ISO `T…Z`,
+   * fractions, garbage) is passed on with `last_heartbeat` for `derivePresence`; `odd` counts those
+   * rows. The list's order is the subquery's (SQLite feeds an aggregate in its FROM subquery's order).
    */
   otherAgentsBrief(db: Queryable, agentId: string, projectId: string, since: string, staleBefore: string) {
     return db.get<{ list: string; odd: number }>(
@@ -76,7 +78,7 @@ export const bootRepo = {
        FROM (SELECT id, status, last_heartbeat, COALESCE(working_on, '') AS w,
                CASE WHEN status NOT IN ('online', 'idle', 'busy') THEN status
                     WHEN COALESCE(last_heartbeat, '') = '' THEN 'offline'
-                    WHEN strftime('%Y-%m-%d %H:%M:%S', last_heartbeat) IS last_heartbeat
+                    WHEN last_heartbeat GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9]'
                       THEN CASE WHEN last_heartbeat > ? THEN status ELSE 'offline' END
                END AS p
              FROM agents WHERE id != ? AND (project_id = ? OR last_heartbeat >= ?)
