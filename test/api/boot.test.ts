@@ -184,6 +184,34 @@ describe('GET /boot/:agentId', () => {
     expect(await row()).toEqual({ status: 'paused', working_on: 'keep me', fresh: 1 });
   });
 
+  it("slim work_queue is the first 5 of the agent's queue (GET /work/:id), the unassigned buckets only when there is room", async () => {
+    const few = await registerAgent(t, 'boot-q-few', 'bt-q');
+    const many = await registerAgent(t, 'boot-q-many', 'bt-q');
+    await t.db.run("INSERT INTO tasks (title, project_id, requester, assignee) VALUES ('few-1', 'bt-q', 'x', ?)", [
+      few.id,
+    ]);
+    for (let i = 1; i <= 6; i++)
+      await t.db.run("INSERT INTO tasks (title, project_id, requester, assignee) VALUES (?, 'bt-q', 'x', ?)", [
+        `many-${i}`,
+        many.id,
+      ]);
+    await t.db.run("INSERT INTO bugs (title, description, project_id) VALUES ('free bug', 'd', 'bt-q')");
+    const top5 = async (a: { id: string; key: string }) =>
+      (await t.call('GET', `/work/${a.id}`, { agentKey: a.key })).body.queue
+        .slice(0, 5)
+        .map((i: { type: string; id: number; title: string }) => ({ type: i.type, id: i.id, title: i.title }));
+
+    const f = await t.call('GET', `/boot/${few.id}`, { agentKey: few.key });
+    expect(f.body.work_queue[0]).toMatchObject({ type: 'task', title: 'few-1' });
+    expect(f.body.work_queue).toContainEqual({ type: 'bug_unassigned', id: expect.any(Number), title: 'free bug' });
+    expect(f.body.work_queue).toEqual(await top5(few));
+
+    const m = await t.call('GET', `/boot/${many.id}`, { agentKey: many.key });
+    expect(m.body.work_queue).toHaveLength(5);
+    expect(m.body.work_queue.every((i: { type: string }) => i.type === 'task')).toBe(true);
+    expect(m.body.work_queue).toEqual(await top5(many));
+  });
+
   it('crash recovery: stale heartbeat with working_on → detected with the latest savepoint; fresh → null', async () => {
     const a = await registerAgent(t, 'boot-crash', 'bt');
     await t.call('POST', '/agents/heartbeat', {

@@ -6,7 +6,7 @@ import { ScalarFold } from '../../db/scalar-fold.js';
 import { configRepo } from '../config/repo.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
-import type { Statement } from '../../db/types.js';
+import type { ResultSet, Statement } from '../../db/types.js';
 import { forbidden, notFound } from '../../http/errors.js';
 import { isFrozen } from '../admin/freeze.js';
 import {
@@ -24,7 +24,8 @@ import { parseObject, parseStringArray } from '../agents/json.js';
 import { messagesRepo } from '../messages/repo.js';
 import { savepointsRepo } from '../savepoints/repo.js';
 import { diffAgainst } from '../savepoints/service.js';
-import { queueFrom, queueReads, workScope } from '../work/service.js';
+import { queueFrom, queueReads, workScope, type QueueItem } from '../work/service.js';
+import { QUEUE_PARTS } from '../work/repo.js';
 import { inboxParts } from '../heartbeat/service.js';
 import { isAutonomous, sleepState } from '../admin/sleep.js';
 import { bootRepo } from './repo.js';
@@ -37,6 +38,11 @@ const CRASH_STALE_MS = 15 * 60_000;
 /** Smart boot waits this long for the semantic-memory scorer, then ranks by keywords alone. */
 const SCORER_BUDGET_MS = 1500;
 const OTHERS_WINDOW_MS = 7 * 86_400_000;
+/** Slim boot's `work_queue`: the first 5 items (spec 02 §3.4.1). */
+const SLIM_QUEUE = 5;
+/** The queue's parts keyed by the agent itself (buckets 1–6); the rest are the unassigned buckets. */
+const OWN_PARTS = QUEUE_PARTS.indexOf('freeSteps');
+const NO_ROWS: ResultSet = { rows: [], rowsAffected: 0, lastInsertRowid: null };
 
 type Variant = 'slim' | 'smart' | 'verbose';
 
@@ -219,7 +225,12 @@ export class BootService {
       variant === 'verbose'
         ? undefined
         : bootRepo.otherAgentsBrief(r1.db, agentId, guess.project, othersSince, toDbTime(nowMs - PRESENCE_STALE_MS));
-    await composedBatch(run(app), [r1, fold]);
+    // Slim boot shows the first 5 queue items: the agent's own buckets (1–6) are read here, before
+    // boot's writes, which touch none of their rows; the unassigned buckets (7–8), the queue's
+    // costliest reads, follow in batch 2 only when the own buckets leave room in those 5.
+    const queueStmts = queueReads(app, agentId);
+    const early = variant === 'slim' ? queueStmts.slice(0, OWN_PARTS) : [];
+    const res1 = await composedBatch(run(app), [r1, fold, early]);
 
     const before = await beforeRead;
     if (!before) throw notFound('Agent not found');
@@ -300,19 +311,26 @@ export class BootService {
     // The queue is the work area's (spec 02 §3.5); its reads come last, so they see what boot wrote.
     // Its pending requests are the inbox's read (same statement; no write of this batch touches
     // requests), so slim and smart boot send it once.
-    const queueStmts = queueReads(app, agentId);
-    const inboxStmts = inbox ? inbox.parts[0].statements() : [];
+    // Smart boot: its pending requests are the inbox's read (same statement; no write of this batch
+    // touches requests), so it is sent once.
+    let lateStmts = queueStmts;
+    let own: ResultSet[] = [];
+    let ownQueue: QueueItem[] | undefined;
+    if (variant === 'slim') {
+      own = res1[2];
+      ownQueue = queueFrom(agent, [...own, ...queueStmts.slice(OWN_PARTS).map(() => NO_ROWS)]);
+      lateStmts = ownQueue.length >= SLIM_QUEUE ? [] : queueStmts.slice(OWN_PARTS);
+    }
+    const inboxStmts = inbox && variant === 'smart' ? inbox.parts[0].statements() : [];
     const sharedAt = inboxStmts.findIndex((st) => sameStatement(st, queueStmts[0]));
+    if (sharedAt >= 0) lateStmts = queueStmts.slice(1);
     const inboxAt = 3; // r2before, writes, r2after, then the inbox's reads
-    const res = await composedBatch(run(app), [
-      r2before,
-      writes,
-      r2after,
-      ...(inbox?.parts ?? []),
-      sharedAt >= 0 ? queueStmts.slice(1) : queueStmts,
-    ]);
-    const queueRes = res[res.length - 1];
-    const queue = queueFrom(agent, sharedAt >= 0 ? [res[inboxAt][sharedAt], ...queueRes] : queueRes);
+    const res = await composedBatch(run(app), [r2before, writes, r2after, ...(inbox?.parts ?? []), lateStmts]);
+    const late = res[res.length - 1];
+    const queue =
+      ownQueue && lateStmts.length === 0
+        ? ownQueue
+        : queueFrom(agent, sharedAt >= 0 ? [res[inboxAt][sharedAt], ...late] : [...own, ...late]);
     const eventRow = res[1][eventAt].rows[0] as { id?: unknown; webhooks_active?: unknown } | undefined;
     // The row says whether a webhook was active: if none was, nothing was queued and nothing is drained.
     app.events.publishWritten(ev, Number(eventRow?.id ?? null), eventRow);
@@ -382,7 +400,7 @@ export class BootService {
         bugs_open: Number(counts?.bugs_open ?? 0),
         plans_active: Number(counts?.plans_active ?? 0),
       },
-      work_queue: frozen ? [] : queue.slice(0, 5).map((i) => ({ type: i.type, id: i.id, title: i.title })),
+      work_queue: frozen ? [] : queue.slice(0, SLIM_QUEUE).map((i) => ({ type: i.type, id: i.id, title: i.title })),
       pending_directives: box.directives.map((d) => ({ id: d.id, from: d.from_agent, content: d.content })),
       pending_requests: box.requests.map((d) => ({ id: d.id, from: d.from_agent, content: d.content })),
       other_agents: otherAgentsFrom(await othersBrief, now),
