@@ -26,7 +26,7 @@ import { savepointsRepo } from '../savepoints/repo.js';
 import { diffAgainst } from '../savepoints/service.js';
 import { queueFrom, queueReads, workScope, type QueueItem } from '../work/service.js';
 import { QUEUE_PARTS } from '../work/repo.js';
-import { inboxParts } from '../heartbeat/service.js';
+import { inboxFor } from '../heartbeat/service.js';
 import { isAutonomous, sleepState } from '../admin/sleep.js';
 import { bootRepo } from './repo.js';
 import { WebhookService } from '../webhooks/service.js';
@@ -225,12 +225,20 @@ export class BootService {
       variant === 'verbose'
         ? undefined
         : bootRepo.otherAgentsBrief(r1.db, agentId, guess.project, othersSince, toDbTime(nowMs - PRESENCE_STALE_MS));
-    // Slim boot shows the first 5 queue items: the agent's own buckets (1–6) are read here, before
-    // boot's writes, which touch none of their rows; the unassigned buckets (7–8), the queue's
+    // Slim and smart boot deliver the inbox once, like the heartbeat (verbose shows none): read here
+    // (boot's writes touch no message), and exactly the regular messages read are marked in batch 2.
+    const ib = new StatementCapture(db);
+    const inboxRead = variant === 'verbose' ? undefined : inboxFor(ib.db, agentId);
+    // The queue is the work area's (spec 02 §3.5); boot's writes touch none of its rows. Its pending
+    // requests are the inbox's read (the same statement), sent once. Slim boot shows the first 5
+    // items: the agent's own buckets (1–6) are read here; the unassigned buckets (7–8), the queue's
     // costliest reads, follow in batch 2 only when the own buckets leave room in those 5.
     const queueStmts = queueReads(app, agentId);
-    const early = variant === 'slim' ? queueStmts.slice(0, OWN_PARTS) : [];
-    const res1 = await composedBatch(run(app), [r1, fold, early]);
+    const sharedAt = ib.statements().findIndex((st) => sameStatement(st, queueStmts[0]));
+    const ownStmts = queueStmts.slice(sharedAt >= 0 ? 1 : 0, OWN_PARTS);
+    const early = variant === 'slim' ? ownStmts : [];
+    const res1 = await composedBatch(run(app), [r1, fold, ib, early]);
+    const requestsRes = sharedAt >= 0 ? [res1[2][sharedAt]] : [];
 
     const before = await beforeRead;
     if (!before) throw notFound('Agent not found');
@@ -239,7 +247,13 @@ export class BootService {
     this.agentTypes.set(agentId, type);
     if ((before.project_id !== guess.project || type !== guess.type) && !lastTry)
       return { retryWith: { project: before.project_id, type } };
-    const [latest, scope, chain, teams] = await Promise.all([latestRead, scopeRead, chainRead, teamsRead]);
+    const [latest, scope, chain, teams, box] = await Promise.all([
+      latestRead,
+      scopeRead,
+      chainRead,
+      teamsRead,
+      inboxRead,
+    ]);
 
     const mdReport = parseObject(latest?.state_snapshot).md_report;
     const calibration = calibrationBlock(
@@ -266,6 +280,12 @@ export class BootService {
         ? agentWrites.touchHeartbeat(agentId, toDbTime(nowMs))
         : agentWrites.heartbeat(agentId, 'online', before.working_on ?? '', toDbTime(nowMs)),
       savepointsRepo.markNotesDelivered(agentId),
+      ...(box
+        ? messagesRepo.markRead(
+            agentId,
+            box.messages.map((m) => m.id),
+          )
+        : []),
     ];
     // The session count answers with the profile boot serves (spec 02 §3.4: as GET /agents/:id/profile).
     const profileAt = writes.length;
@@ -306,31 +326,18 @@ export class BootService {
           };
     const verboseReads =
       variant === 'verbose' ? this.verboseReads(r2after.db, agent, before, scope, nowIso) : undefined;
-    // Slim and smart boot deliver unread messages once, like the heartbeat; verbose shows no inbox.
-    const inbox = variant === 'verbose' ? undefined : inboxParts(app, agentId, true);
-    // The queue is the work area's (spec 02 §3.5); its reads come last, so they see what boot wrote.
-    // Its pending requests are the inbox's read (same statement; no write of this batch touches
-    // requests), so slim and smart boot send it once.
-    // Smart boot: its pending requests are the inbox's read (same statement; no write of this batch
-    // touches requests), so it is sent once.
-    let lateStmts = queueStmts;
-    let own: ResultSet[] = [];
+    // The queue's remaining reads: slim boot's unassigned buckets when there is room; everything
+    // but the shared requests for smart and verbose.
+    let own = requestsRes;
+    let lateStmts = queueStmts.slice(requestsRes.length);
     let ownQueue: QueueItem[] | undefined;
     if (variant === 'slim') {
-      own = res1[2];
+      own = [...requestsRes, ...res1[3]];
       ownQueue = queueFrom(agent, [...own, ...queueStmts.slice(OWN_PARTS).map(() => NO_ROWS)]);
       lateStmts = ownQueue.length >= SLIM_QUEUE ? [] : queueStmts.slice(OWN_PARTS);
     }
-    const inboxStmts = inbox && variant === 'smart' ? inbox.parts[0].statements() : [];
-    const sharedAt = inboxStmts.findIndex((st) => sameStatement(st, queueStmts[0]));
-    if (sharedAt >= 0) lateStmts = queueStmts.slice(1);
-    const inboxAt = 3; // r2before, writes, r2after, then the inbox's reads
-    const res = await composedBatch(run(app), [r2before, writes, r2after, ...(inbox?.parts ?? []), lateStmts]);
-    const late = res[res.length - 1];
-    const queue =
-      ownQueue && lateStmts.length === 0
-        ? ownQueue
-        : queueFrom(agent, sharedAt >= 0 ? [res[inboxAt][sharedAt], ...late] : [...own, ...late]);
+    const res = await composedBatch(run(app), [r2before, writes, r2after, lateStmts]);
+    const queue = ownQueue && lateStmts.length === 0 ? ownQueue : queueFrom(agent, [...own, ...res[3]]);
     const eventRow = res[1][eventAt].rows[0] as { id?: unknown; webhooks_active?: unknown } | undefined;
     // The row says whether a webhook was active: if none was, nothing was queued and nothing is drained.
     app.events.publishWritten(ev, Number(eventRow?.id ?? null), eventRow);
@@ -382,8 +389,8 @@ export class BootService {
         ),
       };
 
-    const box = await inbox!.inbox;
     const counts = await slimReads!.counts;
+    const inbox = box ?? { directives: [], requests: [], messages: [] };
     const out: Record<string, unknown> = {
       agent: {
         id: agent.id,
@@ -393,22 +400,22 @@ export class BootService {
       },
       role_contract: common.role_contract,
       counts: {
-        directives: box.directives.length,
-        requests: box.requests.length,
-        messages_unread: box.messages.length,
+        directives: inbox.directives.length,
+        requests: inbox.requests.length,
+        messages_unread: inbox.messages.length,
         tasks_mine: Number(counts?.tasks_mine ?? 0),
         bugs_open: Number(counts?.bugs_open ?? 0),
         plans_active: Number(counts?.plans_active ?? 0),
       },
       work_queue: frozen ? [] : queue.slice(0, SLIM_QUEUE).map((i) => ({ type: i.type, id: i.id, title: i.title })),
-      pending_directives: box.directives.map((d) => ({ id: d.id, from: d.from_agent, content: d.content })),
-      pending_requests: box.requests.map((d) => ({ id: d.id, from: d.from_agent, content: d.content })),
+      pending_directives: inbox.directives.map((d) => ({ id: d.id, from: d.from_agent, content: d.content })),
+      pending_requests: inbox.requests.map((d) => ({ id: d.id, from: d.from_agent, content: d.content })),
       other_agents: otherAgentsFrom(await othersBrief, now),
       ...common,
       enforcement_rules_active: enforcementRules(await rulesRead),
       changes_since_last: diff.has_savepoint ? changesText(diff.summary) : 'No changes since last session.',
     };
-    if (box.directives.length || box.requests.length || box.messages.length) out.inbox = box;
+    if (inbox.directives.length || inbox.requests.length || inbox.messages.length) out.inbox = inbox;
     if (primary) {
       out.team = primary;
       out.team_members = await slimReads!.members;
