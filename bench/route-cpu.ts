@@ -14,6 +14,7 @@
  *   BENCH_AUTOCKPT=10000 npx tsx bench/route-cpu.ts   # another wal_autocheckpoint on the app's connection
  *   BENCH_CONCURRENCY=16 npx tsx bench/route-cpu.ts  # 16 calls in flight (group commit shares commits)
  *   BENCH_KEEP=1 npx tsx bench/route-cpu.ts           # keep the data folder (replay statements on it)
+ *   BENCH_AGENTS=10000 BENCH_ONLY=boot npx tsx bench/route-cpu.ts   # growth: calls rotate over the first 50
  *
  * Bounded: a fixed number of calls, a temporary data folder removed at the end. Rounds of the
  * routes are interleaved so a neighbour's load spreads over all of them; the minimum of the
@@ -34,8 +35,10 @@ const CALLS = Number(process.env.BENCH_CALLS ?? 1_500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** Calls in flight at once (default 1: one after the other, background work awaited after each). */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 1);
-const AGENTS = 50;
-const TASKS = 1_000;
+const AGENTS = Number(process.env.BENCH_AGENTS ?? 50);
+const TASKS = Number(process.env.BENCH_TASKS ?? 1_000);
+/** The agents the calls rotate over (the seed gives the first 50 work and mail; the rest are the crowd). */
+const ACTIVE = Math.min(AGENTS, 50);
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((x) => x.trim())) : null;
 const ADMIN = `bench_admin_${randomBytes(24).toString('hex')}`;
 
@@ -80,7 +83,7 @@ function reopenClaimable() {
 
 const routes: Record<string, (i: number) => Promise<number>> = {
   heartbeat_busy: (i) => {
-    const a = agents[i % AGENTS];
+    const a = agents[i % ACTIVE];
     return call('POST', '/agents/heartbeat', a.key, {
       status: 'busy',
       working_on: `task ${i % 7}`,
@@ -89,15 +92,20 @@ const routes: Record<string, (i: number) => Promise<number>> = {
     });
   },
   heartbeat_idle: (i) => {
-    const a = agents[i % AGENTS];
+    const a = agents[i % ACTIVE];
     return call('POST', '/agents/heartbeat', a.key, { status: 'online', working_on: '' });
   },
   work: (i) => {
-    const a = agents[i % AGENTS];
+    const a = agents[i % ACTIVE];
     return call('GET', `/work/${a.id}`, a.key);
   },
+  // Slim boot (the default variant): every section, its writes and the work queue it embeds.
+  boot: (i) => {
+    const a = agents[i % ACTIVE];
+    return call('GET', `/boot/${a.id}`, a.key);
+  },
   context: (i) => {
-    const a = agents[i % AGENTS];
+    const a = agents[i % ACTIVE];
     return call('PUT', `/context/keys/${a.id}/note-${i % 10}`, a.key, { data: `value ${i}` });
   },
   claim: (i) => {

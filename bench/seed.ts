@@ -61,13 +61,14 @@ export function seedDatabase(file: string, opts: { agents: number; tasks: number
   let prev = 0;
   for (let i = 0; i < opts.tasks; i++) {
     const project = `proj-${i % PROJECTS}`;
-    // 20% assigned (4 per agent), the rest open for claims; every 10th depends on the previous.
-    const assignee = i < 4 * Math.min(AGENTS, 50) ? agents[i % AGENTS].id : null;
+    // 20% assigned, 4 to each of the first 50 agents (the ones the benches drive, whatever the
+    // number registered), the rest open for claims; every 10th depends on the previous.
+    const assignee = i < 4 * Math.min(AGENTS, 50) ? agents[i % Math.min(AGENTS, 50)].id : null;
     const blockedBy = i % 10 === 9 && prev ? JSON.stringify([prev]) : '[]';
     const row = insTask.get(
       `Task ${i}`,
       `Description of task ${i} `.repeat(5),
-      assignee ? agents[i % AGENTS].project : project,
+      assignee ? agents[i % Math.min(AGENTS, 50)].project : project,
       'bench-admin',
       assignee,
       priorities[i % 5],

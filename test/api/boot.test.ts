@@ -99,6 +99,119 @@ describe('GET /boot/:agentId', () => {
     expect(again.body.profile.session_count).toBe(2);
   });
 
+  it("other_agents: presence derived as on GET /agents/:id (spec 02 §2.3), whatever the heartbeat's spelling", async () => {
+    const me = await registerAgent(t, 'boot-pres-me', 'bt-pres');
+    const peers: Record<string, string | null> = {
+      'boot-pres-fresh': "datetime('now', '-14 minutes', '-50 seconds')",
+      'boot-pres-stale': "datetime('now', '-15 minutes', '-10 seconds')",
+      'boot-pres-iso-fresh': "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 minute')",
+      'boot-pres-iso-stale': "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-20 minutes')",
+      'boot-pres-frac': "strftime('%Y-%m-%d %H:%M:%f', 'now', '-2 minutes')",
+      'boot-pres-garbage': "'not a time'",
+      'boot-pres-never': null,
+    };
+    for (const [id, hb] of Object.entries(peers)) {
+      await registerAgent(t, id, 'bt-pres');
+      await t.db.run(
+        `UPDATE agents SET status = 'busy', working_on = 'w', last_heartbeat = ${hb ?? 'NULL'} WHERE id = ?`,
+        [id],
+      );
+    }
+    await registerAgent(t, 'boot-pres-paused', 'bt-pres');
+    await t.db.run("UPDATE agents SET status = 'paused', last_heartbeat = datetime('now') WHERE id = ?", [
+      'boot-pres-paused',
+    ]);
+    const r = await t.call('GET', `/boot/${me.id}`, { agentKey: me.key });
+    expect(r.status).toBe(200);
+    const seen = new Map<string, { status: string; working_on: string }>(
+      r.body.other_agents.map((o: { id: string; status: string; working_on: string }) => [o.id, o]),
+    );
+    const expected: Record<string, string> = {
+      'boot-pres-fresh': 'busy',
+      'boot-pres-stale': 'offline',
+      'boot-pres-iso-fresh': 'busy',
+      'boot-pres-iso-stale': 'offline',
+      'boot-pres-frac': 'busy',
+      'boot-pres-garbage': 'offline',
+      'boot-pres-never': 'offline',
+      'boot-pres-paused': 'paused',
+    };
+    for (const [id, status] of Object.entries(expected)) {
+      expect(seen.get(id), id).toEqual({ id, status, working_on: id === 'boot-pres-paused' ? '' : 'w' });
+      // The same derivation as the agent's own record.
+      expect((await t.call('GET', `/agents/${id}`, { admin: true })).body.status, id).toBe(status);
+    }
+    // Only the documented fields, in created order; never the caller itself.
+    expect(Object.keys(seen.get('boot-pres-frac')!)).toEqual(['id', 'status', 'working_on']);
+    expect(seen.has(me.id)).toBe(false);
+    const ids = r.body.other_agents.map((o: { id: string }) => o.id);
+    expect(ids.indexOf('boot-pres-fresh')).toBeLessThan(ids.indexOf('boot-pres-paused'));
+  });
+
+  it('auto-heartbeat: an online agent only moves last_heartbeat; offline comes back online, paused stays paused (REL-17)', async () => {
+    const a = await registerAgent(t, 'boot-hb', 'bt');
+    await t.call('GET', `/boot/${a.id}`, { agentKey: a.key });
+    await t.db.run(
+      "UPDATE agents SET working_on = 'keep me', last_heartbeat = datetime('now', '-10 minutes') WHERE id = ?",
+      [a.id],
+    );
+    const fresh = "last_heartbeat >= datetime('now', '-1 minute')";
+    const row = () =>
+      t.db.get<{ status: string; working_on: string; fresh: number }>(
+        `SELECT status, working_on, ${fresh} AS fresh FROM agents WHERE id = ?`,
+        [a.id],
+      );
+    await t.call('GET', `/boot/${a.id}`, { agentKey: a.key });
+    expect(await row()).toEqual({ status: 'online', working_on: 'keep me', fresh: 1 });
+    const boots = () =>
+      t.db.all<{ data: string }>("SELECT data FROM events WHERE type = 'agent_boot' AND agent = ? ORDER BY id", [a.id]);
+    expect(JSON.parse((await boots()).at(-1)!.data)).toEqual({});
+
+    await t.db.run(
+      "UPDATE agents SET status = 'offline', last_heartbeat = datetime('now', '-10 minutes') WHERE id = ?",
+      [a.id],
+    );
+    await t.call('GET', `/boot/${a.id}`, { agentKey: a.key });
+    expect(await row()).toEqual({ status: 'online', working_on: 'keep me', fresh: 1 });
+    expect(JSON.parse((await boots()).at(-1)!.data)).toEqual({ previous_status: 'offline', new_status: 'online' });
+
+    await t.db.run(
+      "UPDATE agents SET status = 'paused', last_heartbeat = datetime('now', '-10 minutes') WHERE id = ?",
+      [a.id],
+    );
+    const paused = await t.call('GET', `/boot/${a.id}`, { agentKey: a.key });
+    expect(paused.status).toBe(200);
+    expect(await row()).toEqual({ status: 'paused', working_on: 'keep me', fresh: 1 });
+  });
+
+  it("slim work_queue is the first 5 of the agent's queue (GET /work/:id), the unassigned buckets only when there is room", async () => {
+    const few = await registerAgent(t, 'boot-q-few', 'bt-q');
+    const many = await registerAgent(t, 'boot-q-many', 'bt-q');
+    await t.db.run("INSERT INTO tasks (title, project_id, requester, assignee) VALUES ('few-1', 'bt-q', 'x', ?)", [
+      few.id,
+    ]);
+    for (let i = 1; i <= 6; i++)
+      await t.db.run("INSERT INTO tasks (title, project_id, requester, assignee) VALUES (?, 'bt-q', 'x', ?)", [
+        `many-${i}`,
+        many.id,
+      ]);
+    await t.db.run("INSERT INTO bugs (title, description, project_id) VALUES ('free bug', 'd', 'bt-q')");
+    const top5 = async (a: { id: string; key: string }) =>
+      (await t.call('GET', `/work/${a.id}`, { agentKey: a.key })).body.queue
+        .slice(0, 5)
+        .map((i: { type: string; id: number; title: string }) => ({ type: i.type, id: i.id, title: i.title }));
+
+    const f = await t.call('GET', `/boot/${few.id}`, { agentKey: few.key });
+    expect(f.body.work_queue[0]).toMatchObject({ type: 'task', title: 'few-1' });
+    expect(f.body.work_queue).toContainEqual({ type: 'bug_unassigned', id: expect.any(Number), title: 'free bug' });
+    expect(f.body.work_queue).toEqual(await top5(few));
+
+    const m = await t.call('GET', `/boot/${many.id}`, { agentKey: many.key });
+    expect(m.body.work_queue).toHaveLength(5);
+    expect(m.body.work_queue.every((i: { type: string }) => i.type === 'task')).toBe(true);
+    expect(m.body.work_queue).toEqual(await top5(many));
+  });
+
   it('crash recovery: stale heartbeat with working_on → detected with the latest savepoint; fresh → null', async () => {
     const a = await registerAgent(t, 'boot-crash', 'bt');
     await t.call('POST', '/agents/heartbeat', {

@@ -45,6 +45,14 @@ describe('coordination webhooks', () => {
     expect(receiver.payloads().filter((r) => r.event === 'agent_status_changed')).toHaveLength(2);
   });
 
+  it('boot of an offline agent sends agent_status_changed (spec 02 W30): the outbox is drained when a webhook is active', async () => {
+    await t.db.run("UPDATE agents SET status = 'offline' WHERE id = ?", [ada.id]);
+    const before = receiver.payloads().filter((r) => r.event === 'agent_status_changed').length;
+    expect((await t.call('GET', `/boot/${ada.id}`, { agentKey: ada.key })).status).toBe(200);
+    const sent = await waitFor(() => receiver.payloads().filter((r) => r.event === 'agent_status_changed')[before]);
+    expect(sent.data).toMatchObject({ agent_id: ada.id, previous_status: 'offline', new_status: 'online' });
+  });
+
   it('message_sent and request_created reach the recipient', async () => {
     const m = await t.call('POST', '/messages', {
       agentKey: bob.key,

@@ -117,6 +117,9 @@ async function startNodeTarget(opts: TargetOptions): Promise<Target> {
   });
   await prepareDatabase(runtime);
   const { app, ctx } = createApp(runtime);
+  // Start-up work (the plugin host's boot and its registry writes) is done before a test begins, so
+  // a test that records or counts statements sees only its own (writes commit per event-loop turn).
+  await runtime.settle();
   const fetchFn = async (path: string, init?: RequestInit) => {
     const req = new Request(`http://localhost${path}`, init);
     return app.fetch(req, { incoming: { socket: { remoteAddress: '127.0.0.1' } } });

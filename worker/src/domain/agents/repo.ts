@@ -238,6 +238,14 @@ export const agentWrites = {
       },
     ];
   },
+
+  /**
+   * `heartbeat` for an agent already `online` with its `working_on` kept (boot's auto-heartbeat):
+   * only `last_heartbeat` moves, so the status index is not rewritten (one page less per commit).
+   */
+  touchHeartbeat(id: string, at: string): Statement {
+    return { sql: 'UPDATE agents SET last_heartbeat = ? WHERE id = ?', args: [at, id] };
+  },
 };
 
 export interface ProfileRow {
@@ -277,12 +285,13 @@ export const profilesRepo = {
       args: [agentId],
     };
   },
-  /** A boot: one more session. */
+  /** A boot: one more session. Answers the profile as it now is (boot serves it; no read after). */
   countSession(agentId: string): Statement {
     return {
       sql: `INSERT INTO agent_profiles (agent_id, display_name, session_count)
             SELECT id, name, 1 FROM agents WHERE id = ?
-            ON CONFLICT(agent_id) DO UPDATE SET session_count = session_count + 1, last_active_at = datetime('now')`,
+            ON CONFLICT(agent_id) DO UPDATE SET session_count = session_count + 1, last_active_at = datetime('now')
+            RETURNING *`,
       args: [agentId],
     };
   },

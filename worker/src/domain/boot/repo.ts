@@ -58,6 +58,34 @@ export const bootRepo = {
       [agentId, projectId, since],
     );
   },
+  /**
+   * Slim boot's `other_agents` (spec 02 §3.4.1) as ONE row: SQLite walks `idx_agents_created`, stops
+   * at the same 200 as `otherAgents`, and hands back the list already as JSON `[{id, status,
+   * working_on}]` with the derived presence (spec 02 §2.3) — no row objects, no per-row JavaScript
+   * (issue 11: at 10,000 agents the 200 rows, one JS object each, were most of boot's growth).
+   * Presence is decided in SQL for heartbeats in the tables' own format `YYYY-MM-DD HH:MM:SS` (what
+   * `toDbTime` and `datetime('now')` write): a text comparison with `staleBefore` = now − 15 min,
+   * the same answer as `derivePresence` at second precision. Any other spelling (ISO `T…Z`,
+   * fractions, garbage) is passed on with `last_heartbeat` for `derivePresence`; `odd` counts those
+   * rows. The list's order is the subquery's (SQLite feeds an aggregate in its FROM subquery's order).
+   */
+  otherAgentsBrief(db: Queryable, agentId: string, projectId: string, since: string, staleBefore: string) {
+    return db.get<{ list: string; odd: number }>(
+      `SELECT json_group_array(CASE WHEN p IS NULL
+                THEN json_object('id', id, 'status', status, 'working_on', w, 'last_heartbeat', last_heartbeat)
+                ELSE json_object('id', id, 'status', p, 'working_on', w) END) AS list,
+              COUNT(*) - COUNT(p) AS odd
+       FROM (SELECT id, status, last_heartbeat, COALESCE(working_on, '') AS w,
+               CASE WHEN status NOT IN ('online', 'idle', 'busy') THEN status
+                    WHEN COALESCE(last_heartbeat, '') = '' THEN 'offline'
+                    WHEN last_heartbeat GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9]'
+                      THEN CASE WHEN last_heartbeat > ? THEN status ELSE 'offline' END
+               END AS p
+             FROM agents WHERE id != ? AND (project_id = ? OR last_heartbeat >= ?)
+             ORDER BY created_at ASC, rowid ASC LIMIT 200)`,
+      [staleBefore, agentId, projectId, since],
+    );
+  },
   teams(db: Queryable, agentId: string) {
     return db.all<Record<string, unknown> & { id: string; is_primary: number }>(
       `SELECT t.*, tm.role, tm.is_primary FROM team_members tm JOIN teams t ON t.id = tm.team_id

@@ -2,22 +2,31 @@ import { parseDbTime, toDbTime } from '../../db/time.js';
 import type { Queryable } from '../../db/db.js';
 import { awaitAll } from '../../db/parallel.js';
 import { composedBatch, StatementCapture } from '../../db/captured.js';
+import { ScalarFold } from '../../db/scalar-fold.js';
 import { configRepo } from '../config/repo.js';
 import type { AppContext } from '../../context.js';
 import type { Principal } from '../../auth/principal.js';
-import type { Statement } from '../../db/types.js';
+import type { ResultSet, Statement } from '../../db/types.js';
 import { forbidden, notFound } from '../../http/errors.js';
 import { isFrozen } from '../admin/freeze.js';
-import { agentsRepo, agentWrites, profilesRepo, toPublicAgent, type AgentRow } from '../agents/repo.js';
-import { derivePresence } from '../agents/service.js';
+import {
+  agentsRepo,
+  agentWrites,
+  profilesRepo,
+  toPublicAgent,
+  type AgentRow,
+  type ProfileRow,
+} from '../agents/repo.js';
+import { derivePresence, PRESENCE_STALE_MS } from '../agents/service.js';
 import { presentProfile } from '../agents/manage.js';
 import { calibrationBlock, resolveCalibrationChain } from '../agents/calibration.js';
 import { parseObject, parseStringArray } from '../agents/json.js';
 import { messagesRepo } from '../messages/repo.js';
 import { savepointsRepo } from '../savepoints/repo.js';
 import { diffAgainst } from '../savepoints/service.js';
-import { queueFrom, queueReads, workScope } from '../work/service.js';
-import { inboxParts } from '../heartbeat/service.js';
+import { queueFrom, queueReads, workScope, type QueueItem } from '../work/service.js';
+import { QUEUE_PARTS } from '../work/repo.js';
+import { inboxFor } from '../heartbeat/service.js';
 import { isAutonomous, sleepState } from '../admin/sleep.js';
 import { bootRepo } from './repo.js';
 import { WebhookService } from '../webhooks/service.js';
@@ -29,6 +38,11 @@ const CRASH_STALE_MS = 15 * 60_000;
 /** Smart boot waits this long for the semantic-memory scorer, then ranks by keywords alone. */
 const SCORER_BUDGET_MS = 1500;
 const OTHERS_WINDOW_MS = 7 * 86_400_000;
+/** Slim boot's `work_queue`: the first 5 items (spec 02 §3.4.1). */
+const SLIM_QUEUE = 5;
+/** The queue's parts keyed by the agent itself (buckets 1–6); the rest are the unassigned buckets. */
+const OWN_PARTS = QUEUE_PARTS.indexOf('freeSteps');
+const NO_ROWS: ResultSet = { rows: [], rowsAffected: 0, lastInsertRowid: null };
 
 type Variant = 'slim' | 'smart' | 'verbose';
 
@@ -117,6 +131,28 @@ function enforcementRules(key: { data: string } | undefined): string[] {
     );
 }
 
+/** Slim boot's `other_agents` from `bootRepo.otherAgentsBrief`'s row: only odd heartbeat spellings need JS. */
+function otherAgentsFrom(row: { list: string; odd: number } | undefined, now: Date) {
+  const list = JSON.parse(row?.list ?? '[]') as {
+    id: string;
+    status: string;
+    working_on: unknown;
+    last_heartbeat?: string | null;
+  }[];
+  if (Number(row?.odd ?? 0) > 0)
+    for (const o of list)
+      if ('last_heartbeat' in o) {
+        o.status = derivePresence(o.status, o.last_heartbeat ?? null, now);
+        delete o.last_heartbeat;
+      }
+  return list;
+}
+
+const sameStatement = (a: Statement, b: Statement) =>
+  a.sql === b.sql &&
+  (a.args ?? []).length === (b.args ?? []).length &&
+  (a.args ?? []).every((v, i) => v === b.args?.[i]);
+
 const run = (app: AppContext) => (stmts: Statement[]) => app.db.batch(stmts);
 
 export class BootService {
@@ -170,16 +206,39 @@ export class BootService {
     const latestRead = savepointsRepo.latest(r1.db, agentId);
     const scopeRead = workScope(r1App, { id: agentId, project_id: guess.project });
     const chainRead = resolveCalibrationChain(r1.db, agentId, guess.type);
-    const roleRead = bootRepo.contextKey(r1.db, 'roles', agentId);
-    const guideRead = guess.project ? bootRepo.contextKey(r1.db, guess.project, 'guidelines') : undefined;
-    const rulesRead = variant === 'verbose' ? undefined : bootRepo.contextKey(r1.db, 'mycelium', 'enforcement_rules');
-    const sleepRead = sleepState(r1App);
-    const autonomousRead = isAutonomous(r1App);
-    const operatorsRead = bootRepo.operatorsAvailable(r1.db);
-    const frozenRead = isFrozen(r1.db);
+    // The one-value reads (context keys, config flags, operator counts) travel as one statement.
+    const fold = new ScalarFold(db);
+    const foldApp: AppContext = { ...app, db: fold.db };
+    const roleRead = bootRepo.contextKey(fold.db, 'roles', agentId);
+    const guideRead = guess.project ? bootRepo.contextKey(fold.db, guess.project, 'guidelines') : undefined;
+    const rulesRead = variant === 'verbose' ? undefined : bootRepo.contextKey(fold.db, 'mycelium', 'enforcement_rules');
+    const sleepRead = sleepState(foldApp);
+    const autonomousRead = isAutonomous(foldApp);
+    const operatorsRead = bootRepo.operatorsAvailable(fold.db);
+    const frozenRead = isFrozen(fold.db);
     const teamsRead = bootRepo.teams(r1.db, agentId);
-    const othersRead = bootRepo.otherAgents(r1.db, agentId, guess.project, toDbTime(nowMs - OTHERS_WINDOW_MS));
-    await composedBatch(run(app), [r1]);
+    const othersSince = toDbTime(nowMs - OTHERS_WINDOW_MS);
+    // Verbose boot shows more of each agent; slim and smart get the list shaped by SQLite.
+    const othersRead =
+      variant === 'verbose' ? bootRepo.otherAgents(r1.db, agentId, guess.project, othersSince) : undefined;
+    const othersBrief =
+      variant === 'verbose'
+        ? undefined
+        : bootRepo.otherAgentsBrief(r1.db, agentId, guess.project, othersSince, toDbTime(nowMs - PRESENCE_STALE_MS));
+    // Slim and smart boot deliver the inbox once, like the heartbeat (verbose shows none): read here
+    // (boot's writes touch no message), and exactly the regular messages read are marked in batch 2.
+    const ib = new StatementCapture(db);
+    const inboxRead = variant === 'verbose' ? undefined : inboxFor(ib.db, agentId);
+    // The queue is the work area's (spec 02 §3.5); boot's writes touch none of its rows. Its pending
+    // requests are the inbox's read (the same statement), sent once. Slim boot shows the first 5
+    // items: the agent's own buckets (1–6) are read here; the unassigned buckets (7–8), the queue's
+    // costliest reads, follow in batch 2 only when the own buckets leave room in those 5.
+    const queueStmts = queueReads(app, agentId);
+    const sharedAt = ib.statements().findIndex((st) => sameStatement(st, queueStmts[0]));
+    const ownStmts = queueStmts.slice(sharedAt >= 0 ? 1 : 0, OWN_PARTS);
+    const early = variant === 'slim' ? ownStmts : [];
+    const res1 = await composedBatch(run(app), [r1, fold, ib, early]);
+    const requestsRes = sharedAt >= 0 ? [res1[2][sharedAt]] : [];
 
     const before = await beforeRead;
     if (!before) throw notFound('Agent not found');
@@ -188,7 +247,13 @@ export class BootService {
     this.agentTypes.set(agentId, type);
     if ((before.project_id !== guess.project || type !== guess.type) && !lastTry)
       return { retryWith: { project: before.project_id, type } };
-    const [latest, scope, chain, teams] = await Promise.all([latestRead, scopeRead, chainRead, teamsRead]);
+    const [latest, scope, chain, teams, box] = await Promise.all([
+      latestRead,
+      scopeRead,
+      chainRead,
+      teamsRead,
+      inboxRead,
+    ]);
 
     const mdReport = parseObject(latest?.state_snapshot).md_report;
     const calibration = calibrationBlock(
@@ -210,10 +275,21 @@ export class BootService {
       // The calibration block is stored where agents and dashboards read it (spec 02 §3.10).
       heartbeatRepo.storeAgentKey(agentId, before.project_id, 'standup', JSON.stringify(calibration)),
       bootRepo.deleteExpiredEphemeral(agentId, nowIso),
-      agentWrites.heartbeat(agentId, 'online', before.working_on ?? '', toDbTime(nowMs)),
-      profilesRepo.countSession(agentId),
+      // Already online: only the heartbeat time moves (the status index stays as it is).
+      before.status === 'online'
+        ? agentWrites.touchHeartbeat(agentId, toDbTime(nowMs))
+        : agentWrites.heartbeat(agentId, 'online', before.working_on ?? '', toDbTime(nowMs)),
       savepointsRepo.markNotesDelivered(agentId),
+      ...(box
+        ? messagesRepo.markRead(
+            agentId,
+            box.messages.map((m) => m.id),
+          )
+        : []),
     ];
+    // The session count answers with the profile boot serves (spec 02 §3.4: as GET /agents/:id/profile).
+    const profileAt = writes.length;
+    writes.push(profilesRepo.countSession(agentId));
     const ev = {
       type: 'agent_boot',
       agent: agentId,
@@ -238,7 +314,6 @@ export class BootService {
         }),
       );
     const r2after = new StatementCapture(db);
-    const profileRead = profilesRepo.get(r2after.db, agentId);
     // Smart boot scores the keys as boot left them (its fresh calibration block included).
     const smartRead = variant === 'smart' ? this.smartReads(r2after.db, agentId, agent.project_id, nowIso) : undefined;
     const primary = teams.find((t) => Number(t.is_primary) === 1);
@@ -251,19 +326,34 @@ export class BootService {
           };
     const verboseReads =
       variant === 'verbose' ? this.verboseReads(r2after.db, agent, before, scope, nowIso) : undefined;
-    // Slim and smart boot deliver unread messages once, like the heartbeat; verbose shows no inbox.
-    const inbox = variant === 'verbose' ? undefined : inboxParts(app, agentId, true);
-    // The queue is the work area's (spec 02 §3.5); its reads come last, so they see what boot wrote.
-    const queueStmts = queueReads(app, agentId);
-    const res = await composedBatch(run(app), [r2before, writes, r2after, ...(inbox?.parts ?? []), queueStmts]);
-    const queue = queueFrom(agent, res[res.length - 1]);
-    app.events.publishWritten(ev, Number(res[1][eventAt].rows[0]?.id ?? null));
+    // The queue's remaining reads: slim boot's unassigned buckets when there is room; everything
+    // but the shared requests for smart and verbose.
+    let own = requestsRes;
+    let lateStmts = queueStmts.slice(requestsRes.length);
+    let ownQueue: QueueItem[] | undefined;
+    if (variant === 'slim') {
+      own = [...requestsRes, ...res1[3]];
+      ownQueue = queueFrom(agent, [...own, ...queueStmts.slice(OWN_PARTS).map(() => NO_ROWS)]);
+      lateStmts = ownQueue.length >= SLIM_QUEUE ? [] : queueStmts.slice(OWN_PARTS);
+    }
+    const res = await composedBatch(run(app), [r2before, writes, r2after, lateStmts]);
+    const queue = ownQueue && lateStmts.length === 0 ? ownQueue : queueFrom(agent, [...own, ...res[3]]);
+    const eventRow = res[1][eventAt].rows[0] as { id?: unknown; webhooks_active?: unknown } | undefined;
+    // The row says whether a webhook was active: if none was, nothing was queued and nothing is drained.
+    app.events.publishWritten(ev, Number(eventRow?.id ?? null), eventRow);
     // Send at once only what was queued (someone subscribes): no idle outbox poll.
     if (flipped && res[1][webhookAt].rowsAffected > 0) hooks.kick();
 
-    const [diff, profile, sleep, autonomous, operatorsAvailable, frozen, others, roleKey, guideKey] = await Promise.all(
-      [diffRead, profileRead, sleepRead, autonomousRead, operatorsRead, frozenRead, othersRead, roleRead, guideRead],
-    );
+    const profile = res[1][profileAt].rows[0] as unknown as ProfileRow | undefined;
+    const [diff, sleep, autonomous, operatorsAvailable, frozen, roleKey, guideKey] = await Promise.all([
+      diffRead,
+      sleepRead,
+      autonomousRead,
+      operatorsRead,
+      frozenRead,
+      roleRead,
+      guideRead,
+    ]);
     const presence = (o: { status: string; last_heartbeat: string | null }) =>
       derivePresence(o.status, o.last_heartbeat, now);
     const common: Record<string, unknown> = {
@@ -286,7 +376,7 @@ export class BootService {
           await verboseReads,
           queue,
           common,
-          others.map((o) => ({
+          (await othersRead!).map((o) => ({
             id: o.id,
             display_name: o.name,
             status: presence(o),
@@ -299,8 +389,8 @@ export class BootService {
         ),
       };
 
-    const box = await inbox!.inbox;
     const counts = await slimReads!.counts;
+    const inbox = box ?? { directives: [], requests: [], messages: [] };
     const out: Record<string, unknown> = {
       agent: {
         id: agent.id,
@@ -310,22 +400,22 @@ export class BootService {
       },
       role_contract: common.role_contract,
       counts: {
-        directives: box.directives.length,
-        requests: box.requests.length,
-        messages_unread: box.messages.length,
+        directives: inbox.directives.length,
+        requests: inbox.requests.length,
+        messages_unread: inbox.messages.length,
         tasks_mine: Number(counts?.tasks_mine ?? 0),
         bugs_open: Number(counts?.bugs_open ?? 0),
         plans_active: Number(counts?.plans_active ?? 0),
       },
-      work_queue: frozen ? [] : queue.slice(0, 5).map((i) => ({ type: i.type, id: i.id, title: i.title })),
-      pending_directives: box.directives.map((d) => ({ id: d.id, from: d.from_agent, content: d.content })),
-      pending_requests: box.requests.map((d) => ({ id: d.id, from: d.from_agent, content: d.content })),
-      other_agents: others.map((o) => ({ id: o.id, status: presence(o), working_on: o.working_on ?? '' })),
+      work_queue: frozen ? [] : queue.slice(0, SLIM_QUEUE).map((i) => ({ type: i.type, id: i.id, title: i.title })),
+      pending_directives: inbox.directives.map((d) => ({ id: d.id, from: d.from_agent, content: d.content })),
+      pending_requests: inbox.requests.map((d) => ({ id: d.id, from: d.from_agent, content: d.content })),
+      other_agents: otherAgentsFrom(await othersBrief, now),
       ...common,
       enforcement_rules_active: enforcementRules(await rulesRead),
       changes_since_last: diff.has_savepoint ? changesText(diff.summary) : 'No changes since last session.',
     };
-    if (box.directives.length || box.requests.length || box.messages.length) out.inbox = box;
+    if (inbox.directives.length || inbox.requests.length || inbox.messages.length) out.inbox = inbox;
     if (primary) {
       out.team = primary;
       out.team_members = await slimReads!.members;

@@ -1,3 +1,4 @@
+import type { Queryable } from '../../db/db.js';
 import { parseDbTime, toDbTime } from '../../db/time.js';
 import { composedBatch, StatementCapture } from '../../db/captured.js';
 import type { AppContext } from '../../context.js';
@@ -114,6 +115,20 @@ export interface Inbox {
   directives: InboxItem[];
   requests: InboxItem[];
   messages: InboxItem[];
+}
+
+/**
+ * Pending directives and requests (re-delivered until handled) and up to 20 unread messages, as
+ * three reads: boot reads them in its first batch (one of them, the pending requests, is also the
+ * work queue's first statement and is sent once) and marks the delivered messages in its second.
+ */
+export async function inboxFor(db: Queryable, agentId: string): Promise<Inbox> {
+  const [directives, requests, messages] = await Promise.all([
+    messagesRepo.pendingDirectives(db, agentId),
+    messagesRepo.pendingRequests(db, agentId),
+    messagesRepo.unreadRegular(db, agentId, 20),
+  ]);
+  return { directives, requests: requests.map(({ status: _s, ...r }: InboxItem & { status?: string }) => r), messages };
 }
 
 /**
