@@ -12,7 +12,7 @@
  * does not share its event loop. The generator is N concurrent loops over one keep-alive
  * http.Agent; each loop sends the next request when the previous answer arrived (closed loop).
  * Everything is bounded: each scenario stops after its duration (claims: when the pool of
- * unclaimed tasks is empty), and a watchdog kills everything after 5 minutes.
+ * unclaimed tasks is empty), and a watchdog kills everything after 5 minutes (10 with BENCH_FLOOR_EACH=1).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -35,12 +35,14 @@ const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').
 const wanted = (key: string) => !ONLY || ONLY.has(key);
 const ADMIN_KEY = `bench_admin_${randomBytes(24).toString('hex')}`;
 
+// Twice as long when the floor runs between scenarios (BENCH_FLOOR_EACH).
+const WATCHDOG_MINUTES = process.env.BENCH_FLOOR_EACH === '1' ? 10 : 5;
 const watchdog = setTimeout(() => {
-  console.error('bench: watchdog fired after 5 minutes, aborting');
+  console.error(`bench: watchdog fired after ${WATCHDOG_MINUTES} minutes, aborting`);
   server?.kill('SIGKILL');
   floor?.kill('SIGKILL');
   process.exit(2);
-}, 5 * 60_000);
+}, WATCHDOG_MINUTES * 60_000);
 
 let server: ChildProcess | undefined;
 let floor: ChildProcess | undefined;
@@ -219,7 +221,12 @@ async function scenario(
 interface Row extends Result {
   floor?: number;
   floorCpu?: number;
+  /** BENCH_FLOOR_EACH: the floor's req/s this row is divided by (the mean of the runs around it). */
+  floorRps?: number;
 }
+
+/** Re-measure the floor after every scenario and divide each by the floor runs on either side of it. */
+const FLOOR_EACH = process.env.BENCH_FLOOR_EACH === '1';
 
 async function main() {
   // The server imports the embedded dashboard and docs, build output a fresh clone lacks.
@@ -233,29 +240,40 @@ async function main() {
   const pick = (i: number) => agents[i % Math.min(agents.length, 50)];
   const results: (Row | null)[] = [];
 
-  const floorResult = await scenario(
-    'floor: bare Hono + one SQLite upsert',
-    (i) => {
-      const a = pick(i);
-      return () =>
-        request(
-          'POST',
-          '/agents/heartbeat',
-          { 'x-agent-key': a.id },
-          { status: 'busy', working_on: `task ${i % 7}` },
-          floorPort,
-        );
-    },
-    SECONDS,
-    true,
-    floor?.pid,
-  );
+  const runFloor = () =>
+    scenario(
+      'floor: bare Hono + one SQLite upsert',
+      (i) => {
+        const a = pick(i);
+        return () =>
+          request(
+            'POST',
+            '/agents/heartbeat',
+            { 'x-agent-key': a.id },
+            { status: 'busy', working_on: `task ${i % 7}` },
+            floorPort,
+          );
+      },
+      SECONDS,
+      true,
+      floor?.pid,
+    );
+  const floorResult = await runFloor();
   results.push(floorResult);
-  const vsFloor = (r: Result): Row => ({
-    ...r,
-    floor: r.rps / floorResult.rps,
-    floorCpu: floorResult.perCpuSecond ? r.perCpuSecond / floorResult.perCpuSecond : undefined,
-  });
+  // The machine's speed drifts within a run (a shared VM): with BENCH_FLOOR_EACH each scenario is
+  // bracketed by two floor runs and divided by their mean.
+  let lastFloor = floorResult;
+  const vsFloor = async (r: Result): Promise<Row> => {
+    let rps = floorResult.rps;
+    let cpu = floorResult.perCpuSecond;
+    if (FLOOR_EACH) {
+      const after = await runFloor();
+      rps = (lastFloor.rps + after.rps) / 2;
+      cpu = (lastFloor.perCpuSecond + after.perCpuSecond) / 2;
+      lastFloor = after;
+    }
+    return { ...r, floor: r.rps / rps, floorCpu: cpu ? r.perCpuSecond / cpu : undefined, floorRps: rps };
+  };
 
   if (wanted('heartbeat'))
     results.push(
@@ -339,7 +357,7 @@ async function main() {
     for (const a of agents) byProject.set(a.project, [...(byProject.get(a.project) ?? []), a]);
     let taken = 0;
     results.push(
-      vsFloor(
+      await vsFloor(
         await scenario(
           'task claim POST /tasks/:id/claim',
           (i) => {
@@ -359,15 +377,17 @@ async function main() {
   console.log(
     `\n${AGENTS} agents (load from the first ${Math.min(AGENTS, 50)}), ${TASKS} tasks, ${CONNECTIONS} connections, ${SECONDS} s per scenario (claims: until the ${claimable.length} claimable tasks are gone)\n`,
   );
+  const each = FLOOR_EACH ? ' floor req/s (runs around it) |' : '';
   console.log(
-    '| scenario | requests | req/s | p50 ms | p99 ms | non-200 | ours / floor | req per CPU-s | ours / floor (CPU) |',
+    `| scenario | requests | req/s | p50 ms | p99 ms | non-200 | ours / floor | req per CPU-s | ours / floor (CPU) |${each}`,
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|${FLOOR_EACH ? '---:|' : ''}`);
   for (const r of results) {
     if (!r) continue;
     const ratio = r.floor === undefined ? '1' : r.floor.toFixed(2);
+    const floorRps = FLOOR_EACH ? ` ${r.floorRps === undefined ? '–' : r.floorRps.toFixed(0)} |` : '';
     console.log(
-      `| ${r.name} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} | ${ratio} | ${r.perCpuSecond.toFixed(0)} | ${r.floorCpu === undefined ? (r.floor === undefined ? '1' : '–') : r.floorCpu.toFixed(2)} |`,
+      `| ${r.name} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} | ${ratio} | ${r.perCpuSecond.toFixed(0)} | ${r.floorCpu === undefined ? (r.floor === undefined ? '1' : '–') : r.floorCpu.toFixed(2)} |${floorRps}`,
     );
   }
 }
