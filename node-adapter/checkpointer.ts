@@ -27,7 +27,11 @@ export class Checkpointer {
     private readonly intervalMs = 100,
     private readonly onError: (message: string) => void = () => undefined,
   ) {
-    this.worker = new Worker(new URL('./checkpoint-worker.mjs', import.meta.url), { workerData: { file } });
+    // The thread runs a few lines of JavaScript around SQLite calls: small heaps keep its memory small.
+    this.worker = new Worker(new URL('./checkpoint-worker.mjs', import.meta.url), {
+      workerData: { file },
+      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
+    });
     this.worker.unref();
     this.worker.on('message', (m: { error?: string }) => {
       this.passes++;

@@ -29,6 +29,8 @@ export interface DriverOptions {
  * safety net that also lets the WAL start over from its beginning (~40 MB of log at most).
  */
 const SAFETY_NET_PAGES = 10_000;
+/** Commits before the checkpoint thread starts (see `committed`). */
+const START_AFTER_COMMITS = 200;
 interface Group {
   waiters: { resolve(v: unknown): void; reject(err: unknown): void; value: unknown }[];
 }
@@ -94,6 +96,7 @@ export class SqliteFileDriver implements DbDriver {
   /** The open group commit, if any (see `inGroup`). */
   private group: Group | null = null;
   private checkpointer: Checkpointer | undefined;
+  private commits = 0;
 
   /**
    * `synchronous` is the durability level (SQLITE_SYNCHRONOUS): NORMAL (default) never corrupts
@@ -114,10 +117,18 @@ export class SqliteFileDriver implements DbDriver {
     if (options.backgroundCheckpoints) this.db.exec(`PRAGMA wal_autocheckpoint = ${SAFETY_NET_PAGES}`);
   }
 
-  /** After a commit: the checkpoint thread (started on the first one) copies what was written. */
+  /**
+   * After a commit: the checkpoint thread copies what was written. It starts with the write
+   * traffic (after START_AFTER_COMMITS commits), not with the process: a server that only starts,
+   * or sees a few writes, never pays for the thread (~10 MB of RSS); until then the connection's
+   * own safety-net checkpoint applies.
+   */
   private committed(): void {
     if (!this.options.backgroundCheckpoints) return;
-    this.checkpointer ??= new Checkpointer(this.path, 100, this.options.onCheckpointError);
+    if (!this.checkpointer) {
+      if (++this.commits < START_AFTER_COMMITS) return;
+      this.checkpointer = new Checkpointer(this.path, 100, this.options.onCheckpointError);
+    }
     this.checkpointer.nudge();
   }
 
