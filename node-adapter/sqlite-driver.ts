@@ -26,7 +26,8 @@ export interface DriverOptions {
 }
 /**
  * The main connection's automatic checkpoint threshold when a thread does the checkpoints: a
- * safety net that also lets the WAL start over from its beginning (~40 MB of log at most).
+ * safety net, and what lets the WAL start over from its beginning under sustained writes (a
+ * checkpoint racing the writer never catches the last frame), after ~40 MB of log.
  */
 const SAFETY_NET_PAGES = 10_000;
 /** Commits before the checkpoint thread starts (see `committed`). */
@@ -178,8 +179,7 @@ export class SqliteFileDriver implements DbDriver {
     const kind = this.kindOf(s);
     if (kind === 'other') {
       // VACUUM INTO, PRAGMA…: outside any transaction.
-      this.commitGroup();
-      commitOtherGroups(this);
+      this.commitAllGroups();
       return this.runSync(s);
     }
     if (kind === 'read' && !this.group) return this.runSync(s);
@@ -198,15 +198,12 @@ export class SqliteFileDriver implements DbDriver {
       return this.inGroup(() => stmts.map((s) => this.runSync(s)));
     // Plain reads see one snapshot without holding the write lock (other processes on the file
     // keep writing). A batch with DDL or pragmas (migrations) runs in a transaction of its own.
-    if (kind === 'other') {
-      this.commitGroup();
-      commitOtherGroups(this);
-    }
+    if (kind === 'other') this.commitAllGroups();
     this.db.exec(kind === 'read' ? 'BEGIN' : 'BEGIN IMMEDIATE');
     try {
       const out = stmts.map((s) => this.runSync(s));
       this.db.exec('COMMIT');
-      if (kind !== 'read') this.committed();
+      if (kind === 'other') this.committed();
       return out;
     } catch (err) {
       this.db.exec('ROLLBACK');
@@ -290,6 +287,12 @@ export class SqliteFileDriver implements DbDriver {
     this.commitGroup();
   }
 
+  /** Before what runs outside a group (DDL, pragmas, an interactive transaction): no group of this process stays open. */
+  private commitAllGroups(): void {
+    this.commitGroup();
+    commitOtherGroups(this);
+  }
+
   /** Commits the open group (now, when `g` is omitted) and answers its callers. */
   private commitGroup(g: Group | null = this.group): void {
     if (!g || this.group !== g) return;
@@ -313,8 +316,7 @@ export class SqliteFileDriver implements DbDriver {
 
   async transaction<T>(fn: (tx: DbExecutor) => Promise<T>): Promise<T> {
     await this.waitTurn();
-    this.commitGroup();
-    commitOtherGroups(this);
+    this.commitAllGroups();
     let release!: () => void;
     this.lock = new Promise<void>((r) => (release = r));
     this.inTransaction = true;
@@ -336,8 +338,7 @@ export class SqliteFileDriver implements DbDriver {
 
   /** Multi-statement script (migrations); no arguments. */
   execScript(sql: string): void {
-    this.commitGroup();
-    commitOtherGroups(this);
+    this.commitAllGroups();
     this.db.exec(sql);
   }
 

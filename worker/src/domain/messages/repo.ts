@@ -110,16 +110,14 @@ const UNREAD_BROADCAST = `m.to_agent IS NULL AND +m.msg_type IN ('message','info
  * sorter per list, so the readers (`inboxListsFrom`, `deliveredFrom`) restore the order.
  */
 const jsonList = (from: string) => `SELECT json_group_array(json_object(${INBOX_JSON})) FROM (${from})`;
-/** Pending directives, oldest first, ≤ 100 (`pendingDirectives`). Args: agent id ×3. */
-const PENDING_DIRECTIVES_JSON = jsonList(
-  `SELECT * FROM (SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_DIRECTIVE_DIRECT}
+/** Pending directives, oldest first, ≤ 100. Args: agent id ×3. */
+const PENDING_DIRECTIVES = `SELECT * FROM (SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_DIRECTIVE_DIRECT}
                   UNION ALL SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_DIRECTIVE_BROADCAST})
-   ORDER BY id ASC LIMIT 100`,
-);
-/** Pending requests, newest first, ≤ 200 (`pendingRequests`). Args: agent id. */
-const PENDING_REQUESTS_JSON = jsonList(
-  `SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_REQUEST} ORDER BY m.id DESC LIMIT 200`,
-);
+   ORDER BY id ASC LIMIT 100`;
+/** Pending requests, newest first, ≤ 200: what follows the columns. Args: agent id. */
+const PENDING_REQUESTS_FROM = `FROM messages m WHERE ${PENDING_REQUEST} ORDER BY m.id DESC LIMIT 200`;
+const PENDING_DIRECTIVES_JSON = jsonList(PENDING_DIRECTIVES);
+const PENDING_REQUESTS_JSON = jsonList(`SELECT ${INBOX_COLS} ${PENDING_REQUESTS_FROM}`);
 const PENDING_INBOX = `SELECT (${PENDING_DIRECTIVES_JSON}) AS directives, (${PENDING_REQUESTS_JSON}) AS requests`;
 /** Marks the unread regular messages (`unreadRegular`) read and returns each as JSON. Args: agent id ×8, limit. */
 const DELIVER_UNREAD = `INSERT OR IGNORE INTO message_reads (message_id, agent_id)
@@ -228,12 +226,7 @@ export const messagesRepo = {
   },
 
   pendingDirectives(db: Queryable, agentId: string) {
-    return db.all<InboxItem>(
-      `SELECT * FROM (SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_DIRECTIVE_DIRECT}
-                      UNION ALL SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_DIRECTIVE_BROADCAST})
-       ORDER BY id ASC LIMIT 100`,
-      [agentId, agentId, agentId],
-    );
+    return db.all<InboxItem>(PENDING_DIRECTIVES, [agentId, agentId, agentId]);
   },
 
   pendingRequests(db: Queryable, agentId: string) {
@@ -244,7 +237,7 @@ export const messagesRepo = {
   /** The same read as a statement, for a caller that batches it with others (the work queue). */
   pendingRequestsStatement(agentId: string): Statement {
     return {
-      sql: `SELECT ${INBOX_COLS}, status FROM messages m WHERE ${PENDING_REQUEST} ORDER BY m.id DESC LIMIT 200`,
+      sql: `SELECT ${INBOX_COLS}, status ${PENDING_REQUESTS_FROM}`,
       args: [agentId],
     };
   },
