@@ -15,6 +15,7 @@
  *   BENCH_CONCURRENCY=16 npx tsx bench/route-cpu.ts  # 16 calls in flight (group commit shares commits)
  *   BENCH_KEEP=1 npx tsx bench/route-cpu.ts           # keep the data folder (replay statements on it)
  *   BENCH_AGENTS=10000 BENCH_ONLY=boot npx tsx bench/route-cpu.ts   # growth: calls rotate over the first 50
+ *   BENCH_STMTS=1 BENCH_ONLY=work npx tsx bench/route-cpu.ts    # + wall µs per call of each SQL statement, costliest first
  *
  * Bounded: a fixed number of calls, a temporary data folder removed at the end. Rounds of the
  * routes are interleaved so a neighbour's load spreads over all of them; the minimum of the
@@ -122,6 +123,27 @@ const FRAMES = process.env.BENCH_FRAMES === '1';
 if (process.env.BENCH_AUTOCKPT) core.exec(`PRAGMA wal_autocheckpoint = ${Number(process.env.BENCH_AUTOCKPT)}`);
 const frames = new Map<string, number>();
 
+/**
+ * BENCH_STMTS=1: the driver's one place that runs a statement, timed per SQL text (wall µs, so it
+ * counts SQLite's own work and the native boundary, not what the route does with the rows).
+ */
+const stmtTimes = new Map<string, { us: number; n: number }>();
+if (process.env.BENCH_STMTS === '1') {
+  const driver = coreDriver as unknown as { runSync(s: { sql: string }): unknown };
+  const run = driver.runSync.bind(driver);
+  driver.runSync = (s) => {
+    const t0 = process.hrtime.bigint();
+    try {
+      return run(s);
+    } finally {
+      const e = stmtTimes.get(s.sql) ?? { us: 0, n: 0 };
+      e.us += Number(process.hrtime.bigint() - t0) / 1000;
+      e.n++;
+      stmtTimes.set(s.sql, e);
+    }
+  };
+}
+
 async function round(name: string, n: number): Promise<number> {
   const fn = routes[name];
   if (name === 'claim') {
@@ -181,7 +203,14 @@ for (const [n, s] of samples) {
   );
 }
 if (FRAMES) for (const [n, f] of frames) console.log(`${n}: ${f.toFixed(1)} WAL frames (pages) written per call`);
-if (process.env.X_GSTAT) console.log((globalThis as any).__gstat);
+if (stmtTimes.size) {
+  const calls = ROUNDS * CALLS + 200 * names.length;
+  console.log(`\nSQL statements, wall µs per call of the routes run (${calls} calls), costliest first`);
+  for (const [sql, e] of [...stmtTimes].sort((a, b) => b[1].us - a[1].us).slice(0, 25))
+    console.log(
+      `${(e.us / calls).toFixed(1).padStart(7)} µs  ${(e.us / e.n).toFixed(1).padStart(6)} µs each  ${sql.replace(/\s+/g, ' ').slice(0, 110)}`,
+    );
+}
 reset.close();
 await runtime.close();
 if (process.env.BENCH_KEEP === '1') console.log(`kept ${dir}`);
