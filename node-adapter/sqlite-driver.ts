@@ -142,7 +142,8 @@ export class SqliteFileDriver implements DbDriver {
       p = {
         stmt,
         reader,
-        write: WRITE_START.test(sql),
+        // A WITH … SELECT naming no write is a read: stepped once when its caller wants one row.
+        write: WRITE_START.test(sql) && !plainRead(sql),
       };
       if (cache.size > 500) cache.clear();
       cache.set(sql, p);

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/db.js';
-import type { ResultSet, Statement } from '../../db/types.js';
+import type { Statement } from '../../db/types.js';
 import { unavailable } from '../../http/errors.js';
 
 /**
@@ -21,11 +21,9 @@ export async function assertNotFrozen(db: Queryable): Promise<void> {
 }
 
 /** The flag's read as a statement, for a caller that batches it with its other reads (the work poll). */
-export function frozenStatement(): Statement {
-  return { sql: "SELECT value FROM instance_config WHERE key = 'admin_status'", args: [] };
-}
+/** The kill switch's stored value ('frozen' when on), for reads that fold it in as a column. */
+export const FROZEN_VALUE_SQL = "SELECT value FROM instance_config WHERE key = 'admin_status'";
 
-/** Whether the result of `frozenStatement` says frozen. */
-export function frozenFrom(r: ResultSet): boolean {
-  return (r.rows[0] as { value?: string } | undefined)?.value === 'frozen';
+export function frozenStatement(): Statement {
+  return { sql: FROZEN_VALUE_SQL, args: [] };
 }

@@ -87,11 +87,11 @@ export const agentsRepo = {
   },
 
   /**
-   * What the work poll needs of its agent (that it exists; its capabilities), as a statement to batch
-   * with the queue's reads. Two columns, one step: the full row costs ~10 µs more per poll (issue 11).
+   * What the work poll needs of its agent (its id and capabilities) as one JSON value, NULL when
+   * there is no such agent: a scalar subquery of the poll's one statement. Args: agent id.
    */
-  queueFactsStatement(id: string): Statement {
-    return { sql: 'SELECT id, capabilities FROM agents WHERE id = ?', args: [id], first: true };
+  queueFactsSql(): string {
+    return "SELECT json_object('id', id, 'capabilities', capabilities) FROM agents WHERE id = ?";
   },
 
   byKeyHash(db: Queryable, hash: string) {

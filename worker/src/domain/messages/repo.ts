@@ -118,6 +118,9 @@ const PENDING_DIRECTIVES = `SELECT * FROM (SELECT ${INBOX_COLS} FROM messages m 
 const PENDING_REQUESTS_FROM = `FROM messages m WHERE ${PENDING_REQUEST} ORDER BY m.id DESC LIMIT 200`;
 const PENDING_DIRECTIVES_JSON = jsonList(PENDING_DIRECTIVES);
 const PENDING_REQUESTS_JSON = jsonList(`SELECT ${INBOX_COLS} ${PENDING_REQUESTS_FROM}`);
+const PENDING_REQUESTS_QUEUE_JSON = `SELECT json_group_array(
+    json_object('id', id, 'from_agent', from_agent, 'content', content, 'status', status) ORDER BY id DESC)
+  FROM (SELECT id, from_agent, content, status ${PENDING_REQUESTS_FROM})`;
 const PENDING_INBOX = `SELECT (${PENDING_DIRECTIVES_JSON}) AS directives, (${PENDING_REQUESTS_JSON}) AS requests`;
 /** Marks the unread regular messages (`unreadRegular`) read and returns each as JSON. Args: agent id ×8, limit. */
 const DELIVER_UNREAD = `INSERT OR IGNORE INTO message_reads (message_id, agent_id)
@@ -240,6 +243,14 @@ export const messagesRepo = {
       sql: `SELECT ${INBOX_COLS}, status ${PENDING_REQUESTS_FROM}`,
       args: [agentId],
     };
+  },
+
+  /**
+   * The same read as one JSON array value, newest first, with the fields a queue item shows, for a
+   * statement that folds it in as a scalar subquery (the work poll). Args: agent id.
+   */
+  pendingRequestsJsonSql(): string {
+    return PENDING_REQUESTS_QUEUE_JSON;
   },
 
   pendingRequestRows(db: Queryable, agentId: string) {

@@ -5,12 +5,20 @@ import type { Principal } from '../../auth/principal.js';
 import { isSelfOrAdmin } from '../../auth/principal.js';
 import { agentProjectIds } from '../../auth/scope.js';
 import { badRequest, forbidden, notFound, unavailable } from '../../http/errors.js';
-import { isFrozen, assertNotFrozen, FROZEN_MESSAGE, frozenFrom, frozenStatement } from '../admin/freeze.js';
-import { agentsRepo, type AgentRow } from '../agents/repo.js';
+import { isFrozen, assertNotFrozen, FROZEN_MESSAGE } from '../admin/freeze.js';
+import type { AgentRow } from '../agents/repo.js';
 import { parseStringArray } from '../agents/json.js';
 import { messagesRepo, type InboxItem } from '../messages/repo.js';
 import { claimTaskFor } from '../tasks/service.js';
-import { QUEUE_PARTS, workRepo, type BugItemRow, type StepItemRow, type TaskItemRow } from './repo.js';
+import {
+  QUEUE_PARTS,
+  workRepo,
+  type BugItemRow,
+  type PollRow,
+  type QueuePartName,
+  type StepItemRow,
+  type TaskItemRow,
+} from './repo.js';
 import { bugsRepo } from '../bugs/repo.js';
 import type { ResultSet, Statement } from '../../db/types.js';
 import type { EventInput } from '../events/bus.js';
@@ -47,17 +55,53 @@ export async function buildQueue(app: AppContext, agent: AgentRow): Promise<Queu
 
 /** The queue's reads, to batch (alone, or after other reads of the same request — boot folds them in). */
 export function queueReads(app: AppContext, agentId: string): Statement[] {
-  return workRepo.queueStatements(agentId, toDbTime(app.clock.now().getTime() - PLANNER_FRESH_MS));
+  return workRepo.queueStatements(agentId, plannerSince(app));
 }
+
+/** Planners that heartbeated since then count as alive (unassigned-bug triage waits for them). */
+const plannerSince = (app: AppContext) => toDbTime(app.clock.now().getTime() - PLANNER_FRESH_MS);
+
+/** The queue's parts as rows (JSON lists parsed, or result sets), the planner check as a flag. */
+type QueueRows = {
+  requests: (InboxItem & { status?: string })[];
+  steps: StepItemRow[];
+  tasks: TaskItemRow[];
+  bugs: BugItemRow[];
+  freeSteps: StepItemRow[];
+  deferToPlanner: boolean;
+  freeBugs: BugItemRow[];
+};
 
 /** Builds the queue from the result sets of `queueReads`, in `QUEUE_PARTS` order. */
 export function queueFrom(agent: Pick<AgentRow, 'capabilities'>, results: ResultSet[]): QueueItem[] {
-  const rows = <T>(part: (typeof QUEUE_PARTS)[number]) => results[QUEUE_PARTS.indexOf(part)].rows as unknown as T[];
-  const requests = rows<InboxItem & { status?: string }>('requests');
-  const steps = rows<StepItemRow>('steps');
-  const tasks = rows<TaskItemRow>('tasks');
-  const bugs = rows<BugItemRow>('bugs');
-  const freeSteps = rows<StepItemRow>('freeSteps');
+  const rows = <T>(part: QueuePartName) => results[QUEUE_PARTS.indexOf(part)].rows as unknown as T[];
+  return queueOf(agent, {
+    requests: rows('requests'),
+    steps: rows('steps'),
+    tasks: rows('tasks'),
+    bugs: rows('bugs'),
+    freeSteps: rows('freeSteps'),
+    deferToPlanner: rows('deferToPlanner').length > 0,
+    freeBugs: rows('freeBugs'),
+  });
+}
+
+/** Builds the queue from the work poll's one row (`workRepo.pollStatement`). */
+function queueFromPoll(agent: Pick<AgentRow, 'capabilities'>, row: PollRow): QueueItem[] {
+  const list = <T>(part: QueuePartName) => JSON.parse(String(row[part] ?? '[]')) as T[];
+  return queueOf(agent, {
+    requests: list('requests'),
+    steps: list('steps'),
+    tasks: list('tasks'),
+    bugs: list('bugs'),
+    freeSteps: list('freeSteps'),
+    deferToPlanner: Number(row.deferToPlanner) === 1,
+    freeBugs: list('freeBugs'),
+  });
+}
+
+function queueOf(agent: Pick<AgentRow, 'capabilities'>, parts: QueueRows): QueueItem[] {
+  const { requests, steps, tasks, bugs, freeSteps } = parts;
   const q: QueueItem[] = [];
   for (const r of requests) {
     q.push({
@@ -118,10 +162,9 @@ export function queueFrom(agent: Pick<AgentRow, 'capabilities'>, results: Result
     });
   for (const s of freeSteps) q.push(step(7, 'plan_step_unassigned', s));
   // Unassigned-bug triage waits for a live planner in scope, unless the caller is one (spec 02 §3.5).
-  const defer =
-    !parseStringArray(agent.capabilities).includes(PLANNER_CAP) && rows<{ defer: number }>('deferToPlanner').length > 0;
+  const defer = parts.deferToPlanner && !parseStringArray(agent.capabilities).includes(PLANNER_CAP);
   if (!defer) {
-    for (const b of rows<BugItemRow>('freeBugs')) {
+    for (const b of parts.freeBugs) {
       q.push({
         priority: 8,
         type: 'bug_unassigned',
@@ -141,17 +184,14 @@ export class WorkService {
 
   async getWork(p: Principal, agentId: string, autoClaim: boolean) {
     if (!isSelfOrAdmin(p, agentId)) throw forbidden('Can only access your own work queue');
-    // The agent, the kill switch and every bucket in one batch: a poll is one round trip.
-    const [agentRes, frozenRes, ...queueRes] = await this.app.db.batch([
-      agentsRepo.queueFactsStatement(agentId),
-      frozenStatement(),
-      ...queueReads(this.app, agentId),
-    ]);
-    const agent = agentRes.rows[0] as unknown as Pick<AgentRow, 'id' | 'capabilities'> | undefined;
-    if (!agent) throw notFound('Agent not found');
+    // The agent, the kill switch and every bucket in one statement: a poll is one round trip.
+    const poll = workRepo.pollStatement(agentId, plannerSince(this.app));
+    const row = (await this.app.db.get<PollRow>(poll.sql, poll.args))!;
+    if (row.agent === null) throw notFound('Agent not found');
+    const agent = JSON.parse(String(row.agent)) as Pick<AgentRow, 'id' | 'capabilities'>;
     // Kill switch: nothing is routed while frozen (spec README, SEC-49).
-    if (frozenFrom(frozenRes)) return { ok: true, queue: [], frozen: true };
-    const queue = queueFrom(agent, queueRes);
+    if (row.admin_status === 'frozen') return { ok: true, queue: [], frozen: true };
+    const queue = queueFromPoll(agent, row);
     if (!autoClaim || queue.length === 0) return { ok: true, queue };
     return { ok: true, queue, claimed: await this.claimFirst(agent, queue) };
   }
