@@ -106,6 +106,8 @@ interface ListPart {
   json: readonly string[];
   /** Reads the `scope` CTE (which takes the agent id twice) instead of the agent id. */
   scoped: boolean;
+  /** A second arm of rows (UNION ALL), the two sorted and limited together. */
+  orFrom?: string;
 }
 
 const STEP_JSON = ['id', 'plan_id', 'plan_title', 'title', 'status', 'project_id', 'ready'] as const;
@@ -141,11 +143,15 @@ const LIST_PARTS = {
     json: BUG_JSON,
     scoped: false,
   },
-  /** Ready, unassigned, pending steps of active plans in the agent's scope (spec 02 §3.5 bucket 7, W8). */
+  /**
+   * Ready, unassigned, pending steps of active plans in the agent's scope (spec 02 §3.5 bucket 7,
+   * W8). Plans first (CROSS JOIN keeps that order): the active plans are few, the pending steps of
+   * every plan many.
+   */
   freeSteps: {
     select: `s.id AS id, s.plan_id AS plan_id, p.title AS plan_title, s.title, s.status, p.project_id, 1 AS ready,
        p.updated_at AS plan_updated, s.step_order AS step_order`,
-    from: `plans p JOIN plan_steps s ON s.plan_id = p.id
+    from: `plans p CROSS JOIN plan_steps s ON s.plan_id = p.id
        WHERE p.status = 'active' AND s.status = 'pending' AND COALESCE(s.assignee, '') = ''
          AND ${inScopeCte('p.project_id')} AND ${stepReadySql('s')}`,
     order: STEP_ORDER,
@@ -153,9 +159,16 @@ const LIST_PARTS = {
     json: STEP_JSON,
     scoped: true,
   },
+  /**
+   * Open unassigned bugs in scope, in two arms so each reads an index: a scoped agent's projects
+   * (and the project-less '') from the unassigned pool of migration 0028, project by project; an
+   * unscoped agent's, all of it. The arm that does not apply stops at its first, constant term.
+   */
   freeBugs: {
-    select: `b.id, b.title, b.severity, b.status, b.project_id, ${BUG_SEVERITY_RANK} AS rank`,
-    from: `bugs b WHERE b.status = 'open' AND COALESCE(b.assignee, '') = '' AND ${inScopeCte('b.project_id')}`,
+    select: `b.id AS id, b.title, b.severity, b.status, b.project_id, ${BUG_SEVERITY_RANK} AS rank`,
+    from: `bugs b WHERE EXISTS (SELECT 1 FROM scope) AND b.project_id IN (SELECT pid FROM scope UNION ALL SELECT '')
+       AND b.status = 'open' AND COALESCE(b.assignee, '') = ''`,
+    orFrom: `bugs b WHERE NOT EXISTS (SELECT 1 FROM scope) AND b.status = 'open' AND COALESCE(b.assignee, '') = ''`,
     order: 'rank DESC, id DESC',
     limit: 20,
     json: BUG_JSON,
@@ -163,7 +176,9 @@ const LIST_PARTS = {
   },
 } satisfies Record<string, ListPart>;
 
-const partRows = (p: ListPart) => `SELECT ${p.select} FROM ${p.from} ORDER BY ${p.order} LIMIT ${p.limit}`;
+const partRows = (p: ListPart) =>
+  `SELECT ${p.select} FROM ${p.from}${p.orFrom ? ` UNION ALL SELECT ${p.select} FROM ${p.orFrom}` : ''}
+     ORDER BY ${p.order} LIMIT ${p.limit}`;
 const partJson = (p: ListPart) =>
   `SELECT json_group_array(json_object(${p.json.map((c) => `'${c}', ${c}`).join(', ')}) ORDER BY ${p.order})
      FROM (${partRows(p)})`;
