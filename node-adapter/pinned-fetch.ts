@@ -1,6 +1,7 @@
 import type { Agent } from 'undici';
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import { isBlockedAddress, SsrfBlockedError } from '../worker/src/http/ssrf.js';
+import { cjsExports } from './cjs-exports.js';
 
 /** All A/AAAA addresses of a name (node:dns lookup by default; tests inject their own). */
 export type Resolver = (hostname: string) => Promise<string[]>;
@@ -54,7 +55,9 @@ export function createPinnedFetch(resolve: Resolver, allow: readonly string[]): 
   // start: most servers send no webhook for a long time, and start-up memory counts (issue 11).
   let loaded: Promise<{ agent: Agent; fetch: typeof import('undici').fetch }> | undefined;
   const load = () =>
-    (loaded ??= import('undici').then((Undici) => ({ agent: makeAgent(Undici), fetch: Undici.fetch })));
+    (loaded ??= import('undici')
+      .then((ns) => cjsExports(ns, 'Agent'))
+      .then((Undici) => ({ agent: makeAgent(Undici), fetch: Undici.fetch })));
   const pinned = async (input: RequestInfo | URL, init?: RequestInit) => {
     try {
       const { agent, fetch: undiciFetch } = await load();

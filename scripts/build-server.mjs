@@ -11,6 +11,7 @@
 // plugins) are still evaluated only on first use, and a rebuild while a server runs cannot pull
 // a lazily loaded chunk from under it.
 import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { genDashboard } from './gen-dashboard.mjs';
@@ -43,6 +44,8 @@ const englishOnlyZodLocales = {
 /** Builds into `outdir`; answers the server file and the packages it imports at run time. */
 export async function buildServer(outdir = join(root, 'dist')) {
   genDashboard();
+  // Chunk names carry a content hash: the last build's chunks would pile up beside the new ones.
+  rmSync(join(outdir, 'chunks'), { recursive: true, force: true });
   const result = await build({
     entryPoints: {
       server: join(root, 'node-adapter/index.ts'),
@@ -53,6 +56,11 @@ export async function buildServer(outdir = join(root, 'dist')) {
     outExtension: { '.js': '.mjs' },
     bundle: true,
     format: 'esm',
+    // What is imported with import() on first use (the docs page's 1.9 MB of assets, undici, the MCP
+    // SDK, each plugin) goes to a chunk of its own, read only when first used: in one file V8 held
+    // all of it as source from the start (issue 11: RSS after start).
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
     platform: 'node',
     target: 'node20',
     external: SERVER_EXTERNALS,
@@ -71,8 +79,9 @@ export async function buildServer(outdir = join(root, 'dist')) {
     metafile: true,
   });
   const outfile = join(outdir, 'server.mjs');
-  const meta = Object.entries(result.metafile.outputs).find(([f]) => f.endsWith('server.mjs'))?.[1];
-  const runtimeImports = [...new Set((meta?.imports ?? []).filter((i) => i.external).map((i) => i.path))].sort();
+  // Every output file's imports (the entry's and its chunks'): what node_modules must hold at run time.
+  const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports);
+  const runtimeImports = [...new Set(imports.filter((i) => i.external).map((i) => i.path))].sort();
   return { outfile, runtimeImports };
 }
 
