@@ -131,7 +131,7 @@ for (let r = 0; r < R; r++) {
     v.totals.push((cu.user + cu.system) / batches.length);
     const w = db.prepare('PRAGMA wal_checkpoint(PASSIVE)').get() as { log: number };
     v.pages = w.log / batches.length;
-    t.forEach((x, k) => v.per[k].push(Number(x) / 1000 / batches.length));
+    for (const [k, x] of t.entries()) v.per[k].push(Number(x) / 1000 / batches.length);
     v.commits.push(Number(c) / 1000 / batches.length);
     const won = db.prepare(`SELECT COUNT(*) AS n FROM tasks WHERE status = 'in_progress' AND id IN (${ids})`).get() as {
       n: number;
@@ -149,16 +149,10 @@ for (const v of runs)
   );
 if (process.env.PLAN)
   for (const v of runs)
-    v.batches[0].forEach((s) =>
-      console.log(
-        v.sp.name,
-        v.db
-          .prepare(`EXPLAIN QUERY PLAN ${s.sql}`)
-          .all(...s.args)
-          .map((r: any) => r.detail)
-          .join(' | '),
-      ),
-    );
+    for (const s of v.batches[0]) {
+      const plan = v.db.prepare(`EXPLAIN QUERY PLAN ${s.sql}`).all(...s.args) as { detail: string }[];
+      console.log(v.sp.name, plan.map((r) => r.detail).join(' | '));
+    }
 if (process.env.SHOW) for (const s of claims[0]) console.log(s.sql, JSON.stringify(s.args));
 if (process.env.WALMAP) {
   const { readFileSync } = await import('node:fs');
