@@ -249,15 +249,23 @@ async function claimError(
   }
 }
 
-/** The claim event's FROM/WHERE: the claim's compare-and-set condition, minus renewals. Built once per shape. */
-const claimEventRests = new Map<string, string>();
+/**
+ * The claim event's FROM/WHERE: the claim's compare-and-set condition, minus renewals. Built once per
+ * shape; looked up by the two texts apart (the condition's text is a constant, so only the short
+ * scope text is hashed per call).
+ */
+const claimEventRests = new Map<string, Map<string, string>>();
 function claimEventRest(whereSql: string, scopeSql: string): string {
-  const key = `${whereSql}\n${scopeSql}`;
-  let rest = claimEventRests.get(key);
+  let byScope = claimEventRests.get(whereSql);
+  if (byScope === undefined) {
+    byScope = new Map();
+    claimEventRests.set(whereSql, byScope);
+  }
+  let rest = byScope.get(scopeSql);
   if (rest === undefined) {
     rest = `FROM tasks WHERE ${whereSql} AND ${scopeSql} AND NOT (status = 'in_progress' AND COALESCE(assignee, '') = ?)`;
-    if (claimEventRests.size > 50) claimEventRests.clear();
-    claimEventRests.set(key, rest);
+    if (byScope.size > 50) byScope.clear();
+    byScope.set(scopeSql, rest);
   }
   return rest;
 }
