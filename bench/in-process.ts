@@ -118,7 +118,12 @@ async function loadTree(label: string, root: string): Promise<Tree> {
     agents,
     claimable,
     byProject,
-    reopen: () => reset.prepare(reopenSql).run(),
+    reopen: () => {
+      // A background write's group may still be open on the app's connection (group commit): commit
+      // it first, or this connection would wait on a lock only this same thread can release.
+      (runtime.db as unknown as { driver?: { commitNow?(): void } }).driver?.commitNow?.();
+      reset.prepare(reopenSql).run();
+    },
     stub,
     close: async () => {
       reset.close();

@@ -49,6 +49,8 @@ export class EventBus {
   private readonly subscribers: EventSubscriber[] = [];
   /** Published events whose row was written while no webhook was active (see HOOKED). */
   private readonly unhooked = new WeakSet<MyceliumEvent>();
+  /** `statementForRows` INSERT texts by their FROM/WHERE (a handful of call sites). */
+  private readonly forRowsSql = new Map<string, string>();
 
   constructor(
     private readonly db: Db,
@@ -119,6 +121,37 @@ export class EventBus {
     return {
       sql: `INSERT INTO events (type, agent, project_id, summary, data) SELECT ?, ?, ${project}, ${q.summarySql}, ${q.dataSql} ${q.rest} RETURNING id, summary, data, project_id, ${HOOKED}`,
       args: [e.type, e.agent ?? '', ...(q.projectSql ? [] : [e.projectId ?? null]), ...q.args],
+    };
+  }
+
+  /**
+   * As `statementPerRow`, for an event whose summary and data the caller already knows (only the
+   * rows found, and with `projectSql` their project, come from SQL): the row returns only its id,
+   * project and the webhook flag, so nothing written is read back and parsed again (issue 11: the
+   * claim's event). The INSERT text is kept per `rest`, so a caller that reuses its SQL strings
+   * hands the driver the same text each time.
+   */
+  statementForRows(
+    e: Pick<EventInput, 'type' | 'agent' | 'projectId' | 'summary' | 'data'>,
+    q: { rest: string; args: SqlArgs; projectSql?: string },
+  ): Statement {
+    const key = `${q.projectSql ?? '?'}\n${q.rest}`;
+    let sql = this.forRowsSql.get(key);
+    if (sql === undefined) {
+      sql = `INSERT INTO events (type, agent, project_id, summary, data) SELECT ?, ?, ${q.projectSql ?? '?'}, ?, ? ${q.rest} RETURNING id, project_id, ${HOOKED}`;
+      if (this.forRowsSql.size > 100) this.forRowsSql.clear();
+      this.forRowsSql.set(key, sql);
+    }
+    return {
+      sql,
+      args: [
+        e.type,
+        e.agent ?? '',
+        ...(q.projectSql ? [] : [e.projectId ?? null]),
+        e.summary ?? '',
+        JSON.stringify(e.data ?? {}),
+        ...q.args,
+      ],
     };
   }
 

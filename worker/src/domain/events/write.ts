@@ -15,7 +15,8 @@ export type EventRowsQuery = Parameters<EventBus['statementPerRow']>[1];
 /** How an event row of the batch is published once the batch committed. */
 type PendingEvent =
   | { at: number; name: string | null; how: 'input'; input: EventInput }
-  | { at: number; name: string | null; how: 'returned'; input: EventShape };
+  | { at: number; name: string | null; how: 'returned'; input: EventShape }
+  | { at: number; name: string | null; how: 'rows'; input: EventInput };
 
 /** Liveness pings are not history (spec 07 REL-09): published, never written. */
 const NOT_PERSISTED = new Set(['agent_heartbeat']);
@@ -107,6 +108,20 @@ export class AtomicWrite {
     return this.add(name, this.ctx.events.statementPerRow(e, q));
   }
 
+  /**
+   * As `eventPerRow`, for an event whose summary and data are known here (EventBus.statementForRows):
+   * one event per row `rest` finds, none when it finds none; published as given, with each row's id
+   * (and, with `projectSql`, its project).
+   */
+  eventForRows(
+    e: EventInput,
+    q: { rest: string; args: SqlArgs; projectSql?: string },
+    name: string | null = null,
+  ): this {
+    this.events.push({ at: this.stmts.length, name, how: 'rows', input: e });
+    return this.add(name, this.ctx.events.statementForRows(e, q));
+  }
+
   /** Commits everything or nothing, then publishes the events. Throws what the batch threw. */
   async commit(): Promise<WriteResult> {
     const results = await this.ctx.db.batch(this.stmts);
@@ -118,6 +133,11 @@ export class AtomicWrite {
       else if (ev.how === 'input') {
         const row = results[ev.at].rows[0];
         out.push(this.ctx.events.publishWritten(ev.input, idOf(row), row));
+      } else if (ev.how === 'rows') {
+        for (const row of results[ev.at].rows) {
+          const projectId = row.project_id === undefined ? ev.input.projectId : (row.project_id as string | null);
+          out.push(this.ctx.events.publishWritten({ ...ev.input, projectId }, idOf(row), row));
+        }
       } else {
         for (const row of results[ev.at].rows) {
           out.push(

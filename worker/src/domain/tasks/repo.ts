@@ -135,6 +135,28 @@ const CYCLE_SQL = `EXISTS (WITH RECURSIVE up(id) AS (
     UNION SELECT CAST(dep.value AS INTEGER) FROM up JOIN tasks t ON t.id = up.id, json_each(t.blocked_by) dep
   ) SELECT 1 FROM up WHERE id = CAST(? AS INTEGER))`;
 
+/**
+ * The claim's compare-and-set conditions over `tasks` (unaliased). Their text depends on the mode
+ * only (the agent is an argument), so it is built once: the claim is a hot call and the driver
+ * finds its prepared statements by SQL text.
+ */
+const CLAIM_WHERE = `id = ? AND ${freeOrHeldBySql('').sql} AND (status = 'open' OR (status = 'in_progress' AND assignee = ?))
+            AND ${taskReadySql('tasks')} AND ${NOT_FROZEN_SQL}`;
+const CLAIM_WHERE_FORCE = `id = ? AND status NOT IN ('done','cancelled') AND ${NOT_FROZEN_SQL}`;
+const CLAIM_WHERE_ASSIGN = `id = ? AND status = 'open' AND COALESCE(assignee, '') = '' AND ${taskReadySql('tasks')} AND ${NOT_FROZEN_SQL}`;
+
+/** SQL texts of the claim statements by shape (mode, scope SQL, RETURNING): a handful per process. */
+const claimSqlCache = new Map<string, string>();
+function cachedSql(key: string, build: () => string): string {
+  let sql = claimSqlCache.get(key);
+  if (sql === undefined) {
+    sql = build();
+    if (claimSqlCache.size > 200) claimSqlCache.clear();
+    claimSqlCache.set(key, sql);
+  }
+  return sql;
+}
+
 export const tasksRepo = {
   get(db: Queryable, id: number) {
     return db.get<TaskRow>('SELECT * FROM tasks WHERE id = ?', [id]);
@@ -253,39 +275,29 @@ export const tasksRepo = {
     returning = '*',
   ): Statement {
     const where = tasksRepo.claimWhere(taskId, agentId, mode);
-    const more = extra ? { sql: ` AND ${extra.sql}`, args: extra.args } : { sql: '', args: [] };
+    const moreArgs = extra?.args ?? [];
     if (mode === 'assign') {
       // Auto-dispatch: assign an unassigned open ready task; status stays open (spec 02 §3.6 step 5).
-      return {
-        sql: `UPDATE tasks SET assignee = ?, updated_at = datetime('now') WHERE ${where.sql}${more.sql} RETURNING ${returning}`,
-        args: [agentId, ...where.args, ...more.args],
-      };
+      const sql = cachedSql(`assign\n${returning}\n${extra?.sql ?? ''}`, () => {
+        const more = extra ? ` AND ${extra.sql}` : '';
+        return `UPDATE tasks SET assignee = ?, updated_at = datetime('now') WHERE ${where.sql}${more} RETURNING ${returning}`;
+      });
+      return { sql, args: [agentId, ...where.args, ...moreArgs] };
     }
     const lease = leaseTokenSet(agentId);
-    return {
-      sql: `UPDATE tasks SET assignee = ?, status = 'in_progress', ${lease.sql}, updated_at = datetime('now')
-            WHERE ${where.sql}${more.sql} RETURNING ${returning}`,
-      args: [agentId, ...lease.args, ...where.args, ...more.args],
-    };
+    const sql = cachedSql(`${mode}\n${returning}\n${extra?.sql ?? ''}`, () => {
+      const more = extra ? ` AND ${extra.sql}` : '';
+      return `UPDATE tasks SET assignee = ?, status = 'in_progress', ${lease.sql}, updated_at = datetime('now')
+            WHERE ${where.sql}${more} RETURNING ${returning}`;
+    });
+    return { sql, args: [agentId, ...lease.args, ...where.args, ...moreArgs] };
   },
 
   /** The claim's compare-and-set condition over `tasks` (unaliased), shared with its event statement. */
   claimWhere(taskId: number, agentId: string, mode: 'claim' | 'assign' | 'force'): { sql: string; args: SqlValue[] } {
-    if (mode === 'force') {
-      return { sql: `id = ? AND status NOT IN ('done','cancelled') AND ${NOT_FROZEN_SQL}`, args: [taskId] };
-    }
-    if (mode === 'assign') {
-      return {
-        sql: `id = ? AND status = 'open' AND COALESCE(assignee, '') = '' AND ${taskReadySql('tasks')} AND ${NOT_FROZEN_SQL}`,
-        args: [taskId],
-      };
-    }
-    const mine = freeOrHeldBySql(agentId);
-    return {
-      sql: `id = ? AND ${mine.sql} AND (status = 'open' OR (status = 'in_progress' AND assignee = ?))
-            AND ${taskReadySql('tasks')} AND ${NOT_FROZEN_SQL}`,
-      args: [taskId, ...mine.args, agentId],
-    };
+    if (mode === 'force') return { sql: CLAIM_WHERE_FORCE, args: [taskId] };
+    if (mode === 'assign') return { sql: CLAIM_WHERE_ASSIGN, args: [taskId] };
+    return { sql: CLAIM_WHERE, args: [taskId, ...freeOrHeldBySql(agentId).args, agentId] };
   },
 
   /**
@@ -295,15 +307,18 @@ export const tasksRepo = {
    * blockers (JSON array of ids). Only those columns: a won claim reads none of them, and a whole
    * row costs a claim as much as the rest of this statement (issue 11).
    */
-  claimFacts(taskId: number, scope: { sql: string; args: SqlValue[] }): Statement {
-    return {
-      sql: `SELECT t.status, t.assignee, t.project_id, t.needs_approval, t.approved_by,
+  claimFacts(taskId: number, scope: { sql: string; args: SqlValue[] }, onlyIfLost = false): Statement {
+    // `onlyIfLost`: put right after the claim's compare-and-set; `changes()` is that statement's
+    // count (a trigger's writes are not counted), so a won claim reads nothing here and a lost one,
+    // which wrote nothing, reads the task as it was.
+    const sql = cachedSql(`facts\n${onlyIfLost}\n${scope.sql}`, () => {
+      return `SELECT t.status, t.assignee, t.project_id, t.needs_approval, t.approved_by,
               NOT ${NOT_FROZEN_SQL} AS claim_frozen, ${scope.sql} AS claim_in_scope,
               (SELECT json_group_array(id) FROM (SELECT blk.id FROM json_each(t.blocked_by) dep
                  JOIN tasks blk ON blk.id = dep.value WHERE blk.status NOT IN ('done','cancelled') ORDER BY blk.id)) AS claim_blockers
-            FROM tasks t WHERE t.id = ?`,
-      args: [...scope.args, taskId],
-    };
+            FROM tasks t WHERE t.id = ?${onlyIfLost ? ' AND changes() = 0' : ''}`;
+    });
+    return { sql, args: [...scope.args, taskId] };
   },
 
   /** Ids among `blocked_by` of a task that still hold it back (exist and are not done/cancelled). */

@@ -250,15 +250,37 @@ async function claimError(
 }
 
 /**
+ * The claim event's FROM/WHERE: the claim's compare-and-set condition, minus renewals. Built once per
+ * shape; looked up by the two texts apart (the condition's text is a constant, so only the short
+ * scope text is hashed per call).
+ */
+const claimEventRests = new Map<string, Map<string, string>>();
+function claimEventRest(whereSql: string, scopeSql: string): string {
+  let byScope = claimEventRests.get(whereSql);
+  if (byScope === undefined) {
+    byScope = new Map();
+    claimEventRests.set(whereSql, byScope);
+  }
+  let rest = byScope.get(scopeSql);
+  if (rest === undefined) {
+    rest = `FROM tasks WHERE ${whereSql} AND ${scopeSql} AND NOT (status = 'in_progress' AND COALESCE(assignee, '') = ?)`;
+    if (byScope.size > 50) byScope.clear();
+    byScope.set(scopeSql, rest);
+  }
+  return rest;
+}
+
+/**
  * POST /tasks/:id/claim (spec 03 §3.6 HEAD + W1, spec 07 SEC-13, REL-03). The assignee is the
  * caller; only an admin may name `agent_id`, and only an admin with `force:true` takes a task
  * over from someone else.
  *
- * One batch, one round trip (issue 11): the facts an answer needs (the task as it was, kill
- * switch, project scope, open blockers), then the `task_claimed` event row written only if the
- * claim below wins and is not a renewal, then the claim's compare-and-set, which re-checks scope
- * and kill switch itself. The three read the same state inside one transaction, so they agree;
- * a lost claim is explained from the facts, with no read after it.
+ * One batch, one round trip (issue 11): the `task_claimed` event row, written only if the claim
+ * below wins and is not a renewal; the claim's compare-and-set, which re-checks scope, kill switch,
+ * blockers and approval itself; then, only if that matched nothing, the facts a refusal names (the
+ * task as it was, kill switch, project scope, open blockers). The three read the same state inside
+ * one transaction, so they agree; a lost claim is explained from the facts, with no read after it,
+ * and a won claim (the common case) does not read them at all.
  */
 export async function claimTask(
   ctx: AppContext,
@@ -274,26 +296,30 @@ export async function claimTask(
   const scope = projectScopeSql(p, 'tasks.project_id', 'tasks.assignee');
   const where = tasksRepo.claimWhere(taskId, agentId, mode);
   // A repeated claim by the holder is an idempotent 200 (it renews the lease) and not a new event.
-  const event = { type: 'task_claimed', agent: who };
-  const eventData = { task_id: taskId, agent: agentId };
-  const summary = `${displayName(who)} claimed task #${taskId}`;
-  // One batch: the facts an answer needs, the event (written only if the claim wins and is not a
-  // renewal), the compare-and-set. Nothing is published when the claim lost: the event matched no row.
+  // Summary and data are known here, so the row hands back only its id and project (the bus does
+  // not read them back and parse them again).
+  const event = {
+    type: 'task_claimed',
+    agent: who,
+    summary: `${displayName(who)} claimed task #${taskId}`,
+    data: { task_id: taskId, agent: agentId },
+  };
+  // Nothing is published when the claim lost: the event matched no row.
   const res = await atomicWrite(ctx)
-    .add('facts', tasksRepo.claimFacts(taskId, factScope))
-    .eventPerRow(event, {
-      summarySql: '?',
-      dataSql: '?',
+    .eventForRows(event, {
       projectSql: 'project_id',
-      rest: `FROM tasks WHERE ${where.sql} AND ${scope.sql} AND NOT (status = 'in_progress' AND COALESCE(assignee, '') = ?)`,
-      args: [summary, JSON.stringify(eventData), ...where.args, ...scope.args, agentId],
+      rest: claimEventRest(where.sql, scope.sql),
+      args: [...where.args, ...scope.args, agentId],
     })
     // The answer needs only the lease token of the row the claim wrote.
     .add('claim', tasksRepo.claim(taskId, agentId, mode, scope, 'lease_token'))
+    .add('facts', tasksRepo.claimFacts(taskId, factScope, true))
     .commit();
-  const facts = res.row<ClaimFacts & { claim_frozen: number; claim_in_scope: number; claim_blockers: string }>('facts');
   const won = res.row<Pick<TaskRow, 'lease_token'>>('claim');
   if (!won) {
+    const facts = res.row<ClaimFacts & { claim_frozen: number; claim_in_scope: number; claim_blockers: string }>(
+      'facts',
+    );
     if (!facts) throw notFound('Task not found');
     if (!Number(facts.claim_in_scope)) throw outOfScope(p, facts.project_id);
     if (Number(facts.claim_frozen)) throw new AppError(503, FROZEN_MESSAGE);
