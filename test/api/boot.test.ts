@@ -257,6 +257,34 @@ describe('GET /boot/:agentId', () => {
     expect(sp.body.notes).toBeNull();
   });
 
+  it("boot drops the agent's expired ephemeral keys, and only those; with none expired nothing is dropped", async () => {
+    const a = await registerAgent(t, 'boot-eph', 'bt-eph');
+    const b = await registerAgent(t, 'boot-eph-b', 'bt-eph');
+    const put = (ns: string, key: string, category: string, expires: string | null) =>
+      t.db.run(
+        'INSERT INTO context_keys (namespace, key, data, category, expires_at, project_id) VALUES (?, ?, ?, ?, ?, ?)',
+        [ns, key, '"v"', category, expires, 'bt-eph'],
+      );
+    const keys = async (ns: string) =>
+      (
+        await t.db.all<{ key: string }>(
+          "SELECT key FROM context_keys WHERE namespace = ? AND key != 'standup' ORDER BY key",
+          [ns],
+        )
+      ).map((r) => r.key);
+    await put(a.id, 'live', 'ephemeral', '2999-01-01 00:00:00');
+    await put(a.id, 'durable-past', 'durable', '2000-01-01 00:00:00');
+    // Nothing expired: every key stays.
+    expect((await t.call('GET', `/boot/${a.id}`, { agentKey: a.key })).status).toBe(200);
+    expect(await keys(a.id)).toEqual(['durable-past', 'live']);
+
+    await put(a.id, 'gone', 'ephemeral', '2000-01-01 00:00:00');
+    await put(b.id, 'not-mine', 'ephemeral', '2000-01-01 00:00:00');
+    expect((await t.call('GET', `/boot/${a.id}`, { agentKey: a.key })).status).toBe(200);
+    expect(await keys(a.id)).toEqual(['durable-past', 'live']);
+    expect(await keys(b.id)).toEqual(['not-mine']);
+  });
+
   it('verbose and smart variants', async () => {
     const a = await registerAgent(t, 'boot-verbose', 'bt');
     const v = await t.call('GET', `/boot/${a.id}?verbose=true&smart=true`, { agentKey: a.key });

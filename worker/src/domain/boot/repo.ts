@@ -1,5 +1,21 @@
 import type { Queryable } from '../../db/db.js';
 import type { SqlArgs, Statement } from '../../db/types.js';
+import type { AgentRow } from '../agents/repo.js';
+
+/** The columns of the agent's row slim and smart boot use (verbose shows the whole public row). */
+export type BootAgentRow = Pick<
+  AgentRow,
+  | 'id'
+  | 'project_id'
+  | 'status'
+  | 'working_on'
+  | 'last_heartbeat'
+  | 'agent_type'
+  | 'role'
+  | 'capabilities'
+  | 'llm_backend'
+  | 'llm_model'
+>;
 
 /** Boot's reads across areas (spec 02 §3.4). Every list is scoped to what the agent may see (W26). */
 
@@ -9,6 +25,16 @@ function scoped(col: string, scope: string[] | null): { sql: string; args: SqlAr
 }
 
 export const bootRepo = {
+  /**
+   * The agent's row as slim and smart boot use it: 10 columns, not 22 (issue 11: every column of a
+   * row is a property the driver builds and the collector later frees, on every boot).
+   */
+  agent(db: Queryable, id: string) {
+    return db.get<BootAgentRow>(
+      'SELECT id, project_id, status, working_on, last_heartbeat, agent_type, role, capabilities, llm_backend, llm_model FROM agents WHERE id = ?',
+      [id],
+    );
+  },
   contextKey(db: Queryable, namespace: string, key: string) {
     return db.get<{ data: string }>('SELECT data FROM context_keys WHERE namespace = ? AND key = ?', [namespace, key]);
   },
@@ -25,6 +51,13 @@ export const bootRepo = {
        WHERE namespace IN (${namespaces.map(() => '?').join(',')}) AND (expires_at IS NULL OR expires_at > ?)
        ORDER BY namespace, key LIMIT 500`,
       [...namespaces, nowIso],
+    );
+  },
+  /** Whether `deleteExpiredEphemeral` would delete a key: a one-value read (`1`, or no row). */
+  expiredEphemeral(db: Queryable, agentId: string, nowIso: string) {
+    return db.get<{ n: number }>(
+      "SELECT 1 AS n FROM context_keys WHERE namespace = ? AND category = 'ephemeral' AND expires_at IS NOT NULL AND expires_at <= ? LIMIT 1",
+      [agentId, nowIso],
     );
   },
   deleteExpiredEphemeral(agentId: string, nowIso: string): Statement {

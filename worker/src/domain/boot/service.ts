@@ -28,7 +28,7 @@ import { queueFrom, queueReads, workScope, type QueueItem } from '../work/servic
 import { QUEUE_PARTS } from '../work/repo.js';
 import { inboxFor } from '../heartbeat/service.js';
 import { isAutonomous, sleepState } from '../admin/sleep.js';
-import { bootRepo } from './repo.js';
+import { bootRepo, type BootAgentRow } from './repo.js';
 import { WebhookService } from '../webhooks/service.js';
 import { heartbeatRepo } from '../heartbeat/repo.js';
 import { pluginServiceOf } from '../../plugins/host.js';
@@ -48,7 +48,7 @@ type Variant = 'slim' | 'smart' | 'verbose';
 
 /** Crash recovery is judged on the row as it was before boot's own heartbeat (spec 02 §3.4). */
 function crashRecovery(
-  before: AgentRow,
+  before: BootAgentRow,
   now: number,
   latest: { state_snapshot: string; notes: string | null } | undefined,
 ) {
@@ -90,7 +90,7 @@ function parseMaybeJson(text: string | undefined): unknown {
 }
 
 /** role_contract (spec 02 §3.4.4) from the agent row and the two context keys it reads. */
-function roleContract(a: AgentRow, roleKey: { data: string } | undefined, guideKey: { data: string } | undefined) {
+function roleContract(a: BootAgentRow, roleKey: { data: string } | undefined, guideKey: { data: string } | undefined) {
   const role = parseObject(roleKey?.data);
   let guidelines: unknown = typeof role.guidelines === 'string' ? role.guidelines : null;
   if (guidelines === null && a.project_id) {
@@ -202,7 +202,9 @@ export class BootService {
     // ── Batch 1: reads keyed by the agent id and its (expected) project.
     const r1 = new StatementCapture(db);
     const r1App: AppContext = { ...app, db: r1.db };
-    const beforeRead = agentsRepo.get(r1.db, agentId);
+    // Verbose boot shows the whole public row; slim and smart read only the columns they use.
+    const fullRead = variant === 'verbose' ? agentsRepo.get(r1.db, agentId) : undefined;
+    const beforeRead: Promise<BootAgentRow | undefined> = fullRead ?? bootRepo.agent(r1.db, agentId);
     const latestRead = savepointsRepo.latest(r1.db, agentId);
     const scopeRead = workScope(r1App, { id: agentId, project_id: guess.project });
     const chainRead = resolveCalibrationChain(r1.db, agentId, guess.type);
@@ -216,6 +218,10 @@ export class BootService {
     const autonomousRead = isAutonomous(foldApp);
     const operatorsRead = bootRepo.operatorsAvailable(fold.db);
     const frozenRead = isFrozen(fold.db);
+    // Two of boot's writes change a row only now and then (an expired ephemeral key, notes not yet
+    // delivered): whether they would is asked here, so batch 2 sends them only then (issue 11).
+    const expiredRead = bootRepo.expiredEphemeral(fold.db, agentId, nowIso);
+    const notesRead = savepointsRepo.undeliveredNotes(fold.db, agentId);
     const teamsRead = bootRepo.teams(r1.db, agentId);
     const othersSince = toDbTime(nowMs - OTHERS_WINDOW_MS);
     // Verbose boot shows more of each agent; slim and smart get the list shaped by SQLite.
@@ -247,12 +253,14 @@ export class BootService {
     this.agentTypes.set(agentId, type);
     if ((before.project_id !== guess.project || type !== guess.type) && !lastTry)
       return { retryWith: { project: before.project_id, type } };
-    const [latest, scope, chain, teams, box] = await Promise.all([
+    const [latest, scope, chain, teams, box, expired, notes] = await Promise.all([
       latestRead,
       scopeRead,
       chainRead,
       teamsRead,
       inboxRead,
+      expiredRead,
+      notesRead,
     ]);
 
     const mdReport = parseObject(latest?.state_snapshot).md_report;
@@ -263,7 +271,7 @@ export class BootService {
         : null,
       nowIso,
     );
-    const agent: AgentRow = { ...before, status: 'online', last_heartbeat: toDbTime(nowMs) };
+    const agent: BootAgentRow = { ...before, status: 'online', last_heartbeat: toDbTime(nowMs) };
 
     // ── Batch 2: the diff (it compares with the latest savepoint before boot touched anything),
     // boot's writes, then the reads that must see them.
@@ -274,12 +282,12 @@ export class BootService {
     const writes: Statement[] = [
       // The calibration block is stored where agents and dashboards read it (spec 02 §3.10).
       heartbeatRepo.storeAgentKey(agentId, before.project_id, 'standup', JSON.stringify(calibration)),
-      bootRepo.deleteExpiredEphemeral(agentId, nowIso),
+      ...(expired ? [bootRepo.deleteExpiredEphemeral(agentId, nowIso)] : []),
       // Already online: only the heartbeat time moves (the status index stays as it is).
       before.status === 'online'
         ? agentWrites.touchHeartbeat(agentId, toDbTime(nowMs))
         : agentWrites.heartbeat(agentId, 'online', before.working_on ?? '', toDbTime(nowMs)),
-      savepointsRepo.markNotesDelivered(agentId),
+      ...(notes ? [savepointsRepo.markNotesDelivered(agentId)] : []),
       ...(box
         ? messagesRepo.markRead(
             agentId,
@@ -372,7 +380,8 @@ export class BootService {
     if (verboseReads)
       return {
         body: this.verbose(
-          agent,
+          // Verbose read the whole row (`fullRead`): its public fields are shown.
+          { ...(await fullRead)!, status: agent.status, last_heartbeat: agent.last_heartbeat },
           await verboseReads,
           queue,
           common,
@@ -447,7 +456,7 @@ export class BootService {
 
   /** Keyword + access + recency scorer (spec 02 §3.4.2; the vector path is optional). */
   private async smartContext(
-    agent: AgentRow,
+    agent: BootAgentRow,
     work: string,
     reads: Awaited<ReturnType<BootService['smartReads']>>,
     nowMs: number,
@@ -516,7 +525,7 @@ export class BootService {
    * Vector similarity of each key to the work text, from the semantic-memory plugin when it is
    * enabled (spec 02 §3.4.2). Time-boxed; any failure means keyword ranking, never a failed boot.
    */
-  private async vectorScores(agent: AgentRow, work: string, keys: { namespace: string; key: string }[]) {
+  private async vectorScores(agent: BootAgentRow, work: string, keys: { namespace: string; key: string }[]) {
     if (!keys.length) return null;
     const scorer = await pluginServiceOf<ContextScorer>(this.app, 'context-scorer');
     if (!scorer) return null;
@@ -542,7 +551,13 @@ export class BootService {
   }
 
   /** Verbose boot's lists (spec 02 §3.4.3), all issued at once so they ride in boot's second batch. */
-  private async verboseReads(db: Queryable, agent: AgentRow, before: AgentRow, scope: string[] | null, nowIso: string) {
+  private async verboseReads(
+    db: Queryable,
+    agent: BootAgentRow,
+    before: BootAgentRow,
+    scope: string[] | null,
+    nowIso: string,
+  ) {
     const none = Promise.resolve([]);
     const ns = (n: string) => (n ? bootRepo.contextKeys(db, [n], nowIso) : none);
     const since = before.last_heartbeat;
