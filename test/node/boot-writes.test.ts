@@ -59,4 +59,19 @@ describe('boot cleanup writes', () => {
     const after = await bootSql(a);
     expect(after.sql.some((s) => s.startsWith(DROP_EPHEMERAL) || s.startsWith(MARK_NOTES))).toBe(false);
   });
+
+  it("slim boot's first statement is the agent's row with the one-value reads and the other agents' list as columns", async () => {
+    const a = await registerAgent(t, 'bw-bea', 'bw');
+    const { sql, body } = await bootSql(a);
+    // (The caller's key may be looked up first: a new agent's key is not cached yet.)
+    const head = sql.filter((s) => s.startsWith('SELECT a.id, '));
+    expect(head).toHaveLength(1);
+    expect(head[0]).toMatch(/ FROM agents a, \(SELECT \(SELECT data FROM context_keys .*\) f WHERE a\.id = \?$/);
+    expect(head[0]).toContain('json_group_array');
+    // Neither the fold nor the list is a statement of its own any more.
+    expect(sql.filter((s) => s.startsWith('SELECT (SELECT data FROM context_keys'))).toHaveLength(0);
+    expect(sql.filter((s) => s.startsWith('SELECT json_group_array(CASE WHEN p IS NULL'))).toHaveLength(0);
+    expect(body.other_agents).toContainEqual({ id: 'bw-ada', status: 'online', working_on: 'w' });
+    expect(body.agent).toEqual({ id: a.id, role: '', project: 'bw', capabilities: ['code', 'assets'] });
+  });
 });

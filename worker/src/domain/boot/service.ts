@@ -131,15 +131,20 @@ function enforcementRules(key: { data: string } | undefined): string[] {
     );
 }
 
-/** Slim boot's `other_agents` from `bootRepo.otherAgentsBrief`'s row: only odd heartbeat spellings need JS. */
-function otherAgentsFrom(row: { list: string; odd: number } | undefined, now: Date) {
-  const list = JSON.parse(row?.list ?? '[]') as {
+/**
+ * Slim boot's `other_agents` from `bootRepo.otherAgentsList`'s value: only odd heartbeat spellings
+ * need JS, and only those entries carry the key `last_heartbeat` (inside a JSON string a quote is
+ * escaped, so the text `"last_heartbeat":` occurs only as that key).
+ */
+function otherAgentsFrom(text: unknown, now: Date) {
+  const json = typeof text === 'string' ? text : '[]';
+  const list = JSON.parse(json) as {
     id: string;
     status: string;
     working_on: unknown;
     last_heartbeat?: string | null;
   }[];
-  if (Number(row?.odd ?? 0) > 0)
+  if (json.includes('"last_heartbeat":'))
     for (const o of list)
       if ('last_heartbeat' in o) {
         o.status = derivePresence(o.status, o.last_heartbeat ?? null, now);
@@ -202,9 +207,9 @@ export class BootService {
     // ── Batch 1: reads keyed by the agent id and its (expected) project.
     const r1 = new StatementCapture(db);
     const r1App: AppContext = { ...app, db: r1.db };
-    // Verbose boot shows the whole public row; slim and smart read only the columns they use.
+    // Verbose boot shows the whole public row; slim and smart read only the columns they use, in
+    // one statement with the one-value reads and the other agents' list (`head`, below).
     const fullRead = variant === 'verbose' ? agentsRepo.get(r1.db, agentId) : undefined;
-    const beforeRead: Promise<BootAgentRow | undefined> = fullRead ?? bootRepo.agent(r1.db, agentId);
     const latestRead = savepointsRepo.latest(r1.db, agentId);
     const scopeRead = workScope(r1App, { id: agentId, project_id: guess.project });
     const chainRead = resolveCalibrationChain(r1.db, agentId, guess.type);
@@ -227,10 +232,22 @@ export class BootService {
     // Verbose boot shows more of each agent; slim and smart get the list shaped by SQLite.
     const othersRead =
       variant === 'verbose' ? bootRepo.otherAgents(r1.db, agentId, guess.project, othersSince) : undefined;
-    const othersBrief =
+    // Slim and smart: the row, the fold's reads and the list are one statement (issue 11).
+    const head =
       variant === 'verbose'
         ? undefined
-        : bootRepo.otherAgentsBrief(r1.db, agentId, guess.project, othersSince, toDbTime(nowMs - PRESENCE_STALE_MS));
+        : bootRepo.agentWith(
+            agentId,
+            {
+              others: bootRepo.otherAgentsList(
+                agentId,
+                guess.project,
+                othersSince,
+                toDbTime(nowMs - PRESENCE_STALE_MS),
+              ),
+            },
+            fold.statements()[0],
+          );
     // Slim and smart boot deliver the inbox once, like the heartbeat (verbose shows none): read here
     // (boot's writes touch no message), and exactly the regular messages read are marked in batch 2.
     const ib = new StatementCapture(db);
@@ -243,10 +260,19 @@ export class BootService {
     const sharedAt = ib.statements().findIndex((st) => sameStatement(st, queueStmts[0]));
     const ownStmts = queueStmts.slice(sharedAt >= 0 ? 1 : 0, OWN_PARTS);
     const early = variant === 'slim' ? ownStmts : [];
-    const res1 = await composedBatch(run(app), [r1, fold, ib, early]);
-    const requestsRes = sharedAt >= 0 ? [res1[2][sharedAt]] : [];
+    let res1: ResultSet[][];
+    try {
+      res1 = await composedBatch(run(app), [head ? [head] : [], r1, head ? [] : fold, ib, early]);
+    } catch (err) {
+      if (head) fold.fail();
+      throw err;
+    }
+    const [headRes, , , ibRes, earlyRes] = res1;
+    const requestsRes = sharedAt >= 0 ? [ibRes[sharedAt]] : [];
+    const headRow = head ? headRes[0].rows[0] : undefined;
+    if (head) fold.settle(headRes);
 
-    const before = await beforeRead;
+    const before: BootAgentRow | undefined = head ? (headRow as unknown as BootAgentRow | undefined) : await fullRead;
     if (!before) throw notFound('Agent not found');
     const type = before.agent_type || 'agent';
     if (this.agentTypes.size > 10_000) this.agentTypes.clear();
@@ -340,7 +366,7 @@ export class BootService {
     let lateStmts = queueStmts.slice(requestsRes.length);
     let ownQueue: QueueItem[] | undefined;
     if (variant === 'slim') {
-      own = [...requestsRes, ...res1[3]];
+      own = [...requestsRes, ...earlyRes];
       ownQueue = queueFrom(agent, [...own, ...queueStmts.slice(OWN_PARTS).map(() => NO_ROWS)]);
       lateStmts = ownQueue.length >= SLIM_QUEUE ? [] : queueStmts.slice(OWN_PARTS);
     }
@@ -419,7 +445,7 @@ export class BootService {
       work_queue: frozen ? [] : queue.slice(0, SLIM_QUEUE).map((i) => ({ type: i.type, id: i.id, title: i.title })),
       pending_directives: inbox.directives.map((d) => ({ id: d.id, from: d.from_agent, content: d.content })),
       pending_requests: inbox.requests.map((d) => ({ id: d.id, from: d.from_agent, content: d.content })),
-      other_agents: otherAgentsFrom(await othersBrief, now),
+      other_agents: otherAgentsFrom(headRow?.others, now),
       ...common,
       enforcement_rules_active: enforcementRules(await rulesRead),
       changes_since_last: diff.has_savepoint ? changesText(diff.summary) : 'No changes since last session.',
