@@ -21,12 +21,12 @@ import { derivePresence, PRESENCE_STALE_MS } from '../agents/service.js';
 import { presentProfile } from '../agents/manage.js';
 import { calibrationBlock, resolveCalibrationChain } from '../agents/calibration.js';
 import { parseObject, parseStringArray } from '../agents/json.js';
-import { messagesRepo } from '../messages/repo.js';
+import { inboxListsFrom, messagesRepo, type InboxItem } from '../messages/repo.js';
 import { savepointsRepo } from '../savepoints/repo.js';
 import { diffAgainst } from '../savepoints/service.js';
 import { queueFrom, queueReads, workScope, type QueueItem } from '../work/service.js';
 import { QUEUE_PARTS } from '../work/repo.js';
-import { inboxFor } from '../heartbeat/service.js';
+import type { Inbox } from '../heartbeat/service.js';
 import { isAutonomous, sleepState } from '../admin/sleep.js';
 import { bootRepo, type BootAgentRow } from './repo.js';
 import { WebhookService } from '../webhooks/service.js';
@@ -239,6 +239,7 @@ export class BootService {
         : bootRepo.agentWith(
             agentId,
             {
+              directives: messagesRepo.pendingInboxLists(agentId).directives,
               others: bootRepo.otherAgentsList(
                 agentId,
                 guess.project,
@@ -251,7 +252,10 @@ export class BootService {
     // Slim and smart boot deliver the inbox once, like the heartbeat (verbose shows none): read here
     // (boot's writes touch no message), and exactly the regular messages read are marked in batch 2.
     const ib = new StatementCapture(db);
-    const inboxRead = variant === 'verbose' ? undefined : inboxFor(ib.db, agentId);
+    // Its pending directives are a column of `head` (the heartbeat's JSON list); requests and
+    // unread messages are reads of their own (the requests read is shared with the queue, below).
+    const requestsRead = variant === 'verbose' ? undefined : messagesRepo.pendingRequests(ib.db, agentId);
+    const unreadRead = variant === 'verbose' ? undefined : messagesRepo.unreadRegular(ib.db, agentId, 20);
     // The queue is the work area's (spec 02 §3.5); boot's writes touch none of its rows. Its pending
     // requests are the inbox's read (the same statement), sent once. Slim boot shows the first 5
     // items: the agent's own buckets (1–6) are read here; the unassigned buckets (7–8), the queue's
@@ -279,15 +283,24 @@ export class BootService {
     this.agentTypes.set(agentId, type);
     if ((before.project_id !== guess.project || type !== guess.type) && !lastTry)
       return { retryWith: { project: before.project_id, type } };
-    const [latest, scope, chain, teams, box, expired, notes] = await Promise.all([
+    const [latest, scope, chain, teams, requests, unread, expired, notes] = await Promise.all([
       latestRead,
       scopeRead,
       chainRead,
       teamsRead,
-      inboxRead,
+      requestsRead,
+      unreadRead,
       expiredRead,
       notesRead,
     ]);
+    const box: Inbox | undefined =
+      requests && unread
+        ? {
+            directives: inboxListsFrom(headRow).directives,
+            requests: requests.map(({ status: _s, ...r }: InboxItem & { status?: string }) => r),
+            messages: unread,
+          }
+        : undefined;
 
     const mdReport = parseObject(latest?.state_snapshot).md_report;
     const calibration = calibrationBlock(
