@@ -237,6 +237,14 @@ const SCENARIOS: Scenario[] = [
       call(t.fetch, 'GET', `/api/mycelium/work/${agentOf(t, i).id}`, { 'x-agent-key': agentOf(t, i).key }),
   },
   {
+    // Slim boot (the default variant): every section, its writes and the work queue it embeds.
+    key: 'boot',
+    name: 'GET /boot/:id (slim)',
+    status: 200,
+    request: (t, i) =>
+      call(t.fetch, 'GET', `/api/mycelium/boot/${agentOf(t, i).id}`, { 'x-agent-key': agentOf(t, i).key }),
+  },
+  {
     key: 'heartbeat-stub',
     name: "POST /agents/heartbeat, service stubbed (all but the route's own work)",
     status: 200,

@@ -257,6 +257,79 @@ describe('GET /boot/:agentId', () => {
     expect(sp.body.notes).toBeNull();
   });
 
+  it('pending directives (direct and broadcast, oldest first) and requests: as the heartbeat delivers them, re-delivered until handled', async () => {
+    const a = await registerAgent(t, 'boot-dir', 'bt-dir');
+    const b = await registerAgent(t, 'boot-dir-b', 'bt-dir');
+    const direct = (content: string) =>
+      t.call('POST', '/messages', {
+        admin: true,
+        headers: { 'X-Acting-As': 'boss' },
+        body: { to_agent: a.id, content, msg_type: 'directive' },
+      });
+    const d1 = await direct('first');
+    const all = await t.call('POST', '/messages', {
+      admin: true,
+      body: { content: 'everyone', msg_type: 'directive' },
+    });
+    const d2 = await direct('second');
+    const req = await t.call('POST', '/requests', { agentKey: b.key, body: { to_agent: a.id, content: 'help?' } });
+    for (const r of [d1, all, d2, req]) expect(r.status).toBe(200);
+
+    for (let i = 0; i < 2; i++) {
+      const r = await t.call('GET', `/boot/${a.id}`, { agentKey: a.key });
+      expect(r.status).toBe(200);
+      const ids = r.body.inbox.directives.map((d: { id: number }) => d.id);
+      expect(ids.filter((id: number) => [d1.body.id, all.body.id, d2.body.id].includes(id))).toEqual([
+        d1.body.id,
+        all.body.id,
+        d2.body.id,
+      ]);
+      expect(r.body.inbox.directives[0]).toMatchObject({
+        id: d1.body.id,
+        from_agent: 'boss',
+        content: 'first',
+        msg_type: 'directive',
+      });
+      expect(r.body.pending_directives[0]).toEqual({ id: d1.body.id, from: 'boss', content: 'first' });
+      expect(r.body.counts.directives).toBe(ids.length);
+      expect(r.body.pending_requests).toEqual([{ id: req.body.id, from: b.id, content: 'help?' }]);
+      expect(r.body.work_queue[0]).toEqual({ type: 'request', id: req.body.id, title: `Request from ${b.id}` });
+      // The same lists as the heartbeat's inbox.
+      const hb = await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'x' } });
+      expect(hb.body.inbox.directives).toEqual(r.body.inbox.directives);
+      expect(hb.body.inbox.requests).toEqual(r.body.inbox.requests);
+    }
+    await t.db.run("UPDATE messages SET status = 'resolved' WHERE id = ?", [all.body.id]);
+  });
+
+  it("boot drops the agent's expired ephemeral keys, and only those; with none expired nothing is dropped", async () => {
+    const a = await registerAgent(t, 'boot-eph', 'bt-eph');
+    const b = await registerAgent(t, 'boot-eph-b', 'bt-eph');
+    const put = (ns: string, key: string, category: string, expires: string | null) =>
+      t.db.run(
+        'INSERT INTO context_keys (namespace, key, data, category, expires_at, project_id) VALUES (?, ?, ?, ?, ?, ?)',
+        [ns, key, '"v"', category, expires, 'bt-eph'],
+      );
+    const keys = async (ns: string) =>
+      (
+        await t.db.all<{ key: string }>(
+          "SELECT key FROM context_keys WHERE namespace = ? AND key != 'standup' ORDER BY key",
+          [ns],
+        )
+      ).map((r) => r.key);
+    await put(a.id, 'live', 'ephemeral', '2999-01-01 00:00:00');
+    await put(a.id, 'durable-past', 'durable', '2000-01-01 00:00:00');
+    // Nothing expired: every key stays.
+    expect((await t.call('GET', `/boot/${a.id}`, { agentKey: a.key })).status).toBe(200);
+    expect(await keys(a.id)).toEqual(['durable-past', 'live']);
+
+    await put(a.id, 'gone', 'ephemeral', '2000-01-01 00:00:00');
+    await put(b.id, 'not-mine', 'ephemeral', '2000-01-01 00:00:00');
+    expect((await t.call('GET', `/boot/${a.id}`, { agentKey: a.key })).status).toBe(200);
+    expect(await keys(a.id)).toEqual(['durable-past', 'live']);
+    expect(await keys(b.id)).toEqual(['not-mine']);
+  });
+
   it('verbose and smart variants', async () => {
     const a = await registerAgent(t, 'boot-verbose', 'bt');
     const v = await t.call('GET', `/boot/${a.id}?verbose=true&smart=true`, { agentKey: a.key });

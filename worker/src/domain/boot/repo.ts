@@ -1,5 +1,21 @@
 import type { Queryable } from '../../db/db.js';
 import type { SqlArgs, Statement } from '../../db/types.js';
+import type { AgentRow } from '../agents/repo.js';
+
+/** The columns of the agent's row slim and smart boot use (verbose shows the whole public row). */
+export type BootAgentRow = Pick<
+  AgentRow,
+  | 'id'
+  | 'project_id'
+  | 'status'
+  | 'working_on'
+  | 'last_heartbeat'
+  | 'agent_type'
+  | 'role'
+  | 'capabilities'
+  | 'llm_backend'
+  | 'llm_model'
+>;
 
 /** Boot's reads across areas (spec 02 §3.4). Every list is scoped to what the agent may see (W26). */
 
@@ -25,6 +41,13 @@ export const bootRepo = {
        WHERE namespace IN (${namespaces.map(() => '?').join(',')}) AND (expires_at IS NULL OR expires_at > ?)
        ORDER BY namespace, key LIMIT 500`,
       [...namespaces, nowIso],
+    );
+  },
+  /** Whether `deleteExpiredEphemeral` would delete a key: a one-value read (`1`, or no row). */
+  expiredEphemeral(db: Queryable, agentId: string, nowIso: string) {
+    return db.get<{ n: number }>(
+      "SELECT 1 AS n FROM context_keys WHERE namespace = ? AND category = 'ephemeral' AND expires_at IS NOT NULL AND expires_at <= ? LIMIT 1",
+      [agentId, nowIso],
     );
   },
   deleteExpiredEphemeral(agentId: string, nowIso: string): Statement {
@@ -59,22 +82,22 @@ export const bootRepo = {
     );
   },
   /**
-   * Slim boot's `other_agents` (spec 02 §3.4.1) as ONE row: SQLite walks `idx_agents_created`, stops
-   * at the same 200 as `otherAgents`, and hands back the list already as JSON `[{id, status,
+   * Slim boot's `other_agents` (spec 02 §3.4.1) as ONE value: SQLite walks `idx_agents_created`,
+   * stops at the same 200 as `otherAgents`, and hands back the list already as JSON `[{id, status,
    * working_on}]` with the derived presence (spec 02 §2.3) — no row objects, no per-row JavaScript
    * (issue 11: at 10,000 agents the 200 rows, one JS object each, were most of boot's growth).
    * Presence is decided in SQL for heartbeats in the tables' own format `YYYY-MM-DD HH:MM:SS` (what
    * `toDbTime` and `datetime('now')` write): a text comparison with `staleBefore` = now − 15 min,
    * the same answer as `derivePresence` at second precision. Any other spelling (ISO `T…Z`,
-   * fractions, garbage) is passed on with `last_heartbeat` for `derivePresence`; `odd` counts those
-   * rows. The list's order is the subquery's (SQLite feeds an aggregate in its FROM subquery's order).
+   * fractions, garbage) is passed on with `last_heartbeat` for `derivePresence` (the reader finds
+   * those entries by that key). The list's order is the subquery's (SQLite feeds an aggregate in
+   * its FROM subquery's order). A one-column read: boot asks it as a column of its first row.
    */
-  otherAgentsBrief(db: Queryable, agentId: string, projectId: string, since: string, staleBefore: string) {
-    return db.get<{ list: string; odd: number }>(
-      `SELECT json_group_array(CASE WHEN p IS NULL
+  otherAgentsList(agentId: string, projectId: string, since: string, staleBefore: string): Statement {
+    return {
+      sql: `SELECT json_group_array(CASE WHEN p IS NULL
                 THEN json_object('id', id, 'status', status, 'working_on', w, 'last_heartbeat', last_heartbeat)
-                ELSE json_object('id', id, 'status', p, 'working_on', w) END) AS list,
-              COUNT(*) - COUNT(p) AS odd
+                ELSE json_object('id', id, 'status', p, 'working_on', w) END) AS list
        FROM (SELECT id, status, last_heartbeat, COALESCE(working_on, '') AS w,
                CASE WHEN status NOT IN ('online', 'idle', 'busy') THEN status
                     WHEN COALESCE(last_heartbeat, '') = '' THEN 'offline'
@@ -83,8 +106,25 @@ export const bootRepo = {
                END AS p
              FROM agents WHERE id != ? AND (project_id = ? OR last_heartbeat >= ?)
              ORDER BY created_at ASC, rowid ASC LIMIT 200)`,
-      [staleBefore, agentId, projectId, since],
-    );
+      args: [staleBefore, agentId, projectId, since],
+    };
+  },
+  /**
+   * Slim and smart boot's first statement: the agent's row — 10 columns, not 22 (`BootAgentRow`;
+   * every column is a property the driver builds and the collector frees, on every boot) — with one-value reads
+   * as further columns — `extra` (named one-column reads) and the columns of `fold` (a ScalarFold's
+   * statement, joined as a one-row subquery). Issue 11: reads that each were a statement of batch 1
+   * (the fold, the other agents' list) ride in the row read anyway. No row: no agent.
+   */
+  agentWith(agentId: string, extra: Record<string, Statement>, fold: Statement | undefined): Statement {
+    const names = Object.keys(extra);
+    return {
+      sql: `SELECT a.id, a.project_id, a.status, a.working_on, a.last_heartbeat, a.agent_type, a.role, a.capabilities,
+              a.llm_backend, a.llm_model${names.map((n) => `, (${extra[n].sql}) AS ${n}`).join('')}${fold ? ', f.*' : ''}
+       FROM agents a${fold ? `, (${fold.sql}) f` : ''} WHERE a.id = ?`,
+      args: [...names.flatMap((n) => extra[n].args ?? []), ...(fold?.args ?? []), agentId],
+      first: true,
+    };
   },
   teams(db: Queryable, agentId: string) {
     return db.all<Record<string, unknown> & { id: string; is_primary: number }>(

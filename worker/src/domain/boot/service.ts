@@ -21,14 +21,14 @@ import { derivePresence, PRESENCE_STALE_MS } from '../agents/service.js';
 import { presentProfile } from '../agents/manage.js';
 import { calibrationBlock, resolveCalibrationChain } from '../agents/calibration.js';
 import { parseObject, parseStringArray } from '../agents/json.js';
-import { messagesRepo } from '../messages/repo.js';
+import { inboxListsFrom, messagesRepo, type InboxItem } from '../messages/repo.js';
 import { savepointsRepo } from '../savepoints/repo.js';
 import { diffAgainst } from '../savepoints/service.js';
 import { queueFrom, queueReads, workScope, type QueueItem } from '../work/service.js';
 import { QUEUE_PARTS } from '../work/repo.js';
-import { inboxFor } from '../heartbeat/service.js';
+import type { Inbox } from '../heartbeat/service.js';
 import { isAutonomous, sleepState } from '../admin/sleep.js';
-import { bootRepo } from './repo.js';
+import { bootRepo, type BootAgentRow } from './repo.js';
 import { WebhookService } from '../webhooks/service.js';
 import { heartbeatRepo } from '../heartbeat/repo.js';
 import { pluginServiceOf } from '../../plugins/host.js';
@@ -48,7 +48,7 @@ type Variant = 'slim' | 'smart' | 'verbose';
 
 /** Crash recovery is judged on the row as it was before boot's own heartbeat (spec 02 §3.4). */
 function crashRecovery(
-  before: AgentRow,
+  before: BootAgentRow,
   now: number,
   latest: { state_snapshot: string; notes: string | null } | undefined,
 ) {
@@ -90,7 +90,7 @@ function parseMaybeJson(text: string | undefined): unknown {
 }
 
 /** role_contract (spec 02 §3.4.4) from the agent row and the two context keys it reads. */
-function roleContract(a: AgentRow, roleKey: { data: string } | undefined, guideKey: { data: string } | undefined) {
+function roleContract(a: BootAgentRow, roleKey: { data: string } | undefined, guideKey: { data: string } | undefined) {
   const role = parseObject(roleKey?.data);
   let guidelines: unknown = typeof role.guidelines === 'string' ? role.guidelines : null;
   if (guidelines === null && a.project_id) {
@@ -131,15 +131,20 @@ function enforcementRules(key: { data: string } | undefined): string[] {
     );
 }
 
-/** Slim boot's `other_agents` from `bootRepo.otherAgentsBrief`'s row: only odd heartbeat spellings need JS. */
-function otherAgentsFrom(row: { list: string; odd: number } | undefined, now: Date) {
-  const list = JSON.parse(row?.list ?? '[]') as {
+/**
+ * Slim boot's `other_agents` from `bootRepo.otherAgentsList`'s value: only odd heartbeat spellings
+ * need JS, and only those entries carry the key `last_heartbeat` (inside a JSON string a quote is
+ * escaped, so the text `"last_heartbeat":` occurs only as that key).
+ */
+function otherAgentsFrom(text: unknown, now: Date) {
+  const json = typeof text === 'string' ? text : '[]';
+  const list = JSON.parse(json) as {
     id: string;
     status: string;
     working_on: unknown;
     last_heartbeat?: string | null;
   }[];
-  if (Number(row?.odd ?? 0) > 0)
+  if (json.includes('"last_heartbeat":'))
     for (const o of list)
       if ('last_heartbeat' in o) {
         o.status = derivePresence(o.status, o.last_heartbeat ?? null, now);
@@ -202,7 +207,9 @@ export class BootService {
     // ── Batch 1: reads keyed by the agent id and its (expected) project.
     const r1 = new StatementCapture(db);
     const r1App: AppContext = { ...app, db: r1.db };
-    const beforeRead = agentsRepo.get(r1.db, agentId);
+    // Verbose boot shows the whole public row; slim and smart read only the columns they use, in
+    // one statement with the one-value reads and the other agents' list (`head`, below).
+    const fullRead = variant === 'verbose' ? agentsRepo.get(r1.db, agentId) : undefined;
     const latestRead = savepointsRepo.latest(r1.db, agentId);
     const scopeRead = workScope(r1App, { id: agentId, project_id: guess.project });
     const chainRead = resolveCalibrationChain(r1.db, agentId, guess.type);
@@ -216,19 +223,39 @@ export class BootService {
     const autonomousRead = isAutonomous(foldApp);
     const operatorsRead = bootRepo.operatorsAvailable(fold.db);
     const frozenRead = isFrozen(fold.db);
+    // Two of boot's writes change a row only now and then (an expired ephemeral key, notes not yet
+    // delivered): whether they would is asked here, so batch 2 sends them only then (issue 11).
+    const expiredRead = bootRepo.expiredEphemeral(fold.db, agentId, nowIso);
+    const notesRead = savepointsRepo.undeliveredNotes(fold.db, agentId);
     const teamsRead = bootRepo.teams(r1.db, agentId);
     const othersSince = toDbTime(nowMs - OTHERS_WINDOW_MS);
     // Verbose boot shows more of each agent; slim and smart get the list shaped by SQLite.
     const othersRead =
       variant === 'verbose' ? bootRepo.otherAgents(r1.db, agentId, guess.project, othersSince) : undefined;
-    const othersBrief =
+    // Slim and smart: the row, the fold's reads and the list are one statement (issue 11).
+    const head =
       variant === 'verbose'
         ? undefined
-        : bootRepo.otherAgentsBrief(r1.db, agentId, guess.project, othersSince, toDbTime(nowMs - PRESENCE_STALE_MS));
+        : bootRepo.agentWith(
+            agentId,
+            {
+              directives: messagesRepo.pendingInboxLists(agentId).directives,
+              others: bootRepo.otherAgentsList(
+                agentId,
+                guess.project,
+                othersSince,
+                toDbTime(nowMs - PRESENCE_STALE_MS),
+              ),
+            },
+            fold.statements()[0],
+          );
     // Slim and smart boot deliver the inbox once, like the heartbeat (verbose shows none): read here
     // (boot's writes touch no message), and exactly the regular messages read are marked in batch 2.
     const ib = new StatementCapture(db);
-    const inboxRead = variant === 'verbose' ? undefined : inboxFor(ib.db, agentId);
+    // Its pending directives are a column of `head` (the heartbeat's JSON list); requests and
+    // unread messages are reads of their own (the requests read is shared with the queue, below).
+    const requestsRead = variant === 'verbose' ? undefined : messagesRepo.pendingRequests(ib.db, agentId);
+    const unreadRead = variant === 'verbose' ? undefined : messagesRepo.unreadRegular(ib.db, agentId, 20);
     // The queue is the work area's (spec 02 §3.5); boot's writes touch none of its rows. Its pending
     // requests are the inbox's read (the same statement), sent once. Slim boot shows the first 5
     // items: the agent's own buckets (1–6) are read here; the unassigned buckets (7–8), the queue's
@@ -237,23 +264,43 @@ export class BootService {
     const sharedAt = ib.statements().findIndex((st) => sameStatement(st, queueStmts[0]));
     const ownStmts = queueStmts.slice(sharedAt >= 0 ? 1 : 0, OWN_PARTS);
     const early = variant === 'slim' ? ownStmts : [];
-    const res1 = await composedBatch(run(app), [r1, fold, ib, early]);
-    const requestsRes = sharedAt >= 0 ? [res1[2][sharedAt]] : [];
+    let res1: ResultSet[][];
+    try {
+      res1 = await composedBatch(run(app), [head ? [head] : [], r1, head ? [] : fold, ib, early]);
+    } catch (err) {
+      if (head) fold.fail();
+      throw err;
+    }
+    const [headRes, , , ibRes, earlyRes] = res1;
+    const requestsRes = sharedAt >= 0 ? [ibRes[sharedAt]] : [];
+    const headRow = head ? headRes[0].rows[0] : undefined;
+    if (head) fold.settle(headRes);
 
-    const before = await beforeRead;
+    const before: BootAgentRow | undefined = head ? (headRow as unknown as BootAgentRow | undefined) : await fullRead;
     if (!before) throw notFound('Agent not found');
     const type = before.agent_type || 'agent';
     if (this.agentTypes.size > 10_000) this.agentTypes.clear();
     this.agentTypes.set(agentId, type);
     if ((before.project_id !== guess.project || type !== guess.type) && !lastTry)
       return { retryWith: { project: before.project_id, type } };
-    const [latest, scope, chain, teams, box] = await Promise.all([
+    const [latest, scope, chain, teams, requests, unread, expired, notes] = await Promise.all([
       latestRead,
       scopeRead,
       chainRead,
       teamsRead,
-      inboxRead,
+      requestsRead,
+      unreadRead,
+      expiredRead,
+      notesRead,
     ]);
+    const box: Inbox | undefined =
+      requests && unread
+        ? {
+            directives: inboxListsFrom(headRow).directives,
+            requests: requests.map(({ status: _s, ...r }: InboxItem & { status?: string }) => r),
+            messages: unread,
+          }
+        : undefined;
 
     const mdReport = parseObject(latest?.state_snapshot).md_report;
     const calibration = calibrationBlock(
@@ -263,7 +310,7 @@ export class BootService {
         : null,
       nowIso,
     );
-    const agent: AgentRow = { ...before, status: 'online', last_heartbeat: toDbTime(nowMs) };
+    const agent: BootAgentRow = { ...before, status: 'online', last_heartbeat: toDbTime(nowMs) };
 
     // ── Batch 2: the diff (it compares with the latest savepoint before boot touched anything),
     // boot's writes, then the reads that must see them.
@@ -274,12 +321,12 @@ export class BootService {
     const writes: Statement[] = [
       // The calibration block is stored where agents and dashboards read it (spec 02 §3.10).
       heartbeatRepo.storeAgentKey(agentId, before.project_id, 'standup', JSON.stringify(calibration)),
-      bootRepo.deleteExpiredEphemeral(agentId, nowIso),
+      ...(expired ? [bootRepo.deleteExpiredEphemeral(agentId, nowIso)] : []),
       // Already online: only the heartbeat time moves (the status index stays as it is).
       before.status === 'online'
         ? agentWrites.touchHeartbeat(agentId, toDbTime(nowMs))
         : agentWrites.heartbeat(agentId, 'online', before.working_on ?? '', toDbTime(nowMs)),
-      savepointsRepo.markNotesDelivered(agentId),
+      ...(notes ? [savepointsRepo.markNotesDelivered(agentId)] : []),
       ...(box
         ? messagesRepo.markRead(
             agentId,
@@ -332,7 +379,7 @@ export class BootService {
     let lateStmts = queueStmts.slice(requestsRes.length);
     let ownQueue: QueueItem[] | undefined;
     if (variant === 'slim') {
-      own = [...requestsRes, ...res1[3]];
+      own = [...requestsRes, ...earlyRes];
       ownQueue = queueFrom(agent, [...own, ...queueStmts.slice(OWN_PARTS).map(() => NO_ROWS)]);
       lateStmts = ownQueue.length >= SLIM_QUEUE ? [] : queueStmts.slice(OWN_PARTS);
     }
@@ -372,7 +419,8 @@ export class BootService {
     if (verboseReads)
       return {
         body: this.verbose(
-          agent,
+          // Verbose read the whole row (`fullRead`): its public fields are shown.
+          { ...(await fullRead)!, status: agent.status, last_heartbeat: agent.last_heartbeat },
           await verboseReads,
           queue,
           common,
@@ -410,7 +458,7 @@ export class BootService {
       work_queue: frozen ? [] : queue.slice(0, SLIM_QUEUE).map((i) => ({ type: i.type, id: i.id, title: i.title })),
       pending_directives: inbox.directives.map((d) => ({ id: d.id, from: d.from_agent, content: d.content })),
       pending_requests: inbox.requests.map((d) => ({ id: d.id, from: d.from_agent, content: d.content })),
-      other_agents: otherAgentsFrom(await othersBrief, now),
+      other_agents: otherAgentsFrom(headRow?.others, now),
       ...common,
       enforcement_rules_active: enforcementRules(await rulesRead),
       changes_since_last: diff.has_savepoint ? changesText(diff.summary) : 'No changes since last session.',
@@ -447,7 +495,7 @@ export class BootService {
 
   /** Keyword + access + recency scorer (spec 02 §3.4.2; the vector path is optional). */
   private async smartContext(
-    agent: AgentRow,
+    agent: BootAgentRow,
     work: string,
     reads: Awaited<ReturnType<BootService['smartReads']>>,
     nowMs: number,
@@ -516,7 +564,7 @@ export class BootService {
    * Vector similarity of each key to the work text, from the semantic-memory plugin when it is
    * enabled (spec 02 §3.4.2). Time-boxed; any failure means keyword ranking, never a failed boot.
    */
-  private async vectorScores(agent: AgentRow, work: string, keys: { namespace: string; key: string }[]) {
+  private async vectorScores(agent: BootAgentRow, work: string, keys: { namespace: string; key: string }[]) {
     if (!keys.length) return null;
     const scorer = await pluginServiceOf<ContextScorer>(this.app, 'context-scorer');
     if (!scorer) return null;
@@ -542,7 +590,13 @@ export class BootService {
   }
 
   /** Verbose boot's lists (spec 02 §3.4.3), all issued at once so they ride in boot's second batch. */
-  private async verboseReads(db: Queryable, agent: AgentRow, before: AgentRow, scope: string[] | null, nowIso: string) {
+  private async verboseReads(
+    db: Queryable,
+    agent: BootAgentRow,
+    before: BootAgentRow,
+    scope: string[] | null,
+    nowIso: string,
+  ) {
     const none = Promise.resolve([]);
     const ns = (n: string) => (n ? bootRepo.contextKeys(db, [n], nowIso) : none);
     const since = before.last_heartbeat;

@@ -142,6 +142,17 @@ export const savepointsRepo = {
   /** The SELECT part of an event row naming the agent's latest savepoint (for `statementPerRow`). */
   latestIdSql: 'FROM (SELECT id AS sp FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC LIMIT 1)',
 
+  /**
+   * Whether any savepoint of the agent has notes not yet delivered (`markNotesDelivered` would
+   * change a row): a one-value read (`1`, or no row) for boot's first batch.
+   */
+  undeliveredNotes(db: Queryable, agentId: string) {
+    return db.get<{ n: number }>(
+      'SELECT 1 AS n FROM agent_savepoints WHERE agent_id = ? AND notes IS NOT NULL AND notes_delivered = 0 LIMIT 1',
+      [agentId],
+    );
+  },
+
   /** A boot has shown the notes: stop carrying them forward. */
   markNotesDelivered(agentId: string): Statement {
     return {
