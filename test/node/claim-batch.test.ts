@@ -8,6 +8,7 @@ import { loadConfig } from '../../worker/src/config.js';
 import { consoleLogger } from '../../worker/src/runtime.js';
 import type { MyceliumEvent } from '../../worker/src/domain/events/bus.js';
 import type { ResultSet, Statement } from '../../worker/src/db/types.js';
+import { appCaller } from '../support/app-caller.js';
 
 /**
  * Issue 11: POST /tasks/:id/claim is one batch — the task_claimed event row (written only if the
@@ -23,16 +24,7 @@ let app: ReturnType<typeof createApp>['app'];
 const published: MyceliumEvent[] = [];
 const keys: Record<string, string> = {};
 
-async function call(method: string, path: string, headers: Record<string, string>, body?: unknown) {
-  const res = await app.fetch(
-    new Request(`http://127.0.0.1/api/mycelium${path}`, {
-      method,
-      headers: { 'Content-Type': 'application/json', ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }),
-  );
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
+const call = appCaller(() => app);
 
 /** The claim's batch (statements and their results) while calling it. */
 async function claimAndWatch(taskId: number, agent: string) {

@@ -9,6 +9,7 @@ import { createApp, prepareDatabase } from '../../worker/src/app.js';
 import { loadConfig } from '../../worker/src/config.js';
 import { consoleLogger } from '../../worker/src/runtime.js';
 import { recordStatements } from '../support/query-plan.js';
+import { appCaller } from '../support/app-caller.js';
 
 /**
  * Issue 11: an event written while no webhook is active queues nothing in the outbox (the trigger
@@ -28,16 +29,7 @@ let runtime: ReturnType<typeof createNodeRuntime>;
 let app: ReturnType<typeof createApp>['app'];
 let agentKey = '';
 
-async function call(method: string, path: string, headers: Record<string, string>, body?: unknown) {
-  const res = await app.fetch(
-    new Request(`http://127.0.0.1/api/mycelium${path}`, {
-      method,
-      headers: { 'Content-Type': 'application/json', ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }),
-  );
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
+const call = appCaller(() => app);
 
 /** The statements a context put causes, its background work included. */
 async function putAndRecord(value: string) {
