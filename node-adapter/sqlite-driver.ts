@@ -143,7 +143,7 @@ export class SqliteFileDriver implements DbDriver {
         stmt,
         reader,
         // A WITH … SELECT naming no write is a read: stepped once when its caller wants one row.
-        write: WRITE_START.test(sql) && !plainRead(sql),
+        write: this.kindOf(sql) === 'write',
       };
       if (cache.size > 500) cache.clear();
       cache.set(sql, p);
@@ -177,7 +177,7 @@ export class SqliteFileDriver implements DbDriver {
 
   async execute(s: Statement): Promise<ResultSet> {
     if (this.inTransaction) await this.waitTurn();
-    const kind = this.kindOf(s);
+    const kind = this.kindOf(s.sql);
     if (kind === 'other') {
       // VACUUM INTO, PRAGMA…: outside any transaction.
       this.commitAllGroups();
@@ -191,7 +191,7 @@ export class SqliteFileDriver implements DbDriver {
     if (this.inTransaction) await this.waitTurn();
     let kind: StatementKind = 'read';
     for (const s of stmts) {
-      const k = this.kindOf(s);
+      const k = this.kindOf(s.sql);
       if (k === 'other') kind = 'other';
       else if (k === 'write' && kind === 'read') kind = 'write';
     }
@@ -216,12 +216,12 @@ export class SqliteFileDriver implements DbDriver {
    * Judged from the SQL text, not from a prepared statement (a statement may only prepare after an
    * earlier one of its batch ran: migrations), and remembered per text.
    */
-  private kindOf(s: Statement): StatementKind {
-    let k = this.kinds.get(s.sql);
+  private kindOf(sql: string): StatementKind {
+    let k = this.kinds.get(sql);
     if (k === undefined) {
-      k = plainRead(s.sql) ? 'read' : WRITE_START.test(s.sql) ? 'write' : 'other';
+      k = plainRead(sql) ? 'read' : WRITE_START.test(sql) ? 'write' : 'other';
       if (this.kinds.size > 1000) this.kinds.clear();
-      this.kinds.set(s.sql, k);
+      this.kinds.set(sql, k);
     }
     return k;
   }

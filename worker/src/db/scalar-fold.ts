@@ -1,28 +1,26 @@
 import { StatementCapture } from './captured.js';
 import type { ResultSet, Row, Statement } from './types.js';
+import { SqlTexts } from './sql-texts.js';
 
 const NO_ROW: ResultSet = { rows: [], rowsAffected: 0, lastInsertRowid: null };
 const SINGLE_COLUMN = /^\s*SELECT\s+(.+?)\s+FROM\s/is;
 
 /**
  * Column names by SQL text: a fold asks for each read's name twice per call (building, settling),
- * and the texts are the repos' constants, so each is worked out once (bounded, like the driver's
- * statement cache).
+ * and the texts are the repos' constants, so each is worked out once.
  */
-const names = new Map<string, string>();
+const names = new SqlTexts(500);
 
 /** The name the read's one column answers under (`x AS n` → n, `t.col` → col). */
 function columnName(sql: string): string {
-  const known = names.get(sql);
-  if (known !== undefined) return known;
-  const expr = SINGLE_COLUMN.exec(sql)?.[1];
-  // Two columns at the top level (a comma outside parentheses) cannot be one scalar.
-  const multi = expr?.replace(/\([^()]*\)/g, '').includes(',');
-  const name = expr && !multi && (/\bAS\s+(\w+)$/i.exec(expr)?.[1] ?? /^(?:\w+\.)?(\w+)$/.exec(expr)?.[1]);
-  if (!name) throw new Error(`ScalarFold: not a one-column read: ${sql.slice(0, 80)}`);
-  if (names.size > 500) names.clear();
-  names.set(sql, name);
-  return name;
+  return names.get(sql, () => {
+    const expr = SINGLE_COLUMN.exec(sql)?.[1];
+    // Two columns at the top level (a comma outside parentheses) cannot be one scalar.
+    const multi = expr?.replace(/\([^()]*\)/g, '').includes(',');
+    const name = expr && !multi && (/\bAS\s+(\w+)$/i.exec(expr)?.[1] ?? /^(?:\w+\.)?(\w+)$/.exec(expr)?.[1]);
+    if (!name) throw new Error(`ScalarFold: not a one-column read: ${sql.slice(0, 80)}`);
+    return name;
+  });
 }
 
 /**

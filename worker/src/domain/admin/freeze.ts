@@ -10,9 +10,16 @@ import { unavailable } from '../../http/errors.js';
  */
 export const FROZEN_MESSAGE = 'Claude Admin is frozen. Work routing paused. Contact a human operator.';
 
+/** The kill switch's stored value ('frozen' when on), for reads that fold it in as a column. */
+export const FROZEN_VALUE_SQL = "SELECT value FROM instance_config WHERE key = 'admin_status'";
+
+/** Whether a value read with `FROZEN_VALUE_SQL` (NULL: never set) means frozen. */
+export function frozenValue(value: unknown): boolean {
+  return value === 'frozen';
+}
+
 export async function isFrozen(db: Queryable): Promise<boolean> {
-  const row = await db.get<{ value: string }>("SELECT value FROM instance_config WHERE key = 'admin_status'");
-  return row?.value === 'frozen';
+  return frozenValue((await db.get<{ value: string }>(FROZEN_VALUE_SQL))?.value);
 }
 
 /** Throws 503 `{error: FROZEN_MESSAGE}` while frozen. Call before any assigning write. */
@@ -20,10 +27,7 @@ export async function assertNotFrozen(db: Queryable): Promise<void> {
   if (await isFrozen(db)) throw unavailable(FROZEN_MESSAGE);
 }
 
-/** The flag's read as a statement, for a caller that batches it with its other reads (the work poll). */
-/** The kill switch's stored value ('frozen' when on), for reads that fold it in as a column. */
-export const FROZEN_VALUE_SQL = "SELECT value FROM instance_config WHERE key = 'admin_status'";
-
+/** The flag's read as a statement, for a caller that folds it into a read of its own (the heartbeat). */
 export function frozenStatement(): Statement {
   return { sql: FROZEN_VALUE_SQL, args: [] };
 }

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import type { Statement } from '../../db/types.js';
+import { SqlTexts } from '../../db/sql-texts.js';
 
 /** The agents table's SQL lives here and only here. */
 
@@ -49,8 +50,10 @@ export interface NewAgent {
 /** The columns of an agent a heartbeat reads before its writes (`agentsRepo.beatFactsStatement`). */
 export type BeatFacts = Pick<AgentRow, 'id' | 'status' | 'working_on' | 'agent_type' | 'project_id'>;
 
-/** `agentsRepo.beatFactsStatement`'s SQL per set of extra column names. */
-const beatFactsSql = new Map<string, string>();
+/** `agentsRepo.rowWith`'s SQL per shape (columns, extra names, fold). */
+const rowWithSql = new SqlTexts(50);
+
+const BEAT_FACTS: readonly (keyof BeatFacts)[] = ['id', 'status', 'working_on', 'agent_type', 'project_id'];
 
 export const agentsRepo = {
   /** Case-insensitive match on agents.id or agents.name → canonical id (spec 03 §3.0). */
@@ -67,23 +70,32 @@ export const agentsRepo = {
   },
 
   /**
+   * The agent's row — only `columns`, not all twenty-odd (each is a property built on every hot call)
+   * — with one-value reads of other tables as further columns in the same statement (issue 11: one
+   * statement, not one per fact): `extra` (named one-column reads) and the columns of `fold` (a
+   * ScalarFold's statement, joined as a one-row subquery). No row: no agent. The text is built once
+   * per shape (the callers' fragments are constants), so each call hands the driver the same string.
+   */
+  rowWith(id: string, columns: readonly string[], extra: Record<string, Statement>, fold?: Statement): Statement {
+    const names = Object.keys(extra);
+    const sql = rowWithSql.get(
+      `${columns.join(',')}|${names.join(',')}|${fold?.sql ?? ''}`,
+      () => `SELECT ${columns.map((c) => `a.${c}`).join(', ')}${names.map((n) => `, (${extra[n].sql}) AS ${n}`).join('')}${fold ? ', f.*' : ''}
+             FROM agents a${fold ? `, (${fold.sql}) f` : ''} WHERE a.id = ?`,
+    );
+    return {
+      sql,
+      args: [...names.flatMap((n) => extra[n].args ?? []), ...(fold?.args ?? []), id],
+      first: true,
+    };
+  },
+
+  /**
    * What a heartbeat needs of the row before it (status change, announcement, calibration): five
-   * columns, not twenty, plus `extra` scalar subqueries as named columns — facts of other tables
-   * the heartbeat reads in the same step (issue 11: one statement, not one per fact). No row: no agent.
-   * An extra column's SQL is fixed by its name (the callers' fragments are constants): the text is
-   * built once per set of names, so each call reuses the same string.
+   * columns (`BeatFacts`), plus `extra` — facts of other tables the heartbeat reads in the same step.
    */
   beatFactsStatement(id: string, extra: Record<string, Statement>): Statement {
-    const names = Object.keys(extra);
-    const key = names.join(',');
-    let sql = beatFactsSql.get(key);
-    if (sql === undefined) {
-      sql = `SELECT id, status, working_on, agent_type, project_id${names.map((n) => `, (${extra[n].sql}) AS ${n}`).join('')}
-             FROM agents WHERE id = ?`;
-      if (beatFactsSql.size > 50) beatFactsSql.clear();
-      beatFactsSql.set(key, sql);
-    }
-    return { sql, args: [...names.flatMap((n) => extra[n].args ?? []), id], first: true };
+    return agentsRepo.rowWith(id, BEAT_FACTS, extra);
   },
 
   /**

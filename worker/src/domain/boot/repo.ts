@@ -1,21 +1,21 @@
 import type { Queryable } from '../../db/db.js';
 import type { SqlArgs, Statement } from '../../db/types.js';
-import type { AgentRow } from '../agents/repo.js';
+import { agentsRepo, type AgentRow } from '../agents/repo.js';
 
 /** The columns of the agent's row slim and smart boot use (verbose shows the whole public row). */
-export type BootAgentRow = Pick<
-  AgentRow,
-  | 'id'
-  | 'project_id'
-  | 'status'
-  | 'working_on'
-  | 'last_heartbeat'
-  | 'agent_type'
-  | 'role'
-  | 'capabilities'
-  | 'llm_backend'
-  | 'llm_model'
->;
+const BOOT_AGENT_COLUMNS = [
+  'id',
+  'project_id',
+  'status',
+  'working_on',
+  'last_heartbeat',
+  'agent_type',
+  'role',
+  'capabilities',
+  'llm_backend',
+  'llm_model',
+] as const satisfies readonly (keyof AgentRow)[];
+export type BootAgentRow = Pick<AgentRow, (typeof BOOT_AGENT_COLUMNS)[number]>;
 
 /** Boot's reads across areas (spec 02 §3.4). Every list is scoped to what the agent may see (W26). */
 
@@ -110,21 +110,13 @@ export const bootRepo = {
     };
   },
   /**
-   * Slim and smart boot's first statement: the agent's row — 10 columns, not 22 (`BootAgentRow`;
-   * every column is a property the driver builds and the collector frees, on every boot) — with one-value reads
-   * as further columns — `extra` (named one-column reads) and the columns of `fold` (a ScalarFold's
-   * statement, joined as a one-row subquery). Issue 11: reads that each were a statement of batch 1
-   * (the fold, the other agents' list) ride in the row read anyway. No row: no agent.
+   * Slim and smart boot's first statement: the agent's row (`BOOT_AGENT_COLUMNS`) with one-value
+   * reads as further columns — `extra` and the columns of `fold` (agentsRepo.rowWith). Issue 11:
+   * reads that each were a statement of batch 1 (the fold, the other agents' list) ride in the row
+   * read anyway. No row: no agent.
    */
   agentWith(agentId: string, extra: Record<string, Statement>, fold: Statement | undefined): Statement {
-    const names = Object.keys(extra);
-    return {
-      sql: `SELECT a.id, a.project_id, a.status, a.working_on, a.last_heartbeat, a.agent_type, a.role, a.capabilities,
-              a.llm_backend, a.llm_model${names.map((n) => `, (${extra[n].sql}) AS ${n}`).join('')}${fold ? ', f.*' : ''}
-       FROM agents a${fold ? `, (${fold.sql}) f` : ''} WHERE a.id = ?`,
-      args: [...names.flatMap((n) => extra[n].args ?? []), ...(fold?.args ?? []), agentId],
-      first: true,
-    };
+    return agentsRepo.rowWith(agentId, BOOT_AGENT_COLUMNS, extra, fold);
   },
   teams(db: Queryable, agentId: string) {
     return db.all<Record<string, unknown> & { id: string; is_primary: number }>(

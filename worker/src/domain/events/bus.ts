@@ -1,6 +1,7 @@
 import type { Db } from '../../db/db.js';
 import type { SqlArgs, Statement } from '../../db/types.js';
 import type { Runtime } from '../../runtime.js';
+import { SqlTexts } from '../../db/sql-texts.js';
 
 /** An event as the server hands it to subscribers (SSE, webhooks, plugin hooks). */
 export interface MyceliumEvent {
@@ -50,7 +51,7 @@ export class EventBus {
   /** Published events whose row was written while no webhook was active (see HOOKED). */
   private readonly unhooked = new WeakSet<MyceliumEvent>();
   /** `statementForRows` INSERT texts by their FROM/WHERE (a handful of call sites). */
-  private readonly forRowsSql = new Map<string, string>();
+  private readonly forRowsSql = new SqlTexts(100);
 
   constructor(
     private readonly db: Db,
@@ -135,13 +136,12 @@ export class EventBus {
     e: Pick<EventInput, 'type' | 'agent' | 'projectId' | 'summary' | 'data'>,
     q: { rest: string; args: SqlArgs; projectSql?: string },
   ): Statement {
-    const key = `${q.projectSql ?? '?'}\n${q.rest}`;
-    let sql = this.forRowsSql.get(key);
-    if (sql === undefined) {
-      sql = `INSERT INTO events (type, agent, project_id, summary, data) SELECT ?, ?, ${q.projectSql ?? '?'}, ?, ? ${q.rest} RETURNING id, project_id, ${HOOKED}`;
-      if (this.forRowsSql.size > 100) this.forRowsSql.clear();
-      this.forRowsSql.set(key, sql);
-    }
+    const project = q.projectSql ?? '?';
+    const sql = this.forRowsSql.get(
+      `${project}\n${q.rest}`,
+      () =>
+        `INSERT INTO events (type, agent, project_id, summary, data) SELECT ?, ?, ${project}, ?, ? ${q.rest} RETURNING id, project_id, ${HOOKED}`,
+    );
     return {
       sql,
       args: [

@@ -4,7 +4,7 @@ import { composedBatch, StatementCapture } from '../../db/captured.js';
 import type { AppContext } from '../../context.js';
 import type { Statement } from '../../db/types.js';
 import { badRequest, invalidEnum, notFound } from '../../http/errors.js';
-import { frozenStatement } from '../admin/freeze.js';
+import { frozenStatement, frozenValue } from '../admin/freeze.js';
 import { agentsRepo, agentWrites, type BeatFacts, type WritableAgentColumn } from '../agents/repo.js';
 import { asObject } from '../agents/json.js';
 import { calibrationBlock, resolveCalibrationChain } from '../agents/calibration.js';
@@ -247,7 +247,7 @@ export class HeartbeatService {
     this.announce(prev, status, input.working_on);
 
     const box: Inbox = { ...inboxListsFrom(acks ? res[4][1].rows[0] : row), messages: deliveredFrom(res[4][0].rows) };
-    const frozen = row.admin_status === 'frozen';
+    const frozen = frozenValue(row.admin_status);
     const approvals = approvalsFrom(row.approvals);
     const pending = box.directives.length + box.requests.length + box.messages.length;
     const out: Record<string, unknown> = {

@@ -118,6 +118,7 @@ const PENDING_DIRECTIVES = `SELECT * FROM (SELECT ${INBOX_COLS} FROM messages m 
 const PENDING_REQUESTS_FROM = `FROM messages m WHERE ${PENDING_REQUEST} ORDER BY m.id DESC LIMIT 200`;
 const PENDING_DIRECTIVES_JSON = jsonList(PENDING_DIRECTIVES);
 const PENDING_REQUESTS_JSON = jsonList(`SELECT ${INBOX_COLS} ${PENDING_REQUESTS_FROM}`);
+/** The same requests as the work queue shows them, ordered inside the aggregate like the queue's other lists (work/repo.ts). */
 const PENDING_REQUESTS_QUEUE_JSON = `SELECT json_group_array(
     json_object('id', id, 'from_agent', from_agent, 'content', content, 'status', status) ORDER BY id DESC)
   FROM (SELECT id, from_agent, content, status ${PENDING_REQUESTS_FROM})`;

@@ -3,6 +3,7 @@ import type { Statement, SqlValue } from '../../db/types.js';
 import { NOT_FROZEN_SQL, acquireGuardSql, freeOrHeldBySql, type AcquireGuard } from '../work-items/sql.js';
 import { abortIf } from '../../db/batch-abort.js';
 import { leaseTokenSet } from '../work-items/lease.js';
+import { SqlTexts } from '../../db/sql-texts.js';
 
 /** The SQL of tasks, task_comments and task_deliverables lives here and only here. */
 
@@ -146,16 +147,7 @@ const CLAIM_WHERE_FORCE = `id = ? AND status NOT IN ('done','cancelled') AND ${N
 const CLAIM_WHERE_ASSIGN = `id = ? AND status = 'open' AND COALESCE(assignee, '') = '' AND ${taskReadySql('tasks')} AND ${NOT_FROZEN_SQL}`;
 
 /** SQL texts of the claim statements by shape (mode, scope SQL, RETURNING): a handful per process. */
-const claimSqlCache = new Map<string, string>();
-function cachedSql(key: string, build: () => string): string {
-  let sql = claimSqlCache.get(key);
-  if (sql === undefined) {
-    sql = build();
-    if (claimSqlCache.size > 200) claimSqlCache.clear();
-    claimSqlCache.set(key, sql);
-  }
-  return sql;
-}
+const claimSql = new SqlTexts();
 
 export const tasksRepo = {
   get(db: Queryable, id: number) {
@@ -278,14 +270,14 @@ export const tasksRepo = {
     const moreArgs = extra?.args ?? [];
     if (mode === 'assign') {
       // Auto-dispatch: assign an unassigned open ready task; status stays open (spec 02 §3.6 step 5).
-      const sql = cachedSql(`assign\n${returning}\n${extra?.sql ?? ''}`, () => {
+      const sql = claimSql.get(`assign\n${returning}\n${extra?.sql ?? ''}`, () => {
         const more = extra ? ` AND ${extra.sql}` : '';
         return `UPDATE tasks SET assignee = ?, updated_at = datetime('now') WHERE ${where.sql}${more} RETURNING ${returning}`;
       });
       return { sql, args: [agentId, ...where.args, ...moreArgs] };
     }
     const lease = leaseTokenSet(agentId);
-    const sql = cachedSql(`${mode}\n${returning}\n${extra?.sql ?? ''}`, () => {
+    const sql = claimSql.get(`${mode}\n${returning}\n${extra?.sql ?? ''}`, () => {
       const more = extra ? ` AND ${extra.sql}` : '';
       return `UPDATE tasks SET assignee = ?, status = 'in_progress', ${lease.sql}, updated_at = datetime('now')
             WHERE ${where.sql}${more} RETURNING ${returning}`;
@@ -311,7 +303,7 @@ export const tasksRepo = {
     // `onlyIfLost`: put right after the claim's compare-and-set; `changes()` is that statement's
     // count (a trigger's writes are not counted), so a won claim reads nothing here and a lost one,
     // which wrote nothing, reads the task as it was.
-    const sql = cachedSql(`facts\n${onlyIfLost}\n${scope.sql}`, () => {
+    const sql = claimSql.get(`facts\n${onlyIfLost}\n${scope.sql}`, () => {
       return `SELECT t.status, t.assignee, t.project_id, t.needs_approval, t.approved_by,
               NOT ${NOT_FROZEN_SQL} AS claim_frozen, ${scope.sql} AS claim_in_scope,
               (SELECT json_group_array(id) FROM (SELECT blk.id FROM json_each(t.blocked_by) dep

@@ -15,6 +15,7 @@ import { acquireGuard, creditCompletion, lostAcquisition } from '../work-items/s
 import { resolveAssignee } from '../work-items/assignee.js';
 import { isBatchAbort } from '../../db/batch-abort.js';
 import { assertLeaseHeld, leaseAnswer, leaseLost } from '../work-items/lease.js';
+import { SqlTexts } from '../../db/sql-texts.js';
 
 /**
  * Tasks: create, update with the done-cascade, claim, approval, dependencies, comments,
@@ -249,25 +250,16 @@ async function claimError(
   }
 }
 
-/**
- * The claim event's FROM/WHERE: the claim's compare-and-set condition, minus renewals. Built once per
- * shape; looked up by the two texts apart (the condition's text is a constant, so only the short
- * scope text is hashed per call).
- */
-const claimEventRests = new Map<string, Map<string, string>>();
-function claimEventRest(whereSql: string, scopeSql: string): string {
-  let byScope = claimEventRests.get(whereSql);
-  if (byScope === undefined) {
-    byScope = new Map();
-    claimEventRests.set(whereSql, byScope);
-  }
-  let rest = byScope.get(scopeSql);
-  if (rest === undefined) {
-    rest = `FROM tasks WHERE ${whereSql} AND ${scopeSql} AND NOT (status = 'in_progress' AND COALESCE(assignee, '') = ?)`;
-    if (byScope.size > 50) byScope.clear();
-    byScope.set(scopeSql, rest);
-  }
-  return rest;
+/** The claim event's FROM/WHERE: the claim's compare-and-set condition, minus renewals; once per shape. */
+const claimEventRests = new SqlTexts();
+function claimEventRest(mode: ClaimMode | 'force', whereSql: string, scopeSql: string): string {
+  // Keyed by the mode, not the condition's text: the mode fixes that text (tasksRepo.claimWhere),
+  // so only the short scope text is hashed per call.
+  return claimEventRests.get(
+    `${mode}\n${scopeSql}`,
+    () =>
+      `FROM tasks WHERE ${whereSql} AND ${scopeSql} AND NOT (status = 'in_progress' AND COALESCE(assignee, '') = ?)`,
+  );
 }
 
 /**
@@ -308,7 +300,7 @@ export async function claimTask(
   const res = await atomicWrite(ctx)
     .eventForRows(event, {
       projectSql: 'project_id',
-      rest: claimEventRest(where.sql, scope.sql),
+      rest: claimEventRest(mode, where.sql, scope.sql),
       args: [...where.args, ...scope.args, agentId],
     })
     // The answer needs only the lease token of the row the claim wrote.

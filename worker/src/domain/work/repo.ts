@@ -183,21 +183,40 @@ const partJson = (p: ListPart) =>
   `SELECT json_group_array(json_object(${p.json.map((c) => `'${c}', ${c}`).join(', ')}) ORDER BY ${p.order})
      FROM (${partRows(p)})`;
 
+/** The args of a list part after the scope CTE's: the agent id, unless it reads the scope. */
+const partArgs = (p: ListPart, agentId: string): SqlArgs => (p.scoped ? [] : [agentId]);
+
+/** A column of the work poll's one statement, with its args (after the scope CTE's). */
+interface PollColumn {
+  name: keyof PollRow;
+  sql: string;
+  args: (agentId: string, plannerSince: string) => SqlArgs;
+}
+
+const listColumn = (name: keyof typeof LIST_PARTS): PollColumn => ({
+  name,
+  sql: partJson(LIST_PARTS[name]),
+  args: (agentId) => partArgs(LIST_PARTS[name], agentId),
+});
+
 /**
  * The whole work poll in one statement: the agent, the kill switch and every part, lists as JSON
  * arrays. One value per part instead of a row object per item, and the scope worked out once
  * instead of per part: the poll's reads cost about a third less (bench/README.md, issue 11).
  */
+const POLL_COLUMNS: PollColumn[] = [
+  { name: 'agent', sql: agentsRepo.queueFactsSql(), args: (agentId) => [agentId] },
+  { name: 'admin_status', sql: FROZEN_VALUE_SQL, args: () => [] },
+  { name: 'requests', sql: messagesRepo.pendingRequestsJsonSql(), args: (agentId) => [agentId] },
+  listColumn('steps'),
+  listColumn('tasks'),
+  listColumn('bugs'),
+  listColumn('freeSteps'),
+  { name: 'deferToPlanner', sql: `SELECT EXISTS (${PLANNER_IN_SCOPE})`, args: (agentId, since) => [since, agentId] },
+  listColumn('freeBugs'),
+];
 const POLL_SQL = `WITH ${SCOPE_CTE}
-  SELECT (${agentsRepo.queueFactsSql()}) AS agent,
-    (${FROZEN_VALUE_SQL}) AS admin_status,
-    (${messagesRepo.pendingRequestsJsonSql()}) AS requests,
-    (${partJson(LIST_PARTS.steps)}) AS steps,
-    (${partJson(LIST_PARTS.tasks)}) AS tasks,
-    (${partJson(LIST_PARTS.bugs)}) AS bugs,
-    (${partJson(LIST_PARTS.freeSteps)}) AS freeSteps,
-    EXISTS (${PLANNER_IN_SCOPE}) AS deferToPlanner,
-    (${partJson(LIST_PARTS.freeBugs)}) AS freeBugs`;
+  SELECT ${POLL_COLUMNS.map((c) => `(${c.sql}) AS ${c.name}`).join(',\n    ')}`;
 
 /** The row of `pollStatement`: `agent` is NULL when there is none; lists are JSON array text. */
 export type PollRow = { agent: string | null; admin_status: string | null } & Record<QueuePartName, unknown>;
@@ -207,8 +226,8 @@ export const workRepo = {
   queueStatements(agentId: string, plannerSince: string): Statement[] {
     const list = (p: ListPart): Statement =>
       p.scoped
-        ? { sql: `WITH ${SCOPE_CTE} ${partRows(p)}`, args: [agentId, agentId] }
-        : { sql: partRows(p), args: [agentId] };
+        ? { sql: `WITH ${SCOPE_CTE} ${partRows(p)}`, args: [agentId, agentId, ...partArgs(p, agentId)] }
+        : { sql: partRows(p), args: partArgs(p, agentId) };
     return [
       messagesRepo.pendingRequestsStatement(agentId),
       list(LIST_PARTS.steps),
@@ -220,12 +239,9 @@ export const workRepo = {
     ];
   },
 
-  /** The work poll's one statement (`POLL_SQL`), always one row. Args in the order of the text. */
+  /** The work poll's one statement (`POLL_SQL`), always one row: the scope CTE's args, then each column's. */
   pollStatement(agentId: string, plannerSince: string): Statement {
-    return {
-      sql: POLL_SQL,
-      args: [agentId, agentId, agentId, agentId, agentId, agentId, agentId, plannerSince, agentId],
-    };
+    return { sql: POLL_SQL, args: [agentId, agentId, ...POLL_COLUMNS.flatMap((c) => c.args(agentId, plannerSince))] };
   },
 
   /** A step claim takes the lease: its fencing token is set in the same compare-and-set. */

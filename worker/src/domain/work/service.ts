@@ -5,7 +5,7 @@ import type { Principal } from '../../auth/principal.js';
 import { isSelfOrAdmin } from '../../auth/principal.js';
 import { agentProjectIds } from '../../auth/scope.js';
 import { badRequest, forbidden, notFound, unavailable } from '../../http/errors.js';
-import { isFrozen, assertNotFrozen, FROZEN_MESSAGE } from '../admin/freeze.js';
+import { isFrozen, assertNotFrozen, FROZEN_MESSAGE, frozenValue } from '../admin/freeze.js';
 import type { AgentRow } from '../agents/repo.js';
 import { parseStringArray } from '../agents/json.js';
 import { messagesRepo, type InboxItem } from '../messages/repo.js';
@@ -190,7 +190,7 @@ export class WorkService {
     if (row.agent === null) throw notFound('Agent not found');
     const agent = JSON.parse(String(row.agent)) as Pick<AgentRow, 'id' | 'capabilities'>;
     // Kill switch: nothing is routed while frozen (spec README, SEC-49).
-    if (row.admin_status === 'frozen') return { ok: true, queue: [], frozen: true };
+    if (frozenValue(row.admin_status)) return { ok: true, queue: [], frozen: true };
     const queue = queueFromPoll(agent, row);
     if (!autoClaim || queue.length === 0) return { ok: true, queue };
     return { ok: true, queue, claimed: await this.claimFirst(agent, queue) };
