@@ -4,7 +4,7 @@ import { registerAgent } from '../support/fixtures.js';
 import type { Statement } from '../../worker/src/db/types.js';
 import { join } from 'node:path';
 import { CORE_DB_FILE } from '../../node-adapter/runtime.js';
-import { fullScans as scansIn, planConnection, sortedSharedRanges } from '../support/query-plan.js';
+import { fullScans as scansIn, historyOrs, planConnection, sortedSharedRanges } from '../support/query-plan.js';
 
 /**
  * Issue 11 "growth": an agent's heartbeat and boot cost what its own work costs, not what the
@@ -57,7 +57,11 @@ async function unbounded(): Promise<string[]> {
   const plans = planConnection(join(t.dataDir, CORE_DB_FILE));
   try {
     const stmts = [...seen.values()];
-    return [...(await scansIn(plans, stmts, GROWING)), ...(await sortedSharedRanges(plans, stmts, GROWING))];
+    return [
+      ...(await scansIn(plans, stmts, GROWING)),
+      ...(await sortedSharedRanges(plans, stmts, GROWING)),
+      ...(await historyOrs(plans, stmts, GROWING)),
+    ];
   } finally {
     plans.close();
   }

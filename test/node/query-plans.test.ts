@@ -7,6 +7,7 @@ import { CORE_DB_FILE } from '../../node-adapter/runtime.js';
 import {
   WATCHED_TABLES,
   fullScans,
+  historyOrs,
   namesOf,
   planConnection,
   recordStatements,
@@ -144,6 +145,24 @@ describe('EXPLAIN QUERY PLAN of the hot paths (issue 11)', () => {
     expect(await fullScans(plans, [pool])).toEqual([]);
   });
 
+  it("the helper finds an OR that reads a key's whole history of events or messages", async () => {
+    // Boot's event count before the fix: every event of the agent and of its project, then a count.
+    const before = {
+      sql: 'SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE created_at > ? AND (agent = ? OR project_id IN (?)) LIMIT 50)',
+      args: ['2026-01-01 00:00:00', ada.id, 'qp'],
+    };
+    expect(await historyOrs(plans, [before])).toHaveLength(2);
+    // The same OR from an id bound: each branch is a range of its index.
+    const bounded = { ...before, sql: before.sql.replace('created_at > ?', 'id > ?'), args: [5, ada.id, 'qp'] };
+    expect(await historyOrs(plans, [bounded])).toEqual([]);
+    // Tasks an agent asked for are what it holds (not an append-only log).
+    const own = {
+      sql: 'SELECT COUNT(*) FROM tasks WHERE status = ? AND (requester = ? OR assignee = ?)',
+      args: ['open', ada.id, ada.id],
+    };
+    expect(await historyOrs(plans, [own], HOT_TABLES)).toEqual([]);
+  });
+
   it('GET /work/:id (plain and auto_claim) reads no whole table', async () => {
     const stmts = await statementsOf(async () => {
       const r = await t.call('GET', `/work/${ada.id}`, { agentKey: ada.key });
@@ -155,6 +174,7 @@ describe('EXPLAIN QUERY PLAN of the hot paths (issue 11)', () => {
     expect(stmts.length).toBeGreaterThan(5);
     expect(await fullScans(plans, stmts, HOT_TABLES)).toEqual([]);
     expect(await sortedSharedRanges(plans, stmts)).toEqual([]);
+    expect(await historyOrs(plans, stmts)).toEqual([]);
   });
 
   it('POST /tasks/:id/claim (won, renewed, lost) reads no whole table', async () => {
@@ -167,6 +187,7 @@ describe('EXPLAIN QUERY PLAN of the hot paths (issue 11)', () => {
     expect(stmts.some((s) => /UPDATE tasks SET assignee/.test(s.sql))).toBe(true);
     expect(await fullScans(plans, stmts, HOT_TABLES)).toEqual([]);
     expect(await sortedSharedRanges(plans, stmts)).toEqual([]);
+    expect(await historyOrs(plans, stmts)).toEqual([]);
   });
 
   it('PUT /context/keys/:ns/:key (create, replace, merge, refused) reads no whole table', async () => {
@@ -181,5 +202,6 @@ describe('EXPLAIN QUERY PLAN of the hot paths (issue 11)', () => {
     });
     expect(await fullScans(plans, stmts, HOT_TABLES)).toEqual([]);
     expect(await sortedSharedRanges(plans, stmts)).toEqual([]);
+    expect(await historyOrs(plans, stmts)).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import type { Statement } from '../../worker/src/db/types.js';
 import { contextRepo } from '../../worker/src/domain/context/repo.js';
 import { eventsRepo } from '../../worker/src/domain/events/repo.js';
 import { diffRepo } from '../../worker/src/domain/savepoints/diff-repo.js';
-import { fullScans, planConnection, recordStatements, sortedSharedRanges } from '../support/query-plan.js';
+import { fullScans, historyOrs, planConnection, recordStatements, sortedSharedRanges } from '../support/query-plan.js';
 import { startTarget, type Target } from '../support/target.js';
 
 /**
@@ -170,6 +170,66 @@ describe('events and context history without their time indexes (migration 0025)
     });
     expect(stmts).toHaveLength(3);
     expect(await fullScans(plans, stmts)).toEqual([]);
+  });
+
+  it('scoped reads (listing with pages and filters, SSE replay, the diff count) walk each branch newest first, not the history', async () => {
+    await t.db.run('DELETE FROM events');
+    // 120 events: shared (NULL and '' project), the agent's projects, another project, and the
+    // agent's own events in that other project (visible by agent); then a long history before.
+    const projects = [null, '', 'tord-p', 'tord-q', 'tord-x'];
+    const rows: { id: number; agent: string; project_id: string | null; type: string }[] = [];
+    for (let i = 0; i < 120; i++) {
+      const project_id = projects[i % 5];
+      const agent = i % 7 === 0 ? 'tord-me' : 'tord-other';
+      const type = i % 2 ? 'tord.odd' : 'tord.even';
+      const r = await t.db.get<{ id: number }>(
+        'INSERT INTO events (type, agent, project_id, summary, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id',
+        [type, agent, project_id, `e${i}`, at(1000 + i)],
+      );
+      rows.push({ id: Number(r!.id), agent, project_id, type });
+    }
+    const scope = { agentId: 'tord-me', projectIds: ['tord-p', 'tord-q'] };
+    const visible = rows
+      .filter(
+        (r) =>
+          r.project_id === null ||
+          r.project_id === '' ||
+          scope.projectIds.includes(r.project_id) ||
+          r.agent === 'tord-me',
+      )
+      .map((r) => r.id)
+      .reverse();
+    const stmts = await recorded(async () => {
+      for (const [limit, offset] of [
+        [10, 0],
+        [10, 10],
+        [25, 70],
+        [50, 90],
+      ]) {
+        const got = await eventsRepo.list(t.db, { limit, offset }, scope);
+        expect(got.map((e) => Number(e.id))).toEqual(visible.slice(offset, offset + limit));
+      }
+      const odd = await eventsRepo.list(t.db, { limit: 100, offset: 0, type: 'tord.odd' }, scope);
+      const oddIds = new Set(rows.filter((r) => r.type === 'tord.odd').map((r) => r.id));
+      expect(odd.map((e) => Number(e.id))).toEqual(visible.filter((id) => oddIds.has(id)));
+      const since = await eventsRepo.list(t.db, { limit: 100, offset: 0, since: at(1100) }, scope);
+      expect(since.map((e) => Number(e.id))).toEqual(visible.filter((id) => id > rows[100].id));
+      // SSE replay: the newest 5 visible up to a cursor, oldest first.
+      const replay = await eventsRepo.recent(t.db, {}, scope, rows[60].id, 5);
+      expect(replay.map((e) => Number(e.id))).toEqual(
+        visible
+          .filter((id) => id <= rows[60].id)
+          .slice(0, 5)
+          .reverse(),
+      );
+      // The diff's count stops at 50.
+      expect(await diffRepo.eventCount(t.db, 'tord-me', at(900), ['tord-p', 'tord-q'])).toBe(50);
+    });
+    const reads = stmts.filter((s) => /FROM .*events/.test(s.sql));
+    expect(reads.length).toBeGreaterThanOrEqual(8);
+    expect(await fullScans(plans, reads)).toEqual([]);
+    expect(await sortedSharedRanges(plans, reads)).toEqual([]);
+    expect(await historyOrs(plans, reads)).toEqual([]);
   });
 
   it('since still finds an event written up to a minute out of time order', async () => {

@@ -192,6 +192,51 @@ export async function sortedSharedRanges(
   return bad;
 }
 
+/** Append-only tables whose rows per agent or project only ever grow (retention aside). */
+const HISTORY_LOGS = ['events', 'messages'];
+
+/**
+ * Whole-history ORs: a `MULTI-INDEX OR` collects every row each branch's index search finds before
+ * anything else (a sort, a LIMIT, a count) sees them, so a branch keyed only by equalities
+ * (`project_id=?`, `agent=?`) reads that key's entire history of a growing table, however new the
+ * rows wanted are (issue 11: boot's "events since your savepoint" read 60,000 events of its
+ * project). A branch with a range on the rowid or another column (`rowid>?`, `created_at>?`) is
+ * bounded by it. On tables other than the append-only logs (events, messages), a branch keyed by
+ * one agent (`requester=?`: the tasks it asked for) reads what that agent holds, like any
+ * `OWN_KEYS` search; on the logs an agent's history grows with every day it runs, so it counts.
+ */
+export async function historyOrs(
+  db: PlanSource,
+  stmts: readonly Statement[],
+  tables: readonly string[] = WATCHED_TABLES,
+): Promise<string[]> {
+  const bad: string[] = [];
+  const seen = new Set<string>();
+  for (const s of stmts) {
+    if (seen.has(s.sql) || /^\s*(begin|commit|rollback|pragma|explain)\b/i.test(s.sql)) continue;
+    seen.add(s.sql);
+    const names = namesOf(s.sql, tables);
+    if (names.size === 0) continue;
+    const rows = (await db.all(`EXPLAIN QUERY PLAN ${s.sql}`, s.args ?? [])) as unknown as {
+      id: number;
+      parent: number;
+      detail: string;
+    }[];
+    const children = (id: number) => rows.filter((r) => r.parent === id);
+    for (const or of rows.filter((r) => r.detail.startsWith('MULTI-INDEX OR'))) {
+      for (const step of children(or.id).flatMap((branch) => children(branch.id))) {
+        const m = /^SEARCH (\w+) USING (?:COVERING )?INDEX \w+ \((.*)\)$/.exec(step.detail.trim());
+        const table = m ? names.get(m[1].toLowerCase()) : undefined;
+        if (!table || /[<>]/.test(m![2])) continue;
+        const keyed = [...m![2].matchAll(/(\w+)\s*(?:=|IS)/g)].map((k) => k[1].toLowerCase());
+        if (!HISTORY_LOGS.includes(table) && keyed.some((k) => OWN_KEYS.includes(k))) continue;
+        bad.push(`${s.sql.replace(/\s+/g, ' ').slice(0, 140)} → MULTI-INDEX OR: ${step.detail} (${table})`);
+      }
+    }
+  }
+  return bad;
+}
+
 /**
  * Records every statement the app runs through `db` (execute, batch and transactions) until
  * `stop()`, which restores the driver and returns them. Works on a Node target, whose `t.db` is

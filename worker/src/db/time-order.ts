@@ -1,4 +1,5 @@
-import type { SqlValue } from './types.js';
+import { parseDbTime, toDbTime } from './time.js';
+import type { SqlArgs, SqlPart, SqlValue } from './types.js';
 
 /**
  * Append-only tables whose rows take their time from `datetime('now')` when inserted (events,
@@ -30,5 +31,41 @@ export function firstIdFrom(
         FROM probe WHERE lo < hi
       ) SELECT MAX(lo) FROM probe)`,
     args: [...time.args, ...time.args],
+  };
+}
+
+/**
+ * How much earlier than `since` the id range of `rowsAfter` starts: rows up to a minute out of time
+ * order (a clock stepped back) are still found; the time condition itself keeps the answer exact.
+ */
+const SINCE_SLACK_MS = 60_000;
+
+/**
+ * "Written after `since`" over an append-only table in time order, for reads that need it more
+ * than once or inside an OR: `with` is a CTE named `name` holding the first id of the range
+ * (`firstIdFrom`, about log2(rows) seeks), computed once however many branches of a query use it;
+ * `from` goes before the table in FROM (`FROM ${from}messages m`), and `sql` is the condition, the
+ * id bound and the time itself. The bound is a join term, not a subquery: SQLite copies it into
+ * each branch of a MULTI-INDEX OR (an equality on an indexed column becomes a range, as every
+ * index key ends with the rowid), which it does not do for a term holding a subquery. `since` in
+ * the stored format (`YYYY-MM-DD HH:MM:SS` UTC); `alias` is the table's name in the query (default:
+ * the table's own). `table`, `column`, `name` and `alias` are trusted names.
+ */
+export function rowsAfter(
+  table: string,
+  column: string,
+  since: string,
+  name: string,
+  alias = table,
+): { with: SqlPart; from: string; sql: string; args: SqlArgs } {
+  const ms = parseDbTime(since);
+  // Text that is no instant bounds nothing early: the range starts where the text itself compares.
+  const early = Number.isFinite(ms) ? toDbTime(ms - SINCE_SLACK_MS) : since;
+  const first = firstIdFrom(table, column, '>', { sql: '?', args: [early] });
+  return {
+    with: { sql: `${name}(id) AS MATERIALIZED (SELECT ${first.sql})`, args: first.args },
+    from: `${name} CROSS JOIN `,
+    sql: `${alias}.id >= ${name}.id AND ${alias}.${column} > ?`,
+    args: [since],
   };
 }

@@ -7,6 +7,12 @@ export type SqlValue = string | number | bigint | boolean | null | Uint8Array;
 export type SqlArgs = SqlValue[];
 export type Row = Record<string, unknown>;
 
+/** A piece of SQL (a condition, a subquery, a CTE) and the arguments of its `?`s, in order. */
+export interface SqlPart {
+  sql: string;
+  args: SqlArgs;
+}
+
 export interface Statement {
   sql: string;
   args?: SqlArgs;

@@ -1,6 +1,8 @@
 import type { Queryable } from '../../db/db.js';
+import { rowsAfter } from '../../db/time-order.js';
 import type { SqlArgs, Statement } from '../../db/types.js';
 import { agentsRepo, type AgentRow } from '../agents/repo.js';
+import { eventsRepo } from '../events/repo.js';
 
 /** The columns of the agent's row slim and smart boot use (verbose shows the whole public row). */
 const BOOT_AGENT_COLUMNS = [
@@ -167,13 +169,7 @@ export const bootRepo = {
    * each at most 20 rows, merged — an OR over both would walk the whole table backwards.
    */
   recentEvents(db: Queryable, agentId: string, scope: string[] | null) {
-    if (scope === null) return db.all('SELECT * FROM events ORDER BY id DESC LIMIT 20');
-    return db.all(
-      `SELECT * FROM (SELECT * FROM events WHERE agent = ? ORDER BY id DESC LIMIT 20)
-       UNION SELECT * FROM (SELECT * FROM events WHERE project_id IN (${scope.map(() => '?').join(',')}) ORDER BY id DESC LIMIT 20)
-       ORDER BY id DESC LIMIT 20`,
-      [agentId, ...scope],
-    );
+    return eventsRepo.newestOf(db, agentId, scope, 20);
   },
   openBugs(db: Queryable, scope: string[] | null) {
     const s = scoped('project_id', scope);
@@ -206,12 +202,15 @@ export const bootRepo = {
     );
   },
   sinceLastSession(db: Queryable, agentId: string, since: string) {
+    // Messages by an id range (ids follow time): the direct and broadcast branches each read from
+    // there on, not every message the agent ever received or every broadcast.
+    const after = rowsAfter('messages', 'created_at', since, 'msg_after');
     return db.get<{ new_messages: number; task_changes: number; plan_step_changes: number; new_bugs: number }>(
-      `SELECT (SELECT COUNT(*) FROM messages WHERE created_at > ? AND (to_agent = ? OR to_agent IS NULL) AND msg_type IN ('message','info','request','directive')) AS new_messages,
+      `WITH ${after.with.sql} SELECT (SELECT COUNT(*) FROM ${after.from}messages WHERE ${after.sql} AND (to_agent = ? OR to_agent IS NULL) AND msg_type IN ('message','info','request','directive')) AS new_messages,
               (SELECT COUNT(*) FROM tasks WHERE updated_at > ? AND (assignee = ? OR requester = ?)) AS task_changes,
               (SELECT COUNT(*) FROM plan_steps WHERE updated_at > ? AND assignee = ?) AS plan_step_changes,
               (SELECT COUNT(*) FROM bugs WHERE created_at > ?) AS new_bugs`,
-      [since, agentId, since, agentId, agentId, since, agentId, since],
+      [...after.with.args, ...after.args, agentId, since, agentId, agentId, since, agentId, since],
     );
   },
 };

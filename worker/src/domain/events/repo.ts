@@ -1,7 +1,6 @@
 import type { Queryable } from '../../db/db.js';
-import { parseDbTime, toDbTime } from '../../db/time.js';
-import { firstIdFrom } from '../../db/time-order.js';
-import type { SqlArgs } from '../../db/types.js';
+import { firstIdFrom, rowsAfter } from '../../db/time-order.js';
+import type { SqlArgs, SqlPart } from '../../db/types.js';
 
 /** The events table's SQL (spec 04 §1.10). Writes go through the bus (bus.ts). */
 
@@ -40,24 +39,12 @@ export interface EventQuery extends EventFilters {
 }
 
 /**
- * Events carry no index on `created_at` (migration 0025: one b-tree less written per event): ids
- * follow time, so a time bound is an id bound found by `firstIdFrom` (db/time-order.ts). `since`
- * starts its id range this much earlier, so rows up to a minute out of order (a clock stepped
- * back) are still found; `created_at > since` itself stays in the query and keeps it exact.
+ * "Written after `since`" over events (no index on `created_at`, migration 0025: one b-tree less
+ * written per event; ids follow time), as `rowsAfter` gives it: a CTE `after_id`, the FROM
+ * prefix, and the condition each branch adds.
  */
-const SINCE_SLACK_MS = 60_000;
-
-/**
- * "Written after `since`" over events, as an id range (`firstIdFrom`) and the time itself: the
- * condition every `since` read of events uses (the listing, the savepoint diff's count), `since`
- * in the stored format (`YYYY-MM-DD HH:MM:SS` UTC).
- */
-export function eventsAfter(since: string): { sql: string; args: SqlArgs } {
-  const ms = parseDbTime(since);
-  // Text that is no instant bounds nothing early: the range starts where the text itself compares.
-  const early = Number.isFinite(ms) ? toDbTime(ms - SINCE_SLACK_MS) : since;
-  const from = firstIdFrom('events', 'created_at', '>', { sql: '?', args: [early] });
-  return { sql: `id >= ${from.sql} AND created_at > ?`, args: [...from.args, since] };
+export function eventsAfter(since: string) {
+  return rowsAfter('events', 'created_at', since, 'after_id');
 }
 
 /** `%`, `_` and `\` in a user's search text match only themselves. */
@@ -65,7 +52,8 @@ function likeEscape(s: string): string {
   return s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 }
 
-function where(f: EventFilters, scope: EventScope | null, extra: string[] = [], extraArgs: SqlArgs = []) {
+/** The filters of a read (not the scope), ANDed; `'1'` when there are none. */
+function filtersOf(f: EventFilters, extra: string[] = [], extraArgs: SqlArgs = []): SqlPart {
   const conds = [...extra];
   const args: SqlArgs = [...extraArgs];
   if (f.projectId) {
@@ -80,35 +68,98 @@ function where(f: EventFilters, scope: EventScope | null, extra: string[] = [], 
     conds.push('agent = ?');
     args.push(f.agent);
   }
-  if (scope) {
-    const marks = scope.projectIds.map(() => '?').join(', ');
-    conds.push(`(project_id IS NULL OR project_id = ''${marks ? ` OR project_id IN (${marks})` : ''} OR agent = ?)`);
-    args.push(...scope.projectIds, scope.agentId);
+  return { sql: conds.length ? conds.join(' AND ') : '1', args };
+}
+
+/** What an agent may see (EventScope) as one condition: for the oldest-first range reads. */
+function scopeSqlPart(scope: EventScope): SqlPart {
+  const marks = scope.projectIds.map(() => '?').join(', ');
+  return {
+    sql: `(project_id IS NULL OR project_id = ''${marks ? ` OR project_id IN (${marks})` : ''} OR agent = ?)`,
+    args: [...scope.projectIds, scope.agentId],
+  };
+}
+
+/** The same, as branches of one equality each (project_id IS NULL, = '', = each project, agent =). */
+function scopeBranches(scope: EventScope): SqlPart[] {
+  return [
+    { sql: 'project_id IS NULL', args: [] },
+    { sql: "project_id = ''", args: [] },
+    ...scope.projectIds.map((p) => ({ sql: 'project_id = ?', args: [p] })),
+    { sql: 'agent = ?', args: [scope.agentId] },
+  ];
+}
+
+/**
+ * The branches of "the agent's own events or its projects'" (boot's recent events, the savepoint
+ * diff's count; null projects = everything, no branches).
+ */
+export function agentOrProjects(agentId: string, projectIds: string[] | null): SqlPart[] | null {
+  if (projectIds === null) return null;
+  return [{ sql: 'agent = ?', args: [agentId] }, ...projectIds.map((p) => ({ sql: 'project_id = ?', args: [p] }))];
+}
+
+/**
+ * The ids of the newest `k` events matching `filters` and any one of `branches` (null: no scope),
+ * as the SQL of a subquery; `from` is what goes before `events` in each FROM (a `rowsAfter` range).
+ * Why branches: an OR of equalities plans as a MULTI-INDEX OR, which collects every row of every
+ * branch over the table's whole history before sorting for the LIMIT — an agent's boot counted
+ * 60,000 events of its project to answer "50 or more" (issue 11, growth). One newest-first read
+ * per branch walks its index (project_id or agent, then rowid) backwards and stops at `k`; the
+ * UNION drops an event two branches found.
+ */
+export function newestIds(filters: SqlPart, branches: SqlPart[] | null, k: number, from = ''): SqlPart {
+  const parts = (branches ?? [{ sql: '1', args: [] }]).map((b) => ({
+    sql: `SELECT id FROM (SELECT events.id FROM ${from}events WHERE ${b.sql} AND ${filters.sql} ORDER BY events.id DESC LIMIT ?)`,
+    args: [...b.args, ...filters.args, k],
+  }));
+  return { sql: parts.map((p) => p.sql).join(' UNION '), args: parts.flatMap((p) => p.args) };
+}
+
+/** The newest `limit` matching events after skipping `offset`, newest first, bounded per scope branch. */
+function newestRows(
+  db: Queryable,
+  range: { with: SqlPart; from: string } | null,
+  filters: SqlPart,
+  scope: EventScope | null,
+  limit: number,
+  offset = 0,
+) {
+  const w = range ? { sql: `WITH ${range.with.sql} `, args: range.with.args } : { sql: '', args: [] };
+  const from = range?.from ?? '';
+  if (!scope) {
+    return db.all<EventRow>(
+      `${w.sql}SELECT events.* FROM ${from}events WHERE ${filters.sql} ORDER BY events.id DESC LIMIT ? OFFSET ?`,
+      [...w.args, ...filters.args, limit, offset],
+    );
   }
-  return { sql: conds.length ? `WHERE ${conds.join(' AND ')}` : '', args };
+  const ids = newestIds(filters, scopeBranches(scope), limit + offset, from);
+  return db.all<EventRow>(`${w.sql}SELECT * FROM events WHERE id IN (${ids.sql}) ORDER BY id DESC LIMIT ? OFFSET ?`, [
+    ...w.args,
+    ...ids.args,
+    limit,
+    offset,
+  ]);
 }
 
 export const eventsRepo = {
   /** GET /events: newest first, by id (weak spot E5: ties at one-second resolution stay stable). */
   list(db: Queryable, q: EventQuery, scope: EventScope | null) {
-    const extra: string[] = [];
-    const extraArgs: SqlArgs = [];
-    if (q.since) {
-      const after = eventsAfter(q.since);
-      extra.push(after.sql);
-      extraArgs.push(...after.args);
-    }
+    const after = q.since ? eventsAfter(q.since) : null;
+    const extra: string[] = after ? [after.sql] : [];
+    const extraArgs: SqlArgs = after ? [...after.args] : [];
     if (q.search) {
       extra.push("(summary LIKE ? ESCAPE '\\' OR type LIKE ? ESCAPE '\\' OR agent LIKE ? ESCAPE '\\')");
       const pat = `%${likeEscape(q.search)}%`;
       extraArgs.push(pat, pat, pat);
     }
-    const w = where(q, scope, extra, extraArgs);
-    return db.all<EventRow>(`SELECT * FROM events ${w.sql} ORDER BY id DESC LIMIT ? OFFSET ?`, [
-      ...w.args,
-      q.limit,
-      q.offset,
-    ]);
+    return newestRows(db, after, filtersOf(q, extra, extraArgs), scope, q.limit, q.offset);
+  },
+
+  /** The newest `n` events of the agent or its projects (null: of everyone), newest first. */
+  newestOf(db: Queryable, agentId: string, projectIds: string[] | null, n: number) {
+    const ids = newestIds({ sql: '1', args: [] }, agentOrProjects(agentId, projectIds), n);
+    return db.all<EventRow>(`SELECT * FROM events WHERE id IN (${ids.sql}) ORDER BY id DESC LIMIT ?`, [...ids.args, n]);
   },
 
   maxId(db: Queryable) {
@@ -117,8 +168,7 @@ export const eventsRepo = {
 
   /** The `n` newest matching events up to `upTo`, returned oldest first (SSE replay). */
   async recent(db: Queryable, f: EventFilters, scope: EventScope | null, upTo: number, n: number) {
-    const w = where(f, scope, ['id <= ?'], [upTo]);
-    const rows = await db.all<EventRow>(`SELECT * FROM events ${w.sql} ORDER BY id DESC LIMIT ?`, [...w.args, n]);
+    const rows = await newestRows(db, null, filtersOf(f, ['id <= ?'], [upTo]), scope, n);
     return rows.reverse();
   },
 
@@ -130,8 +180,14 @@ export const eventsRepo = {
       extra.push('id <= ?');
       args.push(upTo);
     }
-    const w = where(f, scope, extra, args);
-    return db.all<EventRow>(`SELECT * FROM events ${w.sql} ORDER BY id ASC LIMIT ?`, [...w.args, n]);
+    // Oldest first from a cursor: each branch of the scope reads only what came after it.
+    const w = filtersOf(f, extra, args);
+    const s = scope ? scopeSqlPart(scope) : { sql: '1', args: [] };
+    return db.all<EventRow>(`SELECT * FROM events WHERE ${w.sql} AND ${s.sql} ORDER BY id ASC LIMIT ?`, [
+      ...w.args,
+      ...s.args,
+      n,
+    ]);
   },
 
   /**

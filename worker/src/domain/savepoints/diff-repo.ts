@@ -1,6 +1,7 @@
 import type { Queryable } from '../../db/db.js';
+import { rowsAfter } from '../../db/time-order.js';
 import type { SqlArgs } from '../../db/types.js';
-import { eventsAfter } from '../events/repo.js';
+import { agentOrProjects, eventsAfter, newestIds } from '../events/repo.js';
 import { VISIBLE_TO_AGENT } from '../messages/repo.js';
 
 /** Scoped "changed since" reads for the savepoint diff (spec 02 §3.7, W23). Read-only. */
@@ -13,10 +14,13 @@ function scoped(col: string, scope: string[] | null): { sql: string; args: SqlAr
 export const diffRepo = {
   messages(db: Queryable, agentId: string, since: string, acked: number[]) {
     const notAcked = acked.length ? `AND m.id NOT IN (${acked.map(() => '?').join(',')})` : '';
+    // An id range (ids follow time): each branch of the visibility OR (sent, received, broadcast)
+    // reads its index from there on, not the agent's whole history of messages.
+    const after = rowsAfter('messages', 'created_at', since, 'msg_after', 'm');
     return db.all(
-      `SELECT m.* FROM messages m WHERE m.created_at > ? AND m.from_agent != ? AND m.msg_type != 'chat' AND ${VISIBLE_TO_AGENT} ${notAcked}
+      `WITH ${after.with.sql} SELECT m.* FROM ${after.from}messages m WHERE ${after.sql} AND m.from_agent != ? AND m.msg_type != 'chat' AND ${VISIBLE_TO_AGENT} ${notAcked}
        ORDER BY m.id ASC LIMIT 100`,
-      [since, agentId, agentId, agentId, agentId, ...acked],
+      [...after.with.args, ...after.args, agentId, agentId, agentId, agentId, ...acked],
     );
   },
   /**
@@ -67,16 +71,15 @@ export const diffRepo = {
       ...s.args,
     ]);
   },
+  /** Events since, of the agent or its projects, counted up to 50 (the diff says "50" for more). */
   async eventCount(db: Queryable, agentId: string, since: string, scope: string[] | null) {
-    const s =
-      scope === null
-        ? { sql: '1', args: [] as SqlArgs }
-        : { sql: `(agent = ? OR project_id IN (${scope.map(() => '?').join(',')}))`, args: [agentId, ...scope] };
-    // An id range (events carry no created_at index, migration 0025), in each OR branch too.
+    // An id range (events carry no created_at index, migration 0025) read newest first per branch
+    // (newestIds): the count stops at 50 instead of visiting the range, or a project's history.
     const after = eventsAfter(since);
+    const ids = newestIds({ sql: after.sql, args: after.args }, agentOrProjects(agentId, scope), 50, after.from);
     const r = await db.get<{ n: number }>(
-      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE ${after.sql} AND ${s.sql} LIMIT 50)`,
-      [...after.args, ...s.args],
+      `WITH ${after.with.sql} SELECT COUNT(*) AS n FROM (SELECT id FROM (${ids.sql}) LIMIT 50)`,
+      [...after.with.args, ...ids.args],
     );
     return Number(r?.n ?? 0);
   },
