@@ -258,6 +258,34 @@ describe('PUT /admin/agents/:id/heartbeat and presence (REL-07)', () => {
   });
 });
 
+describe('the news window (issue 11: an inbox read costs what is open, not the mail history)', () => {
+  it('regular messages older than the window are history; requests stay until handled', async () => {
+    const a = await registerAgent(t, 'hb-window', 'hb');
+    const s = await registerAgent(t, 'hb-window-s', 'hb');
+    const send = (content: string) =>
+      t.call('POST', '/messages', { agentKey: s.key, body: { to_agent: a.id, content } });
+    // Written in time order (ids follow time), then dated: eight days, six days, now.
+    const old = await send('last week but one');
+    const oldReq = await t.call('POST', '/requests', { agentKey: s.key, body: { to_agent: a.id, content: 'waiting' } });
+    await t.db.run("UPDATE messages SET created_at = datetime('now', '-8 days') WHERE id IN (?, ?)", [
+      old.body.id,
+      oldReq.body.id,
+    ]);
+    const recent = await send('six days ago');
+    await t.db.run("UPDATE messages SET created_at = datetime('now', '-6 days') WHERE id = ?", [recent.body.id]);
+    const fresh = await send('just now');
+    const r = await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'x' } });
+    expect(r.status).toBe(200);
+    expect(r.body.inbox.messages.map((m: { id: number }) => m.id)).toEqual([fresh.body.id, recent.body.id]);
+    expect(r.body.inbox.requests.map((m: { id: number }) => m.id)).toEqual([oldReq.body.id]);
+    // Delivered once; the old one is still there to read.
+    const again = await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'x' } });
+    expect(again.body.inbox?.messages ?? []).toEqual([]);
+    const mail = await t.call('GET', `/messages?to=${a.id}`, { agentKey: a.key });
+    expect(mail.body.map((m: { id: number }) => m.id)).toContain(old.body.id);
+  });
+});
+
 // Last in the file: its broadcasts would otherwise reach agents registered by later tests.
 describe('broadcast history', () => {
   it('broadcasts from before an agent existed are history, not inbox items', async () => {

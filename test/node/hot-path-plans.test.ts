@@ -4,7 +4,13 @@ import { registerAgent } from '../support/fixtures.js';
 import type { Statement } from '../../worker/src/db/types.js';
 import { join } from 'node:path';
 import { CORE_DB_FILE } from '../../node-adapter/runtime.js';
-import { fullScans as scansIn, historyOrs, planConnection, sortedSharedRanges } from '../support/query-plan.js';
+import {
+  fullScans as scansIn,
+  historyOrs,
+  messageHistoryWalks,
+  planConnection,
+  sortedSharedRanges,
+} from '../support/query-plan.js';
 
 /**
  * Issue 11 "growth": an agent's heartbeat and boot cost what its own work costs, not what the
@@ -61,6 +67,7 @@ async function unbounded(): Promise<string[]> {
       ...(await scansIn(plans, stmts, GROWING)),
       ...(await sortedSharedRanges(plans, stmts, GROWING)),
       ...(await historyOrs(plans, stmts, GROWING)),
+      ...(await messageHistoryWalks(plans, stmts)),
     ];
   } finally {
     plans.close();

@@ -8,6 +8,7 @@ import {
   WATCHED_TABLES,
   fullScans,
   historyOrs,
+  messageHistoryWalks,
   namesOf,
   planConnection,
   recordStatements,
@@ -175,6 +176,7 @@ describe('EXPLAIN QUERY PLAN of the hot paths (issue 11)', () => {
     expect(await fullScans(plans, stmts, HOT_TABLES)).toEqual([]);
     expect(await sortedSharedRanges(plans, stmts)).toEqual([]);
     expect(await historyOrs(plans, stmts)).toEqual([]);
+    expect(await messageHistoryWalks(plans, stmts)).toEqual([]);
   });
 
   it('POST /tasks/:id/claim (won, renewed, lost) reads no whole table', async () => {

@@ -238,6 +238,32 @@ export async function historyOrs(
 }
 
 /**
+ * Whole-history walks of messages: a search of `messages` through a full (not partial) index keyed
+ * only by equalities (`to_agent=?`) visits every message that key ever had — an inbox read that
+ * filters status and type row by row after such a search grew with the agent's whole mail (issue
+ * 11: a heartbeat cost 10 ms with a month of history). Bounded: a range (`rowid>?`: the news
+ * window), or a partial index holding only open rows (pending requests, open directives).
+ */
+export async function messageHistoryWalks(db: PlanSource, stmts: readonly Statement[]): Promise<string[]> {
+  const bad: string[] = [];
+  const seen = new Set<string>();
+  const partial = new Map<string, boolean>();
+  for (const s of stmts) {
+    if (seen.has(s.sql) || /^\s*(begin|commit|rollback|pragma|explain)\b/i.test(s.sql)) continue;
+    seen.add(s.sql);
+    const names = namesOf(s.sql, ['messages']);
+    if (names.size === 0) continue;
+    for (const detail of await queryPlan(db, s)) {
+      const m = /^SEARCH (\w+) USING (?:COVERING )?INDEX (\w+) \((.*)\)$/.exec(detail.trim());
+      if (!m || !names.has(m[1].toLowerCase()) || /[<>]/.test(m[3])) continue;
+      if (await isPartialIndex(db, m[2], partial)) continue;
+      bad.push(`${s.sql.replace(/\s+/g, ' ').slice(0, 140)} → ${detail}`);
+    }
+  }
+  return bad;
+}
+
+/**
  * Records every statement the app runs through `db` (execute, batch and transactions) until
  * `stop()`, which restores the driver and returns them. Works on a Node target, whose `t.db` is
  * the app's own database object.

@@ -165,8 +165,9 @@ export const bootRepo = {
     );
   },
   /**
-   * The 20 newest events by the agent or in its projects. Two indexed halves (agent; project_id),
-   * each at most 20 rows, merged — an OR over both would walk the whole table backwards.
+   * The 20 newest events by the agent or in its projects: one indexed half per branch (the agent;
+   * each project), each at most 20 rows, merged (eventsRepo.newestOf) — an OR over them would
+   * walk the whole table backwards, and one `project_id IN` half sorts every event of the projects.
    */
   recentEvents(db: Queryable, agentId: string, scope: string[] | null) {
     return eventsRepo.newestOf(db, agentId, scope, 20);

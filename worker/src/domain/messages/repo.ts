@@ -81,24 +81,41 @@ function visibleTo(v: MessageViewer): { sql: string; args: SqlArgs } {
 export const VISIBLE_TO_AGENT = visibleTo({ selves: ['?'], channels: { memberId: '?', openChannels: false } }).sql;
 
 /*
- * Inbox queries are written for the index on to_agent: the `+` before other columns stops SQLite
- * from choosing the status/msg_type indexes, whose buckets ('sent', 'message') grow with the
- * whole history. Directed and broadcast halves are separate queries for the same reason.
+ * Inbox queries are bounded by what is open, not by the history (issue 11, growth):
+ * - pending requests and directives are read from partial indexes holding only open ones per
+ *   recipient (migration 0029), named with INDEXED BY: without ANALYZE statistics the planner
+ *   would take idx_messages_to and walk every message ever sent to the agent;
+ * - regular messages (message, info) stay `sent` once read (reads are per agent, in
+ *   message_reads), so nothing marks them closed in the row: the unread ones are looked for
+ *   among the last NEWS_DAYS days only, an id range of idx_messages_to (`to_agent`, then the
+ *   rowid) after the last message before the window (one seek of idx_messages_created; the last
+ *   before, not the first inside, because the index walked upwards gives ties of one second
+ *   highest id first). Older unread messages are history, not news: GET /messages lists them.
+ * Directed and broadcast halves are separate queries, each one index range.
  */
 
+/** How far back a regular message still counts as unread news for the heartbeat and boot. */
+export const NEWS_DAYS = 7;
+/** The id of the last message before the news window (ids follow time; 0: none): every id above it is inside. */
+const NEWS_AFTER = `COALESCE((SELECT id FROM messages WHERE created_at < datetime('now', '-${NEWS_DAYS} days') ORDER BY created_at DESC LIMIT 1), 0)`;
+
 /** A broadcast directive counts as handled for one agent once that agent acked it (per-agent read). */
-const PENDING_DIRECTIVE_DIRECT = `m.to_agent = ? AND +m.msg_type = 'directive' AND +m.status IN ('sent','pending')`;
+const OPEN_DIRECTIVES = `messages m INDEXED BY idx_messages_open_directives`;
+const PENDING_DIRECTIVE_DIRECT = `m.to_agent = ? AND m.msg_type = 'directive' AND m.status IN ('sent','pending')`;
 const PENDING_DIRECTIVE_BROADCAST = `m.to_agent IS NULL AND m.msg_type = 'directive' AND m.status IN ('sent','pending')
   AND (m.channel_id IS NULL OR m.channel_id IN (SELECT channel_id FROM channel_members WHERE user_id = ?))
   AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.agent_id = ?)`;
 
-const PENDING_REQUEST = `m.to_agent = ? AND +m.msg_type = 'request' AND +m.status IN ('pending','sent')`;
+const OPEN_REQUESTS = `messages m INDEXED BY idx_messages_open_requests`;
+const PENDING_REQUEST = `m.to_agent = ? AND m.msg_type = 'request' AND m.status IN ('pending','sent')`;
 
-/** Regular unread (spec 03 §7.7), with channel posts only for members (spec 02 W25). */
-const UNREAD_DIRECT = `m.to_agent = ? AND +m.msg_type IN ('message','info') AND +m.status = 'sent' AND m.from_agent != ?
+/** Regular unread (spec 03 §7.7), with channel posts only for members (spec 02 W25), in the news window. */
+const UNREAD_DIRECT = `m.to_agent = ? AND m.id > ${NEWS_AFTER} AND +m.msg_type IN ('message','info') AND +m.status = 'sent' AND m.from_agent != ?
   AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.agent_id = ?)`;
-/** Broadcasts older than the agent itself are history, not news (bounds the scan for long-lived instances). */
-const UNREAD_BROADCAST = `m.to_agent IS NULL AND +m.msg_type IN ('message','info') AND +m.status = 'sent' AND m.from_agent != ?
+/** Broadcasts older than the agent itself are history, not news either: the id range starts at the later bound. */
+const BROADCAST_AFTER = `COALESCE((SELECT id FROM messages WHERE created_at < MAX(datetime('now', '-${NEWS_DAYS} days'),
+    COALESCE((SELECT created_at FROM agents WHERE id = ?), '')) ORDER BY created_at DESC LIMIT 1), 0)`;
+const UNREAD_BROADCAST = `m.to_agent IS NULL AND m.id > ${BROADCAST_AFTER} AND +m.msg_type IN ('message','info') AND +m.status = 'sent' AND m.from_agent != ?
   AND m.created_at >= COALESCE((SELECT created_at FROM agents WHERE id = ?), '')
   AND (m.channel_id IS NULL OR m.channel_id IN (SELECT channel_id FROM channel_members WHERE user_id = ?))
   AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.agent_id = ?)`;
@@ -111,11 +128,11 @@ const UNREAD_BROADCAST = `m.to_agent IS NULL AND +m.msg_type IN ('message','info
  */
 const jsonList = (from: string) => `SELECT json_group_array(json_object(${INBOX_JSON})) FROM (${from})`;
 /** Pending directives, oldest first, ≤ 100. Args: agent id ×3. */
-const PENDING_DIRECTIVES = `SELECT * FROM (SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_DIRECTIVE_DIRECT}
-                  UNION ALL SELECT ${INBOX_COLS} FROM messages m WHERE ${PENDING_DIRECTIVE_BROADCAST})
+const PENDING_DIRECTIVES = `SELECT * FROM (SELECT ${INBOX_COLS} FROM ${OPEN_DIRECTIVES} WHERE ${PENDING_DIRECTIVE_DIRECT}
+                  UNION ALL SELECT ${INBOX_COLS} FROM ${OPEN_DIRECTIVES} WHERE ${PENDING_DIRECTIVE_BROADCAST})
    ORDER BY id ASC LIMIT 100`;
 /** Pending requests, newest first, ≤ 200: what follows the columns. Args: agent id. */
-const PENDING_REQUESTS_FROM = `FROM messages m WHERE ${PENDING_REQUEST} ORDER BY m.id DESC LIMIT 200`;
+const PENDING_REQUESTS_FROM = `FROM ${OPEN_REQUESTS} WHERE ${PENDING_REQUEST} ORDER BY m.id DESC LIMIT 200`;
 const PENDING_DIRECTIVES_JSON = jsonList(PENDING_DIRECTIVES);
 const PENDING_REQUESTS_JSON = jsonList(`SELECT ${INBOX_COLS} ${PENDING_REQUESTS_FROM}`);
 /** The same requests as the work queue shows them, ordered inside the aggregate like the queue's other lists (work/repo.ts). */
@@ -123,7 +140,7 @@ const PENDING_REQUESTS_QUEUE_JSON = `SELECT json_group_array(
     json_object('id', id, 'from_agent', from_agent, 'content', content, 'status', status) ORDER BY id DESC)
   FROM (SELECT id, from_agent, content, status ${PENDING_REQUESTS_FROM})`;
 const PENDING_INBOX = `SELECT (${PENDING_DIRECTIVES_JSON}) AS directives, (${PENDING_REQUESTS_JSON}) AS requests`;
-/** Marks the unread regular messages (`unreadRegular`) read and returns each as JSON. Args: agent id ×8, limit. */
+/** Marks the unread regular messages (`unreadRegular`) read and returns each as JSON. Args: agent id ×9, limit. */
 const DELIVER_UNREAD = `INSERT OR IGNORE INTO message_reads (message_id, agent_id)
   SELECT id, ? FROM (SELECT id FROM messages m WHERE ${UNREAD_DIRECT}
                      UNION ALL SELECT id FROM messages m WHERE ${UNREAD_BROADCAST}
@@ -255,15 +272,16 @@ export const messagesRepo = {
   },
 
   pendingRequestRows(db: Queryable, agentId: string) {
-    return db.all<MessageRow>(`SELECT m.* FROM messages m WHERE ${PENDING_REQUEST} ORDER BY m.id DESC LIMIT 500`, [
-      agentId,
-    ]);
+    return db.all<MessageRow>(
+      `SELECT m.* FROM ${OPEN_REQUESTS} WHERE ${PENDING_REQUEST} ORDER BY m.id DESC LIMIT 500`,
+      [agentId],
+    );
   },
 
   pendingDirectiveRows(db: Queryable, agentId: string) {
     return db.all<MessageRow>(
-      `SELECT * FROM (SELECT m.* FROM messages m WHERE ${PENDING_DIRECTIVE_DIRECT}
-                      UNION ALL SELECT m.* FROM messages m WHERE ${PENDING_DIRECTIVE_BROADCAST})
+      `SELECT * FROM (SELECT m.* FROM ${OPEN_DIRECTIVES} WHERE ${PENDING_DIRECTIVE_DIRECT}
+                      UNION ALL SELECT m.* FROM ${OPEN_DIRECTIVES} WHERE ${PENDING_DIRECTIVE_BROADCAST})
        ORDER BY id ASC LIMIT 100`,
       [agentId, agentId, agentId],
     );
@@ -274,7 +292,7 @@ export const messagesRepo = {
       `SELECT * FROM (SELECT ${INBOX_COLS}, to_agent FROM messages m WHERE ${UNREAD_DIRECT}
                       UNION ALL SELECT ${INBOX_COLS}, to_agent FROM messages m WHERE ${UNREAD_BROADCAST})
        ORDER BY id DESC LIMIT ?`,
-      [agentId, agentId, agentId, agentId, agentId, agentId, agentId, limit],
+      [...Array(8).fill(agentId), limit],
     );
   },
 
@@ -304,7 +322,7 @@ export const messagesRepo = {
   deliverUnreadStatement(agentId: string, limit = 20): Statement {
     return {
       sql: DELIVER_UNREAD,
-      args: [agentId, agentId, agentId, agentId, agentId, agentId, agentId, agentId, limit],
+      args: [...Array(9).fill(agentId), limit],
     };
   },
 
