@@ -102,6 +102,52 @@ async function isPartialIndex(db: PlanSource, index: string, cache: Map<string, 
   return partial;
 }
 
+/** One step of a plan as EXPLAIN QUERY PLAN returns it: its id, its parent's, and the text. */
+interface PlanRow {
+  id: number;
+  parent: number;
+  detail: string;
+}
+
+/** What each check reads of a statement: its SQL, the watched names in it, its plan rows. */
+interface PlannedStatement {
+  s: Statement;
+  names: Map<string, string>;
+  rows: PlanRow[];
+  children(id: number): PlanRow[];
+  /** How a finding names the statement: the start of its SQL on one line. */
+  label: string;
+}
+
+/** Each distinct statement that names one of `tables` (transaction control and PRAGMAs skipped), planned. */
+async function* planned(
+  db: PlanSource,
+  stmts: readonly Statement[],
+  tables: readonly string[],
+): AsyncGenerator<PlannedStatement> {
+  const seen = new Set<string>();
+  for (const s of stmts) {
+    if (seen.has(s.sql) || /^\s*(begin|commit|rollback|pragma|explain)\b/i.test(s.sql)) continue;
+    seen.add(s.sql);
+    const names = namesOf(s.sql, tables);
+    if (names.size === 0) continue;
+    const rows = (await db.all(`EXPLAIN QUERY PLAN ${s.sql}`, s.args ?? [])) as unknown as PlanRow[];
+    yield {
+      s,
+      names,
+      rows,
+      children: (id) => rows.filter((r) => r.parent === id),
+      label: s.sql.replace(/\s+/g, ' ').slice(0, 140),
+    };
+  }
+}
+
+/** `SEARCH <name> USING [COVERING] INDEX <index> (<constraints>)` taken apart; null for other steps. */
+function indexSearch(detail: string): { name: string; index: string; keys: string } | null {
+  const m = /^SEARCH (\w+) USING (?:COVERING )?INDEX (\w+) \((.*)\)$/.exec(detail.trim());
+  return m ? { name: m[1].toLowerCase(), index: m[2], keys: m[3] } : null;
+}
+
 /**
  * Plan steps that read a whole watched table, as `"<sql start> → SCAN x (table)"` lines. A scan
  * of a partial index (the open pool of tasks, say) reads only the rows the index holds: not counted.
@@ -112,18 +158,13 @@ export async function fullScans(
   tables: readonly string[] = WATCHED_TABLES,
 ): Promise<string[]> {
   const bad: string[] = [];
-  const seen = new Set<string>();
   const partial = new Map<string, boolean>();
-  for (const s of stmts) {
-    if (seen.has(s.sql) || /^\s*(begin|commit|rollback|pragma|explain)\b/i.test(s.sql)) continue;
-    seen.add(s.sql);
-    const names = namesOf(s.sql, tables);
-    if (names.size === 0) continue;
-    for (const detail of await queryPlan(db, s)) {
+  for await (const p of planned(db, stmts, tables)) {
+    for (const { detail } of p.rows) {
       const m = /^SCAN (\w+)(?: USING (?:COVERING )?INDEX (\w+))?\s*$/.exec(detail.trim());
-      const table = m ? names.get(m[1].toLowerCase()) : undefined;
+      const table = m ? p.names.get(m[1].toLowerCase()) : undefined;
       if (!table || (m?.[2] && (await isPartialIndex(db, m[2], partial)))) continue;
-      bad.push(`${s.sql.replace(/\s+/g, ' ').slice(0, 140)} → ${detail} (${table})`);
+      bad.push(`${p.label} → ${detail} (${table})`);
     }
   }
   return bad;
@@ -159,33 +200,23 @@ export async function sortedSharedRanges(
   tables: readonly string[] = WATCHED_TABLES,
 ): Promise<string[]> {
   const bad: string[] = [];
-  const seen = new Set<string>();
-  for (const s of stmts) {
-    if (seen.has(s.sql) || /^\s*(begin|commit|rollback|pragma|explain)\b/i.test(s.sql)) continue;
-    seen.add(s.sql);
-    const names = namesOf(s.sql, tables);
-    if (names.size === 0) continue;
-    const rows = (await db.all(`EXPLAIN QUERY PLAN ${s.sql}`, s.args ?? [])) as unknown as {
-      id: number;
-      parent: number;
-      detail: string;
-    }[];
-    const children = (id: number) => rows.filter((r) => r.parent === id);
-    for (const sort of rows.filter((r) =>
+  for await (const p of planned(db, stmts, tables)) {
+    for (const sort of p.rows.filter((r) =>
       /^USE TEMP B-TREE FOR (RIGHT PART OF |LAST TERM OF )?ORDER BY/.test(r.detail),
     )) {
       // The searches this sort orders: its siblings, and the branches of a sibling MULTI-INDEX OR.
-      const siblings = children(sort.parent);
-      const searches = siblings.flatMap((r) =>
-        r.detail.startsWith('MULTI-INDEX OR') ? children(r.id).flatMap((branch) => children(branch.id)) : [r],
-      );
+      const searches = p
+        .children(sort.parent)
+        .flatMap((r) =>
+          r.detail.startsWith('MULTI-INDEX OR') ? p.children(r.id).flatMap((branch) => p.children(branch.id)) : [r],
+        );
       for (const step of searches) {
-        const m = /^SEARCH (\w+) USING (?:COVERING )?INDEX \w+ \((.*)\)$/.exec(step.detail.trim());
-        const table = m ? names.get(m[1].toLowerCase()) : undefined;
-        if (!table) continue;
-        const keyed = [...m![2].matchAll(/(\w+)\s*(?:=|>|<|IS)/g)].map((k) => k[1].toLowerCase());
+        const m = indexSearch(step.detail);
+        const table = m ? p.names.get(m.name) : undefined;
+        if (!m || !table) continue;
+        const keyed = [...m.keys.matchAll(/(\w+)\s*(?:=|>|<|IS)/g)].map((k) => k[1].toLowerCase());
         if (keyed.some((k) => OWN_KEYS.includes(k))) continue;
-        bad.push(`${s.sql.replace(/\s+/g, ' ').slice(0, 140)} → ${step.detail} + ${sort.detail} (${table})`);
+        bad.push(`${p.label} → ${step.detail} + ${sort.detail} (${table})`);
       }
     }
   }
@@ -211,26 +242,15 @@ export async function historyOrs(
   tables: readonly string[] = WATCHED_TABLES,
 ): Promise<string[]> {
   const bad: string[] = [];
-  const seen = new Set<string>();
-  for (const s of stmts) {
-    if (seen.has(s.sql) || /^\s*(begin|commit|rollback|pragma|explain)\b/i.test(s.sql)) continue;
-    seen.add(s.sql);
-    const names = namesOf(s.sql, tables);
-    if (names.size === 0) continue;
-    const rows = (await db.all(`EXPLAIN QUERY PLAN ${s.sql}`, s.args ?? [])) as unknown as {
-      id: number;
-      parent: number;
-      detail: string;
-    }[];
-    const children = (id: number) => rows.filter((r) => r.parent === id);
-    for (const or of rows.filter((r) => r.detail.startsWith('MULTI-INDEX OR'))) {
-      for (const step of children(or.id).flatMap((branch) => children(branch.id))) {
-        const m = /^SEARCH (\w+) USING (?:COVERING )?INDEX \w+ \((.*)\)$/.exec(step.detail.trim());
-        const table = m ? names.get(m[1].toLowerCase()) : undefined;
-        if (!table || /[<>]/.test(m![2])) continue;
-        const keyed = [...m![2].matchAll(/(\w+)\s*(?:=|IS)/g)].map((k) => k[1].toLowerCase());
+  for await (const p of planned(db, stmts, tables)) {
+    for (const or of p.rows.filter((r) => r.detail.startsWith('MULTI-INDEX OR'))) {
+      for (const step of p.children(or.id).flatMap((branch) => p.children(branch.id))) {
+        const m = indexSearch(step.detail);
+        const table = m ? p.names.get(m.name) : undefined;
+        if (!m || !table || /[<>]/.test(m.keys)) continue;
+        const keyed = [...m.keys.matchAll(/(\w+)\s*(?:=|IS)/g)].map((k) => k[1].toLowerCase());
         if (!HISTORY_LOGS.includes(table) && keyed.some((k) => OWN_KEYS.includes(k))) continue;
-        bad.push(`${s.sql.replace(/\s+/g, ' ').slice(0, 140)} → MULTI-INDEX OR: ${step.detail} (${table})`);
+        bad.push(`${p.label} → MULTI-INDEX OR: ${step.detail} (${table})`);
       }
     }
   }
@@ -246,18 +266,13 @@ export async function historyOrs(
  */
 export async function messageHistoryWalks(db: PlanSource, stmts: readonly Statement[]): Promise<string[]> {
   const bad: string[] = [];
-  const seen = new Set<string>();
   const partial = new Map<string, boolean>();
-  for (const s of stmts) {
-    if (seen.has(s.sql) || /^\s*(begin|commit|rollback|pragma|explain)\b/i.test(s.sql)) continue;
-    seen.add(s.sql);
-    const names = namesOf(s.sql, ['messages']);
-    if (names.size === 0) continue;
-    for (const detail of await queryPlan(db, s)) {
-      const m = /^SEARCH (\w+) USING (?:COVERING )?INDEX (\w+) \((.*)\)$/.exec(detail.trim());
-      if (!m || !names.has(m[1].toLowerCase()) || /[<>]/.test(m[3])) continue;
-      if (await isPartialIndex(db, m[2], partial)) continue;
-      bad.push(`${s.sql.replace(/\s+/g, ' ').slice(0, 140)} → ${detail}`);
+  for await (const p of planned(db, stmts, ['messages'])) {
+    for (const { detail } of p.rows) {
+      const m = indexSearch(detail);
+      if (!m || !p.names.has(m.name) || /[<>]/.test(m.keys)) continue;
+      if (await isPartialIndex(db, m.index, partial)) continue;
+      bad.push(`${p.label} → ${detail}`);
     }
   }
   return bad;
