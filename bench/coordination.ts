@@ -6,6 +6,7 @@
  *   npx tsx bench/coordination.ts            # defaults: 16 connections, 8 s per scenario
  *   BENCH_CONNECTIONS=32 BENCH_SECONDS=5 npx tsx bench/coordination.ts
  *   BENCH_TASKS=100000 BENCH_AGENTS=10000 npx tsx bench/coordination.ts   # growth
+ *   BENCH_HISTORY=1000000 npx tsx bench/coordination.ts   # growth: a month of events and messages held
  *   BENCH_ONLY=heartbeat,boot npx tsx bench/coordination.ts               # some scenarios (+ the floor)
  *
  * The server runs in its own process (`node-adapter/index.ts` through tsx) so the load generator
@@ -30,6 +31,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const WARMUP_MS = 1_000;
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 50);
 const TASKS = Number(process.env.BENCH_TASKS ?? 1_000);
+/** Past events (and a third as many messages) over the last 30 days: growth of the append-only logs. */
+const HISTORY = Number(process.env.BENCH_HISTORY ?? 0);
 /** Scenario keys: heartbeat, work, boot, context, claim; unset = all. The floor always runs. */
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((x) => x.trim())) : null;
 const wanted = (key: string) => !ONLY || ONLY.has(key);
@@ -235,7 +238,11 @@ async function main() {
   port = await startServerProcess();
   // The server runs its first maintenance pass (incl. a backup) 2 s after start: let it pass.
   await new Promise((r) => setTimeout(r, 3_500));
-  const { agents, claimable } = seedDatabase(join(dataDir, CORE_DB_FILE), { agents: AGENTS, tasks: TASKS });
+  const { agents, claimable } = seedDatabase(join(dataDir, CORE_DB_FILE), {
+    agents: AGENTS,
+    tasks: TASKS,
+    history: HISTORY,
+  });
   // The agents the load cycles through: the first 50 (the busy ones), however many are registered.
   const pick = (i: number) => agents[i % Math.min(agents.length, 50)];
   const results: (Row | null)[] = [];
@@ -375,7 +382,7 @@ async function main() {
   }
 
   console.log(
-    `\n${AGENTS} agents (load from the first ${Math.min(AGENTS, 50)}), ${TASKS} tasks, ${CONNECTIONS} connections, ${SECONDS} s per scenario (claims: until the ${claimable.length} claimable tasks are gone)\n`,
+    `\n${AGENTS} agents (load from the first ${Math.min(AGENTS, 50)}), ${TASKS} tasks, ${HISTORY} past events, ${CONNECTIONS} connections, ${SECONDS} s per scenario (claims: until the ${claimable.length} claimable tasks are gone)\n`,
   );
   const each = FLOOR_EACH ? ' floor req/s (runs around it) |' : '';
   console.log(

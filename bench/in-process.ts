@@ -10,6 +10,7 @@
  *   BENCH_N=3000 BENCH_ROUNDS=7 BENCH_ONLY=heartbeat,work npx tsx bench/in-process.ts
  *   BENCH_BASE=<commit> BENCH_ONLY=claim,context npx tsx bench/in-process.ts   # the hot writes (claims: at most
  *                                                      # the ~720 claimable tasks per round, each a first claim)
+ *   BENCH_HISTORY=1000000 BENCH_BASE=<commit> npx tsx bench/in-process.ts   # growth of the logs, A/B
  *   BENCH_CPU_PROF=/tmp/prof.cpuprofile npx tsx bench/in-process.ts   # a CPU profile of the measured rounds only
  *
  * BENCH_BASE exports the commit (`git archive`) to a temporary folder with this tree's node_modules
@@ -33,6 +34,8 @@ import { seedDatabase, type BenchAgent } from './seed.js';
 const N = Number(process.env.BENCH_N ?? 2_000);
 const WARMUP = Math.min(N, 300);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+/** Past events (and a third as many messages) over the last 30 days (bench/seed.ts). */
+const HISTORY = Number(process.env.BENCH_HISTORY ?? 0);
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((x) => x.trim())) : null;
 const HERE = resolve(import.meta.dirname, '..');
 const ADMIN = 'b'.repeat(40);
@@ -94,7 +97,7 @@ async function loadTree(label: string, root: string): Promise<Tree> {
     log: consoleLogger('error', { log: () => undefined, error: () => undefined }),
   });
   await appMod.prepareDatabase(runtime);
-  const { agents, claimable } = seedDatabase(join(dir, CORE_DB_FILE), { agents: 50, tasks: 1_000 });
+  const { agents, claimable } = seedDatabase(join(dir, CORE_DB_FILE), { agents: 50, tasks: 1_000, history: HISTORY });
   const byProject = new Map<string, BenchAgent[]>();
   for (const a of agents) byProject.set(a.project, [...(byProject.get(a.project) ?? []), a]);
   // A connection of the bench's own for reopening claimed tasks (WAL: the app's stays open beside it).
@@ -387,7 +390,9 @@ async function main() {
     profiler.disconnect();
   }
   const floorCpu = median(cpu.get('floor')!);
-  console.log(`\n${N} calls per scenario per round, ${ROUNDS} rounds, medians; 50 agents, 1,000 tasks\n`);
+  console.log(
+    `\n${N} calls per scenario per round, ${ROUNDS} rounds, medians; 50 agents, 1,000 tasks, ${HISTORY} past events\n`,
+  );
   console.log('| call | code | CPU µs / call | wall µs / call | floor / ours (CPU) | CPU µs per round |');
   console.log('|---|---|---:|---:|---:|---|');
   console.log(

@@ -15,6 +15,7 @@
  *   BENCH_CONCURRENCY=16 npx tsx bench/route-cpu.ts  # 16 calls in flight (group commit shares commits)
  *   BENCH_KEEP=1 npx tsx bench/route-cpu.ts           # keep the data folder (replay statements on it)
  *   BENCH_AGENTS=10000 BENCH_ONLY=boot npx tsx bench/route-cpu.ts   # growth: calls rotate over the first 50
+ *   BENCH_HISTORY=1000000 npx tsx bench/route-cpu.ts  # growth: a month of events and messages already held
  *   BENCH_STMTS=1 BENCH_ONLY=work npx tsx bench/route-cpu.ts    # + wall µs per call of each SQL statement, costliest first
  *
  * Bounded: a fixed number of calls, a temporary data folder removed at the end. Rounds of the
@@ -38,6 +39,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 1);
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 50);
 const TASKS = Number(process.env.BENCH_TASKS ?? 1_000);
+/** Past events (and a third as many messages) over the last 30 days: growth of the append-only logs. */
+const HISTORY = Number(process.env.BENCH_HISTORY ?? 0);
 /** The agents the calls rotate over (the seed gives the first 50 work and mail; the rest are the crowd). */
 const ACTIVE = Math.min(AGENTS, 50);
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((x) => x.trim())) : null;
@@ -52,7 +55,7 @@ const runtime = createNodeRuntime({
 await prepareDatabase(runtime);
 // The same shape of data as bench/coordination.ts seeds (one seed for every bench), written before
 // the app starts: its start-up writes hold a group commit open until the end of their turn.
-const { agents, claimable } = seedDatabase(join(dir, CORE_DB_FILE), { agents: AGENTS, tasks: TASKS });
+const { agents, claimable } = seedDatabase(join(dir, CORE_DB_FILE), { agents: AGENTS, tasks: TASKS, history: HISTORY });
 const { app } = createApp(runtime);
 const byProject = new Map<string, BenchAgent[]>();
 for (const a of agents) byProject.set(a.project, [...(byProject.get(a.project) ?? []), a]);

@@ -21,7 +21,12 @@ export interface Seeded {
 
 export const SEED_PROJECTS = 5;
 
-export function seedDatabase(file: string, opts: { agents: number; tasks: number }): Seeded {
+/**
+ * `history`: that many past events (and a third as many read messages between the agents), spread
+ * over the last 30 days in time order, as a server that has run for a month holds them — the growth
+ * bench for the append-only logs (an agent's call must not read its projects' whole history).
+ */
+export function seedDatabase(file: string, opts: { agents: number; tasks: number; history?: number }): Seeded {
   const AGENTS = opts.agents;
   const PROJECTS = SEED_PROJECTS;
   const db = new Database(file);
@@ -93,6 +98,24 @@ export function seedDatabase(file: string, opts: { agents: number; tasks: number
   for (const a of agents.slice(0, 50)) {
     insMsg.run('bench-admin', a.id, 'hello there', 'message', 'sent');
     insMsg.run(agents[(agents.indexOf(a) + 1) % AGENTS].id, a.id, 'a question', 'request', 'pending');
+  }
+  const history = opts.history ?? 0;
+  if (history > 0) {
+    const insEvent = db.prepare(
+      "INSERT INTO events (type, agent, project_id, summary, data, created_at) VALUES (?, ?, ?, 'past', '{}', datetime('now', ?))",
+    );
+    const insOld = db.prepare(
+      "INSERT INTO messages (from_agent, to_agent, content, msg_type, status, created_at) VALUES (?, ?, 'old news', 'message', 'read', datetime('now', ?))",
+    );
+    const types = ['task.updated', 'agent.working_on', 'context.updated', 'message.sent'];
+    const span = 30 * 86_400;
+    for (let i = 0; i < history; i++) {
+      // Oldest first, ending a minute ago: ids follow time, as the server writes them.
+      const ago = `-${60 + Math.floor(((history - i) * span) / history)} seconds`;
+      const a = agents[i % Math.min(AGENTS, 50)];
+      insEvent.run(types[i % types.length], a.id, a.project, ago);
+      if (i % 3 === 0) insOld.run(agents[(i + 1) % Math.min(AGENTS, 50)].id, a.id, ago);
+    }
   }
   db.exec('COMMIT');
   db.close();
