@@ -6,3 +6,13 @@
 -- them (INDEXED BY, messages/repo.ts): without ANALYZE statistics the planner would not prefer them.
 CREATE INDEX IF NOT EXISTS idx_messages_open_requests ON messages(to_agent) WHERE msg_type = 'request' AND status IN ('pending','sent');
 CREATE INDEX IF NOT EXISTS idx_messages_open_directives ON messages(to_agent) WHERE msg_type = 'directive' AND status IN ('sent','pending');
+-- Each agent's read-up-to mark: every message with an id at or below it is read, or was never news
+-- for the agent (older than the news window or the agent, another recipient's, a channel it was
+-- not in). A heartbeat that delivers fewer unread messages than its limit has delivered them all,
+-- so it moves the mark to the newest message; the unread read then starts after the mark and costs
+-- the mail that arrived since, not the agent's week of mail. A table of its own, so the agent's row
+-- (served as is on the wire) does not change.
+CREATE TABLE IF NOT EXISTS inbox_marks (
+  agent_id TEXT PRIMARY KEY,
+  read_to INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;

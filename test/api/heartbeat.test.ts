@@ -286,6 +286,37 @@ describe('the news window (issue 11: an inbox read costs what is open, not the m
   });
 });
 
+describe('the read-up-to mark (issue 11: the unread read starts after what was all delivered)', () => {
+  it('moves only when a heartbeat delivered everything, and new mail after it still arrives', async () => {
+    const a = await registerAgent(t, 'hb-mark', 'hb');
+    const s = await registerAgent(t, 'hb-mark-s', 'hb');
+    const sent: number[] = [];
+    for (let i = 0; i < 25; i++) {
+      const r = await t.call('POST', '/messages', { agentKey: s.key, body: { to_agent: a.id, content: `m${i}` } });
+      sent.push(r.body.id);
+    }
+    const mark = async () =>
+      Number(
+        (await t.db.get<{ r: number }>('SELECT read_to AS r FROM inbox_marks WHERE agent_id = ?', [a.id]))?.r ?? 0,
+      );
+    const beat = async () =>
+      ((await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'x' } })).body.inbox
+        ?.messages ?? []) as { id: number }[];
+    // 20 of 25: there may be more, so the mark stays where it was.
+    expect((await beat()).map((m) => m.id)).toEqual(sent.slice(5).reverse());
+    expect(await mark()).toBe(0);
+    // The last 5: everything delivered, the mark moves to the newest message.
+    expect((await beat()).map((m) => m.id)).toEqual(sent.slice(0, 5).reverse());
+    const newest = Number((await t.db.get<{ m: number }>('SELECT MAX(id) AS m FROM messages'))!.m);
+    expect(await mark()).toBe(newest);
+    expect(await beat()).toEqual([]);
+    // Mail after the mark arrives as before.
+    const later = await t.call('POST', '/messages', { agentKey: s.key, body: { to_agent: a.id, content: 'later' } });
+    expect((await beat()).map((m) => m.id)).toEqual([later.body.id]);
+    expect(await mark()).toBe(later.body.id);
+  });
+});
+
 // Last in the file: its broadcasts would otherwise reach agents registered by later tests.
 describe('broadcast history', () => {
   it('broadcasts from before an agent existed are history, not inbox items', async () => {

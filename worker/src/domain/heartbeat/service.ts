@@ -1,4 +1,3 @@
-import type { Queryable } from '../../db/db.js';
 import { parseDbTime, toDbTime } from '../../db/time.js';
 import { composedBatch, StatementCapture } from '../../db/captured.js';
 import type { AppContext } from '../../context.js';
@@ -117,41 +116,6 @@ export interface Inbox {
   messages: InboxItem[];
 }
 
-/**
- * Pending directives and requests (re-delivered until handled) and up to 20 unread messages, as
- * three reads: boot reads them in its first batch (one of them, the pending requests, is also the
- * work queue's first statement and is sent once) and marks the delivered messages in its second.
- */
-export async function inboxFor(db: Queryable, agentId: string): Promise<Inbox> {
-  const [directives, requests, messages] = await Promise.all([
-    messagesRepo.pendingDirectives(db, agentId),
-    messagesRepo.pendingRequests(db, agentId),
-    messagesRepo.unreadRegular(db, agentId, 20),
-  ]);
-  return { directives, requests: requests.map(({ status: _s, ...r }: InboxItem & { status?: string }) => r), messages };
-}
-
-/**
- * The inbox as a batch part (issue 11): pending directives and requests (re-delivered until
- * handled) in one statement, then up to 20 unread regular messages — when `deliver`, read and
- * marked read by one statement, so exactly the delivered rows are marked, with no second round
- * trip and no second run of the unread query (spec 02 §3.3 step 10).
- */
-export function inboxParts(app: AppContext, agentId: string, deliver: boolean) {
-  const reads = new StatementCapture(app.db);
-  const pending = messagesRepo.pendingInboxStatement(agentId);
-  const pendingRead = reads.db.get(pending.sql, pending.args);
-  const unread = messagesRepo.deliverUnreadStatement(agentId, 20);
-  const messagesRead = deliver
-    ? reads.db.all(unread.sql, unread.args).then(deliveredFrom)
-    : messagesRepo.unreadRegular(reads.db, agentId, 20);
-  const inbox: Promise<Inbox> = Promise.all([pendingRead, messagesRead]).then(([row, messages]) => ({
-    ...inboxListsFrom(row),
-    messages,
-  }));
-  return { inbox, parts: [reads] as const };
-}
-
 export class HeartbeatService {
   constructor(private readonly app: AppContext) {}
 
@@ -220,7 +184,11 @@ export class HeartbeatService {
     const candidatesRead = reads ? dispatchRepo.idleCandidates(reads.db, dispatchFreshSince(app)) : null;
     // The inbox (spec 02 §3.3 step 10): unread regular messages delivered — read and marked by
     // one statement — and, after acks, the pending directives and requests.
-    const inbox: Statement[] = [messagesRepo.deliverUnreadStatement(agentId, 20)];
+    // The mark statement right after the delivery: it reads the delivery's changes().
+    const inbox: Statement[] = [
+      messagesRepo.deliverUnreadStatement(agentId, 20),
+      messagesRepo.markDrainedStatement(agentId, 20),
+    ];
     if (acks) inbox.push(messagesRepo.pendingInboxStatement(agentId));
     let res: Awaited<ReturnType<typeof composedBatch>>;
     try {
@@ -246,7 +214,7 @@ export class HeartbeatService {
     if (res[2][webhookAt].rowsAffected > 0) hooks.kick();
     this.announce(prev, status, input.working_on);
 
-    const box: Inbox = { ...inboxListsFrom(acks ? res[4][1].rows[0] : row), messages: deliveredFrom(res[4][0].rows) };
+    const box: Inbox = { ...inboxListsFrom(acks ? res[4][2].rows[0] : row), messages: deliveredFrom(res[4][0].rows) };
     const frozen = frozenValue(row.admin_status);
     const approvals = approvalsFrom(row.approvals);
     const pending = box.directives.length + box.requests.length + box.messages.length;

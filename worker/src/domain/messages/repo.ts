@@ -109,13 +109,16 @@ const PENDING_DIRECTIVE_BROADCAST = `m.to_agent IS NULL AND m.msg_type = 'direct
 const OPEN_REQUESTS = `messages m INDEXED BY idx_messages_open_requests`;
 const PENDING_REQUEST = `m.to_agent = ? AND m.msg_type = 'request' AND m.status IN ('pending','sent')`;
 
-/** Regular unread (spec 03 §7.7), with channel posts only for members (spec 02 W25), in the news window. */
-const UNREAD_DIRECT = `m.to_agent = ? AND m.id > ${NEWS_AFTER} AND +m.msg_type IN ('message','info') AND +m.status = 'sent' AND m.from_agent != ?
+/** The agent's read-up-to mark (migration 0029, `markDrainedStatement`): 0 before its first drained delivery. */
+const READ_TO = `COALESCE((SELECT read_to FROM inbox_marks WHERE agent_id = ?), 0)`;
+
+/** Regular unread (spec 03 §7.7), with channel posts only for members (spec 02 W25), in the news window, after the mark. */
+const UNREAD_DIRECT = `m.to_agent = ? AND m.id > MAX(${NEWS_AFTER}, ${READ_TO}) AND +m.msg_type IN ('message','info') AND +m.status = 'sent' AND m.from_agent != ?
   AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.agent_id = ?)`;
 /** Broadcasts older than the agent itself are history, not news either: the id range starts at the later bound. */
 const BROADCAST_AFTER = `COALESCE((SELECT id FROM messages WHERE created_at < MAX(datetime('now', '-${NEWS_DAYS} days'),
     COALESCE((SELECT created_at FROM agents WHERE id = ?), '')) ORDER BY created_at DESC LIMIT 1), 0)`;
-const UNREAD_BROADCAST = `m.to_agent IS NULL AND m.id > ${BROADCAST_AFTER} AND +m.msg_type IN ('message','info') AND +m.status = 'sent' AND m.from_agent != ?
+const UNREAD_BROADCAST = `m.to_agent IS NULL AND m.id > MAX(${BROADCAST_AFTER}, ${READ_TO}) AND +m.msg_type IN ('message','info') AND +m.status = 'sent' AND m.from_agent != ?
   AND m.created_at >= COALESCE((SELECT created_at FROM agents WHERE id = ?), '')
   AND (m.channel_id IS NULL OR m.channel_id IN (SELECT channel_id FROM channel_members WHERE user_id = ?))
   AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.agent_id = ?)`;
@@ -140,7 +143,7 @@ const PENDING_REQUESTS_QUEUE_JSON = `SELECT json_group_array(
     json_object('id', id, 'from_agent', from_agent, 'content', content, 'status', status) ORDER BY id DESC)
   FROM (SELECT id, from_agent, content, status ${PENDING_REQUESTS_FROM})`;
 const PENDING_INBOX = `SELECT (${PENDING_DIRECTIVES_JSON}) AS directives, (${PENDING_REQUESTS_JSON}) AS requests`;
-/** Marks the unread regular messages (`unreadRegular`) read and returns each as JSON. Args: agent id ×9, limit. */
+/** Marks the unread regular messages (`unreadRegular`) read and returns each as JSON. Args: agent id ×11, limit. */
 const DELIVER_UNREAD = `INSERT OR IGNORE INTO message_reads (message_id, agent_id)
   SELECT id, ? FROM (SELECT id FROM messages m WHERE ${UNREAD_DIRECT}
                      UNION ALL SELECT id FROM messages m WHERE ${UNREAD_BROADCAST}
@@ -292,7 +295,7 @@ export const messagesRepo = {
       `SELECT * FROM (SELECT ${INBOX_COLS}, to_agent FROM messages m WHERE ${UNREAD_DIRECT}
                       UNION ALL SELECT ${INBOX_COLS}, to_agent FROM messages m WHERE ${UNREAD_BROADCAST})
        ORDER BY id DESC LIMIT ?`,
-      [...Array(8).fill(agentId), limit],
+      [...Array(10).fill(agentId), limit],
     );
   },
 
@@ -322,7 +325,22 @@ export const messagesRepo = {
   deliverUnreadStatement(agentId: string, limit = 20): Statement {
     return {
       sql: DELIVER_UNREAD,
-      args: [...Array(9).fill(agentId), limit],
+      args: [...Array(11).fill(agentId), limit],
+    };
+  },
+
+  /**
+   * Right after `deliverUnreadStatement` in the same batch: when it delivered fewer than `limit`
+   * (`changes()` is its count), every unread message of the agent was delivered, so its read-up-to
+   * mark moves to the newest message there is; written only when that moves it. With `limit` or
+   * more there may be older unread ones left: the mark stays.
+   */
+  markDrainedStatement(agentId: string, limit = 20): Statement {
+    return {
+      sql: `INSERT INTO inbox_marks (agent_id, read_to)
+              SELECT ?, COALESCE((SELECT MAX(id) FROM messages), 0) WHERE changes() < ?
+            ON CONFLICT (agent_id) DO UPDATE SET read_to = excluded.read_to WHERE excluded.read_to > inbox_marks.read_to`,
+      args: [agentId, limit],
     };
   },
 
