@@ -216,6 +216,8 @@ describe('DELETE /admin/agents/:id (REL-19)', () => {
     );
     const msg = await t.call('POST', '/messages', { agentKey: x.key, body: { to_agent: y.id, content: 'keep me' } });
     await t.call('POST', '/agents/heartbeat', { agentKey: x.key, body: { working_on: 'w' } });
+    // The heartbeat delivered everything (nothing), so x has a read-up-to mark; deletion drops it.
+    expect(await t.db.get('SELECT 1 AS y FROM inbox_marks WHERE agent_id = ?', [x.id])).toBeTruthy();
     const r = await t.call('DELETE', `/admin/agents/${x.id}`, { admin: true });
     expect(r.body).toEqual({ ok: true, deleted: x.id });
     expect(await t.db.get('SELECT assignee, status FROM tasks WHERE id = ?', [task])).toEqual({
@@ -232,6 +234,7 @@ describe('DELETE /admin/agents/:id (REL-19)', () => {
     });
     expect(await t.db.get('SELECT id FROM messages WHERE id = ?', [msg.body.id])).toBeTruthy();
     expect(await t.db.get('SELECT 1 FROM agent_savepoints WHERE agent_id = ?', [x.id])).toBeUndefined();
+    expect(await t.db.get('SELECT 1 FROM inbox_marks WHERE agent_id = ?', [x.id])).toBeUndefined();
     const me = await t.call('GET', '/agents', { agentKey: x.key });
     expect(me.status).toBe(403);
     expect(

@@ -209,6 +209,7 @@ export const agentWrites = {
         args: [id],
       },
       { sql: 'DELETE FROM message_reads WHERE agent_id = ?', args: [id] },
+      { sql: 'DELETE FROM inbox_marks WHERE agent_id = ?', args: [id] },
       { sql: 'DELETE FROM webhooks WHERE agent_id = ?', args: [id] },
       { sql: "DELETE FROM channel_members WHERE user_id = ? AND user_type = 'agent'", args: [id] },
       { sql: "DELETE FROM team_members WHERE user_id = ? AND user_type = 'agent'", args: [id] },
