@@ -52,8 +52,11 @@ function likeEscape(s: string): string {
   return s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 }
 
-/** The filters of a read (not the scope), ANDed; `'1'` when there are none. */
-function filtersOf(f: EventFilters, extra: string[] = [], extraArgs: SqlArgs = []): SqlPart {
+/**
+ * The filters of a read (not the scope), ANDed; `'1'` when there are none. `keyed`: one of them is
+ * an equality an index of events serves (type, agent, project).
+ */
+function filtersOf(f: EventFilters, extra: string[] = [], extraArgs: SqlArgs = []): SqlPart & { keyed: boolean } {
   const conds = [...extra];
   const args: SqlArgs = [...extraArgs];
   if (f.projectId) {
@@ -68,11 +71,11 @@ function filtersOf(f: EventFilters, extra: string[] = [], extraArgs: SqlArgs = [
     conds.push('agent = ?');
     args.push(f.agent);
   }
-  return { sql: conds.length ? conds.join(' AND ') : '1', args };
+  return { sql: conds.length ? conds.join(' AND ') : '1', args, keyed: Boolean(f.projectId || f.type || f.agent) };
 }
 
 /** What an agent may see (EventScope) as one condition: for the oldest-first range reads. */
-function scopeSqlPart(scope: EventScope): SqlPart {
+function scopeCond(scope: EventScope): SqlPart {
   const marks = scope.projectIds.map(() => '?').join(', ');
   return {
     sql: `(project_id IS NULL OR project_id = ''${marks ? ` OR project_id IN (${marks})` : ''} OR agent = ?)`,
@@ -116,21 +119,28 @@ export function newestIds(filters: SqlPart, branches: SqlPart[] | null, k: numbe
   return { sql: parts.map((p) => p.sql).join(' UNION '), args: parts.flatMap((p) => p.args) };
 }
 
-/** The newest `limit` matching events after skipping `offset`, newest first, bounded per scope branch. */
+/**
+ * The newest `limit` matching events after skipping `offset`, newest first. Scoped: one read per
+ * scope branch (`newestIds`) — unless a filter is itself an indexed equality (a type, an agent, a
+ * project): then one read walks that index newest first and checks the scope per row, as each
+ * branch would otherwise pick that same index and walk it to the end for a branch with no rows of
+ * the type (`GET /events?type=` went from 0.7 to 20 ms at 200,000 events that way).
+ */
 function newestRows(
   db: Queryable,
   range: { with: SqlPart; from: string } | null,
-  filters: SqlPart,
+  filters: SqlPart & { keyed: boolean },
   scope: EventScope | null,
   limit: number,
   offset = 0,
 ) {
   const w = range ? { sql: `WITH ${range.with.sql} `, args: range.with.args } : { sql: '', args: [] };
   const from = range?.from ?? '';
-  if (!scope) {
+  if (!scope || filters.keyed) {
+    const s = scope ? scopeCond(scope) : { sql: '1', args: [] };
     return db.all<EventRow>(
-      `${w.sql}SELECT events.* FROM ${from}events WHERE ${filters.sql} ORDER BY events.id DESC LIMIT ? OFFSET ?`,
-      [...w.args, ...filters.args, limit, offset],
+      `${w.sql}SELECT events.* FROM ${from}events WHERE ${filters.sql} AND ${s.sql} ORDER BY events.id DESC LIMIT ? OFFSET ?`,
+      [...w.args, ...filters.args, ...s.args, limit, offset],
     );
   }
   const ids = newestIds(filters, scopeBranches(scope), limit + offset, from);
@@ -182,7 +192,7 @@ export const eventsRepo = {
     }
     // Oldest first from a cursor: each branch of the scope reads only what came after it.
     const w = filtersOf(f, extra, args);
-    const s = scope ? scopeSqlPart(scope) : { sql: '1', args: [] };
+    const s = scope ? scopeCond(scope) : { sql: '1', args: [] };
     return db.all<EventRow>(`SELECT * FROM events WHERE ${w.sql} AND ${s.sql} ORDER BY id ASC LIMIT ?`, [
       ...w.args,
       ...s.args,
