@@ -6,6 +6,10 @@
 -- them (INDEXED BY, messages/repo.ts): without ANALYZE statistics the planner would not prefer them.
 CREATE INDEX IF NOT EXISTS idx_messages_open_requests ON messages(to_agent) WHERE msg_type = 'request' AND status IN ('pending','sent');
 CREATE INDEX IF NOT EXISTS idx_messages_open_directives ON messages(to_agent) WHERE msg_type = 'directive' AND status IN ('sent','pending');
+-- The dispatch pass's "no undelivered directive" check reads the same index now (INDEXED BY,
+-- dispatch/repo.ts), so the narrower one of migration 0016 (sent directives only) goes: one index
+-- of directives written per directive, not two.
+DROP INDEX IF EXISTS idx_messages_sent_directives;
 -- Each agent's read-up-to mark: every message with an id at or below it is read, or was never news
 -- for the agent (older than the news window or the agent, another recipient's, a channel it was
 -- not in). A heartbeat that delivers fewer unread messages than its limit has delivered them all,

@@ -14,11 +14,13 @@ const HELD_OF_A = `((SELECT COUNT(*) FROM tasks t WHERE t.assignee = a.id AND t.
 
 /**
  * No undelivered directive for agent `a` (addressed to it, or broadcast and not read by it): two
- * lookups in the partial index of sent directives, not a walk of every sent directive per agent.
+ * lookups in the partial index of open directives (migration 0029, the inbox's), not a walk of
+ * every directive per agent. Its condition is repeated so the index applies; only `sent` counts here.
  */
 const NO_DIRECTIVE = ['m.to_agent = a.id', 'm.to_agent IS NULL']
   .map(
-    (to) => `NOT EXISTS (SELECT 1 FROM messages m WHERE ${to} AND m.msg_type = 'directive' AND m.status = 'sent'
+    (to) => `NOT EXISTS (SELECT 1 FROM messages m INDEXED BY idx_messages_open_directives
+                         WHERE ${to} AND m.msg_type = 'directive' AND m.status IN ('sent','pending') AND m.status = 'sent'
                          AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.agent_id = a.id))`,
   )
   .join(' AND ');

@@ -91,6 +91,8 @@ export const VISIBLE_TO_AGENT = visibleTo({ selves: ['?'], channels: { memberId:
  *   rowid) after the last message before the window (one seek of idx_messages_created; the last
  *   before, not the first inside, because the index walked upwards gives ties of one second
  *   highest id first). Older unread messages are history, not news: GET /messages lists them.
+ *   The range also starts no earlier than the agent's read-up-to mark (`markDrainedStatement`),
+ *   so a heartbeat reads the mail that came since its inbox was last drained, not a week of it.
  * Directed and broadcast halves are separate queries, each one index range.
  */
 
