@@ -346,6 +346,94 @@ describe('review fixes: operator privacy, since, atomic send', () => {
     ).toContain('opv-secret');
   });
 
+  it("an agent's listing is every message it may see, newest first, for any page and filter, even written out of time order (issue 11, growth)", async () => {
+    const me = await registerAgent(t, 'lst-me', 'm');
+    const peer = await registerAgent(t, 'lst-peer', 'm');
+    const mine = await t.db.get<{ id: number }>(
+      "INSERT INTO channels (name, slug, created_by) VALUES ('lst in', 'lst-in', 'x') RETURNING id",
+    );
+    const theirs = await t.db.get<{ id: number }>(
+      "INSERT INTO channels (name, slug, created_by) VALUES ('lst out', 'lst-out', 'x') RETURNING id",
+    );
+    await t.db.run('INSERT INTO channel_members (channel_id, user_id) VALUES (?, ?), (?, ?)', [
+      mine!.id,
+      me.id,
+      theirs!.id,
+      peer.id,
+    ]);
+    // 180 rows of history: mail both ways, other agents' mail, broadcasts in and out of channels,
+    // requests; times mostly rising with the id, every 7th written a day before (a clock stepped
+    // back), every 5th sharing its second with the one before.
+    const kinds = ['message', 'request', 'info'];
+    let sec = 0;
+    for (let i = 0; i < 180; i++) {
+      const [from, to, channel] = [
+        [me.id, peer.id, null],
+        [peer.id, me.id, null],
+        [peer.id, 'lst-third', null],
+        [peer.id, null, null],
+        [peer.id, null, mine!.id],
+        [peer.id, null, theirs!.id],
+        [me.id, null, theirs!.id],
+      ][i % 7];
+      if (i % 5) sec++;
+      const when = new Date(Date.UTC(2026, 5, 1) + (i % 7 === 6 ? sec - 86_400 : sec) * 1000);
+      await t.db.run(
+        'INSERT INTO messages (from_agent, to_agent, channel_id, content, msg_type, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+        [from, to, channel, `lst ${i}`, kinds[i % 3], when.toISOString().slice(0, 19).replace('T', ' ')],
+      );
+    }
+    const memberOf = await t.db.all<{ channel_id: number }>(
+      'SELECT channel_id FROM channel_members WHERE user_id = ?',
+      [me.id],
+    );
+    const member = new Set(memberOf.map((r) => r.channel_id));
+    expect(member.has(mine!.id) && !member.has(theirs!.id)).toBe(true);
+    const all = await t.db.all<{
+      id: number;
+      from_agent: string;
+      to_agent: string | null;
+      channel_id: number | null;
+      msg_type: string;
+      created_at: string;
+    }>("SELECT id, from_agent, to_agent, channel_id, msg_type, created_at FROM messages WHERE msg_type != 'chat'");
+    const visible = all
+      .filter(
+        (m) =>
+          m.from_agent === me.id ||
+          m.to_agent === me.id ||
+          (m.to_agent === null && (m.channel_id === null || member.has(m.channel_id))),
+      )
+      .sort((a, b) => (a.created_at === b.created_at ? b.id - a.id : a.created_at < b.created_at ? 1 : -1));
+    expect(visible.length).toBeGreaterThan(120);
+    const cases: [string, (m: (typeof visible)[number]) => boolean][] = [
+      ['', () => true],
+      [`to=${me.id}`, (m) => m.to_agent === me.id || m.to_agent === null],
+      [`from=${me.id}`, (m) => m.from_agent === me.id],
+      [`from=${peer.id}`, (m) => m.from_agent === peer.id],
+      ['msg_type=request', (m) => m.msg_type === 'request'],
+      ['since=2026-06-01T00:01:00Z', (m) => m.created_at > '2026-06-01 00:01:00'],
+    ];
+    for (const [query, keep] of cases) {
+      const want = visible.filter(keep).map((m) => m.id);
+      for (const [limit, offset] of [
+        [10, 0],
+        [10, 10],
+        [25, 40],
+        [500, 0],
+      ]) {
+        const r = await t.call('GET', `/messages?limit=${limit}&offset=${offset}${query ? `&${query}` : ''}`, {
+          agentKey: me.key,
+        });
+        expect(r.status).toBe(200);
+        expect(
+          r.body.map((m: { id: number }) => m.id),
+          `${query} ${limit}/${offset}`,
+        ).toEqual(want.slice(offset, offset + limit));
+      }
+    }
+  });
+
   it('since is an instant parsed like GET /events (ISO with zone or not, DB form); garbage is a 400', async () => {
     const a = await registerAgent(t, 'since-a', 'm');
     const m = await t.call('POST', '/messages', { agentKey: a.key, body: { to_agent: 'since-b', content: 'timed' } });

@@ -138,6 +138,15 @@ describe('EXPLAIN QUERY PLAN of the hot paths (issue 11)', () => {
       args: [ada.id],
     };
     expect(await sortedSharedRanges(plans, [own])).toEqual([]);
+    // …but not on a log: an agent's mail sorted by time is its whole history of messages.
+    const mail = {
+      sql: 'SELECT * FROM messages WHERE to_agent = ? ORDER BY priority, id DESC LIMIT 20',
+      args: [ada.id],
+    };
+    expect(await sortedSharedRanges(plans, [mail])).toHaveLength(1);
+    // A range bounds it (the inbox's news window).
+    const news = { ...mail, sql: mail.sql.replace('to_agent = ?', 'to_agent = ? AND id > ?'), args: [ada.id, 5] };
+    expect(await sortedSharedRanges(plans, [news])).toEqual([]);
     // A scan of a partial index (the pool of tasks awaiting approval) is not a scan of the table.
     const pool = {
       sql: "SELECT * FROM tasks WHERE needs_approval = 1 AND approved_by IS NULL AND status != 'done' ORDER BY updated_at DESC, id DESC",
@@ -177,6 +186,26 @@ describe('EXPLAIN QUERY PLAN of the hot paths (issue 11)', () => {
     expect(await sortedSharedRanges(plans, stmts)).toEqual([]);
     expect(await historyOrs(plans, stmts)).toEqual([]);
     expect(await messageHistoryWalks(plans, stmts)).toEqual([]);
+  });
+
+  it("an agent's GET /messages (plain, to, from, since, paged) walks its branches newest first, not its history", async () => {
+    const stmts = await statementsOf(async () => {
+      for (const q of [
+        '',
+        `?to=${ada.id}`,
+        `?from=${ada.id}`,
+        `?from=${bob.id}`,
+        '?since=2026-01-01T00:00:00Z',
+        '?limit=5&offset=5',
+        '?msg_type=request',
+      ])
+        expect((await t.call('GET', `/messages${q}`, { agentKey: ada.key })).status).toBe(200);
+    });
+    const lists = stmts.filter((s) => /FROM messages/.test(s.sql));
+    expect(lists.length).toBeGreaterThanOrEqual(3);
+    expect(await fullScans(plans, lists, HOT_TABLES)).toEqual([]);
+    expect(await sortedSharedRanges(plans, lists)).toEqual([]);
+    expect(await historyOrs(plans, lists)).toEqual([]);
   });
 
   it('POST /tasks/:id/claim (won, renewed, lost) reads no whole table', async () => {

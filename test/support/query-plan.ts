@@ -186,13 +186,18 @@ export const OWN_KEYS = [
   'requested_by',
 ];
 
+/** Append-only tables whose rows per agent or project only ever grow (retention aside). */
+const HISTORY_LOGS = ['events', 'messages'];
+
 /**
  * Sorted shared ranges: a step `USE TEMP B-TREE FOR … ORDER BY` beside a search of a watched table
  * keyed only by shared columns (project_id, status, …). Such a statement reads the whole range —
  * every task of a project, every open task — and sorts it before its LIMIT can stop anything, so
  * it grows with the table although no step is a SCAN (issue 11: boot's savepoint diff, the
  * dispatch pass's open tasks). Sorting the agent's own rows, or the few rows of LIMITed subqueries,
- * is fine.
+ * is fine — except on the append-only logs, where an agent's own key holds its whole history: a
+ * sort beside an equality-only search of events or messages (an agent's GET /messages sorted all
+ * its mail by time, issue 11) counts unless a range bounds the search.
  */
 export async function sortedSharedRanges(
   db: PlanSource,
@@ -215,16 +220,15 @@ export async function sortedSharedRanges(
         const table = m ? p.names.get(m.name) : undefined;
         if (!m || !table) continue;
         const keyed = [...m.keys.matchAll(/(\w+)\s*(?:=|>|<|IS)/g)].map((k) => k[1].toLowerCase());
-        if (keyed.some((k) => OWN_KEYS.includes(k))) continue;
+        // On the logs an agent's own key is a history too, unless a range bounds the search.
+        const ownHistory = HISTORY_LOGS.includes(table) && !/[<>]/.test(m.keys);
+        if (keyed.some((k) => OWN_KEYS.includes(k)) && !ownHistory) continue;
         bad.push(`${p.label} → ${step.detail} + ${sort.detail} (${table})`);
       }
     }
   }
   return bad;
 }
-
-/** Append-only tables whose rows per agent or project only ever grow (retention aside). */
-const HISTORY_LOGS = ['events', 'messages'];
 
 /**
  * Whole-history ORs: a `MULTI-INDEX OR` collects every row each branch's index search finds before

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.js';
+import { newestPerBranch } from '../../db/newest-per-branch.js';
 import { firstIdFrom, rowsAfter } from '../../db/time-order.js';
 import type { SqlArgs, SqlPart } from '../../db/types.js';
 
@@ -104,19 +105,14 @@ export function agentOrProjects(agentId: string, projectIds: string[] | null): S
 
 /**
  * The ids of the newest `k` events matching `filters` and any one of `branches` (null: no scope),
- * as the SQL of a subquery; `from` is what goes before `events` in each FROM (a `rowsAfter` range).
- * Why branches: an OR of equalities plans as a MULTI-INDEX OR, which collects every row of every
- * branch over the table's whole history before sorting for the LIMIT — an agent's boot counted
- * 60,000 events of its project to answer "50 or more" (issue 11, growth). One newest-first read
- * per branch walks its index (project_id or agent, then rowid) backwards and stops at `k`; the
- * UNION drops an event two branches found.
+ * as the SQL of a subquery (db/newest-per-branch.ts: an OR of the branches would collect each
+ * branch's whole history — an agent's boot counted 60,000 events of its project to answer "50 or
+ * more"). Each branch walks its index (project_id or agent, then rowid) backwards; `from` is what
+ * goes before `events` in each FROM (a `rowsAfter` range).
  */
 export function newestIds(filters: SqlPart, branches: SqlPart[] | null, k: number, from = ''): SqlPart {
-  const parts = (branches ?? [{ sql: '1', args: [] }]).map((b) => ({
-    sql: `SELECT id FROM (SELECT events.id FROM ${from}events WHERE ${b.sql} AND ${filters.sql} ORDER BY events.id DESC LIMIT ?)`,
-    args: [...b.args, ...filters.args, k],
-  }));
-  return { sql: parts.map((p) => p.sql).join(' UNION '), args: parts.flatMap((p) => p.args) };
+  const walks = (branches ?? [{ sql: '1', args: [] }]).map((where) => ({ from: `${from}events`, where }));
+  return newestPerBranch(walks, filters, { key: 'events.id', order: 'events.id DESC', k });
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.js';
+import { type NewestBranch, newestPerBranch } from '../../db/newest-per-branch.js';
 import type { SqlArgs, Statement } from '../../db/types.js';
 import { channelsRepo, type ChannelReadScope } from '../channels/repo.js';
 
@@ -75,6 +76,27 @@ function visibleTo(v: MessageViewer): { sql: string; args: SqlArgs } {
     sql: `(m.from_agent IN (${ids}) OR m.to_agent IN (${ids}) OR (m.to_agent IS NULL AND (m.channel_id IS NULL OR m.channel_id IN ${ch.sql})))`,
     args: [...v.selves, ...v.selves, ...ch.args],
   };
+}
+
+/** GET /messages: newest first; ties of one second by id. */
+const LISTING_ORDER = 'm.created_at DESC, m.id DESC';
+const BY_RECIPIENT = 'messages m INDEXED BY idx_messages_to_created';
+const BY_SENDER = 'messages m INDEXED BY idx_messages_from_created';
+
+/**
+ * The index walks that together hold every message a non-admin listing can return (issue 11,
+ * growth; migration 0026): each is one key of (recipient or sender, created_at), walked newest
+ * first. With `to`, only that recipient's mail and broadcasts can match; with `from`, only that
+ * sender's; otherwise what the viewer sent, what was sent to it, and broadcasts. The whole filter
+ * (visibility included) is checked in every walk, so a walk's key only bounds where it looks.
+ */
+function listingWalks(f: Pick<MessageFilters, 'to' | 'from'>, viewer: MessageViewer): NewestBranch[] {
+  const to = (id: string) => ({ from: BY_RECIPIENT, where: { sql: 'm.to_agent = ?', args: [id] } });
+  const sent = (id: string) => ({ from: BY_SENDER, where: { sql: 'm.from_agent = ?', args: [id] } });
+  const broadcasts = { from: BY_RECIPIENT, where: { sql: 'm.to_agent IS NULL', args: [] } };
+  if (f.to !== undefined) return [to(f.to), broadcasts];
+  if (f.from !== undefined) return [sent(f.from)];
+  return [...viewer.selves.map(sent), ...viewer.selves.map(to), broadcasts];
 }
 
 /** `visibleTo` for one agent as a fragment with three `?`, all the agent id. */
@@ -232,9 +254,28 @@ export const messagesRepo = {
       where.push(vis.sql);
       args.push(...vis.args);
     }
+    // Admins walk idx_messages_created newest first. A thread, a channel or a project is one
+    // key's rows, and a status (pending, acknowledged…) one of the few open ones, through their
+    // own indexes; a walk per branch would read the viewer's mail until enough of them turned up.
+    const keyed =
+      f.thread !== undefined || f.channel_id !== undefined || f.project_id !== undefined || f.status !== undefined;
+    if (viewer === null || keyed)
+      return db.all<MessageRow>(
+        `SELECT m.* FROM messages m WHERE ${where.join(' AND ')} ORDER BY ${LISTING_ORDER} LIMIT ? OFFSET ?`,
+        [...args, f.limit, f.offset],
+      );
+    const ids = newestPerBranch(
+      listingWalks(f, viewer),
+      { sql: where.join(' AND '), args },
+      {
+        key: 'm.id',
+        order: LISTING_ORDER,
+        k: f.limit + f.offset,
+      },
+    );
     return db.all<MessageRow>(
-      `SELECT m.* FROM messages m WHERE ${where.join(' AND ')} ORDER BY m.created_at DESC, m.id DESC LIMIT ? OFFSET ?`,
-      [...args, f.limit, f.offset],
+      `SELECT m.* FROM messages m WHERE m.id IN (${ids.sql}) ORDER BY ${LISTING_ORDER} LIMIT ? OFFSET ?`,
+      [...ids.args, f.limit, f.offset],
     );
   },
 
