@@ -1,6 +1,8 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** The core database's file name inside the data folder (plugins' databases live in `plugins/`). */
+export const CORE_DB_FILE = 'mycelium.db';
 export const DIR_MODE = 0o700;
 export const FILE_MODE = 0o600;
 

@@ -20,13 +20,14 @@ import {
 } from '../worker/src/runtime.js';
 import { SqliteFileDriver } from './sqlite-driver.js';
 import { createPinnedFetch, type Resolver } from './pinned-fetch.js';
-import { DIR_MODE, ensurePrivateDir, FILE_MODE } from './data-dir.js';
+import { CORE_DB_FILE, DIR_MODE, ensurePrivateDir, FILE_MODE } from './data-dir.js';
 import { FileDroneHub } from '../worker/src/domain/file-server/hub.js';
 import { VoiceHub } from '../worker/src/domain/voice/hub.js';
 import { createPasswordPool } from './password-pool.js';
 import { incomingBodies } from './request-body.js';
 
-export const CORE_DB_FILE = 'mycelium.db';
+// Re-exported: the many callers that name it with the runtime keep doing so.
+export { CORE_DB_FILE } from './data-dir.js';
 
 export interface NodeRuntimeOptions {
   config: Config;

@@ -10,12 +10,9 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { loadConfig } from '../../worker/src/config.js';
-import { createApp, prepareDatabase } from '../../worker/src/app.js';
-import { maintenance } from '../../worker/src/maintenance.js';
 import { Db } from '../../worker/src/db/db.js';
-import { consoleLogger, type Clock } from '../../worker/src/runtime.js';
-import { createNodeRuntime, CORE_DB_FILE } from '../../node-adapter/runtime.js';
+import type { Clock } from '../../worker/src/runtime.js';
+import { CORE_DB_FILE } from '../../node-adapter/data-dir.js';
 import { SqliteFileDriver } from '../../node-adapter/sqlite-driver.js';
 import { startHranaServer } from '../../dev/hrana-server.js';
 import { PLUGIN_NAMES } from '../../worker/src/plugins/registry.generated.js';
@@ -105,6 +102,14 @@ function makeCall(fetchFn: Target['fetch'], adminKey: string): Target['call'] {
 }
 
 async function startNodeTarget(opts: TargetOptions): Promise<Target> {
+  const [{ loadConfig }, { createApp, prepareDatabase }, { maintenance }, { consoleLogger }, { createNodeRuntime }] =
+    await Promise.all([
+      import('../../worker/src/config.js'),
+      import('../../worker/src/app.js'),
+      import('../../worker/src/maintenance.js'),
+      import('../../worker/src/runtime.js'),
+      import('../../node-adapter/runtime.js'),
+    ]);
   const dataDir = mkdtempSync(join(tmpdir(), 'mycelium-test-'));
   const { adminKey, jwtSecret } = secrets();
   const config = loadConfig({ ADMIN_KEY: adminKey, JWT_SECRET: jwtSecret, DATA_DIR: dataDir, ...opts.env });
