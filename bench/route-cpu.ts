@@ -16,7 +16,7 @@
  *   BENCH_KEEP=1 npx tsx bench/route-cpu.ts           # keep the data folder (replay statements on it)
  *   BENCH_AGENTS=10000 BENCH_ONLY=boot npx tsx bench/route-cpu.ts   # growth: calls rotate over the first 50
  *   BENCH_HISTORY=1000000 npx tsx bench/route-cpu.ts  # growth: a month of events and messages already held
- *   BENCH_HISTORY=200000 BENCH_ONLY=messages,messages_to,events npx tsx bench/route-cpu.ts   # the agent-facing listings
+ *   BENCH_HISTORY=200000 BENCH_ONLY=messages,messages_to,threads,events npx tsx bench/route-cpu.ts   # the agent-facing listings
  *   BENCH_STMTS=1 BENCH_ONLY=work npx tsx bench/route-cpu.ts    # + wall µs per call of each SQL statement, costliest first
  *
  * Bounded: a fixed number of calls, a temporary data folder removed at the end. Rounds of the
@@ -125,6 +125,10 @@ const routes: Record<string, (i: number) => Promise<number>> = {
   events: (i) => {
     const a = agents[i % ACTIVE];
     return call('GET', '/events', a.key);
+  },
+  threads: (i) => {
+    const a = agents[i % ACTIVE];
+    return call('GET', '/messages/threads', a.key);
   },
   claim: (i) => {
     const t = claimable[i % claimable.length];

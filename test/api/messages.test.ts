@@ -219,6 +219,70 @@ describe('threads and bulk delete', () => {
     expect(theirs.body.find((x: { thread_id: string }) => x.thread_id === 'design-1')).toBeUndefined();
   });
 
+  it('threads: the ones with the newest visible messages, counted over visible messages only, found past a long thread (issue 11, growth)', async () => {
+    const me = await registerAgent(t, 'thr-me', 'm');
+    const peer = await registerAgent(t, 'thr-peer', 'm');
+    const shut = await t.db.get<{ id: number }>(
+      "INSERT INTO channels (name, slug, created_by) VALUES ('thr out', 'thr-out', 'x') RETURNING id",
+    );
+    // 8 threads over time, mixed with mail outside threads, others' DMs and a closed channel's
+    // posts; then 150 newer messages of one thread, so the others lie past several walk batches.
+    let sec = 0;
+    const at = () => new Date(Date.UTC(2026, 6, 1) + ++sec * 1000).toISOString().slice(0, 19).replace('T', ' ');
+    const put = (from: string, to: string | null, thread: string | null, channel: number | null = null) =>
+      t.db.run(
+        'INSERT INTO messages (from_agent, to_agent, channel_id, thread_id, content, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+        [from, to, channel, thread, 'thr', at()],
+      );
+    for (let i = 0; i < 120; i++) {
+      const th = `thr-${i % 8}`;
+      if (i % 4 === 0) await put(me.id, peer.id, th);
+      else if (i % 4 === 1) await put(peer.id, me.id, th);
+      else if (i % 4 === 2)
+        await put(peer.id, 'thr-third', i % 8 === 2 ? 'thr-hidden' : th); // not mine
+      else await put(peer.id, null, i % 8 === 3 ? 'thr-closed' : th, i % 8 === 3 ? shut!.id : null);
+      await put(peer.id, me.id, null);
+    }
+    for (let i = 0; i < 150; i++) await put(i % 2 ? me.id : peer.id, i % 2 ? peer.id : me.id, 'thr-long');
+    const rows = await t.db.all<{
+      id: number;
+      thread_id: string;
+      from_agent: string;
+      to_agent: string | null;
+      channel_id: number | null;
+      created_at: string;
+    }>(
+      "SELECT id, thread_id, from_agent, to_agent, channel_id, created_at FROM messages WHERE thread_id IS NOT NULL AND msg_type != 'chat' ORDER BY created_at, id",
+    );
+    const member = new Set(
+      (await t.db.all<{ channel_id: number }>('SELECT channel_id FROM channel_members WHERE user_id = ?', [me.id])).map(
+        (r) => r.channel_id,
+      ),
+    );
+    const byThread = new Map<string, { message_count: number; last_message_at: string; last_sender: string }>();
+    for (const m of rows) {
+      const visible =
+        m.from_agent === me.id ||
+        m.to_agent === me.id ||
+        (m.to_agent === null && (m.channel_id === null || member.has(m.channel_id)));
+      if (!visible) continue;
+      const cur = byThread.get(m.thread_id) ?? { message_count: 0, last_message_at: '', last_sender: '' };
+      byThread.set(m.thread_id, {
+        message_count: cur.message_count + 1,
+        last_message_at: m.created_at,
+        last_sender: m.from_agent,
+      });
+    }
+    const want = [...byThread].sort((a, b) => (a[1].last_message_at < b[1].last_message_at ? 1 : -1));
+    // Another pair's DMs and a closed channel's posts make no thread of mine.
+    expect(want.map(([th]) => th).sort()).toEqual(['thr-0', 'thr-1', 'thr-4', 'thr-5', 'thr-7', 'thr-long']);
+    for (const limit of [1, 3, 5, 20]) {
+      const r = await t.call('GET', `/messages/threads?limit=${limit}`, { agentKey: me.key });
+      expect(r.status).toBe(200);
+      expect(r.body).toEqual(want.slice(0, limit).map(([thread_id, v]) => ({ thread_id, ...v })));
+    }
+  });
+
   it('admin bulk delete needs a filter, escapes LIKE wildcards and removes read marks', async () => {
     const a = await registerAgent(t, 'bulk-a', 'm');
     const none = await t.call('DELETE', '/messages/bulk', { admin: true });

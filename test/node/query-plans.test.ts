@@ -188,7 +188,7 @@ describe('EXPLAIN QUERY PLAN of the hot paths (issue 11)', () => {
     expect(await messageHistoryWalks(plans, stmts)).toEqual([]);
   });
 
-  it("an agent's GET /messages (plain, to, from, since, paged) walks its branches newest first, not its history", async () => {
+  it("an agent's GET /messages (plain, to, from, since, paged) and /messages/threads walk its branches newest first, not its history", async () => {
     const stmts = await statementsOf(async () => {
       for (const q of [
         '',
@@ -203,8 +203,22 @@ describe('EXPLAIN QUERY PLAN of the hot paths (issue 11)', () => {
     });
     const lists = stmts.filter((s) => /FROM messages/.test(s.sql));
     expect(lists.length).toBeGreaterThanOrEqual(3);
-    expect(await fullScans(plans, lists, HOT_TABLES)).toEqual([]);
+    // Threads: found by walking threaded messages only, in batches after a cursor (a range), then
+    // summed up over the threads found.
+    const threaded = await statementsOf(async () => {
+      for (let i = 0; i < 3; i++) {
+        const body = { to_agent: ada.id, content: 'x', thread_id: `qp-th-${i}` };
+        expect((await t.call('POST', '/messages', { agentKey: bob.key, body })).status).toBe(200);
+      }
+      expect((await t.call('GET', '/messages/threads?limit=2', { agentKey: ada.key })).body).toHaveLength(2);
+    });
+    const walks = threaded.filter((s) => /idx_messages_(to|from)_threaded/.test(s.sql));
+    expect(walks.length).toBeGreaterThanOrEqual(1);
+    lists.push(...walks);
     expect(await sortedSharedRanges(plans, lists)).toEqual([]);
+    // The summaries sort each found thread's messages (its last sender): a thread's size, not the mail's.
+    lists.push(...threaded.filter((s) => /^\s*WITH v AS/.test(s.sql)));
+    expect(await fullScans(plans, lists, HOT_TABLES)).toEqual([]);
     expect(await historyOrs(plans, lists)).toEqual([]);
   });
 

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import { type NewestBranch, newestPerBranch } from '../../db/newest-per-branch.js';
-import type { SqlArgs, Statement } from '../../db/types.js';
+import type { SqlArgs, SqlPart, Statement } from '../../db/types.js';
 import { channelsRepo, type ChannelReadScope } from '../channels/repo.js';
 
 /** The messages and message_reads tables' SQL (spec 03 §2.8–2.9, §7, §8). */
@@ -82,6 +82,11 @@ function visibleTo(v: MessageViewer): { sql: string; args: SqlArgs } {
 const LISTING_ORDER = 'm.created_at DESC, m.id DESC';
 const BY_RECIPIENT = 'messages m INDEXED BY idx_messages_to_created';
 const BY_SENDER = 'messages m INDEXED BY idx_messages_from_created';
+/** The same walks over threaded messages only (migration 0027; a walk's WHERE must say `m.thread_id IS NOT NULL`). */
+const THREADED = {
+  recipient: 'messages m INDEXED BY idx_messages_to_threaded',
+  sender: 'messages m INDEXED BY idx_messages_from_threaded',
+};
 
 /**
  * The index walks that together hold every message a non-admin listing can return (issue 11,
@@ -90,13 +95,29 @@ const BY_SENDER = 'messages m INDEXED BY idx_messages_from_created';
  * sender's; otherwise what the viewer sent, what was sent to it, and broadcasts. The whole filter
  * (visibility included) is checked in every walk, so a walk's key only bounds where it looks.
  */
-function listingWalks(f: Pick<MessageFilters, 'to' | 'from'>, viewer: MessageViewer): NewestBranch[] {
-  const to = (id: string) => ({ from: BY_RECIPIENT, where: { sql: 'm.to_agent = ?', args: [id] } });
-  const sent = (id: string) => ({ from: BY_SENDER, where: { sql: 'm.from_agent = ?', args: [id] } });
-  const broadcasts = { from: BY_RECIPIENT, where: { sql: 'm.to_agent IS NULL', args: [] } };
+function listingWalks(
+  f: Pick<MessageFilters, 'to' | 'from'>,
+  viewer: MessageViewer,
+  by = { recipient: BY_RECIPIENT, sender: BY_SENDER },
+): NewestBranch[] {
+  const to = (id: string) => ({ from: by.recipient, where: { sql: 'm.to_agent = ?', args: [id] } });
+  const sent = (id: string) => ({ from: by.sender, where: { sql: 'm.from_agent = ?', args: [id] } });
+  const broadcasts = { from: by.recipient, where: { sql: 'm.to_agent IS NULL', args: [] } };
   if (f.to !== undefined) return [to(f.to), broadcasts];
   if (f.from !== undefined) return [sent(f.from)];
   return [...viewer.selves.map(sent), ...viewer.selves.map(to), broadcasts];
+}
+
+/** Per thread among the messages `cond` admits: count, last time, last sender (taken among them too, so it never names a hidden message's sender). */
+function threadSummaries(db: Queryable, cond: SqlPart, limit: number) {
+  return db.all<Record<string, unknown>>(
+    `WITH v AS (SELECT m.id, m.thread_id, m.from_agent, m.created_at FROM messages m
+                WHERE m.thread_id IS NOT NULL AND m.msg_type != 'chat' AND ${cond.sql})
+     SELECT v.thread_id, COUNT(*) AS message_count, MAX(v.created_at) AS last_message_at,
+            (SELECT v2.from_agent FROM v v2 WHERE v2.thread_id = v.thread_id ORDER BY v2.created_at DESC, v2.id DESC LIMIT 1) AS last_sender
+     FROM v GROUP BY v.thread_id ORDER BY last_message_at DESC LIMIT ?`,
+    [...cond.args, limit],
+  );
 }
 
 /** `visibleTo` for one agent as a fragment with three `?`, all the agent id. */
@@ -279,17 +300,50 @@ export const messagesRepo = {
     );
   },
 
-  threads(db: Queryable, limit: number, viewer: MessageViewer | null) {
-    const vis = viewer !== null ? visibleTo(viewer) : { sql: '1', args: [] };
-    // last_sender is taken among the visible messages too, so it never names a hidden one's sender.
-    return db.all(
-      `WITH v AS (SELECT m.id, m.thread_id, m.from_agent, m.created_at FROM messages m
-                  WHERE m.thread_id IS NOT NULL AND m.msg_type != 'chat' AND ${vis.sql})
-       SELECT v.thread_id, COUNT(*) AS message_count, MAX(v.created_at) AS last_message_at,
-              (SELECT v2.from_agent FROM v v2 WHERE v2.thread_id = v.thread_id ORDER BY v2.created_at DESC, v2.id DESC LIMIT 1) AS last_sender
-       FROM v GROUP BY v.thread_id ORDER BY last_message_at DESC LIMIT ?`,
-      [...vis.args, limit],
+  /**
+   * GET /messages/threads: the threads with the newest visible messages, each with its count of
+   * visible messages, its last time and last sender. For a viewer (issue 11, growth), the threads
+   * are found first by walking its visible threaded messages newest first (`listingWalks`), in
+   * batches after a (created_at, id) cursor until `limit` threads have turned up, and only those
+   * threads are then summed up: not a GROUP BY over every message of the agent's mail.
+   */
+  async threads(db: Queryable, limit: number, viewer: MessageViewer | null) {
+    if (viewer === null) return threadSummaries(db, { sql: '1', args: [] }, limit);
+    const vis = visibleTo(viewer);
+    const walks = listingWalks({}, viewer, THREADED);
+    const batch = Math.max(100, limit * 2);
+    const found = new Map<string, number>();
+    let after: SqlArgs | null = null;
+    while (found.size < limit) {
+      // A row-value bound is a range of each walk's (key, created_at, rowid) index.
+      const before = after ? '(m.created_at, m.id) < (?, ?)' : '1';
+      const ids = newestPerBranch(
+        walks,
+        {
+          sql: `m.thread_id IS NOT NULL AND m.msg_type != 'chat' AND ${vis.sql} AND ${before}`,
+          args: [...vis.args, ...(after ?? [])],
+        },
+        { key: 'm.id', order: LISTING_ORDER, k: batch },
+      );
+      // The first `batch` rows of the merged walks are exactly the newest `batch` after the cursor.
+      const rows = await db.all<{ id: number; thread_id: string; created_at: string }>(
+        `SELECT m.id, m.thread_id, m.created_at FROM messages m WHERE m.id IN (${ids.sql}) ORDER BY ${LISTING_ORDER} LIMIT ?`,
+        [...ids.args, batch],
+      );
+      for (const r of rows) if (found.size < limit && !found.has(r.thread_id)) found.set(r.thread_id, found.size);
+      if (rows.length < batch) break;
+      const last = rows[rows.length - 1];
+      after = [last.created_at, last.id];
+    }
+    if (found.size === 0) return [];
+    const threads = [...found.keys()];
+    const rows = await threadSummaries(
+      db,
+      { sql: `m.thread_id IN (${threads.map(() => '?').join(', ')}) AND ${vis.sql}`, args: [...threads, ...vis.args] },
+      limit,
     );
+    // Newest last message first; ties of one second by the later message, as the walks found them.
+    return rows.sort((a, b) => (found.get(String(a.thread_id)) ?? 0) - (found.get(String(b.thread_id)) ?? 0));
   },
 
   pendingDirectives(db: Queryable, agentId: string) {
