@@ -311,7 +311,8 @@ export const messagesRepo = {
     if (viewer === null) return threadSummaries(db, { sql: '1', args: [] }, limit);
     const vis = visibleTo(viewer);
     const walks = listingWalks({}, viewer, THREADED);
-    const batch = Math.max(100, limit * 2);
+    // Doubled after each batch: one long thread in front of the others costs a few round trips, not one per 100 rows.
+    let batch = Math.max(100, limit * 2);
     const found = new Map<string, number>();
     let after: SqlArgs | null = null;
     while (found.size < limit) {
@@ -334,6 +335,7 @@ export const messagesRepo = {
       if (rows.length < batch) break;
       const last = rows[rows.length - 1];
       after = [last.created_at, last.id];
+      batch *= 2;
     }
     if (found.size === 0) return [];
     const threads = [...found.keys()];
