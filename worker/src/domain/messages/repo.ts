@@ -80,8 +80,11 @@ function visibleTo(v: MessageViewer): { sql: string; args: SqlArgs } {
 
 /** GET /messages: newest first; ties of one second by id. */
 const LISTING_ORDER = 'm.created_at DESC, m.id DESC';
-const BY_RECIPIENT = 'messages m INDEXED BY idx_messages_to_created';
-const BY_SENDER = 'messages m INDEXED BY idx_messages_from_created';
+/** The listing's walks, by recipient and by sender (migration 0026). */
+const EVERY_MESSAGE = {
+  recipient: 'messages m INDEXED BY idx_messages_to_created',
+  sender: 'messages m INDEXED BY idx_messages_from_created',
+};
 /** The same walks over threaded messages only (migration 0027; a walk's WHERE must say `m.thread_id IS NOT NULL`). */
 const THREADED = {
   recipient: 'messages m INDEXED BY idx_messages_to_threaded',
@@ -98,7 +101,7 @@ const THREADED = {
 function listingWalks(
   f: Pick<MessageFilters, 'to' | 'from'>,
   viewer: MessageViewer,
-  by = { recipient: BY_RECIPIENT, sender: BY_SENDER },
+  by = EVERY_MESSAGE,
 ): NewestBranch[] {
   const to = (id: string) => ({ from: by.recipient, where: { sql: 'm.to_agent = ?', args: [id] } });
   const sent = (id: string) => ({ from: by.sender, where: { sql: 'm.from_agent = ?', args: [id] } });
