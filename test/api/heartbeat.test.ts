@@ -315,6 +315,39 @@ describe('the read-up-to mark (issue 11: the unread read starts after what was a
     expect((await beat()).map((m) => m.id)).toEqual([later.body.id]);
     expect(await mark()).toBe(later.body.id);
   });
+
+  it('slim boot moves it too when it delivered everything (to the newest message it saw)', async () => {
+    const a = await registerAgent(t, 'hb-bmark', 'hb');
+    const s = await registerAgent(t, 'hb-bmark-s', 'hb');
+    const mark = async () =>
+      Number(
+        (await t.db.get<{ r: number }>('SELECT read_to AS r FROM inbox_marks WHERE agent_id = ?', [a.id]))?.r ?? 0,
+      );
+    const boot = async () =>
+      ((await t.call('GET', `/boot/${a.id}`, { agentKey: a.key })).body.inbox?.messages ?? []) as { id: number }[];
+    const send = async (n: number) => {
+      const ids: number[] = [];
+      for (let i = 0; i < n; i++)
+        ids.push(
+          (await t.call('POST', '/messages', { agentKey: s.key, body: { to_agent: a.id, content: `b${i}` } })).body.id,
+        );
+      return ids;
+    };
+    // 22 unread: boot delivers 20 and leaves the mark, since there may be more.
+    const first = await send(22);
+    expect((await boot()).map((m) => m.id)).toEqual(first.slice(2).reverse());
+    expect(await mark()).toBe(0);
+    // The last 2: all delivered, the mark moves to the newest message.
+    expect((await boot()).map((m) => m.id)).toEqual(first.slice(0, 2).reverse());
+    expect(await mark()).toBe(first[21]);
+    // Later mail still arrives, by boot and by heartbeat alike.
+    const [later] = await send(1);
+    expect((await boot()).map((m) => m.id)).toEqual([later]);
+    expect(await mark()).toBe(later);
+    const [last] = await send(1);
+    const beat = await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'x' } });
+    expect(beat.body.inbox.messages.map((m: { id: number }) => m.id)).toEqual([last]);
+  });
 });
 
 // Last in the file: its broadcasts would otherwise reach agents registered by later tests.

@@ -40,6 +40,8 @@ const SCORER_BUDGET_MS = 1500;
 const OTHERS_WINDOW_MS = 7 * 86_400_000;
 /** Slim boot's `work_queue`: the first 5 items (spec 02 §3.4.1). */
 const SLIM_QUEUE = 5;
+/** Unread regular messages slim and smart boot deliver, at most (as the heartbeat). */
+const BOOT_UNREAD = 20;
 /** The queue's parts keyed by the agent itself (buckets 1–6); the rest are the unassigned buckets. */
 const OWN_PARTS = QUEUE_PARTS.indexOf('freeSteps');
 const NO_ROWS: ResultSet = { rows: [], rowsAffected: 0, lastInsertRowid: null };
@@ -255,7 +257,10 @@ export class BootService {
     // Its pending directives are a column of `head` (the heartbeat's JSON list); requests and
     // unread messages are reads of their own (the requests read is shared with the queue, below).
     const requestsRead = variant === 'verbose' ? undefined : messagesRepo.pendingRequests(ib.db, agentId);
-    const unreadRead = variant === 'verbose' ? undefined : messagesRepo.unreadRegular(ib.db, agentId, 20);
+    const unreadRead = variant === 'verbose' ? undefined : messagesRepo.unreadRegular(ib.db, agentId, BOOT_UNREAD);
+    // The newest message as this batch sees it: if it finds fewer unread than it asks for, every
+    // message up to this one is read once batch 2 marks them, and the read-up-to mark moves here.
+    const newestRead = variant === 'verbose' ? undefined : messagesRepo.newestId(ib.db);
     // The queue is the work area's (spec 02 §3.5); boot's writes touch none of its rows. Its pending
     // requests are the inbox's read (the same statement), sent once. Slim boot shows the first 5
     // items: the agent's own buckets (1–6) are read here; the unassigned buckets (7–8), the queue's
@@ -283,13 +288,14 @@ export class BootService {
     this.agentTypes.set(agentId, type);
     if ((before.project_id !== guess.project || type !== guess.type) && !lastTry)
       return { retryWith: { project: before.project_id, type } };
-    const [latest, scope, chain, teams, requests, unread, expired, notes] = await Promise.all([
+    const [latest, scope, chain, teams, requests, unread, newest, expired, notes] = await Promise.all([
       latestRead,
       scopeRead,
       chainRead,
       teamsRead,
       requestsRead,
       unreadRead,
+      newestRead,
       expiredRead,
       notesRead,
     ]);
@@ -332,6 +338,9 @@ export class BootService {
             agentId,
             box.messages.map((m) => m.id),
           )
+        : []),
+      ...(box && newest !== undefined && box.messages.length < BOOT_UNREAD
+        ? [messagesRepo.markReadTo(agentId, newest)]
         : []),
     ];
     // The session count answers with the profile boot serves (spec 02 §3.4: as GET /agents/:id/profile).

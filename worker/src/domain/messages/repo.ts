@@ -160,6 +160,10 @@ const PENDING_REQUEST = `m.to_agent = ? AND m.msg_type = 'request' AND m.status 
 /** The agent's read-up-to mark (migration 0029, `markDrainedStatement`): 0 before its first drained delivery. */
 const READ_TO = `COALESCE((SELECT read_to FROM inbox_marks WHERE agent_id = ?), 0)`;
 
+/** An upsert of the mark that only ever moves it forward. */
+const MARK_MOVES_UP =
+  'ON CONFLICT (agent_id) DO UPDATE SET read_to = excluded.read_to WHERE excluded.read_to > inbox_marks.read_to';
+
 /** Regular unread (spec 03 §7.7), with channel posts only for members (spec 02 W25), in the news window, after the mark. */
 const UNREAD_DIRECT = `m.to_agent = ? AND m.id > MAX(${NEWS_AFTER}, ${READ_TO}) AND +m.msg_type IN ('message','info') AND +m.status = 'sent' AND m.from_agent != ?
   AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_id = m.id AND r.agent_id = ?)`;
@@ -440,9 +444,25 @@ export const messagesRepo = {
   markDrainedStatement(agentId: string, limit = 20): Statement {
     return {
       sql: `INSERT INTO inbox_marks (agent_id, read_to)
-              SELECT ?, COALESCE((SELECT MAX(id) FROM messages), 0) WHERE changes() < ?
-            ON CONFLICT (agent_id) DO UPDATE SET read_to = excluded.read_to WHERE excluded.read_to > inbox_marks.read_to`,
+              SELECT ?, COALESCE((SELECT MAX(id) FROM messages), 0) WHERE changes() < ? ${MARK_MOVES_UP}`,
       args: [agentId, limit],
+    };
+  },
+
+  /** The newest message id there is (0: none), for a mark written in a later batch (`markReadTo`). */
+  newestId(db: Queryable) {
+    return db.get<{ n: number }>('SELECT COALESCE(MAX(id), 0) AS n FROM messages').then((r) => Number(r?.n ?? 0));
+  },
+
+  /**
+   * Moves the agent's read-up-to mark to `readTo` (never back): for a caller that read every unread
+   * message of the agent in an earlier batch, `readTo` being the newest id that batch saw, and marks
+   * them read in the same batch as this (slim and smart boot).
+   */
+  markReadTo(agentId: string, readTo: number): Statement {
+    return {
+      sql: `INSERT INTO inbox_marks (agent_id, read_to) VALUES (?, ?) ${MARK_MOVES_UP}`,
+      args: [agentId, readTo],
     };
   },
 
