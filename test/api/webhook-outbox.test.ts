@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:http';
 import { createHmac } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { startTarget, type Target } from '../support/target.js';
-import { startFakeServer, waitFor, type FakeServer } from '../support/fake-servers.js';
+import { startFakeServer, startLateReceiver, waitFor, type FakeServer } from '../support/fake-servers.js';
 
 /**
  * The durable webhook outbox (issue 17): deliveries are rows written with their event, sent by
@@ -15,17 +13,9 @@ import { startFakeServer, waitFor, type FakeServer } from '../support/fake-serve
 let t: Target;
 let receiver: FakeServer;
 let failing = false;
+/** Down (connections reset) until a test brings it up. */
+let late: Awaited<ReturnType<typeof startLateReceiver>>;
 let latePort = 0;
-let late: Server | null = null;
-const lateBodies: { headers: Record<string, unknown>; body: string }[] = [];
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise((r) => probe.close(r));
-  return port;
-}
 
 async function finalRows(webhookId: number, ms = 8000) {
   return poll(async () => {
@@ -49,7 +39,8 @@ beforeAll(async () => {
     if (failing && req.url === '/sometimes') return { status: 503, body: 'busy' };
     return { status: 200, body: 'ok' };
   });
-  latePort = await freePort();
+  late = await startLateReceiver();
+  latePort = late.port;
   t = await startTarget({
     env: {
       MYCELIUM_WEBHOOK_ALLOW_LOOPBACK: `127.0.0.1:${receiver.port},127.0.0.1:${latePort}`,
@@ -63,7 +54,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close();
   await receiver.close();
-  if (late) await new Promise((r) => late!.close(r));
+  await late?.close();
 });
 
 describe('webhook outbox', () => {
@@ -116,7 +107,7 @@ describe('webhook outbox', () => {
   });
 
   it('the outbox row is written with its event: present the moment the request answers, with the webhook-id it will carry', async () => {
-    // Nothing listens on latePort yet: the delivery stays in the outbox.
+    // The late receiver is still down: the delivery stays in the outbox.
     await t.db.run('INSERT INTO webhooks (agent_id, url, events) VALUES (?, ?, ?)', [
       '__global__',
       `http://127.0.0.1:${latePort}/never-yet`,
@@ -137,33 +128,25 @@ describe('webhook outbox', () => {
   });
 
   it('a receiver that comes up later gets the pending delivery at the next maintenance tick (Workers cron / Node timer)', async () => {
-    // From the previous test: one row for custom.atomic to latePort, where nothing listens yet.
+    // From the previous test: one row for custom.atomic to the late receiver, still down.
     const row = await poll(async () => {
       const r = await t.db.get<any>("SELECT * FROM webhook_deliveries WHERE event = 'custom.atomic'");
       return r && r.attempts === 1 && r.state === 'pending' && r.duration_ms !== null ? r : null;
-    });
+    }, 20_000); // the first attempt runs in the background: slower when other test files run alongside
     expect(row.error).toBeTruthy();
     expect(row.next_attempt_at).toBeGreaterThan(Date.now() + 30_000); // backoff from WEBHOOK_RETRY_BASE_MS
-    late = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        lateBodies.push({ headers: req.headers, body });
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((r) => late!.listen(latePort, '127.0.0.1', r));
+    late.up();
     // The retry is due (as if the backoff had passed).
     await t.db.run('UPDATE webhook_deliveries SET next_attempt_at = 0 WHERE id = ?', [row.id]);
     await t.scheduled();
-    const got = await waitFor(() => lateBodies.find((b) => b.body.includes('custom.atomic')));
+    const got = await waitFor(() => late.received.find((b) => b.body.includes('custom.atomic')));
     expect(got.headers['webhook-id']).toBe(row.delivery_id);
     const after = await poll(async () => {
       const r = await t.db.get<any>('SELECT * FROM webhook_deliveries WHERE id = ?', [row.id]);
       return r.state !== 'pending' ? r : null;
     });
     expect(after).toMatchObject({ state: 'delivered', status_code: 200, attempts: 2, delivery_id: row.delivery_id });
-    expect(lateBodies.filter((b) => b.body.includes('custom.atomic'))).toHaveLength(1);
+    expect(late.received.filter((b) => b.body.includes('custom.atomic'))).toHaveLength(1);
   });
 
   it('gives up after WEBHOOK_MAX_ATTEMPTS into the dead-letter state; an admin redelivers it with the same webhook-id', async () => {

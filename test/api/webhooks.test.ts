@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { startTarget, type Target } from '../support/target.js';
 import { registerAgent } from '../support/fixtures.js';
+import { startLateReceiver, type FakeServer } from '../support/fake-servers.js';
 
 interface Received {
   method: string;
@@ -19,6 +20,7 @@ let open: Target; // no allow-list: the default
 let dev: Target; // allow-list names the local receiver
 let agentKey = '';
 let closedPort = 0;
+let down: FakeServer | undefined;
 let flakyHits = 0;
 
 async function waitFor<T>(fn: () => Promise<T | undefined | null | false>, ms = 8000): Promise<T> {
@@ -53,11 +55,10 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   port = (receiver.address() as AddressInfo).port;
-  // A port with nothing listening, for network failures.
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  closedPort = (probe.address() as AddressInfo).port;
-  await new Promise((r) => probe.close(r));
+  // A receiver that is never up (every connection reset), for network failures: a port held, not
+  // one probed free and closed, which a test file running alongside could take.
+  down = await startLateReceiver();
+  closedPort = down.port;
   open = await startTarget();
   dev = await startTarget({
     env: { MYCELIUM_WEBHOOK_ALLOW_LOOPBACK: `127.0.0.1:${port},127.0.0.1:${closedPort}`, WEBHOOK_MAX_ATTEMPTS: '3' },
@@ -68,6 +69,7 @@ afterAll(async () => {
   await open?.close();
   await dev?.close();
   await new Promise((r) => receiver.close(r));
+  await down?.close();
 });
 
 describe('webhook CRUD', () => {

@@ -1,12 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import Database from 'libsql';
 import { Webhook } from 'standardwebhooks';
+import { startLateReceiver } from '../support/fake-servers.js';
 
 /**
  * Issue 17: the webhook outbox survives a crash. The real `npm start` process is killed with
@@ -16,10 +15,10 @@ import { Webhook } from 'standardwebhooks';
  */
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
-let receiver: Server | null = null;
+let receiver: Awaited<ReturnType<typeof startLateReceiver>> | null = null;
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  if (receiver) await new Promise((r) => receiver!.close(r));
+  await receiver?.close();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -58,11 +57,9 @@ describe('webhook outbox across a crash (Node)', () => {
   it('issue 17: a delivery pending at SIGKILL is sent after restart, when its receiver comes up later, with the same webhook-id', async () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'mycelium-outbox-')), 'data');
     dirs.push(join(dataDir, '..'));
-    // A port with nothing listening yet.
-    const probe = createServer();
-    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-    const port = (probe.address() as AddressInfo).port;
-    await new Promise((r) => probe.close(r));
+    // A receiver that is down (resets every connection) until it comes up below.
+    receiver = await startLateReceiver();
+    const port = receiver.port;
     const secret = 'restart-shared-secret';
     const env = {
       DATA_DIR: dataDir,
@@ -106,18 +103,9 @@ describe('webhook outbox across a crash (Node)', () => {
 
     const second = await start(env);
     // Only now does the receiver come up.
-    const got: { headers: Record<string, unknown>; body: string }[] = [];
-    receiver = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        got.push({ headers: req.headers, body });
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((r) => receiver!.listen(port, '127.0.0.1', r));
+    receiver.up();
 
-    const arrived = await until(() => got[0], 30_000);
+    const arrived = await until(() => receiver!.received[0], 30_000);
     expect(arrived.headers['webhook-id']).toBe(failed.delivery_id);
     const verified = new Webhook(secret, { format: 'raw' }).verify(arrived.body, {
       'webhook-id': String(arrived.headers['webhook-id']),
@@ -140,7 +128,7 @@ describe('webhook outbox across a crash (Node)', () => {
     expect(rows[0]).toMatchObject({ state: 'delivered', status_code: 200, delivery_id: failed.delivery_id });
     expect(rows[0].attempts).toBeGreaterThanOrEqual(2);
     await new Promise((r) => setTimeout(r, 1500)); // a few more poll ticks: nothing is sent twice
-    expect(got).toHaveLength(1);
+    expect(receiver.received).toHaveLength(1);
     second.child.kill('SIGTERM');
     await second.exited;
   }, 90_000);

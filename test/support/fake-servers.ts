@@ -14,9 +14,11 @@ export interface FakeServer {
   close(): Promise<void>;
 }
 
-/** A small HTTP server on 127.0.0.1 that records requests and answers with `respond`. */
+/** A small HTTP server on 127.0.0.1 that records requests and answers with `respond` (null: resets the connection). */
 export async function startFakeServer(
-  respond: (req: CapturedRequest) => { status?: number; body?: unknown; headers?: Record<string, string> } = () => ({
+  respond: (
+    req: CapturedRequest,
+  ) => { status?: number; body?: unknown; headers?: Record<string, string> } | null = () => ({
     status: 200,
     body: {},
   }),
@@ -34,6 +36,8 @@ export async function startFakeServer(
       };
       requests.push(captured);
       const out = respond(captured);
+      // null: no answer at all, the connection is reset (a receiver that is down).
+      if (out === null) return void req.socket.destroy();
       res.writeHead(out.status ?? 200, { 'content-type': 'application/json', ...(out.headers ?? {}) });
       res.end(out.body === undefined ? '' : typeof out.body === 'string' ? out.body : JSON.stringify(out.body));
     });
@@ -69,6 +73,23 @@ export async function startWebhookReceiver<T = any>() {
       }
     });
   return { ...server, payloads };
+}
+
+/**
+ * A receiver that is "down" until `up()`: it holds its port from the start and resets every
+ * connection (the sender sees a network error), then answers 200. `received` holds only what it
+ * answered. Not a port probed free and closed, to be listened on later: with test files running
+ * side by side, another process may take that port in between.
+ */
+export async function startLateReceiver(): Promise<FakeServer & { up(): void; received: CapturedRequest[] }> {
+  let isUp = false;
+  const received: CapturedRequest[] = [];
+  const server = await startFakeServer((req) => {
+    if (!isUp) return null;
+    received.push(req);
+    return { status: 200, body: 'ok' };
+  });
+  return { ...server, received, up: () => void (isUp = true) };
 }
 
 /** Polls `fn` until it returns something truthy (background deliveries), failing after `ms`. */
