@@ -89,7 +89,13 @@ export async function startLateReceiver(): Promise<FakeServer & { up(): void; re
     received.push(req);
     return { status: 200, body: 'ok' };
   });
-  return { ...server, received, up: () => void (isUp = true) };
+  return {
+    ...server,
+    received,
+    up: () => {
+      isUp = true;
+    },
+  };
 }
 
 /** Polls `fn` until it returns something truthy (background deliveries), failing after `ms`. */
