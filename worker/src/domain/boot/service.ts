@@ -21,7 +21,7 @@ import { derivePresence, PRESENCE_STALE_MS } from '../agents/service.js';
 import { presentProfile } from '../agents/manage.js';
 import { calibrationBlock, resolveCalibrationChain } from '../agents/calibration.js';
 import { parseObject, parseStringArray } from '../agents/json.js';
-import { inboxListsFrom, messagesRepo, type InboxItem } from '../messages/repo.js';
+import { INBOX_UNREAD, inboxListsFrom, messagesRepo, type InboxItem } from '../messages/repo.js';
 import { savepointsRepo } from '../savepoints/repo.js';
 import { diffAgainst } from '../savepoints/service.js';
 import { queueFrom, queueReads, workScope, type QueueItem } from '../work/service.js';
@@ -40,8 +40,6 @@ const SCORER_BUDGET_MS = 1500;
 const OTHERS_WINDOW_MS = 7 * 86_400_000;
 /** Slim boot's `work_queue`: the first 5 items (spec 02 §3.4.1). */
 const SLIM_QUEUE = 5;
-/** Unread regular messages slim and smart boot deliver, at most (as the heartbeat). */
-const BOOT_UNREAD = 20;
 /** The queue's parts keyed by the agent itself (buckets 1–6); the rest are the unassigned buckets. */
 const OWN_PARTS = QUEUE_PARTS.indexOf('freeSteps');
 const NO_ROWS: ResultSet = { rows: [], rowsAffected: 0, lastInsertRowid: null };
@@ -257,7 +255,7 @@ export class BootService {
     // Its pending directives are a column of `head` (the heartbeat's JSON list); requests and
     // unread messages are reads of their own (the requests read is shared with the queue, below).
     const requestsRead = variant === 'verbose' ? undefined : messagesRepo.pendingRequests(ib.db, agentId);
-    const unreadRead = variant === 'verbose' ? undefined : messagesRepo.unreadRegular(ib.db, agentId, BOOT_UNREAD);
+    const unreadRead = variant === 'verbose' ? undefined : messagesRepo.unreadRegular(ib.db, agentId, INBOX_UNREAD);
     // The newest message as this batch sees it: if it finds fewer unread than it asks for, every
     // message up to this one is read once batch 2 marks them, and the read-up-to mark moves here.
     const newestRead = variant === 'verbose' ? undefined : messagesRepo.newestId(ib.db);
@@ -339,7 +337,7 @@ export class BootService {
             box.messages.map((m) => m.id),
           )
         : []),
-      ...(box && newest !== undefined && box.messages.length < BOOT_UNREAD
+      ...(box && newest !== undefined && box.messages.length < INBOX_UNREAD
         ? [messagesRepo.markReadTo(agentId, newest)]
         : []),
     ];

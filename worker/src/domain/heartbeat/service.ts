@@ -7,7 +7,7 @@ import { frozenStatement, frozenValue } from '../admin/freeze.js';
 import { agentsRepo, agentWrites, type BeatFacts, type WritableAgentColumn } from '../agents/repo.js';
 import { asObject } from '../agents/json.js';
 import { calibrationBlock, resolveCalibrationChain } from '../agents/calibration.js';
-import { deliveredFrom, inboxListsFrom, messagesRepo, type InboxItem } from '../messages/repo.js';
+import { deliveredFrom, INBOX_UNREAD, inboxListsFrom, messagesRepo, type InboxItem } from '../messages/repo.js';
 import { savepointsRepo } from '../savepoints/repo.js';
 import { autoDispatch, dispatchFreshSince, type DispatchRecord, type IdleCandidate } from '../dispatch/service.js';
 import { dispatchRepo } from '../dispatch/repo.js';
@@ -186,8 +186,8 @@ export class HeartbeatService {
     // one statement — and, after acks, the pending directives and requests.
     // The mark statement right after the delivery: it reads the delivery's changes().
     const inbox: Statement[] = [
-      messagesRepo.deliverUnreadStatement(agentId, 20),
-      messagesRepo.markDrainedStatement(agentId, 20),
+      messagesRepo.deliverUnreadStatement(agentId, INBOX_UNREAD),
+      messagesRepo.markDrainedStatement(agentId, INBOX_UNREAD),
     ];
     if (acks) inbox.push(messagesRepo.pendingInboxStatement(agentId));
     let res: Awaited<ReturnType<typeof composedBatch>>;

@@ -142,6 +142,9 @@ export const VISIBLE_TO_AGENT = visibleTo({ selves: ['?'], channels: { memberId:
  * Directed and broadcast halves are separate queries, each one index range.
  */
 
+/** Unread regular messages one heartbeat or boot delivers, at most (spec 02 §3.3 step 10); fewer means the inbox is drained. */
+export const INBOX_UNREAD = 20;
+
 /** How far back a regular message still counts as unread news for the heartbeat and boot. */
 export const NEWS_DAYS = 7;
 /** The id of the last message before the news window (ids follow time; 0: none): every id above it is inside. */
@@ -396,7 +399,7 @@ export const messagesRepo = {
     );
   },
 
-  unreadRegular(db: Queryable, agentId: string, limit = 20) {
+  unreadRegular(db: Queryable, agentId: string, limit = INBOX_UNREAD) {
     return db.all<InboxItem>(
       `SELECT * FROM (SELECT ${INBOX_COLS}, to_agent FROM messages m WHERE ${UNREAD_DIRECT}
                       UNION ALL SELECT ${INBOX_COLS}, to_agent FROM messages m WHERE ${UNREAD_BROADCAST})
@@ -428,7 +431,7 @@ export const messagesRepo = {
    * rows delivered are exactly the rows marked, and the unread query runs once, not once to read
    * and again to mark (issue 11). Read the rows with `deliveredFrom` (newest first).
    */
-  deliverUnreadStatement(agentId: string, limit = 20): Statement {
+  deliverUnreadStatement(agentId: string, limit = INBOX_UNREAD): Statement {
     return {
       sql: DELIVER_UNREAD,
       args: [...Array(11).fill(agentId), limit],
@@ -441,7 +444,7 @@ export const messagesRepo = {
    * mark moves to the newest message there is; written only when that moves it. With `limit` or
    * more there may be older unread ones left: the mark stays.
    */
-  markDrainedStatement(agentId: string, limit = 20): Statement {
+  markDrainedStatement(agentId: string, limit = INBOX_UNREAD): Statement {
     return {
       sql: `INSERT INTO inbox_marks (agent_id, read_to)
               SELECT ?, COALESCE((SELECT MAX(id) FROM messages), 0) WHERE changes() < ? ${MARK_MOVES_UP}`,
