@@ -102,6 +102,67 @@ describe('GET /work/:agentId', () => {
     expect(q.map((i) => i.priority)).toEqual([1, 2, 3, 4, 5, 5, 5, 6, 7, 8]);
   });
 
+  it("keeps each list's own order when a list holds several items (the poll's JSON lists)", async () => {
+    const a = await registerAgent(t, 'wq-ord', 'wqo');
+    const other = await registerAgent(t, 'wq-ord-b', 'wqo');
+    const reqs: number[] = [];
+    for (const n of [1, 2, 3]) {
+      const r = await t.call('POST', '/requests', {
+        agentKey: other.key,
+        body: { to_agent: a.id, content: `req ${n}` },
+      });
+      reqs.push(r.body.id);
+    }
+    const pOld = await plan('wqo', 'active', 'Old plan');
+    const pNew = await plan('wqo', 'active', 'New plan');
+    await t.db.run("UPDATE plans SET updated_at = '2026-01-01 00:00:00' WHERE id = ?", [pOld]);
+    await t.db.run("UPDATE plans SET updated_at = '2026-02-01 00:00:00' WHERE id = ?", [pNew]);
+    const sOld = await step(pOld, 1, { assignee: a.id });
+    const sNewA = await step(pNew, 1, { assignee: a.id });
+    const sNewB = await step(pNew, 1, { assignee: a.id });
+    const tNormalOld = await task('normal old', 'wqo', { assignee: a.id, updated_at: '2026-01-01 00:00:00' });
+    const tLow = await task('low', 'wqo', { assignee: a.id, priority: 'low' });
+    const tNormalNew = await task('normal new', 'wqo', { assignee: a.id, updated_at: '2026-03-01 00:00:00' });
+    const tHigh = await task('high', 'wqo', { assignee: a.id, priority: 'high' });
+    const bLow = await bug('mine low', 'wqo', { assignee: a.id, severity: 'low' });
+    const bCrit = await bug('mine critical', 'wqo', { assignee: a.id, severity: 'critical' });
+    const bHigh = await bug('mine high', 'wqo', { assignee: a.id, severity: 'high' });
+    const pFreeOld = await plan('wqo', 'active', 'Free old');
+    const pFreeNew = await plan('wqo', 'active', 'Free new');
+    await t.db.run("UPDATE plans SET updated_at = '2025-01-01 00:00:00' WHERE id = ?", [pFreeOld]);
+    await t.db.run("UPDATE plans SET updated_at = '2025-06-01 00:00:00' WHERE id = ?", [pFreeNew]);
+    const fOld = await step(pFreeOld, 1);
+    const fNew = await step(pFreeNew, 1);
+    const fbNormal = await bug('free normal', 'wqo');
+    const fbCrit = await bug('free critical', 'wqo', { severity: 'critical' });
+    const fbLow = await bug('free low', 'wqo', { severity: 'low' });
+
+    const r = await t.call('GET', `/work/${a.id}`, { agentKey: a.key });
+    expect(r.status).toBe(200);
+    const seq = (r.body.queue as Array<{ type: string; id: number }>).map((i) => `${i.type}:${i.id}`);
+    expect(seq).toEqual([
+      ...[...reqs].reverse().map((id) => `request:${id}`),
+      `plan_step:${sNewA}`,
+      `plan_step:${sNewB}`,
+      `plan_step:${sOld}`,
+      `task:${tHigh}`,
+      `task:${tNormalNew}`,
+      `task:${tNormalOld}`,
+      `task:${tLow}`,
+      `bug:${bCrit}`,
+      `bug:${bHigh}`,
+      `bug:${bLow}`,
+      `plan_step_unassigned:${fNew}`,
+      `plan_step_unassigned:${fOld}`,
+      `bug_unassigned:${fbCrit}`,
+      `bug_unassigned:${fbNormal}`,
+      `bug_unassigned:${fbLow}`,
+    ]);
+    // Boot reads the same parts as rows (ORDER BY in each statement): the same queue, first five.
+    const boot = await t.call('GET', `/boot/${a.id}`, { agentKey: a.key });
+    expect(boot.body.work_queue.map((i: { type: string; id: number }) => `${i.type}:${i.id}`)).toEqual(seq.slice(0, 5));
+  });
+
   it('does not serve blocked or unapproved tasks as ready (spec 03 W2/W3)', async () => {
     const a = await registerAgent(t, 'wq-blk', 'wqb');
     const blocker = await task('blocker', 'wqb', { assignee: 'someone-else', status: 'in_progress' });

@@ -193,9 +193,9 @@ const PENDING_DIRECTIVES = `SELECT * FROM (SELECT ${INBOX_COLS} FROM ${OPEN_DIRE
 const PENDING_REQUESTS_FROM = `FROM ${OPEN_REQUESTS} WHERE ${PENDING_REQUEST} ORDER BY m.id DESC LIMIT 200`;
 const PENDING_DIRECTIVES_JSON = jsonList(PENDING_DIRECTIVES);
 const PENDING_REQUESTS_JSON = jsonList(`SELECT ${INBOX_COLS} ${PENDING_REQUESTS_FROM}`);
-/** The same requests as the work queue shows them, ordered inside the aggregate like the queue's other lists (work/repo.ts). */
+/** The same requests as the work queue shows them, newest first: the order of the subquery's rows, like the queue's other lists (work/repo.ts `partJson`). */
 const PENDING_REQUESTS_QUEUE_JSON = `SELECT json_group_array(
-    json_object('id', id, 'from_agent', from_agent, 'content', content, 'status', status) ORDER BY id DESC)
+    json_object('id', id, 'from_agent', from_agent, 'content', content, 'status', status))
   FROM (SELECT id, from_agent, content, status ${PENDING_REQUESTS_FROM})`;
 const PENDING_INBOX = `SELECT (${PENDING_DIRECTIVES_JSON}) AS directives, (${PENDING_REQUESTS_JSON}) AS requests`;
 /** Marks the unread regular messages (`unreadRegular`) read and returns each as JSON. Args: agent id ×11, limit. */
