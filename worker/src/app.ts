@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { RememberingRouter } from './http/router.js';
 import type { Runtime } from './runtime.js';
 import { createContext, type AppContext } from './context.js';
 import { AppError } from './http/errors.js';
@@ -75,7 +76,7 @@ export function createApp(runtime: Runtime, overrides: Partial<AppContext> = {})
   const ctx = createContext(runtime, overrides);
   // Plugins first: their hooks and pre-mutation guards exist before any route serves (REL-13).
   startPlugins(ctx);
-  const app = new Hono<AppEnv>();
+  const app = new Hono<AppEnv>({ router: new RememberingRouter() });
 
   app.use('*', frame(ctx));
   app.use('*', identify(ctx));
