@@ -82,7 +82,28 @@ describe('HTTP pipeline', () => {
     });
     expect(scalar.status).toBe(400);
     expect(scalar.body).toEqual({ error: 'Invalid JSON in request body' });
+    // Bytes that are not UTF-8 (a lone continuation byte inside a string, a sequence cut short at
+    // the end): the same 400. Every body shares one strict decoder: the next body decodes afresh.
+    for (const bad of [
+      [0x7b, 0x22, 0x69, 0x64, 0x22, 0x3a, 0x22, 0x80, 0x22, 0x7d],
+      [0x7b, 0x22, 0xe2, 0x82],
+    ]) {
+      const r2 = await t.call('POST', '/admin/agents', {
+        admin: true,
+        raw: new Uint8Array(bad),
+        headers: { 'Content-Type': 'application/json' },
+      });
+      expect(r2.status).toBe(400);
+      expect(r2.body).toEqual({ error: 'Invalid JSON in request body' });
+    }
     expect(await t.db.get('SELECT COUNT(*) AS n FROM agents')).toEqual({ n: 0 });
+    const ok = await t.call('POST', '/admin/agents', {
+      admin: true,
+      raw: new TextEncoder().encode('{"id":"utf8-ok","name":"Zoë","project_id":"p","capabilities":["x"]}'),
+      headers: { 'Content-Type': 'application/json' },
+    });
+    expect(ok.status).toBe(200);
+    expect(await t.db.get('SELECT name FROM agents WHERE id = ?', ['utf8-ok'])).toEqual({ name: 'Zoë' });
   });
 
   it('a body just under 1 MB is accepted', async () => {

@@ -24,6 +24,8 @@ export const SECURITY_HEADERS: Record<string, string> = {
 const SECURITY_HEADER_LIST = Object.entries(SECURITY_HEADERS);
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+/** One decoder for every body: a whole-buffer `decode` keeps no state between calls. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 /**
  * Deepest JSON nesting a body may have. Deeper values overflow the stack later, wherever a
  * value is cloned, stringified or compared recursively (a 500 found by fuzzing), so the bound is
@@ -163,7 +165,7 @@ export function jsonBody(app: AppContext, budget = new BodyBudget()): Middleware
         let parsed: unknown;
         let text: string;
         try {
-          text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+          text = STRICT_UTF8.decode(bytes);
         } catch {
           throw badRequest('Invalid JSON in request body');
         }
