@@ -79,7 +79,8 @@ const plainRead = (sql: string) => READ_START.test(sql) && !WRITE_WORD.test(sql)
  *
  * Per-call costs that add up on the hot paths (issue 11, bench/route-cpu.ts): a row cursor
  * (`all`) costs ~4 µs more than one step (`get`), so a statement whose caller wants only its first
- * row (`Statement.first`, set by `Queryable.get`) is stepped once; `BEGIN IMMEDIATE` takes the
+ * row (`Statement.first`, set by `Queryable.get`) or that has one row at most (`Statement.single`,
+ * writes with RETURNING included) is stepped once; `BEGIN IMMEDIATE` takes the
  * write lock, so a batch of plain reads (the work poll) opens a read transaction instead.
  */
 export class SqliteFileDriver implements DbDriver {
@@ -153,14 +154,17 @@ export class SqliteFileDriver implements DbDriver {
 
   private runSync(s: Statement): ResultSet {
     const args = bindable(s.args);
-    if (s.first) {
+    if (s.first || s.single) {
       const f = this.prepare(s.sql, true);
-      if (f.reader && !f.write) {
+      // A write steps once only when it matches one row at most (`single`): one step makes all its
+      // changes, and its row is its count of changes.
+      if (f.reader && (!f.write || s.single)) {
         // One step instead of a row cursor. The driver tags the row with its timing: not ours to pass on.
-        const row = (f.stmt as unknown as NativeCalls).get(args);
+        const row = this.stepOnce(s.sql, f, args);
+        const changed = f.write ? 1 : 0;
         if (row === undefined) return { rows: [], rowsAffected: 0, lastInsertRowid: null };
         delete row._metadata;
-        return { rows: [row], rowsAffected: 0, lastInsertRowid: null };
+        return { rows: [row], rowsAffected: changed, lastInsertRowid: null };
       }
       // A write asked for its first row: it runs in full below, its count of changes intact.
     }
@@ -173,6 +177,21 @@ export class SqliteFileDriver implements DbDriver {
     }
     const r = stmt.run(args);
     return { rows: [], rowsAffected: r.changes, lastInsertRowid: r.changes > 0 ? Number(r.lastInsertRowid) : null };
+  }
+
+  /**
+   * `get` on a prepared statement. libsql 0.5 does not reset a statement whose step failed (a
+   * constraint, a trigger's RAISE, the batch abort): its next `get` keeps the failed call's
+   * arguments, failing again or — worse — writing them (test/node/sqlite-driver.test.ts). A
+   * statement that failed is therefore dropped and prepared afresh on its next use.
+   */
+  private stepOnce(sql: string, f: Prepared, args: unknown[]) {
+    try {
+      return (f.stmt as unknown as NativeCalls).get(args);
+    } catch (err) {
+      this.firstCache.delete(sql);
+      throw err;
+    }
   }
 
   async execute(s: Statement): Promise<ResultSet> {

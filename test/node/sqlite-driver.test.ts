@@ -57,6 +57,43 @@ describe('SqliteFileDriver (issue 11 fast paths)', () => {
     expect(await db.all('SELECT name FROM t ORDER BY id')).toEqual([{ name: 'a!' }, { name: 'b!' }, { name: 'c!' }]);
   });
 
+  it('a `single` write with RETURNING: stepped once, its change made and counted, seen by the next statement', async () => {
+    const [hit, after, miss, none] = await db.batch([
+      { sql: 'UPDATE t SET flag = 7 WHERE id = ? RETURNING id, flag', args: [2], single: true },
+      { sql: 'SELECT changes() AS n', single: true },
+      { sql: 'UPDATE t SET flag = 7 WHERE id = ? RETURNING id, flag', args: [-1], single: true },
+      { sql: 'SELECT changes() AS n' },
+    ]);
+    expect(hit).toMatchObject({ rows: [{ id: 2, flag: 7 }], rowsAffected: 1 });
+    expect(after.rows).toEqual([{ n: 1 }]);
+    expect(miss).toMatchObject({ rows: [], rowsAffected: 0 });
+    expect(none.rows).toEqual([{ n: 0 }]);
+    const [inserted] = await db.batch([
+      { sql: "INSERT INTO t (name, flag) VALUES ('d', 0) RETURNING id, name", single: true },
+    ]);
+    expect(inserted).toMatchObject({ rows: [{ name: 'd' }], rowsAffected: 1 });
+    expect(await db.get('SELECT flag FROM t WHERE id = 2')).toEqual({ flag: 7 });
+    expect(await db.get("SELECT count(*) AS n FROM t WHERE name = 'd'")).toEqual({ n: 1 });
+    // A step that fails leaves no stale arguments behind (libsql 0.5 does not reset such a
+    // statement; the driver prepares it afresh): the next call writes its own values.
+    await db.batch([
+      {
+        sql: "CREATE TRIGGER t_refuse BEFORE INSERT ON t WHEN NEW.name = 'refused' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+      },
+    ]);
+    const insert = 'INSERT INTO t (name, flag) VALUES (?, 0) RETURNING name';
+    await expect(db.batch([{ sql: insert, args: ['refused'], single: true }])).rejects.toThrow(/refused/);
+    const [next] = await db.batch([{ sql: insert, args: ['accepted'], single: true }]);
+    expect(next.rows).toEqual([{ name: 'accepted' }]);
+    await expect(db.get("SELECT json_extract(?, '$.a') AS v", ['not json'])).rejects.toThrow();
+    expect(await db.get("SELECT json_extract(?, '$.a') AS v", ['{"a": 5}'])).toEqual({ v: 5 });
+    await db.batch([{ sql: 'DROP TRIGGER t_refuse' }, { sql: "DELETE FROM t WHERE name = 'accepted'" }]);
+    // The same SQL without the flag still runs through a row cursor, with its own statement.
+    const [again] = await db.batch([{ sql: 'UPDATE t SET flag = 8 WHERE id = ? RETURNING id, flag', args: [2] }]);
+    expect(again).toMatchObject({ rows: [{ id: 2, flag: 8 }], rowsAffected: 1 });
+    await db.batch([{ sql: "DELETE FROM t WHERE name = 'd'" }]);
+  });
+
   it('a batch of plain reads runs while another connection holds the write lock; a writing batch waits for it', async () => {
     const other = new Database(file);
     other.exec('PRAGMA busy_timeout = 0');

@@ -21,6 +21,13 @@ export interface Statement {
    * read once instead of opening a row cursor; libSQL over HTTP ignores it.
    */
   first?: boolean;
+  /**
+   * At most one row, by a primary or unique key (or a VALUES insert): Node steps such a statement
+   * once even when it writes (SQLite makes every change of a statement, RETURNING included, at its
+   * first step) instead of opening a row cursor, and counts its row as the change. libSQL over
+   * HTTP ignores it. Never set it on a statement that can match several rows.
+   */
+  single?: boolean;
 }
 
 export interface ResultSet {

@@ -306,6 +306,7 @@ export const profilesRepo = {
             ON CONFLICT(agent_id) DO UPDATE SET session_count = session_count + 1, last_active_at = datetime('now')
             RETURNING *`,
       args: [agentId],
+      single: true,
     };
   },
   update(

@@ -40,7 +40,7 @@ export const HISTORY_KEEP = 50;
  */
 export type PutStep =
   | { name: 'facts' | 'updated' | 'inserted' | null; stmt: Statement }
-  | { name: 'updateEvent' | 'insertEvent'; eventRows: { rest: string; args: SqlValue[] } };
+  | { name: 'updateEvent' | 'insertEvent'; eventRows: { rest: string; args: SqlValue[]; single: boolean } };
 
 /** Live = not expired; `expires_at` is ISO UTC everywhere so text comparison is instant order. */
 const LIVE = '(expires_at IS NULL OR expires_at > ?)';
@@ -237,7 +237,11 @@ export const contextRepo = {
   }): PutStep[] {
     const at = [k.namespace, k.key];
     // Each event step finds its key only if the write just before it changed a row (changes()).
-    const eventRows = { rest: 'FROM context_keys WHERE namespace = ? AND key = ? AND changes() > 0', args: at };
+    const eventRows = {
+      rest: 'FROM context_keys WHERE namespace = ? AND key = ? AND changes() > 0',
+      args: at,
+      single: true,
+    };
     const u = k.update;
     const stmts: PutStep[] = [
       {
@@ -252,6 +256,7 @@ export const contextRepo = {
         stmt: {
           sql: `SELECT version, ${k.factsWithData ? 'data' : 'NULL AS data'} FROM context_keys WHERE namespace = ? AND key = ?`,
           args: at,
+          single: true,
         },
       },
     ];
@@ -278,6 +283,7 @@ export const contextRepo = {
                   updated_by = ?, updated_at = datetime('now'), version = version + 1
                 WHERE namespace = ? AND key = ? AND ${cond.sql} RETURNING version`,
             args: [u.data, u.category, ...(keepExpiry ? [] : [u.expires_at ?? null]), k.by, ...at, ...cond.args],
+            single: true,
           },
         },
         { name: 'updateEvent', eventRows },
@@ -311,6 +317,7 @@ export const contextRepo = {
               i.project_id,
               k.now,
             ],
+            single: true,
           },
         },
         { name: 'insertEvent', eventRows },

@@ -320,6 +320,7 @@ export class ContextService {
               dataSql: "json_object('namespace', namespace, 'key', key, 'version', version)",
               rest: step.eventRows.rest,
               args: [summary, ...step.eventRows.args],
+              single: step.eventRows.single,
             },
             step.name,
           );

@@ -71,6 +71,7 @@ export class EventBus {
     return {
       sql: `INSERT INTO events (type, agent, project_id, summary, data) VALUES (?, ?, ?, ?, ?) RETURNING id, ${HOOKED}`,
       args: [e.type, e.agent ?? '', e.projectId ?? null, e.summary ?? '', JSON.stringify(e.data ?? {})],
+      single: true,
     };
   }
 
@@ -92,6 +93,7 @@ export class EventBus {
         JSON.stringify(e.data ?? {}),
         key,
       ],
+      single: true,
     };
   }
 
@@ -104,6 +106,7 @@ export class EventBus {
     return {
       sql: `INSERT INTO events (type, agent, project_id, summary, data) SELECT ?, ?, ?, ?, ? WHERE changes() > 0 RETURNING id, summary, data, ${HOOKED}`,
       args: [e.type, e.agent ?? '', e.projectId ?? null, e.summary ?? '', JSON.stringify(e.data ?? {})],
+      single: true,
     };
   }
 
@@ -112,16 +115,18 @@ export class EventBus {
    * dependent a completion unblocks), so derived events commit with the change that causes them.
    * `summarySql` and `dataSql` are SQL expressions over `rest` (the SELECT's FROM/WHERE, may be
    * empty); `args` fill their placeholders in text order. Publish the result with `publishReturned`.
+   * `single`: `rest` finds one row at most (by a key).
    */
   statementPerRow(
     e: Pick<EventInput, 'type' | 'agent' | 'projectId'>,
-    q: { summarySql: string; dataSql: string; rest: string; args: SqlArgs; projectSql?: string },
+    q: { summarySql: string; dataSql: string; rest: string; args: SqlArgs; projectSql?: string; single?: boolean },
   ): Statement {
     // `projectSql` (no placeholders): the project read from the row instead of `e.projectId`.
     const project = q.projectSql ?? '?';
     return {
       sql: `INSERT INTO events (type, agent, project_id, summary, data) SELECT ?, ?, ${project}, ${q.summarySql}, ${q.dataSql} ${q.rest} RETURNING id, summary, data, project_id, ${HOOKED}`,
       args: [e.type, e.agent ?? '', ...(q.projectSql ? [] : [e.projectId ?? null]), ...q.args],
+      single: q.single,
     };
   }
 
@@ -130,11 +135,11 @@ export class EventBus {
    * rows found, and with `projectSql` their project, come from SQL): the row returns only its id,
    * project and the webhook flag, so nothing written is read back and parsed again (issue 11: the
    * claim's event). The INSERT text is kept per `rest`, so a caller that reuses its SQL strings
-   * hands the driver the same text each time.
+   * hands the driver the same text each time. `single`: `rest` finds one row at most (by a key).
    */
   statementForRows(
     e: Pick<EventInput, 'type' | 'agent' | 'projectId' | 'summary' | 'data'>,
-    q: { rest: string; args: SqlArgs; projectSql?: string },
+    q: { rest: string; args: SqlArgs; projectSql?: string; single?: boolean },
   ): Statement {
     const project = q.projectSql ?? '?';
     const sql = this.forRowsSql.get(
@@ -152,6 +157,7 @@ export class EventBus {
         JSON.stringify(e.data ?? {}),
         ...q.args,
       ],
+      single: q.single,
     };
   }
 

@@ -115,7 +115,7 @@ export class AtomicWrite {
    */
   eventForRows(
     e: EventInput,
-    q: { rest: string; args: SqlArgs; projectSql?: string },
+    q: { rest: string; args: SqlArgs; projectSql?: string; single?: boolean },
     name: string | null = null,
   ): this {
     this.events.push({ at: this.stmts.length, name, how: 'rows', input: e });

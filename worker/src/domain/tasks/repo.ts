@@ -274,7 +274,7 @@ export const tasksRepo = {
         const more = extra ? ` AND ${extra.sql}` : '';
         return `UPDATE tasks SET assignee = ?, updated_at = datetime('now') WHERE ${where.sql}${more} RETURNING ${returning}`;
       });
-      return { sql, args: [agentId, ...where.args, ...moreArgs] };
+      return { sql, args: [agentId, ...where.args, ...moreArgs], single: true };
     }
     const lease = leaseTokenSet(agentId);
     const sql = claimSql.get(`${mode}\n${returning}\n${extra?.sql ?? ''}`, () => {
@@ -282,7 +282,7 @@ export const tasksRepo = {
       return `UPDATE tasks SET assignee = ?, status = 'in_progress', ${lease.sql}, updated_at = datetime('now')
             WHERE ${where.sql}${more} RETURNING ${returning}`;
     });
-    return { sql, args: [agentId, ...lease.args, ...where.args, ...moreArgs] };
+    return { sql, args: [agentId, ...lease.args, ...where.args, ...moreArgs], single: true };
   },
 
   /** The claim's compare-and-set condition over `tasks` (unaliased), shared with its event statement. */
@@ -310,7 +310,7 @@ export const tasksRepo = {
                  JOIN tasks blk ON blk.id = dep.value WHERE blk.status NOT IN ('done','cancelled') ORDER BY blk.id)) AS claim_blockers
             FROM tasks t WHERE t.id = ?${onlyIfLost ? ' AND changes() = 0' : ''}`;
     });
-    return { sql, args: [...scope.args, taskId] };
+    return { sql, args: [...scope.args, taskId], single: true };
   },
 
   /** Ids among `blocked_by` of a task that still hold it back (exist and are not done/cancelled). */

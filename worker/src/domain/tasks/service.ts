@@ -302,6 +302,7 @@ export async function claimTask(
       projectSql: 'project_id',
       rest: claimEventRest(mode, where.sql, scope.sql),
       args: [...where.args, ...scope.args, agentId],
+      single: true, // the task by its id
     })
     // The answer needs only the lease token of the row the claim wrote.
     .add('claim', tasksRepo.claim(taskId, agentId, mode, scope, 'lease_token'))
