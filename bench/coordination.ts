@@ -8,6 +8,7 @@
  *   BENCH_TASKS=100000 BENCH_AGENTS=10000 npx tsx bench/coordination.ts   # growth
  *   BENCH_HISTORY=1000000 npx tsx bench/coordination.ts   # growth: a month of events and messages held
  *   BENCH_ONLY=heartbeat,boot npx tsx bench/coordination.ts               # some scenarios (+ the floor)
+ *   BENCH_SERVER_NODE_ARGS=--trace-gc BENCH_SERVER_STDOUT=/tmp/gc.log npx tsx bench/coordination.ts   # GC pauses
  *
  * The server runs in its own process (`node-adapter/index.ts` through tsx) so the load generator
  * does not share its event loop. The generator is N concurrent loops over one keep-alive
@@ -16,7 +17,7 @@
  * unclaimed tasks is empty), and a watchdog kills everything after 5 minutes (10 with BENCH_FLOOR_EACH=1).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -73,6 +74,7 @@ function startServerProcess(): Promise<number> {
     server = child;
     let out = '';
     child.stdout!.on('data', (b: Buffer) => {
+      if (process.env.BENCH_SERVER_STDOUT) appendFileSync(process.env.BENCH_SERVER_STDOUT, b);
       out += b.toString();
       const m = out.match(/Mycelium http:\/\/[^:]+:(\d+)/);
       if (m) resolve(Number(m[1]));
