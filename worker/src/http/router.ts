@@ -10,8 +10,8 @@ export const REMEMBERED = 2_000;
  * Why not Hono's default: SmartRouter tries RegExpRouter first, which refuses a literal segment
  * beside a parameter at the same place (`/agents/profiles` and `/agents/:id/skills`), so it falls
  * back to TrieRouter anyway. TrieRouter walks its tree of ~700 routes on every request and builds
- * fresh arrays for the answer (~2.5 % of the bytes a heartbeat allocates, bench/in-process.ts
- * HEAP profile). Agents call the same few paths over and over (their own id in them), so the answer
+ * fresh arrays for the answer (~2.5 % of the bytes a heartbeat allocated in a sampling heap profile
+ * of bench/in-process.ts). Agents call the same few paths over and over (their own id in them), so the answer
  * for a path is looked up once. Answers never change once the app is built (`add` forgets them all)
  * and Hono only reads them (HonoRequest takes params from them, decoding a copy).
  */
