@@ -163,6 +163,9 @@ const PENDING_REQUEST = `m.to_agent = ? AND m.msg_type = 'request' AND m.status 
 /** The agent's read-up-to mark (migration 0029, `markDrainedStatement`): 0 before its first drained delivery. */
 const READ_TO = `COALESCE((SELECT read_to FROM inbox_marks WHERE agent_id = ?), 0)`;
 
+/** The newest message id there is (0: none): where a drained inbox's mark moves to. */
+const NEWEST_MESSAGE_ID = 'COALESCE((SELECT MAX(id) FROM messages), 0)';
+
 /** An upsert of the mark that only ever moves it forward. */
 const MARK_MOVES_UP =
   'ON CONFLICT (agent_id) DO UPDATE SET read_to = excluded.read_to WHERE excluded.read_to > inbox_marks.read_to';
@@ -447,14 +450,14 @@ export const messagesRepo = {
   markDrainedStatement(agentId: string, limit = INBOX_UNREAD): Statement {
     return {
       sql: `INSERT INTO inbox_marks (agent_id, read_to)
-              SELECT ?, COALESCE((SELECT MAX(id) FROM messages), 0) WHERE changes() < ? ${MARK_MOVES_UP}`,
+              SELECT ?, ${NEWEST_MESSAGE_ID} WHERE changes() < ? ${MARK_MOVES_UP}`,
       args: [agentId, limit],
     };
   },
 
   /** The newest message id there is (0: none), for a mark written in a later batch (`markReadTo`). */
   newestId(db: Queryable) {
-    return db.get<{ n: number }>('SELECT COALESCE(MAX(id), 0) AS n FROM messages').then((r) => Number(r?.n ?? 0));
+    return db.get<{ n: number }>(`SELECT ${NEWEST_MESSAGE_ID} AS n`).then((r) => Number(r?.n ?? 0));
   },
 
   /**
