@@ -4,6 +4,7 @@ import { requireAdmin, requireAgent, requireAny, requireHuman } from '../auth/pr
 import type { AppEnv } from './env.js';
 import { bodyOf, queryOf } from './body.js';
 import { parseIntId, parseWith } from './validate.js';
+import { rawFieldsOf, stringifyAnswer } from './raw-json.js';
 
 /**
  * One contract per route (issue 15): method, path, who may call it, the schemas of its params,
@@ -100,6 +101,8 @@ export function contractOf(handler: unknown): RouteContract | undefined {
   return typeof handler === 'function' ? contracts.get(handler) : undefined;
 }
 
+const JSON_TYPE = { 'Content-Type': 'application/json' };
+
 /** Registers one route on `router` from its contract. */
 export function defineRoute<
   P extends AnyObject | undefined,
@@ -138,7 +141,9 @@ export function defineRoute<
     const result = await handler(c, input);
     if (result instanceof Response) return result;
     if (!responseSchema) throw new Error(`${c0.method.toUpperCase()} ${c0.path}: raw route returned a value`);
-    return c.json(shapeResponse(c0, responseSchema, result) as object, status as 200);
+    // As `c.json` does, with any RawJson field's text written in place (./raw-json.ts).
+    const text = stringifyAnswer(shapeResponse(c0, responseSchema, result));
+    return c.body(text, status as 200, JSON_TYPE);
   };
   contracts.set(run, c0);
   const guard = c0.access === 'public' ? [] : [c0.guard ?? GUARDS[c0.access]];
@@ -152,8 +157,18 @@ export function defineRoute<
  * Plugin routes that declare a `response` are shaped here too (plugins/routes.ts `dispatch`).
  */
 export function shapeResponse(contract: { method: string; path: string }, schema: z.ZodType, value: unknown): unknown {
-  const r = schema.safeParse(value);
-  if (r.success) return r.data;
+  // Top-level RawJson fields (./raw-json.ts) are checked as an empty array of their name and put
+  // back after: a field the schema does not name is still dropped.
+  const raw = rawFieldsOf(value);
+  const r = schema.safeParse(
+    raw ? { ...(value as object), ...Object.fromEntries([...raw.keys()].map((k) => [k, []])) } : value,
+  );
+  if (r.success) {
+    if (!raw) return r.data;
+    const data = r.data as Record<string, unknown>;
+    for (const [key, v] of raw) if (key in data) data[key] = v;
+    return data;
+  }
   const issue = r.error.issues[0];
   throw new ContractViolation(
     `${contract.method.toUpperCase()} ${contract.path}: response violates its contract at ${issue.path.join('.') || '(root)'}: ${issue.message}`,

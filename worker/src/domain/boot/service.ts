@@ -32,6 +32,7 @@ import { bootRepo, type BootAgentRow } from './repo.js';
 import { WebhookService } from '../webhooks/service.js';
 import { heartbeatRepo } from '../heartbeat/repo.js';
 import { pluginServiceOf } from '../../plugins/host.js';
+import { RawJson } from '../../http/raw-json.js';
 import type { ContextScorer } from '../../plugins/types.js';
 
 const CRASH_STALE_MS = 15 * 60_000;
@@ -132,24 +133,26 @@ function enforcementRules(key: { data: string } | undefined): string[] {
 }
 
 /**
- * Slim boot's `other_agents` from `bootRepo.otherAgentsList`'s value: only odd heartbeat spellings
- * need JS, and only those entries carry the key `last_heartbeat` (inside a JSON string a quote is
- * escaped, so the text `"last_heartbeat":` occurs only as that key).
+ * Slim boot's `other_agents` from `bootRepo.otherAgentsList`'s value. Usually its text goes into the
+ * answer as it is (RawJson: no parse, no second serialization — at 200 agents that JavaScript cost
+ * more than SQLite's building of the list). Only odd heartbeat spellings need JS, and only those
+ * entries carry the key `last_heartbeat` (inside a JSON string a quote is escaped, so the text
+ * `"last_heartbeat":` occurs only as that key): then the list is parsed and those entries decided.
  */
 function otherAgentsFrom(text: unknown, now: Date) {
   const json = typeof text === 'string' ? text : '[]';
+  if (!json.includes('"last_heartbeat":')) return new RawJson(json);
   const list = JSON.parse(json) as {
     id: string;
     status: string;
     working_on: unknown;
     last_heartbeat?: string | null;
   }[];
-  if (json.includes('"last_heartbeat":'))
-    for (const o of list)
-      if ('last_heartbeat' in o) {
-        o.status = derivePresence(o.status, o.last_heartbeat ?? null, now);
-        delete o.last_heartbeat;
-      }
+  for (const o of list)
+    if ('last_heartbeat' in o) {
+      o.status = derivePresence(o.status, o.last_heartbeat ?? null, now);
+      delete o.last_heartbeat;
+    }
   return list;
 }
 
