@@ -18,13 +18,14 @@
  *   BENCH_HISTORY=1000000 npx tsx bench/route-cpu.ts  # growth: a month of events and messages already held
  *   BENCH_HISTORY=200000 BENCH_ONLY=messages,messages_to,threads,events npx tsx bench/route-cpu.ts   # the agent-facing listings
  *   BENCH_STMTS=1 BENCH_ONLY=work npx tsx bench/route-cpu.ts    # + wall µs per call of each SQL statement, costliest first
+ *   BENCH_STMTS=1 BENCH_STMTS_DUMP=/tmp/s.json BENCH_KEEP=1 …   # + the statements with their last arguments, as JSON
  *
  * Bounded: a fixed number of calls, a temporary data folder removed at the end. Rounds of the
  * routes are interleaved so a neighbour's load spreads over all of them; the minimum of the
  * rounds is reported beside the median (the least disturbed measurement).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'libsql';
@@ -148,7 +149,7 @@ const frames = new Map<string, number>();
  * BENCH_STMTS=1: the driver's one place that runs a statement, timed per SQL text (wall µs, so it
  * counts SQLite's own work and the native boundary, not what the route does with the rows).
  */
-const stmtTimes = new Map<string, { us: number; n: number }>();
+const stmtTimes = new Map<string, { us: number; n: number; args?: unknown }>();
 if (process.env.BENCH_STMTS === '1') {
   const driver = coreDriver as unknown as { runSync(s: { sql: string }): unknown };
   const run = driver.runSync.bind(driver);
@@ -158,6 +159,7 @@ if (process.env.BENCH_STMTS === '1') {
       return run(s);
     } finally {
       const e = stmtTimes.get(s.sql) ?? { us: 0, n: 0 };
+      e.args = (s as { args?: unknown }).args;
       e.us += Number(process.hrtime.bigint() - t0) / 1000;
       e.n++;
       stmtTimes.set(s.sql, e);
@@ -230,6 +232,12 @@ if (stmtTimes.size) {
   for (const [sql, e] of [...stmtTimes].sort((a, b) => b[1].us - a[1].us).slice(0, 25))
     console.log(
       `${(e.us / calls).toFixed(1).padStart(7)} µs  ${(e.us / e.n).toFixed(1).padStart(6)} µs each  ${sql.replace(/\s+/g, ' ').slice(0, 110)}`,
+    );
+  // The statements with their last call's arguments, to replay on a kept data folder (BENCH_KEEP=1).
+  if (process.env.BENCH_STMTS_DUMP)
+    writeFileSync(
+      process.env.BENCH_STMTS_DUMP,
+      JSON.stringify([...stmtTimes].map(([sql, e]) => ({ sql, args: e.args, us_each: e.us / e.n, n: e.n }))),
     );
 }
 reset.close();
