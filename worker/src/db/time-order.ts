@@ -21,14 +21,20 @@ export function firstIdFrom(
   time: { sql: string; args: SqlValue[] },
 ): { sql: string; args: SqlValue[] } {
   // Invariant: every row below `lo` fails the condition; every row from `hi` on passes (hi starts
-  // past the last id). Each step reads the first row at or after the middle (ids have gaps).
-  const mid = `(SELECT ${column} FROM ${table} WHERE id >= (lo + hi) / 2 ORDER BY id LIMIT 1) ${op} ${time.sql}`;
+  // past the last id). `ok` is the condition on the first row at or after the middle of [lo, hi)
+  // (ids have gaps), read once per step and carried in the row, so each step is one seek (written
+  // twice in the CASEs, the subquery would run twice). The last step, where the range is empty,
+  // reads nothing.
+  const test = (lo: string, hi: string) =>
+    `CASE WHEN ${lo} < ${hi} THEN (SELECT ${column} FROM ${table} WHERE id >= (${lo} + ${hi}) / 2 ORDER BY id LIMIT 1) ${op} ${time.sql} END`;
+  const nextLo = 'CASE WHEN ok THEN lo ELSE (lo + hi) / 2 + 1 END';
+  const nextHi = 'CASE WHEN ok THEN (lo + hi) / 2 ELSE hi END';
   return {
-    sql: `(WITH RECURSIVE probe(lo, hi) AS (
-        SELECT COALESCE((SELECT MIN(id) FROM ${table}), 0), COALESCE((SELECT MAX(id) FROM ${table}), 0) + 1
+    sql: `(WITH RECURSIVE probe(lo, hi, ok) AS (
+        SELECT lo, hi, ${test('lo', 'hi')} FROM (SELECT COALESCE((SELECT MIN(id) FROM ${table}), 0) AS lo,
+          COALESCE((SELECT MAX(id) FROM ${table}), 0) + 1 AS hi)
         UNION ALL
-        SELECT CASE WHEN ${mid} THEN lo ELSE (lo + hi) / 2 + 1 END, CASE WHEN ${mid} THEN (lo + hi) / 2 ELSE hi END
-        FROM probe WHERE lo < hi
+        SELECT ${nextLo}, ${nextHi}, ${test(`(${nextLo})`, `(${nextHi})`)} FROM probe WHERE lo < hi
       ) SELECT MAX(lo) FROM probe)`,
     args: [...time.args, ...time.args],
   };
