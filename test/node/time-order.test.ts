@@ -170,6 +170,41 @@ describe('events and context history without their time indexes (migration 0025)
     });
     expect(stmts).toHaveLength(3);
     expect(await fullScans(plans, stmts)).toEqual([]);
+    // Another agent's event in the project counts once, however often the scope names the project.
+    await t.db.run(
+      "INSERT INTO events (type, agent, project_id, summary, created_at) VALUES ('tord.diff', 'tord-third', 'tord-q', 'x', ?)",
+      [at(25)],
+    );
+    expect(await diffRepo.eventCount(t.db, 'tord-me', at(19), ['tord-q', 'tord-q'])).toBe(8);
+    // The agent's own events alone reach the cap; with the projects' the sum is capped too.
+    for (let i = 0; i < 60; i++)
+      await t.db.run(
+        "INSERT INTO events (type, agent, project_id, summary, created_at) VALUES ('tord.diff', ?, 'tord-p', 'x', ?)",
+        [i < 45 ? 'tord-me' : 'tord-other', at(30)],
+      );
+    // Against a brute-force count of the same rule (the agent's events or its projects', capped).
+    const brute = async (agent: string, since: string, scope: string[]) => {
+      const marks = scope.map(() => '?').join(',') || 'NULL';
+      const r = await t.db.get<{ n: number }>(
+        `SELECT MIN(50, COUNT(*)) AS n FROM events WHERE created_at > ? AND (agent = ? OR project_id IN (${marks}))`,
+        [since, agent, ...scope],
+      );
+      return Number(r?.n);
+    };
+    const cases: [string, string, string[], number][] = [
+      ['tord-me', at(29), [], 45],
+      ['tord-me', at(29), ['tord-p'], 50],
+      ['tord-me', at(19), ['tord-x'], 48],
+      ['tord-other', at(19), ['tord-q'], 24],
+      ['tord-third', at(19), ['tord-q', 'tord-x'], 6],
+    ];
+    const capped = await recorded(async () => {
+      for (const [agent, since, scope, n] of cases) {
+        expect(await brute(agent, since, scope)).toBe(n);
+        expect(await diffRepo.eventCount(t.db, agent, since, scope)).toBe(n);
+      }
+    });
+    expect(await fullScans(plans, capped.filter((st) => !/MIN\(50, COUNT/.test(st.sql)))).toEqual([]);
   });
 
   it('scoped reads (listing with pages and filters, SSE replay, the diff count) walk each branch newest first, not the history', async () => {

@@ -1,7 +1,7 @@
 import type { Queryable } from '../../db/db.js';
 import { rowsAfter } from '../../db/time-order.js';
 import type { SqlArgs } from '../../db/types.js';
-import { agentOrProjects, eventsAfter, newestIds } from '../events/repo.js';
+import { eventsAfter } from '../events/repo.js';
 import { VISIBLE_TO_AGENT } from '../messages/repo.js';
 
 /** Scoped "changed since" reads for the savepoint diff (spec 02 §3.7, W23). Read-only. */
@@ -10,6 +10,9 @@ function scoped(col: string, scope: string[] | null): { sql: string; args: SqlAr
   if (scope === null) return { sql: '1', args: [] };
   return { sql: `(${col} = '' OR ${col} IN (${scope.map(() => '?').join(',')}))`, args: scope };
 }
+
+/** The savepoint diff's `events_since` stops counting here (spec 02 §3.7: a count, ≤ 50). */
+const EVENTS_COUNTED = 50;
 
 export const diffRepo = {
   messages(db: Queryable, agentId: string, since: string, acked: number[]) {
@@ -71,15 +74,32 @@ export const diffRepo = {
       ...s.args,
     ]);
   },
-  /** Events since, of the agent or its projects, counted up to 50 (the diff says "50" for more). */
+  /**
+   * Events since, of the agent or its projects, counted up to 50 (the diff says "50" for more). An
+   * id range (events carry no created_at index, migration 0025), each part walked newest first in
+   * its own index and stopped at 50, never a project's history. The parts are disjoint — the
+   * agent's own events, then each project's events by anyone else (an event has one project) — so
+   * their counts add up without a UNION sorting the ids to drop duplicates; when the agent's own
+   * already reach 50 the projects are not walked.
+   */
   async eventCount(db: Queryable, agentId: string, since: string, scope: string[] | null) {
-    // An id range (events carry no created_at index, migration 0025) read newest first per branch
-    // (newestIds): the count stops at 50 instead of visiting the range, or a project's history.
     const after = eventsAfter(since);
-    const ids = newestIds({ sql: after.sql, args: after.args }, agentOrProjects(agentId, scope), 50, after.from);
+    const walk = (where: string) =>
+      `(SELECT COUNT(*) FROM (SELECT 1 FROM ${after.from}events WHERE ${where} AND ${after.sql}
+         ORDER BY events.id DESC LIMIT ${EVENTS_COUNTED}))`;
+    if (scope === null) {
+      const r = await db.get<{ n: number }>(`WITH ${after.with.sql} SELECT ${walk('1')} AS n`, [
+        ...after.with.args,
+        ...after.args,
+      ]);
+      return Number(r?.n ?? 0);
+    }
+    const projects = [...new Set(scope)];
+    const others = projects.map(() => ` + ${walk('project_id = ? AND agent IS NOT ?')}`).join('');
     const r = await db.get<{ n: number }>(
-      `WITH ${after.with.sql} SELECT COUNT(*) AS n FROM (SELECT id FROM (${ids.sql}) LIMIT 50)`,
-      [...after.with.args, ...ids.args],
+      `WITH ${after.with.sql} SELECT CASE WHEN mine >= ${EVENTS_COUNTED} THEN ${EVENTS_COUNTED}
+         ELSE MIN(${EVENTS_COUNTED}, mine${others}) END AS n FROM (SELECT ${walk('agent = ?')} AS mine)`,
+      [...after.with.args, ...projects.flatMap((p) => [p, agentId, ...after.args]), agentId, ...after.args],
     );
     return Number(r?.n ?? 0);
   },
