@@ -9,8 +9,10 @@
  *   BENCH_HISTORY=1000000 npx tsx bench/coordination.ts   # growth: a month of events and messages held
  *   BENCH_ONLY=heartbeat,boot npx tsx bench/coordination.ts               # some scenarios (+ the floor)
  *   BENCH_SERVER_NODE_ARGS=--trace-gc BENCH_SERVER_STDOUT=/tmp/gc.log npx tsx bench/coordination.ts   # GC pauses
+ *   BENCH_SERVER=tsx npx tsx bench/coordination.ts   # the sources through tsx instead of the bundle
  *
- * The server runs in its own process (`node-adapter/index.ts` through tsx) so the load generator
+ * The server runs in its own process — the esbuild bundle `npm start` and the Docker image run
+ * (dist/server.mjs, built first), the floor bundled the same way — so the load generator
  * does not share its event loop. The generator is N concurrent loops over one keep-alive
  * http.Agent; each loop sends the next request when the previous answer arrived (closed loop).
  * Everything is bounded: each scenario stops after its duration (claims: when the pool of
@@ -24,6 +26,8 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import Database from 'libsql';
 import { CORE_DB_FILE } from '../node-adapter/runtime.js';
+import { build } from 'esbuild';
+import { buildServer, SERVER_EXTERNALS } from '../scripts/build-server.mjs';
 import { genDashboard } from '../scripts/gen-dashboard.mjs';
 import { type BenchAgent, seedDatabase } from './seed.js';
 
@@ -36,6 +40,13 @@ const TASKS = Number(process.env.BENCH_TASKS ?? 1_000);
 const HISTORY = Number(process.env.BENCH_HISTORY ?? 0);
 /** Open tasks the claim scenario can take (warm-up included): the seed's, topped up before it runs. */
 const CLAIM_POOL = Number(process.env.BENCH_CLAIM_POOL ?? 20_000);
+/**
+ * The server as production runs it (`npm start`, the Docker image): the esbuild bundle of
+ * scripts/build-server.mjs, built first. BENCH_SERVER=tsx runs the sources through tsx instead,
+ * which is slower on the hot calls (bench/README.md; among other things its transform keeps
+ * function names with a `__name` call each time a function is created, closures included).
+ */
+const BUNDLE = process.env.BENCH_SERVER !== 'tsx';
 /** Scenario keys: heartbeat, work, boot, context, claim; unset = all. The floor always runs. */
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((x) => x.trim())) : null;
 const wanted = (key: string) => !ONLY || ONLY.has(key);
@@ -58,7 +69,8 @@ function startServerProcess(): Promise<number> {
   return new Promise((resolve, reject) => {
     // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server (issue 11: profile first).
     const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'node-adapter/index.ts'], {
+    const entry = BUNDLE ? ['dist/server.mjs'] : ['--import', 'tsx', 'node-adapter/index.ts'];
+    const child = spawn(process.execPath, [...nodeArgs, ...entry], {
       env: {
         ...process.env,
         DATA_DIR: dataDir,
@@ -84,10 +96,30 @@ function startServerProcess(): Promise<number> {
   });
 }
 
+/** With BENCH_SERVER=bundle the floor is plain JavaScript too (esbuild, as the server's bundle): like for like. */
+let floorBundle: string | undefined;
+async function bundleFloor(): Promise<string> {
+  // Beside the server's bundle, so Node finds `libsql` in this checkout's node_modules.
+  const outfile = join('dist', 'bench-floor-server.mjs');
+  await build({
+    entryPoints: ['bench/floor-server.ts'],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: SERVER_EXTERNALS,
+    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+  return outfile;
+}
+
 /** The floor server in its own process, as ours is (bench/floor-server.ts). */
 function startFloorProcess(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/floor-server.ts', dataDir], {
+    const entry = floorBundle ? [floorBundle] : ['--import', 'tsx', 'bench/floor-server.ts'];
+    const child = spawn(process.execPath, [...entry, dataDir], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     floor = child;
@@ -238,6 +270,10 @@ const FLOOR_EACH = process.env.BENCH_FLOOR_EACH === '1';
 async function main() {
   // The server imports the embedded dashboard and docs, build output a fresh clone lacks.
   genDashboard();
+  if (BUNDLE) {
+    await buildServer();
+    floorBundle = await bundleFloor();
+  }
   floorPort = await startFloorProcess();
   port = await startServerProcess();
   // The server runs its first maintenance pass (incl. a backup) 2 s after start: let it pass.
@@ -400,7 +436,7 @@ async function main() {
   }
 
   console.log(
-    `\n${AGENTS} agents (load from the first ${Math.min(AGENTS, 50)}), ${TASKS} tasks, ${HISTORY} past events, ${CONNECTIONS} connections, ${SECONDS} s per scenario (claims: from a pool of ${claimable.length} open tasks)\n`,
+    `\n${AGENTS} agents (load from the first ${Math.min(AGENTS, 50)}), ${TASKS} tasks, ${HISTORY} past events, ${CONNECTIONS} connections, ${SECONDS} s per scenario (claims: from a pool of ${claimable.length} open tasks); server and floor: ${BUNDLE ? 'esbuild bundles' : 'sources through tsx'}\n`,
   );
   const each = FLOOR_EACH ? ' floor req/s (runs around it) |' : '';
   console.log(
