@@ -108,6 +108,8 @@ describe('GET /boot/:agentId', () => {
       'boot-pres-iso-stale': "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-20 minutes')",
       'boot-pres-frac': "strftime('%Y-%m-%d %H:%M:%f', 'now', '-2 minutes')",
       'boot-pres-garbage': "'not a time'",
+      // Shaped like the stored format, but no instant: derivePresence cannot read it.
+      'boot-pres-hour29': "strftime('%Y-%m-%d', 'now') || ' 29:00:00'",
       'boot-pres-never': null,
     };
     for (const [id, hb] of Object.entries(peers)) {
@@ -133,6 +135,7 @@ describe('GET /boot/:agentId', () => {
       'boot-pres-iso-stale': 'offline',
       'boot-pres-frac': 'busy',
       'boot-pres-garbage': 'offline',
+      'boot-pres-hour29': 'offline',
       'boot-pres-never': 'offline',
       'boot-pres-paused': 'paused',
     };

@@ -89,10 +89,13 @@ export const bootRepo = {
    * working_on}]` with the derived presence (spec 02 §2.3) — no row objects, no per-row JavaScript
    * (issue 11: at 10,000 agents the 200 rows, one JS object each, were most of boot's growth).
    * Presence is decided in SQL for heartbeats in the tables' own format `YYYY-MM-DD HH:MM:SS` (what
-   * `toDbTime` and `datetime('now')` write): a text comparison with `staleBefore` = now − 15 min,
-   * the same answer as `derivePresence` at second precision. Any other spelling (ISO `T…Z`,
-   * fractions, garbage) is passed on with `last_heartbeat` for `derivePresence` (the reader finds
-   * those entries by that key). The list's order is the subquery's (SQLite feeds an aggregate in
+   * `toDbTime` and `datetime('now')` write), recognised as text `datetime()` gives back unchanged —
+   * a valid instant in that spelling: a text comparison with `staleBefore` = now − 15 min, the same
+   * answer as `derivePresence` at second precision. Any other spelling (ISO `T…Z`, fractions, an
+   * hour 24–29 or a 30th of February that only look like the format, garbage) is passed on with
+   * `last_heartbeat` for `derivePresence` (the reader finds those entries by that key). Cheaper
+   * than the GLOB of the format it replaced (~10 % of the list at 200 agents), and exact where the
+   * GLOB let `29:00:00` compare as text. The list's order is the subquery's (SQLite feeds an aggregate in
    * its FROM subquery's order). A one-column read: boot asks it as a column of its first row.
    */
   otherAgentsList(agentId: string, projectId: string, since: string, staleBefore: string): Statement {
@@ -103,7 +106,7 @@ export const bootRepo = {
        FROM (SELECT id, status, last_heartbeat, COALESCE(working_on, '') AS w,
                CASE WHEN status NOT IN ('online', 'idle', 'busy') THEN status
                     WHEN COALESCE(last_heartbeat, '') = '' THEN 'offline'
-                    WHEN last_heartbeat GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9]'
+                    WHEN last_heartbeat = datetime(last_heartbeat)
                       THEN CASE WHEN last_heartbeat > ? THEN status ELSE 'offline' END
                END AS p
              FROM agents WHERE id != ? AND (project_id = ? OR last_heartbeat >= ?)
