@@ -149,7 +149,10 @@ const frames = new Map<string, number>();
  * BENCH_STMTS=1: the driver's one place that runs a statement, timed per SQL text (wall µs, so it
  * counts SQLite's own work and the native boundary, not what the route does with the rows).
  */
-const stmtTimes = new Map<string, { us: number; n: number; args?: unknown }>();
+const stmtTimes = new Map<string, { us: number; n: number; args?: unknown; samples: number[] }>();
+/** Per statement, the first this many timings are kept for the median (a GC pause inflates a mean). */
+const SAMPLES_KEPT = 20_000;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 if (process.env.BENCH_STMTS === '1') {
   const driver = coreDriver as unknown as { runSync(s: { sql: string }): unknown };
   const run = driver.runSync.bind(driver);
@@ -158,9 +161,11 @@ if (process.env.BENCH_STMTS === '1') {
     try {
       return run(s);
     } finally {
-      const e = stmtTimes.get(s.sql) ?? { us: 0, n: 0 };
+      const e = stmtTimes.get(s.sql) ?? { us: 0, n: 0, samples: [] };
       e.args = (s as { args?: unknown }).args;
-      e.us += Number(process.hrtime.bigint() - t0) / 1000;
+      const us = Number(process.hrtime.bigint() - t0) / 1000;
+      e.us += us;
+      if (e.samples.length < SAMPLES_KEPT) e.samples.push(us);
       e.n++;
       stmtTimes.set(s.sql, e);
     }
@@ -228,16 +233,26 @@ for (const [n, s] of samples) {
 if (FRAMES) for (const [n, f] of frames) console.log(`${n}: ${f.toFixed(1)} WAL frames (pages) written per call`);
 if (stmtTimes.size) {
   const calls = ROUNDS * CALLS + 200 * names.length;
-  console.log(`\nSQL statements, wall µs per call of the routes run (${calls} calls), costliest first`);
+  console.log(
+    `\nSQL statements, wall µs per call of the routes run (${calls} calls), costliest first; then µs per execution: mean, median`,
+  );
   for (const [sql, e] of [...stmtTimes].sort((a, b) => b[1].us - a[1].us).slice(0, 25))
     console.log(
-      `${(e.us / calls).toFixed(1).padStart(7)} µs  ${(e.us / e.n).toFixed(1).padStart(6)} µs each  ${sql.replace(/\s+/g, ' ').slice(0, 110)}`,
+      `${(e.us / calls).toFixed(1).padStart(7)} µs  ${(e.us / e.n).toFixed(1).padStart(6)} µs each, median ${median(e.samples).toFixed(1).padStart(6)}  ${sql.replace(/\s+/g, ' ').slice(0, 100)}`,
     );
   // The statements with their last call's arguments, to replay on a kept data folder (BENCH_KEEP=1).
   if (process.env.BENCH_STMTS_DUMP)
     writeFileSync(
       process.env.BENCH_STMTS_DUMP,
-      JSON.stringify([...stmtTimes].map(([sql, e]) => ({ sql, args: e.args, us_each: e.us / e.n, n: e.n }))),
+      JSON.stringify(
+        [...stmtTimes].map(([sql, e]) => ({
+          sql,
+          args: e.args,
+          us_each: e.us / e.n,
+          median: median(e.samples),
+          n: e.n,
+        })),
+      ),
     );
 }
 reset.close();
