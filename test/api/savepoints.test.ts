@@ -85,6 +85,31 @@ describe('savepoints (spec 02 §3.7)', () => {
     expect(d.body.changes.plans_changed).toEqual([]);
   });
 
+  it("the diff's rows are the areas' wire rows, in boot as in GET …/diff: a task's lease token never shows", async () => {
+    const a = await registerAgent(t, 'sp-lease', 'sp-lease');
+    await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: {} });
+    await t.db.run("UPDATE agent_savepoints SET heartbeat_at = datetime('now', '-1 hour') WHERE agent_id = ?", [a.id]);
+    const task = await t.db.get<{ id: number }>(
+      "INSERT INTO tasks (title, project_id, requester) VALUES ('leased', 'sp-lease', 'x') RETURNING id",
+    );
+    const claim = await t.call('POST', `/tasks/${task!.id}/claim`, { agentKey: a.key, body: {} });
+    expect(claim.status).toBe(200);
+    expect(typeof claim.body.lease_token).toBe('string');
+    const diff = (await t.call('GET', `/agents/${a.id}/savepoint/diff`, { agentKey: a.key })).body;
+    const boot = (await t.call('GET', `/boot/${a.id}`, { agentKey: a.key })).body.savepoint;
+    for (const d of [diff, boot]) {
+      const rows = d.changes.tasks_changed as Record<string, unknown>[];
+      expect(rows.map((r) => r.title)).toEqual(['leased']);
+      expect(rows[0].assignee).toBe(a.id);
+      expect(rows[0]).not.toHaveProperty('lease_token');
+      expect(JSON.stringify(d)).not.toContain(claim.body.lease_token);
+    }
+    // The same row in both, and the same keys as GET /tasks/:id shows.
+    expect(boot.changes.tasks_changed).toEqual(diff.changes.tasks_changed);
+    const shown = (await t.call('GET', `/tasks/${task!.id}`, { agentKey: a.key })).body;
+    expect(Object.keys(boot.changes.tasks_changed[0]).sort()).toEqual(Object.keys(shown.task ?? shown).sort());
+  });
+
   it('notes: admin only, 400 without text, 404 without savepoint; POST returns the inserted id (W22)', async () => {
     const a = await registerAgent(t, 'sp-notes', 'sp');
     expect(

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { nameParam } from '../../http/contract.js';
 import { Inbox } from '../heartbeat/schema.js';
+import { SavepointDiff } from '../savepoints/schema.js';
 
 /**
  * The boot payload (spec 02 §3.4). It composes many areas' rows in three variants (slim, smart,
@@ -32,7 +33,9 @@ export const BootAnswer = z
     autonomous_mode: composed('Whether autonomous mode is on'),
     operators_available: composed('Whether a human operator is reachable'),
     server_time: z.string().optional(),
-    savepoint: composed('Diff against the latest savepoint'),
+    // Shaped as GET /agents/:id/savepoint/diff answers it: each changed row as its area shows it
+    // (a task's lease token never leaves in a row).
+    savepoint: SavepointDiff.optional().meta({ description: 'Diff against the latest savepoint' }),
     profile: composed("The agent's profile"),
     admin_status: z.literal('frozen').optional(),
     enforcement_rules_active: z.array(z.string()).optional(),
