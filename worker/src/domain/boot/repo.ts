@@ -94,9 +94,10 @@ export const bootRepo = {
    * answer as `derivePresence` at second precision. Any other spelling (ISO `T…Z`, fractions, an
    * hour 24–29 or a 30th of February that only look like the format, garbage) is passed on with
    * `last_heartbeat` for `derivePresence` (the reader finds those entries by that key). Cheaper
-   * than the GLOB of the format it replaced (~10 % of the list at 200 agents), and exact where the
-   * GLOB let `29:00:00` compare as text. The list's order is the subquery's (SQLite feeds an aggregate in
-   * its FROM subquery's order). A one-column read: boot asks it as a column of its first row.
+   * than the GLOB of the format it replaced (~20 % of the list at 200 agents), and exact where the
+   * GLOB let `29:00:00` compare as text. The list's order is the subquery's (SQLite feeds an
+   * aggregate in its FROM subquery's order). A one-column read: boot asks it as a column of its
+   * first row.
    */
   otherAgentsList(agentId: string, projectId: string, since: string, staleBefore: string): Statement {
     return {
