@@ -204,7 +204,12 @@ describe('events and context history without their time indexes (migration 0025)
         expect(await diffRepo.eventCount(t.db, agent, since, scope)).toBe(n);
       }
     });
-    expect(await fullScans(plans, capped.filter((st) => !/MIN\(50, COUNT/.test(st.sql)))).toEqual([]);
+    expect(
+      await fullScans(
+        plans,
+        capped.filter((st) => !/MIN\(50, COUNT/.test(st.sql)),
+      ),
+    ).toEqual([]);
   });
 
   it('scoped reads (listing with pages and filters, SSE replay, the diff count) walk each branch newest first, not the history', async () => {
