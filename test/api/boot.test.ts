@@ -333,6 +333,35 @@ describe('GET /boot/:agentId', () => {
     expect(await keys(b.id)).toEqual(['not-mine']);
   });
 
+  it('verbose: task and bug rows are shown as their areas show them, never with a lease token', async () => {
+    const a = await registerAgent(t, 'boot-v-lease', 'bt-v-lease');
+    const mine = await t.db.get<{ id: number }>(
+      "INSERT INTO tasks (title, project_id, requester) VALUES ('mine', 'bt-v-lease', 'x') RETURNING id",
+    );
+    const claim = await t.call('POST', `/tasks/${mine!.id}/claim`, { agentKey: a.key, body: {} });
+    expect(typeof claim.body.lease_token).toBe('string');
+    // Rows holding a token while in the lists verbose boot shows: awaiting approval, an open bug.
+    await t.db.run(
+      "INSERT INTO tasks (title, project_id, requester, needs_approval, lease_token) VALUES ('awaiting', 'bt-v-lease', 'x', 1, 'task-token-secret')",
+    );
+    await t.db.run(
+      "INSERT INTO bugs (title, description, project_id, status, lease_token) VALUES ('open bug', 'd', 'bt-v-lease', 'open', 'bug-token-secret')",
+    );
+    const v = await t.call('GET', `/boot/${a.id}?verbose=true`, { agentKey: a.key });
+    expect(v.status).toBe(200);
+    expect(v.body.tasks.map((r: { title: string }) => r.title)).toEqual(['mine']);
+    expect(v.body.approval_queue.map((r: { title: string }) => r.title)).toContain('awaiting');
+    expect(v.body.open_bugs.map((r: { title: string }) => r.title)).toContain('open bug');
+    for (const row of [...v.body.tasks, ...v.body.approval_queue, ...v.body.open_bugs])
+      expect(row).not.toHaveProperty('lease_token');
+    const text = JSON.stringify(v.body);
+    for (const token of [claim.body.lease_token, 'task-token-secret', 'bug-token-secret'])
+      expect(text).not.toContain(token);
+    // The same keys as the task's own route shows.
+    const shown = (await t.call('GET', `/tasks/${mine!.id}`, { agentKey: a.key })).body;
+    expect(Object.keys(v.body.tasks[0]).sort()).toEqual(Object.keys(shown.task ?? shown).sort());
+  });
+
   it('verbose and smart variants', async () => {
     const a = await registerAgent(t, 'boot-verbose', 'bt');
     const v = await t.call('GET', `/boot/${a.id}?verbose=true&smart=true`, { agentKey: a.key });

@@ -2,11 +2,14 @@ import { z } from 'zod';
 import { nameParam } from '../../http/contract.js';
 import { Inbox } from '../heartbeat/schema.js';
 import { SavepointDiff } from '../savepoints/schema.js';
+import { Task } from '../tasks/schema.js';
+import { Bug } from '../bugs/schema.js';
 
 /**
  * The boot payload (spec 02 §3.4). It composes many areas' rows in three variants (slim, smart,
- * verbose); the top level is named here, the composed rows are described by their own areas and
- * pass through as the boot service built them (it already picks their public fields).
+ * verbose); the top level is named here. Rows of areas whose rows hold something that never leaves
+ * (a task's or a bug's lease token) are shaped by that area's schema, as its own routes shape them;
+ * the other composed rows pass through as the boot service built them.
  */
 
 export const BootParams = z.object({ agentId: nameParam });
@@ -49,15 +52,15 @@ export const BootAnswer = z
     context_meta: composed('Smart: how the keys were chosen'),
     // verbose
     project: composed('The agent’s project row'),
-    tasks: rows('Verbose: tasks'),
+    tasks: z.array(Task).optional().meta({ description: 'Verbose: tasks' }),
     new_messages: rows('Verbose: messages since the last heartbeat'),
     asset_requests: rows('Verbose: always empty (kept for wire compatibility)'),
     platform_context: rows('Verbose: the mycelium namespace'),
     agent_context: rows("Verbose: the agent's own namespace"),
-    approval_queue: rows('Verbose: approvals waiting'),
+    approval_queue: z.array(Task).optional().meta({ description: 'Verbose: tasks awaiting approval' }),
     my_approvals: rows("Verbose: the agent's approvals"),
     recent_events: rows('Verbose: recent events'),
-    open_bugs: rows('Verbose: open bugs'),
+    open_bugs: z.array(Bug).optional().meta({ description: 'Verbose: open bugs' }),
     plans: rows('Verbose: plans'),
     channels: rows('Verbose: channels'),
     unread_counts: z.record(z.string(), z.number()).optional(),
