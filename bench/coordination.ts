@@ -27,7 +27,7 @@ import http from 'node:http';
 import Database from 'libsql';
 import { CORE_DB_FILE } from '../node-adapter/runtime.js';
 import { build } from 'esbuild';
-import { buildServer, SERVER_EXTERNALS } from '../scripts/build-server.mjs';
+import { buildServer, ESM_REQUIRE_BANNER, SERVER_EXTERNALS } from '../scripts/build-server.mjs';
 import { genDashboard } from '../scripts/gen-dashboard.mjs';
 import { type BenchAgent, seedDatabase } from './seed.js';
 
@@ -109,7 +109,7 @@ async function bundleFloor(): Promise<string> {
     platform: 'node',
     target: 'node20',
     external: SERVER_EXTERNALS,
-    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+    banner: { js: ESM_REQUIRE_BANNER },
     logLevel: 'warning',
   });
   return outfile;

@@ -21,6 +21,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Packages left to Node's resolver at run time (native code). */
 export const SERVER_EXTERNALS = ['libsql'];
 
+/** Bundled CommonJS dependencies call require() for Node built-ins; ESM output has no require. */
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire as __myceliumRequire } from 'node:module';\nconst require = __myceliumRequire(import.meta.url);";
+
 /**
  * zod re-exports every message locale (`z.locales.*`, ~360 KB of code, half of zod) although only
  * English is ever used (zod registers it itself): the server's bundle gets a locales module that
@@ -64,10 +68,7 @@ export async function buildServer(outdir = join(root, 'dist')) {
     platform: 'node',
     target: 'node20',
     external: SERVER_EXTERNALS,
-    // Bundled CommonJS dependencies call require() for Node built-ins; ESM output has no require.
-    banner: {
-      js: "import { createRequire as __myceliumRequire } from 'node:module';\nconst require = __myceliumRequire(import.meta.url);",
-    },
+    banner: { js: ESM_REQUIRE_BANNER },
     plugins: [englishOnlyZodLocales],
     sourcemap: 'linked',
     legalComments: 'none',
