@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile, unlink, readdir, stat, chmod, open, rename } from 'node:fs/promises';
 import { chmodSync, createReadStream, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { lookup } from 'node:dns/promises';
 import Database from 'libsql';
@@ -105,6 +105,7 @@ export function createNodeRuntime({
       return incoming?.socket?.remoteAddress;
     },
     readBody: bodies.read,
+    sha256Hex: (text) => createHash('sha256').update(text).digest('hex'),
     receive: bodies.wrap,
     backup: () => backupDatabase(driver, dataDir, config.backupRetention, clock),
     listBackups: () => listBackups(dataDir),

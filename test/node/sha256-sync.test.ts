@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createNodeRuntime } from '../../node-adapter/runtime.js';
+import { loadConfig } from '../../worker/src/config.js';
 import { secretsEqual, sha256Hex, sha256HexSync } from '../../worker/src/auth/crypto.js';
 import { generateAgentKey, hashAgentKey } from '../../worker/src/auth/agent-keys.js';
 
@@ -25,6 +30,22 @@ describe('synchronous SHA-256 of per-request secrets (auth/crypto.ts)', () => {
     }
     const key = generateAgentKey();
     expect(hashAgentKey(key)).toBe(nodeSha(key));
+  });
+
+  it("the Node runtime's native digest (runtime.sha256Hex, used for agent keys) equals the portable one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'myc-sha-'));
+    const runtime = createNodeRuntime({
+      config: loadConfig({ ADMIN_KEY: 'a'.repeat(40), JWT_SECRET: 'z'.repeat(48), DATA_DIR: dir }),
+    });
+    try {
+      expect(runtime.sha256Hex).toBeTypeOf('function');
+      const keys = ['', 'é', '🍄 mycelium', 'x'.repeat(64), ...Array.from({ length: 20 }, () => generateAgentKey())];
+      // A key stored with the portable digest (registration) matches the native one (every call).
+      for (const k of keys) expect(runtime.sha256Hex?.(k), JSON.stringify(k)).toBe(hashAgentKey(k));
+    } finally {
+      await runtime.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('secretsEqual: equal strings only; empty or missing never match', async () => {

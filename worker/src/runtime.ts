@@ -111,6 +111,12 @@ export interface Runtime {
    * when it cannot (absent, or a request it did not receive): the pipeline then reads `req.body`.
    */
   readBody?(req: Request, onChunk: (chunk: Uint8Array) => void): Promise<void> | undefined;
+  /**
+   * SHA-256 of a short text as hex, synchronously, where the adapter has a native digest (Node:
+   * `node:crypto`, ~1 µs for an agent key against ~3 µs for the portable JS one; issue 11: every
+   * agent call hashes its key). Absent → `sha256HexSync` (auth/crypto.ts). Same digest either way.
+   */
+  sha256Hex?(text: string): string;
   /** Online, verified copy of the database (Node only). */
   backup?(): Promise<{ file: string; bytes: number }>;
   /** Backups on disk, newest first (Node only; `GET /admin/backups`). */

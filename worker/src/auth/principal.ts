@@ -119,7 +119,7 @@ export class Credentials {
   private async readAgent(): Promise<AgentResult> {
     const key = this.headers.get('x-agent-key');
     if (!key) return { state: 'absent' };
-    const hash = hashAgentKey(key);
+    const hash = this.app.runtime.sha256Hex?.(key) ?? hashAgentKey(key);
     let agent = this.app.keyCache.get(hash);
     if (!agent) {
       const row = await agentsRepo.byKeyHash(this.app.db, hash);
