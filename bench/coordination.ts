@@ -10,6 +10,7 @@
  *   BENCH_ONLY=heartbeat,boot npx tsx bench/coordination.ts               # some scenarios (+ the floor)
  *   BENCH_SERVER_NODE_ARGS=--trace-gc BENCH_SERVER_STDOUT=/tmp/gc.log npx tsx bench/coordination.ts   # GC pauses
  *   BENCH_SERVER=tsx npx tsx bench/coordination.ts   # the sources through tsx instead of the bundle
+ *   BENCH_LOAD=wrk npx tsx bench/coordination.ts     # wrk generates the load (as issue 11 measured; needs wrk)
  *
  * The server runs in its own process — the esbuild bundle `npm start` and the Docker image run
  * (dist/server.mjs, built first), the floor bundled the same way — so the load generator
@@ -30,6 +31,7 @@ import { build } from 'esbuild';
 import { buildServer, ESM_REQUIRE_BANNER, SERVER_EXTERNALS } from '../scripts/build-server.mjs';
 import { genDashboard } from '../scripts/gen-dashboard.mjs';
 import { type BenchAgent, seedDatabase } from './seed.js';
+import { type LoadRequest, runWrk, wrkAvailable } from './wrk-load.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -202,41 +204,51 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-/** Closed-loop load: CONNECTIONS loops; `next()` returns the next request or null when exhausted. */
+/**
+ * BENCH_LOAD=wrk: wrk generates the load (bench/wrk-load.ts), as issue 11 measured; default: the
+ * Node loops below. Both report the same columns.
+ */
+const WRK = process.env.BENCH_LOAD === 'wrk';
+/** Distinct requests a repeating scenario hands wrk (it cycles through them). */
+const WRK_CYCLE = 3_500;
+
+/**
+ * Closed-loop load on port `to`: CONNECTIONS loops; `next(i)` describes the i-th request or returns
+ * null when the scenario is exhausted (`oneShot`: each request may be sent once, e.g. a claim).
+ */
 async function scenario(
   name: string,
-  next: (i: number) => (() => Promise<number>) | null,
-  seconds = SECONDS,
-  warmup = true,
-  pid = server?.pid,
+  next: (i: number) => LoadRequest | null,
+  opts: { to?: number; pid?: number; oneShot?: boolean } = {},
 ): Promise<Result> {
-  if (warmup) {
-    const until = Date.now() + WARMUP_MS;
-    await Promise.all(
-      Array.from({ length: CONNECTIONS }, async (_, c) => {
-        let i = c;
-        while (Date.now() < until) {
-          const f = next(i);
-          if (!f) return;
-          await f();
-          i += CONNECTIONS;
-        }
-      }),
-    );
-  }
+  const { to = port, pid = server?.pid, oneShot = false } = opts;
+  if (WRK) return wrkScenario(name, next, to, pid, oneShot);
+  const send = (r: LoadRequest) => request(r.method, r.path, r.headers, r.body, to);
+  const until = Date.now() + WARMUP_MS;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async (_, c) => {
+      let i = c;
+      while (Date.now() < until) {
+        const r = next(i);
+        if (!r) return;
+        await send(r);
+        i += CONNECTIONS;
+      }
+    }),
+  );
   const lat: number[] = [];
   let errors = 0;
   let seq = 0;
   const start = performance.now();
   const cpu0 = cpuMs(pid);
-  const end = start + seconds * 1000;
+  const end = start + SECONDS * 1000;
   await Promise.all(
     Array.from({ length: CONNECTIONS }, async () => {
       while (performance.now() < end) {
-        const f = next(seq++);
-        if (!f) return;
+        const r = next(seq++);
+        if (!r) return;
         const t0 = performance.now();
-        const status = await f();
+        const status = await send(r);
         lat.push(performance.now() - t0);
         if (status !== 200) errors++;
       }
@@ -257,6 +269,33 @@ async function scenario(
   };
 }
 
+/**
+ * The same scenario with wrk: the requests are listed first (a repeating scenario's first
+ * WRK_CYCLE; a one-shot scenario's all), a one-second warm-up run, then the measured run. A one-shot
+ * list is not reused: the measured run starts after what the warm-up sent (wrk wraps around at the
+ * end of a list, and those repeats count as errors when the server refuses them).
+ */
+async function wrkScenario(
+  name: string,
+  next: (i: number) => LoadRequest | null,
+  to: number,
+  pid: number | undefined,
+  oneShot: boolean,
+): Promise<Result> {
+  const reqs: LoadRequest[] = [];
+  for (let i = 0; oneShot || i < WRK_CYCLE; i++) {
+    const r = next(i);
+    if (!r) break;
+    reqs.push({ ...r, path: `/api/mycelium${r.path}` });
+  }
+  const warm = await runWrk(reqs, to, CONNECTIONS, WARMUP_MS / 1000);
+  const measured = oneShot ? reqs.slice(Math.min(reqs.length - 1, warm.requests + CONNECTIONS)) : reqs;
+  const cpu0 = cpuMs(pid);
+  const run = await runWrk(measured, to, CONNECTIONS, SECONDS);
+  const cpu = (cpuMs(pid) - cpu0) / 1000;
+  return { name, ...run, perCpuSecond: cpu > 0 ? run.requests / cpu : 0 };
+}
+
 interface Row extends Result {
   floor?: number;
   floorCpu?: number;
@@ -269,6 +308,7 @@ const FLOOR_EACH = process.env.BENCH_FLOOR_EACH === '1';
 
 async function main() {
   // The server imports the embedded dashboard and docs, build output a fresh clone lacks.
+  if (WRK && !wrkAvailable()) throw new Error('BENCH_LOAD=wrk needs wrk on PATH (Debian: apt-get install wrk)');
   genDashboard();
   if (BUNDLE) {
     await buildServer();
@@ -290,20 +330,13 @@ async function main() {
   const runFloor = () =>
     scenario(
       'floor: bare Hono + one SQLite upsert',
-      (i) => {
-        const a = pick(i);
-        return () =>
-          request(
-            'POST',
-            '/agents/heartbeat',
-            { 'x-agent-key': a.id },
-            { status: 'busy', working_on: `task ${i % 7}` },
-            floorPort,
-          );
-      },
-      SECONDS,
-      true,
-      floor?.pid,
+      (i) => ({
+        method: 'POST',
+        path: '/agents/heartbeat',
+        headers: { 'x-agent-key': pick(i).id },
+        body: { status: 'busy', working_on: `task ${i % 7}` },
+      }),
+      { to: floorPort, pid: floor?.pid },
     );
   const floorResult = await runFloor();
   results.push(floorResult);
@@ -325,31 +358,28 @@ async function main() {
   if (wanted('heartbeat'))
     results.push(
       await vsFloor(
-        await scenario('heartbeat (busy)', (i) => {
-          const a = pick(i);
-          return () =>
-            request(
-              'POST',
-              '/agents/heartbeat',
-              { 'x-agent-key': a.key },
-              {
-                status: 'busy',
-                working_on: `task ${i % 7}`,
-                session_id: 'bench',
-                state_snapshot: '{"progress":["x"]}',
-              },
-            );
-        }),
+        await scenario('heartbeat (busy)', (i) => ({
+          method: 'POST',
+          path: '/agents/heartbeat',
+          headers: { 'x-agent-key': pick(i).key },
+          body: {
+            status: 'busy',
+            working_on: `task ${i % 7}`,
+            session_id: 'bench',
+            state_snapshot: '{"progress":["x"]}',
+          },
+        })),
       ),
     );
   if (wanted('heartbeat'))
     results.push(
       await vsFloor(
-        await scenario('heartbeat (idle → dispatch pass)', (i) => {
-          const a = pick(i);
-          return () =>
-            request('POST', '/agents/heartbeat', { 'x-agent-key': a.key }, { status: 'online', working_on: '' });
-        }),
+        await scenario('heartbeat (idle → dispatch pass)', (i) => ({
+          method: 'POST',
+          path: '/agents/heartbeat',
+          headers: { 'x-agent-key': pick(i).key },
+          body: { status: 'online', working_on: '' },
+        })),
       ),
     );
   if (wanted('work'))
@@ -357,7 +387,7 @@ async function main() {
       await vsFloor(
         await scenario('work poll GET /work/:id', (i) => {
           const a = pick(i);
-          return () => request('GET', `/work/${a.id}`, { 'x-agent-key': a.key });
+          return { method: 'GET', path: `/work/${a.id}`, headers: { 'x-agent-key': a.key } };
         }),
       ),
     );
@@ -366,7 +396,7 @@ async function main() {
       await vsFloor(
         await scenario('boot GET /boot/:id (slim)', (i) => {
           const a = pick(i);
-          return () => request('GET', `/boot/${a.id}`, { 'x-agent-key': a.key });
+          return { method: 'GET', path: `/boot/${a.id}`, headers: { 'x-agent-key': a.key } };
         }),
       ),
     );
@@ -375,8 +405,12 @@ async function main() {
       await vsFloor(
         await scenario('context put PUT /context/keys/:ns/:key', (i) => {
           const a = pick(i);
-          return () =>
-            request('PUT', `/context/keys/${a.id}/note-${i % 10}`, { 'x-agent-key': a.key }, { data: `value ${i}` });
+          return {
+            method: 'PUT',
+            path: `/context/keys/${a.id}/note-${i % 10}`,
+            headers: { 'x-agent-key': a.key },
+            body: { data: `value ${i}` },
+          };
         }),
       ),
     );
@@ -427,16 +461,16 @@ async function main() {
             if (!t) return null;
             const owners = byProject.get(t.project)!;
             const a = owners[i % owners.length];
-            return () => request('POST', `/tasks/${t.id}/claim`, { 'x-agent-key': a.key }, {});
+            return { method: 'POST', path: `/tasks/${t.id}/claim`, headers: { 'x-agent-key': a.key }, body: {} };
           },
-          SECONDS,
+          { oneShot: true },
         ),
       ),
     );
   }
 
   console.log(
-    `\n${AGENTS} agents (load from the first ${Math.min(AGENTS, 50)}), ${TASKS} tasks, ${HISTORY} past events, ${CONNECTIONS} connections, ${SECONDS} s per scenario (claims: from a pool of ${claimable.length} open tasks); server and floor: ${BUNDLE ? 'esbuild bundles' : 'sources through tsx'}\n`,
+    `\n${AGENTS} agents (load from the first ${Math.min(AGENTS, 50)}), ${TASKS} tasks, ${HISTORY} past events, ${CONNECTIONS} connections, ${SECONDS} s per scenario (claims: from a pool of ${claimable.length} open tasks); server and floor: ${BUNDLE ? 'esbuild bundles' : 'sources through tsx'}; load: ${WRK ? 'wrk, one thread' : 'Node loops'}\n`,
   );
   const each = FLOOR_EACH ? ' floor req/s (runs around it) |' : '';
   console.log(
