@@ -31,7 +31,7 @@ import { build } from 'esbuild';
 import { buildServer, ESM_REQUIRE_BANNER, SERVER_EXTERNALS } from '../scripts/build-server.mjs';
 import { genDashboard } from '../scripts/gen-dashboard.mjs';
 import { type BenchAgent, seedDatabase } from './seed.js';
-import { type LoadRequest, runWrk, wrkAvailable } from './wrk-load.js';
+import { type LoadRequest, type LoadRun, runWrk, wrkAvailable } from './wrk-load.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -172,14 +172,9 @@ function request(
   });
 }
 
-interface Result {
+/** A scenario's run (the counts and latencies either generator measures) with its server's CPU. */
+interface Result extends LoadRun {
   name: string;
-  requests: number;
-  seconds: number;
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
   /** Requests per second of the serving process's own CPU time (user + system): survives a shared, busy machine. */
   perCpuSecond: number;
 }

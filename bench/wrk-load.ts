@@ -19,13 +19,14 @@ export interface LoadRequest {
   body?: unknown;
 }
 
-export interface WrkRun {
+/** What a load run measured (bench/coordination.ts reports it for either generator). */
+export interface LoadRun {
   requests: number;
   seconds: number;
   rps: number;
   p50: number;
   p99: number;
-  /** Answers other than 2xx/3xx, as wrk counts them. */
+  /** Answers refused: non-200 (Node loops); other than 2xx/3xx (wrk). */
   errors: number;
 }
 
@@ -79,7 +80,7 @@ function ms(text: string): number {
   return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
 }
 
-export function parseWrk(out: string): WrkRun {
+export function parseWrk(out: string): LoadRun {
   const total = out.match(/(\d+) requests in ([\d.]+)(us|ms|s)/);
   if (!total) throw new Error(`wrk: no request count in its output:\n${out}`);
   const seconds = ms(`${total[2]}${total[3]}`) / 1000;
@@ -96,7 +97,12 @@ export function parseWrk(out: string): WrkRun {
 }
 
 /** Runs wrk (one thread, `connections` connections, `seconds`) over `reqs` against 127.0.0.1:`port`. */
-export async function runWrk(reqs: LoadRequest[], port: number, connections: number, seconds: number): Promise<WrkRun> {
+export async function runWrk(
+  reqs: LoadRequest[],
+  port: number,
+  connections: number,
+  seconds: number,
+): Promise<LoadRun> {
   if (!reqs.length) throw new Error('wrk: no requests to send');
   const dir = mkdtempSync(join(tmpdir(), 'mycelium-wrk-'));
   try {
