@@ -47,22 +47,37 @@ export function luaString(s: string): string {
   return `[${eq}[${s}]${eq}]`;
 }
 
-function luaScript(reqs: LoadRequest[]): string {
-  const rows = reqs.map((r) => {
+/**
+ * The script: every request one line of the data string (method, path, headers, body; tab-separated,
+ * headers as name\x1fvalue pairs joined by \x1e, a body marked `+`, none `-`), split in `init`. One
+ * string, because LuaJIT refuses a chunk with more than 65,536 constants (a claim pool is 20,000+
+ * requests). JSON bodies, paths and keys hold no raw tab, newline or control characters.
+ */
+export function luaScript(reqs: LoadRequest[]): string {
+  const lines = reqs.map((r) => {
     const body = r.body === undefined ? undefined : JSON.stringify(r.body);
     const headers = { ...r.headers, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) };
     const h = Object.entries(headers)
-      .map(([k, v]) => `[ ${luaString(k)} ] = ${luaString(v)}`)
-      .join(',');
-    return `{${luaString(r.method)},${luaString(r.path)},{${h}},${body === undefined ? 'nil' : luaString(body)}}`;
+      .map(([k, v]) => `${k}\x1f${v}`)
+      .join('\x1e');
+    const line = `${r.method}\t${r.path}\t${h}\t${body === undefined ? '-' : `+${body}`}`;
+    if (/[\n\r]/.test(line) || line.split('\t').length !== 4)
+      throw new Error(`wrk: cannot list request ${r.method} ${r.path}`);
+    return line;
   });
-  return `local data = {\n${rows.join(',\n')}\n}
+  return `local data = ${luaString(lines.join('\n'))}
 local reqs = {}
 local n = 0
 local at = 0
 function init(args)
-  for i, r in ipairs(data) do reqs[i] = wrk.format(r[1], r[2], r[3], r[4]) end
-  n = #reqs
+  for line in data:gmatch("[^\\n]+") do
+    local method, path, hs, body = line:match("^([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t(.*)$")
+    local headers = {}
+    for k, v in hs:gmatch("([^\\30\\31]+)\\31([^\\30]*)") do headers[k] = v end
+    if body:sub(1, 1) == "+" then body = body:sub(2) else body = nil end
+    n = n + 1
+    reqs[n] = wrk.format(method, path, headers, body)
+  end
 end
 function request()
   at = at + 1

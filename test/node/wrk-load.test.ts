@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { luaString, parseWrk } from '../../bench/wrk-load.js';
+import { luaScript, luaString, parseWrk } from '../../bench/wrk-load.js';
 
 // What wrk 4.1 prints with --latency (bench/coordination.ts BENCH_LOAD=wrk reads it).
 const OUTPUT = `Running 5s test @ http://127.0.0.1:39879
@@ -45,5 +45,23 @@ describe('bench/wrk-load.ts (the wrk load generator of bench/coordination.ts)', 
     expect(luaString('{"a":1}')).toBe('[[{"a":1}]]');
     expect(luaString('x]]y')).toBe('[=[x]]y]=]');
     expect(luaString('x]]y]=]z')).toBe('[==[x]]y]=]z]==]');
+  });
+
+  it('lists any number of requests as lines of one Lua string (LuaJIT allows 65,536 constants)', () => {
+    const reqs = Array.from({ length: 70_000 }, (_, i) => ({
+      method: 'POST',
+      path: `/api/mycelium/tasks/${i}/claim`,
+      headers: { 'x-agent-key': `k${i}` },
+      body: {},
+    }));
+    const script = luaScript(reqs);
+    const data = script.slice(script.indexOf('[['), script.indexOf(']]') + 2);
+    const lines = data.slice(2, -2).split('\n');
+    expect(lines).toHaveLength(70_000);
+    expect(lines[7]).toBe(
+      'POST\t/api/mycelium/tasks/7/claim\tx-agent-key\x1fk7\x1eContent-Type\x1fapplication/json\t+{}',
+    );
+    expect(luaScript([{ method: 'GET', path: '/x', headers: { a: 'b' } }])).toContain('GET\t/x\ta\x1fb\t-');
+    expect(() => luaScript([{ method: 'GET', path: '/x', headers: { a: 'b\nc' } }])).toThrow(/cannot list/);
   });
 });
