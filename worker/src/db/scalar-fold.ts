@@ -1,6 +1,6 @@
 import { StatementCapture } from './captured.js';
 import type { ResultSet, Row, Statement } from './types.js';
-import { SqlTexts } from './sql-texts.js';
+import { SqlTexts, SqlTextsByParts } from './sql-texts.js';
 
 const NO_ROW: ResultSet = { rows: [], rowsAffected: 0, lastInsertRowid: null };
 const SINGLE_COLUMN = /^\s*SELECT\s+(.+?)\s+FROM\s/is;
@@ -10,6 +10,8 @@ const SINGLE_COLUMN = /^\s*SELECT\s+(.+?)\s+FROM\s/is;
  * and the texts are the repos' constants, so each is worked out once.
  */
 const names = new SqlTexts(500);
+/** A fold's statement by the texts of its reads (constants of the repos): one string per shape. */
+const foldSql = new SqlTextsByParts(100);
 
 /** The name the read's one column answers under (`x AS n` → n, `t.col` → col). */
 function columnName(sql: string): string {
@@ -44,7 +46,10 @@ export class ScalarFold extends StatementCapture {
     }
     return [
       {
-        sql: `SELECT ${reads.map((r, i) => `(${r.sql}) AS c${i}`).join(', ')}`,
+        sql: foldSql.get(
+          reads.map((r) => r.sql),
+          () => `SELECT ${reads.map((r, i) => `(${r.sql}) AS c${i}`).join(', ')}`,
+        ),
         args: reads.flatMap((r) => r.args ?? []),
         first: true,
       },

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import type { Statement } from '../../db/types.js';
-import { SqlTexts } from '../../db/sql-texts.js';
+import { SqlTextsByParts } from '../../db/sql-texts.js';
 
 /** The agents table's SQL lives here and only here. */
 
@@ -51,7 +51,7 @@ export interface NewAgent {
 export type BeatFacts = Pick<AgentRow, 'id' | 'status' | 'working_on' | 'agent_type' | 'project_id'>;
 
 /** `agentsRepo.rowWith`'s SQL per shape (columns, extra names, fold). */
-const rowWithSql = new SqlTexts(50);
+const rowWithSql = new SqlTextsByParts(50);
 
 const BEAT_FACTS: readonly (keyof BeatFacts)[] = ['id', 'status', 'working_on', 'agent_type', 'project_id'];
 
@@ -78,8 +78,10 @@ export const agentsRepo = {
    */
   rowWith(id: string, columns: readonly string[], extra: Record<string, Statement>, fold?: Statement): Statement {
     const names = Object.keys(extra);
+    // Keyed by the columns array itself, the extras' names and the fold's text (itself built once
+    // per shape, ScalarFold): no key string is built or hashed per call.
     const sql = rowWithSql.get(
-      `${columns.join(',')}|${names.join(',')}|${fold?.sql ?? ''}`,
+      [columns, ...names, '|', fold?.sql ?? ''],
       () => `SELECT ${columns.map((c) => `a.${c}`).join(', ')}${names.map((n) => `, (${extra[n].sql}) AS ${n}`).join('')}${fold ? ', f.*' : ''}
              FROM agents a${fold ? `, (${fold.sql}) f` : ''} WHERE a.id = ?`,
     );

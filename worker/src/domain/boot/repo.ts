@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import { rowsAfter } from '../../db/time-order.js';
+import { SqlTexts } from '../../db/sql-texts.js';
 import type { SqlArgs, Statement } from '../../db/types.js';
 import { agentsRepo, type AgentRow } from '../agents/repo.js';
 import { eventsRepo } from '../events/repo.js';
@@ -25,6 +26,9 @@ function scoped(col: string, scope: string[] | null): { sql: string; args: SqlAr
   if (scope === null) return { sql: '1', args: [] };
   return { sql: `(${col} = '' OR ${col} IN (${scope.map(() => '?').join(',')}))`, args: scope };
 }
+
+/** `bootRepo.counts`'s text per scope size, built once (a text built per boot is hashed per boot). */
+const countsSql = new SqlTexts(50);
 
 export const bootRepo = {
   contextKey(db: Queryable, namespace: string, key: string) {
@@ -60,12 +64,17 @@ export const bootRepo = {
   },
   counts(db: Queryable, agentId: string, projectId: string, scope: string[] | null) {
     const b = scoped('project_id', scope);
-    return db.get<{ tasks_mine: number; bugs_open: number; plans_active: number }>(
-      `SELECT (SELECT COUNT(*) FROM tasks WHERE assignee = ? AND status IN ('open','in_progress')) AS tasks_mine,
+    const sql = countsSql.get(
+      String(scope?.length ?? 'all'),
+      () => `SELECT (SELECT COUNT(*) FROM tasks WHERE assignee = ? AND status IN ('open','in_progress')) AS tasks_mine,
               (SELECT COUNT(*) FROM bugs WHERE status = 'open' AND ${b.sql}) AS bugs_open,
               (SELECT COUNT(*) FROM plans WHERE status = 'active' AND (project_id = ? OR project_id = '')) AS plans_active`,
-      [agentId, ...b.args, projectId],
     );
+    return db.get<{ tasks_mine: number; bugs_open: number; plans_active: number }>(sql, [
+      agentId,
+      ...b.args,
+      projectId,
+    ]);
   },
   otherAgents(db: Queryable, agentId: string, projectId: string, since: string) {
     return db.all<{

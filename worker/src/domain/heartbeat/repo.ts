@@ -1,3 +1,4 @@
+import { SqlTexts } from '../../db/sql-texts.js';
 import type { Statement } from '../../db/types.js';
 
 const APPROVAL_COLS = 'id, action_type, title, status, risk_tier, project_id, created_at, decided_at';
@@ -60,11 +61,17 @@ export const heartbeatRepo = {
   },
 };
 
+/** `agentKeyWrite`'s text per owner expression (two): built once, not per heartbeat or boot. */
+const agentKeyWriteSql = new SqlTexts(10);
+
 function agentKeyWrite(agentId: string, key: string, data: string, project: Statement): Statement {
   return {
-    sql: `INSERT INTO context_keys (namespace, key, data, updated_by, project_id) VALUES (?, ?, ?, 'system', ${project.sql})
+    sql: agentKeyWriteSql.get(
+      project.sql,
+      () => `INSERT INTO context_keys (namespace, key, data, updated_by, project_id) VALUES (?, ?, ?, 'system', ${project.sql})
           ON CONFLICT(namespace, key) DO UPDATE SET data = excluded.data, updated_at = datetime('now'), updated_by = 'system',
             version = version + 1, project_id = excluded.project_id`,
+    ),
     args: [agentId, key, data, ...(project.args ?? [])],
   };
 }

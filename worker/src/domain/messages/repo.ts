@@ -194,6 +194,8 @@ const PENDING_DIRECTIVES = `SELECT * FROM (SELECT ${INBOX_COLS} FROM ${OPEN_DIRE
    ORDER BY id ASC LIMIT 100`;
 /** Pending requests, newest first, ≤ 200: what follows the columns. Args: agent id. */
 const PENDING_REQUESTS_FROM = `FROM ${OPEN_REQUESTS} WHERE ${PENDING_REQUEST} ORDER BY m.id DESC LIMIT 200`;
+/** The pending requests read as rows (`pendingRequestsStatement`), built once. */
+const PENDING_REQUESTS_SQL = `SELECT ${INBOX_COLS}, status ${PENDING_REQUESTS_FROM}`;
 const PENDING_DIRECTIVES_JSON = jsonList(PENDING_DIRECTIVES);
 const PENDING_REQUESTS_JSON = jsonList(`SELECT ${INBOX_COLS} ${PENDING_REQUESTS_FROM}`);
 /** The same requests as the work queue shows them, newest first: the order of the subquery's rows, like the queue's other lists (work/repo.ts `partJson`). */
@@ -372,10 +374,7 @@ export const messagesRepo = {
 
   /** The same read as a statement, for a caller that batches it with others (the work queue). */
   pendingRequestsStatement(agentId: string): Statement {
-    return {
-      sql: `SELECT ${INBOX_COLS}, status ${PENDING_REQUESTS_FROM}`,
-      args: [agentId],
-    };
+    return { sql: PENDING_REQUESTS_SQL, args: [agentId] };
   },
 
   /**

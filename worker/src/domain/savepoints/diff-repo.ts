@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import { rowsAfter } from '../../db/time-order.js';
+import { SqlTexts } from '../../db/sql-texts.js';
 import type { SqlArgs } from '../../db/types.js';
 import { eventsAfter } from '../events/repo.js';
 import { VISIBLE_TO_AGENT } from '../messages/repo.js';
@@ -14,17 +15,26 @@ function scoped(col: string, scope: string[] | null): { sql: string; args: SqlAr
 /** The savepoint diff's `events_since` stops counting here (spec 02 §3.7: a count, ≤ 50). */
 const EVENTS_COUNTED = 50;
 
+/**
+ * The diff's SQL texts by shape (which read, how many acked ids, projects or namespaces): boot
+ * sends them on every call, and a text built anew is hashed anew by the driver (issue 11).
+ */
+const texts = new SqlTexts(200);
+/** A shape key: the read and its counts (null: no scope). */
+const shape = (read: string, ...counts: (number | null)[]) => `${read}:${counts.join(',')}`;
+
 export const diffRepo = {
   messages(db: Queryable, agentId: string, since: string, acked: number[]) {
     const notAcked = acked.length ? `AND m.id NOT IN (${acked.map(() => '?').join(',')})` : '';
     // An id range (ids follow time): each branch of the visibility OR (sent, received, broadcast)
     // reads its index from there on, not the agent's whole history of messages.
     const after = rowsAfter('messages', 'created_at', since, 'msg_after', 'm');
-    return db.all(
-      `WITH ${after.with.sql} SELECT m.* FROM ${after.from}messages m WHERE ${after.sql} AND m.from_agent != ? AND m.msg_type != 'chat' AND ${VISIBLE_TO_AGENT} ${notAcked}
+    const sql = texts.get(
+      shape('messages', acked.length),
+      () => `WITH ${after.with.sql} SELECT m.* FROM ${after.from}messages m WHERE ${after.sql} AND m.from_agent != ? AND m.msg_type != 'chat' AND ${VISIBLE_TO_AGENT} ${notAcked}
        ORDER BY m.id ASC LIMIT 100`,
-      [...after.with.args, ...after.args, agentId, agentId, agentId, agentId, ...acked],
     );
+    return db.all(sql, [...after.with.args, ...after.args, agentId, agentId, agentId, agentId, ...acked]);
   },
   /**
    * Tasks changed since the savepoint: the agent's own, and unassigned ones of its projects (and of
@@ -40,39 +50,42 @@ export const diffRepo = {
         [since, agentId],
       );
     const projects = ['', ...new Set(scope.filter((p) => p !== ''))];
-    const unassigned = projects.map(
-      () =>
-        `SELECT * FROM (SELECT * FROM tasks WHERE project_id = ? AND updated_at > ? AND COALESCE(assignee, '') = '' ${newest})`,
-    );
-    return db.all(
-      `SELECT * FROM (SELECT * FROM tasks WHERE assignee = ? AND updated_at > ? ${newest})
-       UNION ALL ${unassigned.join(' UNION ALL ')} ${newest}`,
-      [agentId, since, ...projects.flatMap((p) => [p, since])],
-    );
+    const sql = texts.get(shape('tasks', projects.length), () => {
+      const unassigned = projects.map(
+        () =>
+          `SELECT * FROM (SELECT * FROM tasks WHERE project_id = ? AND updated_at > ? AND COALESCE(assignee, '') = '' ${newest})`,
+      );
+      return `SELECT * FROM (SELECT * FROM tasks WHERE assignee = ? AND updated_at > ? ${newest})
+       UNION ALL ${unassigned.join(' UNION ALL ')} ${newest}`;
+    });
+    return db.all(sql, [agentId, since, ...projects.flatMap((p) => [p, since])]);
   },
   /** The agent's own system bookkeeping keys (standup, md_report) are not news to it. */
   context(db: Queryable, agentId: string, namespaces: string[], since: string) {
-    return db.all(
-      `SELECT namespace, key, data, category, updated_at, updated_by, version FROM context_keys
+    const sql = texts.get(
+      shape('context', namespaces.length),
+      () => `SELECT namespace, key, data, category, updated_at, updated_by, version FROM context_keys
        WHERE updated_at > ? AND namespace IN (${namespaces.map(() => '?').join(',')})
          AND NOT (namespace = ? AND key IN ('standup','md_report'))
        ORDER BY updated_at DESC LIMIT 50`,
-      [since, ...namespaces, agentId],
     );
+    return db.all(sql, [since, ...namespaces, agentId]);
   },
   plans(db: Queryable, since: string, scope: string[] | null) {
     const s = scoped('project_id', scope);
-    return db.all(`SELECT * FROM plans WHERE updated_at > ? AND ${s.sql} ORDER BY updated_at DESC LIMIT 20`, [
-      since,
-      ...s.args,
-    ]);
+    const sql = texts.get(
+      shape('plans', scope?.length ?? null),
+      () => `SELECT * FROM plans WHERE updated_at > ? AND ${s.sql} ORDER BY updated_at DESC LIMIT 20`,
+    );
+    return db.all(sql, [since, ...s.args]);
   },
   bugs(db: Queryable, since: string, scope: string[] | null) {
     const s = scoped('project_id', scope);
-    return db.all(`SELECT * FROM bugs WHERE updated_at > ? AND ${s.sql} ORDER BY updated_at DESC LIMIT 20`, [
-      since,
-      ...s.args,
-    ]);
+    const sql = texts.get(
+      shape('bugs', scope?.length ?? null),
+      () => `SELECT * FROM bugs WHERE updated_at > ? AND ${s.sql} ORDER BY updated_at DESC LIMIT 20`,
+    );
+    return db.all(sql, [since, ...s.args]);
   },
   /**
    * Events since, of the agent or its projects, counted up to 50 (the diff says "50" for more). An
@@ -88,19 +101,22 @@ export const diffRepo = {
       `(SELECT COUNT(*) FROM (SELECT 1 FROM ${after.from}events WHERE ${where} AND ${after.sql}
          ORDER BY events.id DESC LIMIT ${EVENTS_COUNTED}))`;
     if (scope === null) {
-      const r = await db.get<{ n: number }>(`WITH ${after.with.sql} SELECT ${walk('1')} AS n`, [
-        ...after.with.args,
-        ...after.args,
-      ]);
+      const sql = texts.get(shape('events', null), () => `WITH ${after.with.sql} SELECT ${walk('1')} AS n`);
+      const r = await db.get<{ n: number }>(sql, [...after.with.args, ...after.args]);
       return Number(r?.n ?? 0);
     }
     const projects = [...new Set(scope)];
-    const others = projects.map(() => ` + ${walk('project_id = ? AND agent IS NOT ?')}`).join('');
-    const r = await db.get<{ n: number }>(
-      `WITH ${after.with.sql} SELECT CASE WHEN mine >= ${EVENTS_COUNTED} THEN ${EVENTS_COUNTED}
-         ELSE MIN(${EVENTS_COUNTED}, mine${others}) END AS n FROM (SELECT ${walk('agent = ?')} AS mine)`,
-      [...after.with.args, ...projects.flatMap((p) => [p, agentId, ...after.args]), agentId, ...after.args],
-    );
+    const sql = texts.get(shape('events', projects.length), () => {
+      const others = projects.map(() => ` + ${walk('project_id = ? AND agent IS NOT ?')}`).join('');
+      return `WITH ${after.with.sql} SELECT CASE WHEN mine >= ${EVENTS_COUNTED} THEN ${EVENTS_COUNTED}
+         ELSE MIN(${EVENTS_COUNTED}, mine${others}) END AS n FROM (SELECT ${walk('agent = ?')} AS mine)`;
+    });
+    const r = await db.get<{ n: number }>(sql, [
+      ...after.with.args,
+      ...projects.flatMap((p) => [p, agentId, ...after.args]),
+      agentId,
+      ...after.args,
+    ]);
     return Number(r?.n ?? 0);
   },
 };

@@ -1,6 +1,7 @@
 import type { Queryable } from '../../db/db.js';
 import type { SqlArgs, Statement } from '../../db/types.js';
 import { assignments } from '../../db/sql.js';
+import { SqlTextsByParts } from '../../db/sql-texts.js';
 
 /** SQL for webhooks and webhook_deliveries (spec 04 §1.11). */
 
@@ -47,6 +48,9 @@ export type DeliveryState = 'pending' | 'delivered' | 'failed' | 'dead';
 const SUBSCRIBED = `w.active = 1 AND (w.agent_id = '__global__' OR w.agent_id = ?)
   AND json_valid(w.events) AND json_type(w.events) = 'array'
   AND EXISTS (SELECT 1 FROM json_each(w.events) AS e WHERE e.value = ? OR e.value = '*')`;
+
+/** `enqueueWhen`'s text by its two SQL fragments. */
+const enqueueWhenSql = new SqlTextsByParts(20);
 
 export const webhooksRepo = {
   insert(w: { agent_id: string; url: string; events: string; secret: string }): Statement {
@@ -114,9 +118,14 @@ export const webhooksRepo = {
     patch: { path: string; value: Statement },
   ): Statement {
     return {
-      sql: `INSERT INTO webhook_deliveries (webhook_id, event, agent_id, payload, status_code, attempts, delivery_id, state, next_attempt_at)
+      // By the two fragments' texts (the callers' constants): one string per shape, not one per
+      // heartbeat (issue 11).
+      sql: enqueueWhenSql.get(
+        [patch.value.sql, when.sql],
+        () => `INSERT INTO webhook_deliveries (webhook_id, event, agent_id, payload, status_code, attempts, delivery_id, state, next_attempt_at)
             SELECT w.id, ?, ?, json_set(?, ?, (${patch.value.sql})), NULL, 0, 'msg_' || lower(hex(randomblob(12))), 'pending', 0
             FROM webhooks w WHERE ${SUBSCRIBED} AND (${when.sql})`,
+      ),
       args: [
         event,
         routingAgentId ?? '',

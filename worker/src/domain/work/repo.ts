@@ -220,6 +220,15 @@ const POLL_COLUMNS: PollColumn[] = [
   { name: 'deferToPlanner', sql: `SELECT EXISTS (${PLANNER_IN_SCOPE})`, args: (agentId, since) => [since, agentId] },
   listColumn('freeBugs'),
 ];
+/**
+ * Each part's statement as rows (boot's batch), built once: a text built per call is hashed per
+ * call by the driver (issue 11).
+ */
+const ROW_SQL = Object.fromEntries(
+  Object.entries(LIST_PARTS).map(([name, p]) => [name, p.scoped ? `WITH ${SCOPE_CTE} ${partRows(p)}` : partRows(p)]),
+) as Record<keyof typeof LIST_PARTS, string>;
+const PLANNER_ROWS_SQL = `WITH ${SCOPE_CTE} ${PLANNER_IN_SCOPE}`;
+
 const POLL_SQL = `WITH ${SCOPE_CTE}
   SELECT ${POLL_COLUMNS.map((c) => `(${c.sql}) AS ${c.name}`).join(',\n    ')}`;
 
@@ -229,18 +238,19 @@ export type PollRow = { agent: string | null; admin_status: string | null } & Re
 export const workRepo = {
   /** Every read of one queue as rows, in `QUEUE_PARTS` order (boot batches them with its own reads). */
   queueStatements(agentId: string, plannerSince: string): Statement[] {
-    const list = (p: ListPart): Statement =>
-      p.scoped
-        ? { sql: `WITH ${SCOPE_CTE} ${partRows(p)}`, args: [agentId, agentId, ...partArgs(p, agentId)] }
-        : { sql: partRows(p), args: partArgs(p, agentId) };
+    const list = (name: keyof typeof LIST_PARTS): Statement => {
+      const p: ListPart = LIST_PARTS[name];
+      const args = partArgs(p, agentId);
+      return { sql: ROW_SQL[name], args: p.scoped ? [agentId, agentId, ...args] : args };
+    };
     return [
       messagesRepo.pendingRequestsStatement(agentId),
-      list(LIST_PARTS.steps),
-      list(LIST_PARTS.tasks),
-      list(LIST_PARTS.bugs),
-      list(LIST_PARTS.freeSteps),
-      { sql: `WITH ${SCOPE_CTE} ${PLANNER_IN_SCOPE}`, args: [agentId, agentId, plannerSince, agentId] },
-      list(LIST_PARTS.freeBugs),
+      list('steps'),
+      list('tasks'),
+      list('bugs'),
+      list('freeSteps'),
+      { sql: PLANNER_ROWS_SQL, args: [agentId, agentId, plannerSince, agentId] },
+      list('freeBugs'),
     ];
   },
 
