@@ -1,4 +1,5 @@
 import type { Statement } from './types.js';
+import { SqlTexts } from './sql-texts.js';
 
 /**
  * Batch aborts: `db.batch` is atomic, but its statements cannot branch on each other's results.
@@ -16,8 +17,11 @@ export function abortUnlessChanged(reason = 'nothing changed'): Statement {
 
 /** Aborts the batch when `conditionSql` is true at that point of the batch. */
 export function abortIf(conditionSql: string, args: Statement['args'] = [], reason = 'condition held'): Statement {
-  return { sql: `${ABORT_SQL}(${conditionSql})`, args: [reason, ...(args ?? [])] };
+  return { sql: abortTexts.get(conditionSql, () => `${ABORT_SQL}(${conditionSql})`), args: [reason, ...(args ?? [])] };
 }
+
+/** `abortIf` texts by condition (the callers' constants; a heartbeat sends one): built once (issue 11). */
+const abortTexts = new SqlTexts(200);
 
 /** True when an error is one of the aborts above firing (as opposed to a real failure). */
 export function isBatchAbort(err: unknown): boolean {

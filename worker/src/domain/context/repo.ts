@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import { firstIdFrom } from '../../db/time-order.js';
+import { SqlTextsByParts } from '../../db/sql-texts.js';
 import type { SqlValue, Statement } from '../../db/types.js';
 
 /** context, context_keys and context_history: their SQL lives here (spec 04 §1.4–1.6). */
@@ -44,6 +45,17 @@ export type PutStep =
 
 /** Live = not expired; `expires_at` is ISO UTC everywhere so text comparison is instant order. */
 const LIVE = '(expires_at IS NULL OR expires_at > ?)';
+
+/**
+ * A put's statements by shape (issue 11): built once, so the driver does not hash a new text on
+ * every put. The write rule's fragments are the callers' constants.
+ */
+const putTexts = new SqlTextsByParts(100);
+/** Keeps a key's newest HISTORY_KEEP history entries: one range of its (namespace, key) entries. */
+const TRIM_HISTORY = `DELETE FROM context_history WHERE namespace = ? AND key = ? AND id <=
+              (SELECT id FROM context_history WHERE namespace = ? AND key = ? ORDER BY id DESC LIMIT 1 OFFSET ${HISTORY_KEEP})`;
+const PUT_FACTS = 'SELECT version, NULL AS data FROM context_keys WHERE namespace = ? AND key = ?';
+const PUT_FACTS_WITH_DATA = 'SELECT version, data FROM context_keys WHERE namespace = ? AND key = ?';
 
 /** Agents see shared keys and keys of their projects (SEC-16). `null` scope = everything. */
 function scopeClause(projects: string[] | null): { sql: string; args: string[] } {
@@ -254,7 +266,7 @@ export const contextRepo = {
       {
         name: 'facts',
         stmt: {
-          sql: `SELECT version, ${k.factsWithData ? 'data' : 'NULL AS data'} FROM context_keys WHERE namespace = ? AND key = ?`,
+          sql: k.factsWithData ? PUT_FACTS_WITH_DATA : PUT_FACTS,
           args: at,
           single: true,
         },
@@ -266,22 +278,30 @@ export const contextRepo = {
         args: [...k.permit.row.args, ...k.permit.ns.args, ...(u.version === null ? [] : [u.version])],
       };
       const keepExpiry = u.expires_at === undefined;
+      // The texts by shape: the write rule's fragments (the callers' constants) and the two flags.
+      const shape = [k.permit.row.sql, k.permit.ns.sql, u.version === null, keepExpiry];
       stmts.push(
         {
           name: null,
           stmt: {
-            sql: `INSERT INTO context_history (namespace, key, data, changed_by, project_id, version)
+            sql: putTexts.get(
+              ['history', ...shape],
+              () => `INSERT INTO context_history (namespace, key, data, changed_by, project_id, version)
                 SELECT namespace, key, data, ?, project_id, version FROM context_keys
                 WHERE namespace = ? AND key = ? AND ${cond.sql}`,
+            ),
             args: [k.by, ...at, ...cond.args],
           },
         },
         {
           name: 'updated',
           stmt: {
-            sql: `UPDATE context_keys SET data = ?, category = COALESCE(?, category), expires_at = ${keepExpiry ? 'expires_at' : '?'},
+            sql: putTexts.get(
+              ['update', ...shape],
+              () => `UPDATE context_keys SET data = ?, category = COALESCE(?, category), expires_at = ${keepExpiry ? 'expires_at' : '?'},
                   updated_by = ?, updated_at = datetime('now'), version = version + 1
                 WHERE namespace = ? AND key = ? AND ${cond.sql} RETURNING version`,
+            ),
             args: [u.data, u.category, ...(keepExpiry ? [] : [u.expires_at ?? null]), k.by, ...at, ...cond.args],
             single: true,
           },
@@ -297,13 +317,16 @@ export const contextRepo = {
           stmt: {
             // A key that exists (just overwritten above, say) stops at the first condition, before
             // the write rule and the owner's count (up to NAMESPACE_CAP rows) are evaluated.
-            sql: `INSERT INTO context_keys (namespace, key, data, category, expires_at, updated_by, project_id, version)
+            sql: putTexts.get(
+              ['insert', k.permit.ns.sql],
+              () => `INSERT INTO context_keys (namespace, key, data, category, expires_at, updated_by, project_id, version)
                 SELECT ?, ?, ?, ?, ?, ?, ?, 1
                 WHERE NOT EXISTS (SELECT 1 FROM context_keys WHERE namespace = ? AND key = ?)
                   AND ${k.permit.ns.sql}
                   AND (SELECT COUNT(*) FROM context_keys WHERE namespace = ? AND project_id IS ? AND ${LIVE}) < ${NAMESPACE_CAP}
                 ON CONFLICT(namespace, key) DO NOTHING
                 RETURNING version`,
+            ),
             args: [
               ...at,
               i.data,
@@ -332,11 +355,7 @@ export const contextRepo = {
    * past them (a range of the (namespace, key) index; nothing when the key has no more than that).
    */
   trimHistory(namespace: string, key: string): Statement {
-    return {
-      sql: `DELETE FROM context_history WHERE namespace = ? AND key = ? AND id <=
-              (SELECT id FROM context_history WHERE namespace = ? AND key = ? ORDER BY id DESC LIMIT 1 OFFSET ${HISTORY_KEEP})`,
-      args: [namespace, key, namespace, key],
-    };
+    return { sql: TRIM_HISTORY, args: [namespace, key, namespace, key] };
   },
 
   deleteIds(ids: number[]): Statement {
