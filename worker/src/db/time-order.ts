@@ -63,7 +63,7 @@ export function rowsAfter(
   since: string,
   name: string,
   alias = table,
-): { with: SqlPart; from: string; sql: string; args: SqlArgs } {
+): { with: SqlPart; from: string; sql: string; args: SqlArgs; boundSql: string; timeSql: string } {
   const ms = parseDbTime(since);
   // Text that is no instant bounds nothing early: the range starts where the text itself compares.
   const early = Number.isFinite(ms) ? toDbTime(ms - SINCE_SLACK_MS) : since;
@@ -73,5 +73,11 @@ export function rowsAfter(
     from: `${name} CROSS JOIN `,
     sql: `${alias}.id >= ${name}.id AND ${alias}.${column} > ?`,
     args: [since],
+    // The two halves of `sql` apart, for a walk of ONE index newest first that applies the time
+    // condition after its LIMIT (diff-repo's event count): the bound as a scalar subquery, not a
+    // join term (no `from`), because joined to the CTE SQLite does not know the walk is in id
+    // order and sorts the whole range first. `timeSql` takes `args`.
+    boundSql: `${alias}.id >= (SELECT id FROM ${name})`,
+    timeSql: `${column} > ?`,
   };
 }

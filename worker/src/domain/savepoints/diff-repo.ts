@@ -14,6 +14,11 @@ function scoped(col: string, scope: string[] | null): { sql: string; args: SqlAr
 
 /** The savepoint diff's `events_since` stops counting here (spec 02 §3.7: a count, ≤ 50). */
 const EVENTS_COUNTED = 50;
+/**
+ * Rows each walk of the event count reads at most (see `eventCount`): the 50 it may count, and
+ * as many again four times over for rows of the range's early slack that do not count.
+ */
+const EVENTS_WALKED = 250;
 
 /**
  * The diff's SQL texts by shape (which read, how many acked ids, projects or namespaces): boot
@@ -94,12 +99,20 @@ export const diffRepo = {
    * agent's own events, then each project's events by anyone else (an event has one project) — so
    * their counts add up without a UNION sorting the ids to drop duplicates; when the agent's own
    * already reach 50 the projects are not walked.
+   *
+   * Each walk reads its range newest first, in its index's order, and stops at the 50th row
+   * written after `since` or after EVENTS_WALKED rows (the inner subquery is a co-routine: rows
+   * are read as they are counted). Joined to the bound's CTE instead, the walk sorted its whole
+   * range before its LIMIT: every event of the agent since the savepoint, read and sorted per boot. The range starts a minute early (rowsAfter's slack for a clock stepped back), and
+   * a walk that found fewer than 50 used to read every row of that minute — on a busy project,
+   * thousands of rows per boot. In time order the rows that count are the newest of the range, so
+   * the count is the same; a row written out of order further down may be left out, never let in.
    */
   async eventCount(db: Queryable, agentId: string, since: string, scope: string[] | null) {
     const after = eventsAfter(since);
     const walk = (where: string) =>
-      `(SELECT COUNT(*) FROM (SELECT 1 FROM ${after.from}events WHERE ${where} AND ${after.sql}
-         ORDER BY events.id DESC LIMIT ${EVENTS_COUNTED}))`;
+      `(SELECT COUNT(*) FROM (SELECT 1 FROM (SELECT created_at FROM events WHERE ${where} AND ${after.boundSql}
+         ORDER BY events.id DESC LIMIT ${EVENTS_WALKED}) WHERE ${after.timeSql} LIMIT ${EVENTS_COUNTED}))`;
     if (scope === null) {
       const sql = texts.get(shape('events', null), () => `WITH ${after.with.sql} SELECT ${walk('1')} AS n`);
       const r = await db.get<{ n: number }>(sql, [...after.with.args, ...after.args]);
