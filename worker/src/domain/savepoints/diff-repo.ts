@@ -30,14 +30,14 @@ const shape = (read: string, ...counts: (number | null)[]) => `${read}:${counts.
 
 export const diffRepo = {
   messages(db: Queryable, agentId: string, since: string, acked: number[]) {
-    const notAcked = acked.length ? `AND m.id NOT IN (${acked.map(() => '?').join(',')})` : '';
     // An id range (ids follow time): each branch of the visibility OR (sent, received, broadcast)
     // reads its index from there on, not the agent's whole history of messages.
     const after = rowsAfter('messages', 'created_at', since, 'msg_after', 'm');
     const sql = texts.get(
       shape('messages', acked.length),
-      () => `WITH ${after.with.sql} SELECT m.* FROM ${after.from}messages m WHERE ${after.sql} AND m.from_agent != ? AND m.msg_type != 'chat' AND ${VISIBLE_TO_AGENT} ${notAcked}
-       ORDER BY m.id ASC LIMIT 100`,
+      () =>
+        `WITH ${after.with.sql} SELECT m.* FROM ${after.from}messages m WHERE ${after.sql} AND m.from_agent != ? AND m.msg_type != 'chat' AND ${VISIBLE_TO_AGENT}
+       ${acked.length ? `AND m.id NOT IN (${acked.map(() => '?').join(',')})` : ''} ORDER BY m.id ASC LIMIT 100`,
     );
     return db.all(sql, [...after.with.args, ...after.args, agentId, agentId, agentId, agentId, ...acked]);
   },
@@ -100,13 +100,13 @@ export const diffRepo = {
    * their counts add up without a UNION sorting the ids to drop duplicates; when the agent's own
    * already reach 50 the projects are not walked.
    *
-   * Each walk reads its range newest first, in its index's order, and stops at the 50th row
-   * written after `since` or after EVENTS_WALKED rows (the inner subquery is a co-routine: rows
-   * are read as they are counted). Joined to the bound's CTE instead, the walk sorted its whole
-   * range before its LIMIT: every event of the agent since the savepoint, read and sorted per boot. The range starts a minute early (rowsAfter's slack for a clock stepped back), and
-   * a walk that found fewer than 50 used to read every row of that minute — on a busy project,
-   * thousands of rows per boot. In time order the rows that count are the newest of the range, so
-   * the count is the same; a row written out of order further down may be left out, never let in.
+   * Each walk reads its index newest first and stops at the 50th row written after `since`, or
+   * after EVENTS_WALKED rows (the inner subquery is a co-routine: rows are read as they are
+   * counted). The bound is a scalar subquery, not a join to its CTE: joined, SQLite cannot tell
+   * the walk is in id order and sorts the whole range before the LIMIT. The range starts a minute
+   * early (rowsAfter's slack for a clock stepped back); the row cap keeps a busy minute from being
+   * read through. In time order the rows that count are the newest of the range, so the count is
+   * exact; a row written out of order further down may be left out, never let in.
    */
   async eventCount(db: Queryable, agentId: string, since: string, scope: string[] | null) {
     const after = eventsAfter(since);
