@@ -110,6 +110,84 @@ describe('savepoints (spec 02 §3.7)', () => {
     expect(Object.keys(boot.changes.tasks_changed[0]).sort()).toEqual(Object.keys(shown.task ?? shown).sort());
   });
 
+  it('a savepoint marks where the events and messages logs stood, and its diff starts there (issue 11)', async () => {
+    const a = await registerAgent(t, 'sp-mark', 'sp-mark');
+    const b = await registerAgent(t, 'sp-mark-b', 'sp-mark');
+    const send = (content: string) =>
+      t.call('POST', '/messages', { agentKey: b.key, body: { to: a.id, content, msg_type: 'info' } });
+    expect((await send('before the savepoint')).status).toBe(200);
+    const hb = await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'marked' } });
+    expect(hb.status).toBe(200);
+    const logs = await t.db.get<{ e: number; m: number }>(
+      'SELECT (SELECT MAX(id) FROM events) AS e, (SELECT MAX(id) FROM messages) AS m',
+    );
+    const sp = await t.db.get<{ id: number; events_mark: number; messages_mark: number }>(
+      'SELECT id, events_mark, messages_mark FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC LIMIT 1',
+      [a.id],
+    );
+    // The marks are the logs' ends as the heartbeat's savepoint saw them: the message before it,
+    // and every event up to the heartbeat's own (which may follow it in the same commit).
+    expect(Number(sp!.messages_mark)).toBe(Number(logs!.m));
+    expect(Number(sp!.events_mark)).toBeGreaterThan(0);
+    expect(Number(sp!.events_mark)).toBeLessThanOrEqual(Number(logs!.e));
+    // The marks are bookkeeping: the wire row is the spec's.
+    const wire = await t.call('GET', `/agents/${a.id}/savepoint`, { agentKey: a.key });
+    expect(Object.keys(wire.body).sort()).toEqual([
+      'agent_id',
+      'context_versions',
+      'created_at',
+      'heartbeat_at',
+      'id',
+      'messages_acked',
+      'notes',
+      'session_id',
+      'state_snapshot',
+      'working_on',
+    ]);
+    // An hour earlier by its clock: by time alone, what was written before it would be "since".
+    await t.db.run("UPDATE agent_savepoints SET heartbeat_at = datetime('now', '-1 hour') WHERE id = ?", [sp!.id]);
+    expect((await send('after the savepoint')).status).toBe(200);
+    await t.db.run("INSERT INTO events (type, agent, project_id, summary) VALUES ('sp.mark', ?, 'sp-mark', 'after')", [
+      a.id,
+    ]);
+    const since = (await t.db.get<{ at: string }>('SELECT heartbeat_at AS at FROM agent_savepoints WHERE id = ?', [
+      sp!.id,
+    ]))!.at;
+    // The rule, brute force: the agent's events and its project's by others, after `since` (≤ 50).
+    const brute = async (fromId: number) =>
+      Number(
+        (await t.db.get<{ n: number }>(
+          `SELECT MIN(50, COUNT(*)) AS n FROM events WHERE id > ? AND created_at > ?
+             AND (agent = ? OR (project_id = 'sp-mark' AND agent IS NOT ?))`,
+          [fromId, since, a.id, a.id],
+        ))!.n,
+      );
+    const diffOf = async () => (await t.call('GET', `/agents/${a.id}/savepoint/diff`, { agentKey: a.key })).body;
+    const contents = (d: { changes: { new_messages: { content: string }[] } }) =>
+      d.changes.new_messages.map((m) => m.content);
+    const marked = await diffOf();
+    expect(contents(marked)).toEqual(['after the savepoint']);
+    expect(marked.changes.events_since).toBe(await brute(Number(sp!.events_mark)));
+    expect(marked.changes.events_since).toBeGreaterThan(0);
+    // A row written before migration 0032 has no marks: the range is searched by time, so what came
+    // before the savepoint but is stamped after its (moved) clock is in it too.
+    await t.db.run('UPDATE agent_savepoints SET events_mark = NULL, messages_mark = NULL WHERE id = ?', [sp!.id]);
+    const unmarked = await diffOf();
+    expect(contents(unmarked)).toEqual(['before the savepoint', 'after the savepoint']);
+    expect(unmarked.changes.events_since).toBe(await brute(0));
+    expect(unmarked.changes.events_since).toBeGreaterThan(marked.changes.events_since);
+    // A heartbeat with nothing new moves the same row's time, and its marks with it.
+    const before = Number((await t.db.get<{ e: number }>('SELECT MAX(id) AS e FROM events'))!.e);
+    await t.call('POST', '/agents/heartbeat', { agentKey: a.key, body: { working_on: 'marked' } });
+    const moved = await t.db.get<{ id: number; events_mark: number; messages_mark: number }>(
+      'SELECT id, events_mark, messages_mark FROM agent_savepoints WHERE agent_id = ? ORDER BY id DESC LIMIT 1',
+      [a.id],
+    );
+    expect(Number(moved!.id)).toBe(Number(sp!.id));
+    expect(Number(moved!.events_mark)).toBeGreaterThanOrEqual(before);
+    expect(Number(moved!.messages_mark)).toBe(Number(sp!.messages_mark) + 1);
+  });
+
   it('notes: admin only, 400 without text, 404 without savepoint; POST returns the inserted id (W22)', async () => {
     const a = await registerAgent(t, 'sp-notes', 'sp');
     expect(

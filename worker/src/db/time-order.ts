@@ -56,6 +56,10 @@ const SINCE_SLACK_MS = 60_000;
  * index key ends with the rowid), which it does not do for a term holding a subquery. `since` in
  * the stored format (`YYYY-MM-DD HH:MM:SS` UTC); `alias` is the table's name in the query (default:
  * the table's own). `table`, `column`, `name` and `alias` are trusted names.
+ *
+ * `mark`: the table's greatest id when `since` was taken, if the caller stored it (a savepoint
+ * does, migration 0032). Every later row has a greater id, so the range starts right after it and
+ * no search runs; the time condition stays, so the answer is the same for rows in time order.
  */
 export function rowsAfter(
   table: string,
@@ -63,11 +67,14 @@ export function rowsAfter(
   since: string,
   name: string,
   alias = table,
+  mark: number | null = null,
 ): { with: SqlPart; from: string; sql: string; args: SqlArgs; boundSql: string; timeSql: string } {
   const ms = parseDbTime(since);
   // Text that is no instant bounds nothing early: the range starts where the text itself compares.
   const early = Number.isFinite(ms) ? toDbTime(ms - SINCE_SLACK_MS) : since;
-  const first = firstIdFrom(table, column, '>', { sql: '?', args: [early] });
+  const first = Number.isSafeInteger(mark)
+    ? { sql: '?', args: [(mark as number) + 1] }
+    : firstIdFrom(table, column, '>', { sql: '?', args: [early] });
   return {
     with: { sql: `${name}(id) AS MATERIALIZED (SELECT ${first.sql})`, args: first.args },
     from: `${name} CROSS JOIN `,

@@ -44,8 +44,8 @@ export interface EventQuery extends EventFilters {
  * written per event; ids follow time), as `rowsAfter` gives it: a CTE `after_id`, the FROM
  * prefix, and the condition each branch adds.
  */
-export function eventsAfter(since: string) {
-  return rowsAfter('events', 'created_at', since, 'after_id');
+export function eventsAfter(since: string, mark: number | null = null) {
+  return rowsAfter('events', 'created_at', since, 'after_id', 'events', mark);
 }
 
 /** `%`, `_` and `\` in a user's search text match only themselves. */

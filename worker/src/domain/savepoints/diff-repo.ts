@@ -27,14 +27,19 @@ const EVENTS_WALKED = 250;
 const texts = new SqlTexts(200);
 /** A shape key: the read and its counts (null: no scope). */
 const shape = (read: string, ...counts: (number | null)[]) => `${read}:${counts.join(',')}`;
+/** Whether a log's range starts at a stored mark or at a search by time (`rowsAfter`): two texts. */
+const marked = (mark: number | null) => (Number.isSafeInteger(mark) ? 1 : 0);
 
 export const diffRepo = {
-  messages(db: Queryable, agentId: string, since: string, acked: number[]) {
-    // An id range (ids follow time): each branch of the visibility OR (sent, received, broadcast)
-    // reads its index from there on, not the agent's whole history of messages.
-    const after = rowsAfter('messages', 'created_at', since, 'msg_after', 'm');
+  /**
+   * `mark`: the savepoint's messages_mark (null on rows older than migration 0032). An id range
+   * (ids follow time): each branch of the visibility OR (sent, received, broadcast) reads its index
+   * from there on, not the agent's whole history of messages.
+   */
+  messages(db: Queryable, agentId: string, since: string, acked: number[], mark: number | null = null) {
+    const after = rowsAfter('messages', 'created_at', since, 'msg_after', 'm', mark);
     const sql = texts.get(
-      shape('messages', acked.length),
+      shape('messages', marked(mark), acked.length),
       () =>
         `WITH ${after.with.sql} SELECT m.* FROM ${after.from}messages m WHERE ${after.sql} AND m.from_agent != ? AND m.msg_type != 'chat' AND ${VISIBLE_TO_AGENT}
        ${acked.length ? `AND m.id NOT IN (${acked.map(() => '?').join(',')})` : ''} ORDER BY m.id ASC LIMIT 100`,
@@ -103,23 +108,27 @@ export const diffRepo = {
    * Each walk reads its index newest first and stops at the 50th row written after `since`, or
    * after EVENTS_WALKED rows (the inner subquery is a co-routine: rows are read as they are
    * counted). The bound is a scalar subquery, not a join to its CTE: joined, SQLite cannot tell
-   * the walk is in id order and sorts the whole range before the LIMIT. The range starts a minute
-   * early (rowsAfter's slack for a clock stepped back); the row cap keeps a busy minute from being
-   * read through. In time order the rows that count are the newest of the range, so the count is
-   * exact; a row written out of order further down may be left out, never let in.
+   * the walk is in id order and sorts the whole range before the LIMIT. The range starts after
+   * `mark`, the savepoint's events_mark, or, on rows older than migration 0032, a minute before
+   * `since` (rowsAfter's slack for a clock stepped back); the row cap keeps a busy second or minute
+   * from being read through. In time order the rows that count are the newest of the range, so
+   * the count is exact; a row written out of order further down may be left out, never let in.
    */
-  async eventCount(db: Queryable, agentId: string, since: string, scope: string[] | null) {
-    const after = eventsAfter(since);
+  async eventCount(db: Queryable, agentId: string, since: string, scope: string[] | null, mark: number | null = null) {
+    const after = eventsAfter(since, mark);
     const walk = (where: string) =>
       `(SELECT COUNT(*) FROM (SELECT 1 FROM (SELECT created_at FROM events WHERE ${where} AND ${after.boundSql}
          ORDER BY events.id DESC LIMIT ${EVENTS_WALKED}) WHERE ${after.timeSql} LIMIT ${EVENTS_COUNTED}))`;
     if (scope === null) {
-      const sql = texts.get(shape('events', null), () => `WITH ${after.with.sql} SELECT ${walk('1')} AS n`);
+      const sql = texts.get(
+        shape('events', marked(mark), null),
+        () => `WITH ${after.with.sql} SELECT ${walk('1')} AS n`,
+      );
       const r = await db.get<{ n: number }>(sql, [...after.with.args, ...after.args]);
       return Number(r?.n ?? 0);
     }
     const projects = [...new Set(scope)];
-    const sql = texts.get(shape('events', projects.length), () => {
+    const sql = texts.get(shape('events', marked(mark), projects.length), () => {
       const others = projects.map(() => ` + ${walk('project_id = ? AND agent IS NOT ?')}`).join('');
       return `WITH ${after.with.sql} SELECT CASE WHEN mine >= ${EVENTS_COUNTED} THEN ${EVENTS_COUNTED}
          ELSE MIN(${EVENTS_COUNTED}, mine${others}) END AS n FROM (SELECT ${walk('agent = ?')} AS mine)`;

@@ -15,15 +15,23 @@ export interface SavepointRow {
   notes: string | null;
   notes_delivered: number;
   created_at: string;
+  /** MAX(id) of events and of messages when the row was written or last moved (migration 0032). */
+  events_mark: number | null;
+  messages_mark: number | null;
 }
 
 /** Wire shape: JSON columns stay strings (the MCP parses `state_snapshot` itself). */
 export function toWireSavepoint(r: SavepointRow) {
-  const { notes_delivered: _internal, ...rest } = r;
+  const { notes_delivered: _n, events_mark: _e, messages_mark: _m, ...rest } = r;
   return rest;
 }
 
 const KEEP_PER_AGENT_DAILY = 50;
+/**
+ * Where the events and messages logs stand (two values, no `?`): stored with each savepoint, so its
+ * diff starts at the next id instead of searching the log by time (migration 0032).
+ */
+const LOG_MARKS = '(SELECT MAX(id) FROM events), (SELECT MAX(id) FROM messages)';
 /**
  * Undelivered hand-off notes of the agent's latest savepoint that has some (one `?`: the agent id),
  * carried forward by new savepoints (spec 02 W21): a lookup in idx_savepoints_pending_notes.
@@ -32,16 +40,18 @@ const CARRIED_NOTES =
   'SELECT notes FROM agent_savepoints WHERE agent_id = ? AND notes IS NOT NULL AND notes_delivered = 0 ORDER BY id DESC LIMIT 1';
 
 /** `savepointsRepo.recordHeartbeat`'s upsert, built once (the same SQL text on every heartbeat). */
-const RECORD_HEARTBEAT = `INSERT INTO agent_savepoints (id, agent_id, session_id, working_on, state_snapshot, messages_acked, notes, notes_delivered)
+const RECORD_HEARTBEAT = `INSERT INTO agent_savepoints (id, agent_id, session_id, working_on, state_snapshot, messages_acked, notes, notes_delivered,
+    events_mark, messages_mark)
   SELECT (SELECT l.id FROM
             (SELECT id, session_id, working_on, state_snapshot, messages_acked, notes, notes_delivered FROM agent_savepoints
              WHERE agent_id = ? ORDER BY id DESC LIMIT 1) l
           WHERE l.session_id IS ? AND l.working_on = ? AND l.state_snapshot = ? AND l.messages_acked = ?
             AND l.notes IS c.notes AND (l.notes IS NULL OR l.notes_delivered = 0)),
-         ?, ?, ?, ?, ?, c.notes, 0
+         ?, ?, ?, ?, ?, c.notes, 0, ${LOG_MARKS}
   FROM (SELECT (${CARRIED_NOTES}) AS notes) c
   WHERE true
-  ON CONFLICT(id) DO UPDATE SET heartbeat_at = datetime('now') WHERE heartbeat_at != datetime('now')`;
+  ON CONFLICT(id) DO UPDATE SET heartbeat_at = datetime('now'), events_mark = excluded.events_mark,
+    messages_mark = excluded.messages_mark WHERE heartbeat_at != datetime('now')`;
 
 export const savepointsRepo = {
   latest(db: Queryable, agentId: string) {
@@ -72,10 +82,11 @@ export const savepointsRepo = {
     notes?: string | null;
   }): Statement {
     return {
-      sql: `INSERT INTO agent_savepoints (agent_id, session_id, working_on, state_snapshot, messages_acked, notes, notes_delivered)
+      sql: `INSERT INTO agent_savepoints (agent_id, session_id, working_on, state_snapshot, messages_acked, notes, notes_delivered,
+              events_mark, messages_mark)
             SELECT ?, ?, ?, ?, ?,
                    COALESCE(?, (${CARRIED_NOTES})),
-                   0
+                   0, ${LOG_MARKS}
             RETURNING id`,
       args: [
         s.agentId,
@@ -92,8 +103,8 @@ export const savepointsRepo = {
   /**
    * The heartbeat's savepoint (spec 02 §3.3 step 6) as ONE statement, written only when something
    * in it changed (issue 11): a new row when session, working_on, snapshot, acks or carried notes
-   * would differ from the latest row; otherwise the latest row's heartbeat_at moves to now, which
-   * is the same "since" for the diff (§3.7) that an identical new row would give. The unchanged
+   * would differ from the latest row; otherwise the latest row's heartbeat_at (and its log marks)
+   * moves to now, which is the same "since" for the diff (§3.7) that an identical new row would give. The unchanged
    * case names the latest row's id, so the insert meets its own primary key and becomes that
    * update (an upsert); a new row gets a fresh id. New rows are pruned to the newest 100 by the
    * trigger agent_savepoints_keep_100 (migration 0019).

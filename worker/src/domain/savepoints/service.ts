@@ -42,12 +42,12 @@ export async function diffAgainst(db: Queryable, agentId: string, latest: Savepo
   const projects = scope ?? [];
   const [new_messages, tasks_changed, context_changed, plans_changed, bugs_changed, events, drone_jobs_changed] =
     await Promise.all([
-      diffRepo.messages(db, agentId, since, acked),
+      diffRepo.messages(db, agentId, since, acked, latest.messages_mark ?? null),
       diffRepo.tasks(db, agentId, since, scope),
       diffRepo.context(db, agentId, [agentId, ...projects, 'mycelium'], since),
       diffRepo.plans(db, since, scope),
       diffRepo.bugs(db, since, scope),
-      diffRepo.eventCount(db, agentId, since, scope),
+      diffRepo.eventCount(db, agentId, since, scope, latest.events_mark ?? null),
       dronesRepo.changedSince(db, agentId, since),
     ]);
   return {
