@@ -301,7 +301,9 @@ describe('webhook delivery', () => {
     const log = await waitFor(async () => {
       const r = await dev.call('GET', `/webhooks/deliveries?webhook_id=${c.body.id}`, { admin: true });
       return r.body.length && r.body.every((d: any) => d.state !== 'pending') ? r.body : null;
-    });
+      // The retry is ~2 s away (WEBHOOK_RETRY_BASE_MS); on a loaded 2-core CI runner workerd has
+      // taken longer than the 8 s default, so this waits longer (it returns as soon as it is done).
+    }, 25000);
     expect(log).toHaveLength(1);
     expect(log[0]).toMatchObject({ status_code: 200, error: null, attempts: 2 });
     expect(received.filter((r) => r.path === '/flaky')).toHaveLength(2);
@@ -322,12 +324,13 @@ describe('webhook delivery', () => {
     const log = await waitFor(async () => {
       const r = await dev.call('GET', `/webhooks/deliveries?webhook_id=${c.body.id}`, { admin: true });
       return r.body.length && r.body.every((d: any) => d.state !== 'pending') ? r.body : null;
-    }, 15000);
+      // Two backoffs (~2 s and ~4 s) and three connection attempts: headroom for a loaded runner.
+    }, 30000);
     expect(log[0].status_code).toBeNull();
     expect(log[0].attempts).toBe(3);
     expect(log[0].error).toMatch(/\(after 3 attempts\)$/);
     expect(log[0].state).toBe('dead');
-  }, 20000);
+  }, 40000);
 
   it("spec 04 §8.3: message and task notices go to the recipient's / assignee's webhooks with the spec payload", async () => {
     const sender = await registerAgent(dev, 'wh-sender', 'pm');
