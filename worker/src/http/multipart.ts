@@ -142,7 +142,7 @@ export async function* multipartParts(
 
       let finished = false;
       /** The next piece of this part's body, or null once its closing delimiter was reached. */
-      const nextChunk = async (): Promise<Uint8Array | null> => {
+      const readChunk = async (): Promise<Uint8Array | null> => {
         for (;;) {
           if (finished) return null;
           const i = indexOf(s.buf, delimiter);
@@ -158,16 +158,31 @@ export async function* multipartParts(
           if (!(await s.more())) throw malformed();
         }
       };
-      const body = new ReadableStream<Uint8Array>({
-        // Each pull must enqueue or close, or the stream stalls: empty pieces are skipped here.
-        async pull(ctrl) {
-          for (;;) {
-            const chunk = await nextChunk();
-            if (chunk === null) return ctrl.close();
-            if (chunk.length) return ctrl.enqueue(chunk);
-          }
+      // One piece at a time, whoever asks (the body stream, text(), the skip below): two reads at
+      // once would split the part's bytes between them, and workerd refuses a second read of the
+      // request body while one is pending.
+      let queue: Promise<unknown> = Promise.resolve();
+      const nextChunk = (): Promise<Uint8Array | null> => {
+        const next = queue.then(readChunk);
+        queue = next.catch(() => undefined);
+        return next;
+      };
+      const body = new ReadableStream<Uint8Array>(
+        {
+          // Each pull must enqueue or close, or the stream stalls: empty pieces are skipped here.
+          async pull(ctrl) {
+            for (;;) {
+              const chunk = await nextChunk();
+              if (chunk === null) return ctrl.close();
+              if (chunk.length) return ctrl.enqueue(chunk);
+            }
+          },
         },
-      });
+        // Pulled only when its reader reads. With the default high-water mark of 1 the stream
+        // pulls a piece as soon as it is made, so a part read through text() lost its bytes to
+        // this unread stream (a form field arrived empty).
+        { highWaterMark: 0 },
+      );
       const text = async (max = 64 * 1024) => {
         let out: Uint8Array = new Uint8Array(0);
         for (let c = await nextChunk(); c !== null; c = await nextChunk()) {
