@@ -103,10 +103,10 @@ export const savepointsRepo = {
   /**
    * The heartbeat's savepoint (spec 02 §3.3 step 6) as ONE statement, written only when something
    * in it changed (issue 11): a new row when session, working_on, snapshot, acks or carried notes
-   * would differ from the latest row; otherwise the latest row's heartbeat_at (and its log marks)
-   * moves to now, which is the same "since" for the diff (§3.7) that an identical new row would give. The unchanged
-   * case names the latest row's id, so the insert meets its own primary key and becomes that
-   * update (an upsert); a new row gets a fresh id. New rows are pruned to the newest 100 by the
+   * would differ from the latest row; otherwise the latest row's heartbeat_at and log marks move
+   * to now, the same "since" for the diff (§3.7) that an identical new row would give. The
+   * unchanged case names the latest row's id, so the insert meets its own primary key and becomes
+   * that update (an upsert); a new row gets a fresh id. New rows are pruned to the newest 100 by the
    * trigger agent_savepoints_keep_100 (migration 0019).
    */
   recordHeartbeat(s: {
