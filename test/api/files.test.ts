@@ -103,6 +103,43 @@ describe('temp files (spec 05 §10)', () => {
     expect(await count()).toBe(before);
   });
 
+  it('form fields around the file, the body arriving in pieces: each part is read once, in order', async () => {
+    // A slow client: the body reaches the server a piece at a time. The reader of a form field and
+    // the file part's stream once read the request body at the same time; workerd refuses that
+    // ("can't read more data after a previous read didn't complete") and the upload failed.
+    const boundary = 'pieces-boundary';
+    const part = (name: string, data: string, filename?: string) =>
+      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${filename ? `; filename="${filename}"` : ''}\r\n\r\n${data}\r\n`;
+    for (const size of [7, 100, 1000]) {
+      const bytes = new TextEncoder().encode(
+        `${part('note', 'a field before the file; '.repeat(20))}${part('file', `sent in pieces of ${size}`, 'p.txt')}${part('after', 'the last field')}--${boundary}--\r\n`,
+      );
+      let at = 0;
+      const body = new ReadableStream<Uint8Array>(
+        {
+          async pull(ctrl) {
+            await new Promise((r) => setTimeout(r, 1));
+            if (at >= bytes.length) return ctrl.close();
+            ctrl.enqueue(bytes.slice(at, at + size));
+            at += size;
+          },
+        },
+        { highWaterMark: 0 },
+      );
+      const res = await t.fetch('/api/mycelium/files', {
+        method: 'POST',
+        headers: { 'X-Agent-Key': key, 'Content-Type': `multipart/form-data; boundary=${boundary}` },
+        body,
+        duplex: 'half',
+      } as RequestInit);
+      const text = await res.text();
+      expect(res.status, text).toBe(200);
+      const { filename } = JSON.parse(text);
+      const got = await t.call('GET', `/files/${filename}`, { agentKey: key });
+      expect(got.text).toBe(`sent in pieces of ${size}`);
+    }
+  });
+
   it('expired files are gone from list and download, and the maintenance sweep removes row and blob', async () => {
     const r = await t.call('POST', '/files', { agentKey: key, raw: form('old', 'old.txt') });
     await t.db.run("UPDATE temp_files SET expires_at = datetime('now', '-1 minute') WHERE filename = ?", [
