@@ -251,10 +251,7 @@ describe('webhook delivery', () => {
     const payload = JSON.parse(got.body);
     expect(Object.keys(payload)).toEqual(['event', 'agent_id', 'data', 'timestamp']);
     expect(payload).toMatchObject({ event: 'custom.ping', agent_id: 'wh-dev', data: { n: 3 } });
-    const log = await waitFor(async () => {
-      const r = await dev.call('GET', `/webhooks/deliveries?webhook_id=${c.body.id}`, { admin: true });
-      return r.body.length && r.body.every((d: any) => d.state !== 'pending') ? r.body : null;
-    });
+    const log = await settledDeliveries(dev, c.body.id, 8000);
     expect(log[0]).toMatchObject({
       event: 'custom.ping',
       status_code: 200,
@@ -290,10 +287,7 @@ describe('webhook delivery', () => {
     });
     const before = received.length;
     await dev.call('POST', '/events', { admin: true, body: { type: 'custom.redirect' } });
-    const log = await waitFor(async () => {
-      const r = await dev.call('GET', `/webhooks/deliveries?webhook_id=${c.body.id}`, { admin: true });
-      return r.body.length && r.body.every((d: any) => d.state !== 'pending') ? r.body : null;
-    });
+    const log = await settledDeliveries(dev, c.body.id, 8000);
     expect(log[0].error).toBe('SSRF blocked: URL points to private IP address: 169.254.169.254');
     expect(log[0].status_code).toBeNull();
     expect(received.slice(before).filter((r) => r.path === '/redirect-inward')).toHaveLength(1);

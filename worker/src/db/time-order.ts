@@ -68,14 +68,25 @@ export function rowsAfter(
   name: string,
   alias = table,
   mark: number | null = null,
-): { with: SqlPart; from: string; sql: string; args: SqlArgs; boundSql: string; timeSql: string } {
+): {
+  with: SqlPart;
+  from: string;
+  sql: string;
+  args: SqlArgs;
+  boundSql: string;
+  timeSql: string;
+  /** The range starts at `mark` (no search): its SQL text differs from the searching one's. */
+  marked: boolean;
+} {
   const ms = parseDbTime(since);
   // Text that is no instant bounds nothing early: the range starts where the text itself compares.
   const early = Number.isFinite(ms) ? toDbTime(ms - SINCE_SLACK_MS) : since;
-  const first = Number.isSafeInteger(mark)
+  const marked = Number.isSafeInteger(mark);
+  const first = marked
     ? { sql: '?', args: [(mark as number) + 1] }
     : firstIdFrom(table, column, '>', { sql: '?', args: [early] });
   return {
+    marked,
     with: { sql: `${name}(id) AS MATERIALIZED (SELECT ${first.sql})`, args: first.args },
     from: `${name} CROSS JOIN `,
     sql: `${alias}.id >= ${name}.id AND ${alias}.${column} > ?`,

@@ -25,10 +25,11 @@ const EVENTS_WALKED = 250;
  * sends them on every call, and a text built anew is hashed anew by the driver (issue 11).
  */
 const texts = new SqlTexts(200);
-/** A shape key: the read and its counts (null: no scope). */
-const shape = (read: string, ...counts: (number | null)[]) => `${read}:${counts.join(',')}`;
-/** Whether a log's range starts at a stored mark or at a search by time (`rowsAfter`): two texts. */
-const marked = (mark: number | null) => (Number.isSafeInteger(mark) ? 1 : 0);
+/**
+ * A shape key: the read, whether its log range starts at a mark (`rowsAfter`'s `marked`), and its
+ * counts (null: no scope).
+ */
+const shape = (read: string, ...counts: (number | boolean | null)[]) => `${read}:${counts.join(',')}`;
 
 export const diffRepo = {
   /**
@@ -39,7 +40,7 @@ export const diffRepo = {
   messages(db: Queryable, agentId: string, since: string, acked: number[], mark: number | null = null) {
     const after = rowsAfter('messages', 'created_at', since, 'msg_after', 'm', mark);
     const sql = texts.get(
-      shape('messages', marked(mark), acked.length),
+      shape('messages', after.marked, acked.length),
       () =>
         `WITH ${after.with.sql} SELECT m.* FROM ${after.from}messages m WHERE ${after.sql} AND m.from_agent != ? AND m.msg_type != 'chat' AND ${VISIBLE_TO_AGENT}
        ${acked.length ? `AND m.id NOT IN (${acked.map(() => '?').join(',')})` : ''} ORDER BY m.id ASC LIMIT 100`,
@@ -121,14 +122,14 @@ export const diffRepo = {
          ORDER BY events.id DESC LIMIT ${EVENTS_WALKED}) WHERE ${after.timeSql} LIMIT ${EVENTS_COUNTED}))`;
     if (scope === null) {
       const sql = texts.get(
-        shape('events', marked(mark), null),
+        shape('events', after.marked, null),
         () => `WITH ${after.with.sql} SELECT ${walk('1')} AS n`,
       );
       const r = await db.get<{ n: number }>(sql, [...after.with.args, ...after.args]);
       return Number(r?.n ?? 0);
     }
     const projects = [...new Set(scope)];
-    const sql = texts.get(shape('events', marked(mark), projects.length), () => {
+    const sql = texts.get(shape('events', after.marked, projects.length), () => {
       const others = projects.map(() => ` + ${walk('project_id = ? AND agent IS NOT ?')}`).join('');
       return `WITH ${after.with.sql} SELECT CASE WHEN mine >= ${EVENTS_COUNTED} THEN ${EVENTS_COUNTED}
          ELSE MIN(${EVENTS_COUNTED}, mine${others}) END AS n FROM (SELECT ${walk('agent = ?')} AS mine)`;
